@@ -1,0 +1,120 @@
+//! Lock-free counters of one pipeline (or of a whole job, by summing snapshots).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Figures of one reader -> writer pipeline, updated by the channel, the reader and the writer.
+#[derive(Debug, Default)]
+pub struct Counters {
+    records_read: AtomicU64,
+    bytes_read: AtomicU64,
+    records_written: AtomicU64,
+    bytes_written: AtomicU64,
+    dirty: AtomicU64,
+    input_done: AtomicU64,
+    reader_wait_ns: AtomicU64,
+    writer_wait_ns: AtomicU64,
+    throttle_wait_ns: AtomicU64,
+    reader_blocked: AtomicBool,
+    writer_starved: AtomicBool,
+}
+
+/// A copy of [`Counters`] at one instant; snapshots add up to job totals.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    /// Records the reader put into the channel.
+    pub records_read: u64,
+    /// Payload bytes the reader put into the channel.
+    pub bytes_read: u64,
+    /// Records the writer reported as landed in the target.
+    pub records_written: u64,
+    /// Payload bytes of the written records.
+    pub bytes_written: u64,
+    /// Dirty records (reader or writer side).
+    pub dirty: u64,
+    /// Progress through the task's known input size (records or bytes, as the split says).
+    pub input_done: u64,
+    /// Nanoseconds the reader waited on a full channel.
+    pub reader_wait_ns: u64,
+    /// Nanoseconds the writer waited on an empty channel.
+    pub writer_wait_ns: u64,
+    /// Nanoseconds the reader waited on the job's throttle.
+    pub throttle_wait_ns: u64,
+    /// The reader is waiting on a full channel right now.
+    pub reader_blocked: bool,
+    /// The writer is waiting on an empty channel right now.
+    pub writer_starved: bool,
+}
+
+impl Counters {
+    /// Adds records and bytes the reader sent.
+    pub fn add_read(&self, records: u64, bytes: u64) {
+        self.records_read.fetch_add(records, Ordering::Relaxed);
+        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// Adds records and bytes the writer landed.
+    pub fn add_written(&self, records: u64, bytes: u64) {
+        self.records_written.fetch_add(records, Ordering::Relaxed);
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// Adds one dirty record.
+    pub fn add_dirty(&self) {
+        self.dirty.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Advances the progress through the task's known input size.
+    pub fn add_input_done(&self, units: u64) {
+        self.input_done.fetch_add(units, Ordering::Relaxed);
+    }
+    pub(crate) fn add_reader_wait(&self, d: Duration) {
+        self.reader_wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+    pub(crate) fn add_writer_wait(&self, d: Duration) {
+        self.writer_wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+    pub(crate) fn add_throttle_wait(&self, d: Duration) {
+        self.throttle_wait_ns.fetch_add(nanos(d), Ordering::Relaxed);
+    }
+    pub(crate) fn set_reader_blocked(&self, v: bool) {
+        self.reader_blocked.store(v, Ordering::Relaxed);
+    }
+    pub(crate) fn set_writer_starved(&self, v: bool) {
+        self.writer_starved.store(v, Ordering::Relaxed);
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            records_read: self.records_read.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            records_written: self.records_written.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            dirty: self.dirty.load(Ordering::Relaxed),
+            input_done: self.input_done.load(Ordering::Relaxed),
+            reader_wait_ns: self.reader_wait_ns.load(Ordering::Relaxed),
+            writer_wait_ns: self.writer_wait_ns.load(Ordering::Relaxed),
+            throttle_wait_ns: self.throttle_wait_ns.load(Ordering::Relaxed),
+            reader_blocked: self.reader_blocked.load(Ordering::Relaxed),
+            writer_starved: self.writer_starved.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::ops::AddAssign for CountersSnapshot {
+    fn add_assign(&mut self, o: Self) {
+        self.records_read += o.records_read;
+        self.bytes_read += o.bytes_read;
+        self.records_written += o.records_written;
+        self.bytes_written += o.bytes_written;
+        self.dirty += o.dirty;
+        self.input_done += o.input_done;
+        self.reader_wait_ns += o.reader_wait_ns;
+        self.writer_wait_ns += o.writer_wait_ns;
+        self.throttle_wait_ns += o.throttle_wait_ns;
+        self.reader_blocked |= o.reader_blocked;
+        self.writer_starved |= o.writer_starved;
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
