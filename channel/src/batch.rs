@@ -32,7 +32,11 @@ impl Batch {
 pub fn batch_bytes(data: &RecordBatch) -> usize {
     data.columns()
         .iter()
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
         .sum()
 }
 

@@ -16,7 +16,10 @@ pub struct ChannelCapacity {
 
 impl Default for ChannelCapacity {
     fn default() -> Self {
-        ChannelCapacity { batches: 4, bytes: 64 << 20 }
+        ChannelCapacity {
+            batches: 4,
+            bytes: 64 << 20,
+        }
     }
 }
 
@@ -80,7 +83,9 @@ impl BatchSender {
         if !throttled.is_zero() {
             self.counters.add_throttle_wait(throttled);
         }
-        let want = u32::try_from(batch.bytes).unwrap_or(u32::MAX).clamp(1, self.max_bytes);
+        let want = u32::try_from(batch.bytes)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.max_bytes);
         let permit = match self.bytes.clone().try_acquire_many_owned(want) {
             Ok(p) => p,
             Err(_) => {
@@ -166,8 +171,14 @@ mod tests {
     async fn full_channel_makes_sender_wait_and_counts_it() {
         let counters = Arc::new(Counters::default());
         let throttle = Arc::new(Throttle::new(ThrottleLimits::default()));
-        let (mut tx, mut rx) =
-            batch_channel(ChannelCapacity { batches: 2, bytes: 1 << 20 }, throttle, counters.clone());
+        let (mut tx, mut rx) = batch_channel(
+            ChannelCapacity {
+                batches: 2,
+                bytes: 1 << 20,
+            },
+            throttle,
+            counters.clone(),
+        );
         tx.send(batch(10)).await.expect("open");
         tx.send(batch(10)).await.expect("open");
         // Third send must wait until the receiver takes one.
@@ -197,8 +208,14 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let throttle = Arc::new(Throttle::new(ThrottleLimits::default()));
         // Each batch is 800 bytes; room for one only.
-        let (mut tx, mut rx) =
-            batch_channel(ChannelCapacity { batches: 100, bytes: 1000 }, throttle, counters);
+        let (mut tx, mut rx) = batch_channel(
+            ChannelCapacity {
+                batches: 100,
+                bytes: 1000,
+            },
+            throttle,
+            counters,
+        );
         tx.send(batch(100)).await.expect("open");
         let second = tokio::time::timeout(Duration::from_millis(100), tx.send(batch(100))).await;
         assert!(second.is_err(), "second batch should not fit in 1000 bytes");
@@ -209,7 +226,9 @@ mod tests {
             .expect("open");
         // A batch bigger than the whole capacity still passes alone.
         drop(rx.recv().await);
-        tx.send(batch(1000)).await.expect("oversized batch passes alone");
+        tx.send(batch(1000))
+            .await
+            .expect("oversized batch passes alone");
     }
 
     #[tokio::test]

@@ -37,7 +37,11 @@ impl Throttle {
     pub fn new(limits: ThrottleLimits) -> Self {
         Throttle {
             limits,
-            state: Mutex::new(Bucket { records: 0.0, bytes: 0.0, last: Instant::now() }),
+            state: Mutex::new(Bucket {
+                records: 0.0,
+                bytes: 0.0,
+                last: Instant::now(),
+            }),
         }
     }
 
@@ -87,7 +91,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn record_limit_paces_batches() {
-        let t = Throttle::new(ThrottleLimits { records_per_sec: Some(1000), bytes_per_sec: None });
+        let t = Throttle::new(ThrottleLimits {
+            records_per_sec: Some(1000),
+            bytes_per_sec: None,
+        });
         let start = Instant::now();
         for _ in 0..10 {
             t.acquire(300, 0).await;
@@ -98,7 +105,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn byte_limit_paces_batches() {
-        let t = Throttle::new(ThrottleLimits { records_per_sec: None, bytes_per_sec: Some(1 << 20) });
+        let t = Throttle::new(ThrottleLimits {
+            records_per_sec: None,
+            bytes_per_sec: Some(1 << 20),
+        });
         let start = Instant::now();
         for _ in 0..8 {
             t.acquire(1, 1 << 19).await;

@@ -1,1 +1,30 @@
-//! placeholder
+//! The datasync engine: job model and `${var}` substitution, the plugin contract and registry,
+//! the planner and runner (bounded pipelines, shared throttle, retries, error limit, dirty
+//! records, stall watchdog, cancellation), progress and the run report. It knows no concrete
+//! plugin: the plugin crates register theirs into a [`Registry`].
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dirty;
+pub mod job;
+pub mod plugin;
+pub mod progress;
+pub mod registry;
+pub mod report;
+pub mod runner;
+pub mod types;
+pub mod values;
+
+pub use config::{parse_params, ConfigError, HumanDuration, Secret};
+pub use dirty::DirtyRecord;
+pub use job::{load_job, parse_vars, JobSpec, Setting};
+pub use plugin::{
+    BoxError, Cancelled, PluginError, Reader, ReaderTask, SizeHint, TaskContext, Writer, WriterTask,
+};
+pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
+pub use report::{Report, Status};
+pub use runner::{build, run, BuiltJob, JobControl, RunOptions, StopReason};
+
+/// Re-exports plugins need, so their crates name one engine version.
+pub use async_trait::async_trait;
+pub use datasync_channel as channel;

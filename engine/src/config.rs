@@ -1,0 +1,301 @@
+//! Strict, path-aware parsing of JSON configuration into typed structs, and the small value
+//! types configs share: [`Secret`], [`HumanDuration`], lenient integers.
+//!
+//! Everything here is pure: it MUST not touch the network or the file system, so that
+//! `datasync check` can validate a job without reaching any system.
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration error: where in the job (a JSON path such as
+/// `job.content[0].reader.parameter.column`) and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    /// JSON path of the offending key or value (or the file, for whole-file errors).
+    pub path: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Joins a JSON path prefix and a relative path (`a.b` + `c[0].d`).
+pub fn join_path(prefix: &str, rel: &str) -> String {
+    match (prefix.is_empty(), rel.is_empty() || rel == ".") {
+        (_, true) => prefix.to_string(),
+        (true, false) => rel.to_string(),
+        (false, false) if rel.starts_with('[') => format!("{prefix}{rel}"),
+        (false, false) => format!("{prefix}.{rel}"),
+    }
+}
+
+/// Deserializes `value` into `T`, turning serde's messages into [`ConfigError`]s whose path
+/// starts at `at`: unknown keys get a "did you mean" suggestion and the list of allowed keys,
+/// missing keys and wrong types say what was expected.
+pub fn parse_params<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = join_path(at, &e.path().to_string());
+        let message = friendly_message(&e.inner().to_string());
+        ConfigError { path, message }
+    })
+}
+
+/// Rewrites serde's wording into ours.
+fn friendly_message(raw: &str) -> String {
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        if let Some((field, tail)) = rest.split_once('`') {
+            let allowed = backticked(tail);
+            let mut msg = "unknown key".to_string();
+            if let Some(best) = suggest(field, &allowed) {
+                msg.push_str(&format!("; did you mean \"{best}\"?"));
+            }
+            if !allowed.is_empty() {
+                msg.push_str(&format!(" (allowed: {})", allowed.join(", ")));
+            }
+            return msg;
+        }
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        if let Some((variant, tail)) = rest.split_once('`') {
+            let allowed = backticked(tail);
+            let mut msg = format!("\"{variant}\" is not allowed here");
+            if let Some(best) = suggest(variant, &allowed) {
+                msg.push_str(&format!("; did you mean \"{best}\"?"));
+            }
+            msg.push_str(&format!(" (allowed: {})", allowed.join(", ")));
+            return msg;
+        }
+    }
+    if let Some(rest) = raw.strip_prefix("missing field `") {
+        if let Some((field, _)) = rest.split_once('`') {
+            return format!("missing required key \"{field}\"");
+        }
+    }
+    if let Some(rest) = raw.strip_prefix("invalid type: ") {
+        return format!("wrong type: found {rest}");
+    }
+    raw.to_string()
+}
+
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The closest candidate to `word` (case-insensitive edit distance at most 2, or a prefix).
+pub fn suggest<S: AsRef<str>>(word: &str, candidates: &[S]) -> Option<String> {
+    let w = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| {
+            (
+                c.as_ref(),
+                edit_distance(&w, &c.as_ref().to_ascii_lowercase()),
+            )
+        })
+        .filter(|(c, d)| *d <= 2 || (w.len() >= 3 && c.to_ascii_lowercase().starts_with(&w)))
+        .min_by_key(|(_, d)| *d)
+        .map(|(c, _)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A secret (password, passphrase): Debug and Display print `***`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for handing to a driver. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A duration written as seconds (`600`) or with a unit (`"500ms"`, `"30s"`, `"10m"`, `"2h"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// Parses `"500ms"`, `"30s"`, `"10m"`, `"2h"` or a bare number of seconds.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a duration (e.g. 30s, 10m)"))?;
+        let secs = match unit.trim() {
+            "" | "s" => n,
+            "ms" => n / 1000.0,
+            "m" | "min" => n * 60.0,
+            "h" => n * 3600.0,
+            u => {
+                return Err(format!(
+                    "unknown duration unit \"{u}\" in \"{s}\" (use ms, s, m or h)"
+                ))
+            }
+        };
+        Ok(HumanDuration(Duration::from_secs_f64(secs)))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|f| *f >= 0.0)
+                .map(|f| HumanDuration(Duration::from_secs_f64(f)))
+                .ok_or_else(|| serde::de::Error::custom("a duration must not be negative")),
+            Value::String(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::custom(format!(
+                "wrong type: found {other}, expected a duration such as 30 or \"10m\""
+            ))),
+        }
+    }
+}
+
+/// Deserializes an optional integer that DataX templates may also write as a string
+/// (`"channel": "${channel}"` filled by `-p`). Non-positive values mean "not set".
+pub fn lenient_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    let n = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "wrong type: found {other}, expected a number"
+            )))
+        }
+    };
+    match n {
+        Some(f) if f.fract() == 0.0 && f <= 0.0 => Ok(None),
+        Some(f) if f.fract() == 0.0 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom("expected a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct P {
+        column: Vec<String>,
+        field_delimiter: Option<String>,
+    }
+
+    #[test]
+    fn unknown_key_suggests_and_lists() {
+        let v = serde_json::json!({"colum": ["a"]});
+        let e = parse_params::<P>(&v, "job.content[0].reader.parameter").unwrap_err();
+        assert_eq!(e.path, "job.content[0].reader.parameter.colum");
+        assert!(
+            e.message
+                .starts_with("unknown key; did you mean \"column\"?"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("fieldDelimiter"), "{}", e.message);
+        assert_eq!(
+            e.to_string(),
+            "job.content[0].reader.parameter.colum: unknown key; did you mean \"column\"? (allowed: column, fieldDelimiter)"
+        );
+    }
+
+    #[test]
+    fn missing_and_wrong_type() {
+        let e = parse_params::<P>(&serde_json::json!({}), "x.parameter").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.parameter: missing required key \"column\""
+        );
+        let e = parse_params::<P>(&serde_json::json!({"column": "a"}), "x").unwrap_err();
+        assert_eq!(e.path, "x.column");
+        assert!(
+            e.message
+                .contains("wrong type: found string \"a\", expected a sequence"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("colum", &["column", "path"]), Some("column".into()));
+        assert_eq!(
+            suggest("fielddelimiter", &["fieldDelimiter"]),
+            Some("fieldDelimiter".into())
+        );
+        assert_eq!(suggest("zzz", &["column", "path"]), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            HumanDuration::parse("10m").unwrap().0,
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            HumanDuration::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert_eq!(HumanDuration::parse("3").unwrap().0, Duration::from_secs(3));
+        assert!(HumanDuration::parse("3 weeks").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s: Secret = serde_json::from_value(serde_json::json!("hunter2")).unwrap();
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}

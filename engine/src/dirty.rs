@@ -1,0 +1,186 @@
+//! Dirty records: rows that could not be read or written. Each is counted, checked against the
+//! job's error limit and written as one JSON line (values, column names, plugin, task, error),
+//! so none is lost or merely counted. The file is created only when the first one arrives.
+
+use crate::plugin::{Side, TaskContext};
+use serde::Serialize;
+use serde_json::Value;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// One bad row as a plugin reports it.
+#[derive(Debug, Clone, Default)]
+pub struct DirtyRecord {
+    /// Why the row is dirty.
+    pub error: String,
+    /// Column names (may be empty when the source has none).
+    pub columns: Vec<String>,
+    /// The row's values as read (strings, numbers or null).
+    pub values: Vec<Value>,
+    /// Where the row came from, e.g. `data/a.csv:17`.
+    pub location: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    task: usize,
+    attempt: u32,
+    side: Side,
+    plugin: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a str>,
+    error: &'a str,
+    columns: &'a [String],
+    values: &'a [Value],
+}
+
+/// The error limit was exceeded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("error limit exceeded: {0}")]
+pub struct ErrorLimitExceeded(pub String);
+
+/// Errors of the dirty sink: the limit, or the dirty file itself failing.
+#[derive(Debug, thiserror::Error)]
+pub enum DirtyError {
+    /// Too many dirty records.
+    #[error(transparent)]
+    Limit(#[from] ErrorLimitExceeded),
+    /// The dirty file cannot be written: failing is better than losing rows.
+    #[error("cannot write the dirty-record file {path}")]
+    Io {
+        /// The dirty file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The job's dirty-record file, count and record limit.
+#[derive(Debug)]
+pub struct DirtySink {
+    path: PathBuf,
+    file: Mutex<Option<BufWriter<File>>>,
+    count: AtomicU64,
+    reader_side: AtomicU64,
+    limit: Option<u64>,
+    exceeded: Mutex<Option<ErrorLimitExceeded>>,
+    cancel: CancellationToken,
+}
+
+impl DirtySink {
+    /// A sink writing to `path` (created on first use); exceeding `limit` cancels `cancel`.
+    pub fn new(path: PathBuf, limit: Option<u64>, cancel: CancellationToken) -> Self {
+        DirtySink {
+            path,
+            file: Mutex::new(None),
+            count: AtomicU64::new(0),
+            reader_side: AtomicU64::new(0),
+            limit,
+            exceeded: Mutex::new(None),
+            cancel,
+        }
+    }
+
+    /// The dirty file's path.
+    pub fn path(&self) -> &PathBuf {
+        &self.path
+    }
+
+    /// Dirty records so far (of attempts that count).
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Dirty records found by readers (rows that never reached the channel).
+    pub fn reader_side(&self) -> u64 {
+        self.reader_side.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_reader_side(&self) {
+        self.reader_side.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the dirty file was created.
+    pub fn written(&self) -> bool {
+        self.file.lock().map(|f| f.is_some()).unwrap_or(false)
+    }
+
+    /// The limit breach, if any.
+    pub fn exceeded(&self) -> Option<ErrorLimitExceeded> {
+        self.exceeded.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Forgets `n` records of a failed attempt that is being retried (their lines stay in the
+    /// file, marked with their attempt number).
+    pub fn forget(&self, n: u64) {
+        self.count.fetch_sub(n.min(self.count()), Ordering::Relaxed);
+    }
+
+    /// Marks the limit as exceeded and cancels the job.
+    pub fn trip(&self, why: String) -> ErrorLimitExceeded {
+        let e = ErrorLimitExceeded(why);
+        if let Ok(mut slot) = self.exceeded.lock() {
+            slot.get_or_insert_with(|| e.clone());
+        }
+        self.cancel.cancel();
+        e
+    }
+
+    pub(crate) fn record(&self, ctx: &TaskContext, rec: DirtyRecord) -> Result<(), DirtyError> {
+        let line = Line {
+            task: ctx.task_id,
+            attempt: ctx.attempt,
+            side: ctx.side,
+            plugin: &ctx.plugin,
+            location: rec.location.as_deref(),
+            error: &rec.error,
+            columns: &rec.columns,
+            values: &rec.values,
+        };
+        let io = |source| DirtyError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        {
+            let mut guard = self
+                .file
+                .lock()
+                .map_err(|_| io(std::io::Error::other("dirty sink lock poisoned")))?;
+            if guard.is_none() {
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                *guard = Some(BufWriter::new(File::create(&self.path).map_err(io)?));
+            }
+            if let Some(w) = guard.as_mut() {
+                serde_json::to_writer(&mut *w, &line).map_err(|e| io(e.into()))?;
+                w.write_all(b"\n").map_err(io)?;
+            }
+        }
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.limit {
+            Some(limit) if n > limit => Err(self
+                .trip(format!(
+                    "{n} dirty records, more than errorLimit.record = {limit}"
+                ))
+                .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Flushes the file to disk.
+    pub fn flush(&self) -> std::io::Result<()> {
+        if let Ok(mut g) = self.file.lock() {
+            if let Some(w) = g.as_mut() {
+                w.flush()?;
+                w.get_ref().sync_all()?;
+            }
+        }
+        Ok(())
+    }
+}

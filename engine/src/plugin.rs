@@ -1,0 +1,214 @@
+//! The plugin contract: job-level [`Reader`]/[`Writer`] built from validated parameters, and
+//! the per-task [`ReaderTask`]/[`WriterTask`] the runner connects with a batch channel.
+//!
+//! Lifecycle: `from_params` (pure) -> `Writer::prepare` -> `Reader::split` ->
+//! `Writer::split` -> tasks run -> `Writer::commit` on success, `Writer::abort` otherwise.
+
+use crate::dirty::{DirtyRecord, DirtySink};
+use crate::job::BatchSetting;
+use async_trait::async_trait;
+use datasync_channel::{BatchReceiver, BatchSender, Counters};
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Any error, boxed.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error from a plugin, carrying whether retrying the task may help. Plugins define their
+/// own `thiserror` enums and convert them with [`PluginError::new`]/[`PluginError::retriable`].
+#[derive(Debug)]
+pub struct PluginError {
+    retriable: bool,
+    error: BoxError,
+}
+
+impl PluginError {
+    /// A permanent error: retrying cannot help (bad data, bad config, missing table...).
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        PluginError {
+            retriable: false,
+            error: error.into(),
+        }
+    }
+    /// A transient error (connection lost, timeout): the task may be retried if its output is
+    /// discarded or idempotent.
+    pub fn retriable(error: impl Into<BoxError>) -> Self {
+        PluginError {
+            retriable: true,
+            error: error.into(),
+        }
+    }
+    /// Whether a retry may help.
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+    /// Whether the error (or the error it wraps) is of type `T`.
+    pub fn is<T: StdError + 'static>(&self) -> bool {
+        self.error.downcast_ref::<T>().is_some()
+            || self
+                .error
+                .downcast_ref::<PluginError>()
+                .is_some_and(|p| p.is::<T>())
+    }
+    /// The error and its causes, joined by ": ".
+    pub fn chain(&self) -> String {
+        let mut s = self.error.to_string();
+        let mut src = self.error.source();
+        while let Some(e) = src {
+            let m = e.to_string();
+            if !s.contains(&m) {
+                s.push_str(": ");
+                s.push_str(&m);
+            }
+            src = e.source();
+        }
+        s
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl StdError for PluginError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.error.source()
+    }
+}
+
+/// The stop that a task hits when the job is being cancelled (error limit, signal, failure
+/// elsewhere); the runner reports the cause, not this.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("task cancelled: the job is stopping")]
+pub struct Cancelled;
+
+/// How much input a reader task has, so progress can show a real percentage and ETA.
+/// The task advances [`Counters::add_input_done`] in the same unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeHint {
+    /// Records the task will produce.
+    Records(u64),
+    /// Bytes of input the task will consume.
+    Bytes(u64),
+}
+
+/// Which side of a pipeline a context belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The reader task.
+    Reader,
+    /// The writer task.
+    Writer,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Reader => "reader",
+            Side::Writer => "writer",
+        })
+    }
+}
+
+/// What a task gets from the engine: its id, its counters, the job's cancellation token, the
+/// dirty-record sink and the job's batch setting.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    /// Task number (0-based), the same for the reader and writer of one pipeline.
+    pub task_id: usize,
+    /// Attempt number (1 for the first run).
+    pub attempt: u32,
+    /// Which side this context serves.
+    pub side: Side,
+    /// Name of the plugin this context serves (for dirty records).
+    pub plugin: Arc<str>,
+    /// Counters of this pipeline.
+    pub counters: Arc<Counters>,
+    /// Cancelled when the job stops; long loops on blocking threads MUST check it.
+    pub cancel: CancellationToken,
+    /// Batch size limits readers should honour.
+    pub batch: BatchSetting,
+    pub(crate) dirty: Arc<DirtySink>,
+}
+
+impl From<datasync_channel::Closed> for PluginError {
+    fn from(e: datasync_channel::Closed) -> Self {
+        PluginError::new(e)
+    }
+}
+
+impl TaskContext {
+    /// Records a dirty record (counted, written to the dirty file). Fails once the job's error
+    /// limit is exceeded: the task should then stop by returning the error.
+    pub fn dirty(&self, record: DirtyRecord) -> Result<(), PluginError> {
+        self.counters.add_dirty();
+        if self.side == Side::Reader {
+            self.dirty.add_reader_side();
+        }
+        self.dirty.record(self, record).map_err(PluginError::new)
+    }
+
+    /// Fails with [`Cancelled`] when the job is stopping.
+    pub fn check_cancelled(&self) -> Result<(), PluginError> {
+        if self.cancel.is_cancelled() {
+            Err(PluginError::new(Cancelled))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A job-level reader: validated configuration that can plan its tasks.
+#[async_trait]
+pub trait Reader: Send + Sync {
+    /// Splits the read into tasks. `channels` is the job's parallelism; a reader that splits
+    /// by ranges may return a small multiple of it for balance, a file reader one task per file.
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError>;
+}
+
+/// One unit of reading. It may be run again after a failure, so `read` starts from scratch.
+#[async_trait]
+pub trait ReaderTask: Send {
+    /// Short description for logs and the report (a file, a key range), without secrets.
+    fn describe(&self) -> String;
+    /// Total input, when known up front.
+    fn size_hint(&self) -> Option<SizeHint> {
+        None
+    }
+    /// Reads everything this task covers into `out`.
+    async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError>;
+}
+
+/// A job-level writer.
+#[async_trait]
+pub trait Writer: Send + Sync {
+    /// Runs before any task (preSql, staging, conflict checks).
+    async fn prepare(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
+    /// Returns exactly `n` writer tasks, one per reader task.
+    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError>;
+    /// Publishes the job's output after every task succeeded (postSql, renames, partitions).
+    async fn commit(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
+    /// Removes whatever the job staged and leaves the target as it was where possible.
+    async fn abort(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+/// One unit of writing, fed by one reader task.
+#[async_trait]
+pub trait WriterTask: Send {
+    /// Whether running `write` again after a failure is safe (its earlier output is discarded
+    /// or the write is idempotent). Only then does the engine retry the pipeline.
+    fn retry_safe(&self) -> bool;
+    /// Writes every batch of `input` until it ends.
+    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError>;
+}

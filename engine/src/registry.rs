@@ -1,0 +1,149 @@
+//! The plugin registry: names, DataX aliases, one-line descriptions, parameter templates and
+//! constructors. The plugin crates fill it; the engine knows no concrete plugin.
+
+use crate::config::ConfigError;
+use crate::plugin::{Reader, Writer};
+use serde_json::Value;
+
+/// What a plugin's constructor gets: the raw `parameter` object, where it sits in the job,
+/// and the name the job used (a DataX alias may imply defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct Params<'a> {
+    /// The `parameter` object.
+    pub value: &'a Value,
+    /// Its JSON path, e.g. `job.content[0].reader.parameter`.
+    pub path: &'a str,
+    /// The plugin name as written in the job (`txtfilereader`, `file`, ...).
+    pub invoked_as: &'a str,
+}
+
+/// A reader plugin type. `from_params` MUST be pure (no network, no files): it validates
+/// everything up front so `datasync check` catches bad jobs before any system is touched.
+pub trait ReaderPlugin: Reader + Sized + 'static {
+    /// Plugin name (`file`, `mysql`...).
+    const NAME: &'static str;
+    /// DataX names that map to this plugin.
+    const ALIASES: &'static [&'static str];
+    /// One line for `datasync plugins`.
+    const DESCRIPTION: &'static str;
+    /// Validates parameters and builds the reader.
+    fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
+    /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
+    fn template() -> Value;
+}
+
+/// A writer plugin type; see [`ReaderPlugin`].
+pub trait WriterPlugin: Writer + Sized + 'static {
+    /// Plugin name.
+    const NAME: &'static str;
+    /// DataX names that map to this plugin.
+    const ALIASES: &'static [&'static str];
+    /// One line for `datasync plugins`.
+    const DESCRIPTION: &'static str;
+    /// Validates parameters and builds the writer.
+    fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
+    /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
+    fn template() -> Value;
+}
+
+type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
+
+/// One registered plugin of either side.
+#[derive(Clone)]
+pub struct Entry<T: ?Sized> {
+    /// Plugin name.
+    pub name: &'static str,
+    /// DataX aliases.
+    pub aliases: &'static [&'static str],
+    /// One-line description.
+    pub description: &'static str,
+    /// Parameter template.
+    pub template: fn() -> Value,
+    /// Constructor.
+    pub build: BuildFn<T>,
+}
+
+impl<T: ?Sized> Entry<T> {
+    fn answers_to(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// All readers and writers of this binary.
+#[derive(Default)]
+pub struct Registry {
+    readers: Vec<Entry<dyn Reader>>,
+    writers: Vec<Entry<dyn Writer>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a reader plugin type.
+    pub fn add_reader<R: ReaderPlugin>(&mut self) {
+        self.readers.push(Entry {
+            name: R::NAME,
+            aliases: R::ALIASES,
+            description: R::DESCRIPTION,
+            template: R::template,
+            build: |p| R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>),
+        });
+    }
+
+    /// Registers a writer plugin type.
+    pub fn add_writer<W: WriterPlugin>(&mut self) {
+        self.writers.push(Entry {
+            name: W::NAME,
+            aliases: W::ALIASES,
+            description: W::DESCRIPTION,
+            template: W::template,
+            build: |p| W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>),
+        });
+    }
+
+    /// Registered readers.
+    pub fn readers(&self) -> &[Entry<dyn Reader>] {
+        &self.readers
+    }
+    /// Registered writers.
+    pub fn writers(&self) -> &[Entry<dyn Writer>] {
+        &self.writers
+    }
+
+    /// Looks up a reader by name or alias; the error names what exists.
+    pub fn reader(&self, name: &str, at: &str) -> Result<&Entry<dyn Reader>, ConfigError> {
+        find(&self.readers, name, at, "reader")
+    }
+    /// Looks up a writer by name or alias; the error names what exists.
+    pub fn writer(&self, name: &str, at: &str) -> Result<&Entry<dyn Writer>, ConfigError> {
+        find(&self.writers, name, at, "writer")
+    }
+}
+
+fn find<'a, T: ?Sized>(
+    list: &'a [Entry<T>],
+    name: &str,
+    at: &str,
+    side: &str,
+) -> Result<&'a Entry<T>, ConfigError> {
+    if let Some(e) = list.iter().find(|e| e.answers_to(name)) {
+        return Ok(e);
+    }
+    let all: Vec<&str> = list
+        .iter()
+        .flat_map(|e| std::iter::once(e.name).chain(e.aliases.iter().copied()))
+        .collect();
+    let mut msg = format!("unknown {side} plugin \"{name}\"");
+    if let Some(s) = crate::config::suggest(name, &all) {
+        msg.push_str(&format!("; did you mean \"{s}\"?"));
+    }
+    msg.push_str(&format!(
+        " (available: {}; see `datasync plugins`)",
+        all.join(", ")
+    ));
+    Err(ConfigError::new(at, msg))
+}

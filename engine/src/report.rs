@@ -1,0 +1,205 @@
+//! The run report: a human summary for stderr and the same figures as JSON (`--report FILE`).
+
+use serde::Serialize;
+
+/// How the job ended; each maps to one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every task finished, output committed. Exit 0.
+    Succeeded,
+    /// A task or job step failed, or the job stalled with `stallAction: fail`. Exit 1.
+    Failed,
+    /// Too many dirty records. Exit 3.
+    ErrorLimitExceeded,
+    /// SIGINT (exit 130) or SIGTERM (exit 143).
+    Interrupted,
+}
+
+/// Figures of one pipeline (its last attempt).
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReport {
+    /// Task number.
+    pub id: usize,
+    /// What the reader task covered.
+    pub source: String,
+    /// Attempts made (1 = no retry).
+    pub attempts: u32,
+    /// `succeeded`, `failed`, `cancelled` or `not_started`.
+    pub state: String,
+    /// Records read.
+    pub records_read: u64,
+    /// Records written.
+    pub records_written: u64,
+    /// Payload bytes read.
+    pub bytes_read: u64,
+    /// Dirty records.
+    pub dirty: u64,
+    /// Seconds from start to end of the last attempt.
+    pub seconds: f64,
+    /// Seconds the reader waited on a full channel (the writer was slower).
+    pub reader_wait_seconds: f64,
+    /// Seconds the writer waited on an empty channel (the reader was slower).
+    pub writer_wait_seconds: f64,
+    /// The task's error, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Job name.
+    pub job: String,
+    /// Unique id of this run.
+    pub run_id: String,
+    /// Outcome.
+    pub status: Status,
+    /// Process exit code for this outcome.
+    pub exit_code: i32,
+    /// Why the job did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Reader plugin.
+    pub reader: String,
+    /// Writer plugin.
+    pub writer: String,
+    /// Start, RFC 3339.
+    pub start: String,
+    /// End, RFC 3339.
+    pub end: String,
+    /// Wall time in seconds.
+    pub duration_seconds: f64,
+    /// Pipelines run at once.
+    pub channels: usize,
+    /// Where `channels` came from.
+    pub channels_source: String,
+    /// Number of tasks planned.
+    pub tasks: usize,
+    /// Records read.
+    pub records_read: u64,
+    /// Records written.
+    pub records_written: u64,
+    /// Payload bytes read.
+    pub bytes_read: u64,
+    /// Payload bytes written.
+    pub bytes_written: u64,
+    /// Dirty records.
+    pub dirty_records: u64,
+    /// The dirty-record file, when any was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_file: Option<String>,
+    /// Task retries made.
+    pub retries: u32,
+    /// Records written per second.
+    pub records_per_second: f64,
+    /// Megabytes (10^6) written per second.
+    pub mb_per_second: f64,
+    /// Total seconds readers waited on full channels.
+    pub reader_wait_seconds: f64,
+    /// Total seconds writers waited on empty channels.
+    pub writer_wait_seconds: f64,
+    /// Total seconds readers waited on the throttle.
+    pub throttle_wait_seconds: f64,
+    /// Per task.
+    pub task_reports: Vec<TaskReport>,
+}
+
+impl Report {
+    /// Which side limited throughput, from the wait times.
+    pub fn bottleneck(&self) -> &'static str {
+        if self.throttle_wait_seconds > self.reader_wait_seconds.max(self.writer_wait_seconds) {
+            "the speed limit (job.setting.speed)"
+        } else if self.reader_wait_seconds > self.writer_wait_seconds * 2.0 {
+            "the writer (readers waited on full channels)"
+        } else if self.writer_wait_seconds > self.reader_wait_seconds * 2.0 {
+            "the reader (writers waited on empty channels)"
+        } else {
+            "balanced"
+        }
+    }
+
+    /// The human summary.
+    pub fn human(&self) -> String {
+        let status = match self.status {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::ErrorLimitExceeded => "FAILED (error limit exceeded)",
+            Status::Interrupted => "INTERRUPTED",
+        };
+        let mut s = format!(
+            "datasync: job {} {} in {:.2}s (exit {})\n",
+            self.job, status, self.duration_seconds, self.exit_code
+        );
+        if let Some(e) = &self.error {
+            s.push_str(&format!("  error     {e}\n"));
+        }
+        s.push_str(&format!(
+            "  plugins   {} -> {}   run {}\n",
+            self.reader, self.writer, self.run_id
+        ));
+        s.push_str(&format!("  time      {} .. {}\n", self.start, self.end));
+        s.push_str(&format!(
+            "  records   read {}  written {}  dirty {}\n",
+            self.records_read, self.records_written, self.dirty_records
+        ));
+        s.push_str(&format!(
+            "  bytes     read {}  written {}\n",
+            human_bytes(self.bytes_read),
+            human_bytes(self.bytes_written)
+        ));
+        s.push_str(&format!(
+            "  rate      {:.0} records/s  {:.2} MB/s\n",
+            self.records_per_second, self.mb_per_second
+        ));
+        s.push_str(&format!(
+            "  parallel  {} channel(s) ({})  {} task(s)  {} retries\n",
+            self.channels, self.channels_source, self.tasks, self.retries
+        ));
+        s.push_str(&format!(
+            "  waits     reader on full channel {:.2}s  writer on empty channel {:.2}s  throttle {:.2}s  -> bottleneck: {}\n",
+            self.reader_wait_seconds,
+            self.writer_wait_seconds,
+            self.throttle_wait_seconds,
+            self.bottleneck()
+        ));
+        if let Some(f) = &self.dirty_file {
+            s.push_str(&format!(
+                "  dirty     {} record(s) in {f}\n",
+                self.dirty_records
+            ));
+        }
+        for t in self
+            .task_reports
+            .iter()
+            .filter(|t| t.error.is_some() || t.attempts > 1)
+        {
+            s.push_str(&format!(
+                "  task {}   {} after {} attempt(s): {}{}\n",
+                t.id,
+                t.state,
+                t.attempts,
+                t.source,
+                t.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        s
+    }
+}
+
+/// `1.23 MB` style (powers of 1000).
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.2} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.2} kB", n / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}

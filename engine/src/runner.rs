@@ -1,0 +1,520 @@
+//! Builds a job's plugins from the registry and runs it: prepare, split, at most `channel`
+//! reader -> channel -> writer pipelines at once, retries where safe, error limit, commit or
+//! abort, report.
+
+use crate::config::ConfigError;
+use crate::dirty::DirtySink;
+use crate::job::JobSpec;
+use crate::plugin::{
+    Cancelled, PluginError, Reader, ReaderTask, Side, TaskContext, Writer, WriterTask,
+};
+use crate::progress::{totals, Monitor, ProgressMode, Slot, DONE, PENDING, RUNNING};
+use crate::registry::{Params, Registry};
+use crate::report::{Report, Status, TaskReport};
+use datasync_channel::{batch_channel, ChannelCapacity, Counters, Throttle, ThrottleLimits};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// A job whose plugins are built and validated, ready to run.
+pub struct BuiltJob {
+    /// The job as loaded.
+    pub spec: JobSpec,
+    /// Canonical reader plugin name.
+    pub reader_name: &'static str,
+    /// Canonical writer plugin name.
+    pub writer_name: &'static str,
+    reader: Box<dyn Reader>,
+    writer: Box<dyn Writer>,
+}
+
+/// Validates both plugins' parameters and builds them. Pure: touches no system.
+pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError> {
+    let re = registry.reader(&spec.reader.name, "job.content[0].reader.name")?;
+    let we = registry.writer(&spec.writer.name, "job.content[0].writer.name")?;
+    let reader = (re.build)(Params {
+        value: &spec.reader.parameter,
+        path: &spec.reader.path,
+        invoked_as: &spec.reader.name,
+    })?;
+    let writer = (we.build)(Params {
+        value: &spec.writer.parameter,
+        path: &spec.writer.path,
+        invoked_as: &spec.writer.name,
+    })?;
+    Ok(BuiltJob {
+        reader_name: re.name,
+        writer_name: we.name,
+        spec,
+        reader,
+        writer,
+    })
+}
+
+/// Why a job stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// A task or job step failed.
+    Failed(String),
+    /// The stall watchdog fired with `stallAction: fail`.
+    Stalled(String),
+    /// A signal arrived (2 = SIGINT, 15 = SIGTERM).
+    Signal(i32),
+}
+
+/// Shared stop switch of a running job: the first reason wins, every task sees the token.
+#[derive(Debug, Default)]
+pub struct JobControl {
+    /// Cancelled when the job must stop.
+    pub cancel: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl JobControl {
+    /// A fresh control.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    /// Stops the job for `reason` (ignored if it is already stopping for another reason).
+    pub fn stop(&self, reason: StopReason) {
+        if let Ok(mut r) = self.reason.lock() {
+            if r.is_none() && !self.cancel.is_cancelled() {
+                *r = Some(reason);
+            }
+        }
+        self.cancel.cancel();
+    }
+    /// Why the job stopped, if it did.
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+/// Run-time options from the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where dirty records go.
+    pub dirty_file: PathBuf,
+    /// How progress is shown.
+    pub progress: ProgressMode,
+}
+
+struct Env {
+    control: Arc<JobControl>,
+    dirty: Arc<DirtySink>,
+    throttle: Arc<Throttle>,
+    slots: Arc<Vec<Slot>>,
+    semaphore: Semaphore,
+    capacity: ChannelCapacity,
+    spec: JobSpec,
+    reader_name: Arc<str>,
+    writer_name: Arc<str>,
+    retries: AtomicU32,
+}
+
+/// A unique id for one run: time-based, sortable, safe in file names.
+fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S"),
+        std::process::id() & 0xffff
+    )
+}
+
+/// Runs a built job to the end and reports. Never panics on plugin errors: every outcome is a
+/// [`Report`] with its exit code.
+pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> Report {
+    let start = chrono::Utc::now();
+    let t0 = Instant::now();
+    let run_id = new_run_id();
+    let spec = job.spec.clone();
+    let setting = &spec.setting;
+    let channels = setting
+        .speed
+        .channel
+        .map(|c| c as usize)
+        .unwrap_or(1)
+        .max(1);
+    let channels_source = match setting.speed.channel {
+        Some(_) => "job.setting.speed.channel".to_string(),
+        None => "default: job.setting.speed.channel unset".to_string(),
+    };
+    let dirty = Arc::new(DirtySink::new(
+        opts.dirty_file.clone(),
+        setting.error_limit.record,
+        control.cancel.clone(),
+    ));
+    let throttle = Arc::new(Throttle::new(ThrottleLimits {
+        records_per_sec: setting.speed.record,
+        bytes_per_sec: setting.speed.byte,
+    }));
+
+    let mut base = Report {
+        job: spec.name.clone(),
+        run_id,
+        status: Status::Succeeded,
+        exit_code: 0,
+        error: None,
+        reader: job.reader_name.to_string(),
+        writer: job.writer_name.to_string(),
+        start: start.to_rfc3339(),
+        end: String::new(),
+        duration_seconds: 0.0,
+        channels,
+        channels_source,
+        tasks: 0,
+        records_read: 0,
+        records_written: 0,
+        bytes_read: 0,
+        bytes_written: 0,
+        dirty_records: 0,
+        dirty_file: None,
+        retries: 0,
+        records_per_second: 0.0,
+        mb_per_second: 0.0,
+        reader_wait_seconds: 0.0,
+        writer_wait_seconds: 0.0,
+        throttle_wait_seconds: 0.0,
+        task_reports: Vec::new(),
+    };
+
+    let writer = job.writer;
+    let reader = job.reader;
+    let planned = async {
+        writer
+            .prepare()
+            .await
+            .map_err(|e| format!("writer {} prepare: {}", job.writer_name, e.chain()))?;
+        let rtasks = reader
+            .split(channels)
+            .await
+            .map_err(|e| format!("reader {} split: {}", job.reader_name, e.chain()))?;
+        let wtasks = writer
+            .split(rtasks.len())
+            .await
+            .map_err(|e| format!("writer {} split: {}", job.writer_name, e.chain()))?;
+        if wtasks.len() != rtasks.len() {
+            return Err(format!(
+                "writer {} returned {} tasks for {} reader tasks",
+                job.writer_name,
+                wtasks.len(),
+                rtasks.len()
+            ));
+        }
+        Ok((rtasks, wtasks))
+    };
+    let planned = tokio::select! {
+        p = planned => p,
+        _ = control.cancel.cancelled() => Err("stopped before any task started".to_string()),
+    };
+    let (rtasks, wtasks) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            control.stop(StopReason::Failed(e));
+            return finish(base, &writer, &control, &dirty, &[], t0, setting).await;
+        }
+    };
+    base.tasks = rtasks.len();
+    tracing::info!(tasks = rtasks.len(), channels, "job {} planned", spec.name);
+
+    let slots: Arc<Vec<Slot>> = Arc::new(
+        rtasks
+            .iter()
+            .map(|r| Slot {
+                source: r.describe(),
+                hint: r.size_hint(),
+                counters: Mutex::new(Arc::new(Counters::default())),
+                state: PENDING.into(),
+            })
+            .collect(),
+    );
+    let env = Arc::new(Env {
+        control: control.clone(),
+        dirty: dirty.clone(),
+        throttle,
+        slots: slots.clone(),
+        semaphore: Semaphore::new(channels),
+        capacity: ChannelCapacity::default(),
+        spec: spec.clone(),
+        reader_name: Arc::from(job.reader_name),
+        writer_name: Arc::from(job.writer_name),
+        retries: AtomicU32::new(0),
+    });
+    let monitor_done = CancellationToken::new();
+    let monitor = tokio::spawn(
+        Monitor {
+            slots: slots.clone(),
+            control: control.clone(),
+            mode: opts.progress,
+            stall_timeout: setting.stall_timeout(),
+            stall_action: setting.stall_action,
+            done: monitor_done.clone(),
+        }
+        .run(),
+    );
+
+    let mut set = tokio::task::JoinSet::new();
+    for (id, (r, w)) in rtasks.into_iter().zip(wtasks).enumerate() {
+        set.spawn(pipeline(id, r, w, env.clone()));
+    }
+    let mut reports = Vec::new();
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok(rep) => reports.push(rep),
+            Err(e) => control.stop(StopReason::Failed(format!("a pipeline panicked: {e}"))),
+        }
+    }
+    monitor_done.cancel();
+    let _ = monitor.await;
+    reports.sort_by_key(|r| r.id);
+    base.task_reports = reports;
+    base.retries = env.retries.load(Ordering::Relaxed);
+    finish(base, &writer, &control, &dirty, &slots, t0, setting).await
+}
+
+/// Decides the outcome, commits or aborts, fills the totals.
+async fn finish(
+    mut rep: Report,
+    writer: &Box<dyn Writer>,
+    control: &JobControl,
+    dirty: &DirtySink,
+    slots: &[Slot],
+    t0: Instant,
+    setting: &crate::job::Setting,
+) -> Report {
+    let t = totals(slots);
+    // The percentage limit is judged on the whole run (small samples early on mislead).
+    if control.reason().is_none() && dirty.exceeded().is_none() {
+        if let Some(max) = setting.error_limit.percentage {
+            let total = t.records_read + dirty.reader_side();
+            let n = dirty.count();
+            if total > 0 && n as f64 / total as f64 > max {
+                dirty.trip(format!(
+                    "{n} dirty of {total} records ({:.2}%), more than errorLimit.percentage = {max}",
+                    100.0 * n as f64 / total as f64
+                ));
+            }
+        }
+    }
+    let (status, exit_code, error) = match (control.reason(), dirty.exceeded()) {
+        (Some(StopReason::Signal(sig)), _) => (
+            Status::Interrupted,
+            128 + sig,
+            Some(format!("interrupted by signal {}", signal_name(sig))),
+        ),
+        (Some(StopReason::Failed(m)), _) | (Some(StopReason::Stalled(m)), _) => {
+            (Status::Failed, 1, Some(m))
+        }
+        (None, Some(e)) => (Status::ErrorLimitExceeded, 3, Some(e.to_string())),
+        (None, None) if control.cancel.is_cancelled() => {
+            (Status::Failed, 1, Some("job cancelled".into()))
+        }
+        (None, None) => (Status::Succeeded, 0, None),
+    };
+    rep.status = status;
+    rep.exit_code = exit_code;
+    rep.error = error;
+    if rep.status == Status::Succeeded {
+        if let Err(e) = writer.commit().await {
+            rep.status = Status::Failed;
+            rep.exit_code = 1;
+            rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
+            abort(writer, &mut rep).await;
+        }
+    } else {
+        abort(writer, &mut rep).await;
+    }
+    if let Err(e) = dirty.flush() {
+        tracing::error!(
+            "cannot flush the dirty-record file {}: {e}",
+            dirty.path().display()
+        );
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    rep.end = chrono::Utc::now().to_rfc3339();
+    rep.duration_seconds = secs;
+    rep.records_read = t.records_read;
+    rep.records_written = t.records_written;
+    rep.bytes_read = t.bytes_read;
+    rep.bytes_written = t.bytes_written;
+    rep.dirty_records = dirty.count();
+    rep.dirty_file = dirty.written().then(|| dirty.path().display().to_string());
+    rep.records_per_second = t.records_written as f64 / secs.max(1e-9);
+    rep.mb_per_second = t.bytes_written as f64 / 1e6 / secs.max(1e-9);
+    rep.reader_wait_seconds = t.reader_wait_ns as f64 / 1e9;
+    rep.writer_wait_seconds = t.writer_wait_ns as f64 / 1e9;
+    rep.throttle_wait_seconds = t.throttle_wait_ns as f64 / 1e9;
+    rep
+}
+
+async fn abort(writer: &Box<dyn Writer>, rep: &mut Report) {
+    if let Err(e) = writer.abort().await {
+        let msg = format!("writer {} abort: {}", rep.writer, e.chain());
+        tracing::error!("{msg}");
+        rep.error = Some(match rep.error.take() {
+            Some(prev) => format!("{prev}; then {msg}"),
+            None => msg,
+        });
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "?",
+    }
+}
+
+/// Runs one reader task into one writer task, retrying where safe.
+async fn pipeline(
+    id: usize,
+    mut r: Box<dyn ReaderTask>,
+    mut w: Box<dyn WriterTask>,
+    env: Arc<Env>,
+) -> TaskReport {
+    let slot = &env.slots[id];
+    let mut rep = TaskReport {
+        id,
+        source: slot.source.clone(),
+        attempts: 0,
+        state: "not_started".into(),
+        records_read: 0,
+        records_written: 0,
+        bytes_read: 0,
+        dirty: 0,
+        seconds: 0.0,
+        reader_wait_seconds: 0.0,
+        writer_wait_seconds: 0.0,
+        error: None,
+    };
+    let cancel = env.control.cancel.clone();
+    let _permit = tokio::select! {
+        p = env.semaphore.acquire() => match p { Ok(p) => p, Err(_) => return rep },
+        _ = cancel.cancelled() => return rep,
+    };
+    slot.state.store(RUNNING, Ordering::Relaxed);
+    let retry = &env.spec.setting.retry;
+    let mut attempt = 1u32;
+    loop {
+        let started = Instant::now();
+        let counters = Arc::new(Counters::default());
+        if let Ok(mut c) = slot.counters.lock() {
+            *c = counters.clone();
+        }
+        let (tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
+        let ctx = |side, plugin: &Arc<str>| TaskContext {
+            task_id: id,
+            attempt,
+            side,
+            plugin: plugin.clone(),
+            counters: counters.clone(),
+            cancel: cancel.clone(),
+            batch: env.spec.setting.batch,
+            dirty: env.dirty.clone(),
+        };
+        let rctx = ctx(Side::Reader, &env.reader_name);
+        let wctx = ctx(Side::Writer, &env.writer_name);
+        let rh = tokio::spawn(async move {
+            let cancel = rctx.cancel.clone();
+            let res = tokio::select! {
+                res = r.read(tx, rctx) => res,
+                _ = cancel.cancelled() => Err(PluginError::new(Cancelled)),
+            };
+            (r, res)
+        });
+        let wh = tokio::spawn(async move {
+            let cancel = wctx.cancel.clone();
+            let res = tokio::select! {
+                res = w.write(rx, wctx) => res,
+                _ = cancel.cancelled() => Err(PluginError::new(Cancelled)),
+            };
+            (w, res)
+        });
+        let (rj, wj) = (rh.await, wh.await);
+        let snap = counters.snapshot();
+        rep.attempts = attempt;
+        rep.records_read = snap.records_read;
+        rep.records_written = snap.records_written;
+        rep.bytes_read = snap.bytes_read;
+        rep.dirty = snap.dirty;
+        rep.seconds = started.elapsed().as_secs_f64();
+        rep.reader_wait_seconds = snap.reader_wait_ns as f64 / 1e9;
+        rep.writer_wait_seconds = snap.writer_wait_ns as f64 / 1e9;
+        let (rres, wres) = match (rj, wj) {
+            (Ok((rb, rres)), Ok((wb, wres))) => {
+                r = rb;
+                w = wb;
+                (rres, wres)
+            }
+            (rj, wj) => {
+                let msg = format!(
+                    "task {id} panicked: {}",
+                    [rj.err(), wj.err()]
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                env.control.stop(StopReason::Failed(msg.clone()));
+                rep.state = "failed".into();
+                rep.error = Some(msg);
+                break;
+            }
+        };
+        // The writer's error is the cause when the reader only saw the channel close.
+        let err = match (rres, wres) {
+            (Ok(()), Ok(())) => None,
+            (Err(re), Ok(())) => Some((Side::Reader, re)),
+            (Ok(()), Err(we)) => Some((Side::Writer, we)),
+            (Err(re), Err(we)) => {
+                if re.is::<datasync_channel::Closed>() || re.is::<Cancelled>() {
+                    Some((Side::Writer, we))
+                } else {
+                    Some((Side::Reader, re))
+                }
+            }
+        };
+        let Some((side, e)) = err else {
+            rep.state = "succeeded".into();
+            break;
+        };
+        if cancel.is_cancelled() || e.is::<Cancelled>() || e.is::<crate::dirty::DirtyError>() {
+            rep.state = "cancelled".into();
+            break;
+        }
+        let plugin = match side {
+            Side::Reader => &env.reader_name,
+            Side::Writer => &env.writer_name,
+        };
+        let msg = format!("task {id} ({}) {side} {plugin}: {}", slot.source, e.chain());
+        if e.is_retriable() && w.retry_safe() && attempt <= retry.count {
+            let wait = retry.backoff.0 * 2u32.saturating_pow(attempt - 1);
+            tracing::warn!(
+                "{msg}; retrying in {wait:?} (attempt {} of {})",
+                attempt + 1,
+                retry.count + 1
+            );
+            env.retries.fetch_add(1, Ordering::Relaxed);
+            env.dirty.forget(snap.dirty);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => { rep.state = "cancelled".into(); break; }
+            }
+            attempt += 1;
+            continue;
+        }
+        tracing::error!("{msg}");
+        env.control.stop(StopReason::Failed(msg.clone()));
+        rep.state = "failed".into();
+        rep.error = Some(msg);
+        break;
+    }
+    slot.state.store(DONE, Ordering::Relaxed);
+    rep
+}
