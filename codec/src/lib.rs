@@ -1,1 +1,50 @@
-//! placeholder
+//! Text, CSV and JSON Lines <-> Arrow codecs, shared by every file-like plugin (local files,
+//! SFTP): format options, declared reader columns, date formats (Java or strftime patterns),
+//! encodings (UTF-8, GBK, ... via encoding_rs) and compression (gzip, zstd). No I/O of its own
+//! beyond `Read`/`Write` values handed in, so any transport can use it.
+
+mod compress;
+mod datetime;
+mod decode;
+mod encode;
+mod options;
+
+pub use compress::{decompress, Compression, Compressor};
+pub use datetime::DateFormat;
+pub use decode::{decode_stream, DecodeSink};
+pub use encode::TextEncoder;
+pub use options::{
+    parse_columns, parse_encoding, FileFormat, ReadColumn, ReadColumns, Source, TextOptions,
+};
+
+/// Errors of the codecs (not of single rows: those become dirty records).
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// Reading or writing the underlying stream failed.
+    #[error("{location}: I/O error")]
+    Io {
+        /// File or stream being read or written.
+        location: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input is not in the declared format in a way that no single row explains.
+    #[error("{location}: {message}")]
+    Format {
+        /// File or stream and line.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Building an Arrow batch failed (an invariant of the decoder was broken).
+    #[error("building a batch: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+impl CodecError {
+    /// I/O errors may be transient (network filesystems, SFTP); format errors are not.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, CodecError::Io { .. })
+    }
+}

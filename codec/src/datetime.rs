@@ -1,0 +1,343 @@
+//! Dates and timestamps as text: a fast path for ISO-like text (`2024-01-31`,
+//! `2024-01-31 12:00:00[.ffffff]`, `T` separator too) and user patterns, written either as
+//! Java/DataX patterns (`yyyy-MM-dd HH:mm:ss`) or strftime (`%Y-%m-%d`).
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{NaiveDate, NaiveDateTime};
+
+/// A date format from `dateFormat` / a column's `format`.
+#[derive(Debug, Clone)]
+pub struct DateFormat {
+    strftime: String,
+    items: Vec<Item<'static>>,
+    has_time: bool,
+}
+
+impl DateFormat {
+    /// Parses a Java pattern (`yyyy-MM-dd HH:mm:ss.SSS`) or, if it contains `%`, a strftime one.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let strftime = if spec.contains('%') {
+            spec.to_string()
+        } else {
+            java_to_strftime(spec)?
+        };
+        let items = StrftimeItems::new(&strftime)
+            .parse_to_owned()
+            .map_err(|_| format!("\"{spec}\" is not a valid date format"))?;
+        let has_time = ["%H", "%I", "%M", "%S", "%T", "%R", "%s", "%f"]
+            .iter()
+            .any(|t| strftime.contains(t))
+            || strftime.contains("3f")
+            || strftime.contains("6f")
+            || strftime.contains("9f");
+        Ok(DateFormat {
+            strftime,
+            items,
+            has_time,
+        })
+    }
+
+    /// Parses a date-time; a date-only pattern yields midnight.
+    pub fn parse_datetime(&self, s: &str) -> Option<NaiveDateTime> {
+        if self.has_time {
+            NaiveDateTime::parse_from_str(s, &self.strftime).ok()
+        } else {
+            NaiveDate::parse_from_str(s, &self.strftime)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        }
+    }
+
+    /// Parses a date (a pattern with a time part must match the whole text too).
+    pub fn parse_date(&self, s: &str) -> Option<NaiveDate> {
+        if self.has_time {
+            self.parse_datetime(s).map(|dt| dt.date())
+        } else {
+            NaiveDate::parse_from_str(s, &self.strftime).ok()
+        }
+    }
+
+    /// Whether the pattern has a time of day (otherwise formatting a timestamp would drop it).
+    pub fn has_time(&self) -> bool {
+        self.has_time
+    }
+
+    /// Formats a date-time into `out`.
+    pub fn format(&self, dt: &NaiveDateTime, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let _ = write!(out, "{}", dt.format_with_items(self.items.iter()));
+    }
+}
+
+fn java_to_strftime(p: &str) -> Result<String, String> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // Quoted literal; '' is a single quote.
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '\'' {
+                out.push(chars[j]);
+                j += 1;
+            }
+            if j == i + 1 {
+                out.push('\'');
+            }
+            i = j + 1;
+            continue;
+        }
+        let mut n = 1;
+        while i + n < chars.len() && chars[i + n] == c {
+            n += 1;
+        }
+        let tok = match (c, n) {
+            ('y', 2) => "%y",
+            ('y', _) => "%Y",
+            ('M', 1 | 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', _) => "%d",
+            ('H', _) => "%H",
+            ('h', _) => "%I",
+            ('m', _) => "%M",
+            ('s', _) => "%S",
+            ('S', 1..=3) => "%3f",
+            ('S', 4..=6) => "%6f",
+            ('S', _) => "%9f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('Z', _) => "%z",
+            ('X', _) => "%:z",
+            (c, _) if c.is_ascii_alphabetic() => {
+                return Err(format!(
+                    "date format \"{p}\": pattern letter '{c}' is not supported"
+                ))
+            }
+            _ => {
+                for _ in 0..n {
+                    if c == '%' {
+                        out.push_str("%%");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                i += n;
+                continue;
+            }
+        };
+        out.push_str(tok);
+        i += n;
+    }
+    Ok(out)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// (year, month, day) of days since 1970-01-01.
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')))
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parses `YYYY-MM-DD` to days since the epoch.
+pub(crate) fn parse_iso_date(s: &[u8]) -> Option<i64> {
+    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i64, m) {
+        return None;
+    }
+    Some(days_from_civil(y as i64, m, d))
+}
+
+/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f{1,9}]]]` to nanoseconds since the epoch.
+pub(crate) fn parse_iso_timestamp_nanos(s: &[u8]) -> Option<i128> {
+    let days = parse_iso_date(s.get(..10)?)?;
+    let rest = &s[10..];
+    let mut nanos: i128 = 0;
+    if !rest.is_empty() {
+        if rest[0] != b' ' && rest[0] != b'T' {
+            return None;
+        }
+        let t = &rest[1..];
+        if t.len() < 5 || t[2] != b':' {
+            return None;
+        }
+        let (h, mi) = (digits(&t[0..2])?, digits(&t[3..5])?);
+        let mut sec = 0;
+        let mut frac: i128 = 0;
+        let tail = &t[5..];
+        if !tail.is_empty() {
+            if tail.len() < 3 || tail[0] != b':' {
+                return None;
+            }
+            sec = digits(&tail[1..3])?;
+            let f = &tail[3..];
+            if !f.is_empty() {
+                if f[0] != b'.' || f.len() < 2 || f.len() > 10 {
+                    return None;
+                }
+                let fd = digits(&f[1..])? as i128;
+                frac = fd * 10i128.pow(9 - (f.len() as u32 - 1));
+            }
+        }
+        if h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        nanos =
+            (i128::from(h) * 3600 + i128::from(mi) * 60 + i128::from(sec)) * 1_000_000_000 + frac;
+    }
+    Some(i128::from(days) * 86_400_000_000_000 + nanos)
+}
+
+fn push2(out: &mut Vec<u8>, v: u32) {
+    out.push(b'0' + (v / 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+/// Writes `YYYY-MM-DD`.
+pub(crate) fn write_iso_date(days: i64, out: &mut Vec<u8>) {
+    let (y, m, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        out.extend_from_slice(y.to_string().as_bytes());
+    }
+    out.push(b'-');
+    push2(out, m);
+    out.push(b'-');
+    push2(out, d);
+}
+
+/// Writes `YYYY-MM-DD HH:MM:SS[.fff|.ffffff|.fffffffff]` from nanoseconds since the epoch;
+/// the fraction appears only when non-zero, in as many digit triples as it needs.
+pub(crate) fn write_iso_timestamp_nanos(nanos: i128, out: &mut Vec<u8>) {
+    let days = nanos.div_euclid(86_400_000_000_000);
+    let in_day = nanos.rem_euclid(86_400_000_000_000);
+    write_iso_date(days as i64, out);
+    let secs = (in_day / 1_000_000_000) as u32;
+    let frac = (in_day % 1_000_000_000) as u32;
+    out.push(b' ');
+    push2(out, secs / 3600);
+    out.push(b':');
+    push2(out, secs / 60 % 60);
+    out.push(b':');
+    push2(out, secs % 60);
+    if frac != 0 {
+        let (value, width) = if frac % 1_000_000 == 0 {
+            (frac / 1_000_000, 3)
+        } else if frac % 1000 == 0 {
+            (frac / 1000, 6)
+        } else {
+            (frac, 9)
+        };
+        out.push(b'.');
+        let s = format!("{value:0width$}");
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// A timestamp as chrono's naive date-time.
+pub(crate) fn nanos_to_naive(nanos: i128) -> Option<NaiveDateTime> {
+    let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
+    let sub = nanos.rem_euclid(1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(secs, sub).map(|d| d.naive_utc())
+}
+
+/// Nanoseconds since the epoch of a naive date-time.
+pub(crate) fn naive_to_nanos(dt: &NaiveDateTime) -> i128 {
+    let u = dt.and_utc();
+    i128::from(u.timestamp()) * 1_000_000_000 + i128::from(u.timestamp_subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_patterns() {
+        assert_eq!(
+            java_to_strftime("yyyy-MM-dd HH:mm:ss").unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert_eq!(
+            java_to_strftime("yyyyMMdd'T'HHmmss.SSS").unwrap(),
+            "%Y%m%dT%H%M%S.%3f"
+        );
+        assert!(java_to_strftime("yyyy-QQ").is_err());
+        let f = DateFormat::parse("dd/MM/yyyy").unwrap();
+        assert!(!f.has_time());
+        assert_eq!(
+            f.parse_date("31/01/2024"),
+            NaiveDate::from_ymd_opt(2024, 1, 31)
+        );
+        assert!(f.parse_date("31/13/2024").is_none());
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for d in [-719468i64, -1, 0, 1, 10957, 19753, 2932896] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
+        assert_eq!(parse_iso_date(b"2024-02-29"), Some(19782));
+        assert_eq!(parse_iso_date(b"2023-02-29"), None);
+    }
+
+    #[test]
+    fn iso_timestamps() {
+        let n = parse_iso_timestamp_nanos(b"2024-01-31 23:59:58.123456").unwrap();
+        let mut out = Vec::new();
+        write_iso_timestamp_nanos(n, &mut out);
+        assert_eq!(out, b"2024-01-31 23:59:58.123456");
+        out.clear();
+        write_iso_timestamp_nanos(
+            parse_iso_timestamp_nanos(b"1969-12-31T00:00").unwrap(),
+            &mut out,
+        );
+        assert_eq!(out, b"1969-12-31 00:00:00");
+        assert!(parse_iso_timestamp_nanos(b"2024-01-31 24:00:00").is_none());
+        assert!(parse_iso_timestamp_nanos(b"2024-01-31 10:00:00.").is_none());
+        let dt = nanos_to_naive(n).unwrap();
+        assert_eq!(naive_to_nanos(&dt), n);
+    }
+}

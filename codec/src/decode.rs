@@ -1,0 +1,699 @@
+//! Text/CSV/JSON Lines -> Arrow. Rows are parsed into per-column buffers that can be rolled
+//! back, so a row with one bad field becomes a dirty record as a whole and never half-lands.
+
+use crate::datetime::{naive_to_nanos, parse_iso_date, parse_iso_timestamp_nanos, DateFormat};
+use crate::options::{FileFormat, ReadColumn, ReadColumns, Source, TextOptions};
+use crate::CodecError;
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datasync_engine::job::BatchSetting;
+use datasync_engine::DirtyRecord;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+/// Where decoded batches and dirty rows go.
+pub trait DecodeSink {
+    /// The sink's error; codec errors convert into it.
+    type Error: From<CodecError>;
+    /// A full batch.
+    fn batch(&mut self, batch: RecordBatch) -> Result<(), Self::Error>;
+    /// A row that could not be decoded.
+    fn dirty(&mut self, record: DirtyRecord) -> Result<(), Self::Error>;
+}
+
+/// Values of one column of the batch being built.
+enum Vals {
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F64(Vec<f64>),
+    Bool(Vec<bool>),
+    Bytes { data: Vec<u8>, offsets: Vec<i32> },
+    Dec(Vec<i128>),
+}
+
+struct ColBuf {
+    ty: DataType,
+    format: Option<DateFormat>,
+    vals: Vals,
+    valid: Vec<bool>,
+}
+
+impl ColBuf {
+    fn new(ty: DataType, format: Option<DateFormat>) -> Self {
+        let vals = match &ty {
+            DataType::UInt64 => Vals::U64(Vec::new()),
+            DataType::Float32 | DataType::Float64 => Vals::F64(Vec::new()),
+            DataType::Boolean => Vals::Bool(Vec::new()),
+            DataType::Utf8 | DataType::Binary => Vals::Bytes {
+                data: Vec::new(),
+                offsets: vec![0],
+            },
+            DataType::Decimal128(..) => Vals::Dec(Vec::new()),
+            _ => Vals::I64(Vec::new()),
+        };
+        ColBuf {
+            ty,
+            format,
+            vals,
+            valid: Vec::new(),
+        }
+    }
+
+    fn push_null(&mut self) {
+        self.valid.push(false);
+        match &mut self.vals {
+            Vals::I64(v) => v.push(0),
+            Vals::U64(v) => v.push(0),
+            Vals::F64(v) => v.push(0.0),
+            Vals::Bool(v) => v.push(false),
+            Vals::Dec(v) => v.push(0),
+            Vals::Bytes { data, offsets } => offsets.push(data.len() as i32),
+        }
+    }
+
+    /// Parses `text` (not null) and appends it, or says why it does not fit the column.
+    fn push(&mut self, text: &[u8], check_replacement: bool) -> Result<(), String> {
+        let is_text = matches!(self.ty, DataType::Utf8 | DataType::Binary);
+        if !is_text && text.iter().all(u8::is_ascii_whitespace) {
+            // An empty field cannot be a number or date: it is NULL.
+            self.push_null();
+            return Ok(());
+        }
+        let s = || std::str::from_utf8(text).map_err(|_| "not valid UTF-8".to_string());
+        let t = || s().map(str::trim);
+        let ty = &self.ty;
+        let bad = |what: &str| format!("\"{}\" is not {what}", String::from_utf8_lossy(text));
+        match &mut self.vals {
+            Vals::I64(v) => {
+                let x: i64 = match ty {
+                    DataType::Date32 => {
+                        let days = match &self.format {
+                            Some(f) => f.parse_date(t()?).map(|d| {
+                                d.signed_duration_since(chrono::NaiveDate::default())
+                                    .num_days()
+                            }),
+                            None => parse_iso_date(t()?.as_bytes()),
+                        }
+                        .ok_or_else(|| bad(&date_expectation(&self.format, false)))?;
+                        i32::try_from(days).map_err(|_| bad("a date in range"))?;
+                        days
+                    }
+                    DataType::Timestamp(unit, _) => {
+                        let nanos = match &self.format {
+                            Some(f) => f.parse_datetime(t()?).map(|dt| naive_to_nanos(&dt)),
+                            None => parse_iso_timestamp_nanos(t()?.as_bytes()),
+                        }
+                        .ok_or_else(|| bad(&date_expectation(&self.format, true)))?;
+                        let per = match unit {
+                            TimeUnit::Second => 1_000_000_000,
+                            TimeUnit::Millisecond => 1_000_000,
+                            TimeUnit::Microsecond => 1_000,
+                            TimeUnit::Nanosecond => 1,
+                        };
+                        if nanos % per != 0 {
+                            return Err(bad(&format!(
+                                "representable in {unit:?}s without losing precision"
+                            )));
+                        }
+                        i64::try_from(nanos / per).map_err(|_| bad("a timestamp in range"))?
+                    }
+                    _ => {
+                        let x: i64 = t()?.parse().map_err(|_| bad("an integer"))?;
+                        let fits = match ty {
+                            DataType::Int8 => i8::try_from(x).is_ok(),
+                            DataType::Int16 => i16::try_from(x).is_ok(),
+                            DataType::Int32 => i32::try_from(x).is_ok(),
+                            DataType::UInt8 => u8::try_from(x).is_ok(),
+                            DataType::UInt16 => u16::try_from(x).is_ok(),
+                            DataType::UInt32 => u32::try_from(x).is_ok(),
+                            _ => true,
+                        };
+                        if !fits {
+                            return Err(bad(&format!("in the range of {ty}")));
+                        }
+                        x
+                    }
+                };
+                v.push(x);
+            }
+            Vals::U64(v) => v.push(t()?.parse().map_err(|_| bad("an unsigned integer"))?),
+            Vals::F64(v) => {
+                let x: f64 = t()?.parse().map_err(|_| bad("a number"))?;
+                if *ty == DataType::Float32
+                    && x.is_finite()
+                    && (x as f32) as f64 != x
+                    && (x as f32).is_infinite()
+                {
+                    return Err(bad("in the range of float32"));
+                }
+                v.push(x);
+            }
+            Vals::Bool(v) => {
+                let x = t()?;
+                v.push(if x.eq_ignore_ascii_case("true") {
+                    true
+                } else if x.eq_ignore_ascii_case("false") {
+                    false
+                } else {
+                    return Err(bad("a boolean (true or false)"));
+                });
+            }
+            Vals::Dec(v) => {
+                let DataType::Decimal128(p, sc) = ty else {
+                    unreachable!("Dec buffers are decimal columns")
+                };
+                v.push(
+                    parse_decimal(t()?, *p, *sc)
+                        .ok_or_else(|| bad(&format!("a decimal({p},{sc}) without rounding")))?,
+                );
+            }
+            Vals::Bytes { data, offsets } => {
+                if *ty == DataType::Utf8 {
+                    let st = s()?;
+                    if check_replacement && st.contains('\u{FFFD}') {
+                        return Err("bytes that are not valid in the file's encoding".to_string());
+                    }
+                }
+                data.extend_from_slice(text);
+                let end =
+                    i32::try_from(data.len()).map_err(|_| "batch text over 2 GiB".to_string())?;
+                offsets.push(end);
+            }
+        }
+        self.valid.push(true);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+
+    fn truncate(&mut self, n: usize) {
+        self.valid.truncate(n);
+        match &mut self.vals {
+            Vals::I64(v) => v.truncate(n),
+            Vals::U64(v) => v.truncate(n),
+            Vals::F64(v) => v.truncate(n),
+            Vals::Bool(v) => v.truncate(n),
+            Vals::Dec(v) => v.truncate(n),
+            Vals::Bytes { data, offsets } => {
+                offsets.truncate(n + 1);
+                data.truncate(offsets[n] as usize);
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.vals {
+            Vals::Bytes { data, offsets } => data.len() + offsets.len() * 4,
+            Vals::Dec(v) => v.len() * 16,
+            _ => self.valid.len() * 8,
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, CodecError> {
+        let valid = std::mem::take(&mut self.valid);
+        let nulls = if valid.iter().all(|v| *v) {
+            None
+        } else {
+            Some(NullBuffer::from(valid))
+        };
+        let fresh = ColBuf::new(self.ty.clone(), None).vals;
+        let vals = std::mem::replace(&mut self.vals, fresh);
+        macro_rules! prim {
+            ($arr:ty, $v:expr, $t:ty) => {
+                Arc::new(<$arr>::new(
+                    ScalarBuffer::from($v.into_iter().map(|x| x as $t).collect::<Vec<$t>>()),
+                    nulls,
+                )) as ArrayRef
+            };
+        }
+        Ok(match (vals, &self.ty) {
+            (Vals::I64(v), DataType::Int64) => {
+                Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Int8) => prim!(Int8Array, v, i8),
+            (Vals::I64(v), DataType::Int16) => prim!(Int16Array, v, i16),
+            (Vals::I64(v), DataType::Int32) => prim!(Int32Array, v, i32),
+            (Vals::I64(v), DataType::UInt8) => prim!(UInt8Array, v, u8),
+            (Vals::I64(v), DataType::UInt16) => prim!(UInt16Array, v, u16),
+            (Vals::I64(v), DataType::UInt32) => prim!(UInt32Array, v, u32),
+            (Vals::I64(v), DataType::Date32) => prim!(Date32Array, v, i32),
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Second, _)) => {
+                Arc::new(TimestampSecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Millisecond, _)) => {
+                Arc::new(TimestampMillisecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Microsecond, _)) => {
+                Arc::new(TimestampMicrosecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Nanosecond, _)) => {
+                Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::U64(v), _) => Arc::new(UInt64Array::new(ScalarBuffer::from(v), nulls)),
+            (Vals::F64(v), DataType::Float32) => prim!(Float32Array, v, f32),
+            (Vals::F64(v), _) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
+            (Vals::Bool(v), _) => Arc::new(BooleanArray::new(v.into_iter().collect(), nulls)),
+            (Vals::Dec(v), DataType::Decimal128(p, s)) => Arc::new(
+                Decimal128Array::new(ScalarBuffer::from(v), nulls)
+                    .with_precision_and_scale(*p, *s)?,
+            ),
+            (Vals::Bytes { data, offsets }, DataType::Utf8) => Arc::new(StringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(data),
+                nulls,
+            )?),
+            (Vals::Bytes { data, offsets }, _) => Arc::new(BinaryArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(data),
+                nulls,
+            )?),
+            (_, t) => {
+                return Err(CodecError::Arrow(arrow_schema::ArrowError::SchemaError(
+                    format!("no decoder for type {t}"),
+                )))
+            }
+        })
+    }
+}
+
+fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
+    match (f, time) {
+        (Some(_), _) => "a date in the column's format".into(),
+        (None, false) => "a date (YYYY-MM-DD; set \"format\" for others)".into(),
+        (None, true) => {
+            "a date-time (YYYY-MM-DD[ HH:MM:SS[.ffffff]]; set \"format\" for others)".into()
+        }
+    }
+}
+
+/// Parses a decimal exactly: no rounding, no exponent; more fraction digits than the scale are
+/// accepted only when they are zeros.
+fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = scale as usize;
+    let (kept, dropped) = frac.split_at(frac.len().min(scale));
+    if dropped.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let mut v: i128 = 0;
+    let int = int.trim_start_matches('0');
+    if int.len() + scale > precision as usize {
+        return None;
+    }
+    for b in int.bytes().chain(kept.bytes()) {
+        v = v * 10 + i128::from(b - b'0');
+    }
+    v *= 10i128.pow((scale - kept.len()) as u32);
+    Some(if neg { -v } else { v })
+}
+
+/// Checks that a constant parses as the column's type (used when validating the config).
+pub(crate) fn check_value(
+    ty: &DataType,
+    format: Option<&DateFormat>,
+    text: &str,
+) -> Result<(), String> {
+    let mut b = ColBuf::new(ty.clone(), format.cloned());
+    b.push(text.as_bytes(), false)
+}
+
+struct Decoder<'a> {
+    opts: &'a TextOptions,
+    columns: Vec<ReadColumn>,
+    bufs: Vec<ColBuf>,
+    schema: SchemaRef,
+    batch: BatchSetting,
+    check_replacement: bool,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(opts: &'a TextOptions, columns: Vec<ReadColumn>, batch: BatchSetting) -> Self {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+            .collect();
+        let bufs = columns
+            .iter()
+            .map(|c| {
+                let fmt = c.format.clone().or_else(|| opts.date_format.clone());
+                ColBuf::new(c.data_type.clone(), fmt)
+            })
+            .collect();
+        Decoder {
+            opts,
+            columns,
+            bufs,
+            schema: Arc::new(Schema::new(fields)),
+            batch,
+            check_replacement: opts.encoding != encoding_rs::UTF_8,
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Appends one row; `get` gives a column's text from its source (None = NULL), constants
+    /// are filled in here. On error the row is rolled back.
+    fn row<'r>(
+        &mut self,
+        mut get: impl FnMut(&Source) -> Result<Option<&'r [u8]>, String>,
+    ) -> Result<(), String> {
+        let Decoder {
+            columns,
+            bufs,
+            opts,
+            check_replacement,
+            ..
+        } = self;
+        let n = bufs.first().map(ColBuf::len).unwrap_or(0);
+        for (i, col) in columns.iter().enumerate() {
+            let got = match &col.source {
+                Source::Const(v) => Ok(Some(v.as_bytes())),
+                other => get(other),
+            };
+            let r = match got {
+                Ok(None) => {
+                    bufs[i].push_null();
+                    Ok(())
+                }
+                Ok(Some(text)) if text == opts.null_format.as_bytes() => {
+                    bufs[i].push_null();
+                    Ok(())
+                }
+                Ok(Some(text)) => bufs[i].push(text, *check_replacement),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                for b in &mut bufs[..=i] {
+                    b.truncate(n);
+                }
+                return Err(format!(
+                    "column {} ({}): {e}",
+                    col.name,
+                    datasync_engine::types::type_name(&col.data_type)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> usize {
+        self.bufs.first().map(ColBuf::len).unwrap_or(0)
+    }
+
+    fn full(&self) -> bool {
+        self.rows() >= self.batch.rows
+            || self.bufs.iter().map(ColBuf::bytes).sum::<usize>() >= self.batch.bytes
+    }
+
+    fn flush<S: DecodeSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        if self.rows() == 0 {
+            return Ok(());
+        }
+        let arrays = self
+            .bufs
+            .iter_mut()
+            .map(ColBuf::finish)
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(CodecError::from)?;
+        sink.batch(batch)
+    }
+}
+
+fn lossy(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
+    fields
+        .map(|f| Value::String(String::from_utf8_lossy(f.as_ref()).into_owned()))
+        .collect()
+}
+
+/// Decodes a whole stream (one file) into batches, reporting undecodable rows as dirty.
+pub fn decode_stream<S: DecodeSink>(
+    input: Box<dyn Read + Send + '_>,
+    opts: &TextOptions,
+    columns: &ReadColumns,
+    batch: BatchSetting,
+    location: &str,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    let io = |source| CodecError::Io {
+        location: location.to_string(),
+        source,
+    };
+    let mut reader: Box<dyn BufRead + Send + '_> = if opts.encoding == encoding_rs::UTF_8 {
+        let mut r = BufReader::with_capacity(1 << 16, input);
+        // Drop a UTF-8 byte order mark.
+        if r.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
+            r.consume(3);
+        }
+        Box::new(r)
+    } else {
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(opts.encoding))
+            .build(input);
+        Box::new(BufReader::with_capacity(1 << 16, decoded))
+    };
+    match opts.format {
+        FileFormat::Jsonl => decode_jsonl(&mut reader, opts, columns, batch, location, sink),
+        FileFormat::Csv | FileFormat::Text => {
+            decode_delimited(reader, opts, columns, batch, location, sink)
+        }
+    }
+}
+
+fn decode_delimited<S: DecodeSink>(
+    reader: Box<dyn BufRead + Send + '_>,
+    opts: &TextOptions,
+    columns: &ReadColumns,
+    batch: BatchSetting,
+    location: &str,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .quoting(opts.format == FileFormat::Csv)
+        .buffer_capacity(1 << 16)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let mut header: Option<Vec<String>> = None;
+    let mut dec: Option<Decoder<'_>> = match columns {
+        ReadColumns::Listed(cols) => Some(Decoder::new(opts, cols.clone(), batch)),
+        ReadColumns::All => None,
+    };
+    let mut first = true;
+    loop {
+        let more = csv.read_byte_record(&mut record).map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => CodecError::Io {
+                    location: format!("{location}:{line}"),
+                    source,
+                },
+                other => CodecError::Format {
+                    location: format!("{location}:{line}"),
+                    message: format!("{other:?}"),
+                },
+            }
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if first {
+            first = false;
+            if opts.skip_header {
+                header = Some(
+                    record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect(),
+                );
+                continue;
+            }
+        }
+        let d = match &mut dec {
+            Some(d) => d,
+            None => {
+                // `*`: the first row fixes the column count; names come from the header if any.
+                let names: Vec<String> = match &header {
+                    Some(h) if h.len() == record.len() => h.clone(),
+                    _ => (0..record.len()).map(|i| format!("c{i}")).collect(),
+                };
+                let cols = names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, name)| ReadColumn {
+                        name,
+                        source: Source::Index(i),
+                        data_type: DataType::Utf8,
+                        format: None,
+                    })
+                    .collect();
+                dec.insert(Decoder::new(opts, cols, batch))
+            }
+        };
+        let nfields = record.len();
+        let strict_width = matches!(columns, ReadColumns::All).then_some(d.columns.len());
+        let result = match strict_width {
+            Some(w) if w != nfields => Err(format!(
+                "expected {w} fields like the first row, found {nfields}"
+            )),
+            _ => d.row(|src| match src {
+                Source::Index(i) => record.get(*i).map(Some).ok_or_else(|| {
+                    format!("the row has {nfields} fields, this column reads field {i}")
+                }),
+                _ => Err("a key column in a delimited file".into()),
+            }),
+        };
+        if let Err(error) = result {
+            sink.dirty(DirtyRecord {
+                error,
+                columns: d.names(),
+                values: lossy(record.iter()),
+                location: Some(format!("{location}:{line}")),
+            })?;
+            continue;
+        }
+        if d.full() {
+            d.flush(sink)?;
+        }
+    }
+    if let Some(d) = &mut dec {
+        d.flush(sink)?;
+    }
+    Ok(())
+}
+
+fn json_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn decode_jsonl<S: DecodeSink>(
+    reader: &mut Box<dyn BufRead + Send + '_>,
+    opts: &TextOptions,
+    columns: &ReadColumns,
+    batch: BatchSetting,
+    location: &str,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    let ReadColumns::Listed(cols) = columns else {
+        return Err(CodecError::Format {
+            location: location.into(),
+            message: "JSON Lines needs named columns".into(),
+        }
+        .into());
+    };
+    // JSON has its own null, so nullFormat does not apply.
+    let mut jopts = opts.clone();
+    jopts.null_format = "\u{0}\u{0}never".into();
+    let mut d = Decoder::new(&jopts, cols.clone(), batch);
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    loop {
+        line.clear();
+        let got = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| CodecError::Io {
+                location: location.to_string(),
+                source,
+            })?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed: Result<serde_json::Map<String, Value>, _> = serde_json::from_slice(&line);
+        let result = match &parsed {
+            Ok(obj) => {
+                let texts: Vec<(&str, Option<String>)> = cols
+                    .iter()
+                    .filter_map(|c| match &c.source {
+                        Source::Key(k) => Some((k.as_str(), obj.get(k).and_then(json_text))),
+                        _ => None,
+                    })
+                    .collect();
+                d.row(|src| match src {
+                    Source::Key(k) => Ok(texts
+                        .iter()
+                        .find(|(key, _)| *key == k.as_str())
+                        .and_then(|(_, t)| t.as_deref())
+                        .map(str::as_bytes)),
+                    _ => Err("an index column in a JSON Lines file".into()),
+                })
+            }
+            Err(e) => Err(format!("not a JSON object: {e}")),
+        };
+        if let Err(error) = result {
+            let raw = String::from_utf8_lossy(&line).trim_end().to_string();
+            sink.dirty(DirtyRecord {
+                error,
+                columns: d.names(),
+                values: vec![Value::String(raw)],
+                location: Some(format!("{location}:{n}")),
+            })?;
+            continue;
+        }
+        if d.full() {
+            d.flush(sink)?;
+        }
+    }
+    d.flush(sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("123.45", 12, 2), Some(12345));
+        assert_eq!(parse_decimal("-0.5", 12, 2), Some(-50));
+        assert_eq!(parse_decimal("7", 12, 2), Some(700));
+        assert_eq!(parse_decimal("1.250", 12, 2), Some(125));
+        assert_eq!(parse_decimal("1.255", 12, 2), None, "would round");
+        assert_eq!(parse_decimal("1e5", 12, 2), None);
+        assert_eq!(
+            parse_decimal("12345678901", 12, 2),
+            None,
+            "overflows precision"
+        );
+        assert_eq!(parse_decimal("9999999999.99", 12, 2), Some(999_999_999_999));
+        assert_eq!(parse_decimal(".", 12, 2), None);
+    }
+
+    #[test]
+    fn constants_are_checked() {
+        assert!(check_value(&DataType::Int64, None, "12").is_ok());
+        assert!(check_value(&DataType::Int64, None, "x").is_err());
+        assert!(check_value(&DataType::Int8, None, "300").is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! Arrow -> CSV / delimited text / JSON Lines. Values are written exactly (decimals with their
+//! scale, floats in shortest round-trip form, timestamps to their precision). A value the
+//! format or the encoding cannot hold makes its row dirty instead of being altered.
+
+use crate::datetime::{nanos_to_naive, write_iso_date, write_iso_timestamp_nanos};
+use crate::options::{FileFormat, TextOptions};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+
+/// Per-batch view of one column, downcast once.
+enum Col<'a> {
+    Int(Box<dyn Fn(usize) -> i64 + 'a>),
+    U64(&'a [u64]),
+    Float(Box<dyn Fn(usize) -> f64 + 'a>, bool),
+    Bool(&'a arrow_array::BooleanArray),
+    Str(&'a arrow_array::StringArray),
+    LargeStr(&'a arrow_array::LargeStringArray),
+    Bin(&'a arrow_array::BinaryArray),
+    Dec(&'a [i128], u32),
+    Date(&'a [i32]),
+    Ts(&'a [i64], i128),
+    Other(arrow_cast::display::ArrayFormatter<'a>),
+}
+
+/// Shape of a written value, for JSON Lines.
+#[derive(PartialEq, Eq)]
+enum Kind {
+    Number,
+    Bool,
+    Text,
+}
+
+impl<'a> Col<'a> {
+    fn new(a: &'a ArrayRef, opts: &arrow_cast::display::FormatOptions<'a>) -> Result<Self, String> {
+        macro_rules! int {
+            ($t:ty) => {{
+                let v = a.as_primitive::<$t>().values();
+                Col::Int(Box::new(move |i| v[i] as i64))
+            }};
+        }
+        Ok(match a.data_type() {
+            DataType::Int8 => int!(Int8Type),
+            DataType::Int16 => int!(Int16Type),
+            DataType::Int32 => int!(Int32Type),
+            DataType::Int64 => int!(Int64Type),
+            DataType::UInt8 => int!(UInt8Type),
+            DataType::UInt16 => int!(UInt16Type),
+            DataType::UInt32 => int!(UInt32Type),
+            DataType::UInt64 => Col::U64(a.as_primitive::<UInt64Type>().values()),
+            DataType::Float32 => {
+                let v = a.as_primitive::<Float32Type>().values();
+                Col::Float(Box::new(move |i| v[i] as f64), true)
+            }
+            DataType::Float64 => {
+                let v = a.as_primitive::<Float64Type>().values();
+                Col::Float(Box::new(move |i| v[i]), false)
+            }
+            DataType::Boolean => Col::Bool(a.as_boolean()),
+            DataType::Utf8 => Col::Str(a.as_string::<i32>()),
+            DataType::LargeUtf8 => Col::LargeStr(a.as_string::<i64>()),
+            DataType::Binary => Col::Bin(a.as_binary::<i32>()),
+            DataType::Decimal128(_, s) if *s >= 0 => Col::Dec(
+                a.as_primitive::<arrow_array::types::Decimal128Type>()
+                    .values(),
+                *s as u32,
+            ),
+            DataType::Date32 => {
+                Col::Date(a.as_primitive::<arrow_array::types::Date32Type>().values())
+            }
+            DataType::Timestamp(unit, None) => {
+                let per: i128 = match unit {
+                    TimeUnit::Second => 1_000_000_000,
+                    TimeUnit::Millisecond => 1_000_000,
+                    TimeUnit::Microsecond => 1_000,
+                    TimeUnit::Nanosecond => 1,
+                };
+                let v = match unit {
+                    TimeUnit::Second => a
+                        .as_primitive::<arrow_array::types::TimestampSecondType>()
+                        .values(),
+                    TimeUnit::Millisecond => a
+                        .as_primitive::<arrow_array::types::TimestampMillisecondType>()
+                        .values(),
+                    TimeUnit::Microsecond => a
+                        .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                        .values(),
+                    TimeUnit::Nanosecond => a
+                        .as_primitive::<arrow_array::types::TimestampNanosecondType>()
+                        .values(),
+                };
+                Col::Ts(v, per)
+            }
+            _ => Col::Other(
+                arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), opts)
+                    .map_err(|e| e.to_string())?,
+            ),
+        })
+    }
+
+    /// Appends the value at `i` (not null) to `out`.
+    fn write(&self, i: usize, out: &mut Vec<u8>, opts: &TextOptions) -> Result<Kind, String> {
+        match self {
+            Col::Int(f) => out.extend_from_slice(itoa::Buffer::new().format(f(i)).as_bytes()),
+            Col::U64(v) => out.extend_from_slice(itoa::Buffer::new().format(v[i]).as_bytes()),
+            Col::Float(f, single) => {
+                let x = f(i);
+                if x.is_nan() {
+                    out.extend_from_slice(b"NaN");
+                } else if x.is_infinite() {
+                    out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
+                } else if *single {
+                    out.extend_from_slice(ryu::Buffer::new().format_finite(x as f32).as_bytes());
+                } else {
+                    out.extend_from_slice(ryu::Buffer::new().format_finite(x).as_bytes());
+                }
+                if !x.is_finite() {
+                    return Ok(Kind::Text);
+                }
+            }
+            Col::Bool(a) => {
+                out.extend_from_slice(if a.value(i) { b"true" } else { b"false" });
+                return Ok(Kind::Bool);
+            }
+            Col::Str(a) => {
+                out.extend_from_slice(a.value(i).as_bytes());
+                return Ok(Kind::Text);
+            }
+            Col::LargeStr(a) => {
+                out.extend_from_slice(a.value(i).as_bytes());
+                return Ok(Kind::Text);
+            }
+            Col::Bin(a) => {
+                out.extend_from_slice(a.value(i));
+                return Ok(Kind::Text);
+            }
+            Col::Dec(v, scale) => write_decimal(v[i], *scale, out),
+            Col::Date(v) => {
+                match &opts.date_format {
+                    Some(f) => {
+                        let d =
+                            chrono::NaiveDate::default() + chrono::Duration::days(i64::from(v[i]));
+                        f.format(&d.and_time(chrono::NaiveTime::MIN), out);
+                    }
+                    None => write_iso_date(i64::from(v[i]), out),
+                }
+                return Ok(Kind::Text);
+            }
+            Col::Ts(v, per) => {
+                let nanos = i128::from(v[i]) * per;
+                match &opts.date_format {
+                    Some(f) => {
+                        let dt = nanos_to_naive(nanos)
+                            .ok_or_else(|| format!("timestamp {} out of range", v[i]))?;
+                        f.format(&dt, out);
+                    }
+                    None => write_iso_timestamp_nanos(nanos, out),
+                }
+                return Ok(Kind::Text);
+            }
+            Col::Other(f) => {
+                use std::io::Write;
+                let _ = write!(out, "{}", f.value(i));
+                return Ok(Kind::Text);
+            }
+        }
+        Ok(Kind::Number)
+    }
+}
+
+fn write_decimal(v: i128, scale: u32, out: &mut Vec<u8>) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let digits = v.unsigned_abs().to_string();
+    let s = scale as usize;
+    if s == 0 {
+        out.extend_from_slice(digits.as_bytes());
+    } else if digits.len() > s {
+        let (a, b) = digits.split_at(digits.len() - s);
+        out.extend_from_slice(a.as_bytes());
+        out.push(b'.');
+        out.extend_from_slice(b.as_bytes());
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', s - digits.len()));
+        out.extend_from_slice(digits.as_bytes());
+    }
+}
+
+/// Encodes record batches as lines of text.
+pub struct TextEncoder {
+    opts: TextOptions,
+    row: Vec<u8>,
+    field: Vec<u8>,
+}
+
+impl TextEncoder {
+    /// An encoder with the given options.
+    pub fn new(opts: TextOptions) -> Self {
+        TextEncoder {
+            opts,
+            row: Vec::with_capacity(256),
+            field: Vec::with_capacity(64),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &TextOptions {
+        &self.opts
+    }
+
+    /// Writes a header line of column names (CSV/text only; JSON Lines has none).
+    pub fn header(&mut self, names: &[String], out: &mut Vec<u8>) -> Result<(), String> {
+        if self.opts.format == FileFormat::Jsonl {
+            return Ok(());
+        }
+        self.row.clear();
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                self.row.push(self.opts.delimiter);
+            }
+            self.field.clear();
+            self.field.extend_from_slice(n.as_bytes());
+            push_delimited(&self.opts, &self.field, &mut self.row)?;
+        }
+        self.row.push(b'\n');
+        self.transcode(out)
+    }
+
+    /// Appends every row of `batch` to `out`. A row that cannot be written goes to `dirty`
+    /// (row index, reason) and is left out. Returns the number of rows written.
+    pub fn encode<E>(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut Vec<u8>,
+        mut dirty: impl FnMut(usize, String) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let fopts = arrow_cast::display::FormatOptions::default();
+        let schema = batch.schema();
+        let cols: Vec<Result<Col<'_>, String>> = batch
+            .columns()
+            .iter()
+            .map(|a| Col::new(a, &fopts))
+            .collect();
+        let names: Vec<Vec<u8>> = schema
+            .fields()
+            .iter()
+            .map(|f| serde_json::to_vec(f.name()).unwrap_or_else(|_| b"\"?\"".to_vec()))
+            .collect();
+        let mut written = 0;
+        for r in 0..batch.num_rows() {
+            match self.encode_row(batch, &cols, &names, r) {
+                Ok(()) => match self.transcode(out) {
+                    Ok(()) => written += 1,
+                    Err(e) => dirty(r, e)?,
+                },
+                Err(e) => dirty(r, e)?,
+            }
+        }
+        Ok(written)
+    }
+
+    fn encode_row(
+        &mut self,
+        batch: &RecordBatch,
+        cols: &[Result<Col<'_>, String>],
+        names: &[Vec<u8>],
+        r: usize,
+    ) -> Result<(), String> {
+        let opts = &self.opts;
+        self.row.clear();
+        let jsonl = opts.format == FileFormat::Jsonl;
+        if jsonl {
+            self.row.push(b'{');
+        }
+        for (c, (col, array)) in cols.iter().zip(batch.columns()).enumerate() {
+            let col = col.as_ref().map_err(|e| format!("column {c}: {e}"))?;
+            if c > 0 {
+                self.row.push(if jsonl { b',' } else { opts.delimiter });
+            }
+            if jsonl {
+                self.row.extend_from_slice(&names[c]);
+                self.row.push(b':');
+            }
+            if array.is_null(r) {
+                if jsonl {
+                    self.row.extend_from_slice(b"null");
+                } else {
+                    self.row.extend_from_slice(opts.null_format.as_bytes());
+                }
+                continue;
+            }
+            self.field.clear();
+            let kind = col
+                .write(r, &mut self.field, opts)
+                .map_err(|e| format!("column {}: {e}", batch.schema().field(c).name()))?;
+            let named = |e: String| format!("column {}: {e}", batch.schema().field(c).name());
+            if jsonl {
+                match kind {
+                    Kind::Number | Kind::Bool => self.row.extend_from_slice(&self.field),
+                    Kind::Text => {
+                        let s = std::str::from_utf8(&self.field).map_err(|_| {
+                            named(
+                                "binary value is not valid UTF-8; JSON Lines cannot hold raw bytes"
+                                    .into(),
+                            )
+                        })?;
+                        serde_json::to_writer(&mut self.row, s)
+                            .map_err(|e| named(e.to_string()))?;
+                    }
+                }
+            } else {
+                push_delimited(opts, &self.field, &mut self.row).map_err(named)?;
+            }
+        }
+        self.row.push(if jsonl { b'}' } else { b'\n' });
+        if jsonl {
+            self.row.push(b'\n');
+        }
+        Ok(())
+    }
+
+    /// Moves the finished row into `out`, converting from UTF-8 to the file's encoding.
+    fn transcode(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        if self.opts.encoding == encoding_rs::UTF_8 {
+            out.extend_from_slice(&self.row);
+            return Ok(());
+        }
+        let text = std::str::from_utf8(&self.row).map_err(|_| {
+            format!(
+                "binary value cannot be written in {}",
+                self.opts.encoding.name()
+            )
+        })?;
+        let (bytes, _, unmappable) = self.opts.encoding.encode(text);
+        if unmappable {
+            return Err(format!(
+                "the row has characters that {} cannot represent",
+                self.opts.encoding.name()
+            ));
+        }
+        out.extend_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+/// Appends a field for CSV (quoted when needed) or plain text (refused when it would corrupt).
+fn push_delimited(opts: &TextOptions, field: &[u8], row: &mut Vec<u8>) -> Result<(), String> {
+    let special = |b: &u8| *b == opts.delimiter || *b == b'\n' || *b == b'\r';
+    match opts.format {
+        FileFormat::Csv if field.iter().any(|b| special(b) || *b == b'"') => {
+            row.push(b'"');
+            for &b in field {
+                if b == b'"' {
+                    row.push(b'"');
+                }
+                row.push(b);
+            }
+            row.push(b'"');
+        }
+        FileFormat::Text if field.iter().any(special) => {
+            return Err("the value contains the field delimiter or a line break, which fileFormat \"text\" cannot hold (use \"csv\")".into());
+        }
+        _ => row.extend_from_slice(field),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_their_scale() {
+        let mut out = Vec::new();
+        for (v, s, want) in [
+            (12345i128, 2u32, "123.45"),
+            (-5, 2, "-0.05"),
+            (7, 0, "7"),
+            (0, 3, "0.000"),
+        ] {
+            out.clear();
+            write_decimal(v, s, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), want);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Format options and declared reader columns, parsed from plugin parameters. Pure: no I/O.
+
+use crate::datetime::DateFormat;
+use arrow_schema::DataType;
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::types::parse_type;
+use encoding_rs::Encoding;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `fileFormat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// RFC 4180 CSV: fields with the delimiter, quotes or line breaks are quoted.
+    #[default]
+    Csv,
+    /// Delimited text without quoting (DataX's `text`): a value holding the delimiter or a
+    /// line break cannot be written and becomes a dirty record.
+    Text,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Options shared by the text decoder and encoder.
+#[derive(Debug, Clone)]
+pub struct TextOptions {
+    /// File format.
+    pub format: FileFormat,
+    /// Field delimiter (one byte).
+    pub delimiter: u8,
+    /// Character encoding of the file.
+    pub encoding: &'static Encoding,
+    /// The text that stands for NULL.
+    pub null_format: String,
+    /// Pattern for dates/timestamps: the reader's default for date columns without their own
+    /// `format`, the writer's output format. `None` = ISO (`2024-01-31 12:00:00`).
+    pub date_format: Option<DateFormat>,
+    /// Reader: skip the first line of each file.
+    pub skip_header: bool,
+}
+
+impl TextOptions {
+    /// Builds options from plugin parameters, with errors pointing at `path`.
+    pub fn new(
+        path: &str,
+        format: FileFormat,
+        delimiter: Option<&str>,
+        encoding: &str,
+        null_format: &str,
+        date_format: Option<&str>,
+        skip_header: bool,
+    ) -> Result<Self, ConfigError> {
+        let delimiter = match delimiter {
+            None => b',',
+            Some(d) if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") => d.as_bytes()[0],
+            Some(d) => {
+                return Err(ConfigError::new(
+                    join_path(path, "fieldDelimiter"),
+                    format!("{d:?} is not supported; expected one ASCII character other than a quote or line break (e.g. \",\", \"\\t\", \"|\", \"\\u0001\")"),
+                ))
+            }
+        };
+        let date_format = date_format
+            .map(DateFormat::parse)
+            .transpose()
+            .map_err(|e| ConfigError::new(join_path(path, "dateFormat"), e))?;
+        Ok(TextOptions {
+            format,
+            delimiter,
+            encoding: parse_encoding(encoding)
+                .map_err(|e| ConfigError::new(join_path(path, "encoding"), e))?,
+            null_format: null_format.to_string(),
+            date_format,
+            skip_header,
+        })
+    }
+}
+
+/// Looks up an encoding label (`UTF-8`, `GBK`, `GB18030`, `ISO-8859-1`...).
+pub fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
+    Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+        format!("unknown encoding \"{label}\" (e.g. UTF-8, GBK, GB18030, ISO-8859-1)")
+    })
+}
+
+/// Where a reader column's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The field at this 0-based position (CSV/text).
+    Index(usize),
+    /// The member with this key (JSON Lines).
+    Key(String),
+    /// A constant (`value`), the same for every row.
+    Const(String),
+}
+
+/// One declared reader column.
+#[derive(Debug, Clone)]
+pub struct ReadColumn {
+    /// Column name in the Arrow schema.
+    pub name: String,
+    /// Where the value comes from.
+    pub source: Source,
+    /// Arrow type.
+    pub data_type: DataType,
+    /// Date pattern for this column.
+    pub format: Option<DateFormat>,
+}
+
+/// The reader's `column` parameter.
+#[derive(Debug, Clone)]
+pub enum ReadColumns {
+    /// `["*"]`: every field, as strings (names from the header with `skipHeader`, else c0..cN).
+    All,
+    /// Declared columns.
+    Listed(Vec<ReadColumn>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldSpec {
+    /// 0-based field position (CSV/text).
+    index: Option<usize>,
+    /// Column name; for JSON Lines also the key to read.
+    name: Option<String>,
+    /// Type name (DataX or Arrow); default string.
+    #[serde(rename = "type")]
+    ty: Option<String>,
+    /// Constant value.
+    value: Option<Value>,
+    /// Date pattern.
+    format: Option<String>,
+}
+
+/// Parses the reader's `column` list at `path`.
+pub fn parse_columns(
+    values: &[Value],
+    path: &str,
+    format: FileFormat,
+) -> Result<ReadColumns, ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::new(
+            path,
+            "must list at least one column, or be [\"*\"]",
+        ));
+    }
+    if values.len() == 1 && values[0].as_str() == Some("*") {
+        if format == FileFormat::Jsonl {
+            return Err(ConfigError::new(
+                path,
+                "JSON Lines needs named columns: [{\"name\": \"id\", \"type\": \"long\"}, ...]",
+            ));
+        }
+        return Ok(ReadColumns::All);
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let spec: FieldSpec = match v {
+            Value::String(s) if format == FileFormat::Jsonl && s != "*" => {
+                FieldSpec { index: None, name: Some(s.clone()), ty: None, value: None, format: None }
+            }
+            Value::String(s) if s == "*" => {
+                return Err(ConfigError::new(at, "\"*\" must be the only entry of column"));
+            }
+            Value::Object(_) => parse_params(v, &at)?,
+            _ => {
+                return Err(ConfigError::new(
+                    at,
+                    "expected an object such as {\"index\": 0, \"type\": \"long\"} or {\"value\": \"x\", \"type\": \"string\"}",
+                ))
+            }
+        };
+        let ty_name = spec.ty.as_deref().unwrap_or("string");
+        let data_type =
+            parse_type(ty_name).map_err(|e| ConfigError::new(format!("{at}.type"), e))?;
+        let col_format = spec
+            .format
+            .as_deref()
+            .map(DateFormat::parse)
+            .transpose()
+            .map_err(|e| ConfigError::new(format!("{at}.format"), e))?;
+        let source = match (&spec.value, spec.index, &spec.name, format) {
+            (Some(v), None, _, _) => Source::Const(match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            (Some(_), Some(_), _, _) => {
+                return Err(ConfigError::new(
+                    at,
+                    "give either \"index\" or \"value\", not both",
+                ));
+            }
+            (None, Some(_), _, FileFormat::Jsonl) => {
+                return Err(ConfigError::new(
+                    format!("{at}.index"),
+                    "JSON Lines columns are read by \"name\", not \"index\"",
+                ));
+            }
+            (None, Some(ix), _, _) => Source::Index(ix),
+            (None, None, Some(n), FileFormat::Jsonl) => Source::Key(n.clone()),
+            (None, None, _, _) => {
+                return Err(ConfigError::new(
+                    at,
+                    if format == FileFormat::Jsonl {
+                        "missing required key \"name\" (or \"value\" for a constant)"
+                    } else {
+                        "missing required key \"index\" (or \"value\" for a constant)"
+                    },
+                ));
+            }
+        };
+        let name = spec.name.clone().unwrap_or_else(|| match &source {
+            Source::Index(ix) => format!("c{ix}"),
+            _ => format!("c{i}"),
+        });
+        if let Source::Const(text) = &source {
+            crate::decode::check_value(&data_type, col_format.as_ref(), text)
+                .map_err(|e| ConfigError::new(format!("{at}.value"), e))?;
+        }
+        out.push(ReadColumn {
+            name,
+            source,
+            data_type,
+            format: col_format,
+        });
+    }
+    Ok(ReadColumns::Listed(out))
+}
