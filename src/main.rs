@@ -1,1 +1,258 @@
-fn main() {}
+//! `datasync`: runs DataX-style JSON jobs. This file is the command line and the plugin wiring;
+//! everything else lives in the workspace crates.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use datasync_engine::progress::ProgressMode;
+use datasync_engine::{
+    build, load_job, parse_vars, run, ConfigError, JobControl, Registry, RunOptions, StopReason,
+};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "datasync",
+    version,
+    about = "DataX-style batch data sync: JSON jobs, Arrow batches, one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a job.
+    Run {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}: `-p name=value`, or DataX's `-p "-Dname=value -Dother=value"`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Where dirty records go (default ./datasync-dirty-<job>.jsonl).
+        #[arg(long)]
+        dirty_file: Option<PathBuf>,
+        /// Seconds between progress lines when stderr is not a terminal.
+        #[arg(long, default_value_t = 10)]
+        progress_interval: u64,
+        /// No progress display.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Validate a job (both plugins' parameters) without touching any system.
+    Check {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
+    /// List readers and writers with their DataX aliases.
+    Plugins,
+    /// Print a job skeleton with every parameter of a reader and a writer.
+    Template {
+        /// Reader name or alias.
+        reader: String,
+        /// Writer name or alias.
+        writer: String,
+    },
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    datasync_readers::register(&mut r);
+    datasync_writers::register(&mut r);
+    r
+}
+
+const EXIT_CONFIG: u8 = 2;
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("datasync: bad job: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DATASYNC_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match cli.cmd {
+        Cmd::Plugins => {
+            print!("{}", plugins_text(&registry()));
+            ExitCode::SUCCESS
+        }
+        Cmd::Template { reader, writer } => match template(&registry(), &reader, &writer) {
+            Ok(t) => {
+                println!("{t}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(&e),
+        },
+        Cmd::Check { job, params } => {
+            match parse_vars(&params)
+                .and_then(|v| load_job(&job, &v))
+                .and_then(|s| build(s, &registry()))
+            {
+                Ok(b) => {
+                    eprintln!(
+                        "datasync: {} is valid ({} -> {})",
+                        job.display(),
+                        b.reader_name,
+                        b.writer_name
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => config_error(&e),
+            }
+        }
+        Cmd::Run {
+            job,
+            params,
+            report,
+            dirty_file,
+            progress_interval,
+            no_progress,
+        } => {
+            let built = match parse_vars(&params)
+                .and_then(|v| load_job(&job, &v))
+                .and_then(|s| build(s, &registry()))
+            {
+                Ok(b) => b,
+                Err(e) => return config_error(&e),
+            };
+            let dirty_file = dirty_file.unwrap_or_else(|| {
+                PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name))
+            });
+            let progress = if no_progress {
+                ProgressMode::Off
+            } else if std::io::stderr().is_terminal() {
+                ProgressMode::Bar
+            } else {
+                ProgressMode::Lines(Duration::from_secs(progress_interval.max(1)))
+            };
+            match run_job(
+                built,
+                RunOptions {
+                    dirty_file,
+                    progress,
+                },
+                report,
+            ) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("datasync: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn run_job(
+    built: datasync_engine::BuiltJob,
+    opts: RunOptions,
+    report_file: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = rt.block_on(async {
+        let control = JobControl::new();
+        let signals = tokio::spawn(watch_signals(control.clone()));
+        let report = run(built, opts, control).await;
+        signals.abort();
+        report
+    });
+    eprint!("{}", report.human());
+    if let Some(path) = report_file {
+        let json = serde_json::to_string_pretty(&report).context("serializing the report")?;
+        std::fs::write(&path, json)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    // Blocking plugin threads still winding down must not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(u8::try_from(report.exit_code).unwrap_or(1))
+}
+
+async fn watch_signals(control: std::sync::Arc<JobControl>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!(
+            "cannot install signal handlers; SIGINT/SIGTERM will kill the job without cleanup"
+        );
+        return;
+    };
+    let sig = tokio::select! {
+        _ = int.recv() => 2,
+        _ = term.recv() => 15,
+    };
+    tracing::warn!("signal {sig} received: stopping tasks, aborting the writer");
+    control.stop(StopReason::Signal(sig));
+}
+
+fn plugins_text(r: &Registry) -> String {
+    let mut s = String::from("readers:\n");
+    for e in r.readers() {
+        s.push_str(&format!(
+            "  {:<10} {:<36} {}\n",
+            e.name,
+            e.aliases.join(", "),
+            e.description
+        ));
+    }
+    s.push_str("writers:\n");
+    for e in r.writers() {
+        s.push_str(&format!(
+            "  {:<10} {:<36} {}\n",
+            e.name,
+            e.aliases.join(", "),
+            e.description
+        ));
+    }
+    s
+}
+
+fn template(r: &Registry, reader: &str, writer: &str) -> Result<String, ConfigError> {
+    let re = r.reader(reader, "READER")?;
+    let we = r.writer(writer, "WRITER")?;
+    let job = serde_json::json!({
+        "job": {
+            "setting": {
+                "speed": {"channel": 1},
+                "errorLimit": {"record": 0, "percentage": 0.02}
+            },
+            "content": [{
+                "reader": {"name": re.name, "parameter": (re.template)()},
+                "writer": {"name": we.name, "parameter": (we.template)()}
+            }]
+        }
+    });
+    Ok(serde_json::to_string_pretty(&job).unwrap_or_default())
+}

@@ -48,3 +48,13 @@ impl CodecError {
         matches!(self, CodecError::Io { .. })
     }
 }
+
+impl From<CodecError> for datasync_engine::PluginError {
+    fn from(e: CodecError) -> Self {
+        if e.is_retriable() {
+            datasync_engine::PluginError::retriable(e)
+        } else {
+            datasync_engine::PluginError::new(e)
+        }
+    }
+}

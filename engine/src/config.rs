@@ -221,6 +221,38 @@ pub fn lenient_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, 
     }
 }
 
+/// Deserializes a string or a list of strings (DataX writes `path` both ways).
+pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(vec![s]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                other => Err(serde::de::Error::custom(format!(
+                    "wrong type: found {other}, expected a string"
+                ))),
+            })
+            .collect(),
+        other => Err(serde::de::Error::custom(format!(
+            "wrong type: found {other}, expected a string or a list of strings"
+        ))),
+    }
+}
+
+/// Deserializes a whole number that may be written as a string (`"10"`, from `${var}`).
+pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
+        Value::String(s) if s.trim().parse::<u64>().is_ok() => {
+            Ok(s.trim().parse().unwrap_or_default())
+        }
+        other => Err(serde::de::Error::custom(format!(
+            "wrong type: found {other}, expected a whole number >= 0"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

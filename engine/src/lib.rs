@@ -23,7 +23,7 @@ pub use plugin::{
 };
 pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
 pub use report::{Report, Status};
-pub use runner::{build, run, BuiltJob, JobControl, RunOptions, StopReason};
+pub use runner::{build, run, run_id, BuiltJob, JobControl, RunOptions, StopReason};
 
 /// Re-exports plugins need, so their crates name one engine version.
 pub use async_trait::async_trait;

@@ -115,14 +115,18 @@ struct Env {
     retries: AtomicU32,
 }
 
-/// A unique id for one run: time-based, sortable, safe in file names.
-fn new_run_id() -> String {
-    let now = chrono::Utc::now();
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%S"),
-        std::process::id() & 0xffff
-    )
+/// The id of this process's run: time-based, sortable, safe in file names, the same for the
+/// engine and every plugin (staging directories and output names use it).
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let now = chrono::Utc::now();
+        format!(
+            "{}_{:05}",
+            now.format("%Y%m%d%H%M%S"),
+            std::process::id() % 100_000
+        )
+    })
 }
 
 /// Runs a built job to the end and reports. Never panics on plugin errors: every outcome is a
@@ -130,7 +134,7 @@ fn new_run_id() -> String {
 pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> Report {
     let start = chrono::Utc::now();
     let t0 = Instant::now();
-    let run_id = new_run_id();
+    let run_id = run_id().to_string();
     let spec = job.spec.clone();
     let setting = &spec.setting;
     let channels = setting

@@ -1,1 +1,18 @@
-//! placeholder
+//! Reader plugins, one module per source system, each behind its cargo feature.
+//! [`register`] is the one place that lists them.
+
+#[cfg(feature = "file")]
+pub mod file;
+#[cfg(feature = "stream")]
+pub mod stream;
+
+use datasync_engine::Registry;
+
+/// Registers every reader compiled into this build.
+pub fn register(registry: &mut Registry) {
+    #[cfg(feature = "stream")]
+    registry.add_reader::<stream::StreamReader>();
+    #[cfg(feature = "file")]
+    registry.add_reader::<file::FileReader>();
+    let _ = registry;
+}

@@ -1,1 +1,18 @@
-//! placeholder
+//! Writer plugins, one module per target system, each behind its cargo feature.
+//! [`register`] is the one place that lists them.
+
+#[cfg(feature = "file")]
+pub mod file;
+#[cfg(feature = "stream")]
+pub mod stream;
+
+use datasync_engine::Registry;
+
+/// Registers every writer compiled into this build.
+pub fn register(registry: &mut Registry) {
+    #[cfg(feature = "stream")]
+    registry.add_writer::<stream::StreamWriter>();
+    #[cfg(feature = "file")]
+    registry.add_writer::<file::FileWriter>();
+    let _ = registry;
+}

@@ -1,0 +1,326 @@
+//! `file` reader (DataX `txtfilereader`): local files, globs and directories; CSV, delimited
+//! text or JSON Lines via the shared codecs; gzip/zstd; one task per file. Files are decoded on
+//! a blocking thread, streaming (never loaded whole).
+
+use datasync_codec::{
+    decode_stream, decompress, parse_columns, Compression, DecodeSink, FileFormat, ReadColumns,
+    TextOptions,
+};
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
+    TaskContext,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `parameter` of the file reader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileReaderConfig {
+    /// Files, directories (every non-hidden file below) or globs (`*`, `?`, `[..]`, `**`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub path: Vec<String>,
+    /// `["*"]` (every field as string) or `[{index, type, format}]` / `[{value, type}]`;
+    /// JSON Lines: `[{name, type}]`.
+    #[serde(default = "default_column")]
+    pub column: Vec<Value>,
+    /// One ASCII character (default `,`).
+    #[serde(default)]
+    pub field_delimiter: Option<String>,
+    /// Character encoding (default UTF-8; GBK, GB18030, ...).
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    /// Skip the first line of every file.
+    #[serde(default)]
+    pub skip_header: bool,
+    /// Text that reads as NULL (default `\N`).
+    #[serde(default = "default_null")]
+    pub null_format: String,
+    /// `none` (default), `gzip` or `zstd`.
+    #[serde(default)]
+    pub compress: Compression,
+    /// `csv` (default), `text` or `jsonl`.
+    #[serde(default)]
+    pub file_format: FileFormat,
+    /// Default pattern for date columns without their own `format`.
+    #[serde(default)]
+    pub date_format: Option<String>,
+}
+
+fn default_column() -> Vec<Value> {
+    vec![Value::String("*".into())]
+}
+fn default_encoding() -> String {
+    "UTF-8".into()
+}
+fn default_null() -> String {
+    "\\N".into()
+}
+
+/// Errors of the file reader.
+#[derive(Debug, thiserror::Error)]
+pub enum FileReaderError {
+    /// No file matched.
+    #[error("no file matches {0}")]
+    NoFiles(String),
+    /// A file or directory cannot be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The blocking decode thread died.
+    #[error("file decoding thread failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<FileReaderError> for PluginError {
+    fn from(e: FileReaderError) -> Self {
+        PluginError::new(e)
+    }
+}
+
+/// The file reader.
+#[derive(Debug, Clone)]
+pub struct FileReader {
+    paths: Vec<String>,
+    opts: Arc<TextOptions>,
+    columns: Arc<ReadColumns>,
+    compress: Compression,
+}
+
+impl ReaderPlugin for FileReader {
+    const NAME: &'static str = "file";
+    const ALIASES: &'static [&'static str] = &["txtfilereader"];
+    const DESCRIPTION: &'static str =
+        "local CSV / delimited text / JSON Lines files, globs and directories; gzip, zstd";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let c: FileReaderConfig = parse_params(p.value, p.path)?;
+        if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::new(
+                join_path(p.path, "path"),
+                "must name at least one file, directory or glob",
+            ));
+        }
+        let opts = TextOptions::new(
+            p.path,
+            c.file_format,
+            c.field_delimiter.as_deref(),
+            &c.encoding,
+            &c.null_format,
+            c.date_format.as_deref(),
+            c.skip_header,
+        )?;
+        let columns = parse_columns(&c.column, &join_path(p.path, "column"), c.file_format)?;
+        Ok(FileReader {
+            paths: c.path,
+            opts: Arc::new(opts),
+            columns: Arc::new(columns),
+            compress: c.compress,
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "path": ["${input_path}"],
+            "column": [
+                {"index": 0, "type": "long"},
+                {"index": 1, "type": "string"},
+                {"index": 2, "type": "decimal(12,2)"},
+                {"index": 3, "type": "date", "format": "yyyy-MM-dd HH:mm:ss"}
+            ],
+            "fieldDelimiter": ",",
+            "encoding": "UTF-8",
+            "skipHeader": false,
+            "nullFormat": "\\N",
+            "compress": "none",
+            "fileFormat": "csv"
+        })
+    }
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FileReaderError> {
+    let io = |source| FileReaderError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for p in entries {
+        if is_hidden(&p) {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Expands files, directories and globs into a sorted, de-duplicated file list.
+pub fn expand_paths(patterns: &[String]) -> Result<Vec<PathBuf>, FileReaderError> {
+    let mut files = Vec::new();
+    for pat in patterns {
+        let before = files.len();
+        let p = Path::new(pat);
+        if p.is_dir() {
+            walk(p, &mut files)?;
+        } else if p.exists() {
+            // A regular file, or a FIFO/device a scheduler hands over.
+            files.push(p.to_path_buf());
+        } else if pat.contains(['*', '?', '[']) {
+            let paths = glob::glob(pat)
+                .map_err(|e| FileReaderError::NoFiles(format!("{pat} (bad glob: {e})")))?;
+            for entry in paths {
+                let path = entry.map_err(|e| {
+                    let path = e.path().to_path_buf();
+                    FileReaderError::Io {
+                        path,
+                        source: e.into(),
+                    }
+                })?;
+                if path.is_file()
+                    && !path
+                        .components()
+                        .any(|c| c.as_os_str().to_string_lossy().starts_with(".datasync-"))
+                {
+                    files.push(path);
+                }
+            }
+        } else {
+            return Err(FileReaderError::Io {
+                path: p.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
+            });
+        }
+        if files.len() == before {
+            return Err(FileReaderError::NoFiles(pat.clone()));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+#[async_trait]
+impl Reader for FileReader {
+    async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let patterns = self.paths.clone();
+        let files = tokio::task::spawn_blocking(move || expand_paths(&patterns))
+            .await
+            .map_err(FileReaderError::from)??;
+        Ok(files
+            .into_iter()
+            .map(|path| {
+                let size = std::fs::metadata(&path).map(|m| m.len()).ok();
+                Box::new(FileTask {
+                    reader: self.clone(),
+                    path,
+                    size,
+                }) as Box<dyn ReaderTask>
+            })
+            .collect())
+    }
+}
+
+struct FileTask {
+    reader: FileReader,
+    path: PathBuf,
+    size: Option<u64>,
+}
+
+/// Counts bytes read from the file into the task's progress.
+struct Counting<R> {
+    inner: R,
+    ctx: TaskContext,
+}
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.ctx.counters.add_input_done(n as u64);
+        Ok(n)
+    }
+}
+
+struct Sink {
+    out: BatchSender,
+    ctx: TaskContext,
+}
+impl DecodeSink for Sink {
+    type Error = PluginError;
+    fn batch(&mut self, batch: arrow_array::RecordBatch) -> Result<(), PluginError> {
+        self.ctx.check_cancelled()?;
+        self.out.send_blocking(Batch::new(batch))?;
+        Ok(())
+    }
+    fn dirty(&mut self, record: DirtyRecord) -> Result<(), PluginError> {
+        self.ctx.dirty(record)
+    }
+}
+
+#[async_trait]
+impl ReaderTask for FileTask {
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn size_hint(&self) -> Option<SizeHint> {
+        self.size.map(SizeHint::Bytes)
+    }
+
+    async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let path = self.path.clone();
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let io = |source| FileReaderError::Io {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::open(&path).map_err(io)?;
+            let counted = Counting {
+                inner: file,
+                ctx: ctx.clone(),
+            };
+            let input = decompress(Box::new(counted), reader.compress).map_err(io)?;
+            let location = path.display().to_string();
+            let mut sink = Sink {
+                out,
+                ctx: ctx.clone(),
+            };
+            decode_stream(
+                input,
+                &reader.opts,
+                &reader.columns,
+                ctx.batch,
+                &location,
+                &mut sink,
+            )
+        })
+        .await
+        .map_err(FileReaderError::from)?
+    }
+}
