@@ -154,6 +154,13 @@ fn is_hidden(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
+/// Whether a component of `path` after the first `skip` ones is hidden.
+fn hidden_below(path: &Path, skip: usize) -> bool {
+    path.components()
+        .skip(skip)
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FileReaderError> {
     let io = |source| FileReaderError::Io {
         path: dir.to_path_buf(),
@@ -190,6 +197,12 @@ pub fn expand_paths(patterns: &[String]) -> Result<Vec<PathBuf>, FileReaderError
             // A regular file, or a FIFO/device a scheduler hands over.
             files.push(p.to_path_buf());
         } else if pat.contains(['*', '?', '[']) {
+            // Like directories, globs skip hidden files (staging directories among them); the
+            // glob crate's `**` does not, so hidden parts below the literal prefix are checked here.
+            let literal = Path::new(pat)
+                .components()
+                .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+                .count();
             let paths = glob::glob(pat)
                 .map_err(|e| FileReaderError::NoFiles(format!("{pat} (bad glob: {e})")))?;
             for entry in paths {
@@ -200,11 +213,7 @@ pub fn expand_paths(patterns: &[String]) -> Result<Vec<PathBuf>, FileReaderError
                         source: e.into(),
                     }
                 })?;
-                if path.is_file()
-                    && !path
-                        .components()
-                        .any(|c| c.as_os_str().to_string_lossy().starts_with(".datasync-"))
-                {
+                if path.is_file() && !hidden_below(&path, literal) {
                     files.push(path);
                 }
             }

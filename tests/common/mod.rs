@@ -1,0 +1,88 @@
+//! Helpers for running the `datasync` binary in tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_datasync"))
+}
+
+/// Writes `job` (JSON text) into `dir/name.json` and returns its path.
+pub fn write_job(dir: &Path, name: &str, job: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, job).expect("write job file");
+    p
+}
+
+/// Runs `datasync ARGS` in `dir` and returns the output.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run datasync")
+}
+
+/// Exit code of an output (panics on a signal death).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {o:?}"))
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Files (not directories, not hidden) directly in `dir`, sorted.
+pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every entry (hidden too) directly in `dir`.
+pub fn all_entries(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A file -> file job reading `input` with `columns` (JSON) and writing `out_dir`.
+pub fn file_to_file(
+    input: &Path,
+    columns: &str,
+    out_dir: &Path,
+    extra_reader: &str,
+    extra_writer: &str,
+    setting: &str,
+) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting},
+            "content": [{{
+              "reader": {{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {columns} {extra_reader}}}}},
+              "writer": {{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "out", "writeMode": "truncate" {extra_writer}}}}}
+            }}]}}}}"#,
+        input.display(),
+        out_dir.display()
+    )
+}

@@ -1,0 +1,460 @@
+//! File reader and writer, end to end through the binary: round trips of every type,
+//! quoting, NULLs, encodings, compression, JSON Lines, write modes, the error limit.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::path::Path;
+
+const ALL_TYPES: &str = r#"[
+  {"index": 0, "type": "long", "name": "id"},
+  {"index": 1, "type": "int8"}, {"index": 2, "type": "int16"}, {"index": 3, "type": "int32"},
+  {"index": 4, "type": "uint64"},
+  {"index": 5, "type": "double"}, {"index": 6, "type": "float32"},
+  {"index": 7, "type": "decimal(38,10)"}, {"index": 8, "type": "decimal(12,2)"},
+  {"index": 9, "type": "string"}, {"index": 10, "type": "boolean"},
+  {"index": 11, "type": "date32"}, {"index": 12, "type": "date"},
+  {"index": 13, "type": "timestamp[ns]"}, {"index": 14, "type": "timestamp[ms]"},
+  {"index": 15, "type": "bytes"}
+]"#;
+
+/// Rows in the writer's canonical text, so the output must equal the input byte for byte.
+const ROWS: &str = "\
+1,-128,-32768,-2147483648,18446744073709551615,0.1,1.5,1234567890123456789012345678.0123456789,-9999999999.99,plain,true,2024-02-29,2024-01-31 23:59:59.123456,1969-12-31 23:59:59.999999999,2000-01-01 00:00:00.001,raw
+2,127,32767,2147483647,0,-1.7976931348623157e308,-3.4028235e38,-0.0000000001,0.05,\"with,comma\",false,1970-01-01,1970-01-01 00:00:00,2262-04-11 23:47:16.854775807,1900-01-01 00:00:00,x
+3,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N
+4,0,0,0,1,5e-324,0.0,0.0000000000,0.00,,true,9999-12-31,0001-01-01 00:00:00,1677-09-21 00:12:43.145224192,1970-01-01 00:00:00,
+5,1,2,3,4,1e100,1e-10,1.0000000000,1.10,\"quote \"\" and\nnew line, 中文 😀\",false,2000-01-01,2099-12-31 00:00:00.500,2024-01-01 00:00:00,2024-01-01 00:00:00.999,\"a\"\"b\"
+";
+
+fn read_all(p: &Path) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::fs::File::open(p).unwrap().read_to_end(&mut v).unwrap();
+    v
+}
+
+fn one_output(dir: &Path) -> Vec<u8> {
+    let files = visible_files(dir);
+    assert_eq!(files.len(), 1, "expected one output file, got {files:?}");
+    read_all(&files[0])
+}
+
+#[test]
+fn round_trip_preserves_every_type_null_and_quoting() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, ROWS).unwrap();
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "rt",
+        &file_to_file(&input, ALL_TYPES, &out, "", "", "{}"),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = String::from_utf8(one_output(&out)).unwrap();
+    assert_eq!(got, ROWS);
+    assert!(
+        stderr(&o).contains("records   read 5  written 5  dirty 0"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn round_trip_through_gzip_zstd_and_gbk() {
+    let t = tempfile::tempdir().unwrap();
+    let src = "1,中文字段,2024-01-02\n2,\\N,\\N\n3,\"a,b\",1999-12-31\n";
+    let cols =
+        r#"[{"index":0,"type":"long"},{"index":1,"type":"string"},{"index":2,"type":"date32"}]"#;
+    // Write GBK + gzip, then read it back (GBK + gzip) to UTF-8 zstd, then to plain UTF-8.
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, src).unwrap();
+    let step1 = t.path().join("s1");
+    let j1 = write_job(
+        t.path(),
+        "j1",
+        &file_to_file(
+            &input,
+            cols,
+            &step1,
+            "",
+            r#", "encoding": "GBK", "compress": "gzip""#,
+            "{}",
+        ),
+    );
+    assert_eq!(code(&run_in(t.path(), &["run", j1.to_str().unwrap()])), 0);
+    let gz = &visible_files(&step1)[0];
+    assert!(gz.to_string_lossy().ends_with(".gz"), "{gz:?}");
+    // Independent check: gunzip and decode GBK by hand.
+    let mut raw = Vec::new();
+    flate2_read(gz, &mut raw);
+    let (text, _, bad) = encoding_rs::GBK.decode(&raw);
+    assert!(!bad);
+    assert_eq!(text, src);
+    assert_ne!(raw, src.as_bytes(), "GBK bytes differ from UTF-8");
+
+    let step2 = t.path().join("s2");
+    let j2 = write_job(
+        t.path(),
+        "j2",
+        &file_to_file(
+            gz,
+            cols,
+            &step2,
+            r#", "encoding": "GBK", "compress": "gzip""#,
+            r#", "compress": "zstd""#,
+            "{}",
+        ),
+    );
+    assert_eq!(code(&run_in(t.path(), &["run", j2.to_str().unwrap()])), 0);
+    let zst = &visible_files(&step2)[0];
+    let step3 = t.path().join("s3");
+    let j3 = write_job(
+        t.path(),
+        "j3",
+        &file_to_file(zst, cols, &step3, r#", "compress": "zstd""#, "", "{}"),
+    );
+    let o = run_in(t.path(), &["run", j3.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(String::from_utf8(one_output(&step3)).unwrap(), src);
+}
+
+fn flate2_read(p: &Path, out: &mut Vec<u8>) {
+    // gzip by the system tool, not our codec.
+    let o = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(p)
+        .output()
+        .expect("gzip");
+    assert!(o.status.success());
+    out.extend_from_slice(&o.stdout);
+}
+
+#[test]
+fn unencodable_character_is_dirty_not_replaced() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, "1,ok\n2,emoji 😀\n3,fine\n").unwrap();
+    let out = t.path().join("out");
+    let cols = r#"[{"index":0,"type":"long"},{"index":1,"type":"string"}]"#;
+    let job = write_job(
+        t.path(),
+        "gbk",
+        &file_to_file(&input, cols, &out, "", r#", "encoding": "GBK""#, "{}"),
+    );
+    let o = run_in(
+        t.path(),
+        &["run", job.to_str().unwrap(), "--dirty-file", "d.jsonl"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let bytes = one_output(&out);
+    let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+    assert_eq!(text, "1,ok\n3,fine\n");
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 1);
+    assert!(
+        dirty.contains("GBK cannot represent") && dirty.contains("emoji 😀"),
+        "{dirty}"
+    );
+}
+
+#[test]
+fn jsonl_round_trip_and_header_names() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "id,name,amount\n1,\"a \"\"q\"\"\",1.50\n2,\\N,-3.00\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    let cols = r#"[{"index":0,"type":"long","name":"id"},{"index":1,"type":"string","name":"name"},{"index":2,"type":"decimal(5,2)","name":"amount"}]"#;
+    let job = write_job(
+        t.path(),
+        "j",
+        &file_to_file(
+            &input,
+            cols,
+            &out,
+            r#", "skipHeader": true"#,
+            r#", "fileFormat": "jsonl""#,
+            "{}",
+        ),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = String::from_utf8(one_output(&out)).unwrap();
+    let rows: Vec<serde_json::Value> = got
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"id": 1, "name": "a \"q\"", "amount": 1.50})
+    );
+    assert_eq!(rows[1]["name"], serde_json::Value::Null);
+    assert!(
+        got.contains("\"amount\":-3.00"),
+        "decimal keeps its scale: {got}"
+    );
+
+    // And back: JSON Lines -> CSV with a header from the column names.
+    let back = t.path().join("back");
+    let jcols =
+        r#"[{"name":"id","type":"long"},{"name":"name"},{"name":"amount","type":"decimal(5,2)"}]"#;
+    let job2 = write_job(
+        t.path(),
+        "j2",
+        &file_to_file(
+            &visible_files(&out)[0],
+            jcols,
+            &back,
+            r#", "fileFormat": "jsonl""#,
+            r#", "header": true"#,
+            "{}",
+        ),
+    );
+    let o = run_in(t.path(), &["run", job2.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(one_output(&back)).unwrap(),
+        "id,name,amount\n1,\"a \"\"q\"\"\",1.50\n2,\\N,-3.00\n"
+    );
+}
+
+fn hundred_rows_with_bad(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("in.csv");
+    let mut f = std::fs::File::create(&p).unwrap();
+    for i in 0..100 {
+        if i % 20 == 7 {
+            writeln!(f, "{i},not-a-number").unwrap();
+        } else {
+            writeln!(f, "{i},{}", i * 10).unwrap();
+        }
+    }
+    p
+}
+
+const TWO_LONGS: &str = r#"[{"index":0,"type":"long"},{"index":1,"type":"long"}]"#;
+
+#[test]
+fn error_limit_exceeded_exits_3_and_publishes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let input = hundred_rows_with_bad(t.path());
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "el",
+        &file_to_file(
+            &input,
+            TWO_LONGS,
+            &out,
+            "",
+            "",
+            r#"{"errorLimit": {"record": 3}}"#,
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &["run", job.to_str().unwrap(), "--report", "r.json"],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(visible_files(&out).is_empty(), "nothing published");
+    assert!(
+        all_entries(&out).is_empty(),
+        "staging removed: {:?}",
+        all_entries(&out)
+    );
+    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-el.jsonl")).unwrap();
+    assert!(dirty.lines().count() >= 4, "{dirty}");
+    for line in dirty.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["values"][1], "not-a-number");
+        assert_eq!(v["plugin"], "file");
+        assert_eq!(v["side"], "reader");
+        assert!(
+            v["error"].as_str().unwrap().contains("is not an integer"),
+            "{v}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["status"], "error_limit_exceeded");
+    assert_eq!(report["exit_code"], 3);
+}
+
+#[test]
+fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
+    let t = tempfile::tempdir().unwrap();
+    let input = hundred_rows_with_bad(t.path());
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "ok",
+        &file_to_file(
+            &input,
+            TWO_LONGS,
+            &out,
+            "",
+            "",
+            r#"{"errorLimit": {"record": 10}}"#,
+        ),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = String::from_utf8(one_output(&out)).unwrap();
+    assert_eq!(text.lines().count(), 95);
+    assert!(!text.contains("not-a-number"));
+    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-ok.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 5);
+    let lines: Vec<serde_json::Value> = dirty
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|v| v["values"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["7", "27", "47", "67", "87"]);
+    assert!(
+        lines[0]["location"].as_str().unwrap().ends_with("in.csv:8"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn percentage_limit_is_judged_on_the_whole_run() {
+    let t = tempfile::tempdir().unwrap();
+    let input = hundred_rows_with_bad(t.path());
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "pct",
+        &file_to_file(
+            &input,
+            TWO_LONGS,
+            &out,
+            "",
+            "",
+            r#"{"errorLimit": {"percentage": 0.04}}"#,
+        ),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("5 dirty of 100 records"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(visible_files(&out).is_empty());
+    let job = write_job(
+        t.path(),
+        "pct2",
+        &file_to_file(
+            &input,
+            TWO_LONGS,
+            &out,
+            "",
+            "",
+            r#"{"errorLimit": {"percentage": 0.05}}"#,
+        ),
+    );
+    assert_eq!(code(&run_in(t.path(), &["run", job.to_str().unwrap()])), 0);
+}
+
+#[test]
+fn write_modes_follow_datax() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, "1\n2\n").unwrap();
+    let out = t.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("other.csv"), "keep me").unwrap();
+    let cols = r#"[{"index":0,"type":"long"}]"#;
+    let job = |mode: &str| {
+        file_to_file(&input, cols, &out, "", "", "{}")
+            .replace("\"truncate\"", &format!("\"{mode}\""))
+    };
+    let run = |name: &str, mode: &str| {
+        let j = write_job(t.path(), name, &job(mode));
+        run_in(t.path(), &["run", j.to_str().unwrap()])
+    };
+    assert_eq!(code(&run("a1", "append")), 0);
+    assert_eq!(visible_files(&out).len(), 2);
+    // nonConflict refuses while files of "out" exist, before writing anything.
+    let o = run("n1", "nonConflict");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
+    assert_eq!(visible_files(&out).len(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(code(&run("a2", "append")), 0);
+    assert_eq!(visible_files(&out).len(), 3);
+    // truncate replaces every file of "out", and only those.
+    assert_eq!(code(&run("t1", "truncate")), 0);
+    let files = visible_files(&out);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.csv")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(
+        all_entries(&out).len(),
+        2,
+        "no staging left: {:?}",
+        all_entries(&out)
+    );
+}
+
+#[test]
+fn glob_and_directory_inputs_split_by_file() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("a.csv"), "1\n2\n").unwrap();
+    std::fs::write(data.join("sub/b.csv"), "3\n").unwrap();
+    std::fs::write(data.join(".hidden.csv"), "99\n").unwrap();
+    let out = t.path().join("out");
+    let cols = r#"[{"index":0,"type":"long"}]"#;
+    let job = write_job(
+        t.path(),
+        "dir",
+        &file_to_file(&data, cols, &out, "", "", r#"{"speed": {"channel": 2}}"#),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut all: Vec<String> = visible_files(&out)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    all.sort();
+    assert_eq!(all, ["1", "2", "3"]);
+    assert_eq!(visible_files(&out).len(), 2, "one output per input file");
+
+    let glob = format!("{}/**/*.csv", data.display());
+    let out2 = t.path().join("out2");
+    let job = write_job(
+        t.path(),
+        "glob",
+        &file_to_file(Path::new(&glob), cols, &out2, "", "", "{}"),
+    );
+    assert_eq!(code(&run_in(t.path(), &["run", job.to_str().unwrap()])), 0);
+    assert_eq!(visible_files(&out2).len(), 2);
+
+    let missing = format!("{}/*.nothing", data.display());
+    let job = write_job(
+        t.path(),
+        "none",
+        &file_to_file(Path::new(&missing), cols, &out2, "", "", "{}"),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no file matches"), "{}", stderr(&o));
+}
