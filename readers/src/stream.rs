@@ -44,7 +44,7 @@ pub struct StreamColumnSpec {
     #[serde(default)]
     pub name: Option<String>,
     /// A constant; `null` for NULL.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub value: Option<Value>,
     /// `"lo,hi"`: numbers in [lo, hi]; string/bytes length in [lo, hi]; dates between two
     /// date-times; bool: DataX's false:true ratio.
@@ -56,6 +56,11 @@ pub struct StreamColumnSpec {
     /// Pattern of date constants and bounds (default `yyyy-MM-dd HH:mm:ss`).
     #[serde(default)]
     pub date_format: Option<String>,
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)`; only an absent key is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone)]

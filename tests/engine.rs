@@ -1,0 +1,431 @@
+//! The engine through the binary: throttle, bad jobs, signals, stall watchdog, CLI commands,
+//! the shipped job templates.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn stream_job(rows: u64, columns: &str, setting: &str, writer: &str) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting}, "content": [{{
+            "reader": {{"name": "streamreader", "parameter": {{"column": {columns}, "sliceRecordCount": {rows}, "seed": 1}}}},
+            "writer": {writer}}}]}}}}"#
+    )
+}
+
+const DISCARD: &str = r#"{"name": "streamwriter", "parameter": {"print": false}}"#;
+const ONE_LONG: &str = r#"[{"type": "long", "incr": "1,1"}]"#;
+
+#[test]
+fn record_throttle_limits_the_job() {
+    let t = tempfile::tempdir().unwrap();
+    let setting = r#"{"speed": {"channel": 2, "record": 10000}, "batch": {"rows": 1000}}"#;
+    // 2 channels x 15,000 rows = 30,000 rows at 10,000/s for the whole job.
+    let job = write_job(
+        t.path(),
+        "thr",
+        &stream_job(15_000, ONE_LONG, setting, DISCARD),
+    );
+    let start = Instant::now();
+    let o = run_in(
+        t.path(),
+        &["run", job.to_str().unwrap(), "--report", "r.json"],
+    );
+    let took = start.elapsed();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(took >= Duration::from_millis(2500), "took {took:?}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["records_written"], 30_000);
+    assert!(r["throttle_wait_seconds"].as_f64().unwrap() > 1.0, "{r}");
+}
+
+#[test]
+fn byte_throttle_limits_the_job() {
+    let t = tempfile::tempdir().unwrap();
+    // One int64 column: 8 bytes a row; 30,000 rows = 240,000 bytes at 80,000 B/s.
+    let setting = r#"{"speed": {"channel": 1, "byte": 80000}, "batch": {"rows": 1000}}"#;
+    let job = write_job(
+        t.path(),
+        "thb",
+        &stream_job(30_000, ONE_LONG, setting, DISCARD),
+    );
+    let start = Instant::now();
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        start.elapsed() >= Duration::from_millis(2500),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn channels_multiply_stream_slices_and_default_is_reported() {
+    let t = tempfile::tempdir().unwrap();
+    let job = write_job(
+        t.path(),
+        "ch",
+        &stream_job(1000, ONE_LONG, r#"{"speed": {"channel": 3}}"#, DISCARD),
+    );
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    assert!(stderr(&o).contains("written 3000"), "{}", stderr(&o));
+    let job = write_job(t.path(), "def", &stream_job(10, ONE_LONG, "{}", DISCARD));
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("1 channel(s) (default: job.setting.speed.channel unset)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn stream_writer_prints_rows_to_stdout_only() {
+    let t = tempfile::tempdir().unwrap();
+    let cols = r#"[{"type": "long", "incr": "1,1"}, {"type": "string", "value": "a\tb"}, {"type": "string", "value": null}, {"type": "decimal(5,2)", "value": "1.5"}]"#;
+    let writer = r#"{"name": "stream", "parameter": {"print": true}}"#;
+    let job = write_job(t.path(), "pr", &stream_job(2, cols, "{}", writer));
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1\t\"a\tb\"\tNULL\t1.50\n2\t\"a\tb\"\tNULL\t1.50\n"
+    );
+}
+
+fn bad(dir: &Path, name: &str, job: &str, args: &[&str], want: &str) {
+    let p = write_job(dir, name, job);
+    let mut all = vec!["check", p.to_str().unwrap()];
+    all.extend_from_slice(args);
+    for cmd in ["check", "run"] {
+        all[0] = cmd;
+        let o = run_in(dir, &all);
+        assert_eq!(code(&o), 2, "{cmd} {name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{cmd} {name}: want {want:?} in {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn bad_jobs_exit_2_with_clear_messages_and_touch_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let out = d.join("must-not-exist");
+    let good = |reader_params: &str| {
+        format!(
+            r#"{{"job": {{"content": [{{"reader": {{"name": "txtfilereader", "parameter": {reader_params}}},
+               "writer": {{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "x", "writeMode": "truncate"}}}}}}]}}}}"#,
+            out.display()
+        )
+    };
+    bad(
+        d,
+        "malformed",
+        "{\n  \"job\": {\n    \"content\": [,]\n  }\n}",
+        &[],
+        "malformed.json:3:17: malformed JSON",
+    );
+    bad(
+        d,
+        "unknown_plugin",
+        &good(r#"{"path": "a"}"#).replace("txtfilereader", "mysqlreaderr"),
+        &[],
+        "job.content[0].reader.name: unknown reader plugin \"mysqlreaderr\"",
+    );
+    bad(
+        d,
+        "misspelled",
+        &good(r#"{"path": "a", "colum": ["*"]}"#),
+        &[],
+        "job.content[0].reader.parameter.colum: unknown key; did you mean \"column\"?",
+    );
+    bad(
+        d,
+        "missing",
+        &good(r#"{"column": ["*"]}"#),
+        &[],
+        "job.content[0].reader.parameter: missing required key \"path\"",
+    );
+    bad(
+        d,
+        "unfilled",
+        &good(r#"{"path": "${in_path}"}"#),
+        &[],
+        "placeholder ${in_path} is not filled; pass -p in_path=VALUE",
+    );
+    bad(
+        d,
+        "wrong_type",
+        &good(r#"{"path": "a", "skipHeader": "yes"}"#),
+        &[],
+        "job.content[0].reader.parameter.skipHeader: wrong type: found string \"yes\", expected a boolean",
+    );
+    bad(
+        d,
+        "bad_type_name",
+        &good(r#"{"path": "a", "column": [{"index": 0, "type": "varchar"}]}"#),
+        &[],
+        "job.content[0].reader.parameter.column[0].type: unknown type \"varchar\"",
+    );
+    bad(
+        d,
+        "setting",
+        &good(r#"{"path": "a"}"#).replace(
+            "\"content\"",
+            "\"setting\": {\"speed\": {\"channel\": \"x\"}}, \"content\"",
+        ),
+        &[],
+        "job.setting.speed.channel",
+    );
+    bad(
+        d,
+        "bad_param",
+        &good(r#"{"path": "a"}"#),
+        &["-p", "novalue"],
+        "\"novalue\" is not NAME=VALUE",
+    );
+    assert!(!out.exists(), "a bad job must touch nothing");
+}
+
+#[test]
+fn dash_d_params_fill_placeholders() {
+    let t = tempfile::tempdir().unwrap();
+    let job = write_job(
+        t.path(),
+        "p",
+        &stream_job(
+            1,
+            r#"[{"type": "string", "value": "${a}-${b}"}]"#,
+            r#"{"speed": {"channel": "${ch}"}}"#,
+            r#"{"name": "stream", "parameter": {"print": true}}"#,
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "-p",
+            "-Da=x -Db=y",
+            "-p",
+            "ch=2",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "x-y\nx-y\n");
+}
+
+fn signal_mid_job(sig: &str, want: i32) {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "big.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    // Throttled so that it is surely mid-job when the signal arrives.
+    let cols = r#"[{"type": "long", "incr": "1,1"}, {"type": "string", "random": "10,30"}]"#;
+    let job = write_job(
+        t.path(),
+        "sig",
+        &stream_job(
+            10_000_000,
+            cols,
+            r#"{"speed": {"record": 200000}}"#,
+            &writer,
+        ),
+    );
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", job.to_str().unwrap(), "--report", "r.json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let staging: Vec<String> = all_entries(&out);
+    assert_eq!(
+        staging.len(),
+        1,
+        "a staging directory while running: {staging:?}"
+    );
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let start = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(want), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("INTERRUPTED"),
+        "report printed: {}",
+        stderr(&o)
+    );
+    assert!(
+        all_entries(&out).is_empty(),
+        "nothing published, staging removed: {:?}",
+        all_entries(&out)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["status"], "interrupted");
+    assert!(r["records_read"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn sigterm_mid_job_exits_143_and_publishes_nothing() {
+    signal_mid_job("TERM", 143);
+}
+
+#[test]
+fn sigint_mid_job_exits_130() {
+    signal_mid_job("INT", 130);
+}
+
+#[test]
+fn stall_watchdog_names_the_stuck_side_and_fails_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let fifo = t.path().join("feed.fifo");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    // Hold the FIFO's write end open without writing: the reader waits on its source forever.
+    let f2 = fifo.clone();
+    let holder = std::thread::spawn(move || {
+        let w = std::fs::OpenOptions::new().write(true).open(&f2).unwrap();
+        std::thread::sleep(Duration::from_secs(8));
+        drop(w);
+    });
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "stall",
+        &file_to_file(
+            &fifo,
+            r#"[{"index":0,"type":"long"}]"#,
+            &out,
+            "",
+            "",
+            r#"{"stallTimeout": "1s", "stallAction": "fail"}"#,
+        ),
+    );
+    let start = Instant::now();
+    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    assert!(
+        start.elapsed() < Duration::from_secs(7),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the reader is stuck waiting on its source"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(visible_files(&out).is_empty());
+    holder.join().unwrap();
+}
+
+#[test]
+fn plugins_lists_names_and_aliases() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run_in(t.path(), &["plugins"]);
+    assert_eq!(code(&o), 0);
+    let s = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "readers:",
+        "writers:",
+        "streamreader",
+        "streamwriter",
+        "txtfilereader",
+        "txtfilewriter",
+    ] {
+        assert!(s.contains(want), "{want} in {s}");
+    }
+}
+
+/// Sample values for every placeholder the templates and shipped jobs use.
+fn sample_params(dir: &Path) -> Vec<String> {
+    let input = dir.join("sample.csv");
+    std::fs::write(&input, "1,a\n").unwrap();
+    vec![
+        format!("input_path={}", input.display()),
+        format!("output_dir={}", dir.join("out").display()),
+        format!("out_dir={}", dir.join("out").display()),
+        "file_name=sample".into(),
+        "rows=10".into(),
+    ]
+}
+
+#[test]
+fn every_template_pair_passes_check_once_filled() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run_in(t.path(), &["plugins"]);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    let names = |section: &str| -> Vec<String> {
+        listing
+            .split(section)
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    let (readers, writers) = (names("readers:"), names("writers:"));
+    assert!(readers.len() >= 2 && writers.len() >= 2, "{listing}");
+    let params = sample_params(t.path());
+    for r in &readers {
+        for w in &writers {
+            let o = run_in(t.path(), &["template", r, w]);
+            assert_eq!(code(&o), 0);
+            let job = write_job(
+                t.path(),
+                &format!("tpl_{r}_{w}"),
+                &String::from_utf8_lossy(&o.stdout),
+            );
+            let mut args = vec!["check".to_string(), job.display().to_string()];
+            for p in &params {
+                args.push("-p".into());
+                args.push(p.clone());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = run_in(t.path(), &args);
+            assert_eq!(code(&o), 0, "template {r} -> {w}: {}", stderr(&o));
+        }
+    }
+    let o = run_in(t.path(), &["template", "nosuch", "file"]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn shipped_jobs_pass_check() {
+    let t = tempfile::tempdir().unwrap();
+    let jobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
+    let params = sample_params(t.path());
+    let mut n = 0;
+    for e in std::fs::read_dir(&jobs).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        n += 1;
+        let mut args = vec!["check".to_string(), p.display().to_string()];
+        for v in &params {
+            args.push("-p".into());
+            args.push(v.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run_in(t.path(), &args);
+        assert_eq!(code(&o), 0, "{}: {}", p.display(), stderr(&o));
+    }
+    assert!(n >= 1, "no job templates found in {}", jobs.display());
+}
