@@ -1,6 +1,8 @@
 //! The engine through the binary: throttle, bad jobs, signals, stall watchdog, CLI commands,
 //! the shipped job templates.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use common::*;
 use std::path::Path;

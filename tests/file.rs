@@ -1,6 +1,8 @@
 //! File reader and writer, end to end through the binary: round trips of every type,
 //! quoting, NULLs, encodings, compression, JSON Lines, write modes, the error limit.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use common::*;
 use std::io::{Read, Write};

@@ -219,7 +219,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         Ok(p) => p,
         Err(e) => {
             control.stop(StopReason::Failed(e));
-            return finish(base, &writer, &control, &dirty, &[], t0, setting).await;
+            return finish(base, writer.as_ref(), &control, &dirty, &[], t0, setting).await;
         }
     };
     base.tasks = rtasks.len();
@@ -277,13 +277,13 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     reports.sort_by_key(|r| r.id);
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
-    finish(base, &writer, &control, &dirty, &slots, t0, setting).await
+    finish(base, writer.as_ref(), &control, &dirty, &slots, t0, setting).await
 }
 
 /// Decides the outcome, commits or aborts, fills the totals.
 async fn finish(
     mut rep: Report,
-    writer: &Box<dyn Writer>,
+    writer: &dyn Writer,
     control: &JobControl,
     dirty: &DirtySink,
     slots: &[Slot],
@@ -355,7 +355,7 @@ async fn finish(
     rep
 }
 
-async fn abort(writer: &Box<dyn Writer>, rep: &mut Report) {
+async fn abort(writer: &dyn Writer, rep: &mut Report) {
     if let Err(e) = writer.abort().await {
         let msg = format!("writer {} abort: {}", rep.writer, e.chain());
         tracing::error!("{msg}");
