@@ -33,10 +33,23 @@ fn record_throttle_limits_the_job() {
     let start = Instant::now();
     let o = run_in(
         t.path(),
-        &["run", job.to_str().unwrap(), "--report", "r.json"],
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--report",
+            "r.json",
+            "--progress-interval",
+            "1",
+        ],
     );
     let took = start.elapsed();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Without a terminal: plain progress lines with a real percentage from the known total.
+    assert!(
+        stderr(&o).contains("datasync: progress ") && stderr(&o).contains("%, ETA"),
+        "{}",
+        stderr(&o)
+    );
     assert!(took >= Duration::from_millis(2500), "took {took:?}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
