@@ -336,107 +336,174 @@ pub(crate) fn check_value(
     b.push(text.as_bytes(), false)
 }
 
-struct Decoder<'a> {
-    opts: &'a TextOptions,
-    columns: Vec<ReadColumn>,
+/// Builds Arrow record batches from rows of text values, one row at a time and atomically: a
+/// row with a value that does not parse exactly as its column's type is rolled back whole.
+/// Used by the file codecs and by SQL readers whose drivers deliver values as text.
+pub struct TextBatchBuilder {
     bufs: Vec<ColBuf>,
     schema: SchemaRef,
     batch: BatchSetting,
     check_replacement: bool,
 }
 
-impl<'a> Decoder<'a> {
-    fn new(opts: &'a TextOptions, columns: Vec<ReadColumn>, batch: BatchSetting) -> Self {
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+impl TextBatchBuilder {
+    /// A builder for `fields` (name, type, optional date pattern); batches close at the
+    /// `batch` limits. `check_replacement` makes U+FFFD in text a decoding error (for input
+    /// that was transcoded from another encoding).
+    pub fn new(
+        fields: Vec<(String, DataType, Option<DateFormat>)>,
+        batch: BatchSetting,
+        check_replacement: bool,
+    ) -> Self {
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|(n, t, _)| Field::new(n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let bufs = fields
+            .into_iter()
+            .map(|(_, t, f)| ColBuf::new(t, f))
             .collect();
-        let bufs = columns
-            .iter()
-            .map(|c| {
-                let fmt = c.format.clone().or_else(|| opts.date_format.clone());
-                ColBuf::new(c.data_type.clone(), fmt)
-            })
-            .collect();
-        Decoder {
-            opts,
-            columns,
+        TextBatchBuilder {
             bufs,
-            schema: Arc::new(Schema::new(fields)),
+            schema,
             batch,
-            check_replacement: opts.encoding != encoding_rs::UTF_8,
+            check_replacement,
         }
     }
 
-    fn names(&self) -> Vec<String> {
-        self.columns.iter().map(|c| c.name.clone()).collect()
+    /// The schema of the batches.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
-    /// Appends one row; `get` gives a column's text from its source (None = NULL), constants
-    /// are filled in here. On error the row is rolled back.
-    fn row<'r>(
+    /// Column names.
+    pub fn names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Appends one row; `get(i)` gives column i's text (`Ok(None)` = NULL). On any error the
+    /// row is rolled back and the error names the column.
+    pub fn push_row<'r>(
         &mut self,
-        mut get: impl FnMut(&Source) -> Result<Option<&'r [u8]>, String>,
+        mut get: impl FnMut(usize) -> Result<Option<&'r [u8]>, String>,
     ) -> Result<(), String> {
-        let Decoder {
-            columns,
-            bufs,
-            opts,
-            check_replacement,
-            ..
-        } = self;
-        let n = bufs.first().map(ColBuf::len).unwrap_or(0);
-        for (i, col) in columns.iter().enumerate() {
-            let got = match &col.source {
-                Source::Const(v) => Ok(Some(v.as_bytes())),
-                other => get(other),
-            };
-            let r = match got {
+        let n = self.rows();
+        for i in 0..self.bufs.len() {
+            let r = match get(i) {
                 Ok(None) => {
-                    bufs[i].push_null();
+                    self.bufs[i].push_null();
                     Ok(())
                 }
-                Ok(Some(text)) if text == opts.null_format.as_bytes() => {
-                    bufs[i].push_null();
-                    Ok(())
-                }
-                Ok(Some(text)) => bufs[i].push(text, *check_replacement),
+                Ok(Some(text)) => self.bufs[i].push(text, self.check_replacement),
                 Err(e) => Err(e),
             };
             if let Err(e) = r {
-                for b in &mut bufs[..=i] {
+                for b in &mut self.bufs[..=i] {
                     b.truncate(n);
                 }
+                let f = self.schema.field(i);
                 return Err(format!(
                     "column {} ({}): {e}",
-                    col.name,
-                    datasync_engine::types::type_name(&col.data_type)
+                    f.name(),
+                    datasync_engine::types::type_name(f.data_type())
                 ));
             }
         }
         Ok(())
     }
 
-    fn rows(&self) -> usize {
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
         self.bufs.first().map(ColBuf::len).unwrap_or(0)
     }
 
-    fn full(&self) -> bool {
+    /// Whether the batch limits are reached.
+    pub fn full(&self) -> bool {
         self.rows() >= self.batch.rows
             || self.bufs.iter().map(ColBuf::bytes).sum::<usize>() >= self.batch.bytes
     }
 
-    fn flush<S: DecodeSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+    /// Takes the buffered rows as a batch (`None` when there are none).
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, CodecError> {
         if self.rows() == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let arrays = self
             .bufs
             .iter_mut()
             .map(ColBuf::finish)
             .collect::<Result<Vec<_>, _>>()?;
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(CodecError::from)?;
-        sink.batch(batch)
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
+    }
+}
+
+/// The file decoder: a [`TextBatchBuilder`] plus column sources, constants and `nullFormat`.
+struct Decoder<'a> {
+    opts: &'a TextOptions,
+    columns: Vec<ReadColumn>,
+    builder: TextBatchBuilder,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(opts: &'a TextOptions, columns: Vec<ReadColumn>, batch: BatchSetting) -> Self {
+        let fields = columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.data_type.clone(),
+                    c.format.clone().or_else(|| opts.date_format.clone()),
+                )
+            })
+            .collect();
+        let builder = TextBatchBuilder::new(fields, batch, opts.encoding != encoding_rs::UTF_8);
+        Decoder {
+            opts,
+            columns,
+            builder,
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.builder.names()
+    }
+
+    /// Appends one row; `get` gives a column's text from its source (None = NULL), constants
+    /// are filled in here.
+    fn row<'r>(
+        &mut self,
+        mut get: impl FnMut(&Source) -> Result<Option<&'r [u8]>, String>,
+    ) -> Result<(), String> {
+        let Decoder {
+            columns,
+            builder,
+            opts,
+        } = self;
+        let null = opts.null_format.as_bytes();
+        builder.push_row(|i| {
+            let got = match &columns[i].source {
+                Source::Const(v) => Some(v.as_bytes()),
+                other => get(other)?,
+            };
+            Ok(got.filter(|t| *t != null))
+        })
+    }
+
+    fn full(&self) -> bool {
+        self.builder.full()
+    }
+
+    fn flush<S: DecodeSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        match self.builder.finish()? {
+            Some(batch) => sink.batch(batch),
+            None => Ok(()),
+        }
     }
 }
 

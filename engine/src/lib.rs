@@ -12,6 +12,7 @@ pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod sql;
 pub mod types;
 pub mod values;
 
