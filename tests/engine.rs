@@ -376,6 +376,11 @@ fn sample_params(dir: &Path) -> Vec<String> {
         format!("out_dir={}", dir.join("out").display()),
         "file_name=sample".into(),
         "rows=10".into(),
+        "mysql_host=127.0.0.1".into(),
+        "mysql_db=shop".into(),
+        "mysql_user=etl".into(),
+        "mysql_password=secret".into(),
+        "mysql_table=orders".into(),
     ]
 }
 

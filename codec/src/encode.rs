@@ -12,7 +12,44 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 
-/// Per-batch view of one column, downcast once.
+/// Formats the values of one Arrow column as text, exactly (decimals with their scale, floats
+/// in shortest round-trip form, timestamps to their precision). Downcasts once per column.
+pub struct ValueWriter<'a>(Col<'a>);
+
+/// What a written value is, so a format can quote or escape it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A number as digits (a finite float, an integer, a decimal).
+    Number,
+    /// `true` / `false`.
+    Bool,
+    /// Text (strings, dates, timestamps, non-finite floats, anything else).
+    Text,
+    /// Raw bytes of a binary column.
+    Bytes,
+}
+
+static FORMAT_OPTIONS: arrow_cast::display::FormatOptions<'static> =
+    arrow_cast::display::FormatOptions::new();
+
+impl<'a> ValueWriter<'a> {
+    /// A writer for `array`.
+    pub fn new(array: &'a ArrayRef) -> Result<Self, String> {
+        Col::new(array, &FORMAT_OPTIONS).map(ValueWriter)
+    }
+
+    /// Appends the value at row `i` (which MUST not be null) to `out`; dates and timestamps use
+    /// `date_format` or ISO `yyyy-MM-dd HH:mm:ss[.fff...]`.
+    pub fn write(
+        &self,
+        i: usize,
+        out: &mut Vec<u8>,
+        date_format: Option<&crate::DateFormat>,
+    ) -> Result<ValueKind, String> {
+        self.0.write(i, out, date_format)
+    }
+}
+
 enum Col<'a> {
     Int(Box<dyn Fn(usize) -> i64 + 'a>),
     U64(&'a [u64]),
@@ -25,14 +62,6 @@ enum Col<'a> {
     Date(&'a [i32]),
     Ts(&'a [i64], i128),
     Other(arrow_cast::display::ArrayFormatter<'a>),
-}
-
-/// Shape of a written value, for JSON Lines.
-#[derive(PartialEq, Eq)]
-enum Kind {
-    Number,
-    Bool,
-    Text,
 }
 
 impl<'a> Col<'a> {
@@ -103,7 +132,12 @@ impl<'a> Col<'a> {
     }
 
     /// Appends the value at `i` (not null) to `out`.
-    fn write(&self, i: usize, out: &mut Vec<u8>, opts: &TextOptions) -> Result<Kind, String> {
+    fn write(
+        &self,
+        i: usize,
+        out: &mut Vec<u8>,
+        date_format: Option<&crate::DateFormat>,
+    ) -> Result<ValueKind, String> {
         match self {
             Col::Int(f) => out.extend_from_slice(itoa::Buffer::new().format(f(i)).as_bytes()),
             Col::U64(v) => out.extend_from_slice(itoa::Buffer::new().format(v[i]).as_bytes()),
@@ -119,28 +153,28 @@ impl<'a> Col<'a> {
                     out.extend_from_slice(ryu::Buffer::new().format_finite(x).as_bytes());
                 }
                 if !x.is_finite() {
-                    return Ok(Kind::Text);
+                    return Ok(ValueKind::Text);
                 }
             }
             Col::Bool(a) => {
                 out.extend_from_slice(if a.value(i) { b"true" } else { b"false" });
-                return Ok(Kind::Bool);
+                return Ok(ValueKind::Bool);
             }
             Col::Str(a) => {
                 out.extend_from_slice(a.value(i).as_bytes());
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Text);
             }
             Col::LargeStr(a) => {
                 out.extend_from_slice(a.value(i).as_bytes());
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Text);
             }
             Col::Bin(a) => {
                 out.extend_from_slice(a.value(i));
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Bytes);
             }
             Col::Dec(v, scale) => write_decimal(v[i], *scale, out),
             Col::Date(v) => {
-                match &opts.date_format {
+                match date_format {
                     Some(f) => {
                         let d =
                             chrono::NaiveDate::default() + chrono::Duration::days(i64::from(v[i]));
@@ -148,11 +182,11 @@ impl<'a> Col<'a> {
                     }
                     None => write_iso_date(i64::from(v[i]), out),
                 }
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Text);
             }
             Col::Ts(v, per) => {
                 let nanos = i128::from(v[i]) * per;
-                match &opts.date_format {
+                match date_format {
                     Some(f) => {
                         let dt = nanos_to_naive(nanos)
                             .ok_or_else(|| format!("timestamp {} out of range", v[i]))?;
@@ -160,15 +194,15 @@ impl<'a> Col<'a> {
                     }
                     None => write_iso_timestamp_nanos(nanos, out),
                 }
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Text);
             }
             Col::Other(f) => {
                 use std::io::Write;
                 let _ = write!(out, "{}", f.value(i));
-                return Ok(Kind::Text);
+                return Ok(ValueKind::Text);
             }
         }
-        Ok(Kind::Number)
+        Ok(ValueKind::Number)
     }
 }
 
@@ -297,13 +331,13 @@ impl TextEncoder {
             }
             self.field.clear();
             let kind = col
-                .write(r, &mut self.field, opts)
+                .write(r, &mut self.field, opts.date_format.as_ref())
                 .map_err(|e| format!("column {}: {e}", batch.schema().field(c).name()))?;
             let named = |e: String| format!("column {}: {e}", batch.schema().field(c).name());
             if jsonl {
                 match kind {
-                    Kind::Number | Kind::Bool => self.row.extend_from_slice(&self.field),
-                    Kind::Text => {
+                    ValueKind::Number | ValueKind::Bool => self.row.extend_from_slice(&self.field),
+                    ValueKind::Bytes | ValueKind::Text => {
                         let s = std::str::from_utf8(&self.field).map_err(|_| {
                             named(
                                 "binary value is not valid UTF-8; JSON Lines cannot hold raw bytes"

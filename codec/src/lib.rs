@@ -12,7 +12,7 @@ mod options;
 pub use compress::{decompress, Compression, Compressor};
 pub use datetime::DateFormat;
 pub use decode::{decode_stream, DecodeSink, TextBatchBuilder};
-pub use encode::TextEncoder;
+pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{
     parse_columns, parse_encoding, FileFormat, ReadColumn, ReadColumns, Source, TextOptions,
 };

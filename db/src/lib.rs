@@ -1,1 +1,6 @@
-//! placeholder
+//! Database connectivity shared by the SQL reader and writer plugins: connection settings from
+//! DataX parameters (JDBC URLs, credentials, session statements), connecting with a timeout and
+//! failover across URLs, error classification, and each system's type table.
+
+#[cfg(feature = "mysql")]
+pub mod mysql;

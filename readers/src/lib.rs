@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "stream")]
 pub mod stream;
 
@@ -14,5 +16,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<stream::StreamReader>();
     #[cfg(feature = "file")]
     registry.add_reader::<file::FileReader>();
+    #[cfg(feature = "mysql")]
+    registry.add_reader::<mysql::MysqlReader>();
     let _ = registry;
 }

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "stream")]
 pub mod stream;
 
@@ -14,5 +16,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<stream::StreamWriter>();
     #[cfg(feature = "file")]
     registry.add_writer::<file::FileWriter>();
+    #[cfg(feature = "mysql")]
+    registry.add_writer::<mysql::MysqlWriter>();
     let _ = registry;
 }

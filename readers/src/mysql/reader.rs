@@ -1,0 +1,315 @@
+//! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
+
+use super::config::MysqlReaderConfig;
+use super::split::MysqlSplit;
+use datasync_codec::TextBatchBuilder;
+use datasync_db::mysql::mysql_async::prelude::Queryable;
+use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
+use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::sql::{quote_ident, split_ranges, Dialect};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The MySQL reader.
+#[derive(Debug, Clone)]
+pub struct MysqlReader {
+    cfg: Arc<MysqlReaderConfig>,
+    conns: Arc<Vec<MysqlConnConfig>>,
+    zero_to_null: bool,
+}
+
+impl ReaderPlugin for MysqlReader {
+    const NAME: &'static str = "mysql";
+    const ALIASES: &'static [&'static str] = &["mysqlreader", "oceanbasev10reader"];
+    const DESCRIPTION: &'static str =
+        "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let cfg: MysqlReaderConfig = parse_params(p.value, p.path)?;
+        let conn_at = join_path(p.path, "connection");
+        if cfg.connection.is_empty() {
+            return Err(ConfigError::new(conn_at, "needs at least one entry"));
+        }
+        let mut conns = Vec::new();
+        for (i, c) in cfg.connection.iter().enumerate() {
+            let at = format!("{conn_at}[{i}]");
+            match (c.table.is_empty(), c.query_sql.is_empty()) {
+                (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
+                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
+                (false, true) if cfg.column.is_empty() => {
+                    return Err(ConfigError::new(
+                        join_path(p.path, "column"),
+                        "missing required key \"column\" (names, expressions, or [\"*\"]) when reading tables",
+                    ))
+                }
+                _ => {}
+            }
+            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
+                return Err(ConfigError::new(
+                    at,
+                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
+                ));
+            }
+            conns.push(MysqlConnConfig::new(
+                &c.jdbc_url,
+                &cfg.username,
+                &cfg.password,
+                &cfg.session,
+                &format!("{at}.jdbcUrl"),
+            )?);
+        }
+        let zero_to_null = conns[0]
+            .zero_date_to_null()
+            .map_err(|e| ConfigError::new(format!("{conn_at}[0].jdbcUrl"), e))?;
+        Ok(MysqlReader {
+            cfg: Arc::new(cfg),
+            conns: Arc::new(conns),
+            zero_to_null,
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "username": "${mysql_user}",
+            "password": "${mysql_password}",
+            "column": ["id", "name", "amount", "created"],
+            "splitPk": "id",
+            "where": "",
+            "session": [],
+            "connection": [{"jdbcUrl": ["jdbc:mysql://${mysql_host}:3306/${mysql_db}"], "table": ["${mysql_table}"]}]
+        })
+    }
+}
+
+impl MysqlReader {
+    /// Plans the splits of one table on `splitPk`: `channels` key ranges plus the NULL keys.
+    async fn split_table(
+        &self,
+        conn_ix: usize,
+        table: &str,
+        pk: &str,
+        channels: usize,
+    ) -> Result<Vec<MysqlSplit>, MysqlError> {
+        let cc = &self.conns[conn_ix];
+        let (mut conn, url) = cc.connect(&[]).await?;
+        let qpk = quote_ident(Dialect::MySql, pk);
+        let qt = quote_ident(Dialect::MySql, table);
+        // The key's declared type decides whether it can be split.
+        let probe = format!("SELECT {qpk} FROM {qt} LIMIT 0");
+        let result = conn
+            .query_iter(probe.as_str())
+            .await
+            .map_err(|e| cc.query_error(url, &probe, e))?;
+        let col = result.columns_ref().first().cloned();
+        result
+            .drop_result()
+            .await
+            .map_err(|e| cc.query_error(url, &probe, e))?;
+        let col = col.ok_or_else(|| {
+            MysqlError::Invalid(format!("splitPk {pk}: no such column in {table}"))
+        })?;
+        let (t, _) = arrow_type(&col);
+        if !t.is_integer() {
+            return Err(MysqlError::Invalid(format!(
+                "splitPk \"{pk}\" of {table} is {t}, not an integer column; only integer keys can be split \
+                 (choose an integer key, or drop splitPk to read the table in one task)"
+            )));
+        }
+        let where_sql = self
+            .cfg
+            .where_clause
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| format!(" WHERE ({w})"))
+            .unwrap_or_default();
+        let q = format!(
+            "SELECT CAST(MIN({qpk}) AS CHAR), CAST(MAX({qpk}) AS CHAR) FROM {qt}{where_sql}"
+        );
+        let row: Option<(Option<String>, Option<String>)> = conn
+            .query_first(q.as_str())
+            .await
+            .map_err(|e| cc.query_error(url, &q, e))?;
+        let _ = conn.disconnect().await;
+        let bounds =
+            row.and_then(|(a, b)| Some((a?.parse::<i128>().ok()?, b?.parse::<i128>().ok()?)));
+        let mut splits: Vec<MysqlSplit> = match bounds {
+            Some((lo, hi)) => split_ranges(lo, hi, channels)
+                .into_iter()
+                .map(|r| MysqlSplit::Table {
+                    conn: conn_ix,
+                    table: table.to_string(),
+                    range: Some(r),
+                    null_keys: false,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        splits.push(MysqlSplit::Table {
+            conn: conn_ix,
+            table: table.to_string(),
+            range: None,
+            null_keys: true,
+        });
+        tracing::info!(
+            "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
+            splits.len()
+        );
+        Ok(splits)
+    }
+}
+
+#[async_trait]
+impl Reader for MysqlReader {
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let mut splits = Vec::new();
+        for (i, c) in self.cfg.connection.iter().enumerate() {
+            for q in &c.query_sql {
+                splits.push(MysqlSplit::Query {
+                    conn: i,
+                    sql: q.clone(),
+                });
+            }
+            for t in &c.table {
+                match &self.cfg.split_pk {
+                    Some(pk) if !pk.trim().is_empty() => {
+                        splits.extend(self.split_table(i, t, pk, channels).await?)
+                    }
+                    _ => splits.push(MysqlSplit::Table {
+                        conn: i,
+                        table: t.clone(),
+                        range: None,
+                        null_keys: false,
+                    }),
+                }
+            }
+        }
+        Ok(splits
+            .into_iter()
+            .map(|split| {
+                Box::new(MysqlTask {
+                    reader: self.clone(),
+                    split,
+                }) as Box<dyn ReaderTask>
+            })
+            .collect())
+    }
+}
+
+struct MysqlTask {
+    reader: MysqlReader,
+    split: MysqlSplit,
+}
+
+fn bit_text(bytes: &[u8], boolean: bool) -> String {
+    let v = bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+    if boolean {
+        (v != 0).to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+#[async_trait]
+impl ReaderTask for MysqlTask {
+    fn describe(&self) -> String {
+        self.split.describe()
+    }
+
+    async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let cfg = &self.reader.cfg;
+        let conn_ix = match &self.split {
+            MysqlSplit::Table { conn, .. } | MysqlSplit::Query { conn, .. } => *conn,
+        };
+        let cc = &self.reader.conns[conn_ix];
+        let (mut conn, url) = cc.connect(&[]).await?;
+        let sql = self.split.sql(
+            &cfg.column,
+            cfg.where_clause.as_deref(),
+            cfg.split_pk.as_deref(),
+        );
+        let mut result = conn
+            .query_iter(sql.as_str())
+            .await
+            .map_err(|e| cc.query_error(url, &sql, e))?;
+        let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
+        let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
+            columns.iter().map(arrow_type).collect();
+        let fields = columns
+            .iter()
+            .zip(&kinds)
+            .map(|(c, (t, _))| (c.name_str().into_owned(), t.clone(), None))
+            .collect();
+        let mut builder = TextBatchBuilder::new(fields, ctx.batch, false);
+        let zero_to_null = self.reader.zero_to_null;
+        let has_bits = kinds.iter().any(|(_, k)| *k == ColumnKind::Bit);
+        let mut bits: Vec<Option<String>> = vec![None; kinds.len()];
+        while let Some(row) = result
+            .next()
+            .await
+            .map_err(|e| cc.query_error(url, &sql, e))?
+        {
+            let row: Row = row;
+            if has_bits {
+                for (i, (t, k)) in kinds.iter().enumerate() {
+                    if *k == ColumnKind::Bit {
+                        bits[i] = match row.as_ref(i) {
+                            Some(MyValue::Bytes(b)) => {
+                                Some(bit_text(b, *t == arrow_schema::DataType::Boolean))
+                            }
+                            _ => None,
+                        };
+                    }
+                }
+            }
+            let pushed = builder.push_row(|i| match row.as_ref(i) {
+                None | Some(MyValue::NULL) => Ok(None),
+                Some(MyValue::Bytes(b)) => match kinds[i].1 {
+                    ColumnKind::Bit => Ok(bits[i].as_deref().map(str::as_bytes)),
+                    ColumnKind::Temporal if b.starts_with(b"0000-00-00") => {
+                        if zero_to_null {
+                            Ok(None)
+                        } else {
+                            Err("zero date 0000-00-00 (zeroDateTimeBehavior=exception; use convertToNull to read it as NULL)".to_string())
+                        }
+                    }
+                    _ => Ok(Some(b.as_slice())),
+                },
+                Some(other) => Err(format!("unexpected value {other:?} in the text protocol")),
+            });
+            if let Err(error) = pushed {
+                let values = (0..columns.len())
+                    .map(|i| match row.as_ref(i) {
+                        Some(MyValue::Bytes(b)) => {
+                            Value::String(String::from_utf8_lossy(b).into_owned())
+                        }
+                        _ => Value::Null,
+                    })
+                    .collect();
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: builder.names(),
+                    values,
+                    location: Some(self.split.describe()),
+                })?;
+                continue;
+            }
+            if builder.full() {
+                if let Some(b) = builder.finish()? {
+                    out.send(Batch::new(b)).await?;
+                }
+                ctx.check_cancelled()?;
+            }
+        }
+        if let Some(b) = builder.finish()? {
+            out.send(Batch::new(b)).await?;
+        }
+        drop(result);
+        let _ = conn.disconnect().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,527 @@
+//! MySQL reader and writer against the running MariaDB (127.0.0.1:3306, root). Each test makes
+//! its own database and drops it; results are checked with SQL through the `mariadb` client,
+//! not with our reader.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A scratch database, dropped on drop.
+struct Db {
+    name: String,
+}
+
+impl Db {
+    fn new() -> Db {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "dstest_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        sql("", &format!("CREATE DATABASE {name}"));
+        Db { name }
+    }
+    fn exec(&self, q: &str) {
+        sql(&self.name, q);
+    }
+    fn query(&self, q: &str) -> String {
+        sql(&self.name, q).trim_end().to_string()
+    }
+    fn url(&self) -> String {
+        format!("jdbc:mysql://127.0.0.1:3306/{}", self.name)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        sql("", &format!("DROP DATABASE IF EXISTS {}", self.name));
+    }
+}
+
+fn sql(db: &str, q: &str) -> String {
+    let mut c = Command::new("mariadb");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        "3306",
+        "-u",
+        "root",
+        "--default-character-set=utf8mb4",
+        "-N",
+        "-B",
+        "-e",
+        q,
+    ]);
+    if !db.is_empty() {
+        c.arg(db);
+    }
+    let o = c.output().expect("mariadb client");
+    assert!(
+        o.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn reader(db: &Db, extra: &str) -> String {
+    format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", {extra}
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        db.url()
+    )
+}
+
+fn writer(db: &Db, table: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", {extra}
+            "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+        db.url()
+    )
+}
+
+fn job(setting: &str, reader: &str, writer: &str) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting}, "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
+    )
+}
+
+fn run_job(name: &str, text: &str) -> (std::process::Output, tempfile::TempDir) {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), name, text);
+    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    (o, t)
+}
+
+const ALL_TYPES_DDL: &str = "(id BIGINT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, i INT, iu INT UNSIGNED,
+    bi BIGINT, bu BIGINT UNSIGNED, d1 DECIMAL(12,2), d2 DECIMAL(38,10), fl FLOAT, db DOUBLE, bt BIT(1), bo BOOL, yr YEAR,
+    dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), ch CHAR(5), vc VARCHAR(64), tx TEXT, l1 VARCHAR(20) CHARACTER SET latin1,
+    gb VARCHAR(20) CHARACTER SET gbk, bin BINARY(4), vb VARBINARY(16), bl BLOB, en ENUM('a','b'), st SET('x','y'), js JSON)";
+
+#[test]
+fn round_trip_every_type_compares_equal_by_sql() {
+    let db = Db::new();
+    db.exec(&format!(
+        "CREATE TABLE src {ALL_TYPES_DDL}; CREATE TABLE dst {ALL_TYPES_DDL}"
+    ));
+    db.exec(
+        "INSERT INTO src VALUES
+         (1, -128, 255, -32768, -8388608, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615,
+          -9999999999.99, 1234567890123456789012345678.0123456789, 3.5, -1.7976931348623157e308, b'1', 1, 1901,
+          '1000-01-01', '1000-01-01 00:00:00.000000', '1970-01-01 00:00:01.000000', '-838:59:59.000000', 'abc', 'O''Brien \\\\ \"q\"', 'line1\nline2\ttab',
+          'café', '中文', X'00010203', X'FF00', X'DEADBEEF00', 'a', 'x,y', '{\"k\": [1, 2]}'),
+         (2, 127, 0, 32767, 8388607, 2147483647, 0, 9223372036854775807, 0,
+          0.05, -0.0000000001, -0.0, 5e-324, b'0', 0, 2155,
+          '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999', '838:59:59.999999', '', '😀 four-byte', '',
+          '', '', X'FFFFFFFF', X'', X'', 'b', '', 'null'),
+         (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    );
+    let cols = "\"column\": [\"*\"],";
+    let (o, _t) = run_job(
+        "rt",
+        &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "3");
+    let cmp_cols: Vec<String> = db
+        .query("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'src' ORDER BY ordinal_position")
+        .lines()
+        .map(|c| format!("s.{c} <=> d.{c}"))
+        .collect();
+    let diff = db.query(&format!(
+        "SELECT COUNT(*) FROM src s JOIN dst d USING (id) WHERE NOT ({})",
+        cmp_cols.join(" AND ")
+    ));
+    assert_eq!(diff, "0", "rows differ");
+    let a = db.query("CHECKSUM TABLE src");
+    let b = db.query("CHECKSUM TABLE dst");
+    assert_eq!(
+        a.split_whitespace().last(),
+        b.split_whitespace().last(),
+        "{a} vs {b}"
+    );
+}
+
+#[test]
+fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
+    let db = Db::new();
+    db.exec("CREATE TABLE src (id INT PRIMARY KEY, k BIGINT NULL, v BIGINT); CREATE TABLE dst (id INT, k BIGINT NULL, v BIGINT)");
+    // 200,000 rows; keys with gaps (multiples of 7 skipped, a big jump) and every 1000th NULL.
+    db.exec(
+        "INSERT INTO src SELECT seq, CASE WHEN seq % 1000 = 0 THEN NULL WHEN seq > 150000 THEN seq * 1000 ELSE seq * 7 + (seq % 3) END, seq * 3
+         FROM seq_1_to_200000",
+    );
+    let r = reader(&db, r#""column": ["id", "k", "v"], "splitPk": "k","#);
+    let (o, _t) = run_job(
+        "split",
+        &job(
+            r#"{"speed": {"channel": 4}}"#,
+            &r,
+            &writer(&db, "dst", r#""column": ["id", "k", "v"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("5 task(s)"),
+        "4 ranges + NULL keys: {}",
+        stderr(&o)
+    );
+    let q = "SELECT COUNT(*), COUNT(DISTINCT id), SUM(v), SUM(k), SUM(k IS NULL)";
+    assert_eq!(
+        db.query(&format!("{q} FROM src")),
+        db.query(&format!("{q} FROM dst"))
+    );
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "200000");
+}
+
+#[test]
+fn non_integer_split_pk_is_refused_clearly() {
+    let db = Db::new();
+    db.exec("CREATE TABLE src (name VARCHAR(10)); CREATE TABLE dst (name VARCHAR(10))");
+    let r = reader(&db, r#""column": ["name"], "splitPk": "name","#);
+    let (o, _t) = run_job(
+        "badpk",
+        &job("{}", &r, &writer(&db, "dst", r#""column": ["name"],"#)),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("not an integer column"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn query_sql_where_multiple_tables_and_expressions() {
+    let db = Db::new();
+    db.exec(
+        "CREATE TABLE a (id INT, amount DECIMAL(10,2)); CREATE TABLE b (id INT, amount DECIMAL(10,2));
+         CREATE TABLE dst (id INT, amount DECIMAL(10,2), tag VARCHAR(10));
+         INSERT INTO a VALUES (1, 1.50), (2, 2.50), (3, 3.50); INSERT INTO b VALUES (10, 10.00), (20, 20.00);",
+    );
+    let r = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "column": ["id", "amount * 2", "'t'"], "where": "id <> 2",
+            "connection": [{{"jdbcUrl": "{}", "table": ["a", "b"]}}]}}}}"#,
+        db.url()
+    );
+    let (o, _t) = run_job(
+        "multi",
+        &job(
+            "{}",
+            &r,
+            &writer(&db, "dst", r#""column": ["id", "amount", "tag"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(CONCAT(id, ':', amount, ':', tag) ORDER BY id) FROM dst"),
+        "1:3.00:t,3:7.00:t,10:20.00:t,20:40.00:t"
+    );
+
+    db.exec("TRUNCATE dst");
+    let q = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root",
+            "connection": [{{"jdbcUrl": ["jdbc:mysql://127.0.0.1:1/nowhere", "{}"], "querySql": ["SELECT a.id, a.amount + b.amount, 'q' FROM a JOIN b ON b.id = a.id * 10"]}}]}}}}"#,
+        db.url()
+    );
+    let (o, _t) = run_job(
+        "query",
+        &job(
+            "{}",
+            &q,
+            &writer(&db, "dst", r#""column": ["id", "amount", "tag"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "failover to the second URL: {}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(CONCAT(id, ':', amount) ORDER BY id) FROM dst"),
+        "1:11.50,2:22.50"
+    );
+}
+
+fn thousand_rows_ten_bad(db: &Db) {
+    db.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, code VARCHAR(20));
+         CREATE TABLE dst (id INT PRIMARY KEY, code VARCHAR(5) NOT NULL);
+         INSERT INTO src SELECT seq, IF(seq % 100 = 0, 'far-too-long-code', CONCAT('c', seq)) FROM seq_1_to_1000;",
+    );
+}
+
+#[test]
+fn rows_violating_the_target_become_dirty_with_the_server_error() {
+    let db = Db::new();
+    thousand_rows_ten_bad(&db);
+    let cols = r#""column": ["id", "code"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "dirty",
+        &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--dirty-file",
+            "d.jsonl",
+            "--no-progress",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "990");
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst WHERE id % 100 = 0"), "0");
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 10, "{dirty}");
+    for line in dirty.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["values"][1], "far-too-long-code");
+        assert_eq!(v["side"], "writer");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("Data too long for column"),
+            "{v}"
+        );
+    }
+    // Below the limit: exit 3.
+    db.exec("TRUNCATE dst");
+    let (o, _t) = run_job(
+        "limit",
+        &job(
+            r#"{"errorLimit": {"record": 5}}"#,
+            &reader(&db, cols),
+            &writer(&db, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+}
+
+#[test]
+fn replace_and_update_are_idempotent() {
+    for mode in ["replace", "update"] {
+        let db = Db::new();
+        db.exec(
+            "CREATE TABLE src (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE dst (id INT PRIMARY KEY, v VARCHAR(10), keep VARCHAR(10) DEFAULT 'k');
+             INSERT INTO src SELECT seq, CONCAT('v', seq) FROM seq_1_to_500; INSERT INTO dst (id, v, keep) VALUES (1, 'old', 'mine');",
+        );
+        let cols = r#""column": ["id", "v"],"#;
+        let w = writer(&db, "dst", &format!(r#"{cols} "writeMode": "{mode}","#));
+        for _ in 0..2 {
+            let (o, _t) = run_job(mode, &job("{}", &reader(&db, cols), &w));
+            assert_eq!(code(&o), 0, "{mode}: {}", stderr(&o));
+            assert_eq!(
+                db.query("SELECT COUNT(*), SUM(v = CONCAT('v', id)) FROM dst"),
+                "500\t500",
+                "{mode}"
+            );
+        }
+        // update keeps columns it does not write; replace rewrites the row.
+        let keep = db.query("SELECT keep FROM dst WHERE id = 1");
+        assert_eq!(keep, if mode == "update" { "mine" } else { "k" }, "{mode}");
+    }
+}
+
+#[test]
+fn pre_post_sql_and_session() {
+    let db = Db::new();
+    db.exec("CREATE TABLE src (id INT, s VARCHAR(10)); INSERT INTO src VALUES (1, 'a'), (2, 'b');");
+    let cols = r#""column": ["id", "s"],"#;
+    let w = writer(
+        &db,
+        "dst",
+        &format!(
+            r#"{cols} "preSql": ["CREATE TABLE @table (id INT, s VARCHAR(10), tz VARCHAR(10))"],
+               "postSql": ["CREATE TABLE post_marker AS SELECT COUNT(*) AS n FROM @table"],
+               "session": ["SET @@session.time_zone = '+08:00'"],"#
+        ),
+    );
+    let r = reader(&db, &format!(r#"{cols} "session": ["SET @x = 1"],"#));
+    let (o, _t) = run_job("prepost", &job("{}", &r, &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT n FROM post_marker"), "2");
+    // A failing postSql fails the job.
+    let w = writer(
+        &db,
+        "dst",
+        &format!(r#"{cols} "postSql": ["SELECT * FROM no_such_table"],"#),
+    );
+    let (o, _t) = run_job("postfail", &job("{}", &reader(&db, cols), &w));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no_such_table"), "{}", stderr(&o));
+}
+
+#[test]
+fn create_table_from_the_reader_schema() {
+    let db = Db::new();
+    db.exec("CREATE TABLE src (id BIGINT, amount DECIMAL(12,2), name VARCHAR(20), at DATETIME(6)); INSERT INTO src VALUES (1, 12.34, 'x', '2024-01-01 10:00:00.5')");
+    let cols = r#""column": ["id", "amount", "name", "at"],"#;
+    let (o, _t) = run_job(
+        "create",
+        &job(
+            "{}",
+            &reader(&db, cols),
+            &writer(&db, "newt", &format!(r#"{cols} "createTable": true,"#)),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT CONCAT_WS('|', id, amount, name, at) FROM newt"),
+        "1|12.34|x|2024-01-01 10:00:00.500000"
+    );
+    assert!(db.query("SHOW CREATE TABLE newt").contains("decimal(12,2)"));
+}
+
+#[test]
+fn connection_failures_exit_1_naming_the_connection_without_password() {
+    let db = Db::new();
+    db.exec("CREATE TABLE src (id INT); CREATE TABLE dst (id INT)");
+    db.exec("CREATE USER IF NOT EXISTS 'ds_pw_test'@'%' IDENTIFIED BY 'right-pw'");
+    let cols = r#""column": ["id"],"#;
+    let bad_pw = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "ds_pw_test", "password": "s3cr3t-wrong", {cols}
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        db.url()
+    );
+    let start = Instant::now();
+    let (o, _t) = run_job(
+        "pw",
+        &job(
+            r#"{"retry": {"count": 0}}"#,
+            &bad_pw,
+            &writer(&db, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 1);
+    let e = stderr(&o);
+    assert!(
+        e.contains("cannot connect to mysql://127.0.0.1:3306/") && e.contains("Access denied"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cr3t-wrong"), "password leaked: {e}");
+    sql("", "DROP USER 'ds_pw_test'@'%'");
+
+    let unreachable = reader(&db, cols)
+        .replace("127.0.0.1:3306", "127.0.0.1:1")
+        .replace(&db.name, &format!("{}?connectTimeout=2000", db.name));
+    let (o, _t) = run_job(
+        "down",
+        &job(
+            r#"{"retry": {"count": 0}}"#,
+            &unreachable,
+            &writer(&db, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("cannot connect to mysql://127.0.0.1:1/"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(start.elapsed() < Duration::from_secs(20));
+
+    let missing = reader(&db, cols).replace("\"src\"", "\"no_such\"");
+    let (o, _t) = run_job("missing", &job("{}", &missing, &writer(&db, "dst", cols)));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("no_such") && stderr(&o).contains("doesn't exist"),
+        "{}",
+        stderr(&o)
+    );
+    let (o, _t) = run_job(
+        "missingw",
+        &job("{}", &reader(&db, cols), &writer(&db, "no_target", cols)),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no_target"), "{}", stderr(&o));
+}
+
+#[test]
+fn zero_dates_follow_zero_date_time_behavior() {
+    let db = Db::new();
+    db.exec("SET SESSION sql_mode = ''; CREATE TABLE src (id INT, d DATE, t DATETIME); INSERT INTO src VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-01-01', '2024-01-01 00:00:00'); CREATE TABLE dst (id INT, d DATE, t DATETIME)");
+    let cols = r#""column": ["id", "d", "t"],"#;
+    let (o, t) = run_job(
+        "zero",
+        &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT GROUP_CONCAT(id) FROM dst"), "2");
+    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-zero.jsonl")).unwrap();
+    assert!(dirty.contains("zeroDateTimeBehavior"), "{dirty}");
+    db.exec("TRUNCATE dst");
+    let r = reader(&db, cols).replace(
+        &db.name,
+        &format!("{}?zeroDateTimeBehavior=convertToNull", db.name),
+    );
+    let (o, _t) = run_job("zero2", &job("{}", &r, &writer(&db, "dst", cols)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*), SUM(d IS NULL) FROM dst"), "2\t1");
+}
+
+#[test]
+fn mysql_file_round_trip_with_shipped_jobs() {
+    let db = Db::new();
+    db.exec("CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
+             INSERT INTO orders SELECT seq, CONCAT('name ', seq), seq / 100, '2024-01-01 00:00:00' + INTERVAL seq MINUTE, IF(seq % 10 = 0, NULL, 'note, \"quoted\"') FROM seq_1_to_5000;
+             CREATE TABLE orders_copy LIKE orders;");
+    let t = tempfile::tempdir().unwrap();
+    let jobs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
+    let out = t.path().join("export");
+    let common = [
+        "-p".to_string(),
+        "mysql_host=127.0.0.1".into(),
+        "-p".into(),
+        format!("mysql_db={}", db.name),
+        "-p".into(),
+        "mysql_user=root".into(),
+        "-p".into(),
+        "mysql_password=".into(),
+    ];
+    let mut a: Vec<String> = vec![
+        "run".into(),
+        jobs.join("mysql_to_file.json").display().to_string(),
+    ];
+    a.extend(common.iter().cloned());
+    a.extend([
+        "-p".into(),
+        "mysql_table=orders".into(),
+        "-p".into(),
+        format!("output_dir={}", out.display()),
+        "--no-progress".into(),
+    ]);
+    let o = run_in(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&out);
+    assert!(!files.is_empty());
+    let mut b: Vec<String> = vec![
+        "run".into(),
+        jobs.join("file_to_mysql.json").display().to_string(),
+    ];
+    b.extend(common.iter().cloned());
+    b.extend([
+        "-p".into(),
+        "mysql_table=orders_copy".into(),
+        "-p".into(),
+        format!("input_path={}", out.display()),
+        "--no-progress".into(),
+    ]);
+    let o = run_in(t.path(), &b.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let q = "SELECT COUNT(*), SUM(id), SUM(amount), COUNT(note), MAX(created), SUM(CRC32(CONCAT_WS('|', id, name, amount, created, note)))";
+    assert_eq!(
+        db.query(&format!("{q} FROM orders")),
+        db.query(&format!("{q} FROM orders_copy"))
+    );
+}

@@ -1,0 +1,432 @@
+//! The writer: prepare (preSql, table check), per-batch transactions with row-by-row isolation
+//! of bad rows, commit (postSql).
+
+use super::config::{MysqlWriterConfig, WriteMode};
+use super::literal::RowLiterals;
+use arrow_array::RecordBatch;
+use datasync_db::mysql::mysql_async::prelude::Queryable;
+use datasync_db::mysql::mysql_async::{self, Conn};
+use datasync_db::mysql::{ddl_type, MysqlConnConfig, MysqlError};
+use datasync_engine::channel::BatchReceiver;
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::sql::{quote_ident, Dialect};
+use datasync_engine::values::{column_names, row_values};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Makes the server refuse values a column cannot hold instead of truncating them. A job's
+/// `session` runs after this and may loosen it.
+const STRICT: &str =
+    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')";
+
+/// Server errors that mean the statement can never work (not a bad row): the task fails.
+const STRUCTURAL: &[u16] = &[
+    1044, 1045, 1046, 1049, 1054, 1064, 1136, 1142, 1143, 1146, 1149, 1290, 1036, 1227,
+];
+
+/// Reconnect-and-retry attempts for a batch after a lost connection.
+const RECONNECTS: u32 = 3;
+
+/// The MySQL writer.
+#[derive(Debug, Clone)]
+pub struct MysqlWriter {
+    cfg: Arc<MysqlWriterConfig>,
+    conn: Arc<MysqlConnConfig>,
+    table: String,
+    created: Arc<tokio::sync::Mutex<bool>>,
+}
+
+impl WriterPlugin for MysqlWriter {
+    const NAME: &'static str = "mysql";
+    const ALIASES: &'static [&'static str] = &["mysqlwriter", "oceanbasev10writer"];
+    const DESCRIPTION: &'static str =
+        "MySQL / MariaDB / OceanBase (MySQL mode): insert, replace or upsert; bad rows isolated";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let cfg: MysqlWriterConfig = parse_params(p.value, p.path)?;
+        let at = join_path(p.path, "connection");
+        let first = match cfg.connection.as_slice() {
+            [one] => one,
+            [] => return Err(ConfigError::new(at, "needs one entry")),
+            _ => {
+                return Err(ConfigError::new(
+                    at,
+                    "write to one connection per job (found several)",
+                ))
+            }
+        };
+        let table = match first.table.as_slice() {
+            [t] if !t.trim().is_empty() => t.clone(),
+            _ => {
+                return Err(ConfigError::new(
+                    format!("{at}[0].table"),
+                    "name exactly one target table",
+                ))
+            }
+        };
+        if cfg.column.is_empty() {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                "list the target columns, or [\"*\"]",
+            ));
+        }
+        if cfg.batch_size == 0 {
+            return Err(ConfigError::new(
+                join_path(p.path, "batchSize"),
+                "must be at least 1",
+            ));
+        }
+        if cfg.write_mode == WriteMode::Update && cfg.column == ["*"] {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                "writeMode update needs the column names",
+            ));
+        }
+        let conn = MysqlConnConfig::new(
+            &first.jdbc_url,
+            &cfg.username,
+            &cfg.password,
+            &cfg.session,
+            &format!("{at}[0].jdbcUrl"),
+        )?;
+        Ok(MysqlWriter {
+            cfg: Arc::new(cfg),
+            conn: Arc::new(conn),
+            table,
+            created: Default::default(),
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "username": "${mysql_user}",
+            "password": "${mysql_password}",
+            "column": ["id", "name", "amount", "created"],
+            "writeMode": "insert",
+            "preSql": [],
+            "postSql": [],
+            "batchSize": 1024,
+            "session": [],
+            "createTable": false,
+            "emptyAsNull": false,
+            "connection": [{"jdbcUrl": "jdbc:mysql://${mysql_host}:3306/${mysql_db}", "table": ["${mysql_table}"]}]
+        })
+    }
+}
+
+impl MysqlWriter {
+    fn qtable(&self) -> String {
+        quote_ident(Dialect::MySql, &self.table)
+    }
+
+    async fn run_statements(&self, stmts: &[String]) -> Result<(), MysqlError> {
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let (mut conn, url) = self.conn.connect(&[]).await?;
+        for s in stmts {
+            let sql = s.replace("@table", &self.table);
+            conn.query_drop(sql.as_str())
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+        }
+        let _ = conn.disconnect().await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Writer for MysqlWriter {
+    async fn prepare(&self) -> Result<(), PluginError> {
+        self.run_statements(&self.cfg.pre_sql).await?;
+        if !self.cfg.create_table {
+            let (mut conn, url) = self.conn.connect(&[]).await?;
+            let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
+            conn.query_drop(probe.as_str())
+                .await
+                .map_err(|e| self.conn.query_error(url, &probe, e))?;
+            let _ = conn.disconnect().await;
+        }
+        Ok(())
+    }
+
+    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
+        Ok((0..n)
+            .map(|_| {
+                Box::new(MysqlTask {
+                    writer: self.clone(),
+                }) as Box<dyn WriterTask>
+            })
+            .collect())
+    }
+
+    async fn commit(&self) -> Result<(), PluginError> {
+        Ok(self.run_statements(&self.cfg.post_sql).await?)
+    }
+}
+
+struct MysqlTask {
+    writer: MysqlWriter,
+}
+
+/// A connection with what statement building needs to know about its session.
+struct Session {
+    conn: Conn,
+    url: datasync_engine::sql::JdbcUrl,
+    backslash_escapes: bool,
+    max_packet: usize,
+}
+
+impl MysqlTask {
+    async fn open(&self) -> Result<Session, MysqlError> {
+        let cc = &self.writer.conn;
+        let (mut conn, url) = cc.connect(&[STRICT]).await?;
+        let url = url.clone();
+        let q = "SELECT @@SESSION.sql_mode, @@max_allowed_packet";
+        let (mode, packet): (String, u64) = conn
+            .query_first(q)
+            .await
+            .map_err(|e| cc.query_error(&url, q, e))?
+            .unwrap_or_default();
+        Ok(Session {
+            conn,
+            url,
+            backslash_escapes: !mode.to_ascii_uppercase().contains("NO_BACKSLASH_ESCAPES"),
+            max_packet: (packet as usize).clamp(1 << 16, 1 << 30),
+        })
+    }
+
+    /// `INSERT INTO t (cols) VALUES` and the upsert tail for the configured mode.
+    fn statement_parts(&self, names: &[String]) -> (String, String) {
+        let w = &self.writer;
+        let verb = if w.cfg.write_mode == WriteMode::Replace {
+            "REPLACE"
+        } else {
+            "INSERT"
+        };
+        let cols = if w.cfg.column == ["*"] {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                names
+                    .iter()
+                    .map(|c| quote_ident(Dialect::MySql, c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let head = format!("{verb} INTO {}{cols} VALUES ", w.qtable());
+        let tail = if w.cfg.write_mode == WriteMode::Update {
+            let sets: Vec<String> = names
+                .iter()
+                .map(|c| {
+                    let q = quote_ident(Dialect::MySql, c);
+                    format!("{q}=VALUES({q})")
+                })
+                .collect();
+            format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
+        } else {
+            String::new()
+        };
+        (head, tail)
+    }
+
+    async fn create_table(
+        &self,
+        s: &mut Session,
+        batch: &RecordBatch,
+        names: &[String],
+    ) -> Result<(), MysqlError> {
+        let mut created = self.writer.created.lock().await;
+        if *created {
+            return Ok(());
+        }
+        let mut cols = Vec::new();
+        for (f, name) in batch.schema().fields().iter().zip(names) {
+            let t = ddl_type(f.data_type()).ok_or_else(|| {
+                MysqlError::Invalid(format!(
+                    "createTable: no MySQL type for column {name} of type {}",
+                    f.data_type()
+                ))
+            })?;
+            cols.push(format!("{} {t}", quote_ident(Dialect::MySql, name)));
+        }
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            self.writer.qtable(),
+            cols.join(", ")
+        );
+        s.conn
+            .query_drop(sql.as_str())
+            .await
+            .map_err(|e| self.writer.conn.query_error(&s.url, &sql, e))?;
+        *created = true;
+        Ok(())
+    }
+
+    /// Writes `rows` (literal tuples) in one transaction, in statements capped by batchSize and
+    /// the packet size.
+    async fn write_all(
+        &self,
+        s: &mut Session,
+        head: &str,
+        tail: &str,
+        rows: &[Vec<u8>],
+    ) -> Result<(), mysql_async::Error> {
+        let budget = s.max_packet / 2;
+        s.conn.query_drop("START TRANSACTION").await?;
+        let mut sql: Vec<u8> = Vec::with_capacity(budget.min(16 << 20));
+        let mut n = 0;
+        for (i, r) in rows.iter().enumerate() {
+            if n == 0 {
+                sql.clear();
+                sql.extend_from_slice(head.as_bytes());
+            } else {
+                sql.push(b',');
+            }
+            sql.extend_from_slice(r);
+            n += 1;
+            let last = i + 1 == rows.len();
+            let next_big = rows
+                .get(i + 1)
+                .is_some_and(|nx| sql.len() + nx.len() + tail.len() > budget);
+            if last || n >= self.writer.cfg.batch_size || next_big {
+                sql.extend_from_slice(tail.as_bytes());
+                let text = String::from_utf8_lossy(&sql);
+                if let Err(e) = s.conn.query_drop(text.as_ref()).await {
+                    let _ = s.conn.query_drop("ROLLBACK").await;
+                    return Err(e);
+                }
+                n = 0;
+            }
+        }
+        s.conn.query_drop("COMMIT").await
+    }
+}
+
+fn is_structural(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(se) if STRUCTURAL.contains(&se.code))
+}
+
+#[async_trait]
+impl WriterTask for MysqlTask {
+    fn retry_safe(&self) -> bool {
+        // Re-running replace/upsert leaves the same rows; plain inserts would duplicate.
+        self.writer.cfg.write_mode != WriteMode::Insert
+    }
+
+    async fn write(
+        &mut self,
+        mut input: BatchReceiver,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
+        let cc = self.writer.conn.clone();
+        let mut s = self.open().await?;
+        let mut parts: Option<(String, String, Vec<String>)> = None;
+        while let Some(b) = input.recv().await {
+            let batch = &b.data;
+            if parts.is_none() {
+                let names = if self.writer.cfg.column == ["*"] {
+                    column_names(batch)
+                } else {
+                    self.writer.cfg.column.clone()
+                };
+                if self.writer.cfg.column != ["*"] && names.len() != batch.num_columns() {
+                    return Err(MysqlError::Invalid(format!(
+                        "the writer lists {} columns ({}) but the reader produces {} ({})",
+                        names.len(),
+                        names.join(", "),
+                        batch.num_columns(),
+                        column_names(batch).join(", ")
+                    ))
+                    .into());
+                }
+                if self.writer.cfg.create_table {
+                    self.create_table(&mut s, batch, &names).await?;
+                }
+                let (h, t) = self.statement_parts(&names);
+                parts = Some((h, t, names));
+            }
+            let Some((head, tail, _)) = &parts else {
+                continue;
+            };
+            // Rows that cannot even be expressed as literals are dirty before any SQL runs.
+            // (The formatter is not Send, so it lives only in this block, not across awaits.)
+            let (rows, bad) = {
+                let mut lits =
+                    RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
+                        .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
+                let mut rows: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch.num_rows());
+                let mut bad = Vec::new();
+                for r in 0..batch.num_rows() {
+                    let mut lit = Vec::new();
+                    match lits.write_row(r, &mut lit) {
+                        Ok(()) => rows.push((r, lit)),
+                        Err(error) => bad.push((r, error)),
+                    }
+                }
+                (rows, bad)
+            };
+            for (r, error) in bad {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: column_names(batch),
+                    values: row_values(batch, r),
+                    location: Some(self.writer.table.clone()),
+                })?;
+            }
+            let only: Vec<Vec<u8>> = rows.iter().map(|(_, l)| l.clone()).collect();
+            let mut attempt = 0;
+            let ok = loop {
+                match self.write_all(&mut s, head, tail, &only).await {
+                    Ok(()) => break only.len(),
+                    Err(e) if e.is_fatal() && attempt < RECONNECTS => {
+                        attempt += 1;
+                        tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", s.url);
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            500 * u64::from(attempt),
+                        ))
+                        .await;
+                        s = self.open().await?;
+                    }
+                    Err(e) if e.is_fatal() || is_structural(&e) => {
+                        return Err(cc.query_error(&s.url, head, e).into());
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            "batch failed on data ({e}); isolating bad rows one by one"
+                        );
+                        let mut landed = 0;
+                        for (r, lit) in &rows {
+                            let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
+                            match s.conn.query_drop(sql.as_str()).await {
+                                Ok(()) => landed += 1,
+                                Err(e) if e.is_fatal() || is_structural(&e) => {
+                                    return Err(cc.query_error(&s.url, head, e).into());
+                                }
+                                Err(e) => ctx.dirty(DirtyRecord {
+                                    error: e.to_string(),
+                                    columns: column_names(batch),
+                                    values: row_values(batch, *r),
+                                    location: Some(self.writer.table.clone()),
+                                })?,
+                            }
+                        }
+                        break landed;
+                    }
+                }
+            };
+            ctx.counters.add_written(
+                ok as u64,
+                (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
+            );
+            ctx.check_cancelled()?;
+        }
+        let _ = s.conn.disconnect().await;
+        Ok(())
+    }
+}
