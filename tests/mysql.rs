@@ -519,6 +519,11 @@ fn mysql_file_round_trip_with_shipped_jobs() {
     ]);
     let o = run_in(t.path(), &b.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("LOAD DATA LOCAL INFILE refused"),
+        "insert mode loads via LOAD DATA: {}",
+        stderr(&o)
+    );
     let q = "SELECT COUNT(*), SUM(id), SUM(amount), COUNT(note), MAX(created), SUM(CRC32(CONCAT_WS('|', id, name, amount, created, note)))";
     assert_eq!(
         db.query(&format!("{q} FROM orders")),

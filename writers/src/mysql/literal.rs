@@ -1,6 +1,7 @@
-//! Arrow values as MySQL literals, exact: numbers and decimals as digits, text escaped for the
-//! session's sql_mode, bytes as hex, timestamps to the microsecond (finer is refused, since
-//! MySQL would round it).
+//! Arrow values as MySQL text, exact: numbers and decimals as digits, text escaped, bytes as
+//! hex, timestamps to the microsecond (finer is refused, since MySQL would round it). Two
+//! styles: SQL tuples `(v1,v2)` for INSERT, and LOAD DATA lines (tab-separated, backslash
+//! escapes, `\N` for NULL).
 
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -40,17 +41,38 @@ impl<'a> RowLiterals<'a> {
         })
     }
 
+    /// Whether the batch can go through LOAD DATA lines (it has no binary column).
+    pub fn load_data_ok(&self) -> bool {
+        !self
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .any(|f| matches!(f.data_type(), DataType::Binary | DataType::LargeBinary))
+    }
+
     /// Appends row `r` as a tuple to `out`, or says why it cannot be written.
     pub fn write_row(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        self.write(r, out, false)
+    }
+
+    /// Appends row `r` as one LOAD DATA line (`FIELDS TERMINATED BY '\t' ESCAPED BY '\\'`).
+    pub fn write_line(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        self.write(r, out, true)
+    }
+
+    fn write(&mut self, r: usize, out: &mut Vec<u8>, tsv: bool) -> Result<(), String> {
         let start = out.len();
-        out.push(b'(');
+        if !tsv {
+            out.push(b'(');
+        }
         for (c, w) in self.writers.iter().enumerate() {
             if c > 0 {
-                out.push(b',');
+                out.push(if tsv { b'\t' } else { b',' });
             }
             let a = self.batch.column(c);
             if a.is_null(r) {
-                out.extend_from_slice(b"NULL");
+                out.extend_from_slice(if tsv { b"\\N" } else { b"NULL" });
                 continue;
             }
             if let DataType::Timestamp(TimeUnit::Nanosecond, _) = a.data_type() {
@@ -70,6 +92,30 @@ impl<'a> RowLiterals<'a> {
             let kind = w
                 .write(r, &mut self.field, None)
                 .inspect_err(|_| out.truncate(start))?;
+            if tsv {
+                match kind {
+                    ValueKind::Bool => out.push(if self.field == b"true" { b'1' } else { b'0' }),
+                    ValueKind::Text if self.empty_as_null && self.field.is_empty() => {
+                        out.extend_from_slice(b"\\N")
+                    }
+                    ValueKind::Bytes => {
+                        out.truncate(start);
+                        return Err("binary values go through INSERT, not LOAD DATA".into());
+                    }
+                    _ => {
+                        for &b in &self.field {
+                            match b {
+                                b'\\' => out.extend_from_slice(b"\\\\"),
+                                b'\t' => out.extend_from_slice(b"\\t"),
+                                b'\n' => out.extend_from_slice(b"\\n"),
+                                0 => out.extend_from_slice(b"\\0"),
+                                _ => out.push(b),
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
             match kind {
                 ValueKind::Number => out.extend_from_slice(&self.field),
                 ValueKind::Bool => {
@@ -100,7 +146,7 @@ impl<'a> RowLiterals<'a> {
                 }
             }
         }
-        out.push(b')');
+        out.push(if tsv { b'\n' } else { b')' });
         Ok(())
     }
 }
@@ -161,5 +207,32 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "(1,'it''s a \\ test',-0.05,1,X'00FF')(NULL,NULL,123.45,0,X'')"
         );
+    }
+
+    #[test]
+    fn load_data_lines_escape_and_refuse_bytes() {
+        let b = RecordBatch::try_from_iter(vec![
+            (
+                "i",
+                Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("a\tb\nc\\d"), Some("")])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let mut l = RowLiterals::new(&b, true, false).unwrap();
+        assert!(l.load_data_ok());
+        let mut out = Vec::new();
+        l.write_line(0, &mut out).unwrap();
+        l.write_line(1, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1\ta\\tb\\nc\\\\d\n\\N\t\n"
+        );
+        assert!(!RowLiterals::new(&batch(), true, false)
+            .unwrap()
+            .load_data_ok());
     }
 }

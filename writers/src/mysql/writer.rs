@@ -275,13 +275,13 @@ impl MysqlTask {
         s: &mut Session,
         head: &str,
         tail: &str,
-        rows: &[Vec<u8>],
+        rows: &[(usize, Vec<u8>)],
     ) -> Result<(), mysql_async::Error> {
         let budget = s.max_packet / 2;
         s.conn.query_drop("START TRANSACTION").await?;
         let mut sql: Vec<u8> = Vec::with_capacity(budget.min(16 << 20));
         let mut n = 0;
-        for (i, r) in rows.iter().enumerate() {
+        for (i, (_, r)) in rows.iter().enumerate() {
             if n == 0 {
                 sql.clear();
                 sql.extend_from_slice(head.as_bytes());
@@ -293,7 +293,7 @@ impl MysqlTask {
             let last = i + 1 == rows.len();
             let next_big = rows
                 .get(i + 1)
-                .is_some_and(|nx| sql.len() + nx.len() + tail.len() > budget);
+                .is_some_and(|(_, nx)| sql.len() + nx.len() + tail.len() > budget);
             if last || n >= self.writer.cfg.batch_size || next_big {
                 sql.extend_from_slice(tail.as_bytes());
                 let text = String::from_utf8_lossy(&sql);
@@ -324,9 +324,10 @@ impl WriterTask for MysqlTask {
         mut input: BatchReceiver,
         ctx: TaskContext,
     ) -> Result<(), PluginError> {
-        let cc = self.writer.conn.clone();
         let mut s = self.open().await?;
-        let mut parts: Option<(String, String, Vec<String>)> = None;
+        let mut parts: Option<(String, String, String)> = None;
+        // LOAD DATA needs backslash escapes and only suits plain inserts.
+        let mut use_load = self.writer.cfg.write_mode == WriteMode::Insert && s.backslash_escapes;
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             if parts.is_none() {
@@ -349,75 +350,67 @@ impl WriterTask for MysqlTask {
                     self.create_table(&mut s, batch, &names).await?;
                 }
                 let (h, t) = self.statement_parts(&names);
-                parts = Some((h, t, names));
+                let cols = if self.writer.cfg.column == ["*"] {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        names
+                            .iter()
+                            .map(|c| quote_ident(Dialect::MySql, c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                parts = Some((h, t, cols));
             }
-            let Some((head, tail, _)) = &parts else {
+            let Some((head, tail, cols)) = &parts else {
                 continue;
             };
-            // Rows that cannot even be expressed as literals are dirty before any SQL runs.
-            // (The formatter is not Send, so it lives only in this block, not across awaits.)
-            let (rows, bad) = {
-                let mut lits =
-                    RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
-                        .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
-                let mut rows: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch.num_rows());
-                let mut bad = Vec::new();
-                for r in 0..batch.num_rows() {
-                    let mut lit = Vec::new();
-                    match lits.write_row(r, &mut lit) {
-                        Ok(()) => rows.push((r, lit)),
-                        Err(error) => bad.push((r, error)),
+            let all: Vec<usize> = (0..batch.num_rows()).collect();
+            let mut landed = None;
+            if use_load {
+                let lines = self.format_lines(&s, batch)?;
+                if let Some((data, ok_rows, bad)) = lines {
+                    for (r, error) in bad {
+                        self.dirty(&ctx, batch, r, error)?;
+                    }
+                    match self.load_lines(&mut s, data, ok_rows.len(), cols).await {
+                        Ok(true) => landed = Some(ok_rows.len()),
+                        Ok(false) => {
+                            tracing::debug!("LOAD DATA reported warnings or skipped rows; replaying the batch with INSERT to isolate them");
+                            landed = Some(
+                                self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
+                                    .await?,
+                            );
+                        }
+                        Err(e) if e.is_fatal() => {
+                            tracing::warn!(
+                                "{}: connection lost during LOAD DATA ({e}); reconnecting",
+                                s.url
+                            );
+                            s = self.open().await?;
+                            landed = Some(
+                                self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
+                                    .await?,
+                            );
+                        }
+                        Err(e) => {
+                            tracing::warn!("{}: LOAD DATA LOCAL INFILE refused ({e}); writing with multi-row INSERT instead", s.url);
+                            use_load = false;
+                            landed = Some(
+                                self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
+                                    .await?,
+                            );
+                        }
                     }
                 }
-                (rows, bad)
-            };
-            for (r, error) in bad {
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: column_names(batch),
-                    values: row_values(batch, r),
-                    location: Some(self.writer.table.clone()),
-                })?;
             }
-            let only: Vec<Vec<u8>> = rows.iter().map(|(_, l)| l.clone()).collect();
-            let mut attempt = 0;
-            let ok = loop {
-                match self.write_all(&mut s, head, tail, &only).await {
-                    Ok(()) => break only.len(),
-                    Err(e) if e.is_fatal() && attempt < RECONNECTS => {
-                        attempt += 1;
-                        tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", s.url);
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            500 * u64::from(attempt),
-                        ))
-                        .await;
-                        s = self.open().await?;
-                    }
-                    Err(e) if e.is_fatal() || is_structural(&e) => {
-                        return Err(cc.query_error(&s.url, head, e).into());
-                    }
-                    Err(e) => {
-                        tracing::debug!(
-                            "batch failed on data ({e}); isolating bad rows one by one"
-                        );
-                        let mut landed = 0;
-                        for (r, lit) in &rows {
-                            let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
-                            match s.conn.query_drop(sql.as_str()).await {
-                                Ok(()) => landed += 1,
-                                Err(e) if e.is_fatal() || is_structural(&e) => {
-                                    return Err(cc.query_error(&s.url, head, e).into());
-                                }
-                                Err(e) => ctx.dirty(DirtyRecord {
-                                    error: e.to_string(),
-                                    columns: column_names(batch),
-                                    values: row_values(batch, *r),
-                                    location: Some(self.writer.table.clone()),
-                                })?,
-                            }
-                        }
-                        break landed;
-                    }
+            let ok = match landed {
+                Some(n) => n,
+                None => {
+                    self.insert_rows(&mut s, batch, &all, head, tail, &ctx)
+                        .await?
                 }
             };
             ctx.counters.add_written(
@@ -428,5 +421,149 @@ impl WriterTask for MysqlTask {
         }
         let _ = s.conn.disconnect().await;
         Ok(())
+    }
+}
+
+impl MysqlTask {
+    fn dirty(
+        &self,
+        ctx: &TaskContext,
+        batch: &RecordBatch,
+        r: usize,
+        error: String,
+    ) -> Result<(), PluginError> {
+        ctx.dirty(DirtyRecord {
+            error,
+            columns: column_names(batch),
+            values: row_values(batch, r),
+            location: Some(self.writer.table.clone()),
+        })
+    }
+
+    /// The batch as LOAD DATA lines, the rows they hold, and rows that cannot be expressed;
+    /// `None` when the batch has columns LOAD DATA cannot carry (binary).
+    #[allow(clippy::type_complexity)]
+    fn format_lines(
+        &self,
+        s: &Session,
+        batch: &RecordBatch,
+    ) -> Result<Option<(Vec<u8>, Vec<usize>, Vec<(usize, String)>)>, PluginError> {
+        let mut lits = RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
+            .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
+        if !lits.load_data_ok() {
+            return Ok(None);
+        }
+        let mut data = Vec::with_capacity(batch.num_rows() * 64);
+        let (mut ok, mut bad) = (Vec::with_capacity(batch.num_rows()), Vec::new());
+        for r in 0..batch.num_rows() {
+            match lits.write_line(r, &mut data) {
+                Ok(()) => ok.push(r),
+                Err(e) => bad.push((r, e)),
+            }
+        }
+        Ok(Some((data, ok, bad)))
+    }
+
+    /// Loads `rows` lines in one transaction; true when committed with every row and no
+    /// warning, false when rolled back (LOCAL turns errors into warnings, so any warning means
+    /// a value may have been altered).
+    async fn load_lines(
+        &self,
+        s: &mut Session,
+        data: Vec<u8>,
+        rows: usize,
+        cols: &str,
+    ) -> Result<bool, mysql_async::Error> {
+        if rows == 0 {
+            return Ok(true);
+        }
+        let data = bytes::Bytes::from(data);
+        s.conn.set_infile_handler(async move {
+            let chunks: mysql_async::InfileData =
+                Box::pin(futures_util::stream::iter(std::iter::once(Ok(data))));
+            Ok(chunks)
+        });
+        s.conn.query_drop("START TRANSACTION").await?;
+        let sql = format!(
+            "LOAD DATA LOCAL INFILE 'datasync-batch' INTO TABLE {} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'{cols}",
+            self.writer.qtable()
+        );
+        if let Err(e) = s.conn.query_drop(sql.as_str()).await {
+            let _ = s.conn.query_drop("ROLLBACK").await;
+            return Err(e);
+        }
+        if s.conn.affected_rows() == rows as u64 && s.conn.get_warnings() == 0 {
+            s.conn.query_drop("COMMIT").await?;
+            Ok(true)
+        } else {
+            s.conn.query_drop("ROLLBACK").await?;
+            Ok(false)
+        }
+    }
+
+    /// Writes `rows` of the batch with multi-row statements in one transaction; on a data
+    /// error replays them one by one, making the failing ones dirty. Returns rows landed.
+    async fn insert_rows(
+        &self,
+        s: &mut Session,
+        batch: &RecordBatch,
+        rows: &[usize],
+        head: &str,
+        tail: &str,
+        ctx: &TaskContext,
+    ) -> Result<usize, PluginError> {
+        let cc = &self.writer.conn;
+        // Rows that cannot even be expressed as literals are dirty before any SQL runs.
+        // (The formatter is not Send, so it lives only in this block, not across awaits.)
+        let (tuples, bad) = {
+            let mut lits =
+                RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
+                    .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
+            let mut tuples: Vec<(usize, Vec<u8>)> = Vec::with_capacity(rows.len());
+            let mut bad = Vec::new();
+            for &r in rows {
+                let mut lit = Vec::new();
+                match lits.write_row(r, &mut lit) {
+                    Ok(()) => tuples.push((r, lit)),
+                    Err(error) => bad.push((r, error)),
+                }
+            }
+            (tuples, bad)
+        };
+        for (r, error) in bad {
+            self.dirty(ctx, batch, r, error)?;
+        }
+        let mut attempt = 0;
+        loop {
+            match self.write_all(s, head, tail, &tuples).await {
+                Ok(()) => return Ok(tuples.len()),
+                Err(e) if e.is_fatal() && attempt < RECONNECTS => {
+                    attempt += 1;
+                    tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", s.url);
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)))
+                        .await;
+                    *s = self.open().await?;
+                }
+                Err(e) if e.is_fatal() || is_structural(&e) => {
+                    return Err(cc.query_error(&s.url, head, e).into())
+                }
+                Err(e) => {
+                    tracing::debug!("batch failed on data ({e}); isolating bad rows one by one");
+                    let mut landed = 0;
+                    for (r, lit) in &tuples {
+                        let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
+                        match s.conn.query_drop(sql.as_str()).await {
+                            Ok(()) => landed += 1,
+                            Err(e) if e.is_fatal() || is_structural(&e) => {
+                                return Err(cc.query_error(&s.url, head, e).into())
+                            }
+                            Err(e) => self.dirty(ctx, batch, *r, e.to_string())?,
+                        }
+                    }
+                    return Ok(landed);
+                }
+            }
+        }
     }
 }
