@@ -6,8 +6,6 @@
 
 mod config;
 mod reader;
-mod split;
 
 pub use config::MysqlReaderConfig;
 pub use reader::MysqlReader;
-pub use split::MysqlSplit;

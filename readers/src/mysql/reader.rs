@@ -1,14 +1,13 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
 use super::config::MysqlReaderConfig;
-use super::split::MysqlSplit;
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
 use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::sql::{quote_ident, split_ranges, Dialect};
+use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
 };
@@ -94,7 +93,7 @@ impl MysqlReader {
         table: &str,
         pk: &str,
         channels: usize,
-    ) -> Result<Vec<MysqlSplit>, MysqlError> {
+    ) -> Result<Vec<SqlSplit>, MysqlError> {
         let cc = &self.conns[conn_ix];
         let (mut conn, url) = cc.connect(&[]).await?;
         let qpk = quote_ident(Dialect::MySql, pk);
@@ -137,24 +136,7 @@ impl MysqlReader {
         let _ = conn.disconnect().await;
         let bounds =
             row.and_then(|(a, b)| Some((a?.parse::<i128>().ok()?, b?.parse::<i128>().ok()?)));
-        let mut splits: Vec<MysqlSplit> = match bounds {
-            Some((lo, hi)) => split_ranges(lo, hi, channels)
-                .into_iter()
-                .map(|r| MysqlSplit::Table {
-                    conn: conn_ix,
-                    table: table.to_string(),
-                    range: Some(r),
-                    null_keys: false,
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        splits.push(MysqlSplit::Table {
-            conn: conn_ix,
-            table: table.to_string(),
-            range: None,
-            null_keys: true,
-        });
+        let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
         tracing::info!(
             "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
             splits.len()
@@ -169,7 +151,7 @@ impl Reader for MysqlReader {
         let mut splits = Vec::new();
         for (i, c) in self.cfg.connection.iter().enumerate() {
             for q in &c.query_sql {
-                splits.push(MysqlSplit::Query {
+                splits.push(SqlSplit::Query {
                     conn: i,
                     sql: q.clone(),
                 });
@@ -179,7 +161,7 @@ impl Reader for MysqlReader {
                     Some(pk) if !pk.trim().is_empty() => {
                         splits.extend(self.split_table(i, t, pk, channels).await?)
                     }
-                    _ => splits.push(MysqlSplit::Table {
+                    _ => splits.push(SqlSplit::Table {
                         conn: i,
                         table: t.clone(),
                         range: None,
@@ -202,7 +184,7 @@ impl Reader for MysqlReader {
 
 struct MysqlTask {
     reader: MysqlReader,
-    split: MysqlSplit,
+    split: SqlSplit,
 }
 
 fn bit_text(bytes: &[u8], boolean: bool) -> String {
@@ -222,12 +204,11 @@ impl ReaderTask for MysqlTask {
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let cfg = &self.reader.cfg;
-        let conn_ix = match &self.split {
-            MysqlSplit::Table { conn, .. } | MysqlSplit::Query { conn, .. } => *conn,
-        };
+        let conn_ix = self.split.conn();
         let cc = &self.reader.conns[conn_ix];
         let (mut conn, url) = cc.connect(&[]).await?;
         let sql = self.split.sql(
+            Dialect::MySql,
             &cfg.column,
             cfg.where_clause.as_deref(),
             cfg.split_pk.as_deref(),
