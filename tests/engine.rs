@@ -381,6 +381,11 @@ fn sample_params(dir: &Path) -> Vec<String> {
         "mysql_user=etl".into(),
         "mysql_password=secret".into(),
         "mysql_table=orders".into(),
+        "pg_host=127.0.0.1".into(),
+        "pg_db=warehouse".into(),
+        "pg_user=etl".into(),
+        "pg_password=secret".into(),
+        "pg_table=orders".into(),
     ]
 }
 

@@ -5,6 +5,10 @@
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub mod sqlconfig;
 #[cfg(feature = "stream")]
 pub mod stream;
 
@@ -18,5 +22,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<file::FileReader>();
     #[cfg(feature = "mysql")]
     registry.add_reader::<mysql::MysqlReader>();
+    #[cfg(feature = "postgres")]
+    registry.add_reader::<postgres::PostgresReader>();
     let _ = registry;
 }

@@ -5,6 +5,10 @@
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+mod sqltext;
 #[cfg(feature = "stream")]
 pub mod stream;
 
@@ -18,5 +22,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<file::FileWriter>();
     #[cfg(feature = "mysql")]
     registry.add_writer::<mysql::MysqlWriter>();
+    #[cfg(feature = "postgres")]
+    registry.add_writer::<postgres::PostgresWriter>();
     let _ = registry;
 }

@@ -4,8 +4,6 @@
 //! contiguous key ranges plus one task for NULL keys; `querySql` runs as given.
 //! Limits: no TLS yet (refused clearly); `fetchSize` is accepted and unused (always streams).
 
-mod config;
 mod reader;
 
-pub use config::MysqlReaderConfig;
 pub use reader::MysqlReader;

@@ -1,6 +1,6 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
-use super::config::MysqlReaderConfig;
+use crate::sqlconfig::SqlReaderConfig;
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// The MySQL reader.
 #[derive(Debug, Clone)]
 pub struct MysqlReader {
-    cfg: Arc<MysqlReaderConfig>,
+    cfg: Arc<SqlReaderConfig>,
     conns: Arc<Vec<MysqlConnConfig>>,
     zero_to_null: bool,
 }
@@ -29,7 +29,7 @@ impl ReaderPlugin for MysqlReader {
         "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: MysqlReaderConfig = parse_params(p.value, p.path)?;
+        let cfg: SqlReaderConfig = parse_params(p.value, p.path)?;
         let conn_at = join_path(p.path, "connection");
         if cfg.connection.is_empty() {
             return Err(ConfigError::new(conn_at, "needs at least one entry"));

@@ -6,7 +6,6 @@
 //! Limits: no TLS yet; rows committed before a failure stay (per-batch transactions).
 
 mod config;
-mod literal;
 mod writer;
 
 pub use config::{MysqlWriterConfig, WriteMode};

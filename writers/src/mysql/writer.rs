@@ -2,7 +2,7 @@
 //! of bad rows, commit (postSql).
 
 use super::config::{MysqlWriterConfig, WriteMode};
-use super::literal::RowLiterals;
+use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};

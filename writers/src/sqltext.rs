@@ -1,7 +1,8 @@
-//! Arrow values as MySQL text, exact: numbers and decimals as digits, text escaped, bytes as
-//! hex, timestamps to the microsecond (finer is refused, since MySQL would round it). Two
-//! styles: SQL tuples `(v1,v2)` for INSERT, and LOAD DATA lines (tab-separated, backslash
-//! escapes, `\N` for NULL).
+//! Arrow values as SQL text for the SQL writers, exact: numbers and decimals as digits, text
+//! escaped, bytes as hex, timestamps to the microsecond (finer is refused: MySQL and PostgreSQL
+//! would round it). Two styles: MySQL tuples `(v1,v2)` for INSERT, and tab-separated lines with
+//! backslash escapes and `\N` for NULL, which both MySQL's LOAD DATA and PostgreSQL's text
+//! COPY read.
 
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -41,7 +42,7 @@ impl<'a> RowLiterals<'a> {
         })
     }
 
-    /// Whether the batch can go through LOAD DATA lines (it has no binary column).
+    /// Whether the batch can go through lines without hex bytes (it has no binary column).
     pub fn load_data_ok(&self) -> bool {
         !self
             .batch
@@ -53,15 +54,22 @@ impl<'a> RowLiterals<'a> {
 
     /// Appends row `r` as a tuple to `out`, or says why it cannot be written.
     pub fn write_row(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
-        self.write(r, out, false)
+        self.write(r, out, false, false)
     }
 
     /// Appends row `r` as one LOAD DATA line (`FIELDS TERMINATED BY '\t' ESCAPED BY '\\'`).
     pub fn write_line(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
-        self.write(r, out, true)
+        self.write(r, out, true, false)
     }
 
-    fn write(&mut self, r: usize, out: &mut Vec<u8>, tsv: bool) -> Result<(), String> {
+    /// Appends row `r` as one PostgreSQL text COPY line (bytea as `\\x` hex, dates before
+    /// year 1 as `... BC`).
+    pub fn write_copy_line(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        self.write(r, out, true, true)
+    }
+
+    /// `pg`: PostgreSQL COPY text (hex bytea, BC dates); otherwise MySQL.
+    fn write(&mut self, r: usize, out: &mut Vec<u8>, tsv: bool, pg: bool) -> Result<(), String> {
         let start = out.len();
         if !tsv {
             out.push(b'(');
@@ -83,7 +91,7 @@ impl<'a> RowLiterals<'a> {
                 if v.is_some_and(|v| v % 1000 != 0) {
                     out.truncate(start);
                     return Err(format!(
-                        "column {}: nanoseconds cannot be stored (MySQL keeps microseconds)",
+                        "column {}: nanoseconds cannot be stored (the database keeps microseconds)",
                         self.batch.schema().field(c).name()
                     ));
                 }
@@ -92,11 +100,20 @@ impl<'a> RowLiterals<'a> {
             let kind = w
                 .write(r, &mut self.field, None)
                 .inspect_err(|_| out.truncate(start))?;
+            if pg && matches!(a.data_type(), DataType::Date32 | DataType::Timestamp(..)) {
+                bc_year(&mut self.field);
+            }
             if tsv {
                 match kind {
                     ValueKind::Bool => out.push(if self.field == b"true" { b'1' } else { b'0' }),
                     ValueKind::Text if self.empty_as_null && self.field.is_empty() => {
                         out.extend_from_slice(b"\\N")
+                    }
+                    ValueKind::Bytes if pg => {
+                        out.extend_from_slice(b"\\\\x");
+                        for b in &self.field {
+                            out.extend_from_slice(format!("{b:02x}").as_bytes());
+                        }
                     }
                     ValueKind::Bytes => {
                         out.truncate(start);
@@ -149,6 +166,23 @@ impl<'a> RowLiterals<'a> {
         out.push(if tsv { b'\n' } else { b')' });
         Ok(())
     }
+}
+
+/// Rewrites an ISO date with a year <= 0 (astronomical: year 0 is 1 BC) into PostgreSQL's
+/// `YYYY-MM-DD[ time] BC`.
+fn bc_year(field: &mut Vec<u8>) {
+    let text = String::from_utf8_lossy(field).into_owned();
+    let body = text.strip_prefix('-').unwrap_or(&text);
+    let Some((year, rest)) = body.split_once('-') else {
+        return;
+    };
+    let Ok(y) = year.parse::<i64>() else { return };
+    let y = if text.starts_with('-') { -y } else { y };
+    if y > 0 {
+        return;
+    }
+    field.clear();
+    field.extend_from_slice(format!("{:04}-{rest} BC", 1 - y).as_bytes());
 }
 
 #[cfg(test)]
@@ -207,6 +241,19 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "(1,'it''s a \\ test',-0.05,1,X'00FF')(NULL,NULL,123.45,0,X'')"
         );
+    }
+
+    #[test]
+    fn bc_dates_for_postgres() {
+        for (iso, pg) in [
+            ("-4712-01-01", "4713-01-01 BC"),
+            ("0000-12-31 10:00:00", "0001-12-31 10:00:00 BC"),
+            ("2024-01-01", "2024-01-01"),
+        ] {
+            let mut f = iso.as_bytes().to_vec();
+            bc_year(&mut f);
+            assert_eq!(String::from_utf8(f).unwrap(), pg);
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! Parameters of the MySQL reader, as DataX's mysqlreader spells them.
+//! Parameters of the SQL readers (MySQL, PostgreSQL), as DataX's mysqlreader and
+//! postgresqlreader spell them (the same shape).
 
 use datasync_engine::config::one_or_many;
 use datasync_engine::Secret;
 use serde::Deserialize;
 
-/// `parameter` of the MySQL reader.
+/// `parameter` of a SQL reader.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MysqlReaderConfig {
+pub struct SqlReaderConfig {
     /// User name (OceanBase: `user@tenant#cluster`).
     pub username: String,
     /// Password.

@@ -1,0 +1,219 @@
+//! Connection settings and connecting.
+
+use datasync_engine::config::ConfigError;
+use datasync_engine::sql::{parse_jdbc_url, JdbcUrl};
+use datasync_engine::{PluginError, Secret};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+/// URL schemes accepted for PostgreSQL.
+pub const PG_SCHEMES: &[&str] = &["postgresql", "postgres"];
+
+/// Errors of the PostgreSQL plugins.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// No URL of the list accepted a connection.
+    #[error("cannot connect to {url} as {user}")]
+    Connect {
+        /// The URL (no password).
+        url: String,
+        /// The user.
+        user: String,
+        /// The cause.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// Connecting took longer than the connect timeout.
+    #[error("cannot connect to {url}: no answer within {secs}s (connectTimeout)")]
+    Timeout {
+        /// The URL (no password).
+        url: String,
+        /// The timeout.
+        secs: u64,
+    },
+    /// A statement failed.
+    #[error("{what} failed on {url}")]
+    Query {
+        /// Which statement, shortened.
+        what: String,
+        /// The URL (no password).
+        url: String,
+        /// The cause.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// Something about the data or schema that cannot work (named in the message).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl PgError {
+    /// Lost connections and timeouts may heal; server refusals do not.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            PgError::Connect { source, .. } => source.as_db_error().is_none(),
+            PgError::Query { source, .. } => source.is_closed(),
+            PgError::Timeout { .. } => true,
+            PgError::Invalid(_) => false,
+        }
+    }
+}
+
+impl From<PgError> for PluginError {
+    fn from(e: PgError) -> Self {
+        if e.is_retriable() {
+            PluginError::retriable(e)
+        } else {
+            PluginError::new(e)
+        }
+    }
+}
+
+/// The text of a database error (message, detail), or the error itself.
+pub fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => match d.detail() {
+            Some(det) => format!("{} ({}): {det}", d.message(), d.code().code()),
+            None => format!("{} ({})", d.message(), d.code().code()),
+        },
+        None => e.to_string(),
+    }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct PgConnConfig {
+    urls: Vec<JdbcUrl>,
+    user: String,
+    password: Secret,
+    session: Vec<String>,
+    timeout: Duration,
+}
+
+fn shorten(sql: &str) -> String {
+    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 120 {
+        format!("{}...", one.chars().take(120).collect::<String>())
+    } else {
+        one
+    }
+}
+
+impl PgConnConfig {
+    /// Validates URLs (at `at`), credentials and session statements. Pure.
+    pub fn new(
+        urls: &[String],
+        username: &str,
+        password: &Secret,
+        session: &[String],
+        at: &str,
+    ) -> Result<Self, ConfigError> {
+        if urls.is_empty() {
+            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
+        }
+        let mut parsed = Vec::new();
+        let mut timeout = Duration::from_secs(10);
+        for (i, u) in urls.iter().enumerate() {
+            let at = format!("{at}[{i}]");
+            let url = parse_jdbc_url(u, PG_SCHEMES).map_err(|e| ConfigError::new(&at, e))?;
+            let ssl = url
+                .param("sslmode")
+                .or(url.param("ssl"))
+                .unwrap_or("disable")
+                .to_ascii_lowercase();
+            if !matches!(ssl.as_str(), "disable" | "allow" | "prefer" | "false") {
+                return Err(ConfigError::new(
+                    at,
+                    format!("asks for TLS (sslmode={ssl}), which this build does not support yet; use sslmode=disable only if plain text is acceptable"),
+                ));
+            }
+            for key in ["connectTimeout", "connect_timeout"] {
+                if let Some(v) = url.param(key) {
+                    let secs: f64 = v.parse().map_err(|_| {
+                        ConfigError::new(&at, format!("{key} \"{v}\" is not seconds"))
+                    })?;
+                    if secs > 0.0 {
+                        timeout = Duration::from_secs_f64(secs);
+                    }
+                }
+            }
+            parsed.push(url);
+        }
+        Ok(PgConnConfig {
+            urls: parsed,
+            user: username.to_string(),
+            password: password.clone(),
+            session: session.to_vec(),
+            timeout,
+        })
+    }
+
+    /// Connects to the first URL that answers, sets the session to UTC, runs the job's session
+    /// statements. The connection's I/O runs on its own task.
+    pub async fn connect(&self) -> Result<(Client, &JdbcUrl), PgError> {
+        let mut last = None;
+        for url in &self.urls {
+            let user = url.user.clone().unwrap_or_else(|| self.user.clone());
+            let mut cfg = tokio_postgres::Config::new();
+            cfg.host(&url.host)
+                .port(url.port.unwrap_or(5432))
+                .user(&user)
+                .connect_timeout(self.timeout)
+                .application_name("datasync");
+            let pass = url
+                .password
+                .clone()
+                .unwrap_or_else(|| self.password.expose().to_string());
+            if !pass.is_empty() {
+                cfg.password(pass);
+            }
+            if let Some(db) = &url.database {
+                cfg.dbname(db);
+            }
+            let (client, connection) =
+                match tokio::time::timeout(self.timeout, cfg.connect(NoTls)).await {
+                    Err(_) => {
+                        last = Some(PgError::Timeout {
+                            url: url.to_string(),
+                            secs: self.timeout.as_secs(),
+                        });
+                        continue;
+                    }
+                    Ok(Err(source)) => {
+                        tracing::warn!("cannot connect to {url}: {}", db_message(&source));
+                        last = Some(PgError::Connect {
+                            url: url.to_string(),
+                            user,
+                            source,
+                        });
+                        continue;
+                    }
+                    Ok(Ok(pair)) => pair,
+                };
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!("postgres connection ended: {e}");
+                }
+            });
+            let mut setup = vec!["SET TIME ZONE 'UTC'".to_string()];
+            setup.extend(self.session.iter().cloned());
+            for s in &setup {
+                client
+                    .batch_execute(s)
+                    .await
+                    .map_err(|e| self.query_error(url, s, e))?;
+            }
+            return Ok((client, url));
+        }
+        Err(last.unwrap_or_else(|| PgError::Invalid("no jdbcUrl to connect to".into())))
+    }
+
+    /// Wraps a statement error with the statement (shortened) and the URL.
+    pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: tokio_postgres::Error) -> PgError {
+        PgError::Query {
+            what: format!("`{}`", shorten(sql)),
+            url: url.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! PostgreSQL over `tokio-postgres` (plain TCP): connection settings from DataX parameters, the
+//! error type, and the PostgreSQL <-> Arrow type table.
+//! Known limits: no TLS in this build (`sslmode=require` and stricter are refused clearly).
+
+mod conn;
+mod types;
+
+pub use conn::{db_message, PgConnConfig, PgError, PG_SCHEMES};
+pub use types::{arrow_type, ddl_type, PgKind, TYPE_TABLE};
+
+pub use tokio_postgres;

@@ -1,0 +1,169 @@
+//! PostgreSQL <-> Arrow types. [`TYPE_TABLE`] is the declarative list both directions follow.
+
+use arrow_schema::{DataType, TimeUnit};
+use tokio_postgres::types::{Kind, Type};
+
+/// How a column's binary COPY value is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgKind {
+    /// bool
+    Bool,
+    /// int2
+    I16,
+    /// int4
+    I32,
+    /// int8
+    I64,
+    /// float4
+    F32,
+    /// float8
+    F64,
+    /// numeric, read at this scale
+    Numeric(i8),
+    /// UTF-8 text as sent (text, varchar, char, name, json, xml, enums, and casts to text)
+    Text,
+    /// jsonb: a version byte, then text
+    Jsonb,
+    /// bytea
+    Bytes,
+    /// date
+    Date,
+    /// timestamp / timestamptz (UTC)
+    Timestamp,
+    /// time
+    Time,
+    /// uuid
+    Uuid,
+}
+
+/// (PostgreSQL type, Arrow type it reads as, DDL `createTable` writes for it).
+pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
+    ("boolean", "boolean", "boolean"),
+    ("smallint", "int16", "smallint"),
+    ("integer", "int32", "integer"),
+    ("bigint", "int64", "bigint"),
+    ("real", "float32", "real"),
+    ("double precision", "float64", "double precision"),
+    ("numeric(12,2)", "decimal(12,2)", "numeric(12,2)"),
+    ("numeric", "decimal(38,10)", "numeric(38,10)"),
+    ("text", "utf8", "text"),
+    ("varchar(20)", "utf8", "text"),
+    ("char(5)", "utf8", "text"),
+    ("json", "utf8", "text"),
+    ("jsonb", "utf8", "text"),
+    ("uuid", "utf8", "text"),
+    ("interval", "utf8", "text"),
+    ("inet", "utf8", "text"),
+    ("int4[]", "utf8", "text"),
+    ("bytea", "binary", "bytea"),
+    ("date", "date32", "date"),
+    ("timestamp(6)", "timestamp[us]", "timestamp(6)"),
+    ("timestamptz", "timestamp[us]", "timestamp(6)"),
+    ("time", "time64[us]", "time"),
+];
+
+/// Scale used for numeric columns declared without one.
+pub const UNCONSTRAINED_SCALE: i8 = 10;
+
+/// How a result column is read: `None` means "select it as ::text" (intervals, network types,
+/// arrays, ranges, geometric and other types without a native decoder here).
+pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
+    let base = match t.kind() {
+        Kind::Enum(_) => return Some((DataType::Utf8, PgKind::Text)),
+        Kind::Domain(inner) => return arrow_type(inner, typmod),
+        _ => t,
+    };
+    Some(match *base {
+        Type::BOOL => (DataType::Boolean, PgKind::Bool),
+        Type::INT2 => (DataType::Int16, PgKind::I16),
+        Type::INT4 => (DataType::Int32, PgKind::I32),
+        Type::INT8 => (DataType::Int64, PgKind::I64),
+        Type::FLOAT4 => (DataType::Float32, PgKind::F32),
+        Type::FLOAT8 => (DataType::Float64, PgKind::F64),
+        Type::NUMERIC => {
+            let (p, s) = if typmod >= 4 {
+                let m = typmod - 4;
+                (((m >> 16) & 0xffff) as u8, (m & 0xffff) as i8)
+            } else {
+                (38, UNCONSTRAINED_SCALE)
+            };
+            if p == 0 || p > 38 || s < 0 || s as u8 > p {
+                return None;
+            }
+            (DataType::Decimal128(p, s), PgKind::Numeric(s))
+        }
+        Type::TEXT
+        | Type::VARCHAR
+        | Type::BPCHAR
+        | Type::NAME
+        | Type::JSON
+        | Type::XML
+        | Type::UNKNOWN => (DataType::Utf8, PgKind::Text),
+        Type::JSONB => (DataType::Utf8, PgKind::Jsonb),
+        Type::UUID => (DataType::Utf8, PgKind::Uuid),
+        Type::BYTEA => (DataType::Binary, PgKind::Bytes),
+        Type::DATE => (DataType::Date32, PgKind::Date),
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => (
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            PgKind::Timestamp,
+        ),
+        Type::TIME => (DataType::Time64(TimeUnit::Microsecond), PgKind::Time),
+        _ => return None,
+    })
+}
+
+/// The column type `createTable` uses for an Arrow type.
+pub fn ddl_type(t: &DataType) -> Option<String> {
+    Some(match t {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "integer".into(),
+        DataType::Int64 | DataType::UInt32 => "bigint".into(),
+        DataType::UInt64 => "numeric(20,0)".into(),
+        DataType::Float32 => "real".into(),
+        DataType::Float64 => "double precision".into(),
+        DataType::Decimal128(p, s) => format!("numeric({p},{s})"),
+        DataType::Date32 => "date".into(),
+        DataType::Timestamp(_, _) => "timestamp(6)".into(),
+        DataType::Time64(_) => "time".into(),
+        DataType::Utf8 | DataType::LargeUtf8 => "text".into(),
+        DataType::Binary | DataType::LargeBinary => "bytea".into(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datasync_engine::types::parse_type;
+
+    #[test]
+    fn every_row_has_a_ddl_for_its_arrow_type() {
+        for (pg, arrow, ddl) in TYPE_TABLE {
+            let t = if *arrow == "time64[us]" {
+                DataType::Time64(TimeUnit::Microsecond)
+            } else {
+                parse_type(arrow).unwrap()
+            };
+            assert_eq!(ddl_type(&t).as_deref(), Some(*ddl), "{pg}");
+        }
+    }
+
+    #[test]
+    fn numeric_typmods() {
+        assert_eq!(
+            arrow_type(&Type::NUMERIC, (12 << 16 | 2) + 4),
+            Some((DataType::Decimal128(12, 2), PgKind::Numeric(2)))
+        );
+        assert_eq!(
+            arrow_type(&Type::NUMERIC, -1),
+            Some((DataType::Decimal128(38, 10), PgKind::Numeric(10)))
+        );
+        assert_eq!(
+            arrow_type(&Type::NUMERIC, (60 << 16 | 2) + 4),
+            None,
+            "wider than 38 digits: read as text"
+        );
+        assert_eq!(arrow_type(&Type::INTERVAL, -1), None);
+    }
+}

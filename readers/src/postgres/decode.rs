@@ -1,0 +1,325 @@
+//! Binary COPY tuples -> Arrow columns. A row is decoded whole into scalars first and only
+//! then appended, so a value that does not fit (numeric overflow, infinity dates) makes the
+//! row dirty without leaving half of it behind.
+
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, SchemaRef};
+use datasync_db::postgres::PgKind;
+use std::sync::Arc;
+
+/// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
+const PG_EPOCH_DAYS: i64 = 10_957;
+/// Microseconds from 1970-01-01 to 2000-01-01.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The 11-byte signature that starts a binary COPY stream.
+pub const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// One decoded value.
+pub enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Dec(i128),
+    Str(&'a str),
+    Owned(String),
+    Bytes(&'a [u8]),
+    Date(i32),
+    Micros(i64),
+}
+
+fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
+    b.try_into()
+        .map_err(|_| format!("expected {N} bytes, got {}", b.len()))
+}
+
+/// Decodes one binary value of `kind` (with the column's `precision` for numerics).
+pub fn decode<'a>(kind: PgKind, precision: u8, b: &'a [u8]) -> Result<Scalar<'a>, String> {
+    Ok(match kind {
+        PgKind::Bool => Scalar::Bool(b.first().copied().ok_or("empty bool")? != 0),
+        PgKind::I16 => Scalar::I16(i16::from_be_bytes(be(b)?)),
+        PgKind::I32 => Scalar::I32(i32::from_be_bytes(be(b)?)),
+        PgKind::I64 => Scalar::I64(i64::from_be_bytes(be(b)?)),
+        PgKind::F32 => Scalar::F32(f32::from_be_bytes(be(b)?)),
+        PgKind::F64 => Scalar::F64(f64::from_be_bytes(be(b)?)),
+        PgKind::Text => Scalar::Str(std::str::from_utf8(b).map_err(|_| "text is not valid UTF-8")?),
+        PgKind::Jsonb => match b.split_first() {
+            Some((1, rest)) => {
+                Scalar::Str(std::str::from_utf8(rest).map_err(|_| "jsonb is not valid UTF-8")?)
+            }
+            _ => return Err("unknown jsonb version".into()),
+        },
+        PgKind::Bytes => Scalar::Bytes(b),
+        PgKind::Uuid => {
+            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            if h.len() != 32 {
+                return Err("uuid is not 16 bytes".into());
+            }
+            Scalar::Owned(format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        PgKind::Date => {
+            let d = i32::from_be_bytes(be(b)?);
+            if d == i32::MAX || d == i32::MIN {
+                return Err("infinity date has no Arrow value".into());
+            }
+            Scalar::Date(
+                i32::try_from(i64::from(d) + PG_EPOCH_DAYS).map_err(|_| "date out of range")?,
+            )
+        }
+        PgKind::Timestamp => {
+            let t = i64::from_be_bytes(be(b)?);
+            if t == i64::MAX || t == i64::MIN {
+                return Err("infinity timestamp has no Arrow value".into());
+            }
+            Scalar::Micros(
+                t.checked_add(PG_EPOCH_MICROS)
+                    .ok_or("timestamp out of range")?,
+            )
+        }
+        PgKind::Time => Scalar::Micros(i64::from_be_bytes(be(b)?)),
+        PgKind::Numeric(scale) => Scalar::Dec(numeric(b, precision, scale)?),
+    })
+}
+
+/// PostgreSQL's binary numeric (base-10000 digits) at `scale`, exactly: more fraction digits
+/// than the scale, or more digits than the precision, is an error, never a rounding.
+pub fn numeric(b: &[u8], precision: u8, scale: i8) -> Result<i128, String> {
+    if b.len() < 8 {
+        return Err("short numeric".into());
+    }
+    let n = i16::from_be_bytes([b[0], b[1]]) as usize;
+    let weight = i16::from_be_bytes([b[2], b[3]]) as i32;
+    let sign = u16::from_be_bytes([b[4], b[5]]);
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Err("NaN has no decimal value".into()),
+        _ => return Err("infinity has no decimal value".into()),
+    }
+    if b.len() < 8 + 2 * n {
+        return Err("short numeric digits".into());
+    }
+    let scale = i32::from(scale);
+    let mut acc: i128 = 0;
+    let overflow = || format!("does not fit decimal({precision},{scale})");
+    for i in 0..n {
+        let digit = i128::from(u16::from_be_bytes([b[8 + 2 * i], b[9 + 2 * i]]));
+        // This digit's power of ten once scaled: 4 * (weight - i) + scale.
+        let exp = 4 * (weight - i as i32) + scale;
+        let v = if exp >= 0 {
+            digit
+                .checked_mul(10i128.checked_pow(exp as u32).ok_or_else(overflow)?)
+                .ok_or_else(overflow)?
+        } else {
+            let div = 10i128.pow((-exp).min(38) as u32);
+            if digit % div != 0 {
+                return Err(format!("has more fraction digits than scale {scale}"));
+            }
+            digit / div
+        };
+        acc = acc.checked_add(v).ok_or_else(overflow)?;
+    }
+    if acc >= 10i128.pow(u32::from(precision)) {
+        return Err(overflow());
+    }
+    Ok(if sign == 0x4000 { -acc } else { acc })
+}
+
+enum Builder {
+    Bool(BooleanBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Dec(Decimal128Builder),
+    Str(StringBuilder),
+    Bin(BinaryBuilder),
+    Date(Date32Builder),
+    Ts(TimestampMicrosecondBuilder),
+    Time(Time64MicrosecondBuilder),
+}
+
+/// Accumulates decoded rows into a record batch.
+pub struct Columns {
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+    rows: usize,
+    bytes: usize,
+}
+
+impl Columns {
+    /// Builders for `schema`.
+    pub fn new(schema: SchemaRef) -> Result<Self, String> {
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                Ok(match f.data_type() {
+                    DataType::Boolean => Builder::Bool(BooleanBuilder::new()),
+                    DataType::Int16 => Builder::I16(Int16Builder::new()),
+                    DataType::Int32 => Builder::I32(Int32Builder::new()),
+                    DataType::Int64 => Builder::I64(Int64Builder::new()),
+                    DataType::Float32 => Builder::F32(Float32Builder::new()),
+                    DataType::Float64 => Builder::F64(Float64Builder::new()),
+                    DataType::Decimal128(p, s) => Builder::Dec(
+                        Decimal128Builder::new()
+                            .with_precision_and_scale(*p, *s)
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    DataType::Utf8 => Builder::Str(StringBuilder::new()),
+                    DataType::Binary => Builder::Bin(BinaryBuilder::new()),
+                    DataType::Date32 => Builder::Date(Date32Builder::new()),
+                    DataType::Timestamp(..) => Builder::Ts(TimestampMicrosecondBuilder::new()),
+                    DataType::Time64(..) => Builder::Time(Time64MicrosecondBuilder::new()),
+                    other => return Err(format!("no builder for {other}")),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Columns {
+            schema,
+            builders,
+            rows: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Appends a fully decoded row.
+    pub fn push(&mut self, row: &[Scalar<'_>]) {
+        for (b, v) in self.builders.iter_mut().zip(row) {
+            match (b, v) {
+                (Builder::Bool(b), Scalar::Bool(x)) => b.append_value(*x),
+                (Builder::I16(b), Scalar::I16(x)) => b.append_value(*x),
+                (Builder::I32(b), Scalar::I32(x)) => b.append_value(*x),
+                (Builder::I64(b), Scalar::I64(x)) => b.append_value(*x),
+                (Builder::F32(b), Scalar::F32(x)) => b.append_value(*x),
+                (Builder::F64(b), Scalar::F64(x)) => b.append_value(*x),
+                (Builder::Dec(b), Scalar::Dec(x)) => b.append_value(*x),
+                (Builder::Str(b), Scalar::Str(x)) => {
+                    self.bytes += x.len();
+                    b.append_value(x)
+                }
+                (Builder::Str(b), Scalar::Owned(x)) => {
+                    self.bytes += x.len();
+                    b.append_value(x)
+                }
+                (Builder::Bin(b), Scalar::Bytes(x)) => {
+                    self.bytes += x.len();
+                    b.append_value(x)
+                }
+                (Builder::Date(b), Scalar::Date(x)) => b.append_value(*x),
+                (Builder::Ts(b), Scalar::Micros(x)) => b.append_value(*x),
+                (Builder::Time(b), Scalar::Micros(x)) => b.append_value(*x),
+                (b, _) => match b {
+                    Builder::Bool(b) => b.append_null(),
+                    Builder::I16(b) => b.append_null(),
+                    Builder::I32(b) => b.append_null(),
+                    Builder::I64(b) => b.append_null(),
+                    Builder::F32(b) => b.append_null(),
+                    Builder::F64(b) => b.append_null(),
+                    Builder::Dec(b) => b.append_null(),
+                    Builder::Str(b) => b.append_null(),
+                    Builder::Bin(b) => b.append_null(),
+                    Builder::Date(b) => b.append_null(),
+                    Builder::Ts(b) => b.append_null(),
+                    Builder::Time(b) => b.append_null(),
+                },
+            }
+        }
+        self.rows += 1;
+        self.bytes += 8 * self.builders.len();
+    }
+
+    /// Rows and approximate bytes buffered.
+    pub fn size(&self) -> (usize, usize) {
+        (self.rows, self.bytes)
+    }
+
+    /// Takes the buffered rows as a batch.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, String> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| -> ArrayRef {
+                match b {
+                    Builder::Bool(b) => Arc::new(b.finish()),
+                    Builder::I16(b) => Arc::new(b.finish()),
+                    Builder::I32(b) => Arc::new(b.finish()),
+                    Builder::I64(b) => Arc::new(b.finish()),
+                    Builder::F32(b) => Arc::new(b.finish()),
+                    Builder::F64(b) => Arc::new(b.finish()),
+                    Builder::Dec(b) => Arc::new(b.finish()),
+                    Builder::Str(b) => Arc::new(b.finish()),
+                    Builder::Bin(b) => Arc::new(b.finish()),
+                    Builder::Date(b) => Arc::new(b.finish()),
+                    Builder::Ts(b) => Arc::new(b.finish()),
+                    Builder::Time(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(n: &[u16], weight: i16, neg: bool) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(n.len() as i16).to_be_bytes());
+        v.extend_from_slice(&weight.to_be_bytes());
+        v.extend_from_slice(&(if neg { 0x4000u16 } else { 0 }).to_be_bytes());
+        v.extend_from_slice(&0u16.to_be_bytes());
+        for d in n {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn numerics_are_exact() {
+        // 12345.67 = [1, 2345, 6700] weight 1
+        assert_eq!(
+            numeric(&num(&[1, 2345, 6700], 1, false), 12, 2),
+            Ok(1_234_567)
+        );
+        assert_eq!(
+            numeric(&num(&[1, 2345, 6700], 1, true), 12, 2),
+            Ok(-1_234_567)
+        );
+        // 0.05 = [500] weight -1
+        assert_eq!(numeric(&num(&[500], -1, false), 12, 2), Ok(5));
+        assert!(
+            numeric(&num(&[1, 2345, 6710], 1, false), 12, 2).is_err(),
+            "12345.671 would round"
+        );
+        assert!(
+            numeric(&num(&[1, 0, 0, 0], 3, false), 12, 2).is_err(),
+            "10^12 overflows decimal(12,2)"
+        );
+        assert_eq!(numeric(&num(&[], 0, false), 12, 2), Ok(0));
+    }
+}

@@ -1,0 +1,402 @@
+//! The reader: validation, split planning, and streaming a split through binary COPY.
+
+use super::decode::{decode, Columns, Scalar, SIGNATURE};
+use crate::sqlconfig::SqlReaderConfig;
+use bytes::{Buf, BytesMut};
+use datasync_db::postgres::{arrow_type, PgConnConfig, PgError, PgKind};
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
+};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The PostgreSQL reader.
+#[derive(Debug, Clone)]
+pub struct PostgresReader {
+    cfg: Arc<SqlReaderConfig>,
+    conns: Arc<Vec<PgConnConfig>>,
+}
+
+impl ReaderPlugin for PostgresReader {
+    const NAME: &'static str = "postgres";
+    const ALIASES: &'static [&'static str] = &["postgresqlreader"];
+    const DESCRIPTION: &'static str =
+        "PostgreSQL tables or queries via binary COPY, split on an integer key";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let cfg: SqlReaderConfig = parse_params(p.value, p.path)?;
+        let conn_at = join_path(p.path, "connection");
+        if cfg.connection.is_empty() {
+            return Err(ConfigError::new(conn_at, "needs at least one entry"));
+        }
+        let mut conns = Vec::new();
+        for (i, c) in cfg.connection.iter().enumerate() {
+            let at = format!("{conn_at}[{i}]");
+            match (c.table.is_empty(), c.query_sql.is_empty()) {
+                (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
+                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
+                (false, true) if cfg.column.is_empty() => {
+                    return Err(ConfigError::new(
+                        join_path(p.path, "column"),
+                        "missing required key \"column\" (names, expressions, or [\"*\"]) when reading tables",
+                    ))
+                }
+                _ => {}
+            }
+            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
+                return Err(ConfigError::new(
+                    at,
+                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
+                ));
+            }
+            conns.push(PgConnConfig::new(
+                &c.jdbc_url,
+                &cfg.username,
+                &cfg.password,
+                &cfg.session,
+                &format!("{at}.jdbcUrl"),
+            )?);
+        }
+        Ok(PostgresReader {
+            cfg: Arc::new(cfg),
+            conns: Arc::new(conns),
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "username": "${pg_user}",
+            "password": "${pg_password}",
+            "column": ["id", "name", "amount", "created"],
+            "splitPk": "id",
+            "where": "",
+            "session": [],
+            "connection": [{"jdbcUrl": ["jdbc:postgresql://${pg_host}:5432/${pg_db}"], "table": ["${pg_table}"]}]
+        })
+    }
+}
+
+impl PostgresReader {
+    async fn split_table(
+        &self,
+        conn_ix: usize,
+        table: &str,
+        pk: &str,
+        channels: usize,
+    ) -> Result<Vec<SqlSplit>, PgError> {
+        let cc = &self.conns[conn_ix];
+        let (client, url) = cc.connect().await?;
+        let qpk = quote_ident(Dialect::Postgres, pk);
+        let qt = quote_ident(Dialect::Postgres, table);
+        let probe = format!("SELECT {qpk} FROM {qt} LIMIT 0");
+        let stmt = client
+            .prepare(&probe)
+            .await
+            .map_err(|e| cc.query_error(url, &probe, e))?;
+        let t = stmt.columns().first().map(|c| c.type_().clone());
+        let integer = matches!(
+            t,
+            Some(datasync_db::postgres::tokio_postgres::types::Type::INT2)
+                | Some(datasync_db::postgres::tokio_postgres::types::Type::INT4)
+                | Some(datasync_db::postgres::tokio_postgres::types::Type::INT8)
+        );
+        if !integer {
+            return Err(PgError::Invalid(format!(
+                "splitPk \"{pk}\" of {table} is {}, not an integer column; only integer keys can be split \
+                 (choose an integer key, or drop splitPk to read the table in one task)",
+                t.map(|t| t.name().to_string()).unwrap_or_default()
+            )));
+        }
+        let where_sql = self
+            .cfg
+            .where_clause
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| format!(" WHERE ({w})"))
+            .unwrap_or_default();
+        let q = format!("SELECT MIN({qpk})::text, MAX({qpk})::text FROM {qt}{where_sql}");
+        let row = client
+            .query_one(q.as_str(), &[])
+            .await
+            .map_err(|e| cc.query_error(url, &q, e))?;
+        let (lo, hi): (Option<String>, Option<String>) = (row.get(0), row.get(1));
+        let bounds = lo
+            .zip(hi)
+            .and_then(|(a, b)| Some((a.parse::<i128>().ok()?, b.parse::<i128>().ok()?)));
+        let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
+        tracing::info!(
+            "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
+            splits.len()
+        );
+        Ok(splits)
+    }
+}
+
+#[async_trait]
+impl Reader for PostgresReader {
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let mut splits = Vec::new();
+        for (i, c) in self.cfg.connection.iter().enumerate() {
+            for q in &c.query_sql {
+                splits.push(SqlSplit::Query {
+                    conn: i,
+                    sql: q.clone(),
+                });
+            }
+            for t in &c.table {
+                match &self.cfg.split_pk {
+                    Some(pk) if !pk.trim().is_empty() => {
+                        splits.extend(self.split_table(i, t, pk, channels).await?)
+                    }
+                    _ => splits.push(SqlSplit::Table {
+                        conn: i,
+                        table: t.clone(),
+                        range: None,
+                        null_keys: false,
+                    }),
+                }
+            }
+        }
+        Ok(splits
+            .into_iter()
+            .map(|split| {
+                Box::new(PgTask {
+                    reader: self.clone(),
+                    split,
+                }) as Box<dyn ReaderTask>
+            })
+            .collect())
+    }
+}
+
+struct PgTask {
+    reader: PostgresReader,
+    split: SqlSplit,
+}
+
+/// Where the binary COPY stream parser is.
+enum Stage {
+    Header,
+    Tuples,
+    Done,
+}
+
+#[async_trait]
+impl ReaderTask for PgTask {
+    fn describe(&self) -> String {
+        self.split.describe()
+    }
+
+    async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let cfg = &self.reader.cfg;
+        let cc = &self.reader.conns[self.split.conn()];
+        let (client, url) = cc.connect().await?;
+        let sql = self.split.sql(
+            Dialect::Postgres,
+            &cfg.column,
+            cfg.where_clause.as_deref(),
+            cfg.split_pk.as_deref(),
+        );
+        let stmt = client
+            .prepare(&sql)
+            .await
+            .map_err(|e| cc.query_error(url, &sql, e))?;
+        let mut fields = Vec::new();
+        let mut kinds = Vec::new();
+        let mut select = Vec::new();
+        let mut needs_wrap = false;
+        for c in stmt.columns() {
+            let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
+            match arrow_type(c.type_(), c.type_modifier()) {
+                Some((t, k)) => {
+                    let p = if let arrow_schema::DataType::Decimal128(p, _) = t {
+                        p
+                    } else {
+                        0
+                    };
+                    fields.push(arrow_schema::Field::new(c.name(), t, true));
+                    kinds.push((k, p));
+                    select.push(q);
+                }
+                None => {
+                    needs_wrap = true;
+                    fields.push(arrow_schema::Field::new(
+                        c.name(),
+                        arrow_schema::DataType::Utf8,
+                        true,
+                    ));
+                    kinds.push((PgKind::Text, 0));
+                    select.push(format!("{q}::text"));
+                }
+            }
+        }
+        let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+        let copy_sql = if needs_wrap {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+                return Err(PgError::Invalid(format!(
+                    "column name {dup} appears twice; alias the columns so each name is unique"
+                ))
+                .into());
+            }
+            format!(
+                "COPY (SELECT {} FROM ({sql}) AS q) TO STDOUT (FORMAT binary)",
+                select.join(", ")
+            )
+        } else {
+            format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
+        };
+        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let mut cols = Columns::new(schema).map_err(|e| PluginError::new(PgError::Invalid(e)))?;
+        let stream = client
+            .copy_out(copy_sql.as_str())
+            .await
+            .map_err(|e| cc.query_error(url, &copy_sql, e))?;
+        futures_util::pin_mut!(stream);
+        let mut buf = BytesMut::new();
+        let mut stage = Stage::Header;
+        let ncols = kinds.len();
+        let mut dirty_rows: Vec<(String, Vec<Value>)> = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| cc.query_error(url, &copy_sql, e))?;
+            buf.extend_from_slice(&chunk);
+            loop {
+                match stage {
+                    Stage::Header => {
+                        if buf.len() < 19 {
+                            break;
+                        }
+                        if &buf[..11] != SIGNATURE {
+                            return Err(PgError::Invalid(
+                                "COPY stream does not start with the binary signature".into(),
+                            )
+                            .into());
+                        }
+                        let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
+                        if buf.len() < 19 + ext {
+                            break;
+                        }
+                        buf.advance(19 + ext);
+                        stage = Stage::Tuples;
+                    }
+                    Stage::Tuples => {
+                        // A tuple is complete when every field's length and bytes are buffered.
+                        if buf.len() < 2 {
+                            break;
+                        }
+                        let nf = i16::from_be_bytes([buf[0], buf[1]]);
+                        if nf == -1 {
+                            stage = Stage::Done;
+                            break;
+                        }
+                        if nf as usize != ncols {
+                            return Err(PgError::Invalid(format!(
+                                "COPY tuple has {nf} fields, expected {ncols}"
+                            ))
+                            .into());
+                        }
+                        let mut pos = 2;
+                        let mut spans = Vec::with_capacity(ncols);
+                        let mut complete = true;
+                        for _ in 0..ncols {
+                            if buf.len() < pos + 4 {
+                                complete = false;
+                                break;
+                            }
+                            let len = i32::from_be_bytes([
+                                buf[pos],
+                                buf[pos + 1],
+                                buf[pos + 2],
+                                buf[pos + 3],
+                            ]);
+                            pos += 4;
+                            if len < 0 {
+                                spans.push(None);
+                            } else {
+                                let len = len as usize;
+                                if buf.len() < pos + len {
+                                    complete = false;
+                                    break;
+                                }
+                                spans.push(Some((pos, len)));
+                                pos += len;
+                            }
+                        }
+                        if !complete {
+                            break;
+                        }
+                        let mut row: Vec<Scalar<'_>> = Vec::with_capacity(ncols);
+                        let mut error = None;
+                        for (i, span) in spans.iter().enumerate() {
+                            let v = match span {
+                                None => Ok(Scalar::Null),
+                                Some((at, len)) => {
+                                    decode(kinds[i].0, kinds[i].1, &buf[*at..*at + *len])
+                                }
+                            };
+                            match v {
+                                Ok(v) => row.push(v),
+                                Err(e) => {
+                                    error = Some(format!("column {}: {e}", names[i]));
+                                    break;
+                                }
+                            }
+                        }
+                        match error {
+                            None => cols.push(&row),
+                            Some(e) => {
+                                let values = spans
+                                    .iter()
+                                    .map(|s| match s {
+                                        None => Value::Null,
+                                        Some((at, len)) => Value::String(
+                                            String::from_utf8_lossy(&buf[*at..*at + *len])
+                                                .into_owned(),
+                                        ),
+                                    })
+                                    .collect();
+                                dirty_rows.push((e, values));
+                            }
+                        }
+                        drop(row);
+                        buf.advance(pos);
+                        let (n, bytes) = cols.size();
+                        if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
+                            break;
+                        }
+                    }
+                    Stage::Done => break,
+                }
+            }
+            for (error, values) in dirty_rows.drain(..) {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: names.clone(),
+                    values,
+                    location: Some(self.split.describe()),
+                })?;
+            }
+            let (n, bytes) = cols.size();
+            if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
+                if let Some(b) = cols
+                    .finish()
+                    .map_err(|e| PluginError::new(PgError::Invalid(e)))?
+                {
+                    out.send(Batch::new(b)).await?;
+                }
+                ctx.check_cancelled()?;
+            }
+        }
+        if let Some(b) = cols
+            .finish()
+            .map_err(|e| PluginError::new(PgError::Invalid(e)))?
+        {
+            out.send(Batch::new(b)).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! PostgreSQL reader and writer against the running server (127.0.0.1:5432, trust), and the
+//! MySQL <-> PostgreSQL migrations. Each test makes its own database(s) and drops them; results
+//! are checked with SQL (`psql`, `mariadb`), not with our reader.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A scratch PostgreSQL database, dropped on drop.
+struct Pg {
+    name: String,
+}
+
+impl Pg {
+    fn new() -> Pg {
+        let name = unique("dspg");
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        Pg { name }
+    }
+    fn query(&self, q: &str) -> String {
+        psql(&self.name, q).trim_end().to_string()
+    }
+    fn url(&self) -> String {
+        format!("jdbc:postgresql://127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(db: &str, q: &str) -> String {
+    let o = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            q,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        o.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A scratch MariaDB database, dropped on drop.
+struct My {
+    name: String,
+}
+
+impl My {
+    fn new() -> My {
+        let name = unique("dsmy");
+        mariadb("", &format!("CREATE DATABASE {name}"));
+        My { name }
+    }
+    fn query(&self, q: &str) -> String {
+        mariadb(&self.name, q).trim_end().to_string()
+    }
+}
+
+impl Drop for My {
+    fn drop(&mut self) {
+        mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
+    }
+}
+
+fn mariadb(db: &str, q: &str) -> String {
+    let mut c = Command::new("mariadb");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-u",
+        "root",
+        "--default-character-set=utf8mb4",
+        "-N",
+        "-B",
+        "-e",
+        q,
+    ]);
+    if !db.is_empty() {
+        c.arg(db);
+    }
+    let o = c.output().expect("mariadb");
+    assert!(
+        o.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", {extra}
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["{table}"]}}]}}}}"#,
+        pg.url()
+    )
+}
+
+fn pg_writer(pg: &Pg, table: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{"username": "postgres", {extra}
+            "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+        pg.url()
+    )
+}
+
+fn job(setting: &str, reader: &str, writer: &str) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting}, "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
+    )
+}
+
+fn run_job(name: &str, text: &str) -> (std::process::Output, tempfile::TempDir) {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), name, text);
+    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    (o, t)
+}
+
+const ALL: &str = "(id bigint PRIMARY KEY, s smallint, i integer, r real, d double precision, n numeric(12,2), nu numeric,
+    b boolean, tx text, vc varchar(10), ch char(3), by bytea, dt date, ts timestamp(6), tz timestamptz, tm time, u uuid,
+    j json, jb jsonb, iv interval, ip inet, cidr_ cidr, arr int4[], m mood)";
+const ALL_COLS: &str = "id,s,i,r,d,n,nu,b,tx,vc,ch,by,dt,ts,tz,tm,u,j::text,jb,iv,ip,cidr_,arr,m";
+
+#[test]
+fn round_trip_every_type_compares_equal_by_sql() {
+    let pg = Pg::new();
+    pg.query(&format!(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE src {ALL}; CREATE TABLE dst {ALL}"
+    ));
+    pg.query(
+        "INSERT INTO src VALUES
+         (1, -32768, 2147483647, 3.4028235e38, -1.7976931348623157e308, -9999999999.99, 123.4567890123, true,
+          E'tab\\tnew\\nline \"q\" \\\\ back 😀', 'vc', 'ab', '\\x00ff10', '4713-01-01 BC', '2024-01-31 23:59:59.123456',
+          '2024-01-31 23:59:59.5+08', '23:59:59.999999', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}',
+          '{\"b\": null}', '1 year 2 mons 3 days 04:05:06.7', '2001:db8::1/64', '10.0.0.0/8', '{1,2,NULL}', 'happy'),
+         (2, 32767, -2147483648, -0.5, 5e-324, 0.05, -0.0000000001, false, '', '', '', '\\x', '5874897-12-31', '1970-01-01 00:00:00',
+          '1969-12-31 23:59:59.999999+00', '00:00:00', '00000000-0000-0000-0000-000000000000', 'null', '[]', '-1 days', '127.0.0.1', '::/0', '{}', 'sad'),
+         (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    );
+    let (o, _t) = run_job(
+        "rt",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", r#""column": ["*"],"#),
+            &pg_writer(&pg, "dst", r#""column": ["*"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for (a, b) in [("src", "dst"), ("dst", "src")] {
+        let diff = pg.query(&format!(
+            "SELECT count(*) FROM (SELECT {ALL_COLS} FROM {a} EXCEPT SELECT {ALL_COLS} FROM {b}) x"
+        ));
+        assert_eq!(diff, "0", "{a} minus {b}");
+    }
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "3");
+}
+
+#[test]
+fn numeric_that_does_not_fit_is_dirty_not_rounded() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int, n numeric); CREATE TABLE dst (id int, n numeric);
+              INSERT INTO src VALUES (1, 1.5), (2, 0.12345678901234), (3, 1e40), (4, 'NaN')",
+    );
+    let cols = r#""column": ["id", "n"],"#;
+    let (o, t) = run_job(
+        "num",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT string_agg(id || '=' || n, ',' ORDER BY id) FROM dst"),
+        "1=1.5000000000"
+    );
+    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-num.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 3, "{dirty}");
+    assert!(
+        dirty.contains("more fraction digits")
+            && dirty.contains("does not fit")
+            && dirty.contains("NaN"),
+        "{dirty}"
+    );
+}
+
+#[test]
+fn split_pk_channel_4_counts_and_sums_equal() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id int PRIMARY KEY, k bigint, v numeric(12,2)); CREATE TABLE dst (id int, k bigint, v numeric(12,2));
+              INSERT INTO src SELECT g, CASE WHEN g % 500 = 0 THEN NULL ELSE g * 13 END, g / 7.0 FROM generate_series(1, 100000) g");
+    let cols = r#""column": ["id", "k", "v"],"#;
+    let r = pg_reader(&pg, "src", &format!(r#"{cols} "splitPk": "k","#));
+    let (o, _t) = run_job(
+        "split",
+        &job(
+            r#"{"speed": {"channel": 4}}"#,
+            &r,
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("5 task(s)"), "{}", stderr(&o));
+    let q =
+        "SELECT count(*), count(DISTINCT id), sum(k), sum(v), count(*) FILTER (WHERE k IS NULL)";
+    assert_eq!(
+        pg.query(&format!("{q} FROM src")),
+        pg.query(&format!("{q} FROM dst"))
+    );
+}
+
+#[test]
+fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id int, v int); CREATE TABLE dst (id int PRIMARY KEY, v int CHECK (v >= 0), note text DEFAULT 'keep');
+              INSERT INTO src SELECT g, CASE WHEN g % 100 = 0 THEN -1 ELSE g END FROM generate_series(1, 1000) g");
+    let cols = r#""column": ["id", "v"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "dirty",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--dirty-file",
+            "d.jsonl",
+            "--no-progress",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "990");
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 10);
+    assert!(
+        dirty
+            .lines()
+            .all(|l| l.contains("violates check constraint") && l.contains("\"-1\"")),
+        "{dirty}"
+    );
+    let (o, _t) = run_job(
+        "limit",
+        &job(
+            r#"{"errorLimit": {"record": 5}}"#,
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+
+    // Upsert, twice: same result, untouched columns kept.
+    pg.query("UPDATE src SET v = v + 1000; UPDATE dst SET note = 'mine' WHERE id = 1");
+    let w = pg_writer(&pg, "dst", &format!(r#"{cols} "writeMode": "update","#));
+    for _ in 0..2 {
+        let (o, _t) = run_job("upsert", &job("{}", &pg_reader(&pg, "src", cols), &w));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            pg.query("SELECT count(*), sum(v), count(*) FILTER (WHERE v = id + 1000) FROM dst"),
+            "1000|1494990|990"
+        );
+    }
+    assert_eq!(pg.query("SELECT note FROM dst WHERE id = 1"), "mine");
+}
+
+#[test]
+fn credentials_and_missing_tables_fail_clearly() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id int); CREATE TABLE dst (id int)");
+    let cols = r#""column": ["id"],"#;
+    let bad_user = pg_reader(&pg, "src", cols).replace(
+        "\"username\": \"postgres\"",
+        "\"username\": \"no_such_role\", \"password\": \"hunter2-secret\"",
+    );
+    let (o, _t) = run_job(
+        "user",
+        &job(
+            r#"{"retry": {"count": 0}}"#,
+            &bad_user,
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains(&format!(
+            "cannot connect to postgresql://127.0.0.1:5432/{}",
+            pg.name
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("hunter2-secret"));
+    let (o, _t) = run_job(
+        "missing",
+        &job(
+            "{}",
+            &pg_reader(&pg, "nope", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("\"nope\""), "{}", stderr(&o));
+    let (o, _t) = run_job(
+        "missingw",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "nope_w", cols),
+        ),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("nope_w"), "{}", stderr(&o));
+}
+
+#[test]
+fn mysql_to_postgres_and_back() {
+    let my = My::new();
+    let pg = Pg::new();
+    my.query(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME(6), flag TINYINT, bu BIGINT UNSIGNED, f DOUBLE, d DATE, blob_ BLOB);
+         INSERT INTO orders SELECT seq, CONCAT('名前 ', seq), seq / 100, '2024-01-01' + INTERVAL seq SECOND + INTERVAL seq MICROSECOND,
+           seq % 2, seq * 1000, seq / 3, '2024-01-01' + INTERVAL (seq % 365) DAY, UNHEX(HEX(seq)) FROM seq_1_to_20000;
+         INSERT INTO orders VALUES (0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+         CREATE TABLE back LIKE orders;",
+    );
+    pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, name text, amount numeric(12,2), created timestamp(6), flag smallint, bu numeric(20,0), f double precision, d date, blob_ bytea)");
+    let cols = r#""column": ["id", "name", "amount", "created", "flag", "bu", "f", "d", "blob_"],"#;
+    let my_reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", {cols} "splitPk": "id",
+            "connection": [{{"jdbcUrl": ["jdbc:mysql://127.0.0.1:3306/{}"], "table": ["orders"]}}]}}}}"#,
+        my.name
+    );
+    let (o, _t) = run_job(
+        "m2p",
+        &job(
+            r#"{"speed": {"channel": 2}}"#,
+            &my_reader,
+            &pg_writer(&pg, "orders", cols),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The same figures by SQL on both sides (timestamps as microseconds since the epoch).
+    let agg = "SELECT count(*), sum(id), sum(amount), count(name), sum(flag), sum(bu), count(created), min(d), max(d), count(blob_)";
+    let pg_side = pg.query(&format!("{agg}, sum((extract(epoch FROM created) * 1000000)::bigint), sum(length(blob_)) FROM orders"));
+    let my_side = my.query(&format!("{agg}, SUM(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created)), SUM(LENGTH(blob_)) FROM orders"));
+    assert_eq!(
+        pg_side.replace('|', "\t"),
+        my_side,
+        "MySQL -> PostgreSQL aggregates"
+    );
+    assert_eq!(pg.query("SELECT name FROM orders WHERE id = 7"), "名前 7");
+
+    let my_writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", {cols}
+            "connection": [{{"jdbcUrl": "jdbc:mysql://127.0.0.1:3306/{}", "table": ["back"]}}]}}}}"#,
+        my.name
+    );
+    let pg_r = pg_reader(&pg, "orders", &format!(r#"{cols} "splitPk": "id","#));
+    let (o, _t) = run_job(
+        "p2m",
+        &job(r#"{"speed": {"channel": 2}}"#, &pg_r, &my_writer),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let cmp = "SELECT COUNT(*) FROM orders o JOIN back b USING (id) WHERE NOT (o.name <=> b.name AND o.amount <=> b.amount AND o.created <=> b.created AND o.flag <=> b.flag AND o.bu <=> b.bu AND o.f <=> b.f AND o.d <=> b.d AND o.blob_ <=> b.blob_)";
+    assert_eq!(my.query(cmp), "0");
+    assert_eq!(my.query("SELECT COUNT(*) FROM back"), "20001");
+}

@@ -1,0 +1,433 @@
+//! The writer: prepare (preSql, table check), per-batch COPY transactions with bisection of
+//! bad rows, upsert through a staging table, commit (postSql).
+
+use super::config::{PgWriteMode, PostgresWriterConfig};
+use crate::sqltext::RowLiterals;
+use arrow_array::RecordBatch;
+use datasync_db::postgres::tokio_postgres::{self, Client};
+use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
+use datasync_engine::channel::BatchReceiver;
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::sql::{quote_ident, Dialect, JdbcUrl};
+use datasync_engine::values::{column_names, row_values};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+};
+use futures_util::SinkExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Reconnect-and-retry attempts for a batch after a lost connection.
+const RECONNECTS: u32 = 3;
+/// The staging table of `update` mode (temporary: one per connection).
+const STAGE: &str = "datasync_stage";
+
+/// The PostgreSQL writer.
+#[derive(Debug, Clone)]
+pub struct PostgresWriter {
+    cfg: Arc<PostgresWriterConfig>,
+    conn: Arc<PgConnConfig>,
+    table: String,
+    created: Arc<tokio::sync::Mutex<bool>>,
+}
+
+impl WriterPlugin for PostgresWriter {
+    const NAME: &'static str = "postgres";
+    const ALIASES: &'static [&'static str] = &["postgresqlwriter"];
+    const DESCRIPTION: &'static str =
+        "PostgreSQL: COPY per batch, or upsert (ON CONFLICT); bad rows isolated";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let cfg: PostgresWriterConfig = parse_params(p.value, p.path)?;
+        let at = join_path(p.path, "connection");
+        let first = match cfg.connection.as_slice() {
+            [one] => one,
+            [] => return Err(ConfigError::new(at, "needs one entry")),
+            _ => {
+                return Err(ConfigError::new(
+                    at,
+                    "write to one connection per job (found several)",
+                ))
+            }
+        };
+        let table = match first.table.as_slice() {
+            [t] if !t.trim().is_empty() => t.clone(),
+            _ => {
+                return Err(ConfigError::new(
+                    format!("{at}[0].table"),
+                    "name exactly one target table",
+                ))
+            }
+        };
+        if cfg.column.is_empty() {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                "list the target columns, or [\"*\"]",
+            ));
+        }
+        let conn = PgConnConfig::new(
+            &first.jdbc_url,
+            &cfg.username,
+            &cfg.password,
+            &cfg.session,
+            &format!("{at}[0].jdbcUrl"),
+        )?;
+        Ok(PostgresWriter {
+            cfg: Arc::new(cfg),
+            conn: Arc::new(conn),
+            table,
+            created: Default::default(),
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "username": "${pg_user}",
+            "password": "${pg_password}",
+            "column": ["id", "name", "amount", "created"],
+            "writeMode": "insert",
+            "conflictColumns": [],
+            "preSql": [],
+            "postSql": [],
+            "session": [],
+            "createTable": false,
+            "connection": [{"jdbcUrl": "jdbc:postgresql://${pg_host}:5432/${pg_db}", "table": ["${pg_table}"]}]
+        })
+    }
+}
+
+impl PostgresWriter {
+    fn qtable(&self) -> String {
+        quote_ident(Dialect::Postgres, &self.table)
+    }
+
+    async fn run_statements(&self, stmts: &[String]) -> Result<(), PgError> {
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let (client, url) = self.conn.connect().await?;
+        for s in stmts {
+            let sql = s.replace("@table", &self.table);
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Writer for PostgresWriter {
+    async fn prepare(&self) -> Result<(), PluginError> {
+        self.run_statements(&self.cfg.pre_sql).await?;
+        if !self.cfg.create_table {
+            let (client, url) = self.conn.connect().await?;
+            let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
+            client
+                .batch_execute(&probe)
+                .await
+                .map_err(|e| self.conn.query_error(url, &probe, e))?;
+        }
+        Ok(())
+    }
+
+    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
+        Ok((0..n)
+            .map(|_| {
+                Box::new(PgTask {
+                    writer: self.clone(),
+                }) as Box<dyn WriterTask>
+            })
+            .collect())
+    }
+
+    async fn commit(&self) -> Result<(), PluginError> {
+        Ok(self.run_statements(&self.cfg.post_sql).await?)
+    }
+}
+
+struct PgTask {
+    writer: PostgresWriter,
+}
+
+/// What a connection needs for this task's statements.
+struct Plan {
+    /// `COPY target-or-stage (cols) FROM STDIN`.
+    copy: String,
+    /// For update mode: the statement moving the staged rows into the table.
+    merge: Option<String>,
+}
+
+/// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity).
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
+}
+
+impl PgTask {
+    async fn open(&self) -> Result<(Client, JdbcUrl), PgError> {
+        let (c, u) = self.writer.conn.connect().await?;
+        Ok((c, u.clone()))
+    }
+
+    async fn plan(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        batch: &RecordBatch,
+        names: &[String],
+    ) -> Result<Plan, PgError> {
+        let w = &self.writer;
+        let cc = &w.conn;
+        if w.cfg.create_table {
+            let mut created = w.created.lock().await;
+            if !*created {
+                let mut cols = Vec::new();
+                for (f, name) in batch.schema().fields().iter().zip(names) {
+                    let t = ddl_type(f.data_type()).ok_or_else(|| {
+                        PgError::Invalid(format!(
+                            "createTable: no PostgreSQL type for column {name} of type {}",
+                            f.data_type()
+                        ))
+                    })?;
+                    cols.push(format!("{} {t}", quote_ident(Dialect::Postgres, name)));
+                }
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {} ({})",
+                    w.qtable(),
+                    cols.join(", ")
+                );
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| cc.query_error(url, &sql, e))?;
+                *created = true;
+            }
+        }
+        let qcols: Vec<String> = names
+            .iter()
+            .map(|n| quote_ident(Dialect::Postgres, n))
+            .collect();
+        let cols = qcols.join(", ");
+        if w.cfg.write_mode == PgWriteMode::Insert {
+            return Ok(Plan {
+                copy: format!("COPY {} ({cols}) FROM STDIN", w.qtable()),
+                merge: None,
+            });
+        }
+        let keys = if w.cfg.conflict_columns.is_empty() {
+            let q = "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                     WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)";
+            let rows = client
+                .query(q, &[&w.qtable()])
+                .await
+                .map_err(|e| cc.query_error(url, q, e))?;
+            let keys: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+            if keys.is_empty() {
+                return Err(PgError::Invalid(format!(
+                    "writeMode update: {} has no primary key; set conflictColumns",
+                    w.table
+                )));
+            }
+            keys
+        } else {
+            w.cfg.conflict_columns.clone()
+        };
+        let stage = format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS SELECT {cols} FROM {} WITH NO DATA",
+            w.qtable()
+        );
+        client
+            .batch_execute(&stage)
+            .await
+            .map_err(|e| cc.query_error(url, &stage, e))?;
+        let key_set: Vec<String> = keys
+            .iter()
+            .map(|k| quote_ident(Dialect::Postgres, k))
+            .collect();
+        let sets: Vec<String> = qcols
+            .iter()
+            .filter(|c| !key_set.contains(c))
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let action = if sets.is_empty() {
+            "NOTHING".to_string()
+        } else {
+            format!("UPDATE SET {}", sets.join(", "))
+        };
+        let merge = format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {STAGE} ON CONFLICT ({}) DO {action}",
+            w.qtable(),
+            key_set.join(", ")
+        );
+        Ok(Plan {
+            copy: format!("COPY {STAGE} ({cols}) FROM STDIN"),
+            merge: Some(merge),
+        })
+    }
+
+    /// Writes `lines` (text COPY rows) in one transaction.
+    async fn apply(
+        &self,
+        client: &Client,
+        plan: &Plan,
+        lines: &[&[u8]],
+    ) -> Result<(), tokio_postgres::Error> {
+        client.batch_execute("BEGIN").await?;
+        let result = async {
+            if plan.merge.is_some() {
+                client.batch_execute(&format!("TRUNCATE {STAGE}")).await?;
+            }
+            let sink = client
+                .copy_in::<_, bytes::Bytes>(plan.copy.as_str())
+                .await?;
+            futures_util::pin_mut!(sink);
+            let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum());
+            for l in lines {
+                data.extend_from_slice(l);
+            }
+            sink.send(bytes::Bytes::from(data)).await?;
+            sink.as_mut().finish().await?;
+            if let Some(m) = &plan.merge {
+                client.batch_execute(m).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => client.batch_execute("COMMIT").await,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies `rows` (indexes into the batch with their lines); on a data error splits them
+    /// in halves until single bad rows are found and made dirty. Returns rows landed.
+    async fn apply_isolating(
+        &self,
+        client: &Client,
+        plan: &Plan,
+        batch: &RecordBatch,
+        rows: &[(usize, Vec<u8>)],
+        ctx: &TaskContext,
+    ) -> Result<Result<usize, tokio_postgres::Error>, PluginError> {
+        let mut stack = vec![rows];
+        let mut landed = 0;
+        while let Some(part) = stack.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            let lines: Vec<&[u8]> = part.iter().map(|(_, l)| l.as_slice()).collect();
+            match self.apply(client, plan, &lines).await {
+                Ok(()) => landed += part.len(),
+                Err(e) if !is_data_error(&e) => return Ok(Err(e)),
+                Err(e) if part.len() == 1 => {
+                    ctx.dirty(DirtyRecord {
+                        error: datasync_db::postgres::db_message(&e),
+                        columns: column_names(batch),
+                        values: row_values(batch, part[0].0),
+                        location: Some(self.writer.table.clone()),
+                    })?;
+                }
+                Err(_) => {
+                    let (a, b) = part.split_at(part.len() / 2);
+                    stack.push(b);
+                    stack.push(a);
+                }
+            }
+        }
+        Ok(Ok(landed))
+    }
+}
+
+#[async_trait]
+impl WriterTask for PgTask {
+    fn retry_safe(&self) -> bool {
+        self.writer.cfg.write_mode == PgWriteMode::Update
+    }
+
+    async fn write(
+        &mut self,
+        mut input: BatchReceiver,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
+        let cc = self.writer.conn.clone();
+        let (mut client, mut url) = self.open().await?;
+        let mut plan: Option<(Plan, Vec<String>)> = None;
+        while let Some(b) = input.recv().await {
+            let batch = &b.data;
+            let names = if self.writer.cfg.column == ["*"] {
+                column_names(batch)
+            } else {
+                self.writer.cfg.column.clone()
+            };
+            if names.len() != batch.num_columns() {
+                return Err(PgError::Invalid(format!(
+                    "the writer lists {} columns ({}) but the reader produces {} ({})",
+                    names.len(),
+                    names.join(", "),
+                    batch.num_columns(),
+                    column_names(batch).join(", ")
+                ))
+                .into());
+            }
+            if plan.is_none() {
+                plan = Some((self.plan(&client, &url, batch, &names).await?, names));
+            }
+            let (rows, bad) = {
+                let mut lits = RowLiterals::new(batch, true, false)
+                    .map_err(|e| PluginError::new(PgError::Invalid(e)))?;
+                let mut rows = Vec::with_capacity(batch.num_rows());
+                let mut bad = Vec::new();
+                for r in 0..batch.num_rows() {
+                    let mut line = Vec::new();
+                    match lits.write_copy_line(r, &mut line) {
+                        Ok(()) => rows.push((r, line)),
+                        Err(e) => bad.push((r, e)),
+                    }
+                }
+                (rows, bad)
+            };
+            for (r, error) in bad {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: column_names(batch),
+                    values: row_values(batch, r),
+                    location: Some(self.writer.table.clone()),
+                })?;
+            }
+            let mut attempt = 0;
+            let ok = loop {
+                let Some((p, names)) = plan.as_ref() else {
+                    break 0;
+                };
+                match self.apply_isolating(&client, p, batch, &rows, &ctx).await? {
+                    Ok(n) => break n,
+                    Err(e) if e.is_closed() && attempt < RECONNECTS => {
+                        let names = names.clone();
+                        attempt += 1;
+                        tracing::warn!("{url}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}");
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            500 * u64::from(attempt),
+                        ))
+                        .await;
+                        (client, url) = self.open().await?;
+                        // Temporary staging tables live per connection: set them up again.
+                        let again = self.plan(&client, &url, batch, &names).await?;
+                        plan = Some((again, names));
+                    }
+                    Err(e) => return Err(cc.query_error(&url, &p.copy, e).into()),
+                }
+            };
+            ctx.counters.add_written(
+                ok as u64,
+                (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
+            );
+            ctx.check_cancelled()?;
+        }
+        Ok(())
+    }
+}
