@@ -6,7 +6,7 @@ use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
-use datasync_engine::channel::BatchReceiver;
+use datasync_engine::channel::{Batch, BatchReceiver};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::sql::{quote_ident, Dialect, JdbcUrl};
 use datasync_engine::values::{column_names, row_values};
@@ -310,25 +310,26 @@ impl PgTask {
         &self,
         client: &Client,
         plan: &Plan,
-        batch: &RecordBatch,
-        rows: &[(usize, Vec<u8>)],
+        unit: &Unit,
         ctx: &TaskContext,
     ) -> Result<Result<usize, tokio_postgres::Error>, PluginError> {
-        let mut stack = vec![rows];
+        let mut stack = vec![unit.lines.as_slice()];
         let mut landed = 0;
         while let Some(part) = stack.pop() {
             if part.is_empty() {
                 continue;
             }
-            let lines: Vec<&[u8]> = part.iter().map(|(_, l)| l.as_slice()).collect();
+            let lines: Vec<&[u8]> = part.iter().map(|(_, _, l)| l.as_slice()).collect();
             match self.apply(client, plan, &lines).await {
                 Ok(()) => landed += part.len(),
                 Err(e) if !is_data_error(&e) => return Ok(Err(e)),
                 Err(e) if part.len() == 1 => {
+                    let (bi, r, _) = &part[0];
+                    let batch = &unit.batches[*bi].data;
                     ctx.dirty(DirtyRecord {
                         error: datasync_db::postgres::db_message(&e),
                         columns: column_names(batch),
-                        values: row_values(batch, part[0].0),
+                        values: row_values(batch, *r),
                         location: Some(self.writer.table.clone()),
                     })?;
                 }
@@ -341,6 +342,81 @@ impl PgTask {
         }
         Ok(Ok(landed))
     }
+
+    /// Writes a unit (reconnecting on a lost connection) and counts what landed.
+    async fn flush(
+        &self,
+        st: &mut State,
+        unit: &mut Unit,
+        ctx: &TaskContext,
+    ) -> Result<(), PluginError> {
+        if unit.lines.is_empty() {
+            unit.clear();
+            return Ok(());
+        }
+        let mut attempt = 0;
+        let ok = loop {
+            let Some((p, names)) = st.plan.as_ref() else {
+                break 0;
+            };
+            match self.apply_isolating(&st.client, p, unit, ctx).await? {
+                Ok(n) => break n,
+                Err(e) if e.is_closed() && attempt < RECONNECTS => {
+                    let names = names.clone();
+                    attempt += 1;
+                    tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", st.url);
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)))
+                        .await;
+                    (st.client, st.url) = self.open().await?;
+                    // Temporary staging tables live per connection: set them up again.
+                    let again = self
+                        .plan(&st.client, &st.url, &unit.batches[0].data, &names)
+                        .await?;
+                    st.plan = Some((again, names));
+                }
+                Err(e) => return Err(self.writer.conn.query_error(&st.url, &p.copy, e).into()),
+            }
+        };
+        let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
+        let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
+        ctx.counters
+            .add_written(ok as u64, bytes * ok as u64 / (rows as u64).max(1));
+        unit.clear();
+        Ok(())
+    }
+}
+
+/// Rows gathered into one COPY transaction: several engine batches, so that a transaction's
+/// fixed cost (round trips, commit flush) is paid per 64 k rows, not per 8 k.
+#[derive(Default)]
+struct Unit {
+    batches: Vec<Batch>,
+    /// (batch index, row, COPY line)
+    lines: Vec<(usize, usize, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Unit {
+    fn clear(&mut self) {
+        self.batches.clear();
+        self.lines.clear();
+        self.bytes = 0;
+    }
+    fn full(&self) -> bool {
+        self.lines.len() >= UNIT_ROWS || self.bytes >= UNIT_BYTES
+    }
+}
+
+/// Rows per COPY transaction.
+const UNIT_ROWS: usize = 65_536;
+/// Bytes of COPY text per transaction.
+const UNIT_BYTES: usize = 32 << 20;
+
+/// The task's connection and statements.
+struct State {
+    client: Client,
+    url: JdbcUrl,
+    plan: Option<(Plan, Vec<String>)>,
 }
 
 #[async_trait]
@@ -354,9 +430,13 @@ impl WriterTask for PgTask {
         mut input: BatchReceiver,
         ctx: TaskContext,
     ) -> Result<(), PluginError> {
-        let cc = self.writer.conn.clone();
-        let (mut client, mut url) = self.open().await?;
-        let mut plan: Option<(Plan, Vec<String>)> = None;
+        let (client, url) = self.open().await?;
+        let mut st = State {
+            client,
+            url,
+            plan: None,
+        };
+        let mut unit = Unit::default();
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             let names = if self.writer.cfg.column == ["*"] {
@@ -374,22 +454,25 @@ impl WriterTask for PgTask {
                 ))
                 .into());
             }
-            if plan.is_none() {
-                plan = Some((self.plan(&client, &url, batch, &names).await?, names));
+            if st.plan.is_none() {
+                st.plan = Some((self.plan(&st.client, &st.url, batch, &names).await?, names));
             }
-            let (rows, bad) = {
+            let bi = unit.batches.len();
+            let bad = {
                 let mut lits = RowLiterals::new(batch, true, false)
                     .map_err(|e| PluginError::new(PgError::Invalid(e)))?;
-                let mut rows = Vec::with_capacity(batch.num_rows());
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
                     let mut line = Vec::new();
                     match lits.write_copy_line(r, &mut line) {
-                        Ok(()) => rows.push((r, line)),
+                        Ok(()) => {
+                            unit.bytes += line.len();
+                            unit.lines.push((bi, r, line));
+                        }
                         Err(e) => bad.push((r, e)),
                     }
                 }
-                (rows, bad)
+                bad
             };
             for (r, error) in bad {
                 ctx.dirty(DirtyRecord {
@@ -399,35 +482,12 @@ impl WriterTask for PgTask {
                     location: Some(self.writer.table.clone()),
                 })?;
             }
-            let mut attempt = 0;
-            let ok = loop {
-                let Some((p, names)) = plan.as_ref() else {
-                    break 0;
-                };
-                match self.apply_isolating(&client, p, batch, &rows, &ctx).await? {
-                    Ok(n) => break n,
-                    Err(e) if e.is_closed() && attempt < RECONNECTS => {
-                        let names = names.clone();
-                        attempt += 1;
-                        tracing::warn!("{url}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}");
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            500 * u64::from(attempt),
-                        ))
-                        .await;
-                        (client, url) = self.open().await?;
-                        // Temporary staging tables live per connection: set them up again.
-                        let again = self.plan(&client, &url, batch, &names).await?;
-                        plan = Some((again, names));
-                    }
-                    Err(e) => return Err(cc.query_error(&url, &p.copy, e).into()),
-                }
-            };
-            ctx.counters.add_written(
-                ok as u64,
-                (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
-            );
+            unit.batches.push(b);
+            if unit.full() {
+                self.flush(&mut st, &mut unit, &ctx).await?;
+            }
             ctx.check_cancelled()?;
         }
-        Ok(())
+        self.flush(&mut st, &mut unit, &ctx).await
     }
 }
