@@ -5,8 +5,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A scratch database, dropped on drop.
@@ -16,24 +14,15 @@ struct Db {
 
 impl Db {
     fn new() -> Db {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "dstest_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        sql("", &format!("CREATE DATABASE {name}"));
+        let name = unique("dstest");
+        mariadb("", &format!("CREATE DATABASE {name}"));
         Db { name }
     }
     fn exec(&self, q: &str) {
-        sql(&self.name, q);
+        mariadb(&self.name, q);
     }
     fn query(&self, q: &str) -> String {
-        sql(&self.name, q).trim_end().to_string()
+        mariadb(&self.name, q).trim_end().to_string()
     }
     fn url(&self) -> String {
         format!("jdbc:mysql://127.0.0.1:3306/{}", self.name)
@@ -42,35 +31,8 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        sql("", &format!("DROP DATABASE IF EXISTS {}", self.name));
+        mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
     }
-}
-
-fn sql(db: &str, q: &str) -> String {
-    let mut c = Command::new("mariadb");
-    c.args([
-        "-h",
-        "127.0.0.1",
-        "-P",
-        "3306",
-        "-u",
-        "root",
-        "--default-character-set=utf8mb4",
-        "-N",
-        "-B",
-        "-e",
-        q,
-    ]);
-    if !db.is_empty() {
-        c.arg(db);
-    }
-    let o = c.output().expect("mariadb client");
-    assert!(
-        o.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 fn reader(db: &Db, extra: &str) -> String {
@@ -87,19 +49,6 @@ fn writer(db: &Db, table: &str, extra: &str) -> String {
             "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
         db.url()
     )
-}
-
-fn job(setting: &str, reader: &str, writer: &str) -> String {
-    format!(
-        r#"{{"job": {{"setting": {setting}, "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
-    )
-}
-
-fn run_job(name: &str, text: &str) -> (std::process::Output, tempfile::TempDir) {
-    let t = tempfile::tempdir().unwrap();
-    let p = write_job(t.path(), name, text);
-    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
-    (o, t)
 }
 
 const ALL_TYPES_DDL: &str = "(id BIGINT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, i INT, iu INT UNSIGNED,
@@ -410,7 +359,7 @@ fn connection_failures_exit_1_naming_the_connection_without_password() {
         "{e}"
     );
     assert!(!e.contains("s3cr3t-wrong"), "password leaked: {e}");
-    sql("", "DROP USER 'ds_pw_test'@'%'");
+    mariadb("", "DROP USER 'ds_pw_test'@'%'");
 
     let unreachable = reader(&db, cols)
         .replace("127.0.0.1:3306", "127.0.0.1:1")

@@ -6,20 +6,6 @@
 mod common;
 use common::*;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// A scratch PostgreSQL database, dropped on drop.
 struct Pg {
@@ -98,31 +84,6 @@ impl Drop for My {
     }
 }
 
-fn mariadb(db: &str, q: &str) -> String {
-    let mut c = Command::new("mariadb");
-    c.args([
-        "-h",
-        "127.0.0.1",
-        "-u",
-        "root",
-        "--default-character-set=utf8mb4",
-        "-N",
-        "-B",
-        "-e",
-        q,
-    ]);
-    if !db.is_empty() {
-        c.arg(db);
-    }
-    let o = c.output().expect("mariadb");
-    assert!(
-        o.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", {extra}
@@ -137,19 +98,6 @@ fn pg_writer(pg: &Pg, table: &str, extra: &str) -> String {
             "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
         pg.url()
     )
-}
-
-fn job(setting: &str, reader: &str, writer: &str) -> String {
-    format!(
-        r#"{{"job": {{"setting": {setting}, "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
-    )
-}
-
-fn run_job(name: &str, text: &str) -> (std::process::Output, tempfile::TempDir) {
-    let t = tempfile::tempdir().unwrap();
-    let p = write_job(t.path(), name, text);
-    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
-    (o, t)
 }
 
 const ALL: &str = "(id bigint PRIMARY KEY, s smallint, i integer, r real, d double precision, n numeric(12,2), nu numeric,

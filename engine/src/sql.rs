@@ -170,6 +170,16 @@ pub fn mask(url: &str) -> String {
     }
 }
 
+/// A statement on one line, cut at 120 characters, for error messages.
+pub fn shorten_sql(sql: &str) -> String {
+    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 120 {
+        format!("{}...", one.chars().take(120).collect::<String>())
+    } else {
+        one
+    }
+}
+
 /// SQL dialects, for quoting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

@@ -2,6 +2,7 @@
 //! postgresqlreader spell them (the same shape).
 
 use datasync_engine::config::one_or_many;
+use datasync_engine::sql::SqlSplit;
 use datasync_engine::Secret;
 use serde::Deserialize;
 
@@ -46,4 +47,83 @@ pub struct ReaderConnection {
     /// Queries run as written (instead of `table`).
     #[serde(default, deserialize_with = "one_or_many")]
     pub query_sql: Vec<String>,
+}
+
+impl SqlReaderConfig {
+    /// Parses `parameter` at `p.path` and checks its shape the same way for every SQL reader;
+    /// `connect` turns each `connection[]` entry (and its path) into the driver's settings.
+    pub fn parse<C>(
+        p: datasync_engine::Params<'_>,
+        connect: impl Fn(&Self, &ReaderConnection, &str) -> Result<C, datasync_engine::ConfigError>,
+    ) -> Result<(Self, Vec<C>), datasync_engine::ConfigError> {
+        use datasync_engine::config::{join_path, parse_params};
+        use datasync_engine::ConfigError;
+        let cfg: Self = parse_params(p.value, p.path)?;
+        let conn_at = join_path(p.path, "connection");
+        if cfg.connection.is_empty() {
+            return Err(ConfigError::new(conn_at, "needs at least one entry"));
+        }
+        let mut conns = Vec::with_capacity(cfg.connection.len());
+        for (i, c) in cfg.connection.iter().enumerate() {
+            let at = format!("{conn_at}[{i}]");
+            match (c.table.is_empty(), c.query_sql.is_empty()) {
+                (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
+                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
+                (false, true) if cfg.column.is_empty() => {
+                    return Err(ConfigError::new(
+                        join_path(p.path, "column"),
+                        "missing required key \"column\" (names, expressions, or [\"*\"]) when reading tables",
+                    ))
+                }
+                _ => {}
+            }
+            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
+                return Err(ConfigError::new(
+                    at,
+                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
+                ));
+            }
+            conns.push(connect(&cfg, c, &format!("{at}.jdbcUrl"))?);
+        }
+        Ok((cfg, conns))
+    }
+
+    /// The splits that need no database, and the (connection, table, splitPk) whose key
+    /// ranges the reader must plan.
+    pub fn plan(&self) -> (Vec<SqlSplit>, Vec<(usize, String, String)>) {
+        let mut splits = Vec::new();
+        let mut keyed = Vec::new();
+        for (i, c) in self.connection.iter().enumerate() {
+            splits.extend(c.query_sql.iter().map(|q| SqlSplit::Query {
+                conn: i,
+                sql: q.clone(),
+            }));
+            for t in &c.table {
+                match self.split_pk.as_deref().filter(|pk| !pk.trim().is_empty()) {
+                    Some(pk) => keyed.push((i, t.clone(), pk.to_string())),
+                    None => splits.push(SqlSplit::Table {
+                        conn: i,
+                        table: t.clone(),
+                        range: None,
+                        null_keys: false,
+                    }),
+                }
+            }
+        }
+        (splits, keyed)
+    }
+
+    /// ` WHERE (where)` when a filter is set.
+    pub fn where_sql(&self) -> String {
+        self.where_clause
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| format!(" WHERE ({w})"))
+            .unwrap_or_default()
+    }
+}
+
+/// Parses MIN/MAX of a key, read as text, into bounds (`None` for an empty table).
+pub fn parse_bounds(lo: Option<String>, hi: Option<String>) -> Option<(i128, i128)> {
+    Some((lo?.trim().parse().ok()?, hi?.trim().parse().ok()?))
 }

@@ -86,3 +86,62 @@ pub fn file_to_file(
         out_dir.display()
     )
 }
+
+/// A job of one reader and one writer (JSON texts) with `setting`.
+pub fn job(setting: &str, reader: &str, writer: &str) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting}, "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
+    )
+}
+
+/// Writes `text` as `<name>.json` in a fresh temporary directory and runs it there.
+pub fn run_job(name: &str, text: &str) -> (Output, tempfile::TempDir) {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), name, text);
+    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    (o, t)
+}
+
+/// Runs `q` with the `mariadb` client (root on 127.0.0.1:3306), in database `db` if given;
+/// returns tab-separated rows without headers.
+pub fn mariadb(db: &str, q: &str) -> String {
+    let mut c = Command::new("mariadb");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        "3306",
+        "-u",
+        "root",
+        "--default-character-set=utf8mb4",
+        "-N",
+        "-B",
+        "-e",
+        q,
+    ]);
+    if !db.is_empty() {
+        c.arg(db);
+    }
+    let o = c.output().expect("mariadb client");
+    assert!(
+        o.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}

@@ -8,6 +8,8 @@ pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
+mod sqltarget;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 mod sqltext;
 #[cfg(feature = "stream")]
 pub mod stream;

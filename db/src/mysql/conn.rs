@@ -1,7 +1,7 @@
 //! Connection settings and connecting.
 
 use datasync_engine::config::ConfigError;
-use datasync_engine::sql::{parse_jdbc_url, JdbcUrl};
+use datasync_engine::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::{PluginError, Secret};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
@@ -95,15 +95,6 @@ pub struct MysqlConnConfig {
     password: Secret,
     session: Vec<String>,
     timeout: Duration,
-}
-
-fn shorten(sql: &str) -> String {
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 120 {
-        format!("{}...", one_line.chars().take(120).collect::<String>())
-    } else {
-        one_line
-    }
 }
 
 impl MysqlConnConfig {
@@ -236,7 +227,7 @@ impl MysqlConnConfig {
                 conn.query_drop(s.as_str())
                     .await
                     .map_err(|source| MysqlError::Query {
-                        what: format!("session statement `{}`", shorten(s)),
+                        what: format!("session statement `{}`", shorten_sql(s)),
                         url: url.to_string(),
                         source,
                     })?;
@@ -249,7 +240,7 @@ impl MysqlConnConfig {
     /// Wraps a statement error with the statement (shortened) and the URL.
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: mysql_async::Error) -> MysqlError {
         MysqlError::Query {
-            what: format!("`{}`", shorten(sql)),
+            what: format!("`{}`", shorten_sql(sql)),
             url: url.to_string(),
             source,
         }

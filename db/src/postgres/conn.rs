@@ -1,7 +1,7 @@
 //! Connection settings and connecting.
 
 use datasync_engine::config::ConfigError;
-use datasync_engine::sql::{parse_jdbc_url, JdbcUrl};
+use datasync_engine::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::{PluginError, Secret};
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
@@ -88,15 +88,6 @@ pub struct PgConnConfig {
     password: Secret,
     session: Vec<String>,
     timeout: Duration,
-}
-
-fn shorten(sql: &str) -> String {
-    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 120 {
-        format!("{}...", one.chars().take(120).collect::<String>())
-    } else {
-        one
-    }
 }
 
 impl PgConnConfig {
@@ -211,7 +202,7 @@ impl PgConnConfig {
     /// Wraps a statement error with the statement (shortened) and the URL.
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: tokio_postgres::Error) -> PgError {
         PgError::Query {
-            what: format!("`{}`", shorten(sql)),
+            what: format!("`{}`", shorten_sql(sql)),
             url: url.to_string(),
             source,
         }

@@ -1,12 +1,12 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
-use crate::sqlconfig::SqlReaderConfig;
+use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
 use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
 use datasync_engine::channel::{Batch, BatchSender};
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
@@ -29,42 +29,12 @@ impl ReaderPlugin for MysqlReader {
         "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: SqlReaderConfig = parse_params(p.value, p.path)?;
-        let conn_at = join_path(p.path, "connection");
-        if cfg.connection.is_empty() {
-            return Err(ConfigError::new(conn_at, "needs at least one entry"));
-        }
-        let mut conns = Vec::new();
-        for (i, c) in cfg.connection.iter().enumerate() {
-            let at = format!("{conn_at}[{i}]");
-            match (c.table.is_empty(), c.query_sql.is_empty()) {
-                (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
-                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
-                (false, true) if cfg.column.is_empty() => {
-                    return Err(ConfigError::new(
-                        join_path(p.path, "column"),
-                        "missing required key \"column\" (names, expressions, or [\"*\"]) when reading tables",
-                    ))
-                }
-                _ => {}
-            }
-            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
-                return Err(ConfigError::new(
-                    at,
-                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
-                ));
-            }
-            conns.push(MysqlConnConfig::new(
-                &c.jdbc_url,
-                &cfg.username,
-                &cfg.password,
-                &cfg.session,
-                &format!("{at}.jdbcUrl"),
-            )?);
-        }
-        let zero_to_null = conns[0]
-            .zero_date_to_null()
-            .map_err(|e| ConfigError::new(format!("{conn_at}[0].jdbcUrl"), e))?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
+            MysqlConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
+        })?;
+        let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
+            ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
+        })?;
         Ok(MysqlReader {
             cfg: Arc::new(cfg),
             conns: Arc::new(conns),
@@ -119,13 +89,7 @@ impl MysqlReader {
                  (choose an integer key, or drop splitPk to read the table in one task)"
             )));
         }
-        let where_sql = self
-            .cfg
-            .where_clause
-            .as_deref()
-            .filter(|w| !w.trim().is_empty())
-            .map(|w| format!(" WHERE ({w})"))
-            .unwrap_or_default();
+        let where_sql = self.cfg.where_sql();
         let q = format!(
             "SELECT CAST(MIN({qpk}) AS CHAR), CAST(MAX({qpk}) AS CHAR) FROM {qt}{where_sql}"
         );
@@ -134,8 +98,7 @@ impl MysqlReader {
             .await
             .map_err(|e| cc.query_error(url, &q, e))?;
         let _ = conn.disconnect().await;
-        let bounds =
-            row.and_then(|(a, b)| Some((a?.parse::<i128>().ok()?, b?.parse::<i128>().ok()?)));
+        let bounds = row.and_then(|(lo, hi)| parse_bounds(lo, hi));
         let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
         tracing::info!(
             "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
@@ -148,27 +111,9 @@ impl MysqlReader {
 #[async_trait]
 impl Reader for MysqlReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let mut splits = Vec::new();
-        for (i, c) in self.cfg.connection.iter().enumerate() {
-            for q in &c.query_sql {
-                splits.push(SqlSplit::Query {
-                    conn: i,
-                    sql: q.clone(),
-                });
-            }
-            for t in &c.table {
-                match &self.cfg.split_pk {
-                    Some(pk) if !pk.trim().is_empty() => {
-                        splits.extend(self.split_table(i, t, pk, channels).await?)
-                    }
-                    _ => splits.push(SqlSplit::Table {
-                        conn: i,
-                        table: t.clone(),
-                        range: None,
-                        null_keys: false,
-                    }),
-                }
-            }
+        let (mut splits, keyed) = self.cfg.plan();
+        for (conn, table, pk) in keyed {
+            splits.extend(self.split_table(conn, &table, &pk, channels).await?);
         }
         Ok(splits
             .into_iter()

@@ -1,11 +1,11 @@
 //! The reader: validation, split planning, and streaming a split through binary COPY.
 
 use super::decode::{decode, Columns, Scalar, SIGNATURE};
-use crate::sqlconfig::SqlReaderConfig;
+use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{arrow_type, PgConnConfig, PgError, PgKind};
 use datasync_engine::channel::{Batch, BatchSender};
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::ConfigError;
 use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
@@ -28,39 +28,9 @@ impl ReaderPlugin for PostgresReader {
         "PostgreSQL tables or queries via binary COPY, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: SqlReaderConfig = parse_params(p.value, p.path)?;
-        let conn_at = join_path(p.path, "connection");
-        if cfg.connection.is_empty() {
-            return Err(ConfigError::new(conn_at, "needs at least one entry"));
-        }
-        let mut conns = Vec::new();
-        for (i, c) in cfg.connection.iter().enumerate() {
-            let at = format!("{conn_at}[{i}]");
-            match (c.table.is_empty(), c.query_sql.is_empty()) {
-                (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
-                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
-                (false, true) if cfg.column.is_empty() => {
-                    return Err(ConfigError::new(
-                        join_path(p.path, "column"),
-                        "missing required key \"column\" (names, expressions, or [\"*\"]) when reading tables",
-                    ))
-                }
-                _ => {}
-            }
-            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
-                return Err(ConfigError::new(
-                    at,
-                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
-                ));
-            }
-            conns.push(PgConnConfig::new(
-                &c.jdbc_url,
-                &cfg.username,
-                &cfg.password,
-                &cfg.session,
-                &format!("{at}.jdbcUrl"),
-            )?);
-        }
+        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
+            PgConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
+        })?;
         Ok(PostgresReader {
             cfg: Arc::new(cfg),
             conns: Arc::new(conns),
@@ -111,22 +81,13 @@ impl PostgresReader {
                 t.map(|t| t.name().to_string()).unwrap_or_default()
             )));
         }
-        let where_sql = self
-            .cfg
-            .where_clause
-            .as_deref()
-            .filter(|w| !w.trim().is_empty())
-            .map(|w| format!(" WHERE ({w})"))
-            .unwrap_or_default();
+        let where_sql = self.cfg.where_sql();
         let q = format!("SELECT MIN({qpk})::text, MAX({qpk})::text FROM {qt}{where_sql}");
         let row = client
             .query_one(q.as_str(), &[])
             .await
             .map_err(|e| cc.query_error(url, &q, e))?;
-        let (lo, hi): (Option<String>, Option<String>) = (row.get(0), row.get(1));
-        let bounds = lo
-            .zip(hi)
-            .and_then(|(a, b)| Some((a.parse::<i128>().ok()?, b.parse::<i128>().ok()?)));
+        let bounds = parse_bounds(row.get(0), row.get(1));
         let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
         tracing::info!(
             "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
@@ -139,27 +100,9 @@ impl PostgresReader {
 #[async_trait]
 impl Reader for PostgresReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let mut splits = Vec::new();
-        for (i, c) in self.cfg.connection.iter().enumerate() {
-            for q in &c.query_sql {
-                splits.push(SqlSplit::Query {
-                    conn: i,
-                    sql: q.clone(),
-                });
-            }
-            for t in &c.table {
-                match &self.cfg.split_pk {
-                    Some(pk) if !pk.trim().is_empty() => {
-                        splits.extend(self.split_table(i, t, pk, channels).await?)
-                    }
-                    _ => splits.push(SqlSplit::Table {
-                        conn: i,
-                        table: t.clone(),
-                        range: None,
-                        null_keys: false,
-                    }),
-                }
-            }
+        let (mut splits, keyed) = self.cfg.plan();
+        for (conn, table, pk) in keyed {
+            splits.extend(self.split_table(conn, &table, &pk, channels).await?);
         }
         Ok(splits
             .into_iter()

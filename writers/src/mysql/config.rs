@@ -1,6 +1,5 @@
 //! Parameters of the MySQL writer, as DataX's mysqlwriter spells them.
 
-use datasync_engine::config::one_or_many;
 use datasync_engine::Secret;
 use serde::Deserialize;
 
@@ -29,7 +28,7 @@ pub struct MysqlWriterConfig {
     /// Target columns in the order the reader produces them; `["*"]` = the table's columns.
     pub column: Vec<String>,
     /// Where to write (the first entry; its `table[0]`).
-    pub connection: Vec<WriterConnection>,
+    pub connection: Vec<crate::sqltarget::SqlWriterConnection>,
     /// `insert` (default), `replace` or `update`.
     #[serde(default)]
     pub write_mode: WriteMode,
@@ -55,16 +54,4 @@ pub struct MysqlWriterConfig {
 
 fn default_batch_size() -> usize {
     1024
-}
-
-/// One `connection[]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct WriterConnection {
-    /// URL (or URLs tried in order).
-    #[serde(deserialize_with = "one_or_many")]
-    pub jdbc_url: Vec<String>,
-    /// Target table (one).
-    #[serde(deserialize_with = "one_or_many")]
-    pub table: Vec<String>,
 }

@@ -2,6 +2,7 @@
 //! of bad rows, commit (postSql).
 
 use super::config::{MysqlWriterConfig, WriteMode};
+use crate::sqltarget::{single_target, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
@@ -47,32 +48,7 @@ impl WriterPlugin for MysqlWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let cfg: MysqlWriterConfig = parse_params(p.value, p.path)?;
-        let at = join_path(p.path, "connection");
-        let first = match cfg.connection.as_slice() {
-            [one] => one,
-            [] => return Err(ConfigError::new(at, "needs one entry")),
-            _ => {
-                return Err(ConfigError::new(
-                    at,
-                    "write to one connection per job (found several)",
-                ))
-            }
-        };
-        let table = match first.table.as_slice() {
-            [t] if !t.trim().is_empty() => t.clone(),
-            _ => {
-                return Err(ConfigError::new(
-                    format!("{at}[0].table"),
-                    "name exactly one target table",
-                ))
-            }
-        };
-        if cfg.column.is_empty() {
-            return Err(ConfigError::new(
-                join_path(p.path, "column"),
-                "list the target columns, or [\"*\"]",
-            ));
-        }
+        let (first, table, url_at) = single_target(&cfg.connection, &cfg.column, p.path)?;
         if cfg.batch_size == 0 {
             return Err(ConfigError::new(
                 join_path(p.path, "batchSize"),
@@ -90,7 +66,7 @@ impl WriterPlugin for MysqlWriter {
             &cfg.username,
             &cfg.password,
             &cfg.session,
-            &format!("{at}[0].jdbcUrl"),
+            &url_at,
         )?;
         Ok(MysqlWriter {
             cfg: Arc::new(cfg),
@@ -331,21 +307,8 @@ impl WriterTask for MysqlTask {
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             if parts.is_none() {
-                let names = if self.writer.cfg.column == ["*"] {
-                    column_names(batch)
-                } else {
-                    self.writer.cfg.column.clone()
-                };
-                if self.writer.cfg.column != ["*"] && names.len() != batch.num_columns() {
-                    return Err(MysqlError::Invalid(format!(
-                        "the writer lists {} columns ({}) but the reader produces {} ({})",
-                        names.len(),
-                        names.join(", "),
-                        batch.num_columns(),
-                        column_names(batch).join(", ")
-                    ))
-                    .into());
-                }
+                let names =
+                    target_columns(&self.writer.cfg.column, batch).map_err(MysqlError::Invalid)?;
                 if self.writer.cfg.create_table {
                     self.create_table(&mut s, batch, &names).await?;
                 }

@@ -1,7 +1,6 @@
 //! Parameters of the PostgreSQL writer, as DataX's postgresqlwriter spells them, plus
 //! `writeMode` and `conflictColumns`.
 
-use datasync_engine::config::one_or_many;
 use datasync_engine::Secret;
 use serde::Deserialize;
 
@@ -28,7 +27,7 @@ pub struct PostgresWriterConfig {
     /// Target columns in the order the reader produces them; `["*"]` = the reader's names.
     pub column: Vec<String>,
     /// Where to write (one entry, one table).
-    pub connection: Vec<PgWriterConnection>,
+    pub connection: Vec<crate::sqltarget::SqlWriterConnection>,
     /// `insert` (default) or `update` (upsert).
     #[serde(default)]
     pub write_mode: PgWriteMode,
@@ -50,16 +49,4 @@ pub struct PostgresWriterConfig {
     /// Create a missing table from the incoming Arrow schema (off by default).
     #[serde(default)]
     pub create_table: bool,
-}
-
-/// One `connection[]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PgWriterConnection {
-    /// URL (or URLs tried in order).
-    #[serde(deserialize_with = "one_or_many")]
-    pub jdbc_url: Vec<String>,
-    /// Target table (one).
-    #[serde(deserialize_with = "one_or_many")]
-    pub table: Vec<String>,
 }

@@ -2,12 +2,13 @@
 //! bad rows, upsert through a staging table, commit (postSql).
 
 use super::config::{PgWriteMode, PostgresWriterConfig};
+use crate::sqltarget::{single_target, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
 use datasync_engine::channel::{Batch, BatchReceiver};
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{parse_params, ConfigError};
 use datasync_engine::sql::{quote_ident, Dialect, JdbcUrl};
 use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
@@ -39,38 +40,13 @@ impl WriterPlugin for PostgresWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let cfg: PostgresWriterConfig = parse_params(p.value, p.path)?;
-        let at = join_path(p.path, "connection");
-        let first = match cfg.connection.as_slice() {
-            [one] => one,
-            [] => return Err(ConfigError::new(at, "needs one entry")),
-            _ => {
-                return Err(ConfigError::new(
-                    at,
-                    "write to one connection per job (found several)",
-                ))
-            }
-        };
-        let table = match first.table.as_slice() {
-            [t] if !t.trim().is_empty() => t.clone(),
-            _ => {
-                return Err(ConfigError::new(
-                    format!("{at}[0].table"),
-                    "name exactly one target table",
-                ))
-            }
-        };
-        if cfg.column.is_empty() {
-            return Err(ConfigError::new(
-                join_path(p.path, "column"),
-                "list the target columns, or [\"*\"]",
-            ));
-        }
+        let (first, table, url_at) = single_target(&cfg.connection, &cfg.column, p.path)?;
         let conn = PgConnConfig::new(
             &first.jdbc_url,
             &cfg.username,
             &cfg.password,
             &cfg.session,
-            &format!("{at}[0].jdbcUrl"),
+            &url_at,
         )?;
         Ok(PostgresWriter {
             cfg: Arc::new(cfg),
@@ -439,21 +415,7 @@ impl WriterTask for PgTask {
         let mut unit = Unit::default();
         while let Some(b) = input.recv().await {
             let batch = &b.data;
-            let names = if self.writer.cfg.column == ["*"] {
-                column_names(batch)
-            } else {
-                self.writer.cfg.column.clone()
-            };
-            if names.len() != batch.num_columns() {
-                return Err(PgError::Invalid(format!(
-                    "the writer lists {} columns ({}) but the reader produces {} ({})",
-                    names.len(),
-                    names.join(", "),
-                    batch.num_columns(),
-                    column_names(batch).join(", ")
-                ))
-                .into());
-            }
+            let names = target_columns(&self.writer.cfg.column, batch).map_err(PgError::Invalid)?;
             if st.plan.is_none() {
                 st.plan = Some((self.plan(&st.client, &st.url, batch, &names).await?, names));
             }
