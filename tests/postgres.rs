@@ -357,3 +357,27 @@ fn mysql_to_postgres_and_back() {
     assert_eq!(my.query(cmp), "0");
     assert_eq!(my.query("SELECT COUNT(*) FROM back"), "20001");
 }
+
+#[test]
+fn create_table_pre_and_post_sql() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id bigint, amount numeric(12,2), name text, at timestamp(6), raw bytea);
+              INSERT INTO src VALUES (1, 12.34, 'x', '2024-01-01 10:00:00.5', '\\xbeef'), (2, NULL, NULL, NULL, NULL)");
+    let cols = r#""column": ["id", "amount", "name", "at", "raw"],"#;
+    let w = pg_writer(
+        &pg,
+        "newt",
+        &format!(
+            r#"{cols} "createTable": true, "preSql": ["CREATE TABLE pre_marker (n int)"],
+               "postSql": ["INSERT INTO pre_marker SELECT count(*) FROM @table"],"#
+        ),
+    );
+    let (o, _t) = run_job("create", &job("{}", &pg_reader(&pg, "src", cols), &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT count(*) FROM (SELECT * FROM src EXCEPT SELECT * FROM newt) x"),
+        "0"
+    );
+    assert_eq!(pg.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'newt'::regclass AND attname = 'amount'"), "numeric(12,2)");
+    assert_eq!(pg.query("SELECT n FROM pre_marker"), "2");
+}

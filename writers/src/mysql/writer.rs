@@ -2,7 +2,7 @@
 //! of bad rows, commit (postSql).
 
 use super::config::{MysqlWriterConfig, WriteMode};
-use crate::sqltarget::{single_target, target_columns};
+use crate::sqltarget::{create_table_sql, single_target, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
@@ -221,21 +221,8 @@ impl MysqlTask {
         if *created {
             return Ok(());
         }
-        let mut cols = Vec::new();
-        for (f, name) in batch.schema().fields().iter().zip(names) {
-            let t = ddl_type(f.data_type()).ok_or_else(|| {
-                MysqlError::Invalid(format!(
-                    "createTable: no MySQL type for column {name} of type {}",
-                    f.data_type()
-                ))
-            })?;
-            cols.push(format!("{} {t}", quote_ident(Dialect::MySql, name)));
-        }
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            self.writer.qtable(),
-            cols.join(", ")
-        );
+        let sql = create_table_sql(Dialect::MySql, &self.writer.table, batch, names, ddl_type)
+            .map_err(MysqlError::Invalid)?;
         s.conn
             .query_drop(sql.as_str())
             .await

@@ -2,7 +2,7 @@
 //! bad rows, upsert through a staging table, commit (postSql).
 
 use super::config::{PgWriteMode, PostgresWriterConfig};
-use crate::sqltarget::{single_target, target_columns};
+use crate::sqltarget::{create_table_sql, single_target, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::postgres::tokio_postgres::{self, Client};
@@ -159,21 +159,8 @@ impl PgTask {
         if w.cfg.create_table {
             let mut created = w.created.lock().await;
             if !*created {
-                let mut cols = Vec::new();
-                for (f, name) in batch.schema().fields().iter().zip(names) {
-                    let t = ddl_type(f.data_type()).ok_or_else(|| {
-                        PgError::Invalid(format!(
-                            "createTable: no PostgreSQL type for column {name} of type {}",
-                            f.data_type()
-                        ))
-                    })?;
-                    cols.push(format!("{} {t}", quote_ident(Dialect::Postgres, name)));
-                }
-                let sql = format!(
-                    "CREATE TABLE IF NOT EXISTS {} ({})",
-                    w.qtable(),
-                    cols.join(", ")
-                );
+                let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
+                    .map_err(PgError::Invalid)?;
                 client
                     .batch_execute(&sql)
                     .await
