@@ -479,3 +479,139 @@ fn mysql_file_round_trip_with_shipped_jobs() {
         db.query(&format!("{q} FROM orders_copy"))
     );
 }
+
+/// A throwaway MariaDB with TLS on a free loopback port, its own CA and data directory.
+struct TlsServer {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+fn sh(cmd: &str, dir: &std::path::Path) {
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=datasync-test-ca", d);
+        sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca", d);
+        sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1", d);
+        std::fs::write(
+            d.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf", d);
+        let dd = d.display();
+        sh(&format!("mariadb-install-db --no-defaults --datadir={dd}/data --user=root --auth-root-authentication-method=normal --skip-test-db"), d);
+        sh(
+            &format!(
+                "mariadbd --no-defaults --datadir={dd}/data --port={port} --bind-address=127.0.0.1 --socket={dd}/sock \
+                 --user=root --ssl-cert={dd}/server.pem --ssl-key={dd}/server.key --ssl-ca={dd}/ca.pem \
+                 --pid-file={dd}/pid --log-error={dd}/err.log --innodb-buffer-pool-size=16M >/dev/null 2>&1 &"
+            ),
+            d,
+        );
+        let up = (0..60).any(|_| {
+            std::thread::sleep(Duration::from_millis(250));
+            std::process::Command::new("mariadb-admin")
+                .args([
+                    "--no-defaults",
+                    "-h",
+                    "127.0.0.1",
+                    "-P",
+                    &port.to_string(),
+                    "-u",
+                    "root",
+                    "ping",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        assert!(
+            up,
+            "TLS MariaDB did not start: {}",
+            std::fs::read_to_string(d.join("err.log")).unwrap_or_default()
+        );
+        sh(
+            &format!(
+                "mariadb --no-defaults -h 127.0.0.1 -P {port} -u root -e \"CREATE USER 'tls'@'%' IDENTIFIED BY 'tls-pw' REQUIRE SSL; \
+                 GRANT ALL ON *.* TO 'tls'@'%'; CREATE DATABASE d; CREATE TABLE d.src (id INT); INSERT INTO d.src VALUES (1), (2);\""
+            ),
+            d,
+        );
+        TlsServer { dir, port }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("kill $(cat pid) 2>/dev/null; for i in $(seq 1 40); do [ -e pid ] || break; sleep 0.1; done")
+            .current_dir(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn tls_is_used_as_the_jdbc_url_asks() {
+    let srv = TlsServer::start();
+    let run = |params: &str| {
+        let r = format!(
+            r#"{{"name": "mysqlreader", "parameter": {{"username": "tls", "password": "tls-pw", "column": ["id"],
+                "connection": [{{"jdbcUrl": ["jdbc:mysql://127.0.0.1:{}/d?{params}"], "table": ["src"]}}]}}}}"#,
+            srv.port
+        );
+        run_job(
+            "tls",
+            &job(
+                r#"{"retry": {"count": 0}}"#,
+                &r,
+                r#"{"name": "stream", "parameter": {"print": true}}"#,
+            ),
+        )
+        .0
+    };
+    let ca = srv.dir.path().join("ca.pem");
+    let other = srv.dir.path().join("other.pem");
+    // The user REQUIRE SSL: a plain connection is refused, so success proves encryption.
+    let o = run("useSSL=false");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("Access denied"), "{}", stderr(&o));
+    for ok in [
+        "sslMode=REQUIRED".to_string(),
+        "useSSL=true&verifyServerCertificate=false".into(),
+        format!("sslMode=VERIFY_IDENTITY&sslCa={}", ca.display()),
+        format!("sslMode=VERIFY_CA&sslCa={}", ca.display()),
+    ] {
+        let o = run(&ok);
+        assert_eq!(code(&o), 0, "{ok}: {}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n2\n", "{ok}");
+    }
+    // A certificate from another CA, or one no built-in root knows, is refused.
+    for bad in [
+        format!("sslMode=VERIFY_CA&sslCa={}", other.display()),
+        "useSSL=true".to_string(),
+    ] {
+        let o = run(&bad);
+        assert_eq!(code(&o), 1, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("certificate"), "{bad}: {}", stderr(&o));
+    }
+}

@@ -4,7 +4,8 @@ use datasync_engine::config::ConfigError;
 use datasync_engine::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::{PluginError, Secret};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder};
+use mysql_async::{Conn, OptsBuilder, SslOpts};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// URL schemes accepted for MySQL-protocol servers.
@@ -114,22 +115,7 @@ impl MysqlConnConfig {
         for (i, u) in urls.iter().enumerate() {
             let at = format!("{at}[{i}]");
             let url = parse_jdbc_url(u, MYSQL_SCHEMES).map_err(|e| ConfigError::new(&at, e))?;
-            let tls_wanted = url
-                .param("useSSL")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                || url
-                    .param("requireSSL")
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                || url.param("sslMode").is_some_and(|v| {
-                    !matches!(v.to_ascii_uppercase().as_str(), "DISABLED" | "PREFERRED")
-                });
-            if tls_wanted {
-                return Err(ConfigError::new(
-                    at,
-                    "asks for TLS (useSSL/requireSSL/sslMode), which this build does not support yet; \
-                     set useSSL=false or sslMode=DISABLED only if a plain-text connection is acceptable",
-                ));
-            }
+            tls_mode(&url).map_err(|e| ConfigError::new(&at, e))?;
             if let Some(ms) = url.param("connectTimeout") {
                 let ms: u64 = ms.parse().map_err(|_| {
                     ConfigError::new(&at, format!("connectTimeout \"{ms}\" is not milliseconds"))
@@ -142,7 +128,9 @@ impl MysqlConnConfig {
                 if ![
                     "useSSL",
                     "requireSSL",
+                    "verifyServerCertificate",
                     "sslMode",
+                    "sslCa",
                     "connectTimeout",
                     "zeroDateTimeBehavior",
                 ]
@@ -191,7 +179,9 @@ impl MysqlConnConfig {
                 .password
                 .clone()
                 .unwrap_or_else(|| self.password.expose().to_string());
+            let tls = tls_mode(url).map_err(MysqlError::Invalid)?;
             let opts = OptsBuilder::default()
+                .ssl_opts(tls.ssl_opts())
                 .ip_or_hostname(url.host.clone())
                 .tcp_port(url.port.unwrap_or(3306))
                 .user(Some(user.clone()))
@@ -258,16 +248,98 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// TLS as a JDBC URL asks for it (Connector/J's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain TCP (`sslMode=DISABLED`/`PREFERRED`, or nothing asked).
+    Off,
+    /// Encrypted, server certificate not checked (`sslMode=REQUIRED`, or `useSSL=true` with
+    /// `verifyServerCertificate=false`).
+    Required,
+    /// Encrypted, certificate chain checked against `sslCa` (or the built-in roots), host name not.
+    VerifyCa(Option<PathBuf>),
+    /// Encrypted, chain and host name checked (`sslMode=VERIFY_IDENTITY`, or `useSSL=true`).
+    VerifyIdentity(Option<PathBuf>),
+}
+
+/// Reads the URL's TLS parameters.
+pub fn tls_mode(url: &JdbcUrl) -> Result<Tls, String> {
+    let on = |k: &str| url.param(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let ca = url.param("sslCa").map(PathBuf::from);
+    if let Some(mode) = url.param("sslMode") {
+        return match mode.to_ascii_uppercase().as_str() {
+            "DISABLED" | "PREFERRED" => Ok(Tls::Off),
+            "REQUIRED" => Ok(Tls::Required),
+            "VERIFY_CA" => Ok(Tls::VerifyCa(ca)),
+            "VERIFY_IDENTITY" => Ok(Tls::VerifyIdentity(ca)),
+            other => Err(format!(
+                "sslMode \"{other}\": expected DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
+            )),
+        };
+    }
+    if on("useSSL") || on("requireSSL") {
+        let verify = url
+            .param("verifyServerCertificate")
+            .is_none_or(|v| v.eq_ignore_ascii_case("true"));
+        return Ok(if verify {
+            Tls::VerifyIdentity(ca)
+        } else {
+            Tls::Required
+        });
+    }
+    Ok(Tls::Off)
+}
+
+impl Tls {
+    fn ssl_opts(&self) -> Option<SslOpts> {
+        let roots = |ca: &Option<PathBuf>| match ca {
+            Some(p) => SslOpts::default().with_root_certs(vec![p.clone().into()]),
+            None => SslOpts::default(),
+        };
+        match self {
+            Tls::Off => None,
+            Tls::Required => Some(
+                SslOpts::default()
+                    .with_danger_accept_invalid_certs(true)
+                    .with_danger_skip_domain_validation(true),
+            ),
+            Tls::VerifyCa(ca) => Some(roots(ca).with_danger_skip_domain_validation(true)),
+            Tls::VerifyIdentity(ca) => Some(roots(ca)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn tls_requests_are_refused_not_ignored() {
+    fn tls_parameters_map_like_connector_j() {
+        let mode = |u: &str| tls_mode(&parse_jdbc_url(u, MYSQL_SCHEMES).unwrap());
+        assert_eq!(mode("jdbc:mysql://h/db"), Ok(Tls::Off));
+        assert_eq!(
+            mode("jdbc:mysql://h/db?useSSL=true"),
+            Ok(Tls::VerifyIdentity(None))
+        );
+        assert_eq!(
+            mode("jdbc:mysql://h/db?useSSL=true&verifyServerCertificate=false"),
+            Ok(Tls::Required)
+        );
+        assert_eq!(
+            mode("jdbc:mysql://h/db?sslMode=VERIFY_CA&sslCa=/ca.pem"),
+            Ok(Tls::VerifyCa(Some("/ca.pem".into())))
+        );
+        assert!(mode("jdbc:mysql://h/db?sslMode=SOMETIMES").is_err());
         let s = Secret::new("pw");
-        let e = MysqlConnConfig::new(&["jdbc:mysql://h/db?useSSL=true".into()], "u", &s, &[], "x")
-            .unwrap_err();
-        assert!(e.message.contains("TLS"), "{e}");
+        let e = MysqlConnConfig::new(
+            &["jdbc:mysql://h/db?sslMode=bogus".into()],
+            "u",
+            &s,
+            &[],
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("sslMode"), "{e}");
         assert!(MysqlConnConfig::new(
             &["jdbc:mysql://h/db?useSSL=false&sslMode=DISABLED".into()],
             "u",
