@@ -102,8 +102,9 @@ fn pg_writer(pg: &Pg, table: &str, extra: &str) -> String {
 
 const ALL: &str = "(id bigint PRIMARY KEY, s smallint, i integer, r real, d double precision, n numeric(12,2), nu numeric,
     b boolean, tx text, vc varchar(10), ch char(3), by bytea, dt date, ts timestamp(6), tz timestamptz, tm time, u uuid,
-    j json, jb jsonb, iv interval, ip inet, cidr_ cidr, arr int4[], m mood)";
-const ALL_COLS: &str = "id,s,i,r,d,n,nu,b,tx,vc,ch,by,dt,ts,tz,tm,u,j::text,jb,iv,ip,cidr_,arr,m";
+    j json, jb jsonb, iv interval, ip inet, cidr_ cidr, arr int4[], tarr text[], narr numeric[], m mood)";
+const ALL_COLS: &str =
+    "id,s,i,r,d,n,nu,b,tx,vc,ch,by,dt,ts,tz,tm,u,j::text,jb,iv,ip,cidr_,arr,tarr,narr,m";
 
 #[test]
 fn round_trip_every_type_compares_equal_by_sql() {
@@ -116,10 +117,11 @@ fn round_trip_every_type_compares_equal_by_sql() {
          (1, -32768, 2147483647, 3.4028235e38, -1.7976931348623157e308, -9999999999.99, 123.4567890123, true,
           E'tab\\tnew\\nline \"q\" \\\\ back 😀', 'vc', 'ab', '\\x00ff10', '4713-01-01 BC', '2024-01-31 23:59:59.123456',
           '2024-01-31 23:59:59.5+08', '23:59:59.999999', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}',
-          '{\"b\": null}', '1 year 2 mons 3 days 04:05:06.7', '2001:db8::1/64', '10.0.0.0/8', '{1,2,NULL}', 'happy'),
+          '{\"b\": null}', '1 year 2 mons 3 days 04:05:06.7', '2001:db8::1/64', '10.0.0.0/8', '{1,2,NULL}',
+          ARRAY['a,b', 'q\"uote', 'back\\slash', NULL, '', 'NULL'], '{1.5,NULL,-0.25}', 'happy'),
          (2, 32767, -2147483648, -0.5, 5e-324, 0.05, -0.0000000001, false, '', '', '', '\\x', '5874897-12-31', '1970-01-01 00:00:00',
-          '1969-12-31 23:59:59.999999+00', '00:00:00', '00000000-0000-0000-0000-000000000000', 'null', '[]', '-1 days', '127.0.0.1', '::/0', '{}', 'sad'),
-         (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+          '1969-12-31 23:59:59.999999+00', '00:00:00', '00000000-0000-0000-0000-000000000000', 'null', '[]', '-1 days', '127.0.0.1', '::/0', '{}', '{}', NULL, 'sad'),
+         (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     );
     let (o, _t) = run_job(
         "rt",
@@ -380,4 +382,45 @@ fn create_table_pre_and_post_sql() {
     );
     assert_eq!(pg.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'newt'::regclass AND attname = 'amount'"), "numeric(12,2)");
     assert_eq!(pg.query("SELECT n FROM pre_marker"), "2");
+}
+
+#[test]
+fn arrays_arrive_as_lists_and_files_get_json_arrays() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id int, a int4[], b text[], m int4[][]);
+              INSERT INTO src VALUES (1, '{1,NULL,3}', ARRAY['x,y', NULL, '', 'q\"'], NULL), (2, '{}', NULL, NULL), (3, NULL, NULL, '{{1,2},{3,4}}')");
+    let out = tempfile::tempdir().unwrap();
+    let w = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "a.jsonl", "writeMode": "truncate", "fileFormat": "jsonl"}}}}"#,
+        out.path().display()
+    );
+    let (o, t) = run_job(
+        "arr",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", r#""column": ["id", "a", "b", "m"],"#),
+            &w,
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(out.path());
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"id": 1, "a": [1, null, 3], "b": ["x,y", null, "", "q\""], "m": null})
+    );
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"id": 2, "a": [], "b": null, "m": null})
+    );
+    assert_eq!(rows.len(), 2);
+    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-arr.jsonl")).unwrap();
+    assert!(
+        dirty.contains("2-dimensional arrays are not supported") && dirty.contains("\\\\x"),
+        "{dirty}"
+    );
 }

@@ -25,6 +25,8 @@ pub enum ValueKind {
     Bool,
     /// Text (strings, dates, timestamps, non-finite floats, anything else).
     Text,
+    /// A JSON array (list columns): JSON Lines embeds it as an array, other formats as text.
+    Json,
     /// Raw bytes of a binary column.
     Bytes,
 }
@@ -61,6 +63,7 @@ enum Col<'a> {
     Dec(&'a [i128], u32),
     Date(&'a [i32]),
     Ts(&'a [i64], i128),
+    List(&'a arrow_array::ListArray),
     Other(arrow_cast::display::ArrayFormatter<'a>),
 }
 
@@ -124,6 +127,7 @@ impl<'a> Col<'a> {
                 };
                 Col::Ts(v, per)
             }
+            DataType::List(_) => Col::List(a.as_list::<i32>()),
             _ => Col::Other(
                 arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), opts)
                     .map_err(|e| e.to_string())?,
@@ -195,6 +199,36 @@ impl<'a> Col<'a> {
                     None => write_iso_timestamp_nanos(nanos, out),
                 }
                 return Ok(ValueKind::Text);
+            }
+            Col::List(a) => {
+                // A JSON array, so NULL elements and text with commas stay unambiguous.
+                let values = a.value(i);
+                let w = ValueWriter::new(&values)?;
+                let mut item = Vec::new();
+                out.push(b'[');
+                for j in 0..values.len() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    if values.is_null(j) {
+                        out.extend_from_slice(b"null");
+                        continue;
+                    }
+                    item.clear();
+                    match w.write(j, &mut item, date_format)? {
+                        ValueKind::Number | ValueKind::Bool | ValueKind::Json => {
+                            out.extend_from_slice(&item)
+                        }
+                        ValueKind::Text | ValueKind::Bytes => {
+                            let text = std::str::from_utf8(&item).map_err(|_| {
+                                "binary list elements cannot be written as JSON".to_string()
+                            })?;
+                            serde_json::to_writer(&mut *out, text).map_err(|e| e.to_string())?;
+                        }
+                    }
+                }
+                out.push(b']');
+                return Ok(ValueKind::Json);
             }
             Col::Other(f) => {
                 use std::io::Write;
@@ -336,7 +370,9 @@ impl TextEncoder {
             let named = |e: String| format!("column {}: {e}", batch.schema().field(c).name());
             if jsonl {
                 match kind {
-                    ValueKind::Number | ValueKind::Bool => self.row.extend_from_slice(&self.field),
+                    ValueKind::Number | ValueKind::Bool | ValueKind::Json => {
+                        self.row.extend_from_slice(&self.field)
+                    }
                     ValueKind::Bytes | ValueKind::Text => {
                         let s = std::str::from_utf8(&self.field).map_err(|_| {
                             named(

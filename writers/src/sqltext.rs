@@ -97,9 +97,15 @@ impl<'a> RowLiterals<'a> {
                 }
             }
             self.field.clear();
-            let kind = w
-                .write(r, &mut self.field, None)
-                .inspect_err(|_| out.truncate(start))?;
+            let kind = if pg && matches!(a.data_type(), DataType::List(_)) {
+                pg_array(a, r, &mut self.field)
+                    .map_err(|e| format!("column {}: {e}", self.batch.schema().field(c).name()))
+                    .inspect_err(|_| out.truncate(start))?;
+                ValueKind::Text
+            } else {
+                w.write(r, &mut self.field, None)
+                    .inspect_err(|_| out.truncate(start))?
+            };
             if pg && matches!(a.data_type(), DataType::Date32 | DataType::Timestamp(..)) {
                 bc_year(&mut self.field);
             }
@@ -148,7 +154,7 @@ impl<'a> RowLiterals<'a> {
                 ValueKind::Text if self.empty_as_null && self.field.is_empty() => {
                     out.extend_from_slice(b"NULL")
                 }
-                ValueKind::Text => {
+                ValueKind::Text | ValueKind::Json => {
                     out.push(b'\'');
                     for &b in &self.field {
                         match b {
@@ -166,6 +172,49 @@ impl<'a> RowLiterals<'a> {
         out.push(if tsv { b'\n' } else { b')' });
         Ok(())
     }
+}
+
+/// A list value as a PostgreSQL array literal: `{1,2,NULL}`, `{"a \\"q\\"",NULL}`.
+fn pg_array(a: &arrow_array::ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    use arrow_array::cast::AsArray;
+    let values = a.as_list::<i32>().value(r);
+    if matches!(
+        values.data_type(),
+        DataType::List(_) | DataType::Binary | DataType::LargeBinary
+    ) {
+        return Err(format!(
+            "arrays of {} cannot be written to PostgreSQL",
+            values.data_type()
+        ));
+    }
+    let w = ValueWriter::new(&values)?;
+    let mut item = Vec::new();
+    out.push(b'{');
+    for i in 0..values.len() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if values.is_null(i) {
+            out.extend_from_slice(b"NULL");
+            continue;
+        }
+        item.clear();
+        match w.write(i, &mut item, None)? {
+            ValueKind::Number | ValueKind::Bool => out.extend_from_slice(&item),
+            _ => {
+                out.push(b'"');
+                for &b in &item {
+                    if b == b'"' || b == b'\\' {
+                        out.push(b'\\');
+                    }
+                    out.push(b);
+                }
+                out.push(b'"');
+            }
+        }
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// Rewrites an ISO date with a year <= 0 (astronomical: year 0 is 1 BC) into PostgreSQL's

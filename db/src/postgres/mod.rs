@@ -6,6 +6,6 @@ mod conn;
 mod types;
 
 pub use conn::{db_message, PgConnConfig, PgError, PG_SCHEMES};
-pub use types::{arrow_type, ddl_type, PgKind, TYPE_TABLE};
+pub use types::{array_element, arrow_type, ddl_type, PgKind, TYPE_TABLE};
 
 pub use tokio_postgres;

@@ -1,6 +1,7 @@
 //! PostgreSQL <-> Arrow types. [`TYPE_TABLE`] is the declarative list both directions follow.
 
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, Field, TimeUnit};
+use std::sync::Arc;
 use tokio_postgres::types::{Kind, Type};
 
 /// How a column's binary COPY value is decoded.
@@ -34,6 +35,8 @@ pub enum PgKind {
     Time,
     /// uuid
     Uuid,
+    /// a one-dimensional array; the element's kind is given by [`array_element`]
+    Array,
 }
 
 /// (PostgreSQL type, Arrow type it reads as, DDL `createTable` writes for it).
@@ -54,7 +57,8 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("uuid", "utf8", "text"),
     ("interval", "utf8", "text"),
     ("inet", "utf8", "text"),
-    ("int4[]", "utf8", "text"),
+    ("int4[]", "list<int32>", "integer[]"),
+    ("text[]", "list<utf8>", "text[]"),
     ("bytea", "binary", "bytea"),
     ("date", "date32", "date"),
     ("timestamp(6)", "timestamp[us]", "timestamp(6)"),
@@ -71,6 +75,13 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
     let base = match t.kind() {
         Kind::Enum(_) => return Some((DataType::Utf8, PgKind::Text)),
         Kind::Domain(inner) => return arrow_type(inner, typmod),
+        Kind::Array(_) => {
+            let (elem, _) = array_element(t)?;
+            return Some((
+                DataType::List(Arc::new(Field::new("item", elem, true))),
+                PgKind::Array,
+            ));
+        }
         _ => t,
     };
     Some(match *base {
@@ -112,6 +123,15 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
     })
 }
 
+/// The Arrow type and kind of an array type's elements, when they have a native decoder
+/// (numeric elements read at scale 10, as unconstrained numerics).
+pub fn array_element(t: &Type) -> Option<(DataType, PgKind)> {
+    match t.kind() {
+        Kind::Array(inner) if !matches!(inner.kind(), Kind::Array(_)) => arrow_type(inner, -1),
+        _ => None,
+    }
+}
+
 /// The column type `createTable` uses for an Arrow type.
 pub fn ddl_type(t: &DataType) -> Option<String> {
     Some(match t {
@@ -128,6 +148,7 @@ pub fn ddl_type(t: &DataType) -> Option<String> {
         DataType::Time64(_) => "time".into(),
         DataType::Utf8 | DataType::LargeUtf8 => "text".into(),
         DataType::Binary | DataType::LargeBinary => "bytea".into(),
+        DataType::List(f) => format!("{}[]", ddl_type(f.data_type())?),
         _ => return None,
     })
 }
@@ -140,10 +161,12 @@ mod tests {
     #[test]
     fn every_row_has_a_ddl_for_its_arrow_type() {
         for (pg, arrow, ddl) in TYPE_TABLE {
-            let t = if *arrow == "time64[us]" {
-                DataType::Time64(TimeUnit::Microsecond)
-            } else {
-                parse_type(arrow).unwrap()
+            let list = |t| DataType::List(Arc::new(Field::new("item", t, true)));
+            let t = match *arrow {
+                "time64[us]" => DataType::Time64(TimeUnit::Microsecond),
+                "list<int32>" => list(DataType::Int32),
+                "list<utf8>" => list(DataType::Utf8),
+                other => parse_type(other).unwrap(),
             };
             assert_eq!(ddl_type(&t).as_deref(), Some(*ddl), "{pg}");
         }

@@ -7,8 +7,9 @@ use arrow_array::builder::{
     Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_array::{ArrayRef, ListArray, RecordBatch};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, FieldRef, SchemaRef};
 use datasync_db::postgres::PgKind;
 use std::sync::Arc;
 
@@ -35,6 +36,18 @@ pub enum Scalar<'a> {
     Bytes(&'a [u8]),
     Date(i32),
     Micros(i64),
+    List(Vec<Scalar<'a>>),
+}
+
+/// How one column is decoded: its kind, a numeric's precision, an array's element.
+#[derive(Debug, Clone, Copy)]
+pub struct ColKind {
+    /// The column's kind.
+    pub kind: PgKind,
+    /// Precision of a numeric column (or numeric elements).
+    pub precision: u8,
+    /// Kind and precision of an array's elements.
+    pub elem: Option<(PgKind, u8)>,
 }
 
 fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
@@ -43,8 +56,46 @@ fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
 }
 
 /// Decodes one binary value of `kind` (with the column's `precision` for numerics).
-pub fn decode<'a>(kind: PgKind, precision: u8, b: &'a [u8]) -> Result<Scalar<'a>, String> {
-    Ok(match kind {
+pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
+    let precision = col.precision;
+    Ok(match col.kind {
+        PgKind::Array => {
+            let (kind, precision) = col.elem.ok_or("array without a known element type")?;
+            let elem = ColKind {
+                kind,
+                precision,
+                elem: None,
+            };
+            let word = |at: usize| -> Result<i32, String> {
+                Ok(i32::from_be_bytes(be(b
+                    .get(at..at + 4)
+                    .ok_or("short array")?)?))
+            };
+            let ndim = word(0)?;
+            if ndim == 0 {
+                return Ok(Scalar::List(Vec::new()));
+            }
+            if ndim != 1 {
+                return Err(format!(
+                    "{ndim}-dimensional arrays are not supported (one dimension only)"
+                ));
+            }
+            let n = usize::try_from(word(12)?).map_err(|_| "negative array size")?;
+            let mut at = 20;
+            let mut items = Vec::with_capacity(n);
+            for _ in 0..n {
+                let len = word(at)?;
+                at += 4;
+                if len < 0 {
+                    items.push(Scalar::Null);
+                } else {
+                    let end = at + len as usize;
+                    items.push(decode(elem, b.get(at..end).ok_or("short array element")?)?);
+                    at = end;
+                }
+            }
+            Scalar::List(items)
+        }
         PgKind::Bool => Scalar::Bool(b.first().copied().ok_or("empty bool")? != 0),
         PgKind::I16 => Scalar::I16(i16::from_be_bytes(be(b)?)),
         PgKind::I32 => Scalar::I32(i32::from_be_bytes(be(b)?)),
@@ -153,6 +204,141 @@ enum Builder {
     Date(Date32Builder),
     Ts(TimestampMicrosecondBuilder),
     Time(Time64MicrosecondBuilder),
+    List {
+        field: FieldRef,
+        offsets: Vec<i32>,
+        valid: Vec<bool>,
+        child: Box<Builder>,
+    },
+}
+
+impl Builder {
+    fn new(t: &DataType) -> Result<Self, String> {
+        Ok(match t {
+            DataType::Boolean => Builder::Bool(BooleanBuilder::new()),
+            DataType::Int16 => Builder::I16(Int16Builder::new()),
+            DataType::Int32 => Builder::I32(Int32Builder::new()),
+            DataType::Int64 => Builder::I64(Int64Builder::new()),
+            DataType::Float32 => Builder::F32(Float32Builder::new()),
+            DataType::Float64 => Builder::F64(Float64Builder::new()),
+            DataType::Decimal128(p, s) => Builder::Dec(
+                Decimal128Builder::new()
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| e.to_string())?,
+            ),
+            DataType::Utf8 => Builder::Str(StringBuilder::new()),
+            DataType::Binary => Builder::Bin(BinaryBuilder::new()),
+            DataType::Date32 => Builder::Date(Date32Builder::new()),
+            DataType::Timestamp(..) => Builder::Ts(TimestampMicrosecondBuilder::new()),
+            DataType::Time64(..) => Builder::Time(Time64MicrosecondBuilder::new()),
+            DataType::List(f) => Builder::List {
+                field: f.clone(),
+                offsets: vec![0],
+                valid: Vec::new(),
+                child: Box::new(Builder::new(f.data_type())?),
+            },
+            other => return Err(format!("no builder for {other}")),
+        })
+    }
+
+    /// Appends one value (a mismatched scalar, such as Null, appends NULL); returns its bytes.
+    fn append(&mut self, v: &Scalar<'_>) -> usize {
+        match (self, v) {
+            (Builder::Bool(b), Scalar::Bool(x)) => b.append_value(*x),
+            (Builder::I16(b), Scalar::I16(x)) => b.append_value(*x),
+            (Builder::I32(b), Scalar::I32(x)) => b.append_value(*x),
+            (Builder::I64(b), Scalar::I64(x)) => b.append_value(*x),
+            (Builder::F32(b), Scalar::F32(x)) => b.append_value(*x),
+            (Builder::F64(b), Scalar::F64(x)) => b.append_value(*x),
+            (Builder::Dec(b), Scalar::Dec(x)) => b.append_value(*x),
+            (Builder::Str(b), Scalar::Str(x)) => {
+                b.append_value(x);
+                return x.len() + 8;
+            }
+            (Builder::Str(b), Scalar::Owned(x)) => {
+                b.append_value(x);
+                return x.len() + 8;
+            }
+            (Builder::Bin(b), Scalar::Bytes(x)) => {
+                b.append_value(x);
+                return x.len() + 8;
+            }
+            (Builder::Date(b), Scalar::Date(x)) => b.append_value(*x),
+            (Builder::Ts(b), Scalar::Micros(x)) => b.append_value(*x),
+            (Builder::Time(b), Scalar::Micros(x)) => b.append_value(*x),
+            (
+                Builder::List {
+                    offsets,
+                    valid,
+                    child,
+                    ..
+                },
+                Scalar::List(items),
+            ) => {
+                let bytes: usize = items.iter().map(|i| child.append(i)).sum();
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.push(last + items.len() as i32);
+                valid.push(true);
+                return bytes + 8;
+            }
+            (b, _) => b.append_null(),
+        }
+        8
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Builder::Bool(b) => b.append_null(),
+            Builder::I16(b) => b.append_null(),
+            Builder::I32(b) => b.append_null(),
+            Builder::I64(b) => b.append_null(),
+            Builder::F32(b) => b.append_null(),
+            Builder::F64(b) => b.append_null(),
+            Builder::Dec(b) => b.append_null(),
+            Builder::Str(b) => b.append_null(),
+            Builder::Bin(b) => b.append_null(),
+            Builder::Date(b) => b.append_null(),
+            Builder::Ts(b) => b.append_null(),
+            Builder::Time(b) => b.append_null(),
+            Builder::List { offsets, valid, .. } => {
+                offsets.push(offsets.last().copied().unwrap_or(0));
+                valid.push(false);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, String> {
+        Ok(match self {
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::I16(b) => Arc::new(b.finish()),
+            Builder::I32(b) => Arc::new(b.finish()),
+            Builder::I64(b) => Arc::new(b.finish()),
+            Builder::F32(b) => Arc::new(b.finish()),
+            Builder::F64(b) => Arc::new(b.finish()),
+            Builder::Dec(b) => Arc::new(b.finish()),
+            Builder::Str(b) => Arc::new(b.finish()),
+            Builder::Bin(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
+            Builder::Ts(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
+            Builder::List {
+                field,
+                offsets,
+                valid,
+                child,
+            } => {
+                let values = child.finish()?;
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let valid = std::mem::take(valid);
+                let nulls = (!valid.iter().all(|v| *v)).then(|| NullBuffer::from(valid));
+                Arc::new(
+                    ListArray::try_new(field.clone(), offsets, values, nulls)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+        })
+    }
 }
 
 /// Accumulates decoded rows into a record batch.
@@ -169,27 +355,7 @@ impl Columns {
         let builders = schema
             .fields()
             .iter()
-            .map(|f| {
-                Ok(match f.data_type() {
-                    DataType::Boolean => Builder::Bool(BooleanBuilder::new()),
-                    DataType::Int16 => Builder::I16(Int16Builder::new()),
-                    DataType::Int32 => Builder::I32(Int32Builder::new()),
-                    DataType::Int64 => Builder::I64(Int64Builder::new()),
-                    DataType::Float32 => Builder::F32(Float32Builder::new()),
-                    DataType::Float64 => Builder::F64(Float64Builder::new()),
-                    DataType::Decimal128(p, s) => Builder::Dec(
-                        Decimal128Builder::new()
-                            .with_precision_and_scale(*p, *s)
-                            .map_err(|e| e.to_string())?,
-                    ),
-                    DataType::Utf8 => Builder::Str(StringBuilder::new()),
-                    DataType::Binary => Builder::Bin(BinaryBuilder::new()),
-                    DataType::Date32 => Builder::Date(Date32Builder::new()),
-                    DataType::Timestamp(..) => Builder::Ts(TimestampMicrosecondBuilder::new()),
-                    DataType::Time64(..) => Builder::Time(Time64MicrosecondBuilder::new()),
-                    other => return Err(format!("no builder for {other}")),
-                })
-            })
+            .map(|f| Builder::new(f.data_type()))
             .collect::<Result<_, String>>()?;
         Ok(Columns {
             schema,
@@ -202,47 +368,9 @@ impl Columns {
     /// Appends a fully decoded row.
     pub fn push(&mut self, row: &[Scalar<'_>]) {
         for (b, v) in self.builders.iter_mut().zip(row) {
-            match (b, v) {
-                (Builder::Bool(b), Scalar::Bool(x)) => b.append_value(*x),
-                (Builder::I16(b), Scalar::I16(x)) => b.append_value(*x),
-                (Builder::I32(b), Scalar::I32(x)) => b.append_value(*x),
-                (Builder::I64(b), Scalar::I64(x)) => b.append_value(*x),
-                (Builder::F32(b), Scalar::F32(x)) => b.append_value(*x),
-                (Builder::F64(b), Scalar::F64(x)) => b.append_value(*x),
-                (Builder::Dec(b), Scalar::Dec(x)) => b.append_value(*x),
-                (Builder::Str(b), Scalar::Str(x)) => {
-                    self.bytes += x.len();
-                    b.append_value(x)
-                }
-                (Builder::Str(b), Scalar::Owned(x)) => {
-                    self.bytes += x.len();
-                    b.append_value(x)
-                }
-                (Builder::Bin(b), Scalar::Bytes(x)) => {
-                    self.bytes += x.len();
-                    b.append_value(x)
-                }
-                (Builder::Date(b), Scalar::Date(x)) => b.append_value(*x),
-                (Builder::Ts(b), Scalar::Micros(x)) => b.append_value(*x),
-                (Builder::Time(b), Scalar::Micros(x)) => b.append_value(*x),
-                (b, _) => match b {
-                    Builder::Bool(b) => b.append_null(),
-                    Builder::I16(b) => b.append_null(),
-                    Builder::I32(b) => b.append_null(),
-                    Builder::I64(b) => b.append_null(),
-                    Builder::F32(b) => b.append_null(),
-                    Builder::F64(b) => b.append_null(),
-                    Builder::Dec(b) => b.append_null(),
-                    Builder::Str(b) => b.append_null(),
-                    Builder::Bin(b) => b.append_null(),
-                    Builder::Date(b) => b.append_null(),
-                    Builder::Ts(b) => b.append_null(),
-                    Builder::Time(b) => b.append_null(),
-                },
-            }
+            self.bytes += b.append(v);
         }
         self.rows += 1;
-        self.bytes += 8 * self.builders.len();
     }
 
     /// Rows and approximate bytes buffered.
@@ -255,26 +383,11 @@ impl Columns {
         if self.rows == 0 {
             return Ok(None);
         }
-        let arrays: Vec<ArrayRef> = self
+        let arrays = self
             .builders
             .iter_mut()
-            .map(|b| -> ArrayRef {
-                match b {
-                    Builder::Bool(b) => Arc::new(b.finish()),
-                    Builder::I16(b) => Arc::new(b.finish()),
-                    Builder::I32(b) => Arc::new(b.finish()),
-                    Builder::I64(b) => Arc::new(b.finish()),
-                    Builder::F32(b) => Arc::new(b.finish()),
-                    Builder::F64(b) => Arc::new(b.finish()),
-                    Builder::Dec(b) => Arc::new(b.finish()),
-                    Builder::Str(b) => Arc::new(b.finish()),
-                    Builder::Bin(b) => Arc::new(b.finish()),
-                    Builder::Date(b) => Arc::new(b.finish()),
-                    Builder::Ts(b) => Arc::new(b.finish()),
-                    Builder::Time(b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
+            .map(Builder::finish)
+            .collect::<Result<Vec<_>, _>>()?;
         self.rows = 0;
         self.bytes = 0;
         RecordBatch::try_new(self.schema.clone(), arrays)

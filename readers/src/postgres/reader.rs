@@ -1,9 +1,9 @@
 //! The reader: validation, split planning, and streaming a split through binary COPY.
 
-use super::decode::{decode, Columns, Scalar, SIGNATURE};
+use super::decode::{decode, ColKind, Columns, Scalar, SIGNATURE};
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use bytes::{Buf, BytesMut};
-use datasync_db::postgres::{arrow_type, PgConnConfig, PgError, PgKind};
+use datasync_db::postgres::{array_element, arrow_type, PgConnConfig, PgError, PgKind};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
@@ -116,6 +116,25 @@ impl Reader for PostgresReader {
     }
 }
 
+/// A binary COPY value for a dirty record: text as text, anything else as `\\x` hex.
+fn readable(kind: PgKind, b: &[u8]) -> String {
+    match (kind, std::str::from_utf8(b)) {
+        (PgKind::Text, Ok(s)) => s.to_string(),
+        _ => format!(
+            "\\x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// Precision of a decimal type (0 for others).
+fn precision(t: &arrow_schema::DataType) -> u8 {
+    match t {
+        arrow_schema::DataType::Decimal128(p, _) => *p,
+        _ => 0,
+    }
+}
+
 struct PgTask {
     reader: PostgresReader,
     split: SqlSplit,
@@ -155,14 +174,14 @@ impl ReaderTask for PgTask {
         for c in stmt.columns() {
             let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
             match arrow_type(c.type_(), c.type_modifier()) {
-                Some((t, k)) => {
-                    let p = if let arrow_schema::DataType::Decimal128(p, _) = t {
-                        p
-                    } else {
-                        0
-                    };
+                Some((t, kind)) => {
+                    let elem = array_element(c.type_()).map(|(et, ek)| (ek, precision(&et)));
+                    kinds.push(ColKind {
+                        kind,
+                        precision: precision(&t),
+                        elem,
+                    });
                     fields.push(arrow_schema::Field::new(c.name(), t, true));
-                    kinds.push((k, p));
                     select.push(q);
                 }
                 None => {
@@ -172,7 +191,11 @@ impl ReaderTask for PgTask {
                         arrow_schema::DataType::Utf8,
                         true,
                     ));
-                    kinds.push((PgKind::Text, 0));
+                    kinds.push(ColKind {
+                        kind: PgKind::Text,
+                        precision: 0,
+                        elem: None,
+                    });
                     select.push(format!("{q}::text"));
                 }
             }
@@ -277,9 +300,7 @@ impl ReaderTask for PgTask {
                         for (i, span) in spans.iter().enumerate() {
                             let v = match span {
                                 None => Ok(Scalar::Null),
-                                Some((at, len)) => {
-                                    decode(kinds[i].0, kinds[i].1, &buf[*at..*at + *len])
-                                }
+                                Some((at, len)) => decode(kinds[i], &buf[*at..*at + *len]),
                             };
                             match v {
                                 Ok(v) => row.push(v),
@@ -294,12 +315,12 @@ impl ReaderTask for PgTask {
                             Some(e) => {
                                 let values = spans
                                     .iter()
-                                    .map(|s| match s {
+                                    .zip(&kinds)
+                                    .map(|(s, k)| match s {
                                         None => Value::Null,
-                                        Some((at, len)) => Value::String(
-                                            String::from_utf8_lossy(&buf[*at..*at + *len])
-                                                .into_owned(),
-                                        ),
+                                        Some((at, len)) => {
+                                            Value::String(readable(k.kind, &buf[*at..*at + *len]))
+                                        }
                                     })
                                     .collect();
                                 dirty_rows.push((e, values));
