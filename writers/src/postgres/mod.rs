@@ -7,6 +7,7 @@
 //! Limits: no TLS yet; text COPY rather than binary COPY (the server parses every type, so any
 //! target column type works); committed batches stay when a job fails later.
 
+mod binary;
 mod config;
 mod writer;
 

@@ -1,10 +1,11 @@
 //! The writer: prepare (preSql, table check), per-batch COPY transactions with bisection of
 //! bad rows, upsert through a staging table, commit (postSql).
 
+use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
 use super::config::{PgWriteMode, PostgresWriterConfig};
 use crate::sqltarget::{create_table_sql, single_target, target_columns};
 use crate::sqltext::RowLiterals;
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
 use datasync_engine::channel::{Batch, BatchReceiver};
@@ -129,10 +130,12 @@ struct PgTask {
 
 /// What a connection needs for this task's statements.
 struct Plan {
-    /// `COPY target-or-stage (cols) FROM STDIN`.
+    /// `COPY target-or-stage (cols) FROM STDIN [(FORMAT binary)]`.
     copy: String,
     /// For update mode: the statement moving the staged rows into the table.
     merge: Option<String>,
+    /// Binary encoders per column, when every column has one; else text COPY.
+    binary: Option<Vec<Enc>>,
 }
 
 /// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity).
@@ -173,10 +176,34 @@ impl PgTask {
             .map(|n| quote_ident(Dialect::Postgres, n))
             .collect();
         let cols = qcols.join(", ");
+        // Binary COPY when every target column has an encoder for what arrives; else text.
+        let probe = format!("SELECT {cols} FROM {} LIMIT 0", w.qtable());
+        let stmt = client
+            .prepare(&probe)
+            .await
+            .map_err(|e| cc.query_error(url, &probe, e))?;
+        let binary: Option<Vec<Enc>> = stmt
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(c, f)| encoder(c.type_(), f.data_type()))
+            .collect();
+        if binary.is_none() {
+            tracing::debug!(
+                "{}: some column has no binary encoder for its input; using text COPY",
+                w.table
+            );
+        }
+        let format = if binary.is_some() {
+            " (FORMAT binary)"
+        } else {
+            ""
+        };
         if w.cfg.write_mode == PgWriteMode::Insert {
             return Ok(Plan {
-                copy: format!("COPY {} ({cols}) FROM STDIN", w.qtable()),
+                copy: format!("COPY {} ({cols}) FROM STDIN{format}", w.qtable()),
                 merge: None,
+                binary,
             });
         }
         let keys = if w.cfg.conflict_columns.is_empty() {
@@ -225,8 +252,9 @@ impl PgTask {
             key_set.join(", ")
         );
         Ok(Plan {
-            copy: format!("COPY {STAGE} ({cols}) FROM STDIN"),
+            copy: format!("COPY {STAGE} ({cols}) FROM STDIN{format}"),
             merge: Some(merge),
+            binary,
         })
     }
 
@@ -246,9 +274,15 @@ impl PgTask {
                 .copy_in::<_, bytes::Bytes>(plan.copy.as_str())
                 .await?;
             futures_util::pin_mut!(sink);
-            let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum());
+            let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() + 32);
+            if plan.binary.is_some() {
+                data.extend_from_slice(HEADER);
+            }
             for l in lines {
                 data.extend_from_slice(l);
+            }
+            if plan.binary.is_some() {
+                data.extend_from_slice(TRAILER);
             }
             sink.send(bytes::Bytes::from(data)).await?;
             sink.as_mut().finish().await?;
@@ -349,6 +383,25 @@ impl PgTask {
     }
 }
 
+/// One binary COPY tuple: the field count, then each field's length and bytes (-1 = NULL).
+fn binary_tuple(
+    encs: &[Enc],
+    batch: &RecordBatch,
+    r: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    out.extend_from_slice(&(encs.len() as i16).to_be_bytes());
+    for (c, (enc, a)) in encs.iter().zip(batch.columns()).enumerate() {
+        if a.is_null(r) {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+        } else {
+            encode(*enc, a, r, out)
+                .map_err(|e| format!("column {}: {e}", batch.schema().field(c).name()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Rows gathered into one COPY transaction: several engine batches, so that a transaction's
 /// fixed cost (round trips, commit flush) is paid per 64 k rows, not per 8 k.
 #[derive(Default)]
@@ -407,13 +460,18 @@ impl WriterTask for PgTask {
                 st.plan = Some((self.plan(&st.client, &st.url, batch, &names).await?, names));
             }
             let bi = unit.batches.len();
+            let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
             let bad = {
                 let mut lits = RowLiterals::new(batch, true, false)
                     .map_err(|e| PluginError::new(PgError::Invalid(e)))?;
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
                     let mut line = Vec::new();
-                    match lits.write_copy_line(r, &mut line) {
+                    let row = match &binary {
+                        Some(encs) => binary_tuple(encs, batch, r, &mut line),
+                        None => lits.write_copy_line(r, &mut line),
+                    };
+                    match row {
                         Ok(()) => {
                             unit.bytes += line.len();
                             unit.lines.push((bi, r, line));
