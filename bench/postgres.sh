@@ -67,6 +67,7 @@ measure "datasync postgres -> discard, channel 1" noop run_ds 1 "$PG_SRC" "$DISC
 measure "datasync postgres -> discard, channel 2" noop run_ds 2 "$PG_SRC" "$DISCARD"
 measure "ref: psql \\copy t2 FROM text (write)" truncate_t2 time_cmd "${PSQL[@]}" -d $DB -c "\\copy t2 FROM '$WORK/t.tsv'"
 measure "datasync postgres -> postgres, channel 1" truncate_t2 run_ds 1 "$PG_SRC" "$PG_TGT"
+measure "datasync postgres -> postgres, channel 2" truncate_t2 run_ds 2 "$PG_SRC" "$PG_TGT"
 measure "datasync mysql -> postgres, channel 1" truncate_t2 run_ds 1 "$MY_SRC" "$PG_TGT"
 measure "datasync mysql -> postgres, channel 2" truncate_t2 run_ds 2 "$MY_SRC" "$PG_TGT"
 export SLING_DISABLE_TELEMETRY=true SLING_HOME_DIR="$WORK/sling" MY_SLING="mysql://root:@127.0.0.1:3306/$DB" PG_SLING="postgresql://postgres@127.0.0.1:5432/$DB?sslmode=disable"
