@@ -14,7 +14,8 @@ pub use datetime::DateFormat;
 pub use decode::{decode_stream, DecodeSink, TextBatchBuilder};
 pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{
-    parse_columns, parse_encoding, FileFormat, ReadColumn, ReadColumns, Source, TextOptions,
+    default_encoding, default_null_format, parse_columns, parse_encoding, FileFormat, ReadColumn,
+    ReadColumns, Source, TextOptions,
 };
 
 /// Errors of the codecs (not of single rows: those become dirty records).

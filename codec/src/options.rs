@@ -77,6 +77,16 @@ impl TextOptions {
     }
 }
 
+/// Default `encoding` of the file-like plugins: UTF-8.
+pub fn default_encoding() -> String {
+    "UTF-8".into()
+}
+
+/// Default `nullFormat` of the file-like plugins: `\N`, as DataX.
+pub fn default_null_format() -> String {
+    "\\N".into()
+}
+
 /// Looks up an encoding label (`UTF-8`, `GBK`, `GB18030`, `ISO-8859-1`...).
 pub fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
     Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {

@@ -33,13 +33,13 @@ pub struct FileReaderConfig {
     #[serde(default)]
     pub field_delimiter: Option<String>,
     /// Character encoding (default UTF-8; GBK, GB18030, ...).
-    #[serde(default = "default_encoding")]
+    #[serde(default = "datasync_codec::default_encoding")]
     pub encoding: String,
     /// Skip the first line of every file.
     #[serde(default)]
     pub skip_header: bool,
     /// Text that reads as NULL (default `\N`).
-    #[serde(default = "default_null")]
+    #[serde(default = "datasync_codec::default_null_format")]
     pub null_format: String,
     /// `none` (default), `gzip` or `zstd`.
     #[serde(default)]
@@ -54,12 +54,6 @@ pub struct FileReaderConfig {
 
 fn default_column() -> Vec<Value> {
     vec![Value::String("*".into())]
-}
-fn default_encoding() -> String {
-    "UTF-8".into()
-}
-fn default_null() -> String {
-    "\\N".into()
 }
 
 /// Errors of the file reader.

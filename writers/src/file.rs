@@ -78,10 +78,10 @@ pub struct FileWriterConfig {
     #[serde(default)]
     pub field_delimiter: Option<String>,
     /// Character encoding (default UTF-8).
-    #[serde(default = "default_encoding")]
+    #[serde(default = "datasync_codec::default_encoding")]
     pub encoding: String,
     /// Text written for NULL (default `\N`).
-    #[serde(default = "default_null")]
+    #[serde(default = "datasync_codec::default_null_format")]
     pub null_format: String,
     /// Pattern for dates and timestamps (default ISO `yyyy-MM-dd HH:mm:ss[.ffffff]`).
     #[serde(default)]
@@ -95,13 +95,6 @@ pub struct FileWriterConfig {
     /// `none` (default), `gzip` or `zstd`.
     #[serde(default)]
     pub compress: Compression,
-}
-
-fn default_encoding() -> String {
-    "UTF-8".into()
-}
-fn default_null() -> String {
-    "\\N".into()
 }
 
 /// Errors of the file writer.

@@ -25,7 +25,7 @@ pub struct StreamWriterConfig {
     #[serde(default = "default_delimiter")]
     pub field_delimiter: String,
     /// Encoding of printed text (default UTF-8).
-    #[serde(default = "default_encoding")]
+    #[serde(default = "datasync_codec::default_encoding")]
     pub encoding: String,
     /// Text printed for NULL (default `NULL`).
     #[serde(default = "default_null")]
@@ -34,9 +34,6 @@ pub struct StreamWriterConfig {
 
 fn default_delimiter() -> String {
     "\t".into()
-}
-fn default_encoding() -> String {
-    "UTF-8".into()
 }
 fn default_null() -> String {
     "NULL".into()
