@@ -7,35 +7,7 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// A scratch database, dropped on drop.
-struct Db {
-    name: String,
-}
-
-impl Db {
-    fn new() -> Db {
-        let name = unique("dstest");
-        mariadb("", &format!("CREATE DATABASE {name}"));
-        Db { name }
-    }
-    fn exec(&self, q: &str) {
-        mariadb(&self.name, q);
-    }
-    fn query(&self, q: &str) -> String {
-        mariadb(&self.name, q).trim_end().to_string()
-    }
-    fn url(&self) -> String {
-        format!("jdbc:mysql://127.0.0.1:3306/{}", self.name)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
-    }
-}
-
-fn reader(db: &Db, extra: &str) -> String {
+fn reader(db: &MariaDb, extra: &str) -> String {
     format!(
         r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", {extra}
             "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
@@ -43,7 +15,7 @@ fn reader(db: &Db, extra: &str) -> String {
     )
 }
 
-fn writer(db: &Db, table: &str, extra: &str) -> String {
+fn writer(db: &MariaDb, table: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", {extra}
             "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
@@ -58,7 +30,7 @@ const ALL_TYPES_DDL: &str = "(id BIGINT PRIMARY KEY, ti TINYINT, tu TINYINT UNSI
 
 #[test]
 fn round_trip_every_type_compares_equal_by_sql() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec(&format!(
         "CREATE TABLE src {ALL_TYPES_DDL}; CREATE TABLE dst {ALL_TYPES_DDL}"
     ));
@@ -103,7 +75,7 @@ fn round_trip_every_type_compares_equal_by_sql() {
 
 #[test]
 fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE src (id INT PRIMARY KEY, k BIGINT NULL, v BIGINT); CREATE TABLE dst (id INT, k BIGINT NULL, v BIGINT)");
     // 200,000 rows; keys with gaps (multiples of 7 skipped, a big jump) and every 1000th NULL.
     db.exec(
@@ -135,7 +107,7 @@ fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
 
 #[test]
 fn non_integer_split_pk_is_refused_clearly() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE src (name VARCHAR(10)); CREATE TABLE dst (name VARCHAR(10))");
     let r = reader(&db, r#""column": ["name"], "splitPk": "name","#);
     let (o, _t) = run_job(
@@ -152,7 +124,7 @@ fn non_integer_split_pk_is_refused_clearly() {
 
 #[test]
 fn query_sql_where_multiple_tables_and_expressions() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec(
         "CREATE TABLE a (id INT, amount DECIMAL(10,2)); CREATE TABLE b (id INT, amount DECIMAL(10,2));
          CREATE TABLE dst (id INT, amount DECIMAL(10,2), tag VARCHAR(10));
@@ -198,7 +170,7 @@ fn query_sql_where_multiple_tables_and_expressions() {
     );
 }
 
-fn thousand_rows_ten_bad(db: &Db) {
+fn thousand_rows_ten_bad(db: &MariaDb) {
     db.exec(
         "CREATE TABLE src (id INT PRIMARY KEY, code VARCHAR(20));
          CREATE TABLE dst (id INT PRIMARY KEY, code VARCHAR(5) NOT NULL);
@@ -208,7 +180,7 @@ fn thousand_rows_ten_bad(db: &Db) {
 
 #[test]
 fn rows_violating_the_target_become_dirty_with_the_server_error() {
-    let db = Db::new();
+    let db = MariaDb::new();
     thousand_rows_ten_bad(&db);
     let cols = r#""column": ["id", "code"],"#;
     let t = tempfile::tempdir().unwrap();
@@ -260,7 +232,7 @@ fn rows_violating_the_target_become_dirty_with_the_server_error() {
 #[test]
 fn replace_and_update_are_idempotent() {
     for mode in ["replace", "update"] {
-        let db = Db::new();
+        let db = MariaDb::new();
         db.exec(
             "CREATE TABLE src (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE dst (id INT PRIMARY KEY, v VARCHAR(10), keep VARCHAR(10) DEFAULT 'k');
              INSERT INTO src SELECT seq, CONCAT('v', seq) FROM seq_1_to_500; INSERT INTO dst (id, v, keep) VALUES (1, 'old', 'mine');",
@@ -284,7 +256,7 @@ fn replace_and_update_are_idempotent() {
 
 #[test]
 fn pre_post_sql_and_session() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE src (id INT, s VARCHAR(10)); INSERT INTO src VALUES (1, 'a'), (2, 'b');");
     let cols = r#""column": ["id", "s"],"#;
     let w = writer(
@@ -313,7 +285,7 @@ fn pre_post_sql_and_session() {
 
 #[test]
 fn create_table_from_the_reader_schema() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE src (id BIGINT, amount DECIMAL(12,2), name VARCHAR(20), at DATETIME(6)); INSERT INTO src VALUES (1, 12.34, 'x', '2024-01-01 10:00:00.5')");
     let cols = r#""column": ["id", "amount", "name", "at"],"#;
     let (o, _t) = run_job(
@@ -334,7 +306,7 @@ fn create_table_from_the_reader_schema() {
 
 #[test]
 fn connection_failures_exit_1_naming_the_connection_without_password() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE src (id INT); CREATE TABLE dst (id INT)");
     db.exec("CREATE USER IF NOT EXISTS 'ds_pw_test'@'%' IDENTIFIED BY 'right-pw'");
     let cols = r#""column": ["id"],"#;
@@ -398,7 +370,7 @@ fn connection_failures_exit_1_naming_the_connection_without_password() {
 
 #[test]
 fn zero_dates_follow_zero_date_time_behavior() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("SET SESSION sql_mode = ''; CREATE TABLE src (id INT, d DATE, t DATETIME); INSERT INTO src VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-01-01', '2024-01-01 00:00:00'); CREATE TABLE dst (id INT, d DATE, t DATETIME)");
     let cols = r#""column": ["id", "d", "t"],"#;
     let (o, t) = run_job(
@@ -421,7 +393,7 @@ fn zero_dates_follow_zero_date_time_behavior() {
 
 #[test]
 fn mysql_file_round_trip_with_shipped_jobs() {
-    let db = Db::new();
+    let db = MariaDb::new();
     db.exec("CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
              INSERT INTO orders SELECT seq, CONCAT('name ', seq), seq / 100, '2024-01-01 00:00:00' + INTERVAL seq MINUTE, IF(seq % 10 = 0, NULL, 'note, \"quoted\"') FROM seq_1_to_5000;
              CREATE TABLE orders_copy LIKE orders;");

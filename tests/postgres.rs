@@ -62,28 +62,6 @@ fn psql(db: &str, q: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// A scratch MariaDB database, dropped on drop.
-struct My {
-    name: String,
-}
-
-impl My {
-    fn new() -> My {
-        let name = unique("dsmy");
-        mariadb("", &format!("CREATE DATABASE {name}"));
-        My { name }
-    }
-    fn query(&self, q: &str) -> String {
-        mariadb(&self.name, q).trim_end().to_string()
-    }
-}
-
-impl Drop for My {
-    fn drop(&mut self) {
-        mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
-    }
-}
-
 fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", {extra}
@@ -308,7 +286,7 @@ fn credentials_and_missing_tables_fail_clearly() {
 
 #[test]
 fn mysql_to_postgres_and_back() {
-    let my = My::new();
+    let my = MariaDb::new();
     let pg = Pg::new();
     my.query(
         "CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME(6), flag TINYINT, bu BIGINT UNSIGNED, f DOUBLE, d DATE, blob_ BLOB);

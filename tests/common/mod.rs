@@ -145,3 +145,36 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// A scratch MariaDB database with a unique name, dropped on drop.
+pub struct MariaDb {
+    /// The database name.
+    pub name: String,
+}
+
+impl MariaDb {
+    /// Creates the database.
+    pub fn new() -> MariaDb {
+        let name = unique("dstest");
+        mariadb("", &format!("CREATE DATABASE {name}"));
+        MariaDb { name }
+    }
+    /// Runs statements in it.
+    pub fn exec(&self, q: &str) {
+        mariadb(&self.name, q);
+    }
+    /// Runs a query in it; rows tab-separated, trailing newline removed.
+    pub fn query(&self, q: &str) -> String {
+        mariadb(&self.name, q).trim_end().to_string()
+    }
+    /// Its JDBC URL.
+    pub fn url(&self) -> String {
+        format!("jdbc:mysql://127.0.0.1:3306/{}", self.name)
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
+    }
+}
