@@ -200,6 +200,52 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A size in bytes written as a number (`134217728`) or with a unit (`"128MB"`, `"1GiB"`, `"512k"`;
+/// K/M/G/T are powers of 1024, as Hadoop and DataX read them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `"128MB"`, `"1GiB"`, `"512k"` or a bare number of bytes.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a size (e.g. 134217728, 128MB, 1GB)"))?;
+        let shift = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            "t" | "tb" | "tib" => 40,
+            u => {
+                return Err(format!(
+                    "unknown size unit \"{u}\" in \"{s}\" (use KB, MB, GB)"
+                ))
+            }
+        };
+        n.checked_mul(1u64 << shift)
+            .map(ByteSize)
+            .ok_or_else(|| format!("\"{s}\" is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n.as_u64().map(ByteSize).ok_or_else(|| {
+                serde::de::Error::custom("a size must be a whole number of bytes >= 0")
+            }),
+            Value::String(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::custom(format!(
+                "wrong type: found {other}, expected a size such as 134217728 or \"128MB\""
+            ))),
+        }
+    }
+}
+
 /// Deserializes an optional integer that DataX templates may also write as a string
 /// (`"channel": "${channel}"` filled by `-p`). Non-positive values mean "not set".
 pub fn lenient_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -256,6 +302,16 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(ByteSize::parse("1024").unwrap().0, 1024);
+        assert_eq!(ByteSize::parse("128MB").unwrap().0, 128 << 20);
+        assert_eq!(ByteSize::parse("1 GiB").unwrap().0, 1 << 30);
+        assert_eq!(ByteSize::parse("512k").unwrap().0, 512 << 10);
+        assert!(ByteSize::parse("12 parsecs").unwrap_err().contains("unit"));
+        assert!(ByteSize::parse("lots").is_err());
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]

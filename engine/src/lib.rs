@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dirty;
+pub mod hive;
 pub mod job;
 pub mod plugin;
 pub mod progress;
@@ -16,7 +17,7 @@ pub mod sql;
 pub mod types;
 pub mod values;
 
-pub use config::{parse_params, ConfigError, HumanDuration, Secret};
+pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;
 pub use job::{load_job, parse_vars, JobSpec, Setting};
 pub use plugin::{

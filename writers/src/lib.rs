@@ -5,6 +5,8 @@
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -26,5 +28,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<mysql::MysqlWriter>();
     #[cfg(feature = "postgres")]
     registry.add_writer::<postgres::PostgresWriter>();
+    #[cfg(feature = "parquet")]
+    registry.add_writer::<parquet::ParquetWriter>();
     let _ = registry;
 }

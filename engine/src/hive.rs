@@ -1,0 +1,235 @@
+//! Hive conventions shared by the Parquet reader and writer: Hive column types and their Arrow
+//! types (one table, walked by a test), and partition directory names (`key=value`, with Hive's
+//! escaping and its default partition for NULL).
+
+use arrow_schema::{DataType, TimeUnit};
+
+/// Hive's name for a NULL partition value.
+pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// A declared Hive column type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiveType {
+    /// The Arrow type values are converted to before they are written.
+    pub arrow: DataType,
+    /// `VARCHAR(n)` / `CHAR(n)`: the most characters a value may have.
+    pub max_chars: Option<u32>,
+    /// Canonical Hive spelling (`decimal(12,2)`, `varchar(20)`, `bigint`).
+    pub name: String,
+}
+
+/// Hive types without arguments and their Arrow types. TIMESTAMP is a wall-clock time (no zone)
+/// in microseconds.
+pub const HIVE_TYPES: &[(&str, DataType)] = &[
+    ("tinyint", DataType::Int8),
+    ("smallint", DataType::Int16),
+    ("int", DataType::Int32),
+    ("integer", DataType::Int32),
+    ("bigint", DataType::Int64),
+    ("float", DataType::Float32),
+    ("double", DataType::Float64),
+    ("string", DataType::Utf8),
+    ("boolean", DataType::Boolean),
+    ("date", DataType::Date32),
+    (
+        "timestamp",
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+    ),
+    ("binary", DataType::Binary),
+];
+
+fn args(n: &str, prefix: &str) -> Option<Vec<String>> {
+    let rest = n.strip_prefix(prefix)?.trim_start();
+    let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
+    Some(inner.split(',').map(|s| s.trim().to_string()).collect())
+}
+
+/// Parses a Hive column type (case-insensitive): the names of [`HIVE_TYPES`], `decimal(p,s)`
+/// (p <= 38; plain `decimal` is Hive's `decimal(10,0)`), `varchar(n)` and `char(n)`.
+pub fn parse_hive_type(name: &str) -> Result<HiveType, String> {
+    let n = name.trim().to_ascii_lowercase();
+    if let Some((k, t)) = HIVE_TYPES.iter().find(|(k, _)| *k == n) {
+        let canonical = if *k == "integer" { "int" } else { k };
+        return Ok(HiveType {
+            arrow: t.clone(),
+            max_chars: None,
+            name: canonical.to_string(),
+        });
+    }
+    if n == "decimal" || n.starts_with("decimal(") || n.starts_with("decimal (") {
+        let (p, s) = match args(&n, "decimal").as_deref() {
+            None => (10, 0),
+            Some([p]) => (p.parse::<u8>().map_err(|_| bad(name))?, 0),
+            Some([p, s]) => (
+                p.parse::<u8>().map_err(|_| bad(name))?,
+                s.parse::<i8>().map_err(|_| bad(name))?,
+            ),
+            Some(_) => return Err(bad(name)),
+        };
+        if p == 0 || p > 38 || s < 0 || s as u8 > p {
+            return Err(format!(
+                "\"{name}\": need 1 <= precision <= 38 and 0 <= scale <= precision"
+            ));
+        }
+        return Ok(HiveType {
+            arrow: DataType::Decimal128(p, s),
+            max_chars: None,
+            name: format!("decimal({p},{s})"),
+        });
+    }
+    for kind in ["varchar", "char"] {
+        if let Some(a) = args(&n, kind) {
+            let len = match a.as_slice() {
+                [l] => l.parse::<u32>().ok().filter(|l| *l > 0),
+                _ => None,
+            }
+            .ok_or_else(|| format!("\"{name}\": expected {kind}(n) with n >= 1"))?;
+            return Ok(HiveType {
+                arrow: DataType::Utf8,
+                max_chars: Some(len),
+                name: format!("{kind}({len})"),
+            });
+        }
+    }
+    let names: Vec<&str> = HIVE_TYPES.iter().map(|(k, _)| *k).collect();
+    Err(format!(
+        "unknown Hive type \"{name}\" (allowed: {}, decimal(p,s), varchar(n), char(n))",
+        names.join(", ")
+    ))
+}
+
+fn bad(name: &str) -> String {
+    format!("bad type \"{name}\": expected decimal(p,s)")
+}
+
+fn needs_escape(c: char) -> bool {
+    // The characters Hive's FileUtils escapes in partition path names.
+    c.is_control()
+        || matches!(
+            c,
+            '"' | '#'
+                | '%'
+                | '\''
+                | '*'
+                | '/'
+                | ':'
+                | '='
+                | '?'
+                | '\\'
+                | '\u{7f}'
+                | '{'
+                | '['
+                | ']'
+                | '^'
+        )
+}
+
+/// Escapes a partition key or value for a directory name, as Hive does (`%XX`); NULL and the
+/// empty string become [`DEFAULT_PARTITION`].
+pub fn escape_partition_value(v: Option<&str>) -> String {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return DEFAULT_PARTITION.to_string();
+    };
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if needs_escape(c) && (c as u32) < 0x80 {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Reverses [`escape_partition_value`]; [`DEFAULT_PARTITION`] reads as NULL.
+pub fn unescape_partition_value(v: &str) -> Option<String> {
+    if v == DEFAULT_PARTITION {
+        return None;
+    }
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The relative directory of one partition: `k1=v1/k2=v2`.
+pub fn partition_dir(keys: &[String], values: &[Option<String>]) -> String {
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                escape_partition_value(Some(k)),
+                escape_partition_value(v.as_deref())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether Hive and Spark skip a file or directory of this name (`.hidden`, `_SUCCESS`).
+pub fn is_hidden_name(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_parses() {
+        for (name, t) in HIVE_TYPES {
+            let h = parse_hive_type(&name.to_uppercase()).unwrap();
+            assert_eq!(&h.arrow, t, "{name}");
+            assert_eq!(parse_hive_type(&h.name).unwrap(), h, "{name}");
+        }
+        let d = parse_hive_type("DECIMAL(12, 2)").unwrap();
+        assert_eq!(d.arrow, DataType::Decimal128(12, 2));
+        assert_eq!(d.name, "decimal(12,2)");
+        assert_eq!(
+            parse_hive_type("decimal").unwrap().arrow,
+            DataType::Decimal128(10, 0)
+        );
+        let v = parse_hive_type("VARCHAR(20)").unwrap();
+        assert_eq!((v.arrow, v.max_chars), (DataType::Utf8, Some(20)));
+        assert_eq!(parse_hive_type("char(3)").unwrap().name, "char(3)");
+        assert!(parse_hive_type("decimal(39,2)").is_err());
+        assert!(parse_hive_type("varchar(0)").is_err());
+        assert!(parse_hive_type("map<string,int>")
+            .unwrap_err()
+            .contains("allowed"));
+    }
+
+    #[test]
+    fn partition_names_round_trip() {
+        for v in ["2024-01-01", "a/b=c", "50%", "x:y", "日本", " sp ace"] {
+            let e = escape_partition_value(Some(v));
+            assert!(!e.contains('/') && !e.contains('='), "{e}");
+            assert_eq!(unescape_partition_value(&e).as_deref(), Some(v));
+        }
+        assert_eq!(escape_partition_value(Some("a/b")), "a%2Fb");
+        assert_eq!(escape_partition_value(None), DEFAULT_PARTITION);
+        assert_eq!(unescape_partition_value(DEFAULT_PARTITION), None);
+        assert_eq!(
+            partition_dir(
+                &["dt".into(), "region".into()],
+                &[Some("2024-01-01".into()), None]
+            ),
+            "dt=2024-01-01/region=__HIVE_DEFAULT_PARTITION__"
+        );
+        assert!(is_hidden_name("_SUCCESS") && is_hidden_name(".staging"));
+        assert!(!is_hidden_name("part-0.parquet"));
+    }
+}

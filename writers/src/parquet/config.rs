@@ -1,0 +1,164 @@
+//! Parameters of the Parquet writer, as DataX's hdfswriter spells them where it has them.
+
+use datasync_engine::config::{lenient_positive, ByteSize};
+use serde::de::Deserializer;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What happens to the data files already in a target partition (or the table directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteMode {
+    /// Keep them; add the new files beside them.
+    Append,
+    /// Fail, before anything is published, if a target partition already has data files.
+    NonConflict,
+    /// Replace them: the new files are published, then the old ones removed (per partition
+    /// written; a static partition or an unpartitioned table is replaced even by zero rows).
+    Truncate,
+}
+
+/// Parquet compression codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParquetCompression {
+    /// Snappy (default; what Hive and Spark write).
+    #[default]
+    Snappy,
+    /// Zstandard.
+    Zstd,
+    /// Gzip.
+    Gzip,
+    /// LZ4 (raw).
+    Lz4,
+    /// Uncompressed.
+    None,
+}
+
+impl<'de> Deserialize<'de> for ParquetCompression {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+        // DataX templates write these in upper case (`"SNAPPY"`, `"NONE"`).
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "snappy" => ParquetCompression::Snappy,
+            "zstd" => ParquetCompression::Zstd,
+            "gzip" => ParquetCompression::Gzip,
+            "lz4" | "lz4_raw" => ParquetCompression::Lz4,
+            "none" | "" | "uncompressed" => ParquetCompression::None,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "unknown compress \"{other}\" (allowed: snappy, zstd, gzip, lz4, none)"
+                )))
+            }
+        })
+    }
+}
+
+/// How TIMESTAMP columns are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TimestampType {
+    /// INT64 microseconds (TIMESTAMP_MICROS, UTC-adjusted), the default.
+    #[default]
+    #[serde(rename = "int64-micros", alias = "int64_micros", alias = "INT64")]
+    Int64Micros,
+    /// Legacy INT96 (Julian day + nanoseconds of day), for older Hive and Impala readers.
+    #[serde(rename = "int96", alias = "INT96")]
+    Int96,
+}
+
+/// One declared column: `{"name": "id", "type": "BIGINT"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// Column name (in the file and the Hive table).
+    pub name: String,
+    /// Hive type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// A dynamic partition column: a name (type STRING) or `{name, type}`.
+#[derive(Debug, Clone)]
+pub struct PartitionColumnSpec {
+    /// Partition key.
+    pub name: String,
+    /// Hive type of the key (default `string`).
+    pub type_name: String,
+}
+
+impl<'de> Deserialize<'de> for PartitionColumnSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(name) => Ok(PartitionColumnSpec {
+                name,
+                type_name: "string".into(),
+            }),
+            v @ Value::Object(_) => {
+                let c: ColumnSpec = serde_json::from_value(v).map_err(serde::de::Error::custom)?;
+                Ok(PartitionColumnSpec {
+                    name: c.name,
+                    type_name: c.type_name,
+                })
+            }
+            other => Err(serde::de::Error::custom(format!(
+                "wrong type: found {other}, expected a column name or {{\"name\", \"type\"}}"
+            ))),
+        }
+    }
+}
+
+fn default_row_group_rows() -> Option<u64> {
+    Some(1_000_000)
+}
+
+/// `parameter` of the Parquet writer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ParquetWriterConfig {
+    /// `file:///` or absent: `path` is on a local or mounted file system. HDFS is not supported.
+    #[serde(default, rename = "defaultFS")]
+    pub default_fs: Option<String>,
+    /// `parquet` (default) or absent.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// The table's directory (created if missing).
+    pub path: String,
+    /// Prefix of every file written.
+    pub file_name: String,
+    /// Data columns, in the order the reader produces them.
+    pub column: Vec<ColumnSpec>,
+    /// `append`, `nonConflict` or `truncate` (per target partition).
+    pub write_mode: WriteMode,
+    /// `snappy` (default), `zstd`, `gzip`, `lz4` or `none`.
+    #[serde(default)]
+    pub compress: ParquetCompression,
+    /// Rows per row group (default 1,000,000; a row group also closes at 128 MiB).
+    #[serde(
+        default = "default_row_group_rows",
+        deserialize_with = "lenient_positive"
+    )]
+    pub row_group_size: Option<u64>,
+    /// Start a new file once one reaches this size (default: no limit), e.g. `"512MB"`.
+    #[serde(default)]
+    pub max_file_size: Option<ByteSize>,
+    /// Static partition values, in key order: `{"dt": "${biz_date}"}`.
+    #[serde(default)]
+    pub partition: serde_json::Map<String, Value>,
+    /// Dynamic partition columns: the reader's columns after `column`, in this order.
+    #[serde(default)]
+    pub partition_columns: Vec<PartitionColumnSpec>,
+    /// `int64-micros` (default) or `int96`.
+    #[serde(default)]
+    pub timestamp_type: TimestampType,
+    /// Hive Metastore to register partitions in: `thrift://host:9083` (comma-separated list).
+    #[serde(default)]
+    pub hive_metastore_uris: Option<String>,
+    /// Hive database (with `hiveMetastoreUris`; default `default`).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Hive table (required with `hiveMetastoreUris`).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Create the table in the metastore (external, Parquet, LOCATION = `path`) if it is missing.
+    #[serde(default)]
+    pub create_table: bool,
+}

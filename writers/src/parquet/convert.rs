@@ -1,0 +1,479 @@
+//! Incoming Arrow columns -> the declared Hive types, exactly: integers and decimals are
+//! range-checked, decimals rescaled only without losing digits, strings length-checked against
+//! VARCHAR/CHAR(n), timestamps kept to the microsecond. A value that does not fit marks its row
+//! bad (a dirty record) with the reason; it is never rounded, clipped or replaced.
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
+use arrow_array::{Array, ArrayRef, Date32Array, Decimal128Array, TimestampMicrosecondArray};
+use arrow_cast::cast::{cast_with_options, CastOptions};
+use arrow_schema::{DataType, TimeUnit};
+use datasync_codec::ValueWriter;
+use datasync_engine::hive::HiveType;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Rows that failed conversion, each with its first reason.
+#[derive(Debug, Default)]
+pub struct BadRows(pub BTreeMap<usize, String>);
+
+impl BadRows {
+    fn mark(&mut self, row: usize, why: impl FnOnce() -> String) {
+        self.0.entry(row).or_insert_with(why);
+    }
+}
+
+/// Text of row `i` of `a`, for error messages.
+pub fn show(a: &ArrayRef, i: usize) -> String {
+    if a.is_null(i) {
+        return "NULL".into();
+    }
+    let mut out = Vec::new();
+    match ValueWriter::new(a).and_then(|w| w.write(i, &mut out, None)) {
+        Ok(_) => {
+            let mut s = String::from_utf8_lossy(&out).into_owned();
+            if s.len() > 80 {
+                let cut = (0..=80).rev().find(|c| s.is_char_boundary(*c)).unwrap_or(0);
+                s.truncate(cut);
+                s.push_str("...");
+            }
+            format!("\"{s}\"")
+        }
+        Err(_) => "a value".into(),
+    }
+}
+
+/// Converts `src` to `target`, marking rows that do not fit in `bad`.
+/// Fails only when the source type can never convert (a job error, not a row error).
+pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    let out = match &target.arrow {
+        DataType::Decimal128(p, s) => to_decimal(src, *p, *s, target, bad)?,
+        DataType::Utf8 => to_string(src, target, bad)?,
+        DataType::Date32 => to_date(src, target, bad)?,
+        DataType::Timestamp(TimeUnit::Microsecond, None) => to_timestamp(src, target, bad)?,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            whole_numbers_only(src, target, bad);
+            cast_checked(src, target, bad)?
+        }
+        _ => cast_checked(src, target, bad)?,
+    };
+    if let DataType::Float32 | DataType::Float64 = target.arrow {
+        finite_stays_finite(src, &out, target, bad);
+    }
+    debug_assert_eq!(out.len(), src.len());
+    Ok(out)
+}
+
+fn cannot(src: &ArrayRef, i: usize, target: &HiveType) -> String {
+    format!("{} does not fit in {}", show(src, i), target.name)
+}
+
+fn safe() -> CastOptions<'static> {
+    CastOptions {
+        safe: true,
+        ..Default::default()
+    }
+}
+
+/// Arrow's cast, with every value that became NULL marked bad.
+fn cast_checked(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    if src.data_type() == &target.arrow {
+        return Ok(Arc::clone(src));
+    }
+    let out = cast_with_options(src, &target.arrow, &safe()).map_err(|e| {
+        format!(
+            "cannot convert {} to {}: {e}",
+            datasync_engine::types::type_name(src.data_type()),
+            target.name
+        )
+    })?;
+    for i in 0..src.len() {
+        if src.is_valid(i) && out.is_null(i) {
+            bad.mark(i, || cannot(src, i, target));
+        }
+    }
+    Ok(out)
+}
+
+/// Integer targets: a fractional float or decimal would be truncated by the cast.
+fn whole_numbers_only(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
+    let frac = |i: usize, bad: &mut BadRows| {
+        bad.mark(i, || {
+            format!(
+                "{} has a fractional part; {} holds whole numbers",
+                show(src, i),
+                target.name
+            )
+        })
+    };
+    match src.data_type() {
+        DataType::Float32 => {
+            for (i, v) in src.as_primitive::<Float32Type>().iter().enumerate() {
+                if v.is_some_and(|v| v.fract() != 0.0) {
+                    frac(i, bad);
+                }
+            }
+        }
+        DataType::Float64 => {
+            for (i, v) in src.as_primitive::<Float64Type>().iter().enumerate() {
+                if v.is_some_and(|v| v.fract() != 0.0) {
+                    frac(i, bad);
+                }
+            }
+        }
+        DataType::Decimal128(_, s) if *s > 0 => {
+            let unit = 10i128.pow(*s as u32);
+            for (i, v) in src.as_primitive::<Decimal128Type>().iter().enumerate() {
+                if v.is_some_and(|v| v % unit != 0) {
+                    frac(i, bad);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn finite_stays_finite(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
+    let finite_in = |i: usize| match src.data_type() {
+        DataType::Float64 => src.as_primitive::<Float64Type>().value(i).is_finite(),
+        _ => true,
+    };
+    if let DataType::Float32 = out.data_type() {
+        let o = out.as_primitive::<Float32Type>();
+        for i in 0..o.len() {
+            if o.is_valid(i) && !o.value(i).is_finite() && finite_in(i) {
+                bad.mark(i, || cannot(src, i, target));
+            }
+        }
+    }
+}
+
+/// Rescales `v` from scale `from` to scale `to`; `None` if digits would be lost or it overflows.
+fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
+    if to >= from {
+        10i128
+            .checked_pow((to - from) as u32)
+            .and_then(|m| v.checked_mul(m))
+    } else {
+        let d = 10i128.checked_pow((from - to) as u32)?;
+        (v % d == 0).then_some(v / d)
+    }
+}
+
+/// Parses a plain decimal string (`-12.340`) exactly at scale `scale`.
+fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
+    let t = s.trim();
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        v = v.checked_mul(10)?.checked_add((b - b'0') as i128)?;
+    }
+    let from = i8::try_from(frac.len()).ok()?;
+    let v = rescale(v, from, scale)?;
+    Some(if neg { -v } else { v })
+}
+
+fn to_decimal(
+    src: &ArrayRef,
+    p: u8,
+    s: i8,
+    target: &HiveType,
+    bad: &mut BadRows,
+) -> Result<ArrayRef, String> {
+    let limit = 10i128.pow(p as u32);
+    let fits = |v: Option<i128>| v.filter(|v| v.abs() < limit);
+    let values: Vec<Option<Option<i128>>> = match src.data_type() {
+        DataType::Decimal128(_, s0) => {
+            let a = src.as_primitive::<Decimal128Type>();
+            a.iter()
+                .map(|v| v.map(|v| fits(rescale(v, *s0, s))))
+                .collect()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let a = cast_with_options(src, &DataType::Utf8, &safe()).map_err(|e| e.to_string())?;
+            a.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(|v| fits(parse_decimal(v, s))))
+                .collect()
+        }
+        t if t.is_integer() => {
+            let a = cast_with_options(src, &DataType::Decimal128(38, 0), &safe())
+                .map_err(|e| e.to_string())?;
+            a.as_primitive::<Decimal128Type>()
+                .iter()
+                .map(|v| v.map(|v| fits(rescale(v, 0, s))))
+                .collect()
+        }
+        _ => {
+            // Floats and wider decimals: Arrow's cast (floats are inexact to begin with).
+            return cast_checked(src, target, bad);
+        }
+    };
+    let mut out = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        match v {
+            Some(Some(v)) => out.push(Some(v)),
+            Some(None) => {
+                bad.mark(i, || {
+                    format!(
+                        "{} does not fit in {} (too many digits, or digits after the scale)",
+                        show(src, i),
+                        target.name
+                    )
+                });
+                out.push(None);
+            }
+            None => out.push(None),
+        }
+    }
+    let a = Decimal128Array::from(out)
+        .with_precision_and_scale(p, s)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(a))
+}
+
+fn to_string(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    let out: ArrayRef = match src.data_type() {
+        DataType::Utf8 => Arc::clone(src),
+        DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary => {
+            cast_checked(src, target, bad)?
+        }
+        _ => {
+            // Text exactly as the file writers print it (decimals with their scale, ISO
+            // timestamps with a space), not Arrow's display form.
+            let w = ValueWriter::new(src)?;
+            let mut b = StringBuilder::with_capacity(src.len(), src.len() * 8);
+            let mut buf = Vec::new();
+            for i in 0..src.len() {
+                if src.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                buf.clear();
+                w.write(i, &mut buf, None)?;
+                match std::str::from_utf8(&buf) {
+                    Ok(s) => b.append_value(s),
+                    Err(_) => {
+                        bad.mark(i, || format!("{} is not valid UTF-8", show(src, i)));
+                        b.append_null();
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+    };
+    if let Some(n) = target.max_chars {
+        let a = out.as_string::<i32>();
+        for (i, v) in a.iter().enumerate() {
+            if let Some(v) = v {
+                // Byte length bounds the character count from above: count only when needed.
+                if v.len() > n as usize {
+                    let chars = v.chars().count();
+                    if chars > n as usize {
+                        bad.mark(i, || {
+                            format!(
+                                "{} has {chars} characters, more than {} allows",
+                                show(src, i),
+                                target.name
+                            )
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Microseconds since the epoch of every value of a timestamp column; a value that cannot be
+/// held in microseconds (sub-microsecond digits, overflow) is marked bad.
+fn timestamp_micros(
+    src: &ArrayRef,
+    target: &HiveType,
+    bad: &mut BadRows,
+) -> Option<Vec<Option<i64>>> {
+    let mut mark =
+        |i: usize, why: &str| bad.mark(i, || format!("{} {why} for {}", show(src, i), target.name));
+    let out = match src.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => src
+            .as_primitive::<TimestampSecondType>()
+            .iter()
+            .map(|v| v.map(|v| v.checked_mul(1_000_000)))
+            .collect::<Vec<_>>(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => src
+            .as_primitive::<TimestampMillisecondType>()
+            .iter()
+            .map(|v| v.map(|v| v.checked_mul(1_000)))
+            .collect(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            return Some(
+                src.as_primitive::<TimestampMicrosecondType>()
+                    .iter()
+                    .collect(),
+            )
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => src
+            .as_primitive::<TimestampNanosecondType>()
+            .iter()
+            .map(|v| v.map(|v| (v % 1000 == 0).then_some(v / 1000)))
+            .collect(),
+        DataType::Date32 => src
+            .as_primitive::<Date32Type>()
+            .iter()
+            .map(|v| v.map(|d| (d as i64).checked_mul(MICROS_PER_DAY)))
+            .collect(),
+        _ => return None,
+    };
+    Some(
+        out.into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => None,
+                Some(Some(v)) => Some(v),
+                Some(None) => {
+                    mark(i, "has digits below a microsecond or is out of range");
+                    None
+                }
+            })
+            .collect(),
+    )
+}
+
+fn to_timestamp(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    match timestamp_micros(src, target, bad) {
+        Some(v) => Ok(Arc::new(TimestampMicrosecondArray::from(v))),
+        None => cast_checked(src, target, bad),
+    }
+}
+
+fn to_date(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    if let DataType::Timestamp(..) = src.data_type() {
+        let micros = timestamp_micros(src, target, bad).unwrap_or_default();
+        let days: Vec<Option<i32>> = micros
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = v?;
+                if v.rem_euclid(MICROS_PER_DAY) != 0 {
+                    bad.mark(i, || {
+                        format!(
+                            "{} has a time of day; DATE would drop it (declare TIMESTAMP)",
+                            show(src, i)
+                        )
+                    });
+                    return None;
+                }
+                i32::try_from(v.div_euclid(MICROS_PER_DAY)).ok()
+            })
+            .collect();
+        return Ok(Arc::new(Date32Array::from(days)));
+    }
+    cast_checked(src, target, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampNanosecondArray};
+    use datasync_engine::hive::parse_hive_type;
+
+    fn run(src: ArrayRef, t: &str) -> (ArrayRef, BadRows) {
+        let mut bad = BadRows::default();
+        let out = convert(&src, &parse_hive_type(t).unwrap(), &mut bad).unwrap();
+        (out, bad)
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("12.5"),
+            Some("-0.01"),
+            Some("1.005"),
+            Some("123456789"),
+            None,
+            Some("x"),
+        ]));
+        let (out, bad) = run(src, "decimal(10,2)");
+        let d = out.as_primitive::<Decimal128Type>();
+        assert_eq!(d.value(0), 1250);
+        assert_eq!(d.value(1), -1);
+        assert!(d.is_null(4));
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![2, 3, 5]);
+        let src: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(12345), Some(12340)])
+                .with_precision_and_scale(10, 3)
+                .unwrap(),
+        );
+        let (out, bad) = run(src, "decimal(12,2)");
+        assert_eq!(out.as_primitive::<Decimal128Type>().value(1), 1234);
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![0]);
+    }
+
+    #[test]
+    fn integers_are_range_checked() {
+        let (out, bad) = run(Arc::new(Int64Array::from(vec![1, 300, -128])), "tinyint");
+        assert_eq!(out.data_type(), &DataType::Int8);
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert!(bad.0[&1].contains("tinyint"));
+        let (_, bad) = run(Arc::new(Float64Array::from(vec![1.0, 1.5])), "bigint");
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn strings_are_length_checked() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec!["abc", "abcd", "日本語"]));
+        let (_, bad) = run(src, "varchar(3)");
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+        let (out, _) = run(
+            Arc::new(
+                Decimal128Array::from(vec![150])
+                    .with_precision_and_scale(5, 2)
+                    .unwrap(),
+            ),
+            "string",
+        );
+        assert_eq!(out.as_string::<i32>().value(0), "1.50");
+    }
+
+    #[test]
+    fn timestamps_and_dates() {
+        let src: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+            1_000_000_000,
+            1_000_000_001,
+            86_400_000_000_000,
+        ]));
+        let (out, bad) = run(Arc::clone(&src), "timestamp");
+        assert_eq!(
+            out.as_primitive::<TimestampMicrosecondType>().value(0),
+            1_000_000
+        );
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+        let (out, bad) = run(src, "date");
+        assert_eq!(out.as_primitive::<Date32Type>().value(2), 1);
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+        let (out, bad) = run(
+            Arc::new(StringArray::from(vec!["2024-02-29", "2023-02-29"])),
+            "date",
+        );
+        assert_eq!(out.as_primitive::<Date32Type>().value(0), 19782);
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+    }
+}

@@ -1,0 +1,15 @@
+//! `parquet` writer (DataX `hdfswriter` with `fileType: parquet`): Hive-style Parquet tables on
+//! a local or mounted path, with the `parquet` crate. Values are converted exactly to the
+//! declared Hive types (misfits are dirty records); each task writes its own files into a
+//! staging directory beside the table, and commit moves them into their partitions
+//! (`dt=.../`), writes `_SUCCESS`, and registers the partitions in a Hive Metastore over Thrift.
+//! Limits: no HDFS client (mounted paths only); text/ORC go elsewhere.
+
+mod config;
+mod convert;
+mod file;
+mod hms;
+mod writer;
+
+pub use config::{ParquetCompression, ParquetWriterConfig, TimestampType, WriteMode};
+pub use writer::{ParquetWriter, ParquetWriterError};
