@@ -15,7 +15,7 @@ use datasync_engine::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// `parameter` of the file reader.
@@ -59,9 +59,9 @@ fn default_column() -> Vec<Value> {
 /// Errors of the file reader.
 #[derive(Debug, thiserror::Error)]
 pub enum FileReaderError {
-    /// No file matched.
-    #[error("no file matches {0}")]
-    NoFiles(String),
+    /// Listing the input failed.
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathError),
     /// A file or directory cannot be read.
     #[error("cannot read {path}")]
     Io {
@@ -142,100 +142,16 @@ impl ReaderPlugin for FileReader {
     }
 }
 
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
-}
-
-/// Whether a component of `path` after the first `skip` ones is hidden.
-fn hidden_below(path: &Path, skip: usize) -> bool {
-    path.components()
-        .skip(skip)
-        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FileReaderError> {
-    let io = |source| FileReaderError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    entries.sort();
-    for p in entries {
-        if is_hidden(&p) {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Expands files, directories and globs into a sorted, de-duplicated file list.
-pub fn expand_paths(patterns: &[String]) -> Result<Vec<PathBuf>, FileReaderError> {
-    let mut files = Vec::new();
-    for pat in patterns {
-        let before = files.len();
-        let p = Path::new(pat);
-        if p.is_dir() {
-            walk(p, &mut files)?;
-        } else if p.exists() {
-            // A regular file, or a FIFO/device a scheduler hands over.
-            files.push(p.to_path_buf());
-        } else if pat.contains(['*', '?', '[']) {
-            // Like directories, globs skip hidden files (staging directories among them); the
-            // glob crate's `**` does not, so hidden parts below the literal prefix are checked here.
-            let literal = Path::new(pat)
-                .components()
-                .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
-                .count();
-            let paths = glob::glob(pat)
-                .map_err(|e| FileReaderError::NoFiles(format!("{pat} (bad glob: {e})")))?;
-            for entry in paths {
-                let path = entry.map_err(|e| {
-                    let path = e.path().to_path_buf();
-                    FileReaderError::Io {
-                        path,
-                        source: e.into(),
-                    }
-                })?;
-                if path.is_file() && !hidden_below(&path, literal) {
-                    files.push(path);
-                }
-            }
-        } else {
-            return Err(FileReaderError::Io {
-                path: p.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file or directory",
-                ),
-            });
-        }
-        if files.len() == before {
-            return Err(FileReaderError::NoFiles(pat.clone()));
-        }
-    }
-    files.sort();
-    files.dedup();
-    Ok(files)
-}
-
 #[async_trait]
 impl Reader for FileReader {
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let patterns = self.paths.clone();
-        let files = tokio::task::spawn_blocking(move || expand_paths(&patterns))
+        let files = tokio::task::spawn_blocking(move || {
+            crate::paths::expand_paths(&patterns, |n| n.starts_with('.'))
+        })
             .await
-            .map_err(FileReaderError::from)??;
+            .map_err(FileReaderError::from)?
+        .map_err(FileReaderError::from)?;
         Ok(files
             .into_iter()
             .map(|path| {

@@ -5,6 +5,10 @@
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+#[cfg(any(feature = "file", feature = "parquet"))]
+pub mod paths;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -24,5 +28,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<mysql::MysqlReader>();
     #[cfg(feature = "postgres")]
     registry.add_reader::<postgres::PostgresReader>();
+    #[cfg(feature = "parquet")]
+    registry.add_reader::<parquet::ParquetReader>();
     let _ = registry;
 }

@@ -1,0 +1,623 @@
+//! `parquet` reader (DataX `hdfsreader` with `fileType: parquet`): Parquet files, directories
+//! and globs on a local or mounted path, with Hive partition columns recovered from
+//! `key=value` directories, an optional partition filter, splits by file and by row-group
+//! ranges, and projection pushed into the decoder (only the requested columns are decoded).
+
+use crate::paths::{expand_paths, PathError};
+use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
+use arrow_cast::cast::{cast_with_options, CastOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
+use datasync_engine::hive::{is_hidden_name, parse_hive_type, unescape_partition_value};
+use datasync_engine::types::parse_type;
+use datasync_engine::{
+    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
+};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A task covers at least this many compressed bytes of row groups (unless a file is smaller).
+const TASK_BYTES: i64 = 64 << 20;
+
+/// `parameter` of the Parquet reader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ParquetReaderConfig {
+    /// `file:///` or absent: a local or mounted file system. HDFS is not supported.
+    #[serde(default, rename = "defaultFS")]
+    pub default_fs: Option<String>,
+    /// `parquet` (default) or absent.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// Files, table directories (walked; `.`/`_` names skipped) or globs.
+    #[serde(deserialize_with = "one_or_many")]
+    pub path: Vec<String>,
+    /// `["*"]` (every file column, then the partition keys), or a list of column names,
+    /// `{"name", "type"}` (a partition key with its type), `{"index", "type"}` (DataX) or
+    /// `{"value", "type"}` (a constant).
+    #[serde(default = "default_column")]
+    pub column: Vec<Value>,
+    /// Only these partitions: `{"dt": "2024-01-01"}` or `{"dt": ["2024-01-01", "2024-01-02"]}`.
+    #[serde(default)]
+    pub partition: serde_json::Map<String, Value>,
+}
+
+fn default_column() -> Vec<Value> {
+    vec![Value::String("*".into())]
+}
+
+/// Errors of the Parquet reader.
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetReaderError {
+    /// Listing the input failed.
+    #[error(transparent)]
+    Paths(#[from] PathError),
+    /// A file cannot be opened.
+    #[error("cannot read {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not valid Parquet or cannot be decoded.
+    #[error("cannot decode Parquet file {path}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A requested column is not in a file.
+    #[error("{path}: {message}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// No file is left after the partition filter.
+    #[error("no Parquet file under {0} matches the partition filter")]
+    Filtered(String),
+    /// A blocking thread died.
+    #[error("parquet reader thread failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<ParquetReaderError> for PluginError {
+    fn from(e: ParquetReaderError) -> Self {
+        PluginError::new(e)
+    }
+}
+
+/// One output column.
+#[derive(Debug, Clone)]
+enum OutColumn {
+    /// A file column by name, or else a partition key of that name.
+    Name(String),
+    /// A file column by position (DataX `index`).
+    Index(usize),
+    /// A constant.
+    Value(String, DataType),
+    /// Every file column, then every partition key (as strings).
+    All,
+}
+
+/// The Parquet reader.
+#[derive(Debug, Clone)]
+pub struct ParquetReader {
+    paths: Vec<String>,
+    columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
+    filter: Arc<BTreeMap<String, Vec<String>>>,
+}
+
+fn type_of(name: &str) -> Result<DataType, String> {
+    parse_hive_type(name)
+        .map(|h| h.arrow)
+        .or_else(|_| parse_type(name))
+}
+
+impl ReaderPlugin for ParquetReader {
+    const NAME: &'static str = "parquet";
+    const ALIASES: &'static [&'static str] = &["hdfsreader"];
+    const DESCRIPTION: &'static str =
+        "Parquet files and Hive-partitioned tables on a local or mounted path; projection, partition filter";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
+        if let Some(fs) = c.default_fs.as_deref().filter(|f| !f.is_empty()) {
+            if !fs.starts_with("file:") {
+                return Err(ConfigError::new(
+                    join_path(p.path, "defaultFS"),
+                    format!("\"{fs}\": only a local or mounted file system is supported (file:///)"),
+                ));
+            }
+        }
+        if let Some(t) = c.file_type.as_deref() {
+            if !t.eq_ignore_ascii_case("parquet") {
+                return Err(ConfigError::new(
+                    join_path(p.path, "fileType"),
+                    format!("\"{t}\": this reader reads parquet; for text/csv use the file reader (txtfilereader)"),
+                ));
+            }
+        }
+        if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::new(
+                join_path(p.path, "path"),
+                "must name at least one file, directory or glob",
+            ));
+        }
+        let mut columns = Vec::new();
+        for (i, v) in c.column.iter().enumerate() {
+            let at = join_path(p.path, &format!("column[{i}]"));
+            let bad_type = |t: &str| {
+                type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m))
+            };
+            let col = match v {
+                Value::String(s) if s == "*" => (OutColumn::All, None),
+                Value::String(s) if !s.is_empty() => (OutColumn::Name(s.clone()), None),
+                Value::Object(o) => {
+                    let ty = match o.get("type") {
+                        Some(Value::String(t)) => Some(bad_type(t)?),
+                        None => None,
+                        Some(other) => {
+                            return Err(ConfigError::new(
+                                join_path(&at, "type"),
+                                format!("expected a type name, found {other}"),
+                            ))
+                        }
+                    };
+                    if let Some(k) = o
+                        .keys()
+                        .find(|k| !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format"))
+                    {
+                        return Err(ConfigError::new(
+                            join_path(&at, k),
+                            "unknown key (allowed: name, index, value, type)",
+                        ));
+                    }
+                    match (o.get("name"), o.get("index"), o.get("value")) {
+                        (Some(Value::String(n)), None, None) => (OutColumn::Name(n.clone()), ty),
+                        (None, Some(ix), None) => {
+                            let ix = ix
+                                .as_u64()
+                                .or_else(|| ix.as_str().and_then(|s| s.parse().ok()))
+                                .ok_or_else(|| {
+                                    ConfigError::new(join_path(&at, "index"), "expected a column position >= 0")
+                                })?;
+                            (OutColumn::Index(ix as usize), ty)
+                        }
+                        (None, None, Some(v)) => {
+                            let text = match v {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
+                        }
+                        _ => {
+                            return Err(ConfigError::new(
+                                at,
+                                "expected exactly one of name, index or value",
+                            ))
+                        }
+                    }
+                }
+                other => {
+                    return Err(ConfigError::new(
+                        at,
+                        format!("expected \"*\", a column name or an object, found {other}"),
+                    ))
+                }
+            };
+            columns.push(col);
+        }
+        if columns.is_empty() {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                "must list at least one column (or \"*\")",
+            ));
+        }
+        if columns.iter().any(|(c, _)| matches!(c, OutColumn::All)) && columns.len() > 1 {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                "\"*\" cannot be combined with other columns",
+            ));
+        }
+        let mut filter = BTreeMap::new();
+        for (k, v) in &c.partition {
+            let at = join_path(p.path, &format!("partition.{k}"));
+            let text = |v: &Value| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(ConfigError::new(
+                    at.clone(),
+                    format!("expected a value or a list of values, found {other}"),
+                )),
+            };
+            let values = match v {
+                Value::Array(a) => a.iter().map(text).collect::<Result<Vec<_>, _>>()?,
+                v => vec![text(v)?],
+            };
+            filter.insert(k.clone(), values);
+        }
+        Ok(ParquetReader {
+            paths: c.path,
+            columns: Arc::new(columns),
+            filter: Arc::new(filter),
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "path": ["${input_path}"],
+            "column": ["id", "amount", {"name": "dt", "type": "date"}],
+            "partition": {"dt": ["2024-01-01", "2024-01-02"]}
+        })
+    }
+}
+
+/// The `key=value` directories of `file` below the pattern root `root`.
+fn partitions_of(file: &Path, root: &Path) -> Vec<(String, Option<String>)> {
+    let rel = file.strip_prefix(root).unwrap_or(file);
+    let mut out = Vec::new();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    for c in parent.components() {
+        let s = c.as_os_str().to_string_lossy();
+        if let Some((k, v)) = s.split_once('=') {
+            if let Some(k) = unescape_partition_value(k) {
+                out.push((k, unescape_partition_value(v)));
+            }
+        }
+    }
+    out
+}
+
+/// The directory a pattern starts from (its part before the first glob character).
+fn pattern_root(pattern: &str) -> PathBuf {
+    let p = Path::new(pattern);
+    if p.is_dir() {
+        return p.to_path_buf();
+    }
+    p.components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect::<PathBuf>()
+}
+
+/// A unit of reading: row groups of one file.
+#[derive(Debug, Clone)]
+struct ParquetSplit {
+    path: PathBuf,
+    row_groups: Vec<usize>,
+    rows: u64,
+    partitions: Vec<(String, Option<String>)>,
+}
+
+#[async_trait]
+impl Reader for ParquetReader {
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let r = self.clone();
+        let splits = tokio::task::spawn_blocking(move || r.plan(channels))
+            .await
+            .map_err(ParquetReaderError::from)??;
+        Ok(splits
+            .into_iter()
+            .map(|split| {
+                Box::new(ParquetTask {
+                    reader: self.clone(),
+                    split,
+                }) as Box<dyn ReaderTask>
+            })
+            .collect())
+    }
+}
+
+impl ParquetReader {
+    fn plan(&self, channels: usize) -> Result<Vec<ParquetSplit>, ParquetReaderError> {
+        let mut files = Vec::new();
+        for pat in &self.paths {
+            let root = pattern_root(pat);
+            for f in expand_paths(std::slice::from_ref(pat), is_hidden_name)? {
+                let parts = partitions_of(&f, &root);
+                let keep = self.filter.iter().all(|(k, want)| {
+                    parts.iter().any(|(pk, pv)| {
+                        pk == k && want.iter().any(|w| pv.as_deref() == Some(w.as_str()))
+                    })
+                });
+                if keep {
+                    files.push((f, parts));
+                }
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
+        if files.is_empty() {
+            return Err(ParquetReaderError::Filtered(self.paths.join(", ")));
+        }
+        // Split large files by row-group ranges, so a table of few big files still spreads
+        // over the channels.
+        let total: i64 = files
+            .iter()
+            .map(|(f, _)| std::fs::metadata(f).map(|m| m.len() as i64).unwrap_or(0))
+            .sum();
+        let target = (total / channels.max(1) as i64).clamp(1, TASK_BYTES);
+        let mut out = Vec::new();
+        for (path, partitions) in files {
+            let meta = open_metadata(&path)?;
+            let md = meta.metadata();
+            let mut cur = Vec::new();
+            let (mut bytes, mut rows) = (0i64, 0u64);
+            for (i, rg) in md.row_groups().iter().enumerate() {
+                cur.push(i);
+                bytes += rg.compressed_size();
+                rows += rg.num_rows().max(0) as u64;
+                if bytes >= target {
+                    out.push(ParquetSplit {
+                        path: path.clone(),
+                        row_groups: std::mem::take(&mut cur),
+                        rows,
+                        partitions: partitions.clone(),
+                    });
+                    bytes = 0;
+                    rows = 0;
+                }
+            }
+            if !cur.is_empty() || md.row_groups().is_empty() {
+                out.push(ParquetSplit {
+                    path: path.clone(),
+                    row_groups: cur,
+                    rows,
+                    partitions,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetReaderError> {
+    let file = File::open(path).map_err(|source| ParquetReaderError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
+        ParquetReaderError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+struct ParquetTask {
+    reader: ParquetReader,
+    split: ParquetSplit,
+}
+
+/// Where each output column comes from, resolved against one file's schema.
+enum Source {
+    /// Position in the projected batch.
+    Projected(usize),
+    /// A constant array value (partition key or `value`), converted once per batch length.
+    Constant(Option<String>),
+}
+
+impl ParquetTask {
+    fn schema_error(&self, message: String) -> ParquetReaderError {
+        ParquetReaderError::Schema {
+            path: self.split.path.clone(),
+            message,
+        }
+    }
+
+    fn read_blocking(&self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let path = &self.split.path;
+        let file = File::open(path).map_err(|source| ParquetReaderError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let perr = |source| ParquetReaderError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+        let file_schema = Arc::clone(builder.schema());
+        let parts = &self.split.partitions;
+        // Output columns: (name, source, cast-to type).
+        let mut wanted: Vec<(String, Option<usize>, Option<String>, Option<DataType>, bool)> =
+            Vec::new();
+        for (col, ty) in self.reader.columns.iter() {
+            match col {
+                OutColumn::All => {
+                    for (i, f) in file_schema.fields().iter().enumerate() {
+                        wanted.push((f.name().clone(), Some(i), None, None, false));
+                    }
+                    for (k, v) in parts {
+                        wanted.push((k.clone(), None, v.clone(), Some(DataType::Utf8), true));
+                    }
+                }
+                OutColumn::Name(n) => {
+                    if let Some((i, f)) = file_schema
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .find(|(_, f)| f.name() == n)
+                    {
+                        wanted.push((f.name().clone(), Some(i), None, ty.clone(), false));
+                    } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
+                        let t = ty.clone().unwrap_or(DataType::Utf8);
+                        wanted.push((n.clone(), None, v.clone(), Some(t), true));
+                    } else {
+                        let names: Vec<&str> =
+                            file_schema.fields().iter().map(|f| f.name().as_str()).collect();
+                        let keys: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
+                        return Err(self
+                            .schema_error(format!(
+                                "no column \"{n}\" (file columns: {}; partition keys: {})",
+                                names.join(", "),
+                                if keys.is_empty() { "none".into() } else { keys.join(", ") }
+                            ))
+                            .into());
+                    }
+                }
+                OutColumn::Index(i) => {
+                    let f = file_schema.fields().get(*i).ok_or_else(|| {
+                        self.schema_error(format!(
+                            "column index {i} is out of range: the file has {} columns",
+                            file_schema.fields().len()
+                        ))
+                    })?;
+                    wanted.push((f.name().clone(), Some(*i), None, ty.clone(), false));
+                }
+                OutColumn::Value(v, t) => {
+                    wanted.push((format!("value_{}", wanted.len()), None, Some(v.clone()), Some(t.clone()), true));
+                }
+            }
+        }
+        // Project only the file columns asked for; the decoder returns them in file order.
+        let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.1).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let sources: Vec<Source> = wanted
+            .iter()
+            .map(|w| match w.1 {
+                Some(i) => Source::Projected(roots.binary_search(&i).unwrap_or_default()),
+                None => Source::Constant(w.2.clone()),
+            })
+            .collect();
+        let mut fields = Vec::with_capacity(wanted.len());
+        for (w, _) in wanted.iter().zip(&sources) {
+            let t = match (&w.3, w.1) {
+                (Some(t), _) => t.clone(),
+                (None, Some(i)) => file_schema.field(i).data_type().clone(),
+                (None, None) => DataType::Utf8,
+            };
+            fields.push(Field::new(&w.0, t, true));
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(self.split.row_groups.clone())
+            .with_batch_size(ctx.batch.rows.max(1))
+            .build()
+            .map_err(perr)?;
+        let strict = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        for batch in reader {
+            ctx.check_cancelled()?;
+            let batch = batch.map_err(|e| perr(e.into()))?;
+            let n = batch.num_rows();
+            let mut cols: Vec<ArrayRef> = Vec::with_capacity(sources.len());
+            for ((src, field), w) in sources.iter().zip(schema.fields()).zip(&wanted) {
+                let col = match src {
+                    Source::Projected(i) => Arc::clone(batch.column(*i)),
+                    Source::Constant(None) => new_null_array(field.data_type(), n),
+                    Source::Constant(Some(v)) => Arc::new(StringArray::from(vec![v.as_str(); n])),
+                };
+                let col = if col.data_type() == field.data_type() {
+                    col
+                } else {
+                    cast_with_options(&col, field.data_type(), &strict).map_err(|e| {
+                        self.schema_error(format!(
+                            "column \"{}\"{}: cannot convert to {}: {e}",
+                            w.0,
+                            if w.4 { " (from the directory name)" } else { "" },
+                            datasync_engine::types::type_name(field.data_type())
+                        ))
+                    })?
+                };
+                cols.push(col);
+            }
+            let out_batch = RecordBatch::try_new(Arc::clone(&schema), cols)
+                .map_err(|e| self.schema_error(e.to_string()))?;
+            ctx.counters.add_input_done(n as u64);
+            out.send_blocking(Batch::new(out_batch))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReaderTask for ParquetTask {
+    fn describe(&self) -> String {
+        format!(
+            "parquet {} (row groups {})",
+            self.split.path.display(),
+            match self.split.row_groups.as_slice() {
+                [] => "none".to_string(),
+                [one] => one.to_string(),
+                [first, .., last] => format!("{first}-{last}"),
+            }
+        )
+    }
+
+    fn size_hint(&self) -> Option<SizeHint> {
+        Some(SizeHint::Records(self.split.rows))
+    }
+
+    async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let task = ParquetTask {
+            reader: self.reader.clone(),
+            split: self.split.clone(),
+        };
+        tokio::task::spawn_blocking(move || task.read_blocking(out, ctx))
+            .await
+            .map_err(ParquetReaderError::from)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn partitions_come_from_directory_names() {
+        let p = partitions_of(
+            Path::new("/t/dt=2024-01-01/region=a%2Fb/f.parquet"),
+            Path::new("/t"),
+        );
+        assert_eq!(
+            p,
+            vec![
+                ("dt".to_string(), Some("2024-01-01".to_string())),
+                ("region".to_string(), Some("a/b".to_string()))
+            ]
+        );
+        let p = partitions_of(
+            Path::new("/t/dt=__HIVE_DEFAULT_PARTITION__/f.parquet"),
+            Path::new("/t"),
+        );
+        assert_eq!(p, vec![("dt".to_string(), None)]);
+        assert_eq!(pattern_root("/t/dt=*/x*.parquet"), PathBuf::from("/t"));
+    }
+
+    #[test]
+    fn validates_columns() {
+        let build = |v: Value| {
+            ParquetReader::from_params(Params {
+                value: &v,
+                path: "r",
+                invoked_as: "parquet",
+            })
+        };
+        assert!(build(json!({"path": "/t"})).is_ok());
+        assert!(build(json!({"path": "/t", "column": ["a", {"name": "dt", "type": "date"}]})).is_ok());
+        let e = build(json!({"path": "/t", "column": [{"name": "dt", "type": "nope"}]})).unwrap_err();
+        assert!(e.to_string().contains("column[0].type"), "{e}");
+        let e = build(json!({"path": "/t", "column": ["*", "a"]})).unwrap_err();
+        assert!(e.to_string().contains("\"*\""), "{e}");
+        let e = build(json!({"path": "/t", "fileType": "orc"})).unwrap_err();
+        assert!(e.to_string().contains("fileType"), "{e}");
+    }
+}
