@@ -386,6 +386,7 @@ fn sample_params(dir: &Path) -> Vec<String> {
         "pg_user=etl".into(),
         "pg_password=secret".into(),
         "pg_table=orders".into(),
+        "biz_date=2024-01-01".into(),
     ]
 }
 

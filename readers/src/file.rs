@@ -149,8 +149,8 @@ impl Reader for FileReader {
         let files = tokio::task::spawn_blocking(move || {
             crate::paths::expand_paths(&patterns, |n| n.starts_with('.'))
         })
-            .await
-            .map_err(FileReaderError::from)?
+        .await
+        .map_err(FileReaderError::from)?
         .map_err(FileReaderError::from)?;
         Ok(files
             .into_iter()

@@ -138,7 +138,9 @@ impl ReaderPlugin for ParquetReader {
             if !fs.starts_with("file:") {
                 return Err(ConfigError::new(
                     join_path(p.path, "defaultFS"),
-                    format!("\"{fs}\": only a local or mounted file system is supported (file:///)"),
+                    format!(
+                        "\"{fs}\": only a local or mounted file system is supported (file:///)"
+                    ),
                 ));
             }
         }
@@ -159,9 +161,8 @@ impl ReaderPlugin for ParquetReader {
         let mut columns = Vec::new();
         for (i, v) in c.column.iter().enumerate() {
             let at = join_path(p.path, &format!("column[{i}]"));
-            let bad_type = |t: &str| {
-                type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m))
-            };
+            let bad_type =
+                |t: &str| type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m));
             let col = match v {
                 Value::String(s) if s == "*" => (OutColumn::All, None),
                 Value::String(s) if !s.is_empty() => (OutColumn::Name(s.clone()), None),
@@ -176,10 +177,9 @@ impl ReaderPlugin for ParquetReader {
                             ))
                         }
                     };
-                    if let Some(k) = o
-                        .keys()
-                        .find(|k| !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format"))
-                    {
+                    if let Some(k) = o.keys().find(|k| {
+                        !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format")
+                    }) {
                         return Err(ConfigError::new(
                             join_path(&at, k),
                             "unknown key (allowed: name, index, value, type)",
@@ -192,7 +192,10 @@ impl ReaderPlugin for ParquetReader {
                                 .as_u64()
                                 .or_else(|| ix.as_str().and_then(|s| s.parse().ok()))
                                 .ok_or_else(|| {
-                                    ConfigError::new(join_path(&at, "index"), "expected a column position >= 0")
+                                    ConfigError::new(
+                                        join_path(&at, "index"),
+                                        "expected a column position >= 0",
+                                    )
                                 })?;
                             (OutColumn::Index(ix as usize), ty)
                         }
@@ -401,6 +404,20 @@ struct ParquetTask {
     split: ParquetSplit,
 }
 
+/// One output column resolved against a file's schema.
+struct Wanted {
+    /// Output name.
+    name: String,
+    /// Position in the file's schema, for a file column.
+    index: Option<usize>,
+    /// The text of a partition key or constant (`None`: NULL).
+    constant: Option<String>,
+    /// Type to convert to, if declared.
+    cast: Option<DataType>,
+    /// Whether the value comes from a directory name (for error messages).
+    from_dir: bool,
+}
+
 /// Where each output column comes from, resolved against one file's schema.
 enum Source {
     /// Position in the projected batch.
@@ -431,16 +448,27 @@ impl ParquetTask {
         let file_schema = Arc::clone(builder.schema());
         let parts = &self.split.partitions;
         // Output columns: (name, source, cast-to type).
-        let mut wanted: Vec<(String, Option<usize>, Option<String>, Option<DataType>, bool)> =
-            Vec::new();
+        let mut wanted: Vec<Wanted> = Vec::new();
         for (col, ty) in self.reader.columns.iter() {
             match col {
                 OutColumn::All => {
                     for (i, f) in file_schema.fields().iter().enumerate() {
-                        wanted.push((f.name().clone(), Some(i), None, None, false));
+                        wanted.push(Wanted {
+                            name: f.name().clone(),
+                            index: Some(i),
+                            constant: None,
+                            cast: None,
+                            from_dir: false,
+                        });
                     }
                     for (k, v) in parts {
-                        wanted.push((k.clone(), None, v.clone(), Some(DataType::Utf8), true));
+                        wanted.push(Wanted {
+                            name: k.clone(),
+                            index: None,
+                            constant: v.clone(),
+                            cast: Some(DataType::Utf8),
+                            from_dir: true,
+                        });
                     }
                 }
                 OutColumn::Name(n) => {
@@ -450,19 +478,38 @@ impl ParquetTask {
                         .enumerate()
                         .find(|(_, f)| f.name() == n)
                     {
-                        wanted.push((f.name().clone(), Some(i), None, ty.clone(), false));
+                        wanted.push(Wanted {
+                            name: f.name().clone(),
+                            index: Some(i),
+                            constant: None,
+                            cast: ty.clone(),
+                            from_dir: false,
+                        });
                     } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
                         let t = ty.clone().unwrap_or(DataType::Utf8);
-                        wanted.push((n.clone(), None, v.clone(), Some(t), true));
+                        wanted.push(Wanted {
+                            name: n.clone(),
+                            index: None,
+                            constant: v.clone(),
+                            cast: Some(t),
+                            from_dir: true,
+                        });
                     } else {
-                        let names: Vec<&str> =
-                            file_schema.fields().iter().map(|f| f.name().as_str()).collect();
+                        let names: Vec<&str> = file_schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect();
                         let keys: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
                         return Err(self
                             .schema_error(format!(
                                 "no column \"{n}\" (file columns: {}; partition keys: {})",
                                 names.join(", "),
-                                if keys.is_empty() { "none".into() } else { keys.join(", ") }
+                                if keys.is_empty() {
+                                    "none".into()
+                                } else {
+                                    keys.join(", ")
+                                }
                             ))
                             .into());
                     }
@@ -474,33 +521,45 @@ impl ParquetTask {
                             file_schema.fields().len()
                         ))
                     })?;
-                    wanted.push((f.name().clone(), Some(*i), None, ty.clone(), false));
+                    wanted.push(Wanted {
+                        name: f.name().clone(),
+                        index: Some(*i),
+                        constant: None,
+                        cast: ty.clone(),
+                        from_dir: false,
+                    });
                 }
                 OutColumn::Value(v, t) => {
-                    wanted.push((format!("value_{}", wanted.len()), None, Some(v.clone()), Some(t.clone()), true));
+                    wanted.push(Wanted {
+                        name: format!("value_{}", wanted.len()),
+                        index: None,
+                        constant: Some(v.clone()),
+                        cast: Some(t.clone()),
+                        from_dir: false,
+                    });
                 }
             }
         }
         // Project only the file columns asked for; the decoder returns them in file order.
-        let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.1).collect();
+        let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.index).collect();
         roots.sort_unstable();
         roots.dedup();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
         let sources: Vec<Source> = wanted
             .iter()
-            .map(|w| match w.1 {
+            .map(|w| match w.index {
                 Some(i) => Source::Projected(roots.binary_search(&i).unwrap_or_default()),
-                None => Source::Constant(w.2.clone()),
+                None => Source::Constant(w.constant.clone()),
             })
             .collect();
         let mut fields = Vec::with_capacity(wanted.len());
         for (w, _) in wanted.iter().zip(&sources) {
-            let t = match (&w.3, w.1) {
+            let t = match (&w.cast, w.index) {
                 (Some(t), _) => t.clone(),
                 (None, Some(i)) => file_schema.field(i).data_type().clone(),
                 (None, None) => DataType::Utf8,
             };
-            fields.push(Field::new(&w.0, t, true));
+            fields.push(Field::new(&w.name, t, true));
         }
         let schema: SchemaRef = Arc::new(Schema::new(fields));
         let reader = builder
@@ -530,8 +589,12 @@ impl ParquetTask {
                     cast_with_options(&col, field.data_type(), &strict).map_err(|e| {
                         self.schema_error(format!(
                             "column \"{}\"{}: cannot convert to {}: {e}",
-                            w.0,
-                            if w.4 { " (from the directory name)" } else { "" },
+                            w.name,
+                            if w.from_dir {
+                                " (from the directory name)"
+                            } else {
+                                ""
+                            },
                             datasync_engine::types::type_name(field.data_type())
                         ))
                     })?
@@ -612,8 +675,11 @@ mod tests {
             })
         };
         assert!(build(json!({"path": "/t"})).is_ok());
-        assert!(build(json!({"path": "/t", "column": ["a", {"name": "dt", "type": "date"}]})).is_ok());
-        let e = build(json!({"path": "/t", "column": [{"name": "dt", "type": "nope"}]})).unwrap_err();
+        assert!(
+            build(json!({"path": "/t", "column": ["a", {"name": "dt", "type": "date"}]})).is_ok()
+        );
+        let e =
+            build(json!({"path": "/t", "column": [{"name": "dt", "type": "nope"}]})).unwrap_err();
         assert!(e.to_string().contains("column[0].type"), "{e}");
         let e = build(json!({"path": "/t", "column": ["*", "a"]})).unwrap_err();
         assert!(e.to_string().contains("\"*\""), "{e}");

@@ -108,4 +108,3 @@ pub fn expand_paths(
     files.dedup();
     Ok(files)
 }
-

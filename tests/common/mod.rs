@@ -178,3 +178,35 @@ impl Drop for MariaDb {
         mariadb("", &format!("DROP DATABASE IF EXISTS {}", self.name));
     }
 }
+
+/// The Python with pyarrow, DuckDB and pyspark that `.ci/run` installs (`target/test-venv`), or
+/// `$DATASYNC_TEST_PYTHON`.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("DATASYNC_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run .ci/run once (it creates the test venv with pyarrow, duckdb, pyspark)",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Python `script` with `args`; panics with its output unless it exits 0. Returns stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let o = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}

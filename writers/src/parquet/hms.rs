@@ -404,23 +404,25 @@ impl HmsClient {
         body: TValue,
         exceptions: &[&str],
     ) -> Result<Option<TValue>, HmsError> {
-        if let TValue::Struct(fields) = body {
-            for (id, v) in fields {
-                if id == 0 {
-                    return Ok(Some(v));
-                }
-                let kind = usize::try_from(id - 1)
-                    .ok()
-                    .and_then(|i| exceptions.get(i))
-                    .map_or_else(|| format!("exception {id}"), |k| k.to_string());
-                return Err(HmsError::Remote {
-                    call,
-                    kind,
-                    message: v.field(1).and_then(TValue::as_str).unwrap_or_default(),
-                });
-            }
+        // A result struct holds exactly one field: the success value (0) or an exception.
+        let Some((id, v)) = (match body {
+            TValue::Struct(fields) => fields.into_iter().next(),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        if id == 0 {
+            return Ok(Some(v));
         }
-        Ok(None)
+        let kind = usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| exceptions.get(i))
+            .map_or_else(|| format!("exception {id}"), |k| k.to_string());
+        Err(HmsError::Remote {
+            call,
+            kind,
+            message: v.field(1).and_then(TValue::as_str).unwrap_or_default(),
+        })
     }
 
     /// Whether database `name` exists.

@@ -1,0 +1,666 @@
+//! Parquet / Hive: files we write are read back by pyarrow and DuckDB; files pyarrow writes are
+//! read by us; a real Hive Metastore (the jars pyspark ships) registers partitions, and Spark
+//! SQL reads the table through it. Every server binds 127.0.0.1.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SETTING: &str = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 0}}"#;
+
+/// A CSV reader over `path` with every field as a string.
+fn csv_reader(path: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": ["*"], "skipHeader": true}}}}"#,
+        path.display()
+    )
+}
+
+fn pq_writer(dir: &Path, columns: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
+            "path": "{}", "fileName": "part", "column": {columns} {extra}}}}}"#,
+        dir.display()
+    )
+}
+
+/// Data files (not hidden) anywhere below `dir`, relative, sorted.
+fn data_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+const ALL_TYPES_CSV: &str = "\
+id,ti,si,i,bi,f,d,dec38,dec5,s,vc,ch,b,dt,ts,bin
+1,127,32767,2147483647,9223372036854775807,1.5,2.718281828459045,1234567890123456789012345678.0123456789,-999.99,héllo,abcdefghij,abc,true,2024-02-29,2024-02-29 23:59:59.123456,hi
+2,-128,-32768,-2147483648,-9223372036854775808,-0.25,-1e-300,-0.0000000001,0.01,\"a,b\",x,x,false,1970-01-01,1969-12-31 23:59:59.999999,
+3,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N
+";
+
+const ALL_TYPES_COLUMNS: &str = r#"[
+    {"name": "id", "type": "INT"}, {"name": "ti", "type": "TINYINT"}, {"name": "si", "type": "SMALLINT"},
+    {"name": "i", "type": "INT"}, {"name": "bi", "type": "BIGINT"}, {"name": "f", "type": "FLOAT"},
+    {"name": "d", "type": "DOUBLE"}, {"name": "dec38", "type": "DECIMAL(38,10)"},
+    {"name": "dec5", "type": "DECIMAL(5,2)"}, {"name": "s", "type": "STRING"},
+    {"name": "vc", "type": "VARCHAR(10)"}, {"name": "ch", "type": "CHAR(3)"},
+    {"name": "b", "type": "BOOLEAN"}, {"name": "dt", "type": "DATE"},
+    {"name": "ts", "type": "TIMESTAMP"}, {"name": "bin", "type": "BINARY"}]"#;
+
+/// Checks the all-types table with pyarrow and DuckDB; argv: dir, timestamp mode.
+const CHECK_ALL_TYPES: &str = r#"
+import sys, glob, datetime as dt
+from decimal import Decimal
+import pyarrow.parquet as pq, duckdb
+d, mode = sys.argv[1], sys.argv[2]
+files = glob.glob(d + "/*.parquet")
+t = pq.read_table(files).sort_by("id")
+rows = t.to_pylist()
+def naive(x):
+    return x.replace(tzinfo=None) if x is not None else None
+want = [
+  dict(id=1, ti=127, si=32767, i=2147483647, bi=9223372036854775807, f=1.5, d=2.718281828459045,
+       dec38=Decimal("1234567890123456789012345678.0123456789"), dec5=Decimal("-999.99"), s="héllo",
+       vc="abcdefghij", ch="abc", b=True, dt=dt.date(2024, 2, 29),
+       ts=dt.datetime(2024, 2, 29, 23, 59, 59, 123456), bin=b"hi"),
+  dict(id=2, ti=-128, si=-32768, i=-2147483648, bi=-9223372036854775808, f=-0.25, d=-1e-300,
+       dec38=Decimal("-0.0000000001"), dec5=Decimal("0.01"), s="a,b", vc="x", ch="x", b=False,
+       dt=dt.date(1970, 1, 1), ts=dt.datetime(1969, 12, 31, 23, 59, 59, 999999), bin=b""),
+  dict(id=3, **{k: None for k in ["ti","si","i","bi","f","d","dec38","dec5","s","vc","ch","b","dt","ts","bin"]}),
+]
+for got, exp in zip(rows, want):
+    got = dict(got); got["ts"] = naive(got["ts"])
+    assert got == exp, (got, exp)
+assert len(rows) == 3, rows
+schema = pq.ParquetFile(files[0]).schema
+ts = schema.column(schema.names.index("ts"))
+dec = schema.column(schema.names.index("dec5"))
+assert dec.physical_type == "FIXED_LEN_BYTE_ARRAY", dec.physical_type
+if mode == "int96":
+    assert ts.physical_type == "INT96", ts.physical_type
+else:
+    assert ts.physical_type == "INT64" and "microseconds" in str(ts.logical_type), (ts.physical_type, ts.logical_type)
+con = duckdb.connect()
+con.sql("SET TimeZone = 'UTC'")
+got = con.sql(f"""SELECT id, ti, bi, CAST(dec38 AS VARCHAR), CAST(dec5 AS VARCHAR), vc, dt,
+    strftime(CAST(ts AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f'), typeof(dec38)
+    FROM read_parquet('{d}/*.parquet') ORDER BY id""").fetchall()
+assert got[0] == (1, 127, 9223372036854775807, "1234567890123456789012345678.0123456789", "-999.99",
+                  "abcdefghij", dt.date(2024, 2, 29), "2024-02-29 23:59:59.123456", "DECIMAL(38,10)"), got[0]
+assert got[1][3:5] == ("-0.0000000001", "0.01") and got[1][7] == "1969-12-31 23:59:59.999999", got[1]
+assert got[2][1:8] == (None,) * 7, got[2]
+print("OK")
+"#;
+
+#[test]
+fn every_hive_type_round_trips_exactly_in_both_timestamp_modes() {
+    for mode in ["int64-micros", "int96"] {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("in.csv");
+        std::fs::write(&input, ALL_TYPES_CSV).unwrap();
+        let out = t.path().join("table");
+        let writer = pq_writer(
+            &out,
+            ALL_TYPES_COLUMNS,
+            &format!(r#", "writeMode": "truncate", "timestampType": "{mode}", "compress": "zstd""#),
+        );
+        let (o, _d) = run_job("types", &job(SETTING, &csv_reader(&input), &writer));
+        assert_eq!(code(&o), 0, "{mode}: {}", stderr(&o));
+        assert!(out.join("_SUCCESS").exists());
+        let files = data_files(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].starts_with("part__") && files[0].ends_with(".parquet"));
+        let res = run_python(CHECK_ALL_TYPES, &[out.to_str().unwrap(), mode]);
+        assert_eq!(res.trim(), "OK", "{mode}");
+    }
+}
+
+#[test]
+fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "id,small,name,day,region\n\
+         1,1,ok,2024-01-01,north\n\
+         2,300,ok,2024-01-01,north\n\
+         3,2,toolongname,2024-01-01,south\n\
+         4,3,ok,2024-02-30,south\n\
+         5,4,ok,2024-01-02,south\n\
+         6,5,ok,2024-01-02,a/b\n\
+         7,6,ok,2024-01-02,\\N\n",
+    )
+    .unwrap();
+    let out = t.path().join("table");
+    let writer = pq_writer(
+        &out,
+        r#"[{"name": "id", "type": "BIGINT"}, {"name": "small", "type": "TINYINT"},
+            {"name": "name", "type": "VARCHAR(5)"}, {"name": "day", "type": "DATE"}]"#,
+        r#", "writeMode": "append", "partition": {"dt": "2024-12-31"}, "partitionColumns": ["region"]"#,
+    );
+    let (o, d) = run_job(
+        "misfits",
+        &job(
+            r#"{"speed": {"channel": 1}, "errorLimit": {"record": 3}}"#,
+            &csv_reader(&input),
+            &writer,
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("dirty 3"), "{}", stderr(&o));
+    let dirty = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("dirty") && !p.to_string_lossy().ends_with(".json"))
+        .expect("a dirty file");
+    let dirty = std::fs::read_to_string(dirty).unwrap();
+    assert_eq!(dirty.lines().count(), 3, "{dirty}");
+    assert!(
+        dirty.contains(r#"column \"small\""#) && dirty.contains("tinyint"),
+        "{dirty}"
+    );
+    assert!(
+        dirty.contains(r#"column \"name\""#) && dirty.contains("varchar(5)"),
+        "{dirty}"
+    );
+    assert!(dirty.contains(r#"column \"day\""#), "{dirty}");
+    assert_eq!(
+        data_files(&out)
+            .iter()
+            .map(|f| f.rsplit_once('/').unwrap().0.to_string())
+            .collect::<Vec<_>>(),
+        vec![
+            "dt=2024-12-31/region=__HIVE_DEFAULT_PARTITION__",
+            "dt=2024-12-31/region=a%2Fb",
+            "dt=2024-12-31/region=north",
+            "dt=2024-12-31/region=south",
+        ]
+    );
+    assert!(out.join("dt=2024-12-31/region=north/_SUCCESS").exists());
+    let res = run_python(
+        r#"
+import sys, duckdb
+rows = duckdb.sql(f"""SELECT region, dt, list(id ORDER BY id), list(CAST(day AS VARCHAR) ORDER BY id)
+    FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true)
+    GROUP BY ALL ORDER BY region""").fetchall()
+print(rows)
+"#,
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(
+        res.trim(),
+        // DuckDB decodes Hive's escaping and its default partition (NULL) on its own.
+        "[('a/b', datetime.date(2024, 12, 31), [6], ['2024-01-02']), \
+         ('north', datetime.date(2024, 12, 31), [1], ['2024-01-01']), \
+         ('south', datetime.date(2024, 12, 31), [5], ['2024-01-02']), \
+         (None, datetime.date(2024, 12, 31), [7], ['2024-01-02'])]"
+    );
+}
+
+/// Writes `ids` (one row each, in partition `region`) with `mode`; returns the run's output.
+fn write_regions(out: &Path, rows: &[(i64, &str)], mode: &str) -> std::process::Output {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    let mut csv = String::from("id,region\n");
+    for (id, r) in rows {
+        csv.push_str(&format!("{id},{r}\n"));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let writer = pq_writer(
+        out,
+        r#"[{"name": "id", "type": "BIGINT"}]"#,
+        &format!(r#", "writeMode": "{mode}", "partitionColumns": ["region"]"#),
+    );
+    run_job("modes", &job(SETTING, &csv_reader(&input), &writer)).0
+}
+
+fn ids_by_region(out: &Path) -> String {
+    run_python(
+        r#"
+import sys, duckdb
+print(duckdb.sql(f"""SELECT region, list(id ORDER BY id) FROM read_parquet('{sys.argv[1]}/**/*.parquet',
+    hive_partitioning = true) GROUP BY ALL ORDER BY region""").fetchall())
+"#,
+        &[out.to_str().unwrap()],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn write_modes_apply_per_partition() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("table");
+    let o = write_regions(&out, &[(1, "a"), (2, "b")], "truncate");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(ids_by_region(&out), "[('a', [1]), ('b', [2])]");
+    // truncate replaces only the partitions it writes.
+    let o = write_regions(&out, &[(10, "a"), (11, "a")], "truncate");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(ids_by_region(&out), "[('a', [10, 11]), ('b', [2])]");
+    // nonConflict refuses a partition that has files, and changes nothing.
+    let before = data_files(&out);
+    let o = write_regions(&out, &[(20, "c"), (21, "b")], "nonConflict");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("region=b"), "{}", stderr(&o));
+    assert_eq!(data_files(&out), before);
+    assert!(!out.join("region=c").exists());
+    // append adds beside what is there.
+    let o = write_regions(&out, &[(30, "b"), (31, "c")], "append");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        ids_by_region(&out),
+        "[('a', [10, 11]), ('b', [2, 30]), ('c', [31])]"
+    );
+    assert!(
+        all_entries(&out)
+            .iter()
+            .all(|e| !e.starts_with(".datasync")),
+        "{:?}",
+        all_entries(&out)
+    );
+}
+
+#[test]
+fn failed_and_killed_jobs_publish_nothing_and_stale_staging_is_cleaned() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("table");
+    // Error limit exceeded: nothing published, staging removed.
+    let input = t.path().join("bad.csv");
+    std::fs::write(&input, "id\n1\n2\nnot-a-number\n4\n").unwrap();
+    let writer = pq_writer(
+        &out,
+        r#"[{"name": "id", "type": "BIGINT"}]"#,
+        r#", "writeMode": "truncate", "partition": {"dt": "2024-01-01"}"#,
+    );
+    let (o, _d) = run_job("limit", &job(SETTING, &csv_reader(&input), &writer));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(data_files(&out).is_empty(), "{:?}", data_files(&out));
+    assert!(all_entries(&out).is_empty(), "{:?}", all_entries(&out));
+
+    // A staging directory left by a crashed run (its process is gone) is removed by the next run.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let stale = out.join(".datasync-staging-part-20200101000000_00001");
+    std::fs::create_dir_all(stale.join("dt=2024-01-01")).unwrap();
+    std::fs::write(stale.join("dt=2024-01-01/part__x.parquet"), b"junk").unwrap();
+    std::fs::write(stale.join("_owner"), format!("{} 999999999\n", host.trim())).unwrap();
+    let good = t.path().join("good.csv");
+    std::fs::write(&good, "id\n1\n2\n").unwrap();
+    let (o, _d) = run_job("rerun", &job(SETTING, &csv_reader(&good), &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stale.exists(), "stale staging removed");
+    assert_eq!(data_files(&out).len(), 1, "{:?}", data_files(&out));
+
+    // SIGTERM mid-job: exit 143, the earlier files stay as they were, no staging left.
+    let before = data_files(&out);
+    let stream = format!(
+        r#"{{"job": {{"setting": {{"speed": {{"channel": 1, "record": 100000}}}},
+            "content": [{{"reader": {{"name": "streamreader", "parameter": {{"column": [{{"type": "long", "incr": "1,1"}}],
+                "sliceRecordCount": 100000000}}}},
+            "writer": {}}}]}}}}"#,
+        writer
+    );
+    let jp = write_job(t.path(), "killed", &stream);
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", jp.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !all_entries(&out)
+        .iter()
+        .any(|e| e.starts_with(".datasync-staging"))
+    {
+        assert!(Instant::now() < deadline, "no staging directory appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_eq!(data_files(&out), before);
+    assert!(
+        all_entries(&out)
+            .iter()
+            .all(|e| !e.starts_with(".datasync")),
+        "{:?}",
+        all_entries(&out)
+    );
+}
+
+/// A Hive-partitioned table written by pyarrow (the independent writer).
+fn pyarrow_table(dir: &Path) {
+    run_python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+from decimal import Decimal
+t = pa.table({
+    "id": pa.array(range(1, 1001), pa.int64()),
+    "name": pa.array([f"n{i}" for i in range(1, 1001)]),
+    "amount": pa.array([Decimal(i) / 100 for i in range(1, 1001)], pa.decimal128(10, 2)),
+    "unused": pa.array(["x" * 100] * 1000),
+    "dt": pa.array(["2024-01-0%d" % (i % 3 + 1) for i in range(1, 1001)]),
+})
+pq.write_to_dataset(t, sys.argv[1], partition_cols=["dt"], row_group_size=100)
+"#,
+        &[dir.to_str().unwrap()],
+    );
+}
+
+#[test]
+fn reader_projects_filters_partitions_and_feeds_a_file() {
+    let t = tempfile::tempdir().unwrap();
+    let table = t.path().join("table");
+    pyarrow_table(&table);
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{"path": "{}", "fileType": "parquet",
+            "column": ["id", "amount", {{"name": "dt", "type": "date"}}],
+            "partition": {{"dt": ["2024-01-01", "2024-01-03"]}}}}}}"#,
+        table.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let (o, _d) = run_job(
+        "pqread",
+        &job(r#"{"speed": {"channel": 4}}"#, &reader, &writer),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut lines: Vec<String> = visible_files(&out)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort_by_key(|l| l.split(',').next().unwrap().parse::<i64>().unwrap());
+    let want: Vec<String> = (1..=1000)
+        .filter(|i| i % 3 != 1)
+        .map(|i| format!("{i},{}.{:02},2024-01-0{}", i / 100, i % 100, i % 3 + 1))
+        .collect();
+    assert_eq!(lines.len(), want.len());
+    assert_eq!(lines, want);
+    // Split by row-group ranges: more tasks than the two files read.
+    let tasks: usize = stderr(&o)
+        .split(" task(s)")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no task count in {}", stderr(&o)));
+    assert!(tasks > 2, "{tasks} tasks: {}", stderr(&o));
+
+    // A column that is neither in the files nor a partition key is a clear error.
+    let reader = format!(
+        r#"{{"name": "parquet", "parameter": {{"path": "{}", "column": ["id", "nope"]}}}}"#,
+        table.display()
+    );
+    let (o, _d) = run_job("pqbad", &job(SETTING, &reader, &writer));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no column \"nope\"") && stderr(&o).contains("partition keys: dt"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn parquet_to_mysql() {
+    let t = tempfile::tempdir().unwrap();
+    let table = t.path().join("table");
+    pyarrow_table(&table);
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(10,2), dt DATE)",
+    );
+    let reader = format!(
+        r#"{{"name": "parquet", "parameter": {{"path": "{}/dt=*/*.parquet",
+            "column": ["id", "name", "amount", {{"name": "dt", "type": "date"}}]}}}}"#,
+        table.display()
+    );
+    let writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "column": ["id", "name", "amount", "dt"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        db.url()
+    );
+    let (o, _d) = run_job("pq2my", &job(SETTING, &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT COUNT(*), SUM(amount), SUM(id), MIN(dt), MAX(dt), SUM(name = CONCAT('n', id)) FROM dst"),
+        "1000\t5005.00\t500500\t2024-01-01\t2024-01-03\t1000"
+    );
+}
+
+/// A Hive Metastore on 127.0.0.1 from pyspark's jars with an embedded Derby database, stopped
+/// on drop.
+struct Metastore {
+    child: Child,
+    uri: String,
+    _dir: tempfile::TempDir,
+}
+
+fn pyspark_jars() -> PathBuf {
+    let out = run_python(
+        "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))",
+        &[],
+    );
+    PathBuf::from(out.trim())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Metastore {
+    fn start() -> Metastore {
+        let jars = pyspark_jars();
+        let dir = tempfile::tempdir().unwrap();
+        let classes = dir.path().join("classes");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hms/LoopbackMetastore.java");
+        let st = Command::new("javac")
+            .args(["-d", classes.to_str().unwrap(), "-cp"])
+            .arg(format!("{}/*", jars.display()))
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success(), "javac LoopbackMetastore");
+        let conf = dir.path().join("conf");
+        std::fs::create_dir_all(&conf).unwrap();
+        let prop =
+            |k: &str, v: &str| format!("<property><name>{k}</name><value>{v}</value></property>\n");
+        let site = format!(
+            "<?xml version=\"1.0\"?>\n<configuration>\n{}{}{}{}{}</configuration>\n",
+            prop(
+                "javax.jdo.option.ConnectionURL",
+                &format!(
+                    "jdbc:derby:;databaseName={}/db;create=true",
+                    dir.path().display()
+                )
+            ),
+            prop(
+                "hive.metastore.warehouse.dir",
+                &format!("file:{}/warehouse", dir.path().display())
+            ),
+            prop("datanucleus.schema.autoCreateAll", "true"),
+            prop("hive.metastore.schema.verification", "false"),
+            prop("hive.async.log.enabled", "false"),
+        );
+        std::fs::write(conf.join("hive-site.xml"), site).unwrap();
+        let port = free_port();
+        let mut child = Command::new("java")
+            .arg(format!(
+                "-Dderby.stream.error.file={}/derby.log",
+                dir.path().display()
+            ))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}:{}/*",
+                conf.display(),
+                classes.display(),
+                jars.display()
+            ))
+            .arg("LoopbackMetastore")
+            .arg(port.to_string())
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = child.kill();
+            panic!("the metastore did not start within 120 s");
+        }
+        // The socket is bound before "ready"; give the handler a moment to accept.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "metastore port never opened");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Metastore {
+            child,
+            uri: format!("thrift://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Metastore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SPARK_CHECK: &str = r#"
+import os, sys
+os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+from pyspark.sql import SparkSession
+uri, table, wh = sys.argv[1], sys.argv[2], sys.argv[3]
+s = (SparkSession.builder.master("local[1]").appName("datasync-test")
+     .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+     .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+     .config("hive.metastore.uris", uri).config("spark.sql.warehouse.dir", wh)
+     .enableHiveSupport().getOrCreate())
+s.sparkContext.setLogLevel("ERROR")
+for r in s.sql(f"SHOW PARTITIONS {table}").collect():
+    print("partition", r[0])
+for r in s.sql(f"SELECT CAST(dt AS STRING), COUNT(*), CAST(SUM(amount) AS STRING), SUM(id), MAX(note) FROM {table} GROUP BY dt ORDER BY dt").collect():
+    print("sum", r[0], r[1], r[2], r[3], r[4])
+s.stop()
+"#;
+
+#[test]
+fn mysql_to_hive_registers_partitions_that_spark_reads() {
+    let hms = Metastore::start();
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, dt DATE, amount DECIMAL(12,2), note VARCHAR(20));
+         INSERT INTO src
+           SELECT seq, DATE_ADD('2024-01-01', INTERVAL seq % 3 DAY), seq * 1.25, CONCAT('n', seq % 7)
+           FROM seq_1_to_3000;
+         INSERT INTO src VALUES (5000, '2024-01-09', 1.00, 'much too long a note');",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let table_dir = t.path().join("orders");
+    let table = unique("orders");
+    let reader = |filter: &str| {
+        format!(
+            r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "column": ["id", "amount", "note", "dt"],
+                "where": "{filter}", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+            db.url()
+        )
+    };
+    let writer = pq_writer(
+        &table_dir,
+        r#"[{"name": "id", "type": "BIGINT"}, {"name": "amount", "type": "DECIMAL(12,2)"},
+            {"name": "note", "type": "VARCHAR(5)"}]"#,
+        &format!(
+            r#", "writeMode": "truncate", "partitionColumns": [{{"name": "dt", "type": "date"}}],
+               "hiveMetastoreUris": "{}", "database": "default", "table": "{table}", "createTable": true"#,
+            hms.uri
+        ),
+    );
+    // The too-long note fails the first run: no file is published, no partition registered.
+    let (o, _d) = run_job("hive_fail", &job(SETTING, &reader("1 = 1"), &writer));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(data_files(&table_dir).is_empty());
+    let (o, _d) = run_job("hive", &job(SETTING, &reader("id < 5000"), &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want_parts: Vec<String> = db
+        .query("SELECT DISTINCT CONCAT('partition dt=', dt) FROM src WHERE id < 5000 ORDER BY 1")
+        .lines()
+        .map(String::from)
+        .collect();
+    let want_sums: Vec<String> = db
+        .query(
+            "SELECT CONCAT_WS(' ', 'sum', dt, COUNT(*), SUM(amount), SUM(id), MAX(note)) FROM src
+             WHERE id < 5000 GROUP BY dt ORDER BY dt",
+        )
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(want_parts.len(), 3);
+    let wh = t.path().join("spark-warehouse");
+    let got = run_python(
+        SPARK_CHECK,
+        &[&hms.uri, &format!("default.{table}"), wh.to_str().unwrap()],
+    );
+    let got_parts: Vec<String> = got
+        .lines()
+        .filter(|l| l.starts_with("partition "))
+        .map(String::from)
+        .collect();
+    let got_sums: Vec<String> = got
+        .lines()
+        .filter(|l| l.starts_with("sum "))
+        .map(String::from)
+        .collect();
+    assert_eq!(got_parts, want_parts, "{got}");
+    assert_eq!(got_sums, want_sums, "{got}");
+}
