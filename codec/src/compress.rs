@@ -1,4 +1,5 @@
-//! Compression of file streams: none, gzip (multi-member aware) and zstd.
+//! Compression of file streams: none, gzip (multi-member aware), bzip2 (multi-stream aware) and
+//! zstd.
 
 use serde::Deserialize;
 use std::io::{self, Read, Write};
@@ -14,6 +15,8 @@ pub enum Compression {
     Gzip,
     /// Zstandard (`.zst`).
     Zstd,
+    /// bzip2 (`.bz2`).
+    Bzip2,
 }
 
 impl Compression {
@@ -23,6 +26,7 @@ impl Compression {
             Compression::None => "",
             Compression::Gzip => ".gz",
             Compression::Zstd => ".zst",
+            Compression::Bzip2 => ".bz2",
         }
     }
 }
@@ -38,6 +42,9 @@ pub fn decompress<'a>(
             io::BufReader::with_capacity(1 << 16, r),
         )),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(
+            io::BufReader::with_capacity(1 << 16, r),
+        )),
     })
 }
 
@@ -50,6 +57,8 @@ pub enum Compressor<W: Write> {
     Gzip(flate2::write::GzEncoder<W>),
     /// zstd.
     Zstd(zstd::stream::write::Encoder<'static, W>),
+    /// bzip2.
+    Bzip2(bzip2::write::BzEncoder<W>),
 }
 
 impl<W: Write> Compressor<W> {
@@ -62,6 +71,9 @@ impl<W: Write> Compressor<W> {
                 flate2::Compression::new(6),
             )),
             Compression::Zstd => Compressor::Zstd(zstd::stream::write::Encoder::new(w, 3)?),
+            Compression::Bzip2 => {
+                Compressor::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::new(6)))
+            }
         })
     }
 
@@ -71,6 +83,7 @@ impl<W: Write> Compressor<W> {
             Compressor::None(w) => w,
             Compressor::Gzip(e) => e.finish()?,
             Compressor::Zstd(e) => e.finish()?,
+            Compressor::Bzip2(e) => e.finish()?,
         };
         w.flush()?;
         Ok(w)
@@ -83,6 +96,7 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::None(w) => w.write(buf),
             Compressor::Gzip(w) => w.write(buf),
             Compressor::Zstd(w) => w.write(buf),
+            Compressor::Bzip2(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -90,6 +104,7 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::None(w) => w.flush(),
             Compressor::Gzip(w) => w.flush(),
             Compressor::Zstd(w) => w.flush(),
+            Compressor::Bzip2(w) => w.flush(),
         }
     }
 }
@@ -101,7 +116,12 @@ mod tests {
     #[test]
     fn round_trip_every_compression() {
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Bzip2,
+        ] {
             let mut w = Compressor::new(Vec::new(), c).unwrap();
             w.write_all(&data).unwrap();
             let packed = w.finish().unwrap();

@@ -1,4 +1,4 @@
-//! Database connectivity shared by the SQL reader and writer plugins: connection settings from
+//! Connectivity shared by reader and writer plugins of one system (SQL databases, SFTP): connection settings from
 //! DataX parameters (JDBC URLs, credentials, session statements), connecting with a timeout and
 //! failover across URLs, error classification, and each system's type table.
 
@@ -6,3 +6,5 @@
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sftp")]
+pub mod sftp;

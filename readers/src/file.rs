@@ -2,19 +2,14 @@
 //! text or JSON Lines via the shared codecs; gzip/zstd; one task per file. Files are decoded on
 //! a blocking thread, streaming (never loaded whole).
 
-use datasync_codec::{
-    decode_stream, decompress, parse_columns, Compression, DecodeSink, FileFormat, ReadColumns,
-    TextOptions,
-};
-use datasync_engine::channel::{Batch, BatchSender};
+use datasync_codec::{parse_columns, Compression, FileFormat, ReadColumns, TextOptions};
+use datasync_engine::channel::BatchSender;
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
-    TaskContext,
+    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -85,10 +80,10 @@ impl From<FileReaderError> for PluginError {
 /// The file reader.
 #[derive(Debug, Clone)]
 pub struct FileReader {
-    paths: Vec<String>,
-    opts: Arc<TextOptions>,
-    columns: Arc<ReadColumns>,
-    compress: Compression,
+    pub(crate) paths: Vec<String>,
+    pub(crate) opts: Arc<TextOptions>,
+    pub(crate) columns: Arc<ReadColumns>,
+    pub(crate) compress: Compression,
 }
 
 impl ReaderPlugin for FileReader {
@@ -172,35 +167,6 @@ struct FileTask {
     size: Option<u64>,
 }
 
-/// Counts bytes read from the file into the task's progress.
-struct Counting<R> {
-    inner: R,
-    ctx: TaskContext,
-}
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.ctx.counters.add_input_done(n as u64);
-        Ok(n)
-    }
-}
-
-struct Sink {
-    out: BatchSender,
-    ctx: TaskContext,
-}
-impl DecodeSink for Sink {
-    type Error = PluginError;
-    fn batch(&mut self, batch: arrow_array::RecordBatch) -> Result<(), PluginError> {
-        self.ctx.check_cancelled()?;
-        self.out.send_blocking(Batch::new(batch))?;
-        Ok(())
-    }
-    fn dirty(&mut self, record: DirtyRecord) -> Result<(), PluginError> {
-        self.ctx.dirty(record)
-    }
-}
-
 #[async_trait]
 impl ReaderTask for FileTask {
     fn describe(&self) -> String {
@@ -220,24 +186,20 @@ impl ReaderTask for FileTask {
                 source,
             };
             let file = std::fs::File::open(&path).map_err(io)?;
-            let counted = Counting {
-                inner: file,
-                ctx: ctx.clone(),
-            };
-            let input = decompress(Box::new(counted), reader.compress).map_err(io)?;
             let location = path.display().to_string();
-            let mut sink = Sink {
-                out,
-                ctx: ctx.clone(),
-            };
-            decode_stream(
-                input,
+            crate::text::decode_file(
+                Box::new(file),
+                reader.compress,
                 &reader.opts,
                 &reader.columns,
-                ctx.batch,
                 &location,
-                &mut sink,
+                out,
+                ctx,
             )
+            .map_err(|e| match e {
+                crate::text::TextError::Io(source) => FileReaderError::Io { path, source }.into(),
+                crate::text::TextError::Plugin(p) => p,
+            })
         })
         .await
         .map_err(FileReaderError::from)?

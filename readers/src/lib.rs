@@ -11,10 +11,14 @@ pub mod parquet;
 pub mod paths;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sftp")]
+pub mod sftp;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 pub mod sqlconfig;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(any(feature = "file", feature = "sftp"))]
+pub mod text;
 
 use datasync_engine::Registry;
 
@@ -30,5 +34,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<postgres::PostgresReader>();
     #[cfg(feature = "parquet")]
     registry.add_reader::<parquet::ParquetReader>();
+    #[cfg(feature = "sftp")]
+    registry.add_reader::<sftp::SftpReader>();
     let _ = registry;
 }

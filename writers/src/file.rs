@@ -213,7 +213,7 @@ impl WriterPlugin for FileWriter {
 
 impl FileWriter {
     /// Name of task `i`'s file.
-    fn output_name(&self, i: usize) -> String {
+    pub(crate) fn output_name(&self, i: usize) -> String {
         let (stem, ext) = match self.file_name.rsplit_once('.') {
             Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
             _ => (self.file_name.as_str(), String::new()),
@@ -226,7 +226,7 @@ impl FileWriter {
     }
 
     /// Whether an existing file in the target directory belongs to `fileName`.
-    fn owns(&self, name: &str) -> bool {
+    pub(crate) fn owns(&self, name: &str) -> bool {
         let stem = self
             .file_name
             .rsplit_once('.')
@@ -328,6 +328,66 @@ impl FileWriter {
     }
 }
 
+impl FileWriter {
+    /// The write mode.
+    pub(crate) fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`
+    /// once the compressor's trailer is written. Rows that cannot be encoded are dirty records.
+    pub(crate) fn encode_into<W: Write>(
+        &self,
+        out: W,
+        input: &mut BatchReceiver,
+        ctx: &TaskContext,
+        location: &str,
+    ) -> Result<W, PluginError> {
+        let ioerr = |action: &'static str| {
+            let location = location.to_string();
+            move |source: std::io::Error| {
+                PluginError::new(FileWriterError::Io {
+                    action,
+                    path: PathBuf::from(location),
+                    source,
+                })
+            }
+        };
+        let mut out =
+            Compressor::new(out, self.compress).map_err(ioerr("cannot start compressing"))?;
+        let mut enc = TextEncoder::new((*self.opts).clone());
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut first = true;
+        if let Header::Names(names) = &self.header {
+            enc.header(names, &mut buf).map_err(PluginError::new)?;
+        }
+        while let Some(b) = input.recv_blocking() {
+            ctx.check_cancelled()?;
+            if first && self.header == Header::ColumnNames {
+                enc.header(&column_names(&b.data), &mut buf)
+                    .map_err(PluginError::new)?;
+            }
+            first = false;
+            let written = enc.encode(&b.data, &mut buf, |row, error| {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: column_names(&b.data),
+                    values: row_values(&b.data, row),
+                    location: Some(location.to_string()),
+                })
+            })?;
+            out.write_all(&buf).map_err(ioerr("cannot write"))?;
+            buf.clear();
+            ctx.counters.add_written(
+                written,
+                (b.bytes as u64 * written) / (b.rows() as u64).max(1),
+            );
+        }
+        out.write_all(&buf).map_err(ioerr("cannot write"))?;
+        out.finish().map_err(ioerr("cannot finish"))
+    }
+}
+
 #[async_trait]
 impl Writer for FileWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
@@ -402,38 +462,13 @@ impl WriterTask for FileTask {
         let path = self.staged.clone();
         tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
             let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
-            let mut out = Compressor::new(BufWriter::with_capacity(1 << 20, file), w.compress)
-                .map_err(io("cannot start compressing", &path))?;
-            let mut enc = TextEncoder::new((*w.opts).clone());
-            let mut buf = Vec::with_capacity(1 << 20);
-            let mut first = true;
-            if let Header::Names(names) = &w.header {
-                enc.header(names, &mut buf).map_err(PluginError::new)?;
-            }
-            while let Some(b) = input.recv_blocking() {
-                ctx.check_cancelled()?;
-                if first && w.header == Header::ColumnNames {
-                    enc.header(&column_names(&b.data), &mut buf)
-                        .map_err(PluginError::new)?;
-                }
-                first = false;
-                let written = enc.encode(&b.data, &mut buf, |row, error| {
-                    ctx.dirty(DirtyRecord {
-                        error,
-                        columns: column_names(&b.data),
-                        values: row_values(&b.data, row),
-                        location: Some(path.display().to_string()),
-                    })
-                })?;
-                out.write_all(&buf).map_err(io("cannot write", &path))?;
-                buf.clear();
-                ctx.counters.add_written(
-                    written,
-                    (b.bytes as u64 * written) / (b.rows() as u64).max(1),
-                );
-            }
-            out.write_all(&buf).map_err(io("cannot write", &path))?;
-            let inner = out.finish().map_err(io("cannot finish", &path))?;
+            let location = path.display().to_string();
+            let inner = w.encode_into(
+                BufWriter::with_capacity(1 << 20, file),
+                &mut input,
+                &ctx,
+                &location,
+            )?;
             let file = inner
                 .into_inner()
                 .map_err(|e| io("cannot flush", &path)(e.into_error()))?;

@@ -9,6 +9,8 @@ pub mod mysql;
 pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sftp")]
+pub mod sftp;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 mod sqltarget;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -30,5 +32,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<postgres::PostgresWriter>();
     #[cfg(feature = "parquet")]
     registry.add_writer::<parquet::ParquetWriter>();
+    #[cfg(feature = "sftp")]
+    registry.add_writer::<sftp::SftpWriter>();
     let _ = registry;
 }

@@ -1,0 +1,623 @@
+//! SFTP connections (libssh2 through the `ssh2` crate) shared by the SFTP reader and writer:
+//! DataX ftpreader/ftpwriter connection parameters, host key checking against a known_hosts
+//! file or a SHA256 fingerprint, password or key authentication, and remote listing with globs.
+//! ssh2 is blocking: everything here MUST run on a blocking thread.
+
+use datasync_engine::config::{ConfigError, HumanDuration};
+use datasync_engine::Secret;
+pub use ssh2;
+
+use serde::Deserialize;
+use ssh2::{CheckResult, HashType, KnownHostFileKind, Session, Sftp};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `protocol`: only `sftp` is supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SftpProtocol;
+
+impl<'de> Deserialize<'de> for SftpProtocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.to_ascii_lowercase().as_str() {
+            "sftp" => Ok(SftpProtocol),
+            "ftp" | "ftps" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" is not supported: plain FTP is out of scope; use protocol \"sftp\""
+            ))),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown protocol \"{s}\" (allowed: sftp)"
+            ))),
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+fn default_strict() -> bool {
+    true
+}
+
+/// Keys of a plugin's `parameter` that belong to [`SftpConnConfig`].
+pub const CONN_KEYS: &[&str] = &[
+    "protocol",
+    "host",
+    "port",
+    "username",
+    "password",
+    "privateKey",
+    "passphrase",
+    "knownHostsFile",
+    "hostKeyFingerprint",
+    "strictHostKeyChecking",
+    "timeout",
+];
+
+/// Splits a plugin's `parameter` object into its connection keys and the rest, so each part
+/// can be parsed strictly (serde cannot deny unknown fields across a flattened struct).
+pub fn split_params(value: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    let mut conn = serde_json::Map::new();
+    let mut rest = serde_json::Map::new();
+    if let serde_json::Value::Object(o) = value {
+        for (k, v) in o {
+            if CONN_KEYS.contains(&k.as_str()) {
+                conn.insert(k.clone(), v.clone());
+            } else {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (conn.into(), rest.into())
+}
+
+/// The connection part of the SFTP plugins' `parameter`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SftpConnConfig {
+    /// Must be `sftp` (default).
+    #[serde(default)]
+    pub protocol: SftpProtocol,
+    /// Server host.
+    pub host: String,
+    /// Server port (22).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Password (or use `privateKey`).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Path of a private key file (OpenSSH or PEM).
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// Passphrase of the private key.
+    #[serde(default)]
+    pub passphrase: Option<Secret>,
+    /// known_hosts file to check the server's key against.
+    #[serde(default)]
+    pub known_hosts_file: Option<String>,
+    /// The server key's fingerprint as OpenSSH prints it (`SHA256:...`).
+    #[serde(default)]
+    pub host_key_fingerprint: Option<String>,
+    /// `false` accepts any host key (logged as a warning). Default `true`.
+    #[serde(default = "default_strict")]
+    pub strict_host_key_checking: bool,
+    /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
+    #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
+    pub timeout: HumanDuration,
+}
+
+/// DataX writes `timeout` in milliseconds; a string with a unit (`"30s"`) is read as such.
+fn millis_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .map(|ms| HumanDuration(Duration::from_millis(ms)))
+            .ok_or_else(|| serde::de::Error::custom("timeout must be milliseconds >= 0")),
+        serde_json::Value::String(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
+        other => Err(serde::de::Error::custom(format!(
+            "wrong type: found {other}, expected milliseconds or a duration such as \"30s\""
+        ))),
+    }
+}
+
+/// Errors of SFTP connections and calls.
+#[derive(Debug, thiserror::Error)]
+pub enum SftpError {
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// host:port
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SSH handshake failed.
+    #[error("SSH handshake with {addr} failed")]
+    Handshake {
+        /// host:port
+        addr: String,
+        /// The cause.
+        #[source]
+        source: ssh2::Error,
+    },
+    /// The host key is not the one expected.
+    #[error("host key of {addr} rejected: {reason}")]
+    HostKey {
+        /// host:port
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// Authentication failed.
+    #[error("authentication of user \"{user}\" at {addr} failed ({method})")]
+    Auth {
+        /// host:port
+        addr: String,
+        /// User name.
+        user: String,
+        /// password or key
+        method: &'static str,
+        /// The cause.
+        #[source]
+        source: ssh2::Error,
+    },
+    /// An SFTP call failed.
+    #[error("sftp {action} {path}")]
+    Call {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: String,
+        /// The cause.
+        #[source]
+        source: ssh2::Error,
+    },
+    /// Reading or writing a remote file failed.
+    #[error("sftp {action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No remote file matched.
+    #[error("no file on {addr} matches {pattern}")]
+    NoFiles {
+        /// host:port
+        addr: String,
+        /// The pattern.
+        pattern: String,
+    },
+}
+
+impl SftpError {
+    /// Whether retrying may help (network trouble, not a refusal).
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            SftpError::Connect { .. } | SftpError::Handshake { .. } | SftpError::Io { .. }
+        )
+    }
+}
+
+impl SftpConnConfig {
+    /// Checks what can be checked without the server. `at` is the parameter's JSON path.
+    pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        let key = |k: &str| datasync_engine::config::join_path(at, k);
+        if self.host.trim().is_empty() {
+            return Err(ConfigError::new(key("host"), "must name the SFTP server"));
+        }
+        if self.username.is_empty() {
+            return Err(ConfigError::new(key("username"), "must not be empty"));
+        }
+        if self.password.is_none() && self.private_key.is_none() {
+            return Err(ConfigError::new(
+                key("password"),
+                "set password or privateKey (a key file path)",
+            ));
+        }
+        if let Some(fp) = &self.host_key_fingerprint {
+            if !fp.starts_with("SHA256:") {
+                return Err(ConfigError::new(
+                    key("hostKeyFingerprint"),
+                    format!("\"{fp}\": expected SHA256:... as `ssh-keygen -lf` prints it"),
+                ));
+            }
+        }
+        if self.strict_host_key_checking
+            && self.known_hosts_file.is_none()
+            && self.host_key_fingerprint.is_none()
+        {
+            return Err(ConfigError::new(
+                key("knownHostsFile"),
+                "set knownHostsFile or hostKeyFingerprint to check the server's key \
+                 (or strictHostKeyChecking: false to accept any key, which is unsafe)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Connects, checks the host key, authenticates and opens the SFTP channel.
+    pub fn connect(&self) -> Result<SftpConn, SftpError> {
+        let addr = self.addr();
+        let timeout = self.timeout.0.max(Duration::from_secs(1));
+        let cerr = |source| SftpError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        let addrs: Vec<_> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(cerr)?
+            .collect();
+        let mut last = None;
+        let mut tcp = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let tcp =
+            tcp.ok_or_else(|| {
+                cerr(last.unwrap_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+                }))
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let mut sess = Session::new().map_err(|source| SftpError::Handshake {
+            addr: addr.clone(),
+            source,
+        })?;
+        sess.set_tcp_stream(tcp);
+        sess.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
+        sess.handshake().map_err(|source| SftpError::Handshake {
+            addr: addr.clone(),
+            source,
+        })?;
+        self.check_host_key(&sess)?;
+        match (&self.private_key, &self.password) {
+            (Some(key), _) => sess
+                .userauth_pubkey_file(
+                    &self.username,
+                    None,
+                    Path::new(key),
+                    self.passphrase.as_ref().map(Secret::expose),
+                )
+                .map_err(|source| SftpError::Auth {
+                    addr: addr.clone(),
+                    user: self.username.clone(),
+                    method: "private key",
+                    source,
+                })?,
+            (None, Some(pw)) => sess
+                .userauth_password(&self.username, pw.expose())
+                .map_err(|source| SftpError::Auth {
+                    addr: addr.clone(),
+                    user: self.username.clone(),
+                    method: "password",
+                    source,
+                })?,
+            (None, None) => {
+                return Err(SftpError::HostKey {
+                    addr,
+                    reason: "no credentials".into(),
+                })
+            }
+        }
+        let sftp = sess.sftp().map_err(|source| SftpError::Call {
+            action: "cannot open the SFTP channel on",
+            path: addr.clone(),
+            source,
+        })?;
+        Ok(SftpConn {
+            _session: sess,
+            sftp,
+            addr,
+        })
+    }
+
+    fn check_host_key(&self, sess: &Session) -> Result<(), SftpError> {
+        let addr = self.addr();
+        let reject = |reason: String| SftpError::HostKey {
+            addr: addr.clone(),
+            reason,
+        };
+        let Some((key, _)) = sess.host_key() else {
+            return Err(reject("the server sent no host key".into()));
+        };
+        let fingerprint = sess
+            .host_key_hash(HashType::Sha256)
+            .map(|h| format!("SHA256:{}", base64_nopad(h)))
+            .unwrap_or_default();
+        if let Some(want) = &self.host_key_fingerprint {
+            if want.trim_end_matches('=') != fingerprint {
+                return Err(reject(format!(
+                    "its fingerprint is {fingerprint}, hostKeyFingerprint expects {want} \
+                     (the key changed, or this is not the expected server)"
+                )));
+            }
+            return Ok(());
+        }
+        if let Some(file) = &self.known_hosts_file {
+            let mut kh = sess.known_hosts().map_err(|e| reject(e.to_string()))?;
+            kh.read_file(Path::new(file), KnownHostFileKind::OpenSSH)
+                .map_err(|e| reject(format!("cannot read knownHostsFile {file}: {e}")))?;
+            return match kh.check_port(&self.host, self.port, key) {
+                CheckResult::Match => Ok(()),
+                CheckResult::Mismatch => Err(reject(format!(
+                    "it does not match the key in {file} (fingerprint {fingerprint}); \
+                     the key changed, or this is not the expected server"
+                ))),
+                CheckResult::NotFound => Err(reject(format!(
+                    "{file} has no key for it (its fingerprint is {fingerprint})"
+                ))),
+                CheckResult::Failure => Err(reject(format!("checking {file} failed"))),
+            };
+        }
+        if !self.strict_host_key_checking {
+            tracing::warn!(
+                "strictHostKeyChecking is false: accepting {addr}'s host key {fingerprint} unchecked"
+            );
+            return Ok(());
+        }
+        Err(reject(
+            "no knownHostsFile or hostKeyFingerprint to check it against".into(),
+        ))
+    }
+}
+
+/// Standard base64 without padding, as OpenSSH prints fingerprints.
+fn base64_nopad(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An authenticated SFTP channel.
+pub struct SftpConn {
+    _session: Session,
+    /// The channel.
+    pub sftp: Sftp,
+    /// host:port, for messages.
+    pub addr: String,
+}
+
+/// A remote file found by [`SftpConn::expand`].
+#[derive(Debug, Clone)]
+pub struct RemoteFile {
+    /// Full remote path.
+    pub path: String,
+    /// Size in bytes, when the server says.
+    pub size: Option<u64>,
+}
+
+/// Whether `name` matches the glob `pat` (`*`, `?`; no `/`).
+pub fn glob_match(pat: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pat.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+impl SftpConn {
+    fn call<T>(
+        &self,
+        action: &'static str,
+        path: &Path,
+        r: Result<T, ssh2::Error>,
+    ) -> Result<T, SftpError> {
+        r.map_err(|source| SftpError::Call {
+            action,
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Entries of a remote directory (without `.`/`..`), sorted.
+    pub fn list(&self, dir: &Path) -> Result<Vec<(PathBuf, ssh2::FileStat)>, SftpError> {
+        let mut v = self.call("cannot list", dir, self.sftp.readdir(dir))?;
+        v.retain(|(p, _)| p.file_name().is_some_and(|n| n != "." && n != ".."));
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    }
+
+    fn walk(
+        &self,
+        dir: &Path,
+        depth: usize,
+        max_depth: usize,
+        out: &mut Vec<RemoteFile>,
+    ) -> Result<(), SftpError> {
+        if depth > max_depth {
+            return Ok(());
+        }
+        for (p, st) in self.list(dir)? {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if st.is_dir() {
+                self.walk(&p, depth + 1, max_depth, out)?;
+            } else {
+                out.push(RemoteFile {
+                    path: p.display().to_string(),
+                    size: st.size,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands a remote file, directory (walked up to `max_depth` levels, hidden names skipped)
+    /// or glob (`*`/`?` in any path component) into files.
+    pub fn expand(&self, pattern: &str, max_depth: usize) -> Result<Vec<RemoteFile>, SftpError> {
+        let mut out = Vec::new();
+        if !has_glob(pattern) {
+            let p = Path::new(pattern);
+            let st = self.call("cannot stat", p, self.sftp.stat(p))?;
+            if st.is_dir() {
+                self.walk(p, 1, max_depth, &mut out)?;
+            } else {
+                out.push(RemoteFile {
+                    path: pattern.to_string(),
+                    size: st.size,
+                });
+            }
+        } else {
+            // Walk component by component: literal parts directly, glob parts by listing.
+            let absolute = pattern.starts_with('/');
+            let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+            let mut frontier = vec![PathBuf::from(if absolute { "/" } else { "." })];
+            for (i, part) in parts.iter().enumerate() {
+                let last = i + 1 == parts.len();
+                let mut next = Vec::new();
+                for base in &frontier {
+                    if !has_glob(part) {
+                        let p = base.join(part);
+                        if last {
+                            if let Ok(st) = self.sftp.stat(&p) {
+                                if st.is_dir() {
+                                    self.walk(&p, 1, max_depth, &mut out)?;
+                                } else {
+                                    out.push(RemoteFile {
+                                        path: p.display().to_string(),
+                                        size: st.size,
+                                    });
+                                }
+                            }
+                        } else {
+                            next.push(p);
+                        }
+                        continue;
+                    }
+                    let Ok(entries) = self.list(base) else {
+                        continue;
+                    };
+                    for (p, st) in entries {
+                        let name = p
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if name.starts_with('.') || !glob_match(part, &name) {
+                            continue;
+                        }
+                        if last {
+                            if st.is_dir() {
+                                self.walk(&p, 1, max_depth, &mut out)?;
+                            } else {
+                                out.push(RemoteFile {
+                                    path: p.display().to_string(),
+                                    size: st.size,
+                                });
+                            }
+                        } else if st.is_dir() {
+                            next.push(p);
+                        }
+                    }
+                }
+                frontier = next;
+            }
+        }
+        if out.is_empty() {
+            return Err(SftpError::NoFiles {
+                addr: self.addr.clone(),
+                pattern: pattern.to_string(),
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.dedup_by(|a, b| a.path == b.path);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.csv", "a.csv"));
+        assert!(glob_match("a?c*", "abcdef"));
+        assert!(!glob_match("*.csv", "a.csv.gz"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a", "b"));
+    }
+
+    #[test]
+    fn fingerprints_print_like_openssh() {
+        assert_eq!(base64_nopad(b"hello"), "aGVsbG8");
+        assert_eq!(base64_nopad(b"hel"), "aGVs");
+        assert_eq!(base64_nopad(b"he"), "aGU");
+    }
+
+    #[test]
+    fn validation() {
+        let c: SftpConnConfig = serde_json::from_value(serde_json::json!({
+            "host": "h", "username": "u", "password": "p"
+        }))
+        .unwrap();
+        assert!(c
+            .validate("w")
+            .unwrap_err()
+            .to_string()
+            .contains("knownHostsFile"));
+        assert_eq!(c.timeout.0, Duration::from_secs(60));
+        let e = serde_json::from_value::<SftpConnConfig>(serde_json::json!({
+            "protocol": "ftp", "host": "h", "username": "u", "password": "p"
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("plain FTP"), "{e}");
+    }
+}

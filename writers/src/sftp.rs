@@ -1,0 +1,332 @@
+//! `sftp` writer (DataX `ftpwriter` with `protocol: sftp`): each task uploads its own file under
+//! a hidden temporary name in the target directory (`.datasync-tmp-<run id>-<name>`), encoded
+//! by the same text codecs as the file writer; commit renames the files to their final names
+//! per `writeMode`, abort removes them, so no partial file ever carries a final name.
+//! One SSH session per task on a blocking thread; writes go out in large buffers so libssh2
+//! keeps many requests in flight.
+
+use crate::file::{FileWriter, WriteMode};
+use datasync_db::sftp::{split_params, SftpConn, SftpConnConfig, SftpError};
+use datasync_engine::channel::BatchReceiver;
+use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::{
+    async_trait, run_id, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Write buffer: libssh2 splits one large write into many requests in flight.
+const WRITE_BUFFER: usize = 4 << 20;
+
+/// The writer-only keys of `parameter` (the rest is the file writer's and the connection's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TargetDir {
+    path: String,
+}
+
+/// Errors of the SFTP writer.
+#[derive(Debug, thiserror::Error)]
+pub enum SftpWriterError {
+    /// Connection or call.
+    #[error(transparent)]
+    Sftp(#[from] SftpError),
+    /// `nonConflict` and files of `fileName` exist.
+    #[error("writeMode nonConflict: {dir} on {addr} already has files of \"{prefix}\": {files}")]
+    Conflict {
+        /// host:port
+        addr: String,
+        /// Target directory.
+        dir: String,
+        /// `fileName`.
+        prefix: String,
+        /// Some of the files.
+        files: String,
+    },
+    /// A blocking thread died.
+    #[error("sftp writer thread failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<SftpWriterError> for PluginError {
+    fn from(e: SftpWriterError) -> Self {
+        match &e {
+            SftpWriterError::Sftp(s) if s.is_retriable() => PluginError::retriable(e),
+            _ => PluginError::new(e),
+        }
+    }
+}
+
+/// The SFTP writer.
+#[derive(Debug, Clone)]
+pub struct SftpWriter {
+    conn: Arc<SftpConnConfig>,
+    text: FileWriter,
+    dir: String,
+}
+
+impl WriterPlugin for SftpWriter {
+    const NAME: &'static str = "sftp";
+    const ALIASES: &'static [&'static str] = &["ftpwriter"];
+    const DESCRIPTION: &'static str =
+        "CSV / delimited text / JSON Lines files uploaded to an SFTP server, renamed into place at commit";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let (conn, rest) = split_params(p.value);
+        let conn: SftpConnConfig = parse_params(&conn, p.path)?;
+        conn.validate(p.path)?;
+        let text = FileWriter::from_params(Params {
+            value: &rest,
+            path: p.path,
+            invoked_as: p.invoked_as,
+        })?;
+        let dir: TargetDir = parse_params(&json!({"path": rest["path"]}), p.path)?;
+        if !dir.path.starts_with('/') {
+            return Err(ConfigError::new(
+                join_path(p.path, "path"),
+                format!("\"{}\": must be an absolute remote directory", dir.path),
+            ));
+        }
+        Ok(SftpWriter {
+            conn: Arc::new(conn),
+            text,
+            dir: dir.path.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn template() -> Value {
+        json!({
+            "protocol": "sftp",
+            "host": "${sftp_host}",
+            "port": 22,
+            "username": "${sftp_user}",
+            "privateKey": "${sftp_key}",
+            "knownHostsFile": "${known_hosts}",
+            "path": "/data/out",
+            "fileName": "${file_name}",
+            "writeMode": "truncate",
+            "fieldDelimiter": ",",
+            "encoding": "UTF-8",
+            "nullFormat": "\\N",
+            "dateFormat": "yyyy-MM-dd HH:mm:ss",
+            "fileFormat": "csv",
+            "header": true,
+            "compress": "none",
+            "timeout": 60000
+        })
+    }
+}
+
+fn call<T>(
+    action: &'static str,
+    path: &Path,
+    r: Result<T, datasync_db::sftp::ssh2::Error>,
+) -> Result<T, SftpWriterError> {
+    r.map_err(|source| {
+        SftpWriterError::Sftp(SftpError::Call {
+            action,
+            path: path.display().to_string(),
+            source,
+        })
+    })
+}
+
+impl SftpWriter {
+    fn temp_prefix() -> String {
+        format!(".datasync-tmp-{}-", run_id())
+    }
+
+    fn dir(&self) -> PathBuf {
+        PathBuf::from(&self.dir)
+    }
+
+    /// Names in the target directory: (this run's temporary files, files of `fileName`).
+    fn scan(&self, c: &SftpConn) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SftpWriterError> {
+        let prefix = Self::temp_prefix();
+        let mut temps = Vec::new();
+        let mut owned = Vec::new();
+        for (p, st) in c.list(&self.dir())? {
+            if st.is_dir() {
+                continue;
+            }
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with(&prefix) {
+                temps.push(p);
+            } else if !name.starts_with('.') && self.text.owns(&name) {
+                owned.push(p);
+            }
+        }
+        Ok((temps, owned))
+    }
+
+    fn check_conflict(&self, c: &SftpConn, owned: &[PathBuf]) -> Result<(), SftpWriterError> {
+        if self.text.mode() != WriteMode::NonConflict || owned.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = owned
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
+        Err(SftpWriterError::Conflict {
+            addr: c.addr.clone(),
+            dir: self.dir.clone(),
+            prefix: format!("{:?}", self.text.output_name(0)),
+            files: format!(
+                "{}{}",
+                shown.join(", "),
+                if owned.len() > 3 { ", ..." } else { "" }
+            ),
+        })
+    }
+
+    /// Creates the target directory and its missing parents.
+    fn mkdirs(&self, c: &SftpConn) -> Result<(), SftpWriterError> {
+        let mut cur = PathBuf::from("/");
+        for part in self.dir.split('/').filter(|s| !s.is_empty()) {
+            cur.push(part);
+            if c.sftp.stat(&cur).is_err() {
+                call("cannot create directory", &cur, c.sftp.mkdir(&cur, 0o755))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare_blocking(&self) -> Result<(), SftpWriterError> {
+        let c = self.conn.connect()?;
+        self.mkdirs(&c)?;
+        let (_, owned) = self.scan(&c)?;
+        self.check_conflict(&c, &owned)
+    }
+
+    fn commit_blocking(&self) -> Result<(), SftpWriterError> {
+        let c = self.conn.connect()?;
+        let (temps, owned) = self.scan(&c)?;
+        self.check_conflict(&c, &owned)?;
+        let prefix = Self::temp_prefix();
+        // New names carry this run's id, so they cannot clash with the old files; publish the
+        // new ones first and remove the old ones after, so a failure never leaves nothing.
+        let mut published = Vec::new();
+        for t in &temps {
+            let name = t
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let final_path = self.dir().join(&name[prefix.len()..]);
+            call(
+                "cannot rename into place",
+                &final_path,
+                c.sftp.rename(t, &final_path, None),
+            )?;
+            published.push(final_path);
+        }
+        if self.text.mode() == WriteMode::Truncate {
+            for o in owned.iter().filter(|o| !published.contains(o)) {
+                call("cannot remove the old file", o, c.sftp.unlink(o))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn abort_blocking(&self) -> Result<(), SftpWriterError> {
+        let c = self.conn.connect()?;
+        let (temps, _) = self.scan(&c)?;
+        for t in &temps {
+            call("cannot remove temporary file", t, c.sftp.unlink(t))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Writer for SftpWriter {
+    async fn prepare(&self) -> Result<(), PluginError> {
+        let w = self.clone();
+        tokio::task::spawn_blocking(move || w.prepare_blocking())
+            .await
+            .map_err(SftpWriterError::from)??;
+        Ok(())
+    }
+
+    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
+        Ok((0..n)
+            .map(|i| {
+                let temp = self.dir().join(format!(
+                    "{}{}",
+                    Self::temp_prefix(),
+                    self.text.output_name(i)
+                ));
+                Box::new(SftpTask {
+                    writer: self.clone(),
+                    temp,
+                }) as Box<dyn WriterTask>
+            })
+            .collect())
+    }
+
+    async fn commit(&self) -> Result<(), PluginError> {
+        let w = self.clone();
+        tokio::task::spawn_blocking(move || w.commit_blocking())
+            .await
+            .map_err(SftpWriterError::from)??;
+        Ok(())
+    }
+
+    async fn abort(&self) -> Result<(), PluginError> {
+        let w = self.clone();
+        tokio::task::spawn_blocking(move || w.abort_blocking())
+            .await
+            .map_err(SftpWriterError::from)??;
+        Ok(())
+    }
+}
+
+struct SftpTask {
+    writer: SftpWriter,
+    temp: PathBuf,
+}
+
+#[async_trait]
+impl WriterTask for SftpTask {
+    fn retry_safe(&self) -> bool {
+        // The temporary file is recreated (truncated) on a retry.
+        true
+    }
+
+    async fn write(
+        &mut self,
+        mut input: BatchReceiver,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
+        let w = self.writer.clone();
+        let temp = self.temp.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
+            let c = w.conn.connect().map_err(SftpWriterError::from)?;
+            let f = call("cannot create", &temp, c.sftp.create(&temp))?;
+            let location = format!("sftp://{}{}", c.addr, temp.display());
+            let out = w.text.encode_into(
+                BufWriter::with_capacity(WRITE_BUFFER, f),
+                &mut input,
+                &ctx,
+                &location,
+            )?;
+            let mut f = out.into_inner().map_err(|e| {
+                SftpWriterError::from(SftpError::Io {
+                    action: "cannot upload",
+                    path: temp.display().to_string(),
+                    source: e.into_error(),
+                })
+            })?;
+            call("cannot close", &temp, f.close())?;
+            Ok(())
+        })
+        .await
+        .map_err(SftpWriterError::from)?
+    }
+}
