@@ -1,0 +1,519 @@
+//! SFTP against a real OpenSSH sshd that each test starts on a free port of 127.0.0.1, with its
+//! own config, host key and authorised client key (and a local account for password logins).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PW_USER: &str = "dsftptest";
+const PW_PASS: &str = "pw-Secret-42";
+
+/// One sshd, stopped on drop.
+struct Sshd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn sh(cmd: &str) -> String {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The local account for password logins (created once; tests run as root).
+fn password_user() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        sh(&format!(
+            "id {PW_USER} >/dev/null 2>&1 || useradd -M -d /tmp -s /bin/sh {PW_USER}; \
+             echo '{PW_USER}:{PW_PASS}' | chpasswd"
+        ));
+    });
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        password_user();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        sh(&format!(
+            "cd {} && ssh-keygen -q -t ed25519 -N '' -f host_key && \
+             ssh-keygen -q -t ed25519 -N '' -f client_key && \
+             ssh-keygen -q -t ed25519 -N '' -f other_key && cp client_key.pub authorized_keys",
+            d.display()
+        ));
+        let data = d.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // The password user writes here too.
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+        for _attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let config = format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin yes\n\
+                 Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 100\n",
+                d = d.display()
+            );
+            std::fs::write(d.join("sshd_config"), config).unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(d.join("sshd_config"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("/usr/sbin/sshd (Debian openssh-server; .ci/run installs it)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    let known = format!(
+                        "[127.0.0.1]:{port} {}\n",
+                        std::fs::read_to_string(d.join("host_key.pub"))
+                            .unwrap()
+                            .split_whitespace()
+                            .take(2)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                    std::fs::write(d.join("known_hosts"), known).unwrap();
+                    return Sshd { child, port, dir };
+                }
+                if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("sshd did not start");
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    fn fingerprint(&self) -> String {
+        sh(&format!(
+            "ssh-keygen -lf {}",
+            self.path("host_key.pub").display()
+        ))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+    }
+
+    /// Connection parameters (JSON members) with key auth and the known_hosts file.
+    fn conn(&self) -> String {
+        format!(
+            r#""protocol": "sftp", "host": "127.0.0.1", "port": {}, "username": "root",
+               "privateKey": "{}", "knownHostsFile": "{}""#,
+            self.port,
+            self.path("client_key").display(),
+            self.path("known_hosts").display()
+        )
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sftp_reader(s: &Sshd, conn: &str, path: &str, extra: &str) -> String {
+    let _ = s;
+    format!(
+        r#"{{"name": "ftpreader", "parameter": {{{conn}, "path": ["{path}"], "column": ["*"] {extra}}}}}"#
+    )
+}
+
+fn file_writer(dir: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        dir.display()
+    )
+}
+
+/// All lines of the files directly in `dir`, sorted.
+fn lines_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = visible_files(dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const SETTING: &str = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 0}}"#;
+
+#[test]
+fn sftp_to_file_with_globs_nested_directories_and_gzip() {
+    let s = Sshd::start();
+    let d = s.data();
+    std::fs::create_dir_all(d.join("in/2024/01")).unwrap();
+    std::fs::create_dir_all(d.join("in/2024/02")).unwrap();
+    std::fs::create_dir_all(d.join("in/.hidden")).unwrap();
+    std::fs::create_dir_all(d.join("gz")).unwrap();
+    std::fs::write(d.join("in/2024/01/a.csv"), "1,a\n2,b\n").unwrap();
+    std::fs::write(d.join("in/2024/02/b.csv"), "3,c\n").unwrap();
+    std::fs::write(d.join("in/2024/02/skip.txt"), "9,z\n").unwrap();
+    std::fs::write(d.join("in/.hidden/h.csv"), "8,h\n").unwrap();
+    sh(&format!(
+        "printf '4,d\\n5,\"e,f\"\\n' | gzip > {}/gz/c.csv.gz",
+        d.display()
+    ));
+    let t = tempfile::tempdir().unwrap();
+    let run = |name: &str, path: String, extra: &str| {
+        let out = t.path().join(name);
+        let r = sftp_reader(&s, &s.conn(), &path, extra);
+        let (o, _d) = run_job(name, &job(SETTING, &r, &file_writer(&out)));
+        (o, lines_in(&out))
+    };
+    // A glob across nested directories.
+    let (o, lines) = run("glob", format!("{}/in/*/*/*.csv", d.display()), "");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines, vec!["1,a", "2,b", "3,c"]);
+    // A directory, walked with hidden entries skipped...
+    let (o, lines) = run(
+        "dir",
+        format!("{}/in", d.display()),
+        r#", "maxTraversalLevel": 3"#,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines, vec!["1,a", "2,b", "3,c", "9,z"]);
+    // ...no deeper than maxTraversalLevel.
+    let (o, _) = run(
+        "shallow",
+        format!("{}/in", d.display()),
+        r#", "maxTraversalLevel": 2"#,
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // gzip input.
+    let (o, lines) = run(
+        "gz",
+        format!("{}/gz/*.gz", d.display()),
+        r#", "compress": "gzip""#,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines, vec!["4,d", "5,\"e,f\""]);
+    let out = t.path().join("none");
+    // Nothing matches: a clear error.
+    let r = sftp_reader(&s, &s.conn(), &format!("{}/in/*/*.none", d.display()), "");
+    let (o, _d) = run_job("none", &job(SETTING, &r, &file_writer(&out)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no file on 127.0.0.1:"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn password_fingerprint_and_refusals() {
+    let s = Sshd::start();
+    let d = s.data();
+    std::fs::write(d.join("p.csv"), "1,x\n").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let pw_conn = |pw: &str, fp: &str| {
+        format!(
+            r#""protocol": "sftp", "host": "127.0.0.1", "port": {}, "username": "{PW_USER}",
+               "password": "{pw}", "hostKeyFingerprint": "{fp}""#,
+            s.port
+        )
+    };
+    let path = format!("{}/p.csv", d.display());
+    let (o, _d) = run_job(
+        "pw",
+        &job(
+            SETTING,
+            &sftp_reader(&s, &pw_conn(PW_PASS, &s.fingerprint()), &path, ""),
+            &file_writer(&out),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out), vec!["1,x"]);
+    // Wrong password: exit 1, says authentication failed, never prints the password.
+    let (o, _d) = run_job(
+        "badpw",
+        &job(
+            SETTING,
+            &sftp_reader(&s, &pw_conn("not-it-123", &s.fingerprint()), &path, ""),
+            &file_writer(&out),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("authentication of user \"{PW_USER}\"")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("not-it-123"));
+    // Wrong fingerprint: refused before authenticating.
+    let (o, _d) = run_job(
+        "badfp",
+        &job(
+            SETTING,
+            &sftp_reader(
+                &s,
+                &pw_conn(
+                    PW_PASS,
+                    "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                ),
+                &path,
+                "",
+            ),
+            &file_writer(&out),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("host key of 127.0.0.1:") && stderr(&o).contains(&s.fingerprint()),
+        "{}",
+        stderr(&o)
+    );
+    // A known_hosts file with another key for this host: refused as changed.
+    let other = std::fs::read_to_string(s.path("other_key.pub")).unwrap();
+    let kh = s.path("wrong_known_hosts");
+    std::fs::write(
+        &kh,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            s.port,
+            other
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    )
+    .unwrap();
+    let conn = s.conn().replace(
+        &s.path("known_hosts").display().to_string(),
+        &kh.display().to_string(),
+    );
+    let (o, _d) = run_job(
+        "changed",
+        &job(
+            SETTING,
+            &sftp_reader(&s, &conn, &path, ""),
+            &file_writer(&out),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not match the key in"),
+        "{}",
+        stderr(&o)
+    );
+    // Plain FTP is refused by `check`, before any connection.
+    let ftp = sftp_reader(&s, &s.conn().replace("\"sftp\"", "\"ftp\""), &path, "");
+    let (o, _d) = run_job("ftp", &job(SETTING, &ftp, &file_writer(&out)));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("plain FTP"), "{}", stderr(&o));
+}
+
+fn sftp_writer(s: &Sshd, dir: &Path, mode: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "ftpwriter", "parameter": {{{}, "path": "{}", "fileName": "up.csv", "writeMode": "{mode}" {extra}}}}}"#,
+        s.conn(),
+        dir.display()
+    )
+}
+
+fn csv_input(dir: &Path, rows: usize) -> String {
+    let p = dir.join("in.csv");
+    let mut text = String::new();
+    for i in 1..=rows {
+        text.push_str(&format!("{i},name {i},{}.{:02}\n", i * 3, i % 100));
+    }
+    std::fs::write(&p, text).unwrap();
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}, {{"index": 2, "type": "decimal(12,2)"}}]}}}}"#,
+        p.display()
+    )
+}
+
+#[test]
+fn file_to_sftp_write_modes_and_upload_names() {
+    let s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let target = s.data().join("out/deep");
+    let reader = csv_input(t.path(), 1000);
+    let (o, _d) = run_job(
+        "up",
+        &job(
+            SETTING,
+            &reader,
+            &sftp_writer(
+                &s,
+                &target,
+                "truncate",
+                r#", "header": ["id", "name", "amount"], "compress": "gzip""#,
+            ),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = all_entries(&target);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].starts_with("up__") && files[0].ends_with(".csv.gz"),
+        "{files:?}"
+    );
+    // Checked on the server's disk with the system's gzip.
+    let text = sh(&format!("gzip -dc {}/{}", target.display(), files[0]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1001);
+    assert_eq!(lines[0], "id,name,amount");
+    assert_eq!(lines[1], "1,name 1,3.01");
+    assert_eq!(lines[1000], "1000,name 1000,3000.00");
+    // truncate replaces; nonConflict refuses; append adds.
+    let (o, _d) = run_job(
+        "up2",
+        &job(SETTING, &reader, &sftp_writer(&s, &target, "truncate", "")),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = all_entries(&target);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".csv"), "{files:?}");
+    let (o, _d) = run_job(
+        "up3",
+        &job(
+            SETTING,
+            &reader,
+            &sftp_writer(&s, &target, "nonConflict", ""),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
+    assert_eq!(all_entries(&target), files);
+    let (o, _d) = run_job(
+        "up4",
+        &job(SETTING, &reader, &sftp_writer(&s, &target, "append", "")),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(all_entries(&target).len(), 2);
+    assert_eq!(
+        sh(&format!("cat {}/* | sort -u | wc -l", target.display())).trim(),
+        "1000"
+    );
+}
+
+#[test]
+fn aborted_upload_leaves_no_file_under_a_final_name() {
+    let s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let target = s.data().join("abort");
+    // Error limit: the bad row stops the job after some rows were uploaded.
+    let p = t.path().join("bad.csv");
+    let mut text = String::new();
+    for i in 1..=50_000 {
+        text.push_str(&format!("{i},x\n"));
+    }
+    text.push_str("oops,x\n");
+    std::fs::write(&p, text).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        p.display()
+    );
+    let (o, _d) = run_job(
+        "limit",
+        &job(SETTING, &reader, &sftp_writer(&s, &target, "truncate", "")),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(
+        all_entries(&target),
+        Vec::<String>::new(),
+        "no final and no temporary file"
+    );
+    // SIGTERM mid-upload.
+    let stream = format!(
+        r#"{{"job": {{"setting": {{"speed": {{"channel": 1, "record": 50000}}}},
+            "content": [{{"reader": {{"name": "streamreader", "parameter": {{"column": [{{"type": "long", "incr": "1,1"}}],
+                "sliceRecordCount": 100000000}}}},
+            "writer": {}}}]}}}}"#,
+        sftp_writer(&s, &target, "truncate", "")
+    );
+    let jp = write_job(t.path(), "killed", &stream);
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", jp.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !all_entries(&target)
+        .iter()
+        .any(|e| e.starts_with(".datasync-tmp-"))
+    {
+        assert!(Instant::now() < deadline, "no temporary upload appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_eq!(all_entries(&target), Vec::<String>::new());
+}
+
+#[test]
+fn sftp_to_mysql() {
+    let s = Sshd::start();
+    let mut csv = String::from("id,name,amount\n");
+    for i in 1..=500 {
+        csv.push_str(&format!("{i},n{i},{}.{:02}\n", i, i % 100));
+    }
+    std::fs::write(s.data().join("m.csv"), csv).unwrap();
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(10,2))");
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["{}/m.csv"], "skipHeader": true,
+            "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}, {{"index": 2, "type": "decimal(10,2)"}}]}}}}"#,
+        s.conn(),
+        s.data().display()
+    );
+    let writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "column": ["id", "name", "amount"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["t"]}}]}}}}"#,
+        db.url()
+    );
+    let (o, _d) = run_job("s2m", &job(SETTING, &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT COUNT(*), SUM(id), SUM(amount), SUM(name = CONCAT('n', id)) FROM t"),
+        "500\t125250\t125497.50".to_string() + "\t500"
+    );
+}
