@@ -387,6 +387,10 @@ fn sample_params(dir: &Path) -> Vec<String> {
         "pg_password=secret".into(),
         "pg_table=orders".into(),
         "biz_date=2024-01-01".into(),
+        "sftp_host=127.0.0.1".into(),
+        "sftp_user=etl".into(),
+        "sftp_key=/home/etl/.ssh/id_ed25519".into(),
+        "known_hosts=/home/etl/.ssh/known_hosts".into(),
     ]
 }
 
