@@ -664,3 +664,43 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
     assert_eq!(got_parts, want_parts, "{got}");
     assert_eq!(got_sums, want_sums, "{got}");
 }
+
+#[test]
+fn hdfs_text_file_type_goes_through_the_file_codecs() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, "id,name\n1,a\n2,b b\n").unwrap();
+    let table = t.path().join("text_table");
+    let writer = format!(
+        r#"{{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "text",
+            "path": "{}", "fileName": "t", "writeMode": "truncate", "fieldDelimiter": "\t",
+            "compress": "GZIP", "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "name", "type": "STRING"}}]}}}}"#,
+        table.display()
+    );
+    let (o, _d) = run_job("hdfstext", &job(SETTING, &csv_reader(&input), &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = data_files(&table);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".gz"), "{files:?}");
+    let text = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(table.join(&files[0]))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&text.stdout), "1\ta\n2\tb b\n");
+    // And back through hdfsreader with the same fileType.
+    let out = t.path().join("back");
+    let reader = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{"defaultFS": "file:///", "fileType": "text", "path": "{}",
+            "fieldDelimiter": "\t", "compress": "gzip", "column": [{{"index": 1, "type": "string"}}]}}}}"#,
+        table.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let (o, _d) = run_job("hdfstextback", &job(SETTING, &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let back = std::fs::read_to_string(&visible_files(&out)[0]).unwrap();
+    assert_eq!(back, "a\nb b\n");
+}

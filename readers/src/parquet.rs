@@ -3,6 +3,7 @@
 //! `key=value` directories, an optional partition filter, splits by file and by row-group
 //! ranges, and projection pushed into the decoder (only the requested columns are decoded).
 
+use crate::file::FileReader;
 use crate::paths::{expand_paths, PathError};
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
 use arrow_cast::cast::{cast_with_options, CastOptions};
@@ -118,6 +119,89 @@ pub struct ParquetReader {
     paths: Vec<String>,
     columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
     filter: Arc<BTreeMap<String, Vec<String>>>,
+    /// `fileType` text or csv: the file reader does the reading.
+    text: Option<FileReader>,
+}
+
+/// Keys of DataX's hdfsreader that mean something for `fileType` text/csv.
+const TEXT_KEYS: &[&str] = &[
+    "defaultFS",
+    "fileType",
+    "path",
+    "column",
+    "fieldDelimiter",
+    "encoding",
+    "nullFormat",
+    "compress",
+    "skipHeader",
+    "dateFormat",
+];
+
+/// `hdfsreader` with `fileType` text/csv: the file reader over the same paths.
+fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError> {
+    let Some(o) = p.value.as_object() else {
+        return Err(ConfigError::new(p.path, "expected an object"));
+    };
+    if let Some(k) = o.keys().find(|k| !TEXT_KEYS.contains(&k.as_str())) {
+        return Err(ConfigError::new(
+            join_path(p.path, k),
+            format!(
+                "unknown key for fileType {file_type} (allowed: {})",
+                TEXT_KEYS.join(", ")
+            ),
+        ));
+    }
+    check_default_fs(p.path, o.get("defaultFS").and_then(Value::as_str))?;
+    let strip = |v: &Value| match v {
+        Value::String(s) => json!(s.strip_prefix("file://").unwrap_or(s)),
+        other => other.clone(),
+    };
+    let mut m = serde_json::Map::new();
+    for (k, v) in o {
+        match k.as_str() {
+            "defaultFS" | "fileType" => {}
+            "path" => {
+                let v = match v {
+                    Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+                    other => strip(other),
+                };
+                m.insert(k.clone(), v);
+            }
+            "compress" => {
+                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
+                m.insert(
+                    k.clone(),
+                    json!(if c.is_empty() { "none".into() } else { c }),
+                );
+            }
+            _ => {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    m.insert(
+        "fileFormat".into(),
+        json!(if file_type.eq_ignore_ascii_case("csv") {
+            "csv"
+        } else {
+            "text"
+        }),
+    );
+    FileReader::from_params(Params {
+        value: &Value::Object(m),
+        path: p.path,
+        invoked_as: p.invoked_as,
+    })
+}
+
+fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
+    match fs.filter(|f| !f.is_empty()) {
+        Some(fs) if !fs.starts_with("file:") => Err(ConfigError::new(
+            join_path(at, "defaultFS"),
+            format!("\"{fs}\": only a local or mounted file system is supported (file:///)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn type_of(name: &str) -> Result<DataType, String> {
@@ -133,22 +217,23 @@ impl ReaderPlugin for ParquetReader {
         "Parquet files and Hive-partitioned tables on a local or mounted path; projection, partition filter";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
-        if let Some(fs) = c.default_fs.as_deref().filter(|f| !f.is_empty()) {
-            if !fs.starts_with("file:") {
-                return Err(ConfigError::new(
-                    join_path(p.path, "defaultFS"),
-                    format!(
-                        "\"{fs}\": only a local or mounted file system is supported (file:///)"
-                    ),
-                ));
+        if let Some(t) = p.value.get("fileType").and_then(Value::as_str) {
+            if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("csv") {
+                return Ok(ParquetReader {
+                    paths: Vec::new(),
+                    columns: Arc::new(Vec::new()),
+                    filter: Arc::new(BTreeMap::new()),
+                    text: Some(text_reader(p, t)?),
+                });
             }
         }
+        let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
+        check_default_fs(p.path, c.default_fs.as_deref())?;
         if let Some(t) = c.file_type.as_deref() {
             if !t.eq_ignore_ascii_case("parquet") {
                 return Err(ConfigError::new(
                     join_path(p.path, "fileType"),
-                    format!("\"{t}\": this reader reads parquet; for text/csv use the file reader (txtfilereader)"),
+                    format!("\"{t}\": allowed are parquet (default), text and csv"),
                 ));
             }
         }
@@ -256,6 +341,7 @@ impl ReaderPlugin for ParquetReader {
             paths: c.path,
             columns: Arc::new(columns),
             filter: Arc::new(filter),
+            text: None,
         })
     }
 
@@ -307,6 +393,9 @@ struct ParquetSplit {
 #[async_trait]
 impl Reader for ParquetReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        if let Some(t) = &self.text {
+            return t.split(channels).await;
+        }
         let r = self.clone();
         let splits = tokio::task::spawn_blocking(move || r.plan(channels))
             .await
@@ -685,5 +774,13 @@ mod tests {
         assert!(e.to_string().contains("\"*\""), "{e}");
         let e = build(json!({"path": "/t", "fileType": "orc"})).unwrap_err();
         assert!(e.to_string().contains("fileType"), "{e}");
+        let r = build(
+            json!({"path": "/t", "fileType": "TEXT", "fieldDelimiter": "\t", "compress": "GZIP",
+            "column": [{"index": 0, "type": "long"}]}),
+        )
+        .unwrap();
+        assert!(r.text.is_some());
+        let e = build(json!({"path": "/t", "fileType": "csv", "partition": {}})).unwrap_err();
+        assert!(e.to_string().contains("partition"), "{e}");
     }
 }

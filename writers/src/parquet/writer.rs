@@ -5,6 +5,7 @@ use super::config::{ParquetWriterConfig, WriteMode};
 use super::convert::{convert, BadRows};
 use super::file::{FileError, FileLayout, OpenFile};
 use super::hms::{self, HmsClient, HmsError};
+use crate::file::FileWriter;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
@@ -130,7 +131,101 @@ struct Inner {
 /// The Parquet writer.
 #[derive(Debug, Clone)]
 pub struct ParquetWriter {
-    inner: Arc<Inner>,
+    kind: Kind,
+}
+
+/// What `fileType` selected.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Parquet (the default).
+    Parquet(Arc<Inner>),
+    /// `fileType` text or csv: the file writer with the same path and naming.
+    Text(FileWriter),
+}
+
+/// Keys of DataX's hdfswriter that mean something for `fileType` text/csv.
+const TEXT_KEYS: &[&str] = &[
+    "defaultFS",
+    "fileType",
+    "path",
+    "fileName",
+    "column",
+    "writeMode",
+    "fieldDelimiter",
+    "compress",
+    "encoding",
+    "nullFormat",
+    "dateFormat",
+    "header",
+];
+
+/// `hdfswriter` with `fileType` text/csv: the same files the file writer writes (columns as
+/// they arrive; `column` only documents them).
+fn text_writer(p: Params<'_>, file_type: &str) -> Result<FileWriter, ConfigError> {
+    let Some(o) = p.value.as_object() else {
+        return Err(ConfigError::new(p.path, "expected an object"));
+    };
+    if let Some(k) = o.keys().find(|k| !TEXT_KEYS.contains(&k.as_str())) {
+        return Err(err(
+            p.path,
+            k,
+            format!(
+                "unknown key for fileType {file_type} (allowed: {})",
+                TEXT_KEYS.join(", ")
+            ),
+        ));
+    }
+    check_default_fs(p.path, o.get("defaultFS").and_then(Value::as_str))?;
+    let mut m = serde_json::Map::new();
+    for (k, v) in o {
+        match k.as_str() {
+            "defaultFS" | "fileType" | "column" => {}
+            "path" => {
+                let path = v.as_str().unwrap_or_default();
+                m.insert(
+                    k.clone(),
+                    json!(path.strip_prefix("file://").unwrap_or(path)),
+                );
+            }
+            "compress" => {
+                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
+                m.insert(
+                    k.clone(),
+                    json!(if c.is_empty() { "none".into() } else { c }),
+                );
+            }
+            _ => {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    m.insert(
+        "fileFormat".into(),
+        json!(if file_type.eq_ignore_ascii_case("csv") {
+            "csv"
+        } else {
+            "text"
+        }),
+    );
+    FileWriter::from_params(Params {
+        value: &Value::Object(m),
+        path: p.path,
+        invoked_as: p.invoked_as,
+    })
+}
+
+fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
+    match fs.filter(|f| !f.is_empty()) {
+        Some(fs) if !fs.starts_with("file:") => Err(err(
+            at,
+            "defaultFS",
+            format!(
+                "\"{fs}\": only a local or mounted file system is supported (file:///); \
+                 write to a mounted path or omit defaultFS"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn err(path: &str, key: &str, msg: impl Into<String>) -> ConfigError {
@@ -144,28 +239,21 @@ impl WriterPlugin for ParquetWriter {
         "Hive-style Parquet tables on a local or mounted path: partitions, staging, _SUCCESS, Hive Metastore registration";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
-        if let Some(fs) = c.default_fs.as_deref().filter(|f| !f.is_empty()) {
-            if !fs.starts_with("file:") {
-                return Err(err(
-                    p.path,
-                    "defaultFS",
-                    format!(
-                        "\"{fs}\": only a local or mounted file system is supported (file:///); \
-                         write to a mounted path or omit defaultFS"
-                    ),
-                ));
+        if let Some(t) = p.value.get("fileType").and_then(Value::as_str) {
+            if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("csv") {
+                return text_writer(p, t).map(|w| ParquetWriter {
+                    kind: Kind::Text(w),
+                });
             }
         }
+        let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
+        check_default_fs(p.path, c.default_fs.as_deref())?;
         if let Some(t) = c.file_type.as_deref() {
             if !t.eq_ignore_ascii_case("parquet") {
                 return Err(err(
                     p.path,
                     "fileType",
-                    format!(
-                        "\"{t}\": this writer writes parquet; for text/csv use the file writer \
-                         (txtfilewriter)"
-                    ),
+                    format!("\"{t}\": allowed are parquet (default), text and csv"),
                 ));
             }
         }
@@ -282,7 +370,7 @@ impl WriterPlugin for ParquetWriter {
         let dir = PathBuf::from(path);
         let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
         Ok(ParquetWriter {
-            inner: Arc::new(Inner {
+            kind: Kind::Parquet(Arc::new(Inner {
                 dir,
                 stem,
                 mode: c.write_mode,
@@ -292,7 +380,7 @@ impl WriterPlugin for ParquetWriter {
                 layout: Arc::new(layout),
                 staging,
                 hms,
-            }),
+            })),
         })
     }
 
@@ -655,7 +743,10 @@ fn now_secs() -> i32 {
 #[async_trait]
 impl Writer for ParquetWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        let w = Arc::clone(&self.inner);
+        let w = match &self.kind {
+            Kind::Text(t) => return t.prepare().await,
+            Kind::Parquet(w) => Arc::clone(w),
+        };
         tokio::task::spawn_blocking(move || w.prepare())
             .await
             .map_err(ParquetWriterError::from)??;
@@ -663,10 +754,14 @@ impl Writer for ParquetWriter {
     }
 
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
+        let w = match &self.kind {
+            Kind::Text(t) => return t.split(n).await,
+            Kind::Parquet(w) => w,
+        };
         Ok((0..n)
             .map(|task| {
                 Box::new(ParquetTask {
-                    w: Arc::clone(&self.inner),
+                    w: Arc::clone(w),
                     task,
                 }) as Box<dyn WriterTask>
             })
@@ -674,7 +769,10 @@ impl Writer for ParquetWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        let w = Arc::clone(&self.inner);
+        let w = match &self.kind {
+            Kind::Text(t) => return t.commit().await,
+            Kind::Parquet(w) => Arc::clone(w),
+        };
         tokio::task::spawn_blocking(move || w.publish())
             .await
             .map_err(ParquetWriterError::from)??;
@@ -682,7 +780,10 @@ impl Writer for ParquetWriter {
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        let staging = self.inner.staging.clone();
+        let staging = match &self.kind {
+            Kind::Text(t) => return t.abort().await,
+            Kind::Parquet(w) => w.staging.clone(),
+        };
         tokio::task::spawn_blocking(move || match fs::remove_dir_all(&staging) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(io("cannot remove staging directory", &staging)(e))
@@ -996,11 +1097,19 @@ mod tests {
         v["maxFileSize"] = json!("128MB");
         v["partition"] = json!({"dt": "2024-01-01", "hour": 3});
         v["partitionColumns"] = json!(["region", {"name": "day", "type": "date"}]);
-        let w = build(v).unwrap();
-        assert_eq!(w.inner.static_rel(), "dt=2024-01-01/hour=3");
-        assert_eq!(
-            w.inner.partition_keys(),
-            vec!["dt", "hour", "region", "day"]
-        );
+        let Kind::Parquet(w) = build(v).unwrap().kind else {
+            panic!("parquet expected")
+        };
+        assert_eq!(w.static_rel(), "dt=2024-01-01/hour=3");
+        assert_eq!(w.partition_keys(), vec!["dt", "hour", "region", "day"]);
+        let mut v = base();
+        v["fileType"] = json!("text");
+        v["fieldDelimiter"] = json!("\t");
+        v["compress"] = json!("GZIP");
+        assert!(matches!(build(v).unwrap().kind, Kind::Text(_)));
+        let mut v = base();
+        v["fileType"] = json!("csv");
+        v["rowGroupSize"] = json!(10);
+        assert!(build(v).unwrap_err().to_string().contains("rowGroupSize"));
     }
 }
