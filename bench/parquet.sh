@@ -12,7 +12,12 @@ DB=dspqbench
 MY=(mariadb -h 127.0.0.1 -P 3306 -u root --default-character-set=utf8mb4)
 VENV=target/bench-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q connectorx pyarrow sling-linux-amd64 duckdb-cli >/dev/null
+# Sling writes Parquet through the DuckDB CLI, which wants its json and httpfs extensions from
+# extensions.duckdb.org (unreachable here): the PyPI builds of both go into a HOME of its own.
+DUCK=1.5.5
+"$VENV/bin/pip" install -q connectorx pyarrow sling-linux-amd64 "duckdb-cli==$DUCK" \
+  "duckdb-extension-json==$DUCK" "duckdb-extension-httpfs==$DUCK" >/dev/null
+chmod +x "$VENV/bin/duckdb"
 SLING=$(ls "$VENV"/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64)
 cargo build --release -q
 BIN=target/release/datasync
@@ -62,7 +67,11 @@ measure "ref: connectorx + pyarrow (mysql -> parquet)" "$VENV/bin/python" "$WORK
 measure "datasync mysql -> parquet, channel 1" run_ds 1 "$SRC" "$PQ"
 measure "datasync mysql -> parquet, channel 2" run_ds 2 "$SRC" "$PQ"
 export SLING_DISABLE_TELEMETRY=true SLING_HOME_DIR="$WORK/sling" MY_SLING="mysql://root:@127.0.0.1:3306/$DB"
-sling_pq() { rm -rf "$WORK/sling_pq"; PATH="$PWD/$VENV/bin:$PATH" time_cmd "$SLING" run --src-conn MY_SLING --src-stream "$DB.t" --tgt-object "file://$WORK/sling_pq/" --tgt-options '{"format": "parquet"}'; }
+export DUCKDB_PATH="$PWD/$VENV/bin/duckdb" DUCKDB_VERSION=$DUCK
+mkdir -p "$WORK/home/.duckdb/extensions/v$DUCK/linux_amd64"
+cp $(find "$VENV" -name json.duckdb_extension -o -name httpfs.duckdb_extension) "$WORK/home/.duckdb/extensions/v$DUCK/linux_amd64/"
+# A folder target needs file_max_rows (its single-file Parquet target loses rows).
+sling_pq() { rm -rf "$WORK/sling_pq"; HOME="$WORK/home" time_cmd "$SLING" run --src-conn MY_SLING --src-stream "$DB.t" --tgt-object "file://$WORK/sling_pq/" --tgt-options '{"format": "parquet", "file_max_rows": 500000}'; }
 measure "ref: Sling mysql -> parquet folder" sling_pq
 measure "ref: pyarrow read_table (parquet read)" "$VENV/bin/python" "$WORK/pa_read.py" "$WORK/pq"
 measure "datasync parquet -> discard, channel 1" run_ds 1 "$PQREAD" "$DISCARD"

@@ -323,28 +323,16 @@ fn failed_and_killed_jobs_publish_nothing_and_stale_staging_is_cleaned() {
         writer
     );
     let jp = write_job(t.path(), "killed", &stream);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", jp.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !all_entries(&out)
-        .iter()
-        .any(|e| e.starts_with(".datasync-staging"))
-    {
-        assert!(Instant::now() < deadline, "no staging directory appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
+    let o = terminate_when(
+        t.path(),
+        &jp,
+        || {
+            all_entries(&out)
+                .iter()
+                .any(|e| e.starts_with(".datasync-staging"))
+        },
+        Duration::from_millis(1500),
+    );
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
     assert_eq!(data_files(&out), before);
     assert!(
@@ -396,16 +384,7 @@ fn reader_projects_filters_partitions_and_feeds_a_file() {
         &job(r#"{"speed": {"channel": 4}}"#, &reader, &writer),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let mut lines: Vec<String> = visible_files(&out)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let mut lines = lines_in(&out);
     lines.sort_by_key(|l| l.split(',').next().unwrap().parse::<i64>().unwrap());
     let want: Vec<String> = (1..=1000)
         .filter(|i| i % 3 != 1)
@@ -703,4 +682,51 @@ fn hdfs_text_file_type_goes_through_the_file_codecs() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let back = std::fs::read_to_string(&visible_files(&out)[0]).unwrap();
     assert_eq!(back, "a\nb b\n");
+}
+
+#[test]
+fn shipped_mysql_to_hive_job_writes_the_day_partition() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME);
+         INSERT INTO orders SELECT seq, CONCAT('name ', seq), seq / 100, '2024-03-01 00:00:00' + INTERVAL seq * 7 MINUTE
+           FROM seq_1_to_1000;",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let job = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/mysql_to_hive.json");
+    let mut args = vec![
+        "run".to_string(),
+        job.display().to_string(),
+        "--no-progress".into(),
+    ];
+    for p in [
+        "mysql_host=127.0.0.1".to_string(),
+        format!("mysql_db={}", db.name),
+        "mysql_user=root".into(),
+        "mysql_password=".into(),
+        "mysql_table=orders".into(),
+        format!("output_dir={}", t.path().display()),
+        "biz_date=2024-03-02".into(),
+    ] {
+        args.push("-p".into());
+        args.push(p);
+    }
+    let o = run_in(
+        t.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want = db.query(
+        "SELECT CONCAT_WS(' ', COUNT(*), SUM(amount), MIN(id), MAX(id)) FROM orders WHERE DATE(created) = '2024-03-02'",
+    );
+    let got = run_python(
+        r#"
+import sys, duckdb
+r = duckdb.sql(f"""SELECT COUNT(*), SUM(amount), MIN(id), MAX(id), list(DISTINCT dt)
+    FROM read_parquet('{sys.argv[1]}/orders/*/*.parquet', hive_partitioning = true)""").fetchall()[0]
+print(r[0], r[1], r[2], r[3], r[4])
+"#,
+        &[t.path().to_str().unwrap()],
+    );
+    assert_eq!(got.trim(), format!("{want} [datetime.date(2024, 3, 2)]"));
 }

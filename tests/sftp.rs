@@ -156,22 +156,6 @@ fn file_writer(dir: &Path) -> String {
     )
 }
 
-/// All lines of the files directly in `dir`, sorted.
-fn lines_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = visible_files(dir)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 const SETTING: &str = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 0}}"#;
 
 #[test]
@@ -463,28 +447,16 @@ fn aborted_upload_leaves_no_file_under_a_final_name() {
         sftp_writer(&s, &target, "truncate", "")
     );
     let jp = write_job(t.path(), "killed", &stream);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", jp.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !all_entries(&target)
-        .iter()
-        .any(|e| e.starts_with(".datasync-tmp-"))
-    {
-        assert!(Instant::now() < deadline, "no temporary upload appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(1000));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let o = child.wait_with_output().unwrap();
+    let o = terminate_when(
+        t.path(),
+        &jp,
+        || {
+            all_entries(&target)
+                .iter()
+                .any(|e| e.starts_with(".datasync-tmp-"))
+        },
+        Duration::from_millis(1000),
+    );
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
     assert_eq!(all_entries(&target), Vec::<String>::new());
 }

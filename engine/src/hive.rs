@@ -2,7 +2,9 @@
 //! types (one table, walked by a test), and partition directory names (`key=value`, with Hive's
 //! escaping and its default partition for NULL).
 
+use crate::config::{join_path, ConfigError};
 use arrow_schema::{DataType, TimeUnit};
+use serde_json::{json, Value};
 
 /// Hive's name for a NULL partition value.
 pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -184,6 +186,82 @@ pub fn is_hidden_name(name: &str) -> bool {
     name.starts_with('.') || name.starts_with('_')
 }
 
+/// Refuses a `defaultFS` that is not the local file system (`file:///` or absent): there is no
+/// HDFS client; tables are read and written through a local or mounted path.
+pub fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
+    match fs.filter(|f| !f.is_empty()) {
+        Some(fs) if !fs.starts_with("file:") => Err(ConfigError::new(
+            join_path(at, "defaultFS"),
+            format!(
+                "\"{fs}\": only a local or mounted file system is supported (file:///); \
+                 use a mounted path or omit defaultFS"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// DataX's hdfsreader/hdfswriter `parameter` with `fileType` text or csv, rewritten for the
+/// file plugins: every key must be in `allowed`, `defaultFS` local; `file://` is taken off
+/// paths, `compress` lower-cased (DataX writes `GZIP`), `fileFormat` set from `fileType`, and
+/// `defaultFS`/`fileType` (plus `drop`) removed.
+pub fn hdfs_text_params(
+    value: &Value,
+    at: &str,
+    file_type: &str,
+    allowed: &[&str],
+    drop: &[&str],
+) -> Result<Value, ConfigError> {
+    let Some(o) = value.as_object() else {
+        return Err(ConfigError::new(at, "expected an object"));
+    };
+    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ConfigError::new(
+            join_path(at, k),
+            format!(
+                "unknown key for fileType {file_type} (allowed: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    check_default_fs(at, o.get("defaultFS").and_then(Value::as_str))?;
+    let strip = |v: &Value| match v {
+        Value::String(s) => json!(s.strip_prefix("file://").unwrap_or(s)),
+        other => other.clone(),
+    };
+    let mut m = serde_json::Map::new();
+    for (k, v) in o {
+        match k.as_str() {
+            "defaultFS" | "fileType" => {}
+            k if drop.contains(&k) => {}
+            "path" => {
+                let v = match v {
+                    Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+                    other => strip(other),
+                };
+                m.insert(k.to_string(), v);
+            }
+            "compress" => {
+                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
+                m.insert(
+                    k.to_string(),
+                    json!(if c.is_empty() { "none".into() } else { c }),
+                );
+            }
+            _ => {
+                m.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    let format = if file_type.eq_ignore_ascii_case("csv") {
+        "csv"
+    } else {
+        "text"
+    };
+    m.insert("fileFormat".into(), json!(format));
+    Ok(Value::Object(m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +288,29 @@ mod tests {
         assert!(parse_hive_type("map<string,int>")
             .unwrap_err()
             .contains("allowed"));
+    }
+
+    #[test]
+    fn hdfs_text_parameters() {
+        let v = json!({"defaultFS": "file:///", "fileType": "TEXT", "path": "file:///t", "compress": "GZIP",
+                       "column": [], "fieldDelimiter": "\t"});
+        let allowed = [
+            "defaultFS",
+            "fileType",
+            "path",
+            "compress",
+            "column",
+            "fieldDelimiter",
+        ];
+        let out = hdfs_text_params(&v, "w", "TEXT", &allowed, &["column"]).unwrap();
+        assert_eq!(
+            out,
+            json!({"path": "/t", "compress": "gzip", "fieldDelimiter": "\t", "fileFormat": "text"})
+        );
+        let e = hdfs_text_params(&json!({"orc": 1}), "w", "csv", &allowed, &[]).unwrap_err();
+        assert!(e.to_string().contains("w.orc"), "{e}");
+        let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();
+        assert!(e.to_string().contains("defaultFS"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
-use datasync_engine::hive::{is_hidden_name, parse_hive_type, unescape_partition_value};
+use datasync_engine::hive::{
+    check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, unescape_partition_value,
+};
 use datasync_engine::types::parse_type;
 use datasync_engine::{
     async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
@@ -139,69 +141,12 @@ const TEXT_KEYS: &[&str] = &[
 
 /// `hdfsreader` with `fileType` text/csv: the file reader over the same paths.
 fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError> {
-    let Some(o) = p.value.as_object() else {
-        return Err(ConfigError::new(p.path, "expected an object"));
-    };
-    if let Some(k) = o.keys().find(|k| !TEXT_KEYS.contains(&k.as_str())) {
-        return Err(ConfigError::new(
-            join_path(p.path, k),
-            format!(
-                "unknown key for fileType {file_type} (allowed: {})",
-                TEXT_KEYS.join(", ")
-            ),
-        ));
-    }
-    check_default_fs(p.path, o.get("defaultFS").and_then(Value::as_str))?;
-    let strip = |v: &Value| match v {
-        Value::String(s) => json!(s.strip_prefix("file://").unwrap_or(s)),
-        other => other.clone(),
-    };
-    let mut m = serde_json::Map::new();
-    for (k, v) in o {
-        match k.as_str() {
-            "defaultFS" | "fileType" => {}
-            "path" => {
-                let v = match v {
-                    Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
-                    other => strip(other),
-                };
-                m.insert(k.clone(), v);
-            }
-            "compress" => {
-                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
-                m.insert(
-                    k.clone(),
-                    json!(if c.is_empty() { "none".into() } else { c }),
-                );
-            }
-            _ => {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    m.insert(
-        "fileFormat".into(),
-        json!(if file_type.eq_ignore_ascii_case("csv") {
-            "csv"
-        } else {
-            "text"
-        }),
-    );
+    let value = hdfs_text_params(p.value, p.path, file_type, TEXT_KEYS, &[])?;
     FileReader::from_params(Params {
-        value: &Value::Object(m),
+        value: &value,
         path: p.path,
         invoked_as: p.invoked_as,
     })
-}
-
-fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
-    match fs.filter(|f| !f.is_empty()) {
-        Some(fs) if !fs.starts_with("file:") => Err(ConfigError::new(
-            join_path(at, "defaultFS"),
-            format!("\"{fs}\": only a local or mounted file system is supported (file:///)"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn type_of(name: &str) -> Result<DataType, String> {

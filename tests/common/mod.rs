@@ -50,6 +50,54 @@ pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// All lines of the visible files directly in `dir`, sorted.
+pub fn lines_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = visible_files(dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts `datasync run JOB` in `dir` (stderr captured), waits until `started` holds, lets it
+/// run `grace` longer, sends SIGTERM and returns its output.
+pub fn terminate_when(
+    dir: &Path,
+    job: &Path,
+    started: impl Fn() -> bool,
+    grace: std::time::Duration,
+) -> Output {
+    let child = Command::new(bin())
+        .current_dir(dir)
+        .args(["run", job.to_str().unwrap(), "--no-progress"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !started() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never reached the expected state"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(grace);
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    child.wait_with_output().unwrap()
+}
+
 /// Every entry (hidden too) directly in `dir`.
 pub fn all_entries(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {

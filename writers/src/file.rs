@@ -334,6 +334,11 @@ impl FileWriter {
         self.mode
     }
 
+    /// The `fileName` prefix.
+    pub(crate) fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
     /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`
     /// once the compressor's trailer is written. Rows that cannot be encoded are dirty records.
     pub(crate) fn encode_into<W: Write>(

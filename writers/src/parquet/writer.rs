@@ -14,8 +14,8 @@ use datasync_codec::ValueWriter;
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::hive::{
-    is_hidden_name, parse_hive_type, partition_dir, unescape_partition_value, HiveType,
-    DEFAULT_PARTITION,
+    check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, partition_dir,
+    unescape_partition_value, HiveType, DEFAULT_PARTITION,
 };
 use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
@@ -162,70 +162,12 @@ const TEXT_KEYS: &[&str] = &[
 /// `hdfswriter` with `fileType` text/csv: the same files the file writer writes (columns as
 /// they arrive; `column` only documents them).
 fn text_writer(p: Params<'_>, file_type: &str) -> Result<FileWriter, ConfigError> {
-    let Some(o) = p.value.as_object() else {
-        return Err(ConfigError::new(p.path, "expected an object"));
-    };
-    if let Some(k) = o.keys().find(|k| !TEXT_KEYS.contains(&k.as_str())) {
-        return Err(err(
-            p.path,
-            k,
-            format!(
-                "unknown key for fileType {file_type} (allowed: {})",
-                TEXT_KEYS.join(", ")
-            ),
-        ));
-    }
-    check_default_fs(p.path, o.get("defaultFS").and_then(Value::as_str))?;
-    let mut m = serde_json::Map::new();
-    for (k, v) in o {
-        match k.as_str() {
-            "defaultFS" | "fileType" | "column" => {}
-            "path" => {
-                let path = v.as_str().unwrap_or_default();
-                m.insert(
-                    k.clone(),
-                    json!(path.strip_prefix("file://").unwrap_or(path)),
-                );
-            }
-            "compress" => {
-                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
-                m.insert(
-                    k.clone(),
-                    json!(if c.is_empty() { "none".into() } else { c }),
-                );
-            }
-            _ => {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    m.insert(
-        "fileFormat".into(),
-        json!(if file_type.eq_ignore_ascii_case("csv") {
-            "csv"
-        } else {
-            "text"
-        }),
-    );
+    let value = hdfs_text_params(p.value, p.path, file_type, TEXT_KEYS, &["column"])?;
     FileWriter::from_params(Params {
-        value: &Value::Object(m),
+        value: &value,
         path: p.path,
         invoked_as: p.invoked_as,
     })
-}
-
-fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
-    match fs.filter(|f| !f.is_empty()) {
-        Some(fs) if !fs.starts_with("file:") => Err(err(
-            at,
-            "defaultFS",
-            format!(
-                "\"{fs}\": only a local or mounted file system is supported (file:///); \
-                 write to a mounted path or omit defaultFS"
-            ),
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn err(path: &str, key: &str, msg: impl Into<String>) -> ConfigError {
