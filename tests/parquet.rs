@@ -730,3 +730,45 @@ print(r[0], r[1], r[2], r[3], r[4])
     );
     assert_eq!(got.trim(), format!("{want} [datetime.date(2024, 3, 2)]"));
 }
+
+#[test]
+fn row_group_size_and_max_file_size_shape_the_files() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    let mut csv = String::from("id,name\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},name-{i}-{}\n", "x".repeat(i % 50)));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let out = t.path().join("table");
+    let writer = pq_writer(
+        &out,
+        r#"[{"name": "id", "type": "BIGINT"}, {"name": "name", "type": "STRING"}]"#,
+        r#", "writeMode": "truncate", "rowGroupSize": 1000, "maxFileSize": "64KB", "compress": "none""#,
+    );
+    let (o, _d) = run_job(
+        "shape",
+        &job(
+            r#"{"speed": {"channel": 1}, "errorLimit": {"record": 0}}"#,
+            &csv_reader(&input),
+            &writer,
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let res = run_python(
+        r#"
+import sys, glob, pyarrow.parquet as pq
+files = sorted(glob.glob(sys.argv[1] + "/*.parquet"))
+groups = [pq.ParquetFile(f).metadata.num_row_groups for f in files]
+rows = [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+ids = sorted(i for f in files for i in pq.read_table(f).column("id").to_pylist())
+assert ids == list(range(20000)), "every row once"
+print(len(files), max(rows), sum(rows))
+"#,
+        &[out.to_str().unwrap()],
+    );
+    let v: Vec<usize> = res.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert!(v[0] > 1, "rolled into several files: {res}");
+    assert_eq!(v[1], 1000, "row groups hold rowGroupSize rows: {res}");
+    assert_eq!(v[2], 20_000);
+}

@@ -318,6 +318,27 @@ fn password_fingerprint_and_refusals() {
         "{}",
         stderr(&o)
     );
+    // Opting out of host key checking works, with a warning.
+    let unchecked = format!(
+        r#""protocol": "sftp", "host": "127.0.0.1", "port": {}, "username": "root",
+           "privateKey": "{}", "strictHostKeyChecking": false"#,
+        s.port,
+        s.path("client_key").display()
+    );
+    let (o, _d) = run_job(
+        "unchecked",
+        &job(
+            SETTING,
+            &sftp_reader(&s, &unchecked, &path, ""),
+            &file_writer(&out),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("strictHostKeyChecking is false"),
+        "{}",
+        stderr(&o)
+    );
     // Plain FTP is refused by `check`, before any connection.
     let ftp = sftp_reader(&s, &s.conn().replace("\"sftp\"", "\"ftp\""), &path, "");
     let (o, _d) = run_job("ftp", &job(SETTING, &ftp, &file_writer(&out)));

@@ -193,7 +193,19 @@ impl OpenFile {
     }
 
     /// Appends a batch already converted to the layout's schema.
+    /// Row groups hold exactly `rowGroupSize` rows (the last one fewer), whatever the batch size.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), FileError> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let room = self.layout.row_group_rows.saturating_sub(self.rows).max(1);
+            let take = room.min(batch.num_rows() - offset);
+            self.write_slice(&batch.slice(offset, take))?;
+            offset += take;
+        }
+        Ok(())
+    }
+
+    fn write_slice(&mut self, batch: &RecordBatch) -> Result<(), FileError> {
         let path = self.path.clone();
         let err = |e| FileError::parquet(&path, e);
         for (i, (field, col)) in self
