@@ -90,7 +90,7 @@ impl ReaderPlugin for FileReader {
     const NAME: &'static str = "file";
     const ALIASES: &'static [&'static str] = &["txtfilereader"];
     const DESCRIPTION: &'static str =
-        "local CSV / delimited text / JSON Lines files, globs and directories; gzip, zstd";
+        "local CSV / delimited text / JSON Lines files, globs and directories; gzip, bzip2, zstd";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let c: FileReaderConfig = parse_params(p.value, p.path)?;
