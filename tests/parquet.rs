@@ -772,3 +772,20 @@ print(len(files), max(rows), sum(rows))
     assert_eq!(v[1], 1000, "row groups hold rowGroupSize rows: {res}");
     assert_eq!(v[2], 20_000);
 }
+
+#[test]
+fn a_commit_that_fails_midway_moves_back_what_it_moved() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("table");
+    std::fs::create_dir_all(&out).unwrap();
+    // A plain file where partition b's directory must go: publishing b fails after a moved.
+    std::fs::write(out.join("region=b"), b"in the way").unwrap();
+    let o = write_regions(&out, &[(1, "a"), (2, "b")], "append");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("region=b"), "{}", stderr(&o));
+    assert_eq!(
+        all_entries(&out),
+        vec!["region=b"],
+        "partition a moved back and its new directory removed; no staging left"
+    );
+}

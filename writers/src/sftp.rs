@@ -213,18 +213,25 @@ impl SftpWriter {
         let prefix = Self::temp_prefix();
         // New names carry this run's id, so they cannot clash with the old files; publish the
         // new ones first and remove the old ones after, so a failure never leaves nothing.
-        let mut published = Vec::new();
+        let mut published: Vec<PathBuf> = Vec::new();
         for t in &temps {
             let name = t
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let final_path = self.dir().join(&name[prefix.len()..]);
-            call(
+            if let Err(e) = call(
                 "cannot rename into place",
                 &final_path,
                 c.sftp.rename(t, &final_path, None),
-            )?;
+            ) {
+                // Back under their temporary names, where abort removes them: the directory
+                // stays as it was.
+                for (temp, done) in temps.iter().zip(&published) {
+                    let _ = c.sftp.rename(done.as_path(), temp.as_path(), None);
+                }
+                return Err(e);
+            }
             published.push(final_path);
         }
         if self.text.mode() == WriteMode::Truncate {

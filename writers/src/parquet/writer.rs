@@ -56,6 +56,18 @@ pub enum ParquetWriterError {
     /// The metastore.
     #[error(transparent)]
     Hms(#[from] HmsError),
+    /// The files are in place but the metastore did not take the partitions.
+    #[error(
+        "the files are published, but {parts} partition(s) could not be registered in the \
+         metastore; add them with MSCK REPAIR TABLE (re-running in append mode would duplicate rows)"
+    )]
+    Unregistered {
+        /// How many partitions.
+        parts: usize,
+        /// Why.
+        #[source]
+        source: Box<ParquetWriterError>,
+    },
     /// Configuration that only the target can refute.
     #[error("{0}")]
     Target(String),
@@ -577,15 +589,69 @@ impl Inner {
         for rel in staged.keys() {
             self.check_conflict(rel)?;
         }
-        for (rel, files) in &staged {
+        // The files truncate replaces, listed before anything moves.
+        let mut old = Vec::new();
+        if self.mode == WriteMode::Truncate {
+            for rel in staged.keys() {
+                old.extend(Self::data_files(&self.dir.join(rel))?);
+            }
+        }
+        // Every new file into place first; if one cannot move, the moved ones go back to
+        // staging, so a failed commit leaves the table as it was.
+        let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let mut created: Vec<PathBuf> = Vec::new();
+        if let Err(e) = self.move_all(&staged, &mut moved, &mut created) {
+            for (from, to) in moved.iter().rev() {
+                let _ = fs::rename(to, from);
+            }
+            for d in created.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            return Err(e);
+        }
+        for o in &old {
+            fs::remove_file(o).map_err(io("cannot remove the old file", o))?;
+        }
+        for rel in staged.keys() {
             let target = self.dir.join(rel);
+            let success = target.join("_SUCCESS");
+            fs::write(&success, b"").map_err(io("cannot write", &success))?;
+            if let Ok(d) = fs::File::open(&target) {
+                let _ = d.sync_all();
+            }
+        }
+        if let Some(t) = &self.hms {
+            let parts: Vec<&String> = staged.keys().filter(|r| !r.is_empty()).collect();
+            if !parts.is_empty() {
+                self.register(t, &parts)
+                    .map_err(|source| ParquetWriterError::Unregistered {
+                        parts: parts.len(),
+                        source: Box::new(source),
+                    })?;
+            }
+        }
+        fs::remove_dir_all(&self.staging)
+            .map_err(io("cannot remove staging directory", &self.staging))?;
+        Ok(())
+    }
+
+    fn move_all(
+        &self,
+        staged: &BTreeMap<String, Vec<PathBuf>>,
+        moved: &mut Vec<(PathBuf, PathBuf)>,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<(), ParquetWriterError> {
+        for (rel, files) in staged {
+            let target = self.dir.join(rel);
+            // Remember the directories this commit creates, outermost first.
+            let mut missing: Vec<PathBuf> = target
+                .ancestors()
+                .take_while(|a| *a != self.dir && !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            missing.reverse();
             fs::create_dir_all(&target).map_err(io("cannot create directory", &target))?;
-            let old = if self.mode == WriteMode::Truncate {
-                Self::data_files(&target)?
-            } else {
-                Vec::new()
-            };
-            // Publish the new files first, then remove the old: a failure never leaves nothing.
+            created.extend(missing);
             for f in files {
                 let Some(name) = f.file_name() else { continue };
                 let to = target.join(name);
@@ -600,24 +666,9 @@ impl Inner {
                     });
                 }
                 fs::rename(f, &to).map_err(io("cannot publish", &to))?;
-            }
-            for o in &old {
-                fs::remove_file(o).map_err(io("cannot remove the old file", o))?;
-            }
-            let success = target.join("_SUCCESS");
-            fs::write(&success, b"").map_err(io("cannot write", &success))?;
-            if let Ok(d) = fs::File::open(&target) {
-                let _ = d.sync_all();
+                moved.push((f.clone(), to));
             }
         }
-        if let Some(t) = &self.hms {
-            let parts: Vec<&String> = staged.keys().filter(|r| !r.is_empty()).collect();
-            if !parts.is_empty() {
-                self.register(t, &parts)?;
-            }
-        }
-        fs::remove_dir_all(&self.staging)
-            .map_err(io("cannot remove staging directory", &self.staging))?;
         Ok(())
     }
 
