@@ -356,6 +356,7 @@ t = pa.table({
     "amount": pa.array([Decimal(i) / 100 for i in range(1, 1001)], pa.decimal128(10, 2)),
     "unused": pa.array(["x" * 100] * 1000),
     "dt": pa.array(["2024-01-0%d" % (i % 3 + 1) for i in range(1, 1001)]),
+    "ts": pa.array([i * 1_000_000 + 1_704_067_200_000_000 for i in range(1, 1001)], pa.timestamp("us", tz="UTC")),
 })
 pq.write_to_dataset(t, sys.argv[1], partition_cols=["dt"], row_group_size=100)
 "#,
@@ -422,15 +423,15 @@ fn parquet_to_mysql() {
     pyarrow_table(&table);
     let db = MariaDb::new();
     db.exec(
-        "CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(10,2), dt DATE)",
+        "CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(10,2), dt DATE, ts DATETIME(6))",
     );
     let reader = format!(
         r#"{{"name": "parquet", "parameter": {{"path": "{}/dt=*/*.parquet",
-            "column": ["id", "name", "amount", {{"name": "dt", "type": "date"}}]}}}}"#,
+            "column": ["id", "name", "amount", {{"name": "dt", "type": "date"}}, "ts"]}}}}"#,
         table.display()
     );
     let writer = format!(
-        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "column": ["id", "name", "amount", "dt"],
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "column": ["id", "name", "amount", "dt", "ts"],
             "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
         db.url()
     );
@@ -439,6 +440,11 @@ fn parquet_to_mysql() {
     assert_eq!(
         db.query("SELECT COUNT(*), SUM(amount), SUM(id), MIN(dt), MAX(dt), SUM(name = CONCAT('n', id)) FROM dst"),
         "1000\t5005.00\t500500\t2024-01-01\t2024-01-03\t1000"
+    );
+    // UTC-adjusted Parquet timestamps arrive as UTC wall-clock time.
+    assert_eq!(
+        db.query("SELECT SUM(ts = '2024-01-01 00:00:00' + INTERVAL id SECOND), MAX(ts) FROM dst"),
+        "1000\t2024-01-01 00:16:40.000000"
     );
 }
 

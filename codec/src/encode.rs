@@ -104,7 +104,9 @@ impl<'a> Col<'a> {
             DataType::Date32 => {
                 Col::Date(a.as_primitive::<arrow_array::types::Date32Type>().values())
             }
-            DataType::Timestamp(unit, None) => {
+            // A zoned timestamp holds UTC instants: written as UTC wall-clock time, like the
+            // SQL readers deliver `timestamptz`.
+            DataType::Timestamp(unit, _) => {
                 let per: i128 = match unit {
                     TimeUnit::Second => 1_000_000_000,
                     TimeUnit::Millisecond => 1_000_000,

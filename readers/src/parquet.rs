@@ -590,7 +590,10 @@ impl ParquetTask {
         for (w, _) in wanted.iter().zip(&sources) {
             let t = match (&w.cast, w.index) {
                 (Some(t), _) => t.clone(),
-                (None, Some(i)) => file_schema.field(i).data_type().clone(),
+                (None, Some(i)) => match file_schema.field(i).data_type() {
+                    DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
+                    t => t.clone(),
+                },
                 (None, None) => DataType::Utf8,
             };
             fields.push(Field::new(&w.name, t, true));
@@ -613,7 +616,7 @@ impl ParquetTask {
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(sources.len());
             for ((src, field), w) in sources.iter().zip(schema.fields()).zip(&wanted) {
                 let col = match src {
-                    Source::Projected(i) => Arc::clone(batch.column(*i)),
+                    Source::Projected(i) => utc_wall_clock(batch.column(*i)),
                     Source::Constant(None) => new_null_array(field.data_type(), n),
                     Source::Constant(Some(v)) => Arc::new(StringArray::from(vec![v.as_str(); n])),
                 };
@@ -641,6 +644,40 @@ impl ParquetTask {
             out.send_blocking(Batch::new(out_batch))?;
         }
         Ok(())
+    }
+}
+
+/// Zoned timestamps (Parquet's UTC-adjusted ones) become UTC wall-clock timestamps without a
+/// zone, as the SQL readers deliver `timestamptz`: the values are kept, the zone dropped.
+fn utc_wall_clock(a: &ArrayRef) -> ArrayRef {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    use arrow_schema::TimeUnit;
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, Some(_)) => Arc::new(
+            a.as_primitive::<TimestampSecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        DataType::Timestamp(TimeUnit::Millisecond, Some(_)) => Arc::new(
+            a.as_primitive::<TimestampMillisecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Arc::new(
+            a.as_primitive::<TimestampMicrosecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(_)) => Arc::new(
+            a.as_primitive::<TimestampNanosecondType>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        ),
+        _ => Arc::clone(a),
     }
 }
 
