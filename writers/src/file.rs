@@ -132,6 +132,20 @@ impl From<FileWriterError> for PluginError {
     }
 }
 
+/// The first three of `paths` for a message, with `...` when there are more.
+pub(crate) fn some_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if paths.len() > 3 { ", ..." } else { "" }
+    )
+}
+
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FileWriterError {
     let path = path.to_path_buf();
     move |source| FileWriterError::Io {
@@ -264,19 +278,10 @@ impl FileWriter {
         if files.is_empty() {
             return Ok(());
         }
-        let shown: Vec<String> = files
-            .iter()
-            .take(3)
-            .map(|p| p.display().to_string())
-            .collect();
         Err(FileWriterError::Conflict {
             dir: self.dir.clone(),
             prefix: self.file_name.clone(),
-            files: format!(
-                "{}{}",
-                shown.join(", "),
-                if files.len() > 3 { ", ..." } else { "" }
-            ),
+            files: crate::file::some_paths(&files),
         })
     }
 

@@ -170,20 +170,11 @@ impl SftpWriter {
         if self.text.mode() != WriteMode::NonConflict || owned.is_empty() {
             return Ok(());
         }
-        let shown: Vec<String> = owned
-            .iter()
-            .take(3)
-            .map(|p| p.display().to_string())
-            .collect();
         Err(SftpWriterError::Conflict {
             addr: c.addr.clone(),
             dir: self.dir.clone(),
             prefix: self.text.file_name().to_string(),
-            files: format!(
-                "{}{}",
-                shown.join(", "),
-                if owned.len() > 3 { ", ..." } else { "" }
-            ),
+            files: crate::file::some_paths(owned),
         })
     }
 

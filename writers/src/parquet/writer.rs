@@ -405,18 +405,9 @@ impl Inner {
         if files.is_empty() {
             return Ok(());
         }
-        let shown: Vec<String> = files
-            .iter()
-            .take(3)
-            .map(|p| p.display().to_string())
-            .collect();
         Err(ParquetWriterError::Conflict {
             dir,
-            files: format!(
-                "{}{}",
-                shown.join(", "),
-                if files.len() > 3 { ", ..." } else { "" }
-            ),
+            files: crate::file::some_paths(&files),
         })
     }
 
