@@ -438,17 +438,21 @@ impl Writer for FileWriter {
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        let staging = self.staging.clone();
-        tokio::task::spawn_blocking(move || match fs::remove_dir_all(&staging) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io("cannot remove staging directory", &staging)(e))
-            }
-            _ => Ok(()),
-        })
-        .await
-        .map_err(FileWriterError::from)??;
-        Ok(())
+        remove_staging(self.staging.clone()).await
     }
+}
+
+/// Removes a staging directory on a blocking thread; one that is gone already is fine.
+pub(crate) async fn remove_staging(staging: PathBuf) -> Result<(), PluginError> {
+    tokio::task::spawn_blocking(move || match fs::remove_dir_all(&staging) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(io("cannot remove staging directory", &staging)(e))
+        }
+        _ => Ok(()),
+    })
+    .await
+    .map_err(FileWriterError::from)??;
+    Ok(())
 }
 
 struct FileTask {

@@ -764,19 +764,10 @@ impl Writer for ParquetWriter {
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        let staging = match &self.kind {
-            Kind::Text(t) => return t.abort().await,
-            Kind::Parquet(w) => w.staging.clone(),
-        };
-        tokio::task::spawn_blocking(move || match fs::remove_dir_all(&staging) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io("cannot remove staging directory", &staging)(e))
-            }
-            _ => Ok(()),
-        })
-        .await
-        .map_err(ParquetWriterError::from)??;
-        Ok(())
+        match &self.kind {
+            Kind::Text(t) => t.abort().await,
+            Kind::Parquet(w) => crate::file::remove_staging(w.staging.clone()).await,
+        }
     }
 }
 
