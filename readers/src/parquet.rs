@@ -452,6 +452,30 @@ struct Wanted {
     from_dir: bool,
 }
 
+impl Wanted {
+    /// A column of the file.
+    fn file(name: &str, index: usize, cast: Option<DataType>) -> Self {
+        Wanted {
+            name: name.to_string(),
+            index: Some(index),
+            constant: None,
+            cast,
+            from_dir: false,
+        }
+    }
+
+    /// A value the same on every row (a partition key, a `value`).
+    fn constant(name: &str, value: Option<String>, cast: DataType, from_dir: bool) -> Self {
+        Wanted {
+            name: name.to_string(),
+            index: None,
+            constant: value,
+            cast: Some(cast),
+            from_dir,
+        }
+    }
+}
+
 /// Where each output column comes from, resolved against one file's schema.
 enum Source {
     /// Position in the projected batch.
@@ -481,28 +505,16 @@ impl ParquetTask {
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
         let file_schema = Arc::clone(builder.schema());
         let parts = &self.split.partitions;
-        // Output columns: (name, source, cast-to type).
+        // The output columns, in the order asked for.
         let mut wanted: Vec<Wanted> = Vec::new();
         for (col, ty) in self.reader.columns.iter() {
             match col {
                 OutColumn::All => {
                     for (i, f) in file_schema.fields().iter().enumerate() {
-                        wanted.push(Wanted {
-                            name: f.name().clone(),
-                            index: Some(i),
-                            constant: None,
-                            cast: None,
-                            from_dir: false,
-                        });
+                        wanted.push(Wanted::file(f.name(), i, None));
                     }
                     for (k, v) in parts {
-                        wanted.push(Wanted {
-                            name: k.clone(),
-                            index: None,
-                            constant: v.clone(),
-                            cast: Some(DataType::Utf8),
-                            from_dir: true,
-                        });
+                        wanted.push(Wanted::constant(k, v.clone(), DataType::Utf8, true));
                     }
                 }
                 OutColumn::Name(n) => {
@@ -512,22 +524,10 @@ impl ParquetTask {
                         .enumerate()
                         .find(|(_, f)| f.name() == n)
                     {
-                        wanted.push(Wanted {
-                            name: f.name().clone(),
-                            index: Some(i),
-                            constant: None,
-                            cast: ty.clone(),
-                            from_dir: false,
-                        });
+                        wanted.push(Wanted::file(f.name(), i, ty.clone()));
                     } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
                         let t = ty.clone().unwrap_or(DataType::Utf8);
-                        wanted.push(Wanted {
-                            name: n.clone(),
-                            index: None,
-                            constant: v.clone(),
-                            cast: Some(t),
-                            from_dir: true,
-                        });
+                        wanted.push(Wanted::constant(n, v.clone(), t, true));
                     } else {
                         let names: Vec<&str> = file_schema
                             .fields()
@@ -555,22 +555,11 @@ impl ParquetTask {
                             file_schema.fields().len()
                         ))
                     })?;
-                    wanted.push(Wanted {
-                        name: f.name().clone(),
-                        index: Some(*i),
-                        constant: None,
-                        cast: ty.clone(),
-                        from_dir: false,
-                    });
+                    wanted.push(Wanted::file(f.name(), *i, ty.clone()));
                 }
                 OutColumn::Value(v, t) => {
-                    wanted.push(Wanted {
-                        name: format!("value_{}", wanted.len()),
-                        index: None,
-                        constant: Some(v.clone()),
-                        cast: Some(t.clone()),
-                        from_dir: false,
-                    });
+                    let name = format!("value_{}", wanted.len());
+                    wanted.push(Wanted::constant(&name, Some(v.clone()), t.clone(), false));
                 }
             }
         }
