@@ -93,6 +93,9 @@ pub enum ParquetWriterError {
         /// Declared names.
         declared: String,
     },
+    /// Arrow refused to assemble, filter or regroup a batch.
+    #[error("cannot arrange the rows of a batch")]
+    Arrow(#[from] arrow_schema::ArrowError),
     /// A blocking thread died.
     #[error("parquet writer thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -967,7 +970,7 @@ impl WriterTask for ParquetTask {
                     })?;
                 }
                 let mut batch = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
-                    .map_err(|e| PluginError::new(ParquetWriterError::Target(e.to_string())))?;
+                    .map_err(ParquetWriterError::from)?;
                 let rows = data.num_rows();
                 let good = rows - bad.len();
                 if good == 0 {
@@ -977,9 +980,8 @@ impl WriterTask for ParquetTask {
                     if !bad.is_empty() {
                         let keep: BooleanArray =
                             (0..rows).map(|r| Some(!bad.contains_key(&r))).collect();
-                        batch = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(
-                            |e| PluginError::new(ParquetWriterError::Target(e.to_string())),
-                        )?;
+                        batch = arrow_select::filter::filter_record_batch(&batch, &keep)
+                            .map_err(ParquetWriterError::from)?;
                     }
                     tw.write(&static_rel, &batch)?;
                 } else {
@@ -1007,13 +1009,9 @@ impl WriterTask for ParquetTask {
                             .iter()
                             .map(|c| arrow_select::take::take(c.as_ref(), &take, None))
                             .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| {
-                                PluginError::new(ParquetWriterError::Target(e.to_string()))
-                            })?;
+                            .map_err(ParquetWriterError::from)?;
                         let sub = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
-                            .map_err(|e| {
-                                PluginError::new(ParquetWriterError::Target(e.to_string()))
-                            })?;
+                            .map_err(ParquetWriterError::from)?;
                         tw.write(&rel, &sub)?;
                     }
                 }
