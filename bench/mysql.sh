@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 DB=dsbench
 MY=(mariadb -h 127.0.0.1 -P 3306 -u root --default-character-set=utf8mb4)
-VENV=target/bench-venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q connectorx pyarrow sling-linux-amd64 >/dev/null
+. bench/peers.sh
+PEERS=("$PIN_CONNECTORX" "$PIN_PYARROW" "$PIN_SLING")
+bench_venv "${PEERS[@]}"
 SLING=$(ls "$VENV"/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64)
 cargo build --release -q
 BIN=target/release/datasync
@@ -88,4 +88,5 @@ print(f"\ndatasync mysql -> discard (channel 1) / connectorx: {rate['datasync my
 print(f"peak RSS of datasync across its runs: {int(sys.argv[3]) / 1024:.0f} MiB")
 PY
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $("${MY[@]}" -N -e 'SELECT VERSION()'), $(date -u +%Y-%m-%d)"
+echo "peers: $(peer_versions "${PEERS[@]}")"
 "${MY[@]}" -e "DROP DATABASE $DB"

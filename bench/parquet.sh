@@ -10,13 +10,13 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 DB=dspqbench
 MY=(mariadb -h 127.0.0.1 -P 3306 -u root --default-character-set=utf8mb4)
-VENV=target/bench-venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+. bench/peers.sh
 # Sling writes Parquet through the DuckDB CLI, which wants its json and httpfs extensions from
 # extensions.duckdb.org (unreachable here): the PyPI builds of both go into a HOME of its own.
-DUCK=1.5.5
-"$VENV/bin/pip" install -q connectorx pyarrow sling-linux-amd64 "duckdb-cli==$DUCK" \
-  "duckdb-extension-json==$DUCK" "duckdb-extension-httpfs==$DUCK" >/dev/null
+DUCK=$PIN_DUCKDB_CLI
+PEERS=("$PIN_CONNECTORX" "$PIN_PYARROW" "$PIN_SLING" "duckdb-cli==$DUCK" \
+  "duckdb-extension-json==$DUCK" "duckdb-extension-httpfs==$DUCK")
+bench_venv "${PEERS[@]}"
 chmod +x "$VENV/bin/duckdb"
 SLING=$(ls "$VENV"/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64)
 cargo build --release -q
@@ -92,4 +92,5 @@ print(f"\nSling wrote {sys.argv[4]} rows (of {rows}).")
 print(f"peak RSS of datasync across its runs: {int(sys.argv[3]) / 1024:.0f} MiB")
 PY
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $("${MY[@]}" -N -e 'SELECT VERSION()'), $(date -u +%Y-%m-%d)"
+echo "peers: $(peer_versions "${PEERS[@]}")"
 "${MY[@]}" -e "DROP DATABASE $DB"

@@ -10,9 +10,9 @@ ROWS=${1:-1000000}
 DB=dspgbench
 PSQL=(psql -h 127.0.0.1 -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)
 MY=(mariadb -h 127.0.0.1 -P 3306 -u root)
-VENV=target/bench-venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q connectorx pyarrow sling-linux-amd64 >/dev/null
+. bench/peers.sh
+PEERS=("$PIN_CONNECTORX" "$PIN_PYARROW" "$PIN_SLING")
+bench_venv "${PEERS[@]}"
 SLING=$(ls "$VENV"/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64)
 cargo build --release -q
 BIN=target/release/datasync
@@ -91,5 +91,6 @@ print(f"datasync mysql -> postgres (channel 1) / Sling: {rate['datasync mysql ->
 print(f"peak RSS of datasync across its runs: {int(sys.argv[3]) / 1024:.0f} MiB")
 PY
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $("${PSQL[@]}" -d postgres -c 'SHOW server_version'), $(date -u +%Y-%m-%d)"
+echo "peers: $(peer_versions "${PEERS[@]}")"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE $DB WITH (FORCE)"
 "${MY[@]}" -e "DROP DATABASE $DB"

@@ -449,3 +449,59 @@ fn glob_and_directory_inputs_split_by_file() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("no file matches"), "{}", stderr(&o));
 }
+
+/// Values Python's csv module writes (quoting every kind of field its own way), which the file
+/// reader must take exactly; and the file writer's CSV, which Python's csv module must read back
+/// to the same values. Neither side is checked by our own codec.
+#[test]
+fn csv_bytes_of_an_independent_writer_and_reader_agree() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("py.csv");
+    // Python writes the rows (QUOTE_MINIMAL and QUOTE_ALL files) and prints them as JSON, the
+    // reference the test compares with.
+    let script = r#"
+import csv, json, sys
+rows = [
+    ["1", "plain", "with,comma", 'quote " inside', "line\nbreak", "crlf\r\nbreak", "", "中文 😀 ü"],
+    ["2", " leading and trailing ", "\"", ",", "a\\b", "tab\there", "x", "\u0000nul".replace("\u0000", "")],
+    ["3", "'single'", "\"\"", "end\"", "🙂" * 3, "=1+2", "-", "NULL"],
+]
+for name, quoting in [("py.csv", csv.QUOTE_MINIMAL), ("py_all.csv", csv.QUOTE_ALL)]:
+    with open(sys.argv[1] + "/" + name, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, quoting=quoting, lineterminator="\r\n").writerows(rows)
+print(json.dumps(rows))
+"#;
+    let want: Vec<Vec<String>> =
+        serde_json::from_str(&run_python(script, &[t.path().to_str().unwrap()])).unwrap();
+    let cols: String = (0..8)
+        .map(|i| format!(r#"{{"index": {i}, "type": "string", "name": "c{i}"}}"#))
+        .collect::<Vec<_>>()
+        .join(",");
+    for input in ["py.csv", "py_all.csv"] {
+        let out = t.path().join(format!("out_{input}"));
+        let job = write_job(
+            t.path(),
+            "py",
+            &file_to_file(
+                &t.path().join(input),
+                &format!("[{cols}]"),
+                &out,
+                r#", "fileFormat": "csv", "nullFormat": "\\N""#,
+                r#", "fileFormat": "csv""#,
+                "{}",
+            ),
+        );
+        let o = run_in(t.path(), &["run", job.to_str().unwrap(), "--no-progress"]);
+        assert_eq!(code(&o), 0, "{input}: {}", stderr(&o));
+        let files = visible_files(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        // Python's csv module reads what we wrote: the very same values.
+        let back = run_python(
+            "import csv, json, sys\nprint(json.dumps(list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))))",
+            &[files[0].to_str().unwrap()],
+        );
+        let got: Vec<Vec<String>> = serde_json::from_str(&back).unwrap();
+        assert_eq!(got, want, "{input}");
+    }
+    assert!(src.exists());
+}

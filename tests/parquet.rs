@@ -29,10 +29,12 @@ fn pq_writer(dir: &Path, columns: &str, extra: &str) -> String {
     )
 }
 
-/// Data files (not hidden) anywhere below `dir`, relative, sorted.
+/// Data files (not hidden) anywhere below `dir`, relative, sorted. Panics when `dir` does not
+/// exist, so an empty result means "nothing published there".
 fn data_files(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
+        let rd =
+            std::fs::read_dir(d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
         for e in rd {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
@@ -431,8 +433,9 @@ fn parquet_to_mysql() {
         table.display()
     );
     let writer = format!(
-        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "column": ["id", "name", "amount", "dt", "ts"],
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name", "amount", "dt", "ts"],
             "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        mysql_server().login(),
         db.url()
     );
     let (o, _d) = run_job("pq2my", &job(SETTING, &reader, &writer));
@@ -596,8 +599,9 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
     let table = unique("orders");
     let reader = |filter: &str| {
         format!(
-            r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "column": ["id", "amount", "note", "dt"],
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "amount", "note", "dt"],
                 "where": "{filter}", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+            mysql_server().login(),
             db.url()
         )
     };
@@ -706,10 +710,11 @@ fn shipped_mysql_to_hive_job_writes_the_day_partition() {
         "--no-progress".into(),
     ];
     for p in [
-        "mysql_host=127.0.0.1".to_string(),
+        format!("mysql_host={}", mysql_server().host),
+        format!("mysql_port={}", mysql_server().port),
         format!("mysql_db={}", db.name),
-        "mysql_user=root".into(),
-        "mysql_password=".into(),
+        format!("mysql_user={}", mysql_server().user),
+        format!("mysql_password={}", mysql_server().password),
         "mysql_table=orders".into(),
         format!("output_dir={}", t.path().display()),
         "biz_date=2024-03-02".into(),
@@ -793,5 +798,86 @@ fn a_commit_that_fails_midway_moves_back_what_it_moved() {
         all_entries(&out),
         vec!["region=b"],
         "partition a moved back and its new directory removed; no staging left"
+    );
+}
+
+/// pyarrow writes one row group of every type the reader claims (extremes, NULLs, fractional
+/// and pre-1970 timestamps, INT96, unicode, binary with 0x00, NaN and infinities); the reader
+/// must deliver each value exactly. Compared as CSV text per value, written by our file writer
+/// from what the reader produced; the expected text is the value pyarrow wrote.
+#[test]
+fn reader_delivers_every_type_exactly() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("types");
+    run_python(
+        r#"
+import sys, datetime as dt, pyarrow as pa, pyarrow.parquet as pq
+from decimal import Decimal
+ts = [dt.datetime(2024, 2, 29, 23, 59, 59, 123456), dt.datetime(1969, 12, 31, 23, 59, 59, 999999),
+      None, dt.datetime(1900, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)]
+t = pa.table({
+    "id": pa.array([1, 2, 3, 4, 5], pa.int32()),
+    "i8": pa.array([-128, 127, None, 0, -1], pa.int8()),
+    "i16": pa.array([-32768, 32767, None, 0, 1], pa.int16()),
+    "i64": pa.array([-9223372036854775808, 9223372036854775807, None, 0, 42], pa.int64()),
+    "u8": pa.array([0, 255, None, 1, 2], pa.uint8()),
+    "f32": pa.array([1.5, -3.4028235e38, None, float("nan"), float("inf")], pa.float32()),
+    "f64": pa.array([0.1, -1e-300, None, float("-inf"), 5e-324], pa.float64()),
+    "b": pa.array([True, False, None, True, False]),
+    "s": pa.array(["héllo", "", None, "中文 😀", "a,b \"q\""]),
+    "bin": pa.array([b"hi", b"", None, b"a\x00b", b"\x7f"], pa.binary()),
+    "d": pa.array([dt.date(2024, 2, 29), dt.date(1970, 1, 1), None, dt.date(1, 1, 1), dt.date(9999, 12, 31)]),
+    "ts_us": pa.array(ts, pa.timestamp("us")),
+    "ts_ms": pa.array([dt.datetime(2000, 1, 1, 0, 0, 0, 1000), None, None, dt.datetime(1969, 1, 1), dt.datetime(2038, 1, 19, 3, 14, 8)], pa.timestamp("ms")),
+    "ts_utc": pa.array([dt.datetime(2024, 6, 1, 12, 0, 0, 500000, tzinfo=dt.timezone.utc), None, None, None, None], pa.timestamp("us", tz="UTC")),
+    "dec": pa.array([Decimal("1234567890123456789012345678.0123456789"), Decimal("-0.0000000001"), None, Decimal("0E-10"), Decimal("-1")], pa.decimal128(38, 10)),
+})
+import os
+os.makedirs(sys.argv[1])
+pq.write_table(t, sys.argv[1] + "/micros.parquet")
+# The same timestamps as INT96 (Hive before 3, Impala), nanoseconds kept by the format.
+pq.write_table(pa.table({"id": t["id"], "ts_us": t["ts_us"]}), sys.argv[1] + "/../int96.parquet",
+               use_deprecated_int96_timestamps=True)
+"#,
+        &[dir.to_str().unwrap()],
+    );
+    let read = |path: &Path, cols: &str, out: &Path| {
+        let reader = format!(
+            r#"{{"name": "parquet", "parameter": {{"path": "{}", "column": {cols}}}}}"#,
+            path.display()
+        );
+        let writer = format!(
+            r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+            out.display()
+        );
+        let (o, _d) = run_job("pqtypes", &job(SETTING, &reader, &writer));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let files = visible_files(out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        std::fs::read(&files[0]).unwrap()
+    };
+    let got = read(&dir, r#"["*"]"#, &t.path().join("out"));
+    let want: &[u8] = b"\
+1,-128,-32768,-9223372036854775808,0,1.5,0.1,true,h\xc3\xa9llo,hi,2024-02-29,2024-02-29 23:59:59.123456,2000-01-01 00:00:00.001,2024-06-01 12:00:00.500,1234567890123456789012345678.0123456789
+2,127,32767,9223372036854775807,255,-3.4028235e38,-1e-300,false,,,1970-01-01,1969-12-31 23:59:59.999999,\\N,\\N,-0.0000000001
+3,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N
+4,0,0,0,1,NaN,-inf,true,\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80,a\x00b,0001-01-01,1900-01-01 00:00:00,1969-01-01 00:00:00,\\N,0.0000000000
+5,-1,1,42,2,inf,5e-324,false,\"a,b \"\"q\"\"\",\x7f,9999-12-31,9999-12-31 23:59:59.999999,2038-01-19 03:14:08,\\N,-1.0000000000
+";
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(want),
+        "every value as pyarrow wrote it"
+    );
+    assert_eq!(got, want);
+    let got = read(
+        &t.path().join("int96.parquet"),
+        r#"["id", "ts_us"]"#,
+        &t.path().join("out96"),
+    );
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "1,2024-02-29 23:59:59.123456\n2,1969-12-31 23:59:59.999999\n3,\\N\n4,1900-01-01 00:00:00\n5,9999-12-31 23:59:59.999999\n",
+        "INT96 timestamps"
     );
 }

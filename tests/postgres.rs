@@ -1,4 +1,4 @@
-//! PostgreSQL reader and writer against the running server (127.0.0.1:5432, trust), and the
+//! PostgreSQL reader and writer against the server of `DATASYNC_TEST_POSTGRES` (default 127.0.0.1:5432, trust), and the
 //! MySQL <-> PostgreSQL migrations. Each test makes its own database(s) and drops them; results
 //! are checked with SQL (`psql`, `mariadb`), not with our reader.
 #![allow(clippy::unwrap_used)]
@@ -7,73 +7,20 @@ mod common;
 use common::*;
 use std::process::Command;
 
-/// A scratch PostgreSQL database, dropped on drop.
-struct Pg {
-    name: String,
-}
-
-impl Pg {
-    fn new() -> Pg {
-        let name = unique("dspg");
-        psql("postgres", &format!("CREATE DATABASE {name}"));
-        Pg { name }
-    }
-    fn query(&self, q: &str) -> String {
-        psql(&self.name, q).trim_end().to_string()
-    }
-    fn url(&self) -> String {
-        format!("jdbc:postgresql://127.0.0.1:5432/{}", self.name)
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn psql(db: &str, q: &str) -> String {
-    let o = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qAt",
-            "-c",
-            q,
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        o.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
-        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", {extra}
+        r#"{{"name": "postgresqlreader", "parameter": {{{}, {extra}
             "connection": [{{"jdbcUrl": ["{}"], "table": ["{table}"]}}]}}}}"#,
+        pg_server().login(),
         pg.url()
     )
 }
 
 fn pg_writer(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
-        r#"{{"name": "postgresqlwriter", "parameter": {{"username": "postgres", {extra}
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, {extra}
             "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+        pg_server().login(),
         pg.url()
     )
 }
@@ -173,6 +120,14 @@ fn split_pk_channel_4_counts_and_sums_equal() {
         pg.query(&format!("{q} FROM src")),
         pg.query(&format!("{q} FROM dst"))
     );
+    // Every row exactly once, every value equal: the two sets are the same, both ways.
+    assert_eq!(
+        pg.query(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM src EXCEPT ALL SELECT * FROM dst) a),
+                    (SELECT count(*) FROM (SELECT * FROM dst EXCEPT ALL SELECT * FROM src) b)"
+        ),
+        "0|0"
+    );
 }
 
 #[test]
@@ -241,7 +196,7 @@ fn credentials_and_missing_tables_fail_clearly() {
     pg.query("CREATE TABLE src (id int); CREATE TABLE dst (id int)");
     let cols = r#""column": ["id"],"#;
     let bad_user = pg_reader(&pg, "src", cols).replace(
-        "\"username\": \"postgres\"",
+        &pg_server().login(),
         "\"username\": \"no_such_role\", \"password\": \"hunter2-secret\"",
     );
     let (o, _t) = run_job(
@@ -255,7 +210,8 @@ fn credentials_and_missing_tables_fail_clearly() {
     assert_eq!(code(&o), 1);
     assert!(
         stderr(&o).contains(&format!(
-            "cannot connect to postgresql://127.0.0.1:5432/{}",
+            "cannot connect to postgresql://{}/{}",
+            pg_server().addr(),
             pg.name
         )),
         "{}",
@@ -298,9 +254,10 @@ fn mysql_to_postgres_and_back() {
     pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, name text, amount numeric(12,2), created timestamp(6), flag smallint, bu numeric(20,0), f double precision, d date, blob_ bytea)");
     let cols = r#""column": ["id", "name", "amount", "created", "flag", "bu", "f", "d", "blob_"],"#;
     let my_reader = format!(
-        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", {cols} "splitPk": "id",
-            "connection": [{{"jdbcUrl": ["jdbc:mysql://127.0.0.1:3306/{}"], "table": ["orders"]}}]}}}}"#,
-        my.name
+        r#"{{"name": "mysqlreader", "parameter": {{{}, {cols} "splitPk": "id",
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["orders"]}}]}}}}"#,
+        mysql_server().login(),
+        my.url()
     );
     let (o, _t) = run_job(
         "m2p",
@@ -323,9 +280,10 @@ fn mysql_to_postgres_and_back() {
     assert_eq!(pg.query("SELECT name FROM orders WHERE id = 7"), "名前 7");
 
     let my_writer = format!(
-        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", {cols}
-            "connection": [{{"jdbcUrl": "jdbc:mysql://127.0.0.1:3306/{}", "table": ["back"]}}]}}}}"#,
-        my.name
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, {cols}
+            "connection": [{{"jdbcUrl": "{}", "table": ["back"]}}]}}}}"#,
+        mysql_server().login(),
+        my.url()
     );
     let pg_r = pg_reader(&pg, "orders", &format!(r#"{cols} "splitPk": "id","#));
     let (o, _t) = run_job(
@@ -450,8 +408,9 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
     // An interval column has no binary encoder here: the same rows go as text COPY.
     let cols2 = r#""column": ["id", "n", "m", "t", "d", "u", "j", "s", "b", "f", "tm", "iv"],"#;
     let r = format!(
-        r#"{{"name": "postgres", "parameter": {{"username": "postgres", "connection": [{{"jdbcUrl": ["{}"],
+        r#"{{"name": "postgres", "parameter": {{{}, "connection": [{{"jdbcUrl": ["{}"],
             "querySql": ["SELECT *, interval '1 day' AS iv FROM src"]}}]}}}}"#,
+        pg_server().login(),
         pg.url()
     );
     let p = write_job(

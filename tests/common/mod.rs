@@ -37,11 +37,11 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Files (not directories, not hidden) directly in `dir`, sorted.
+/// Files (not directories, not hidden) directly in `dir`, sorted. Panics when `dir` does not
+/// exist: an empty listing must mean "nothing there", not "looked in the wrong place".
 pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
+    let rd =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     let mut v: Vec<PathBuf> = rd
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
@@ -98,11 +98,11 @@ pub fn terminate_when(
     child.wait_with_output().unwrap()
 }
 
-/// Every entry (hidden too) directly in `dir`.
+/// Every entry (hidden too) directly in `dir`. Panics when `dir` does not exist (see
+/// [`visible_files`]).
 pub fn all_entries(dir: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
+    let rd =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     let mut v: Vec<String> = rd
         .map(|e| {
             e.expect("dir entry")
@@ -150,17 +150,85 @@ pub fn run_job(name: &str, text: &str) -> (Output, tempfile::TempDir) {
     (o, t)
 }
 
-/// Runs `q` with the `mariadb` client (root on 127.0.0.1:3306), in database `db` if given;
+/// A database server the tests use: `scheme://user[:password]@host:port` from an environment
+/// variable (README, Tests), with today's loopback default.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Login user.
+    pub user: String,
+    /// Password ("" for none).
+    pub password: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Server {
+    /// Parses `var` (or `default` when unset).
+    fn from_env(var: &str, default: &str) -> Server {
+        let url = std::env::var(var).unwrap_or_else(|_| default.to_string());
+        let parse = || -> Option<Server> {
+            let rest = url.split_once("://")?.1;
+            let (cred, hostport) = rest.rsplit_once('@')?;
+            let hostport = hostport.split('/').next()?;
+            let (user, password) = cred.split_once(':').unwrap_or((cred, ""));
+            let (host, port) = hostport.rsplit_once(':')?;
+            Some(Server {
+                user: user.to_string(),
+                password: password.to_string(),
+                host: host.to_string(),
+                port: port.parse().ok()?,
+            })
+        };
+        parse().unwrap_or_else(|| panic!("{var}: expected scheme://user[:password]@host:port"))
+    }
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+    /// The `"username": .., "password": ..` members of a plugin's parameters.
+    pub fn login(&self) -> String {
+        format!(
+            r#""username": {}, "password": {}"#,
+            serde_json::Value::from(self.user.as_str()),
+            serde_json::Value::from(self.password.as_str())
+        )
+    }
+}
+
+/// The MySQL/MariaDB server of the tests: `DATASYNC_TEST_MYSQL`, default
+/// `mysql://root@127.0.0.1:3306`.
+pub fn mysql_server() -> &'static Server {
+    static S: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
+    S.get_or_init(|| Server::from_env("DATASYNC_TEST_MYSQL", "mysql://root@127.0.0.1:3306"))
+}
+
+/// The PostgreSQL server of the tests: `DATASYNC_TEST_POSTGRES`, default
+/// `postgres://postgres@127.0.0.1:5432`.
+pub fn pg_server() -> &'static Server {
+    static S: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        Server::from_env(
+            "DATASYNC_TEST_POSTGRES",
+            "postgres://postgres@127.0.0.1:5432",
+        )
+    })
+}
+
+/// Runs `q` with the `mariadb` client against [`mysql_server`], in database `db` if given;
 /// returns tab-separated rows without headers.
 pub fn mariadb(db: &str, q: &str) -> String {
+    let s = mysql_server();
     let mut c = Command::new("mariadb");
-    c.args([
+    c.env("MYSQL_PWD", &s.password).args([
+        "--protocol=tcp",
         "-h",
-        "127.0.0.1",
+        &s.host,
         "-P",
-        "3306",
+        &s.port.to_string(),
         "-u",
-        "root",
+        &s.user,
         "--default-character-set=utf8mb4",
         "-N",
         "-B",
@@ -177,6 +245,68 @@ pub fn mariadb(db: &str, q: &str) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs `q` with `psql` against [`pg_server`] in database `db`; rows unaligned, `|`-separated.
+pub fn psql(db: &str, q: &str) -> String {
+    let s = pg_server();
+    let o = Command::new("psql")
+        .env("PGPASSWORD", &s.password)
+        .args([
+            "-h",
+            &s.host,
+            "-p",
+            &s.port.to_string(),
+            "-U",
+            &s.user,
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtX",
+            "-c",
+            q,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        o.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A scratch PostgreSQL database with a unique name, dropped on drop.
+pub struct Pg {
+    /// The database name.
+    pub name: String,
+}
+
+impl Pg {
+    /// Creates the database.
+    pub fn new() -> Pg {
+        let name = unique("dspg");
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        Pg { name }
+    }
+    /// Runs a query in it; trailing newline removed.
+    pub fn query(&self, q: &str) -> String {
+        psql(&self.name, q).trim_end().to_string()
+    }
+    /// Its JDBC URL.
+    pub fn url(&self) -> String {
+        format!("jdbc:postgresql://{}/{}", pg_server().addr(), self.name)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
 }
 
 /// A name no other test run uses.
@@ -217,7 +347,7 @@ impl MariaDb {
     }
     /// Its JDBC URL.
     pub fn url(&self) -> String {
-        format!("jdbc:mysql://127.0.0.1:3306/{}", self.name)
+        format!("jdbc:mysql://{}/{}", mysql_server().addr(), self.name)
     }
 }
 
@@ -257,4 +387,199 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs `cmd` with `sh -c` in `dir`; panics with its stderr unless it succeeds.
+pub fn sh_in(cmd: &str, dir: &Path) {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throwaway MariaDB server of the test's own: its own data directory and a free loopback
+/// port, root without a password, so a test may count its statements, stop it or kill it.
+/// Needs the `mariadb-install-db` and `mariadbd` of Debian's mariadb-server (tests/setup.sh).
+pub struct ScratchMariaDb {
+    /// Holds the data directory, the socket and the logs.
+    pub dir: tempfile::TempDir,
+    /// The loopback port it listens on.
+    pub port: u16,
+    extra: String,
+}
+
+impl ScratchMariaDb {
+    /// Initialises a data directory and starts the server with `extra` mariadbd options.
+    pub fn start(extra: &str) -> ScratchMariaDb {
+        Self::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// As [`ScratchMariaDb::start`], in `dir` (which may already hold files `extra` names).
+    pub fn start_in(dir: tempfile::TempDir, extra: &str) -> ScratchMariaDb {
+        let dd = dir.path().display().to_string();
+        sh_in(
+            &format!("mariadb-install-db --no-defaults --datadir={dd}/data --user=root --auth-root-authentication-method=normal --skip-test-db >/dev/null"),
+            dir.path(),
+        );
+        let s = ScratchMariaDb {
+            dir,
+            port: free_port(),
+            extra: extra.to_string(),
+        };
+        s.launch();
+        s
+    }
+
+    /// Starts the server process (again) on the same port and data directory.
+    pub fn launch(&self) {
+        let dd = self.dir.path().display();
+        sh_in(
+            &format!(
+                "mariadbd --no-defaults --datadir={dd}/data --port={} --bind-address=127.0.0.1 --socket={dd}/sock \
+                 --user=root --pid-file={dd}/pid --log-error={dd}/err.log --innodb-buffer-pool-size=16M \
+                 --local-infile=1 {} >/dev/null 2>&1 &",
+                self.port, self.extra
+            ),
+            self.dir.path(),
+        );
+        let up = (0..120).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            self.ping()
+        });
+        assert!(
+            up,
+            "scratch MariaDB did not start: {}",
+            std::fs::read_to_string(self.dir.path().join("err.log")).unwrap_or_default()
+        );
+    }
+
+    /// Whether it answers.
+    pub fn ping(&self) -> bool {
+        Command::new("mariadb-admin")
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "-u",
+                "root",
+                "ping",
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Runs `q` as root (in database `db` if not empty); rows tab-separated, trimmed.
+    pub fn query(&self, db: &str, q: &str) -> String {
+        let mut c = Command::new("mariadb");
+        c.args([
+            "--no-defaults",
+            "--protocol=tcp",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &self.port.to_string(),
+            "-u",
+            "root",
+            "--default-character-set=utf8mb4",
+            "-N",
+            "-B",
+            "-e",
+            q,
+        ]);
+        if !db.is_empty() {
+            c.arg(db);
+        }
+        let o = c.output().expect("mariadb client");
+        assert!(
+            o.status.success(),
+            "{q}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim_end().to_string()
+    }
+
+    /// The JDBC URL of database `db` on it.
+    pub fn url(&self, db: &str) -> String {
+        format!("jdbc:mysql://127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// A global status counter (e.g. `Com_load`).
+    pub fn status(&self, name: &str) -> u64 {
+        let v = self.query("", &format!("SHOW GLOBAL STATUS LIKE '{name}'"));
+        v.split('\t')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("status {name}: {v:?}"))
+    }
+
+    /// Kills the server at once (SIGKILL: no clean shutdown) and waits until it is gone.
+    pub fn kill(&self) {
+        sh_in(
+            "kill -9 $(cat pid) 2>/dev/null; for i in $(seq 1 100); do kill -0 $(cat pid) 2>/dev/null || break; sleep 0.1; done; rm -f pid",
+            self.dir.path(),
+        );
+    }
+}
+
+impl Drop for ScratchMariaDb {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg("[ -e pid ] && kill $(cat pid) 2>/dev/null; for i in $(seq 1 50); do [ -e pid ] || break; sleep 0.1; done")
+            .current_dir(self.dir.path())
+            .status();
+    }
+}
+
+/// Waits for `child` and returns its output; a hang guard, not a speed check: if it has not
+/// ended after `limit` (generous), it is killed and the test fails saying it hung.
+pub fn wait_or_hang(child: std::process::Child, limit: std::time::Duration) -> Output {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let fired = Arc::new(AtomicBool::new(false));
+    let (d, f) = (done.clone(), fired.clone());
+    let guard = std::thread::spawn(move || {
+        let end = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < end {
+            if d.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if !d.load(Ordering::SeqCst) {
+            f.store(true, Ordering::SeqCst);
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    done.store(true, Ordering::SeqCst);
+    guard.join().unwrap();
+    assert!(
+        !fired.load(Ordering::SeqCst),
+        "datasync hung: still running after {limit:?}; stderr:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
