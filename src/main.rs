@@ -53,6 +53,15 @@ enum Cmd {
         #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
         params: Vec<String>,
     },
+    /// Finish or remove what killed runs of a job left at its target (an interrupted commit
+    /// is finished, a killed run's staging removed); `run` does the same before it writes.
+    Recover {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
     /// List readers and writers with their DataX aliases.
     Plugins,
     /// Print a job skeleton with every parameter of a reader and a writer.
@@ -126,6 +135,39 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => config_error(&e),
+            }
+        }
+        Cmd::Recover { job, params } => {
+            let built = match parse_vars(&params)
+                .and_then(|v| load_job(&job, &v))
+                .and_then(|s| build(s, &registry()))
+            {
+                Ok(b) => b,
+                Err(e) => return config_error(&e),
+            };
+            let res = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")
+                .and_then(|rt| {
+                    rt.block_on(built.recover())
+                        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+                });
+            match res {
+                Ok(lines) if lines.is_empty() => {
+                    eprintln!("datasync: nothing to recover for {}", job.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(lines) => {
+                    for l in lines {
+                        eprintln!("datasync: {l}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("datasync: recover failed: {e:#}");
+                    ExitCode::from(1)
+                }
             }
         }
         Cmd::Run {

@@ -1,12 +1,16 @@
 //! Dirty records: rows that could not be read or written. Each is counted, checked against the
 //! job's error limit and written as one JSON line (values, column names, plugin, task, error),
-//! so none is lost or merely counted. The file is created only when the first one arrives.
+//! so none is lost or merely counted. The file is created only when the first one arrives. Each
+//! line is written whole with one write; when the file cannot be written (full disk, a path that
+//! is a directory or a device that refuses), the file is cut back to its last whole line, the
+//! count stays at what the file holds, and the sink fails the job: a dirty row that cannot be
+//! kept must not turn into a silently dropped row.
 
 use crate::plugin::{Side, TaskContext};
 use serde::Serialize;
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -60,11 +64,19 @@ pub enum DirtyError {
     },
 }
 
+/// The open dirty file and the length of its whole lines.
+#[derive(Debug)]
+struct Open {
+    file: File,
+    len: u64,
+}
+
 /// The job's dirty-record file, count and record limit.
 #[derive(Debug)]
 pub struct DirtySink {
     path: PathBuf,
-    file: Mutex<Option<BufWriter<File>>>,
+    file: Mutex<Option<Open>>,
+    failure: Mutex<Option<String>>,
     count: AtomicU64,
     reader_side: AtomicU64,
     limit: Option<u64>,
@@ -78,6 +90,7 @@ impl DirtySink {
         DirtySink {
             path,
             file: Mutex::new(None),
+            failure: Mutex::new(None),
             count: AtomicU64::new(0),
             reader_side: AtomicU64::new(0),
             limit,
@@ -108,6 +121,11 @@ impl DirtySink {
     /// Whether the dirty file was created.
     pub fn written(&self) -> bool {
         self.file.lock().map(|f| f.is_some()).unwrap_or(false)
+    }
+
+    /// Why the dirty file could not be written, if it could not: the job must fail.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// The limit breach, if any.
@@ -142,24 +160,29 @@ impl DirtySink {
             columns: &rec.columns,
             values: &rec.values,
         };
-        let io = |source| DirtyError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let mut buf = serde_json::to_vec(&line).map_err(|e| self.fail(e.into()))?;
+        buf.push(b'\n');
         {
             let mut guard = self
                 .file
                 .lock()
-                .map_err(|_| io(std::io::Error::other("dirty sink lock poisoned")))?;
-            if guard.is_none() {
-                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(io)?;
-                }
-                *guard = Some(BufWriter::new(File::create(&self.path).map_err(io)?));
+                .map_err(|_| self.fail(std::io::Error::other("dirty sink lock poisoned")))?;
+            if let Some(msg) = self.failure() {
+                return Err(DirtyError::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(msg),
+                });
             }
-            if let Some(w) = guard.as_mut() {
-                serde_json::to_writer(&mut *w, &line).map_err(|e| io(e.into()))?;
-                w.write_all(b"\n").map_err(io)?;
+            if guard.is_none() {
+                *guard = Some(self.create().map_err(|e| self.fail(e))?);
+            }
+            if let Some(open) = guard.as_mut() {
+                if let Err(e) = open.file.write_all(&buf) {
+                    // Keep the file at its last whole line: a torn line helps nobody.
+                    let _ = open.file.set_len(open.len);
+                    return Err(self.fail(e));
+                }
+                open.len += buf.len() as u64;
             }
         }
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
@@ -173,14 +196,41 @@ impl DirtySink {
         }
     }
 
-    /// Flushes the file to disk.
-    pub fn flush(&self) -> std::io::Result<()> {
-        if let Ok(mut g) = self.file.lock() {
-            if let Some(w) = g.as_mut() {
-                w.flush()?;
-                w.get_ref().sync_all()?;
-            }
+    fn create(&self) -> std::io::Result<Open> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
         }
-        Ok(())
+        Ok(Open {
+            file: File::create(&self.path)?,
+            len: 0,
+        })
+    }
+
+    /// Records that the dirty file cannot be written and stops the job.
+    fn fail(&self, source: std::io::Error) -> DirtyError {
+        let msg = format!(
+            "cannot write the dirty-record file {}: {source}",
+            self.path.display()
+        );
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(msg);
+        }
+        self.cancel.cancel();
+        DirtyError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Makes the file durable (fsync). A failure fails the job like a failed write.
+    pub fn flush(&self) -> Result<(), DirtyError> {
+        let res = match self.file.lock() {
+            Ok(mut g) => match g.as_mut() {
+                Some(open) => open.file.sync_all(),
+                None => Ok(()),
+            },
+            Err(_) => Err(std::io::Error::other("dirty sink lock poisoned")),
+        };
+        res.map_err(|e| self.fail(e))
     }
 }

@@ -201,6 +201,12 @@ pub trait Writer: Send + Sync {
     async fn abort(&self) -> Result<(), PluginError> {
         Ok(())
     }
+    /// Finishes or removes what earlier, killed runs of this job left behind (a commit
+    /// interrupted half-way is finished, a killed run's staging removed) without running the
+    /// job; `prepare` does the same first. Returns one line per thing done, for the user.
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        Ok(Vec::new())
+    }
 }
 
 /// One unit of writing, fed by one reader task.

@@ -31,6 +31,14 @@ pub struct BuiltJob {
     writer: Box<dyn Writer>,
 }
 
+impl BuiltJob {
+    /// Finishes or removes what killed runs of this job left at the writer's target (see
+    /// [`Writer::recover`]), without running the job.
+    pub async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        self.writer.recover().await
+    }
+}
+
 /// Validates both plugins' parameters and builds them. Pure: touches no system.
 pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError> {
     let re = registry.reader(&spec.reader.name, "job.content[0].reader.name")?;
@@ -304,6 +312,11 @@ async fn finish(
             }
         }
     }
+    // Dirty rows must be on disk before anything is published; a dirty file that cannot be
+    // written fails the job (its rows would otherwise be lost without a trace).
+    if let Err(e) = dirty.flush() {
+        tracing::error!("{e}");
+    }
     let (status, exit_code, error) = match (control.reason(), dirty.exceeded()) {
         (Some(StopReason::Signal(sig)), _) => (
             Status::Interrupted,
@@ -313,6 +326,7 @@ async fn finish(
         (Some(StopReason::Failed(m)), _) | (Some(StopReason::Stalled(m)), _) => {
             (Status::Failed, 1, Some(m))
         }
+        _ if dirty.failure().is_some() => (Status::Failed, 1, dirty.failure()),
         (None, Some(e)) => (Status::ErrorLimitExceeded, 3, Some(e.to_string())),
         (None, None) if control.cancel.is_cancelled() => {
             (Status::Failed, 1, Some("job cancelled".into()))
@@ -331,12 +345,6 @@ async fn finish(
         }
     } else {
         abort(writer, &mut rep).await;
-    }
-    if let Err(e) = dirty.flush() {
-        tracing::error!(
-            "cannot flush the dirty-record file {}: {e}",
-            dirty.path().display()
-        );
     }
     let secs = t0.elapsed().as_secs_f64();
     rep.end = chrono::Utc::now().to_rfc3339();

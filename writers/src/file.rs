@@ -121,6 +121,9 @@ pub enum FileWriterError {
         /// Some of the files.
         files: String,
     },
+    /// Publishing or recovering staged files failed.
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
     /// The blocking writer thread died.
     #[error("file writing thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -285,6 +288,14 @@ impl FileWriter {
         })
     }
 
+    /// Finishes or removes what earlier runs of this `fileName` left in staging (a commit
+    /// interrupted half-way is finished; an aborted or killed run's files are removed).
+    pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
+        let prefix = format!(".datasync-staging-{}-", self.file_name);
+        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging))?;
+        Ok(crate::publish::describe(&done))
+    }
+
     fn publish(&self) -> Result<(), FileWriterError> {
         self.check_conflict()?;
         let old = if self.mode == WriteMode::Truncate {
@@ -297,38 +308,25 @@ impl FileWriter {
             .map(|e| e.map(|e| e.path()))
             .collect::<Result<_, _>>()
             .map_err(io("cannot list", &self.staging))?;
+        staged.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| self.owns(&n.to_string_lossy()))
+        });
         staged.sort();
-        // New names carry this run's id, so they cannot clash with the old files; publish the
-        // new ones first and remove the old ones after, so a failure never leaves nothing.
-        let mut published = Vec::new();
-        for s in &staged {
-            let Some(name) = s.file_name() else { continue };
-            let target = self.dir.join(name);
-            let step = if target.exists() {
-                Err(FileWriterError::Io {
-                    action: "will not overwrite",
-                    path: target.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists"),
-                })
-            } else {
-                fs::rename(s, &target).map_err(io("cannot publish", &target))
-            };
-            if let Err(e) = step {
-                for p in &published {
-                    let _ = fs::remove_file(p);
-                }
-                return Err(e);
+        // New names carry this run's id, so they cannot clash with the old files; the journal
+        // publishes the new ones first and removes the old ones after.
+        let mut journal = crate::publish::Journal::default();
+        for s in staged {
+            if let Some(name) = s.file_name() {
+                let target = self.dir.join(name);
+                journal.moves.push((s, target));
             }
-            published.push(target);
         }
-        for o in old.iter().filter(|o| !published.contains(o)) {
-            fs::remove_file(o).map_err(io("cannot remove the old file", o))?;
-        }
-        fs::remove_dir_all(&self.staging)
-            .map_err(io("cannot remove staging directory", &self.staging))?;
-        if let Ok(d) = fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        journal.replace = old
+            .into_iter()
+            .filter(|o| !journal.moves.iter().any(|(_, t)| t == o))
+            .collect();
+        crate::publish::commit(&self.staging, &journal)?;
         Ok(())
     }
 }
@@ -404,13 +402,9 @@ impl Writer for FileWriter {
         let w = self.clone();
         tokio::task::spawn_blocking(move || {
             fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
+            w.recover()?;
             w.check_conflict()?;
-            if w.staging.exists() {
-                fs::remove_dir_all(&w.staging)
-                    .map_err(io("cannot clear staging directory", &w.staging))?;
-            }
-            fs::create_dir(&w.staging)
-                .map_err(io("cannot create staging directory", &w.staging))?;
+            crate::publish::create_staging(&w.staging)?;
             Ok::<_, FileWriterError>(())
         })
         .await
@@ -440,18 +434,23 @@ impl Writer for FileWriter {
     async fn abort(&self) -> Result<(), PluginError> {
         remove_staging(self.staging.clone()).await
     }
+
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        let w = self.clone();
+        let lines = tokio::task::spawn_blocking(move || w.recover())
+            .await
+            .map_err(FileWriterError::from)??;
+        Ok(lines)
+    }
 }
 
-/// Removes a staging directory on a blocking thread; one that is gone already is fine.
+/// Removes a staging directory on a blocking thread (one that is gone already is fine; one
+/// that holds a decided commit is left for recovery).
 pub(crate) async fn remove_staging(staging: PathBuf) -> Result<(), PluginError> {
-    tokio::task::spawn_blocking(move || match fs::remove_dir_all(&staging) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(io("cannot remove staging directory", &staging)(e))
-        }
-        _ => Ok(()),
-    })
-    .await
-    .map_err(FileWriterError::from)??;
+    tokio::task::spawn_blocking(move || crate::publish::abort(&staging))
+        .await
+        .map_err(FileWriterError::from)?
+        .map_err(FileWriterError::from)?;
     Ok(())
 }
 

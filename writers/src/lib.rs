@@ -9,6 +9,8 @@ pub mod mysql;
 pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "file")]
+pub mod publish;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 #[cfg(any(feature = "mysql", feature = "postgres"))]

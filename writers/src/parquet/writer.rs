@@ -33,9 +33,6 @@ use std::time::Duration;
 /// used is finished when a new partition needs one.
 const MAX_OPEN_FILES: usize = 32;
 
-/// Name of the file in a staging directory that says which process owns it.
-const OWNER_FILE: &str = "_owner";
-
 /// Errors of the Parquet writer.
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetWriterError {
@@ -96,6 +93,9 @@ pub enum ParquetWriterError {
     /// Arrow refused to assemble, filter or regroup a batch.
     #[error("cannot arrange the rows of a batch")]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// Publishing or recovering staged files failed.
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
     /// A blocking thread died.
     #[error("parquet writer thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -414,43 +414,11 @@ impl Inner {
         })
     }
 
-    /// Removes staging directories of this job left by processes that no longer run here.
-    fn clean_stale_staging(&self) -> Result<(), ParquetWriterError> {
+    /// Finishes or removes what earlier runs of this table's `fileName` left in staging.
+    fn recover(&self) -> Result<Vec<String>, ParquetWriterError> {
         let prefix = format!(".datasync-staging-{}-", self.stem);
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(_) => return Ok(()),
-        };
-        let host = hostname();
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(&prefix) || e.path() == self.staging {
-                continue;
-            }
-            let owner = fs::read_to_string(e.path().join(OWNER_FILE)).unwrap_or_default();
-            let (owner_host, pid) = owner.trim().rsplit_once(' ').unwrap_or(("", ""));
-            let alive =
-                owner_host == host && !pid.is_empty() && Path::new("/proc").join(pid).exists();
-            if owner_host != host && !owner_host.is_empty() {
-                tracing::warn!(
-                    "leaving staging directory {} of a run on host {owner_host}",
-                    e.path().display()
-                );
-            } else if alive {
-                tracing::warn!(
-                    "staging directory {} belongs to running process {pid}; leaving it",
-                    e.path().display()
-                );
-            } else {
-                tracing::info!(
-                    "removing stale staging directory {} (its run is gone)",
-                    e.path().display()
-                );
-                fs::remove_dir_all(e.path())
-                    .map_err(io("cannot remove stale staging directory", &e.path()))?;
-            }
-        }
-        Ok(())
+        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging))?;
+        Ok(crate::publish::describe(&done))
     }
 
     fn location(dir: &Path) -> Result<String, ParquetWriterError> {
@@ -526,22 +494,14 @@ impl Inner {
 
     fn prepare(&self) -> Result<(), ParquetWriterError> {
         fs::create_dir_all(&self.dir).map_err(io("cannot create directory", &self.dir))?;
-        self.clean_stale_staging()?;
+        self.recover()?;
         if self.dynamic_parts.is_empty() {
             self.check_conflict(&self.static_rel())?;
         }
         if let Some(t) = &self.hms {
             self.prepare_hms(t)?;
         }
-        if self.staging.exists() {
-            fs::remove_dir_all(&self.staging)
-                .map_err(io("cannot clear staging directory", &self.staging))?;
-        }
-        fs::create_dir(&self.staging)
-            .map_err(io("cannot create staging directory", &self.staging))?;
-        let owner = self.staging.join(OWNER_FILE);
-        fs::write(&owner, format!("{} {}\n", hostname(), std::process::id()))
-            .map_err(io("cannot write", &owner))?;
+        crate::publish::create_staging(&self.staging)?;
         Ok(())
     }
 
@@ -590,30 +550,22 @@ impl Inner {
                 old.extend(Self::data_files(&self.dir.join(rel))?);
             }
         }
-        // Every new file into place first; if one cannot move, the moved ones go back to
-        // staging, so a failed commit leaves the table as it was.
-        let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let mut created: Vec<PathBuf> = Vec::new();
-        if let Err(e) = self.move_all(&staged, &mut moved, &mut created) {
-            for (from, to) in moved.iter().rev() {
-                let _ = fs::rename(to, from);
-            }
-            for d in created.iter().rev() {
-                let _ = fs::remove_dir(d);
-            }
-            return Err(e);
-        }
-        for o in &old {
-            fs::remove_file(o).map_err(io("cannot remove the old file", o))?;
-        }
-        for rel in staged.keys() {
+        // One journaled commit: old `_SUCCESS` markers out, every new file in, the files
+        // truncate replaces out, new markers in (see crate::publish). A file that cannot move
+        // puts back what moved, so a failed commit leaves the table as it was.
+        let mut journal = crate::publish::Journal::default();
+        for (rel, files) in &staged {
             let target = self.dir.join(rel);
-            let success = target.join("_SUCCESS");
-            fs::write(&success, b"").map_err(io("cannot write", &success))?;
-            if let Ok(d) = fs::File::open(&target) {
-                let _ = d.sync_all();
+            journal.unmark.push(target.join("_SUCCESS"));
+            journal.mark.push(target.join("_SUCCESS"));
+            for f in files {
+                if let Some(name) = f.file_name() {
+                    journal.moves.push((f.clone(), target.join(name)));
+                }
             }
         }
+        journal.replace = old;
+        crate::publish::commit(&self.staging, &journal)?;
         if let Some(t) = &self.hms {
             let parts: Vec<&String> = staged.keys().filter(|r| !r.is_empty()).collect();
             if !parts.is_empty() {
@@ -622,45 +574,6 @@ impl Inner {
                         parts: parts.len(),
                         source: Box::new(source),
                     })?;
-            }
-        }
-        fs::remove_dir_all(&self.staging)
-            .map_err(io("cannot remove staging directory", &self.staging))?;
-        Ok(())
-    }
-
-    fn move_all(
-        &self,
-        staged: &BTreeMap<String, Vec<PathBuf>>,
-        moved: &mut Vec<(PathBuf, PathBuf)>,
-        created: &mut Vec<PathBuf>,
-    ) -> Result<(), ParquetWriterError> {
-        for (rel, files) in staged {
-            let target = self.dir.join(rel);
-            // Remember the directories this commit creates, outermost first.
-            let mut missing: Vec<PathBuf> = target
-                .ancestors()
-                .take_while(|a| *a != self.dir && !a.exists())
-                .map(Path::to_path_buf)
-                .collect();
-            missing.reverse();
-            fs::create_dir_all(&target).map_err(io("cannot create directory", &target))?;
-            created.extend(missing);
-            for f in files {
-                let Some(name) = f.file_name() else { continue };
-                let to = target.join(name);
-                if to.exists() {
-                    return Err(ParquetWriterError::Io {
-                        action: "will not overwrite",
-                        path: to,
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::AlreadyExists,
-                            "file exists",
-                        ),
-                    });
-                }
-                fs::rename(f, &to).map_err(io("cannot publish", &to))?;
-                moved.push((f.clone(), to));
             }
         }
         Ok(())
@@ -708,12 +621,6 @@ impl Inner {
         );
         Ok(())
     }
-}
-
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn owner() -> String {
@@ -771,6 +678,17 @@ impl Writer for ParquetWriter {
             Kind::Text(t) => t.abort().await,
             Kind::Parquet(w) => crate::file::remove_staging(w.staging.clone()).await,
         }
+    }
+
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        let w = match &self.kind {
+            Kind::Text(t) => return Writer::recover(t).await,
+            Kind::Parquet(w) => Arc::clone(w),
+        };
+        let lines = tokio::task::spawn_blocking(move || w.recover())
+            .await
+            .map_err(ParquetWriterError::from)??;
+        Ok(lines)
     }
 }
 

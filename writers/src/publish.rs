@@ -1,0 +1,439 @@
+//! Crash-safe publication of staged local files, shared by the file and Parquet writers.
+//!
+//! A commit first writes a journal (`_commit.json`, atomically: temp file, fsync, rename, fsync
+//! of the directory) into the run's staging directory, naming every move (staged file -> final
+//! path), every marker to remove before and to write after, and every old file truncate
+//! replaces. From then on the commit only rolls forward: when the process dies half-way, the
+//! next run of the same target (or `datasync recover`) finds the journal and finishes it, so
+//! the target never stays a mix of old and new files. A staging directory without a journal
+//! whose process is gone is an aborted run and is removed. `_SUCCESS` markers are removed
+//! before the first file moves and written after the last, so a directory that has one is never
+//! a mix.
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File in a staging directory naming the process that owns it (`host pid`).
+pub(crate) const OWNER_FILE: &str = "_owner";
+/// File in a staging directory holding the decided commit.
+pub(crate) const JOURNAL_FILE: &str = "_commit.json";
+
+/// What a commit does, in order: remove `unmark`, do every move, remove `replace`, write
+/// `mark`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Journal {
+    /// Markers (e.g. `_SUCCESS`) that must disappear before anything moves.
+    pub unmark: Vec<PathBuf>,
+    /// Staged file -> final path.
+    pub moves: Vec<(PathBuf, PathBuf)>,
+    /// Old files the new ones replace (truncate), removed after every move.
+    pub replace: Vec<PathBuf>,
+    /// Markers written (empty files) when everything else is done.
+    pub mark: Vec<PathBuf>,
+}
+
+/// A step of a commit or recovery that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}", path.display())]
+pub struct PublishError {
+    action: &'static str,
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_path_buf();
+    move |source| PublishError {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Makes a directory's entries durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// `host pid` of this process, written into each staging directory it owns.
+pub(crate) fn owner() -> String {
+    format!("{} {}", hostname(), std::process::id())
+}
+
+/// This machine's host name.
+pub(crate) fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Creates a fresh staging directory that names its owner.
+pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
+    if staging.exists() {
+        fs::remove_dir_all(staging).map_err(io("cannot clear staging directory", staging))?;
+    }
+    fs::create_dir_all(staging).map_err(io("cannot create staging directory", staging))?;
+    let owner_file = staging.join(OWNER_FILE);
+    fs::write(&owner_file, owner()).map_err(io("cannot write", &owner_file))
+}
+
+/// Test hook: a pause after every step of a commit, so the fault tests can kill the process
+/// in the middle of one. Unset in production.
+fn step_pause() {
+    if let Some(ms) = std::env::var("DATASYNC_TEST_COMMIT_STEP_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Decides the commit (writes the journal durably), then carries it out. When a file cannot
+/// be moved, the moves made so far are undone and the journal removed, so the target is as it
+/// was and the error is returned; once every file has moved, the commit can only go forward:
+/// a later failure leaves the journal for the next run or `datasync recover` to finish.
+pub(crate) fn commit(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
+    // Staged files must be on disk before the journal says they are the new state.
+    for (from, _) in &journal.moves {
+        if let Ok(f) = fs::File::open(from) {
+            f.sync_all().map_err(io("cannot sync", from))?;
+        }
+    }
+    let path = staging.join(JOURNAL_FILE);
+    let tmp = staging.join(format!("{JOURNAL_FILE}.tmp"));
+    let text = serde_json::to_vec_pretty(journal)
+        .map_err(|e| io("cannot encode", &path)(std::io::Error::other(e)))?;
+    let mut f = fs::File::create(&tmp).map_err(io("cannot write", &tmp))?;
+    f.write_all(&text).map_err(io("cannot write", &tmp))?;
+    f.sync_all().map_err(io("cannot sync", &tmp))?;
+    fs::rename(&tmp, &path).map_err(io("cannot write", &path))?;
+    sync_dir(staging);
+    step_pause();
+    let unmarked: Vec<&PathBuf> = journal.unmark.iter().filter(|m| m.exists()).collect();
+    let mut moved = Vec::new();
+    let mut created = Vec::new();
+    if let Err(e) = unmark_and_move(journal, Some((&mut moved, &mut created))) {
+        for (from, to) in moved.iter().rev() {
+            let _ = fs::rename(to, from);
+        }
+        for d in created.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+        for m in unmarked {
+            let _ = fs::write(m, b"");
+        }
+        let _ = fs::remove_file(&path);
+        return Err(e);
+    }
+    finish(staging, journal)
+}
+
+/// Removes the markers and moves every staged file not yet moved; records what it moved and
+/// which directories it created (outermost first) when asked, so a live commit can undo them.
+#[allow(clippy::type_complexity)]
+fn unmark_and_move(
+    journal: &Journal,
+    mut undo: Option<(&mut Vec<(PathBuf, PathBuf)>, &mut Vec<PathBuf>)>,
+) -> Result<(), PublishError> {
+    for m in &journal.unmark {
+        match fs::remove_file(m) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("cannot remove", m)(e))
+            }
+            _ => {}
+        }
+    }
+    for (from, to) in &journal.moves {
+        if !from.exists() {
+            if to.exists() {
+                continue; // moved before the interruption
+            }
+            return Err(io("staged file missing for", to)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is gone", from.display()),
+            )));
+        }
+        if let Some(parent) = to.parent() {
+            let mut missing: Vec<PathBuf> = parent
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            missing.reverse();
+            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+            if let Some((_, created)) = undo.as_mut() {
+                created.extend(missing);
+            }
+        }
+        if to.exists() {
+            return Err(io("will not overwrite", to)(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "file exists",
+            )));
+        }
+        fs::rename(from, to).map_err(io("cannot publish", to))?;
+        if let Some((moved, _)) = undo.as_mut() {
+            moved.push((from.clone(), to.clone()));
+        }
+        step_pause();
+    }
+    Ok(())
+}
+
+/// The part of a commit after every file moved: old files out, markers in, staging gone.
+fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
+    for o in &journal.replace {
+        match fs::remove_file(o) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("cannot remove the old file", o)(e))
+            }
+            _ => {}
+        }
+        step_pause();
+    }
+    let mut dirs: Vec<&Path> = journal
+        .moves
+        .iter()
+        .filter_map(|(_, to)| to.parent())
+        .collect();
+    dirs.dedup();
+    for d in dirs {
+        sync_dir(d);
+    }
+    for m in &journal.mark {
+        fs::write(m, b"").map_err(io("cannot write", m))?;
+        if let Some(parent) = m.parent() {
+            sync_dir(parent);
+        }
+    }
+    // Done: the journal goes first, so a leftover staging directory is never rolled again.
+    let jf = staging.join(JOURNAL_FILE);
+    fs::remove_file(&jf).map_err(io("cannot remove", &jf))?;
+    sync_dir(staging);
+    fs::remove_dir_all(staging).map_err(io("cannot remove staging directory", staging))
+}
+
+/// Carries out a decided commit whose process died; every step may already have happened.
+fn roll_forward(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
+    unmark_and_move(journal, None)?;
+    finish(staging, journal)
+}
+
+/// Removes this run's staging directory on abort, unless it holds a decided commit (a commit
+/// that failed after every file moved): that one is left for recovery to finish.
+pub(crate) fn abort(staging: &Path) -> Result<(), PublishError> {
+    if staging.join(JOURNAL_FILE).exists() {
+        tracing::warn!(
+            "leaving {}: it holds a decided commit that the next run (or `datasync recover`) finishes",
+            staging.display()
+        );
+        return Ok(());
+    }
+    match fs::remove_dir_all(staging) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(io("cannot remove staging directory", staging)(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What [`recover`] did with one staging directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recovered {
+    /// A commit interrupted half-way was finished.
+    RolledForward(PathBuf),
+    /// An aborted or killed run's staging was removed.
+    Removed(PathBuf),
+    /// Left alone: its process still runs, or it belongs to another host.
+    Left(PathBuf, String),
+}
+
+/// Finishes or removes the staging directories in `dir` whose names start with `prefix` and
+/// whose process is gone (all but `own`, this run's). Returns what it did, in name order.
+pub(crate) fn recover(
+    dir: &Path,
+    prefix: &str,
+    own: Option<&Path>,
+) -> Result<Vec<Recovered>, PublishError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("cannot list", dir)(e)),
+    };
+    let mut found: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .filter(|p| Some(p.as_path()) != own && p.is_dir())
+        .collect();
+    found.sort();
+    let host = hostname();
+    let mut done = Vec::new();
+    for s in found {
+        let owner = fs::read_to_string(s.join(OWNER_FILE)).unwrap_or_default();
+        let (owner_host, pid) = owner.trim().rsplit_once(' ').unwrap_or(("", ""));
+        if !owner_host.is_empty() && owner_host != host {
+            done.push(Recovered::Left(s, format!("a run on host {owner_host}")));
+            continue;
+        }
+        if !pid.is_empty() && pid != std::process::id().to_string() && pid_alive(pid) {
+            done.push(Recovered::Left(s, format!("process {pid} still runs")));
+            continue;
+        }
+        let jf = s.join(JOURNAL_FILE);
+        match fs::read(&jf) {
+            Ok(bytes) => {
+                let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+                    io("cannot read the commit journal", &jf)(std::io::Error::other(e))
+                })?;
+                roll_forward(&s, &journal)?;
+                done.push(Recovered::RolledForward(s));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::remove_dir_all(&s).map_err(io("cannot remove stale staging directory", &s))?;
+                done.push(Recovered::Removed(s));
+            }
+            Err(e) => return Err(io("cannot read", &jf)(e)),
+        }
+    }
+    Ok(done)
+}
+
+/// Logs what [`recover`] did (and returns the same as lines for `datasync recover`).
+pub(crate) fn describe(done: &[Recovered]) -> Vec<String> {
+    let lines: Vec<String> = done
+        .iter()
+        .map(|r| match r {
+            Recovered::RolledForward(p) => format!(
+                "finished the interrupted commit recorded in {}",
+                p.display()
+            ),
+            Recovered::Removed(p) => {
+                format!(
+                    "removed staging directory {} (its run is gone)",
+                    p.display()
+                )
+            }
+            Recovered::Left(p, why) => {
+                format!("left staging directory {} ({why})", p.display())
+            }
+        })
+        .collect();
+    for (l, r) in lines.iter().zip(done) {
+        match r {
+            Recovered::Left(..) => tracing::warn!("{l}"),
+            _ => tracing::info!("{l}"),
+        }
+    }
+    lines
+}
+
+/// Whether process `pid` exists on this host (a zombie counts as gone).
+fn pid_alive(pid: &str) -> bool {
+    match fs::read_to_string(Path::new("/proc").join(pid).join("stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn staged(root: &Path, names: &[&str]) -> (PathBuf, Journal) {
+        let staging = root.join(".datasync-staging-x-1");
+        create_staging(&staging).unwrap();
+        let mut j = Journal::default();
+        for n in names {
+            let f = staging.join(n);
+            fs::write(&f, n).unwrap();
+            j.moves.push((f, root.join("out").join(n)));
+        }
+        (staging, j)
+    }
+
+    #[test]
+    fn commit_moves_replaces_and_marks() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("out")).unwrap();
+        fs::write(t.path().join("out/old"), "old").unwrap();
+        fs::write(t.path().join("out/_SUCCESS"), "").unwrap();
+        let (staging, mut j) = staged(t.path(), &["a", "b"]);
+        j.replace.push(t.path().join("out/old"));
+        j.unmark.push(t.path().join("out/_SUCCESS"));
+        j.mark.push(t.path().join("out/_SUCCESS"));
+        commit(&staging, &j).unwrap();
+        let mut names: Vec<_> = fs::read_dir(t.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["_SUCCESS", "a", "b"]);
+        assert!(!staging.exists());
+    }
+
+    #[test]
+    fn an_interrupted_commit_rolls_forward_and_an_uncommitted_run_is_removed() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("out")).unwrap();
+        fs::write(t.path().join("out/old"), "old").unwrap();
+        let (staging, mut j) = staged(t.path(), &["a", "b"]);
+        j.replace.push(t.path().join("out/old"));
+        // The journal is written and one file moved, then the process "dies": its owner is a
+        // pid that cannot exist.
+        fs::write(staging.join(JOURNAL_FILE), serde_json::to_vec(&j).unwrap()).unwrap();
+        fs::rename(&j.moves[0].0, &j.moves[0].1).unwrap();
+        fs::write(
+            staging.join(OWNER_FILE),
+            format!("{} 4194304999", hostname()),
+        )
+        .unwrap();
+        // A second staging directory of a run that never committed.
+        let other = t.path().join(".datasync-staging-x-2");
+        create_staging(&other).unwrap();
+        fs::write(other.join("c"), "c").unwrap();
+        fs::write(other.join(OWNER_FILE), format!("{} 4194304999", hostname())).unwrap();
+        let done = recover(t.path(), ".datasync-staging-x-", None).unwrap();
+        assert_eq!(
+            done,
+            [
+                Recovered::RolledForward(staging.clone()),
+                Recovered::Removed(other.clone())
+            ]
+        );
+        assert_eq!(fs::read_to_string(t.path().join("out/a")).unwrap(), "a");
+        assert_eq!(fs::read_to_string(t.path().join("out/b")).unwrap(), "b");
+        assert!(!t.path().join("out/old").exists());
+        assert!(!staging.exists() && !other.exists());
+    }
+
+    #[test]
+    fn a_live_or_foreign_owner_is_left_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let mine = t.path().join(".datasync-staging-x-1");
+        create_staging(&mine).unwrap();
+        let foreign = t.path().join(".datasync-staging-x-2");
+        create_staging(&foreign).unwrap();
+        fs::write(foreign.join(OWNER_FILE), "elsewhere 1").unwrap();
+        // pid 1 always runs.
+        let live = t.path().join(".datasync-staging-x-3");
+        create_staging(&live).unwrap();
+        fs::write(live.join(OWNER_FILE), format!("{} 1", hostname())).unwrap();
+        let done = recover(t.path(), ".datasync-staging-x-", Some(&mine)).unwrap();
+        assert!(
+            matches!(&done[0], Recovered::Left(p, why) if p == &foreign && why.contains("elsewhere"))
+        );
+        assert!(
+            matches!(&done[1], Recovered::Left(p, why) if p == &live && why.contains("still runs"))
+        );
+        assert!(mine.exists() && foreign.exists() && live.exists());
+    }
+}
