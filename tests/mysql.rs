@@ -593,3 +593,72 @@ fn tls_is_used_as_the_jdbc_url_asks() {
         assert!(stderr(&o).contains("certificate"), "{bad}: {}", stderr(&o));
     }
 }
+
+/// `INT(11) UNSIGNED` -> `INT UNSIGNED`: MariaDB's integer display widths, which DDL omits.
+fn without_display_width(t: &str) -> String {
+    for int in ["TINYINT", "SMALLINT", "MEDIUMINT", "BIGINT", "INT"] {
+        if let Some(rest) = t.strip_prefix(int).and_then(|r| r.strip_prefix('(')) {
+            if let Some((_, after)) = rest.split_once(')') {
+                return format!("{int}{after}");
+            }
+        }
+    }
+    t.to_string()
+}
+
+/// Every row of the MySQL type table (db/src/mysql/types.rs), both ways on the server: a column
+/// of the MySQL type reads as the row's Arrow type, and `createTable` makes that Arrow type the
+/// row's DDL (as the server reports it back).
+#[test]
+fn type_table_holds_both_ways_on_the_server() {
+    use datasync_db::mysql::TYPE_TABLE;
+    let db = MariaDb::new();
+    let cols: Vec<String> = TYPE_TABLE
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _, _))| format!("c{i} {t}"))
+        .collect();
+    // One row of NULLs: the target is created when the first batch arrives.
+    db.exec(&format!(
+        "CREATE TABLE src ({}); INSERT INTO src () VALUES ()",
+        cols.join(", ")
+    ));
+    let w = writer(&db, "created", r#""column": ["*"], "createTable": true,"#);
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "types",
+        &job("{}", &reader(&db, r#""column": ["*"],"#), &w),
+    );
+    let o = std::process::Command::new(bin())
+        .current_dir(t.path())
+        .env("DATASYNC_LOG", "debug")
+        .args(["run", p.to_str().unwrap(), "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let read = logged_columns(&stderr(&o));
+    let created = db.query(
+        "SELECT UPPER(COLUMN_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = 'created' ORDER BY ORDINAL_POSITION",
+    );
+    let created: Vec<&str> = created.lines().collect();
+    assert_eq!(read.len(), TYPE_TABLE.len());
+    assert_eq!(created.len(), TYPE_TABLE.len());
+    for (i, (mysql, arrow, ddl)) in TYPE_TABLE.iter().enumerate() {
+        assert_eq!(
+            read[i],
+            (format!("c{i}"), arrow.to_string()),
+            "{mysql} reads as"
+        );
+        // The server reports BOOLEAN as TINYINT(1) and adds display widths to integers.
+        let want = if *ddl == "BOOLEAN" { "TINYINT(1)" } else { ddl };
+        let got = without_display_width(created[i]);
+        let got = if want == "TINYINT(1)" {
+            created[i]
+        } else {
+            got.as_str()
+        };
+        assert_eq!(got, want, "createTable for {mysql} ({arrow})");
+    }
+}

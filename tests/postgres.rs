@@ -428,3 +428,54 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
     assert!(stderr(&o).contains("using text COPY"), "{}", stderr(&o));
     assert_eq!(pg.query("SELECT count(*) FROM (SELECT id, n, m, t, d, u, j, s, b, f, tm FROM dst2 EXCEPT SELECT * FROM src) x"), "0");
 }
+
+/// Every row of the PostgreSQL type table (db/src/postgres/types.rs), both ways on the server:
+/// a column of the type reads as the row's Arrow type, and `createTable` makes that Arrow type
+/// the row's DDL (as `format_type` reports it back).
+#[test]
+fn type_table_holds_both_ways_on_the_server() {
+    use datasync_db::postgres::TYPE_TABLE;
+    let pg = Pg::new();
+    let cols: Vec<String> = TYPE_TABLE
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _, _))| format!("c{i} {t}"))
+        .collect();
+    // One row of NULLs: the target is created when the first batch arrives.
+    pg.query(&format!(
+        "CREATE TABLE src ({}); INSERT INTO src DEFAULT VALUES",
+        cols.join(", ")
+    ));
+    let w = pg_writer(&pg, "created", r#""column": ["*"], "createTable": true,"#);
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "types",
+        &job("{}", &pg_reader(&pg, "src", r#""column": ["*"],"#), &w),
+    );
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .env("DATASYNC_LOG", "debug")
+        .args(["run", p.to_str().unwrap(), "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let read = logged_columns(&stderr(&o));
+    let created = pg.query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'created'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    );
+    let created: Vec<&str> = created.lines().collect();
+    assert_eq!(read.len(), TYPE_TABLE.len());
+    assert_eq!(created.len(), TYPE_TABLE.len());
+    for (i, (pgt, arrow, ddl)) in TYPE_TABLE.iter().enumerate() {
+        assert_eq!(
+            read[i],
+            (format!("c{i}"), arrow.to_string()),
+            "{pgt} reads as"
+        );
+        // format_type spells timestamp(6) as "timestamp(6) without time zone".
+        let got = created[i].replace(" without time zone", "");
+        assert_eq!(got, *ddl, "createTable for {pgt} ({arrow})");
+    }
+}

@@ -78,6 +78,15 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
     ))
 }
 
+/// `name type, name type, ...` with [`type_name`]s: how readers log the columns they announce
+/// (at debug level, so a user and the type-table tests can see what a source type became).
+pub fn columns_line<'a>(cols: impl IntoIterator<Item = (&'a str, &'a DataType)>) -> String {
+    cols.into_iter()
+        .map(|(n, t)| format!("{n} {}", type_name(t)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The canonical name of an Arrow type as [`parse_type`] reads it back.
 pub fn type_name(t: &DataType) -> String {
     match t {
@@ -100,6 +109,8 @@ pub fn type_name(t: &DataType) -> String {
         DataType::Binary => "binary".into(),
         DataType::Boolean => "boolean".into(),
         DataType::Date32 => "date32".into(),
+        DataType::Time64(TimeUnit::Microsecond) => "time64[us]".into(),
+        DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
         other => other.to_string(),
     }
 }

@@ -583,3 +583,18 @@ pub fn wait_or_hang(child: std::process::Child, limit: std::time::Duration) -> O
     );
     o
 }
+
+/// The `columns ...` debug line a reader logs: (name, Arrow type) pairs.
+pub fn logged_columns(stderr: &str) -> Vec<(String, String)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.split_once("columns ").map(|(_, c)| c.to_string()))
+        .unwrap_or_else(|| panic!("no columns line in {stderr}"));
+    // Types may hold ", " (decimal(12, 2) never: type_name writes "decimal(12,2)").
+    line.split(", ")
+        .map(|c| {
+            let (n, t) = c.split_once(' ').unwrap();
+            (n.to_string(), t.to_string())
+        })
+        .collect()
+}

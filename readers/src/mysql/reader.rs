@@ -165,6 +165,17 @@ impl ReaderTask for MysqlTask {
         let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
         let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
             columns.iter().map(arrow_type).collect();
+        let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+        tracing::debug!(
+            "task {}: columns {}",
+            ctx.task_id,
+            datasync_engine::types::columns_line(
+                names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(kinds.iter().map(|(t, _)| t))
+            )
+        );
         let fields = columns
             .iter()
             .zip(&kinds)

@@ -216,6 +216,12 @@ impl ReaderTask for PgTask {
         } else {
             format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
         };
+        tracing::debug!(
+            "columns {}",
+            datasync_engine::types::columns_line(
+                fields.iter().map(|f| (f.name().as_str(), f.data_type()))
+            )
+        );
         let schema = Arc::new(arrow_schema::Schema::new(fields));
         let mut cols = Columns::new(schema).map_err(|e| PluginError::new(PgError::Invalid(e)))?;
         let stream = client
