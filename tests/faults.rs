@@ -470,3 +470,302 @@ fn a_full_disk_under_the_dirty_file_keeps_whole_lines_and_fails() {
     );
     assert_eq!(all_entries(&out), Vec::<String>::new(), "nothing published");
 }
+
+/// `rows` CSV rows `id,name` in one file.
+fn id_rows(dir: &Path, rows: usize) -> PathBuf {
+    let p = dir.join("ids.csv");
+    let text: String = (1..=rows).map(|i| format!("{i},n{i}\n")).collect();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn id_reader(input: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}",
+            "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    )
+}
+
+/// Throttled so the server restart surely lands mid-write; units of 500 rows.
+const SLOW: &str = r#"{"speed": {"record": 4000}, "batch": {"rows": 500}, "retry": {"count": 0}}"#;
+
+/// Runs `job` while `restart` kills and restarts the target once `landed()` shows rows
+/// arriving; returns the job's output.
+fn run_through_a_restart(
+    t: &Path,
+    job_text: &str,
+    landed: impl Fn() -> u64,
+    restart: impl FnOnce(),
+) -> std::process::Output {
+    let p = write_job(t, "restart", job_text);
+    let child = spawn(t, &["run", p.to_str().unwrap(), "--no-progress"], &[]);
+    wait_for("rows landing before the restart", || landed() > 0);
+    restart();
+    wait_or_hang(child, Duration::from_secs(180))
+}
+
+#[test]
+fn mysql_target_restarting_mid_write_gets_every_row_once() {
+    let srv = ScratchMariaDb::start("");
+    srv.query(
+        "",
+        "CREATE DATABASE d; CREATE TABLE d.pk (id BIGINT PRIMARY KEY, name VARCHAR(20)); \
+         CREATE TABLE d.nopk (id BIGINT, name VARCHAR(20))",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let rows = 20_000;
+    let input = id_rows(t.path(), rows);
+    for (table, mode) in [("pk", "replace"), ("nopk", "insert")] {
+        let writer = format!(
+            r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
+                "writeMode": "{mode}", "reconnectTimeout": "60s", "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+            srv.url("d")
+        );
+        let count = |srv: &ScratchMariaDb| {
+            if !srv.ping() {
+                return 0;
+            }
+            srv.query("d", &format!("SELECT COUNT(*) FROM {table}"))
+                .parse()
+                .unwrap_or(0)
+        };
+        let o = run_through_a_restart(
+            t.path(),
+            &job(SLOW, &id_reader(&input), &writer),
+            || count(&srv),
+            || {
+                srv.kill();
+                std::thread::sleep(Duration::from_secs(2));
+                srv.launch();
+            },
+        );
+        let e = stderr(&o);
+        let dupes = srv.query(
+            "d",
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT id FROM {table} GROUP BY id HAVING COUNT(*) > 1) x"
+            ),
+        );
+        assert_eq!(dupes, "0", "{mode}: no row twice; {e}");
+        if code(&o) == 0 {
+            assert!(e.contains("reconnected after"), "{mode}: {e}");
+            assert_eq!(
+                srv.query(
+                    "d",
+                    &format!("SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)) FROM {table}")
+                ),
+                format!("{rows}\t{}\t{rows}", rows * (rows + 1) / 2),
+                "{mode}: every row once"
+            );
+        } else {
+            // Only insert mode may refuse to replay a unit whose COMMIT was cut off; it says
+            // so and how much was committed.
+            assert_eq!(mode, "insert", "{e}");
+            assert!(
+                e.contains("may or may not have landed") && e.contains("committed before"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn postgres_target_restarting_mid_write_gets_every_row_once() {
+    let srv = ScratchPg::start();
+    srv.query("postgres", "CREATE DATABASE d");
+    srv.query(
+        "d",
+        "CREATE TABLE pk (id bigint PRIMARY KEY, name text); CREATE TABLE nopk (id bigint, name text)",
+    );
+    let t = tempfile::tempdir().unwrap();
+    // Units are 65,536 rows: several of them, so the restart lands between two.
+    let rows = 240_000;
+    let input = id_rows(t.path(), rows);
+    let slow = r#"{"speed": {"record": 40000}, "retry": {"count": 0}}"#;
+    for (table, mode) in [("pk", "update"), ("nopk", "insert")] {
+        let writer = format!(
+            r#"{{"name": "postgresqlwriter", "parameter": {{"username": "postgres", "column": ["id", "name"],
+                "writeMode": "{mode}", "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+            srv.url("d")
+        );
+        let count = |srv: &ScratchPg| {
+            let o = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &srv.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "d",
+                ])
+                .args(["-qAtX", "-c", &format!("SELECT count(*) FROM {table}")])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0)
+        };
+        let o = run_through_a_restart(
+            t.path(),
+            &job(slow, &id_reader(&input), &writer),
+            || count(&srv),
+            || {
+                srv.crash();
+                std::thread::sleep(Duration::from_secs(2));
+                srv.launch();
+            },
+        );
+        let e = stderr(&o);
+        assert_eq!(
+            srv.query(
+                "d",
+                &format!("SELECT count(*) FROM (SELECT id FROM {table} GROUP BY id HAVING count(*) > 1) x")
+            ),
+            "0",
+            "{mode}: no row twice; {e}"
+        );
+        if code(&o) == 0 {
+            assert!(e.contains("reconnected after"), "{mode}: {e}");
+            assert_eq!(
+                srv.query(
+                    "d",
+                    &format!("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id) FROM {table}")
+                ),
+                format!("{rows}|{}|{rows}", rows * (rows + 1) / 2),
+                "{mode}: every row once"
+            );
+        } else {
+            assert_eq!(mode, "insert", "{e}");
+            assert!(
+                e.contains("may or may not have landed") && e.contains("committed before"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
+    let srv = ScratchMariaDb::start("");
+    let rows = 200_000;
+    srv.query(
+        "",
+        &format!(
+            "CREATE DATABASE d; USE d; CREATE TABLE src (id BIGINT PRIMARY KEY, name VARCHAR(300)); \
+             INSERT INTO src SELECT seq, CONCAT('n', seq, REPEAT('x', 250)) FROM seq_1_to_{rows}"
+        ),
+    );
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    // The file writer's staged output is discarded on a retry, so the read may start over.
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "src", &job(setting, &reader, &writer));
+    let child = spawn(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--no-progress"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    srv.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    srv.launch();
+    let o = wait_or_hang(child, Duration::from_secs(180));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
+    let want: Vec<String> = {
+        // 50 MB: more than the socket buffers hold, so the kill cuts the read.
+        let pad = "x".repeat(250);
+        let mut v: Vec<String> = (1..=rows).map(|i| format!("{i},n{i}{pad}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines_in(&out), want);
+    // A source that does not come back fails the job, naming it, without a hang.
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "gone", &job(setting, &reader, &writer));
+    let child = spawn(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--no-progress"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    srv.kill();
+    let o = wait_or_hang(child, Duration::from_secs(180));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("127.0.0.1:{}", srv.port)),
+        "names the server: {}",
+        stderr(&o)
+    );
+    assert_eq!(lines_in(&out), want, "the earlier output is untouched");
+}
+
+#[test]
+fn sigterm_stops_sql_readers_and_writers_with_143_and_says_what_was_committed() {
+    let db = MariaDb::new();
+    let rows = 300_000;
+    db.exec(&format!(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, name VARCHAR(20)); \
+         INSERT INTO src SELECT seq, CONCAT('n', seq) FROM seq_1_to_{rows}; CREATE TABLE dst LIKE src"
+    ));
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text)");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let my_writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let pg_writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    let t = tempfile::tempdir().unwrap();
+    let slow = r#"{"speed": {"record": 50000}, "batch": {"rows": 1000}}"#;
+    for (name, writer, landed) in [
+        ("my", my_writer, Box::new(|| db.query("SELECT COUNT(*) FROM dst")) as Box<dyn Fn() -> String>),
+        ("pg", pg_writer, Box::new(|| pg.query("SELECT count(*) FROM dst"))),
+    ] {
+        let p = write_job(t.path(), name, &job(slow, &reader, &writer));
+        let o = terminate_when(
+            t.path(),
+            &p,
+            || landed() != "0",
+            Duration::from_millis(300),
+        );
+        assert_eq!(o.status.code(), Some(143), "{name}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("INTERRUPTED"), "{name}: {e}");
+        // Direct SQL writers keep what they committed; the report's count is that number.
+        let written: u64 = e
+            .split("written ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: no written count in {e}"));
+        let there: u64 = landed().parse().unwrap();
+        assert_eq!(there, written, "{name}: rows in the target = rows reported written");
+        assert!(there < rows as u64, "{name}: stopped early");
+    }
+}

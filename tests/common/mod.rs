@@ -434,7 +434,7 @@ impl ScratchMariaDb {
     pub fn start_in(dir: tempfile::TempDir, extra: &str) -> ScratchMariaDb {
         let dd = dir.path().display().to_string();
         sh_in(
-            &format!("mariadb-install-db --no-defaults --datadir={dd}/data --user=root --auth-root-authentication-method=normal --skip-test-db >/dev/null"),
+            &format!("mariadb-install-db --no-defaults --datadir={dd}/data --tmpdir={dd} --user=root --auth-root-authentication-method=normal --skip-test-db >/dev/null"),
             dir.path(),
         );
         let s = ScratchMariaDb {
@@ -452,7 +452,7 @@ impl ScratchMariaDb {
         sh_in(
             &format!(
                 "mariadbd --no-defaults --datadir={dd}/data --port={} --bind-address=127.0.0.1 --socket={dd}/sock \
-                 --user=root --pid-file={dd}/pid --log-error={dd}/err.log --innodb-buffer-pool-size=16M \
+                 --user=root --pid-file={dd}/pid --log-error={dd}/err.log --tmpdir={dd} --innodb-buffer-pool-size=16M \
                  --local-infile=1 {} >/dev/null 2>&1 &",
                 self.port, self.extra
             ),
@@ -597,4 +597,114 @@ pub fn logged_columns(stderr: &str) -> Vec<(String, String)> {
             (n.to_string(), t.to_string())
         })
         .collect()
+}
+
+/// A throwaway PostgreSQL cluster of the test's own (initdb as the `postgres` user into a temp
+/// directory, a free loopback port, trust auth), so a test may stop it hard and start it again.
+/// Needs Debian's postgresql binaries (tests/setup.sh) and root (to run them as `postgres`).
+pub struct ScratchPg {
+    /// Holds the data directory, the socket and the log.
+    pub dir: tempfile::TempDir,
+    /// The loopback port it listens on.
+    pub port: u16,
+    bin: PathBuf,
+}
+
+impl ScratchPg {
+    /// Initialises and starts a cluster.
+    pub fn start() -> ScratchPg {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("/usr/lib/postgresql (Debian's postgresql; tests/setup.sh installs it)")
+            .map(|e| e.unwrap().path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::tempdir().unwrap();
+        sh_in(
+            &format!("chown postgres {}", dir.path().display()),
+            dir.path(),
+        );
+        let s = ScratchPg {
+            dir,
+            port: free_port(),
+            bin,
+        };
+        s.as_postgres(&format!(
+            "{}/initdb -D data -A trust -U postgres >/dev/null",
+            s.bin.display()
+        ));
+        s.launch();
+        s
+    }
+
+    fn as_postgres(&self, cmd: &str) {
+        sh_in(
+            &format!(
+                "runuser -u postgres -- sh -c 'cd {} && {cmd}'",
+                self.dir.path().display()
+            ),
+            self.dir.path(),
+        );
+    }
+
+    /// Starts the server (again) on the same port and data directory, and waits until it
+    /// accepts connections.
+    pub fn launch(&self) {
+        self.as_postgres(&format!(
+            "{}/pg_ctl -D data -l log -w -o \"-p {} -k {} -c listen_addresses=127.0.0.1\" start >/dev/null",
+            self.bin.display(),
+            self.port,
+            self.dir.path().display()
+        ));
+    }
+
+    /// Stops it the hard way (`pg_ctl -m immediate`: no checkpoint, clients cut off).
+    pub fn crash(&self) {
+        self.as_postgres(&format!(
+            "{}/pg_ctl -D data -m immediate stop >/dev/null",
+            self.bin.display()
+        ));
+    }
+
+    /// Runs `q` in database `db`; rows unaligned, `|`-separated, trimmed.
+    pub fn query(&self, db: &str, q: &str) -> String {
+        let o = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", q])
+            .output()
+            .expect("psql");
+        assert!(
+            o.status.success(),
+            "{q}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim_end().to_string()
+    }
+
+    /// The JDBC URL of database `db` on it.
+    pub fn url(&self, db: &str) -> String {
+        format!("jdbc:postgresql://127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "runuser -u postgres -- {}/pg_ctl -D {}/data -m immediate stop >/dev/null 2>&1",
+                self.bin.display(),
+                self.dir.path().display()
+            ))
+            .status();
+    }
 }

@@ -51,7 +51,11 @@ impl PgError {
     /// Lost connections and timeouts may heal; server refusals do not.
     pub fn is_retriable(&self) -> bool {
         match self {
-            PgError::Connect { source, .. } => source.as_db_error().is_none(),
+            // No answer at all, or a server that is starting, shutting down or full.
+            PgError::Connect { source, .. } => source.as_db_error().is_none_or(|db| {
+                let c = db.code().code();
+                c.starts_with("08") || c.starts_with("57P") || c == "53300"
+            }),
             PgError::Query { source, .. } => source.is_closed(),
             PgError::Timeout { .. } => true,
             PgError::Invalid(_) => false,

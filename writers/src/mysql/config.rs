@@ -50,6 +50,10 @@ pub struct MysqlWriterConfig {
     /// Write empty strings as NULL.
     #[serde(default)]
     pub empty_as_null: bool,
+    /// How long a task waits for a lost server to come back (reconnecting with backoff)
+    /// before it fails; `0` = fail at once. Default 60s.
+    #[serde(default = "crate::sqltarget::default_reconnect_timeout")]
+    pub reconnect_timeout: datasync_engine::config::HumanDuration,
 }
 
 fn default_batch_size() -> usize {

@@ -28,9 +28,6 @@ const STRUCTURAL: &[u16] = &[
     1044, 1045, 1046, 1049, 1054, 1064, 1136, 1142, 1143, 1146, 1149, 1290, 1036, 1227,
 ];
 
-/// Reconnect-and-retry attempts for a batch after a lost connection.
-const RECONNECTS: u32 = 3;
-
 /// The MySQL writer.
 #[derive(Debug, Clone)]
 pub struct MysqlWriter {
@@ -232,14 +229,15 @@ impl MysqlTask {
     }
 
     /// Writes `rows` (literal tuples) in one transaction, in statements capped by batchSize and
-    /// the packet size.
+    /// the packet size. An error at COMMIT comes back as [`Failed::AtCommit`]: the unit may or
+    /// may not have landed.
     async fn write_all(
         &self,
         s: &mut Session,
         head: &str,
         tail: &str,
         rows: &[(usize, Vec<u8>)],
-    ) -> Result<(), mysql_async::Error> {
+    ) -> Result<(), Failed> {
         let budget = s.max_packet / 2;
         s.conn.query_drop("START TRANSACTION").await?;
         let mut sql: Vec<u8> = Vec::with_capacity(budget.min(16 << 20));
@@ -262,12 +260,50 @@ impl MysqlTask {
                 let text = String::from_utf8_lossy(&sql);
                 if let Err(e) = s.conn.query_drop(text.as_ref()).await {
                     let _ = s.conn.query_drop("ROLLBACK").await;
-                    return Err(e);
+                    return Err(e.into());
                 }
                 n = 0;
             }
         }
-        s.conn.query_drop("COMMIT").await
+        s.conn.query_drop("COMMIT").await.map_err(Failed::AtCommit)
+    }
+
+    /// A new session after a lost connection, waiting up to `reconnectTimeout` for the server.
+    async fn reopen(&self, url: &str) -> Result<Session, PluginError> {
+        let limit = self.writer.cfg.reconnect_timeout.0;
+        Ok(
+            crate::sqltarget::reconnect(url, limit, MysqlError::is_retriable, || self.open())
+                .await?,
+        )
+    }
+
+    /// A unit whose COMMIT was cut off cannot be replayed in insert mode without risking a
+    /// duplicate; replace and update modes replay it (the same rows again change nothing).
+    fn replay_after_commit_loss(
+        &self,
+        url: &str,
+        e: mysql_async::Error,
+    ) -> Result<(), PluginError> {
+        if self.writer.cfg.write_mode == WriteMode::Insert {
+            return Err(PluginError::new(MysqlError::Invalid(format!(
+                "{url}: the connection was lost while committing a unit ({e}); it may or may not \
+                 have landed, and writeMode insert cannot replay it without risking duplicates \
+                 (replace or update can)"
+            ))));
+        }
+        Ok(())
+    }
+}
+
+/// How a unit failed: before COMMIT (rolled back by the server) or at it (unknown).
+enum Failed {
+    Before(mysql_async::Error),
+    AtCommit(mysql_async::Error),
+}
+
+impl From<mysql_async::Error> for Failed {
+    fn from(e: mysql_async::Error) -> Self {
+        Failed::Before(e)
     }
 }
 
@@ -282,10 +318,21 @@ impl WriterTask for MysqlTask {
         self.writer.cfg.write_mode != WriteMode::Insert
     }
 
-    async fn write(
+    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let mut done = (0, 0);
+        self.write_batches(input, ctx, &mut done)
+            .await
+            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
+    }
+}
+
+impl MysqlTask {
+    /// Writes every batch, one transaction each; `done` counts the committed units and rows.
+    async fn write_batches(
         &mut self,
         mut input: BatchReceiver,
         ctx: TaskContext,
+        done: &mut (u64, u64),
     ) -> Result<(), PluginError> {
         let mut s = self.open().await?;
         let mut parts: Option<(String, String, String)> = None;
@@ -334,18 +381,27 @@ impl WriterTask for MysqlTask {
                                     .await?,
                             );
                         }
-                        Err(e) if e.is_fatal() => {
-                            tracing::warn!(
-                                "{}: connection lost during LOAD DATA ({e}); reconnecting",
-                                s.url
-                            );
-                            s = self.open().await?;
+                        Err(Failed::AtCommit(e)) if e.is_fatal() => {
+                            let url = s.url.to_string();
+                            self.replay_after_commit_loss(&url, e)?;
+                            s = self.reopen(&url).await?;
                             landed = Some(
                                 self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
                                     .await?,
                             );
                         }
-                        Err(e) => {
+                        Err(Failed::Before(e)) if e.is_fatal() => {
+                            tracing::warn!(
+                                "{}: connection lost during LOAD DATA ({e}); reconnecting",
+                                s.url
+                            );
+                            s = self.reopen(&s.url.to_string()).await?;
+                            landed = Some(
+                                self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
+                                    .await?,
+                            );
+                        }
+                        Err(Failed::Before(e) | Failed::AtCommit(e)) => {
                             tracing::warn!("{}: LOAD DATA LOCAL INFILE refused ({e}); writing with multi-row INSERT instead", s.url);
                             use_load = false;
                             landed = Some(
@@ -367,14 +423,14 @@ impl WriterTask for MysqlTask {
                 ok as u64,
                 (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
             );
+            done.0 += 1;
+            done.1 += ok as u64;
             ctx.check_cancelled()?;
         }
         let _ = s.conn.disconnect().await;
         Ok(())
     }
-}
 
-impl MysqlTask {
     fn dirty(
         &self,
         ctx: &TaskContext,
@@ -423,7 +479,7 @@ impl MysqlTask {
         data: Vec<u8>,
         rows: usize,
         cols: &str,
-    ) -> Result<bool, mysql_async::Error> {
+    ) -> Result<bool, Failed> {
         if rows == 0 {
             return Ok(true);
         }
@@ -441,10 +497,13 @@ impl MysqlTask {
         );
         if let Err(e) = s.conn.query_drop(sql.as_str()).await {
             let _ = s.conn.query_drop("ROLLBACK").await;
-            return Err(e);
+            return Err(e.into());
         }
         if s.conn.affected_rows() == rows as u64 && s.conn.get_warnings() == 0 {
-            s.conn.query_drop("COMMIT").await?;
+            s.conn
+                .query_drop("COMMIT")
+                .await
+                .map_err(Failed::AtCommit)?;
             Ok(true)
         } else {
             s.conn.query_drop("ROLLBACK").await?;
@@ -484,21 +543,27 @@ impl MysqlTask {
         for (r, error) in bad {
             self.dirty(ctx, batch, r, error)?;
         }
-        let mut attempt = 0;
         loop {
             match self.write_all(s, head, tail, &tuples).await {
                 Ok(()) => return Ok(tuples.len()),
-                Err(e) if e.is_fatal() && attempt < RECONNECTS => {
-                    attempt += 1;
-                    tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", s.url);
-                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)))
-                        .await;
-                    *s = self.open().await?;
+                Err(Failed::AtCommit(e)) if e.is_fatal() => {
+                    let url = s.url.to_string();
+                    self.replay_after_commit_loss(&url, e)?;
+                    *s = self.reopen(&url).await?;
                 }
-                Err(e) if e.is_fatal() || is_structural(&e) => {
+                Err(Failed::Before(e)) if e.is_fatal() => {
+                    tracing::warn!(
+                        "{}: connection lost ({e}); reconnecting to write the unit again",
+                        s.url
+                    );
+                    *s = self.reopen(&s.url.to_string()).await?;
+                }
+                Err(Failed::Before(e) | Failed::AtCommit(e))
+                    if e.is_fatal() || is_structural(&e) =>
+                {
                     return Err(cc.query_error(&s.url, head, e).into())
                 }
-                Err(e) => {
+                Err(Failed::Before(e) | Failed::AtCommit(e)) => {
                     tracing::debug!("batch failed on data ({e}); isolating bad rows one by one");
                     let mut landed = 0;
                     for (r, lit) in &tuples {

@@ -49,4 +49,8 @@ pub struct PostgresWriterConfig {
     /// Create a missing table from the incoming Arrow schema (off by default).
     #[serde(default)]
     pub create_table: bool,
+    /// How long a task waits for a lost server to come back (reconnecting with backoff)
+    /// before it fails; `0` = fail at once. Default 60s.
+    #[serde(default = "crate::sqltarget::default_reconnect_timeout")]
+    pub reconnect_timeout: datasync_engine::config::HumanDuration,
 }

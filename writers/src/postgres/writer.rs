@@ -19,8 +19,6 @@ use futures_util::SinkExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Reconnect-and-retry attempts for a batch after a lost connection.
-const RECONNECTS: u32 = 3;
 /// The staging table of `update` mode (temporary: one per connection).
 const STAGE: &str = "datasync_stage";
 
@@ -259,12 +257,7 @@ impl PgTask {
     }
 
     /// Writes `lines` (text COPY rows) in one transaction.
-    async fn apply(
-        &self,
-        client: &Client,
-        plan: &Plan,
-        lines: &[&[u8]],
-    ) -> Result<(), tokio_postgres::Error> {
+    async fn apply(&self, client: &Client, plan: &Plan, lines: &[&[u8]]) -> Result<(), Failed> {
         client.batch_execute("BEGIN").await?;
         let result = async {
             if plan.merge.is_some() {
@@ -293,93 +286,142 @@ impl PgTask {
         }
         .await;
         match result {
-            Ok(()) => client.batch_execute("COMMIT").await,
+            // A refused COMMIT (a deferred constraint) rolled back; a lost one is unknown.
+            Ok(()) => client.batch_execute("COMMIT").await.map_err(|e| {
+                if e.is_closed() {
+                    Failed::AtCommit(e)
+                } else {
+                    Failed::Before(e)
+                }
+            }),
             Err(e) => {
                 let _ = client.batch_execute("ROLLBACK").await;
-                Err(e)
+                Err(e.into())
             }
         }
     }
 
-    /// Applies `rows` (indexes into the batch with their lines); on a data error splits them
-    /// in halves until single bad rows are found and made dirty. Returns rows landed.
+    /// Applies the parts of `unit` still in `pending` (ranges of its lines); a part that fails
+    /// on data is split in halves until single bad rows are found and made dirty. Parts that
+    /// landed leave `pending` and add to `landed`; on any other error the failing part stays in
+    /// `pending`, so the caller can reconnect and go on where it stopped.
     async fn apply_isolating(
         &self,
         client: &Client,
         plan: &Plan,
         unit: &Unit,
+        pending: &mut Vec<std::ops::Range<usize>>,
+        landed: &mut usize,
         ctx: &TaskContext,
-    ) -> Result<Result<usize, tokio_postgres::Error>, PluginError> {
-        let mut stack = vec![unit.lines.as_slice()];
-        let mut landed = 0;
-        while let Some(part) = stack.pop() {
-            if part.is_empty() {
+    ) -> Result<Result<(), Failed>, PluginError> {
+        while let Some(range) = pending.pop() {
+            if range.is_empty() {
                 continue;
             }
+            let part = &unit.lines[range.clone()];
             let lines: Vec<&[u8]> = part.iter().map(|(_, _, l)| l.as_slice()).collect();
             match self.apply(client, plan, &lines).await {
-                Ok(()) => landed += part.len(),
-                Err(e) if !is_data_error(&e) => return Ok(Err(e)),
-                Err(e) if part.len() == 1 => {
-                    let (bi, r, _) = &part[0];
-                    let batch = &unit.batches[*bi].data;
-                    ctx.dirty(DirtyRecord {
-                        error: datasync_db::postgres::db_message(&e),
-                        columns: column_names(batch),
-                        values: row_values(batch, *r),
-                        location: Some(self.writer.table.clone()),
-                    })?;
+                Ok(()) => *landed += part.len(),
+                Err(Failed::Before(e)) if is_data_error(&e) => {
+                    if part.len() == 1 {
+                        let (bi, r, _) = &part[0];
+                        let batch = &unit.batches[*bi].data;
+                        ctx.dirty(DirtyRecord {
+                            error: datasync_db::postgres::db_message(&e),
+                            columns: column_names(batch),
+                            values: row_values(batch, *r),
+                            location: Some(self.writer.table.clone()),
+                        })?;
+                    } else {
+                        let mid = range.start + range.len() / 2;
+                        pending.push(mid..range.end);
+                        pending.push(range.start..mid);
+                    }
                 }
-                Err(_) => {
-                    let (a, b) = part.split_at(part.len() / 2);
-                    stack.push(b);
-                    stack.push(a);
+                Err(other) => {
+                    pending.push(range);
+                    return Ok(Err(other));
                 }
             }
         }
-        Ok(Ok(landed))
+        Ok(Ok(()))
     }
 
-    /// Writes a unit (reconnecting on a lost connection) and counts what landed.
+    /// Writes a unit (reconnecting on a lost connection, going on with the parts that had not
+    /// landed) and counts what landed.
     async fn flush(
         &self,
         st: &mut State,
         unit: &mut Unit,
         ctx: &TaskContext,
+        done: &mut (u64, u64),
     ) -> Result<(), PluginError> {
         if unit.lines.is_empty() {
             unit.clear();
             return Ok(());
         }
-        let mut attempt = 0;
-        let ok = loop {
-            let Some((p, names)) = st.plan.as_ref() else {
-                break 0;
-            };
-            match self.apply_isolating(&st.client, p, unit, ctx).await? {
-                Ok(n) => break n,
-                Err(e) if e.is_closed() && attempt < RECONNECTS => {
-                    let names = names.clone();
-                    attempt += 1;
-                    tracing::warn!("{}: connection lost ({e}); reconnecting, attempt {attempt} of {RECONNECTS}", st.url);
-                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)))
-                        .await;
-                    (st.client, st.url) = self.open().await?;
-                    // Temporary staging tables live per connection: set them up again.
-                    let again = self
-                        .plan(&st.client, &st.url, &unit.batches[0].data, &names)
-                        .await?;
-                    st.plan = Some((again, names));
+        let mut pending = Vec::with_capacity(8);
+        pending.push(0..unit.lines.len());
+        let mut landed = 0;
+        while let Some((p, names)) = st.plan.as_ref() {
+            let e = match self
+                .apply_isolating(&st.client, p, unit, &mut pending, &mut landed, ctx)
+                .await?
+            {
+                Ok(()) => break,
+                Err(Failed::AtCommit(e)) => {
+                    if self.writer.cfg.write_mode == PgWriteMode::Insert {
+                        return Err(PgError::Invalid(format!(
+                            "{}: the connection was lost while committing a unit ({e}); it may or may \
+                             not have landed, and writeMode insert cannot replay it without risking \
+                             duplicates (update can)",
+                            st.url
+                        ))
+                        .into());
+                    }
+                    e
                 }
-                Err(e) => return Err(self.writer.conn.query_error(&st.url, &p.copy, e).into()),
-            }
-        };
+                Err(Failed::Before(e)) if e.is_closed() => e,
+                Err(Failed::Before(e)) => {
+                    return Err(self.writer.conn.query_error(&st.url, &p.copy, e).into())
+                }
+            };
+            let names = names.clone();
+            let url = st.url.to_string();
+            tracing::warn!(
+                "{url}: connection lost ({e}); reconnecting to write the rest of the unit"
+            );
+            let limit = self.writer.cfg.reconnect_timeout.0;
+            (st.client, st.url) =
+                crate::sqltarget::reconnect(&url, limit, PgError::is_retriable, || self.open())
+                    .await?;
+            // Temporary staging tables live per connection: set them up again.
+            let again = self
+                .plan(&st.client, &st.url, &unit.batches[0].data, &names)
+                .await?;
+            st.plan = Some((again, names));
+        }
         let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
         let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
         ctx.counters
-            .add_written(ok as u64, bytes * ok as u64 / (rows as u64).max(1));
+            .add_written(landed as u64, bytes * landed as u64 / (rows as u64).max(1));
+        done.0 += 1;
+        done.1 += landed as u64;
         unit.clear();
         Ok(())
+    }
+}
+
+/// How a unit (or part of one) failed: before COMMIT (rolled back) or with the connection
+/// lost at COMMIT (landed or not: unknown).
+enum Failed {
+    Before(tokio_postgres::Error),
+    AtCommit(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failed::Before(e)
     }
 }
 
@@ -441,10 +483,21 @@ impl WriterTask for PgTask {
         self.writer.cfg.write_mode == PgWriteMode::Update
     }
 
-    async fn write(
+    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let mut done = (0, 0);
+        self.write_units(input, ctx, &mut done)
+            .await
+            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
+    }
+}
+
+impl PgTask {
+    /// Writes every batch in units of one transaction; `done` counts committed units and rows.
+    async fn write_units(
         &mut self,
         mut input: BatchReceiver,
         ctx: TaskContext,
+        done: &mut (u64, u64),
     ) -> Result<(), PluginError> {
         let (client, url) = self.open().await?;
         let mut st = State {
@@ -491,10 +544,10 @@ impl WriterTask for PgTask {
             }
             unit.batches.push(b);
             if unit.full() {
-                self.flush(&mut st, &mut unit, &ctx).await?;
+                self.flush(&mut st, &mut unit, &ctx, done).await?;
             }
             ctx.check_cancelled()?;
         }
-        self.flush(&mut st, &mut unit, &ctx).await
+        self.flush(&mut st, &mut unit, &ctx, done).await
     }
 }
