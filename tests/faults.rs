@@ -744,16 +744,19 @@ fn sigterm_stops_sql_readers_and_writers_with_143_and_says_what_was_committed() 
     let t = tempfile::tempdir().unwrap();
     let slow = r#"{"speed": {"record": 50000}, "batch": {"rows": 1000}}"#;
     for (name, writer, landed) in [
-        ("my", my_writer, Box::new(|| db.query("SELECT COUNT(*) FROM dst")) as Box<dyn Fn() -> String>),
-        ("pg", pg_writer, Box::new(|| pg.query("SELECT count(*) FROM dst"))),
+        (
+            "my",
+            my_writer,
+            Box::new(|| db.query("SELECT COUNT(*) FROM dst")) as Box<dyn Fn() -> String>,
+        ),
+        (
+            "pg",
+            pg_writer,
+            Box::new(|| pg.query("SELECT count(*) FROM dst")),
+        ),
     ] {
         let p = write_job(t.path(), name, &job(slow, &reader, &writer));
-        let o = terminate_when(
-            t.path(),
-            &p,
-            || landed() != "0",
-            Duration::from_millis(300),
-        );
+        let o = terminate_when(t.path(), &p, || landed() != "0", Duration::from_millis(300));
         assert_eq!(o.status.code(), Some(143), "{name}: {}", stderr(&o));
         let e = stderr(&o);
         assert!(e.contains("INTERRUPTED"), "{name}: {e}");
@@ -765,7 +768,89 @@ fn sigterm_stops_sql_readers_and_writers_with_143_and_says_what_was_committed() 
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{name}: no written count in {e}"));
         let there: u64 = landed().parse().unwrap();
-        assert_eq!(there, written, "{name}: rows in the target = rows reported written");
+        assert_eq!(
+            there, written,
+            "{name}: rows in the target = rows reported written"
+        );
         assert!(there < rows as u64, "{name}: stopped early");
     }
+}
+
+#[test]
+fn a_row_larger_than_max_allowed_packet_is_dirty_and_the_rest_lands() {
+    let srv = ScratchMariaDb::start("--max-allowed-packet=1M");
+    srv.query(
+        "",
+        "CREATE DATABASE d; CREATE TABLE d.t (id BIGINT PRIMARY KEY, v LONGTEXT)",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("big.csv");
+    let big = "b".repeat(2 << 20);
+    std::fs::write(&input, format!("1,a\n2,b\n3,{big}\n4,d\n5,e\n")).unwrap();
+    for mode in ["insert", "replace"] {
+        srv.query("d", "TRUNCATE t");
+        let writer = format!(
+            r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", "column": ["id", "v"],
+                "writeMode": "{mode}", "connection": [{{"jdbcUrl": "{}", "table": ["t"]}}]}}}}"#,
+            srv.url("d")
+        );
+        let p = write_job(t.path(), mode, &job("{}", &id_reader(&input), &writer));
+        let o = run_in(
+            t.path(),
+            &[
+                "run",
+                p.to_str().unwrap(),
+                "--no-progress",
+                "--dirty-file",
+                "d.jsonl",
+            ],
+        );
+        assert_eq!(code(&o), 0, "{mode}: {}", stderr(&o));
+        assert_eq!(
+            srv.query("d", "SELECT GROUP_CONCAT(id ORDER BY id) FROM t"),
+            "1,2,4,5",
+            "{mode}"
+        );
+        let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+        assert_eq!(dirty.lines().count(), 1, "{mode}: {dirty:.300}");
+        let d: serde_json::Value = serde_json::from_str(dirty.trim()).unwrap();
+        assert!(
+            d["error"].as_str().unwrap().contains("max_allowed_packet"),
+            "{mode}: {}",
+            d["error"]
+        );
+        assert_eq!(d["values"][0].to_string().trim_matches('"'), "3", "{mode}");
+        std::fs::remove_file(t.path().join("d.jsonl")).unwrap();
+    }
+}
+
+#[test]
+fn a_mysql_read_paced_by_a_slow_writer_outlasts_net_write_timeout() {
+    // The server gives up on a client that does not take its rows for 2 s.
+    let srv = ScratchMariaDb::start("--net-write-timeout=2");
+    let rows = 40_000;
+    srv.query(
+        "",
+        &format!(
+            "CREATE DATABASE d; USE d; CREATE TABLE src (id BIGINT PRIMARY KEY, v VARCHAR(600)); \
+             INSERT INTO src SELECT seq, REPEAT('x', 500) FROM seq_1_to_{rows}"
+        ),
+    );
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "v"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    // 20 MB let through 8,000 rows (4 MB) every 4 s: the socket buffers fill, and the
+    // server waits on its client far longer than 2 s at a time.
+    let setting = r#"{"speed": {"record": 2000}, "batch": {"rows": 8000}, "retry": {"count": 0}}"#;
+    let (o, _d) = run_job("paced", &job(setting, &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out).len(), rows);
 }

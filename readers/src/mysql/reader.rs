@@ -5,6 +5,10 @@ use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
 use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
+
+/// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
+/// engine's stall watchdog is what notices a consumer that is truly stuck).
+const PACED_READ: &str = "SET SESSION net_write_timeout = 86400, net_read_timeout = 86400";
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
@@ -151,7 +155,10 @@ impl ReaderTask for MysqlTask {
         let cfg = &self.reader.cfg;
         let conn_ix = self.split.conn();
         let cc = &self.reader.conns[conn_ix];
-        let (mut conn, url) = cc.connect(&[]).await?;
+        // The server aborts a result set whose client does not take it for net_write_timeout
+        // (60 s by default); a reader paced by a slow writer (a lock on the target, dirty-row
+        // isolation) may legitimately wait longer. The job's `session` can still lower it.
+        let (mut conn, url) = cc.connect(&[PACED_READ]).await?;
         let sql = self.split.sql(
             Dialect::MySql,
             &cfg.column,

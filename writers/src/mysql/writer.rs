@@ -295,6 +295,14 @@ impl MysqlTask {
     }
 }
 
+/// The dirty-record text of a row the server cannot take in one packet.
+fn too_big(bytes: usize, room: usize) -> String {
+    format!(
+        "the row is {bytes} bytes as SQL, more than the server's max_allowed_packet lets one \
+         statement carry ({room} bytes); raise max_allowed_packet on the server to load it"
+    )
+}
+
 /// How a unit failed: before COMMIT (rolled back by the server) or at it (unknown).
 enum Failed {
     Before(mysql_async::Error),
@@ -462,7 +470,12 @@ impl MysqlTask {
         let mut data = Vec::with_capacity(batch.num_rows() * 64);
         let (mut ok, mut bad) = (Vec::with_capacity(batch.num_rows()), Vec::new());
         for r in 0..batch.num_rows() {
+            let start = data.len();
             match lits.write_line(r, &mut data) {
+                Ok(()) if data.len() - start > s.max_packet => {
+                    bad.push((r, too_big(data.len() - start, s.max_packet)));
+                    data.truncate(start);
+                }
                 Ok(()) => ok.push(r),
                 Err(e) => bad.push((r, e)),
             }
@@ -531,9 +544,12 @@ impl MysqlTask {
                     .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
             let mut tuples: Vec<(usize, Vec<u8>)> = Vec::with_capacity(rows.len());
             let mut bad = Vec::new();
+            // One row must fit in one statement, and a statement in one packet.
+            let room = s.max_packet.saturating_sub(head.len() + tail.len() + 16);
             for &r in rows {
                 let mut lit = Vec::new();
                 match lits.write_row(r, &mut lit) {
+                    Ok(()) if lit.len() > room => bad.push((r, too_big(lit.len(), room))),
                     Ok(()) => tuples.push((r, lit)),
                     Err(error) => bad.push((r, error)),
                 }
