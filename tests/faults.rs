@@ -540,33 +540,25 @@ fn mysql_target_restarting_mid_write_gets_every_row_once() {
                 srv.launch();
             },
         );
-        let e = stderr(&o);
         let dupes = srv.query(
             "d",
             &format!(
                 "SELECT COUNT(*) FROM (SELECT id FROM {table} GROUP BY id HAVING COUNT(*) > 1) x"
             ),
         );
-        assert_eq!(dupes, "0", "{mode}: no row twice; {e}");
-        if code(&o) == 0 {
-            assert!(e.contains("reconnected after"), "{mode}: {e}");
-            assert_eq!(
+        restart_verdict(
+            mode,
+            &o,
+            &dupes,
+            || {
                 srv.query(
                     "d",
-                    &format!("SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)) FROM {table}")
-                ),
-                format!("{rows}\t{}\t{rows}", rows * (rows + 1) / 2),
-                "{mode}: every row once"
-            );
-        } else {
-            // Only insert mode may refuse to replay a unit whose COMMIT was cut off; it says
-            // so and how much was committed.
-            assert_eq!(mode, "insert", "{e}");
-            assert!(
-                e.contains("may or may not have landed") && e.contains("committed before"),
-                "{e}"
-            );
-        }
+                    &format!("SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)) FROM {table}"),
+                )
+                .replace('\t', "|")
+            },
+            rows,
+        );
     }
 }
 
@@ -619,32 +611,52 @@ fn postgres_target_restarting_mid_write_gets_every_row_once() {
                 srv.launch();
             },
         );
-        let e = stderr(&o);
-        assert_eq!(
-            srv.query(
-                "d",
-                &format!("SELECT count(*) FROM (SELECT id FROM {table} GROUP BY id HAVING count(*) > 1) x")
+        let dupes = srv.query(
+            "d",
+            &format!(
+                "SELECT count(*) FROM (SELECT id FROM {table} GROUP BY id HAVING count(*) > 1) x"
             ),
-            "0",
-            "{mode}: no row twice; {e}"
         );
-        if code(&o) == 0 {
-            assert!(e.contains("reconnected after"), "{mode}: {e}");
-            assert_eq!(
+        restart_verdict(
+            mode,
+            &o,
+            &dupes,
+            || {
                 srv.query(
-                    "d",
-                    &format!("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id) FROM {table}")
-                ),
-                format!("{rows}|{}|{rows}", rows * (rows + 1) / 2),
-                "{mode}: every row once"
-            );
-        } else {
-            assert_eq!(mode, "insert", "{e}");
-            assert!(
-                e.contains("may or may not have landed") && e.contains("committed before"),
-                "{e}"
-            );
-        }
+                "d",
+                &format!("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id) FROM {table}"),
+            )
+            },
+            rows,
+        );
+    }
+}
+
+/// After a target restart: never a row twice (`dupes` = keys seen more than once); a success
+/// reconnected and holds every row once (`totals` = count|sum(id)|rows with the right name);
+/// a failure is only insert mode refusing to replay a cut-off COMMIT, saying what it committed.
+fn restart_verdict(
+    mode: &str,
+    o: &std::process::Output,
+    dupes: &str,
+    totals: impl FnOnce() -> String,
+    rows: usize,
+) {
+    let e = stderr(o);
+    assert_eq!(dupes, "0", "{mode}: no row twice; {e}");
+    if code(o) == 0 {
+        assert!(e.contains("reconnected after"), "{mode}: {e}");
+        assert_eq!(
+            totals(),
+            format!("{rows}|{}|{rows}", rows * (rows + 1) / 2),
+            "{mode}: every row once"
+        );
+    } else {
+        assert_eq!(mode, "insert", "{e}");
+        assert!(
+            e.contains("may or may not have landed") && e.contains("committed before"),
+            "{e}"
+        );
     }
 }
 

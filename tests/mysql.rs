@@ -613,31 +613,13 @@ fn without_display_width(t: &str) -> String {
 fn type_table_holds_both_ways_on_the_server() {
     use datasync_db::mysql::TYPE_TABLE;
     let db = MariaDb::new();
-    let cols: Vec<String> = TYPE_TABLE
-        .iter()
-        .enumerate()
-        .map(|(i, (t, _, _))| format!("c{i} {t}"))
-        .collect();
     // One row of NULLs: the target is created when the first batch arrives.
     db.exec(&format!(
         "CREATE TABLE src ({}); INSERT INTO src () VALUES ()",
-        cols.join(", ")
+        type_table_columns(TYPE_TABLE)
     ));
     let w = writer(&db, "created", r#""column": ["*"], "createTable": true,"#);
-    let t = tempfile::tempdir().unwrap();
-    let p = write_job(
-        t.path(),
-        "types",
-        &job("{}", &reader(&db, r#""column": ["*"],"#), &w),
-    );
-    let o = std::process::Command::new(bin())
-        .current_dir(t.path())
-        .env("DATASYNC_LOG", "debug")
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let read = logged_columns(&stderr(&o));
+    let read = run_logging_columns(&job("{}", &reader(&db, r#""column": ["*"],"#), &w));
     let created = db.query(
         "SELECT UPPER(COLUMN_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME = 'created' ORDER BY ORDINAL_POSITION",

@@ -436,31 +436,17 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
 fn type_table_holds_both_ways_on_the_server() {
     use datasync_db::postgres::TYPE_TABLE;
     let pg = Pg::new();
-    let cols: Vec<String> = TYPE_TABLE
-        .iter()
-        .enumerate()
-        .map(|(i, (t, _, _))| format!("c{i} {t}"))
-        .collect();
     // One row of NULLs: the target is created when the first batch arrives.
     pg.query(&format!(
         "CREATE TABLE src ({}); INSERT INTO src DEFAULT VALUES",
-        cols.join(", ")
+        type_table_columns(TYPE_TABLE)
     ));
     let w = pg_writer(&pg, "created", r#""column": ["*"], "createTable": true,"#);
-    let t = tempfile::tempdir().unwrap();
-    let p = write_job(
-        t.path(),
-        "types",
-        &job("{}", &pg_reader(&pg, "src", r#""column": ["*"],"#), &w),
-    );
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DATASYNC_LOG", "debug")
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let read = logged_columns(&stderr(&o));
+    let read = run_logging_columns(&job(
+        "{}",
+        &pg_reader(&pg, "src", r#""column": ["*"],"#),
+        &w,
+    ));
     let created = pg.query(
         "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
          WHERE attrelid = 'created'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",

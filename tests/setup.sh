@@ -104,7 +104,8 @@ log "MariaDB at $my_host:$my_port answers ($(my -e 'SELECT VERSION()'))"
 # ---- PostgreSQL ------------------------------------------------------------------------------
 pg() { PGPASSWORD=$pg_pass psql -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -qAtX "$@"; }
 if $local_pg && ! pg -c 'SELECT 1' >/dev/null 2>&1; then
-  ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+  ver=
+  [ -d /etc/postgresql ] && ver=$(ls /etc/postgresql | sort -V | tail -n1)
   [ -n "$ver" ] || die "PostgreSQL is installed but has no cluster under /etc/postgresql"
   hba=/etc/postgresql/$ver/main/pg_hba.conf
   if ! as_root grep -Eq '^host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then

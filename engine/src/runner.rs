@@ -382,6 +382,9 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// How long a stopping job lets a writer task reach its next batch boundary.
+const WRITER_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs one reader task into one writer task, retrying where safe.
 async fn pipeline(
     id: usize,
@@ -441,9 +444,22 @@ async fn pipeline(
         });
         let wh = tokio::spawn(async move {
             let cancel = wctx.cancel.clone();
-            let res = tokio::select! {
-                res = w.write(rx, wctx) => res,
-                _ = cancel.cancelled() => Err(PluginError::new(Cancelled)),
+            let res = {
+                let write = w.write(rx, wctx);
+                tokio::pin!(write);
+                tokio::select! {
+                    res = &mut write => res,
+                    // The writer stops at its next batch boundary (it checks cancellation
+                    // there, and its input ends with the reader): a unit it is committing is
+                    // finished and counted, not cut off with its outcome unknown. A writer
+                    // stuck on its target is dropped after the grace period.
+                    _ = cancel.cancelled() => {
+                        match tokio::time::timeout(WRITER_STOP_GRACE, &mut write).await {
+                            Ok(res) => res,
+                            Err(_) => Err(PluginError::new(Cancelled)),
+                        }
+                    }
+                }
             };
             (w, res)
         });

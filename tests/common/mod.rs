@@ -708,3 +708,28 @@ impl Drop for ScratchPg {
             .status();
     }
 }
+
+/// `c0 T0, c1 T1, ...`: one column per row of a type table (system type, Arrow type, DDL).
+pub fn type_table_columns(table: &[(&str, &str, &str)]) -> String {
+    table
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _, _))| format!("c{i} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `job_text` with `DATASYNC_LOG=debug` in a fresh directory; it must succeed. Returns the
+/// (name, Arrow type) pairs its reader logged.
+pub fn run_logging_columns(job_text: &str) -> Vec<(String, String)> {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), "types", job_text);
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .env("DATASYNC_LOG", "debug")
+        .args(["run", p.to_str().unwrap(), "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    logged_columns(&stderr(&o))
+}

@@ -548,6 +548,8 @@ impl PgTask {
             }
             ctx.check_cancelled()?;
         }
+        // A stopping job's input ends early: its partial unit is not committed.
+        ctx.check_cancelled()?;
         self.flush(&mut st, &mut unit, &ctx, done).await
     }
 }
