@@ -652,13 +652,16 @@ fn decode_delimited<S: DecodeSink>(
     Ok(())
 }
 
-fn json_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
+/// The text of one JSON value as a column parses it. Numbers keep their exact digits (a
+/// decimal with 18 digits must not pass through a float); arrays and objects become compact
+/// JSON text; `null` is NULL.
+fn json_text(raw: &serde_json::value::RawValue) -> Option<String> {
+    let t = raw.get();
+    match t.as_bytes().first() {
+        None | Some(b'n') => None,
+        Some(b'"') => serde_json::from_str::<String>(t).ok(),
+        Some(b'[' | b'{') => serde_json::from_str::<Value>(t).ok().map(|v| v.to_string()),
+        Some(_) => Some(t.to_string()),
     }
 }
 
@@ -698,13 +701,14 @@ fn decode_jsonl<S: DecodeSink>(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed: Result<serde_json::Map<String, Value>, _> = serde_json::from_slice(&line);
+        let parsed: Result<std::collections::HashMap<String, &serde_json::value::RawValue>, _> =
+            serde_json::from_slice(&line);
         let result = match &parsed {
             Ok(obj) => {
                 let texts: Vec<(&str, Option<String>)> = cols
                     .iter()
                     .filter_map(|c| match &c.source {
-                        Source::Key(k) => Some((k.as_str(), obj.get(k).and_then(json_text))),
+                        Source::Key(k) => Some((k.as_str(), obj.get(k).and_then(|v| json_text(v)))),
                         _ => None,
                     })
                     .collect();

@@ -1,0 +1,229 @@
+//! Property tests of the text codecs: arbitrary bytes never panic or hang the decoder, and
+//! what the encoder writes decodes back to the very same values, for every format and for the
+//! types the codecs claim (integers, floats, decimals, booleans, dates, timestamps, UTF-8).
+
+#![allow(clippy::unwrap_used)]
+
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array,
+    RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema};
+use datasync_codec::{
+    decode_stream, parse_columns, CodecError, DecodeSink, FileFormat, ReadColumns, TextEncoder,
+    TextOptions,
+};
+use datasync_engine::job::BatchSetting;
+use datasync_engine::DirtyRecord;
+use proptest::prelude::*;
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct Collect {
+    batches: Vec<RecordBatch>,
+    dirty: Vec<DirtyRecord>,
+}
+
+impl DecodeSink for Collect {
+    type Error = CodecError;
+    fn batch(&mut self, batch: RecordBatch) -> Result<(), CodecError> {
+        self.batches.push(batch);
+        Ok(())
+    }
+    fn dirty(&mut self, record: DirtyRecord) -> Result<(), CodecError> {
+        self.dirty.push(record);
+        Ok(())
+    }
+}
+
+fn opts(format: FileFormat) -> TextOptions {
+    TextOptions::new("p", format, None, "UTF-8", "\\N", None, false).unwrap()
+}
+
+const TYPES: [(&str, &str); 7] = [
+    ("id", "long"),
+    ("s", "string"),
+    ("f", "double"),
+    ("d", "decimal(18,4)"),
+    ("b", "boolean"),
+    ("day", "date32"),
+    ("ts", "timestamp[us]"),
+];
+
+fn declared(format: FileFormat) -> ReadColumns {
+    let cols: Vec<serde_json::Value> = TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| match format {
+            FileFormat::Jsonl => json!({"name": n, "type": t}),
+            _ => json!({"index": i, "type": t, "name": n}),
+        })
+        .collect();
+    parse_columns(&cols, "p.column", format).unwrap()
+}
+
+fn decode(bytes: &[u8], format: FileFormat, columns: &ReadColumns) -> Collect {
+    let mut sink = Collect::default();
+    let batch = BatchSetting {
+        rows: 7,
+        bytes: 1 << 20,
+    };
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    // An error is a fine answer to garbage; a panic or a hang is not.
+    let _ = decode_stream(input, &opts(format), columns, batch, "prop", &mut sink);
+    sink
+}
+
+type Row = (
+    Option<i64>,
+    Option<String>,
+    Option<f64>,
+    Option<i64>,
+    Option<bool>,
+    Option<i32>,
+    Option<i64>,
+);
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        proptest::option::of(any::<i64>()),
+        // Any text but the null marker itself, which `nullFormat` reserves.
+        proptest::option::of(any::<String>().prop_filter("the null marker", |s| s != "\\N")),
+        proptest::option::of(any::<f64>().prop_filter("finite", |f| f.is_finite())),
+        proptest::option::of(-999_999_999_999_999_999i64..=999_999_999_999_999_999),
+        proptest::option::of(any::<bool>()),
+        // 0001-01-01 ..= 9999-12-31
+        proptest::option::of(-719_162i32..=2_932_896),
+        proptest::option::of(-62_135_596_800_000_000i64..=253_402_300_799_999_999),
+    )
+}
+
+fn batch_of(rows: &[Row]) -> RecordBatch {
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()),
+        Arc::new(rows.iter().map(|r| r.1.clone()).collect::<StringArray>()),
+        Arc::new(rows.iter().map(|r| r.2).collect::<Float64Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.3.map(i128::from))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(18, 4)
+                .unwrap(),
+        ),
+        Arc::new(rows.iter().map(|r| r.4).collect::<BooleanArray>()),
+        Arc::new(rows.iter().map(|r| r.5).collect::<Date32Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.6)
+                .collect::<TimestampMicrosecondArray>(),
+        ),
+    ];
+    let fields: Vec<Field> = TYPES
+        .iter()
+        .zip(&cols)
+        .map(|((n, _), a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+/// Every value of `got` (possibly several batches) equals `want`'s, column by column.
+fn same_values(want: &RecordBatch, got: &[RecordBatch]) -> Result<(), TestCaseError> {
+    let n: usize = got.iter().map(|b| b.num_rows()).sum();
+    prop_assert_eq!(n, want.num_rows());
+    let mut offset = 0;
+    for b in got {
+        for c in 0..want.num_columns() {
+            let w = want.column(c).slice(offset, b.num_rows());
+            let g = b.column(c);
+            prop_assert_eq!(g.data_type(), w.data_type(), "column {}", c);
+            prop_assert_eq!(
+                g.to_data(),
+                w.to_data(),
+                "column {} at rows {}..",
+                c,
+                offset
+            );
+        }
+        offset += b.num_rows();
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        for format in [FileFormat::Csv, FileFormat::Text, FileFormat::Jsonl] {
+            let c = decode(&bytes, format, &declared(format));
+            // Every row is a batch row or a dirty record, never silently dropped: at most one
+            // per line.
+            // CSV also ends a record at a lone carriage return.
+            let lines = bytes.iter().filter(|b| matches!(**b, b'\n' | b'\r')).count() + 1;
+            let rows: usize = c.batches.iter().map(|b| b.num_rows()).sum();
+            prop_assert!(rows + c.dirty.len() <= lines, "{} rows + {} dirty from {} lines", rows, c.dirty.len(), lines);
+            if format != FileFormat::Jsonl {
+                decode(&bytes, format, &ReadColumns::All);
+            }
+        }
+    }
+
+    #[test]
+    fn csv_and_jsonl_round_trips_are_exact(rows in proptest::collection::vec(row(), 1..40)) {
+        let want = batch_of(&rows);
+        for format in [FileFormat::Csv, FileFormat::Jsonl] {
+            let mut enc = TextEncoder::new(opts(format));
+            let mut bytes = Vec::new();
+            let written = enc
+                .encode(&want, &mut bytes, |r, e| Err::<(), String>(format!("row {r}: {e}")))
+                .map_err(TestCaseError::fail)?;
+            prop_assert_eq!(written as usize, rows.len());
+            let c = decode(&bytes, format, &declared(format));
+            prop_assert!(c.dirty.is_empty(), "{:?}: dirty {:?} from {}", format, c.dirty.first().map(|d| &d.error), String::from_utf8_lossy(&bytes));
+            same_values(&want, &c.batches)?;
+        }
+    }
+
+    #[test]
+    fn text_round_trip_is_exact_or_dirty(rows in proptest::collection::vec(row(), 1..40)) {
+        // Delimited text has no quoting: a value with the delimiter or a line break cannot be
+        // written and is dirty at the writer; every row that is written reads back exactly.
+        let want = batch_of(&rows);
+        let mut enc = TextEncoder::new(opts(FileFormat::Text));
+        let mut bytes = Vec::new();
+        let mut refused = Vec::new();
+        enc.encode(&want, &mut bytes, |r, _| { refused.push(r); Ok::<(), ()>(()) }).unwrap();
+        let kept: Vec<Row> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !refused.contains(i))
+            .map(|(_, r)| r.clone())
+            .collect();
+        for r in &refused {
+            let s = rows[*r].1.as_deref().unwrap_or("");
+            prop_assert!(s.contains(',') || s.contains('\n') || s.contains('\r'), "refused {:?}", s);
+        }
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let c = decode(&bytes, FileFormat::Text, &declared(FileFormat::Text));
+        prop_assert!(c.dirty.is_empty(), "dirty {:?}", c.dirty.first().map(|d| &d.error));
+        same_values(&batch_of(&kept), &c.batches)?;
+    }
+}
+
+#[test]
+fn the_types_under_test_are_the_declared_ones() {
+    let b = batch_of(&[(Some(1), None, None, None, None, None, None)]);
+    let types: Vec<DataType> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    match declared(FileFormat::Csv) {
+        ReadColumns::Listed(cols) => assert_eq!(cols.len(), types.len()),
+        ReadColumns::All => panic!("declared columns expected"),
+    }
+}
