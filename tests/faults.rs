@@ -866,3 +866,70 @@ fn a_mysql_read_paced_by_a_slow_writer_outlasts_net_write_timeout() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines_in(&out).len(), rows);
 }
+
+#[test]
+fn sigkill_of_an_sql_writer_then_the_same_job_again_is_exact_in_idempotent_modes() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20))");
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text)");
+    let t = tempfile::tempdir().unwrap();
+    let rows = 100_000;
+    let input = id_rows(t.path(), rows);
+    let my_writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name"], "writeMode": "replace",
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let pg_writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "name"], "writeMode": "update",
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    type Totals<'a> = Box<dyn Fn() -> String + 'a>;
+    let cases: [(&str, String, Totals); 2] = [
+        (
+            "mysql",
+            my_writer,
+            Box::new(|| {
+                db.query("SELECT COUNT(*), COALESCE(SUM(id), 0), COALESCE(SUM(name = CONCAT('n', id)), 0) FROM dst").replace('\t', "|")
+            }),
+        ),
+        (
+            "postgres",
+            pg_writer,
+            Box::new(|| {
+                pg.query("SELECT count(*), coalesce(sum(id), 0), count(*) FILTER (WHERE name = 'n' || id) FROM dst")
+            }),
+        ),
+    ];
+    for (name, writer, totals) in cases {
+        let slow = write_job(
+            t.path(),
+            "slow",
+            &job(
+                r#"{"speed": {"record": 60000}}"#,
+                &id_reader(&input),
+                &writer,
+            ),
+        );
+        let child = spawn(
+            t.path(),
+            &["run", slow.to_str().unwrap(), "--no-progress"],
+            &[],
+        );
+        wait_for("rows committed", || !totals().starts_with("0|"));
+        kill9(child);
+        let partial = totals();
+        let again = write_job(t.path(), "again", &job("{}", &id_reader(&input), &writer));
+        let o = run_in(t.path(), &["run", again.to_str().unwrap(), "--no-progress"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_eq!(
+            totals(),
+            format!("{rows}|{}|{rows}", rows * (rows + 1) / 2),
+            "{name}: after the kill ({partial}) and the rerun, every row once"
+        );
+    }
+}

@@ -517,3 +517,73 @@ fn sftp_to_mysql() {
         "500\t125250\t125497.50".to_string() + "\t500"
     );
 }
+
+#[test]
+fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
+    let s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let target = s.data().join("killed");
+    let input = t.path().join("in.csv");
+    let rows = 300_000;
+    let text: String = (1..=rows).map(|i| format!("{i},x\n")).collect();
+    std::fs::write(&input, &text).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+    let slow = job(
+        r#"{"speed": {"record": 50000}}"#,
+        &reader,
+        &sftp_writer(&s, &target, "truncate", ""),
+    );
+    let jp = write_job(t.path(), "slow", &slow);
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", jp.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&target).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".datasync-tmp-")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    }) {
+        assert!(Instant::now() < end, "no upload started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut child = child;
+    child.wait().unwrap();
+    let left = all_entries(&target);
+    assert!(
+        left.iter().any(|e| e.starts_with(".datasync-tmp-"))
+            && left.iter().any(|e| e.starts_with(".datasync-owner-"))
+            && !left.iter().any(|e| !e.starts_with('.')),
+        "a killed run leaves its upload and owner marker, nothing under a final name: {left:?}"
+    );
+    // The next run removes them and publishes exactly the rows.
+    let fast = job("{}", &reader, &sftp_writer(&s, &target, "truncate", ""));
+    let (o, _d) = run_job("fast", &fast);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("temporary upload(s) of killed run"),
+        "{}",
+        stderr(&o)
+    );
+    let files = all_entries(&target);
+    assert_eq!(files.len(), 1, "only the published file: {files:?}");
+    assert_eq!(
+        std::fs::read_to_string(target.join(&files[0])).unwrap(),
+        text
+    );
+}

@@ -9,7 +9,7 @@ pub mod mysql;
 pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(feature = "file")]
+#[cfg(any(feature = "file", feature = "sftp"))]
 pub mod publish;
 #[cfg(feature = "sftp")]
 pub mod sftp;

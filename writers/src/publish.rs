@@ -334,7 +334,7 @@ pub(crate) fn describe(done: &[Recovered]) -> Vec<String> {
 }
 
 /// Whether process `pid` exists on this host (a zombie counts as gone).
-fn pid_alive(pid: &str) -> bool {
+pub(crate) fn pid_alive(pid: &str) -> bool {
     match fs::read_to_string(Path::new("/proc").join(pid).join("stat")) {
         Ok(stat) => !stat
             .rsplit_once(')')

@@ -47,6 +47,14 @@ pub enum SftpWriterError {
         /// Some of the files.
         files: String,
     },
+    /// The owner marker of this run's uploads could not be written.
+    #[error("cannot write {path}")]
+    Marker {
+        /// The marker's remote path.
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A blocking thread died.
     #[error("sftp writer thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -190,11 +198,88 @@ impl SftpWriter {
         Ok(())
     }
 
+    /// The marker naming the process that uploads this run's temporary files (`host pid`).
+    fn owner_file(&self, run: &str) -> PathBuf {
+        self.dir().join(format!(".datasync-owner-{run}"))
+    }
+
     fn prepare_blocking(&self) -> Result<(), SftpWriterError> {
         let c = self.conn.connect()?;
         self.mkdirs(&c)?;
+        self.remove_stale_uploads(&c)?;
         let (_, owned) = self.scan(&c)?;
-        self.check_conflict(&c, &owned)
+        self.check_conflict(&c, &owned)?;
+        let marker = self.owner_file(run_id());
+        let mut f = call("cannot write", &marker, c.sftp.create(&marker))?;
+        std::io::Write::write_all(&mut f, crate::publish::owner().as_bytes()).map_err(|source| {
+            SftpWriterError::Marker {
+                path: marker.display().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// Removes the temporary uploads of `fileName` left by killed runs: runs whose owner
+    /// marker names this host and a process that is gone. Uploads of runs on other hosts, of
+    /// live runs, or without a marker are left (and logged).
+    fn remove_stale_uploads(&self, c: &SftpConn) -> Result<(), SftpWriterError> {
+        let mut runs: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+        for (p, st) in c.list(&self.dir())? {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Some(rest) = name.strip_prefix(".datasync-tmp-") else {
+                continue;
+            };
+            // <run id>-<final name>; run ids hold no '-'.
+            let Some((run, final_name)) = rest.split_once('-') else {
+                continue;
+            };
+            if st.is_dir() || run == run_id() || !self.text.owns(final_name) {
+                continue;
+            }
+            runs.entry(run.to_string()).or_default().push(p);
+        }
+        let host = crate::publish::hostname();
+        for (run, files) in runs {
+            let marker = self.owner_file(&run);
+            let owner = c
+                .sftp
+                .open(&marker)
+                .ok()
+                .and_then(|mut f| {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut f, &mut s)
+                        .ok()
+                        .map(|_| s)
+                })
+                .unwrap_or_default();
+            let (owner_host, pid) = owner.trim().rsplit_once(' ').unwrap_or(("", ""));
+            if owner_host != host || pid.is_empty() || crate::publish::pid_alive(pid) {
+                tracing::warn!(
+                    "leaving {} temporary upload(s) of run {run} in {} ({})",
+                    files.len(),
+                    self.dir,
+                    if owner.is_empty() {
+                        "no owner marker".to_string()
+                    } else {
+                        format!("owner {}", owner.trim())
+                    }
+                );
+                continue;
+            }
+            for f in &files {
+                call("cannot remove stale upload", f, c.sftp.unlink(f))?;
+            }
+            let _ = c.sftp.unlink(&marker);
+            tracing::info!(
+                "removed {} temporary upload(s) of killed run {run} from {}",
+                files.len(),
+                self.dir
+            );
+        }
+        Ok(())
     }
 
     fn commit_blocking(&self) -> Result<(), SftpWriterError> {
@@ -230,6 +315,7 @@ impl SftpWriter {
                 call("cannot remove the old file", o, c.sftp.unlink(o))?;
             }
         }
+        let _ = c.sftp.unlink(&self.owner_file(run_id()));
         Ok(())
     }
 
@@ -239,6 +325,7 @@ impl SftpWriter {
         for t in &temps {
             call("cannot remove temporary file", t, c.sftp.unlink(t))?;
         }
+        let _ = c.sftp.unlink(&self.owner_file(run_id()));
         Ok(())
     }
 }
