@@ -933,3 +933,78 @@ fn sigkill_of_an_sql_writer_then_the_same_job_again_is_exact_in_idempotent_modes
         );
     }
 }
+
+#[test]
+fn a_connection_cut_mid_write_is_reconnected_and_a_stalled_source_is_failed_by_the_watchdog() {
+    let srv = ScratchMariaDb::start("");
+    let rows = 200_000;
+    srv.query(
+        "",
+        &format!(
+            "CREATE DATABASE d; USE d; CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20)); \
+             CREATE TABLE src (id BIGINT PRIMARY KEY, v VARCHAR(300)); \
+             INSERT INTO src SELECT seq, REPEAT('v', 250) FROM seq_1_to_{rows}"
+        ),
+    );
+    let t = tempfile::tempdir().unwrap();
+
+    // The writer's connection is cut (both directions closed) mid-write: it reconnects and
+    // the result is exact.
+    let proxy = Proxy::start(srv.port);
+    let input = id_rows(t.path(), 20_000);
+    let writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
+            "writeMode": "replace", "connection": [{{"jdbcUrl": "jdbc:mysql://127.0.0.1:{}/d", "table": ["dst"]}}]}}}}"#,
+        proxy.port
+    );
+    let o = run_through_a_restart(
+        t.path(),
+        &job(SLOW, &id_reader(&input), &writer),
+        || {
+            srv.query("d", "SELECT COUNT(*) FROM dst")
+                .parse()
+                .unwrap_or(0)
+        },
+        || proxy.reset(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("reconnected after"), "{}", stderr(&o));
+    assert_eq!(
+        srv.query(
+            "d",
+            "SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)) FROM dst"
+        ),
+        "20000\t200010000\t20000"
+    );
+
+    // The source stops sending without closing: the watchdog names the stuck side and
+    // `stallAction: fail` ends the job; nothing is published.
+    let proxy = Proxy::start(srv.port);
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "v"],
+            "connection": [{{"jdbcUrl": ["jdbc:mysql://127.0.0.1:{}/d"], "table": ["src"]}}]}}}}"#,
+        proxy.port
+    );
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let setting = r#"{"speed": {"record": 20000}, "stallTimeout": "2s", "stallAction": "fail", "retry": {"count": 0}}"#;
+    let p = write_job(t.path(), "stall", &job(setting, &reader, &writer));
+    let child = spawn(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--no-progress"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.stall();
+    let o = wait_or_hang(child, Duration::from_secs(120));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the reader is stuck waiting on its source"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(published_count(&out), 0, "nothing published");
+}

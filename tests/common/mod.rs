@@ -733,3 +733,91 @@ pub fn run_logging_columns(job_text: &str) -> Vec<(String, String)> {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     logged_columns(&stderr(&o))
 }
+
+/// A TCP proxy on a free loopback port in front of `127.0.0.1:target`, for network faults:
+/// `stall` stops every byte (connections stay open, like a peer that hangs), `reset` cuts every
+/// open connection, `resume` lets bytes flow again. New connections are always accepted.
+pub struct Proxy {
+    /// The port clients connect to.
+    pub port: u16,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    /// Starts forwarding to `127.0.0.1:target`.
+    pub fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (st, op) = (stalled.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                {
+                    let mut o = op.lock().unwrap();
+                    o.push(client.try_clone().unwrap());
+                    o.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let st = st.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        from.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+                            .unwrap();
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            if st.load(Ordering::SeqCst) {
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                                continue;
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy {
+            port,
+            stalled,
+            open,
+        }
+    }
+
+    /// Stops forwarding; connections stay open.
+    pub fn stall(&self) {
+        self.stalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Cuts every connection open now (both sides see them closed).
+    pub fn reset(&self) {
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}

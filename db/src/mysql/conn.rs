@@ -188,6 +188,8 @@ impl MysqlConnConfig {
                 .pass(Some(pass))
                 .db_name(url.database.clone())
                 .prefer_socket(false)
+                // A peer that vanished without closing is noticed instead of waited on forever.
+                .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
                 .stmt_cache_size(0);
             let attempt = tokio::time::timeout(self.timeout, Conn::new(opts)).await;
             let mut conn = match attempt {

@@ -154,6 +154,12 @@ impl PgConnConfig {
                 .port(url.port.unwrap_or(5432))
                 .user(&user)
                 .connect_timeout(self.timeout)
+                // A peer that vanished without closing (host down, cable cut) is noticed
+                // within about 2 minutes instead of never.
+                .keepalives(true)
+                .keepalives_idle(std::time::Duration::from_secs(60))
+                .keepalives_interval(std::time::Duration::from_secs(10))
+                .keepalives_retries(6)
                 .application_name("datasync");
             let pass = url
                 .password
