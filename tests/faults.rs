@@ -505,6 +505,56 @@ fn run_through_a_restart(
     wait_or_hang(child, Duration::from_secs(180))
 }
 
+/// One target-restart case: runs `writer` (into `table` with `mode`) over `rows` rows while
+/// `restart` restarts the server once rows land, then judges it with `sql` (a query on the
+/// target, `|`-separated, `None` while it does not answer): never a row twice; a success
+/// reconnected and holds every row once; a failure is only insert mode refusing to replay a
+/// cut-off COMMIT, saying what it had committed. `concat` is the dialect's `'n'` || `id`.
+#[allow(clippy::too_many_arguments)]
+fn restart_case(
+    t: &Path,
+    setting: &str,
+    writer: &str,
+    (table, mode): (&str, &str),
+    rows: usize,
+    sql: &dyn Fn(&str) -> Option<String>,
+    concat: &str,
+    restart: &dyn Fn(),
+) {
+    let input = id_rows(t, rows);
+    let o = run_through_a_restart(
+        t,
+        &job(setting, &id_reader(&input), writer),
+        || {
+            sql(&format!("SELECT COUNT(*) FROM {table}"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        },
+        restart,
+    );
+    let e = stderr(&o);
+    let dupes = sql(&format!(
+        "SELECT COUNT(*) FROM (SELECT id FROM {table} GROUP BY id HAVING COUNT(*) > 1) x"
+    ));
+    assert_eq!(dupes.as_deref(), Some("0"), "{mode}: no row twice; {e}");
+    if code(&o) == 0 {
+        assert!(e.contains("reconnected after"), "{mode}: {e}");
+        assert_eq!(
+            sql(&format!(
+                "SELECT COUNT(*), SUM(id), SUM(CASE WHEN name = {concat} THEN 1 ELSE 0 END) FROM {table}"
+            )),
+            Some(format!("{rows}|{}|{rows}", rows * (rows + 1) / 2)),
+            "{mode}: every row once"
+        );
+    } else {
+        assert_eq!(mode, "insert", "{e}");
+        assert!(
+            e.contains("may or may not have landed") && e.contains("committed before"),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn mysql_target_restarting_mid_write_gets_every_row_once() {
     let srv = ScratchMariaDb::start("");
@@ -514,50 +564,28 @@ fn mysql_target_restarting_mid_write_gets_every_row_once() {
          CREATE TABLE d.nopk (id BIGINT, name VARCHAR(20))",
     );
     let t = tempfile::tempdir().unwrap();
-    let rows = 20_000;
-    let input = id_rows(t.path(), rows);
+    let sql = |q: &str| srv.ping().then(|| srv.query("d", q).replace('\t', "|"));
+    let restart = || {
+        srv.kill();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    };
     for (table, mode) in [("pk", "replace"), ("nopk", "insert")] {
         let writer = format!(
             r#"{{"name": "mysqlwriter", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
                 "writeMode": "{mode}", "reconnectTimeout": "60s", "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
             srv.url("d")
         );
-        let count = |srv: &ScratchMariaDb| {
-            if !srv.ping() {
-                return 0;
-            }
-            srv.query("d", &format!("SELECT COUNT(*) FROM {table}"))
-                .parse()
-                .unwrap_or(0)
-        };
-        let o = run_through_a_restart(
+        let concat = "CONCAT('n', id)";
+        restart_case(
             t.path(),
-            &job(SLOW, &id_reader(&input), &writer),
-            || count(&srv),
-            || {
-                srv.kill();
-                std::thread::sleep(Duration::from_secs(2));
-                srv.launch();
-            },
-        );
-        let dupes = srv.query(
-            "d",
-            &format!(
-                "SELECT COUNT(*) FROM (SELECT id FROM {table} GROUP BY id HAVING COUNT(*) > 1) x"
-            ),
-        );
-        restart_verdict(
-            mode,
-            &o,
-            &dupes,
-            || {
-                srv.query(
-                    "d",
-                    &format!("SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)) FROM {table}"),
-                )
-                .replace('\t', "|")
-            },
-            rows,
+            SLOW,
+            &writer,
+            (table, mode),
+            20_000,
+            &sql,
+            concat,
+            &restart,
         );
     }
 }
@@ -571,9 +599,13 @@ fn postgres_target_restarting_mid_write_gets_every_row_once() {
         "CREATE TABLE pk (id bigint PRIMARY KEY, name text); CREATE TABLE nopk (id bigint, name text)",
     );
     let t = tempfile::tempdir().unwrap();
+    let sql = |q: &str| srv.try_query("d", q);
+    let restart = || {
+        srv.crash();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    };
     // Units are 65,536 rows: several of them, so the restart lands between two.
-    let rows = 240_000;
-    let input = id_rows(t.path(), rows);
     let slow = r#"{"speed": {"record": 40000}, "retry": {"count": 0}}"#;
     for (table, mode) in [("pk", "update"), ("nopk", "insert")] {
         let writer = format!(
@@ -581,81 +613,15 @@ fn postgres_target_restarting_mid_write_gets_every_row_once() {
                 "writeMode": "{mode}", "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
             srv.url("d")
         );
-        let count = |srv: &ScratchPg| {
-            let o = Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &srv.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "d",
-                ])
-                .args(["-qAtX", "-c", &format!("SELECT count(*) FROM {table}")])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0)
-        };
-        let o = run_through_a_restart(
+        restart_case(
             t.path(),
-            &job(slow, &id_reader(&input), &writer),
-            || count(&srv),
-            || {
-                srv.crash();
-                std::thread::sleep(Duration::from_secs(2));
-                srv.launch();
-            },
-        );
-        let dupes = srv.query(
-            "d",
-            &format!(
-                "SELECT count(*) FROM (SELECT id FROM {table} GROUP BY id HAVING count(*) > 1) x"
-            ),
-        );
-        restart_verdict(
-            mode,
-            &o,
-            &dupes,
-            || {
-                srv.query(
-                "d",
-                &format!("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id) FROM {table}"),
-            )
-            },
-            rows,
-        );
-    }
-}
-
-/// After a target restart: never a row twice (`dupes` = keys seen more than once); a success
-/// reconnected and holds every row once (`totals` = count|sum(id)|rows with the right name);
-/// a failure is only insert mode refusing to replay a cut-off COMMIT, saying what it committed.
-fn restart_verdict(
-    mode: &str,
-    o: &std::process::Output,
-    dupes: &str,
-    totals: impl FnOnce() -> String,
-    rows: usize,
-) {
-    let e = stderr(o);
-    assert_eq!(dupes, "0", "{mode}: no row twice; {e}");
-    if code(o) == 0 {
-        assert!(e.contains("reconnected after"), "{mode}: {e}");
-        assert_eq!(
-            totals(),
-            format!("{rows}|{}|{rows}", rows * (rows + 1) / 2),
-            "{mode}: every row once"
-        );
-    } else {
-        assert_eq!(mode, "insert", "{e}");
-        assert!(
-            e.contains("may or may not have landed") && e.contains("committed before"),
-            "{e}"
+            slow,
+            &writer,
+            (table, mode),
+            240_000,
+            &sql,
+            "'n' || id",
+            &restart,
         );
     }
 }

@@ -220,15 +220,22 @@ pub fn pg_server() -> &'static Server {
 /// returns tab-separated rows without headers.
 pub fn mariadb(db: &str, q: &str) -> String {
     let s = mysql_server();
+    mariadb_at(&s.host, s.port, &s.user, &s.password, db, q)
+}
+
+/// Runs `q` with the `mariadb` client (no option files) as `user` on `host:port`, in database
+/// `db` if given; panics with the client's error unless it succeeds. Tab-separated rows.
+pub fn mariadb_at(host: &str, port: u16, user: &str, password: &str, db: &str, q: &str) -> String {
     let mut c = Command::new("mariadb");
-    c.env("MYSQL_PWD", &s.password).args([
+    c.env("MYSQL_PWD", password).args([
+        "--no-defaults",
         "--protocol=tcp",
         "-h",
-        &s.host,
+        host,
         "-P",
-        &s.port.to_string(),
+        &port.to_string(),
         "-u",
-        &s.user,
+        user,
         "--default-character-set=utf8mb4",
         "-N",
         "-B",
@@ -488,32 +495,9 @@ impl ScratchMariaDb {
 
     /// Runs `q` as root (in database `db` if not empty); rows tab-separated, trimmed.
     pub fn query(&self, db: &str, q: &str) -> String {
-        let mut c = Command::new("mariadb");
-        c.args([
-            "--no-defaults",
-            "--protocol=tcp",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &self.port.to_string(),
-            "-u",
-            "root",
-            "--default-character-set=utf8mb4",
-            "-N",
-            "-B",
-            "-e",
-            q,
-        ]);
-        if !db.is_empty() {
-            c.arg(db);
-        }
-        let o = c.output().expect("mariadb client");
-        assert!(
-            o.status.success(),
-            "{q}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap().trim_end().to_string()
+        mariadb_at("127.0.0.1", self.port, "root", "", db, q)
+            .trim_end()
+            .to_string()
     }
 
     /// The JDBC URL of database `db` on it.
@@ -668,6 +652,12 @@ impl ScratchPg {
 
     /// Runs `q` in database `db`; rows unaligned, `|`-separated, trimmed.
     pub fn query(&self, db: &str, q: &str) -> String {
+        self.try_query(db, q)
+            .unwrap_or_else(|| panic!("{q}: failed on the scratch PostgreSQL"))
+    }
+
+    /// As [`ScratchPg::query`], `None` when the server does not answer or refuses.
+    pub fn try_query(&self, db: &str, q: &str) -> Option<String> {
         let o = Command::new("psql")
             .args([
                 "-h",
@@ -682,12 +672,9 @@ impl ScratchPg {
             .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", q])
             .output()
             .expect("psql");
-        assert!(
-            o.status.success(),
-            "{q}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap().trim_end().to_string()
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim_end().to_string())
     }
 
     /// The JDBC URL of database `db` on it.
