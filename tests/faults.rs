@@ -47,6 +47,14 @@ fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     c.spawn().unwrap()
 }
 
+/// Runs job `p` in `t`, does `fault` 1.5 s in, and returns the job's output (a hang fails).
+fn run_with_fault(t: &Path, p: &Path, fault: impl FnOnce()) -> std::process::Output {
+    let child = spawn(t, &["run", p.to_str().unwrap(), "--no-progress"], &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    fault();
+    wait_or_hang(child, Duration::from_secs(180))
+}
+
 /// Waits (bounded) until `cond` holds; panics naming `what` otherwise.
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let end = Instant::now() + Duration::from_secs(60);
@@ -651,16 +659,11 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
     // The file writer's staged output is discarded on a retry, so the read may start over.
     let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
     let p = write_job(t.path(), "src", &job(setting, &reader, &writer));
-    let child = spawn(
-        t.path(),
-        &["run", p.to_str().unwrap(), "--no-progress"],
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    srv.kill();
-    std::thread::sleep(Duration::from_secs(2));
-    srv.launch();
-    let o = wait_or_hang(child, Duration::from_secs(180));
+    let o = run_with_fault(t.path(), &p, || {
+        srv.kill();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    });
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
     let want: Vec<String> = {
@@ -674,14 +677,9 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
     // A source that does not come back fails the job, naming it, without a hang.
     let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
     let p = write_job(t.path(), "gone", &job(setting, &reader, &writer));
-    let child = spawn(
-        t.path(),
-        &["run", p.to_str().unwrap(), "--no-progress"],
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    srv.kill();
-    let o = wait_or_hang(child, Duration::from_secs(180));
+    let o = run_with_fault(t.path(), &p, || {
+        srv.kill();
+    });
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!("127.0.0.1:{}", srv.port)),
@@ -958,14 +956,9 @@ fn a_connection_cut_mid_write_is_reconnected_and_a_stalled_source_is_failed_by_t
     );
     let setting = r#"{"speed": {"record": 20000}, "stallTimeout": "2s", "stallAction": "fail", "retry": {"count": 0}}"#;
     let p = write_job(t.path(), "stall", &job(setting, &reader, &writer));
-    let child = spawn(
-        t.path(),
-        &["run", p.to_str().unwrap(), "--no-progress"],
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    proxy.stall();
-    let o = wait_or_hang(child, Duration::from_secs(120));
+    let o = run_with_fault(t.path(), &p, || {
+        proxy.stall();
+    });
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the reader is stuck waiting on its source"),
