@@ -120,28 +120,20 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Cmd::Check { job, params } => {
-            match parse_vars(&params)
-                .and_then(|v| load_job(&job, &v))
-                .and_then(|s| build(s, &registry()))
-            {
-                Ok(b) => {
-                    eprintln!(
-                        "datasync: {} is valid ({} -> {})",
-                        job.display(),
-                        b.reader_name,
-                        b.writer_name
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => config_error(&e),
+        Cmd::Check { job, params } => match load_built(&job, &params) {
+            Ok(b) => {
+                eprintln!(
+                    "datasync: {} is valid ({} -> {})",
+                    job.display(),
+                    b.reader_name,
+                    b.writer_name
+                );
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => config_error(&e),
+        },
         Cmd::Recover { job, params } => {
-            let built = match parse_vars(&params)
-                .and_then(|v| load_job(&job, &v))
-                .and_then(|s| build(s, &registry()))
-            {
+            let built = match load_built(&job, &params) {
                 Ok(b) => b,
                 Err(e) => return config_error(&e),
             };
@@ -178,10 +170,7 @@ fn main() -> ExitCode {
             progress_interval,
             no_progress,
         } => {
-            let built = match parse_vars(&params)
-                .and_then(|v| load_job(&job, &v))
-                .and_then(|s| build(s, &registry()))
-            {
+            let built = match load_built(&job, &params) {
                 Ok(b) => b,
                 Err(e) => return config_error(&e),
             };
@@ -211,6 +200,16 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Fills the job's placeholders from `params`, loads it and builds both plugins (offline).
+fn load_built(
+    job: &std::path::Path,
+    params: &[String],
+) -> Result<datasync_engine::BuiltJob, ConfigError> {
+    parse_vars(params)
+        .and_then(|v| load_job(job, &v))
+        .and_then(|s| build(s, &registry()))
 }
 
 fn run_job(

@@ -53,6 +53,14 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Publi
     }
 }
 
+/// Removes file `p`; one that is gone already is fine (a resumed commit may find it so).
+fn remove_if_present(p: &Path, action: &'static str) -> Result<(), PublishError> {
+    match fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(action, p)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Makes a directory's entries durable.
 fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
@@ -141,12 +149,7 @@ fn unmark_and_move(
     mut undo: Option<(&mut Vec<(PathBuf, PathBuf)>, &mut Vec<PathBuf>)>,
 ) -> Result<(), PublishError> {
     for m in &journal.unmark {
-        match fs::remove_file(m) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("cannot remove", m)(e))
-            }
-            _ => {}
-        }
+        remove_if_present(m, "cannot remove")?;
     }
     for (from, to) in &journal.moves {
         if !from.exists() {
@@ -188,12 +191,7 @@ fn unmark_and_move(
 /// The part of a commit after every file moved: old files out, markers in, staging gone.
 fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
     for o in &journal.replace {
-        match fs::remove_file(o) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("cannot remove the old file", o)(e))
-            }
-            _ => {}
-        }
+        remove_if_present(o, "cannot remove the old file")?;
         step_pause();
     }
     let mut dirs: Vec<&Path> = journal
@@ -276,13 +274,9 @@ pub(crate) fn recover(
     let mut done = Vec::new();
     for s in found {
         let owner = fs::read_to_string(s.join(OWNER_FILE)).unwrap_or_default();
-        let (owner_host, pid) = owner.trim().rsplit_once(' ').unwrap_or(("", ""));
-        if !owner_host.is_empty() && owner_host != host {
-            done.push(Recovered::Left(s, format!("a run on host {owner_host}")));
-            continue;
-        }
-        if !pid.is_empty() && pid != std::process::id().to_string() && pid_alive(pid) {
-            done.push(Recovered::Left(s, format!("process {pid} still runs")));
+        // A staging directory without an owner file predates them: its run is over.
+        if let Owner::Elsewhere(why) = owner_state(&owner, &host) {
+            done.push(Recovered::Left(s, why));
             continue;
         }
         let jf = s.join(JOURNAL_FILE);
@@ -333,8 +327,33 @@ pub(crate) fn describe(done: &[Recovered]) -> Vec<String> {
     lines
 }
 
+/// Who owns staged output, from its owner text (`host pid`, see [`owner`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// No owner text.
+    Unknown,
+    /// A process of this host that is gone (or this very process): its output may go.
+    Gone,
+    /// A live process, or a run on another host (the reason): leave its output alone.
+    Elsewhere(String),
+}
+
+/// The state of the owner named by `owner` (`host pid`), seen from host `host`.
+pub(crate) fn owner_state(owner: &str, host: &str) -> Owner {
+    let Some((owner_host, pid)) = owner.trim().rsplit_once(' ') else {
+        return Owner::Unknown;
+    };
+    if owner_host != host {
+        Owner::Elsewhere(format!("a run on host {owner_host}"))
+    } else if pid != std::process::id().to_string() && pid_alive(pid) {
+        Owner::Elsewhere(format!("process {pid} still runs"))
+    } else {
+        Owner::Gone
+    }
+}
+
 /// Whether process `pid` exists on this host (a zombie counts as gone).
-pub(crate) fn pid_alive(pid: &str) -> bool {
+fn pid_alive(pid: &str) -> bool {
     match fs::read_to_string(Path::new("/proc").join(pid).join("stat")) {
         Ok(stat) => !stat
             .rsplit_once(')')

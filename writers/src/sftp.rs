@@ -255,17 +255,18 @@ impl SftpWriter {
                         .map(|_| s)
                 })
                 .unwrap_or_default();
-            let (owner_host, pid) = owner.trim().rsplit_once(' ').unwrap_or(("", ""));
-            if owner_host != host || pid.is_empty() || crate::publish::pid_alive(pid) {
+            // Uploads without a marker may belong to a run on another host: only a marker
+            // naming a gone process of this host lets them go.
+            let why = match crate::publish::owner_state(&owner, &host) {
+                crate::publish::Owner::Gone => None,
+                crate::publish::Owner::Unknown => Some("no owner marker".to_string()),
+                crate::publish::Owner::Elsewhere(why) => Some(why),
+            };
+            if let Some(why) = why {
                 tracing::warn!(
-                    "leaving {} temporary upload(s) of run {run} in {} ({})",
+                    "leaving {} temporary upload(s) of run {run} in {} ({why})",
                     files.len(),
-                    self.dir,
-                    if owner.is_empty() {
-                        "no owner marker".to_string()
-                    } else {
-                        format!("owner {}", owner.trim())
-                    }
+                    self.dir
                 );
                 continue;
             }
