@@ -191,6 +191,92 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
 }
 
 #[test]
+fn many_duplicates_are_isolated_on_the_server_and_upsert_takes_the_last_of_a_repeated_key() {
+    let pg = Pg::new();
+    // 100,000 rows, every fifth key already in the target: 20,000 duplicates in two units.
+    pg.query(
+        "CREATE TABLE src (id int, v text); CREATE TABLE dst (id int PRIMARY KEY, v text CHECK (v <> 'bad'));
+         INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 100000) g;
+         INSERT INTO dst SELECT g * 5, 'old' FROM generate_series(1, 20000) g",
+    );
+    let cols = r#""column": ["id", "v"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "dups",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--dirty-file",
+            "d.jsonl",
+            "--no-progress",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("written 80000  dirty 20000"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("dst: isolated "), "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT count(*), count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v = 'v' || id) FROM dst"),
+        "100000|20000|80000"
+    );
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    let keys: std::collections::BTreeSet<i64> = dirty
+        .lines()
+        .map(|l| {
+            assert!(l.contains("already exists"), "{l}");
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["values"][0].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(keys, (1..=20000).map(|g| g * 5).collect());
+
+    // Upsert with a key twice in one unit and one row the table refuses: the later row wins,
+    // the refused row is dirty with the server's message, everything else lands.
+    pg.query(
+        "TRUNCATE src, dst; INSERT INTO src VALUES (1, 'a'), (2, 'x'), (1, 'b'), (3, 'bad'), (2, 'y')",
+    );
+    let w = pg_writer(&pg, "dst", &format!(r#"{cols} "writeMode": "update","#));
+    let p = write_job(
+        t.path(),
+        "upsert",
+        &job("{}", &pg_reader(&pg, "src", cols), &w),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--dirty-file",
+            "u2.jsonl",
+            "--no-progress",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM dst"),
+        "1=b,2=y"
+    );
+    let dirty = std::fs::read_to_string(t.path().join("u2.jsonl")).unwrap();
+    assert_eq!(dirty.lines().count(), 1, "{dirty}");
+    assert!(
+        dirty.contains("violates check constraint") && dirty.contains(r#"["3","bad"]"#),
+        "{dirty}"
+    );
+}
+
+#[test]
 fn credentials_and_missing_tables_fail_clearly() {
     let pg = Pg::new();
     pg.query("CREATE TABLE src (id int); CREATE TABLE dst (id int)");

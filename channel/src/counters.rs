@@ -15,6 +15,7 @@ pub struct Counters {
     reader_wait_ns: AtomicU64,
     writer_wait_ns: AtomicU64,
     throttle_wait_ns: AtomicU64,
+    isolating: AtomicU64,
     reader_blocked: AtomicBool,
     writer_starved: AtomicBool,
 }
@@ -40,6 +41,8 @@ pub struct CountersSnapshot {
     pub writer_wait_ns: u64,
     /// Nanoseconds the reader waited on the job's throttle.
     pub throttle_wait_ns: u64,
+    /// Rows the writer is isolating right now (finding the bad rows of a rejected unit).
+    pub isolating: u64,
     /// The reader is waiting on a full channel right now.
     pub reader_blocked: bool,
     /// The writer is waiting on an empty channel right now.
@@ -60,6 +63,10 @@ impl Counters {
     /// Adds one dirty record.
     pub fn add_dirty(&self) {
         self.dirty.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Says how many rows the writer is isolating now (0: none).
+    pub fn set_isolating(&self, rows: u64) {
+        self.isolating.store(rows, Ordering::Relaxed);
     }
     /// Advances the progress through the task's known input size.
     pub fn add_input_done(&self, units: u64) {
@@ -93,6 +100,7 @@ impl Counters {
             reader_wait_ns: self.reader_wait_ns.load(Ordering::Relaxed),
             writer_wait_ns: self.writer_wait_ns.load(Ordering::Relaxed),
             throttle_wait_ns: self.throttle_wait_ns.load(Ordering::Relaxed),
+            isolating: self.isolating.load(Ordering::Relaxed),
             reader_blocked: self.reader_blocked.load(Ordering::Relaxed),
             writer_starved: self.writer_starved.load(Ordering::Relaxed),
         }
@@ -110,6 +118,7 @@ impl std::ops::AddAssign for CountersSnapshot {
         self.reader_wait_ns += o.reader_wait_ns;
         self.writer_wait_ns += o.writer_wait_ns;
         self.throttle_wait_ns += o.throttle_wait_ns;
+        self.isolating += o.isolating;
         self.reader_blocked |= o.reader_blocked;
         self.writer_starved |= o.writer_starved;
     }

@@ -114,13 +114,19 @@ impl Monitor {
             let t = totals(&self.slots);
             let secs = start.elapsed().as_secs_f64().max(1e-9);
             let rate = t.records_written as f64 / secs;
-            let msg = format!(
+            let mut msg = format!(
                 "{} records, {}, {:.0} rec/s, dirty {}",
                 t.records_written,
                 human_bytes(t.bytes_written),
                 rate,
                 t.dirty
             );
+            if t.isolating > 0 {
+                msg.push_str(&format!(
+                    ", isolating the bad rows of {} rejected rows",
+                    t.isolating
+                ));
+            }
             let pct = total.map(|(n, _)| (t.input_done.min(n), n));
             if let Some(pb) = &bar {
                 if let Some((done, _)) = pct {

@@ -582,16 +582,23 @@ impl MysqlTask {
                 Err(Failed::Before(e) | Failed::AtCommit(e)) => {
                     tracing::debug!("batch failed on data ({e}); isolating bad rows one by one");
                     let mut landed = 0;
-                    for (r, lit) in &tuples {
-                        let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
-                        match s.conn.query_drop(sql.as_str()).await {
-                            Ok(()) => landed += 1,
-                            Err(e) if e.is_fatal() || is_structural(&e) => {
-                                return Err(cc.query_error(&s.url, head, e).into())
+                    ctx.counters.set_isolating(tuples.len() as u64);
+                    let isolated = async {
+                        for (r, lit) in &tuples {
+                            let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
+                            match s.conn.query_drop(sql.as_str()).await {
+                                Ok(()) => landed += 1,
+                                Err(e) if e.is_fatal() || is_structural(&e) => {
+                                    return Err(cc.query_error(&s.url, head, e).into())
+                                }
+                                Err(e) => self.dirty(ctx, batch, *r, e.to_string())?,
                             }
-                            Err(e) => self.dirty(ctx, batch, *r, e.to_string())?,
                         }
+                        Ok::<_, PluginError>(())
                     }
+                    .await;
+                    ctx.counters.set_isolating(0);
+                    isolated?;
                     return Ok(landed);
                 }
             }

@@ -21,6 +21,12 @@ use std::sync::Arc;
 
 /// The staging table of `update` mode (temporary: one per connection).
 const STAGE: &str = "datasync_stage";
+/// The temporary table rows of a rejected unit are copied into for isolation, numbered.
+const ISOLATE: &str = "datasync_isolate";
+/// The temporary table the isolation block records rejected rows in.
+const REJECTS: &str = "datasync_rejects";
+/// Dollar-quote tag of the isolation block.
+const DO_TAG: &str = "$datasync_isolate$";
 
 /// The PostgreSQL writer.
 #[derive(Debug, Clone)]
@@ -134,12 +140,57 @@ struct Plan {
     merge: Option<String>,
     /// Binary encoders per column, when every column has one; else text COPY.
     binary: Option<Vec<Enc>>,
+    /// Statements that find a rejected part's bad rows on the server in one round trip.
+    isolate: Isolate,
 }
 
-/// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity).
+/// Server-side isolation of a part the target rejected: the part is copied into a numbered
+/// temporary table, then one PL/pgSQL block inserts its rows one by one, each in its own
+/// subtransaction, recording the rows (number, message) the target refuses. Thousands of
+/// times faster than bisecting with a transaction per step.
+struct Isolate {
+    /// Creates (once per connection) and empties the temporary tables.
+    setup: String,
+    /// `COPY datasync_isolate (cols) FROM STDIN ...`.
+    copy: String,
+    /// The `DO` block.
+    block: String,
+}
+
+impl Isolate {
+    fn new(table: &str, qcols: &[String], format: &str, conflict: &str) -> Self {
+        let cols = qcols.join(", ");
+        let values: Vec<String> = qcols.iter().map(|c| format!("r.{c}")).collect();
+        Isolate {
+            setup: format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {ISOLATE} AS SELECT {cols} FROM {table} WITH NO DATA; \
+                 ALTER TABLE {ISOLATE} ADD COLUMN IF NOT EXISTS datasync_row bigint GENERATED ALWAYS AS IDENTITY; \
+                 CREATE TEMP TABLE IF NOT EXISTS {REJECTS} (row_no bigint, message text); \
+                 TRUNCATE {ISOLATE} RESTART IDENTITY; TRUNCATE {REJECTS}"
+            ),
+            copy: format!("COPY {ISOLATE} ({cols}) FROM STDIN{format}"),
+            block: format!(
+                "DO {DO_TAG} DECLARE r record; d text; BEGIN \
+                 FOR r IN SELECT * FROM {ISOLATE} ORDER BY datasync_row LOOP \
+                 BEGIN INSERT INTO {table} ({cols}) VALUES ({}){conflict}; \
+                 EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cardinality_violation THEN \
+                 GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL; \
+                 INSERT INTO {REJECTS} VALUES (r.datasync_row, SQLERRM || ' (' || SQLSTATE || ')' \
+                 || CASE WHEN coalesce(d, '') <> '' THEN ': ' || d ELSE '' END); \
+                 END; END LOOP; END {DO_TAG}",
+                values.join(", ")
+            ),
+        }
+    }
+}
+
+/// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity, and
+/// 21000: an upsert that meets the same key twice in one statement).
 fn is_data_error(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
+    e.code().is_some_and(|c| {
+        let c = c.code();
+        c.starts_with("22") || c.starts_with("23") || c == "21000"
+    })
 }
 
 impl PgTask {
@@ -201,6 +252,7 @@ impl PgTask {
             return Ok(Plan {
                 copy: format!("COPY {} ({cols}) FROM STDIN{format}", w.qtable()),
                 merge: None,
+                isolate: Isolate::new(&w.qtable(), &qcols, format, ""),
                 binary,
             });
         }
@@ -244,67 +296,117 @@ impl PgTask {
         } else {
             format!("UPDATE SET {}", sets.join(", "))
         };
+        let conflict = format!(" ON CONFLICT ({}) DO {action}", key_set.join(", "));
         let merge = format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {STAGE} ON CONFLICT ({}) DO {action}",
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {STAGE}{conflict}",
             w.qtable(),
-            key_set.join(", ")
         );
         Ok(Plan {
             copy: format!("COPY {STAGE} ({cols}) FROM STDIN{format}"),
             merge: Some(merge),
+            isolate: Isolate::new(&w.qtable(), &qcols, format, &conflict),
             binary,
         })
     }
 
-    /// Writes `lines` (text COPY rows) in one transaction.
+    /// Writes `lines` (COPY rows) in one transaction.
     async fn apply(&self, client: &Client, plan: &Plan, lines: &[&[u8]]) -> Result<(), Failed> {
-        client.batch_execute("BEGIN").await?;
-        let result = async {
+        in_transaction(client, async {
             if plan.merge.is_some() {
                 client.batch_execute(&format!("TRUNCATE {STAGE}")).await?;
             }
-            let sink = client
-                .copy_in::<_, bytes::Bytes>(plan.copy.as_str())
-                .await?;
-            futures_util::pin_mut!(sink);
-            let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() + 32);
-            if plan.binary.is_some() {
-                data.extend_from_slice(HEADER);
-            }
-            for l in lines {
-                data.extend_from_slice(l);
-            }
-            if plan.binary.is_some() {
-                data.extend_from_slice(TRAILER);
-            }
-            sink.send(bytes::Bytes::from(data)).await?;
-            sink.as_mut().finish().await?;
+            copy_lines(client, plan, &plan.copy, lines).await?;
             if let Some(m) = &plan.merge {
                 client.batch_execute(m).await?;
             }
-            Ok::<_, tokio_postgres::Error>(())
-        }
-        .await;
-        match result {
-            // A refused COMMIT (a deferred constraint) rolled back; a lost one is unknown.
-            Ok(()) => client.batch_execute("COMMIT").await.map_err(|e| {
-                if e.is_closed() {
-                    Failed::AtCommit(e)
-                } else {
-                    Failed::Before(e)
-                }
-            }),
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(e.into())
-            }
-        }
+            Ok(())
+        })
+        .await
     }
 
-    /// Applies the parts of `unit` still in `pending` (ranges of its lines); a part that fails
-    /// on data is split in halves until single bad rows are found and made dirty. Parts that
-    /// landed leave `pending` and add to `landed`; on any other error the failing part stays in
-    /// `pending`, so the caller can reconnect and go on where it stopped.
+    /// Writes `lines` row by row on the server in one transaction (see [`Isolate`]); returns
+    /// the rows the target refused: (index into `lines`, the server's message).
+    async fn isolate(
+        &self,
+        client: &Client,
+        plan: &Plan,
+        lines: &[&[u8]],
+    ) -> Result<Vec<(usize, String)>, Failed> {
+        in_transaction(client, async {
+            let iso = &plan.isolate;
+            client.batch_execute(&iso.setup).await?;
+            copy_lines(client, plan, &iso.copy, lines).await?;
+            client.batch_execute(&iso.block).await?;
+            let rows = client
+                .query(
+                    &format!("SELECT row_no, message FROM {REJECTS} ORDER BY row_no"),
+                    &[],
+                )
+                .await?;
+            let mut bad = Vec::with_capacity(rows.len());
+            for r in rows {
+                let n: i64 = r.try_get(0)?;
+                let msg: String = r.try_get(1)?;
+                // Rows are numbered from 1 in the order they were copied.
+                bad.push((usize::try_from(n - 1).unwrap_or(usize::MAX), msg));
+            }
+            Ok(bad)
+        })
+        .await
+    }
+}
+
+/// COPYs `lines` (binary tuples or text lines, as `plan` says) with `statement`.
+async fn copy_lines(
+    client: &Client,
+    plan: &Plan,
+    statement: &str,
+    lines: &[&[u8]],
+) -> Result<(), tokio_postgres::Error> {
+    let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
+    futures_util::pin_mut!(sink);
+    let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() + 32);
+    if plan.binary.is_some() {
+        data.extend_from_slice(HEADER);
+    }
+    for l in lines {
+        data.extend_from_slice(l);
+    }
+    if plan.binary.is_some() {
+        data.extend_from_slice(TRAILER);
+    }
+    sink.send(bytes::Bytes::from(data)).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// Runs `body` between BEGIN and COMMIT (ROLLBACK when it fails).
+async fn in_transaction<T>(
+    client: &Client,
+    body: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, Failed> {
+    client.batch_execute("BEGIN").await?;
+    let result = body.await;
+    match result {
+        // A refused COMMIT (a deferred constraint) rolled back; a lost one is unknown.
+        Ok(v) => match client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(v),
+            Err(e) if e.is_closed() => Err(Failed::AtCommit(e)),
+            Err(e) => Err(Failed::Before(e)),
+        },
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e.into())
+        }
+    }
+}
+
+impl PgTask {
+    /// Applies the parts of `unit` still in `pending` (ranges of its lines). A part the target
+    /// rejects on data is isolated on the server (see [`Isolate`]); where that cannot run, it
+    /// is split in halves until single bad rows are found. Bad rows become dirty records.
+    /// Parts that landed leave `pending` and add to `landed`; on any other error the failing
+    /// part stays in `pending`, so the caller can reconnect and go on where it stopped.
     async fn apply_isolating(
         &self,
         client: &Client,
@@ -314,37 +416,93 @@ impl PgTask {
         landed: &mut usize,
         ctx: &TaskContext,
     ) -> Result<Result<(), Failed>, PluginError> {
+        let mut server_side = true;
         while let Some(range) = pending.pop() {
             if range.is_empty() {
                 continue;
             }
             let part = &unit.lines[range.clone()];
             let lines: Vec<&[u8]> = part.iter().map(|(_, _, l)| l.as_slice()).collect();
-            match self.apply(client, plan, &lines).await {
-                Ok(()) => *landed += part.len(),
-                Err(Failed::Before(e)) if is_data_error(&e) => {
-                    if part.len() == 1 {
-                        let (bi, r, _) = &part[0];
-                        let batch = &unit.batches[*bi].data;
-                        ctx.dirty(DirtyRecord {
-                            error: datasync_db::postgres::db_message(&e),
-                            columns: column_names(batch),
-                            values: row_values(batch, *r),
-                            location: Some(self.writer.table.clone()),
-                        })?;
-                    } else {
-                        let mid = range.start + range.len() / 2;
-                        pending.push(mid..range.end);
-                        pending.push(range.start..mid);
-                    }
+            let e = match self.apply(client, plan, &lines).await {
+                Ok(()) => {
+                    *landed += part.len();
+                    continue;
                 }
+                Err(Failed::Before(e)) if is_data_error(&e) => e,
                 Err(other) => {
                     pending.push(range);
                     return Ok(Err(other));
                 }
+            };
+            if part.len() == 1 {
+                self.dirty_row(unit, &part[0], datasync_db::postgres::db_message(&e), ctx)?;
+                continue;
             }
+            if server_side {
+                let started = std::time::Instant::now();
+                ctx.counters.set_isolating(part.len() as u64);
+                let found = self.isolate(client, plan, &lines).await;
+                ctx.counters.set_isolating(0);
+                match found {
+                    Ok(bad) => {
+                        tracing::info!(
+                            "{}: isolated {} rejected row(s) of {} in {:.1}s",
+                            self.writer.table,
+                            bad.len(),
+                            part.len(),
+                            started.elapsed().as_secs_f64()
+                        );
+                        *landed += part.len() - bad.len();
+                        for (i, msg) in bad {
+                            let row = part.get(i).ok_or_else(|| {
+                                PgError::Invalid(format!(
+                                    "isolation named row {} of a part of {}",
+                                    i + 1,
+                                    part.len()
+                                ))
+                            })?;
+                            self.dirty_row(unit, row, msg, ctx)?;
+                        }
+                        continue;
+                    }
+                    Err(Failed::Before(e)) if !e.is_closed() => {
+                        // The rows do not even copy (a value the column type refuses), or
+                        // PL/pgSQL is not there: bisect.
+                        tracing::debug!(
+                            "{}: server-side isolation did not run ({}); bisecting",
+                            self.writer.table,
+                            datasync_db::postgres::db_message(&e)
+                        );
+                        server_side = false;
+                    }
+                    Err(other) => {
+                        pending.push(range);
+                        return Ok(Err(other));
+                    }
+                }
+            }
+            let mid = range.start + range.len() / 2;
+            pending.push(mid..range.end);
+            pending.push(range.start..mid);
         }
         Ok(Ok(()))
+    }
+
+    /// Records one line of `unit` as a dirty record with `error`.
+    fn dirty_row(
+        &self,
+        unit: &Unit,
+        (bi, r, _): &(usize, usize, Vec<u8>),
+        error: String,
+        ctx: &TaskContext,
+    ) -> Result<(), PluginError> {
+        let batch = &unit.batches[*bi].data;
+        ctx.dirty(DirtyRecord {
+            error,
+            columns: column_names(batch),
+            values: row_values(batch, *r),
+            location: Some(self.writer.table.clone()),
+        })
     }
 
     /// Writes a unit (reconnecting on a lost connection, going on with the parts that had not
