@@ -967,3 +967,95 @@ fn a_connection_cut_mid_write_is_reconnected_and_a_stalled_source_is_failed_by_t
     );
     assert_eq!(published_count(&out), 0, "nothing published");
 }
+
+#[test]
+fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_the_target_as_it_was(
+) {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, note VARCHAR(10) DEFAULT 'kept');
+             INSERT INTO dst (id, name) SELECT seq, 'old' FROM seq_1_to_1000");
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text NOT NULL, note text DEFAULT 'kept');
+              INSERT INTO dst (id, name) SELECT g, 'old' FROM generate_series(1, 1000) g");
+    let t = tempfile::tempdir().unwrap();
+    let rows = 100_000;
+    let input = id_rows(t.path(), rows);
+    // The same rows with one the reader cannot parse near the end.
+    let bad_input = t.path().join("bad.csv");
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.push_str("x,not-a-number\n");
+    std::fs::write(&bad_input, text).unwrap();
+    let staged = r#""column": ["id", "name"], "stagingMode": "table", "preSql": ["TRUNCATE TABLE @table"],"#;
+    let my_writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, {staged}
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let pg_writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, {staged}
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    type Probe<'a> = Box<dyn Fn() -> String + 'a>;
+    let cases: [(&str, String, Probe, Probe); 2] = [
+        (
+            "mysql",
+            my_writer,
+            Box::new(|| {
+                db.query("SELECT COUNT(*), SUM(id), SUM(name = CONCAT('n', id)), SUM(note = 'kept') FROM dst")
+                    .replace('\t', "|")
+            }),
+            Box::new(|| {
+                db.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'datasync\\_stg\\_%'")
+            }),
+        ),
+        (
+            "postgres",
+            pg_writer,
+            Box::new(|| {
+                pg.query("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id), count(*) FILTER (WHERE note = 'kept') FROM dst")
+            }),
+            Box::new(|| {
+                pg.query("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'datasync\\_stg\\_%'")
+            }),
+        ),
+    ];
+    let old = "1000|500500|0|1000".to_string();
+    let new = format!("{rows}|{}|{rows}|{rows}", rows * (rows + 1) / 2);
+    for (name, writer, totals, stages) in cases {
+        assert_eq!(totals(), old, "{name}");
+        // Killed mid-job: the target is untouched (the TRUNCATE did not run yet either).
+        let slow = write_job(
+            t.path(),
+            "slow",
+            &job(r#"{"speed": {"record": 20000}}"#, &id_reader(&input), &writer),
+        );
+        let child = spawn(t.path(), &["run", slow.to_str().unwrap(), "--no-progress"], &[]);
+        wait_for("a staging table", || stages() != "0");
+        std::thread::sleep(Duration::from_millis(1500));
+        kill9(child);
+        assert_eq!(totals(), old, "{name}: a killed job changed the target");
+        assert_eq!(stages(), "1", "{name}: the killed run's staging table stays until the next run");
+
+        // A job that fails (the reader's error limit) rolls nothing in and drops its staging.
+        let failing = write_job(
+            t.path(),
+            "failing",
+            &job(r#"{"errorLimit": {"record": 0}}"#, &id_reader(&bad_input), &writer),
+        );
+        let o = run_in(t.path(), &["run", failing.to_str().unwrap(), "--no-progress"]);
+        assert_eq!(code(&o), 3, "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains("dropped staging table"), "{name}: {}", stderr(&o));
+        assert_eq!(totals(), old, "{name}: a failed job changed the target");
+        assert_eq!(stages(), "0", "{name}");
+
+        // The job that succeeds empties and fills the target in one transaction.
+        let ok = write_job(t.path(), "ok", &job("{}", &id_reader(&input), &writer));
+        let o = run_in(t.path(), &["run", ok.to_str().unwrap(), "--no-progress"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_eq!(totals(), new, "{name}");
+        assert_eq!(stages(), "0", "{name}");
+    }
+}

@@ -185,3 +185,113 @@ pub(crate) fn after_committed(
         datasync_engine::PluginError::new(wrapped)
     }
 }
+
+/// `stagingMode` of the SQL writers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StagingMode {
+    /// Tasks write into the target; each unit commits on its own (DataX's behaviour).
+    #[default]
+    None,
+    /// Each task writes into its own staging table; commit moves every staging table into
+    /// the target in one transaction, with the destructive `preSql` (truncate/delete) first;
+    /// abort drops them. A failed job leaves the target as it was.
+    Table,
+}
+
+/// Name prefix of staging tables; they live in the target's schema.
+pub(crate) const STAGE_PREFIX: &str = "datasync_stg_";
+
+/// The staging table of task `task` of this run, next to `table` (same schema).
+pub(crate) fn staging_table(table: &str, task: usize) -> String {
+    let name = format!("{STAGE_PREFIX}{}_{task}", datasync_engine::run_id());
+    match table.rsplit_once('.') {
+        Some((schema, _)) => format!("{schema}.{name}"),
+        None => name,
+    }
+}
+
+/// The schema part of `table`, if it names one.
+pub(crate) fn schema_of(table: &str) -> Option<&str> {
+    table.rsplit_once('.').map(|(s, _)| s)
+}
+
+/// The comment a staging table carries: what it stages and which process owns it.
+pub(crate) fn staging_comment(table: &str) -> String {
+    format!(
+        "datasync staging of {} by {}",
+        table.replace('\'', ""),
+        crate::publish::owner()
+    )
+}
+
+/// Whether a preSql statement empties the target (`TRUNCATE`, `DELETE`): in table staging mode
+/// it runs in the final transaction, so a failed job leaves the target as it was.
+pub(crate) fn is_destructive(stmt: &str) -> bool {
+    let first = stmt
+        .trim_start()
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    first.eq_ignore_ascii_case("truncate") || first.eq_ignore_ascii_case("delete")
+}
+
+/// The staging tables of a run: per task, the staging table and the statement that moves its
+/// rows into the target (set when the task has seen its first batch).
+#[derive(Debug, Default)]
+pub(crate) struct Staged(std::sync::Mutex<std::collections::BTreeMap<usize, (String, String)>>);
+
+impl Staged {
+    /// Records (or replaces, on a retry) task `task`'s staging table and move statement.
+    pub(crate) fn set(&self, task: usize, table: String, move_sql: String) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(task, (table, move_sql));
+        }
+    }
+    /// Every (staging table, move statement), in task order.
+    pub(crate) fn all(&self) -> Vec<(String, String)> {
+        self.0
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+    /// Forgets every staging table (after they were dropped).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+/// Of the staging tables `found` (name, comment) next to a target, those a killed run left
+/// behind (owner process gone, on this host): they may be dropped. Others are logged.
+pub(crate) fn stale_stages(found: Vec<(String, String)>) -> Vec<String> {
+    let host = crate::publish::hostname();
+    let mut stale = Vec::new();
+    for (name, comment) in found {
+        if name.contains(datasync_engine::run_id()) {
+            continue;
+        }
+        let owner = comment.rsplit_once(" by ").map(|(_, o)| o).unwrap_or("");
+        match crate::publish::owner_state(owner, &host) {
+            crate::publish::Owner::Gone => stale.push(name),
+            crate::publish::Owner::Elsewhere(why) => {
+                tracing::info!("staging table {name} belongs to {why}; left alone")
+            }
+            crate::publish::Owner::Unknown => {
+                tracing::warn!("staging table {name} names no owner; left alone (drop it by hand if no run uses it)")
+            }
+        }
+    }
+    stale
+}
+
+/// Why table staging published nothing: the target refused the publishing transaction (e.g.
+/// an insert-mode row whose key is already in the target) and rolled it back.
+pub(crate) fn unpublished_message(table: &str, sql: &str, cause: &str) -> String {
+    format!(
+        "{table} refused the rows of the staging tables ({cause}); the publishing transaction \
+         was rolled back, so the target is as it was and nothing was published (statement: {})",
+        datasync_engine::sql::shorten_sql(sql)
+    )
+}

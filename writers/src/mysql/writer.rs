@@ -2,7 +2,10 @@
 //! of bad rows, commit (postSql).
 
 use super::config::{MysqlWriterConfig, WriteMode};
-use crate::sqltarget::{create_table_sql, single_target, target_columns};
+use crate::sqltarget::{
+    create_table_sql, is_destructive, single_target, staging_comment, staging_table, target_columns,
+    Staged, StagingMode,
+};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
@@ -35,6 +38,7 @@ pub struct MysqlWriter {
     conn: Arc<MysqlConnConfig>,
     table: String,
     created: Arc<tokio::sync::Mutex<bool>>,
+    staged: Arc<Staged>,
 }
 
 impl WriterPlugin for MysqlWriter {
@@ -70,6 +74,7 @@ impl WriterPlugin for MysqlWriter {
             conn: Arc::new(conn),
             table,
             created: Default::default(),
+            staged: Default::default(),
         })
     }
 
@@ -109,12 +114,133 @@ impl MysqlWriter {
         let _ = conn.disconnect().await;
         Ok(())
     }
+
+    fn staging(&self) -> bool {
+        self.cfg.staging_mode == StagingMode::Table
+    }
+
+    /// Drops the staging tables killed runs left next to the target; one line per table.
+    async fn remove_stale_stages(&self) -> Result<Vec<String>, MysqlError> {
+        let (mut conn, url) = self.conn.connect(&[]).await?;
+        let schema = crate::sqltarget::schema_of(&self.table);
+        let q = "SELECT table_name, table_comment FROM information_schema.tables \
+                 WHERE table_schema = COALESCE(?, DATABASE()) AND table_name LIKE 'datasync\\_stg\\_%'";
+        let found: Vec<(String, String)> = conn
+            .exec(q, (schema,))
+            .await
+            .map_err(|e| self.conn.query_error(url, q, e))?;
+        let found = found
+            .into_iter()
+            .map(|(n, c)| match schema {
+                Some(sc) => (format!("{sc}.{n}"), c),
+                None => (n, c),
+            })
+            .collect();
+        let mut done = Vec::new();
+        for name in crate::sqltarget::stale_stages(found) {
+            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::MySql, &name));
+            conn.query_drop(sql.as_str())
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+            done.push(format!("dropped staging table {name} of a killed run"));
+        }
+        let _ = conn.disconnect().await;
+        Ok(done)
+    }
+
+    /// Drops this run's staging tables.
+    async fn drop_stages(&self) -> Result<(), MysqlError> {
+        let stages = self.staged.all();
+        if stages.is_empty() {
+            return Ok(());
+        }
+        let (mut conn, url) = self.conn.connect(&[]).await?;
+        for (stage, _) in stages {
+            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::MySql, &stage));
+            conn.query_drop(sql.as_str())
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+        }
+        let _ = conn.disconnect().await;
+        self.staged.clear();
+        Ok(())
+    }
+
+    /// Table staging: in one transaction, the destructive preSql (a TRUNCATE, which MySQL
+    /// cannot roll back, runs as DELETE), then every staging table moved into the target.
+    async fn publish_stages(&self) -> Result<(), MysqlError> {
+        let (mut conn, url) = self.conn.connect(&[STRICT]).await?;
+        let mut stmts: Vec<String> = self
+            .cfg
+            .pre_sql
+            .iter()
+            .filter(|s| is_destructive(s))
+            .map(|s| transactional(&s.replace("@table", &self.table)))
+            .collect();
+        stmts.extend(self.staged.all().into_iter().map(|(_, m)| m));
+        conn.query_drop("START TRANSACTION")
+            .await
+            .map_err(|e| self.conn.query_error(url, "START TRANSACTION", e))?;
+        for sql in &stmts {
+            if let Err(e) = conn.query_drop(sql.as_str()).await {
+                let _ = conn.query_drop("ROLLBACK").await;
+                if e.is_fatal() {
+                    return Err(self.conn.query_error(url, sql, e));
+                }
+                return Err(unpublished(&self.table, sql, &e.to_string()));
+            }
+        }
+        conn.query_drop("COMMIT").await.map_err(|e| {
+            if e.is_fatal() {
+                MysqlError::Invalid(format!(
+                    "{url}: the connection was lost at the COMMIT that publishes the staging \
+                     tables ({e}); whether it landed is unknown: check {} (the staging tables \
+                     are kept)",
+                    self.table
+                ))
+            } else {
+                self.conn.query_error(url, "COMMIT", e)
+            }
+        })?;
+        let _ = conn.disconnect().await;
+        Ok(())
+    }
+}
+
+/// A destructive preSql as it can run inside a transaction: MySQL's TRUNCATE commits on its
+/// own, so `TRUNCATE [TABLE] t` becomes `DELETE FROM t`.
+fn transactional(stmt: &str) -> String {
+    let t = stmt.trim().trim_end_matches(';').trim();
+    let mut words = t.split_whitespace();
+    if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("truncate")) {
+        return t.to_string();
+    }
+    let rest: Vec<&str> = words.collect();
+    let rest = match rest.split_first() {
+        Some((w, tail)) if w.eq_ignore_ascii_case("table") => tail.join(" "),
+        _ => rest.join(" "),
+    };
+    tracing::info!("stagingMode table: preSql \"{t}\" runs as DELETE FROM {rest} in the publishing transaction (TRUNCATE cannot be rolled back)");
+    format!("DELETE FROM {rest}")
 }
 
 #[async_trait]
 impl Writer for MysqlWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        self.run_statements(&self.cfg.pre_sql).await?;
+        let staging = self.staging();
+        let early: Vec<String> = self
+            .cfg
+            .pre_sql
+            .iter()
+            .filter(|s| !(staging && is_destructive(s)))
+            .cloned()
+            .collect();
+        self.run_statements(&early).await?;
+        if staging {
+            for line in self.remove_stale_stages().await? {
+                tracing::info!("{line}");
+            }
+        }
         if !self.cfg.create_table {
             let (mut conn, url) = self.conn.connect(&[]).await?;
             let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
@@ -131,18 +257,41 @@ impl Writer for MysqlWriter {
             .map(|_| {
                 Box::new(MysqlTask {
                     writer: self.clone(),
+                    table: self.table.clone(),
+                    stage_ready: false,
                 }) as Box<dyn WriterTask>
             })
             .collect())
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
+        if self.staging() {
+            self.publish_stages().await?;
+            if let Err(e) = self.drop_stages().await {
+                tracing::warn!("the staging tables were published but not dropped: {e}");
+            }
+        }
         Ok(self.run_statements(&self.cfg.post_sql).await?)
+    }
+
+    async fn abort(&self) -> Result<(), PluginError> {
+        Ok(self.drop_stages().await?)
+    }
+
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        if !self.staging() {
+            return Ok(Vec::new());
+        }
+        Ok(self.remove_stale_stages().await?)
     }
 }
 
 struct MysqlTask {
     writer: MysqlWriter,
+    /// The table this task writes: the target, or its staging table.
+    table: String,
+    /// Table staging: this attempt has created its staging table.
+    stage_ready: bool,
 }
 
 /// A connection with what statement building needs to know about its session.
@@ -192,7 +341,10 @@ impl MysqlTask {
                     .join(", ")
             )
         };
-        let head = format!("{verb} INTO {}{cols} VALUES ", w.qtable());
+        let head = format!(
+            "{verb} INTO {}{cols} VALUES ",
+            quote_ident(Dialect::MySql, &self.table)
+        );
         let tail = if w.cfg.write_mode == WriteMode::Update {
             let sets: Vec<String> = names
                 .iter()
@@ -206,6 +358,70 @@ impl MysqlTask {
             String::new()
         };
         (head, tail)
+    }
+
+    /// Table staging: (re)creates this task's staging table, a copy of the target's structure
+    /// (with its indexes, so bad rows are still found per row) for the written columns only,
+    /// marked with its owner; records the statement that moves its rows into the target.
+    async fn create_stage(
+        &mut self,
+        s: &mut Session,
+        task: usize,
+        names: &[String],
+    ) -> Result<(), MysqlError> {
+        let w = self.writer.clone();
+        let stage = staging_table(&w.table, task);
+        let qstage = quote_ident(Dialect::MySql, &stage);
+        // Known before it exists, so that abort drops it whatever happens next.
+        w.staged.set(task, stage.clone(), String::new());
+        let star = w.cfg.column == ["*"];
+        let mut stmts = vec![
+            format!("DROP TABLE IF EXISTS {qstage}"),
+            format!("CREATE TABLE {qstage} LIKE {}", w.qtable()),
+        ];
+        let mut alter = vec![format!("COMMENT = '{}'", staging_comment(&w.table))];
+        if !star {
+            let q = format!("SHOW COLUMNS FROM {}", w.qtable());
+            let fields: Vec<mysql_async::Row> = s
+                .conn
+                .query(q.as_str())
+                .await
+                .map_err(|e| w.conn.query_error(&s.url, &q, e))?;
+            for f in fields {
+                let name: String = f.get(0).unwrap_or_default();
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                    alter.push(format!("DROP COLUMN {}", quote_ident(Dialect::MySql, &name)));
+                }
+            }
+        }
+        stmts.push(format!("ALTER TABLE {qstage} {}", alter.join(", ")));
+        for sql in &stmts {
+            s.conn
+                .query_drop(sql.as_str())
+                .await
+                .map_err(|e| w.conn.query_error(&s.url, sql, e))?;
+        }
+        let (verb, tail) = {
+            let (head, tail) = self.statement_parts(names);
+            (head.split(" INTO ").next().unwrap_or("INSERT").to_string(), tail)
+        };
+        let list: Vec<String> = names
+            .iter()
+            .map(|c| quote_ident(Dialect::MySql, c))
+            .collect();
+        let (into, select) = if star {
+            (String::new(), "*".to_string())
+        } else {
+            (format!(" ({})", list.join(", ")), list.join(", "))
+        };
+        let move_sql = format!(
+            "{verb} INTO {}{into} SELECT {select} FROM {qstage}{tail}",
+            w.qtable()
+        );
+        w.staged.set(task, stage.clone(), move_sql);
+        self.table = stage;
+        self.stage_ready = true;
+        Ok(())
     }
 
     async fn create_table(
@@ -322,11 +538,13 @@ fn is_structural(e: &mysql_async::Error) -> bool {
 #[async_trait]
 impl WriterTask for MysqlTask {
     fn retry_safe(&self) -> bool {
-        // Re-running replace/upsert leaves the same rows; plain inserts would duplicate.
-        self.writer.cfg.write_mode != WriteMode::Insert
+        // A staging table is made afresh by each attempt; re-running replace/upsert leaves the
+        // same rows; plain inserts into the target would duplicate.
+        self.writer.staging() || self.writer.cfg.write_mode != WriteMode::Insert
     }
 
     async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        self.stage_ready = false;
         let mut done = (0, 0);
         self.write_batches(input, ctx, &mut done)
             .await
@@ -353,6 +571,9 @@ impl MysqlTask {
                     target_columns(&self.writer.cfg.column, batch).map_err(MysqlError::Invalid)?;
                 if self.writer.cfg.create_table {
                     self.create_table(&mut s, batch, &names).await?;
+                }
+                if self.writer.staging() && !self.stage_ready {
+                    self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
                 let (h, t) = self.statement_parts(&names);
                 let cols = if self.writer.cfg.column == ["*"] {
@@ -506,7 +727,7 @@ impl MysqlTask {
         let sql = format!(
             "LOAD DATA LOCAL INFILE 'datasync-batch' INTO TABLE {} CHARACTER SET utf8mb4 \
              FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'{cols}",
-            self.writer.qtable()
+            quote_ident(Dialect::MySql, &self.table)
         );
         if let Err(e) = s.conn.query_drop(sql.as_str()).await {
             let _ = s.conn.query_drop("ROLLBACK").await;
@@ -604,4 +825,9 @@ impl MysqlTask {
             }
         }
     }
+}
+
+/// The error of a publishing transaction the target refused (rolled back: nothing published).
+fn unpublished(table: &str, sql: &str, cause: &str) -> MysqlError {
+    MysqlError::Invalid(crate::sqltarget::unpublished_message(table, sql, cause))
 }

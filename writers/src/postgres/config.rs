@@ -53,4 +53,8 @@ pub struct PostgresWriterConfig {
     /// before it fails; `0` = fail at once. Default 60s.
     #[serde(default = "crate::sqltarget::default_reconnect_timeout")]
     pub reconnect_timeout: datasync_engine::config::HumanDuration,
+    /// `none` (default): units commit into the target as they go; `table`: each task writes
+    /// a staging table, commit moves them all in one transaction (see docs/faults.md).
+    #[serde(default)]
+    pub staging_mode: crate::sqltarget::StagingMode,
 }

@@ -3,7 +3,10 @@
 
 use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
 use super::config::{PgWriteMode, PostgresWriterConfig};
-use crate::sqltarget::{create_table_sql, single_target, target_columns};
+use crate::sqltarget::{
+    create_table_sql, is_destructive, single_target, staging_comment, staging_table, target_columns,
+    Staged, StagingMode,
+};
 use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
 use datasync_db::postgres::tokio_postgres::{self, Client};
@@ -35,6 +38,7 @@ pub struct PostgresWriter {
     conn: Arc<PgConnConfig>,
     table: String,
     created: Arc<tokio::sync::Mutex<bool>>,
+    staged: Arc<Staged>,
 }
 
 impl WriterPlugin for PostgresWriter {
@@ -58,6 +62,7 @@ impl WriterPlugin for PostgresWriter {
             conn: Arc::new(conn),
             table,
             created: Default::default(),
+            staged: Default::default(),
         })
     }
 
@@ -82,6 +87,10 @@ impl PostgresWriter {
         quote_ident(Dialect::Postgres, &self.table)
     }
 
+    fn staging(&self) -> bool {
+        self.cfg.staging_mode == StagingMode::Table
+    }
+
     async fn run_statements(&self, stmts: &[String]) -> Result<(), PgError> {
         if stmts.is_empty() {
             return Ok(());
@@ -96,12 +105,110 @@ impl PostgresWriter {
         }
         Ok(())
     }
+
+    /// Drops the staging tables killed runs left next to the target; one line per table.
+    async fn remove_stale_stages(&self) -> Result<Vec<String>, PgError> {
+        let (client, url) = self.conn.connect().await?;
+        let q = "SELECT n.nspname || '.' || c.relname, coalesce(obj_description(c.oid, 'pg_class'), '') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'r' AND c.relname LIKE 'datasync\\_stg\\_%' \
+                 AND n.nspname = coalesce($1, current_schema())";
+        let schema = crate::sqltarget::schema_of(&self.table);
+        let rows = client
+            .query(q, &[&schema])
+            .await
+            .map_err(|e| self.conn.query_error(url, q, e))?;
+        let found = rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect();
+        let mut done = Vec::new();
+        for name in crate::sqltarget::stale_stages(found) {
+            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::Postgres, &name));
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+            done.push(format!("dropped staging table {name} of a killed run"));
+        }
+        Ok(done)
+    }
+
+    /// Drops this run's staging tables.
+    async fn drop_stages(&self) -> Result<(), PgError> {
+        let stages = self.staged.all();
+        if stages.is_empty() {
+            return Ok(());
+        }
+        let (client, url) = self.conn.connect().await?;
+        for (stage, _) in stages {
+            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::Postgres, &stage));
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| self.conn.query_error(url, &sql, e))?;
+        }
+        self.staged.clear();
+        Ok(())
+    }
+
+    /// Table staging: in one transaction, the destructive preSql, then every staging table
+    /// moved into the target.
+    async fn publish_stages(&self) -> Result<(), PgError> {
+        let (client, url) = self.conn.connect().await?;
+        let mut stmts: Vec<String> = self
+            .cfg
+            .pre_sql
+            .iter()
+            .filter(|s| is_destructive(s))
+            .map(|s| s.replace("@table", &self.table))
+            .collect();
+        stmts.extend(self.staged.all().into_iter().map(|(_, m)| m));
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| self.conn.query_error(url, "BEGIN", e))?;
+        for sql in &stmts {
+            if let Err(e) = client.batch_execute(sql).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                if e.is_closed() {
+                    return Err(self.conn.query_error(url, sql, e));
+                }
+                return Err(unpublished(&self.table, sql, &datasync_db::postgres::db_message(&e)));
+            }
+        }
+        client.batch_execute("COMMIT").await.map_err(|e| {
+            if e.is_closed() {
+                PgError::Invalid(format!(
+                    "{url}: the connection was lost at the COMMIT that publishes the staging \
+                     tables ({e}); whether it landed is unknown: check {} (the staging tables \
+                     are kept)",
+                    self.table
+                ))
+            } else {
+                self.conn.query_error(url, "COMMIT", e)
+            }
+        })
+    }
 }
 
 #[async_trait]
 impl Writer for PostgresWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        self.run_statements(&self.cfg.pre_sql).await?;
+        let staging = self.staging();
+        let early: Vec<String> = self
+            .cfg
+            .pre_sql
+            .iter()
+            .filter(|s| !(staging && is_destructive(s)))
+            .cloned()
+            .collect();
+        self.run_statements(&early).await?;
+        if staging {
+            for line in self.remove_stale_stages().await? {
+                tracing::info!("{line}");
+            }
+        }
         if !self.cfg.create_table {
             let (client, url) = self.conn.connect().await?;
             let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
@@ -118,18 +225,41 @@ impl Writer for PostgresWriter {
             .map(|_| {
                 Box::new(PgTask {
                     writer: self.clone(),
+                    table: self.table.clone(),
+                    stage_ready: false,
                 }) as Box<dyn WriterTask>
             })
             .collect())
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
+        if self.staging() {
+            self.publish_stages().await?;
+            if let Err(e) = self.drop_stages().await {
+                tracing::warn!("the staging tables were published but not dropped: {e}");
+            }
+        }
         Ok(self.run_statements(&self.cfg.post_sql).await?)
+    }
+
+    async fn abort(&self) -> Result<(), PluginError> {
+        Ok(self.drop_stages().await?)
+    }
+
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        if !self.staging() {
+            return Ok(Vec::new());
+        }
+        Ok(self.remove_stale_stages().await?)
     }
 }
 
 struct PgTask {
     writer: PostgresWriter,
+    /// The table this task writes: the target, or its staging table.
+    table: String,
+    /// Table staging: this attempt has created its staging table.
+    stage_ready: bool,
 }
 
 /// What a connection needs for this task's statements.
@@ -142,6 +272,8 @@ struct Plan {
     binary: Option<Vec<Enc>>,
     /// Statements that find a rejected part's bad rows on the server in one round trip.
     isolate: Isolate,
+    /// The `ON CONFLICT ...` clause of update mode ("" for insert).
+    conflict: String,
 }
 
 /// Server-side isolation of a part the target rejected: the part is copied into a numbered
@@ -199,6 +331,80 @@ impl PgTask {
         Ok((c, u.clone()))
     }
 
+    /// Creates the target table (createTable) once per job.
+    async fn ensure_target(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        batch: &RecordBatch,
+        names: &[String],
+    ) -> Result<(), PgError> {
+        let w = &self.writer;
+        if !w.cfg.create_table {
+            return Ok(());
+        }
+        let mut created = w.created.lock().await;
+        if !*created {
+            let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
+                .map_err(PgError::Invalid)?;
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| w.conn.query_error(url, &sql, e))?;
+            *created = true;
+        }
+        Ok(())
+    }
+
+    /// Table staging: (re)creates this task's staging table: the target's structure (with its
+    /// constraints and indexes, so bad rows are still found per row) for the written columns
+    /// only, marked with its owner.
+    async fn create_stage(
+        &mut self,
+        client: &Client,
+        url: &JdbcUrl,
+        task: usize,
+        names: &[String],
+    ) -> Result<(), PgError> {
+        let w = &self.writer;
+        let stage = staging_table(&w.table, task);
+        let qstage = quote_ident(Dialect::Postgres, &stage);
+        // Known before it exists, so that abort drops it whatever happens next.
+        w.staged.set(task, stage.clone(), String::new());
+        let sql = format!(
+            "DROP TABLE IF EXISTS {qstage}; \
+             CREATE TABLE {qstage} (LIKE {} INCLUDING CONSTRAINTS INCLUDING INDEXES); \
+             COMMENT ON TABLE {qstage} IS '{}'",
+            w.qtable(),
+            staging_comment(&w.table)
+        );
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| w.conn.query_error(url, &sql, e))?;
+        let q = "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped";
+        let rows = client
+            .query(q, &[&qstage])
+            .await
+            .map_err(|e| w.conn.query_error(url, q, e))?;
+        let extra: Vec<String> = rows
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .filter(|c| !names.contains(c))
+            .map(|c| format!("DROP COLUMN {} CASCADE", quote_ident(Dialect::Postgres, &c)))
+            .collect();
+        if !extra.is_empty() {
+            let sql = format!("ALTER TABLE {qstage} {}", extra.join(", "));
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| w.conn.query_error(url, &sql, e))?;
+        }
+        self.table = stage;
+        self.stage_ready = true;
+        Ok(())
+    }
+
     async fn plan(
         &self,
         client: &Client,
@@ -208,25 +414,14 @@ impl PgTask {
     ) -> Result<Plan, PgError> {
         let w = &self.writer;
         let cc = &w.conn;
-        if w.cfg.create_table {
-            let mut created = w.created.lock().await;
-            if !*created {
-                let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
-                    .map_err(PgError::Invalid)?;
-                client
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(|e| cc.query_error(url, &sql, e))?;
-                *created = true;
-            }
-        }
+        let qtable = quote_ident(Dialect::Postgres, &self.table);
         let qcols: Vec<String> = names
             .iter()
             .map(|n| quote_ident(Dialect::Postgres, n))
             .collect();
         let cols = qcols.join(", ");
         // Binary COPY when every target column has an encoder for what arrives; else text.
-        let probe = format!("SELECT {cols} FROM {} LIMIT 0", w.qtable());
+        let probe = format!("SELECT {cols} FROM {qtable} LIMIT 0");
         let stmt = client
             .prepare(&probe)
             .await
@@ -250,9 +445,10 @@ impl PgTask {
         };
         if w.cfg.write_mode == PgWriteMode::Insert {
             return Ok(Plan {
-                copy: format!("COPY {} ({cols}) FROM STDIN{format}", w.qtable()),
+                copy: format!("COPY {qtable} ({cols}) FROM STDIN{format}"),
                 merge: None,
-                isolate: Isolate::new(&w.qtable(), &qcols, format, ""),
+                isolate: Isolate::new(&qtable, &qcols, format, ""),
+                conflict: String::new(),
                 binary,
             });
         }
@@ -260,7 +456,7 @@ impl PgTask {
             let q = "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
                      WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)";
             let rows = client
-                .query(q, &[&w.qtable()])
+                .query(q, &[&qtable])
                 .await
                 .map_err(|e| cc.query_error(url, q, e))?;
             let keys: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
@@ -275,8 +471,7 @@ impl PgTask {
             w.cfg.conflict_columns.clone()
         };
         let stage = format!(
-            "CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS SELECT {cols} FROM {} WITH NO DATA",
-            w.qtable()
+            "CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS SELECT {cols} FROM {qtable} WITH NO DATA"
         );
         client
             .batch_execute(&stage)
@@ -297,14 +492,12 @@ impl PgTask {
             format!("UPDATE SET {}", sets.join(", "))
         };
         let conflict = format!(" ON CONFLICT ({}) DO {action}", key_set.join(", "));
-        let merge = format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {STAGE}{conflict}",
-            w.qtable(),
-        );
+        let merge = format!("INSERT INTO {qtable} ({cols}) SELECT {cols} FROM {STAGE}{conflict}");
         Ok(Plan {
             copy: format!("COPY {STAGE} ({cols}) FROM STDIN{format}"),
             merge: Some(merge),
-            isolate: Isolate::new(&w.qtable(), &qcols, format, &conflict),
+            isolate: Isolate::new(&qtable, &qcols, format, &conflict),
+            conflict,
             binary,
         })
     }
@@ -638,10 +831,12 @@ struct State {
 #[async_trait]
 impl WriterTask for PgTask {
     fn retry_safe(&self) -> bool {
-        self.writer.cfg.write_mode == PgWriteMode::Update
+        // A staging table is made afresh by each attempt; upserts repeat to the same rows.
+        self.writer.staging() || self.writer.cfg.write_mode == PgWriteMode::Update
     }
 
     async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        self.stage_ready = false;
         let mut done = (0, 0);
         self.write_units(input, ctx, &mut done)
             .await
@@ -668,7 +863,28 @@ impl PgTask {
             let batch = &b.data;
             let names = target_columns(&self.writer.cfg.column, batch).map_err(PgError::Invalid)?;
             if st.plan.is_none() {
-                st.plan = Some((self.plan(&st.client, &st.url, batch, &names).await?, names));
+                self.ensure_target(&st.client, &st.url, batch, &names).await?;
+                let w = self.writer.clone();
+                if w.staging() && !self.stage_ready {
+                    self.create_stage(&st.client, &st.url, ctx.task_id, &names)
+                        .await?;
+                }
+                let plan = self.plan(&st.client, &st.url, batch, &names).await?;
+                if w.staging() {
+                    let cols: Vec<String> = names
+                        .iter()
+                        .map(|n| quote_ident(Dialect::Postgres, n))
+                        .collect();
+                    let cols = cols.join(", ");
+                    let move_sql = format!(
+                        "INSERT INTO {} ({cols}) SELECT {cols} FROM {}{}",
+                        w.qtable(),
+                        quote_ident(Dialect::Postgres, &self.table),
+                        plan.conflict
+                    );
+                    w.staged.set(ctx.task_id, self.table.clone(), move_sql);
+                }
+                st.plan = Some((plan, names));
             }
             let bi = unit.batches.len();
             let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
@@ -710,4 +926,9 @@ impl PgTask {
         ctx.check_cancelled()?;
         self.flush(&mut st, &mut unit, &ctx, done).await
     }
+}
+
+/// The error of a publishing transaction the target refused (rolled back: nothing published).
+fn unpublished(table: &str, sql: &str, cause: &str) -> PgError {
+    PgError::Invalid(crate::sqltarget::unpublished_message(table, sql, cause))
 }
