@@ -975,8 +975,10 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
     db.exec("CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, note VARCHAR(10) DEFAULT 'kept');
              INSERT INTO dst (id, name) SELECT seq, 'old' FROM seq_1_to_1000");
     let pg = Pg::new();
-    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text NOT NULL, note text DEFAULT 'kept');
-              INSERT INTO dst (id, name) SELECT g, 'old' FROM generate_series(1, 1000) g");
+    pg.query(
+        "CREATE TABLE dst (id bigint PRIMARY KEY, name text NOT NULL, note text DEFAULT 'kept');
+              INSERT INTO dst (id, name) SELECT g, 'old' FROM generate_series(1, 1000) g",
+    );
     let t = tempfile::tempdir().unwrap();
     let rows = 100_000;
     let input = id_rows(t.path(), rows);
@@ -985,7 +987,8 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
     let mut text = std::fs::read_to_string(&input).unwrap();
     text.push_str("x,not-a-number\n");
     std::fs::write(&bad_input, text).unwrap();
-    let staged = r#""column": ["id", "name"], "stagingMode": "table", "preSql": ["TRUNCATE TABLE @table"],"#;
+    let staged =
+        r#""column": ["id", "name"], "stagingMode": "table", "preSql": ["TRUNCATE TABLE @table"],"#;
     let my_writer = format!(
         r#"{{"name": "mysqlwriter", "parameter": {{{}, {staged}
             "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
@@ -1030,24 +1033,47 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
         let slow = write_job(
             t.path(),
             "slow",
-            &job(r#"{"speed": {"record": 20000}}"#, &id_reader(&input), &writer),
+            &job(
+                r#"{"speed": {"record": 20000}}"#,
+                &id_reader(&input),
+                &writer,
+            ),
         );
-        let child = spawn(t.path(), &["run", slow.to_str().unwrap(), "--no-progress"], &[]);
+        let child = spawn(
+            t.path(),
+            &["run", slow.to_str().unwrap(), "--no-progress"],
+            &[],
+        );
         wait_for("a staging table", || stages() != "0");
         std::thread::sleep(Duration::from_millis(1500));
         kill9(child);
         assert_eq!(totals(), old, "{name}: a killed job changed the target");
-        assert_eq!(stages(), "1", "{name}: the killed run's staging table stays until the next run");
+        assert_eq!(
+            stages(),
+            "1",
+            "{name}: the killed run's staging table stays until the next run"
+        );
 
         // A job that fails (the reader's error limit) rolls nothing in and drops its staging.
         let failing = write_job(
             t.path(),
             "failing",
-            &job(r#"{"errorLimit": {"record": 0}}"#, &id_reader(&bad_input), &writer),
+            &job(
+                r#"{"errorLimit": {"record": 0}}"#,
+                &id_reader(&bad_input),
+                &writer,
+            ),
         );
-        let o = run_in(t.path(), &["run", failing.to_str().unwrap(), "--no-progress"]);
+        let o = run_in(
+            t.path(),
+            &["run", failing.to_str().unwrap(), "--no-progress"],
+        );
         assert_eq!(code(&o), 3, "{name}: {}", stderr(&o));
-        assert!(stderr(&o).contains("dropped staging table"), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("dropped staging table"),
+            "{name}: {}",
+            stderr(&o)
+        );
         assert_eq!(totals(), old, "{name}: a failed job changed the target");
         assert_eq!(stages(), "0", "{name}");
 

@@ -652,6 +652,41 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
         .collect();
     assert_eq!(got_parts, want_parts, "{got}");
     assert_eq!(got_sums, want_sums, "{got}");
+
+    // The metastore dies while a truncate run writes: at commit the partitions cannot be
+    // registered, so nothing is published: the table keeps the files Spark just read.
+    let before = data_files(&table_dir);
+    let mut hms = hms;
+    let slow = r#"{"speed": {"channel": 1, "record": 1000}, "errorLimit": {"record": 0}}"#;
+    let p = write_job(
+        t.path(),
+        "hive_down",
+        &job(slow, &reader("id < 5000"), &writer),
+    );
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", p.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    hms.child.kill().unwrap();
+    let o = wait_or_hang(child, Duration::from_secs(120));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("could not be registered in the metastore, so no file was published"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(data_files(&table_dir), before);
+    assert!(
+        !all_entries(&table_dir)
+            .iter()
+            .any(|n| n.starts_with(".datasync-staging")),
+        "{:?}",
+        all_entries(&table_dir)
+    );
 }
 
 #[test]

@@ -108,6 +108,54 @@ impl Sshd {
         self.dir.path().join(rel)
     }
 
+    /// The server dies: SIGKILL to the listener and every session process under it.
+    fn kill_all(&mut self) {
+        fn children(pid: u32) -> Vec<u32> {
+            let mut out = Vec::new();
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                    continue;
+                };
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u32>().ok());
+                if ppid == Some(pid) {
+                    out.push(p);
+                    out.extend(children(p));
+                }
+            }
+            out
+        }
+        let sessions = children(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for p in sessions {
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
+        }
+    }
+
+    /// Starts the server again on the same port, keys and directory.
+    fn restart(&mut self) {
+        self.child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(self.path("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not come back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn data(&self) -> PathBuf {
         self.path("data")
     }
@@ -580,6 +628,72 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
         "{}",
         stderr(&o)
     );
+    let files = all_entries(&target);
+    assert_eq!(files.len(), 1, "only the published file: {files:?}");
+    assert_eq!(
+        std::fs::read_to_string(target.join(&files[0])).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn sftp_server_killed_mid_upload_fails_the_job_and_the_next_run_cleans_up() {
+    let mut s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let target = s.data().join("server_killed");
+    let input = t.path().join("in.csv");
+    let rows = 300_000;
+    let text: String = (1..=rows).map(|i| format!("{i},x\n")).collect();
+    std::fs::write(&input, &text).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+    let slow = job(
+        r#"{"speed": {"record": 50000}, "retry": {"count": 1, "backoff": "100ms"}}"#,
+        &reader,
+        &sftp_writer(&s, &target, "truncate", ""),
+    );
+    let jp = write_job(t.path(), "slow", &slow);
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", jp.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&target).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".datasync-tmp-")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    }) {
+        assert!(Instant::now() < end, "no upload started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.kill_all();
+    let o = wait_or_hang(child, Duration::from_secs(120));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("127.0.0.1:{}", s.port)),
+        "the error names the server: {}",
+        stderr(&o)
+    );
+    let left = all_entries(&target);
+    assert!(
+        !left.iter().any(|e| !e.starts_with('.')),
+        "nothing under a final name: {left:?}"
+    );
+    // The server is back: the next run removes the dead run's upload and publishes the rows.
+    s.restart();
+    let (o, _d) = run_job(
+        "again",
+        &job("{}", &reader, &sftp_writer(&s, &target, "truncate", "")),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "only the published file: {files:?}");
     assert_eq!(

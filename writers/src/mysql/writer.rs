@@ -3,8 +3,8 @@
 
 use super::config::{MysqlWriterConfig, WriteMode};
 use crate::sqltarget::{
-    create_table_sql, is_destructive, single_target, staging_comment, staging_table, target_columns,
-    Staged, StagingMode,
+    create_table_sql, is_destructive, single_target, staging_comment, staging_table,
+    target_columns, Staged, StagingMode,
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
@@ -138,7 +138,10 @@ impl MysqlWriter {
             .collect();
         let mut done = Vec::new();
         for name in crate::sqltarget::stale_stages(found) {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::MySql, &name));
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                quote_ident(Dialect::MySql, &name)
+            );
             conn.query_drop(sql.as_str())
                 .await
                 .map_err(|e| self.conn.query_error(url, &sql, e))?;
@@ -156,7 +159,10 @@ impl MysqlWriter {
         }
         let (mut conn, url) = self.conn.connect(&[]).await?;
         for (stage, _) in stages {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::MySql, &stage));
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                quote_ident(Dialect::MySql, &stage)
+            );
             conn.query_drop(sql.as_str())
                 .await
                 .map_err(|e| self.conn.query_error(url, &sql, e))?;
@@ -212,7 +218,10 @@ impl MysqlWriter {
 fn transactional(stmt: &str) -> String {
     let t = stmt.trim().trim_end_matches(';').trim();
     let mut words = t.split_whitespace();
-    if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("truncate")) {
+    if !words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("truncate"))
+    {
         return t.to_string();
     }
     let rest: Vec<&str> = words.collect();
@@ -390,7 +399,10 @@ impl MysqlTask {
             for f in fields {
                 let name: String = f.get(0).unwrap_or_default();
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-                    alter.push(format!("DROP COLUMN {}", quote_ident(Dialect::MySql, &name)));
+                    alter.push(format!(
+                        "DROP COLUMN {}",
+                        quote_ident(Dialect::MySql, &name)
+                    ));
                 }
             }
         }
@@ -403,7 +415,10 @@ impl MysqlTask {
         }
         let (verb, tail) = {
             let (head, tail) = self.statement_parts(names);
-            (head.split(" INTO ").next().unwrap_or("INSERT").to_string(), tail)
+            (
+                head.split(" INTO ").next().unwrap_or("INSERT").to_string(),
+                tail,
+            )
         };
         let list: Vec<String> = names
             .iter()

@@ -53,10 +53,10 @@ pub enum ParquetWriterError {
     /// The metastore.
     #[error(transparent)]
     Hms(#[from] HmsError),
-    /// The files are in place but the metastore did not take the partitions.
+    /// The metastore did not take the partitions (nothing was published).
     #[error(
-        "the files are published, but {parts} partition(s) could not be registered in the \
-         metastore; add them with MSCK REPAIR TABLE (re-running in append mode would duplicate rows)"
+        "{parts} partition(s) could not be registered in the metastore, so no file was \
+         published; run the job again when the metastore answers"
     )]
     Unregistered {
         /// How many partitions.
@@ -565,10 +565,21 @@ impl Inner {
             }
         }
         journal.replace = old;
-        crate::publish::commit(&self.staging, &journal)?;
+        // Partitions are registered (idempotently) before any file moves: a metastore that is
+        // down fails the job with nothing published, and a commit that a crash cut short is
+        // finished by the journal alone (`recover` needs no metastore). A new partition's
+        // directory is made first, so it never points at nothing.
         if let Some(t) = &self.hms {
             let parts: Vec<&String> = staged.keys().filter(|r| !r.is_empty()).collect();
             if !parts.is_empty() {
+                for rel in &parts {
+                    let d = self.dir.join(rel);
+                    std::fs::create_dir_all(&d).map_err(|source| ParquetWriterError::Io {
+                        action: "create partition directory",
+                        path: d.clone(),
+                        source,
+                    })?;
+                }
                 self.register(t, &parts)
                     .map_err(|source| ParquetWriterError::Unregistered {
                         parts: parts.len(),
@@ -576,6 +587,7 @@ impl Inner {
                     })?;
             }
         }
+        crate::publish::commit(&self.staging, &journal)?;
         Ok(())
     }
 

@@ -4,8 +4,8 @@
 use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
 use super::config::{PgWriteMode, PostgresWriterConfig};
 use crate::sqltarget::{
-    create_table_sql, is_destructive, single_target, staging_comment, staging_table, target_columns,
-    Staged, StagingMode,
+    create_table_sql, is_destructive, single_target, staging_comment, staging_table,
+    target_columns, Staged, StagingMode,
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
@@ -124,7 +124,10 @@ impl PostgresWriter {
             .collect();
         let mut done = Vec::new();
         for name in crate::sqltarget::stale_stages(found) {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::Postgres, &name));
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                quote_ident(Dialect::Postgres, &name)
+            );
             client
                 .batch_execute(&sql)
                 .await
@@ -142,7 +145,10 @@ impl PostgresWriter {
         }
         let (client, url) = self.conn.connect().await?;
         for (stage, _) in stages {
-            let sql = format!("DROP TABLE IF EXISTS {}", quote_ident(Dialect::Postgres, &stage));
+            let sql = format!(
+                "DROP TABLE IF EXISTS {}",
+                quote_ident(Dialect::Postgres, &stage)
+            );
             client
                 .batch_execute(&sql)
                 .await
@@ -174,7 +180,11 @@ impl PostgresWriter {
                 if e.is_closed() {
                     return Err(self.conn.query_error(url, sql, e));
                 }
-                return Err(unpublished(&self.table, sql, &datasync_db::postgres::db_message(&e)));
+                return Err(unpublished(
+                    &self.table,
+                    sql,
+                    &datasync_db::postgres::db_message(&e),
+                ));
             }
         }
         client.batch_execute("COMMIT").await.map_err(|e| {
@@ -863,7 +873,8 @@ impl PgTask {
             let batch = &b.data;
             let names = target_columns(&self.writer.cfg.column, batch).map_err(PgError::Invalid)?;
             if st.plan.is_none() {
-                self.ensure_target(&st.client, &st.url, batch, &names).await?;
+                self.ensure_target(&st.client, &st.url, batch, &names)
+                    .await?;
                 let w = self.writer.clone();
                 if w.staging() && !self.stage_ready {
                     self.create_stage(&st.client, &st.url, ctx.task_id, &names)
