@@ -44,6 +44,13 @@ enum Cmd {
         /// No progress display.
         #[arg(long)]
         no_progress: bool,
+        /// Name this run (staging, output names). With it, a failed run keeps its staged
+        /// output so that `--resume` can go on from its finished tasks.
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Resume the run named by --run-id: tasks it finished are not run again.
+        #[arg(long, requires = "run_id")]
+        resume: bool,
     },
     /// Validate a job (both plugins' parameters) without touching any system.
     Check {
@@ -169,11 +176,28 @@ fn main() -> ExitCode {
             dirty_file,
             progress_interval,
             no_progress,
+            run_id,
+            resume,
         } => {
+            if let Some(id) = &run_id {
+                if let Err(e) = datasync_engine::set_run_id(id) {
+                    eprintln!("datasync: --run-id: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            if resume {
+                datasync_engine::runstate::set_resuming();
+            }
             let built = match load_built(&job, &params) {
                 Ok(b) => b,
                 Err(e) => return config_error(&e),
             };
+            if resume {
+                if let Err(e) = built.resume_check() {
+                    eprintln!("datasync: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             let dirty_file = dirty_file.unwrap_or_else(|| {
                 PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name))
             });
@@ -189,6 +213,8 @@ fn main() -> ExitCode {
                 RunOptions {
                     dirty_file,
                     progress,
+                    resume,
+                    keep_staging: run_id.is_some(),
                 },
                 report,
             ) {

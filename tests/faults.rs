@@ -1085,3 +1085,213 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
         assert_eq!(stages(), "0", "{name}");
     }
 }
+
+#[test]
+fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exact() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let (files, rows) = (4, 50_000);
+    let input = inputs(t.path(), files, rows, "r");
+    let slow = r#"{"speed": {"channel": 1, "record": 60000}, "errorLimit": {"record": 0}}"#;
+    let jp = write_job(
+        t.path(),
+        "resumable",
+        &file_to_file(&input, COLS, &out, "", "", slow),
+    );
+    let state = out.join(".datasync-staging-out-k1").join("_run_state.json");
+    let finished = || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .map(|v| v["tasks"].as_object().map(|m| m.len()).unwrap_or(0))
+            .unwrap_or(0)
+    };
+    // Killed after two of four tasks finished.
+    let child = spawn(
+        t.path(),
+        &[
+            "run",
+            jp.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "k1",
+        ],
+        &[],
+    );
+    wait_for("two finished tasks", || finished() >= 2);
+    kill9(child);
+    let before = finished();
+    assert!(
+        before < files,
+        "the kill came too late: {before} tasks finished"
+    );
+    assert!(
+        visible_files(&out).is_empty(),
+        "nothing published by the killed run"
+    );
+
+    // A changed job is not resumed (its tasks would not match the staged output).
+    let changed = write_job(
+        t.path(),
+        "resumable",
+        &file_to_file(&input, COLS, &out, "", r#", "fieldDelimiter": ";""#, slow),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            changed.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "k1",
+            "--resume",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the job is not the one run k1 ran"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        finished(),
+        before,
+        "the refused resume kept the staged output"
+    );
+
+    let jp = write_job(
+        t.path(),
+        "resumable",
+        &file_to_file(
+            &input,
+            COLS,
+            &out,
+            "",
+            "",
+            r#"{"speed": {"channel": 1}, "errorLimit": {"record": 0}}"#,
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            jp.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "k1",
+            "--resume",
+            "--report",
+            "rep.json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{before} of {files} task(s) of run k1 had finished"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("rep.json")).unwrap()).unwrap();
+    let resumed = rep["task_reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "resumed")
+        .count();
+    assert_eq!(resumed, before, "{rep}");
+    assert_eq!(rep["records_written"], files * rows, "{rep}");
+    assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
+    assert_eq!(stagings(&out), Vec::<PathBuf>::new());
+
+    // A run that fails on a dirty row keeps its staging; with the row fixed, the resume runs
+    // only the failed task, and the dirty file keeps no record of it.
+    let bad = input.join("part03.csv");
+    let good_text = std::fs::read_to_string(&bad).unwrap();
+    std::fs::write(&bad, format!("{good_text}oops,r\n")).unwrap();
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            jp.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "f1",
+            "--dirty-file",
+            "d.jsonl",
+        ],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--run-id f1 --resume"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("d.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    std::fs::write(&bad, &good_text).unwrap();
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            jp.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "f1",
+            "--resume",
+            "--dirty-file",
+            "d.jsonl",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("dirty 0"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("d.jsonl")).unwrap(),
+        ""
+    );
+    assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
+    assert_eq!(stagings(&out), Vec::<PathBuf>::new());
+
+    // Writers whose finished work cannot be told apart refuse, before touching anything.
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id BIGINT, name VARCHAR(20))");
+    let my = |mode: &str| {
+        format!(
+            r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name"], "writeMode": "{mode}",
+                "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+            mysql_server().login(),
+            db.url()
+        )
+    };
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {COLS}}}}}"#,
+        input.display()
+    );
+    let p = write_job(t.path(), "sqlresume", &job("{}", &reader, &my("insert")));
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "s1",
+            "--resume",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("would write those rows twice"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
+    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--resume"]);
+    assert_eq!(code(&o), 2, "--resume needs --run-id: {}", stderr(&o));
+}

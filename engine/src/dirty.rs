@@ -133,6 +133,48 @@ impl DirtySink {
         self.exceeded.lock().ok().and_then(|e| e.clone())
     }
 
+    /// `--resume`: keeps only the dirty records of the finished `tasks` of the resumed run
+    /// in the dirty file (the others' tasks run again and find theirs again), appends after
+    /// them, and counts them. Returns how many were kept.
+    pub fn resume(&self, tasks: &std::collections::BTreeSet<usize>) -> Result<u64, DirtyError> {
+        use std::io::Read;
+        let mut text = String::new();
+        match File::open(&self.path) {
+            Ok(mut f) => {
+                f.read_to_string(&mut text).map_err(|e| self.fail(e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(self.fail(e)),
+        }
+        let mut kept = String::with_capacity(text.len());
+        let mut n = 0;
+        for line in text.lines() {
+            let task = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("task").and_then(|t| t.as_u64()));
+            if task.is_some_and(|t| tasks.contains(&(t as usize))) {
+                kept.push_str(line);
+                kept.push('\n');
+                n += 1;
+            }
+        }
+        let tmp = self.path.with_extension("jsonl.tmp");
+        std::fs::write(&tmp, &kept).map_err(|e| self.fail(e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.fail(e))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.fail(e))?;
+        if let Ok(mut guard) = self.file.lock() {
+            *guard = Some(Open {
+                file,
+                len: kept.len() as u64,
+            });
+        }
+        self.count.store(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
     /// Forgets `n` records of a failed attempt that is being retried (their lines stay in the
     /// file, marked with their attempt number).
     pub fn forget(&self, n: u64) {

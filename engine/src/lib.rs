@@ -13,6 +13,7 @@ pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod runstate;
 pub mod sql;
 pub mod types;
 pub mod values;
@@ -21,11 +22,12 @@ pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;
 pub use job::{load_job, parse_vars, JobSpec, Setting};
 pub use plugin::{
-    BoxError, Cancelled, PluginError, Reader, ReaderTask, SizeHint, TaskContext, Writer, WriterTask,
+    BoxError, Cancelled, PluginError, Reader, ReaderTask, Resume, SizeHint, TaskContext, Writer,
+    WriterTask,
 };
 pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
 pub use report::{Report, Status};
-pub use runner::{build, run, run_id, BuiltJob, JobControl, RunOptions, StopReason};
+pub use runner::{build, run, run_id, set_run_id, BuiltJob, JobControl, RunOptions, StopReason};
 
 /// Re-exports plugins need, so their crates name one engine version.
 pub use async_trait::async_trait;

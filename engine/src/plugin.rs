@@ -207,6 +207,22 @@ pub trait Writer: Send + Sync {
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
         Ok(Vec::new())
     }
+    /// How a failed or killed run of this writer can be resumed (`run --resume`).
+    fn resume(&self) -> Resume {
+        Resume::Refused("it keeps no staged output a later run could take over".into())
+    }
+}
+
+/// How a writer's run can be resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// Tasks stage their output; the run state lives at this path, inside the staging, so it
+    /// lives and goes with the staged output. Finished tasks are not run again.
+    StateFile(std::path::PathBuf),
+    /// The write is idempotent (replace/upsert into the target): every task runs again.
+    RerunAll,
+    /// Resuming is not possible (the reason, for the user).
+    Refused(String),
 }
 
 /// One unit of writing, fed by one reader task.

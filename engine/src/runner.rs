@@ -6,11 +6,12 @@ use crate::config::ConfigError;
 use crate::dirty::DirtySink;
 use crate::job::JobSpec;
 use crate::plugin::{
-    Cancelled, PluginError, Reader, ReaderTask, Side, TaskContext, Writer, WriterTask,
+    Cancelled, PluginError, Reader, ReaderTask, Resume, Side, TaskContext, Writer, WriterTask,
 };
 use crate::progress::{totals, Monitor, ProgressMode, Slot, DONE, PENDING, RUNNING};
 use crate::registry::{Params, Registry};
 use crate::report::{Report, Status, TaskReport};
+use crate::runstate::{RunState, TaskDone};
 use datasync_channel::{batch_channel, ChannelCapacity, Counters, Throttle, ThrottleLimits};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,6 +33,17 @@ pub struct BuiltJob {
 }
 
 impl BuiltJob {
+    /// Whether `run --resume` can work for this job's writer: `Err` says why not.
+    pub fn resume_check(&self) -> Result<(), String> {
+        match self.writer.resume() {
+            Resume::Refused(why) => Err(format!(
+                "--resume: the {} writer cannot resume a run: {why}",
+                self.writer_name
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Finishes or removes what killed runs of this job left at the writer's target (see
     /// [`Writer::recover`]), without running the job.
     pub async fn recover(&self) -> Result<Vec<String>, PluginError> {
@@ -108,6 +120,10 @@ pub struct RunOptions {
     pub dirty_file: PathBuf,
     /// How progress is shown.
     pub progress: ProgressMode,
+    /// `--resume`: take over the run named by the run id (finished tasks are skipped).
+    pub resume: bool,
+    /// `--run-id` was given: a failed run keeps its staged output for `--resume`.
+    pub keep_staging: bool,
 }
 
 struct Env {
@@ -121,13 +137,35 @@ struct Env {
     reader_name: Arc<str>,
     writer_name: Arc<str>,
     retries: AtomicU32,
+    /// Where finished tasks are recorded (staging writers).
+    state: Option<Mutex<(PathBuf, RunState)>>,
+}
+
+static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets this process's run id (`--run-id`) before anything uses it: 1 to 64 letters, digits,
+/// `_`, `-` or `.` (it names staging directories and files).
+pub fn set_run_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return Err(format!(
+            "run id \"{id}\": use 1 to 64 letters, digits, '_', '-' or '.' (not starting with '.')"
+        ));
+    }
+    RUN_ID
+        .set(id.to_string())
+        .map_err(|_| "the run id is already set".to_string())
 }
 
 /// The id of this process's run: time-based, sortable, safe in file names, the same for the
 /// engine and every plugin (staging directories and output names use it).
 pub fn run_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
+    RUN_ID.get_or_init(|| {
         let now = chrono::Utc::now();
         format!(
             "{}_{:05}",
@@ -196,6 +234,58 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
 
     let writer = job.writer;
     let reader = job.reader;
+    // Staging writers record finished tasks next to their staged output, so a failed or
+    // killed run can be resumed (`--resume --run-id`).
+    let state_path = match writer.resume() {
+        Resume::StateFile(p) => Some(p),
+        _ => None,
+    };
+    let keep = opts.keep_staging && state_path.is_some();
+    let hash = crate::runstate::job_hash(&spec, channels);
+    let prior = match (opts.resume, &state_path) {
+        (true, Some(p)) => match crate::runstate::load(p) {
+            Ok(Some(st)) if st.job_hash != hash => Err(format!(
+                "--resume: the job is not the one run {} ran (its plugins, parameters or channel \
+                 count changed); run it without --resume",
+                st.run_id
+            )),
+            Ok(Some(st)) => Ok(Some(st)),
+            Ok(None) => {
+                tracing::info!(
+                    "--resume: no run state at {}: no task of run {} had finished; every task runs",
+                    p.display(),
+                    base.run_id
+                );
+                Ok(None)
+            }
+            Err(e) => Err(format!("--resume: {e}")),
+        },
+        (true, None) => {
+            tracing::info!(
+                "--resume: the {} writer's output is idempotent: every task runs again",
+                job.writer_name
+            );
+            Ok(None)
+        }
+        _ => Ok(None),
+    };
+    let prior = match prior {
+        Ok(p) => p,
+        Err(e) => {
+            control.stop(StopReason::Failed(e));
+            return finish(
+                base,
+                writer.as_ref(),
+                &control,
+                &dirty,
+                &[],
+                t0,
+                setting,
+                keep,
+            )
+            .await;
+        }
+    };
     let planned = async {
         writer
             .prepare()
@@ -227,20 +317,92 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         Ok(p) => p,
         Err(e) => {
             control.stop(StopReason::Failed(e));
-            return finish(base, writer.as_ref(), &control, &dirty, &[], t0, setting).await;
+            return finish(
+                base,
+                writer.as_ref(),
+                &control,
+                &dirty,
+                &[],
+                t0,
+                setting,
+                keep,
+            )
+            .await;
         }
     };
     base.tasks = rtasks.len();
+    // Tasks an earlier attempt of this run finished (same task number, same source).
+    let done: std::collections::BTreeMap<usize, TaskDone> = prior
+        .as_ref()
+        .map(|st| {
+            st.tasks
+                .iter()
+                .filter(|(i, d)| rtasks.get(**i).is_some_and(|r| r.describe() == d.source))
+                .map(|(i, d)| (*i, d.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if opts.resume && prior.is_some() {
+        tracing::info!(
+            "--resume: {} of {} task(s) of run {} had finished and are not run again",
+            done.len(),
+            rtasks.len(),
+            base.run_id
+        );
+        let keep_tasks = done.keys().copied().collect();
+        match dirty.resume(&keep_tasks) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "--resume: {n} dirty record(s) of the finished tasks stay in {}",
+                dirty.path().display()
+            ),
+            Err(e) => {
+                control.stop(StopReason::Failed(e.to_string()));
+                return finish(
+                    base,
+                    writer.as_ref(),
+                    &control,
+                    &dirty,
+                    &[],
+                    t0,
+                    setting,
+                    keep,
+                )
+                .await;
+            }
+        }
+    }
+    let state = state_path.map(|p| {
+        let mut st = RunState {
+            run_id: base.run_id.clone(),
+            job_hash: hash.clone(),
+            tasks: Default::default(),
+        };
+        st.tasks = done.clone();
+        Mutex::new((p, st))
+    });
     tracing::info!(tasks = rtasks.len(), channels, "job {} planned", spec.name);
 
     let slots: Arc<Vec<Slot>> = Arc::new(
         rtasks
             .iter()
-            .map(|r| Slot {
-                source: r.describe(),
-                hint: r.size_hint(),
-                counters: Mutex::new(Arc::new(Counters::default())),
-                state: PENDING.into(),
+            .enumerate()
+            .map(|(i, r)| {
+                let counters = Counters::default();
+                let state = match done.get(&i) {
+                    Some(d) => {
+                        counters.add_read(d.records_read, d.bytes_read);
+                        counters.add_written(d.records_written, d.bytes_written);
+                        DONE
+                    }
+                    None => PENDING,
+                };
+                Slot {
+                    source: r.describe(),
+                    hint: r.size_hint(),
+                    counters: Mutex::new(Arc::new(counters)),
+                    state: state.into(),
+                }
             })
             .collect(),
     );
@@ -255,6 +417,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         reader_name: Arc::from(job.reader_name),
         writer_name: Arc::from(job.writer_name),
         retries: AtomicU32::new(0),
+        state,
     });
     let monitor_done = CancellationToken::new();
     let monitor = tokio::spawn(
@@ -270,10 +433,28 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     );
 
     let mut set = tokio::task::JoinSet::new();
-    for (id, (r, w)) in rtasks.into_iter().zip(wtasks).enumerate() {
-        set.spawn(pipeline(id, r, w, env.clone()));
-    }
     let mut reports = Vec::new();
+    for (id, (r, w)) in rtasks.into_iter().zip(wtasks).enumerate() {
+        match done.get(&id) {
+            Some(d) => reports.push(TaskReport {
+                id,
+                source: d.source.clone(),
+                attempts: 0,
+                state: "resumed".into(),
+                records_read: d.records_read,
+                records_written: d.records_written,
+                bytes_read: d.bytes_read,
+                dirty: d.dirty,
+                seconds: 0.0,
+                reader_wait_seconds: 0.0,
+                writer_wait_seconds: 0.0,
+                error: None,
+            }),
+            None => {
+                set.spawn(pipeline(id, r, w, env.clone()));
+            }
+        }
+    }
     while let Some(res) = set.join_next().await {
         match res {
             Ok(rep) => reports.push(rep),
@@ -285,10 +466,22 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     reports.sort_by_key(|r| r.id);
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
-    finish(base, writer.as_ref(), &control, &dirty, &slots, t0, setting).await
+    finish(
+        base,
+        writer.as_ref(),
+        &control,
+        &dirty,
+        &slots,
+        t0,
+        setting,
+        keep,
+    )
+    .await
 }
 
-/// Decides the outcome, commits or aborts, fills the totals.
+/// Decides the outcome, commits or aborts (or, with `keep`, keeps the staged output for a
+/// resume), fills the totals.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     mut rep: Report,
     writer: &dyn Writer,
@@ -297,6 +490,7 @@ async fn finish(
     slots: &[Slot],
     t0: Instant,
     setting: &crate::job::Setting,
+    keep: bool,
 ) -> Report {
     let t = totals(slots);
     // The percentage limit is judged on the whole run (small samples early on mislead).
@@ -341,10 +535,10 @@ async fn finish(
             rep.status = Status::Failed;
             rep.exit_code = 1;
             rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
-            abort(writer, &mut rep).await;
+            abort(writer, &mut rep, keep).await;
         }
     } else {
-        abort(writer, &mut rep).await;
+        abort(writer, &mut rep, keep).await;
     }
     let secs = t0.elapsed().as_secs_f64();
     rep.end = chrono::Utc::now().to_rfc3339();
@@ -363,7 +557,16 @@ async fn finish(
     rep
 }
 
-async fn abort(writer: &dyn Writer, rep: &mut Report) {
+async fn abort(writer: &dyn Writer, rep: &mut Report, keep: bool) {
+    if keep {
+        tracing::warn!(
+            "the staged output of run {} is kept: `datasync run JOB --run-id {} --resume` goes on \
+             from the finished tasks; a later run without --resume removes it",
+            rep.run_id,
+            rep.run_id
+        );
+        return;
+    }
     if let Err(e) = writer.abort().await {
         let msg = format!("writer {} abort: {}", rep.writer, e.chain());
         tracing::error!("{msg}");
@@ -543,8 +746,34 @@ async fn pipeline(
         rep.error = Some(msg);
         break;
     }
+    if rep.state == "succeeded" {
+        record_done(&env, &rep);
+    }
     slot.state.store(DONE, Ordering::Relaxed);
     rep
+}
+
+/// Records a finished task in the run state (atomically replaced). A state that cannot be
+/// written loses nothing: a resume would run the task again.
+fn record_done(env: &Env, rep: &TaskReport) {
+    let Some(state) = &env.state else { return };
+    let Ok(mut guard) = state.lock() else { return };
+    let (path, st) = &mut *guard;
+    let snap = env.slots[rep.id].snapshot();
+    st.tasks.insert(
+        rep.id,
+        TaskDone {
+            source: rep.source.clone(),
+            records_read: rep.records_read,
+            records_written: rep.records_written,
+            bytes_read: rep.bytes_read,
+            bytes_written: snap.bytes_written,
+            dirty: rep.dirty,
+        },
+    );
+    if let Err(e) = crate::runstate::save(path, st) {
+        tracing::warn!("{e}; a resume of this run would run task {} again", rep.id);
+    }
 }
 
 #[cfg(test)]
@@ -666,6 +895,8 @@ mod tests {
         };
         let dir = std::env::temp_dir().join(format!("datasync-runner-test-{}", std::process::id()));
         let opts = RunOptions {
+            resume: false,
+            keep_staging: false,
             dirty_file: dir.join("dirty.jsonl"),
             progress: ProgressMode::Off,
         };

@@ -8,8 +8,8 @@ use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
-    async_trait, run_id, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin,
-    WriterTask,
+    async_trait, run_id, DirtyRecord, Params, PluginError, Resume, TaskContext, Writer,
+    WriterPlugin, WriterTask,
 };
 use serde::de::Deserializer;
 use serde::Deserialize;
@@ -441,6 +441,10 @@ impl Writer for FileWriter {
             .await
             .map_err(FileWriterError::from)??;
         Ok(lines)
+    }
+
+    fn resume(&self) -> Resume {
+        Resume::StateFile(self.staging.join(crate::publish::RUN_STATE_FILE))
     }
 }
 

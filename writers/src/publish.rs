@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 /// File in a staging directory naming the process that owns it (`host pid`).
 pub(crate) const OWNER_FILE: &str = "_owner";
+/// File in a staging directory recording the run's finished tasks (for `--resume`).
+pub(crate) const RUN_STATE_FILE: &str = "_run_state.json";
+
 /// File in a staging directory holding the decided commit.
 pub(crate) const JOURNAL_FILE: &str = "_commit.json";
 
@@ -82,12 +85,41 @@ pub(crate) fn hostname() -> String {
 
 /// Creates a fresh staging directory that names its owner.
 pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
+    if datasync_engine::runstate::resuming() && staging.is_dir() {
+        return take_over(staging);
+    }
     if staging.exists() {
         fs::remove_dir_all(staging).map_err(io("cannot clear staging directory", staging))?;
     }
     fs::create_dir_all(staging).map_err(io("cannot create staging directory", staging))?;
     let owner_file = staging.join(OWNER_FILE);
     fs::write(&owner_file, owner()).map_err(io("cannot write", &owner_file))
+}
+
+/// `--resume`: takes over the staging directory of the run being resumed, keeping what its
+/// finished tasks staged. Refused while its owner still runs, and when it holds a decided
+/// commit (that run was publishing: `recover` finishes it, a resume must not redo it).
+fn take_over(staging: &Path) -> Result<(), PublishError> {
+    let owner_file = staging.join(OWNER_FILE);
+    let was = fs::read_to_string(&owner_file).unwrap_or_default();
+    if let Owner::Elsewhere(why) = owner_state(&was, &hostname()) {
+        return Err(io("--resume cannot take over", staging)(
+            std::io::Error::other(format!(
+                "it belongs to {why}; a run cannot be resumed while it runs"
+            )),
+        ));
+    }
+    if staging.join(JOURNAL_FILE).exists() {
+        return Err(io("--resume cannot take over", staging)(
+            std::io::Error::other(
+                "the run was publishing when it stopped (this holds its commit journal): \
+                 `datasync recover JOB` finishes that commit; there is nothing to resume",
+            ),
+        ));
+    }
+    fs::write(&owner_file, owner()).map_err(io("cannot write", &owner_file))?;
+    tracing::info!("--resume: taking over {}", staging.display());
+    Ok(())
 }
 
 /// Test hook: a pause after every step of a commit, so the fault tests can kill the process

@@ -295,3 +295,25 @@ pub(crate) fn unpublished_message(table: &str, sql: &str, cause: &str) -> String
         datasync_engine::sql::shorten_sql(sql)
     )
 }
+
+/// How a SQL writer's run resumes: a direct write in an idempotent mode (replace/upsert) runs
+/// every task again; insert mode would write the committed rows twice; table staging starts
+/// afresh (a failed run changed nothing in the target).
+pub(crate) fn resume(staging: bool, idempotent: bool) -> datasync_engine::Resume {
+    use datasync_engine::Resume;
+    if staging {
+        Resume::Refused(
+            "with stagingMode table a failed run left the target as it was: run the job again \
+             without --resume"
+                .into(),
+        )
+    } else if idempotent {
+        Resume::RerunAll
+    } else {
+        Resume::Refused(
+            "writeMode insert committed its units as it went, and running its tasks again would \
+             write those rows twice; use writeMode replace/update (idempotent) or stagingMode table"
+                .into(),
+        )
+    }
+}

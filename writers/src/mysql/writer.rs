@@ -293,6 +293,10 @@ impl Writer for MysqlWriter {
         }
         Ok(self.remove_stale_stages().await?)
     }
+
+    fn resume(&self) -> datasync_engine::Resume {
+        crate::sqltarget::resume(self.staging(), self.cfg.write_mode != WriteMode::Insert)
+    }
 }
 
 struct MysqlTask {

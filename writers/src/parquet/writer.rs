@@ -702,6 +702,15 @@ impl Writer for ParquetWriter {
             .map_err(ParquetWriterError::from)??;
         Ok(lines)
     }
+
+    fn resume(&self) -> datasync_engine::Resume {
+        match &self.kind {
+            Kind::Text(t) => Writer::resume(t),
+            Kind::Parquet(w) => {
+                datasync_engine::Resume::StateFile(w.staging.join(crate::publish::RUN_STATE_FILE))
+            }
+        }
+    }
 }
 
 struct ParquetTask {

@@ -262,6 +262,10 @@ impl Writer for PostgresWriter {
         }
         Ok(self.remove_stale_stages().await?)
     }
+
+    fn resume(&self) -> datasync_engine::Resume {
+        crate::sqltarget::resume(self.staging(), self.cfg.write_mode == PgWriteMode::Update)
+    }
 }
 
 struct PgTask {

@@ -1,0 +1,158 @@
+//! The run state of a resumable run: which tasks finished, with their figures, kept next to
+//! the writer's staged output (see [`crate::plugin::Resume`]) and replaced atomically after
+//! each task, so `run --resume --run-id ID` skips exactly the tasks whose output is complete.
+
+use crate::job::JobSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// One finished task as recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDone {
+    /// What the task read (its `describe()`): a task is only skipped when this matches.
+    pub source: String,
+    /// Records read.
+    pub records_read: u64,
+    /// Records written (staged).
+    pub records_written: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Dirty records.
+    pub dirty: u64,
+}
+
+/// The state file's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    /// The run.
+    pub run_id: String,
+    /// Hash of the job (plugins, their parameters, channel count): a changed job is not
+    /// resumed.
+    pub job_hash: String,
+    /// Finished tasks by task number.
+    pub tasks: BTreeMap<usize, TaskDone>,
+}
+
+static RESUMING: AtomicBool = AtomicBool::new(false);
+
+/// Marks this process as resuming an earlier run (`run --resume`): writers then take over the
+/// staged output of [`crate::run_id`] instead of starting it afresh.
+pub fn set_resuming() {
+    RESUMING.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process resumes an earlier run.
+pub fn resuming() -> bool {
+    RESUMING.load(Ordering::Relaxed)
+}
+
+/// A stable hash (FNV-1a, 64 bit, hex) of what decides a job's tasks and output.
+pub fn job_hash(spec: &JobSpec, channels: usize) -> String {
+    let text = serde_json::json!({
+        "reader": [&spec.reader.name, &spec.reader.parameter],
+        "writer": [&spec.writer.name, &spec.writer.parameter],
+        "channels": channels,
+    })
+    .to_string();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Errors of the run state file.
+#[derive(Debug, thiserror::Error)]
+pub enum RunStateError {
+    /// Reading or writing failed.
+    #[error("run state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a run state.
+    #[error("run state file {path} cannot be read: {msg}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// Reads the state at `path`; `None` when there is none.
+pub fn load(path: &Path) -> Result<Option<RunState>, RunStateError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| RunStateError::Format {
+                path: path.to_path_buf(),
+                msg: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RunStateError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Replaces the state at `path` atomically and durably (temporary file, fsync, rename, fsync
+/// of the directory): a crash leaves the old state or the new one, never a torn one.
+pub fn save(path: &Path, state: &RunState) -> Result<(), RunStateError> {
+    use std::io::Write;
+    let err = |source| RunStateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(state).map_err(|e| err(e.into()))?;
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(&text).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn save_then_load_is_the_same_and_a_missing_file_is_none() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("_run_state.json");
+        assert_eq!(load(&p).unwrap(), None);
+        let mut s = RunState {
+            run_id: "r1".into(),
+            job_hash: "abc".into(),
+            ..Default::default()
+        };
+        s.tasks.insert(
+            3,
+            TaskDone {
+                source: "file a.csv".into(),
+                records_read: 7,
+                ..Default::default()
+            },
+        );
+        save(&p, &s).unwrap();
+        assert_eq!(load(&p).unwrap(), Some(s));
+        std::fs::write(&p, "{").unwrap();
+        assert!(load(&p).unwrap_err().to_string().contains("cannot be read"));
+    }
+}
