@@ -690,6 +690,51 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
 }
 
 #[test]
+fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
+    let srv = ScratchMariaDb::start("");
+    let rows = 200_000;
+    srv.query(
+        "",
+        &format!(
+            "CREATE DATABASE d; USE d; CREATE TABLE src (id BIGINT PRIMARY KEY, name VARCHAR(300)); \
+             INSERT INTO src SELECT seq, CONCAT('n', seq, REPEAT('x', 250)) FROM seq_1_to_{rows}"
+        ),
+    );
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id BIGINT, name VARCHAR(300))");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
+            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    // Plain inserts into the target cannot be retried: the read itself must go on.
+    let writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name"], "writeMode": "insert",
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let setting = r#"{"speed": {"channel": 2, "record": 40000}, "retry": {"count": 0}}"#;
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), "keyed", &job(setting, &reader, &writer));
+    let o = run_with_fault(t.path(), &p, || {
+        srv.kill();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    });
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reconnecting to read on after key"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        db.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), SUM(name = CONCAT('n', id, REPEAT('x', 250))) FROM dst"),
+        format!("{rows}\t{rows}\t{}\t{rows}", rows as u64 * (rows as u64 + 1) / 2)
+    );
+}
+
+#[test]
 fn sigterm_stops_sql_readers_and_writers_with_143_and_says_what_was_committed() {
     let db = MariaDb::new();
     let rows = 300_000;

@@ -267,6 +267,38 @@ impl SqlSplit {
         where_clause: Option<&str>,
         split_pk: Option<&str>,
     ) -> String {
+        self.build_sql(d, columns, where_clause, split_pk, None)
+    }
+
+    /// For a key-range split: the SELECT that reads the split in key order with the key as an
+    /// extra last column, starting after key `after` (or at the range's start), so a read cut
+    /// off by a lost connection can go on where it stopped. `None` for other splits.
+    pub fn keyed_sql(
+        &self,
+        d: Dialect,
+        columns: &[String],
+        where_clause: Option<&str>,
+        split_pk: &str,
+        after: Option<i128>,
+    ) -> Option<String> {
+        match self {
+            SqlSplit::Table {
+                range: Some(_),
+                null_keys: false,
+                ..
+            } => Some(self.build_sql(d, columns, where_clause, Some(split_pk), Some(after))),
+            _ => None,
+        }
+    }
+
+    fn build_sql(
+        &self,
+        d: Dialect,
+        columns: &[String],
+        where_clause: Option<&str>,
+        split_pk: Option<&str>,
+        keyed: Option<Option<i128>>,
+    ) -> String {
         match self {
             SqlSplit::Query { sql, .. } => sql.clone(),
             SqlSplit::Table {
@@ -275,7 +307,7 @@ impl SqlSplit {
                 null_keys,
                 ..
             } => {
-                let cols = if columns.is_empty() {
+                let mut cols = if columns.is_empty() {
                     "*".to_string()
                 } else {
                     columns.join(", ")
@@ -284,13 +316,23 @@ impl SqlSplit {
                 if let Some(w) = where_clause.filter(|w| !w.trim().is_empty()) {
                     conds.push(format!("({w})"));
                 }
+                let mut order = String::new();
                 if let Some(pk) = split_pk {
                     let pk = quote_ident(d, pk);
                     if let Some((lo, hi)) = range {
-                        conds.push(format!("({pk} >= {lo} AND {pk} <= {hi})"));
+                        match keyed {
+                            Some(Some(after)) => {
+                                conds.push(format!("({pk} > {after} AND {pk} <= {hi})"))
+                            }
+                            _ => conds.push(format!("({pk} >= {lo} AND {pk} <= {hi})")),
+                        }
                     }
                     if *null_keys {
                         conds.push(format!("{pk} IS NULL"));
+                    }
+                    if keyed.is_some() {
+                        cols.push_str(&format!(", {pk}"));
+                        order = format!(" ORDER BY {pk}");
                     }
                 }
                 let mut sql = format!("SELECT {cols} FROM {}", quote_ident(d, table));
@@ -298,6 +340,7 @@ impl SqlSplit {
                     sql.push_str(" WHERE ");
                     sql.push_str(&conds.join(" AND "));
                 }
+                sql.push_str(&order);
                 sql
             }
         }
@@ -368,12 +411,22 @@ mod split_tests {
             s.sql(Dialect::MySql, &["id".into(), "amount*2".into()], Some("status = 'paid'"), Some("id")),
             "SELECT id, amount*2 FROM `shop`.`orders` WHERE (status = 'paid') AND (`id` >= 1 AND `id` <= 50)"
         );
+        let cols = ["id".to_string(), "name".to_string()];
+        assert_eq!(
+            s.keyed_sql(Dialect::MySql, &cols, None, "id", None).unwrap(),
+            "SELECT id, name, `id` FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `id`"
+        );
+        assert_eq!(
+            s.keyed_sql(Dialect::MySql, &cols, Some("x > 0"), "id", Some(17)).unwrap(),
+            "SELECT id, name, `id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `id`"
+        );
         let n = SqlSplit::Table {
             conn: 0,
             table: "t".into(),
             range: None,
             null_keys: true,
         };
+        assert_eq!(n.keyed_sql(Dialect::MySql, &cols, None, "id", None), None);
         assert_eq!(
             n.sql(Dialect::Postgres, &[], None, Some("id")),
             "SELECT * FROM \"t\" WHERE \"id\" IS NULL"

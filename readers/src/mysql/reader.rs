@@ -67,7 +67,7 @@ impl MysqlReader {
         table: &str,
         pk: &str,
         channels: usize,
-    ) -> Result<Vec<SqlSplit>, MysqlError> {
+    ) -> Result<(Vec<SqlSplit>, bool), MysqlError> {
         let cc = &self.conns[conn_ix];
         let (mut conn, url) = cc.connect(&[]).await?;
         let qpk = quote_ident(Dialect::MySql, pk);
@@ -87,6 +87,25 @@ impl MysqlReader {
             MysqlError::Invalid(format!("splitPk {pk}: no such column in {table}"))
         })?;
         let (t, _) = arrow_type(&col);
+        // An index led by the key lets a split be read in key order cheaply, and so be
+        // continued after its last key when the connection is lost mid-read.
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((sc, n)) => (Some(sc.trim_matches('`')), n.trim_matches('`')),
+            None => (None, table.trim_matches('`')),
+        };
+        let iq = "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) \
+                  AND table_name = ? AND column_name = ? AND seq_in_index = 1";
+        let indexed: Option<u64> = conn
+            .exec_first(iq, (schema, name, pk.trim_matches('`')))
+            .await
+            .map_err(|e| cc.query_error(url, iq, e))?;
+        let indexed = indexed.unwrap_or(0) > 0;
+        if !indexed {
+            tracing::info!(
+                "{table}: splitPk {pk} leads no index: a split whose connection is lost mid-read \
+                 is read again from its start (a task retry), not continued after its last key"
+            );
+        }
         if !t.is_integer() {
             return Err(MysqlError::Invalid(format!(
                 "splitPk \"{pk}\" of {table} is {t}, not an integer column; only integer keys can be split \
@@ -108,33 +127,48 @@ impl MysqlReader {
             "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
             splits.len()
         );
-        Ok(splits)
+        Ok((splits, indexed))
     }
 }
 
 #[async_trait]
 impl Reader for MysqlReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let (mut splits, keyed) = self.cfg.plan();
-        for (conn, table, pk) in keyed {
-            splits.extend(self.split_table(conn, &table, &pk, channels).await?);
-        }
-        Ok(splits
+        let (splits, keyed) = self.cfg.plan();
+        let mut tasks: Vec<Box<dyn ReaderTask>> = splits
             .into_iter()
             .map(|split| {
                 Box::new(MysqlTask {
                     reader: self.clone(),
                     split,
+                    resumable: false,
                 }) as Box<dyn ReaderTask>
             })
-            .collect())
+            .collect();
+        for (conn, table, pk) in keyed {
+            let (splits, indexed) = self.split_table(conn, &table, &pk, channels).await?;
+            tasks.extend(splits.into_iter().map(|split| {
+                Box::new(MysqlTask {
+                    reader: self.clone(),
+                    split,
+                    resumable: indexed,
+                }) as Box<dyn ReaderTask>
+            }));
+        }
+        Ok(tasks)
     }
 }
 
 struct MysqlTask {
     reader: MysqlReader,
     split: SqlSplit,
+    /// A key range on an indexed splitPk: read in key order, continued after the last key
+    /// when the connection is lost.
+    resumable: bool,
 }
+
+/// How long a reader waits for a lost source to come back before its task fails.
+const RECONNECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn bit_text(bytes: &[u8], boolean: bool) -> String {
     let v = bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
@@ -155,21 +189,129 @@ impl ReaderTask for MysqlTask {
         let cfg = &self.reader.cfg;
         let conn_ix = self.split.conn();
         let cc = &self.reader.conns[conn_ix];
-        // The server aborts a result set whose client does not take it for net_write_timeout
-        // (60 s by default); a reader paced by a slow writer (a lock on the target, dirty-row
-        // isolation) may legitimately wait longer. The job's `session` can still lower it.
-        let (mut conn, url) = cc.connect(&[PACED_READ]).await?;
-        let sql = self.split.sql(
-            Dialect::MySql,
-            &cfg.column,
-            cfg.where_clause.as_deref(),
-            cfg.split_pk.as_deref(),
-        );
-        let mut result = conn
-            .query_iter(sql.as_str())
-            .await
-            .map_err(|e| cc.query_error(url, &sql, e))?;
-        let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
+        let keyed_pk = cfg.split_pk.as_deref().filter(|_| self.resumable);
+        let mut after: Option<i128> = None;
+        let mut lost: Option<std::time::Instant> = None;
+        let mut state: Option<ReadState> = None;
+        loop {
+            // The server aborts a result set whose client does not take it for
+            // net_write_timeout (60 s by default); a reader paced by a slow writer (a lock on
+            // the target, dirty-row isolation) may legitimately wait longer. The job's
+            // `session` can still lower it.
+            let (mut conn, url) = match cc.connect(&[PACED_READ]).await {
+                Ok(c) => c,
+                Err(e)
+                    if e.is_retriable() && lost.is_some_and(|t| t.elapsed() < RECONNECT_WINDOW) =>
+                {
+                    tracing::warn!("cannot reconnect to the source yet ({e}); trying again in 1s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    ctx.check_cancelled()?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let keyed_sql = keyed_pk.and_then(|pk| {
+                self.split.keyed_sql(
+                    Dialect::MySql,
+                    &cfg.column,
+                    cfg.where_clause.as_deref(),
+                    pk,
+                    after,
+                )
+            });
+            let keyed = keyed_sql.is_some();
+            let sql = keyed_sql.unwrap_or_else(|| {
+                self.split.sql(
+                    Dialect::MySql,
+                    &cfg.column,
+                    cfg.where_clause.as_deref(),
+                    cfg.split_pk.as_deref(),
+                )
+            });
+            let mut result = match conn.query_iter(sql.as_str()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = cc.query_error(url, &sql, e);
+                    if keyed
+                        && e.is_retriable()
+                        && lost.is_some_and(|t| t.elapsed() < RECONNECT_WINDOW)
+                    {
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+            };
+            let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
+            let width = columns.len() - usize::from(keyed && !columns.is_empty());
+            let st = match &mut state {
+                Some(st) => st,
+                None => state.insert(ReadState::new(&columns[..width], &ctx)),
+            };
+            let mut cut = false;
+            loop {
+                let row: Row = match result.next().await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let e = cc.query_error(url, &sql, e);
+                        if keyed && e.is_retriable() {
+                            cut = true;
+                            tracing::warn!(
+                                "task {}: {e}; reconnecting to read on after key {}",
+                                ctx.task_id,
+                                after
+                                    .map(|k| k.to_string())
+                                    .unwrap_or_else(|| "(none yet)".into())
+                            );
+                            lost = Some(std::time::Instant::now());
+                            break;
+                        }
+                        return Err(e.into());
+                    }
+                };
+                if keyed {
+                    after = match row.as_ref(width) {
+                        Some(MyValue::Bytes(b)) => {
+                            std::str::from_utf8(b).ok().and_then(|t| t.parse().ok())
+                        }
+                        _ => None,
+                    }
+                    .or(after);
+                }
+                st.push(&row, width, self.reader.zero_to_null, &ctx, &self.split)?;
+                if st.builder.full() {
+                    if let Some(b) = st.builder.finish()? {
+                        out.send(Batch::new(b)).await?;
+                    }
+                    ctx.check_cancelled()?;
+                }
+            }
+            drop(result);
+            if cut {
+                continue;
+            }
+            let _ = conn.disconnect().await;
+            break;
+        }
+        if let Some(st) = &mut state {
+            if let Some(b) = st.builder.finish()? {
+                out.send(Batch::new(b)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a split's read builds up across reconnects: the column types and the batch builder.
+struct ReadState {
+    kinds: Vec<(arrow_schema::DataType, ColumnKind)>,
+    builder: TextBatchBuilder,
+    has_bits: bool,
+    bits: Vec<Option<String>>,
+}
+
+impl ReadState {
+    fn new(columns: &[datasync_db::mysql::mysql_async::Column], ctx: &TaskContext) -> Self {
         let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
             columns.iter().map(arrow_type).collect();
         let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
@@ -183,77 +325,75 @@ impl ReaderTask for MysqlTask {
                     .zip(kinds.iter().map(|(t, _)| t))
             )
         );
-        let fields = columns
-            .iter()
+        let fields = names
+            .into_iter()
             .zip(&kinds)
-            .map(|(c, (t, _))| (c.name_str().into_owned(), t.clone(), None))
+            .map(|(n, (t, _))| (n, t.clone(), None))
             .collect();
-        let mut builder = TextBatchBuilder::new(fields, ctx.batch, false);
-        let zero_to_null = self.reader.zero_to_null;
         let has_bits = kinds.iter().any(|(_, k)| *k == ColumnKind::Bit);
-        let mut bits: Vec<Option<String>> = vec![None; kinds.len()];
-        while let Some(row) = result
-            .next()
-            .await
-            .map_err(|e| cc.query_error(url, &sql, e))?
-        {
-            let row: Row = row;
-            if has_bits {
-                for (i, (t, k)) in kinds.iter().enumerate() {
-                    if *k == ColumnKind::Bit {
-                        bits[i] = match row.as_ref(i) {
-                            Some(MyValue::Bytes(b)) => {
-                                Some(bit_text(b, *t == arrow_schema::DataType::Boolean))
-                            }
-                            _ => None,
-                        };
-                    }
-                }
-            }
-            let pushed = builder.push_row(|i| match row.as_ref(i) {
-                None | Some(MyValue::NULL) => Ok(None),
-                Some(MyValue::Bytes(b)) => match kinds[i].1 {
-                    ColumnKind::Bit => Ok(bits[i].as_deref().map(str::as_bytes)),
-                    ColumnKind::Temporal if b.starts_with(b"0000-00-00") => {
-                        if zero_to_null {
-                            Ok(None)
-                        } else {
-                            Err("zero date 0000-00-00 (zeroDateTimeBehavior=exception; use convertToNull to read it as NULL)".to_string())
-                        }
-                    }
-                    _ => Ok(Some(b.as_slice())),
-                },
-                Some(other) => Err(format!("unexpected value {other:?} in the text protocol")),
-            });
-            if let Err(error) = pushed {
-                let values = (0..columns.len())
-                    .map(|i| match row.as_ref(i) {
+        ReadState {
+            bits: vec![None; kinds.len()],
+            builder: TextBatchBuilder::new(fields, ctx.batch, false),
+            kinds,
+            has_bits,
+        }
+    }
+
+    /// Adds the first `width` values of `row`; a value that does not convert makes the row a
+    /// dirty record.
+    fn push(
+        &mut self,
+        row: &Row,
+        width: usize,
+        zero_to_null: bool,
+        ctx: &TaskContext,
+        split: &SqlSplit,
+    ) -> Result<(), PluginError> {
+        let kinds = &self.kinds;
+        if self.has_bits {
+            for (i, (t, k)) in kinds.iter().enumerate() {
+                if *k == ColumnKind::Bit {
+                    self.bits[i] = match row.as_ref(i) {
                         Some(MyValue::Bytes(b)) => {
-                            Value::String(String::from_utf8_lossy(b).into_owned())
+                            Some(bit_text(b, *t == arrow_schema::DataType::Boolean))
                         }
-                        _ => Value::Null,
-                    })
-                    .collect();
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: builder.names(),
-                    values,
-                    location: Some(self.split.describe()),
-                })?;
-                continue;
-            }
-            if builder.full() {
-                if let Some(b) = builder.finish()? {
-                    out.send(Batch::new(b)).await?;
+                        _ => None,
+                    };
                 }
-                ctx.check_cancelled()?;
             }
         }
-        if let Some(b) = builder.finish()? {
-            out.send(Batch::new(b)).await?;
+        let bits = &self.bits;
+        let pushed = self.builder.push_row(|i| match row.as_ref(i) {
+            None | Some(MyValue::NULL) => Ok(None),
+            Some(MyValue::Bytes(b)) => match kinds[i].1 {
+                ColumnKind::Bit => Ok(bits[i].as_deref().map(str::as_bytes)),
+                ColumnKind::Temporal if b.starts_with(b"0000-00-00") => {
+                    if zero_to_null {
+                        Ok(None)
+                    } else {
+                        Err("zero date 0000-00-00 (zeroDateTimeBehavior=exception; use convertToNull to read it as NULL)".to_string())
+                    }
+                }
+                _ => Ok(Some(b.as_slice())),
+            },
+            Some(other) => Err(format!("unexpected value {other:?} in the text protocol")),
+        });
+        if let Err(error) = pushed {
+            let values = (0..width)
+                .map(|i| match row.as_ref(i) {
+                    Some(MyValue::Bytes(b)) => {
+                        Value::String(String::from_utf8_lossy(b).into_owned())
+                    }
+                    _ => Value::Null,
+                })
+                .collect();
+            ctx.dirty(DirtyRecord {
+                error,
+                columns: self.builder.names(),
+                values,
+                location: Some(split.describe()),
+            })?;
         }
-        drop(result);
-        let _ = conn.disconnect().await;
         Ok(())
     }
 }
