@@ -1340,3 +1340,87 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--resume"]);
     assert_eq!(code(&o), 2, "--resume needs --run-id: {}", stderr(&o));
 }
+
+#[test]
+fn latency_on_both_connections_still_gives_an_exact_copy_and_every_connection_has_keepalive() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, name VARCHAR(20));
+             INSERT INTO src SELECT seq, CONCAT('n', seq) FROM seq_1_to_20000",
+    );
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text)");
+    let my = Proxy::start(mysql_server().port);
+    let pgp = Proxy::start(pg_server().port);
+    // 20 ms on every chunk both ways, on the source and the target connection.
+    my.latency(20);
+    pgp.latency(20);
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "name"], "splitPk": "id",
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url().replace(
+            &format!(":{}/", mysql_server().port),
+            &format!(":{}/", my.port)
+        )
+    );
+    let writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url().replace(
+            &format!(":{}/", pg_server().port),
+            &format!(":{}/", pgp.port)
+        )
+    );
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "latency",
+        &job(
+            r#"{"speed": {"channel": 2, "record": 4000}, "batch": {"rows": 500}}"#,
+            &reader,
+            &writer,
+        ),
+    );
+    let child = spawn(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--no-progress"],
+        &[],
+    );
+    // While it runs, the kernel shows a keepalive timer on datasync's sockets to both servers
+    // (a peer that vanishes without closing is noticed instead of hanging the job).
+    let keepalive = |port: u16| {
+        let o = Command::new("ss")
+            .args([
+                "-tnoH",
+                "state",
+                "established",
+                &format!("( dport = :{port} )"),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        (
+            text.lines().count(),
+            text.matches("timer:(keepalive").count(),
+            text,
+        )
+    };
+    wait_for("connections to both servers", || {
+        keepalive(my.port).0 > 0 && keepalive(pgp.port).0 > 0
+    });
+    for port in [my.port, pgp.port] {
+        let (n, with_keepalive, text) = keepalive(port);
+        assert!(
+            n > 0 && with_keepalive == n,
+            "every connection to :{port} has keepalive: {text}"
+        );
+    }
+    let o = wait_or_hang(child, Duration::from_secs(180));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT count(*), sum(id), count(*) FILTER (WHERE name = 'n' || id) FROM dst"),
+        "20000|200010000|20000"
+    );
+}

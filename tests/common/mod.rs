@@ -728,6 +728,7 @@ pub struct Proxy {
     /// The port clients connect to.
     pub port: u16,
     stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
 }
 
@@ -739,8 +740,9 @@ impl Proxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stalled = Arc::new(AtomicBool::new(false));
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
-        let (st, op) = (stalled.clone(), open.clone());
+        let (st, op, dl) = (stalled.clone(), open.clone(), delay_ms.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -757,6 +759,7 @@ impl Proxy {
                     (server, client),
                 ] {
                     let st = st.clone();
+                    let dl = dl.clone();
                     std::thread::spawn(move || {
                         use std::io::{Read, Write};
                         from.set_read_timeout(Some(std::time::Duration::from_millis(50)))
@@ -770,6 +773,10 @@ impl Proxy {
                             match from.read(&mut buf) {
                                 Ok(0) => break,
                                 Ok(n) => {
+                                    let delay = dl.load(Ordering::SeqCst);
+                                    if delay > 0 {
+                                        std::thread::sleep(std::time::Duration::from_millis(delay));
+                                    }
                                     if to.write_all(&buf[..n]).is_err() {
                                         break;
                                     }
@@ -791,8 +798,14 @@ impl Proxy {
         Proxy {
             port,
             stalled,
+            delay_ms,
             open,
         }
+    }
+
+    /// Holds every chunk `ms` milliseconds before passing it on (each direction).
+    pub fn latency(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Stops forwarding; connections stay open.
