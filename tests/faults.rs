@@ -690,6 +690,60 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
 }
 
 #[test]
+fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
+    let srv = ScratchPg::start();
+    srv.query("postgres", "CREATE DATABASE d");
+    let rows = 200_000;
+    srv.query(
+        "d",
+        &format!(
+            "CREATE TABLE src (id bigint PRIMARY KEY, name text); \
+             INSERT INTO src SELECT g, 'n' || g || repeat('x', 250) FROM generate_series(1, {rows}) g"
+        ),
+    );
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["id", "name"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let want: Vec<String> = {
+        let pad = "x".repeat(250);
+        let mut v: Vec<String> = (1..=rows).map(|i| format!("{i},n{i}{pad}")).collect();
+        v.sort();
+        v
+    };
+    // The server crashes (`pg_ctl -m immediate`) mid-read and is back 2 s later: the task is
+    // retried (the staged file is discarded), the output exact.
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "src", &job(setting, &reader, &writer));
+    let o = run_with_fault(t.path(), &p, || {
+        srv.crash();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    });
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
+    assert_eq!(lines_in(&out), want);
+    // Not back: the job fails naming the server, no hang, the earlier output untouched.
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "gone", &job(setting, &reader, &writer));
+    let o = run_with_fault(t.path(), &p, || srv.crash());
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("127.0.0.1:{}", srv.port)),
+        "names the server: {}",
+        stderr(&o)
+    );
+    assert_eq!(lines_in(&out), want, "the earlier output is untouched");
+}
+
+#[test]
 fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
     let srv = ScratchMariaDb::start("");
     let rows = 200_000;
