@@ -350,7 +350,13 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             base.run_id
         );
         let keep_tasks = done.keys().copied().collect();
+        let recorded: u64 = done.values().map(|d| d.dirty).sum();
         match dirty.resume(&keep_tasks) {
+            Ok(n) if n < recorded => tracing::warn!(
+                "--resume: the finished tasks had {recorded} dirty record(s), but {} holds {n} of \
+                 them (did the earlier run write them to another --dirty-file?)",
+                dirty.path().display()
+            ),
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 "--resume: {n} dirty record(s) of the finished tasks stay in {}",

@@ -89,6 +89,14 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
         return take_over(staging);
     }
     if staging.exists() {
+        // Only an explicit `--run-id` can meet an existing staging directory of its own name:
+        // never take it from a run that is still going.
+        let was = fs::read_to_string(staging.join(OWNER_FILE)).unwrap_or_default();
+        if let Owner::Elsewhere(why) = owner_state(&was, &hostname()) {
+            return Err(io("cannot start a run in", staging)(std::io::Error::other(
+                format!("a run with the same run id is still going ({why})"),
+            )));
+        }
         fs::remove_dir_all(staging).map_err(io("cannot clear staging directory", staging))?;
     }
     fs::create_dir_all(staging).map_err(io("cannot create staging directory", staging))?;
