@@ -411,7 +411,7 @@ impl TextBatchBuilder {
                 return Err(format!(
                     "column {} ({}): {e}",
                     f.name(),
-                    datasync_engine::types::type_name(f.data_type())
+                    crate::types::type_name(f.data_type())
                 ));
             }
         }

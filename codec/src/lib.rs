@@ -7,7 +7,10 @@ mod compress;
 mod datetime;
 mod decode;
 mod encode;
+pub mod hive;
 mod options;
+pub mod types;
+pub mod values;
 
 pub use compress::{decompress, Compression, Compressor};
 pub use datetime::DateFormat;

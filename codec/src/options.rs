@@ -1,9 +1,9 @@
 //! Format options and declared reader columns, parsed from plugin parameters. Pure: no I/O.
 
 use crate::datetime::DateFormat;
+use crate::types::parse_type;
 use arrow_schema::DataType;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::types::parse_type;
 use encoding_rs::Encoding;
 use serde::Deserialize;
 use serde_json::Value;

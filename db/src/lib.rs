@@ -8,3 +8,4 @@ pub mod mysql;
 pub mod postgres;
 #[cfg(feature = "sftp")]
 pub mod sftp;
+pub mod sql;

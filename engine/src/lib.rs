@@ -6,7 +6,6 @@
 
 pub mod config;
 pub mod dirty;
-pub mod hive;
 pub mod job;
 pub mod plugin;
 pub mod progress;
@@ -14,9 +13,6 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod runstate;
-pub mod sql;
-pub mod types;
-pub mod values;
 
 pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;

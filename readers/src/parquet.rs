@@ -8,12 +8,12 @@ use crate::paths::{expand_paths, PathError};
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use datasync_engine::channel::{Batch, BatchSender};
-use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
-use datasync_engine::hive::{
+use datasync_codec::hive::{
     check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, unescape_partition_value,
 };
-use datasync_engine::types::parse_type;
+use datasync_codec::types::parse_type;
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
 use datasync_engine::{
     async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
 };
@@ -621,7 +621,7 @@ impl ParquetTask {
                             } else {
                                 ""
                             },
-                            datasync_engine::types::type_name(field.data_type())
+                            datasync_codec::types::type_name(field.data_type())
                         ))
                     })?
                 };

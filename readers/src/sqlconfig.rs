@@ -1,8 +1,8 @@
 //! Parameters of the SQL readers (MySQL, PostgreSQL), as DataX's mysqlreader and
 //! postgresqlreader spell them (the same shape).
 
+use datasync_db::sql::SqlSplit;
 use datasync_engine::config::one_or_many;
-use datasync_engine::sql::SqlSplit;
 use datasync_engine::Secret;
 use serde::Deserialize;
 

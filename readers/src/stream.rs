@@ -8,9 +8,9 @@ use arrow_array::{
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datasync_codec::types::{parse_type, type_name};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{lenient_u64, parse_params, ConfigError};
-use datasync_engine::types::{parse_type, type_name};
 use datasync_engine::{
     async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
 };

@@ -3,10 +3,10 @@
 //! them into place per `writeMode`, abort removes the staging directory, so an aborted job
 //! publishes nothing. Output names follow DataX: `<fileName>__<run id>_<task>[.ext][.gz|.zst]`.
 
+use datasync_codec::values::{column_names, row_values};
 use datasync_codec::{Compression, Compressor, FileFormat, TextEncoder, TextOptions};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
     async_trait, run_id, DirtyRecord, Params, PluginError, Resume, TaskContext, Writer,
     WriterPlugin, WriterTask,

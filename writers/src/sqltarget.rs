@@ -2,8 +2,8 @@
 //! and matching the writer's `column` list to the incoming batches.
 
 use arrow_array::RecordBatch;
+use datasync_codec::values::column_names;
 use datasync_engine::config::{join_path, one_or_many, ConfigError};
-use datasync_engine::values::column_names;
 use serde::Deserialize;
 
 /// One `connection[]` entry of a SQL writer.
@@ -75,7 +75,7 @@ pub fn target_columns(column: &[String], batch: &RecordBatch) -> Result<Vec<Stri
 /// `CREATE TABLE IF NOT EXISTS` for `createTable`: the batch's Arrow types mapped by `ddl`
 /// (the system's type table) under the target column `names`.
 pub fn create_table_sql(
-    d: datasync_engine::sql::Dialect,
+    d: datasync_db::sql::Dialect,
     table: &str,
     batch: &RecordBatch,
     names: &[String],
@@ -89,14 +89,11 @@ pub fn create_table_sql(
                 f.data_type()
             )
         })?;
-        cols.push(format!(
-            "{} {t}",
-            datasync_engine::sql::quote_ident(d, name)
-        ));
+        cols.push(format!("{} {t}", datasync_db::sql::quote_ident(d, name)));
     }
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {} ({})",
-        datasync_engine::sql::quote_ident(d, table),
+        datasync_db::sql::quote_ident(d, table),
         cols.join(", ")
     ))
 }
@@ -292,7 +289,7 @@ pub(crate) fn unpublished_message(table: &str, sql: &str, cause: &str) -> String
     format!(
         "{table} refused the rows of the staging tables ({cause}); the publishing transaction \
          was rolled back, so the target is as it was and nothing was published (statement: {})",
-        datasync_engine::sql::shorten_sql(sql)
+        datasync_db::sql::shorten_sql(sql)
     )
 }
 

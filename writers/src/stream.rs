@@ -2,10 +2,10 @@
 //! (`print: true`) as delimited text, quoted like CSV where a value needs it. Logs, progress
 //! and the report go to stderr, so stdout holds only rows.
 
+use datasync_codec::values::{column_names, row_values};
 use datasync_codec::{FileFormat, TextEncoder, TextOptions};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{parse_params, ConfigError};
-use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };

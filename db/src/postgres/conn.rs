@@ -1,7 +1,7 @@
 //! Connection settings and connecting.
 
+use crate::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::config::ConfigError;
-use datasync_engine::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::{PluginError, Secret};
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};

@@ -156,7 +156,7 @@ pub fn ddl_type(t: &DataType) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datasync_engine::types::parse_type;
+    use datasync_codec::types::parse_type;
 
     #[test]
     fn every_row_has_a_ddl_for_its_arrow_type() {

@@ -9,9 +9,9 @@ use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
 /// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
 /// engine's stall watchdog is what notices a consumer that is truly stuck).
 const PACED_READ: &str = "SET SESSION net_write_timeout = 86400, net_read_timeout = 86400";
+use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
-use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
 };
@@ -318,7 +318,7 @@ impl ReadState {
         tracing::debug!(
             "task {}: columns {}",
             ctx.task_id,
-            datasync_engine::types::columns_line(
+            datasync_codec::types::columns_line(
                 names
                     .iter()
                     .map(String::as_str)

@@ -4,9 +4,9 @@ use super::decode::{decode, ColKind, Columns, Scalar, SIGNATURE};
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{array_element, arrow_type, PgConnConfig, PgError, PgKind};
+use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
-use datasync_engine::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
 };
@@ -218,7 +218,7 @@ impl ReaderTask for PgTask {
         };
         tracing::debug!(
             "columns {}",
-            datasync_engine::types::columns_line(
+            datasync_codec::types::columns_line(
                 fields.iter().map(|f| (f.name().as_str(), f.data_type()))
             )
         );

@@ -8,13 +8,13 @@ use crate::sqltarget::{
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
+use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_type, MysqlConnConfig, MysqlError};
+use datasync_db::sql::{quote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::sql::{quote_ident, Dialect};
-use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };
@@ -310,7 +310,7 @@ struct MysqlTask {
 /// A connection with what statement building needs to know about its session.
 struct Session {
     conn: Conn,
-    url: datasync_engine::sql::JdbcUrl,
+    url: datasync_db::sql::JdbcUrl,
     backslash_escapes: bool,
     max_packet: usize,
 }

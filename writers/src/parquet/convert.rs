@@ -12,8 +12,8 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, Date32Array, Decimal128Array, TimestampMicrosecondArray};
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, TimeUnit};
+use datasync_codec::hive::HiveType;
 use datasync_codec::ValueWriter;
-use datasync_engine::hive::HiveType;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -89,7 +89,7 @@ fn cast_checked(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<
     let out = cast_with_options(src, &target.arrow, &safe()).map_err(|e| {
         format!(
             "cannot convert {} to {}: {e}",
-            datasync_engine::types::type_name(src.data_type()),
+            datasync_codec::types::type_name(src.data_type()),
             target.name
         )
     })?;
@@ -393,7 +393,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use arrow_array::{Float64Array, Int64Array, StringArray, TimestampNanosecondArray};
-    use datasync_engine::hive::parse_hive_type;
+    use datasync_codec::hive::parse_hive_type;
 
     fn run(src: ArrayRef, t: &str) -> (ArrayRef, BadRows) {
         let mut bad = BadRows::default();

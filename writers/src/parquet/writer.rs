@@ -10,14 +10,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
-use datasync_codec::ValueWriter;
-use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::hive::{
+use datasync_codec::hive::{
     check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, partition_dir,
     unescape_partition_value, HiveType, DEFAULT_PARTITION,
 };
-use datasync_engine::values::{column_names, row_values};
+use datasync_codec::values::{column_names, row_values};
+use datasync_codec::ValueWriter;
+use datasync_engine::channel::BatchReceiver;
+use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::{
     async_trait, run_id, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin,
     WriterTask,

@@ -9,12 +9,12 @@ use crate::sqltarget::{
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
+use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
+use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
 use datasync_engine::config::{parse_params, ConfigError};
-use datasync_engine::sql::{quote_ident, Dialect, JdbcUrl};
-use datasync_engine::values::{column_names, row_values};
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };

@@ -2,8 +2,8 @@
 //! types (one table, walked by a test), and partition directory names (`key=value`, with Hive's
 //! escaping and its default partition for NULL).
 
-use crate::config::{join_path, ConfigError};
 use arrow_schema::{DataType, TimeUnit};
+use datasync_engine::config::{join_path, ConfigError};
 use serde_json::{json, Value};
 
 /// Hive's name for a NULL partition value.
