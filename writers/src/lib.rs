@@ -14,6 +14,8 @@ pub mod publish;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
+mod sqlsteps;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 mod sqltarget;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 mod sqltext;

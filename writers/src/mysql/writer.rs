@@ -2,9 +2,10 @@
 //! of bad rows, commit (postSql).
 
 use super::config::{MysqlWriterConfig, WriteMode};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{
-    create_table_sql, is_destructive, single_target, staging_comment, staging_table,
-    target_columns, Staged, StagingMode,
+    create_table_sql, single_target, staging_comment, staging_table, target_columns, Staged,
+    StagingMode,
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
@@ -99,117 +100,84 @@ impl MysqlWriter {
     fn qtable(&self) -> String {
         quote_ident(Dialect::MySql, &self.table)
     }
+}
 
-    async fn run_statements(&self, stmts: &[String]) -> Result<(), MysqlError> {
-        if stmts.is_empty() {
-            return Ok(());
-        }
-        let (mut conn, url) = self.conn.connect(&[]).await?;
-        for s in stmts {
-            let sql = s.replace("@table", &self.table);
-            conn.query_drop(sql.as_str())
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-        }
-        let _ = conn.disconnect().await;
-        Ok(())
+/// The MySQL side of the shared SQL writer steps.
+#[async_trait]
+impl SqlWriterSteps for MysqlWriter {
+    fn table(&self) -> &str {
+        &self.table
     }
-
+    fn quote(&self, name: &str) -> String {
+        quote_ident(Dialect::MySql, name)
+    }
+    fn pre_sql(&self) -> &[String] {
+        &self.cfg.pre_sql
+    }
+    fn post_sql(&self) -> &[String] {
+        &self.cfg.post_sql
+    }
     fn staging(&self) -> bool {
         self.cfg.staging_mode == StagingMode::Table
     }
+    fn staged(&self) -> &Staged {
+        &self.staged
+    }
+    fn must_exist(&self) -> bool {
+        !self.cfg.create_table
+    }
+    async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
+        let (conn, url) = self.conn.connect(&[]).await?;
+        Ok(Box::new(MysqlTarget {
+            conn,
+            url: url.clone(),
+            cc: Arc::clone(&self.conn),
+        }))
+    }
+    fn in_transaction(&self, stmt: &str) -> String {
+        transactional(stmt)
+    }
+}
 
-    /// Drops the staging tables killed runs left next to the target; one line per table.
-    async fn remove_stale_stages(&self) -> Result<Vec<String>, MysqlError> {
-        let (mut conn, url) = self.conn.connect(&[]).await?;
-        let schema = crate::sqltarget::schema_of(&self.table);
+/// A MySQL connection for the shared steps.
+struct MysqlTarget {
+    conn: Conn,
+    url: datasync_db::sql::JdbcUrl,
+    cc: Arc<MysqlConnConfig>,
+}
+
+#[async_trait]
+impl TargetConn for MysqlTarget {
+    async fn run(&mut self, sql: &str) -> Result<(), Failure> {
+        self.conn.query_drop(sql).await.map_err(|e| Failure {
+            lost: e.is_fatal(),
+            message: e.to_string(),
+            error: self.cc.query_error(&self.url, sql, e).into(),
+        })
+    }
+
+    async fn staging_tables(
+        &mut self,
+        schema: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PluginError> {
         let q = "SELECT table_name, table_comment FROM information_schema.tables \
                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name LIKE 'datasync\\_stg\\_%'";
-        let found: Vec<(String, String)> = conn
+        let found: Vec<(String, String)> = self
+            .conn
             .exec(q, (schema,))
             .await
-            .map_err(|e| self.conn.query_error(url, q, e))?;
-        let found = found
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(found
             .into_iter()
             .map(|(n, c)| match schema {
                 Some(sc) => (format!("{sc}.{n}"), c),
                 None => (n, c),
             })
-            .collect();
-        let mut done = Vec::new();
-        for name in crate::sqltarget::stale_stages(found) {
-            let sql = format!(
-                "DROP TABLE IF EXISTS {}",
-                quote_ident(Dialect::MySql, &name)
-            );
-            conn.query_drop(sql.as_str())
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-            done.push(format!("dropped staging table {name} of a killed run"));
-        }
-        let _ = conn.disconnect().await;
-        Ok(done)
+            .collect())
     }
 
-    /// Drops this run's staging tables.
-    async fn drop_stages(&self) -> Result<(), MysqlError> {
-        let stages = self.staged.all();
-        if stages.is_empty() {
-            return Ok(());
-        }
-        let (mut conn, url) = self.conn.connect(&[]).await?;
-        for (stage, _) in stages {
-            let sql = format!(
-                "DROP TABLE IF EXISTS {}",
-                quote_ident(Dialect::MySql, &stage)
-            );
-            conn.query_drop(sql.as_str())
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-        }
-        let _ = conn.disconnect().await;
-        self.staged.clear();
-        Ok(())
-    }
-
-    /// Table staging: in one transaction, the destructive preSql (a TRUNCATE, which MySQL
-    /// cannot roll back, runs as DELETE), then every staging table moved into the target.
-    async fn publish_stages(&self) -> Result<(), MysqlError> {
-        let (mut conn, url) = self.conn.connect(&[STRICT]).await?;
-        let mut stmts: Vec<String> = self
-            .cfg
-            .pre_sql
-            .iter()
-            .filter(|s| is_destructive(s))
-            .map(|s| transactional(&s.replace("@table", &self.table)))
-            .collect();
-        stmts.extend(self.staged.all().into_iter().map(|(_, m)| m));
-        conn.query_drop("START TRANSACTION")
-            .await
-            .map_err(|e| self.conn.query_error(url, "START TRANSACTION", e))?;
-        for sql in &stmts {
-            if let Err(e) = conn.query_drop(sql.as_str()).await {
-                let _ = conn.query_drop("ROLLBACK").await;
-                if e.is_fatal() {
-                    return Err(self.conn.query_error(url, sql, e));
-                }
-                return Err(unpublished(&self.table, sql, &e.to_string()));
-            }
-        }
-        conn.query_drop("COMMIT").await.map_err(|e| {
-            if e.is_fatal() {
-                MysqlError::Invalid(format!(
-                    "{url}: the connection was lost at the COMMIT that publishes the staging \
-                     tables ({e}); whether it landed is unknown: check {} (the staging tables \
-                     are kept)",
-                    self.table
-                ))
-            } else {
-                self.conn.query_error(url, "COMMIT", e)
-            }
-        })?;
-        let _ = conn.disconnect().await;
-        Ok(())
+    fn url(&self) -> String {
+        self.url.to_string()
     }
 }
 
@@ -236,29 +204,7 @@ fn transactional(stmt: &str) -> String {
 #[async_trait]
 impl Writer for MysqlWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        let staging = self.staging();
-        let early: Vec<String> = self
-            .cfg
-            .pre_sql
-            .iter()
-            .filter(|s| !(staging && is_destructive(s)))
-            .cloned()
-            .collect();
-        self.run_statements(&early).await?;
-        if staging {
-            for line in self.remove_stale_stages().await? {
-                tracing::info!("{line}");
-            }
-        }
-        if !self.cfg.create_table {
-            let (mut conn, url) = self.conn.connect(&[]).await?;
-            let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
-            conn.query_drop(probe.as_str())
-                .await
-                .map_err(|e| self.conn.query_error(url, &probe, e))?;
-            let _ = conn.disconnect().await;
-        }
-        Ok(())
+        self.prepare_target().await
     }
 
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
@@ -274,24 +220,15 @@ impl Writer for MysqlWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        if self.staging() {
-            self.publish_stages().await?;
-            if let Err(e) = self.drop_stages().await {
-                tracing::warn!("the staging tables were published but not dropped: {e}");
-            }
-        }
-        Ok(self.run_statements(&self.cfg.post_sql).await?)
+        self.commit_target().await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        Ok(self.drop_stages().await?)
+        self.drop_stages().await
     }
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        if !self.staging() {
-            return Ok(Vec::new());
-        }
-        Ok(self.remove_stale_stages().await?)
+        self.recover_target().await
     }
 
     fn resume(&self) -> datasync_engine::Resume {
@@ -844,9 +781,4 @@ impl MysqlTask {
             }
         }
     }
-}
-
-/// The error of a publishing transaction the target refused (rolled back: nothing published).
-fn unpublished(table: &str, sql: &str, cause: &str) -> MysqlError {
-    MysqlError::Invalid(crate::sqltarget::unpublished_message(table, sql, cause))
 }

@@ -3,9 +3,10 @@
 
 use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
 use super::config::{PgWriteMode, PostgresWriterConfig};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{
-    create_table_sql, is_destructive, single_target, staging_comment, staging_table,
-    target_columns, Staged, StagingMode,
+    create_table_sql, single_target, staging_comment, staging_table, target_columns, Staged,
+    StagingMode,
 };
 use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
@@ -86,148 +87,87 @@ impl PostgresWriter {
     fn qtable(&self) -> String {
         quote_ident(Dialect::Postgres, &self.table)
     }
+}
 
+/// The PostgreSQL side of the shared SQL writer steps.
+#[async_trait]
+impl SqlWriterSteps for PostgresWriter {
+    fn table(&self) -> &str {
+        &self.table
+    }
+    fn quote(&self, name: &str) -> String {
+        quote_ident(Dialect::Postgres, name)
+    }
+    fn pre_sql(&self) -> &[String] {
+        &self.cfg.pre_sql
+    }
+    fn post_sql(&self) -> &[String] {
+        &self.cfg.post_sql
+    }
     fn staging(&self) -> bool {
         self.cfg.staging_mode == StagingMode::Table
     }
-
-    async fn run_statements(&self, stmts: &[String]) -> Result<(), PgError> {
-        if stmts.is_empty() {
-            return Ok(());
-        }
+    fn staged(&self) -> &Staged {
+        &self.staged
+    }
+    fn must_exist(&self) -> bool {
+        !self.cfg.create_table
+    }
+    async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (client, url) = self.conn.connect().await?;
-        for s in stmts {
-            let sql = s.replace("@table", &self.table);
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-        }
-        Ok(())
+        Ok(Box::new(PostgresTarget {
+            client,
+            url: url.clone(),
+            cc: Arc::clone(&self.conn),
+        }))
+    }
+}
+
+/// A PostgreSQL connection for the shared steps.
+struct PostgresTarget {
+    client: Client,
+    url: JdbcUrl,
+    cc: Arc<PgConnConfig>,
+}
+
+#[async_trait]
+impl TargetConn for PostgresTarget {
+    async fn run(&mut self, sql: &str) -> Result<(), Failure> {
+        self.client.batch_execute(sql).await.map_err(|e| Failure {
+            lost: e.is_closed(),
+            message: datasync_db::postgres::db_message(&e),
+            error: self.cc.query_error(&self.url, sql, e).into(),
+        })
     }
 
-    /// Drops the staging tables killed runs left next to the target; one line per table.
-    async fn remove_stale_stages(&self) -> Result<Vec<String>, PgError> {
-        let (client, url) = self.conn.connect().await?;
+    async fn staging_tables(
+        &mut self,
+        schema: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PluginError> {
         let q = "SELECT n.nspname || '.' || c.relname, coalesce(obj_description(c.oid, 'pg_class'), '') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind = 'r' AND c.relname LIKE 'datasync\\_stg\\_%' \
                  AND n.nspname = coalesce($1, current_schema())";
-        let schema = crate::sqltarget::schema_of(&self.table);
-        let rows = client
+        let rows = self
+            .client
             .query(q, &[&schema])
             .await
-            .map_err(|e| self.conn.query_error(url, q, e))?;
-        let found = rows
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(rows
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect();
-        let mut done = Vec::new();
-        for name in crate::sqltarget::stale_stages(found) {
-            let sql = format!(
-                "DROP TABLE IF EXISTS {}",
-                quote_ident(Dialect::Postgres, &name)
-            );
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-            done.push(format!("dropped staging table {name} of a killed run"));
-        }
-        Ok(done)
+            .collect())
     }
 
-    /// Drops this run's staging tables.
-    async fn drop_stages(&self) -> Result<(), PgError> {
-        let stages = self.staged.all();
-        if stages.is_empty() {
-            return Ok(());
-        }
-        let (client, url) = self.conn.connect().await?;
-        for (stage, _) in stages {
-            let sql = format!(
-                "DROP TABLE IF EXISTS {}",
-                quote_ident(Dialect::Postgres, &stage)
-            );
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| self.conn.query_error(url, &sql, e))?;
-        }
-        self.staged.clear();
-        Ok(())
-    }
-
-    /// Table staging: in one transaction, the destructive preSql, then every staging table
-    /// moved into the target.
-    async fn publish_stages(&self) -> Result<(), PgError> {
-        let (client, url) = self.conn.connect().await?;
-        let mut stmts: Vec<String> = self
-            .cfg
-            .pre_sql
-            .iter()
-            .filter(|s| is_destructive(s))
-            .map(|s| s.replace("@table", &self.table))
-            .collect();
-        stmts.extend(self.staged.all().into_iter().map(|(_, m)| m));
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| self.conn.query_error(url, "BEGIN", e))?;
-        for sql in &stmts {
-            if let Err(e) = client.batch_execute(sql).await {
-                let _ = client.batch_execute("ROLLBACK").await;
-                if e.is_closed() {
-                    return Err(self.conn.query_error(url, sql, e));
-                }
-                return Err(unpublished(
-                    &self.table,
-                    sql,
-                    &datasync_db::postgres::db_message(&e),
-                ));
-            }
-        }
-        client.batch_execute("COMMIT").await.map_err(|e| {
-            if e.is_closed() {
-                PgError::Invalid(format!(
-                    "{url}: the connection was lost at the COMMIT that publishes the staging \
-                     tables ({e}); whether it landed is unknown: check {} (the staging tables \
-                     are kept)",
-                    self.table
-                ))
-            } else {
-                self.conn.query_error(url, "COMMIT", e)
-            }
-        })
+    fn url(&self) -> String {
+        self.url.to_string()
     }
 }
 
 #[async_trait]
 impl Writer for PostgresWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        let staging = self.staging();
-        let early: Vec<String> = self
-            .cfg
-            .pre_sql
-            .iter()
-            .filter(|s| !(staging && is_destructive(s)))
-            .cloned()
-            .collect();
-        self.run_statements(&early).await?;
-        if staging {
-            for line in self.remove_stale_stages().await? {
-                tracing::info!("{line}");
-            }
-        }
-        if !self.cfg.create_table {
-            let (client, url) = self.conn.connect().await?;
-            let probe = format!("SELECT * FROM {} LIMIT 0", self.qtable());
-            client
-                .batch_execute(&probe)
-                .await
-                .map_err(|e| self.conn.query_error(url, &probe, e))?;
-        }
-        Ok(())
+        self.prepare_target().await
     }
 
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
@@ -243,24 +183,15 @@ impl Writer for PostgresWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        if self.staging() {
-            self.publish_stages().await?;
-            if let Err(e) = self.drop_stages().await {
-                tracing::warn!("the staging tables were published but not dropped: {e}");
-            }
-        }
-        Ok(self.run_statements(&self.cfg.post_sql).await?)
+        self.commit_target().await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        Ok(self.drop_stages().await?)
+        self.drop_stages().await
     }
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        if !self.staging() {
-            return Ok(Vec::new());
-        }
-        Ok(self.remove_stale_stages().await?)
+        self.recover_target().await
     }
 
     fn resume(&self) -> datasync_engine::Resume {
@@ -941,9 +872,4 @@ impl PgTask {
         ctx.check_cancelled()?;
         self.flush(&mut st, &mut unit, &ctx, done).await
     }
-}
-
-/// The error of a publishing transaction the target refused (rolled back: nothing published).
-fn unpublished(table: &str, sql: &str, cause: &str) -> PgError {
-    PgError::Invalid(crate::sqltarget::unpublished_message(table, sql, cause))
 }

@@ -1,0 +1,186 @@
+//! The writer steps every SQL writer takes the same way: preSql/postSql, the target probe, and
+//! table staging (stale staging tables removed, the publishing transaction, staging dropped).
+//! A SQL writer implements [`SqlWriterSteps`] (its connection as a [`TargetConn`] and a few
+//! accessors) and gets the steps.
+
+use crate::sqltarget::{is_destructive, schema_of, stale_stages, unpublished_message, Staged};
+use datasync_engine::{async_trait, PluginError};
+
+/// A statement the target did not run.
+pub(crate) struct Failure {
+    /// The connection was lost (at COMMIT: whether it landed is unknown).
+    pub lost: bool,
+    /// The server's message.
+    pub message: String,
+    /// The error to report (names the statement and the server).
+    pub error: PluginError,
+}
+
+/// One connection to a SQL target, as the shared steps use it.
+#[async_trait]
+pub(crate) trait TargetConn: Send {
+    /// Runs one statement.
+    async fn run(&mut self, sql: &str) -> Result<(), Failure>;
+    /// The tables named `datasync_stg_*` in `schema` (default: the connection's): (name,
+    /// comment).
+    async fn staging_tables(
+        &mut self,
+        schema: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PluginError>;
+    /// The server, for messages (no password).
+    fn url(&self) -> String;
+}
+
+/// What a SQL writer provides so that it gets the shared steps.
+#[async_trait]
+pub(crate) trait SqlWriterSteps: Sync {
+    /// The target table as configured.
+    fn table(&self) -> &str;
+    /// `name` quoted for this system.
+    fn quote(&self, name: &str) -> String;
+    /// `preSql`.
+    fn pre_sql(&self) -> &[String];
+    /// `postSql`.
+    fn post_sql(&self) -> &[String];
+    /// Whether `stagingMode` is `table`.
+    fn staging(&self) -> bool;
+    /// This run's staging tables.
+    fn staged(&self) -> &Staged;
+    /// Whether the target must exist before the job (no `createTable`).
+    fn must_exist(&self) -> bool;
+    /// A connection to the target.
+    async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError>;
+    /// A destructive preSql as it runs inside the publishing transaction.
+    fn in_transaction(&self, stmt: &str) -> String {
+        stmt.to_string()
+    }
+
+    /// Runs `stmts` (`@table` = the table) on one connection.
+    async fn run_statements(&self, stmts: &[String]) -> Result<(), PluginError> {
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.open().await?;
+        for s in stmts {
+            c.run(&s.replace("@table", self.table()))
+                .await
+                .map_err(|f| f.error)?;
+        }
+        Ok(())
+    }
+
+    /// preSql (with table staging, the destructive ones wait for the publishing transaction),
+    /// stale staging tables of killed runs dropped, the target checked.
+    async fn prepare_target(&self) -> Result<(), PluginError> {
+        let staging = self.staging();
+        let early: Vec<String> = self
+            .pre_sql()
+            .iter()
+            .filter(|s| !(staging && is_destructive(s)))
+            .cloned()
+            .collect();
+        self.run_statements(&early).await?;
+        if staging {
+            for line in self.remove_stale_stages().await? {
+                tracing::info!("{line}");
+            }
+        }
+        if self.must_exist() {
+            let probe = format!("SELECT * FROM {} LIMIT 0", self.quote(self.table()));
+            self.open().await?.run(&probe).await.map_err(|f| f.error)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the staging tables killed runs left next to the target; one line per table.
+    async fn remove_stale_stages(&self) -> Result<Vec<String>, PluginError> {
+        let mut c = self.open().await?;
+        let found = c.staging_tables(schema_of(self.table())).await?;
+        let mut done = Vec::new();
+        for name in stale_stages(found) {
+            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&name)))
+                .await
+                .map_err(|f| f.error)?;
+            done.push(format!("dropped staging table {name} of a killed run"));
+        }
+        Ok(done)
+    }
+
+    /// Drops this run's staging tables.
+    async fn drop_stages(&self) -> Result<(), PluginError> {
+        let stages = self.staged().all();
+        if stages.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.open().await?;
+        for (stage, _) in stages {
+            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&stage)))
+                .await
+                .map_err(|f| f.error)?;
+        }
+        self.staged().clear();
+        Ok(())
+    }
+
+    /// Table staging: in one transaction, the destructive preSql, then every staging table
+    /// moved into the target. A refusal rolls back: nothing published.
+    async fn publish_stages(&self) -> Result<(), PluginError> {
+        let mut c = self.open().await?;
+        let mut stmts: Vec<String> = self
+            .pre_sql()
+            .iter()
+            .filter(|s| is_destructive(s))
+            .map(|s| self.in_transaction(&s.replace("@table", self.table())))
+            .collect();
+        stmts.extend(self.staged().all().into_iter().map(|(_, m)| m));
+        c.run("BEGIN").await.map_err(|f| f.error)?;
+        for sql in &stmts {
+            if let Err(f) = c.run(sql).await {
+                let _ = c.run("ROLLBACK").await;
+                if f.lost {
+                    return Err(f.error);
+                }
+                return Err(PluginError::new(Invalid(unpublished_message(
+                    self.table(),
+                    sql,
+                    &f.message,
+                ))));
+            }
+        }
+        match c.run("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(f) if f.lost => Err(PluginError::new(Invalid(format!(
+                "{}: the connection was lost at the COMMIT that publishes the staging tables \
+                 ({}); whether it landed is unknown: check {} (the staging tables are kept)",
+                c.url(),
+                f.message,
+                self.table()
+            )))),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Commit: with table staging, publish and drop the staging tables; then postSql.
+    async fn commit_target(&self) -> Result<(), PluginError> {
+        if self.staging() {
+            self.publish_stages().await?;
+            if let Err(e) = self.drop_stages().await {
+                tracing::warn!("the staging tables were published but not dropped: {e}");
+            }
+        }
+        self.run_statements(self.post_sql()).await
+    }
+
+    /// `datasync recover`: with table staging, drop killed runs' staging tables.
+    async fn recover_target(&self) -> Result<Vec<String>, PluginError> {
+        if !self.staging() {
+            return Ok(Vec::new());
+        }
+        self.remove_stale_stages().await
+    }
+}
+
+/// A message that is the whole error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Invalid(pub String);
