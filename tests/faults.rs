@@ -55,6 +55,19 @@ fn run_with_fault(t: &Path, p: &Path, fault: impl FnOnce()) -> std::process::Out
     wait_or_hang(child, Duration::from_secs(180))
 }
 
+/// Writes `text` as a job in `dir` and starts it (no progress).
+fn start_job(dir: &Path, text: &str) -> Child {
+    let p = write_job(dir, "started", text);
+    spawn(dir, &["run", p.to_str().unwrap(), "--no-progress"], &[])
+}
+
+/// Runs job `p` in `dir` (no progress) with `extra` arguments.
+fn run_with(dir: &Path, p: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["run", p.to_str().unwrap(), "--no-progress"];
+    args.extend_from_slice(extra);
+    run_in(dir, &args)
+}
+
 /// Waits (bounded) until `cond` holds; panics naming `what` otherwise.
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let end = Instant::now() + Duration::from_secs(60);
@@ -113,10 +126,7 @@ fn sigkill_mid_commit_of_the_file_writer_rolls_forward_never_a_mix() {
         "new",
         &file_to_file(&new, COLS, &out, "", "", setting),
     );
-    let o = run_in(
-        t.path(),
-        &["run", job_old.to_str().unwrap(), "--no-progress"],
-    );
+    let o = run_with(t.path(), &job_old, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines_in(&out), want_lines(files, rows, "old"));
 
@@ -134,10 +144,7 @@ fn sigkill_mid_commit_of_the_file_writer_rolls_forward_never_a_mix() {
         kill9(child);
         assert!(journal_in(&out), "the decided commit is still recorded");
         if recover_by_run {
-            let o = run_in(
-                t.path(),
-                &["run", job_new.to_str().unwrap(), "--no-progress"],
-            );
+            let o = run_with(t.path(), &job_new, &[]);
             assert_eq!(code(&o), 0, "{}", stderr(&o));
             assert!(
                 stderr(&o).contains("finished the interrupted commit"),
@@ -210,7 +217,7 @@ fn sigkill_mid_write_leaves_staging_that_the_next_run_removes() {
         "fast",
         &file_to_file(&input, COLS, &out, "", "", "{}"),
     );
-    let o = run_in(t.path(), &["run", fast.to_str().unwrap(), "--no-progress"]);
+    let o = run_with(t.path(), &fast, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("removed staging directory"),
@@ -247,7 +254,7 @@ fn sigkill_mid_commit_of_a_partitioned_parquet_table_rolls_forward() {
         write_job(t.path(), tag, &job("{}", &reader, &writer))
     };
     let (old, new) = (job_for("old"), job_for("new"));
-    let o = run_in(t.path(), &["run", old.to_str().unwrap(), "--no-progress"]);
+    let o = run_with(t.path(), &old, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let child = spawn(
         t.path(),
@@ -634,6 +641,46 @@ fn postgres_target_restarting_mid_write_gets_every_row_once() {
     }
 }
 
+/// One source-restart case: `reader` (200,000 rows `id, 'n' || id || 250 x`) into staged files
+/// while `down` stops the server mid-read and `up` brings it back 2 s later: the task is
+/// retried (the staged file is discarded) and the output is exact. Then `down` alone: the job
+/// fails naming `127.0.0.1:port`, no hang, the earlier output untouched.
+fn source_restart_case(reader: &str, rows: usize, port: u16, down: &dyn Fn(), up: &dyn Fn()) {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let writer = format!(
+        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "src", &job(setting, reader, &writer));
+    let o = run_with_fault(t.path(), &p, || {
+        down();
+        std::thread::sleep(Duration::from_secs(2));
+        up();
+    });
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
+    let want: Vec<String> = {
+        // 50 MB: more than the socket buffers hold, so the stop cuts the read.
+        let pad = "x".repeat(250);
+        let mut v: Vec<String> = (1..=rows).map(|i| format!("{i},n{i}{pad}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines_in(&out), want);
+    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
+    let p = write_job(t.path(), "gone", &job(setting, reader, &writer));
+    let o = run_with_fault(t.path(), &p, down);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("127.0.0.1:{port}")),
+        "names the server: {}",
+        stderr(&o)
+    );
+    assert_eq!(lines_in(&out), want, "the earlier output is untouched");
+}
+
 #[test]
 fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
     let srv = ScratchMariaDb::start("");
@@ -645,48 +692,13 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
              INSERT INTO src SELECT seq, CONCAT('n', seq, REPEAT('x', 250)) FROM seq_1_to_{rows}"
         ),
     );
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("out");
+    // No splitPk: the read cannot go on after a key, so the task is retried.
     let reader = format!(
         r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
             "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
         srv.url("d")
     );
-    let writer = format!(
-        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
-        out.display()
-    );
-    // The file writer's staged output is discarded on a retry, so the read may start over.
-    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
-    let p = write_job(t.path(), "src", &job(setting, &reader, &writer));
-    let o = run_with_fault(t.path(), &p, || {
-        srv.kill();
-        std::thread::sleep(Duration::from_secs(2));
-        srv.launch();
-    });
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
-    let want: Vec<String> = {
-        // 50 MB: more than the socket buffers hold, so the kill cuts the read.
-        let pad = "x".repeat(250);
-        let mut v: Vec<String> = (1..=rows).map(|i| format!("{i},n{i}{pad}")).collect();
-        v.sort();
-        v
-    };
-    assert_eq!(lines_in(&out), want);
-    // A source that does not come back fails the job, naming it, without a hang.
-    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
-    let p = write_job(t.path(), "gone", &job(setting, &reader, &writer));
-    let o = run_with_fault(t.path(), &p, || {
-        srv.kill();
-    });
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("127.0.0.1:{}", srv.port)),
-        "names the server: {}",
-        stderr(&o)
-    );
-    assert_eq!(lines_in(&out), want, "the earlier output is untouched");
+    source_restart_case(&reader, rows, srv.port, &|| srv.kill(), &|| srv.launch());
 }
 
 #[test]
@@ -701,46 +713,13 @@ fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
              INSERT INTO src SELECT g, 'n' || g || repeat('x', 250) FROM generate_series(1, {rows}) g"
         ),
     );
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("out");
     let reader = format!(
         r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["id", "name"],
             "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
         srv.url("d")
     );
-    let writer = format!(
-        r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
-        out.display()
-    );
-    let want: Vec<String> = {
-        let pad = "x".repeat(250);
-        let mut v: Vec<String> = (1..=rows).map(|i| format!("{i},n{i}{pad}")).collect();
-        v.sort();
-        v
-    };
-    // The server crashes (`pg_ctl -m immediate`) mid-read and is back 2 s later: the task is
-    // retried (the staged file is discarded), the output exact.
-    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 5, "backoff": "1s"}}"#;
-    let p = write_job(t.path(), "src", &job(setting, &reader, &writer));
-    let o = run_with_fault(t.path(), &p, || {
-        srv.crash();
-        std::thread::sleep(Duration::from_secs(2));
-        srv.launch();
-    });
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
-    assert_eq!(lines_in(&out), want);
-    // Not back: the job fails naming the server, no hang, the earlier output untouched.
-    let setting = r#"{"speed": {"record": 40000}, "retry": {"count": 1, "backoff": "1s"}}"#;
-    let p = write_job(t.path(), "gone", &job(setting, &reader, &writer));
-    let o = run_with_fault(t.path(), &p, || srv.crash());
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("127.0.0.1:{}", srv.port)),
-        "names the server: {}",
-        stderr(&o)
-    );
-    assert_eq!(lines_in(&out), want, "the earlier output is untouched");
+    // `pg_ctl -m immediate`: the server crashes.
+    source_restart_case(&reader, rows, srv.port, &|| srv.crash(), &|| srv.launch());
 }
 
 #[test]
@@ -870,16 +849,7 @@ fn a_row_larger_than_max_allowed_packet_is_dirty_and_the_rest_lands() {
             srv.url("d")
         );
         let p = write_job(t.path(), mode, &job("{}", &id_reader(&input), &writer));
-        let o = run_in(
-            t.path(),
-            &[
-                "run",
-                p.to_str().unwrap(),
-                "--no-progress",
-                "--dirty-file",
-                "d.jsonl",
-            ],
-        );
+        let o = run_with(t.path(), &p, &["--dirty-file", "d.jsonl"]);
         assert_eq!(code(&o), 0, "{mode}: {}", stderr(&o));
         assert_eq!(
             srv.query("d", "SELECT GROUP_CONCAT(id ORDER BY id) FROM t"),
@@ -969,25 +939,19 @@ fn sigkill_of_an_sql_writer_then_the_same_job_again_is_exact_in_idempotent_modes
         ),
     ];
     for (name, writer, totals) in cases {
-        let slow = write_job(
+        let child = start_job(
             t.path(),
-            "slow",
             &job(
                 r#"{"speed": {"record": 60000}}"#,
                 &id_reader(&input),
                 &writer,
             ),
         );
-        let child = spawn(
-            t.path(),
-            &["run", slow.to_str().unwrap(), "--no-progress"],
-            &[],
-        );
         wait_for("rows committed", || !totals().starts_with("0|"));
         kill9(child);
         let partial = totals();
         let again = write_job(t.path(), "again", &job("{}", &id_reader(&input), &writer));
-        let o = run_in(t.path(), &["run", again.to_str().unwrap(), "--no-progress"]);
+        let o = run_with(t.path(), &again, &[]);
         assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
         assert_eq!(
             totals(),
@@ -1129,19 +1093,13 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
     for (name, writer, totals, stages) in cases {
         assert_eq!(totals(), old, "{name}");
         // Killed mid-job: the target is untouched (the TRUNCATE did not run yet either).
-        let slow = write_job(
+        let child = start_job(
             t.path(),
-            "slow",
             &job(
                 r#"{"speed": {"record": 20000}}"#,
                 &id_reader(&input),
                 &writer,
             ),
-        );
-        let child = spawn(
-            t.path(),
-            &["run", slow.to_str().unwrap(), "--no-progress"],
-            &[],
         );
         wait_for("a staging table", || stages() != "0");
         std::thread::sleep(Duration::from_millis(1500));
@@ -1163,10 +1121,7 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
                 &writer,
             ),
         );
-        let o = run_in(
-            t.path(),
-            &["run", failing.to_str().unwrap(), "--no-progress"],
-        );
+        let o = run_with(t.path(), &failing, &[]);
         assert_eq!(code(&o), 3, "{name}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("dropped staging table"),
@@ -1178,7 +1133,7 @@ fn table_staging_publishes_in_one_transaction_and_a_failed_or_killed_job_leaves_
 
         // The job that succeeds empties and fills the target in one transaction.
         let ok = write_job(t.path(), "ok", &job("{}", &id_reader(&input), &writer));
-        let o = run_in(t.path(), &["run", ok.to_str().unwrap(), "--no-progress"]);
+        let o = run_with(t.path(), &ok, &[]);
         assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
         assert_eq!(totals(), new, "{name}");
         assert_eq!(stages(), "0", "{name}");
@@ -1235,17 +1190,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         "resumable",
         &file_to_file(&input, COLS, &out, "", r#", "fieldDelimiter": ";""#, slow),
     );
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            changed.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "k1",
-            "--resume",
-        ],
-    );
+    let o = run_with(t.path(), &changed, &["--run-id", "k1", "--resume"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the job is not the one run k1 ran"),
@@ -1270,18 +1215,10 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
             r#"{"speed": {"channel": 1}, "errorLimit": {"record": 0}}"#,
         ),
     );
-    let o = run_in(
+    let o = run_with(
         t.path(),
-        &[
-            "run",
-            jp.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "k1",
-            "--resume",
-            "--report",
-            "rep.json",
-        ],
+        &jp,
+        &["--run-id", "k1", "--resume", "--report", "rep.json"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
@@ -1309,17 +1246,10 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     let bad = input.join("part03.csv");
     let good_text = std::fs::read_to_string(&bad).unwrap();
     std::fs::write(&bad, format!("{good_text}oops,r\n")).unwrap();
-    let o = run_in(
+    let o = run_with(
         t.path(),
-        &[
-            "run",
-            jp.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "f1",
-            "--dirty-file",
-            "d.jsonl",
-        ],
+        &jp,
+        &["--run-id", "f1", "--dirty-file", "d.jsonl"],
     );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(
@@ -1335,18 +1265,10 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         1
     );
     std::fs::write(&bad, &good_text).unwrap();
-    let o = run_in(
+    let o = run_with(
         t.path(),
-        &[
-            "run",
-            jp.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "f1",
-            "--resume",
-            "--dirty-file",
-            "d.jsonl",
-        ],
+        &jp,
+        &["--run-id", "f1", "--resume", "--dirty-file", "d.jsonl"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("dirty 0"), "{}", stderr(&o));
@@ -1373,17 +1295,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         input.display()
     );
     let p = write_job(t.path(), "sqlresume", &job("{}", &reader, &my("insert")));
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "s1",
-            "--resume",
-        ],
-    );
+    let o = run_with(t.path(), &p, &["--run-id", "s1", "--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("would write those rows twice"),

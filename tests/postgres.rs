@@ -130,24 +130,24 @@ fn split_pk_channel_4_counts_and_sums_equal() {
     );
 }
 
-#[test]
-fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
-    let pg = Pg::new();
-    pg.query("CREATE TABLE src (id int, v int); CREATE TABLE dst (id int PRIMARY KEY, v int CHECK (v >= 0), note text DEFAULT 'keep');
-              INSERT INTO src SELECT g, CASE WHEN g % 100 = 0 THEN -1 ELSE g END FROM generate_series(1, 1000) g");
-    let cols = r#""column": ["id", "v"],"#;
-    let t = tempfile::tempdir().unwrap();
+/// Runs src -> dst (both in `pg`) with `cols`, dirty records to `d.jsonl` in `dir`.
+fn copy_with_dirty_file(
+    pg: &Pg,
+    dir: &std::path::Path,
+    name: &str,
+    cols: &str,
+) -> std::process::Output {
     let p = write_job(
-        t.path(),
-        "dirty",
+        dir,
+        name,
         &job(
             "{}",
-            &pg_reader(&pg, "src", cols),
-            &pg_writer(&pg, "dst", cols),
+            &pg_reader(pg, "src", cols),
+            &pg_writer(pg, "dst", cols),
         ),
     );
-    let o = run_in(
-        t.path(),
+    run_in(
+        dir,
         &[
             "run",
             p.to_str().unwrap(),
@@ -155,7 +155,17 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
             "d.jsonl",
             "--no-progress",
         ],
-    );
+    )
+}
+
+#[test]
+fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE src (id int, v int); CREATE TABLE dst (id int PRIMARY KEY, v int CHECK (v >= 0), note text DEFAULT 'keep');
+              INSERT INTO src SELECT g, CASE WHEN g % 100 = 0 THEN -1 ELSE g END FROM generate_series(1, 1000) g");
+    let cols = r#""column": ["id", "v"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let o = copy_with_dirty_file(&pg, t.path(), "dirty", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "990");
     let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
@@ -201,25 +211,7 @@ fn many_duplicates_are_isolated_on_the_server_and_upsert_takes_the_last_of_a_rep
     );
     let cols = r#""column": ["id", "v"],"#;
     let t = tempfile::tempdir().unwrap();
-    let p = write_job(
-        t.path(),
-        "dups",
-        &job(
-            "{}",
-            &pg_reader(&pg, "src", cols),
-            &pg_writer(&pg, "dst", cols),
-        ),
-    );
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--dirty-file",
-            "d.jsonl",
-            "--no-progress",
-        ],
-    );
+    let o = copy_with_dirty_file(&pg, t.path(), "dups", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("written 80000  dirty 20000"),

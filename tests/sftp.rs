@@ -190,6 +190,36 @@ impl Drop for Sshd {
     }
 }
 
+/// Starts a slow job uploading `reader`'s rows to `target` (truncate) and returns once an
+/// upload has bytes on the server (stderr piped).
+fn start_upload(s: &Sshd, dir: &Path, reader: &str, target: &Path, setting: &str) -> Child {
+    let jp = write_job(
+        dir,
+        "slow",
+        &job(setting, reader, &sftp_writer(s, target, "truncate", "")),
+    );
+    let child = Command::new(bin())
+        .current_dir(dir)
+        .args(["run", jp.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(target).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".datasync-tmp-")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    }) {
+        assert!(Instant::now() < end, "no upload started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 fn sftp_reader(s: &Sshd, conn: &str, path: &str, extra: &str) -> String {
     let _ = s;
     format!(
@@ -579,31 +609,13 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
         input.display()
     );
-    let slow = job(
-        r#"{"speed": {"record": 50000}}"#,
+    let child = start_upload(
+        &s,
+        t.path(),
         &reader,
-        &sftp_writer(&s, &target, "truncate", ""),
+        &target,
+        r#"{"speed": {"record": 50000}}"#,
     );
-    let jp = write_job(t.path(), "slow", &slow);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", jp.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_dir(&target).is_ok_and(|rd| {
-        rd.flatten().any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".datasync-tmp-")
-                && e.metadata().is_ok_and(|m| m.len() > 0)
-        })
-    }) {
-        assert!(Instant::now() < end, "no upload started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-KILL", &pid])
@@ -649,31 +661,13 @@ fn sftp_server_killed_mid_upload_fails_the_job_and_the_next_run_cleans_up() {
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
         input.display()
     );
-    let slow = job(
-        r#"{"speed": {"record": 50000}, "retry": {"count": 1, "backoff": "100ms"}}"#,
+    let child = start_upload(
+        &s,
+        t.path(),
         &reader,
-        &sftp_writer(&s, &target, "truncate", ""),
+        &target,
+        r#"{"speed": {"record": 50000}, "retry": {"count": 1, "backoff": "100ms"}}"#,
     );
-    let jp = write_job(t.path(), "slow", &slow);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", jp.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_dir(&target).is_ok_and(|rd| {
-        rd.flatten().any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".datasync-tmp-")
-                && e.metadata().is_ok_and(|m| m.len() > 0)
-        })
-    }) {
-        assert!(Instant::now() < end, "no upload started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     s.kill_all();
     let o = wait_or_hang(child, Duration::from_secs(120));
     assert_eq!(code(&o), 1, "{}", stderr(&o));

@@ -241,6 +241,14 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         _ => None,
     };
     let keep = opts.keep_staging && state_path.is_some();
+    let end = Ending {
+        writer: writer.as_ref(),
+        control: &control,
+        dirty: &dirty,
+        t0,
+        setting,
+        keep,
+    };
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match (opts.resume, &state_path) {
         (true, Some(p)) => match crate::runstate::load(p) {
@@ -272,18 +280,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let prior = match prior {
         Ok(p) => p,
         Err(e) => {
-            control.stop(StopReason::Failed(e));
-            return finish(
-                base,
-                writer.as_ref(),
-                &control,
-                &dirty,
-                &[],
-                t0,
-                setting,
-                keep,
-            )
-            .await;
+            return end.early(base, e).await;
         }
     };
     let planned = async {
@@ -316,18 +313,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let (rtasks, wtasks) = match planned {
         Ok(p) => p,
         Err(e) => {
-            control.stop(StopReason::Failed(e));
-            return finish(
-                base,
-                writer.as_ref(),
-                &control,
-                &dirty,
-                &[],
-                t0,
-                setting,
-                keep,
-            )
-            .await;
+            return end.early(base, e).await;
         }
     };
     base.tasks = rtasks.len();
@@ -363,18 +349,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
                 dirty.path().display()
             ),
             Err(e) => {
-                control.stop(StopReason::Failed(e.to_string()));
-                return finish(
-                    base,
-                    writer.as_ref(),
-                    &control,
-                    &dirty,
-                    &[],
-                    t0,
-                    setting,
-                    keep,
-                )
-                .await;
+                return end.early(base, e.to_string()).await;
             }
         }
     }
@@ -472,32 +447,39 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     reports.sort_by_key(|r| r.id);
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
-    finish(
-        base,
-        writer.as_ref(),
-        &control,
-        &dirty,
-        &slots,
-        t0,
-        setting,
-        keep,
-    )
-    .await
+    finish(base, &end, &slots).await
+}
+
+/// What ending a run needs, whichever way it ends.
+struct Ending<'a> {
+    writer: &'a dyn Writer,
+    control: &'a JobControl,
+    dirty: &'a DirtySink,
+    t0: Instant,
+    setting: &'a crate::job::Setting,
+    /// Keep the staged output for a resume instead of aborting.
+    keep: bool,
+}
+
+impl Ending<'_> {
+    /// Ends a run that failed before its tasks ran.
+    async fn early(&self, base: Report, why: String) -> Report {
+        self.control.stop(StopReason::Failed(why));
+        finish(base, self, &[]).await
+    }
 }
 
 /// Decides the outcome, commits or aborts (or, with `keep`, keeps the staged output for a
 /// resume), fills the totals.
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    mut rep: Report,
-    writer: &dyn Writer,
-    control: &JobControl,
-    dirty: &DirtySink,
-    slots: &[Slot],
-    t0: Instant,
-    setting: &crate::job::Setting,
-    keep: bool,
-) -> Report {
+async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
+    let Ending {
+        writer,
+        control,
+        dirty,
+        t0,
+        setting,
+        keep,
+    } = *end;
     let t = totals(slots);
     // The percentage limit is judged on the whole run (small samples early on mislead).
     if control.reason().is_none() && dirty.exceeded().is_none() {
