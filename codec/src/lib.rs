@@ -3,6 +3,7 @@
 //! encodings (UTF-8, GBK, ... via encoding_rs) and compression (gzip, zstd). No I/O of its own
 //! beyond `Read`/`Write` values handed in, so any transport can use it.
 
+mod builder;
 mod compress;
 mod datetime;
 mod decode;
@@ -12,9 +13,10 @@ mod options;
 pub mod types;
 pub mod values;
 
+pub use builder::TextBatchBuilder;
 pub use compress::{decompress, Compression, Compressor};
 pub use datetime::DateFormat;
-pub use decode::{decode_stream, DecodeSink, TextBatchBuilder};
+pub use decode::{decode_stream, DecodeSink};
 pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{
     default_encoding, default_null_format, parse_columns, parse_encoding, FileFormat, ReadColumn,

@@ -226,7 +226,7 @@ pub fn parse_columns(
             _ => format!("c{i}"),
         });
         if let Source::Const(text) = &source {
-            crate::decode::check_value(&data_type, col_format.as_ref(), text)
+            crate::builder::check_value(&data_type, col_format.as_ref(), text)
                 .map_err(|e| ConfigError::new(format!("{at}.value"), e))?;
         }
         out.push(ReadColumn {

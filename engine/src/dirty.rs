@@ -6,7 +6,6 @@
 //! count stays at what the file holds, and the sink fails the job: a dirty row that cannot be
 //! kept must not turn into a silently dropped row.
 
-use crate::plugin::{Side, TaskContext};
 use serde::Serialize;
 use serde_json::Value;
 use std::fs::File;
@@ -15,6 +14,33 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+
+/// Which side of a pipeline a context belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The reader task.
+    Reader,
+    /// The writer task.
+    Writer,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Reader => "reader",
+            Side::Writer => "writer",
+        })
+    }
+}
+
+/// Where a dirty record comes from.
+pub(crate) struct Origin<'a> {
+    pub(crate) task: usize,
+    pub(crate) attempt: u32,
+    pub(crate) side: Side,
+    pub(crate) plugin: &'a str,
+}
 
 /// One bad row as a plugin reports it.
 #[derive(Debug, Clone, Default)]
@@ -191,12 +217,12 @@ impl DirtySink {
         e
     }
 
-    pub(crate) fn record(&self, ctx: &TaskContext, rec: DirtyRecord) -> Result<(), DirtyError> {
+    pub(crate) fn record(&self, ctx: Origin<'_>, rec: DirtyRecord) -> Result<(), DirtyError> {
         let line = Line {
-            task: ctx.task_id,
+            task: ctx.task,
             attempt: ctx.attempt,
             side: ctx.side,
-            plugin: &ctx.plugin,
+            plugin: ctx.plugin,
             location: rec.location.as_deref(),
             error: &rec.error,
             columns: &rec.columns,

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod control;
 pub mod dirty;
 pub mod job;
 pub mod plugin;
@@ -22,7 +23,7 @@ pub use plugin::{
     WriterTask,
 };
 pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
-pub use report::{Report, Status};
+pub use report::{Report, Status, TaskState};
 pub use runner::{build, run, run_id, set_run_id, BuiltJob, JobControl, RunOptions, StopReason};
 
 /// Re-exports plugins need, so their crates name one engine version.

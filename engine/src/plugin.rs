@@ -4,7 +4,8 @@
 //! Lifecycle: `from_params` (pure) -> `Writer::prepare` -> `Reader::split` ->
 //! `Writer::split` -> tasks run -> `Writer::commit` on success, `Writer::abort` otherwise.
 
-use crate::dirty::{DirtyRecord, DirtySink};
+pub use crate::dirty::Side;
+use crate::dirty::{DirtyRecord, DirtySink, Origin};
 use crate::job::BatchSetting;
 use async_trait::async_trait;
 use datasync_channel::{BatchReceiver, BatchSender, Counters};
@@ -96,25 +97,6 @@ pub enum SizeHint {
     Bytes(u64),
 }
 
-/// Which side of a pipeline a context belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// The reader task.
-    Reader,
-    /// The writer task.
-    Writer,
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::Reader => "reader",
-            Side::Writer => "writer",
-        })
-    }
-}
-
 /// What a task gets from the engine: its id, its counters, the job's cancellation token, the
 /// dirty-record sink and the job's batch setting.
 #[derive(Debug, Clone)]
@@ -150,7 +132,17 @@ impl TaskContext {
         if self.side == Side::Reader {
             self.dirty.add_reader_side();
         }
-        self.dirty.record(self, record).map_err(PluginError::new)
+        self.dirty
+            .record(
+                Origin {
+                    task: self.task_id,
+                    attempt: self.attempt,
+                    side: self.side,
+                    plugin: &self.plugin,
+                },
+                record,
+            )
+            .map_err(PluginError::new)
     }
 
     /// Fails with [`Cancelled`] when the job is stopping.

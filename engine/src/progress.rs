@@ -1,10 +1,10 @@
 //! The job monitor: progress (an indicatif bar on a terminal, otherwise a plain line every
 //! interval) and the stall watchdog, which names the stuck side of each running pipeline.
 
+use crate::control::{JobControl, StopReason};
 use crate::job::StallAction;
 use crate::plugin::SizeHint;
 use crate::report::human_bytes;
-use crate::runner::{JobControl, StopReason};
 use datasync_channel::{Counters, CountersSnapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -16,6 +16,34 @@ pub enum Status {
     Interrupted,
 }
 
+/// How a pipeline ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// The job stopped before the task started.
+    NotStarted,
+    /// Read and written whole.
+    Succeeded,
+    /// Failed (the job fails).
+    Failed,
+    /// Stopped because the job stopped.
+    Cancelled,
+    /// Finished by the run this one resumed; not run again.
+    Resumed,
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TaskState::NotStarted => "not_started",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Resumed => "resumed",
+        })
+    }
+}
+
 /// Figures of one pipeline (its last attempt).
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
@@ -25,8 +53,8 @@ pub struct TaskReport {
     pub source: String,
     /// Attempts made (1 = no retry).
     pub attempts: u32,
-    /// `succeeded`, `failed`, `cancelled` or `not_started`.
-    pub state: String,
+    /// How it ended.
+    pub state: TaskState,
     /// Records read.
     pub records_read: u64,
     /// Records written.

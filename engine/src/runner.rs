@@ -3,6 +3,7 @@
 //! abort, report.
 
 use crate::config::ConfigError;
+pub use crate::control::{JobControl, StopReason};
 use crate::dirty::DirtySink;
 use crate::job::JobSpec;
 use crate::plugin::{
@@ -10,7 +11,7 @@ use crate::plugin::{
 };
 use crate::progress::{totals, Monitor, ProgressMode, Slot, DONE, PENDING, RUNNING};
 use crate::registry::{Params, Registry};
-use crate::report::{Report, Status, TaskReport};
+use crate::report::{Report, Status, TaskReport, TaskState};
 use crate::runstate::{RunState, TaskDone};
 use datasync_channel::{batch_channel, ChannelCapacity, Counters, Throttle, ThrottleLimits};
 use std::path::PathBuf;
@@ -72,45 +73,6 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         reader,
         writer,
     })
-}
-
-/// Why a job stopped early.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    /// A task or job step failed.
-    Failed(String),
-    /// The stall watchdog fired with `stallAction: fail`.
-    Stalled(String),
-    /// A signal arrived (2 = SIGINT, 15 = SIGTERM).
-    Signal(i32),
-}
-
-/// Shared stop switch of a running job: the first reason wins, every task sees the token.
-#[derive(Debug, Default)]
-pub struct JobControl {
-    /// Cancelled when the job must stop.
-    pub cancel: CancellationToken,
-    reason: Mutex<Option<StopReason>>,
-}
-
-impl JobControl {
-    /// A fresh control.
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-    /// Stops the job for `reason` (ignored if it is already stopping for another reason).
-    pub fn stop(&self, reason: StopReason) {
-        if let Ok(mut r) = self.reason.lock() {
-            if r.is_none() && !self.cancel.is_cancelled() {
-                *r = Some(reason);
-            }
-        }
-        self.cancel.cancel();
-    }
-    /// Why the job stopped, if it did.
-    pub fn reason(&self) -> Option<StopReason> {
-        self.reason.lock().ok().and_then(|r| r.clone())
-    }
 }
 
 /// Run-time options from the command line.
@@ -421,7 +383,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
                 id,
                 source: d.source.clone(),
                 attempts: 0,
-                state: "resumed".into(),
+                state: TaskState::Resumed,
                 records_read: d.records_read,
                 records_written: d.records_written,
                 bytes_read: d.bytes_read,
@@ -588,7 +550,7 @@ async fn pipeline(
         id,
         source: slot.source.clone(),
         attempts: 0,
-        state: "not_started".into(),
+        state: TaskState::NotStarted,
         records_read: 0,
         records_written: 0,
         bytes_read: 0,
@@ -681,7 +643,7 @@ async fn pipeline(
                         .join("; ")
                 );
                 env.control.stop(StopReason::Failed(msg.clone()));
-                rep.state = "failed".into();
+                rep.state = TaskState::Failed;
                 rep.error = Some(msg);
                 break;
             }
@@ -700,11 +662,11 @@ async fn pipeline(
             }
         };
         let Some((side, e)) = err else {
-            rep.state = "succeeded".into();
+            rep.state = TaskState::Succeeded;
             break;
         };
         if cancel.is_cancelled() || e.is::<Cancelled>() || e.is::<crate::dirty::DirtyError>() {
-            rep.state = "cancelled".into();
+            rep.state = TaskState::Cancelled;
             break;
         }
         let plugin = match side {
@@ -723,18 +685,18 @@ async fn pipeline(
             env.dirty.forget(snap.dirty);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = cancel.cancelled() => { rep.state = "cancelled".into(); break; }
+                _ = cancel.cancelled() => { rep.state = TaskState::Cancelled; break; }
             }
             attempt += 1;
             continue;
         }
         tracing::error!("{msg}");
         env.control.stop(StopReason::Failed(msg.clone()));
-        rep.state = "failed".into();
+        rep.state = TaskState::Failed;
         rep.error = Some(msg);
         break;
     }
-    if rep.state == "succeeded" {
+    if rep.state == TaskState::Succeeded {
         record_done(&env, &rep);
     }
     slot.state.store(DONE, Ordering::Relaxed);

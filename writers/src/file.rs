@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// What happens to files already in `path` that belong to `fileName`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum WriteMode {
+pub enum FileWriteMode {
     /// Replace them: at commit the new files are published, then the old ones removed.
     Truncate,
     /// Keep them; add new files beside them.
@@ -73,7 +73,7 @@ pub struct FileWriterConfig {
     /// File name prefix; an extension (`out.csv`) is kept at the end of each file's name.
     pub file_name: String,
     /// `truncate`, `append` or `nonConflict`.
-    pub write_mode: WriteMode,
+    pub write_mode: FileWriteMode,
     /// One ASCII character (default `,`).
     #[serde(default)]
     pub field_delimiter: Option<String>,
@@ -163,7 +163,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FileW
 pub struct FileWriter {
     dir: PathBuf,
     file_name: String,
-    mode: WriteMode,
+    mode: FileWriteMode,
     opts: Arc<TextOptions>,
     header: Header,
     compress: Compression,
@@ -274,7 +274,7 @@ impl FileWriter {
     }
 
     fn check_conflict(&self) -> Result<(), FileWriterError> {
-        if self.mode != WriteMode::NonConflict {
+        if self.mode != FileWriteMode::NonConflict {
             return Ok(());
         }
         let files = self.existing()?;
@@ -298,7 +298,7 @@ impl FileWriter {
 
     fn publish(&self) -> Result<(), FileWriterError> {
         self.check_conflict()?;
-        let old = if self.mode == WriteMode::Truncate {
+        let old = if self.mode == FileWriteMode::Truncate {
             self.existing()?
         } else {
             Vec::new()
@@ -333,7 +333,7 @@ impl FileWriter {
 
 impl FileWriter {
     /// The write mode.
-    pub(crate) fn mode(&self) -> WriteMode {
+    pub(crate) fn mode(&self) -> FileWriteMode {
         self.mode
     }
 

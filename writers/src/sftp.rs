@@ -5,7 +5,7 @@
 //! One SSH session per task on a blocking thread; writes go out in large buffers so libssh2
 //! keeps many requests in flight.
 
-use crate::file::{FileWriter, WriteMode};
+use crate::file::{FileWriteMode, FileWriter};
 use datasync_db::sftp::{split_params, SftpConn, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
@@ -175,7 +175,7 @@ impl SftpWriter {
     }
 
     fn check_conflict(&self, c: &SftpConn, owned: &[PathBuf]) -> Result<(), SftpWriterError> {
-        if self.text.mode() != WriteMode::NonConflict || owned.is_empty() {
+        if self.text.mode() != FileWriteMode::NonConflict || owned.is_empty() {
             return Ok(());
         }
         Err(SftpWriterError::Conflict {
@@ -311,7 +311,7 @@ impl SftpWriter {
             }
             published.push(final_path);
         }
-        if self.text.mode() == WriteMode::Truncate {
+        if self.text.mode() == FileWriteMode::Truncate {
             for o in owned.iter().filter(|o| !published.contains(o)) {
                 call("cannot remove the old file", o, c.sftp.unlink(o))?;
             }

@@ -11,7 +11,7 @@ pub const PG_SCHEMES: &[&str] = &["postgresql", "postgres"];
 
 /// Errors of the PostgreSQL plugins.
 #[derive(Debug, thiserror::Error)]
-pub enum PgError {
+pub enum PostgresError {
     /// No URL of the list accepted a connection.
     #[error("cannot connect to {url} as {user}")]
     Connect {
@@ -47,24 +47,24 @@ pub enum PgError {
     Invalid(String),
 }
 
-impl PgError {
+impl PostgresError {
     /// Lost connections and timeouts may heal; server refusals do not.
     pub fn is_retriable(&self) -> bool {
         match self {
             // No answer at all, or a server that is starting, shutting down or full.
-            PgError::Connect { source, .. } => source.as_db_error().is_none_or(|db| {
+            PostgresError::Connect { source, .. } => source.as_db_error().is_none_or(|db| {
                 let c = db.code().code();
                 c.starts_with("08") || c.starts_with("57P") || c == "53300"
             }),
-            PgError::Query { source, .. } => source.is_closed(),
-            PgError::Timeout { .. } => true,
-            PgError::Invalid(_) => false,
+            PostgresError::Query { source, .. } => source.is_closed(),
+            PostgresError::Timeout { .. } => true,
+            PostgresError::Invalid(_) => false,
         }
     }
 }
 
-impl From<PgError> for PluginError {
-    fn from(e: PgError) -> Self {
+impl From<PostgresError> for PluginError {
+    fn from(e: PostgresError) -> Self {
         if e.is_retriable() {
             PluginError::retriable(e)
         } else {
@@ -86,7 +86,7 @@ pub fn db_message(e: &tokio_postgres::Error) -> String {
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
-pub struct PgConnConfig {
+pub struct PostgresConnConfig {
     urls: Vec<JdbcUrl>,
     user: String,
     password: Secret,
@@ -94,7 +94,7 @@ pub struct PgConnConfig {
     timeout: Duration,
 }
 
-impl PgConnConfig {
+impl PostgresConnConfig {
     /// Validates URLs (at `at`), credentials and session statements. Pure.
     pub fn new(
         urls: &[String],
@@ -134,7 +134,7 @@ impl PgConnConfig {
             }
             parsed.push(url);
         }
-        Ok(PgConnConfig {
+        Ok(PostgresConnConfig {
             urls: parsed,
             user: username.to_string(),
             password: password.clone(),
@@ -145,7 +145,7 @@ impl PgConnConfig {
 
     /// Connects to the first URL that answers, sets the session to UTC, runs the job's session
     /// statements. The connection's I/O runs on its own task.
-    pub async fn connect(&self) -> Result<(Client, &JdbcUrl), PgError> {
+    pub async fn connect(&self) -> Result<(Client, &JdbcUrl), PostgresError> {
         let mut last = None;
         for url in &self.urls {
             let user = url.user.clone().unwrap_or_else(|| self.user.clone());
@@ -174,7 +174,7 @@ impl PgConnConfig {
             let (client, connection) =
                 match tokio::time::timeout(self.timeout, cfg.connect(NoTls)).await {
                     Err(_) => {
-                        last = Some(PgError::Timeout {
+                        last = Some(PostgresError::Timeout {
                             url: url.to_string(),
                             secs: self.timeout.as_secs(),
                         });
@@ -182,7 +182,7 @@ impl PgConnConfig {
                     }
                     Ok(Err(source)) => {
                         tracing::warn!("cannot connect to {url}: {}", db_message(&source));
-                        last = Some(PgError::Connect {
+                        last = Some(PostgresError::Connect {
                             url: url.to_string(),
                             user,
                             source,
@@ -206,12 +206,17 @@ impl PgConnConfig {
             }
             return Ok((client, url));
         }
-        Err(last.unwrap_or_else(|| PgError::Invalid("no jdbcUrl to connect to".into())))
+        Err(last.unwrap_or_else(|| PostgresError::Invalid("no jdbcUrl to connect to".into())))
     }
 
     /// Wraps a statement error with the statement (shortened) and the URL.
-    pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: tokio_postgres::Error) -> PgError {
-        PgError::Query {
+    pub fn query_error(
+        &self,
+        url: &JdbcUrl,
+        sql: &str,
+        source: tokio_postgres::Error,
+    ) -> PostgresError {
+        PostgresError::Query {
             what: format!("`{}`", shorten_sql(sql)),
             url: url.to_string(),
             source,

@@ -5,7 +5,7 @@
 mod conn;
 mod types;
 
-pub use conn::{db_message, PgConnConfig, PgError, PG_SCHEMES};
-pub use types::{array_element, arrow_type, ddl_type, PgKind, TYPE_TABLE};
+pub use conn::{db_message, PostgresConnConfig, PostgresError, PG_SCHEMES};
+pub use types::{array_element, arrow_type, ddl_type, PostgresKind, TYPE_TABLE};
 
 pub use tokio_postgres;

@@ -6,7 +6,7 @@ use tokio_postgres::types::{Kind, Type};
 
 /// How a column's binary COPY value is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PgKind {
+pub enum PostgresKind {
     /// bool
     Bool,
     /// int2
@@ -71,26 +71,26 @@ pub const UNCONSTRAINED_SCALE: i8 = 10;
 
 /// How a result column is read: `None` means "select it as ::text" (intervals, network types,
 /// arrays, ranges, geometric and other types without a native decoder here).
-pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
+pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PostgresKind)> {
     let base = match t.kind() {
-        Kind::Enum(_) => return Some((DataType::Utf8, PgKind::Text)),
+        Kind::Enum(_) => return Some((DataType::Utf8, PostgresKind::Text)),
         Kind::Domain(inner) => return arrow_type(inner, typmod),
         Kind::Array(_) => {
             let (elem, _) = array_element(t)?;
             return Some((
                 DataType::List(Arc::new(Field::new("item", elem, true))),
-                PgKind::Array,
+                PostgresKind::Array,
             ));
         }
         _ => t,
     };
     Some(match *base {
-        Type::BOOL => (DataType::Boolean, PgKind::Bool),
-        Type::INT2 => (DataType::Int16, PgKind::I16),
-        Type::INT4 => (DataType::Int32, PgKind::I32),
-        Type::INT8 => (DataType::Int64, PgKind::I64),
-        Type::FLOAT4 => (DataType::Float32, PgKind::F32),
-        Type::FLOAT8 => (DataType::Float64, PgKind::F64),
+        Type::BOOL => (DataType::Boolean, PostgresKind::Bool),
+        Type::INT2 => (DataType::Int16, PostgresKind::I16),
+        Type::INT4 => (DataType::Int32, PostgresKind::I32),
+        Type::INT8 => (DataType::Int64, PostgresKind::I64),
+        Type::FLOAT4 => (DataType::Float32, PostgresKind::F32),
+        Type::FLOAT8 => (DataType::Float64, PostgresKind::F64),
         Type::NUMERIC => {
             let (p, s) = if typmod >= 4 {
                 let m = typmod - 4;
@@ -101,7 +101,7 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
             if p == 0 || p > 38 || s < 0 || s as u8 > p {
                 return None;
             }
-            (DataType::Decimal128(p, s), PgKind::Numeric(s))
+            (DataType::Decimal128(p, s), PostgresKind::Numeric(s))
         }
         Type::TEXT
         | Type::VARCHAR
@@ -109,23 +109,23 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PgKind)> {
         | Type::NAME
         | Type::JSON
         | Type::XML
-        | Type::UNKNOWN => (DataType::Utf8, PgKind::Text),
-        Type::JSONB => (DataType::Utf8, PgKind::Jsonb),
-        Type::UUID => (DataType::Utf8, PgKind::Uuid),
-        Type::BYTEA => (DataType::Binary, PgKind::Bytes),
-        Type::DATE => (DataType::Date32, PgKind::Date),
+        | Type::UNKNOWN => (DataType::Utf8, PostgresKind::Text),
+        Type::JSONB => (DataType::Utf8, PostgresKind::Jsonb),
+        Type::UUID => (DataType::Utf8, PostgresKind::Uuid),
+        Type::BYTEA => (DataType::Binary, PostgresKind::Bytes),
+        Type::DATE => (DataType::Date32, PostgresKind::Date),
         Type::TIMESTAMP | Type::TIMESTAMPTZ => (
             DataType::Timestamp(TimeUnit::Microsecond, None),
-            PgKind::Timestamp,
+            PostgresKind::Timestamp,
         ),
-        Type::TIME => (DataType::Time64(TimeUnit::Microsecond), PgKind::Time),
+        Type::TIME => (DataType::Time64(TimeUnit::Microsecond), PostgresKind::Time),
         _ => return None,
     })
 }
 
 /// The Arrow type and kind of an array type's elements, when they have a native decoder
 /// (numeric elements read at scale 10, as unconstrained numerics).
-pub fn array_element(t: &Type) -> Option<(DataType, PgKind)> {
+pub fn array_element(t: &Type) -> Option<(DataType, PostgresKind)> {
     match t.kind() {
         Kind::Array(inner) if !matches!(inner.kind(), Kind::Array(_)) => arrow_type(inner, -1),
         _ => None,
@@ -176,11 +176,11 @@ mod tests {
     fn numeric_typmods() {
         assert_eq!(
             arrow_type(&Type::NUMERIC, (12 << 16 | 2) + 4),
-            Some((DataType::Decimal128(12, 2), PgKind::Numeric(2)))
+            Some((DataType::Decimal128(12, 2), PostgresKind::Numeric(2)))
         );
         assert_eq!(
             arrow_type(&Type::NUMERIC, -1),
-            Some((DataType::Decimal128(38, 10), PgKind::Numeric(10)))
+            Some((DataType::Decimal128(38, 10), PostgresKind::Numeric(10)))
         );
         assert_eq!(
             arrow_type(&Type::NUMERIC, (60 << 16 | 2) + 4),

@@ -10,7 +10,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, ListArray, RecordBatch};
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef, SchemaRef};
-use datasync_db::postgres::PgKind;
+use datasync_db::postgres::PostgresKind;
 use std::sync::Arc;
 
 /// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
@@ -43,11 +43,11 @@ pub enum Scalar<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct ColKind {
     /// The column's kind.
-    pub kind: PgKind,
+    pub kind: PostgresKind,
     /// Precision of a numeric column (or numeric elements).
     pub precision: u8,
     /// Kind and precision of an array's elements.
-    pub elem: Option<(PgKind, u8)>,
+    pub elem: Option<(PostgresKind, u8)>,
 }
 
 fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
@@ -59,7 +59,7 @@ fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
 pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
     let precision = col.precision;
     Ok(match col.kind {
-        PgKind::Array => {
+        PostgresKind::Array => {
             let (kind, precision) = col.elem.ok_or("array without a known element type")?;
             let elem = ColKind {
                 kind,
@@ -96,21 +96,23 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
             }
             Scalar::List(items)
         }
-        PgKind::Bool => Scalar::Bool(b.first().copied().ok_or("empty bool")? != 0),
-        PgKind::I16 => Scalar::I16(i16::from_be_bytes(be(b)?)),
-        PgKind::I32 => Scalar::I32(i32::from_be_bytes(be(b)?)),
-        PgKind::I64 => Scalar::I64(i64::from_be_bytes(be(b)?)),
-        PgKind::F32 => Scalar::F32(f32::from_be_bytes(be(b)?)),
-        PgKind::F64 => Scalar::F64(f64::from_be_bytes(be(b)?)),
-        PgKind::Text => Scalar::Str(std::str::from_utf8(b).map_err(|_| "text is not valid UTF-8")?),
-        PgKind::Jsonb => match b.split_first() {
+        PostgresKind::Bool => Scalar::Bool(b.first().copied().ok_or("empty bool")? != 0),
+        PostgresKind::I16 => Scalar::I16(i16::from_be_bytes(be(b)?)),
+        PostgresKind::I32 => Scalar::I32(i32::from_be_bytes(be(b)?)),
+        PostgresKind::I64 => Scalar::I64(i64::from_be_bytes(be(b)?)),
+        PostgresKind::F32 => Scalar::F32(f32::from_be_bytes(be(b)?)),
+        PostgresKind::F64 => Scalar::F64(f64::from_be_bytes(be(b)?)),
+        PostgresKind::Text => {
+            Scalar::Str(std::str::from_utf8(b).map_err(|_| "text is not valid UTF-8")?)
+        }
+        PostgresKind::Jsonb => match b.split_first() {
             Some((1, rest)) => {
                 Scalar::Str(std::str::from_utf8(rest).map_err(|_| "jsonb is not valid UTF-8")?)
             }
             _ => return Err("unknown jsonb version".into()),
         },
-        PgKind::Bytes => Scalar::Bytes(b),
-        PgKind::Uuid => {
+        PostgresKind::Bytes => Scalar::Bytes(b),
+        PostgresKind::Uuid => {
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
             if h.len() != 32 {
                 return Err("uuid is not 16 bytes".into());
@@ -124,7 +126,7 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
                 &h[20..]
             ))
         }
-        PgKind::Date => {
+        PostgresKind::Date => {
             let d = i32::from_be_bytes(be(b)?);
             if d == i32::MAX || d == i32::MIN {
                 return Err("infinity date has no Arrow value".into());
@@ -133,7 +135,7 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
                 i32::try_from(i64::from(d) + PG_EPOCH_DAYS).map_err(|_| "date out of range")?,
             )
         }
-        PgKind::Timestamp => {
+        PostgresKind::Timestamp => {
             let t = i64::from_be_bytes(be(b)?);
             if t == i64::MAX || t == i64::MIN {
                 return Err("infinity timestamp has no Arrow value".into());
@@ -143,8 +145,8 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
                     .ok_or("timestamp out of range")?,
             )
         }
-        PgKind::Time => Scalar::Micros(i64::from_be_bytes(be(b)?)),
-        PgKind::Numeric(scale) => Scalar::Dec(numeric(b, precision, scale)?),
+        PostgresKind::Time => Scalar::Micros(i64::from_be_bytes(be(b)?)),
+        PostgresKind::Numeric(scale) => Scalar::Dec(numeric(b, precision, scale)?),
     })
 }
 

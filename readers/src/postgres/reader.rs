@@ -3,7 +3,9 @@
 use super::decode::{decode, ColKind, Columns, Scalar, SIGNATURE};
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use bytes::{Buf, BytesMut};
-use datasync_db::postgres::{array_element, arrow_type, PgConnConfig, PgError, PgKind};
+use datasync_db::postgres::{
+    array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
+};
 use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct PostgresReader {
     cfg: Arc<SqlReaderConfig>,
-    conns: Arc<Vec<PgConnConfig>>,
+    conns: Arc<Vec<PostgresConnConfig>>,
 }
 
 impl ReaderPlugin for PostgresReader {
@@ -29,7 +31,7 @@ impl ReaderPlugin for PostgresReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
-            PgConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
+            PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;
         Ok(PostgresReader {
             cfg: Arc::new(cfg),
@@ -57,7 +59,7 @@ impl PostgresReader {
         table: &str,
         pk: &str,
         channels: usize,
-    ) -> Result<Vec<SqlSplit>, PgError> {
+    ) -> Result<Vec<SqlSplit>, PostgresError> {
         let cc = &self.conns[conn_ix];
         let (client, url) = cc.connect().await?;
         let qpk = quote_ident(Dialect::Postgres, pk);
@@ -75,7 +77,7 @@ impl PostgresReader {
                 | Some(datasync_db::postgres::tokio_postgres::types::Type::INT8)
         );
         if !integer {
-            return Err(PgError::Invalid(format!(
+            return Err(PostgresError::Invalid(format!(
                 "splitPk \"{pk}\" of {table} is {}, not an integer column; only integer keys can be split \
                  (choose an integer key, or drop splitPk to read the table in one task)",
                 t.map(|t| t.name().to_string()).unwrap_or_default()
@@ -107,7 +109,7 @@ impl Reader for PostgresReader {
         Ok(splits
             .into_iter()
             .map(|split| {
-                Box::new(PgTask {
+                Box::new(PostgresTask {
                     reader: self.clone(),
                     split,
                 }) as Box<dyn ReaderTask>
@@ -117,9 +119,9 @@ impl Reader for PostgresReader {
 }
 
 /// A binary COPY value for a dirty record: text as text, anything else as `\\x` hex.
-fn readable(kind: PgKind, b: &[u8]) -> String {
+fn readable(kind: PostgresKind, b: &[u8]) -> String {
     match (kind, std::str::from_utf8(b)) {
-        (PgKind::Text, Ok(s)) => s.to_string(),
+        (PostgresKind::Text, Ok(s)) => s.to_string(),
         _ => format!(
             "\\x{}",
             b.iter().map(|x| format!("{x:02x}")).collect::<String>()
@@ -135,7 +137,7 @@ fn precision(t: &arrow_schema::DataType) -> u8 {
     }
 }
 
-struct PgTask {
+struct PostgresTask {
     reader: PostgresReader,
     split: SqlSplit,
 }
@@ -148,7 +150,7 @@ enum Stage {
 }
 
 #[async_trait]
-impl ReaderTask for PgTask {
+impl ReaderTask for PostgresTask {
     fn describe(&self) -> String {
         self.split.describe()
     }
@@ -192,7 +194,7 @@ impl ReaderTask for PgTask {
                         true,
                     ));
                     kinds.push(ColKind {
-                        kind: PgKind::Text,
+                        kind: PostgresKind::Text,
                         precision: 0,
                         elem: None,
                     });
@@ -204,7 +206,7 @@ impl ReaderTask for PgTask {
         let copy_sql = if needs_wrap {
             let mut seen = std::collections::HashSet::new();
             if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-                return Err(PgError::Invalid(format!(
+                return Err(PostgresError::Invalid(format!(
                     "column name {dup} appears twice; alias the columns so each name is unique"
                 ))
                 .into());
@@ -223,7 +225,8 @@ impl ReaderTask for PgTask {
             )
         );
         let schema = Arc::new(arrow_schema::Schema::new(fields));
-        let mut cols = Columns::new(schema).map_err(|e| PluginError::new(PgError::Invalid(e)))?;
+        let mut cols =
+            Columns::new(schema).map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
         let stream = client
             .copy_out(copy_sql.as_str())
             .await
@@ -243,7 +246,7 @@ impl ReaderTask for PgTask {
                             break;
                         }
                         if &buf[..11] != SIGNATURE {
-                            return Err(PgError::Invalid(
+                            return Err(PostgresError::Invalid(
                                 "COPY stream does not start with the binary signature".into(),
                             )
                             .into());
@@ -266,7 +269,7 @@ impl ReaderTask for PgTask {
                             break;
                         }
                         if nf as usize != ncols {
-                            return Err(PgError::Invalid(format!(
+                            return Err(PostgresError::Invalid(format!(
                                 "COPY tuple has {nf} fields, expected {ncols}"
                             ))
                             .into());
@@ -354,7 +357,7 @@ impl ReaderTask for PgTask {
             if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
                 if let Some(b) = cols
                     .finish()
-                    .map_err(|e| PluginError::new(PgError::Invalid(e)))?
+                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
                 {
                     out.send(Batch::new(b)).await?;
                 }
@@ -363,7 +366,7 @@ impl ReaderTask for PgTask {
         }
         if let Some(b) = cols
             .finish()
-            .map_err(|e| PluginError::new(PgError::Invalid(e)))?
+            .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
         {
             out.send(Batch::new(b)).await?;
         }

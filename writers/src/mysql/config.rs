@@ -6,7 +6,7 @@ use serde::Deserialize;
 /// How rows are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WriteMode {
+pub enum MysqlWriteMode {
     /// `INSERT`: a duplicate key is a dirty record.
     #[default]
     Insert,
@@ -31,7 +31,7 @@ pub struct MysqlWriterConfig {
     pub connection: Vec<crate::sqltarget::SqlWriterConnection>,
     /// `insert` (default), `replace` or `update`.
     #[serde(default)]
-    pub write_mode: WriteMode,
+    pub write_mode: MysqlWriteMode,
     /// Statements run before the target table is inspected (`@table` = the table).
     #[serde(default)]
     pub pre_sql: Vec<String>,

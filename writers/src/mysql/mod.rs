@@ -8,5 +8,5 @@
 mod config;
 mod writer;
 
-pub use config::{MysqlWriterConfig, WriteMode};
+pub use config::{MysqlWriteMode, MysqlWriterConfig};
 pub use writer::MysqlWriter;

@@ -1,7 +1,7 @@
 //! The writer: prepare (preSql, table check), per-batch transactions with row-by-row isolation
 //! of bad rows, commit (postSql).
 
-use super::config::{MysqlWriterConfig, WriteMode};
+use super::config::{MysqlWriteMode, MysqlWriterConfig};
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{
     create_table_sql, single_target, staging_comment, staging_table, target_columns, Staged,
@@ -57,7 +57,7 @@ impl WriterPlugin for MysqlWriter {
                 "must be at least 1",
             ));
         }
-        if cfg.write_mode == WriteMode::Update && cfg.column == ["*"] {
+        if cfg.write_mode == MysqlWriteMode::Update && cfg.column == ["*"] {
             return Err(ConfigError::new(
                 join_path(p.path, "column"),
                 "writeMode update needs the column names",
@@ -232,7 +232,10 @@ impl Writer for MysqlWriter {
     }
 
     fn resume(&self) -> datasync_engine::Resume {
-        crate::sqltarget::resume(self.staging(), self.cfg.write_mode != WriteMode::Insert)
+        crate::sqltarget::resume(
+            self.staging(),
+            self.cfg.write_mode != MysqlWriteMode::Insert,
+        )
     }
 }
 
@@ -274,7 +277,7 @@ impl MysqlTask {
     /// `INSERT INTO t (cols) VALUES` and the upsert tail for the configured mode.
     fn statement_parts(&self, names: &[String]) -> (String, String) {
         let w = &self.writer;
-        let verb = if w.cfg.write_mode == WriteMode::Replace {
+        let verb = if w.cfg.write_mode == MysqlWriteMode::Replace {
             "REPLACE"
         } else {
             "INSERT"
@@ -295,7 +298,7 @@ impl MysqlTask {
             "{verb} INTO {}{cols} VALUES ",
             quote_ident(Dialect::MySql, &self.table)
         );
-        let tail = if w.cfg.write_mode == WriteMode::Update {
+        let tail = if w.cfg.write_mode == MysqlWriteMode::Update {
             let sets: Vec<String> = names
                 .iter()
                 .map(|c| {
@@ -456,7 +459,7 @@ impl MysqlTask {
         url: &str,
         e: mysql_async::Error,
     ) -> Result<(), PluginError> {
-        if self.writer.cfg.write_mode == WriteMode::Insert {
+        if self.writer.cfg.write_mode == MysqlWriteMode::Insert {
             return Err(PluginError::new(MysqlError::Invalid(format!(
                 "{url}: the connection was lost while committing a unit ({e}); it may or may not \
                  have landed, and writeMode insert cannot replay it without risking duplicates \
@@ -496,7 +499,7 @@ impl WriterTask for MysqlTask {
     fn retry_safe(&self) -> bool {
         // A staging table is made afresh by each attempt; re-running replace/upsert leaves the
         // same rows; plain inserts into the target would duplicate.
-        self.writer.staging() || self.writer.cfg.write_mode != WriteMode::Insert
+        self.writer.staging() || self.writer.cfg.write_mode != MysqlWriteMode::Insert
     }
 
     async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
@@ -519,7 +522,8 @@ impl MysqlTask {
         let mut s = self.open().await?;
         let mut parts: Option<(String, String, String)> = None;
         // LOAD DATA needs backslash escapes and only suits plain inserts.
-        let mut use_load = self.writer.cfg.write_mode == WriteMode::Insert && s.backslash_escapes;
+        let mut use_load =
+            self.writer.cfg.write_mode == MysqlWriteMode::Insert && s.backslash_escapes;
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             if parts.is_none() {

@@ -8,7 +8,7 @@ use serde_json::Value;
 /// What happens to the data files already in a target partition (or the table directory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum WriteMode {
+pub enum ParquetWriteMode {
     /// Keep them; add the new files beside them.
     Append,
     /// Fail, before anything is published, if a target partition already has data files.
@@ -127,7 +127,7 @@ pub struct ParquetWriterConfig {
     /// Data columns, in the order the reader produces them.
     pub column: Vec<ColumnSpec>,
     /// `append`, `nonConflict` or `truncate` (per target partition).
-    pub write_mode: WriteMode,
+    pub write_mode: ParquetWriteMode,
     /// `snappy` (default), `zstd`, `gzip`, `lz4` or `none`.
     #[serde(default)]
     pub compress: ParquetCompression,

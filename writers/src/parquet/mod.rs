@@ -11,5 +11,5 @@ mod file;
 mod hms;
 mod writer;
 
-pub use config::{ParquetCompression, ParquetWriterConfig, TimestampType, WriteMode};
+pub use config::{ParquetCompression, ParquetWriteMode, ParquetWriterConfig, TimestampType};
 pub use writer::{ParquetWriter, ParquetWriterError};

@@ -1,7 +1,7 @@
 //! The Parquet writer: validation, staging, the per-task file writing, and the commit that
 //! publishes partitions, writes `_SUCCESS` and registers partitions in the metastore.
 
-use super::config::{ParquetWriterConfig, WriteMode};
+use super::config::{ParquetWriteMode, ParquetWriterConfig};
 use super::convert::{convert, BadRows};
 use super::file::{FileError, FileLayout, OpenFile};
 use super::hms::{self, HmsClient, HmsError};
@@ -134,7 +134,7 @@ struct HmsTarget {
 struct Inner {
     dir: PathBuf,
     stem: String,
-    mode: WriteMode,
+    mode: ParquetWriteMode,
     columns: Vec<(String, HiveType)>,
     static_parts: Vec<(String, String)>,
     dynamic_parts: Vec<(String, HiveType)>,
@@ -400,7 +400,7 @@ impl Inner {
     }
 
     fn check_conflict(&self, rel: &str) -> Result<(), ParquetWriterError> {
-        if self.mode != WriteMode::NonConflict {
+        if self.mode != ParquetWriteMode::NonConflict {
             return Ok(());
         }
         let dir = self.dir.join(rel);
@@ -545,7 +545,7 @@ impl Inner {
         }
         // The files truncate replaces, listed before anything moves.
         let mut old = Vec::new();
-        if self.mode == WriteMode::Truncate {
+        if self.mode == ParquetWriteMode::Truncate {
             for rel in staged.keys() {
                 old.extend(Self::data_files(&self.dir.join(rel))?);
             }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 /// How rows are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PgWriteMode {
+pub enum PostgresWriteMode {
     /// COPY: a conflicting key is a dirty record.
     #[default]
     Insert,
@@ -30,7 +30,7 @@ pub struct PostgresWriterConfig {
     pub connection: Vec<crate::sqltarget::SqlWriterConnection>,
     /// `insert` (default) or `update` (upsert).
     #[serde(default)]
-    pub write_mode: PgWriteMode,
+    pub write_mode: PostgresWriteMode,
     /// Key columns for `update`; default: the table's primary key.
     #[serde(default)]
     pub conflict_columns: Vec<String>,

@@ -10,5 +10,5 @@ mod binary;
 mod config;
 mod writer;
 
-pub use config::{PgWriteMode, PostgresWriterConfig};
+pub use config::{PostgresWriteMode, PostgresWriterConfig};
 pub use writer::PostgresWriter;

@@ -2,7 +2,7 @@
 //! bad rows, upsert through a staging table, commit (postSql).
 
 use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
-use super::config::{PgWriteMode, PostgresWriterConfig};
+use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{
     create_table_sql, single_target, staging_comment, staging_table, target_columns, Staged,
@@ -12,7 +12,7 @@ use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
 use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::{self, Client};
-use datasync_db::postgres::{ddl_type, PgConnConfig, PgError};
+use datasync_db::postgres::{ddl_type, PostgresConnConfig, PostgresError};
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
 use datasync_engine::config::{parse_params, ConfigError};
@@ -36,7 +36,7 @@ const DO_TAG: &str = "$datasync_isolate$";
 #[derive(Debug, Clone)]
 pub struct PostgresWriter {
     cfg: Arc<PostgresWriterConfig>,
-    conn: Arc<PgConnConfig>,
+    conn: Arc<PostgresConnConfig>,
     table: String,
     created: Arc<tokio::sync::Mutex<bool>>,
     staged: Arc<Staged>,
@@ -51,7 +51,7 @@ impl WriterPlugin for PostgresWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let cfg: PostgresWriterConfig = parse_params(p.value, p.path)?;
         let (first, table, url_at) = single_target(&cfg.connection, &cfg.column, p.path)?;
-        let conn = PgConnConfig::new(
+        let conn = PostgresConnConfig::new(
             &first.jdbc_url,
             &cfg.username,
             &cfg.password,
@@ -127,7 +127,7 @@ impl SqlWriterSteps for PostgresWriter {
 struct PostgresTarget {
     client: Client,
     url: JdbcUrl,
-    cc: Arc<PgConnConfig>,
+    cc: Arc<PostgresConnConfig>,
 }
 
 #[async_trait]
@@ -173,7 +173,7 @@ impl Writer for PostgresWriter {
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
         Ok((0..n)
             .map(|_| {
-                Box::new(PgTask {
+                Box::new(PostgresTask {
                     writer: self.clone(),
                     table: self.table.clone(),
                     stage_ready: false,
@@ -195,11 +195,14 @@ impl Writer for PostgresWriter {
     }
 
     fn resume(&self) -> datasync_engine::Resume {
-        crate::sqltarget::resume(self.staging(), self.cfg.write_mode == PgWriteMode::Update)
+        crate::sqltarget::resume(
+            self.staging(),
+            self.cfg.write_mode == PostgresWriteMode::Update,
+        )
     }
 }
 
-struct PgTask {
+struct PostgresTask {
     writer: PostgresWriter,
     /// The table this task writes: the target, or its staging table.
     table: String,
@@ -270,8 +273,8 @@ fn is_data_error(e: &tokio_postgres::Error) -> bool {
     })
 }
 
-impl PgTask {
-    async fn open(&self) -> Result<(Client, JdbcUrl), PgError> {
+impl PostgresTask {
+    async fn open(&self) -> Result<(Client, JdbcUrl), PostgresError> {
         let (c, u) = self.writer.conn.connect().await?;
         Ok((c, u.clone()))
     }
@@ -283,7 +286,7 @@ impl PgTask {
         url: &JdbcUrl,
         batch: &RecordBatch,
         names: &[String],
-    ) -> Result<(), PgError> {
+    ) -> Result<(), PostgresError> {
         let w = &self.writer;
         if !w.cfg.create_table {
             return Ok(());
@@ -291,7 +294,7 @@ impl PgTask {
         let mut created = w.created.lock().await;
         if !*created {
             let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
-                .map_err(PgError::Invalid)?;
+                .map_err(PostgresError::Invalid)?;
             client
                 .batch_execute(&sql)
                 .await
@@ -310,7 +313,7 @@ impl PgTask {
         url: &JdbcUrl,
         task: usize,
         names: &[String],
-    ) -> Result<(), PgError> {
+    ) -> Result<(), PostgresError> {
         let w = &self.writer;
         let stage = staging_table(&w.table, task);
         let qstage = quote_ident(Dialect::Postgres, &stage);
@@ -356,7 +359,7 @@ impl PgTask {
         url: &JdbcUrl,
         batch: &RecordBatch,
         names: &[String],
-    ) -> Result<Plan, PgError> {
+    ) -> Result<Plan, PostgresError> {
         let w = &self.writer;
         let cc = &w.conn;
         let qtable = quote_ident(Dialect::Postgres, &self.table);
@@ -388,7 +391,7 @@ impl PgTask {
         } else {
             ""
         };
-        if w.cfg.write_mode == PgWriteMode::Insert {
+        if w.cfg.write_mode == PostgresWriteMode::Insert {
             return Ok(Plan {
                 copy: format!("COPY {qtable} ({cols}) FROM STDIN{format}"),
                 merge: None,
@@ -406,7 +409,7 @@ impl PgTask {
                 .map_err(|e| cc.query_error(url, q, e))?;
             let keys: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
             if keys.is_empty() {
-                return Err(PgError::Invalid(format!(
+                return Err(PostgresError::Invalid(format!(
                     "writeMode update: {} has no primary key; set conflictColumns",
                     w.table
                 )));
@@ -539,7 +542,7 @@ async fn in_transaction<T>(
     }
 }
 
-impl PgTask {
+impl PostgresTask {
     /// Applies the parts of `unit` still in `pending` (ranges of its lines). A part the target
     /// rejects on data is isolated on the server (see [`Isolate`]); where that cannot run, it
     /// is split in halves until single bad rows are found. Bad rows become dirty records.
@@ -593,7 +596,7 @@ impl PgTask {
                         *landed += part.len() - bad.len();
                         for (i, msg) in bad {
                             let row = part.get(i).ok_or_else(|| {
-                                PgError::Invalid(format!(
+                                PostgresError::Invalid(format!(
                                     "isolation named row {} of a part of {}",
                                     i + 1,
                                     part.len()
@@ -666,8 +669,8 @@ impl PgTask {
             {
                 Ok(()) => break,
                 Err(Failed::AtCommit(e)) => {
-                    if self.writer.cfg.write_mode == PgWriteMode::Insert {
-                        return Err(PgError::Invalid(format!(
+                    if self.writer.cfg.write_mode == PostgresWriteMode::Insert {
+                        return Err(PostgresError::Invalid(format!(
                             "{}: the connection was lost while committing a unit ({e}); it may or may \
                              not have landed, and writeMode insert cannot replay it without risking \
                              duplicates (update can)",
@@ -689,8 +692,10 @@ impl PgTask {
             );
             let limit = self.writer.cfg.reconnect_timeout.0;
             (st.client, st.url) =
-                crate::sqltarget::reconnect(&url, limit, PgError::is_retriable, || self.open())
-                    .await?;
+                crate::sqltarget::reconnect(&url, limit, PostgresError::is_retriable, || {
+                    self.open()
+                })
+                .await?;
             // Temporary staging tables live per connection: set them up again.
             let again = self
                 .plan(&st.client, &st.url, &unit.batches[0].data, &names)
@@ -774,10 +779,10 @@ struct State {
 }
 
 #[async_trait]
-impl WriterTask for PgTask {
+impl WriterTask for PostgresTask {
     fn retry_safe(&self) -> bool {
         // A staging table is made afresh by each attempt; upserts repeat to the same rows.
-        self.writer.staging() || self.writer.cfg.write_mode == PgWriteMode::Update
+        self.writer.staging() || self.writer.cfg.write_mode == PostgresWriteMode::Update
     }
 
     async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
@@ -789,7 +794,7 @@ impl WriterTask for PgTask {
     }
 }
 
-impl PgTask {
+impl PostgresTask {
     /// Writes every batch in units of one transaction; `done` counts committed units and rows.
     async fn write_units(
         &mut self,
@@ -806,7 +811,8 @@ impl PgTask {
         let mut unit = Unit::default();
         while let Some(b) = input.recv().await {
             let batch = &b.data;
-            let names = target_columns(&self.writer.cfg.column, batch).map_err(PgError::Invalid)?;
+            let names =
+                target_columns(&self.writer.cfg.column, batch).map_err(PostgresError::Invalid)?;
             if st.plan.is_none() {
                 self.ensure_target(&st.client, &st.url, batch, &names)
                     .await?;
@@ -836,7 +842,7 @@ impl PgTask {
             let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
             let bad = {
                 let mut lits = RowLiterals::new(batch, true, false)
-                    .map_err(|e| PluginError::new(PgError::Invalid(e)))?;
+                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
                     let mut line = Vec::new();

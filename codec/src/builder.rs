@@ -1,0 +1,460 @@
+//! Per-column buffers that parse text values exactly into Arrow types and can be rolled back,
+//! and the row-atomic [`TextBatchBuilder`] built on them (used by the file decoder and by SQL
+//! readers whose drivers deliver values as text).
+
+use crate::datetime::{naive_to_nanos, parse_iso_date, parse_iso_timestamp_nanos, DateFormat};
+use crate::CodecError;
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datasync_engine::job::BatchSetting;
+use std::sync::Arc;
+
+/// Values of one column of the batch being built.
+enum Vals {
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F64(Vec<f64>),
+    Bool(Vec<bool>),
+    Bytes { data: Vec<u8>, offsets: Vec<i32> },
+    Dec(Vec<i128>),
+}
+
+struct ColBuf {
+    ty: DataType,
+    format: Option<DateFormat>,
+    vals: Vals,
+    valid: Vec<bool>,
+}
+
+impl ColBuf {
+    fn new(ty: DataType, format: Option<DateFormat>) -> Self {
+        let vals = match &ty {
+            DataType::UInt64 => Vals::U64(Vec::new()),
+            DataType::Float32 | DataType::Float64 => Vals::F64(Vec::new()),
+            DataType::Boolean => Vals::Bool(Vec::new()),
+            DataType::Utf8 | DataType::Binary => Vals::Bytes {
+                data: Vec::new(),
+                offsets: vec![0],
+            },
+            DataType::Decimal128(..) => Vals::Dec(Vec::new()),
+            _ => Vals::I64(Vec::new()),
+        };
+        ColBuf {
+            ty,
+            format,
+            vals,
+            valid: Vec::new(),
+        }
+    }
+
+    fn push_null(&mut self) {
+        self.valid.push(false);
+        match &mut self.vals {
+            Vals::I64(v) => v.push(0),
+            Vals::U64(v) => v.push(0),
+            Vals::F64(v) => v.push(0.0),
+            Vals::Bool(v) => v.push(false),
+            Vals::Dec(v) => v.push(0),
+            Vals::Bytes { data, offsets } => offsets.push(data.len() as i32),
+        }
+    }
+
+    /// Parses `text` (not null) and appends it, or says why it does not fit the column.
+    fn push(&mut self, text: &[u8], check_replacement: bool) -> Result<(), String> {
+        let is_text = matches!(self.ty, DataType::Utf8 | DataType::Binary);
+        if !is_text && text.iter().all(u8::is_ascii_whitespace) {
+            // An empty field cannot be a number or date: it is NULL.
+            self.push_null();
+            return Ok(());
+        }
+        let s = || std::str::from_utf8(text).map_err(|_| "not valid UTF-8".to_string());
+        let t = || s().map(str::trim);
+        let ty = &self.ty;
+        let bad = |what: &str| format!("\"{}\" is not {what}", String::from_utf8_lossy(text));
+        match &mut self.vals {
+            Vals::I64(v) => {
+                let x: i64 = match ty {
+                    DataType::Date32 => {
+                        let days = match &self.format {
+                            Some(f) => f.parse_date(t()?).map(|d| {
+                                d.signed_duration_since(chrono::NaiveDate::default())
+                                    .num_days()
+                            }),
+                            None => parse_iso_date(t()?.as_bytes()),
+                        }
+                        .ok_or_else(|| bad(&date_expectation(&self.format, false)))?;
+                        i32::try_from(days).map_err(|_| bad("a date in range"))?;
+                        days
+                    }
+                    DataType::Timestamp(unit, _) => {
+                        let nanos = match &self.format {
+                            Some(f) => f.parse_datetime(t()?).map(|dt| naive_to_nanos(&dt)),
+                            None => parse_iso_timestamp_nanos(t()?.as_bytes()),
+                        }
+                        .ok_or_else(|| bad(&date_expectation(&self.format, true)))?;
+                        let per = match unit {
+                            TimeUnit::Second => 1_000_000_000,
+                            TimeUnit::Millisecond => 1_000_000,
+                            TimeUnit::Microsecond => 1_000,
+                            TimeUnit::Nanosecond => 1,
+                        };
+                        if nanos % per != 0 {
+                            return Err(bad(&format!(
+                                "representable in {unit:?}s without losing precision"
+                            )));
+                        }
+                        i64::try_from(nanos / per).map_err(|_| bad("a timestamp in range"))?
+                    }
+                    _ => {
+                        let x: i64 = t()?.parse().map_err(|_| bad("an integer"))?;
+                        let fits = match ty {
+                            DataType::Int8 => i8::try_from(x).is_ok(),
+                            DataType::Int16 => i16::try_from(x).is_ok(),
+                            DataType::Int32 => i32::try_from(x).is_ok(),
+                            DataType::UInt8 => u8::try_from(x).is_ok(),
+                            DataType::UInt16 => u16::try_from(x).is_ok(),
+                            DataType::UInt32 => u32::try_from(x).is_ok(),
+                            _ => true,
+                        };
+                        if !fits {
+                            return Err(bad(&format!("in the range of {ty}")));
+                        }
+                        x
+                    }
+                };
+                v.push(x);
+            }
+            Vals::U64(v) => v.push(t()?.parse().map_err(|_| bad("an unsigned integer"))?),
+            Vals::F64(v) => {
+                let x: f64 = t()?.parse().map_err(|_| bad("a number"))?;
+                if *ty == DataType::Float32
+                    && x.is_finite()
+                    && (x as f32) as f64 != x
+                    && (x as f32).is_infinite()
+                {
+                    return Err(bad("in the range of float32"));
+                }
+                v.push(x);
+            }
+            Vals::Bool(v) => {
+                let x = t()?;
+                v.push(if x.eq_ignore_ascii_case("true") {
+                    true
+                } else if x.eq_ignore_ascii_case("false") {
+                    false
+                } else {
+                    return Err(bad("a boolean (true or false)"));
+                });
+            }
+            Vals::Dec(v) => {
+                let DataType::Decimal128(p, sc) = ty else {
+                    unreachable!("Dec buffers are decimal columns")
+                };
+                v.push(
+                    parse_decimal(t()?, *p, *sc)
+                        .ok_or_else(|| bad(&format!("a decimal({p},{sc}) without rounding")))?,
+                );
+            }
+            Vals::Bytes { data, offsets } => {
+                if *ty == DataType::Utf8 {
+                    let st = s()?;
+                    if check_replacement && st.contains('\u{FFFD}') {
+                        return Err("bytes that are not valid in the file's encoding".to_string());
+                    }
+                }
+                data.extend_from_slice(text);
+                let end =
+                    i32::try_from(data.len()).map_err(|_| "batch text over 2 GiB".to_string())?;
+                offsets.push(end);
+            }
+        }
+        self.valid.push(true);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+
+    fn truncate(&mut self, n: usize) {
+        self.valid.truncate(n);
+        match &mut self.vals {
+            Vals::I64(v) => v.truncate(n),
+            Vals::U64(v) => v.truncate(n),
+            Vals::F64(v) => v.truncate(n),
+            Vals::Bool(v) => v.truncate(n),
+            Vals::Dec(v) => v.truncate(n),
+            Vals::Bytes { data, offsets } => {
+                offsets.truncate(n + 1);
+                data.truncate(offsets[n] as usize);
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.vals {
+            Vals::Bytes { data, offsets } => data.len() + offsets.len() * 4,
+            Vals::Dec(v) => v.len() * 16,
+            _ => self.valid.len() * 8,
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, CodecError> {
+        let valid = std::mem::take(&mut self.valid);
+        let nulls = if valid.iter().all(|v| *v) {
+            None
+        } else {
+            Some(NullBuffer::from(valid))
+        };
+        let fresh = ColBuf::new(self.ty.clone(), None).vals;
+        let vals = std::mem::replace(&mut self.vals, fresh);
+        macro_rules! prim {
+            ($arr:ty, $v:expr, $t:ty) => {
+                Arc::new(<$arr>::new(
+                    ScalarBuffer::from($v.into_iter().map(|x| x as $t).collect::<Vec<$t>>()),
+                    nulls,
+                )) as ArrayRef
+            };
+        }
+        Ok(match (vals, &self.ty) {
+            (Vals::I64(v), DataType::Int64) => {
+                Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Int8) => prim!(Int8Array, v, i8),
+            (Vals::I64(v), DataType::Int16) => prim!(Int16Array, v, i16),
+            (Vals::I64(v), DataType::Int32) => prim!(Int32Array, v, i32),
+            (Vals::I64(v), DataType::UInt8) => prim!(UInt8Array, v, u8),
+            (Vals::I64(v), DataType::UInt16) => prim!(UInt16Array, v, u16),
+            (Vals::I64(v), DataType::UInt32) => prim!(UInt32Array, v, u32),
+            (Vals::I64(v), DataType::Date32) => prim!(Date32Array, v, i32),
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Second, _)) => {
+                Arc::new(TimestampSecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Millisecond, _)) => {
+                Arc::new(TimestampMillisecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Microsecond, _)) => {
+                Arc::new(TimestampMicrosecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::I64(v), DataType::Timestamp(TimeUnit::Nanosecond, _)) => {
+                Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(v), nulls))
+            }
+            (Vals::U64(v), _) => Arc::new(UInt64Array::new(ScalarBuffer::from(v), nulls)),
+            (Vals::F64(v), DataType::Float32) => prim!(Float32Array, v, f32),
+            (Vals::F64(v), _) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
+            (Vals::Bool(v), _) => Arc::new(BooleanArray::new(v.into_iter().collect(), nulls)),
+            (Vals::Dec(v), DataType::Decimal128(p, s)) => Arc::new(
+                Decimal128Array::new(ScalarBuffer::from(v), nulls)
+                    .with_precision_and_scale(*p, *s)?,
+            ),
+            (Vals::Bytes { data, offsets }, DataType::Utf8) => Arc::new(StringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(data),
+                nulls,
+            )?),
+            (Vals::Bytes { data, offsets }, _) => Arc::new(BinaryArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(data),
+                nulls,
+            )?),
+            (_, t) => {
+                return Err(CodecError::Arrow(arrow_schema::ArrowError::SchemaError(
+                    format!("no decoder for type {t}"),
+                )))
+            }
+        })
+    }
+}
+
+fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
+    match (f, time) {
+        (Some(_), _) => "a date in the column's format".into(),
+        (None, false) => "a date (YYYY-MM-DD; set \"format\" for others)".into(),
+        (None, true) => {
+            "a date-time (YYYY-MM-DD[ HH:MM:SS[.ffffff]]; set \"format\" for others)".into()
+        }
+    }
+}
+
+/// Parses a decimal exactly: no rounding, no exponent; more fraction digits than the scale are
+/// accepted only when they are zeros.
+fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = scale as usize;
+    let (kept, dropped) = frac.split_at(frac.len().min(scale));
+    if dropped.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let mut v: i128 = 0;
+    let int = int.trim_start_matches('0');
+    if int.len() + scale > precision as usize {
+        return None;
+    }
+    for b in int.bytes().chain(kept.bytes()) {
+        v = v * 10 + i128::from(b - b'0');
+    }
+    v *= 10i128.pow((scale - kept.len()) as u32);
+    Some(if neg { -v } else { v })
+}
+
+/// Checks that a constant parses as the column's type (used when validating the config).
+pub(crate) fn check_value(
+    ty: &DataType,
+    format: Option<&DateFormat>,
+    text: &str,
+) -> Result<(), String> {
+    let mut b = ColBuf::new(ty.clone(), format.cloned());
+    b.push(text.as_bytes(), false)
+}
+
+/// Builds Arrow record batches from rows of text values, one row at a time and atomically: a
+/// row with a value that does not parse exactly as its column's type is rolled back whole.
+/// Used by the file codecs and by SQL readers whose drivers deliver values as text.
+pub struct TextBatchBuilder {
+    bufs: Vec<ColBuf>,
+    schema: SchemaRef,
+    batch: BatchSetting,
+    check_replacement: bool,
+}
+
+impl TextBatchBuilder {
+    /// A builder for `fields` (name, type, optional date pattern); batches close at the
+    /// `batch` limits. `check_replacement` makes U+FFFD in text a decoding error (for input
+    /// that was transcoded from another encoding).
+    pub fn new(
+        fields: Vec<(String, DataType, Option<DateFormat>)>,
+        batch: BatchSetting,
+        check_replacement: bool,
+    ) -> Self {
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|(n, t, _)| Field::new(n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let bufs = fields
+            .into_iter()
+            .map(|(_, t, f)| ColBuf::new(t, f))
+            .collect();
+        TextBatchBuilder {
+            bufs,
+            schema,
+            batch,
+            check_replacement,
+        }
+    }
+
+    /// The schema of the batches.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Column names.
+    pub fn names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Appends one row; `get(i)` gives column i's text (`Ok(None)` = NULL). On any error the
+    /// row is rolled back and the error names the column.
+    pub fn push_row<'r>(
+        &mut self,
+        mut get: impl FnMut(usize) -> Result<Option<&'r [u8]>, String>,
+    ) -> Result<(), String> {
+        let n = self.rows();
+        for i in 0..self.bufs.len() {
+            let r = match get(i) {
+                Ok(None) => {
+                    self.bufs[i].push_null();
+                    Ok(())
+                }
+                Ok(Some(text)) => self.bufs[i].push(text, self.check_replacement),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                for b in &mut self.bufs[..=i] {
+                    b.truncate(n);
+                }
+                let f = self.schema.field(i);
+                return Err(format!(
+                    "column {} ({}): {e}",
+                    f.name(),
+                    crate::types::type_name(f.data_type())
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.bufs.first().map(ColBuf::len).unwrap_or(0)
+    }
+
+    /// Whether the batch limits are reached.
+    pub fn full(&self) -> bool {
+        self.rows() >= self.batch.rows
+            || self.bufs.iter().map(ColBuf::bytes).sum::<usize>() >= self.batch.bytes
+    }
+
+    /// Takes the buffered rows as a batch (`None` when there are none).
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, CodecError> {
+        if self.rows() == 0 {
+            return Ok(None);
+        }
+        let arrays = self
+            .bufs
+            .iter_mut()
+            .map(ColBuf::finish)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("123.45", 12, 2), Some(12345));
+        assert_eq!(parse_decimal("-0.5", 12, 2), Some(-50));
+        assert_eq!(parse_decimal("7", 12, 2), Some(700));
+        assert_eq!(parse_decimal("1.250", 12, 2), Some(125));
+        assert_eq!(parse_decimal("1.255", 12, 2), None, "would round");
+        assert_eq!(parse_decimal("1e5", 12, 2), None);
+        assert_eq!(
+            parse_decimal("12345678901", 12, 2),
+            None,
+            "overflows precision"
+        );
+        assert_eq!(parse_decimal("9999999999.99", 12, 2), Some(999_999_999_999));
+        assert_eq!(parse_decimal(".", 12, 2), None);
+    }
+
+    #[test]
+    fn constants_are_checked() {
+        assert!(check_value(&DataType::Int64, None, "12").is_ok());
+        assert!(check_value(&DataType::Int64, None, "x").is_err());
+        assert!(check_value(&DataType::Int8, None, "300").is_err());
+    }
+}
