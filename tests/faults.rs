@@ -1202,6 +1202,22 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         before,
         "the refused resume kept the staged output"
     );
+    // Something removes one finished task's staged file: the resume notices and runs it again.
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let first: usize = st["tasks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::remove_file(
+        out.join(".datasync-staging-out-k1")
+            .join(format!("out__k1_{first:05}")),
+    )
+    .unwrap();
 
     let jp = write_job(
         t.path(),
@@ -1223,8 +1239,14 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
-            "{before} of {files} task(s) of run k1 had finished"
+            "{} of {files} task(s) of run k1 had finished",
+            before - 1
         )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("changed since it finished"),
         "{}",
         stderr(&o)
     );
@@ -1236,7 +1258,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         .iter()
         .filter(|r| r["state"] == "resumed")
         .count();
-    assert_eq!(resumed, before, "{rep}");
+    assert_eq!(resumed, before - 1, "{rep}");
     assert_eq!(rep["records_written"], files * rows, "{rep}");
     assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
     assert_eq!(stagings(&out), Vec::<PathBuf>::new());
@@ -1278,6 +1300,12 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     );
     assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
     assert_eq!(stagings(&out), Vec::<PathBuf>::new());
+
+    // The run finished: a second resume has nothing to take over, and says so.
+    let o = run_with(t.path(), &jp, &["--run-id", "f1", "--resume"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to resume"), "{}", stderr(&o));
+    assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
 
     // Writers whose finished work cannot be told apart refuse, before touching anything.
     let db = MariaDb::new();

@@ -644,3 +644,80 @@ fn type_table_holds_both_ways_on_the_server() {
         assert_eq!(got, want, "createTable for {mysql} ({arrow})");
     }
 }
+
+#[test]
+fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_commented_truncates(
+) {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (grp BIGINT, name VARCHAR(20));
+         INSERT INTO src SELECT seq, CONCAT('n', seq) FROM seq_1_to_100;
+         CREATE TABLE m (grp BIGINT PRIMARY KEY, name VARCHAR(20)) ENGINE=MyISAM;
+         INSERT INTO m VALUES (1, 'old');
+         CREATE TABLE un (grp BIGINT NOT NULL, name VARCHAR(20), b INT NULL, UNIQUE KEY (grp, b)) ENGINE=InnoDB;
+         INSERT INTO un VALUES (1, 'old', 1);",
+    );
+    let cols = r#""column": ["grp", "name"],"#;
+    let staged = r#""stagingMode": "table", "preSql": ["/* reload */ TRUNCATE TABLE @table"],"#;
+    // MyISAM cannot roll back a half-done publish: refused before anything runs.
+    let (o, _t) = run_job(
+        "myisam",
+        &job(
+            "{}",
+            &reader(&db, cols),
+            &writer(&db, "m", &format!("{cols} {staged}")),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs a transactional table"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(db.query("SELECT COUNT(*), MAX(name) FROM m"), "1\told");
+    // A unique key over (grp, b) where the job does not write b: the staging table drops the
+    // key (shrinking it to grp would change what is unique), the load works.
+    let (o, _t) = run_job(
+        "unwritten",
+        &job(
+            "{}",
+            &reader(&db, cols),
+            &writer(&db, "un", &format!("{cols} {staged}")),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT COUNT(*), SUM(grp), SUM(name = CONCAT('n', grp)), COUNT(b) FROM un"),
+        "100\t5050\t100\t0"
+    );
+    // A failing job (error limit 0, the reader's bad row) with a commented TRUNCATE leaves
+    // the table as it was: the TRUNCATE waited for the publish that never came.
+    db.exec("INSERT INTO src VALUES (NULL, 'x')");
+    let strict = writer(
+        &db,
+        "un",
+        &format!(r#""column": ["grp", "name"], {staged}"#),
+    );
+    let (o, _t) = run_job(
+        "failing",
+        &job(
+            r#"{"errorLimit": {"record": 0}}"#,
+            &reader(&db, cols),
+            &strict,
+        ),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*) FROM un"), "100");
+    // A source that cannot be read (no file matches) fails before any preSql runs, also
+    // without staging.
+    let nothing = r#"{"name": "txtfilereader", "parameter": {"path": "/nonexistent/datasync/*.csv",
+        "column": [{"index": 0, "type": "long"}, {"index": 1, "type": "string"}]}}"#;
+    let direct = writer(
+        &db,
+        "un",
+        r#""column": ["grp", "name"], "preSql": ["TRUNCATE TABLE @table"],"#,
+    );
+    let (o, _t) = run_job("nothing", &job("{}", nothing, &direct));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*) FROM un"), "100");
+}

@@ -543,3 +543,47 @@ fn type_table_holds_both_ways_on_the_server() {
         assert_eq!(got, *ddl, "createTable for {pgt} ({arrow})");
     }
 }
+
+#[test]
+fn table_staging_with_quoted_schema_table_and_columns_cleans_up_a_dead_runs_tables() {
+    let pg = Pg::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    // A staging table a dead process (pid 999999999 cannot exist) left in the quoted schema.
+    pg.query(&format!(
+        r#"CREATE SCHEMA "Odd Sch"; CREATE TABLE "Odd Sch"."My ""T""ab" ("Id" bigint PRIMARY KEY, "na me" text NOT NULL, extra int);
+           INSERT INTO "Odd Sch"."My ""T""ab" VALUES (1, 'old', 7);
+           CREATE TABLE "Odd Sch".datasync_stg_19990101000000_1_0 (x int);
+           COMMENT ON TABLE "Odd Sch".datasync_stg_19990101000000_1_0 IS 'datasync staging of x by {host} 999999999';
+           CREATE TABLE src (id bigint, name text);
+           INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 1000) g"#
+    ));
+    let reader = pg_reader(&pg, "src", r#""column": ["id", "name"],"#);
+    let writer = pg_writer(
+        &pg,
+        r#"\"Odd Sch\".\"My \"\"T\"\"ab\""#,
+        r#""column": ["\"Id\"", "\"na me\""], "stagingMode": "table", "preSql": ["/* reload */ TRUNCATE @table"],"#,
+    );
+    let (o, _t) = run_job("quoted", &job("{}", &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("dropped staging table"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("runs in the publishing transaction"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        pg.query(r#"SELECT count(*), sum("Id"), count(*) FILTER (WHERE "na me" = 'n' || "Id"), count(extra) FROM "Odd Sch"."My ""T""ab""#),
+        "1000|500500|1000|0"
+    );
+    assert_eq!(
+        pg.query("SELECT count(*) FROM pg_class WHERE relname LIKE 'datasync\\_stg\\_%'"),
+        "0"
+    );
+}

@@ -199,6 +199,13 @@ pub trait Writer: Send + Sync {
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
         Ok(Vec::new())
     }
+    /// What task `task` has staged, as a short text that changes when its staged output
+    /// does (names and sizes); `--resume` runs a finished task again when it no longer
+    /// matches. `None`: nothing to check.
+    fn task_fingerprint(&self, task: usize) -> Option<String> {
+        let _ = task;
+        None
+    }
     /// How a failed or killed run of this writer can be resumed (`run --resume`).
     fn resume(&self) -> Resume {
         Resume::Refused("it keeps no staged output a later run could take over".into())

@@ -245,15 +245,17 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             return end.early(base, e).await;
         }
     };
+    // The source is planned before the writer prepares: a source that cannot be read (no
+    // file matches, the server refuses) fails the job before a preSql empties the target.
     let planned = async {
-        writer
-            .prepare()
-            .await
-            .map_err(|e| format!("writer {} prepare: {}", job.writer_name, e.chain()))?;
         let rtasks = reader
             .split(channels)
             .await
             .map_err(|e| format!("reader {} split: {}", job.reader_name, e.chain()))?;
+        writer
+            .prepare()
+            .await
+            .map_err(|e| format!("writer {} prepare: {}", job.writer_name, e.chain()))?;
         let wtasks = writer
             .split(rtasks.len())
             .await
@@ -285,7 +287,20 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         .map(|st| {
             st.tasks
                 .iter()
-                .filter(|(i, d)| rtasks.get(**i).is_some_and(|r| r.describe() == d.source))
+                .filter(|(i, d)| {
+                    let same_source = rtasks.get(**i).is_some_and(|r| r.describe() == d.source);
+                    let now = writer.task_fingerprint(**i);
+                    let intact = d.output.is_none() || d.output == now;
+                    if same_source && !intact {
+                        tracing::warn!(
+                            "--resume: the staged output of task {i} changed since it finished \
+                             (recorded {}, found {}); it runs again",
+                            d.output.as_deref().unwrap_or("-"),
+                            now.as_deref().unwrap_or("nothing")
+                        );
+                    }
+                    same_source && intact
+                })
                 .map(|(i, d)| (*i, d.clone()))
                 .collect()
         })
@@ -400,7 +415,12 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     }
     while let Some(res) = set.join_next().await {
         match res {
-            Ok(rep) => reports.push(rep),
+            Ok(rep) => {
+                if rep.state == TaskState::Succeeded {
+                    record_done(&env, &rep, writer.task_fingerprint(rep.id));
+                }
+                reports.push(rep)
+            }
             Err(e) => control.stop(StopReason::Failed(format!("a pipeline panicked: {e}"))),
         }
     }
@@ -696,16 +716,13 @@ async fn pipeline(
         rep.error = Some(msg);
         break;
     }
-    if rep.state == TaskState::Succeeded {
-        record_done(&env, &rep);
-    }
     slot.state.store(DONE, Ordering::Relaxed);
     rep
 }
 
 /// Records a finished task in the run state (atomically replaced). A state that cannot be
 /// written loses nothing: a resume would run the task again.
-fn record_done(env: &Env, rep: &TaskReport) {
+fn record_done(env: &Env, rep: &TaskReport, output: Option<String>) {
     let Some(state) = &env.state else { return };
     let Ok(mut guard) = state.lock() else { return };
     let (path, st) = &mut *guard;
@@ -719,6 +736,7 @@ fn record_done(env: &Env, rep: &TaskReport) {
             bytes_read: rep.bytes_read,
             bytes_written: snap.bytes_written,
             dirty: rep.dirty,
+            output,
         },
     );
     if let Err(e) = crate::runstate::save(path, st) {

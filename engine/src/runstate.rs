@@ -23,6 +23,9 @@ pub struct TaskDone {
     pub bytes_written: u64,
     /// Dirty records.
     pub dirty: u64,
+    /// The writer's fingerprint of the task's staged output when it finished.
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 /// The state file's content.

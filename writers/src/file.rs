@@ -446,6 +446,10 @@ impl Writer for FileWriter {
     fn resume(&self) -> Resume {
         Resume::StateFile(self.staging.join(crate::publish::RUN_STATE_FILE))
     }
+
+    fn task_fingerprint(&self, task: usize) -> Option<String> {
+        crate::publish::fingerprint(&self.staging, &[self.output_name(task)], |_| false)
+    }
 }
 
 /// Removes a staging directory on a blocking thread (one that is gone already is fine; one

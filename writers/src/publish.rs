@@ -85,7 +85,15 @@ pub(crate) fn hostname() -> String {
 
 /// Creates a fresh staging directory that names its owner.
 pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
-    if datasync_engine::runstate::resuming() && staging.is_dir() {
+    if datasync_engine::runstate::resuming() {
+        if !staging.is_dir() {
+            return Err(io("--resume: nothing to resume at", staging)(
+                std::io::Error::other(
+                    "no staged output of this run id (the run finished, never started, or a \
+                     later run removed its staging); run the job without --resume",
+                ),
+            ));
+        }
         return take_over(staging);
     }
     if staging.exists() {
@@ -113,7 +121,7 @@ fn take_over(staging: &Path) -> Result<(), PublishError> {
     if let Owner::Elsewhere(why) = owner_state(&was, &hostname()) {
         return Err(io("--resume cannot take over", staging)(
             std::io::Error::other(format!(
-                "it belongs to {why}; a run cannot be resumed while it runs"
+                "its run is still going ({why}); a run cannot be resumed while it runs"
             )),
         ));
     }
@@ -128,6 +136,43 @@ fn take_over(staging: &Path) -> Result<(), PublishError> {
     fs::write(&owner_file, owner()).map_err(io("cannot write", &owner_file))?;
     tracing::info!("--resume: taking over {}", staging.display());
     Ok(())
+}
+
+/// A fingerprint of staged files (`--resume` compares it): `relative path:size` of each file
+/// in `names` (directly in `staging`; a missing one counts as `-`) and of every file anywhere
+/// below `staging` whose name `matches`, sorted.
+pub(crate) fn fingerprint(
+    staging: &Path,
+    names: &[String],
+    matches: impl Fn(&str) -> bool,
+) -> Option<String> {
+    fn walk(root: &Path, dir: &Path, matches: &dyn Fn(&str) -> bool, out: &mut Vec<String>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &path, matches, out);
+            } else if matches(&e.file_name().to_string_lossy()) {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push(format!("{rel}:{len}"));
+            }
+        }
+    }
+    let mut out: Vec<String> = names
+        .iter()
+        .map(|n| match fs::metadata(staging.join(n)) {
+            Ok(m) => format!("{n}:{}", m.len()),
+            Err(_) => format!("{n}:-"),
+        })
+        .collect();
+    walk(staging, staging, &matches, &mut out);
+    out.sort();
+    Some(out.join(" "))
 }
 
 /// Test hook: a pause after every step of a commit, so the fault tests can kill the process

@@ -50,6 +50,10 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn must_exist(&self) -> bool;
     /// A connection to the target.
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError>;
+    /// Refuses table staging where the target cannot take part in a transaction.
+    async fn check_transactional(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
     /// A destructive preSql as it runs inside the publishing transaction.
     fn in_transaction(&self, stmt: &str) -> String {
         stmt.to_string()
@@ -73,12 +77,24 @@ pub(crate) trait SqlWriterSteps: Sync {
     /// stale staging tables of killed runs dropped, the target checked.
     async fn prepare_target(&self) -> Result<(), PluginError> {
         let staging = self.staging();
-        let early: Vec<String> = self
+        let (late, early): (Vec<String>, Vec<String>) = self
             .pre_sql()
             .iter()
-            .filter(|s| !(staging && is_destructive(s)))
             .cloned()
-            .collect();
+            .partition(|s| staging && is_destructive(s));
+        if staging {
+            for s in &late {
+                tracing::info!(
+                    "stagingMode table: preSql \"{s}\" runs in the publishing transaction"
+                );
+            }
+            for s in &early {
+                tracing::info!("stagingMode table: preSql \"{s}\" runs now, before the job (it names no TRUNCATE or DELETE)");
+            }
+        }
+        if staging {
+            self.check_transactional().await?;
+        }
         self.run_statements(&early).await?;
         if staging {
             for line in self.remove_stale_stages().await? {
@@ -95,7 +111,7 @@ pub(crate) trait SqlWriterSteps: Sync {
     /// Drops the staging tables killed runs left next to the target; one line per table.
     async fn remove_stale_stages(&self) -> Result<Vec<String>, PluginError> {
         let mut c = self.open().await?;
-        let found = c.staging_tables(schema_of(self.table())).await?;
+        let found = c.staging_tables(schema_of(self.table()).as_deref()).await?;
         let mut done = Vec::new();
         for name in stale_stages(found) {
             c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&name)))

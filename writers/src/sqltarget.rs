@@ -199,18 +199,21 @@ pub enum StagingMode {
 /// Name prefix of staging tables; they live in the target's schema.
 pub(crate) const STAGE_PREFIX: &str = "datasync_stg_";
 
-/// The staging table of task `task` of this run, next to `table` (same schema).
+/// The staging table of task `task` of this run, next to `table` (same schema, written as the
+/// job wrote it).
 pub(crate) fn staging_table(table: &str, task: usize) -> String {
     let name = format!("{STAGE_PREFIX}{}_{task}", datasync_engine::run_id());
-    match table.rsplit_once('.') {
-        Some((schema, _)) => format!("{schema}.{name}"),
-        None => name,
+    let parts = datasync_db::sql::split_ident(table);
+    match parts.split_last() {
+        Some((_, schema)) if !schema.is_empty() => format!("{}.{name}", schema.join(".")),
+        _ => name,
     }
 }
 
-/// The schema part of `table`, if it names one.
-pub(crate) fn schema_of(table: &str) -> Option<&str> {
-    table.rsplit_once('.').map(|(s, _)| s)
+/// The schema `table` names, as the server stores it (quotes removed), if it names one.
+pub(crate) fn schema_of(table: &str) -> Option<String> {
+    let parts = datasync_db::sql::split_ident(table);
+    (parts.len() > 1).then(|| datasync_db::sql::unquote_ident(&parts[parts.len() - 2]))
 }
 
 /// The comment a staging table carries: what it stages and which process owns it.
@@ -222,15 +225,36 @@ pub(crate) fn staging_comment(table: &str) -> String {
     )
 }
 
-/// Whether a preSql statement empties the target (`TRUNCATE`, `DELETE`): in table staging mode
-/// it runs in the final transaction, so a failed job leaves the target as it was.
+/// Whether a preSql statement may remove rows of the target (it names `TRUNCATE` or `DELETE`
+/// anywhere, e.g. in a `WITH` or after a comment): in table staging mode it runs in the final
+/// transaction, so a failed job leaves the target as it was. A false alarm only runs a
+/// statement later.
 pub(crate) fn is_destructive(stmt: &str) -> bool {
-    let first = stmt
-        .trim_start()
-        .split(|c: char| c.is_whitespace())
-        .next()
-        .unwrap_or("");
-    first.eq_ignore_ascii_case("truncate") || first.eq_ignore_ascii_case("delete")
+    stmt.to_ascii_lowercase()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w == "truncate" || w == "delete")
+}
+
+/// `stmt` without the comments (`-- ...` lines, `/* ... */`) and blanks before its first word.
+pub(crate) fn strip_leading_comments(stmt: &str) -> &str {
+    let mut rest = stmt.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r
+                .split_once('\n')
+                .map(|(_, t)| t)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r
+                .split_once("*/")
+                .map(|(_, t)| t)
+                .unwrap_or("")
+                .trim_start();
+        } else {
+            return rest;
+        }
+    }
 }
 
 /// The staging tables of a run: per task, the staging table and the statement that moves its
@@ -312,5 +336,34 @@ pub(crate) fn resume(staging: bool, idempotent: bool) -> datasync_engine::Resume
              write those rows twice; use writeMode replace/update (idempotent) or stagingMode table"
                 .into(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destructive_pre_sql_is_found_behind_comments_and_in_ctes() {
+        for s in [
+            "TRUNCATE t",
+            "  delete from t where 1",
+            "/* x */ TRUNCATE pt",
+            "-- c\nTRUNCATE t1",
+            "WITH d AS (DELETE FROM pt RETURNING 1) SELECT count(*) FROM d",
+        ] {
+            assert!(is_destructive(s), "{s}");
+        }
+        for s in [
+            "CREATE TABLE IF NOT EXISTS t (id int)",
+            "SET x = 1",
+            "UPDATE deleted_at SET a = 1",
+        ] {
+            assert!(!is_destructive(s), "{s}");
+        }
+        assert_eq!(
+            strip_leading_comments("/* a */ -- b\n  TRUNCATE t"),
+            "TRUNCATE t"
+        );
     }
 }

@@ -13,7 +13,7 @@ use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_type, MysqlConnConfig, MysqlError};
-use datasync_db::sql::{quote_ident, Dialect};
+use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::{
@@ -137,6 +137,31 @@ impl SqlWriterSteps for MysqlWriter {
     fn in_transaction(&self, stmt: &str) -> String {
         transactional(stmt)
     }
+    async fn check_transactional(&self) -> Result<(), PluginError> {
+        let (mut conn, url) = self.conn.connect(&[]).await?;
+        let parts = datasync_db::sql::split_ident(&self.table);
+        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
+        let schema = crate::sqltarget::schema_of(&self.table);
+        let q = "SELECT t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t \
+                 JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+                 WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?";
+        let found: Option<(String, String)> = conn
+            .exec_first(q, (schema, name))
+            .await
+            .map_err(|e| self.conn.query_error(url, q, e))?;
+        let _ = conn.disconnect().await;
+        match found {
+            Some((engine, tx)) if !tx.eq_ignore_ascii_case("YES") => {
+                Err(PluginError::new(MysqlError::Invalid(format!(
+                    "stagingMode table needs a transactional table: {} uses the {engine} engine, \
+                     which cannot roll back, so a failed publish would leave it half-changed \
+                     (use InnoDB, or stagingMode none)",
+                    self.table
+                ))))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A MySQL connection for the shared steps.
@@ -167,11 +192,12 @@ impl TargetConn for MysqlTarget {
             .exec(q, (schema,))
             .await
             .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        let q = |n: &str| quote_ident(Dialect::MySql, &format!("`{}`", n.replace('`', "``")));
         Ok(found
             .into_iter()
             .map(|(n, c)| match schema {
-                Some(sc) => (format!("{sc}.{n}"), c),
-                None => (n, c),
+                Some(sc) => (format!("{}.{}", q(sc), q(&n)), c),
+                None => (q(&n), c),
             })
             .collect())
     }
@@ -184,7 +210,10 @@ impl TargetConn for MysqlTarget {
 /// A destructive preSql as it can run inside a transaction: MySQL's TRUNCATE commits on its
 /// own, so `TRUNCATE [TABLE] t` becomes `DELETE FROM t`.
 fn transactional(stmt: &str) -> String {
-    let t = stmt.trim().trim_end_matches(';').trim();
+    let t = crate::sqltarget::strip_leading_comments(stmt)
+        .trim()
+        .trim_end_matches(';')
+        .trim();
     let mut words = t.split_whitespace();
     if !words
         .next()
@@ -334,6 +363,32 @@ impl MysqlTask {
         ];
         let mut alter = vec![format!("COMMENT = '{}'", staging_comment(&w.table))];
         if !star {
+            let written = |c: &str| {
+                names
+                    .iter()
+                    .any(|n| unquote_ident(n).eq_ignore_ascii_case(c))
+            };
+            // An index over a column the job does not write goes whole (shrinking it would
+            // change what it makes unique), then the column.
+            let q = format!("SHOW INDEX FROM {}", w.qtable());
+            let keys: Vec<mysql_async::Row> = s
+                .conn
+                .query(q.as_str())
+                .await
+                .map_err(|e| w.conn.query_error(&s.url, &q, e))?;
+            let mut dropped_keys: Vec<String> = Vec::new();
+            for k in keys {
+                let key: String = k.get("Key_name").unwrap_or_default();
+                let col: String = k.get("Column_name").unwrap_or_default();
+                if !written(&col) && !dropped_keys.contains(&key) {
+                    alter.push(if key == "PRIMARY" {
+                        "DROP PRIMARY KEY".to_string()
+                    } else {
+                        format!("DROP INDEX {}", quote_ident(Dialect::MySql, &key))
+                    });
+                    dropped_keys.push(key);
+                }
+            }
             let q = format!("SHOW COLUMNS FROM {}", w.qtable());
             let fields: Vec<mysql_async::Row> = s
                 .conn
@@ -342,7 +397,7 @@ impl MysqlTask {
                 .map_err(|e| w.conn.query_error(&s.url, &q, e))?;
             for f in fields {
                 let name: String = f.get(0).unwrap_or_default();
-                if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                if !written(&name) {
                     alter.push(format!(
                         "DROP COLUMN {}",
                         quote_ident(Dialect::MySql, &name)

@@ -703,6 +703,16 @@ impl Writer for ParquetWriter {
         Ok(lines)
     }
 
+    fn task_fingerprint(&self, task: usize) -> Option<String> {
+        match &self.kind {
+            Kind::Text(t) => Writer::task_fingerprint(t, task),
+            Kind::Parquet(w) => {
+                let prefix = format!("{}__{}_{task:05}_", w.stem, run_id());
+                crate::publish::fingerprint(&w.staging, &[], |name| name.starts_with(&prefix))
+            }
+        }
+    }
+
     fn resume(&self) -> datasync_engine::Resume {
         match &self.kind {
             Kind::Text(t) => Writer::resume(t),

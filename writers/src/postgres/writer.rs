@@ -13,7 +13,7 @@ use arrow_array::{Array, RecordBatch};
 use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_type, PostgresConnConfig, PostgresError};
-use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
+use datasync_db::sql::{quote_ident, unquote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
 use datasync_engine::config::{parse_params, ConfigError};
 use datasync_engine::{
@@ -144,7 +144,7 @@ impl TargetConn for PostgresTarget {
         &mut self,
         schema: Option<&str>,
     ) -> Result<Vec<(String, String)>, PluginError> {
-        let q = "SELECT n.nspname || '.' || c.relname, coalesce(obj_description(c.oid, 'pg_class'), '') \
+        let q = "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), coalesce(obj_description(c.oid, 'pg_class'), '') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind = 'r' AND c.relname LIKE 'datasync\\_stg\\_%' \
                  AND n.nspname = coalesce($1, current_schema())";
@@ -338,7 +338,7 @@ impl PostgresTask {
         let extra: Vec<String> = rows
             .iter()
             .map(|r| r.get::<_, String>(0))
-            .filter(|c| !names.contains(c))
+            .filter(|c| !names.iter().any(|n| unquote_ident(n) == *c))
             .map(|c| format!("DROP COLUMN {} CASCADE", quote_ident(Dialect::Postgres, &c)))
             .collect();
         if !extra.is_empty() {
