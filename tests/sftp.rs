@@ -271,13 +271,18 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines, vec!["1,a", "2,b", "3,c", "9,z"]);
-    // ...no deeper than maxTraversalLevel.
-    let (o, _) = run(
-        "shallow",
-        format!("{}/in", d.display()),
+    // ...no deeper than maxTraversalLevel: no file, and the job fails before the writer
+    // prepares anything.
+    let shallow = t.path().join("shallow");
+    let r = sftp_reader(
+        &s,
+        &s.conn(),
+        &format!("{}/in", d.display()),
         r#", "maxTraversalLevel": 2"#,
     );
+    let (o, _d) = run_job("shallow", &job(SETTING, &r, &file_writer(&shallow)));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!shallow.exists(), "the writer prepared nothing");
     // gzip input.
     let (o, lines) = run(
         "gz",

@@ -44,6 +44,26 @@ impl std::fmt::Display for TaskState {
     }
 }
 
+impl TaskReport {
+    /// A task the resumed run had finished, with its recorded figures.
+    pub(crate) fn resumed(id: usize, d: &crate::runstate::TaskDone) -> TaskReport {
+        TaskReport {
+            id,
+            source: d.source.clone(),
+            attempts: 0,
+            state: TaskState::Resumed,
+            records_read: d.records_read,
+            records_written: d.records_written,
+            bytes_read: d.bytes_read,
+            dirty: d.dirty,
+            seconds: 0.0,
+            reader_wait_seconds: 0.0,
+            writer_wait_seconds: 0.0,
+            error: None,
+        }
+    }
+}
+
 /// Figures of one pipeline (its last attempt).
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
@@ -134,6 +154,47 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that starts now: succeeded so far, no figures yet.
+    pub(crate) fn begin(
+        spec: &crate::job::JobSpec,
+        reader: &str,
+        writer: &str,
+        run_id: &str,
+        channels: usize,
+    ) -> Report {
+        Report {
+            job: spec.name.clone(),
+            run_id: run_id.to_string(),
+            status: Status::Succeeded,
+            exit_code: 0,
+            error: None,
+            reader: reader.to_string(),
+            writer: writer.to_string(),
+            start: chrono::Utc::now().to_rfc3339(),
+            end: String::new(),
+            duration_seconds: 0.0,
+            channels,
+            channels_source: match spec.setting.speed.channel {
+                Some(_) => "job.setting.speed.channel".to_string(),
+                None => "default: job.setting.speed.channel unset".to_string(),
+            },
+            tasks: 0,
+            records_read: 0,
+            records_written: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            dirty_records: 0,
+            dirty_file: None,
+            retries: 0,
+            records_per_second: 0.0,
+            mb_per_second: 0.0,
+            reader_wait_seconds: 0.0,
+            writer_wait_seconds: 0.0,
+            throttle_wait_seconds: 0.0,
+            task_reports: Vec::new(),
+        }
+    }
+
     /// Which side limited throughput, from the wait times.
     pub fn bottleneck(&self) -> &'static str {
         if self.throttle_wait_seconds > self.reader_wait_seconds.max(self.writer_wait_seconds) {

@@ -140,9 +140,7 @@ pub fn run_id() -> &'static str {
 /// Runs a built job to the end and reports. Never panics on plugin errors: every outcome is a
 /// [`Report`] with its exit code.
 pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> Report {
-    let start = chrono::Utc::now();
     let t0 = Instant::now();
-    let run_id = run_id().to_string();
     let spec = job.spec.clone();
     let setting = &spec.setting;
     let channels = setting
@@ -151,49 +149,12 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         .map(|c| c as usize)
         .unwrap_or(1)
         .max(1);
-    let channels_source = match setting.speed.channel {
-        Some(_) => "job.setting.speed.channel".to_string(),
-        None => "default: job.setting.speed.channel unset".to_string(),
-    };
     let dirty = Arc::new(DirtySink::new(
         opts.dirty_file.clone(),
         setting.error_limit.record,
         control.cancel.clone(),
     ));
-    let throttle = Arc::new(Throttle::new(ThrottleLimits {
-        records_per_sec: setting.speed.record,
-        bytes_per_sec: setting.speed.byte,
-    }));
-
-    let mut base = Report {
-        job: spec.name.clone(),
-        run_id,
-        status: Status::Succeeded,
-        exit_code: 0,
-        error: None,
-        reader: job.reader_name.to_string(),
-        writer: job.writer_name.to_string(),
-        start: start.to_rfc3339(),
-        end: String::new(),
-        duration_seconds: 0.0,
-        channels,
-        channels_source,
-        tasks: 0,
-        records_read: 0,
-        records_written: 0,
-        bytes_read: 0,
-        bytes_written: 0,
-        dirty_records: 0,
-        dirty_file: None,
-        retries: 0,
-        records_per_second: 0.0,
-        mb_per_second: 0.0,
-        reader_wait_seconds: 0.0,
-        writer_wait_seconds: 0.0,
-        throttle_wait_seconds: 0.0,
-        task_reports: Vec::new(),
-    };
-
+    let mut base = Report::begin(&spec, job.reader_name, job.writer_name, run_id(), channels);
     let writer = job.writer;
     let reader = job.reader;
     // Staging writers record finished tasks next to their staged output, so a failed or
@@ -202,109 +163,39 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         Resume::StateFile(p) => Some(p),
         _ => None,
     };
-    let keep = opts.keep_staging && state_path.is_some();
     let end = Ending {
         writer: writer.as_ref(),
         control: &control,
         dirty: &dirty,
         t0,
         setting,
-        keep,
+        keep: opts.keep_staging && state_path.is_some(),
     };
     let hash = crate::runstate::job_hash(&spec, channels);
-    let prior = match (opts.resume, &state_path) {
-        (true, Some(p)) => match crate::runstate::load(p) {
-            Ok(Some(st)) if st.job_hash != hash => Err(format!(
-                "--resume: the job is not the one run {} ran (its plugins, parameters or channel \
-                 count changed); run it without --resume",
-                st.run_id
-            )),
-            Ok(Some(st)) => Ok(Some(st)),
-            Ok(None) => {
-                tracing::info!(
-                    "--resume: no run state at {}: no task of run {} had finished; every task runs",
-                    p.display(),
-                    base.run_id
-                );
-                Ok(None)
-            }
-            Err(e) => Err(format!("--resume: {e}")),
-        },
-        (true, None) => {
-            tracing::info!(
-                "--resume: the {} writer's output is idempotent: every task runs again",
-                job.writer_name
-            );
-            Ok(None)
-        }
-        _ => Ok(None),
-    };
-    let prior = match prior {
+    let prior = match crate::runstate::prior(
+        opts.resume,
+        state_path.as_deref(),
+        &hash,
+        &base.run_id,
+        job.writer_name,
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            return end.early(base, e).await;
-        }
+        Err(e) => return end.early(base, e).await,
     };
-    // The source is planned before the writer prepares: a source that cannot be read (no
-    // file matches, the server refuses) fails the job before a preSql empties the target.
-    let planned = async {
-        let rtasks = reader
-            .split(channels)
-            .await
-            .map_err(|e| format!("reader {} split: {}", job.reader_name, e.chain()))?;
-        writer
-            .prepare()
-            .await
-            .map_err(|e| format!("writer {} prepare: {}", job.writer_name, e.chain()))?;
-        let wtasks = writer
-            .split(rtasks.len())
-            .await
-            .map_err(|e| format!("writer {} split: {}", job.writer_name, e.chain()))?;
-        if wtasks.len() != rtasks.len() {
-            return Err(format!(
-                "writer {} returned {} tasks for {} reader tasks",
-                job.writer_name,
-                wtasks.len(),
-                rtasks.len()
-            ));
-        }
-        Ok((rtasks, wtasks))
-    };
+    let names = (job.reader_name, job.writer_name);
     let planned = tokio::select! {
-        p = planned => p,
+        p = plan_tasks(reader.as_ref(), writer.as_ref(), channels, names) => p,
         _ = control.cancel.cancelled() => Err("stopped before any task started".to_string()),
     };
     let (rtasks, wtasks) = match planned {
         Ok(p) => p,
-        Err(e) => {
-            return end.early(base, e).await;
-        }
+        Err(e) => return end.early(base, e).await,
     };
     base.tasks = rtasks.len();
-    // Tasks an earlier attempt of this run finished (same task number, same source).
-    let done: std::collections::BTreeMap<usize, TaskDone> = prior
-        .as_ref()
-        .map(|st| {
-            st.tasks
-                .iter()
-                .filter(|(i, d)| {
-                    let same_source = rtasks.get(**i).is_some_and(|r| r.describe() == d.source);
-                    let now = writer.task_fingerprint(**i);
-                    let intact = d.output.is_none() || d.output == now;
-                    if same_source && !intact {
-                        tracing::warn!(
-                            "--resume: the staged output of task {i} changed since it finished \
-                             (recorded {}, found {}); it runs again",
-                            d.output.as_deref().unwrap_or("-"),
-                            now.as_deref().unwrap_or("nothing")
-                        );
-                    }
-                    same_source && intact
-                })
-                .map(|(i, d)| (*i, d.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Tasks an earlier attempt of this run finished (same task number, same source, same
+    // staged output).
+    let sources: Vec<String> = rtasks.iter().map(|r| r.describe()).collect();
+    let done = crate::runstate::finished(prior.as_ref(), &sources, |i| writer.task_fingerprint(i));
     if opts.resume && prior.is_some() {
         tracing::info!(
             "--resume: {} of {} task(s) of run {} had finished and are not run again",
@@ -312,62 +203,30 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             rtasks.len(),
             base.run_id
         );
-        let keep_tasks = done.keys().copied().collect();
-        let recorded: u64 = done.values().map(|d| d.dirty).sum();
-        match dirty.resume(&keep_tasks) {
-            Ok(n) if n < recorded => tracing::warn!(
-                "--resume: the finished tasks had {recorded} dirty record(s), but {} holds {n} of \
-                 them (did the earlier run write them to another --dirty-file?)",
-                dirty.path().display()
-            ),
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                "--resume: {n} dirty record(s) of the finished tasks stay in {}",
-                dirty.path().display()
-            ),
-            Err(e) => {
-                return end.early(base, e.to_string()).await;
-            }
+        if let Err(e) = keep_dirty_records(&dirty, &done) {
+            return end.early(base, e).await;
         }
     }
     let state = state_path.map(|p| {
-        let mut st = RunState {
-            run_id: base.run_id.clone(),
-            job_hash: hash.clone(),
-            tasks: Default::default(),
-        };
-        st.tasks = done.clone();
-        Mutex::new((p, st))
+        Mutex::new((
+            p,
+            RunState {
+                run_id: base.run_id.clone(),
+                job_hash: hash.clone(),
+                tasks: done.clone(),
+            },
+        ))
     });
     tracing::info!(tasks = rtasks.len(), channels, "job {} planned", spec.name);
 
-    let slots: Arc<Vec<Slot>> = Arc::new(
-        rtasks
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let counters = Counters::default();
-                let state = match done.get(&i) {
-                    Some(d) => {
-                        counters.add_read(d.records_read, d.bytes_read);
-                        counters.add_written(d.records_written, d.bytes_written);
-                        DONE
-                    }
-                    None => PENDING,
-                };
-                Slot {
-                    source: r.describe(),
-                    hint: r.size_hint(),
-                    counters: Mutex::new(Arc::new(counters)),
-                    state: state.into(),
-                }
-            })
-            .collect(),
-    );
+    let slots = Arc::new(make_slots(&rtasks, &done));
     let env = Arc::new(Env {
         control: control.clone(),
         dirty: dirty.clone(),
-        throttle,
+        throttle: Arc::new(Throttle::new(ThrottleLimits {
+            records_per_sec: setting.speed.record,
+            bytes_per_sec: setting.speed.byte,
+        })),
         slots: slots.clone(),
         semaphore: Semaphore::new(channels),
         capacity: ChannelCapacity::default(),
@@ -394,20 +253,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let mut reports = Vec::new();
     for (id, (r, w)) in rtasks.into_iter().zip(wtasks).enumerate() {
         match done.get(&id) {
-            Some(d) => reports.push(TaskReport {
-                id,
-                source: d.source.clone(),
-                attempts: 0,
-                state: TaskState::Resumed,
-                records_read: d.records_read,
-                records_written: d.records_written,
-                bytes_read: d.bytes_read,
-                dirty: d.dirty,
-                seconds: 0.0,
-                reader_wait_seconds: 0.0,
-                writer_wait_seconds: 0.0,
-                error: None,
-            }),
+            Some(d) => reports.push(TaskReport::resumed(id, d)),
             None => {
                 set.spawn(pipeline(id, r, w, env.clone()));
             }
@@ -430,6 +276,88 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
     finish(base, &end, &slots).await
+}
+
+/// Splits the source, then prepares the writer (a source that cannot be read, e.g. no file
+/// matches or the server refuses, fails the job before a preSql empties the target), then
+/// splits the writer into as many tasks.
+async fn plan_tasks(
+    reader: &dyn Reader,
+    writer: &dyn Writer,
+    channels: usize,
+    (reader_name, writer_name): (&str, &str),
+) -> Result<(Vec<Box<dyn ReaderTask>>, Vec<Box<dyn WriterTask>>), String> {
+    let rtasks = reader
+        .split(channels)
+        .await
+        .map_err(|e| format!("reader {reader_name} split: {}", e.chain()))?;
+    writer
+        .prepare()
+        .await
+        .map_err(|e| format!("writer {writer_name} prepare: {}", e.chain()))?;
+    let wtasks = writer
+        .split(rtasks.len())
+        .await
+        .map_err(|e| format!("writer {writer_name} split: {}", e.chain()))?;
+    if wtasks.len() != rtasks.len() {
+        return Err(format!(
+            "writer {writer_name} returned {} tasks for {} reader tasks",
+            wtasks.len(),
+            rtasks.len()
+        ));
+    }
+    Ok((rtasks, wtasks))
+}
+
+/// `--resume`: the dirty file keeps the records of the finished tasks only.
+fn keep_dirty_records(
+    dirty: &DirtySink,
+    done: &std::collections::BTreeMap<usize, TaskDone>,
+) -> Result<(), String> {
+    let keep_tasks = done.keys().copied().collect();
+    let recorded: u64 = done.values().map(|d| d.dirty).sum();
+    match dirty.resume(&keep_tasks) {
+        Ok(n) if n < recorded => tracing::warn!(
+            "--resume: the finished tasks had {recorded} dirty record(s), but {} holds {n} of \
+             them (did the earlier run write them to another --dirty-file?)",
+            dirty.path().display()
+        ),
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "--resume: {n} dirty record(s) of the finished tasks stay in {}",
+            dirty.path().display()
+        ),
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(())
+}
+
+/// One monitor slot per task; finished tasks of a resumed run start done, with their figures.
+fn make_slots(
+    rtasks: &[Box<dyn ReaderTask>],
+    done: &std::collections::BTreeMap<usize, TaskDone>,
+) -> Vec<Slot> {
+    rtasks
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let counters = Counters::default();
+            let state = match done.get(&i) {
+                Some(d) => {
+                    counters.add_read(d.records_read, d.bytes_read);
+                    counters.add_written(d.records_written, d.bytes_written);
+                    DONE
+                }
+                None => PENDING,
+            };
+            Slot {
+                source: r.describe(),
+                hint: r.size_hint(),
+                counters: Mutex::new(Arc::new(counters)),
+                state: state.into(),
+            }
+        })
+        .collect()
 }
 
 /// What ending a run needs, whichever way it ends.
@@ -558,6 +486,101 @@ fn signal_name(sig: i32) -> &'static str {
 /// How long a stopping job lets a writer task reach its next batch boundary.
 const WRITER_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What one attempt of a pipeline gives back: both tasks (for a retry) and the error that
+/// ended it, with its side; `Err` when a task panicked.
+type Attempt = Result<
+    (
+        Box<dyn ReaderTask>,
+        Box<dyn WriterTask>,
+        Option<(Side, PluginError)>,
+    ),
+    String,
+>;
+
+/// Runs one attempt: the reader and the writer task on their own tokio tasks, joined by a
+/// fresh bounded channel counted by `counters`.
+async fn run_attempt(
+    id: usize,
+    attempt: u32,
+    mut r: Box<dyn ReaderTask>,
+    mut w: Box<dyn WriterTask>,
+    env: &Env,
+    counters: &Arc<Counters>,
+) -> Attempt {
+    let cancel = env.control.cancel.clone();
+    let (tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
+    let ctx = |side, plugin: &Arc<str>| TaskContext {
+        task_id: id,
+        attempt,
+        side,
+        plugin: plugin.clone(),
+        counters: counters.clone(),
+        cancel: cancel.clone(),
+        batch: env.spec.setting.batch,
+        dirty: env.dirty.clone(),
+    };
+    let rctx = ctx(Side::Reader, &env.reader_name);
+    let wctx = ctx(Side::Writer, &env.writer_name);
+    let rh = tokio::spawn(async move {
+        let cancel = rctx.cancel.clone();
+        let res = tokio::select! {
+            res = r.read(tx, rctx) => res,
+            _ = cancel.cancelled() => Err(PluginError::new(Cancelled)),
+        };
+        (r, res)
+    });
+    let wh = tokio::spawn(async move {
+        let cancel = wctx.cancel.clone();
+        let res = {
+            let write = w.write(rx, wctx);
+            tokio::pin!(write);
+            tokio::select! {
+                res = &mut write => res,
+                // The writer stops at its next batch boundary (it checks cancellation there,
+                // and its input ends with the reader): a unit it is committing is finished and
+                // counted, not cut off with its outcome unknown. A writer stuck on its target
+                // is dropped after the grace period.
+                _ = cancel.cancelled() => {
+                    match tokio::time::timeout(WRITER_STOP_GRACE, &mut write).await {
+                        Ok(res) => res,
+                        Err(_) => Err(PluginError::new(Cancelled)),
+                    }
+                }
+            }
+        };
+        (w, res)
+    });
+    let (rj, wj) = (rh.await, wh.await);
+    let ((r, rres), (w, wres)) = match (rj, wj) {
+        (Ok(rr), Ok(ww)) => (rr, ww),
+        (rj, wj) => {
+            return Err(format!(
+                "task {id} panicked: {}",
+                [rj.err(), wj.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        }
+    };
+    // The writer's error is the cause when the reader only saw the channel close.
+    let err = match (rres, wres) {
+        (Ok(()), Ok(())) => None,
+        (Err(re), Ok(())) => Some((Side::Reader, re)),
+        (Ok(()), Err(we)) => Some((Side::Writer, we)),
+        (Err(re), Err(we)) => {
+            if re.is::<datasync_channel::Closed>() || re.is::<Cancelled>() {
+                Some((Side::Writer, we))
+            } else {
+                Some((Side::Reader, re))
+            }
+        }
+    };
+    Ok((r, w, err))
+}
+
 /// Runs one reader task into one writer task, retrying where safe.
 async fn pipeline(
     id: usize,
@@ -594,49 +617,7 @@ async fn pipeline(
         if let Ok(mut c) = slot.counters.lock() {
             *c = counters.clone();
         }
-        let (tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
-        let ctx = |side, plugin: &Arc<str>| TaskContext {
-            task_id: id,
-            attempt,
-            side,
-            plugin: plugin.clone(),
-            counters: counters.clone(),
-            cancel: cancel.clone(),
-            batch: env.spec.setting.batch,
-            dirty: env.dirty.clone(),
-        };
-        let rctx = ctx(Side::Reader, &env.reader_name);
-        let wctx = ctx(Side::Writer, &env.writer_name);
-        let rh = tokio::spawn(async move {
-            let cancel = rctx.cancel.clone();
-            let res = tokio::select! {
-                res = r.read(tx, rctx) => res,
-                _ = cancel.cancelled() => Err(PluginError::new(Cancelled)),
-            };
-            (r, res)
-        });
-        let wh = tokio::spawn(async move {
-            let cancel = wctx.cancel.clone();
-            let res = {
-                let write = w.write(rx, wctx);
-                tokio::pin!(write);
-                tokio::select! {
-                    res = &mut write => res,
-                    // The writer stops at its next batch boundary (it checks cancellation
-                    // there, and its input ends with the reader): a unit it is committing is
-                    // finished and counted, not cut off with its outcome unknown. A writer
-                    // stuck on its target is dropped after the grace period.
-                    _ = cancel.cancelled() => {
-                        match tokio::time::timeout(WRITER_STOP_GRACE, &mut write).await {
-                            Ok(res) => res,
-                            Err(_) => Err(PluginError::new(Cancelled)),
-                        }
-                    }
-                }
-            };
-            (w, res)
-        });
-        let (rj, wj) = (rh.await, wh.await);
+        let attempt_result = run_attempt(id, attempt, r, w, &env, &counters).await;
         let snap = counters.snapshot();
         rep.attempts = attempt;
         rep.records_read = snap.records_read;
@@ -646,39 +627,17 @@ async fn pipeline(
         rep.seconds = started.elapsed().as_secs_f64();
         rep.reader_wait_seconds = snap.reader_wait_ns as f64 / 1e9;
         rep.writer_wait_seconds = snap.writer_wait_ns as f64 / 1e9;
-        let (rres, wres) = match (rj, wj) {
-            (Ok((rb, rres)), Ok((wb, wres))) => {
+        let err = match attempt_result {
+            Ok((rb, wb, err)) => {
                 r = rb;
                 w = wb;
-                (rres, wres)
+                err
             }
-            (rj, wj) => {
-                let msg = format!(
-                    "task {id} panicked: {}",
-                    [rj.err(), wj.err()]
-                        .into_iter()
-                        .flatten()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
+            Err(msg) => {
                 env.control.stop(StopReason::Failed(msg.clone()));
                 rep.state = TaskState::Failed;
                 rep.error = Some(msg);
                 break;
-            }
-        };
-        // The writer's error is the cause when the reader only saw the channel close.
-        let err = match (rres, wres) {
-            (Ok(()), Ok(())) => None,
-            (Err(re), Ok(())) => Some((Side::Reader, re)),
-            (Ok(()), Err(we)) => Some((Side::Writer, we)),
-            (Err(re), Err(we)) => {
-                if re.is::<datasync_channel::Closed>() || re.is::<Cancelled>() {
-                    Some((Side::Writer, we))
-                } else {
-                    Some((Side::Reader, re))
-                }
             }
         };
         let Some((side, e)) = err else {

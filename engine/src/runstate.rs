@@ -130,6 +130,75 @@ pub fn save(path: &Path, state: &RunState) -> Result<(), RunStateError> {
     Ok(())
 }
 
+/// The state a run starts from: with `--resume` and a writer that keeps state at `path`, the
+/// recorded state (refused when the job changed), else none.
+pub fn prior(
+    resume: bool,
+    path: Option<&Path>,
+    hash: &str,
+    run_id: &str,
+    writer: &str,
+) -> Result<Option<RunState>, String> {
+    match (resume, path) {
+        (true, Some(p)) => match load(p) {
+            Ok(Some(st)) if st.job_hash != hash => Err(format!(
+                "--resume: the job is not the one run {} ran (its plugins, parameters or channel \
+                 count changed); run it without --resume",
+                st.run_id
+            )),
+            Ok(Some(st)) => Ok(Some(st)),
+            Ok(None) => {
+                tracing::info!(
+                    "--resume: no run state at {}: no task of run {run_id} had finished; every task runs",
+                    p.display()
+                );
+                Ok(None)
+            }
+            Err(e) => Err(format!("--resume: {e}")),
+        },
+        (true, None) => {
+            tracing::info!(
+                "--resume: the {writer} writer's output is idempotent: every task runs again"
+            );
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The tasks of `prior` that need not run again: same task number and source (`sources[i]`
+/// is task i's now), and staged output that still matches what was recorded (`now(i)`).
+pub fn finished(
+    prior: Option<&RunState>,
+    sources: &[String],
+    now: impl Fn(usize) -> Option<String>,
+) -> BTreeMap<usize, TaskDone> {
+    let Some(st) = prior else {
+        return BTreeMap::new();
+    };
+    st.tasks
+        .iter()
+        .filter(|(i, d)| {
+            let same_source = sources.get(**i).is_some_and(|s| *s == d.source);
+            if !same_source {
+                return false;
+            }
+            let found = now(**i);
+            let intact = d.output.is_none() || d.output == found;
+            if !intact {
+                tracing::warn!(
+                    "--resume: the staged output of task {i} changed since it finished \
+                     (recorded {}, found {}); it runs again",
+                    d.output.as_deref().unwrap_or("-"),
+                    found.as_deref().unwrap_or("nothing")
+                );
+            }
+            intact
+        })
+        .map(|(i, d)| (*i, d.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
