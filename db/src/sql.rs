@@ -570,3 +570,82 @@ mod tests {
         assert!(split_ranges(5, 4, 3).is_empty());
     }
 }
+
+/// What the shared SQL error needs to know about a driver's error.
+pub trait DriverError: std::error::Error + Send + Sync + 'static {
+    /// Whether a failed connect may succeed later (no answer, a server starting, shutting
+    /// down or full), as opposed to a refusal (bad credentials, unknown database).
+    fn connect_may_heal(&self) -> bool;
+    /// Whether a failed statement lost its connection (it may succeed on a new one), as
+    /// opposed to the server refusing it.
+    fn connection_lost(&self) -> bool;
+}
+
+/// Errors of a SQL plugin, generic over its driver's error.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError<E: DriverError> {
+    /// No URL of the list accepted a connection.
+    #[error("cannot connect to {url} as {user}")]
+    Connect {
+        /// The URL (no password).
+        url: String,
+        /// The user.
+        user: String,
+        /// The cause.
+        #[source]
+        source: E,
+    },
+    /// Connecting took longer than the connect timeout.
+    #[error("cannot connect to {url}: no answer within {secs}s (connectTimeout)")]
+    Timeout {
+        /// The URL (no password).
+        url: String,
+        /// The timeout.
+        secs: u64,
+    },
+    /// A statement failed.
+    #[error("{what} failed on {url}")]
+    Query {
+        /// Which statement, shortened.
+        what: String,
+        /// The URL (no password).
+        url: String,
+        /// The cause.
+        #[source]
+        source: E,
+    },
+    /// Something about the data or schema that cannot work (named in the message).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl<E: DriverError> SqlError<E> {
+    /// Lost connections and timeouts may heal; server refusals do not.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SqlError::Connect { source, .. } => source.connect_may_heal(),
+            SqlError::Query { source, .. } => source.connection_lost(),
+            SqlError::Timeout { .. } => true,
+            SqlError::Invalid(_) => false,
+        }
+    }
+
+    /// A failed statement with the statement (shortened) and the URL.
+    pub fn query(url: &JdbcUrl, sql: &str, source: E) -> Self {
+        SqlError::Query {
+            what: format!("`{}`", shorten_sql(sql)),
+            url: url.to_string(),
+            source,
+        }
+    }
+}
+
+impl<E: DriverError> From<SqlError<E>> for datasync_engine::PluginError {
+    fn from(e: SqlError<E>) -> Self {
+        if e.is_retriable() {
+            datasync_engine::PluginError::retriable(e)
+        } else {
+            datasync_engine::PluginError::new(e)
+        }
+    }
+}

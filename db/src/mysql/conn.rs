@@ -2,7 +2,7 @@
 
 use crate::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
 use datasync_engine::config::ConfigError;
-use datasync_engine::{PluginError, Secret};
+use datasync_engine::Secret;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 use std::path::PathBuf;
@@ -12,78 +12,14 @@ use std::time::Duration;
 pub const MYSQL_SCHEMES: &[&str] = &["mysql", "mariadb", "oceanbase"];
 
 /// Errors of MySQL-protocol plugins.
-#[derive(Debug, thiserror::Error)]
-pub enum MysqlError {
-    /// No URL of the list accepted a connection.
-    #[error("cannot connect to {url} as {user}")]
-    Connect {
-        /// The URL (no password).
-        url: String,
-        /// The user.
-        user: String,
-        /// The cause.
-        #[source]
-        source: mysql_async::Error,
-    },
-    /// Connecting took longer than the connect timeout.
-    #[error("cannot connect to {url}: no answer within {secs}s (connectTimeout)")]
-    Timeout {
-        /// The URL (no password).
-        url: String,
-        /// The timeout.
-        secs: u64,
-    },
-    /// A statement failed.
-    #[error("{what} failed on {url}")]
-    Query {
-        /// Which statement, shortened.
-        what: String,
-        /// The URL (no password).
-        url: String,
-        /// The cause.
-        #[source]
-        source: mysql_async::Error,
-    },
-    /// Something about the data or schema that cannot work (named in the message).
-    #[error("{0}")]
-    Invalid(String),
-}
+pub type MysqlError = crate::sql::SqlError<mysql_async::Error>;
 
-impl MysqlError {
-    /// Lost connections and timeouts may heal; server-side refusals do not.
-    pub fn is_retriable(&self) -> bool {
-        match self {
-            MysqlError::Connect { source, .. } | MysqlError::Query { source, .. } => {
-                source.is_fatal()
-            }
-            MysqlError::Timeout { .. } => true,
-            MysqlError::Invalid(_) => false,
-        }
+impl crate::sql::DriverError for mysql_async::Error {
+    fn connect_may_heal(&self) -> bool {
+        self.is_fatal()
     }
-
-    /// The server's error code, when the server refused.
-    pub fn server_code(&self) -> Option<u16> {
-        match self {
-            MysqlError::Connect {
-                source: mysql_async::Error::Server(e),
-                ..
-            }
-            | MysqlError::Query {
-                source: mysql_async::Error::Server(e),
-                ..
-            } => Some(e.code),
-            _ => None,
-        }
-    }
-}
-
-impl From<MysqlError> for PluginError {
-    fn from(e: MysqlError) -> Self {
-        if e.is_retriable() {
-            PluginError::retriable(e)
-        } else {
-            PluginError::new(e)
-        }
+    fn connection_lost(&self) -> bool {
+        self.is_fatal()
     }
 }
 
@@ -231,11 +167,7 @@ impl MysqlConnConfig {
 
     /// Wraps a statement error with the statement (shortened) and the URL.
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: mysql_async::Error) -> MysqlError {
-        MysqlError::Query {
-            what: format!("`{}`", shorten_sql(sql)),
-            url: url.to_string(),
-            source,
-        }
+        MysqlError::query(url, sql, source)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Connection settings and connecting.
 
-use crate::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
+use crate::sql::{parse_jdbc_url, JdbcUrl};
 use datasync_engine::config::ConfigError;
-use datasync_engine::{PluginError, Secret};
+use datasync_engine::Secret;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
@@ -10,66 +10,18 @@ use tokio_postgres::{Client, NoTls};
 pub const PG_SCHEMES: &[&str] = &["postgresql", "postgres"];
 
 /// Errors of the PostgreSQL plugins.
-#[derive(Debug, thiserror::Error)]
-pub enum PostgresError {
-    /// No URL of the list accepted a connection.
-    #[error("cannot connect to {url} as {user}")]
-    Connect {
-        /// The URL (no password).
-        url: String,
-        /// The user.
-        user: String,
-        /// The cause.
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    /// Connecting took longer than the connect timeout.
-    #[error("cannot connect to {url}: no answer within {secs}s (connectTimeout)")]
-    Timeout {
-        /// The URL (no password).
-        url: String,
-        /// The timeout.
-        secs: u64,
-    },
-    /// A statement failed.
-    #[error("{what} failed on {url}")]
-    Query {
-        /// Which statement, shortened.
-        what: String,
-        /// The URL (no password).
-        url: String,
-        /// The cause.
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    /// Something about the data or schema that cannot work (named in the message).
-    #[error("{0}")]
-    Invalid(String),
-}
+pub type PostgresError = crate::sql::SqlError<tokio_postgres::Error>;
 
-impl PostgresError {
-    /// Lost connections and timeouts may heal; server refusals do not.
-    pub fn is_retriable(&self) -> bool {
-        match self {
-            // No answer at all, or a server that is starting, shutting down or full.
-            PostgresError::Connect { source, .. } => source.as_db_error().is_none_or(|db| {
-                let c = db.code().code();
-                c.starts_with("08") || c.starts_with("57P") || c == "53300"
-            }),
-            PostgresError::Query { source, .. } => source.is_closed(),
-            PostgresError::Timeout { .. } => true,
-            PostgresError::Invalid(_) => false,
-        }
+impl crate::sql::DriverError for tokio_postgres::Error {
+    /// No answer at all, or a server that is starting, shutting down or full.
+    fn connect_may_heal(&self) -> bool {
+        self.as_db_error().is_none_or(|db| {
+            let c = db.code().code();
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        })
     }
-}
-
-impl From<PostgresError> for PluginError {
-    fn from(e: PostgresError) -> Self {
-        if e.is_retriable() {
-            PluginError::retriable(e)
-        } else {
-            PluginError::new(e)
-        }
+    fn connection_lost(&self) -> bool {
+        self.is_closed()
     }
 }
 
@@ -216,10 +168,6 @@ impl PostgresConnConfig {
         sql: &str,
         source: tokio_postgres::Error,
     ) -> PostgresError {
-        PostgresError::Query {
-            what: format!("`{}`", shorten_sql(sql)),
-            url: url.to_string(),
-            source,
-        }
+        PostgresError::query(url, sql, source)
     }
 }
