@@ -9,6 +9,8 @@ mod config;
 mod convert;
 mod file;
 mod hms;
+mod staging;
+mod task;
 mod writer;
 
 pub use config::{ParquetCompression, ParquetWriteMode, ParquetWriterConfig, TimestampType};
