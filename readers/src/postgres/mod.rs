@@ -3,8 +3,10 @@
 //! memory). Tables are read whole or split on an integer `splitPk` (key ranges plus NULL keys);
 //! `querySql` runs as given. One-dimensional arrays become Arrow lists; types without a native
 //! decoder here (interval, inet/cidr, ranges...) are selected as `::text`.
-//! Limits: no TLS yet; multi-dimensional array values are dirty records.
+//! Limits: no TLS yet (sslmode disable/allow/prefer only); multi-dimensional array values are
+//! dirty records.
 
+mod copy;
 mod decode;
 mod reader;
 

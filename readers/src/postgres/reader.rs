@@ -1,6 +1,7 @@
 //! The reader: validation, split planning, and streaming a split through binary COPY.
 
-use super::decode::{decode, ColKind, Columns, Scalar, SIGNATURE};
+use super::copy::CopyFrames;
+use super::decode::{decode, ColKind, Columns, Scalar};
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{
@@ -142,13 +143,6 @@ struct PostgresTask {
     split: SqlSplit,
 }
 
-/// Where the binary COPY stream parser is.
-enum Stage {
-    Header,
-    Tuples,
-    Done,
-}
-
 #[async_trait]
 impl ReaderTask for PostgresTask {
     fn describe(&self) -> String {
@@ -169,180 +163,43 @@ impl ReaderTask for PostgresTask {
             .prepare(&sql)
             .await
             .map_err(|e| cc.query_error(url, &sql, e))?;
-        let mut fields = Vec::new();
-        let mut kinds = Vec::new();
-        let mut select = Vec::new();
-        let mut needs_wrap = false;
-        for c in stmt.columns() {
-            let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
-            match arrow_type(c.type_(), c.type_modifier()) {
-                Some((t, kind)) => {
-                    let elem = array_element(c.type_()).map(|(et, ek)| (ek, precision(&et)));
-                    kinds.push(ColKind {
-                        kind,
-                        precision: precision(&t),
-                        elem,
-                    });
-                    fields.push(arrow_schema::Field::new(c.name(), t, true));
-                    select.push(q);
-                }
-                None => {
-                    needs_wrap = true;
-                    fields.push(arrow_schema::Field::new(
-                        c.name(),
-                        arrow_schema::DataType::Utf8,
-                        true,
-                    ));
-                    kinds.push(ColKind {
-                        kind: PostgresKind::Text,
-                        precision: 0,
-                        elem: None,
-                    });
-                    select.push(format!("{q}::text"));
-                }
-            }
-        }
-        let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
-        let copy_sql = if needs_wrap {
-            let mut seen = std::collections::HashSet::new();
-            if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-                return Err(PostgresError::Invalid(format!(
-                    "column name {dup} appears twice; alias the columns so each name is unique"
-                ))
-                .into());
-            }
-            format!(
-                "COPY (SELECT {} FROM ({sql}) AS q) TO STDOUT (FORMAT binary)",
-                select.join(", ")
-            )
-        } else {
-            format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
-        };
+        let plan = plan_columns(stmt.columns(), &sql)?;
         tracing::debug!(
             "columns {}",
             datasync_codec::types::columns_line(
-                fields.iter().map(|f| (f.name().as_str(), f.data_type()))
+                plan.fields
+                    .iter()
+                    .map(|f| (f.name().as_str(), f.data_type()))
             )
         );
-        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let names: Vec<String> = plan.fields.iter().map(|f| f.name().clone()).collect();
+        let kinds = plan.kinds;
+        let schema = Arc::new(arrow_schema::Schema::new(plan.fields));
         let mut cols =
             Columns::new(schema).map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
         let stream = client
-            .copy_out(copy_sql.as_str())
+            .copy_out(plan.copy_sql.as_str())
             .await
-            .map_err(|e| cc.query_error(url, &copy_sql, e))?;
+            .map_err(|e| cc.query_error(url, &plan.copy_sql, e))?;
         futures_util::pin_mut!(stream);
         let mut buf = BytesMut::new();
-        let mut stage = Stage::Header;
-        let ncols = kinds.len();
+        let mut frames = CopyFrames::new(kinds.len());
         let mut dirty_rows: Vec<(String, Vec<Value>)> = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| cc.query_error(url, &copy_sql, e))?;
+            let chunk = chunk.map_err(|e| cc.query_error(url, &plan.copy_sql, e))?;
             buf.extend_from_slice(&chunk);
-            loop {
-                match stage {
-                    Stage::Header => {
-                        if buf.len() < 19 {
-                            break;
-                        }
-                        if &buf[..11] != SIGNATURE {
-                            return Err(PostgresError::Invalid(
-                                "COPY stream does not start with the binary signature".into(),
-                            )
-                            .into());
-                        }
-                        let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
-                        if buf.len() < 19 + ext {
-                            break;
-                        }
-                        buf.advance(19 + ext);
-                        stage = Stage::Tuples;
-                    }
-                    Stage::Tuples => {
-                        // A tuple is complete when every field's length and bytes are buffered.
-                        if buf.len() < 2 {
-                            break;
-                        }
-                        let nf = i16::from_be_bytes([buf[0], buf[1]]);
-                        if nf == -1 {
-                            stage = Stage::Done;
-                            break;
-                        }
-                        if nf as usize != ncols {
-                            return Err(PostgresError::Invalid(format!(
-                                "COPY tuple has {nf} fields, expected {ncols}"
-                            ))
-                            .into());
-                        }
-                        let mut pos = 2;
-                        let mut spans = Vec::with_capacity(ncols);
-                        let mut complete = true;
-                        for _ in 0..ncols {
-                            if buf.len() < pos + 4 {
-                                complete = false;
-                                break;
-                            }
-                            let len = i32::from_be_bytes([
-                                buf[pos],
-                                buf[pos + 1],
-                                buf[pos + 2],
-                                buf[pos + 3],
-                            ]);
-                            pos += 4;
-                            if len < 0 {
-                                spans.push(None);
-                            } else {
-                                let len = len as usize;
-                                if buf.len() < pos + len {
-                                    complete = false;
-                                    break;
-                                }
-                                spans.push(Some((pos, len)));
-                                pos += len;
-                            }
-                        }
-                        if !complete {
-                            break;
-                        }
-                        let mut row: Vec<Scalar<'_>> = Vec::with_capacity(ncols);
-                        let mut error = None;
-                        for (i, span) in spans.iter().enumerate() {
-                            let v = match span {
-                                None => Ok(Scalar::Null),
-                                Some((at, len)) => decode(kinds[i], &buf[*at..*at + *len]),
-                            };
-                            match v {
-                                Ok(v) => row.push(v),
-                                Err(e) => {
-                                    error = Some(format!("column {}: {e}", names[i]));
-                                    break;
-                                }
-                            }
-                        }
-                        match error {
-                            None => cols.push(&row),
-                            Some(e) => {
-                                let values = spans
-                                    .iter()
-                                    .zip(&kinds)
-                                    .map(|(s, k)| match s {
-                                        None => Value::Null,
-                                        Some((at, len)) => {
-                                            Value::String(readable(k.kind, &buf[*at..*at + *len]))
-                                        }
-                                    })
-                                    .collect();
-                                dirty_rows.push((e, values));
-                            }
-                        }
-                        drop(row);
-                        buf.advance(pos);
-                        let (n, bytes) = cols.size();
-                        if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
-                            break;
-                        }
-                    }
-                    Stage::Done => break,
+            while let Some((spans, len)) = frames
+                .next(&mut buf)
+                .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
+            {
+                match decode_row(&buf, &spans, &kinds, &names) {
+                    Ok(row) => cols.push(&row),
+                    Err(bad) => dirty_rows.push(bad),
+                }
+                buf.advance(len);
+                let (n, bytes) = cols.size();
+                if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
+                    break;
                 }
             }
             for (error, values) in dirty_rows.drain(..) {
@@ -372,4 +229,104 @@ impl ReaderTask for PostgresTask {
         }
         Ok(())
     }
+}
+
+/// The Arrow fields, decoders and the COPY statement for a query's result columns.
+struct ColumnPlan {
+    fields: Vec<arrow_schema::Field>,
+    kinds: Vec<ColKind>,
+    copy_sql: String,
+}
+
+/// Maps each result column to an Arrow type and decoder; a type without a binary decoder
+/// here is selected as `::text` (the query wrapped once, so its names must be unique).
+fn plan_columns(
+    columns: &[datasync_db::postgres::tokio_postgres::Column],
+    sql: &str,
+) -> Result<ColumnPlan, PostgresError> {
+    let mut fields = Vec::new();
+    let mut kinds = Vec::new();
+    let mut select = Vec::new();
+    let mut needs_wrap = false;
+    for c in columns {
+        let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
+        match arrow_type(c.type_(), c.type_modifier()) {
+            Some((t, kind)) => {
+                let elem = array_element(c.type_()).map(|(et, ek)| (ek, precision(&et)));
+                kinds.push(ColKind {
+                    kind,
+                    precision: precision(&t),
+                    elem,
+                });
+                fields.push(arrow_schema::Field::new(c.name(), t, true));
+                select.push(q);
+            }
+            None => {
+                needs_wrap = true;
+                fields.push(arrow_schema::Field::new(
+                    c.name(),
+                    arrow_schema::DataType::Utf8,
+                    true,
+                ));
+                kinds.push(ColKind {
+                    kind: PostgresKind::Text,
+                    precision: 0,
+                    elem: None,
+                });
+                select.push(format!("{q}::text"));
+            }
+        }
+    }
+    let copy_sql = if needs_wrap {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = fields.iter().find(|f| !seen.insert(f.name().clone())) {
+            return Err(PostgresError::Invalid(format!(
+                "column name {} appears twice; alias the columns so each name is unique",
+                dup.name()
+            )));
+        }
+        format!(
+            "COPY (SELECT {} FROM ({sql}) AS q) TO STDOUT (FORMAT binary)",
+            select.join(", ")
+        )
+    } else {
+        format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
+    };
+    Ok(ColumnPlan {
+        fields,
+        kinds,
+        copy_sql,
+    })
+}
+
+/// Decodes one tuple (its field spans in `buf`); a value that does not decode makes the row a
+/// dirty record: (error, the row's values as readable text).
+fn decode_row<'a>(
+    buf: &'a [u8],
+    spans: &[Option<(usize, usize)>],
+    kinds: &[ColKind],
+    names: &[String],
+) -> Result<Vec<Scalar<'a>>, (String, Vec<Value>)> {
+    let mut row: Vec<Scalar<'a>> = Vec::with_capacity(spans.len());
+    for (i, span) in spans.iter().enumerate() {
+        let v = match span {
+            None => Ok(Scalar::Null),
+            Some((at, len)) => decode(kinds[i], &buf[*at..*at + *len]),
+        };
+        match v {
+            Ok(v) => row.push(v),
+            Err(e) => {
+                let values = spans
+                    .iter()
+                    .zip(kinds)
+                    .map(|(s, k)| match s {
+                        None => Value::Null,
+                        Some((at, len)) => Value::String(readable(k.kind, &buf[*at..*at + *len])),
+                    })
+                    .collect();
+                return Err((format!("column {}: {e}", names[i]), values));
+            }
+        }
+    }
+    Ok(row)
 }
