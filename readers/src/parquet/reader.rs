@@ -1,24 +1,16 @@
-//! `parquet` reader (DataX `hdfsreader` with `fileType: parquet`): Parquet files, directories
-//! and globs on a local or mounted path, with Hive partition columns recovered from
-//! `key=value` directories, an optional partition filter, splits by file and by row-group
-//! ranges, and projection pushed into the decoder (only the requested columns are decoded).
+//! The Parquet reader: parameters, files and partitions, planning the splits (row-group ranges).
 
+use super::task::ParquetTask;
 use crate::file::FileReader;
 use crate::paths::{expand_paths, PathError};
-use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
-use arrow_cast::cast::{cast_with_options, CastOptions};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::DataType;
 use datasync_codec::hive::{
     check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, unescape_partition_value,
 };
 use datasync_codec::types::parse_type;
-use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
-use datasync_engine::{
-    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
-};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ProjectionMask;
+use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -27,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A task covers at least this many compressed bytes of row groups (unless a file is smaller).
-const TASK_BYTES: i64 = 64 << 20;
+pub(super) const TASK_BYTES: i64 = 64 << 20;
 
 /// `parameter` of the Parquet reader.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +44,7 @@ pub struct ParquetReaderConfig {
     pub partition: serde_json::Map<String, Value>,
 }
 
-fn default_column() -> Vec<Value> {
+pub(super) fn default_column() -> Vec<Value> {
     vec![Value::String("*".into())]
 }
 
@@ -104,7 +96,7 @@ impl From<ParquetReaderError> for PluginError {
 
 /// One output column.
 #[derive(Debug, Clone)]
-enum OutColumn {
+pub(super) enum OutColumn {
     /// A file column by name, or else a partition key of that name.
     Name(String),
     /// A file column by position (DataX `index`).
@@ -118,15 +110,15 @@ enum OutColumn {
 /// The Parquet reader.
 #[derive(Debug, Clone)]
 pub struct ParquetReader {
-    paths: Vec<String>,
-    columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
-    filter: Arc<BTreeMap<String, Vec<String>>>,
+    pub(super) paths: Vec<String>,
+    pub(super) columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
+    pub(super) filter: Arc<BTreeMap<String, Vec<String>>>,
     /// `fileType` text or csv: the file reader does the reading.
-    text: Option<FileReader>,
+    pub(super) text: Option<FileReader>,
 }
 
 /// Keys of DataX's hdfsreader that mean something for `fileType` text/csv.
-const TEXT_KEYS: &[&str] = &[
+pub(super) const TEXT_KEYS: &[&str] = &[
     "defaultFS",
     "fileType",
     "path",
@@ -140,7 +132,7 @@ const TEXT_KEYS: &[&str] = &[
 ];
 
 /// `hdfsreader` with `fileType` text/csv: the file reader over the same paths.
-fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError> {
+pub(super) fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError> {
     let value = hdfs_text_params(p.value, p.path, file_type, TEXT_KEYS, &[])?;
     FileReader::from_params(Params {
         value: &value,
@@ -149,7 +141,7 @@ fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError
     })
 }
 
-fn type_of(name: &str) -> Result<DataType, String> {
+pub(super) fn type_of(name: &str) -> Result<DataType, String> {
     parse_hive_type(name)
         .map(|h| h.arrow)
         .or_else(|_| parse_type(name))
@@ -300,7 +292,7 @@ impl ReaderPlugin for ParquetReader {
 }
 
 /// The `key=value` directories of `file` below the pattern root `root`.
-fn partitions_of(file: &Path, root: &Path) -> Vec<(String, Option<String>)> {
+pub(super) fn partitions_of(file: &Path, root: &Path) -> Vec<(String, Option<String>)> {
     let rel = file.strip_prefix(root).unwrap_or(file);
     let mut out = Vec::new();
     let parent = rel.parent().unwrap_or(Path::new(""));
@@ -316,7 +308,7 @@ fn partitions_of(file: &Path, root: &Path) -> Vec<(String, Option<String>)> {
 }
 
 /// The directory a pattern starts from (its part before the first glob character).
-fn pattern_root(pattern: &str) -> PathBuf {
+pub(super) fn pattern_root(pattern: &str) -> PathBuf {
     let p = Path::new(pattern);
     if p.is_dir() {
         return p.to_path_buf();
@@ -328,11 +320,11 @@ fn pattern_root(pattern: &str) -> PathBuf {
 
 /// A unit of reading: row groups of one file.
 #[derive(Debug, Clone)]
-struct ParquetSplit {
-    path: PathBuf,
-    row_groups: Vec<usize>,
-    rows: u64,
-    partitions: Vec<(String, Option<String>)>,
+pub(super) struct ParquetSplit {
+    pub(super) path: PathBuf,
+    pub(super) row_groups: Vec<usize>,
+    pub(super) rows: u64,
+    pub(super) partitions: Vec<(String, Option<String>)>,
 }
 
 #[async_trait]
@@ -358,7 +350,7 @@ impl Reader for ParquetReader {
 }
 
 impl ParquetReader {
-    fn plan(&self, channels: usize) -> Result<Vec<ParquetSplit>, ParquetReaderError> {
+    pub(super) fn plan(&self, channels: usize) -> Result<Vec<ParquetSplit>, ParquetReaderError> {
         let mut files = Vec::new();
         for pat in &self.paths {
             let root = pattern_root(pat);
@@ -420,7 +412,7 @@ impl ParquetReader {
     }
 }
 
-fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetReaderError> {
+pub(super) fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetReaderError> {
     let file = File::open(path).map_err(|source| ParquetReaderError::Io {
         path: path.to_path_buf(),
         source,
@@ -431,272 +423,6 @@ fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetReaderError>
             source,
         }
     })
-}
-
-struct ParquetTask {
-    reader: ParquetReader,
-    split: ParquetSplit,
-}
-
-/// One output column resolved against a file's schema.
-struct Wanted {
-    /// Output name.
-    name: String,
-    /// Position in the file's schema, for a file column.
-    index: Option<usize>,
-    /// The text of a partition key or constant (`None`: NULL).
-    constant: Option<String>,
-    /// Type to convert to, if declared.
-    cast: Option<DataType>,
-    /// Whether the value comes from a directory name (for error messages).
-    from_dir: bool,
-}
-
-impl Wanted {
-    /// A column of the file.
-    fn file(name: &str, index: usize, cast: Option<DataType>) -> Self {
-        Wanted {
-            name: name.to_string(),
-            index: Some(index),
-            constant: None,
-            cast,
-            from_dir: false,
-        }
-    }
-
-    /// A value the same on every row (a partition key, a `value`).
-    fn constant(name: &str, value: Option<String>, cast: DataType, from_dir: bool) -> Self {
-        Wanted {
-            name: name.to_string(),
-            index: None,
-            constant: value,
-            cast: Some(cast),
-            from_dir,
-        }
-    }
-}
-
-/// Where each output column comes from, resolved against one file's schema.
-enum Source {
-    /// Position in the projected batch.
-    Projected(usize),
-    /// A constant array value (partition key or `value`), converted once per batch length.
-    Constant(Option<String>),
-}
-
-impl ParquetTask {
-    fn schema_error(&self, message: String) -> ParquetReaderError {
-        ParquetReaderError::Schema {
-            path: self.split.path.clone(),
-            message,
-        }
-    }
-
-    fn read_blocking(&self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
-        let path = &self.split.path;
-        let file = File::open(path).map_err(|source| ParquetReaderError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let perr = |source| ParquetReaderError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
-        let file_schema = Arc::clone(builder.schema());
-        let parts = &self.split.partitions;
-        // The output columns, in the order asked for.
-        let mut wanted: Vec<Wanted> = Vec::new();
-        for (col, ty) in self.reader.columns.iter() {
-            match col {
-                OutColumn::All => {
-                    for (i, f) in file_schema.fields().iter().enumerate() {
-                        wanted.push(Wanted::file(f.name(), i, None));
-                    }
-                    for (k, v) in parts {
-                        wanted.push(Wanted::constant(k, v.clone(), DataType::Utf8, true));
-                    }
-                }
-                OutColumn::Name(n) => {
-                    if let Some((i, f)) = file_schema
-                        .fields()
-                        .iter()
-                        .enumerate()
-                        .find(|(_, f)| f.name() == n)
-                    {
-                        wanted.push(Wanted::file(f.name(), i, ty.clone()));
-                    } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
-                        let t = ty.clone().unwrap_or(DataType::Utf8);
-                        wanted.push(Wanted::constant(n, v.clone(), t, true));
-                    } else {
-                        let names: Vec<&str> = file_schema
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().as_str())
-                            .collect();
-                        let keys: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
-                        return Err(self
-                            .schema_error(format!(
-                                "no column \"{n}\" (file columns: {}; partition keys: {})",
-                                names.join(", "),
-                                if keys.is_empty() {
-                                    "none".into()
-                                } else {
-                                    keys.join(", ")
-                                }
-                            ))
-                            .into());
-                    }
-                }
-                OutColumn::Index(i) => {
-                    let f = file_schema.fields().get(*i).ok_or_else(|| {
-                        self.schema_error(format!(
-                            "column index {i} is out of range: the file has {} columns",
-                            file_schema.fields().len()
-                        ))
-                    })?;
-                    wanted.push(Wanted::file(f.name(), *i, ty.clone()));
-                }
-                OutColumn::Value(v, t) => {
-                    let name = format!("value_{}", wanted.len());
-                    wanted.push(Wanted::constant(&name, Some(v.clone()), t.clone(), false));
-                }
-            }
-        }
-        // Project only the file columns asked for; the decoder returns them in file order.
-        let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.index).collect();
-        roots.sort_unstable();
-        roots.dedup();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-        let sources: Vec<Source> = wanted
-            .iter()
-            .map(|w| match w.index {
-                Some(i) => Source::Projected(roots.binary_search(&i).unwrap_or_default()),
-                None => Source::Constant(w.constant.clone()),
-            })
-            .collect();
-        let mut fields = Vec::with_capacity(wanted.len());
-        for (w, _) in wanted.iter().zip(&sources) {
-            let t = match (&w.cast, w.index) {
-                (Some(t), _) => t.clone(),
-                (None, Some(i)) => match file_schema.field(i).data_type() {
-                    DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
-                    t => t.clone(),
-                },
-                (None, None) => DataType::Utf8,
-            };
-            fields.push(Field::new(&w.name, t, true));
-        }
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
-        let reader = builder
-            .with_projection(mask)
-            .with_row_groups(self.split.row_groups.clone())
-            .with_batch_size(ctx.batch.rows.max(1))
-            .build()
-            .map_err(perr)?;
-        let strict = CastOptions {
-            safe: false,
-            ..Default::default()
-        };
-        for batch in reader {
-            ctx.check_cancelled()?;
-            let batch = batch.map_err(|e| perr(e.into()))?;
-            let n = batch.num_rows();
-            let mut cols: Vec<ArrayRef> = Vec::with_capacity(sources.len());
-            for ((src, field), w) in sources.iter().zip(schema.fields()).zip(&wanted) {
-                let col = match src {
-                    Source::Projected(i) => utc_wall_clock(batch.column(*i)),
-                    Source::Constant(None) => new_null_array(field.data_type(), n),
-                    Source::Constant(Some(v)) => Arc::new(StringArray::from(vec![v.as_str(); n])),
-                };
-                let col = if col.data_type() == field.data_type() {
-                    col
-                } else {
-                    cast_with_options(&col, field.data_type(), &strict).map_err(|e| {
-                        self.schema_error(format!(
-                            "column \"{}\"{}: cannot convert to {}: {e}",
-                            w.name,
-                            if w.from_dir {
-                                " (from the directory name)"
-                            } else {
-                                ""
-                            },
-                            datasync_codec::types::type_name(field.data_type())
-                        ))
-                    })?
-                };
-                cols.push(col);
-            }
-            let out_batch = RecordBatch::try_new(Arc::clone(&schema), cols)
-                .map_err(|e| self.schema_error(e.to_string()))?;
-            ctx.counters.add_input_done(n as u64);
-            out.send_blocking(Batch::new(out_batch))?;
-        }
-        Ok(())
-    }
-}
-
-/// Zoned timestamps (Parquet's UTC-adjusted ones) become UTC wall-clock timestamps without a
-/// zone, as the SQL readers deliver `timestamptz`: the values are kept, the zone dropped.
-fn utc_wall_clock(a: &ArrayRef) -> ArrayRef {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{
-        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-        TimestampSecondType,
-    };
-    use arrow_schema::TimeUnit;
-    match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampSecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Millisecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampMillisecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampMicrosecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Nanosecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampNanosecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        _ => Arc::clone(a),
-    }
-}
-
-#[async_trait]
-impl ReaderTask for ParquetTask {
-    fn describe(&self) -> String {
-        format!(
-            "parquet {} (row groups {})",
-            self.split.path.display(),
-            match self.split.row_groups.as_slice() {
-                [] => "none".to_string(),
-                [one] => one.to_string(),
-                [first, .., last] => format!("{first}-{last}"),
-            }
-        )
-    }
-
-    fn size_hint(&self) -> Option<SizeHint> {
-        Some(SizeHint::Records(self.split.rows))
-    }
-
-    async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
-        let task = ParquetTask {
-            reader: self.reader.clone(),
-            split: self.split.clone(),
-        };
-        tokio::task::spawn_blocking(move || task.read_blocking(out, ctx))
-            .await
-            .map_err(ParquetReaderError::from)?
-    }
 }
 
 #[cfg(test)]
