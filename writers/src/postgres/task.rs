@@ -1,0 +1,531 @@
+//! A writer task: rows gathered into units of one COPY transaction each (binary COPY where
+//! every column has an encoder, else text), `update` through a temporary table and
+//! `ON CONFLICT`, reconnecting on a lost connection and going on with what had not landed.
+
+use super::binary::{encode, encoder, Enc, HEADER, TRAILER};
+use super::config::PostgresWriteMode;
+use super::isolate::Isolate;
+use super::writer::PostgresWriter;
+use crate::sqlsteps::SqlWriterSteps;
+use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
+use crate::sqltext::RowLiterals;
+use arrow_array::{Array, RecordBatch};
+use datasync_codec::values::{column_names, row_values};
+use datasync_db::postgres::tokio_postgres::{self, Client};
+use datasync_db::postgres::{ddl_type, PostgresError};
+use datasync_db::sql::{quote_ident, unquote_ident, Dialect, JdbcUrl};
+use datasync_engine::channel::{Batch, BatchReceiver};
+use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
+use futures_util::SinkExt;
+
+/// The staging table of `update` mode (temporary: one per connection).
+pub(super) const STAGE: &str = "datasync_stage";
+
+pub(super) struct PostgresTask {
+    pub(super) writer: PostgresWriter,
+    /// The table this task writes: the target, or its staging table.
+    pub(super) table: String,
+    /// Table staging: this attempt has created its staging table.
+    pub(super) stage_ready: bool,
+}
+
+/// What a connection needs for this task's statements.
+pub(super) struct Plan {
+    /// `COPY target-or-stage (cols) FROM STDIN [(FORMAT binary)]`.
+    pub(super) copy: String,
+    /// For update mode: the statement moving the staged rows into the table.
+    pub(super) merge: Option<String>,
+    /// Binary encoders per column, when every column has one; else text COPY.
+    pub(super) binary: Option<Vec<Enc>>,
+    /// Statements that find a rejected part's bad rows on the server in one round trip.
+    pub(super) isolate: Isolate,
+    /// The `ON CONFLICT ...` clause of update mode ("" for insert).
+    pub(super) conflict: String,
+}
+
+/// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity, and
+/// 21000: an upsert that meets the same key twice in one statement).
+pub(super) fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        let c = c.code();
+        c.starts_with("22") || c.starts_with("23") || c == "21000"
+    })
+}
+
+impl PostgresTask {
+    pub(super) async fn open(&self) -> Result<(Client, JdbcUrl), PostgresError> {
+        let (c, u) = self.writer.conn.connect().await?;
+        Ok((c, u.clone()))
+    }
+
+    /// Creates the target table (createTable) once per job.
+    pub(super) async fn ensure_target(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        batch: &RecordBatch,
+        names: &[String],
+    ) -> Result<(), PostgresError> {
+        let w = &self.writer;
+        if !w.cfg.create_table {
+            return Ok(());
+        }
+        let mut created = w.created.lock().await;
+        if !*created {
+            let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
+                .map_err(PostgresError::Invalid)?;
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| w.conn.query_error(url, &sql, e))?;
+            *created = true;
+        }
+        Ok(())
+    }
+
+    /// Table staging: (re)creates this task's staging table: the target's structure (with its
+    /// constraints and indexes, so bad rows are still found per row) for the written columns
+    /// only, marked with its owner.
+    pub(super) async fn create_stage(
+        &mut self,
+        client: &Client,
+        url: &JdbcUrl,
+        task: usize,
+        names: &[String],
+    ) -> Result<(), PostgresError> {
+        let w = &self.writer;
+        let stage = staging_table(&w.table, task);
+        let qstage = quote_ident(Dialect::Postgres, &stage);
+        // Known before it exists, so that abort drops it whatever happens next.
+        w.staged.set(task, stage.clone(), String::new());
+        let sql = format!(
+            "DROP TABLE IF EXISTS {qstage}; \
+             CREATE TABLE {qstage} (LIKE {} INCLUDING CONSTRAINTS INCLUDING INDEXES); \
+             COMMENT ON TABLE {qstage} IS '{}'",
+            w.qtable(),
+            staging_comment(&w.table)
+        );
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| w.conn.query_error(url, &sql, e))?;
+        let q = "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped";
+        let rows = client
+            .query(q, &[&qstage])
+            .await
+            .map_err(|e| w.conn.query_error(url, q, e))?;
+        let extra: Vec<String> = rows
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .filter(|c| !names.iter().any(|n| unquote_ident(n) == *c))
+            .map(|c| format!("DROP COLUMN {} CASCADE", quote_ident(Dialect::Postgres, &c)))
+            .collect();
+        if !extra.is_empty() {
+            let sql = format!("ALTER TABLE {qstage} {}", extra.join(", "));
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| w.conn.query_error(url, &sql, e))?;
+        }
+        self.table = stage;
+        self.stage_ready = true;
+        Ok(())
+    }
+
+    pub(super) async fn plan(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        batch: &RecordBatch,
+        names: &[String],
+    ) -> Result<Plan, PostgresError> {
+        let w = &self.writer;
+        let cc = &w.conn;
+        let qtable = quote_ident(Dialect::Postgres, &self.table);
+        let qcols: Vec<String> = names
+            .iter()
+            .map(|n| quote_ident(Dialect::Postgres, n))
+            .collect();
+        let cols = qcols.join(", ");
+        // Binary COPY when every target column has an encoder for what arrives; else text.
+        let probe = format!("SELECT {cols} FROM {qtable} LIMIT 0");
+        let stmt = client
+            .prepare(&probe)
+            .await
+            .map_err(|e| cc.query_error(url, &probe, e))?;
+        let binary: Option<Vec<Enc>> = stmt
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(c, f)| encoder(c.type_(), f.data_type()))
+            .collect();
+        if binary.is_none() {
+            tracing::debug!(
+                "{}: some column has no binary encoder for its input; using text COPY",
+                w.table
+            );
+        }
+        let format = if binary.is_some() {
+            " (FORMAT binary)"
+        } else {
+            ""
+        };
+        if w.cfg.write_mode == PostgresWriteMode::Insert {
+            return Ok(Plan {
+                copy: format!("COPY {qtable} ({cols}) FROM STDIN{format}"),
+                merge: None,
+                isolate: Isolate::new(&qtable, &qcols, format, ""),
+                conflict: String::new(),
+                binary,
+            });
+        }
+        let keys = if w.cfg.conflict_columns.is_empty() {
+            let q = "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                     WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)";
+            let rows = client
+                .query(q, &[&qtable])
+                .await
+                .map_err(|e| cc.query_error(url, q, e))?;
+            let keys: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+            if keys.is_empty() {
+                return Err(PostgresError::Invalid(format!(
+                    "writeMode update: {} has no primary key; set conflictColumns",
+                    w.table
+                )));
+            }
+            keys
+        } else {
+            w.cfg.conflict_columns.clone()
+        };
+        let stage = format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS SELECT {cols} FROM {qtable} WITH NO DATA"
+        );
+        client
+            .batch_execute(&stage)
+            .await
+            .map_err(|e| cc.query_error(url, &stage, e))?;
+        let key_set: Vec<String> = keys
+            .iter()
+            .map(|k| quote_ident(Dialect::Postgres, k))
+            .collect();
+        let sets: Vec<String> = qcols
+            .iter()
+            .filter(|c| !key_set.contains(c))
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let action = if sets.is_empty() {
+            "NOTHING".to_string()
+        } else {
+            format!("UPDATE SET {}", sets.join(", "))
+        };
+        let conflict = format!(" ON CONFLICT ({}) DO {action}", key_set.join(", "));
+        let merge = format!("INSERT INTO {qtable} ({cols}) SELECT {cols} FROM {STAGE}{conflict}");
+        Ok(Plan {
+            copy: format!("COPY {STAGE} ({cols}) FROM STDIN{format}"),
+            merge: Some(merge),
+            isolate: Isolate::new(&qtable, &qcols, format, &conflict),
+            conflict,
+            binary,
+        })
+    }
+
+    /// Writes `lines` (COPY rows) in one transaction.
+    pub(super) async fn apply(
+        &self,
+        client: &Client,
+        plan: &Plan,
+        lines: &[&[u8]],
+    ) -> Result<(), Failed> {
+        in_transaction(client, async {
+            if plan.merge.is_some() {
+                client.batch_execute(&format!("TRUNCATE {STAGE}")).await?;
+            }
+            copy_lines(client, plan, &plan.copy, lines).await?;
+            if let Some(m) = &plan.merge {
+                client.batch_execute(m).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// COPYs `lines` (binary tuples or text lines, as `plan` says) with `statement`.
+pub(super) async fn copy_lines(
+    client: &Client,
+    plan: &Plan,
+    statement: &str,
+    lines: &[&[u8]],
+) -> Result<(), tokio_postgres::Error> {
+    let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
+    futures_util::pin_mut!(sink);
+    let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() + 32);
+    if plan.binary.is_some() {
+        data.extend_from_slice(HEADER);
+    }
+    for l in lines {
+        data.extend_from_slice(l);
+    }
+    if plan.binary.is_some() {
+        data.extend_from_slice(TRAILER);
+    }
+    sink.send(bytes::Bytes::from(data)).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// Runs `body` between BEGIN and COMMIT (ROLLBACK when it fails).
+pub(super) async fn in_transaction<T>(
+    client: &Client,
+    body: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, Failed> {
+    client.batch_execute("BEGIN").await?;
+    let result = body.await;
+    match result {
+        // A refused COMMIT (a deferred constraint) rolled back; a lost one is unknown.
+        Ok(v) => match client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(v),
+            Err(e) if e.is_closed() => Err(Failed::AtCommit(e)),
+            Err(e) => Err(Failed::Before(e)),
+        },
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e.into())
+        }
+    }
+}
+
+impl PostgresTask {
+    /// Writes a unit (reconnecting on a lost connection, going on with the parts that had not
+    /// landed) and counts what landed.
+    pub(super) async fn flush(
+        &self,
+        st: &mut State,
+        unit: &mut Unit,
+        ctx: &TaskContext,
+        done: &mut (u64, u64),
+    ) -> Result<(), PluginError> {
+        if unit.lines.is_empty() {
+            unit.clear();
+            return Ok(());
+        }
+        let mut pending = Vec::with_capacity(8);
+        pending.push(0..unit.lines.len());
+        let mut landed = 0;
+        while let Some((p, names)) = st.plan.as_ref() {
+            let e = match self
+                .apply_isolating(&st.client, p, unit, &mut pending, &mut landed, ctx)
+                .await?
+            {
+                Ok(()) => break,
+                Err(Failed::AtCommit(e)) => {
+                    if self.writer.cfg.write_mode == PostgresWriteMode::Insert {
+                        return Err(PostgresError::Invalid(format!(
+                            "{}: the connection was lost while committing a unit ({e}); it may or may \
+                             not have landed, and writeMode insert cannot replay it without risking \
+                             duplicates (update can)",
+                            st.url
+                        ))
+                        .into());
+                    }
+                    e
+                }
+                Err(Failed::Before(e)) if e.is_closed() => e,
+                Err(Failed::Before(e)) => {
+                    return Err(self.writer.conn.query_error(&st.url, &p.copy, e).into())
+                }
+            };
+            let names = names.clone();
+            let url = st.url.to_string();
+            tracing::warn!(
+                "{url}: connection lost ({e}); reconnecting to write the rest of the unit"
+            );
+            let limit = self.writer.cfg.reconnect_timeout.0;
+            (st.client, st.url) =
+                crate::sqltarget::reconnect(&url, limit, PostgresError::is_retriable, || {
+                    self.open()
+                })
+                .await?;
+            // Temporary staging tables live per connection: set them up again.
+            let again = self
+                .plan(&st.client, &st.url, &unit.batches[0].data, &names)
+                .await?;
+            st.plan = Some((again, names));
+        }
+        let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
+        let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
+        ctx.counters
+            .add_written(landed as u64, bytes * landed as u64 / (rows as u64).max(1));
+        done.0 += 1;
+        done.1 += landed as u64;
+        unit.clear();
+        Ok(())
+    }
+}
+
+/// How a unit (or part of one) failed: before COMMIT (rolled back) or with the connection
+/// lost at COMMIT (landed or not: unknown).
+pub(super) enum Failed {
+    Before(tokio_postgres::Error),
+    AtCommit(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failed::Before(e)
+    }
+}
+
+/// One binary COPY tuple: the field count, then each field's length and bytes (-1 = NULL).
+pub(super) fn binary_tuple(
+    encs: &[Enc],
+    batch: &RecordBatch,
+    r: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    out.extend_from_slice(&(encs.len() as i16).to_be_bytes());
+    for (c, (enc, a)) in encs.iter().zip(batch.columns()).enumerate() {
+        if a.is_null(r) {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+        } else {
+            encode(*enc, a, r, out)
+                .map_err(|e| format!("column {}: {e}", batch.schema().field(c).name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Rows gathered into one COPY transaction: several engine batches, so that a transaction's
+/// fixed cost (round trips, commit flush) is paid per 64 k rows, not per 8 k.
+#[derive(Default)]
+pub(super) struct Unit {
+    pub(super) batches: Vec<Batch>,
+    /// (batch index, row, COPY line)
+    pub(super) lines: Vec<(usize, usize, Vec<u8>)>,
+    pub(super) bytes: usize,
+}
+
+impl Unit {
+    pub(super) fn clear(&mut self) {
+        self.batches.clear();
+        self.lines.clear();
+        self.bytes = 0;
+    }
+    pub(super) fn full(&self) -> bool {
+        self.lines.len() >= UNIT_ROWS || self.bytes >= UNIT_BYTES
+    }
+}
+
+/// Rows per COPY transaction.
+pub(super) const UNIT_ROWS: usize = 65_536;
+/// Bytes of COPY text per transaction.
+pub(super) const UNIT_BYTES: usize = 32 << 20;
+
+/// The task's connection and statements.
+pub(super) struct State {
+    pub(super) client: Client,
+    pub(super) url: JdbcUrl,
+    pub(super) plan: Option<(Plan, Vec<String>)>,
+}
+
+#[async_trait]
+impl WriterTask for PostgresTask {
+    fn retry_safe(&self) -> bool {
+        // A staging table is made afresh by each attempt; upserts repeat to the same rows.
+        self.writer.staging() || self.writer.cfg.write_mode == PostgresWriteMode::Update
+    }
+
+    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        self.stage_ready = false;
+        let mut done = (0, 0);
+        self.write_units(input, ctx, &mut done)
+            .await
+            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
+    }
+}
+
+impl PostgresTask {
+    /// Writes every batch in units of one transaction; `done` counts committed units and rows.
+    pub(super) async fn write_units(
+        &mut self,
+        mut input: BatchReceiver,
+        ctx: TaskContext,
+        done: &mut (u64, u64),
+    ) -> Result<(), PluginError> {
+        let (client, url) = self.open().await?;
+        let mut st = State {
+            client,
+            url,
+            plan: None,
+        };
+        let mut unit = Unit::default();
+        while let Some(b) = input.recv().await {
+            let batch = &b.data;
+            let names =
+                target_columns(&self.writer.cfg.column, batch).map_err(PostgresError::Invalid)?;
+            if st.plan.is_none() {
+                self.ensure_target(&st.client, &st.url, batch, &names)
+                    .await?;
+                let w = self.writer.clone();
+                if w.staging() && !self.stage_ready {
+                    self.create_stage(&st.client, &st.url, ctx.task_id, &names)
+                        .await?;
+                }
+                let plan = self.plan(&st.client, &st.url, batch, &names).await?;
+                if w.staging() {
+                    let cols: Vec<String> = names
+                        .iter()
+                        .map(|n| quote_ident(Dialect::Postgres, n))
+                        .collect();
+                    let cols = cols.join(", ");
+                    let move_sql = format!(
+                        "INSERT INTO {} ({cols}) SELECT {cols} FROM {}{}",
+                        w.qtable(),
+                        quote_ident(Dialect::Postgres, &self.table),
+                        plan.conflict
+                    );
+                    w.staged.set(ctx.task_id, self.table.clone(), move_sql);
+                }
+                st.plan = Some((plan, names));
+            }
+            let bi = unit.batches.len();
+            let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
+            let bad = {
+                let mut lits = RowLiterals::new(batch, true, false)
+                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
+                let mut bad = Vec::new();
+                for r in 0..batch.num_rows() {
+                    let mut line = Vec::new();
+                    let row = match &binary {
+                        Some(encs) => binary_tuple(encs, batch, r, &mut line),
+                        None => lits.write_copy_line(r, &mut line),
+                    };
+                    match row {
+                        Ok(()) => {
+                            unit.bytes += line.len();
+                            unit.lines.push((bi, r, line));
+                        }
+                        Err(e) => bad.push((r, e)),
+                    }
+                }
+                bad
+            };
+            for (r, error) in bad {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: column_names(batch),
+                    values: row_values(batch, r),
+                    location: Some(self.writer.table.clone()),
+                })?;
+            }
+            unit.batches.push(b);
+            if unit.full() {
+                self.flush(&mut st, &mut unit, &ctx, done).await?;
+            }
+            ctx.check_cancelled()?;
+        }
+        // A stopping job's input ends early: its partial unit is not committed.
+        ctx.check_cancelled()?;
+        self.flush(&mut st, &mut unit, &ctx, done).await
+    }
+}
