@@ -7,17 +7,17 @@ pub mod file;
 pub mod mysql;
 #[cfg(feature = "parquet")]
 pub mod parquet;
-#[cfg(any(feature = "file", feature = "parquet"))]
+#[cfg(feature = "file")]
 pub mod paths;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sftp")]
 pub mod sftp;
-#[cfg(any(feature = "mysql", feature = "postgres"))]
+#[cfg(feature = "sql")]
 pub mod sqlconfig;
 #[cfg(feature = "stream")]
 pub mod stream;
-#[cfg(any(feature = "file", feature = "sftp"))]
+#[cfg(feature = "file")]
 pub mod text;
 
 use datasync_engine::Registry;

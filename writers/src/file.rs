@@ -331,6 +331,7 @@ impl FileWriter {
     }
 }
 
+#[cfg(feature = "sftp")]
 impl FileWriter {
     /// The write mode.
     pub(crate) fn mode(&self) -> FileWriteMode {
@@ -341,7 +342,9 @@ impl FileWriter {
     pub(crate) fn file_name(&self) -> &str {
         &self.file_name
     }
+}
 
+impl FileWriter {
     /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`
     /// once the compressor's trailer is written. Rows that cannot be encoded are dirty records.
     pub(crate) fn encode_into<W: Write>(

@@ -5,19 +5,21 @@
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(any(feature = "file", feature = "sql"))]
+mod owner;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "file", feature = "sftp"))]
+#[cfg(feature = "file")]
 pub mod publish;
 #[cfg(feature = "sftp")]
 pub mod sftp;
-#[cfg(any(feature = "mysql", feature = "postgres"))]
+#[cfg(feature = "sql")]
 mod sqlsteps;
-#[cfg(any(feature = "mysql", feature = "postgres"))]
+#[cfg(feature = "sql")]
 mod sqltarget;
-#[cfg(any(feature = "mysql", feature = "postgres"))]
+#[cfg(feature = "sql")]
 mod sqltext;
 #[cfg(feature = "stream")]
 pub mod stream;

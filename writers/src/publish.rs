@@ -10,6 +10,7 @@
 //! before the first file moves and written after the last, so a directory that has one is never
 //! a mix.
 
+use crate::owner::{hostname, owner, owner_state, Owner};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -69,18 +70,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-/// `host pid` of this process, written into each staging directory it owns.
-pub(crate) fn owner() -> String {
-    format!("{} {}", hostname(), std::process::id())
-}
-
-/// This machine's host name.
-pub(crate) fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
 }
 
 /// Creates a fresh staging directory that names its owner.
@@ -410,41 +399,6 @@ pub(crate) fn describe(done: &[Recovered]) -> Vec<String> {
         }
     }
     lines
-}
-
-/// Who owns staged output, from its owner text (`host pid`, see [`owner`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Owner {
-    /// No owner text.
-    Unknown,
-    /// A process of this host that is gone (or this very process): its output may go.
-    Gone,
-    /// A live process, or a run on another host (the reason): leave its output alone.
-    Elsewhere(String),
-}
-
-/// The state of the owner named by `owner` (`host pid`), seen from host `host`.
-pub(crate) fn owner_state(owner: &str, host: &str) -> Owner {
-    let Some((owner_host, pid)) = owner.trim().rsplit_once(' ') else {
-        return Owner::Unknown;
-    };
-    if owner_host != host {
-        Owner::Elsewhere(format!("a run on host {owner_host}"))
-    } else if pid != std::process::id().to_string() && pid_alive(pid) {
-        Owner::Elsewhere(format!("process {pid} still runs"))
-    } else {
-        Owner::Gone
-    }
-}
-
-/// Whether process `pid` exists on this host (a zombie counts as gone).
-fn pid_alive(pid: &str) -> bool {
-    match fs::read_to_string(Path::new("/proc").join(pid).join("stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }
 
 #[cfg(test)]

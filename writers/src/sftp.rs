@@ -211,7 +211,7 @@ impl SftpWriter {
         self.check_conflict(&c, &owned)?;
         let marker = self.owner_file(run_id());
         let mut f = call("cannot write", &marker, c.sftp.create(&marker))?;
-        std::io::Write::write_all(&mut f, crate::publish::owner().as_bytes()).map_err(|source| {
+        std::io::Write::write_all(&mut f, crate::owner::owner().as_bytes()).map_err(|source| {
             SftpWriterError::Marker {
                 path: marker.display().to_string(),
                 source,
@@ -241,7 +241,7 @@ impl SftpWriter {
             }
             runs.entry(run.to_string()).or_default().push(p);
         }
-        let host = crate::publish::hostname();
+        let host = crate::owner::hostname();
         for (run, files) in runs {
             let marker = self.owner_file(&run);
             let owner = c
@@ -257,10 +257,10 @@ impl SftpWriter {
                 .unwrap_or_default();
             // Uploads without a marker may belong to a run on another host: only a marker
             // naming a gone process of this host lets them go.
-            let why = match crate::publish::owner_state(&owner, &host) {
-                crate::publish::Owner::Gone => None,
-                crate::publish::Owner::Unknown => Some("no owner marker".to_string()),
-                crate::publish::Owner::Elsewhere(why) => Some(why),
+            let why = match crate::owner::owner_state(&owner, &host) {
+                crate::owner::Owner::Gone => None,
+                crate::owner::Owner::Unknown => Some("no owner marker".to_string()),
+                crate::owner::Owner::Elsewhere(why) => Some(why),
             };
             if let Some(why) = why {
                 tracing::warn!(

@@ -221,7 +221,7 @@ pub(crate) fn staging_comment(table: &str) -> String {
     format!(
         "datasync staging of {} by {}",
         table.replace('\'', ""),
-        crate::publish::owner()
+        crate::owner::owner()
     )
 }
 
@@ -236,6 +236,7 @@ pub(crate) fn is_destructive(stmt: &str) -> bool {
 }
 
 /// `stmt` without the comments (`-- ...` lines, `/* ... */`) and blanks before its first word.
+#[cfg(any(feature = "mysql", test))]
 pub(crate) fn strip_leading_comments(stmt: &str) -> &str {
     let mut rest = stmt.trim_start();
     loop {
@@ -287,19 +288,19 @@ impl Staged {
 /// Of the staging tables `found` (name, comment) next to a target, those a killed run left
 /// behind (owner process gone, on this host): they may be dropped. Others are logged.
 pub(crate) fn stale_stages(found: Vec<(String, String)>) -> Vec<String> {
-    let host = crate::publish::hostname();
+    let host = crate::owner::hostname();
     let mut stale = Vec::new();
     for (name, comment) in found {
         if name.contains(datasync_engine::run_id()) {
             continue;
         }
         let owner = comment.rsplit_once(" by ").map(|(_, o)| o).unwrap_or("");
-        match crate::publish::owner_state(owner, &host) {
-            crate::publish::Owner::Gone => stale.push(name),
-            crate::publish::Owner::Elsewhere(why) => {
+        match crate::owner::owner_state(owner, &host) {
+            crate::owner::Owner::Gone => stale.push(name),
+            crate::owner::Owner::Elsewhere(why) => {
                 tracing::info!("staging table {name} belongs to {why}; left alone")
             }
-            crate::publish::Owner::Unknown => {
+            crate::owner::Owner::Unknown => {
                 tracing::warn!("staging table {name} names no owner; left alone (drop it by hand if no run uses it)")
             }
         }

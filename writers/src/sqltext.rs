@@ -43,6 +43,7 @@ impl<'a> RowLiterals<'a> {
     }
 
     /// Whether the batch can go through lines without hex bytes (it has no binary column).
+    #[cfg(feature = "mysql")]
     pub fn load_data_ok(&self) -> bool {
         !self
             .batch
@@ -53,17 +54,20 @@ impl<'a> RowLiterals<'a> {
     }
 
     /// Appends row `r` as a tuple to `out`, or says why it cannot be written.
+    #[cfg(feature = "mysql")]
     pub fn write_row(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
         self.write(r, out, false, false)
     }
 
     /// Appends row `r` as one LOAD DATA line (`FIELDS TERMINATED BY '\t' ESCAPED BY '\\'`).
+    #[cfg(feature = "mysql")]
     pub fn write_line(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
         self.write(r, out, true, false)
     }
 
     /// Appends row `r` as one PostgreSQL text COPY line (bytea as `\\x` hex, dates before
     /// year 1 as `... BC`).
+    #[cfg(feature = "postgres")]
     pub fn write_copy_line(&mut self, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
         self.write(r, out, true, true)
     }
