@@ -139,36 +139,7 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Cmd::Recover { job, params } => {
-            let built = match load_built(&job, &params) {
-                Ok(b) => b,
-                Err(e) => return config_error(&e),
-            };
-            let res = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the runtime")
-                .and_then(|rt| {
-                    rt.block_on(built.recover())
-                        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
-                });
-            match res {
-                Ok(lines) if lines.is_empty() => {
-                    eprintln!("datasync: nothing to recover for {}", job.display());
-                    ExitCode::SUCCESS
-                }
-                Ok(lines) => {
-                    for l in lines {
-                        eprintln!("datasync: {l}");
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("datasync: recover failed: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        Cmd::Recover { job, params } => recover_command(&job, &params),
         Cmd::Run {
             job,
             params,
@@ -178,52 +149,105 @@ fn main() -> ExitCode {
             no_progress,
             run_id,
             resume,
-        } => {
-            if let Some(id) = &run_id {
-                if let Err(e) = datasync_engine::set_run_id(id) {
-                    eprintln!("datasync: --run-id: {e}");
-                    return ExitCode::from(2);
-                }
+        } => run_command(RunArgs {
+            job,
+            params,
+            report,
+            dirty_file,
+            progress_interval,
+            no_progress,
+            run_id,
+            resume,
+        }),
+    }
+}
+
+/// `datasync recover JOB`.
+fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
+    let built = match load_built(job, params) {
+        Ok(b) => b,
+        Err(e) => return config_error(&e),
+    };
+    let res = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+        .and_then(|rt| {
+            rt.block_on(built.recover())
+                .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+        });
+    match res {
+        Ok(lines) if lines.is_empty() => {
+            eprintln!("datasync: nothing to recover for {}", job.display());
+            ExitCode::SUCCESS
+        }
+        Ok(lines) => {
+            for l in lines {
+                eprintln!("datasync: {l}");
             }
-            if resume {
-                datasync_engine::runstate::set_resuming();
-            }
-            let built = match load_built(&job, &params) {
-                Ok(b) => b,
-                Err(e) => return config_error(&e),
-            };
-            if resume {
-                if let Err(e) = built.resume_check() {
-                    eprintln!("datasync: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-            let dirty_file = dirty_file.unwrap_or_else(|| {
-                PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name))
-            });
-            let progress = if no_progress {
-                ProgressMode::Off
-            } else if std::io::stderr().is_terminal() {
-                ProgressMode::Bar
-            } else {
-                ProgressMode::Lines(Duration::from_secs(progress_interval.max(1)))
-            };
-            match run_job(
-                built,
-                RunOptions {
-                    dirty_file,
-                    progress,
-                    resume,
-                    keep_staging: run_id.is_some(),
-                },
-                report,
-            ) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("datasync: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("datasync: recover failed: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The arguments of `datasync run`.
+struct RunArgs {
+    job: PathBuf,
+    params: Vec<String>,
+    report: Option<PathBuf>,
+    dirty_file: Option<PathBuf>,
+    progress_interval: u64,
+    no_progress: bool,
+    run_id: Option<String>,
+    resume: bool,
+}
+
+/// `datasync run JOB`.
+fn run_command(a: RunArgs) -> ExitCode {
+    if let Some(id) = &a.run_id {
+        if let Err(e) = datasync_engine::set_run_id(id) {
+            eprintln!("datasync: --run-id: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    if a.resume {
+        datasync_engine::runstate::set_resuming();
+    }
+    let built = match load_built(&a.job, &a.params) {
+        Ok(b) => b,
+        Err(e) => return config_error(&e),
+    };
+    if a.resume {
+        if let Err(e) = built.resume_check() {
+            eprintln!("datasync: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let dirty_file = a
+        .dirty_file
+        .unwrap_or_else(|| PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name)));
+    let progress = if a.no_progress {
+        ProgressMode::Off
+    } else if std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Lines(Duration::from_secs(a.progress_interval.max(1)))
+    };
+    let opts = RunOptions {
+        dirty_file,
+        progress,
+        resume: a.resume,
+        keep_staging: a.run_id.is_some(),
+    };
+    match run_job(built, opts, a.report) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("datasync: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -320,9 +320,10 @@ impl SqlSplit {
         self.build_sql(d, columns, where_clause, split_pk, None)
     }
 
-    /// For a key-range split: the SELECT that reads the split in key order with the key as an
-    /// extra last column, starting after key `after` (or at the range's start), so a read cut
-    /// off by a lost connection can go on where it stopped. `None` for other splits.
+    /// For a key-range split: the SELECT that reads the split in key order, starting after key
+    /// `after` (or at the range's start), so a read cut off by a lost connection can go on
+    /// where it stopped; and where the key is in its result: `Some(i)` when `columns[i]` is the
+    /// key already, `None` when it was added as an extra last column. `None` for other splits.
     pub fn keyed_sql(
         &self,
         d: Dialect,
@@ -330,13 +331,26 @@ impl SqlSplit {
         where_clause: Option<&str>,
         split_pk: &str,
         after: Option<i128>,
-    ) -> Option<String> {
+    ) -> Option<(String, Option<usize>)> {
         match self {
             SqlSplit::Table {
                 range: Some(_),
                 null_keys: false,
                 ..
-            } => Some(self.build_sql(d, columns, where_clause, Some(split_pk), Some(after))),
+            } => {
+                let key = unquote_ident(split_pk);
+                let at = columns
+                    .iter()
+                    .position(|c| unquote_ident(c.trim()).eq_ignore_ascii_case(&key));
+                let sql = self.build_sql(
+                    d,
+                    columns,
+                    where_clause,
+                    Some(split_pk),
+                    Some((after, at.is_none())),
+                );
+                Some((sql, at))
+            }
             _ => None,
         }
     }
@@ -347,7 +361,7 @@ impl SqlSplit {
         columns: &[String],
         where_clause: Option<&str>,
         split_pk: Option<&str>,
-        keyed: Option<Option<i128>>,
+        keyed: Option<(Option<i128>, bool)>,
     ) -> String {
         match self {
             SqlSplit::Query { sql, .. } => sql.clone(),
@@ -371,7 +385,7 @@ impl SqlSplit {
                     let pk = quote_ident(d, pk);
                     if let Some((lo, hi)) = range {
                         match keyed {
-                            Some(Some(after)) => {
+                            Some((Some(after), _)) => {
                                 conds.push(format!("({pk} > {after} AND {pk} <= {hi})"))
                             }
                             _ => conds.push(format!("({pk} >= {lo} AND {pk} <= {hi})")),
@@ -380,8 +394,10 @@ impl SqlSplit {
                     if *null_keys {
                         conds.push(format!("{pk} IS NULL"));
                     }
-                    if keyed.is_some() {
-                        cols.push_str(&format!(", {pk}"));
+                    if let Some((_, append)) = keyed {
+                        if append {
+                            cols.push_str(&format!(", {pk}"));
+                        }
                         order = format!(" ORDER BY {pk}");
                     }
                 }
@@ -464,11 +480,17 @@ mod split_tests {
         let cols = ["id".to_string(), "name".to_string()];
         assert_eq!(
             s.keyed_sql(Dialect::MySql, &cols, None, "id", None).unwrap(),
-            "SELECT id, name, `id` FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `id`"
+            (
+                "SELECT id, name FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `id`".to_string(),
+                Some(0)
+            )
         );
         assert_eq!(
-            s.keyed_sql(Dialect::MySql, &cols, Some("x > 0"), "id", Some(17)).unwrap(),
-            "SELECT id, name, `id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `id`"
+            s.keyed_sql(Dialect::MySql, &cols[1..], Some("x > 0"), "id", Some(17)).unwrap(),
+            (
+                "SELECT name, `id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `id`".to_string(),
+                None
+            )
         );
         let n = SqlSplit::Table {
             conn: 0,

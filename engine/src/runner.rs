@@ -249,6 +249,25 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         .run(),
     );
 
+    let mut reports = run_pipelines(rtasks, wtasks, &done, &env, writer.as_ref()).await;
+    monitor_done.cancel();
+    let _ = monitor.await;
+    reports.sort_by_key(|r| r.id);
+    base.task_reports = reports;
+    base.retries = env.retries.load(Ordering::Relaxed);
+    finish(base, &end, &slots).await
+}
+
+/// Runs every task that is not done (at most `channel` at once, see [`pipeline`]), records
+/// each one that succeeds in the run state, and returns every task's report (done ones as
+/// resumed).
+async fn run_pipelines(
+    rtasks: Vec<Box<dyn ReaderTask>>,
+    wtasks: Vec<Box<dyn WriterTask>>,
+    done: &std::collections::BTreeMap<usize, TaskDone>,
+    env: &Arc<Env>,
+    writer: &dyn Writer,
+) -> Vec<TaskReport> {
     let mut set = tokio::task::JoinSet::new();
     let mut reports = Vec::new();
     for (id, (r, w)) in rtasks.into_iter().zip(wtasks).enumerate() {
@@ -263,19 +282,16 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         match res {
             Ok(rep) => {
                 if rep.state == TaskState::Succeeded {
-                    record_done(&env, &rep, writer.task_fingerprint(rep.id));
+                    record_done(env, &rep, writer.task_fingerprint(rep.id));
                 }
                 reports.push(rep)
             }
-            Err(e) => control.stop(StopReason::Failed(format!("a pipeline panicked: {e}"))),
+            Err(e) => env
+                .control
+                .stop(StopReason::Failed(format!("a pipeline panicked: {e}"))),
         }
     }
-    monitor_done.cancel();
-    let _ = monitor.await;
-    reports.sort_by_key(|r| r.id);
-    base.task_reports = reports;
-    base.retries = env.retries.load(Ordering::Relaxed);
-    finish(base, &end, &slots).await
+    reports
 }
 
 /// Splits the source, then prepares the writer (a source that cannot be read, e.g. no file

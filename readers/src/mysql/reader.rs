@@ -220,7 +220,9 @@ impl ReaderTask for MysqlTask {
                 )
             });
             let keyed = keyed_sql.is_some();
-            let sql = keyed_sql.unwrap_or_else(|| {
+            // Where the key is in each row: one of the job's columns, or an extra last one.
+            let key_at = keyed_sql.as_ref().map(|(_, at)| *at);
+            let sql = keyed_sql.map(|(sql, _)| sql).unwrap_or_else(|| {
                 self.split.sql(
                     Dialect::MySql,
                     &cfg.column,
@@ -242,7 +244,9 @@ impl ReaderTask for MysqlTask {
                 }
             };
             let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
-            let width = columns.len() - usize::from(keyed && !columns.is_empty());
+            let appended = key_at == Some(None);
+            let width = columns.len() - usize::from(appended && !columns.is_empty());
+            let key_col = key_at.flatten().unwrap_or(width);
             let st = match &mut state {
                 Some(st) => st,
                 None => state.insert(ReadState::new(&columns[..width], &ctx)),
@@ -270,7 +274,7 @@ impl ReaderTask for MysqlTask {
                     }
                 };
                 if keyed {
-                    after = match row.as_ref(width) {
+                    after = match row.as_ref(key_col) {
                         Some(MyValue::Bytes(b)) => {
                             std::str::from_utf8(b).ok().and_then(|t| t.parse().ok())
                         }
