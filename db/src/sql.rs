@@ -671,3 +671,56 @@ impl<E: DriverError> From<SqlError<E>> for datasync_engine::PluginError {
         }
     }
 }
+
+/// What every SQL connection config holds: the URLs (tried in order), credentials, the job's
+/// session statements and the connect timeout.
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    /// The URLs, parsed.
+    pub urls: Vec<JdbcUrl>,
+    /// The user (a URL's own user wins).
+    pub user: String,
+    /// The password (a URL's own password wins).
+    pub password: datasync_engine::Secret,
+    /// Statements run on every new connection.
+    pub session: Vec<String>,
+    /// How long a connect may take.
+    pub timeout: std::time::Duration,
+}
+
+impl ConnSettings {
+    /// Parses `urls` (at JSON path `at`) with `schemes`; `check` validates each URL's
+    /// system-specific parameters and returns the connect timeout it sets, if any (default
+    /// 10 s). Pure.
+    pub fn parse(
+        urls: &[String],
+        schemes: &[&str],
+        username: &str,
+        password: &datasync_engine::Secret,
+        session: &[String],
+        at: &str,
+        check: impl Fn(&JdbcUrl) -> Result<Option<std::time::Duration>, String>,
+    ) -> Result<Self, datasync_engine::config::ConfigError> {
+        use datasync_engine::config::ConfigError;
+        if urls.is_empty() {
+            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
+        }
+        let mut parsed = Vec::new();
+        let mut timeout = std::time::Duration::from_secs(10);
+        for (i, u) in urls.iter().enumerate() {
+            let at = format!("{at}[{i}]");
+            let url = parse_jdbc_url(u, schemes).map_err(|e| ConfigError::new(&at, e))?;
+            if let Some(t) = check(&url).map_err(|e| ConfigError::new(&at, e))? {
+                timeout = t;
+            }
+            parsed.push(url);
+        }
+        Ok(ConnSettings {
+            urls: parsed,
+            user: username.to_string(),
+            password: password.clone(),
+            session: session.to_vec(),
+            timeout,
+        })
+    }
+}

@@ -1,6 +1,6 @@
 //! Connection settings and connecting.
 
-use crate::sql::{parse_jdbc_url, shorten_sql, JdbcUrl};
+use crate::sql::{shorten_sql, ConnSettings, JdbcUrl};
 use datasync_engine::config::ConfigError;
 use datasync_engine::Secret;
 use mysql_async::prelude::Queryable;
@@ -23,15 +23,22 @@ impl crate::sql::DriverError for mysql_async::Error {
     }
 }
 
+/// JDBC URL parameters that mean something here.
+const KNOWN_PARAMS: &[&str] = &[
+    "useSSL",
+    "requireSSL",
+    "verifyServerCertificate",
+    "sslMode",
+    "sslCa",
+    "connectTimeout",
+    "zeroDateTimeBehavior",
+];
+
 /// Where and how to connect: one or more URLs (tried in order), credentials, statements run
 /// on every new connection.
 #[derive(Debug, Clone)]
 pub struct MysqlConnConfig {
-    urls: Vec<JdbcUrl>,
-    user: String,
-    password: Secret,
-    session: Vec<String>,
-    timeout: Duration,
+    s: ConnSettings,
 }
 
 impl MysqlConnConfig {
@@ -43,58 +50,47 @@ impl MysqlConnConfig {
         session: &[String],
         at: &str,
     ) -> Result<Self, ConfigError> {
-        if urls.is_empty() {
-            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
-        }
-        let mut parsed = Vec::new();
-        let mut timeout = Duration::from_secs(10);
-        for (i, u) in urls.iter().enumerate() {
-            let at = format!("{at}[{i}]");
-            let url = parse_jdbc_url(u, MYSQL_SCHEMES).map_err(|e| ConfigError::new(&at, e))?;
-            tls_mode(&url).map_err(|e| ConfigError::new(&at, e))?;
-            if let Some(ms) = url.param("connectTimeout") {
-                let ms: u64 = ms.parse().map_err(|_| {
-                    ConfigError::new(&at, format!("connectTimeout \"{ms}\" is not milliseconds"))
-                })?;
-                if ms > 0 {
-                    timeout = Duration::from_millis(ms);
+        let s = ConnSettings::parse(
+            urls,
+            MYSQL_SCHEMES,
+            username,
+            password,
+            session,
+            at,
+            |url| {
+                tls_mode(url)?;
+                for (k, _) in &url.params {
+                    if !KNOWN_PARAMS
+                        .iter()
+                        .any(|known| known.eq_ignore_ascii_case(k))
+                    {
+                        tracing::debug!(
+                            "{url}: JDBC parameter {k} has no meaning here and is ignored"
+                        );
+                    }
                 }
-            }
-            for (k, _) in &url.params {
-                if ![
-                    "useSSL",
-                    "requireSSL",
-                    "verifyServerCertificate",
-                    "sslMode",
-                    "sslCa",
-                    "connectTimeout",
-                    "zeroDateTimeBehavior",
-                ]
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(k))
-                {
-                    tracing::debug!("{url}: JDBC parameter {k} has no meaning here and is ignored");
+                match url.param("connectTimeout") {
+                    None => Ok(None),
+                    Some(ms) => {
+                        let ms: u64 = ms
+                            .parse()
+                            .map_err(|_| format!("connectTimeout \"{ms}\" is not milliseconds"))?;
+                        Ok((ms > 0).then(|| Duration::from_millis(ms)))
+                    }
                 }
-            }
-            parsed.push(url);
-        }
-        Ok(MysqlConnConfig {
-            urls: parsed,
-            user: username.to_string(),
-            password: password.clone(),
-            session: session.to_vec(),
-            timeout,
-        })
+            },
+        )?;
+        Ok(MysqlConnConfig { s })
     }
 
     /// The first URL, for messages.
     pub fn url(&self) -> &JdbcUrl {
-        &self.urls[0]
+        &self.s.urls[0]
     }
 
     /// `zeroDateTimeBehavior` from the URL: true = convertToNull, false = exception (default).
     pub fn zero_date_to_null(&self) -> Result<bool, String> {
-        match self.urls[0].param("zeroDateTimeBehavior") {
+        match self.s.urls[0].param("zeroDateTimeBehavior") {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("convertToNull") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("exception") => Ok(false),
@@ -109,12 +105,12 @@ impl MysqlConnConfig {
     /// statements (so a job can override the plugin's settings).
     pub async fn connect(&self, setup: &[&str]) -> Result<(Conn, &JdbcUrl), MysqlError> {
         let mut last = None;
-        for url in &self.urls {
-            let user = url.user.clone().unwrap_or_else(|| self.user.clone());
+        for url in &self.s.urls {
+            let user = url.user.clone().unwrap_or_else(|| self.s.user.clone());
             let pass = url
                 .password
                 .clone()
-                .unwrap_or_else(|| self.password.expose().to_string());
+                .unwrap_or_else(|| self.s.password.expose().to_string());
             let tls = tls_mode(url).map_err(MysqlError::Invalid)?;
             let opts = OptsBuilder::default()
                 .ssl_opts(tls.ssl_opts())
@@ -127,12 +123,12 @@ impl MysqlConnConfig {
                 // A peer that vanished without closing is noticed instead of waited on forever.
                 .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
                 .stmt_cache_size(0);
-            let attempt = tokio::time::timeout(self.timeout, Conn::new(opts)).await;
+            let attempt = tokio::time::timeout(self.s.timeout, Conn::new(opts)).await;
             let mut conn = match attempt {
                 Err(_) => {
                     last = Some(MysqlError::Timeout {
                         url: url.to_string(),
-                        secs: self.timeout.as_secs(),
+                        secs: self.s.timeout.as_secs(),
                     });
                     continue;
                 }
@@ -150,7 +146,7 @@ impl MysqlConnConfig {
             };
             let mut all = vec!["SET time_zone = '+00:00'".to_string()];
             all.extend(setup.iter().map(|s| s.to_string()));
-            all.extend(self.session.iter().cloned());
+            all.extend(self.s.session.iter().cloned());
             for s in &all {
                 conn.query_drop(s.as_str())
                     .await

@@ -1,6 +1,6 @@
 //! Connection settings and connecting.
 
-use crate::sql::{parse_jdbc_url, JdbcUrl};
+use crate::sql::{ConnSettings, JdbcUrl};
 use datasync_engine::config::ConfigError;
 use datasync_engine::Secret;
 use std::time::Duration;
@@ -39,11 +39,7 @@ pub fn db_message(e: &tokio_postgres::Error) -> String {
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct PostgresConnConfig {
-    urls: Vec<JdbcUrl>,
-    user: String,
-    password: Secret,
-    session: Vec<String>,
-    timeout: Duration,
+    s: ConnSettings,
 }
 
 impl PostgresConnConfig {
@@ -55,57 +51,45 @@ impl PostgresConnConfig {
         session: &[String],
         at: &str,
     ) -> Result<Self, ConfigError> {
-        if urls.is_empty() {
-            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
-        }
-        let mut parsed = Vec::new();
-        let mut timeout = Duration::from_secs(10);
-        for (i, u) in urls.iter().enumerate() {
-            let at = format!("{at}[{i}]");
-            let url = parse_jdbc_url(u, PG_SCHEMES).map_err(|e| ConfigError::new(&at, e))?;
+        let s = ConnSettings::parse(urls, PG_SCHEMES, username, password, session, at, |url| {
             let ssl = url
                 .param("sslmode")
                 .or(url.param("ssl"))
                 .unwrap_or("disable")
                 .to_ascii_lowercase();
             if !matches!(ssl.as_str(), "disable" | "allow" | "prefer" | "false") {
-                return Err(ConfigError::new(
-                    at,
-                    format!("asks for TLS (sslmode={ssl}), which this build does not support yet; use sslmode=disable only if plain text is acceptable"),
+                return Err(format!(
+                    "asks for TLS (sslmode={ssl}), which this build does not support yet; use \
+                     sslmode=disable only if plain text is acceptable"
                 ));
             }
+            let mut timeout = None;
             for key in ["connectTimeout", "connect_timeout"] {
                 if let Some(v) = url.param(key) {
-                    let secs: f64 = v.parse().map_err(|_| {
-                        ConfigError::new(&at, format!("{key} \"{v}\" is not seconds"))
-                    })?;
+                    let secs: f64 = v
+                        .parse()
+                        .map_err(|_| format!("{key} \"{v}\" is not seconds"))?;
                     if secs > 0.0 {
-                        timeout = Duration::from_secs_f64(secs);
+                        timeout = Some(Duration::from_secs_f64(secs));
                     }
                 }
             }
-            parsed.push(url);
-        }
-        Ok(PostgresConnConfig {
-            urls: parsed,
-            user: username.to_string(),
-            password: password.clone(),
-            session: session.to_vec(),
-            timeout,
-        })
+            Ok(timeout)
+        })?;
+        Ok(PostgresConnConfig { s })
     }
 
     /// Connects to the first URL that answers, sets the session to UTC, runs the job's session
     /// statements. The connection's I/O runs on its own task.
     pub async fn connect(&self) -> Result<(Client, &JdbcUrl), PostgresError> {
         let mut last = None;
-        for url in &self.urls {
-            let user = url.user.clone().unwrap_or_else(|| self.user.clone());
+        for url in &self.s.urls {
+            let user = url.user.clone().unwrap_or_else(|| self.s.user.clone());
             let mut cfg = tokio_postgres::Config::new();
             cfg.host(&url.host)
                 .port(url.port.unwrap_or(5432))
                 .user(&user)
-                .connect_timeout(self.timeout)
+                .connect_timeout(self.s.timeout)
                 // A peer that vanished without closing (host down, cable cut) is noticed
                 // within about 2 minutes instead of never.
                 .keepalives(true)
@@ -116,7 +100,7 @@ impl PostgresConnConfig {
             let pass = url
                 .password
                 .clone()
-                .unwrap_or_else(|| self.password.expose().to_string());
+                .unwrap_or_else(|| self.s.password.expose().to_string());
             if !pass.is_empty() {
                 cfg.password(pass);
             }
@@ -124,11 +108,11 @@ impl PostgresConnConfig {
                 cfg.dbname(db);
             }
             let (client, connection) =
-                match tokio::time::timeout(self.timeout, cfg.connect(NoTls)).await {
+                match tokio::time::timeout(self.s.timeout, cfg.connect(NoTls)).await {
                     Err(_) => {
                         last = Some(PostgresError::Timeout {
                             url: url.to_string(),
-                            secs: self.timeout.as_secs(),
+                            secs: self.s.timeout.as_secs(),
                         });
                         continue;
                     }
@@ -149,7 +133,7 @@ impl PostgresConnConfig {
                 }
             });
             let mut setup = vec!["SET TIME ZONE 'UTC'".to_string()];
-            setup.extend(self.session.iter().cloned());
+            setup.extend(self.s.session.iter().cloned());
             for s in &setup {
                 client
                     .batch_execute(s)
