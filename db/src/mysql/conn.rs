@@ -242,6 +242,7 @@ impl Tls {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::parse_jdbc_url;
 
     #[test]
     fn tls_parameters_map_like_connector_j() {
@@ -287,7 +288,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.zero_date_to_null(), Ok(true));
-        assert_eq!(c.timeout, Duration::from_millis(500));
+        assert_eq!(c.s.timeout, Duration::from_millis(500));
         assert!(!format!("{c:?}").contains("pw"));
     }
 }
