@@ -15,6 +15,8 @@ pub mod postgres;
 pub mod sftp;
 #[cfg(feature = "sql")]
 pub mod sqlconfig;
+#[cfg(feature = "sql")]
+mod sqlsplit;
 #[cfg(feature = "stream")]
 pub mod stream;
 #[cfg(feature = "file")]

@@ -1,6 +1,7 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
-use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
+use crate::sqlconfig::SqlReaderConfig;
+use crate::sqlsplit::{plan_key_splits, KeyProbe};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
@@ -59,75 +60,71 @@ impl ReaderPlugin for MysqlReader {
     }
 }
 
-impl MysqlReader {
-    /// Plans the splits of one table on `splitPk`: `channels` key ranges plus the NULL keys.
-    async fn split_table(
-        &self,
-        conn_ix: usize,
-        table: &str,
-        pk: &str,
-        channels: usize,
-    ) -> Result<(Vec<SqlSplit>, bool), MysqlError> {
-        let cc = &self.conns[conn_ix];
-        let (mut conn, url) = cc.connect(&[]).await?;
-        let qpk = quote_ident(Dialect::MySql, pk);
-        let qt = quote_ident(Dialect::MySql, table);
-        // The key's declared type decides whether it can be split.
-        let probe = format!("SELECT {qpk} FROM {qt} LIMIT 0");
-        let result = conn
+/// The MySQL answers to split planning.
+struct MysqlProbe<'a> {
+    conn: datasync_db::mysql::mysql_async::Conn,
+    url: datasync_db::sql::JdbcUrl,
+    cc: &'a MysqlConnConfig,
+}
+
+#[async_trait]
+impl KeyProbe for MysqlProbe<'_> {
+    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
+        let probe = format!(
+            "SELECT {} FROM {} LIMIT 0",
+            quote_ident(Dialect::MySql, pk),
+            quote_ident(Dialect::MySql, table)
+        );
+        let result = self
+            .conn
             .query_iter(probe.as_str())
             .await
-            .map_err(|e| cc.query_error(url, &probe, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
         let col = result.columns_ref().first().cloned();
         result
             .drop_result()
             .await
-            .map_err(|e| cc.query_error(url, &probe, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
         let col = col.ok_or_else(|| {
             MysqlError::Invalid(format!("splitPk {pk}: no such column in {table}"))
         })?;
         let (t, _) = arrow_type(&col);
-        // An index led by the key lets a split be read in key order cheaply, and so be
-        // continued after its last key when the connection is lost mid-read.
-        let (schema, name) = match table.rsplit_once('.') {
-            Some((sc, n)) => (Some(sc.trim_matches('`')), n.trim_matches('`')),
-            None => (None, table.trim_matches('`')),
-        };
-        let iq = "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) \
-                  AND table_name = ? AND column_name = ? AND seq_in_index = 1";
-        let indexed: Option<u64> = conn
-            .exec_first(iq, (schema, name, pk.trim_matches('`')))
-            .await
-            .map_err(|e| cc.query_error(url, iq, e))?;
-        let indexed = indexed.unwrap_or(0) > 0;
-        if !indexed {
-            tracing::info!(
-                "{table}: splitPk {pk} leads no index: a split whose connection is lost mid-read \
-                 is read again from its start (a task retry), not continued after its last key"
-            );
-        }
-        if !t.is_integer() {
-            return Err(MysqlError::Invalid(format!(
-                "splitPk \"{pk}\" of {table} is {t}, not an integer column; only integer keys can be split \
-                 (choose an integer key, or drop splitPk to read the table in one task)"
-            )));
-        }
-        let where_sql = self.cfg.where_sql();
+        Ok((t.to_string(), t.is_integer()))
+    }
+
+    async fn key_bounds(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_sql: &str,
+    ) -> Result<(Option<String>, Option<String>), PluginError> {
+        let qpk = quote_ident(Dialect::MySql, pk);
         let q = format!(
-            "SELECT CAST(MIN({qpk}) AS CHAR), CAST(MAX({qpk}) AS CHAR) FROM {qt}{where_sql}"
+            "SELECT CAST(MIN({qpk}) AS CHAR), CAST(MAX({qpk}) AS CHAR) FROM {}{where_sql}",
+            quote_ident(Dialect::MySql, table)
         );
-        let row: Option<(Option<String>, Option<String>)> = conn
+        let row: Option<(Option<String>, Option<String>)> = self
+            .conn
             .query_first(q.as_str())
             .await
-            .map_err(|e| cc.query_error(url, &q, e))?;
-        let _ = conn.disconnect().await;
-        let bounds = row.and_then(|(lo, hi)| parse_bounds(lo, hi));
-        let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
-        tracing::info!(
-            "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
-            splits.len()
-        );
-        Ok((splits, indexed))
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(row.unwrap_or((None, None)))
+    }
+
+    async fn key_indexed(
+        &mut self,
+        schema: Option<&str>,
+        name: &str,
+        pk: &str,
+    ) -> Result<Option<bool>, PluginError> {
+        let q = "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) \
+                 AND table_name = ? AND column_name = ? AND seq_in_index = 1";
+        let n: Option<u64> = self
+            .conn
+            .exec_first(q, (schema, name, pk))
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(Some(n.unwrap_or(0) > 0))
     }
 }
 
@@ -146,7 +143,16 @@ impl Reader for MysqlReader {
             })
             .collect();
         for (conn, table, pk) in keyed {
-            let (splits, indexed) = self.split_table(conn, &table, &pk, channels).await?;
+            let cc = &self.conns[conn];
+            let (c, url) = cc.connect(&[]).await?;
+            let mut probe = MysqlProbe {
+                conn: c,
+                url: url.clone(),
+                cc,
+            };
+            let (splits, indexed) =
+                plan_key_splits(&mut probe, &self.cfg, conn, &table, &pk, channels).await?;
+            let _ = probe.conn.disconnect().await;
             tasks.extend(splits.into_iter().map(|split| {
                 Box::new(MysqlTask {
                     reader: self.clone(),

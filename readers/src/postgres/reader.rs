@@ -2,7 +2,8 @@
 
 use super::copy::CopyFrames;
 use super::decode::{decode, ColKind, Columns, Scalar};
-use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
+use crate::sqlconfig::SqlReaderConfig;
+use crate::sqlsplit::{plan_key_splits, KeyProbe};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{
     array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
@@ -53,50 +54,49 @@ impl ReaderPlugin for PostgresReader {
     }
 }
 
-impl PostgresReader {
-    async fn split_table(
-        &self,
-        conn_ix: usize,
-        table: &str,
-        pk: &str,
-        channels: usize,
-    ) -> Result<Vec<SqlSplit>, PostgresError> {
-        let cc = &self.conns[conn_ix];
-        let (client, url) = cc.connect().await?;
-        let qpk = quote_ident(Dialect::Postgres, pk);
-        let qt = quote_ident(Dialect::Postgres, table);
-        let probe = format!("SELECT {qpk} FROM {qt} LIMIT 0");
-        let stmt = client
+/// The PostgreSQL answers to split planning.
+struct PostgresProbe<'a> {
+    client: datasync_db::postgres::tokio_postgres::Client,
+    url: datasync_db::sql::JdbcUrl,
+    cc: &'a PostgresConnConfig,
+}
+
+#[async_trait]
+impl KeyProbe for PostgresProbe<'_> {
+    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
+        use datasync_db::postgres::tokio_postgres::types::Type;
+        let probe = format!(
+            "SELECT {} FROM {} LIMIT 0",
+            quote_ident(Dialect::Postgres, pk),
+            quote_ident(Dialect::Postgres, table)
+        );
+        let stmt = self
+            .client
             .prepare(&probe)
             .await
-            .map_err(|e| cc.query_error(url, &probe, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
         let t = stmt.columns().first().map(|c| c.type_().clone());
-        let integer = matches!(
-            t,
-            Some(datasync_db::postgres::tokio_postgres::types::Type::INT2)
-                | Some(datasync_db::postgres::tokio_postgres::types::Type::INT4)
-                | Some(datasync_db::postgres::tokio_postgres::types::Type::INT8)
+        let integer = matches!(t, Some(Type::INT2) | Some(Type::INT4) | Some(Type::INT8));
+        Ok((t.map(|t| t.name().to_string()).unwrap_or_default(), integer))
+    }
+
+    async fn key_bounds(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_sql: &str,
+    ) -> Result<(Option<String>, Option<String>), PluginError> {
+        let qpk = quote_ident(Dialect::Postgres, pk);
+        let q = format!(
+            "SELECT MIN({qpk})::text, MAX({qpk})::text FROM {}{where_sql}",
+            quote_ident(Dialect::Postgres, table)
         );
-        if !integer {
-            return Err(PostgresError::Invalid(format!(
-                "splitPk \"{pk}\" of {table} is {}, not an integer column; only integer keys can be split \
-                 (choose an integer key, or drop splitPk to read the table in one task)",
-                t.map(|t| t.name().to_string()).unwrap_or_default()
-            )));
-        }
-        let where_sql = self.cfg.where_sql();
-        let q = format!("SELECT MIN({qpk})::text, MAX({qpk})::text FROM {qt}{where_sql}");
-        let row = client
+        let row = self
+            .client
             .query_one(q.as_str(), &[])
             .await
-            .map_err(|e| cc.query_error(url, &q, e))?;
-        let bounds = parse_bounds(row.get(0), row.get(1));
-        let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
-        tracing::info!(
-            "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
-            splits.len()
-        );
-        Ok(splits)
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok((row.get(0), row.get(1)))
     }
 }
 
@@ -105,7 +105,16 @@ impl Reader for PostgresReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let (mut splits, keyed) = self.cfg.plan();
         for (conn, table, pk) in keyed {
-            splits.extend(self.split_table(conn, &table, &pk, channels).await?);
+            let cc = &self.conns[conn];
+            let (client, url) = cc.connect().await?;
+            let mut probe = PostgresProbe {
+                client,
+                url: url.clone(),
+                cc,
+            };
+            let (more, _) =
+                plan_key_splits(&mut probe, &self.cfg, conn, &table, &pk, channels).await?;
+            splits.extend(more);
         }
         Ok(splits
             .into_iter()

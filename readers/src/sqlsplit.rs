@@ -1,0 +1,78 @@
+//! Planning the key-range splits of a table, the same way for every SQL reader: the key must
+//! be an integer column, its MIN/MAX under the job's `where` give `channel` contiguous ranges
+//! plus the NULL-key task. A system implements [`KeyProbe`] (three small queries).
+
+use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
+use datasync_db::sql::{split_ident, unquote_ident, SqlSplit};
+use datasync_engine::{async_trait, PluginError};
+
+/// What planning asks a SQL source about a table's split key.
+#[async_trait]
+pub(crate) trait KeyProbe: Send {
+    /// The key column's type (its name for messages) and whether it is an integer type.
+    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError>;
+    /// MIN and MAX of the key as text, over the rows `where_sql` (`""` or ` WHERE (...)`)
+    /// selects.
+    async fn key_bounds(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_sql: &str,
+    ) -> Result<(Option<String>, Option<String>), PluginError>;
+    /// Whether an index leads with the key, in `schema` (default: the connection's) `name`:
+    /// a split can then be read in key order cheaply and go on after its last key. `None`:
+    /// this reader does not read in key order.
+    async fn key_indexed(
+        &mut self,
+        schema: Option<&str>,
+        name: &str,
+        pk: &str,
+    ) -> Result<Option<bool>, PluginError> {
+        let _ = (schema, name, pk);
+        Ok(None)
+    }
+}
+
+/// The splits of `table` (connection `conn_ix`) on `pk`: `channels` key ranges plus the NULL
+/// keys; and whether they may be read in key order (see [`KeyProbe::key_indexed`]).
+pub(crate) async fn plan_key_splits(
+    probe: &mut dyn KeyProbe,
+    cfg: &SqlReaderConfig,
+    conn_ix: usize,
+    table: &str,
+    pk: &str,
+    channels: usize,
+) -> Result<(Vec<SqlSplit>, bool), PluginError> {
+    let (type_name, integer) = probe.key_type(table, pk).await?;
+    if !integer {
+        return Err(PluginError::new(NotSplittable(format!(
+            "splitPk \"{pk}\" of {table} is {type_name}, not an integer column; only integer keys \
+             can be split (choose an integer key, or drop splitPk to read the table in one task)"
+        ))));
+    }
+    let parts = split_ident(table);
+    let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
+    let schema = (parts.len() > 1).then(|| unquote_ident(&parts[parts.len() - 2]));
+    let indexed = probe
+        .key_indexed(schema.as_deref(), &name, &unquote_ident(pk))
+        .await?;
+    if indexed == Some(false) {
+        tracing::info!(
+            "{table}: splitPk {pk} leads no index: a split whose connection is lost mid-read is \
+             read again from its start (a task retry), not continued after its last key"
+        );
+    }
+    let (lo, hi) = probe.key_bounds(table, pk, &cfg.where_sql()).await?;
+    let bounds = parse_bounds(lo, hi);
+    let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
+    tracing::info!(
+        "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
+        splits.len()
+    );
+    Ok((splits, indexed == Some(true)))
+}
+
+/// A split key that cannot be split on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotSplittable(String);
