@@ -223,85 +223,8 @@ impl WriterPlugin for ParquetWriter {
         if c.column.is_empty() {
             return Err(err(p.path, "column", "must declare at least one column"));
         }
-        let mut seen: Vec<String> = Vec::new();
-        let mut unique = |name: &str, at: String| {
-            let lower = name.to_ascii_lowercase();
-            if name.trim().is_empty() {
-                return Err(ConfigError::new(at, "a column needs a name"));
-            }
-            if seen.contains(&lower) {
-                return Err(ConfigError::new(
-                    at,
-                    format!("column \"{name}\" is declared twice"),
-                ));
-            }
-            seen.push(lower);
-            Ok(())
-        };
-        let mut columns = Vec::new();
-        for (i, col) in c.column.iter().enumerate() {
-            unique(&col.name, join_path(p.path, &format!("column[{i}].name")))?;
-            let t = parse_hive_type(&col.type_name)
-                .map_err(|m| err(p.path, &format!("column[{i}].type"), m))?;
-            columns.push((col.name.clone(), t));
-        }
-        let mut static_parts = Vec::new();
-        for (k, v) in &c.partition {
-            unique(k, join_path(p.path, &format!("partition.{k}")))?;
-            let v = match v {
-                Value::String(s) if !s.is_empty() => s.clone(),
-                Value::Number(n) => n.to_string(),
-                other => {
-                    return Err(err(
-                        p.path,
-                        &format!("partition.{k}"),
-                        format!("expected a non-empty string or number, found {other}"),
-                    ))
-                }
-            };
-            static_parts.push((k.clone(), v));
-        }
-        let mut dynamic_parts = Vec::new();
-        for (i, pc) in c.partition_columns.iter().enumerate() {
-            unique(
-                &pc.name,
-                join_path(p.path, &format!("partitionColumns[{i}]")),
-            )?;
-            let t = parse_hive_type(&pc.type_name)
-                .map_err(|m| err(p.path, &format!("partitionColumns[{i}].type"), m))?;
-            dynamic_parts.push((pc.name.clone(), t));
-        }
-        let hms = match &c.hive_metastore_uris {
-            None => None,
-            Some(uris) => {
-                hms::parse_uris(uris)
-                    .map_err(|e| err(p.path, "hiveMetastoreUris", e.to_string()))?;
-                let table = c
-                    .table
-                    .clone()
-                    .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| {
-                        err(
-                            p.path,
-                            "table",
-                            "required with hiveMetastoreUris: the Hive table to register in",
-                        )
-                    })?;
-                Some(HmsTarget {
-                    uris: uris.clone(),
-                    database: c.database.clone().unwrap_or_else(|| "default".into()),
-                    table,
-                    create: c.create_table,
-                })
-            }
-        };
-        if hms.is_none() && (c.table.is_some() || c.create_table) {
-            return Err(err(
-                p.path,
-                "hiveMetastoreUris",
-                "table/createTable need hiveMetastoreUris (thrift://host:9083)",
-            ));
-        }
+        let (columns, static_parts, dynamic_parts) = declared_columns(&c, p.path)?;
+        let hms = hms_target(&c, p.path)?;
         let fields = columns
             .iter()
             .map(|(n, t)| Field::new(n, t.arrow.clone(), true))
@@ -427,6 +350,104 @@ impl Writer for ParquetWriter {
             }
         }
     }
+}
+
+/// The declared data columns, static partition values and dynamic partition columns (names
+/// unique across all three, Hive types parsed).
+#[allow(clippy::type_complexity)]
+fn declared_columns(
+    c: &ParquetWriterConfig,
+    path: &str,
+) -> Result<
+    (
+        Vec<(String, HiveType)>,
+        Vec<(String, String)>,
+        Vec<(String, HiveType)>,
+    ),
+    ConfigError,
+> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut unique = |name: &str, at: String| {
+        let lower = name.to_ascii_lowercase();
+        if name.trim().is_empty() {
+            return Err(ConfigError::new(at, "a column needs a name"));
+        }
+        if seen.contains(&lower) {
+            return Err(ConfigError::new(
+                at,
+                format!("column \"{name}\" is declared twice"),
+            ));
+        }
+        seen.push(lower);
+        Ok(())
+    };
+    let mut columns = Vec::new();
+    for (i, col) in c.column.iter().enumerate() {
+        unique(&col.name, join_path(path, &format!("column[{i}].name")))?;
+        let t = parse_hive_type(&col.type_name)
+            .map_err(|m| err(path, &format!("column[{i}].type"), m))?;
+        columns.push((col.name.clone(), t));
+    }
+    let mut static_parts = Vec::new();
+    for (k, v) in &c.partition {
+        unique(k, join_path(path, &format!("partition.{k}")))?;
+        let v = match v {
+            Value::String(s) if !s.is_empty() => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(err(
+                    path,
+                    &format!("partition.{k}"),
+                    format!("expected a non-empty string or number, found {other}"),
+                ))
+            }
+        };
+        static_parts.push((k.clone(), v));
+    }
+    let mut dynamic_parts = Vec::new();
+    for (i, pc) in c.partition_columns.iter().enumerate() {
+        unique(&pc.name, join_path(path, &format!("partitionColumns[{i}]")))?;
+        let t = parse_hive_type(&pc.type_name)
+            .map_err(|m| err(path, &format!("partitionColumns[{i}].type"), m))?;
+        dynamic_parts.push((pc.name.clone(), t));
+    }
+    Ok((columns, static_parts, dynamic_parts))
+}
+
+/// Where partitions are registered: `hiveMetastoreUris` with `table` (and `database`,
+/// `createTable`), or nowhere.
+fn hms_target(c: &ParquetWriterConfig, path: &str) -> Result<Option<HmsTarget>, ConfigError> {
+    let hms = match &c.hive_metastore_uris {
+        None => None,
+        Some(uris) => {
+            hms::parse_uris(uris).map_err(|e| err(path, "hiveMetastoreUris", e.to_string()))?;
+            let table = c
+                .table
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| {
+                    err(
+                        path,
+                        "table",
+                        "required with hiveMetastoreUris: the Hive table to register in",
+                    )
+                })?;
+            Some(HmsTarget {
+                uris: uris.clone(),
+                database: c.database.clone().unwrap_or_else(|| "default".into()),
+                table,
+                create: c.create_table,
+            })
+        }
+    };
+    if hms.is_none() && (c.table.is_some() || c.create_table) {
+        return Err(err(
+            path,
+            "hiveMetastoreUris",
+            "table/createTable need hiveMetastoreUris (thrift://host:9083)",
+        ));
+    }
+    Ok(hms)
 }
 
 #[cfg(test)]
