@@ -182,67 +182,7 @@ impl ReaderPlugin for ParquetReader {
         }
         let mut columns = Vec::new();
         for (i, v) in c.column.iter().enumerate() {
-            let at = join_path(p.path, &format!("column[{i}]"));
-            let bad_type =
-                |t: &str| type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m));
-            let col = match v {
-                Value::String(s) if s == "*" => (OutColumn::All, None),
-                Value::String(s) if !s.is_empty() => (OutColumn::Name(s.clone()), None),
-                Value::Object(o) => {
-                    let ty = match o.get("type") {
-                        Some(Value::String(t)) => Some(bad_type(t)?),
-                        None => None,
-                        Some(other) => {
-                            return Err(ConfigError::new(
-                                join_path(&at, "type"),
-                                format!("expected a type name, found {other}"),
-                            ))
-                        }
-                    };
-                    if let Some(k) = o.keys().find(|k| {
-                        !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format")
-                    }) {
-                        return Err(ConfigError::new(
-                            join_path(&at, k),
-                            "unknown key (allowed: name, index, value, type)",
-                        ));
-                    }
-                    match (o.get("name"), o.get("index"), o.get("value")) {
-                        (Some(Value::String(n)), None, None) => (OutColumn::Name(n.clone()), ty),
-                        (None, Some(ix), None) => {
-                            let ix = ix
-                                .as_u64()
-                                .or_else(|| ix.as_str().and_then(|s| s.parse().ok()))
-                                .ok_or_else(|| {
-                                    ConfigError::new(
-                                        join_path(&at, "index"),
-                                        "expected a column position >= 0",
-                                    )
-                                })?;
-                            (OutColumn::Index(ix as usize), ty)
-                        }
-                        (None, None, Some(v)) => {
-                            let text = match v {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            };
-                            (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
-                        }
-                        _ => {
-                            return Err(ConfigError::new(
-                                at,
-                                "expected exactly one of name, index or value",
-                            ))
-                        }
-                    }
-                }
-                other => {
-                    return Err(ConfigError::new(
-                        at,
-                        format!("expected \"*\", a column name or an object, found {other}"),
-                    ))
-                }
-            };
+            let col = parse_column(v, &join_path(p.path, &format!("column[{i}]")))?;
             columns.push(col);
         }
         if columns.is_empty() {
@@ -423,6 +363,76 @@ pub(super) fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetR
             source,
         }
     })
+}
+
+/// One `column[]` entry: `"*"`, a name, or an object with one of `name` / `index` / `value`
+/// (and an optional `type`).
+fn parse_column(
+    v: &Value,
+    at: &str,
+) -> Result<(OutColumn, Option<DataType>), ConfigError> {
+    let at = at.to_string();
+    let bad_type = |t: &str| type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m));
+    let col = match v {
+        Value::String(s) if s == "*" => (OutColumn::All, None),
+        Value::String(s) if !s.is_empty() => (OutColumn::Name(s.clone()), None),
+        Value::Object(o) => {
+            let ty = match o.get("type") {
+                Some(Value::String(t)) => Some(bad_type(t)?),
+                None => None,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        join_path(&at, "type"),
+                        format!("expected a type name, found {other}"),
+                    ))
+                }
+            };
+            if let Some(k) = o
+                .keys()
+                .find(|k| !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format"))
+            {
+                return Err(ConfigError::new(
+                    join_path(&at, k),
+                    "unknown key (allowed: name, index, value, type)",
+                ));
+            }
+            match (o.get("name"), o.get("index"), o.get("value")) {
+                (Some(Value::String(n)), None, None) => (OutColumn::Name(n.clone()), ty),
+                (None, Some(ix), None) => {
+                    let ix = ix
+                        .as_u64()
+                        .or_else(|| ix.as_str().and_then(|s| s.parse().ok()))
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                join_path(&at, "index"),
+                                "expected a column position >= 0",
+                            )
+                        })?;
+                    (OutColumn::Index(ix as usize), ty)
+                }
+                (None, None, Some(v)) => {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        at,
+                        "expected exactly one of name, index or value",
+                    ))
+                }
+            }
+        }
+        other => {
+            return Err(ConfigError::new(
+                at,
+                format!("expected \"*\", a column name or an object, found {other}"),
+            ))
+        }
+    };
+    Ok(col)
 }
 
 #[cfg(test)]
