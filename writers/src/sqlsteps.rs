@@ -3,7 +3,10 @@
 //! A SQL writer implements [`SqlWriterSteps`] (its connection as a [`TargetConn`] and a few
 //! accessors) and gets the steps.
 
-use crate::sqltarget::{is_destructive, schema_of, stale_stages, unpublished_message, Staged};
+use crate::sqltarget::{
+    is_destructive, schema_of, stale_stages, unpublished_message, Staged, StagingMode,
+};
+use datasync_db::sql::{quote_ident, Dialect};
 use datasync_engine::{async_trait, PluginError};
 
 /// A statement the target did not run.
@@ -31,23 +34,80 @@ pub(crate) trait TargetConn: Send {
     fn url(&self) -> String;
 }
 
+/// What the shared steps need of a SQL writer's configuration, built once in `from_params`.
+#[derive(Debug)]
+pub(crate) struct TargetSpec {
+    /// The target table as configured.
+    pub table: String,
+    /// How identifiers are quoted.
+    pub dialect: Dialect,
+    /// `preSql`.
+    pub pre_sql: Vec<String>,
+    /// `postSql`.
+    pub post_sql: Vec<String>,
+    /// `stagingMode` is `table`.
+    pub staging: bool,
+    /// The target must exist before the job (no `createTable`).
+    pub must_exist: bool,
+    /// This run's staging tables.
+    pub staged: Staged,
+}
+
+impl TargetSpec {
+    /// The spec of a writer of `table` in `dialect`.
+    pub(crate) fn new(
+        table: &str,
+        dialect: Dialect,
+        pre_sql: &[String],
+        post_sql: &[String],
+        staging: StagingMode,
+        create_table: bool,
+    ) -> Self {
+        TargetSpec {
+            table: table.to_string(),
+            dialect,
+            pre_sql: pre_sql.to_vec(),
+            post_sql: post_sql.to_vec(),
+            staging: staging == StagingMode::Table,
+            must_exist: !create_table,
+            staged: Staged::default(),
+        }
+    }
+}
+
 /// What a SQL writer provides so that it gets the shared steps.
 #[async_trait]
 pub(crate) trait SqlWriterSteps: Sync {
+    /// The writer's target spec.
+    fn spec(&self) -> &TargetSpec;
     /// The target table as configured.
-    fn table(&self) -> &str;
+    fn table(&self) -> &str {
+        &self.spec().table
+    }
     /// `name` quoted for this system.
-    fn quote(&self, name: &str) -> String;
+    fn quote(&self, name: &str) -> String {
+        quote_ident(self.spec().dialect, name)
+    }
     /// `preSql`.
-    fn pre_sql(&self) -> &[String];
+    fn pre_sql(&self) -> &[String] {
+        &self.spec().pre_sql
+    }
     /// `postSql`.
-    fn post_sql(&self) -> &[String];
+    fn post_sql(&self) -> &[String] {
+        &self.spec().post_sql
+    }
     /// Whether `stagingMode` is `table`.
-    fn staging(&self) -> bool;
+    fn staging(&self) -> bool {
+        self.spec().staging
+    }
     /// This run's staging tables.
-    fn staged(&self) -> &Staged;
+    fn staged(&self) -> &Staged {
+        &self.spec().staged
+    }
     /// Whether the target must exist before the job (no `createTable`).
-    fn must_exist(&self) -> bool;
+    fn must_exist(&self) -> bool {
+        self.spec().must_exist
+    }
     /// A connection to the target.
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError>;
     /// Refuses table staging where the target cannot take part in a transaction.

@@ -367,10 +367,7 @@ pub(super) fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetR
 
 /// One `column[]` entry: `"*"`, a name, or an object with one of `name` / `index` / `value`
 /// (and an optional `type`).
-fn parse_column(
-    v: &Value,
-    at: &str,
-) -> Result<(OutColumn, Option<DataType>), ConfigError> {
+fn parse_column(v: &Value, at: &str) -> Result<(OutColumn, Option<DataType>), ConfigError> {
     let at = at.to_string();
     let bad_type = |t: &str| type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m));
     let col = match v {

@@ -103,7 +103,7 @@ impl MysqlTask {
         let stage = staging_table(&w.table, task);
         let qstage = quote_ident(Dialect::MySql, &stage);
         // Known before it exists, so that abort drops it whatever happens next.
-        w.staged.set(task, stage.clone(), String::new());
+        w.spec.staged.set(task, stage.clone(), String::new());
         let star = w.cfg.column == ["*"];
         let mut stmts = vec![
             format!("DROP TABLE IF EXISTS {qstage}"),
@@ -180,7 +180,7 @@ impl MysqlTask {
             "{verb} INTO {}{into} SELECT {select} FROM {qstage}{tail}",
             w.qtable()
         );
-        w.staged.set(task, stage.clone(), move_sql);
+        w.spec.staged.set(task, stage.clone(), move_sql);
         self.table = stage;
         self.stage_ready = true;
         Ok(())

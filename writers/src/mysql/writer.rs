@@ -3,8 +3,8 @@
 
 use super::config::{MysqlWriteMode, MysqlWriterConfig};
 use super::task::MysqlTask;
-use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
-use crate::sqltarget::{single_target, Staged, StagingMode};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
+use crate::sqltarget::single_target;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
@@ -31,7 +31,7 @@ pub struct MysqlWriter {
     pub(super) conn: Arc<MysqlConnConfig>,
     pub(super) table: String,
     pub(super) created: Arc<tokio::sync::Mutex<bool>>,
-    pub(super) staged: Arc<Staged>,
+    pub(super) spec: Arc<TargetSpec>,
 }
 
 impl WriterPlugin for MysqlWriter {
@@ -62,12 +62,20 @@ impl WriterPlugin for MysqlWriter {
             &cfg.session,
             &url_at,
         )?;
+        let spec = Arc::new(TargetSpec::new(
+            &table,
+            Dialect::MySql,
+            &cfg.pre_sql,
+            &cfg.post_sql,
+            cfg.staging_mode,
+            cfg.create_table,
+        ));
         Ok(MysqlWriter {
             cfg: Arc::new(cfg),
             conn: Arc::new(conn),
             table,
             created: Default::default(),
-            staged: Default::default(),
+            spec,
         })
     }
 
@@ -97,26 +105,8 @@ impl MysqlWriter {
 /// The MySQL side of the shared SQL writer steps.
 #[async_trait]
 impl SqlWriterSteps for MysqlWriter {
-    fn table(&self) -> &str {
-        &self.table
-    }
-    fn quote(&self, name: &str) -> String {
-        quote_ident(Dialect::MySql, name)
-    }
-    fn pre_sql(&self) -> &[String] {
-        &self.cfg.pre_sql
-    }
-    fn post_sql(&self) -> &[String] {
-        &self.cfg.post_sql
-    }
-    fn staging(&self) -> bool {
-        self.cfg.staging_mode == StagingMode::Table
-    }
-    fn staged(&self) -> &Staged {
-        &self.staged
-    }
-    fn must_exist(&self) -> bool {
-        !self.cfg.create_table
+    fn spec(&self) -> &TargetSpec {
+        &self.spec
     }
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (conn, url) = self.conn.connect(&[]).await?;

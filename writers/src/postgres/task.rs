@@ -97,7 +97,7 @@ impl PostgresTask {
         let stage = staging_table(&w.table, task);
         let qstage = quote_ident(Dialect::Postgres, &stage);
         // Known before it exists, so that abort drops it whatever happens next.
-        w.staged.set(task, stage.clone(), String::new());
+        w.spec.staged.set(task, stage.clone(), String::new());
         let sql = format!(
             "DROP TABLE IF EXISTS {qstage}; \
              CREATE TABLE {qstage} (LIKE {} INCLUDING CONSTRAINTS INCLUDING INDEXES); \
@@ -484,7 +484,7 @@ impl PostgresTask {
                         quote_ident(Dialect::Postgres, &self.table),
                         plan.conflict
                     );
-                    w.staged.set(ctx.task_id, self.table.clone(), move_sql);
+                    w.spec.staged.set(ctx.task_id, self.table.clone(), move_sql);
                 }
                 st.plan = Some((plan, names));
             }

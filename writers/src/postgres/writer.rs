@@ -3,8 +3,8 @@
 
 use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
-use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
-use crate::sqltarget::{single_target, Staged, StagingMode};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
+use crate::sqltarget::single_target;
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
@@ -20,7 +20,7 @@ pub struct PostgresWriter {
     pub(super) conn: Arc<PostgresConnConfig>,
     pub(super) table: String,
     pub(super) created: Arc<tokio::sync::Mutex<bool>>,
-    pub(super) staged: Arc<Staged>,
+    pub(super) spec: Arc<TargetSpec>,
 }
 
 impl WriterPlugin for PostgresWriter {
@@ -39,12 +39,20 @@ impl WriterPlugin for PostgresWriter {
             &cfg.session,
             &url_at,
         )?;
+        let spec = Arc::new(TargetSpec::new(
+            &table,
+            Dialect::Postgres,
+            &cfg.pre_sql,
+            &cfg.post_sql,
+            cfg.staging_mode,
+            cfg.create_table,
+        ));
         Ok(PostgresWriter {
             cfg: Arc::new(cfg),
             conn: Arc::new(conn),
             table,
             created: Default::default(),
-            staged: Default::default(),
+            spec,
         })
     }
 
@@ -73,26 +81,8 @@ impl PostgresWriter {
 /// The PostgreSQL side of the shared SQL writer steps.
 #[async_trait]
 impl SqlWriterSteps for PostgresWriter {
-    fn table(&self) -> &str {
-        &self.table
-    }
-    fn quote(&self, name: &str) -> String {
-        quote_ident(Dialect::Postgres, name)
-    }
-    fn pre_sql(&self) -> &[String] {
-        &self.cfg.pre_sql
-    }
-    fn post_sql(&self) -> &[String] {
-        &self.cfg.post_sql
-    }
-    fn staging(&self) -> bool {
-        self.cfg.staging_mode == StagingMode::Table
-    }
-    fn staged(&self) -> &Staged {
-        &self.staged
-    }
-    fn must_exist(&self) -> bool {
-        !self.cfg.create_table
+    fn spec(&self) -> &TargetSpec {
+        &self.spec
     }
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (client, url) = self.conn.connect().await?;
