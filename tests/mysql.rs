@@ -721,3 +721,26 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM un"), "100");
 }
+
+#[test]
+fn only_a_key_with_a_unique_index_of_its_own_is_read_in_resumable_key_order() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, k BIGINT, name VARCHAR(20), KEY (k));
+         INSERT INTO src SELECT seq, seq % 10, CONCAT('n', seq) FROM seq_1_to_100;
+         CREATE TABLE dst (id BIGINT, k BIGINT, name VARCHAR(20));",
+    );
+    let cols = r#""column": ["id", "k", "name"],"#;
+    for (pk, resumable) in [("id", true), ("k", false)] {
+        let r = reader(&db, &format!(r#"{cols} "splitPk": "{pk}","#));
+        let (o, _t) = run_job("keyed", &job("{}", &r, &writer(&db, "dst", cols)));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            !stderr(&o).contains("has no unique index of its own"),
+            resumable,
+            "splitPk {pk}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(db.query("SELECT COUNT(*), SUM(id) FROM dst"), "200\t10100");
+}

@@ -19,9 +19,9 @@ pub(crate) trait KeyProbe: Send {
         pk: &str,
         where_sql: &str,
     ) -> Result<(Option<String>, Option<String>), PluginError>;
-    /// Whether an index leads with the key, in `schema` (default: the connection's) `name`:
-    /// a split can then be read in key order cheaply and go on after its last key. `None`:
-    /// this reader does not read in key order.
+    /// Whether the key alone has a unique index, in `schema` (default: the connection's)
+    /// `name`: a split can then be read in key order cheaply and go on after its last key
+    /// without missing or repeating a row. `None`: this reader does not read in key order.
     async fn key_indexed(
         &mut self,
         schema: Option<&str>,
@@ -58,8 +58,9 @@ pub(crate) async fn plan_key_splits(
         .await?;
     if indexed == Some(false) {
         tracing::info!(
-            "{table}: splitPk {pk} leads no index: a split whose connection is lost mid-read is \
-             read again from its start (a task retry), not continued after its last key"
+            "{table}: splitPk {pk} has no unique index of its own: a split whose connection is \
+             lost mid-read is read again from its start (a task retry), not continued after its \
+             last key"
         );
     }
     let (lo, hi) = probe.key_bounds(table, pk, &cfg.where_sql()).await?;

@@ -117,8 +117,14 @@ impl KeyProbe for MysqlProbe<'_> {
         name: &str,
         pk: &str,
     ) -> Result<Option<bool>, PluginError> {
-        let q = "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) \
-                 AND table_name = ? AND column_name = ? AND seq_in_index = 1";
+        // A unique index on the key alone: rows come in key order and no two share a key, so
+        // "after the last key read" misses none and repeats none.
+        let q = "SELECT COUNT(*) FROM information_schema.statistics s \
+                 WHERE s.table_schema = COALESCE(?, DATABASE()) AND s.table_name = ? \
+                 AND s.column_name = ? AND s.seq_in_index = 1 AND s.non_unique = 0 \
+                 AND NOT EXISTS (SELECT 1 FROM information_schema.statistics s2 \
+                   WHERE s2.table_schema = s.table_schema AND s2.table_name = s.table_name \
+                   AND s2.index_name = s.index_name AND s2.seq_in_index = 2)";
         let n: Option<u64> = self
             .conn
             .exec_first(q, (schema, name, pk))
