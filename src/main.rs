@@ -26,32 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a job.
-    Run {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}: `-p name=value`, or DataX's `-p "-Dname=value -Dother=value"`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
-        /// Also write the report as JSON to this file.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Where dirty records go (default ./datasync-dirty-<job>.jsonl).
-        #[arg(long)]
-        dirty_file: Option<PathBuf>,
-        /// Seconds between progress lines when stderr is not a terminal.
-        #[arg(long, default_value_t = 10)]
-        progress_interval: u64,
-        /// No progress display.
-        #[arg(long)]
-        no_progress: bool,
-        /// Name this run (staging, output names). With it, a failed run keeps its staged
-        /// output so that `--resume` can go on from its finished tasks.
-        #[arg(long)]
-        run_id: Option<String>,
-        /// Resume the run named by --run-id: tasks it finished are not run again.
-        #[arg(long, requires = "run_id")]
-        resume: bool,
-    },
+    Run(RunArgs),
     /// Validate a job (both plugins' parameters) without touching any system.
     Check {
         /// The job file.
@@ -140,25 +115,7 @@ fn main() -> ExitCode {
             Err(e) => config_error(&e),
         },
         Cmd::Recover { job, params } => recover_command(&job, &params),
-        Cmd::Run {
-            job,
-            params,
-            report,
-            dirty_file,
-            progress_interval,
-            no_progress,
-            run_id,
-            resume,
-        } => run_command(RunArgs {
-            job,
-            params,
-            report,
-            dirty_file,
-            progress_interval,
-            no_progress,
-            run_id,
-            resume,
-        }),
+        Cmd::Run(a) => run_command(a),
     }
 }
 
@@ -195,14 +152,31 @@ fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
 }
 
 /// The arguments of `datasync run`.
+#[derive(clap::Args)]
 struct RunArgs {
+    /// The job file.
     job: PathBuf,
+    /// Fill ${name}: `-p name=value`, or DataX's `-p "-Dname=value -Dother=value"`.
+    #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
     params: Vec<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
     report: Option<PathBuf>,
+    /// Where dirty records go (default ./datasync-dirty-<job>.jsonl).
+    #[arg(long)]
     dirty_file: Option<PathBuf>,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 10)]
     progress_interval: u64,
+    /// No progress display.
+    #[arg(long)]
     no_progress: bool,
+    /// Name this run (staging, output names). With it, a failed run keeps its staged
+    /// output so that `--resume` can go on from its finished tasks.
+    #[arg(long)]
     run_id: Option<String>,
+    /// Resume the run named by --run-id: tasks it finished are not run again.
+    #[arg(long, requires = "run_id")]
     resume: bool,
 }
 

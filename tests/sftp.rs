@@ -190,6 +190,18 @@ impl Drop for Sshd {
     }
 }
 
+/// A CSV file of `rows` rows `i,x` in `dir`: its text, and a reader of it.
+fn numbered_input(dir: &Path, rows: usize) -> (String, String) {
+    let input = dir.join("in.csv");
+    let text: String = (1..=rows).map(|i| format!("{i},x\n")).collect();
+    std::fs::write(&input, &text).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+    (text, reader)
+}
+
 /// Starts a slow job uploading `reader`'s rows to `target` (truncate) and returns once an
 /// upload has bytes on the server (stderr piped).
 fn start_upload(s: &Sshd, dir: &Path, reader: &str, target: &Path, setting: &str) -> Child {
@@ -606,14 +618,7 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
     let s = Sshd::start();
     let t = tempfile::tempdir().unwrap();
     let target = s.data().join("killed");
-    let input = t.path().join("in.csv");
-    let rows = 300_000;
-    let text: String = (1..=rows).map(|i| format!("{i},x\n")).collect();
-    std::fs::write(&input, &text).unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
-        input.display()
-    );
+    let (text, reader) = numbered_input(t.path(), 300_000);
     let child = start_upload(
         &s,
         t.path(),
@@ -658,14 +663,7 @@ fn sftp_server_killed_mid_upload_fails_the_job_and_the_next_run_cleans_up() {
     let mut s = Sshd::start();
     let t = tempfile::tempdir().unwrap();
     let target = s.data().join("server_killed");
-    let input = t.path().join("in.csv");
-    let rows = 300_000;
-    let text: String = (1..=rows).map(|i| format!("{i},x\n")).collect();
-    std::fs::write(&input, &text).unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
-        input.display()
-    );
+    let (text, reader) = numbered_input(t.path(), 300_000);
     let child = start_upload(
         &s,
         t.path(),

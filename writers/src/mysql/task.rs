@@ -33,6 +33,18 @@ pub(super) struct Session {
 }
 
 impl MysqlTask {
+    /// ` (`a`, `b`)` for the target columns, or nothing for `["*"]`.
+    pub(super) fn column_list(&self, names: &[String]) -> String {
+        if self.writer.cfg.column == ["*"] {
+            return String::new();
+        }
+        let quoted: Vec<String> = names
+            .iter()
+            .map(|c| quote_ident(Dialect::MySql, c))
+            .collect();
+        format!(" ({})", quoted.join(", "))
+    }
+
     pub(super) async fn open(&self) -> Result<Session, MysqlError> {
         let cc = &self.writer.conn;
         let (mut conn, url) = cc.connect(&[STRICT]).await?;
@@ -59,18 +71,7 @@ impl MysqlTask {
         } else {
             "INSERT"
         };
-        let cols = if w.cfg.column == ["*"] {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                names
-                    .iter()
-                    .map(|c| quote_ident(Dialect::MySql, c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
+        let cols = self.column_list(names);
         let head = format!(
             "{verb} INTO {}{cols} VALUES ",
             quote_ident(Dialect::MySql, &self.table)
@@ -339,18 +340,7 @@ impl MysqlTask {
                     self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
                 let (h, t) = self.statement_parts(&names);
-                let cols = if self.writer.cfg.column == ["*"] {
-                    String::new()
-                } else {
-                    format!(
-                        " ({})",
-                        names
-                            .iter()
-                            .map(|c| quote_ident(Dialect::MySql, c))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
+                let cols = self.column_list(&names);
                 parts = Some((h, t, cols));
             }
             let Some((head, tail, cols)) = &parts else {
