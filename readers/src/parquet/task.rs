@@ -92,65 +92,7 @@ impl ParquetTask {
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
         let file_schema = Arc::clone(builder.schema());
-        let parts = &self.split.partitions;
-        // The output columns, in the order asked for.
-        let mut wanted: Vec<Wanted> = Vec::new();
-        for (col, ty) in self.reader.columns.iter() {
-            match col {
-                OutColumn::All => {
-                    for (i, f) in file_schema.fields().iter().enumerate() {
-                        wanted.push(Wanted::file(f.name(), i, None));
-                    }
-                    for (k, v) in parts {
-                        wanted.push(Wanted::constant(k, v.clone(), DataType::Utf8, true));
-                    }
-                }
-                OutColumn::Name(n) => {
-                    if let Some((i, f)) = file_schema
-                        .fields()
-                        .iter()
-                        .enumerate()
-                        .find(|(_, f)| f.name() == n)
-                    {
-                        wanted.push(Wanted::file(f.name(), i, ty.clone()));
-                    } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
-                        let t = ty.clone().unwrap_or(DataType::Utf8);
-                        wanted.push(Wanted::constant(n, v.clone(), t, true));
-                    } else {
-                        let names: Vec<&str> = file_schema
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().as_str())
-                            .collect();
-                        let keys: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
-                        return Err(self
-                            .schema_error(format!(
-                                "no column \"{n}\" (file columns: {}; partition keys: {})",
-                                names.join(", "),
-                                if keys.is_empty() {
-                                    "none".into()
-                                } else {
-                                    keys.join(", ")
-                                }
-                            ))
-                            .into());
-                    }
-                }
-                OutColumn::Index(i) => {
-                    let f = file_schema.fields().get(*i).ok_or_else(|| {
-                        self.schema_error(format!(
-                            "column index {i} is out of range: the file has {} columns",
-                            file_schema.fields().len()
-                        ))
-                    })?;
-                    wanted.push(Wanted::file(f.name(), *i, ty.clone()));
-                }
-                OutColumn::Value(v, t) => {
-                    let name = format!("value_{}", wanted.len());
-                    wanted.push(Wanted::constant(&name, Some(v.clone()), t.clone(), false));
-                }
-            }
-        }
+        let wanted = self.wanted(&file_schema)?;
         // Project only the file columns asked for; the decoder returns them in file order.
         let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.index).collect();
         roots.sort_unstable();
@@ -221,6 +163,69 @@ impl ParquetTask {
             out.send_blocking(Batch::new(out_batch))?;
         }
         Ok(())
+    }
+
+    /// The output columns, in the order the job asks for them: file columns (by name, index
+    /// or `*`), partition values from the directory names, constants.
+    fn wanted(&self, file_schema: &Schema) -> Result<Vec<Wanted>, ParquetReaderError> {
+        let parts = &self.split.partitions;
+        // The output columns, in the order asked for.
+        let mut wanted: Vec<Wanted> = Vec::new();
+        for (col, ty) in self.reader.columns.iter() {
+            match col {
+                OutColumn::All => {
+                    for (i, f) in file_schema.fields().iter().enumerate() {
+                        wanted.push(Wanted::file(f.name(), i, None));
+                    }
+                    for (k, v) in parts {
+                        wanted.push(Wanted::constant(k, v.clone(), DataType::Utf8, true));
+                    }
+                }
+                OutColumn::Name(n) => {
+                    if let Some((i, f)) = file_schema
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .find(|(_, f)| f.name() == n)
+                    {
+                        wanted.push(Wanted::file(f.name(), i, ty.clone()));
+                    } else if let Some((_, v)) = parts.iter().find(|(k, _)| k == n) {
+                        let t = ty.clone().unwrap_or(DataType::Utf8);
+                        wanted.push(Wanted::constant(n, v.clone(), t, true));
+                    } else {
+                        let names: Vec<&str> = file_schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect();
+                        let keys: Vec<&str> = parts.iter().map(|(k, _)| k.as_str()).collect();
+                        return Err(self.schema_error(format!(
+                            "no column \"{n}\" (file columns: {}; partition keys: {})",
+                            names.join(", "),
+                            if keys.is_empty() {
+                                "none".into()
+                            } else {
+                                keys.join(", ")
+                            }
+                        )));
+                    }
+                }
+                OutColumn::Index(i) => {
+                    let f = file_schema.fields().get(*i).ok_or_else(|| {
+                        self.schema_error(format!(
+                            "column index {i} is out of range: the file has {} columns",
+                            file_schema.fields().len()
+                        ))
+                    })?;
+                    wanted.push(Wanted::file(f.name(), *i, ty.clone()));
+                }
+                OutColumn::Value(v, t) => {
+                    let name = format!("value_{}", wanted.len());
+                    wanted.push(Wanted::constant(&name, Some(v.clone()), t.clone(), false));
+                }
+            }
+        }
+        Ok(wanted)
     }
 }
 
