@@ -39,6 +39,49 @@ struct TaskWriter {
 }
 
 impl TaskWriter {
+    /// Writes the good rows of `batch` (those not in `bad`) to their partitions: the static
+    /// values plus each row's dynamic partition texts, keeping their order within each.
+    pub(super) fn write_grouped(
+        &mut self,
+        batch: &RecordBatch,
+        dyn_texts: &[Vec<Option<String>>],
+        bad: &BTreeMap<usize, String>,
+        keys: &[String],
+    ) -> Result<(), ParquetWriterError> {
+        let rows = batch.num_rows();
+        // Group the good rows by partition, keeping their order within each.
+        let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for r in (0..rows).filter(|r| !bad.contains_key(r)) {
+            let mut values: Vec<Option<String>> = self
+                .w
+                .static_parts
+                .iter()
+                .map(|(_, v)| Some(v.clone()))
+                .collect();
+            values.extend(dyn_texts.iter().map(|t| t[r].clone()));
+            let rel = partition_dir(keys, &values);
+            let g = *index.entry(rel.clone()).or_insert_with(|| {
+                groups.push((rel, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(r as u32);
+        }
+        for (rel, idx) in groups {
+            let take = UInt32Array::from(idx);
+            let cols = batch
+                .columns()
+                .iter()
+                .map(|c| arrow_select::take::take(c.as_ref(), &take, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ParquetWriterError::from)?;
+            let sub = RecordBatch::try_new(Arc::clone(&self.w.layout.schema), cols)
+                .map_err(ParquetWriterError::from)?;
+            self.write(&rel, &sub)?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, rel: &str, batch: &RecordBatch) -> Result<(), ParquetWriterError> {
         self.tick += 1;
         let open_count = self.parts.values().filter(|p| p.open.is_some()).count();
@@ -229,35 +272,7 @@ impl WriterTask for ParquetTask {
                     }
                     tw.write(&static_rel, &batch)?;
                 } else {
-                    // Group the good rows by partition, keeping their order within each.
-                    let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
-                    let mut index: HashMap<String, usize> = HashMap::new();
-                    for r in (0..rows).filter(|r| !bad.contains_key(r)) {
-                        let mut values: Vec<Option<String>> = w
-                            .static_parts
-                            .iter()
-                            .map(|(_, v)| Some(v.clone()))
-                            .collect();
-                        values.extend(dyn_texts.iter().map(|t| t[r].clone()));
-                        let rel = partition_dir(&keys, &values);
-                        let g = *index.entry(rel.clone()).or_insert_with(|| {
-                            groups.push((rel, Vec::new()));
-                            groups.len() - 1
-                        });
-                        groups[g].1.push(r as u32);
-                    }
-                    for (rel, idx) in groups {
-                        let take = UInt32Array::from(idx);
-                        let cols = batch
-                            .columns()
-                            .iter()
-                            .map(|c| arrow_select::take::take(c.as_ref(), &take, None))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(ParquetWriterError::from)?;
-                        let sub = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
-                            .map_err(ParquetWriterError::from)?;
-                        tw.write(&rel, &sub)?;
-                    }
+                    tw.write_grouped(&batch, &dyn_texts, &bad, &keys)?;
                 }
                 ctx.counters.add_written(
                     good as u64,
