@@ -131,75 +131,7 @@ impl StreamColumnSpec {
             Gen::Const(text)
         } else if let Some(r) = &self.random {
             let (lo, hi) = split_pair(r).ok_or_else(|| bad("random", "expected \"lo,hi\""))?;
-            let range = "expected \"lo,hi\" with lo <= hi";
-            match &ty {
-                DataType::Int64 => {
-                    let (a, b) = (lo.parse::<i64>(), hi.parse::<i64>());
-                    match (a, b) {
-                        (Ok(a), Ok(b)) if a <= b => Gen::RandomInt(a.into(), b.into()),
-                        _ => return Err(bad("random", range)),
-                    }
-                }
-                DataType::Decimal128(_, s) => {
-                    let scale = 10f64.powi(i32::from(*s));
-                    match (lo.parse::<f64>(), hi.parse::<f64>()) {
-                        (Ok(a), Ok(b)) if a <= b => {
-                            Gen::RandomInt((a * scale).round() as i128, (b * scale).round() as i128)
-                        }
-                        _ => return Err(bad("random", range)),
-                    }
-                }
-                DataType::Float64 => match (lo.parse::<f64>(), hi.parse::<f64>()) {
-                    (Ok(a), Ok(b)) if a <= b => Gen::RandomFloat(a, b),
-                    _ => return Err(bad("random", range)),
-                },
-                DataType::Utf8 | DataType::Binary => {
-                    match (lo.parse::<usize>(), hi.parse::<usize>()) {
-                        (Ok(a), Ok(b)) if a <= b => Gen::RandomLen(a, b),
-                        _ => return Err(bad("random", "expected \"minLength,maxLength\"")),
-                    }
-                }
-                DataType::Boolean => match (lo.parse::<u64>(), hi.parse::<u64>()) {
-                    (Ok(a), Ok(b)) => Gen::RandomBool {
-                        falses: a,
-                        trues: b,
-                    },
-                    _ => return Err(bad("random", "expected \"falses,trues\" weights")),
-                },
-                DataType::Timestamp(TimeUnit::Microsecond, None) => {
-                    match (parse_dt(date_fmt, lo), parse_dt(date_fmt, hi)) {
-                        (Some(a), Some(b)) if a <= b => Gen::RandomInt(a.into(), b.into()),
-                        _ => {
-                            return Err(bad(
-                                "random",
-                                &format!("expected two date-times in {date_fmt}, earliest first"),
-                            ))
-                        }
-                    }
-                }
-                DataType::Date32 => {
-                    match (parse_dt("yyyy-MM-dd", lo), parse_dt("yyyy-MM-dd", hi)) {
-                        (Some(a), Some(b)) if a <= b => {
-                            Gen::RandomInt((a / 86_400_000_000).into(), (b / 86_400_000_000).into())
-                        }
-                        _ => {
-                            return Err(bad(
-                                "random",
-                                "expected two dates yyyy-MM-dd, earliest first",
-                            ))
-                        }
-                    }
-                }
-                _ => {
-                    return Err(bad(
-                        "type",
-                        &format!(
-                            "random is not supported for {}; supported: {SUPPORTED}",
-                            type_name(&ty)
-                        ),
-                    ))
-                }
-            }
+            random_gen(&ty, lo, hi, date_fmt).map_err(|(key, m)| bad(key, &m))?
         } else {
             let spec = self.incr.as_deref().unwrap_or_default();
             let (start, step) = split_pair(spec).unwrap_or((spec.trim(), "1"));
@@ -239,6 +171,81 @@ impl StreamColumnSpec {
             gen,
         })
     }
+}
+
+/// The generator of a `random: "lo,hi"` column of type `ty`; an error names the key at fault.
+fn random_gen(
+    ty: &DataType,
+    lo: &str,
+    hi: &str,
+    date_fmt: &str,
+) -> Result<Gen, (&'static str, String)> {
+    let range = "expected \"lo,hi\" with lo <= hi";
+    let gen = match ty {
+        DataType::Int64 => {
+            let (a, b) = (lo.parse::<i64>(), hi.parse::<i64>());
+            match (a, b) {
+                (Ok(a), Ok(b)) if a <= b => Gen::RandomInt(a.into(), b.into()),
+                _ => return Err(("random", range.to_string())),
+            }
+        }
+        DataType::Decimal128(_, s) => {
+            let scale = 10f64.powi(i32::from(*s));
+            match (lo.parse::<f64>(), hi.parse::<f64>()) {
+                (Ok(a), Ok(b)) if a <= b => {
+                    Gen::RandomInt((a * scale).round() as i128, (b * scale).round() as i128)
+                }
+                _ => return Err(("random", range.to_string())),
+            }
+        }
+        DataType::Float64 => match (lo.parse::<f64>(), hi.parse::<f64>()) {
+            (Ok(a), Ok(b)) if a <= b => Gen::RandomFloat(a, b),
+            _ => return Err(("random", range.to_string())),
+        },
+        DataType::Utf8 | DataType::Binary => match (lo.parse::<usize>(), hi.parse::<usize>()) {
+            (Ok(a), Ok(b)) if a <= b => Gen::RandomLen(a, b),
+            _ => return Err(("random", "expected \"minLength,maxLength\"".to_string())),
+        },
+        DataType::Boolean => match (lo.parse::<u64>(), hi.parse::<u64>()) {
+            (Ok(a), Ok(b)) => Gen::RandomBool {
+                falses: a,
+                trues: b,
+            },
+            _ => return Err(("random", "expected \"falses,trues\" weights".to_string())),
+        },
+        DataType::Timestamp(TimeUnit::Microsecond, None) => {
+            match (parse_dt(date_fmt, lo), parse_dt(date_fmt, hi)) {
+                (Some(a), Some(b)) if a <= b => Gen::RandomInt(a.into(), b.into()),
+                _ => {
+                    return Err((
+                        "random",
+                        format!("expected two date-times in {date_fmt}, earliest first"),
+                    ))
+                }
+            }
+        }
+        DataType::Date32 => match (parse_dt("yyyy-MM-dd", lo), parse_dt("yyyy-MM-dd", hi)) {
+            (Some(a), Some(b)) if a <= b => {
+                Gen::RandomInt((a / 86_400_000_000).into(), (b / 86_400_000_000).into())
+            }
+            _ => {
+                return Err((
+                    "random",
+                    "expected two dates yyyy-MM-dd, earliest first".to_string(),
+                ))
+            }
+        },
+        _ => {
+            return Err((
+                "type",
+                format!(
+                    "random is not supported for {}; supported: {SUPPORTED}",
+                    type_name(ty)
+                ),
+            ))
+        }
+    };
+    Ok(gen)
 }
 
 fn check_const(ty: &DataType, text: &str, date_fmt: &str) -> Result<(), String> {
