@@ -1,0 +1,135 @@
+//! The error type of every SQL plugin, and the connection settings they share.
+
+use super::url::{parse_jdbc_url, shorten_sql, JdbcUrl};
+
+/// What the shared SQL error needs to know about a driver's error.
+pub trait DriverError: std::error::Error + Send + Sync + 'static {
+    /// Whether a failed connect may succeed later (no answer, a server starting, shutting
+    /// down or full), as opposed to a refusal (bad credentials, unknown database).
+    fn connect_may_heal(&self) -> bool;
+    /// Whether a failed statement lost its connection (it may succeed on a new one), as
+    /// opposed to the server refusing it.
+    fn connection_lost(&self) -> bool;
+}
+
+/// Errors of a SQL plugin, generic over its driver's error.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError<E: DriverError> {
+    /// No URL of the list accepted a connection.
+    #[error("cannot connect to {url} as {user}")]
+    Connect {
+        /// The URL (no password).
+        url: String,
+        /// The user.
+        user: String,
+        /// The cause.
+        #[source]
+        source: E,
+    },
+    /// Connecting took longer than the connect timeout.
+    #[error("cannot connect to {url}: no answer within {secs}s (connectTimeout)")]
+    Timeout {
+        /// The URL (no password).
+        url: String,
+        /// The timeout.
+        secs: u64,
+    },
+    /// A statement failed.
+    #[error("{what} failed on {url}")]
+    Query {
+        /// Which statement, shortened.
+        what: String,
+        /// The URL (no password).
+        url: String,
+        /// The cause.
+        #[source]
+        source: E,
+    },
+    /// Something about the data or schema that cannot work (named in the message).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl<E: DriverError> SqlError<E> {
+    /// Lost connections and timeouts may heal; server refusals do not.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SqlError::Connect { source, .. } => source.connect_may_heal(),
+            SqlError::Query { source, .. } => source.connection_lost(),
+            SqlError::Timeout { .. } => true,
+            SqlError::Invalid(_) => false,
+        }
+    }
+
+    /// A failed statement with the statement (shortened) and the URL.
+    pub fn query(url: &JdbcUrl, sql: &str, source: E) -> Self {
+        SqlError::Query {
+            what: format!("`{}`", shorten_sql(sql)),
+            url: url.to_string(),
+            source,
+        }
+    }
+}
+
+impl<E: DriverError> From<SqlError<E>> for datasync_engine::PluginError {
+    fn from(e: SqlError<E>) -> Self {
+        if e.is_retriable() {
+            datasync_engine::PluginError::retriable(e)
+        } else {
+            datasync_engine::PluginError::new(e)
+        }
+    }
+}
+
+/// What every SQL connection config holds: the URLs (tried in order), credentials, the job's
+/// session statements and the connect timeout.
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    /// The URLs, parsed.
+    pub urls: Vec<JdbcUrl>,
+    /// The user (a URL's own user wins).
+    pub user: String,
+    /// The password (a URL's own password wins).
+    pub password: datasync_engine::Secret,
+    /// Statements run on every new connection.
+    pub session: Vec<String>,
+    /// How long a connect may take.
+    pub timeout: std::time::Duration,
+}
+
+impl ConnSettings {
+    /// Parses `urls` (at JSON path `at`) with `schemes`; `check` validates each URL's
+    /// system-specific parameters and returns the connect timeout it sets, if any (default
+    /// 10 s). Pure.
+    pub fn parse(
+        urls: &[String],
+        schemes: &[&str],
+        username: &str,
+        password: &datasync_engine::Secret,
+        session: &[String],
+        at: &str,
+        check: impl Fn(&JdbcUrl) -> Result<Option<std::time::Duration>, String>,
+    ) -> Result<Self, datasync_engine::config::ConfigError> {
+        use datasync_engine::config::ConfigError;
+        if urls.is_empty() {
+            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
+        }
+        let mut parsed = Vec::new();
+        let mut timeout = std::time::Duration::from_secs(10);
+        for (i, u) in urls.iter().enumerate() {
+            let at = format!("{at}[{i}]");
+            let url = parse_jdbc_url(u, schemes).map_err(|e| ConfigError::new(&at, e))?;
+            if let Some(t) = check(&url).map_err(|e| ConfigError::new(&at, e))? {
+                timeout = t;
+            }
+            parsed.push(url);
+        }
+        Ok(ConnSettings {
+            urls: parsed,
+            user: username.to_string(),
+            password: password.clone(),
+            session: session.to_vec(),
+            timeout,
+        })
+    }
+}

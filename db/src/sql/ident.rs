@@ -1,0 +1,79 @@
+//! Identifiers: quoting per dialect, splitting dotted names, unquoting.
+
+/// SQL dialects, for quoting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// MySQL / MariaDB / OceanBase MySQL mode: backticks.
+    MySql,
+    /// PostgreSQL / Oracle: double quotes.
+    Postgres,
+}
+
+/// Quotes an identifier; a dotted name (`db.table`) is quoted part by part. A part the user
+/// quoted already (`"Odd Sch"`, `` `t` ``, either quote character) is kept as written, and dots
+/// inside quotes do not split.
+pub fn quote_ident(d: Dialect, name: &str) -> String {
+    let q = match d {
+        Dialect::MySql => '`',
+        Dialect::Postgres => '"',
+    };
+    split_ident(name)
+        .into_iter()
+        .map(|part| {
+            if is_quoted(&part) {
+                part
+            } else {
+                let doubled = part.replace(q, &format!("{q}{q}"));
+                format!("{q}{doubled}{q}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The parts of a dotted name, as written (quoted parts keep their quotes; a dot inside
+/// quotes does not split).
+pub fn split_ident(name: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut open: Option<char> = None;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match open {
+            Some(q) if c == q => {
+                cur.push(c);
+                if chars.peek() == Some(&q) {
+                    cur.push(q);
+                    chars.next();
+                } else {
+                    open = None;
+                }
+            }
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '`' => {
+                open = Some(c);
+                cur.push(c);
+            }
+            None if c == '.' => parts.push(std::mem::take(&mut cur)),
+            None => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts
+}
+
+fn is_quoted(part: &str) -> bool {
+    part.len() >= 2
+        && ((part.starts_with('"') && part.ends_with('"'))
+            || (part.starts_with('`') && part.ends_with('`')))
+}
+
+/// One identifier as the server stores it: surrounding quotes removed and doubled quotes
+/// undone (`"Na""me"` -> `Na"me`); an unquoted name as written.
+pub fn unquote_ident(part: &str) -> String {
+    if !is_quoted(part) {
+        return part.to_string();
+    }
+    let q = &part[..1];
+    part[1..part.len() - 1].replace(&format!("{q}{q}"), q)
+}

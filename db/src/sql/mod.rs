@@ -1,0 +1,93 @@
+//! The SQL layer every SQL plugin shares: JDBC/URL parsing, identifier quoting per dialect,
+//! splitPk planning, one error type over the driver's, and connection settings. Pure, no
+//! driver.
+
+mod error;
+mod ident;
+mod split;
+mod url;
+
+pub use error::{ConnSettings, DriverError, SqlError};
+pub use ident::{quote_ident, split_ident, unquote_ident, Dialect};
+pub use split::{split_ranges, SqlSplit};
+pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MY: &[&str] = &["mysql", "oceanbase", "mariadb"];
+
+    #[test]
+    fn jdbc_urls() {
+        let u = parse_jdbc_url(
+            "jdbc:mysql://db1.example:3307/shop?useSSL=false&characterEncoding=utf8",
+            MY,
+        )
+        .unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.database.as_deref()),
+            ("db1.example", Some(3307), Some("shop"))
+        );
+        assert_eq!(u.param("usessl"), Some("false"));
+        assert_eq!(u.to_string(), "mysql://db1.example:3307/shop");
+        let u = parse_jdbc_url("mysql://root:s%40cret@[::1]:3306/x", MY).unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.password.as_deref()),
+            ("::1", Some("s@cret"))
+        );
+        assert_eq!(u.to_string(), "mysql://root:***@[::1]:3306/x");
+        assert!(!format!("{u:?}").contains("cret"));
+        let u = parse_jdbc_url("jdbc:mysql://h", MY).unwrap();
+        assert_eq!((u.port, u.database), (None, None));
+        assert!(parse_jdbc_url("jdbc:postgresql://h/db", MY)
+            .unwrap_err()
+            .contains("unsupported URL scheme"));
+        assert!(parse_jdbc_url("jdbc:mysql://a:1,b:2/db", MY).is_err());
+        assert!(parse_jdbc_url("h:3306", MY).is_err());
+        assert_eq!(mask("mysql://u:pw@h/db"), "mysql://u:***@h/db");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident(Dialect::MySql, "order"), "`order`");
+        assert_eq!(quote_ident(Dialect::MySql, "db.t`x"), "`db`.`t``x`");
+        assert_eq!(
+            quote_ident(Dialect::Postgres, "public.T"),
+            "\"public\".\"T\""
+        );
+        assert_eq!(quote_ident(Dialect::MySql, "`already`"), "`already`");
+        assert_eq!(
+            quote_ident(Dialect::Postgres, r#"public."Q""t""#),
+            r#""public"."Q""t""#
+        );
+        assert_eq!(
+            quote_ident(Dialect::Postgres, r#""Odd Sch"."a.b""#),
+            r#""Odd Sch"."a.b""#
+        );
+        assert_eq!(unquote_ident(r#""Na""me""#), r#"Na"me"#);
+        assert_eq!(unquote_ident("`x`"), "x");
+        assert_eq!(unquote_ident("plain"), "plain");
+    }
+
+    #[test]
+    fn ranges_cover_exactly() {
+        for (min, max, n) in [
+            (1i128, 100i128, 4usize),
+            (-5, 5, 3),
+            (0, 2, 8),
+            (7, 7, 4),
+            (i64::MIN as i128, i64::MAX as i128, 5),
+        ] {
+            let r = split_ranges(min, max, n);
+            assert!(r.len() <= n && !r.is_empty());
+            assert_eq!(r[0].0, min);
+            assert_eq!(r.last().unwrap().1, max);
+            for w in r.windows(2) {
+                assert_eq!(w[0].1 + 1, w[1].0, "contiguous");
+            }
+            assert!(r.iter().all(|(a, b)| a <= b));
+        }
+        assert!(split_ranges(5, 4, 3).is_empty());
+    }
+}

@@ -1,0 +1,259 @@
+//! splitPk planning: integer key ranges, the NULL-key task, `querySql`, and the SELECT of
+//! each split (also in key order, to go on after the last key read).
+
+use super::ident::{quote_ident, unquote_ident, Dialect};
+
+/// Splits the inclusive integer range `[min, max]` into at most `n` contiguous, non-empty,
+/// inclusive ranges that cover it exactly (no key read twice, none missed).
+pub fn split_ranges(min: i128, max: i128, n: usize) -> Vec<(i128, i128)> {
+    if min > max {
+        return Vec::new();
+    }
+    let span = (max - min) as u128 + 1;
+    let n = (n.max(1) as u128).min(span);
+    let mut out = Vec::with_capacity(n as usize);
+    let mut lo = min;
+    for i in 0..n {
+        let size = span / n + u128::from(i < span % n);
+        let hi = lo + size as i128 - 1;
+        out.push((lo, hi));
+        lo = hi + 1;
+    }
+    out
+}
+
+/// One unit of reading for a SQL reader: a whole table, a key range of it, its NULL keys, or a
+/// query. Plain data, so a task can be retried and a shard planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlSplit {
+    /// `SELECT cols FROM table [WHERE where] [AND pk range | pk IS NULL]`.
+    Table {
+        /// Index into the reader's `connection[]`.
+        conn: usize,
+        /// Table as written.
+        table: String,
+        /// Inclusive key range on splitPk.
+        range: Option<(i128, i128)>,
+        /// Only rows whose splitPk IS NULL.
+        null_keys: bool,
+    },
+    /// A `querySql` as written.
+    Query {
+        /// Index into the reader's `connection[]`.
+        conn: usize,
+        /// The query.
+        sql: String,
+    },
+}
+
+impl SqlSplit {
+    /// Index into the reader's `connection[]`.
+    pub fn conn(&self) -> usize {
+        match self {
+            SqlSplit::Table { conn, .. } | SqlSplit::Query { conn, .. } => *conn,
+        }
+    }
+
+    /// The SELECT for this split. `columns` and `where_clause` are raw SQL, as DataX passes them.
+    pub fn sql(
+        &self,
+        d: Dialect,
+        columns: &[String],
+        where_clause: Option<&str>,
+        split_pk: Option<&str>,
+    ) -> String {
+        self.build_sql(d, columns, where_clause, split_pk, None)
+    }
+
+    /// For a key-range split: the SELECT that reads the split in key order, starting after key
+    /// `after` (or at the range's start), so a read cut off by a lost connection can go on
+    /// where it stopped; and where the key is in its result: `Some(i)` when `columns[i]` is the
+    /// key already, `None` when it was added as an extra last column. `None` for other splits.
+    pub fn keyed_sql(
+        &self,
+        d: Dialect,
+        columns: &[String],
+        where_clause: Option<&str>,
+        split_pk: &str,
+        after: Option<i128>,
+    ) -> Option<(String, Option<usize>)> {
+        match self {
+            SqlSplit::Table {
+                range: Some(_),
+                null_keys: false,
+                ..
+            } => {
+                let key = unquote_ident(split_pk);
+                let at = columns
+                    .iter()
+                    .position(|c| unquote_ident(c.trim()).eq_ignore_ascii_case(&key));
+                let sql = self.build_sql(
+                    d,
+                    columns,
+                    where_clause,
+                    Some(split_pk),
+                    Some((after, at.is_none())),
+                );
+                Some((sql, at))
+            }
+            _ => None,
+        }
+    }
+
+    fn build_sql(
+        &self,
+        d: Dialect,
+        columns: &[String],
+        where_clause: Option<&str>,
+        split_pk: Option<&str>,
+        keyed: Option<(Option<i128>, bool)>,
+    ) -> String {
+        match self {
+            SqlSplit::Query { sql, .. } => sql.clone(),
+            SqlSplit::Table {
+                table,
+                range,
+                null_keys,
+                ..
+            } => {
+                let mut cols = if columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    columns.join(", ")
+                };
+                let mut conds = Vec::new();
+                if let Some(w) = where_clause.filter(|w| !w.trim().is_empty()) {
+                    conds.push(format!("({w})"));
+                }
+                let mut order = String::new();
+                if let Some(pk) = split_pk {
+                    let pk = quote_ident(d, pk);
+                    if let Some((lo, hi)) = range {
+                        match keyed {
+                            Some((Some(after), _)) => {
+                                conds.push(format!("({pk} > {after} AND {pk} <= {hi})"))
+                            }
+                            _ => conds.push(format!("({pk} >= {lo} AND {pk} <= {hi})")),
+                        }
+                    }
+                    if *null_keys {
+                        conds.push(format!("{pk} IS NULL"));
+                    }
+                    if let Some((_, append)) = keyed {
+                        if append {
+                            cols.push_str(&format!(", {pk}"));
+                        }
+                        order = format!(" ORDER BY {pk}");
+                    }
+                }
+                let mut sql = format!("SELECT {cols} FROM {}", quote_ident(d, table));
+                if !conds.is_empty() {
+                    sql.push_str(" WHERE ");
+                    sql.push_str(&conds.join(" AND "));
+                }
+                sql.push_str(&order);
+                sql
+            }
+        }
+    }
+
+    /// For logs and the report.
+    pub fn describe(&self) -> String {
+        match self {
+            SqlSplit::Query { sql, .. } => format!(
+                "query {}",
+                sql.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+            SqlSplit::Table {
+                table,
+                range: Some((lo, hi)),
+                ..
+            } => format!("table {table} keys {lo}..={hi}"),
+            SqlSplit::Table {
+                table,
+                null_keys: true,
+                ..
+            } => format!("table {table} NULL keys"),
+            SqlSplit::Table { table, .. } => format!("table {table}"),
+        }
+    }
+
+    /// Key-range splits of `table` over `[lo, hi]` in at most `n` ranges, plus the NULL keys.
+    pub fn key_ranges(
+        conn: usize,
+        table: &str,
+        bounds: Option<(i128, i128)>,
+        n: usize,
+    ) -> Vec<SqlSplit> {
+        let mut out: Vec<SqlSplit> = bounds
+            .map(|(lo, hi)| split_ranges(lo, hi, n))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| SqlSplit::Table {
+                conn,
+                table: table.to_string(),
+                range: Some(r),
+                null_keys: false,
+            })
+            .collect();
+        out.push(SqlSplit::Table {
+            conn,
+            table: table.to_string(),
+            range: None,
+            null_keys: true,
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn selects() {
+        let s = SqlSplit::Table {
+            conn: 0,
+            table: "shop.orders".into(),
+            range: Some((1, 50)),
+            null_keys: false,
+        };
+        assert_eq!(
+            s.sql(Dialect::MySql, &["id".into(), "amount*2".into()], Some("status = 'paid'"), Some("id")),
+            "SELECT id, amount*2 FROM `shop`.`orders` WHERE (status = 'paid') AND (`id` >= 1 AND `id` <= 50)"
+        );
+        let cols = ["id".to_string(), "name".to_string()];
+        assert_eq!(
+            s.keyed_sql(Dialect::MySql, &cols, None, "id", None).unwrap(),
+            (
+                "SELECT id, name FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `id`".to_string(),
+                Some(0)
+            )
+        );
+        assert_eq!(
+            s.keyed_sql(Dialect::MySql, &cols[1..], Some("x > 0"), "id", Some(17)).unwrap(),
+            (
+                "SELECT name, `id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `id`".to_string(),
+                None
+            )
+        );
+        let n = SqlSplit::Table {
+            conn: 0,
+            table: "t".into(),
+            range: None,
+            null_keys: true,
+        };
+        assert_eq!(n.keyed_sql(Dialect::MySql, &cols, None, "id", None), None);
+        assert_eq!(
+            n.sql(Dialect::Postgres, &[], None, Some("id")),
+            "SELECT * FROM \"t\" WHERE \"id\" IS NULL"
+        );
+        let k = SqlSplit::key_ranges(0, "t", Some((1, 10)), 3);
+        assert_eq!(k.len(), 4);
+        assert_eq!(
+            SqlSplit::key_ranges(0, "t", None, 3).len(),
+            1,
+            "empty table: only the NULL task"
+        );
+    }
+}

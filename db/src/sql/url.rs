@@ -1,0 +1,181 @@
+//! JDBC-style URLs: parsing (with the password kept apart), masking, and shortening SQL for
+//! messages.
+
+use std::fmt;
+
+/// A parsed `jdbc:mysql://host:port/db?k=v` (or `mysql://user:pw@host/db`) URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JdbcUrl {
+    /// `mysql`, `oceanbase`, `mariadb`, `postgresql`...
+    pub scheme: String,
+    /// Host name or address (brackets of IPv6 removed).
+    pub host: String,
+    /// Port, when given.
+    pub port: Option<u16>,
+    /// Database, when given.
+    pub database: Option<String>,
+    /// Query parameters in order.
+    pub params: Vec<(String, String)>,
+    /// User from `user:pw@` userinfo, when given.
+    pub user: Option<String>,
+    /// Password from userinfo, when given. Never printed.
+    pub password: Option<String>,
+}
+
+impl JdbcUrl {
+    /// The value of a query parameter (case-insensitive name).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Shows the URL without credentials, for logs and errors.
+impl fmt::Display for JdbcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.scheme)?;
+        if let Some(u) = &self.user {
+            write!(f, "{u}:***@")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            f.write_str(&self.host)?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        if let Some(d) = &self.database {
+            write!(f, "/{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for JdbcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `jdbc:<scheme>://[user[:pw]@]host[:port][/db][?k=v&...]` or the same without `jdbc:`.
+/// `schemes` lists the accepted schemes (e.g. `["mysql", "oceanbase", "mariadb"]`).
+pub fn parse_jdbc_url(url: &str, schemes: &[&str]) -> Result<JdbcUrl, String> {
+    let u = url.trim();
+    let rest = u.strip_prefix("jdbc:").unwrap_or(u);
+    let (scheme, rest) = rest.split_once("://").ok_or_else(|| {
+        format!(
+            "\"{}\" is not a URL like jdbc:{}://host:port/db",
+            mask(u),
+            schemes[0]
+        )
+    })?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !schemes.contains(&scheme.as_str()) {
+        return Err(format!(
+            "unsupported URL scheme \"{scheme}\"; expected one of: {}",
+            schemes.join(", ")
+        ));
+    }
+    let (before_q, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = before_q.split_once('/').unwrap_or((before_q, ""));
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((ui, hp)) => (Some(ui), hp),
+        None => (None, authority),
+    };
+    let (user, password) = match userinfo {
+        Some(ui) => match ui.split_once(':') {
+            Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
+            None => (Some(percent_decode(ui)), None),
+        },
+        None => (None, None),
+    };
+    // Several hosts (failover lists) are not supported: the connection list serves that.
+    if hostport.contains(',') {
+        return Err(format!(
+            "\"{}\": one host per URL; list several URLs in jdbcUrl instead",
+            mask(u)
+        ));
+    }
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, after) = h.split_once(']').ok_or("unclosed [ in IPv6 host")?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("\"{}\" has no host", mask(u)));
+    }
+    let port = port
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| format!("\"{p}\" is not a port number"))
+        })
+        .transpose()?;
+    let database = Some(percent_decode(path.trim_end_matches('/'))).filter(|d| !d.is_empty());
+    let params = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    Ok(JdbcUrl {
+        scheme,
+        host,
+        port,
+        database,
+        params,
+        user,
+        password,
+    })
+}
+
+/// A URL with any `user:password@` password replaced by `***`.
+pub fn mask(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let ui = &url[s + 3..at];
+            match ui.split_once(':') {
+                Some((u, _)) => format!("{}{u}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A statement on one line, cut at 120 characters, for error messages.
+pub fn shorten_sql(sql: &str) -> String {
+    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 120 {
+        format!("{}...", one.chars().take(120).collect::<String>())
+    } else {
+        one
+    }
+}
