@@ -1218,6 +1218,20 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
             .join(format!("out__k1_{first:05}")),
     )
     .unwrap();
+    // And another finished task's input file is written again (same rows, new mtime): its
+    // task runs again too.
+    let second: usize = st["tasks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let part = input.join(format!("part{second:02}.csv"));
+    let same = std::fs::read(&part).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&part, same).unwrap();
 
     let jp = write_job(
         t.path(),
@@ -1240,13 +1254,19 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     assert!(
         stderr(&o).contains(&format!(
             "{} of {files} task(s) of run k1 had finished",
-            before - 1
+            before - 2
         )),
         "{}",
         stderr(&o)
     );
     assert!(
-        stderr(&o).contains("changed since it finished"),
+        stderr(&o).contains("staged output of task")
+            && stderr(&o).contains("changed since it finished"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("the input of task {second}")),
         "{}",
         stderr(&o)
     );
@@ -1258,7 +1278,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         .iter()
         .filter(|r| r["state"] == "resumed")
         .count();
-    assert_eq!(resumed, before - 1, "{rep}");
+    assert_eq!(resumed, before - 2, "{rep}");
     assert_eq!(rep["records_written"], files * rows, "{rep}");
     assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
     assert_eq!(stagings(&out), Vec::<PathBuf>::new());

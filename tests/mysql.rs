@@ -720,6 +720,21 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
     let (o, _t) = run_job("nothing", &job("{}", nothing, &direct));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM un"), "100");
+    // "Clear, then seed": from the first TRUNCATE/DELETE on, preSql run in their order inside
+    // the publishing transaction, so the seed row survives the clearing.
+    let seeded = writer(
+        &db,
+        "un",
+        r#""column": ["grp", "name"], "stagingMode": "table",
+            "preSql": ["DELETE FROM @table", "INSERT INTO @table (grp, name) VALUES (-1, 'seed')"],"#,
+    );
+    db.exec("DELETE FROM src WHERE grp IS NULL");
+    let (o, _t) = run_job("seeded", &job("{}", &reader(&db, cols), &seeded));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT COUNT(*), SUM(name = 'seed') FROM un"),
+        "101\t1"
+    );
 }
 
 #[test]

@@ -172,6 +172,12 @@ pub trait ReaderTask: Send {
     fn size_hint(&self) -> Option<SizeHint> {
         None
     }
+    /// A short text that changes when this task's input does (a file's size and modification
+    /// time): `--resume` runs a finished task again when it no longer matches. `None`: the
+    /// source cannot tell.
+    fn input_fingerprint(&self) -> Option<String> {
+        None
+    }
     /// Reads everything this task covers into `out`.
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError>;
 }

@@ -97,6 +97,8 @@ pub(super) struct Env {
     pub(super) reader_name: Arc<str>,
     pub(super) writer_name: Arc<str>,
     pub(super) retries: AtomicU32,
+    /// Each task's input fingerprint when planned (recorded with it when it finishes).
+    pub(super) inputs: Vec<Option<String>>,
     /// Where finished tasks are recorded (staging writers).
     pub(super) state: Option<Mutex<(PathBuf, RunState)>>,
 }
@@ -167,7 +169,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         dirty: &dirty,
         t0,
         setting,
-        keep: opts.keep_staging && state_path.is_some(),
+        keep: state_path.as_deref().filter(|_| opts.keep_staging),
     };
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(
@@ -192,7 +194,10 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     base.tasks = rtasks.len();
     // Tasks an earlier attempt of this run finished (same task number, same source, same
     // staged output).
-    let sources: Vec<String> = rtasks.iter().map(|r| r.describe()).collect();
+    let sources: Vec<(String, Option<String>)> = rtasks
+        .iter()
+        .map(|r| (r.describe(), r.input_fingerprint()))
+        .collect();
     let done = crate::runstate::finished(prior.as_ref(), &sources, |i| writer.task_fingerprint(i));
     if opts.resume && prior.is_some() {
         tracing::info!(
@@ -205,7 +210,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             return end.early(base, e).await;
         }
     }
-    let state = state_path.map(|p| {
+    let state = state_path.clone().map(|p| {
         Mutex::new((
             p,
             RunState {
@@ -232,6 +237,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         reader_name: Arc::from(job.reader_name),
         writer_name: Arc::from(job.writer_name),
         retries: AtomicU32::new(0),
+        inputs: sources.into_iter().map(|(_, i)| i).collect(),
         state,
     });
     let monitor_done = CancellationToken::new();
@@ -381,8 +387,9 @@ struct Ending<'a> {
     dirty: &'a DirtySink,
     t0: Instant,
     setting: &'a crate::job::Setting,
-    /// Keep the staged output for a resume instead of aborting.
-    keep: bool,
+    /// Keep the staged output (whose run state lives at this path) for a resume instead of
+    /// aborting.
+    keep: Option<&'a std::path::Path>,
 }
 
 impl Ending<'_> {
@@ -469,8 +476,11 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
     rep
 }
 
-async fn abort(writer: &dyn Writer, rep: &mut Report, keep: bool) {
-    if keep {
+async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::Path>) {
+    if let Some(state) = keep {
+        if !state.parent().is_some_and(|d| d.exists()) {
+            return;
+        }
         tracing::warn!(
             "the staged output of run {} is kept: `datasync run JOB --run-id {} --resume` goes on \
              from the finished tasks; a later run without --resume removes it",

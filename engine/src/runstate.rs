@@ -26,6 +26,9 @@ pub struct TaskDone {
     /// The writer's fingerprint of the task's staged output when it finished.
     #[serde(default)]
     pub output: Option<String>,
+    /// The reader's fingerprint of the task's input when it was planned.
+    #[serde(default)]
+    pub input: Option<String>,
 }
 
 /// The state file's content.
@@ -166,11 +169,12 @@ pub fn prior(
     }
 }
 
-/// The tasks of `prior` that need not run again: same task number and source (`sources[i]`
-/// is task i's now), and staged output that still matches what was recorded (`now(i)`).
+/// The tasks of `prior` that need not run again: same task number, source and input
+/// (`sources[i]` is task i's source and input fingerprint now), and staged output that still
+/// matches what was recorded (`now(i)`).
 pub fn finished(
     prior: Option<&RunState>,
-    sources: &[String],
+    sources: &[(String, Option<String>)],
     now: impl Fn(usize) -> Option<String>,
 ) -> BTreeMap<usize, TaskDone> {
     let Some(st) = prior else {
@@ -179,8 +183,17 @@ pub fn finished(
     st.tasks
         .iter()
         .filter(|(i, d)| {
-            let same_source = sources.get(**i).is_some_and(|s| *s == d.source);
-            if !same_source {
+            let Some((source, input)) = sources.get(**i) else {
+                return false;
+            };
+            if *source != d.source {
+                return false;
+            }
+            if d.input.is_some() && d.input != *input {
+                tracing::warn!(
+                    "--resume: the input of task {i} ({source}) changed since it finished; it \
+                     runs again"
+                );
                 return false;
             }
             let found = now(**i);

@@ -169,6 +169,10 @@ struct FileTask {
 
 #[async_trait]
 impl ReaderTask for FileTask {
+    fn input_fingerprint(&self) -> Option<String> {
+        crate::paths::file_fingerprint(&self.path)
+    }
+
     fn describe(&self) -> String {
         format!("file {}", self.path.display())
     }

@@ -108,3 +108,20 @@ pub fn expand_paths(
     files.dedup();
     Ok(files)
 }
+
+/// Size and modification time of a local file (`--resume` compares them), or `None` when it
+/// cannot be read.
+pub fn file_fingerprint(path: &std::path::Path) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    let modified = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "{} bytes, modified {}.{:09}",
+        m.len(),
+        modified.as_secs(),
+        modified.subsec_nanos()
+    ))
+}

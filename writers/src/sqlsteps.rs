@@ -133,23 +133,36 @@ pub(crate) trait SqlWriterSteps: Sync {
         Ok(())
     }
 
-    /// preSql (with table staging, the destructive ones wait for the publishing transaction),
-    /// stale staging tables of killed runs dropped, the target checked.
+    /// preSql with table staging: the statements before the first one that names TRUNCATE or
+    /// DELETE run before the job; from that one on, all run, in their order, in the
+    /// publishing transaction (so "clear, then seed" stays in order). Without staging: all
+    /// before the job. Returns (before the job, in the publishing transaction).
+    fn split_pre_sql(&self) -> (Vec<String>, Vec<String>) {
+        let all = self.pre_sql().to_vec();
+        if !self.staging() {
+            return (all, Vec::new());
+        }
+        let first = all
+            .iter()
+            .position(|s| is_destructive(s))
+            .unwrap_or(all.len());
+        let late = all[first..].to_vec();
+        (all[..first].to_vec(), late)
+    }
+
+    /// preSql (see [`Self::split_pre_sql`]), stale staging tables of killed runs dropped, the
+    /// target checked.
     async fn prepare_target(&self) -> Result<(), PluginError> {
         let staging = self.staging();
-        let (late, early): (Vec<String>, Vec<String>) = self
-            .pre_sql()
-            .iter()
-            .cloned()
-            .partition(|s| staging && is_destructive(s));
+        let (early, late) = self.split_pre_sql();
         if staging {
+            for s in &early {
+                tracing::info!("stagingMode table: preSql \"{s}\" runs now, before the job (it comes before any TRUNCATE or DELETE): what it changes stays even if the job fails");
+            }
             for s in &late {
                 tracing::info!(
                     "stagingMode table: preSql \"{s}\" runs in the publishing transaction"
                 );
-            }
-            for s in &early {
-                tracing::info!("stagingMode table: preSql \"{s}\" runs now, before the job (it names no TRUNCATE or DELETE)");
             }
         }
         if staging {
@@ -202,10 +215,9 @@ pub(crate) trait SqlWriterSteps: Sync {
     /// moved into the target. A refusal rolls back: nothing published.
     async fn publish_stages(&self) -> Result<(), PluginError> {
         let mut c = self.open().await?;
-        let mut stmts: Vec<String> = self
-            .pre_sql()
+        let (_, late) = self.split_pre_sql();
+        let mut stmts: Vec<String> = late
             .iter()
-            .filter(|s| is_destructive(s))
             .map(|s| self.in_transaction(&s.replace("@table", self.table())))
             .collect();
         stmts.extend(self.staged().all().into_iter().map(|(_, m)| m));

@@ -140,10 +140,13 @@ impl SqlSplit {
                         conds.push(format!("{pk} IS NULL"));
                     }
                     if let Some((_, append)) = keyed {
+                        // Qualified with the table: a select-list alias of the same name
+                        // (`-id AS id`) must not decide the order or the value read.
+                        let qualified = format!("{}.{pk}", quote_ident(d, table));
                         if append {
-                            cols.push_str(&format!(", {pk}"));
+                            cols.push_str(&format!(", {qualified}"));
                         }
-                        order = format!(" ORDER BY {pk}");
+                        order = format!(" ORDER BY {qualified}");
                     }
                 }
                 let mut sql = format!("SELECT {cols} FROM {}", quote_ident(d, table));
@@ -226,14 +229,14 @@ mod split_tests {
         assert_eq!(
             s.keyed_sql(Dialect::MySql, &cols, None, "id", None).unwrap(),
             (
-                "SELECT id, name FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `id`".to_string(),
+                "SELECT id, name FROM `shop`.`orders` WHERE (`id` >= 1 AND `id` <= 50) ORDER BY `shop`.`orders`.`id`".to_string(),
                 Some(0)
             )
         );
         assert_eq!(
             s.keyed_sql(Dialect::MySql, &cols[1..], Some("x > 0"), "id", Some(17)).unwrap(),
             (
-                "SELECT name, `id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `id`".to_string(),
+                "SELECT name, `shop`.`orders`.`id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `shop`.`orders`.`id`".to_string(),
                 None
             )
         );

@@ -226,6 +226,7 @@ pub(super) fn record_done(env: &Env, rep: &TaskReport, output: Option<String>) {
             bytes_written: snap.bytes_written,
             dirty: rep.dirty,
             output,
+            input: env.inputs.get(rep.id).cloned().flatten(),
         },
     );
     if let Err(e) = crate::runstate::save(path, st) {

@@ -265,6 +265,10 @@ pub(super) fn utc_wall_clock(a: &ArrayRef) -> ArrayRef {
 
 #[async_trait]
 impl ReaderTask for ParquetTask {
+    fn input_fingerprint(&self) -> Option<String> {
+        crate::paths::file_fingerprint(&self.split.path)
+    }
+
     fn describe(&self) -> String {
         format!(
             "parquet {} (row groups {})",
