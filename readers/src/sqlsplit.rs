@@ -45,10 +45,10 @@ pub(crate) async fn plan_key_splits(
 ) -> Result<(Vec<SqlSplit>, bool), PluginError> {
     let (type_name, integer) = probe.key_type(table, pk).await?;
     if !integer {
-        return Err(PluginError::new(NotSplittable(format!(
+        return Err(PluginError::new(format!(
             "splitPk \"{pk}\" of {table} is {type_name}, not an integer column; only integer keys \
              can be split (choose an integer key, or drop splitPk to read the table in one task)"
-        ))));
+        )));
     }
     let parts = split_ident(table);
     let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
@@ -72,8 +72,3 @@ pub(crate) async fn plan_key_splits(
     );
     Ok((splits, indexed == Some(true)))
 }
-
-/// A split key that cannot be split on.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct NotSplittable(String);

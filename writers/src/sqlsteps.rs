@@ -228,22 +228,22 @@ pub(crate) trait SqlWriterSteps: Sync {
                 if f.lost {
                     return Err(f.error);
                 }
-                return Err(PluginError::new(Invalid(unpublished_message(
+                return Err(PluginError::new(unpublished_message(
                     self.table(),
                     sql,
                     &f.message,
-                ))));
+                )));
             }
         }
         match c.run("COMMIT").await {
             Ok(()) => Ok(()),
-            Err(f) if f.lost => Err(PluginError::new(Invalid(format!(
+            Err(f) if f.lost => Err(PluginError::new(format!(
                 "{}: the connection was lost at the COMMIT that publishes the staging tables \
                  ({}); whether it landed is unknown: check {} (the staging tables are kept)",
                 c.url(),
                 f.message,
                 self.table()
-            )))),
+            ))),
             Err(f) => Err(f.error),
         }
     }
@@ -267,8 +267,3 @@ pub(crate) trait SqlWriterSteps: Sync {
         self.remove_stale_stages().await
     }
 }
-
-/// A message that is the whole error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Invalid(pub String);

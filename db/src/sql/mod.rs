@@ -4,11 +4,13 @@
 
 mod error;
 mod ident;
+mod reconnect;
 mod split;
 mod url;
 
 pub use error::{ConnSettings, DriverError, SqlError};
 pub use ident::{quote_ident, split_ident, unquote_ident, Dialect};
+pub use reconnect::reconnect;
 pub use split::{split_ranges, SqlSplit};
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 

@@ -10,7 +10,7 @@ use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
 /// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
 /// engine's stall watchdog is what notices a consumer that is truly stuck).
 const PACED_READ: &str = "SET SESSION net_write_timeout = 86400, net_read_timeout = 86400";
-use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
+use datasync_db::sql::{quote_ident, reconnect, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
@@ -205,23 +205,12 @@ impl ReaderTask for MysqlTask {
         let mut after: Option<i128> = None;
         let mut lost: Option<std::time::Instant> = None;
         let mut state: Option<ReadState> = None;
+        // The server aborts a result set whose client does not take it for net_write_timeout
+        // (60 s by default); a reader paced by a slow writer (a lock on the target, dirty-row
+        // isolation) may legitimately wait longer. The job's `session` can still lower it.
+        let open = || async { cc.connect(&[PACED_READ]).await.map(|(c, u)| (c, u.clone())) };
+        let (mut conn, mut url) = open().await?;
         loop {
-            // The server aborts a result set whose client does not take it for
-            // net_write_timeout (60 s by default); a reader paced by a slow writer (a lock on
-            // the target, dirty-row isolation) may legitimately wait longer. The job's
-            // `session` can still lower it.
-            let (mut conn, url) = match cc.connect(&[PACED_READ]).await {
-                Ok(c) => c,
-                Err(e)
-                    if e.is_retriable() && lost.is_some_and(|t| t.elapsed() < RECONNECT_WINDOW) =>
-                {
-                    tracing::warn!("cannot reconnect to the source yet ({e}); trying again in 1s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    ctx.check_cancelled()?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
             let keyed_sql = keyed_pk.and_then(|pk| {
                 self.split.keyed_sql(
                     Dialect::MySql,
@@ -245,14 +234,16 @@ impl ReaderTask for MysqlTask {
             let mut result = match conn.query_iter(sql.as_str()).await {
                 Ok(r) => r,
                 Err(e) => {
-                    let e = cc.query_error(url, &sql, e);
-                    if keyed
-                        && e.is_retriable()
-                        && lost.is_some_and(|t| t.elapsed() < RECONNECT_WINDOW)
-                    {
-                        continue;
+                    let e = cc.query_error(&url, &sql, e);
+                    match lost.map(|t| RECONNECT_WINDOW.saturating_sub(t.elapsed())) {
+                        Some(left) if keyed && e.is_retriable() && !left.is_zero() => {
+                            (conn, url) =
+                                reconnect(&url.to_string(), left, MysqlError::is_retriable, open)
+                                    .await?;
+                            continue;
+                        }
+                        _ => return Err(e.into()),
                     }
-                    return Err(e.into());
                 }
             };
             let columns = result.columns().unwrap_or_else(|| Arc::from(Vec::new()));
@@ -269,7 +260,7 @@ impl ReaderTask for MysqlTask {
                     Ok(Some(row)) => row,
                     Ok(None) => break,
                     Err(e) => {
-                        let e = cc.query_error(url, &sql, e);
+                        let e = cc.query_error(&url, &sql, e);
                         if keyed && e.is_retriable() {
                             cut = true;
                             tracing::warn!(
@@ -304,6 +295,9 @@ impl ReaderTask for MysqlTask {
             }
             drop(result);
             if cut {
+                let at = url.to_string();
+                (conn, url) =
+                    reconnect(&at, RECONNECT_WINDOW, MysqlError::is_retriable, open).await?;
                 continue;
             }
             let _ = conn.disconnect().await;

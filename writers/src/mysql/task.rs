@@ -251,7 +251,7 @@ impl MysqlTask {
     pub(super) async fn reopen(&self, url: &str) -> Result<Session, PluginError> {
         let limit = self.writer.cfg.reconnect_timeout.0;
         Ok(
-            crate::sqltarget::reconnect(url, limit, MysqlError::is_retriable, || self.open())
+            datasync_db::sql::reconnect(url, limit, MysqlError::is_retriable, || self.open())
                 .await?,
         )
     }

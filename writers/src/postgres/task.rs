@@ -342,7 +342,7 @@ impl PostgresTask {
             );
             let limit = self.writer.cfg.reconnect_timeout.0;
             (st.client, st.url) =
-                crate::sqltarget::reconnect(&url, limit, PostgresError::is_retriable, || {
+                datasync_db::sql::reconnect(&url, limit, PostgresError::is_retriable, || {
                     self.open()
                 })
                 .await?;
