@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use std::io::{self, Read, Write};
 
-/// `compress` parameter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `compress` parameter; case does not matter (DataX's hdfs templates write `GZIP`), and an
+/// empty string means none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Compression {
     /// Plain.
     #[default]
@@ -17,6 +17,21 @@ pub enum Compression {
     Zstd,
     /// bzip2 (`.bz2`).
     Bzip2,
+}
+
+impl<'de> Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            "zstd" => Ok(Compression::Zstd),
+            "bzip2" => Ok(Compression::Bzip2),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown variant `{s}`, expected one of `none`, `gzip`, `bzip2`, `zstd`"
+            ))),
+        }
+    }
 }
 
 impl Compression {

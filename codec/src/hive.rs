@@ -4,7 +4,9 @@
 
 use arrow_schema::{DataType, TimeUnit};
 use datasync_engine::config::{join_path, ConfigError};
-use serde_json::{json, Value};
+use serde::Deserialize;
+#[cfg(test)]
+use serde_json::json;
 
 /// Hive's name for a NULL partition value.
 pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -201,65 +203,57 @@ pub fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
     }
 }
 
-/// DataX's hdfsreader/hdfswriter `parameter` with `fileType` text or csv, rewritten for the
-/// file plugins: every key must be in `allowed`, `defaultFS` local; `file://` is taken off
-/// paths, `compress` lower-cased (DataX writes `GZIP`), `fileFormat` set from `fileType`, and
-/// `defaultFS`/`fileType` (plus `drop`) removed.
-pub fn hdfs_text_params(
-    value: &Value,
-    at: &str,
-    file_type: &str,
-    allowed: &[&str],
-    drop: &[&str],
-) -> Result<Value, ConfigError> {
-    let Some(o) = value.as_object() else {
-        return Err(ConfigError::new(at, "expected an object"));
-    };
-    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ConfigError::new(
-            join_path(at, k),
-            format!(
-                "unknown key for fileType {file_type} (allowed: {})",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    check_default_fs(at, o.get("defaultFS").and_then(Value::as_str))?;
-    let strip = |v: &Value| match v {
-        Value::String(s) => json!(s.strip_prefix("file://").unwrap_or(s)),
-        other => other.clone(),
-    };
-    let mut m = serde_json::Map::new();
-    for (k, v) in o {
-        match k.as_str() {
-            "defaultFS" | "fileType" => {}
-            k if drop.contains(&k) => {}
-            "path" => {
-                let v = match v {
-                    Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
-                    other => strip(other),
-                };
-                m.insert(k.to_string(), v);
-            }
-            "compress" => {
-                let c = v.as_str().unwrap_or_default().to_ascii_lowercase();
-                m.insert(
-                    k.to_string(),
-                    json!(if c.is_empty() { "none".into() } else { c }),
-                );
-            }
-            _ => {
-                m.insert(k.to_string(), v.clone());
-            }
+/// `fileType` of DataX's hdfsreader/hdfswriter; case does not matter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HdfsFileType {
+    /// Parquet (the default).
+    #[default]
+    Parquet,
+    /// Delimited text without quoting.
+    Text,
+    /// RFC 4180 CSV.
+    Csv,
+}
+
+impl<'de> Deserialize<'de> for HdfsFileType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim().to_ascii_lowercase().as_str() {
+            "parquet" => Ok(HdfsFileType::Parquet),
+            "text" => Ok(HdfsFileType::Text),
+            "csv" => Ok(HdfsFileType::Csv),
+            "orc" | "rc" | "seq" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" files are not supported yet; allowed: parquet (default), text, csv"
+            ))),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown variant `{s}`, expected one of `parquet`, `text`, `csv`"
+            ))),
         }
     }
-    let format = if file_type.eq_ignore_ascii_case("csv") {
-        "csv"
-    } else {
-        "text"
-    };
-    m.insert("fileFormat".into(), json!(format));
-    Ok(Value::Object(m))
+}
+
+/// The keys DataX's hdfsreader/hdfswriter add to what the Parquet or text plugin reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HdfsFront {
+    /// `file:///` or absent: a local or mounted file system.
+    #[serde(default, rename = "defaultFS")]
+    pub default_fs: Option<String>,
+    /// `parquet` (default), `text` or `csv`.
+    #[serde(default)]
+    pub file_type: HdfsFileType,
+}
+
+impl HdfsFront {
+    /// Refuses a `defaultFS` that is not local; `at` is the `parameter` path.
+    pub fn check(&self, at: &str) -> Result<(), ConfigError> {
+        check_default_fs(at, self.default_fs.as_deref())
+    }
+}
+
+/// A `path` as the file plugins take it: `file://` taken off.
+pub fn local_path(path: &str) -> &str {
+    path.strip_prefix("file://").unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -291,26 +285,16 @@ mod tests {
     }
 
     #[test]
-    fn hdfs_text_parameters() {
-        let v = json!({"defaultFS": "file:///", "fileType": "TEXT", "path": "file:///t", "compress": "GZIP",
-                       "column": [], "fieldDelimiter": "\t"});
-        let allowed = [
-            "defaultFS",
-            "fileType",
-            "path",
-            "compress",
-            "column",
-            "fieldDelimiter",
-        ];
-        let out = hdfs_text_params(&v, "w", "TEXT", &allowed, &["column"]).unwrap();
-        assert_eq!(
-            out,
-            json!({"path": "/t", "compress": "gzip", "fieldDelimiter": "\t", "fileFormat": "text"})
-        );
-        let e = hdfs_text_params(&json!({"orc": 1}), "w", "csv", &allowed, &[]).unwrap_err();
-        assert!(e.to_string().contains("w.orc"), "{e}");
+    fn hdfs_front_keys() {
+        let f: HdfsFront =
+            serde_json::from_value(json!({"defaultFS": "file:///", "fileType": "TEXT"})).unwrap();
+        assert_eq!(f.file_type, HdfsFileType::Text);
+        assert!(f.check("w").is_ok());
+        let e = serde_json::from_value::<HdfsFront>(json!({"fileType": "orc"})).unwrap_err();
+        assert!(e.to_string().contains("not supported yet"), "{e}");
         let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();
         assert!(e.to_string().contains("defaultFS"), "{e}");
+        assert_eq!(local_path("file:///t"), "/t");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod builder;
 mod compress;
+mod config;
 mod datetime;
 mod decode;
 mod encode;
@@ -15,12 +16,13 @@ pub mod values;
 
 pub use builder::TextBatchBuilder;
 pub use compress::{decompress, Compression, Compressor};
+pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
 pub use datetime::DateFormat;
 pub use decode::{decode_stream, DecodeSink};
 pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{
-    default_encoding, default_null_format, parse_columns, parse_encoding, FileFormat, ReadColumn,
-    ReadColumns, Source, TextOptions,
+    all_columns, default_encoding, default_null_format, parse_columns, parse_encoding, ColumnSpec,
+    FieldSpec, FileFormat, ReadColumn, ReadColumns, Source, TextOptions,
 };
 
 /// Errors of the codecs (not of single rows: those become dirty records).

@@ -3,7 +3,7 @@
 use crate::datetime::DateFormat;
 use crate::types::parse_type;
 use arrow_schema::DataType;
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{join_path, ConfigError};
 use encoding_rs::Encoding;
 use serde::Deserialize;
 use serde_json::Value;
@@ -127,25 +127,84 @@ pub enum ReadColumns {
     Listed(Vec<ReadColumn>),
 }
 
-#[derive(Deserialize)]
+/// One entry of a reader's `column` list: `"*"`, a name, or an object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnSpec {
+    /// `"*"`: every field / column.
+    All,
+    /// A bare name (JSON Lines key, Parquet column).
+    Name(String),
+    /// `{"index" | "name" | "value", "type", "format"}`.
+    Field(FieldSpec),
+}
+
+/// A reader column given as an object.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FieldSpec {
-    /// 0-based field position (CSV/text).
-    index: Option<usize>,
+pub struct FieldSpec {
+    /// 0-based field position (CSV/text; a numeric string is accepted, as DataX does).
+    #[serde(default, deserialize_with = "lenient_index")]
+    pub index: Option<usize>,
     /// Column name; for JSON Lines also the key to read.
-    name: Option<String>,
+    pub name: Option<String>,
     /// Type name (DataX or Arrow); default string.
     #[serde(rename = "type")]
-    ty: Option<String>,
+    pub ty: Option<String>,
     /// Constant value.
-    value: Option<Value>,
+    pub value: Option<Value>,
     /// Date pattern.
-    format: Option<String>,
+    pub format: Option<String>,
+}
+
+fn lenient_index<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .map(|n| Some(n as usize))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "wrong type: found {v}, expected a field position >= 0"
+                ))
+            }),
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ColumnSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "\"*\", a column name or an object such as {\"index\": 0, \"type\": \"long\"}",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ColumnSpec, E> {
+                match s {
+                    "*" => Ok(ColumnSpec::All),
+                    "" => Err(E::custom("a column name cannot be empty")),
+                    _ => Ok(ColumnSpec::Name(s.to_string())),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<ColumnSpec, A::Error> {
+                FieldSpec::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(ColumnSpec::Field)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The default reader `column`: `["*"]`.
+pub fn all_columns() -> Vec<ColumnSpec> {
+    vec![ColumnSpec::All]
 }
 
 /// Parses the reader's `column` list at `path`.
 pub fn parse_columns(
-    values: &[Value],
+    values: &[ColumnSpec],
     path: &str,
     format: FileFormat,
 ) -> Result<ReadColumns, ConfigError> {
@@ -155,7 +214,7 @@ pub fn parse_columns(
             "must list at least one column, or be [\"*\"]",
         ));
     }
-    if values.len() == 1 && values[0].as_str() == Some("*") {
+    if values == [ColumnSpec::All] {
         if format == FileFormat::Jsonl {
             return Err(ConfigError::new(
                 path,
@@ -167,15 +226,19 @@ pub fn parse_columns(
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         let at = format!("{path}[{i}]");
-        let spec: FieldSpec = match v {
-            Value::String(s) if format == FileFormat::Jsonl && s != "*" => {
-                FieldSpec { index: None, name: Some(s.clone()), ty: None, value: None, format: None }
-            }
-            Value::String(s) if s == "*" => {
+        let spec = match v {
+            ColumnSpec::Name(s) if format == FileFormat::Jsonl => FieldSpec {
+                index: None,
+                name: Some(s.clone()),
+                ty: None,
+                value: None,
+                format: None,
+            },
+            ColumnSpec::All => {
                 return Err(ConfigError::new(at, "\"*\" must be the only entry of column"));
             }
-            Value::Object(_) => parse_params(v, &at)?,
-            _ => {
+            ColumnSpec::Field(f) => f.clone(),
+            ColumnSpec::Name(_) => {
                 return Err(ConfigError::new(
                     at,
                     "expected an object such as {\"index\": 0, \"type\": \"long\"} or {\"value\": \"x\", \"type\": \"string\"}",

@@ -60,6 +60,8 @@ fn declared(format: FileFormat) -> ReadColumns {
             _ => json!({"index": i, "type": t, "name": n}),
         })
         .collect();
+    let cols: Vec<datasync_codec::ColumnSpec> =
+        serde_json::from_value(serde_json::Value::Array(cols)).unwrap();
     parse_columns(&cols, "p.column", format).unwrap()
 }
 

@@ -53,38 +53,6 @@ fn default_strict() -> bool {
     true
 }
 
-/// Keys of a plugin's `parameter` that belong to [`SftpConnConfig`].
-pub const CONN_KEYS: &[&str] = &[
-    "protocol",
-    "host",
-    "port",
-    "username",
-    "password",
-    "privateKey",
-    "passphrase",
-    "knownHostsFile",
-    "hostKeyFingerprint",
-    "strictHostKeyChecking",
-    "timeout",
-];
-
-/// Splits a plugin's `parameter` object into its connection keys and the rest, so each part
-/// can be parsed strictly (serde cannot deny unknown fields across a flattened struct).
-pub fn split_params(value: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
-    let mut conn = serde_json::Map::new();
-    let mut rest = serde_json::Map::new();
-    if let serde_json::Value::Object(o) = value {
-        for (k, v) in o {
-            if CONN_KEYS.contains(&k.as_str()) {
-                conn.insert(k.clone(), v.clone());
-            } else {
-                rest.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    (conn.into(), rest.into())
-}
-
 /// The connection part of the SFTP plugins' `parameter`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

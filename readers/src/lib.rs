@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "parquet")]
+pub mod hdfs;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "parquet")]
@@ -36,6 +38,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<postgres::PostgresReader>();
     #[cfg(feature = "parquet")]
     registry.add_reader::<parquet::ParquetReader>();
+    #[cfg(feature = "parquet")]
+    registry.add_reader::<hdfs::HdfsReader>();
     #[cfg(feature = "sftp")]
     registry.add_reader::<sftp::SftpReader>();
     let _ = registry;

@@ -4,13 +4,14 @@
 //! large reads so libssh2 keeps many requests in flight. The host key is checked against a
 //! known_hosts file or a fingerprint. Plain FTP is refused.
 
-use crate::file::FileReader;
-use datasync_db::sftp::{split_params, RemoteFile, SftpConnConfig, SftpError};
+use datasync_codec::{TextRead, TextReadConfig};
+use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchSender;
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{lenient_u64, ConfigError, ParamParts};
 use datasync_engine::{
     async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
 };
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::BufReader;
 use std::path::Path;
@@ -23,8 +24,21 @@ const READ_BUFFER: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub struct SftpReader {
     conn: Arc<SftpConnConfig>,
-    text: FileReader,
+    text: Arc<TextRead>,
     max_depth: usize,
+}
+
+/// The reader's own keys (beside the connection's and the text options).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Walk {
+    /// How deep directories are walked (default 100, as DataX).
+    #[serde(default = "default_depth", deserialize_with = "lenient_u64")]
+    max_traversal_level: u64,
+}
+
+fn default_depth() -> u64 {
+    100
 }
 
 /// Errors of the SFTP reader.
@@ -54,34 +68,21 @@ impl ReaderPlugin for SftpReader {
         "CSV / delimited text / JSON Lines files on an SFTP server; globs, directories, gzip/bzip2/zstd";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (conn, mut rest) = split_params(p.value);
-        let conn: SftpConnConfig = parse_params(&conn, p.path)?;
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let conn: SftpConnConfig = parts.take()?;
         conn.validate(p.path)?;
-        let max_depth = match rest
-            .as_object_mut()
-            .and_then(|o| o.remove("maxTraversalLevel"))
-        {
-            None => 100,
-            Some(v) => v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        join_path(p.path, "maxTraversalLevel"),
-                        format!("expected a whole number >= 1, found {v}"),
-                    )
-                })? as usize,
-        };
-        let text = FileReader::from_params(Params {
-            value: &rest,
-            path: p.path,
-            invoked_as: p.invoked_as,
-        })?;
+        let walk: Walk = parts.take()?;
+        if walk.max_traversal_level == 0 {
+            return Err(ConfigError::new(
+                datasync_engine::config::join_path(p.path, "maxTraversalLevel"),
+                "expected a whole number >= 1, found 0",
+            ));
+        }
+        let text: TextReadConfig = parts.finish()?;
         Ok(SftpReader {
             conn: Arc::new(conn),
-            text,
-            max_depth,
+            text: Arc::new(text.build(p.path)?),
+            max_depth: walk.max_traversal_level as usize,
         })
     }
 
@@ -166,9 +167,7 @@ impl ReaderTask for SftpTask {
             let location = format!("sftp://{}{}", c.addr, path);
             crate::text::decode_file(
                 Box::new(BufReader::with_capacity(READ_BUFFER, f)),
-                r.text.compress,
-                &r.text.opts,
-                &r.text.columns,
+                &r.text,
                 &location,
                 out,
                 ctx,

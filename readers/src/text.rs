@@ -1,9 +1,7 @@
 //! Decoding a byte stream of delimited text or JSON Lines into batches, shared by the readers
 //! of files (local, SFTP): decompression, progress in bytes, dirty rows, cancellation.
 
-use datasync_codec::{
-    decode_stream, decompress, Compression, DecodeSink, ReadColumns, TextOptions,
-};
+use datasync_codec::{decode_stream, decompress, DecodeSink, TextRead};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::{DirtyRecord, PluginError, TaskContext};
 use std::io::Read;
@@ -51,9 +49,7 @@ pub enum TextError {
 /// Decodes everything `input` holds into `out`, on the calling (blocking) thread.
 pub fn decode_file(
     input: Box<dyn Read + Send>,
-    compress: Compression,
-    opts: &TextOptions,
-    columns: &ReadColumns,
+    text: &TextRead,
     location: &str,
     out: BatchSender,
     ctx: TaskContext,
@@ -62,10 +58,18 @@ pub fn decode_file(
         inner: input,
         ctx: ctx.clone(),
     };
-    let input = decompress(Box::new(counted), compress).map_err(TextError::Io)?;
+    let input = decompress(Box::new(counted), text.compress).map_err(TextError::Io)?;
     let mut sink = Sink {
         out,
         ctx: ctx.clone(),
     };
-    decode_stream(input, opts, columns, ctx.batch, location, &mut sink).map_err(TextError::Plugin)
+    decode_stream(
+        input,
+        &text.opts,
+        &text.columns,
+        ctx.batch,
+        location,
+        &mut sink,
+    )
+    .map_err(TextError::Plugin)
 }

@@ -3,99 +3,18 @@
 //! them into place per `writeMode`, abort removes the staging directory, so an aborted job
 //! publishes nothing. Output names follow DataX: `<fileName>__<run id>_<task>[.ext][.gz|.zst]`.
 
-use datasync_codec::values::{column_names, row_values};
-use datasync_codec::{Compression, Compressor, FileFormat, TextEncoder, TextOptions};
+pub use crate::textfiles::FileWriteMode;
+use crate::textfiles::{some_paths, FileTarget, TextFiles};
+use datasync_codec::TextWriteConfig;
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{
-    async_trait, run_id, DirtyRecord, Params, PluginError, Resume, TaskContext, Writer,
-    WriterPlugin, WriterTask,
+    async_trait, run_id, Params, PluginError, Resume, TaskContext, Writer, WriterPlugin, WriterTask,
 };
-use serde::de::Deserializer;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// What happens to files already in `path` that belong to `fileName`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum FileWriteMode {
-    /// Replace them: at commit the new files are published, then the old ones removed.
-    Truncate,
-    /// Keep them; add new files beside them.
-    Append,
-    /// Fail (before writing anything) if any exists.
-    NonConflict,
-}
-
-/// `header`: `true` writes the column names, a list writes those names.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Header {
-    /// No header line.
-    #[default]
-    None,
-    /// The incoming column names.
-    ColumnNames,
-    /// These names.
-    Names(Vec<String>),
-}
-
-fn header<'de, D: Deserializer<'de>>(d: D) -> Result<Header, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Bool(true) => Ok(Header::ColumnNames),
-        Value::Bool(false) | Value::Null => Ok(Header::None),
-        Value::Array(v) if v.is_empty() => Ok(Header::None),
-        Value::Array(v) => v
-            .into_iter()
-            .map(|x| match x {
-                Value::String(s) => Ok(s),
-                other => Err(serde::de::Error::custom(format!(
-                    "wrong type: found {other}, expected a column name"
-                ))),
-            })
-            .collect::<Result<_, _>>()
-            .map(Header::Names),
-        other => Err(serde::de::Error::custom(format!(
-            "wrong type: found {other}, expected true/false or a list of names"
-        ))),
-    }
-}
-
-/// `parameter` of the file writer.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct FileWriterConfig {
-    /// Target directory (created if missing).
-    pub path: String,
-    /// File name prefix; an extension (`out.csv`) is kept at the end of each file's name.
-    pub file_name: String,
-    /// `truncate`, `append` or `nonConflict`.
-    pub write_mode: FileWriteMode,
-    /// One ASCII character (default `,`).
-    #[serde(default)]
-    pub field_delimiter: Option<String>,
-    /// Character encoding (default UTF-8).
-    #[serde(default = "datasync_codec::default_encoding")]
-    pub encoding: String,
-    /// Text written for NULL (default `\N`).
-    #[serde(default = "datasync_codec::default_null_format")]
-    pub null_format: String,
-    /// Pattern for dates and timestamps (default ISO `yyyy-MM-dd HH:mm:ss[.ffffff]`).
-    #[serde(default)]
-    pub date_format: Option<String>,
-    /// `csv` (default), `text` or `jsonl`.
-    #[serde(default)]
-    pub file_format: FileFormat,
-    /// `true`, or a list of names, for a header line.
-    #[serde(default, deserialize_with = "header")]
-    pub header: Header,
-    /// `none` (default), `gzip` or `zstd`.
-    #[serde(default)]
-    pub compress: Compression,
-}
 
 /// Errors of the file writer.
 #[derive(Debug, thiserror::Error)]
@@ -135,20 +54,6 @@ impl From<FileWriterError> for PluginError {
     }
 }
 
-/// The first three of `paths` for a message, with `...` when there are more.
-pub(crate) fn some_paths(paths: &[PathBuf]) -> String {
-    let shown: Vec<String> = paths
-        .iter()
-        .take(3)
-        .map(|p| p.display().to_string())
-        .collect();
-    format!(
-        "{}{}",
-        shown.join(", "),
-        if paths.len() > 3 { ", ..." } else { "" }
-    )
-}
-
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FileWriterError {
     let path = path.to_path_buf();
     move |source| FileWriterError::Io {
@@ -162,12 +67,32 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FileW
 #[derive(Debug, Clone)]
 pub struct FileWriter {
     dir: PathBuf,
-    file_name: String,
-    mode: FileWriteMode,
-    opts: Arc<TextOptions>,
-    header: Header,
-    compress: Compression,
+    files: TextFiles,
     staging: PathBuf,
+}
+
+impl FileWriter {
+    /// A file writer into `target` (also the `fileType` text/csv path of `hdfs`).
+    pub fn new(at: &str, target: FileTarget, text: TextWriteConfig) -> Result<Self, ConfigError> {
+        if target.path.trim().is_empty() {
+            return Err(ConfigError::new(
+                join_path(at, "path"),
+                "must name the target directory",
+            ));
+        }
+        let files = TextFiles::new(at, &target, text)?;
+        let dir = PathBuf::from(&target.path);
+        let staging = dir.join(format!(
+            ".datasync-staging-{}-{}",
+            target.file_name,
+            run_id()
+        ));
+        Ok(FileWriter {
+            dir,
+            files,
+            staging,
+        })
+    }
 }
 
 impl WriterPlugin for FileWriter {
@@ -177,39 +102,9 @@ impl WriterPlugin for FileWriter {
         "local CSV / delimited text / JSON Lines files, staged and renamed at commit";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: FileWriterConfig = parse_params(p.value, p.path)?;
-        if c.path.trim().is_empty() {
-            return Err(ConfigError::new(
-                join_path(p.path, "path"),
-                "must name the target directory",
-            ));
-        }
-        if c.file_name.is_empty() || c.file_name.contains('/') || c.file_name.starts_with('.') {
-            return Err(ConfigError::new(
-                join_path(p.path, "fileName"),
-                "must be a plain file name prefix (no '/', not starting with '.')",
-            ));
-        }
-        let opts = TextOptions::new(
-            p.path,
-            c.file_format,
-            c.field_delimiter.as_deref(),
-            &c.encoding,
-            &c.null_format,
-            c.date_format.as_deref(),
-            false,
-        )?;
-        let dir = PathBuf::from(&c.path);
-        let staging = dir.join(format!(".datasync-staging-{}-{}", c.file_name, run_id()));
-        Ok(FileWriter {
-            dir,
-            file_name: c.file_name,
-            mode: c.write_mode,
-            opts: Arc::new(opts),
-            header: c.header,
-            compress: c.compress,
-            staging,
-        })
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let target: FileTarget = parts.take()?;
+        FileWriter::new(p.path, target, parts.finish()?)
     }
 
     fn template() -> Value {
@@ -229,32 +124,6 @@ impl WriterPlugin for FileWriter {
 }
 
 impl FileWriter {
-    /// Name of task `i`'s file.
-    pub(crate) fn output_name(&self, i: usize) -> String {
-        let (stem, ext) = match self.file_name.rsplit_once('.') {
-            Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
-            _ => (self.file_name.as_str(), String::new()),
-        };
-        let mut name = format!("{stem}__{}_{i:05}{ext}", run_id());
-        if !name.ends_with(self.compress.suffix()) {
-            name.push_str(self.compress.suffix());
-        }
-        name
-    }
-
-    /// Whether an existing file in the target directory belongs to `fileName`.
-    pub(crate) fn owns(&self, name: &str) -> bool {
-        let stem = self
-            .file_name
-            .rsplit_once('.')
-            .map(|(s, _)| s)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&self.file_name);
-        name == self.file_name
-            || name.starts_with(&format!("{stem}__"))
-            || name.starts_with(&format!("{}__", self.file_name))
-    }
-
     fn existing(&self) -> Result<Vec<PathBuf>, FileWriterError> {
         let mut out = Vec::new();
         let rd = match fs::read_dir(&self.dir) {
@@ -265,7 +134,7 @@ impl FileWriter {
         for e in rd {
             let e = e.map_err(io("cannot list", &self.dir))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if self.owns(&name) && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            if self.files.owns(&name) && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
                 out.push(e.path());
             }
         }
@@ -274,7 +143,7 @@ impl FileWriter {
     }
 
     fn check_conflict(&self) -> Result<(), FileWriterError> {
-        if self.mode != FileWriteMode::NonConflict {
+        if self.files.mode != FileWriteMode::NonConflict {
             return Ok(());
         }
         let files = self.existing()?;
@@ -283,22 +152,22 @@ impl FileWriter {
         }
         Err(FileWriterError::Conflict {
             dir: self.dir.clone(),
-            prefix: self.file_name.clone(),
-            files: crate::file::some_paths(&files),
+            prefix: self.files.file_name.clone(),
+            files: some_paths(&files),
         })
     }
 
     /// Finishes or removes what earlier runs of this `fileName` left in staging (a commit
     /// interrupted half-way is finished; an aborted or killed run's files are removed).
     pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
-        let prefix = format!(".datasync-staging-{}-", self.file_name);
+        let prefix = format!(".datasync-staging-{}-", self.files.file_name);
         let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging))?;
         Ok(crate::publish::describe(&done))
     }
 
     fn publish(&self) -> Result<(), FileWriterError> {
         self.check_conflict()?;
-        let old = if self.mode == FileWriteMode::Truncate {
+        let old = if self.files.mode == FileWriteMode::Truncate {
             self.existing()?
         } else {
             Vec::new()
@@ -310,7 +179,7 @@ impl FileWriter {
             .map_err(io("cannot list", &self.staging))?;
         staged.retain(|p| {
             p.file_name()
-                .is_some_and(|n| self.owns(&n.to_string_lossy()))
+                .is_some_and(|n| self.files.owns(&n.to_string_lossy()))
         });
         staged.sort();
         // New names carry this run's id, so they cannot clash with the old files; the journal
@@ -328,74 +197,6 @@ impl FileWriter {
             .collect();
         crate::publish::commit(&self.staging, &journal)?;
         Ok(())
-    }
-}
-
-#[cfg(feature = "sftp")]
-impl FileWriter {
-    /// The write mode.
-    pub(crate) fn mode(&self) -> FileWriteMode {
-        self.mode
-    }
-
-    /// The `fileName` prefix.
-    pub(crate) fn file_name(&self) -> &str {
-        &self.file_name
-    }
-}
-
-impl FileWriter {
-    /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`
-    /// once the compressor's trailer is written. Rows that cannot be encoded are dirty records.
-    pub(crate) fn encode_into<W: Write>(
-        &self,
-        out: W,
-        input: &mut BatchReceiver,
-        ctx: &TaskContext,
-        location: &str,
-    ) -> Result<W, PluginError> {
-        let ioerr = |action: &'static str| {
-            let location = location.to_string();
-            move |source: std::io::Error| {
-                PluginError::new(FileWriterError::Io {
-                    action,
-                    path: PathBuf::from(location),
-                    source,
-                })
-            }
-        };
-        let mut out =
-            Compressor::new(out, self.compress).map_err(ioerr("cannot start compressing"))?;
-        let mut enc = TextEncoder::new((*self.opts).clone());
-        let mut buf = Vec::with_capacity(1 << 20);
-        let mut first = true;
-        if let Header::Names(names) = &self.header {
-            enc.header(names, &mut buf).map_err(PluginError::new)?;
-        }
-        while let Some(b) = input.recv_blocking() {
-            ctx.check_cancelled()?;
-            if first && self.header == Header::ColumnNames {
-                enc.header(&column_names(&b.data), &mut buf)
-                    .map_err(PluginError::new)?;
-            }
-            first = false;
-            let written = enc.encode(&b.data, &mut buf, |row, error| {
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: column_names(&b.data),
-                    values: row_values(&b.data, row),
-                    location: Some(location.to_string()),
-                })
-            })?;
-            out.write_all(&buf).map_err(ioerr("cannot write"))?;
-            buf.clear();
-            ctx.counters.add_written(
-                written,
-                (b.bytes as u64 * written) / (b.rows() as u64).max(1),
-            );
-        }
-        out.write_all(&buf).map_err(ioerr("cannot write"))?;
-        out.finish().map_err(ioerr("cannot finish"))
     }
 }
 
@@ -420,7 +221,7 @@ impl Writer for FileWriter {
             .map(|i| {
                 Box::new(FileTask {
                     writer: self.clone(),
-                    staged: self.staging.join(self.output_name(i)),
+                    staged: self.staging.join(self.files.output_name(i)),
                 }) as Box<dyn WriterTask>
             })
             .collect())
@@ -451,7 +252,7 @@ impl Writer for FileWriter {
     }
 
     fn task_fingerprint(&self, task: usize) -> Option<String> {
-        crate::publish::fingerprint(&self.staging, &[self.output_name(task)], |_| false)
+        crate::publish::fingerprint(&self.staging, &[self.files.output_name(task)], |_| false)
     }
 }
 
@@ -487,7 +288,7 @@ impl WriterTask for FileTask {
         tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
             let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
             let location = path.display().to_string();
-            let inner = w.encode_into(
+            let inner = w.files.encode_into(
                 BufWriter::with_capacity(1 << 20, file),
                 &mut input,
                 &ctx,

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "parquet")]
+pub mod hdfs;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(any(feature = "file", feature = "sql"))]
@@ -23,6 +25,8 @@ mod sqltarget;
 mod sqltext;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(feature = "file")]
+pub mod textfiles;
 
 use datasync_engine::Registry;
 
@@ -38,6 +42,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<postgres::PostgresWriter>();
     #[cfg(feature = "parquet")]
     registry.add_writer::<parquet::ParquetWriter>();
+    #[cfg(feature = "parquet")]
+    registry.add_writer::<hdfs::HdfsWriter>();
     #[cfg(feature = "sftp")]
     registry.add_writer::<sftp::SftpWriter>();
     let _ = registry;

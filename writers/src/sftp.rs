@@ -5,14 +5,13 @@
 //! One SSH session per task on a blocking thread; writes go out in large buffers so libssh2
 //! keeps many requests in flight.
 
-use crate::file::{FileWriteMode, FileWriter};
-use datasync_db::sftp::{split_params, SftpConn, SftpConnConfig, SftpError};
+use crate::textfiles::{some_paths, FileTarget, FileWriteMode, TextFiles};
+use datasync_db::sftp::{SftpConn, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{
     async_trait, run_id, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -21,13 +20,6 @@ use std::sync::Arc;
 /// Write buffer: libssh2 splits one write into requests in flight. Measured: 256 KiB to 1 MiB
 /// upload fastest; 4 MiB and more are slower (the server's channel window is 2 MiB).
 const WRITE_BUFFER: usize = 256 << 10;
-
-/// The writer-only keys of `parameter` (the rest is the file writer's and the connection's).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TargetDir {
-    path: String,
-}
 
 /// Errors of the SFTP writer.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +65,7 @@ impl From<SftpWriterError> for PluginError {
 #[derive(Debug, Clone)]
 pub struct SftpWriter {
     conn: Arc<SftpConnConfig>,
-    text: FileWriter,
+    files: TextFiles,
     dir: String,
 }
 
@@ -84,25 +76,21 @@ impl WriterPlugin for SftpWriter {
         "CSV / delimited text / JSON Lines files uploaded to an SFTP server, renamed into place at commit";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (conn, rest) = split_params(p.value);
-        let conn: SftpConnConfig = parse_params(&conn, p.path)?;
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let conn: SftpConnConfig = parts.take()?;
         conn.validate(p.path)?;
-        let text = FileWriter::from_params(Params {
-            value: &rest,
-            path: p.path,
-            invoked_as: p.invoked_as,
-        })?;
-        let dir: TargetDir = parse_params(&json!({"path": rest["path"]}), p.path)?;
-        if !dir.path.starts_with('/') {
+        let target: FileTarget = parts.take()?;
+        let files = TextFiles::new(p.path, &target, parts.finish()?)?;
+        if !target.path.starts_with('/') {
             return Err(ConfigError::new(
                 join_path(p.path, "path"),
-                format!("\"{}\": must be an absolute remote directory", dir.path),
+                format!("\"{}\": must be an absolute remote directory", target.path),
             ));
         }
         Ok(SftpWriter {
             conn: Arc::new(conn),
-            text,
-            dir: dir.path.trim_end_matches('/').to_string(),
+            files,
+            dir: target.path.trim_end_matches('/').to_string(),
         })
     }
 
@@ -167,7 +155,7 @@ impl SftpWriter {
                 .unwrap_or_default();
             if name.starts_with(&prefix) {
                 temps.push(p);
-            } else if !name.starts_with('.') && self.text.owns(&name) {
+            } else if !name.starts_with('.') && self.files.owns(&name) {
                 owned.push(p);
             }
         }
@@ -175,14 +163,14 @@ impl SftpWriter {
     }
 
     fn check_conflict(&self, c: &SftpConn, owned: &[PathBuf]) -> Result<(), SftpWriterError> {
-        if self.text.mode() != FileWriteMode::NonConflict || owned.is_empty() {
+        if self.files.mode != FileWriteMode::NonConflict || owned.is_empty() {
             return Ok(());
         }
         Err(SftpWriterError::Conflict {
             addr: c.addr.clone(),
             dir: self.dir.clone(),
-            prefix: self.text.file_name().to_string(),
-            files: crate::file::some_paths(owned),
+            prefix: self.files.file_name.clone(),
+            files: some_paths(owned),
         })
     }
 
@@ -236,7 +224,7 @@ impl SftpWriter {
             let Some((run, final_name)) = rest.split_once('-') else {
                 continue;
             };
-            if st.is_dir() || run == run_id() || !self.text.owns(final_name) {
+            if st.is_dir() || run == run_id() || !self.files.owns(final_name) {
                 continue;
             }
             runs.entry(run.to_string()).or_default().push(p);
@@ -311,7 +299,7 @@ impl SftpWriter {
             }
             published.push(final_path);
         }
-        if self.text.mode() == FileWriteMode::Truncate {
+        if self.files.mode == FileWriteMode::Truncate {
             for o in owned.iter().filter(|o| !published.contains(o)) {
                 call("cannot remove the old file", o, c.sftp.unlink(o))?;
             }
@@ -347,7 +335,7 @@ impl Writer for SftpWriter {
                 let temp = self.dir().join(format!(
                     "{}{}",
                     Self::temp_prefix(),
-                    self.text.output_name(i)
+                    self.files.output_name(i)
                 ));
                 Box::new(SftpTask {
                     writer: self.clone(),
@@ -397,7 +385,7 @@ impl WriterTask for SftpTask {
             let c = w.conn.connect().map_err(SftpWriterError::from)?;
             let f = call("cannot create", &temp, c.sftp.create(&temp))?;
             let location = format!("sftp://{}{}", c.addr, temp.display());
-            let out = w.text.encode_into(
+            let out = w.files.encode_into(
                 BufWriter::with_capacity(WRITE_BUFFER, f),
                 &mut input,
                 &ctx,

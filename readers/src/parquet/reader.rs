@@ -1,13 +1,11 @@
 //! The Parquet reader: parameters, files and partitions, planning the splits (row-group ranges).
 
 use super::task::ParquetTask;
-use crate::file::FileReader;
 use crate::paths::{expand_paths, PathError};
 use arrow_schema::DataType;
-use datasync_codec::hive::{
-    check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, unescape_partition_value,
-};
+use datasync_codec::hive::{is_hidden_name, parse_hive_type, unescape_partition_value};
 use datasync_codec::types::parse_type;
+use datasync_codec::{all_columns, ColumnSpec, FieldSpec};
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
 use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -25,27 +23,17 @@ pub(super) const TASK_BYTES: i64 = 64 << 20;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetReaderConfig {
-    /// `file:///` or absent: a local or mounted file system. HDFS is not supported.
-    #[serde(default, rename = "defaultFS")]
-    pub default_fs: Option<String>,
-    /// `parquet` (default) or absent.
-    #[serde(default)]
-    pub file_type: Option<String>,
     /// Files, table directories (walked; `.`/`_` names skipped) or globs.
     #[serde(deserialize_with = "one_or_many")]
     pub path: Vec<String>,
     /// `["*"]` (every file column, then the partition keys), or a list of column names,
     /// `{"name", "type"}` (a partition key with its type), `{"index", "type"}` (DataX) or
     /// `{"value", "type"}` (a constant).
-    #[serde(default = "default_column")]
-    pub column: Vec<Value>,
+    #[serde(default = "all_columns")]
+    pub column: Vec<ColumnSpec>,
     /// Only these partitions: `{"dt": "2024-01-01"}` or `{"dt": ["2024-01-01", "2024-01-02"]}`.
     #[serde(default)]
     pub partition: serde_json::Map<String, Value>,
-}
-
-pub(super) fn default_column() -> Vec<Value> {
-    vec![Value::String("*".into())]
 }
 
 /// Errors of the Parquet reader.
@@ -113,32 +101,6 @@ pub struct ParquetReader {
     pub(super) paths: Vec<String>,
     pub(super) columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
     pub(super) filter: Arc<BTreeMap<String, Vec<String>>>,
-    /// `fileType` text or csv: the file reader does the reading.
-    pub(super) text: Option<FileReader>,
-}
-
-/// Keys of DataX's hdfsreader that mean something for `fileType` text/csv.
-pub(super) const TEXT_KEYS: &[&str] = &[
-    "defaultFS",
-    "fileType",
-    "path",
-    "column",
-    "fieldDelimiter",
-    "encoding",
-    "nullFormat",
-    "compress",
-    "skipHeader",
-    "dateFormat",
-];
-
-/// `hdfsreader` with `fileType` text/csv: the file reader over the same paths.
-pub(super) fn text_reader(p: Params<'_>, file_type: &str) -> Result<FileReader, ConfigError> {
-    let value = hdfs_text_params(p.value, p.path, file_type, TEXT_KEYS, &[])?;
-    FileReader::from_params(Params {
-        value: &value,
-        path: p.path,
-        invoked_as: p.invoked_as,
-    })
 }
 
 pub(super) fn type_of(name: &str) -> Result<DataType, String> {
@@ -149,57 +111,54 @@ pub(super) fn type_of(name: &str) -> Result<DataType, String> {
 
 impl ReaderPlugin for ParquetReader {
     const NAME: &'static str = "parquet";
-    const ALIASES: &'static [&'static str] = &["hdfsreader"];
+    const ALIASES: &'static [&'static str] = &[];
     const DESCRIPTION: &'static str =
         "Parquet files and Hive-partitioned tables on a local or mounted path; projection, partition filter";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        if let Some(t) = p.value.get("fileType").and_then(Value::as_str) {
-            if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("csv") {
-                return Ok(ParquetReader {
-                    paths: Vec::new(),
-                    columns: Arc::new(Vec::new()),
-                    filter: Arc::new(BTreeMap::new()),
-                    text: Some(text_reader(p, t)?),
-                });
-            }
-        }
         let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
-        check_default_fs(p.path, c.default_fs.as_deref())?;
-        if let Some(t) = c.file_type.as_deref() {
-            if !t.eq_ignore_ascii_case("parquet") {
-                return Err(ConfigError::new(
-                    join_path(p.path, "fileType"),
-                    format!("\"{t}\": allowed are parquet (default), text and csv"),
-                ));
-            }
-        }
+        ParquetReader::from_config(p.path, c)
+    }
+
+    fn template() -> Value {
+        json!({
+            "path": ["${input_path}"],
+            "column": ["id", "amount", {"name": "dt", "type": "date"}],
+            "partition": {"dt": ["2024-01-01", "2024-01-02"]}
+        })
+    }
+}
+
+impl ParquetReader {
+    /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
+    /// reader; errors point under `at`.
+    pub fn from_config(at: &str, c: ParquetReaderConfig) -> Result<Self, ConfigError> {
         if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::new(
-                join_path(p.path, "path"),
+                join_path(at, "path"),
                 "must name at least one file, directory or glob",
             ));
         }
         let mut columns = Vec::new();
         for (i, v) in c.column.iter().enumerate() {
-            let col = parse_column(v, &join_path(p.path, &format!("column[{i}]")))?;
+            let col = parse_column(v, &join_path(at, &format!("column[{i}]")))?;
             columns.push(col);
         }
         if columns.is_empty() {
             return Err(ConfigError::new(
-                join_path(p.path, "column"),
+                join_path(at, "column"),
                 "must list at least one column (or \"*\")",
             ));
         }
         if columns.iter().any(|(c, _)| matches!(c, OutColumn::All)) && columns.len() > 1 {
             return Err(ConfigError::new(
-                join_path(p.path, "column"),
+                join_path(at, "column"),
                 "\"*\" cannot be combined with other columns",
             ));
         }
         let mut filter = BTreeMap::new();
         for (k, v) in &c.partition {
-            let at = join_path(p.path, &format!("partition.{k}"));
+            let at = join_path(at, &format!("partition.{k}"));
             let text = |v: &Value| match v {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(n) => Ok(n.to_string()),
@@ -218,15 +177,6 @@ impl ReaderPlugin for ParquetReader {
             paths: c.path,
             columns: Arc::new(columns),
             filter: Arc::new(filter),
-            text: None,
-        })
-    }
-
-    fn template() -> Value {
-        json!({
-            "path": ["${input_path}"],
-            "column": ["id", "amount", {"name": "dt", "type": "date"}],
-            "partition": {"dt": ["2024-01-01", "2024-01-02"]}
         })
     }
 }
@@ -270,9 +220,6 @@ pub(super) struct ParquetSplit {
 #[async_trait]
 impl Reader for ParquetReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        if let Some(t) = &self.text {
-            return t.split(channels).await;
-        }
         let r = self.clone();
         let splits = tokio::task::spawn_blocking(move || r.plan(channels))
             .await
@@ -367,69 +314,51 @@ pub(super) fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetR
 
 /// One `column[]` entry: `"*"`, a name, or an object with one of `name` / `index` / `value`
 /// (and an optional `type`).
-fn parse_column(v: &Value, at: &str) -> Result<(OutColumn, Option<DataType>), ConfigError> {
-    let at = at.to_string();
-    let bad_type = |t: &str| type_of(t).map_err(|m| ConfigError::new(join_path(&at, "type"), m));
-    let col = match v {
-        Value::String(s) if s == "*" => (OutColumn::All, None),
-        Value::String(s) if !s.is_empty() => (OutColumn::Name(s.clone()), None),
-        Value::Object(o) => {
-            let ty = match o.get("type") {
-                Some(Value::String(t)) => Some(bad_type(t)?),
-                None => None,
-                Some(other) => {
-                    return Err(ConfigError::new(
-                        join_path(&at, "type"),
-                        format!("expected a type name, found {other}"),
-                    ))
-                }
+fn parse_column(v: &ColumnSpec, at: &str) -> Result<(OutColumn, Option<DataType>), ConfigError> {
+    let f = match v {
+        ColumnSpec::All => return Ok((OutColumn::All, None)),
+        ColumnSpec::Name(n) => return Ok((OutColumn::Name(n.clone()), None)),
+        ColumnSpec::Field(f) => f,
+    };
+    // `format` (DataX's date pattern for text files) is accepted and has nothing to do here:
+    // Parquet columns carry their own types.
+    let ty =
+        f.ty.as_deref()
+            .map(type_of)
+            .transpose()
+            .map_err(|m| ConfigError::new(join_path(at, "type"), m))?;
+    Ok(match f {
+        FieldSpec {
+            name: Some(n),
+            index: None,
+            value: None,
+            ..
+        } => (OutColumn::Name(n.clone()), ty),
+        FieldSpec {
+            name: None,
+            index: Some(ix),
+            value: None,
+            ..
+        } => (OutColumn::Index(*ix), ty),
+        FieldSpec {
+            name: None,
+            index: None,
+            value: Some(v),
+            ..
+        } => {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
             };
-            if let Some(k) = o
-                .keys()
-                .find(|k| !matches!(k.as_str(), "name" | "index" | "value" | "type" | "format"))
-            {
-                return Err(ConfigError::new(
-                    join_path(&at, k),
-                    "unknown key (allowed: name, index, value, type)",
-                ));
-            }
-            match (o.get("name"), o.get("index"), o.get("value")) {
-                (Some(Value::String(n)), None, None) => (OutColumn::Name(n.clone()), ty),
-                (None, Some(ix), None) => {
-                    let ix = ix
-                        .as_u64()
-                        .or_else(|| ix.as_str().and_then(|s| s.parse().ok()))
-                        .ok_or_else(|| {
-                            ConfigError::new(
-                                join_path(&at, "index"),
-                                "expected a column position >= 0",
-                            )
-                        })?;
-                    (OutColumn::Index(ix as usize), ty)
-                }
-                (None, None, Some(v)) => {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
-                }
-                _ => {
-                    return Err(ConfigError::new(
-                        at,
-                        "expected exactly one of name, index or value",
-                    ))
-                }
-            }
+            (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
         }
-        other => {
+        _ => {
             return Err(ConfigError::new(
                 at,
-                format!("expected \"*\", a column name or an object, found {other}"),
+                "expected exactly one of name, index or value",
             ))
         }
-    };
-    Ok(col)
+    })
 }
 
 #[cfg(test)]
@@ -476,15 +405,11 @@ mod tests {
         assert!(e.to_string().contains("column[0].type"), "{e}");
         let e = build(json!({"path": "/t", "column": ["*", "a"]})).unwrap_err();
         assert!(e.to_string().contains("\"*\""), "{e}");
-        let e = build(json!({"path": "/t", "fileType": "orc"})).unwrap_err();
+        let e = build(json!({"path": "/t", "column": [{"nme": "a"}]})).unwrap_err();
+        assert_eq!(e.path, "r.column[0].nme", "{e}");
+        let e = build(json!({"path": "/t", "column": [{"name": "a", "index": 1}]})).unwrap_err();
+        assert!(e.to_string().contains("exactly one"), "{e}");
+        let e = build(json!({"path": "/t", "fileType": "parquet"})).unwrap_err();
         assert!(e.to_string().contains("fileType"), "{e}");
-        let r = build(
-            json!({"path": "/t", "fileType": "TEXT", "fieldDelimiter": "\t", "compress": "GZIP",
-            "column": [{"index": 0, "type": "long"}]}),
-        )
-        .unwrap();
-        assert!(r.text.is_some());
-        let e = build(json!({"path": "/t", "fileType": "csv", "partition": {}})).unwrap_err();
-        assert!(e.to_string().contains("partition"), "{e}");
     }
 }

@@ -114,12 +114,6 @@ fn default_row_group_rows() -> Option<u64> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetWriterConfig {
-    /// `file:///` or absent: `path` is on a local or mounted file system. HDFS is not supported.
-    #[serde(default, rename = "defaultFS")]
-    pub default_fs: Option<String>,
-    /// `parquet` (default) or absent.
-    #[serde(default)]
-    pub file_type: Option<String>,
     /// The table's directory (created if missing).
     pub path: String,
     /// Prefix of every file written.

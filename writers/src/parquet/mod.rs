@@ -13,5 +13,7 @@ mod staging;
 mod task;
 mod writer;
 
-pub use config::{ParquetCompression, ParquetWriteMode, ParquetWriterConfig, TimestampType};
+pub use config::{
+    ColumnSpec, ParquetCompression, ParquetWriteMode, ParquetWriterConfig, TimestampType,
+};
 pub use writer::{ParquetWriter, ParquetWriterError};

@@ -61,7 +61,7 @@ impl Inner {
         }
         Err(ParquetWriterError::Conflict {
             dir,
-            files: crate::file::some_paths(&files),
+            files: crate::textfiles::some_paths(&files),
         })
     }
 

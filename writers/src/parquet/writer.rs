@@ -5,11 +5,8 @@ use super::config::{ParquetWriteMode, ParquetWriterConfig};
 use super::file::{FileError, FileLayout};
 use super::hms::{self, HmsError};
 use super::task::ParquetTask;
-use crate::file::FileWriter;
 use arrow_schema::Field;
-use datasync_codec::hive::{
-    check_default_fs, hdfs_text_params, is_hidden_name, parse_hive_type, HiveType,
-};
+use datasync_codec::hive::{is_hidden_name, parse_hive_type, HiveType};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::{async_trait, run_id, Params, PluginError, Writer, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
@@ -136,43 +133,7 @@ pub(super) struct Inner {
 /// The Parquet writer.
 #[derive(Debug, Clone)]
 pub struct ParquetWriter {
-    kind: Kind,
-}
-
-/// What `fileType` selected.
-#[derive(Debug, Clone)]
-enum Kind {
-    /// Parquet (the default).
-    Parquet(Arc<Inner>),
-    /// `fileType` text or csv: the file writer with the same path and naming.
-    Text(FileWriter),
-}
-
-/// Keys of DataX's hdfswriter that mean something for `fileType` text/csv.
-const TEXT_KEYS: &[&str] = &[
-    "defaultFS",
-    "fileType",
-    "path",
-    "fileName",
-    "column",
-    "writeMode",
-    "fieldDelimiter",
-    "compress",
-    "encoding",
-    "nullFormat",
-    "dateFormat",
-    "header",
-];
-
-/// `hdfswriter` with `fileType` text/csv: the same files the file writer writes (columns as
-/// they arrive; `column` only documents them).
-fn text_writer(p: Params<'_>, file_type: &str) -> Result<FileWriter, ConfigError> {
-    let value = hdfs_text_params(p.value, p.path, file_type, TEXT_KEYS, &["column"])?;
-    FileWriter::from_params(Params {
-        value: &value,
-        path: p.path,
-        invoked_as: p.invoked_as,
-    })
+    w: Arc<Inner>,
 }
 
 fn err(path: &str, key: &str, msg: impl Into<String>) -> ConfigError {
@@ -181,77 +142,13 @@ fn err(path: &str, key: &str, msg: impl Into<String>) -> ConfigError {
 
 impl WriterPlugin for ParquetWriter {
     const NAME: &'static str = "parquet";
-    const ALIASES: &'static [&'static str] = &["hdfswriter"];
+    const ALIASES: &'static [&'static str] = &[];
     const DESCRIPTION: &'static str =
         "Hive-style Parquet tables on a local or mounted path: partitions, staging, _SUCCESS, Hive Metastore registration";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        if let Some(t) = p.value.get("fileType").and_then(Value::as_str) {
-            if t.eq_ignore_ascii_case("text") || t.eq_ignore_ascii_case("csv") {
-                return text_writer(p, t).map(|w| ParquetWriter {
-                    kind: Kind::Text(w),
-                });
-            }
-        }
         let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
-        check_default_fs(p.path, c.default_fs.as_deref())?;
-        if let Some(t) = c.file_type.as_deref() {
-            if !t.eq_ignore_ascii_case("parquet") {
-                return Err(err(
-                    p.path,
-                    "fileType",
-                    format!("\"{t}\": allowed are parquet (default), text and csv"),
-                ));
-            }
-        }
-        if c.path.trim().is_empty() {
-            return Err(err(p.path, "path", "must name the table's directory"));
-        }
-        let path = c.path.strip_prefix("file://").unwrap_or(&c.path);
-        if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
-            return Err(err(
-                p.path,
-                "fileName",
-                "must be a plain file name prefix (no '/', not starting with '.' or '_')",
-            ));
-        }
-        let stem = c
-            .file_name
-            .strip_suffix(".parquet")
-            .unwrap_or(&c.file_name)
-            .to_string();
-        if c.column.is_empty() {
-            return Err(err(p.path, "column", "must declare at least one column"));
-        }
-        let (columns, static_parts, dynamic_parts) = declared_columns(&c, p.path)?;
-        let hms = hms_target(&c, p.path)?;
-        let fields = columns
-            .iter()
-            .map(|(n, t)| Field::new(n, t.arrow.clone(), true))
-            .collect();
-        let layout = FileLayout::new(
-            fields,
-            c.compress,
-            c.timestamp_type,
-            c.row_group_size.unwrap_or(1_000_000) as usize,
-            c.max_file_size.map(|b| b.0).filter(|b| *b > 0),
-        )
-        .map_err(|e| err(p.path, "column", e.to_string()))?;
-        let dir = PathBuf::from(path);
-        let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
-        Ok(ParquetWriter {
-            kind: Kind::Parquet(Arc::new(Inner {
-                dir,
-                stem,
-                mode: c.write_mode,
-                columns,
-                static_parts,
-                dynamic_parts,
-                layout: Arc::new(layout),
-                staging,
-                hms,
-            })),
-        })
+        ParquetWriter::from_config(p.path, c)
     }
 
     fn template() -> Value {
@@ -275,13 +172,65 @@ impl WriterPlugin for ParquetWriter {
     }
 }
 
+impl ParquetWriter {
+    /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
+    /// writer; errors point under `at`.
+    pub fn from_config(at: &str, c: ParquetWriterConfig) -> Result<Self, ConfigError> {
+        if c.path.trim().is_empty() {
+            return Err(err(at, "path", "must name the table's directory"));
+        }
+        let path = c.path.strip_prefix("file://").unwrap_or(&c.path);
+        if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
+            return Err(err(
+                at,
+                "fileName",
+                "must be a plain file name prefix (no '/', not starting with '.' or '_')",
+            ));
+        }
+        let stem = c
+            .file_name
+            .strip_suffix(".parquet")
+            .unwrap_or(&c.file_name)
+            .to_string();
+        if c.column.is_empty() {
+            return Err(err(at, "column", "must declare at least one column"));
+        }
+        let (columns, static_parts, dynamic_parts) = declared_columns(&c, at)?;
+        let hms = hms_target(&c, at)?;
+        let fields = columns
+            .iter()
+            .map(|(n, t)| Field::new(n, t.arrow.clone(), true))
+            .collect();
+        let layout = FileLayout::new(
+            fields,
+            c.compress,
+            c.timestamp_type,
+            c.row_group_size.unwrap_or(1_000_000) as usize,
+            c.max_file_size.map(|b| b.0).filter(|b| *b > 0),
+        )
+        .map_err(|e| err(at, "column", e.to_string()))?;
+        let dir = PathBuf::from(path);
+        let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
+        Ok(ParquetWriter {
+            w: Arc::new(Inner {
+                dir,
+                stem,
+                mode: c.write_mode,
+                columns,
+                static_parts,
+                dynamic_parts,
+                layout: Arc::new(layout),
+                staging,
+                hms,
+            }),
+        })
+    }
+}
+
 #[async_trait]
 impl Writer for ParquetWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
-        let w = match &self.kind {
-            Kind::Text(t) => return t.prepare().await,
-            Kind::Parquet(w) => Arc::clone(w),
-        };
+        let w = Arc::clone(&self.w);
         tokio::task::spawn_blocking(move || w.prepare())
             .await
             .map_err(ParquetWriterError::from)??;
@@ -289,14 +238,10 @@ impl Writer for ParquetWriter {
     }
 
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
-        let w = match &self.kind {
-            Kind::Text(t) => return t.split(n).await,
-            Kind::Parquet(w) => w,
-        };
         Ok((0..n)
             .map(|task| {
                 Box::new(ParquetTask {
-                    w: Arc::clone(w),
+                    w: Arc::clone(&self.w),
                     task,
                 }) as Box<dyn WriterTask>
             })
@@ -304,10 +249,7 @@ impl Writer for ParquetWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        let w = match &self.kind {
-            Kind::Text(t) => return t.commit().await,
-            Kind::Parquet(w) => Arc::clone(w),
-        };
+        let w = Arc::clone(&self.w);
         tokio::task::spawn_blocking(move || w.publish())
             .await
             .map_err(ParquetWriterError::from)??;
@@ -315,17 +257,11 @@ impl Writer for ParquetWriter {
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
-        match &self.kind {
-            Kind::Text(t) => t.abort().await,
-            Kind::Parquet(w) => crate::file::remove_staging(w.staging.clone()).await,
-        }
+        crate::file::remove_staging(self.w.staging.clone()).await
     }
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        let w = match &self.kind {
-            Kind::Text(t) => return Writer::recover(t).await,
-            Kind::Parquet(w) => Arc::clone(w),
-        };
+        let w = Arc::clone(&self.w);
         let lines = tokio::task::spawn_blocking(move || w.recover())
             .await
             .map_err(ParquetWriterError::from)??;
@@ -333,22 +269,12 @@ impl Writer for ParquetWriter {
     }
 
     fn task_fingerprint(&self, task: usize) -> Option<String> {
-        match &self.kind {
-            Kind::Text(t) => Writer::task_fingerprint(t, task),
-            Kind::Parquet(w) => {
-                let prefix = format!("{}__{}_{task:05}_", w.stem, run_id());
-                crate::publish::fingerprint(&w.staging, &[], |name| name.starts_with(&prefix))
-            }
-        }
+        let prefix = format!("{}__{}_{task:05}_", self.w.stem, run_id());
+        crate::publish::fingerprint(&self.w.staging, &[], |name| name.starts_with(&prefix))
     }
 
     fn resume(&self) -> datasync_engine::Resume {
-        match &self.kind {
-            Kind::Text(t) => Writer::resume(t),
-            Kind::Parquet(w) => {
-                datasync_engine::Resume::StateFile(w.staging.join(crate::publish::RUN_STATE_FILE))
-            }
-        }
+        datasync_engine::Resume::StateFile(self.w.staging.join(crate::publish::RUN_STATE_FILE))
     }
 }
 
@@ -476,10 +402,7 @@ mod tests {
         let e = build(v).unwrap_err();
         assert!(e.to_string().contains("column[0].type"), "{e}");
         let mut v = base();
-        v["defaultFS"] = json!("hdfs://nn:8020");
-        assert!(build(v).unwrap_err().to_string().contains("defaultFS"));
-        let mut v = base();
-        v["fileType"] = json!("orc");
+        v["fileType"] = json!("parquet");
         assert!(build(v).unwrap_err().to_string().contains("fileType"));
         let mut v = base();
         v["hiveMetastoreUris"] = json!("thrift://127.0.0.1:9083");
@@ -492,19 +415,8 @@ mod tests {
         v["maxFileSize"] = json!("128MB");
         v["partition"] = json!({"dt": "2024-01-01", "hour": 3});
         v["partitionColumns"] = json!(["region", {"name": "day", "type": "date"}]);
-        let Kind::Parquet(w) = build(v).unwrap().kind else {
-            panic!("parquet expected")
-        };
+        let w = build(v).unwrap().w;
         assert_eq!(w.static_rel(), "dt=2024-01-01/hour=3");
         assert_eq!(w.partition_keys(), vec!["dt", "hour", "region", "day"]);
-        let mut v = base();
-        v["fileType"] = json!("text");
-        v["fieldDelimiter"] = json!("\t");
-        v["compress"] = json!("GZIP");
-        assert!(matches!(build(v).unwrap().kind, Kind::Text(_)));
-        let mut v = base();
-        v["fileType"] = json!("csv");
-        v["rowGroupSize"] = json!(10);
-        assert!(build(v).unwrap_err().to_string().contains("rowGroupSize"));
     }
 }

@@ -387,3 +387,6 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
     }
 }
+
+mod parts;
+pub use parts::{struct_fields, ParamParts};

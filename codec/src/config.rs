@@ -1,0 +1,181 @@
+//! The text-file keys of a plugin's `parameter`, typed once for every plugin that reads or
+//! writes delimited text, CSV or JSON Lines (file, SFTP, hdfs text/csv). Each plugin parses its
+//! own keys (location, connection) beside these with
+//! [`ParamParts`](datasync_engine::config::ParamParts).
+
+use crate::options::{
+    all_columns, parse_columns, ColumnSpec, FileFormat, ReadColumns, TextOptions,
+};
+use crate::Compression;
+use datasync_engine::config::{join_path, one_or_many, ConfigError};
+use serde::de::Deserializer;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What a text-file reader reads and how it decodes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TextReadConfig {
+    /// Files, directories (every non-hidden file below) or globs (`*`, `?`, `[..]`, `**`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub path: Vec<String>,
+    /// `["*"]` (every field as string) or `[{index, type, format}]` / `[{value, type}]`;
+    /// JSON Lines: `[{name, type}]`.
+    #[serde(default = "all_columns")]
+    pub column: Vec<ColumnSpec>,
+    /// One ASCII character (default `,`).
+    #[serde(default)]
+    pub field_delimiter: Option<String>,
+    /// Character encoding (default UTF-8; GBK, GB18030, ...).
+    #[serde(default = "crate::default_encoding")]
+    pub encoding: String,
+    /// Skip the first line of every file.
+    #[serde(default)]
+    pub skip_header: bool,
+    /// Text that reads as NULL (default `\N`).
+    #[serde(default = "crate::default_null_format")]
+    pub null_format: String,
+    /// `none` (default), `gzip`, `bzip2` or `zstd`.
+    #[serde(default)]
+    pub compress: Compression,
+    /// `csv` (default), `text` or `jsonl`.
+    #[serde(default)]
+    pub file_format: FileFormat,
+    /// Default pattern for date columns without their own `format`.
+    #[serde(default)]
+    pub date_format: Option<String>,
+}
+
+/// A text reader's parsed options: how to decode and which columns to produce.
+#[derive(Debug, Clone)]
+pub struct TextRead {
+    /// Paths or patterns, as given.
+    pub paths: Vec<String>,
+    /// Format options.
+    pub opts: TextOptions,
+    /// Declared columns.
+    pub columns: ReadColumns,
+    /// Compression of the files.
+    pub compress: Compression,
+}
+
+impl TextReadConfig {
+    /// Checks the options, with errors pointing under `at`.
+    pub fn build(self, at: &str) -> Result<TextRead, ConfigError> {
+        if self.path.is_empty() || self.path.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::new(
+                join_path(at, "path"),
+                "must name at least one file, directory or glob",
+            ));
+        }
+        let opts = TextOptions::new(
+            at,
+            self.file_format,
+            self.field_delimiter.as_deref(),
+            &self.encoding,
+            &self.null_format,
+            self.date_format.as_deref(),
+            self.skip_header,
+        )?;
+        let columns = parse_columns(&self.column, &join_path(at, "column"), self.file_format)?;
+        Ok(TextRead {
+            paths: self.path,
+            opts,
+            columns,
+            compress: self.compress,
+        })
+    }
+}
+
+/// `header`: `true` writes the column names, a list writes those names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Header {
+    /// No header line.
+    #[default]
+    None,
+    /// The incoming column names.
+    ColumnNames,
+    /// These names.
+    Names(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(true) => Ok(Header::ColumnNames),
+            Value::Bool(false) | Value::Null => Ok(Header::None),
+            Value::Array(v) if v.is_empty() => Ok(Header::None),
+            Value::Array(v) => v
+                .into_iter()
+                .map(|x| match x {
+                    Value::String(s) => Ok(s),
+                    other => Err(serde::de::Error::custom(format!(
+                        "wrong type: found {other}, expected a column name"
+                    ))),
+                })
+                .collect::<Result<_, _>>()
+                .map(Header::Names),
+            other => Err(serde::de::Error::custom(format!(
+                "wrong type: found {other}, expected true/false or a list of names"
+            ))),
+        }
+    }
+}
+
+/// How a text-file writer encodes rows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TextWriteConfig {
+    /// One ASCII character (default `,`).
+    #[serde(default)]
+    pub field_delimiter: Option<String>,
+    /// Character encoding (default UTF-8).
+    #[serde(default = "crate::default_encoding")]
+    pub encoding: String,
+    /// Text written for NULL (default `\N`).
+    #[serde(default = "crate::default_null_format")]
+    pub null_format: String,
+    /// Pattern for dates and timestamps (default ISO `yyyy-MM-dd HH:mm:ss[.ffffff]`).
+    #[serde(default)]
+    pub date_format: Option<String>,
+    /// `csv` (default), `text` or `jsonl`.
+    #[serde(default)]
+    pub file_format: FileFormat,
+    /// `true`, or a list of names, for a header line.
+    #[serde(default)]
+    pub header: Header,
+    /// `none` (default), `gzip`, `bzip2` or `zstd`.
+    #[serde(default)]
+    pub compress: Compression,
+}
+
+/// A text writer's parsed options.
+#[derive(Debug, Clone)]
+pub struct TextWrite {
+    /// Format options.
+    pub opts: TextOptions,
+    /// Header line.
+    pub header: Header,
+    /// Compression of the files.
+    pub compress: Compression,
+}
+
+impl TextWriteConfig {
+    /// Checks the options, with errors pointing under `at`.
+    pub fn build(self, at: &str) -> Result<TextWrite, ConfigError> {
+        let opts = TextOptions::new(
+            at,
+            self.file_format,
+            self.field_delimiter.as_deref(),
+            &self.encoding,
+            &self.null_format,
+            self.date_format.as_deref(),
+            false,
+        )?;
+        Ok(TextWrite {
+            opts,
+            header: self.header,
+            compress: self.compress,
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! One plugin `parameter` object parsed as several typed parts (a connection, a location, the
+//! text-file options...), each strictly, so plugins share option structs without building each
+//! other from spliced JSON. serde's `flatten` cannot do this: it loses the JSON path of errors
+//! inside the flattened part and cannot list the allowed keys.
+
+use super::{join_path, parse_params, suggest, ConfigError};
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The keys a `#[derive(Deserialize)]` struct accepts (its serde field names, aliases
+/// included), or none for any other type.
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    match T::deserialize(FieldProbe) {
+        Err(Probed(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// The outcome of probing: the field names a struct asked for.
+#[derive(Debug)]
+struct Probed(&'static [&'static str]);
+
+impl fmt::Display for Probed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "probed {} fields", self.0.len())
+    }
+}
+
+impl std::error::Error for Probed {}
+
+impl de::Error for Probed {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Probed(&[])
+    }
+}
+
+/// A deserializer that only records the field list `deserialize_struct` is given.
+struct FieldProbe;
+
+impl<'de> Deserializer<'de> for FieldProbe {
+    type Error = Probed;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed(&[]))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Probed> {
+        Err(Probed(fields))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// A plugin `parameter` object taken apart into typed parts: [`ParamParts::take`] parses the
+/// keys one struct names, [`ParamParts::finish`] the rest, refusing keys no part knows with the
+/// full list of allowed keys.
+#[derive(Debug)]
+pub struct ParamParts<'a> {
+    at: &'a str,
+    rest: Map<String, Value>,
+    known: Vec<&'static str>,
+}
+
+impl<'a> ParamParts<'a> {
+    /// Starts on `value`, which must be an object, at JSON path `at`.
+    pub fn new(value: &Value, at: &'a str) -> Result<Self, ConfigError> {
+        match value {
+            Value::Object(o) => Ok(ParamParts {
+                at,
+                rest: o.clone(),
+                known: Vec::new(),
+            }),
+            other => Err(ConfigError::new(
+                at,
+                format!("wrong type: found {}, expected an object", kind(other)),
+            )),
+        }
+    }
+
+    /// The value of a key not taken yet.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.rest.get(key)
+    }
+
+    /// Parses the keys `T` names (and only those) into `T`.
+    pub fn take<T: DeserializeOwned>(&mut self) -> Result<T, ConfigError> {
+        let fields = struct_fields::<T>();
+        self.known.extend_from_slice(fields);
+        let mut part = Map::new();
+        for f in fields {
+            if let Some(v) = self.rest.remove(*f) {
+                part.insert((*f).to_string(), v);
+            }
+        }
+        parse_params(&Value::Object(part), self.at)
+    }
+
+    /// Parses every key left into `T`; a key that neither `T` nor an earlier part names is an
+    /// error listing all allowed keys.
+    pub fn finish<T: DeserializeOwned>(mut self) -> Result<T, ConfigError> {
+        let fields = struct_fields::<T>();
+        self.known.extend_from_slice(fields);
+        if let Some(k) = self.rest.keys().find(|k| !fields.contains(&k.as_str())) {
+            let mut msg = "unknown key".to_string();
+            if let Some(best) = suggest(k, &self.known) {
+                msg.push_str(&format!("; did you mean \"{best}\"?"));
+            }
+            msg.push_str(&format!(" (allowed: {})", self.known.join(", ")));
+            return Err(ConfigError::new(join_path(self.at, k), msg));
+        }
+        parse_params(&Value::Object(self.rest), self.at)
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Conn {
+        host: String,
+        #[serde(default, alias = "hostPort")]
+        port: Option<u16>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Text {
+        #[serde(default)]
+        skip_header: bool,
+    }
+
+    #[test]
+    fn fields_of_a_struct_include_aliases() {
+        let f = struct_fields::<Conn>();
+        assert!(f.contains(&"host") && f.contains(&"port") && f.contains(&"hostPort"));
+        assert!(struct_fields::<String>().is_empty());
+    }
+
+    #[test]
+    fn parts_parse_strictly_with_paths() {
+        let v = json!({"host": "h", "skipHeader": true});
+        let mut p = ParamParts::new(&v, "r").unwrap();
+        let c: Conn = p.take().unwrap();
+        let t: Text = p.finish().unwrap();
+        assert_eq!(c.host, "h");
+        assert!(t.skip_header);
+
+        let v = json!({"host": "h", "skipHeader": "yes"});
+        let mut p = ParamParts::new(&v, "r").unwrap();
+        let _: Conn = p.take().unwrap();
+        let e = p.finish::<Text>().unwrap_err();
+        assert_eq!(e.path, "r.skipHeader");
+
+        let v = json!({"host": "h", "hots": 1});
+        let mut p = ParamParts::new(&v, "r").unwrap();
+        let _: Conn = p.take().unwrap();
+        let e = p.finish::<Text>().unwrap_err();
+        assert_eq!(e.path, "r.hots");
+        assert!(e.message.contains("did you mean \"host\""), "{}", e.message);
+        assert!(e.message.contains("skipHeader"), "{}", e.message);
+
+        let e = ParamParts::new(&json!([1]), "r").unwrap_err();
+        assert!(e.message.contains("expected an object"));
+    }
+}

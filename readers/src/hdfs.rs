@@ -1,0 +1,114 @@
+//! `hdfs` reader (DataX `hdfsreader`): a thin front that picks the Parquet reader or the
+//! text-file reader by `fileType`, on a local or mounted path (`defaultFS` `file:///` or
+//! absent). Everything else is the chosen plugin's.
+
+use crate::file::FileReader;
+use crate::parquet::{ParquetReader, ParquetReaderConfig};
+use datasync_codec::hive::{local_path, HdfsFileType, HdfsFront};
+use datasync_codec::{FileFormat, TextReadConfig};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
+use serde_json::Value;
+
+/// The `hdfs` reader: the reader `fileType` picked.
+pub struct HdfsReader {
+    inner: Box<dyn Reader>,
+}
+
+impl std::fmt::Debug for HdfsReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HdfsReader")
+    }
+}
+
+fn local(paths: &mut [String]) {
+    for p in paths {
+        *p = local_path(p).to_string();
+    }
+}
+
+impl ReaderPlugin for HdfsReader {
+    const NAME: &'static str = "hdfs";
+    const ALIASES: &'static [&'static str] = &["hdfsreader"];
+    const DESCRIPTION: &'static str =
+        "DataX hdfsreader: the parquet reader, or the file reader for fileType text/csv, on a local or mounted path";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let front: HdfsFront = parts.take()?;
+        front.check(p.path)?;
+        let format = match front.file_type {
+            HdfsFileType::Parquet => {
+                let mut c: ParquetReaderConfig = parts.finish()?;
+                local(&mut c.path);
+                let inner = ParquetReader::from_config(p.path, c)?;
+                return Ok(HdfsReader {
+                    inner: Box::new(inner),
+                });
+            }
+            HdfsFileType::Text => FileFormat::Text,
+            HdfsFileType::Csv => FileFormat::Csv,
+        };
+        if parts.get("fileFormat").is_some() {
+            return Err(ConfigError::new(
+                join_path(p.path, "fileFormat"),
+                "hdfsreader takes the format from fileType; remove fileFormat",
+            ));
+        }
+        let mut text: TextReadConfig = parts.finish()?;
+        text.file_format = format;
+        local(&mut text.path);
+        Ok(HdfsReader {
+            inner: Box::new(FileReader::new(text.build(p.path)?)),
+        })
+    }
+
+    fn template() -> Value {
+        let mut t = ParquetReader::template();
+        if let Value::Object(o) = &mut t {
+            o.insert("defaultFS".into(), "file:///".into());
+            o.insert("fileType".into(), "parquet".into());
+        }
+        t
+    }
+}
+
+#[async_trait]
+impl Reader for HdfsReader {
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        self.inner.split(channels).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn build(v: Value) -> Result<HdfsReader, ConfigError> {
+        HdfsReader::from_params(Params {
+            value: &v,
+            path: "r",
+            invoked_as: "hdfsreader",
+        })
+    }
+
+    #[test]
+    fn picks_the_reader_by_file_type() {
+        assert!(build(json!({"path": "file:///t", "defaultFS": "file:///"})).is_ok());
+        let e = build(json!({"path": "/t", "fileType": "orc"})).unwrap_err();
+        assert_eq!(e.path, "r.fileType", "{e}");
+        let e = build(json!({"path": "/t", "defaultFS": "hdfs://nn:8020"})).unwrap_err();
+        assert!(e.to_string().contains("defaultFS"), "{e}");
+        let text = json!({"path": "/t", "fileType": "TEXT", "fieldDelimiter": "\t",
+                          "compress": "GZIP", "column": [{"index": 0, "type": "long"}]});
+        assert!(build(text.clone()).is_ok());
+        let mut parquet = text;
+        parquet["fileType"] = json!("parquet");
+        assert_eq!(build(parquet).unwrap_err().path, "r.fieldDelimiter");
+        let e = build(json!({"path": "/t", "fileType": "csv", "partition": {}})).unwrap_err();
+        assert_eq!(e.path, "r.partition", "{e}");
+        assert!(e.message.contains("skipHeader"), "{e}");
+    }
+}

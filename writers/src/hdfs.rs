@@ -1,0 +1,156 @@
+//! `hdfs` writer (DataX `hdfswriter`): a thin front that picks the Parquet writer or the
+//! text-file writer by `fileType`, on a local or mounted path (`defaultFS` `file:///` or
+//! absent). Everything else is the chosen plugin's.
+
+use crate::file::FileWriter;
+use crate::parquet::ParquetWriter;
+use crate::parquet::{ColumnSpec, ParquetWriterConfig};
+use crate::textfiles::FileTarget;
+use datasync_codec::hive::{local_path, HdfsFileType, HdfsFront};
+use datasync_codec::{FileFormat, TextWriteConfig};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::{async_trait, Params, PluginError, Resume, Writer, WriterPlugin, WriterTask};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The `hdfs` writer: the writer `fileType` picked.
+pub struct HdfsWriter {
+    inner: Box<dyn Writer>,
+}
+
+impl std::fmt::Debug for HdfsWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HdfsWriter")
+    }
+}
+
+/// hdfswriter's `column` with `fileType` text/csv: it names the columns for Hive; the text
+/// writer writes the columns as they arrive.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextColumns {
+    #[serde(default)]
+    #[allow(dead_code)] // parsed so that a malformed list is an error; not used to write
+    column: Vec<ColumnSpec>,
+}
+
+impl WriterPlugin for HdfsWriter {
+    const NAME: &'static str = "hdfs";
+    const ALIASES: &'static [&'static str] = &["hdfswriter"];
+    const DESCRIPTION: &'static str =
+        "DataX hdfswriter: the parquet writer, or the file writer for fileType text/csv, on a local or mounted path";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let front: HdfsFront = parts.take()?;
+        front.check(p.path)?;
+        let format = match front.file_type {
+            HdfsFileType::Parquet => {
+                let c: ParquetWriterConfig = parts.finish()?;
+                let inner = ParquetWriter::from_config(p.path, c)?;
+                return Ok(HdfsWriter {
+                    inner: Box::new(inner),
+                });
+            }
+            HdfsFileType::Text => FileFormat::Text,
+            HdfsFileType::Csv => FileFormat::Csv,
+        };
+        if parts.get("fileFormat").is_some() {
+            return Err(ConfigError::new(
+                join_path(p.path, "fileFormat"),
+                "hdfswriter takes the format from fileType; remove fileFormat",
+            ));
+        }
+        let mut target: FileTarget = parts.take()?;
+        target.path = local_path(&target.path).to_string();
+        let _: TextColumns = parts.take()?;
+        let mut text: TextWriteConfig = parts.finish()?;
+        text.file_format = format;
+        Ok(HdfsWriter {
+            inner: Box::new(FileWriter::new(p.path, target, text)?),
+        })
+    }
+
+    fn template() -> Value {
+        let mut t = ParquetWriter::template();
+        if let Value::Object(o) = &mut t {
+            o.insert("defaultFS".into(), "file:///".into());
+            o.insert("fileType".into(), "parquet".into());
+        }
+        t
+    }
+}
+
+#[async_trait]
+impl Writer for HdfsWriter {
+    async fn prepare(&self) -> Result<(), PluginError> {
+        self.inner.prepare().await
+    }
+    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
+        self.inner.split(n).await
+    }
+    async fn commit(&self) -> Result<(), PluginError> {
+        self.inner.commit().await
+    }
+    async fn abort(&self) -> Result<(), PluginError> {
+        self.inner.abort().await
+    }
+    async fn recover(&self) -> Result<Vec<String>, PluginError> {
+        self.inner.recover().await
+    }
+    fn task_fingerprint(&self, task: usize) -> Option<String> {
+        self.inner.task_fingerprint(task)
+    }
+    fn resume(&self) -> Resume {
+        self.inner.resume()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn build(v: Value) -> Result<HdfsWriter, ConfigError> {
+        HdfsWriter::from_params(Params {
+            value: &v,
+            path: "w",
+            invoked_as: "hdfswriter",
+        })
+    }
+
+    fn base() -> Value {
+        json!({"defaultFS": "file:///", "path": "file:///tmp/t", "fileName": "f",
+               "writeMode": "append", "column": [{"name": "id", "type": "bigint"}]})
+    }
+
+    #[test]
+    fn picks_the_writer_by_file_type() {
+        assert!(build(base()).is_ok());
+        let mut v = base();
+        v["defaultFS"] = json!("hdfs://nn:8020");
+        assert!(build(v).unwrap_err().to_string().contains("defaultFS"));
+        let mut v = base();
+        v["fileType"] = json!("orc");
+        assert!(build(v).unwrap_err().to_string().contains("w.fileType"));
+        let mut v = base();
+        v["fileType"] = json!("TEXT");
+        v["fieldDelimiter"] = json!("\t");
+        v["compress"] = json!("GZIP");
+        // Text keys are the text writer's: accepted here, refused for Parquet.
+        assert!(build(v.clone()).is_ok());
+        v["fileType"] = json!("parquet");
+        assert_eq!(build(v).unwrap_err().path, "w.fieldDelimiter");
+        let mut v = base();
+        v["fileType"] = json!("csv");
+        v["rowGroupSize"] = json!(10);
+        let e = build(v).unwrap_err();
+        assert_eq!(e.path, "w.rowGroupSize", "{e}");
+        assert!(e.message.contains("fieldDelimiter"), "{e}");
+        let mut v = base();
+        v["fileType"] = json!("csv");
+        v["fileFormat"] = json!("jsonl");
+        assert!(build(v).unwrap_err().to_string().contains("fileType"));
+    }
+}

@@ -1,0 +1,158 @@
+//! What every text-file writer (file, SFTP, hdfs text/csv) shares: the target keys
+//! (`path`, `fileName`, `writeMode`), the names of the files a run writes and which existing
+//! files belong to `fileName`, and the encoding of batches into one file.
+
+use crate::file::FileWriterError;
+use datasync_codec::values::{column_names, row_values};
+use datasync_codec::{Compressor, Header, TextEncoder, TextWrite, TextWriteConfig};
+use datasync_engine::channel::BatchReceiver;
+use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::{run_id, DirtyRecord, PluginError, TaskContext};
+use serde::Deserialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What happens to files already in `path` that belong to `fileName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FileWriteMode {
+    /// Replace them: at commit the new files are published, then the old ones removed.
+    Truncate,
+    /// Keep them; add new files beside them.
+    Append,
+    /// Fail (before writing anything) if any exists.
+    NonConflict,
+}
+
+/// The target keys of a text-file writer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileTarget {
+    /// Target directory (created if missing).
+    pub path: String,
+    /// File name prefix; an extension (`out.csv`) is kept at the end of each file's name.
+    pub file_name: String,
+    /// `truncate`, `append` or `nonConflict`.
+    pub write_mode: FileWriteMode,
+}
+
+/// The files of one `fileName` and how rows are encoded into them.
+#[derive(Debug, Clone)]
+pub struct TextFiles {
+    pub(crate) file_name: String,
+    pub(crate) mode: FileWriteMode,
+    text: Arc<TextWrite>,
+}
+
+impl TextFiles {
+    /// Checks `fileName` and the text options, with errors under `at`.
+    pub fn new(at: &str, target: &FileTarget, text: TextWriteConfig) -> Result<Self, ConfigError> {
+        let name = &target.file_name;
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(ConfigError::new(
+                join_path(at, "fileName"),
+                "must be a plain file name prefix (no '/', not starting with '.')",
+            ));
+        }
+        Ok(TextFiles {
+            file_name: name.clone(),
+            mode: target.write_mode,
+            text: Arc::new(text.build(at)?),
+        })
+    }
+
+    /// Name of task `i`'s file: `<fileName>__<run id>_<task>[.ext][.gz|.zst|.bz2]`.
+    pub(crate) fn output_name(&self, i: usize) -> String {
+        let (stem, ext) = match self.file_name.rsplit_once('.') {
+            Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
+            _ => (self.file_name.as_str(), String::new()),
+        };
+        let mut name = format!("{stem}__{}_{i:05}{ext}", run_id());
+        let suffix = self.text.compress.suffix();
+        if !name.ends_with(suffix) {
+            name.push_str(suffix);
+        }
+        name
+    }
+
+    /// Whether an existing file in the target directory belongs to `fileName`.
+    pub(crate) fn owns(&self, name: &str) -> bool {
+        let stem = self
+            .file_name
+            .rsplit_once('.')
+            .map(|(s, _)| s)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.file_name);
+        name == self.file_name
+            || name.starts_with(&format!("{stem}__"))
+            || name.starts_with(&format!("{}__", self.file_name))
+    }
+
+    /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`
+    /// once the compressor's trailer is written. Rows that cannot be encoded are dirty records.
+    pub(crate) fn encode_into<W: Write>(
+        &self,
+        out: W,
+        input: &mut BatchReceiver,
+        ctx: &TaskContext,
+        location: &str,
+    ) -> Result<W, PluginError> {
+        let ioerr = |action: &'static str| {
+            let location = location.to_string();
+            move |source: std::io::Error| {
+                PluginError::new(FileWriterError::Io {
+                    action,
+                    path: PathBuf::from(location),
+                    source,
+                })
+            }
+        };
+        let mut out =
+            Compressor::new(out, self.text.compress).map_err(ioerr("cannot start compressing"))?;
+        let mut enc = TextEncoder::new(self.text.opts.clone());
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut first = true;
+        if let Header::Names(names) = &self.text.header {
+            enc.header(names, &mut buf).map_err(PluginError::new)?;
+        }
+        while let Some(b) = input.recv_blocking() {
+            ctx.check_cancelled()?;
+            if first && self.text.header == Header::ColumnNames {
+                enc.header(&column_names(&b.data), &mut buf)
+                    .map_err(PluginError::new)?;
+            }
+            first = false;
+            let written = enc.encode(&b.data, &mut buf, |row, error| {
+                ctx.dirty(DirtyRecord {
+                    error,
+                    columns: column_names(&b.data),
+                    values: row_values(&b.data, row),
+                    location: Some(location.to_string()),
+                })
+            })?;
+            out.write_all(&buf).map_err(ioerr("cannot write"))?;
+            buf.clear();
+            ctx.counters.add_written(
+                written,
+                (b.bytes as u64 * written) / (b.rows() as u64).max(1),
+            );
+        }
+        out.write_all(&buf).map_err(ioerr("cannot write"))?;
+        out.finish().map_err(ioerr("cannot finish"))
+    }
+}
+
+/// The first three of `paths` for a message, with `...` when there are more.
+pub(crate) fn some_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if paths.len() > 3 { ", ..." } else { "" }
+    )
+}
