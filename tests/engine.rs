@@ -45,11 +45,8 @@ fn record_throttle_limits_the_job() {
     let took = start.elapsed();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Without a terminal: plain progress lines with a real percentage from the known total.
-    assert!(
-        stderr(&o).contains("datasync: progress ") && stderr(&o).contains("%, ETA"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "datasync: progress ");
+    assert_stderr_has(&o, "%, ETA");
     assert!(took >= Duration::from_millis(2500), "took {took:?}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
@@ -87,13 +84,12 @@ fn channels_multiply_stream_slices_and_default_is_reported() {
     );
     let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
     assert_eq!(code(&o), 0);
-    assert!(stderr(&o).contains("written 3000"), "{}", stderr(&o));
+    assert_stderr_has(&o, "written 3000");
     let job = write_job(t.path(), "def", &stream_job(10, ONE_LONG, "{}", DISCARD));
     let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
-    assert!(
-        stderr(&o).contains("1 channel(s) (default: job.setting.speed.channel unset)"),
-        "{}",
-        stderr(&o)
+    assert_stderr_has(
+        &o,
+        "1 channel(s) (default: job.setting.speed.channel unset)",
     );
 }
 
@@ -341,11 +337,7 @@ fn stall_watchdog_names_the_stuck_side_and_fails_when_asked() {
     let o = wait_or_hang(child, Duration::from_secs(120));
     ended_tx.send(()).unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("the reader is stuck waiting on its source"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "the reader is stuck waiting on its source");
     assert!(visible_files(&out).is_empty());
     holder.join().unwrap();
 }

@@ -146,25 +146,13 @@ fn sigkill_mid_commit_of_the_file_writer_rolls_forward_never_a_mix() {
         if recover_by_run {
             let o = run_with(t.path(), &job_new, &[]);
             assert_eq!(code(&o), 0, "{}", stderr(&o));
-            assert!(
-                stderr(&o).contains("finished the interrupted commit"),
-                "{}",
-                stderr(&o)
-            );
+            assert_stderr_has(&o, "finished the interrupted commit");
         } else {
             let o = run_in(t.path(), &["recover", job_new.to_str().unwrap()]);
             assert_eq!(code(&o), 0, "{}", stderr(&o));
-            assert!(
-                stderr(&o).contains("finished the interrupted commit"),
-                "{}",
-                stderr(&o)
-            );
+            assert_stderr_has(&o, "finished the interrupted commit");
             let again = run_in(t.path(), &["recover", job_new.to_str().unwrap()]);
-            assert!(
-                stderr(&again).contains("nothing to recover"),
-                "{}",
-                stderr(&again)
-            );
+            assert_stderr_has(&again, "nothing to recover");
         }
         // Exactly the new run's rows, each once: no old file left beside the new ones.
         assert_eq!(lines_in(&out), want_lines(files, rows, "new"));
@@ -219,11 +207,7 @@ fn sigkill_mid_write_leaves_staging_that_the_next_run_removes() {
     );
     let o = run_with(t.path(), &fast, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("removed staging directory"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "removed staging directory");
     assert!(!left[0].exists(), "stale staging removed");
     assert_eq!(lines_in(&out), want_lines(2, 200_000, "x"));
 }
@@ -292,11 +276,7 @@ fn sigkill_mid_commit_of_a_partitioned_parquet_table_rolls_forward() {
     }
     let o = run_in(t.path(), &["recover", new.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("finished the interrupted commit"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "finished the interrupted commit");
     // DuckDB reads the table: every id once, all of the new run, every partition marked.
     let check = run_python(
         r#"
@@ -465,11 +445,7 @@ fn a_full_disk_under_the_dirty_file_keeps_whole_lines_and_fails() {
         ],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("No space left on device"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "No space left on device");
     let held = std::fs::read_to_string(&dirty).unwrap();
     assert!(held.ends_with('\n') && !held.is_empty(), "whole lines only");
     for l in held.lines() {
@@ -660,7 +636,7 @@ fn source_restart_case(reader: &str, rows: usize, port: u16, down: &dyn Fn(), up
         up();
     });
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("retrying in"), "{}", stderr(&o));
+    assert_stderr_has(&o, "retrying in");
     let want: Vec<String> = {
         // 50 MB: more than the socket buffers hold, so the stop cuts the read.
         let pad = "x".repeat(250);
@@ -756,11 +732,7 @@ fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_tar
         srv.launch();
     });
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("reconnecting to read on after key"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "reconnecting to read on after key");
     assert_eq!(
         db.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), SUM(name = CONCAT('n', id, REPEAT('x', 250))) FROM dst"),
         format!("{rows}\t{rows}\t{}\t{rows}", rows as u64 * (rows as u64 + 1) / 2)
@@ -995,7 +967,7 @@ fn a_connection_cut_mid_write_is_reconnected_and_a_stalled_source_is_failed_by_t
         || proxy.reset(),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("reconnected after"), "{}", stderr(&o));
+    assert_stderr_has(&o, "reconnected after");
     assert_eq!(
         srv.query(
             "d",
@@ -1023,11 +995,7 @@ fn a_connection_cut_mid_write_is_reconnected_and_a_stalled_source_is_failed_by_t
         proxy.stall();
     });
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("the reader is stuck waiting on its source"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "the reader is stuck waiting on its source");
     assert_eq!(published_count(&out), 0, "nothing published");
 }
 
@@ -1192,11 +1160,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     );
     let o = run_with(t.path(), &changed, &["--run-id", "k1", "--resume"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("the job is not the one run k1 ran"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "the job is not the one run k1 ran");
     assert_eq!(
         finished(),
         before,
@@ -1251,25 +1215,13 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         &["--run-id", "k1", "--resume", "--report", "rep.json"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!(
-            "{} of {files} task(s) of run k1 had finished",
-            before - 2
-        )),
-        "{}",
-        stderr(&o)
+    assert_stderr_has(
+        &o,
+        &format!("{} of {files} task(s) of run k1 had finished", before - 2),
     );
-    assert!(
-        stderr(&o).contains("staged output of task")
-            && stderr(&o).contains("changed since it finished"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(&format!("the input of task {second}")),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "staged output of task");
+    assert_stderr_has(&o, "changed since it finished");
+    assert_stderr_has(&o, &format!("the input of task {second}"));
     let rep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(t.path().join("rep.json")).unwrap()).unwrap();
     let resumed = rep["task_reports"]
@@ -1294,11 +1246,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         &["--run-id", "f1", "--dirty-file", "d.jsonl"],
     );
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--run-id f1 --resume"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "--run-id f1 --resume");
     assert_eq!(
         std::fs::read_to_string(t.path().join("d.jsonl"))
             .unwrap()
@@ -1313,7 +1261,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         &["--run-id", "f1", "--resume", "--dirty-file", "d.jsonl"],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("dirty 0"), "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 0");
     assert_eq!(
         std::fs::read_to_string(t.path().join("d.jsonl")).unwrap(),
         ""
@@ -1324,7 +1272,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     // The run finished: a second resume has nothing to take over, and says so.
     let o = run_with(t.path(), &jp, &["--run-id", "f1", "--resume"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("nothing to resume"), "{}", stderr(&o));
+    assert_stderr_has(&o, "nothing to resume");
     assert_eq!(lines_in(&out), want_lines(files, rows, "r"));
 
     // Writers whose finished work cannot be told apart refuse, before touching anything.
@@ -1345,11 +1293,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     let p = write_job(t.path(), "sqlresume", &job("{}", &reader, &my("insert")));
     let o = run_with(t.path(), &p, &["--run-id", "s1", "--resume"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("would write those rows twice"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "would write those rows twice");
     assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
     let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--resume"]);
     assert_eq!(code(&o), 2, "--resume needs --run-id: {}", stderr(&o));

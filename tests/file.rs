@@ -56,11 +56,7 @@ fn round_trip_preserves_every_type_null_and_quoting() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = String::from_utf8(one_output(&out)).unwrap();
     assert_eq!(got, ROWS);
-    assert!(
-        stderr(&o).contains("records   read 5  written 5  dirty 0"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "records   read 5  written 5  dirty 0");
 }
 
 #[test]
@@ -345,11 +341,7 @@ fn percentage_limit_is_judged_on_the_whole_run() {
     );
     let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("5 dirty of 100 records"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "5 dirty of 100 records");
     assert!(visible_files(&out).is_empty());
     let job = write_job(
         t.path(),
@@ -388,7 +380,7 @@ fn write_modes_follow_datax() {
     // nonConflict refuses while files of "out" exist, before writing anything.
     let o = run("n1", "nonConflict");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
+    assert_stderr_has(&o, "nonConflict");
     assert_eq!(visible_files(&out).len(), 2);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(code(&run("a2", "append")), 0);
@@ -447,7 +439,7 @@ fn glob_and_directory_inputs_split_by_file() {
     );
     let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no file matches"), "{}", stderr(&o));
+    assert_stderr_has(&o, "no file matches");
 }
 
 /// Values Python's csv module writes (quoting every kind of field its own way), which the file

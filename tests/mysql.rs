@@ -125,11 +125,7 @@ fn non_integer_split_pk_is_refused_clearly() {
         &job("{}", &r, &writer(&db, "dst", r#""column": ["name"],"#)),
     );
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("not an integer column"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "not an integer column");
 }
 
 #[test]
@@ -292,7 +288,7 @@ fn pre_post_sql_and_session() {
     );
     let (o, _t) = run_job("postfail", &job("{}", &reader(&db, cols), &w));
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no_such_table"), "{}", stderr(&o));
+    assert_stderr_has(&o, "no_such_table");
 }
 
 #[test]
@@ -359,26 +355,19 @@ fn connection_failures_exit_1_naming_the_connection_without_password() {
         ),
     );
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("cannot connect to mysql://127.0.0.1:1/"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "cannot connect to mysql://127.0.0.1:1/");
 
     let missing = reader(&db, cols).replace("\"src\"", "\"no_such\"");
     let (o, _t) = run_job("missing", &job("{}", &missing, &writer(&db, "dst", cols)));
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("no_such") && stderr(&o).contains("doesn't exist"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "no_such");
+    assert_stderr_has(&o, "doesn't exist");
     let (o, _t) = run_job(
         "missingw",
         &job("{}", &reader(&db, cols), &writer(&db, "no_target", cols)),
     );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no_target"), "{}", stderr(&o));
+    assert_stderr_has(&o, "no_target");
 }
 
 #[test]
@@ -572,7 +561,7 @@ fn tls_is_used_as_the_jdbc_url_asks() {
     // The user REQUIRE SSL: a plain connection is refused, so success proves encryption.
     let o = run("useSSL=false");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("Access denied"), "{}", stderr(&o));
+    assert_stderr_has(&o, "Access denied");
     for ok in [
         "sslMode=REQUIRED".to_string(),
         "useSSL=true&verifyServerCertificate=false".into(),
@@ -669,11 +658,7 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("needs a transactional table"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "needs a transactional table");
     assert_eq!(db.query("SELECT COUNT(*), MAX(name) FROM m"), "1\told");
     // A unique key over (grp, b) where the job does not write b: the staging table drops the
     // key (shrinking it to grp would change what is unique), the load works.

@@ -170,7 +170,7 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
         ),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("dirty 3"), "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 3");
     let dirty = std::fs::read_dir(d.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -265,8 +265,8 @@ fn write_modes_apply_per_partition() {
     let before = data_files(&out);
     let o = write_regions(&out, &[(20, "c"), (21, "b")], "nonConflict");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("region=b"), "{}", stderr(&o));
+    assert_stderr_has(&o, "nonConflict");
+    assert_stderr_has(&o, "region=b");
     assert_eq!(data_files(&out), before);
     assert!(!out.join("region=c").exists());
     // append adds beside what is there.
@@ -411,11 +411,8 @@ fn reader_projects_filters_partitions_and_feeds_a_file() {
     );
     let (o, _d) = run_job("pqbad", &job(SETTING, &reader, &writer));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no column \"nope\"") && stderr(&o).contains("partition keys: dt"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "no column \"nope\"");
+    assert_stderr_has(&o, "partition keys: dt");
 }
 
 #[test]
@@ -674,10 +671,9 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
     hms.child.kill().unwrap();
     let o = wait_or_hang(child, Duration::from_secs(120));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("could not be registered in the metastore, so no file was published"),
-        "{}",
-        stderr(&o)
+    assert_stderr_has(
+        &o,
+        "could not be registered in the metastore, so no file was published",
     );
     assert_eq!(data_files(&table_dir), before);
     assert!(
@@ -828,7 +824,7 @@ fn a_commit_that_fails_midway_moves_back_what_it_moved() {
     std::fs::write(out.join("region=b"), b"in the way").unwrap();
     let o = write_regions(&out, &[(1, "a"), (2, "b")], "append");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("region=b"), "{}", stderr(&o));
+    assert_stderr_has(&o, "region=b");
     assert_eq!(
         all_entries(&out),
         vec!["region=b"],

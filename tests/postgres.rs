@@ -113,7 +113,7 @@ fn split_pk_channel_4_counts_and_sums_equal() {
         ),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("5 task(s)"), "{}", stderr(&o));
+    assert_stderr_has(&o, "5 task(s)");
     let q =
         "SELECT count(*), count(DISTINCT id), sum(k), sum(v), count(*) FILTER (WHERE k IS NULL)";
     assert_eq!(
@@ -213,12 +213,8 @@ fn many_duplicates_are_isolated_on_the_server_and_upsert_takes_the_last_of_a_rep
     let t = tempfile::tempdir().unwrap();
     let o = copy_with_dirty_file(&pg, t.path(), "dups", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("written 80000  dirty 20000"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("dst: isolated "), "{}", stderr(&o));
+    assert_stderr_has(&o, "written 80000  dirty 20000");
+    assert_stderr_has(&o, "dst: isolated ");
     assert_eq!(
         pg.query("SELECT count(*), count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v = 'v' || id) FROM dst"),
         "100000|20000|80000"
@@ -286,14 +282,13 @@ fn credentials_and_missing_tables_fail_clearly() {
         ),
     );
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains(&format!(
+    assert_stderr_has(
+        &o,
+        &format!(
             "cannot connect to postgresql://{}/{}",
             pg_server().addr(),
             pg.name
-        )),
-        "{}",
-        stderr(&o)
+        ),
     );
     assert!(!stderr(&o).contains("hunter2-secret"));
     let (o, _t) = run_job(
@@ -305,7 +300,7 @@ fn credentials_and_missing_tables_fail_clearly() {
         ),
     );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("\"nope\""), "{}", stderr(&o));
+    assert_stderr_has(&o, "\"nope\"");
     let (o, _t) = run_job(
         "missingw",
         &job(
@@ -315,7 +310,7 @@ fn credentials_and_missing_tables_fail_clearly() {
         ),
     );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("nope_w"), "{}", stderr(&o));
+    assert_stderr_has(&o, "nope_w");
 }
 
 #[test]
@@ -503,7 +498,7 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("using text COPY"), "{}", stderr(&o));
+    assert_stderr_has(&o, "using text COPY");
     assert_eq!(pg.query("SELECT count(*) FROM (SELECT id, n, m, t, d, u, j, s, b, f, tm FROM dst2 EXCEPT SELECT * FROM src) x"), "0");
 }
 
@@ -568,16 +563,8 @@ fn table_staging_with_quoted_schema_table_and_columns_cleans_up_a_dead_runs_tabl
     );
     let (o, _t) = run_job("quoted", &job("{}", &reader, &writer));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("dropped staging table"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains("runs in the publishing transaction"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "dropped staging table");
+    assert_stderr_has(&o, "runs in the publishing transaction");
     assert_eq!(
         pg.query(r#"SELECT count(*), sum("Id"), count(*) FILTER (WHERE "na me" = 'n' || "Id"), count(extra) FROM "Odd Sch"."My ""T""ab""#),
         "1000|500500|1000|0"

@@ -308,11 +308,7 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     let r = sftp_reader(&s, &s.conn(), &format!("{}/in/*/*.none", d.display()), "");
     let (o, _d) = run_job("none", &job(SETTING, &r, &file_writer(&out)));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no file on 127.0.0.1:"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "no file on 127.0.0.1:");
 }
 
 #[test]
@@ -350,11 +346,7 @@ fn password_fingerprint_and_refusals() {
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("authentication of user \"{PW_USER}\"")),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, &format!("authentication of user \"{PW_USER}\""));
     assert!(!stderr(&o).contains("not-it-123"));
     // Wrong fingerprint: refused before authenticating.
     let (o, _d) = run_job(
@@ -374,11 +366,8 @@ fn password_fingerprint_and_refusals() {
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("host key of 127.0.0.1:") && stderr(&o).contains(&s.fingerprint()),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "host key of 127.0.0.1:");
+    assert_stderr_has(&o, &s.fingerprint());
     // A known_hosts file with another key for this host: refused as changed.
     let other = std::fs::read_to_string(s.path("other_key.pub")).unwrap();
     let kh = s.path("wrong_known_hosts");
@@ -408,11 +397,7 @@ fn password_fingerprint_and_refusals() {
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("does not match the key in"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "does not match the key in");
     // Opting out of host key checking works, with a warning.
     let unchecked = format!(
         r#""protocol": "sftp", "host": "127.0.0.1", "port": {}, "username": "root",
@@ -429,16 +414,12 @@ fn password_fingerprint_and_refusals() {
         ),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("strictHostKeyChecking is false"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "strictHostKeyChecking is false");
     // Plain FTP is refused by `check`, before any connection.
     let ftp = sftp_reader(&s, &s.conn().replace("\"sftp\"", "\"ftp\""), &path, "");
     let (o, _d) = run_job("ftp", &job(SETTING, &ftp, &file_writer(&out)));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("plain FTP"), "{}", stderr(&o));
+    assert_stderr_has(&o, "plain FTP");
 }
 
 fn sftp_writer(s: &Sshd, dir: &Path, mode: &str, extra: &str) -> String {
@@ -515,7 +496,7 @@ fn file_to_sftp_write_modes_and_upload_names() {
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("nonConflict"), "{}", stderr(&o));
+    assert_stderr_has(&o, "nonConflict");
     assert_eq!(all_entries(&target), files);
     let (o, _d) = run_job(
         "up4",
@@ -645,11 +626,7 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
     let fast = job("{}", &reader, &sftp_writer(&s, &target, "truncate", ""));
     let (o, _d) = run_job("fast", &fast);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("temporary upload(s) of killed run"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "temporary upload(s) of killed run");
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "only the published file: {files:?}");
     assert_eq!(

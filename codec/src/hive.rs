@@ -2,8 +2,9 @@
 //! types (one table, walked by a test), and partition directory names (`key=value`, with Hive's
 //! escaping and its default partition for NULL).
 
+use crate::FileFormat;
 use arrow_schema::{DataType, TimeUnit};
-use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use serde::Deserialize;
 #[cfg(test)]
 use serde_json::json;
@@ -245,9 +246,33 @@ pub struct HdfsFront {
 }
 
 impl HdfsFront {
-    /// Refuses a `defaultFS` that is not local; `at` is the `parameter` path.
-    pub fn check(&self, at: &str) -> Result<(), ConfigError> {
-        check_default_fs(at, self.default_fs.as_deref())
+    /// A Parquet plugin's template with the hdfs keys in front, for `datasync template`.
+    pub fn template(parquet: serde_json::Value) -> serde_json::Value {
+        let mut t = serde_json::json!({"defaultFS": "file:///", "fileType": "parquet"});
+        if let (Some(o), serde_json::Value::Object(p)) = (t.as_object_mut(), parquet) {
+            o.extend(p);
+        }
+        t
+    }
+
+    /// Takes `defaultFS` and `fileType` off `parts` (the `parameter` at `at`) and checks them:
+    /// `None` for Parquet, else the text format, in which case a `fileFormat` key is refused
+    /// (`fileType` decides it).
+    pub fn take(parts: &mut ParamParts<'_>, at: &str) -> Result<Option<FileFormat>, ConfigError> {
+        let front: HdfsFront = parts.take()?;
+        check_default_fs(at, front.default_fs.as_deref())?;
+        let format = match front.file_type {
+            HdfsFileType::Parquet => return Ok(None),
+            HdfsFileType::Text => FileFormat::Text,
+            HdfsFileType::Csv => FileFormat::Csv,
+        };
+        if parts.get("fileFormat").is_some() {
+            return Err(ConfigError::new(
+                join_path(at, "fileFormat"),
+                "the format comes from fileType here; remove fileFormat",
+            ));
+        }
+        Ok(Some(format))
     }
 }
 
@@ -289,7 +314,10 @@ mod tests {
         let f: HdfsFront =
             serde_json::from_value(json!({"defaultFS": "file:///", "fileType": "TEXT"})).unwrap();
         assert_eq!(f.file_type, HdfsFileType::Text);
-        assert!(f.check("w").is_ok());
+        let v = json!({"fileType": "csv", "fileFormat": "csv"});
+        let mut parts = ParamParts::new(&v, "w").unwrap();
+        let e = HdfsFront::take(&mut parts, "w").unwrap_err();
+        assert_eq!(e.path, "w.fileFormat");
         let e = serde_json::from_value::<HdfsFront>(json!({"fileType": "orc"})).unwrap_err();
         assert!(e.to_string().contains("not supported yet"), "{e}");
         let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();

@@ -155,6 +155,25 @@ impl TaskContext {
     }
 }
 
+/// A blocking thread of a plugin panicked or was cancelled.
+#[derive(Debug, thiserror::Error)]
+#[error("a blocking worker thread failed: {0}")]
+pub struct BlockingFailed(#[from] tokio::task::JoinError);
+
+/// Runs `f` (file or SSH I/O, decoding) on tokio's blocking pool and returns its result as a
+/// plugin result; a thread that panicked or was cancelled is an error too.
+pub async fn blocking<T, E, F>(f: F) -> Result<T, PluginError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<PluginError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(PluginError::new(BlockingFailed(e))),
+    }
+}
+
 /// A job-level reader: validated configuration that can plan its tasks.
 #[async_trait]
 pub trait Reader: Send + Sync {

@@ -27,9 +27,6 @@ pub enum FileReaderError {
         #[source]
         source: std::io::Error,
     },
-    /// The blocking decode thread died.
-    #[error("file decoding thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<FileReaderError> for PluginError {
@@ -87,12 +84,11 @@ impl ReaderPlugin for FileReader {
 impl Reader for FileReader {
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let patterns = self.text.paths.clone();
-        let files = tokio::task::spawn_blocking(move || {
+        let files = datasync_engine::plugin::blocking(move || {
             crate::paths::expand_paths(&patterns, |n| n.starts_with('.'))
+                .map_err(FileReaderError::from)
         })
-        .await
-        .map_err(FileReaderError::from)?
-        .map_err(FileReaderError::from)?;
+        .await?;
         Ok(files
             .into_iter()
             .map(|path| {
@@ -130,7 +126,7 @@ impl ReaderTask for FileTask {
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let path = self.path.clone();
         let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || {
+        datasync_engine::plugin::blocking(move || {
             let io = |source| FileReaderError::Io {
                 path: path.clone(),
                 source,
@@ -147,6 +143,5 @@ impl ReaderTask for FileTask {
             )
         })
         .await
-        .map_err(FileReaderError::from)?
     }
 }

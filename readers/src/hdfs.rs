@@ -4,9 +4,9 @@
 
 use crate::file::FileReader;
 use crate::parquet::{ParquetReader, ParquetReaderConfig};
-use datasync_codec::hive::{local_path, HdfsFileType, HdfsFront};
-use datasync_codec::{FileFormat, TextReadConfig};
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_codec::hive::{local_path, HdfsFront};
+use datasync_codec::TextReadConfig;
+use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
 use serde_json::Value;
 
@@ -35,26 +35,14 @@ impl ReaderPlugin for HdfsReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let front: HdfsFront = parts.take()?;
-        front.check(p.path)?;
-        let format = match front.file_type {
-            HdfsFileType::Parquet => {
-                let mut c: ParquetReaderConfig = parts.finish()?;
-                local(&mut c.path);
-                let inner = ParquetReader::from_config(p.path, c)?;
-                return Ok(HdfsReader {
-                    inner: Box::new(inner),
-                });
-            }
-            HdfsFileType::Text => FileFormat::Text,
-            HdfsFileType::Csv => FileFormat::Csv,
+        let Some(format) = HdfsFront::take(&mut parts, p.path)? else {
+            let mut c: ParquetReaderConfig = parts.finish()?;
+            local(&mut c.path);
+            let inner = ParquetReader::from_config(p.path, c)?;
+            return Ok(HdfsReader {
+                inner: Box::new(inner),
+            });
         };
-        if parts.get("fileFormat").is_some() {
-            return Err(ConfigError::new(
-                join_path(p.path, "fileFormat"),
-                "hdfsreader takes the format from fileType; remove fileFormat",
-            ));
-        }
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;
         local(&mut text.path);
@@ -64,12 +52,7 @@ impl ReaderPlugin for HdfsReader {
     }
 
     fn template() -> Value {
-        let mut t = ParquetReader::template();
-        if let Value::Object(o) = &mut t {
-            o.insert("defaultFS".into(), "file:///".into());
-            o.insert("fileType".into(), "parquet".into());
-        }
-        t
+        HdfsFront::template(ParquetReader::template())
     }
 }
 

@@ -41,26 +41,6 @@ fn default_depth() -> u64 {
     100
 }
 
-/// Errors of the SFTP reader.
-#[derive(Debug, thiserror::Error)]
-pub enum SftpReaderError {
-    /// Connection or call.
-    #[error(transparent)]
-    Sftp(#[from] SftpError),
-    /// A blocking thread died.
-    #[error("sftp reader thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
-}
-
-impl From<SftpReaderError> for PluginError {
-    fn from(e: SftpReaderError) -> Self {
-        match &e {
-            SftpReaderError::Sftp(s) if s.is_retriable() => PluginError::retriable(e),
-            _ => PluginError::new(e),
-        }
-    }
-}
-
 impl ReaderPlugin for SftpReader {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpreader"];
@@ -112,19 +92,18 @@ impl ReaderPlugin for SftpReader {
 impl Reader for SftpReader {
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
-        let files = tokio::task::spawn_blocking(move || -> Result<Vec<RemoteFile>, SftpError> {
-            let c = r.conn.connect()?;
-            let mut files = Vec::new();
-            for pat in &r.text.paths {
-                files.extend(c.expand(pat, r.max_depth)?);
-            }
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            files.dedup_by(|a, b| a.path == b.path);
-            Ok(files)
-        })
-        .await
-        .map_err(SftpReaderError::from)?
-        .map_err(SftpReaderError::from)?;
+        let files =
+            datasync_engine::plugin::blocking(move || -> Result<Vec<RemoteFile>, SftpError> {
+                let c = r.conn.connect()?;
+                let mut files = Vec::new();
+                for pat in &r.text.paths {
+                    files.extend(c.expand(pat, r.max_depth)?);
+                }
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                files.dedup_by(|a, b| a.path == b.path);
+                Ok(files)
+            })
+            .await?;
         Ok(files
             .into_iter()
             .map(|file| {
@@ -155,10 +134,10 @@ impl ReaderTask for SftpTask {
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let r = self.reader.clone();
         let path = self.file.path.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
-            let c = r.conn.connect().map_err(SftpReaderError::from)?;
+        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
+            let c = r.conn.connect().map_err(PluginError::from)?;
             let f = c.sftp.open(Path::new(&path)).map_err(|source| {
-                SftpReaderError::from(SftpError::Call {
+                PluginError::from(SftpError::Call {
                     action: "cannot open",
                     path: path.clone(),
                     source,
@@ -173,16 +152,15 @@ impl ReaderTask for SftpTask {
                 ctx,
             )
             .map_err(|e| match e {
-                crate::text::TextError::Io(source) => SftpReaderError::from(SftpError::Io {
+                crate::text::TextError::Io(source) => SftpError::Io {
                     action: "cannot read",
                     path,
                     source,
-                })
+                }
                 .into(),
                 crate::text::TextError::Plugin(p) => p,
             })
         })
         .await
-        .map_err(SftpReaderError::from)?
     }
 }

@@ -37,6 +37,13 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that standard error holds `needle`, printing it whole when not.
+#[track_caller]
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert!(e.contains(needle), "expected {needle:?} in stderr:\n{e}");
+}
+
 /// Files (not directories, not hidden) directly in `dir`, sorted. Panics when `dir` does not
 /// exist: an empty listing must mean "nothing there", not "looked in the wrong place".
 pub fn visible_files(dir: &Path) -> Vec<PathBuf> {

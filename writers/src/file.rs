@@ -43,9 +43,6 @@ pub enum FileWriterError {
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
-    /// The blocking writer thread died.
-    #[error("file writing thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<FileWriterError> for PluginError {
@@ -204,15 +201,14 @@ impl FileWriter {
 impl Writer for FileWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        tokio::task::spawn_blocking(move || {
+        datasync_engine::plugin::blocking(move || {
             fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
             w.recover()?;
             w.check_conflict()?;
             crate::publish::create_staging(&w.staging)?;
             Ok::<_, FileWriterError>(())
         })
-        .await
-        .map_err(FileWriterError::from)??;
+        .await?;
         Ok(())
     }
 
@@ -229,9 +225,7 @@ impl Writer for FileWriter {
 
     async fn commit(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        tokio::task::spawn_blocking(move || w.publish())
-            .await
-            .map_err(FileWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.publish()).await?;
         Ok(())
     }
 
@@ -241,9 +235,7 @@ impl Writer for FileWriter {
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
         let w = self.clone();
-        let lines = tokio::task::spawn_blocking(move || w.recover())
-            .await
-            .map_err(FileWriterError::from)??;
+        let lines = datasync_engine::plugin::blocking(move || w.recover()).await?;
         Ok(lines)
     }
 
@@ -259,10 +251,10 @@ impl Writer for FileWriter {
 /// Removes a staging directory on a blocking thread (one that is gone already is fine; one
 /// that holds a decided commit is left for recovery).
 pub(crate) async fn remove_staging(staging: PathBuf) -> Result<(), PluginError> {
-    tokio::task::spawn_blocking(move || crate::publish::abort(&staging))
-        .await
-        .map_err(FileWriterError::from)?
-        .map_err(FileWriterError::from)?;
+    datasync_engine::plugin::blocking(move || {
+        crate::publish::abort(&staging).map_err(FileWriterError::from)
+    })
+    .await?;
     Ok(())
 }
 
@@ -285,7 +277,7 @@ impl WriterTask for FileTask {
     ) -> Result<(), PluginError> {
         let w = self.writer.clone();
         let path = self.staged.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
+        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
             let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
             let location = path.display().to_string();
             let inner = w.files.encode_into(
@@ -301,6 +293,5 @@ impl WriterTask for FileTask {
             Ok(())
         })
         .await
-        .map_err(FileWriterError::from)?
     }
 }

@@ -6,9 +6,9 @@ use crate::file::FileWriter;
 use crate::parquet::ParquetWriter;
 use crate::parquet::{ColumnSpec, ParquetWriterConfig};
 use crate::textfiles::FileTarget;
-use datasync_codec::hive::{local_path, HdfsFileType, HdfsFront};
-use datasync_codec::{FileFormat, TextWriteConfig};
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_codec::hive::{local_path, HdfsFront};
+use datasync_codec::TextWriteConfig;
+use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, Resume, Writer, WriterPlugin, WriterTask};
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,25 +42,13 @@ impl WriterPlugin for HdfsWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let front: HdfsFront = parts.take()?;
-        front.check(p.path)?;
-        let format = match front.file_type {
-            HdfsFileType::Parquet => {
-                let c: ParquetWriterConfig = parts.finish()?;
-                let inner = ParquetWriter::from_config(p.path, c)?;
-                return Ok(HdfsWriter {
-                    inner: Box::new(inner),
-                });
-            }
-            HdfsFileType::Text => FileFormat::Text,
-            HdfsFileType::Csv => FileFormat::Csv,
+        let Some(format) = HdfsFront::take(&mut parts, p.path)? else {
+            let c: ParquetWriterConfig = parts.finish()?;
+            let inner = ParquetWriter::from_config(p.path, c)?;
+            return Ok(HdfsWriter {
+                inner: Box::new(inner),
+            });
         };
-        if parts.get("fileFormat").is_some() {
-            return Err(ConfigError::new(
-                join_path(p.path, "fileFormat"),
-                "hdfswriter takes the format from fileType; remove fileFormat",
-            ));
-        }
         let mut target: FileTarget = parts.take()?;
         target.path = local_path(&target.path).to_string();
         let _: TextColumns = parts.take()?;
@@ -72,12 +60,7 @@ impl WriterPlugin for HdfsWriter {
     }
 
     fn template() -> Value {
-        let mut t = ParquetWriter::template();
-        if let Value::Object(o) = &mut t {
-            o.insert("defaultFS".into(), "file:///".into());
-            o.insert("fileType".into(), "parquet".into());
-        }
-        t
+        HdfsFront::template(ParquetWriter::template())
     }
 }
 

@@ -47,16 +47,13 @@ pub enum SftpWriterError {
         #[source]
         source: std::io::Error,
     },
-    /// A blocking thread died.
-    #[error("sftp writer thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<SftpWriterError> for PluginError {
     fn from(e: SftpWriterError) -> Self {
-        match &e {
-            SftpWriterError::Sftp(s) if s.is_retriable() => PluginError::retriable(e),
-            _ => PluginError::new(e),
+        match e {
+            SftpWriterError::Sftp(s) => s.into(),
+            other => PluginError::new(other),
         }
     }
 }
@@ -323,9 +320,7 @@ impl SftpWriter {
 impl Writer for SftpWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        tokio::task::spawn_blocking(move || w.prepare_blocking())
-            .await
-            .map_err(SftpWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.prepare_blocking()).await?;
         Ok(())
     }
 
@@ -347,17 +342,13 @@ impl Writer for SftpWriter {
 
     async fn commit(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        tokio::task::spawn_blocking(move || w.commit_blocking())
-            .await
-            .map_err(SftpWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.commit_blocking()).await?;
         Ok(())
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        tokio::task::spawn_blocking(move || w.abort_blocking())
-            .await
-            .map_err(SftpWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.abort_blocking()).await?;
         Ok(())
     }
 }
@@ -381,7 +372,7 @@ impl WriterTask for SftpTask {
     ) -> Result<(), PluginError> {
         let w = self.writer.clone();
         let temp = self.temp.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
+        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
             let c = w.conn.connect().map_err(SftpWriterError::from)?;
             let f = call("cannot create", &temp, c.sftp.create(&temp))?;
             let location = format!("sftp://{}{}", c.addr, temp.display());
@@ -402,6 +393,5 @@ impl WriterTask for SftpTask {
             Ok(())
         })
         .await
-        .map_err(SftpWriterError::from)?
     }
 }

@@ -4,10 +4,11 @@
 //! accessors) and gets the steps.
 
 use crate::sqltarget::{
-    is_destructive, schema_of, stale_stages, unpublished_message, Staged, StagingMode,
+    is_destructive, schema_of, stale_stages, unpublished_message, SqlWriterParams, Staged,
+    StagingMode,
 };
 use datasync_db::sql::{quote_ident, Dialect};
-use datasync_engine::{async_trait, PluginError};
+use datasync_engine::{async_trait, PluginError, WriterTask};
 
 /// A statement the target did not run.
 pub(crate) struct Failure {
@@ -41,35 +42,19 @@ pub(crate) struct TargetSpec {
     pub table: String,
     /// How identifiers are quoted.
     pub dialect: Dialect,
-    /// `preSql`.
-    pub pre_sql: Vec<String>,
-    /// `postSql`.
-    pub post_sql: Vec<String>,
-    /// `stagingMode` is `table`.
-    pub staging: bool,
-    /// The target must exist before the job (no `createTable`).
-    pub must_exist: bool,
+    /// The shared `parameter` keys.
+    pub params: SqlWriterParams,
     /// This run's staging tables.
     pub staged: Staged,
 }
 
 impl TargetSpec {
     /// The spec of a writer of `table` in `dialect`.
-    pub(crate) fn new(
-        table: &str,
-        dialect: Dialect,
-        pre_sql: &[String],
-        post_sql: &[String],
-        staging: StagingMode,
-        create_table: bool,
-    ) -> Self {
+    pub(crate) fn new(table: &str, dialect: Dialect, params: SqlWriterParams) -> Self {
         TargetSpec {
             table: table.to_string(),
             dialect,
-            pre_sql: pre_sql.to_vec(),
-            post_sql: post_sql.to_vec(),
-            staging: staging == StagingMode::Table,
-            must_exist: !create_table,
+            params,
             staged: Staged::default(),
         }
     }
@@ -80,6 +65,11 @@ impl TargetSpec {
 pub(crate) trait SqlWriterSteps: Sync {
     /// The writer's target spec.
     fn spec(&self) -> &TargetSpec;
+    /// A new writer task (each task opens its own connection).
+    fn new_task(&self) -> Box<dyn WriterTask>;
+    /// Whether running every task again writes the same target rows (`writeMode` update or
+    /// replace), so a failed run can be resumed by running it all again.
+    fn idempotent(&self) -> bool;
     /// The target table as configured.
     fn table(&self) -> &str {
         &self.spec().table
@@ -90,15 +80,15 @@ pub(crate) trait SqlWriterSteps: Sync {
     }
     /// `preSql`.
     fn pre_sql(&self) -> &[String] {
-        &self.spec().pre_sql
+        &self.spec().params.pre_sql
     }
     /// `postSql`.
     fn post_sql(&self) -> &[String] {
-        &self.spec().post_sql
+        &self.spec().params.post_sql
     }
     /// Whether `stagingMode` is `table`.
     fn staging(&self) -> bool {
-        self.spec().staging
+        self.spec().params.staging_mode == StagingMode::Table
     }
     /// This run's staging tables.
     fn staged(&self) -> &Staged {
@@ -106,7 +96,7 @@ pub(crate) trait SqlWriterSteps: Sync {
     }
     /// Whether the target must exist before the job (no `createTable`).
     fn must_exist(&self) -> bool {
-        self.spec().must_exist
+        !self.spec().params.create_table
     }
     /// A connection to the target.
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError>;
@@ -267,3 +257,47 @@ pub(crate) trait SqlWriterSteps: Sync {
         self.remove_stale_stages().await
     }
 }
+
+/// Implements the [`Writer`](datasync_engine::Writer) contract of a SQL writer `$w` entirely
+/// through its [`SqlWriterSteps`]: prepare, one task per reader task, commit, abort, recover,
+/// resume.
+macro_rules! sql_writer_contract {
+    ($w:ty) => {
+        #[datasync_engine::async_trait]
+        impl datasync_engine::Writer for $w {
+            async fn prepare(&self) -> Result<(), datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::prepare_target(self).await
+            }
+
+            async fn split(
+                &self,
+                n: usize,
+            ) -> Result<Vec<Box<dyn datasync_engine::WriterTask>>, datasync_engine::PluginError>
+            {
+                Ok((0..n)
+                    .map(|_| $crate::sqlsteps::SqlWriterSteps::new_task(self))
+                    .collect())
+            }
+
+            async fn commit(&self) -> Result<(), datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::commit_target(self).await
+            }
+
+            async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::drop_stages(self).await
+            }
+
+            async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::recover_target(self).await
+            }
+
+            fn resume(&self) -> datasync_engine::Resume {
+                $crate::sqltarget::resume(
+                    $crate::sqlsteps::SqlWriterSteps::staging(self),
+                    $crate::sqlsteps::SqlWriterSteps::idempotent(self),
+                )
+            }
+        }
+    };
+}
+pub(crate) use sql_writer_contract;

@@ -6,6 +6,43 @@ use datasync_codec::values::column_names;
 use datasync_engine::config::{join_path, one_or_many, ConfigError};
 use serde::Deserialize;
 
+/// The `parameter` keys every SQL writer shares (DataX's names); each writer parses its own
+/// keys (`writeMode`, `batchSize`, ...) beside these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SqlWriterParams {
+    /// User name.
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: datasync_engine::Secret,
+    /// Target columns in the order the reader produces them; `["*"]` = the table's columns
+    /// (or the reader's names).
+    pub column: Vec<String>,
+    /// Where to write (one entry, its `table[0]`).
+    pub connection: Vec<SqlWriterConnection>,
+    /// Statements run before the target table is inspected (`@table` = the table).
+    #[serde(default)]
+    pub pre_sql: Vec<String>,
+    /// Statements run after every task succeeded (`@table` = the table).
+    #[serde(default)]
+    pub post_sql: Vec<String>,
+    /// Statements run on each new connection.
+    #[serde(default)]
+    pub session: Vec<String>,
+    /// Create a missing table from the incoming Arrow schema (off by default).
+    #[serde(default)]
+    pub create_table: bool,
+    /// How long a task waits for a lost server to come back (reconnecting with backoff)
+    /// before it fails; `0` = fail at once. Default 60s.
+    #[serde(default = "default_reconnect_timeout")]
+    pub reconnect_timeout: datasync_engine::config::HumanDuration,
+    /// `none` (default): units commit into the target as they go; `table`: each task writes
+    /// a staging table, commit moves them all in one transaction (see docs/faults.md).
+    #[serde(default)]
+    pub staging_mode: StagingMode,
+}
+
 /// One `connection[]` entry of a SQL writer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

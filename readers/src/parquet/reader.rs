@@ -71,9 +71,6 @@ pub enum ParquetReaderError {
     /// No file is left after the partition filter.
     #[error("no Parquet file under {0} matches the partition filter")]
     Filtered(String),
-    /// A blocking thread died.
-    #[error("parquet reader thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<ParquetReaderError> for PluginError {
@@ -221,9 +218,7 @@ pub(super) struct ParquetSplit {
 impl Reader for ParquetReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
-        let splits = tokio::task::spawn_blocking(move || r.plan(channels))
-            .await
-            .map_err(ParquetReaderError::from)??;
+        let splits = datasync_engine::plugin::blocking(move || r.plan(channels)).await?;
         Ok(splits
             .into_iter()
             .map(|split| {

@@ -290,8 +290,6 @@ impl ReaderTask for ParquetTask {
             reader: self.reader.clone(),
             split: self.split.clone(),
         };
-        tokio::task::spawn_blocking(move || task.read_blocking(out, ctx))
-            .await
-            .map_err(ParquetReaderError::from)?
+        datasync_engine::plugin::blocking(move || task.read_blocking(out, ctx)).await
     }
 }

@@ -35,7 +35,7 @@ pub(super) struct Session {
 impl MysqlTask {
     /// ` (`a`, `b`)` for the target columns, or nothing for `["*"]`.
     pub(super) fn column_list(&self, names: &[String]) -> String {
-        if self.writer.cfg.column == ["*"] {
+        if self.writer.spec.params.column == ["*"] {
             return String::new();
         }
         let quoted: Vec<String> = names
@@ -105,7 +105,7 @@ impl MysqlTask {
         let qstage = quote_ident(Dialect::MySql, &stage);
         // Known before it exists, so that abort drops it whatever happens next.
         w.spec.staged.set(task, stage.clone(), String::new());
-        let star = w.cfg.column == ["*"];
+        let star = w.spec.params.column == ["*"];
         let mut stmts = vec![
             format!("DROP TABLE IF EXISTS {qstage}"),
             format!("CREATE TABLE {qstage} LIKE {}", w.qtable()),
@@ -249,7 +249,7 @@ impl MysqlTask {
 
     /// A new session after a lost connection, waiting up to `reconnectTimeout` for the server.
     pub(super) async fn reopen(&self, url: &str) -> Result<Session, PluginError> {
-        let limit = self.writer.cfg.reconnect_timeout.0;
+        let limit = self.writer.spec.params.reconnect_timeout.0;
         Ok(
             datasync_db::sql::reconnect(url, limit, MysqlError::is_retriable, || self.open())
                 .await?,
@@ -331,9 +331,9 @@ impl MysqlTask {
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             if parts.is_none() {
-                let names =
-                    target_columns(&self.writer.cfg.column, batch).map_err(MysqlError::Invalid)?;
-                if self.writer.cfg.create_table {
+                let names = target_columns(&self.writer.spec.params.column, batch)
+                    .map_err(MysqlError::Invalid)?;
+                if self.writer.spec.params.create_table {
                     self.create_table(&mut s, batch, &names).await?;
                 }
                 if self.writer.staging() && !self.stage_ready {

@@ -4,13 +4,13 @@
 use super::config::{MysqlWriteMode, MysqlWriterConfig};
 use super::task::MysqlTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::single_target;
+use crate::sqltarget::{single_target, SqlWriterParams};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
-use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::{async_trait, Params, PluginError, Writer, WriterPlugin, WriterTask};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -41,15 +41,17 @@ impl WriterPlugin for MysqlWriter {
         "MySQL / MariaDB / OceanBase (MySQL mode): insert, replace or upsert; bad rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: MysqlWriterConfig = parse_params(p.value, p.path)?;
-        let (first, table, url_at) = single_target(&cfg.connection, &cfg.column, p.path)?;
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let sql: SqlWriterParams = parts.take()?;
+        let cfg: MysqlWriterConfig = parts.finish()?;
+        let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
         if cfg.batch_size == 0 {
             return Err(ConfigError::new(
                 join_path(p.path, "batchSize"),
                 "must be at least 1",
             ));
         }
-        if cfg.write_mode == MysqlWriteMode::Update && cfg.column == ["*"] {
+        if cfg.write_mode == MysqlWriteMode::Update && sql.column == ["*"] {
             return Err(ConfigError::new(
                 join_path(p.path, "column"),
                 "writeMode update needs the column names",
@@ -57,19 +59,12 @@ impl WriterPlugin for MysqlWriter {
         }
         let conn = MysqlConnConfig::new(
             &first.jdbc_url,
-            &cfg.username,
-            &cfg.password,
-            &cfg.session,
+            &sql.username,
+            &sql.password,
+            &sql.session,
             &url_at,
         )?;
-        let spec = Arc::new(TargetSpec::new(
-            &table,
-            Dialect::MySql,
-            &cfg.pre_sql,
-            &cfg.post_sql,
-            cfg.staging_mode,
-            cfg.create_table,
-        ));
+        let spec = Arc::new(TargetSpec::new(&table, Dialect::MySql, sql));
         Ok(MysqlWriter {
             cfg: Arc::new(cfg),
             conn: Arc::new(conn),
@@ -107,6 +102,16 @@ impl MysqlWriter {
 impl SqlWriterSteps for MysqlWriter {
     fn spec(&self) -> &TargetSpec {
         &self.spec
+    }
+    fn new_task(&self) -> Box<dyn WriterTask> {
+        Box::new(MysqlTask {
+            writer: self.clone(),
+            table: self.table.clone(),
+            stage_ready: false,
+        })
+    }
+    fn idempotent(&self) -> bool {
+        self.cfg.write_mode != MysqlWriteMode::Insert
     }
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (conn, url) = self.conn.connect(&[]).await?;
@@ -212,40 +217,4 @@ pub(super) fn transactional(stmt: &str) -> String {
     format!("DELETE FROM {rest}")
 }
 
-#[async_trait]
-impl Writer for MysqlWriter {
-    async fn prepare(&self) -> Result<(), PluginError> {
-        self.prepare_target().await
-    }
-
-    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
-        Ok((0..n)
-            .map(|_| {
-                Box::new(MysqlTask {
-                    writer: self.clone(),
-                    table: self.table.clone(),
-                    stage_ready: false,
-                }) as Box<dyn WriterTask>
-            })
-            .collect())
-    }
-
-    async fn commit(&self) -> Result<(), PluginError> {
-        self.commit_target().await
-    }
-
-    async fn abort(&self) -> Result<(), PluginError> {
-        self.drop_stages().await
-    }
-
-    async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        self.recover_target().await
-    }
-
-    fn resume(&self) -> datasync_engine::Resume {
-        crate::sqltarget::resume(
-            self.staging(),
-            self.cfg.write_mode != MysqlWriteMode::Insert,
-        )
-    }
-}
+crate::sqlsteps::sql_writer_contract!(MysqlWriter);

@@ -11,6 +11,7 @@ mod file;
 mod hms;
 mod staging;
 mod task;
+mod thrift;
 mod writer;
 
 pub use config::{

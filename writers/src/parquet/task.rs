@@ -183,7 +183,7 @@ impl WriterTask for ParquetTask {
     ) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
         let task = self.task;
-        tokio::task::spawn_blocking(move || -> Result<(), PluginError> {
+        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
             let mut tw = TaskWriter {
                 prefix: format!("{}__{}_{task:05}_", w.stem, run_id()),
                 w: Arc::clone(&w),
@@ -283,6 +283,5 @@ impl WriterTask for ParquetTask {
             Ok(())
         })
         .await
-        .map_err(ParquetWriterError::from)?
     }
 }

@@ -80,9 +80,6 @@ pub enum ParquetWriterError {
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
-    /// A blocking thread died.
-    #[error("parquet writer thread failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<ParquetWriterError> for PluginError {
@@ -231,9 +228,7 @@ impl ParquetWriter {
 impl Writer for ParquetWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
-        tokio::task::spawn_blocking(move || w.prepare())
-            .await
-            .map_err(ParquetWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.prepare()).await?;
         Ok(())
     }
 
@@ -250,9 +245,7 @@ impl Writer for ParquetWriter {
 
     async fn commit(&self) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
-        tokio::task::spawn_blocking(move || w.publish())
-            .await
-            .map_err(ParquetWriterError::from)??;
+        datasync_engine::plugin::blocking(move || w.publish()).await?;
         Ok(())
     }
 
@@ -262,9 +255,7 @@ impl Writer for ParquetWriter {
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
         let w = Arc::clone(&self.w);
-        let lines = tokio::task::spawn_blocking(move || w.recover())
-            .await
-            .map_err(ParquetWriterError::from)??;
+        let lines = datasync_engine::plugin::blocking(move || w.recover()).await?;
         Ok(lines)
     }
 

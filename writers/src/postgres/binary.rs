@@ -143,6 +143,52 @@ pub fn numeric(v: i128, scale: u32) -> Vec<u8> {
     out
 }
 
+/// Microseconds since the Unix epoch of row `r` of a timestamp column; `None` when out of
+/// range, an error for nanoseconds PostgreSQL cannot keep.
+fn timestamp_micros(a: &ArrayRef, r: usize) -> Result<Option<i64>, String> {
+    Ok(match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => a
+            .as_primitive::<arrow_array::types::TimestampSecondType>()
+            .value(r)
+            .checked_mul(1_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => a
+            .as_primitive::<arrow_array::types::TimestampMillisecondType>()
+            .value(r)
+            .checked_mul(1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Some(
+            a.as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                .value(r),
+        ),
+        _ => {
+            let ns = a
+                .as_primitive::<arrow_array::types::TimestampNanosecondType>()
+                .value(r);
+            if ns % 1000 != 0 {
+                return Err("nanoseconds cannot be stored (PostgreSQL keeps microseconds)".into());
+            }
+            Some(ns / 1000)
+        }
+    })
+}
+
+/// Microseconds since midnight of row `r` of a time column.
+fn time_micros(a: &ArrayRef, r: usize) -> Result<i64, String> {
+    Ok(match a.data_type() {
+        DataType::Time64(TimeUnit::Microsecond) => a
+            .as_primitive::<arrow_array::types::Time64MicrosecondType>()
+            .value(r),
+        _ => {
+            let ns = a
+                .as_primitive::<arrow_array::types::Time64NanosecondType>()
+                .value(r);
+            if ns % 1000 != 0 {
+                return Err("nanoseconds cannot be stored (PostgreSQL keeps microseconds)".into());
+            }
+            ns / 1000
+        }
+    })
+}
+
 /// Appends row `r`'s value of column `a` (not null) with `enc`, or says why it cannot go.
 pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(), String> {
     let range = |what: &str| {
@@ -212,53 +258,14 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
             )
         }
         Enc::Timestamp => {
-            let micros = match a.data_type() {
-                DataType::Timestamp(TimeUnit::Second, _) => a
-                    .as_primitive::<arrow_array::types::TimestampSecondType>()
-                    .value(r)
-                    .checked_mul(1_000_000),
-                DataType::Timestamp(TimeUnit::Millisecond, _) => a
-                    .as_primitive::<arrow_array::types::TimestampMillisecondType>()
-                    .value(r)
-                    .checked_mul(1_000),
-                DataType::Timestamp(TimeUnit::Microsecond, _) => Some(
-                    a.as_primitive::<arrow_array::types::TimestampMicrosecondType>()
-                        .value(r),
-                ),
-                _ => {
-                    let ns = a
-                        .as_primitive::<arrow_array::types::TimestampNanosecondType>()
-                        .value(r);
-                    if ns % 1000 != 0 {
-                        return Err(
-                            "nanoseconds cannot be stored (PostgreSQL keeps microseconds)".into(),
-                        );
-                    }
-                    Some(ns / 1000)
-                }
-            };
+            let micros = timestamp_micros(a, r)?;
             let v = micros
                 .and_then(|m| m.checked_sub(PG_EPOCH_MICROS))
                 .ok_or("timestamp out of range")?;
             field(out, &v.to_be_bytes())
         }
         Enc::Time => {
-            let micros = match a.data_type() {
-                DataType::Time64(TimeUnit::Microsecond) => a
-                    .as_primitive::<arrow_array::types::Time64MicrosecondType>()
-                    .value(r),
-                _ => {
-                    let ns = a
-                        .as_primitive::<arrow_array::types::Time64NanosecondType>()
-                        .value(r);
-                    if ns % 1000 != 0 {
-                        return Err(
-                            "nanoseconds cannot be stored (PostgreSQL keeps microseconds)".into(),
-                        );
-                    }
-                    ns / 1000
-                }
-            };
+            let micros = time_micros(a, r)?;
             field(out, &micros.to_be_bytes())
         }
         Enc::Uuid => {

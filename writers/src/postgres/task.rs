@@ -67,7 +67,7 @@ impl PostgresTask {
         names: &[String],
     ) -> Result<(), PostgresError> {
         let w = &self.writer;
-        if !w.cfg.create_table {
+        if !w.spec.params.create_table {
             return Ok(());
         }
         let mut created = w.created.lock().await;
@@ -340,7 +340,7 @@ impl PostgresTask {
             tracing::warn!(
                 "{url}: connection lost ({e}); reconnecting to write the rest of the unit"
             );
-            let limit = self.writer.cfg.reconnect_timeout.0;
+            let limit = self.writer.spec.params.reconnect_timeout.0;
             (st.client, st.url) =
                 datasync_db::sql::reconnect(&url, limit, PostgresError::is_retriable, || {
                     self.open()
@@ -461,8 +461,8 @@ impl PostgresTask {
         let mut unit = Unit::default();
         while let Some(b) = input.recv().await {
             let batch = &b.data;
-            let names =
-                target_columns(&self.writer.cfg.column, batch).map_err(PostgresError::Invalid)?;
+            let names = target_columns(&self.writer.spec.params.column, batch)
+                .map_err(PostgresError::Invalid)?;
             if st.plan.is_none() {
                 self.ensure_target(&st.client, &st.url, batch, &names)
                     .await?;

@@ -4,12 +4,12 @@
 use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::single_target;
+use crate::sqltarget::{single_target, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
-use datasync_engine::config::{parse_params, ConfigError};
-use datasync_engine::{async_trait, Params, PluginError, Writer, WriterPlugin, WriterTask};
+use datasync_engine::config::{ConfigError, ParamParts};
+use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -30,23 +30,18 @@ impl WriterPlugin for PostgresWriter {
         "PostgreSQL: COPY per batch, or upsert (ON CONFLICT); bad rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: PostgresWriterConfig = parse_params(p.value, p.path)?;
-        let (first, table, url_at) = single_target(&cfg.connection, &cfg.column, p.path)?;
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let sql: SqlWriterParams = parts.take()?;
+        let cfg: PostgresWriterConfig = parts.finish()?;
+        let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
         let conn = PostgresConnConfig::new(
             &first.jdbc_url,
-            &cfg.username,
-            &cfg.password,
-            &cfg.session,
+            &sql.username,
+            &sql.password,
+            &sql.session,
             &url_at,
         )?;
-        let spec = Arc::new(TargetSpec::new(
-            &table,
-            Dialect::Postgres,
-            &cfg.pre_sql,
-            &cfg.post_sql,
-            cfg.staging_mode,
-            cfg.create_table,
-        ));
+        let spec = Arc::new(TargetSpec::new(&table, Dialect::Postgres, sql));
         Ok(PostgresWriter {
             cfg: Arc::new(cfg),
             conn: Arc::new(conn),
@@ -83,6 +78,16 @@ impl PostgresWriter {
 impl SqlWriterSteps for PostgresWriter {
     fn spec(&self) -> &TargetSpec {
         &self.spec
+    }
+    fn new_task(&self) -> Box<dyn WriterTask> {
+        Box::new(PostgresTask {
+            writer: self.clone(),
+            table: self.table.clone(),
+            stage_ready: false,
+        })
+    }
+    fn idempotent(&self) -> bool {
+        self.cfg.write_mode == PostgresWriteMode::Update
     }
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (client, url) = self.conn.connect().await?;
@@ -135,40 +140,4 @@ impl TargetConn for PostgresTarget {
     }
 }
 
-#[async_trait]
-impl Writer for PostgresWriter {
-    async fn prepare(&self) -> Result<(), PluginError> {
-        self.prepare_target().await
-    }
-
-    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
-        Ok((0..n)
-            .map(|_| {
-                Box::new(PostgresTask {
-                    writer: self.clone(),
-                    table: self.table.clone(),
-                    stage_ready: false,
-                }) as Box<dyn WriterTask>
-            })
-            .collect())
-    }
-
-    async fn commit(&self) -> Result<(), PluginError> {
-        self.commit_target().await
-    }
-
-    async fn abort(&self) -> Result<(), PluginError> {
-        self.drop_stages().await
-    }
-
-    async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        self.recover_target().await
-    }
-
-    fn resume(&self) -> datasync_engine::Resume {
-        crate::sqltarget::resume(
-            self.staging(),
-            self.cfg.write_mode == PostgresWriteMode::Update,
-        )
-    }
-}
+crate::sqlsteps::sql_writer_contract!(PostgresWriter);

@@ -3,34 +3,17 @@
 //! file or a SHA256 fingerprint, password or key authentication, and remote listing with globs.
 //! ssh2 is blocking: everything here MUST run on a blocking thread.
 
-use datasync_engine::config::{ConfigError, HumanDuration};
+use datasync_engine::config::ConfigError;
 use datasync_engine::Secret;
 pub use ssh2;
 
-use serde::Deserialize;
+mod config;
+pub use config::{SftpConnConfig, SftpProtocol};
+
 use ssh2::{CheckResult, HashType, KnownHostFileKind, MethodType, Session, Sftp};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// `protocol`: only `sftp` is supported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SftpProtocol;
-
-impl<'de> Deserialize<'de> for SftpProtocol {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.to_ascii_lowercase().as_str() {
-            "sftp" => Ok(SftpProtocol),
-            "ftp" | "ftps" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" is not supported: plain FTP is out of scope; use protocol \"sftp\""
-            ))),
-            _ => Err(serde::de::Error::custom(format!(
-                "unknown protocol \"{s}\" (allowed: sftp)"
-            ))),
-        }
-    }
-}
 
 /// Cipher preference (client to server and back). Measured here (bench/sftp.sh): with libssh2,
 /// aes128-ctr + an encrypt-then-MAC SHA-2 reads about 15% faster than AES-GCM or ChaCha20.
@@ -40,69 +23,6 @@ chacha20-poly1305@openssh.com,aes192-ctr";
 /// MAC preference (encrypt-then-MAC first; unused with the GCM ciphers).
 const MACS: &str = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,\
 hmac-sha2-512,hmac-sha1";
-
-fn default_port() -> u16 {
-    22
-}
-
-fn default_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-
-fn default_strict() -> bool {
-    true
-}
-
-/// The connection part of the SFTP plugins' `parameter`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SftpConnConfig {
-    /// Must be `sftp` (default).
-    #[serde(default)]
-    pub protocol: SftpProtocol,
-    /// Server host.
-    pub host: String,
-    /// Server port (22).
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// User name.
-    pub username: String,
-    /// Password (or use `privateKey`).
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// Path of a private key file (OpenSSH or PEM).
-    #[serde(default)]
-    pub private_key: Option<String>,
-    /// Passphrase of the private key.
-    #[serde(default)]
-    pub passphrase: Option<Secret>,
-    /// known_hosts file to check the server's key against.
-    #[serde(default)]
-    pub known_hosts_file: Option<String>,
-    /// The server key's fingerprint as OpenSSH prints it (`SHA256:...`).
-    #[serde(default)]
-    pub host_key_fingerprint: Option<String>,
-    /// `false` accepts any host key (logged as a warning). Default `true`.
-    #[serde(default = "default_strict")]
-    pub strict_host_key_checking: bool,
-    /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
-    #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
-    pub timeout: HumanDuration,
-}
-
-/// DataX writes `timeout` in milliseconds; a string with a unit (`"30s"`) is read as such.
-fn millis_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .map(|ms| HumanDuration(Duration::from_millis(ms)))
-            .ok_or_else(|| serde::de::Error::custom("timeout must be milliseconds >= 0")),
-        serde_json::Value::String(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
-        other => Err(serde::de::Error::custom(format!(
-            "wrong type: found {other}, expected milliseconds or a duration such as \"30s\""
-        ))),
-    }
-}
 
 /// Errors of SFTP connections and calls.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +96,16 @@ pub enum SftpError {
         /// The pattern.
         pattern: String,
     },
+}
+
+impl From<SftpError> for datasync_engine::PluginError {
+    fn from(e: SftpError) -> Self {
+        if e.is_retriable() {
+            datasync_engine::PluginError::retriable(e)
+        } else {
+            datasync_engine::PluginError::new(e)
+        }
+    }
 }
 
 impl SftpError {

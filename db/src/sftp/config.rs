@@ -1,0 +1,89 @@
+//! The connection keys of the SFTP plugins' `parameter`, as DataX's ftpreader/ftpwriter
+//! spell them. Pure: no I/O.
+
+use datasync_engine::config::HumanDuration;
+use datasync_engine::Secret;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `protocol`: only `sftp` is supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SftpProtocol;
+
+impl<'de> Deserialize<'de> for SftpProtocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.to_ascii_lowercase().as_str() {
+            "sftp" => Ok(SftpProtocol),
+            "ftp" | "ftps" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" is not supported: plain FTP is out of scope; use protocol \"sftp\""
+            ))),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown protocol \"{s}\" (allowed: sftp)"
+            ))),
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+fn default_strict() -> bool {
+    true
+}
+
+/// The connection part of the SFTP plugins' `parameter`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SftpConnConfig {
+    /// Must be `sftp` (default).
+    #[serde(default)]
+    pub protocol: SftpProtocol,
+    /// Server host.
+    pub host: String,
+    /// Server port (22).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Password (or use `privateKey`).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Path of a private key file (OpenSSH or PEM).
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// Passphrase of the private key.
+    #[serde(default)]
+    pub passphrase: Option<Secret>,
+    /// known_hosts file to check the server's key against.
+    #[serde(default)]
+    pub known_hosts_file: Option<String>,
+    /// The server key's fingerprint as OpenSSH prints it (`SHA256:...`).
+    #[serde(default)]
+    pub host_key_fingerprint: Option<String>,
+    /// `false` accepts any host key (logged as a warning). Default `true`.
+    #[serde(default = "default_strict")]
+    pub strict_host_key_checking: bool,
+    /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
+    #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
+    pub timeout: HumanDuration,
+}
+
+/// DataX writes `timeout` in milliseconds; a string with a unit (`"30s"`) is read as such.
+fn millis_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .map(|ms| HumanDuration(Duration::from_millis(ms)))
+            .ok_or_else(|| serde::de::Error::custom("timeout must be milliseconds >= 0")),
+        serde_json::Value::String(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
+        other => Err(serde::de::Error::custom(format!(
+            "wrong type: found {other}, expected milliseconds or a duration such as \"30s\""
+        ))),
+    }
+}
