@@ -174,6 +174,33 @@ where
     }
 }
 
+/// A writer task whose work is blocking I/O (local files, SSH): it writes on a blocking thread
+/// and starts from scratch each time (a retry recreates its output), so it is retry-safe.
+/// Box it with [`blocking_task`].
+pub trait BlockingWriterTask: Clone + Send + 'static {
+    /// Writes everything `input` brings; runs on a blocking thread.
+    fn write_blocking(self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError>;
+}
+
+/// A [`WriterTask`] that runs a [`BlockingWriterTask`] on the blocking pool.
+pub fn blocking_task<T: BlockingWriterTask>(task: T) -> Box<dyn WriterTask> {
+    Box::new(OnBlockingPool(task))
+}
+
+struct OnBlockingPool<T>(T);
+
+#[async_trait]
+impl<T: BlockingWriterTask> WriterTask for OnBlockingPool<T> {
+    fn retry_safe(&self) -> bool {
+        true
+    }
+
+    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let task = self.0.clone();
+        blocking(move || task.write_blocking(input, ctx)).await
+    }
+}
+
 /// A job-level reader: validated configuration that can plan its tasks.
 #[async_trait]
 pub trait Reader: Send + Sync {

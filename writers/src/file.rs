@@ -8,6 +8,7 @@ use crate::textfiles::{some_paths, FileTarget, TextFiles};
 use datasync_codec::TextWriteConfig;
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
     async_trait, run_id, Params, PluginError, Resume, TaskContext, Writer, WriterPlugin, WriterTask,
 };
@@ -215,10 +216,10 @@ impl Writer for FileWriter {
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
         Ok((0..n)
             .map(|i| {
-                Box::new(FileTask {
+                blocking_task(FileTask {
                     writer: self.clone(),
                     staged: self.staging.join(self.files.output_name(i)),
-                }) as Box<dyn WriterTask>
+                })
             })
             .collect())
     }
@@ -258,40 +259,28 @@ pub(crate) async fn remove_staging(staging: PathBuf) -> Result<(), PluginError> 
     Ok(())
 }
 
+#[derive(Clone)]
 struct FileTask {
     writer: FileWriter,
     staged: PathBuf,
 }
 
-#[async_trait]
-impl WriterTask for FileTask {
-    fn retry_safe(&self) -> bool {
-        // The staged file is recreated from scratch on a retry.
-        true
-    }
-
-    async fn write(
-        &mut self,
-        mut input: BatchReceiver,
-        ctx: TaskContext,
-    ) -> Result<(), PluginError> {
-        let w = self.writer.clone();
-        let path = self.staged.clone();
-        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
-            let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
-            let location = path.display().to_string();
-            let inner = w.files.encode_into(
-                BufWriter::with_capacity(1 << 20, file),
-                &mut input,
-                &ctx,
-                &location,
-            )?;
-            let file = inner
-                .into_inner()
-                .map_err(|e| io("cannot flush", &path)(e.into_error()))?;
-            file.sync_all().map_err(io("cannot sync", &path))?;
-            Ok(())
-        })
-        .await
+/// Retry-safe: the staged file is recreated from scratch.
+impl BlockingWriterTask for FileTask {
+    fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let (w, path) = (self.writer, self.staged);
+        let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
+        let location = path.display().to_string();
+        let inner = w.files.encode_into(
+            BufWriter::with_capacity(1 << 20, file),
+            &mut input,
+            &ctx,
+            &location,
+        )?;
+        let file = inner
+            .into_inner()
+            .map_err(|e| io("cannot flush", &path)(e.into_error()))?;
+        file.sync_all().map_err(io("cannot sync", &path))?;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::textfiles::{some_paths, FileTarget, FileWriteMode, TextFiles};
 use datasync_db::sftp::{SftpConn, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
     async_trait, run_id, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };
@@ -332,10 +333,10 @@ impl Writer for SftpWriter {
                     Self::temp_prefix(),
                     self.files.output_name(i)
                 ));
-                Box::new(SftpTask {
+                blocking_task(SftpTask {
                     writer: self.clone(),
                     temp,
-                }) as Box<dyn WriterTask>
+                })
             })
             .collect())
     }
@@ -353,45 +354,33 @@ impl Writer for SftpWriter {
     }
 }
 
+#[derive(Clone)]
 struct SftpTask {
     writer: SftpWriter,
     temp: PathBuf,
 }
 
-#[async_trait]
-impl WriterTask for SftpTask {
-    fn retry_safe(&self) -> bool {
-        // The temporary file is recreated (truncated) on a retry.
-        true
-    }
-
-    async fn write(
-        &mut self,
-        mut input: BatchReceiver,
-        ctx: TaskContext,
-    ) -> Result<(), PluginError> {
-        let w = self.writer.clone();
-        let temp = self.temp.clone();
-        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
-            let c = w.conn.connect().map_err(SftpWriterError::from)?;
-            let f = call("cannot create", &temp, c.sftp.create(&temp))?;
-            let location = format!("sftp://{}{}", c.addr, temp.display());
-            let out = w.files.encode_into(
-                BufWriter::with_capacity(WRITE_BUFFER, f),
-                &mut input,
-                &ctx,
-                &location,
-            )?;
-            let mut f = out.into_inner().map_err(|e| {
-                SftpWriterError::from(SftpError::Io {
-                    action: "cannot upload",
-                    path: temp.display().to_string(),
-                    source: e.into_error(),
-                })
-            })?;
-            call("cannot close", &temp, f.close())?;
-            Ok(())
-        })
-        .await
+/// Retry-safe: the temporary file is recreated (truncated).
+impl BlockingWriterTask for SftpTask {
+    fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let (w, temp) = (self.writer, self.temp);
+        let c = w.conn.connect().map_err(SftpWriterError::from)?;
+        let f = call("cannot create", &temp, c.sftp.create(&temp))?;
+        let location = format!("sftp://{}{}", c.addr, temp.display());
+        let out = w.files.encode_into(
+            BufWriter::with_capacity(WRITE_BUFFER, f),
+            &mut input,
+            &ctx,
+            &location,
+        )?;
+        let mut f = out.into_inner().map_err(|e| {
+            SftpWriterError::from(SftpError::Io {
+                action: "cannot upload",
+                path: temp.display().to_string(),
+                source: e.into_error(),
+            })
+        })?;
+        call("cannot close", &temp, f.close())?;
+        Ok(())
     }
 }

@@ -12,12 +12,14 @@ use datasync_codec::hive::{partition_dir, HiveType};
 use datasync_codec::values::{column_names, row_values};
 use datasync_codec::ValueWriter;
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::{async_trait, run_id, DirtyRecord, PluginError, TaskContext, WriterTask};
+use datasync_engine::plugin::BlockingWriterTask;
+use datasync_engine::{run_id, DirtyRecord, PluginError, TaskContext};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub(super) struct ParquetTask {
     pub(super) w: Arc<Inner>,
     pub(super) task: usize,
@@ -169,119 +171,106 @@ fn partition_texts(a: &ArrayRef) -> Result<Vec<Option<String>>, String> {
         .collect()
 }
 
-#[async_trait]
-impl WriterTask for ParquetTask {
-    fn retry_safe(&self) -> bool {
-        // Files of an earlier attempt are removed from staging before a retry writes anew.
-        true
-    }
-
-    async fn write(
-        &mut self,
-        mut input: BatchReceiver,
-        ctx: TaskContext,
-    ) -> Result<(), PluginError> {
-        let w = Arc::clone(&self.w);
-        let task = self.task;
-        datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
-            let mut tw = TaskWriter {
-                prefix: format!("{}__{}_{task:05}_", w.stem, run_id()),
-                w: Arc::clone(&w),
-                parts: HashMap::new(),
-                tick: 0,
-            };
-            tw.clear_earlier_attempt()?;
-            let want = w.columns.len() + w.dynamic_parts.len();
-            let keys = w.partition_keys();
-            let static_rel = w.static_rel();
-            while let Some(b) = input.recv_blocking() {
-                ctx.check_cancelled()?;
-                let data = &b.data;
-                if data.num_columns() != want {
-                    return Err(ParquetWriterError::Columns {
-                        got: data.num_columns(),
-                        names: column_names(data).join(", "),
-                        want,
-                        declared: w
-                            .columns
-                            .iter()
-                            .map(|(n, _)| n.as_str())
-                            .chain(w.dynamic_parts.iter().map(|(n, _)| n.as_str()))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    }
-                    .into());
+/// Retry-safe: files of an earlier attempt are removed from staging first.
+impl BlockingWriterTask for ParquetTask {
+    fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+        let (w, task) = (self.w, self.task);
+        let mut tw = TaskWriter {
+            prefix: format!("{}__{}_{task:05}_", w.stem, run_id()),
+            w: Arc::clone(&w),
+            parts: HashMap::new(),
+            tick: 0,
+        };
+        tw.clear_earlier_attempt()?;
+        let want = w.columns.len() + w.dynamic_parts.len();
+        let keys = w.partition_keys();
+        let static_rel = w.static_rel();
+        while let Some(b) = input.recv_blocking() {
+            ctx.check_cancelled()?;
+            let data = &b.data;
+            if data.num_columns() != want {
+                return Err(ParquetWriterError::Columns {
+                    got: data.num_columns(),
+                    names: column_names(data).join(", "),
+                    want,
+                    declared: w
+                        .columns
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .chain(w.dynamic_parts.iter().map(|(n, _)| n.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 }
-                let mut bad: BTreeMap<usize, String> = BTreeMap::new();
-                let mut convert_col = |i: usize, name: &str, t: &HiveType| {
-                    let mut b = BadRows::default();
-                    let out = convert(data.column(i), t, &mut b).map_err(|m| {
-                        PluginError::new(ParquetWriterError::Target(format!(
-                            "column \"{name}\": {m}"
-                        )))
-                    })?;
-                    for (row, why) in b.0 {
-                        bad.entry(row)
-                            .or_insert_with(|| format!("column \"{name}\": {why}"));
-                    }
-                    Ok::<_, PluginError>(out)
-                };
-                let mut cols = Vec::with_capacity(w.columns.len());
-                for (i, (name, t)) in w.columns.iter().enumerate() {
-                    let out = convert_col(i, name, t)?;
-                    let out: ArrayRef = match out.data_type() {
-                        DataType::Timestamp(..) => Arc::new(
-                            out.as_primitive::<TimestampMicrosecondType>()
-                                .clone()
-                                .with_timezone("UTC"),
-                        ),
-                        _ => out,
-                    };
-                    cols.push(out);
-                }
-                let mut dyn_texts = Vec::with_capacity(w.dynamic_parts.len());
-                for (j, (name, t)) in w.dynamic_parts.iter().enumerate() {
-                    let out = convert_col(w.columns.len() + j, name, t)?;
-                    dyn_texts.push(partition_texts(&out).map_err(|m| {
-                        PluginError::new(ParquetWriterError::Target(format!(
-                            "column \"{name}\": {m}"
-                        )))
-                    })?);
-                }
-                for (row, why) in &bad {
-                    ctx.dirty(DirtyRecord {
-                        error: why.clone(),
-                        columns: column_names(data),
-                        values: row_values(data, *row),
-                        location: None,
-                    })?;
-                }
-                let mut batch = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
-                    .map_err(ParquetWriterError::from)?;
-                let rows = data.num_rows();
-                let good = rows - bad.len();
-                if good == 0 {
-                    continue;
-                }
-                if dyn_texts.is_empty() {
-                    if !bad.is_empty() {
-                        let keep: BooleanArray =
-                            (0..rows).map(|r| Some(!bad.contains_key(&r))).collect();
-                        batch = arrow_select::filter::filter_record_batch(&batch, &keep)
-                            .map_err(ParquetWriterError::from)?;
-                    }
-                    tw.write(&static_rel, &batch)?;
-                } else {
-                    tw.write_grouped(&batch, &dyn_texts, &bad, &keys)?;
-                }
-                ctx.counters.add_written(
-                    good as u64,
-                    (b.bytes as u64 * good as u64) / rows.max(1) as u64,
-                );
+                .into());
             }
-            tw.finish()?;
-            Ok(())
-        })
-        .await
+            let mut bad: BTreeMap<usize, String> = BTreeMap::new();
+            let mut convert_col = |i: usize, name: &str, t: &HiveType| {
+                let mut b = BadRows::default();
+                let out = convert(data.column(i), t, &mut b).map_err(|m| {
+                    PluginError::new(ParquetWriterError::Target(format!(
+                        "column \"{name}\": {m}"
+                    )))
+                })?;
+                for (row, why) in b.0 {
+                    bad.entry(row)
+                        .or_insert_with(|| format!("column \"{name}\": {why}"));
+                }
+                Ok::<_, PluginError>(out)
+            };
+            let mut cols = Vec::with_capacity(w.columns.len());
+            for (i, (name, t)) in w.columns.iter().enumerate() {
+                let out = convert_col(i, name, t)?;
+                let out: ArrayRef = match out.data_type() {
+                    DataType::Timestamp(..) => Arc::new(
+                        out.as_primitive::<TimestampMicrosecondType>()
+                            .clone()
+                            .with_timezone("UTC"),
+                    ),
+                    _ => out,
+                };
+                cols.push(out);
+            }
+            let mut dyn_texts = Vec::with_capacity(w.dynamic_parts.len());
+            for (j, (name, t)) in w.dynamic_parts.iter().enumerate() {
+                let out = convert_col(w.columns.len() + j, name, t)?;
+                dyn_texts.push(partition_texts(&out).map_err(|m| {
+                    PluginError::new(ParquetWriterError::Target(format!(
+                        "column \"{name}\": {m}"
+                    )))
+                })?);
+            }
+            for (row, why) in &bad {
+                ctx.dirty(DirtyRecord {
+                    error: why.clone(),
+                    columns: column_names(data),
+                    values: row_values(data, *row),
+                    location: None,
+                })?;
+            }
+            let mut batch = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
+                .map_err(ParquetWriterError::from)?;
+            let rows = data.num_rows();
+            let good = rows - bad.len();
+            if good == 0 {
+                continue;
+            }
+            if dyn_texts.is_empty() {
+                if !bad.is_empty() {
+                    let keep: BooleanArray =
+                        (0..rows).map(|r| Some(!bad.contains_key(&r))).collect();
+                    batch = arrow_select::filter::filter_record_batch(&batch, &keep)
+                        .map_err(ParquetWriterError::from)?;
+                }
+                tw.write(&static_rel, &batch)?;
+            } else {
+                tw.write_grouped(&batch, &dyn_texts, &bad, &keys)?;
+            }
+            ctx.counters.add_written(
+                good as u64,
+                (b.bytes as u64 * good as u64) / rows.max(1) as u64,
+            );
+        }
+        tw.finish()?;
+        Ok(())
     }
 }

@@ -235,10 +235,10 @@ impl Writer for ParquetWriter {
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
         Ok((0..n)
             .map(|task| {
-                Box::new(ParquetTask {
+                datasync_engine::plugin::blocking_task(ParquetTask {
                     w: Arc::clone(&self.w),
                     task,
-                }) as Box<dyn WriterTask>
+                })
             })
             .collect())
     }
