@@ -49,8 +49,7 @@ impl ReaderPlugin for SftpReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let conn: SftpConnConfig = parts.take()?;
-        conn.validate(p.path)?;
+        let conn = SftpConnConfig::take(&mut parts)?;
         let walk: Walk = parts.take()?;
         if walk.max_traversal_level == 0 {
             return Err(ConfigError::new(

@@ -75,8 +75,7 @@ impl WriterPlugin for SftpWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let conn: SftpConnConfig = parts.take()?;
-        conn.validate(p.path)?;
+        let conn = SftpConnConfig::take(&mut parts)?;
         let target: FileTarget = parts.take()?;
         let files = TextFiles::new(p.path, &target, parts.finish()?)?;
         if !target.path.starts_with('/') {

@@ -119,6 +119,13 @@ impl SftpError {
 }
 
 impl SftpConnConfig {
+    /// Takes the connection keys off a plugin's `parameter` and checks them.
+    pub fn take(parts: &mut datasync_engine::config::ParamParts<'_>) -> Result<Self, ConfigError> {
+        let conn: SftpConnConfig = parts.take()?;
+        conn.validate(parts.at())?;
+        Ok(conn)
+    }
+
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);

@@ -87,6 +87,11 @@ impl<'a> ParamParts<'a> {
         }
     }
 
+    /// The JSON path of the `parameter` object.
+    pub fn at(&self) -> &'a str {
+        self.at
+    }
+
     /// The value of a key not taken yet.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.rest.get(key)
