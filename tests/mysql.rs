@@ -744,3 +744,51 @@ fn only_a_key_with_a_unique_index_of_its_own_is_read_in_resumable_key_order() {
     }
     assert_eq!(db.query("SELECT COUNT(*), SUM(id) FROM dst"), "200\t10100");
 }
+
+#[test]
+fn credentials_in_the_jdbc_url_query_are_honoured_and_never_printed() {
+    let db = MariaDb::new();
+    let user = format!("u{}", &db.name[db.name.len() - 8..]);
+    let secret = "Pw%40query-9";
+    db.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'Pw@query-9'; GRANT ALL ON {}.* TO '{user}'@'%';
+         CREATE TABLE src (id INT PRIMARY KEY, v VARCHAR(8)); CREATE TABLE dst LIKE src;
+         INSERT INTO src VALUES (1, 'a'), (2, 'b')",
+        db.name
+    ));
+    let url = format!("{}?user={user}&password={secret}&useSSL=false", db.url());
+    let part = |kind: &str, table: &str, list: bool| {
+        let jdbc = if list {
+            format!("[\"{url}\"]")
+        } else {
+            format!("\"{url}\"")
+        };
+        format!(
+            r#"{{"name": "mysql{kind}", "parameter": {{"username": "", "column": ["id", "v"],
+                "connection": [{{"jdbcUrl": {jdbc}, "table": ["{table}"]}}]}}}}"#
+        )
+    };
+    let t = tempfile::tempdir().unwrap();
+    let text = job(
+        "{}",
+        &part("reader", "src", true),
+        &part("writer", "dst", false),
+    );
+    let p = write_job(t.path(), "urlpw", &text);
+    let o = run_in(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--report", "r.json"],
+    );
+    let all = format!(
+        "{}{}",
+        stderr(&o),
+        std::fs::read_to_string(t.path().join("r.json")).unwrap_or_default()
+    );
+    mariadb("", &format!("DROP USER IF EXISTS '{user}'@'%'"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(v ORDER BY id) FROM dst"),
+        "a,b"
+    );
+    assert!(!all.contains("Pw@query") && !all.contains(secret), "{all}");
+}

@@ -171,6 +171,11 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "dirty 3");
+    assert_stderr_has(
+        &o,
+        "warning: 3 dirty record(s) were not written; they are in ",
+    );
+    assert!(!stderr(&o).contains("no job.setting.errorLimit"));
     let dirty = std::fs::read_dir(d.path())
         .unwrap()
         .map(|e| e.unwrap().path())

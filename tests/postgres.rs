@@ -214,6 +214,10 @@ fn many_duplicates_are_isolated_on_the_server_and_upsert_takes_the_last_of_a_rep
     let o = copy_with_dirty_file(&pg, t.path(), "dups", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "written 80000  dirty 20000");
+    assert_stderr_has(
+        &o,
+        "warning: 20000 dirty record(s) were not written; they are in ",
+    );
     assert_stderr_has(&o, "dst: isolated ");
     assert_eq!(
         pg.query("SELECT count(*), count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v = 'v' || id) FROM dst"),

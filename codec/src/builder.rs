@@ -132,7 +132,14 @@ impl ColBuf {
             }
             Vals::U64(v) => v.push(t()?.parse().map_err(|_| bad("an unsigned integer"))?),
             Vals::F64(v) => {
-                let x: f64 = t()?.parse().map_err(|_| bad("a number"))?;
+                let text = t()?;
+                let x: f64 = text.parse().map_err(|_| bad("a number"))?;
+                if x.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
+                    // "1e400": Rust parses it as infinity; the value is out of range, not infinite.
+                    return Err(bad(&format!(
+                        "in the range of {ty} (it overflows to infinity)"
+                    )));
+                }
                 if *ty == DataType::Float32
                     && x.is_finite()
                     && (x as f32) as f64 != x
@@ -274,7 +281,9 @@ impl ColBuf {
 
 fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
     match (f, time) {
-        (Some(_), _) => "a date in the column's format".into(),
+        (Some(_), _) => {
+            "a date in the column's format (years 0001-9999, no leap second :60)".into()
+        }
         (None, false) => "a date (YYYY-MM-DD; set \"format\" for others)".into(),
         (None, true) => {
             "a date-time (YYYY-MM-DD[ HH:MM:SS[.ffffff]]; set \"format\" for others)".into()
@@ -456,5 +465,10 @@ mod tests {
         assert!(check_value(&DataType::Int64, None, "12").is_ok());
         assert!(check_value(&DataType::Int64, None, "x").is_err());
         assert!(check_value(&DataType::Int8, None, "300").is_err());
+        let e = check_value(&DataType::Float64, None, "1e400").unwrap_err();
+        assert!(e.contains("overflows"), "{e}");
+        assert!(check_value(&DataType::Float64, None, "-Infinity").is_ok());
+        assert!(check_value(&DataType::Float64, None, "inf").is_ok());
+        assert!(check_value(&DataType::Float32, None, "1e39").is_err());
     }
 }

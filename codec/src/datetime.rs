@@ -37,24 +37,27 @@ impl DateFormat {
         })
     }
 
-    /// Parses a date-time; a date-only pattern yields midnight.
+    /// Parses a date-time; a date-only pattern yields midnight. Refuses what the pattern
+    /// matches but no column can hold as written: a leap second (`23:59:60`) and a year
+    /// outside 0001-9999 (a sign, year 0).
     pub fn parse_datetime(&self, s: &str) -> Option<NaiveDateTime> {
-        if self.has_time {
-            NaiveDateTime::parse_from_str(s, &self.strftime).ok()
+        let dt = if self.has_time {
+            NaiveDateTime::parse_from_str(s, &self.strftime).ok()?
         } else {
             NaiveDate::parse_from_str(s, &self.strftime)
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+        };
+        use chrono::{Datelike, Timelike};
+        if dt.nanosecond() >= 1_000_000_000 || !(1..=9999).contains(&dt.year()) {
+            return None;
         }
+        Some(dt)
     }
 
     /// Parses a date (a pattern with a time part must match the whole text too).
     pub fn parse_date(&self, s: &str) -> Option<NaiveDate> {
-        if self.has_time {
-            self.parse_datetime(s).map(|dt| dt.date())
-        } else {
-            NaiveDate::parse_from_str(s, &self.strftime).ok()
-        }
+        self.parse_datetime(s).map(|dt| dt.date())
     }
 
     /// Whether the pattern has a time of day (otherwise formatting a timestamp would drop it).
@@ -311,6 +314,17 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 1, 31)
         );
         assert!(f.parse_date("31/13/2024").is_none());
+        let f = DateFormat::parse("yyyy-MM-dd HH:mm:ss").unwrap();
+        assert!(
+            f.parse_datetime("2016-12-31 23:59:60").is_none(),
+            "leap second"
+        );
+        assert!(
+            f.parse_datetime("-0001-01-01 00:00:00").is_none(),
+            "year -1"
+        );
+        assert!(f.parse_datetime("0000-01-01 00:00:00").is_none(), "year 0");
+        assert!(f.parse_datetime("9999-12-31 23:59:59").is_some());
     }
 
     #[test]

@@ -147,6 +147,9 @@ fn decode_delimited<S: DecodeSink>(
         ReadColumns::All => None,
     };
     let mut first = true;
+    // The field count of the first data row: a later row with another count is dirty (a
+    // delimiter inside an unquoted value, a cut line), not silently cut or padded.
+    let mut width: Option<usize> = None;
     loop {
         let more = csv.read_byte_record(&mut record).map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -199,9 +202,8 @@ fn decode_delimited<S: DecodeSink>(
             }
         };
         let nfields = record.len();
-        let strict_width = matches!(columns, ReadColumns::All).then_some(d.columns.len());
-        let result = match strict_width {
-            Some(w) if w != nfields => Err(format!(
+        let result = match *width.get_or_insert(nfields) {
+            w if w != nfields => Err(format!(
                 "expected {w} fields like the first row, found {nfields}"
             )),
             _ => d.row(|src| match src {

@@ -229,3 +229,22 @@ fn the_types_under_test_are_the_declared_ones() {
         ReadColumns::All => panic!("declared columns expected"),
     }
 }
+
+#[test]
+fn a_row_with_another_field_count_than_the_first_is_dirty() {
+    let cols: Vec<datasync_codec::ColumnSpec> = serde_json::from_value(json!([
+        {"index": 0, "type": "long"}, {"index": 1, "type": "string"}
+    ]))
+    .unwrap();
+    let cols = parse_columns(&cols, "p.column", FileFormat::Csv).unwrap();
+    let c = decode(b"1,a\n2,b,extra\n3\n4,d\n", FileFormat::Csv, &cols);
+    let rows: usize = c.batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 2, "rows 1 and 4 load");
+    assert_eq!(c.dirty.len(), 2);
+    assert!(
+        c.dirty[0].error.contains("expected 2 fields"),
+        "{}",
+        c.dirty[0].error
+    );
+    assert_eq!(c.dirty[0].values.len(), 3, "the whole row is kept");
+}

@@ -137,6 +137,9 @@ pub struct Report {
     /// The dirty-record file, when any was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dirty_file: Option<String>,
+    /// Whether `job.setting.errorLimit` sets a limit (absent: DataX's default, none).
+    #[serde(skip)]
+    pub error_limit_set: bool,
     /// Task retries made.
     pub retries: u32,
     /// Records written per second.
@@ -185,6 +188,8 @@ impl Report {
             bytes_written: 0,
             dirty_records: 0,
             dirty_file: None,
+            error_limit_set: spec.setting.error_limit.record.is_some()
+                || spec.setting.error_limit.percentage.is_some(),
             retries: 0,
             records_per_second: 0.0,
             mb_per_second: 0.0,
@@ -216,10 +221,25 @@ impl Report {
             Status::ErrorLimitExceeded => "FAILED (error limit exceeded)",
             Status::Interrupted => "INTERRUPTED",
         };
-        let mut s = format!(
+        let mut s = String::new();
+        if self.dirty_records > 0 && self.status == Status::Succeeded {
+            s.push_str(&format!(
+                "datasync: warning: {} dirty record(s) were not written; they are in {}{}\n",
+                self.dirty_records,
+                self.dirty_file
+                    .as_deref()
+                    .unwrap_or("the dirty-record file"),
+                if self.error_limit_set {
+                    ""
+                } else {
+                    " (no job.setting.errorLimit: DataX's default, no limit)"
+                }
+            ));
+        }
+        s.push_str(&format!(
             "datasync: job {} {} in {:.2}s (exit {})\n",
             self.job, status, self.duration_seconds, self.exit_code
-        );
+        ));
         if let Some(e) = &self.error {
             s.push_str(&format!("  error     {e}\n"));
         }

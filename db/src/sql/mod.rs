@@ -48,6 +48,20 @@ mod tests {
         assert!(parse_jdbc_url("jdbc:mysql://a:1,b:2/db", MY).is_err());
         assert!(parse_jdbc_url("h:3306", MY).is_err());
         assert_eq!(mask("mysql://u:pw@h/db"), "mysql://u:***@h/db");
+        // JDBC's query-string credentials are honoured and never shown.
+        let raw = "jdbc:mysql://h:3306/db?user=app&password=s3cret&useSSL=false";
+        let u = parse_jdbc_url(raw, MY).unwrap();
+        assert_eq!(
+            (u.user.as_deref(), u.password.as_deref()),
+            (Some("app"), Some("s3cret"))
+        );
+        assert_eq!(u.param("password"), None);
+        assert_eq!(u.param("usessl"), Some("false"));
+        assert!(!u.to_string().contains("s3cret") && !format!("{u:?}").contains("s3cret"));
+        assert_eq!(
+            mask(raw),
+            "jdbc:mysql://h:3306/db?user=app&password=***&useSSL=false"
+        );
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub fn parse_jdbc_url(url: &str, schemes: &[&str]) -> Result<JdbcUrl, String> {
         })
         .transpose()?;
     let database = Some(percent_decode(path.trim_end_matches('/'))).filter(|d| !d.is_empty());
-    let params = query
+    let mut params: Vec<(String, String)> = query
         .split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
@@ -145,6 +145,18 @@ pub fn parse_jdbc_url(url: &str, schemes: &[&str]) -> Result<JdbcUrl, String> {
             (percent_decode(k), percent_decode(v))
         })
         .collect();
+    // JDBC drivers read `user=` / `password=` from the query string too: honour them (the
+    // password never shows in messages) unless the authority already names them.
+    let mut take = |name: &str| {
+        let i = params
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        Some(params.remove(i).1)
+    };
+    let query_user = take("user");
+    let query_password = take("password");
+    let user = user.or(query_user);
+    let password = password.or(query_password);
     Ok(JdbcUrl {
         scheme,
         host,
@@ -156,8 +168,10 @@ pub fn parse_jdbc_url(url: &str, schemes: &[&str]) -> Result<JdbcUrl, String> {
     })
 }
 
-/// A URL with any `user:password@` password replaced by `***`.
+/// A URL with any `user:password@` password and any `password=` query value replaced by
+/// `***`.
 pub fn mask(url: &str) -> String {
+    let url = &mask_query_password(url);
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let ui = &url[s + 3..at];
@@ -168,6 +182,20 @@ pub fn mask(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+fn mask_query_password(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
 }
 
 /// A statement on one line, cut at 120 characters, for error messages.

@@ -61,6 +61,10 @@ pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<A
             whole_numbers_only(src, target, bad);
             cast_checked(src, target, bad)?
         }
+        DataType::Boolean => {
+            zero_or_one_only(src, target, bad);
+            cast_checked(src, target, bad)?
+        }
         _ => cast_checked(src, target, bad)?,
     };
     if let DataType::Float32 | DataType::Float64 = target.arrow {
@@ -136,6 +140,29 @@ fn whole_numbers_only(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
             }
         }
         _ => {}
+    }
+}
+
+/// BOOLEAN targets from numbers: only 0 and 1 are truth values (MySQL's TINYINT(1) holds
+/// -128..127; a cast would turn every non-zero into true).
+fn zero_or_one_only(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
+    if !(src.data_type().is_numeric()) {
+        return;
+    }
+    let Ok(as_f64) = cast_with_options(src, &DataType::Float64, &safe()) else {
+        return;
+    };
+    let f = as_f64.as_primitive::<Float64Type>();
+    for i in 0..src.len() {
+        if src.is_valid(i) && !(f.is_valid(i) && (f.value(i) == 0.0 || f.value(i) == 1.0)) {
+            bad.mark(i, || {
+                format!(
+                    "{} is not a truth value; {} holds only 0 and 1 from numbers",
+                    show(src, i),
+                    target.name
+                )
+            });
+        }
     }
 }
 
@@ -392,7 +419,7 @@ fn to_date(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<Array
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampNanosecondArray};
+    use arrow_array::{Float64Array, Int64Array, Int8Array, StringArray, TimestampNanosecondArray};
     use datasync_codec::hive::parse_hive_type;
 
     fn run(src: ArrayRef, t: &str) -> (ArrayRef, BadRows) {
@@ -425,6 +452,13 @@ mod tests {
         let (out, bad) = run(src, "decimal(12,2)");
         assert_eq!(out.as_primitive::<Decimal128Type>().value(1), 1234);
         assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![0]);
+    }
+
+    #[test]
+    fn booleans_from_numbers_are_zero_or_one() {
+        let (out, bad) = run(Arc::new(Int8Array::from(vec![0, 1, 127, -128])), "boolean");
+        assert_eq!(bad.0.len(), 2, "127 and -128 are not truth values");
+        assert!(out.as_boolean().value(1));
     }
 
     #[test]
