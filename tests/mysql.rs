@@ -792,3 +792,38 @@ fn credentials_in_the_jdbc_url_query_are_honoured_and_never_printed() {
     );
     assert!(!all.contains("Pw@query") && !all.contains(secret), "{all}");
 }
+
+#[test]
+fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id INT PRIMARY KEY, d DECIMAL(12,2), i INT, c VARCHAR(3))");
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "1,0.12,3,abc\n2,0.125,3,abc\n3,1.555,3,abc\n4,2.50,4,abcd\n5,-7,-8,\n",
+    )
+    .unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [
+            {{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}},
+            {{"index": 2, "type": "string"}}, {{"index": 3, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+    let cols = r#""column": ["id", "d", "i", "c"],"#;
+    for (mode, name) in [("insert", "ins"), ("replace", "rep")] {
+        db.exec("DELETE FROM dst");
+        let w = writer(&db, "dst", &format!(r#"{cols} "writeMode": "{mode}","#));
+        let (o, d) = run_job(name, &job("{}", &reader, &w));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            db.query("SELECT GROUP_CONCAT(CONCAT_WS('/', id, d, i, c) ORDER BY id) FROM dst"),
+            "1/0.12/3/abc,5/-7.00/-8/",
+            "{mode}"
+        );
+        let dirty =
+            std::fs::read_to_string(d.path().join(format!("datasync-dirty-{name}.jsonl"))).unwrap();
+        assert_eq!(dirty.lines().count(), 3, "{dirty}");
+        assert!(dirty.contains("would change the value"), "{dirty}");
+    }
+}

@@ -67,37 +67,6 @@ fn round_trip_every_type_compares_equal_by_sql() {
 }
 
 #[test]
-fn numeric_that_does_not_fit_is_dirty_not_rounded() {
-    let pg = Pg::new();
-    pg.query(
-        "CREATE TABLE src (id int, n numeric); CREATE TABLE dst (id int, n numeric);
-              INSERT INTO src VALUES (1, 1.5), (2, 0.12345678901234), (3, 1e40), (4, 'NaN')",
-    );
-    let cols = r#""column": ["id", "n"],"#;
-    let (o, t) = run_job(
-        "num",
-        &job(
-            "{}",
-            &pg_reader(&pg, "src", cols),
-            &pg_writer(&pg, "dst", cols),
-        ),
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(
-        pg.query("SELECT string_agg(id || '=' || n, ',' ORDER BY id) FROM dst"),
-        "1=1.5000000000"
-    );
-    let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-num.jsonl")).unwrap();
-    assert_eq!(dirty.lines().count(), 3, "{dirty}");
-    assert!(
-        dirty.contains("more fraction digits")
-            && dirty.contains("does not fit")
-            && dirty.contains("NaN"),
-        "{dirty}"
-    );
-}
-
-#[test]
 fn split_pk_channel_4_counts_and_sums_equal() {
     let pg = Pg::new();
     pg.query("CREATE TABLE src (id int PRIMARY KEY, k bigint, v numeric(12,2)); CREATE TABLE dst (id int, k bigint, v numeric(12,2));
@@ -576,5 +545,61 @@ fn table_staging_with_quoted_schema_table_and_columns_cleans_up_a_dead_runs_tabl
     assert_eq!(
         pg.query("SELECT count(*) FROM pg_class WHERE relname LIKE 'datasync\\_stg\\_%'"),
         "0"
+    );
+}
+
+#[test]
+fn numerics_without_precision_arrive_exactly_in_postgres_and_in_csv() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int PRIMARY KEY, v numeric, w numeric(60,3));
+         CREATE TABLE dst (id int PRIMARY KEY, v numeric, w numeric(60,3));
+         INSERT INTO src VALUES (1, 0.123456789012345678, 1.5), (2, 1e-30, -0.001),
+           (3, 12345678901234567890123456789, 123456789012345678901234567890123456789012345678901234567.891),
+           (4, 'NaN', NULL), (5, 'Infinity', 0), (6, '-Infinity', 0), (7, -0.0, 0), (8, NULL, NULL)",
+    );
+    // PostgreSQL keeps -0.0 as 0.0 (numeric has no negative zero); its text is what arrives.
+    let cols = r#""column": ["id", "v", "w"],"#;
+    let (o, t) = run_job(
+        "num",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", cols),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "read 8  written 8  dirty 0");
+    drop(t);
+    assert_eq!(
+        pg.query(
+            "SELECT count(*) FROM src s JOIN dst d USING (id)
+             WHERE s.v IS NOT DISTINCT FROM d.v AND s.w IS NOT DISTINCT FROM d.w
+               AND s.v::text IS NOT DISTINCT FROM d.v::text"
+        ),
+        "8"
+    );
+    // Into CSV: the exact text, read back by Python's csv module.
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let w = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "n.csv", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let p = write_job(
+        t.path(),
+        "numcsv",
+        &job("{}", &pg_reader(&pg, "src", cols), &w),
+    );
+    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&out);
+    let got = run_python(
+        "import csv, sys\nrows = sorted(csv.reader(open(sys.argv[1])), key=lambda r: int(r[0]))\nprint('|'.join(r[1] for r in rows))",
+        &[files[0].to_str().unwrap()],
+    );
+    assert_eq!(
+        got.trim(),
+        "0.123456789012345678|0.000000000000000000000000000001|12345678901234567890123456789|NaN|Infinity|-Infinity|0.0|\\N"
     );
 }

@@ -48,7 +48,8 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("real", "float32", "real"),
     ("double precision", "float64", "double precision"),
     ("numeric(12,2)", "decimal(12,2)", "numeric(12,2)"),
-    ("numeric", "decimal(38,10)", "numeric(38,10)"),
+    ("numeric", "utf8", "text"),
+    ("numeric(60,2)", "utf8", "text"),
     ("text", "utf8", "text"),
     ("varchar(20)", "utf8", "text"),
     ("char(5)", "utf8", "text"),
@@ -65,9 +66,6 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("timestamptz", "timestamp[us]", "timestamp(6)"),
     ("time", "time64[us]", "time"),
 ];
-
-/// Scale used for numeric columns declared without one.
-pub const UNCONSTRAINED_SCALE: i8 = 10;
 
 /// How a result column is read: `None` means "select it as ::text" (intervals, network types,
 /// arrays, ranges, geometric and other types without a native decoder here).
@@ -92,12 +90,13 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PostgresKind)> {
         Type::FLOAT4 => (DataType::Float32, PostgresKind::F32),
         Type::FLOAT8 => (DataType::Float64, PostgresKind::F64),
         Type::NUMERIC => {
-            let (p, s) = if typmod >= 4 {
-                let m = typmod - 4;
-                (((m >> 16) & 0xffff) as u8, (m & 0xffff) as i8)
-            } else {
-                (38, UNCONSTRAINED_SCALE)
-            };
+            // Without a declared precision any value may come (131,072 digits, NaN,
+            // Infinity): read as exact text, like numerics wider than 38 digits.
+            if typmod < 4 {
+                return None;
+            }
+            let m = typmod - 4;
+            let (p, s) = (((m >> 16) & 0xffff) as u8, (m & 0xffff) as i8);
             if p == 0 || p > 38 || s < 0 || s as u8 > p {
                 return None;
             }
@@ -180,7 +179,8 @@ mod tests {
         );
         assert_eq!(
             arrow_type(&Type::NUMERIC, -1),
-            Some((DataType::Decimal128(38, 10), PostgresKind::Numeric(10)))
+            None,
+            "no declared precision: read as exact text"
         );
         assert_eq!(
             arrow_type(&Type::NUMERIC, (60 << 16 | 2) + 4),

@@ -55,6 +55,88 @@ fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
         .map_err(|_| format!("expected {N} bytes, got {}", b.len()))
 }
 
+/// A binary COPY value as readable text for a dirty record: decoded as the column's type
+/// where it decodes (numbers, dates, text; arrays as JSON lists), `\\x` hex otherwise.
+pub fn readable(col: ColKind, b: &[u8]) -> serde_json::Value {
+    match decode(col, b) {
+        Ok(v) => scalar_value(&v, col.kind, col.elem.map(|(k, _)| k)),
+        Err(_) => serde_json::Value::String(hex(b)),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    format!(
+        "\\x{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
+fn scalar_value(
+    v: &Scalar<'_>,
+    kind: PostgresKind,
+    elem: Option<PostgresKind>,
+) -> serde_json::Value {
+    use serde_json::Value;
+    let text = match v {
+        Scalar::Null => return Value::Null,
+        Scalar::List(items) => {
+            let k = elem.unwrap_or(PostgresKind::Text);
+            return Value::Array(items.iter().map(|i| scalar_value(i, k, None)).collect());
+        }
+        Scalar::Bool(x) => x.to_string(),
+        Scalar::I16(x) => x.to_string(),
+        Scalar::I32(x) => x.to_string(),
+        Scalar::I64(x) => x.to_string(),
+        Scalar::F32(x) => x.to_string(),
+        Scalar::F64(x) => x.to_string(),
+        Scalar::Dec(x) => {
+            let scale = match kind {
+                PostgresKind::Numeric(s) => s.max(0) as u32,
+                _ => 0,
+            };
+            decimal_text(*x, scale)
+        }
+        Scalar::Str(s) => (*s).to_string(),
+        Scalar::Owned(s) => s.clone(),
+        Scalar::Bytes(b) => hex(b),
+        Scalar::Date(d) => chrono::NaiveDate::default()
+            .checked_add_signed(chrono::TimeDelta::days(i64::from(*d)))
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| d.to_string()),
+        Scalar::Micros(m) if kind == PostgresKind::Time => {
+            let (secs, micros) = (m.div_euclid(1_000_000), m.rem_euclid(1_000_000));
+            format!(
+                "{:02}:{:02}:{:02}.{micros:06}",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        }
+        Scalar::Micros(m) => chrono::DateTime::from_timestamp_micros(*m)
+            .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            .unwrap_or_else(|| m.to_string()),
+    };
+    Value::String(text)
+}
+
+/// `v` scaled by 10^-`scale`, as exact decimal text.
+fn decimal_text(v: i128, scale: u32) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let s = scale as usize;
+    let digits = if digits.len() <= s {
+        format!("{}{digits}", "0".repeat(s + 1 - digits.len()))
+    } else {
+        digits
+    };
+    let (int, frac) = digits.split_at(digits.len() - s);
+    let sign = if v < 0 { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
 /// Decodes one binary value of `kind` (with the column's `precision` for numerics).
 pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
     let precision = col.precision;
@@ -412,6 +494,38 @@ mod tests {
             v.extend_from_slice(&d.to_be_bytes());
         }
         v
+    }
+
+    #[test]
+    fn dirty_values_are_readable_text() {
+        let col = |kind| ColKind {
+            kind,
+            precision: 12,
+            elem: None,
+        };
+        assert_eq!(readable(col(PostgresKind::I32), &1i32.to_be_bytes()), "1");
+        assert_eq!(
+            readable(
+                col(PostgresKind::Numeric(2)),
+                &num(&[1, 2345, 6700], 1, true)
+            ),
+            "-12345.67"
+        );
+        assert_eq!(
+            readable(col(PostgresKind::Date), &(-10_957i32).to_be_bytes()),
+            "1970-01-01"
+        );
+        assert_eq!(
+            readable(col(PostgresKind::Time), &3_723_000_001i64.to_be_bytes()),
+            "01:02:03.000001"
+        );
+        assert_eq!(readable(col(PostgresKind::Bytes), &[0, 255]), "\\x00ff");
+        assert_eq!(
+            readable(col(PostgresKind::I32), &[1]),
+            "\\x01",
+            "undecodable: hex"
+        );
+        assert_eq!(decimal_text(5, 2), "0.05");
     }
 
     #[test]

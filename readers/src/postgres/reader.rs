@@ -1,7 +1,7 @@
 //! The reader: validation, split planning, and streaming a split through binary COPY.
 
 use super::copy::CopyFrames;
-use super::decode::{decode, ColKind, Columns, Scalar};
+use super::decode::{decode, readable, ColKind, Columns, Scalar};
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlsplit::{plan_key_splits, KeyProbe};
 use bytes::{Buf, BytesMut};
@@ -125,17 +125,6 @@ impl Reader for PostgresReader {
                 }) as Box<dyn ReaderTask>
             })
             .collect())
-    }
-}
-
-/// A binary COPY value for a dirty record: text as text, anything else as `\\x` hex.
-fn readable(kind: PostgresKind, b: &[u8]) -> String {
-    match (kind, std::str::from_utf8(b)) {
-        (PostgresKind::Text, Ok(s)) => s.to_string(),
-        _ => format!(
-            "\\x{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
     }
 }
 
@@ -330,7 +319,7 @@ fn decode_row<'a>(
                     .zip(kinds)
                     .map(|(s, k)| match s {
                         None => Value::Null,
-                        Some((at, len)) => Value::String(readable(k.kind, &buf[*at..*at + *len])),
+                        Some((at, len)) => readable(*k, &buf[*at..*at + *len]),
                     })
                     .collect();
                 return Err((format!("column {}: {e}", names[i]), values));

@@ -241,10 +241,34 @@ impl MysqlTask {
                     let _ = s.conn.query_drop("ROLLBACK").await;
                     return Err(e.into());
                 }
+                if let Some(changed) = value_changes(&mut s.conn).await? {
+                    s.conn.query_drop("ROLLBACK").await?;
+                    return Err(Failed::Changed(changed));
+                }
                 n = 0;
             }
         }
         s.conn.query_drop("COMMIT").await.map_err(Failed::AtCommit)
+    }
+
+    /// One row in its own transaction: committed when the server stored it as sent, rolled
+    /// back (and the warnings returned) when it would have changed a value.
+    async fn insert_one(
+        &self,
+        s: &mut Session,
+        sql: &str,
+    ) -> Result<Option<String>, mysql_async::Error> {
+        s.conn.query_drop("START TRANSACTION").await?;
+        if let Err(e) = s.conn.query_drop(sql).await {
+            let _ = s.conn.query_drop("ROLLBACK").await;
+            return Err(e);
+        }
+        if let Some(changed) = value_changes(&mut s.conn).await? {
+            s.conn.query_drop("ROLLBACK").await?;
+            return Ok(Some(changed));
+        }
+        s.conn.query_drop("COMMIT").await?;
+        Ok(None)
     }
 
     /// A new session after a lost connection, waiting up to `reconnectTimeout` for the server.
@@ -286,6 +310,36 @@ pub(super) fn too_big(bytes: usize, room: usize) -> String {
 pub(super) enum Failed {
     Before(mysql_async::Error),
     AtCommit(mysql_async::Error),
+    /// The server changed a value on the way in (rounded, cut, clamped) and said so only in a
+    /// warning: the unit was rolled back.
+    Changed(String),
+}
+
+/// Server warnings that mean a value was changed on the way in rather than stored as sent:
+/// NULL into NOT NULL set to a default (1263), out of range clamped (1264), data truncated or a
+/// decimal rounded (1265), incorrect value truncated (1292), incorrect value (1366), data too
+/// long (1406).
+const VALUE_CHANGED: &[u32] = &[1263, 1264, 1265, 1292, 1366, 1406];
+
+/// After a statement: the warnings that say a value was changed, if any (one line).
+pub(super) async fn value_changes(
+    conn: &mut mysql_async::Conn,
+) -> Result<Option<String>, mysql_async::Error> {
+    if conn.get_warnings() == 0 {
+        return Ok(None);
+    }
+    let rows: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS").await?;
+    let changed: Vec<String> = rows
+        .into_iter()
+        .filter(|(_, code, _)| VALUE_CHANGED.contains(code))
+        .map(|(level, code, msg)| format!("{level} {code}: {msg}"))
+        .collect();
+    Ok((!changed.is_empty()).then(|| {
+        format!(
+            "the server would change the value ({}); not written",
+            changed.join("; ")
+        )
+    }))
 }
 
 impl From<mysql_async::Error> for Failed {
@@ -378,6 +432,12 @@ impl MysqlTask {
                                 s.url
                             );
                             s = self.reopen(&s.url.to_string()).await?;
+                            landed = Some(
+                                self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
+                                    .await?,
+                            );
+                        }
+                        Err(Failed::Changed(_)) => {
                             landed = Some(
                                 self.insert_rows(&mut s, batch, &ok_rows, head, tail, &ctx)
                                     .await?,
@@ -553,15 +613,23 @@ impl MysqlTask {
                 {
                     return Err(cc.query_error(&s.url, head, e).into())
                 }
-                Err(Failed::Before(e) | Failed::AtCommit(e)) => {
-                    tracing::debug!("batch failed on data ({e}); isolating bad rows one by one");
+                Err(f) => {
+                    match f {
+                        Failed::Changed(w) => {
+                            tracing::debug!("batch changed values ({w}); isolating them row by row")
+                        }
+                        Failed::Before(e) | Failed::AtCommit(e) => tracing::debug!(
+                            "batch failed on data ({e}); isolating bad rows one by one"
+                        ),
+                    }
                     let mut landed = 0;
                     ctx.counters.set_isolating(tuples.len() as u64);
                     let isolated = async {
                         for (r, lit) in &tuples {
                             let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
-                            match s.conn.query_drop(sql.as_str()).await {
-                                Ok(()) => landed += 1,
+                            match self.insert_one(s, &sql).await {
+                                Ok(None) => landed += 1,
+                                Ok(Some(changed)) => self.dirty(ctx, batch, *r, changed)?,
                                 Err(e) if e.is_fatal() || is_structural(&e) => {
                                     return Err(cc.query_error(&s.url, head, e).into())
                                 }
