@@ -827,3 +827,60 @@ fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
         assert!(dirty.contains("would change the value"), "{dirty}");
     }
 }
+
+/// createTable across systems keeps the source's kind of column where the Arrow type only
+/// carries the values: MySQL DECIMAL(65,30), TIME beyond a day and JSON into PostgreSQL, and a
+/// PostgreSQL text[] (with NULL and quotes) into MySQL as a JSON array.
+#[test]
+fn create_table_across_systems_keeps_wide_decimals_times_json_and_arrays() {
+    let db = MariaDb::new();
+    let pg = Pg::new();
+    db.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, d DECIMAL(65,30), t TIME(6), j JSON);
+         INSERT INTO src VALUES (1, '12345678901234567890123456789012345.123456789012345678901234567891',
+           '-838:59:59.000001', '{\"k\": [1, 2]}'), (2, NULL, '00:00:00', NULL)",
+    );
+    let pg_writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {}, "column": ["*"], "createTable": true,
+            "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+        pg_server().login().replacen("", "{", 1),
+        pg.url()
+    );
+    let (o, _t) = run_job(
+        "x1",
+        &job("{}", &reader(&db, r#""column": ["*"],"#), &pg_writer),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let types = pg.query(
+        "SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
+         WHERE attrelid = 'dst'::regclass AND attnum > 0",
+    );
+    // MySQL sends JSON columns as JSON (-> jsonb); MariaDB's JSON is a LONGTEXT on the wire.
+    assert!(
+        types == "integer,numeric(65,30),interval,jsonb"
+            || types == "integer,numeric(65,30),interval,text",
+        "{types}"
+    );
+    assert_eq!(
+        pg.query("SELECT d::text, t::text, (j::jsonb)->'k'->>1 FROM dst WHERE id = 1"),
+        "12345678901234567890123456789012345.123456789012345678901234567891|-838:59:59.000001|2"
+    );
+
+    pg.query(
+        r#"CREATE TABLE arr (id int PRIMARY KEY, a text[]);
+           INSERT INTO arr VALUES (1, ARRAY['x', NULL, 'q"u,o']), (2, '{}')"#,
+    );
+    let pg_reader = format!(
+        r#"{{"name": "postgresqlreader", "parameter": {}, "column": ["*"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["arr"]}}]}}}}"#,
+        pg_server().login().replacen("", "{", 1),
+        pg.url()
+    );
+    let w = writer(&db, "arr2", r#""column": ["*"], "createTable": true,"#);
+    let (o, _t) = run_job("x2", &job("{}", &pg_reader, &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT JSON_EXTRACT(a, '$[1]') IS NULL, JSON_TYPE(JSON_EXTRACT(a, '$[1]')), JSON_UNQUOTE(JSON_EXTRACT(a, '$[2]')), JSON_LENGTH(a) FROM arr2 ORDER BY id"),
+        "0\tNULL\tq\"u,o\t3\n1\tNULL\tNULL\t0"
+    );
+}

@@ -370,6 +370,16 @@ impl TextBatchBuilder {
     }
 
     /// The schema of the batches.
+    /// Replaces column `i`'s field (same name and type; e.g. with metadata) in the schema of
+    /// the batches to come.
+    pub fn map_field(&mut self, i: usize, f: impl FnOnce(Field) -> Field) {
+        let mut fields: Vec<Field> = self.schema.fields().iter().map(|f| (**f).clone()).collect();
+        if let Some(slot) = fields.get_mut(i) {
+            *slot = f(slot.clone());
+            self.schema = Arc::new(Schema::new(fields));
+        }
+    }
+
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }

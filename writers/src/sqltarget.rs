@@ -109,18 +109,18 @@ pub fn target_columns(column: &[String], batch: &RecordBatch) -> Result<Vec<Stri
     Ok(column.to_vec())
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for `createTable`: the batch's Arrow types mapped by `ddl`
-/// (the system's type table) under the target column `names`.
+/// `CREATE TABLE IF NOT EXISTS` for `createTable`: the batch's columns mapped by `ddl` (the
+/// system's type table, which honours a recorded source type) under the target column `names`.
 pub fn create_table_sql(
     d: datasync_db::sql::Dialect,
     table: &str,
     batch: &RecordBatch,
     names: &[String],
-    ddl: fn(&arrow_schema::DataType) -> Option<String>,
+    ddl: fn(&arrow_schema::Field) -> Option<String>,
 ) -> Result<String, String> {
     let mut cols = Vec::with_capacity(names.len());
     for (f, name) in batch.schema().fields().iter().zip(names) {
-        let t = ddl(f.data_type()).ok_or_else(|| {
+        let t = ddl(f).ok_or_else(|| {
             format!(
                 "createTable: no {d:?} type for column {name} of type {}",
                 f.data_type()

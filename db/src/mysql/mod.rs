@@ -6,6 +6,6 @@ mod conn;
 mod types;
 
 pub use conn::{tls_mode, MysqlConnConfig, MysqlError, Tls, MYSQL_SCHEMES};
-pub use types::{arrow_type, ddl_type, ColumnKind, TYPE_TABLE};
+pub use types::{arrow_type, ddl_for, ddl_type, source_type, ColumnKind, TYPE_TABLE};
 
 pub use mysql_async;

@@ -17,7 +17,9 @@ pub enum ColumnKind {
     Bit,
 }
 
-/// (MySQL type as written in DDL, Arrow type it reads as, DDL `createTable` writes for it).
+/// (MySQL type as written in DDL, Arrow type it reads as, DDL `createTable` writes for it, as
+/// the server reports it back: MariaDB's JSON is a LONGTEXT). Where the Arrow type only carries
+/// the values (text), the recorded source type decides the DDL (see [`ddl_for`]).
 pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("TINYINT", "int8", "TINYINT"),
     ("TINYINT UNSIGNED", "uint8", "TINYINT UNSIGNED"),
@@ -31,7 +33,7 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("BIGINT UNSIGNED", "uint64", "BIGINT UNSIGNED"),
     ("DECIMAL(12,2)", "decimal(12,2)", "DECIMAL(12,2)"),
     ("DECIMAL(38,10)", "decimal(38,10)", "DECIMAL(38,10)"),
-    ("DECIMAL(65,30)", "utf8", "LONGTEXT"),
+    ("DECIMAL(65,30)", "utf8", "DECIMAL(65,30)"),
     ("FLOAT", "float32", "FLOAT"),
     ("DOUBLE", "float64", "DOUBLE"),
     ("BIT(1)", "boolean", "BOOLEAN"),
@@ -41,7 +43,7 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("DATE", "date32", "DATE"),
     ("DATETIME(6)", "timestamp[us]", "DATETIME(6)"),
     ("TIMESTAMP(3)", "timestamp[us]", "DATETIME(6)"),
-    ("TIME(6)", "utf8", "LONGTEXT"),
+    ("TIME(6)", "utf8", "TIME(6)"),
     ("CHAR(10)", "utf8", "LONGTEXT"),
     ("VARCHAR(64)", "utf8", "LONGTEXT"),
     ("TEXT", "utf8", "LONGTEXT"),
@@ -135,9 +137,48 @@ pub fn arrow_type(col: &Column) -> (DataType, ColumnKind) {
     (t, ColumnKind::Text)
 }
 
+/// The source type to record on a column whose Arrow type only carries its values (see
+/// `datasync_db::sql::source_type::SOURCE_TYPE`): DECIMAL beyond 38 digits, TIME, JSON.
+pub fn source_type(col: &Column) -> Option<String> {
+    use ColumnType::*;
+    match col.column_type() {
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => {
+            let scale = col.decimals();
+            let unsigned = col.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+            let len = col.column_length() as i64;
+            let precision = len - i64::from(scale > 0) - i64::from(!unsigned);
+            (precision > 38).then(|| format!("decimal({precision},{scale})"))
+        }
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => Some("time".into()),
+        MYSQL_TYPE_JSON => Some("json".into()),
+        _ => None,
+    }
+}
+
+/// The column type `createTable` uses for a column: its recorded source type when the Arrow
+/// type only carries the values, else the Arrow type's; `None` if there is none.
+pub fn ddl_for(f: &arrow_schema::Field) -> Option<String> {
+    let src = crate::sql::source_type::source_type(f);
+    if let Some((p, s)) = src.and_then(crate::sql::source_type::source_decimal) {
+        return Some(match (p, s) {
+            (Some(p), Some(s)) if p <= 65 && s <= 30 => format!("DECIMAL({p},{s})"),
+            (Some(_), Some(_)) => "LONGTEXT".into(),
+            _ => "DECIMAL(65,30)".into(),
+        });
+    }
+    match src {
+        Some("json") => return Some("JSON".into()),
+        Some("time") => return Some("TIME(6)".into()),
+        _ => {}
+    }
+    ddl_type(f.data_type())
+}
+
 /// The column type `createTable` uses for an Arrow type, or `None` if there is none.
 pub fn ddl_type(t: &DataType) -> Option<String> {
     Some(match t {
+        DataType::List(_) => "JSON".into(),
+        DataType::Time64(_) => "TIME(6)".into(),
         DataType::Boolean => "BOOLEAN".into(),
         DataType::Int8 => "TINYINT".into(),
         DataType::Int16 => "SMALLINT".into(),
@@ -167,7 +208,25 @@ mod tests {
     fn every_row_has_a_ddl_for_its_arrow_type() {
         for (mysql, arrow, ddl) in TYPE_TABLE {
             let t = parse_type(arrow).unwrap_or_else(|e| panic!("{mysql}: {e}"));
-            assert_eq!(ddl_type(&t).as_deref(), Some(*ddl), "{mysql} -> {arrow}");
+            let plain = ddl_type(&t);
+            assert!(plain.is_some(), "{mysql} -> {arrow}");
+            if t != DataType::Utf8 {
+                assert_eq!(plain.as_deref(), Some(*ddl), "{mysql} -> {arrow}");
+            }
         }
+        let f = |src: &str| {
+            crate::sql::source_type::with_source_type(
+                arrow_schema::Field::new("c", DataType::Utf8, true),
+                src,
+            )
+        };
+        assert_eq!(
+            ddl_for(&f("decimal(65,30)")).as_deref(),
+            Some("DECIMAL(65,30)")
+        );
+        assert_eq!(ddl_for(&f("decimal(70,2)")).as_deref(), Some("LONGTEXT"));
+        assert_eq!(ddl_for(&f("decimal")).as_deref(), Some("DECIMAL(65,30)"));
+        assert_eq!(ddl_for(&f("time")).as_deref(), Some("TIME(6)"));
+        assert_eq!(ddl_for(&f("json")).as_deref(), Some("JSON"));
     }
 }

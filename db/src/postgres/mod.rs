@@ -6,6 +6,8 @@ mod conn;
 mod types;
 
 pub use conn::{db_message, PostgresConnConfig, PostgresError, PG_SCHEMES};
-pub use types::{array_element, arrow_type, ddl_type, PostgresKind, TYPE_TABLE};
+pub use types::{
+    array_element, arrow_type, ddl_for, ddl_type, source_type, PostgresKind, TYPE_TABLE,
+};
 
 pub use tokio_postgres;

@@ -39,7 +39,8 @@ pub enum PostgresKind {
     Array,
 }
 
-/// (PostgreSQL type, Arrow type it reads as, DDL `createTable` writes for it).
+/// (PostgreSQL type, Arrow type it reads as, DDL `createTable` writes for it; where the Arrow
+/// type only carries the values (text), the recorded source type decides, see [`ddl_for`]).
 pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("boolean", "boolean", "boolean"),
     ("smallint", "int16", "smallint"),
@@ -48,15 +49,15 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("real", "float32", "real"),
     ("double precision", "float64", "double precision"),
     ("numeric(12,2)", "decimal(12,2)", "numeric(12,2)"),
-    ("numeric", "utf8", "text"),
-    ("numeric(60,2)", "utf8", "text"),
+    ("numeric", "utf8", "numeric"),
+    ("numeric(60,2)", "utf8", "numeric(60,2)"),
     ("text", "utf8", "text"),
     ("varchar(20)", "utf8", "text"),
     ("char(5)", "utf8", "text"),
-    ("json", "utf8", "text"),
-    ("jsonb", "utf8", "text"),
-    ("uuid", "utf8", "text"),
-    ("interval", "utf8", "text"),
+    ("json", "utf8", "jsonb"),
+    ("jsonb", "utf8", "jsonb"),
+    ("uuid", "utf8", "uuid"),
+    ("interval", "utf8", "interval"),
     ("inet", "utf8", "text"),
     ("int4[]", "list<int32>", "integer[]"),
     ("text[]", "list<utf8>", "text[]"),
@@ -131,6 +132,51 @@ pub fn array_element(t: &Type) -> Option<(DataType, PostgresKind)> {
     }
 }
 
+/// The source type to record on a column whose Arrow type only carries its values (see
+/// `datasync_db::sql::source_type::SOURCE_TYPE`): numeric without precision or beyond 38 digits, json,
+/// jsonb, interval, uuid.
+pub fn source_type(t: &Type, typmod: i32) -> Option<String> {
+    let t = match t.kind() {
+        Kind::Domain(inner) => inner,
+        _ => t,
+    };
+    Some(match *t {
+        Type::NUMERIC if typmod >= 4 => {
+            let m = typmod - 4;
+            let (p, s) = ((m >> 16) & 0xffff, m & 0xffff);
+            if p <= 38 {
+                return None;
+            }
+            format!("decimal({p},{s})")
+        }
+        Type::NUMERIC => "decimal".into(),
+        Type::JSON | Type::JSONB => "json".into(),
+        Type::INTERVAL => "interval".into(),
+        Type::UUID => "uuid".into(),
+        _ => return None,
+    })
+}
+
+/// The column type `createTable` uses for a column: its recorded source type when the Arrow
+/// type only carries the values, else the Arrow type's.
+pub fn ddl_for(f: &Field) -> Option<String> {
+    let src = crate::sql::source_type::source_type(f);
+    if let Some((p, s)) = src.and_then(crate::sql::source_type::source_decimal) {
+        return Some(match (p, s) {
+            (Some(p), Some(s)) if p <= 1000 => format!("numeric({p},{s})"),
+            _ => "numeric".into(),
+        });
+    }
+    match src {
+        Some("json") => return Some("jsonb".into()),
+        // A MySQL TIME reaches +-838:59:59: an interval holds it, a time of day does not.
+        Some("time") | Some("interval") => return Some("interval".into()),
+        Some("uuid") => return Some("uuid".into()),
+        _ => {}
+    }
+    ddl_type(f.data_type())
+}
+
 /// The column type `createTable` uses for an Arrow type.
 pub fn ddl_type(t: &DataType) -> Option<String> {
     Some(match t {
@@ -167,8 +213,22 @@ mod tests {
                 "list<utf8>" => list(DataType::Utf8),
                 other => parse_type(other).unwrap(),
             };
-            assert_eq!(ddl_type(&t).as_deref(), Some(*ddl), "{pg}");
+            let plain = ddl_type(&t);
+            assert!(plain.is_some(), "{pg}");
+            if t != DataType::Utf8 {
+                assert_eq!(plain.as_deref(), Some(*ddl), "{pg}");
+            }
         }
+        let f = |src: &str| {
+            crate::sql::source_type::with_source_type(Field::new("c", DataType::Utf8, true), src)
+        };
+        assert_eq!(
+            ddl_for(&f("decimal(60,2)")).as_deref(),
+            Some("numeric(60,2)")
+        );
+        assert_eq!(ddl_for(&f("decimal")).as_deref(), Some("numeric"));
+        assert_eq!(ddl_for(&f("json")).as_deref(), Some("jsonb"));
+        assert_eq!(ddl_for(&f("time")).as_deref(), Some("interval"));
     }
 
     #[test]

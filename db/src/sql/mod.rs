@@ -5,6 +5,7 @@
 mod error;
 mod ident;
 mod reconnect;
+pub mod source_type;
 mod split;
 mod url;
 

@@ -6,6 +6,7 @@ use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
 use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
+use datasync_db::sql::source_type::with_source_type;
 
 /// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
 /// engine's stall watchdog is what notices a consumer that is truly stuck).
@@ -341,9 +342,15 @@ impl ReadState {
             .map(|(n, (t, _))| (n, t.clone(), None))
             .collect();
         let has_bits = kinds.iter().any(|(_, k)| *k == ColumnKind::Bit);
+        let mut builder = TextBatchBuilder::new(fields, ctx.batch, false);
+        for (i, c) in columns.iter().enumerate() {
+            if let Some(t) = datasync_db::mysql::source_type(c) {
+                builder.map_field(i, |f| with_source_type(f, &t));
+            }
+        }
         ReadState {
             bits: vec![None; kinds.len()],
-            builder: TextBatchBuilder::new(fields, ctx.batch, false),
+            builder,
             kinds,
             has_bits,
         }

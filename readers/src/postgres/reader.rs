@@ -275,6 +275,11 @@ fn plan_columns(
             }
         }
     }
+    for (f, c) in fields.iter_mut().zip(columns) {
+        if let Some(t) = datasync_db::postgres::source_type(c.type_(), c.type_modifier()) {
+            *f = datasync_db::sql::source_type::with_source_type(f.clone(), &t);
+        }
+    }
     let copy_sql = if needs_wrap {
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = fields.iter().find(|f| !seen.insert(f.name().clone())) {

@@ -11,7 +11,7 @@ use arrow_array::RecordBatch;
 use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
-use datasync_db::mysql::{ddl_type, MysqlError};
+use datasync_db::mysql::{ddl_for, MysqlError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
@@ -197,7 +197,7 @@ impl MysqlTask {
         if *created {
             return Ok(());
         }
-        let sql = create_table_sql(Dialect::MySql, &self.writer.table, batch, names, ddl_type)
+        let sql = create_table_sql(Dialect::MySql, &self.writer.table, batch, names, ddl_for)
             .map_err(MysqlError::Invalid)?;
         s.conn
             .query_drop(sql.as_str())

@@ -12,7 +12,7 @@ use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
 use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::{self, Client};
-use datasync_db::postgres::{ddl_type, PostgresError};
+use datasync_db::postgres::{ddl_for, PostgresError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
 use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
@@ -72,7 +72,7 @@ impl PostgresTask {
         }
         let mut created = w.created.lock().await;
         if !*created {
-            let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_type)
+            let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_for)
                 .map_err(PostgresError::Invalid)?;
             client
                 .batch_execute(&sql)
