@@ -884,3 +884,46 @@ fn create_table_across_systems_keeps_wide_decimals_times_json_and_arrays() {
         "0\tNULL\tq\"u,o\t3\n1\tNULL\tNULL\t0"
     );
 }
+
+/// A sharded source as DataX templates describe it: two databases, each with t_00..t_03, read
+/// through `table: ["t_[00-03]"]` in two `connection[]` entries, split on the key, four channels.
+#[test]
+fn table_ranges_over_many_connections_read_every_shard_once() {
+    let shards = [MariaDb::new(), MariaDb::new()];
+    for (s, db) in shards.iter().enumerate() {
+        for t in 0..4 {
+            let base = (s * 4 + t) * 1000;
+            db.exec(&format!(
+                "CREATE TABLE t_{t:02} (id INT PRIMARY KEY, v VARCHAR(8));
+                 INSERT INTO t_{t:02} SELECT seq, CONCAT('s{s}t{t}') FROM seq_{}_to_{}",
+                base + 1,
+                base + 1000
+            ));
+        }
+    }
+    let target = MariaDb::new();
+    target.exec("CREATE TABLE dst (id INT PRIMARY KEY, v VARCHAR(8))");
+    let conns: Vec<String> = shards
+        .iter()
+        .map(|db| format!(r#"{{"jdbcUrl": ["{}"], "table": ["t_[00-03]"]}}"#, db.url()))
+        .collect();
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "v"], "splitPk": "id",
+            "connection": [{}]}}}}"#,
+        mysql_server().login(),
+        conns.join(", ")
+    );
+    let (o, _t) = run_job(
+        "shards",
+        &job(
+            r#"{"speed": {"channel": 4}}"#,
+            &reader,
+            &writer(&target, "dst", r#""column": ["id", "v"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        target.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), COUNT(DISTINCT v) FROM dst"),
+        "8000\t8000\t32004000\t8"
+    );
+}

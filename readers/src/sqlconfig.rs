@@ -41,7 +41,8 @@ pub struct ReaderConnection {
     /// URLs tried in order until one connects.
     #[serde(deserialize_with = "one_or_many")]
     pub jdbc_url: Vec<String>,
-    /// Tables read fully (or by splitPk ranges).
+    /// Tables read fully (or by splitPk ranges); DataX's `"a,b"` lists and `t_[0-63]` ranges
+    /// are expanded.
     #[serde(default, deserialize_with = "one_or_many")]
     pub table: Vec<String>,
     /// Queries run as written (instead of `table`).
@@ -58,10 +59,15 @@ impl SqlReaderConfig {
     ) -> Result<(Self, Vec<C>), datasync_engine::ConfigError> {
         use datasync_engine::config::{join_path, parse_params};
         use datasync_engine::ConfigError;
-        let cfg: Self = parse_params(p.value, p.path)?;
+        let mut cfg: Self = parse_params(p.value, p.path)?;
         let conn_at = join_path(p.path, "connection");
         if cfg.connection.is_empty() {
             return Err(ConfigError::new(conn_at, "needs at least one entry"));
+        }
+        // DataX's table lists: "a,b" and ranges such as order_[0-63].
+        for (i, c) in cfg.connection.iter_mut().enumerate() {
+            c.table = datasync_db::sql::expand_tables(&c.table)
+                .map_err(|e| ConfigError::new(format!("{conn_at}[{i}].table"), e))?;
         }
         let mut conns = Vec::with_capacity(cfg.connection.len());
         for (i, c) in cfg.connection.iter().enumerate() {

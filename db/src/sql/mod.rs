@@ -7,12 +7,14 @@ mod ident;
 mod reconnect;
 pub mod source_type;
 mod split;
+mod tables;
 mod url;
 
 pub use error::{ConnSettings, DriverError, SqlError};
 pub use ident::{quote_ident, split_ident, unquote_ident, Dialect};
 pub use reconnect::reconnect;
 pub use split::{split_ranges, SqlSplit};
+pub use tables::expand_tables;
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 
 #[cfg(test)]
