@@ -85,10 +85,8 @@ impl<'a> Decoder<'a> {
     }
 }
 
-fn lossy(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
-    fields
-        .map(|f| Value::String(String::from_utf8_lossy(f.as_ref()).into_owned()))
-        .collect()
+fn raw_values(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
+    fields.map(|f| crate::values::raw_value(f.as_ref())).collect()
 }
 
 /// Decodes a whole stream (one file) into batches, reporting undecodable rows as dirty.
@@ -217,7 +215,7 @@ fn decode_delimited<S: DecodeSink>(
             sink.dirty(DirtyRecord {
                 error,
                 columns: d.names(),
-                values: lossy(record.iter()),
+                values: raw_values(record.iter()),
                 location: Some(format!("{location}:{line}")),
             })?;
             continue;
@@ -304,11 +302,11 @@ fn decode_jsonl<S: DecodeSink>(
             Err(e) => Err(format!("not a JSON object: {e}")),
         };
         if let Err(error) = result {
-            let raw = String::from_utf8_lossy(&line).trim_end().to_string();
+            let end = line.trim_ascii_end().len();
             sink.dirty(DirtyRecord {
                 error,
                 columns: d.names(),
-                values: vec![Value::String(raw)],
+                values: vec![crate::values::raw_value(&line[..end])],
                 location: Some(format!("{location}:{n}")),
             })?;
             continue;

@@ -31,3 +31,50 @@ pub fn column_names(batch: &RecordBatch) -> Vec<String> {
         .map(|f| f.name().clone())
         .collect()
 }
+
+/// Raw bytes of a dirty record as JSON: the text when it is valid UTF-8, else
+/// `{"base64": ..., "invalidUtf8": true}` so the original bytes are kept, not replaced.
+pub fn raw_value(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => serde_json::json!({"base64": base64(b), "invalidUtf8": true}),
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_is_kept_as_base64() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(&[0xff, 0x00, 0xfe, 0x41]), "/wD+QQ==");
+        assert_eq!(raw_value(b"ok"), Value::String("ok".into()));
+        assert_eq!(
+            raw_value(&[b'a', 0xff]),
+            serde_json::json!({"base64": "Yf8=", "invalidUtf8": true})
+        );
+    }
+}
