@@ -603,3 +603,35 @@ fn numerics_without_precision_arrive_exactly_in_postgres_and_in_csv() {
         "0.123456789012345678|0.000000000000000000000000000001|12345678901234567890123456789|NaN|Infinity|-Infinity|0.0|\\N"
     );
 }
+
+/// A text splitPk with unicode, quotes, backslashes, empty strings, duplicates and NULL keys:
+/// every row arrives exactly once.
+#[test]
+fn a_text_split_pk_reads_every_row_exactly_once() {
+    let pg = Pg::new();
+    pg.query(
+        r#"CREATE TABLE src (id int PRIMARY KEY, k text, v int); CREATE TABLE dst (LIKE src);
+           INSERT INTO src SELECT g, (ARRAY['a', 'A', 'b', 'B ', '', 'O''Brien', 'back\slash', 'ä', 'Ä', '中文', '😀', NULL])[1 + g % 12], g
+             FROM generate_series(1, 6000) g;
+           INSERT INTO src SELECT g, 'key-' || (g % 97), g FROM generate_series(6001, 9000) g"#,
+    );
+    let cols = r#""column": ["id", "k", "v"], "splitPk": "k", "where": "v <> 13","#;
+    let (o, _t) = run_job(
+        "textpk",
+        &job(
+            r#"{"speed": {"channel": 4}}"#,
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", r#""column": ["id", "k", "v"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "text splitPk k cut at 3 quantile(s) -> 5 tasks");
+    assert_eq!(
+        pg.query(
+            "SELECT count(*), count(*) FILTER (WHERE s.k IS NOT DISTINCT FROM d.k AND s.v = d.v)
+             FROM src s JOIN dst d USING (id)"
+        ),
+        "8999|8999"
+    );
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "8999");
+}

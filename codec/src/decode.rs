@@ -86,7 +86,9 @@ impl<'a> Decoder<'a> {
 }
 
 fn raw_values(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
-    fields.map(|f| crate::values::raw_value(f.as_ref())).collect()
+    fields
+        .map(|f| crate::values::raw_value(f.as_ref()))
+        .collect()
 }
 
 /// Decodes a whole stream (one file) into batches, reporting undecodable rows as dirty.

@@ -23,7 +23,8 @@ pub struct SqlReaderConfig {
     /// Filter added to every table read (raw SQL, as DataX).
     #[serde(default, rename = "where")]
     pub where_clause: Option<String>,
-    /// Integer column to split each table on.
+    /// Column to split each table on: an integer key (MIN/MAX ranges) or a text key (ranges
+    /// cut at quantiles the server computes in the column's collation).
     #[serde(default)]
     pub split_pk: Option<String>,
     /// Accepted for DataX templates; rows are always streamed.
@@ -111,6 +112,7 @@ impl SqlReaderConfig {
                         conn: i,
                         table: t.clone(),
                         range: None,
+                        text_range: None,
                         null_keys: false,
                     }),
                 }

@@ -1,6 +1,7 @@
-//! Planning the key-range splits of a table, the same way for every SQL reader: the key must
-//! be an integer column, its MIN/MAX under the job's `where` give `channel` contiguous ranges
-//! plus the NULL-key task. A system implements [`KeyProbe`] (three small queries).
+//! Planning the key-range splits of a table, the same way for every SQL reader: an integer
+//! key's MIN/MAX under the job's `where` give `channel` contiguous ranges; a text key is cut at
+//! quantiles the server computes (NTILE over the key, in the column's own collation); both plus
+//! the NULL-key task. A system implements [`KeyProbe`] (a few small queries).
 
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
 use datasync_db::sql::{split_ident, unquote_ident, SqlSplit};
@@ -19,6 +20,15 @@ pub(crate) trait KeyProbe: Send {
         pk: &str,
         where_sql: &str,
     ) -> Result<(Option<String>, Option<String>), PluginError>;
+    /// The last key of each of `n` parts of the non-NULL keys in key order (the server's
+    /// collation), over the rows `where_clause` selects; as text, ascending.
+    async fn key_quantiles(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_clause: Option<&str>,
+        n: usize,
+    ) -> Result<Vec<String>, PluginError>;
     /// Whether the key alone has a unique index, in `schema` (default: the connection's)
     /// `name`: a split can then be read in key order cheaply and go on after its last key
     /// without missing or repeating a row. `None`: this reader does not read in key order.
@@ -45,10 +55,23 @@ pub(crate) async fn plan_key_splits(
 ) -> Result<(Vec<SqlSplit>, bool), PluginError> {
     let (type_name, integer) = probe.key_type(table, pk).await?;
     if !integer {
-        return Err(PluginError::new(format!(
-            "splitPk \"{pk}\" of {table} is {type_name}, not an integer column; only integer keys \
-             can be split (choose an integer key, or drop splitPk to read the table in one task)"
-        )));
+        if !is_text_type(&type_name) {
+            return Err(PluginError::new(format!(
+                "splitPk \"{pk}\" of {table} is {type_name}; only integer and text keys can be \
+                 split (choose another key, or drop splitPk to read the table in one task)"
+            )));
+        }
+        let w = cfg.where_clause.as_deref().filter(|w| !w.trim().is_empty());
+        let cuts = probe.key_quantiles(table, pk, w, channels.max(1)).await?;
+        // The last part's maximum is the largest key: the open last range covers it.
+        let bounds = &cuts[..cuts.len().saturating_sub(1)];
+        let splits = SqlSplit::text_key_ranges(conn_ix, table, bounds);
+        tracing::info!(
+            "{table}: text splitPk {pk} cut at {} quantile(s) -> {} tasks",
+            bounds.len(),
+            splits.len()
+        );
+        return Ok((splits, false));
     }
     let parts = split_ident(table);
     let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
@@ -71,4 +94,13 @@ pub(crate) async fn plan_key_splits(
         splits.len()
     );
     Ok((splits, indexed == Some(true)))
+}
+
+/// Whether a key type (as the probe names it) is a character type that can be cut by text.
+fn is_text_type(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "utf8" | "text" | "varchar" | "bpchar" | "char" | "name" | "citext"
+    )
 }

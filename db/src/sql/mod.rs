@@ -13,7 +13,7 @@ mod url;
 pub use error::{ConnSettings, DriverError, SqlError};
 pub use ident::{quote_ident, split_ident, unquote_ident, Dialect};
 pub use reconnect::reconnect;
-pub use split::{split_ranges, SqlSplit};
+pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 

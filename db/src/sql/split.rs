@@ -22,6 +22,16 @@ pub fn split_ranges(min: i128, max: i128, n: usize) -> Vec<(i128, i128)> {
     out
 }
 
+/// A range of a text key, compared by the server with the column's own collation: after
+/// `after` (exclusive) up to `upto` (inclusive); `None` leaves that side open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRange {
+    /// Exclusive lower bound.
+    pub after: Option<String>,
+    /// Inclusive upper bound.
+    pub upto: Option<String>,
+}
+
 /// One unit of reading for a SQL reader: a whole table, a key range of it, its NULL keys, or a
 /// query. Plain data, so a task can be retried and a shard planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +44,8 @@ pub enum SqlSplit {
         table: String,
         /// Inclusive key range on splitPk.
         range: Option<(i128, i128)>,
+        /// Range of a text splitPk (not NULL).
+        text_range: Option<TextRange>,
         /// Only rows whose splitPk IS NULL.
         null_keys: bool,
     },
@@ -113,6 +125,7 @@ impl SqlSplit {
             SqlSplit::Table {
                 table,
                 range,
+                text_range,
                 null_keys,
                 ..
             } => {
@@ -135,6 +148,19 @@ impl SqlSplit {
                             }
                             _ => conds.push(format!("({pk} >= {lo} AND {pk} <= {hi})")),
                         }
+                    }
+                    if let Some(tr) = text_range {
+                        let mut c = Vec::new();
+                        if let Some(a) = &tr.after {
+                            c.push(format!("{pk} > {}", literal(d, a)));
+                        }
+                        if let Some(u) = &tr.upto {
+                            c.push(format!("{pk} <= {}", literal(d, u)));
+                        }
+                        if c.is_empty() {
+                            c.push(format!("{pk} IS NOT NULL"));
+                        }
+                        conds.push(format!("({})", c.join(" AND ")));
                     }
                     if *null_keys {
                         conds.push(format!("{pk} IS NULL"));
@@ -174,6 +200,21 @@ impl SqlSplit {
             } => format!("table {table} keys {lo}..={hi}"),
             SqlSplit::Table {
                 table,
+                text_range: Some(tr),
+                ..
+            } => format!(
+                "table {table} keys {}..{}",
+                tr.after
+                    .as_deref()
+                    .map(|a| format!("> {a:?} "))
+                    .unwrap_or_default(),
+                tr.upto
+                    .as_deref()
+                    .map(|u| format!("= {u:?}"))
+                    .unwrap_or_default()
+            ),
+            SqlSplit::Table {
+                table,
                 null_keys: true,
                 ..
             } => format!("table {table} NULL keys"),
@@ -196,6 +237,7 @@ impl SqlSplit {
                 conn,
                 table: table.to_string(),
                 range: Some(r),
+                text_range: None,
                 null_keys: false,
             })
             .collect();
@@ -203,9 +245,60 @@ impl SqlSplit {
             conn,
             table: table.to_string(),
             range: None,
+            text_range: None,
             null_keys: true,
         });
         out
+    }
+
+    /// Splits of `table` on a text key cut at `bounds` (ascending in the column's collation;
+    /// each the last key of a part): one range per gap, the open ends, plus the NULL keys.
+    /// Every non-NULL key falls in exactly one range whatever the collation, because the server
+    /// compares with the column's own.
+    pub fn text_key_ranges(conn: usize, table: &str, bounds: &[String]) -> Vec<SqlSplit> {
+        let mut cuts: Vec<&String> = bounds.iter().collect();
+        cuts.dedup();
+        let mut edges: Vec<Option<String>> = vec![None];
+        edges.extend(cuts.into_iter().map(|b| Some(b.clone())));
+        edges.push(None);
+        let mut out: Vec<SqlSplit> = edges
+            .windows(2)
+            .map(|w| SqlSplit::Table {
+                conn,
+                table: table.to_string(),
+                range: None,
+                text_range: Some(TextRange {
+                    after: w[0].clone(),
+                    upto: w[1].clone(),
+                }),
+                null_keys: false,
+            })
+            .collect();
+        out.push(SqlSplit::Table {
+            conn,
+            table: table.to_string(),
+            range: None,
+            text_range: None,
+            null_keys: true,
+        });
+        out
+    }
+}
+
+/// A string literal for `d` that needs no escaping rules of the session: MySQL a hex string
+/// with a character set introducer (coercible, so the column's collation decides), PostgreSQL
+/// an escape string.
+pub fn literal(d: Dialect, s: &str) -> String {
+    match d {
+        Dialect::MySql => {
+            let hex: String = s.bytes().map(|b| format!("{b:02X}")).collect();
+            if hex.is_empty() {
+                "''".to_string()
+            } else {
+                format!("_utf8mb4 X'{hex}'")
+            }
+        }
+        Dialect::Postgres => format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''")),
     }
 }
 
@@ -219,6 +312,7 @@ mod split_tests {
             conn: 0,
             table: "shop.orders".into(),
             range: Some((1, 50)),
+            text_range: None,
             null_keys: false,
         };
         assert_eq!(
@@ -244,6 +338,7 @@ mod split_tests {
             conn: 0,
             table: "t".into(),
             range: None,
+            text_range: None,
             null_keys: true,
         };
         assert_eq!(n.keyed_sql(Dialect::MySql, &cols, None, "id", None), None);
@@ -258,5 +353,35 @@ mod split_tests {
             1,
             "empty table: only the NULL task"
         );
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_key_ranges_cover_every_key_once() {
+        let k = SqlSplit::text_key_ranges(0, "t", &["b".into(), "b".into(), "m".into()]);
+        assert_eq!(k.len(), 4, "(..b], (b..m], (m..), NULL");
+        let sql: Vec<String> = k
+            .iter()
+            .map(|s| s.sql(Dialect::Postgres, &[], None, Some("k")))
+            .collect();
+        assert_eq!(sql[0], "SELECT * FROM \"t\" WHERE (\"k\" <= E'b')");
+        assert_eq!(
+            sql[1],
+            "SELECT * FROM \"t\" WHERE (\"k\" > E'b' AND \"k\" <= E'm')"
+        );
+        assert_eq!(sql[2], "SELECT * FROM \"t\" WHERE (\"k\" > E'm')");
+        assert_eq!(sql[3], "SELECT * FROM \"t\" WHERE \"k\" IS NULL");
+        let one = SqlSplit::text_key_ranges(0, "t", &[]);
+        assert_eq!(
+            one[0].sql(Dialect::MySql, &[], Some("x = 1"), Some("k")),
+            "SELECT * FROM `t` WHERE (x = 1) AND (`k` IS NOT NULL)"
+        );
+        assert_eq!(literal(Dialect::MySql, "a'é"), "_utf8mb4 X'6127C3A9'");
+        assert_eq!(literal(Dialect::Postgres, "a'b\\c"), "E'a''b\\\\c'");
+        assert_eq!(k[0].keyed_sql(Dialect::MySql, &[], None, "k", None), None);
     }
 }

@@ -47,9 +47,9 @@ fn range_of(item: &str) -> Option<(&str, &str, &str, &str)> {
     let head = &item[..open];
     let (a, b) = item[open + 1..close].split_once('-')?;
     let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let name =
-        head.rsplit_once('.')
-            .map_or(head, |(schema, name)| if word(schema) { name } else { "" });
+    let name = head
+        .rsplit_once('.')
+        .map_or(head, |(schema, name)| if word(schema) { name } else { "" });
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     (word(name) && digits(a) && digits(b)).then_some((head, a, b, &item[close + 1..]))
 }

@@ -112,6 +112,30 @@ impl KeyProbe for MysqlProbe<'_> {
         Ok(row.unwrap_or((None, None)))
     }
 
+    async fn key_quantiles(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_clause: Option<&str>,
+        n: usize,
+    ) -> Result<Vec<String>, PluginError> {
+        let qpk = quote_ident(Dialect::MySql, pk);
+        let w = where_clause
+            .map(|w| format!(" AND ({w})"))
+            .unwrap_or_default();
+        let q = format!(
+            "SELECT CAST(MAX(k) AS CHAR) FROM (SELECT {qpk} AS k, NTILE({n}) OVER (ORDER BY {qpk}) AS b \
+             FROM {} WHERE {qpk} IS NOT NULL{w}) q GROUP BY b ORDER BY b",
+            quote_ident(Dialect::MySql, table)
+        );
+        let rows: Vec<Option<String>> = self
+            .conn
+            .query(q.as_str())
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
     async fn key_indexed(
         &mut self,
         schema: Option<&str>,

@@ -80,6 +80,33 @@ impl KeyProbe for PostgresProbe<'_> {
         Ok((t.map(|t| t.name().to_string()).unwrap_or_default(), integer))
     }
 
+    async fn key_quantiles(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_clause: Option<&str>,
+        n: usize,
+    ) -> Result<Vec<String>, PluginError> {
+        let qpk = quote_ident(Dialect::Postgres, pk);
+        let w = where_clause
+            .map(|w| format!(" AND ({w})"))
+            .unwrap_or_default();
+        let q = format!(
+            "SELECT max(k)::text FROM (SELECT {qpk} AS k, ntile({n}) OVER (ORDER BY {qpk}) AS b \
+             FROM {} WHERE {qpk} IS NOT NULL{w}) q GROUP BY b ORDER BY b",
+            quote_ident(Dialect::Postgres, table)
+        );
+        let rows = self
+            .client
+            .query(q.as_str(), &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get::<_, Option<String>>(0))
+            .collect())
+    }
+
     async fn key_bounds(
         &mut self,
         table: &str,
