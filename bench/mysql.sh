@@ -24,9 +24,11 @@ trap 'rm -rf "$WORK"' EXIT
   CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
   INSERT INTO t SELECT seq, CONCAT('customer-', seq), (seq % 100000) / 100, '2024-01-01' + INTERVAL (seq % 31536000) SECOND,
     REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;
-  CREATE TABLE t2 LIKE t;"
+  CREATE TABLE t2 LIKE t;
+  ALTER TABLE t ADD KEY (name);"
 COLS='"column": ["id", "name", "amount", "created", "note"]'
-SRC="{\"name\": \"mysql\", \"parameter\": {\"username\": \"root\", $COLS, \"splitPk\": \"id\", \"connection\": [{\"jdbcUrl\": [\"jdbc:mysql://127.0.0.1:3306/$DB\"], \"table\": [\"t\"]}]}}"
+src_on() { echo "{\"name\": \"mysql\", \"parameter\": {\"username\": \"root\", $COLS, \"splitPk\": \"$1\", \"connection\": [{\"jdbcUrl\": [\"jdbc:mysql://127.0.0.1:3306/$DB\"], \"table\": [\"t\"]}]}}"; }
+SRC=$(src_on id)
 TGT="{\"name\": \"mysql\", \"parameter\": {\"username\": \"root\", $COLS, \"connection\": [{\"jdbcUrl\": \"jdbc:mysql://127.0.0.1:3306/$DB\", \"table\": [\"t2\"]}]}}"
 CSV="{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/csv\", \"fileName\": \"t.csv\", \"writeMode\": \"truncate\"}}"
 DISCARD='{"name": "stream", "parameter": {}}'
@@ -65,6 +67,11 @@ measure "ref: connectorx -> Arrow (read)" noop "$VENV/bin/python" "$WORK/cx.py"
 measure "datasync mysql -> discard, channel 1" noop run_ds 1 "$DISCARD"
 measure "datasync mysql -> discard, channel 2" noop run_ds 2 "$DISCARD"
 measure "datasync mysql -> CSV, channel 1" noop run_ds 1 "$CSV"
+# splitPk on the integer key vs on the text key `name` (indexed), same table, four channels.
+measure "datasync mysql -> discard, channel 4, splitPk id (integer)" noop run_ds 4 "$DISCARD"
+SRC=$(src_on name)
+measure "datasync mysql -> discard, channel 4, splitPk name (text)" noop run_ds 4 "$DISCARD"
+SRC=$(src_on id)
 measure "ref: LOAD DATA LOCAL INFILE (write)" truncate_t2 time_cmd "${MY[@]}" --local-infile=1 -e "LOAD DATA LOCAL INFILE '$WORK/t.tsv' INTO TABLE $DB.t2"
 measure "ref: multi-row INSERT dump (write)" truncate_t2 time_cmd sh -c "${MY[*]} $DB < $WORK/dump.sql"
 measure "datasync mysql -> mysql, channel 1" truncate_t2 run_ds 1 "$TGT"

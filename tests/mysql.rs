@@ -116,16 +116,16 @@ fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
 }
 
 #[test]
-fn non_integer_split_pk_is_refused_clearly() {
+fn a_split_pk_that_is_neither_integer_nor_text_is_refused_clearly() {
     let db = MariaDb::new();
-    db.exec("CREATE TABLE src (name VARCHAR(10)); CREATE TABLE dst (name VARCHAR(10))");
-    let r = reader(&db, r#""column": ["name"], "splitPk": "name","#);
+    db.exec("CREATE TABLE src (d DATE); CREATE TABLE dst (d DATE)");
+    let r = reader(&db, r#""column": ["d"], "splitPk": "d","#);
     let (o, _t) = run_job(
         "badpk",
-        &job("{}", &r, &writer(&db, "dst", r#""column": ["name"],"#)),
+        &job("{}", &r, &writer(&db, "dst", r#""column": ["d"],"#)),
     );
     assert_eq!(code(&o), 1);
-    assert_stderr_has(&o, "not an integer column");
+    assert_stderr_has(&o, "only integer and text keys can be split");
 }
 
 #[test]
@@ -801,7 +801,7 @@ fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
     let input = t.path().join("in.csv");
     std::fs::write(
         &input,
-        "1,0.12,3,abc\n2,0.125,3,abc\n3,1.555,3,abc\n4,2.50,4,abcd\n5,-7,-8,\n",
+        "1,0.12,3,abc\n2,0.125,3,abc\n3,1.555,3,abc\n4,2.50,4,abcd\n5,-7,-8.00,\n6,1,3.7,x\n",
     )
     .unwrap();
     let reader = format!(
@@ -823,8 +823,9 @@ fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
         );
         let dirty =
             std::fs::read_to_string(d.path().join(format!("datasync-dirty-{name}.jsonl"))).unwrap();
-        assert_eq!(dirty.lines().count(), 3, "{dirty}");
+        assert_eq!(dirty.lines().count(), 4, "{dirty}");
         assert!(dirty.contains("would change the value"), "{dirty}");
+        assert!(dirty.contains("3.7 has a fractional part"), "{dirty}");
     }
 }
 

@@ -14,6 +14,9 @@ pub struct RowLiterals<'a> {
     writers: Vec<ValueWriter<'a>>,
     backslash_escapes: bool,
     empty_as_null: bool,
+    /// Columns whose target holds whole numbers only (MySQL rounds `3.7` into an INT column
+    /// without a warning: such values are refused here).
+    whole: Vec<bool>,
     field: Vec<u8>,
 }
 
@@ -38,8 +41,17 @@ impl<'a> RowLiterals<'a> {
             writers,
             backslash_escapes,
             empty_as_null,
+            whole: Vec::new(),
             field: Vec::new(),
         })
+    }
+
+    /// Marks the columns whose target holds whole numbers only: a value with a fractional part
+    /// (`3.7`, `1e-1`) in one of them cannot be written.
+    #[cfg(feature = "mysql")]
+    pub fn whole_numbers(mut self, whole: &[bool]) -> Self {
+        self.whole = whole.to_vec();
+        self
     }
 
     /// Whether the batch can go through lines without hex bytes (it has no binary column).
@@ -110,6 +122,18 @@ impl<'a> RowLiterals<'a> {
                 w.write(r, &mut self.field, None)
                     .inspect_err(|_| out.truncate(start))?
             };
+            if self.whole.get(c).copied().unwrap_or(false)
+                && matches!(kind, ValueKind::Number | ValueKind::Text)
+                && has_fraction(&self.field)
+            {
+                out.truncate(start);
+                return Err(format!(
+                    "column {}: {} has a fractional part; the target column holds whole numbers \
+                     and MySQL would round it",
+                    self.batch.schema().field(c).name(),
+                    String::from_utf8_lossy(&self.field)
+                ));
+            }
             if pg && matches!(a.data_type(), DataType::Date32 | DataType::Timestamp(..)) {
                 bc_year(&mut self.field);
             }
@@ -175,6 +199,30 @@ impl<'a> RowLiterals<'a> {
         }
         out.push(if tsv { b'\n' } else { b')' });
         Ok(())
+    }
+}
+
+/// Whether numeric text has a non-zero fractional part (`3.7`, `-0.50`, `1e-1`); text that is
+/// not a number is left to the server, which refuses it.
+fn has_fraction(t: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(t) else {
+        return false;
+    };
+    let s = s.trim();
+    if s.contains(['e', 'E']) {
+        return s
+            .parse::<f64>()
+            .is_ok_and(|x| x.is_finite() && x.fract() != 0.0);
+    }
+    match s.split_once('.') {
+        Some((i, f)) => {
+            let i = i.trim_start_matches(['+', '-']);
+            i.bytes().all(|b| b.is_ascii_digit())
+                && !f.is_empty()
+                && f.bytes().all(|b| b.is_ascii_digit())
+                && f.bytes().any(|b| b != b'0')
+        }
+        None => false,
     }
 }
 
@@ -274,6 +322,16 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn fractions_are_found() {
+        for t in ["3.7", "-0.50", "1e-1", "+2.000001", "0.1E0"] {
+            assert!(has_fraction(t.as_bytes()), "{t}");
+        }
+        for t in ["3", "3.0", "-4.000", "1e3", "abc", "1.5.5", "", "."] {
+            assert!(!has_fraction(t.as_bytes()), "{t}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_for, MysqlError};
-use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
+use datasync_db::sql::{literal, quote_ident, split_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
 
@@ -22,6 +22,8 @@ pub(super) struct MysqlTask {
     pub(super) table: String,
     /// Table staging: this attempt has created its staging table.
     pub(super) stage_ready: bool,
+    /// Per incoming column: its target column holds whole numbers only.
+    pub(super) whole: Vec<bool>,
 }
 
 /// A connection with what statement building needs to know about its session.
@@ -271,6 +273,45 @@ impl MysqlTask {
         Ok(None)
     }
 
+    /// Per column of `names`: whether the target column holds whole numbers only (an integer
+    /// type, into which MySQL rounds `3.7` without a warning).
+    async fn whole_number_columns(
+        &self,
+        s: &mut Session,
+        names: &[String],
+    ) -> Result<Vec<bool>, PluginError> {
+        let parts = split_ident(&self.writer.table);
+        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
+        let schema = match parts.len() {
+            n if n > 1 => literal(Dialect::MySql, &unquote_ident(&parts[n - 2])),
+            _ => "DATABASE()".to_string(),
+        };
+        let q = format!(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+            literal(Dialect::MySql, &name)
+        );
+        let rows: Vec<(String, String)> = s
+            .conn
+            .query(q.as_str())
+            .await
+            .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
+        let whole: std::collections::HashSet<String> = rows
+            .into_iter()
+            .filter(|(_, t)| {
+                matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+                )
+            })
+            .map(|(c, _)| c.to_lowercase())
+            .collect();
+        Ok(names
+            .iter()
+            .map(|n| whole.contains(&unquote_ident(n.trim()).to_lowercase()))
+            .collect())
+    }
+
     /// A new session after a lost connection, waiting up to `reconnectTimeout` for the server.
     pub(super) async fn reopen(&self, url: &str) -> Result<Session, PluginError> {
         let limit = self.writer.spec.params.reconnect_timeout.0;
@@ -393,6 +434,7 @@ impl MysqlTask {
                 if self.writer.staging() && !self.stage_ready {
                     self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
+                self.whole = self.whole_number_columns(&mut s, &names).await?;
                 let (h, t) = self.statement_parts(&names);
                 let cols = self.column_list(&names);
                 parts = Some((h, t, cols));
@@ -497,7 +539,8 @@ impl MysqlTask {
         batch: &RecordBatch,
     ) -> Result<Option<(Vec<u8>, Vec<usize>, Vec<(usize, String)>)>, PluginError> {
         let mut lits = RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
-            .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
+            .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
+            .whole_numbers(&self.whole);
         if !lits.load_data_ok() {
             return Ok(None);
         }
@@ -575,7 +618,8 @@ impl MysqlTask {
         let (tuples, bad) = {
             let mut lits =
                 RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
-                    .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?;
+                    .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
+                    .whole_numbers(&self.whole);
             let mut tuples: Vec<(usize, Vec<u8>)> = Vec::with_capacity(rows.len());
             let mut bad = Vec::new();
             // One row must fit in one statement, and a statement in one packet.

@@ -108,6 +108,7 @@ impl SqlWriterSteps for MysqlWriter {
             writer: self.clone(),
             table: self.table.clone(),
             stage_ready: false,
+            whole: Vec::new(),
         })
     }
     fn idempotent(&self) -> bool {
