@@ -941,7 +941,9 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
            CHARACTER SET utf8mb4;
          INSERT INTO src SELECT seq, ELT(1 + seq % 12, 'a', 'A', 'b', 'B ', '', 'O''Brien', 'back\\\\slash',
              'ä', 'Ä', '中文', '😀', NULL), seq FROM seq_1_to_6000;
-         INSERT INTO src SELECT seq, CONCAT('key-', seq % 97), seq FROM seq_6001_to_9000",
+         INSERT INTO src SELECT seq, CONCAT('key-', seq % 97), seq FROM seq_6001_to_9000;
+         INSERT INTO src SELECT seq, CONCAT('k', seq % 9973, '-', seq), seq FROM seq_9001_to_130000;
+         ANALYZE TABLE src",
     );
     let cols = r#""column": ["id", "k", "v"], "splitPk": "k", "where": "v <> 13","#;
     let (o, _t) = run_job(
@@ -958,7 +960,8 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
         db.query(
             "SELECT COUNT(*), SUM(s.k <=> d.k AND BINARY s.k <=> BINARY d.k) FROM src s JOIN dst d USING (id)"
         ),
-        "8999\t8999"
+        "129999\t129999"
     );
     assert_eq!(db.query("SELECT COUNT(*) FROM dst WHERE v = 13"), "0");
+    assert_stderr_has(&o, "quantiles of k from a sample of 1 in 2 keys");
 }

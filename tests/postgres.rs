@@ -613,7 +613,9 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
         r#"CREATE TABLE src (id int PRIMARY KEY, k text, v int); CREATE TABLE dst (LIKE src);
            INSERT INTO src SELECT g, (ARRAY['a', 'A', 'b', 'B ', '', 'O''Brien', 'back\slash', 'ä', 'Ä', '中文', '😀', NULL])[1 + g % 12], g
              FROM generate_series(1, 6000) g;
-           INSERT INTO src SELECT g, 'key-' || (g % 97), g FROM generate_series(6001, 9000) g"#,
+           INSERT INTO src SELECT g, 'key-' || (g % 97), g FROM generate_series(6001, 9000) g;
+           INSERT INTO src SELECT g, 'k' || (g % 9973) || '-' || g, g FROM generate_series(9001, 130000) g;
+           ANALYZE src"#,
     );
     let cols = r#""column": ["id", "k", "v"], "splitPk": "k", "where": "v <> 13","#;
     let (o, _t) = run_job(
@@ -626,12 +628,13 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "text splitPk k cut at 3 quantile(s) -> 5 tasks");
+    assert_stderr_has(&o, "quantiles of k from a sample of 1 in 2 keys");
     assert_eq!(
         pg.query(
             "SELECT count(*), count(*) FILTER (WHERE s.k IS NOT DISTINCT FROM d.k AND s.v = d.v)
              FROM src s JOIN dst d USING (id)"
         ),
-        "8999|8999"
+        "129999|129999"
     );
-    assert_eq!(pg.query("SELECT count(*) FROM dst"), "8999");
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "129999");
 }

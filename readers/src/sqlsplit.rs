@@ -104,3 +104,12 @@ fn is_text_type(name: &str) -> bool {
         "utf8" | "text" | "varchar" | "bpchar" | "char" | "name" | "citext"
     )
 }
+
+/// Keys a text-key quantile query samples at most (about): cut values from a sample still give
+/// exact ranges (the server compares), so a sample only has to balance the parts.
+pub(crate) const QUANTILE_SAMPLE: u64 = 50_000;
+
+/// Keep one key in this many for the quantiles of a table of about `rows` rows (1 = all).
+pub(crate) fn sample_every(rows: Option<u64>) -> u64 {
+    rows.map_or(1, |r| (r / QUANTILE_SAMPLE).max(1))
+}

@@ -88,13 +88,35 @@ impl KeyProbe for PostgresProbe<'_> {
         n: usize,
     ) -> Result<Vec<String>, PluginError> {
         let qpk = quote_ident(Dialect::Postgres, pk);
+        let qt = quote_ident(Dialect::Postgres, table);
+        // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
+        // the key (deterministic; any cut values give exact ranges, the sample only balances).
+        let est_q = format!(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass({})",
+            datasync_db::sql::literal(Dialect::Postgres, &qt)
+        );
+        let est = self
+            .client
+            .query_opt(est_q.as_str(), &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &est_q, e))?
+            .and_then(|r| r.get::<_, Option<i64>>(0))
+            .and_then(|v| u64::try_from(v).ok());
+        let every = crate::sqlsplit::sample_every(est);
+        if every > 1 {
+            tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
+        }
+        let sample = if every > 1 {
+            format!(" AND abs(hashtext({qpk}::text)::bigint) % {every} = 0")
+        } else {
+            String::new()
+        };
         let w = where_clause
             .map(|w| format!(" AND ({w})"))
             .unwrap_or_default();
         let q = format!(
             "SELECT max(k)::text FROM (SELECT {qpk} AS k, ntile({n}) OVER (ORDER BY {qpk}) AS b \
-             FROM {} WHERE {qpk} IS NOT NULL{w}) q GROUP BY b ORDER BY b",
-            quote_ident(Dialect::Postgres, table)
+             FROM {qt} WHERE {qpk} IS NOT NULL{w}{sample}) q GROUP BY b ORDER BY b"
         );
         let rows = self
             .client
