@@ -638,3 +638,79 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
     );
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "129999");
 }
+
+/// TLS as libpq's sslmode asks, against a cluster of the test's own that refuses plain text:
+/// a CA and a server certificate made here (for DNS:localhost only, so 127.0.0.1 is a name
+/// mismatch), and a second, unrelated CA.
+#[test]
+fn tls_modes_against_a_server_that_requires_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let c = certs.path();
+    sh_in(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=datasync-test-ca 2>/dev/null
+         openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
+         openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+         printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf 2>/dev/null",
+        c,
+    );
+    let pg = ScratchPg::start_with(|data| {
+        std::fs::copy(c.join("server.crt"), data.join("server.crt")).unwrap();
+        std::fs::copy(c.join("server.key"), data.join("server.key")).unwrap();
+        sh_in("chmod 600 server.key", data);
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+    });
+    let run = |params: &str| {
+        let reader = format!(
+            r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["x"],
+                "connection": [{{"jdbcUrl": ["{}?connectTimeout=5&{params}"], "querySql": ["SELECT 1 AS x"]}}]}}}}"#,
+            pg.url("postgres")
+        );
+        let (o, _t) = run_job(
+            "tls",
+            &job(
+                r#"{"retry": {"count": 0}}"#,
+                &reader,
+                r#"{"name": "streamwriter", "parameter": {}}"#,
+            ),
+        );
+        o
+    };
+    let ca = c.join("ca.pem").display().to_string();
+    let other = c.join("other.pem").display().to_string();
+    for ok in [
+        "sslmode=require".to_string(),
+        "ssl=true".to_string(),
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        format!("sslmode=require&sslrootcert={ca}"),
+    ] {
+        let o = run(&ok);
+        assert_eq!(code(&o), 0, "{ok}: {}", stderr(&o));
+    }
+    for (bad, why) in [
+        ("sslmode=disable".to_string(), "no encryption"),
+        (
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            "certificate",
+        ),
+        (
+            format!("sslmode=verify-ca&sslrootcert={other}"),
+            "certificate",
+        ),
+        (
+            "sslmode=verify-full&sslrootcert=/nonexistent.pem".to_string(),
+            "sslrootcert /nonexistent.pem",
+        ),
+    ] {
+        let o = run(&bad);
+        assert_ne!(code(&o), 0, "{bad} must fail");
+        assert_stderr_has(&o, why);
+    }
+}

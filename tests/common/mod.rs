@@ -604,6 +604,12 @@ pub struct ScratchPg {
 impl ScratchPg {
     /// Initialises and starts a cluster.
     pub fn start() -> ScratchPg {
+        Self::start_with(|_| {})
+    }
+
+    /// Initialises a cluster, lets `setup` change its data directory (as root; files it adds
+    /// are handed to `postgres`), then starts it.
+    pub fn start_with(setup: impl FnOnce(&Path)) -> ScratchPg {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("/usr/lib/postgresql (Debian's postgresql; tests/setup.sh installs it)")
             .map(|e| e.unwrap().path().join("bin"))
@@ -624,6 +630,12 @@ impl ScratchPg {
             "{}/initdb -D data -A trust -U postgres >/dev/null",
             s.bin.display()
         ));
+        let data = s.dir.path().join("data");
+        setup(&data);
+        sh_in(
+            &format!("chown -R postgres {}", data.display()),
+            s.dir.path(),
+        );
         s.launch();
         s
     }

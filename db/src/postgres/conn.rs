@@ -1,8 +1,11 @@
 //! Connection settings and connecting.
 
+use super::tls::{self, SslMode, TlsSettings};
 use crate::sql::{ConnSettings, JdbcUrl};
 use datasync_engine::config::ConfigError;
 use datasync_engine::Secret;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
@@ -52,15 +55,11 @@ impl PostgresConnConfig {
         at: &str,
     ) -> Result<Self, ConfigError> {
         let s = ConnSettings::parse(urls, PG_SCHEMES, username, password, session, at, |url| {
-            let ssl = url
-                .param("sslmode")
-                .or(url.param("ssl"))
-                .unwrap_or("disable")
-                .to_ascii_lowercase();
-            if !matches!(ssl.as_str(), "disable" | "allow" | "prefer" | "false") {
+            if SslMode::parse(url.param("sslmode"), url.param("ssl")).is_none() {
                 return Err(format!(
-                    "asks for TLS (sslmode={ssl}), which this build does not support yet; use \
-                     sslmode=disable only if plain text is acceptable"
+                    "sslmode \"{}\" is not one of disable, allow, prefer, require, verify-ca, \
+                     verify-full",
+                    url.param("sslmode").unwrap_or_default()
                 ));
             }
             let mut timeout = None;
@@ -107,26 +106,56 @@ impl PostgresConnConfig {
             if let Some(db) = &url.database {
                 cfg.dbname(db);
             }
-            let (client, connection) =
-                match tokio::time::timeout(self.s.timeout, cfg.connect(NoTls)).await {
-                    Err(_) => {
-                        last = Some(PostgresError::Timeout {
-                            url: url.to_string(),
-                            secs: self.s.timeout.as_secs(),
-                        });
-                        continue;
-                    }
-                    Ok(Err(source)) => {
-                        tracing::warn!("cannot connect to {url}: {}", db_message(&source));
-                        last = Some(PostgresError::Connect {
-                            url: url.to_string(),
-                            user,
-                            source,
-                        });
-                        continue;
-                    }
-                    Ok(Ok(pair)) => pair,
-                };
+            let tls = TlsSettings {
+                mode: SslMode::parse(url.param("sslmode"), url.param("ssl"))
+                    .unwrap_or(SslMode::Disable),
+                root_cert: url.param("sslrootcert").map(str::to_string),
+            };
+            cfg.ssl_mode(match tls.mode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
+            });
+            let connector = match tls::connector(&tls) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = Some(PostgresError::Invalid(format!(
+                        "cannot connect to {url}: TLS: {e}"
+                    )));
+                    continue;
+                }
+            };
+            let attempt = async {
+                match connector {
+                    Some(c) => cfg.connect(c).await.map(|(client, conn)| {
+                        let conn: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(conn);
+                        (client, conn)
+                    }),
+                    None => cfg.connect(NoTls).await.map(|(client, conn)| {
+                        let conn: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(conn);
+                        (client, conn)
+                    }),
+                }
+            };
+            let (client, connection) = match tokio::time::timeout(self.s.timeout, attempt).await {
+                Err(_) => {
+                    last = Some(PostgresError::Timeout {
+                        url: url.to_string(),
+                        secs: self.s.timeout.as_secs(),
+                    });
+                    continue;
+                }
+                Ok(Err(source)) => {
+                    tracing::warn!("cannot connect to {url}: {}", db_message(&source));
+                    last = Some(PostgresError::Connect {
+                        url: url.to_string(),
+                        user,
+                        source,
+                    });
+                    continue;
+                }
+                Ok(Ok(pair)) => pair,
+            };
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::debug!("postgres connection ended: {e}");

@@ -3,6 +3,7 @@
 //! Known limits: no TLS in this build (`sslmode=require` and stricter are refused clearly).
 
 mod conn;
+pub mod tls;
 mod types;
 
 pub use conn::{db_message, PostgresConnConfig, PostgresError, PG_SCHEMES};
