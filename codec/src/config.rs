@@ -30,7 +30,7 @@ pub struct TextReadConfig {
     #[serde(default = "crate::default_encoding")]
     pub encoding: String,
     /// Skip the first line of every file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
     pub skip_header: bool,
     /// Text that reads as NULL (default `\N`).
     #[serde(default = "crate::default_null_format")]

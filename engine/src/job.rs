@@ -165,6 +165,10 @@ struct JobFile {
     #[serde(default)]
     #[allow(dead_code)]
     core: Option<Value>,
+    /// A `setting` beside `job` (some DataX doc examples have one): DataX does not read it
+    /// either; accepted with a warning.
+    #[serde(default)]
+    setting: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -317,6 +321,12 @@ pub fn parse_job(
         )
     })?;
     let body: JobFile = parse_params(&value, "")?;
+    if body.setting.is_some() {
+        tracing::warn!(
+            "{file}: a \"setting\" beside \"job\" is ignored (as DataX ignores it); job settings go \
+             in job.setting"
+        );
+    }
     let mut content = body.job.content;
     if content.len() != 1 {
         return Err(ConfigError::new(
@@ -426,6 +436,16 @@ mod tests {
         assert_eq!(j.setting.error_limit.record, Some(0));
         assert_eq!(j.writer.path, "job.content[0].writer.parameter");
         assert_eq!(j.setting.retry.count, 2);
+    }
+
+    #[test]
+    fn a_setting_beside_job_is_accepted() {
+        let t = r#"{"setting": {"speed": {"channel": 9}}, "job": {"content": [{"reader": {"name": "r"}, "writer": {"name": "w"}}]}}"#;
+        let j = parse_job(t, "j", "j.json", &BTreeMap::new()).unwrap();
+        assert_eq!(
+            j.setting.speed.channel, None,
+            "DataX does not read it either"
+        );
     }
 
     #[test]

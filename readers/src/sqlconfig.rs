@@ -28,7 +28,7 @@ pub struct SqlReaderConfig {
     #[serde(default)]
     pub split_pk: Option<String>,
     /// Accepted for DataX templates; rows are always streamed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     pub fetch_size: Option<i64>,
     /// Statements run on each new connection.
     #[serde(default)]
@@ -84,11 +84,18 @@ impl SqlReaderConfig {
                 }
                 _ => {}
             }
-            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
+            let set = |v: &Option<String>| v.as_deref().is_some_and(|w| !w.trim().is_empty());
+            if !c.query_sql.is_empty() && (set(&cfg.where_clause) || set(&cfg.split_pk)) {
                 return Err(ConfigError::new(
                     at,
                     "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
                 ));
+            }
+            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
+                tracing::warn!(
+                    "{at}: empty \"where\"/\"splitPk\" beside querySql are ignored (they do not \
+                     apply to a query)"
+                );
             }
             conns.push(connect(&cfg, c, &format!("{at}.jdbcUrl"))?);
         }
@@ -101,9 +108,11 @@ impl SqlReaderConfig {
         let mut splits = Vec::new();
         let mut keyed = Vec::new();
         for (i, c) in self.connection.iter().enumerate() {
+            // A trailing `;` (as pasted from a SQL console) would break PostgreSQL's COPY (...)
+            // and MySQL's wrapping alike.
             splits.extend(c.query_sql.iter().map(|q| SqlSplit::Query {
                 conn: i,
-                sql: q.clone(),
+                sql: q.trim_end().trim_end_matches(';').trim_end().to_string(),
             }));
             for t in &c.table {
                 match self.split_pk.as_deref().filter(|pk| !pk.trim().is_empty()) {
@@ -134,4 +143,51 @@ impl SqlReaderConfig {
 /// Parses MIN/MAX of a key, read as text, into bounds (`None` for an empty table).
 pub fn parse_bounds(lo: Option<String>, hi: Option<String>) -> Option<(i128, i128)> {
     Some((lo?.trim().parse().ok()?, hi?.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<SqlReaderConfig, datasync_engine::ConfigError> {
+        SqlReaderConfig::parse(
+            datasync_engine::Params {
+                value: &v,
+                path: "r",
+                invoked_as: "mysqlreader",
+            },
+            |_, _, _| Ok(()),
+        )
+        .map(|(c, _)| c)
+    }
+
+    #[test]
+    fn datax_template_shapes() {
+        // Generated templates carry empty where/splitPk beside querySql, quoted numbers and a
+        // trailing semicolon.
+        let c = parse(
+            json!({"username": "u", "where": "", "splitPk": " ", "fetchSize": "2048",
+            "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "querySql": ["SELECT 1 ;  "]}]}),
+        )
+        .unwrap();
+        assert_eq!(c.fetch_size, Some(2048));
+        let (splits, _) = c.plan();
+        assert_eq!(
+            splits[0],
+            SqlSplit::Query {
+                conn: 0,
+                sql: "SELECT 1".into()
+            }
+        );
+        let e = parse(json!({"username": "u", "where": "x > 1",
+            "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "querySql": ["SELECT 1"]}]}))
+        .unwrap_err();
+        assert!(e.message.contains("do not apply to querySql"), "{e}");
+        let c = parse(json!({"username": "u", "column": ["*"],
+            "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "table": ["a, t_[1-2]"]}]}))
+        .unwrap();
+        assert_eq!(c.connection[0].table, ["a", "t_1", "t_2"]);
+    }
 }

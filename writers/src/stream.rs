@@ -19,7 +19,7 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StreamWriterConfig {
     /// Print rows to stdout (default false: count and discard).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
     pub print: bool,
     /// Delimiter between printed fields (default tab).
     #[serde(default = "default_delimiter")]

@@ -47,7 +47,10 @@ pub struct SftpConnConfig {
     /// Server host.
     pub host: String,
     /// Server port (22).
-    #[serde(default = "default_port")]
+    #[serde(
+        default = "default_port",
+        deserialize_with = "datasync_engine::config::lenient"
+    )]
     pub port: u16,
     /// User name.
     pub username: String,

@@ -267,6 +267,43 @@ pub fn lenient_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, 
     }
 }
 
+/// Deserializes `T` from its JSON form or from a string holding it (`"true"`, `"2048"`,
+/// `"22"`): DataX converts quoted scalars, and templates filled by `${var}` carry them.
+pub fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr + DeserializeOwned,
+    T::Err: fmt::Display,
+{
+    match Value::deserialize(d)? {
+        Value::String(s) => s
+            .trim()
+            .parse::<T>()
+            .map_err(|e| serde::de::Error::custom(format!("\"{s}\": {e}"))),
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
+}
+
+/// [`lenient`] for an optional value (`null` or absent = `None`).
+pub fn lenient_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr + DeserializeOwned,
+    T::Err: fmt::Display,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("\"{s}\": {e}"))),
+        other => serde_json::from_value(other)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 /// Deserializes a string or a list of strings (DataX writes `path` both ways).
 pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     match Value::deserialize(d)? {
@@ -302,6 +339,23 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_scalars_are_accepted() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "lenient")]
+            b: bool,
+            #[serde(default, deserialize_with = "lenient_opt")]
+            n: Option<i64>,
+        }
+        let t: T = serde_json::from_value(serde_json::json!({"b": "true", "n": " 2048"})).unwrap();
+        assert!(t.b);
+        assert_eq!(t.n, Some(2048));
+        let t: T = serde_json::from_value(serde_json::json!({"b": false, "n": null})).unwrap();
+        assert_eq!((t.b, t.n), (false, None));
+        assert!(serde_json::from_value::<T>(serde_json::json!({"b": "yes"})).is_err());
+    }
 
     #[test]
     fn byte_sizes() {

@@ -23,7 +23,10 @@ pub struct MysqlWriterConfig {
     #[serde(default)]
     pub write_mode: MysqlWriteMode,
     /// Rows per multi-row statement (default 1024; capped by max_allowed_packet).
-    #[serde(default = "default_batch_size")]
+    #[serde(
+        default = "default_batch_size",
+        deserialize_with = "datasync_engine::config::lenient"
+    )]
     pub batch_size: usize,
     /// Write empty strings as NULL.
     #[serde(default)]
