@@ -60,6 +60,17 @@ pub struct TextRead {
 }
 
 impl TextReadConfig {
+    /// The same with `path` on the local file system: `file://` taken off, other schemes
+    /// refused (see [`crate::hive::local_path`]).
+    pub fn local(mut self, at: &str) -> Result<Self, ConfigError> {
+        self.path = self
+            .path
+            .iter()
+            .map(|p| crate::hive::local_path(at, "path", p))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
     /// Checks the options, with errors pointing under `at`.
     pub fn build(self, at: &str) -> Result<TextRead, ConfigError> {
         if self.path.is_empty() || self.path.iter().any(|s| s.trim().is_empty()) {

@@ -193,13 +193,19 @@ pub fn is_hidden_name(name: &str) -> bool {
 /// HDFS client; tables are read and written through a local or mounted path.
 pub fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
     match fs.filter(|f| !f.is_empty()) {
-        Some(fs) if !fs.starts_with("file:") => Err(ConfigError::new(
-            join_path(at, "defaultFS"),
-            format!(
-                "\"{fs}\": only a local or mounted file system is supported (file:///); \
-                 use a mounted path or omit defaultFS"
-            ),
-        )),
+        // file:/// or file:/ (no host): the local file system.
+        Some(fs)
+            if !(fs.to_ascii_lowercase().starts_with("file:///")
+                || fs.eq_ignore_ascii_case("file:/")) =>
+        {
+            Err(ConfigError::new(
+                join_path(at, "defaultFS"),
+                format!(
+                    "\"{fs}\": only a local or mounted file system is supported (file:///); \
+                     use a mounted path or omit defaultFS"
+                ),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -266,6 +272,7 @@ impl HdfsFront {
             HdfsFileType::Text => FileFormat::Text,
             HdfsFileType::Csv => FileFormat::Csv,
         };
+        parts.hide("fileFormat");
         if parts.get("fileFormat").is_some() {
             return Err(ConfigError::new(
                 join_path(at, "fileFormat"),
@@ -276,9 +283,38 @@ impl HdfsFront {
     }
 }
 
-/// A `path` as the file plugins take it: `file://` taken off.
-pub fn local_path(path: &str) -> &str {
-    path.strip_prefix("file://").unwrap_or(path)
+/// A local `path` (key `key` under `at`) as the file plugins take it: `file://` taken off;
+/// another scheme (`hdfs://`, `s3://`) or nothing left is an error.
+pub fn local_path(at: &str, key: &str, path: &str) -> Result<String, ConfigError> {
+    let p = path.trim();
+    let lower = p.to_ascii_lowercase();
+    let local = if lower.starts_with("file://") {
+        &p["file://".len()..]
+    } else if let Some((scheme, _)) = p.split_once("://") {
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        {
+            return Err(ConfigError::new(
+                join_path(at, key),
+                format!(
+                    "\"{path}\": only local or mounted paths (or file://) are supported; \
+                     {scheme}:// is not (mount it, or copy the files first)"
+                ),
+            ));
+        }
+        p
+    } else {
+        p
+    };
+    if local.is_empty() {
+        return Err(ConfigError::new(
+            join_path(at, key),
+            format!("\"{path}\" names no directory or file"),
+        ));
+    }
+    Ok(local.to_string())
 }
 
 #[cfg(test)]
@@ -322,7 +358,12 @@ mod tests {
         assert!(e.to_string().contains("not supported yet"), "{e}");
         let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();
         assert!(e.to_string().contains("defaultFS"), "{e}");
-        assert_eq!(local_path("file:///t"), "/t");
+        assert_eq!(local_path("w", "path", "file:///t").unwrap(), "/t");
+        assert_eq!(local_path("w", "path", "/t/a.csv").unwrap(), "/t/a.csv");
+        assert!(local_path("w", "path", "hdfs://nn:8020/t").is_err());
+        assert!(local_path("w", "path", "file://").is_err());
+        assert!(check_default_fs("w", Some("FILE:///")).is_ok());
+        assert!(check_default_fs("w", Some("file://remotehost/")).is_err());
     }
 
     #[test]

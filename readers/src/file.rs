@@ -58,7 +58,7 @@ impl ReaderPlugin for FileReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let c: TextReadConfig = parse_params(p.value, p.path)?;
-        Ok(FileReader::new(c.build(p.path)?))
+        Ok(FileReader::new(c.local(p.path)?.build(p.path)?))
     }
 
     fn template() -> Value {

@@ -4,7 +4,7 @@
 
 use crate::file::FileReader;
 use crate::parquet::{ParquetReader, ParquetReaderConfig};
-use datasync_codec::hive::{local_path, HdfsFront};
+use datasync_codec::hive::HdfsFront;
 use datasync_codec::TextReadConfig;
 use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
@@ -21,12 +21,6 @@ impl std::fmt::Debug for HdfsReader {
     }
 }
 
-fn local(paths: &mut [String]) {
-    for p in paths {
-        *p = local_path(p).to_string();
-    }
-}
-
 impl ReaderPlugin for HdfsReader {
     const NAME: &'static str = "hdfs";
     const ALIASES: &'static [&'static str] = &["hdfsreader"];
@@ -36,8 +30,7 @@ impl ReaderPlugin for HdfsReader {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let Some(format) = HdfsFront::take(&mut parts, p.path)? else {
-            let mut c: ParquetReaderConfig = parts.finish()?;
-            local(&mut c.path);
+            let c: ParquetReaderConfig = parts.finish()?;
             let inner = ParquetReader::from_config(p.path, c)?;
             return Ok(HdfsReader {
                 inner: Box::new(inner),
@@ -45,9 +38,8 @@ impl ReaderPlugin for HdfsReader {
         };
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;
-        local(&mut text.path);
         Ok(HdfsReader {
-            inner: Box::new(FileReader::new(text.build(p.path)?)),
+            inner: Box::new(FileReader::new(text.local(p.path)?.build(p.path)?)),
         })
     }
 

@@ -33,12 +33,22 @@ pub struct SftpReader {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Walk {
     /// How deep directories are walked (default 100, as DataX).
-    #[serde(default = "default_depth", deserialize_with = "lenient_u64")]
+    #[serde(default = "default_depth", deserialize_with = "at_least_one")]
     max_traversal_level: u64,
 }
 
 fn default_depth() -> u64 {
     100
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match lenient_u64(d) {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) => Err(serde::de::Error::custom(format!(
+            "expected a whole number >= 1, found {n}"
+        ))),
+        Err(_) => Err(serde::de::Error::custom("expected a whole number >= 1")),
+    }
 }
 
 impl ReaderPlugin for SftpReader {
@@ -51,12 +61,6 @@ impl ReaderPlugin for SftpReader {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let conn = SftpConnConfig::take(&mut parts)?;
         let walk: Walk = parts.take()?;
-        if walk.max_traversal_level == 0 {
-            return Err(ConfigError::new(
-                datasync_engine::config::join_path(p.path, "maxTraversalLevel"),
-                "expected a whole number >= 1, found 0",
-            ));
-        }
         let text: TextReadConfig = parts.finish()?;
         Ok(SftpReader {
             conn: Arc::new(conn),

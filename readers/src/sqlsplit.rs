@@ -113,3 +113,29 @@ pub(crate) const QUANTILE_SAMPLE: u64 = 50_000;
 pub(crate) fn sample_every(rows: Option<u64>) -> u64 {
     rows.map_or(1, |r| (r / QUANTILE_SAMPLE).max(1))
 }
+
+/// The quantile query of a text key: the last key of each of `n` NTILE parts, ascending, over
+/// the rows `where_clause` selects, sampled by `hash_filter` (a condition keeping about one key
+/// in `every`, e.g. `CRC32(k) % 7 = 0`) when the table is large. `max_text` casts the
+/// aggregate to text for the driver.
+pub(crate) fn quantile_sql(
+    d: datasync_db::sql::Dialect,
+    table: &str,
+    pk: &str,
+    where_clause: Option<&str>,
+    n: usize,
+    sample: Option<String>,
+    max_text: fn(&str) -> String,
+) -> String {
+    let qpk = datasync_db::sql::quote_ident(d, pk);
+    let w = where_clause
+        .map(|w| format!(" AND ({w})"))
+        .unwrap_or_default();
+    let sample = sample.map(|c| format!(" AND {c}")).unwrap_or_default();
+    format!(
+        "SELECT {} FROM (SELECT {qpk} AS k, NTILE({n}) OVER (ORDER BY {qpk}) AS b FROM {} \
+         WHERE {qpk} IS NOT NULL{w}{sample}) q GROUP BY b ORDER BY b",
+        max_text("MAX(k)"),
+        datasync_db::sql::quote_ident(d, table)
+    )
+}

@@ -79,7 +79,7 @@ impl FileWriter {
             ));
         }
         let files = TextFiles::new(at, &target, text)?;
-        let dir = PathBuf::from(&target.path);
+        let dir = PathBuf::from(datasync_codec::hive::local_path(at, "path", &target.path)?);
         let staging = dir.join(format!(
             ".datasync-staging-{}-{}",
             target.file_name,

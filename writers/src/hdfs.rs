@@ -4,9 +4,9 @@
 
 use crate::file::FileWriter;
 use crate::parquet::ParquetWriter;
-use crate::parquet::{ColumnSpec, ParquetWriterConfig};
+use crate::parquet::ParquetWriterConfig;
 use crate::textfiles::FileTarget;
-use datasync_codec::hive::{local_path, HdfsFront};
+use datasync_codec::hive::HdfsFront;
 use datasync_codec::TextWriteConfig;
 use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, Resume, Writer, WriterPlugin, WriterTask};
@@ -24,14 +24,14 @@ impl std::fmt::Debug for HdfsWriter {
     }
 }
 
-/// hdfswriter's `column` with `fileType` text/csv: it names the columns for Hive; the text
-/// writer writes the columns as they arrive.
+/// hdfswriter's `column` with `fileType` text/csv: it names the columns for Hive (names or
+/// `{name, type}`); the text writer writes the columns as they arrive.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TextColumns {
     #[serde(default)]
-    #[allow(dead_code)] // parsed so that a malformed list is an error; not used to write
-    column: Vec<ColumnSpec>,
+    #[allow(dead_code)] // accepted as DataX templates write it; not used to write
+    column: Vec<serde_json::Value>,
 }
 
 impl WriterPlugin for HdfsWriter {
@@ -49,8 +49,7 @@ impl WriterPlugin for HdfsWriter {
                 inner: Box::new(inner),
             });
         };
-        let mut target: FileTarget = parts.take()?;
-        target.path = local_path(&target.path).to_string();
+        let target: FileTarget = parts.take()?;
         let _: TextColumns = parts.take()?;
         let mut text: TextWriteConfig = parts.finish()?;
         text.file_format = format;
@@ -135,5 +134,29 @@ mod tests {
         v["fileType"] = json!("csv");
         v["fileFormat"] = json!("jsonl");
         assert!(build(v).unwrap_err().to_string().contains("fileType"));
+        // Found by a hostile pass: remote paths, an empty file:// path, a misspelled required
+        // key, a list for the parameter, fileFormat offered where it is refused.
+        for ft in ["text", "parquet"] {
+            let mut v = base();
+            v["fileType"] = json!(ft);
+            v["path"] = json!("hdfs://nn:8020/t");
+            assert_eq!(build(v).unwrap_err().path, "w.path", "{ft}");
+            let mut v = base();
+            v["fileType"] = json!(ft);
+            v["path"] = json!("file://");
+            assert_eq!(build(v).unwrap_err().path, "w.path", "{ft}");
+        }
+        let mut v = base();
+        v["fileType"] = json!("text");
+        v["filename"] = v["fileName"].take();
+        v.as_object_mut().unwrap().remove("fileName");
+        let e = build(v).unwrap_err();
+        assert_eq!(e.path, "w.filename");
+        assert!(e.message.contains("did you mean \"fileName\""), "{e}");
+        assert!(build(json!(["/t", "f"])).unwrap_err().message.contains("expected an object"));
+        let mut v = base();
+        v["fileType"] = json!("text");
+        v["rowGroupSize"] = json!(1);
+        assert!(!build(v).unwrap_err().message.contains("fileFormat"));
     }
 }

@@ -132,6 +132,12 @@ impl SftpConnConfig {
         if self.host.trim().is_empty() {
             return Err(ConfigError::new(key("host"), "must name the SFTP server"));
         }
+        if self.port == 0 {
+            return Err(ConfigError::new(
+                key("port"),
+                "must be a port number 1-65535",
+            ));
+        }
         if self.username.is_empty() {
             return Err(ConfigError::new(key("username"), "must not be empty"));
         }

@@ -241,14 +241,19 @@ impl SqlSplit {
                 null_keys: false,
             })
             .collect();
-        out.push(SqlSplit::Table {
+        out.push(SqlSplit::null_keys(conn, table));
+        out
+    }
+
+    /// The task reading the rows of `table` whose key IS NULL.
+    fn null_keys(conn: usize, table: &str) -> SqlSplit {
+        SqlSplit::Table {
             conn,
             table: table.to_string(),
             range: None,
             text_range: None,
             null_keys: true,
-        });
-        out
+        }
     }
 
     /// Splits of `table` on a text key cut at `bounds` (ascending in the column's collation;
@@ -274,13 +279,7 @@ impl SqlSplit {
                 null_keys: false,
             })
             .collect();
-        out.push(SqlSplit::Table {
-            conn,
-            table: table.to_string(),
-            range: None,
-            text_range: None,
-            null_keys: true,
-        });
+        out.push(SqlSplit::null_keys(conn, table));
         out
     }
 }

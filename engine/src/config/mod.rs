@@ -45,6 +45,16 @@ pub fn join_path(prefix: &str, rel: &str) -> String {
 /// starts at `at`: unknown keys get a "did you mean" suggestion and the list of allowed keys,
 /// missing keys and wrong types say what was expected.
 pub fn parse_params<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, ConfigError> {
+    // serde fills a struct from a list by position: a `parameter` must be an object.
+    if !value.is_object() && !struct_fields::<T>().is_empty() {
+        return Err(ConfigError::new(
+            at,
+            format!(
+                "wrong type: found {}, expected an object",
+                parts::kind(value)
+            ),
+        ));
+    }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = join_path(at, &e.path().to_string());
         let message = friendly_message(&e.inner().to_string());
@@ -279,9 +289,22 @@ where
         Value::String(s) => s
             .trim()
             .parse::<T>()
-            .map_err(|e| serde::de::Error::custom(format!("\"{s}\": {e}"))),
+            .map_err(|_| serde::de::Error::custom(expected::<T>(&s))),
         other => serde_json::from_value(other).map_err(serde::de::Error::custom),
     }
+}
+
+/// "wrong type: found string "x", expected a boolean" for a string that does not parse as `T`.
+fn expected<T>(s: &str) -> String {
+    let t = std::any::type_name::<T>();
+    let what = match t {
+        "bool" => "a boolean",
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number >= 0",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        other => other,
+    };
+    format!("wrong type: found string {s:?}, expected {what}")
 }
 
 /// [`lenient`] for an optional value (`null` or absent = `None`).
@@ -297,7 +320,7 @@ where
             .trim()
             .parse::<T>()
             .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("\"{s}\": {e}"))),
+            .map_err(|_| serde::de::Error::custom(expected::<T>(&s))),
         other => serde_json::from_value(other)
             .map(Some)
             .map_err(serde::de::Error::custom),

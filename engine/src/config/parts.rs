@@ -69,6 +69,7 @@ pub struct ParamParts<'a> {
     at: &'a str,
     rest: Map<String, Value>,
     known: Vec<&'static str>,
+    hidden: Vec<&'static str>,
 }
 
 impl<'a> ParamParts<'a> {
@@ -79,6 +80,7 @@ impl<'a> ParamParts<'a> {
                 at,
                 rest: o.clone(),
                 known: Vec::new(),
+                hidden: Vec::new(),
             }),
             other => Err(ConfigError::new(
                 at,
@@ -97,7 +99,14 @@ impl<'a> ParamParts<'a> {
         self.rest.get(key)
     }
 
-    /// Parses the keys `T` names (and only those) into `T`.
+    /// Leaves `key` out of the allowed keys an unknown-key error lists (a key a part has but
+    /// this plugin refuses with its own message).
+    pub fn hide(&mut self, key: &'static str) {
+        self.hidden.push(key);
+    }
+
+    /// Parses the keys `T` names (and only those) into `T`. A required key that is missing
+    /// while a key not taken yet looks like it is reported as that misspelled key.
     pub fn take<T: DeserializeOwned>(&mut self) -> Result<T, ConfigError> {
         let fields = struct_fields::<T>();
         self.known.extend_from_slice(fields);
@@ -107,7 +116,34 @@ impl<'a> ParamParts<'a> {
                 part.insert((*f).to_string(), v);
             }
         }
-        parse_params(&Value::Object(part), self.at)
+        parse_params(&Value::Object(part), self.at).map_err(|e| self.misspelled(e))
+    }
+
+    /// `e` about a missing key, restated as the unknown key that was probably meant for it.
+    fn misspelled(&self, e: ConfigError) -> ConfigError {
+        let Some(missing) = e
+            .message
+            .strip_prefix("missing required key \"")
+            .and_then(|m| m.strip_suffix('"'))
+        else {
+            return e;
+        };
+        match self.rest.keys().find(|k| suggest(k, &[missing]).is_some()) {
+            // Parts taken later are not known yet: the suggestion, not a partial list.
+            Some(k) => ConfigError::new(
+                join_path(self.at, k),
+                format!("unknown key; did you mean \"{missing}\"?"),
+            ),
+            None => e,
+        }
+    }
+
+    fn allowed(&self) -> Vec<&'static str> {
+        self.known
+            .iter()
+            .filter(|k| !self.hidden.contains(k))
+            .copied()
+            .collect()
     }
 
     /// Parses every key left into `T`; a key that neither `T` nor an earlier part names is an
@@ -116,18 +152,20 @@ impl<'a> ParamParts<'a> {
         let fields = struct_fields::<T>();
         self.known.extend_from_slice(fields);
         if let Some(k) = self.rest.keys().find(|k| !fields.contains(&k.as_str())) {
+            let allowed = self.allowed();
             let mut msg = "unknown key".to_string();
-            if let Some(best) = suggest(k, &self.known) {
+            if let Some(best) = suggest(k, &allowed) {
                 msg.push_str(&format!("; did you mean \"{best}\"?"));
             }
-            msg.push_str(&format!(" (allowed: {})", self.known.join(", ")));
+            msg.push_str(&format!(" (allowed: {})", allowed.join(", ")));
             return Err(ConfigError::new(join_path(self.at, k), msg));
         }
-        parse_params(&Value::Object(self.rest), self.at)
+        let rest = std::mem::take(&mut self.rest);
+        parse_params(&Value::Object(rest), self.at).map_err(|e| self.misspelled(e))
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -188,6 +226,12 @@ mod tests {
         assert_eq!(e.path, "r.hots");
         assert!(e.message.contains("did you mean \"host\""), "{}", e.message);
         assert!(e.message.contains("skipHeader"), "{}", e.message);
+
+        let v = json!({"hots": "h", "skipHeader": true});
+        let mut p = ParamParts::new(&v, "r").unwrap();
+        let e = p.take::<Conn>().unwrap_err();
+        assert_eq!(e.path, "r.hots", "a misspelled required key: {e}");
+        assert!(e.message.contains("did you mean \"host\""), "{e}");
 
         let e = ParamParts::new(&json!([1]), "r").unwrap_err();
         assert!(e.message.contains("expected an object"));

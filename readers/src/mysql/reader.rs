@@ -121,8 +121,6 @@ impl KeyProbe for MysqlProbe<'_> {
         where_clause: Option<&str>,
         n: usize,
     ) -> Result<Vec<String>, PluginError> {
-        let qpk = quote_ident(Dialect::MySql, pk);
-        let qt = quote_ident(Dialect::MySql, table);
         // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
         // the key (deterministic; any cut values give exact ranges, the sample only balances).
         let parts = split_ident(table);
@@ -145,17 +143,15 @@ impl KeyProbe for MysqlProbe<'_> {
         if every > 1 {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
-        let sample = if every > 1 {
-            format!(" AND CRC32({qpk}) % {every} = 0")
-        } else {
-            String::new()
-        };
-        let w = where_clause
-            .map(|w| format!(" AND ({w})"))
-            .unwrap_or_default();
-        let q = format!(
-            "SELECT CAST(MAX(k) AS CHAR) FROM (SELECT {qpk} AS k, NTILE({n}) OVER (ORDER BY {qpk}) AS b \
-             FROM {qt} WHERE {qpk} IS NOT NULL{w}{sample}) q GROUP BY b ORDER BY b"
+        let q = crate::sqlsplit::quantile_sql(
+            Dialect::MySql,
+            table,
+            pk,
+            where_clause,
+            n,
+            (every > 1)
+                .then(|| format!("CRC32({}) % {every} = 0", quote_ident(Dialect::MySql, pk))),
+            |agg| format!("CAST({agg} AS CHAR)"),
         );
         let rows: Vec<Option<String>> = self
             .conn

@@ -3,7 +3,9 @@
 use super::task::ParquetTask;
 use crate::paths::{expand_paths, PathError};
 use arrow_schema::DataType;
-use datasync_codec::hive::{is_hidden_name, parse_hive_type, unescape_partition_value};
+use datasync_codec::hive::{
+    check_default_fs, is_hidden_name, parse_hive_type, unescape_partition_value,
+};
 use datasync_codec::types::parse_type;
 use datasync_codec::{all_columns, ColumnSpec, FieldSpec};
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
@@ -23,6 +25,9 @@ pub(super) const TASK_BYTES: i64 = 64 << 20;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetReaderConfig {
+    /// `file:///` or absent: a local or mounted file system.
+    #[serde(default, rename = "defaultFS")]
+    pub default_fs: Option<String>,
     /// Files, table directories (walked; `.`/`_` names skipped) or globs.
     #[serde(deserialize_with = "one_or_many")]
     pub path: Vec<String>,
@@ -129,13 +134,19 @@ impl ReaderPlugin for ParquetReader {
 impl ParquetReader {
     /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
     /// reader; errors point under `at`.
-    pub fn from_config(at: &str, c: ParquetReaderConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(at: &str, mut c: ParquetReaderConfig) -> Result<Self, ConfigError> {
+        check_default_fs(at, c.default_fs.as_deref())?;
         if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::new(
                 join_path(at, "path"),
                 "must name at least one file, directory or glob",
             ));
         }
+        c.path = c
+            .path
+            .iter()
+            .map(|p| datasync_codec::hive::local_path(at, "path", p))
+            .collect::<Result<_, _>>()?;
         let mut columns = Vec::new();
         for (i, v) in c.column.iter().enumerate() {
             let col = parse_column(v, &join_path(at, &format!("column[{i}]")))?;

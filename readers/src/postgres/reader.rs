@@ -87,7 +87,6 @@ impl KeyProbe for PostgresProbe<'_> {
         where_clause: Option<&str>,
         n: usize,
     ) -> Result<Vec<String>, PluginError> {
-        let qpk = quote_ident(Dialect::Postgres, pk);
         let qt = quote_ident(Dialect::Postgres, table);
         // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
         // the key (deterministic; any cut values give exact ranges, the sample only balances).
@@ -106,17 +105,19 @@ impl KeyProbe for PostgresProbe<'_> {
         if every > 1 {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
-        let sample = if every > 1 {
-            format!(" AND abs(hashtext({qpk}::text)::bigint) % {every} = 0")
-        } else {
-            String::new()
-        };
-        let w = where_clause
-            .map(|w| format!(" AND ({w})"))
-            .unwrap_or_default();
-        let q = format!(
-            "SELECT max(k)::text FROM (SELECT {qpk} AS k, ntile({n}) OVER (ORDER BY {qpk}) AS b \
-             FROM {qt} WHERE {qpk} IS NOT NULL{w}{sample}) q GROUP BY b ORDER BY b"
+        let q = crate::sqlsplit::quantile_sql(
+            Dialect::Postgres,
+            table,
+            pk,
+            where_clause,
+            n,
+            (every > 1).then(|| {
+                format!(
+                    "abs(hashtext({}::text)::bigint) % {every} = 0",
+                    quote_ident(Dialect::Postgres, pk)
+                )
+            }),
+            |agg| format!("{agg}::text"),
         );
         let rows = self
             .client

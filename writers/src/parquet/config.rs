@@ -66,14 +66,40 @@ pub enum TimestampType {
 }
 
 /// One declared column: `{"name": "id", "type": "BIGINT"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ColumnSpec {
     /// Column name (in the file and the Hive table).
     pub name: String,
     /// Hive type.
-    #[serde(rename = "type")]
     pub type_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnObject {
+    name: String,
+    #[serde(rename = "type")]
+    type_name: String,
+}
+
+impl<'de> Deserialize<'de> for ColumnSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ColumnSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object {\"name\": ..., \"type\": ...}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<ColumnSpec, A::Error> {
+                let c = ColumnObject::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                Ok(ColumnSpec {
+                    name: c.name,
+                    type_name: c.type_name,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A dynamic partition column: a name (type STRING) or `{name, type}`.
@@ -93,7 +119,8 @@ impl<'de> Deserialize<'de> for PartitionColumnSpec {
                 type_name: "string".into(),
             }),
             v @ Value::Object(_) => {
-                let c: ColumnSpec = serde_json::from_value(v).map_err(serde::de::Error::custom)?;
+                let c: ColumnObject =
+                    serde_json::from_value(v).map_err(serde::de::Error::custom)?;
                 Ok(PartitionColumnSpec {
                     name: c.name,
                     type_name: c.type_name,
@@ -114,6 +141,9 @@ fn default_row_group_rows() -> Option<u64> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetWriterConfig {
+    /// `file:///` or absent: `path` is on a local or mounted file system.
+    #[serde(default, rename = "defaultFS")]
+    pub default_fs: Option<String>,
     /// The table's directory (created if missing).
     pub path: String,
     /// Prefix of every file written.

@@ -6,7 +6,7 @@ use super::file::{FileError, FileLayout};
 use super::hms::{self, HmsError};
 use super::task::ParquetTask;
 use arrow_schema::Field;
-use datasync_codec::hive::{is_hidden_name, parse_hive_type, HiveType};
+use datasync_codec::hive::{check_default_fs, is_hidden_name, parse_hive_type, HiveType};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::{async_trait, run_id, Params, PluginError, Writer, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
@@ -176,7 +176,8 @@ impl ParquetWriter {
         if c.path.trim().is_empty() {
             return Err(err(at, "path", "must name the table's directory"));
         }
-        let path = c.path.strip_prefix("file://").unwrap_or(&c.path);
+        check_default_fs(at, c.default_fs.as_deref())?;
+        let path = &datasync_codec::hive::local_path(at, "path", &c.path)?;
         if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
             return Err(err(
                 at,
