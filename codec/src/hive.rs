@@ -50,7 +50,8 @@ fn args(n: &str, prefix: &str) -> Option<Vec<String>> {
 }
 
 /// Parses a Hive column type (case-insensitive): the names of [`HIVE_TYPES`], `decimal(p,s)`
-/// (p <= 38; plain `decimal` is Hive's `decimal(10,0)`), `varchar(n)` and `char(n)`.
+/// (p <= 38; plain `decimal` is Hive's `decimal(10,0)`), `varchar(n)` and `char(n)`, and
+/// `varchar`/`char` without a length (DataX's hdfswriter spelling) as `string`.
 pub fn parse_hive_type(name: &str) -> Result<HiveType, String> {
     let n = name.trim().to_ascii_lowercase();
     if let Some((k, t)) = HIVE_TYPES.iter().find(|(k, _)| *k == n) {
@@ -80,6 +81,15 @@ pub fn parse_hive_type(name: &str) -> Result<HiveType, String> {
             arrow: DataType::Decimal128(p, s),
             max_chars: None,
             name: format!("decimal({p},{s})"),
+        });
+    }
+    if n == "varchar" || n == "char" {
+        // DataX's hdfswriter documents VARCHAR and CHAR without a length: text without a
+        // length limit, which Hive calls STRING.
+        return Ok(HiveType {
+            arrow: DataType::Utf8,
+            max_chars: None,
+            name: "string".to_string(),
         });
     }
     for kind in ["varchar", "char"] {
@@ -328,6 +338,9 @@ mod tests {
             assert_eq!(&h.arrow, t, "{name}");
             assert_eq!(parse_hive_type(&h.name).unwrap(), h, "{name}");
         }
+        let v = parse_hive_type("VARCHAR").unwrap();
+        assert_eq!((v.name.as_str(), v.max_chars), ("string", None));
+        assert_eq!(parse_hive_type("char").unwrap().name, "string");
         let d = parse_hive_type("DECIMAL(12, 2)").unwrap();
         assert_eq!(d.arrow, DataType::Decimal128(12, 2));
         assert_eq!(d.name, "decimal(12,2)");
