@@ -356,6 +356,19 @@ fn connection_failures_exit_1_naming_the_connection_without_password() {
     );
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "cannot connect to mysql://127.0.0.1:1/");
+    // Root cause once, no wrapper chatter ("Input/output error: Input/output error: ...").
+    assert_stderr_has(&o, "Connection refused (os error 111)");
+    assert!(!stderr(&o).contains("Input/output error"), "{}", stderr(&o));
+    let summary: String = stderr(&o)
+        .lines()
+        .skip_while(|l| !l.starts_with("datasync: job"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        summary.matches("Connection refused").count(),
+        1,
+        "{summary}"
+    );
 
     let missing = reader(&db, cols).replace("\"src\"", "\"no_such\"");
     let (o, _t) = run_job("missing", &job("{}", &missing, &writer(&db, "dst", cols)));

@@ -53,20 +53,33 @@ impl PluginError {
                 .downcast_ref::<PluginError>()
                 .is_some_and(|p| p.is::<T>())
     }
-    /// The error and its causes, joined by ": ".
+    /// The error and its causes, joined by ": " (see [`error_chain`]).
     pub fn chain(&self) -> String {
-        let mut s = self.error.to_string();
-        let mut src = self.error.source();
-        while let Some(e) = src {
-            let m = e.to_string();
-            if !s.contains(&m) {
-                s.push_str(": ");
-                s.push_str(&m);
-            }
-            src = e.source();
-        }
-        s
+        error_chain(self.error.as_ref())
     }
+}
+
+/// An error and its causes, joined by ": ", each said once: a cause whose text is already in
+/// the message is skipped, and a wrapper that only puts a prefix before a deeper cause
+/// ("Input/output error: Input/output error: Connection refused") gives way to that cause.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msgs = Vec::new();
+    let mut src = e.source();
+    while let Some(x) = src {
+        msgs.push(x.to_string());
+        src = x.source();
+    }
+    let mut s = e.to_string();
+    for (i, m) in msgs.iter().enumerate() {
+        let wrapper = msgs[i + 1..]
+            .iter()
+            .any(|deeper| m.len() > deeper.len() && m.ends_with(deeper.as_str()));
+        if !wrapper && !s.contains(m.as_str()) {
+            s.push_str(": ");
+            s.push_str(m);
+        }
+    }
+    s
 }
 
 impl fmt::Display for PluginError {
@@ -284,4 +297,46 @@ pub trait WriterTask: Send {
     fn retry_safe(&self) -> bool;
     /// Writes every batch of `input` until it ends.
     async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{msg}")]
+    struct E {
+        msg: String,
+        #[source]
+        src: Option<Box<E>>,
+    }
+
+    fn e(msgs: &[&str]) -> E {
+        let mut cur: Option<Box<E>> = None;
+        for m in msgs.iter().rev() {
+            cur = Some(Box::new(E {
+                msg: m.to_string(),
+                src: cur,
+            }));
+        }
+        *cur.expect("one message")
+    }
+
+    #[test]
+    fn causes_are_said_once_root_cause_kept() {
+        let x = e(&[
+            "cannot connect to db as u",
+            "Input/output error: Input/output error: Connection refused",
+            "Input/output error: Connection refused",
+            "Connection refused",
+        ]);
+        assert_eq!(
+            error_chain(&x),
+            "cannot connect to db as u: Connection refused"
+        );
+        let y = e(&["cannot read /x", "Permission denied"]);
+        assert_eq!(error_chain(&y), "cannot read /x: Permission denied");
+        let z = e(&["copy failed: disk full", "disk full"]);
+        assert_eq!(error_chain(&z), "copy failed: disk full");
+    }
 }

@@ -291,6 +291,11 @@ impl Report {
                 t.source,
                 t.error
                     .as_ref()
+                    // Said once: the job's error line already carries it.
+                    .filter(|e| !self
+                        .error
+                        .as_deref()
+                        .is_some_and(|j| j.contains(e.as_str())))
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
             ));

@@ -153,7 +153,10 @@ mod tests {
         let e = build(v).unwrap_err();
         assert_eq!(e.path, "w.filename");
         assert!(e.message.contains("did you mean \"fileName\""), "{e}");
-        assert!(build(json!(["/t", "f"])).unwrap_err().message.contains("expected an object"));
+        assert!(build(json!(["/t", "f"]))
+            .unwrap_err()
+            .message
+            .contains("expected an object"));
         let mut v = base();
         v["fileType"] = json!("text");
         v["rowGroupSize"] = json!(1);

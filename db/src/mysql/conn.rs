@@ -138,7 +138,7 @@ impl MysqlConnConfig {
                         user,
                         source,
                     };
-                    tracing::warn!("{}", error_chain(&e));
+                    tracing::warn!("{}", datasync_engine::plugin::error_chain(&e));
                     last = Some(e);
                     continue;
                 }
@@ -165,17 +165,6 @@ impl MysqlConnConfig {
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: mysql_async::Error) -> MysqlError {
         MysqlError::query(url, sql, source)
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    s
 }
 
 /// TLS as a JDBC URL asks for it (Connector/J's names).

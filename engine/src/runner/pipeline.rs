@@ -182,7 +182,9 @@ pub(super) async fn pipeline(
             Side::Reader => &env.reader_name,
             Side::Writer => &env.writer_name,
         };
-        let msg = format!("task {id} ({}) {side} {plugin}: {}", slot.source, e.chain());
+        // The task report names the task and its source itself: its error starts at the side.
+        let cause = format!("{side} {plugin}: {}", e.chain());
+        let msg = format!("task {id} ({}) {cause}", slot.source);
         if e.is_retriable() && w.retry_safe() && attempt <= retry.count {
             let wait = retry.backoff.0 * 2u32.saturating_pow(attempt - 1);
             tracing::warn!(
@@ -202,7 +204,7 @@ pub(super) async fn pipeline(
         tracing::error!("{msg}");
         env.control.stop(StopReason::Failed(msg.clone()));
         rep.state = TaskState::Failed;
-        rep.error = Some(msg);
+        rep.error = Some(cause);
         break;
     }
     slot.state.store(DONE, Ordering::Relaxed);
