@@ -252,12 +252,26 @@ fn run_job(
         signals.abort();
         report
     });
-    eprint!("{}", report.human());
+    let mut report = report;
+    // The report file is written before the summary is printed, so the summary never says
+    // exit 0 when the process then fails on the report.
     if let Some(path) = report_file {
-        let json = serde_json::to_string_pretty(&report).context("serializing the report")?;
-        std::fs::write(&path, json)
-            .with_context(|| format!("writing the report to {}", path.display()))?;
+        let written = serde_json::to_string_pretty(&report)
+            .context("serializing the report")
+            .and_then(|json| {
+                std::fs::write(&path, json)
+                    .with_context(|| format!("cannot write the report to {}", path.display()))
+            });
+        if let Err(e) = written {
+            let what = format!("{e:#}");
+            report.exit_code = report.exit_code.max(1);
+            report.error = Some(match report.error.take() {
+                Some(first) => format!("{first}; also: {what}"),
+                None => format!("{what} (the job itself finished; its output is in place)"),
+            });
+        }
     }
+    eprint!("{}", report.human());
     // Blocking plugin threads still winding down must not hold the exit.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(u8::try_from(report.exit_code).unwrap_or(1))

@@ -455,3 +455,54 @@ fn shipped_jobs_pass_check() {
     }
     assert!(n >= 1, "no job templates found in {}", jobs.display());
 }
+
+#[test]
+fn a_report_that_cannot_be_written_and_a_closed_stdout_are_said_once_with_exit_1() {
+    let t = tempfile::tempdir().unwrap();
+    let job = write_job(t.path(), "rep", &stream_job(10, ONE_LONG, "{}", DISCARD));
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--report",
+            "/nonexistent/dir/r.json",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "(exit 1)");
+    assert!(!stderr(&o).contains("(exit 0)"), "{}", stderr(&o));
+    assert_stderr_has(&o, "cannot write the report to /nonexistent/dir/r.json");
+
+    let printing = r#"{"name": "stream", "parameter": {"print": true}}"#;
+    let job = write_job(
+        t.path(),
+        "pipe",
+        &stream_job(200_000, ONE_LONG, "{}", printing),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_datasync"))
+        .current_dir(t.path())
+        .args(["run", job.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            // Read one line, then close stdout as `| head -1` does.
+            let mut out = c.stdout.take().unwrap();
+            let mut first = [0u8; 2];
+            std::io::Read::read_exact(&mut out, &mut first)?;
+            drop(out);
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o)
+            .matches("stdout was closed by the program reading it")
+            .count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -121,13 +121,24 @@ impl WriterTask for StreamTask {
             std::io::stdout()
                 .lock()
                 .write_all(&buf)
-                .map_err(PluginError::new)?;
+                .map_err(stdout_error)?;
             ctx.counters.add_written(
                 written,
                 (b.bytes as u64 * written) / (b.rows() as u64).max(1),
             );
         }
-        std::io::stdout().flush().map_err(PluginError::new)?;
+        std::io::stdout().flush().map_err(stdout_error)?;
         Ok(())
+    }
+}
+
+/// stdout closed by its reader (`datasync run ... | head`) is the consumer stopping, said so.
+fn stdout_error(e: std::io::Error) -> PluginError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        PluginError::new(
+            "stdout was closed by the program reading it (e.g. `| head`); the rest was not printed",
+        )
+    } else {
+        PluginError::new(e)
     }
 }

@@ -201,7 +201,8 @@ pub(super) async fn pipeline(
             attempt += 1;
             continue;
         }
-        tracing::error!("{msg}");
+        // Not logged here: the summary's error line says it, once.
+        tracing::debug!("{msg}");
         env.control.stop(StopReason::Failed(msg.clone()));
         rep.state = TaskState::Failed;
         rep.error = Some(cause);

@@ -390,7 +390,7 @@ mod tests {
     fn validates_parameters() {
         assert!(build(base()).is_ok());
         let mut v = base();
-        v["column"][0]["type"] = json!("varchar");
+        v["column"][0]["type"] = json!("varchar(0)");
         let e = build(v).unwrap_err();
         assert!(e.to_string().contains("column[0].type"), "{e}");
         let mut v = base();
