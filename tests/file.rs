@@ -52,11 +52,18 @@ fn round_trip_preserves_every_type_null_and_quoting() {
         "rt",
         &file_to_file(&input, ALL_TYPES, &out, "", "", "{}"),
     );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_in(
+        t.path(),
+        &["run", job.to_str().unwrap(), "--report", "r.json"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = String::from_utf8(one_output(&out)).unwrap();
     assert_eq!(got, ROWS);
     assert_stderr_has(&o, "records   read 5  written 5  dirty 0");
+    // Bytes written are the bytes of the file produced.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["bytes_written"].as_u64(), Some(ROWS.len() as u64));
 }
 
 #[test]

@@ -176,6 +176,12 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
         "warning: 3 dirty record(s) were not written; they are in ",
     );
     assert!(!stderr(&o).contains("no job.setting.errorLimit"));
+    // A sample of the errors, grouped by message, at most three lines.
+    let samples = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("    ") && l.contains(" x "))
+        .count();
+    assert!((1..=3).contains(&samples), "{}", stderr(&o));
     let dirty = std::fs::read_dir(d.path())
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -108,7 +108,12 @@ pub struct DirtySink {
     limit: Option<u64>,
     exceeded: Mutex<Option<ErrorLimitExceeded>>,
     cancel: CancellationToken,
+    /// The first distinct error messages, with how many records had each.
+    samples: Mutex<Vec<(String, u64)>>,
 }
+
+/// How many distinct dirty-record messages the summary shows.
+const SAMPLES: usize = 3;
 
 impl DirtySink {
     /// A sink writing to `path` (created on first use); exceeding `limit` cancels `cancel`.
@@ -122,6 +127,23 @@ impl DirtySink {
             limit,
             exceeded: Mutex::new(None),
             cancel,
+            samples: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The first distinct error messages of the dirty records (at most three), each with how
+    /// many records had exactly that message.
+    pub fn samples(&self) -> Vec<(String, u64)> {
+        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn sample(&self, error: &str) {
+        if let Ok(mut s) = self.samples.lock() {
+            if let Some((_, n)) = s.iter_mut().find(|(m, _)| m == error) {
+                *n += 1;
+            } else if s.len() < SAMPLES {
+                s.push((error.to_string(), 1));
+            }
         }
     }
 
@@ -253,6 +275,7 @@ impl DirtySink {
                 open.len += buf.len() as u64;
             }
         }
+        self.sample(&rec.error);
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         match self.limit {
             Some(limit) if n > limit => Err(self

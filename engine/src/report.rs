@@ -94,6 +94,15 @@ pub struct TaskReport {
     pub error: Option<String>,
 }
 
+/// One distinct dirty-record message and how many records had it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirtySample {
+    /// The message.
+    pub error: String,
+    /// Records with exactly this message.
+    pub count: u64,
+}
+
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -137,6 +146,9 @@ pub struct Report {
     /// The dirty-record file, when any was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dirty_file: Option<String>,
+    /// The first distinct dirty-record messages (up to three), with how many records had each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dirty_samples: Vec<DirtySample>,
     /// Whether `job.setting.errorLimit` sets a limit (absent: DataX's default, none).
     #[serde(skip)]
     pub error_limit_set: bool,
@@ -188,6 +200,7 @@ impl Report {
             bytes_written: 0,
             dirty_records: 0,
             dirty_file: None,
+            dirty_samples: Vec::new(),
             error_limit_set: spec.setting.error_limit.record.is_some()
                 || spec.setting.error_limit.percentage.is_some(),
             retries: 0,
@@ -277,6 +290,9 @@ impl Report {
                 "  dirty     {} record(s) in {f}\n",
                 self.dirty_records
             ));
+            for d in &self.dirty_samples {
+                s.push_str(&format!("    {} x {}\n", d.count, d.error));
+            }
         }
         for t in self
             .task_reports

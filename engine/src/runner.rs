@@ -468,6 +468,11 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
     rep.bytes_written = t.bytes_written;
     rep.dirty_records = dirty.count();
     rep.dirty_file = dirty.written().then(|| dirty.path().display().to_string());
+    rep.dirty_samples = dirty
+        .samples()
+        .into_iter()
+        .map(|(error, count)| crate::report::DirtySample { error, count })
+        .collect();
     rep.records_per_second = t.records_written as f64 / secs.max(1e-9);
     rep.mb_per_second = t.bytes_written as f64 / 1e6 / secs.max(1e-9);
     rep.reader_wait_seconds = t.reader_wait_ns as f64 / 1e9;

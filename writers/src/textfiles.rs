@@ -132,11 +132,10 @@ impl TextFiles {
                 })
             })?;
             out.write_all(&buf).map_err(ioerr("cannot write"))?;
+            // Bytes written: the text this writer produced (before compression), not the
+            // batch's in-memory size.
+            ctx.counters.add_written(written, buf.len() as u64);
             buf.clear();
-            ctx.counters.add_written(
-                written,
-                (b.bytes as u64 * written) / (b.rows() as u64).max(1),
-            );
         }
         out.write_all(&buf).map_err(ioerr("cannot write"))?;
         out.finish().map_err(ioerr("cannot finish"))
