@@ -243,27 +243,27 @@ fn hundred_rows_with_bad(dir: &Path) -> std::path::PathBuf {
 
 const TWO_LONGS: &str = r#"[{"index":0,"type":"long"},{"index":1,"type":"long"}]"#;
 
+/// Runs job `name` over [`hundred_rows_with_bad`] in `t` into `t/out` with `setting` (and
+/// `--report r.json`); returns the output and the output directory.
+fn run_limited(t: &Path, name: &str, setting: &str) -> (std::process::Output, std::path::PathBuf) {
+    let input = t.join("in.csv");
+    if !input.exists() {
+        hundred_rows_with_bad(t);
+    }
+    let out = t.join("out");
+    let job = write_job(
+        t,
+        name,
+        &file_to_file(&input, TWO_LONGS, &out, "", "", setting),
+    );
+    let o = run_in(t, &["run", job.to_str().unwrap(), "--report", "r.json"]);
+    (o, out)
+}
+
 #[test]
 fn error_limit_exceeded_exits_3_and_publishes_nothing() {
     let t = tempfile::tempdir().unwrap();
-    let input = hundred_rows_with_bad(t.path());
-    let out = t.path().join("out");
-    let job = write_job(
-        t.path(),
-        "el",
-        &file_to_file(
-            &input,
-            TWO_LONGS,
-            &out,
-            "",
-            "",
-            r#"{"errorLimit": {"record": 3}}"#,
-        ),
-    );
-    let o = run_in(
-        t.path(),
-        &["run", job.to_str().unwrap(), "--report", "r.json"],
-    );
+    let (o, out) = run_limited(t.path(), "el", r#"{"errorLimit": {"record": 3}}"#);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(visible_files(&out).is_empty(), "nothing published");
     assert!(
@@ -292,21 +292,7 @@ fn error_limit_exceeded_exits_3_and_publishes_nothing() {
 #[test]
 fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
     let t = tempfile::tempdir().unwrap();
-    let input = hundred_rows_with_bad(t.path());
-    let out = t.path().join("out");
-    let job = write_job(
-        t.path(),
-        "ok",
-        &file_to_file(
-            &input,
-            TWO_LONGS,
-            &out,
-            "",
-            "",
-            r#"{"errorLimit": {"record": 10}}"#,
-        ),
-    );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let (o, out) = run_limited(t.path(), "ok", r#"{"errorLimit": {"record": 10}}"#);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = String::from_utf8(one_output(&out)).unwrap();
     assert_eq!(text.lines().count(), 95);
@@ -332,37 +318,12 @@ fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
 #[test]
 fn percentage_limit_is_judged_on_the_whole_run() {
     let t = tempfile::tempdir().unwrap();
-    let input = hundred_rows_with_bad(t.path());
-    let out = t.path().join("out");
-    let job = write_job(
-        t.path(),
-        "pct",
-        &file_to_file(
-            &input,
-            TWO_LONGS,
-            &out,
-            "",
-            "",
-            r#"{"errorLimit": {"percentage": 0.04}}"#,
-        ),
-    );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let (o, out) = run_limited(t.path(), "pct", r#"{"errorLimit": {"percentage": 0.04}}"#);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert_stderr_has(&o, "5 dirty of 100 records");
     assert!(visible_files(&out).is_empty());
-    let job = write_job(
-        t.path(),
-        "pct2",
-        &file_to_file(
-            &input,
-            TWO_LONGS,
-            &out,
-            "",
-            "",
-            r#"{"errorLimit": {"percentage": 0.05}}"#,
-        ),
-    );
-    assert_eq!(code(&run_in(t.path(), &["run", job.to_str().unwrap()])), 0);
+    let (o, _) = run_limited(t.path(), "pct2", r#"{"errorLimit": {"percentage": 0.05}}"#);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]
