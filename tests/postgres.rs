@@ -16,6 +16,20 @@ fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
     )
 }
 
+/// Runs job `name`: table `src` -> table `dst` in `pg`, both with the parameter text `cols`.
+fn pg_copy(
+    pg: &Pg,
+    name: &str,
+    src: &str,
+    dst: &str,
+    cols: &str,
+) -> (std::process::Output, tempfile::TempDir) {
+    run_job(
+        name,
+        &job("{}", &pg_reader(pg, src, cols), &pg_writer(pg, dst, cols)),
+    )
+}
+
 fn pg_writer(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "postgresqlwriter", "parameter": {{{}, {extra}
@@ -264,24 +278,10 @@ fn credentials_and_missing_tables_fail_clearly() {
         ),
     );
     assert!(!stderr(&o).contains("hunter2-secret"));
-    let (o, _t) = run_job(
-        "missing",
-        &job(
-            "{}",
-            &pg_reader(&pg, "nope", cols),
-            &pg_writer(&pg, "dst", cols),
-        ),
-    );
+    let (o, _t) = pg_copy(&pg, "missing", "nope", "dst", cols);
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "\"nope\"");
-    let (o, _t) = run_job(
-        "missingw",
-        &job(
-            "{}",
-            &pg_reader(&pg, "src", cols),
-            &pg_writer(&pg, "nope_w", cols),
-        ),
-    );
+    let (o, _t) = pg_copy(&pg, "missingw", "src", "nope_w", cols);
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "nope_w");
 }
@@ -560,14 +560,7 @@ fn numerics_without_precision_arrive_exactly_in_postgres_and_in_csv() {
     );
     // PostgreSQL keeps -0.0 as 0.0 (numeric has no negative zero); its text is what arrives.
     let cols = r#""column": ["id", "v", "w"],"#;
-    let (o, t) = run_job(
-        "num",
-        &job(
-            "{}",
-            &pg_reader(&pg, "src", cols),
-            &pg_writer(&pg, "dst", cols),
-        ),
-    );
+    let (o, t) = pg_copy(&pg, "num", "src", "dst", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "read 8  written 8  dirty 0");
     drop(t);
