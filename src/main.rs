@@ -26,8 +26,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a job.
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Validate a job (both plugins' parameters) without touching any system.
+    #[command(after_help = CHECK_HELP)]
     Check {
         /// The job file.
         job: PathBuf,
@@ -54,6 +56,27 @@ enum Cmd {
         writer: String,
     },
 }
+
+const RUN_HELP: &str = "\
+Examples:
+  datasync run jobs/demo_stream_to_file.json
+  datasync run mysql_to_postgres.json -p biz_date=2024-01-31 --report r.json
+  datasync run job.json -p \"-Dbiz_date=2024-01-31 -Dtable=orders\"   (DataX's form)
+  datasync run job.json --run-id nightly-0131 ... then, after a failure:
+  datasync run job.json --run-id nightly-0131 --resume
+
+Exit codes: 0 succeeded, 1 runtime failure, 2 bad job or arguments, 3 error limit exceeded,
+130 SIGINT, 143 SIGTERM.
+Logs, progress and the report go to stderr; DATASYNC_LOG=debug (or a tracing filter such as
+datasync=debug) for more detail. Dirty records go to ./datasync-dirty-<job>.jsonl.";
+
+const CHECK_HELP: &str = "\
+Examples:
+  datasync check job.json
+  datasync check job.json -p biz_date=2024-01-31
+
+Exit codes: 0 valid, 2 bad job (the message names the file, the JSON path and what was
+expected).";
 
 fn registry() -> Registry {
     let mut r = Registry::new();

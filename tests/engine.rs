@@ -506,3 +506,24 @@ fn a_report_that_cannot_be_written_and_a_closed_stdout_are_said_once_with_exit_1
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn run_and_check_help_give_examples_exit_codes_and_the_log_variable() {
+    for cmd in ["run", "check"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_datasync"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("Examples:") && out.contains("Exit codes:"),
+            "{out}"
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_datasync"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("DATASYNC_LOG"));
+}
