@@ -31,16 +31,10 @@ fn record_throttle_limits_the_job() {
         &stream_job(15_000, ONE_LONG, setting, DISCARD),
     );
     let start = Instant::now();
-    let o = run_in(
+    let o = run_file(
         t.path(),
-        &[
-            "run",
-            job.to_str().unwrap(),
-            "--report",
-            "r.json",
-            "--progress-interval",
-            "1",
-        ],
+        &job,
+        &["--report", "r.json", "--progress-interval", "1"],
     );
     let took = start.elapsed();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -65,7 +59,7 @@ fn byte_throttle_limits_the_job() {
         &stream_job(30_000, ONE_LONG, setting, DISCARD),
     );
     let start = Instant::now();
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         start.elapsed() >= Duration::from_millis(2500),
@@ -82,11 +76,11 @@ fn channels_multiply_stream_slices_and_default_is_reported() {
         "ch",
         &stream_job(1000, ONE_LONG, r#"{"speed": {"channel": 3}}"#, DISCARD),
     );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0);
     assert_stderr_has(&o, "written 3000");
     let job = write_job(t.path(), "def", &stream_job(10, ONE_LONG, "{}", DISCARD));
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_stderr_has(
         &o,
         "1 channel(s) (default: job.setting.speed.channel unset)",
@@ -99,7 +93,7 @@ fn stream_writer_prints_rows_to_stdout_only() {
     let cols = r#"[{"type": "long", "incr": "1,1"}, {"type": "string", "value": "a\tb"}, {"type": "string", "value": null}, {"type": "decimal(5,2)", "value": "1.5"}]"#;
     let writer = r#"{"name": "stream", "parameter": {"print": true}}"#;
     let job = write_job(t.path(), "pr", &stream_job(2, cols, "{}", writer));
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -217,17 +211,7 @@ fn dash_d_params_fill_placeholders() {
             r#"{"name": "stream", "parameter": {"print": true}}"#,
         ),
     );
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            job.to_str().unwrap(),
-            "-p",
-            "-Da=x -Db=y",
-            "-p",
-            "ch=2",
-        ],
-    );
+    let o = run_file(t.path(), &job, &["-p", "-Da=x -Db=y", "-p", "ch=2"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "x-y\nx-y\n");
 }
@@ -460,15 +444,7 @@ fn shipped_jobs_pass_check() {
 fn a_report_that_cannot_be_written_and_a_closed_stdout_are_said_once_with_exit_1() {
     let t = tempfile::tempdir().unwrap();
     let job = write_job(t.path(), "rep", &stream_job(10, ONE_LONG, "{}", DISCARD));
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            job.to_str().unwrap(),
-            "--report",
-            "/nonexistent/dir/r.json",
-        ],
-    );
+    let o = run_file(t.path(), &job, &["--report", "/nonexistent/dir/r.json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "(exit 1)");
     assert!(!stderr(&o).contains("(exit 0)"), "{}", stderr(&o));

@@ -52,10 +52,7 @@ fn round_trip_preserves_every_type_null_and_quoting() {
         "rt",
         &file_to_file(&input, ALL_TYPES, &out, "", "", "{}"),
     );
-    let o = run_in(
-        t.path(),
-        &["run", job.to_str().unwrap(), "--report", "r.json"],
-    );
+    let o = run_file(t.path(), &job, &["--report", "r.json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = String::from_utf8(one_output(&out)).unwrap();
     assert_eq!(got, ROWS);
@@ -88,7 +85,7 @@ fn round_trip_through_gzip_zstd_and_gbk() {
             "{}",
         ),
     );
-    assert_eq!(code(&run_in(t.path(), &["run", j1.to_str().unwrap()])), 0);
+    assert_eq!(code(&run_file(t.path(), &j1, &[])), 0);
     let gz = &visible_files(&step1)[0];
     assert!(gz.to_string_lossy().ends_with(".gz"), "{gz:?}");
     // Independent check: gunzip and decode GBK by hand.
@@ -112,7 +109,7 @@ fn round_trip_through_gzip_zstd_and_gbk() {
             "{}",
         ),
     );
-    assert_eq!(code(&run_in(t.path(), &["run", j2.to_str().unwrap()])), 0);
+    assert_eq!(code(&run_file(t.path(), &j2, &[])), 0);
     let zst = &visible_files(&step2)[0];
     let step3 = t.path().join("s3");
     let j3 = write_job(
@@ -120,7 +117,7 @@ fn round_trip_through_gzip_zstd_and_gbk() {
         "j3",
         &file_to_file(zst, cols, &step3, r#", "compress": "zstd""#, "", "{}"),
     );
-    let o = run_in(t.path(), &["run", j3.to_str().unwrap()]);
+    let o = run_file(t.path(), &j3, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(String::from_utf8(one_output(&step3)).unwrap(), src);
 }
@@ -148,10 +145,7 @@ fn unencodable_character_is_dirty_not_replaced() {
         "gbk",
         &file_to_file(&input, cols, &out, "", r#", "encoding": "GBK""#, "{}"),
     );
-    let o = run_in(
-        t.path(),
-        &["run", job.to_str().unwrap(), "--dirty-file", "d.jsonl"],
-    );
+    let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let bytes = one_output(&out);
     let (text, _, _) = encoding_rs::GBK.decode(&bytes);
@@ -187,7 +181,7 @@ fn jsonl_round_trip_and_header_names() {
             "{}",
         ),
     );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = String::from_utf8(one_output(&out)).unwrap();
     let rows: Vec<serde_json::Value> = got
@@ -220,7 +214,7 @@ fn jsonl_round_trip_and_header_names() {
             "{}",
         ),
     );
-    let o = run_in(t.path(), &["run", job2.to_str().unwrap()]);
+    let o = run_file(t.path(), &job2, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         String::from_utf8(one_output(&back)).unwrap(),
@@ -256,7 +250,7 @@ fn run_limited(t: &Path, name: &str, setting: &str) -> (std::process::Output, st
         name,
         &file_to_file(&input, TWO_LONGS, &out, "", "", setting),
     );
-    let o = run_in(t, &["run", job.to_str().unwrap(), "--report", "r.json"]);
+    let o = run_file(t, &job, &["--report", "r.json"]);
     (o, out)
 }
 
@@ -341,7 +335,7 @@ fn write_modes_follow_datax() {
     };
     let run = |name: &str, mode: &str| {
         let j = write_job(t.path(), name, &job(mode));
-        run_in(t.path(), &["run", j.to_str().unwrap()])
+        run_file(t.path(), &j, &[])
     };
     assert_eq!(code(&run("a1", "append")), 0);
     assert_eq!(visible_files(&out).len(), 2);
@@ -384,7 +378,7 @@ fn glob_and_directory_inputs_split_by_file() {
         "dir",
         &file_to_file(&data, cols, &out, "", "", r#"{"speed": {"channel": 2}}"#),
     );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines_in(&out), ["1", "2", "3"]);
     assert_eq!(visible_files(&out).len(), 2, "one output per input file");
@@ -396,7 +390,7 @@ fn glob_and_directory_inputs_split_by_file() {
         "glob",
         &file_to_file(Path::new(&glob), cols, &out2, "", "", "{}"),
     );
-    assert_eq!(code(&run_in(t.path(), &["run", job.to_str().unwrap()])), 0);
+    assert_eq!(code(&run_file(t.path(), &job, &[])), 0);
     assert_eq!(visible_files(&out2).len(), 2);
 
     let missing = format!("{}/*.nothing", data.display());
@@ -405,7 +399,7 @@ fn glob_and_directory_inputs_split_by_file() {
         "none",
         &file_to_file(Path::new(&missing), cols, &out2, "", "", "{}"),
     );
-    let o = run_in(t.path(), &["run", job.to_str().unwrap()]);
+    let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "no file matches");
 }
@@ -451,7 +445,7 @@ print(json.dumps(rows))
                 "{}",
             ),
         );
-        let o = run_in(t.path(), &["run", job.to_str().unwrap(), "--no-progress"]);
+        let o = run_file(t.path(), &job, &["--no-progress"]);
         assert_eq!(code(&o), 0, "{input}: {}", stderr(&o));
         let files = visible_files(&out);
         assert_eq!(files.len(), 1, "{files:?}");

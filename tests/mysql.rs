@@ -197,16 +197,7 @@ fn rows_violating_the_target_become_dirty_with_the_server_error() {
         "dirty",
         &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
     );
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--dirty-file",
-            "d.jsonl",
-            "--no-progress",
-        ],
-    );
+    let o = run_file(t.path(), &p, &["--dirty-file", "d.jsonl", "--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "990");
     assert_eq!(db.query("SELECT COUNT(*) FROM dst WHERE id % 100 = 0"), "0");
@@ -788,10 +779,7 @@ fn credentials_in_the_jdbc_url_query_are_honoured_and_never_printed() {
         &part("writer", "dst", false),
     );
     let p = write_job(t.path(), "urlpw", &text);
-    let o = run_in(
-        t.path(),
-        &["run", p.to_str().unwrap(), "--report", "r.json"],
-    );
+    let o = run_file(t.path(), &p, &["--report", "r.json"]);
     let all = format!(
         "{}{}",
         stderr(&o),

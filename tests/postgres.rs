@@ -129,16 +129,7 @@ fn copy_with_dirty_file(
             &pg_writer(pg, "dst", cols),
         ),
     );
-    run_in(
-        dir,
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--dirty-file",
-            "d.jsonl",
-            "--no-progress",
-        ],
-    )
+    run_file(dir, &p, &["--dirty-file", "d.jsonl", "--no-progress"])
 }
 
 #[test]
@@ -228,16 +219,7 @@ fn many_duplicates_are_isolated_on_the_server_and_upsert_takes_the_last_of_a_rep
         "upsert",
         &job("{}", &pg_reader(&pg, "src", cols), &w),
     );
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--dirty-file",
-            "u2.jsonl",
-            "--no-progress",
-        ],
-    );
+    let o = run_file(t.path(), &p, &["--dirty-file", "u2.jsonl", "--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         pg.query("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM dst"),
@@ -584,7 +566,7 @@ fn numerics_without_precision_arrive_exactly_in_postgres_and_in_csv() {
         "numcsv",
         &job("{}", &pg_reader(&pg, "src", cols), &w),
     );
-    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    let o = run_file(t.path(), &p, &["--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = visible_files(&out);
     let got = run_python(

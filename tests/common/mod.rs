@@ -25,6 +25,13 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run datasync")
 }
 
+/// Runs `datasync run JOB EXTRA...` in `dir`.
+pub fn run_file(dir: &Path, job: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", job.to_str().expect("a UTF-8 job path")];
+    args.extend_from_slice(extra);
+    run_in(dir, &args)
+}
+
 /// Exit code of an output (panics on a signal death).
 pub fn code(o: &Output) -> i32 {
     o.status

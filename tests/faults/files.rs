@@ -217,17 +217,10 @@ fn a_dirty_file_that_cannot_be_written_fails_the_job_and_keeps_the_old_output() 
     let a_dir = t.path().join("i-am-a-directory");
     std::fs::create_dir_all(&a_dir).unwrap();
     for dirty in ["/dev/full", a_dir.to_str().unwrap()] {
-        let o = run_in(
+        let o = run_file(
             t.path(),
-            &[
-                "run",
-                job.to_str().unwrap(),
-                "--dirty-file",
-                dirty,
-                "--no-progress",
-                "--report",
-                "r.json",
-            ],
+            &job,
+            &["--dirty-file", dirty, "--no-progress", "--report", "r.json"],
         );
         assert_eq!(code(&o), 1, "{dirty}: {}", stderr(&o));
         assert!(
@@ -327,11 +320,10 @@ fn a_full_disk_under_the_dirty_file_keeps_whole_lines_and_fails() {
         &file_to_file(&input, COLS, &out, "", "", "{}"),
     );
     let dirty = disk.path().join("d.jsonl");
-    let o = run_in(
+    let o = run_file(
         t.path(),
+        &job,
         &[
-            "run",
-            job.to_str().unwrap(),
             "--dirty-file",
             dirty.to_str().unwrap(),
             "--no-progress",

@@ -68,9 +68,7 @@ fn start_job(dir: &Path, text: &str) -> Child {
 
 /// Runs job `p` in `dir` (no progress) with `extra` arguments.
 fn run_with(dir: &Path, p: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["run", p.to_str().unwrap(), "--no-progress"];
-    args.extend_from_slice(extra);
-    run_in(dir, &args)
+    run_file(dir, p, &[&["--no-progress"], extra].concat())
 }
 
 /// Waits (bounded) until `cond` holds; panics naming `what` otherwise.

@@ -298,7 +298,7 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "would write those rows twice");
     assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
-    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--resume"]);
+    let o = run_file(t.path(), &p, &["--resume"]);
     assert_eq!(code(&o), 2, "--resume needs --run-id: {}", stderr(&o));
 }
 
