@@ -181,10 +181,9 @@ fn source_restart_case(reader: &str, rows: usize, port: u16, down: &dyn Fn(), up
     assert_eq!(lines_in(&out), want, "the earlier output is untouched");
 }
 
-#[test]
-fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
+/// A scratch MariaDB with `d.src` holding `rows` rows `(id, 'n' || id || 250 x)`.
+fn mariadb_with_rows(rows: usize) -> ScratchMariaDb {
     let srv = ScratchMariaDb::start("");
-    let rows = 200_000;
     srv.query(
         "",
         &format!(
@@ -192,6 +191,13 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
              INSERT INTO src SELECT seq, CONCAT('n', seq, REPEAT('x', 250)) FROM seq_1_to_{rows}"
         ),
     );
+    srv
+}
+
+#[test]
+fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
+    let rows = 200_000;
+    let srv = mariadb_with_rows(rows);
     // No splitPk: the read cannot go on after a key, so the task is retried.
     let reader = format!(
         r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
@@ -224,15 +230,8 @@ fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
 
 #[test]
 fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
-    let srv = ScratchMariaDb::start("");
     let rows = 200_000;
-    srv.query(
-        "",
-        &format!(
-            "CREATE DATABASE d; USE d; CREATE TABLE src (id BIGINT PRIMARY KEY, name VARCHAR(300)); \
-             INSERT INTO src SELECT seq, CONCAT('n', seq, REPEAT('x', 250)) FROM seq_1_to_{rows}"
-        ),
-    );
+    let srv = mariadb_with_rows(rows);
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id BIGINT, name VARCHAR(300))");
     let reader = format!(

@@ -316,14 +316,7 @@ where
 {
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
-        Value::String(s) => s
-            .trim()
-            .parse::<T>()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(expected::<T>(&s))),
-        other => serde_json::from_value(other)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
+        v => lenient(v).map(Some).map_err(serde::de::Error::custom),
     }
 }
 
