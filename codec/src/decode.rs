@@ -125,6 +125,30 @@ pub fn decode_stream<S: DecodeSink>(
     }
 }
 
+/// `cols` with each unnamed column named after its header field, where the header has a
+/// distinct, non-empty name for it.
+fn header_named(cols: &[ReadColumn], header: Option<&[String]>) -> Vec<ReadColumn> {
+    let Some(h) = header else {
+        return cols.to_vec();
+    };
+    let mut out = cols.to_vec();
+    let taken: Vec<String> = cols
+        .iter()
+        .filter(|c| c.named)
+        .map(|c| c.name.clone())
+        .collect();
+    for c in out.iter_mut().filter(|c| !c.named) {
+        if let Source::Index(ix) = c.source {
+            let name = h.get(ix).map(|n| n.trim()).unwrap_or_default();
+            let unique = h.iter().filter(|n| n.trim() == name).count() == 1;
+            if !name.is_empty() && unique && !taken.iter().any(|t| t == name) {
+                c.name = name.to_string();
+            }
+        }
+    }
+    out
+}
+
 fn decode_delimited<S: DecodeSink>(
     reader: Box<dyn BufRead + Send + '_>,
     opts: &TextOptions,
@@ -142,9 +166,14 @@ fn decode_delimited<S: DecodeSink>(
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Vec<String>> = None;
+    // With a header line, declared columns without a `name` take the header's name for their
+    // field (so dirty records and `["*"]` writers see `amount`, not `c2`): the decoder is made
+    // once the header is read.
     let mut dec: Option<Decoder<'_>> = match columns {
-        ReadColumns::Listed(cols) => Some(Decoder::new(opts, cols.clone(), batch)),
-        ReadColumns::All => None,
+        ReadColumns::Listed(cols) if !opts.skip_header => {
+            Some(Decoder::new(opts, cols.clone(), batch))
+        }
+        _ => None,
     };
     let mut first = true;
     // The field count of the first data row: a later row with another count is dirty (a
@@ -180,9 +209,14 @@ fn decode_delimited<S: DecodeSink>(
                 continue;
             }
         }
-        let d = match &mut dec {
-            Some(d) => d,
-            None => {
+        let d = match (&mut dec, columns) {
+            (Some(d), _) => d,
+            (None, ReadColumns::Listed(cols)) => dec.insert(Decoder::new(
+                opts,
+                header_named(cols, header.as_deref()),
+                batch,
+            )),
+            (None, ReadColumns::All) => {
                 // `*`: the first row fixes the column count; names come from the header if any.
                 let names: Vec<String> = match &header {
                     Some(h) if h.len() == record.len() => h.clone(),
@@ -196,6 +230,7 @@ fn decode_delimited<S: DecodeSink>(
                         source: Source::Index(i),
                         data_type: DataType::Utf8,
                         format: None,
+                        named: true,
                     })
                     .collect();
                 dec.insert(Decoder::new(opts, cols, batch))

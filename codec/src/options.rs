@@ -116,6 +116,9 @@ pub struct ReadColumn {
     pub data_type: DataType,
     /// Date pattern for this column.
     pub format: Option<DateFormat>,
+    /// The job named the column (`name`); otherwise the name is `c<index>` and a header line
+    /// (`skipHeader`) may name it.
+    pub named: bool,
 }
 
 /// The reader's `column` parameter.
@@ -297,6 +300,7 @@ pub fn parse_columns(
             source,
             data_type,
             format: col_format,
+            named: spec.name.is_some(),
         });
     }
     Ok(ReadColumns::Listed(out))

@@ -248,3 +248,35 @@ fn a_row_with_another_field_count_than_the_first_is_dirty() {
     );
     assert_eq!(c.dirty[0].values.len(), 3, "the whole row is kept");
 }
+
+#[test]
+fn a_header_names_the_columns_the_job_did_not_name() {
+    let cols: Vec<datasync_codec::ColumnSpec> = serde_json::from_value(json!([
+        {"index": 0, "type": "long"}, {"index": 1, "type": "long", "name": "qty"}, {"index": 2}
+    ]))
+    .unwrap();
+    let cols = parse_columns(&cols, "p.column", FileFormat::Csv).unwrap();
+    let opts = TextOptions::new("p", FileFormat::Csv, None, "UTF-8", "\\N", None, true).unwrap();
+    let mut sink = Collect::default();
+    let batch = BatchSetting {
+        rows: 100,
+        bytes: 1 << 20,
+    };
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(
+        b"id,amount,note\n1,2,a\nx,3,b\n".to_vec(),
+    ));
+    decode_stream(input, &opts, &cols, batch, "h.csv", &mut sink).unwrap();
+    let names: Vec<String> = sink.batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["id", "qty", "note"]);
+    assert_eq!(sink.dirty[0].columns, ["id", "qty", "note"]);
+    assert_eq!(
+        sink.dirty[0].location.as_deref(),
+        Some("h.csv:3"),
+        "physical line, header counted"
+    );
+}
