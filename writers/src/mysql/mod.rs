@@ -7,6 +7,7 @@
 //! Lost connections reconnect (`reconnectTimeout`) and write the batch again. TLS follows the
 //! JDBC URL (`sslMode`). Rows committed before a failure stay, unless `stagingMode: table`.
 
+mod checks;
 mod config;
 mod task;
 mod writer;

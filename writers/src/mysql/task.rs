@@ -2,8 +2,9 @@
 //! inserts, multi-row statements otherwise), bad rows replayed one by one into dirty records,
 //! reconnecting on a lost connection.
 
+use super::checks::{is_structural, too_big, value_changes, Failed};
 use super::config::MysqlWriteMode;
-use super::writer::{MysqlWriter, STRICT, STRUCTURAL};
+use super::writer::{MysqlWriter, STRICT};
 use crate::sqlsteps::SqlWriterSteps;
 use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
 use crate::sqltext::RowLiterals;
@@ -12,7 +13,7 @@ use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_for, MysqlError};
-use datasync_db::sql::{literal, quote_ident, split_ident, unquote_ident, Dialect};
+use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
 
@@ -253,65 +254,6 @@ impl MysqlTask {
         s.conn.query_drop("COMMIT").await.map_err(Failed::AtCommit)
     }
 
-    /// One row in its own transaction: committed when the server stored it as sent, rolled
-    /// back (and the warnings returned) when it would have changed a value.
-    async fn insert_one(
-        &self,
-        s: &mut Session,
-        sql: &str,
-    ) -> Result<Option<String>, mysql_async::Error> {
-        s.conn.query_drop("START TRANSACTION").await?;
-        if let Err(e) = s.conn.query_drop(sql).await {
-            let _ = s.conn.query_drop("ROLLBACK").await;
-            return Err(e);
-        }
-        if let Some(changed) = value_changes(&mut s.conn).await? {
-            s.conn.query_drop("ROLLBACK").await?;
-            return Ok(Some(changed));
-        }
-        s.conn.query_drop("COMMIT").await?;
-        Ok(None)
-    }
-
-    /// Per column of `names`: whether the target column holds whole numbers only (an integer
-    /// type, into which MySQL rounds `3.7` without a warning).
-    async fn whole_number_columns(
-        &self,
-        s: &mut Session,
-        names: &[String],
-    ) -> Result<Vec<bool>, PluginError> {
-        let parts = split_ident(&self.writer.table);
-        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
-        let schema = match parts.len() {
-            n if n > 1 => literal(Dialect::MySql, &unquote_ident(&parts[n - 2])),
-            _ => "DATABASE()".to_string(),
-        };
-        let q = format!(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
-            literal(Dialect::MySql, &name)
-        );
-        let rows: Vec<(String, String)> = s
-            .conn
-            .query(q.as_str())
-            .await
-            .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
-        let whole: std::collections::HashSet<String> = rows
-            .into_iter()
-            .filter(|(_, t)| {
-                matches!(
-                    t.to_ascii_lowercase().as_str(),
-                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
-                )
-            })
-            .map(|(c, _)| c.to_lowercase())
-            .collect();
-        Ok(names
-            .iter()
-            .map(|n| whole.contains(&unquote_ident(n.trim()).to_lowercase()))
-            .collect())
-    }
-
     /// A new session after a lost connection, waiting up to `reconnectTimeout` for the server.
     pub(super) async fn reopen(&self, url: &str) -> Result<Session, PluginError> {
         let limit = self.writer.spec.params.reconnect_timeout.0;
@@ -337,60 +279,6 @@ impl MysqlTask {
         }
         Ok(())
     }
-}
-
-/// The dirty-record text of a row the server cannot take in one packet.
-pub(super) fn too_big(bytes: usize, room: usize) -> String {
-    format!(
-        "the row is {bytes} bytes as SQL, more than the server's max_allowed_packet lets one \
-         statement carry ({room} bytes); raise max_allowed_packet on the server to load it"
-    )
-}
-
-/// How a unit failed: before COMMIT (rolled back by the server) or at it (unknown).
-pub(super) enum Failed {
-    Before(mysql_async::Error),
-    AtCommit(mysql_async::Error),
-    /// The server changed a value on the way in (rounded, cut, clamped) and said so only in a
-    /// warning: the unit was rolled back.
-    Changed(String),
-}
-
-/// Server warnings that mean a value was changed on the way in rather than stored as sent:
-/// NULL into NOT NULL set to a default (1263), out of range clamped (1264), data truncated or a
-/// decimal rounded (1265), incorrect value truncated (1292), incorrect value (1366), data too
-/// long (1406).
-const VALUE_CHANGED: &[u32] = &[1263, 1264, 1265, 1292, 1366, 1406];
-
-/// After a statement: the warnings that say a value was changed, if any (one line).
-pub(super) async fn value_changes(
-    conn: &mut mysql_async::Conn,
-) -> Result<Option<String>, mysql_async::Error> {
-    if conn.get_warnings() == 0 {
-        return Ok(None);
-    }
-    let rows: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS").await?;
-    let changed: Vec<String> = rows
-        .into_iter()
-        .filter(|(_, code, _)| VALUE_CHANGED.contains(code))
-        .map(|(level, code, msg)| format!("{level} {code}: {msg}"))
-        .collect();
-    Ok((!changed.is_empty()).then(|| {
-        format!(
-            "the server would change the value ({}); not written",
-            changed.join("; ")
-        )
-    }))
-}
-
-impl From<mysql_async::Error> for Failed {
-    fn from(e: mysql_async::Error) -> Self {
-        Failed::Before(e)
-    }
-}
-
-pub(super) fn is_structural(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(se) if STRUCTURAL.contains(&se.code))
 }
 
 #[async_trait]
