@@ -4,7 +4,7 @@
 //! the NULL-key task. A system implements [`KeyProbe`] (a few small queries).
 
 use crate::sqlconfig::{parse_bounds, SqlReaderConfig};
-use datasync_db::sql::{split_ident, unquote_ident, SqlSplit};
+use datasync_db::sql::{schema_and_name, unquote_ident, SqlSplit};
 use datasync_engine::{async_trait, PluginError};
 
 /// What planning asks a SQL source about a table's split key.
@@ -73,9 +73,7 @@ pub(crate) async fn plan_key_splits(
         );
         return Ok((splits, false));
     }
-    let parts = split_ident(table);
-    let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
-    let schema = (parts.len() > 1).then(|| unquote_ident(&parts[parts.len() - 2]));
+    let (schema, name) = schema_and_name(table);
     let indexed = probe
         .key_indexed(schema.as_deref(), &name, &unquote_ident(pk))
         .await?;

@@ -210,8 +210,7 @@ pub(crate) fn staging_table(table: &str, task: usize) -> String {
 
 /// The schema `table` names, as the server stores it (quotes removed), if it names one.
 pub(crate) fn schema_of(table: &str) -> Option<String> {
-    let parts = datasync_db::sql::split_ident(table);
-    (parts.len() > 1).then(|| datasync_db::sql::unquote_ident(&parts[parts.len() - 2]))
+    datasync_db::sql::schema_and_name(table).0
 }
 
 /// The comment a staging table carries: what it stages and which process owns it.

@@ -9,3 +9,15 @@ pub use conn::{tls_mode, MysqlConnConfig, MysqlError, Tls, MYSQL_SCHEMES};
 pub use types::{arrow_type, ddl_for, ddl_type, source_type, ColumnKind, TYPE_TABLE};
 
 pub use mysql_async;
+
+/// `TABLE_SCHEMA = ... AND TABLE_NAME = ...` for `table` in an information_schema query (the
+/// connection's database when `table` names no schema); the names go as hex literals.
+pub fn information_schema_filter(table: &str) -> String {
+    use crate::sql::{literal, schema_and_name, Dialect};
+    let (schema, name) = schema_and_name(table);
+    let schema = schema.map_or_else(|| "DATABASE()".to_string(), |s| literal(Dialect::MySql, &s));
+    format!(
+        "TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+        literal(Dialect::MySql, &name)
+    )
+}

@@ -31,6 +31,15 @@ pub fn quote_ident(d: Dialect, name: &str) -> String {
         .join(".")
 }
 
+/// The schema `table` names (if any) and its table name, as the server stores them (quotes
+/// removed).
+pub fn schema_and_name(table: &str) -> (Option<String>, String) {
+    let parts = split_ident(table);
+    let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
+    let schema = (parts.len() > 1).then(|| unquote_ident(&parts[parts.len() - 2]));
+    (schema, name)
+}
+
 /// The parts of a dotted name, as written (quoted parts keep their quotes; a dot inside
 /// quotes does not split).
 pub fn split_ident(name: &str) -> Vec<String> {

@@ -11,7 +11,7 @@ mod tables;
 mod url;
 
 pub use error::{ConnSettings, DriverError, SqlError};
-pub use ident::{quote_ident, split_ident, unquote_ident, Dialect};
+pub use ident::{quote_ident, schema_and_name, split_ident, unquote_ident, Dialect};
 pub use reconnect::reconnect;
 pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;

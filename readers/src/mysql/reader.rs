@@ -11,9 +11,7 @@ use datasync_db::sql::source_type::with_source_type;
 /// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
 /// engine's stall watchdog is what notices a consumer that is truly stuck).
 const PACED_READ: &str = "SET SESSION net_write_timeout = 86400, net_read_timeout = 86400";
-use datasync_db::sql::{
-    literal, quote_ident, reconnect, split_ident, unquote_ident, Dialect, SqlSplit,
-};
+use datasync_db::sql::{quote_ident, reconnect, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
@@ -123,16 +121,9 @@ impl KeyProbe for MysqlProbe<'_> {
     ) -> Result<Vec<String>, PluginError> {
         // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
         // the key (deterministic; any cut values give exact ranges, the sample only balances).
-        let parts = split_ident(table);
-        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
-        let schema = match parts.len() {
-            k if k > 1 => literal(Dialect::MySql, &unquote_ident(&parts[k - 2])),
-            _ => "DATABASE()".to_string(),
-        };
         let est_q = format!(
-            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} \
-             AND TABLE_NAME = {}",
-            literal(Dialect::MySql, &name)
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE {}",
+            datasync_db::mysql::information_schema_filter(table)
         );
         let est: Option<Option<u64>> = self
             .conn

@@ -5,7 +5,7 @@
 use super::task::{MysqlTask, Session};
 use super::writer::STRUCTURAL;
 use datasync_db::mysql::mysql_async::{self, prelude::Queryable};
-use datasync_db::sql::{literal, split_ident, unquote_ident, Dialect};
+use datasync_db::sql::unquote_ident;
 use datasync_engine::PluginError;
 
 /// The dirty-record text of a row the server cannot take in one packet.
@@ -90,16 +90,9 @@ impl MysqlTask {
         s: &mut Session,
         names: &[String],
     ) -> Result<Vec<bool>, PluginError> {
-        let parts = split_ident(&self.writer.table);
-        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
-        let schema = match parts.len() {
-            n if n > 1 => literal(Dialect::MySql, &unquote_ident(&parts[n - 2])),
-            _ => "DATABASE()".to_string(),
-        };
         let q = format!(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
-            literal(Dialect::MySql, &name)
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE {}",
+            datasync_db::mysql::information_schema_filter(&self.writer.table)
         );
         let rows: Vec<(String, String)> = s
             .conn

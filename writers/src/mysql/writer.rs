@@ -8,7 +8,7 @@ use crate::sqltarget::{single_target, SqlWriterParams};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
-use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
+use datasync_db::sql::{quote_ident, Dialect};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
@@ -127,9 +127,7 @@ impl SqlWriterSteps for MysqlWriter {
     }
     async fn check_transactional(&self) -> Result<(), PluginError> {
         let (mut conn, url) = self.conn.connect(&[]).await?;
-        let parts = datasync_db::sql::split_ident(&self.table);
-        let name = parts.last().map(|p| unquote_ident(p)).unwrap_or_default();
-        let schema = crate::sqltarget::schema_of(&self.table);
+        let (schema, name) = datasync_db::sql::schema_and_name(&self.table);
         let q = "SELECT t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t \
                  JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
                  WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?";
