@@ -459,3 +459,65 @@ print(json.dumps(rows))
     }
     assert!(src.exists());
 }
+
+/// DataX keys the writers honour: hdfswriter (text) converts values to its declared Hive
+/// column types and refuses an unknown type; `suffix` ends each file's name; `SNAPPY` writes
+/// Hadoop's snappy blocks, which the file reader's `hadoop-snappy` reads back.
+#[test]
+fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("table");
+    let reader = r#"{"name": "streamreader", "parameter": {"sliceRecordCount": 3, "column": [
+        {"value": "7", "type": "long"}, {"value": "2024-03-01 00:00:00", "type": "date"}]}}"#;
+    let hdfs = |columns: &str, extra: &str| {
+        format!(
+            r#"{{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "path": "{}",
+            "fileName": "t", "fileType": "text", "writeMode": "truncate", "fieldDelimiter": "\t",
+            "column": {columns} {extra}}}}}"#,
+            out.display()
+        )
+    };
+    let cols = r#"[{"name": "id", "type": "BIGINT"}, {"name": "d", "type": "DATE"}]"#;
+    let (o, _d) = run_job("hdfs_text", &job("{}", reader, &hdfs(cols, "")));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(one_output(&out)).unwrap(),
+        "7\t2024-03-01\n".repeat(3),
+        "a DATE column is written yyyy-MM-dd"
+    );
+    let bad = r#"[{"name": "id", "type": "BIGINT"}, {"name": "d", "type": "DATEX"}]"#;
+    let (o, _d) = run_job("hdfs_bad_type", &job("{}", reader, &hdfs(bad, "")));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "column[1].type");
+    let one = r#"[{"name": "id", "type": "BIGINT"}]"#;
+    let (o, _d) = run_job("hdfs_count", &job("{}", reader, &hdfs(one, "")));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "the writer declares 1");
+
+    // SNAPPY (Hadoop's block stream) and a suffix, read back by the file reader.
+    let (o, _d) = run_job(
+        "hdfs_snappy",
+        &job("{}", reader, &hdfs(cols, r#", "compress": "SNAPPY""#)),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&out);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].to_string_lossy().ends_with(".snappy"), "{files:?}");
+    assert_ne!(read_all(&files[0]), b"7\t2024-03-01\n".repeat(3));
+    let back = t.path().join("back");
+    let text_reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "hadoop-snappy",
+        "fieldDelimiter": "\t", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        files[0].display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "copy",
+        "writeMode": "truncate", "suffix": ".csv"}}}}"#,
+        back.display()
+    );
+    let (o, _d) = run_job("snappy_back", &job("{}", &text_reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&back);
+    assert!(files[0].to_string_lossy().ends_with(".csv"), "{files:?}");
+    assert_eq!(read_all(&files[0]), b"7,2024-03-01\n".repeat(3));
+}

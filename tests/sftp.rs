@@ -422,6 +422,54 @@ fn password_fingerprint_and_refusals() {
     assert_stderr_has(&o, "plain FTP");
 }
 
+/// A DataX template has no host-key option: the user's ~/.ssh/known_hosts is used, and an
+/// unknown host fails at connect (not at `check`) naming the options to set.
+#[test]
+fn host_key_from_the_users_known_hosts() {
+    let s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let path = s.data().join("one.csv");
+    std::fs::write(&path, "1,x\n").unwrap();
+    let path = path.display().to_string();
+    let conn = s.conn().replace(
+        &format!(
+            r#", "knownHostsFile": "{}""#,
+            s.path("known_hosts").display()
+        ),
+        "",
+    );
+    assert!(!conn.contains("knownHostsFile"), "{conn}");
+    let home = t.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let text = job(
+        SETTING,
+        &sftp_reader(&s, &conn, &path, ""),
+        &file_writer(&out),
+    );
+    let jobfile = write_job(t.path(), "datax", &text);
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .current_dir(t.path())
+            .env("HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let jobpath = jobfile.to_str().unwrap();
+    let o = run(&["check", jobpath]);
+    assert_eq!(code(&o), 0, "check stays offline: {}", stderr(&o));
+    let o = run(&["run", jobpath, "--no-progress"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "known_hosts does not exist");
+    assert_stderr_has(&o, "set knownHostsFile or hostKeyFingerprint");
+    assert_stderr_has(&o, &s.fingerprint());
+    std::fs::copy(s.path("known_hosts"), home.join(".ssh/known_hosts")).unwrap();
+    let o = run(&["run", jobpath, "--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out), vec!["1,x"]);
+}
+
 fn sftp_writer(s: &Sshd, dir: &Path, mode: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "ftpwriter", "parameter": {{{}, "path": "{}", "fileName": "up.csv", "writeMode": "{mode}" {extra}}}}}"#,

@@ -17,6 +17,10 @@ pub enum Compression {
     Zstd,
     /// bzip2 (`.bz2`).
     Bzip2,
+    /// Snappy in Hadoop's block stream (`SnappyCodec`, what Hive text tables hold; `.snappy`).
+    HadoopSnappy,
+    /// Snappy's own framing format (`.sz`).
+    FramingSnappy,
 }
 
 impl<'de> Deserialize<'de> for Compression {
@@ -26,9 +30,18 @@ impl<'de> Deserialize<'de> for Compression {
             "" | "none" => Ok(Compression::None),
             "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
-            "bzip2" => Ok(Compression::Bzip2),
+            "bzip2" | "bz2" => Ok(Compression::Bzip2),
+            "hadoop-snappy" | "snappy" => Ok(Compression::HadoopSnappy),
+            "framing-snappy" => Ok(Compression::FramingSnappy),
+            "zip" | "tgz" | "lzo" | "lzop" | "lzo_deflate" => {
+                Err(serde::de::Error::custom(format!(
+                    "\"{s}\" archives are not supported yet (allowed: none, gzip, bzip2, zstd, \
+                 hadoop-snappy, framing-snappy)"
+                )))
+            }
             _ => Err(serde::de::Error::custom(format!(
-                "unknown variant `{s}`, expected one of `none`, `gzip`, `bzip2`, `zstd`"
+                "unknown variant `{s}`, expected one of `none`, `gzip`, `bzip2`, `zstd`, \
+                 `hadoop-snappy`, `framing-snappy`"
             ))),
         }
     }
@@ -42,6 +55,8 @@ impl Compression {
             Compression::Gzip => ".gz",
             Compression::Zstd => ".zst",
             Compression::Bzip2 => ".bz2",
+            Compression::HadoopSnappy => ".snappy",
+            Compression::FramingSnappy => ".sz",
         }
     }
 }
@@ -60,7 +75,138 @@ pub fn decompress<'a>(
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(
             io::BufReader::with_capacity(1 << 16, r),
         )),
+        Compression::HadoopSnappy => Box::new(HadoopSnappyReader {
+            inner: r,
+            block_left: 0,
+            out: Vec::new(),
+            pos: 0,
+            packed: Vec::new(),
+        }),
+        Compression::FramingSnappy => Box::new(snap::read::FrameDecoder::new(r)),
     })
+}
+
+/// Reads Hadoop's snappy block stream: blocks of `[u32 BE uncompressed length]` followed by
+/// chunks of `[u32 BE compressed length][raw snappy]` until the block's length is reached.
+struct HadoopSnappyReader<R> {
+    inner: R,
+    /// Uncompressed bytes of the current block still to come.
+    block_left: u64,
+    out: Vec<u8>,
+    pos: usize,
+    packed: Vec<u8>,
+}
+
+fn read_be_u32<R: Read>(r: &mut R) -> io::Result<Option<u32>> {
+    let mut b = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut b[got..])? {
+            0 if got == 0 => return Ok(None),
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "hadoop-snappy: the stream ends inside a length",
+                ))
+            }
+            n => got += n,
+        }
+    }
+    Ok(Some(u32::from_be_bytes(b)))
+}
+
+/// Largest chunk accepted (Hadoop writes 256 KiB blocks; a corrupt length is not allocated).
+const MAX_SNAPPY_CHUNK: u32 = 64 << 20;
+
+impl<R: Read> HadoopSnappyReader<R> {
+    /// Decodes the next chunk into `out`; false at the end of the stream.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+        while self.block_left == 0 {
+            match read_be_u32(&mut self.inner)? {
+                None => return Ok(false),
+                Some(n) => self.block_left = u64::from(n),
+            }
+        }
+        let Some(len) = read_be_u32(&mut self.inner)? else {
+            return Err(bad("hadoop-snappy: the stream ends inside a block".into()));
+        };
+        if len > MAX_SNAPPY_CHUNK {
+            return Err(bad(format!(
+                "hadoop-snappy: a chunk of {len} bytes is not plausible"
+            )));
+        }
+        self.packed.resize(len as usize, 0);
+        self.inner.read_exact(&mut self.packed)?;
+        self.out = snap::raw::Decoder::new()
+            .decompress_vec(&self.packed)
+            .map_err(|e| bad(format!("hadoop-snappy: {e}")))?;
+        self.pos = 0;
+        let n = self.out.len() as u64;
+        if n > self.block_left {
+            return Err(bad("hadoop-snappy: a chunk is longer than its block".into()));
+        }
+        self.block_left -= n;
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for HadoopSnappyReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.out.len() {
+            if !self.next_chunk()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Writes Hadoop's snappy block stream, one chunk per block of up to 256 KiB.
+pub struct HadoopSnappyWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+const HADOOP_SNAPPY_BLOCK: usize = 256 * 1024;
+
+impl<W: Write> HadoopSnappyWriter<W> {
+    fn flush_block(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let packed = snap::raw::Encoder::new()
+            .compress_vec(&self.buf)
+            .map_err(|e| io::Error::other(format!("snappy: {e}")))?;
+        self.inner
+            .write_all(&(self.buf.len() as u32).to_be_bytes())?;
+        self.inner.write_all(&(packed.len() as u32).to_be_bytes())?;
+        self.inner.write_all(&packed)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        self.flush_block()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for HadoopSnappyWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(HADOOP_SNAPPY_BLOCK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == HADOOP_SNAPPY_BLOCK {
+            self.flush_block()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A writer that compresses as configured; [`Compressor::finish`] MUST be called to write the
@@ -74,6 +220,10 @@ pub enum Compressor<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
     /// bzip2.
     Bzip2(bzip2::write::BzEncoder<W>),
+    /// Hadoop's snappy blocks.
+    HadoopSnappy(HadoopSnappyWriter<W>),
+    /// Snappy framing.
+    FramingSnappy(Box<snap::write::FrameEncoder<W>>),
 }
 
 impl<W: Write> Compressor<W> {
@@ -89,6 +239,13 @@ impl<W: Write> Compressor<W> {
             Compression::Bzip2 => {
                 Compressor::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::new(6)))
             }
+            Compression::HadoopSnappy => Compressor::HadoopSnappy(HadoopSnappyWriter {
+                inner: w,
+                buf: Vec::with_capacity(HADOOP_SNAPPY_BLOCK),
+            }),
+            Compression::FramingSnappy => {
+                Compressor::FramingSnappy(Box::new(snap::write::FrameEncoder::new(w)))
+            }
         })
     }
 
@@ -99,6 +256,8 @@ impl<W: Write> Compressor<W> {
             Compressor::Gzip(e) => e.finish()?,
             Compressor::Zstd(e) => e.finish()?,
             Compressor::Bzip2(e) => e.finish()?,
+            Compressor::HadoopSnappy(e) => e.finish()?,
+            Compressor::FramingSnappy(e) => (*e).into_inner().map_err(|e| e.into_error())?,
         };
         w.flush()?;
         Ok(w)
@@ -112,6 +271,8 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Gzip(w) => w.write(buf),
             Compressor::Zstd(w) => w.write(buf),
             Compressor::Bzip2(w) => w.write(buf),
+            Compressor::HadoopSnappy(w) => w.write(buf),
+            Compressor::FramingSnappy(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -120,6 +281,8 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Gzip(w) => w.flush(),
             Compressor::Zstd(w) => w.flush(),
             Compressor::Bzip2(w) => w.flush(),
+            Compressor::HadoopSnappy(w) => w.flush(),
+            Compressor::FramingSnappy(w) => w.flush(),
         }
     }
 }
@@ -136,6 +299,8 @@ mod tests {
             Compression::Gzip,
             Compression::Zstd,
             Compression::Bzip2,
+            Compression::HadoopSnappy,
+            Compression::FramingSnappy,
         ] {
             let mut w = Compressor::new(Vec::new(), c).unwrap();
             w.write_all(&data).unwrap();

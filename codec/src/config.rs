@@ -44,6 +44,117 @@ pub struct TextReadConfig {
     /// Default pattern for date columns without their own `format`.
     #[serde(default)]
     pub date_format: Option<String>,
+    /// DataX's settings of its CSV parser (quote, escape, comment, trim, record delimiter).
+    #[serde(default)]
+    pub csv_reader_config: Option<CsvReaderConfig>,
+}
+
+/// DataX's `csvReaderConfig` (the settings of the CSV parser DataX reads text with).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CsvReaderConfig {
+    /// Header-name matching; no effect (columns are chosen by index).
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub case_sensitive: Option<bool>,
+    /// The quote character.
+    #[serde(default)]
+    pub text_qualifier: Option<String>,
+    /// Remove spaces around unquoted fields.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub trim_whitespace: Option<bool>,
+    /// Whether quotes are interpreted.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub use_text_qualifier: Option<bool>,
+    /// The field delimiter (overrides `fieldDelimiter`, as in DataX).
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// The record delimiter (one character; default CR, LF or CRLF).
+    #[serde(default)]
+    pub record_delimiter: Option<String>,
+    /// The comment character (with `useComments`).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Skip lines that start with `comment`.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub use_comments: Option<bool>,
+    /// 1: a quote inside quotes is doubled (default); 2: backslash escapes.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub escape_mode: Option<u8>,
+    /// DataX's 100,000-character field limit.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub safety_switch: Option<bool>,
+    /// Skip empty lines (always done).
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub skip_empty_records: Option<bool>,
+    /// Keep the raw record text; no effect on the data.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub capture_raw_record: Option<bool>,
+}
+
+impl CsvReaderConfig {
+    /// Applies the settings to `opts`, warning about those without effect here.
+    fn apply(&self, opts: &mut TextOptions, at: &str) -> Result<(), ConfigError> {
+        let at = join_path(at, "csvReaderConfig");
+        let one_char = |key: &str, v: &Option<String>| -> Result<Option<u8>, ConfigError> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some(c) if c.len() == 1 && c.is_ascii() => Ok(Some(c.as_bytes()[0])),
+                Some(c) => Err(ConfigError::new(
+                    join_path(&at, key),
+                    format!("{c:?}: expected one ASCII character"),
+                )),
+            }
+        };
+        let ignored = |key: &str, why: &str| {
+            tracing::warn!("{}: ignored: {why}", join_path(&at, key));
+        };
+        let csv = &mut opts.csv;
+        csv.quote = one_char("textQualifier", &self.text_qualifier)?;
+        csv.quoting = self.use_text_qualifier;
+        csv.trim = self.trim_whitespace.unwrap_or(false);
+        if let Some(d) = one_char("delimiter", &self.delimiter)? {
+            opts.delimiter = d;
+        }
+        csv.terminator = match one_char("recordDelimiter", &self.record_delimiter)? {
+            Some(b'\n' | b'\r') | None => None,
+            other => other,
+        };
+        let comment = one_char("comment", &self.comment)?;
+        csv.comment = if self.use_comments == Some(true) {
+            Some(comment.unwrap_or(b'#'))
+        } else {
+            None
+        };
+        csv.backslash_escape = match self.escape_mode {
+            None | Some(1) => false,
+            Some(2) => true,
+            Some(m) => {
+                return Err(ConfigError::new(
+                    join_path(&at, "escapeMode"),
+                    format!("{m}: expected 1 (quotes doubled) or 2 (backslash)"),
+                ))
+            }
+        };
+        if self.case_sensitive.is_some() {
+            ignored(
+                "caseSensitive",
+                "columns are chosen by index, not by header name",
+            );
+        }
+        if self.safety_switch == Some(true) {
+            ignored(
+                "safetySwitch",
+                "no 100,000-character field limit: fields of any length are read",
+            );
+        }
+        if self.skip_empty_records == Some(false) {
+            ignored("skipEmptyRecords", "empty lines are always skipped");
+        }
+        if self.capture_raw_record.is_some() {
+            ignored("captureRawRecord", "it has no effect on the data read");
+        }
+        Ok(())
+    }
 }
 
 /// A text reader's parsed options: how to decode and which columns to produce.
@@ -79,7 +190,7 @@ impl TextReadConfig {
                 "must name at least one file, directory or glob",
             ));
         }
-        let opts = TextOptions::new(
+        let mut opts = TextOptions::new(
             at,
             self.file_format,
             self.field_delimiter.as_deref(),
@@ -88,6 +199,9 @@ impl TextReadConfig {
             self.date_format.as_deref(),
             self.skip_header,
         )?;
+        if let Some(c) = &self.csv_reader_config {
+            c.apply(&mut opts, at)?;
+        }
         let columns = parse_columns(&self.column, &join_path(at, "column"), self.file_format)?;
         Ok(TextRead {
             paths: self.path,

@@ -9,50 +9,111 @@ use chrono::{NaiveDate, NaiveDateTime};
 #[derive(Debug, Clone)]
 pub struct DateFormat {
     strftime: String,
+    /// What parsing uses: `strftime` with a zone name (`%Z`, which chrono cannot read) as an
+    /// offset.
+    parse_strftime: String,
     items: Vec<Item<'static>>,
     has_time: bool,
+    /// The pattern carries a UTC offset or zone (`Z`, `X`, `z`): parsed text is converted to
+    /// UTC, formatted values (UTC) print a zero offset / `UTC`.
+    zoned: bool,
+    /// Java `k` (clock hour 1-24): midnight is written and read as `24`.
+    clock24: Option<Clock24>,
 }
+
+/// Where a `k` hour goes: the placeholder the formatting pattern holds instead of the hour.
+#[derive(Debug, Clone)]
+struct Clock24 {
+    padded: bool,
+    format_items: Vec<Item<'static>>,
+}
+
+/// Stands for a Java `k` hour in the formatting pattern (a private-use character, never in
+/// dates).
+const CLOCK24_MARK: char = '\u{E000}';
 
 impl DateFormat {
     /// Parses a Java pattern (`yyyy-MM-dd HH:mm:ss.SSS`) or, if it contains `%`, a strftime one.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let strftime = if spec.contains('%') {
-            spec.to_string()
+        let (strftime, clock24) = if spec.contains('%') {
+            (spec.to_string(), None)
         } else {
-            java_to_strftime(spec)?
+            let j = java_to_strftime(spec)?;
+            (j.strftime, j.clock24)
         };
+        let invalid = |_| format!("\"{spec}\" is not a valid date format");
         let items = StrftimeItems::new(&strftime)
             .parse_to_owned()
-            .map_err(|_| format!("\"{spec}\" is not a valid date format"))?;
+            .map_err(invalid)?;
+        let clock24 = match clock24 {
+            Some(padded) => Some(Clock24 {
+                padded,
+                format_items: StrftimeItems::new(
+                    &strftime.replace("%H", &CLOCK24_MARK.to_string()),
+                )
+                .parse_to_owned()
+                .map_err(invalid)?,
+            }),
+            None => None,
+        };
         let has_time = ["%H", "%I", "%M", "%S", "%T", "%R", "%s", "%f"]
             .iter()
             .any(|t| strftime.contains(t))
             || strftime.contains("3f")
             || strftime.contains("6f")
             || strftime.contains("9f");
+        let zoned = ["%z", "%:z", "%#z", "%Z"]
+            .iter()
+            .any(|t| strftime.contains(t));
         Ok(DateFormat {
+            parse_strftime: strftime.replace("%Z", "%#z"),
             strftime,
             items,
             has_time,
+            zoned,
+            clock24,
         })
     }
 
-    /// Parses a date-time; a date-only pattern yields midnight. Refuses what the pattern
-    /// matches but no column can hold as written: a leap second (`23:59:60`) and a year
-    /// outside 0001-9999 (a sign, year 0).
+    /// Parses a date-time; a date-only pattern yields midnight. Text with a UTC offset or zone
+    /// is converted to UTC. Refuses what the pattern matches but no column can hold as
+    /// written: a leap second (`23:59:60`) and a year outside 0001-9999 (a sign, year 0).
     pub fn parse_datetime(&self, s: &str) -> Option<NaiveDateTime> {
-        let dt = if self.has_time {
-            NaiveDateTime::parse_from_str(s, &self.strftime).ok()?
-        } else {
-            NaiveDate::parse_from_str(s, &self.strftime)
-                .ok()?
-                .and_hms_opt(0, 0, 0)?
-        };
         use chrono::{Datelike, Timelike};
+        let dt = match self.parse_as_written(s) {
+            // `k` has no hour 0.
+            Some(dt) if self.clock24.is_some() && dt.hour() == 0 => return None,
+            Some(dt) => dt,
+            // `k`: 24 is midnight of the same day; take the reading whose round trip gives
+            // back the text exactly.
+            None if self.clock24.is_some() => s.match_indices("24").find_map(|(at, _)| {
+                let candidate = format!("{}00{}", &s[..at], &s[at + 2..]);
+                let dt = self.parse_as_written(&candidate)?;
+                let mut back = Vec::new();
+                self.format(&dt, &mut back);
+                (back == s.as_bytes()).then_some(dt)
+            })?,
+            None => return None,
+        };
         if dt.nanosecond() >= 1_000_000_000 || !(1..=9999).contains(&dt.year()) {
             return None;
         }
         Some(dt)
+    }
+
+    fn parse_as_written(&self, s: &str) -> Option<NaiveDateTime> {
+        if self.zoned {
+            let s = zone_names_as_offsets(s);
+            let dt = chrono::DateTime::parse_from_str(&s, &self.parse_strftime).ok()?;
+            return Some(dt.naive_utc());
+        }
+        if self.has_time {
+            NaiveDateTime::parse_from_str(s, &self.strftime).ok()
+        } else {
+            NaiveDate::parse_from_str(s, &self.strftime)
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+        }
     }
 
     /// Parses a date (a pattern with a time part must match the whole text too).
@@ -66,15 +127,63 @@ impl DateFormat {
     }
 
     /// Formats a date-time into `out`.
+    /// Values are UTC: a zone prints as `UTC`, an offset as `+0000`.
     pub fn format(&self, dt: &NaiveDateTime, out: &mut Vec<u8>) {
         use std::io::Write;
-        let _ = write!(out, "{}", dt.format_with_items(self.items.iter()));
+        let utc = dt.and_utc();
+        match &self.clock24 {
+            None => {
+                let _ = write!(out, "{}", utc.format_with_items(self.items.iter()));
+            }
+            Some(k) => {
+                use chrono::Timelike;
+                let text = utc.format_with_items(k.format_items.iter()).to_string();
+                let hour = match dt.hour() {
+                    0 => 24,
+                    h => h,
+                };
+                let hour = if k.padded {
+                    format!("{hour:02}")
+                } else {
+                    hour.to_string()
+                };
+                out.extend_from_slice(text.replace(CLOCK24_MARK, &hour).as_bytes());
+            }
+        }
     }
 }
 
-fn java_to_strftime(p: &str) -> Result<String, String> {
+/// `UTC`, `GMT`, `GMT+08:00` (Java's `z` names that mean one offset) as numeric offsets
+/// chrono reads; other zone names (`CST` means different zones) stay and do not parse.
+fn zone_names_as_offsets(s: &str) -> std::borrow::Cow<'_, str> {
+    for name in ["UTC", "GMT"] {
+        if let Some(at) = s.find(name) {
+            let rest = &s[at + name.len()..];
+            let offset_given = rest.starts_with(['+', '-']);
+            let replaced = if offset_given { "" } else { "+00:00" };
+            return format!("{}{}{}", &s[..at], replaced, rest).into();
+        }
+    }
+    s.into()
+}
+
+/// A Java pattern as strftime, and whether it used `k` (Some(padded)).
+struct JavaPattern {
+    strftime: String,
+    clock24: Option<bool>,
+}
+
+impl DateFormat {
+    #[cfg(test)]
+    fn strftime(&self) -> &str {
+        &self.strftime
+    }
+}
+
+fn java_to_strftime(p: &str) -> Result<JavaPattern, String> {
     let chars: Vec<char> = p.chars().collect();
     let mut out = String::new();
+    let mut clock24 = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -103,6 +212,18 @@ fn java_to_strftime(p: &str) -> Result<String, String> {
             ('M', _) => "%B",
             ('d', _) => "%d",
             ('H', _) => "%H",
+            ('k', _) if clock24.is_some() => {
+                return Err(format!(
+                    "date format \"{p}\": pattern letter 'k' may appear once"
+                ))
+            }
+            ('k', _) => {
+                clock24 = Some(n >= 2);
+                "%H"
+            }
+            ('D', 1 | 2) => "%-j",
+            ('D', _) => "%j",
+            ('z', _) => "%Z",
             ('h', _) => "%I",
             ('m', _) => "%M",
             ('s', _) => "%S",
@@ -134,7 +255,10 @@ fn java_to_strftime(p: &str) -> Result<String, String> {
         out.push_str(tok);
         i += n;
     }
-    Ok(out)
+    Ok(JavaPattern {
+        strftime: out,
+        clock24,
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -299,11 +423,11 @@ mod tests {
     #[test]
     fn java_patterns() {
         assert_eq!(
-            java_to_strftime("yyyy-MM-dd HH:mm:ss").unwrap(),
+            java_to_strftime("yyyy-MM-dd HH:mm:ss").unwrap().strftime,
             "%Y-%m-%d %H:%M:%S"
         );
         assert_eq!(
-            java_to_strftime("yyyyMMdd'T'HHmmss.SSS").unwrap(),
+            java_to_strftime("yyyyMMdd'T'HHmmss.SSS").unwrap().strftime,
             "%Y%m%dT%H%M%S.%3f"
         );
         assert!(java_to_strftime("yyyy-QQ").is_err());
@@ -325,6 +449,78 @@ mod tests {
         );
         assert!(f.parse_datetime("0000-01-01 00:00:00").is_none(), "year 0");
         assert!(f.parse_datetime("9999-12-31 23:59:59").is_some());
+    }
+
+    fn formatted(f: &DateFormat, dt: NaiveDateTime) -> String {
+        let mut out = Vec::new();
+        f.format(&dt, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn day_of_year_clock_hour_and_zones() {
+        // D: day of the year.
+        let f = DateFormat::parse("yyyy-DDD").unwrap();
+        assert_eq!(f.strftime(), "%Y-%j");
+        assert_eq!(formatted(&f, at(2024, 3, 1, 0, 0)), "2024-061");
+        assert_eq!(
+            f.parse_date("2024-061"),
+            NaiveDate::from_ymd_opt(2024, 3, 1)
+        );
+        let f = DateFormat::parse("yyyy D").unwrap();
+        assert_eq!(formatted(&f, at(2024, 1, 5, 0, 0)), "2024 5");
+
+        // k: clock hour 1-24, midnight is 24 of the same day, both ways.
+        let f = DateFormat::parse("yyyy-MM-dd kk:mm").unwrap();
+        assert_eq!(formatted(&f, at(2024, 1, 5, 0, 30)), "2024-01-05 24:30");
+        assert_eq!(formatted(&f, at(2024, 1, 5, 13, 0)), "2024-01-05 13:00");
+        assert_eq!(
+            f.parse_datetime("2024-01-05 24:30"),
+            Some(at(2024, 1, 5, 0, 30))
+        );
+        assert_eq!(
+            f.parse_datetime("2024-01-24 13:24"),
+            Some(at(2024, 1, 24, 13, 24))
+        );
+        assert_eq!(
+            f.parse_datetime("2024-01-24 24:24"),
+            Some(at(2024, 1, 24, 0, 24))
+        );
+        assert!(f.parse_datetime("2024-01-05 00:30").is_none(), "k has no 0");
+        let f = DateFormat::parse("k").unwrap();
+        assert_eq!(formatted(&f, at(2024, 1, 5, 7, 0)), "7");
+
+        // Z / z: the instant is kept (converted to UTC); UTC values print a zero offset.
+        let f = DateFormat::parse("yyyy-MM-dd HH:mm:ss Z").unwrap();
+        assert_eq!(
+            f.parse_datetime("2024-01-05 08:00:00 +0800"),
+            Some(at(2024, 1, 5, 0, 0))
+        );
+        assert_eq!(
+            formatted(&f, at(2024, 1, 5, 0, 0)),
+            "2024-01-05 00:00:00 +0000"
+        );
+        let f = DateFormat::parse("yyyy-MM-dd HH:mm z").unwrap();
+        assert_eq!(formatted(&f, at(2024, 1, 5, 0, 0)), "2024-01-05 00:00 UTC");
+        assert_eq!(
+            f.parse_datetime("2024-01-05 00:00 UTC"),
+            Some(at(2024, 1, 5, 0, 0))
+        );
+        assert_eq!(
+            f.parse_datetime("2024-01-05 08:00 GMT+08:00"),
+            Some(at(2024, 1, 5, 0, 0))
+        );
+        assert!(
+            f.parse_datetime("2024-01-05 08:00 CST").is_none(),
+            "an ambiguous zone name is not guessed"
+        );
     }
 
     #[test]

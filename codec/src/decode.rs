@@ -157,13 +157,26 @@ fn decode_delimited<S: DecodeSink>(
     location: &str,
     sink: &mut S,
 ) -> Result<(), S::Error> {
-    let mut csv = csv::ReaderBuilder::new()
+    let dialect = &opts.csv;
+    let mut builder = csv::ReaderBuilder::new();
+    builder
         .delimiter(opts.delimiter)
         .has_headers(false)
         .flexible(true)
-        .quoting(opts.format == FileFormat::Csv)
-        .buffer_capacity(1 << 16)
-        .from_reader(reader);
+        .quoting(dialect.quoting.unwrap_or(opts.format == FileFormat::Csv))
+        .quote(dialect.quote.unwrap_or(b'"'))
+        .comment(dialect.comment)
+        .buffer_capacity(1 << 16);
+    if dialect.backslash_escape {
+        builder.escape(Some(b'\\')).double_quote(false);
+    }
+    if dialect.trim {
+        builder.trim(csv::Trim::Fields);
+    }
+    if let Some(t) = dialect.terminator {
+        builder.terminator(csv::Terminator::Any(t));
+    }
+    let mut csv = builder.from_reader(reader);
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Vec<String>> = None;
     // With a header line, declared columns without a `name` take the header's name for their

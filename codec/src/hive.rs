@@ -259,7 +259,27 @@ pub struct HdfsFront {
     /// `parquet` (default), `text` or `csv`.
     #[serde(default)]
     pub file_type: HdfsFileType,
+    /// Kerberos login to a secured HDFS: refused when true (HDFS itself is not reached yet).
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub have_kerberos: Option<bool>,
 }
+
+/// hdfsreader/hdfswriter keys that configure the HDFS client, which a local or mounted path
+/// does not use.
+const HDFS_CLIENT_KEYS: &[(&str, &str)] = &[
+    (
+        "hadoopConfig",
+        "HDFS client settings; the path here is a local or mounted file system",
+    ),
+    (
+        "kerberosKeytabFilePath",
+        "used only with haveKerberos: true (a Kerberos-secured HDFS)",
+    ),
+    (
+        "kerberosPrincipal",
+        "used only with haveKerberos: true (a Kerberos-secured HDFS)",
+    ),
+];
 
 impl HdfsFront {
     /// A Parquet plugin's template with the hdfs keys in front, for `datasync template`.
@@ -276,6 +296,15 @@ impl HdfsFront {
     /// (`fileType` decides it).
     pub fn take(parts: &mut ParamParts<'_>, at: &str) -> Result<Option<FileFormat>, ConfigError> {
         let front: HdfsFront = parts.take()?;
+        if front.have_kerberos == Some(true) {
+            return Err(ConfigError::new(
+                join_path(at, "haveKerberos"),
+                "a Kerberos-secured HDFS is not supported yet: only local or mounted paths are \
+                 (mount the table's directory, e.g. with an NFS gateway or hdfs fuse, and set \
+                 haveKerberos: false)",
+            ));
+        }
+        parts.ignore(HDFS_CLIENT_KEYS);
         check_default_fs(at, front.default_fs.as_deref())?;
         let format = match front.file_type {
             HdfsFileType::Parquet => return Ok(None),

@@ -38,6 +38,26 @@ pub struct TextOptions {
     pub date_format: Option<DateFormat>,
     /// Reader: skip the first line of each file.
     pub skip_header: bool,
+    /// Reader: DataX's `csvReaderConfig` settings of the CSV parser.
+    pub csv: CsvDialect,
+}
+
+/// How delimited text is parsed beyond the delimiter (DataX's `csvReaderConfig`). The default
+/// is the format's own: quotes (`"`, doubled inside) in CSV, none in text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvDialect {
+    /// The quote character (default `"`).
+    pub quote: Option<u8>,
+    /// Whether quotes are interpreted; `None` = by the file format.
+    pub quoting: Option<bool>,
+    /// A backslash escapes the next character inside quotes (instead of doubled quotes).
+    pub backslash_escape: bool,
+    /// Lines starting with this character are skipped.
+    pub comment: Option<u8>,
+    /// Spaces around unquoted fields are removed.
+    pub trim: bool,
+    /// The record terminator, when not CR/LF/CRLF.
+    pub terminator: Option<u8>,
 }
 
 impl TextOptions {
@@ -73,6 +93,7 @@ impl TextOptions {
             null_format: null_format.to_string(),
             date_format,
             skip_header,
+            csv: CsvDialect::default(),
         })
     }
 }

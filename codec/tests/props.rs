@@ -280,3 +280,54 @@ fn a_header_names_the_columns_the_job_did_not_name() {
         "physical line, header counted"
     );
 }
+
+#[test]
+fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
+    let cfg: datasync_codec::TextReadConfig = serde_json::from_value(json!({
+        "path": "x.csv",
+        "column": [{"index": 0, "type": "string"}, {"index": 1, "type": "string"}],
+        "fieldDelimiter": ",",
+        "csvReaderConfig": {"textQualifier": "'", "escapeMode": 2, "useComments": true,
+            "comment": "#", "trimWhitespace": true, "delimiter": ";",
+            "safetySwitch": false, "skipEmptyRecords": true}
+    }))
+    .unwrap();
+    let read = cfg.build("p").unwrap();
+    let mut sink = Collect::default();
+    let batch = BatchSetting {
+        rows: 100,
+        bytes: 1 << 20,
+    };
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(
+        b"#note\n'a;\\'b' ;  c \nd;e\n".to_vec(),
+    ));
+    decode_stream(input, &read.opts, &read.columns, batch, "c.csv", &mut sink).unwrap();
+    assert!(sink.dirty.is_empty(), "{:?}", sink.dirty);
+    let b = &sink.batches[0];
+    let col = |i: usize| {
+        let a = b.column(i).as_any().downcast_ref::<StringArray>().unwrap();
+        (0..a.len())
+            .map(|r| a.value(r).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(col(0), ["a;'b", "d"]);
+    assert_eq!(col(1), ["c", "e"]);
+    // Another record delimiter.
+    let cfg: datasync_codec::TextReadConfig = serde_json::from_value(json!({
+        "path": "x.csv", "column": [{"index": 0, "type": "string"}],
+        "csvReaderConfig": {"recordDelimiter": "|"}
+    }))
+    .unwrap();
+    let read = cfg.build("p").unwrap();
+    let mut sink = Collect::default();
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(b"a|b|c".to_vec()));
+    decode_stream(input, &read.opts, &read.columns, batch, "r.csv", &mut sink).unwrap();
+    assert_eq!(sink.batches[0].num_rows(), 3);
+    // A number where DataX reads one character is refused, not taken as its first digit.
+    let bad: datasync_codec::TextReadConfig = serde_json::from_value(json!({
+        "path": "x.csv", "csvReaderConfig": {"textQualifier": "34"}
+    }))
+    .unwrap();
+    let e = bad.build("p").unwrap_err();
+    assert_eq!(e.path, "p.csvReaderConfig.textQualifier");
+}

@@ -67,6 +67,14 @@ impl SqlReaderConfig {
         }
         // DataX's table lists: "a,b" and ranges such as order_[0-63].
         for (i, c) in cfg.connection.iter_mut().enumerate() {
+            if !c.query_sql.is_empty() && !c.table.is_empty() {
+                // As DataX: the query says what is read; the table names nothing then.
+                tracing::warn!(
+                    "{conn_at}[{i}]: \"table\" is ignored because \"querySql\" is set (the \
+                     query alone says what is read, as in DataX)"
+                );
+                c.table.clear();
+            }
             c.table = datasync_db::sql::expand_tables(&c.table)
                 .map_err(|e| ConfigError::new(format!("{conn_at}[{i}].table"), e))?;
         }
@@ -75,7 +83,6 @@ impl SqlReaderConfig {
             let at = format!("{conn_at}[{i}]");
             match (c.table.is_empty(), c.query_sql.is_empty()) {
                 (true, true) => return Err(ConfigError::new(at, "needs \"table\" or \"querySql\"")),
-                (false, false) => return Err(ConfigError::new(at, "give \"table\" or \"querySql\", not both")),
                 (false, true) if cfg.column.is_empty() => {
                     return Err(ConfigError::new(
                         join_path(p.path, "column"),
@@ -85,16 +92,18 @@ impl SqlReaderConfig {
                 _ => {}
             }
             let set = |v: &Option<String>| v.as_deref().is_some_and(|w| !w.trim().is_empty());
-            if !c.query_sql.is_empty() && (set(&cfg.where_clause) || set(&cfg.split_pk)) {
+            // A filter the query would not apply changes what is read: refused. A split key
+            // only changes how it is read: ignored, as DataX does.
+            if !c.query_sql.is_empty() && set(&cfg.where_clause) {
                 return Err(ConfigError::new(
                     at,
-                    "\"where\" and \"splitPk\" do not apply to querySql; put them in the query",
+                    "\"where\" does not apply to querySql; put the filter in the query",
                 ));
             }
             if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
                 tracing::warn!(
-                    "{at}: empty \"where\"/\"splitPk\" beside querySql are ignored (they do not \
-                     apply to a query)"
+                    "{at}: \"splitPk\" and an empty \"where\" beside querySql are ignored (a \
+                     query is read whole, in one task)"
                 );
             }
             conns.push(connect(&cfg, c, &format!("{at}.jdbcUrl"))?);
@@ -184,7 +193,20 @@ mod tests {
         let e = parse(json!({"username": "u", "where": "x > 1",
             "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "querySql": ["SELECT 1"]}]}))
         .unwrap_err();
-        assert!(e.message.contains("do not apply to querySql"), "{e}");
+        assert!(e.message.contains("does not apply to querySql"), "{e}");
+        // DataX ignores table (and a split key) beside querySql: so do we, with a warning.
+        let c = parse(json!({"username": "u", "splitPk": "id", "column": ["id"],
+            "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "table": ["t"], "querySql": ["SELECT 2"]}]}))
+        .unwrap();
+        let (splits, keyed) = c.plan();
+        assert!(keyed.is_empty());
+        assert_eq!(
+            splits,
+            [SqlSplit::Query {
+                conn: 0,
+                sql: "SELECT 2".into()
+            }]
+        );
         let c = parse(json!({"username": "u", "column": ["*"],
             "connection": [{"jdbcUrl": "jdbc:mysql://h/d", "table": ["a, t_[1-2]"]}]}))
         .unwrap();

@@ -44,6 +44,9 @@ pub enum FileWriterError {
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
+    /// The rows do not match the declared columns.
+    #[error("{0}")]
+    Columns(String),
 }
 
 impl From<FileWriterError> for PluginError {
@@ -91,6 +94,11 @@ impl FileWriter {
             staging,
         })
     }
+
+    /// Converts every batch with `conform` (declared columns) before it is encoded.
+    pub fn conform_with(&mut self, conform: std::sync::Arc<crate::textfiles::Conform>) {
+        self.files.conform_with(conform);
+    }
 }
 
 impl WriterPlugin for FileWriter {
@@ -102,6 +110,8 @@ impl WriterPlugin for FileWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let target: FileTarget = parts.take()?;
+        crate::textfiles::note_default_format(&p);
+        parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
         FileWriter::new(p.path, target, parts.finish()?)
     }
 

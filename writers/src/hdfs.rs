@@ -3,15 +3,18 @@
 //! absent). Everything else is the chosen plugin's.
 
 use crate::file::FileWriter;
+use crate::parquet::convert::conform_good_rows;
 use crate::parquet::ParquetWriter;
-use crate::parquet::ParquetWriterConfig;
+use crate::parquet::{ColumnSpec, ParquetWriterConfig};
 use crate::textfiles::FileTarget;
-use datasync_codec::hive::HdfsFront;
+use arrow_array::RecordBatch;
+use datasync_codec::hive::{parse_hive_type, HdfsFront};
 use datasync_codec::TextWriteConfig;
-use datasync_engine::config::{ConfigError, ParamParts};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, Resume, Writer, WriterPlugin, WriterTask};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The `hdfs` writer: the writer `fileType` picked.
 pub struct HdfsWriter {
@@ -24,14 +27,13 @@ impl std::fmt::Debug for HdfsWriter {
     }
 }
 
-/// hdfswriter's `column` with `fileType` text/csv: it names the columns for Hive (names or
-/// `{name, type}`); the text writer writes the columns as they arrive.
+/// hdfswriter's `column` with `fileType` text/csv: `{name, type}` with Hive types; values are
+/// converted to them before they are written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TextColumns {
     #[serde(default)]
-    #[allow(dead_code)] // accepted as DataX templates write it; not used to write
-    column: Vec<serde_json::Value>,
+    column: Vec<ColumnSpec>,
 }
 
 impl WriterPlugin for HdfsWriter {
@@ -50,11 +52,26 @@ impl WriterPlugin for HdfsWriter {
             });
         };
         let target: FileTarget = parts.take()?;
-        let _: TextColumns = parts.take()?;
+        let columns: TextColumns = parts.take()?;
         let mut text: TextWriteConfig = parts.finish()?;
         text.file_format = format;
+        let mut declared = Vec::with_capacity(columns.column.len());
+        for (i, c) in columns.column.iter().enumerate() {
+            let t = parse_hive_type(&c.type_name).map_err(|m| {
+                ConfigError::new(join_path(p.path, &format!("column[{i}].type")), m)
+            })?;
+            declared.push((c.name.clone(), t));
+        }
+        let mut inner = FileWriter::new(p.path, target, text)?;
+        // As DataX's hdfswriter: values are written as the declared Hive types (a DATE column
+        // as yyyy-MM-dd); a value that does not fit its column is a dirty record.
+        if !declared.is_empty() {
+            inner.conform_with(Arc::new(move |batch: &RecordBatch| {
+                conform_good_rows(batch, &declared)
+            }));
+        }
         Ok(HdfsWriter {
-            inner: Box::new(FileWriter::new(p.path, target, text)?),
+            inner: Box::new(inner),
         })
     }
 

@@ -77,6 +77,8 @@ impl WriterPlugin for SftpWriter {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let conn = SftpConnConfig::take(&mut parts)?;
         let target: FileTarget = parts.take()?;
+        crate::textfiles::note_default_format(&p);
+        parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
         let files = TextFiles::new(p.path, &target, parts.finish()?)?;
         if !target.path.starts_with('/') {
             return Err(ConfigError::new(

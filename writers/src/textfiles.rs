@@ -3,6 +3,7 @@
 //! files belong to `fileName`, and the encoding of batches into one file.
 
 use crate::file::FileWriterError;
+use arrow_array::RecordBatch;
 use datasync_codec::values::{column_names, row_values};
 use datasync_codec::{Compressor, Header, TextEncoder, TextWrite, TextWriteConfig};
 use datasync_engine::channel::BatchReceiver;
@@ -25,6 +26,26 @@ pub enum FileWriteMode {
     NonConflict,
 }
 
+/// Keys DataX's text-file writers ignore that its doc examples carry, and why we do too.
+pub(crate) const IGNORED_WRITER_KEYS: &[(&str, &str)] = &[(
+    "format",
+    "not a key of this writer (DataX ignores it too); dates are written with dateFormat",
+)];
+
+/// Says so when a DataX template (`txtfilewriter`, `ftpwriter`) leaves `fileFormat` unset:
+/// DataX writes `text` (no quoting) then, datasync `csv` (quoted where needed).
+pub(crate) fn note_default_format(p: &datasync_engine::Params<'_>) {
+    if p.invoked_as.ends_with("writer") && p.value.get("fileFormat").is_none() {
+        tracing::warn!(
+            "{}: fileFormat is not set: writing csv (a value holding the delimiter, a quote or \
+             a line break is quoted); DataX's {} writes text without quoting by default. Set \
+             fileFormat to \"csv\" or \"text\" to choose",
+            p.path,
+            p.invoked_as
+        );
+    }
+}
+
 /// The target keys of a text-file writer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -35,12 +56,33 @@ pub struct FileTarget {
     pub file_name: String,
     /// `truncate`, `append` or `nonConflict`.
     pub write_mode: FileWriteMode,
+    /// Appended to every file's name (DataX's ftpwriter `suffix`, e.g. `.csv`).
+    #[serde(default)]
+    pub suffix: Option<String>,
+}
+
+/// Converts a batch to declared columns: the rows that fit, and each row that did not with
+/// its reason; an error when the batch can never convert.
+pub type Conform =
+    dyn Fn(&RecordBatch) -> Result<(RecordBatch, Vec<(usize, String)>), String> + Send + Sync;
+
+#[derive(Clone)]
+struct ConformFn(Arc<Conform>);
+
+impl std::fmt::Debug for ConformFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("declared columns")
+    }
 }
 
 /// The files of one `fileName` and how rows are encoded into them.
 #[derive(Debug, Clone)]
 pub struct TextFiles {
     pub(crate) file_name: String,
+    suffix: String,
+    /// Declared columns (hdfswriter text): converts each batch to them before it is encoded,
+    /// returning the rows that fit and the rows that did not (dirty), each with its reason.
+    conform: Option<ConformFn>,
     pub(crate) mode: FileWriteMode,
     text: Arc<TextWrite>,
 }
@@ -55,20 +97,34 @@ impl TextFiles {
                 "must be a plain file name prefix (no '/', not starting with '.')",
             ));
         }
+        let suffix = target.suffix.clone().unwrap_or_default().trim().to_string();
+        if suffix.contains('/') {
+            return Err(ConfigError::new(
+                join_path(at, "suffix"),
+                "must not contain '/' (it ends each file's name, e.g. \".csv\")",
+            ));
+        }
         Ok(TextFiles {
             file_name: name.clone(),
+            suffix,
+            conform: None,
             mode: target.write_mode,
             text: Arc::new(text.build(at)?),
         })
     }
 
-    /// Name of task `i`'s file: `<fileName>__<run id>_<task>[.ext][.gz|.zst|.bz2]`.
+    /// Converts every batch with `conform` before encoding it.
+    pub(crate) fn conform_with(&mut self, conform: Arc<Conform>) {
+        self.conform = Some(ConformFn(conform));
+    }
+
+    /// Name of task `i`'s file: `<fileName>__<run id>_<task>[.ext][suffix][.gz|.zst|.bz2]`.
     pub(crate) fn output_name(&self, i: usize) -> String {
         let (stem, ext) = match self.file_name.rsplit_once('.') {
             Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
             _ => (self.file_name.as_str(), String::new()),
         };
-        let mut name = format!("{stem}__{}_{i:05}{ext}", run_id());
+        let mut name = format!("{stem}__{}_{i:05}{ext}{}", run_id(), self.suffix);
         let suffix = self.text.compress.suffix();
         if !name.ends_with(suffix) {
             name.push_str(suffix);
@@ -118,16 +174,32 @@ impl TextFiles {
         }
         while let Some(b) = input.recv_blocking() {
             ctx.check_cancelled()?;
+            let data = match &self.conform {
+                None => b.data,
+                Some(ConformFn(conform)) => {
+                    let (data, bad) = conform(&b.data)
+                        .map_err(|m| PluginError::new(FileWriterError::Columns(m)))?;
+                    for (row, error) in bad {
+                        ctx.dirty(DirtyRecord {
+                            error,
+                            columns: column_names(&b.data),
+                            values: row_values(&b.data, row),
+                            location: Some(location.to_string()),
+                        })?;
+                    }
+                    data
+                }
+            };
             if first && self.text.header == Header::ColumnNames {
-                enc.header(&column_names(&b.data), &mut buf)
+                enc.header(&column_names(&data), &mut buf)
                     .map_err(PluginError::new)?;
             }
             first = false;
-            let written = enc.encode(&b.data, &mut buf, |row, error| {
+            let written = enc.encode(&data, &mut buf, |row, error| {
                 ctx.dirty(DirtyRecord {
                     error,
-                    columns: column_names(&b.data),
-                    values: row_values(&b.data, row),
+                    columns: column_names(&data),
+                    values: row_values(&data, row),
                     location: Some(location.to_string()),
                 })
             })?;

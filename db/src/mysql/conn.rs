@@ -34,6 +34,54 @@ const KNOWN_PARAMS: &[&str] = &[
     "zeroDateTimeBehavior",
 ];
 
+/// Marks DataX's OceanBase 1.0 URL form
+/// `||_dsc_ob10_dsc_||cluster:tenant||_dsc_ob10_dsc_||jdbc:mysql://proxy:2883/db`.
+const OB10_MARK: &str = "||_dsc_ob10_dsc_||";
+
+/// URLs in DataX's OceanBase 1.0 form, as plain URLs, and the user name the OceanBase proxy
+/// expects for them (`cluster:tenant:user`, as DataX logs in); other URLs unchanged.
+fn oceanbase_proxy_form(
+    urls: &[String],
+    username: &str,
+    at: &str,
+) -> Result<(Vec<String>, String), ConfigError> {
+    let mut user = username.to_string();
+    let mut prefix: Option<&str> = None;
+    let mut plain = Vec::with_capacity(urls.len());
+    for (i, u) in urls.iter().enumerate() {
+        let Some(rest) = u.trim().strip_prefix(OB10_MARK) else {
+            plain.push(u.clone());
+            continue;
+        };
+        let bad = |why: &str| ConfigError::new(format!("{at}[{i}]"), why.to_string());
+        let Some((cluster_tenant, url)) = rest.split_once(OB10_MARK) else {
+            return Err(bad(
+                "an OceanBase URL is ||_dsc_ob10_dsc_||cluster:tenant||_dsc_ob10_dsc_||jdbc:mysql://...",
+            ));
+        };
+        let cluster_tenant = cluster_tenant.trim();
+        if !cluster_tenant.contains(':') {
+            return Err(bad(
+                "the part between the ||_dsc_ob10_dsc_|| marks must be cluster:tenant",
+            ));
+        }
+        match prefix {
+            Some(p) if p != cluster_tenant => {
+                return Err(bad(
+                    "all URLs of one connection must name the same cluster:tenant",
+                ))
+            }
+            Some(_) => {}
+            None => {
+                prefix = Some(cluster_tenant);
+                user = format!("{cluster_tenant}:{username}");
+            }
+        }
+        plain.push(url.to_string());
+    }
+    Ok((plain, user))
+}
+
 /// Where and how to connect: one or more URLs (tried in order), credentials, statements run
 /// on every new connection.
 #[derive(Debug, Clone)]
@@ -50,10 +98,11 @@ impl MysqlConnConfig {
         session: &[String],
         at: &str,
     ) -> Result<Self, ConfigError> {
+        let (urls, username) = oceanbase_proxy_form(urls, username, at)?;
         let s = ConnSettings::parse(
-            urls,
+            &urls,
             MYSQL_SCHEMES,
-            username,
+            &username,
             password,
             session,
             at,
@@ -232,6 +281,35 @@ impl Tls {
 mod tests {
     use super::*;
     use crate::sql::parse_jdbc_url;
+
+    #[test]
+    fn oceanbase_url_form_logs_in_as_cluster_tenant_user() {
+        let urls = vec![
+            "||_dsc_ob10_dsc_||obdemo:sys||_dsc_ob10_dsc_||jdbc:mysql://127.0.0.1:2883/db"
+                .to_string(),
+        ];
+        let (plain, user) = oceanbase_proxy_form(&urls, "root", "c.jdbcUrl").unwrap();
+        assert_eq!(plain, ["jdbc:mysql://127.0.0.1:2883/db"]);
+        assert_eq!(user, "obdemo:sys:root");
+        let plain_urls = vec!["jdbc:mysql://h/d".to_string()];
+        assert_eq!(
+            oceanbase_proxy_form(&plain_urls, "u", "c").unwrap(),
+            (plain_urls.clone(), "u".to_string())
+        );
+        let broken = vec!["||_dsc_ob10_dsc_||obdemo:sys jdbc:mysql://h/d".to_string()];
+        let e = oceanbase_proxy_form(&broken, "u", "c.jdbcUrl").unwrap_err();
+        assert_eq!(e.path, "c.jdbcUrl[0]");
+        let c = MysqlConnConfig::new(&urls, "root", &Secret::new(""), &[], "c").unwrap();
+        assert_eq!(c.url().host, "127.0.0.1");
+        // Of several candidates, one that is not a URL is passed over (DataX tries the next).
+        let list = vec![
+            "jdbc:mysql://h:bad_port/d".to_string(),
+            "jdbc:mysql://h2/d".to_string(),
+        ];
+        let c = MysqlConnConfig::new(&list, "u", &Secret::new(""), &[], "c").unwrap();
+        assert_eq!(c.url().host, "h2");
+        assert!(MysqlConnConfig::new(&list[..1], "u", &Secret::new(""), &[], "c").is_err());
+    }
 
     #[test]
     fn tls_parameters_map_like_connector_j() {

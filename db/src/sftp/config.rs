@@ -75,6 +75,32 @@ pub struct SftpConnConfig {
     /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
     #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
     pub timeout: HumanDuration,
+    /// DataX's FTP data-connection mode (`PASV`, `PORT`): SFTP has none; checked and ignored
+    /// with a warning.
+    #[serde(default)]
+    pub connect_pattern: Option<ConnectPattern>,
+}
+
+/// `connectPattern` of a DataX FTP template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectPattern {
+    /// Passive mode.
+    Pasv,
+    /// Active mode.
+    Port,
+}
+
+impl<'de> Deserialize<'de> for ConnectPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PASV" => Ok(ConnectPattern::Pasv),
+            "PORT" => Ok(ConnectPattern::Port),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown connectPattern \"{s}\" (allowed: PASV, PORT)"
+            ))),
+        }
+    }
 }
 
 /// DataX writes `timeout` in milliseconds; a string with a unit (`"30s"`) is read as such.

@@ -129,6 +129,13 @@ impl SftpConnConfig {
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);
+        if self.connect_pattern.is_some() {
+            tracing::warn!(
+                "{}: ignored: it sets the data connection of plain FTP; SFTP uses one SSH \
+                 connection",
+                key("connectPattern")
+            );
+        }
         if self.host.trim().is_empty() {
             return Err(ConfigError::new(key("host"), "must name the SFTP server"));
         }
@@ -154,16 +161,6 @@ impl SftpConnConfig {
                     format!("\"{fp}\": expected SHA256:... as `ssh-keygen -lf` prints it"),
                 ));
             }
-        }
-        if self.strict_host_key_checking
-            && self.known_hosts_file.is_none()
-            && self.host_key_fingerprint.is_none()
-        {
-            return Err(ConfigError::new(
-                key("knownHostsFile"),
-                "set knownHostsFile or hostKeyFingerprint to check the server's key \
-                 (or strictHostKeyChecking: false to accept any key, which is unsafe)",
-            ));
         }
         Ok(())
     }
@@ -291,32 +288,69 @@ impl SftpConnConfig {
             }
             return Ok(());
         }
-        if let Some(file) = &self.known_hosts_file {
-            let mut kh = sess.known_hosts().map_err(|e| reject(e.to_string()))?;
-            kh.read_file(Path::new(file), KnownHostFileKind::OpenSSH)
-                .map_err(|e| reject(format!("cannot read knownHostsFile {file}: {e}")))?;
-            return match kh.check_port(&self.host, self.port, key) {
-                CheckResult::Match => Ok(()),
-                CheckResult::Mismatch => Err(reject(format!(
-                    "it does not match the key in {file} (fingerprint {fingerprint}); \
-                     the key changed, or this is not the expected server"
-                ))),
-                CheckResult::NotFound => Err(reject(format!(
-                    "{file} has no key for it (its fingerprint is {fingerprint})"
-                ))),
-                CheckResult::Failure => Err(reject(format!("checking {file} failed"))),
-            };
-        }
-        if !self.strict_host_key_checking {
+        if !self.strict_host_key_checking && self.known_hosts_file.is_none() {
             tracing::warn!(
                 "strictHostKeyChecking is false: accepting {addr}'s host key {fingerprint} unchecked"
             );
             return Ok(());
         }
-        Err(reject(
-            "no knownHostsFile or hostKeyFingerprint to check it against".into(),
-        ))
+        // As DataX templates have no host-key option, the user's own known_hosts is the
+        // default, as ssh/sftp would use it.
+        let (file, default) = match &self.known_hosts_file {
+            Some(file) => (file.clone(), false),
+            None => match user_known_hosts() {
+                Some(file) => (file, true),
+                None => {
+                    return Err(reject(format!(
+                        "HOME is not set, so there is no ~/.ssh/known_hosts to check its key \
+                         (fingerprint {fingerprint}) against; {SET_HOST_KEY}"
+                    )))
+                }
+            },
+        };
+        let unknown = |what: String| {
+            if default {
+                reject(format!("{what}; {SET_HOST_KEY}"))
+            } else {
+                reject(what)
+            }
+        };
+        if default && !Path::new(&file).exists() {
+            return Err(unknown(format!(
+                "no knownHostsFile is set and the default {file} does not exist \
+                 (its fingerprint is {fingerprint})"
+            )));
+        }
+        let mut kh = sess.known_hosts().map_err(|e| reject(e.to_string()))?;
+        kh.read_file(Path::new(&file), KnownHostFileKind::OpenSSH)
+            .map_err(|e| reject(format!("cannot read knownHostsFile {file}: {e}")))?;
+        match kh.check_port(&self.host, self.port, key) {
+            CheckResult::Match => Ok(()),
+            CheckResult::Mismatch => Err(reject(format!(
+                "it does not match the key in {file} (fingerprint {fingerprint}); \
+                 the key changed, or this is not the expected server"
+            ))),
+            CheckResult::NotFound => Err(unknown(format!(
+                "{file} has no key for it (its fingerprint is {fingerprint})"
+            ))),
+            CheckResult::Failure => Err(reject(format!("checking {file} failed"))),
+        }
     }
+}
+
+const SET_HOST_KEY: &str = "add the host to it (ssh-keyscan), or set knownHostsFile or \
+    hostKeyFingerprint (strictHostKeyChecking: false accepts any key, which is unsafe)";
+
+/// `~/.ssh/known_hosts` of the user running the job.
+fn user_known_hosts() -> Option<String> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    Some(
+        Path::new(&home)
+            .join(".ssh")
+            .join("known_hosts")
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// Standard base64 without padding, as OpenSSH prints fingerprints.
@@ -540,11 +574,11 @@ mod tests {
             "host": "h", "username": "u", "password": "p"
         }))
         .unwrap();
-        assert!(c
-            .validate("w")
-            .unwrap_err()
-            .to_string()
-            .contains("knownHostsFile"));
+        c.validate("w").unwrap();
+        assert!(
+            c.known_hosts_file.is_none(),
+            "~/.ssh/known_hosts is read at connect"
+        );
         assert_eq!(c.timeout.0, Duration::from_secs(60));
         let e = serde_json::from_value::<SftpConnConfig>(serde_json::json!({
             "protocol": "ftp", "host": "h", "username": "u", "password": "p"

@@ -116,13 +116,33 @@ impl ConnSettings {
         }
         let mut parsed = Vec::new();
         let mut timeout = std::time::Duration::from_secs(10);
+        let mut first_error = None;
         for (i, u) in urls.iter().enumerate() {
             let at = format!("{at}[{i}]");
-            let url = parse_jdbc_url(u, schemes).map_err(|e| ConfigError::new(&at, e))?;
-            if let Some(t) = check(&url).map_err(|e| ConfigError::new(&at, e))? {
-                timeout = t;
+            let url = parse_jdbc_url(u, schemes).and_then(|url| {
+                let t = check(&url)?;
+                Ok((url, t))
+            });
+            match url {
+                Ok((url, t)) => {
+                    if let Some(t) = t {
+                        timeout = t;
+                    }
+                    parsed.push(url);
+                }
+                // Of several candidates (tried in order until one connects, as DataX does),
+                // one that cannot be a URL is passed over, with a warning.
+                Err(e) if urls.len() > 1 => {
+                    tracing::warn!("{at}: skipped, this candidate URL cannot be used: {e}");
+                    first_error.get_or_insert(ConfigError::new(&at, e));
+                }
+                Err(e) => return Err(ConfigError::new(&at, e)),
             }
-            parsed.push(url);
+        }
+        if parsed.is_empty() {
+            if let Some(e) = first_error {
+                return Err(e);
+            }
         }
         Ok(ConnSettings {
             urls: parsed,

@@ -459,4 +459,4 @@ mod tests {
 }
 
 mod parts;
-pub use parts::{struct_fields, ParamParts};
+pub use parts::{ignore_keys, struct_fields, ParamParts};

@@ -105,6 +105,13 @@ impl<'a> ParamParts<'a> {
         self.hidden.push(key);
     }
 
+    /// Takes out the DataX keys that have no effect here (`(key, why)`), warning once for each
+    /// one present.
+    pub fn ignore(&mut self, keys: &[(&'static str, &str)]) {
+        take_ignored(&mut self.rest, self.at, keys);
+        self.known.extend(keys.iter().map(|(k, _)| *k));
+    }
+
     /// Parses the keys `T` names (and only those) into `T`. A required key that is missing
     /// while a key not taken yet looks like it is reported as that misspelled key.
     pub fn take<T: DeserializeOwned>(&mut self) -> Result<T, ConfigError> {
@@ -162,6 +169,24 @@ impl<'a> ParamParts<'a> {
         }
         let rest = std::mem::take(&mut self.rest);
         parse_params(&Value::Object(rest), self.at).map_err(|e| self.misspelled(e))
+    }
+}
+
+/// `value` (an object) without the DataX keys that have no effect here (`(key, why)`),
+/// warning once for each one present.
+pub fn ignore_keys(value: &Value, at: &str, keys: &[(&str, &str)]) -> Value {
+    let mut v = value.clone();
+    if let Value::Object(o) = &mut v {
+        take_ignored(o, at, keys);
+    }
+    v
+}
+
+fn take_ignored(o: &mut Map<String, Value>, at: &str, keys: &[(&str, &str)]) {
+    for (k, why) in keys {
+        if o.remove(*k).is_some() {
+            tracing::warn!("{}: ignored: {why}", join_path(at, k));
+        }
     }
 }
 

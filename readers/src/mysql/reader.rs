@@ -35,6 +35,27 @@ impl ReaderPlugin for MysqlReader {
         "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        // OceanBase's reader tuning: we stream each split in one query.
+        let value = datasync_engine::config::ignore_keys(
+            p.value,
+            p.path,
+            &[
+                (
+                    "readBatchSize",
+                    "rows are streamed from one query per split, not read in batches",
+                ),
+                (
+                    "readByPartition",
+                    "splits come from splitPk key ranges, not from OceanBase partitions",
+                ),
+                (
+                    "timeout",
+                    "queries run without a client-side time limit (set one with a session \
+                     statement, e.g. SET ob_query_timeout=...)",
+                ),
+            ],
+        );
+        let p = Params { value: &value, ..p };
         let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
             MysqlConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;

@@ -36,3 +36,77 @@ pub struct MysqlWriterConfig {
 fn default_batch_size() -> usize {
     1024
 }
+
+/// oceanbasev10writer's own keys that mean something here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OceanBaseKeys {
+    /// DataX's OceanBase spelling of `writeMode` (`insert`, `update`, `replace`).
+    #[serde(default)]
+    pub ob_write_mode: Option<MysqlWriteMode>,
+    /// Direct-path (bypass) import: refused when true.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub direct_path: Option<bool>,
+}
+
+/// oceanbasev10writer's tuning keys that have no effect here, and why.
+pub const OCEANBASE_IGNORED: &[(&str, &str)] = &[
+    (
+        "memstoreThreshold",
+        "no memstore throttling: writes go through ordinary transactions that OceanBase \
+         throttles itself",
+    ),
+    (
+        "writerThreadCount",
+        "write parallelism is the job's channel count (job.setting.speed.channel)",
+    ),
+    (
+        "rpcPort",
+        "used only by direct-path import, which datasync does not do",
+    ),
+    (
+        "parallel",
+        "used only by direct-path import, which datasync does not do",
+    ),
+    (
+        "bufferSize",
+        "used only by direct-path import, which datasync does not do",
+    ),
+    (
+        "heartBeatInterval",
+        "used only by direct-path import, which datasync does not do",
+    ),
+    (
+        "heartBeatTimeout",
+        "used only by direct-path import, which datasync does not do",
+    ),
+];
+
+impl OceanBaseKeys {
+    /// Folds `obWriteMode` into the write mode; refuses direct-path import.
+    pub fn apply(
+        &self,
+        cfg: &mut MysqlWriterConfig,
+        p: datasync_engine::Params<'_>,
+    ) -> Result<(), datasync_engine::ConfigError> {
+        use datasync_engine::config::join_path;
+        use datasync_engine::ConfigError;
+        if self.direct_path == Some(true) {
+            return Err(ConfigError::new(
+                join_path(p.path, "directPath"),
+                "direct-path (bypass) import needs OceanBase's own RPC protocol, which datasync \
+                 does not speak; remove directPath (rows are written with batched INSERTs)",
+            ));
+        }
+        if let Some(mode) = self.ob_write_mode {
+            if p.value.get("writeMode").is_some() && cfg.write_mode != mode {
+                return Err(ConfigError::new(
+                    join_path(p.path, "obWriteMode"),
+                    "contradicts writeMode; give one of them",
+                ));
+            }
+            cfg.write_mode = mode;
+        }
+        Ok(())
+    }
+}

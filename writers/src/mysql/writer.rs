@@ -1,7 +1,7 @@
 //! The writer: parameters, the shared SQL writer steps (preSql/postSql, table staging,
 //! publish), and the plugin contract.
 
-use super::config::{MysqlWriteMode, MysqlWriterConfig};
+use super::config::{MysqlWriteMode, MysqlWriterConfig, OceanBaseKeys, OCEANBASE_IGNORED};
 use super::task::MysqlTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
 use crate::sqltarget::{single_target, SqlWriterParams};
@@ -43,7 +43,10 @@ impl WriterPlugin for MysqlWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let sql: SqlWriterParams = parts.take()?;
-        let cfg: MysqlWriterConfig = parts.finish()?;
+        let ob: OceanBaseKeys = parts.take()?;
+        parts.ignore(OCEANBASE_IGNORED);
+        let mut cfg: MysqlWriterConfig = parts.finish()?;
+        ob.apply(&mut cfg, p)?;
         let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
         if cfg.batch_size == 0 {
             return Err(ConfigError::new(

@@ -49,6 +49,71 @@ pub fn show(a: &ArrayRef, i: usize) -> String {
     }
 }
 
+/// The columns of `data` converted to the declared `(name, type)`s, in order, named as
+/// declared, and the rows that did not fit (each with its first reason). Fails when the column
+/// count differs or a source type can never convert.
+pub fn conform(
+    data: &arrow_array::RecordBatch,
+    declared: &[(String, HiveType)],
+) -> Result<(arrow_array::RecordBatch, BTreeMap<usize, String>), String> {
+    if data.num_columns() != declared.len() {
+        return Err(format!(
+            "the reader sends {} columns ({}), the writer declares {} ({})",
+            data.num_columns(),
+            data.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            declared.len(),
+            declared
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut bad: BTreeMap<usize, String> = BTreeMap::new();
+    let mut cols = Vec::with_capacity(declared.len());
+    let mut fields = Vec::with_capacity(declared.len());
+    for (i, (name, t)) in declared.iter().enumerate() {
+        let mut b = BadRows::default();
+        let out =
+            convert(data.column(i), t, &mut b).map_err(|m| format!("column \"{name}\": {m}"))?;
+        for (row, why) in b.0 {
+            bad.entry(row)
+                .or_insert_with(|| format!("column \"{name}\": {why}"));
+        }
+        fields.push(arrow_schema::Field::new(
+            name,
+            out.data_type().clone(),
+            true,
+        ));
+        cols.push(out);
+    }
+    let schema = Arc::new(arrow_schema::Schema::new(fields));
+    let batch = arrow_array::RecordBatch::try_new(schema, cols).map_err(|e| e.to_string())?;
+    Ok((batch, bad))
+}
+
+/// [`conform`], with the rows that did not fit taken out of the batch.
+pub fn conform_good_rows(
+    data: &arrow_array::RecordBatch,
+    declared: &[(String, HiveType)],
+) -> Result<(arrow_array::RecordBatch, Vec<(usize, String)>), String> {
+    let (batch, bad) = conform(data, declared)?;
+    if bad.is_empty() {
+        return Ok((batch, Vec::new()));
+    }
+    let keep: arrow_array::BooleanArray = (0..batch.num_rows())
+        .map(|r| Some(!bad.contains_key(&r)))
+        .collect();
+    let good =
+        arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?;
+    Ok((good, bad.into_iter().collect()))
+}
+
 /// Converts `src` to `target`, marking rows that do not fit in `bad`.
 /// Fails only when the source type can never convert (a job error, not a row error).
 pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {

@@ -6,7 +6,7 @@
 //! Limits: no HDFS client (mounted paths only); text/ORC go elsewhere.
 
 mod config;
-mod convert;
+pub(crate) mod convert;
 mod file;
 mod hms;
 mod staging;
