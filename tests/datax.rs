@@ -30,10 +30,8 @@ const EXPECTED_REFUSALS: &[(&str, &str, &str)] = &[
     ("hdfswriter", "haveKerberos", "true"),
     // OceanBase direct-path (bypass) import needs OceanBase's own RPC protocol.
     ("oceanbasev10writer", "directPath", ""),
-    // Not built yet (issue "DataX templates run unchanged" stays open for them): plain FTP,
-    // and zip/tgz/LZO archives.
-    ("ftpreader", "protocol", "ftp"),
-    ("ftpwriter", "protocol", "ftp"),
+    // Not built yet (issue "DataX templates run unchanged" stays open for them): zip, tgz and
+    // LZO archives.
     ("ftpreader", "compress", "zip"),
     ("hdfsreader", "compress", "zip"),
     ("txtfilereader", "compress", "zip"),
@@ -103,6 +101,16 @@ fn set_path(root: &mut Value, path: &str, v: Value) {
     }
 }
 
+/// The other keys a documented key only means something with (`"also": {path: value}`), e.g.
+/// `connectPattern` with `protocol: ftp`.
+fn set_also(param: &mut Value, entry: &Value) {
+    if let Some(also) = entry.get("also").and_then(Value::as_object) {
+        for (path, v) in also {
+            set_path(param, path, v.clone());
+        }
+    }
+}
+
 /// `column[0]` of `column[0].value`.
 fn parent_of(path: &str) -> &str {
     path.rsplit_once('.').map_or(path, |(parent, _)| parent)
@@ -136,6 +144,7 @@ fn job_around(plugin: &str, parameter: &Value) -> Value {
 #[derive(Debug, Clone, PartialEq)]
 enum Verdict {
     Supported,
+    Warned(String),
     Ignored(String),
     Refused(String),
 }
@@ -144,6 +153,7 @@ impl Verdict {
     fn cell(&self) -> String {
         match self {
             Verdict::Supported => "supported".into(),
+            Verdict::Warned(why) => format!("supported, with a warning: {}", md(why)),
             Verdict::Ignored(why) => format!("accepted, ignored: {}", md(why)),
             Verdict::Refused(why) => format!("**refused**: {}", md(why)),
         }
@@ -200,8 +210,10 @@ impl Checker {
             .collect();
         if new.is_empty() {
             Verdict::Supported
-        } else {
+        } else if new.iter().any(|w| w.contains("ignored")) {
             Verdict::Ignored(new.join("; "))
+        } else {
+            Verdict::Warned(new.join("; "))
         }
     }
 }
@@ -232,6 +244,7 @@ fn datax_documented_keys_values_and_examples() {
         for k in spec["keys"].as_array().unwrap() {
             let path = k["path"].as_str().unwrap();
             let mut p = param.clone();
+            set_also(&mut p, k);
             if let Some(parent) = k.get("parent") {
                 set_path(&mut p, parent_of(path), parent.clone());
             }
@@ -261,6 +274,7 @@ fn datax_documented_keys_values_and_examples() {
             let path = e["path"].as_str().unwrap();
             for value in e["values"].as_array().unwrap() {
                 let mut p = param.clone();
+                set_also(&mut p, e);
                 if let Some(parent) = e.get("with").and_then(|w| w.get(value.as_str()?)) {
                     set_path(&mut p, parent_of(path), parent.clone());
                 }
@@ -334,6 +348,8 @@ fn datax_documented_keys_values_and_examples() {
          (`tests/datax/base.json`) and runs `datasync check` on it:\n\n\
          - **supported**: accepted without a warning, and honoured (the plugin sections of the \
          README say how);\n\
+         - **supported, with a warning**: honoured, and a warning line says what to watch \
+         (e.g. plain FTP is unencrypted);\n\
          - **accepted, ignored**: the job runs, and a warning line says why the key has no \
          effect here;\n\
          - **refused**: `check` exits 2 with the reason shown.\n\n\

@@ -504,6 +504,14 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].to_string_lossy().ends_with(".snappy"), "{files:?}");
     assert_ne!(read_all(&files[0]), b"7\t2024-03-01\n".repeat(3));
+    // Checked by another reader: python-snappy's Hadoop stream decoder.
+    let decoded = run_python(
+        "import snappy, sys\n\
+         data = open(sys.argv[1], 'rb').read()\n\
+         sys.stdout.write(snappy.HadoopStreamDecompressor().decompress(data).decode())",
+        &[files[0].to_str().unwrap()],
+    );
+    assert_eq!(decoded, "7\t2024-03-01\n".repeat(3));
     let back = t.path().join("back");
     let text_reader = format!(
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "hadoop-snappy",

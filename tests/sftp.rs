@@ -415,7 +415,8 @@ fn password_fingerprint_and_refusals() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "strictHostKeyChecking is false");
-    // Plain FTP is refused by `check`, before any connection.
+    // Plain FTP logs in with a password: a private key with protocol ftp is refused by
+    // `check`, before any connection.
     let ftp = sftp_reader(&s, &s.conn().replace("\"sftp\"", "\"ftp\""), &path, "");
     let (o, _d) = run_job("ftp", &job(SETTING, &ftp, &file_writer(&out)));
     assert_eq!(code(&o), 2, "{}", stderr(&o));

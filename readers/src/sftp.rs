@@ -1,11 +1,11 @@
-//! `sftp` reader (DataX `ftpreader` with `protocol: sftp`): files, directories and globs on an
-//! SFTP server (libssh2 via `ssh2`), decoded with the same text codecs as the file reader.
-//! One task per file, one SSH session per task on a blocking thread; files are streamed through
-//! large reads so libssh2 keeps many requests in flight. The host key is checked against a
-//! known_hosts file or a fingerprint. Plain FTP is refused.
+//! `sftp` reader (DataX `ftpreader`): files, directories and globs on an SFTP server (libssh2
+//! via `ssh2`) or, with `protocol: ftp`, a plain FTP server, decoded with the same text codecs
+//! as the file reader. One task per file, one session per task on a blocking thread; files are
+//! streamed through large reads so libssh2 keeps many requests in flight. The SFTP host key is
+//! checked against a known_hosts file or a fingerprint.
 
 use datasync_codec::{TextRead, TextReadConfig};
-use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError};
+use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError, SftpProtocol};
 use datasync_engine::channel::BatchSender;
 use datasync_engine::config::{lenient_u64, ConfigError, ParamParts};
 use datasync_engine::{
@@ -55,7 +55,7 @@ impl ReaderPlugin for SftpReader {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpreader"];
     const DESCRIPTION: &'static str =
-        "CSV / delimited text / JSON Lines files on an SFTP server; globs, directories, gzip/bzip2/zstd";
+        "CSV / delimited text / JSON Lines files on an SFTP (or plain FTP) server; globs, directories, compressed files";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
@@ -127,7 +127,11 @@ struct SftpTask {
 #[async_trait]
 impl ReaderTask for SftpTask {
     fn describe(&self) -> String {
-        format!("sftp://{}{}", self.reader.conn.addr(), self.file.path)
+        let scheme = match self.reader.conn.protocol {
+            SftpProtocol::Sftp => "sftp",
+            SftpProtocol::Ftp => "ftp",
+        };
+        format!("{scheme}://{}{}", self.reader.conn.addr(), self.file.path)
     }
 
     fn size_hint(&self) -> Option<SizeHint> {
@@ -139,14 +143,8 @@ impl ReaderTask for SftpTask {
         let path = self.file.path.clone();
         datasync_engine::plugin::blocking(move || -> Result<(), PluginError> {
             let c = r.conn.connect().map_err(PluginError::from)?;
-            let f = c.sftp.open(Path::new(&path)).map_err(|source| {
-                PluginError::from(SftpError::Call {
-                    action: "cannot open",
-                    path: path.clone(),
-                    source,
-                })
-            })?;
-            let location = format!("sftp://{}{}", c.addr, path);
+            let location = c.url(&path);
+            let f = c.into_reader(Path::new(&path)).map_err(PluginError::from)?;
             crate::text::decode_file(
                 Box::new(BufReader::with_capacity(READ_BUFFER, f)),
                 &r.text,

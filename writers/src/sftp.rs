@@ -1,12 +1,12 @@
-//! `sftp` writer (DataX `ftpwriter` with `protocol: sftp`): each task uploads its own file under
+//! `sftp` writer (DataX `ftpwriter`, `protocol` sftp or ftp): each task uploads its own file under
 //! a hidden temporary name in the target directory (`.datasync-tmp-<run id>-<name>`), encoded
 //! by the same text codecs as the file writer; commit renames the files to their final names
 //! per `writeMode`, abort removes them, so no partial file ever carries a final name.
-//! One SSH session per task on a blocking thread; writes go out in large buffers so libssh2
+//! One session (SSH, or FTP with a data connection per upload) per task on a blocking thread; writes go out in large buffers so libssh2
 //! keeps many requests in flight.
 
 use crate::textfiles::{some_paths, FileTarget, FileWriteMode, TextFiles};
-use datasync_db::sftp::{SftpConn, SftpConnConfig, SftpError};
+use datasync_db::sftp::{RemoteConn, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
@@ -15,7 +15,7 @@ use datasync_engine::{
 };
 use serde_json::{json, Value};
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Write buffer: libssh2 splits one write into requests in flight. Measured: 256 KiB to 1 MiB
@@ -40,14 +40,6 @@ pub enum SftpWriterError {
         /// Some of the files.
         files: String,
     },
-    /// The owner marker of this run's uploads could not be written.
-    #[error("cannot write {path}")]
-    Marker {
-        /// The marker's remote path.
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl From<SftpWriterError> for PluginError {
@@ -71,7 +63,7 @@ impl WriterPlugin for SftpWriter {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpwriter"];
     const DESCRIPTION: &'static str =
-        "CSV / delimited text / JSON Lines files uploaded to an SFTP server, renamed into place at commit";
+        "CSV / delimited text / JSON Lines files uploaded to an SFTP (or plain FTP) server, renamed into place at commit";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
@@ -116,20 +108,6 @@ impl WriterPlugin for SftpWriter {
     }
 }
 
-fn call<T>(
-    action: &'static str,
-    path: &Path,
-    r: Result<T, datasync_db::sftp::ssh2::Error>,
-) -> Result<T, SftpWriterError> {
-    r.map_err(|source| {
-        SftpWriterError::Sftp(SftpError::Call {
-            action,
-            path: path.display().to_string(),
-            source,
-        })
-    })
-}
-
 impl SftpWriter {
     fn temp_prefix() -> String {
         format!(".datasync-tmp-{}-", run_id())
@@ -140,14 +118,15 @@ impl SftpWriter {
     }
 
     /// Names in the target directory: (this run's temporary files, files of `fileName`).
-    fn scan(&self, c: &SftpConn) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SftpWriterError> {
+    fn scan(&self, c: &RemoteConn) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SftpWriterError> {
         let prefix = Self::temp_prefix();
         let mut temps = Vec::new();
         let mut owned = Vec::new();
-        for (p, st) in c.list(&self.dir())? {
-            if st.is_dir() {
+        for e in c.list(&self.dir())? {
+            if e.is_dir {
                 continue;
             }
+            let p = e.path;
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -161,12 +140,12 @@ impl SftpWriter {
         Ok((temps, owned))
     }
 
-    fn check_conflict(&self, c: &SftpConn, owned: &[PathBuf]) -> Result<(), SftpWriterError> {
+    fn check_conflict(&self, c: &RemoteConn, owned: &[PathBuf]) -> Result<(), SftpWriterError> {
         if self.files.mode != FileWriteMode::NonConflict || owned.is_empty() {
             return Ok(());
         }
         Err(SftpWriterError::Conflict {
-            addr: c.addr.clone(),
+            addr: c.addr().to_string(),
             dir: self.dir.clone(),
             prefix: self.files.file_name.clone(),
             files: some_paths(owned),
@@ -174,12 +153,12 @@ impl SftpWriter {
     }
 
     /// Creates the target directory and its missing parents.
-    fn mkdirs(&self, c: &SftpConn) -> Result<(), SftpWriterError> {
+    fn mkdirs(&self, c: &RemoteConn) -> Result<(), SftpWriterError> {
         let mut cur = PathBuf::from("/");
         for part in self.dir.split('/').filter(|s| !s.is_empty()) {
             cur.push(part);
-            if c.sftp.stat(&cur).is_err() {
-                call("cannot create directory", &cur, c.sftp.mkdir(&cur, 0o755))?;
+            if c.stat(&cur)?.is_none() {
+                c.mkdir(&cur)?;
             }
         }
         Ok(())
@@ -197,21 +176,17 @@ impl SftpWriter {
         let (_, owned) = self.scan(&c)?;
         self.check_conflict(&c, &owned)?;
         let marker = self.owner_file(run_id());
-        let mut f = call("cannot write", &marker, c.sftp.create(&marker))?;
-        std::io::Write::write_all(&mut f, crate::owner::owner().as_bytes()).map_err(|source| {
-            SftpWriterError::Marker {
-                path: marker.display().to_string(),
-                source,
-            }
-        })
+        c.put_small(&marker, crate::owner::owner().as_bytes())?;
+        Ok(())
     }
 
     /// Removes the temporary uploads of `fileName` left by killed runs: runs whose owner
     /// marker names this host and a process that is gone. Uploads of runs on other hosts, of
     /// live runs, or without a marker are left (and logged).
-    fn remove_stale_uploads(&self, c: &SftpConn) -> Result<(), SftpWriterError> {
+    fn remove_stale_uploads(&self, c: &RemoteConn) -> Result<(), SftpWriterError> {
         let mut runs: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
-        for (p, st) in c.list(&self.dir())? {
+        for e in c.list(&self.dir())? {
+            let (p, is_dir) = (e.path, e.is_dir);
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -223,7 +198,7 @@ impl SftpWriter {
             let Some((run, final_name)) = rest.split_once('-') else {
                 continue;
             };
-            if st.is_dir() || run == run_id() || !self.files.owns(final_name) {
+            if is_dir || run == run_id() || !self.files.owns(final_name) {
                 continue;
             }
             runs.entry(run.to_string()).or_default().push(p);
@@ -231,17 +206,7 @@ impl SftpWriter {
         let host = crate::owner::hostname();
         for (run, files) in runs {
             let marker = self.owner_file(&run);
-            let owner = c
-                .sftp
-                .open(&marker)
-                .ok()
-                .and_then(|mut f| {
-                    let mut s = String::new();
-                    std::io::Read::read_to_string(&mut f, &mut s)
-                        .ok()
-                        .map(|_| s)
-                })
-                .unwrap_or_default();
+            let owner = c.read_small(&marker).unwrap_or_default();
             // Uploads without a marker may belong to a run on another host: only a marker
             // naming a gone process of this host lets them go.
             let why = match crate::owner::owner_state(&owner, &host) {
@@ -258,9 +223,9 @@ impl SftpWriter {
                 continue;
             }
             for f in &files {
-                call("cannot remove stale upload", f, c.sftp.unlink(f))?;
+                c.unlink(f)?;
             }
-            let _ = c.sftp.unlink(&marker);
+            let _ = c.unlink(&marker);
             tracing::info!(
                 "removed {} temporary upload(s) of killed run {run} from {}",
                 files.len(),
@@ -284,26 +249,22 @@ impl SftpWriter {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let final_path = self.dir().join(&name[prefix.len()..]);
-            if let Err(e) = call(
-                "cannot rename into place",
-                &final_path,
-                c.sftp.rename(t, &final_path, None),
-            ) {
+            if let Err(e) = c.rename(t, &final_path) {
                 // Back under their temporary names, where abort removes them: the directory
                 // stays as it was.
                 for (temp, done) in temps.iter().zip(&published) {
-                    let _ = c.sftp.rename(done.as_path(), temp.as_path(), None);
+                    let _ = c.rename(done.as_path(), temp.as_path());
                 }
-                return Err(e);
+                return Err(e.into());
             }
             published.push(final_path);
         }
         if self.files.mode == FileWriteMode::Truncate {
             for o in owned.iter().filter(|o| !published.contains(o)) {
-                call("cannot remove the old file", o, c.sftp.unlink(o))?;
+                c.unlink(o)?;
             }
         }
-        let _ = c.sftp.unlink(&self.owner_file(run_id()));
+        let _ = c.unlink(&self.owner_file(run_id()));
         Ok(())
     }
 
@@ -311,9 +272,9 @@ impl SftpWriter {
         let c = self.conn.connect()?;
         let (temps, _) = self.scan(&c)?;
         for t in &temps {
-            call("cannot remove temporary file", t, c.sftp.unlink(t))?;
+            c.unlink(t)?;
         }
-        let _ = c.sftp.unlink(&self.owner_file(run_id()));
+        let _ = c.unlink(&self.owner_file(run_id()));
         Ok(())
     }
 }
@@ -366,22 +327,22 @@ impl BlockingWriterTask for SftpTask {
     fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
         let (w, temp) = (self.writer, self.temp);
         let c = w.conn.connect().map_err(SftpWriterError::from)?;
-        let f = call("cannot create", &temp, c.sftp.create(&temp))?;
-        let location = format!("sftp://{}{}", c.addr, temp.display());
+        let location = c.url(&temp.display().to_string());
+        let f = c.into_upload(&temp).map_err(SftpWriterError::from)?;
         let out = w.files.encode_into(
             BufWriter::with_capacity(WRITE_BUFFER, f),
             &mut input,
             &ctx,
             &location,
         )?;
-        let mut f = out.into_inner().map_err(|e| {
+        let f = out.into_inner().map_err(|e| {
             SftpWriterError::from(SftpError::Io {
                 action: "cannot upload",
                 path: temp.display().to_string(),
                 source: e.into_error(),
             })
         })?;
-        call("cannot close", &temp, f.close())?;
+        f.close().map_err(SftpWriterError::from)?;
         Ok(())
     }
 }

@@ -6,27 +6,30 @@ use datasync_engine::Secret;
 use serde::Deserialize;
 use std::time::Duration;
 
-/// `protocol`: only `sftp` is supported.
+/// `protocol`: `sftp` (default) or plain `ftp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SftpProtocol;
+pub enum SftpProtocol {
+    /// SSH file transfer.
+    #[default]
+    Sftp,
+    /// Plain FTP (RFC 959): the password travels unencrypted.
+    Ftp,
+}
 
 impl<'de> Deserialize<'de> for SftpProtocol {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        match s.to_ascii_lowercase().as_str() {
-            "sftp" => Ok(SftpProtocol),
-            "ftp" | "ftps" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" is not supported: plain FTP is out of scope; use protocol \"sftp\""
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sftp" => Ok(SftpProtocol::Sftp),
+            "ftp" => Ok(SftpProtocol::Ftp),
+            "ftps" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" (FTP over TLS) is not supported yet; use \"sftp\" or \"ftp\""
             ))),
             _ => Err(serde::de::Error::custom(format!(
-                "unknown protocol \"{s}\" (allowed: sftp)"
+                "unknown protocol \"{s}\" (allowed: sftp, ftp)"
             ))),
         }
     }
-}
-
-fn default_port() -> u16 {
-    22
 }
 
 fn default_timeout() -> HumanDuration {
@@ -41,17 +44,18 @@ fn default_strict() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SftpConnConfig {
-    /// Must be `sftp` (default).
+    /// `sftp` (default) or `ftp`.
     #[serde(default)]
     pub protocol: SftpProtocol,
     /// Server host.
     pub host: String,
-    /// Server port (22).
+    /// Server port (22 for SFTP, 21 for FTP); see [`SftpConnConfig::port`].
     #[serde(
-        default = "default_port",
-        deserialize_with = "datasync_engine::config::lenient"
+        default,
+        rename = "port",
+        deserialize_with = "datasync_engine::config::lenient_opt"
     )]
-    pub port: u16,
+    pub port_given: Option<u16>,
     /// User name.
     pub username: String,
     /// Password (or use `privateKey`).
@@ -75,8 +79,8 @@ pub struct SftpConnConfig {
     /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
     #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
     pub timeout: HumanDuration,
-    /// DataX's FTP data-connection mode (`PASV`, `PORT`): SFTP has none; checked and ignored
-    /// with a warning.
+    /// FTP data connections: `PASV` (default, the client connects) or `PORT` (the server
+    /// connects back). SFTP has none: ignored with a warning.
     #[serde(default)]
     pub connect_pattern: Option<ConnectPattern>,
 }

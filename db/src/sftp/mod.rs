@@ -8,11 +8,14 @@ use datasync_engine::Secret;
 pub use ssh2;
 
 mod config;
-pub use config::{SftpConnConfig, SftpProtocol};
+mod ftp;
+mod remote;
+pub use config::{ConnectPattern, SftpConnConfig, SftpProtocol};
+pub use remote::{glob_match, Entry, RemoteConn, RemoteFile, Upload};
 
 use ssh2::{CheckResult, HashType, KnownHostFileKind, MethodType, Session, Sftp};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Cipher preference (client to server and back). Measured here (bench/sftp.sh): with libssh2,
@@ -88,6 +91,28 @@ pub enum SftpError {
         #[source]
         source: std::io::Error,
     },
+    /// An FTP command failed.
+    #[error("ftp {action} {path}")]
+    Ftp {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: String,
+        /// The cause.
+        #[source]
+        source: suppaftp::FtpError,
+    },
+    /// FTP login failed.
+    #[error("FTP login of user \"{user}\" at {addr} failed")]
+    FtpLogin {
+        /// host:port
+        addr: String,
+        /// User name.
+        user: String,
+        /// The cause.
+        #[source]
+        source: suppaftp::FtpError,
+    },
     /// No remote file matched.
     #[error("no file on {addr} matches {pattern}")]
     NoFiles {
@@ -129,7 +154,7 @@ impl SftpConnConfig {
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);
-        if self.connect_pattern.is_some() {
+        if self.connect_pattern.is_some() && self.protocol == SftpProtocol::Sftp {
             tracing::warn!(
                 "{}: ignored: it sets the data connection of plain FTP; SFTP uses one SSH \
                  connection",
@@ -139,7 +164,7 @@ impl SftpConnConfig {
         if self.host.trim().is_empty() {
             return Err(ConfigError::new(key("host"), "must name the SFTP server"));
         }
-        if self.port == 0 {
+        if self.port() == 0 {
             return Err(ConfigError::new(
                 key("port"),
                 "must be a port number 1-65535",
@@ -147,6 +172,34 @@ impl SftpConnConfig {
         }
         if self.username.is_empty() {
             return Err(ConfigError::new(key("username"), "must not be empty"));
+        }
+        if self.protocol == SftpProtocol::Ftp {
+            if self.private_key.is_some() {
+                return Err(ConfigError::new(
+                    key("privateKey"),
+                    "plain FTP logs in with a password; privateKey is for protocol sftp",
+                ));
+            }
+            for (k, set) in [
+                ("knownHostsFile", self.known_hosts_file.is_some()),
+                ("hostKeyFingerprint", self.host_key_fingerprint.is_some()),
+            ] {
+                if set {
+                    tracing::warn!("{}: ignored: plain FTP has no host key", key(k));
+                }
+            }
+            if self.password.is_none() {
+                return Err(ConfigError::new(
+                    key("password"),
+                    "plain FTP needs a password (anonymous servers take any)",
+                ));
+            }
+            tracing::warn!(
+                "{}: protocol ftp sends the password and the data unencrypted; use sftp where the \
+                 server offers it",
+                key("protocol")
+            );
+            return Ok(());
         }
         if self.password.is_none() && self.private_key.is_none() {
             return Err(ConfigError::new(
@@ -167,18 +220,34 @@ impl SftpConnConfig {
 
     /// `host:port`.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!("{}:{}", self.host, self.port())
+    }
+
+    /// The port: `port`, else 22 for SFTP and 21 for FTP.
+    pub fn port(&self) -> u16 {
+        self.port_given.unwrap_or(match self.protocol {
+            SftpProtocol::Sftp => 22,
+            SftpProtocol::Ftp => 21,
+        })
+    }
+
+    /// Connects and logs in with the configured protocol.
+    pub fn connect(&self) -> Result<RemoteConn, SftpError> {
+        match self.protocol {
+            SftpProtocol::Sftp => self.connect_sftp().map(RemoteConn::Sftp),
+            SftpProtocol::Ftp => self.connect_ftp().map(RemoteConn::Ftp),
+        }
     }
 
     /// Connects, checks the host key, authenticates and opens the SFTP channel.
-    pub fn connect(&self) -> Result<SftpConn, SftpError> {
+    fn connect_sftp(&self) -> Result<SftpConn, SftpError> {
         let addr = self.addr();
         let timeout = self.timeout.0.max(Duration::from_secs(1));
         let cerr = |source| SftpError::Connect {
             addr: addr.clone(),
             source,
         };
-        let addrs: Vec<_> = (self.host.as_str(), self.port)
+        let addrs: Vec<_> = (self.host.as_str(), self.port())
             .to_socket_addrs()
             .map_err(cerr)?
             .collect();
@@ -324,7 +393,7 @@ impl SftpConnConfig {
         let mut kh = sess.known_hosts().map_err(|e| reject(e.to_string()))?;
         kh.read_file(Path::new(&file), KnownHostFileKind::OpenSSH)
             .map_err(|e| reject(format!("cannot read knownHostsFile {file}: {e}")))?;
-        match kh.check_port(&self.host, self.port, key) {
+        match kh.check_port(&self.host, self.port(), key) {
             CheckResult::Match => Ok(()),
             CheckResult::Mismatch => Err(reject(format!(
                 "it does not match the key in {file} (fingerprint {fingerprint}); \
@@ -380,173 +449,6 @@ pub struct SftpConn {
     pub addr: String,
 }
 
-/// A remote file found by [`SftpConn::expand`].
-#[derive(Debug, Clone)]
-pub struct RemoteFile {
-    /// Full remote path.
-    pub path: String,
-    /// Size in bytes, when the server says.
-    pub size: Option<u64>,
-}
-
-/// Whether `name` matches the glob `pat` (`*`, `?`; no `/`).
-pub fn glob_match(pat: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pat.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?'])
-}
-
-impl SftpConn {
-    fn call<T>(
-        &self,
-        action: &'static str,
-        path: &Path,
-        r: Result<T, ssh2::Error>,
-    ) -> Result<T, SftpError> {
-        r.map_err(|source| SftpError::Call {
-            action,
-            path: path.display().to_string(),
-            source,
-        })
-    }
-
-    /// Entries of a remote directory (without `.`/`..`), sorted.
-    pub fn list(&self, dir: &Path) -> Result<Vec<(PathBuf, ssh2::FileStat)>, SftpError> {
-        let mut v = self.call("cannot list", dir, self.sftp.readdir(dir))?;
-        v.retain(|(p, _)| p.file_name().is_some_and(|n| n != "." && n != ".."));
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(v)
-    }
-
-    fn walk(
-        &self,
-        dir: &Path,
-        depth: usize,
-        max_depth: usize,
-        out: &mut Vec<RemoteFile>,
-    ) -> Result<(), SftpError> {
-        if depth > max_depth {
-            return Ok(());
-        }
-        for (p, st) in self.list(dir)? {
-            let hidden = p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if st.is_dir() {
-                self.walk(&p, depth + 1, max_depth, out)?;
-            } else {
-                out.push(RemoteFile {
-                    path: p.display().to_string(),
-                    size: st.size,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds a file, or the files below a directory.
-    fn add(
-        &self,
-        p: &Path,
-        st: &ssh2::FileStat,
-        max_depth: usize,
-        out: &mut Vec<RemoteFile>,
-    ) -> Result<(), SftpError> {
-        if st.is_dir() {
-            self.walk(p, 1, max_depth, out)
-        } else {
-            out.push(RemoteFile {
-                path: p.display().to_string(),
-                size: st.size,
-            });
-            Ok(())
-        }
-    }
-
-    /// Expands a remote file, directory (walked up to `max_depth` levels, hidden names skipped)
-    /// or glob (`*`/`?` in any path component) into files.
-    pub fn expand(&self, pattern: &str, max_depth: usize) -> Result<Vec<RemoteFile>, SftpError> {
-        let mut out = Vec::new();
-        if !has_glob(pattern) {
-            let p = Path::new(pattern);
-            let st = self.call("cannot stat", p, self.sftp.stat(p))?;
-            self.add(p, &st, max_depth, &mut out)?;
-        } else {
-            // Walk component by component: literal parts directly, glob parts by listing.
-            let absolute = pattern.starts_with('/');
-            let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-            let mut frontier = vec![PathBuf::from(if absolute { "/" } else { "." })];
-            for (i, part) in parts.iter().enumerate() {
-                let last = i + 1 == parts.len();
-                let mut next = Vec::new();
-                for base in &frontier {
-                    if !has_glob(part) {
-                        let p = base.join(part);
-                        if last {
-                            if let Ok(st) = self.sftp.stat(&p) {
-                                self.add(&p, &st, max_depth, &mut out)?;
-                            }
-                        } else {
-                            next.push(p);
-                        }
-                        continue;
-                    }
-                    let Ok(entries) = self.list(base) else {
-                        continue;
-                    };
-                    for (p, st) in entries {
-                        let name = p
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        if name.starts_with('.') || !glob_match(part, &name) {
-                            continue;
-                        }
-                        if last {
-                            self.add(&p, &st, max_depth, &mut out)?;
-                        } else if st.is_dir() {
-                            next.push(p);
-                        }
-                    }
-                }
-                frontier = next;
-            }
-        }
-        if out.is_empty() {
-            return Err(SftpError::NoFiles {
-                addr: self.addr.clone(),
-                pattern: pattern.to_string(),
-            });
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -580,10 +482,26 @@ mod tests {
             "~/.ssh/known_hosts is read at connect"
         );
         assert_eq!(c.timeout.0, Duration::from_secs(60));
+        assert_eq!(c.port(), 22);
+        let ftp: SftpConnConfig = serde_json::from_value(serde_json::json!({
+            "protocol": "FTP", "host": "h", "username": "u", "password": "p",
+            "connectPattern": "port"
+        }))
+        .unwrap();
+        ftp.validate("w").unwrap();
+        assert_eq!(
+            (ftp.port(), ftp.connect_pattern),
+            (21, Some(ConnectPattern::Port))
+        );
+        let keyed: SftpConnConfig = serde_json::from_value(serde_json::json!({
+            "protocol": "ftp", "host": "h", "username": "u", "privateKey": "/k"
+        }))
+        .unwrap();
+        assert_eq!(keyed.validate("w").unwrap_err().path, "w.privateKey");
         let e = serde_json::from_value::<SftpConnConfig>(serde_json::json!({
-            "protocol": "ftp", "host": "h", "username": "u", "password": "p"
+            "protocol": "ftps", "host": "h", "username": "u", "password": "p"
         }))
         .unwrap_err();
-        assert!(e.to_string().contains("plain FTP"), "{e}");
+        assert!(e.to_string().contains("not supported yet"), "{e}");
     }
 }

@@ -1,0 +1,299 @@
+//! Plain FTP sessions (RFC 959, through `suppaftp`) for DataX's ftpreader/ftpwriter with
+//! `protocol: "ftp"`: binary transfers, passive (`PASV`, default) or active (`PORT`) data
+//! connections, MLSD listings with a LIST fallback. Blocking: run on a blocking thread.
+
+use super::config::ConnectPattern;
+use super::remote::{Entry, Upload};
+use super::{SftpConnConfig, SftpError};
+use std::io::{Read, Write};
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use suppaftp::list::{File as ListedFile, ListParser};
+use suppaftp::types::FileType;
+use suppaftp::{FtpError, FtpResult, FtpStream, Mode, TlsStream, TransferStream};
+
+/// An FTP data connection that completes its transfer on [`Transfer::finish`] (the client's
+/// stream type is private to suppaftp, so it is held behind this trait).
+trait Transfer: Read + Write + Send {
+    fn finish(self: Box<Self>) -> FtpResult<()>;
+}
+
+impl<T: TlsStream + Send> Transfer for TransferStream<T>
+where
+    TransferStream<T>: Read + Write + Send,
+{
+    fn finish(self: Box<Self>) -> FtpResult<()> {
+        TransferStream::finish(*self)
+    }
+}
+
+/// A logged-in FTP control connection.
+pub struct FtpConn {
+    stream: Mutex<FtpStream>,
+    addr: String,
+}
+
+fn call_err(action: &'static str, path: &Path) -> impl FnOnce(FtpError) -> SftpError {
+    let path = path.display().to_string();
+    move |source| SftpError::Ftp {
+        action,
+        path,
+        source,
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+impl SftpConnConfig {
+    /// Connects and logs in over plain FTP.
+    pub(super) fn connect_ftp(&self) -> Result<FtpConn, SftpError> {
+        let addr = self.addr();
+        let timeout = self.timeout.0.max(std::time::Duration::from_secs(1));
+        let cerr = |source: std::io::Error| SftpError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        let sock = (self.host.as_str(), self.port())
+            .to_socket_addrs()
+            .map_err(cerr)?
+            .next()
+            .ok_or_else(|| {
+                cerr(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no address",
+                ))
+            })?;
+        let mut ftp = FtpStream::connect_timeout(sock, timeout).map_err(|e| match e {
+            FtpError::ConnectionError(source) => cerr(source),
+            other => SftpError::Ftp {
+                action: "cannot connect to",
+                path: addr.clone(),
+                source: other,
+            },
+        })?;
+        {
+            let tcp = ftp.get_ref();
+            let _ = tcp.set_read_timeout(Some(timeout));
+            let _ = tcp.set_write_timeout(Some(timeout));
+        }
+        let password = self
+            .password
+            .as_ref()
+            .map(|p| p.expose())
+            .unwrap_or_default();
+        ftp.login(self.username.as_str(), password)
+            .map_err(|source| SftpError::FtpLogin {
+                addr: addr.clone(),
+                user: self.username.clone(),
+                source,
+            })?;
+        ftp.transfer_type(FileType::Binary).map_err(call_err(
+            "cannot switch to binary transfers on",
+            Path::new(&addr),
+        ))?;
+        if self.connect_pattern == Some(ConnectPattern::Port) {
+            ftp.set_mode(Mode::Active);
+        } else {
+            ftp.set_mode(Mode::Passive);
+        }
+        Ok(FtpConn {
+            stream: Mutex::new(ftp),
+            addr,
+        })
+    }
+}
+
+impl FtpConn {
+    /// host:port.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut FtpStream) -> T) -> T {
+        let mut guard = match self.stream.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Entries of `dir`: MLSD (exact types and sizes), or LIST parsed as Unix/DOS listings on
+    /// servers without it.
+    pub(super) fn list(&self, dir: &Path) -> Result<Vec<Entry>, SftpError> {
+        let d = path_str(dir);
+        let parsed: Vec<ListedFile> = match self.with(|f| f.mlsd(Some(&d))) {
+            Ok(lines) => lines
+                .iter()
+                .filter_map(|l| ListParser::parse_mlsd(l).ok())
+                .collect(),
+            Err(FtpError::UnexpectedResponse(_)) => {
+                let lines = self
+                    .with(|f| f.list(Some(&d)))
+                    .map_err(call_err("cannot list", dir))?;
+                lines
+                    .iter()
+                    .filter_map(|l| {
+                        ListParser::parse_posix(l)
+                            .or_else(|_| ListParser::parse_dos(l))
+                            .ok()
+                    })
+                    .collect()
+            }
+            Err(e) => return Err(call_err("cannot list", dir)(e)),
+        };
+        Ok(parsed
+            .into_iter()
+            .filter(|f| !f.is_symlink())
+            .map(|f| Entry {
+                path: dir.join(f.name()),
+                is_dir: f.is_directory(),
+                size: (!f.is_directory()).then_some(f.size() as u64),
+            })
+            .collect())
+    }
+
+    /// A file (SIZE answers) or a directory (CWD succeeds); `None` when neither.
+    pub(super) fn stat(&self, path: &Path) -> Result<Option<Entry>, SftpError> {
+        let p = path_str(path);
+        if let Ok(size) = self.with(|f| f.size(&p)) {
+            return Ok(Some(Entry {
+                path: path.to_path_buf(),
+                is_dir: false,
+                size: Some(size as u64),
+            }));
+        }
+        let is_dir = self.with(|f| {
+            let back = f.pwd().unwrap_or_else(|_| "/".into());
+            let ok = f.cwd(&p).is_ok();
+            if ok {
+                let _ = f.cwd(&back);
+            }
+            ok
+        });
+        Ok(is_dir.then(|| Entry {
+            path: path.to_path_buf(),
+            is_dir: true,
+            size: None,
+        }))
+    }
+
+    pub(super) fn mkdir(&self, path: &Path) -> Result<(), SftpError> {
+        let p = path_str(path);
+        self.with(|f| f.mkdir(&p))
+            .map_err(call_err("cannot create directory", path))
+    }
+
+    pub(super) fn rename(&self, from: &Path, to: &Path) -> Result<(), SftpError> {
+        let (a, b) = (path_str(from), path_str(to));
+        self.with(|f| f.rename(&a, &b))
+            .map_err(call_err("cannot rename into place", to))
+    }
+
+    pub(super) fn unlink(&self, path: &Path) -> Result<(), SftpError> {
+        let p = path_str(path);
+        self.with(|f| f.rm(&p))
+            .map_err(call_err("cannot remove", path))
+    }
+
+    pub(super) fn read_small(&self, path: &Path) -> Option<String> {
+        let p = path_str(path);
+        let buf = self.with(|f| f.retr_as_buffer(&p)).ok()?;
+        String::from_utf8(buf.into_inner()).ok()
+    }
+
+    pub(super) fn put_small(&self, path: &Path, bytes: &[u8]) -> Result<(), SftpError> {
+        let p = path_str(path);
+        let mut r = bytes;
+        self.with(|f| f.put_file(&p, &mut r))
+            .map(|_| ())
+            .map_err(call_err("cannot write", path))
+    }
+
+    pub(super) fn into_reader(self, path: &Path) -> Result<Box<dyn Read + Send>, SftpError> {
+        let p = path_str(path);
+        let data = self
+            .with(|f| f.retr_as_stream(&p))
+            .map_err(call_err("cannot open", path))?;
+        Ok(Box::new(FtpRead {
+            data: Some(Box::new(data)),
+            path: path.to_path_buf(),
+            _conn: self,
+        }))
+    }
+
+    pub(super) fn into_upload(self, path: &Path) -> Result<Box<dyn Upload>, SftpError> {
+        let p = path_str(path);
+        let data = self
+            .with(|f| f.put_with_stream(&p))
+            .map_err(call_err("cannot create", path))?;
+        Ok(Box::new(FtpUpload {
+            data: Some(Box::new(data)),
+            path: path.to_path_buf(),
+            _conn: self,
+        }))
+    }
+}
+
+/// A download: the end of the data connection is the end of the file only when the server
+/// then reports the transfer complete (226); otherwise the read fails.
+struct FtpRead {
+    data: Option<Box<dyn Transfer>>,
+    path: PathBuf,
+    _conn: FtpConn,
+}
+
+impl Read for FtpRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(data) = self.data.as_mut() else {
+            return Ok(0);
+        };
+        let n = data.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(done) = self.data.take() {
+                done.finish().map_err(|e| {
+                    std::io::Error::other(format!(
+                        "the server did not complete the download of {}: {e}",
+                        self.path.display()
+                    ))
+                })?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// An upload; [`Upload::close`] waits for the server's 226.
+struct FtpUpload {
+    data: Option<Box<dyn Transfer>>,
+    path: PathBuf,
+    _conn: FtpConn,
+}
+
+impl Write for FtpUpload {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.data.as_mut() {
+            Some(d) => d.write(buf),
+            None => Err(std::io::Error::other("upload already closed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.data.as_mut() {
+            Some(d) => d.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Upload for FtpUpload {
+    fn close(mut self: Box<Self>) -> Result<(), SftpError> {
+        match self.data.take() {
+            Some(d) => d
+                .finish()
+                .map_err(call_err("cannot complete the upload of", &self.path)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! DataX's ftpreader/ftpwriter with `protocol: "ftp"` against a real FTP server on loopback
+//! (pyftpdlib, tests/ftpd.py): globbed reads, uploads published at commit in passive and active
+//! (`connectPattern: PORT`) mode, a wrong password, and the files checked on the server's disk.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const USER: &str = "datax";
+const PASSWORD: &str = "ftp-Secret-42";
+
+struct Ftpd {
+    child: Child,
+    port: u16,
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Ftpd {
+    fn start() -> Ftpd {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let port_file = dir.path().join("port");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ftpd.py");
+        let child = Command::new(python())
+            .arg(script)
+            .arg(&root)
+            .arg(&port_file)
+            .arg(USER)
+            .arg(PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "the FTP server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Ftpd {
+            child,
+            port,
+            root,
+            _dir: dir,
+        }
+    }
+
+    fn conn(&self, password: &str, extra: &str) -> String {
+        format!(
+            r#""protocol": "ftp", "host": "127.0.0.1", "port": {}, "username": "{USER}",
+               "password": "{password}" {extra}"#,
+            self.port
+        )
+    }
+}
+
+impl Drop for Ftpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn file_writer(dir: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "out.csv", "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        dir.display()
+    )
+}
+
+const COLUMNS: &str = r#"[{"index": 0, "type": "long"}, {"index": 1, "type": "string"}]"#;
+
+#[test]
+fn ftp_reader_globs_and_writer_publishes_at_commit_in_both_modes() {
+    let s = Ftpd::start();
+    let data = s.root.join("in/2024");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.csv"), "1,one\n2,two\n").unwrap();
+    std::fs::write(data.join("b.csv"), "3,\"three, quoted\"\n").unwrap();
+    std::fs::write(data.join("skip.txt"), "not,matched\n").unwrap();
+    let big: String = (0..200_000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(data.join("c.csv"), &big).unwrap();
+
+    // Read: a glob over the server's tree, streamed, into local files.
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in/*/*.csv"], "column": {COLUMNS}}}}}"#,
+        s.conn(PASSWORD, "")
+    );
+    let (o, _d) = run_job("ftp_read", &job("{}", &reader, &file_writer(&out)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "unencrypted");
+    let mut lines = lines_in(&out);
+    lines.sort();
+    assert_eq!(lines.len(), 200_003);
+    assert!(lines.contains(&"3,\"three, quoted\"".to_string()));
+    assert!(lines.contains(&"199999,row 199999".to_string()));
+    assert!(
+        !stderr(&o).contains(PASSWORD),
+        "the password is never printed"
+    );
+
+    // Write: passive (default) and active mode; files appear under their final names only
+    // at commit, and truncate replaces the earlier run's files.
+    let src = t.path().join("src.csv");
+    std::fs::write(&src, "10,ten\n11,eleven\n").unwrap();
+    let local_reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {COLUMNS}}}}}"#,
+        src.display()
+    );
+    for (name, extra) in [
+        ("pasv", r#", "connectPattern": "PASV""#),
+        ("port", r#", "connectPattern": "PORT""#),
+    ] {
+        let writer = format!(
+            r#"{{"name": "ftpwriter", "parameter": {{{}, "path": "/up/deep", "fileName": "t",
+            "writeMode": "truncate", "fileFormat": "csv", "suffix": ".csv"}}}}"#,
+            s.conn(PASSWORD, extra)
+        );
+        let (o, _d) = run_job(
+            name,
+            &job(r#"{"speed": {"channel": 2}}"#, &local_reader, &writer),
+        );
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let dir = s.root.join("up/deep");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("t__") && n.ends_with(".csv")),
+            "{name}: only published files remain: {names:?}"
+        );
+        let mut rows: Vec<String> = names
+            .iter()
+            .flat_map(|n| {
+                std::fs::read_to_string(dir.join(n))
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            ["10,ten", "11,eleven"],
+            "{name}: truncate kept one run's files"
+        );
+    }
+
+    // A wrong password: exit 1, says the login failed, never prints the password.
+    let bad = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in/2024/a.csv"], "column": {COLUMNS}}}}}"#,
+        s.conn("not-the-password-9", "")
+    );
+    let (o, _d) = run_job("ftp_badpw", &job("{}", &bad, &file_writer(&out)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, &format!("FTP login of user \"{USER}\""));
+    assert!(!stderr(&o).contains("not-the-password-9"));
+    // A path that matches nothing names the pattern.
+    let none = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in/*/*.parquet"], "column": {COLUMNS}}}}}"#,
+        s.conn(PASSWORD, "")
+    );
+    let (o, _d) = run_job("ftp_none", &job("{}", &none, &file_writer(&out)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "/in/*/*.parquet");
+}
+
+/// The server dies in the middle of a download: the job fails (the end of the data connection
+/// is not taken for the end of the file) and publishes nothing.
+#[test]
+fn ftp_server_killed_mid_download_fails_the_job_and_publishes_nothing() {
+    let mut s = Ftpd::start();
+    let big: String = (0..400_000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(s.root.join("big.csv"), &big).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/big.csv"], "column": {COLUMNS}}}}}"#,
+        s.conn(PASSWORD, "")
+    );
+    let text = job(
+        r#"{"speed": {"record": 100000}}"#,
+        &reader,
+        &file_writer(&out),
+    );
+    let jobfile = write_job(t.path(), "killed", &text);
+    let child = Command::new(bin())
+        .current_dir(t.path())
+        .args(["run", jobfile.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let o = wait_or_hang(child, Duration::from_secs(120));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "did not complete the download");
+    assert!(visible_files(&out).is_empty(), "nothing published");
+}

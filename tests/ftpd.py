@@ -1,0 +1,32 @@
+"""A plain FTP server for the FTP tests (pyftpdlib), on 127.0.0.1 only.
+
+Usage: ftpd.py ROOT PORT_FILE USER PASSWORD
+Serves ROOT to USER/PASSWORD with every permission, binds an ephemeral port on 127.0.0.1 and
+writes it to PORT_FILE once it listens. Runs until killed.
+"""
+import logging
+import os
+import sys
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+
+def main():
+    root, port_file, user, password = sys.argv[1:5]
+    logging.basicConfig(level=logging.WARNING)
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(user, password, root, perm="elradfmwMT")
+    handler = FTPHandler
+    handler.authorizer = authorizer
+    server = FTPServer(("127.0.0.1", 0), handler)
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(server.address[1]))
+    os.rename(tmp, port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
