@@ -529,3 +529,57 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
     assert!(files[0].to_string_lossy().ends_with(".csv"), "{files:?}");
     assert_eq!(read_all(&files[0]), b"7,2024-03-01\n".repeat(3));
 }
+
+/// `compress: zip`: a reader takes every file entry of an archive as a file of its own (its
+/// own header line), a writer puts one deflated entry per archive; both checked with Python's
+/// zipfile.
+#[test]
+fn zip_archives_read_by_entry_and_written_with_one_entry() {
+    let t = tempfile::tempdir().unwrap();
+    let archive = t.path().join("in.zip");
+    run_python(
+        "import sys, zipfile\n\
+         with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+         \x20   z.writestr('a.csv', 'id,name\\n1,one\\n2,two\\n')\n\
+         \x20   z.writestr('sub/', '')\n\
+         \x20   z.writestr('sub/b.csv', 'id,name\\n3,three\\n')\n\
+         \x20   z.writestr('.hidden', 'x\\n')\n",
+        &[archive.to_str().unwrap()],
+    );
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "zip", "skipHeader": true,
+        "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        archive.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "t.csv",
+        "writeMode": "truncate", "fileFormat": "csv", "compress": "zip"}}}}"#,
+        out.display()
+    );
+    let (o, _d) = run_job("zip", &job("{}", &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&out);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with(".csv.zip"), "{name}");
+    let listing = run_python(
+        "import sys, zipfile\n\
+         z = zipfile.ZipFile(sys.argv[1])\n\
+         assert z.testzip() is None\n\
+         for n in z.namelist():\n\
+         \x20   print(n)\n\
+         \x20   sys.stdout.write(z.read(n).decode())\n",
+        &[files[0].to_str().unwrap()],
+    );
+    assert_eq!(
+        listing,
+        format!("{}\n1,one\n2,two\n3,three\n", name.trim_end_matches(".zip"))
+    );
+    // Not a zip: the job fails naming the file.
+    let bad = t.path().join("bad.zip");
+    std::fs::write(&bad, "id,name\n1,one\n").unwrap();
+    let (o, _d) = run_job("badzip", &job("{}", &reader.replace("in.zip", "bad.zip"), &writer));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "bad.zip");
+}

@@ -21,6 +21,9 @@ pub enum Compression {
     HadoopSnappy,
     /// Snappy's own framing format (`.sz`).
     FramingSnappy,
+    /// A zip archive (`.zip`): readers take each file entry as a file; writers put one
+    /// deflated entry in each archive.
+    Zip,
 }
 
 impl<'de> Deserialize<'de> for Compression {
@@ -33,15 +36,14 @@ impl<'de> Deserialize<'de> for Compression {
             "bzip2" | "bz2" => Ok(Compression::Bzip2),
             "hadoop-snappy" | "snappy" => Ok(Compression::HadoopSnappy),
             "framing-snappy" => Ok(Compression::FramingSnappy),
-            "zip" | "tgz" | "lzo" | "lzop" | "lzo_deflate" => {
-                Err(serde::de::Error::custom(format!(
-                    "\"{s}\" archives are not supported yet (allowed: none, gzip, bzip2, zstd, \
-                 hadoop-snappy, framing-snappy)"
-                )))
-            }
+            "zip" => Ok(Compression::Zip),
+            "tgz" | "lzo" | "lzop" | "lzo_deflate" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" is not supported yet (allowed: none, gzip, bzip2, zstd, hadoop-snappy, \
+                 framing-snappy, zip); decompress the files first"
+            ))),
             _ => Err(serde::de::Error::custom(format!(
                 "unknown variant `{s}`, expected one of `none`, `gzip`, `bzip2`, `zstd`, \
-                 `hadoop-snappy`, `framing-snappy`"
+                 `hadoop-snappy`, `framing-snappy`, `zip`"
             ))),
         }
     }
@@ -57,6 +59,7 @@ impl Compression {
             Compression::Bzip2 => ".bz2",
             Compression::HadoopSnappy => ".snappy",
             Compression::FramingSnappy => ".sz",
+            Compression::Zip => ".zip",
         }
     }
 }
@@ -83,7 +86,60 @@ pub fn decompress<'a>(
             packed: Vec::new(),
         }),
         Compression::FramingSnappy => Box::new(snap::read::FrameDecoder::new(r)),
+        Compression::Zip => {
+            return Err(io::Error::other(
+                "a zip archive is read entry by entry (ZipEntries), not as one stream",
+            ))
+        }
     })
+}
+
+/// The file entries of a zip archive read from a stream. The archive is spooled to an
+/// unnamed temporary file first: a zip's index (the central directory) is at its end, and
+/// entries written by streaming zippers (Java's ZipOutputStream, DataX) carry their sizes only
+/// there.
+pub struct ZipEntries {
+    archive: zip::ZipArchive<std::fs::File>,
+    next: usize,
+}
+
+fn zip_error(e: zip::result::ZipError) -> io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, format!("zip: {other}")),
+    }
+}
+
+impl ZipEntries {
+    /// Copies `input` to a temporary file and opens it as a zip archive.
+    pub fn spool(input: &mut dyn Read) -> io::Result<Self> {
+        let mut f = tempfile::tempfile()?;
+        io::copy(input, &mut f)?;
+        let archive = zip::ZipArchive::new(f).map_err(zip_error)?;
+        Ok(ZipEntries { archive, next: 0 })
+    }
+
+    /// The next file entry (directories and hidden names are passed over): its name and a
+    /// reader of its bytes (checked against the entry's CRC at its end).
+    pub fn next_entry(&mut self) -> io::Result<Option<(String, Box<dyn Read + Send + '_>)>> {
+        while self.next < self.archive.len() {
+            let i = self.next;
+            self.next += 1;
+            let (name, skip) = {
+                let e = self.archive.by_index(i).map_err(zip_error)?;
+                let name = e.name().to_string();
+                let base = name.rsplit('/').next().unwrap_or_default();
+                let skip = e.is_dir() || base.is_empty() || base.starts_with('.');
+                (name, skip)
+            };
+            if skip {
+                continue;
+            }
+            let entry = self.archive.by_index(i).map_err(zip_error)?;
+            return Ok(Some((name, Box::new(entry))));
+        }
+        Ok(None)
+    }
 }
 
 /// Reads Hadoop's snappy block stream: blocks of `[u32 BE uncompressed length]` followed by
@@ -224,12 +280,27 @@ pub enum Compressor<W: Write> {
     HadoopSnappy(HadoopSnappyWriter<W>),
     /// Snappy framing.
     FramingSnappy(Box<snap::write::FrameEncoder<W>>),
+    /// A zip archive of one entry.
+    Zip(Box<zip::ZipWriter<zip::write::StreamWriter<W>>>),
 }
 
 impl<W: Write> Compressor<W> {
-    /// Starts compressing into `w`.
+    /// Starts compressing into `w` (a zip archive's one entry is named `data`).
     pub fn new(w: W, c: Compression) -> io::Result<Self> {
+        Self::named(w, c, "data")
+    }
+
+    /// Starts compressing into `w`; `entry` names the entry of a zip archive.
+    pub fn named(w: W, c: Compression, entry: &str) -> io::Result<Self> {
         Ok(match c {
+            Compression::Zip => {
+                let mut z = zip::ZipWriter::new_stream(w);
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated)
+                    .large_file(true);
+                z.start_file(entry, options).map_err(zip_error)?;
+                Compressor::Zip(Box::new(z))
+            }
             Compression::None => Compressor::None(w),
             Compression::Gzip => Compressor::Gzip(flate2::write::GzEncoder::new(
                 w,
@@ -258,6 +329,7 @@ impl<W: Write> Compressor<W> {
             Compressor::Bzip2(e) => e.finish()?,
             Compressor::HadoopSnappy(e) => e.finish()?,
             Compressor::FramingSnappy(e) => (*e).into_inner().map_err(|e| e.into_error())?,
+            Compressor::Zip(z) => (*z).finish().map_err(zip_error)?.into_inner(),
         };
         w.flush()?;
         Ok(w)
@@ -273,6 +345,7 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Bzip2(w) => w.write(buf),
             Compressor::HadoopSnappy(w) => w.write(buf),
             Compressor::FramingSnappy(w) => w.write(buf),
+            Compressor::Zip(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -283,6 +356,7 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Bzip2(w) => w.flush(),
             Compressor::HadoopSnappy(w) => w.flush(),
             Compressor::FramingSnappy(w) => w.flush(),
+            Compressor::Zip(w) => w.flush(),
         }
     }
 }
@@ -290,6 +364,22 @@ impl<W: Write> Write for Compressor<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zip_entries_round_trip() {
+        let mut w = Compressor::named(Vec::new(), Compression::Zip, "part.csv").unwrap();
+        w.write_all(b"1,a\n2,b\n").unwrap();
+        let packed = w.finish().unwrap();
+        let mut entries = ZipEntries::spool(&mut io::Cursor::new(packed)).unwrap();
+        let (name, mut r) = entries.next_entry().unwrap().unwrap();
+        assert_eq!(name, "part.csv");
+        let mut back = String::new();
+        r.read_to_string(&mut back).unwrap();
+        drop(r);
+        assert_eq!(back, "1,a\n2,b\n");
+        assert!(entries.next_entry().unwrap().is_none());
+        assert!(ZipEntries::spool(&mut io::Cursor::new(b"not a zip".to_vec())).is_err());
+    }
 
     #[test]
     fn round_trip_every_compression() {

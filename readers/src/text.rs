@@ -1,7 +1,7 @@
 //! Decoding a byte stream of delimited text or JSON Lines into batches, shared by the readers
 //! of files (local, SFTP): decompression, progress in bytes, dirty rows, cancellation.
 
-use datasync_codec::{decode_stream, decompress, DecodeSink, TextRead};
+use datasync_codec::{decode_stream, decompress, Compression, DecodeSink, TextRead, ZipEntries};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::{DirtyRecord, PluginError, TaskContext};
 use std::io::Read;
@@ -54,15 +54,25 @@ pub fn decode_file(
     out: BatchSender,
     ctx: TaskContext,
 ) -> Result<(), TextError> {
-    let counted = Counting {
+    let mut counted = Counting {
         inner: input,
         ctx: ctx.clone(),
     };
-    let input = decompress(Box::new(counted), text.compress).map_err(TextError::Io)?;
     let mut sink = Sink {
         out,
         ctx: ctx.clone(),
     };
+    if text.compress == Compression::Zip {
+        // Each file entry of the archive is a file of its own (header, line numbers).
+        let mut entries = ZipEntries::spool(&mut counted).map_err(TextError::Io)?;
+        while let Some((name, entry)) = entries.next_entry().map_err(TextError::Io)? {
+            let at = format!("{location}!{name}");
+            decode_stream(entry, &text.opts, &text.columns, ctx.batch, &at, &mut sink)
+                .map_err(TextError::Plugin)?;
+        }
+        return Ok(());
+    }
+    let input = decompress(Box::new(counted), text.compress).map_err(TextError::Io)?;
     decode_stream(
         input,
         &text.opts,
