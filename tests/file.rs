@@ -579,7 +579,10 @@ fn zip_archives_read_by_entry_and_written_with_one_entry() {
     // Not a zip: the job fails naming the file.
     let bad = t.path().join("bad.zip");
     std::fs::write(&bad, "id,name\n1,one\n").unwrap();
-    let (o, _d) = run_job("badzip", &job("{}", &reader.replace("in.zip", "bad.zip"), &writer));
+    let (o, _d) = run_job(
+        "badzip",
+        &job("{}", &reader.replace("in.zip", "bad.zip"), &writer),
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "bad.zip");
 }

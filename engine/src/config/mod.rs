@@ -94,6 +94,20 @@ fn friendly_message(raw: &str) -> String {
         }
     }
     if let Some(rest) = raw.strip_prefix("invalid type: ") {
+        // serde names Rust types ("struct Speed", "a sequence"): say what the JSON must be.
+        let rest = match rest.split_once(", expected ") {
+            Some((found, expected)) => {
+                let expected = if expected.starts_with("struct ") || expected.starts_with("map") {
+                    "an object"
+                } else if expected.starts_with("a sequence") {
+                    "a list"
+                } else {
+                    expected
+                };
+                format!("{found}, expected {expected}")
+            }
+            None => rest.to_string(),
+        };
         return format!("wrong type: found {rest}");
     }
     raw.to_string()
@@ -420,7 +434,7 @@ mod tests {
         assert_eq!(e.path, "x.column");
         assert!(
             e.message
-                .contains("wrong type: found string \"a\", expected a sequence"),
+                .contains("wrong type: found string \"a\", expected a list"),
             "{}",
             e.message
         );
