@@ -66,19 +66,32 @@ pub fn single_target<'a>(
     let first = match connection {
         [one] => one,
         [] => return Err(ConfigError::new(at, "needs one entry")),
-        _ => {
+        several => {
             return Err(ConfigError::new(
                 at,
-                "write to one connection per job (found several)",
+                format!(
+                    "{} connections: a writer writes one table per job. DataX pairs several \
+                     target shards with the reader's splits one to one, an order the job cannot \
+                     choose; run one job per shard instead (e.g. a ${{shard}} parameter with -p)",
+                    several.len()
+                ),
             ))
         }
     };
     let table = match first.table.as_slice() {
-        [t] if !t.trim().is_empty() => t.clone(),
+        [t] if !t.trim().is_empty() && !t.contains(',') => t.clone(),
+        [] => {
+            return Err(ConfigError::new(
+                format!("{at}[0].table"),
+                "name the target table",
+            ))
+        }
         _ => {
             return Err(ConfigError::new(
                 format!("{at}[0].table"),
-                "name exactly one target table",
+                "several target tables: a writer writes one table per job. DataX pairs several \
+                 target tables with the reader's splits one to one, an order the job cannot \
+                 choose; run one job per table instead (e.g. a ${table} parameter with -p)",
             ))
         }
     };
@@ -340,6 +353,24 @@ pub(crate) fn resume(staging: bool, idempotent: bool) -> datasync_engine::Resume
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_target_tables_or_connections_are_refused_saying_what_to_do() {
+        let conn = |tables: &[&str]| SqlWriterConnection {
+            jdbc_url: vec!["jdbc:mysql://h/d".into()],
+            table: tables.iter().map(|t| t.to_string()).collect(),
+        };
+        let cols = vec!["id".to_string()];
+        let (_, table, at) = single_target(&[conn(&["t"])], &cols, "w").unwrap();
+        assert_eq!((table.as_str(), at.as_str()), ("t", "w.connection[0].jdbcUrl"));
+        for tables in [&["t_0", "t_1"][..], &["t_0,t_1"][..]] {
+            let e = single_target(&[conn(tables)], &cols, "w").unwrap_err();
+            assert_eq!(e.path, "w.connection[0].table");
+            assert!(e.message.contains("one job per table"), "{e}");
+        }
+        let e = single_target(&[conn(&["a"]), conn(&["b"])], &cols, "w").unwrap_err();
+        assert!(e.message.contains("2 connections"), "{e}");
+    }
 
     #[test]
     fn destructive_pre_sql_is_found_behind_comments_and_in_ctes() {
