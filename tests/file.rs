@@ -586,3 +586,53 @@ fn zip_archives_read_by_entry_and_written_with_one_entry() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "bad.zip");
 }
+
+/// `compress: tgz`: every regular file of a tar.gz is read as a file of its own; a writer puts
+/// one entry per archive; both checked with Python's tarfile.
+#[test]
+fn tgz_archives_read_by_entry_and_written_with_one_entry() {
+    let t = tempfile::tempdir().unwrap();
+    let archive = t.path().join("in.tar.gz");
+    run_python(
+        "import io, sys, tarfile\n\
+         with tarfile.open(sys.argv[1], 'w:gz') as z:\n\
+         \x20   for name, text in [('a.csv', 'id\\n1\\n2\\n'), ('d/b.csv', 'id\\n3\\n')]:\n\
+         \x20       data = text.encode()\n\
+         \x20       info = tarfile.TarInfo(name)\n\
+         \x20       info.size = len(data)\n\
+         \x20       z.addfile(info, io.BytesIO(data))\n\
+         \x20   d = tarfile.TarInfo('d')\n\
+         \x20   d.type = tarfile.DIRTYPE\n\
+         \x20   z.addfile(d)\n",
+        &[archive.to_str().unwrap()],
+    );
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "tgz", "skipHeader": true,
+        "column": [{{"index": 0, "type": "long"}}]}}}}"#,
+        archive.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "t.csv",
+        "writeMode": "truncate", "fileFormat": "csv", "compress": "tgz"}}}}"#,
+        out.display()
+    );
+    let (o, _d) = run_job("tgz", &job("{}", &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = visible_files(&out);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with(".csv.tar.gz"), "{name}");
+    let listing = run_python(
+        "import sys, tarfile\n\
+         with tarfile.open(sys.argv[1], 'r:gz') as z:\n\
+         \x20   for m in z.getmembers():\n\
+         \x20       print(m.name)\n\
+         \x20       sys.stdout.write(z.extractfile(m).read().decode())\n",
+        &[files[0].to_str().unwrap()],
+    );
+    assert_eq!(
+        listing,
+        format!("{}\n1\n2\n3\n", name.trim_end_matches(".tar.gz"))
+    );
+}

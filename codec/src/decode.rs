@@ -93,7 +93,7 @@ fn raw_values(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
 
 /// Decodes a whole stream (one file) into batches, reporting undecodable rows as dirty.
 pub fn decode_stream<S: DecodeSink>(
-    input: Box<dyn Read + Send + '_>,
+    input: Box<dyn Read + '_>,
     opts: &TextOptions,
     columns: &ReadColumns,
     batch: BatchSetting,
@@ -104,7 +104,7 @@ pub fn decode_stream<S: DecodeSink>(
         location: location.to_string(),
         source,
     };
-    let mut reader: Box<dyn BufRead + Send + '_> = if opts.encoding == encoding_rs::UTF_8 {
+    let mut reader: Box<dyn BufRead + '_> = if opts.encoding == encoding_rs::UTF_8 {
         let mut r = BufReader::with_capacity(1 << 16, input);
         // Drop a UTF-8 byte order mark.
         if r.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
@@ -150,7 +150,7 @@ fn header_named(cols: &[ReadColumn], header: Option<&[String]>) -> Vec<ReadColum
 }
 
 fn decode_delimited<S: DecodeSink>(
-    reader: Box<dyn BufRead + Send + '_>,
+    reader: Box<dyn BufRead + '_>,
     opts: &TextOptions,
     columns: &ReadColumns,
     batch: BatchSetting,
@@ -294,7 +294,7 @@ fn json_text(raw: &serde_json::value::RawValue) -> Option<String> {
 }
 
 fn decode_jsonl<S: DecodeSink>(
-    reader: &mut Box<dyn BufRead + Send + '_>,
+    reader: &mut Box<dyn BufRead + '_>,
     opts: &TextOptions,
     columns: &ReadColumns,
     batch: BatchSetting,

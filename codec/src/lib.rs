@@ -15,7 +15,7 @@ pub mod types;
 pub mod values;
 
 pub use builder::TextBatchBuilder;
-pub use compress::{decompress, Compression, Compressor, ZipEntries};
+pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
 pub use datetime::DateFormat;
 pub use decode::{decode_stream, DecodeSink};

@@ -1,7 +1,9 @@
 //! Decoding a byte stream of delimited text or JSON Lines into batches, shared by the readers
 //! of files (local, SFTP): decompression, progress in bytes, dirty rows, cancellation.
 
-use datasync_codec::{decode_stream, decompress, Compression, DecodeSink, TextRead, ZipEntries};
+use datasync_codec::{
+    decode_stream, decompress, each_tgz_entry, Compression, DecodeSink, TextRead, ZipEntries,
+};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::{DirtyRecord, PluginError, TaskContext};
 use std::io::Read;
@@ -71,6 +73,17 @@ pub fn decode_file(
                 .map_err(TextError::Plugin)?;
         }
         return Ok(());
+    }
+    if text.compress == Compression::Tgz {
+        return each_tgz_entry(
+            Box::new(counted),
+            |name, entry| {
+                let at = format!("{location}!{name}");
+                decode_stream(entry, &text.opts, &text.columns, ctx.batch, &at, &mut sink)
+                    .map_err(TextError::Plugin)
+            },
+            TextError::Io,
+        );
     }
     let input = decompress(Box::new(counted), text.compress).map_err(TextError::Io)?;
     decode_stream(

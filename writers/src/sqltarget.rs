@@ -78,23 +78,22 @@ pub fn single_target<'a>(
             ))
         }
     };
-    let table = match first.table.as_slice() {
-        [t] if !t.trim().is_empty() && !t.contains(',') => t.clone(),
-        [] => {
-            return Err(ConfigError::new(
-                format!("{at}[0].table"),
-                "name the target table",
-            ))
-        }
-        _ => {
-            return Err(ConfigError::new(
+    let table =
+        match first.table.as_slice() {
+            [t] if !t.trim().is_empty() && !t.contains(',') => t.clone(),
+            [] => {
+                return Err(ConfigError::new(
+                    format!("{at}[0].table"),
+                    "name the target table",
+                ))
+            }
+            _ => return Err(ConfigError::new(
                 format!("{at}[0].table"),
                 "several target tables: a writer writes one table per job. DataX pairs several \
                  target tables with the reader's splits one to one, an order the job cannot \
                  choose; run one job per table instead (e.g. a ${table} parameter with -p)",
-            ))
-        }
-    };
+            )),
+        };
     if column.is_empty() {
         return Err(ConfigError::new(
             join_path(path, "column"),
@@ -362,7 +361,10 @@ mod tests {
         };
         let cols = vec!["id".to_string()];
         let (_, table, at) = single_target(&[conn(&["t"])], &cols, "w").unwrap();
-        assert_eq!((table.as_str(), at.as_str()), ("t", "w.connection[0].jdbcUrl"));
+        assert_eq!(
+            (table.as_str(), at.as_str()),
+            ("t", "w.connection[0].jdbcUrl")
+        );
         for tables in [&["t_0", "t_1"][..], &["t_0,t_1"][..]] {
             let e = single_target(&[conn(tables)], &cols, "w").unwrap_err();
             assert_eq!(e.path, "w.connection[0].table");

@@ -164,14 +164,16 @@ impl TextFiles {
                 })
             }
         };
-        // A zip archive's one entry is the file's own name (without `.zip` and the upload's
-        // temporary prefix).
+        // A zip or tar archive's one entry is the file's own name (without `.zip`/`.tar.gz`
+        // and the upload's temporary prefix).
         let base = location.rsplit('/').next().unwrap_or(location);
         let base = match base.strip_prefix(".datasync-tmp-") {
             Some(rest) => rest.split_once('-').map_or(rest, |(_, name)| name),
             None => base,
         };
-        let entry = base.strip_suffix(".zip").unwrap_or(base);
+        let entry = base
+            .strip_suffix(self.text.compress.suffix())
+            .unwrap_or(base);
         let mut out = Compressor::named(out, self.text.compress, entry)
             .map_err(ioerr("cannot start compressing"))?;
         let mut enc = TextEncoder::new(self.text.opts.clone());
