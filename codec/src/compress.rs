@@ -42,7 +42,7 @@ impl<'de> Deserialize<'de> for Compression {
             "zip" => Ok(Compression::Zip),
             "tgz" | "tar.gz" => Ok(Compression::Tgz),
             "lzo" | "lzop" | "lzo_deflate" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" is not supported (no maintained Rust LZO implementation to rely on; \
+                "\"{s}\" is not supported yet (no LZO codec is built in; \
                  allowed: none, gzip, bzip2, zstd, hadoop-snappy, framing-snappy, zip, tgz); \
                  decompress the files first"
             ))),
