@@ -1,15 +1,17 @@
 """A plain FTP server for the FTP tests (pyftpdlib), on 127.0.0.1 only.
 
-Usage: ftpd.py ROOT PORT_FILE USER PASSWORD
+Usage: ftpd.py ROOT PORT_FILE USER PASSWORD [CERT_PEM]
 Serves ROOT to USER/PASSWORD with every permission, binds an ephemeral port on 127.0.0.1 and
-writes it to PORT_FILE once it listens. Runs until killed.
+writes it to PORT_FILE once it listens. With CERT_PEM (certificate and key in one PEM file) it
+is an explicit FTPS server that requires TLS on the control and data connections. Runs until
+killed.
 """
 import logging
 import os
 import sys
 
 from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
 
 
@@ -18,7 +20,13 @@ def main():
     logging.basicConfig(level=logging.WARNING)
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, root, perm="elradfmwMT")
-    handler = FTPHandler
+    if len(sys.argv) > 5:
+        handler = TLS_FTPHandler
+        handler.certfile = sys.argv[5]
+        handler.tls_control_required = True
+        handler.tls_data_required = True
+    else:
+        handler = FTPHandler
     handler.authorizer = authorizer
     server = FTPServer(("127.0.0.1", 0), handler)
     tmp = port_file + ".tmp"

@@ -9,3 +9,5 @@ pub mod postgres;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 pub mod sql;
+#[cfg(any(feature = "postgres", feature = "sftp"))]
+pub mod tls;

@@ -5,7 +5,7 @@
 //! checked against a known_hosts file or a fingerprint.
 
 use datasync_codec::{TextRead, TextReadConfig};
-use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError, SftpProtocol};
+use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchSender;
 use datasync_engine::config::{lenient_u64, ConfigError, ParamParts};
 use datasync_engine::{
@@ -127,10 +127,7 @@ struct SftpTask {
 #[async_trait]
 impl ReaderTask for SftpTask {
     fn describe(&self) -> String {
-        let scheme = match self.reader.conn.protocol {
-            SftpProtocol::Sftp => "sftp",
-            SftpProtocol::Ftp => "ftp",
-        };
+        let scheme = self.reader.conn.protocol.scheme();
         format!("{scheme}://{}{}", self.reader.conn.addr(), self.file.path)
     }
 

@@ -6,9 +6,8 @@
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -68,25 +67,7 @@ pub fn connector(settings: &TlsSettings) -> io::Result<Option<RustlsMakeConnect>
         (SslMode::Require | SslMode::VerifyCa, _) => Verify::Chain,
         (SslMode::VerifyFull, _) => Verify::Full,
     };
-    let mut roots = RootCertStore::empty();
-    match &settings.root_cert {
-        Some(path) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| io::Error::other(format!("sslrootcert {path}: {e}")))?;
-            if certs.is_empty() {
-                return Err(io::Error::other(format!(
-                    "sslrootcert {path}: no PEM certificate in it"
-                )));
-            }
-            for c in certs {
-                roots
-                    .add(c)
-                    .map_err(|e| io::Error::other(format!("sslrootcert {path}: {e}")))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
+    let roots = crate::tls::root_store(settings.root_cert.as_deref(), "sslrootcert")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()

@@ -14,6 +14,25 @@ pub enum SftpProtocol {
     Sftp,
     /// Plain FTP (RFC 959): the password travels unencrypted.
     Ftp,
+    /// FTP over TLS, explicit (`AUTH TLS` on the FTP port; RFC 4217): control and data
+    /// connections encrypted, the server's certificate checked.
+    Ftps,
+}
+
+impl SftpProtocol {
+    /// Whether this is one of the FTP protocols.
+    pub fn is_ftp(self) -> bool {
+        matches!(self, SftpProtocol::Ftp | SftpProtocol::Ftps)
+    }
+
+    /// The URL scheme, for locations in messages.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            SftpProtocol::Sftp => "sftp",
+            SftpProtocol::Ftp => "ftp",
+            SftpProtocol::Ftps => "ftps",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for SftpProtocol {
@@ -22,11 +41,9 @@ impl<'de> Deserialize<'de> for SftpProtocol {
         match s.trim().to_ascii_lowercase().as_str() {
             "sftp" => Ok(SftpProtocol::Sftp),
             "ftp" => Ok(SftpProtocol::Ftp),
-            "ftps" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" (FTP over TLS) is not supported yet; use \"sftp\" or \"ftp\""
-            ))),
+            "ftps" => Ok(SftpProtocol::Ftps),
             _ => Err(serde::de::Error::custom(format!(
-                "unknown protocol \"{s}\" (allowed: sftp, ftp)"
+                "unknown protocol \"{s}\" (allowed: sftp, ftp, ftps)"
             ))),
         }
     }
@@ -79,6 +96,9 @@ pub struct SftpConnConfig {
     /// Connect and I/O timeout: milliseconds as DataX writes it (`60000`) or with a unit.
     #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
     pub timeout: HumanDuration,
+    /// FTPS: a PEM file of the certificates to trust (default: the Mozilla roots).
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// FTP data connections: `PASV` (default, the client connects) or `PORT` (the server
     /// connects back). SFTP has none: ignored with a warning.
     #[serde(default)]

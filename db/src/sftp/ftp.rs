@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use suppaftp::list::{File as ListedFile, ListParser};
 use suppaftp::types::FileType;
-use suppaftp::{FtpError, FtpResult, FtpStream, Mode, TlsStream, TransferStream};
+use suppaftp::{
+    FtpError, FtpResult, Mode, RustlsConnector, RustlsFtpStream, TlsStream, TransferStream,
+};
 
 /// An FTP data connection that completes its transfer on [`Transfer::finish`] (the client's
 /// stream type is private to suppaftp, so it is held behind this trait).
@@ -30,8 +32,9 @@ where
 
 /// A logged-in FTP control connection.
 pub struct FtpConn {
-    stream: Mutex<FtpStream>,
+    stream: Mutex<RustlsFtpStream>,
     addr: String,
+    secure: bool,
 }
 
 fn call_err(action: &'static str, path: &Path) -> impl FnOnce(FtpError) -> SftpError {
@@ -66,7 +69,7 @@ impl SftpConnConfig {
                     "no address",
                 ))
             })?;
-        let mut ftp = FtpStream::connect_timeout(sock, timeout).map_err(|e| match e {
+        let mut ftp = RustlsFtpStream::connect_timeout(sock, timeout).map_err(|e| match e {
             FtpError::ConnectionError(source) => cerr(source),
             other => SftpError::Ftp {
                 action: "cannot connect to",
@@ -78,6 +81,35 @@ impl SftpConnConfig {
             let tcp = ftp.get_ref();
             let _ = tcp.set_read_timeout(Some(timeout));
             let _ = tcp.set_write_timeout(Some(timeout));
+        }
+        if self.protocol == super::SftpProtocol::Ftps {
+            let roots = crate::tls::root_store(self.tls_ca_file.as_deref(), "tlsCaFile").map_err(
+                |source| SftpError::Io {
+                    action: "cannot read the trusted certificates for",
+                    path: addr.clone(),
+                    source,
+                },
+            )?;
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| SftpError::Io {
+                    action: "cannot set up TLS for",
+                    path: addr.clone(),
+                    source: std::io::Error::other(e),
+                })?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            ftp = ftp
+                .into_secure(
+                    RustlsConnector::from(std::sync::Arc::new(config)),
+                    self.host.as_str(),
+                )
+                .map_err(|source| SftpError::Ftp {
+                    action: "TLS (AUTH TLS) refused or the certificate rejected by",
+                    path: addr.clone(),
+                    source,
+                })?;
         }
         let password = self
             .password
@@ -102,6 +134,7 @@ impl SftpConnConfig {
         Ok(FtpConn {
             stream: Mutex::new(ftp),
             addr,
+            secure: self.protocol == super::SftpProtocol::Ftps,
         })
     }
 }
@@ -112,7 +145,16 @@ impl FtpConn {
         &self.addr
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut FtpStream) -> T) -> T {
+    /// `ftps` or `ftp`.
+    pub fn scheme(&self) -> &'static str {
+        if self.secure {
+            "ftps"
+        } else {
+            "ftp"
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut RustlsFtpStream) -> T) -> T {
         let mut guard = match self.stream.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),

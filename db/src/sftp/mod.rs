@@ -154,7 +154,7 @@ impl SftpConnConfig {
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);
-        if self.connect_pattern.is_some() && self.protocol == SftpProtocol::Sftp {
+        if self.connect_pattern.is_some() && !self.protocol.is_ftp() {
             tracing::warn!(
                 "{}: ignored: it sets the data connection of plain FTP; SFTP uses one SSH \
                  connection",
@@ -173,7 +173,13 @@ impl SftpConnConfig {
         if self.username.is_empty() {
             return Err(ConfigError::new(key("username"), "must not be empty"));
         }
-        if self.protocol == SftpProtocol::Ftp {
+        if self.tls_ca_file.is_some() && self.protocol != SftpProtocol::Ftps {
+            return Err(ConfigError::new(
+                key("tlsCaFile"),
+                "applies to protocol ftps only",
+            ));
+        }
+        if self.protocol.is_ftp() {
             if self.private_key.is_some() {
                 return Err(ConfigError::new(
                     key("privateKey"),
@@ -194,11 +200,13 @@ impl SftpConnConfig {
                     "plain FTP needs a password (anonymous servers take any)",
                 ));
             }
-            tracing::warn!(
-                "{}: protocol ftp sends the password and the data unencrypted; use sftp where the \
-                 server offers it",
-                key("protocol")
-            );
+            if self.protocol == SftpProtocol::Ftp {
+                tracing::warn!(
+                    "{}: protocol ftp sends the password and the data unencrypted; use ftps or \
+                     sftp where the server offers it",
+                    key("protocol")
+                );
+            }
             return Ok(());
         }
         if self.password.is_none() && self.private_key.is_none() {
@@ -227,7 +235,7 @@ impl SftpConnConfig {
     pub fn port(&self) -> u16 {
         self.port_given.unwrap_or(match self.protocol {
             SftpProtocol::Sftp => 22,
-            SftpProtocol::Ftp => 21,
+            SftpProtocol::Ftp | SftpProtocol::Ftps => 21,
         })
     }
 
@@ -235,7 +243,7 @@ impl SftpConnConfig {
     pub fn connect(&self) -> Result<RemoteConn, SftpError> {
         match self.protocol {
             SftpProtocol::Sftp => self.connect_sftp().map(RemoteConn::Sftp),
-            SftpProtocol::Ftp => self.connect_ftp().map(RemoteConn::Ftp),
+            SftpProtocol::Ftp | SftpProtocol::Ftps => self.connect_ftp().map(RemoteConn::Ftp),
         }
     }
 

@@ -99,7 +99,7 @@ impl RemoteConn {
     pub fn url(&self, path: &str) -> String {
         let scheme = match self {
             RemoteConn::Sftp(_) => "sftp",
-            RemoteConn::Ftp(_) => "ftp",
+            RemoteConn::Ftp(c) => c.scheme(),
         };
         format!("{scheme}://{}{path}", self.addr())
     }
