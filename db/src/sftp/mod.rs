@@ -506,10 +506,17 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(keyed.validate("w").unwrap_err().path, "w.privateKey");
-        let e = serde_json::from_value::<SftpConnConfig>(serde_json::json!({
+        let ftps: SftpConnConfig = serde_json::from_value(serde_json::json!({
             "protocol": "ftps", "host": "h", "username": "u", "password": "p"
         }))
-        .unwrap_err();
-        assert!(e.to_string().contains("not supported yet"), "{e}");
+        .unwrap();
+        ftps.validate("w").unwrap();
+        assert_eq!((ftps.protocol, ftps.port()), (SftpProtocol::Ftps, 21));
+        let ca_for_ftp: SftpConnConfig = serde_json::from_value(serde_json::json!({
+            "protocol": "ftp", "host": "h", "username": "u", "password": "p",
+            "tlsCaFile": "/ca.pem"
+        }))
+        .unwrap();
+        assert_eq!(ca_for_ftp.validate("w").unwrap_err().path, "w.tlsCaFile");
     }
 }

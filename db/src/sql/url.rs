@@ -169,33 +169,45 @@ pub fn parse_jdbc_url(url: &str, schemes: &[&str]) -> Result<JdbcUrl, String> {
 }
 
 /// A URL with any `user:password@` password and any `password=` query value replaced by
-/// `***`.
+/// `***`; also in malformed URLs (a missing `:` before `//`, `;`-separated parameters), as
+/// those are echoed back in errors and warnings.
 pub fn mask(url: &str) -> String {
     let url = &mask_query_password(url);
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let ui = &url[s + 3..at];
+    let start = url.find("//").map_or(0, |s| s + 2);
+    match url[start..].rfind('@').map(|at| start + at) {
+        Some(at) => {
+            let ui = &url[start..at];
             match ui.split_once(':') {
-                Some((u, _)) => format!("{}{u}:***{}", &url[..s + 3], &url[at..]),
+                Some((u, _)) => format!("{}{u}:***{}", &url[..start], &url[at..]),
                 None => url.to_string(),
             }
         }
-        _ => url.to_string(),
+        None => url.to_string(),
     }
 }
 
 fn mask_query_password(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
+    let Some(q) = url.find(['?', ';']) else {
         return url.to_string();
     };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_string(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
+    let mut out = url[..=q].to_string();
+    let mut rest = &url[q + 1..];
+    loop {
+        let end = rest.find(['&', ';']).unwrap_or(rest.len());
+        let kv = &rest[..end];
+        match kv.split_once('=') {
+            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => {
+                out.push_str(k);
+                out.push_str("=***");
+            }
+            _ => out.push_str(kv),
+        }
+        if end == rest.len() {
+            return out;
+        }
+        out.push_str(&rest[end..=end]);
+        rest = &rest[end + 1..];
+    }
 }
 
 /// A statement on one line, cut at 120 characters, for error messages.
@@ -205,5 +217,27 @@ pub fn shorten_sql(sql: &str) -> String {
         format!("{}...", one.chars().take(120).collect::<String>())
     } else {
         one
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn mask_hides_passwords_in_malformed_urls_too() {
+        assert_eq!(
+            mask("jdbc:mysql//u:Pw_1@h:3306/d"),
+            "jdbc:mysql//u:***@h:3306/d"
+        );
+        assert_eq!(
+            mask("jdbc:mysql//h:3306/d?user=u;password=Pw_1"),
+            "jdbc:mysql//h:3306/d?user=u;password=***"
+        );
+        assert_eq!(
+            mask("jdbc:mysql://u:Pw_1@h/d?a=1&password=Pw_1&b=2"),
+            "jdbc:mysql://u:***@h/d?a=1&password=***&b=2"
+        );
+        assert_eq!(mask("jdbc:mysql://h/d"), "jdbc:mysql://h/d");
     }
 }
