@@ -30,11 +30,6 @@ const EXPECTED_REFUSALS: &[(&str, &str, &str)] = &[
     ("hdfswriter", "haveKerberos", "true"),
     // OceanBase direct-path (bypass) import needs OceanBase's own RPC protocol.
     ("oceanbasev10writer", "directPath", ""),
-    // LZO (lzop files, Hadoop's lzo_deflate): no LZO codec is built in yet.
-    ("hdfsreader", "compress", "lzo"),
-    ("hdfsreader", "compress", "lzo_deflate"),
-    ("txtfilewriter", "compress", "lzo"),
-    ("txtfilewriter", "compress", "lzop"),
 ];
 
 /// Doc examples valid for DataX that we refuse, and why.

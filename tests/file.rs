@@ -636,3 +636,96 @@ fn tgz_archives_read_by_entry_and_written_with_one_entry() {
         format!("{}\n1\n2\n3\n", name.trim_end_matches(".tar.gz"))
     );
 }
+
+/// `compress: lzo` (lzop files) and `lzo_deflate` (Hadoop's LZO block stream), checked with
+/// the `lzop` tool (liblzo2): it reads what the writer produced and writes what the reader
+/// takes; the Hadoop stream is made from lzop's own LZO1X blocks, re-framed.
+#[test]
+fn lzo_files_of_the_lzop_tool_both_ways() {
+    let t = tempfile::tempdir().unwrap();
+    let rows: String = (0..50_000).map(|i| format!("{i},name {i}\n")).collect();
+    let plain = t.path().join("in.csv");
+    std::fs::write(&plain, &rows).unwrap();
+    let sh = |cmd: &str| {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        o.stdout
+    };
+    sh(&format!(
+        "cd {} && lzop -q -o in.csv.lzo in.csv",
+        t.path().display()
+    ));
+    // lzo_deflate: each lzop block (uncompressed size, compressed size, adler32, LZO1X bytes)
+    // becomes a Hadoop block of one chunk.
+    run_python(
+        "import struct, sys\n\
+         d = open(sys.argv[1], 'rb').read()\n\
+         i = 9\n\
+         version = struct.unpack('>H', d[i:i+2])[0]; i += 6\n\
+         i += 2\n\
+         flags = struct.unpack('>I', d[i:i+4])[0]; i += 4 + 4 + 8\n\
+         i += 1 + d[i] + 4\n\
+         out = open(sys.argv[2], 'wb')\n\
+         while True:\n\
+         \x20   dst = struct.unpack('>I', d[i:i+4])[0]; i += 4\n\
+         \x20   if dst == 0: break\n\
+         \x20   src = struct.unpack('>I', d[i:i+4])[0]; i += 4\n\
+         \x20   i += 4 * bin(flags & 0x101).count('1')\n\
+         \x20   if src < dst: i += 4 * bin(flags & 0x202).count('1')\n\
+         \x20   assert src < dst, 'a stored block cannot be re-framed'\n\
+         \x20   out.write(struct.pack('>II', dst, src) + d[i:i+src]); i += src\n",
+        &[
+            t.path().join("in.csv.lzo").to_str().unwrap(),
+            t.path().join("in.csv.lzo_deflate").to_str().unwrap(),
+        ],
+    );
+    let cols = r#"[{"index": 0, "type": "long"}, {"index": 1, "type": "string"}]"#;
+    for (input, compress) in [("in.csv.lzo", "lzo"), ("in.csv.lzo_deflate", "lzo_deflate")] {
+        let out = t.path().join(format!("out_{compress}"));
+        let job = write_job(
+            t.path(),
+            compress,
+            &file_to_file(
+                &t.path().join(input),
+                cols,
+                &out,
+                &format!(r#", "compress": "{compress}""#),
+                r#", "compress": "lzop", "fileFormat": "csv""#,
+                "{}",
+            ),
+        );
+        let o = run_file(t.path(), &job, &["--no-progress"]);
+        assert_eq!(code(&o), 0, "{compress}: {}", stderr(&o));
+        let files = visible_files(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].to_string_lossy().ends_with(".lzo"), "{files:?}");
+        // lzop tests and decodes the writer's file: the very same bytes.
+        sh(&format!("lzop -t -q {}", files[0].display()));
+        let back = sh(&format!("lzop -d -c -q {}", files[0].display()));
+        assert_eq!(String::from_utf8(back).unwrap(), rows, "{compress}");
+    }
+    // A truncated lzop file fails the job; nothing is published.
+    let whole = read_all(&t.path().join("in.csv.lzo"));
+    std::fs::write(t.path().join("cut.lzo"), &whole[..whole.len() / 2]).unwrap();
+    let out = t.path().join("out_cut");
+    let job = write_job(
+        t.path(),
+        "cut",
+        &file_to_file(
+            &t.path().join("cut.lzo"),
+            cols,
+            &out,
+            r#", "compress": "lzo""#,
+            "",
+            "{}",
+        ),
+    );
+    let o = run_file(t.path(), &job, &["--no-progress"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "truncated");
+    assert!(!out.exists() || visible_files(&out).is_empty());
+}

@@ -206,11 +206,33 @@ fn ftp_server_killed_mid_download_fails_the_job_and_publishes_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed once rows have reached the writer's staging: the download is under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while bytes_under(&out) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rows staged in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = s.child.kill();
     let _ = s.child.wait();
     let o = wait_or_hang(child, Duration::from_secs(120));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "did not complete the download");
     assert!(visible_files(&out).is_empty(), "nothing published");
+}
+
+/// Bytes of every file under `dir`, hidden staging included.
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => bytes_under(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }

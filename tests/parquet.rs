@@ -475,14 +475,6 @@ fn pyspark_jars() -> PathBuf {
     PathBuf::from(out.trim())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Metastore {
     fn start() -> Metastore {
         let jars = pyspark_jars();

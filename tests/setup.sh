@@ -52,6 +52,7 @@ have_cmd ssh-keygen || need+=(openssh-client)
 have_cmd javac || need+=(default-jdk-headless)
 have_cmd openssl || need+=(openssl)
 have_cmd gzip || need+=(gzip)
+have_cmd lzop || need+=(lzop)
 have_cmd mkfifo || need+=(coreutils)
 # python3-venv (ensurepip) is a separate package on Debian: ask for it whenever python3 is
 # missing too, or a fresh machine gets python3 without it and `python3 -m venv` fails below.

@@ -13,6 +13,13 @@ use std::time::{Duration, Instant};
 const PW_USER: &str = "dsftptest";
 const PW_PASS: &str = "pw-Secret-42";
 
+/// sshd writes its pid file once it listens.
+fn owns_pid_file(dir: &Path, pid: u32) -> bool {
+    std::fs::read_to_string(dir.join("sshd.pid"))
+        .map(|t| t.trim() == pid.to_string())
+        .unwrap_or(false)
+}
+
 /// One sshd, stopped on drop.
 struct Sshd {
     child: Child,
@@ -59,11 +66,7 @@ impl Sshd {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
         for _attempt in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = free_port();
             let config = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
@@ -81,7 +84,12 @@ impl Sshd {
                 .expect("/usr/sbin/sshd (Debian openssh-server; .ci/run installs it)");
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Listening, and it is this sshd that listens: one that lost the port to
+                // another test's server exits before it writes its pid file.
+                if child.try_wait().unwrap().is_none()
+                    && owns_pid_file(d, child.id())
+                    && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
                     let known = format!(
                         "[127.0.0.1]:{port} {}\n",
                         std::fs::read_to_string(d.join("host_key.pub"))
@@ -150,8 +158,13 @@ impl Sshd {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not come back");
+        while !owns_pid_file(self.dir.path(), self.child.id())
+            || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
+        {
+            assert!(
+                Instant::now() < deadline && self.child.try_wait().unwrap().is_none(),
+                "sshd did not come back"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

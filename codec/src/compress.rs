@@ -1,5 +1,6 @@
-//! Compression of file streams: none, gzip (multi-member aware), bzip2 (multi-stream aware) and
-//! zstd.
+//! Compression of file streams: none, gzip (multi-member aware), bzip2 (multi-stream aware),
+//! zstd, snappy (Hadoop blocks or framing), LZO (lzop files or Hadoop blocks), and the zip and
+//! tar.gz archives.
 
 use serde::Deserialize;
 use std::io::{self, Read, Write};
@@ -27,6 +28,10 @@ pub enum Compression {
     /// A gzip-compressed tar archive (`.tar.gz`): readers take each regular file as a file;
     /// writers put one entry in each archive.
     Tgz,
+    /// LZO1X in the lzop file format (`.lzo`; DataX's `lzo`, also spelled `lzop`).
+    Lzop,
+    /// LZO1X in Hadoop's block stream (`LzoCodec`, `.lzo_deflate`; DataX's `lzo_deflate`).
+    LzoDeflate,
 }
 
 impl<'de> Deserialize<'de> for Compression {
@@ -41,14 +46,11 @@ impl<'de> Deserialize<'de> for Compression {
             "framing-snappy" => Ok(Compression::FramingSnappy),
             "zip" => Ok(Compression::Zip),
             "tgz" | "tar.gz" => Ok(Compression::Tgz),
-            "lzo" | "lzop" | "lzo_deflate" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" is not supported yet (no LZO codec is built in; \
-                 allowed: none, gzip, bzip2, zstd, hadoop-snappy, framing-snappy, zip, tgz); \
-                 decompress the files first"
-            ))),
+            "lzo" | "lzop" => Ok(Compression::Lzop),
+            "lzo_deflate" => Ok(Compression::LzoDeflate),
             _ => Err(serde::de::Error::custom(format!(
                 "unknown variant `{s}`, expected one of `none`, `gzip`, `bzip2`, `zstd`, \
-                 `hadoop-snappy`, `framing-snappy`, `zip`, `tgz`"
+                 `hadoop-snappy`, `framing-snappy`, `lzo`, `lzo_deflate`, `zip`, `tgz`"
             ))),
         }
     }
@@ -66,6 +68,8 @@ impl Compression {
             Compression::FramingSnappy => ".sz",
             Compression::Zip => ".zip",
             Compression::Tgz => ".tar.gz",
+            Compression::Lzop => ".lzo",
+            Compression::LzoDeflate => ".lzo_deflate",
         }
     }
 }
@@ -84,7 +88,9 @@ pub fn decompress<'a>(
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(
             io::BufReader::with_capacity(1 << 16, r),
         )),
-        Compression::HadoopSnappy => Box::new(HadoopSnappyReader {
+        Compression::Lzop => Box::new(crate::lzo::LzopReader::new(r)),
+        Compression::HadoopSnappy | Compression::LzoDeflate => Box::new(HadoopBlockReader {
+            codec: BlockCodec::of(c),
             inner: r,
             block_left: 0,
             out: Vec::new(),
@@ -119,8 +125,11 @@ pub fn each_tgz_entry<E>(
             .map_err(&io_err)?
             .to_string_lossy()
             .into_owned();
-        let base = name.rsplit('/').next().unwrap_or_default();
-        if base.is_empty() || base.starts_with('.') {
+        if name.ends_with('/') {
+            continue;
+        }
+        if is_hidden(&name) {
+            tracing::warn!("tar entry {name} skipped: hidden names are not read as data");
             continue;
         }
         each(&name, Box::new(entry))?;
@@ -181,20 +190,23 @@ impl ZipEntries {
         Ok(ZipEntries { archive, next: 0 })
     }
 
-    /// The next file entry (directories and hidden names are passed over): its name and a
-    /// reader of its bytes (checked against the entry's CRC at its end).
+    /// The next file entry (directories are passed over; hidden names, e.g. `__MACOSX/._x`,
+    /// too, with a warning line): its name and a reader of its bytes (checked against the
+    /// entry's CRC at its end).
     pub fn next_entry(&mut self) -> io::Result<Option<(String, Box<dyn Read + Send + '_>)>> {
         while self.next < self.archive.len() {
             let i = self.next;
             self.next += 1;
-            let (name, skip) = {
-                let e = self.archive.by_index(i).map_err(zip_error)?;
-                let name = e.name().to_string();
-                let base = name.rsplit('/').next().unwrap_or_default();
-                let skip = e.is_dir() || base.is_empty() || base.starts_with('.');
-                (name, skip)
-            };
-            if skip {
+            let name = self
+                .archive
+                .name_for_index(i)
+                .unwrap_or_default()
+                .to_string();
+            if name.ends_with('/') {
+                continue;
+            }
+            if is_hidden(&name) {
+                tracing::warn!("zip entry {name} skipped: hidden names are not read as data");
                 continue;
             }
             let entry = self.archive.by_index(i).map_err(zip_error)?;
@@ -204,9 +216,60 @@ impl ZipEntries {
     }
 }
 
-/// Reads Hadoop's snappy block stream: blocks of `[u32 BE uncompressed length]` followed by
-/// chunks of `[u32 BE compressed length][raw snappy]` until the block's length is reached.
-struct HadoopSnappyReader<R> {
+/// A hidden archive entry: its base name or one of its directories starts with a dot, or it
+/// sits under macOS's `__MACOSX/` resource folder.
+fn is_hidden(name: &str) -> bool {
+    name.split('/')
+        .any(|part| part.starts_with('.') && part != "." && part != "..")
+        || name.starts_with("__MACOSX/")
+}
+
+/// The raw codec inside a Hadoop block stream.
+#[derive(Debug, Clone, Copy)]
+enum BlockCodec {
+    Snappy,
+    Lzo,
+}
+
+impl BlockCodec {
+    fn of(c: Compression) -> Self {
+        match c {
+            Compression::LzoDeflate => BlockCodec::Lzo,
+            _ => BlockCodec::Snappy,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            BlockCodec::Snappy => "hadoop-snappy",
+            BlockCodec::Lzo => "lzo_deflate",
+        }
+    }
+
+    fn decode(self, packed: &[u8], room: u64) -> io::Result<Vec<u8>> {
+        match self {
+            BlockCodec::Snappy => snap::raw::Decoder::new()
+                .decompress_vec(packed)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snappy: {e}"))),
+            BlockCodec::Lzo => crate::lzo::decode_chunk(packed, room as usize),
+        }
+    }
+
+    fn encode(self, data: &[u8]) -> io::Result<Vec<u8>> {
+        match self {
+            BlockCodec::Snappy => snap::raw::Encoder::new()
+                .compress_vec(data)
+                .map_err(|e| io::Error::other(format!("snappy: {e}"))),
+            BlockCodec::Lzo => crate::lzo::encode_chunk(data),
+        }
+    }
+}
+
+/// Reads Hadoop's block stream (`BlockCompressorStream`: what `SnappyCodec` and `LzoCodec`
+/// write): blocks of `[u32 BE uncompressed length]` followed by chunks of
+/// `[u32 BE compressed length][raw codec bytes]` until the block's length is reached.
+struct HadoopBlockReader<R> {
+    codec: BlockCodec,
     inner: R,
     /// Uncompressed bytes of the current block still to come.
     block_left: u64,
@@ -215,7 +278,7 @@ struct HadoopSnappyReader<R> {
     packed: Vec<u8>,
 }
 
-fn read_be_u32<R: Read>(r: &mut R) -> io::Result<Option<u32>> {
+fn read_be_u32<R: Read>(r: &mut R, codec: BlockCodec) -> io::Result<Option<u32>> {
     let mut b = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -224,7 +287,7 @@ fn read_be_u32<R: Read>(r: &mut R) -> io::Result<Option<u32>> {
             0 => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "hadoop-snappy: the stream ends inside a length",
+                    format!("{}: the stream ends inside a length", codec.name()),
                 ))
             }
             n => got += n,
@@ -233,43 +296,44 @@ fn read_be_u32<R: Read>(r: &mut R) -> io::Result<Option<u32>> {
     Ok(Some(u32::from_be_bytes(b)))
 }
 
-/// Largest chunk accepted (Hadoop writes 256 KiB blocks; a corrupt length is not allocated).
-const MAX_SNAPPY_CHUNK: u32 = 64 << 20;
+/// Largest chunk or block accepted (Hadoop writes 256 KiB blocks; a corrupt length is not
+/// allocated).
+const MAX_BLOCK_CHUNK: u32 = 64 << 20;
 
-impl<R: Read> HadoopSnappyReader<R> {
+impl<R: Read> HadoopBlockReader<R> {
     /// Decodes the next chunk into `out`; false at the end of the stream.
     fn next_chunk(&mut self) -> io::Result<bool> {
-        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+        let name = self.codec.name();
+        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {m}"));
         while self.block_left == 0 {
-            match read_be_u32(&mut self.inner)? {
+            match read_be_u32(&mut self.inner, self.codec)? {
                 None => return Ok(false),
+                Some(n) if n > MAX_BLOCK_CHUNK => {
+                    return Err(bad(format!("a block of {n} bytes is not plausible")))
+                }
                 Some(n) => self.block_left = u64::from(n),
             }
         }
-        let Some(len) = read_be_u32(&mut self.inner)? else {
-            return Err(bad("hadoop-snappy: the stream ends inside a block".into()));
+        let Some(len) = read_be_u32(&mut self.inner, self.codec)? else {
+            return Err(bad("the stream ends inside a block".into()));
         };
-        if len > MAX_SNAPPY_CHUNK {
-            return Err(bad(format!(
-                "hadoop-snappy: a chunk of {len} bytes is not plausible"
-            )));
+        if len > MAX_BLOCK_CHUNK {
+            return Err(bad(format!("a chunk of {len} bytes is not plausible")));
         }
         self.packed.resize(len as usize, 0);
         self.inner.read_exact(&mut self.packed)?;
-        self.out = snap::raw::Decoder::new()
-            .decompress_vec(&self.packed)
-            .map_err(|e| bad(format!("hadoop-snappy: {e}")))?;
+        self.out = self.codec.decode(&self.packed, self.block_left)?;
         self.pos = 0;
         let n = self.out.len() as u64;
         if n > self.block_left {
-            return Err(bad("hadoop-snappy: a chunk is longer than its block".into()));
+            return Err(bad("a chunk is longer than its block".into()));
         }
         self.block_left -= n;
         Ok(true)
     }
 }
 
-impl<R: Read> Read for HadoopSnappyReader<R> {
+impl<R: Read> Read for HadoopBlockReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.out.len() {
             if !self.next_chunk()? {
@@ -283,22 +347,21 @@ impl<R: Read> Read for HadoopSnappyReader<R> {
     }
 }
 
-/// Writes Hadoop's snappy block stream, one chunk per block of up to 256 KiB.
-pub struct HadoopSnappyWriter<W: Write> {
+/// Writes Hadoop's block stream, one chunk per block of up to 256 KiB.
+pub struct HadoopBlockWriter<W: Write> {
+    codec: BlockCodec,
     inner: W,
     buf: Vec<u8>,
 }
 
-const HADOOP_SNAPPY_BLOCK: usize = 256 * 1024;
+const HADOOP_BLOCK: usize = 256 * 1024;
 
-impl<W: Write> HadoopSnappyWriter<W> {
+impl<W: Write> HadoopBlockWriter<W> {
     fn flush_block(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let packed = snap::raw::Encoder::new()
-            .compress_vec(&self.buf)
-            .map_err(|e| io::Error::other(format!("snappy: {e}")))?;
+        let packed = self.codec.encode(&self.buf)?;
         self.inner
             .write_all(&(self.buf.len() as u32).to_be_bytes())?;
         self.inner.write_all(&(packed.len() as u32).to_be_bytes())?;
@@ -313,11 +376,11 @@ impl<W: Write> HadoopSnappyWriter<W> {
     }
 }
 
-impl<W: Write> Write for HadoopSnappyWriter<W> {
+impl<W: Write> Write for HadoopBlockWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(HADOOP_SNAPPY_BLOCK - self.buf.len());
+        let n = data.len().min(HADOOP_BLOCK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == HADOOP_SNAPPY_BLOCK {
+        if self.buf.len() == HADOOP_BLOCK {
             self.flush_block()?;
         }
         Ok(n)
@@ -338,8 +401,10 @@ pub enum Compressor<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
     /// bzip2.
     Bzip2(bzip2::write::BzEncoder<W>),
-    /// Hadoop's snappy blocks.
-    HadoopSnappy(HadoopSnappyWriter<W>),
+    /// Hadoop's snappy or LZO blocks.
+    HadoopBlocks(HadoopBlockWriter<W>),
+    /// An lzop file.
+    Lzop(crate::lzo::LzopWriter<W>),
     /// Snappy framing.
     FramingSnappy(Box<snap::write::FrameEncoder<W>>),
     /// A zip archive of one entry.
@@ -379,10 +444,14 @@ impl<W: Write> Compressor<W> {
             Compression::Bzip2 => {
                 Compressor::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::new(6)))
             }
-            Compression::HadoopSnappy => Compressor::HadoopSnappy(HadoopSnappyWriter {
-                inner: w,
-                buf: Vec::with_capacity(HADOOP_SNAPPY_BLOCK),
-            }),
+            Compression::HadoopSnappy | Compression::LzoDeflate => {
+                Compressor::HadoopBlocks(HadoopBlockWriter {
+                    codec: BlockCodec::of(c),
+                    inner: w,
+                    buf: Vec::with_capacity(HADOOP_BLOCK),
+                })
+            }
+            Compression::Lzop => Compressor::Lzop(crate::lzo::LzopWriter::new(w, entry)?),
             Compression::FramingSnappy => {
                 Compressor::FramingSnappy(Box::new(snap::write::FrameEncoder::new(w)))
             }
@@ -396,7 +465,8 @@ impl<W: Write> Compressor<W> {
             Compressor::Gzip(e) => e.finish()?,
             Compressor::Zstd(e) => e.finish()?,
             Compressor::Bzip2(e) => e.finish()?,
-            Compressor::HadoopSnappy(e) => e.finish()?,
+            Compressor::HadoopBlocks(e) => e.finish()?,
+            Compressor::Lzop(e) => e.finish()?,
             Compressor::FramingSnappy(e) => (*e).into_inner().map_err(|e| e.into_error())?,
             Compressor::Zip(z) => (*z).finish().map_err(zip_error)?.into_inner(),
             Compressor::Tgz(t) => (*t).finish()?,
@@ -413,7 +483,8 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Gzip(w) => w.write(buf),
             Compressor::Zstd(w) => w.write(buf),
             Compressor::Bzip2(w) => w.write(buf),
-            Compressor::HadoopSnappy(w) => w.write(buf),
+            Compressor::HadoopBlocks(w) => w.write(buf),
+            Compressor::Lzop(w) => w.write(buf),
             Compressor::FramingSnappy(w) => w.write(buf),
             Compressor::Zip(w) => w.write(buf),
             Compressor::Tgz(t) => t.spool.write(buf),
@@ -425,7 +496,8 @@ impl<W: Write> Write for Compressor<W> {
             Compressor::Gzip(w) => w.flush(),
             Compressor::Zstd(w) => w.flush(),
             Compressor::Bzip2(w) => w.flush(),
-            Compressor::HadoopSnappy(w) => w.flush(),
+            Compressor::HadoopBlocks(w) => w.flush(),
+            Compressor::Lzop(w) => w.flush(),
             Compressor::FramingSnappy(w) => w.flush(),
             Compressor::Zip(w) => w.flush(),
             Compressor::Tgz(t) => t.spool.flush(),
@@ -483,6 +555,8 @@ mod tests {
             Compression::Bzip2,
             Compression::HadoopSnappy,
             Compression::FramingSnappy,
+            Compression::Lzop,
+            Compression::LzoDeflate,
         ] {
             let mut w = Compressor::new(Vec::new(), c).unwrap();
             w.write_all(&data).unwrap();

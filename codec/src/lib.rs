@@ -10,6 +10,7 @@ mod datetime;
 mod decode;
 mod encode;
 pub mod hive;
+mod lzo;
 mod options;
 pub mod types;
 pub mod values;

@@ -425,13 +425,23 @@ pub fn sh_in(cmd: &str, dir: &Path) {
     );
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
+/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after) that no
+/// other test of this process has been given: the kernel may hand the same ephemeral port to
+/// two tests that ask at the same moment, and then one test talks to the other's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A throwaway MariaDB server of the test's own: its own data directory and a free loopback
