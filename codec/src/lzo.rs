@@ -78,6 +78,22 @@ fn read_u32<R: Read>(r: &mut R, what: &str) -> io::Result<u32> {
     Ok(u32::from_be_bytes(b))
 }
 
+/// The Adler-32 and CRC-32 a block carries for its data or its compressed bytes, as `flags`
+/// say (`adler` and `crc` are the two flag bits that ask for them).
+fn read_sums<R: Read>(
+    r: &mut R,
+    flags: u32,
+    adler: u32,
+    crc: u32,
+) -> io::Result<(Option<u32>, Option<u32>)> {
+    let mut one = |bit: u32| {
+        (flags & bit != 0)
+            .then(|| read_u32(r, "a block checksum"))
+            .transpose()
+    };
+    Ok((one(adler)?, one(crc)?))
+}
+
 /// Reads an lzop file: the header is checked (magic, method, header checksum), every block's
 /// checksums are verified, and the end-of-file marker must be present (a truncated file is an
 /// error, not a short read).
@@ -194,26 +210,10 @@ impl<R: Read> LzopReader<R> {
                 "a block's compressed size exceeds its size (corrupt file)",
             ));
         }
-        let sum_d = if flags & (F_ADLER32_D | F_CRC32_D) != 0 {
-            let adler = (flags & F_ADLER32_D != 0)
-                .then(|| read_u32(&mut self.inner, "a block checksum"))
-                .transpose()?;
-            let crc = (flags & F_CRC32_D != 0)
-                .then(|| read_u32(&mut self.inner, "a block checksum"))
-                .transpose()?;
-            Some((adler, crc))
-        } else {
-            None
-        };
+        let sum_d = read_sums(&mut self.inner, flags, F_ADLER32_D, F_CRC32_D)?;
         let compressed = src_len < dst_len;
         let sum_c = if compressed {
-            let adler = (flags & F_ADLER32_C != 0)
-                .then(|| read_u32(&mut self.inner, "a block checksum"))
-                .transpose()?;
-            let crc = (flags & F_CRC32_C != 0)
-                .then(|| read_u32(&mut self.inner, "a block checksum"))
-                .transpose()?;
-            Some((adler, crc))
+            Some(read_sums(&mut self.inner, flags, F_ADLER32_C, F_CRC32_C)?)
         } else {
             None
         };
@@ -247,9 +247,7 @@ impl<R: Read> LzopReader<R> {
         } else {
             std::mem::swap(&mut self.out, &mut self.packed);
         }
-        if let Some(sums) = sum_d {
-            verify(&self.out, sums)?;
-        }
+        verify(&self.out, sum_d)?;
         self.pos = 0;
         Ok(true)
     }
