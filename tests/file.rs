@@ -371,6 +371,10 @@ fn glob_and_directory_inputs_split_by_file() {
     std::fs::write(data.join("a.csv"), "1\n2\n").unwrap();
     std::fs::write(data.join("sub/b.csv"), "3\n").unwrap();
     std::fs::write(data.join(".hidden.csv"), "99\n").unwrap();
+    // A symbolic link back up the tree (a loop) and a second name of a file: each file is
+    // still read once.
+    std::os::unix::fs::symlink(&data, data.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink(data.join("a.csv"), data.join("sub/z-again.csv")).unwrap();
     let out = t.path().join("out");
     let cols = r#"[{"index":0,"type":"long"}]"#;
     let job = write_job(
@@ -382,6 +386,10 @@ fn glob_and_directory_inputs_split_by_file() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines_in(&out), ["1", "2", "3"]);
     assert_eq!(visible_files(&out).len(), 2, "one output per input file");
+    assert_stderr_has(&o, "skipped 1 hidden entry");
+    assert_stderr_has(&o, ".hidden.csv");
+    assert_stderr_has(&o, "a symbolic link to a directory already read");
+    assert_stderr_has(&o, "read already under another name");
 
     let glob = format!("{}/**/*.csv", data.display());
     let out2 = t.path().join("out2");

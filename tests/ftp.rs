@@ -23,6 +23,11 @@ struct Ftpd {
 
 impl Ftpd {
     fn start() -> Ftpd {
+        Ftpd::start_with(&[], None)
+    }
+
+    /// A server with extra environment (see tests/ftpd.py) and, with `cert`, explicit FTPS.
+    fn start_with(env: &[(&str, &str)], cert: Option<&Path>) -> Ftpd {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(&root).unwrap();
@@ -34,6 +39,8 @@ impl Ftpd {
             .arg(&port_file)
             .arg(USER)
             .arg(PASSWORD)
+            .args(cert)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -235,4 +242,161 @@ fn bytes_under(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// `timeout` bounds every wait on the server: one that accepts the connection and never greets,
+/// and one that stops sending in the middle of a download, both fail the job in seconds
+/// instead of hanging it. A file that arrives whole but does not decode (a wrong `compress`) is
+/// not retried: it would read the same again.
+#[test]
+fn ftp_timeouts_end_silent_and_stalled_servers_and_bad_bytes_are_not_retried() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let no_retry = r#"{"retry": {"count": 0}}"#;
+    let run = |name: &str, reader: String, setting: &str| {
+        let jobfile = write_job(t.path(), name, &job(setting, &reader, &file_writer(&out)));
+        let child = Command::new(bin())
+            .current_dir(t.path())
+            .args(["run", jobfile.to_str().unwrap(), "--no-progress"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let o = wait_or_hang(child, Duration::from_secs(60));
+        (o, start.elapsed())
+    };
+
+    // A server that accepts and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(1) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+        drop(conns);
+    });
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{"protocol": "ftp", "host": "127.0.0.1",
+            "port": {port}, "username": "u", "password": "p", "timeout": 1500,
+            "path": ["/a.csv"], "column": {COLUMNS}}}}}"#
+    );
+    let (o, took) = run("silent", reader, no_retry);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "the server sent no FTP greeting within 1.5s (timeout)");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    drop(held);
+
+    // A download that stalls after its first chunk.
+    let s = Ftpd::start_with(&[("FTPD_STALL_DOWNLOADS", "1")], None);
+    let big: String = (0..100_000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(s.root.join("big.csv"), &big).unwrap();
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/big.csv"], "column": {COLUMNS}}}}}"#,
+        s.conn(PASSWORD, r#", "timeout": 1500"#)
+    );
+    // A failed transfer is retried (once here), then fails the job.
+    let (o, took) = run(
+        "stalled",
+        reader,
+        r#"{"retry": {"count": 1, "backoff": "100ms"}}"#,
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "ftp://127.0.0.1:");
+    assert_stderr_has(&o, "/big.csv");
+    assert_stderr_has(&o, "the server sent no data within 1.5s (timeout)");
+    assert_stderr_has(&o, "retrying in 100ms (attempt 2 of 2)");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(visible_files(&out).is_empty(), "nothing published");
+
+    // Plain CSV read as gzip: a final error, not a retry.
+    let s = Ftpd::start();
+    std::fs::write(s.root.join("plain.csv"), "1,a\n2,b\n3,c\n4,d\n").unwrap();
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/plain.csv"], "compress": "gzip",
+            "column": {COLUMNS}}}}}"#,
+        s.conn(PASSWORD, "")
+    );
+    let (o, _) = run("wrong_codec", reader, "{}");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "/plain.csv: I/O error: invalid gzip header");
+    assert!(!stderr(&o).contains("retrying"), "{}", stderr(&o));
+}
+
+/// Explicit FTPS (AUTH TLS) against a server whose certificate is signed by a CA made here:
+/// trusted through `tlsCaFile`, the rows go both ways; without it (the Mozilla roots) the
+/// certificate is refused and nothing is read.
+#[test]
+fn ftps_with_a_private_ca_reads_and_writes_and_an_untrusted_certificate_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // A CA, and a server certificate for 127.0.0.1 signed by it (a self-signed CA certificate
+    // cannot serve as the server's own).
+    sh_in(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=datasync-test-ca \
+           -keyout ca.key -out ca.pem 2>/dev/null && \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr \
+           2>/dev/null && \
+         printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > ext.cnf && \
+         openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+           -extfile ext.cnf -out srv.pem 2>/dev/null && \
+         cat srv.pem srv.key > server.pem",
+        d,
+    );
+    let s = Ftpd::start_with(&[], Some(&d.join("server.pem")));
+    std::fs::write(s.root.join("in.csv"), "1,one\n2,\"two, quoted\"\n").unwrap();
+    let ftps = |extra: &str| {
+        format!(
+            r#""protocol": "ftps", "host": "127.0.0.1", "port": {}, "username": "{USER}",
+               "password": "{PASSWORD}" {extra}"#,
+            s.port
+        )
+    };
+    let trusted = format!(r#", "tlsCaFile": "{}""#, d.join("ca.pem").display());
+
+    let out = d.join("out");
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in.csv"], "column": {COLUMNS}}}}}"#,
+        ftps(&trusted)
+    );
+    let (o, _d) = run_job("ftps_read", &job("{}", &reader, &file_writer(&out)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out), ["1,one", "2,\"two, quoted\""]);
+    assert!(
+        !stderr(&o).contains("unencrypted"),
+        "FTPS is not warned about as plain FTP: {}",
+        stderr(&o)
+    );
+
+    let src = d.join("src.csv");
+    std::fs::write(&src, "10,ten\n").unwrap();
+    let local_reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {COLUMNS}}}}}"#,
+        src.display()
+    );
+    let writer = format!(
+        r#"{{"name": "ftpwriter", "parameter": {{{}, "path": "/up", "fileName": "t",
+            "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        ftps(&trusted)
+    );
+    let (o, _d) = run_job("ftps_write", &job("{}", &local_reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let up: Vec<String> = std::fs::read_dir(s.root.join("up"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(up, ["10,ten\n"]);
+
+    // Not trusted: refused at the TLS handshake, nothing read.
+    let out2 = d.join("out2");
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in.csv"], "column": {COLUMNS}}}}}"#,
+        ftps("")
+    );
+    let (o, _d) = run_job("ftps_untrusted", &job("{}", &reader, &file_writer(&out2)));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "certificate rejected");
+    assert!(!out2.exists() || visible_files(&out2).is_empty());
 }

@@ -3,15 +3,16 @@
 Usage: ftpd.py ROOT PORT_FILE USER PASSWORD [CERT_PEM]
 Serves ROOT to USER/PASSWORD with every permission, binds an ephemeral port on 127.0.0.1 and
 writes it to PORT_FILE once it listens. With CERT_PEM (certificate and key in one PEM file) it
-is an explicit FTPS server that requires TLS on the control and data connections. Runs until
-killed.
+is an explicit FTPS server that requires TLS on the control and data connections. With
+FTPD_STALL_DOWNLOADS=1 in the environment, a download sends its first chunk and then stalls
+(a throttle of 1 byte/s), as a server that stops answering mid-transfer. Runs until killed.
 """
 import logging
 import os
 import sys
 
 from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
 
 
@@ -28,6 +29,10 @@ def main():
     else:
         handler = FTPHandler
     handler.authorizer = authorizer
+    if os.environ.get("FTPD_STALL_DOWNLOADS") == "1":
+        dtp = ThrottledDTPHandler
+        dtp.write_limit = 1
+        handler.dtp_handler = dtp
     server = FTPServer(("127.0.0.1", 0), handler)
     tmp = port_file + ".tmp"
     with open(tmp, "w") as f:

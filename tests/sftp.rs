@@ -296,8 +296,10 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines, vec!["1,a", "2,b", "3,c", "9,z"]);
-    // ...no deeper than maxTraversalLevel: no file, and the job fails before the writer
-    // prepares anything.
+    assert_stderr_has(&o, "skipped 1 hidden entry");
+    assert_stderr_has(&o, "/in/.hidden");
+    // ...no deeper than maxTraversalLevel: a directory below it fails the job (DataX does the
+    // same) before the writer prepares anything.
     let shallow = t.path().join("shallow");
     let r = sftp_reader(
         &s,
@@ -307,6 +309,10 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     );
     let (o, _d) = run_job("shallow", &job(SETTING, &r, &file_writer(&shallow)));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "more than maxTraversalLevel 2 directories below the path",
+    );
     assert!(!shallow.exists(), "the writer prepared nothing");
     // gzip input.
     let (o, lines) = run(

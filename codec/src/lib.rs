@@ -51,19 +51,12 @@ pub enum CodecError {
     Arrow(#[from] arrow_schema::ArrowError),
 }
 
-impl CodecError {
-    /// I/O errors may be transient (network filesystems, SFTP); format errors are not.
-    pub fn is_retriable(&self) -> bool {
-        matches!(self, CodecError::Io { .. })
-    }
-}
-
+/// Final, never retriable from here: an I/O error under the decoder is as often bytes that do
+/// not decompress (a wrong `compress`, a corrupt file: they read the same way again) as a lost
+/// connection. A reader that owns a transport marks a failed transfer retriable itself (see
+/// the SFTP/FTP reader).
 impl From<CodecError> for datasync_engine::PluginError {
     fn from(e: CodecError) -> Self {
-        if e.is_retriable() {
-            datasync_engine::PluginError::retriable(e)
-        } else {
-            datasync_engine::PluginError::new(e)
-        }
+        datasync_engine::PluginError::new(e)
     }
 }

@@ -41,6 +41,12 @@ impl PluginError {
             error: error.into(),
         }
     }
+    /// The same error, marked transient (the caller knows its cause was, e.g. a transfer that
+    /// failed under a decoder).
+    pub fn into_retriable(mut self) -> Self {
+        self.retriable = true;
+        self
+    }
     /// Whether a retry may help.
     pub fn is_retriable(&self) -> bool {
         self.retriable

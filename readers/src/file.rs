@@ -85,8 +85,12 @@ impl Reader for FileReader {
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let patterns = self.text.paths.clone();
         let files = datasync_engine::plugin::blocking(move || {
-            crate::paths::expand_paths(&patterns, |n| n.starts_with('.'))
-                .map_err(FileReaderError::from)
+            let mut skipped = Vec::new();
+            let files = crate::paths::expand_paths(&patterns, |n| n.starts_with('.'), &mut skipped)
+                .map_err(FileReaderError::from)?;
+            let skipped: Vec<String> = skipped.iter().map(|p| p.display().to_string()).collect();
+            crate::paths::warn_skipped(&patterns.join(", "), &skipped);
+            Ok::<_, FileReaderError>(files)
         })
         .await?;
         Ok(files

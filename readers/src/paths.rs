@@ -31,45 +31,73 @@ fn hidden_below(path: &Path, skip: usize, hidden: fn(&str) -> bool) -> bool {
         .any(|c| hidden(&c.as_os_str().to_string_lossy()))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, hidden: fn(&str) -> bool) -> Result<(), PathError> {
-    let io = |source| PathError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    entries.sort();
-    for p in entries {
-        if is_hidden(&p, hidden) {
-            continue;
+/// What listing collects: the files, the directories already walked (by their real path, so
+/// a symbolic link back up the tree is walked once) and the hidden names skipped.
+struct Listing {
+    hidden: fn(&str) -> bool,
+    files: Vec<PathBuf>,
+    walked: std::collections::HashSet<PathBuf>,
+    skipped: Vec<PathBuf>,
+}
+
+impl Listing {
+    fn walk(&mut self, dir: &Path) -> Result<(), PathError> {
+        let io = |source| PathError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let real = std::fs::canonicalize(dir).map_err(io)?;
+        if !self.walked.insert(real.clone()) {
+            tracing::warn!(
+                "{}: not walked again: it is {} (a symbolic link to a directory already read)",
+                dir.display(),
+                real.display()
+            );
+            return Ok(());
         }
-        if p.is_dir() {
-            walk(&p, out, hidden)?;
-        } else {
-            out.push(p);
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        entries.sort();
+        for p in entries {
+            if is_hidden(&p, self.hidden) {
+                self.skipped.push(p);
+                continue;
+            }
+            if p.is_dir() {
+                self.walk(&p)?;
+            } else {
+                self.files.push(p);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Expands files, directories and globs into a sorted, de-duplicated file list; names for
-/// which `hidden` holds are skipped below a directory or a glob's literal prefix.
+/// which `hidden` holds are skipped below a directory or a glob's literal prefix and listed
+/// in `skipped`. A file reached by two paths (a symbolic link) is listed once.
 pub fn expand_paths(
     patterns: &[String],
     hidden: fn(&str) -> bool,
+    skipped: &mut Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, PathError> {
-    let mut files = Vec::new();
+    let mut l = Listing {
+        hidden,
+        files: Vec::new(),
+        walked: Default::default(),
+        skipped: Vec::new(),
+    };
     for pat in patterns {
-        let before = files.len();
+        let before = l.files.len();
         let p = Path::new(pat);
         if p.is_dir() {
-            walk(p, &mut files, hidden)?;
+            l.walk(p)?;
         } else if p.exists() {
             // A regular file, or a FIFO/device a scheduler hands over.
-            files.push(p.to_path_buf());
+            l.files.push(p.to_path_buf());
         } else if pat.contains(['*', '?', '[']) {
             // Like directories, globs skip hidden names (staging directories among them); the
             // glob crate's `**` does not, so hidden parts below the literal prefix are checked here.
@@ -87,8 +115,13 @@ pub fn expand_paths(
                         source: e.into(),
                     }
                 })?;
-                if path.is_file() && !hidden_below(&path, literal, hidden) {
-                    files.push(path);
+                if !path.is_file() {
+                    continue;
+                }
+                if hidden_below(&path, literal, hidden) {
+                    l.skipped.push(path);
+                } else {
+                    l.files.push(path);
                 }
             }
         } else {
@@ -100,13 +133,52 @@ pub fn expand_paths(
                 ),
             });
         }
-        if files.len() == before {
+        if l.files.len() == before {
             return Err(PathError::NoFiles(pat.clone()));
         }
     }
+    let mut files = l.files;
     files.sort();
     files.dedup();
+    // The same file under two names (a symbolic link) is read once, under its first name.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| match std::fs::canonicalize(f) {
+        Ok(real) => {
+            let first = seen.insert(real.clone());
+            if !first {
+                tracing::warn!(
+                    "{}: not read again: it is {} (read already under another name)",
+                    f.display(),
+                    real.display()
+                );
+            }
+            first
+        }
+        Err(_) => true,
+    });
+    skipped.extend(l.skipped);
     Ok(files)
+}
+
+/// Says which hidden entries a listing of `location` skipped (names starting with '.', e.g.
+/// another job's staging), so that reading less than the path names is never silent.
+pub fn warn_skipped(location: &str, skipped: &[String]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = skipped.iter().take(5).map(String::as_str).collect();
+    tracing::warn!(
+        "{location}: skipped {} hidden entr{} (names starting with '.', such as another job's \
+         staging): {}{}",
+        skipped.len(),
+        if skipped.len() == 1 { "y" } else { "ies" },
+        shown.join(", "),
+        if skipped.len() > shown.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    );
 }
 
 /// Size and modification time of a local file (`--resume` compares them), or `None` when it

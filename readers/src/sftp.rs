@@ -13,9 +13,25 @@ use datasync_engine::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// The remote file's byte stream, remembering whether the transfer itself failed (as opposed
+/// to a decoder above it).
+struct Transport {
+    inner: Box<dyn Read + Send>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| {
+            self.failed.store(true, Ordering::Relaxed);
+        })
+    }
+}
 
 /// Read buffer: libssh2 splits one large read into many requests in flight.
 const READ_BUFFER: usize = 4 << 20;
@@ -100,7 +116,9 @@ impl Reader for SftpReader {
                 let c = r.conn.connect()?;
                 let mut files = Vec::new();
                 for pat in &r.text.paths {
-                    files.extend(c.expand(pat, r.max_depth)?);
+                    let mut skipped = Vec::new();
+                    files.extend(c.expand(pat, r.max_depth, &mut skipped)?);
+                    crate::paths::warn_skipped(&c.url(pat), &skipped);
                 }
                 files.sort_by(|a, b| a.path.cmp(&b.path));
                 files.dedup_by(|a, b| a.path == b.path);
@@ -142,6 +160,11 @@ impl ReaderTask for SftpTask {
             let c = r.conn.connect().map_err(PluginError::from)?;
             let location = c.url(&path);
             let f = c.into_reader(Path::new(&path)).map_err(PluginError::from)?;
+            let transfer_failed = Arc::new(AtomicBool::new(false));
+            let f = Transport {
+                inner: f,
+                failed: transfer_failed.clone(),
+            };
             crate::text::decode_file(
                 Box::new(BufReader::with_capacity(READ_BUFFER, f)),
                 &r.text,
@@ -150,12 +173,24 @@ impl ReaderTask for SftpTask {
                 ctx,
             )
             .map_err(|e| match e {
-                crate::text::TextError::Io(source) => SftpError::Io {
-                    action: "cannot read",
-                    path,
+                // Only a failed transfer is worth another try; bytes that arrived and do not
+                // decode (a wrong compress, a corrupt file) would fail the same way again.
+                crate::text::TextError::Io(source) if transfer_failed.load(Ordering::Relaxed) => {
+                    SftpError::Io {
+                        action: "cannot read",
+                        path,
+                        source,
+                    }
+                    .into()
+                }
+                crate::text::TextError::Io(source) => SftpError::Decode {
+                    path: location,
                     source,
                 }
                 .into(),
+                crate::text::TextError::Plugin(p) if transfer_failed.load(Ordering::Relaxed) => {
+                    p.into_retriable()
+                }
                 crate::text::TextError::Plugin(p) => p,
             })
         })

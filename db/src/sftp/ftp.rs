@@ -6,9 +6,10 @@ use super::config::ConnectPattern;
 use super::remote::{Entry, Upload};
 use super::{SftpConnConfig, SftpError};
 use std::io::{Read, Write};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 use suppaftp::list::{File as ListedFile, ListParser};
 use suppaftp::types::FileType;
 use suppaftp::{
@@ -19,6 +20,8 @@ use suppaftp::{
 /// stream type is private to suppaftp, so it is held behind this trait).
 trait Transfer: Read + Write + Send {
     fn finish(self: Box<Self>) -> FtpResult<()>;
+    /// The data connection's socket (for its timeouts).
+    fn socket(&self) -> &std::net::TcpStream;
 }
 
 impl<T: TlsStream + Send> Transfer for TransferStream<T>
@@ -28,6 +31,36 @@ where
     fn finish(self: Box<Self>) -> FtpResult<()> {
         TransferStream::finish(*self)
     }
+    fn socket(&self) -> &std::net::TcpStream {
+        self.get_ref().get_ref()
+    }
+}
+
+/// Whether a socket error is the job's `timeout` running out.
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Says "timed out" for a socket timeout (the OS says "Resource temporarily unavailable").
+fn explain_timeout(e: std::io::Error, timeout: Duration, what: &str) -> std::io::Error {
+    if is_timeout(&e) {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the server sent no {what} within {timeout:?} (timeout)"),
+        )
+    } else {
+        e
+    }
+}
+
+/// Applies the job's `timeout` to both directions of a socket, so a server that stops
+/// answering fails the task instead of hanging it.
+fn set_timeouts(tcp: &std::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))
 }
 
 /// A logged-in FTP control connection.
@@ -35,6 +68,7 @@ pub struct FtpConn {
     stream: Mutex<RustlsFtpStream>,
     addr: String,
     secure: bool,
+    timeout: Duration,
 }
 
 fn call_err(action: &'static str, path: &Path) -> impl FnOnce(FtpError) -> SftpError {
@@ -54,7 +88,7 @@ impl SftpConnConfig {
     /// Connects and logs in over plain FTP.
     pub(super) fn connect_ftp(&self) -> Result<FtpConn, SftpError> {
         let addr = self.addr();
-        let timeout = self.timeout.0.max(std::time::Duration::from_secs(1));
+        let timeout = self.timeout.0.max(Duration::from_secs(1));
         let cerr = |source: std::io::Error| SftpError::Connect {
             addr: addr.clone(),
             source,
@@ -69,19 +103,34 @@ impl SftpConnConfig {
                     "no address",
                 ))
             })?;
-        let mut ftp = RustlsFtpStream::connect_timeout(sock, timeout).map_err(|e| match e {
-            FtpError::ConnectionError(source) => cerr(source),
-            other => SftpError::Ftp {
-                action: "cannot connect to",
-                path: addr.clone(),
-                source: other,
-            },
-        })?;
-        {
-            let tcp = ftp.get_ref();
-            let _ = tcp.set_read_timeout(Some(timeout));
-            let _ = tcp.set_write_timeout(Some(timeout));
-        }
+        // The socket gets its timeouts before the server's greeting is read: a server that
+        // accepts and never speaks must not hang the job.
+        let tcp = std::net::TcpStream::connect_timeout(&sock, timeout).map_err(cerr)?;
+        set_timeouts(&tcp, timeout).map_err(cerr)?;
+        let mut ftp = RustlsFtpStream::connect_with_stream(tcp)
+            .map_err(|e| match e {
+                FtpError::ConnectionError(source) if is_timeout(&source) => {
+                    cerr(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "connected, but the server sent no FTP greeting within {:?} (timeout)",
+                            timeout
+                        ),
+                    ))
+                }
+                FtpError::ConnectionError(source) => cerr(source),
+                other => SftpError::Ftp {
+                    action: "no FTP greeting from",
+                    path: addr.clone(),
+                    source: other,
+                },
+            })?
+            .passive_stream_builder(move |data: SocketAddr| {
+                let tcp = std::net::TcpStream::connect_timeout(&data, timeout)
+                    .map_err(FtpError::ConnectionError)?;
+                set_timeouts(&tcp, timeout).map_err(FtpError::ConnectionError)?;
+                Ok(tcp)
+            });
         if self.protocol == super::SftpProtocol::Ftps {
             let roots = crate::tls::root_store(self.tls_ca_file.as_deref(), "tlsCaFile").map_err(
                 |source| SftpError::Io {
@@ -127,7 +176,7 @@ impl SftpConnConfig {
             Path::new(&addr),
         ))?;
         if self.connect_pattern == Some(ConnectPattern::Port) {
-            ftp.set_mode(Mode::Active);
+            ftp = ftp.active_mode(timeout);
         } else {
             ftp.set_mode(Mode::Passive);
         }
@@ -135,6 +184,7 @@ impl SftpConnConfig {
             stream: Mutex::new(ftp),
             addr,
             secure: self.protocol == super::SftpProtocol::Ftps,
+            timeout,
         })
     }
 }
@@ -259,9 +309,16 @@ impl FtpConn {
         let data = self
             .with(|f| f.retr_as_stream(&p))
             .map_err(call_err("cannot open", path))?;
+        // Active-mode data sockets are accepted inside the client; timeouts are set here.
+        set_timeouts(data.socket(), self.timeout).map_err(|source| SftpError::Io {
+            action: "cannot set the timeout of the download of",
+            path: p.clone(),
+            source,
+        })?;
         Ok(Box::new(FtpRead {
             data: Some(Box::new(data)),
             path: path.to_path_buf(),
+            timeout: self.timeout,
             _conn: self,
         }))
     }
@@ -271,6 +328,11 @@ impl FtpConn {
         let data = self
             .with(|f| f.put_with_stream(&p))
             .map_err(call_err("cannot create", path))?;
+        set_timeouts(data.socket(), self.timeout).map_err(|source| SftpError::Io {
+            action: "cannot set the timeout of the upload of",
+            path: p.clone(),
+            source,
+        })?;
         Ok(Box::new(FtpUpload {
             data: Some(Box::new(data)),
             path: path.to_path_buf(),
@@ -284,6 +346,7 @@ impl FtpConn {
 struct FtpRead {
     data: Option<Box<dyn Transfer>>,
     path: PathBuf,
+    timeout: Duration,
     _conn: FtpConn,
 }
 
@@ -292,7 +355,9 @@ impl Read for FtpRead {
         let Some(data) = self.data.as_mut() else {
             return Ok(0);
         };
-        let n = data.read(buf)?;
+        let n = data
+            .read(buf)
+            .map_err(|e| explain_timeout(e, self.timeout, "data"))?;
         if n == 0 && !buf.is_empty() {
             if let Some(done) = self.data.take() {
                 done.finish().map_err(|e| {

@@ -113,6 +113,29 @@ pub enum SftpError {
         #[source]
         source: suppaftp::FtpError,
     },
+    /// The bytes arrived but do not decode (a wrong `compress`, a truncated or corrupt
+    /// file): reading them again gives the same, so this is final.
+    #[error("cannot decode {path}")]
+    Decode {
+        /// The remote location.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory below the path is deeper than `maxTraversalLevel`.
+    #[error(
+        "{dir} on {addr} is more than maxTraversalLevel {max} directories below the path (a \
+         symbolic link loop?): raise maxTraversalLevel or name the files to read"
+    )]
+    TooDeep {
+        /// host:port
+        addr: String,
+        /// The directory.
+        dir: String,
+        /// The limit.
+        max: usize,
+    },
     /// No remote file matched.
     #[error("no file on {addr} matches {pattern}")]
     NoFiles {
@@ -134,7 +157,7 @@ impl From<SftpError> for datasync_engine::PluginError {
 }
 
 impl SftpError {
-    /// Whether retrying may help (network trouble, not a refusal).
+    /// Whether retrying may help (network trouble, not a refusal or bytes that do not decode).
     pub fn is_retriable(&self) -> bool {
         matches!(
             self,

@@ -219,24 +219,24 @@ impl RemoteConn {
         }
     }
 
-    fn walk(
-        &self,
-        dir: &Path,
-        depth: usize,
-        max_depth: usize,
-        out: &mut Vec<RemoteFile>,
-    ) -> Result<(), SftpError> {
-        if depth > max_depth {
-            return Ok(());
+    fn walk(&self, dir: &Path, depth: usize, w: &mut Walk<'_>) -> Result<(), SftpError> {
+        if depth > w.max_depth {
+            // DataX stops here too: silently reading less than the path names is not an option.
+            return Err(SftpError::TooDeep {
+                addr: self.addr().to_string(),
+                dir: dir.display().to_string(),
+                max: w.max_depth,
+            });
         }
         for e in self.list(dir)? {
             if hidden(&e.path) {
+                w.hidden.push(e.path.display().to_string());
                 continue;
             }
             if e.is_dir {
-                self.walk(&e.path, depth + 1, max_depth, out)?;
+                self.walk(&e.path, depth + 1, w)?;
             } else {
-                out.push(RemoteFile {
+                w.out.push(RemoteFile {
                     path: e.path.display().to_string(),
                     size: e.size,
                 });
@@ -246,11 +246,11 @@ impl RemoteConn {
     }
 
     /// Adds a file, or the files below a directory.
-    fn add(&self, e: &Entry, max_depth: usize, out: &mut Vec<RemoteFile>) -> Result<(), SftpError> {
+    fn add(&self, e: &Entry, w: &mut Walk<'_>) -> Result<(), SftpError> {
         if e.is_dir {
-            self.walk(&e.path, 1, max_depth, out)
+            self.walk(&e.path, 1, w)
         } else {
-            out.push(RemoteFile {
+            w.out.push(RemoteFile {
                 path: e.path.display().to_string(),
                 size: e.size,
             });
@@ -258,14 +258,25 @@ impl RemoteConn {
         }
     }
 
-    /// Expands a remote file, directory (walked up to `max_depth` levels, hidden names skipped)
-    /// or glob (`*`/`?` in any path component) into files.
-    pub fn expand(&self, pattern: &str, max_depth: usize) -> Result<Vec<RemoteFile>, SftpError> {
+    /// Expands a remote file, directory (walked up to `max_depth` levels: a deeper directory is
+    /// an error) or glob (`*`/`?` in any path component) into files. Hidden names (starting
+    /// with '.') below the path are skipped and added to `skipped`.
+    pub fn expand(
+        &self,
+        pattern: &str,
+        max_depth: usize,
+        skipped: &mut Vec<String>,
+    ) -> Result<Vec<RemoteFile>, SftpError> {
         let mut out = Vec::new();
+        let mut w = Walk {
+            max_depth,
+            out: &mut out,
+            hidden: skipped,
+        };
         if !has_glob(pattern) {
             let p = Path::new(pattern);
             match self.stat(p)? {
-                Some(e) => self.add(&e, max_depth, &mut out)?,
+                Some(e) => self.add(&e, &mut w)?,
                 None => {
                     return Err(SftpError::NoFiles {
                         addr: self.addr().to_string(),
@@ -286,7 +297,7 @@ impl RemoteConn {
                         let p = base.join(part);
                         if last {
                             if let Some(e) = self.stat(&p)? {
-                                self.add(&e, max_depth, &mut out)?;
+                                self.add(&e, &mut w)?;
                             }
                         } else {
                             next.push(p);
@@ -302,11 +313,16 @@ impl RemoteConn {
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();
-                        if name.starts_with('.') || !glob_match(part, &name) {
+                        if !glob_match(part, &name) {
+                            continue;
+                        }
+                        // A glob part that itself starts with '.' asks for hidden names.
+                        if name.starts_with('.') && !part.starts_with('.') {
+                            w.hidden.push(e.path.display().to_string());
                             continue;
                         }
                         if last {
-                            self.add(&e, max_depth, &mut out)?;
+                            self.add(&e, &mut w)?;
                         } else if e.is_dir {
                             next.push(e.path);
                         }
@@ -325,6 +341,13 @@ impl RemoteConn {
         out.dedup_by(|a, b| a.path == b.path);
         Ok(out)
     }
+}
+
+/// What a directory walk collects.
+struct Walk<'a> {
+    max_depth: usize,
+    out: &'a mut Vec<RemoteFile>,
+    hidden: &'a mut Vec<String>,
 }
 
 /// An SFTP file read, with the session it needs.

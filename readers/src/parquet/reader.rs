@@ -247,7 +247,10 @@ impl ParquetReader {
         let mut files = Vec::new();
         for pat in &self.paths {
             let root = pattern_root(pat);
-            for f in expand_paths(std::slice::from_ref(pat), is_hidden_name)? {
+            // Hive's hidden names (_SUCCESS, .hive-staging) are skipped without a word: they
+            // are never table data.
+            let mut hidden = Vec::new();
+            for f in expand_paths(std::slice::from_ref(pat), is_hidden_name, &mut hidden)? {
                 let parts = partitions_of(&f, &root);
                 let keep = self.filter.iter().all(|(k, want)| {
                     parts.iter().any(|(pk, pv)| {
