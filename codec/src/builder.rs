@@ -281,9 +281,10 @@ impl ColBuf {
 
 fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
     match (f, time) {
-        (Some(_), _) => {
-            "a date in the column's format (years 0001-9999, no leap second :60)".into()
-        }
+        (Some(f), _) => format!(
+            "a date in the format \"{}\" (years 0001-9999, no leap second :60)",
+            f.spec()
+        ),
         (None, false) => "a date (YYYY-MM-DD; set \"format\" for others)".into(),
         (None, true) => {
             "a date-time (YYYY-MM-DD[ HH:MM:SS[.ffffff]]; set \"format\" for others)".into()

@@ -8,6 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 /// A date format from `dateFormat` / a column's `format`.
 #[derive(Debug, Clone)]
 pub struct DateFormat {
+    /// The pattern as the job wrote it (for messages).
+    spec: String,
     strftime: String,
     /// What parsing uses: `strftime` with a zone name (`%Z`, which chrono cannot read) as an
     /// offset.
@@ -32,15 +34,20 @@ struct Clock24 {
 /// dates).
 const CLOCK24_MARK: char = '\u{E000}';
 
+/// Stands for a Java `X` (ISO 8601 offset) in the pattern: written as `Z` (values are UTC),
+/// read as `Z`, `+08`, `+0800` or `+08:00`, as Java reads it.
+const ISO_OFFSET_MARK: char = '\u{E001}';
+
 impl DateFormat {
     /// Parses a Java pattern (`yyyy-MM-dd HH:mm:ss.SSS`) or, if it contains `%`, a strftime one.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (strftime, clock24) = if spec.contains('%') {
+        let (pattern, clock24) = if spec.contains('%') {
             (spec.to_string(), None)
         } else {
             let j = java_to_strftime(spec)?;
             (j.strftime, j.clock24)
         };
+        let strftime = pattern.replace(ISO_OFFSET_MARK, "Z");
         let invalid = |_| format!("\"{spec}\" is not a valid date format");
         let items = StrftimeItems::new(&strftime)
             .parse_to_owned()
@@ -64,9 +71,11 @@ impl DateFormat {
             || strftime.contains("9f");
         let zoned = ["%z", "%:z", "%#z", "%Z"]
             .iter()
-            .any(|t| strftime.contains(t));
+            .any(|t| strftime.contains(t))
+            || pattern.contains(ISO_OFFSET_MARK);
         Ok(DateFormat {
-            parse_strftime: strftime.replace("%Z", "%#z"),
+            spec: spec.to_string(),
+            parse_strftime: pattern.replace("%Z", "%#z").replace(ISO_OFFSET_MARK, "%#z"),
             strftime,
             items,
             has_time,
@@ -119,6 +128,11 @@ impl DateFormat {
     /// Parses a date (a pattern with a time part must match the whole text too).
     pub fn parse_date(&self, s: &str) -> Option<NaiveDate> {
         self.parse_datetime(s).map(|dt| dt.date())
+    }
+
+    /// The pattern as the job wrote it.
+    pub fn spec(&self) -> &str {
+        &self.spec
     }
 
     /// Whether the pattern has a time of day (otherwise formatting a timestamp would drop it).
@@ -234,7 +248,11 @@ fn java_to_strftime(p: &str) -> Result<JavaPattern, String> {
             ('E', 1..=3) => "%a",
             ('E', _) => "%A",
             ('Z', _) => "%z",
-            ('X', _) => "%:z",
+            ('X', _) => {
+                out.push(ISO_OFFSET_MARK);
+                i += n;
+                continue;
+            }
             (c, _) if c.is_ascii_alphabetic() => {
                 return Err(format!(
                     "date format \"{p}\": pattern letter '{c}' is not supported"
@@ -462,6 +480,40 @@ mod tests {
             .unwrap()
             .and_hms_opt(h, mi, 0)
             .unwrap()
+    }
+
+    #[test]
+    fn iso_offset_x_reads_zulu_and_every_width_and_writes_zulu() {
+        for spec in [
+            "yyyy-MM-dd'T'HH:mm:ssX",
+            "yyyy-MM-dd'T'HH:mm:ssXX",
+            "yyyy-MM-dd'T'HH:mm:ssXXX",
+        ] {
+            let f = DateFormat::parse(spec).unwrap();
+            for (text, hour) in [
+                ("2024-01-02T03:04:05Z", 3),
+                ("2024-01-02T11:04:05+08", 3),
+                ("2024-01-02T11:04:05+0800", 3),
+                ("2024-01-02T11:04:05+08:00", 3),
+                ("2024-01-02T01:04:05-02", 3),
+            ] {
+                let dt = f.parse_datetime(text);
+                assert_eq!(
+                    dt,
+                    NaiveDate::from_ymd_opt(2024, 1, 2).and_then(|d| d.and_hms_opt(hour, 4, 5)),
+                    "{spec} {text}"
+                );
+            }
+            assert!(
+                f.parse_datetime("2024-01-02T03:04:05").is_none(),
+                "{spec}: no offset"
+            );
+            assert_eq!(
+                formatted(&f, at(2024, 1, 2, 3, 4)),
+                "2024-01-02T03:04:00Z",
+                "{spec}"
+            );
+        }
     }
 
     #[test]

@@ -158,18 +158,33 @@ fn decode_delimited<S: DecodeSink>(
     sink: &mut S,
 ) -> Result<(), S::Error> {
     let dialect = &opts.csv;
+    let quote = dialect.quote.unwrap_or(b'"');
+    let quoting = dialect.quoting.unwrap_or(opts.format == FileFormat::Csv);
+    // Backslash escapes inside quotes (DataX's escapeMode 2) are rewritten before the parser,
+    // which then sees doubled quotes (see `unescape`).
+    let reader: Box<dyn BufRead + '_> = if dialect.backslash_escape && quoting {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            crate::unescape::Unescape::new(
+                reader,
+                quote,
+                opts.delimiter,
+                dialect.terminator,
+                dialect.comment,
+            ),
+        ))
+    } else {
+        reader
+    };
     let mut builder = csv::ReaderBuilder::new();
     builder
         .delimiter(opts.delimiter)
         .has_headers(false)
         .flexible(true)
-        .quoting(dialect.quoting.unwrap_or(opts.format == FileFormat::Csv))
-        .quote(dialect.quote.unwrap_or(b'"'))
+        .quoting(quoting)
+        .quote(quote)
         .comment(dialect.comment)
         .buffer_capacity(1 << 16);
-    if dialect.backslash_escape {
-        builder.escape(Some(b'\\')).double_quote(false);
-    }
     if dialect.trim {
         builder.trim(csv::Trim::Fields);
     }

@@ -13,6 +13,7 @@ pub mod hive;
 mod lzo;
 mod options;
 pub mod types;
+mod unescape;
 pub mod values;
 
 pub use builder::TextBatchBuilder;

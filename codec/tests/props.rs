@@ -299,7 +299,7 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
         bytes: 1 << 20,
     };
     let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(
-        b"#note\n'a;\\'b' ;  c \nd;e\n".to_vec(),
+        b"#note\n'a;\\'b' ;  c \nd;e\n'l1\\nl2\\t\\x41\\\\';f\n".to_vec(),
     ));
     decode_stream(input, &read.opts, &read.columns, batch, "c.csv", &mut sink).unwrap();
     assert!(sink.dirty.is_empty(), "{:?}", sink.dirty);
@@ -310,8 +310,9 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
             .map(|r| a.value(r).to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(col(0), ["a;'b", "d"]);
-    assert_eq!(col(1), ["c", "e"]);
+    // escapeMode 2 decodes escapes as DataX's CSV reader does: \n is a line break, not "n".
+    assert_eq!(col(0), ["a;'b", "d", "l1\nl2\tA\\"]);
+    assert_eq!(col(1), ["c", "e", "f"]);
     // Another record delimiter.
     let cfg: datasync_codec::TextReadConfig = serde_json::from_value(json!({
         "path": "x.csv", "column": [{"index": 0, "type": "string"}],
