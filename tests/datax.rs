@@ -542,3 +542,63 @@ fn datax_doc_examples_run_against_the_servers_here() {
         );
     }
 }
+
+/// Keys oceanbasev10writer reads in its source (its `Config` interface) that its doc does not
+/// list: generated templates carry them. Each is accepted with a warning that says why it has
+/// no effect here; the two whose effect we cannot give are refused with the reason.
+#[test]
+fn oceanbase_writer_keys_from_its_source_are_accepted_or_refused_with_a_reason() {
+    let base = load(&datax_dir().join("base.json"));
+    let c = Checker {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut param = base["oceanbasev10writer"].clone();
+    let ignored = [
+        ("memstoreCheckIntervalSecond", json!(30)),
+        ("failTryCount", json!(10000)),
+        ("concurrentWrite", json!(true)),
+        ("writerSubTaskCount", json!(1)),
+        ("maxActiveConnection", json!(2000)),
+        ("obVersion", json!("4.2.1")),
+        ("timeout", json!(30)),
+        ("printCost", json!(false)),
+        ("costBound", json!(20)),
+        ("usePartCalculator", json!(false)),
+        ("ocjGetConnectTimeout", json!(5000)),
+        ("ocjProxyConnectTimeout", json!(5000)),
+        ("ocjCreateResourceTimeout", json!(60000)),
+        ("blocksCount", json!(1)),
+        ("maxErrors", json!(0)),
+    ];
+    for (k, v) in &ignored {
+        param[*k] = v.clone();
+    }
+    param["obCompatibilityMode"] = json!("MYSQL");
+    let (code, err) = c.check(&job_around("oceanbasev10writer", &param));
+    assert_eq!(code, 0, "{err}");
+    let w = warnings(&err);
+    for (k, _) in &ignored {
+        assert!(
+            w.iter().any(|l| l.contains(&format!(".{k}: ignored: "))),
+            "{k} has a warning with its reason: {w:#?}"
+        );
+    }
+    for (k, v, why) in [
+        (
+            "obCompatibilityMode",
+            json!("ORACLE"),
+            "an Oracle-mode tenant is not supported",
+        ),
+        (
+            "obUpdateColumns",
+            json!("c1,c2"),
+            "an update-mode write changes every written column",
+        ),
+    ] {
+        let mut p = base["oceanbasev10writer"].clone();
+        p[k] = v;
+        let (code, err) = c.check(&job_around("oceanbasev10writer", &p));
+        assert_eq!(code, 2, "{k}: {err}");
+        assert!(err.contains(k) && err.contains(why), "{k}: {err}");
+    }
+}

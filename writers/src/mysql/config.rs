@@ -47,6 +47,12 @@ pub struct OceanBaseKeys {
     /// Direct-path (bypass) import: refused when true.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     pub direct_path: Option<bool>,
+    /// The tenant's mode (DataX sets it itself): MYSQL only.
+    #[serde(default)]
+    pub ob_compatibility_mode: Option<String>,
+    /// Columns an update-mode write changes: refused (every written column is updated).
+    #[serde(default)]
+    pub ob_update_columns: Option<serde_json::Value>,
 }
 
 /// oceanbasev10writer's tuning keys that have no effect here, and why.
@@ -80,6 +86,67 @@ pub const OCEANBASE_IGNORED: &[(&str, &str)] = &[
         "heartBeatTimeout",
         "used only by direct-path import, which datasync does not do",
     ),
+    (
+        "blocksCount",
+        "used only by direct-path import, which datasync does not do",
+    ),
+    (
+        "maxErrors",
+        "used only by direct-path import, which datasync does not do (the dirty-record \
+         limit is job.setting.errorLimit)",
+    ),
+    (
+        "memstoreCheckIntervalSecond",
+        "no memstore throttling: writes go through ordinary transactions that OceanBase \
+         throttles itself",
+    ),
+    (
+        "failTryCount",
+        "a failed batch is retried per job.setting.retry, and a batch a row of which is \
+         refused is split to find that row",
+    ),
+    (
+        "concurrentWrite",
+        "write parallelism is the job's channel count (job.setting.speed.channel)",
+    ),
+    (
+        "writerSubTaskCount",
+        "write parallelism is the job's channel count (job.setting.speed.channel)",
+    ),
+    ("maxActiveConnection", "one connection per channel, no pool"),
+    (
+        "obVersion",
+        "the server is spoken to over the MySQL protocol, which does not depend on it",
+    ),
+    (
+        "timeout",
+        "the timeout of DataX's connection pool; datasync has no pool (connect and read \
+         timeouts come from the jdbcUrl's connectTimeout/socketTimeout)",
+    ),
+    (
+        "printCost",
+        "per-batch timing logs: the report and -v logs show the writer's time",
+    ),
+    (
+        "costBound",
+        "per-batch timing logs: the report and -v logs show the writer's time",
+    ),
+    (
+        "usePartCalculator",
+        "rows are not grouped by partition before writing",
+    ),
+    (
+        "ocjGetConnectTimeout",
+        "a setting of OceanBase's Java connector; datasync connects over the MySQL protocol",
+    ),
+    (
+        "ocjProxyConnectTimeout",
+        "a setting of OceanBase's Java connector; datasync connects over the MySQL protocol",
+    ),
+    (
+        "ocjCreateResourceTimeout",
+        "a setting of OceanBase's Java connector; datasync connects over the MySQL protocol",
+    ),
 ];
 
 impl OceanBaseKeys {
@@ -96,6 +163,24 @@ impl OceanBaseKeys {
                 join_path(p.path, "directPath"),
                 "direct-path (bypass) import needs OceanBase's own RPC protocol, which datasync \
                  does not speak; remove directPath (rows are written with batched INSERTs)",
+            ));
+        }
+        if let Some(m) = &self.ob_compatibility_mode {
+            if !m.eq_ignore_ascii_case("mysql") {
+                return Err(ConfigError::new(
+                    join_path(p.path, "obCompatibilityMode"),
+                    format!(
+                        "{m:?}: only MySQL-mode tenants are written (over the MySQL protocol); \
+                         an Oracle-mode tenant is not supported"
+                    ),
+                ));
+            }
+        }
+        if self.ob_update_columns.is_some() {
+            return Err(ConfigError::new(
+                join_path(p.path, "obUpdateColumns"),
+                "not supported: an update-mode write changes every written column; remove \
+                 obUpdateColumns, or write only the columns to change with writeMode update",
             ));
         }
         if let Some(mode) = self.ob_write_mode {
