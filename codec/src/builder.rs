@@ -132,22 +132,8 @@ impl ColBuf {
             }
             Vals::U64(v) => v.push(t()?.parse().map_err(|_| bad("an unsigned integer"))?),
             Vals::F64(v) => {
-                let text = t()?;
-                let x: f64 = text.parse().map_err(|_| bad("a number"))?;
-                if x.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
-                    // "1e400": Rust parses it as infinity; the value is out of range, not infinite.
-                    return Err(bad(&format!(
-                        "in the range of {ty} (it overflows to infinity)"
-                    )));
-                }
-                if *ty == DataType::Float32
-                    && x.is_finite()
-                    && (x as f32) as f64 != x
-                    && (x as f32).is_infinite()
-                {
-                    return Err(bad("in the range of float32"));
-                }
-                v.push(x);
+                let single = *ty == DataType::Float32;
+                v.push(parse_float(t()?, single).map_err(|why| bad(&why))?);
             }
             Vals::Bool(v) => {
                 let x = t()?;
@@ -277,6 +263,28 @@ impl ColBuf {
             }
         })
     }
+}
+
+/// Parses a floating-point number the way a value must never change on the way: text that
+/// overflows to infinity ("1e400"; "inf"/"Infinity" themselves are fine) or underflows to zero
+/// ("1e-400") is refused, as is a float32 column's value outside float32. The error says what
+/// was expected.
+pub fn parse_float(text: &str, single: bool) -> Result<f64, String> {
+    let ty = if single { "float32" } else { "float64" };
+    let x: f64 = text.parse().map_err(|_| "a number".to_string())?;
+    let spelled_infinite = text.to_ascii_lowercase().contains("inf");
+    let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+    let spelled_nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    let narrowed = if single { x as f32 as f64 } else { x };
+    if narrowed.is_infinite() && !spelled_infinite {
+        return Err(format!("in the range of {ty} (it overflows to infinity)"));
+    }
+    if narrowed == 0.0 && spelled_nonzero && !x.is_nan() {
+        return Err(format!(
+            "in the range of {ty} (it is too small and would become 0)"
+        ));
+    }
+    Ok(x)
 }
 
 fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
@@ -481,5 +489,10 @@ mod tests {
         assert!(check_value(&DataType::Float64, None, "-Infinity").is_ok());
         assert!(check_value(&DataType::Float64, None, "inf").is_ok());
         assert!(check_value(&DataType::Float32, None, "1e39").is_err());
+        let e = check_value(&DataType::Float64, None, "1e-400").unwrap_err();
+        assert!(e.contains("too small"), "{e}");
+        assert!(check_value(&DataType::Float32, None, "1e-50").is_err());
+        assert!(check_value(&DataType::Float64, None, "0e-400").is_ok());
+        assert!(check_value(&DataType::Float64, None, "5e-324").is_ok());
     }
 }

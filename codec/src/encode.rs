@@ -152,7 +152,8 @@ impl<'a> Col<'a> {
                 if x.is_nan() {
                     out.extend_from_slice(b"NaN");
                 } else if x.is_infinite() {
-                    out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
+                    // Java's spelling (DataX, Hive, Spark read it; so do PostgreSQL and Python).
+                    out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" });
                 } else if *single {
                     out.extend_from_slice(ryu::Buffer::new().format_finite(x as f32).as_bytes());
                 } else {

@@ -16,7 +16,7 @@ pub mod types;
 mod unescape;
 pub mod values;
 
-pub use builder::TextBatchBuilder;
+pub use builder::{parse_float, TextBatchBuilder};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
 pub use datetime::DateFormat;

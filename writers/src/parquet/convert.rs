@@ -126,10 +126,12 @@ pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<A
             whole_numbers_only(src, target, bad);
             cast_checked(src, target, bad)?
         }
+        DataType::Boolean if is_text(src) => bool_from_text(src, target, bad)?,
         DataType::Boolean => {
             zero_or_one_only(src, target, bad);
             cast_checked(src, target, bad)?
         }
+        DataType::Float32 | DataType::Float64 if is_text(src) => float_from_text(src, target, bad)?,
         _ => cast_checked(src, target, bad)?,
     };
     if let DataType::Float32 | DataType::Float64 = target.arrow {
@@ -137,6 +139,99 @@ pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<A
     }
     debug_assert_eq!(out.len(), src.len());
     Ok(out)
+}
+
+fn is_text(a: &ArrayRef) -> bool {
+    matches!(
+        a.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// The values of a text column, as `&str`s.
+fn text_values(src: &ArrayRef) -> Result<arrow_array::StringArray, String> {
+    let a = cast_with_options(src, &DataType::Utf8, &safe()).map_err(|e| e.to_string())?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+/// BOOLEAN from text: `true`/`false` in any case, as DataX reads them; `yes`, `1`, `on`, `t`
+/// (which Arrow's cast would take) are not truth values there.
+fn bool_from_text(
+    src: &ArrayRef,
+    target: &HiveType,
+    bad: &mut BadRows,
+) -> Result<ArrayRef, String> {
+    let a = text_values(src)?;
+    let out: arrow_array::BooleanArray = a
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let v = v?.trim();
+            if v.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if v.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                bad.mark(i, || {
+                    format!("{} is not true or false ({})", show(src, i), target.name)
+                });
+                None
+            }
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// FLOAT/DOUBLE from text: a number that would overflow to infinity or underflow to zero is
+/// refused, not changed.
+fn float_from_text(
+    src: &ArrayRef,
+    target: &HiveType,
+    bad: &mut BadRows,
+) -> Result<ArrayRef, String> {
+    let a = text_values(src)?;
+    let single = target.arrow == DataType::Float32;
+    let values: Vec<Option<f64>> = a
+        .iter()
+        .enumerate()
+        .map(
+            |(i, v)| match datasync_codec::parse_float(v?.trim(), single) {
+                Ok(x) => Some(x),
+                Err(why) => {
+                    bad.mark(i, || {
+                        format!("{} is not {why} ({})", show(src, i), target.name)
+                    });
+                    None
+                }
+            },
+        )
+        .collect();
+    Ok(if single {
+        Arc::new(arrow_array::Float32Array::from(
+            values
+                .into_iter()
+                .map(|v| v.map(|x| x as f32))
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        Arc::new(arrow_array::Float64Array::from(values))
+    })
+}
+
+/// Whether the text of a timestamp has digits below a microsecond that are not zeros
+/// (`12:00:00.1234567`): a microsecond TIMESTAMP would drop them.
+fn has_sub_micro_digits(text: &str) -> bool {
+    let Some(colon) = text.rfind(':') else {
+        return false;
+    };
+    let Some(dot) = text[colon..].find('.') else {
+        return false;
+    };
+    text[colon + dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .skip(6)
+        .any(|b| b != b'0')
 }
 
 fn cannot(src: &ArrayRef, i: usize, target: &HiveType) -> String {
@@ -449,10 +544,24 @@ fn timestamp_micros(
 }
 
 fn to_timestamp(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
-    match timestamp_micros(src, target, bad) {
-        Some(v) => Ok(Arc::new(TimestampMicrosecondArray::from(v))),
-        None => cast_checked(src, target, bad),
+    if let Some(v) = timestamp_micros(src, target, bad) {
+        return Ok(Arc::new(TimestampMicrosecondArray::from(v)));
     }
+    if is_text(src) {
+        // Arrow's text cast would cut digits below a microsecond silently.
+        for (i, v) in text_values(src)?.iter().enumerate() {
+            if v.is_some_and(has_sub_micro_digits) {
+                bad.mark(i, || {
+                    format!(
+                        "{} has digits below a microsecond, which {} cannot hold",
+                        show(src, i),
+                        target.name
+                    )
+                });
+            }
+        }
+    }
+    cast_checked(src, target, bad)
 }
 
 fn to_date(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
@@ -550,6 +659,54 @@ mod tests {
             "string",
         );
         assert_eq!(out.as_string::<i32>().value(0), "1.50");
+    }
+
+    #[test]
+    fn text_into_float_boolean_and_timestamp_is_exact() {
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            "1.5",
+            "1e400",
+            "1e-400",
+            "-Infinity",
+            "NaN",
+            "0.0",
+            "x",
+        ]));
+        let (out, bad) = run(Arc::clone(&src), "double");
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1, 2, 6]);
+        assert!(bad.0[&1].contains("overflows"), "{:?}", bad.0);
+        assert!(bad.0[&2].contains("too small"), "{:?}", bad.0);
+        let f = out.as_primitive::<Float64Type>();
+        assert_eq!(f.value(0), 1.5);
+        assert_eq!(f.value(3), f64::NEG_INFINITY);
+        assert!(f.value(4).is_nan());
+        let (_, bad) = run(
+            Arc::new(StringArray::from(vec!["3e38", "4e38", "1e-50"])),
+            "float",
+        );
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            "true", "FALSE", "yes", "1", "on", "Y", "T",
+        ]));
+        let (out, bad) = run(src, "boolean");
+        assert_eq!(
+            bad.0.keys().copied().collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
+        assert!(out.as_boolean().value(0) && !out.as_boolean().value(1));
+
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            "2024-01-02 03:04:05.123456",
+            "2024-01-02 03:04:05.1234567",
+            "2024-01-02 03:04:05.123456000",
+        ]));
+        let (out, bad) = run(src, "timestamp");
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(
+            out.as_primitive::<TimestampMicrosecondType>().value(2) % 1_000_000,
+            123_456
+        );
     }
 
     #[test]
