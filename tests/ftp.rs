@@ -206,13 +206,7 @@ fn ftp_server_killed_mid_download_fails_the_job_and_publishes_nothing() {
         &file_writer(&out),
     );
     let jobfile = write_job(t.path(), "killed", &text);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", jobfile.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(t.path(), &jobfile);
     // Killed once rows have reached the writer's staging: the download is under way.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while bytes_under(&out) == 0 {
@@ -255,13 +249,7 @@ fn ftp_timeouts_end_silent_and_stalled_servers_and_bad_bytes_are_not_retried() {
     let no_retry = r#"{"retry": {"count": 0}}"#;
     let run = |name: &str, reader: String, setting: &str| {
         let jobfile = write_job(t.path(), name, &job(setting, &reader, &file_writer(&out)));
-        let child = Command::new(bin())
-            .current_dir(t.path())
-            .args(["run", jobfile.to_str().unwrap(), "--no-progress"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_run(t.path(), &jobfile);
         let start = Instant::now();
         let o = wait_or_hang(child, Duration::from_secs(60));
         (o, start.elapsed())

@@ -663,13 +663,7 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
         "hive_down",
         &job(slow, &reader("id < 5000"), &writer),
     );
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(t.path(), &p);
     std::thread::sleep(Duration::from_millis(1000));
     hms.child.kill().unwrap();
     let o = wait_or_hang(child, Duration::from_secs(120));

@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
 fn pg_reader(pg: &Pg, table: &str, extra: &str) -> String {
     format!(
@@ -412,12 +411,7 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
             &pg_writer(&pg, "dst", cols),
         ),
     );
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DATASYNC_LOG", "debug")
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .output()
-        .unwrap();
+    let o = run_debug(t.path(), &p);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         !stderr(&o).contains("using text COPY"),
@@ -446,12 +440,7 @@ fn binary_copy_is_used_where_every_column_has_an_encoder() {
         "txt",
         &job("{}", &r, &pg_writer(&pg, "dst2", cols2)),
     );
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DATASYNC_LOG", "debug")
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .output()
-        .unwrap();
+    let o = run_debug(t.path(), &p);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "using text COPY");
     assert_eq!(pg.query("SELECT count(*) FROM (SELECT id, n, m, t, d, u, j, s, b, f, tm FROM dst2 EXCEPT SELECT * FROM src) x"), "0");

@@ -223,13 +223,7 @@ fn start_upload(s: &Sshd, dir: &Path, reader: &str, target: &Path, setting: &str
         "slow",
         &job(setting, reader, &sftp_writer(s, target, "truncate", "")),
     );
-    let child = Command::new(bin())
-        .current_dir(dir)
-        .args(["run", jp.to_str().unwrap(), "--no-progress"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(dir, &jp);
     let end = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_dir(target).is_ok_and(|rd| {
         rd.flatten().any(|e| {

@@ -80,6 +80,17 @@ pub fn lines_in(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Starts `datasync run JOB --no-progress` in `dir`, stdout and stderr captured.
+pub fn spawn_run(dir: &Path, job: &Path) -> std::process::Child {
+    Command::new(bin())
+        .current_dir(dir)
+        .args(["run", job.to_str().unwrap(), "--no-progress"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Starts `datasync run JOB` in `dir` (stderr captured), waits until `started` holds, lets it
 /// run `grace` longer, sends SIGTERM and returns its output.
 pub fn terminate_when(
@@ -88,13 +99,7 @@ pub fn terminate_when(
     started: impl Fn() -> bool,
     grace: std::time::Duration,
 ) -> Output {
-    let child = Command::new(bin())
-        .current_dir(dir)
-        .args(["run", job.to_str().unwrap(), "--no-progress"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(dir, job);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !started() {
         assert!(
@@ -747,14 +752,19 @@ pub fn type_table_columns(table: &[(&str, &str, &str)]) -> String {
 pub fn run_logging_columns(job_text: &str) -> Vec<(String, String)> {
     let t = tempfile::tempdir().unwrap();
     let p = write_job(t.path(), "types", job_text);
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DATASYNC_LOG", "debug")
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .output()
-        .unwrap();
+    let o = run_debug(t.path(), &p);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     logged_columns(&stderr(&o))
+}
+
+/// Runs `datasync run JOB --no-progress` in `dir` with `DATASYNC_LOG=debug`.
+pub fn run_debug(dir: &Path, job: &Path) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .env("DATASYNC_LOG", "debug")
+        .args(["run", job.to_str().unwrap(), "--no-progress"])
+        .output()
+        .unwrap()
 }
 
 /// A TCP proxy on a free loopback port in front of `127.0.0.1:target`, for network faults:

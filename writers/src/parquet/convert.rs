@@ -154,6 +154,29 @@ fn text_values(src: &ArrayRef) -> Result<arrow_array::StringArray, String> {
     Ok(a.as_string::<i32>().clone())
 }
 
+/// Each value of a text column through `parse` (trimmed); a value it refuses is marked bad
+/// with "`<value>` is not <what it says> (<type>)".
+fn parse_text<T>(
+    src: &ArrayRef,
+    target: &HiveType,
+    bad: &mut BadRows,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<Option<T>>, String> {
+    Ok(text_values(src)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match parse(v?.trim()) {
+            Ok(x) => Some(x),
+            Err(why) => {
+                bad.mark(i, || {
+                    format!("{} is not {why} ({})", show(src, i), target.name)
+                });
+                None
+            }
+        })
+        .collect())
+}
+
 /// BOOLEAN from text: `true`/`false` in any case, as DataX reads them; `yes`, `1`, `on`, `t`
 /// (which Arrow's cast would take) are not truth values there.
 fn bool_from_text(
@@ -161,25 +184,16 @@ fn bool_from_text(
     target: &HiveType,
     bad: &mut BadRows,
 ) -> Result<ArrayRef, String> {
-    let a = text_values(src)?;
-    let out: arrow_array::BooleanArray = a
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let v = v?.trim();
-            if v.eq_ignore_ascii_case("true") {
-                Some(true)
-            } else if v.eq_ignore_ascii_case("false") {
-                Some(false)
-            } else {
-                bad.mark(i, || {
-                    format!("{} is not true or false ({})", show(src, i), target.name)
-                });
-                None
-            }
-        })
-        .collect();
-    Ok(Arc::new(out))
+    let values = parse_text(src, target, bad, |v| {
+        if v.eq_ignore_ascii_case("true") {
+            Ok(true)
+        } else if v.eq_ignore_ascii_case("false") {
+            Ok(false)
+        } else {
+            Err("true or false".to_string())
+        }
+    })?;
+    Ok(Arc::new(arrow_array::BooleanArray::from(values)))
 }
 
 /// FLOAT/DOUBLE from text: a number that would overflow to infinity or underflow to zero is
@@ -189,23 +203,8 @@ fn float_from_text(
     target: &HiveType,
     bad: &mut BadRows,
 ) -> Result<ArrayRef, String> {
-    let a = text_values(src)?;
     let single = target.arrow == DataType::Float32;
-    let values: Vec<Option<f64>> = a
-        .iter()
-        .enumerate()
-        .map(
-            |(i, v)| match datasync_codec::parse_float(v?.trim(), single) {
-                Ok(x) => Some(x),
-                Err(why) => {
-                    bad.mark(i, || {
-                        format!("{} is not {why} ({})", show(src, i), target.name)
-                    });
-                    None
-                }
-            },
-        )
-        .collect();
+    let values = parse_text(src, target, bad, |v| datasync_codec::parse_float(v, single))?;
     Ok(if single {
         Arc::new(arrow_array::Float32Array::from(
             values
