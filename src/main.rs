@@ -78,6 +78,19 @@ Examples:
 Exit codes: 0 valid, 2 bad job (the message names the file, the JSON path and what was
 expected).";
 
+/// `eprintln!` with every secret masked (see `datasync_engine::secrets`): all the binary's own
+/// messages go through it.
+macro_rules! say {
+    ($($t:tt)*) => {
+        say_raw(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// Writes `text` to stderr with every secret masked.
+fn say_raw(text: &str) {
+    eprint!("{}", datasync_engine::secrets::redact(text));
+}
+
 fn registry() -> Registry {
     let mut r = Registry::new();
     datasync_readers::register(&mut r);
@@ -88,7 +101,7 @@ fn registry() -> Registry {
 const EXIT_CONFIG: u8 = 2;
 
 fn config_error(e: &ConfigError) -> ExitCode {
-    eprintln!("datasync: bad job: {e}");
+    say!("datasync: bad job: {e}");
     ExitCode::from(EXIT_CONFIG)
 }
 
@@ -105,7 +118,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| datasync_engine::secrets::RedactedStderr)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
@@ -127,7 +140,7 @@ fn main() -> ExitCode {
         },
         Cmd::Check { job, params } => match load_built(&job, &params) {
             Ok(b) => {
-                eprintln!(
+                say!(
                     "datasync: {} is valid ({} -> {})",
                     job.display(),
                     b.reader_name,
@@ -158,17 +171,17 @@ fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
         });
     match res {
         Ok(lines) if lines.is_empty() => {
-            eprintln!("datasync: nothing to recover for {}", job.display());
+            say!("datasync: nothing to recover for {}", job.display());
             ExitCode::SUCCESS
         }
         Ok(lines) => {
             for l in lines {
-                eprintln!("datasync: {l}");
+                say!("datasync: {l}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("datasync: recover failed: {e:#}");
+            say!("datasync: recover failed: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -207,7 +220,7 @@ struct RunArgs {
 fn run_command(a: RunArgs) -> ExitCode {
     if let Some(id) = &a.run_id {
         if let Err(e) = datasync_engine::set_run_id(id) {
-            eprintln!("datasync: --run-id: {e}");
+            say!("datasync: --run-id: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     }
@@ -220,7 +233,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     };
     if a.resume {
         if let Err(e) = built.resume_check() {
-            eprintln!("datasync: {e}");
+            say!("datasync: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     }
@@ -243,7 +256,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     match run_job(built, opts, a.report) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("datasync: {e:#}");
+            say!("datasync: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -282,7 +295,7 @@ fn run_job(
         let written = serde_json::to_string_pretty(&report)
             .context("serializing the report")
             .and_then(|json| {
-                std::fs::write(&path, json)
+                std::fs::write(&path, datasync_engine::secrets::redact(&json).as_bytes())
                     .with_context(|| format!("cannot write the report to {}", path.display()))
             });
         if let Err(e) = written {
@@ -294,7 +307,7 @@ fn run_job(
             });
         }
     }
-    eprint!("{}", report.human());
+    say_raw(&report.human());
     // Blocking plugin threads still winding down must not hold the exit.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(u8::try_from(report.exit_code).unwrap_or(1))

@@ -503,3 +503,102 @@ fn run_and_check_help_give_examples_exit_codes_and_the_log_variable() {
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("DATASYNC_LOG"));
 }
+
+/// Placeholders: every unfilled one is named at once (exit 2); `${env:NAME}`, `${file:PATH}`
+/// and `DATASYNC_PARAM_name` fill them, so a password needs neither the command line nor the
+/// job file; a value taken from the environment or a file never shows in the output or the
+/// report, wherever it ended up.
+#[test]
+fn placeholders_from_env_and_files_and_secrets_never_printed() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "${{name}}", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let job = write_job(
+        t.path(),
+        "ph",
+        &stream_job(
+            "${rows}".parse::<u64>().unwrap_or(0),
+            r#"[{"value": "${env:DS_TEST_GREETING}", "type": "string"}]"#,
+            r#"{"speed": {"channel": ${channels}}}"#,
+            &writer,
+        ),
+    );
+    // Nothing given: all four named in one message.
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .env_remove("DS_TEST_GREETING")
+        .args(["check", job.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("3 placeholders are not filled"), "{err}");
+    for name in ["${name}", "${env:DS_TEST_GREETING}", "${channels}"] {
+        assert_eq!(err.matches(name).count(), 1, "{name} named once: {err}");
+    }
+    assert!(
+        err.contains("environment variable DS_TEST_GREETING is not set"),
+        "{err}"
+    );
+
+    // Filled from the environment, a file and DATASYNC_PARAM_*: the job runs.
+    let secret = "Gr33ting-from-the-env";
+    std::fs::write(t.path().join("channels"), "2\n").unwrap();
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("${channels}", "${file:channels}")
+        .replace("\"sliceRecordCount\": 0", "\"sliceRecordCount\": 3");
+    std::fs::write(&job, text).unwrap();
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .env("DS_TEST_GREETING", secret)
+        .env("DATASYNC_PARAM_name", "greetings")
+        .args([
+            "run",
+            job.to_str().unwrap(),
+            "--no-progress",
+            "--report",
+            "r.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        lines_in(&out),
+        [secret; 6],
+        "2 channels x 3 rows, the value as given"
+    );
+    assert!(visible_files(&out).iter().all(|f| f
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("greetings__")));
+
+    // The same value in a place that ends up in an error: masked there and in the report.
+    let bad = std::fs::read_to_string(&job).unwrap().replace(
+        &format!("\"path\": \"{}\"", out.display()),
+        "\"path\": \"/proc/${env:DS_TEST_GREETING}/out\"",
+    );
+    let badjob = write_job(t.path(), "bad", &bad);
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .env("DS_TEST_GREETING", secret)
+        .env("DATASYNC_PARAM_name", "greetings")
+        .args([
+            "run",
+            badjob.to_str().unwrap(),
+            "--no-progress",
+            "--report",
+            "bad.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!stderr(&o).contains(secret), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/proc/***/out"), "{}", stderr(&o));
+    let report = std::fs::read_to_string(t.path().join("bad.json")).unwrap();
+    assert!(!report.contains(secret), "{report}");
+}

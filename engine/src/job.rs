@@ -224,16 +224,75 @@ pub fn parse_vars<S: AsRef<str>>(args: &[S]) -> Result<BTreeMap<String, String>,
     Ok(vars)
 }
 
+/// Where a placeholder's value comes from.
+enum Lookup {
+    Found(String),
+    /// Not given: the placeholder as written, and what was tried / how to give it.
+    Missing(String, String),
+}
+
+/// The value of `${name}` / `$name`: `env:NAME` from the environment, `file:PATH` from a file
+/// (one trailing line break dropped), otherwise `-p name=...`, then `DATASYNC_PARAM_name`.
+/// Values from the environment and files, and those whose names say they are secret, are
+/// registered as secrets (masked in all output).
+fn lookup(name: &str, vars: &BTreeMap<String, String>) -> Lookup {
+    if let Some(var) = name.strip_prefix("env:") {
+        return match std::env::var(var) {
+            Ok(v) => {
+                crate::secrets::register(&v);
+                Lookup::Found(v)
+            }
+            Err(_) => Lookup::Missing(
+                format!("${{{name}}}"),
+                format!("environment variable {var} is not set"),
+            ),
+        };
+    }
+    if let Some(path) = name.strip_prefix("file:") {
+        return match std::fs::read_to_string(path) {
+            Ok(v) => {
+                let v = v
+                    .strip_suffix("\r\n")
+                    .or_else(|| v.strip_suffix('\n'))
+                    .unwrap_or(&v)
+                    .to_string();
+                crate::secrets::register(&v);
+                Lookup::Found(v)
+            }
+            Err(e) => Lookup::Missing(format!("${{{name}}}"), format!("cannot read {path}: {e}")),
+        };
+    }
+    let found = vars
+        .get(name)
+        .cloned()
+        .or_else(|| std::env::var(format!("DATASYNC_PARAM_{name}")).ok());
+    match found {
+        Some(v) => {
+            if crate::secrets::is_secret_name(name) {
+                crate::secrets::register(&v);
+            }
+            Lookup::Found(v)
+        }
+        None => Lookup::Missing(
+            format!("${{{name}}}"),
+            format!("pass -p {name}=VALUE or set DATASYNC_PARAM_{name}"),
+        ),
+    }
+}
+
 /// Fills `${name}` (must be given) and `$name` (replaced only when given: a bare `$` may be
-/// part of a password or SQL) in the job text. Inside JSON strings the value is JSON-escaped,
-/// so a value with quotes or backslashes cannot break the job; outside strings (e.g.
-/// `"channel": ${n}`) it is inserted as written, like DataX does.
+/// part of a password or SQL) in the job text; `${env:NAME}` and `${file:PATH}` read the
+/// environment and files (see [`lookup`]). Every placeholder that cannot be filled is named in
+/// one error, with its line. Inside JSON strings the value is JSON-escaped, so a value with
+/// quotes or backslashes cannot break the job; outside strings (e.g. `"channel": ${n}`) it is
+/// inserted as written, like DataX does.
 pub fn substitute(
     text: &str,
     vars: &BTreeMap<String, String>,
     file: &str,
 ) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
+    let mut missing: Vec<(usize, String, String)> = Vec::new();
     let mut in_string = false;
     let mut escaped = false;
     let mut line = 1;
@@ -261,37 +320,58 @@ pub fn substitute(
                     .unwrap_or(after.len());
                 (&after[..end], end + 1, false)
             };
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-')
-                && !name.starts_with(|ch: char| ch.is_ascii_digit());
+            let sourced = braced && (name.starts_with("env:") || name.starts_with("file:"));
+            let valid = sourced
+                || (!name.is_empty()
+                    && name.chars().all(|ch| {
+                        ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-'
+                    })
+                    && !name.starts_with(|ch: char| ch.is_ascii_digit()));
             if valid {
-                match vars.get(name) {
-                    Some(value) => {
+                match lookup(name, vars) {
+                    Lookup::Found(value) => {
                         if in_string {
-                            let quoted = serde_json::to_string(value).unwrap_or_default();
+                            let quoted = serde_json::to_string(&value).unwrap_or_default();
                             out.push_str(&quoted[1..quoted.len() - 1]);
                         } else {
-                            out.push_str(value);
+                            out.push_str(&value);
                         }
                         rest = &rest[consumed..];
                         continue;
                     }
-                    None if braced => {
-                        return Err(ConfigError::new(
-                            format!("{file}:{line}"),
-                            format!("placeholder ${{{name}}} is not filled; pass -p {name}=VALUE"),
-                        ))
+                    Lookup::Missing(placeholder, how) if braced => {
+                        missing.push((line, placeholder, how));
+                        rest = &rest[consumed..];
+                        continue;
                     }
-                    None => {}
+                    Lookup::Missing(..) => {}
                 }
             }
         }
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    Ok(out)
+    match missing.len() {
+        0 => Ok(out),
+        1 => Err(ConfigError::new(
+            format!("{file}:{}", missing[0].0),
+            format!(
+                "placeholder {} is not filled; {}",
+                missing[0].1, missing[0].2
+            ),
+        )),
+        n => Err(ConfigError::new(
+            file,
+            format!(
+                "{n} placeholders are not filled: {}",
+                missing
+                    .iter()
+                    .map(|(l, p, how)| format!("line {l}: {p} ({how})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )),
+    }
 }
 
 /// Reads, substitutes and shape-checks a job file.
@@ -406,6 +486,39 @@ mod tests {
     fn bare_dollar_kept_when_not_given() {
         let t = r#"{"password": "pa$$word$1", "sql": "select $x"}"#;
         assert_eq!(substitute(t, &BTreeMap::new(), "f").unwrap(), t);
+    }
+
+    #[test]
+    fn every_unfilled_placeholder_is_named_at_once_and_env_and_files_fill_them() {
+        let t =
+            "{\n\"a\": \"${biz_date}\",\n\"b\": \"${env:DATASYNC_TEST_UNSET_VAR}\",\n\"c\": ${n}}";
+        let e = substitute(t, &BTreeMap::new(), "job.json").unwrap_err();
+        assert_eq!(e.path, "job.json");
+        assert!(
+            e.message.starts_with("3 placeholders are not filled"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains(
+                "line 2: ${biz_date} (pass -p biz_date=VALUE or set DATASYNC_PARAM_biz_date)"
+            ),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("line 3: ${env:DATASYNC_TEST_UNSET_VAR} (environment variable DATASYNC_TEST_UNSET_VAR is not set)"), "{}", e.message);
+        assert!(e.message.contains("line 4: ${n}"), "{}", e.message);
+
+        let dir = std::env::temp_dir().join(format!("ds-subst-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("pw");
+        std::fs::write(&f, "from \"file\"\n").unwrap();
+        let t = format!(r#"{{"p": "${{file:{}}}"}}"#, f.display());
+        assert_eq!(
+            substitute(&t, &BTreeMap::new(), "j").unwrap(),
+            r#"{"p": "from \"file\""}"#
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod runstate;
+pub mod secrets;
 
 pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;

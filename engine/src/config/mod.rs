@@ -151,10 +151,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// A secret (password, passphrase): Debug and Display print `***`.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+/// A secret (password, passphrase): Debug and Display print `***`, and once parsed from a job
+/// its value is masked in everything the binary prints (see [`crate::secrets`]).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::secrets::register(&s);
+        Ok(Secret(s))
+    }
+}
 
 impl Secret {
     /// Wraps a secret value.
