@@ -195,7 +195,7 @@ struct RunArgs {
     /// Fill ${name}: `-p name=value`, or DataX's `-p "-Dname=value -Dother=value"`.
     #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
     params: Vec<String>,
-    /// Also write the report as JSON to this file.
+    /// Also write the report to this file: JSON, or the printed summary for a `.md`/`.txt` name.
     #[arg(long)]
     report: Option<PathBuf>,
     /// Where dirty records go (default ./datasync-dirty-<job>.jsonl).
@@ -292,12 +292,20 @@ fn run_job(
     // The report file is written before the summary is printed, so the summary never says
     // exit 0 when the process then fails on the report.
     if let Some(path) = report_file {
-        let written = serde_json::to_string_pretty(&report)
-            .context("serializing the report")
-            .and_then(|json| {
-                std::fs::write(&path, datasync_engine::secrets::redact(&json).as_bytes())
-                    .with_context(|| format!("cannot write the report to {}", path.display()))
-            });
+        // `.md` / `.txt`: the human report (as printed); anything else: JSON.
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("md") => Ok(format!(
+                "# datasync job {}\n\n```text\n{}```\n",
+                report.job,
+                report.human()
+            )),
+            Some("txt") => Ok(report.human()),
+            _ => serde_json::to_string_pretty(&report).context("serializing the report"),
+        };
+        let written = text.and_then(|json| {
+            std::fs::write(&path, datasync_engine::secrets::redact(&json).as_bytes())
+                .with_context(|| format!("cannot write the report to {}", path.display()))
+        });
         if let Err(e) = written {
             let what = format!("{e:#}");
             report.exit_code = report.exit_code.max(1);

@@ -226,8 +226,10 @@ fn hundred_rows_with_bad(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("in.csv");
     let mut f = std::fs::File::create(&p).unwrap();
     for i in 0..100 {
-        if i % 20 == 7 {
+        if i % 40 == 7 {
             writeln!(f, "{i},not-a-number").unwrap();
+        } else if i % 40 == 27 {
+            writeln!(f, "{i},n/a").unwrap();
         } else {
             writeln!(f, "{i},{}", i * 10).unwrap();
         }
@@ -269,7 +271,10 @@ fn error_limit_exceeded_exits_3_and_publishes_nothing() {
     assert!(dirty.lines().count() >= 4, "{dirty}");
     for line in dirty.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["values"][1], "not-a-number");
+        assert!(
+            v["values"][1] == "not-a-number" || v["values"][1] == "n/a",
+            "{v}"
+        );
         assert_eq!(v["plugin"], "file");
         assert_eq!(v["side"], "reader");
         assert!(
@@ -290,7 +295,23 @@ fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = String::from_utf8(one_output(&out)).unwrap();
     assert_eq!(text.lines().count(), 95);
-    assert!(!text.contains("not-a-number"));
+    assert!(!text.contains("not-a-number") && !text.contains("n/a"));
+    // The summary's sample groups messages that differ only in the value, once.
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "    5 x column c1 (int64): \"not-a-number\" is not an integer (the first of them)"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches(" is not an integer").count(), 1, "{err}");
+    // The same summary as a Markdown report.
+    let job = t.path().join("ok.json");
+    let o = run_file(t.path(), &job, &["--report", "r.md"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let md = std::fs::read_to_string(t.path().join("r.md")).unwrap();
+    assert!(md.starts_with("# datasync job ok\n\n```text\n"), "{md}");
+    assert!(md.contains("SUCCEEDED") && md.contains("(the first of them)"), "{md}");
     let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-ok.jsonl")).unwrap();
     assert_eq!(dirty.lines().count(), 5);
     let lines: Vec<serde_json::Value> = dirty

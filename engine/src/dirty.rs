@@ -108,8 +108,25 @@ pub struct DirtySink {
     limit: Option<u64>,
     exceeded: Mutex<Option<ErrorLimitExceeded>>,
     cancel: CancellationToken,
-    /// The first distinct error messages, with how many records had each.
-    samples: Mutex<Vec<(String, u64)>>,
+    /// The first distinct kinds of error message (see [`message_kind`]): the first message of
+    /// each kind, and how many records had a message of that kind.
+    samples: Mutex<Vec<(String, String, u64)>>,
+}
+
+/// A message with its double-quoted parts (the values) blanked, so that messages differing
+/// only in the value fall into one group.
+fn message_kind(m: &str) -> String {
+    let mut out = String::with_capacity(m.len());
+    let mut quoted = false;
+    for c in m.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(c);
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How many distinct dirty-record messages the summary shows.
@@ -131,18 +148,23 @@ impl DirtySink {
         }
     }
 
-    /// The first distinct error messages of the dirty records (at most three), each with how
-    /// many records had exactly that message.
+    /// The first distinct kinds of error message of the dirty records (at most three): the
+    /// first message of each kind, and how many records had a message of that kind (the same
+    /// message but for the quoted value: `"x" is not an integer` and `"y" is not an integer`).
     pub fn samples(&self) -> Vec<(String, u64)> {
-        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
+        self.samples
+            .lock()
+            .map(|s| s.iter().map(|(_, m, n)| (m.clone(), *n)).collect())
+            .unwrap_or_default()
     }
 
     fn sample(&self, error: &str) {
+        let kind = message_kind(error);
         if let Ok(mut s) = self.samples.lock() {
-            if let Some((_, n)) = s.iter_mut().find(|(m, _)| m == error) {
+            if let Some((_, _, n)) = s.iter_mut().find(|(k, _, _)| *k == kind) {
                 *n += 1;
             } else if s.len() < SAMPLES {
-                s.push((error.to_string(), 1));
+                s.push((kind, error.to_string(), 1));
             }
         }
     }

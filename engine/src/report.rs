@@ -97,9 +97,9 @@ pub struct TaskReport {
 /// One distinct dirty-record message and how many records had it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DirtySample {
-    /// The message.
+    /// The first message of its kind.
     pub error: String,
-    /// Records with exactly this message.
+    /// Records with a message of this kind (the same but for the quoted value).
     pub count: u64,
 }
 
@@ -291,7 +291,12 @@ impl Report {
                 self.dirty_records
             ));
             for d in &self.dirty_samples {
-                s.push_str(&format!("    {} x {}\n", d.count, d.error));
+                let like = if d.count > 1 {
+                    " (the first of them)"
+                } else {
+                    ""
+                };
+                s.push_str(&format!("    {} x {}{like}\n", d.count, d.error));
             }
         }
         for t in self
