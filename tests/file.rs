@@ -311,7 +311,10 @@ fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let md = std::fs::read_to_string(t.path().join("r.md")).unwrap();
     assert!(md.starts_with("# datasync job ok\n\n```text\n"), "{md}");
-    assert!(md.contains("SUCCEEDED") && md.contains("(the first of them)"), "{md}");
+    assert!(
+        md.contains("SUCCEEDED") && md.contains("(the first of them)"),
+        "{md}"
+    );
     let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-ok.jsonl")).unwrap();
     assert_eq!(dirty.lines().count(), 5);
     let lines: Vec<serde_json::Value> = dirty

@@ -171,6 +171,28 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
         );
     }
     assert_eq!(pg.query("SELECT note FROM dst WHERE id = 1"), "mine");
+
+    // A job that fails after its preSql emptied the table (stagingMode none) says so.
+    pg.query("UPDATE src SET v = -1 WHERE id = 500");
+    let w = pg_writer(
+        &pg,
+        "dst",
+        &format!(r#"{cols} "preSql": ["TRUNCATE @table"],"#),
+    );
+    let (o, _t) = run_job(
+        "truncated",
+        &job(
+            r#"{"errorLimit": {"record": 0}}"#,
+            &pg_reader(&pg, "src", cols),
+            &w,
+        ),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "the job failed after preSql \"TRUNCATE @table\" ran on dst: the rows it removed are gone",
+    );
+    assert_ne!(pg.query("SELECT count(*) FROM dst"), "1000");
 }
 
 #[test]

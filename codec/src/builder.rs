@@ -98,15 +98,15 @@ impl ColBuf {
                             None => parse_iso_timestamp_nanos(t()?.as_bytes()),
                         }
                         .ok_or_else(|| bad(&date_expectation(&self.format, true)))?;
-                        let per = match unit {
-                            TimeUnit::Second => 1_000_000_000,
-                            TimeUnit::Millisecond => 1_000_000,
-                            TimeUnit::Microsecond => 1_000,
-                            TimeUnit::Nanosecond => 1,
+                        let (per, unit_name) = match unit {
+                            TimeUnit::Second => (1_000_000_000, "whole seconds"),
+                            TimeUnit::Millisecond => (1_000_000, "milliseconds"),
+                            TimeUnit::Microsecond => (1_000, "microseconds"),
+                            TimeUnit::Nanosecond => (1, "nanoseconds"),
                         };
                         if nanos % per != 0 {
                             return Err(bad(&format!(
-                                "representable in {unit:?}s without losing precision"
+                                "representable in {unit_name} without losing precision"
                             )));
                         }
                         i64::try_from(nanos / per).map_err(|_| bad("a timestamp in range"))?

@@ -87,10 +87,11 @@ pub(crate) async fn plan_key_splits(
     let (lo, hi) = probe.key_bounds(table, pk, &cfg.where_sql()).await?;
     let bounds = parse_bounds(lo, hi);
     let splits = SqlSplit::key_ranges(conn_ix, table, bounds, channels);
-    tracing::info!(
-        "{table}: splitPk {pk} bounds {bounds:?} -> {} tasks",
-        splits.len()
-    );
+    let range = match bounds {
+        Some((lo, hi)) => format!("from {lo} to {hi}"),
+        None => "(no rows with a key)".to_string(),
+    };
+    tracing::info!("{table}: splitPk {pk} {range} -> {} tasks", splits.len());
     Ok((splits, indexed == Some(true)))
 }
 

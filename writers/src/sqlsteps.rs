@@ -46,6 +46,9 @@ pub(crate) struct TargetSpec {
     pub params: SqlWriterParams,
     /// This run's staging tables.
     pub staged: Staged,
+    /// The destructive preSql (TRUNCATE/DELETE) that ran before the job, outside any
+    /// transaction of the job's (stagingMode none): a failed job must say so.
+    pub destructive_ran: std::sync::Mutex<Vec<String>>,
 }
 
 impl TargetSpec {
@@ -56,6 +59,7 @@ impl TargetSpec {
             dialect,
             params,
             staged: Staged::default(),
+            destructive_ran: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -159,6 +163,10 @@ pub(crate) trait SqlWriterSteps: Sync {
             self.check_transactional().await?;
         }
         self.run_statements(&early).await?;
+        let destructive: Vec<String> = early.into_iter().filter(|s| is_destructive(s)).collect();
+        if let Ok(mut ran) = self.spec().destructive_ran.lock() {
+            *ran = destructive;
+        }
         if staging {
             for line in self.remove_stale_stages().await? {
                 tracing::info!("{line}");
@@ -183,6 +191,26 @@ pub(crate) trait SqlWriterSteps: Sync {
             done.push(format!("dropped staging table {name} of a killed run"));
         }
         Ok(done)
+    }
+
+    /// After a failed job: drops this run's staging tables, and warns when a destructive
+    /// preSql had already changed the target for good.
+    async fn abort_target(&self) -> Result<(), PluginError> {
+        let ran = self
+            .spec()
+            .destructive_ran
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        for s in ran {
+            tracing::warn!(
+                "the job failed after preSql \"{s}\" ran on {}: the rows it removed are gone, \
+                 and the table holds only what this run had committed (stagingMode: table runs \
+                 it in the publishing transaction, so a failed job leaves the table as it was)",
+                self.table()
+            );
+        }
+        self.drop_stages().await
     }
 
     /// Drops this run's staging tables.
@@ -284,7 +312,7 @@ macro_rules! sql_writer_contract {
             }
 
             async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::drop_stages(self).await
+                $crate::sqlsteps::SqlWriterSteps::abort_target(self).await
             }
 
             async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {
