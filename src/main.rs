@@ -28,7 +28,8 @@ enum Cmd {
     /// Run a job.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
-    /// Validate a job (both plugins' parameters) without touching any system.
+    /// Validate a job (both plugins' parameters) without touching any system; with
+    /// `--connect`, also log in to both systems and check what the job needs.
     #[command(after_help = CHECK_HELP)]
     Check {
         /// The job file.
@@ -36,6 +37,10 @@ enum Cmd {
         /// Fill ${name}, as for `run`.
         #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
         params: Vec<String>,
+        /// Log in to the reader's and the writer's systems and check tables, columns, the
+        /// split key, files and write access (reads metadata only: no row is read or written).
+        #[arg(long)]
+        connect: bool,
     },
     /// Finish or remove what killed runs of a job left at its target (an interrupted commit
     /// is finished, a killed run's staging removed); `run` does the same before it writes.
@@ -74,9 +79,11 @@ const CHECK_HELP: &str = "\
 Examples:
   datasync check job.json
   datasync check job.json -p biz_date=2024-01-31
+  datasync check --connect job.json        (logs in; prints what it found on both sides)
 
 Exit codes: 0 valid, 2 bad job (the message names the file, the JSON path and what was
-expected).";
+expected); with --connect also 1 when a system cannot be reached or lacks what the job needs
+(a table, a column, a file, write access).";
 
 /// `eprintln!` with every secret masked (see `datasync_engine::secrets`): all the binary's own
 /// messages go through it.
@@ -138,7 +145,11 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Cmd::Check { job, params } => match load_built(&job, &params) {
+        Cmd::Check {
+            job,
+            params,
+            connect,
+        } => match load_built(&job, &params) {
             Ok(b) => {
                 say!(
                     "datasync: {} is valid ({} -> {})",
@@ -146,12 +157,90 @@ fn main() -> ExitCode {
                     b.reader_name,
                     b.writer_name
                 );
-                ExitCode::SUCCESS
+                if connect {
+                    connect_check(&b)
+                } else {
+                    ExitCode::SUCCESS
+                }
             }
             Err(e) => config_error(&e),
         },
         Cmd::Recover { job, params } => recover_command(&job, &params),
         Cmd::Run(a) => run_command(a),
+    }
+}
+
+/// `datasync check --connect`: both sides' probes as a table, then the column pairs.
+fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            say!("datasync: starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (reader, writer) = rt.block_on(b.probe());
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let mut rows: Vec<(String, String, String, bool)> = Vec::new();
+    let mut side =
+        |name: &str,
+         plugin: &str,
+         r: &Result<datasync_engine::Probe, datasync_engine::PluginError>| {
+            let label = format!("{name} {plugin}");
+            match r {
+                Ok(p) => {
+                    for (what, found, ok) in &p.lines {
+                        rows.push((label.clone(), what.clone(), found.clone(), *ok));
+                    }
+                }
+                Err(e) => rows.push((label, "connection".into(), e.chain(), false)),
+            }
+        };
+    side("reader", b.reader_name, &reader);
+    side("writer", b.writer_name, &writer);
+    // The column pairs, where both sides know theirs.
+    if let (Ok(r), Ok(w)) = (&reader, &writer) {
+        if let (Some(rc), Some(wc)) = (&r.columns, &w.columns) {
+            let pairs = rc
+                .iter()
+                .zip(wc)
+                .map(|((rn, rt), (wn, wt))| format!("{rn} {rt} -> {wn} {wt}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if rc.len() == wc.len() {
+                rows.push(("job".into(), "columns".into(), pairs, true));
+            } else {
+                rows.push((
+                    "job".into(),
+                    "columns".into(),
+                    format!(
+                        "the reader has {} columns, the writer {}: {pairs}",
+                        rc.len(),
+                        wc.len()
+                    ),
+                    false,
+                ));
+            }
+        }
+    }
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for (who, what, found, ok) in &rows {
+        let mark = if *ok { "ok     " } else { "PROBLEM" };
+        text.push_str(&format!("  {mark}  {who:<w0$}  {what:<w1$}  {found}\n"));
+    }
+    say_raw(&text);
+    let problems = rows.iter().filter(|r| !r.3).count();
+    if problems == 0 {
+        say!("datasync: both systems have what the job needs");
+        ExitCode::SUCCESS
+    } else {
+        say!("datasync: {problems} problem(s): the job would fail");
+        ExitCode::from(1)
     }
 }
 

@@ -761,3 +761,44 @@ fn lzo_files_of_the_lzop_tool_both_ways() {
     assert_stderr_has(&o, "truncated");
     assert!(!out.exists() || visible_files(&out).is_empty());
 }
+
+/// `check --connect` on files: what each path matches, and whether the target directory can be
+/// written (or created); nothing is written.
+#[test]
+fn check_connect_lists_input_files_and_probes_the_target_directory() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.csv"), "1\n2\n").unwrap();
+    std::fs::write(data.join(".h.csv"), "9\n").unwrap();
+    let cols = r#"[{"index":0,"type":"long"}]"#;
+    let out = t.path().join("new/out");
+    let job = write_job(
+        t.path(),
+        "ok",
+        &file_to_file(&data, cols, &out, "", "", "{}"),
+    );
+    let o = run_in(t.path(), &["check", "--connect", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "1 file(s), 4 bytes (1 hidden skipped)");
+    assert_stderr_has(&o, "does not exist; will be created in");
+    assert!(!t.path().join("new").exists(), "nothing created");
+
+    let job = write_job(
+        t.path(),
+        "bad",
+        &file_to_file(
+            &t.path().join("missing/*.csv"),
+            cols,
+            Path::new("/proc/datasync-nope/out"),
+            "",
+            "",
+            "{}",
+        ),
+    );
+    let o = run_in(t.path(), &["check", "--connect", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("PROBLEM").count(), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "no file matches");
+    assert_stderr_has(&o, "cannot be created in /proc");
+}

@@ -700,3 +700,79 @@ fn tls_modes_against_a_server_that_requires_tls() {
         assert_stderr_has(&o, why);
     }
 }
+
+/// `check --connect` logs in on both sides and says what it found, reading and writing no
+/// row: a job that would work passes (exit 0, the column pairs listed); a missing column, a
+/// split key that does not exist and a login without INSERT are each a PROBLEM line (exit 1);
+/// the preSql is not run.
+#[test]
+fn check_connect_reports_both_sides_and_touches_nothing() {
+    let pg = Pg::new();
+    let role = unique("ds_ro");
+    pg.query(&format!(
+        "CREATE TABLE src (id bigint, name text); INSERT INTO src VALUES (1, 'a');
+         CREATE TABLE dst (id bigint, name text); INSERT INTO dst VALUES (9, 'keep');
+         CREATE ROLE {role} LOGIN; GRANT SELECT ON src, dst TO {role}"
+    ));
+    let cols = r#""column": ["id", "name"],"#;
+    let good = job(
+        "{}",
+        &pg_reader(&pg, "src", &format!(r#"{cols} "splitPk": "id","#)),
+        &pg_writer(
+            &pg,
+            "dst",
+            &format!(r#"{cols} "preSql": ["DELETE FROM @table"],"#),
+        ),
+    );
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(t.path(), "good", &good);
+    let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "table src",
+        "2 column(s): id int8, name text",
+        "splitPk id of src",
+        "table dst",
+        "INSERT allowed",
+        "1 statement(s) run when the job starts (not now)",
+        "id int8 -> id int8, name text -> name text",
+        "both systems have what the job needs",
+    ] {
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+    assert!(!err.contains("PROBLEM"), "{err}");
+
+    let as_role = |plugin: String| {
+        plugin.replace(
+            &format!(r#""username": "{}""#, pg_server().user),
+            &format!(r#""username": "{role}""#),
+        )
+    };
+    let bad = job(
+        "{}",
+        &as_role(pg_reader(
+            &pg,
+            "src",
+            &format!(r#"{cols} "splitPk": "nokey","#),
+        )),
+        &as_role(pg_writer(&pg, "dst", r#""column": ["id", "nosuch"],"#)),
+    );
+    let p = write_job(t.path(), "bad", &bad);
+    let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("PROBLEM").count(), 3, "{err}");
+    for want in [
+        "splitPk nokey of src",
+        "columns of dst",
+        "\"nosuch\" does not exist",
+        "this login may not INSERT into dst",
+        "3 problem(s): the job would fail",
+    ] {
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+    // Nothing was read, written or run.
+    assert_eq!(pg.query("SELECT count(*), min(name) FROM dst"), "1|keep");
+    pg.query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}

@@ -20,8 +20,8 @@ pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;
 pub use job::{load_job, parse_vars, JobSpec, Setting};
 pub use plugin::{
-    BoxError, Cancelled, PluginError, Reader, ReaderTask, Resume, SizeHint, TaskContext, Writer,
-    WriterTask,
+    BoxError, Cancelled, PluginError, Probe, Reader, ReaderTask, Resume, SizeHint, TaskContext,
+    Writer, WriterTask,
 };
 pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
 pub use report::{Report, Status, TaskState};

@@ -226,6 +226,14 @@ pub trait Reader: Send + Sync {
     /// Splits the read into tasks. `channels` is the job's parallelism; a reader that splits
     /// by ranges may return a small multiple of it for balance, a file reader one task per file.
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError>;
+    /// `check --connect`: logs in and checks what the read needs (tables, columns, the split
+    /// key, files), reading no rows. An `Err` is a problem that stopped the probe (e.g. the
+    /// login failed).
+    async fn probe(&self) -> Result<Probe, PluginError> {
+        let mut p = Probe::default();
+        p.ok("source", "not checked: this reader has no live check");
+        Ok(p)
+    }
 }
 
 /// One unit of reading. It may be run again after a failure, so `read` starts from scratch.
@@ -245,6 +253,32 @@ pub trait ReaderTask: Send {
     }
     /// Reads everything this task covers into `out`.
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError>;
+}
+
+/// What `datasync check --connect` found on one side of a job: one line per thing checked,
+/// and the columns (with the system's type names) where the plugin knows them. Probing reads
+/// metadata only: no row is read or written.
+#[derive(Debug, Default)]
+pub struct Probe {
+    /// (checked, what was found, whether it is fine).
+    pub lines: Vec<(String, String, bool)>,
+    /// The columns read or written, in order, with their types as the system names them.
+    pub columns: Option<Vec<(String, String)>>,
+}
+
+impl Probe {
+    /// Adds a line that is fine.
+    pub fn ok(&mut self, what: impl Into<String>, found: impl Into<String>) {
+        self.lines.push((what.into(), found.into(), true));
+    }
+    /// Adds a line that is a problem (the job would fail on it).
+    pub fn problem(&mut self, what: impl Into<String>, found: impl Into<String>) {
+        self.lines.push((what.into(), found.into(), false));
+    }
+    /// Whether every line is fine.
+    pub fn fine(&self) -> bool {
+        self.lines.iter().all(|l| l.2)
+    }
 }
 
 /// A job-level writer.
@@ -276,6 +310,13 @@ pub trait Writer: Send + Sync {
     fn task_fingerprint(&self, task: usize) -> Option<String> {
         let _ = task;
         None
+    }
+    /// `check --connect`: logs in and checks what the write needs (the table and its
+    /// columns, write permission, the target directory), writing nothing.
+    async fn probe(&self) -> Result<Probe, PluginError> {
+        let mut p = Probe::default();
+        p.ok("target", "not checked: this writer has no live check");
+        Ok(p)
     }
     /// How a failed or killed run of this writer can be resumed (`run --resume`).
     fn resume(&self) -> Resume {

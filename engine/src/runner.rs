@@ -43,6 +43,16 @@ impl BuiltJob {
         }
     }
 
+    /// `check --connect`: both sides' probes (see [`Reader::probe`], [`Writer::probe`]).
+    pub async fn probe(
+        &self,
+    ) -> (
+        Result<crate::plugin::Probe, PluginError>,
+        Result<crate::plugin::Probe, PluginError>,
+    ) {
+        (self.reader.probe().await, self.writer.probe().await)
+    }
+
     /// Finishes or removes what killed runs of this job left at the writer's target (see
     /// [`Writer::recover`]), without running the job.
     pub async fn recover(&self) -> Result<Vec<String>, PluginError> {

@@ -80,8 +80,45 @@ impl ReaderPlugin for FileReader {
     }
 }
 
+/// `check --connect` for local inputs: what the paths match (files and bytes), hidden entries
+/// skipped.
+pub(crate) fn probe_paths(patterns: &[String], hidden: fn(&str) -> bool) -> datasync_engine::Probe {
+    let mut p = datasync_engine::Probe::default();
+    for pat in patterns {
+        let mut skipped = Vec::new();
+        match crate::paths::expand_paths(std::slice::from_ref(pat), hidden, &mut skipped) {
+            Ok(files) => {
+                let bytes: u64 = files
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                let hidden_note = if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} hidden skipped)", skipped.len())
+                };
+                p.ok(
+                    format!("path {pat}"),
+                    format!("{} file(s), {bytes} bytes{hidden_note}", files.len()),
+                );
+            }
+            Err(e) => p.problem(format!("path {pat}"), e.to_string()),
+        }
+    }
+    p
+}
+
 #[async_trait]
 impl Reader for FileReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let patterns = self.text.paths.clone();
+        Ok(datasync_engine::plugin::blocking(move || {
+            Ok::<_, PluginError>(probe_paths(&patterns, |n| n.starts_with('.')))
+        })
+        .await?)
+    }
+
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let patterns = self.text.paths.clone();
         let files = datasync_engine::plugin::blocking(move || {

@@ -53,6 +53,9 @@ impl Reader for HdfsReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         self.inner.split(channels).await
     }
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        self.inner.probe().await
+    }
 }
 
 #[cfg(test)]

@@ -109,6 +109,37 @@ impl ReaderPlugin for SftpReader {
 
 #[async_trait]
 impl Reader for SftpReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let r = self.clone();
+        datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {
+            let c = r.conn.connect()?;
+            let mut p = datasync_engine::Probe::default();
+            p.ok(
+                format!("server {}", c.url("")),
+                format!("logged in as {}", r.conn.username),
+            );
+            for pat in &r.text.paths {
+                let mut skipped = Vec::new();
+                match c.expand(pat, r.max_depth, &mut skipped) {
+                    Ok(files) => {
+                        let bytes: u64 = files.iter().filter_map(|f| f.size).sum();
+                        p.ok(
+                            format!("path {pat}"),
+                            format!(
+                                "{} file(s), {bytes} bytes ({} hidden skipped)",
+                                files.len(),
+                                skipped.len()
+                            ),
+                        );
+                    }
+                    Err(e) => p.problem(format!("path {pat}"), e.to_string()),
+                }
+            }
+            Ok(p)
+        })
+        .await
+    }
+
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
         let files =

@@ -41,6 +41,69 @@ pub(crate) trait KeyProbe: Send {
         let _ = (schema, name, pk);
         Ok(None)
     }
+    /// The result columns of `sql` (name, the system's type name), without reading a row.
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError>;
+}
+
+/// `check --connect` for connection `conn_ix` of a SQL reader: each table's (or query's)
+/// columns as the job selects them, under its `where`, reading no row; the split key's type.
+/// The first table's or query's columns become the probe's columns.
+pub(crate) async fn probe_source(
+    probe: &mut dyn KeyProbe,
+    cfg: &SqlReaderConfig,
+    conn_ix: usize,
+    dialect: datasync_db::sql::Dialect,
+    p: &mut datasync_engine::Probe,
+) {
+    let (splits, keyed) = cfg.plan();
+    let mut reads: Vec<(String, SqlSplit)> = splits
+        .into_iter()
+        .filter(|s| s.conn() == conn_ix)
+        .map(|s| (s.describe(), s))
+        .collect();
+    for (c, table, _) in keyed.iter().filter(|k| k.0 == conn_ix) {
+        reads.push((
+            format!("table {table}"),
+            SqlSplit::Table {
+                conn: *c,
+                table: table.clone(),
+                range: None,
+                text_range: None,
+                null_keys: false,
+            },
+        ));
+    }
+    for (what, split) in reads {
+        let select = split.sql(dialect, &cfg.column, cfg.where_clause.as_deref(), None);
+        let sql = format!("SELECT * FROM ({select}) datasync_probe WHERE 1 = 0");
+        match probe.describe(&sql).await {
+            Ok(cols) => {
+                p.ok(
+                    what,
+                    format!(
+                        "{} column(s): {}",
+                        cols.len(),
+                        cols.iter()
+                            .map(|(n, t)| format!("{n} {t}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                if p.columns.is_none() {
+                    p.columns = Some(cols);
+                }
+            }
+            Err(e) => p.problem(what, e.chain()),
+        }
+    }
+    for (_, table, pk) in keyed.iter().filter(|k| k.0 == conn_ix) {
+        let what = format!("splitPk {pk} of {table}");
+        match probe.key_type(table, pk).await {
+            Ok((t, true)) => p.ok(what, format!("{t}: split into integer key ranges")),
+            Ok((t, false)) => p.ok(what, format!("{t}: split at key quantiles")),
+            Err(e) => p.problem(what, e.chain()),
+        }
+    }
 }
 
 /// The splits of `table` (connection `conn_ix`) on `pk`: `channels` key ranges plus the NULL

@@ -374,6 +374,12 @@ impl ReaderPlugin for StreamReader {
 
 #[async_trait]
 impl Reader for StreamReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        p.ok("source", "generated rows: nothing to connect to");
+        Ok(p)
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         Ok((0..channels.max(1))
             .map(|i| {

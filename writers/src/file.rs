@@ -210,6 +210,16 @@ impl FileWriter {
 
 #[async_trait]
 impl Writer for FileWriter {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let dir = self.dir.clone();
+        Ok(datasync_engine::plugin::blocking(move || {
+            let mut p = datasync_engine::Probe::default();
+            crate::publish::probe_dir(&dir, &mut p);
+            Ok::<_, PluginError>(p)
+        })
+        .await?)
+    }
+
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || {

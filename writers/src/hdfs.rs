@@ -82,6 +82,9 @@ impl WriterPlugin for HdfsWriter {
 
 #[async_trait]
 impl Writer for HdfsWriter {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        self.inner.probe().await
+    }
     async fn prepare(&self) -> Result<(), PluginError> {
         self.inner.prepare().await
     }

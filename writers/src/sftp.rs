@@ -281,6 +281,26 @@ impl SftpWriter {
 
 #[async_trait]
 impl Writer for SftpWriter {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let w = self.clone();
+        datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {
+            let c = w.conn.connect()?;
+            let mut p = datasync_engine::Probe::default();
+            p.ok(
+                format!("server {}", c.url("")),
+                format!("logged in as {}", w.conn.username),
+            );
+            let what = format!("directory {}", w.dir);
+            match c.stat(&w.dir())? {
+                Some(e) if e.is_dir => p.ok(what, "exists"),
+                Some(_) => p.problem(what, "exists but is not a directory"),
+                None => p.ok(what, "does not exist; will be created"),
+            }
+            Ok(p)
+        })
+        .await
+    }
+
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || w.prepare_blocking()).await?;

@@ -33,6 +33,10 @@ pub(crate) trait TargetConn: Send {
     ) -> Result<Vec<(String, String)>, PluginError>;
     /// The server, for messages (no password).
     fn url(&self) -> String;
+    /// The result columns of `sql` (name, the system's type name), reading no row.
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError>;
+    /// Whether this login may INSERT into `table` (`None`: the server cannot tell).
+    async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError>;
 }
 
 /// What the shared steps need of a SQL writer's configuration, built once in `from_params`.
@@ -193,6 +197,83 @@ pub(crate) trait SqlWriterSteps: Sync {
         Ok(done)
     }
 
+    /// `check --connect`: logs in, checks the table and the written columns exist and that
+    /// the login may insert, and says what preSql would run; changes nothing.
+    async fn probe_target(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        let mut c = self.open().await?;
+        p.ok(
+            "connection",
+            format!("{}: logged in as {}", c.url(), self.spec().params.username),
+        );
+        let table = self.table();
+        let what = format!("table {table}");
+        let exists = c
+            .describe(&format!("SELECT * FROM {table} WHERE 1 = 0"))
+            .await;
+        match exists {
+            Err(e) if self.spec().params.create_table => {
+                p.ok(
+                    what,
+                    format!("not found; createTable will create it ({})", e.chain()),
+                );
+                return Ok(p);
+            }
+            Err(e) => {
+                p.problem(what, e.chain());
+                return Ok(p);
+            }
+            Ok(all) => {
+                let columns = &self.spec().params.column;
+                let wanted = if columns.len() == 1 && columns[0].trim() == "*" {
+                    Ok(all)
+                } else {
+                    c.describe(&format!(
+                        "SELECT {} FROM {table} WHERE 1 = 0",
+                        columns.join(", ")
+                    ))
+                    .await
+                };
+                match wanted {
+                    Ok(cols) => {
+                        p.ok(
+                            what,
+                            format!(
+                                "exists; writes {} column(s): {}",
+                                cols.len(),
+                                cols.iter()
+                                    .map(|(n, t)| format!("{n} {t}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                        p.columns = Some(cols);
+                    }
+                    Err(e) => p.problem(format!("columns of {table}"), e.chain()),
+                }
+            }
+        }
+        match c.may_insert(table).await {
+            Ok(Some(true)) => p.ok("write permission", "INSERT allowed"),
+            Ok(Some(false)) => p.problem(
+                "write permission",
+                format!("this login may not INSERT into {table}"),
+            ),
+            Ok(None) => p.ok("write permission", "not known until the first write"),
+            Err(e) => p.problem("write permission", e.chain()),
+        }
+        if !self.pre_sql().is_empty() {
+            p.ok(
+                "preSql",
+                format!(
+                    "{} statement(s) run when the job starts (not now)",
+                    self.pre_sql().len()
+                ),
+            );
+        }
+        Ok(p)
+    }
+
     /// After a failed job: drops this run's staging tables, and warns when a destructive
     /// preSql had already changed the target for good.
     async fn abort_target(&self) -> Result<(), PluginError> {
@@ -313,6 +394,10 @@ macro_rules! sql_writer_contract {
 
             async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
                 $crate::sqlsteps::SqlWriterSteps::abort_target(self).await
+            }
+
+            async fn probe(&self) -> Result<datasync_engine::Probe, datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::probe_target(self).await
             }
 
             async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {

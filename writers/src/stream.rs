@@ -73,6 +73,12 @@ impl WriterPlugin for StreamWriter {
 
 #[async_trait]
 impl Writer for StreamWriter {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        p.ok("target", "stdout or nowhere: nothing to connect to");
+        Ok(p)
+    }
+
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
         Ok((0..n)
             .map(|_| {

@@ -114,6 +114,29 @@ impl KeyProbe for MysqlProbe<'_> {
         Ok((t.to_string(), t.is_integer()))
     }
 
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let result = self
+            .conn
+            .query_iter(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        let cols: Vec<(String, String)> = result
+            .columns_ref()
+            .iter()
+            .map(|c| {
+                (
+                    c.name_str().into_owned(),
+                    datasync_codec::types::type_name(&arrow_type(c).0),
+                )
+            })
+            .collect();
+        result
+            .drop_result()
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(cols)
+    }
+
     async fn key_bounds(
         &mut self,
         table: &str,
@@ -198,6 +221,31 @@ impl KeyProbe for MysqlProbe<'_> {
 
 #[async_trait]
 impl Reader for MysqlReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        for (i, cc) in self.conns.iter().enumerate() {
+            let (c, url) = match cc.connect(&[]).await {
+                Ok(c) => c,
+                Err(e) => {
+                    p.problem(format!("connection[{i}]"), PluginError::from(e).chain());
+                    continue;
+                }
+            };
+            p.ok(
+                format!("connection[{i}]"),
+                format!("{url}: logged in as {}", self.cfg.username),
+            );
+            let mut probe = MysqlProbe {
+                conn: c,
+                url: url.clone(),
+                cc,
+            };
+            crate::sqlsplit::probe_source(&mut probe, &self.cfg, i, Dialect::MySql, &mut p).await;
+            let _ = probe.conn.disconnect().await;
+        }
+        Ok(p)
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let (splits, keyed) = self.cfg.plan();
         let mut tasks: Vec<Box<dyn ReaderTask>> = splits

@@ -227,6 +227,14 @@ pub(super) struct ParquetSplit {
 
 #[async_trait]
 impl Reader for ParquetReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let patterns = self.paths.clone();
+        Ok(datasync_engine::plugin::blocking(move || {
+            Ok::<_, PluginError>(crate::file::probe_paths(&patterns, is_hidden_name))
+        })
+        .await?)
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
         let splits = datasync_engine::plugin::blocking(move || r.plan(channels)).await?;

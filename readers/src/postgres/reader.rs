@@ -80,6 +80,19 @@ impl KeyProbe for PostgresProbe<'_> {
         Ok((t.map(|t| t.name().to_string()).unwrap_or_default(), integer))
     }
 
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let stmt = self
+            .client
+            .prepare(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(stmt
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.type_().name().to_string()))
+            .collect())
+    }
+
     async fn key_quantiles(
         &mut self,
         table: &str,
@@ -152,6 +165,31 @@ impl KeyProbe for PostgresProbe<'_> {
 
 #[async_trait]
 impl Reader for PostgresReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        for (i, cc) in self.conns.iter().enumerate() {
+            let (client, url) = match cc.connect().await {
+                Ok(c) => c,
+                Err(e) => {
+                    p.problem(format!("connection[{i}]"), PluginError::from(e).chain());
+                    continue;
+                }
+            };
+            p.ok(
+                format!("connection[{i}]"),
+                format!("{url}: logged in as {}", self.cfg.username),
+            );
+            let mut probe = PostgresProbe {
+                client,
+                url: url.clone(),
+                cc,
+            };
+            crate::sqlsplit::probe_source(&mut probe, &self.cfg, i, Dialect::Postgres, &mut p)
+                .await;
+        }
+        Ok(p)
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let (mut splits, keyed) = self.cfg.plan();
         for (conn, table, pk) in keyed {

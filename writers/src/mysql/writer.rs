@@ -194,6 +194,39 @@ impl TargetConn for MysqlTarget {
     fn url(&self) -> String {
         self.url.to_string()
     }
+
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let result = self
+            .conn
+            .query_iter(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        let cols: Vec<(String, String)> = result
+            .columns_ref()
+            .iter()
+            .map(|c| {
+                (
+                    c.name_str().into_owned(),
+                    datasync_codec::types::type_name(&datasync_db::mysql::arrow_type(c).0),
+                )
+            })
+            .collect();
+        result
+            .drop_result()
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(cols)
+    }
+
+    async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
+        // EXPLAIN checks the INSERT privilege without inserting anything.
+        let sql = format!("EXPLAIN INSERT INTO {table} SELECT * FROM {table} WHERE 1 = 0");
+        match self.conn.query_drop(sql.as_str()).await {
+            Ok(()) => Ok(Some(true)),
+            Err(e) if e.to_string().contains("command denied") => Ok(Some(false)),
+            Err(e) => Err(self.cc.query_error(&self.url, &sql, e).into()),
+        }
+    }
 }
 
 /// A destructive preSql as it can run inside a transaction: MySQL's TRUNCATE commits on its

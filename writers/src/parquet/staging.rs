@@ -77,8 +77,13 @@ impl Inner {
         Ok(format!("file:{}", abs.display()))
     }
 
-    /// Checks (and with `createTable` creates) the Hive table.
-    fn prepare_hms(&self, t: &HmsTarget) -> Result<(), ParquetWriterError> {
+    /// Checks (and with `createTable`, unless `dry`, creates) the Hive table; says what it
+    /// found.
+    pub(super) fn prepare_hms(
+        &self,
+        t: &HmsTarget,
+        dry: bool,
+    ) -> Result<String, ParquetWriterError> {
         let mut c = HmsClient::connect(&t.uris, Duration::from_secs(10))?;
         if !c.database_exists(&t.database)? {
             return Err(ParquetWriterError::Target(format!(
@@ -101,6 +106,15 @@ impl Inner {
                         keys.join(", ")
                     )));
                 }
+                let found = format!(
+                    "table {}.{} exists, partitioned by [{}]",
+                    t.database,
+                    t.table,
+                    have.join(", ")
+                );
+                if dry {
+                    return Ok(found);
+                }
                 if let Some(loc) = hms::table_location(&table) {
                     let ours = Self::location(&self.dir)?;
                     if loc.trim_end_matches('/') != ours.trim_end_matches('/') {
@@ -111,8 +125,12 @@ impl Inner {
                         );
                     }
                 }
-                Ok(())
+                Ok(found)
             }
+            None if t.create && dry => Ok(format!(
+                "table {}.{} does not exist; createTable will create it",
+                t.database, t.table
+            )),
             None if t.create => {
                 let cols = self
                     .columns
@@ -134,7 +152,7 @@ impl Inner {
                     hms::external_table(&t.database, &t.table, &owner(), sd, pkeys, now_secs());
                 c.create_table(table)?;
                 tracing::info!("created Hive table {}.{}", t.database, t.table);
-                Ok(())
+                Ok(format!("created table {}.{}", t.database, t.table))
             }
             None => Err(ParquetWriterError::Target(format!(
                 "Hive table {}.{} does not exist in the metastore; create it or set createTable: true",
@@ -150,7 +168,7 @@ impl Inner {
             self.check_conflict(&self.static_rel())?;
         }
         if let Some(t) = &self.hms {
-            self.prepare_hms(t)?;
+            self.prepare_hms(t, false)?;
         }
         crate::publish::create_staging(&self.staging)?;
         Ok(())

@@ -227,6 +227,29 @@ impl ParquetWriter {
 
 #[async_trait]
 impl Writer for ParquetWriter {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let w = Arc::clone(&self.w);
+        Ok(datasync_engine::plugin::blocking(move || {
+            let mut p = datasync_engine::Probe::default();
+            crate::publish::probe_dir(&w.dir, &mut p);
+            if let Some(t) = &w.hms {
+                let what = format!("Hive Metastore {}", t.uris);
+                match w.prepare_hms(t, true) {
+                    Ok(found) => p.ok(what, found),
+                    Err(e) => p.problem(what, PluginError::from(e).chain()),
+                }
+            }
+            p.columns = Some(
+                w.columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.name.clone()))
+                    .collect(),
+            );
+            Ok::<_, PluginError>(p)
+        })
+        .await?)
+    }
+
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
         datasync_engine::plugin::blocking(move || w.prepare()).await?;

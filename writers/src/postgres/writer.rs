@@ -138,6 +138,29 @@ impl TargetConn for PostgresTarget {
     fn url(&self) -> String {
         self.url.to_string()
     }
+
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let stmt = self
+            .client
+            .prepare(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(stmt
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.type_().name().to_string()))
+            .collect())
+    }
+
+    async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
+        let q = "SELECT has_table_privilege($1, 'INSERT')";
+        let row = self
+            .client
+            .query_one(q, &[&table])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(Some(row.get::<_, bool>(0)))
+    }
 }
 
 crate::sqlsteps::sql_writer_contract!(PostgresWriter);
