@@ -115,6 +115,11 @@ pub fn type_name(t: &DataType) -> String {
     }
 }
 
+/// (name, Arrow type) pairs as (name, [`type_name`]), for messages.
+pub fn named_columns(cols: Vec<(String, DataType)>) -> Vec<(String, String)> {
+    cols.into_iter().map(|(n, t)| (n, type_name(&t))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,35 @@ pub(crate) trait KeyProbe: Send {
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError>;
 }
 
+/// `check --connect` for every `connection[]` of a SQL reader: `connect(i)` logs in (the probe
+/// and the server's URL for the line), then [`probe_source`].
+pub(crate) async fn probe_connections<P, F, Fut>(
+    cfg: &SqlReaderConfig,
+    dialect: datasync_db::sql::Dialect,
+    count: usize,
+    mut connect: F,
+) -> datasync_engine::Probe
+where
+    P: KeyProbe,
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(P, String), PluginError>>,
+{
+    let mut p = datasync_engine::Probe::default();
+    for i in 0..count {
+        match connect(i).await {
+            Ok((mut probe, url)) => {
+                p.ok(
+                    format!("connection[{i}]"),
+                    format!("{url}: logged in as {}", cfg.username),
+                );
+                probe_source(&mut probe, cfg, i, dialect, &mut p).await;
+            }
+            Err(e) => p.problem(format!("connection[{i}]"), e.chain()),
+        }
+    }
+    p
+}
+
 /// `check --connect` for connection `conn_ix` of a SQL reader: each table's (or query's)
 /// columns as the job selects them, under its `where`, reading no row; the split key's type.
 /// The first table's or query's columns become the probe's columns.

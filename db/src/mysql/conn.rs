@@ -214,6 +214,31 @@ impl MysqlConnConfig {
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: mysql_async::Error) -> MysqlError {
         MysqlError::query(url, sql, source)
     }
+
+    /// The result columns of `sql` on `conn` (name, the Arrow type they are read as), reading
+    /// no row the query does not return (give it one that returns none).
+    pub async fn describe(
+        &self,
+        conn: &mut mysql_async::Conn,
+        url: &JdbcUrl,
+        sql: &str,
+    ) -> Result<Vec<(String, arrow_schema::DataType)>, MysqlError> {
+        use mysql_async::prelude::Queryable;
+        let result = conn
+            .query_iter(sql)
+            .await
+            .map_err(|e| self.query_error(url, sql, e))?;
+        let cols: Vec<(String, arrow_schema::DataType)> = result
+            .columns_ref()
+            .iter()
+            .map(|c| (c.name_str().into_owned(), super::arrow_type(c).0))
+            .collect();
+        result
+            .drop_result()
+            .await
+            .map_err(|e| self.query_error(url, sql, e))?;
+        Ok(cols)
+    }
 }
 
 /// TLS as a JDBC URL asks for it (Connector/J's names).

@@ -183,4 +183,23 @@ impl PostgresConnConfig {
     ) -> PostgresError {
         PostgresError::query(url, sql, source)
     }
+
+    /// The result columns of `sql` (name, the server's type name), from preparing it: nothing
+    /// runs.
+    pub async fn describe(
+        &self,
+        client: &tokio_postgres::Client,
+        url: &JdbcUrl,
+        sql: &str,
+    ) -> Result<Vec<(String, String)>, PostgresError> {
+        let stmt = client
+            .prepare(sql)
+            .await
+            .map_err(|e| self.query_error(url, sql, e))?;
+        Ok(stmt
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.type_().name().to_string()))
+            .collect())
+    }
 }

@@ -115,26 +115,8 @@ impl KeyProbe for MysqlProbe<'_> {
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
-        let result = self
-            .conn
-            .query_iter(sql)
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        let cols: Vec<(String, String)> = result
-            .columns_ref()
-            .iter()
-            .map(|c| {
-                (
-                    c.name_str().into_owned(),
-                    datasync_codec::types::type_name(&arrow_type(c).0),
-                )
-            })
-            .collect();
-        result
-            .drop_result()
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(cols)
+        let cols = self.cc.describe(&mut self.conn, &self.url, sql).await?;
+        Ok(datasync_codec::types::named_columns(cols))
     }
 
     async fn key_bounds(
@@ -222,28 +204,25 @@ impl KeyProbe for MysqlProbe<'_> {
 #[async_trait]
 impl Reader for MysqlReader {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let mut p = datasync_engine::Probe::default();
-        for (i, cc) in self.conns.iter().enumerate() {
-            let (c, url) = match cc.connect(&[]).await {
-                Ok(c) => c,
-                Err(e) => {
-                    p.problem(format!("connection[{i}]"), PluginError::from(e).chain());
-                    continue;
-                }
-            };
-            p.ok(
-                format!("connection[{i}]"),
-                format!("{url}: logged in as {}", self.cfg.username),
-            );
-            let mut probe = MysqlProbe {
-                conn: c,
-                url: url.clone(),
-                cc,
-            };
-            crate::sqlsplit::probe_source(&mut probe, &self.cfg, i, Dialect::MySql, &mut p).await;
-            let _ = probe.conn.disconnect().await;
-        }
-        Ok(p)
+        let conns = &self.conns;
+        Ok(crate::sqlsplit::probe_connections(
+            &self.cfg,
+            Dialect::MySql,
+            conns.len(),
+            |i| async move {
+                let cc = &conns[i];
+                let (conn, url) = cc.connect(&[]).await?;
+                Ok((
+                    MysqlProbe {
+                        conn,
+                        url: url.clone(),
+                        cc,
+                    },
+                    url.to_string(),
+                ))
+            },
+        )
+        .await)
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {

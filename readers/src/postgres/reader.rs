@@ -81,16 +81,7 @@ impl KeyProbe for PostgresProbe<'_> {
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
-        let stmt = self
-            .client
-            .prepare(sql)
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(stmt
-            .columns()
-            .iter()
-            .map(|c| (c.name().to_string(), c.type_().name().to_string()))
-            .collect())
+        Ok(self.cc.describe(&self.client, &self.url, sql).await?)
     }
 
     async fn key_quantiles(
@@ -166,28 +157,25 @@ impl KeyProbe for PostgresProbe<'_> {
 #[async_trait]
 impl Reader for PostgresReader {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let mut p = datasync_engine::Probe::default();
-        for (i, cc) in self.conns.iter().enumerate() {
-            let (client, url) = match cc.connect().await {
-                Ok(c) => c,
-                Err(e) => {
-                    p.problem(format!("connection[{i}]"), PluginError::from(e).chain());
-                    continue;
-                }
-            };
-            p.ok(
-                format!("connection[{i}]"),
-                format!("{url}: logged in as {}", self.cfg.username),
-            );
-            let mut probe = PostgresProbe {
-                client,
-                url: url.clone(),
-                cc,
-            };
-            crate::sqlsplit::probe_source(&mut probe, &self.cfg, i, Dialect::Postgres, &mut p)
-                .await;
-        }
-        Ok(p)
+        let conns = &self.conns;
+        Ok(crate::sqlsplit::probe_connections(
+            &self.cfg,
+            Dialect::Postgres,
+            conns.len(),
+            |i| async move {
+                let cc = &conns[i];
+                let (client, url) = cc.connect().await?;
+                Ok((
+                    PostgresProbe {
+                        client,
+                        url: url.clone(),
+                        cc,
+                    },
+                    url.to_string(),
+                ))
+            },
+        )
+        .await)
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {

@@ -196,26 +196,8 @@ impl TargetConn for MysqlTarget {
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
-        let result = self
-            .conn
-            .query_iter(sql)
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        let cols: Vec<(String, String)> = result
-            .columns_ref()
-            .iter()
-            .map(|c| {
-                (
-                    c.name_str().into_owned(),
-                    datasync_codec::types::type_name(&datasync_db::mysql::arrow_type(c).0),
-                )
-            })
-            .collect();
-        result
-            .drop_result()
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(cols)
+        let cols = self.cc.describe(&mut self.conn, &self.url, sql).await?;
+        Ok(datasync_codec::types::named_columns(cols))
     }
 
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {

@@ -140,16 +140,7 @@ impl TargetConn for PostgresTarget {
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
-        let stmt = self
-            .client
-            .prepare(sql)
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(stmt
-            .columns()
-            .iter()
-            .map(|c| (c.name().to_string(), c.type_().name().to_string()))
-            .collect())
+        Ok(self.cc.describe(&self.client, &self.url, sql).await?)
     }
 
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
