@@ -343,6 +343,47 @@ fn mysql_to_postgres_and_back() {
     let cmp = "SELECT COUNT(*) FROM orders o JOIN back b USING (id) WHERE NOT (o.name <=> b.name AND o.amount <=> b.amount AND o.created <=> b.created AND o.flag <=> b.flag AND o.bu <=> b.bu AND o.f <=> b.f AND o.d <=> b.d AND o.blob_ <=> b.blob_)";
     assert_eq!(my.query(cmp), "0");
     assert_eq!(my.query("SELECT COUNT(*) FROM back"), "20001");
+
+    // createTable carries the source's primary key both ways, so an upsert into the created
+    // table works (and running it again changes nothing).
+    my.query("CREATE TABLE pk2 (a INT, b VARCHAR(8), v INT, PRIMARY KEY (b, a)); INSERT INTO pk2 VALUES (1, 'x', 10), (2, 'x', 20), (1, 'y', 30)");
+    let kc = r#""column": ["a", "b", "v"],"#;
+    let my_pk = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, {kc}
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["pk2"]}}]}}}}"#,
+        mysql_server().login(),
+        my.url()
+    );
+    let pg_up = pg_writer(
+        &pg,
+        "pk2",
+        &format!(r#"{kc} "createTable": true, "writeMode": "update","#),
+    );
+    for _ in 0..2 {
+        let (o, _t) = run_job("pk_m2p", &job("{}", &my_pk, &pg_up));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert_eq!(
+        pg.query("SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'pk2'::regclass AND i.indisprimary"),
+        "b,a"
+    );
+    assert_eq!(pg.query("SELECT count(*), sum(v) FROM pk2"), "3|60");
+    let my_up = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, {kc} "createTable": true, "writeMode": "update",
+            "connection": [{{"jdbcUrl": "{}", "table": ["pk3"]}}]}}}}"#,
+        mysql_server().login(),
+        my.url()
+    );
+    let pg_pk = pg_reader(&pg, "pk2", kc);
+    for _ in 0..2 {
+        let (o, _t) = run_job("pk_p2m", &job("{}", &pg_pk, &my_up));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert_eq!(
+        my.query("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'pk3' AND CONSTRAINT_NAME = 'PRIMARY'"),
+        "b,a"
+    );
+    assert_eq!(my.query("SELECT COUNT(*), SUM(v) FROM pk3"), "3\t60");
 }
 
 #[test]

@@ -130,15 +130,35 @@ pub fn create_table_sql(
     names: &[String],
     ddl: fn(&arrow_schema::Field) -> Option<String>,
 ) -> Result<String, String> {
+    let schema = batch.schema();
     let mut cols = Vec::with_capacity(names.len());
-    for (f, name) in batch.schema().fields().iter().zip(names) {
+    for (f, name) in schema.fields().iter().zip(names) {
         let t = ddl(f).ok_or_else(|| {
             format!(
-                "createTable: no {d:?} type for column {name} of type {}",
-                f.data_type()
+                "createTable: no {} type for column {name} of type {}",
+                d.name(),
+                datasync_codec::types::type_name(f.data_type())
             )
         })?;
         cols.push(format!("{} {t}", datasync_db::sql::quote_ident(d, name)));
+    }
+    // The source's primary key (when the reader read all of it), so update/upsert work on
+    // the created table.
+    let key = datasync_db::sql::source_type::primary_key_of(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref())
+            .zip(names.iter().map(String::as_str)),
+    );
+    if !key.is_empty() {
+        cols.push(format!(
+            "PRIMARY KEY ({})",
+            key.iter()
+                .map(|k| datasync_db::sql::quote_ident(d, k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {} ({})",

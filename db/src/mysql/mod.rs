@@ -10,6 +10,15 @@ pub use types::{arrow_type, ddl_for, ddl_type, source_type, ColumnKind, TYPE_TAB
 
 pub use mysql_async;
 
+/// The query of `table`'s primary key columns, in key order.
+pub fn primary_key_sql(table: &str) -> String {
+    format!(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE {} \
+         AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+        information_schema_filter(table)
+    )
+}
+
 /// `TABLE_SCHEMA = ... AND TABLE_NAME = ...` for `table` in an information_schema query (the
 /// connection's database when `table` names no schema); the names go as hex literals.
 pub fn information_schema_filter(table: &str) -> String {

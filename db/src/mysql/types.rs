@@ -171,7 +171,20 @@ pub fn ddl_for(f: &arrow_schema::Field) -> Option<String> {
         Some("time") => return Some("TIME(6)".into()),
         _ => {}
     }
-    ddl_type(f.data_type())
+    let t = ddl_type(f.data_type())?;
+    // A key column cannot be a TEXT/BLOB without a prefix length: VARCHAR(255) /
+    // VARBINARY(255) keep a composite key of up to three of them under InnoDB's 3072 bytes (a
+    // longer value is refused by the strict session, never cut).
+    if f.metadata()
+        .contains_key(crate::sql::source_type::PRIMARY_KEY)
+    {
+        return Some(match t.as_str() {
+            "LONGTEXT" => "VARCHAR(255)".into(),
+            "LONGBLOB" => "VARBINARY(255)".into(),
+            _ => t,
+        });
+    }
+    Some(t)
 }
 
 /// The column type `createTable` uses for an Arrow type, or `None` if there is none.

@@ -12,3 +12,9 @@ pub use types::{
 };
 
 pub use tokio_postgres;
+
+/// The primary key columns of the table `$1` (a name `to_regclass` reads), in key order.
+pub const PRIMARY_KEY_SQL: &str = "SELECT a.attname::text FROM pg_index i \
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+     WHERE i.indrelid = to_regclass($1) AND i.indisprimary \
+     ORDER BY array_position(i.indkey::int2[], a.attnum)";

@@ -9,6 +9,16 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The system's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::MySql => "MySQL",
+            Dialect::Postgres => "PostgreSQL",
+        }
+    }
+}
+
 /// Quotes an identifier; a dotted name (`db.table`) is quoted part by part. A part the user
 /// quoted already (`"Odd Sch"`, `` `t` ``, either quote character) is kept as written, and dots
 /// inside quotes do not split.

@@ -6,7 +6,7 @@ use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
 use datasync_db::mysql::{arrow_type, ColumnKind, MysqlConnConfig, MysqlError};
-use datasync_db::sql::source_type::with_source_type;
+use datasync_db::sql::source_type::{primary_key_positions, with_primary_key, with_source_type};
 
 /// Session timeouts of a read connection: a day, so back-pressure never resets the read (the
 /// engine's stall watchdog is what notices a consumer that is truly stuck).
@@ -299,6 +299,17 @@ impl ReaderTask for MysqlTask {
         // isolation) may legitimately wait longer. The job's `session` can still lower it.
         let open = || async { cc.connect(&[PACED_READ]).await.map(|(c, u)| (c, u.clone())) };
         let (mut conn, mut url) = open().await?;
+        // A table's primary key travels with the columns, so a writer's createTable makes it.
+        let key: Vec<String> = match &self.split {
+            SqlSplit::Table { table, .. } => {
+                let q = datasync_db::mysql::primary_key_sql(table);
+                conn.query(q.as_str()).await.unwrap_or_else(|e| {
+                    tracing::debug!("task {}: no primary key of {table}: {e}", ctx.task_id);
+                    Vec::new()
+                })
+            }
+            SqlSplit::Query { .. } => Vec::new(),
+        };
         loop {
             let keyed_sql = keyed_pk.and_then(|pk| {
                 self.split.keyed_sql(
@@ -341,7 +352,7 @@ impl ReaderTask for MysqlTask {
             let key_col = key_at.flatten().unwrap_or(width);
             let st = match &mut state {
                 Some(st) => st,
-                None => state.insert(ReadState::new(&columns[..width], &ctx)),
+                None => state.insert(ReadState::new(&columns[..width], &ctx, &key)),
             };
             let mut cut = false;
             loop {
@@ -410,7 +421,11 @@ struct ReadState {
 }
 
 impl ReadState {
-    fn new(columns: &[datasync_db::mysql::mysql_async::Column], ctx: &TaskContext) -> Self {
+    fn new(
+        columns: &[datasync_db::mysql::mysql_async::Column],
+        ctx: &TaskContext,
+        key: &[String],
+    ) -> Self {
         let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
             columns.iter().map(arrow_type).collect();
         let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
@@ -424,6 +439,7 @@ impl ReadState {
                     .zip(kinds.iter().map(|(t, _)| t))
             )
         );
+        let key_at = primary_key_positions(&names, key);
         let fields = names
             .into_iter()
             .zip(&kinds)
@@ -435,6 +451,9 @@ impl ReadState {
             if let Some(t) = datasync_db::mysql::source_type(c) {
                 builder.map_field(i, |f| with_source_type(f, &t));
             }
+        }
+        for (position, &i) in key_at.iter().enumerate() {
+            builder.map_field(i, |f| with_primary_key(f, position + 1));
         }
         ReadState {
             bits: vec![None; kinds.len()],

@@ -8,6 +8,7 @@ use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{
     array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
 };
+use datasync_db::sql::source_type::{primary_key_positions, with_primary_key};
 use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
@@ -237,7 +238,23 @@ impl ReaderTask for PostgresTask {
             .prepare(&sql)
             .await
             .map_err(|e| cc.query_error(url, &sql, e))?;
-        let plan = plan_columns(stmt.columns(), &sql)?;
+        let mut plan = plan_columns(stmt.columns(), &sql)?;
+        // A table's primary key travels with the columns, so a writer's createTable makes it.
+        if let SqlSplit::Table { table, .. } = &self.split {
+            let q = datasync_db::postgres::PRIMARY_KEY_SQL;
+            let regclass = quote_ident(Dialect::Postgres, table);
+            match client.query(q, &[&regclass]).await {
+                Ok(rows) => {
+                    let key: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+                    let names: Vec<String> = plan.fields.iter().map(|f| f.name().clone()).collect();
+                    for (position, i) in primary_key_positions(&names, &key).into_iter().enumerate()
+                    {
+                        plan.fields[i] = with_primary_key(plan.fields[i].clone(), position + 1);
+                    }
+                }
+                Err(e) => tracing::debug!("no primary key of {table}: {e}"),
+            }
+        }
         tracing::debug!(
             "columns {}",
             datasync_codec::types::columns_line(
