@@ -966,3 +966,47 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
     assert_eq!(db.query("SELECT COUNT(*) FROM dst WHERE v = 13"), "0");
     assert_stderr_has(&o, "quantiles of k from a sample of 1 in 2 keys");
 }
+
+/// oceanbasev10writer writes as DataX's does: without obWriteMode it upserts the written
+/// columns (a column the job does not write keeps its value), any obWriteMode but "insert"
+/// does the same ("replace" included: REPLACE would reset the other columns), a writeMode
+/// beside it is ignored with a warning, and "insert" makes a duplicate key a dirty record.
+#[test]
+fn oceanbase_writer_upserts_by_default_as_datax_does() {
+    let my = MariaDb::new();
+    my.exec("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10), v INT, extra VARCHAR(10) DEFAULT 'dflt');
+             INSERT INTO t VALUES (1, 'a', 1, 'KEEP'), (2, 'b', 2, 'KEEP')");
+    let run = |extra: &str, v: i64| {
+        let reader = format!(
+            r#"{{"name": "streamreader", "parameter": {{"sliceRecordCount": 1, "column": [
+                {{"value": "1", "type": "long"}}, {{"value": "new", "type": "string"}},
+                {{"value": "{v}", "type": "long"}}]}}}}"#
+        );
+        let writer = format!(
+            r#"{{"name": "oceanbasev10writer", "parameter": {{{}, "column": ["id", "name", "v"] {extra},
+                "connection": [{{"jdbcUrl": "{}", "table": ["t"]}}]}}}}"#,
+            mysql_server().login(),
+            my.url()
+        );
+        run_job("ob", &job("{}", &reader, &writer)).0
+    };
+    let o = run("", 10);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        my.query("SELECT name, v, extra FROM t WHERE id = 1"),
+        "new\t10\tKEEP"
+    );
+    let o = run(r#", "obWriteMode": "replace", "writeMode": "insert""#, 20);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "\"replace\" upserts");
+    assert_stderr_has(&o, "writeMode \"insert\" is ignored");
+    assert_eq!(
+        my.query("SELECT name, v, extra FROM t WHERE id = 1"),
+        "new\t20\tKEEP"
+    );
+    let o = run(r#", "obWriteMode": "insert""#, 30);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 1");
+    assert_eq!(my.query("SELECT v FROM t WHERE id = 1"), "20");
+    assert_eq!(my.query("SELECT COUNT(*) FROM t"), "2");
+}

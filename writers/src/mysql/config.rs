@@ -41,9 +41,10 @@ fn default_batch_size() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OceanBaseKeys {
-    /// DataX's OceanBase spelling of `writeMode` (`insert`, `update`, `replace`).
+    /// DataX's OceanBase write mode: exactly `insert` inserts; any other value (`update`,
+    /// `replace`, ...) upserts the written columns, as DataX's writer does.
     #[serde(default)]
-    pub ob_write_mode: Option<MysqlWriteMode>,
+    pub ob_write_mode: Option<String>,
     /// Direct-path (bypass) import: refused when true.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     pub direct_path: Option<bool>,
@@ -149,6 +150,15 @@ pub const OCEANBASE_IGNORED: &[(&str, &str)] = &[
     ),
 ];
 
+/// DataX's oceanbasev10writer reads only `obWriteMode`; a `writeMode` beside it is ignored the
+/// same way here, with a warning.
+fn ignored_write_mode(w: &serde_json::Value) {
+    tracing::warn!(
+        "writeMode {w} is ignored, as DataX's oceanbasev10writer ignores it: its write mode is \
+         obWriteMode (\"insert\", or by default an upsert of the written columns)"
+    );
+}
+
 impl OceanBaseKeys {
     /// Folds `obWriteMode` into the write mode; refuses direct-path import.
     pub fn apply(
@@ -183,14 +193,43 @@ impl OceanBaseKeys {
                  obUpdateColumns, or write only the columns to change with writeMode update",
             ));
         }
-        if let Some(mode) = self.ob_write_mode {
-            if p.value.get("writeMode").is_some() && cfg.write_mode != mode {
-                return Err(ConfigError::new(
-                    join_path(p.path, "obWriteMode"),
-                    "contradicts writeMode; give one of them",
-                ));
+        let ob = p.invoked_as.eq_ignore_ascii_case("oceanbasev10writer");
+        let mode_key = join_path(p.path, "obWriteMode");
+        match (&self.ob_write_mode, ob) {
+            (Some(m), _) => {
+                // DataX's buildWriteSql: `!writeMode.equals("insert")` means upsert.
+                let mode = if m == "insert" {
+                    MysqlWriteMode::Insert
+                } else {
+                    MysqlWriteMode::Update
+                };
+                if m != "insert" && m != "update" {
+                    tracing::warn!(
+                        "{mode_key}: {m:?} upserts (INSERT ... ON DUPLICATE KEY UPDATE of the \
+                         written columns; columns not written keep their values), as DataX's \
+                         OceanBase writer does for every value but \"insert\""
+                    );
+                }
+                if let Some(w) = p.value.get("writeMode") {
+                    if ob {
+                        ignored_write_mode(w);
+                    } else if cfg.write_mode != mode {
+                        return Err(ConfigError::new(
+                            mode_key,
+                            "contradicts writeMode; give one of them",
+                        ));
+                    }
+                }
+                cfg.write_mode = mode;
             }
-            cfg.write_mode = mode;
+            (None, true) => {
+                if let Some(w) = p.value.get("writeMode") {
+                    ignored_write_mode(w);
+                }
+                // DataX's default for OceanBase: update (upsert the written columns).
+                cfg.write_mode = MysqlWriteMode::Update;
+            }
+            (None, false) => {}
         }
         Ok(())
     }
