@@ -271,6 +271,13 @@ impl ColBuf {
 /// was expected.
 pub fn parse_float(text: &str, single: bool) -> Result<f64, String> {
     let ty = if single { "float32" } else { "float64" };
+    // Java's spellings only, as DataX reads them: "inf", "nan", "+Infinity" are not numbers.
+    let named = text
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E');
+    if named && !matches!(text, "NaN" | "Infinity" | "-Infinity") {
+        return Err("a number (NaN, Infinity and -Infinity are written so)".to_string());
+    }
     let x: f64 = text.parse().map_err(|_| "a number".to_string())?;
     let spelled_infinite = text.to_ascii_lowercase().contains("inf");
     let mantissa = text.split(['e', 'E']).next().unwrap_or("");
@@ -487,7 +494,9 @@ mod tests {
         let e = check_value(&DataType::Float64, None, "1e400").unwrap_err();
         assert!(e.contains("overflows"), "{e}");
         assert!(check_value(&DataType::Float64, None, "-Infinity").is_ok());
-        assert!(check_value(&DataType::Float64, None, "inf").is_ok());
+        assert!(check_value(&DataType::Float64, None, "inf").is_err());
+        assert!(check_value(&DataType::Float64, None, "NaN").is_ok());
+        assert!(check_value(&DataType::Float64, None, "nan").is_err());
         assert!(check_value(&DataType::Float32, None, "1e39").is_err());
         let e = check_value(&DataType::Float64, None, "1e-400").unwrap_err();
         assert!(e.contains("too small"), "{e}");

@@ -320,20 +320,21 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
-/// Parses `YYYY-MM-DD` to days since the epoch.
-pub(crate) fn parse_iso_date(s: &[u8]) -> Option<i64> {
+/// Parses `YYYY-MM-DD` (years 0001-9999: no sign, no year 0) to days since the epoch.
+pub fn parse_iso_date(s: &[u8]) -> Option<i64> {
     if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
         return None;
     }
     let (y, m, d) = (digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?);
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i64, m) {
+    if y == 0 || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i64, m) {
         return None;
     }
     Some(days_from_civil(y as i64, m, d))
 }
 
-/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f{1,9}]]]` to nanoseconds since the epoch.
-pub(crate) fn parse_iso_timestamp_nanos(s: &[u8]) -> Option<i128> {
+/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f{1,9}]]]` to nanoseconds since the epoch (no leap
+/// second, years 0001-9999).
+pub fn parse_iso_timestamp_nanos(s: &[u8]) -> Option<i128> {
     let days = parse_iso_date(s.get(..10)?)?;
     let rest = &s[10..];
     let mut nanos: i128 = 0;
@@ -583,6 +584,8 @@ mod tests {
         }
         assert_eq!(parse_iso_date(b"2024-02-29"), Some(19782));
         assert_eq!(parse_iso_date(b"2023-02-29"), None);
+        assert_eq!(parse_iso_date(b"0000-01-01"), None, "no year 0");
+        assert_eq!(parse_iso_date(b"-001-01-01"), None);
     }
 
     #[test]

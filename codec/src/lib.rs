@@ -19,7 +19,7 @@ pub mod values;
 pub use builder::{parse_float, TextBatchBuilder};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
-pub use datetime::DateFormat;
+pub use datetime::{parse_iso_date, parse_iso_timestamp_nanos, DateFormat};
 pub use decode::{decode_stream, DecodeSink};
 pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{

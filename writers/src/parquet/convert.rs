@@ -217,22 +217,6 @@ fn float_from_text(
     })
 }
 
-/// Whether the text of a timestamp has digits below a microsecond that are not zeros
-/// (`12:00:00.1234567`): a microsecond TIMESTAMP would drop them.
-fn has_sub_micro_digits(text: &str) -> bool {
-    let Some(colon) = text.rfind(':') else {
-        return false;
-    };
-    let Some(dot) = text[colon..].find('.') else {
-        return false;
-    };
-    text[colon + dot + 1..]
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .skip(6)
-        .any(|b| b != b'0')
-}
-
 fn cannot(src: &ArrayRef, i: usize, target: &HiveType) -> String {
     format!("{} does not fit in {}", show(src, i), target.name)
 }
@@ -325,11 +309,13 @@ fn zero_or_one_only(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
     }
 }
 
+/// A finite double that became infinite in a float column did not fit (other sources are
+/// checked where they are converted: text by [`float_from_text`]).
 fn finite_stays_finite(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
-    let finite_in = |i: usize| match src.data_type() {
-        DataType::Float64 => src.as_primitive::<Float64Type>().value(i).is_finite(),
-        _ => true,
-    };
+    if src.data_type() != &DataType::Float64 {
+        return;
+    }
+    let finite_in = |i: usize| src.as_primitive::<Float64Type>().value(i).is_finite();
     if let DataType::Float32 = out.data_type() {
         let o = out.as_primitive::<Float32Type>();
         for i in 0..o.len() {
@@ -547,18 +533,21 @@ fn to_timestamp(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<
         return Ok(Arc::new(TimestampMicrosecondArray::from(v)));
     }
     if is_text(src) {
-        // Arrow's text cast would cut digits below a microsecond silently.
-        for (i, v) in text_values(src)?.iter().enumerate() {
-            if v.is_some_and(has_sub_micro_digits) {
-                bad.mark(i, || {
-                    format!(
-                        "{} has digits below a microsecond, which {} cannot hold",
-                        show(src, i),
-                        target.name
-                    )
-                });
+        // Arrow's text cast would cut digits below a microsecond, take a leap second into the
+        // next day and accept signed years: each is refused here instead.
+        let values = parse_text(src, target, bad, |v| {
+            let nanos =
+                datasync_codec::parse_iso_timestamp_nanos(v.as_bytes()).ok_or_else(|| {
+                    "a date-time YYYY-MM-DD[ HH:MM[:SS[.fraction]]] (years 0001-9999, no leap \
+                 second :60)"
+                        .to_string()
+                })?;
+            if nanos % 1000 != 0 {
+                return Err("a date-time without digits below a microsecond".to_string());
             }
-        }
+            i64::try_from(nanos / 1000).map_err(|_| "a date-time in range".to_string())
+        })?;
+        return Ok(Arc::new(TimestampMicrosecondArray::from(values)));
     }
     cast_checked(src, target, bad)
 }
@@ -584,6 +573,16 @@ fn to_date(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<Array
             })
             .collect();
         return Ok(Arc::new(Date32Array::from(days)));
+    }
+    if is_text(src) {
+        // Arrow's text cast accepts signed years and year 0, which a text DATE column then
+        // writes in a form no reader takes back.
+        let values = parse_text(src, target, bad, |v| {
+            datasync_codec::parse_iso_date(v.as_bytes())
+                .and_then(|d| i32::try_from(d).ok())
+                .ok_or_else(|| "a date YYYY-MM-DD (years 0001-9999)".to_string())
+        })?;
+        return Ok(Arc::new(Date32Array::from(values)));
     }
     cast_checked(src, target, bad)
 }
@@ -699,9 +698,21 @@ mod tests {
             "2024-01-02 03:04:05.123456",
             "2024-01-02 03:04:05.1234567",
             "2024-01-02 03:04:05.123456000",
+            "2016-12-31 23:59:60",
+            "-0001-01-01 00:00:00",
+            "0000-01-01 00:00:00",
         ]));
         let (out, bad) = run(src, "timestamp");
-        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1, 3, 4, 5]);
+        let src: ArrayRef = Arc::new(StringArray::from(vec![
+            "2024-01-02",
+            "-0001-01-01",
+            "-0044-03-15",
+            "0000-01-01",
+            "2024-02-30",
+        ]));
+        let (_, bad) = run(src, "date");
+        assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         assert_eq!(
             out.as_primitive::<TimestampMicrosecondType>().value(2) % 1_000_000,
             123_456
