@@ -399,6 +399,7 @@ fn glob_and_directory_inputs_split_by_file() {
     // still read once.
     std::os::unix::fs::symlink(&data, data.join("sub/loop")).unwrap();
     std::os::unix::fs::symlink(data.join("a.csv"), data.join("sub/z-again.csv")).unwrap();
+    std::fs::hard_link(data.join("sub/b.csv"), data.join("sub/hard.csv")).unwrap();
     let out = t.path().join("out");
     let cols = r#"[{"index":0,"type":"long"}]"#;
     let job = write_job(
@@ -413,7 +414,8 @@ fn glob_and_directory_inputs_split_by_file() {
     assert_stderr_has(&o, "skipped 1 hidden entry");
     assert_stderr_has(&o, ".hidden.csv");
     assert_stderr_has(&o, "a symbolic link to a directory already read");
-    assert_stderr_has(&o, "read already under another name");
+    assert_stderr_has(&o, "not read again: it is the same file as");
+    assert_stderr_has(&o, "hard.csv");
 
     let glob = format!("{}/**/*.csv", data.display());
     let out2 = t.path().join("out2");

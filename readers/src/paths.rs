@@ -140,21 +140,30 @@ pub fn expand_paths(
     let mut files = l.files;
     files.sort();
     files.dedup();
-    // The same file under two names (a symbolic link) is read once, under its first name.
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|f| match std::fs::canonicalize(f) {
-        Ok(real) => {
-            let first = seen.insert(real.clone());
-            if !first {
-                tracing::warn!(
-                    "{}: not read again: it is {} (read already under another name)",
-                    f.display(),
-                    real.display()
-                );
-            }
-            first
+    // The same file under two names (a symbolic or a hard link) is read once, under its first
+    // name: the file system's device and inode numbers say which is which.
+    let mut seen = std::collections::HashMap::new();
+    files.retain(|f| {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() => match seen.entry((m.dev(), m.ino())) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    let first: &PathBuf = first.get();
+                    tracing::warn!(
+                        "{}: not read again: it is the same file as {} (read already under \
+                         that name)",
+                        f.display(),
+                        first.display()
+                    );
+                    false
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(f.clone());
+                    true
+                }
+            },
+            _ => true,
         }
-        Err(_) => true,
     });
     skipped.extend(l.skipped);
     Ok(files)
