@@ -273,9 +273,23 @@ fn ftp_timeouts_end_silent_and_stalled_servers_and_bad_bytes_are_not_retried() {
     );
     let (o, took) = run("silent", reader, no_retry);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "the server sent no FTP greeting within 1.5s (timeout)");
+    assert_stderr_has(
+        &o,
+        "the server sent no FTP greeting after connecting within 1.5s (timeout)",
+    );
     assert!(took < Duration::from_secs(30), "took {took:?}");
     drop(held);
+
+    // timeout 0 is DataX's "no limit": accepted, with a warning that says what it means.
+    let zero = format!(
+        r#"{{"name": "ftpreader", "parameter": {{"protocol": "ftp", "host": "127.0.0.1",
+            "port": {port}, "username": "u", "password": "p", "timeout": 0,
+            "path": ["/a.csv"], "column": {COLUMNS}}}}}"#
+    );
+    let zero_job = write_job(t.path(), "zero", &job("{}", &zero, &file_writer(&out)));
+    let o = run_in(t.path(), &["check", zero_job.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "timeout: 0 means no time limit (as in DataX)");
 
     // A download that stalls after its first chunk.
     let s = Ftpd::start_with(&[("FTPD_STALL_DOWNLOADS", "1")], None);

@@ -45,22 +45,21 @@ fn is_timeout(e: &std::io::Error) -> bool {
 }
 
 /// Says "timed out" for a socket timeout (the OS says "Resource temporarily unavailable").
-fn explain_timeout(e: std::io::Error, timeout: Duration, what: &str) -> std::io::Error {
-    if is_timeout(&e) {
-        std::io::Error::new(
+fn explain_timeout(e: std::io::Error, timeout: Option<Duration>, what: &str) -> std::io::Error {
+    match timeout {
+        Some(t) if is_timeout(&e) => std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            format!("the server sent no {what} within {timeout:?} (timeout)"),
-        )
-    } else {
-        e
+            format!("the server {what} within {t:?} (timeout)"),
+        ),
+        _ => e,
     }
 }
 
 /// Applies the job's `timeout` to both directions of a socket, so a server that stops
 /// answering fails the task instead of hanging it.
-fn set_timeouts(tcp: &std::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))
+fn set_timeouts(tcp: &std::net::TcpStream, timeout: Option<Duration>) -> std::io::Result<()> {
+    tcp.set_read_timeout(timeout)?;
+    tcp.set_write_timeout(timeout)
 }
 
 /// A logged-in FTP control connection.
@@ -68,7 +67,7 @@ pub struct FtpConn {
     stream: Mutex<RustlsFtpStream>,
     addr: String,
     secure: bool,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 fn call_err(action: &'static str, path: &Path) -> impl FnOnce(FtpError) -> SftpError {
@@ -88,7 +87,7 @@ impl SftpConnConfig {
     /// Connects and logs in over plain FTP.
     pub(super) fn connect_ftp(&self) -> Result<FtpConn, SftpError> {
         let addr = self.addr();
-        let timeout = self.timeout.0.max(Duration::from_secs(1));
+        let timeout = self.io_timeout();
         let cerr = |source: std::io::Error| SftpError::Connect {
             addr: addr.clone(),
             source,
@@ -105,32 +104,34 @@ impl SftpConnConfig {
             })?;
         // The socket gets its timeouts before the server's greeting is read: a server that
         // accepts and never speaks must not hang the job.
-        let tcp = std::net::TcpStream::connect_timeout(&sock, timeout).map_err(cerr)?;
+        let tcp = match timeout {
+            Some(t) => std::net::TcpStream::connect_timeout(&sock, t),
+            None => std::net::TcpStream::connect(sock),
+        }
+        .map_err(cerr)?;
         set_timeouts(&tcp, timeout).map_err(cerr)?;
-        let mut ftp = RustlsFtpStream::connect_with_stream(tcp)
-            .map_err(|e| match e {
-                FtpError::ConnectionError(source) if is_timeout(&source) => {
-                    cerr(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!(
-                            "connected, but the server sent no FTP greeting within {:?} (timeout)",
-                            timeout
-                        ),
-                    ))
-                }
-                FtpError::ConnectionError(source) => cerr(source),
-                other => SftpError::Ftp {
-                    action: "no FTP greeting from",
-                    path: addr.clone(),
-                    source: other,
-                },
-            })?
-            .passive_stream_builder(move |data: SocketAddr| {
-                let tcp = std::net::TcpStream::connect_timeout(&data, timeout)
+        let mut ftp =
+            RustlsFtpStream::connect_with_stream(tcp)
+                .map_err(|e| match e {
+                    FtpError::ConnectionError(source) if is_timeout(&source) => cerr(
+                        explain_timeout(source, timeout, "sent no FTP greeting after connecting"),
+                    ),
+                    FtpError::ConnectionError(source) => cerr(source),
+                    other => SftpError::Ftp {
+                        action: "no FTP greeting from",
+                        path: addr.clone(),
+                        source: other,
+                    },
+                })?
+                .passive_stream_builder(move |data: SocketAddr| {
+                    let tcp = match timeout {
+                        Some(t) => std::net::TcpStream::connect_timeout(&data, t),
+                        None => std::net::TcpStream::connect(data),
+                    }
                     .map_err(FtpError::ConnectionError)?;
-                set_timeouts(&tcp, timeout).map_err(FtpError::ConnectionError)?;
-                Ok(tcp)
-            });
+                    set_timeouts(&tcp, timeout).map_err(FtpError::ConnectionError)?;
+                    Ok(tcp)
+                });
         if self.protocol == super::SftpProtocol::Ftps {
             let roots = crate::tls::root_store(self.tls_ca_file.as_deref(), "tlsCaFile").map_err(
                 |source| SftpError::Io {
@@ -176,7 +177,8 @@ impl SftpConnConfig {
             Path::new(&addr),
         ))?;
         if self.connect_pattern == Some(ConnectPattern::Port) {
-            ftp = ftp.active_mode(timeout);
+            // No limit on accepting the server's data connection means a very long one.
+            ftp = ftp.active_mode(timeout.unwrap_or(Duration::from_secs(u64::from(u32::MAX))));
         } else {
             ftp.set_mode(Mode::Passive);
         }
@@ -336,6 +338,7 @@ impl FtpConn {
         Ok(Box::new(FtpUpload {
             data: Some(Box::new(data)),
             path: path.to_path_buf(),
+            timeout: self.timeout,
             _conn: self,
         }))
     }
@@ -346,7 +349,7 @@ impl FtpConn {
 struct FtpRead {
     data: Option<Box<dyn Transfer>>,
     path: PathBuf,
-    timeout: Duration,
+    timeout: Option<Duration>,
     _conn: FtpConn,
 }
 
@@ -357,7 +360,7 @@ impl Read for FtpRead {
         };
         let n = data
             .read(buf)
-            .map_err(|e| explain_timeout(e, self.timeout, "data"))?;
+            .map_err(|e| explain_timeout(e, self.timeout, "sent no data"))?;
         if n == 0 && !buf.is_empty() {
             if let Some(done) = self.data.take() {
                 done.finish().map_err(|e| {
@@ -376,19 +379,24 @@ impl Read for FtpRead {
 struct FtpUpload {
     data: Option<Box<dyn Transfer>>,
     path: PathBuf,
+    timeout: Option<Duration>,
     _conn: FtpConn,
 }
 
 impl Write for FtpUpload {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self.data.as_mut() {
-            Some(d) => d.write(buf),
+            Some(d) => d
+                .write(buf)
+                .map_err(|e| explain_timeout(e, self.timeout, "took no data")),
             None => Err(std::io::Error::other("upload already closed")),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self.data.as_mut() {
-            Some(d) => d.flush(),
+            Some(d) => d
+                .flush()
+                .map_err(|e| explain_timeout(e, self.timeout, "took no data")),
             None => Ok(()),
         }
     }

@@ -174,9 +174,22 @@ impl SftpConnConfig {
         Ok(conn)
     }
 
+    /// The limit on every wait for the server: `None` for `timeout: 0`, which DataX passes to
+    /// its clients as "no limit".
+    pub fn io_timeout(&self) -> Option<Duration> {
+        (!self.timeout.0.is_zero()).then_some(self.timeout.0)
+    }
+
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);
+        if self.timeout.0.is_zero() {
+            tracing::warn!(
+                "{}: 0 means no time limit (as in DataX): a server that stops answering stops \
+                 the job until it is killed",
+                key("timeout")
+            );
+        }
         if self.connect_pattern.is_some() && !self.protocol.is_ftp() {
             tracing::warn!(
                 "{}: ignored: it sets the data connection of plain FTP; SFTP uses one SSH \
@@ -273,7 +286,7 @@ impl SftpConnConfig {
     /// Connects, checks the host key, authenticates and opens the SFTP channel.
     fn connect_sftp(&self) -> Result<SftpConn, SftpError> {
         let addr = self.addr();
-        let timeout = self.timeout.0.max(Duration::from_secs(1));
+        let timeout = self.io_timeout();
         let cerr = |source| SftpError::Connect {
             addr: addr.clone(),
             source,
@@ -285,7 +298,11 @@ impl SftpConnConfig {
         let mut last = None;
         let mut tcp = None;
         for a in addrs {
-            match TcpStream::connect_timeout(&a, timeout) {
+            let connected = match timeout {
+                Some(t) => TcpStream::connect_timeout(&a, t),
+                None => TcpStream::connect(a),
+            };
+            match connected {
                 Ok(s) => {
                     tcp = Some(s);
                     break;
@@ -314,7 +331,8 @@ impl SftpConnConfig {
         ] {
             let _ = sess.method_pref(kind, prefs);
         }
-        sess.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
+        // libssh2: 0 = no limit.
+        sess.set_timeout(timeout.map_or(0, |t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX)));
         sess.handshake().map_err(|source| SftpError::Handshake {
             addr: addr.clone(),
             source,
