@@ -127,16 +127,6 @@ impl CsvReaderConfig {
         };
         csv.backslash_escape = match self.escape_mode {
             None | Some(1) => false,
-            Some(2) if self.use_text_qualifier == Some(false) => {
-                // DataX's CSV reader then decodes escapes in unquoted fields, where a decoded
-                // line break or delimiter cannot be told from a real one by our parser.
-                return Err(ConfigError::new(
-                    join_path(&at, "escapeMode"),
-                    "2 (backslash escapes) works inside quoted fields only: with \
-                     useTextQualifier false there are none; remove escapeMode or quote the \
-                     fields",
-                ));
-            }
             Some(2) => true,
             Some(m) => {
                 return Err(ConfigError::new(

@@ -158,23 +158,29 @@ fn decode_delimited<S: DecodeSink>(
     sink: &mut S,
 ) -> Result<(), S::Error> {
     let dialect = &opts.csv;
-    let quote = dialect.quote.unwrap_or(b'"');
     let quoting = dialect.quoting.unwrap_or(opts.format == FileFormat::Csv);
-    // Backslash escapes inside quotes (DataX's escapeMode 2) are rewritten before the parser,
-    // which then sees doubled quotes (see `unescape`).
-    let reader: Box<dyn BufRead + '_> = if dialect.backslash_escape && quoting {
-        Box::new(std::io::BufReader::with_capacity(
-            1 << 16,
-            crate::unescape::Unescape::new(
-                reader,
-                quote,
-                opts.delimiter,
-                dialect.terminator,
-                dialect.comment,
-            ),
-        ))
+    // Backslash escapes (escapeMode 2) and javacsv's trimming are done before the parser (see
+    // `prepass`), which may then read quotes the pass wrote.
+    let pass = crate::prepass::PrepassConfig {
+        quote: dialect.quote.unwrap_or(b'"'),
+        quoting,
+        escapes: dialect.backslash_escape,
+        trim: dialect.trim,
+        delimiter: opts.delimiter,
+        terminator: dialect.terminator,
+        comment: dialect.comment,
+    };
+    let (reader, quoting, quote): (Box<dyn BufRead + '_>, bool, u8) = if pass.needed() {
+        (
+            Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                crate::prepass::Prepass::new(reader, pass),
+            )),
+            pass.parser_quoting(),
+            pass.parser_quote(),
+        )
     } else {
-        reader
+        (reader, quoting, pass.quote)
     };
     let mut builder = csv::ReaderBuilder::new();
     builder
@@ -185,9 +191,6 @@ fn decode_delimited<S: DecodeSink>(
         .quote(quote)
         .comment(dialect.comment)
         .buffer_capacity(1 << 16);
-    if dialect.trim {
-        builder.trim(csv::Trim::Fields);
-    }
     if let Some(t) = dialect.terminator {
         builder.terminator(csv::Terminator::Any(t));
     }

@@ -12,8 +12,8 @@ mod encode;
 pub mod hive;
 mod lzo;
 mod options;
+mod prepass;
 pub mod types;
-mod unescape;
 pub mod values;
 
 pub use builder::{parse_float, TextBatchBuilder};

@@ -332,3 +332,59 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
     let e = bad.build("p").unwrap_err();
     assert_eq!(e.path, "p.csvReaderConfig.textQualifier");
 }
+
+/// The helper for the javacsv cases below: `config` as csvReaderConfig, three string columns,
+/// `input` decoded; the rows as lists of values, and the dirty count.
+fn javacsv(config: serde_json::Value, input: &str) -> (Vec<Vec<String>>, usize) {
+    let cfg: datasync_codec::TextReadConfig = serde_json::from_value(json!({
+        "path": "x.csv",
+        "column": [{"index": 0, "type": "string"}, {"index": 1, "type": "string"},
+                   {"index": 2, "type": "string"}],
+        "csvReaderConfig": config
+    }))
+    .unwrap();
+    let read = cfg.build("p").unwrap();
+    let mut sink = Collect::default();
+    let batch = BatchSetting {
+        rows: 100,
+        bytes: 1 << 20,
+    };
+    let data: Box<dyn std::io::Read + Send> =
+        Box::new(std::io::Cursor::new(input.as_bytes().to_vec()));
+    decode_stream(data, &read.opts, &read.columns, batch, "j.csv", &mut sink).unwrap();
+    let mut rows = Vec::new();
+    for b in &sink.batches {
+        for r in 0..b.num_rows() {
+            rows.push(
+                (0..3)
+                    .map(|c| {
+                        let a = b.column(c).as_any().downcast_ref::<StringArray>().unwrap();
+                        a.value(r).to_string()
+                    })
+                    .collect(),
+            );
+        }
+    }
+    (rows, sink.dirty.len())
+}
+
+/// As DataX's CSV reader: trimming finds a quote after spaces and keeps what is inside it;
+/// escapes without quotes (useTextQualifier false) count in every field.
+#[test]
+fn javacsv_trimming_and_unquoted_escapes() {
+    let (rows, dirty) = javacsv(
+        json!({"trimWhitespace": true, "useComments": true}),
+        "1, \"x,y\" ,z\n  #2,b,c\n2,\"a\",b\n3, \" sp \" , q \n",
+    );
+    assert_eq!(dirty, 0);
+    assert_eq!(
+        rows,
+        [["1", "x,y", "z"], ["2", "a", "b"], ["3", " sp ", "q"]]
+    );
+    let (rows, dirty) = javacsv(
+        json!({"escapeMode": 2, "useTextQualifier": false}),
+        "a\\,b,c\\nd,\"q\"\n",
+    );
+    assert_eq!(dirty, 0);
+    assert_eq!(rows, [["a,b", "c\nd", "\"q\""]]);
+}
