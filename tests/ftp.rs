@@ -391,6 +391,17 @@ fn ftps_with_a_private_ca_reads_and_writes_and_an_untrusted_certificate_is_refus
         .collect();
     assert_eq!(up, ["10,ten\n"]);
 
+    // A tlsCaFile that cannot be read is a bad job at `check`.
+    let reader = format!(
+        r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in.csv"], "column": {COLUMNS}}}}}"#,
+        ftps(r#", "tlsCaFile": "/nonexistent/ca.pem""#)
+    );
+    let bad_ca = write_job(d, "bad_ca", &job("{}", &reader, &file_writer(&out)));
+    let o = run_in(d, &["check", bad_ca.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "tlsCaFile");
+    assert_stderr_has(&o, "/nonexistent/ca.pem");
+
     // Not trusted: refused at the TLS handshake, nothing read.
     let out2 = d.join("out2");
     let reader = format!(

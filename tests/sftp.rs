@@ -267,6 +267,9 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     std::fs::write(d.join("in/2024/02/b.csv"), "3,c\n").unwrap();
     std::fs::write(d.join("in/2024/02/skip.txt"), "9,z\n").unwrap();
     std::fs::write(d.join("in/.hidden/h.csv"), "8,h\n").unwrap();
+    // A link back up the tree and a second name of a file: each file is still read once.
+    std::os::unix::fs::symlink(d.join("in"), d.join("in/2024/02/up")).unwrap();
+    std::os::unix::fs::symlink(d.join("in/2024/01/a.csv"), d.join("in/2024/02/again.csv")).unwrap();
     sh(&format!(
         "printf '4,d\\n5,\"e,f\"\\n' | gzip > {}/gz/c.csv.gz",
         d.display()
@@ -292,6 +295,7 @@ fn sftp_to_file_with_globs_nested_directories_and_gzip() {
     assert_eq!(lines, vec!["1,a", "2,b", "3,c", "9,z"]);
     assert_stderr_has(&o, "skipped 1 hidden entry");
     assert_stderr_has(&o, "/in/.hidden");
+    assert_stderr_has(&o, "not walked again (a symbolic link led back to it)");
     // ...no deeper than maxTraversalLevel: a directory below it fails the job (DataX does the
     // same) before the writer prepares anything.
     let shallow = t.path().join("shallow");

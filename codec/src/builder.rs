@@ -296,10 +296,7 @@ pub fn parse_float(text: &str, single: bool) -> Result<f64, String> {
 
 fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
     match (f, time) {
-        (Some(f), _) => format!(
-            "a date in the format \"{}\" (years 0001-9999, no leap second :60)",
-            f.spec()
-        ),
+        (Some(f), _) => format!("a date in the format \"{}\"", f.spec()),
         (None, false) => "a date (YYYY-MM-DD; set \"format\" for others)".into(),
         (None, true) => {
             "a date-time (YYYY-MM-DD[ HH:MM:SS[.ffffff]]; set \"format\" for others)".into()

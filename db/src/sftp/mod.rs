@@ -183,6 +183,11 @@ impl SftpConnConfig {
     /// Checks what can be checked without the server. `at` is the parameter's JSON path.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let key = |k: &str| datasync_engine::config::join_path(at, k);
+        if let (super::sftp::SftpProtocol::Ftps, Some(ca)) = (self.protocol, &self.tls_ca_file) {
+            // Read now, so that `check` finds a missing or empty file, not the run.
+            crate::tls::root_store(Some(ca), "tlsCaFile")
+                .map_err(|e| ConfigError::new(key("tlsCaFile"), e.to_string()))?;
+        }
         if self.timeout.0.is_zero() {
             tracing::warn!(
                 "{}: 0 means no time limit (as in DataX): a server that stops answering stops \

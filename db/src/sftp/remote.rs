@@ -109,10 +109,25 @@ impl RemoteConn {
         let mut v = match self {
             RemoteConn::Sftp(c) => sftp_call("cannot list", dir, c.sftp.readdir(dir))?
                 .into_iter()
-                .map(|(path, st)| Entry {
-                    path,
-                    is_dir: st.is_dir(),
-                    size: st.size,
+                .map(|(path, st)| {
+                    // A listing describes a symbolic link itself: it is read under the real
+                    // path of its target (so a file reached twice is read once, and a link
+                    // back up the tree is not walked again).
+                    if st.file_type().is_symlink() {
+                        if let (Ok(real), Ok(target)) = (c.sftp.realpath(&path), c.sftp.stat(&path))
+                        {
+                            return Entry {
+                                path: real,
+                                is_dir: target.is_dir(),
+                                size: target.size,
+                            };
+                        }
+                    }
+                    Entry {
+                        path,
+                        is_dir: st.is_dir(),
+                        size: st.size,
+                    }
                 })
                 .collect(),
             RemoteConn::Ftp(c) => c.list(dir)?,
@@ -220,6 +235,13 @@ impl RemoteConn {
     }
 
     fn walk(&self, dir: &Path, depth: usize, w: &mut Walk<'_>) -> Result<(), SftpError> {
+        if !w.walked.insert(dir.to_path_buf()) {
+            tracing::warn!(
+                "{}: not walked again (a symbolic link led back to it)",
+                self.url(&dir.display().to_string())
+            );
+            return Ok(());
+        }
         if depth > w.max_depth {
             // DataX stops here too: silently reading less than the path names is not an option.
             return Err(SftpError::TooDeep {
@@ -245,10 +267,18 @@ impl RemoteConn {
         Ok(())
     }
 
+    /// The real path of `p` (symbolic links resolved) where the protocol can tell.
+    fn real_path(&self, p: &Path) -> PathBuf {
+        match self {
+            RemoteConn::Sftp(c) => c.sftp.realpath(p).unwrap_or_else(|_| p.to_path_buf()),
+            RemoteConn::Ftp(_) => p.to_path_buf(),
+        }
+    }
+
     /// Adds a file, or the files below a directory.
     fn add(&self, e: &Entry, w: &mut Walk<'_>) -> Result<(), SftpError> {
         if e.is_dir {
-            self.walk(&e.path, 1, w)
+            self.walk(&self.real_path(&e.path), 1, w)
         } else {
             w.out.push(RemoteFile {
                 path: e.path.display().to_string(),
@@ -272,6 +302,7 @@ impl RemoteConn {
             max_depth,
             out: &mut out,
             hidden: skipped,
+            walked: Default::default(),
         };
         if !has_glob(pattern) {
             let p = Path::new(pattern);
@@ -348,6 +379,8 @@ struct Walk<'a> {
     max_depth: usize,
     out: &'a mut Vec<RemoteFile>,
     hidden: &'a mut Vec<String>,
+    /// Directories walked (links are followed under their real paths).
+    walked: std::collections::HashSet<PathBuf>,
 }
 
 /// An SFTP file read, with the session it needs.

@@ -126,11 +126,11 @@ pub const OCEANBASE_IGNORED: &[(&str, &str)] = &[
     ),
     (
         "printCost",
-        "per-batch timing logs: the report and -v logs show the writer's time",
+        "per-batch timing logs: the report (and DATASYNC_LOG=debug) shows the writer's time",
     ),
     (
         "costBound",
-        "per-batch timing logs: the report and -v logs show the writer's time",
+        "per-batch timing logs: the report (and DATASYNC_LOG=debug) shows the writer's time",
     ),
     (
         "usePartCalculator",

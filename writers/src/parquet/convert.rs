@@ -338,6 +338,17 @@ fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
     }
 }
 
+/// Whether `s` is written as a plain decimal: a sign, digits, a point and digits (no exponent,
+/// no `NaN`, no hex).
+fn is_plain_decimal(s: &str) -> bool {
+    let t = s.trim();
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    !(int.is_empty() && frac.is_empty())
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses a plain decimal string (`-12.340`) exactly at scale `scale`.
 fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
     let t = s.trim();
@@ -346,13 +357,10 @@ fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
         b'+' => (false, &t[1..]),
         _ => (false, t),
     };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !is_plain_decimal(t) {
         return None;
     }
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let mut v: i128 = 0;
     for b in int.bytes().chain(frac.bytes()) {
         v = v.checked_mul(10)?.checked_add((b - b'0') as i128)?;
@@ -398,17 +406,31 @@ fn to_decimal(
             return cast_checked(src, target, bad);
         }
     };
+    let texts = if is_text(src) {
+        Some(text_values(src)?)
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
         match v {
             Some(Some(v)) => out.push(Some(v)),
             Some(None) => {
+                let plain = texts.as_ref().is_none_or(|t| is_plain_decimal(t.value(i)));
                 bad.mark(i, || {
-                    format!(
-                        "{} does not fit in {} (too many digits, or digits after the scale)",
-                        show(src, i),
-                        target.name
-                    )
+                    if plain {
+                        format!(
+                            "{} does not fit in {} (too many digits, or digits after the scale)",
+                            show(src, i),
+                            target.name
+                        )
+                    } else {
+                        format!(
+                            "{} is not a plain decimal number (digits, a sign and a point) for {}",
+                            show(src, i),
+                            target.name
+                        )
+                    }
                 });
                 out.push(None);
             }
@@ -616,6 +638,8 @@ mod tests {
         assert_eq!(d.value(1), -1);
         assert!(d.is_null(4));
         assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![2, 3, 5]);
+        assert!(bad.0[&3].contains("too many digits"), "{:?}", bad.0);
+        assert!(bad.0[&5].contains("not a plain decimal"), "{:?}", bad.0);
         let src: ArrayRef = Arc::new(
             Decimal128Array::from(vec![Some(12345), Some(12340)])
                 .with_precision_and_scale(10, 3)
