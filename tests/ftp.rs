@@ -107,6 +107,7 @@ fn ftp_reader_globs_and_writer_publishes_at_commit_in_both_modes() {
     let (o, _d) = run_job("ftp_read", &job("{}", &reader, &file_writer(&out)));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "unencrypted");
+    assert_stderr_has(&o, "plugins   ftp -> file");
     let mut lines = lines_in(&out);
     lines.sort();
     assert_eq!(lines.len(), 200_003);

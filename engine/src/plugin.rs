@@ -226,6 +226,11 @@ pub trait Reader: Send + Sync {
     /// Splits the read into tasks. `channels` is the job's parallelism; a reader that splits
     /// by ranges may return a small multiple of it for balance, a file reader one task per file.
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError>;
+    /// The name the report and messages show for this reader when it is not the plugin's
+    /// (one plugin that speaks several protocols names the one in use).
+    fn shown_name(&self) -> Option<&'static str> {
+        None
+    }
     /// `check --connect`: logs in and checks what the read needs (tables, columns, the split
     /// key, files), reading no rows. An `Err` is a problem that stopped the probe (e.g. the
     /// login failed).
@@ -309,6 +314,11 @@ pub trait Writer: Send + Sync {
     /// matches. `None`: nothing to check.
     fn task_fingerprint(&self, task: usize) -> Option<String> {
         let _ = task;
+        None
+    }
+    /// The name the report and messages show for this writer when it is not the plugin's
+    /// (see [`Reader::shown_name`]).
+    fn shown_name(&self) -> Option<&'static str> {
         None
     }
     /// `check --connect`: logs in and checks what the write needs (the table and its

@@ -23,9 +23,10 @@ use tokio_util::sync::CancellationToken;
 pub struct BuiltJob {
     /// The job as loaded.
     pub spec: JobSpec,
-    /// Canonical reader plugin name.
+    /// The reader's name in the report and messages: the plugin's canonical name, or the
+    /// protocol it speaks (see [`Reader::shown_name`]).
     pub reader_name: &'static str,
-    /// Canonical writer plugin name.
+    /// The writer's name likewise.
     pub writer_name: &'static str,
     reader: Box<dyn Reader>,
     writer: Box<dyn Writer>,
@@ -75,8 +76,8 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         invoked_as: &spec.writer.name,
     })?;
     Ok(BuiltJob {
-        reader_name: re.name,
-        writer_name: we.name,
+        reader_name: reader.shown_name().unwrap_or(re.name),
+        writer_name: writer.shown_name().unwrap_or(we.name),
         spec,
         reader,
         writer,

@@ -109,6 +109,10 @@ impl ReaderPlugin for SftpReader {
 
 #[async_trait]
 impl Reader for SftpReader {
+    fn shown_name(&self) -> Option<&'static str> {
+        Some(self.conn.protocol.scheme())
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let r = self.clone();
         datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {

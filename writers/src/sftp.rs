@@ -281,6 +281,10 @@ impl SftpWriter {
 
 #[async_trait]
 impl Writer for SftpWriter {
+    fn shown_name(&self) -> Option<&'static str> {
+        Some(self.conn.protocol.scheme())
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {
