@@ -1010,3 +1010,34 @@ fn oceanbase_writer_upserts_by_default_as_datax_does() {
     assert_eq!(my.query("SELECT v FROM t WHERE id = 1"), "20");
     assert_eq!(my.query("SELECT COUNT(*) FROM t"), "2");
 }
+
+/// A table read reports its progress against the table's row estimate (split by key range),
+/// labelled as an estimate.
+#[test]
+fn progress_of_a_table_read_has_an_estimated_total_and_eta() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE src (id INT PRIMARY KEY, v BIGINT); INSERT INTO src SELECT seq, seq FROM seq_1_to_30000; ANALYZE TABLE src");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let w = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o", "writeMode": "truncate"}}}}"#,
+        out.display()
+    );
+    let r = reader(&db, r#""column": ["id", "v"], "splitPk": "id","#);
+    let p = write_job(
+        t.path(),
+        "eta",
+        &job(
+            r#"{"speed": {"channel": 2, "record": 10000}}"#,
+            &r,
+            &w,
+        ),
+    );
+    let o = run_in(
+        t.path(),
+        &["run", p.to_str().unwrap(), "--progress-interval", "1"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "estimated from table statistics");
+    assert_eq!(lines_in(&out).len(), 30000);
+}

@@ -112,6 +112,8 @@ pub struct Cancelled;
 pub enum SizeHint {
     /// Records the task will produce.
     Records(u64),
+    /// About this many records (from the source's statistics): progress says "estimated".
+    RecordsEstimate(u64),
     /// Bytes of input the task will consume.
     Bytes(u64),
 }

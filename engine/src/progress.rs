@@ -52,13 +52,19 @@ pub(crate) fn totals(slots: &[Slot]) -> CountersSnapshot {
     t
 }
 
-/// The total input when every task knows its size in the same unit.
+/// The total input when every task knows its size in the same unit, and whether any size is
+/// an estimate.
 fn total_input(slots: &[Slot]) -> Option<(u64, bool)> {
     let mut total = 0;
     let mut records = None;
+    let mut estimated = false;
     for s in slots {
         let (n, is_records) = match s.hint? {
             SizeHint::Records(n) => (n, true),
+            SizeHint::RecordsEstimate(n) => {
+                estimated = true;
+                (n, true)
+            }
             SizeHint::Bytes(n) => (n, false),
         };
         if *records.get_or_insert(is_records) != is_records {
@@ -66,7 +72,7 @@ fn total_input(slots: &[Slot]) -> Option<(u64, bool)> {
         }
         total += n;
     }
-    records.map(|r| (total, r))
+    records.map(|_| (total, estimated))
 }
 
 pub(crate) struct Monitor {
@@ -90,10 +96,12 @@ impl Monitor {
                     }
                     None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
                 };
-                let tmpl = if total.is_some() {
-                    "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} {msg}"
-                } else {
-                    "{spinner} [{elapsed_precise}] {msg}"
+                let tmpl = match total {
+                    Some((_, true)) => "{spinner} [{elapsed_precise}] {wide_bar} ~{percent:>3}% ETA ~{eta} (estimated) {msg}",
+                    Some((_, false)) => {
+                        "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} {msg}"
+                    }
+                    None => "{spinner} [{elapsed_precise}] {msg}",
                 };
                 if let Ok(style) = ProgressStyle::with_template(tmpl) {
                     pb.set_style(style);
@@ -136,11 +144,20 @@ impl Monitor {
             } else if let ProgressMode::Lines(every) = self.mode {
                 if last_line.elapsed() >= every {
                     last_line = Instant::now();
+                    let estimated = total.is_some_and(|(_, e)| e);
                     let extra = match pct {
                         Some((done, n)) if n > 0 && done > 0 => {
                             let frac = done as f64 / n as f64;
                             let eta = secs / frac - secs;
-                            format!(" ({:.1}%, ETA {:.0}s)", frac * 100.0, eta)
+                            if estimated {
+                                format!(
+                                    " (~{:.1}%, ETA ~{:.0}s, estimated from table statistics)",
+                                    frac * 100.0,
+                                    eta
+                                )
+                            } else {
+                                format!(" ({:.1}%, ETA {:.0}s)", frac * 100.0, eta)
+                            }
                         }
                         _ => String::new(),
                     };

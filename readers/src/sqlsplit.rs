@@ -28,7 +28,10 @@ pub(crate) trait KeyProbe: Send {
         pk: &str,
         where_clause: Option<&str>,
         n: usize,
+        rows: Option<u64>,
     ) -> Result<Vec<String>, PluginError>;
+    /// About how many rows `table` holds, from the server's statistics (`None`: unknown).
+    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError>;
     /// Whether the key alone has a unique index, in `schema` (default: the connection's)
     /// `name`: a split can then be read in key order cheaply and go on after its last key
     /// without missing or repeating a row. `None`: this reader does not read in key order.
@@ -135,6 +138,125 @@ pub(crate) async fn probe_source(
     }
 }
 
+/// One read a SQL reader plans: the split, about how many rows it holds (from the table's
+/// statistics, for progress), and whether it may be continued after its last key when the
+/// connection is lost (see [`KeyProbe::key_indexed`]).
+pub(crate) struct Planned {
+    /// What is read.
+    pub split: SqlSplit,
+    /// About how many rows (table statistics shared out by key range); `None`: unknown.
+    pub estimate: Option<u64>,
+    /// Read in key order and continued after the last key on a lost connection.
+    pub resumable: bool,
+}
+
+/// Every read of a SQL reader: queries and tables as they are, tables with a split key cut
+/// into key ranges; each with its share of the table's row estimate. `connect(i)` opens a
+/// probe on `connection[i]` (one per connection, only where needed).
+pub(crate) async fn plan_reads<P, F, Fut>(
+    cfg: &SqlReaderConfig,
+    channels: usize,
+    mut connect: F,
+) -> Result<Vec<Planned>, PluginError>
+where
+    P: KeyProbe,
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<P, PluginError>>,
+{
+    let (splits, keyed) = cfg.plan();
+    let mut probes: std::collections::HashMap<usize, P> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for split in splits {
+        // A whole table's estimate is only for progress: a source that cannot be reached
+        // here fails in its task, where it is retried.
+        let estimate = match &split {
+            SqlSplit::Table { conn, table, .. } => {
+                if let std::collections::hash_map::Entry::Vacant(e) = probes.entry(*conn) {
+                    if let Ok(p) = connect(*conn).await {
+                        e.insert(p);
+                    }
+                }
+                match probes.get_mut(conn) {
+                    Some(p) => p.row_estimate(table).await.unwrap_or(None),
+                    None => None,
+                }
+            }
+            SqlSplit::Query { .. } => None,
+        };
+        out.push(Planned {
+            split,
+            estimate,
+            resumable: false,
+        });
+    }
+    for (conn, table, pk) in keyed {
+        if let std::collections::hash_map::Entry::Vacant(e) = probes.entry(conn) {
+            e.insert(connect(conn).await?);
+        }
+        let Some(probe) = probes.get_mut(&conn) else {
+            continue;
+        };
+        let rows = probe.row_estimate(&table).await.unwrap_or(None);
+        let (splits, indexed) = plan_key_splits(probe, cfg, conn, &table, &pk, channels).await?;
+        let shares = shares_of(&splits, rows);
+        out.extend(
+            splits
+                .into_iter()
+                .zip(shares)
+                .map(|(split, estimate)| Planned {
+                    split,
+                    estimate,
+                    resumable: indexed,
+                }),
+        );
+    }
+    Ok(out)
+}
+
+/// `rows` shared out over a table's key splits: integer ranges by their width, text ranges
+/// evenly, nothing for the NULL-key task.
+fn shares_of(splits: &[SqlSplit], rows: Option<u64>) -> Vec<Option<u64>> {
+    let Some(rows) = rows else {
+        return vec![None; splits.len()];
+    };
+    let width = |s: &SqlSplit| match s {
+        SqlSplit::Table {
+            range: Some((lo, hi)),
+            ..
+        } => Some((hi - lo + 1).max(0) as f64),
+        _ => None,
+    };
+    let total: f64 = splits.iter().filter_map(width).sum();
+    let texts = splits
+        .iter()
+        .filter(|s| {
+            matches!(
+                s,
+                SqlSplit::Table {
+                    text_range: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    splits
+        .iter()
+        .map(|s| match s {
+            SqlSplit::Table {
+                null_keys: true, ..
+            } => Some(0),
+            SqlSplit::Table {
+                text_range: Some(_),
+                ..
+            } => Some(rows / texts.max(1) as u64),
+            _ => match width(s) {
+                Some(w) if total > 0.0 => Some((rows as f64 * w / total).round() as u64),
+                _ => Some(rows),
+            },
+        })
+        .collect()
+}
+
 /// The splits of `table` (connection `conn_ix`) on `pk`: `channels` key ranges plus the NULL
 /// keys; and whether they may be read in key order (see [`KeyProbe::key_indexed`]).
 pub(crate) async fn plan_key_splits(
@@ -154,7 +276,10 @@ pub(crate) async fn plan_key_splits(
             )));
         }
         let w = cfg.where_clause.as_deref().filter(|w| !w.trim().is_empty());
-        let cuts = probe.key_quantiles(table, pk, w, channels.max(1)).await?;
+        let rows = probe.row_estimate(table).await.unwrap_or(None);
+        let cuts = probe
+            .key_quantiles(table, pk, w, channels.max(1), rows)
+            .await?;
         // The last part's maximum is the largest key: the open last range covers it.
         let bounds = &cuts[..cuts.len().saturating_sub(1)];
         let splits = SqlSplit::text_key_ranges(conn_ix, table, bounds);
@@ -229,4 +354,20 @@ pub(crate) fn quantile_sql(
         max_text("MAX(k)"),
         datasync_db::sql::quote_ident(d, table)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_estimates_are_shared_by_key_width() {
+        let splits = SqlSplit::key_ranges(0, "t", Some((1, 100)), 4);
+        let shares = shares_of(&splits, Some(1000));
+        assert_eq!(shares.len(), 5);
+        assert_eq!(shares.last(), Some(&Some(0)), "the NULL-key task");
+        let sum: u64 = shares.iter().flatten().sum();
+        assert_eq!(sum, 1000);
+        assert!(shares_of(&splits, None).iter().all(Option::is_none));
+    }
 }

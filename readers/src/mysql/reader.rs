@@ -1,7 +1,7 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
 use crate::sqlconfig::SqlReaderConfig;
-use crate::sqlsplit::{plan_key_splits, KeyProbe};
+use crate::sqlsplit::{plan_reads, KeyProbe};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
@@ -15,7 +15,8 @@ use datasync_db::sql::{quote_ident, reconnect, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
+    TaskContext,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -138,25 +139,30 @@ impl KeyProbe for MysqlProbe<'_> {
         Ok(row.unwrap_or((None, None)))
     }
 
+    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
+        let q = format!(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE {}",
+            datasync_db::mysql::information_schema_filter(table)
+        );
+        let est: Option<Option<u64>> = self
+            .conn
+            .query_first(q.as_str())
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(est.flatten())
+    }
+
     async fn key_quantiles(
         &mut self,
         table: &str,
         pk: &str,
         where_clause: Option<&str>,
         n: usize,
+        rows: Option<u64>,
     ) -> Result<Vec<String>, PluginError> {
         // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
         // the key (deterministic; any cut values give exact ranges, the sample only balances).
-        let est_q = format!(
-            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE {}",
-            datasync_db::mysql::information_schema_filter(table)
-        );
-        let est: Option<Option<u64>> = self
-            .conn
-            .query_first(est_q.as_str())
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &est_q, e))?;
-        let every = crate::sqlsplit::sample_every(est.flatten());
+        let every = crate::sqlsplit::sample_every(rows);
         if every > 1 {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
@@ -226,37 +232,28 @@ impl Reader for MysqlReader {
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let (splits, keyed) = self.cfg.plan();
-        let mut tasks: Vec<Box<dyn ReaderTask>> = splits
-            .into_iter()
-            .map(|split| {
-                Box::new(MysqlTask {
-                    reader: self.clone(),
-                    split,
-                    resumable: false,
-                }) as Box<dyn ReaderTask>
-            })
-            .collect();
-        for (conn, table, pk) in keyed {
-            let cc = &self.conns[conn];
-            let (c, url) = cc.connect(&[]).await?;
-            let mut probe = MysqlProbe {
-                conn: c,
+        let conns = &self.conns;
+        let planned = plan_reads(&self.cfg, channels, |i| async move {
+            let cc = &conns[i];
+            let (conn, url) = cc.connect(&[]).await?;
+            Ok(MysqlProbe {
+                conn,
                 url: url.clone(),
                 cc,
-            };
-            let (splits, indexed) =
-                plan_key_splits(&mut probe, &self.cfg, conn, &table, &pk, channels).await?;
-            let _ = probe.conn.disconnect().await;
-            tasks.extend(splits.into_iter().map(|split| {
+            })
+        })
+        .await?;
+        Ok(planned
+            .into_iter()
+            .map(|p| {
                 Box::new(MysqlTask {
                     reader: self.clone(),
-                    split,
-                    resumable: indexed,
+                    split: p.split,
+                    resumable: p.resumable,
+                    estimate: p.estimate,
                 }) as Box<dyn ReaderTask>
-            }));
-        }
-        Ok(tasks)
+            })
+            .collect())
     }
 }
 
@@ -266,6 +263,8 @@ struct MysqlTask {
     /// A key range on an indexed splitPk: read in key order, continued after the last key
     /// when the connection is lost.
     resumable: bool,
+    /// About how many rows it reads (table statistics), for progress.
+    estimate: Option<u64>,
 }
 
 /// How long a reader waits for a lost source to come back before its task fails.
@@ -284,6 +283,10 @@ fn bit_text(bytes: &[u8], boolean: bool) -> String {
 impl ReaderTask for MysqlTask {
     fn describe(&self) -> String {
         self.split.describe()
+    }
+
+    fn size_hint(&self) -> Option<SizeHint> {
+        self.estimate.map(SizeHint::RecordsEstimate)
     }
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
@@ -388,6 +391,7 @@ impl ReaderTask for MysqlTask {
                 st.push(&row, width, self.reader.zero_to_null, &ctx, &self.split)?;
                 if st.builder.full() {
                     if let Some(b) = st.builder.finish()? {
+                        ctx.counters.add_input_done(b.num_rows() as u64);
                         out.send(Batch::new(b)).await?;
                     }
                     ctx.check_cancelled()?;
@@ -405,6 +409,7 @@ impl ReaderTask for MysqlTask {
         }
         if let Some(st) = &mut state {
             if let Some(b) = st.builder.finish()? {
+                ctx.counters.add_input_done(b.num_rows() as u64);
                 out.send(Batch::new(b)).await?;
             }
         }

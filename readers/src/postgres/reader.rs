@@ -3,7 +3,7 @@
 use super::copy::CopyFrames;
 use super::decode::{decode, readable, ColKind, Columns, Scalar};
 use crate::sqlconfig::SqlReaderConfig;
-use crate::sqlsplit::{plan_key_splits, KeyProbe};
+use crate::sqlsplit::{plan_reads, KeyProbe};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{
     array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
@@ -13,7 +13,8 @@ use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
+    TaskContext,
 };
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -85,28 +86,33 @@ impl KeyProbe for PostgresProbe<'_> {
         Ok(self.cc.describe(&self.client, &self.url, sql).await?)
     }
 
+    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
+        let qt = quote_ident(Dialect::Postgres, table);
+        let q = format!(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass({})",
+            datasync_db::sql::literal(Dialect::Postgres, &qt)
+        );
+        // -1: never analyzed.
+        Ok(self
+            .client
+            .query_opt(q.as_str(), &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?
+            .and_then(|r| r.get::<_, Option<i64>>(0))
+            .and_then(|v| u64::try_from(v).ok()))
+    }
+
     async fn key_quantiles(
         &mut self,
         table: &str,
         pk: &str,
         where_clause: Option<&str>,
         n: usize,
+        rows: Option<u64>,
     ) -> Result<Vec<String>, PluginError> {
-        let qt = quote_ident(Dialect::Postgres, table);
         // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
         // the key (deterministic; any cut values give exact ranges, the sample only balances).
-        let est_q = format!(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass({})",
-            datasync_db::sql::literal(Dialect::Postgres, &qt)
-        );
-        let est = self
-            .client
-            .query_opt(est_q.as_str(), &[])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &est_q, e))?
-            .and_then(|r| r.get::<_, Option<i64>>(0))
-            .and_then(|v| u64::try_from(v).ok());
-        let every = crate::sqlsplit::sample_every(est);
+        let every = crate::sqlsplit::sample_every(rows);
         if every > 1 {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
@@ -180,25 +186,24 @@ impl Reader for PostgresReader {
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let (mut splits, keyed) = self.cfg.plan();
-        for (conn, table, pk) in keyed {
-            let cc = &self.conns[conn];
+        let conns = &self.conns;
+        let planned = plan_reads(&self.cfg, channels, |i| async move {
+            let cc = &conns[i];
             let (client, url) = cc.connect().await?;
-            let mut probe = PostgresProbe {
+            Ok(PostgresProbe {
                 client,
                 url: url.clone(),
                 cc,
-            };
-            let (more, _) =
-                plan_key_splits(&mut probe, &self.cfg, conn, &table, &pk, channels).await?;
-            splits.extend(more);
-        }
-        Ok(splits
+            })
+        })
+        .await?;
+        Ok(planned
             .into_iter()
-            .map(|split| {
+            .map(|p| {
                 Box::new(PostgresTask {
                     reader: self.clone(),
-                    split,
+                    split: p.split,
+                    estimate: p.estimate,
                 }) as Box<dyn ReaderTask>
             })
             .collect())
@@ -216,12 +221,18 @@ fn precision(t: &arrow_schema::DataType) -> u8 {
 struct PostgresTask {
     reader: PostgresReader,
     split: SqlSplit,
+    /// About how many rows it reads (table statistics), for progress.
+    estimate: Option<u64>,
 }
 
 #[async_trait]
 impl ReaderTask for PostgresTask {
     fn describe(&self) -> String {
         self.split.describe()
+    }
+
+    fn size_hint(&self) -> Option<SizeHint> {
+        self.estimate.map(SizeHint::RecordsEstimate)
     }
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
@@ -307,6 +318,7 @@ impl ReaderTask for PostgresTask {
                     .finish()
                     .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
                 {
+                    ctx.counters.add_input_done(b.num_rows() as u64);
                     out.send(Batch::new(b)).await?;
                 }
                 ctx.check_cancelled()?;
@@ -316,6 +328,7 @@ impl ReaderTask for PostgresTask {
             .finish()
             .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
         {
+            ctx.counters.add_input_done(b.num_rows() as u64);
             out.send(Batch::new(b)).await?;
         }
         Ok(())
