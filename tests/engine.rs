@@ -552,19 +552,22 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
         .replace("${channels}", "${file:channels}")
         .replace("\"sliceRecordCount\": 0", "\"sliceRecordCount\": 3");
     std::fs::write(&job, text).unwrap();
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DS_TEST_GREETING", secret)
-        .env("DATASYNC_PARAM_name", "greetings")
-        .args([
-            "run",
-            job.to_str().unwrap(),
-            "--no-progress",
-            "--report",
-            "r.json",
-        ])
-        .output()
-        .unwrap();
+    let run_with_env = |job: &Path, report: &str| {
+        Command::new(bin())
+            .current_dir(t.path())
+            .env("DS_TEST_GREETING", secret)
+            .env("DATASYNC_PARAM_name", "greetings")
+            .args([
+                "run",
+                job.to_str().unwrap(),
+                "--no-progress",
+                "--report",
+                report,
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = run_with_env(&job, "r.json");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         lines_in(&out),
@@ -583,19 +586,7 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
         "\"path\": \"/proc/${env:DS_TEST_GREETING}/out\"",
     );
     let badjob = write_job(t.path(), "bad", &bad);
-    let o = Command::new(bin())
-        .current_dir(t.path())
-        .env("DS_TEST_GREETING", secret)
-        .env("DATASYNC_PARAM_name", "greetings")
-        .args([
-            "run",
-            badjob.to_str().unwrap(),
-            "--no-progress",
-            "--report",
-            "bad.json",
-        ])
-        .output()
-        .unwrap();
+    let o = run_with_env(&badjob, "bad.json");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!stderr(&o).contains(secret), "{}", stderr(&o));
     assert!(stderr(&o).contains("/proc/***/out"), "{}", stderr(&o));

@@ -1027,11 +1027,7 @@ fn progress_of_a_table_read_has_an_estimated_total_and_eta() {
     let p = write_job(
         t.path(),
         "eta",
-        &job(
-            r#"{"speed": {"channel": 2, "record": 10000}}"#,
-            &r,
-            &w,
-        ),
+        &job(r#"{"speed": {"channel": 2, "record": 10000}}"#, &r, &w),
     );
     let o = run_in(
         t.path(),

@@ -333,6 +333,11 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
     assert_eq!(e.path, "p.csvReaderConfig.textQualifier");
 }
 
+const BATCH: BatchSetting = BatchSetting {
+    rows: 100,
+    bytes: 1 << 20,
+};
+
 /// The helper for the javacsv cases below: `config` as csvReaderConfig, three string columns,
 /// `input` decoded; the rows as lists of values, and the dirty count.
 fn javacsv(config: serde_json::Value, input: &str) -> (Vec<Vec<String>>, usize) {
@@ -345,13 +350,9 @@ fn javacsv(config: serde_json::Value, input: &str) -> (Vec<Vec<String>>, usize) 
     .unwrap();
     let read = cfg.build("p").unwrap();
     let mut sink = Collect::default();
-    let batch = BatchSetting {
-        rows: 100,
-        bytes: 1 << 20,
-    };
     let data: Box<dyn std::io::Read + Send> =
         Box::new(std::io::Cursor::new(input.as_bytes().to_vec()));
-    decode_stream(data, &read.opts, &read.columns, batch, "j.csv", &mut sink).unwrap();
+    decode_stream(data, &read.opts, &read.columns, BATCH, "j.csv", &mut sink).unwrap();
     let mut rows = Vec::new();
     for b in &sink.batches {
         for r in 0..b.num_rows() {
