@@ -346,7 +346,7 @@ fn mysql_to_postgres_and_back() {
 
     // createTable carries the source's primary key both ways, so an upsert into the created
     // table works (and running it again changes nothing).
-    my.query("CREATE TABLE pk2 (a INT, b VARCHAR(8), v INT, PRIMARY KEY (b, a)); INSERT INTO pk2 VALUES (1, 'x', 10), (2, 'x', 20), (1, 'y', 30)");
+    my.query("CREATE TABLE pk2 (a INT, b VARCHAR(8) COLLATE utf8mb4_bin, v INT, PRIMARY KEY (b, a)); INSERT INTO pk2 VALUES (1, 'x', 10), (2, 'x', 20), (1, 'y', 30), (1, 'X', 1), (1, 'é', 3), (1, 'e', 4)");
     let kc = r#""column": ["a", "b", "v"],"#;
     let my_pk = format!(
         r#"{{"name": "mysqlreader", "parameter": {{{}, {kc}
@@ -367,23 +367,41 @@ fn mysql_to_postgres_and_back() {
         pg.query("SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'pk2'::regclass AND i.indisprimary"),
         "b,a"
     );
-    assert_eq!(pg.query("SELECT count(*), sum(v) FROM pk2"), "3|60");
-    let my_up = format!(
-        r#"{{"name": "mysqlwriter", "parameter": {{{}, {kc} "createTable": true, "writeMode": "update",
-            "connection": [{{"jdbcUrl": "{}", "table": ["pk3"]}}]}}}}"#,
-        mysql_server().login(),
-        my.url()
-    );
-    let pg_pk = pg_reader(&pg, "pk2", kc);
+    assert_eq!(pg.query("SELECT count(*), sum(v) FROM pk2"), "6|68");
+    let my_up = |table: &str, cols: &str| {
+        format!(
+            r#"{{"name": "mysqlwriter", "parameter": {{{}, {cols} "createTable": true, "writeMode": "update",
+                "connection": [{{"jdbcUrl": "{}", "table": ["{table}"]}}]}}}}"#,
+            mysql_server().login(),
+            my.url()
+        )
+    };
+    // An integer key becomes the created MySQL table's key: the upsert runs twice, no row
+    // twice.
+    pg.query("CREATE TABLE ik (a int, c int, v int, PRIMARY KEY (c, a)); INSERT INTO ik VALUES (1, 1, 5), (2, 1, 6), (1, 2, 7)");
+    let ic = r#""column": ["a", "c", "v"],"#;
     for _ in 0..2 {
-        let (o, _t) = run_job("pk_p2m", &job("{}", &pg_pk, &my_up));
+        let (o, _t) = run_job(
+            "ik_p2m",
+            &job("{}", &pg_reader(&pg, "ik", ic), &my_up("ik3", ic)),
+        );
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     assert_eq!(
-        my.query("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'pk3' AND CONSTRAINT_NAME = 'PRIMARY'"),
-        "b,a"
+        my.query("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ik3' AND CONSTRAINT_NAME = 'PRIMARY'"),
+        "c,a"
     );
-    assert_eq!(my.query("SELECT COUNT(*), SUM(v) FROM pk3"), "3\t60");
+    assert_eq!(my.query("SELECT COUNT(*), SUM(v) FROM ik3"), "3\t18");
+    // A text key would be merged by MySQL's collations ('x'/'X', 'e'/'é', 'y'/'y '): no key is
+    // created, and an update into a table without a key is refused, not turned into inserts.
+    let (o, _t) = run_job(
+        "pk_p2m",
+        &job("{}", &pg_reader(&pg, "pk2", kc), &my_up("pk3", kc)),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "createTable: pk3 gets no primary key");
+    assert_stderr_has(&o, "writeMode update: pk3 has no primary or unique key");
+    assert_eq!(my.query("SELECT COUNT(*) FROM pk3"), "0");
 }
 
 #[test]

@@ -129,9 +129,11 @@ pub fn create_table_sql(
     batch: &RecordBatch,
     names: &[String],
     ddl: fn(&arrow_schema::Field) -> Option<String>,
+    key_ok: fn(&str) -> bool,
 ) -> Result<String, String> {
     let schema = batch.schema();
     let mut cols = Vec::with_capacity(names.len());
+    let mut key_types_ok = true;
     for (f, name) in schema.fields().iter().zip(names) {
         let t = ddl(f).ok_or_else(|| {
             format!(
@@ -140,6 +142,12 @@ pub fn create_table_sql(
                 datasync_codec::types::type_name(f.data_type())
             )
         })?;
+        if f.metadata()
+            .contains_key(datasync_db::sql::source_type::PRIMARY_KEY)
+            && !key_ok(&t)
+        {
+            key_types_ok = false;
+        }
         cols.push(format!("{} {t}", datasync_db::sql::quote_ident(d, name)));
     }
     // The source's primary key (when the reader read all of it), so update/upsert work on
@@ -151,7 +159,15 @@ pub fn create_table_sql(
             .map(|f| f.as_ref())
             .zip(names.iter().map(String::as_str)),
     );
-    if !key.is_empty() {
+    if !key.is_empty() && !key_types_ok {
+        tracing::warn!(
+            "createTable: {table} gets no primary key: the source's key ({}) has a text column, \
+             and {}'s text collations would merge keys the source keeps apart (case, accents, \
+             trailing spaces); add a key yourself for writeMode update",
+            key.join(", "),
+            d.name()
+        );
+    } else if !key.is_empty() {
         cols.push(format!(
             "PRIMARY KEY ({})",
             key.iter()

@@ -6,9 +6,18 @@ mod conn;
 mod types;
 
 pub use conn::{tls_mode, MysqlConnConfig, MysqlError, Tls, MYSQL_SCHEMES};
-pub use types::{arrow_type, ddl_for, ddl_type, source_type, ColumnKind, TYPE_TABLE};
+pub use types::{arrow_type, ddl_for, ddl_type, key_type_ok, source_type, ColumnKind, TYPE_TABLE};
 
 pub use mysql_async;
+
+/// The query of how many unique indexes (the primary key among them) `table` has.
+pub fn unique_key_count_sql(table: &str) -> String {
+    format!(
+        "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE {} \
+         AND NON_UNIQUE = 0",
+        information_schema_filter(table)
+    )
+}
 
 /// The query of `table`'s primary key columns, in key order.
 pub fn primary_key_sql(table: &str) -> String {

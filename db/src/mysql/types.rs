@@ -172,19 +172,22 @@ pub fn ddl_for(f: &arrow_schema::Field) -> Option<String> {
         _ => {}
     }
     let t = ddl_type(f.data_type())?;
-    // A key column cannot be a TEXT/BLOB without a prefix length: VARCHAR(255) /
-    // VARBINARY(255) keep a composite key of up to three of them under InnoDB's 3072 bytes (a
-    // longer value is refused by the strict session, never cut).
+    // A binary key column cannot be a BLOB: VARBINARY(255) compares bytes exactly (a longer
+    // value is refused by the strict session, never cut). Text keys: see `key_type_ok`.
     if f.metadata()
         .contains_key(crate::sql::source_type::PRIMARY_KEY)
+        && t == "LONGBLOB"
     {
-        return Some(match t.as_str() {
-            "LONGTEXT" => "VARCHAR(255)".into(),
-            "LONGBLOB" => "VARBINARY(255)".into(),
-            _ => t,
-        });
+        return Some("VARBINARY(255)".into());
     }
     Some(t)
+}
+
+/// Whether a created column of type `ddl` can be part of a primary key that keeps apart every
+/// key the source keeps apart: not text, whose collations (even `_bin` ones, which pad
+/// spaces) merge keys that differ in case, accents or trailing spaces.
+pub fn key_type_ok(ddl: &str) -> bool {
+    !(ddl.contains("TEXT") || ddl.contains("CHAR"))
 }
 
 /// The column type `createTable` uses for an Arrow type, or `None` if there is none.

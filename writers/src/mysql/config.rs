@@ -33,6 +33,17 @@ pub struct MysqlWriterConfig {
     pub empty_as_null: bool,
 }
 
+impl MysqlWriteMode {
+    /// The mode as a job spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MysqlWriteMode::Insert => "insert",
+            MysqlWriteMode::Replace => "replace",
+            MysqlWriteMode::Update => "update",
+        }
+    }
+}
+
 fn default_batch_size() -> usize {
     1024
 }

@@ -190,6 +190,30 @@ impl MysqlTask {
         Ok(())
     }
 
+    /// `update`/`replace` work through a primary or unique key: without one every row would
+    /// be inserted (a rerun duplicating them), so that is refused, as the PostgreSQL writer
+    /// refuses an upsert without a key.
+    async fn check_unique_key(&self, s: &mut Session) -> Result<(), MysqlError> {
+        if self.writer.cfg.write_mode == MysqlWriteMode::Insert {
+            return Ok(());
+        }
+        let q = datasync_db::mysql::unique_key_count_sql(&self.writer.table);
+        let n: Option<u64> = s
+            .conn
+            .query_first(q.as_str())
+            .await
+            .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
+        if n.unwrap_or(0) == 0 {
+            return Err(MysqlError::Invalid(format!(
+                "writeMode {}: {} has no primary or unique key, so every row would be inserted \
+                 (and a rerun would insert them again); add a key, or use writeMode insert",
+                self.writer.cfg.write_mode.name(),
+                self.writer.table
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) async fn create_table(
         &self,
         s: &mut Session,
@@ -200,8 +224,15 @@ impl MysqlTask {
         if *created {
             return Ok(());
         }
-        let sql = create_table_sql(Dialect::MySql, &self.writer.table, batch, names, ddl_for)
-            .map_err(MysqlError::Invalid)?;
+        let sql = create_table_sql(
+            Dialect::MySql,
+            &self.writer.table,
+            batch,
+            names,
+            ddl_for,
+            datasync_db::mysql::key_type_ok,
+        )
+        .map_err(MysqlError::Invalid)?;
         s.conn
             .query_drop(sql.as_str())
             .await
@@ -323,6 +354,7 @@ impl MysqlTask {
                     self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
                 self.whole = self.whole_number_columns(&mut s, &names).await?;
+                self.check_unique_key(&mut s).await?;
                 let (h, t) = self.statement_parts(&names);
                 let cols = self.column_list(&names);
                 parts = Some((h, t, cols));

@@ -72,8 +72,9 @@ impl PostgresTask {
         }
         let mut created = w.created.lock().await;
         if !*created {
-            let sql = create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_for)
-                .map_err(PostgresError::Invalid)?;
+            let sql =
+                create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_for, |_| true)
+                    .map_err(PostgresError::Invalid)?;
             client
                 .batch_execute(&sql)
                 .await
