@@ -389,7 +389,14 @@ fn run_job(
                 report.human()
             )),
             Some("txt") => Ok(report.human()),
-            _ => serde_json::to_string_pretty(&report).context("serializing the report"),
+            _ => serde_json::to_value(&report)
+                .and_then(|mut v| {
+                    // Masked string by string: JSON escaping would hide a secret holding a quote
+                    // or a backslash from a mask over the text.
+                    datasync_engine::secrets::redact_json(&mut v);
+                    serde_json::to_string_pretty(&v)
+                })
+                .context("serializing the report"),
         };
         let written = text.and_then(|json| {
             std::fs::write(&path, datasync_engine::secrets::redact(&json).as_bytes())

@@ -552,11 +552,14 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
         .replace("${channels}", "${file:channels}")
         .replace("\"sliceRecordCount\": 0", "\"sliceRecordCount\": 3");
     std::fs::write(&job, text).unwrap();
+    // A secret with a quote and a backslash, which JSON escapes.
+    let quoted = r#"Qu"o\te-Pw"#;
     let run_with_env = |job: &Path, report: &str| {
         Command::new(bin())
             .current_dir(t.path())
             .env("DS_TEST_GREETING", secret)
             .env("DATASYNC_PARAM_name", "greetings")
+            .env("DS_TEST_QUOTED", quoted)
             .args([
                 "run",
                 job.to_str().unwrap(),
@@ -583,13 +586,16 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
     // The same value in a place that ends up in an error: masked there and in the report.
     let bad = std::fs::read_to_string(&job).unwrap().replace(
         &format!("\"path\": \"{}\"", out.display()),
-        "\"path\": \"/proc/${env:DS_TEST_GREETING}/out\"",
+        "\"path\": \"/proc/${env:DS_TEST_GREETING}/${env:DS_TEST_QUOTED}/out\"",
     );
     let badjob = write_job(t.path(), "bad", &bad);
     let o = run_with_env(&badjob, "bad.json");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!stderr(&o).contains(secret), "{}", stderr(&o));
-    assert!(stderr(&o).contains("/proc/***/out"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/proc/***/***/out"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("te-Pw"), "{}", stderr(&o));
     let report = std::fs::read_to_string(t.path().join("bad.json")).unwrap();
     assert!(!report.contains(secret), "{report}");
+    assert!(report.contains("/proc/***/***/out"), "{report}");
+    assert!(!report.contains("te-Pw"), "{report}");
 }

@@ -192,6 +192,8 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
         &o,
         "the job failed after preSql \"TRUNCATE @table\" ran on dst: the rows it removed are gone",
     );
+    // In the summary too (and so in --report), not only in the log.
+    assert_stderr_has(&o, "  warning   the job failed after preSql");
     assert_ne!(pg.query("SELECT count(*) FROM dst"), "1000");
 }
 
@@ -831,6 +833,35 @@ fn check_connect_reports_both_sides_and_touches_nothing() {
     ] {
         assert!(err.contains(want), "{want:?} in {err}");
     }
+    // A table the login may not read, a table it may not create, an upsert without a key.
+    pg.query("CREATE TABLE hidden (id bigint, name text)");
+    let bad2 = job(
+        "{}",
+        &as_role(pg_reader(&pg, "hidden", cols)),
+        &as_role(pg_writer(
+            &pg,
+            "newtab",
+            &format!(r#"{cols} "createTable": true,"#),
+        )),
+    );
+    let p = write_job(t.path(), "bad2", &bad2);
+    let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("permission denied for table hidden"), "{err}");
+    assert!(
+        err.contains("not found, and this login may not create it"),
+        "{err}"
+    );
+    let bad3 = job(
+        "{}",
+        &pg_reader(&pg, "src", cols),
+        &pg_writer(&pg, "dst", &format!(r#"{cols} "writeMode": "update","#)),
+    );
+    let p = write_job(t.path(), "bad3", &bad3);
+    let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "dst has no key for this write mode to go through");
     // Nothing was read, written or run.
     assert_eq!(pg.query("SELECT count(*), min(name) FROM dst"), "1|keep");
     pg.query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));

@@ -262,13 +262,16 @@ impl DirtySink {
     }
 
     pub(crate) fn record(&self, ctx: Origin<'_>, rec: DirtyRecord) -> Result<(), DirtyError> {
+        // The values are data, kept as they are; the message is ours or a server's, and may
+        // quote a secret (see `secrets`).
+        let error = crate::secrets::redact(&rec.error);
         let line = Line {
             task: ctx.task,
             attempt: ctx.attempt,
             side: ctx.side,
             plugin: ctx.plugin,
             location: rec.location.as_deref(),
-            error: &rec.error,
+            error: &error,
             columns: &rec.columns,
             values: &rec.values,
         };

@@ -149,6 +149,9 @@ pub struct Report {
     /// The first distinct dirty-record messages (up to three), with how many records had each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dirty_samples: Vec<DirtySample>,
+    /// What a plugin said the user must know about this run's outcome (see [`warn`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Whether `job.setting.errorLimit` sets a limit (absent: DataX's default, none).
     #[serde(skip)]
     pub error_limit_set: bool,
@@ -201,6 +204,7 @@ impl Report {
             dirty_records: 0,
             dirty_file: None,
             dirty_samples: Vec::new(),
+            warnings: Vec::new(),
             error_limit_set: spec.setting.error_limit.record.is_some()
                 || spec.setting.error_limit.percentage.is_some(),
             retries: 0,
@@ -299,6 +303,9 @@ impl Report {
                 s.push_str(&format!("    {} x {}{like}\n", d.count, d.error));
             }
         }
+        for w in &self.warnings {
+            s.push_str(&format!("  warning   {w}\n"));
+        }
         for t in self
             .task_reports
             .iter()
@@ -337,4 +344,27 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{n} B")
     }
+}
+
+fn noted() -> &'static std::sync::Mutex<Vec<String>> {
+    static NOTED: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
+    NOTED.get_or_init(Default::default)
+}
+
+/// Logs `msg` as a warning and puts it into this run's report (the printed summary and the
+/// `--report` file), for what a scheduler that keeps only the report must see: e.g. a
+/// destructive preSql that ran before a job failed.
+pub fn warn(msg: String) {
+    tracing::warn!("{msg}");
+    if let Ok(mut n) = noted().lock() {
+        n.push(msg);
+    }
+}
+
+/// The warnings noted so far (see [`warn`]), taken.
+pub(crate) fn take_warnings() -> Vec<String> {
+    noted()
+        .lock()
+        .map(|mut n| std::mem::take(&mut *n))
+        .unwrap_or_default()
 }

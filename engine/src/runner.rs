@@ -484,6 +484,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         .into_iter()
         .map(|(error, count)| crate::report::DirtySample { error, count })
         .collect();
+    rep.warnings = crate::report::take_warnings();
     rep.records_per_second = t.records_written as f64 / secs.max(1e-9);
     rep.mb_per_second = t.bytes_written as f64 / 1e6 / secs.max(1e-9);
     rep.reader_wait_seconds = t.reader_wait_ns as f64 / 1e9;

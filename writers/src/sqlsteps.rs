@@ -37,6 +37,14 @@ pub(crate) trait TargetConn: Send {
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError>;
     /// Whether this login may INSERT into `table` (`None`: the server cannot tell).
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError>;
+    /// Whether this login may create `table` (`None`: the server cannot tell).
+    async fn may_create(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
+        let _ = table;
+        Ok(None)
+    }
+    /// Whether `table` has the key an upsert goes through (the primary key; for MySQL any
+    /// unique key).
+    async fn has_key(&mut self, table: &str) -> Result<bool, PluginError>;
 }
 
 /// What the shared steps need of a SQL writer's configuration, built once in `from_params`.
@@ -101,6 +109,11 @@ pub(crate) trait SqlWriterSteps: Sync {
     /// This run's staging tables.
     fn staged(&self) -> &Staged {
         &self.spec().staged
+    }
+    /// Whether the write mode needs a key on the target that the job does not name (an upsert
+    /// without `conflictColumns`).
+    fn needs_key(&self) -> bool {
+        self.idempotent()
     }
     /// Whether the target must exist before the job (no `createTable`).
     fn must_exist(&self) -> bool {
@@ -213,10 +226,19 @@ pub(crate) trait SqlWriterSteps: Sync {
             .await;
         match exists {
             Err(e) if self.spec().params.create_table => {
-                p.ok(
-                    what,
-                    format!("not found; createTable will create it ({})", e.chain()),
-                );
+                match c.may_create(table).await {
+                    Ok(Some(false)) => p.problem(
+                        what,
+                        format!(
+                            "not found, and this login may not create it ({})",
+                            e.chain()
+                        ),
+                    ),
+                    _ => p.ok(
+                        what,
+                        format!("not found; createTable will create it ({})", e.chain()),
+                    ),
+                }
                 return Ok(p);
             }
             Err(e) => {
@@ -253,6 +275,19 @@ pub(crate) trait SqlWriterSteps: Sync {
                 }
             }
         }
+        if self.needs_key() {
+            match c.has_key(table).await {
+                Ok(true) => p.ok("key", "the upsert's key exists"),
+                Ok(false) => p.problem(
+                    "key",
+                    format!(
+                        "{table} has no key for this write mode to go through (add one, or set \
+                         conflictColumns where the writer has it)"
+                    ),
+                ),
+                Err(e) => p.problem("key", e.chain()),
+            }
+        }
         match c.may_insert(table).await {
             Ok(Some(true)) => p.ok("write permission", "INSERT allowed"),
             Ok(Some(false)) => p.problem(
@@ -284,12 +319,12 @@ pub(crate) trait SqlWriterSteps: Sync {
             .map(|r| r.clone())
             .unwrap_or_default();
         for s in ran {
-            tracing::warn!(
+            datasync_engine::report::warn(format!(
                 "the job failed after preSql \"{s}\" ran on {}: the rows it removed are gone, \
                  and the table holds only what this run had committed (stagingMode: table runs \
                  it in the publishing transaction, so a failed job leaves the table as it was)",
                 self.table()
-            );
+            ));
         }
         self.drop_stages().await
     }

@@ -83,7 +83,13 @@ impl KeyProbe for PostgresProbe<'_> {
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
-        Ok(self.cc.describe(&self.client, &self.url, sql).await?)
+        let cols = self.cc.describe(&self.client, &self.url, sql).await?;
+        // Preparing checks no privilege; running the query (it returns no row) does.
+        self.client
+            .query(sql, &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(cols)
     }
 
     async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {

@@ -181,8 +181,7 @@ impl PostgresTask {
             });
         }
         let keys = if w.cfg.conflict_columns.is_empty() {
-            let q = "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                     WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)";
+            let q = datasync_db::postgres::PRIMARY_KEY_SQL;
             let rows = client
                 .query(q, &[&qtable])
                 .await

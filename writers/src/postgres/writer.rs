@@ -89,6 +89,9 @@ impl SqlWriterSteps for PostgresWriter {
     fn idempotent(&self) -> bool {
         self.cfg.write_mode == PostgresWriteMode::Update
     }
+    fn needs_key(&self) -> bool {
+        self.idempotent() && self.cfg.conflict_columns.is_empty()
+    }
     async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
         let (client, url) = self.conn.connect().await?;
         Ok(Box::new(PostgresTarget {
@@ -141,6 +144,27 @@ impl TargetConn for PostgresTarget {
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
         Ok(self.cc.describe(&self.client, &self.url, sql).await?)
+    }
+
+    async fn has_key(&mut self, table: &str) -> Result<bool, PluginError> {
+        let q = datasync_db::postgres::PRIMARY_KEY_SQL;
+        let rows = self
+            .client
+            .query(q, &[&table])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn may_create(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
+        let q = "SELECT has_schema_privilege(coalesce($1, current_schema()), 'CREATE')";
+        let schema = datasync_db::sql::schema_and_name(table).0;
+        let row = self
+            .client
+            .query_one(q, &[&schema])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(Some(row.get::<_, bool>(0)))
     }
 
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
