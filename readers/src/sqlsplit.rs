@@ -21,7 +21,9 @@ pub(crate) trait KeyProbe: Send {
         where_sql: &str,
     ) -> Result<(Option<String>, Option<String>), PluginError>;
     /// The last key of each of `n` parts of the non-NULL keys in key order (the server's
-    /// collation), over the rows `where_clause` selects; as text, ascending.
+    /// collation), over the rows `where_clause` selects; as text, ascending. A large table
+    /// (`rows`) is cut on a sample of about [`QUANTILE_SAMPLE`] keys chosen by a hash of the
+    /// key: deterministic, and any cut values give exact ranges; the sample only balances.
     async fn key_quantiles(
         &mut self,
         table: &str,
@@ -29,7 +31,25 @@ pub(crate) trait KeyProbe: Send {
         where_clause: Option<&str>,
         n: usize,
         rows: Option<u64>,
-    ) -> Result<Vec<String>, PluginError>;
+    ) -> Result<Vec<String>, PluginError> {
+        let d = self.dialect();
+        let every = sample_every(rows);
+        if every > 1 {
+            tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
+        }
+        let qpk = datasync_db::sql::quote_ident(d, pk);
+        let sample = (every > 1).then(|| format!("{} % {every} = 0", self.sample_hash(&qpk)));
+        let q = quantile_sql(d, table, pk, where_clause, n, sample, self.text_of());
+        self.texts(&q).await
+    }
+    /// This system's SQL dialect.
+    fn dialect(&self) -> datasync_db::sql::Dialect;
+    /// A non-negative integer hash of the (quoted) key expression, for sampling.
+    fn sample_hash(&self, key: &str) -> String;
+    /// How an expression is turned into text here.
+    fn text_of(&self) -> fn(&str) -> String;
+    /// The non-NULL values of a query's one text column, in order.
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError>;
     /// About how many rows `table` holds, from the server's statistics (`None`: unknown).
     async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError>;
     /// Whether the key alone has a unique index, in `schema` (default: the connection's)

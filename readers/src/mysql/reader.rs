@@ -152,35 +152,24 @@ impl KeyProbe for MysqlProbe<'_> {
         Ok(est.flatten())
     }
 
-    async fn key_quantiles(
-        &mut self,
-        table: &str,
-        pk: &str,
-        where_clause: Option<&str>,
-        n: usize,
-        rows: Option<u64>,
-    ) -> Result<Vec<String>, PluginError> {
-        // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
-        // the key (deterministic; any cut values give exact ranges, the sample only balances).
-        let every = crate::sqlsplit::sample_every(rows);
-        if every > 1 {
-            tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
-        }
-        let q = crate::sqlsplit::quantile_sql(
-            Dialect::MySql,
-            table,
-            pk,
-            where_clause,
-            n,
-            (every > 1)
-                .then(|| format!("CRC32({}) % {every} = 0", quote_ident(Dialect::MySql, pk))),
-            |agg| format!("CAST({agg} AS CHAR)"),
-        );
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
+
+    fn sample_hash(&self, key: &str) -> String {
+        format!("CRC32({key})")
+    }
+
+    fn text_of(&self) -> fn(&str) -> String {
+        |e| format!("CAST({e} AS CHAR)")
+    }
+
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
         let rows: Vec<Option<String>> = self
             .conn
-            .query(q.as_str())
+            .query(sql)
             .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
         Ok(rows.into_iter().flatten().collect())
     }
 

@@ -108,39 +108,24 @@ impl KeyProbe for PostgresProbe<'_> {
             .and_then(|v| u64::try_from(v).ok()))
     }
 
-    async fn key_quantiles(
-        &mut self,
-        table: &str,
-        pk: &str,
-        where_clause: Option<&str>,
-        n: usize,
-        rows: Option<u64>,
-    ) -> Result<Vec<String>, PluginError> {
-        // A large table is cut on a sample of about QUANTILE_SAMPLE keys, chosen by a hash of
-        // the key (deterministic; any cut values give exact ranges, the sample only balances).
-        let every = crate::sqlsplit::sample_every(rows);
-        if every > 1 {
-            tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
-        }
-        let q = crate::sqlsplit::quantile_sql(
-            Dialect::Postgres,
-            table,
-            pk,
-            where_clause,
-            n,
-            (every > 1).then(|| {
-                format!(
-                    "abs(hashtext({}::text)::bigint) % {every} = 0",
-                    quote_ident(Dialect::Postgres, pk)
-                )
-            }),
-            |agg| format!("{agg}::text"),
-        );
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn sample_hash(&self, key: &str) -> String {
+        format!("abs(hashtext({key}::text)::bigint)")
+    }
+
+    fn text_of(&self) -> fn(&str) -> String {
+        |e| format!("{e}::text")
+    }
+
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
         let rows = self
             .client
-            .query(q.as_str(), &[])
+            .query(sql, &[])
             .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
         Ok(rows
             .iter()
             .filter_map(|r| r.get::<_, Option<String>>(0))
