@@ -116,12 +116,7 @@ impl Reader for SftpReader {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let r = self.clone();
         datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {
-            let c = r.conn.connect()?;
-            let mut p = datasync_engine::Probe::default();
-            p.ok(
-                format!("server {}", c.url("")),
-                format!("logged in as {}", r.conn.username),
-            );
+            let (c, mut p) = r.conn.probe_login()?;
             for pat in &r.text.paths {
                 let mut skipped = Vec::new();
                 match c.expand(pat, r.max_depth, &mut skipped) {

@@ -288,12 +288,7 @@ impl Writer for SftpWriter {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || -> Result<_, PluginError> {
-            let c = w.conn.connect()?;
-            let mut p = datasync_engine::Probe::default();
-            p.ok(
-                format!("server {}", c.url("")),
-                format!("logged in as {}", w.conn.username),
-            );
+            let (c, mut p) = w.conn.probe_login()?;
             let what = format!("directory {}", w.dir);
             match c.stat(&w.dir())? {
                 Some(e) if e.is_dir => p.ok(what, "exists"),

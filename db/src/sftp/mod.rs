@@ -288,6 +288,17 @@ impl SftpConnConfig {
         }
     }
 
+    /// `check --connect`: logs in, and starts a probe with a line that says so.
+    pub fn probe_login(&self) -> Result<(RemoteConn, datasync_engine::Probe), SftpError> {
+        let c = self.connect()?;
+        let mut p = datasync_engine::Probe::default();
+        p.ok(
+            format!("server {}", c.url("")),
+            format!("logged in as {}", self.username),
+        );
+        Ok((c, p))
+    }
+
     /// Connects, checks the host key, authenticates and opens the SFTP channel.
     fn connect_sftp(&self) -> Result<SftpConn, SftpError> {
         let addr = self.addr();
