@@ -212,6 +212,16 @@ fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
                 .join(", ");
             if rc.len() == wc.len() {
                 rows.push(("job".into(), "columns".into(), pairs, true));
+                for ((rn, rt), (wn, wt)) in rc.iter().zip(wc) {
+                    if let Some(risk) = conversion_risk(rt, wt) {
+                        rows.push((
+                            "job".into(),
+                            format!("column {rn} -> {wn}"),
+                            format!("{rt} -> {wt}: {risk}"),
+                            true,
+                        ));
+                    }
+                }
             } else {
                 rows.push((
                     "job".into(),
@@ -241,6 +251,63 @@ fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
     } else {
         say!("datasync: {problems} problem(s): the job would fail");
         ExitCode::from(1)
+    }
+}
+
+/// The kind of a column type, by the names both Arrow and the SQL systems use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    Decimal,
+    Float,
+    Text,
+    Date,
+    Timestamp,
+    Boolean,
+    Binary,
+    Other,
+}
+
+fn kind_of(type_name: &str) -> Kind {
+    let t = type_name.to_ascii_lowercase();
+    let has = |w: &[&str]| w.iter().any(|x| t.contains(x));
+    if has(&["timestamp", "datetime"]) {
+        Kind::Timestamp
+    } else if has(&["date"]) {
+        Kind::Date
+    } else if has(&["decimal", "numeric", "money"]) {
+        Kind::Decimal
+    } else if has(&["float", "double", "real"]) {
+        Kind::Float
+    } else if has(&["int", "serial"]) && !has(&["interval", "point"]) {
+        Kind::Integer
+    } else if has(&["bool"]) {
+        Kind::Boolean
+    } else if has(&["char", "text", "utf8", "string", "json", "name", "uuid"]) {
+        Kind::Text
+    } else if has(&["binary", "bytea", "blob"]) {
+        Kind::Binary
+    } else {
+        Kind::Other
+    }
+}
+
+/// What a reader -> writer column pair may do to values (rows that become dirty), for `check
+/// --connect`; `None` when every value fits as it is.
+fn conversion_risk(from: &str, to: &str) -> Option<&'static str> {
+    use Kind::*;
+    match (kind_of(from), kind_of(to)) {
+        (a, b) if a == b => None,
+        (_, Text) | (_, Other) | (Other, _) => None,
+        (Integer, Decimal) | (Integer, Float) | (Date, Timestamp) => None,
+        (Text, _) => {
+            Some("values must parse as the target's type; those that do not become dirty records")
+        }
+        (Float, Integer) | (Float, Decimal) | (Decimal, Integer) => {
+            Some("values with a fraction (or beyond the target's digits) become dirty records")
+        }
+        (Timestamp, Date) => Some("values with a time of day become dirty records"),
+        _ => Some("the kinds differ: values that do not convert become dirty records"),
     }
 }
 

@@ -862,6 +862,17 @@ fn check_connect_reports_both_sides_and_touches_nothing() {
     let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "dst has no key for this write mode to go through");
+    // A column pair whose values may not convert is pointed out, without failing the check.
+    let mixed = job(
+        "{}",
+        &pg_reader(&pg, "src", r#""column": ["name"],"#),
+        &pg_writer(&pg, "dst", r#""column": ["id"],"#),
+    );
+    let p = write_job(t.path(), "mixed", &mixed);
+    let o = run_in(t.path(), &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "column name -> id");
+    assert_stderr_has(&o, "text -> int8: values must parse as the target's type");
     // Nothing was read, written or run.
     assert_eq!(pg.query("SELECT count(*), min(name) FROM dst"), "1|keep");
     pg.query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
