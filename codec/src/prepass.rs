@@ -96,6 +96,8 @@ pub struct Prepass<R> {
     opened: bool,
     /// Spaces held back at the end of an unquoted field while trimming.
     pending: Vec<u8>,
+    /// The input chunk being passed.
+    input: Vec<u8>,
     out: Vec<u8>,
     pos: usize,
 }
@@ -110,6 +112,7 @@ impl<R: BufRead> Prepass<R> {
             record_start: true,
             opened: false,
             pending: Vec::new(),
+            input: Vec::new(),
             out: Vec::new(),
             pos: 0,
         }
@@ -377,11 +380,15 @@ impl<R: BufRead> Read for Prepass<R> {
                 }
                 break;
             }
-            let chunk = chunk.to_vec();
-            self.inner.consume(chunk.len());
-            for b in chunk {
+            // Copied into a buffer kept across reads: `step` needs `self` whole.
+            let mut input = std::mem::take(&mut self.input);
+            input.clear();
+            input.extend_from_slice(chunk);
+            self.inner.consume(input.len());
+            for &b in &input {
                 self.step(b);
             }
+            self.input = input;
         }
         let n = buf.len().min(self.out.len() - self.pos);
         buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);

@@ -282,6 +282,11 @@ impl Probe {
     pub fn problem(&mut self, what: impl Into<String>, found: impl Into<String>) {
         self.lines.push((what.into(), found.into(), false));
     }
+    /// `N column(s): name type, ...`, for a probe line.
+    pub fn columns_text(cols: &[(String, String)]) -> String {
+        let list: Vec<String> = cols.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        format!("{} column(s): {}", cols.len(), list.join(", "))
+    }
     /// Whether every line is fine.
     pub fn fine(&self) -> bool {
         self.lines.iter().all(|l| l.2)

@@ -130,17 +130,7 @@ pub(crate) async fn probe_source(
         let sql = format!("SELECT * FROM ({select}) datasync_probe WHERE 1 = 0");
         match probe.describe(&sql).await {
             Ok(cols) => {
-                p.ok(
-                    what,
-                    format!(
-                        "{} column(s): {}",
-                        cols.len(),
-                        cols.iter()
-                            .map(|(n, t)| format!("{n} {t}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
+                p.ok(what, datasync_engine::Probe::columns_text(&cols));
                 if p.columns.is_none() {
                     p.columns = Some(cols);
                 }
@@ -217,7 +207,8 @@ where
             continue;
         };
         let rows = probe.row_estimate(&table).await.unwrap_or(None);
-        let (splits, indexed) = plan_key_splits(probe, cfg, conn, &table, &pk, channels).await?;
+        let (splits, indexed) =
+            plan_key_splits(probe, cfg, conn, &table, &pk, channels, rows).await?;
         let shares = shares_of(&splits, rows);
         out.extend(
             splits
@@ -278,7 +269,8 @@ fn shares_of(splits: &[SqlSplit], rows: Option<u64>) -> Vec<Option<u64>> {
 }
 
 /// The splits of `table` (connection `conn_ix`) on `pk`: `channels` key ranges plus the NULL
-/// keys; and whether they may be read in key order (see [`KeyProbe::key_indexed`]).
+/// keys; and whether they may be read in key order (see [`KeyProbe::key_indexed`]). `rows`:
+/// the table's row estimate (sizes the text-key sample).
 pub(crate) async fn plan_key_splits(
     probe: &mut dyn KeyProbe,
     cfg: &SqlReaderConfig,
@@ -286,6 +278,7 @@ pub(crate) async fn plan_key_splits(
     table: &str,
     pk: &str,
     channels: usize,
+    rows: Option<u64>,
 ) -> Result<(Vec<SqlSplit>, bool), PluginError> {
     let (type_name, integer) = probe.key_type(table, pk).await?;
     if !integer {
@@ -296,7 +289,6 @@ pub(crate) async fn plan_key_splits(
             )));
         }
         let w = cfg.where_clause.as_deref().filter(|w| !w.trim().is_empty());
-        let rows = probe.row_estimate(table).await.unwrap_or(None);
         let cuts = probe
             .key_quantiles(table, pk, w, channels.max(1), rows)
             .await?;

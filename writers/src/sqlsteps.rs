@@ -261,12 +261,8 @@ pub(crate) trait SqlWriterSteps: Sync {
                         p.ok(
                             what,
                             format!(
-                                "exists; writes {} column(s): {}",
-                                cols.len(),
-                                cols.iter()
-                                    .map(|(n, t)| format!("{n} {t}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                "exists; writes {}",
+                                datasync_engine::Probe::columns_text(&cols)
                             ),
                         );
                         p.columns = Some(cols);

@@ -379,21 +379,24 @@ fn to_decimal(
 ) -> Result<ArrayRef, String> {
     let limit = 10i128.pow(p as u32);
     let fits = |v: Option<i128>| v.filter(|v| v.abs() < limit);
-    let values: Vec<Option<Option<i128>>> = match src.data_type() {
-        DataType::Decimal128(_, s0) => {
+    // Text is cast once: parsed here, and shown in the messages below.
+    let texts = if is_text(src) {
+        Some(text_values(src)?)
+    } else {
+        None
+    };
+    let values: Vec<Option<Option<i128>>> = match (src.data_type(), &texts) {
+        (DataType::Decimal128(_, s0), _) => {
             let a = src.as_primitive::<Decimal128Type>();
             a.iter()
                 .map(|v| v.map(|v| fits(rescale(v, *s0, s))))
                 .collect()
         }
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let a = cast_with_options(src, &DataType::Utf8, &safe()).map_err(|e| e.to_string())?;
-            a.as_string::<i32>()
-                .iter()
-                .map(|v| v.map(|v| fits(parse_decimal(v, s))))
-                .collect()
-        }
-        t if t.is_integer() => {
+        (_, Some(a)) => a
+            .iter()
+            .map(|v| v.map(|v| fits(parse_decimal(v, s))))
+            .collect(),
+        (t, None) if t.is_integer() => {
             let a = cast_with_options(src, &DataType::Decimal128(38, 0), &safe())
                 .map_err(|e| e.to_string())?;
             a.as_primitive::<Decimal128Type>()
@@ -405,11 +408,6 @@ fn to_decimal(
             // Floats and wider decimals: Arrow's cast (floats are inexact to begin with).
             return cast_checked(src, target, bad);
         }
-    };
-    let texts = if is_text(src) {
-        Some(text_values(src)?)
-    } else {
-        None
     };
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
