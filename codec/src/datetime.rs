@@ -400,9 +400,15 @@ pub(crate) fn write_iso_timestamp_nanos(nanos: i128, out: &mut Vec<u8>) {
     let days = nanos.div_euclid(86_400_000_000_000);
     let in_day = nanos.rem_euclid(86_400_000_000_000);
     write_iso_date(days as i64, out);
+    out.push(b' ');
+    write_time_of_day(in_day, out);
+}
+
+/// `HH:mm:ss[.fff...]` of nanoseconds since midnight (24:00:00 included, as PostgreSQL's
+/// `time` allows it), the fraction in 3, 6 or 9 digits as needed.
+pub(crate) fn write_time_of_day(in_day: i128, out: &mut Vec<u8>) {
     let secs = (in_day / 1_000_000_000) as u32;
     let frac = (in_day % 1_000_000_000) as u32;
-    out.push(b' ');
     push2(out, secs / 3600);
     out.push(b':');
     push2(out, secs / 60 % 60);

@@ -6,7 +6,8 @@ use crate::datetime::{nanos_to_naive, write_iso_date, write_iso_timestamp_nanos}
 use crate::options::{FileFormat, TextOptions};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -63,6 +64,8 @@ enum Col<'a> {
     Dec(&'a [i128], u32),
     Date(&'a [i32]),
     Ts(&'a [i64], i128),
+    /// A time of day: the value at a row and nanoseconds per unit.
+    Time(Box<dyn Fn(usize) -> i64 + 'a>, i128),
     List(&'a arrow_array::ListArray),
     Other(arrow_cast::display::ArrayFormatter<'a>),
 }
@@ -128,6 +131,40 @@ impl<'a> Col<'a> {
                         .values(),
                 };
                 Col::Ts(v, per)
+            }
+            DataType::Time32(unit) => {
+                let per = if *unit == TimeUnit::Second {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                };
+                match unit {
+                    TimeUnit::Second => {
+                        let v = a.as_primitive::<Time32SecondType>().values();
+                        Col::Time(Box::new(move |i| i64::from(v[i])), per)
+                    }
+                    _ => {
+                        let v = a.as_primitive::<Time32MillisecondType>().values();
+                        Col::Time(Box::new(move |i| i64::from(v[i])), per)
+                    }
+                }
+            }
+            DataType::Time64(unit) => {
+                let per = if *unit == TimeUnit::Nanosecond {
+                    1
+                } else {
+                    1_000
+                };
+                match unit {
+                    TimeUnit::Nanosecond => {
+                        let v = a.as_primitive::<Time64NanosecondType>().values();
+                        Col::Time(Box::new(move |i| v[i]), per)
+                    }
+                    _ => {
+                        let v = a.as_primitive::<Time64MicrosecondType>().values();
+                        Col::Time(Box::new(move |i| v[i]), per)
+                    }
+                }
             }
             DataType::List(_) => Col::List(a.as_list::<i32>()),
             _ => Col::Other(
@@ -203,6 +240,14 @@ impl<'a> Col<'a> {
                 }
                 return Ok(ValueKind::Text);
             }
+            Col::Time(f, per) => {
+                let nanos = i128::from(f(i)) * per;
+                if !(0..=86_400_000_000_000).contains(&nanos) {
+                    return Err(format!("time of day {} is out of range", f(i)));
+                }
+                crate::datetime::write_time_of_day(nanos, out);
+                return Ok(ValueKind::Text);
+            }
             Col::List(a) => {
                 // A JSON array, so NULL elements and text with commas stay unambiguous.
                 let values = a.value(i);
@@ -234,8 +279,12 @@ impl<'a> Col<'a> {
                 return Ok(ValueKind::Json);
             }
             Col::Other(f) => {
-                use std::io::Write;
-                let _ = write!(out, "{}", f.value(i));
+                // Arrow's own error text must never become a value.
+                let mut text = String::new();
+                f.value(i)
+                    .write(&mut text)
+                    .map_err(|e| format!("cannot format the value: {e}"))?;
+                out.extend_from_slice(text.as_bytes());
                 return Ok(ValueKind::Text);
             }
         }
@@ -388,6 +437,13 @@ impl TextEncoder {
                     }
                 }
             } else {
+                if !opts.null_format.is_empty() && self.field == opts.null_format.as_bytes() {
+                    return Err(named(format!(
+                        "the value is the nullFormat {:?}, so it would read back as NULL (set \
+                         another nullFormat)",
+                        opts.null_format
+                    )));
+                }
                 push_delimited(opts, &self.field, &mut self.row).map_err(named)?;
             }
         }
@@ -461,5 +517,69 @@ mod tests {
             write_decimal(v, s, &mut out);
             assert_eq!(String::from_utf8_lossy(&out), want);
         }
+    }
+
+    fn csv_rows(batch: &RecordBatch) -> (String, Vec<(usize, String)>) {
+        let opts =
+            TextOptions::new("p", FileFormat::Csv, None, "UTF-8", "\\N", None, false).unwrap();
+        let mut enc = TextEncoder::new(opts);
+        let mut out = Vec::new();
+        let mut dirty = Vec::new();
+        enc.encode(batch, &mut out, |r, e| {
+            dirty.push((r, e));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        (String::from_utf8(out).unwrap(), dirty)
+    }
+
+    #[test]
+    fn times_of_day_up_to_24_hours_and_null_format_values_refused() {
+        use arrow_array::{StringArray, Time64MicrosecondArray};
+        use std::sync::Arc;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "t",
+                Arc::new(Time64MicrosecondArray::from(vec![
+                    0,
+                    86_399_999_999,
+                    86_400_000_000,
+                    86_400_000_001,
+                    1_500,
+                ])) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec!["a", "\\N", "", "b", "c"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let (text, dirty) = csv_rows(&batch);
+        // PostgreSQL's time allows 24:00:00; past it is no time of day.
+        assert_eq!(text, "00:00:00,a\n24:00:00,\n00:00:00.001500,c\n");
+        assert_eq!(dirty.len(), 2, "{dirty:?}");
+        assert_eq!(dirty[0].0, 1);
+        assert!(dirty[0].1.contains("nullFormat"), "{dirty:?}");
+        assert_eq!(dirty[1].0, 3);
+        assert!(dirty[1].1.contains("out of range"), "{dirty:?}");
+    }
+
+    #[test]
+    fn arrow_format_errors_never_become_values() {
+        use arrow_array::Time32SecondArray;
+        use std::sync::Arc;
+        // Formatted by Arrow (a type without a writer of ours): a date it cannot format is an
+        // error, not Arrow's error text as the value.
+        let a: ArrayRef = Arc::new(arrow_array::Date64Array::from(vec![86_400_000, i64::MAX]));
+        let w = ValueWriter::new(&a).unwrap();
+        let mut out = Vec::new();
+        w.write(0, &mut out, None).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out), "1970-01-02T00:00:00");
+        let e = w.write(1, &mut Vec::new(), None).unwrap_err();
+        assert!(e.contains("cannot format"), "{e}");
+        let t: ArrayRef = Arc::new(Time32SecondArray::from(vec![90_000]));
+        let w = ValueWriter::new(&t).unwrap();
+        let e = w.write(0, &mut Vec::new(), None).unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
     }
 }

@@ -15,7 +15,10 @@ pub fn row_values(batch: &RecordBatch, row: usize) -> Vec<Value> {
                 return Value::Null;
             }
             match ArrayFormatter::try_new(col.as_ref(), &opts) {
-                Ok(f) => Value::String(f.value(row).to_string()),
+                Ok(f) => match f.value(row).try_to_string() {
+                    Ok(s) => Value::String(s),
+                    Err(e) => Value::String(format!("<unprintable: {e}>")),
+                },
                 Err(e) => Value::String(format!("<unprintable: {e}>")),
             }
         })

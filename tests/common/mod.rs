@@ -1,6 +1,10 @@
 //! Helpers for running the `datasync` binary in tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sshd;
+#[allow(unused_imports)]
+pub use sshd::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -134,6 +134,16 @@ impl<'a> RowLiterals<'a> {
                     String::from_utf8_lossy(&self.field)
                 ));
             }
+            if !pg && matches!(kind, ValueKind::Number) {
+                // MySQL reads a literal as a double and then rounds it to FLOAT: the shortest
+                // text of an f32 (3.4028235e38) can be a double above FLOAT's range, which it
+                // refuses. The f32's exact value as a double rounds back to the same f32.
+                if let Some(x) = a.as_any().downcast_ref::<arrow_array::Float32Array>() {
+                    self.field.clear();
+                    self.field
+                        .extend_from_slice(format!("{:e}", f64::from(x.value(r))).as_bytes());
+                }
+            }
             if pg && matches!(a.data_type(), DataType::Date32 | DataType::Timestamp(..)) {
                 bc_year(&mut self.field);
             }
