@@ -428,6 +428,33 @@ pub(crate) fn write_time_of_day(in_day: i128, out: &mut Vec<u8>) {
     }
 }
 
+/// PostgreSQL's `infinity` / `-infinity` dates travel as the extreme Date32 values (which is how
+/// PostgreSQL itself stores them): no real date is that far out, so writers know them. Text
+/// writers write `infinity` / `-infinity`, PostgreSQL gets its own infinities back, and a
+/// target without infinities (MySQL, Parquet) makes the row dirty.
+pub const DATE_INFINITY: (i32, i32) = (i32::MIN, i32::MAX);
+
+/// The timestamp counterpart of [`DATE_INFINITY`]: `i64::MIN` / `i64::MAX` in any unit.
+pub const TIMESTAMP_INFINITY: (i64, i64) = (i64::MIN, i64::MAX);
+
+/// `-infinity` / `infinity` for a Date32 infinity, else None.
+pub fn date_infinity(days: i32) -> Option<&'static str> {
+    infinity_text(days == DATE_INFINITY.0, days == DATE_INFINITY.1)
+}
+
+/// `-infinity` / `infinity` for a timestamp infinity, else None.
+pub fn timestamp_infinity(v: i64) -> Option<&'static str> {
+    infinity_text(v == TIMESTAMP_INFINITY.0, v == TIMESTAMP_INFINITY.1)
+}
+
+fn infinity_text(neg: bool, pos: bool) -> Option<&'static str> {
+    match (neg, pos) {
+        (true, _) => Some("-infinity"),
+        (_, true) => Some("infinity"),
+        _ => None,
+    }
+}
+
 /// A timestamp as chrono's naive date-time.
 pub(crate) fn nanos_to_naive(nanos: i128) -> Option<NaiveDateTime> {
     let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;

@@ -218,6 +218,10 @@ impl<'a> Col<'a> {
             }
             Col::Dec(v, scale) => write_decimal(v[i], *scale, out),
             Col::Date(v) => {
+                if let Some(t) = crate::datetime::date_infinity(v[i]) {
+                    out.extend_from_slice(t.as_bytes());
+                    return Ok(ValueKind::Text);
+                }
                 match date_format {
                     Some(f) => {
                         let d =
@@ -229,6 +233,10 @@ impl<'a> Col<'a> {
                 return Ok(ValueKind::Text);
             }
             Col::Ts(v, per) => {
+                if let Some(t) = crate::datetime::timestamp_infinity(v[i]) {
+                    out.extend_from_slice(t.as_bytes());
+                    return Ok(ValueKind::Text);
+                }
                 let nanos = i128::from(v[i]) * per;
                 match date_format {
                     Some(f) => {

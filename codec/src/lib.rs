@@ -19,7 +19,10 @@ pub mod values;
 pub use builder::{parse_float, TextBatchBuilder};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
-pub use datetime::{parse_iso_date, parse_iso_timestamp_nanos, DateFormat};
+pub use datetime::{
+    date_infinity, parse_iso_date, parse_iso_timestamp_nanos, timestamp_infinity, DateFormat,
+    DATE_INFINITY, TIMESTAMP_INFINITY,
+};
 pub use decode::{decode_stream, DecodeSink};
 pub use encode::{TextEncoder, ValueKind, ValueWriter};
 pub use options::{

@@ -172,6 +172,8 @@ pub fn ddl_for(f: &Field) -> Option<String> {
         // A MySQL TIME reaches +-838:59:59: an interval holds it, a time of day does not.
         Some("time") | Some("interval") => return Some("interval".into()),
         Some("uuid") => return Some("uuid".into()),
+        // A PostgreSQL array read as its text (more than one dimension, or other bounds).
+        Some(t) if t.starts_with("array:") => return Some(t["array:".len()..].into()),
         _ => {}
     }
     ddl_type(f.data_type())

@@ -163,6 +163,14 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
                 ));
             }
             let n = usize::try_from(word(12)?).map_err(|_| "negative array size")?;
+            let lower = word(16)?;
+            if lower != 1 {
+                // A list has no bounds: '[0:1]={7,8}' would come out as '{7,8}'.
+                return Err(format!(
+                    "array with lower bound {lower} (a list starts at 1; the column was checked \
+                     before reading, so the value was written since)"
+                ));
+            }
             let mut at = 20;
             let mut items = Vec::with_capacity(n);
             for _ in 0..n {
@@ -210,8 +218,9 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
         }
         PostgresKind::Date => {
             let d = i32::from_be_bytes(be(b)?);
-            if d == i32::MAX || d == i32::MIN {
-                return Err("infinity date has no Arrow value".into());
+            if datasync_codec::date_infinity(d).is_some() {
+                // PostgreSQL stores its infinities as these extremes; so do we (see codec).
+                return Ok(Scalar::Date(d));
             }
             Scalar::Date(
                 i32::try_from(i64::from(d) + PG_EPOCH_DAYS).map_err(|_| "date out of range")?,
@@ -219,8 +228,8 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
         }
         PostgresKind::Timestamp => {
             let t = i64::from_be_bytes(be(b)?);
-            if t == i64::MAX || t == i64::MIN {
-                return Err("infinity timestamp has no Arrow value".into());
+            if datasync_codec::timestamp_infinity(t).is_some() {
+                return Ok(Scalar::Micros(t));
             }
             Scalar::Micros(
                 t.checked_add(PG_EPOCH_MICROS)

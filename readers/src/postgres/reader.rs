@@ -188,6 +188,8 @@ impl Reader for PostgresReader {
             })
         })
         .await?;
+        let splits: Vec<&SqlSplit> = planned.iter().map(|p| &p.split).collect();
+        let as_text = Arc::new(self.irregular_arrays(&splits).await?);
         Ok(planned
             .into_iter()
             .map(|p| {
@@ -195,9 +197,89 @@ impl Reader for PostgresReader {
                     reader: self.clone(),
                     split: p.split,
                     estimate: p.estimate,
+                    as_text: as_text.clone(),
                 }) as Box<dyn ReaderTask>
             })
             .collect())
+    }
+}
+
+impl PostgresReader {
+    /// The split's query.
+    fn split_sql(&self, split: &SqlSplit) -> String {
+        let cfg = &self.cfg;
+        split.sql(
+            Dialect::Postgres,
+            &cfg.column,
+            cfg.where_clause.as_deref(),
+            cfg.split_pk.as_deref(),
+        )
+    }
+
+    /// The array columns that hold a value an Arrow list cannot: more than one dimension, or a
+    /// lower bound other than 1 (`'[0:2]={1,2,3}'`). Such a column is read as PostgreSQL's
+    /// array text for the whole job (one schema for every task), so no valid value becomes
+    /// dirty; the check reads only those columns, once over all splits, and only when the
+    /// result has array columns.
+    async fn irregular_arrays(
+        &self,
+        splits: &[&SqlSplit],
+    ) -> Result<std::collections::BTreeSet<String>, PluginError> {
+        let mut found = std::collections::BTreeSet::new();
+        let Some(first) = splits.first() else {
+            return Ok(found);
+        };
+        let cc = &self.conns[first.conn()];
+        let (client, url) = cc.connect().await?;
+        let sql = self.split_sql(first);
+        let stmt = client
+            .prepare(&sql)
+            .await
+            .map_err(|e| cc.query_error(url, &sql, e))?;
+        let arrays: Vec<String> = stmt
+            .columns()
+            .iter()
+            .filter(|c| array_element(c.type_()).is_some())
+            .map(|c| c.name().to_string())
+            .collect();
+        drop(client);
+        if arrays.is_empty() {
+            return Ok(found);
+        }
+        let checks: Vec<String> = arrays
+            .iter()
+            .map(|a| {
+                let q = format!("q.{}", quote_ident(Dialect::Postgres, a));
+                format!(
+                    "coalesce(bool_or(array_ndims({q}) > 1 OR array_lower({q}, 1) <> 1), false)"
+                )
+            })
+            .collect();
+        for split in splits {
+            let cc = &self.conns[split.conn()];
+            let (client, url) = cc.connect().await?;
+            let q = format!(
+                "SELECT {} FROM ({}) AS q",
+                checks.join(", "),
+                self.split_sql(split)
+            );
+            let row = client
+                .query_one(q.as_str(), &[])
+                .await
+                .map_err(|e| cc.query_error(url, &q, e))?;
+            for (i, a) in arrays.iter().enumerate() {
+                if row.get::<_, bool>(i) {
+                    found.insert(a.clone());
+                }
+            }
+        }
+        for a in &found {
+            tracing::info!(
+                "column {a} holds arrays of more than one dimension or with a lower bound \
+                 other than 1: read as PostgreSQL array text (createTable keeps the array type)"
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -214,6 +296,8 @@ struct PostgresTask {
     split: SqlSplit,
     /// About how many rows it reads (table statistics), for progress.
     estimate: Option<u64>,
+    /// Array columns read as text (see `PostgresReader::irregular_arrays`).
+    as_text: Arc<std::collections::BTreeSet<String>>,
 }
 
 #[async_trait]
@@ -227,20 +311,14 @@ impl ReaderTask for PostgresTask {
     }
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
-        let cfg = &self.reader.cfg;
         let cc = &self.reader.conns[self.split.conn()];
         let (client, url) = cc.connect().await?;
-        let sql = self.split.sql(
-            Dialect::Postgres,
-            &cfg.column,
-            cfg.where_clause.as_deref(),
-            cfg.split_pk.as_deref(),
-        );
+        let sql = self.reader.split_sql(&self.split);
         let stmt = client
             .prepare(&sql)
             .await
             .map_err(|e| cc.query_error(url, &sql, e))?;
-        let mut plan = plan_columns(stmt.columns(), &sql)?;
+        let mut plan = plan_columns(stmt.columns(), &sql, &self.as_text)?;
         // A table's primary key travels with the columns, so a writer's createTable makes it.
         if let SqlSplit::Table { table, .. } = &self.split {
             let q = datasync_db::postgres::PRIMARY_KEY_SQL;
@@ -338,6 +416,7 @@ struct ColumnPlan {
 fn plan_columns(
     columns: &[datasync_db::postgres::tokio_postgres::Column],
     sql: &str,
+    as_text: &std::collections::BTreeSet<String>,
 ) -> Result<ColumnPlan, PostgresError> {
     let mut fields = Vec::new();
     let mut kinds = Vec::new();
@@ -345,7 +424,11 @@ fn plan_columns(
     let mut needs_wrap = false;
     for c in columns {
         let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
-        match arrow_type(c.type_(), c.type_modifier()) {
+        let typed = match arrow_type(c.type_(), c.type_modifier()) {
+            Some(_) if as_text.contains(c.name()) => None,
+            t => t,
+        };
+        match typed {
             Some((t, kind)) => {
                 let elem = array_element(c.type_()).map(|(et, ek)| (ek, precision(&et)));
                 kinds.push(ColKind {
@@ -373,7 +456,15 @@ fn plan_columns(
         }
     }
     for (f, c) in fields.iter_mut().zip(columns) {
-        if let Some(t) = datasync_db::postgres::source_type(c.type_(), c.type_modifier()) {
+        let array_text = as_text
+            .contains(c.name())
+            .then(|| array_element(c.type_()))
+            .flatten()
+            .and_then(|(elem, _)| datasync_db::postgres::ddl_type(&elem))
+            .map(|elem| format!("array:{elem}[]"));
+        if let Some(t) =
+            array_text.or_else(|| datasync_db::postgres::source_type(c.type_(), c.type_modifier()))
+        {
             *f = datasync_db::sql::source_type::with_source_type(f.clone(), &t);
         }
     }

@@ -514,13 +514,11 @@ fn timestamp_micros(
             .iter()
             .map(|v| v.map(|v| v.checked_mul(1_000)))
             .collect(),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            return Some(
-                src.as_primitive::<TimestampMicrosecondType>()
-                    .iter()
-                    .collect(),
-            )
-        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => src
+            .as_primitive::<TimestampMicrosecondType>()
+            .iter()
+            .map(|v| v.map(|v| datasync_codec::timestamp_infinity(v).is_none().then_some(v)))
+            .collect(),
         DataType::Timestamp(TimeUnit::Nanosecond, _) => src
             .as_primitive::<TimestampNanosecondType>()
             .iter()
@@ -540,7 +538,10 @@ fn timestamp_micros(
                 None => None,
                 Some(Some(v)) => Some(v),
                 Some(None) => {
-                    mark(i, "has digits below a microsecond or is out of range");
+                    mark(
+                        i,
+                        "is an infinity, out of range or has digits below a microsecond",
+                    );
                     None
                 }
             })
@@ -573,6 +574,23 @@ fn to_timestamp(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<
 }
 
 fn to_date(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<ArrayRef, String> {
+    if let DataType::Date32 = src.data_type() {
+        // PostgreSQL's infinity dates have no DATE value in Parquet.
+        let days = src.as_primitive::<Date32Type>();
+        let values: Vec<Option<i32>> = days
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let d = v?;
+                if let Some(t) = datasync_codec::date_infinity(d) {
+                    bad.mark(i, || format!("{t} has no value in {}", target.name));
+                    return None;
+                }
+                Some(d)
+            })
+            .collect();
+        return Ok(Arc::new(Date32Array::from(values)));
+    }
     if let DataType::Timestamp(..) = src.data_type() {
         let micros = timestamp_micros(src, target, bad).unwrap_or_default();
         let days: Vec<Option<i32>> = micros

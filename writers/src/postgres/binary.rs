@@ -249,7 +249,13 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
         }
         Enc::Bytea => field(out, a.as_binary::<i32>().value(r)),
         Enc::Date => {
-            let d = i64::from(a.as_primitive::<Date32Type>().value(r)) - PG_EPOCH_DAYS;
+            let d = a.as_primitive::<Date32Type>().value(r);
+            if datasync_codec::date_infinity(d).is_some() {
+                // Our infinities are PostgreSQL's own.
+                field(out, &d.to_be_bytes());
+                return Ok(());
+            }
+            let d = i64::from(d) - PG_EPOCH_DAYS;
             field(
                 out,
                 &i32::try_from(d)
@@ -259,6 +265,10 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
         }
         Enc::Timestamp => {
             let micros = timestamp_micros(a, r)?;
+            if let Some(m) = micros.filter(|m| datasync_codec::timestamp_infinity(*m).is_some()) {
+                field(out, &m.to_be_bytes());
+                return Ok(());
+            }
             let v = micros
                 .and_then(|m| m.checked_sub(PG_EPOCH_MICROS))
                 .ok_or("timestamp out of range")?;
