@@ -880,3 +880,43 @@ fn check_connect_reports_both_sides_and_touches_nothing() {
     assert_eq!(pg.query("SELECT count(*), min(name) FROM dst"), "1|keep");
     pg.query(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
+
+/// `batchSize` is the writer's rows per COPY transaction (DataX commits every batchSize rows),
+/// also below the engine's batch size; without it a transaction takes up to 65,536 rows. Rows
+/// committed together share their `xmin`, so the server tells how many transactions there were.
+#[test]
+fn batch_size_is_rows_per_transaction() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int); INSERT INTO src SELECT generate_series(1, 1000);
+         CREATE TABLE a (id int); CREATE TABLE b (id int);",
+    );
+    let cols = r#""column": ["id"],"#;
+    for (table, extra, transactions) in [("a", r#""batchSize": 100,"#, "10"), ("b", "", "1")] {
+        let (o, _t) = run_job(
+            "bs",
+            &job(
+                "{}",
+                &pg_reader(&pg, "src", cols),
+                &pg_writer(&pg, table, &format!("{cols} {extra}")),
+            ),
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            pg.query(&format!(
+                "SELECT count(*), count(DISTINCT id), count(DISTINCT xmin::text) FROM {table}"
+            )),
+            format!("1000|1000|{transactions}")
+        );
+    }
+    let (o, _t) = run_job(
+        "bs0",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "a", r#""column": ["id"], "batchSize": 0,"#),
+        ),
+    );
+    assert_eq!(code(&o), 2);
+    assert_stderr_has(&o, "batchSize: must be at least 1");
+}

@@ -24,7 +24,7 @@ pub struct PostgresWriterConfig {
     /// Key columns for `update`; default: the table's primary key.
     #[serde(default)]
     pub conflict_columns: Vec<String>,
-    /// Accepted for DataX templates; each engine batch is one COPY.
+    /// Rows per COPY transaction (as DataX commits every batchSize rows); default 65,536.
     #[serde(default)]
-    pub batch_size: Option<u64>,
+    pub batch_size: Option<usize>,
 }

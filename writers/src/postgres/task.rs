@@ -403,6 +403,8 @@ pub(super) struct Unit {
     /// (batch index, row, COPY line)
     pub(super) lines: Vec<(usize, usize, Vec<u8>)>,
     pub(super) bytes: usize,
+    /// Rows after which the unit is full (batchSize, else [`UNIT_ROWS`]).
+    pub(super) max_rows: usize,
 }
 
 impl Unit {
@@ -412,7 +414,7 @@ impl Unit {
         self.bytes = 0;
     }
     pub(super) fn full(&self) -> bool {
-        self.lines.len() >= UNIT_ROWS || self.bytes >= UNIT_BYTES
+        self.lines.len() >= self.max_rows || self.bytes >= UNIT_BYTES
     }
 }
 
@@ -458,7 +460,10 @@ impl PostgresTask {
             url,
             plan: None,
         };
-        let mut unit = Unit::default();
+        let mut unit = Unit {
+            max_rows: self.writer.cfg.batch_size.unwrap_or(UNIT_ROWS),
+            ..Unit::default()
+        };
         while let Some(b) = input.recv().await {
             let batch = &b.data;
             let names = target_columns(&self.writer.spec.params.column, batch)
@@ -488,11 +493,11 @@ impl PostgresTask {
                 }
                 st.plan = Some((plan, names));
             }
-            let bi = unit.batches.len();
             let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
-            let bad = {
+            let (lines, bad) = {
                 let mut lits = RowLiterals::new(batch, true, false)
                     .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
+                let mut lines = Vec::with_capacity(batch.num_rows());
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
                     let mut line = Vec::new();
@@ -501,14 +506,11 @@ impl PostgresTask {
                         None => lits.write_copy_line(r, &mut line),
                     };
                     match row {
-                        Ok(()) => {
-                            unit.bytes += line.len();
-                            unit.lines.push((bi, r, line));
-                        }
+                        Ok(()) => lines.push((r, line)),
                         Err(e) => bad.push((r, e)),
                     }
                 }
-                bad
+                (lines, bad)
             };
             for (r, error) in bad {
                 ctx.dirty(DirtyRecord {
@@ -518,9 +520,21 @@ impl PostgresTask {
                     location: Some(self.writer.table.clone()),
                 })?;
             }
-            unit.batches.push(b);
-            if unit.full() {
-                self.flush(&mut st, &mut unit, &ctx, done).await?;
+            // A batch may fill more than one unit (a batchSize below the engine's batch).
+            let mut lines = lines.into_iter().peekable();
+            loop {
+                let bi = unit.batches.len();
+                unit.batches.push(b.clone());
+                while let Some((r, line)) = lines.next_if(|_| unit.lines.len() < unit.max_rows) {
+                    unit.bytes += line.len();
+                    unit.lines.push((bi, r, line));
+                }
+                if unit.full() {
+                    self.flush(&mut st, &mut unit, &ctx, done).await?;
+                }
+                if lines.peek().is_none() {
+                    break;
+                }
             }
             ctx.check_cancelled()?;
         }

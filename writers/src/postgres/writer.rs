@@ -8,7 +8,7 @@ use crate::sqltarget::{single_target, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
-use datasync_engine::config::{ConfigError, ParamParts};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -33,6 +33,12 @@ impl WriterPlugin for PostgresWriter {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let sql: SqlWriterParams = parts.take()?;
         let cfg: PostgresWriterConfig = parts.finish()?;
+        if cfg.batch_size == Some(0) {
+            return Err(ConfigError::new(
+                join_path(p.path, "batchSize"),
+                "must be at least 1 (rows per COPY transaction)",
+            ));
+        }
         let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
         let conn = PostgresConnConfig::new(
             &first.jdbc_url,
