@@ -291,17 +291,26 @@ impl ReaderTask for MysqlTask {
         // isolation) may legitimately wait longer. The job's `session` can still lower it.
         let open = || async { cc.connect(&[PACED_READ]).await.map(|(c, u)| (c, u.clone())) };
         let (mut conn, mut url) = open().await?;
-        // A table's primary key travels with the columns, so a writer's createTable makes it.
-        let key: Vec<String> = match &self.split {
-            SqlSplit::Table { table, .. } => {
-                let q = datasync_db::mysql::primary_key_sql(table);
-                conn.query(q.as_str()).await.unwrap_or_else(|e| {
-                    tracing::debug!("task {}: no primary key of {table}: {e}", ctx.task_id);
-                    Vec::new()
-                })
-            }
-            SqlSplit::Query { .. } => Vec::new(),
-        };
+        // A table's primary key and MariaDB's JSON columns (LONGTEXT with a json_valid check)
+        // travel with the columns, so a writer's createTable makes them.
+        let mut catalog = Catalog::default();
+        if let SqlSplit::Table { table, .. } = &self.split {
+            let q = datasync_db::mysql::primary_key_sql(table);
+            catalog.key = conn.query(q.as_str()).await.unwrap_or_else(|e| {
+                tracing::debug!("task {}: no primary key of {table}: {e}", ctx.task_id);
+                Vec::new()
+            });
+            // MySQL's own JSON type says so itself (and its CHECK_CONSTRAINTS has no TABLE_NAME).
+            let q = datasync_db::mysql::json_checks_sql(table);
+            let clauses: Vec<String> = conn.query(q.as_str()).await.unwrap_or_else(|e| {
+                tracing::debug!("task {}: no check constraints of {table}: {e}", ctx.task_id);
+                Vec::new()
+            });
+            catalog.json = clauses
+                .iter()
+                .filter_map(|c| datasync_db::mysql::json_checked_column(c))
+                .collect();
+        }
         loop {
             let keyed_sql = keyed_pk.and_then(|pk| {
                 self.split.keyed_sql(
@@ -344,7 +353,7 @@ impl ReaderTask for MysqlTask {
             let key_col = key_at.flatten().unwrap_or(width);
             let st = match &mut state {
                 Some(st) => st,
-                None => state.insert(ReadState::new(&columns[..width], &ctx, &key)),
+                None => state.insert(ReadState::new(&columns[..width], &ctx, &catalog)),
             };
             let mut cut = false;
             loop {
@@ -406,6 +415,13 @@ impl ReaderTask for MysqlTask {
     }
 }
 
+/// What the catalog says of a table read: its primary key and MariaDB's JSON columns.
+#[derive(Default)]
+struct Catalog {
+    key: Vec<String>,
+    json: Vec<String>,
+}
+
 /// What a split's read builds up across reconnects: the column types and the batch builder.
 struct ReadState {
     kinds: Vec<(arrow_schema::DataType, ColumnKind)>,
@@ -414,11 +430,15 @@ struct ReadState {
     bits: Vec<Option<String>>,
 }
 
+fn names_of(c: &datasync_db::mysql::mysql_async::Column) -> String {
+    c.org_name_str().into_owned()
+}
+
 impl ReadState {
     fn new(
         columns: &[datasync_db::mysql::mysql_async::Column],
         ctx: &TaskContext,
-        key: &[String],
+        catalog: &Catalog,
     ) -> Self {
         let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
             columns.iter().map(arrow_type).collect();
@@ -433,7 +453,7 @@ impl ReadState {
                     .zip(kinds.iter().map(|(t, _)| t))
             )
         );
-        let key_at = primary_key_positions(&names, key);
+        let key_at = primary_key_positions(&names, &catalog.key);
         let fields = names
             .into_iter()
             .zip(&kinds)
@@ -442,7 +462,10 @@ impl ReadState {
         let has_bits = kinds.iter().any(|(_, k)| *k == ColumnKind::Bit);
         let mut builder = TextBatchBuilder::new(fields, ctx.batch, false);
         for (i, c) in columns.iter().enumerate() {
-            if let Some(t) = datasync_db::mysql::source_type(c) {
+            let json = (kinds[i].0 == arrow_schema::DataType::Utf8
+                && catalog.json.iter().any(|j| *j == names_of(c)))
+            .then(|| "json".to_string());
+            if let Some(t) = json.or_else(|| datasync_db::mysql::source_type(c)) {
                 builder.map_field(i, |f| with_source_type(f, &t));
             }
         }
