@@ -930,6 +930,107 @@ fn table_ranges_over_many_connections_read_every_shard_once() {
     );
 }
 
+/// A sharded write as DataX does it: the writer names target tables by list and range over
+/// several connections, and writer task i writes table i, paired with reader task i (one per
+/// source table, no splitPk). MySQL and PostgreSQL targets; a reader that makes another number
+/// of tasks is refused before anything is written.
+#[test]
+fn sharded_writes_pair_each_source_table_with_its_target_table() {
+    let sources = [MariaDb::new(), MariaDb::new()];
+    for (s, db) in sources.iter().enumerate() {
+        for t in 0..2 {
+            db.exec(&format!(
+                "CREATE TABLE t_{t:02} (id INT PRIMARY KEY, v VARCHAR(8));
+                 INSERT INTO t_{t:02} SELECT seq, 's{s}t{t}' FROM seq_1_to_{}",
+                100 * (s * 2 + t + 1)
+            ));
+        }
+    }
+    let conns: Vec<String> = sources
+        .iter()
+        .map(|db| format!(r#"{{"jdbcUrl": ["{}"], "table": ["t_[00-01]"]}}"#, db.url()))
+        .collect();
+    let reader = |extra: &str| {
+        format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "v"], {extra}
+                "connection": [{}]}}}}"#,
+            mysql_server().login(),
+            conns.join(", ")
+        )
+    };
+    let targets = [MariaDb::new(), MariaDb::new()];
+    for db in &targets {
+        db.exec("CREATE TABLE o_0 (id INT PRIMARY KEY, v VARCHAR(8)); CREATE TABLE o_1 LIKE o_0");
+    }
+    let writer = format!(
+        r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "v"], "writeMode": "insert",
+            "preSql": ["DELETE FROM @table WHERE id < 0"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["o_[0-1]"]}}, {{"jdbcUrl": "{}", "table": ["o_0,o_1"]}}]}}}}"#,
+        mysql_server().login(),
+        targets[0].url(),
+        targets[1].url()
+    );
+    let (o, _t) = run_job(
+        "shardw",
+        &job(r#"{"speed": {"channel": 4}}"#, &reader(""), &writer),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for (s, db) in targets.iter().enumerate() {
+        for t in 0..2 {
+            assert_eq!(
+                db.query(&format!("SELECT COUNT(*), MIN(v), MAX(v) FROM o_{t}")),
+                format!("{}\ts{s}t{t}\ts{s}t{t}", 100 * (s * 2 + t + 1))
+            );
+        }
+    }
+    // PostgreSQL: a range on one connection.
+    let pg = Pg::new();
+    pg.query("CREATE TABLE p_0 (id int PRIMARY KEY, v text); CREATE TABLE p_1 (LIKE p_0); CREATE TABLE p_2 (LIKE p_0); CREATE TABLE p_3 (LIKE p_0)");
+    let pg_writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "v"],
+            "connection": [{{"jdbcUrl": "{}", "table": ["p_[0-3]"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    let (o, _t) = run_job("shardp", &job("{}", &reader(""), &pg_writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for i in 0..4 {
+        assert_eq!(
+            pg.query(&format!("SELECT count(*), min(v), max(v) FROM p_{i}")),
+            format!(
+                "{}|s{}t{}|s{}t{}",
+                100 * (i + 1),
+                i / 2,
+                i % 2,
+                i / 2,
+                i % 2
+            )
+        );
+    }
+    // With splitPk the reader makes more tasks than there are target tables: refused before
+    // the writer's preSql runs.
+    pg.query("TRUNCATE p_0, p_1, p_2, p_3; INSERT INTO p_1 VALUES (-1, 'keep')");
+    let (o, _t) = run_job(
+        "shardx",
+        &job(
+            r#"{"speed": {"channel": 4}}"#,
+            &reader(r#""splitPk": "id","#),
+            &pg_writer.replace(
+                r#""column""#,
+                r#""preSql": ["DELETE FROM @table"], "column""#,
+            ),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "the writer has 4 target tables (p_0 .. p_3)");
+    assert_eq!(
+        pg.query(
+            "SELECT (SELECT count(*) FROM p_0) + (SELECT count(*) FROM p_3), (SELECT v FROM p_1)"
+        ),
+        "0|keep"
+    );
+}
+
 /// A text splitPk under a case-insensitive collation, with unicode, quotes, backslashes, empty
 /// strings, trailing spaces, many duplicates and NULL keys: every row arrives exactly once.
 #[test]

@@ -300,6 +300,11 @@ pub trait Writer: Send + Sync {
     async fn prepare(&self) -> Result<(), PluginError> {
         Ok(())
     }
+    /// Refuses a number of reader tasks the writer cannot pair with its own (a sharded SQL write
+    /// has one task per target table). Checked before `prepare`, so nothing ran on the target.
+    fn accepts_tasks(&self, _n: usize) -> Result<(), PluginError> {
+        Ok(())
+    }
     /// Returns exactly `n` writer tasks, one per reader task.
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError>;
     /// Publishes the job's output after every task succeeded (postSql, renames, partitions).

@@ -323,6 +323,9 @@ async fn plan_tasks(
         .await
         .map_err(|e| format!("reader {reader_name} split: {}", e.chain()))?;
     writer
+        .accepts_tasks(rtasks.len())
+        .map_err(|e| format!("writer {writer_name}: {}", e.chain()))?;
+    writer
         .prepare()
         .await
         .map_err(|e| format!("writer {writer_name} prepare: {}", e.chain()))?;

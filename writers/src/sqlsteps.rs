@@ -83,6 +83,21 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn spec(&self) -> &TargetSpec;
     /// A new writer task (each task opens its own connection).
     fn new_task(&self) -> Box<dyn WriterTask>;
+    /// The single-table writers of a sharded write (several target tables), in task order;
+    /// empty for a writer of one table.
+    fn shards(&self) -> &[Self]
+    where
+        Self: Sized;
+    /// The writers whose tables this job writes: the shards, or this writer alone.
+    fn members(&self) -> &[Self]
+    where
+        Self: Sized,
+    {
+        match self.shards() {
+            [] => std::slice::from_ref(self),
+            many => many,
+        }
+    }
     /// Whether running every task again writes the same target rows (`writeMode` update or
     /// replace), so a failed run can be resumed by running it all again.
     fn idempotent(&self) -> bool;
@@ -406,7 +421,15 @@ macro_rules! sql_writer_contract {
         #[datasync_engine::async_trait]
         impl datasync_engine::Writer for $w {
             async fn prepare(&self) -> Result<(), datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::prepare_target(self).await
+                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
+                    $crate::sqlsteps::SqlWriterSteps::prepare_target(w).await?;
+                }
+                Ok(())
+            }
+
+            fn accepts_tasks(&self, n: usize) -> Result<(), datasync_engine::PluginError> {
+                use $crate::sqlsteps::SqlWriterSteps;
+                $crate::sqltarget::shard_count_ok(self.shards(), n, |w| w.table())
             }
 
             async fn split(
@@ -414,25 +437,50 @@ macro_rules! sql_writer_contract {
                 n: usize,
             ) -> Result<Vec<Box<dyn datasync_engine::WriterTask>>, datasync_engine::PluginError>
             {
-                Ok((0..n)
-                    .map(|_| $crate::sqlsteps::SqlWriterSteps::new_task(self))
-                    .collect())
+                use $crate::sqlsteps::SqlWriterSteps;
+                self.accepts_tasks(n)?;
+                Ok(match self.shards() {
+                    [] => (0..n).map(|_| self.new_task()).collect(),
+                    shards => shards.iter().map(|w| w.new_task()).collect(),
+                })
             }
 
+            /// Each table commits on its own (a sharded write is not one transaction).
             async fn commit(&self) -> Result<(), datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::commit_target(self).await
+                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
+                    $crate::sqlsteps::SqlWriterSteps::commit_target(w).await?;
+                }
+                Ok(())
             }
 
             async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::abort_target(self).await
+                let mut first = None;
+                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
+                    if let Err(e) = $crate::sqlsteps::SqlWriterSteps::abort_target(w).await {
+                        first.get_or_insert(e);
+                    }
+                }
+                first.map_or(Ok(()), Err)
             }
 
             async fn probe(&self) -> Result<datasync_engine::Probe, datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::probe_target(self).await
+                let mut all = datasync_engine::Probe::default();
+                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
+                    let p = $crate::sqlsteps::SqlWriterSteps::probe_target(w).await?;
+                    all.lines.extend(p.lines);
+                    if all.columns.is_none() {
+                        all.columns = p.columns;
+                    }
+                }
+                Ok(all)
             }
 
             async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::recover_target(self).await
+                let mut done = Vec::new();
+                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
+                    done.extend($crate::sqlsteps::SqlWriterSteps::recover_target(w).await?);
+                }
+                Ok(done)
             }
 
             fn resume(&self) -> datasync_engine::Resume {

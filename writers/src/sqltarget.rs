@@ -3,7 +3,9 @@
 
 use arrow_array::RecordBatch;
 use datasync_codec::values::column_names;
+use datasync_db::sql::expand_tables;
 use datasync_engine::config::{join_path, one_or_many, ConfigError};
+use datasync_engine::PluginError;
 use serde::Deserialize;
 
 /// The `parameter` keys every SQL writer shares (DataX's names); each writer parses its own
@@ -55,52 +57,63 @@ pub struct SqlWriterConnection {
     pub table: Vec<String>,
 }
 
-/// Checks that the writer names one connection with one table and some columns; returns the
-/// connection, its table and the path of its `jdbcUrl`.
-pub fn single_target<'a>(
+/// One target table of a SQL writer: its `connection[]` entry, the table, and the path of the
+/// entry's `jdbcUrl`.
+pub type SqlTarget<'a> = (&'a SqlWriterConnection, String, String);
+
+/// The writer's target tables in order: every `connection[]` entry's `table` list, with DataX's
+/// comma lists and ranges (`order_[0-63]`) expanded. Several targets are DataX's sharded write:
+/// writer task i writes table i, paired with reader task i (see [`shards_for`]).
+pub fn sql_targets<'a>(
     connection: &'a [SqlWriterConnection],
     column: &[String],
     path: &str,
-) -> Result<(&'a SqlWriterConnection, String, String), ConfigError> {
+) -> Result<Vec<SqlTarget<'a>>, ConfigError> {
     let at = join_path(path, "connection");
-    let first = match connection {
-        [one] => one,
-        [] => return Err(ConfigError::new(at, "needs one entry")),
-        several => {
+    if connection.is_empty() {
+        return Err(ConfigError::new(at, "needs one entry"));
+    }
+    let mut out = Vec::new();
+    for (i, c) in connection.iter().enumerate() {
+        let tables =
+            expand_tables(&c.table).map_err(|e| ConfigError::new(format!("{at}[{i}].table"), e))?;
+        if tables.is_empty() || tables.iter().any(|t| t.trim().is_empty()) {
             return Err(ConfigError::new(
-                at,
-                format!(
-                    "{} connections: a writer writes one table per job. DataX pairs several \
-                     target shards with the reader's splits one to one, an order the job cannot \
-                     choose; run one job per shard instead (e.g. a ${{shard}} parameter with -p)",
-                    several.len()
-                ),
-            ))
+                format!("{at}[{i}].table"),
+                "name the target table",
+            ));
         }
-    };
-    let table =
-        match first.table.as_slice() {
-            [t] if !t.trim().is_empty() && !t.contains(',') => t.clone(),
-            [] => {
-                return Err(ConfigError::new(
-                    format!("{at}[0].table"),
-                    "name the target table",
-                ))
-            }
-            _ => return Err(ConfigError::new(
-                format!("{at}[0].table"),
-                "several target tables: a writer writes one table per job. DataX pairs several \
-                 target tables with the reader's splits one to one, an order the job cannot \
-                 choose; run one job per table instead (e.g. a ${table} parameter with -p)",
-            )),
-        };
+        for t in tables {
+            out.push((c, t, format!("{at}[{i}].jdbcUrl")));
+        }
+    }
     if column.is_empty() {
         return Err(ConfigError::new(
             join_path(path, "column"),
             "list the target columns, or [\"*\"]",
         ));
     }
-    Ok((first, table, format!("{at}[0].jdbcUrl")))
+    Ok(out)
+}
+
+/// A sharded write pairs target table i with reader task i (as DataX does), so the reader must
+/// make exactly one task per target table.
+pub(crate) fn shard_count_ok<W>(
+    shards: &[W],
+    n: usize,
+    table: impl Fn(&W) -> &str,
+) -> Result<(), PluginError> {
+    if !shards.is_empty() && shards.len() != n {
+        return Err(PluginError::new(format!(
+            "the writer has {} target tables ({} .. {}) and the reader made {n} task(s): a \
+             sharded write pairs reader task i with target table i, as DataX does, so the reader \
+             must read as many tables as the writer names, one task each (no splitPk)",
+            shards.len(),
+            shards.first().map(&table).unwrap_or_default(),
+            shards.last().map(&table).unwrap_or_default(),
+        )));
+    }
+    Ok(())
 }
 
 /// The target column names for `batch`: the configured list (which must match the batch's
@@ -390,24 +403,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn several_target_tables_or_connections_are_refused_saying_what_to_do() {
+    fn target_tables_expand_lists_and_ranges_across_connections() {
         let conn = |tables: &[&str]| SqlWriterConnection {
             jdbc_url: vec!["jdbc:mysql://h/d".into()],
             table: tables.iter().map(|t| t.to_string()).collect(),
         };
         let cols = vec!["id".to_string()];
-        let (_, table, at) = single_target(&[conn(&["t"])], &cols, "w").unwrap();
+        let one = [conn(&["t"])];
+        let t = sql_targets(&one, &cols, "w").unwrap();
         assert_eq!(
-            (table.as_str(), at.as_str()),
+            (t[0].1.as_str(), t[0].2.as_str()),
             ("t", "w.connection[0].jdbcUrl")
         );
-        for tables in [&["t_0", "t_1"][..], &["t_0,t_1"][..]] {
-            let e = single_target(&[conn(tables)], &cols, "w").unwrap_err();
-            assert_eq!(e.path, "w.connection[0].table");
-            assert!(e.message.contains("one job per table"), "{e}");
-        }
-        let e = single_target(&[conn(&["a"]), conn(&["b"])], &cols, "w").unwrap_err();
-        assert!(e.message.contains("2 connections"), "{e}");
+        let two = [conn(&["a_[0-1]", "b"]), conn(&["c,d"])];
+        let t = sql_targets(&two, &cols, "w").unwrap();
+        let names: Vec<(&str, &str)> = t
+            .iter()
+            .map(|(_, t, at)| (t.as_str(), at.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a_0", "w.connection[0].jdbcUrl"),
+                ("a_1", "w.connection[0].jdbcUrl"),
+                ("b", "w.connection[0].jdbcUrl"),
+                ("c", "w.connection[1].jdbcUrl"),
+                ("d", "w.connection[1].jdbcUrl")
+            ]
+        );
+        let e = sql_targets(&[conn(&[])], &cols, "w").unwrap_err();
+        assert_eq!(e.path, "w.connection[0].table");
+        let e = sql_targets(&[], &cols, "w").unwrap_err();
+        assert_eq!(e.path, "w.connection");
+        let e = sql_targets(&one, &[], "w").unwrap_err();
+        assert_eq!(e.path, "w.column");
+        let e = shard_count_ok(&[1, 2], 3, |_| "t").unwrap_err();
+        assert!(e.to_string().contains("2 target tables"), "{e}");
+        assert!(shard_count_ok(&[1, 2], 2, |_| "t").is_ok());
+        assert!(shard_count_ok::<u8>(&[], 5, |_| "t").is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::config::{MysqlWriteMode, MysqlWriterConfig, OceanBaseKeys, OCEANBASE_IGNORED};
 use super::task::MysqlTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{single_target, SqlWriterParams};
+use crate::sqltarget::{sql_targets, SqlWriterParams};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
@@ -32,6 +32,8 @@ pub struct MysqlWriter {
     pub(super) table: String,
     pub(super) created: Arc<tokio::sync::Mutex<bool>>,
     pub(super) spec: Arc<TargetSpec>,
+    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
+    pub(super) shards: Arc<Vec<MysqlWriter>>,
 }
 
 impl WriterPlugin for MysqlWriter {
@@ -47,7 +49,7 @@ impl WriterPlugin for MysqlWriter {
         parts.ignore(OCEANBASE_IGNORED);
         let mut cfg: MysqlWriterConfig = parts.finish()?;
         ob.apply(&mut cfg, p)?;
-        let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
+        let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
         if cfg.batch_size == 0 {
             return Err(ConfigError::new(
                 join_path(p.path, "batchSize"),
@@ -60,20 +62,34 @@ impl WriterPlugin for MysqlWriter {
                 "writeMode update needs the column names",
             ));
         }
-        let conn = MysqlConnConfig::new(
-            &first.jdbc_url,
-            &sql.username,
-            &sql.password,
-            &sql.session,
-            &url_at,
-        )?;
-        let spec = Arc::new(TargetSpec::new(&table, Dialect::MySql, sql));
-        Ok(MysqlWriter {
-            cfg: Arc::new(cfg),
-            conn: Arc::new(conn),
-            table,
-            created: Default::default(),
-            spec,
+        let cfg = Arc::new(cfg);
+        let mut shards = targets
+            .iter()
+            .map(|(c, table, url_at)| {
+                let conn = MysqlConnConfig::new(
+                    &c.jdbc_url,
+                    &sql.username,
+                    &sql.password,
+                    &sql.session,
+                    url_at,
+                )?;
+                Ok(MysqlWriter {
+                    cfg: cfg.clone(),
+                    conn: Arc::new(conn),
+                    table: table.clone(),
+                    created: Default::default(),
+                    spec: Arc::new(TargetSpec::new(table, Dialect::MySql, sql.clone())),
+                    shards: Default::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(if shards.len() == 1 {
+            shards.remove(0)
+        } else {
+            MysqlWriter {
+                shards: Arc::new(shards.clone()),
+                ..shards.remove(0)
+            }
         })
     }
 
@@ -105,6 +121,9 @@ impl MysqlWriter {
 impl SqlWriterSteps for MysqlWriter {
     fn spec(&self) -> &TargetSpec {
         &self.spec
+    }
+    fn shards(&self) -> &[Self] {
+        &self.shards
     }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(MysqlTask {

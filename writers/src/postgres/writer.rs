@@ -4,7 +4,7 @@
 use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{single_target, SqlWriterParams};
+use crate::sqltarget::{sql_targets, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
@@ -21,6 +21,8 @@ pub struct PostgresWriter {
     pub(super) table: String,
     pub(super) created: Arc<tokio::sync::Mutex<bool>>,
     pub(super) spec: Arc<TargetSpec>,
+    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
+    pub(super) shards: Arc<Vec<PostgresWriter>>,
 }
 
 impl WriterPlugin for PostgresWriter {
@@ -39,21 +41,35 @@ impl WriterPlugin for PostgresWriter {
                 "must be at least 1 (rows per COPY transaction)",
             ));
         }
-        let (first, table, url_at) = single_target(&sql.connection, &sql.column, p.path)?;
-        let conn = PostgresConnConfig::new(
-            &first.jdbc_url,
-            &sql.username,
-            &sql.password,
-            &sql.session,
-            &url_at,
-        )?;
-        let spec = Arc::new(TargetSpec::new(&table, Dialect::Postgres, sql));
-        Ok(PostgresWriter {
-            cfg: Arc::new(cfg),
-            conn: Arc::new(conn),
-            table,
-            created: Default::default(),
-            spec,
+        let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
+        let cfg = Arc::new(cfg);
+        let mut shards = targets
+            .iter()
+            .map(|(c, table, url_at)| {
+                let conn = PostgresConnConfig::new(
+                    &c.jdbc_url,
+                    &sql.username,
+                    &sql.password,
+                    &sql.session,
+                    url_at,
+                )?;
+                Ok(PostgresWriter {
+                    cfg: cfg.clone(),
+                    conn: Arc::new(conn),
+                    table: table.clone(),
+                    created: Default::default(),
+                    spec: Arc::new(TargetSpec::new(table, Dialect::Postgres, sql.clone())),
+                    shards: Default::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(if shards.len() == 1 {
+            shards.remove(0)
+        } else {
+            PostgresWriter {
+                shards: Arc::new(shards.clone()),
+                ..shards.remove(0)
+            }
         })
     }
 
@@ -84,6 +100,9 @@ impl PostgresWriter {
 impl SqlWriterSteps for PostgresWriter {
     fn spec(&self) -> &TargetSpec {
         &self.spec
+    }
+    fn shards(&self) -> &[Self] {
+        &self.shards
     }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(PostgresTask {
