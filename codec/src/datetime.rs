@@ -434,7 +434,8 @@ pub(crate) fn write_time_of_day(in_day: i128, out: &mut Vec<u8>) {
 /// target without infinities (MySQL, Parquet) makes the row dirty.
 pub const DATE_INFINITY: (i32, i32) = (i32::MIN, i32::MAX);
 
-/// The timestamp counterpart of [`DATE_INFINITY`]: `i64::MIN` / `i64::MAX` in any unit.
+/// The timestamp counterpart of [`DATE_INFINITY`]: `i64::MIN` / `i64::MAX` microseconds (the
+/// unit PostgreSQL uses; in nanoseconds those values are real instants of 1677 and 2262).
 pub const TIMESTAMP_INFINITY: (i64, i64) = (i64::MIN, i64::MAX);
 
 /// `-infinity` / `infinity` for a Date32 infinity, else None.

@@ -233,7 +233,12 @@ impl<'a> Col<'a> {
                 return Ok(ValueKind::Text);
             }
             Col::Ts(v, per) => {
-                if let Some(t) = crate::datetime::timestamp_infinity(v[i]) {
+                // Microseconds only: PostgreSQL's unit (i64::MAX nanoseconds is a real instant
+                // in 2262; i64::MAX microseconds is year 294,247, which no reader here makes).
+                if let Some(t) = (*per == 1_000)
+                    .then(|| crate::datetime::timestamp_infinity(v[i]))
+                    .flatten()
+                {
                     out.extend_from_slice(t.as_bytes());
                     return Ok(ValueKind::Text);
                 }
