@@ -5,12 +5,12 @@
 use crate::datetime::{naive_to_nanos, parse_iso_date, parse_iso_timestamp_nanos, DateFormat};
 use crate::CodecError;
 use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
+    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
     TimestampSecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
-use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{i256, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datasync_engine::job::BatchSetting;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ enum Vals {
     Bool(Vec<bool>),
     Bytes { data: Vec<u8>, offsets: Vec<i32> },
     Dec(Vec<i128>),
+    Dec256(Vec<i256>),
 }
 
 struct ColBuf {
@@ -43,6 +44,7 @@ impl ColBuf {
                 offsets: vec![0],
             },
             DataType::Decimal128(..) => Vals::Dec(Vec::new()),
+            DataType::Decimal256(..) => Vals::Dec256(Vec::new()),
             _ => Vals::I64(Vec::new()),
         };
         ColBuf {
@@ -61,6 +63,7 @@ impl ColBuf {
             Vals::F64(v) => v.push(0.0),
             Vals::Bool(v) => v.push(false),
             Vals::Dec(v) => v.push(0),
+            Vals::Dec256(v) => v.push(i256::ZERO),
             Vals::Bytes { data, offsets } => offsets.push(data.len() as i32),
         }
     }
@@ -154,6 +157,15 @@ impl ColBuf {
                         .ok_or_else(|| bad(&format!("a decimal({p},{sc}) without rounding")))?,
                 );
             }
+            Vals::Dec256(v) => {
+                let DataType::Decimal256(p, sc) = ty else {
+                    unreachable!("Dec256 buffers are decimal256 columns")
+                };
+                v.push(
+                    parse_decimal256(t()?, *p, *sc)
+                        .ok_or_else(|| bad(&format!("a decimal({p},{sc}) without rounding")))?,
+                );
+            }
             Vals::Bytes { data, offsets } => {
                 if *ty == DataType::Utf8 {
                     let st = s()?;
@@ -183,6 +195,7 @@ impl ColBuf {
             Vals::F64(v) => v.truncate(n),
             Vals::Bool(v) => v.truncate(n),
             Vals::Dec(v) => v.truncate(n),
+            Vals::Dec256(v) => v.truncate(n),
             Vals::Bytes { data, offsets } => {
                 offsets.truncate(n + 1);
                 data.truncate(offsets[n] as usize);
@@ -194,6 +207,7 @@ impl ColBuf {
         match &self.vals {
             Vals::Bytes { data, offsets } => data.len() + offsets.len() * 4,
             Vals::Dec(v) => v.len() * 16,
+            Vals::Dec256(v) => v.len() * 32,
             _ => self.valid.len() * 8,
         }
     }
@@ -244,6 +258,10 @@ impl ColBuf {
             (Vals::Bool(v), _) => Arc::new(BooleanArray::new(v.into_iter().collect(), nulls)),
             (Vals::Dec(v), DataType::Decimal128(p, s)) => Arc::new(
                 Decimal128Array::new(ScalarBuffer::from(v), nulls)
+                    .with_precision_and_scale(*p, *s)?,
+            ),
+            (Vals::Dec256(v), DataType::Decimal256(p, s)) => Arc::new(
+                Decimal256Array::new(ScalarBuffer::from(v), nulls)
                     .with_precision_and_scale(*p, *s)?,
             ),
             (Vals::Bytes { data, offsets }, DataType::Utf8) => Arc::new(StringArray::try_new(
@@ -333,6 +351,42 @@ fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
     }
     v *= 10i128.pow((scale - kept.len()) as u32);
     Some(if neg { -v } else { v })
+}
+
+/// A decimal of 39 to 76 digits: the same rules as [`parse_decimal`], the scaled integer built
+/// as digits and read into an i256.
+pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = usize::try_from(scale).ok()?;
+    let (kept, dropped) = frac.split_at(frac.len().min(scale));
+    if dropped.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() + scale > precision as usize {
+        return None;
+    }
+    let mut digits = String::with_capacity(int.len() + scale + 1);
+    if neg {
+        digits.push('-');
+    }
+    digits.push_str(int);
+    digits.push_str(kept);
+    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
+    if digits.trim_start_matches('-').is_empty() {
+        return Some(i256::ZERO);
+    }
+    i256::from_string(&digits)
 }
 
 /// Checks that a constant parses as the column's type (used when validating the config).
@@ -465,6 +519,27 @@ impl TextBatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_decimals_are_exact() {
+        let v = parse_decimal256(
+            "-99999999999999999999999999999999999.999999999999999999999999999999",
+            65,
+            30,
+        )
+        .unwrap();
+        assert_eq!(v.to_string(), format!("-{}", "9".repeat(65)));
+        assert_eq!(
+            parse_decimal256("1.5", 65, 30).unwrap().to_string(),
+            format!("15{}", "0".repeat(29))
+        );
+        assert_eq!(parse_decimal256("0", 65, 30), Some(i256::ZERO));
+        assert_eq!(parse_decimal256("-0.00", 65, 30), Some(i256::ZERO));
+        // A digit beyond the scale, too many digits, not a number.
+        assert_eq!(parse_decimal256("0.1234", 50, 3), None);
+        assert_eq!(parse_decimal256(&"9".repeat(51), 50, 0), None);
+        assert_eq!(parse_decimal256("1e5", 50, 0), None);
+    }
 
     #[test]
     fn decimals_are_exact() {

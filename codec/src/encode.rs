@@ -62,6 +62,8 @@ enum Col<'a> {
     LargeStr(&'a arrow_array::LargeStringArray),
     Bin(&'a arrow_array::BinaryArray),
     Dec(&'a [i128], u32),
+    /// A decimal of 39 to 76 digits.
+    Dec256(&'a [arrow_buffer::i256], u32),
     Date(&'a [i32]),
     Ts(&'a [i64], i128),
     /// A time of day: the value at a row and nanoseconds per unit.
@@ -101,6 +103,11 @@ impl<'a> Col<'a> {
             DataType::Binary => Col::Bin(a.as_binary::<i32>()),
             DataType::Decimal128(_, s) if *s >= 0 => Col::Dec(
                 a.as_primitive::<arrow_array::types::Decimal128Type>()
+                    .values(),
+                *s as u32,
+            ),
+            DataType::Decimal256(_, s) if *s >= 0 => Col::Dec256(
+                a.as_primitive::<arrow_array::types::Decimal256Type>()
                     .values(),
                 *s as u32,
             ),
@@ -217,6 +224,14 @@ impl<'a> Col<'a> {
                 return Ok(ValueKind::Bytes);
             }
             Col::Dec(v, scale) => write_decimal(v[i], *scale, out),
+            Col::Dec256(v, scale) => {
+                let x = v[i];
+                let text = x.to_string();
+                write_scaled(x.is_negative(), text.trim_start_matches('-'), *scale, out);
+                // Quoted where quoting applies (JSON, SQL): most JSON readers and MySQL's numeric
+                // literals go through a double beyond 38 digits; as text they stay exact.
+                return Ok(ValueKind::Text);
+            }
             Col::Date(v) => {
                 if let Some(t) = crate::datetime::date_infinity(v[i]) {
                     out.extend_from_slice(t.as_bytes());
@@ -306,10 +321,22 @@ impl<'a> Col<'a> {
 }
 
 fn write_decimal(v: i128, scale: u32, out: &mut Vec<u8>) {
-    if v < 0 {
+    write_scaled(v < 0, &v.unsigned_abs().to_string(), scale, out);
+}
+
+/// The decimal text of a scaled integer given as its `digits` (no sign): `scale` of them after
+/// the point, zero-padded (`5` at scale 2 is `0.05`).
+pub fn decimal_string(neg: bool, digits: &str, scale: u32) -> String {
+    let mut out = Vec::with_capacity(digits.len() + 3);
+    write_scaled(neg, digits, scale, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the integer `digits` (no sign) with `scale` of them after the point.
+fn write_scaled(neg: bool, digits: &str, scale: u32, out: &mut Vec<u8>) {
+    if neg {
         out.push(b'-');
     }
-    let digits = v.unsigned_abs().to_string();
     let s = scale as usize;
     if s == 0 {
         out.extend_from_slice(digits.as_bytes());

@@ -74,7 +74,9 @@ pub fn parse_hive_type(name: &str) -> Result<HiveType, String> {
         };
         if p == 0 || p > 38 || s < 0 || s as u8 > p {
             return Err(format!(
-                "\"{name}\": need 1 <= precision <= 38 and 0 <= scale <= precision"
+                "\"{name}\": need 1 <= precision <= 38 and 0 <= scale <= precision (Hive's \
+                 DECIMAL holds at most 38 digits; declare STRING to keep wider decimals as exact \
+                 text)"
             ));
         }
         return Ok(HiveType {

@@ -24,7 +24,7 @@ pub use datetime::{
     DATE_INFINITY, TIMESTAMP_INFINITY,
 };
 pub use decode::{decode_stream, DecodeSink};
-pub use encode::{TextEncoder, ValueKind, ValueWriter};
+pub use encode::{decimal_string, TextEncoder, ValueKind, ValueWriter};
 pub use options::{
     all_columns, default_encoding, default_null_format, parse_columns, parse_encoding, ColumnSpec,
     FieldSpec, FileFormat, ReadColumn, ReadColumns, Source, TextOptions,

@@ -64,12 +64,12 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
             .trim()
             .parse()
             .map_err(|_| format!("bad scale in \"{name}\""))?;
-        if p == 0 || p > 38 || s < 0 || s as u8 > p {
+        if p == 0 || p > 76 || s < 0 || s as u8 > p {
             return Err(format!(
-                "\"{name}\": need 1 <= precision <= 38 and 0 <= scale <= precision"
+                "\"{name}\": need 1 <= precision <= 76 and 0 <= scale <= precision"
             ));
         }
-        return Ok(DataType::Decimal128(p, s));
+        return Ok(decimal_type(p, s));
     }
     let names: Vec<&str> = TYPE_NAMES.iter().map(|(k, _)| *k).collect();
     Err(format!(
@@ -87,10 +87,19 @@ pub fn columns_line<'a>(cols: impl IntoIterator<Item = (&'a str, &'a DataType)>)
         .join(", ")
 }
 
+/// The Arrow decimal for `decimal(p,s)`: 128 bits up to 38 digits, 256 bits up to 76.
+pub fn decimal_type(p: u8, s: i8) -> DataType {
+    if p <= 38 {
+        DataType::Decimal128(p, s)
+    } else {
+        DataType::Decimal256(p, s)
+    }
+}
+
 /// The canonical name of an Arrow type as [`parse_type`] reads it back.
 pub fn type_name(t: &DataType) -> String {
     match t {
-        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
         DataType::Timestamp(TimeUnit::Second, None) => "timestamp[s]".into(),
         DataType::Timestamp(TimeUnit::Millisecond, None) => "timestamp[ms]".into(),
         DataType::Timestamp(TimeUnit::Microsecond, None) => "timestamp[us]".into(),
@@ -145,7 +154,12 @@ mod tests {
             DataType::Decimal128(38, 10)
         );
         assert_eq!(type_name(&DataType::Decimal128(12, 2)), "decimal(12,2)");
-        assert!(parse_type("decimal(39,2)").is_err());
+        assert_eq!(
+            parse_type("decimal(39,2)").unwrap(),
+            DataType::Decimal256(39, 2)
+        );
+        assert_eq!(type_name(&DataType::Decimal256(76, 38)), "decimal(76,38)");
+        assert!(parse_type("decimal(77,2)").is_err());
         assert!(parse_type("decimal(5,6)").is_err());
         assert!(parse_type("varchar").unwrap_err().contains("allowed"));
     }

@@ -33,7 +33,7 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("BIGINT UNSIGNED", "uint64", "BIGINT UNSIGNED"),
     ("DECIMAL(12,2)", "decimal(12,2)", "DECIMAL(12,2)"),
     ("DECIMAL(38,10)", "decimal(38,10)", "DECIMAL(38,10)"),
-    ("DECIMAL(65,30)", "utf8", "DECIMAL(65,30)"),
+    ("DECIMAL(65,30)", "decimal(65,30)", "DECIMAL(65,30)"),
     ("FLOAT", "float32", "FLOAT"),
     ("DOUBLE", "float64", "DOUBLE"),
     ("BIT(1)", "boolean", "BOOLEAN"),
@@ -99,8 +99,8 @@ pub fn arrow_type(col: &Column) -> (DataType, ColumnKind) {
             // Display length counts the sign (signed) and the point (scale > 0).
             let len = col.column_length() as i64;
             let precision = len - i64::from(scale > 0) - i64::from(!unsigned);
-            if (1..=38).contains(&precision) && scale <= 38 {
-                DataType::Decimal128(precision as u8, scale as i8)
+            if (1..=76).contains(&precision) && i64::from(scale) <= precision {
+                datasync_codec::types::decimal_type(precision as u8, scale as i8)
             } else {
                 DataType::Utf8
             }
@@ -207,6 +207,9 @@ pub fn ddl_type(t: &DataType) -> Option<String> {
         DataType::Float32 => "FLOAT".into(),
         DataType::Float64 => "DOUBLE".into(),
         DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
+        // MySQL's DECIMAL holds 65 digits, 30 after the point: wider stays exact text.
+        DataType::Decimal256(p, s) if *p <= 65 && *s <= 30 => format!("DECIMAL({p},{s})"),
+        DataType::Decimal256(..) => "LONGTEXT".into(),
         DataType::Date32 => "DATE".into(),
         DataType::Timestamp(_, _) => "DATETIME(6)".into(),
         DataType::Utf8 | DataType::LargeUtf8 => "LONGTEXT".into(),

@@ -50,7 +50,8 @@ pub const TYPE_TABLE: &[(&str, &str, &str)] = &[
     ("double precision", "float64", "double precision"),
     ("numeric(12,2)", "decimal(12,2)", "numeric(12,2)"),
     ("numeric", "utf8", "numeric"),
-    ("numeric(60,2)", "utf8", "numeric(60,2)"),
+    ("numeric(60,2)", "decimal(60,2)", "numeric(60,2)"),
+    ("numeric(80,2)", "utf8", "numeric(80,2)"),
     ("text", "utf8", "text"),
     ("varchar(20)", "utf8", "text"),
     ("char(5)", "utf8", "text"),
@@ -98,10 +99,13 @@ pub fn arrow_type(t: &Type, typmod: i32) -> Option<(DataType, PostgresKind)> {
             }
             let m = typmod - 4;
             let (p, s) = (((m >> 16) & 0xffff) as u8, (m & 0xffff) as i8);
-            if p == 0 || p > 38 || s < 0 || s as u8 > p {
+            if p == 0 || p > 76 || s < 0 || s as u8 > p {
                 return None;
             }
-            (DataType::Decimal128(p, s), PostgresKind::Numeric(s))
+            (
+                datasync_codec::types::decimal_type(p, s),
+                PostgresKind::Numeric(s),
+            )
         }
         Type::TEXT
         | Type::VARCHAR
@@ -189,7 +193,7 @@ pub fn ddl_type(t: &DataType) -> Option<String> {
         DataType::UInt64 => "numeric(20,0)".into(),
         DataType::Float32 => "real".into(),
         DataType::Float64 => "double precision".into(),
-        DataType::Decimal128(p, s) => format!("numeric({p},{s})"),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("numeric({p},{s})"),
         DataType::Date32 => "date".into(),
         DataType::Timestamp(_, _) => "timestamp(6)".into(),
         DataType::Time64(_) => "time".into(),
@@ -246,8 +250,13 @@ mod tests {
         );
         assert_eq!(
             arrow_type(&Type::NUMERIC, (60 << 16 | 2) + 4),
+            Some((DataType::Decimal256(60, 2), PostgresKind::Numeric(2))),
+            "39 to 76 digits: 256-bit decimals"
+        );
+        assert_eq!(
+            arrow_type(&Type::NUMERIC, (80 << 16 | 2) + 4),
             None,
-            "wider than 38 digits: read as text"
+            "wider than 76 digits: read as text"
         );
         assert_eq!(arrow_type(&Type::INTERVAL, -1), None);
     }

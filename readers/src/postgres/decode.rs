@@ -3,12 +3,12 @@
 //! row dirty without leaving half of it behind.
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
-    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, ListArray, RecordBatch};
-use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{i256, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef, SchemaRef};
 use datasync_db::postgres::PostgresKind;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ pub enum Scalar<'a> {
     F32(f32),
     F64(f64),
     Dec(i128),
+    Dec256(i256),
     Str(&'a str),
     Owned(String),
     Bytes(&'a [u8]),
@@ -90,11 +91,15 @@ fn scalar_value(
         Scalar::F32(x) => x.to_string(),
         Scalar::F64(x) => x.to_string(),
         Scalar::Dec(x) => {
-            let scale = match kind {
-                PostgresKind::Numeric(s) => s.max(0) as u32,
-                _ => 0,
-            };
-            decimal_text(*x, scale)
+            datasync_codec::decimal_string(*x < 0, &x.unsigned_abs().to_string(), scale_of(kind))
+        }
+        Scalar::Dec256(x) => {
+            let digits = x.to_string();
+            datasync_codec::decimal_string(
+                x.is_negative(),
+                digits.trim_start_matches('-'),
+                scale_of(kind),
+            )
         }
         Scalar::Str(s) => (*s).to_string(),
         Scalar::Owned(s) => s.clone(),
@@ -120,20 +125,11 @@ fn scalar_value(
 }
 
 /// `v` scaled by 10^-`scale`, as exact decimal text.
-fn decimal_text(v: i128, scale: u32) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let s = scale as usize;
-    let digits = if digits.len() <= s {
-        format!("{}{digits}", "0".repeat(s + 1 - digits.len()))
-    } else {
-        digits
-    };
-    let (int, frac) = digits.split_at(digits.len() - s);
-    let sign = if v < 0 { "-" } else { "" };
-    if frac.is_empty() {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac}")
+/// The scale of a numeric column (0 for others).
+fn scale_of(kind: PostgresKind) -> u32 {
+    match kind {
+        PostgresKind::Numeric(s) => s.max(0) as u32,
+        _ => 0,
     }
 }
 
@@ -237,6 +233,9 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
             )
         }
         PostgresKind::Time => Scalar::Micros(i64::from_be_bytes(be(b)?)),
+        PostgresKind::Numeric(scale) if precision > 38 => {
+            Scalar::Dec256(numeric256(b, precision, scale)?)
+        }
         PostgresKind::Numeric(scale) => Scalar::Dec(numeric(b, precision, scale)?),
     })
 }
@@ -244,20 +243,7 @@ pub fn decode<'a>(col: ColKind, b: &'a [u8]) -> Result<Scalar<'a>, String> {
 /// PostgreSQL's binary numeric (base-10000 digits) at `scale`, exactly: more fraction digits
 /// than the scale, or more digits than the precision, is an error, never a rounding.
 pub fn numeric(b: &[u8], precision: u8, scale: i8) -> Result<i128, String> {
-    if b.len() < 8 {
-        return Err("short numeric".into());
-    }
-    let n = i16::from_be_bytes([b[0], b[1]]) as usize;
-    let weight = i16::from_be_bytes([b[2], b[3]]) as i32;
-    let sign = u16::from_be_bytes([b[4], b[5]]);
-    match sign {
-        0x0000 | 0x4000 => {}
-        0xC000 => return Err("NaN has no decimal value".into()),
-        _ => return Err("infinity has no decimal value".into()),
-    }
-    if b.len() < 8 + 2 * n {
-        return Err("short numeric digits".into());
-    }
+    let (n, weight, negative) = numeric_header(b)?;
     let scale = i32::from(scale);
     let mut acc: i128 = 0;
     let overflow = || format!("does not fit decimal({precision},{scale})");
@@ -281,7 +267,60 @@ pub fn numeric(b: &[u8], precision: u8, scale: i8) -> Result<i128, String> {
     if acc >= 10i128.pow(u32::from(precision)) {
         return Err(overflow());
     }
-    Ok(if sign == 0x4000 { -acc } else { acc })
+    Ok(if negative { -acc } else { acc })
+}
+
+/// A binary numeric's digit count, weight and sign; NaN and infinities refused.
+fn numeric_header(b: &[u8]) -> Result<(usize, i32, bool), String> {
+    if b.len() < 8 {
+        return Err("short numeric".into());
+    }
+    let n = i16::from_be_bytes([b[0], b[1]]) as usize;
+    let weight = i16::from_be_bytes([b[2], b[3]]) as i32;
+    let negative = match u16::from_be_bytes([b[4], b[5]]) {
+        0x0000 => false,
+        0x4000 => true,
+        0xC000 => return Err("NaN has no decimal value".into()),
+        _ => return Err("infinity has no decimal value".into()),
+    };
+    if b.len() < 8 + 2 * n {
+        return Err("short numeric digits".into());
+    }
+    Ok((n, weight, negative))
+}
+
+/// A binary numeric as the scaled integer of a decimal(precision <= 76, scale): the text of
+/// its digits, read into an i256 (the same checks as [`numeric`]).
+pub fn numeric256(b: &[u8], precision: u8, scale: i8) -> Result<i256, String> {
+    let (n, weight, negative) = numeric_header(b)?;
+    let scale = i32::from(scale);
+    let overflow = || format!("does not fit decimal({precision},{scale})");
+    // Base-10000 digits as decimal text, then the point moved by the scale.
+    let mut digits = String::new();
+    for i in 0..n {
+        let d = u16::from_be_bytes([b[8 + 2 * i], b[9 + 2 * i]]);
+        digits.push_str(&format!("{d:04}"));
+    }
+    // The text's last digit stands for 10^(4 * (weight - n + 1)); scaled: + scale.
+    let exp = 4 * (weight - n as i32 + 1) + scale;
+    if exp >= 0 {
+        digits.extend(std::iter::repeat_n('0', exp as usize));
+    } else {
+        let cut = digits.len().saturating_sub((-exp) as usize);
+        if digits[cut..].bytes().any(|c| c != b'0') {
+            return Err(format!("has more fraction digits than scale {scale}"));
+        }
+        digits.truncate(cut);
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > usize::from(precision) {
+        return Err(overflow());
+    }
+    if digits.is_empty() {
+        return Ok(i256::ZERO);
+    }
+    let v = i256::from_string(digits).ok_or_else(overflow)?;
+    Ok(if negative { v.wrapping_neg() } else { v })
 }
 
 enum Builder {
@@ -292,6 +331,7 @@ enum Builder {
     F32(Float32Builder),
     F64(Float64Builder),
     Dec(Decimal128Builder),
+    Dec256(Decimal256Builder),
     Str(StringBuilder),
     Bin(BinaryBuilder),
     Date(Date32Builder),
@@ -316,6 +356,11 @@ impl Builder {
             DataType::Float64 => Builder::F64(Float64Builder::new()),
             DataType::Decimal128(p, s) => Builder::Dec(
                 Decimal128Builder::new()
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| e.to_string())?,
+            ),
+            DataType::Decimal256(p, s) => Builder::Dec256(
+                Decimal256Builder::new()
                     .with_precision_and_scale(*p, *s)
                     .map_err(|e| e.to_string())?,
             ),
@@ -344,6 +389,7 @@ impl Builder {
             (Builder::F32(b), Scalar::F32(x)) => b.append_value(*x),
             (Builder::F64(b), Scalar::F64(x)) => b.append_value(*x),
             (Builder::Dec(b), Scalar::Dec(x)) => b.append_value(*x),
+            (Builder::Dec256(b), Scalar::Dec256(x)) => b.append_value(*x),
             (Builder::Str(b), Scalar::Str(x)) => {
                 b.append_value(x);
                 return x.len() + 8;
@@ -388,6 +434,7 @@ impl Builder {
             Builder::F32(b) => b.append_null(),
             Builder::F64(b) => b.append_null(),
             Builder::Dec(b) => b.append_null(),
+            Builder::Dec256(b) => b.append_null(),
             Builder::Str(b) => b.append_null(),
             Builder::Bin(b) => b.append_null(),
             Builder::Date(b) => b.append_null(),
@@ -409,6 +456,7 @@ impl Builder {
             Builder::F32(b) => Arc::new(b.finish()),
             Builder::F64(b) => Arc::new(b.finish()),
             Builder::Dec(b) => Arc::new(b.finish()),
+            Builder::Dec256(b) => Arc::new(b.finish()),
             Builder::Str(b) => Arc::new(b.finish()),
             Builder::Bin(b) => Arc::new(b.finish()),
             Builder::Date(b) => Arc::new(b.finish()),
@@ -534,7 +582,23 @@ mod tests {
             "\\x01",
             "undecodable: hex"
         );
-        assert_eq!(decimal_text(5, 2), "0.05");
+        assert_eq!(datasync_codec::decimal_string(false, "5", 2), "0.05");
+        assert_eq!(datasync_codec::decimal_string(true, "12345", 2), "-123.45");
+    }
+
+    #[test]
+    fn wide_numerics_are_exact_in_256_bits() {
+        // 12345678901234567890123456789012345678.5 = digits of 4 from weight 9
+        let groups = [
+            12, 3456, 7890, 1234, 5678, 9012, 3456, 7890, 1234, 5678, 5000,
+        ];
+        let v = numeric256(&num(&groups, 9, true), 60, 2).unwrap();
+        assert_eq!(v.to_string(), "-1234567890123456789012345678901234567850");
+        // Too many digits for the precision, digits beyond the scale, NaN.
+        assert!(numeric256(&num(&groups, 9, false), 39, 2).is_err());
+        assert!(numeric256(&num(&groups, 9, false), 40, 2).is_ok());
+        assert!(numeric256(&num(&[1, 2345], 0, false), 60, 2).is_err());
+        assert_eq!(numeric256(&num(&[], 0, false), 60, 2), Ok(i256::ZERO));
     }
 
     #[test]

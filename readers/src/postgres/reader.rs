@@ -286,7 +286,7 @@ impl PostgresReader {
 /// Precision of a decimal type (0 for others).
 fn precision(t: &arrow_schema::DataType) -> u8 {
     match t {
-        arrow_schema::DataType::Decimal128(p, _) => *p,
+        arrow_schema::DataType::Decimal128(p, _) | arrow_schema::DataType::Decimal256(p, _) => *p,
         _ => 0,
     }
 }

@@ -379,8 +379,9 @@ fn to_decimal(
 ) -> Result<ArrayRef, String> {
     let limit = 10i128.pow(p as u32);
     let fits = |v: Option<i128>| v.filter(|v| v.abs() < limit);
-    // Text is cast once: parsed here, and shown in the messages below.
-    let texts = if is_text(src) {
+    // Text is cast once: parsed here, and shown in the messages below. Decimals of 39+ digits
+    // go through their exact text too (Arrow's cast would round away extra scale digits).
+    let texts = if is_text(src) || matches!(src.data_type(), DataType::Decimal256(..)) {
         Some(text_values(src)?)
     } else {
         None
