@@ -525,14 +525,20 @@ fn plugins_text(r: &Registry) -> String {
     s
 }
 
+use datasync_engine::template::{note, TemplateNote};
+
 fn template(r: &Registry, reader: &str, writer: &str) -> Result<String, ConfigError> {
     let re = r.reader(reader, "READER")?;
     let we = r.writer(writer, "WRITER")?;
     let job = serde_json::json!({
         "job": {
             "setting": {
-                "speed": {"channel": 1},
-                "errorLimit": {"record": 0, "percentage": 0.02}
+                "speed": {"channel": 1, "byte": -1, "record": -1},
+                "errorLimit": {"record": 0, "percentage": 0.02},
+                "retry": {"count": 2, "backoff": "1s"},
+                "batch": {"rows": 8192, "bytes": 8388608},
+                "stallTimeout": "10m",
+                "stallAction": "warn"
             },
             "content": [{
                 "reader": {"name": re.name, "parameter": (re.template)()},
@@ -540,5 +546,34 @@ fn template(r: &Registry, reader: &str, writer: &str) -> Result<String, ConfigEr
             }]
         }
     });
-    Ok(serde_json::to_string_pretty(&job).unwrap_or_default())
+    Ok(datasync_engine::template::render(
+        &job,
+        &[
+            ("job.setting", SETTING_NOTES),
+            ("job.content[].reader.parameter", &(re.notes)()),
+            ("job.content[].writer.parameter", &(we.notes)()),
+        ],
+    ))
 }
+
+/// Comments of `job.setting` in `datasync template`.
+const SETTING_NOTES: &[TemplateNote] = &[
+    note("speed.channel", "Pipelines (reader task + writer task) run at once; default 1."),
+    note("speed.byte", "Job-wide bytes per second; -1, 0 or absent: unlimited (default)."),
+    note("speed.record", "Job-wide records per second; -1, 0 or absent: unlimited (default)."),
+    note(
+        "errorLimit.record",
+        "The job stops (exit 3) when dirty records exceed this; absent: no limit (DataX's \
+         default), a job with dirty records then prints a warning with their count and file.",
+    ),
+    note(
+        "errorLimit.percentage",
+        "The job fails (exit 3) when dirty/total exceeds this ratio (0.0 to 1.0), judged at the end.",
+    ),
+    note("retry.count", "Retries of a failed task whose output is discarded or idempotent; default 2."),
+    note("retry.backoff", "Wait before the first retry, doubled for each further one; default 1s."),
+    note("batch.rows", "Rows per batch a reader produces; default 8192."),
+    note("batch.bytes", "Bytes per batch; default 8388608 (8 MiB; whichever of rows/bytes comes first)."),
+    note("stallTimeout", "No record moving for this long is a stall; default 10m."),
+    note("stallAction", "warn (default): log which side is stuck; fail: also fail the job."),
+];

@@ -416,6 +416,122 @@ fn every_template_pair_passes_check_once_filled() {
     assert_eq!(code(&o), 2);
 }
 
+/// Keys a plugin accepts only to ignore them with a warning (DataX tuning keys with no meaning
+/// here), which its template need not show.
+const IGNORED_KEYS: &[(&str, &str)] = &[
+    ("writer mysql", "blocksCount bufferSize concurrentWrite costBound directPath failTryCount heartBeatInterval heartBeatTimeout maxActiveConnection maxErrors memstoreCheckIntervalSecond memstoreThreshold obCompatibilityMode obUpdateColumns obVersion ocjCreateResourceTimeout ocjGetConnectTimeout ocjProxyConnectTimeout parallel printCost rpcPort timeout usePartCalculator writerSubTaskCount writerThreadCount"),
+    ("writer file", "format"),
+    ("writer sftp", "format"),
+];
+
+/// `datasync template` shows every parameter each plugin accepts (the list its unknown-key
+/// error gives), each with a comment above it; parameters that stand instead of another are
+/// shown commented out, also with a comment.
+#[test]
+fn templates_show_every_parameter_with_a_comment() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run_in(t.path(), &["plugins"]);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    let names = |section: &str| -> Vec<String> {
+        listing
+            .split(section)
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    let params = sample_params(t.path());
+    let mut cases: Vec<(&str, String, [String; 2])> = Vec::new();
+    for r in names("readers:") {
+        cases.push(("reader", r.clone(), [r, "stream".into()]));
+    }
+    for w in names("writers:") {
+        cases.push(("writer", w.clone(), ["stream".into(), w]));
+    }
+    for (side, name, pair) in &cases {
+        let o = run_in(t.path(), &["template", &pair[0], &pair[1]]);
+        assert_eq!(code(&o), 0);
+        let text = String::from_utf8(o.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // The side's parameter object: from its "parameter" line to the brace that closes it.
+        let side_at = lines
+            .iter()
+            .position(|l| l.trim() == format!("\"{side}\": {{"))
+            .unwrap();
+        let start = side_at
+            + lines[side_at..]
+                .iter()
+                .position(|l| l.contains("\"parameter\": {"))
+                .unwrap();
+        let indent = lines[start].len() - lines[start].trim_start().len();
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|l| {
+                    l.len() - l.trim_start().len() == indent && l.trim_start().starts_with('}')
+                })
+                .unwrap();
+        let member_pad = " ".repeat(indent + 2);
+        let mut shown = Vec::new();
+        for i in start + 1..end {
+            let l = lines[i];
+            let Some(rest) = l.strip_prefix(&member_pad) else {
+                continue;
+            };
+            let key_of = |r: &str| {
+                r.strip_prefix('"')
+                    .and_then(|r| r.split_once('"'))
+                    .map(|(k, _)| k.to_string())
+            };
+            if let Some(k) = rest.strip_prefix("// ").and_then(key_of) {
+                assert!(
+                    lines[i - 1].trim_start().starts_with("//") && !lines[i - 1].contains("\": "),
+                    "{side} {name}: {k} shown commented out without a comment:\n{text}"
+                );
+                shown.push(k);
+            } else if let Some(k) = key_of(rest) {
+                assert!(
+                    lines[i - 1].trim_start().starts_with("//"),
+                    "{side} {name}: {k} has no comment:\n{text}"
+                );
+                shown.push(k);
+            }
+        }
+        // What the plugin accepts: the list an unknown key gets.
+        let mut with_unknown = lines.clone();
+        let unknown = format!("{member_pad}\"zzzz\": 1,");
+        with_unknown.insert(start + 1, &unknown);
+        let job = write_job(t.path(), "tplkeys", &with_unknown.join("\n"));
+        let mut args = vec!["check".to_string(), job.display().to_string()];
+        for p in &params {
+            args.push("-p".into());
+            args.push(p.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run_in(t.path(), &args);
+        let err = stderr(&o);
+        let allowed = err
+            .split("unknown key (allowed: ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or_else(|| panic!("{side} {name}: no allowed-key list in {err}"));
+        let ignored = IGNORED_KEYS
+            .iter()
+            .find(|(w, _)| *w == format!("{side} {name}"))
+            .map(|(_, k)| k.split(' ').collect::<Vec<_>>())
+            .unwrap_or_default();
+        for key in allowed.split(", ") {
+            assert!(
+                shown.iter().any(|k| k == key) || ignored.contains(&key),
+                "{side} {name}: template lacks {key} (shown: {shown:?})"
+            );
+        }
+    }
+}
+
 #[test]
 fn shipped_jobs_pass_check() {
     let t = tempfile::tempdir().unwrap();

@@ -304,3 +304,34 @@ impl TextWriteConfig {
         })
     }
 }
+
+/// `datasync template` comments of the text reader options (file, SFTP/FTP, hdfs text).
+pub fn text_read_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::{alt, note};
+    vec![
+        note("path", "Files, directories (every non-hidden file below) or globs (*, ?, [..], **); a string or a list."),
+        note("column", "[\"*\"] (every field as string), or {index, type[, format]} / {value, type} per column; JSON Lines: {name, type}. Types: long double string date boolean bytes, or Arrow names (int8..uint64, decimal(p,s), timestamp[us], ...)."),
+        note("fieldDelimiter", "One ASCII character; default \",\"."),
+        note("encoding", "Character encoding; default UTF-8 (GBK, GB18030, ...)."),
+        note("skipHeader", "Skip the first line of every file; default false."),
+        note("nullFormat", "Text that reads as NULL; default \\N."),
+        note("compress", "none (default), gzip, bzip2, zstd, hadoop-snappy, framing-snappy, lzo, lzo_deflate, zip, tgz."),
+        note("fileFormat", "csv (default, quoted fields), text (plain delimited) or jsonl."),
+        note("dateFormat", "Default pattern of date columns without their own format (Java yyyy-MM-dd HH:mm:ss or strftime); default ISO."),
+        alt("csvReaderConfig", "{\"textQualifier\": \"\\\"\", \"escapeMode\": 1, \"trimWhitespace\": false}", "DataX's CSV parser settings: textQualifier, useTextQualifier, escapeMode (1 doubled quotes, 2 backslash escapes), useComments + comment, trimWhitespace, delimiter, recordDelimiter."),
+    ]
+}
+
+/// `datasync template` comments of the text writer options (file, SFTP/FTP, hdfs text).
+pub fn text_write_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::note;
+    vec![
+        note("fieldDelimiter", "One ASCII character; default \",\"."),
+        note("encoding", "Character encoding; default UTF-8. A character the encoding lacks makes its row dirty."),
+        note("nullFormat", "Text written for NULL; default \\N (a text value equal to it is dirty: it would read back as NULL)."),
+        note("dateFormat", "Pattern for dates and timestamps; default ISO yyyy-MM-dd HH:mm:ss[.ffffff]."),
+        note("fileFormat", "csv (default: quoted where needed), text (plain; a delimiter in a value is dirty) or jsonl."),
+        note("header", "true (the column names) or a list of names for a header line; default none."),
+        note("compress", "none (default), gzip, bzip2, zstd, hadoop-snappy, framing-snappy, lzo, lzo_deflate, zip, tgz."),
+    ]
+}

@@ -284,6 +284,19 @@ const HDFS_CLIENT_KEYS: &[(&str, &str)] = &[
 ];
 
 impl HdfsFront {
+    /// `datasync template` comments of the hdfs keys (in front of the Parquet plugin's).
+    pub fn notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::{alt, note};
+        vec![
+            note("defaultFS", "file:/// or absent: path is on a local or mounted file system (hdfs:// is not supported yet)."),
+            note("fileType", "parquet (default), or text / csv for delimited text files (the file plugin's options then apply)."),
+            alt("haveKerberos", "false", "Only false: a Kerberos-secured HDFS is not supported yet (mount the directory instead)."),
+            alt("kerberosKeytabFilePath", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
+            alt("kerberosPrincipal", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
+            alt("hadoopConfig", "{}", "Accepted and ignored with a warning (no HDFS client here)."),
+        ]
+    }
+
     /// A Parquet plugin's template with the hdfs keys in front, for `datasync template`.
     pub fn template(parquet: serde_json::Value) -> serde_json::Value {
         let mut t = serde_json::json!({"defaultFS": "file:///", "fileType": "parquet"});

@@ -18,7 +18,9 @@ pub mod values;
 
 pub use builder::{parse_float, TextBatchBuilder};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
-pub use config::{Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig};
+pub use config::{
+    text_read_notes, text_write_notes, Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig,
+};
 pub use datetime::{
     date_infinity, parse_iso_date, parse_iso_timestamp_nanos, timestamp_infinity, DateFormat,
     DATE_INFINITY, TIMESTAMP_INFINITY,

@@ -393,7 +393,8 @@ pub fn parse_job(
     file: &str,
     vars: &BTreeMap<String, String>,
 ) -> Result<JobSpec, ConfigError> {
-    let text = substitute(text, vars, file)?;
+    let text = crate::template::strip_comments(text);
+    let text = substitute(&text, vars, file)?;
     let value: Value = serde_json::from_str(&text).map_err(|e| {
         ConfigError::new(
             format!("{file}:{}:{}", e.line(), e.column()),

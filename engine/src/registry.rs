@@ -3,6 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::plugin::{Reader, Writer};
+use crate::template::TemplateNote;
 use serde_json::Value;
 
 /// What a plugin's constructor gets: the raw `parameter` object, where it sits in the job,
@@ -30,6 +31,11 @@ pub trait ReaderPlugin: Reader + Sized + 'static {
     fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
     /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
     fn template() -> Value;
+    /// The comment of each parameter in `datasync template` (and the alternatives it shows
+    /// commented out).
+    fn template_notes() -> Vec<TemplateNote> {
+        Vec::new()
+    }
 }
 
 /// A writer plugin type; see [`ReaderPlugin`].
@@ -44,6 +50,11 @@ pub trait WriterPlugin: Writer + Sized + 'static {
     fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
     /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
     fn template() -> Value;
+    /// The comment of each parameter in `datasync template` (and the alternatives it shows
+    /// commented out).
+    fn template_notes() -> Vec<TemplateNote> {
+        Vec::new()
+    }
 }
 
 type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
@@ -59,6 +70,8 @@ pub struct Entry<T: ?Sized> {
     pub description: &'static str,
     /// Parameter template.
     pub template: fn() -> Value,
+    /// Comments of the template's parameters.
+    pub notes: fn() -> Vec<TemplateNote>,
     /// Constructor.
     pub build: BuildFn<T>,
 }
@@ -90,6 +103,7 @@ impl Registry {
             aliases: R::ALIASES,
             description: R::DESCRIPTION,
             template: R::template,
+            notes: R::template_notes,
             build: |p| R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>),
         });
     }
@@ -101,6 +115,7 @@ impl Registry {
             aliases: W::ALIASES,
             description: W::DESCRIPTION,
             template: W::template,
+            notes: W::template_notes,
             build: |p| W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>),
         });
     }

@@ -75,8 +75,13 @@ impl ReaderPlugin for FileReader {
             "skipHeader": false,
             "nullFormat": "\\N",
             "compress": "none",
-            "fileFormat": "csv"
+            "fileFormat": "csv",
+            "dateFormat": "yyyy-MM-dd HH:mm:ss"
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        datasync_codec::text_read_notes()
     }
 }
 

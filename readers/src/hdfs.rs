@@ -46,6 +46,16 @@ impl ReaderPlugin for HdfsReader {
     fn template() -> Value {
         HdfsFront::template(ParquetReader::template())
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        let mut n = datasync_codec::hive::HdfsFront::notes();
+        n.extend(
+            ParquetReader::template_notes()
+                .into_iter()
+                .filter(|t| t.key != "defaultFS"),
+        );
+        n
+    }
 }
 
 #[async_trait]

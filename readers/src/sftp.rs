@@ -101,9 +101,20 @@ impl ReaderPlugin for SftpReader {
             "nullFormat": "\\N",
             "compress": "none",
             "fileFormat": "csv",
+            "dateFormat": "yyyy-MM-dd HH:mm:ss",
             "maxTraversalLevel": 100,
             "timeout": 60000
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        let mut n = datasync_db::sftp::sftp_conn_notes();
+        n.extend(datasync_codec::text_read_notes());
+        n.push(datasync_engine::template::note(
+            "maxTraversalLevel",
+            "How deep a directory path is walked; default 100 (a deeper tree fails the job).",
+        ));
+        n
     }
 }
 

@@ -213,3 +213,21 @@ mod tests {
         assert_eq!(c.connection[0].table, ["a", "t_1", "t_2"]);
     }
 }
+
+/// `datasync template` comments of the SQL readers' parameters.
+pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::{alt, note};
+    vec![
+        note("username", "Login user."),
+        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
+        note("column", "Column names, [\"*\"] or SQL expressions, passed to SELECT as written."),
+        note("splitPk", "Integer or text column to split each table into `channel` key ranges (plus a NULL-key task); empty: one task per table."),
+        note("where", "Filter appended to every generated SELECT (incremental loads); empty: all rows."),
+        note("session", "Statements run on every new connection; default none."),
+        note("fetchSize", "Accepted for DataX templates; rows always stream."),
+        note("connection", "One entry per database (shard): jdbcUrl and table, or querySql."),
+        note("connection[].jdbcUrl", "One URL or a list tried in order; connectTimeout, TLS and user=/password= in the query are honoured."),
+        note("connection[].table", "Tables, each read whole (or split on splitPk); DataX lists \"a,b\" and ranges order_[0-63] expand; one connection entry per shard database."),
+        alt("connection[].querySql", "[\"SELECT id, name FROM t WHERE id > 10\"]", "Instead of table/column/where: queries run as written (one task each)."),
+    ]
+}

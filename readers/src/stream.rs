@@ -370,6 +370,15 @@ impl ReaderPlugin for StreamReader {
             "seed": 7
         })
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        vec![
+            note("column", "Generated columns: {name, type, value} constants, {random: \"min,max\"} random values or lengths, {incr: \"start,step\"} sequences. Types: long double string date bool bytes decimal(p,s)."),
+            note("sliceRecordCount", "Rows each channel generates."),
+            note("seed", "Seed of the random values (the same seed gives the same rows); default random."),
+        ]
+    }
 }
 
 #[async_trait]

@@ -126,8 +126,21 @@ impl WriterPlugin for FileWriter {
             "dateFormat": "yyyy-MM-dd HH:mm:ss",
             "fileFormat": "csv",
             "header": true,
-            "compress": "none"
+            "compress": "none",
+            "suffix": ".csv"
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        let mut n = vec![
+            note("path", "Output directory (created if missing); files are staged in it and renamed at commit."),
+            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[suffix]."),
+            note("writeMode", "truncate (replace this prefix's files at commit), append, or nonConflict (fail if any exist)."),
+            note("suffix", "Appended to every file name, e.g. .csv; default none (compressed files get their extension)."),
+        ];
+        n.extend(datasync_codec::text_write_notes());
+        n
     }
 }
 

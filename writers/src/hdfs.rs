@@ -78,6 +78,16 @@ impl WriterPlugin for HdfsWriter {
     fn template() -> Value {
         HdfsFront::template(ParquetWriter::template())
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        let mut n = HdfsFront::notes();
+        n.extend(
+            ParquetWriter::template_notes()
+                .into_iter()
+                .filter(|t| t.key != "defaultFS"),
+        );
+        n
+    }
 }
 
 #[async_trait]

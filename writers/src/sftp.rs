@@ -103,8 +103,22 @@ impl WriterPlugin for SftpWriter {
             "fileFormat": "csv",
             "header": true,
             "compress": "none",
+            "suffix": ".csv",
             "timeout": 60000
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        let mut n = datasync_db::sftp::sftp_conn_notes();
+        n.extend([
+            note("path", "Remote directory; files are uploaded under temporary names and renamed into place at commit."),
+            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[suffix]."),
+            note("writeMode", "truncate (replace this prefix's files at commit), append, or nonConflict (fail if any exist)."),
+            note("suffix", "Appended to every file name, e.g. .csv; default none."),
+        ]);
+        n.extend(datasync_codec::text_write_notes());
+        n
     }
 }
 

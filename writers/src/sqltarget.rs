@@ -467,3 +467,22 @@ mod tests {
         );
     }
 }
+
+/// `datasync template` comments of the parameters every SQL writer shares.
+pub(crate) fn sql_writer_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::note;
+    vec![
+        note("username", "Login user."),
+        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
+        note("column", "Target columns in the reader's order, or [\"*\"] for the reader's names."),
+        note("preSql", "Statements run before writing (@table = the table); a destructive one (TRUNCATE/DELETE) is reported if the job then fails."),
+        note("postSql", "Statements run after every task succeeded (@table = the table)."),
+        note("session", "Statements run on every new connection; default none."),
+        note("createTable", "Create a missing table from the reader's columns (types and primary key kept); default false."),
+        note("stagingMode", "none (default): units commit as they go; table: tasks write staging tables moved in one transaction at commit (nothing visible before)."),
+        note("reconnectTimeout", "How long a task reconnects to a lost server before it fails; 0: fail at once; default 60s."),
+        note("connection", "One entry per target database: jdbcUrl and table."),
+        note("connection[].jdbcUrl", "The target database's URL."),
+        note("connection[].table", "The target table; several (a list, \"a,b\", a range o_[0-63], or several connection entries) make a sharded write: task i writes table i, fed by reader task i."),
+    ]
+}

@@ -69,6 +69,19 @@ impl WriterPlugin for StreamWriter {
     fn template() -> Value {
         json!({"print": false, "fieldDelimiter": "\t", "encoding": "UTF-8", "nullFormat": "NULL"})
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        vec![
+            note(
+                "print",
+                "Print rows to stdout; default false (rows are counted and dropped).",
+            ),
+            note("fieldDelimiter", "Between printed fields; default a tab."),
+            note("encoding", "Of printed rows; default UTF-8."),
+            note("nullFormat", "Printed for NULL; default NULL."),
+        ]
+    }
 }
 
 #[async_trait]

@@ -140,3 +140,23 @@ fn millis_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDur
         ))),
     }
 }
+
+/// `datasync template` comments of the SFTP/FTP connection parameters.
+pub fn sftp_conn_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::{alt, note};
+    vec![
+        note("protocol", "sftp (default), ftp (plain FTP: the password travels unencrypted) or ftps (explicit FTP over TLS)."),
+        note("host", "Server host."),
+        note("port", "Server port; default 22 for SFTP, 21 for FTP."),
+        note("username", "Login user."),
+        note("privateKey", "Path of a private key file (OpenSSH or PEM) for key login."),
+        alt("password", "\"${env:SFTP_PASSWORD}\"", "Instead of privateKey: password login. Never printed."),
+        alt("passphrase", "\"${file:/run/secrets/key_passphrase}\"", "Passphrase of an encrypted privateKey."),
+        note("knownHostsFile", "known_hosts file the server's host key must be in; default ~/.ssh/known_hosts."),
+        alt("hostKeyFingerprint", "\"SHA256:...\"", "Instead of knownHostsFile: the host key's fingerprint as ssh-keygen -l prints it."),
+        alt("strictHostKeyChecking", "false", "false accepts any host key (with a warning); default true."),
+        note("timeout", "Connect and I/O timeout in milliseconds (DataX style, 60000) or with a unit (60s); 0: no limit."),
+        alt("connectPattern", "\"PASV\"", "FTP data connections: PASV (default) or PORT; SFTP ignores it."),
+        alt("tlsCaFile", "\"/etc/ssl/certs/ftp-ca.pem\"", "FTPS: a PEM file of the certificates to trust; default the Mozilla roots."),
+    ]
+}

@@ -10,7 +10,7 @@ pub use ssh2;
 mod config;
 mod ftp;
 mod remote;
-pub use config::{ConnectPattern, SftpConnConfig, SftpProtocol};
+pub use config::{sftp_conn_notes, ConnectPattern, SftpConnConfig, SftpProtocol};
 pub use remote::{glob_match, Entry, RemoteConn, RemoteFile, Upload};
 
 use ssh2::{CheckResult, HashType, KnownHostFileKind, MethodType, Session, Sftp};

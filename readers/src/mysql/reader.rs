@@ -78,8 +78,13 @@ impl ReaderPlugin for MysqlReader {
             "splitPk": "id",
             "where": "",
             "session": [],
+            "fetchSize": 1024,
             "connection": [{"jdbcUrl": ["jdbc:mysql://${mysql_host}:3306/${mysql_db}"], "table": ["${mysql_table}"]}]
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        crate::sqlconfig::sql_reader_notes()
     }
 }
 

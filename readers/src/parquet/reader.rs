@@ -129,6 +129,16 @@ impl ReaderPlugin for ParquetReader {
             "partition": {"dt": ["2024-01-01", "2024-01-02"]}
         })
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::{alt, note};
+        vec![
+            note("path", "Parquet files, directories (Hive partition directories below are read) or globs; a string or a list."),
+            note("column", "[\"*\"], or names and {name, type} to read (projection: other columns are not read)."),
+            note("partition", "Partition filter: {column: value or [values]}; partitions that do not match are not read."),
+            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system."),
+        ]
+    }
 }
 
 impl ParquetReader {

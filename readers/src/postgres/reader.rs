@@ -51,8 +51,13 @@ impl ReaderPlugin for PostgresReader {
             "splitPk": "id",
             "where": "",
             "session": [],
+            "fetchSize": 1024,
             "connection": [{"jdbcUrl": ["jdbc:postgresql://${pg_host}:5432/${pg_db}"], "table": ["${pg_table}"]}]
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        crate::sqlconfig::sql_reader_notes()
     }
 }
 

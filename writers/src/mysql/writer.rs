@@ -105,8 +105,22 @@ impl WriterPlugin for MysqlWriter {
             "session": [],
             "createTable": false,
             "emptyAsNull": false,
+            "stagingMode": "none",
+            "reconnectTimeout": "60s",
             "connection": [{"jdbcUrl": "jdbc:mysql://${mysql_host}:3306/${mysql_db}", "table": ["${mysql_table}"]}]
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::{alt, note};
+        let mut n = crate::sqltarget::sql_writer_notes();
+        n.extend([
+            note("writeMode", "insert (default), replace (REPLACE INTO) or update (INSERT ... ON DUPLICATE KEY UPDATE); replace/update need a unique key."),
+            note("batchSize", "Rows per multi-row statement; default 1024, capped by max_allowed_packet."),
+            note("emptyAsNull", "Write empty strings as NULL; default false."),
+            alt("obWriteMode", "\"update\"", "oceanbasev10writer: insert inserts; any other value or none upserts (as DataX's OceanBase writer)."),
+        ]);
+        n
     }
 }
 

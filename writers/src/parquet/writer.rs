@@ -167,6 +167,27 @@ impl WriterPlugin for ParquetWriter {
             "timestampType": "int64-micros"
         })
     }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::{alt, note};
+        vec![
+            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system."),
+            note("path", "The table's directory (created if missing); files are staged and published at commit with _SUCCESS."),
+            note("fileName", "File name prefix."),
+            note("column", "Data columns in the reader's order with Hive types: TINYINT SMALLINT INT BIGINT FLOAT DOUBLE DECIMAL(p<=38,s) STRING VARCHAR(n) CHAR(n) BOOLEAN DATE TIMESTAMP BINARY. A value the type cannot hold exactly is dirty."),
+            note("writeMode", "truncate (replace the target partition's files), append, or nonConflict (fail if any exist)."),
+            note("compress", "snappy (default), zstd, gzip, lz4 or none."),
+            note("rowGroupSize", "Rows per row group; default 1000000 (a row group also closes at 128 MiB)."),
+            note("maxFileSize", "Start a new file once one reaches this size, e.g. 512MB; default no limit."),
+            note("partition", "Static partition values in key order: {\"dt\": \"2024-01-01\"} writes under dt=2024-01-01/."),
+            note("partitionColumns", "Dynamic partitions: the reader's columns after `column`, by name (STRING) or {name, type}."),
+            note("timestampType", "int64-micros (default) or int96 (Hive before 3, Impala)."),
+            alt("hiveMetastoreUris", "\"thrift://metastore:9083\"", "Register the table's partitions in this Hive Metastore (comma-separated list)."),
+            alt("database", "\"default\"", "Hive database with hiveMetastoreUris; default default."),
+            alt("table", "\"orders\"", "Hive table; required with hiveMetastoreUris."),
+            alt("createTable", "true", "Create the Hive table (external, Parquet, LOCATION = path) if missing; default false."),
+        ]
+    }
 }
 
 impl ParquetWriter {

@@ -84,8 +84,22 @@ impl WriterPlugin for PostgresWriter {
             "postSql": [],
             "session": [],
             "createTable": false,
+            "batchSize": 65536,
+            "stagingMode": "none",
+            "reconnectTimeout": "60s",
             "connection": [{"jdbcUrl": "jdbc:postgresql://${pg_host}:5432/${pg_db}", "table": ["${pg_table}"]}]
         })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        let mut n = crate::sqltarget::sql_writer_notes();
+        n.extend([
+            note("writeMode", "insert (default) or update (upsert: INSERT ... ON CONFLICT (conflictColumns) DO UPDATE)."),
+            note("conflictColumns", "Key columns of update; default the table's primary key."),
+            note("batchSize", "Rows per COPY transaction; default 65536 (DataX templates carry 1024: a commit per 1,024 rows)."),
+        ]);
+        n
     }
 }
 
