@@ -141,6 +141,8 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
     let o = copy_with_dirty_file(&pg, t.path(), "dirty", cols);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "990");
+    // The summary's waits line says how long the writer spent isolating the bad rows.
+    assert_stderr_has(&o, "writer isolating dirty rows ");
     let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
     assert_eq!(dirty.lines().count(), 10);
     assert!(

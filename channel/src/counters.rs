@@ -16,6 +16,8 @@ pub struct Counters {
     writer_wait_ns: AtomicU64,
     throttle_wait_ns: AtomicU64,
     isolating: AtomicU64,
+    isolation_ns: AtomicU64,
+    isolating_since: std::sync::Mutex<Option<std::time::Instant>>,
     reader_blocked: AtomicBool,
     writer_starved: AtomicBool,
 }
@@ -43,6 +45,8 @@ pub struct CountersSnapshot {
     pub throttle_wait_ns: u64,
     /// Rows the writer is isolating right now (finding the bad rows of a rejected unit).
     pub isolating: u64,
+    /// Nanoseconds the writer spent isolating bad rows (finished and ongoing).
+    pub isolation_ns: u64,
     /// The reader is waiting on a full channel right now.
     pub reader_blocked: bool,
     /// The writer is waiting on an empty channel right now.
@@ -67,6 +71,17 @@ impl Counters {
     /// Says how many rows the writer is isolating now (0: none).
     pub fn set_isolating(&self, rows: u64) {
         self.isolating.store(rows, Ordering::Relaxed);
+        if let Ok(mut since) = self.isolating_since.lock() {
+            match (rows, *since) {
+                (0, Some(t)) => {
+                    self.isolation_ns
+                        .fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
+                    *since = None;
+                }
+                (1.., None) => *since = Some(std::time::Instant::now()),
+                _ => {}
+            }
+        }
     }
     /// Advances the progress through the task's known input size.
     pub fn add_input_done(&self, units: u64) {
@@ -101,6 +116,13 @@ impl Counters {
             writer_wait_ns: self.writer_wait_ns.load(Ordering::Relaxed),
             throttle_wait_ns: self.throttle_wait_ns.load(Ordering::Relaxed),
             isolating: self.isolating.load(Ordering::Relaxed),
+            isolation_ns: self.isolation_ns.load(Ordering::Relaxed)
+                + self
+                    .isolating_since
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.map(|t| nanos(t.elapsed())))
+                    .unwrap_or(0),
             reader_blocked: self.reader_blocked.load(Ordering::Relaxed),
             writer_starved: self.writer_starved.load(Ordering::Relaxed),
         }
@@ -113,6 +135,7 @@ impl std::ops::AddAssign for CountersSnapshot {
         self.bytes_read += o.bytes_read;
         self.records_written += o.records_written;
         self.bytes_written += o.bytes_written;
+        self.isolation_ns += o.isolation_ns;
         self.dirty += o.dirty;
         self.input_done += o.input_done;
         self.reader_wait_ns += o.reader_wait_ns;
@@ -126,4 +149,25 @@ impl std::ops::AddAssign for CountersSnapshot {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolation_time_adds_up_finished_and_ongoing_spans() {
+        let c = Counters::default();
+        c.set_isolating(5);
+        c.set_isolating(3); // still the same span
+        std::thread::sleep(Duration::from_millis(20));
+        c.set_isolating(0);
+        let done = c.snapshot().isolation_ns;
+        assert!(done >= 20_000_000, "{done}");
+        c.set_isolating(0); // no span open: nothing added
+        assert_eq!(c.snapshot().isolation_ns, done);
+        c.set_isolating(1);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(c.snapshot().isolation_ns >= done + 5_000_000);
+    }
 }

@@ -167,6 +167,8 @@ pub struct Report {
     pub writer_wait_seconds: f64,
     /// Total seconds readers waited on the throttle.
     pub throttle_wait_seconds: f64,
+    /// Total seconds writers spent isolating the bad rows of rejected units.
+    pub isolation_seconds: f64,
     /// Per task.
     pub task_reports: Vec<TaskReport>,
 }
@@ -213,20 +215,29 @@ impl Report {
             reader_wait_seconds: 0.0,
             writer_wait_seconds: 0.0,
             throttle_wait_seconds: 0.0,
+            isolation_seconds: 0.0,
             task_reports: Vec::new(),
         }
     }
 
     /// Which side limited throughput, from the wait times.
-    pub fn bottleneck(&self) -> &'static str {
+    pub fn bottleneck(&self) -> String {
         if self.throttle_wait_seconds > self.reader_wait_seconds.max(self.writer_wait_seconds) {
-            "the speed limit (job.setting.speed)"
+            "the speed limit (job.setting.speed)".into()
         } else if self.reader_wait_seconds > self.writer_wait_seconds * 2.0 {
-            "the writer (readers waited on full channels)"
+            if self.isolation_seconds > 0.0 {
+                format!(
+                    "the writer (readers waited on full channels; it spent {:.2}s isolating \
+                     dirty rows)",
+                    self.isolation_seconds
+                )
+            } else {
+                "the writer (readers waited on full channels)".into()
+            }
         } else if self.writer_wait_seconds > self.reader_wait_seconds * 2.0 {
-            "the reader (writers waited on empty channels)"
+            "the reader (writers waited on empty channels)".into()
         } else {
-            "balanced"
+            "balanced".into()
         }
     }
 
@@ -283,10 +294,15 @@ impl Report {
             self.channels, self.channels_source, self.tasks, self.retries
         ));
         s.push_str(&format!(
-            "  waits     reader on full channel {:.2}s  writer on empty channel {:.2}s  throttle {:.2}s  -> bottleneck: {}\n",
+            "  waits     reader on full channel {:.2}s  writer on empty channel {:.2}s  throttle {:.2}s{}  -> bottleneck: {}\n",
             self.reader_wait_seconds,
             self.writer_wait_seconds,
             self.throttle_wait_seconds,
+            if self.isolation_seconds > 0.0 {
+                format!("  writer isolating dirty rows {:.2}s", self.isolation_seconds)
+            } else {
+                String::new()
+            },
             self.bottleneck()
         ));
         if let Some(f) = &self.dirty_file {

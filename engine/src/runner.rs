@@ -493,6 +493,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
     rep.reader_wait_seconds = t.reader_wait_ns as f64 / 1e9;
     rep.writer_wait_seconds = t.writer_wait_ns as f64 / 1e9;
     rep.throttle_wait_seconds = t.throttle_wait_ns as f64 / 1e9;
+    rep.isolation_seconds = t.isolation_ns as f64 / 1e9;
     rep
 }
 
