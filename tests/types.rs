@@ -350,7 +350,15 @@ const PG_COLS: &[Col] = &[
         &[r#"'{"b": 1, "a": [1.5, null, "x"]}'"#],
     ),
     col("ip", "inet", "STRING", Text, &["'192.168.0.1/24'", "'::1'"]),
+    col("ci", "cidr", "STRING", Text, &["'10.0.0.0/8'"]),
     col("mac", "macaddr", "STRING", Text, &["'08:00:2b:01:02:03'"]),
+    col(
+        "mo",
+        "money",
+        "STRING",
+        Text,
+        &["'-92233720368547758.08'", "'1234.5'"],
+    ),
     col("rg", "int4range", "STRING", Text, &["'[1,10)'"]),
     col(
         "ta",

@@ -153,7 +153,7 @@ pub fn source_type(t: &Type, typmod: i32) -> Option<String> {
             }
             format!("decimal({p},{s})")
         }
-        Type::NUMERIC => "decimal".into(),
+        Type::NUMERIC | Type::MONEY => "decimal".into(),
         Type::JSON | Type::JSONB => "json".into(),
         Type::INTERVAL => "interval".into(),
         Type::UUID => "uuid".into(),

@@ -456,7 +456,13 @@ fn plan_columns(
                     precision: 0,
                     elem: None,
                 });
-                select.push(format!("{q}::text"));
+                // money's text carries the locale's currency sign and separators
+                // ($1,234.50): its numeric value is what a target can hold.
+                if *c.type_() == datasync_db::postgres::tokio_postgres::types::Type::MONEY {
+                    select.push(format!("{q}::numeric::text"));
+                } else {
+                    select.push(format!("{q}::text"));
+                }
             }
         }
     }
