@@ -344,6 +344,31 @@ fn plugins_lists_names_and_aliases() {
     }
 }
 
+/// The plugin names `datasync plugins` lists under `section` (`readers:` or `writers:`).
+fn plugin_names(dir: &Path, section: &str) -> Vec<String> {
+    let o = run_in(dir, &["plugins"]);
+    String::from_utf8_lossy(&o.stdout)
+        .split(section)
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+/// `datasync check JOB -p k=v...` in `dir`.
+fn check_with(dir: &Path, job: &Path, params: &[String]) -> std::process::Output {
+    let mut args = vec!["check".to_string(), job.display().to_string()];
+    for p in params {
+        args.push("-p".into());
+        args.push(p.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(dir, &args)
+}
+
 /// Sample values for every placeholder the templates and shipped jobs use.
 fn sample_params(dir: &Path) -> Vec<String> {
     let input = dir.join("sample.csv");
@@ -377,21 +402,12 @@ fn sample_params(dir: &Path) -> Vec<String> {
 #[test]
 fn every_template_pair_passes_check_once_filled() {
     let t = tempfile::tempdir().unwrap();
-    let o = run_in(t.path(), &["plugins"]);
-    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
-    let names = |section: &str| -> Vec<String> {
-        listing
-            .split(section)
-            .nth(1)
-            .unwrap()
-            .lines()
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .map(|l| l.split_whitespace().next().unwrap().to_string())
-            .collect()
-    };
+    let names = |section: &str| plugin_names(t.path(), section);
     let (readers, writers) = (names("readers:"), names("writers:"));
-    assert!(readers.len() >= 2 && writers.len() >= 2, "{listing}");
+    assert!(
+        readers.len() >= 2 && writers.len() >= 2,
+        "{readers:?} {writers:?}"
+    );
     let params = sample_params(t.path());
     for r in &readers {
         for w in &writers {
@@ -402,13 +418,7 @@ fn every_template_pair_passes_check_once_filled() {
                 &format!("tpl_{r}_{w}"),
                 &String::from_utf8_lossy(&o.stdout),
             );
-            let mut args = vec!["check".to_string(), job.display().to_string()];
-            for p in &params {
-                args.push("-p".into());
-                args.push(p.clone());
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let o = run_in(t.path(), &args);
+            let o = check_with(t.path(), &job, &params);
             assert_eq!(code(&o), 0, "template {r} -> {w}: {}", stderr(&o));
         }
     }
@@ -430,19 +440,7 @@ const IGNORED_KEYS: &[(&str, &str)] = &[
 #[test]
 fn templates_show_every_parameter_with_a_comment() {
     let t = tempfile::tempdir().unwrap();
-    let o = run_in(t.path(), &["plugins"]);
-    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
-    let names = |section: &str| -> Vec<String> {
-        listing
-            .split(section)
-            .nth(1)
-            .unwrap()
-            .lines()
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .map(|l| l.split_whitespace().next().unwrap().to_string())
-            .collect()
-    };
+    let names = |section: &str| plugin_names(t.path(), section);
     let params = sample_params(t.path());
     let mut cases: Vec<(&str, String, [String; 2])> = Vec::new();
     for r in names("readers:") {
@@ -505,14 +503,7 @@ fn templates_show_every_parameter_with_a_comment() {
         let unknown = format!("{member_pad}\"zzzz\": 1,");
         with_unknown.insert(start + 1, &unknown);
         let job = write_job(t.path(), "tplkeys", &with_unknown.join("\n"));
-        let mut args = vec!["check".to_string(), job.display().to_string()];
-        for p in &params {
-            args.push("-p".into());
-            args.push(p.clone());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run_in(t.path(), &args);
-        let err = stderr(&o);
+        let err = stderr(&check_with(t.path(), &job, &params));
         let allowed = err
             .split("unknown key (allowed: ")
             .nth(1)
@@ -544,13 +535,7 @@ fn shipped_jobs_pass_check() {
             continue;
         }
         n += 1;
-        let mut args = vec!["check".to_string(), p.display().to_string()];
-        for v in &params {
-            args.push("-p".into());
-            args.push(v.clone());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run_in(t.path(), &args);
+        let o = check_with(t.path(), &p, &params);
         assert_eq!(code(&o), 0, "{}: {}", p.display(), stderr(&o));
     }
     assert!(n >= 1, "no job templates found in {}", jobs.display());

@@ -1012,54 +1012,52 @@ fn type_fidelity_matrix() {
     };
     let scrub = [my.name.as_str(), pg.name.as_str()];
 
-    // MySQL source.
-    let ddl: Vec<String> = MYSQL_COLS
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ddl))
-        .collect();
-    my.exec(&format!(
-        "SET time_zone = '+00:00'; SET sql_mode = 'STRICT_ALL_TABLES';
-         CREATE TABLE src (id BIGINT PRIMARY KEY, {}) DEFAULT CHARSET = utf8mb4; {}",
-        ddl.join(", "),
-        inserts("src", MYSQL_COLS)
-    ));
-    let names: Vec<&str> = MYSQL_COLS.iter().map(|c| c.name).collect();
-    let my_source = mysql_read(&my, "src", &names).rows;
-    let my_reader = format!(
-        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["*"],
-            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        mysql_server().login(),
-        my.url()
+    // Each source: its table (one row per edge value), rendered by its own client, and the
+    // matrix of its copies to every writer.
+    type Create<'a> = &'a dyn Fn(&str, &str);
+    type Read<'a> = &'a dyn Fn(&[&str]) -> Readback;
+    let source = |system: &str, cols: &[Col], create: Create, read: Read, reader: String| {
+        let ddl: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ddl))
+            .collect();
+        create(&ddl.join(", "), &inserts("src", cols));
+        let names: Vec<&str> = cols.iter().map(|c| c.name).collect();
+        let rows = read(&names).rows;
+        matrix_for(system, cols, &reader, &rows, &targets, &scrub)
+    };
+    let mysql_doc = source(
+        "mysql",
+        MYSQL_COLS,
+        &|ddl, rows| {
+            my.exec(&format!(
+                "SET time_zone = '+00:00'; SET sql_mode = 'STRICT_ALL_TABLES';
+                 CREATE TABLE src (id BIGINT PRIMARY KEY, {ddl}) DEFAULT CHARSET = utf8mb4; {rows}"
+            ))
+        },
+        &|names| mysql_read(&my, "src", names),
+        format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["*"],
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+            mysql_server().login(),
+            my.url()
+        ),
     );
-    let mysql_doc = matrix_for(
-        "mysql", MYSQL_COLS, &my_reader, &my_source, &targets, &scrub,
-    );
-
-    // PostgreSQL source.
-    let ddl: Vec<String> = PG_COLS
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ddl))
-        .collect();
-    pg.query(&format!(
-        "CREATE TABLE src (id bigint PRIMARY KEY, {}); {}",
-        ddl.join(", "),
-        inserts("src", PG_COLS)
-    ));
-    let names: Vec<&str> = PG_COLS.iter().map(|c| c.name).collect();
-    let pg_source = pg_read(&pg, "src", &names).rows;
-    let pg_reader = format!(
-        r#"{{"name": "postgresqlreader", "parameter": {{{}, "column": ["*"],
-            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        pg_server().login(),
-        pg.url()
-    );
-    let pg_doc = matrix_for(
+    let pg_doc = source(
         "postgresql",
         PG_COLS,
-        &pg_reader,
-        &pg_source,
-        &targets,
-        &scrub,
+        &|ddl, rows| {
+            pg.query(&format!(
+                "CREATE TABLE src (id bigint PRIMARY KEY, {ddl}); {rows}"
+            ));
+        },
+        &|names| pg_read(&pg, "src", names),
+        format!(
+            r#"{{"name": "postgresqlreader", "parameter": {{{}, "column": ["*"],
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+            pg_server().login(),
+            pg.url()
+        ),
     );
 
     let doc =

@@ -322,40 +322,11 @@ fn date_expectation(f: &Option<DateFormat>, time: bool) -> String {
     }
 }
 
-/// Parses a decimal exactly: no rounding, no exponent; more fraction digits than the scale are
-/// accepted only when they are zeros.
-fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let scale = scale as usize;
-    let (kept, dropped) = frac.split_at(frac.len().min(scale));
-    if dropped.bytes().any(|b| b != b'0') {
-        return None;
-    }
-    let mut v: i128 = 0;
-    let int = int.trim_start_matches('0');
-    if int.len() + scale > precision as usize {
-        return None;
-    }
-    for b in int.bytes().chain(kept.bytes()) {
-        v = v * 10 + i128::from(b - b'0');
-    }
-    v *= 10i128.pow((scale - kept.len()) as u32);
-    Some(if neg { -v } else { v })
-}
-
-/// A decimal of 39 to 76 digits: the same rules as [`parse_decimal`], the scaled integer built
-/// as digits and read into an i256.
-pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256> {
+/// The parts of a plain decimal text checked against `precision` and `scale`: the sign, the
+/// integer digits without leading zeros, the fraction digits kept (at most `scale`; the ones
+/// beyond must be zeros) and how many zeros pad them to the scale. None: not a plain decimal
+/// (no exponent), or it does not fit without rounding.
+fn decimal_parts(s: &str, precision: u8, scale: i8) -> Option<(bool, &str, &str, usize)> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -376,13 +347,32 @@ pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256
     if int.len() + scale > precision as usize {
         return None;
     }
-    let mut digits = String::with_capacity(int.len() + scale + 1);
+    Some((neg, int, kept, scale - kept.len()))
+}
+
+/// Parses a decimal exactly: no rounding, no exponent; more fraction digits than the scale are
+/// accepted only when they are zeros.
+fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
+    let (neg, int, kept, pad) = decimal_parts(s, precision, scale)?;
+    let mut v: i128 = 0;
+    for b in int.bytes().chain(kept.bytes()) {
+        v = v * 10 + i128::from(b - b'0');
+    }
+    v *= 10i128.pow(pad as u32);
+    Some(if neg { -v } else { v })
+}
+
+/// A decimal of 39 to 76 digits: the same rules as [`parse_decimal`], the scaled integer built
+/// as digits and read into an i256.
+pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256> {
+    let (neg, int, kept, pad) = decimal_parts(s, precision, scale)?;
+    let mut digits = String::with_capacity(int.len() + kept.len() + pad + 1);
     if neg {
         digits.push('-');
     }
     digits.push_str(int);
     digits.push_str(kept);
-    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
+    digits.extend(std::iter::repeat_n('0', pad));
     if digits.trim_start_matches('-').is_empty() {
         return Some(i256::ZERO);
     }

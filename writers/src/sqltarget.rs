@@ -96,6 +96,24 @@ pub fn sql_targets<'a>(
     Ok(out)
 }
 
+/// The writer of `targets`: for one table the writer `build` makes; for several (a sharded
+/// write) the first table's writer with every table's writer as its shards (`with_shards`).
+pub(crate) fn build_shards<W: Clone>(
+    targets: &[SqlTarget<'_>],
+    build: impl Fn(&SqlWriterConnection, &str, &str) -> Result<W, ConfigError>,
+    with_shards: impl FnOnce(W, Vec<W>) -> W,
+) -> Result<W, ConfigError> {
+    let mut shards = targets
+        .iter()
+        .map(|(c, table, url_at)| build(c, table, url_at))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if shards.len() == 1 {
+        shards.remove(0)
+    } else {
+        with_shards(shards[0].clone(), shards)
+    })
+}
+
 /// A sharded write pairs target table i with reader task i (as DataX does), so the reader must
 /// make exactly one task per target table.
 pub(crate) fn shard_count_ok<W>(

@@ -4,7 +4,7 @@
 use super::config::{MysqlWriteMode, MysqlWriterConfig, OceanBaseKeys, OCEANBASE_IGNORED};
 use super::task::MysqlTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{sql_targets, SqlWriterParams};
+use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
@@ -63,9 +63,9 @@ impl WriterPlugin for MysqlWriter {
             ));
         }
         let cfg = Arc::new(cfg);
-        let mut shards = targets
-            .iter()
-            .map(|(c, table, url_at)| {
+        build_shards(
+            &targets,
+            |c, table, url_at| {
                 let conn = MysqlConnConfig::new(
                     &c.jdbc_url,
                     &sql.username,
@@ -76,21 +76,17 @@ impl WriterPlugin for MysqlWriter {
                 Ok(MysqlWriter {
                     cfg: cfg.clone(),
                     conn: Arc::new(conn),
-                    table: table.clone(),
+                    table: table.to_string(),
                     created: Default::default(),
                     spec: Arc::new(TargetSpec::new(table, Dialect::MySql, sql.clone())),
                     shards: Default::default(),
                 })
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok(if shards.len() == 1 {
-            shards.remove(0)
-        } else {
-            MysqlWriter {
-                shards: Arc::new(shards.clone()),
-                ..shards.remove(0)
-            }
-        })
+            },
+            |first, shards| MysqlWriter {
+                shards: Arc::new(shards),
+                ..first
+            },
+        )
     }
 
     fn template() -> Value {

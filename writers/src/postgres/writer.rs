@@ -4,7 +4,7 @@
 use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{sql_targets, SqlWriterParams};
+use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
@@ -43,9 +43,9 @@ impl WriterPlugin for PostgresWriter {
         }
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
         let cfg = Arc::new(cfg);
-        let mut shards = targets
-            .iter()
-            .map(|(c, table, url_at)| {
+        build_shards(
+            &targets,
+            |c, table, url_at| {
                 let conn = PostgresConnConfig::new(
                     &c.jdbc_url,
                     &sql.username,
@@ -56,21 +56,17 @@ impl WriterPlugin for PostgresWriter {
                 Ok(PostgresWriter {
                     cfg: cfg.clone(),
                     conn: Arc::new(conn),
-                    table: table.clone(),
+                    table: table.to_string(),
                     created: Default::default(),
                     spec: Arc::new(TargetSpec::new(table, Dialect::Postgres, sql.clone())),
                     shards: Default::default(),
                 })
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok(if shards.len() == 1 {
-            shards.remove(0)
-        } else {
-            PostgresWriter {
-                shards: Arc::new(shards.clone()),
-                ..shards.remove(0)
-            }
-        })
+            },
+            |first, shards| PostgresWriter {
+                shards: Arc::new(shards),
+                ..first
+            },
+        )
     }
 
     fn template() -> Value {
