@@ -214,6 +214,20 @@ mod tests {
     }
 }
 
+/// `datasync template`'s parameters of a SQL reader: placeholders named `<prefix>_user`, ...
+pub(crate) fn sql_reader_template(prefix: &str, url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "username": format!("${{{prefix}_user}}"),
+        "password": format!("${{{prefix}_password}}"),
+        "column": ["id", "name", "amount", "created"],
+        "splitPk": "id",
+        "where": "",
+        "session": [],
+        "fetchSize": 1024,
+        "connection": [{"jdbcUrl": [url], "table": [format!("${{{prefix}_table}}")]}]
+    })
+}
+
 /// `datasync template` comments of the SQL readers' parameters.
 pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote> {
     use datasync_engine::template::{alt, note};

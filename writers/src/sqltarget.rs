@@ -486,6 +486,36 @@ mod tests {
     }
 }
 
+/// `datasync template`'s parameters of a SQL writer (placeholders named `<prefix>_user`, ...),
+/// with the writer's own (`extra`, an object) after the login and columns.
+pub(crate) fn sql_writer_template(
+    prefix: &str,
+    url: &str,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut t = serde_json::json!({
+        "username": format!("${{{prefix}_user}}"),
+        "password": format!("${{{prefix}_password}}"),
+        "column": ["id", "name", "amount", "created"],
+    });
+    let tail = serde_json::json!({
+        "preSql": [],
+        "postSql": [],
+        "session": [],
+        "createTable": false,
+        "stagingMode": "none",
+        "reconnectTimeout": "60s",
+        "connection": [{"jdbcUrl": url, "table": [format!("${{{prefix}_table}}")]}]
+    });
+    if let (Some(o), serde_json::Value::Object(e), serde_json::Value::Object(tail)) =
+        (t.as_object_mut(), extra, tail)
+    {
+        o.extend(e);
+        o.extend(tail);
+    }
+    t
+}
+
 /// `datasync template` comments of the parameters every SQL writer shares.
 pub(crate) fn sql_writer_notes() -> Vec<datasync_engine::template::TemplateNote> {
     use datasync_engine::template::note;

@@ -18,7 +18,7 @@ use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
     TaskContext,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The MySQL reader.
@@ -71,16 +71,10 @@ impl ReaderPlugin for MysqlReader {
     }
 
     fn template() -> Value {
-        json!({
-            "username": "${mysql_user}",
-            "password": "${mysql_password}",
-            "column": ["id", "name", "amount", "created"],
-            "splitPk": "id",
-            "where": "",
-            "session": [],
-            "fetchSize": 1024,
-            "connection": [{"jdbcUrl": ["jdbc:mysql://${mysql_host}:3306/${mysql_db}"], "table": ["${mysql_table}"]}]
-        })
+        crate::sqlconfig::sql_reader_template(
+            "mysql",
+            "jdbc:mysql://${mysql_host}:3306/${mysql_db}",
+        )
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

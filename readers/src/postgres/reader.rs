@@ -17,7 +17,7 @@ use datasync_engine::{
     TaskContext,
 };
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The PostgreSQL reader.
@@ -44,16 +44,7 @@ impl ReaderPlugin for PostgresReader {
     }
 
     fn template() -> Value {
-        json!({
-            "username": "${pg_user}",
-            "password": "${pg_password}",
-            "column": ["id", "name", "amount", "created"],
-            "splitPk": "id",
-            "where": "",
-            "session": [],
-            "fetchSize": 1024,
-            "connection": [{"jdbcUrl": ["jdbc:postgresql://${pg_host}:5432/${pg_db}"], "table": ["${pg_table}"]}]
-        })
+        crate::sqlconfig::sql_reader_template("pg", "jdbc:postgresql://${pg_host}:5432/${pg_db}")
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

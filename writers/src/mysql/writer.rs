@@ -90,21 +90,11 @@ impl WriterPlugin for MysqlWriter {
     }
 
     fn template() -> Value {
-        json!({
-            "username": "${mysql_user}",
-            "password": "${mysql_password}",
-            "column": ["id", "name", "amount", "created"],
-            "writeMode": "insert",
-            "preSql": [],
-            "postSql": [],
-            "batchSize": 1024,
-            "session": [],
-            "createTable": false,
-            "emptyAsNull": false,
-            "stagingMode": "none",
-            "reconnectTimeout": "60s",
-            "connection": [{"jdbcUrl": "jdbc:mysql://${mysql_host}:3306/${mysql_db}", "table": ["${mysql_table}"]}]
-        })
+        crate::sqltarget::sql_writer_template(
+            "mysql",
+            "jdbc:mysql://${mysql_host}:3306/${mysql_db}",
+            json!({"writeMode": "insert", "batchSize": 1024, "emptyAsNull": false}),
+        )
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

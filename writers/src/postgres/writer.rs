@@ -70,21 +70,11 @@ impl WriterPlugin for PostgresWriter {
     }
 
     fn template() -> Value {
-        json!({
-            "username": "${pg_user}",
-            "password": "${pg_password}",
-            "column": ["id", "name", "amount", "created"],
-            "writeMode": "insert",
-            "conflictColumns": [],
-            "preSql": [],
-            "postSql": [],
-            "session": [],
-            "createTable": false,
-            "batchSize": 65536,
-            "stagingMode": "none",
-            "reconnectTimeout": "60s",
-            "connection": [{"jdbcUrl": "jdbc:postgresql://${pg_host}:5432/${pg_db}", "table": ["${pg_table}"]}]
-        })
+        crate::sqltarget::sql_writer_template(
+            "pg",
+            "jdbc:postgresql://${pg_host}:5432/${pg_db}",
+            json!({"writeMode": "insert", "conflictColumns": [], "batchSize": 65536}),
+        )
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
