@@ -930,6 +930,40 @@ fn table_ranges_over_many_connections_read_every_shard_once() {
     );
 }
 
+/// `column: ["*"]` writes by name when the reader's names are the target's columns (in any
+/// order), and by position, with a warning, when they are not (as DataX does).
+#[test]
+fn star_columns_go_by_name_when_the_names_match() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, a VARCHAR(8), b VARCHAR(8));
+         INSERT INTO src VALUES (1, 'A', 'B');
+         CREATE TABLE dst (id INT PRIMARY KEY, b VARCHAR(8), a VARCHAR(8));
+         CREATE TABLE pos (k INT PRIMARY KEY, x VARCHAR(8), y VARCHAR(8))",
+    );
+    let (o, _t) = run_job(
+        "star",
+        &job(
+            "{}",
+            &reader(&db, r#""column": ["id", "a", "b"],"#),
+            &writer(&db, "dst", r#""column": ["*"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT id, a, b FROM dst"), "1\tA\tB");
+    let (o, _t) = run_job(
+        "starpos",
+        &job(
+            "{}",
+            &reader(&db, r#""column": ["id", "a", "b"],"#),
+            &writer(&db, "pos", r#""column": ["*"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "rows are written by position");
+    assert_eq!(db.query("SELECT k, x, y FROM pos"), "1\tA\tB");
+}
+
 /// A sharded write as DataX does it: the writer names target tables by list and range over
 /// several connections, and writer task i writes table i, paired with reader task i (one per
 /// source table, no splitPk). MySQL and PostgreSQL targets; a reader that makes another number

@@ -170,6 +170,7 @@ const MYSQL_COLS: &[Col] = &[
             r#"'tab\tnl\ncomma,"q"'"#,
             "'😀 中文'",
             r"'nul\0byte'",
+            r"'trailing cr\r'",
             r"'back\\slash'",
         ],
     ),
@@ -274,6 +275,7 @@ const PG_COLS: &[Col] = &[
             "E'tab\\tnl\\ncomma,\"q\"'",
             "'😀 中文'",
             "E'back\\\\slash'",
+            "E'trailing cr\\r'",
         ],
     ),
     col("tx", "text", "STRING", Text, &["'\\N'"]),
@@ -881,6 +883,7 @@ fn md(s: &str) -> String {
         .replace('\\', "\\\\")
         .replace('\n', "\\n")
         .replace('\t', "\\t")
+        .replace('\r', "\\r")
         .replace('\0', "\\0")
         .replace('|', "\\|")
         .replace('`', "'");

@@ -93,6 +93,20 @@ pub fn sql_targets<'a>(
             "list the target columns, or [\"*\"]",
         ));
     }
+    // A table twice in a sharded write would get two tasks' rows, preSql twice and, staged,
+    // one publish replacing the other.
+    let mut seen = std::collections::HashSet::new();
+    for (c, t, _) in &out {
+        if !seen.insert((c.jdbc_url.clone(), t.clone())) {
+            return Err(ConfigError::new(
+                at,
+                format!(
+                    "target table {t} is listed twice: a sharded write names each table once \
+                     (writer task i writes table i)"
+                ),
+            ));
+        }
+    }
     Ok(out)
 }
 
@@ -455,6 +469,25 @@ mod tests {
         assert_eq!(e.path, "w.connection");
         let e = sql_targets(&one, &[], "w").unwrap_err();
         assert_eq!(e.path, "w.column");
+        let e = sql_targets(&[conn(&["d_x,d_x"])], &cols, "w").unwrap_err();
+        assert!(e.message.contains("d_x is listed twice"), "{e}");
+        // The same name on two databases is two tables.
+        assert_eq!(
+            sql_targets(
+                &[
+                    conn(&["t"]),
+                    SqlWriterConnection {
+                        jdbc_url: vec!["jdbc:mysql://h/e".into()],
+                        table: vec!["t".into()]
+                    }
+                ],
+                &cols,
+                "w"
+            )
+            .unwrap()
+            .len(),
+            2
+        );
         let e = shard_count_ok(&[1, 2], 3, |_| "t").unwrap_err();
         assert!(e.to_string().contains("2 target tables"), "{e}");
         assert!(shard_count_ok(&[1, 2], 2, |_| "t").is_ok());

@@ -169,6 +169,8 @@ impl<'a> RowLiterals<'a> {
                                 b'\\' => out.extend_from_slice(b"\\\\"),
                                 b'\t' => out.extend_from_slice(b"\\t"),
                                 b'\n' => out.extend_from_slice(b"\\n"),
+                                // PostgreSQL's COPY takes a raw CR for a line end.
+                                b'\r' => out.extend_from_slice(b"\\r"),
                                 0 => out.extend_from_slice(b"\\0"),
                                 _ => out.push(b),
                             }
@@ -386,7 +388,7 @@ mod tests {
             ),
             (
                 "s",
-                Arc::new(StringArray::from(vec![Some("a\tb\nc\\d"), Some("")])) as ArrayRef,
+                Arc::new(StringArray::from(vec![Some("a\tb\nc\\d\r"), Some("")])) as ArrayRef,
             ),
         ])
         .unwrap();
@@ -397,7 +399,7 @@ mod tests {
         l.write_line(1, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "1\ta\\tb\\nc\\\\d\n\\N\t\n"
+            "1\ta\\tb\\nc\\\\d\\r\n\\N\t\n"
         );
         assert!(!RowLiterals::new(&batch(), true, false)
             .unwrap()

@@ -84,14 +84,17 @@ impl MysqlTask {
     }
 
     /// Per column of `names`: whether the target column holds whole numbers only (an integer
-    /// type, into which MySQL rounds `3.7` without a warning).
+    /// type, into which MySQL rounds `3.7` without a warning). With `column: ["*"]`, also
+    /// decides how rows map: by name when every name the reader gives is a target column,
+    /// else by position as DataX writes them (with a warning).
     pub(super) async fn whole_number_columns(
-        &self,
+        &mut self,
         s: &mut Session,
         names: &[String],
     ) -> Result<Vec<bool>, PluginError> {
         let q = format!(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE {}",
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE {} \
+             ORDER BY ORDINAL_POSITION",
             datasync_db::mysql::information_schema_filter(&self.writer.table)
         );
         let rows: Vec<(String, String)> = s
@@ -99,19 +102,35 @@ impl MysqlTask {
             .query(q.as_str())
             .await
             .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
-        let whole: std::collections::HashSet<String> = rows
-            .into_iter()
-            .filter(|(_, t)| {
-                matches!(
-                    t.to_ascii_lowercase().as_str(),
-                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
-                )
-            })
-            .map(|(c, _)| c.to_lowercase())
+        let is_whole = |t: &str| {
+            matches!(
+                t.to_ascii_lowercase().as_str(),
+                "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+            )
+        };
+        let key = |n: &str| unquote_ident(n.trim()).to_lowercase();
+        let by_name: std::collections::HashMap<String, bool> = rows
+            .iter()
+            .map(|(c, t)| (c.to_lowercase(), is_whole(t)))
             .collect();
+        self.positional = self.writer.spec.params.column == ["*"]
+            && !names.iter().all(|n| by_name.contains_key(&key(n)));
+        if self.positional {
+            tracing::warn!(
+                "{}: column [\"*\"]: the reader's columns ({}) are not all columns of the \
+                 target, so rows are written by position into its first {} columns, as DataX \
+                 does; list the target columns to write by name",
+                self.writer.table,
+                names.join(", "),
+                names.len()
+            );
+            return Ok((0..names.len())
+                .map(|i| rows.get(i).is_some_and(|(_, t)| is_whole(t)))
+                .collect());
+        }
         Ok(names
             .iter()
-            .map(|n| whole.contains(&unquote_ident(n.trim()).to_lowercase()))
+            .map(|n| by_name.get(&key(n)).copied().unwrap_or(false))
             .collect())
     }
 }

@@ -25,6 +25,9 @@ pub(super) struct MysqlTask {
     pub(super) stage_ready: bool,
     /// Per incoming column: its target column holds whole numbers only.
     pub(super) whole: Vec<bool>,
+    /// `column: ["*"]` and the reader's names are not all the target's: rows go by position
+    /// (as DataX writes them), not by name.
+    pub(super) positional: bool,
 }
 
 /// A connection with what statement building needs to know about its session.
@@ -36,9 +39,9 @@ pub(super) struct Session {
 }
 
 impl MysqlTask {
-    /// ` (`a`, `b`)` for the target columns, or nothing for `["*"]`.
+    /// ` (`a`, `b`)` for the target columns, or nothing when rows go by position.
     pub(super) fn column_list(&self, names: &[String]) -> String {
-        if self.writer.spec.params.column == ["*"] {
+        if self.positional {
             return String::new();
         }
         let quoted: Vec<String> = names

@@ -131,6 +131,7 @@ impl SqlWriterSteps for MysqlWriter {
             table: self.table.clone(),
             stage_ready: false,
             whole: Vec::new(),
+            positional: false,
         })
     }
     fn idempotent(&self) -> bool {
