@@ -267,6 +267,70 @@ fn bit_text(bytes: &[u8], boolean: bool) -> String {
     }
 }
 
+impl MysqlTask {
+    /// The column list to select: the job's, with FLOAT columns read as `(c + 0e0)`. Over the
+    /// text protocol the server prints a FLOAT with 6 significant digits (16777216 arrives as
+    /// 16777200); as a DOUBLE it prints the float's exact value, which parses back to the same
+    /// float. Only for table reads whose column list matches the result one to one.
+    async fn exact_floats(
+        &self,
+        conn: &mut datasync_db::mysql::mysql_async::Conn,
+        url: &datasync_db::sql::JdbcUrl,
+    ) -> Result<(Vec<String>, Vec<usize>), PluginError> {
+        use datasync_db::mysql::mysql_async::consts::ColumnType;
+        let cfg = &self.reader.cfg;
+        if !matches!(self.split, SqlSplit::Table { .. }) {
+            return Ok((cfg.column.clone(), Vec::new()));
+        }
+        let sql = self.split.sql(
+            Dialect::MySql,
+            &cfg.column,
+            cfg.where_clause.as_deref(),
+            cfg.split_pk.as_deref(),
+        );
+        let cc = &self.reader.conns[self.split.conn()];
+        let stmt = conn
+            .prep(sql.as_str())
+            .await
+            .map_err(|e| cc.query_error(url, &sql, e))?;
+        let cols = stmt.columns().to_vec();
+        let _ = conn.close(stmt).await;
+        let floats: Vec<usize> = (0..cols.len())
+            .filter(|i| cols[*i].column_type() == ColumnType::MYSQL_TYPE_FLOAT)
+            .collect();
+        if floats.is_empty() {
+            return Ok((cfg.column.clone(), floats));
+        }
+        let star = cfg.column == ["*"];
+        if !star && cfg.column.len() != cols.len() {
+            tracing::warn!(
+                "{}: FLOAT columns are read as the server prints them (6 significant digits): \
+                 the column list does not match the result one to one",
+                self.split.describe()
+            );
+            return Ok((cfg.column.clone(), Vec::new()));
+        }
+        let list = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let name = quote_ident(Dialect::MySql, &c.name_str());
+                let expr = if star {
+                    name.clone()
+                } else {
+                    cfg.column[i].clone()
+                };
+                if c.column_type() == ColumnType::MYSQL_TYPE_FLOAT {
+                    format!("({expr} + 0e0) AS {name}")
+                } else {
+                    expr
+                }
+            })
+            .collect();
+        Ok((list, floats))
+    }
+}
+
 #[async_trait]
 impl ReaderTask for MysqlTask {
     fn describe(&self) -> String {
@@ -310,11 +374,14 @@ impl ReaderTask for MysqlTask {
                 .filter_map(|c| datasync_db::mysql::json_checked_column(c))
                 .collect();
         }
+        // FLOAT columns come as exact doubles, and are floats again in Arrow.
+        let (columns_sql, floats) = self.exact_floats(&mut conn, &url).await?;
+        catalog.floats = floats;
         loop {
             let keyed_sql = keyed_pk.and_then(|pk| {
                 self.split.keyed_sql(
                     Dialect::MySql,
-                    &cfg.column,
+                    &columns_sql,
                     cfg.where_clause.as_deref(),
                     pk,
                     after,
@@ -326,7 +393,7 @@ impl ReaderTask for MysqlTask {
             let sql = keyed_sql.map(|(sql, _)| sql).unwrap_or_else(|| {
                 self.split.sql(
                     Dialect::MySql,
-                    &cfg.column,
+                    &columns_sql,
                     cfg.where_clause.as_deref(),
                     cfg.split_pk.as_deref(),
                 )
@@ -419,6 +486,8 @@ impl ReaderTask for MysqlTask {
 struct Catalog {
     key: Vec<String>,
     json: Vec<String>,
+    /// Result positions of FLOAT columns selected as doubles (see `exact_floats`).
+    floats: Vec<usize>,
 }
 
 /// What a split's read builds up across reconnects: the column types and the batch builder.
@@ -439,8 +508,13 @@ impl ReadState {
         ctx: &TaskContext,
         catalog: &Catalog,
     ) -> Self {
-        let kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
+        let mut kinds: Vec<(arrow_schema::DataType, ColumnKind)> =
             columns.iter().map(arrow_type).collect();
+        for &i in &catalog.floats {
+            if let Some(k) = kinds.get_mut(i) {
+                k.0 = arrow_schema::DataType::Float32;
+            }
+        }
         let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
         tracing::debug!(
             "task {}: columns {}",
