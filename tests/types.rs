@@ -276,6 +276,22 @@ const PG_COLS: &[Col] = &[
             "'-0'",
         ],
     ),
+    // Narrowing into other Hive types (the Parquet column's type is the second one).
+    col(
+        "bd",
+        "bigint",
+        "DOUBLE",
+        Num,
+        &["9007199254740992", "9007199254740993"],
+    ),
+    col(
+        "dd",
+        "double precision",
+        "DECIMAL(38,10)",
+        F64,
+        &["16777217", "123.456", "1e20", "1e-11", "'NaN'"],
+    ),
+    col("df", "double precision", "FLOAT", F64, &["0.5", "16777217"]),
     col("b", "boolean", "BOOLEAN", Bool, &["true", "false"]),
     col("ch", "char(5)", "STRING", Text, &["'ab'"]),
     col(

@@ -136,6 +136,7 @@ pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<A
     };
     if let DataType::Float32 | DataType::Float64 = target.arrow {
         finite_stays_finite(src, &out, target, bad);
+        float_holds_number(src, &out, target, bad);
     }
     debug_assert_eq!(out.len(), src.len());
     Ok(out)
@@ -326,6 +327,84 @@ fn finite_stays_finite(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &
     }
 }
 
+/// A number as plain decimal text: floats in their shortest round-trip digits without an
+/// exponent (`1e20` is `100000000000000000000`), decimals and integers as written, text as it
+/// is; None for what is not a finite number.
+fn number_text(a: &ArrayRef, i: usize) -> Option<String> {
+    match a.data_type() {
+        DataType::Float32 => {
+            let v = a.as_primitive::<Float32Type>().value(i);
+            v.is_finite().then(|| format!("{v}"))
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>().value(i);
+            v.is_finite().then(|| format!("{v}"))
+        }
+        t if t.is_integer() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => {
+            let mut out = Vec::new();
+            ValueWriter::new(a).ok()?.write(i, &mut out, None).ok()?;
+            String::from_utf8(out).ok()
+        }
+        _ if is_text(a) => text_values(a).ok().map(|t| t.value(i).trim().to_string()),
+        _ => None,
+    }
+}
+
+/// A decimal number's canonical form (sign, significant digits, exponent), exponents allowed.
+fn canonical_number(s: &str) -> Option<(bool, String, i64)> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mant, exp) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let lead = digits.trim_start_matches('0');
+    if lead.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let sig = lead.trim_end_matches('0');
+    let exp = exp - frac.len() as i64 + (lead.len() - sig.len()) as i64;
+    Some((neg, sig.to_string(), exp))
+}
+
+/// Float and double targets: the float must hold the source's number, i.e. its shortest digits
+/// are the same number (9007199254740993 into DOUBLE, 2147483647 into FLOAT or a 30-digit
+/// decimal into DOUBLE would change, and are dirty; 0.1 into DOUBLE is 0.1). A float widened
+/// to a double keeps its value and is not checked.
+fn float_holds_number(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
+    if src.data_type() == out.data_type()
+        || (src.data_type() == &DataType::Float32 && out.data_type() == &DataType::Float64)
+    {
+        return;
+    }
+    for i in 0..src.len() {
+        if src.is_null(i) || out.is_null(i) {
+            continue;
+        }
+        let (Some(a), Some(b)) = (number_text(src, i), number_text(out, i)) else {
+            continue;
+        };
+        if canonical_number(&a) != canonical_number(&b) {
+            bad.mark(i, || {
+                format!(
+                    "{} would become {b} in {}: the float cannot hold the number exactly",
+                    show(src, i),
+                    target.name
+                )
+            });
+        }
+    }
+}
+
 /// Rescales `v` from scale `from` to scale `to`; `None` if digits would be lost or it overflows.
 fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
     if to >= from {
@@ -383,6 +462,18 @@ fn to_decimal(
     // go through their exact text too (Arrow's cast would round away extra scale digits).
     let texts = if is_text(src) || matches!(src.data_type(), DataType::Decimal256(..)) {
         Some(text_values(src)?)
+    } else if matches!(src.data_type(), DataType::Float32 | DataType::Float64) {
+        // A float's own shortest digits, never its binary expansion (16777217.0 is not
+        // 16777216.999999999339134976) nor a rounding to the scale.
+        let t: arrow_array::StringArray = (0..src.len())
+            .map(|i| {
+                src.is_valid(i).then(|| match src.data_type() {
+                    DataType::Float32 => format!("{}", src.as_primitive::<Float32Type>().value(i)),
+                    _ => format!("{}", src.as_primitive::<Float64Type>().value(i)),
+                })
+            })
+            .collect();
+        Some(t)
     } else {
         None
     };
