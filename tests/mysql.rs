@@ -964,6 +964,48 @@ fn star_columns_go_by_name_when_the_names_match() {
     assert_eq!(db.query("SELECT k, x, y FROM pos"), "1\tA\tB");
 }
 
+/// Into narrower columns, values MySQL would change without an error or a warning (a
+/// fraction of a second past DATETIME's precision, a time of day into DATE, a number a FLOAT
+/// or DOUBLE cannot hold) are dirty records; values that fit land unchanged.
+#[test]
+fn narrower_target_columns_never_change_a_value_silently() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, ts DATETIME(6), d DATETIME(6), f DOUBLE, b BIGINT);
+         INSERT INTO src VALUES (1, '2024-12-31 23:59:59', '2024-01-01 00:00:00', 0.5, 9007199254740992),
+           (2, '2024-12-31 23:59:59.9', NULL, NULL, NULL), (3, NULL, '2024-01-01 12:00:00', NULL, NULL),
+           (4, NULL, NULL, 16777217, NULL), (5, NULL, NULL, NULL, 9007199254740993);
+         CREATE TABLE dst (id INT PRIMARY KEY, ts DATETIME, d DATE, f FLOAT, b DOUBLE)",
+    );
+    let cols = r#""column": ["id", "ts", "d", "f", "b"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "narrow",
+        &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
+    );
+    let o = run_file(t.path(), &p, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        db.query("SELECT id, ts, d, f, b FROM dst"),
+        "1\t2024-12-31 23:59:59\t2024-01-01\t0.5\t9.007199254740992e15"
+    );
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    for (id, why) in [
+        ("2", "fractional second"),
+        ("3", "time of day"),
+        ("4", "in real"),
+        ("5", "in double precision"),
+    ] {
+        assert!(
+            dirty
+                .lines()
+                .any(|l| l.contains(&format!("[\"{id}\"")) && l.contains(why)),
+            "row {id} ({why}) in {dirty}"
+        );
+    }
+}
+
 /// A sharded write as DataX does it: the writer names target tables by list and range over
 /// several connections, and writer task i writes table i, paired with reader task i (one per
 /// source table, no splitPk). MySQL and PostgreSQL targets; a reader that makes another number

@@ -922,3 +922,49 @@ fn batch_size_is_rows_per_transaction() {
     assert_eq!(code(&o), 2);
     assert_stderr_has(&o, "batchSize: must be at least 1");
 }
+
+/// Into pre-created narrower columns, values PostgreSQL would change without an error (round a
+/// numeric to its scale or a timestamp/time to its precision, drop a time of day into a date,
+/// cut trailing spaces past a varchar length, round a number into real) are dirty records;
+/// values that fit land unchanged.
+#[test]
+fn narrower_target_columns_never_change_a_value_silently() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int, n numeric(20,4), ts timestamp(6), tm time(6), d timestamp(6), s text, b bigint);
+         INSERT INTO src VALUES
+           (1, 1.2000, '2024-12-31 23:59:59', '23:59:59', '2024-01-01 00:00:00', 'ab', 16777216),
+           (2, 1.2345, NULL, NULL, NULL, NULL, NULL),
+           (3, NULL, '2024-12-31 23:59:59.9', NULL, NULL, NULL, NULL),
+           (4, NULL, NULL, '23:59:59.9', NULL, NULL, NULL),
+           (5, NULL, NULL, NULL, '2024-01-01 12:34:56', NULL, NULL),
+           (6, NULL, NULL, NULL, NULL, 'ab   ', NULL),
+           (7, NULL, NULL, NULL, NULL, NULL, 9007199254740993);
+         CREATE TABLE dst (id int, n numeric(30,2), ts timestamp(0), tm time(0), d date, s varchar(2), b real);",
+    );
+    let cols = r#""column": ["id", "n", "ts", "tm", "d", "s", "b"],"#;
+    let t = tempfile::tempdir().unwrap();
+    let o = copy_with_dirty_file(&pg, t.path(), "narrow", cols);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT id, n, ts, tm, d, s, b FROM dst ORDER BY id"),
+        "1|1.20|2024-12-31 23:59:59|23:59:59|2024-01-01|ab|1.6777216e+07"
+    );
+    let dirty = std::fs::read_to_string(t.path().join("d.jsonl")).unwrap();
+    for (id, why) in [
+        ("2", "after the column's scale 2"),
+        ("3", "fractional second"),
+        ("4", "fractional second"),
+        ("5", "time of day"),
+        ("6", "do not fit the column's 2"),
+        ("7", "in real"),
+    ] {
+        assert!(
+            dirty
+                .lines()
+                .any(|l| l.contains(&format!("[\"{id}\"")) && l.contains(why)),
+            "row {id} ({why}) in {dirty}"
+        );
+    }
+    assert_eq!(dirty.lines().count(), 6, "{dirty}");
+}

@@ -7,6 +7,8 @@ pub mod file;
 pub mod hdfs;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "sql")]
+mod narrow;
 #[cfg(any(feature = "file", feature = "sql"))]
 mod owner;
 #[cfg(feature = "parquet")]

@@ -91,13 +91,14 @@ impl MysqlTask {
         &mut self,
         s: &mut Session,
         names: &[String],
+        batch: &arrow_array::RecordBatch,
     ) -> Result<Vec<bool>, PluginError> {
         let q = format!(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE {} \
-             ORDER BY ORDINAL_POSITION",
+            "SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
+             WHERE {} ORDER BY ORDINAL_POSITION",
             datasync_db::mysql::information_schema_filter(&self.writer.table)
         );
-        let rows: Vec<(String, String)> = s
+        let rows: Vec<(String, String, Option<u32>)> = s
             .conn
             .query(q.as_str())
             .await
@@ -109,10 +110,16 @@ impl MysqlTask {
             )
         };
         let key = |n: &str| unquote_ident(n.trim()).to_lowercase();
-        let by_name: std::collections::HashMap<String, bool> = rows
+        let by_name: std::collections::HashMap<String, (bool, &str, Option<u32>)> = rows
             .iter()
-            .map(|(c, t)| (c.to_lowercase(), is_whole(t)))
+            .map(|(c, t, p)| (c.to_lowercase(), (is_whole(t), t.as_str(), *p)))
             .collect();
+        let types = batch.schema();
+        let narrow_of = |i: usize, target: Option<(&str, Option<u32>)>| {
+            target.map_or(crate::narrow::Narrow::None, |(t, p)| {
+                crate::narrow::Narrow::of_mysql(t, p, types.field(i).data_type())
+            })
+        };
         self.positional = self.writer.spec.params.column == ["*"]
             && !names.iter().all(|n| by_name.contains_key(&key(n)));
         if self.positional {
@@ -124,13 +131,21 @@ impl MysqlTask {
                 names.join(", "),
                 names.len()
             );
+            self.narrow = (0..names.len())
+                .map(|i| narrow_of(i, rows.get(i).map(|(_, t, p)| (t.as_str(), *p))))
+                .collect();
             return Ok((0..names.len())
-                .map(|i| rows.get(i).is_some_and(|(_, t)| is_whole(t)))
+                .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_whole(t)))
                 .collect());
         }
+        self.narrow = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| narrow_of(i, by_name.get(&key(n)).map(|(_, t, p)| (*t, *p))))
+            .collect();
         Ok(names
             .iter()
-            .map(|n| by_name.get(&key(n)).copied().unwrap_or(false))
+            .map(|n| by_name.get(&key(n)).is_some_and(|(w, _, _)| *w))
             .collect())
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct MysqlTask {
     /// `column: ["*"]` and the reader's names are not all the target's: rows go by position
     /// (as DataX writes them), not by name.
     pub(super) positional: bool,
+    /// Per incoming column: what the server would change without an error (see `narrow`).
+    pub(super) narrow: Vec<crate::narrow::Narrow>,
 }
 
 /// A connection with what statement building needs to know about its session.
@@ -356,7 +358,7 @@ impl MysqlTask {
                 if self.writer.staging() && !self.stage_ready {
                     self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
-                self.whole = self.whole_number_columns(&mut s, &names).await?;
+                self.whole = self.whole_number_columns(&mut s, &names, batch).await?;
                 self.check_unique_key(&mut s).await?;
                 let (h, t) = self.statement_parts(&names);
                 let cols = self.column_list(&names);
@@ -467,11 +469,12 @@ impl MysqlTask {
         if !lits.load_data_ok() {
             return Ok(None);
         }
+        let checks = crate::narrow::Checks::new(&self.narrow, batch);
         let mut data = Vec::with_capacity(batch.num_rows() * 64);
         let (mut ok, mut bad) = (Vec::with_capacity(batch.num_rows()), Vec::new());
         for r in 0..batch.num_rows() {
             let start = data.len();
-            match lits.write_line(r, &mut data) {
+            match checks.row(r).and_then(|()| lits.write_line(r, &mut data)) {
                 Ok(()) if data.len() - start > s.max_packet => {
                     bad.push((r, too_big(data.len() - start, s.max_packet)));
                     data.truncate(start);
@@ -547,9 +550,10 @@ impl MysqlTask {
             let mut bad = Vec::new();
             // One row must fit in one statement, and a statement in one packet.
             let room = s.max_packet.saturating_sub(head.len() + tail.len() + 16);
+            let checks = crate::narrow::Checks::new(&self.narrow, batch);
             for &r in rows {
                 let mut lit = Vec::new();
-                match lits.write_row(r, &mut lit) {
+                match checks.row(r).and_then(|()| lits.write_row(r, &mut lit)) {
                     Ok(()) if lit.len() > room => bad.push((r, too_big(lit.len(), room))),
                     Ok(()) => tuples.push((r, lit)),
                     Err(error) => bad.push((r, error)),

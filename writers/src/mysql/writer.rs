@@ -132,6 +132,7 @@ impl SqlWriterSteps for MysqlWriter {
             stage_ready: false,
             whole: Vec::new(),
             positional: false,
+            narrow: Vec::new(),
         })
     }
     fn idempotent(&self) -> bool {

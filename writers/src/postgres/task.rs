@@ -41,6 +41,8 @@ pub(super) struct Plan {
     pub(super) isolate: Isolate,
     /// The `ON CONFLICT ...` clause of update mode ("" for insert).
     pub(super) conflict: String,
+    /// Per column: what PostgreSQL would change without an error (see `narrow`).
+    pub(super) narrow: Vec<crate::narrow::Narrow>,
 }
 
 /// SQLSTATE classes that mean a row's data is at fault (22 data exception, 23 integrity, and
@@ -160,6 +162,12 @@ impl PostgresTask {
             .zip(batch.schema().fields())
             .map(|(c, f)| encoder(c.type_(), f.data_type()))
             .collect();
+        let narrow: Vec<crate::narrow::Narrow> = stmt
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(c, f)| crate::narrow::Narrow::of(c.type_(), c.type_modifier(), f.data_type()))
+            .collect();
         if binary.is_none() {
             tracing::debug!(
                 "{}: some column has no binary encoder for its input; using text COPY",
@@ -178,6 +186,7 @@ impl PostgresTask {
                 isolate: Isolate::new(&qtable, &qcols, format, ""),
                 conflict: String::new(),
                 binary,
+                narrow,
             });
         }
         let keys = if w.cfg.conflict_columns.is_empty() {
@@ -226,6 +235,7 @@ impl PostgresTask {
             isolate: Isolate::new(&qtable, &qcols, format, &conflict),
             conflict,
             binary,
+            narrow,
         })
     }
 
@@ -494,17 +504,23 @@ impl PostgresTask {
                 st.plan = Some((plan, names));
             }
             let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
+            let narrow = st
+                .plan
+                .as_ref()
+                .map(|(p, _)| p.narrow.clone())
+                .unwrap_or_default();
             let (lines, bad) = {
                 let mut lits = RowLiterals::new(batch, true, false)
                     .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
+                let checks = crate::narrow::Checks::new(&narrow, batch);
                 let mut lines = Vec::with_capacity(batch.num_rows());
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
                     let mut line = Vec::new();
-                    let row = match &binary {
+                    let row = checks.row(r).and_then(|()| match &binary {
                         Some(encs) => binary_tuple(encs, batch, r, &mut line),
                         None => lits.write_copy_line(r, &mut line),
-                    };
+                    });
                     match row {
                         Ok(()) => lines.push((r, line)),
                         Err(e) => bad.push((r, e)),

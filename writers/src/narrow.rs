@@ -1,0 +1,362 @@
+//! Values a SQL server would change without an error on their way into a narrower column:
+//! PostgreSQL rounds a numeric to the column's scale, cuts trailing spaces past a char/varchar
+//! length; both round a timestamp or time to the column's precision, drop the time of day of
+//! a timestamp going into a date, and round a number into a float column. Each such value
+//! makes its row dirty here instead, with what the column would have made of it.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use datasync_codec::ValueWriter;
+#[cfg(feature = "postgres")]
+use datasync_db::postgres::tokio_postgres::types::Type;
+
+/// What to check of one column's values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Narrow {
+    /// Nothing can change.
+    None,
+    /// numeric(p, s): no nonzero digit after the scale.
+    Scale(u32),
+    /// timestamp(n) / time(n) with n < 6: microseconds a multiple of 10^(6 - n).
+    Micros(u32),
+    /// A timestamp into a date: no time of day.
+    WholeDays,
+    /// char(n) / varchar(n): at most n characters.
+    Chars(usize),
+    /// real (true) / double precision (false): the float's shortest digits are the number.
+    Float(bool),
+}
+
+impl Narrow {
+    /// MySQL: the check for a value of Arrow type `from` going into a column of `data_type`
+    /// (information_schema's) with `datetime_precision`.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn of_mysql(
+        data_type: &str,
+        datetime_precision: Option<u32>,
+        from: &DataType,
+    ) -> Narrow {
+        let number = from.is_integer()
+            || matches!(from, DataType::Decimal128(..) | DataType::Decimal256(..));
+        let timestamp = matches!(from, DataType::Timestamp(..));
+        match data_type.to_ascii_lowercase().as_str() {
+            "datetime" | "timestamp" | "time"
+                if datetime_precision.is_some_and(|p| p < 6)
+                    && (timestamp || matches!(from, DataType::Time64(_))) =>
+            {
+                Narrow::Micros(datetime_precision.unwrap_or(6))
+            }
+            "date" if timestamp => Narrow::WholeDays,
+            "float" if number || *from == DataType::Float64 => Narrow::Float(true),
+            "double" if number => Narrow::Float(false),
+            _ => Narrow::None,
+        }
+    }
+
+    /// PostgreSQL: the check for a value of Arrow type `from` going into a column of `t` with
+    /// `typmod`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn of(t: &Type, typmod: i32, from: &DataType) -> Narrow {
+        let number = from.is_integer()
+            || matches!(from, DataType::Decimal128(..) | DataType::Decimal256(..));
+        let text = matches!(from, DataType::Utf8 | DataType::LargeUtf8);
+        let timestamp = matches!(from, DataType::Timestamp(..));
+        match *t {
+            Type::NUMERIC if typmod >= 4 => {
+                let scale = ((typmod - 4) & 0xffff) as u32;
+                match from {
+                    // Whole numbers, and decimals whose scale the column holds, fit as they are.
+                    t if t.is_integer() => Narrow::None,
+                    DataType::Decimal128(_, s) | DataType::Decimal256(_, s)
+                        if i64::from(*s) <= i64::from(scale) =>
+                    {
+                        Narrow::None
+                    }
+                    _ if number || text || from.is_floating() => Narrow::Scale(scale),
+                    _ => Narrow::None,
+                }
+            }
+            Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME
+                if (0..6).contains(&typmod)
+                    && (timestamp || matches!(from, DataType::Time64(_))) =>
+            {
+                Narrow::Micros(typmod as u32)
+            }
+            Type::DATE if timestamp => Narrow::WholeDays,
+            Type::BPCHAR | Type::VARCHAR if typmod >= 4 && text => {
+                Narrow::Chars((typmod - 4) as usize)
+            }
+            Type::FLOAT4 if number || *from == DataType::Float64 || text => Narrow::Float(true),
+            Type::FLOAT8 if number || text => Narrow::Float(false),
+            _ => Narrow::None,
+        }
+    }
+}
+
+/// The checks of one batch's columns.
+pub(crate) struct Checks<'a> {
+    cols: Vec<(&'a Narrow, &'a ArrayRef, Option<ValueWriter<'a>>)>,
+    names: Vec<String>,
+}
+
+impl<'a> Checks<'a> {
+    /// Prepares the checks of `narrow` (one per column) on `batch`.
+    pub(crate) fn new(narrow: &'a [Narrow], batch: &'a RecordBatch) -> Self {
+        let cols = narrow
+            .iter()
+            .zip(batch.columns())
+            .map(|(n, a)| {
+                let w = matches!(n, Narrow::Scale(_) | Narrow::Float(_))
+                    .then(|| ValueWriter::new(a).ok())
+                    .flatten();
+                (n, a, w)
+            })
+            .collect();
+        let names = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        Checks { cols, names }
+    }
+
+    /// Why row `r` cannot go in unchanged, if it cannot.
+    pub(crate) fn row(&self, r: usize) -> Result<(), String> {
+        for (c, (narrow, a, w)) in self.cols.iter().enumerate() {
+            if **narrow == Narrow::None || a.is_null(r) {
+                continue;
+            }
+            check(narrow, a, w.as_ref(), r)
+                .map_err(|e| format!("column {}: {e}", self.names[c]))?;
+        }
+        Ok(())
+    }
+}
+
+fn text_of(w: Option<&ValueWriter<'_>>, r: usize) -> Option<String> {
+    let mut out = Vec::new();
+    w?.write(r, &mut out, None).ok()?;
+    String::from_utf8(out).ok()
+}
+
+fn micros_of(a: &ArrayRef, r: usize) -> Option<i128> {
+    Some(match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            i128::from(a.as_primitive::<TimestampSecondType>().value(r)) * 1_000_000
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            i128::from(a.as_primitive::<TimestampMillisecondType>().value(r)) * 1_000
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            i128::from(a.as_primitive::<TimestampMicrosecondType>().value(r))
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            i128::from(a.as_primitive::<TimestampNanosecondType>().value(r)) / 1000
+        }
+        DataType::Time64(TimeUnit::Microsecond) => i128::from(
+            a.as_primitive::<arrow_array::types::Time64MicrosecondType>()
+                .value(r),
+        ),
+        DataType::Time64(TimeUnit::Nanosecond) => {
+            i128::from(
+                a.as_primitive::<arrow_array::types::Time64NanosecondType>()
+                    .value(r),
+            ) / 1000
+        }
+        _ => return None,
+    })
+}
+
+fn check(
+    narrow: &Narrow,
+    a: &ArrayRef,
+    w: Option<&ValueWriter<'_>>,
+    r: usize,
+) -> Result<(), String> {
+    match narrow {
+        Narrow::None => Ok(()),
+        Narrow::Scale(s) => {
+            let Some(t) = text_of(w, r) else {
+                return Ok(());
+            };
+            // NaN, Infinity or text that is not a number: the server decides.
+            let frac = t.trim().split_once('.').map(|(_, f)| f).unwrap_or("");
+            if frac.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().skip(*s as usize).any(|b| b != b'0')
+            {
+                return Err(format!(
+                    "{t} has digits after the column's scale {s}; PostgreSQL would round it"
+                ));
+            }
+            Ok(())
+        }
+        Narrow::Micros(n) => {
+            let Some(us) = micros_of(a, r) else {
+                return Ok(());
+            };
+            if datasync_codec::timestamp_infinity(us as i64).is_some() {
+                return Ok(());
+            }
+            let unit = 10i128.pow(6 - n);
+            if us.rem_euclid(unit) != 0 {
+                return Err(format!(
+                    "it has digits beyond the column's {n} fractional second digit(s); \
+                     PostgreSQL would round it"
+                ));
+            }
+            Ok(())
+        }
+        Narrow::WholeDays => {
+            let Some(us) = micros_of(a, r) else {
+                return Ok(());
+            };
+            if datasync_codec::timestamp_infinity(us as i64).is_some() {
+                return Ok(());
+            }
+            if us.rem_euclid(86_400_000_000) != 0 {
+                return Err(
+                    "it has a time of day; a date column would drop it (use a timestamp column)"
+                        .into(),
+                );
+            }
+            Ok(())
+        }
+        Narrow::Chars(n) => {
+            let len = match a.data_type() {
+                DataType::LargeUtf8 => a.as_string::<i64>().value(r).chars().count(),
+                _ => a.as_string::<i32>().value(r).chars().count(),
+            };
+            if len > *n {
+                return Err(format!(
+                    "{len} characters do not fit the column's {n} (PostgreSQL cuts trailing \
+                     spaces without an error)"
+                ));
+            }
+            Ok(())
+        }
+        Narrow::Float(single) => {
+            let Some(t) = text_of(w, r).or_else(|| {
+                (a.data_type() == &DataType::Float64).then(|| {
+                    format!(
+                        "{}",
+                        a.as_primitive::<arrow_array::types::Float64Type>().value(r)
+                    )
+                })
+            }) else {
+                return Ok(());
+            };
+            let t = t.trim();
+            let Ok(x) = t.parse::<f64>() else {
+                return Ok(());
+            };
+            if !x.is_finite() {
+                return Ok(());
+            }
+            let back = if *single {
+                format!("{}", x as f32)
+            } else {
+                format!("{x}")
+            };
+            if canonical(t) != canonical(&back) {
+                let kind = if *single { "real" } else { "double precision" };
+                return Err(format!(
+                    "{t} would become {back} in {kind}: the float cannot hold the number exactly"
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A decimal number's canonical form (sign, significant digits, exponent).
+fn canonical(s: &str) -> Option<(bool, String, i64)> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mant, exp) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let lead = digits.trim_start_matches('0');
+    if lead.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let sig = lead.trim_end_matches('0');
+    Some((
+        neg,
+        sig.to_string(),
+        exp - frac.len() as i64 + (lead.len() - sig.len()) as i64,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Decimal128Array, Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn run(n: Narrow, a: ArrayRef) -> Vec<bool> {
+        let batch = RecordBatch::try_from_iter([("c", a)]).unwrap();
+        let narrow = [n];
+        let c = Checks::new(&narrow, &batch);
+        (0..batch.num_rows()).map(|r| c.row(r).is_ok()).collect()
+    }
+
+    #[test]
+    #[cfg(feature = "postgres")]
+    fn values_the_server_would_change_are_found() {
+        let dec: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![12345, 12300, -1])
+                .with_precision_and_scale(10, 4)
+                .unwrap(),
+        );
+        assert_eq!(run(Narrow::Scale(2), dec), [false, true, false]);
+        let text: ArrayRef = Arc::new(StringArray::from(vec!["1.20", "1.234", "NaN", "ab   "]));
+        assert_eq!(
+            run(Narrow::Scale(2), text.clone()),
+            [true, false, true, true]
+        );
+        assert_eq!(run(Narrow::Chars(2), text), [false, false, false, false]);
+        let ts: ArrayRef = Arc::new(arrow_array::TimestampMicrosecondArray::from(vec![
+            1_000_000,
+            1_500_000,
+            86_400_000_000,
+        ]));
+        assert_eq!(run(Narrow::Micros(0), ts.clone()), [true, false, true]);
+        assert_eq!(run(Narrow::Micros(1), ts.clone()), [true, true, true]);
+        assert_eq!(run(Narrow::WholeDays, ts), [false, false, true]);
+        let big: ArrayRef = Arc::new(Int64Array::from(vec![9007199254740993, 2]));
+        assert_eq!(run(Narrow::Float(false), big.clone()), [false, true]);
+        assert_eq!(run(Narrow::Float(true), big), [false, true]);
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 16777217.0]));
+        assert_eq!(run(Narrow::Float(true), f), [true, false]);
+        assert_eq!(
+            Narrow::of(&Type::NUMERIC, (30 << 16 | 2) + 4, &DataType::Utf8),
+            Narrow::Scale(2)
+        );
+        assert_eq!(
+            Narrow::of(&Type::NUMERIC, -1, &DataType::Utf8),
+            Narrow::None
+        );
+        assert_eq!(
+            Narrow::of(
+                &Type::TIMESTAMP,
+                6,
+                &DataType::Timestamp(TimeUnit::Microsecond, None)
+            ),
+            Narrow::None
+        );
+    }
+}
