@@ -804,3 +804,31 @@ fn check_connect_lists_input_files_and_probes_the_target_directory() {
     assert_stderr_has(&o, "no file matches");
     assert_stderr_has(&o, "cannot be created in /proc");
 }
+
+/// An empty nullFormat writes an empty text and NULL alike: the job says so.
+#[test]
+fn an_empty_null_format_is_called_out() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, "1,\\N\n2,\"\"\n").unwrap();
+    let out = t.path().join("out");
+    let job = write_job(
+        t.path(),
+        "nf",
+        &file_to_file(
+            &input,
+            r#"[{"index":0,"type":"long"},{"index":1,"type":"string"}]"#,
+            &out,
+            "",
+            r#", "nullFormat": """#,
+            "{}",
+        ),
+    );
+    let o = run_file(t.path(), &job, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "nullFormat is \"\": an empty text and NULL are both written as an empty field",
+    );
+    assert_eq!(String::from_utf8(one_output(&out)).unwrap(), "1,\n2,\n");
+}

@@ -297,6 +297,12 @@ impl TextWriteConfig {
             self.date_format.as_deref(),
             false,
         )?;
+        if self.null_format.is_empty() && self.file_format != crate::FileFormat::Jsonl {
+            tracing::warn!(
+                "{at}.nullFormat is \"\": an empty text and NULL are both written as an empty \
+                 field and read back alike (NULL); keep the default \\N to tell them apart"
+            );
+        }
         Ok(TextWrite {
             opts,
             header: self.header,

@@ -4,7 +4,9 @@ use arrow_array::{Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
-/// The values of one row of `batch`, formatted exactly (decimals keep their scale).
+/// The values of one row of `batch`, formatted exactly as the text writers write them
+/// (decimals keep their scale, lists are JSON arrays, infinities and 24:00:00 spelled out;
+/// bytes that are not UTF-8 as base64 with a flag), Arrow's display for other types.
 pub fn row_values(batch: &RecordBatch, row: usize) -> Vec<Value> {
     let opts = FormatOptions::default();
     batch
@@ -13,6 +15,12 @@ pub fn row_values(batch: &RecordBatch, row: usize) -> Vec<Value> {
         .map(|col| {
             if col.is_null(row) {
                 return Value::Null;
+            }
+            let mut out = Vec::new();
+            if let Ok(w) = crate::ValueWriter::new(col) {
+                if w.write(row, &mut out, None).is_ok() {
+                    return raw_value(&out);
+                }
             }
             match ArrayFormatter::try_new(col.as_ref(), &opts) {
                 Ok(f) => match f.value(row).try_to_string() {

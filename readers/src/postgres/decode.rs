@@ -61,7 +61,13 @@ fn be<const N: usize>(b: &[u8]) -> Result<[u8; N], String> {
 pub fn readable(col: ColKind, b: &[u8]) -> serde_json::Value {
     match decode(col, b) {
         Ok(v) => scalar_value(&v, col.kind, col.elem.map(|(k, _)| k)),
-        Err(_) => serde_json::Value::String(hex(b)),
+        Err(_) => match (col.kind, b.get(4..6)) {
+            // A numeric's special values (which no decimal holds).
+            (PostgresKind::Numeric(_), Some([0xC0, 0])) => "NaN".into(),
+            (PostgresKind::Numeric(_), Some([0xD0, 0])) => "Infinity".into(),
+            (PostgresKind::Numeric(_), Some([0xF0, 0])) => "-Infinity".into(),
+            _ => serde_json::Value::String(hex(b)),
+        },
     }
 }
 
@@ -584,6 +590,18 @@ mod tests {
         );
         assert_eq!(datasync_codec::decimal_string(false, "5", 2), "0.05");
         assert_eq!(datasync_codec::decimal_string(true, "12345", 2), "-123.45");
+    }
+
+    #[test]
+    fn dirty_numerics_show_their_special_values() {
+        let col = ColKind {
+            kind: PostgresKind::Numeric(2),
+            precision: 12,
+            elem: None,
+        };
+        for (sign, want) in [(0xC0u8, "NaN"), (0xD0, "Infinity"), (0xF0, "-Infinity")] {
+            assert_eq!(readable(col, &[0, 0, 0, 0, sign, 0, 0, 0]), want);
+        }
     }
 
     #[test]
