@@ -894,7 +894,7 @@ fn batch_size_is_rows_per_transaction() {
          CREATE TABLE a (id int); CREATE TABLE b (id int);",
     );
     let cols = r#""column": ["id"],"#;
-    for (table, extra, transactions) in [("a", r#""batchSize": 100,"#, "10"), ("b", "", "1")] {
+    for (table, extra, transactions) in [("a", r#""batchSize": "100","#, "10"), ("b", "", "1")] {
         let (o, _t) = run_job(
             "bs",
             &job(

@@ -25,6 +25,7 @@ pub struct PostgresWriterConfig {
     #[serde(default)]
     pub conflict_columns: Vec<String>,
     /// Rows per COPY transaction (as DataX commits every batchSize rows); default 65,536.
-    #[serde(default)]
+    /// A quoted number (`"1024"`, as DataX templates have it) is taken too.
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     pub batch_size: Option<usize>,
 }
