@@ -100,7 +100,8 @@ impl Narrow {
 
 /// The checks of one batch's columns.
 pub(crate) struct Checks<'a> {
-    cols: Vec<(&'a Narrow, &'a ArrayRef, Option<ValueWriter<'a>>)>,
+    /// Only the columns with something to check: (index, check, values, their text).
+    cols: Vec<(usize, &'a Narrow, &'a ArrayRef, Option<ValueWriter<'a>>)>,
     names: Vec<String>,
 }
 
@@ -110,11 +111,13 @@ impl<'a> Checks<'a> {
         let cols = narrow
             .iter()
             .zip(batch.columns())
-            .map(|(n, a)| {
+            .enumerate()
+            .filter(|(_, (n, _))| **n != Narrow::None)
+            .map(|(i, (n, a))| {
                 let w = matches!(n, Narrow::Scale(_) | Narrow::Float(_))
                     .then(|| ValueWriter::new(a).ok())
                     .flatten();
-                (n, a, w)
+                (i, n, a, w)
             })
             .collect();
         let names = batch
@@ -128,12 +131,12 @@ impl<'a> Checks<'a> {
 
     /// Why row `r` cannot go in unchanged, if it cannot.
     pub(crate) fn row(&self, r: usize) -> Result<(), String> {
-        for (c, (narrow, a, w)) in self.cols.iter().enumerate() {
-            if **narrow == Narrow::None || a.is_null(r) {
+        for (c, narrow, a, w) in &self.cols {
+            if a.is_null(r) {
                 continue;
             }
             check(narrow, a, w.as_ref(), r)
-                .map_err(|e| format!("column {}: {e}", self.names[c]))?;
+                .map_err(|e| format!("column {}: {e}", self.names[*c]))?;
         }
         Ok(())
     }
