@@ -968,3 +968,24 @@ fn narrower_target_columns_never_change_a_value_silently() {
     }
     assert_eq!(dirty.lines().count(), 6, "{dirty}");
 }
+
+/// bytea arrays and arrays of BC dates go from PostgreSQL to PostgreSQL unchanged.
+#[test]
+fn bytea_and_bc_date_arrays_copy_exactly() {
+    let pg = Pg::new();
+    pg.query(
+        r#"CREATE TABLE src (id int, ba bytea[], da date[]);
+           INSERT INTO src VALUES (1, ARRAY['\x00ff'::bytea, NULL, ''::bytea, '\x5c22'::bytea], ARRAY['0001-01-01 BC'::date, '2024-02-29', NULL]);
+           CREATE TABLE dst (id int, ba bytea[], da date[]);"#,
+    );
+    let cols = r#""column": ["id", "ba", "da"],"#;
+    let (o, _t) = pg_copy(&pg, "arrs", "src", "dst", cols);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 0");
+    assert_eq!(
+        pg.query(
+            "SELECT count(*) FROM src s JOIN dst d ON s.id = d.id AND s.ba = d.ba AND s.da = d.da"
+        ),
+        "1"
+    );
+}

@@ -244,7 +244,7 @@ fn pg_array(a: &arrow_array::ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<()
     let values = a.as_list::<i32>().value(r);
     if matches!(
         values.data_type(),
-        DataType::List(_) | DataType::Binary | DataType::LargeBinary
+        DataType::List(_) | DataType::LargeBinary
     ) {
         return Err(format!(
             "arrays of {} cannot be written to PostgreSQL",
@@ -263,8 +263,23 @@ fn pg_array(a: &arrow_array::ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<()
             continue;
         }
         item.clear();
-        match w.write(i, &mut item, None)? {
+        let kind = w.write(i, &mut item, None)?;
+        if matches!(
+            values.data_type(),
+            DataType::Date32 | DataType::Timestamp(..)
+        ) {
+            bc_year(&mut item);
+        }
+        match kind {
             ValueKind::Number | ValueKind::Bool => out.extend_from_slice(&item),
+            // bytea's hex input form, its backslash escaped for the array literal.
+            ValueKind::Bytes => {
+                out.extend_from_slice(b"\"\\\\x");
+                for b in &item {
+                    out.extend_from_slice(format!("{b:02x}").as_bytes());
+                }
+                out.push(b'"');
+            }
             _ => {
                 out.push(b'"');
                 for &b in &item {
