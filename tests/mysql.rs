@@ -1006,6 +1006,44 @@ fn narrower_target_columns_never_change_a_value_silently() {
     }
 }
 
+/// A job stopped by its error limit while the writer isolates bad rows one by one reports as
+/// written exactly the rows the table holds (each isolated row commits on its own).
+#[test]
+fn rows_written_before_an_error_limit_stop_are_counted() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE d1 (id INT, name VARCHAR(3))");
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    let text: String = (1..=2000)
+        .map(|i| format!("{i},{}\n", if i % 100 == 0 { "toolong" } else { "ok" }))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+    let p = write_job(
+        t.path(),
+        "limit",
+        &job(
+            r#"{"errorLimit": {"record": 5}}"#,
+            &reader,
+            &writer(
+                &db,
+                "d1",
+                r#""column": ["id", "name"], "writeMode": "insert","#,
+            ),
+        ),
+    );
+    let o = run_file(t.path(), &p, &["--report", "r.json"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    let in_table: u64 = db.query("SELECT COUNT(*) FROM d1").parse().unwrap();
+    assert!(in_table > 0, "the stop came after some rows landed");
+    assert_eq!(report["records_written"], in_table, "{report}");
+}
+
 /// A sharded write as DataX does it: the writer names target tables by list and range over
 /// several connections, and writer task i writes table i, paired with reader task i (one per
 /// source table, no splitPk). MySQL and PostgreSQL targets; a reader that makes another number

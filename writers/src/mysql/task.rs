@@ -593,13 +593,16 @@ impl MysqlTask {
                             "batch failed on data ({e}); isolating bad rows one by one"
                         ),
                     }
-                    let mut landed = 0;
+                    let (mut landed, mut landed_bytes) = (0, 0);
                     ctx.counters.set_isolating(tuples.len() as u64);
                     let isolated = async {
                         for (r, lit) in &tuples {
                             let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
                             match self.insert_one(s, &sql).await {
-                                Ok(None) => landed += 1,
+                                Ok(None) => {
+                                    landed += 1;
+                                    landed_bytes += lit.len() as u64;
+                                }
                                 Ok(Some(changed)) => self.dirty(ctx, batch, *r, changed)?,
                                 Err(e) if e.is_fatal() || is_structural(&e) => {
                                     return Err(cc.query_error(&s.url, head, e).into())
@@ -611,7 +614,12 @@ impl MysqlTask {
                     }
                     .await;
                     ctx.counters.set_isolating(0);
-                    isolated?;
+                    if let Err(e) = isolated {
+                        // Each isolated row committed on its own: those that landed before
+                        // the stop (the error limit, a lost server) are in the table.
+                        ctx.counters.add_written(landed as u64, landed_bytes);
+                        return Err(e);
+                    }
                     return Ok(landed);
                 }
             }
