@@ -396,6 +396,18 @@ fn run_command(a: RunArgs) -> ExitCode {
     let dirty_file = a
         .dirty_file
         .unwrap_or_else(|| PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name)));
+    if let Some(report) = &a.report {
+        // The report is written last: it would replace the dirty records.
+        let same = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        if same(report) == same(&dirty_file) {
+            say!(
+                "datasync: --report and the dirty file are the same file ({}): the report would \
+                 replace the dirty records; give them different names",
+                report.display()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     let progress = if a.no_progress {
         ProgressMode::Off
     } else if std::io::stderr().is_terminal() {
@@ -449,7 +461,11 @@ fn run_job(
     // exit 0 when the process then fails on the report.
     if let Some(path) = report_file {
         // `.md` / `.txt`: the human report (as printed); anything else: JSON.
-        let text = match path.extension().and_then(|e| e.to_str()) {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let text = match ext.as_deref() {
             Some("md") => Ok(format!(
                 "# datasync job {}\n\n```text\n{}```\n",
                 report.job,

@@ -46,6 +46,7 @@ fn record_throttle_limits_the_job() {
         serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
     assert_eq!(r["records_written"], 30_000);
     assert!(r["throttle_wait_seconds"].as_f64().unwrap() > 1.0, "{r}");
+    assert_stderr_has(&o, "bottleneck: the speed limit");
 }
 
 #[test]

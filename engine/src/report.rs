@@ -222,7 +222,19 @@ impl Report {
 
     /// Which side limited throughput, from the wait times.
     pub fn bottleneck(&self) -> String {
-        if self.throttle_wait_seconds > self.reader_wait_seconds.max(self.writer_wait_seconds) {
+        let waits = self.reader_wait_seconds.max(self.writer_wait_seconds);
+        if self.isolation_seconds > 0.0
+            && self.isolation_seconds >= waits.max(self.throttle_wait_seconds)
+        {
+            // Isolation keeps the writer busy: its reader may wait or not, as channels allow.
+            format!(
+                "the writer, isolating dirty rows ({:.2}s)",
+                self.isolation_seconds
+            )
+        } else if self.throttle_wait_seconds > self.reader_wait_seconds
+            && self.throttle_wait_seconds * 2.0 >= self.writer_wait_seconds
+        {
+            // A throttled reader leaves the writer waiting on an empty channel too.
             "the speed limit (job.setting.speed)".into()
         } else if self.reader_wait_seconds > self.writer_wait_seconds * 2.0 {
             if self.isolation_seconds > 0.0 {
