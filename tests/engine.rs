@@ -118,6 +118,27 @@ fn bad(dir: &Path, name: &str, job: &str, args: &[&str], want: &str) {
     }
 }
 
+/// Job files may start with a byte-order mark and hold comments; a `/*` never closed is an
+/// error pointing where it opens.
+#[test]
+fn commented_job_files_with_a_bom_load_and_unclosed_comments_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let text = format!(
+        "\u{feff}// a job\n{}",
+        stream_job(3, ONE_LONG, "{} /* setting */", DISCARD)
+    );
+    let p = write_job(t.path(), "bom", &text);
+    let o = run_in(t.path(), &["check", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    bad(
+        t.path(),
+        "unclosed",
+        &format!("{}\n/* trailing", stream_job(3, ONE_LONG, "{}", DISCARD)),
+        &[],
+        "a /* comment opened here is never closed",
+    );
+}
+
 #[test]
 fn bad_jobs_exit_2_with_clear_messages_and_touch_nothing() {
     let t = tempfile::tempdir().unwrap();

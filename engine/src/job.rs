@@ -393,7 +393,14 @@ pub fn parse_job(
     file: &str,
     vars: &BTreeMap<String, String>,
 ) -> Result<JobSpec, ConfigError> {
-    let text = crate::template::strip_comments(text);
+    // A byte-order mark (editors on Windows write one) is not JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::template::strip_comments(text).map_err(|(line, col)| {
+        ConfigError::new(
+            format!("{file}:{line}:{col}"),
+            "a /* comment opened here is never closed",
+        )
+    })?;
     let text = substitute(&text, vars, file)?;
     let value: Value = serde_json::from_str(&text).map_err(|e| {
         ConfigError::new(

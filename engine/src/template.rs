@@ -133,8 +133,9 @@ fn comment(text: &str, indent: usize, out: &mut String) {
 }
 
 /// The job text with `//` and `/* */` comments outside strings replaced by spaces (line breaks
-/// kept, so positions in errors stay right). DataX's own loader does not take comments.
-pub fn strip_comments(text: &str) -> String {
+/// kept, so positions in errors stay right). DataX's own loader does not take comments. A
+/// `/*` never closed is an error: (line, column) where it opens.
+pub fn strip_comments(text: &str) -> Result<String, (usize, usize)> {
     let b = text.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -167,16 +168,21 @@ pub fn strip_comments(text: &str) -> String {
                 }
             }
             (b'/', Some(b'*')) => {
+                let opened = i;
                 out.extend_from_slice(b"  ");
                 i += 2;
                 while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
                     out.push(if b[i] == b'\n' { b'\n' } else { b' ' });
                     i += 1;
                 }
-                if i < b.len() {
-                    out.extend_from_slice(b"  ");
-                    i += 2;
+                if i >= b.len() {
+                    let before = &text[..opened];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+                    return Err((line, col));
                 }
+                out.extend_from_slice(b"  ");
+                i += 2;
             }
             _ => {
                 out.push(c);
@@ -185,7 +191,8 @@ pub fn strip_comments(text: &str) -> String {
         }
     }
     // Only ASCII bytes were replaced, by ASCII: the text stays UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 #[cfg(test)]
@@ -195,11 +202,12 @@ mod tests {
     #[test]
     fn comments_go_and_strings_stay() {
         let t = "{\n  // a comment \"with quotes\"\n  \"a\": \"x // not a comment\", /* b\n c */ \"b\": \"\\\"/*\"\n}";
-        let s = strip_comments(t);
+        let s = strip_comments(t).unwrap();
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["a"], "x // not a comment");
         assert_eq!(v["b"], "\"/*");
         assert_eq!(s.lines().count(), t.lines().count());
+        assert_eq!(strip_comments("{\n  \"a\": 1 /* open\n}"), Err((2, 10)));
     }
 
     #[test]
@@ -228,7 +236,7 @@ mod tests {
             text.contains("        // \"query\": [\"SELECT 1\"],\n        // where\n"),
             "{text}"
         );
-        let back: Value = serde_json::from_str(&strip_comments(&text)).unwrap();
+        let back: Value = serde_json::from_str(&strip_comments(&text).unwrap()).unwrap();
         assert_eq!(back, v);
     }
 }
