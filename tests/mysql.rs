@@ -1089,6 +1089,9 @@ fn sharded_writes_pair_each_source_table_with_its_target_table() {
         &job(r#"{"speed": {"channel": 4}}"#, &reader(""), &writer),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The job says which source went to which table.
+    assert_stderr_has(&o, "sharded write: ");
+    assert_stderr_has(&o, "t_01 -> o_1");
     for (s, db) in targets.iter().enumerate() {
         for t in 0..2 {
             assert_eq!(

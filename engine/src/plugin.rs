@@ -300,9 +300,10 @@ pub trait Writer: Send + Sync {
     async fn prepare(&self) -> Result<(), PluginError> {
         Ok(())
     }
-    /// Refuses a number of reader tasks the writer cannot pair with its own (a sharded SQL write
-    /// has one task per target table). Checked before `prepare`, so nothing ran on the target.
-    fn accepts_tasks(&self, _n: usize) -> Result<(), PluginError> {
+    /// Refuses reader tasks (described as `ReaderTask::describe` says, in task order) the
+    /// writer cannot pair with its own (a sharded SQL write has one task per target table).
+    /// Checked before `prepare`, so nothing ran on the target.
+    fn accepts_tasks(&self, _tasks: &[String]) -> Result<(), PluginError> {
         Ok(())
     }
     /// Returns exactly `n` writer tasks, one per reader task.

@@ -322,8 +322,9 @@ async fn plan_tasks(
         .split(channels)
         .await
         .map_err(|e| format!("reader {reader_name} split: {}", e.chain()))?;
+    let described: Vec<String> = rtasks.iter().map(|t| t.describe()).collect();
     writer
-        .accepts_tasks(rtasks.len())
+        .accepts_tasks(&described)
         .map_err(|e| format!("writer {writer_name}: {}", e.chain()))?;
     writer
         .prepare()

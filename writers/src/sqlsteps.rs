@@ -427,9 +427,9 @@ macro_rules! sql_writer_contract {
                 Ok(())
             }
 
-            fn accepts_tasks(&self, n: usize) -> Result<(), datasync_engine::PluginError> {
+            fn accepts_tasks(&self, tasks: &[String]) -> Result<(), datasync_engine::PluginError> {
                 use $crate::sqlsteps::SqlWriterSteps;
-                $crate::sqltarget::shard_count_ok(self.shards(), n, |w| w.table())
+                $crate::sqltarget::pair_shards(self.shards(), tasks, |w| w.table())
             }
 
             async fn split(
@@ -438,7 +438,13 @@ macro_rules! sql_writer_contract {
             ) -> Result<Vec<Box<dyn datasync_engine::WriterTask>>, datasync_engine::PluginError>
             {
                 use $crate::sqlsteps::SqlWriterSteps;
-                self.accepts_tasks(n)?;
+                if !self.shards().is_empty() && self.shards().len() != n {
+                    return Err(datasync_engine::PluginError::new(format!(
+                        "{} reader tasks for {} target tables",
+                        n,
+                        self.shards().len()
+                    )));
+                }
                 Ok(match self.shards() {
                     [] => (0..n).map(|_| self.new_task()).collect(),
                     shards => shards.iter().map(|w| w.new_task()).collect(),

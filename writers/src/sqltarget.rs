@@ -129,21 +129,29 @@ pub(crate) fn build_shards<W: Clone>(
 }
 
 /// A sharded write pairs target table i with reader task i (as DataX does), so the reader must
-/// make exactly one task per target table.
-pub(crate) fn shard_count_ok<W>(
+/// make exactly one task per target table; each pair is logged, so the job says which source
+/// went to which table.
+pub(crate) fn pair_shards<W>(
     shards: &[W],
-    n: usize,
+    tasks: &[String],
     table: impl Fn(&W) -> &str,
 ) -> Result<(), PluginError> {
-    if !shards.is_empty() && shards.len() != n {
+    if shards.is_empty() {
+        return Ok(());
+    }
+    if shards.len() != tasks.len() {
         return Err(PluginError::new(format!(
-            "the writer has {} target tables ({} .. {}) and the reader made {n} task(s): a \
+            "the writer has {} target tables ({} .. {}) and the reader made {} task(s): a \
              sharded write pairs reader task i with target table i, as DataX does, so the reader \
              must read as many tables as the writer names, one task each (no splitPk)",
             shards.len(),
             shards.first().map(&table).unwrap_or_default(),
             shards.last().map(&table).unwrap_or_default(),
+            tasks.len(),
         )));
+    }
+    for (w, t) in shards.iter().zip(tasks) {
+        tracing::info!("sharded write: {t} -> {}", table(w));
     }
     Ok(())
 }
@@ -488,10 +496,11 @@ mod tests {
             .len(),
             2
         );
-        let e = shard_count_ok(&[1, 2], 3, |_| "t").unwrap_err();
+        let tasks = |n: usize| (0..n).map(|i| format!("task {i}")).collect::<Vec<_>>();
+        let e = pair_shards(&[1, 2], &tasks(3), |_| "t").unwrap_err();
         assert!(e.to_string().contains("2 target tables"), "{e}");
-        assert!(shard_count_ok(&[1, 2], 2, |_| "t").is_ok());
-        assert!(shard_count_ok::<u8>(&[], 5, |_| "t").is_ok());
+        assert!(pair_shards(&[1, 2], &tasks(2), |_| "t").is_ok());
+        assert!(pair_shards::<u8>(&[], &tasks(5), |_| "t").is_ok());
     }
 
     #[test]
