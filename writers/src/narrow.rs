@@ -106,8 +106,9 @@ pub(crate) struct Checks<'a> {
 }
 
 impl<'a> Checks<'a> {
-    /// Prepares the checks of `narrow` (one per column) on `batch`.
-    pub(crate) fn new(narrow: &'a [Narrow], batch: &'a RecordBatch) -> Self {
+    /// Prepares the checks of `narrow` (one per column) on `batch`, whose columns go into the
+    /// target columns `targets` (named in messages; the batch's names where none is given).
+    pub(crate) fn new(narrow: &'a [Narrow], batch: &'a RecordBatch, targets: &[String]) -> Self {
         let cols = narrow
             .iter()
             .zip(batch.columns())
@@ -124,7 +125,8 @@ impl<'a> Checks<'a> {
             .schema()
             .fields()
             .iter()
-            .map(|f| f.name().clone())
+            .enumerate()
+            .map(|(i, f)| targets.get(i).unwrap_or(f.name()).clone())
             .collect();
         Checks { cols, names }
     }
@@ -236,10 +238,7 @@ fn check(
                 _ => a.as_string::<i32>().value(r).chars().count(),
             };
             if len > *n {
-                return Err(format!(
-                    "{len} characters do not fit the column's {n} (PostgreSQL cuts trailing \
-                     spaces without an error)"
-                ));
+                return Err(format!("{len} characters do not fit the column's {n}"));
             }
             Ok(())
         }
@@ -313,7 +312,7 @@ mod tests {
     fn run(n: Narrow, a: ArrayRef) -> Vec<bool> {
         let batch = RecordBatch::try_from_iter([("c", a)]).unwrap();
         let narrow = [n];
-        let c = Checks::new(&narrow, &batch);
+        let c = Checks::new(&narrow, &batch, &[]);
         (0..batch.num_rows()).map(|r| c.row(r).is_ok()).collect()
     }
 

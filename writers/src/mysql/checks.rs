@@ -134,10 +134,12 @@ impl MysqlTask {
             self.narrow = (0..names.len())
                 .map(|i| narrow_of(i, rows.get(i).map(|(_, t, p)| (t.as_str(), *p))))
                 .collect();
+            self.targets = rows.iter().map(|(c, _, _)| c.clone()).collect();
             return Ok((0..names.len())
                 .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_whole(t)))
                 .collect());
         }
+        self.targets = names.to_vec();
         self.narrow = names
             .iter()
             .enumerate()

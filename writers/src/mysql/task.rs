@@ -30,6 +30,8 @@ pub(super) struct MysqlTask {
     pub(super) positional: bool,
     /// Per incoming column: what the server would change without an error (see `narrow`).
     pub(super) narrow: Vec<crate::narrow::Narrow>,
+    /// The target column of each incoming column, for messages.
+    pub(super) targets: Vec<String>,
 }
 
 /// A connection with what statement building needs to know about its session.
@@ -469,7 +471,7 @@ impl MysqlTask {
         if !lits.load_data_ok() {
             return Ok(None);
         }
-        let checks = crate::narrow::Checks::new(&self.narrow, batch);
+        let checks = crate::narrow::Checks::new(&self.narrow, batch, &self.targets);
         let mut data = Vec::with_capacity(batch.num_rows() * 64);
         let (mut ok, mut bad) = (Vec::with_capacity(batch.num_rows()), Vec::new());
         for r in 0..batch.num_rows() {
@@ -550,7 +552,7 @@ impl MysqlTask {
             let mut bad = Vec::new();
             // One row must fit in one statement, and a statement in one packet.
             let room = s.max_packet.saturating_sub(head.len() + tail.len() + 16);
-            let checks = crate::narrow::Checks::new(&self.narrow, batch);
+            let checks = crate::narrow::Checks::new(&self.narrow, batch, &self.targets);
             for &r in rows {
                 let mut lit = Vec::new();
                 match checks.row(r).and_then(|()| lits.write_row(r, &mut lit)) {

@@ -133,6 +133,7 @@ impl SqlWriterSteps for MysqlWriter {
             whole: Vec::new(),
             positional: false,
             narrow: Vec::new(),
+            targets: Vec::new(),
         })
     }
     fn idempotent(&self) -> bool {

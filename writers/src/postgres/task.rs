@@ -504,15 +504,15 @@ impl PostgresTask {
                 st.plan = Some((plan, names));
             }
             let binary = st.plan.as_ref().and_then(|(p, _)| p.binary.clone());
-            let narrow = st
+            let (narrow, targets) = st
                 .plan
                 .as_ref()
-                .map(|(p, _)| p.narrow.clone())
+                .map(|(p, n)| (p.narrow.clone(), n.clone()))
                 .unwrap_or_default();
             let (lines, bad) = {
                 let mut lits = RowLiterals::new(batch, true, false)
                     .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
-                let checks = crate::narrow::Checks::new(&narrow, batch);
+                let checks = crate::narrow::Checks::new(&narrow, batch, &targets);
                 let mut lines = Vec::with_capacity(batch.num_rows());
                 let mut bad = Vec::new();
                 for r in 0..batch.num_rows() {
