@@ -1044,6 +1044,27 @@ fn rows_written_before_an_error_limit_stop_are_counted() {
     assert_eq!(report["records_written"], in_table, "{report}");
 }
 
+/// createTable takes its columns from the rows that arrive: an empty source creates nothing,
+/// and the job says so.
+#[test]
+fn create_table_from_an_empty_source_is_called_out() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE src (id INT PRIMARY KEY, v VARCHAR(8))");
+    let (o, _t) = run_job(
+        "empty",
+        &job(
+            "{}",
+            &reader(&db, r#""column": ["id", "v"],"#),
+            &writer(&db, "made", r#""column": ["*"], "createTable": true,"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "createTable: no row reached made, so it was not created",
+    );
+}
+
 /// A sharded write as DataX does it: the writer names target tables by list and range over
 /// several connections, and writer task i writes table i, paired with reader task i (one per
 /// source table, no splitPk). MySQL and PostgreSQL targets; a reader that makes another number

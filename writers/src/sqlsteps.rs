@@ -83,6 +83,8 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn spec(&self) -> &TargetSpec;
     /// A new writer task (each task opens its own connection).
     fn new_task(&self) -> Box<dyn WriterTask>;
+    /// Whether a task ran `createTable`'s statement (it needs the reader's first batch).
+    async fn table_ensured(&self) -> bool;
     /// The single-table writers of a sharded write (several target tables), in task order;
     /// empty for a writer of one table.
     fn shards(&self) -> &[Self]
@@ -395,6 +397,13 @@ pub(crate) trait SqlWriterSteps: Sync {
 
     /// Commit: with table staging, publish and drop the staging tables; then postSql.
     async fn commit_target(&self) -> Result<(), PluginError> {
+        if self.spec().params.create_table && !self.table_ensured().await {
+            datasync_engine::report::warn(format!(
+                "createTable: no row reached {}, so it was not created (its columns come from \
+                 the rows the reader sends)",
+                self.table()
+            ));
+        }
         if self.staging() {
             self.publish_stages().await?;
             if let Err(e) = self.drop_stages().await {

@@ -125,6 +125,9 @@ impl SqlWriterSteps for MysqlWriter {
     fn shards(&self) -> &[Self] {
         &self.shards
     }
+    async fn table_ensured(&self) -> bool {
+        *self.created.lock().await
+    }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(MysqlTask {
             writer: self.clone(),

@@ -104,6 +104,9 @@ impl SqlWriterSteps for PostgresWriter {
     fn shards(&self) -> &[Self] {
         &self.shards
     }
+    async fn table_ensured(&self) -> bool {
+        *self.created.lock().await
+    }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(PostgresTask {
             writer: self.clone(),
