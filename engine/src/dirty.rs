@@ -113,24 +113,40 @@ pub struct DirtySink {
     samples: Mutex<Vec<(String, String, u64)>>,
 }
 
-/// A message with its double-quoted parts (the values) blanked, so that messages differing
-/// only in the value fall into one group.
+/// A message with its values blanked, so that messages differing only in the value fall into
+/// one group: double-quoted parts, single-quoted parts that start after a non-word character
+/// (MySQL's `Duplicate entry '1'`, not `column's`), and digit runs (PostgreSQL's `(id)=(100)`).
 fn message_kind(m: &str) -> String {
     let mut out = String::with_capacity(m.len());
-    let mut quoted = false;
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
     for c in m.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            out.push(c);
-        } else if !quoted {
-            out.push(c);
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => {}
+            None if c == '"' || (c == '\'' && !prev.is_alphanumeric()) => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c.is_ascii_digit() => {
+                if !prev.is_ascii_digit() {
+                    out.push('#');
+                }
+            }
+            None => out.push(c),
         }
+        prev = c;
     }
     out
 }
 
-/// How many distinct dirty-record messages the summary shows.
+/// How many distinct dirty-record messages the summary shows (the most frequent ones).
 const SAMPLES: usize = 3;
+/// How many distinct kinds are counted to find the most frequent.
+const KINDS: usize = 64;
 
 impl DirtySink {
     /// A sink writing to `path` (created on first use); exceeding `limit` cancels `cancel`.
@@ -148,14 +164,19 @@ impl DirtySink {
         }
     }
 
-    /// The first distinct kinds of error message of the dirty records (at most three): the
+    /// The most frequent kinds of error message of the dirty records (at most three): the
     /// first message of each kind, and how many records had a message of that kind (the same
-    /// message but for the quoted value: `"x" is not an integer` and `"y" is not an integer`).
+    /// message but for the value: `"x" is not an integer` and `"y" is not an integer`).
     pub fn samples(&self) -> Vec<(String, u64)> {
-        self.samples
+        let mut all: Vec<(String, u64)> = self
+            .samples
             .lock()
             .map(|s| s.iter().map(|(_, m, n)| (m.clone(), *n)).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // The most frequent first; ties in order of first appearance.
+        all.sort_by_key(|s| std::cmp::Reverse(s.1));
+        all.truncate(SAMPLES);
+        all
     }
 
     fn sample(&self, error: &str) {
@@ -163,7 +184,7 @@ impl DirtySink {
         if let Ok(mut s) = self.samples.lock() {
             if let Some((_, _, n)) = s.iter_mut().find(|(k, _, _)| *k == kind) {
                 *n += 1;
-            } else if s.len() < SAMPLES {
+            } else if s.len() < KINDS {
                 s.push((kind, error.to_string(), 1));
             }
         }
@@ -348,5 +369,26 @@ impl DirtySink {
             Err(_) => Err(std::io::Error::other("dirty sink lock poisoned")),
         };
         res.map_err(|e| self.fail(e))
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    #[test]
+    fn message_kinds_blank_values_but_not_words() {
+        let k = super::message_kind;
+        assert_eq!(
+            k("Duplicate entry '1' for key 'PRIMARY'"),
+            k("Duplicate entry '22' for key 'PRIMARY'")
+        );
+        assert_eq!(
+            k("Key (id)=(100) already exists"),
+            k("Key (id)=(7) already exists")
+        );
+        assert_eq!(
+            k("column \"a\": \"x\" is not an integer"),
+            k("column \"a\": \"y\" is not an integer")
+        );
+        assert_eq!(k("the column's scale 2"), "the column's scale #");
     }
 }
