@@ -803,6 +803,16 @@ fn check_connect_lists_input_files_and_probes_the_target_directory() {
     assert_eq!(stderr(&o).matches("PROBLEM").count(), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "no file matches");
     assert_stderr_has(&o, "cannot be created in /proc");
+
+    // A regular file where a directory of the path should be.
+    let job = write_job(
+        t.path(),
+        "file_in_path",
+        &file_to_file(&data, cols, &data.join("a.csv/sub"), "", "", "{}"),
+    );
+    let o = run_in(t.path(), &["check", "--connect", job.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "a.csv is not a directory");
 }
 
 /// An empty nullFormat writes an empty text and NULL alike: the job says so.

@@ -99,6 +99,13 @@ pub(crate) fn probe_dir(dir: &Path, p: &mut datasync_engine::Probe) {
     }
     let mut up = dir.parent();
     while let Some(a) = up {
+        if a.exists() && !a.is_dir() {
+            p.problem(
+                what,
+                format!("cannot be created: {} is not a directory", a.display()),
+            );
+            return;
+        }
         if a.is_dir() {
             let d = a.join(&probe_name);
             match fs::create_dir(&d) {
