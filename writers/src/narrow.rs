@@ -11,6 +11,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
+use datasync_codec::values::canonical_number;
 use datasync_codec::ValueWriter;
 #[cfg(feature = "postgres")]
 use datasync_db::postgres::tokio_postgres::types::Type;
@@ -265,7 +266,7 @@ fn check(
             } else {
                 format!("{x}")
             };
-            if canonical(t) != canonical(&back) {
+            if canonical_number(t) != canonical_number(&back) {
                 let kind = if *single { "real" } else { "double precision" };
                 return Err(format!(
                     "{t} would become {back} in {kind}: the float cannot hold the number exactly"
@@ -274,33 +275,6 @@ fn check(
             Ok(())
         }
     }
-}
-
-/// A decimal number's canonical form (sign, significant digits, exponent).
-fn canonical(s: &str) -> Option<(bool, String, i64)> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mant, exp) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let digits = format!("{int}{frac}");
-    let lead = digits.trim_start_matches('0');
-    if lead.is_empty() {
-        return Some((false, String::new(), 0));
-    }
-    let sig = lead.trim_end_matches('0');
-    Some((
-        neg,
-        sig.to_string(),
-        exp - frac.len() as i64 + (lead.len() - sig.len()) as i64,
-    ))
 }
 
 #[cfg(test)]

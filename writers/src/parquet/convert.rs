@@ -13,6 +13,7 @@ use arrow_array::{Array, ArrayRef, Date32Array, Decimal128Array, TimestampMicros
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, TimeUnit};
 use datasync_codec::hive::HiveType;
+use datasync_codec::values::canonical_number;
 use datasync_codec::ValueWriter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -348,32 +349,6 @@ fn number_text(a: &ArrayRef, i: usize) -> Option<String> {
         _ if is_text(a) => text_values(a).ok().map(|t| t.value(i).trim().to_string()),
         _ => None,
     }
-}
-
-/// A decimal number's canonical form (sign, significant digits, exponent), exponents allowed.
-fn canonical_number(s: &str) -> Option<(bool, String, i64)> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mant, exp) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let digits = format!("{int}{frac}");
-    let lead = digits.trim_start_matches('0');
-    if lead.is_empty() {
-        return Some((false, String::new(), 0));
-    }
-    let sig = lead.trim_end_matches('0');
-    let exp = exp - frac.len() as i64 + (lead.len() - sig.len()) as i64;
-    Some((neg, sig.to_string(), exp))
 }
 
 /// Float and double targets: the float must hold the source's number, i.e. its shortest digits
