@@ -212,8 +212,8 @@ fn check(
             let unit = 10i128.pow(6 - n);
             if us.rem_euclid(unit) != 0 {
                 return Err(format!(
-                    "it has digits beyond the column's {n} fractional second digit(s); \
-                     PostgreSQL would round it"
+                    "it has digits beyond the column's {n} fractional second digit(s); the \
+                     database would round it"
                 ));
             }
             Ok(())

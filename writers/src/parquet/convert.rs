@@ -328,27 +328,39 @@ fn finite_stays_finite(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &
     }
 }
 
-/// A number as plain decimal text: floats in their shortest round-trip digits without an
-/// exponent (`1e20` is `100000000000000000000`), decimals and integers as written, text as it
-/// is; None for what is not a finite number.
-fn number_text(a: &ArrayRef, i: usize) -> Option<String> {
-    match a.data_type() {
+/// Every value of `a` as plain decimal text: floats in their shortest round-trip digits
+/// without an exponent (`1e20` is `100000000000000000000`), decimals and integers as written,
+/// text as it is; None for a NULL or what is not a finite number, and for an array that holds
+/// no numbers at all.
+fn number_texts(a: &ArrayRef) -> Option<Vec<Option<String>>> {
+    let each = |f: &dyn Fn(usize) -> Option<String>| {
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| f(i)).flatten())
+            .collect()
+    };
+    Some(match a.data_type() {
         DataType::Float32 => {
-            let v = a.as_primitive::<Float32Type>().value(i);
-            v.is_finite().then(|| format!("{v}"))
+            let v = a.as_primitive::<Float32Type>();
+            each(&|i| v.value(i).is_finite().then(|| format!("{}", v.value(i))))
         }
         DataType::Float64 => {
-            let v = a.as_primitive::<Float64Type>().value(i);
-            v.is_finite().then(|| format!("{v}"))
+            let v = a.as_primitive::<Float64Type>();
+            each(&|i| v.value(i).is_finite().then(|| format!("{}", v.value(i))))
         }
         t if t.is_integer() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => {
-            let mut out = Vec::new();
-            ValueWriter::new(a).ok()?.write(i, &mut out, None).ok()?;
-            String::from_utf8(out).ok()
+            let w = ValueWriter::new(a).ok()?;
+            each(&|i| {
+                let mut out = Vec::new();
+                w.write(i, &mut out, None).ok()?;
+                String::from_utf8(out).ok()
+            })
         }
-        _ if is_text(a) => text_values(a).ok().map(|t| t.value(i).trim().to_string()),
-        _ => None,
-    }
+        _ if is_text(a) => {
+            let t = text_values(a).ok()?;
+            each(&|i| Some(t.value(i).trim().to_string()))
+        }
+        _ => return None,
+    })
 }
 
 /// Float and double targets: the float must hold the source's number, i.e. its shortest digits
@@ -361,14 +373,14 @@ fn float_holds_number(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &m
     {
         return;
     }
-    for i in 0..src.len() {
-        if src.is_null(i) || out.is_null(i) {
-            continue;
-        }
-        let (Some(a), Some(b)) = (number_text(src, i), number_text(out, i)) else {
+    let (Some(from), Some(to)) = (number_texts(src), number_texts(out)) else {
+        return;
+    };
+    for (i, (a, b)) in from.iter().zip(&to).enumerate() {
+        let (Some(a), Some(b)) = (a, b) else {
             continue;
         };
-        if canonical_number(&a) != canonical_number(&b) {
+        if canonical_number(a) != canonical_number(b) {
             bad.mark(i, || {
                 format!(
                     "{} would become {b} in {}: the float cannot hold the number exactly",
