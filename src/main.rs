@@ -51,6 +51,43 @@ enum Cmd {
         #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
         params: Vec<String>,
     },
+    /// Container-task mode: validate the job, run the writer's prepare, split the source
+    /// into the tasks of N shards and write DIR/plan.json; each shard then runs as
+    /// `datasync run JOB --plan DIR --shard I/N`, and `datasync commit DIR` publishes.
+    #[command(after_help = PLAN_HELP)]
+    Plan {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+        /// Number of shards (containers, array tasks).
+        #[arg(long)]
+        shards: usize,
+        /// The plan directory (shared by every shard and the commit).
+        #[arg(long)]
+        out: PathBuf,
+        /// Name the run (default: generated).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+    /// Container-task mode: publish a planned run once every shard has reported (a second
+    /// commit does nothing).
+    Commit {
+        /// The plan directory.
+        dir: PathBuf,
+        /// Parameters the plan did not store (secret ones).
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
+    /// Container-task mode: remove all staged output of a planned run.
+    Abort {
+        /// The plan directory.
+        dir: PathBuf,
+        /// Parameters the plan did not store (secret ones).
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
     /// List readers and writers with their DataX aliases.
     Plugins,
     /// Print a job skeleton with every parameter of a reader and a writer.
@@ -75,6 +112,20 @@ Exit codes: 0 succeeded, 1 runtime failure, 2 bad job or arguments, 3 error limi
 Logs, progress and the report go to stderr; DATASYNC_LOG=debug (or a tracing filter such as
 datasync=debug) for more detail. Dirty records go to ./datasync-dirty-<job>.jsonl.";
 
+const PLAN_HELP: &str = "\
+Examples:
+  datasync plan job.json -p biz_date=2024-01-31 --shards 4 --out /shared/plans/orders-0131
+  datasync run job.json -p biz_date=2024-01-31 --plan /shared/plans/orders-0131 --shard 2/4
+  datasync commit /shared/plans/orders-0131
+  datasync abort /shared/plans/orders-0131
+
+A shard without --shard takes its index from DATASYNC_SHARD_INDEX (count
+DATASYNC_SHARD_COUNT), Kubernetes' JOB_COMPLETION_INDEX or a Slurm array's
+SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN. Shard exit codes: 0 staged (or done before),
+75 failed (retry it), 42 do not retry (bad job, error limit), 2 wrong plan or shard,
+143 SIGTERM (retry it). commit: 0 published (or published before), 1 shards missing or a
+failure, 3 error limit exceeded over all shards, 2 bad plan.";
+
 const CHECK_HELP: &str = "\
 Examples:
   datasync check job.json
@@ -89,9 +140,11 @@ expected); with --connect also 1 when a system cannot be reached or lacks what t
 /// messages go through it.
 macro_rules! say {
     ($($t:tt)*) => {
-        say_raw(&format!("{}\n", format_args!($($t)*)))
+        $crate::say_raw(&format!("{}\n", format_args!($($t)*)))
     };
 }
+
+mod shard;
 
 /// Writes `text` to stderr with every secret masked.
 fn say_raw(text: &str) {
@@ -166,6 +219,15 @@ fn main() -> ExitCode {
             Err(e) => config_error(&e),
         },
         Cmd::Recover { job, params } => recover_command(&job, &params),
+        Cmd::Plan {
+            job,
+            params,
+            shards,
+            out,
+            run_id,
+        } => shard::plan_command(&job, &params, shards, &out, run_id.as_deref()),
+        Cmd::Commit { dir, params } => shard::commit_command(&dir, &params),
+        Cmd::Abort { dir, params } => shard::abort_command(&dir, &params),
         Cmd::Run(a) => run_command(a),
     }
 }
@@ -370,10 +432,31 @@ struct RunArgs {
     /// Resume the run named by --run-id: tasks it finished are not run again.
     #[arg(long, requires = "run_id")]
     resume: bool,
+    /// Container-task mode: run one shard of the plan in this directory (see `datasync plan`).
+    #[arg(long, conflicts_with_all = ["run_id", "resume"])]
+    plan: Option<PathBuf>,
+    /// The shard to run, I/N (default: from the scheduler's environment).
+    #[arg(long, requires = "plan")]
+    shard: Option<String>,
+    /// Name of this attempt of the shard (default: from the scheduler's environment).
+    #[arg(long, requires = "plan")]
+    attempt: Option<String>,
 }
 
 /// `datasync run JOB`.
 fn run_command(a: RunArgs) -> ExitCode {
+    if let Some(dir) = &a.plan {
+        return shard::shard_command(shard::ShardArgs {
+            job: &a.job,
+            params: &a.params,
+            dir,
+            shard: a.shard.as_deref(),
+            attempt: a.attempt.as_deref(),
+            dirty_file: a.dirty_file.clone(),
+            progress: progress_mode(a.no_progress, a.progress_interval),
+            report: a.report.clone(),
+        });
+    }
     if let Some(id) = &a.run_id {
         if let Err(e) = datasync_engine::set_run_id(id) {
             say!("datasync: --run-id: {e}");
@@ -408,18 +491,13 @@ fn run_command(a: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    let progress = if a.no_progress {
-        ProgressMode::Off
-    } else if std::io::stderr().is_terminal() {
-        ProgressMode::Bar
-    } else {
-        ProgressMode::Lines(Duration::from_secs(a.progress_interval.max(1)))
-    };
+    let progress = progress_mode(a.no_progress, a.progress_interval);
     let opts = RunOptions {
         dirty_file,
         progress,
         resume: a.resume,
         keep_staging: a.run_id.is_some(),
+        shard: None,
     };
     match run_job(built, opts, a.report) {
         Ok(code) => ExitCode::from(code),
@@ -427,6 +505,16 @@ fn run_command(a: RunArgs) -> ExitCode {
             say!("datasync: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn progress_mode(off: bool, interval: u64) -> ProgressMode {
+    if off {
+        ProgressMode::Off
+    } else if std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Lines(Duration::from_secs(interval.max(1)))
     }
 }
 
@@ -460,32 +548,7 @@ fn run_job(
     // The report file is written before the summary is printed, so the summary never says
     // exit 0 when the process then fails on the report.
     if let Some(path) = report_file {
-        // `.md` / `.txt`: the human report (as printed); anything else: JSON.
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let text = match ext.as_deref() {
-            Some("md") => Ok(format!(
-                "# datasync job {}\n\n```text\n{}```\n",
-                report.job,
-                report.human()
-            )),
-            Some("txt") => Ok(report.human()),
-            _ => serde_json::to_value(&report)
-                .and_then(|mut v| {
-                    // Masked string by string: JSON escaping would hide a secret holding a quote
-                    // or a backslash from a mask over the text.
-                    datasync_engine::secrets::redact_json(&mut v);
-                    serde_json::to_string_pretty(&v)
-                })
-                .context("serializing the report"),
-        };
-        let written = text.and_then(|json| {
-            std::fs::write(&path, datasync_engine::secrets::redact(&json).as_bytes())
-                .with_context(|| format!("cannot write the report to {}", path.display()))
-        });
-        if let Err(e) = written {
+        if let Err(e) = write_report(&path, &report) {
             let what = format!("{e:#}");
             report.exit_code = report.exit_code.max(1);
             report.error = Some(match report.error.take() {
@@ -498,6 +561,32 @@ fn run_job(
     // Blocking plugin threads still winding down must not hold the exit.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
+}
+
+/// Writes the report to `path`: `.md` / `.txt` the human report (as printed), anything else
+/// JSON; every secret masked.
+fn write_report(path: &std::path::Path, report: &datasync_engine::Report) -> anyhow::Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let text = match ext.as_deref() {
+        Some("md") => format!(
+            "# datasync job {}\n\n```text\n{}```\n",
+            report.job,
+            report.human()
+        ),
+        Some("txt") => report.human(),
+        _ => {
+            let mut v = serde_json::to_value(report).context("serializing the report")?;
+            // Masked string by string: JSON escaping would hide a secret holding a quote or a
+            // backslash from a mask over the text.
+            datasync_engine::secrets::redact_json(&mut v);
+            serde_json::to_string_pretty(&v).context("serializing the report")?
+        }
+    };
+    std::fs::write(path, datasync_engine::secrets::redact(&text).as_bytes())
+        .with_context(|| format!("cannot write the report to {}", path.display()))
 }
 
 async fn watch_signals(control: std::sync::Arc<JobControl>) {

@@ -15,6 +15,7 @@ pub mod report;
 pub mod runner;
 pub mod runstate;
 pub mod secrets;
+pub mod shard;
 pub mod template;
 
 pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};

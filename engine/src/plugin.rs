@@ -222,6 +222,23 @@ impl<T: BlockingWriterTask> WriterTask for OnBlockingPool<T> {
     }
 }
 
+/// A task's split as a plan value (see [`ReaderTask::planned`]).
+pub fn to_plan<T: serde::Serialize>(split: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(split).ok()
+}
+
+/// A split back from its plan value (see [`Reader::task_from_plan`]); a value that does not
+/// fit is an error that says so (a plan made by another version, or edited).
+pub fn from_plan<T: serde::de::DeserializeOwned>(
+    planned: &serde_json::Value,
+) -> Result<T, PluginError> {
+    serde_json::from_value(planned.clone()).map_err(|e| {
+        PluginError::new(format!(
+            "the plan's split {planned} does not fit this reader: {e}"
+        ))
+    })
+}
+
 /// A job-level reader: validated configuration that can plan its tasks.
 #[async_trait]
 pub trait Reader: Send + Sync {
@@ -241,6 +258,18 @@ pub trait Reader: Send + Sync {
         p.ok("source", "not checked: this reader has no live check");
         Ok(p)
     }
+    /// Container-task mode (`datasync plan`): rebuilds a task from the value its
+    /// [`ReaderTask::planned`] gave when the plan was made, so that every shard reads exactly
+    /// the split the plan holds (key ranges are not probed again).
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        let _ = planned;
+        Err(PluginError::new(
+            "this reader's tasks cannot be planned for shards",
+        ))
+    }
 }
 
 /// One unit of reading. It may be run again after a failure, so `read` starts from scratch.
@@ -256,6 +285,11 @@ pub trait ReaderTask: Send {
     /// time): `--resume` runs a finished task again when it no longer matches. `None`: the
     /// source cannot tell.
     fn input_fingerprint(&self) -> Option<String> {
+        None
+    }
+    /// The split this task reads, as a value [`Reader::task_from_plan`] turns back into the
+    /// same task (container-task mode). `None`: the reader cannot be sharded.
+    fn planned(&self) -> Option<serde_json::Value> {
         None
     }
     /// Reads everything this task covers into `out`.
@@ -340,6 +374,17 @@ pub trait Writer: Send + Sync {
         let mut p = Probe::default();
         p.ok("target", "not checked: this writer has no live check");
         Ok(p)
+    }
+    /// Container-task mode: `Ok` when this writer can stage the output of shards run in other
+    /// processes for one later [`Writer::commit`]; `Err` says why not.
+    fn plannable(&self) -> Result<(), String> {
+        Err("it does not stage its output for a later commit".into())
+    }
+    /// Container-task mode, in each shard and in `datasync commit`: takes up the run
+    /// `datasync plan` prepared, without running prepare again. `Ok(false)`: the run's
+    /// staging is not there (it was committed or aborted); `Err`: it belongs to another run.
+    async fn join_planned(&self) -> Result<bool, PluginError> {
+        Ok(true)
     }
     /// How a failed or killed run of this writer can be resumed (`run --resume`).
     fn resume(&self) -> Resume {

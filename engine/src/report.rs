@@ -171,6 +171,13 @@ pub struct Report {
     pub isolation_seconds: f64,
     /// Per task.
     pub task_reports: Vec<TaskReport>,
+    /// Container-task mode: `shard I/N of planned run R`; the output is staged, not
+    /// published (`datasync commit` publishes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Container-task mode: each task's staged output as the writer sees it.
+    #[serde(skip)]
+    pub staged: Vec<(usize, Option<String>)>,
 }
 
 impl Report {
@@ -217,6 +224,8 @@ impl Report {
             throttle_wait_seconds: 0.0,
             isolation_seconds: 0.0,
             task_reports: Vec::new(),
+            shard: None,
+            staged: Vec::new(),
         }
     }
 
@@ -256,6 +265,7 @@ impl Report {
     /// The human summary.
     pub fn human(&self) -> String {
         let status = match self.status {
+            Status::Succeeded if self.shard.is_some() => "STAGED (not published yet)",
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
             Status::ErrorLimitExceeded => "FAILED (error limit exceeded)",
@@ -287,6 +297,9 @@ impl Report {
             "  plugins   {} -> {}   run {}\n",
             self.reader, self.writer, self.run_id
         ));
+        if let Some(shard) = &self.shard {
+            s.push_str(&format!("  shard     {shard}\n"));
+        }
         s.push_str(&format!("  time      {} .. {}\n", self.start, self.end));
         s.push_str(&format!(
             "  records   read {}  written {}  dirty {}\n",

@@ -28,8 +28,8 @@ pub struct BuiltJob {
     pub reader_name: &'static str,
     /// The writer's name likewise.
     pub writer_name: &'static str,
-    reader: Box<dyn Reader>,
-    writer: Box<dyn Writer>,
+    pub(crate) reader: Box<dyn Reader>,
+    pub(crate) writer: Box<dyn Writer>,
 }
 
 impl BuiltJob {
@@ -95,6 +95,9 @@ pub struct RunOptions {
     pub resume: bool,
     /// `--run-id` was given: a failed run keeps its staged output for `--resume`.
     pub keep_staging: bool,
+    /// Container-task mode: run only these tasks of a plan, stage their output and neither
+    /// commit nor abort (see [`crate::shard`]).
+    pub shard: Option<crate::shard::ShardTasks>,
 }
 
 pub(super) struct Env {
@@ -171,7 +174,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     // Staging writers record finished tasks next to their staged output, so a failed or
     // killed run can be resumed (`--resume --run-id`).
     let state_path = match writer.resume() {
-        Resume::StateFile(p) => Some(p),
+        Resume::StateFile(p) if opts.shard.is_none() => Some(p),
         _ => None,
     };
     let end = Ending {
@@ -181,6 +184,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         t0,
         setting,
         keep: state_path.as_deref().filter(|_| opts.keep_staging),
+        shard: opts.shard.is_some(),
     };
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(
@@ -195,7 +199,12 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     };
     let names = (job.reader_name, job.writer_name);
     let planned = tokio::select! {
-        p = plan_tasks(reader.as_ref(), writer.as_ref(), channels, names) => p,
+        p = async {
+            match &opts.shard {
+                Some(s) => shard_tasks(reader.as_ref(), writer.as_ref(), s, names).await,
+                None => plan_tasks(reader.as_ref(), writer.as_ref(), channels, names).await,
+            }
+        } => p,
         _ = control.cancel.cancelled() => Err("stopped before any task started".to_string()),
     };
     let (rtasks, wtasks) = match planned {
@@ -268,6 +277,19 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     monitor_done.cancel();
     let _ = monitor.await;
     reports.sort_by_key(|r| r.id);
+    if let Some(s) = &opts.shard {
+        // Task numbers in the report are the plan's.
+        for r in &mut reports {
+            if let Some((global, _)) = s.tasks.get(r.id) {
+                r.id = *global;
+            }
+        }
+        base.staged = s
+            .tasks
+            .iter()
+            .map(|(id, _)| (*id, writer.task_fingerprint(*id)))
+            .collect();
+    }
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
     finish(base, &end, &slots).await
@@ -344,6 +366,56 @@ async fn plan_tasks(
     Ok((rtasks, wtasks))
 }
 
+/// Container-task mode: this shard's tasks rebuilt from the plan, the writer joined to the
+/// planned run (no prepare: `datasync plan` ran it) and split as for the whole plan, so
+/// each task's staged output carries its plan task number.
+async fn shard_tasks(
+    reader: &dyn Reader,
+    writer: &dyn Writer,
+    shard: &crate::shard::ShardTasks,
+    (reader_name, writer_name): (&str, &str),
+) -> Result<(Vec<Box<dyn ReaderTask>>, Vec<Box<dyn WriterTask>>), String> {
+    let mut rtasks = Vec::with_capacity(shard.tasks.len());
+    for (id, split) in &shard.tasks {
+        rtasks.push(
+            reader
+                .task_from_plan(split)
+                .map_err(|e| format!("reader {reader_name}: plan task {id}: {}", e.chain()))?,
+        );
+    }
+    let joined = writer
+        .join_planned()
+        .await
+        .map_err(|e| format!("writer {writer_name}: {}", e.chain()))?;
+    if !joined {
+        return Err(format!(
+            "writer {writer_name}: the planned run's staging is gone (the run was committed or \
+             aborted): nothing to do for this shard"
+        ));
+    }
+    let mut all = writer
+        .split(shard.total)
+        .await
+        .map_err(|e| format!("writer {writer_name} split: {}", e.chain()))?;
+    if all.len() != shard.total {
+        return Err(format!(
+            "writer {writer_name} returned {} tasks for {} planned tasks",
+            all.len(),
+            shard.total
+        ));
+    }
+    let mut wtasks: Vec<Option<Box<dyn WriterTask>>> = all.drain(..).map(Some).collect();
+    let mut picked = Vec::with_capacity(shard.tasks.len());
+    for (id, _) in &shard.tasks {
+        let t = wtasks
+            .get_mut(*id)
+            .and_then(Option::take)
+            .ok_or_else(|| format!("plan task {id} is not one of {} tasks", shard.total))?;
+        picked.push(t);
+    }
+    Ok((rtasks, picked))
+}
+
 /// `--resume`: the dirty file keeps the records of the finished tasks only.
 fn keep_dirty_records(
     dirty: &DirtySink,
@@ -405,6 +477,9 @@ struct Ending<'a> {
     /// Keep the staged output (whose run state lives at this path) for a resume instead of
     /// aborting.
     keep: Option<&'a std::path::Path>,
+    /// A shard of a planned run: its staged output is neither published nor removed here
+    /// (`datasync commit` publishes it; the shard's next attempt replaces it).
+    shard: bool,
 }
 
 impl Ending<'_> {
@@ -425,6 +500,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         t0,
         setting,
         keep,
+        shard,
     } = *end;
     let t = totals(slots);
     // The percentage limit is judged on the whole run (small samples early on mislead).
@@ -464,7 +540,13 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
     rep.status = status;
     rep.exit_code = exit_code;
     rep.error = error;
-    if rep.status == Status::Succeeded {
+    if shard {
+        if rep.status != Status::Succeeded {
+            tracing::warn!(
+                "this shard's staged output stays uncommitted; its next attempt replaces it"
+            );
+        }
+    } else if rep.status == Status::Succeeded {
         if let Err(e) = writer.commit().await {
             rep.status = Status::Failed;
             rep.exit_code = 1;

@@ -141,36 +141,55 @@ impl Reader for FileReader {
                 let size = std::fs::metadata(&path).map(|m| m.len()).ok();
                 Box::new(FileTask {
                     reader: self.clone(),
-                    path,
-                    size,
+                    split: FileSplit { path, size },
                 }) as Box<dyn ReaderTask>
             })
             .collect())
     }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        Ok(Box::new(FileTask {
+            reader: self.clone(),
+            split: datasync_engine::plugin::from_plan(planned)?,
+        }))
+    }
 }
 
-struct FileTask {
-    reader: FileReader,
+/// One file to read.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FileSplit {
     path: PathBuf,
     size: Option<u64>,
 }
 
+struct FileTask {
+    reader: FileReader,
+    split: FileSplit,
+}
+
 #[async_trait]
 impl ReaderTask for FileTask {
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&self.split)
+    }
+
     fn input_fingerprint(&self) -> Option<String> {
-        crate::paths::file_fingerprint(&self.path)
+        crate::paths::file_fingerprint(&self.split.path)
     }
 
     fn describe(&self) -> String {
-        format!("file {}", self.path.display())
+        format!("file {}", self.split.path.display())
     }
 
     fn size_hint(&self) -> Option<SizeHint> {
-        self.size.map(SizeHint::Bytes)
+        self.split.size.map(SizeHint::Bytes)
     }
 
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
-        let path = self.path.clone();
+        let path = self.split.path.clone();
         let reader = self.reader.clone();
         datasync_engine::plugin::blocking(move || {
             let io = |source| FileReaderError::Io {

@@ -66,6 +66,12 @@ impl Reader for HdfsReader {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         self.inner.probe().await
     }
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        self.inner.task_from_plan(planned)
+    }
 }
 
 #[cfg(test)]

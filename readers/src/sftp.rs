@@ -176,6 +176,17 @@ impl Reader for SftpReader {
             })
             .collect())
     }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        let (path, size): (String, Option<u64>) = datasync_engine::plugin::from_plan(planned)?;
+        Ok(Box::new(SftpTask {
+            reader: self.clone(),
+            file: RemoteFile { path, size },
+        }))
+    }
 }
 
 struct SftpTask {
@@ -185,6 +196,10 @@ struct SftpTask {
 
 #[async_trait]
 impl ReaderTask for SftpTask {
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&(&self.file.path, self.file.size))
+    }
+
     fn describe(&self) -> String {
         let scheme = self.reader.conn.protocol.scheme();
         format!("{scheme}://{}{}", self.reader.conn.addr(), self.file.path)

@@ -151,6 +151,8 @@ pub(crate) async fn probe_source(
 /// One read a SQL reader plans: the split, about how many rows it holds (from the table's
 /// statistics, for progress), and whether it may be continued after its last key when the
 /// connection is lost (see [`KeyProbe::key_indexed`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Planned {
     /// What is read.
     pub split: SqlSplit,
@@ -158,6 +160,10 @@ pub(crate) struct Planned {
     pub estimate: Option<u64>,
     /// Read in key order and continued after the last key on a lost connection.
     pub resumable: bool,
+    /// Columns read as text (PostgreSQL's irregular arrays, see
+    /// `PostgresReader::irregular_arrays`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub as_text: Vec<String>,
 }
 
 /// Every read of a SQL reader: queries and tables as they are, tables with a split key cut
@@ -197,6 +203,7 @@ where
             split,
             estimate,
             resumable: false,
+            as_text: Vec::new(),
         });
     }
     for (conn, table, pk) in keyed {
@@ -218,6 +225,7 @@ where
                     split,
                     estimate,
                     resumable: indexed,
+                    as_text: Vec::new(),
                 }),
         );
     }

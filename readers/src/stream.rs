@@ -399,6 +399,16 @@ impl Reader for StreamReader {
             })
             .collect())
     }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        Ok(Box::new(StreamTask {
+            reader: self.clone(),
+            index: datasync_engine::plugin::from_plan(planned)?,
+        }))
+    }
 }
 
 struct StreamTask {
@@ -519,6 +529,10 @@ impl StreamTask {
 
 #[async_trait]
 impl ReaderTask for StreamTask {
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&self.index)
+    }
+
     fn describe(&self) -> String {
         format!("stream slice {} ({} rows)", self.index, self.reader.rows)
     }

@@ -259,12 +259,26 @@ impl Writer for FileWriter {
 
     async fn commit(&self) -> Result<(), PluginError> {
         let w = self.clone();
-        datasync_engine::plugin::blocking(move || w.publish()).await?;
+        datasync_engine::plugin::blocking(move || {
+            if crate::publish::finish_decided(&w.staging)? {
+                return Ok(());
+            }
+            w.publish()
+        })
+        .await?;
         Ok(())
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
         remove_staging(self.staging.clone()).await
+    }
+
+    fn plannable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn join_planned(&self) -> Result<bool, PluginError> {
+        join_planned(self.staging.clone()).await
     }
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
@@ -280,6 +294,16 @@ impl Writer for FileWriter {
     fn task_fingerprint(&self, task: usize) -> Option<String> {
         crate::publish::fingerprint(&self.staging, &[self.files.output_name(task)], |_| false)
     }
+}
+
+/// Container-task mode: takes up the planned run's staging directory (see
+/// [`crate::publish::join_planned`]) on a blocking thread.
+pub(crate) async fn join_planned(staging: PathBuf) -> Result<bool, PluginError> {
+    let joined = datasync_engine::plugin::blocking(move || {
+        crate::publish::join_planned(&staging).map_err(FileWriterError::from)
+    })
+    .await?;
+    Ok(joined)
 }
 
 /// Removes a staging directory on a blocking thread (one that is gone already is fine; one

@@ -116,6 +116,12 @@ impl Writer for HdfsWriter {
     fn resume(&self) -> Resume {
         self.inner.resume()
     }
+    fn plannable(&self) -> Result<(), String> {
+        self.inner.plannable()
+    }
+    async fn join_planned(&self) -> Result<bool, PluginError> {
+        self.inner.join_planned().await
+    }
 }
 
 #[cfg(test)]

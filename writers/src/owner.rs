@@ -4,8 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-/// `host pid` of this process, written into each staging directory it owns.
+/// `host pid` of this process, written into each staging directory it owns; in a planned
+/// run (container-task mode) `planned <run id>`: the run, not a process, owns its staging.
 pub(crate) fn owner() -> String {
+    if datasync_engine::shard::planned() {
+        return datasync_engine::shard::planned_owner();
+    }
     format!("{} {}", hostname(), std::process::id())
 }
 
@@ -29,6 +33,16 @@ pub(crate) enum Owner {
 
 /// The state of the owner named by `owner` (`host pid`), seen from host `host`.
 pub(crate) fn owner_state(owner: &str, host: &str) -> Owner {
+    if let Some(run) = datasync_engine::shard::planned_run_of(owner) {
+        return if datasync_engine::shard::planned() && run == datasync_engine::run_id() {
+            Owner::Gone
+        } else {
+            Owner::Elsewhere(format!(
+                "the staging of planned run {run}: `datasync commit` or `datasync abort` of its \
+                 plan directory removes it"
+            ))
+        };
+    }
     let Some((owner_host, pid)) = owner.trim().rsplit_once(' ') else {
         return Owner::Unknown;
     };

@@ -143,6 +143,12 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
         }
         return take_over(staging);
     }
+    if staging.exists() && datasync_engine::shard::planned() {
+        return Err(io("cannot plan a run in", staging)(std::io::Error::other(
+            "this run id was planned already (its staging exists): give the new plan another \
+             --run-id, or `datasync abort` the old one",
+        )));
+    }
     if staging.exists() {
         // Only an explicit `--run-id` can meet an existing staging directory of its own name:
         // never take it from a run that is still going.
@@ -352,6 +358,43 @@ fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
 fn roll_forward(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
     unmark_and_move(journal, None)?;
     finish(staging, journal)
+}
+
+/// Container-task mode: takes up the planned run's staging directory. `Ok(false)`: it is not
+/// there (the run was committed or aborted); an error when another run owns it.
+pub(crate) fn join_planned(staging: &Path) -> Result<bool, PublishError> {
+    if !staging.is_dir() {
+        return Ok(false);
+    }
+    let owner_file = staging.join(OWNER_FILE);
+    let was = fs::read_to_string(&owner_file).unwrap_or_default();
+    match datasync_engine::shard::planned_run_of(&was) {
+        Some(run) if run == datasync_engine::run_id() => Ok(true),
+        _ => Err(io("cannot take up", staging)(std::io::Error::other(
+            format!(
+                "it is not the staging of planned run {} (owner: \"{}\")",
+                datasync_engine::run_id(),
+                was.trim()
+            ),
+        ))),
+    }
+}
+
+/// Finishes a commit this staging directory holds the journal of (a commit killed after it
+/// was decided). `Ok(false)`: there is none.
+pub(crate) fn finish_decided(staging: &Path) -> Result<bool, PublishError> {
+    let jf = staging.join(JOURNAL_FILE);
+    match fs::read(&jf) {
+        Ok(bytes) => {
+            let journal: Journal = serde_json::from_slice(&bytes)
+                .map_err(|e| io("cannot read the commit journal", &jf)(std::io::Error::other(e)))?;
+            tracing::info!("finishing the commit recorded in {}", jf.display());
+            roll_forward(staging, &journal)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io("cannot read", &jf)(e)),
+    }
 }
 
 /// Removes this run's staging directory on abort, unless it holds a decided commit (a commit

@@ -24,7 +24,7 @@ pub fn split_ranges(min: i128, max: i128, n: usize) -> Vec<(i128, i128)> {
 
 /// A range of a text key, compared by the server with the column's own collation: after
 /// `after` (exclusive) up to `upto` (inclusive); `None` leaves that side open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TextRange {
     /// Exclusive lower bound.
     pub after: Option<String>,
@@ -34,15 +34,19 @@ pub struct TextRange {
 
 /// One unit of reading for a SQL reader: a whole table, a key range of it, its NULL keys, or a
 /// query. Plain data, so a task can be retried and a shard planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum SqlSplit {
     /// `SELECT cols FROM table [WHERE where] [AND pk range | pk IS NULL]`.
+    #[serde(rename_all = "camelCase")]
     Table {
         /// Index into the reader's `connection[]`.
         conn: usize,
         /// Table as written.
         table: String,
-        /// Inclusive key range on splitPk.
+        /// Inclusive key range on splitPk (as decimal text in a plan: JSON numbers stop at
+        /// 64 bits).
+        #[serde(with = "key_range_text")]
         range: Option<(i128, i128)>,
         /// Range of a text splitPk (not NULL).
         text_range: Option<TextRange>,
@@ -56,6 +60,33 @@ pub enum SqlSplit {
         /// The query.
         sql: String,
     },
+}
+
+/// A key range as two decimal strings, so keys past 64 bits survive JSON.
+mod key_range_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        r: &Option<(i128, i128)>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        r.map(|(a, b)| [a.to_string(), b.to_string()]).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<(i128, i128)>, D::Error> {
+        let v: Option<[String; 2]> = Option::deserialize(d)?;
+        v.map(|[a, b]| {
+            let p = |t: &str| {
+                t.parse::<i128>().map_err(|_| {
+                    serde::de::Error::custom(format!("key \"{t}\" is not a whole number"))
+                })
+            };
+            Ok((p(&a)?, p(&b)?))
+        })
+        .transpose()
+    }
 }
 
 impl SqlSplit {

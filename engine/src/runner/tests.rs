@@ -116,6 +116,7 @@ async fn run_flaky(fail_times: usize, retriable: bool) -> (Report, Arc<Recorder>
     let opts = RunOptions {
         resume: false,
         keep_staging: false,
+        shard: None,
         dirty_file: dir.join("dirty.jsonl"),
         progress: ProgressMode::Off,
     };

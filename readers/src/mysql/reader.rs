@@ -243,6 +243,19 @@ impl Reader for MysqlReader {
             })
             .collect())
     }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        let p: crate::sqlsplit::Planned = datasync_engine::plugin::from_plan(planned)?;
+        Ok(Box::new(MysqlTask {
+            reader: self.clone(),
+            split: p.split,
+            resumable: p.resumable,
+            estimate: p.estimate,
+        }))
+    }
 }
 
 struct MysqlTask {
@@ -339,6 +352,15 @@ impl ReaderTask for MysqlTask {
 
     fn size_hint(&self) -> Option<SizeHint> {
         self.estimate.map(SizeHint::RecordsEstimate)
+    }
+
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&crate::sqlsplit::Planned {
+            split: self.split.clone(),
+            estimate: self.estimate,
+            resumable: self.resumable,
+            as_text: Vec::new(),
+        })
     }
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {

@@ -227,7 +227,7 @@ pub(super) fn pattern_root(pattern: &str) -> PathBuf {
 }
 
 /// A unit of reading: row groups of one file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct ParquetSplit {
     pub(super) path: PathBuf,
     pub(super) row_groups: Vec<usize>,
@@ -257,6 +257,16 @@ impl Reader for ParquetReader {
                 }) as Box<dyn ReaderTask>
             })
             .collect())
+    }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        Ok(Box::new(ParquetTask {
+            reader: self.clone(),
+            split: datasync_engine::plugin::from_plan(planned)?,
+        }))
     }
 }
 

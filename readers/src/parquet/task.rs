@@ -265,6 +265,10 @@ pub(super) fn utc_wall_clock(a: &ArrayRef) -> ArrayRef {
 
 #[async_trait]
 impl ReaderTask for ParquetTask {
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&self.split)
+    }
+
     fn input_fingerprint(&self) -> Option<String> {
         crate::paths::file_fingerprint(&self.split.path)
     }

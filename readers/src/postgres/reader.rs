@@ -198,6 +198,19 @@ impl Reader for PostgresReader {
             })
             .collect())
     }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        let p: crate::sqlsplit::Planned = datasync_engine::plugin::from_plan(planned)?;
+        Ok(Box::new(PostgresTask {
+            reader: self.clone(),
+            split: p.split,
+            estimate: p.estimate,
+            as_text: Arc::new(p.as_text.into_iter().collect()),
+        }))
+    }
 }
 
 impl PostgresReader {
@@ -304,6 +317,15 @@ impl ReaderTask for PostgresTask {
 
     fn size_hint(&self) -> Option<SizeHint> {
         self.estimate.map(SizeHint::RecordsEstimate)
+    }
+
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&crate::sqlsplit::Planned {
+            split: self.split.clone(),
+            estimate: self.estimate,
+            resumable: false,
+            as_text: self.as_text.iter().cloned().collect(),
+        })
     }
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {

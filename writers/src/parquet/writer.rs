@@ -290,12 +290,26 @@ impl Writer for ParquetWriter {
 
     async fn commit(&self) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
-        datasync_engine::plugin::blocking(move || w.publish()).await?;
+        datasync_engine::plugin::blocking(move || {
+            if crate::publish::finish_decided(&w.staging)? {
+                return Ok(());
+            }
+            w.publish()
+        })
+        .await?;
         Ok(())
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
         crate::file::remove_staging(self.w.staging.clone()).await
+    }
+
+    fn plannable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn join_planned(&self) -> Result<bool, PluginError> {
+        crate::file::join_planned(self.w.staging.clone()).await
     }
 
     async fn recover(&self) -> Result<Vec<String>, PluginError> {
