@@ -77,21 +77,27 @@ fn published(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Starts shard `shard` and stops it with `signal` once it has staged a file of one of its
-/// tasks; returns its output.
+/// Whether a file of one of shard `i`'s tasks is staged below `out`.
+fn staged_file_of(plan: &Path, i: u64, out: &Path) -> bool {
+    let marks: Vec<String> = tasks_of(plan, i)
+        .iter()
+        .map(|t| format!("_{t:05}_"))
+        .collect();
+    all_files(out)
+        .iter()
+        .any(|f| marks.iter().any(|m| f.contains(m)))
+}
+
+/// Starts shard `shard` and stops it with `signal` once `started` holds (it is writing);
+/// returns its output.
 fn stop_mid_write(
     dir: &Path,
     job: &str,
     plan: &Path,
     shard: &str,
     signal: &str,
-    out: &Path,
+    started: impl Fn() -> bool,
 ) -> Output {
-    let i: u64 = shard.split('/').next().unwrap().parse().unwrap();
-    let marks: Vec<String> = tasks_of(plan, i)
-        .iter()
-        .map(|t| format!("_{t:05}_"))
-        .collect();
     let child = Command::new(bin())
         .current_dir(dir)
         .args(shard_args(job, plan.to_str().unwrap(), shard))
@@ -100,13 +106,10 @@ fn stop_mid_write(
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !all_files(out)
-        .iter()
-        .any(|f| marks.iter().any(|m| f.contains(m)))
-    {
+    while !started() {
         assert!(
             Instant::now() < deadline,
-            "shard {shard} never staged a file"
+            "shard {shard} never started writing"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -119,15 +122,38 @@ fn stop_mid_write(
     child.wait_with_output().unwrap()
 }
 
+/// A source table of `n` rows: id, region (r0..r3), amount, name (NULL every 7th).
+fn source_table(n: u32) -> MariaDb {
+    let db = MariaDb::new();
+    db.exec(&format!(
+        "CREATE TABLE t (id BIGINT PRIMARY KEY, region VARCHAR(8) NOT NULL, amount DECIMAL(12,2), name VARCHAR(20));
+         SET SESSION max_recursive_iterations = 1000000;
+         INSERT INTO t WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n})
+           SELECT n, CONCAT('r', n % 4), n * 1.25, IF(n % 7 = 0, NULL, CONCAT('n', n)) FROM s;"
+    ));
+    db
+}
+
+/// The source rows as `id|amount|name|region` lines, in id order.
+fn source_rows(db: &MariaDb) -> String {
+    db.query(
+        "SELECT CONCAT(id, '|', amount, '|', COALESCE(name, 'NULL'), '|', region) FROM t ORDER BY id",
+    )
+}
+
+/// The MySQL reader of [`source_table`] (split on id).
+fn source_reader(db: &MariaDb) -> String {
+    format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "",
+          "column": ["id", "amount", "name", "region"], "splitPk": "id",
+          "connection": [{{"table": ["t"], "jdbcUrl": ["{}"]}}]}}}}"#,
+        db.url()
+    )
+}
+
 #[test]
 fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_once() {
-    let db = MariaDb::new();
-    db.exec(
-        "CREATE TABLE t (id BIGINT PRIMARY KEY, region VARCHAR(8) NOT NULL, amount DECIMAL(12,2), name VARCHAR(20));
-         SET SESSION max_recursive_iterations = 100000;
-         INSERT INTO t WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000)
-           SELECT n, CONCAT('r', n % 4), n * 1.25, IF(n % 7 = 0, NULL, CONCAT('n', n)) FROM s;",
-    );
+    let db = source_table(20000);
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("table");
     let plan = t.path().join("plan");
@@ -137,16 +163,14 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
         &format!(
             r#"{{"job": {{"setting": {{"speed": {{"channel": 2, "record": 6000}}}},
               "content": [{{
-                "reader": {{"name": "mysqlreader", "parameter": {{"username": "root", "password": "",
-                  "column": ["id", "amount", "name", "region"], "splitPk": "id",
-                  "connection": [{{"table": ["t"], "jdbcUrl": ["{}"]}}]}}}},
+                "reader": {},
                 "writer": {{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
                   "path": "{}", "fileName": "part", "writeMode": "truncate",
                   "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "amount", "type": "DECIMAL(12,2)"}},
                              {{"name": "name", "type": "STRING"}}],
                   "partitionColumns": ["region"]}}}}
               }}]}}}}"#,
-            db.url(),
+            source_reader(&db),
             out.display()
         ),
     );
@@ -177,7 +201,9 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     assert_stderr_has(&o, "STAGED (not published yet)");
 
     // Shard 1 is killed with SIGKILL mid-write, then run again.
-    let o = stop_mid_write(t.path(), j, &plan, "1/4", "-KILL", &out);
+    let o = stop_mid_write(t.path(), j, &plan, "1/4", "-KILL", || {
+        staged_file_of(&plan, 1, &out)
+    });
     assert!(
         o.status.code().is_none(),
         "shard 1 was not killed: {}",
@@ -185,7 +211,9 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     );
     assert!(!plan.join("shards/1.json").exists());
     // Shard 2 stops on SIGTERM at a batch boundary: exit 143, no report.
-    let o = stop_mid_write(t.path(), j, &plan, "2/4", "-TERM", &out);
+    let o = stop_mid_write(t.path(), j, &plan, "2/4", "-TERM", || {
+        staged_file_of(&plan, 2, &out)
+    });
     assert_eq!(code(&o), 143, "{}", stderr(&o));
     assert!(!plan.join("shards/2.json").exists());
 
@@ -235,9 +263,7 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     );
 
     // Every row exact and once: MariaDB's rows against DuckDB's reading of the table.
-    let want = db.query(
-        "SELECT CONCAT(id, '|', amount, '|', COALESCE(name, 'NULL'), '|', region) FROM t ORDER BY id",
-    );
+    let want = source_rows(&db);
     let got = run_python(
         r#"
 import sys, duckdb
@@ -403,4 +429,144 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
     let o = ds(t.path(), &["commit", p], &[]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "aborted");
+}
+
+#[test]
+fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
+    let db = source_table(20000);
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, amount NUMERIC(12,2), name TEXT, region TEXT NOT NULL);
+         INSERT INTO orders VALUES (-1, 0, 'old', 'r9')",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let plan = t.path().join("plan");
+    let job = write_job(
+        t.path(),
+        "to_pg",
+        &format!(
+            r#"{{"job": {{"setting": {{"speed": {{"channel": 2, "record": 6000}}}},
+              "content": [{{
+                "reader": {},
+                "writer": {{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "amount", "name", "region"],
+                  "stagingMode": "table", "preSql": ["DELETE FROM @table"], "postSql": ["ANALYZE orders"],
+                  "connection": [{{"jdbcUrl": "{}", "table": ["orders"]}}]}}}}
+              }}]}}}}"#,
+            source_reader(&db),
+            pg_server().login(),
+            pg.url()
+        ),
+    );
+    let (j, p) = (job.to_str().unwrap(), plan.to_str().unwrap());
+    let o = ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let run_id = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(plan.join("plan.json")).unwrap(),
+    )
+    .unwrap()["runId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stages = |i: u64| -> u64 {
+        let names: Vec<String> = tasks_of(&plan, i)
+            .iter()
+            .map(|id| format!("'datasync_stg_{}_{id}'", run_id.to_lowercase()))
+            .collect();
+        pg.query(&format!(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ({})",
+            names.join(", ")
+        ))
+        .parse()
+        .unwrap()
+    };
+    let marker = t.path().join("failed-once");
+    let hook = format!("3:{}", marker.display());
+    let env = [("DATASYNC_TEST_FAIL_SHARD_ONCE", hook.as_str())];
+    let o = ds(t.path(), &shard_args(j, p, "3/4"), &env);
+    assert_eq!(code(&o), 75, "{}", stderr(&o));
+    let o = stop_mid_write(t.path(), j, &plan, "0/4", "-KILL", || stages(0) > 0);
+    assert!(
+        o.status.code().is_none(),
+        "shard 0 was not killed: {}",
+        stderr(&o)
+    );
+    for s in ["0/4", "1/4", "2/4", "3/4"] {
+        let o = ds(t.path(), &shard_args(j, p, s), &env);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // Nothing visible before the commit: the target still holds its old row only.
+    assert_eq!(
+        pg.query("SELECT string_agg(id::text, ',') FROM orders"),
+        "-1"
+    );
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "committed already");
+    // The destructive preSql ran in the publishing transaction; every row exact, once; the
+    // staging tables are gone.
+    let got = pg.query(
+        "SELECT string_agg(id || '|' || amount || '|' || coalesce(name, 'NULL') || '|' || region, E'\\n' ORDER BY id) FROM orders",
+    );
+    assert_eq!(got.lines().count(), 20000);
+    assert!(
+        got == source_rows(&db),
+        "the target differs from the source"
+    );
+    assert_eq!(
+        pg.query("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'datasync_stg%'"),
+        "0"
+    );
+}
+
+#[test]
+fn commit_refuses_staged_output_changed_after_its_shard_reported() {
+    let t = tempfile::tempdir().unwrap();
+    let inputs = t.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in 0..2 {
+        std::fs::write(inputs.join(format!("f{f}.csv")), format!("{f},a\n{f}1,b\n")).unwrap();
+    }
+    let out = t.path().join("out");
+    let job = file_job(t.path(), &inputs, &out, "0");
+    let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
+    let p = plan.to_str().unwrap();
+    let o = ds(t.path(), &["plan", j, "--shards", "2", "--out", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for s in ["0/2", "1/2"] {
+        let o = ds(t.path(), &shard_args(j, p, s), &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // A zombie of an earlier attempt writes on after the shard reported.
+    let staged = all_files(&out)
+        .into_iter()
+        .find(|f| f.contains("_00001"))
+        .expect("task 1's staged file");
+    std::fs::write(&staged, "9,zombie\n9,zombie\n9,zombie\n").unwrap();
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "task 1: its staged output changed after its shard reported it",
+    );
+    assert_eq!(published(&out), Vec::<String>::new());
+    // The shard run again (its report removed) stages it afresh; then the commit goes through.
+    std::fs::remove_file(plan.join("shards/1.json")).unwrap();
+    let o = ds(t.path(), &shard_args(j, p, "1/2"), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut rows: Vec<String> = published(&out)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, vec!["0,a", "1,a", "1,b", "11,b"]);
 }

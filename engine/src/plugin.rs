@@ -386,10 +386,45 @@ pub trait Writer: Send + Sync {
     async fn join_planned(&self) -> Result<bool, PluginError> {
         Ok(true)
     }
+    /// Container-task mode, in `datasync commit`: takes over what the shards reported each
+    /// task staged (task number, [`Writer::task_fingerprint`] as the shard saw it), before
+    /// [`Writer::commit`]. With `verify` (not when an interrupted commit is finished) the
+    /// default checks the staged output is still exactly that (a later attempt or a zombie
+    /// of an earlier one may not have changed it since).
+    async fn adopt_staged(&self, staged: &[StagedTask], verify: bool) -> Result<(), PluginError> {
+        if !verify {
+            return Ok(());
+        }
+        for StagedTask {
+            id, staged: was, ..
+        } in staged
+        {
+            let now = self.task_fingerprint(*id);
+            if now.as_deref() != Some(was.as_str()) {
+                return Err(PluginError::new(format!(
+                    "task {id}: its staged output changed after its shard reported it (reported \
+                     {was}, now {})",
+                    now.unwrap_or_else(|| "nothing".into())
+                )));
+            }
+        }
+        Ok(())
+    }
     /// How a failed or killed run of this writer can be resumed (`run --resume`).
     fn resume(&self) -> Resume {
         Resume::Refused("it keeps no staged output a later run could take over".into())
     }
+}
+
+/// What a shard reported one task staged (container-task mode).
+#[derive(Debug, Clone)]
+pub struct StagedTask {
+    /// The plan's task number.
+    pub id: usize,
+    /// [`Writer::task_fingerprint`] as the shard saw it.
+    pub staged: String,
+    /// Records the task wrote.
+    pub records: u64,
 }
 
 /// How a writer's run can be resumed.

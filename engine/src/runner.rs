@@ -115,6 +115,9 @@ pub(super) struct Env {
     pub(super) inputs: Vec<Option<String>>,
     /// Where finished tasks are recorded (staging writers).
     pub(super) state: Option<Mutex<(PathBuf, RunState)>>,
+    /// The task number each pipeline shows plugins: its index, or in a shard the plan's
+    /// task number (staging names carry it).
+    pub(super) task_numbers: Vec<usize>,
 }
 
 static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -259,6 +262,10 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         retries: AtomicU32::new(0),
         inputs: sources.into_iter().map(|(_, i)| i).collect(),
         state,
+        task_numbers: match &opts.shard {
+            Some(s) => s.tasks.iter().map(|(id, _)| *id).collect(),
+            None => (0..rtasks.len()).collect(),
+        },
     });
     let monitor_done = CancellationToken::new();
     let monitor = tokio::spawn(

@@ -424,10 +424,14 @@ impl BuiltJob {
         self.writer.join_planned().await
     }
 
-    /// What task `id` has staged, as the writer sees it (see
-    /// [`crate::Writer::task_fingerprint`]).
-    pub fn staged(&self, id: usize) -> Option<String> {
-        self.writer.task_fingerprint(id)
+    /// Hands the writer what the shards reported staged (see
+    /// [`crate::Writer::adopt_staged`]).
+    pub async fn adopt_staged(
+        &self,
+        staged: &[crate::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        self.writer.adopt_staged(staged, verify).await
     }
 
     /// The writer's one commit of a planned run.

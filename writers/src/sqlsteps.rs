@@ -5,7 +5,7 @@
 
 use crate::sqltarget::{
     is_destructive, schema_of, stale_stages, unpublished_message, SqlWriterParams, Staged,
-    StagingMode,
+    StagingMode, STAGE_PREFIX,
 };
 use datasync_db::sql::{quote_ident, Dialect};
 use datasync_engine::{async_trait, PluginError, WriterTask};
@@ -45,6 +45,8 @@ pub(crate) trait TargetConn: Send {
     /// Whether `table` has the key an upsert goes through (the primary key; for MySQL any
     /// unique key).
     async fn has_key(&mut self, table: &str) -> Result<bool, PluginError>;
+    /// `SELECT count(*) FROM table` (`table` quoted as the job wrote it).
+    async fn count(&mut self, table: &str) -> Result<u64, PluginError>;
 }
 
 /// What the shared steps need of a SQL writer's configuration, built once in `from_params`.
@@ -339,6 +341,9 @@ pub(crate) trait SqlWriterSteps: Sync {
                 self.table()
             ));
         }
+        if datasync_engine::shard::planned() {
+            return self.drop_planned_stages().await;
+        }
         self.drop_stages().await
     }
 
@@ -367,7 +372,17 @@ pub(crate) trait SqlWriterSteps: Sync {
             .iter()
             .map(|s| self.in_transaction(&s.replace("@table", self.table())))
             .collect();
-        stmts.extend(self.staged().all().into_iter().map(|(_, m)| m));
+        for (stage, move_sql) in self.staged().all() {
+            if move_sql.is_empty() {
+                continue;
+            }
+            stmts.push(move_sql);
+            // A planned run's commit may be run again after a crash: the staged rows leave
+            // in the same transaction that publishes them, so a second commit moves nothing.
+            if datasync_engine::shard::planned() {
+                stmts.push(format!("DELETE FROM {}", self.quote(&stage)));
+            }
+        }
         c.run("BEGIN").await.map_err(|f| f.error)?;
         for sql in &stmts {
             if let Err(f) = c.run(sql).await {
@@ -411,6 +426,103 @@ pub(crate) trait SqlWriterSteps: Sync {
             }
         }
         self.run_statements(self.post_sql()).await
+    }
+
+    /// Container-task mode: whether this writer can run as shards.
+    fn plannable_target(&self) -> Result<(), String> {
+        if !self.staging() {
+            return Err(
+                "it commits as it goes; set stagingMode: \"table\" (each shard loads \
+                        staging tables, the commit moves them in one transaction)"
+                    .into(),
+            );
+        }
+        if self.spec().params.create_table {
+            return Err(
+                "createTable builds the table from the first rows a task sees; create \
+                        the table before planning (or run the job once without shards)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Container-task mode, in `datasync commit`: the staging tables the shards reported
+    /// (`{"stage", "move"}` per task, see [`Self::stage_fingerprint`]). With `verify` each
+    /// must exist; finishing an interrupted commit, those gone (published and dropped) are
+    /// skipped.
+    async fn adopt_stages(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        let mut c = self.open().await?;
+        let found = c.staging_tables(schema_of(self.table()).as_deref()).await?;
+        let base = |t: &str| datasync_db::sql::schema_and_name(t).1;
+        let exists = |stage: &str| found.iter().any(|(n, _)| base(n) == base(stage));
+        for datasync_engine::plugin::StagedTask {
+            id: task,
+            staged: fp,
+            records,
+        } in staged
+        {
+            let v: serde_json::Value = serde_json::from_str(fp).map_err(|e| {
+                PluginError::new(format!(
+                    "task {task}: not a staging table record ({e}): {fp}"
+                ))
+            })?;
+            let (Some(stage), Some(move_sql)) = (v["stage"].as_str(), v["move"].as_str()) else {
+                return Err(PluginError::new(format!(
+                    "task {task}: not a staging table record: {fp}"
+                )));
+            };
+            if !exists(stage) {
+                if verify {
+                    return Err(PluginError::new(format!(
+                        "task {task}: its staging table {stage} is gone"
+                    )));
+                }
+                tracing::info!("staging table {stage} was published and dropped already");
+                continue;
+            }
+            if verify {
+                // What the shard reported staged must be what the staging table holds.
+                let n = c.count(&self.quote(stage)).await?;
+                if n != *records {
+                    return Err(PluginError::new(format!(
+                        "task {task}: its staging table {stage} holds {n} row(s), its shard \
+                         reported {records}"
+                    )));
+                }
+            }
+            self.staged()
+                .set(*task, stage.to_string(), move_sql.to_string());
+        }
+        Ok(())
+    }
+
+    /// Task `task`'s staging table and move statement, as JSON text (what a shard reports).
+    fn stage_fingerprint(&self, task: usize) -> Option<String> {
+        let (stage, move_sql) = self.staged().get(task)?;
+        (!move_sql.is_empty())
+            .then(|| serde_json::json!({"stage": stage, "move": move_sql}).to_string())
+    }
+
+    /// Container-task mode, `datasync abort`: drops every staging table of the planned run.
+    async fn drop_planned_stages(&self) -> Result<(), PluginError> {
+        let mut c = self.open().await?;
+        let mine = format!("{STAGE_PREFIX}{}_", datasync_engine::run_id());
+        let found = c.staging_tables(schema_of(self.table()).as_deref()).await?;
+        let base = |t: &str| datasync_db::sql::schema_and_name(t).1;
+        for (name, _) in found
+            .into_iter()
+            .filter(|(n, _)| base(n).starts_with(&mine))
+        {
+            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&name)))
+                .await
+                .map_err(|f| f.error)?;
+        }
+        Ok(())
     }
 
     /// `datasync recover`: with table staging, drop killed runs' staging tables.
@@ -496,6 +608,28 @@ macro_rules! sql_writer_contract {
                     done.extend($crate::sqlsteps::SqlWriterSteps::recover_target(w).await?);
                 }
                 Ok(done)
+            }
+
+            fn plannable(&self) -> Result<(), String> {
+                use $crate::sqlsteps::SqlWriterSteps;
+                if !self.shards().is_empty() {
+                    return Err(
+                        "a sharded write (several target tables) cannot be planned yet".into(),
+                    );
+                }
+                self.plannable_target()
+            }
+
+            fn task_fingerprint(&self, task: usize) -> Option<String> {
+                $crate::sqlsteps::SqlWriterSteps::stage_fingerprint(self, task)
+            }
+
+            async fn adopt_staged(
+                &self,
+                staged: &[datasync_engine::plugin::StagedTask],
+                verify: bool,
+            ) -> Result<(), datasync_engine::PluginError> {
+                $crate::sqlsteps::SqlWriterSteps::adopt_stages(self, staged, verify).await
             }
 
             fn resume(&self) -> datasync_engine::Resume {

@@ -375,6 +375,10 @@ impl Staged {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
+    /// Task `task`'s staging table and move statement, once it has them.
+    pub(crate) fn get(&self, task: usize) -> Option<(String, String)> {
+        self.0.lock().ok().and_then(|m| m.get(&task).cloned())
+    }
     /// Forgets every staging table (after they were dropped).
     pub(crate) fn clear(&self) {
         if let Ok(mut m) = self.0.lock() {

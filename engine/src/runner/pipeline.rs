@@ -40,7 +40,7 @@ async fn run_attempt(
     let cancel = env.control.cancel.clone();
     let (tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
     let ctx = |side, plugin: &Arc<str>| TaskContext {
-        task_id: id,
+        task_id: env.task_numbers.get(id).copied().unwrap_or(id),
         attempt,
         side,
         plugin: plugin.clone(),

@@ -235,6 +235,16 @@ impl TargetConn for MysqlTarget {
         Ok(n.unwrap_or(0) > 0)
     }
 
+    async fn count(&mut self, table: &str) -> Result<u64, PluginError> {
+        let q = format!("SELECT count(*) FROM {table}");
+        let n: Option<u64> = self
+            .conn
+            .query_first(q.as_str())
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(n.unwrap_or(0))
+    }
+
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
         // EXPLAIN checks the INSERT privilege without inserting anything.
         let sql = format!("EXPLAIN INSERT INTO {table} SELECT * FROM {table} WHERE 1 = 0");

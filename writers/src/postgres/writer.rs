@@ -184,6 +184,16 @@ impl TargetConn for PostgresTarget {
         Ok(!rows.is_empty())
     }
 
+    async fn count(&mut self, table: &str) -> Result<u64, PluginError> {
+        let q = format!("SELECT count(*) FROM {table}");
+        let row = self
+            .client
+            .query_one(q.as_str(), &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
     async fn may_create(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
         let q = "SELECT has_schema_privilege(coalesce($1, current_schema()), 'CREATE')";
         let schema = datasync_db::sql::schema_and_name(table).0;
