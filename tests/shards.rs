@@ -570,3 +570,230 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     rows.sort();
     assert_eq!(rows, vec!["0,a", "1,a", "1,b", "11,b"]);
 }
+
+/// The PySpark driver in `launchers/spark` with `args`, Spark's local mode; returns its output.
+fn spark_driver(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("launchers/spark/datasync_spark.py");
+    let mut c = Command::new(python());
+    c.current_dir(dir)
+        .arg(script)
+        .args(args)
+        .env("SPARK_LOCAL_IP", "127.0.0.1")
+        .env("PYSPARK_PYTHON", python());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn spark_local_runs_the_shards_retries_a_failed_one_and_commits_once() {
+    let db = source_table(8000);
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("table");
+    let job = write_job(
+        t.path(),
+        "spark",
+        &format!(
+            r#"{{"job": {{"setting": {{"speed": {{"channel": 1}}}},
+              "content": [{{
+                "reader": {},
+                "writer": {{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
+                  "path": "{}", "fileName": "part", "writeMode": "truncate",
+                  "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "amount", "type": "DECIMAL(12,2)"}},
+                             {{"name": "name", "type": "STRING"}}],
+                  "partitionColumns": ["region"]}}}}
+              }}]}}}}"#,
+            source_reader(&db),
+            out.display()
+        ),
+    );
+    let marker = t.path().join("failed-once");
+    let hook = format!("1:{}", marker.display());
+    let o = spark_driver(
+        t.path(),
+        &[
+            "--master",
+            "local[2,3]",
+            "--shards",
+            "3",
+            "--plan-dir",
+            t.path().join("plan").to_str().unwrap(),
+            "--binary",
+            bin().to_str().unwrap(),
+            job.to_str().unwrap(),
+        ],
+        &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)],
+    );
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{log}");
+    assert!(marker.exists(), "shard 1 did not fail once:\n{log}");
+    assert!(log.contains("Spark retries it"), "{log}");
+    assert!(
+        log.contains("8000 record(s) written by 3 shard(s)"),
+        "{log}"
+    );
+    let got = run_python(
+        r#"
+import sys, duckdb
+rows = duckdb.sql(f"""SELECT id || '|' || CAST(amount AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || region
+  FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true) ORDER BY id""").fetchall()
+print("\n".join(r[0] for r in rows))
+"#,
+        &[out.to_str().unwrap()],
+    );
+    assert!(
+        got.trim_end() == source_rows(&db),
+        "the table differs from the source"
+    );
+}
+
+/// A Spark standalone master and one worker on loopback (from the test venv's pyspark),
+/// stopped on drop.
+struct SparkStandalone {
+    procs: Vec<std::process::Child>,
+    url: String,
+}
+
+impl SparkStandalone {
+    fn start(dir: &Path, worker_env: &[(&str, &str)]) -> SparkStandalone {
+        let class = python().with_file_name("spark-class");
+        let (port, ui, wui) = (free_port(), free_port(), free_port());
+        let url = format!("spark://127.0.0.1:{port}");
+        let spawn = |args: &[String], env: &[(&str, &str)], log: &str| {
+            let mut c = Command::new(&class);
+            c.args(args)
+                .env("SPARK_LOCAL_IP", "127.0.0.1")
+                .env("SPARK_LOG_DIR", dir)
+                .env("PYSPARK_PYTHON", python())
+                .stdout(std::fs::File::create(dir.join(format!("{log}.out"))).unwrap())
+                .stderr(std::fs::File::create(dir.join(format!("{log}.err"))).unwrap());
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        };
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let master = spawn(
+            &s(&[
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--webui-port",
+                &ui.to_string(),
+            ]),
+            &[],
+            "master",
+        );
+        let mut me = SparkStandalone {
+            procs: vec![master],
+            url: url.clone(),
+        };
+        let worker = spawn(
+            &s(&[
+                "org.apache.spark.deploy.worker.Worker",
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "2",
+                "--memory",
+                "1g",
+                "--webui-port",
+                &wui.to_string(),
+                &url,
+            ]),
+            worker_env,
+            "worker",
+        );
+        me.procs.push(worker);
+        // Ready when the master has registered the worker.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let log = std::fs::read_to_string(dir.join("master.err")).unwrap_or_default();
+            if log.contains("Registering worker") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Spark standalone did not start:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        me
+    }
+}
+
+impl Drop for SparkStandalone {
+    fn drop(&mut self) {
+        for p in self.procs.iter_mut().rev() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+#[test]
+fn spark_standalone_runs_the_shards_on_its_worker_and_retries_a_failed_one() {
+    let t = tempfile::tempdir().unwrap();
+    let inputs = t.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let mut want = Vec::new();
+    for f in 0..4 {
+        let mut csv = String::new();
+        for i in 0..250 {
+            csv.push_str(&format!("{},v{f}\n", f * 1000 + i));
+            want.push(format!("{},v{f}", f * 1000 + i));
+        }
+        std::fs::write(inputs.join(format!("f{f}.csv")), csv).unwrap();
+    }
+    want.sort();
+    let out = t.path().join("out");
+    let job = file_job(t.path(), &inputs, &out, "0");
+    let marker = t.path().join("failed-once");
+    let hook = format!("2:{}", marker.display());
+    let spark = SparkStandalone::start(t.path(), &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)]);
+    let o = spark_driver(
+        t.path(),
+        &[
+            "--master",
+            &spark.url,
+            "--shards",
+            "4",
+            "--plan-dir",
+            t.path().join("plan").to_str().unwrap(),
+            "--binary",
+            bin().to_str().unwrap(),
+            job.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{log}");
+    assert!(marker.exists(), "shard 2 did not fail once:\n{log}");
+    assert!(
+        log.contains("1000 record(s) written by 4 shard(s)"),
+        "{log}"
+    );
+    let mut rows: Vec<String> = published(&out)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, want);
+}
