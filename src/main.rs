@@ -19,6 +19,10 @@ use std::time::Duration;
     about = "DataX-style batch data sync: JSON jobs, Arrow batches, one binary"
 )]
 struct Cli {
+    /// `text` (default) or `json`: one JSON object per line (log lines, messages and the
+    /// final report), with the run id and the shard, for container log collectors.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -144,11 +148,46 @@ macro_rules! say {
     };
 }
 
+mod logjson;
 mod shard;
 
-/// Writes `text` to stderr with every secret masked.
+/// Writes `text` to stderr with every secret masked (with `--log-format json`, each line as
+/// a JSON object).
 fn say_raw(text: &str) {
+    if logjson::enabled() {
+        let mut out = String::new();
+        for l in text.lines().filter(|l| !l.trim().is_empty()) {
+            out.push_str(&logjson::line("INFO", l, serde_json::Map::new()));
+        }
+        eprint!("{out}");
+        return;
+    }
     eprint!("{}", datasync_engine::secrets::redact(text));
+}
+
+/// The run's summary: the human text, or with `--log-format json` the report as one line.
+fn say_report(report: &datasync_engine::Report) {
+    if logjson::enabled() {
+        let mut extra = serde_json::Map::new();
+        if let Ok(mut v) = serde_json::to_value(report) {
+            datasync_engine::secrets::redact_json(&mut v);
+            extra.insert("report".into(), v);
+        }
+        let level = if report.exit_code == 0 {
+            "INFO"
+        } else {
+            "ERROR"
+        };
+        let human = report.human();
+        let msg = human
+            .lines()
+            .find(|l| l.starts_with("datasync: job"))
+            .unwrap_or("datasync: job finished")
+            .to_string();
+        eprint!("{}", logjson::line(level, &msg, extra));
+        return;
+    }
+    say_raw(&report.human());
 }
 
 fn registry() -> Registry {
@@ -177,15 +216,26 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(|| datasync_engine::secrets::RedactedStderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DATASYNC_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("DATASYNC_LOG")
+            .unwrap_or_else(|_| "info".into())
+    };
+    if cli.log_format == "json" {
+        logjson::enable();
+        tracing_subscriber::fmt()
+            .with_writer(|| datasync_engine::secrets::RedactedStderr)
+            .with_ansi(false)
+            .event_format(logjson::JsonLines)
+            .with_env_filter(filter())
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_writer(|| datasync_engine::secrets::RedactedStderr)
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(filter())
+            .init();
+    }
     match cli.cmd {
         Cmd::Plugins => {
             print!("{}", plugins_text(&registry()));
@@ -557,7 +607,7 @@ fn run_job(
             });
         }
     }
-    say_raw(&report.human());
+    say_report(&report);
     // Blocking plugin threads still winding down must not hold the exit.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(u8::try_from(report.exit_code).unwrap_or(1))

@@ -225,6 +225,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         )));
     }
     join_run(&plan)?;
+    crate::logjson::set_shard(format!("{index}/{}", plan.shards));
     if a.dir.join(COMMITTED).exists() {
         say!(
             "datasync: run {} was committed already: nothing to do for shard {index}",
@@ -335,7 +336,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
             say!("datasync: {e:#}");
         }
     }
-    crate::say_raw(&report.human());
+    crate::say_report(&report);
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(code)
 }

@@ -553,8 +553,32 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     assert_eq!(published(&out), Vec::<String>::new());
     // The shard run again (its report removed) stages it afresh; then the commit goes through.
     std::fs::remove_file(plan.join("shards/1.json")).unwrap();
-    let o = ds(t.path(), &shard_args(j, p, "1/2"), &[]);
+    let mut args = shard_args(j, p, "1/2");
+    args.extend(["--log-format", "json"]);
+    let o = ds(t.path(), &args, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // --log-format json: every line one JSON object naming the run and the shard; the last
+    // one carries the report.
+    let run_id = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(plan.join("plan.json")).unwrap(),
+    )
+    .unwrap()["runId"]
+        .clone();
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 2);
+    for l in &lines {
+        assert_eq!(l["runId"], run_id, "{l}");
+        assert_eq!(l["shard"], "1/2", "{l}");
+    }
+    let last = lines.last().unwrap();
+    assert_eq!(last["report"]["records_written"], 2, "{last}");
+    assert!(
+        last["message"].as_str().unwrap().contains("STAGED"),
+        "{last}"
+    );
     let o = ds(t.path(), &["commit", p], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut rows: Vec<String> = published(&out)

@@ -27,7 +27,9 @@ pub use plugin::{
 };
 pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
 pub use report::{Report, Status, TaskState};
-pub use runner::{build, run, run_id, set_run_id, BuiltJob, JobControl, RunOptions, StopReason};
+pub use runner::{
+    build, run, run_id, run_id_if_set, set_run_id, BuiltJob, JobControl, RunOptions, StopReason,
+};
 
 /// Re-exports plugins need, so their crates name one engine version.
 pub use async_trait::async_trait;

@@ -141,6 +141,11 @@ pub fn set_run_id(id: &str) -> Result<(), String> {
         .map_err(|_| "the run id is already set".to_string())
 }
 
+/// The run id when one is set or was generated already (log lines must not fix it early).
+pub fn run_id_if_set() -> Option<&'static str> {
+    RUN_ID.get().map(String::as_str)
+}
+
 /// The id of this process's run: time-based, sortable, safe in file names, the same for the
 /// engine and every plugin (staging directories and output names use it).
 pub fn run_id() -> &'static str {
