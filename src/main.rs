@@ -92,6 +92,10 @@ enum Cmd {
         #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
         params: Vec<String>,
     },
+    /// Container-task mode: hand a job's shards and its commit to a scheduler (plans the
+    /// job first unless the plan directory holds its plan).
+    #[command(subcommand)]
+    Submit(submit::Scheduler),
     /// List readers and writers with their DataX aliases.
     Plugins,
     /// Print a job skeleton with every parameter of a reader and a writer.
@@ -150,6 +154,7 @@ macro_rules! say {
 
 mod logjson;
 mod shard;
+mod submit;
 
 /// Writes `text` to stderr with every secret masked (with `--log-format json`, each line as
 /// a JSON object).
@@ -278,6 +283,7 @@ fn main() -> ExitCode {
         } => shard::plan_command(&job, &params, shards, &out, run_id.as_deref()),
         Cmd::Commit { dir, params } => shard::commit_command(&dir, &params),
         Cmd::Abort { dir, params } => shard::abort_command(&dir, &params),
+        Cmd::Submit(s) => submit::submit_command(s),
         Cmd::Run(a) => run_command(a),
     }
 }

@@ -89,6 +89,46 @@ pub(crate) fn plan_command(
     }
 }
 
+/// `datasync submit`: the plan in `dir` when there is one (it must be for this job and
+/// `shards`), else a new one made now. `Err`: the exit code, the reason said.
+pub(crate) fn plan_or_load(
+    job: &Path,
+    params: &[String],
+    shards: usize,
+    dir: &Path,
+) -> Result<Plan, ExitCode> {
+    if dir.join(PLAN_FILE).exists() {
+        let fail = |e: ShardError| {
+            say!("datasync: submit: {e}");
+            exit_of(&e)
+        };
+        let plan = load_plan(dir).map_err(fail)?;
+        if plan.shards != shards {
+            return Err(fail(usage(format!(
+                "{} holds a plan of {} shard(s), not {shards}",
+                dir.join(PLAN_FILE).display(),
+                plan.shards
+            ))));
+        }
+        join_run(&plan).map_err(fail)?;
+        planned_job(dir, &plan, Some(job), params).map_err(fail)?;
+        say!(
+            "datasync: using the plan of run {} in {}",
+            plan.run_id,
+            dir.display()
+        );
+        return Ok(plan);
+    }
+    let code = plan_command(job, params, shards, dir, None);
+    if code != ExitCode::SUCCESS {
+        return Err(code);
+    }
+    load_plan(dir).map_err(|e| {
+        say!("datasync: submit: {e}");
+        exit_of(&e)
+    })
+}
+
 fn plan(
     job: &Path,
     params: &[String],

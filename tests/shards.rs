@@ -821,3 +821,121 @@ fn spark_standalone_runs_the_shards_on_its_worker_and_retries_a_failed_one() {
     rows.sort();
     assert_eq!(rows, want);
 }
+
+/// Compares `got` with the golden file `tests/golden/submit/NAME` (`DATASYNC_BLESS=1`
+/// rewrites it).
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/submit")
+        .join(name);
+    if std::env::var("DATASYNC_BLESS").is_ok() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (DATASYNC_BLESS=1 writes it)", path.display()));
+    assert!(
+        got == want,
+        "{name} differs from {}:\n{got}",
+        path.display()
+    );
+}
+
+#[test]
+fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
+    let t = tempfile::tempdir().unwrap();
+    let inputs = t.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in 0..3 {
+        std::fs::write(inputs.join(format!("f{f}.csv")), format!("{f},a\n")).unwrap();
+    }
+    let job = file_job(t.path(), &inputs, &t.path().join("out"), "0");
+    let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
+    let p = plan.to_str().unwrap();
+    let o = ds(
+        t.path(),
+        &[
+            "plan", j, "--shards", "3", "--out", p, "--run-id", "golden-1",
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let tmp = t.path().to_str().unwrap();
+    let common = [
+        j,
+        "--shards",
+        "3",
+        "--plan-dir",
+        p,
+        "--binary",
+        "/opt/datasync/bin/datasync",
+    ];
+    let submit = |kind: &str, extra: &[&str]| {
+        let mut args = vec!["submit", kind];
+        args.extend(common);
+        args.extend(extra);
+        let o = ds(t.path(), &args, &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap().replace(tmp, "<TMP>")
+    };
+    submit(
+        "slurm",
+        &[
+            "--max-parallel",
+            "2",
+            "--dry-run",
+            "--sbatch-option",
+            "--partition=etl",
+        ],
+    );
+    for f in ["shards.sbatch", "commit.sbatch"] {
+        let path = plan.join("slurm").join(f);
+        let st = Command::new("bash").arg("-n").arg(&path).status().unwrap();
+        assert!(st.success(), "{f} is not valid bash");
+        golden(
+            f,
+            &std::fs::read_to_string(&path)
+                .unwrap()
+                .replace(tmp, "<TMP>"),
+        );
+    }
+    let k8s = submit(
+        "k8s",
+        &[
+            "--image",
+            "registry.example/datasync:1.0",
+            "--claim",
+            "etl-shared",
+        ],
+    );
+    golden("k8s.json", &k8s);
+    let yarn = submit("yarn", &[]);
+    golden("yarn.json", &yarn);
+    // A plan for another shard count is not taken over.
+    let o = ds(
+        t.path(),
+        &["submit", "yarn", j, "--shards", "4", "--plan-dir", p],
+        &[],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // The Kubernetes objects are valid batch/v1 Jobs by the official client's models: every
+    // field is known to them (a round trip keeps it) and the required ones are there.
+    run_python(
+        r#"
+import json, sys
+from kubernetes import client
+api = client.ApiClient()
+doc = json.loads(sys.argv[1])
+assert doc["kind"] == "List" and len(doc["items"]) == 2
+for item in doc["items"]:
+    job = api.deserialize(json.dumps(item), "V1Job", "application/json")
+    back = api.sanitize_for_serialization(job)
+    assert back == item, (back, item)
+    assert job.spec.template.spec.containers[0].command[0] == "/opt/datasync/bin/datasync"
+shards = doc["items"][0]["spec"]
+assert shards["completionMode"] == "Indexed" and shards["completions"] == 3
+assert shards["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"][0] == 42
+"#,
+        &[&k8s],
+    );
+}
