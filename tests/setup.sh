@@ -54,6 +54,13 @@ have_cmd openssl || need+=(openssl)
 have_cmd gzip || need+=(gzip)
 have_cmd lzop || need+=(lzop)
 have_cmd mkfifo || need+=(coreutils)
+# The Slurm test runs a single-node Slurm (slurmctld, slurmd, munge) on loopback; gcc builds
+# the shim that binds its listeners to 127.0.0.1.
+have_cmd slurmctld || need+=(slurmctld)
+have_cmd slurmd || need+=(slurmd)
+have_cmd sbatch || need+=(slurm-client)
+have_cmd munged || need+=(munge)
+have_cmd gcc || need+=(gcc libc6-dev)
 # python3-venv (ensurepip) is a separate package on Debian: ask for it whenever python3 is
 # missing too, or a fresh machine gets python3 without it and `python3 -m venv` fails below.
 if ! have_cmd python3 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3 python3-venv); fi

@@ -939,3 +939,217 @@ assert shards["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"][0] == 42
         &[&k8s],
     );
 }
+
+/// A single-node Slurm (munged, slurmctld, slurmd as root) in `dir`, its listeners bound to
+/// 127.0.0.1 by a preloaded shim (`tests/slurm/bindlo.c`: Slurm has no listen-address
+/// setting), stopped on drop.
+struct Slurm {
+    dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl Slurm {
+    fn start(dir: &Path) -> Slurm {
+        for cmd in ["munged", "slurmctld", "slurmd", "sbatch", "gcc"] {
+            assert!(
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {cmd}")])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success(),
+                "{cmd} is missing: run tests/setup.sh (it installs slurm-wlm, munge and gcc)"
+            );
+        }
+        let dir = dir.to_path_buf();
+        let shim = dir.join("bindlo.so");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slurm/bindlo.c");
+        sh_in(
+            &format!(
+                "gcc -shared -fPIC -O2 -o {} {} -ldl",
+                shim.display(),
+                src.display()
+            ),
+            &dir,
+        );
+        for d in ["state", "spool", "munge"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        sh_in(
+            "chmod 700 munge && head -c 1024 /dev/urandom > munge/key && chmod 600 munge/key",
+            &dir,
+        );
+        let host = String::from_utf8(Command::new("hostname").arg("-s").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        let d = dir.display();
+        let conf = dir.join("slurm.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "ClusterName=dstest\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort={}\nSlurmdPort={}\n\
+                 AuthType=auth/munge\nAuthInfo=socket={d}/munge/sock\nCryptoType=crypto/munge\n\
+                 MpiDefault=none\nProctrackType=proctrack/linuxproc\nReturnToService=2\n\
+                 SlurmctldPidFile={d}/slurmctld.pid\nSlurmdPidFile={d}/slurmd.pid\n\
+                 SlurmdSpoolDir={d}/spool\nStateSaveLocation={d}/state\nSlurmUser=root\nSlurmdUser=root\n\
+                 SwitchType=switch/none\nTaskPlugin=task/none\nSchedulerType=sched/backfill\n\
+                 SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\nJobCompType=jobcomp/none\n\
+                 JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
+                 SlurmctldLogFile={d}/slurmctld.log\nSlurmdLogFile={d}/slurmd.log\n\
+                 NodeName={host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN\n\
+                 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP\n",
+                free_port(),
+                free_port()
+            ),
+        )
+        .unwrap();
+        let me = Slurm {
+            dir: dir.clone(),
+            conf: conf.clone(),
+        };
+        sh_in(
+            &format!(
+                "munged --force --key-file={d}/munge/key --socket={d}/munge/sock \
+                 --pid-file={d}/munge/pid --log-file={d}/munge/log --seed-file={d}/munge/seed"
+            ),
+            &dir,
+        );
+        for daemon in ["slurmctld -c", "slurmd"] {
+            sh_in(
+                &format!(
+                    "LD_PRELOAD={} {daemon} -f {}",
+                    shim.display(),
+                    conf.display()
+                ),
+                &dir,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let o = me.cmd("sinfo", &["-h", "-o", "%T"]);
+            if String::from_utf8_lossy(&o.stdout).trim() == "idle" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Slurm did not come up: {}\n{}",
+                String::from_utf8_lossy(&o.stderr),
+                std::fs::read_to_string(dir.join("slurmctld.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        me
+    }
+
+    /// A Slurm client command against this cluster.
+    fn cmd(&self, prog: &str, args: &[&str]) -> Output {
+        Command::new(prog)
+            .args(args)
+            .env("SLURM_CONF", &self.conf)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        for pid in ["slurmd.pid", "slurmctld.pid", "munge/pid"] {
+            if let Ok(p) = std::fs::read_to_string(self.dir.join(pid)) {
+                let _ = Command::new("kill").arg(p.trim()).status();
+            }
+        }
+    }
+}
+
+#[test]
+fn slurm_runs_the_array_requeues_a_failed_shard_and_the_commit_job_publishes_once() {
+    let t = tempfile::tempdir().unwrap();
+    let slurm = Slurm::start(t.path());
+    let inputs = t.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let mut want = Vec::new();
+    for f in 0..3 {
+        let mut csv = String::new();
+        for i in 0..100 {
+            csv.push_str(&format!("{},v{f}\n", f * 1000 + i));
+            want.push(format!("{},v{f}", f * 1000 + i));
+        }
+        std::fs::write(inputs.join(format!("f{f}.csv")), csv).unwrap();
+    }
+    want.sort();
+    let out = t.path().join("out");
+    let job = file_job(t.path(), &inputs, &out, "0");
+    let plan = t.path().join("plan");
+    let marker = t.path().join("failed-once");
+    let hook = format!("1:{}", marker.display());
+    let conf = slurm.conf.to_str().unwrap().to_string();
+    let o = ds(
+        t.path(),
+        &[
+            "submit",
+            "slurm",
+            job.to_str().unwrap(),
+            "--shards",
+            "3",
+            "--plan-dir",
+            plan.to_str().unwrap(),
+            "--max-parallel",
+            "2",
+            "--binary",
+            bin().to_str().unwrap(),
+        ],
+        &[
+            ("SLURM_CONF", &conf),
+            ("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ids = String::from_utf8(o.stdout).unwrap();
+    let array = ids.split_whitespace().next().unwrap().to_string();
+    // Shard 1 fails once (exit 75) and requeues itself; Slurm holds a requeued task back for
+    // two minutes, which the test shortens once it has seen the requeue.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !plan.join("_COMMITTED").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the run was not committed: {}",
+            all_files(&plan.join("slurm"))
+                .iter()
+                .map(|f| format!("{f}:\n{}", std::fs::read_to_string(f).unwrap_or_default()))
+                .collect::<String>()
+        );
+        if marker.exists() {
+            let _ = slurm.cmd(
+                "scontrol",
+                &["update", &format!("JobId={array}_1"), "StartTime=now"],
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(marker.exists(), "shard 1 never failed");
+    let show = slurm.cmd("scontrol", &["show", "job", &format!("{array}_1")]);
+    let show = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(
+        show.contains("Restarts=1"),
+        "shard 1 was not requeued:\n{show}"
+    );
+    let mut rows: Vec<String> = published(&out)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, want);
+    // The shard logs are JSON lines naming their shard.
+    let log = std::fs::read_to_string(plan.join(format!("slurm/shard-0-{array}.log"))).unwrap();
+    for l in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert_eq!(v["shard"], "0/3", "{l}");
+    }
+}
