@@ -60,16 +60,24 @@ pub(crate) fn plan_command(
             for t in &p.tasks {
                 per[t.shard] += 1;
             }
-            say!(
-                "datasync: planned run {}: {} task(s) in {} shard(s) ({}) -> {}",
-                p.run_id,
-                p.tasks.len(),
-                p.shards,
+            let spread = if p.shards <= 16 {
                 per.iter()
                     .enumerate()
                     .map(|(i, n)| format!("shard {i}: {n}"))
                     .collect::<Vec<_>>()
-                    .join(", "),
+                    .join(", ")
+            } else {
+                format!(
+                    "{} to {} per shard",
+                    per.iter().min().unwrap_or(&0),
+                    per.iter().max().unwrap_or(&0)
+                )
+            };
+            say!(
+                "datasync: planned run {}: {} task(s) in {} shard(s) ({spread}) -> {}",
+                p.run_id,
+                p.tasks.len(),
+                p.shards,
                 out.join(PLAN_FILE).display()
             );
             say!(
@@ -160,11 +168,18 @@ fn plan(
         .map(|c| c as usize)
         .unwrap_or(1)
         .max(1);
-    let hash = plan_hash(&built.spec, shards);
     std::fs::create_dir_all(out.join(SHARDS_DIR))
         .map_err(|e| usage(format!("cannot create {}: {e}", out.display())))?;
     let rt = runtime()?;
     let tasks = rt.block_on(built.plan_tasks(shards, channels))?;
+    let hash = plan_hash(&built.spec, shards, &tasks);
+    if shards > tasks.len() {
+        tracing::warn!(
+            "{shards} shards for {} task(s): {} shard(s) have no task and only report",
+            tasks.len(),
+            shards - tasks.len()
+        );
+    }
     let abs = std::path::absolute(job).unwrap_or_else(|_| job.to_path_buf());
     let p = Plan {
         version: PLAN_VERSION,
@@ -203,11 +218,12 @@ fn planned_job(
     params.extend(extra.iter().cloned());
     let job = job.unwrap_or(&plan.job);
     let built = load_built(job, &params).map_err(|e| usage(format!("bad job: {e}")))?;
-    let hash = plan_hash(&built.spec, plan.shards);
+    let hash = plan_hash(&built.spec, plan.shards, &plan.tasks);
     if hash != plan.plan_hash {
         return Err(usage(format!(
             "the job {} (with its parameters) is not the one planned in {} (plan hash {}, this \
-             job {hash}): run it with the plan's job and -p values, or make a new plan",
+             job {hash}; secret values do not count): run it with the plan's job and -p values \
+             (an edited plan.json does not match either), or make a new plan",
             job.display(),
             dir.join(PLAN_FILE).display(),
             plan.plan_hash
@@ -297,12 +313,15 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         other => other,
     })?;
     let attempt = shard::attempt_name(a.attempt, &env);
-    let tasks: Vec<(usize, serde_json::Value)> = plan
+    let mine: Vec<shard::PlannedTask> = plan
         .tasks
         .iter()
         .filter(|t| t.shard == index)
-        .map(|t| (t.id, t.split.clone()))
+        .cloned()
         .collect();
+    built.check_inputs(&mine)?;
+    let tasks: Vec<(usize, serde_json::Value)> =
+        mine.into_iter().map(|t| (t.id, t.split)).collect();
     let dirty_file = match a.dirty_file {
         Some(f) => f,
         None => {
@@ -337,16 +356,17 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         signals.abort();
         report
     });
-    report.shard = Some(format!(
-        "{index}/{} of planned run {} (attempt {attempt}); `datasync commit {}` publishes it",
-        plan.shards,
-        plan.run_id,
-        a.dir.display()
-    ));
+    let shard_line = format!(
+        "{index}/{} of planned run {} (attempt {attempt})",
+        plan.shards, plan.run_id
+    );
+    report.shard = Some(shard_line.clone());
     let mut code: u8 = match report.status {
         Status::Succeeded => 0,
         Status::ErrorLimitExceeded => EXIT_PERMANENT,
         Status::Interrupted => u8::try_from(report.exit_code).unwrap_or(143),
+        // Aborted while it ran (its staging went): a retry would only be refused.
+        Status::Failed if a.dir.join(ABORTED).exists() => EXIT_PERMANENT,
         Status::Failed => EXIT_TRANSIENT,
     };
     if code == 0 {
@@ -371,6 +391,14 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         }
     }
     report.exit_code = i32::from(code);
+    report.shard = Some(match code {
+        0 => format!(
+            "{shard_line}: staged; `datasync commit {}` publishes it",
+            a.dir.display()
+        ),
+        EXIT_PERMANENT => format!("{shard_line}: failed for good; do not retry it"),
+        _ => format!("{shard_line}: not staged whole; its next attempt replaces what it staged"),
+    });
     if let Some(path) = &a.report {
         if let Err(e) = crate::write_report(path, &report) {
             say!("datasync: {e:#}");
@@ -448,9 +476,34 @@ pub(crate) fn commit_command(dir: &Path, params: &[String]) -> ExitCode {
     }
 }
 
+/// Holds the plan directory's lock: one `commit` or `abort` at a time.
+fn lock_plan(dir: &Path, plan: &Plan) -> Result<std::fs::File, ShardError> {
+    let path = dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ShardError::Transient(format!("cannot open {}: {e}", path.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ShardError::Transient(format!(
+            "another commit or abort of run {} is running on {} (it holds {}): wait for it",
+            plan.run_id,
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(ShardError::Transient(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
     let plan = load_plan(dir)?;
     join_run(&plan)?;
+    let _lock = lock_plan(dir, &plan)?;
     if let Ok(text) = std::fs::read_to_string(dir.join(COMMITTED)) {
         say!(
             "datasync: run {} was committed already ({}): nothing to do",
@@ -639,20 +692,24 @@ pub(crate) fn abort_command(dir: &Path, params: &[String]) -> ExitCode {
 fn abort(dir: &Path, params: &[String]) -> Result<(), ShardError> {
     let plan = load_plan(dir)?;
     join_run(&plan)?;
+    let _lock = lock_plan(dir, &plan)?;
     if dir.join(COMMITTED).exists() {
         return Err(ShardError::Permanent(format!(
             "run {} was committed: its output is published and cannot be aborted",
             plan.run_id
         )));
     }
-    if dir.join(COMMITTING).exists() {
+    let built = planned_job(dir, &plan, None, params)?;
+    // A commit that failed before it was decided published nothing and may be aborted; one
+    // that was decided can only go forward.
+    if dir.join(COMMITTING).exists() && built.commit_decided() {
         return Err(ShardError::Permanent(format!(
-            "run {} was being committed: run `datasync commit {}` again to finish it",
+            "run {} was being committed and its commit was decided: run `datasync commit {}` \
+             again to finish it",
             plan.run_id,
             dir.display()
         )));
     }
-    let built = planned_job(dir, &plan, None, params)?;
     write_atomic(&dir.join(ABORTED), shard::now().as_bytes())
         .map_err(|e| ShardError::Transient(format!("cannot write {ABORTED}: {e}")))?;
     let rt = runtime()?;

@@ -141,6 +141,19 @@ fn source_rows(db: &MariaDb) -> String {
     )
 }
 
+/// The Hive table in `out` as DuckDB reads it, as [`source_rows`] gives the source.
+fn duckdb_rows(out: &Path) -> String {
+    run_python(
+        r#"
+import sys, duckdb
+rows = duckdb.sql(f"""SELECT id || '|' || CAST(amount AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || region
+  FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true) ORDER BY id""").fetchall()
+print("\n".join(r[0] for r in rows))
+"#,
+        &[out.to_str().unwrap()],
+    )
+}
+
 /// The MySQL reader of [`source_table`] (split on id).
 fn source_reader(db: &MariaDb) -> String {
     format!(
@@ -264,21 +277,31 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
 
     // Every row exact and once: MariaDB's rows against DuckDB's reading of the table.
     let want = source_rows(&db);
-    let got = run_python(
-        r#"
-import sys, duckdb
-rows = duckdb.sql(f"""SELECT id || '|' || CAST(amount AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || region
-  FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true) ORDER BY id""").fetchall()
-print("\n".join(r[0] for r in rows))
-"#,
-        &[out.to_str().unwrap()],
-    );
+    let got = duckdb_rows(&out);
     assert_eq!(got.trim_end().lines().count(), 20000);
     assert!(got.trim_end() == want, "the table differs from the source");
     // The partitions carry their success markers.
     for r in 0..4 {
         assert!(out.join(format!("region=r{r}/_SUCCESS")).exists());
     }
+}
+
+/// `files` CSV files of `rows` rows (`id,v<file>`) in `dir/in`; returns the folder and every
+/// row, sorted.
+fn numbered_csvs(dir: &Path, files: usize, rows: usize) -> (PathBuf, Vec<String>) {
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let mut want = Vec::new();
+    for f in 0..files {
+        let mut csv = String::new();
+        for i in 0..rows {
+            csv.push_str(&format!("{},v{f}\n", f * 1000 + i));
+            want.push(format!("{},v{f}", f * 1000 + i));
+        }
+        std::fs::write(inputs.join(format!("f{f}.csv")), csv).unwrap();
+    }
+    want.sort();
+    (inputs, want)
 }
 
 /// A file -> file job over `files` CSV files (one task each) with `shards` shards.
@@ -581,17 +604,7 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     );
     let o = ds(t.path(), &["commit", p], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let mut rows: Vec<String> = published(&out)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    rows.sort();
+    let rows = lines_in(&out);
     assert_eq!(rows, vec!["0,a", "1,a", "1,b", "11,b"]);
 }
 
@@ -661,15 +674,7 @@ fn spark_local_runs_the_shards_retries_a_failed_one_and_commits_once() {
         log.contains("8000 record(s) written by 3 shard(s)"),
         "{log}"
     );
-    let got = run_python(
-        r#"
-import sys, duckdb
-rows = duckdb.sql(f"""SELECT id || '|' || CAST(amount AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || region
-  FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true) ORDER BY id""").fetchall()
-print("\n".join(r[0] for r in rows))
-"#,
-        &[out.to_str().unwrap()],
-    );
+    let got = duckdb_rows(&out);
     assert!(
         got.trim_end() == source_rows(&db),
         "the table differs from the source"
@@ -765,18 +770,7 @@ impl Drop for SparkStandalone {
 #[test]
 fn spark_standalone_runs_the_shards_on_its_worker_and_retries_a_failed_one() {
     let t = tempfile::tempdir().unwrap();
-    let inputs = t.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    let mut want = Vec::new();
-    for f in 0..4 {
-        let mut csv = String::new();
-        for i in 0..250 {
-            csv.push_str(&format!("{},v{f}\n", f * 1000 + i));
-            want.push(format!("{},v{f}", f * 1000 + i));
-        }
-        std::fs::write(inputs.join(format!("f{f}.csv")), csv).unwrap();
-    }
-    want.sort();
+    let (inputs, want) = numbered_csvs(t.path(), 4, 250);
     let out = t.path().join("out");
     let job = file_job(t.path(), &inputs, &out, "0");
     let marker = t.path().join("failed-once");
@@ -808,17 +802,7 @@ fn spark_standalone_runs_the_shards_on_its_worker_and_retries_a_failed_one() {
         log.contains("1000 record(s) written by 4 shard(s)"),
         "{log}"
     );
-    let mut rows: Vec<String> = published(&out)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    rows.sort();
+    let rows = lines_in(&out);
     assert_eq!(rows, want);
 }
 
@@ -1066,18 +1050,7 @@ impl Drop for Slurm {
 fn slurm_runs_the_array_requeues_a_failed_shard_and_the_commit_job_publishes_once() {
     let t = tempfile::tempdir().unwrap();
     let slurm = Slurm::start(t.path());
-    let inputs = t.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    let mut want = Vec::new();
-    for f in 0..3 {
-        let mut csv = String::new();
-        for i in 0..100 {
-            csv.push_str(&format!("{},v{f}\n", f * 1000 + i));
-            want.push(format!("{},v{f}", f * 1000 + i));
-        }
-        std::fs::write(inputs.join(format!("f{f}.csv")), csv).unwrap();
-    }
-    want.sort();
+    let (inputs, want) = numbered_csvs(t.path(), 3, 100);
     let out = t.path().join("out");
     let job = file_job(t.path(), &inputs, &out, "0");
     let plan = t.path().join("plan");
@@ -1134,17 +1107,7 @@ fn slurm_runs_the_array_requeues_a_failed_shard_and_the_commit_job_publishes_onc
         show.contains("Restarts=1"),
         "shard 1 was not requeued:\n{show}"
     );
-    let mut rows: Vec<String> = published(&out)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    rows.sort();
+    let rows = lines_in(&out);
     assert_eq!(rows, want);
     // The shard logs are JSON lines naming their shard.
     let log = std::fs::read_to_string(plan.join(format!("slurm/shard-0-{array}.log"))).unwrap();
@@ -1152,4 +1115,193 @@ fn slurm_runs_the_array_requeues_a_failed_shard_and_the_commit_job_publishes_onc
         let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
         assert_eq!(v["shard"], "0/3", "{l}");
     }
+}
+
+#[test]
+fn sftp_shards_upload_under_temporary_names_and_the_commit_renames_them_once() {
+    let s = Sshd::start();
+    let t = tempfile::tempdir().unwrap();
+    let (inputs, want) = numbered_csvs(t.path(), 3, 50);
+    let remote = s.data().join("up");
+    std::fs::create_dir_all(&remote).unwrap();
+    // An older run's file of the same fileName: truncate replaces it at commit.
+    std::fs::write(remote.join("up__old_00000.csv"), "1,old\n").unwrap();
+    let job = write_job(
+        t.path(),
+        "to_sftp",
+        &format!(
+            r#"{{"job": {{"setting": {{}}, "content": [{{
+                "reader": {{"name": "txtfilereader", "parameter": {{"path": "{}/*.csv", "fileFormat": "csv",
+                  "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}},
+                "writer": {{"name": "ftpwriter", "parameter": {{{}, "path": "{}", "fileName": "up.csv",
+                  "writeMode": "truncate", "fileFormat": "csv"}}}}}}]}}}}"#,
+            inputs.display(),
+            s.conn(),
+            remote.display()
+        ),
+    );
+    let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
+    let p = plan.to_str().unwrap();
+    let o = ds(t.path(), &["plan", j, "--shards", "3", "--out", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for sh in ["0/3", "1/3", "2/3"] {
+        let o = ds(t.path(), &shard_args(j, p, sh), &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // Only the old file is visible before the commit.
+    assert_eq!(
+        published(&remote),
+        vec![remote.join("up__old_00000.csv").display().to_string()]
+    );
+    // An upload that changed after its shard reported is refused.
+    let temp = all_files(&remote)
+        .into_iter()
+        .find(|f| f.contains(".datasync-tmp-") && f.contains("_00002"))
+        .expect("task 2's upload");
+    let before = std::fs::read(&temp).unwrap();
+    std::fs::write(&temp, [before.as_slice(), b"9,zombie\n"].concat()).unwrap();
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "task 2: its upload");
+    std::fs::remove_file(plan.join("shards/2.json")).unwrap();
+    let o = ds(t.path(), &shard_args(j, p, "2/3"), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = ds(t.path(), &["commit", p], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "committed already");
+    let files = published(&remote);
+    assert_eq!(files.len(), 3, "{files:?}");
+    let rows = lines_in(&remote);
+    assert_eq!(rows, want);
+    assert!(
+        all_files(&remote).iter().all(|f| !f.contains(".datasync-")),
+        "{:?}",
+        all_files(&remote)
+    );
+}
+
+/// Plans `job` into `dir/name` with `extra` arguments; returns the output.
+fn plan_into(dir: &Path, job: &str, name: &str, shards: &str, extra: &[&str]) -> Output {
+    let out = dir.join(name);
+    let mut args = vec![
+        "plan",
+        job,
+        "--shards",
+        shards,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    ds(dir, &args, &[])
+}
+
+#[test]
+fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_commits() {
+    let t = tempfile::tempdir().unwrap();
+    let (inputs, _) = numbered_csvs(t.path(), 2, 20);
+    let out = t.path().join("out");
+    let job = file_job(t.path(), &inputs, &out, "0");
+    let j = job.to_str().unwrap();
+    let shard = |plan: &str, s: &str| ds(t.path(), &shard_args(j, plan, s), &[]);
+
+    // An edited plan (a task copied into another shard) no longer matches its hash.
+    let o = plan_into(t.path(), j, "edited", "2", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let edited = t.path().join("edited");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(edited.join("plan.json")).unwrap()).unwrap();
+    let mut copy = v["tasks"][0].clone();
+    copy["id"] = 2.into();
+    copy["shard"] = 1.into();
+    v["tasks"].as_array_mut().unwrap().push(copy);
+    std::fs::write(edited.join("plan.json"), v.to_string()).unwrap();
+    let o = shard(edited.to_str().unwrap(), "1/2");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "is not the one planned");
+    let o = ds(t.path(), &["abort", edited.to_str().unwrap()], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+
+    // A planned input file that changed is refused for good (42): the plan holds its size.
+    let o = plan_into(t.path(), j, "changed", "2", &["--run-id", "changed-1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let changed = t.path().join("changed");
+    std::fs::write(inputs.join("f0.csv"), "0,v0\n1,v0\n2,v0\n3,v0 and more\n").unwrap();
+    let o = shard(changed.to_str().unwrap(), "0/2");
+    assert_eq!(code(&o), 42, "{}", stderr(&o));
+    assert_stderr_has(&o, "its input changed since the plan was made");
+    let o = ds(t.path(), &["abort", changed.to_str().unwrap()], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // A run id whose files are published already is refused at plan.
+    let o = plan_into(t.path(), j, "first", "2", &["--run-id", "daily-1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let first = t.path().join("first");
+    let f = first.to_str().unwrap();
+    for s in ["0/2", "1/2"] {
+        let o = shard(f, s);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    // Two commits at once: the second says so and leaves the first alone.
+    let slow = Command::new(bin())
+        .current_dir(t.path())
+        .args(["commit", f])
+        .env("DATASYNC_TEST_COMMIT_STEP_DELAY_MS", "1500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !first.join("_COMMITTING").exists() {
+        assert!(Instant::now() < deadline, "the first commit never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = ds(t.path(), &["commit", f], &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "another commit or abort of run daily-1 is running");
+    let o = slow.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let published_first = lines_in(&out);
+    assert_eq!(published_first.len(), 24, "f1 whole and f0 as changed before this plan");
+    let o = plan_into(t.path(), j, "again", "2", &["--run-id", "daily-1"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "run id daily-1 was used before");
+
+    // A commit that fails before it is decided publishes nothing, and the run may be
+    // aborted: here a file of the same name appears in the target (nonConflict).
+    let nc = write_job(
+        t.path(),
+        "nc",
+        &std::fs::read_to_string(&job)
+            .unwrap()
+            .replace("\"truncate\"", "\"nonConflict\"")
+            .replace(
+                out.to_str().unwrap(),
+                t.path().join("nc_out").to_str().unwrap(),
+            ),
+    );
+    let ncj = nc.to_str().unwrap();
+    let o = plan_into(t.path(), ncj, "nc_plan", "1", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ncp = t.path().join("nc_plan");
+    let o = ds(
+        t.path(),
+        &shard_args(ncj, ncp.to_str().unwrap(), "0/1"),
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::write(t.path().join("nc_out/out__late.csv"), "late\n").unwrap();
+    let o = ds(t.path(), &["commit", ncp.to_str().unwrap()], &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(lines_in(&t.path().join("nc_out")), vec!["late"]);
+    let o = ds(t.path(), &["abort", ncp.to_str().unwrap()], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        all_files(&t.path().join("nc_out"))
+            .iter()
+            .all(|f| !f.contains(".datasync")),
+        "{:?}",
+        all_files(&t.path().join("nc_out"))
+    );
 }

@@ -116,6 +116,11 @@ impl BatchSender {
 
     /// [`send`](Self::send) from a blocking thread (inside `tokio::task::spawn_blocking`).
     pub fn send_blocking(&mut self, batch: Batch) -> Result<(), Closed> {
+        // A receiver that is gone (the job stopped, the runtime may be shutting down) is
+        // answered here, without the runtime's timers.
+        if self.tx.is_closed() {
+            return Err(Closed);
+        }
         let handle = tokio::runtime::Handle::current();
         handle.block_on(self.send(batch))
     }
@@ -145,6 +150,12 @@ impl BatchReceiver {
 
     /// [`recv`](Self::recv) from a blocking thread (inside `tokio::task::spawn_blocking`).
     pub fn recv_blocking(&mut self) -> Option<Batch> {
+        // What is there, or a sender that is gone, is answered without the runtime.
+        match self.rx.try_recv() {
+            Ok((b, _permit)) => return Some(b),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
         let handle = tokio::runtime::Handle::current();
         handle.block_on(self.recv())
     }

@@ -415,9 +415,9 @@ pub(crate) fn write_time_of_day(in_day: i128, out: &mut Vec<u8>) {
     out.push(b':');
     push2(out, secs % 60);
     if frac != 0 {
-        let (value, width) = if frac % 1_000_000 == 0 {
+        let (value, width) = if frac.is_multiple_of(1_000_000) {
             (frac / 1_000_000, 3)
-        } else if frac % 1000 == 0 {
+        } else if frac.is_multiple_of(1000) {
             (frac / 1000, 6)
         } else {
             (frac, 9)

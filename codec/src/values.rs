@@ -71,25 +71,6 @@ pub fn base64(b: &[u8]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_utf8_is_kept_as_base64() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(&[0xff, 0x00, 0xfe, 0x41]), "/wD+QQ==");
-        assert_eq!(raw_value(b"ok"), Value::String("ok".into()));
-        assert_eq!(
-            raw_value(&[b'a', 0xff]),
-            serde_json::json!({"base64": "Yf8=", "invalidUtf8": true})
-        );
-    }
-}
-
 /// A decimal number's canonical form: (negative, significant digits, exponent), exponents
 /// allowed (`1.50` and `15e-1` are the same; zero is `(false, "", 0)`). None for what is not a
 /// plain or exponent-form decimal (`NaN`, `inf`, text).
@@ -116,4 +97,23 @@ pub fn canonical_number(s: &str) -> Option<(bool, String, i64)> {
     let sig = lead.trim_end_matches('0');
     let exp = exp - frac.len() as i64 + (lead.len() - sig.len()) as i64;
     Some((neg, sig.to_string(), exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_is_kept_as_base64() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(&[0xff, 0x00, 0xfe, 0x41]), "/wD+QQ==");
+        assert_eq!(raw_value(b"ok"), Value::String("ok".into()));
+        assert_eq!(
+            raw_value(&[b'a', 0xff]),
+            serde_json::json!({"base64": "Yf8=", "invalidUtf8": true})
+        );
+    }
 }

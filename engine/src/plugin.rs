@@ -375,6 +375,12 @@ pub trait Writer: Send + Sync {
         p.ok("target", "not checked: this writer has no live check");
         Ok(p)
     }
+    /// Container-task mode: what task `task` staged in this process, in the form of
+    /// [`Writer::task_fingerprint`] but as the task itself saw it when it finished (its own
+    /// files' sizes), for its shard's report; `commit` then compares it with what is there.
+    fn task_staged(&self, task: usize) -> Option<String> {
+        self.task_fingerprint(task)
+    }
     /// Container-task mode: `Ok` when this writer can stage the output of shards run in other
     /// processes for one later [`Writer::commit`]; `Err` says why not.
     fn plannable(&self) -> Result<(), String> {
@@ -409,6 +415,11 @@ pub trait Writer: Send + Sync {
             }
         }
         Ok(())
+    }
+    /// Container-task mode: whether a commit of the planned run was decided and not finished
+    /// (a commit killed half-way): `abort` must not undo it, `commit` finishes it.
+    fn commit_decided(&self) -> bool {
+        false
     }
     /// How a failed or killed run of this writer can be resumed (`run --resume`).
     fn resume(&self) -> Resume {

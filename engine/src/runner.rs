@@ -299,7 +299,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         base.staged = s
             .tasks
             .iter()
-            .map(|(id, _)| (*id, writer.task_fingerprint(*id)))
+            .map(|(id, _)| (*id, writer.task_staged(*id)))
             .collect();
     }
     base.task_reports = reports;

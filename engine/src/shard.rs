@@ -100,6 +100,10 @@ pub struct PlannedTask {
     pub source: String,
     /// The reader's value for [`crate::Reader::task_from_plan`].
     pub split: serde_json::Value,
+    /// The input's fingerprint when planned (a file's size and modification time, see
+    /// [`crate::ReaderTask::input_fingerprint`]): a shard refuses an input that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
 }
 
 /// What shard `shard` reports when it has staged all its tasks.
@@ -171,10 +175,25 @@ pub enum ShardError {
     Transient(String),
 }
 
-/// The hash a plan is made for: the job as loaded (with its parameters filled in, see
-/// [`crate::runstate::job_hash`]) and the shard count.
-pub fn plan_hash(spec: &JobSpec, shards: usize) -> String {
-    crate::runstate::job_hash(spec, shards)
+/// The hash a plan is made for: both plugins and their parameters as loaded (placeholders
+/// filled in), the shard count and every task. Secret values are masked first (see
+/// [`crate::secrets`]): a rotated password does not invalidate a plan, and the hash tells
+/// nothing of it.
+pub fn plan_hash(spec: &JobSpec, shards: usize, tasks: &[PlannedTask]) -> String {
+    let text = serde_json::json!({
+        "reader": [&spec.reader.name, &spec.reader.parameter],
+        "writer": [&spec.writer.name, &spec.writer.parameter],
+        "shards": shards,
+        "tasks": tasks,
+    })
+    .to_string();
+    let text = crate::secrets::redact(&text);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// The shard of task `id` of `tasks`: contiguous blocks, so neighbouring key ranges stay
@@ -269,7 +288,10 @@ pub fn load_report(dir: &Path, i: usize) -> Result<Option<ShardReport>, ShardErr
     let path = report_path(dir, i);
     match std::fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            ShardError::Permanent(format!("{} is not a shard report: {e}", path.display()))
+            ShardError::Permanent(format!(
+                "{} is not a shard report ({e}): remove it and run shard {i} again",
+                path.display()
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ShardError::Transient(format!(
@@ -293,14 +315,25 @@ pub fn shard_index(
             .parse::<usize>()
             .map_err(|_| format!("{what} = \"{v}\": expected a whole number >= 0"))
     };
+    let count_of = |what: &str, v: &str| -> Result<usize, String> {
+        match num(what, v)? {
+            0 => Err(format!(
+                "{what} = \"{v}\": expected a shard count of at least 1"
+            )),
+            n => Ok(n),
+        }
+    };
     if let Some(f) = flag {
         let (i, n) = f
             .split_once('/')
             .ok_or_else(|| format!("--shard \"{f}\": expected I/N, e.g. 0/4"))?;
-        return Ok((num("--shard index", i)?, Some(num("--shard count", n)?)));
+        return Ok((
+            num("--shard index", i)?,
+            Some(count_of("--shard count", n)?),
+        ));
     }
     let count = env("DATASYNC_SHARD_COUNT")
-        .map(|v| num("DATASYNC_SHARD_COUNT", &v))
+        .map(|v| count_of("DATASYNC_SHARD_COUNT", &v))
         .transpose()?;
     if let Some(i) = env("DATASYNC_SHARD_INDEX") {
         return Ok((num("DATASYNC_SHARD_INDEX", &i)?, count));
@@ -315,7 +348,7 @@ pub fn shard_index(
             .transpose()?
             .unwrap_or(0);
         let n = env("SLURM_ARRAY_TASK_COUNT")
-            .map(|v| num("SLURM_ARRAY_TASK_COUNT", &v))
+            .map(|v| count_of("SLURM_ARRAY_TASK_COUNT", &v))
             .transpose()?;
         let i = id.checked_sub(min).ok_or_else(|| {
             format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}")
@@ -402,6 +435,7 @@ impl BuiltJob {
                 shard: shard_of(id, n, shards),
                 source: t.describe(),
                 split,
+                input: t.input_fingerprint(),
             });
         }
         let described: Vec<String> = planned.iter().map(|t| t.source.clone()).collect();
@@ -416,6 +450,35 @@ impl BuiltJob {
             ))
         })?;
         Ok(planned)
+    }
+
+    /// A shard's check before it runs: each of its tasks rebuilt from the plan reads the
+    /// same input as planned (a file that changed since is refused, permanently).
+    pub fn check_inputs(&self, tasks: &[PlannedTask]) -> Result<(), ShardError> {
+        for t in tasks {
+            let task = self
+                .reader
+                .task_from_plan(&t.split)
+                .map_err(|e| ShardError::Permanent(format!("plan task {}: {}", t.id, e.chain())))?;
+            let Some(was) = &t.input else { continue };
+            let now = task.input_fingerprint();
+            if now.as_deref() != Some(was.as_str()) {
+                return Err(ShardError::Permanent(format!(
+                    "task {} ({}): its input changed since the plan was made (planned {was}, now \
+                     {}): the shards would not read what was planned; make a new plan",
+                    t.id,
+                    t.source,
+                    now.unwrap_or_else(|| "gone".into())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the writer holds a decided commit of the planned run (see
+    /// [`crate::Writer::commit_decided`]).
+    pub fn commit_decided(&self) -> bool {
+        self.writer.commit_decided()
     }
 
     /// Takes up the planned run's staging (shards, `commit`): `Ok(false)` when it is not
@@ -500,6 +563,32 @@ mod tests {
             ("HOSTNAME", "sync-3-x"),
         ]);
         assert_eq!(attempt_name(None, &pod), "pod-sync-3-x");
+    }
+
+    #[test]
+    fn the_plan_hash_covers_tasks_and_parameters_but_not_secrets() {
+        let spec = |pw: &str, table: &str| {
+            let text = format!(
+                r#"{{"job": {{"content": [{{"reader": {{"name": "mysqlreader", "parameter":
+                   {{"password": "{pw}", "table": "{table}"}}}}, "writer": {{"name": "streamwriter",
+                   "parameter": {{}}}}}}]}}}}"#
+            );
+            crate::job::parse_job(&text, "j", "j.json", &Default::default()).unwrap()
+        };
+        crate::secrets::register("rotated-Secret-1");
+        crate::secrets::register("rotated-Secret-2");
+        let task = |id| PlannedTask {
+            id,
+            shard: 0,
+            source: "t".into(),
+            split: serde_json::json!({"range": [1, 2]}),
+            input: None,
+        };
+        let h = plan_hash(&spec("rotated-Secret-1", "t"), 2, &[task(0)]);
+        assert_eq!(h, plan_hash(&spec("rotated-Secret-2", "t"), 2, &[task(0)]));
+        assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "u"), 2, &[task(0)]));
+        assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "t"), 3, &[task(0)]));
+        assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "t"), 2, &[task(0), task(1)]));
     }
 
     #[test]

@@ -154,6 +154,38 @@ pub fn parse_bounds(lo: Option<String>, hi: Option<String>) -> Option<(i128, i12
     Some((lo?.trim().parse().ok()?, hi?.trim().parse().ok()?))
 }
 
+/// `datasync template`'s parameters of a SQL reader: placeholders named `<prefix>_user`, ...
+pub(crate) fn sql_reader_template(prefix: &str, url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "username": format!("${{{prefix}_user}}"),
+        "password": format!("${{{prefix}_password}}"),
+        "column": ["id", "name", "amount", "created"],
+        "splitPk": "id",
+        "where": "",
+        "session": [],
+        "fetchSize": 1024,
+        "connection": [{"jdbcUrl": [url], "table": [format!("${{{prefix}_table}}")]}]
+    })
+}
+
+/// `datasync template` comments of the SQL readers' parameters.
+pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::{alt, note};
+    vec![
+        note("username", "Login user."),
+        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
+        note("column", "Column names, [\"*\"] or SQL expressions, passed to SELECT as written."),
+        note("splitPk", "Integer or text column to split each table into `channel` key ranges (plus a NULL-key task); empty: one task per table."),
+        note("where", "Filter appended to every generated SELECT (incremental loads); empty: all rows."),
+        note("session", "Statements run on every new connection; default none."),
+        note("fetchSize", "Accepted for DataX templates; rows always stream."),
+        note("connection", "One entry per database (shard): jdbcUrl and table, or querySql."),
+        note("connection[].jdbcUrl", "One URL or a list tried in order; connectTimeout, TLS and user=/password= in the query are honoured."),
+        note("connection[].table", "Tables, each read whole (or split on splitPk); DataX lists \"a,b\" and ranges order_[0-63] expand; one connection entry per shard database."),
+        alt("connection[].querySql", "[\"SELECT id, name FROM t WHERE id > 10\"]", "Instead of table/column/where: queries run as written (one task each)."),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -212,36 +244,4 @@ mod tests {
         .unwrap();
         assert_eq!(c.connection[0].table, ["a", "t_1", "t_2"]);
     }
-}
-
-/// `datasync template`'s parameters of a SQL reader: placeholders named `<prefix>_user`, ...
-pub(crate) fn sql_reader_template(prefix: &str, url: &str) -> serde_json::Value {
-    serde_json::json!({
-        "username": format!("${{{prefix}_user}}"),
-        "password": format!("${{{prefix}_password}}"),
-        "column": ["id", "name", "amount", "created"],
-        "splitPk": "id",
-        "where": "",
-        "session": [],
-        "fetchSize": 1024,
-        "connection": [{"jdbcUrl": [url], "table": [format!("${{{prefix}_table}}")]}]
-    })
-}
-
-/// `datasync template` comments of the SQL readers' parameters.
-pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote> {
-    use datasync_engine::template::{alt, note};
-    vec![
-        note("username", "Login user."),
-        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
-        note("column", "Column names, [\"*\"] or SQL expressions, passed to SELECT as written."),
-        note("splitPk", "Integer or text column to split each table into `channel` key ranges (plus a NULL-key task); empty: one task per table."),
-        note("where", "Filter appended to every generated SELECT (incremental loads); empty: all rows."),
-        note("session", "Statements run on every new connection; default none."),
-        note("fetchSize", "Accepted for DataX templates; rows always stream."),
-        note("connection", "One entry per database (shard): jdbcUrl and table, or querySql."),
-        note("connection[].jdbcUrl", "One URL or a list tried in order; connectTimeout, TLS and user=/password= in the query are honoured."),
-        note("connection[].table", "Tables, each read whole (or split on splitPk); DataX lists \"a,b\" and ranges order_[0-63] expand; one connection entry per shard database."),
-        alt("connection[].querySql", "[\"SELECT id, name FROM t WHERE id > 10\"]", "Instead of table/column/where: queries run as written (one task each)."),
-    ]
 }

@@ -47,6 +47,14 @@ pub enum FileWriterError {
     /// The rows do not match the declared columns.
     #[error("{0}")]
     Columns(String),
+    /// Files named with this run id exist already.
+    #[error("run id {run} was used before: its files are in the target ({files}); give this run another --run-id")]
+    RunIdUsed {
+        /// The run id.
+        run: String,
+        /// Some of the files.
+        files: String,
+    },
 }
 
 impl From<FileWriterError> for PluginError {
@@ -70,6 +78,7 @@ pub struct FileWriter {
     dir: PathBuf,
     files: TextFiles,
     staging: PathBuf,
+    sizes: crate::publish::StagedSizes,
 }
 
 impl FileWriter {
@@ -92,6 +101,7 @@ impl FileWriter {
             dir,
             files,
             staging,
+            sizes: Default::default(),
         })
     }
 
@@ -178,6 +188,24 @@ impl FileWriter {
         })
     }
 
+    /// Refuses a run id whose files are in the target already (an explicit `--run-id` used
+    /// again): this run's files would carry the same names.
+    fn check_run_id_unused(&self) -> Result<(), FileWriterError> {
+        let ours = format!("__{}_", run_id());
+        let used: Vec<PathBuf> = self
+            .existing()?
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(&ours))
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        Err(FileWriterError::RunIdUsed {
+            run: run_id().to_string(),
+            files: some_paths(&used),
+        })
+    }
+
     /// Finishes or removes what earlier runs of this `fileName` left in staging (a commit
     /// interrupted half-way is finished; an aborted or killed run's files are removed).
     pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
@@ -239,6 +267,7 @@ impl Writer for FileWriter {
             fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
             w.recover()?;
             w.check_conflict()?;
+            w.check_run_id_unused()?;
             crate::publish::create_staging(&w.staging)?;
             Ok::<_, FileWriterError>(())
         })
@@ -252,6 +281,7 @@ impl Writer for FileWriter {
                 blocking_task(FileTask {
                     writer: self.clone(),
                     staged: self.staging.join(self.files.output_name(i)),
+                    task: i,
                 })
             })
             .collect())
@@ -277,6 +307,10 @@ impl Writer for FileWriter {
         Ok(())
     }
 
+    fn commit_decided(&self) -> bool {
+        crate::publish::decided(&self.staging)
+    }
+
     async fn join_planned(&self) -> Result<bool, PluginError> {
         join_planned(self.staging.clone()).await
     }
@@ -289,6 +323,10 @@ impl Writer for FileWriter {
 
     fn resume(&self) -> Resume {
         Resume::StateFile(self.staging.join(crate::publish::RUN_STATE_FILE))
+    }
+
+    fn task_staged(&self, task: usize) -> Option<String> {
+        self.sizes.of(task)
     }
 
     fn task_fingerprint(&self, task: usize) -> Option<String> {
@@ -320,12 +358,14 @@ pub(crate) async fn remove_staging(staging: PathBuf) -> Result<(), PluginError> 
 struct FileTask {
     writer: FileWriter,
     staged: PathBuf,
+    task: usize,
 }
 
 /// Retry-safe: the staged file is recreated from scratch.
 impl BlockingWriterTask for FileTask {
     fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
         let (w, path) = (self.writer, self.staged);
+        w.sizes.start(self.task);
         let file = fs::File::create(&path).map_err(io("cannot create", &path))?;
         let location = path.display().to_string();
         let inner = w.files.encode_into(
@@ -338,6 +378,11 @@ impl BlockingWriterTask for FileTask {
             .into_inner()
             .map_err(|e| io("cannot flush", &path)(e.into_error()))?;
         file.sync_all().map_err(io("cannot sync", &path))?;
+        // The size of this task's own file, from its own handle.
+        let bytes = file.metadata().map_err(io("cannot stat", &path))?.len();
+        if let Some(name) = path.file_name() {
+            w.sizes.record(self.task, &name.to_string_lossy(), bytes);
+        }
         Ok(())
     }
 }

@@ -119,6 +119,12 @@ impl Writer for HdfsWriter {
     fn plannable(&self) -> Result<(), String> {
         self.inner.plannable()
     }
+    fn task_staged(&self, task: usize) -> Option<String> {
+        self.inner.task_staged(task)
+    }
+    fn commit_decided(&self) -> bool {
+        self.inner.commit_decided()
+    }
     async fn join_planned(&self) -> Result<bool, PluginError> {
         self.inner.join_planned().await
     }

@@ -228,6 +228,36 @@ pub(crate) fn fingerprint(
     Some(out.join(" "))
 }
 
+/// What each task of this process staged, as the task saw it (`relative path:bytes` of its
+/// own files), for its shard's report in container-task mode; in the form of
+/// [`fingerprint`], so `commit` can compare it with what is there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StagedSizes(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<usize, Vec<String>>>>,
+);
+
+impl StagedSizes {
+    /// Task `task` starts (again): forgets what an earlier attempt recorded.
+    pub(crate) fn start(&self, task: usize) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(task, Vec::new());
+        }
+    }
+    /// Task `task` finished file `rel` (relative to the staging) of `bytes`.
+    pub(crate) fn record(&self, task: usize, rel: &str, bytes: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(task).or_default().push(format!("{rel}:{bytes}"));
+        }
+    }
+    /// What task `task` staged, sorted as [`fingerprint`] sorts.
+    pub(crate) fn of(&self, task: usize) -> Option<String> {
+        let m = self.0.lock().ok()?;
+        let mut v = m.get(&task)?.clone();
+        v.sort();
+        Some(v.join(" "))
+    }
+}
+
 /// Test hook: a pause after every step of a commit, so the fault tests can kill the process
 /// in the middle of one. Unset in production.
 fn step_pause() {
@@ -378,6 +408,11 @@ pub(crate) fn join_planned(staging: &Path) -> Result<bool, PublishError> {
             ),
         ))),
     }
+}
+
+/// Whether this staging directory holds a decided commit (its journal).
+pub(crate) fn decided(staging: &Path) -> bool {
+    staging.join(JOURNAL_FILE).exists()
 }
 
 /// Finishes a commit this staging directory holds the journal of (a commit killed after it

@@ -57,6 +57,9 @@ pub struct SftpWriter {
     conn: Arc<SftpConnConfig>,
     files: TextFiles,
     dir: String,
+    /// What each task of this process uploaded: `temporary name:bytes` (container-task mode
+    /// reports it; `commit` checks it).
+    uploaded: crate::publish::StagedSizes,
 }
 
 impl WriterPlugin for SftpWriter {
@@ -82,6 +85,7 @@ impl WriterPlugin for SftpWriter {
             conn: Arc::new(conn),
             files,
             dir: target.path.trim_end_matches('/').to_string(),
+            uploaded: Default::default(),
         })
     }
 
@@ -274,11 +278,65 @@ impl SftpWriter {
             published.push(final_path);
         }
         if self.files.mode == FileWriteMode::Truncate {
+            // This run's own files are never old ones, also when a commit killed half-way is
+            // run again (container-task mode) and finds some of them published already.
+            let ours = format!("__{}_", run_id());
             for o in owned.iter().filter(|o| !published.contains(o)) {
+                if o.to_string_lossy().contains(&ours) {
+                    continue;
+                }
                 c.unlink(o)?;
             }
         }
         let _ = c.unlink(&self.owner_file(run_id()));
+        Ok(())
+    }
+
+    /// Container-task mode: whether the planned run's owner marker is here (`false`: the run
+    /// was committed or aborted); an error when another run owns this run id's marker.
+    fn join_planned_blocking(&self) -> Result<bool, PluginError> {
+        let c = self.conn.connect().map_err(SftpWriterError::from)?;
+        let marker = self.owner_file(run_id());
+        if c.stat(&marker).map_err(SftpWriterError::from)?.is_none() {
+            return Ok(false);
+        }
+        let owner = c.read_small(&marker).unwrap_or_default();
+        match datasync_engine::shard::planned_run_of(&owner) {
+            Some(run) if run == run_id() => Ok(true),
+            _ => Err(PluginError::new(format!(
+                "{} on {} is not the marker of planned run {} (owner: \"{}\")",
+                marker.display(),
+                c.addr(),
+                run_id(),
+                owner.trim()
+            ))),
+        }
+    }
+
+    /// Container-task mode, `commit`: every upload a shard reported is there with its size.
+    fn check_uploads(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+    ) -> Result<(), PluginError> {
+        let c = self.conn.connect().map_err(SftpWriterError::from)?;
+        for t in staged {
+            let (name, size) = t.staged.rsplit_once(':').unwrap_or((t.staged.as_str(), ""));
+            let path = self.dir().join(name);
+            let now = c
+                .stat(&path)
+                .map_err(SftpWriterError::from)?
+                .map(|e| e.size.map(|s| s.to_string()).unwrap_or_default());
+            if now.as_deref() != Some(size) {
+                return Err(PluginError::new(format!(
+                    "task {}: its upload {} changed after its shard reported it (reported {} \
+                     bytes, now {})",
+                    t.id,
+                    c.url(&path.display().to_string()),
+                    size,
+                    now.map_or("missing".to_string(), |n| format!("{n} bytes"))
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -331,9 +389,35 @@ impl Writer for SftpWriter {
                 blocking_task(SftpTask {
                     writer: self.clone(),
                     temp,
+                    task: i,
                 })
             })
             .collect())
+    }
+
+    fn plannable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn join_planned(&self) -> Result<bool, PluginError> {
+        let w = self.clone();
+        datasync_engine::plugin::blocking(move || w.join_planned_blocking()).await
+    }
+
+    fn task_staged(&self, task: usize) -> Option<String> {
+        self.uploaded.of(task)
+    }
+
+    async fn adopt_staged(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        if !verify {
+            return Ok(());
+        }
+        let (w, staged) = (self.clone(), staged.to_vec());
+        datasync_engine::plugin::blocking(move || w.check_uploads(&staged)).await
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
@@ -353,15 +437,35 @@ impl Writer for SftpWriter {
 struct SftpTask {
     writer: SftpWriter,
     temp: PathBuf,
+    task: usize,
+}
+
+/// Counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Retry-safe: the temporary file is recreated (truncated).
 impl BlockingWriterTask for SftpTask {
     fn write_blocking(self, mut input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
         let (w, temp) = (self.writer, self.temp);
+        w.uploaded.start(self.task);
         let c = w.conn.connect().map_err(SftpWriterError::from)?;
         let location = c.url(&temp.display().to_string());
         let f = c.into_upload(&temp).map_err(SftpWriterError::from)?;
+        let f = Counted { inner: f, bytes: 0 };
         let out = w.files.encode_into(
             BufWriter::with_capacity(WRITE_BUFFER, f),
             &mut input,
@@ -375,7 +479,11 @@ impl BlockingWriterTask for SftpTask {
                 source: e.into_error(),
             })
         })?;
-        f.close().map_err(SftpWriterError::from)?;
+        let bytes = f.bytes;
+        f.inner.close().map_err(SftpWriterError::from)?;
+        if let Some(name) = temp.file_name() {
+            w.uploaded.record(self.task, &name.to_string_lossy(), bytes);
+        }
         Ok(())
     }
 }

@@ -620,7 +620,7 @@ macro_rules! sql_writer_contract {
                 self.plannable_target()
             }
 
-            fn task_fingerprint(&self, task: usize) -> Option<String> {
+            fn task_staged(&self, task: usize) -> Option<String> {
                 $crate::sqlsteps::SqlWriterSteps::stage_fingerprint(self, task)
             }
 

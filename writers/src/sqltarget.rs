@@ -442,6 +442,55 @@ pub(crate) fn resume(staging: bool, idempotent: bool) -> datasync_engine::Resume
     }
 }
 
+/// `datasync template`'s parameters of a SQL writer (placeholders named `<prefix>_user`, ...),
+/// with the writer's own (`extra`, an object) after the login and columns.
+pub(crate) fn sql_writer_template(
+    prefix: &str,
+    url: &str,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut t = serde_json::json!({
+        "username": format!("${{{prefix}_user}}"),
+        "password": format!("${{{prefix}_password}}"),
+        "column": ["id", "name", "amount", "created"],
+    });
+    let tail = serde_json::json!({
+        "preSql": [],
+        "postSql": [],
+        "session": [],
+        "createTable": false,
+        "stagingMode": "none",
+        "reconnectTimeout": "60s",
+        "connection": [{"jdbcUrl": url, "table": [format!("${{{prefix}_table}}")]}]
+    });
+    if let (Some(o), serde_json::Value::Object(e), serde_json::Value::Object(tail)) =
+        (t.as_object_mut(), extra, tail)
+    {
+        o.extend(e);
+        o.extend(tail);
+    }
+    t
+}
+
+/// `datasync template` comments of the parameters every SQL writer shares.
+pub(crate) fn sql_writer_notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::note;
+    vec![
+        note("username", "Login user."),
+        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
+        note("column", "Target columns in the reader's order, or [\"*\"] for the reader's names."),
+        note("preSql", "Statements run before writing (@table = the table); a destructive one (TRUNCATE/DELETE) is reported if the job then fails."),
+        note("postSql", "Statements run after every task succeeded (@table = the table)."),
+        note("session", "Statements run on every new connection; default none."),
+        note("createTable", "Create a missing table from the reader's columns (types and primary key kept); default false."),
+        note("stagingMode", "none (default): units commit as they go; table: tasks write staging tables moved in one transaction at commit (nothing visible before)."),
+        note("reconnectTimeout", "How long a task reconnects to a lost server before it fails; 0: fail at once; default 60s."),
+        note("connection", "One entry per target database: jdbcUrl and table."),
+        note("connection[].jdbcUrl", "The target database's URL."),
+        note("connection[].table", "The target table; several (a list, \"a,b\", a range o_[0-63], or several connection entries) make a sharded write: task i writes table i, fed by reader task i."),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,53 +579,4 @@ mod tests {
             "TRUNCATE t"
         );
     }
-}
-
-/// `datasync template`'s parameters of a SQL writer (placeholders named `<prefix>_user`, ...),
-/// with the writer's own (`extra`, an object) after the login and columns.
-pub(crate) fn sql_writer_template(
-    prefix: &str,
-    url: &str,
-    extra: serde_json::Value,
-) -> serde_json::Value {
-    let mut t = serde_json::json!({
-        "username": format!("${{{prefix}_user}}"),
-        "password": format!("${{{prefix}_password}}"),
-        "column": ["id", "name", "amount", "created"],
-    });
-    let tail = serde_json::json!({
-        "preSql": [],
-        "postSql": [],
-        "session": [],
-        "createTable": false,
-        "stagingMode": "none",
-        "reconnectTimeout": "60s",
-        "connection": [{"jdbcUrl": url, "table": [format!("${{{prefix}_table}}")]}]
-    });
-    if let (Some(o), serde_json::Value::Object(e), serde_json::Value::Object(tail)) =
-        (t.as_object_mut(), extra, tail)
-    {
-        o.extend(e);
-        o.extend(tail);
-    }
-    t
-}
-
-/// `datasync template` comments of the parameters every SQL writer shares.
-pub(crate) fn sql_writer_notes() -> Vec<datasync_engine::template::TemplateNote> {
-    use datasync_engine::template::note;
-    vec![
-        note("username", "Login user."),
-        note("password", "Password; use ${env:NAME} or ${file:PATH} to keep it off the command line. Never printed."),
-        note("column", "Target columns in the reader's order, or [\"*\"] for the reader's names."),
-        note("preSql", "Statements run before writing (@table = the table); a destructive one (TRUNCATE/DELETE) is reported if the job then fails."),
-        note("postSql", "Statements run after every task succeeded (@table = the table)."),
-        note("session", "Statements run on every new connection; default none."),
-        note("createTable", "Create a missing table from the reader's columns (types and primary key kept); default false."),
-        note("stagingMode", "none (default): units commit as they go; table: tasks write staging tables moved in one transaction at commit (nothing visible before)."),
-        note("reconnectTimeout", "How long a task reconnects to a lost server before it fails; 0: fail at once; default 60s."),
-        note("connection", "One entry per target database: jdbcUrl and table."),
-        note("connection[].jdbcUrl", "The target database's URL."),
-        note("connection[].table", "The target table; several (a list, \"a,b\", a range o_[0-63], or several connection entries) make a sharded write: task i writes table i, fed by reader task i."),
-    ]
 }

@@ -46,6 +46,18 @@ pub fn json_checked_column(clause: &str) -> Option<String> {
     (name.matches('`').count() * 2 == inner.matches('`').count()).then_some(name)
 }
 
+/// `TABLE_SCHEMA = ... AND TABLE_NAME = ...` for `table` in an information_schema query (the
+/// connection's database when `table` names no schema); the names go as hex literals.
+pub fn information_schema_filter(table: &str) -> String {
+    use crate::sql::{literal, schema_and_name, Dialect};
+    let (schema, name) = schema_and_name(table);
+    let schema = schema.map_or_else(|| "DATABASE()".to_string(), |s| literal(Dialect::MySql, &s));
+    format!(
+        "TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+        literal(Dialect::MySql, &name)
+    )
+}
+
 #[cfg(test)]
 mod json_check_tests {
     #[test]
@@ -57,16 +69,4 @@ mod json_check_tests {
         assert_eq!(c("json_valid(`a` + `b`)"), None);
         assert_eq!(c("`x` > 0"), None);
     }
-}
-
-/// `TABLE_SCHEMA = ... AND TABLE_NAME = ...` for `table` in an information_schema query (the
-/// connection's database when `table` names no schema); the names go as hex literals.
-pub fn information_schema_filter(table: &str) -> String {
-    use crate::sql::{literal, schema_and_name, Dialect};
-    let (schema, name) = schema_and_name(table);
-    let schema = schema.map_or_else(|| "DATABASE()".to_string(), |s| literal(Dialect::MySql, &s));
-    format!(
-        "TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
-        literal(Dialect::MySql, &name)
-    )
 }

@@ -297,7 +297,8 @@ impl OpenFile {
     }
 
     /// Writes the last row group and the footer, and syncs the file.
-    pub fn finish(mut self) -> Result<(), FileError> {
+    /// Writes the footer and syncs; returns the file and its size in bytes.
+    pub fn finish(mut self) -> Result<(PathBuf, u64), FileError> {
         self.flush_row_group()?;
         let path = self.path.clone();
         let file = self
@@ -309,8 +310,18 @@ impl OpenFile {
                 path: path.clone(),
                 source: e.into_error(),
             })?;
-        file.sync_all()
-            .map_err(|source| FileError::Io { path, source })
+        file.sync_all().map_err(|source| FileError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| FileError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        Ok((path, len))
     }
 }
 

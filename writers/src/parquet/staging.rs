@@ -161,6 +161,36 @@ impl Inner {
         }
     }
 
+    /// `datasync plan`: refuses a run id whose files are in the table already (a `--run-id`
+    /// used again): this run's files would carry the same names.
+    fn check_run_id_unused(&self) -> Result<(), ParquetWriterError> {
+        fn walk(dir: &Path, prefix: &str, out: &mut Vec<PathBuf>) {
+            let Ok(rd) = fs::read_dir(dir) else { return };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if is_hidden_name(&name) {
+                    continue;
+                }
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), prefix, out);
+                } else if name.starts_with(prefix) {
+                    out.push(e.path());
+                }
+            }
+        }
+        let mut used = Vec::new();
+        let run = datasync_engine::run_id();
+        walk(&self.dir, &format!("{}__{run}_", self.stem), &mut used);
+        if used.is_empty() {
+            return Ok(());
+        }
+        Err(ParquetWriterError::Target(format!(
+            "run id {run} was used before: its files are in the table ({}); give this run another \
+             --run-id",
+            crate::textfiles::some_paths(&used)
+        )))
+    }
+
     pub(super) fn prepare(&self) -> Result<(), ParquetWriterError> {
         fs::create_dir_all(&self.dir).map_err(io("cannot create directory", &self.dir))?;
         self.recover()?;
@@ -169,6 +199,9 @@ impl Inner {
         }
         if let Some(t) = &self.hms {
             self.prepare_hms(t, false)?;
+        }
+        if datasync_engine::shard::planned() {
+            self.check_run_id_unused()?;
         }
         crate::publish::create_staging(&self.staging)?;
         Ok(())

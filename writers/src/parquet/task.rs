@@ -35,6 +35,7 @@ struct Part {
 /// The per-task state on the blocking thread.
 struct TaskWriter {
     w: Arc<Inner>,
+    task: usize,
     prefix: String,
     parts: HashMap<String, Part>,
     tick: u64,
@@ -97,7 +98,7 @@ impl TaskWriter {
                 .map(|(k, _)| k.clone());
             if let Some(k) = lru {
                 if let Some(f) = self.parts.get_mut(&k).and_then(|p| p.open.take()) {
-                    f.finish()?;
+                    close_file(&self.w, self.task, f)?;
                 }
             }
         }
@@ -118,7 +119,7 @@ impl TaskWriter {
             f.write(batch)?;
             if f.full() {
                 if let Some(f) = part.open.take() {
-                    f.finish()?;
+                    close_file(&self.w, self.task, f)?;
                 }
             }
         }
@@ -128,7 +129,7 @@ impl TaskWriter {
     fn finish(&mut self) -> Result<(), ParquetWriterError> {
         for p in self.parts.values_mut() {
             if let Some(f) = p.open.take() {
-                f.finish()?;
+                close_file(&self.w, self.task, f)?;
             }
         }
         Ok(())
@@ -155,6 +156,14 @@ impl TaskWriter {
     }
 }
 
+/// Finishes a file and records its size for task `task` (see `Writer::task_staged`).
+fn close_file(w: &Inner, task: usize, f: OpenFile) -> Result<(), ParquetWriterError> {
+    let (path, bytes) = f.finish()?;
+    let rel = path.strip_prefix(&w.staging).unwrap_or(&path);
+    w.sizes.record(task, &rel.display().to_string(), bytes);
+    Ok(())
+}
+
 /// Text of each row of a partition column, as Hive names the partition.
 fn partition_texts(a: &ArrayRef) -> Result<Vec<Option<String>>, String> {
     let w = ValueWriter::new(a)?;
@@ -178,10 +187,12 @@ impl BlockingWriterTask for ParquetTask {
         let mut tw = TaskWriter {
             prefix: format!("{}__{}_{task:05}_", w.stem, run_id()),
             w: Arc::clone(&w),
+            task,
             parts: HashMap::new(),
             tick: 0,
         };
         tw.clear_earlier_attempt()?;
+        w.sizes.start(task);
         let want = w.columns.len() + w.dynamic_parts.len();
         let keys = w.partition_keys();
         let static_rel = w.static_rel();

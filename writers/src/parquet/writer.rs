@@ -125,6 +125,8 @@ pub(super) struct Inner {
     pub(super) layout: Arc<FileLayout>,
     pub(super) staging: PathBuf,
     pub(super) hms: Option<HmsTarget>,
+    /// What each task of this process staged (container-task mode).
+    pub(super) sizes: crate::publish::StagedSizes,
 }
 
 /// The Parquet writer.
@@ -241,6 +243,7 @@ impl ParquetWriter {
                 layout: Arc::new(layout),
                 staging,
                 hms,
+                sizes: Default::default(),
             }),
         })
     }
@@ -308,6 +311,10 @@ impl Writer for ParquetWriter {
         Ok(())
     }
 
+    fn commit_decided(&self) -> bool {
+        crate::publish::decided(&self.w.staging)
+    }
+
     async fn join_planned(&self) -> Result<bool, PluginError> {
         crate::file::join_planned(self.w.staging.clone()).await
     }
@@ -316,6 +323,10 @@ impl Writer for ParquetWriter {
         let w = Arc::clone(&self.w);
         let lines = datasync_engine::plugin::blocking(move || w.recover()).await?;
         Ok(lines)
+    }
+
+    fn task_staged(&self, task: usize) -> Option<String> {
+        self.w.sizes.of(task)
     }
 
     fn task_fingerprint(&self, task: usize) -> Option<String> {
