@@ -52,7 +52,7 @@ PORT=$(free_port)
 SPARK_PIDS+=($!)
 "$CLASS" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --cores 2 --memory 2g --webui-port "$(free_port)" "spark://127.0.0.1:$PORT" >"$WORK/worker.log" 2>&1 &
 SPARK_PIDS+=($!)
-for _ in $(seq 1 300); do grep -q "Registering worker" "$WORK/master.log" && break; sleep 0.2; done
+for _ in $(seq 1 300); do grep -qs "Registering worker" "$WORK/master.log" && break; sleep 0.2; done
 grep -q "Registering worker" "$WORK/master.log" || { cat "$WORK/master.log" >&2; exit 1; }
 
 median() { sort -n | sed -n 2p; }
@@ -74,7 +74,7 @@ import json, sys, glob, datetime, os
 plan, rows, wall = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 t = lambda s: datetime.datetime.fromisoformat(s).timestamp()
 reps = [json.load(open(f)) for f in glob.glob(plan + "/shards/*.json")]
-assert sum(r["records_written"] for r in reps) == rows
+assert sum(r["recordsWritten"] for r in reps) == rows
 created = t(json.load(open(plan + "/plan.json"))["created"])
 committed = os.path.getmtime(plan + "/_COMMITTED")
 longest = max(t(r["end"]) - t(r["start"]) for r in reps)

@@ -313,6 +313,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         other => other,
     })?;
     let attempt = shard::attempt_name(a.attempt, &env);
+    shard::set_attempt(&attempt);
     let mine: Vec<shard::PlannedTask> = plan
         .tasks
         .iter()
@@ -619,14 +620,10 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
         let staged: Vec<datasync_engine::plugin::StagedTask> = reports
             .iter()
             .flat_map(|r| r.tasks.iter())
-            .filter_map(|t| {
-                t.staged
-                    .clone()
-                    .map(|s| datasync_engine::plugin::StagedTask {
-                        id: t.id,
-                        staged: s,
-                        records: t.records_written,
-                    })
+            .map(|t| datasync_engine::plugin::StagedTask {
+                id: t.id,
+                staged: t.staged.clone(),
+                records: t.records_written,
             })
             .collect();
         // A commit killed half-way is finished, not checked again (files already moved).

@@ -405,6 +405,7 @@ pub trait Writer: Send + Sync {
             id, staged: was, ..
         } in staged
         {
+            let Some(was) = was else { continue };
             let now = self.task_fingerprint(*id);
             if now.as_deref() != Some(was.as_str()) {
                 return Err(PluginError::new(format!(
@@ -432,8 +433,8 @@ pub trait Writer: Send + Sync {
 pub struct StagedTask {
     /// The plan's task number.
     pub id: usize,
-    /// [`Writer::task_fingerprint`] as the shard saw it.
-    pub staged: String,
+    /// [`Writer::task_staged`] as the shard saw it (`None`: the writer could not tell).
+    pub staged: Option<String>,
     /// Records the task wrote.
     pub records: u64,
 }

@@ -31,6 +31,24 @@ pub const COMMITTING: &str = "_COMMITTING";
 pub const PLAN_VERSION: u32 = 1;
 
 static PLANNED: AtomicBool = AtomicBool::new(false);
+static ATTEMPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names this shard attempt (a shard process): staged file names carry it, so two attempts
+/// of one shard never write the same file, and `commit` publishes only what the reports
+/// list. Letters and digits are kept, anything else becomes `-`; at most 40 characters.
+pub fn set_attempt(name: &str) {
+    let tag: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    let _ = ATTEMPT.set(if tag.is_empty() { "a".into() } else { tag });
+}
+
+/// This shard attempt's name for staged files (see [`set_attempt`]); `None` outside a shard.
+pub fn attempt() -> Option<&'static str> {
+    ATTEMPT.get().map(String::as_str)
+}
 
 /// Marks this process as part of a planned run (plan, shard, commit or abort): writers'
 /// staging then belongs to the run (see [`planned_owner`]), not to this process.
@@ -588,7 +606,10 @@ mod tests {
         assert_eq!(h, plan_hash(&spec("rotated-Secret-2", "t"), 2, &[task(0)]));
         assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "u"), 2, &[task(0)]));
         assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "t"), 3, &[task(0)]));
-        assert_ne!(h, plan_hash(&spec("rotated-Secret-1", "t"), 2, &[task(0), task(1)]));
+        assert_ne!(
+            h,
+            plan_hash(&spec("rotated-Secret-1", "t"), 2, &[task(0), task(1)])
+        );
     }
 
     #[test]

@@ -311,6 +311,18 @@ impl Writer for FileWriter {
         crate::publish::decided(&self.staging)
     }
 
+    async fn adopt_staged(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        let (w, staged) = (self.clone(), staged.to_vec());
+        datasync_engine::plugin::blocking(move || {
+            crate::publish::adopt_reported(&w.staging, &staged, verify, |n| w.files.owns(n))
+        })
+        .await
+    }
+
     async fn join_planned(&self) -> Result<bool, PluginError> {
         join_planned(self.staging.clone()).await
     }

@@ -125,6 +125,13 @@ impl Writer for HdfsWriter {
     fn commit_decided(&self) -> bool {
         self.inner.commit_decided()
     }
+    async fn adopt_staged(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        self.inner.adopt_staged(staged, verify).await
+    }
     async fn join_planned(&self) -> Result<bool, PluginError> {
         self.inner.join_planned().await
     }

@@ -410,6 +410,77 @@ pub(crate) fn join_planned(staging: &Path) -> Result<bool, PublishError> {
     }
 }
 
+/// Container-task mode, in `commit`: takes over what the shards reported staged. With
+/// `verify`, every reported file must be there with its reported size; then every data file
+/// in `staging` (a name `data` accepts) that no report lists is removed: what killed,
+/// failed or concurrent attempts left, so the commit publishes exactly the reported files.
+/// Without `verify` (an interrupted commit being finished) nothing is checked or removed.
+pub(crate) fn adopt_reported(
+    staging: &Path,
+    staged: &[datasync_engine::plugin::StagedTask],
+    verify: bool,
+    data: impl Fn(&str) -> bool,
+) -> Result<(), datasync_engine::PluginError> {
+    use datasync_engine::PluginError;
+    if !verify {
+        return Ok(());
+    }
+    let mut wanted: std::collections::BTreeSet<PathBuf> = Default::default();
+    let mut complete = true;
+    for t in staged {
+        let Some(list) = &t.staged else {
+            complete = false;
+            continue;
+        };
+        for entry in list.split(' ').filter(|e| !e.is_empty()) {
+            let (rel, size) = entry.rsplit_once(':').unwrap_or((entry, ""));
+            let path = staging.join(rel);
+            let now = fs::metadata(&path).ok().map(|m| m.len().to_string());
+            if now.as_deref() != Some(size) {
+                return Err(PluginError::new(format!(
+                    "task {}: its staged output changed after its shard reported it ({} was \
+                     {size} bytes, now {})",
+                    t.id,
+                    path.display(),
+                    now.map_or("missing".into(), |n| format!("{n} bytes"))
+                )));
+            }
+            wanted.insert(path);
+        }
+    }
+    if !complete {
+        tracing::warn!(
+            "a shard report does not say what some task staged: files no report lists are kept"
+        );
+        return Ok(());
+    }
+    fn walk(dir: &Path, data: &dyn Fn(&str) -> bool, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&path, data, out);
+            } else if data(&e.file_name().to_string_lossy()) {
+                out.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(staging, &data, &mut found);
+    let strays: Vec<PathBuf> = found.into_iter().filter(|p| !wanted.contains(p)).collect();
+    for p in &strays {
+        fs::remove_file(p).map_err(|e| PluginError::new(io("cannot remove", p)(e)))?;
+    }
+    if !strays.is_empty() {
+        tracing::info!(
+            "removed {} staged file(s) no shard report lists (left by earlier or concurrent \
+             attempts)",
+            strays.len()
+        );
+    }
+    Ok(())
+}
+
 /// Whether this staging directory holds a decided commit (its journal).
 pub(crate) fn decided(staging: &Path) -> bool {
     staging.join(JOURNAL_FILE).exists()

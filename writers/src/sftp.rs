@@ -319,8 +319,14 @@ impl SftpWriter {
         staged: &[datasync_engine::plugin::StagedTask],
     ) -> Result<(), PluginError> {
         let c = self.conn.connect().map_err(SftpWriterError::from)?;
+        let mut wanted = Vec::new();
+        let mut complete = true;
         for t in staged {
-            let (name, size) = t.staged.rsplit_once(':').unwrap_or((t.staged.as_str(), ""));
+            let Some(entry) = t.staged.as_deref().filter(|e| !e.is_empty()) else {
+                complete &= t.staged.is_some();
+                continue;
+            };
+            let (name, size) = entry.rsplit_once(':').unwrap_or((entry, ""));
             let path = self.dir().join(name);
             let now = c
                 .stat(&path)
@@ -335,6 +341,16 @@ impl SftpWriter {
                     size,
                     now.map_or("missing".to_string(), |n| format!("{n} bytes"))
                 )));
+            }
+            wanted.push(path);
+        }
+        // Uploads of this run no report lists (earlier or concurrent attempts) must not be
+        // renamed into place.
+        if complete {
+            let (temps, _) = self.scan(&c)?;
+            for t in temps.iter().filter(|t| !wanted.contains(t)) {
+                c.unlink(t).map_err(SftpWriterError::from)?;
+                tracing::info!("removed {}: no shard report lists it", t.display());
             }
         }
         Ok(())

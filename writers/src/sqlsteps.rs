@@ -466,6 +466,8 @@ pub(crate) trait SqlWriterSteps: Sync {
             records,
         } in staged
         {
+            // A task that saw no row made no staging table.
+            let Some(fp) = fp else { continue };
             let v: serde_json::Value = serde_json::from_str(fp).map_err(|e| {
                 PluginError::new(format!(
                     "task {task}: not a staging table record ({e}): {fp}"

@@ -124,7 +124,11 @@ impl TextFiles {
             Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
             _ => (self.file_name.as_str(), String::new()),
         };
-        let mut name = format!("{stem}__{}_{i:05}{ext}{}", run_id(), self.suffix);
+        // A shard attempt names its files (see `datasync_engine::shard::set_attempt`).
+        let tag = datasync_engine::shard::attempt()
+            .map(|a| format!(".{a}"))
+            .unwrap_or_default();
+        let mut name = format!("{stem}__{}_{i:05}{tag}{ext}{}", run_id(), self.suffix);
         let suffix = self.text.compress.suffix();
         if !name.ends_with(suffix) {
             name.push_str(suffix);

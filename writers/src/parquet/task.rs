@@ -111,7 +111,11 @@ impl TaskWriter {
         if part.open.is_none() {
             let dir = self.w.staging.join(rel);
             fs::create_dir_all(&dir).map_err(io("cannot create directory", &dir))?;
-            let path = dir.join(format!("{}{:04}.parquet", self.prefix, part.seq));
+            // A shard attempt names its files (see `datasync_engine::shard::set_attempt`).
+            let tag = datasync_engine::shard::attempt()
+                .map(|a| format!("{a}_"))
+                .unwrap_or_default();
+            let path = dir.join(format!("{}{tag}{:04}.parquet", self.prefix, part.seq));
             part.seq += 1;
             part.open = Some(OpenFile::create(&path, Arc::clone(&self.w.layout))?);
         }

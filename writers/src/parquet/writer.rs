@@ -315,6 +315,18 @@ impl Writer for ParquetWriter {
         crate::publish::decided(&self.w.staging)
     }
 
+    async fn adopt_staged(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), PluginError> {
+        let (w, staged) = (Arc::clone(&self.w), staged.to_vec());
+        datasync_engine::plugin::blocking(move || {
+            crate::publish::adopt_reported(&w.staging, &staged, verify, |n| !is_hidden_name(n))
+        })
+        .await
+    }
+
     async fn join_planned(&self) -> Result<bool, PluginError> {
         crate::file::join_planned(self.w.staging.clone()).await
     }
