@@ -267,7 +267,10 @@ impl Writer for FileWriter {
             fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
             w.recover()?;
             w.check_conflict()?;
-            w.check_run_id_unused()?;
+            // A resume meets its own run's staging (or is told there is nothing to resume).
+            if !datasync_engine::runstate::resuming() {
+                w.check_run_id_unused()?;
+            }
             crate::publish::create_staging(&w.staging)?;
             Ok::<_, FileWriterError>(())
         })
