@@ -31,6 +31,16 @@ fn shard_args<'a>(job: &'a str, plan: &'a str, shard: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// Asserts `o` exited `want` and (unless empty) that its stderr holds `needle`; returns it.
+#[track_caller]
+fn expect(o: Output, want: i32, needle: &str) -> Output {
+    assert_eq!(code(&o), want, "{}", stderr(&o));
+    if !needle.is_empty() {
+        assert_stderr_has(&o, needle);
+    }
+    o
+}
+
 /// The plan's task numbers of shard `i`.
 fn tasks_of(plan: &Path, i: u64) -> Vec<u64> {
     let v: serde_json::Value =
@@ -141,6 +151,28 @@ fn source_rows(db: &MariaDb) -> String {
     )
 }
 
+/// A job `name` copying [`source_table`] into a Hive Parquet table at `out` partitioned by
+/// region, with `speed` settings.
+fn hive_job(dir: &Path, name: &str, speed: &str, db: &MariaDb, out: &Path) -> PathBuf {
+    write_job(
+        dir,
+        name,
+        &format!(
+            r#"{{"job": {{"setting": {{"speed": {speed}}},
+              "content": [{{
+                "reader": {},
+                "writer": {{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
+                  "path": "{}", "fileName": "part", "writeMode": "truncate",
+                  "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "amount", "type": "DECIMAL(12,2)"}},
+                             {{"name": "name", "type": "STRING"}}],
+                  "partitionColumns": ["region"]}}}}
+              }}]}}}}"#,
+            source_reader(db),
+            out.display()
+        ),
+    )
+}
+
 /// The Hive table in `out` as DuckDB reads it, as [`source_rows`] gives the source.
 fn duckdb_rows(out: &Path) -> String {
     run_python(
@@ -170,27 +202,19 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("table");
     let plan = t.path().join("plan");
-    let job = write_job(
+    let job = hive_job(
         t.path(),
         "orders",
-        &format!(
-            r#"{{"job": {{"setting": {{"speed": {{"channel": 2, "record": 6000}}}},
-              "content": [{{
-                "reader": {},
-                "writer": {{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
-                  "path": "{}", "fileName": "part", "writeMode": "truncate",
-                  "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "amount", "type": "DECIMAL(12,2)"}},
-                             {{"name": "name", "type": "STRING"}}],
-                  "partitionColumns": ["region"]}}}}
-              }}]}}}}"#,
-            source_reader(&db),
-            out.display()
-        ),
+        r#"{"channel": 2, "record": 6000}"#,
+        &db,
+        &out,
     );
     let (j, p) = (job.to_str().unwrap(), plan.to_str().unwrap());
-    let o = ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "in 4 shard(s)");
+    expect(
+        ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]),
+        0,
+        "in 4 shard(s)",
+    );
     for i in 0..4 {
         assert!(!tasks_of(&plan, i).is_empty(), "shard {i} got no task");
     }
@@ -198,20 +222,25 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     // Shard 0 fails once at the worst moment (all staged, no report): exit 75, retried.
     let marker = t.path().join("failed-once");
     let hook = format!("0:{}", marker.display());
-    let o = ds(
-        t.path(),
-        &shard_args(j, p, "0/4"),
-        &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)],
+    expect(
+        ds(
+            t.path(),
+            &shard_args(j, p, "0/4"),
+            &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)],
+        ),
+        75,
+        "",
     );
-    assert_eq!(code(&o), 75, "{}", stderr(&o));
     assert!(!plan.join("shards/0.json").exists());
-    let o = ds(
-        t.path(),
-        &shard_args(j, p, "0/4"),
-        &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)],
+    expect(
+        ds(
+            t.path(),
+            &shard_args(j, p, "0/4"),
+            &[("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook)],
+        ),
+        0,
+        "STAGED (not published yet)",
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "STAGED (not published yet)");
 
     // Shard 1 is killed with SIGKILL mid-write, then run again.
     let o = stop_mid_write(t.path(), j, &plan, "1/4", "-KILL", || {
@@ -224,49 +253,54 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     );
     assert!(!plan.join("shards/1.json").exists());
     // Shard 2 stops on SIGTERM at a batch boundary: exit 143, no report.
-    let o = stop_mid_write(t.path(), j, &plan, "2/4", "-TERM", || {
-        staged_file_of(&plan, 2, &out)
-    });
-    assert_eq!(code(&o), 143, "{}", stderr(&o));
+    expect(
+        stop_mid_write(t.path(), j, &plan, "2/4", "-TERM", || {
+            staged_file_of(&plan, 2, &out)
+        }),
+        143,
+        "",
+    );
     assert!(!plan.join("shards/2.json").exists());
 
     // Shard 3 through the scheduler's environment (a Slurm array with ids 10..13).
-    let o = ds(
-        t.path(),
-        &["run", j, "--plan", p, "--no-progress"],
-        &[
-            ("SLURM_ARRAY_TASK_ID", "13"),
-            ("SLURM_ARRAY_TASK_MIN", "10"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-        ],
+    expect(
+        ds(
+            t.path(),
+            &["run", j, "--plan", p, "--no-progress"],
+            &[
+                ("SLURM_ARRAY_TASK_ID", "13"),
+                ("SLURM_ARRAY_TASK_MIN", "10"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ],
+        ),
+        0,
+        "",
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Commit before every shard reported: nothing published, the missing shards listed.
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "shard(s) 1, 2");
+    expect(ds(t.path(), &["commit", p], &[]), 1, "shard(s) 1, 2");
     for s in ["1/4", "2/4"] {
-        let o = ds(t.path(), &shard_args(j, p, s), &[]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(ds(t.path(), &shard_args(j, p, s), &[]), 0, "");
     }
     // A retried shard whose report exists exits 0 at once.
-    let o = ds(t.path(), &shard_args(j, p, "3/4"), &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "was done already");
+    expect(
+        ds(t.path(), &shard_args(j, p, "3/4"), &[]),
+        0,
+        "was done already",
+    );
     assert_eq!(
         published(&out),
         Vec::<String>::new(),
         "visible before commit"
     );
 
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "20000 record(s) written by 4 shard(s)");
+    expect(
+        ds(t.path(), &["commit", p], &[]),
+        0,
+        "20000 record(s) written by 4 shard(s)",
+    );
     let files = published(&out);
     assert!(!files.is_empty());
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "committed already");
+    expect(ds(t.path(), &["commit", p], &[]), 0, "committed already");
     assert_eq!(published(&out), files, "a second commit changed the table");
     assert!(
         all_files(&out)
@@ -340,21 +374,24 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
     // Same job, same shard count: same hash and the same tasks, whatever the run id.
     let plan_of = |name: &str, id: &str| {
         let p = t.path().join(name);
-        let o = ds(
-            t.path(),
-            &[
-                "plan",
-                j,
-                "--shards",
-                "3",
-                "--out",
-                p.to_str().unwrap(),
-                "--run-id",
-                id,
-            ],
-            &[],
+        expect(
+            ds(
+                t.path(),
+                &[
+                    "plan",
+                    j,
+                    "--shards",
+                    "3",
+                    "--out",
+                    p.to_str().unwrap(),
+                    "--run-id",
+                    id,
+                ],
+                &[],
+            ),
+            0,
+            "",
         );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(p.join("plan.json")).unwrap()).unwrap();
         (p, v)
@@ -365,34 +402,41 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
     assert_eq!(a["tasks"], b["tasks"]);
     assert_eq!(a["tasks"].as_array().unwrap().len(), 3);
     // The same run id cannot be planned twice (its staging exists).
-    let o = ds(
-        t.path(),
-        &[
-            "plan",
-            j,
-            "--shards",
-            "3",
-            "--out",
-            t.path().join("pc").to_str().unwrap(),
-            "--run-id",
-            "run-a",
-        ],
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &[
+                "plan",
+                j,
+                "--shards",
+                "3",
+                "--out",
+                t.path().join("pc").to_str().unwrap(),
+                "--run-id",
+                "run-a",
+            ],
+            &[],
+        ),
+        1,
+        "planned already",
     );
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "planned already");
     // A plan directory holds one plan.
-    let o = ds(
-        t.path(),
-        &["plan", j, "--shards", "3", "--out", pa.to_str().unwrap()],
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &["plan", j, "--shards", "3", "--out", pa.to_str().unwrap()],
+            &[],
+        ),
+        2,
+        "",
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
     // Abort b: its staging goes, its shards then refuse to run (do not retry: 42).
-    let o = ds(t.path(), &["abort", pb.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = ds(t.path(), &shard_args(j, pb.to_str().unwrap(), "0/3"), &[]);
-    assert_eq!(code(&o), 42, "{}", stderr(&o));
+    expect(ds(t.path(), &["abort", pb.to_str().unwrap()], &[]), 0, "");
+    expect(
+        ds(t.path(), &shard_args(j, pb.to_str().unwrap(), "0/3"), &[]),
+        42,
+        "",
+    );
     assert!(
         all_files(&out).iter().all(|f| !f.contains("run-b")),
         "{:?}",
@@ -401,32 +445,33 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
 
     let p = pa.to_str().unwrap();
     // A shard count or a job that does not fit the plan: exit 2, nothing run.
-    let o = ds(t.path(), &shard_args(j, p, "0/4"), &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    expect(ds(t.path(), &shard_args(j, p, "0/4"), &[]), 2, "");
     let other = file_job(
         &t.path().join("in"),
         &inputs,
         &t.path().join("elsewhere"),
         "2",
     );
-    let o = ds(
-        t.path(),
-        &shard_args(other.to_str().unwrap(), p, "0/3"),
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &shard_args(other.to_str().unwrap(), p, "0/3"),
+            &[],
+        ),
+        2,
+        "is not the one planned",
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "is not the one planned");
-    let o = ds(t.path(), &["run", j, "--plan", p, "--no-progress"], &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "no shard given");
+    expect(
+        ds(t.path(), &["run", j, "--plan", p, "--no-progress"], &[]),
+        2,
+        "no shard given",
+    );
 
     // Each shard has one dirty record: under the limit of 2 alone, over it together.
     for s in ["0/3", "1/3", "2/3"] {
-        let o = ds(t.path(), &shard_args(j, p, s), &[]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(ds(t.path(), &shard_args(j, p, s), &[]), 0, "");
     }
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let o = expect(ds(t.path(), &["commit", p], &[]), 3, "");
     assert_stderr_has(
         &o,
         "3 dirty record(s) over all shards, more than errorLimit.record = 2",
@@ -442,12 +487,9 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
         })
         .sum();
     assert_eq!(dirty, 3);
-    let o = ds(t.path(), &["abort", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(ds(t.path(), &["abort", p], &[]), 0, "");
     assert!(all_files(&out).is_empty(), "{:?}", all_files(&out));
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "aborted");
+    expect(ds(t.path(), &["commit", p], &[]), 2, "aborted");
 }
 
 #[test]
@@ -477,8 +519,11 @@ fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
         ),
     );
     let (j, p) = (job.to_str().unwrap(), plan.to_str().unwrap());
-    let o = ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]),
+        0,
+        "",
+    );
     let run_id = serde_json::from_slice::<serde_json::Value>(
         &std::fs::read(plan.join("plan.json")).unwrap(),
     )
@@ -501,8 +546,7 @@ fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
     let marker = t.path().join("failed-once");
     let hook = format!("3:{}", marker.display());
     let env = [("DATASYNC_TEST_FAIL_SHARD_ONCE", hook.as_str())];
-    let o = ds(t.path(), &shard_args(j, p, "3/4"), &env);
-    assert_eq!(code(&o), 75, "{}", stderr(&o));
+    expect(ds(t.path(), &shard_args(j, p, "3/4"), &env), 75, "");
     let o = stop_mid_write(t.path(), j, &plan, "0/4", "-KILL", || stages(0) > 0);
     assert!(
         o.status.code().is_none(),
@@ -510,19 +554,15 @@ fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
         stderr(&o)
     );
     for s in ["0/4", "1/4", "2/4", "3/4"] {
-        let o = ds(t.path(), &shard_args(j, p, s), &env);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(ds(t.path(), &shard_args(j, p, s), &env), 0, "");
     }
     // Nothing visible before the commit: the target still holds its old row only.
     assert_eq!(
         pg.query("SELECT string_agg(id::text, ',') FROM orders"),
         "-1"
     );
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "committed already");
+    expect(ds(t.path(), &["commit", p], &[]), 0, "");
+    expect(ds(t.path(), &["commit", p], &[]), 0, "committed already");
     // The destructive preSql ran in the publishing transaction; every row exact, once; the
     // staging tables are gone.
     let got = pg.query(
@@ -547,11 +587,13 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     let job = file_job(t.path(), &inputs, &out, "0");
     let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
     let p = plan.to_str().unwrap();
-    let o = ds(t.path(), &["plan", j, "--shards", "2", "--out", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        ds(t.path(), &["plan", j, "--shards", "2", "--out", p], &[]),
+        0,
+        "",
+    );
     for s in ["0/2", "1/2"] {
-        let o = ds(t.path(), &shard_args(j, p, s), &[]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(ds(t.path(), &shard_args(j, p, s), &[]), 0, "");
     }
     // A zombie of an earlier attempt writes on after the shard reported.
     let staged = all_files(&out)
@@ -559,8 +601,7 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
         .find(|f| f.contains("_00001"))
         .expect("task 1's staged file");
     std::fs::write(&staged, "9,zombie\n9,zombie\n9,zombie\n").unwrap();
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = expect(ds(t.path(), &["commit", p], &[]), 2, "");
     assert_stderr_has(
         &o,
         "task 1: its staged output changed after its shard reported it",
@@ -570,8 +611,7 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     std::fs::remove_file(plan.join("shards/1.json")).unwrap();
     let mut args = shard_args(j, p, "1/2");
     args.extend(["--log-format", "json"]);
-    let o = ds(t.path(), &args, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = expect(ds(t.path(), &args, &[]), 0, "");
     // --log-format json: every line one JSON object naming the run and the shard; the last
     // one carries the report.
     let run_id = serde_json::from_slice::<serde_json::Value>(
@@ -594,8 +634,7 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
         last["message"].as_str().unwrap().contains("STAGED"),
         "{last}"
     );
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = expect(ds(t.path(), &["commit", p], &[]), 0, "");
     // The first attempt's file (another name: staged names carry the attempt) is not
     // published: the commit removes what no report lists.
     assert_stderr_has(&o, "removed 1 staged file(s) no shard report lists");
@@ -624,23 +663,7 @@ fn spark_local_runs_the_shards_retries_a_failed_one_and_commits_once() {
     let db = source_table(8000);
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("table");
-    let job = write_job(
-        t.path(),
-        "spark",
-        &format!(
-            r#"{{"job": {{"setting": {{"speed": {{"channel": 1}}}},
-              "content": [{{
-                "reader": {},
-                "writer": {{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "parquet",
-                  "path": "{}", "fileName": "part", "writeMode": "truncate",
-                  "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "amount", "type": "DECIMAL(12,2)"}},
-                             {{"name": "name", "type": "STRING"}}],
-                  "partitionColumns": ["region"]}}}}
-              }}]}}}}"#,
-            source_reader(&db),
-            out.display()
-        ),
-    );
+    let job = hive_job(t.path(), "spark", r#"{"channel": 1}"#, &db, &out);
     let marker = t.path().join("failed-once");
     let hook = format!("1:{}", marker.display());
     let o = spark_driver(
@@ -828,14 +851,17 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
     let job = file_job(t.path(), &inputs, &t.path().join("out"), "0");
     let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
     let p = plan.to_str().unwrap();
-    let o = ds(
-        t.path(),
-        &[
-            "plan", j, "--shards", "3", "--out", p, "--run-id", "golden-1",
-        ],
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &[
+                "plan", j, "--shards", "3", "--out", p, "--run-id", "golden-1",
+            ],
+            &[],
+        ),
+        0,
+        "",
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let tmp = t.path().to_str().unwrap();
     let common = [
         j,
@@ -850,8 +876,7 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
         let mut args = vec!["submit", kind];
         args.extend(common);
         args.extend(extra);
-        let o = ds(t.path(), &args, &[]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = expect(ds(t.path(), &args, &[]), 0, "");
         String::from_utf8(o.stdout).unwrap().replace(tmp, "<TMP>")
     };
     submit(
@@ -888,12 +913,15 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
     let yarn = submit("yarn", &[]);
     golden("yarn.json", &yarn);
     // A plan for another shard count is not taken over.
-    let o = ds(
-        t.path(),
-        &["submit", "yarn", j, "--shards", "4", "--plan-dir", p],
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &["submit", "yarn", j, "--shards", "4", "--plan-dir", p],
+            &[],
+        ),
+        2,
+        "",
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
     // The Kubernetes objects are valid batch/v1 Jobs by the official client's models: every
     // field is known to them (a round trip keeps it) and the required ones are there.
     run_python(
@@ -1049,27 +1077,30 @@ fn slurm_runs_the_array_requeues_a_failed_shard_and_the_commit_job_publishes_onc
     let marker = t.path().join("failed-once");
     let hook = format!("1:{}", marker.display());
     let conf = slurm.conf.to_str().unwrap().to_string();
-    let o = ds(
-        t.path(),
-        &[
-            "submit",
-            "slurm",
-            job.to_str().unwrap(),
-            "--shards",
-            "3",
-            "--plan-dir",
-            plan.to_str().unwrap(),
-            "--max-parallel",
-            "2",
-            "--binary",
-            bin().to_str().unwrap(),
-        ],
-        &[
-            ("SLURM_CONF", &conf),
-            ("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook),
-        ],
+    let o = expect(
+        ds(
+            t.path(),
+            &[
+                "submit",
+                "slurm",
+                job.to_str().unwrap(),
+                "--shards",
+                "3",
+                "--plan-dir",
+                plan.to_str().unwrap(),
+                "--max-parallel",
+                "2",
+                "--binary",
+                bin().to_str().unwrap(),
+            ],
+            &[
+                ("SLURM_CONF", &conf),
+                ("DATASYNC_TEST_FAIL_SHARD_ONCE", &hook),
+            ],
+        ),
+        0,
+        "",
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let ids = String::from_utf8(o.stdout).unwrap();
     let array = ids.split_whitespace().next().unwrap().to_string();
     // Shard 1 fails once (exit 75) and requeues itself; Slurm holds a requeued task back for
@@ -1134,11 +1165,13 @@ fn sftp_shards_upload_under_temporary_names_and_the_commit_renames_them_once() {
     );
     let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
     let p = plan.to_str().unwrap();
-    let o = ds(t.path(), &["plan", j, "--shards", "3", "--out", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        ds(t.path(), &["plan", j, "--shards", "3", "--out", p], &[]),
+        0,
+        "",
+    );
     for sh in ["0/3", "1/3", "2/3"] {
-        let o = ds(t.path(), &shard_args(j, p, sh), &[]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(ds(t.path(), &shard_args(j, p, sh), &[]), 0, "");
     }
     // Only the old file is visible before the commit.
     assert_eq!(
@@ -1152,17 +1185,11 @@ fn sftp_shards_upload_under_temporary_names_and_the_commit_renames_them_once() {
         .expect("task 2's upload");
     let before = std::fs::read(&temp).unwrap();
     std::fs::write(&temp, [before.as_slice(), b"9,zombie\n"].concat()).unwrap();
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "task 2: its upload");
+    expect(ds(t.path(), &["commit", p], &[]), 2, "task 2: its upload");
     std::fs::remove_file(plan.join("shards/2.json")).unwrap();
-    let o = ds(t.path(), &shard_args(j, p, "2/3"), &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = ds(t.path(), &["commit", p], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "committed already");
+    expect(ds(t.path(), &shard_args(j, p, "2/3"), &[]), 0, "");
+    expect(ds(t.path(), &["commit", p], &[]), 0, "");
+    expect(ds(t.path(), &["commit", p], &[]), 0, "committed already");
     let files = published(&remote);
     assert_eq!(files.len(), 3, "{files:?}");
     let rows = lines_in(&remote);
@@ -1199,8 +1226,7 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
     let shard = |plan: &str, s: &str| ds(t.path(), &shard_args(j, plan, s), &[]);
 
     // An edited plan (a task copied into another shard) no longer matches its hash.
-    let o = plan_into(t.path(), j, "edited", "2", &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(plan_into(t.path(), j, "edited", "2", &[]), 0, "");
     let edited = t.path().join("edited");
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(edited.join("plan.json")).unwrap()).unwrap();
@@ -1209,31 +1235,46 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
     copy["shard"] = 1.into();
     v["tasks"].as_array_mut().unwrap().push(copy);
     std::fs::write(edited.join("plan.json"), v.to_string()).unwrap();
-    let o = shard(edited.to_str().unwrap(), "1/2");
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "is not the one planned");
-    let o = ds(t.path(), &["abort", edited.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    expect(
+        shard(edited.to_str().unwrap(), "1/2"),
+        2,
+        "is not the one planned",
+    );
+    expect(
+        ds(t.path(), &["abort", edited.to_str().unwrap()], &[]),
+        2,
+        "",
+    );
 
     // A planned input file that changed is refused for good (42): the plan holds its size.
-    let o = plan_into(t.path(), j, "changed", "2", &["--run-id", "changed-1"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        plan_into(t.path(), j, "changed", "2", &["--run-id", "changed-1"]),
+        0,
+        "",
+    );
     let changed = t.path().join("changed");
     std::fs::write(inputs.join("f0.csv"), "0,v0\n1,v0\n2,v0\n3,v0 and more\n").unwrap();
-    let o = shard(changed.to_str().unwrap(), "0/2");
-    assert_eq!(code(&o), 42, "{}", stderr(&o));
-    assert_stderr_has(&o, "its input changed since the plan was made");
-    let o = ds(t.path(), &["abort", changed.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        shard(changed.to_str().unwrap(), "0/2"),
+        42,
+        "its input changed since the plan was made",
+    );
+    expect(
+        ds(t.path(), &["abort", changed.to_str().unwrap()], &[]),
+        0,
+        "",
+    );
 
     // A run id whose files are published already is refused at plan.
-    let o = plan_into(t.path(), j, "first", "2", &["--run-id", "daily-1"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        plan_into(t.path(), j, "first", "2", &["--run-id", "daily-1"]),
+        0,
+        "",
+    );
     let first = t.path().join("first");
     let f = first.to_str().unwrap();
     for s in ["0/2", "1/2"] {
-        let o = shard(f, s);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        expect(shard(f, s), 0, "");
     }
     // Two commits at once: the second says so and leaves the first alone.
     let slow = Command::new(bin())
@@ -1249,20 +1290,23 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
         assert!(Instant::now() < deadline, "the first commit never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let o = ds(t.path(), &["commit", f], &[]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "another commit or abort of run daily-1 is running");
-    let o = slow.wait_with_output().unwrap();
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(
+        ds(t.path(), &["commit", f], &[]),
+        1,
+        "another commit or abort of run daily-1 is running",
+    );
+    expect(slow.wait_with_output().unwrap(), 0, "");
     let published_first = lines_in(&out);
     assert_eq!(
         published_first.len(),
         24,
         "f1 whole and f0 as changed before this plan"
     );
-    let o = plan_into(t.path(), j, "again", "2", &["--run-id", "daily-1"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "run id daily-1 was used before");
+    expect(
+        plan_into(t.path(), j, "again", "2", &["--run-id", "daily-1"]),
+        1,
+        "run id daily-1 was used before",
+    );
 
     // A commit that fails before it is decided publishes nothing, and the run may be
     // aborted: here a file of the same name appears in the target (nonConflict).
@@ -1278,21 +1322,21 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
             ),
     );
     let ncj = nc.to_str().unwrap();
-    let o = plan_into(t.path(), ncj, "nc_plan", "1", &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(plan_into(t.path(), ncj, "nc_plan", "1", &[]), 0, "");
     let ncp = t.path().join("nc_plan");
-    let o = ds(
-        t.path(),
-        &shard_args(ncj, ncp.to_str().unwrap(), "0/1"),
-        &[],
+    expect(
+        ds(
+            t.path(),
+            &shard_args(ncj, ncp.to_str().unwrap(), "0/1"),
+            &[],
+        ),
+        0,
+        "",
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     std::fs::write(t.path().join("nc_out/out__late.csv"), "late\n").unwrap();
-    let o = ds(t.path(), &["commit", ncp.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    expect(ds(t.path(), &["commit", ncp.to_str().unwrap()], &[]), 1, "");
     assert_eq!(lines_in(&t.path().join("nc_out")), vec!["late"]);
-    let o = ds(t.path(), &["abort", ncp.to_str().unwrap()], &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    expect(ds(t.path(), &["abort", ncp.to_str().unwrap()], &[]), 0, "");
     assert!(
         all_files(&t.path().join("nc_out"))
             .iter()
