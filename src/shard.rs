@@ -366,8 +366,17 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
         Status::Succeeded => 0,
         Status::ErrorLimitExceeded => EXIT_PERMANENT,
         Status::Interrupted => u8::try_from(report.exit_code).unwrap_or(143),
-        // Aborted while it ran (its staging went): a retry would only be refused.
-        Status::Failed if a.dir.join(ABORTED).exists() => EXIT_PERMANENT,
+        // Aborted while it ran (its staging went), or the run's staging is gone: a retry
+        // would only be refused.
+        Status::Failed
+            if a.dir.join(ABORTED).exists()
+                || report
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("the planned run's staging is gone")) =>
+        {
+            EXIT_PERMANENT
+        }
         Status::Failed => EXIT_TRANSIENT,
     };
     if code == 0 {
@@ -697,15 +706,22 @@ fn abort(dir: &Path, params: &[String]) -> Result<(), ShardError> {
         )));
     }
     let built = planned_job(dir, &plan, None, params)?;
-    // A commit that failed before it was decided published nothing and may be aborted; one
-    // that was decided can only go forward.
-    if dir.join(COMMITTING).exists() && built.commit_decided() {
-        return Err(ShardError::Permanent(format!(
-            "run {} was being committed and its commit was decided: run `datasync commit {}` \
-             again to finish it",
-            plan.run_id,
-            dir.display()
-        )));
+    // A commit that failed before it was decided published nothing (its staging is there,
+    // whole) and may be aborted; one that was decided, or that published already (its
+    // staging is gone), can only go forward.
+    if dir.join(COMMITTING).exists() {
+        let rt = runtime()?;
+        let staged = rt
+            .block_on(built.join_planned())
+            .map_err(|e| ShardError::Transient(e.chain()))?;
+        if built.commit_decided() || !staged {
+            return Err(ShardError::Permanent(format!(
+                "run {} was being committed and its commit was decided or done: run `datasync \
+                 commit {}` again to finish it (it publishes nothing twice)",
+                plan.run_id,
+                dir.display()
+            )));
+        }
     }
     write_atomic(&dir.join(ABORTED), shard::now().as_bytes())
         .map_err(|e| ShardError::Transient(format!("cannot write {ABORTED}: {e}")))?;

@@ -87,12 +87,29 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// The `-p` values as `name=value`, split into those a scheduler artefact may show and the
+/// secret ones (names with pass, pwd, secret, token, ...), which reach the shards through
+/// `DATASYNC_PARAM_<name>` in their environment instead.
+fn split_params(params: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+    let vars = datasync_engine::parse_vars(params).unwrap_or_default();
+    let mut public = Vec::new();
+    let mut secret = Vec::new();
+    for (k, v) in vars {
+        if datasync_engine::secrets::is_secret_name(&k) {
+            secret.push((k, v));
+        } else {
+            public.push(format!("{k}={v}"));
+        }
+    }
+    (public, secret)
+}
+
 /// The shard command line (without the shard index: the scheduler's environment gives it).
 fn shard_command(a: &SubmitArgs, job: &Path, dir: &Path) -> Vec<String> {
     let mut cmd = vec![a.binary.clone(), "run".into(), job.display().to_string()];
-    for p in &a.params {
+    for p in split_params(&a.params).0 {
         cmd.push("-p".into());
-        cmd.push(p.clone());
+        cmd.push(p);
     }
     cmd.extend([
         "--plan".into(),
@@ -106,9 +123,9 @@ fn shard_command(a: &SubmitArgs, job: &Path, dir: &Path) -> Vec<String> {
 
 fn commit_command(a: &SubmitArgs, dir: &Path) -> Vec<String> {
     let mut cmd = vec![a.binary.clone(), "commit".into(), dir.display().to_string()];
-    for p in &a.params {
+    for p in split_params(&a.params).0 {
         cmd.push("-p".into());
-        cmd.push(p.clone());
+        cmd.push(p);
     }
     cmd.extend(["--log-format".into(), "json".into()]);
     cmd
@@ -189,6 +206,17 @@ pub(crate) fn k8s_manifest(
     let mounts = json!([{"name": "shared", "mountPath": mount}]);
     let labels =
         json!({"app.kubernetes.io/name": "datasync", "datasync/run-id": k8s_name(&plan.run_id)});
+    // Secret parameters come from a Kubernetes Secret, never from the manifest.
+    let secret_env: Vec<Value> = split_params(&a.params)
+        .1
+        .iter()
+        .map(|(k, _)| {
+            json!({"name": format!("DATASYNC_PARAM_{k}"),
+                   "valueFrom": {"secretKeyRef": {"name": format!("{name}-params"), "key": k}}})
+        })
+        .collect();
+    let mut env = vec![json!({"name": "DATASYNC_SHARD_COUNT", "value": n.to_string()})];
+    env.extend(secret_env.iter().cloned());
     let shards = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -211,7 +239,7 @@ pub(crate) fn k8s_manifest(
                         "name": "shard",
                         "image": image,
                         "command": shard_command(a, job, dir),
-                        "env": [{"name": "DATASYNC_SHARD_COUNT", "value": n.to_string()}],
+                        "env": env,
                         "volumeMounts": mounts,
                     }],
                     "volumes": volume,
@@ -234,6 +262,7 @@ pub(crate) fn k8s_manifest(
                         "name": "commit",
                         "image": image,
                         "command": commit_command(a, dir),
+                        "env": secret_env,
                         "volumeMounts": mounts,
                     }],
                     "volumes": volume,
@@ -310,12 +339,28 @@ pub(crate) fn submit_command(s: Scheduler) -> ExitCode {
             mount,
             ..
         } => {
+            for (what, p) in [("the job", &job), ("the plan directory", &dir)] {
+                if !p.starts_with(mount) {
+                    tracing::warn!(
+                        "{what} {} is not under the claim's mount {mount}: the pods will not \
+                         find it (give paths as the pods see them)",
+                        p.display()
+                    );
+                }
+            }
             let m = k8s_manifest(a, &plan, &job, &dir, image, claim, mount);
             println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
             say!(
-                "datasync: apply with `kubectl apply -f -`; create the commit Job when the \
-                 shards Job is complete (`kubectl wait --for=condition=complete \
-                 job/<name>-shards`), or at once: it checks every shard's report itself"
+                "datasync: apply the shards Job with `kubectl apply -f -`; create the commit Job \
+                 only when it is complete (`kubectl wait --for=condition=complete \
+                 job/<name>-shards`): a commit before that exits 1 and its Job fails{}",
+                if split_params(&a.params).1.is_empty() {
+                    String::new()
+                } else {
+                    "; the secret -p values come from the Secret <name>-params (one key per \
+                     parameter name): create it first"
+                        .to_string()
+                }
             );
             ExitCode::SUCCESS
         }
@@ -330,7 +375,14 @@ pub(crate) fn submit_command(s: Scheduler) -> ExitCode {
             say!(
                 "datasync: launch with `yarn app -launch <name> spec.json` (remove the \
                  datasync_commit key first); when every container has finished, run the \
-                 datasync_commit command"
+                 datasync_commit command{}",
+                if split_params(&a.params).1.is_empty() {
+                    String::new()
+                } else {
+                    "; the secret -p values are left out: give them to the containers and the \
+                     commit as DATASYNC_PARAM_<name> environment variables"
+                        .to_string()
+                }
             );
             ExitCode::SUCCESS
         }
@@ -362,6 +414,12 @@ fn submit_slurm(
         .chain([array.display().to_string()])
         .collect();
     if dry_run {
+        if !split_params(&a.params).1.is_empty() {
+            say!(
+                "datasync: the secret -p values are not in the scripts: export them as \
+                 DATASYNC_PARAM_<name> before running sbatch (sbatch passes the environment on)"
+            );
+        }
         say!("datasync: {}", quoted(&array_cmd));
         say!(
             "datasync: sbatch --parsable {}--dependency=afterany:<array job id> {}",
@@ -373,9 +431,17 @@ fn submit_slurm(
         );
         return ExitCode::SUCCESS;
     }
+    // Secret parameters reach the jobs through the environment sbatch exports
+    // (`DATASYNC_PARAM_<name>`), never through the scripts.
+    let secret_env: Vec<(String, String)> = split_params(&a.params)
+        .1
+        .into_iter()
+        .map(|(k, v)| (format!("DATASYNC_PARAM_{k}"), v))
+        .collect();
     let run = |cmd: &[String]| -> Result<String, String> {
         let o = std::process::Command::new(&cmd[0])
             .args(&cmd[1..])
+            .envs(secret_env.iter().map(|(k, v)| (k, v)))
             .output()
             .map_err(|e| format!("cannot run {}: {e}", cmd[0]))?;
         if !o.status.success() {

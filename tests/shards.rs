@@ -871,13 +871,20 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
         p,
         "--binary",
         "/opt/datasync/bin/datasync",
+        "-p",
+        "region=eu",
+        "-p",
+        "db_password=Sup3r-Secret-77",
     ];
+    // A secret -p value never lands in a script or manifest (nor on stderr).
     let submit = |kind: &str, extra: &[&str]| {
         let mut args = vec!["submit", kind];
         args.extend(common);
         args.extend(extra);
         let o = expect(ds(t.path(), &args, &[]), 0, "");
-        String::from_utf8(o.stdout).unwrap().replace(tmp, "<TMP>")
+        let out = String::from_utf8(o.stdout.clone()).unwrap();
+        assert!(!out.contains("Secret-77") && !stderr(&o).contains("Secret-77"), "{out}");
+        out.replace(tmp, "<TMP>")
     };
     submit(
         "slurm",
@@ -891,6 +898,7 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
     );
     for f in ["shards.sbatch", "commit.sbatch"] {
         let path = plan.join("slurm").join(f);
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("Secret-77"));
         let st = Command::new("bash").arg("-n").arg(&path).status().unwrap();
         assert!(st.success(), "{f} is not valid bash");
         golden(
@@ -939,6 +947,9 @@ for item in doc["items"]:
 shards = doc["items"][0]["spec"]
 assert shards["completionMode"] == "Indexed" and shards["completions"] == 3
 assert shards["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"][0] == 42
+env = shards["template"]["spec"]["containers"][0]["env"]
+ref = [e for e in env if e["name"] == "DATASYNC_PARAM_db_password"][0]
+assert ref["valueFrom"]["secretKeyRef"]["key"] == "db_password", env
 "#,
         &[&k8s],
     );

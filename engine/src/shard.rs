@@ -35,14 +35,24 @@ static ATTEMPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Names this shard attempt (a shard process): staged file names carry it, so two attempts
 /// of one shard never write the same file, and `commit` publishes only what the reports
-/// list. Letters and digits are kept, anything else becomes `-`; at most 40 characters.
+/// list. Letters, digits and `-` are kept, anything else becomes `-`, at most 40 characters;
+/// a name that had to change gets a short hash of the original, so that two names that
+/// differ only there (`a/b`, `a.b`) stay apart.
 pub fn set_attempt(name: &str) {
-    let tag: String = name
+    let mut tag: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .take(40)
         .collect();
-    let _ = ATTEMPT.set(if tag.is_empty() { "a".into() } else { tag });
+    if tag != name || tag.is_empty() {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in name.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        tag = format!("{tag}-{:06x}", h & 0xff_ffff);
+    }
+    let _ = ATTEMPT.set(tag);
 }
 
 /// This shard attempt's name for staged files (see [`set_attempt`]); `None` outside a shard.

@@ -95,7 +95,9 @@ def main(argv=None):
         ctx = TaskContext.get()
         env = dict(os.environ)
         env["DATASYNC_SPARK_ATTEMPT"] = str(ctx.attemptNumber() if ctx else 0)
-        exe = resolve_binary(shipped_name) if not os.path.isabs(binary) else binary
+        # Resolved on the executor: a file shipped with --files lives in its own SparkFiles
+        # directory, a name on its own PATH.
+        exe = resolve_binary(shipped_name)
         cmd = [exe, "run", job, *params, "--plan", plan_dir, "--shard", f"{i}/{shards}",
                "--no-progress"]
         rc = run(cmd, env)

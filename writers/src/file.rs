@@ -145,7 +145,7 @@ impl WriterPlugin for FileWriter {
         use datasync_engine::template::note;
         let mut n = vec![
             note("path", "Output directory (created if missing); files are staged in it and renamed at commit."),
-            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[suffix]."),
+            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[.<shard attempt>][suffix]."),
             note("writeMode", "truncate (replace this prefix's files at commit), append, or nonConflict (fail if any exist)."),
             note("suffix", "Appended to every file name, e.g. .csv; default none (compressed files get their extension)."),
         ];

@@ -232,9 +232,10 @@ pub(crate) fn fingerprint(
 /// own files), for its shard's report in container-task mode; in the form of
 /// [`fingerprint`], so `commit` can compare it with what is there.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StagedSizes(
-    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<usize, Vec<String>>>>,
-);
+pub(crate) struct StagedSizes(std::sync::Arc<std::sync::Mutex<FilesByTask>>);
+
+/// Per task: `(relative path, bytes)` of each file it staged.
+type FilesByTask = std::collections::BTreeMap<usize, Vec<(String, u64)>>;
 
 impl StagedSizes {
     /// Task `task` starts (again): forgets what an earlier attempt recorded.
@@ -246,16 +247,22 @@ impl StagedSizes {
     /// Task `task` finished file `rel` (relative to the staging) of `bytes`.
     pub(crate) fn record(&self, task: usize, rel: &str, bytes: u64) {
         if let Ok(mut m) = self.0.lock() {
-            m.entry(task).or_default().push(format!("{rel}:{bytes}"));
+            m.entry(task).or_default().push((rel.to_string(), bytes));
         }
     }
-    /// What task `task` staged, sorted as [`fingerprint`] sorts.
+    /// What task `task` staged: a JSON list of `[relative path, bytes]` (names may hold any
+    /// character), sorted.
     pub(crate) fn of(&self, task: usize) -> Option<String> {
         let m = self.0.lock().ok()?;
         let mut v = m.get(&task)?.clone();
         v.sort();
-        Some(v.join(" "))
+        serde_json::to_string(&v).ok()
     }
+}
+
+/// The `[relative path, bytes]` entries of a [`StagedSizes::of`] text.
+pub(crate) fn staged_entries(text: &str) -> Result<Vec<(String, u64)>, String> {
+    serde_json::from_str(text).map_err(|e| format!("not a staged-files list ({e}): {text}"))
 }
 
 /// Test hook: a pause after every step of a commit, so the fault tests can kill the process
@@ -397,7 +404,16 @@ pub(crate) fn join_planned(staging: &Path) -> Result<bool, PublishError> {
         return Ok(false);
     }
     let owner_file = staging.join(OWNER_FILE);
-    let was = fs::read_to_string(&owner_file).unwrap_or_default();
+    let was = match fs::read_to_string(&owner_file) {
+        Ok(w) => w,
+        // No owner: the tail of a finished commit (its journal removed first, then the
+        // directory), or a decided commit whose directory lost its owner file: the journal
+        // tells which.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(staging.join(JOURNAL_FILE).exists());
+        }
+        Err(e) => return Err(io("cannot read", &owner_file)(e)),
+    };
     match datasync_engine::shard::planned_run_of(&was) {
         Some(run) if run == datasync_engine::run_id() => Ok(true),
         _ => Err(io("cannot take up", staging)(std::io::Error::other(
@@ -432,11 +448,12 @@ pub(crate) fn adopt_reported(
             complete = false;
             continue;
         };
-        for entry in list.split(' ').filter(|e| !e.is_empty()) {
-            let (rel, size) = entry.rsplit_once(':').unwrap_or((entry, ""));
-            let path = staging.join(rel);
-            let now = fs::metadata(&path).ok().map(|m| m.len().to_string());
-            if now.as_deref() != Some(size) {
+        let entries =
+            staged_entries(list).map_err(|e| PluginError::new(format!("task {}: {e}", t.id)))?;
+        for (rel, size) in entries {
+            let path = staging.join(&rel);
+            let now = fs::metadata(&path).ok().map(|m| m.len());
+            if now != Some(size) {
                 return Err(PluginError::new(format!(
                     "task {}: its staged output changed after its shard reported it ({} was \
                      {size} bytes, now {})",

@@ -117,7 +117,7 @@ impl WriterPlugin for SftpWriter {
         let mut n = datasync_db::sftp::sftp_conn_notes();
         n.extend([
             note("path", "Remote directory; files are uploaded under temporary names and renamed into place at commit."),
-            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[suffix]."),
+            note("fileName", "File name prefix: files are <fileName>__<run id>_<task>[.<shard attempt>][suffix]."),
             note("writeMode", "truncate (replace this prefix's files at commit), append, or nonConflict (fail if any exist)."),
             note("suffix", "Appended to every file name, e.g. .csv; default none."),
         ]);
@@ -322,27 +322,30 @@ impl SftpWriter {
         let mut wanted = Vec::new();
         let mut complete = true;
         for t in staged {
-            let Some(entry) = t.staged.as_deref().filter(|e| !e.is_empty()) else {
-                complete &= t.staged.is_some();
+            let Some(list) = t.staged.as_deref() else {
+                complete = false;
                 continue;
             };
-            let (name, size) = entry.rsplit_once(':').unwrap_or((entry, ""));
-            let path = self.dir().join(name);
-            let now = c
-                .stat(&path)
-                .map_err(SftpWriterError::from)?
-                .map(|e| e.size.map(|s| s.to_string()).unwrap_or_default());
-            if now.as_deref() != Some(size) {
-                return Err(PluginError::new(format!(
-                    "task {}: its upload {} changed after its shard reported it (reported {} \
+            let entries = crate::publish::staged_entries(list)
+                .map_err(|e| PluginError::new(format!("task {}: {e}", t.id)))?;
+            for (name, size) in entries {
+                let path = self.dir().join(&name);
+                let now = c
+                    .stat(&path)
+                    .map_err(SftpWriterError::from)?
+                    .and_then(|e| e.size);
+                if now != Some(size) {
+                    return Err(PluginError::new(format!(
+                        "task {}: its upload {} changed after its shard reported it (reported {} \
                      bytes, now {})",
-                    t.id,
-                    c.url(&path.display().to_string()),
-                    size,
-                    now.map_or("missing".to_string(), |n| format!("{n} bytes"))
-                )));
+                        t.id,
+                        c.url(&path.display().to_string()),
+                        size,
+                        now.map_or("missing".to_string(), |n| format!("{n} bytes"))
+                    )));
+                }
+                wanted.push(path);
             }
-            wanted.push(path);
         }
         // Uploads of this run no report lists (earlier or concurrent attempts) must not be
         // renamed into place.

@@ -478,6 +478,22 @@ pub(crate) trait SqlWriterSteps: Sync {
                     "task {task}: not a staging table record: {fp}"
                 )));
             };
+            // The statement comes from a file in the plan directory: it must be the move of
+            // this run's staging table of this task, one statement, into the target.
+            let own = crate::sqltarget::staging_table(self.table(), *task);
+            let shape_ok = (move_sql.starts_with("INSERT INTO ")
+                || move_sql.starts_with("REPLACE INTO "))
+                && !move_sql.contains(';')
+                && datasync_db::sql::schema_and_name(stage).1
+                    == datasync_db::sql::schema_and_name(&own).1
+                && move_sql.contains(&datasync_db::sql::schema_and_name(&own).1);
+            if !shape_ok {
+                return Err(PluginError::new(format!(
+                    "task {task}: the shard report's staging record is not this run's move of \
+                     staging table {own} (edited?): {}",
+                    datasync_db::sql::shorten_sql(move_sql)
+                )));
+            }
             if !exists(stage) {
                 if verify {
                     return Err(PluginError::new(format!(

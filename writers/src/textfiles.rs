@@ -118,7 +118,7 @@ impl TextFiles {
         self.conform = Some(ConformFn(conform));
     }
 
-    /// Name of task `i`'s file: `<fileName>__<run id>_<task>[.ext][suffix][.gz|.zst|.bz2]`.
+    /// Name of task `i`'s file: `<fileName>__<run id>_<task>[.<attempt>][.ext][suffix][.gz|.zst|.bz2]` (the attempt in a shard).
     pub(crate) fn output_name(&self, i: usize) -> String {
         let (stem, ext) = match self.file_name.rsplit_once('.') {
             Some((s, e)) if !s.is_empty() && !e.is_empty() => (s, format!(".{e}")),
