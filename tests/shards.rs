@@ -883,7 +883,10 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
         args.extend(extra);
         let o = expect(ds(t.path(), &args, &[]), 0, "");
         let out = String::from_utf8(o.stdout.clone()).unwrap();
-        assert!(!out.contains("Secret-77") && !stderr(&o).contains("Secret-77"), "{out}");
+        assert!(
+            !out.contains("Secret-77") && !stderr(&o).contains("Secret-77"),
+            "{out}"
+        );
         out.replace(tmp, "<TMP>")
     };
     submit(
@@ -898,7 +901,9 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
     );
     for f in ["shards.sbatch", "commit.sbatch"] {
         let path = plan.join("slurm").join(f);
-        assert!(!std::fs::read_to_string(&path).unwrap().contains("Secret-77"));
+        assert!(!std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("Secret-77"));
         let st = Command::new("bash").arg("-n").arg(&path).status().unwrap();
         assert!(st.success(), "{f} is not valid bash");
         golden(
