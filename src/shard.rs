@@ -450,9 +450,7 @@ fn shard_report(
         shard: index,
         shards: plan.shards,
         attempt: attempt.to_string(),
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default(),
+        host: datasync_engine::runstate::hostname(),
         start: r.start.clone(),
         end: r.end.clone(),
         records_read: r.records_read,
@@ -656,9 +654,7 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
         "{} by {} on {}: {written} record(s), {} written by {} shard(s); {dirty} dirty",
         shard::now(),
         std::process::id(),
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default(),
+        datasync_engine::runstate::hostname(),
         datasync_engine::report::human_bytes(bytes),
         plan.shards
     );

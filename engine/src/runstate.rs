@@ -64,12 +64,24 @@ pub fn job_hash(spec: &JobSpec, channels: usize) -> String {
         "channels": channels,
     })
     .to_string();
+    fnv_hex(&text)
+}
+
+/// FNV-1a (64 bit) of `text`, 16 hex digits: stable across processes and builds.
+pub fn fnv_hex(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// This machine's host name (empty when it cannot be read).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Errors of the run state file.

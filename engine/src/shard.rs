@@ -45,12 +45,8 @@ pub fn set_attempt(name: &str) {
         .take(40)
         .collect();
     if tag != name || tag.is_empty() {
-        let mut h: u32 = 0x811c_9dc5;
-        for b in name.bytes() {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        tag = format!("{tag}-{:06x}", h & 0xff_ffff);
+        let h = crate::runstate::fnv_hex(name);
+        tag = format!("{tag}-{}", &h[..6]);
     }
     let _ = ATTEMPT.set(tag);
 }
@@ -215,13 +211,7 @@ pub fn plan_hash(spec: &JobSpec, shards: usize, tasks: &[PlannedTask]) -> String
         "tasks": tasks,
     })
     .to_string();
-    let text = crate::secrets::redact(&text);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    crate::runstate::fnv_hex(&crate::secrets::redact(&text))
 }
 
 /// The shard of task `id` of `tasks`: contiguous blocks, so neighbouring key ranges stay
@@ -233,9 +223,8 @@ pub fn shard_of(id: usize, tasks: usize, shards: usize) -> usize {
     id * shards / tasks
 }
 
-/// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
-/// a temporary file in the same directory, synced, renamed over, the directory synced.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// `bytes` written and synced to a temporary file beside `path`: (its directory, the file).
+fn synced_temp<'a>(path: &'a Path, bytes: &[u8]) -> std::io::Result<(&'a Path, PathBuf)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -245,7 +234,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    drop(f);
+    Ok((dir, tmp))
+}
+
+/// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
+/// a temporary file in the same directory, synced, renamed over, the directory synced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, tmp) = synced_temp(path, bytes)?;
     std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
@@ -256,18 +251,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Writes `bytes` to `path` only if nothing is there yet (write-once markers). `Ok(false)`:
 /// it was there already.
 pub fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
+    let (dir, tmp) = synced_temp(path, bytes)?;
     // A hard link fails when the target exists: the marker is written whole, once.
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
@@ -411,10 +395,7 @@ pub fn attempt_name(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) ->
             return format!("pod-{h}");
         }
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    format!("{host}-{}", std::process::id())
+    format!("{}-{}", crate::runstate::hostname(), std::process::id())
 }
 
 /// The tasks of shard `shard` as the runner takes them: (task number, split).

@@ -15,9 +15,7 @@ pub(crate) fn owner() -> String {
 
 /// This machine's host name.
 pub(crate) fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
+    datasync_engine::runstate::hostname()
 }
 
 /// Who owns staged output, from its owner text (`host pid`, see [`owner`]).
