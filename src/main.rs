@@ -666,22 +666,23 @@ async fn watch_signals(control: std::sync::Arc<JobControl>) {
 
 fn plugins_text(r: &Registry) -> String {
     let mut s = String::from("readers:\n");
+    let line = |name: &str, aliases: &[&str], description: &str, runtime: fn() -> _| {
+        let mark = match runtime() {
+            Ok(()) => String::new(),
+            Err(datasync_engine::RuntimeMissing { mark, .. }) => format!(" [{mark}]"),
+        };
+        format!(
+            "  {:<10} {:<36} {description}{mark}\n",
+            name,
+            aliases.join(", ")
+        )
+    };
     for e in r.readers() {
-        s.push_str(&format!(
-            "  {:<10} {:<36} {}\n",
-            e.name,
-            e.aliases.join(", "),
-            e.description
-        ));
+        s.push_str(&line(e.name, e.aliases, e.description, e.runtime));
     }
     s.push_str("writers:\n");
     for e in r.writers() {
-        s.push_str(&format!(
-            "  {:<10} {:<36} {}\n",
-            e.name,
-            e.aliases.join(", "),
-            e.description
-        ));
+        s.push_str(&line(e.name, e.aliases, e.description, e.runtime));
     }
     s
 }

@@ -25,7 +25,7 @@ pub use plugin::{
     BoxError, Cancelled, PluginError, Probe, Reader, ReaderTask, Resume, SizeHint, TaskContext,
     Writer, WriterTask,
 };
-pub use registry::{Params, ReaderPlugin, Registry, WriterPlugin};
+pub use registry::{Params, ReaderPlugin, Registry, RuntimeMissing, WriterPlugin};
 pub use report::{Report, Status, TaskState};
 pub use runner::{
     build, run, run_id, run_id_if_set, set_run_id, BuiltJob, JobControl, RunOptions, StopReason,

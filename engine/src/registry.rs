@@ -36,6 +36,11 @@ pub trait ReaderPlugin: Reader + Sized + 'static {
     fn template_notes() -> Vec<TemplateNote> {
         Vec::new()
     }
+    /// What this plugin needs on this machine beyond the binary (a client library loaded at
+    /// run time): `Err((mark for datasync plugins, what to install and the loader's error))`.
+    fn runtime() -> Result<(), RuntimeMissing> {
+        Ok(())
+    }
 }
 
 /// A writer plugin type; see [`ReaderPlugin`].
@@ -55,9 +60,23 @@ pub trait WriterPlugin: Writer + Sized + 'static {
     fn template_notes() -> Vec<TemplateNote> {
         Vec::new()
     }
+    /// What this plugin needs on this machine beyond the binary (a client library loaded at
+    /// run time): `Err((mark for datasync plugins, what to install and the loader's error))`.
+    fn runtime() -> Result<(), RuntimeMissing> {
+        Ok(())
+    }
 }
 
 type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
+
+/// A plugin's run-time library that this machine lacks (see [`ReaderPlugin::runtime`]).
+#[derive(Debug, Clone)]
+pub struct RuntimeMissing {
+    /// Short, for `datasync plugins` (e.g. "needs Oracle Instant Client (not found)").
+    pub mark: &'static str,
+    /// What to install and set, and the loader's own error.
+    pub detail: String,
+}
 
 /// One registered plugin of either side.
 #[derive(Clone)]
@@ -74,6 +93,8 @@ pub struct Entry<T: ?Sized> {
     pub notes: fn() -> Vec<TemplateNote>,
     /// Constructor.
     pub build: BuildFn<T>,
+    /// Whether it can run on this machine.
+    pub runtime: fn() -> Result<(), RuntimeMissing>,
 }
 
 impl<T: ?Sized> Entry<T> {
@@ -105,6 +126,7 @@ impl Registry {
             template: R::template,
             notes: R::template_notes,
             build: |p| R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>),
+            runtime: R::runtime,
         });
     }
 
@@ -117,6 +139,7 @@ impl Registry {
             template: W::template,
             notes: W::template_notes,
             build: |p| W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>),
+            runtime: W::runtime,
         });
     }
 

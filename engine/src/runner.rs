@@ -30,6 +30,9 @@ pub struct BuiltJob {
     pub writer_name: &'static str,
     pub(crate) reader: Box<dyn Reader>,
     pub(crate) writer: Box<dyn Writer>,
+    /// A plugin's run-time library this machine lacks: the job fails before it touches
+    /// anything.
+    pub missing: Option<String>,
 }
 
 impl BuiltJob {
@@ -75,7 +78,17 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         path: &spec.writer.path,
         invoked_as: &spec.writer.name,
     })?;
+    let missing = [
+        ("reader", re.name, (re.runtime)()),
+        ("writer", we.name, (we.runtime)()),
+    ]
+    .into_iter()
+    .find_map(|(side, name, r)| {
+        r.err()
+            .map(|m| format!("the {name} {side} cannot run on this machine: {}", m.detail))
+    });
     Ok(BuiltJob {
+        missing,
         reader_name: reader.shown_name().unwrap_or(re.name),
         writer_name: writer.shown_name().unwrap_or(we.name),
         spec,
@@ -194,6 +207,9 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         keep: state_path.as_deref().filter(|_| opts.keep_staging),
         shard: opts.shard.is_some(),
     };
+    if let Some(why) = job.missing.clone() {
+        return end.early(base, why).await;
+    }
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(
         opts.resume,

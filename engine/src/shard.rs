@@ -417,6 +417,9 @@ impl BuiltJob {
         shards: usize,
         channels: usize,
     ) -> Result<Vec<PlannedTask>, ShardError> {
+        if let Some(why) = &self.missing {
+            return Err(ShardError::Permanent(why.clone()));
+        }
         self.writer.plannable().map_err(|why| {
             ShardError::Usage(format!(
                 "the {} writer cannot run as shards: {why}",

@@ -7,6 +7,8 @@ pub mod file;
 pub mod hdfs;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 #[cfg(feature = "file")]
@@ -36,6 +38,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<mysql::MysqlReader>();
     #[cfg(feature = "postgres")]
     registry.add_reader::<postgres::PostgresReader>();
+    #[cfg(feature = "oracle")]
+    registry.add_reader::<oracle::OracleReader>();
     #[cfg(feature = "parquet")]
     registry.add_reader::<parquet::ParquetReader>();
     #[cfg(feature = "parquet")]

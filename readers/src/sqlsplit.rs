@@ -38,7 +38,7 @@ pub(crate) trait KeyProbe: Send {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
         let qpk = datasync_db::sql::quote_ident(d, pk);
-        let sample = (every > 1).then(|| format!("{} % {every} = 0", self.sample_hash(&qpk)));
+        let sample = (every > 1).then(|| self.sample_filter(&qpk, every));
         let q = quantile_sql(d, table, pk, where_clause, n, sample, self.text_of());
         self.texts(&q).await
     }
@@ -46,6 +46,10 @@ pub(crate) trait KeyProbe: Send {
     fn dialect(&self) -> datasync_db::sql::Dialect;
     /// A non-negative integer hash of the (quoted) key expression, for sampling.
     fn sample_hash(&self, key: &str) -> String;
+    /// A condition keeping about one key in `every` (by [`KeyProbe::sample_hash`]).
+    fn sample_filter(&self, key: &str, every: u64) -> String {
+        format!("{} % {every} = 0", self.sample_hash(key))
+    }
     /// How an expression is turned into text here.
     fn text_of(&self) -> fn(&str) -> String;
     /// The non-NULL values of a query's one text column, in order.
@@ -337,7 +341,16 @@ fn is_text_type(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(
         n.as_str(),
-        "utf8" | "text" | "varchar" | "bpchar" | "char" | "name" | "citext"
+        "utf8"
+            | "text"
+            | "varchar"
+            | "bpchar"
+            | "char"
+            | "name"
+            | "citext"
+            | "varchar2"
+            | "nvarchar2"
+            | "nchar"
     )
 }
 

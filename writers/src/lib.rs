@@ -9,6 +9,8 @@ pub mod hdfs;
 pub mod mysql;
 #[cfg(feature = "sql")]
 mod narrow;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 #[cfg(any(feature = "file", feature = "sql"))]
 mod owner;
 #[cfg(feature = "parquet")]
@@ -42,6 +44,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<mysql::MysqlWriter>();
     #[cfg(feature = "postgres")]
     registry.add_writer::<postgres::PostgresWriter>();
+    #[cfg(feature = "oracle")]
+    registry.add_writer::<oracle::OracleWriter>();
     #[cfg(feature = "parquet")]
     registry.add_writer::<parquet::ParquetWriter>();
     #[cfg(feature = "parquet")]

@@ -148,6 +148,10 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn in_transaction(&self, stmt: &str) -> String {
         stmt.to_string()
     }
+    /// Drops table `quoted` if it exists.
+    fn drop_table_sql(&self, quoted: &str) -> String {
+        format!("DROP TABLE IF EXISTS {quoted}")
+    }
 
     /// Runs `stmts` (`@table` = the table) on one connection.
     async fn run_statements(&self, stmts: &[String]) -> Result<(), PluginError> {
@@ -209,7 +213,7 @@ pub(crate) trait SqlWriterSteps: Sync {
             }
         }
         if self.must_exist() {
-            let probe = format!("SELECT * FROM {} LIMIT 0", self.quote(self.table()));
+            let probe = format!("SELECT * FROM {} WHERE 1 = 0", self.quote(self.table()));
             self.open().await?.run(&probe).await.map_err(|f| f.error)?;
         }
         Ok(())
@@ -221,7 +225,7 @@ pub(crate) trait SqlWriterSteps: Sync {
         let found = c.staging_tables(schema_of(self.table()).as_deref()).await?;
         let mut done = Vec::new();
         for name in stale_stages(found) {
-            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&name)))
+            c.run(&self.drop_table_sql(&self.quote(&name)))
                 .await
                 .map_err(|f| f.error)?;
             done.push(format!("dropped staging table {name} of a killed run"));
@@ -355,7 +359,7 @@ pub(crate) trait SqlWriterSteps: Sync {
         }
         let mut c = self.open().await?;
         for (stage, _) in stages {
-            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&stage)))
+            c.run(&self.drop_table_sql(&self.quote(&stage)))
                 .await
                 .map_err(|f| f.error)?;
         }
@@ -482,7 +486,8 @@ pub(crate) trait SqlWriterSteps: Sync {
             // this run's staging table of this task, one statement, into the target.
             let own = crate::sqltarget::staging_table(self.table(), *task);
             let shape_ok = (move_sql.starts_with("INSERT INTO ")
-                || move_sql.starts_with("REPLACE INTO "))
+                || move_sql.starts_with("REPLACE INTO ")
+                || move_sql.starts_with("MERGE INTO "))
                 && !move_sql.contains(';')
                 && datasync_db::sql::schema_and_name(stage).1
                     == datasync_db::sql::schema_and_name(&own).1
@@ -536,7 +541,7 @@ pub(crate) trait SqlWriterSteps: Sync {
             .into_iter()
             .filter(|(n, _)| base(n).starts_with(&mine))
         {
-            c.run(&format!("DROP TABLE IF EXISTS {}", self.quote(&name)))
+            c.run(&self.drop_table_sql(&self.quote(&name)))
                 .await
                 .map_err(|f| f.error)?;
         }

@@ -5,8 +5,10 @@
 pub enum Dialect {
     /// MySQL / MariaDB / OceanBase MySQL mode: backticks.
     MySql,
-    /// PostgreSQL / Oracle: double quotes.
+    /// PostgreSQL: double quotes.
     Postgres,
+    /// Oracle: double quotes; an unquoted name is upper-cased first, as Oracle resolves it.
+    Oracle,
 }
 
 impl Dialect {
@@ -15,6 +17,7 @@ impl Dialect {
         match self {
             Dialect::MySql => "MySQL",
             Dialect::Postgres => "PostgreSQL",
+            Dialect::Oracle => "Oracle",
         }
     }
 }
@@ -25,7 +28,7 @@ impl Dialect {
 pub fn quote_ident(d: Dialect, name: &str) -> String {
     let q = match d {
         Dialect::MySql => '`',
-        Dialect::Postgres => '"',
+        Dialect::Postgres | Dialect::Oracle => '"',
     };
     split_ident(name)
         .into_iter()
@@ -33,6 +36,11 @@ pub fn quote_ident(d: Dialect, name: &str) -> String {
             if is_quoted(&part) {
                 part
             } else {
+                let part = if d == Dialect::Oracle {
+                    part.to_uppercase()
+                } else {
+                    part
+                };
                 let doubled = part.replace(q, &format!("{q}{q}"));
                 format!("{q}{doubled}{q}")
             }

@@ -317,7 +317,7 @@ impl SqlSplit {
 
 /// A string literal for `d` that needs no escaping rules of the session: MySQL a hex string
 /// with a character set introducer (coercible, so the column's collation decides), PostgreSQL
-/// an escape string.
+/// an escape string, Oracle a quoted string.
 pub fn literal(d: Dialect, s: &str) -> String {
     match d {
         Dialect::MySql => {
@@ -329,6 +329,9 @@ pub fn literal(d: Dialect, s: &str) -> String {
             }
         }
         Dialect::Postgres => format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''")),
+        // Oracle has no escapes in literals but the doubled quote. A key value came from the
+        // database, so its character set holds it.
+        Dialect::Oracle => format!("'{}'", s.replace('\'', "''")),
     }
 }
 

@@ -102,6 +102,7 @@ async fn run_flaky(fail_times: usize, retriable: bool) -> (Report, Arc<Recorder>
     let rec = Arc::new(Recorder::default());
     let attempts = Arc::new(AtomicUsize::new(0));
     let job = BuiltJob {
+        missing: None,
         spec,
         reader_name: "flaky",
         writer_name: "rec",

@@ -1,0 +1,561 @@
+//! The reader: validation, split planning (key ranges, ROWID ranges), and streaming a split's
+//! rows into Arrow batches on a blocking thread.
+
+use crate::sqlconfig::SqlReaderConfig;
+use crate::sqlsplit::{plan_reads, KeyProbe, Planned};
+use datasync_codec::TextBatchBuilder;
+use datasync_db::oracle::oracle::sql_type::{OracleType, Timestamp};
+use datasync_db::oracle::oracle::Row;
+use datasync_db::oracle::{
+    arrow_type, datetime_text, float_text, number_text, OracleConn, OracleConnConfig, OracleKind,
+};
+use datasync_db::sql::source_type::{primary_key_positions, with_primary_key, with_source_type};
+use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
+use datasync_engine::channel::{Batch, BatchSender};
+use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::{
+    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
+    TaskContext,
+};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Rows per fetch round trip (and prefetched) unless `fetchSize` says otherwise.
+const DEFAULT_FETCH: u32 = 1024;
+
+/// The Oracle reader.
+#[derive(Debug, Clone)]
+pub struct OracleReader {
+    cfg: Arc<SqlReaderConfig>,
+    conns: Arc<Vec<OracleConnConfig>>,
+    /// The job's columns with `hint` placed after SELECT.
+    columns: Arc<Vec<String>>,
+    fetch: u32,
+}
+
+impl ReaderPlugin for OracleReader {
+    const NAME: &'static str = "oracle";
+    const ALIASES: &'static [&'static str] = &["oraclereader"];
+    const DESCRIPTION: &'static str = "Oracle tables or queries, split on a key or by ROWID ranges (needs Oracle Instant Client at run time)";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        // `hint` is Oracle's own key: an optimizer hint for the generated SELECT.
+        let mut value = p.value.clone();
+        let hint = match value.as_object_mut().and_then(|o| o.remove("hint")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(h)) if h.trim().is_empty() => None,
+            Some(Value::String(h)) => Some(h),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    join_path(p.path, "hint"),
+                    "expected a string such as \"/*+ PARALLEL(4) */\"",
+                ))
+            }
+        };
+        let p = Params { value: &value, ..p };
+        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
+            OracleConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
+        })?;
+        let fetch = match cfg.fetch_size {
+            None => DEFAULT_FETCH,
+            Some(n) if (1..=100_000).contains(&n) => n as u32,
+            Some(n) => {
+                return Err(ConfigError::new(
+                    join_path(p.path, "fetchSize"),
+                    format!("{n}: expected rows per fetch between 1 and 100000"),
+                ))
+            }
+        };
+        let mut columns = cfg.column.clone();
+        if let (Some(h), Some(first)) = (hint, columns.first_mut()) {
+            let h = h.trim();
+            let h = if h.starts_with("/*") {
+                h.to_string()
+            } else {
+                format!("/*+ {h} */")
+            };
+            // `SELECT /*+ ... */ a, b`: the hint goes right after SELECT.
+            *first = format!("{h} {first}");
+        }
+        Ok(OracleReader {
+            cfg: Arc::new(cfg),
+            conns: Arc::new(conns),
+            columns: Arc::new(columns),
+            fetch,
+        })
+    }
+
+    fn template() -> Value {
+        crate::sqlconfig::sql_reader_template(
+            "oracle",
+            "jdbc:oracle:thin:@//${oracle_host}:1521/${oracle_service}",
+        )
+    }
+
+    fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
+        datasync_db::oracle::client_status()
+            .map(|_| ())
+            .map_err(|detail| datasync_engine::RuntimeMissing {
+                mark: "needs Oracle Instant Client (not found)",
+                detail,
+            })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        let mut n = crate::sqlconfig::sql_reader_notes();
+        n.extend([
+            note("jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service or @(DESCRIPTION=...); a list is tried in order."),
+            note("hint", "Optional optimizer hint placed after SELECT, e.g. \"/*+ PARALLEL(4) */\"."),
+            note("fetchSize", "Rows per fetch round trip (also prefetched); default 1024."),
+        ]);
+        n
+    }
+}
+
+impl OracleReader {
+    /// The splits without a key split into ROWID ranges from the table's extents, where the
+    /// login may read DBA_EXTENTS; else as they are, with a log line saying why.
+    async fn rowid_ranges(
+        &self,
+        planned: Vec<Planned>,
+        channels: usize,
+    ) -> Result<Vec<Planned>, PluginError> {
+        let mut out = Vec::new();
+        for p in planned {
+            let table = match &p.split {
+                SqlSplit::Table {
+                    conn,
+                    table,
+                    range: None,
+                    text_range: None,
+                    null_keys: false,
+                } if channels > 1 => (*conn, table.clone()),
+                _ => {
+                    out.push(p);
+                    continue;
+                }
+            };
+            let (conn_ix, table) = table;
+            let conn = self.conns[conn_ix].connect().await?;
+            let q = datasync_db::oracle::extents_sql(&table);
+            let extents = match extents(&conn, &q).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::info!(
+                        "{table}: read in one task: no splitPk, and its extents cannot be read \
+                         for ROWID ranges ({}; grant SELECT_CATALOG_ROLE or set splitPk)",
+                        datasync_engine::plugin::error_chain(&e)
+                    );
+                    out.push(p);
+                    continue;
+                }
+            };
+            let cuts = datasync_db::oracle::rowid_cuts(&extents, channels);
+            if cuts.is_empty() {
+                tracing::info!(
+                    "{table}: read in one task: no splitPk, and it has {} extent(s), too few for \
+                     ROWID ranges",
+                    extents.len()
+                );
+                out.push(p);
+                continue;
+            }
+            tracing::info!(
+                "{table}: no splitPk: {} ROWID ranges from {} extents",
+                cuts.len() + 1,
+                extents.len()
+            );
+            let mut edges: Vec<Option<&str>> = vec![None];
+            edges.extend(cuts.iter().map(|c| Some(c.as_str())));
+            edges.push(None);
+            let share = p.estimate.map(|r| r / (cuts.len() as u64 + 1));
+            for w in edges.windows(2) {
+                out.push(Planned {
+                    split: SqlSplit::Query {
+                        conn: conn_ix,
+                        sql: datasync_db::oracle::rowid_range_sql(
+                            &table,
+                            &self.columns,
+                            self.cfg.where_clause.as_deref(),
+                            w[0],
+                            w[1],
+                        ),
+                    },
+                    estimate: share,
+                    resumable: false,
+                    as_text: Vec::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn task(&self, p: Planned) -> Box<dyn ReaderTask> {
+        Box::new(OracleTask {
+            reader: self.clone(),
+            split: p.split,
+            estimate: p.estimate,
+        })
+    }
+}
+
+/// The extents of a table (first ROWID, last ROWID, blocks), in ROWID order.
+async fn extents(
+    conn: &OracleConn,
+    q: &str,
+) -> Result<Vec<(String, String, u64)>, datasync_db::oracle::OracleError> {
+    let sql = q.to_string();
+    conn.call(move |c| {
+        let rows = c.query_as::<(String, String, u64)>(&sql, &[])?;
+        rows.collect()
+    })
+    .await
+    .map_err(|e| conn.query_error(q, e))
+}
+
+/// The Oracle answers to split planning.
+struct OracleProbe {
+    conn: OracleConn,
+}
+
+#[async_trait]
+impl KeyProbe for OracleProbe {
+    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
+        let q = format!(
+            "SELECT {} FROM {} WHERE 1 = 0",
+            quote_ident(Dialect::Oracle, pk),
+            quote_ident(Dialect::Oracle, table)
+        );
+        let cols = self.conn.columns(&q).await?;
+        let (_, t) = cols
+            .first()
+            .ok_or_else(|| PluginError::new(format!("splitPk {pk}: no such column in {table}")))?;
+        Ok(match t {
+            // Whole numbers only: NUMBER(p) / NUMBER(p,-s).
+            OracleType::Number(p, s) if *p > 0 && *s <= 0 => (t.to_string(), true),
+            // Any other number compares exactly by value: cut at quantiles like text.
+            OracleType::Number(..) | OracleType::Float(_) => ("varchar2".into(), false),
+            OracleType::Varchar2(_) | OracleType::Char(_) => ("varchar2".into(), false),
+            OracleType::NVarchar2(_) | OracleType::NChar(_) => ("nvarchar2".into(), false),
+            other => (other.to_string(), false),
+        })
+    }
+
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let cols = self.conn.columns(sql).await?;
+        Ok(cols.into_iter().map(|(n, t)| (n, t.to_string())).collect())
+    }
+
+    async fn key_bounds(
+        &mut self,
+        table: &str,
+        pk: &str,
+        where_sql: &str,
+    ) -> Result<(Option<String>, Option<String>), PluginError> {
+        let qpk = quote_ident(Dialect::Oracle, pk);
+        let q = format!(
+            "SELECT TO_CHAR(MIN({qpk})), TO_CHAR(MAX({qpk})) FROM {}{where_sql}",
+            quote_ident(Dialect::Oracle, table)
+        );
+        let row = self.conn.first_row(&q).await?.unwrap_or_default();
+        let mut it = row.into_iter();
+        Ok((it.next().flatten(), it.next().flatten()))
+    }
+
+    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
+        let q = datasync_db::oracle::row_estimate_sql(table);
+        let v = self.conn.texts(&q).await?;
+        Ok(v.into_iter().flatten().next().and_then(|t| t.parse().ok()))
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Oracle
+    }
+
+    fn sample_hash(&self, key: &str) -> String {
+        format!("ORA_HASH({key})")
+    }
+
+    /// Oracle has no `%` operator.
+    fn sample_filter(&self, key: &str, every: u64) -> String {
+        format!("MOD(ORA_HASH({key}), {every}) = 0")
+    }
+
+    fn text_of(&self) -> fn(&str) -> String {
+        |e| format!("TO_CHAR({e})")
+    }
+
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
+        Ok(self.conn.texts(sql).await?.into_iter().flatten().collect())
+    }
+}
+
+#[async_trait]
+impl Reader for OracleReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let conns = &self.conns;
+        Ok(crate::sqlsplit::probe_connections(
+            &self.cfg,
+            Dialect::Oracle,
+            conns.len(),
+            |i| async move {
+                let conn = conns[i].connect().await?;
+                let url = conn.url.to_string();
+                Ok((OracleProbe { conn }, url))
+            },
+        )
+        .await)
+    }
+
+    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let conns = &self.conns;
+        // Fails at once, before any other system is touched, when the client is missing.
+        datasync_db::oracle::client_status().map_err(PluginError::new)?;
+        let planned = plan_reads(&self.cfg, channels, |i| async move {
+            Ok(OracleProbe {
+                conn: conns[i].connect().await?,
+            })
+        })
+        .await?;
+        let planned = self.rowid_ranges(planned, channels).await?;
+        Ok(planned.into_iter().map(|p| self.task(p)).collect())
+    }
+
+    fn task_from_plan(
+        &self,
+        planned: &serde_json::Value,
+    ) -> Result<Box<dyn ReaderTask>, PluginError> {
+        Ok(self.task(datasync_engine::plugin::from_plan(planned)?))
+    }
+}
+
+struct OracleTask {
+    reader: OracleReader,
+    split: SqlSplit,
+    /// About how many rows it reads (table statistics), for progress.
+    estimate: Option<u64>,
+}
+
+#[async_trait]
+impl ReaderTask for OracleTask {
+    fn describe(&self) -> String {
+        self.split.describe()
+    }
+
+    fn size_hint(&self) -> Option<SizeHint> {
+        self.estimate.map(SizeHint::RecordsEstimate)
+    }
+
+    fn planned(&self) -> Option<serde_json::Value> {
+        datasync_engine::plugin::to_plan(&Planned {
+            split: self.split.clone(),
+            estimate: self.estimate,
+            resumable: false,
+            as_text: Vec::new(),
+        })
+    }
+
+    async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let cfg = &self.reader.cfg;
+        let conn = self.reader.conns[self.split.conn()].connect().await?;
+        // A table's primary key travels with the columns, so a writer's createTable makes it.
+        let key: Vec<String> = match &self.split {
+            SqlSplit::Table { table, .. } => {
+                let q = datasync_db::oracle::primary_key_sql(table);
+                conn.texts(&q)
+                    .await
+                    .map(|v| v.into_iter().flatten().collect())
+                    .unwrap_or_else(|e| {
+                        tracing::debug!("task {}: no primary key of {table}: {e}", ctx.task_id);
+                        Vec::new()
+                    })
+            }
+            SqlSplit::Query { .. } => Vec::new(),
+        };
+        let sql = self.split.sql(
+            Dialect::Oracle,
+            &self.reader.columns,
+            cfg.where_clause.as_deref(),
+            cfg.split_pk.as_deref(),
+        );
+        let fetch = self.reader.fetch;
+        let location = self.split.describe();
+        let job = tokio::task::spawn_blocking(move || {
+            read_rows(&conn, &sql, fetch, &key, out, &ctx, &location)
+        });
+        job.await
+            .map_err(|e| PluginError::new(format!("the Oracle read did not finish: {e}")))?
+    }
+}
+
+/// Streams the rows of `sql` into batches (on a blocking thread).
+fn read_rows(
+    conn: &OracleConn,
+    sql: &str,
+    fetch: u32,
+    key: &[String],
+    mut out: BatchSender,
+    ctx: &TaskContext,
+    location: &str,
+) -> Result<(), PluginError> {
+    let c = &conn.conn;
+    let mut st = c
+        .statement(sql)
+        .prefetch_rows(fetch)
+        .fetch_array_size(fetch)
+        .build()
+        .map_err(|e| conn.query_error(sql, e))?;
+    let rows = st.query(&[]).map_err(|e| conn.query_error(sql, e))?;
+    let mut state = ReadState::new(rows.column_info(), key, ctx);
+    for row in rows {
+        let row = row.map_err(|e| conn.query_error(sql, e))?;
+        state.push(&row, ctx, location)?;
+        if state.builder.full() {
+            if let Some(b) = state.builder.finish()? {
+                ctx.counters.add_input_done(b.num_rows() as u64);
+                out.send_blocking(Batch::new(b))?;
+            }
+            ctx.check_cancelled()?;
+        }
+    }
+    if let Some(b) = state.builder.finish()? {
+        ctx.counters.add_input_done(b.num_rows() as u64);
+        out.send_blocking(Batch::new(b))?;
+    }
+    Ok(())
+}
+
+/// What a split's read builds up: the fetch kinds, the batch builder, one row's texts.
+struct ReadState {
+    kinds: Vec<OracleKind>,
+    builder: TextBatchBuilder,
+    texts: Vec<Option<Vec<u8>>>,
+}
+
+impl ReadState {
+    fn new(
+        columns: &[datasync_db::oracle::oracle::ColumnInfo],
+        key: &[String],
+        ctx: &TaskContext,
+    ) -> Self {
+        let typed: Vec<_> = columns
+            .iter()
+            .map(|c| arrow_type(c.oracle_type()))
+            .collect();
+        let names: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
+        tracing::debug!(
+            "task {}: columns {}",
+            ctx.task_id,
+            datasync_codec::types::columns_line(
+                names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(typed.iter().map(|t| &t.0))
+            )
+        );
+        let key_at = primary_key_positions(&names, key);
+        let fields = names
+            .iter()
+            .zip(&typed)
+            .map(|(n, t)| (n.clone(), t.0.clone(), None))
+            .collect();
+        let mut builder = TextBatchBuilder::new(fields, ctx.batch, false);
+        for (i, t) in typed.iter().enumerate() {
+            if let Some(src) = &t.2 {
+                builder.map_field(i, |f| with_source_type(f, src));
+            }
+        }
+        for (position, &i) in key_at.iter().enumerate() {
+            builder.map_field(i, |f| with_primary_key(f, position + 1));
+        }
+        ReadState {
+            kinds: typed.iter().map(|t| t.1).collect(),
+            texts: vec![None; typed.len()],
+            builder,
+        }
+    }
+
+    /// Adds one row; a value that does not convert makes the row a dirty record.
+    fn push(&mut self, row: &Row, ctx: &TaskContext, location: &str) -> Result<(), PluginError> {
+        let mut failed = None;
+        for (i, kind) in self.kinds.iter().enumerate() {
+            match value_text(row, i, *kind) {
+                Ok(t) => self.texts[i] = t,
+                Err(e) => {
+                    self.texts[i] = None;
+                    let name = self.builder.schema().field(i).name().clone();
+                    failed.get_or_insert(format!("column {name}: {e}"));
+                }
+            }
+        }
+        let texts = &self.texts;
+        let pushed = match failed {
+            Some(e) => Err(e),
+            None => self.builder.push_row(|i| Ok(texts[i].as_deref())),
+        };
+        if let Err(error) = pushed {
+            let values = texts
+                .iter()
+                .map(|t| match t {
+                    Some(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+                    None => Value::Null,
+                })
+                .collect();
+            ctx.dirty(DirtyRecord {
+                error,
+                columns: self.builder.names(),
+                values,
+                location: Some(location.to_string()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Column `i` of `row` as the text the batch builder parses (`None`: NULL).
+fn value_text(row: &Row, i: usize, kind: OracleKind) -> Result<Option<Vec<u8>>, String> {
+    let e = |e: datasync_db::oracle::oracle::Error| e.to_string();
+    Ok(match kind {
+        OracleKind::Text => row
+            .get::<usize, Option<String>>(i)
+            .map_err(e)?
+            .map(String::into_bytes),
+        OracleKind::Number => match row.get::<usize, Option<String>>(i).map_err(e)? {
+            Some(t) => Some(number_text(&t)?.into_bytes()),
+            None => None,
+        },
+        OracleKind::Float32 => row
+            .get::<usize, Option<f32>>(i)
+            .map_err(e)?
+            .map(|x| float_text(f64::from(x), true).into_bytes()),
+        OracleKind::Float64 => row
+            .get::<usize, Option<f64>>(i)
+            .map_err(e)?
+            .map(|x| float_text(x, false).into_bytes()),
+        OracleKind::DateTime | OracleKind::DateTimeTz => {
+            match row.get::<usize, Option<Timestamp>>(i).map_err(e)? {
+                None => None,
+                Some(ts) => {
+                    let offset = if kind == OracleKind::DateTimeTz {
+                        ts.tz_offset()
+                    } else {
+                        0
+                    };
+                    let month = ts.month();
+                    let t = datetime_text(
+                        (ts.year(), month, ts.day()),
+                        (ts.hour(), ts.minute(), ts.second(), ts.nanosecond()),
+                        offset,
+                    )?;
+                    Some(t.into_bytes())
+                }
+            }
+        }
+        OracleKind::Binary => row.get::<usize, Option<Vec<u8>>>(i).map_err(e)?,
+        OracleKind::Boolean => row
+            .get::<usize, Option<bool>>(i)
+            .map_err(e)?
+            .map(|b| b.to_string().into_bytes()),
+    })
+}

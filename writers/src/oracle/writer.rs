@@ -1,0 +1,286 @@
+//! The writer: parameters, the shared SQL writer steps (preSql/postSql, table staging,
+//! publish), and the plugin contract.
+
+use super::config::{OracleWriteMode, OracleWriterConfig};
+use super::sql::drop_if_exists_sql;
+use super::task::OracleTask;
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
+use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
+use datasync_db::oracle::{OracleConn, OracleConnConfig, OracleError};
+use datasync_db::sql::{Dialect, DriverError};
+use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The Oracle writer.
+#[derive(Debug, Clone)]
+pub struct OracleWriter {
+    pub(super) cfg: Arc<OracleWriterConfig>,
+    pub(super) conn: Arc<OracleConnConfig>,
+    pub(super) table: String,
+    pub(super) created: Arc<tokio::sync::Mutex<bool>>,
+    pub(super) spec: Arc<TargetSpec>,
+    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
+    pub(super) shards: Arc<Vec<OracleWriter>>,
+}
+
+impl WriterPlugin for OracleWriter {
+    const NAME: &'static str = "oracle";
+    const ALIASES: &'static [&'static str] = &["oraclewriter"];
+    const DESCRIPTION: &'static str = "Oracle: array-bound insert or MERGE; bad rows isolated by batch errors (needs Oracle Instant Client at run time)";
+
+    fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
+        let mut parts = ParamParts::new(p.value, p.path)?;
+        let sql: SqlWriterParams = parts.take()?;
+        let cfg: OracleWriterConfig = parts.finish()?;
+        let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
+        if cfg.batch_size == 0 || cfg.batch_size > 65_535 {
+            return Err(ConfigError::new(
+                join_path(p.path, "batchSize"),
+                "expected rows per round trip between 1 and 65535",
+            ));
+        }
+        if cfg.write_mode != OracleWriteMode::Insert && sql.column == ["*"] {
+            return Err(ConfigError::new(
+                join_path(p.path, "column"),
+                format!("writeMode {} needs the column names", cfg.write_mode.name()),
+            ));
+        }
+        let cfg = Arc::new(cfg);
+        build_shards(
+            &targets,
+            |c, table, url_at| {
+                let conn = OracleConnConfig::new(
+                    &c.jdbc_url,
+                    &sql.username,
+                    &sql.password,
+                    &sql.session,
+                    url_at,
+                )?;
+                Ok(OracleWriter {
+                    cfg: cfg.clone(),
+                    conn: Arc::new(conn),
+                    table: table.to_string(),
+                    created: Default::default(),
+                    spec: Arc::new(TargetSpec::new(table, Dialect::Oracle, sql.clone())),
+                    shards: Default::default(),
+                })
+            },
+            |first, shards| OracleWriter {
+                shards: Arc::new(shards),
+                ..first
+            },
+        )
+    }
+
+    fn template() -> Value {
+        crate::sqltarget::sql_writer_template(
+            "oracle",
+            "jdbc:oracle:thin:@//${oracle_host}:1521/${oracle_service}",
+            json!({"writeMode": "insert", "batchSize": 1024}),
+        )
+    }
+
+    fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
+        datasync_db::oracle::client_status()
+            .map(|_| ())
+            .map_err(|detail| datasync_engine::RuntimeMissing {
+                mark: "needs Oracle Instant Client (not found)",
+                detail,
+            })
+    }
+
+    fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
+        use datasync_engine::template::note;
+        let mut n = crate::sqltarget::sql_writer_notes();
+        n.extend([
+            note("jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service or @(DESCRIPTION=...)."),
+            note("writeMode", "insert (default), update or replace (both MERGE on the target's primary or unique key)."),
+            note("batchSize", "Rows per array-bound round trip; default 1024."),
+        ]);
+        n
+    }
+}
+
+impl OracleWriter {
+    /// The key a MERGE goes through: the target's primary key, else its first unique
+    /// constraint (`None`: it has neither).
+    pub(super) async fn merge_key(
+        &self,
+        c: &OracleConn,
+    ) -> Result<Option<Vec<String>>, OracleError> {
+        let sql = key_columns_sql(&self.table);
+        let s = sql.clone();
+        let rows: Vec<(String, String)> = c
+            .call(move |conn| {
+                conn.query_as::<(String, String)>(&s, &[])?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| c.query_error(&sql, e))?;
+        let first = rows.first().map(|r| r.0.clone());
+        let key: Vec<String> = rows
+            .into_iter()
+            .filter(|(name, _)| Some(name) == first.as_ref())
+            .map(|(_, col)| format!("\"{}\"", col.replace('"', "\"\"")))
+            .collect();
+        Ok((!key.is_empty()).then_some(key))
+    }
+}
+
+/// The columns of `table`'s primary key (or else unique constraints), as (constraint, column),
+/// the primary key first, in key order.
+fn key_columns_sql(table: &str) -> String {
+    let parts = datasync_db::sql::split_ident(table);
+    let stored = |p: &str| {
+        if p.starts_with('"') {
+            datasync_db::sql::unquote_ident(p)
+        } else {
+            p.to_uppercase()
+        }
+    };
+    let lit = |s: &str| datasync_db::sql::literal(Dialect::Oracle, s);
+    let name = parts.last().map(|p| stored(p)).unwrap_or_default();
+    let owner = match parts.len() {
+        0 | 1 => "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')".to_string(),
+        n => lit(&stored(&parts[n - 2])),
+    };
+    format!(
+        "SELECT c.CONSTRAINT_NAME, cc.COLUMN_NAME FROM ALL_CONSTRAINTS c JOIN ALL_CONS_COLUMNS cc \
+         ON cc.OWNER = c.OWNER AND cc.CONSTRAINT_NAME = c.CONSTRAINT_NAME \
+         WHERE c.CONSTRAINT_TYPE IN ('P', 'U') AND c.OWNER = {owner} AND c.TABLE_NAME = {} \
+         ORDER BY DECODE(c.CONSTRAINT_TYPE, 'P', 0, 1), c.CONSTRAINT_NAME, cc.POSITION",
+        lit(&name)
+    )
+}
+
+/// The Oracle side of the shared SQL writer steps.
+#[async_trait]
+impl SqlWriterSteps for OracleWriter {
+    fn spec(&self) -> &TargetSpec {
+        &self.spec
+    }
+    fn shards(&self) -> &[Self] {
+        &self.shards
+    }
+    async fn table_ensured(&self) -> bool {
+        *self.created.lock().await
+    }
+    fn new_task(&self) -> Box<dyn WriterTask> {
+        Box::new(OracleTask::new(self.clone()))
+    }
+    fn idempotent(&self) -> bool {
+        self.cfg.write_mode != OracleWriteMode::Insert
+    }
+    async fn open(&self) -> Result<Box<dyn TargetConn>, PluginError> {
+        Ok(Box::new(OracleTarget(self.conn.connect().await?)))
+    }
+    fn drop_table_sql(&self, quoted: &str) -> String {
+        drop_if_exists_sql(quoted)
+    }
+}
+
+/// An Oracle connection for the shared steps.
+pub(super) struct OracleTarget(pub(super) OracleConn);
+
+#[async_trait]
+impl TargetConn for OracleTarget {
+    async fn run(&mut self, sql: &str) -> Result<(), Failure> {
+        // The shared steps' transaction control: Oracle opens a transaction with the first
+        // change (the connection does not autocommit).
+        let r = match sql.trim().to_ascii_uppercase().as_str() {
+            "BEGIN" | "START TRANSACTION" => return Ok(()),
+            "COMMIT" => self.0.commit().await,
+            "ROLLBACK" => self.0.rollback().await,
+            _ => self.0.execute(sql).await,
+        };
+        r.map_err(|e| Failure {
+            lost: match &e {
+                OracleError::Query { source, .. } => source.connection_lost(),
+                _ => false,
+            },
+            message: e.to_string(),
+            error: e.into(),
+        })
+    }
+
+    async fn staging_tables(
+        &mut self,
+        schema: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PluginError> {
+        let owner = match schema {
+            Some(s) => datasync_db::sql::literal(Dialect::Oracle, &s.to_uppercase()),
+            None => "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')".into(),
+        };
+        let sql = format!(
+            "SELECT t.TABLE_NAME, NVL(c.COMMENTS, ' ') FROM ALL_TABLES t LEFT JOIN \
+             ALL_TAB_COMMENTS c ON c.OWNER = t.OWNER AND c.TABLE_NAME = t.TABLE_NAME \
+             WHERE t.OWNER = {owner} AND t.TABLE_NAME LIKE 'DATASYNC\\_STG\\_%' ESCAPE '\\'"
+        );
+        let s = sql.clone();
+        let found: Vec<(String, String)> = self
+            .0
+            .call(move |c| {
+                c.query_as::<(String, String)>(&s, &[])?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| self.0.query_error(&sql, e))?;
+        // Staging names are written unquoted (Oracle stores them upper-cased): given back the
+        // way the job's run wrote them.
+        Ok(found
+            .into_iter()
+            .map(|(n, c)| {
+                let n = n.to_lowercase();
+                match schema {
+                    Some(sc) => (format!("{sc}.{n}"), c),
+                    None => (n, c),
+                }
+            })
+            .collect())
+    }
+
+    fn url(&self) -> String {
+        self.0.url.to_string()
+    }
+
+    async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
+        let cols = self.0.columns(sql).await?;
+        Ok(cols.into_iter().map(|(n, t)| (n, t.to_string())).collect())
+    }
+
+    async fn has_key(&mut self, table: &str) -> Result<bool, PluginError> {
+        let sql = key_columns_sql(table);
+        Ok(!self.0.texts(&sql).await?.is_empty())
+    }
+
+    async fn count(&mut self, table: &str) -> Result<u64, PluginError> {
+        let sql = format!("SELECT TO_CHAR(COUNT(*)) FROM {table}");
+        let n = self.0.texts(&sql).await?;
+        Ok(n.into_iter()
+            .flatten()
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
+        // An INSERT of no row checks the privilege and changes nothing.
+        let sql = format!("INSERT INTO {table} SELECT * FROM {table} WHERE 1 = 0");
+        match self.0.execute(&sql).await {
+            Ok(()) => {
+                let _ = self.0.rollback().await;
+                Ok(Some(true))
+            }
+            Err(OracleError::Query { source, .. })
+                if source.db_error().is_some_and(|d| d.code() == 1031) =>
+            {
+                Ok(Some(false))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+crate::sqlsteps::sql_writer_contract!(OracleWriter);
