@@ -51,7 +51,16 @@ impl WriterPlugin for StreamWriter {
     const DESCRIPTION: &'static str = "discard rows (counting them) or print them to stdout";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: StreamWriterConfig = parse_params(p.value, p.path)?;
+        // `visible` appears in several DataX doc examples; DataX's streamwriter never reads it.
+        let value = datasync_engine::config::ignore_keys(
+            p.value,
+            p.path,
+            &[(
+                "visible",
+                "DataX's streamwriter does not read it either; \"print\" decides whether rows are printed",
+            )],
+        );
+        let c: StreamWriterConfig = parse_params(&value, p.path)?;
         let opts = TextOptions::new(
             p.path,
             FileFormat::Csv,
