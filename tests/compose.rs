@@ -30,7 +30,7 @@ fn compose_services_match_the_documented_test_variables() {
     );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     let services = doc["services"].as_object().expect("services");
-    for s in ["mariadb", "postgres", "sftp", "hive-metastore"] {
+    for s in ["mariadb", "postgres", "oracle", "sftp", "hive-metastore"] {
         assert!(
             services.contains_key(s),
             "service {s} missing: {:?}",
@@ -117,6 +117,16 @@ fn compose_services_match_the_documented_test_variables() {
     } else {
         assert_eq!(env("postgres", "POSTGRES_PASSWORD"), Some(pw));
     }
+    // user/password@//127.0.0.1:port/FREEPDB1: the image's application user in its PDB.
+    let ora = var("DATASYNC_TEST_ORACLE");
+    let (cred, dsn) = ora.rsplit_once('@').unwrap();
+    let (user, pw) = cred.split_once('/').unwrap();
+    assert_eq!(env("oracle", "APP_USER").as_deref(), Some(user));
+    assert_eq!(env("oracle", "APP_USER_PASSWORD").as_deref(), Some(pw));
+    assert_eq!(
+        dsn,
+        format!("//127.0.0.1:{}/FREEPDB1", published("oracle", 1521))
+    );
     published("sftp", 22);
     published("hive-metastore", 9083);
 }

@@ -170,6 +170,20 @@ impl OracleTask {
         if w.spec.params.create_table {
             self.create_table(c, batch, &names).await?;
         }
+        let probe = format!("SELECT * FROM {} WHERE 1 = 0", q(&w.table));
+        let target = c.columns(&probe).await?;
+        // Each written column as the target spells it (see `resolve`), and what it rounds.
+        let names: Vec<String> = names.iter().map(|n| resolve(n, &target)).collect();
+        let rounds = names
+            .iter()
+            .map(|n| {
+                let stored = datasync_db::sql::unquote_ident(n);
+                target
+                    .iter()
+                    .find(|(t, _)| *t == stored)
+                    .map_or(Rounds::No, |(_, ty)| rounds_of(ty))
+            })
+            .collect();
         let key = if w.cfg.write_mode == OracleWriteMode::Insert {
             None
         } else {
@@ -186,14 +200,6 @@ impl OracleTask {
         if w.staging() && !self.stage_ready {
             self.create_stage(c, task, &names, key.as_deref()).await?;
         }
-        let cols: Vec<String> = names.iter().map(|n| q(n)).collect();
-        let probe = format!(
-            "SELECT {} FROM {} WHERE 1 = 0",
-            cols.join(", "),
-            q(&w.table)
-        );
-        let target = c.columns(&probe).await?;
-        let rounds = target.iter().map(|(_, t)| rounds_of(t)).collect();
         let kinds = batch
             .schema()
             .fields()
@@ -349,6 +355,29 @@ fn execute_many(
                 .collect()),
             None => Err(e),
         },
+    }
+}
+
+/// A written column's name as the target table spells it, quoted: Oracle's reading of an
+/// unquoted name (upper case) when the table has it, else the one column whose name matches
+/// exactly or, failing that, ignoring case (a reader's lower-case names into a table created
+/// with quoted lower-case names); a quoted name stays as written.
+fn resolve(name: &str, target: &[(String, OracleType)]) -> String {
+    if name.starts_with('"') {
+        return name.to_string();
+    }
+    let quoted = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let upper = name.to_uppercase();
+    if target.iter().any(|(t, _)| *t == upper) {
+        return quoted(&upper);
+    }
+    if target.iter().any(|(t, _)| t == name) {
+        return quoted(name);
+    }
+    let mut like = target.iter().filter(|(t, _)| t.eq_ignore_ascii_case(name));
+    match (like.next(), like.next()) {
+        (Some((t, _)), None) => quoted(t),
+        _ => q(name),
     }
 }
 
@@ -628,6 +657,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(bind_kind(&DataType::Float16), None);
+        let target = vec![
+            ("ID".to_string(), OracleType::Number(9, 0)),
+            ("note".to_string(), OracleType::Varchar2(9)),
+            ("Mixed".to_string(), OracleType::Varchar2(9)),
+        ];
+        assert_eq!(resolve("id", &target), "\"ID\"");
+        assert_eq!(resolve("note", &target), "\"note\"");
+        assert_eq!(resolve("MIXED", &target), "\"Mixed\"");
+        assert_eq!(resolve("\"x\"", &target), "\"x\"");
+        assert_eq!(resolve("other", &target), "\"OTHER\"");
         let rows = vec![(
             0,
             vec![BindVal::Text("abc".into()), BindVal::Bytes(vec![0; 40_000])],
