@@ -2,6 +2,8 @@
 //! DataX parameters (JDBC URLs, credentials, session statements), connecting with a timeout and
 //! failover across URLs, error classification, and each system's type table.
 
+#[cfg(feature = "hbase")]
+pub mod hbase;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "oracle")]
