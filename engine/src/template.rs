@@ -17,6 +17,17 @@ pub struct TemplateNote {
     pub alt: Option<&'static str>,
 }
 
+/// `base` with each note of `over` replacing the note of the same key (or added).
+pub fn override_notes(mut base: Vec<TemplateNote>, over: Vec<TemplateNote>) -> Vec<TemplateNote> {
+    for o in over {
+        match base.iter_mut().find(|b| b.key == o.key) {
+            Some(b) => *b = o,
+            None => base.push(o),
+        }
+    }
+    base
+}
+
 /// A note for a parameter the template holds.
 pub const fn note(key: &'static str, note: &'static str) -> TemplateNote {
     TemplateNote {

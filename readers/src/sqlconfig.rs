@@ -100,11 +100,21 @@ impl SqlReaderConfig {
                     "\"where\" does not apply to querySql; put the filter in the query",
                 ));
             }
-            if !c.query_sql.is_empty() && (cfg.where_clause.is_some() || cfg.split_pk.is_some()) {
-                tracing::warn!(
-                    "{at}: \"splitPk\" and an empty \"where\" beside querySql are ignored (a \
-                     query is read whole, in one task)"
-                );
+            if !c.query_sql.is_empty() {
+                let beside: Vec<&str> = [
+                    cfg.split_pk.is_some().then_some("\"splitPk\""),
+                    cfg.where_clause.is_some().then_some("an empty \"where\""),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !beside.is_empty() {
+                    tracing::warn!(
+                        "{at}: {} beside querySql {} ignored (a query is read whole, in one task)",
+                        beside.join(" and "),
+                        if beside.len() > 1 { "are" } else { "is" }
+                    );
+                }
             }
             conns.push(connect(&cfg, c, &format!("{at}.jdbcUrl"))?);
         }

@@ -41,7 +41,7 @@ impl DriverError for oracle::Error {
 
 /// What to do when the Oracle client library is missing, for messages and `datasync plugins`.
 pub const CLIENT_HELP: &str = "the Oracle plugins load the Oracle client library \
-    (libclntsh.so) at run time and it was not found: install Oracle Instant Client Basic or \
+    (libclntsh.so) at run time and it was not found or cannot be used: install Oracle Instant Client Basic or \
     Basic Light (64-bit, 19c or later; \
     https://www.oracle.com/database/technologies/instant-client.html) and set LD_LIBRARY_PATH \
     to its directory (or register it with ldconfig)";

@@ -52,16 +52,29 @@ pub fn parse_oracle_url(url: &str) -> Result<OracleUrl, String> {
         // Without the JDBC prefix: an easy-connect string or a descriptor as the client takes it.
         None => raw,
     };
-    // `user/password@target` (the JDBC driver's inline credentials) or `@target`.
-    let (creds, target) = match body.find('@') {
-        Some(at) if !body[..at].contains('(') => (&body[..at], &body[at + 1..]),
-        _ => ("", body),
+    // `user/password@target` (the JDBC driver's inline credentials; a password with '@' or
+    // '/' in double quotes) or `@target`.
+    let (creds, target) = match credentials_end(body) {
+        Some(at) => (&body[..at], &body[at + 1..]),
+        None => ("", body),
     };
-    let (user, password) = match creds.split_once('/') {
+    let unquote = |x: &str| {
+        x.strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .unwrap_or(x)
+            .to_string()
+    };
+    let (user, password) = match split_credentials(creds) {
         _ if creds.is_empty() => (None, None),
-        Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
-        None => (Some(creds.to_string()), None),
+        (u, Some(p)) => (Some(unquote(u)), Some(unquote(p))),
+        (u, None) => (Some(unquote(u)), None),
     };
+    if target.contains('@') && !target.starts_with('(') {
+        return Err(format!(
+            "more than one '@' outside double quotes; quote a password holding '@' \
+             (user/\"pa@ss\"@host...): expected {ORACLE_URL_FORMS}"
+        ));
+    }
     let target = target.trim();
     if target.is_empty() {
         return Err(format!(
@@ -79,6 +92,33 @@ pub fn parse_oracle_url(url: &str) -> Result<OracleUrl, String> {
         password,
         shown,
     })
+}
+
+/// Where the inline credentials end: the first '@' outside double quotes and before any '('.
+fn credentials_end(body: &str) -> Option<usize> {
+    let mut quoted = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => return None,
+            '@' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `user/password` split at the first '/' outside double quotes.
+fn split_credentials(creds: &str) -> (&str, Option<&str>) {
+    let mut quoted = false;
+    for (i, c) in creds.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '/' if !quoted => return (&creds[..i], Some(&creds[i + 1..])),
+            _ => {}
+        }
+    }
+    (creds, None)
 }
 
 /// A TNS descriptor: parentheses must balance and it must be a DESCRIPTION (or a list of them).
@@ -113,6 +153,40 @@ fn descriptor(d: &str) -> Result<(String, String), String> {
         ));
     }
     let compact: String = d.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Every (KEY = value) a connect needs, checked so a typo fails here, not at 3 a.m.
+    let all = |key: &str| tns_values(&compact, key);
+    if all("ADDRESS").is_empty() {
+        return Err("TNS descriptor: no (ADDRESS=(PROTOCOL=TCP)(HOST=...)(PORT=...))".into());
+    }
+    for h in all("HOST") {
+        if h.is_empty() || h.len() > 253 || h.contains(['@', ' ', '\'', '"']) {
+            return Err(format!("TNS descriptor: HOST \"{h}\" is not a host name"));
+        }
+    }
+    for p in all("PORT") {
+        if !p.bytes().all(|b| b.is_ascii_digit()) || !p.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err(format!(
+                "TNS descriptor: PORT \"{p}\" is not a number 1..65535"
+            ));
+        }
+    }
+    for p in all("PROTOCOL") {
+        if !["TCP", "TCPS", "IPC", "BEQ"].contains(&p.to_ascii_uppercase().as_str()) {
+            return Err(format!(
+                "TNS descriptor: PROTOCOL \"{p}\" is not TCP, TCPS, IPC or BEQ"
+            ));
+        }
+    }
+    let names: Vec<String> = all("SERVICE_NAME").into_iter().chain(all("SID")).collect();
+    if all("CONNECT_DATA").is_empty() || names.is_empty() {
+        return Err(
+            "TNS descriptor: no (CONNECT_DATA=(SERVICE_NAME=...)) or (CONNECT_DATA=(SID=...))"
+                .into(),
+        );
+    }
+    for n in &names {
+        check_name("TNS descriptor: SERVICE_NAME/SID", n)?;
+    }
     let host = tns_value(&compact, "HOST");
     let port = tns_value(&compact, "PORT");
     let db = tns_value(&compact, "SERVICE_NAME").or_else(|| tns_value(&compact, "SID"));
@@ -124,6 +198,52 @@ fn descriptor(d: &str) -> Result<(String, String), String> {
         _ => "oracle (TNS descriptor)".to_string(),
     };
     Ok((compact, shown))
+}
+
+/// A service name or SID: letters, digits and `_ . $ # -`.
+fn check_name(what: &str, n: &str) -> Result<(), String> {
+    if n.is_empty()
+        || n.len() > 128
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.$#-".contains(c))
+    {
+        return Err(format!(
+            "{what} \"{n}\" is not a name (letters, digits, _ . $ # -)"
+        ));
+    }
+    Ok(())
+}
+
+/// Every `(KEY = value)` of a descriptor (case-insensitive key), values trimmed; a nested
+/// `(KEY = (...))` gives "(".
+fn tns_values(d: &str, key: &str) -> Vec<String> {
+    let upper = d.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = upper[from..].find(key) {
+        let at = from + i;
+        from = at + key.len();
+        if !upper[..at].trim_end().ends_with('(') {
+            continue;
+        }
+        let Some(rest) = d[at + key.len()..].trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if rest.starts_with('(') {
+            out.push("(".to_string());
+        } else {
+            out.push(
+                rest.chars()
+                    .take_while(|c| *c != ')')
+                    .collect::<String>()
+                    .trim()
+                    .to_string(),
+            );
+        }
+    }
+    out
 }
 
 /// The first `(KEY = value)` of a descriptor, case-insensitive.
@@ -153,7 +273,40 @@ fn tns_value(d: &str, key: &str) -> Option<String> {
 /// `//host:port/service`, `host:port/service`, `host:port:SID`, `host/service`, or a bare
 /// tnsnames alias; IPv6 hosts in brackets.
 fn host_form(t: &str) -> Result<(String, String), String> {
-    let t = t.strip_prefix("//").unwrap_or(t);
+    // EZConnect Plus: tcp:// or tcps:// before the host.
+    let lower = t.to_ascii_lowercase();
+    let (scheme, t) = if lower.starts_with("tcps://") || lower.starts_with("tcp://") {
+        let n = t.find("//").map_or(0, |i| i + 2);
+        (Some(&t[..n]), &t[n..])
+    } else {
+        (None, t.strip_prefix("//").unwrap_or(t))
+    };
+    if t.contains("://") {
+        return Err(format!(
+            "unsupported URL scheme: expected {ORACLE_URL_FORMS}"
+        ));
+    }
+    // Easy-connect parameters after '?': checked here, never shown (one may be a secret).
+    let (t, query) = match t.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (t, None),
+    };
+    if let Some(q) = query {
+        for kv in q.split('&').filter(|kv| !kv.is_empty()) {
+            let k = kv.split_once('=').map_or(kv, |(k, _)| k).trim();
+            if k.eq_ignore_ascii_case("user") || k.eq_ignore_ascii_case("password") {
+                return Err(format!(
+                    "\"{k}\" in the URL's parameters is not read by Oracle: give the login as \
+                     username/password (or user/password@ before the host)"
+                ));
+            }
+            if !kv.contains('=') || k.is_empty() {
+                return Err(format!(
+                    "URL parameter \"{k}\" is not name=value (easy-connect parameters after '?')"
+                ));
+            }
+        }
+    }
     let bad = |why: &str| format!("\"{t}\": {why}; expected {ORACLE_URL_FORMS}");
     let (host, rest) = if let Some(r) = t.strip_prefix('[') {
         let end = r.find(']').ok_or_else(|| bad("'[' without ']'"))?;
@@ -167,6 +320,9 @@ fn host_form(t: &str) -> Result<(String, String), String> {
     }
     if rest.is_empty() {
         // A tnsnames.ora alias (resolved by the client through TNS_ADMIN).
+        if query.is_some() || scheme.is_some() {
+            return Err(bad("a tnsnames alias takes no tcps:// nor ?parameters"));
+        }
         if host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-$#".contains(c))
@@ -175,13 +331,17 @@ fn host_form(t: &str) -> Result<(String, String), String> {
         }
         return Err(bad("not a host:port/service nor a tnsnames alias"));
     }
+    if host.len() > 253 || host.contains(['@', ' ', '"', '\'', '(', ')']) {
+        return Err(bad("not a host name"));
+    }
     let (port, rest) = match rest.strip_prefix(':') {
         Some(r) => {
             let end = r.find([':', '/', '?']).unwrap_or(r.len());
-            let p: u16 =
-                r[..end].parse().ok().filter(|p| *p > 0).ok_or_else(|| {
-                    bad(&format!("port \"{}\" is not a number 1..65535", &r[..end]))
-                })?;
+            let digits = Some(&r[..end]).filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+            let p: u16 = digits
+                .and_then(|p| p.parse().ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| bad(&format!("port \"{}\" is not a number 1..65535", &r[..end])))?;
             (Some(p), &r[end..])
         }
         None => (None, rest),
@@ -194,6 +354,11 @@ fn host_form(t: &str) -> Result<(String, String), String> {
     let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
     if let Some(sid) = rest.strip_prefix(':') {
         // host:port:SID, which easy connect cannot name: a descriptor.
+        if query.is_some() || scheme.is_some() {
+            return Err(bad(
+                "host:port:SID takes no tcps:// nor ?parameters (use //host:port/service)",
+            ));
+        }
         if sid.is_empty()
             || !sid
                 .chars()
@@ -207,18 +372,18 @@ fn host_form(t: &str) -> Result<(String, String), String> {
         );
         return Ok((d, format!("oracle://{host_text}{port_text}:{sid}")));
     }
-    let (service, query) = match rest.strip_prefix('/') {
-        Some(r) => match r.split_once('?') {
-            Some((s, q)) => (s, Some(q)),
-            None => (r, None),
-        },
-        None if rest.starts_with('?') => ("", Some(&rest[1..])),
+    let service = match rest.strip_prefix('/') {
+        Some(r) => r,
         None => return Err(bad("expected '/service' or ':SID' after the port")),
     };
     if service.is_empty() {
         return Err(bad("no service name after '/'"));
     }
-    let mut connect = format!("//{host_text}{port_text}/{service}");
+    // service[:server][/instance], as easy connect allows.
+    for part in service.split([':', '/']) {
+        check_name("service name", part)?;
+    }
+    let mut connect = format!("{}{host_text}{port_text}/{service}", scheme.unwrap_or("//"));
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         connect.push('?');
         connect.push_str(q);
@@ -284,6 +449,16 @@ mod tests {
         );
         assert!(!u.to_string().contains("t1ger") && !format!("{u:?}").contains("t1ger"));
         assert_eq!(u.connect, "//h:1521/svc");
+        // A password with '@' and '/' in double quotes, as Oracle's tools take it.
+        let u = parse_oracle_url("jdbc:oracle:thin:scott/\"Hunter@Sec/ret\"@db1:1521:XE").unwrap();
+        assert_eq!(u.password.as_deref(), Some("Hunter@Sec/ret"));
+        assert_eq!(u.to_string(), "oracle://db1:1521:XE");
+        assert_eq!(
+            parse_oracle_url("jdbc:oracle:thin:@tcps://db1:2484/ORCL?wallet_location=/w")
+                .unwrap()
+                .connect,
+            "tcps://db1:2484/ORCL?wallet_location=/w"
+        );
     }
 
     #[test]
@@ -310,9 +485,22 @@ mod tests {
             ),
             ("jdbc:oracle:thin:@[::1:1521/s", "'[' without ']'"),
             ("jdbc:oracle:thin:@bad host", "nor a tnsnames alias"),
+            ("jdbc:oracle:thin:@db1:1521:XE?user=a&password=Sekr1t", "\"user\" in the URL"),
+            ("jdbc:oracle:thin:@//db1:1521/ORCL?password=Sekr1t", "\"password\" in the URL"),
+            ("jdbc:oracle:thin:@//db1:1521/OR CL", "service name \"OR CL\""),
+            ("jdbc:oracle:thin:@//db1:+1521/ORCL", "port \"+1521\""),
+            ("jdbc:oracle:thin:@db1@x:1521:XE", "more than one '@'"),
+            ("oracle://db1:1521/XE", "unsupported URL scheme"),
+            ("jdbc:oracle:thin:@(DESCRIPTION=)", "no (ADDRESS="),
+            ("jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=a)(PORT=abc))(CONNECT_DATA=(SID=X)))", "PORT \"abc\""),
+            ("jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=FOO)(HOST=a)(PORT=1))(CONNECT_DATA=(SID=X)))", "PROTOCOL \"FOO\""),
+            ("jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=)(PORT=1))(CONNECT_DATA=(SID=X)))", "HOST \"\""),
+            ("jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=a)(PORT=1)))", "no (CONNECT_DATA"),
+            ("jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=a)(PORT=1))(CONNECT_DATA=(SERVICE_NAME=)))", "SERVICE_NAME/SID \"\""),
         ] {
             let e = parse_oracle_url(u).unwrap_err();
             assert!(e.contains(want), "{u}: {e}");
+            assert!(!e.contains("Sekr1t"), "{u}: {e}");
         }
     }
 }

@@ -67,6 +67,13 @@ impl ReaderPlugin for OracleReader {
             }
         };
         let mut columns = cfg.column.clone();
+        if hint.is_some() && cfg.connection.iter().any(|c| !c.query_sql.is_empty()) {
+            tracing::warn!(
+                "{}: ignored for querySql (it goes into the SELECT of table reads; put a hint in \
+                 the query itself)",
+                join_path(p.path, "hint")
+            );
+        }
         if let (Some(h), Some(first)) = (hint, columns.first_mut()) {
             let h = h.trim();
             let h = if h.starts_with("/*") {
@@ -86,10 +93,12 @@ impl ReaderPlugin for OracleReader {
     }
 
     fn template() -> Value {
-        crate::sqlconfig::sql_reader_template(
+        let mut t = crate::sqlconfig::sql_reader_template(
             "oracle",
             "jdbc:oracle:thin:@//${oracle_host}:1521/${oracle_service}",
-        )
+        );
+        t["hint"] = Value::from("");
+        t
     }
 
     fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
@@ -103,13 +112,15 @@ impl ReaderPlugin for OracleReader {
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::note;
-        let mut n = crate::sqlconfig::sql_reader_notes();
-        n.extend([
-            note("jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service or @(DESCRIPTION=...); a list is tried in order."),
-            note("hint", "Optional optimizer hint placed after SELECT, e.g. \"/*+ PARALLEL(4) */\"."),
-            note("fetchSize", "Rows per fetch round trip (also prefetched); default 1024."),
-        ]);
-        n
+        datasync_engine::template::override_notes(
+            crate::sqlconfig::sql_reader_notes(),
+            vec![
+                note("connection[].jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service, @(DESCRIPTION=...) or @tnsalias; a list is tried in order."),
+                note("splitPk", "Column to split each table on (integer key ranges or text quantiles, plus a NULL-key task); empty: ROWID ranges from the table's extents when channel > 1 and DBA_EXTENTS is readable, else one task per table."),
+                note("fetchSize", "Rows per fetch round trip (also prefetched); default 1024."),
+                note("hint", "Optimizer hint placed after SELECT in table reads, e.g. \"/*+ PARALLEL(4) */\"; empty: none."),
+            ],
+        )
     }
 }
 

@@ -31,7 +31,20 @@ impl WriterPlugin for OracleWriter {
     const DESCRIPTION: &'static str = "Oracle: array-bound insert or MERGE; bad rows isolated by batch errors (needs Oracle Instant Client at run time)";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
+        // Keys in DataX's oraclewriter doc examples that DataX never reads.
+        let value = datasync_engine::config::ignore_keys(
+            p.value,
+            p.path,
+            &[
+                ("jdbcConfig", "DataX's oraclewriter does not read it either"),
+                (
+                    "truncate",
+                    "DataX's oraclewriter does not read it either; clear the table with preSql \
+                     (e.g. \"TRUNCATE TABLE @table\")",
+                ),
+            ],
+        );
+        let mut parts = ParamParts::new(&value, p.path)?;
         let sql: SqlWriterParams = parts.take()?;
         let cfg: OracleWriterConfig = parts.finish()?;
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
@@ -78,7 +91,7 @@ impl WriterPlugin for OracleWriter {
         crate::sqltarget::sql_writer_template(
             "oracle",
             "jdbc:oracle:thin:@//${oracle_host}:1521/${oracle_service}",
-            json!({"writeMode": "insert", "batchSize": 1024}),
+            json!({"writeMode": "insert", "batchSize": 1024, "emptyAsNull": false}),
         )
     }
 
@@ -93,13 +106,16 @@ impl WriterPlugin for OracleWriter {
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::note;
-        let mut n = crate::sqltarget::sql_writer_notes();
-        n.extend([
-            note("jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service or @(DESCRIPTION=...)."),
-            note("writeMode", "insert (default), update or replace (both MERGE on the target's primary or unique key)."),
-            note("batchSize", "Rows per array-bound round trip; default 1024."),
-        ]);
-        n
+        datasync_engine::template::override_notes(
+            crate::sqltarget::sql_writer_notes(),
+            vec![
+                note("connection[].jdbcUrl", "jdbc:oracle:thin:@host:port:SID, @//host:port/service, @host:port/service, @(DESCRIPTION=...) or @tnsalias."),
+                note("writeMode", "insert (default), update or replace (both MERGE on the target's primary or unique key)."),
+                note("batchSize", "Rows per array-bound round trip; default 1024."),
+                note("emptyAsNull", "Accepted for templates: Oracle stores an empty string as NULL whatever it is."),
+                note("reconnectTimeout", "Accepted; the Oracle writer does not reconnect within a task: a lost connection fails the task, which is retried where that is safe (update/replace, stagingMode table)."),
+            ],
+        )
     }
 }
 
