@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "hbase")]
+pub mod hbase;
 #[cfg(feature = "parquet")]
 pub mod hdfs;
 #[cfg(feature = "mysql")]
@@ -40,6 +42,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_reader::<postgres::PostgresReader>();
     #[cfg(feature = "oracle")]
     registry.add_reader::<oracle::OracleReader>();
+    #[cfg(feature = "hbase")]
+    registry.add_reader::<hbase::HbaseReader>();
     #[cfg(feature = "parquet")]
     registry.add_reader::<parquet::ParquetReader>();
     #[cfg(feature = "parquet")]

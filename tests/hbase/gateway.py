@@ -8,7 +8,7 @@ keys, scanners with start/stop rows, column lists, caching and batch sizes (a ro
 results of at most `batchSize` cells), `getVer`, and puts/deletes by `mutateRow(s)[Ts]`.
 
     python gateway.py --port P [--transport framed|buffered] [--protocol binary|compact]
-                      [--splits '{"table": ["k1", "k2"]}'] [--state FILE] [--slow-scans SECONDS]
+                      [--splits '{"table": ["k1", "\\x00\\x02"]}'] [--state FILE] [--slow-scans SECONDS]
 
 Binds 127.0.0.1 only. `--state` gets a JSON line after every scanner call: scanners opened,
 closed and open now, so a test can see that a client closed its scanners. `--slow-scans`
@@ -30,6 +30,19 @@ from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFacto
 
 IDL = os.path.join(os.path.dirname(happybase.__file__), "Hbase.thrift")
 Hbase = thriftpy2.load(IDL, module_name="Hbase_thrift")
+
+
+def binary_key(s):
+    """HBase's Bytes.toBytesBinary: \\xHH escapes become bytes."""
+    out, i = bytearray(), 0
+    while i < len(s):
+        if s[i] == "\\" and s[i + 1:i + 2] == "x":
+            out.append(int(s[i + 2:i + 4], 16))
+            i += 4
+        else:
+            out.append(ord(s[i]))
+            i += 1
+    return bytes(out)
 
 
 def now_ms():
@@ -120,7 +133,7 @@ class Handler:
             fams = {}
             for cd in columnFamilies:
                 fams[bytes(cd.name).rstrip(b":")] = cd.maxVersions or 1
-            splits = [s.encode("latin-1") for s in self.pending_splits.get(name.decode("utf-8", "replace"), [])]
+            splits = [binary_key(s) for s in self.pending_splits.get(name.decode("utf-8", "replace"), [])]
             self.tables[name] = Table(fams, splits)
 
     def deleteTable(self, tableName):

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "hbase")]
+pub mod hbase;
 #[cfg(feature = "parquet")]
 pub mod hdfs;
 #[cfg(feature = "mysql")]
@@ -46,6 +48,8 @@ pub fn register(registry: &mut Registry) {
     registry.add_writer::<postgres::PostgresWriter>();
     #[cfg(feature = "oracle")]
     registry.add_writer::<oracle::OracleWriter>();
+    #[cfg(feature = "hbase")]
+    registry.add_writer::<hbase::HbaseWriter>();
     #[cfg(feature = "parquet")]
     registry.add_writer::<parquet::ParquetWriter>();
     #[cfg(feature = "parquet")]

@@ -6,7 +6,9 @@
 pub mod thrift;
 mod types;
 
-pub use types::{decode_cell, encode_cell, from_binary_key, to_binary_key, HType};
+pub use types::{decode_cell, encode_cell, encoding, from_binary_key, to_binary_key, HType};
+
+pub use encoding_rs::Encoding;
 
 use thrift::{Connection, Protocol, TType, TVal, ThriftError, Transport};
 

@@ -84,6 +84,12 @@ impl HType {
     }
 }
 
+/// The text encoding a job names (`encoding`, default UTF-8).
+pub fn encoding(label: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    encoding_rs::Encoding::for_label(label.trim().as_bytes())
+        .ok_or_else(|| format!("\"{label}\" is not a text encoding (e.g. UTF-8, GBK)"))
+}
+
 /// HBase's `Bytes.toStringBinary`: printable ASCII as is, every other byte `\xHH`.
 pub fn to_binary_key(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len());

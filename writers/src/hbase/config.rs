@@ -1,0 +1,279 @@
+//! Parameters of the hbase writer, as DataX's hbase11xwriter spells them, plus the gateway's
+//! address (`thriftAddress`, `transport`, `protocol`), which replaces DataX's `hbaseConfig`.
+
+use datasync_db::hbase::{encode_cell, HType};
+use datasync_engine::config::{join_path, ConfigError};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct Raw {
+    #[serde(default)]
+    pub thrift_address: Option<String>,
+    #[serde(default)]
+    pub transport: Option<String>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub hbase_config: Option<Value>,
+    pub table: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    pub rowkey_column: Vec<RawKeyPart>,
+    pub column: Vec<RawColumn>,
+    #[serde(default)]
+    pub version_column: Option<RawVersion>,
+    #[serde(default)]
+    pub null_mode: Option<String>,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub wal_flag: Option<bool>,
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub write_buffer_size: Option<u64>,
+    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    pub truncate: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawKeyPart {
+    #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    pub index: i64,
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawColumn {
+    #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    pub index: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawVersion {
+    #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    pub index: i64,
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+/// A part of the row key.
+#[derive(Debug, Clone)]
+pub(super) enum KeyPart {
+    /// The value of input column `index` as `ty`.
+    Column(usize, HType),
+    /// Constant bytes.
+    Constant(Vec<u8>),
+}
+
+/// Where each row's version (timestamp) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Version {
+    /// The server's time.
+    Server,
+    /// One timestamp for every row.
+    Fixed(i64),
+    /// Input column `index`.
+    Column(usize),
+}
+
+/// The writer's settings, checked.
+#[derive(Debug, Clone)]
+pub(super) struct Settings {
+    pub conn: datasync_db::hbase::HbaseConnConfig,
+    pub table: String,
+    pub key: Vec<KeyPart>,
+    /// (input column, `family:qualifier`, type).
+    pub cells: Vec<(usize, Vec<u8>, HType)>,
+    pub version: Version,
+    /// nullMode empty: a NULL is written as an empty cell (skip: left out).
+    pub null_empty: bool,
+    pub encoding: &'static datasync_db::hbase::Encoding,
+    pub wal: bool,
+    pub buffer: u64,
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks the parameters at `at`.
+pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
+    let key = |k: &str| join_path(at, k);
+    let address = match (&raw.thrift_address, &raw.hbase_config) {
+        (Some(a), _) => a.clone(),
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                key("hbaseConfig"),
+                "datasync writes HBase through its Thrift gateway, not through ZooKeeper: set \
+                 \"thriftAddress\" to host:port of the gateway (`hbase thrift start`, port 9090 \
+                 by default), with \"transport\" (framed or buffered) and \"protocol\" (binary \
+                 or compact) as the gateway runs; hbaseConfig can then go",
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                key("thriftAddress"),
+                "missing: host:port of the HBase Thrift gateway (`hbase thrift start`)",
+            ))
+        }
+    };
+    if raw.thrift_address.is_some() && raw.hbase_config.is_some() {
+        tracing::warn!(
+            "{}: ignored: the Thrift gateway at thriftAddress is used",
+            key("hbaseConfig")
+        );
+    }
+    let conn = datasync_db::hbase::parse_conn(
+        &address,
+        raw.transport.as_deref().unwrap_or("framed"),
+        raw.protocol.as_deref().unwrap_or("binary"),
+    )
+    .map_err(|(k, e)| ConfigError::new(key(k), e))?;
+    if raw.table.trim().is_empty() {
+        return Err(ConfigError::new(key("table"), "name the HBase table"));
+    }
+    match raw.mode.as_deref().map(str::trim) {
+        None => {}
+        Some(m) if m.eq_ignore_ascii_case("normal") => {}
+        Some(m) => {
+            return Err(ConfigError::new(
+                key("mode"),
+                format!("\"{m}\": expected normal (DataX's writer has no other working mode)"),
+            ))
+        }
+    }
+    if raw.truncate == Some(true) {
+        return Err(ConfigError::new(
+            key("truncate"),
+            "the Thrift1 gateway cannot truncate a table and keep its region splits; empty it \
+             with `truncate_preserve` in the HBase shell before the job",
+        ));
+    }
+    let encoding = datasync_db::hbase::encoding(raw.encoding.as_deref().unwrap_or("UTF-8"))
+        .map_err(|e| ConfigError::new(key("encoding"), e))?;
+    let null_empty =
+        match raw.null_mode.as_deref().map(str::trim) {
+            None => false,
+            Some(m) if m.eq_ignore_ascii_case("skip") => false,
+            Some(m) if m.eq_ignore_ascii_case("empty") => true,
+            Some(m) => return Err(ConfigError::new(
+                key("nullMode"),
+                format!(
+                    "\"{m}\": expected skip (leave the cell out) or empty (write an empty value)"
+                ),
+            )),
+        };
+    if raw.rowkey_column.is_empty() {
+        return Err(ConfigError::new(
+            key("rowkeyColumn"),
+            "list the row key's parts ({\"index\": n, \"type\": ...} or {\"index\": -1, \"type\": \"string\", \"value\": ...})",
+        ));
+    }
+    let index = |i: i64, at: String| -> Result<usize, ConfigError> {
+        usize::try_from(i).map_err(|_| {
+            ConfigError::new(
+                at,
+                format!("{i}: expected an input column index (0, 1, ...) or -1 for a constant"),
+            )
+        })
+    };
+    let mut parts = Vec::new();
+    for (i, p) in raw.rowkey_column.iter().enumerate() {
+        let at = format!("{}[{i}]", key("rowkeyColumn"));
+        let ty = HType::parse(&p.ty).map_err(|e| ConfigError::new(format!("{at}.type"), e))?;
+        if p.index == -1 {
+            let v = p.value.as_ref().map(text).unwrap_or_default();
+            if v.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{at}.value"),
+                    "a constant part (index -1) needs a value",
+                ));
+            }
+            let b = encode_cell(&v, ty, encoding)
+                .map_err(|e| ConfigError::new(format!("{at}.value"), e))?;
+            parts.push(KeyPart::Constant(b));
+        } else {
+            parts.push(KeyPart::Column(index(p.index, format!("{at}.index"))?, ty));
+        }
+    }
+    if !parts.iter().any(|p| matches!(p, KeyPart::Column(..))) {
+        return Err(ConfigError::new(
+            key("rowkeyColumn"),
+            "every part is a constant: all rows would share one row key",
+        ));
+    }
+    if raw.column.is_empty() {
+        return Err(ConfigError::new(key("column"), "list the cells to write"));
+    }
+    let mut cells = Vec::new();
+    for (i, c) in raw.column.iter().enumerate() {
+        let at = format!("{}[{i}]", key("column"));
+        let ty = HType::parse(&c.ty).map_err(|e| ConfigError::new(format!("{at}.type"), e))?;
+        if ty == HType::Date {
+            return Err(ConfigError::new(
+                format!("{at}.type"),
+                "date: write it as string (its text) or long (epoch milliseconds), as DataX does",
+            ));
+        }
+        let parts: Vec<&str> = c.name.split(':').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                format!("\"{}\": expected family:qualifier", c.name),
+            ));
+        }
+        cells.push((
+            index(c.index, format!("{at}.index"))?,
+            c.name.clone().into_bytes(),
+            ty,
+        ));
+    }
+    let version = match &raw.version_column {
+        None => Version::Server,
+        Some(v) if v.index == -1 => {
+            let t = v.value.as_ref().map(text).unwrap_or_default();
+            let ts: i64 = t.trim().parse().ok().filter(|t| *t >= 0).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{}.value", key("versionColumn")),
+                    format!("\"{t}\": expected a timestamp in milliseconds (0 or more)"),
+                )
+            })?;
+            Version::Fixed(ts)
+        }
+        Some(v) => Version::Column(index(v.index, format!("{}.index", key("versionColumn")))?),
+    };
+    let buffer = match raw.write_buffer_size {
+        None => 8 << 20,
+        Some(0) => {
+            return Err(ConfigError::new(
+                key("writeBufferSize"),
+                "expected bytes per batch of puts above 0 (default 8388608)",
+            ))
+        }
+        Some(n) => n,
+    };
+    Ok(Settings {
+        conn,
+        table: raw.table,
+        key: parts,
+        cells,
+        version,
+        null_empty,
+        encoding,
+        wal: raw.wal_flag.unwrap_or(false),
+        buffer,
+    })
+}
