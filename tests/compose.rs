@@ -30,7 +30,7 @@ fn compose_services_match_the_documented_test_variables() {
     );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     let services = doc["services"].as_object().expect("services");
-    for s in ["mariadb", "postgres", "oracle", "sftp", "hive-metastore"] {
+    for s in ["mariadb", "postgres", "oracle", "hbase", "sftp", "hive-metastore"] {
         assert!(
             services.contains_key(s),
             "service {s} missing: {:?}",
@@ -127,6 +127,13 @@ fn compose_services_match_the_documented_test_variables() {
         dsn,
         format!("//127.0.0.1:{}/FREEPDB1", published("oracle", 1521))
     );
+    // host:port of the Thrift gateway, started framed (the plugins' default transport).
+    assert_eq!(
+        var("DATASYNC_TEST_HBASE_THRIFT"),
+        format!("127.0.0.1:{}", published("hbase", 9090))
+    );
+    let cmd = services["hbase"]["command"].to_string();
+    assert!(cmd.contains("thrift start -f"), "{cmd}");
     published("sftp", 22);
     published("hive-metastore", 9083);
 }
