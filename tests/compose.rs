@@ -30,7 +30,14 @@ fn compose_services_match_the_documented_test_variables() {
     );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     let services = doc["services"].as_object().expect("services");
-    for s in ["mariadb", "postgres", "oracle", "hbase", "sftp", "hive-metastore"] {
+    for s in [
+        "mariadb",
+        "postgres",
+        "oracle",
+        "hbase",
+        "sftp",
+        "hive-metastore",
+    ] {
         assert!(
             services.contains_key(s),
             "service {s} missing: {:?}",

@@ -34,6 +34,11 @@ const EXPECTED_REFUSALS: &[(&str, &str, &str)] = &[
 
 /// Doc examples valid for DataX that we refuse, and why.
 const EXPECTED_EXAMPLE_REFUSALS: &[&str] = &[
+    // A ZooKeeper quorum (hbaseConfig) only: datasync needs the Thrift gateway's thriftAddress,
+    // and check says so.
+    "hbase11xreader-1.json",
+    "hbase11xreader-2.json",
+    "hbase11xwriter-1.json",
     // ORC files: the storage issue.
     "hdfsreader-1.json",
     "hdfswriter-1.json",

@@ -293,11 +293,16 @@ def main():
     p.add_argument("--splits", default="{}")
     p.add_argument("--state", default="")
     p.add_argument("--slow-scans", type=float, default=0.0)
+    p.add_argument("--fast", action="store_true", help="thriftpy2's compiled codecs (benchmarks)")
     a = p.parse_args()
     handler = Handler(json.loads(a.splits), a.state, a.slow_scans)
     handler._write_state()
     proto = TCompactProtocolFactory() if a.protocol == "compact" else TBinaryProtocolFactory()
     trans = TFramedTransportFactory() if a.transport == "framed" else TBufferedTransportFactory()
+    if a.fast and a.protocol == "binary" and a.transport == "framed":
+        from thriftpy2.protocol import TCyBinaryProtocolFactory
+        from thriftpy2.transport import TCyFramedTransportFactory
+        proto, trans = TCyBinaryProtocolFactory(), TCyFramedTransportFactory()
     server = make_server(Hbase.Hbase, handler, host="127.0.0.1", port=a.port,
                          proto_factory=proto, trans_factory=trans, client_timeout=None)
     print("listening on 127.0.0.1:%d (%s, %s)" % (a.port, a.transport, a.protocol), flush=True)

@@ -164,18 +164,19 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     }
     let encoding = datasync_db::hbase::encoding(raw.encoding.as_deref().unwrap_or("UTF-8"))
         .map_err(|e| ConfigError::new(key("encoding"), e))?;
-    let null_empty =
-        match raw.null_mode.as_deref().map(str::trim) {
-            None => false,
-            Some(m) if m.eq_ignore_ascii_case("skip") => false,
-            Some(m) if m.eq_ignore_ascii_case("empty") => true,
-            Some(m) => return Err(ConfigError::new(
+    let null_empty = match raw.null_mode.as_deref().map(str::trim) {
+        None => false,
+        Some(m) if m.eq_ignore_ascii_case("skip") => false,
+        Some(m) if m.eq_ignore_ascii_case("empty") => true,
+        Some(m) => {
+            return Err(ConfigError::new(
                 key("nullMode"),
                 format!(
                     "\"{m}\": expected skip (leave the cell out) or empty (write an empty value)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     if raw.rowkey_column.is_empty() {
         return Err(ConfigError::new(
             key("rowkeyColumn"),

@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Rows per mutateRows call at most, whatever writeBufferSize allows (bounds the memory a
+/// call's message takes).
+const MAX_ROWS_PER_CALL: usize = 10_000;
+
 /// How long a task waits for a lost gateway to come back before it fails.
 const RECONNECT_WINDOW: Duration = Duration::from_secs(60);
 
@@ -81,7 +85,7 @@ impl WriterPlugin for HbaseWriter {
             note("nullMode", "skip (default): a NULL cell is left out; empty: written as an empty value."),
             note("encoding", "Text encoding of string cells; default UTF-8."),
             note("walFlag", "Write-ahead log for the puts; default false (as DataX)."),
-            note("writeBufferSize", "Bytes of puts per mutateRows call; default 8388608."),
+            note("writeBufferSize", "Bytes of puts per mutateRows call (at most 10,000 rows a call); default 8388608."),
         ]
     }
 }
@@ -200,7 +204,7 @@ impl Puts {
                     }
                     Err(e) => self.dirty(&batch, r, e)?,
                 }
-                if self.buffered >= self.s.buffer {
+                if self.buffered >= self.s.buffer || self.buf.len() >= MAX_ROWS_PER_CALL {
                     self.flush()?;
                 }
             }
