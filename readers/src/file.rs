@@ -57,7 +57,17 @@ impl ReaderPlugin for FileReader {
         "local CSV / delimited text / JSON Lines files, globs and directories; gzip, bzip2, zstd";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: TextReadConfig = parse_params(p.value, p.path)?;
+        // `charset` appears in DataX's hbase11xwriter doc example; its txtfilereader never
+        // reads it (the key is `encoding`).
+        let value = datasync_engine::config::ignore_keys(
+            p.value,
+            p.path,
+            &[(
+                "charset",
+                "DataX's txtfilereader does not read it either; the files are read as \"encoding\" (default UTF-8)",
+            )],
+        );
+        let c: TextReadConfig = parse_params(&value, p.path)?;
         Ok(FileReader::new(c.local(p.path)?.build(p.path)?))
     }
 
