@@ -283,6 +283,20 @@ impl ColBuf {
     }
 }
 
+/// A float as text [`parse_float`] reads back to the same value: the shortest round-trip
+/// digits (of the f32 itself when `single`), `NaN`, `Infinity`, `-Infinity`.
+pub fn float_text(x: f64, single: bool) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if single {
+        format!("{:?}", x as f32)
+    } else {
+        format!("{x:?}")
+    }
+}
+
 /// Parses a floating-point number the way a value must never change on the way: text that
 /// overflows to infinity ("1e400"; "inf"/"Infinity" themselves are fine) or underflows to zero
 /// ("1e-400") is refused, as is a float32 column's value outside float32. The error says what

@@ -13,5 +13,7 @@ pub mod postgres;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 pub mod sql;
+#[cfg(feature = "thrift")]
+pub mod thrift;
 #[cfg(any(feature = "postgres", feature = "sftp"))]
 pub mod tls;

@@ -3,8 +3,9 @@
 //! reader and writer make (regions, scanners, versions of a cell, batched mutations), and the
 //! cell encodings of HBase's `Bytes.toBytes`. Blocking: callers run it on blocking threads.
 
-pub mod thrift;
 mod types;
+
+pub use crate::thrift;
 
 pub use types::{decode_cell, encode_cell, encoding, from_binary_key, to_binary_key, HType};
 
@@ -381,6 +382,53 @@ fn row_of(r: &TVal) -> Row {
     };
     cells.sort_by(|a, b| a.column.cmp(&b.column));
     Row { key, cells }
+}
+
+/// The gateway settings of a plugin's parameters at `at`: `thriftAddress` (required; a
+/// DataX template with only `hbaseConfig`, a ZooKeeper quorum, is told what to set instead),
+/// `transport` and `protocol`. `verb` is "reads" or "writes", for the message.
+pub fn gateway_settings(
+    thrift_address: Option<&str>,
+    has_hbase_config: bool,
+    transport: Option<&str>,
+    protocol: Option<&str>,
+    at: &str,
+    verb: &str,
+) -> Result<HbaseConnConfig, datasync_engine::ConfigError> {
+    use datasync_engine::config::join_path;
+    use datasync_engine::ConfigError;
+    let address = match thrift_address {
+        Some(a) => a,
+        None if has_hbase_config => {
+            return Err(ConfigError::new(
+                join_path(at, "hbaseConfig"),
+                format!(
+                    "datasync {verb} HBase through its Thrift gateway, not through ZooKeeper: set \
+                     \"thriftAddress\" to host:port of the gateway (`hbase thrift start`, port \
+                     9090 by default), with \"transport\" (framed or buffered) and \"protocol\" \
+                     (binary or compact) as the gateway runs; hbaseConfig can then go"
+                ),
+            ))
+        }
+        None => {
+            return Err(ConfigError::new(
+                join_path(at, "thriftAddress"),
+                "missing: host:port of the HBase Thrift gateway (`hbase thrift start`)",
+            ))
+        }
+    };
+    if has_hbase_config {
+        tracing::warn!(
+            "{}: ignored: the Thrift gateway at thriftAddress is used",
+            join_path(at, "hbaseConfig")
+        );
+    }
+    parse_conn(
+        address,
+        transport.unwrap_or("framed"),
+        protocol.unwrap_or("binary"),
+    )
+    .map_err(|(k, e)| ConfigError::new(join_path(at, k), e))
 }
 
 /// Parses `host:port` and the `transport` / `protocol` names of a job.

@@ -3,6 +3,7 @@
 //! row dirty), never a number read from part of it.
 
 use arrow_schema::{DataType, TimeUnit};
+use datasync_codec::float_text;
 
 /// A column type of the DataX hbase plugins (`binary` is ours: the raw bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -192,18 +193,6 @@ pub fn decode_cell(
         }
         HType::Double => float_text(f64::from_be_bytes(arr(8)?), false).into_bytes(),
     }))
-}
-
-fn float_text(x: f64, single: bool) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if single {
-        format!("{:?}", x as f32)
-    } else {
-        format!("{x:?}")
-    }
 }
 
 /// A value's exact text (as the batch holds it) as the bytes of a cell of type `t`. Numbers

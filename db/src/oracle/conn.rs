@@ -58,6 +58,16 @@ pub fn client_status() -> Result<String, String> {
         .clone()
 }
 
+/// The Oracle plugins' run-time check (see `ReaderPlugin::runtime`): the client library.
+pub fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
+    client_status()
+        .map(|_| ())
+        .map_err(|detail| datasync_engine::RuntimeMissing {
+            mark: "needs Oracle Instant Client (not found)",
+            detail,
+        })
+}
+
 /// Session settings every connection gets before the job's `session`: UTC (TIMESTAMP WITH LOCAL
 /// TIME ZONE values are read and written in UTC), '.' as the decimal point (numbers bound as
 /// text convert exactly whatever the server's NLS settings), and binary sorting and comparison,

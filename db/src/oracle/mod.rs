@@ -7,13 +7,15 @@ mod types;
 mod url;
 
 pub use conn::{
-    client_status, OracleConn, OracleConnConfig, OracleError, CLIENT_HELP, SESSION_DEFAULTS,
+    client_status, runtime, OracleConn, OracleConnConfig, OracleError, CLIENT_HELP,
+    SESSION_DEFAULTS,
 };
 pub use types::{
-    arrow_type, datetime_text, ddl_for, ddl_type, float_text, number_text, OracleKind, TYPE_TABLE,
+    arrow_type, datetime_text, ddl_for, ddl_type, number_text, OracleKind, TYPE_TABLE,
 };
 pub use url::{parse_oracle_url, OracleUrl, ORACLE_URL_FORMS};
 
+pub use datasync_codec::float_text;
 pub use oracle;
 
 use crate::sql::{quote_ident, Dialect};
@@ -39,7 +41,7 @@ pub fn extents_sql(table: &str) -> String {
 
 /// The owner expression and the table name literal of `table` as Oracle stores them: an
 /// unquoted part upper-cased, a quoted one as written; no schema = the current schema.
-fn owner_and_name(table: &str) -> (String, String) {
+pub fn owner_and_name(table: &str) -> (String, String) {
     let stored = |part: &str| {
         if part.starts_with('"') {
             crate::sql::unquote_ident(part)

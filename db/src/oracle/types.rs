@@ -212,20 +212,6 @@ pub fn number_text(t: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// A float as text the batch builder parses back to the same bits ("NaN", "Infinity").
-pub fn float_text(x: f64, single: bool) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if single {
-        // The shortest text of the f32 itself, which widens back to the same value.
-        format!("{:?}", x as f32)
-    } else {
-        format!("{x:?}")
-    }
-}
-
 /// A date-time as `YYYY-MM-DD HH:MM:SS.fffffffff`, moved to UTC by `offset_secs` (0 for
 /// values without a zone). Years outside 1..=9999 are refused (no ISO text for them).
 pub fn datetime_text(
@@ -331,6 +317,7 @@ pub fn ddl_type(t: &DataType) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datasync_codec::float_text;
     use datasync_codec::types::parse_type;
 
     /// The Oracle type a DDL name of [`TYPE_TABLE`] is, as the client describes it.

@@ -246,28 +246,9 @@ fn tns_values(d: &str, key: &str) -> Vec<String> {
     out
 }
 
-/// The first `(KEY = value)` of a descriptor, case-insensitive.
+/// The first plain `(KEY = value)` of a descriptor, case-insensitive.
 fn tns_value(d: &str, key: &str) -> Option<String> {
-    let upper = d.to_ascii_uppercase();
-    let mut from = 0;
-    while let Some(i) = upper[from..].find(key) {
-        let at = from + i;
-        from = at + key.len();
-        if !upper[..at].trim_end().ends_with('(') {
-            continue;
-        }
-        let rest = d[at + key.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix('=') else {
-            continue;
-        };
-        let v: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| *c != ')')
-            .collect();
-        return Some(v.trim().to_string());
-    }
-    None
+    tns_values(d, key).into_iter().find(|v| v != "(")
 }
 
 /// `//host:port/service`, `host:port/service`, `host:port:SID`, `host/service`, or a bare

@@ -104,36 +104,14 @@ fn constant_text(v: &Value) -> String {
 /// Checks the parameters at `at`.
 pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     let key = |k: &str| join_path(at, k);
-    let address = match (&raw.thrift_address, &raw.hbase_config) {
-        (Some(a), _) => a.clone(),
-        (None, Some(_)) => {
-            return Err(ConfigError::new(
-                key("hbaseConfig"),
-                "datasync reads HBase through its Thrift gateway, not through ZooKeeper: set \
-                 \"thriftAddress\" to host:port of the gateway (`hbase thrift start`, port 9090 \
-                 by default), with \"transport\" (framed or buffered) and \"protocol\" (binary \
-                 or compact) as the gateway runs; hbaseConfig can then go",
-            ))
-        }
-        (None, None) => {
-            return Err(ConfigError::new(
-                key("thriftAddress"),
-                "missing: host:port of the HBase Thrift gateway (`hbase thrift start`)",
-            ))
-        }
-    };
-    if raw.thrift_address.is_some() && raw.hbase_config.is_some() {
-        tracing::warn!(
-            "{}: ignored: the Thrift gateway at thriftAddress is used",
-            key("hbaseConfig")
-        );
-    }
-    let conn = datasync_db::hbase::parse_conn(
-        &address,
-        raw.transport.as_deref().unwrap_or("framed"),
-        raw.protocol.as_deref().unwrap_or("binary"),
-    )
-    .map_err(|(k, e)| ConfigError::new(key(k), e))?;
+    let conn = datasync_db::hbase::gateway_settings(
+        raw.thrift_address.as_deref(),
+        raw.hbase_config.is_some(),
+        raw.transport.as_deref(),
+        raw.protocol.as_deref(),
+        at,
+        "reads",
+    )?;
     if raw.table.trim().is_empty() {
         return Err(ConfigError::new(key("table"), "name the HBase table"));
     }

@@ -102,12 +102,7 @@ impl ReaderPlugin for OracleReader {
     }
 
     fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
-        datasync_db::oracle::client_status()
-            .map(|_| ())
-            .map_err(|detail| datasync_engine::RuntimeMissing {
-                mark: "needs Oracle Instant Client (not found)",
-                detail,
-            })
+        datasync_db::oracle::runtime()
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

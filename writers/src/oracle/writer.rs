@@ -96,12 +96,7 @@ impl WriterPlugin for OracleWriter {
     }
 
     fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
-        datasync_db::oracle::client_status()
-            .map(|_| ())
-            .map_err(|detail| datasync_engine::RuntimeMissing {
-                mark: "needs Oracle Instant Client (not found)",
-                detail,
-            })
+        datasync_db::oracle::runtime()
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
@@ -148,26 +143,12 @@ impl OracleWriter {
 /// The columns of `table`'s primary key (or else unique constraints), as (constraint, column),
 /// the primary key first, in key order.
 fn key_columns_sql(table: &str) -> String {
-    let parts = datasync_db::sql::split_ident(table);
-    let stored = |p: &str| {
-        if p.starts_with('"') {
-            datasync_db::sql::unquote_ident(p)
-        } else {
-            p.to_uppercase()
-        }
-    };
-    let lit = |s: &str| datasync_db::sql::literal(Dialect::Oracle, s);
-    let name = parts.last().map(|p| stored(p)).unwrap_or_default();
-    let owner = match parts.len() {
-        0 | 1 => "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')".to_string(),
-        n => lit(&stored(&parts[n - 2])),
-    };
+    let (owner, name) = datasync_db::oracle::owner_and_name(table);
     format!(
         "SELECT c.CONSTRAINT_NAME, cc.COLUMN_NAME FROM ALL_CONSTRAINTS c JOIN ALL_CONS_COLUMNS cc \
          ON cc.OWNER = c.OWNER AND cc.CONSTRAINT_NAME = c.CONSTRAINT_NAME \
-         WHERE c.CONSTRAINT_TYPE IN ('P', 'U') AND c.OWNER = {owner} AND c.TABLE_NAME = {} \
-         ORDER BY DECODE(c.CONSTRAINT_TYPE, 'P', 0, 1), c.CONSTRAINT_NAME, cc.POSITION",
-        lit(&name)
+         WHERE c.CONSTRAINT_TYPE IN ('P', 'U') AND c.OWNER = {owner} AND c.TABLE_NAME = {name} \
+         ORDER BY DECODE(c.CONSTRAINT_TYPE, 'P', 0, 1), c.CONSTRAINT_NAME, cc.POSITION"
     )
 }
 

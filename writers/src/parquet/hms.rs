@@ -3,10 +3,32 @@
 //! `get_database`, `get_table`, `create_table` and `add_partitions_req` (if not exists).
 //! Struct field ids follow `hive_metastore.thrift` (stable since Hive 0.x for these fields).
 
-use super::thrift::*;
-use std::io::{BufReader, BufWriter, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use datasync_db::thrift::{Connection, Protocol, TType, TVal, ThriftError, Transport};
 use std::time::Duration;
+
+/// A string value.
+pub fn s(v: &str) -> TVal {
+    TVal::str(v)
+}
+
+/// A list of strings.
+pub fn str_list<'a>(v: impl IntoIterator<Item = &'a str>) -> TVal {
+    TVal::List(TType::Binary, v.into_iter().map(s).collect())
+}
+
+/// A list of structs.
+pub fn struct_list(v: Vec<TVal>) -> TVal {
+    TVal::List(TType::Struct, v)
+}
+
+/// A `map<string,string>`.
+pub fn str_map<'a>(v: impl IntoIterator<Item = (&'a str, &'a str)>) -> TVal {
+    TVal::Map(
+        TType::Binary,
+        TType::Binary,
+        v.into_iter().map(|(k, x)| (s(k), s(x))).collect(),
+    )
+}
 
 /// Errors talking to the metastore.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +78,7 @@ impl HmsError {
 
 /// A connection to one metastore.
 pub struct HmsClient {
-    stream: TcpStream,
-    seq: i32,
+    conn: Connection,
 }
 
 /// Parses `thrift://host:port` (the first of a comma-separated list that answers is used).
@@ -97,110 +118,67 @@ impl HmsClient {
         let mut last = None;
         for (host, port) in parse_uris(uris)? {
             let uri = format!("thrift://{host}:{port}");
-            let addrs = match (host.as_str(), port).to_socket_addrs() {
-                Ok(a) => a.collect::<Vec<_>>(),
-                Err(source) => {
-                    last = Some(HmsError::Connect { uri, source });
-                    continue;
-                }
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
             };
-            for addr in addrs {
-                match TcpStream::connect_timeout(&addr, timeout) {
-                    Ok(stream) => {
-                        let _ = stream.set_nodelay(true);
-                        stream
-                            .set_read_timeout(Some(Duration::from_secs(300)))
-                            .and_then(|_| stream.set_write_timeout(Some(timeout)))
-                            .map_err(|source| HmsError::Connect {
-                                uri: uri.clone(),
-                                source,
-                            })?;
-                        return Ok(HmsClient { stream, seq: 0 });
-                    }
-                    Err(source) => {
-                        last = Some(HmsError::Connect {
-                            uri: uri.clone(),
-                            source,
-                        })
-                    }
+            // The metastore answers slow calls (a big add_partitions) within minutes.
+            match Connection::connect(
+                &addr,
+                Protocol::Binary,
+                Transport::Buffered,
+                timeout,
+                Duration::from_secs(300),
+            ) {
+                Ok(conn) => return Ok(HmsClient { conn }),
+                Err(e) => {
+                    last = Some(HmsError::Connect {
+                        uri,
+                        source: match e {
+                            ThriftError::Io(io) => io,
+                            other => std::io::Error::other(other.to_string()),
+                        },
+                    })
                 }
             }
         }
         Err(last.unwrap_or_else(|| HmsError::BadUri(uris.to_string())))
     }
 
-    /// Calls `name` with `args` (the argument struct's fields) and returns the result struct.
-    fn call(&mut self, name: &'static str, args: Vec<(i16, TValue)>) -> Result<TValue, HmsError> {
-        self.seq = self.seq.wrapping_add(1);
-        let io = |source| HmsError::Io { call: name, source };
-        let mut msg = Vec::with_capacity(512);
-        msg.extend_from_slice(&(VERSION_1 | CALL as u32).to_be_bytes());
-        TValue::Str(name.as_bytes().to_vec()).encode(&mut msg);
-        msg.extend_from_slice(&self.seq.to_be_bytes());
-        TValue::Struct(args).encode(&mut msg);
-        let mut w = BufWriter::new(&self.stream);
-        w.write_all(&msg).map_err(io)?;
-        w.flush().map_err(io)?;
-        drop(w);
-        let mut d = Decoder {
-            r: BufReader::new(&self.stream),
-            depth: 0,
-        };
-        let header = d.i32().map_err(io)? as u32;
-        if header & 0xffff_0000 != VERSION_1 {
-            return Err(HmsError::Protocol(
-                format!("not a Thrift binary reply (header {header:#x})"),
-                name,
-            ));
-        }
-        let kind = (header & 0xff) as u8;
-        let _name = d.string().map_err(io)?;
-        let _seq = d.i32().map_err(io)?;
-        let body = d.value(T_STRUCT).map_err(io)?;
-        match kind {
-            REPLY => Ok(body),
-            EXCEPTION => Err(HmsError::Remote {
+    /// Calls `name` with `args`; its success value (`None` for a void call), or its declared
+    /// exception (named by `exceptions[id - 1]`) as [`HmsError::Remote`].
+    fn call(
+        &mut self,
+        name: &'static str,
+        args: Vec<(i16, TVal)>,
+        exceptions: &[&str],
+    ) -> Result<Option<TVal>, HmsError> {
+        match self.conn.call(name, &args, exceptions) {
+            Ok(body) => Ok(body.field(0).cloned()),
+            Err(ThriftError::Io(source)) => Err(HmsError::Io { call: name, source }),
+            Err(ThriftError::Protocol(p)) => Err(HmsError::Protocol(p, name)),
+            Err(ThriftError::Declared {
+                name: kind,
+                message,
+            }) => Err(HmsError::Remote {
+                call: name,
+                kind,
+                message,
+            }),
+            Err(ThriftError::Application(message)) => Err(HmsError::Remote {
                 call: name,
                 kind: "TApplicationException".into(),
-                message: body.field(1).and_then(TValue::as_str).unwrap_or_default(),
+                message,
             }),
-            other => Err(HmsError::Protocol(format!("message type {other}"), name)),
         }
-    }
-
-    /// The success value of a result struct, or its exception (named by `exceptions[id-1]`).
-    fn result(
-        call: &'static str,
-        body: TValue,
-        exceptions: &[&str],
-    ) -> Result<Option<TValue>, HmsError> {
-        // A result struct holds exactly one field: the success value (0) or an exception.
-        let Some((id, v)) = (match body {
-            TValue::Struct(fields) => fields.into_iter().next(),
-            _ => None,
-        }) else {
-            return Ok(None);
-        };
-        if id == 0 {
-            return Ok(Some(v));
-        }
-        let kind = usize::try_from(id - 1)
-            .ok()
-            .and_then(|i| exceptions.get(i))
-            .map_or_else(|| format!("exception {id}"), |k| k.to_string());
-        Err(HmsError::Remote {
-            call,
-            kind,
-            message: v.field(1).and_then(TValue::as_str).unwrap_or_default(),
-        })
     }
 
     /// Whether database `name` exists.
     pub fn database_exists(&mut self, name: &str) -> Result<bool, HmsError> {
-        let body = self.call("get_database", vec![(1, s(name))])?;
-        match Self::result(
+        match self.call(
             "get_database",
-            body,
+            vec![(1, s(name))],
             &["NoSuchObjectException", "MetaException"],
         ) {
             Ok(_) => Ok(true),
@@ -210,11 +188,10 @@ impl HmsClient {
     }
 
     /// The table, or `None` if it does not exist.
-    pub fn get_table(&mut self, db: &str, table: &str) -> Result<Option<TValue>, HmsError> {
-        let body = self.call("get_table", vec![(1, s(db)), (2, s(table))])?;
-        match Self::result(
+    pub fn get_table(&mut self, db: &str, table: &str) -> Result<Option<TVal>, HmsError> {
+        match self.call(
             "get_table",
-            body,
+            vec![(1, s(db)), (2, s(table))],
             &["MetaException", "NoSuchObjectException"],
         ) {
             Ok(t) => Ok(t),
@@ -224,11 +201,10 @@ impl HmsClient {
     }
 
     /// Creates a table; one that already exists (created concurrently) is not an error.
-    pub fn create_table(&mut self, table: TValue) -> Result<(), HmsError> {
-        let body = self.call("create_table", vec![(1, table)])?;
-        match Self::result(
+    pub fn create_table(&mut self, table: TVal) -> Result<(), HmsError> {
+        match self.call(
             "create_table",
-            body,
+            vec![(1, table)],
             &[
                 "AlreadyExistsException",
                 "InvalidObjectException",
@@ -247,19 +223,18 @@ impl HmsClient {
         &mut self,
         db: &str,
         table: &str,
-        parts: Vec<TValue>,
+        parts: Vec<TVal>,
     ) -> Result<(), HmsError> {
-        let req = TValue::Struct(vec![
+        let req = TVal::Struct(vec![
             (1, s(db)),
             (2, s(table)),
             (3, struct_list(parts)),
-            (4, TValue::Bool(true)),
-            (5, TValue::Bool(false)),
+            (4, TVal::Bool(true)),
+            (5, TVal::Bool(false)),
         ]);
-        let body = self.call("add_partitions_req", vec![(1, req)])?;
-        Self::result(
+        self.call(
             "add_partitions_req",
-            body,
+            vec![(1, req)],
             &[
                 "InvalidObjectException",
                 "AlreadyExistsException",
@@ -271,31 +246,31 @@ impl HmsClient {
 }
 
 /// Names of a table's partition keys (`Table.partitionKeys`).
-pub fn partition_key_names(table: &TValue) -> Vec<String> {
+pub fn partition_key_names(table: &TVal) -> Vec<String> {
     table
         .field(8)
         .map(|l| {
-            l.as_list()
+            l.list()
                 .iter()
-                .filter_map(|f| f.field(1).and_then(TValue::as_str))
+                .filter_map(|f| f.field(1).and_then(TVal::text))
                 .collect()
         })
         .unwrap_or_default()
 }
 
 /// `Table.sd.location`.
-pub fn table_location(table: &TValue) -> Option<String> {
-    table.field(7)?.field(2)?.as_str()
+pub fn table_location(table: &TVal) -> Option<String> {
+    table.field(7)?.field(2)?.text()
 }
 
 /// A `FieldSchema`.
-pub fn field_schema(name: &str, hive_type: &str) -> TValue {
-    TValue::Struct(vec![(1, s(name)), (2, s(hive_type)), (3, s(""))])
+pub fn field_schema(name: &str, hive_type: &str) -> TVal {
+    TVal::Struct(vec![(1, s(name)), (2, s(hive_type)), (3, s(""))])
 }
 
 /// A Parquet `StorageDescriptor` at `location` with columns `cols`.
-pub fn parquet_sd(cols: Vec<TValue>, location: &str) -> TValue {
-    TValue::Struct(vec![
+pub fn parquet_sd(cols: Vec<TVal>, location: &str) -> TVal {
+    TVal::Struct(vec![
         (1, struct_list(cols)),
         (2, s(location)),
         (
@@ -306,11 +281,11 @@ pub fn parquet_sd(cols: Vec<TValue>, location: &str) -> TValue {
             4,
             s("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"),
         ),
-        (5, TValue::Bool(false)),
-        (6, TValue::I32(-1)),
+        (5, TVal::Bool(false)),
+        (6, TVal::I32(-1)),
         (
             7,
-            TValue::Struct(vec![
+            TVal::Struct(vec![
                 (
                     2,
                     s("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"),
@@ -329,17 +304,17 @@ pub fn external_table(
     db: &str,
     name: &str,
     owner: &str,
-    sd: TValue,
-    partition_keys: Vec<TValue>,
+    sd: TVal,
+    partition_keys: Vec<TVal>,
     now: i32,
-) -> TValue {
-    TValue::Struct(vec![
+) -> TVal {
+    TVal::Struct(vec![
         (1, s(name)),
         (2, s(db)),
         (3, s(owner)),
-        (4, TValue::I32(now)),
-        (5, TValue::I32(0)),
-        (6, TValue::I32(0)),
+        (4, TVal::I32(now)),
+        (5, TVal::I32(0)),
+        (6, TVal::I32(0)),
         (7, sd),
         (8, struct_list(partition_keys)),
         (9, str_map([("EXTERNAL", "TRUE")])),
@@ -348,13 +323,13 @@ pub fn external_table(
 }
 
 /// A `Partition` with `values` stored at `location`, columns as the table's.
-pub fn partition(db: &str, table: &str, values: &[String], sd: TValue, now: i32) -> TValue {
-    TValue::Struct(vec![
+pub fn partition(db: &str, table: &str, values: &[String], sd: TVal, now: i32) -> TVal {
+    TVal::Struct(vec![
         (1, str_list(values.iter().map(String::as_str))),
         (2, s(db)),
         (3, s(table)),
-        (4, TValue::I32(now)),
-        (5, TValue::I32(0)),
+        (4, TVal::I32(now)),
+        (5, TVal::I32(0)),
         (6, sd),
         (7, str_map([])),
     ])
@@ -375,13 +350,9 @@ mod tests {
             vec![field_schema("dt", "string")],
             7,
         );
-        let mut buf = Vec::new();
-        v.encode(&mut buf);
-        let mut d = Decoder {
-            r: &buf[..],
-            depth: 0,
-        };
-        let back = d.value(T_STRUCT).unwrap();
+        let msg = datasync_db::thrift::encode_call(Protocol::Binary, "t", 1, &[(1, v.clone())]);
+        let d = datasync_db::thrift::decode_message(Protocol::Binary, &mut msg.as_slice()).unwrap();
+        let back = d.body.field(1).cloned().unwrap();
         assert_eq!(back, v);
         assert_eq!(partition_key_names(&back), vec!["dt".to_string()]);
         assert_eq!(table_location(&back).as_deref(), Some("file:/x"));

@@ -11,7 +11,6 @@ mod file;
 mod hms;
 mod staging;
 mod task;
-mod thrift;
 mod writer;
 
 pub use config::{

@@ -305,8 +305,8 @@ impl Inner {
             .field(7)
             .and_then(|sd| sd.field(1))
             .cloned()
-            .unwrap_or_else(|| super::thrift::struct_list(vec![]));
-        let cols: Vec<super::thrift::TValue> = cols.as_list().to_vec();
+            .unwrap_or_else(|| super::hms::struct_list(vec![]));
+        let cols: Vec<datasync_db::thrift::TVal> = cols.list().to_vec();
         let now = now_secs();
         let mut parts = Vec::new();
         for rel in rels {

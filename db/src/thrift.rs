@@ -1,6 +1,7 @@
-//! The Thrift wire format, as much as a Thrift1 client needs: a dynamic value model, the
-//! binary and compact protocols, framed and buffered transports, and one call (message out,
-//! reply in, declared exceptions and TApplicationException turned into errors). Blocking I/O.
+//! The Thrift wire format, as much as our Thrift clients need (HBase's Thrift1 gateway, the
+//! Hive Metastore): a dynamic value model, the binary and compact protocols, framed and
+//! buffered transports, and one call (message out, reply in, declared exceptions and
+//! TApplicationException turned into errors). Blocking I/O.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::TcpStream;
@@ -80,6 +81,16 @@ impl TVal {
             TVal::Struct(f) => f.iter().find(|(i, _)| *i == id).map(|(_, v)| v),
             _ => None,
         }
+    }
+
+    /// A string value.
+    pub fn str(v: &str) -> TVal {
+        TVal::Bin(v.as_bytes().to_vec())
+    }
+
+    /// A binary value as text (lossy UTF-8).
+    pub fn text(&self) -> Option<String> {
+        self.bin().map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// The bytes of a binary value.
