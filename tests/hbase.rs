@@ -483,3 +483,112 @@ fn live_gateway_round_trip() {
     assert_stderr_has(&o, "read 1000");
     hb(&format!("c.delete_table('{table}', disable=True)"));
 }
+
+#[test]
+fn floats_copy_exactly_and_mistakes_fail_the_job() {
+    let g = Gateway::start("framed", "binary", "{}", 0.0);
+    g.happybase(
+        r#"for t in ('fl', 'fl2', 'tpl'): c.create_table(t, {'cf': dict(max_versions=1)})
+t = c.table('fl')
+for i, v in enumerate([0.1, 3.14159, 123456.79, -2.5e-10, 3.4028234663852886e38, float('nan'), float('-inf')]):
+    t.put(b'r%d' % i, {b'cf:f': struct.pack('>f', v)})"#,
+    );
+    // float -> float keeps the bytes; float -> double widens exactly.
+    let text = job(
+        "{}",
+        &format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
+                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "cf:f", "type": "float"}}]}}}}"#,
+            g.params()
+        ),
+        &format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl2", "rowkeyColumn": [{{"index": 0, "type": "string"}}],
+                "column": [{{"index": 1, "name": "cf:f", "type": "float"}}, {{"index": 1, "name": "cf:d", "type": "double"}}]}}}}"#,
+            g.params()
+        ),
+    );
+    let (o, _t) = run_job("floats", &text);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "written 7");
+    let same = g.happybase(
+        r#"a = dict(c.table('fl').scan()); b = dict(c.table('fl2').scan())
+print(all(a[k][b'cf:f'] == b[k][b'cf:f'] for k in a), len(b))
+print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:d'] or a[k][b'cf:f'] == struct.pack('>f', float('nan')) for k in a))"#,
+    );
+    assert_eq!(same.trim(), "True 7\nTrue");
+
+    // A misspelled family in the reader fails (HBase itself would return no cell: NULLs).
+    let text = job(
+        "{}",
+        &format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
+                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "fc:f", "type": "float"}}]}}}}"#,
+            g.params()
+        ),
+        r#"{"name": "streamwriter", "parameter": {}}"#,
+    );
+    let (o, _t) = run_job("typo", &text);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "column fc:f: fl has no column family fc (it has cf)");
+
+    // A writer index past the reader's columns fails the job (no row is its culprit).
+    let text = job(
+        "{}",
+        &format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
+                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "cf:f", "type": "float"}}]}}}}"#,
+            g.params()
+        ),
+        &format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl2", "rowkeyColumn": [{{"index": 0, "type": "string"}}],
+                "column": [{{"index": 5, "name": "cf:x", "type": "string"}}]}}}}"#,
+            g.params()
+        ),
+    );
+    let (o, _t) = run_job("index", &text);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "the writer reads input column index 5, but the reader sends 2 column(s)",
+    );
+
+    // The generated templates run once their placeholders are filled.
+    let t = tempfile::tempdir().unwrap();
+    let o = run_in(t.path(), &["template", "stream", "hbase"]);
+    let p = t.path().join("tpl.json");
+    std::fs::write(&p, &o.stdout).unwrap();
+    let thrift = format!("hbase_thrift=127.0.0.1:{}", g.port);
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--no-progress",
+            "-p",
+            &thrift,
+            "-p",
+            "hbase_target_table=tpl",
+            "-p",
+            "rows=25",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_in(t.path(), &["template", "hbase", "hbase"]);
+    std::fs::write(&p, &o.stdout).unwrap();
+    let o = run_in(
+        t.path(),
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--no-progress",
+            "-p",
+            &thrift,
+            "-p",
+            "hbase_table=tpl",
+            "-p",
+            "hbase_target_table=fl2",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "written 25");
+}

@@ -701,7 +701,21 @@ impl Connection {
         }
         self.writer.write_all(&msg)?;
         self.writer.flush()?;
-        let reply = match self.transport {
+        let reply = match self.read_reply() {
+            Err(ThriftError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(ThriftError::Io(std::io::Error::new(
+                    e.kind(),
+                    "the server closed the connection instead of answering (is it running \
+                     another transport or protocol: framed or buffered, binary or compact?)",
+                )))
+            }
+            other => other?,
+        };
+        self.check_reply(reply, name, exceptions)
+    }
+
+    fn read_reply(&mut self) -> Result<Decoded, ThriftError> {
+        Ok(match self.transport {
             Transport::Framed => {
                 let mut n = [0u8; 4];
                 self.reader.read_exact(&mut n)?;
@@ -716,7 +730,15 @@ impl Connection {
                 decode_message(self.proto, &mut frame.as_slice())?
             }
             Transport::Buffered => decode_message(self.proto, &mut self.reader)?,
-        };
+        })
+    }
+
+    fn check_reply(
+        &self,
+        reply: Decoded,
+        name: &str,
+        exceptions: &[&str],
+    ) -> Result<TVal, ThriftError> {
         if reply.seq != self.seq || reply.name != name {
             return Err(bad(format!(
                 "reply {} #{} to call {name} #{}",

@@ -7,7 +7,9 @@ mod types;
 
 pub use crate::thrift;
 
-pub use types::{decode_cell, encode_cell, encoding, from_binary_key, to_binary_key, HType};
+pub use types::{
+    decode_cell, encode_cell, encode_float, encoding, from_binary_key, to_binary_key, HType,
+};
 
 pub use encoding_rs::Encoding;
 
@@ -45,6 +47,19 @@ impl HbaseError {
     /// The connection is gone (a retry on a new one may work).
     pub fn is_retriable(&self) -> bool {
         self.source.connection_lost()
+    }
+
+    /// The table or a family is missing or disabled: no row of a call can succeed.
+    pub fn table_level(&self) -> bool {
+        let m = self.source.to_string();
+        [
+            "TableNotFoundException",
+            "NoSuchColumnFamilyException",
+            "TableNotEnabledException",
+            "TableNotDisabledException",
+        ]
+        .iter()
+        .any(|e| m.contains(e))
     }
 }
 
@@ -244,10 +259,15 @@ impl Hbase {
     }
 
     /// Up to `n` rows of scanner `id` (none: the scan is done).
-    pub fn scanner_get_list(&mut self, id: i32, n: i32) -> Result<Vec<Row>, HbaseError> {
+    pub fn scanner_get_list(
+        &mut self,
+        table: &[u8],
+        id: i32,
+        n: i32,
+    ) -> Result<Vec<Row>, HbaseError> {
         let r = self.call(
             "scannerGetList",
-            b"",
+            table,
             &[(1, TVal::I32(id)), (2, TVal::I32(n))],
             IO_IA,
         )?;
@@ -260,8 +280,8 @@ impl Hbase {
     }
 
     /// Closes scanner `id`.
-    pub fn scanner_close(&mut self, id: i32) -> Result<(), HbaseError> {
-        self.call("scannerClose", b"", &[(1, TVal::I32(id))], IO_IA)
+    pub fn scanner_close(&mut self, table: &[u8], id: i32) -> Result<(), HbaseError> {
+        self.call("scannerClose", table, &[(1, TVal::I32(id))], IO_IA)
             .map(|_| ())
     }
 
@@ -471,13 +491,30 @@ pub fn parse_conn(
         transport,
         protocol,
         connect_timeout: std::time::Duration::from_secs(10),
-        io_timeout: std::time::Duration::from_secs(600),
+        // A gateway that accepts and never answers fails a call within this.
+        io_timeout: std::time::Duration::from_secs(120),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_level_errors() {
+        let e = |m: &str| HbaseError {
+            call: "mutateRows on t".into(),
+            address: "h:1".into(),
+            source: ThriftError::Declared {
+                name: "IOError".into(),
+                message: m.into(),
+            },
+        };
+        assert!(e("org.apache.hadoop.hbase.TableNotFoundException: t").table_level());
+        assert!(e("NoSuchColumnFamilyException: column x").table_level());
+        assert!(!e("KeyValue size too large").table_level());
+        assert!(!e("x").is_retriable());
+    }
 
     #[test]
     fn connection_settings() {

@@ -195,6 +195,24 @@ pub fn decode_cell(
     }))
 }
 
+/// A float value as a `float` or `double` cell: a float32 widens exactly; a float64 into a
+/// float cell must be a float32 value (else the error says so: it would change).
+pub fn encode_float(x: f64, from_single: bool, t: HType) -> Result<Vec<u8>, String> {
+    match t {
+        HType::Double => Ok(x.to_be_bytes().to_vec()),
+        HType::Float => {
+            let f = x as f32;
+            if !from_single && !x.is_nan() && f64::from(f) != x {
+                return Err(format!(
+                    "{x} is not a float value (as a float it would be {f}; use double)"
+                ));
+            }
+            Ok(f.to_be_bytes().to_vec())
+        }
+        other => Err(format!("a float value for a {} cell", other.name())),
+    }
+}
+
 /// A value's exact text (as the batch holds it) as the bytes of a cell of type `t`. Numbers
 /// must fit the type exactly (no wrapping, no truncated fraction).
 pub fn encode_cell(
@@ -231,10 +249,19 @@ pub fn encode_cell(
         }
         HType::BinaryString => from_binary_key(text_value)?,
         HType::Binary => text_value.as_bytes().to_vec(),
-        HType::Boolean => match text_value {
-            "true" | "1" => vec![0xFF],
-            "false" | "0" => vec![0x00],
-            other => return Err(format!("\"{other}\" is not a boolean (true/false)")),
+        // As DataX: true/false in any case, or an integer (0 false, any other true).
+        HType::Boolean => match text_value.to_ascii_lowercase().as_str() {
+            "true" => vec![0xFF],
+            "false" => vec![0x00],
+            other => match other.parse::<i64>() {
+                Ok(0) => vec![0x00],
+                Ok(_) => vec![0xFF],
+                Err(_) => {
+                    return Err(format!(
+                        "\"{text_value}\" is not a boolean (true/false, or an integer)"
+                    ))
+                }
+            },
         },
         HType::Short => (int(i16::MIN.into(), i16::MAX.into())? as i16)
             .to_be_bytes()
@@ -243,21 +270,17 @@ pub fn encode_cell(
             .to_be_bytes()
             .to_vec(),
         HType::Long => int(i64::MIN, i64::MAX)?.to_be_bytes().to_vec(),
-        HType::Float | HType::Double => {
-            let single = t == HType::Float;
-            let x = datasync_codec::parse_float(text_value, single)
+        HType::Double => {
+            let x = datasync_codec::parse_float(text_value, false)
                 .map_err(|e| format!("\"{text_value}\": expected {e}"))?;
-            if single {
-                let f = x as f32;
-                if !x.is_nan() && f64::from(f) != x {
-                    return Err(format!(
-                        "{text_value} has no exact float value (the float is {f:?}; use double)"
-                    ));
-                }
-                f.to_be_bytes().to_vec()
-            } else {
-                x.to_be_bytes().to_vec()
-            }
+            x.to_be_bytes().to_vec()
+        }
+        // Text into a float cell: the nearest float, as Float.parseFloat reads it (a float
+        // or double column's value goes by `encode_float`, exactly or not at all).
+        HType::Float => {
+            let x = datasync_codec::parse_float(text_value, true)
+                .map_err(|e| format!("\"{text_value}\": expected {e}"))?;
+            (x as f32).to_be_bytes().to_vec()
         }
     })
 }

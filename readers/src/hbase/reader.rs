@@ -41,9 +41,9 @@ impl ReaderPlugin for HbaseReader {
             "encoding": "UTF-8",
             "mode": "normal",
             "column": [
-                {"name": "rowkey", "type": "string"},
-                {"name": "cf:amount", "type": "long"},
-                {"name": "cf:created", "type": "date", "format": "yyyy-MM-dd HH:mm:ss"}
+                {"name": "rowkey", "type": "long"},
+                {"name": "cf:amount", "type": "string"},
+                {"name": "cf:name", "type": "string"}
             ],
             "range": {"startRowkey": "", "endRowkey": "", "isBinaryRowkey": false},
             "scanCacheSize": 256,
@@ -81,17 +81,61 @@ struct Split {
     region: String,
 }
 
-#[async_trait]
-impl Reader for HbaseReader {
-    async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+impl HbaseReader {
+    /// The table's regions, after checking that every read column's family exists (HBase
+    /// would return no cell of a misspelled family: NULLs, not an error).
+    async fn regions(&self) -> Result<Vec<datasync_db::hbase::Region>, PluginError> {
         let s = self.s.clone();
-        let regions = tokio::task::spawn_blocking(move || -> Result<_, HbaseError> {
+        let (families, regions) = tokio::task::spawn_blocking(move || -> Result<_, HbaseError> {
             let mut h = Hbase::connect(&s.conn)?;
-            h.families(s.table.as_bytes())?;
-            h.regions(s.table.as_bytes())
+            let f = h.families(s.table.as_bytes())?;
+            Ok((f, h.regions(s.table.as_bytes())?))
         })
         .await
         .map_err(|e| PluginError::new(format!("listing the regions did not finish: {e}")))??;
+        for c in &self.s.columns {
+            if let Source::Cell(name) = &c.source {
+                let family = name.split(|b| *b == b':').next().unwrap_or_default();
+                if !families.iter().any(|(f, _)| f == family) {
+                    return Err(PluginError::new(format!(
+                        "column {}: {} has no column family {} (it has {})",
+                        c.name,
+                        self.s.table,
+                        String::from_utf8_lossy(family),
+                        families
+                            .iter()
+                            .map(|(f, _)| String::from_utf8_lossy(f).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(regions)
+    }
+}
+
+#[async_trait]
+impl Reader for HbaseReader {
+    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
+        let mut p = datasync_engine::Probe::default();
+        let what = format!("table {}", self.s.table);
+        match self.regions().await {
+            Ok(r) => p.ok(
+                what,
+                format!(
+                    "{}: {} region(s), every read column family exists",
+                    self.s.conn.address,
+                    r.len()
+                ),
+            ),
+            Err(e) => p.problem(what, e.chain()),
+        }
+        Ok(p)
+    }
+
+    async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
+        let regions = self.regions().await?;
         let (start, end) = (&self.s.start, &self.s.end);
         let mut tasks: Vec<Box<dyn ReaderTask>> = Vec::new();
         for r in regions {
@@ -157,13 +201,14 @@ impl ReaderTask for HbaseTask {
 /// A scanner that is closed when dropped, whatever ended the scan.
 struct OpenScanner {
     h: Hbase,
+    table: Vec<u8>,
     id: Option<i32>,
 }
 
 impl OpenScanner {
     fn close(&mut self) -> Result<(), HbaseError> {
         match self.id.take() {
-            Some(id) => self.h.scanner_close(id),
+            Some(id) => self.h.scanner_close(&self.table, id),
             None => Ok(()),
         }
     }
@@ -203,12 +248,16 @@ fn scan(
     };
     let mut h = Hbase::connect(&s.conn)?;
     let id = h.scanner_open(table, &scan)?;
-    let mut sc = OpenScanner { h, id: Some(id) };
+    let mut sc = OpenScanner {
+        h,
+        table: table.to_vec(),
+        id: Some(id),
+    };
     let mut st = RowBuilder::new(s, ctx);
     let mut pending: Option<Row> = None;
     loop {
         ctx.check_cancelled()?;
-        let rows = sc.h.scanner_get_list(id, s.caching)?;
+        let rows = sc.h.scanner_get_list(table, id, s.caching)?;
         if rows.is_empty() {
             break;
         }

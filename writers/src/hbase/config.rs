@@ -109,6 +109,23 @@ fn text(v: &Value) -> String {
     }
 }
 
+impl Settings {
+    /// The largest input column index the writer reads.
+    pub(super) fn max_index(&self) -> Option<usize> {
+        let keys = self.key.iter().filter_map(|p| match p {
+            KeyPart::Column(i, _) => Some(*i),
+            KeyPart::Constant(_) => None,
+        });
+        let version = match self.version {
+            Version::Column(i) => Some(i),
+            _ => None,
+        };
+        keys.chain(self.cells.iter().map(|c| c.0))
+            .chain(version)
+            .max()
+    }
+}
+
 /// Checks the parameters at `at`.
 pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     let key = |k: &str| join_path(at, k);
@@ -173,6 +190,18 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     for (i, p) in raw.rowkey_column.iter().enumerate() {
         let at = format!("{}[{i}]", key("rowkeyColumn"));
         let ty = HType::parse(&p.ty).map_err(|e| ConfigError::new(format!("{at}.type"), e))?;
+        if ty == HType::Date {
+            return Err(ConfigError::new(
+                format!("{at}.type"),
+                "date: a row key part is written as string (its text) or long (epoch milliseconds)",
+            ));
+        }
+        if p.index != -1 && p.value.is_some() {
+            return Err(ConfigError::new(
+                format!("{at}.value"),
+                "a value is only for a constant part (index -1); this part reads input column index",
+            ));
+        }
         if p.index == -1 {
             let v = p.value.as_ref().map(text).unwrap_or_default();
             if v.is_empty() {
@@ -232,7 +261,15 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
             })?;
             Version::Fixed(ts)
         }
-        Some(v) => Version::Column(index(v.index, format!("{}.index", key("versionColumn")))?),
+        Some(v) => {
+            if v.value.is_some() {
+                return Err(ConfigError::new(
+                    format!("{}.value", key("versionColumn")),
+                    "a value is only for a fixed version (index -1); this reads input column index",
+                ));
+            }
+            Version::Column(index(v.index, format!("{}.index", key("versionColumn")))?)
+        }
     };
     let buffer = match raw.write_buffer_size {
         None => 8 << 20,

@@ -5,7 +5,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use datasync_codec::values::{column_names, row_values};
 use datasync_codec::ValueWriter;
-use datasync_db::hbase::{encode_cell, HType, Hbase, HbaseError, Mutation};
+use datasync_db::hbase::{encode_cell, encode_float, HType, Hbase, HbaseError, Mutation};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{parse_params, ConfigError};
 use datasync_engine::{
@@ -52,16 +52,12 @@ impl WriterPlugin for HbaseWriter {
             "thriftAddress": "${hbase_thrift}",
             "transport": "framed",
             "protocol": "binary",
-            "table": "${hbase_table}",
+            "table": "${hbase_target_table}",
             "mode": "normal",
-            "rowkeyColumn": [
-                {"index": 0, "type": "string"},
-                {"index": -1, "type": "string", "value": "_"},
-                {"index": 1, "type": "string"}
-            ],
+            "rowkeyColumn": [{"index": 0, "type": "long"}],
             "column": [
-                {"index": 2, "name": "cf:amount", "type": "long"},
-                {"index": 3, "name": "cf:note", "type": "string"}
+                {"index": 1, "name": "cf:amount", "type": "string"},
+                {"index": 2, "name": "cf:name", "type": "string"}
             ],
             "versionColumn": {"index": -1, "value": "1700000000000"},
             "nullMode": "skip",
@@ -192,8 +188,21 @@ impl Puts {
     }
 
     fn run(mut self, mut input: BatchReceiver) -> Result<(), PluginError> {
+        let mut checked = false;
         while let Some(b) = input.recv_blocking() {
             let batch = b.data;
+            if !checked {
+                // A column index past what the reader sends is the job's mistake, not the rows'.
+                if let Some(i) = self.s.max_index().filter(|i| *i >= batch.num_columns()) {
+                    return Err(PluginError::new(format!(
+                        "the writer reads input column index {i}, but the reader sends {} \
+                         column(s) ({})",
+                        batch.num_columns(),
+                        column_names(&batch).join(", ")
+                    )));
+                }
+                checked = true;
+            }
             let writers: Vec<Result<ValueWriter<'_>, String>> =
                 batch.columns().iter().map(ValueWriter::new).collect();
             for r in 0..batch.num_rows() {
@@ -353,6 +362,8 @@ impl Puts {
                         self.h = h;
                     }
                 }
+                // No row of this call can land: the job fails instead of making each row dirty.
+                Err(e) if e.table_level() => return Err(e.into()),
                 Err(e) if rows.len() == 1 => {
                     let p = &rows[0];
                     return self.dirty(&p.batch, p.row, datasync_engine::plugin::error_chain(&e));
@@ -391,6 +402,21 @@ fn cell_bytes(
     }
     if ty == HType::Binary {
         return Ok(Some(buf));
+    }
+    if matches!(ty, HType::Float | HType::Double) {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float32Type, Float64Type};
+        match a.data_type() {
+            DataType::Float32 => {
+                let x = a.as_primitive::<Float32Type>().value(r);
+                return encode_float(f64::from(x), true, ty).map(Some);
+            }
+            DataType::Float64 => {
+                let x = a.as_primitive::<Float64Type>().value(r);
+                return encode_float(x, false, ty).map(Some);
+            }
+            _ => {}
+        }
     }
     let t = std::str::from_utf8(&buf)
         .map_err(|_| format!("binary data for a {} cell (use type binary)", ty.name()))?;
