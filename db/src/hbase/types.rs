@@ -342,10 +342,24 @@ mod tests {
             .unwrap_err()
             .contains("out of the range"));
         assert!(encode_cell("1.5", HType::Long, U).is_err());
-        assert!(encode_cell("0.1", HType::Float, U)
+        assert_eq!(
+            encode_cell("0.1", HType::Float, U).unwrap(),
+            0.1f32.to_be_bytes()
+        );
+        assert!(encode_float(0.1, false, HType::Float)
             .unwrap_err()
             .contains("use double"));
+        assert_eq!(
+            encode_float(f64::from(0.1f32), true, HType::Float).unwrap(),
+            0.1f32.to_be_bytes()
+        );
+        assert_eq!(
+            encode_float(f64::from(0.1f32), true, HType::Double).unwrap(),
+            0.10000000149011612f64.to_be_bytes()
+        );
         assert!(encode_cell("yes", HType::Boolean, U).is_err());
+        assert_eq!(encode_cell("TRUE", HType::Boolean, U).unwrap(), [0xFF]);
+        assert_eq!(encode_cell("-3", HType::Boolean, U).unwrap(), [0xFF]);
         let gbk = encoding_rs::GBK;
         assert_eq!(encode_cell("中", HType::String, gbk).unwrap(), [0xD6, 0xD0]);
         assert!(encode_cell("😀", HType::String, gbk).is_err());
