@@ -418,6 +418,14 @@ fn sample_params(dir: &Path) -> Vec<String> {
         "sftp_user=etl".into(),
         "sftp_key=/home/etl/.ssh/id_ed25519".into(),
         "known_hosts=/home/etl/.ssh/known_hosts".into(),
+        "oracle_host=127.0.0.1".into(),
+        "oracle_service=FREEPDB1".into(),
+        "oracle_user=etl".into(),
+        "oracle_password=secret".into(),
+        "oracle_table=orders".into(),
+        "hbase_thrift=127.0.0.1:9090".into(),
+        "hbase_table=orders".into(),
+        "hbase_target_table=orders_copy".into(),
     ]
 }
 
@@ -454,6 +462,9 @@ const IGNORED_KEYS: &[(&str, &str)] = &[
     ("writer mysql", "blocksCount bufferSize concurrentWrite costBound directPath failTryCount heartBeatInterval heartBeatTimeout maxActiveConnection maxErrors memstoreCheckIntervalSecond memstoreThreshold obCompatibilityMode obUpdateColumns obVersion ocjCreateResourceTimeout ocjGetConnectTimeout ocjProxyConnectTimeout parallel printCost rpcPort timeout usePartCalculator writerSubTaskCount writerThreadCount"),
     ("writer file", "format"),
     ("writer sftp", "format"),
+    // DataX's ZooKeeper settings: ignored beside thriftAddress (a warning says so).
+    ("reader hbase", "hbaseConfig"),
+    ("writer hbase", "hbaseConfig truncate"),
 ];
 
 /// `datasync template` shows every parameter each plugin accepts (the list its unknown-key
