@@ -497,6 +497,17 @@ struct RunArgs {
     /// Name of this attempt of the shard (default: from the scheduler's environment).
     #[arg(long, requires = "plan")]
     attempt: Option<String>,
+    /// Write run metrics (Prometheus text format) to this file while the job runs and at its
+    /// end, for node_exporter's textfile collector.
+    #[arg(long, conflicts_with = "plan")]
+    metrics_file: Option<PathBuf>,
+    /// Push run metrics to this Prometheus Pushgateway (http://host:port) while the job runs
+    /// and at its end, grouped by job and run id.
+    #[arg(long, conflicts_with = "plan")]
+    metrics_push: Option<String>,
+    /// Seconds between metrics updates while the job runs.
+    #[arg(long, default_value_t = 10)]
+    metrics_interval: u64,
 }
 
 /// `datasync run JOB`.
@@ -548,14 +559,32 @@ fn run_command(a: RunArgs) -> ExitCode {
         }
     }
     let progress = progress_mode(a.no_progress, a.progress_interval);
+    let metrics = if a.metrics_file.is_some() || a.metrics_push.is_some() {
+        match datasync_engine::metrics::Metrics::new(
+            a.metrics_file.clone(),
+            a.metrics_push.as_deref(),
+            &built.spec.name,
+            datasync_engine::run_id(),
+            Duration::from_secs(a.metrics_interval.max(1)),
+        ) {
+            Ok(m) => Some(std::sync::Arc::new(m)),
+            Err(e) => {
+                say!("datasync: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    } else {
+        None
+    };
     let opts = RunOptions {
         dirty_file,
         progress,
         resume: a.resume,
         keep_staging: a.run_id.is_some(),
         shard: None,
+        metrics: metrics.clone(),
     };
-    match run_job(built, opts, a.report) {
+    match run_job(built, opts, a.report, metrics) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say!("datasync: {e:#}");
@@ -588,6 +617,7 @@ fn run_job(
     built: datasync_engine::BuiltJob,
     opts: RunOptions,
     report_file: Option<PathBuf>,
+    metrics: Option<std::sync::Arc<datasync_engine::metrics::Metrics>>,
 ) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -612,6 +642,9 @@ fn run_job(
                 None => format!("{what} (the job itself finished; its output is in place)"),
             });
         }
+    }
+    if let Some(m) = metrics {
+        m.finish(&report);
     }
     say_report(&report);
     // Blocking plugin threads still winding down must not hold the exit.

@@ -348,6 +348,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
             tasks,
             total: plan.tasks.len(),
         }),
+        metrics: None,
     };
     let rt = runtime()?;
     let mut report = rt.block_on(async {

@@ -61,6 +61,8 @@ have_cmd slurmd || need+=(slurmd)
 have_cmd sbatch || need+=(slurm-client)
 have_cmd munged || need+=(munge)
 have_cmd gcc || need+=(gcc libc6-dev)
+# The Pushgateway the metrics test pushes to (started by the test on a loopback port).
+have_cmd prometheus-pushgateway || need+=(prometheus-pushgateway)
 # python3-venv (ensurepip) is a separate package on Debian: ask for it whenever python3 is
 # missing too, or a fresh machine gets python3 without it and `python3 -m venv` fails below.
 if ! have_cmd python3 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3 python3-venv); fi
@@ -144,9 +146,10 @@ jv=$(javac -version 2>&1 | awk '{print $2}' | cut -d. -f1)
 # SQL; PyYAML reads docker/compose.yml; python-snappy reads Hadoop's snappy stream; pyftpdlib
 # is the FTP server of the FTP tests (pyOpenSSL for its FTPS); kubernetes' models check the
 # manifests `datasync submit k8s` prints; python-oracledb (thin mode) checks the live Oracle suite;
-# thriftpy2 serves the HBase test gateway (tests/hbase) and happybase checks it and our output. Versions are pinned; the venv is reused between runs.
+# thriftpy2 serves the HBase test gateway (tests/hbase) and happybase checks it and our output;
+# prometheus_client parses the metrics we write and push. Versions are pinned; the venv is reused between runs.
 venv=target/test-venv
-pins=(pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1)
+pins=(pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1 prometheus_client==0.26.0)
 stamp=$venv/.pins
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then
   log "creating $venv (${pins[*]})"
@@ -155,6 +158,6 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}
   "$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}" || die "pip install ${pins[*]} failed"
   printf '%s' "${pins[*]}" >"$stamp"
 fi
-"$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2' || die "$venv is broken: remove it and run again"
+"$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client' || die "$venv is broken: remove it and run again"
 
 log "ready"

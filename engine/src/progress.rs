@@ -82,6 +82,7 @@ pub(crate) struct Monitor {
     pub(crate) stall_timeout: Duration,
     pub(crate) stall_action: StallAction,
     pub(crate) done: tokio_util::sync::CancellationToken,
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Monitor {
@@ -113,6 +114,7 @@ impl Monitor {
         let start = Instant::now();
         let tick = Duration::from_millis(250);
         let mut last_line = Instant::now();
+        let mut last_metrics: Option<Instant> = None;
         let mut last_moved = (0u64, Instant::now());
         loop {
             tokio::select! {
@@ -121,6 +123,13 @@ impl Monitor {
             }
             let t = totals(&self.slots);
             let secs = start.elapsed().as_secs_f64().max(1e-9);
+            if let Some(m) = &self.metrics {
+                if last_metrics.is_none_or(|at| at.elapsed() >= m.interval) {
+                    last_metrics = Some(Instant::now());
+                    let (m, snap) = (m.clone(), t);
+                    tokio::task::spawn_blocking(move || m.live(&snap, secs));
+                }
+            }
             let rate = t.records_written as f64 / secs;
             let mut msg = format!(
                 "{} records, {}, {:.0} rec/s, dirty {}",

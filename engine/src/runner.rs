@@ -111,6 +111,8 @@ pub struct RunOptions {
     /// Container-task mode: run only these tasks of a plan, stage their output and neither
     /// commit nor abort (see [`crate::shard`]).
     pub shard: Option<crate::shard::ShardTasks>,
+    /// Metrics updated while the run goes on (`--metrics-file`, `--metrics-push`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 pub(super) struct Env {
@@ -297,6 +299,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             stall_timeout: setting.stall_timeout(),
             stall_action: setting.stall_action,
             done: monitor_done.clone(),
+            metrics: opts.metrics.clone(),
         }
         .run(),
     );
