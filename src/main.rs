@@ -508,6 +508,10 @@ struct RunArgs {
     /// Seconds between metrics updates while the job runs.
     #[arg(long, default_value_t = 10)]
     metrics_interval: u64,
+    /// OpenLineage run events (START, then COMPLETE, FAIL or ABORT): appended to this file as
+    /// JSON lines, or POSTed to an http:// URL (e.g. Marquez's /api/v1/lineage).
+    #[arg(long, conflicts_with = "plan")]
+    lineage: Option<String>,
 }
 
 /// `datasync run JOB`.
@@ -576,6 +580,25 @@ fn run_command(a: RunArgs) -> ExitCode {
     } else {
         None
     };
+    let lineage = match &a.lineage {
+        None => None,
+        Some(target) => {
+            let (inputs, outputs) = built.datasets();
+            match datasync_engine::lineage::Lineage::new(
+                target,
+                &built.spec.name,
+                datasync_engine::run_id(),
+                inputs,
+                outputs,
+            ) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    say!("datasync: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+    };
     let opts = RunOptions {
         dirty_file,
         progress,
@@ -584,7 +607,10 @@ fn run_command(a: RunArgs) -> ExitCode {
         shard: None,
         metrics: metrics.clone(),
     };
-    match run_job(built, opts, a.report, metrics) {
+    if let Some(l) = &lineage {
+        l.start();
+    }
+    match run_job(built, opts, a.report, metrics, lineage) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say!("datasync: {e:#}");
@@ -618,6 +644,7 @@ fn run_job(
     opts: RunOptions,
     report_file: Option<PathBuf>,
     metrics: Option<std::sync::Arc<datasync_engine::metrics::Metrics>>,
+    lineage: Option<datasync_engine::lineage::Lineage>,
 ) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -645,6 +672,9 @@ fn run_job(
     }
     if let Some(m) = metrics {
         m.finish(&report);
+    }
+    if let Some(l) = lineage {
+        l.end(&report);
     }
     say_report(&report);
     // Blocking plugin threads still winding down must not hold the exit.

@@ -20,6 +20,8 @@ pub struct Counters {
     isolating_since: std::sync::Mutex<Option<std::time::Instant>>,
     reader_blocked: AtomicBool,
     writer_starved: AtomicBool,
+    /// The schema of the first batch that went through (for lineage).
+    schema: std::sync::OnceLock<arrow_schema::SchemaRef>,
 }
 
 /// A copy of [`Counters`] at one instant; snapshots add up to job totals.
@@ -54,6 +56,18 @@ pub struct CountersSnapshot {
 }
 
 impl Counters {
+    /// Keeps the schema of the first batch.
+    pub fn note_schema(&self, s: &arrow_schema::SchemaRef) {
+        if self.schema.get().is_none() {
+            let _ = self.schema.set(s.clone());
+        }
+    }
+
+    /// The schema of the first batch that went through, if any did.
+    pub fn schema(&self) -> Option<arrow_schema::SchemaRef> {
+        self.schema.get().cloned()
+    }
+
     /// Adds records and bytes the reader sent.
     pub fn add_read(&self, records: u64, bytes: u64) {
         self.records_read.fetch_add(records, Ordering::Relaxed);

@@ -98,6 +98,7 @@ impl BatchSender {
             }
         };
         let bytes = batch.bytes as u64;
+        self.counters.note_schema(&batch.data.schema());
         match self.tx.try_send((batch, permit)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(Closed),

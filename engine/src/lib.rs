@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod dirty;
 pub mod job;
+pub mod lineage;
 pub mod metrics;
 pub mod plugin;
 pub mod progress;

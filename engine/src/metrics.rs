@@ -282,6 +282,17 @@ impl Metrics {
 
 /// One HTTP/1.1 PUT of `body` to `path` on `addr`; an answer other than 2xx is an error.
 fn put(addr: &str, path: &str, body: &str) -> Result<(), String> {
+    http_send("PUT", addr, path, "text/plain; version=0.0.4", body)
+}
+
+/// One plain HTTP/1.1 request with `body`; an answer other than 2xx is an error.
+pub(crate) fn http_send(
+    method: &str,
+    addr: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> Result<(), String> {
     use std::net::ToSocketAddrs;
     let timeout = Duration::from_secs(5);
     let sa = addr
@@ -295,7 +306,7 @@ fn put(addr: &str, path: &str, body: &str) -> Result<(), String> {
     s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let req = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain; version=0.0.4\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -309,7 +320,7 @@ fn put(addr: &str, path: &str, body: &str) -> Result<(), String> {
     } else {
         let said = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
         Err(format!(
-            "the Pushgateway answered {} {}",
+            "the server answered {} {}",
             text.lines().next().unwrap_or("nothing"),
             said.chars().take(200).collect::<String>()
         ))

@@ -245,6 +245,10 @@ pub trait Reader: Send + Sync {
     /// Splits the read into tasks. `channels` is the job's parallelism; a reader that splits
     /// by ranges may return a small multiple of it for balance, a file reader one task per file.
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError>;
+    /// The datasets this reader reads, for lineage (none when it cannot name them).
+    fn datasets(&self) -> Vec<crate::lineage::Dataset> {
+        Vec::new()
+    }
     /// The name the report and messages show for this reader when it is not the plugin's
     /// (one plugin that speaks several protocols names the one in use).
     fn shown_name(&self) -> Option<&'static str> {
@@ -362,6 +366,10 @@ pub trait Writer: Send + Sync {
     fn task_fingerprint(&self, task: usize) -> Option<String> {
         let _ = task;
         None
+    }
+    /// The datasets this writer writes, for lineage (none when it cannot name them).
+    fn datasets(&self) -> Vec<crate::lineage::Dataset> {
+        Vec::new()
     }
     /// The name the report and messages show for this writer when it is not the plugin's
     /// (see [`Reader::shown_name`]).

@@ -178,6 +178,9 @@ pub struct Report {
     /// Container-task mode: each task's staged output as the writer sees it.
     #[serde(skip)]
     pub staged: Vec<(usize, Option<String>)>,
+    /// The columns that went through (name, type), from the first batch; empty when none did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<(String, String)>,
 }
 
 impl Report {
@@ -226,6 +229,7 @@ impl Report {
             task_reports: Vec::new(),
             shard: None,
             staged: Vec::new(),
+            columns: Vec::new(),
         }
     }
 

@@ -36,6 +36,11 @@ pub struct BuiltJob {
 }
 
 impl BuiltJob {
+    /// The datasets the job reads and writes, as the plugins name them (for lineage).
+    pub fn datasets(&self) -> (Vec<crate::lineage::Dataset>, Vec<crate::lineage::Dataset>) {
+        (self.reader.datasets(), self.writer.datasets())
+    }
+
     /// Whether `run --resume` can work for this job's writer: `Err` says why not.
     pub fn resume_check(&self) -> Result<(), String> {
         match self.writer.resume() {
@@ -524,6 +529,16 @@ impl Ending<'_> {
 /// Decides the outcome, commits or aborts (or, with `keep`, keeps the staged output for a
 /// resume), fills the totals.
 async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
+    if let Some(schema) = slots
+        .iter()
+        .find_map(|s| s.counters.lock().ok().and_then(|c| c.schema()))
+    {
+        rep.columns = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect();
+    }
     let Ending {
         writer,
         control,

@@ -126,6 +126,14 @@ pub(crate) fn probe_paths(patterns: &[String], hidden: fn(&str) -> bool) -> data
 
 #[async_trait]
 impl Reader for FileReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.text
+            .paths
+            .iter()
+            .map(|p| crate::paths::file_dataset(p))
+            .collect()
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let patterns = self.text.paths.clone();
         Ok(datasync_engine::plugin::blocking(move || {

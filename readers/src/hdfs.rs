@@ -60,6 +60,10 @@ impl ReaderPlugin for HdfsReader {
 
 #[async_trait]
 impl Reader for HdfsReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.inner.datasets()
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         self.inner.split(channels).await
     }

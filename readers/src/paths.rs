@@ -206,3 +206,11 @@ pub fn file_fingerprint(path: &std::path::Path) -> Option<String> {
         modified.subsec_nanos()
     ))
 }
+
+/// A local path (or pattern) as a lineage dataset in the `file` namespace, made absolute.
+pub(crate) fn file_dataset(p: &str) -> datasync_engine::lineage::Dataset {
+    let abs = std::path::absolute(p)
+        .map(|a| a.display().to_string())
+        .unwrap_or_else(|_| p.to_string());
+    datasync_engine::lineage::Dataset::new("file", abs)
+}

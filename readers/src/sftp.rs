@@ -120,6 +120,20 @@ impl ReaderPlugin for SftpReader {
 
 #[async_trait]
 impl Reader for SftpReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        let ns = format!(
+            "{}://{}:{}",
+            self.conn.protocol_name(),
+            self.conn.host,
+            self.conn.port()
+        );
+        self.text
+            .paths
+            .iter()
+            .map(|p| datasync_engine::lineage::Dataset::new(ns.clone(), p.clone()))
+            .collect()
+    }
+
     fn shown_name(&self) -> Option<&'static str> {
         Some(self.conn.protocol.scheme())
     }

@@ -251,6 +251,16 @@ impl FileWriter {
 
 #[async_trait]
 impl Writer for FileWriter {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        vec![datasync_engine::lineage::Dataset::new(
+            "file",
+            std::path::absolute(&self.dir)
+                .unwrap_or_else(|_| self.dir.clone())
+                .display()
+                .to_string(),
+        )]
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let dir = self.dir.clone();
         Ok(datasync_engine::plugin::blocking(move || {

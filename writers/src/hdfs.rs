@@ -92,6 +92,10 @@ impl WriterPlugin for HdfsWriter {
 
 #[async_trait]
 impl Writer for HdfsWriter {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.inner.datasets()
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         self.inner.probe().await
     }

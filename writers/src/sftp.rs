@@ -372,6 +372,18 @@ impl SftpWriter {
 
 #[async_trait]
 impl Writer for SftpWriter {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        vec![datasync_engine::lineage::Dataset::new(
+            format!(
+                "{}://{}:{}",
+                self.conn.protocol_name(),
+                self.conn.host,
+                self.conn.port()
+            ),
+            self.dir.clone(),
+        )]
+    }
+
     fn shown_name(&self) -> Option<&'static str> {
         Some(self.conn.protocol.scheme())
     }

@@ -85,6 +85,8 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn spec(&self) -> &TargetSpec;
     /// A new writer task (each task opens its own connection).
     fn new_task(&self) -> Box<dyn WriterTask>;
+    /// The target table as a lineage dataset.
+    fn dataset(&self) -> datasync_engine::lineage::Dataset;
     /// Whether a task ran `createTable`'s statement (it needs the reader's first batch).
     async fn table_ensured(&self) -> bool;
     /// The single-table writers of a sharded write (several target tables), in task order;
@@ -564,6 +566,13 @@ macro_rules! sql_writer_contract {
     ($w:ty) => {
         #[datasync_engine::async_trait]
         impl datasync_engine::Writer for $w {
+            fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+                $crate::sqlsteps::SqlWriterSteps::members(self)
+                    .iter()
+                    .map($crate::sqlsteps::SqlWriterSteps::dataset)
+                    .collect()
+            }
+
             async fn prepare(&self) -> Result<(), datasync_engine::PluginError> {
                 for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
                     $crate::sqlsteps::SqlWriterSteps::prepare_target(w).await?;

@@ -17,6 +17,15 @@ pub struct OracleUrl {
     shown: String,
 }
 
+impl OracleUrl {
+    /// The lineage namespace: `oracle://host:port/service` (or `oracle` for an alias).
+    pub fn namespace(&self) -> String {
+        self.shown
+            .trim_end_matches(" (TNS descriptor)")
+            .replace("oracle alias ", "oracle://")
+    }
+}
+
 impl fmt::Display for OracleUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)

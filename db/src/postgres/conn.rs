@@ -46,6 +46,11 @@ pub struct PostgresConnConfig {
 }
 
 impl PostgresConnConfig {
+    /// The first URL (for messages and lineage).
+    pub fn url(&self) -> &crate::sql::JdbcUrl {
+        &self.s.urls[0]
+    }
+
     /// Validates URLs (at `at`), credentials and session statements. Pure.
     pub fn new(
         urls: &[String],

@@ -272,6 +272,15 @@ impl SftpConnConfig {
         format!("{}:{}", self.host, self.port())
     }
 
+    /// `sftp`, `ftp` or `ftps` (lineage namespaces).
+    pub fn protocol_name(&self) -> &'static str {
+        match self.protocol {
+            SftpProtocol::Sftp => "sftp",
+            SftpProtocol::Ftp => "ftp",
+            SftpProtocol::Ftps => "ftps",
+        }
+    }
+
     /// The port: `port`, else 22 for SFTP and 21 for FTP.
     pub fn port(&self) -> u16 {
         self.port_given.unwrap_or(match self.protocol {

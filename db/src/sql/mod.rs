@@ -17,6 +17,35 @@ pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 
+/// The lineage dataset of `table` (as the job wrote it) on the server of `url`:
+/// `scheme://host:port` and `database[.schema].table` (`default_schema` where the system has
+/// schemas and the table names none).
+pub fn dataset(
+    scheme: &str,
+    url: &JdbcUrl,
+    default_port: u16,
+    default_schema: Option<&str>,
+    table: &str,
+) -> datasync_engine::lineage::Dataset {
+    let parts: Vec<String> = split_ident(table)
+        .iter()
+        .map(|p| unquote_ident(p))
+        .collect();
+    let mut name: Vec<String> = url.database.iter().cloned().collect();
+    if parts.len() == 1 {
+        name.extend(default_schema.map(str::to_string));
+    }
+    name.extend(parts);
+    datasync_engine::lineage::Dataset::new(
+        format!(
+            "{scheme}://{}:{}",
+            url.host,
+            url.port.unwrap_or(default_port)
+        ),
+        name.join("."),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,6 +117,13 @@ impl HbaseReader {
 
 #[async_trait]
 impl Reader for HbaseReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        vec![datasync_engine::lineage::Dataset::new(
+            format!("hbase://{}", self.s.conn.address),
+            self.s.table.clone(),
+        )]
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let mut p = datasync_engine::Probe::default();
         let what = format!("table {}", self.s.table);

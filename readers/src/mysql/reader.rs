@@ -197,6 +197,19 @@ impl KeyProbe for MysqlProbe<'_> {
 
 #[async_trait]
 impl Reader for MysqlReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.cfg
+            .connection
+            .iter()
+            .zip(self.conns.iter())
+            .flat_map(|(c, cc)| {
+                c.table
+                    .iter()
+                    .map(|t| datasync_db::sql::dataset("mysql", cc.url(), 3306, None, t))
+            })
+            .collect()
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let conns = &self.conns;
         Ok(crate::sqlsplit::probe_connections(

@@ -299,6 +299,19 @@ impl KeyProbe for OracleProbe {
 
 #[async_trait]
 impl Reader for OracleReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.cfg
+            .connection
+            .iter()
+            .zip(self.conns.iter())
+            .flat_map(|(c, cc)| {
+                c.table.iter().map(|t| {
+                    datasync_engine::lineage::Dataset::new(cc.url().namespace(), t.clone())
+                })
+            })
+            .collect()
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let conns = &self.conns;
         Ok(crate::sqlsplit::probe_connections(

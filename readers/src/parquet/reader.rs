@@ -237,6 +237,13 @@ pub(super) struct ParquetSplit {
 
 #[async_trait]
 impl Reader for ParquetReader {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        self.paths
+            .iter()
+            .map(|p| crate::paths::file_dataset(p))
+            .collect()
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let patterns = self.paths.clone();
         Ok(datasync_engine::plugin::blocking(move || {

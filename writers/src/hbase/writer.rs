@@ -88,6 +88,13 @@ impl WriterPlugin for HbaseWriter {
 
 #[async_trait]
 impl Writer for HbaseWriter {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        vec![datasync_engine::lineage::Dataset::new(
+            format!("hbase://{}", self.s.conn.address),
+            self.s.table.clone(),
+        )]
+    }
+
     async fn prepare(&self) -> Result<(), PluginError> {
         // The table and its families must exist: checked before any row is read.
         let s = self.s.clone();

@@ -128,6 +128,9 @@ impl SqlWriterSteps for MysqlWriter {
     async fn table_ensured(&self) -> bool {
         *self.created.lock().await
     }
+    fn dataset(&self) -> datasync_engine::lineage::Dataset {
+        datasync_db::sql::dataset("mysql", self.conn.url(), 3306, None, &self.table)
+    }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(MysqlTask {
             writer: self.clone(),

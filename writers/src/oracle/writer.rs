@@ -164,6 +164,9 @@ impl SqlWriterSteps for OracleWriter {
     async fn table_ensured(&self) -> bool {
         *self.created.lock().await
     }
+    fn dataset(&self) -> datasync_engine::lineage::Dataset {
+        datasync_engine::lineage::Dataset::new(self.conn.url().namespace(), self.table.clone())
+    }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(OracleTask::new(self.clone()))
     }

@@ -251,6 +251,23 @@ impl ParquetWriter {
 
 #[async_trait]
 impl Writer for ParquetWriter {
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        let dir = std::path::absolute(&self.w.dir).unwrap_or_else(|_| self.w.dir.clone());
+        let mut v = vec![datasync_engine::lineage::Dataset::new(
+            "file",
+            dir.display().to_string(),
+        )];
+        // The metastore table too, when the writer registers one.
+        if let Some(h) = &self.w.hms {
+            let uri = h.uris.split(',').next().unwrap_or_default().trim();
+            v.push(datasync_engine::lineage::Dataset::new(
+                uri.replacen("thrift://", "hive://", 1),
+                format!("{}.{}", h.database, h.table),
+            ));
+        }
+        v
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let w = Arc::clone(&self.w);
         Ok(datasync_engine::plugin::blocking(move || {

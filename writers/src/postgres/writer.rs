@@ -107,6 +107,15 @@ impl SqlWriterSteps for PostgresWriter {
     async fn table_ensured(&self) -> bool {
         *self.created.lock().await
     }
+    fn dataset(&self) -> datasync_engine::lineage::Dataset {
+        datasync_db::sql::dataset(
+            "postgres",
+            self.conn.url(),
+            5432,
+            Some("public"),
+            &self.table,
+        )
+    }
     fn new_task(&self) -> Box<dyn WriterTask> {
         Box::new(PostgresTask {
             writer: self.clone(),
