@@ -96,7 +96,7 @@ fn failed_and_interrupted_runs_emit_fail_and_abort_also_over_http() {
     // An HTTP receiver that stores every POSTed body as a line.
     let t = tempfile::tempdir().unwrap();
     let got = t.path().join("posted.jsonl");
-    let port = free_port();
+    // It binds a port of its own choosing and says which: no other process can take it first.
     let mut receiver = Command::new(python())
         .arg("-c")
         .arg(
@@ -105,22 +105,27 @@ import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        with open(sys.argv[2], "ab") as f: f.write(body + b"\n")
+        with open(sys.argv[1], "ab") as f: f.write(body + b"\n")
         self.send_response(201); self.end_headers()
     def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
 "#,
         )
-        .args([port.to_string().as_str(), got.to_str().unwrap()])
-        .stdout(Stdio::null())
+        .arg(got.to_str().unwrap())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let port: u16 = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(receiver.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().parse().unwrap()
+    };
     let url = format!("http://127.0.0.1:{port}/api/v1/lineage");
     // A row that does not parse with errorLimit 0: FAIL with the message.
     let input = t.path().join("in.csv");

@@ -404,51 +404,86 @@ fn row_of(r: &TVal) -> Row {
     Row { key, cells }
 }
 
-/// The gateway settings of a plugin's parameters at `at`: `thriftAddress` (required; a
-/// DataX template with only `hbaseConfig`, a ZooKeeper quorum, is told what to set instead),
-/// `transport` and `protocol`. `verb` is "reads" or "writes", for the message.
-pub fn gateway_settings(
-    thrift_address: Option<&str>,
-    has_hbase_config: bool,
-    transport: Option<&str>,
-    protocol: Option<&str>,
-    at: &str,
-    verb: &str,
-) -> Result<HbaseConnConfig, datasync_engine::ConfigError> {
-    use datasync_engine::config::join_path;
-    use datasync_engine::ConfigError;
-    let address = match thrift_address {
-        Some(a) => a,
-        None if has_hbase_config => {
-            return Err(ConfigError::new(
-                join_path(at, "hbaseConfig"),
-                format!(
-                    "datasync {verb} HBase through its Thrift gateway, not through ZooKeeper: set \
-                     \"thriftAddress\" to host:port of the gateway (`hbase thrift start`, port \
-                     9090 by default), with \"transport\" (framed or buffered) and \"protocol\" \
-                     (binary or compact) as the gateway runs; hbaseConfig can then go"
-                ),
-            ))
+/// The keys every hbase plugin takes about where the gateway and the table are.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayKeys {
+    /// host:port of the Thrift gateway.
+    #[serde(default)]
+    pub thrift_address: Option<String>,
+    /// framed (default) or buffered.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// binary (default) or compact.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// DataX's client settings (a ZooKeeper quorum): not used.
+    #[serde(default)]
+    pub hbase_config: Option<serde_json::Value>,
+    /// The table.
+    pub table: String,
+    /// Text encoding of string cells (default UTF-8).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// DataX's mode.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+impl GatewayKeys {
+    /// The gateway settings at `at` (`thriftAddress` required; a DataX template with only
+    /// `hbaseConfig`, a ZooKeeper quorum, is told what to set instead), the table and the
+    /// encoding. `verb` is "reads" or "writes", for the message.
+    pub fn settings(
+        &self,
+        at: &str,
+        verb: &str,
+    ) -> Result<(HbaseConnConfig, &'static Encoding), datasync_engine::ConfigError> {
+        use datasync_engine::config::join_path;
+        use datasync_engine::ConfigError;
+        let address = match &self.thrift_address {
+            Some(a) => a,
+            None if self.hbase_config.is_some() => {
+                return Err(ConfigError::new(
+                    join_path(at, "hbaseConfig"),
+                    format!(
+                        "datasync {verb} HBase through its Thrift gateway, not through ZooKeeper: \
+                         set \"thriftAddress\" to host:port of the gateway (`hbase thrift \
+                         start`, port 9090 by default), with \"transport\" (framed or buffered) \
+                         and \"protocol\" (binary or compact) as the gateway runs; hbaseConfig \
+                         can then go"
+                    ),
+                ))
+            }
+            None => {
+                return Err(ConfigError::new(
+                    join_path(at, "thriftAddress"),
+                    "missing: host:port of the HBase Thrift gateway (`hbase thrift start`)",
+                ))
+            }
+        };
+        if self.hbase_config.is_some() {
+            tracing::warn!(
+                "{}: ignored: the Thrift gateway at thriftAddress is used",
+                join_path(at, "hbaseConfig")
+            );
         }
-        None => {
+        let conn = parse_conn(
+            address,
+            self.transport.as_deref().unwrap_or("framed"),
+            self.protocol.as_deref().unwrap_or("binary"),
+        )
+        .map_err(|(k, e)| ConfigError::new(join_path(at, k), e))?;
+        if self.table.trim().is_empty() {
             return Err(ConfigError::new(
-                join_path(at, "thriftAddress"),
-                "missing: host:port of the HBase Thrift gateway (`hbase thrift start`)",
-            ))
+                join_path(at, "table"),
+                "name the HBase table",
+            ));
         }
-    };
-    if has_hbase_config {
-        tracing::warn!(
-            "{}: ignored: the Thrift gateway at thriftAddress is used",
-            join_path(at, "hbaseConfig")
-        );
+        let enc = encoding(self.encoding.as_deref().unwrap_or("UTF-8"))
+            .map_err(|e| ConfigError::new(join_path(at, "encoding"), e))?;
+        Ok((conn, enc))
     }
-    parse_conn(
-        address,
-        transport.unwrap_or("framed"),
-        protocol.unwrap_or("binary"),
-    )
-    .map_err(|(k, e)| ConfigError::new(join_path(at, k), e))
 }
 
 /// Parses `host:port` and the `transport` / `protocol` names of a job.

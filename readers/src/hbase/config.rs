@@ -10,19 +10,6 @@ use serde_json::Value;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Raw {
-    #[serde(default)]
-    pub thrift_address: Option<String>,
-    #[serde(default)]
-    pub transport: Option<String>,
-    #[serde(default)]
-    pub protocol: Option<String>,
-    #[serde(default)]
-    pub hbase_config: Option<Value>,
-    pub table: String,
-    #[serde(default)]
-    pub encoding: Option<String>,
-    #[serde(default)]
-    pub mode: Option<String>,
     pub column: Vec<RawColumn>,
     #[serde(default)]
     pub range: Option<RawRange>,
@@ -102,22 +89,14 @@ fn constant_text(v: &Value) -> String {
 }
 
 /// Checks the parameters at `at`.
-pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
+pub(super) fn settings(
+    g: datasync_db::hbase::GatewayKeys,
+    raw: Raw,
+    at: &str,
+) -> Result<Settings, ConfigError> {
     let key = |k: &str| join_path(at, k);
-    let conn = datasync_db::hbase::gateway_settings(
-        raw.thrift_address.as_deref(),
-        raw.hbase_config.is_some(),
-        raw.transport.as_deref(),
-        raw.protocol.as_deref(),
-        at,
-        "reads",
-    )?;
-    if raw.table.trim().is_empty() {
-        return Err(ConfigError::new(key("table"), "name the HBase table"));
-    }
-    let encoding = datasync_db::hbase::encoding(raw.encoding.as_deref().unwrap_or("UTF-8"))
-        .map_err(|e| ConfigError::new(key("encoding"), e))?;
-    let multi = match raw.mode.as_deref().map(str::trim) {
+    let (conn, encoding) = g.settings(at, "reads")?;
+    let multi = match g.mode.as_deref().map(str::trim) {
         None => false,
         Some(m) if m.eq_ignore_ascii_case("normal") => false,
         Some(m) if m.eq_ignore_ascii_case("multiVersionFixedColumn") => true,
@@ -260,7 +239,7 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     };
     Ok(Settings {
         conn,
-        table: raw.table,
+        table: g.table,
         encoding,
         versions,
         columns,

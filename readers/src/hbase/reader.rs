@@ -6,7 +6,7 @@ use datasync_db::hbase::{
     decode_cell, from_binary_key, to_binary_key, HType, Hbase, HbaseError, Row, Scan,
 };
 use datasync_engine::channel::{Batch, BatchSender};
-use datasync_engine::config::{parse_params, ConfigError};
+use datasync_engine::config::ConfigError;
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
 };
@@ -26,9 +26,11 @@ impl ReaderPlugin for HbaseReader {
         "HBase tables through the Thrift1 gateway: one task per region, exact Bytes.toBytes cells, every version on request";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let raw: Raw = parse_params(p.value, p.path)?;
+        let mut parts = datasync_engine::config::ParamParts::new(p.value, p.path)?;
+        let g: datasync_db::hbase::GatewayKeys = parts.take()?;
+        let raw: Raw = parts.finish()?;
         Ok(HbaseReader {
-            s: Arc::new(settings(raw, p.path)?),
+            s: Arc::new(settings(g, raw, p.path)?),
         })
     }
 

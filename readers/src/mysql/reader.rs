@@ -198,16 +198,9 @@ impl KeyProbe for MysqlProbe<'_> {
 #[async_trait]
 impl Reader for MysqlReader {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg
-            .connection
-            .iter()
-            .zip(self.conns.iter())
-            .flat_map(|(c, cc)| {
-                c.table
-                    .iter()
-                    .map(|t| datasync_db::sql::dataset("mysql", cc.url(), 3306, None, t))
-            })
-            .collect()
+        self.cfg.datasets(&self.conns, |cc, t| {
+            datasync_db::sql::dataset("mysql", cc.url(), 3306, None, t)
+        })
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {

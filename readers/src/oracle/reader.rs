@@ -300,16 +300,9 @@ impl KeyProbe for OracleProbe {
 #[async_trait]
 impl Reader for OracleReader {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg
-            .connection
-            .iter()
-            .zip(self.conns.iter())
-            .flat_map(|(c, cc)| {
-                c.table.iter().map(|t| {
-                    datasync_engine::lineage::Dataset::new(cc.url().namespace(), t.clone())
-                })
-            })
-            .collect()
+        self.cfg.datasets(&self.conns, |cc, t| {
+            datasync_engine::lineage::Dataset::new(cc.url().namespace(), t)
+        })
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {

@@ -151,16 +151,9 @@ impl KeyProbe for PostgresProbe<'_> {
 #[async_trait]
 impl Reader for PostgresReader {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg
-            .connection
-            .iter()
-            .zip(self.conns.iter())
-            .flat_map(|(c, cc)| {
-                c.table.iter().map(|t| {
-                    datasync_db::sql::dataset("postgres", cc.url(), 5432, Some("public"), t)
-                })
-            })
-            .collect()
+        self.cfg.datasets(&self.conns, |cc, t| {
+            datasync_db::sql::dataset("postgres", cc.url(), 5432, Some("public"), t)
+        })
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {

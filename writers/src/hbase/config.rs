@@ -9,25 +9,12 @@ use serde_json::Value;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Raw {
-    #[serde(default)]
-    pub thrift_address: Option<String>,
-    #[serde(default)]
-    pub transport: Option<String>,
-    #[serde(default)]
-    pub protocol: Option<String>,
-    #[serde(default)]
-    pub hbase_config: Option<Value>,
-    pub table: String,
-    #[serde(default)]
-    pub mode: Option<String>,
     pub rowkey_column: Vec<RawKeyPart>,
     pub column: Vec<RawColumn>,
     #[serde(default)]
     pub version_column: Option<RawVersion>,
     #[serde(default)]
     pub null_mode: Option<String>,
-    #[serde(default)]
-    pub encoding: Option<String>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     pub wal_flag: Option<bool>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
@@ -127,20 +114,14 @@ impl Settings {
 }
 
 /// Checks the parameters at `at`.
-pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
+pub(super) fn settings(
+    g: datasync_db::hbase::GatewayKeys,
+    raw: Raw,
+    at: &str,
+) -> Result<Settings, ConfigError> {
     let key = |k: &str| join_path(at, k);
-    let conn = datasync_db::hbase::gateway_settings(
-        raw.thrift_address.as_deref(),
-        raw.hbase_config.is_some(),
-        raw.transport.as_deref(),
-        raw.protocol.as_deref(),
-        at,
-        "writes",
-    )?;
-    if raw.table.trim().is_empty() {
-        return Err(ConfigError::new(key("table"), "name the HBase table"));
-    }
-    match raw.mode.as_deref().map(str::trim) {
+    let (conn, encoding) = g.settings(at, "writes")?;
+    match g.mode.as_deref().map(str::trim) {
         None => {}
         Some(m) if m.eq_ignore_ascii_case("normal") => {}
         Some(m) => {
@@ -157,8 +138,6 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
              with `truncate_preserve` in the HBase shell before the job",
         ));
     }
-    let encoding = datasync_db::hbase::encoding(raw.encoding.as_deref().unwrap_or("UTF-8"))
-        .map_err(|e| ConfigError::new(key("encoding"), e))?;
     let null_empty = match raw.null_mode.as_deref().map(str::trim) {
         None => false,
         Some(m) if m.eq_ignore_ascii_case("skip") => false,
@@ -283,7 +262,7 @@ pub(super) fn settings(raw: Raw, at: &str) -> Result<Settings, ConfigError> {
     };
     Ok(Settings {
         conn,
-        table: raw.table,
+        table: g.table,
         key: parts,
         cells,
         version,

@@ -7,7 +7,7 @@ use datasync_codec::values::{column_names, row_values};
 use datasync_codec::ValueWriter;
 use datasync_db::hbase::{encode_cell, encode_float, HType, Hbase, HbaseError, Mutation};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{parse_params, ConfigError};
+use datasync_engine::config::ConfigError;
 use datasync_engine::{
     async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
 };
@@ -41,9 +41,11 @@ impl WriterPlugin for HbaseWriter {
             p.path,
             &[("autoFlush", "DataX's hbase11xwriter does not read it either; puts go in batches of writeBufferSize")],
         );
-        let raw: Raw = parse_params(&value, p.path)?;
+        let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
+        let g: datasync_db::hbase::GatewayKeys = parts.take()?;
+        let raw: Raw = parts.finish()?;
         Ok(HbaseWriter {
-            s: Arc::new(settings(raw, p.path)?),
+            s: Arc::new(settings(g, raw, p.path)?),
         })
     }
 
