@@ -550,14 +550,29 @@ fn run_command(a: RunArgs) -> ExitCode {
     let dirty_file = a
         .dirty_file
         .unwrap_or_else(|| PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name)));
-    if let Some(report) = &a.report {
-        // The report is written last: it would replace the dirty records.
-        let same = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        if same(report) == same(&dirty_file) {
+    // Every file the run writes is its own: one would replace another (or the job).
+    let lineage_file = a
+        .lineage
+        .as_deref()
+        .filter(|l| !l.contains("://"))
+        .map(PathBuf::from);
+    let outputs: Vec<(&str, &PathBuf)> = [
+        ("the job file", Some(&a.job)),
+        ("the dirty file", Some(&dirty_file)),
+        ("--report", a.report.as_ref()),
+        ("--metrics-file", a.metrics_file.as_ref()),
+        ("--lineage", lineage_file.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(n, p)| p.map(|p| (n, p)))
+    .collect();
+    let same = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    for (i, (n1, p1)) in outputs.iter().enumerate() {
+        if let Some((n2, _)) = outputs[i + 1..].iter().find(|(_, p2)| same(p1) == same(p2)) {
             say!(
-                "datasync: --report and the dirty file are the same file ({}): the report would \
-                 replace the dirty records; give them different names",
-                report.display()
+                "datasync: {n1} and {n2} are the same file ({}): one would replace the other; \
+                 give them different names",
+                p1.display()
             );
             return ExitCode::from(EXIT_CONFIG);
         }
@@ -607,10 +622,13 @@ fn run_command(a: RunArgs) -> ExitCode {
         shard: None,
         metrics: metrics.clone(),
     };
-    if let Some(l) = &lineage {
-        l.start();
-    }
-    match run_job(built, opts, a.report, metrics, lineage) {
+    match run_job(
+        built,
+        opts,
+        a.report,
+        metrics,
+        lineage.map(std::sync::Arc::new),
+    ) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say!("datasync: {e:#}");
@@ -644,7 +662,7 @@ fn run_job(
     opts: RunOptions,
     report_file: Option<PathBuf>,
     metrics: Option<std::sync::Arc<datasync_engine::metrics::Metrics>>,
-    lineage: Option<datasync_engine::lineage::Lineage>,
+    lineage: Option<std::sync::Arc<datasync_engine::lineage::Lineage>>,
 ) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -653,6 +671,11 @@ fn run_job(
     let report = rt.block_on(async {
         let control = JobControl::new();
         let signals = tokio::spawn(watch_signals(control.clone()));
+        // START goes out once signals are handled: a SIGTERM while it is on its way stops
+        // the run the usual way (ABORT, report, exit 143).
+        if let Some(l) = lineage.clone() {
+            let _ = tokio::task::spawn_blocking(move || l.start()).await;
+        }
         let report = run(built, opts, control).await;
         signals.abort();
         report

@@ -237,5 +237,84 @@ fn a_failed_run_pushes_its_exit_code_and_a_dead_gateway_does_not_fail_the_job() 
         ],
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "https is not supported");
+    assert_stderr_has(&o, "https and other schemes are not supported");
+}
+
+#[test]
+fn output_files_are_checked_before_the_job() {
+    let t = tempfile::tempdir().unwrap();
+    let ok = job(
+        "{}",
+        r#"{"name": "streamreader", "parameter": {"column": [{"type": "long", "value": "1"}], "sliceRecordCount": 5}}"#,
+        r#"{"name": "streamwriter", "parameter": {}}"#,
+    );
+    let p = write_job(t.path(), "ok", &ok);
+    let fifo = t.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let link = t.path().join("link.prom");
+    std::os::unix::fs::symlink(t.path().join("target.prom"), &link).unwrap();
+    let same = t.path().join("same.out");
+    let job_path = p.to_str().unwrap().to_string();
+    for (args, want) in [
+        (vec!["--metrics-file", "/dev/null"], "not a regular file"),
+        (
+            vec!["--metrics-file", link.to_str().unwrap()],
+            "not a regular file",
+        ),
+        (
+            vec!["--lineage", fifo.to_str().unwrap()],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "--metrics-file",
+                same.to_str().unwrap(),
+                "--dirty-file",
+                same.to_str().unwrap(),
+            ],
+            "the dirty file and --metrics-file are the same file",
+        ),
+        (
+            vec!["--metrics-file", job_path.as_str()],
+            "the job file and --metrics-file are the same file",
+        ),
+        (
+            vec![
+                "--report",
+                same.to_str().unwrap(),
+                "--lineage",
+                same.to_str().unwrap(),
+            ],
+            "--report and --lineage are the same file",
+        ),
+        (
+            vec!["--metrics-push", "http://u:pw12345@127.0.0.1:1"],
+            "credentials in the URL are not supported",
+        ),
+        (
+            vec!["--lineage", "ftp://h:1/x"],
+            "expected http://host:port",
+        ),
+    ] {
+        let mut all = vec!["run", job_path.as_str(), "--no-progress"];
+        all.extend(args.iter().copied());
+        let o = run_in(t.path(), &all);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert_stderr_has(&o, want);
+        assert!(!stderr(&o).contains("pw12345"), "{}", stderr(&o));
+    }
+    // Nothing replaced: /dev/null is still a device, the link still a link.
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }

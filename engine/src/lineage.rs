@@ -24,6 +24,25 @@ impl Dataset {
             name: name.into(),
         }
     }
+
+    /// A local path (or pattern) in the `file` namespace: absolute, `.` and `..` resolved
+    /// by name (symlinks are not followed).
+    pub fn file(path: impl AsRef<std::path::Path>) -> Self {
+        use std::path::Component;
+        let p = path.as_ref();
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut out = std::path::PathBuf::new();
+        for c in abs.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        Dataset::new("file", out.display().to_string())
+    }
 }
 
 const PRODUCER: &str = concat!(
@@ -48,13 +67,20 @@ enum Target {
     Http { addr: String, path: String },
 }
 
-/// The UUID OpenLineage wants as a run id, derived from ours (the same run id gives the same
-/// UUID: a shard's events join its run).
-pub fn run_uuid(run_id: &str) -> String {
-    let h1 = crate::runstate::fnv_hex(run_id);
-    let h2 = crate::runstate::fnv_hex(&format!("datasync:{run_id}"));
-    let hex: String = format!("{h1}{h2}").chars().take(32).collect();
-    let hex = format!("{hex:0<32}");
+/// splitmix64's finaliser: every input bit moves every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The UUID OpenLineage wants as a run id, derived from the job's name and our run id (the
+/// same job and run id give the same UUID; different jobs with one run id do not).
+pub fn run_uuid(job: &str, run_id: &str) -> String {
+    let h = |s: String| u64::from_str_radix(&crate::runstate::fnv_hex(&s), 16).unwrap_or(0);
+    let a = mix(h(format!("{job}\u{0}{run_id}")));
+    let b = mix(h(format!("datasync\u{0}{run_id}\u{0}{job}")) ^ a);
+    let hex = format!("{a:016x}{b:016x}");
     // Version 5-style layout (name-based), variant 10xx.
     let variant = ["8", "9", "a", "b"][usize::from(hex.as_bytes()[16] % 4)];
     format!(
@@ -77,30 +103,22 @@ impl Lineage {
         inputs: Vec<Dataset>,
         outputs: Vec<Dataset>,
     ) -> Result<Self, String> {
-        let target = if let Some(rest) = target.strip_prefix("http://") {
-            let (addr, path) = match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, "/api/v1/lineage"),
-            };
-            if addr
-                .rsplit_once(':')
-                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-            {
-                return Err(format!(
-                    "--lineage {target}: expected http://host:port[/path]"
-                ));
-            }
+        let target = if target.contains("://") {
+            let (addr, path) = crate::metrics::http_endpoint("--lineage", target)?;
             Target::Http {
-                addr: addr.to_string(),
-                path: path.to_string(),
+                addr,
+                path: if path.is_empty() {
+                    "/api/v1/lineage".into()
+                } else {
+                    path
+                },
             }
-        } else if target.starts_with("https://") {
-            return Err(format!(
-                "--lineage {target}: https is not supported; write to a file or a local http \
-                 endpoint"
-            ));
+        } else if target.trim().is_empty() {
+            return Err("--lineage: name a file or an http:// URL".into());
         } else {
-            Target::File(target.into())
+            let p = std::path::PathBuf::from(target);
+            crate::metrics::check_output_file("--lineage", &p)?;
+            Target::File(p)
         };
         Ok(Lineage {
             target,
@@ -113,6 +131,7 @@ impl Lineage {
 
     fn event(&self, kind: &str, report: Option<&Report>) -> serde_json::Value {
         use serde_json::json;
+        let masked = |x: &str| crate::secrets::redact(x).into_owned();
         let facet = |name: &str| {
             json!({
                 "_producer": PRODUCER,
@@ -132,7 +151,7 @@ impl Lineage {
             .inputs
             .iter()
             .map(|d| {
-                let mut v = json!({"namespace": d.namespace, "name": d.name});
+                let mut v = json!({"namespace": masked(&d.namespace), "name": masked(&d.name)});
                 if let Some(s) = &schema {
                     v["facets"] = json!({"schema": s});
                 }
@@ -143,11 +162,12 @@ impl Lineage {
             .outputs
             .iter()
             .map(|d| {
-                let mut v = json!({"namespace": d.namespace, "name": d.name});
+                let mut v = json!({"namespace": masked(&d.namespace), "name": masked(&d.name)});
                 if let Some(s) = &schema {
                     v["facets"] = json!({"schema": s});
                 }
-                if let Some(r) = report {
+                // Statistics of what was published: only a completed run published anything.
+                if let Some(r) = report.filter(|_| kind == "COMPLETE") {
                     let mut st = facet("OutputStatisticsOutputDatasetFacet");
                     st["rowCount"] = json!(r.records_written);
                     st["size"] = json!(r.bytes_written);
@@ -170,7 +190,7 @@ impl Lineage {
             "eventTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "producer": PRODUCER,
             "schemaURL": SCHEMA_URL,
-            "run": {"runId": run_uuid(&self.run_id), "facets": run_facets},
+            "run": {"runId": run_uuid(&self.job, &self.run_id), "facets": run_facets},
             "job": {"namespace": "datasync", "name": self.job},
             "inputs": inputs,
             "outputs": outputs,
@@ -217,9 +237,14 @@ mod tests {
 
     #[test]
     fn run_ids_become_stable_uuids() {
-        let u = run_uuid("20261201_12345");
-        assert_eq!(u, run_uuid("20261201_12345"));
-        assert_ne!(u, run_uuid("20261201_12346"));
+        let u = run_uuid("j", "20261201_12345");
+        assert_eq!(u, run_uuid("j", "20261201_12345"));
+        assert_ne!(u, run_uuid("j", "20261201_12346"));
+        assert_ne!(u, run_uuid("k", "20261201_12345"));
+        // Similar ids differ all over, not in a few digits.
+        let v = run_uuid("j", "20261201_12346");
+        let same = u.chars().zip(v.chars()).filter(|(a, b)| a == b).count();
+        assert!(same < 20, "{u} {v}");
         let parts: Vec<&str> = u.split('-').collect();
         assert_eq!(
             parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
@@ -229,5 +254,8 @@ mod tests {
         assert!("89ab".contains(&parts[3][..1]));
         assert!(Lineage::new("https://x", "j", "r", vec![], vec![]).is_err());
         assert!(Lineage::new("http://x", "j", "r", vec![], vec![]).is_err());
+        assert!(Lineage::new("ftp://x:1/y", "j", "r", vec![], vec![]).is_err());
+        assert!(Lineage::new("", "j", "r", vec![], vec![]).is_err());
+        assert!(Lineage::new("/dev/null", "j", "r", vec![], vec![]).is_err());
     }
 }

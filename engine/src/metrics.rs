@@ -21,8 +21,61 @@ pub struct Metrics {
     pub interval: Duration,
     /// A push is on its way (in-run pushes never pile up).
     busy: AtomicBool,
-    /// Warned once about a failing destination.
-    warned: AtomicBool,
+    /// Warned once about the file, once about the gateway.
+    warned: [AtomicBool; 2],
+}
+
+/// An `http://host:port[/path]` endpoint: the address and the path, checked so that nothing
+/// in it can change the request (no spaces, control characters or credentials).
+pub(crate) fn http_endpoint(flag: &str, url: &str) -> Result<(String, String), String> {
+    let scheme_end = url.find("://");
+    let scheme = scheme_end.map(|i| url[..i].to_ascii_lowercase());
+    if scheme.as_deref() != Some("http") {
+        return Err(format!(
+            "{flag} {url}: expected http://host:port[/path] (https and other schemes are not \
+             supported; use a local endpoint or a proxy)"
+        ));
+    }
+    let rest = &url[scheme_end.map_or(0, |i| i + 3)..];
+    let (addr, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if addr.contains('@') {
+        return Err(format!(
+            "{flag}: credentials in the URL are not supported (the endpoint must take plain \
+             http on a trusted network)"
+        ));
+    }
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b));
+    let addr_ok = addr.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
+            && p.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if !addr_ok || !path_ok {
+        return Err(format!(
+            "{flag} {}: expected http://host:port[/path] with a URL-safe path",
+            crate::secrets::redact(url)
+        ));
+    }
+    Ok((addr.to_string(), path.trim_end_matches('/').to_string()))
+}
+
+/// A local output file a run writes (`--metrics-file`, `--lineage`): refused when something
+/// other than a regular file is there (a device, a FIFO, a symlink, a directory).
+pub fn check_output_file(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => Err(format!(
+            "{flag} {}: not a regular file (a device, FIFO, symlink or directory is there); \
+             name a file",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A Pushgateway: `host:port` and the group's path.
@@ -68,24 +121,9 @@ impl Metrics {
         let push = match push {
             None => None,
             Some(url) => {
-                let rest = url.strip_prefix("http://").ok_or_else(|| {
-                    format!(
-                        "--metrics-push {url}: expected http://host:port of a Prometheus \
-                         Pushgateway (https is not supported; use a local gateway or a proxy)"
-                    )
-                })?;
-                let (addr, prefix) = match rest.find('/') {
-                    Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-                    None => (rest, ""),
-                };
-                if addr
-                    .rsplit_once(':')
-                    .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-                {
-                    return Err(format!("--metrics-push {url}: expected http://host:port"));
-                }
+                let (addr, prefix) = http_endpoint("--metrics-push", url)?;
                 Some(Push {
-                    addr: addr.to_string(),
+                    addr,
                     path: format!(
                         "{prefix}/metrics/job@base64/{}/run_id@base64/{}",
                         base64url(job.as_bytes()),
@@ -95,6 +133,9 @@ impl Metrics {
                 })
             }
         };
+        if let Some(f) = &file {
+            check_output_file("--metrics-file", f)?;
+        }
         Ok(Metrics {
             file,
             push,
@@ -102,7 +143,7 @@ impl Metrics {
             run_id: run_id.to_string(),
             interval,
             busy: AtomicBool::new(false),
-            warned: AtomicBool::new(false),
+            warned: [AtomicBool::new(false), AtomicBool::new(false)],
         })
     }
 
@@ -232,22 +273,28 @@ impl Metrics {
     /// Writes the file (atomically: a reader never sees half of it) and pushes.
     fn emit(&self, t: &CountersSnapshot, secs: f64, end: Option<&Report>) {
         if let Some(path) = &self.file {
-            let tmp = path.with_extension("prom.tmp");
-            let r = std::fs::write(&tmp, self.render(t, secs, end, true))
-                .and_then(|_| std::fs::rename(&tmp, path));
+            // Something put in its place since the start is not replaced.
+            let r = check_output_file("--metrics-file", path)
+                .map_err(std::io::Error::other)
+                .and_then(|_| {
+                    let tmp = path.with_extension("prom.tmp");
+                    std::fs::write(&tmp, self.render(t, secs, end, true))
+                        .and_then(|_| std::fs::rename(&tmp, path))
+                });
             if let Err(e) = r {
-                self.warn(format!("--metrics-file {}: {e}", path.display()));
+                self.warn(0, format!("--metrics-file {}: {e}", path.display()));
             }
         }
         if let Some(p) = &self.push {
             if let Err(e) = put(&p.addr, &p.path, &self.render(t, secs, end, false)) {
-                self.warn(format!("--metrics-push {}: {e}", p.shown));
+                self.warn(1, format!("--metrics-push {}: {e}", p.shown));
             }
         }
     }
 
-    fn warn(&self, msg: String) {
-        if !self.warned.swap(true, Ordering::Relaxed) {
+    fn warn(&self, which: usize, msg: String) {
+        let msg = crate::secrets::redact(&msg).into_owned();
+        if !self.warned[which].swap(true, Ordering::Relaxed) {
             tracing::warn!("{msg} (the job goes on; later failures are not repeated)");
         } else {
             tracing::debug!("{msg}");
@@ -294,7 +341,8 @@ pub(crate) fn http_send(
     body: &str,
 ) -> Result<(), String> {
     use std::net::ToSocketAddrs;
-    let timeout = Duration::from_secs(5);
+    // Short: a stopping job (SIGTERM, a container's 10 s grace) waits for this at most twice.
+    let timeout = Duration::from_secs(2);
     let sa = addr
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
@@ -319,11 +367,14 @@ pub(crate) fn http_send(
         Ok(())
     } else {
         let said = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-        Err(format!(
-            "the server answered {} {}",
-            text.lines().next().unwrap_or("nothing"),
-            said.chars().take(200).collect::<String>()
-        ))
+        let first = text.lines().next().unwrap_or("").trim();
+        let first = if first.is_empty() { "nothing" } else { first };
+        let said: String = said.chars().take(200).collect();
+        Err(if said.is_empty() {
+            format!("the server answered {first}")
+        } else {
+            format!("the server answered {first}: {said}")
+        })
     }
 }
 
@@ -365,7 +416,17 @@ mod tests {
         ));
         assert!(!text.contains("exit_code"));
         assert!(!m.render(&t, 1.5, None, false).contains("run_id"));
-        for bad in ["https://h:1", "http://h", "http://:1", "h:1"] {
+        assert!(Metrics::new(None, Some("HTTP://h:1"), "j", "r", Duration::from_secs(1)).is_ok());
+        for bad in [
+            "https://h:1",
+            "http://h",
+            "http://:1",
+            "h:1",
+            "ftp://h:1",
+            "http://u:p@h:1",
+            "http://h:1/a b",
+            "http://h:1/x HTTP/1.1\r\nX-Evil: 1",
+        ] {
             assert!(
                 Metrics::new(None, Some(bad), "j", "r", Duration::from_secs(1)).is_err(),
                 "{bad}"

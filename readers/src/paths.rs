@@ -209,8 +209,5 @@ pub fn file_fingerprint(path: &std::path::Path) -> Option<String> {
 
 /// A local path (or pattern) as a lineage dataset in the `file` namespace, made absolute.
 pub(crate) fn file_dataset(p: &str) -> datasync_engine::lineage::Dataset {
-    let abs = std::path::absolute(p)
-        .map(|a| a.display().to_string())
-        .unwrap_or_else(|_| p.to_string());
-    datasync_engine::lineage::Dataset::new("file", abs)
+    datasync_engine::lineage::Dataset::file(p)
 }

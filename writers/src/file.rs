@@ -252,13 +252,7 @@ impl FileWriter {
 #[async_trait]
 impl Writer for FileWriter {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        vec![datasync_engine::lineage::Dataset::new(
-            "file",
-            std::path::absolute(&self.dir)
-                .unwrap_or_else(|_| self.dir.clone())
-                .display()
-                .to_string(),
-        )]
+        vec![datasync_engine::lineage::Dataset::file(&self.dir)]
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {

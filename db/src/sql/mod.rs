@@ -31,7 +31,12 @@ pub fn dataset(
         .iter()
         .map(|p| unquote_ident(p))
         .collect();
-    let mut name: Vec<String> = url.database.iter().cloned().collect();
+    // Systems without schemas (MySQL): `db.table` names its own database. With schemas
+    // (PostgreSQL): `schema.table` is in the URL's database, a lone table in `default_schema`.
+    let mut name: Vec<String> = match (default_schema, parts.len()) {
+        (None, 1) | (Some(_), 1 | 2) => url.database.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
     if parts.len() == 1 {
         name.extend(default_schema.map(str::to_string));
     }
@@ -94,6 +99,20 @@ mod tests {
             mask(raw),
             "jdbc:mysql://h:3306/db?user=app&password=***&useSSL=false"
         );
+    }
+
+    #[test]
+    fn lineage_names() {
+        let u = parse_jdbc_url("jdbc:mysql://h:3307/shop", MY).unwrap();
+        let d = |default_schema, t| {
+            let d = dataset("x", &u, 1, default_schema, t);
+            format!("{} {}", d.namespace, d.name)
+        };
+        assert_eq!(d(None, "orders"), "x://h:3307 shop.orders");
+        assert_eq!(d(None, "other.orders"), "x://h:3307 other.orders");
+        assert_eq!(d(Some("public"), "orders"), "x://h:3307 shop.public.orders");
+        assert_eq!(d(Some("public"), "s.orders"), "x://h:3307 shop.s.orders");
+        assert_eq!(d(Some("public"), "db2.s.orders"), "x://h:3307 db2.s.orders");
     }
 
     #[test]

@@ -252,11 +252,7 @@ impl ParquetWriter {
 #[async_trait]
 impl Writer for ParquetWriter {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        let dir = std::path::absolute(&self.w.dir).unwrap_or_else(|_| self.w.dir.clone());
-        let mut v = vec![datasync_engine::lineage::Dataset::new(
-            "file",
-            dir.display().to_string(),
-        )];
+        let mut v = vec![datasync_engine::lineage::Dataset::file(&self.w.dir)];
         // The metastore table too, when the writer registers one.
         if let Some(h) = &self.w.hms {
             let uri = h.uris.split(',').next().unwrap_or_default().trim();
