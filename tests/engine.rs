@@ -723,12 +723,12 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
         "\"path\": \"/proc/${env:DS_TEST_GREETING}/${env:DS_TEST_QUOTED}/out\"",
     );
     let badjob = write_job(t.path(), "bad", &bad);
-    let o = run_with_env(&badjob, "bad.json");
+    let o = run_with_env(&badjob, "bad_report.json");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!stderr(&o).contains(secret), "{}", stderr(&o));
     assert!(stderr(&o).contains("/proc/***/***/out"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("te-Pw"), "{}", stderr(&o));
-    let report = std::fs::read_to_string(t.path().join("bad.json")).unwrap();
+    let report = std::fs::read_to_string(t.path().join("bad_report.json")).unwrap();
     assert!(!report.contains(secret), "{report}");
     assert!(report.contains("/proc/***/***/out"), "{report}");
     assert!(!report.contains("te-Pw"), "{report}");
