@@ -152,6 +152,13 @@ macro_rules! say {
     };
 }
 
+/// [`say!`] for an error: with `--log-format json` its level is ERROR.
+macro_rules! say_error {
+    ($($t:tt)*) => {
+        $crate::say_err(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
 mod logjson;
 mod shard;
 mod submit;
@@ -159,10 +166,19 @@ mod submit;
 /// Writes `text` to stderr with every secret masked (with `--log-format json`, each line as
 /// a JSON object).
 fn say_raw(text: &str) {
+    say_at("INFO", text)
+}
+
+/// [`say_raw`] for an error (the JSON line's level is ERROR).
+fn say_err(text: &str) {
+    say_at("ERROR", text)
+}
+
+fn say_at(level: &str, text: &str) {
     if logjson::enabled() {
         let mut out = String::new();
         for l in text.lines().filter(|l| !l.trim().is_empty()) {
-            out.push_str(&logjson::line("INFO", l, serde_json::Map::new()));
+            out.push_str(&logjson::line(level, l, serde_json::Map::new()));
         }
         eprint!("{out}");
         return;
@@ -205,7 +221,7 @@ fn registry() -> Registry {
 const EXIT_CONFIG: u8 = 2;
 
 fn config_error(e: &ConfigError) -> ExitCode {
-    say!("datasync: bad job: {e}");
+    say_error!("datasync: bad job: {e}");
     ExitCode::from(EXIT_CONFIG)
 }
 
@@ -296,7 +312,7 @@ fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            say!("datasync: starting the runtime: {e}");
+            say_error!("datasync: starting the runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -367,7 +383,7 @@ fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
         say!("datasync: both systems have what the job needs");
         ExitCode::SUCCESS
     } else {
-        say!("datasync: {problems} problem(s): the job would fail");
+        say_error!("datasync: {problems} problem(s): the job would fail");
         ExitCode::from(1)
     }
 }
@@ -455,7 +471,7 @@ fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            say!("datasync: recover failed: {e:#}");
+            say_error!("datasync: recover failed: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -530,7 +546,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     }
     if let Some(id) = &a.run_id {
         if let Err(e) = datasync_engine::set_run_id(id) {
-            say!("datasync: --run-id: {e}");
+            say_error!("datasync: --run-id: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     }
@@ -543,7 +559,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     };
     if a.resume {
         if let Err(e) = built.resume_check() {
-            say!("datasync: {e}");
+            say_error!("datasync: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     }
@@ -588,7 +604,7 @@ fn run_command(a: RunArgs) -> ExitCode {
         ) {
             Ok(m) => Some(std::sync::Arc::new(m)),
             Err(e) => {
-                say!("datasync: {e}");
+                say_error!("datasync: {e}");
                 return ExitCode::from(EXIT_CONFIG);
             }
         }
@@ -608,7 +624,7 @@ fn run_command(a: RunArgs) -> ExitCode {
             ) {
                 Ok(l) => Some(l),
                 Err(e) => {
-                    say!("datasync: {e}");
+                    say_error!("datasync: {e}");
                     return ExitCode::from(EXIT_CONFIG);
                 }
             }
@@ -631,7 +647,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     ) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            say!("datasync: {e:#}");
+            say_error!("datasync: {e:#}");
             ExitCode::from(1)
         }
     }

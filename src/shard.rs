@@ -91,7 +91,7 @@ pub(crate) fn plan_command(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            say!("datasync: plan: {e}");
+            say_error!("datasync: plan: {e}");
             exit_of(&e)
         }
     }
@@ -107,7 +107,7 @@ pub(crate) fn plan_or_load(
 ) -> Result<Plan, ExitCode> {
     if dir.join(PLAN_FILE).exists() {
         let fail = |e: ShardError| {
-            say!("datasync: submit: {e}");
+            say_error!("datasync: submit: {e}");
             exit_of(&e)
         };
         let plan = load_plan(dir).map_err(fail)?;
@@ -132,7 +132,7 @@ pub(crate) fn plan_or_load(
         return Err(code);
     }
     load_plan(dir).map_err(|e| {
-        say!("datasync: submit: {e}");
+        say_error!("datasync: submit: {e}");
         exit_of(&e)
     })
 }
@@ -257,7 +257,7 @@ pub(crate) fn shard_command(a: ShardArgs<'_>) -> ExitCode {
     match run_shard(a) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            say!("datasync: shard: {e}");
+            say_error!("datasync: shard: {e}");
             ExitCode::from(match e {
                 ShardError::Usage(_) => EXIT_USAGE,
                 ShardError::Permanent(_) => EXIT_PERMANENT,
@@ -412,7 +412,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
     });
     if let Some(path) = &a.report {
         if let Err(e) = crate::write_report(path, &report) {
-            say!("datasync: {e:#}");
+            say_error!("datasync: {e:#}");
         }
     }
     crate::say_report(&report);
@@ -479,7 +479,7 @@ pub(crate) fn commit_command(dir: &Path, params: &[String]) -> ExitCode {
     match commit(dir, params) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            say!("datasync: commit: {e}");
+            say_error!("datasync: commit: {e}");
             exit_of(&e)
         }
     }
@@ -686,7 +686,7 @@ pub(crate) fn abort_command(dir: &Path, params: &[String]) -> ExitCode {
     match abort(dir, params) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            say!("datasync: abort: {e}");
+            say_error!("datasync: abort: {e}");
             exit_of(&e)
         }
     }

@@ -461,7 +461,7 @@ fn submit_slurm(
     let array_id = match run(&array_cmd) {
         Ok(id) => id,
         Err(e) => {
-            say!("datasync: submit: {e}");
+            say_error!("datasync: submit: {e}");
             return ExitCode::from(1);
         }
     };

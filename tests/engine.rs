@@ -733,3 +733,27 @@ fn placeholders_from_env_and_files_and_secrets_never_printed() {
     assert!(report.contains("/proc/***/***/out"), "{report}");
     assert!(!report.contains("te-Pw"), "{report}");
 }
+
+#[test]
+fn a_bad_job_is_an_error_line_in_json_logs() {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "bad",
+        r#"{"job": {"content": [{"reader": {"name": "nosuch"}, "writer": {"name": "streamwriter"}}]}}"#,
+    );
+    let o = run_in(
+        t.path(),
+        &["--log-format", "json", "check", p.to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bad = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap_or("").contains("bad job"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(bad["level"], "ERROR", "{bad}");
+}
