@@ -239,6 +239,15 @@ pub fn from_plan<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A reader's task rebuilt from its plan value: `make` turns the split [`from_plan`] reads
+/// into the task (the same function `split` uses, so both make the same task).
+pub fn task_from<T: serde::de::DeserializeOwned>(
+    planned: &serde_json::Value,
+    make: impl FnOnce(T) -> Box<dyn ReaderTask>,
+) -> Result<Box<dyn ReaderTask>, PluginError> {
+    Ok(make(from_plan(planned)?))
+}
+
 /// A job-level reader: validated configuration that can plan its tasks.
 #[async_trait]
 pub trait Reader: Send + Sync {

@@ -157,10 +157,7 @@ impl Reader for FileReader {
             .into_iter()
             .map(|path| {
                 let size = std::fs::metadata(&path).map(|m| m.len()).ok();
-                Box::new(FileTask {
-                    reader: self.clone(),
-                    split: FileSplit { path, size },
-                }) as Box<dyn ReaderTask>
+                self.task(FileSplit { path, size })
             })
             .collect())
     }
@@ -169,10 +166,16 @@ impl Reader for FileReader {
         &self,
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        Ok(Box::new(FileTask {
+        datasync_engine::plugin::task_from(planned, |s| self.task(s))
+    }
+}
+
+impl FileReader {
+    fn task(&self, split: FileSplit) -> Box<dyn ReaderTask> {
+        Box::new(FileTask {
             reader: self.clone(),
-            split: datasync_engine::plugin::from_plan(planned)?,
-        }))
+            split,
+        })
     }
 }
 

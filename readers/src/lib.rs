@@ -22,6 +22,8 @@ pub mod sftp;
 #[cfg(feature = "sql")]
 pub mod sqlconfig;
 #[cfg(feature = "sql")]
+pub mod sqlreader;
+#[cfg(feature = "sql")]
 mod sqlsplit;
 #[cfg(feature = "stream")]
 pub mod stream;

@@ -180,26 +180,25 @@ impl Reader for SftpReader {
                 Ok(files)
             })
             .await?;
-        Ok(files
-            .into_iter()
-            .map(|file| {
-                Box::new(SftpTask {
-                    reader: self.clone(),
-                    file,
-                }) as Box<dyn ReaderTask>
-            })
-            .collect())
+        Ok(files.into_iter().map(|f| self.task(f)).collect())
     }
 
     fn task_from_plan(
         &self,
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        let (path, size): (String, Option<u64>) = datasync_engine::plugin::from_plan(planned)?;
-        Ok(Box::new(SftpTask {
+        datasync_engine::plugin::task_from(planned, |(path, size)| {
+            self.task(RemoteFile { path, size })
+        })
+    }
+}
+
+impl SftpReader {
+    fn task(&self, file: RemoteFile) -> Box<dyn ReaderTask> {
+        Box::new(SftpTask {
             reader: self.clone(),
-            file: RemoteFile { path, size },
-        }))
+            file,
+        })
     }
 }
 

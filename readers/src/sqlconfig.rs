@@ -149,20 +149,6 @@ impl SqlReaderConfig {
         (splits, keyed)
     }
 
-    /// The lineage datasets of the tables read (`name` names one on a connection); queries
-    /// name none.
-    pub fn datasets<C>(
-        &self,
-        conns: &[C],
-        name: impl Fn(&C, &str) -> datasync_engine::lineage::Dataset,
-    ) -> Vec<datasync_engine::lineage::Dataset> {
-        self.connection
-            .iter()
-            .zip(conns)
-            .flat_map(|(c, cc)| c.table.iter().map(|t| name(cc, t)).collect::<Vec<_>>())
-            .collect()
-    }
-
     /// ` WHERE (where)` when a filter is set.
     pub fn where_sql(&self) -> String {
         self.where_clause

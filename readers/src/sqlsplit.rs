@@ -170,6 +170,27 @@ pub(crate) struct Planned {
     pub as_text: Vec<String>,
 }
 
+/// The [`datasync_engine::ReaderTask`] methods every SQL reader's task answers from its
+/// `plan: Planned` field (what it reads, its estimate, and the plan value for shards).
+macro_rules! planned_task {
+    () => {
+        fn describe(&self) -> String {
+            self.plan.split.describe()
+        }
+
+        fn size_hint(&self) -> Option<datasync_engine::SizeHint> {
+            self.plan
+                .estimate
+                .map(datasync_engine::SizeHint::RecordsEstimate)
+        }
+
+        fn planned(&self) -> Option<serde_json::Value> {
+            datasync_engine::plugin::to_plan(&self.plan)
+        }
+    };
+}
+pub(crate) use planned_task;
+
 /// Every read of a SQL reader: queries and tables as they are, tables with a split key cut
 /// into key ranges; each with its share of the table's row estimate. `connect(i)` opens a
 /// probe on `connection[i]` (one per connection, only where needed).

@@ -390,24 +390,23 @@ impl Reader for StreamReader {
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        Ok((0..channels.max(1))
-            .map(|i| {
-                Box::new(StreamTask {
-                    reader: self.clone(),
-                    index: i as u64,
-                }) as Box<dyn ReaderTask>
-            })
-            .collect())
+        Ok((0..channels.max(1) as u64).map(|i| self.task(i)).collect())
     }
 
     fn task_from_plan(
         &self,
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        Ok(Box::new(StreamTask {
+        datasync_engine::plugin::task_from(planned, |i| self.task(i))
+    }
+}
+
+impl StreamReader {
+    fn task(&self, index: u64) -> Box<dyn ReaderTask> {
+        Box::new(StreamTask {
             reader: self.clone(),
-            index: datasync_engine::plugin::from_plan(planned)?,
-        }))
+            index,
+        })
     }
 }
 

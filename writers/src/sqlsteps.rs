@@ -78,15 +78,12 @@ impl TargetSpec {
     }
 }
 
-/// What a SQL writer provides so that it gets the shared steps.
+/// What every SQL writer holds the same way: implemented once, by
+/// [`crate::sqltarget::SqlWriter`].
 #[async_trait]
-pub(crate) trait SqlWriterSteps: Sync {
+pub(crate) trait SqlWriterCore: Sync {
     /// The writer's target spec.
     fn spec(&self) -> &TargetSpec;
-    /// A new writer task (each task opens its own connection).
-    fn new_task(&self) -> Box<dyn WriterTask>;
-    /// The target table as a lineage dataset.
-    fn dataset(&self) -> datasync_engine::lineage::Dataset;
     /// Whether a task ran `createTable`'s statement (it needs the reader's first batch).
     async fn table_ensured(&self) -> bool;
     /// The single-table writers of a sharded write (several target tables), in task order;
@@ -94,6 +91,28 @@ pub(crate) trait SqlWriterSteps: Sync {
     fn shards(&self) -> &[Self]
     where
         Self: Sized;
+}
+
+#[async_trait]
+impl<C: Send + Sync, K: Send + Sync> SqlWriterCore for crate::sqltarget::SqlWriter<C, K> {
+    fn spec(&self) -> &TargetSpec {
+        &self.spec
+    }
+    async fn table_ensured(&self) -> bool {
+        *self.created.lock().await
+    }
+    fn shards(&self) -> &[Self] {
+        &self.shards
+    }
+}
+
+/// What a SQL writer provides so that it gets the shared steps.
+#[async_trait]
+pub(crate) trait SqlWriterSteps: SqlWriterCore {
+    /// A new writer task (each task opens its own connection).
+    fn new_task(&self) -> Box<dyn WriterTask>;
+    /// The target table as a lineage dataset.
+    fn dataset(&self) -> datasync_engine::lineage::Dataset;
     /// The writers whose tables this job writes: the shards, or this writer alone.
     fn members(&self) -> &[Self]
     where
@@ -559,118 +578,111 @@ pub(crate) trait SqlWriterSteps: Sync {
     }
 }
 
-/// Implements the [`Writer`](datasync_engine::Writer) contract of a SQL writer `$w` entirely
-/// through its [`SqlWriterSteps`]: prepare, one task per reader task, commit, abort, recover,
-/// resume.
-macro_rules! sql_writer_contract {
-    ($w:ty) => {
-        #[datasync_engine::async_trait]
-        impl datasync_engine::Writer for $w {
-            fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-                $crate::sqlsteps::SqlWriterSteps::members(self)
-                    .iter()
-                    .map($crate::sqlsteps::SqlWriterSteps::dataset)
-                    .collect()
-            }
+/// The [`Writer`](datasync_engine::Writer) contract of every SQL writer, entirely through its
+/// [`SqlWriterSteps`]: prepare, one task per reader task, commit, abort, recover, resume.
+#[async_trait]
+impl<C, K> datasync_engine::Writer for crate::sqltarget::SqlWriter<C, K>
+where
+    C: Send + Sync,
+    K: Send + Sync,
+    crate::sqltarget::SqlWriter<C, K>: SqlWriterSteps,
+{
+    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
+        SqlWriterSteps::members(self)
+            .iter()
+            .map(SqlWriterSteps::dataset)
+            .collect()
+    }
 
-            async fn prepare(&self) -> Result<(), datasync_engine::PluginError> {
-                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
-                    $crate::sqlsteps::SqlWriterSteps::prepare_target(w).await?;
-                }
-                Ok(())
-            }
+    async fn prepare(&self) -> Result<(), datasync_engine::PluginError> {
+        for w in SqlWriterSteps::members(self) {
+            SqlWriterSteps::prepare_target(w).await?;
+        }
+        Ok(())
+    }
 
-            fn accepts_tasks(&self, tasks: &[String]) -> Result<(), datasync_engine::PluginError> {
-                use $crate::sqlsteps::SqlWriterSteps;
-                $crate::sqltarget::pair_shards(self.shards(), tasks, |w| w.table())
-            }
+    fn accepts_tasks(&self, tasks: &[String]) -> Result<(), datasync_engine::PluginError> {
+        crate::sqltarget::pair_shards(self.shards(), tasks, |w| w.table())
+    }
 
-            async fn split(
-                &self,
-                n: usize,
-            ) -> Result<Vec<Box<dyn datasync_engine::WriterTask>>, datasync_engine::PluginError>
-            {
-                use $crate::sqlsteps::SqlWriterSteps;
-                if !self.shards().is_empty() && self.shards().len() != n {
-                    return Err(datasync_engine::PluginError::new(format!(
-                        "{} reader tasks for {} target tables",
-                        n,
-                        self.shards().len()
-                    )));
-                }
-                Ok(match self.shards() {
-                    [] => (0..n).map(|_| self.new_task()).collect(),
-                    shards => shards.iter().map(|w| w.new_task()).collect(),
-                })
-            }
+    async fn split(
+        &self,
+        n: usize,
+    ) -> Result<Vec<Box<dyn datasync_engine::WriterTask>>, datasync_engine::PluginError> {
+        if !self.shards().is_empty() && self.shards().len() != n {
+            return Err(datasync_engine::PluginError::new(format!(
+                "{} reader tasks for {} target tables",
+                n,
+                self.shards().len()
+            )));
+        }
+        Ok(match self.shards() {
+            [] => (0..n).map(|_| self.new_task()).collect(),
+            shards => shards.iter().map(|w| w.new_task()).collect(),
+        })
+    }
 
-            /// Each table commits on its own (a sharded write is not one transaction).
-            async fn commit(&self) -> Result<(), datasync_engine::PluginError> {
-                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
-                    $crate::sqlsteps::SqlWriterSteps::commit_target(w).await?;
-                }
-                Ok(())
-            }
+    /// Each table commits on its own (a sharded write is not one transaction).
+    async fn commit(&self) -> Result<(), datasync_engine::PluginError> {
+        for w in SqlWriterSteps::members(self) {
+            SqlWriterSteps::commit_target(w).await?;
+        }
+        Ok(())
+    }
 
-            async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
-                let mut first = None;
-                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
-                    if let Err(e) = $crate::sqlsteps::SqlWriterSteps::abort_target(w).await {
-                        first.get_or_insert(e);
-                    }
-                }
-                first.map_or(Ok(()), Err)
-            }
-
-            async fn probe(&self) -> Result<datasync_engine::Probe, datasync_engine::PluginError> {
-                let mut all = datasync_engine::Probe::default();
-                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
-                    let p = $crate::sqlsteps::SqlWriterSteps::probe_target(w).await?;
-                    all.lines.extend(p.lines);
-                    if all.columns.is_none() {
-                        all.columns = p.columns;
-                    }
-                }
-                Ok(all)
-            }
-
-            async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {
-                let mut done = Vec::new();
-                for w in $crate::sqlsteps::SqlWriterSteps::members(self) {
-                    done.extend($crate::sqlsteps::SqlWriterSteps::recover_target(w).await?);
-                }
-                Ok(done)
-            }
-
-            fn plannable(&self) -> Result<(), String> {
-                use $crate::sqlsteps::SqlWriterSteps;
-                if !self.shards().is_empty() {
-                    return Err(
-                        "a sharded write (several target tables) cannot be planned yet".into(),
-                    );
-                }
-                self.plannable_target()
-            }
-
-            fn task_staged(&self, task: usize) -> Option<String> {
-                $crate::sqlsteps::SqlWriterSteps::stage_fingerprint(self, task)
-            }
-
-            async fn adopt_staged(
-                &self,
-                staged: &[datasync_engine::plugin::StagedTask],
-                verify: bool,
-            ) -> Result<(), datasync_engine::PluginError> {
-                $crate::sqlsteps::SqlWriterSteps::adopt_stages(self, staged, verify).await
-            }
-
-            fn resume(&self) -> datasync_engine::Resume {
-                $crate::sqltarget::resume(
-                    $crate::sqlsteps::SqlWriterSteps::staging(self),
-                    $crate::sqlsteps::SqlWriterSteps::idempotent(self),
-                )
+    async fn abort(&self) -> Result<(), datasync_engine::PluginError> {
+        let mut first = None;
+        for w in SqlWriterSteps::members(self) {
+            if let Err(e) = SqlWriterSteps::abort_target(w).await {
+                first.get_or_insert(e);
             }
         }
-    };
+        first.map_or(Ok(()), Err)
+    }
+
+    async fn probe(&self) -> Result<datasync_engine::Probe, datasync_engine::PluginError> {
+        let mut all = datasync_engine::Probe::default();
+        for w in SqlWriterSteps::members(self) {
+            let p = SqlWriterSteps::probe_target(w).await?;
+            all.lines.extend(p.lines);
+            if all.columns.is_none() {
+                all.columns = p.columns;
+            }
+        }
+        Ok(all)
+    }
+
+    async fn recover(&self) -> Result<Vec<String>, datasync_engine::PluginError> {
+        let mut done = Vec::new();
+        for w in SqlWriterSteps::members(self) {
+            done.extend(SqlWriterSteps::recover_target(w).await?);
+        }
+        Ok(done)
+    }
+
+    fn plannable(&self) -> Result<(), String> {
+        if !self.shards().is_empty() {
+            return Err("a sharded write (several target tables) cannot be planned yet".into());
+        }
+        self.plannable_target()
+    }
+
+    fn task_staged(&self, task: usize) -> Option<String> {
+        SqlWriterSteps::stage_fingerprint(self, task)
+    }
+
+    async fn adopt_staged(
+        &self,
+        staged: &[datasync_engine::plugin::StagedTask],
+        verify: bool,
+    ) -> Result<(), datasync_engine::PluginError> {
+        SqlWriterSteps::adopt_stages(self, staged, verify).await
+    }
+
+    fn resume(&self) -> datasync_engine::Resume {
+        crate::sqltarget::resume(
+            SqlWriterSteps::staging(self),
+            SqlWriterSteps::idempotent(self),
+        )
+    }
 }
-pub(crate) use sql_writer_contract;

@@ -1,12 +1,14 @@
 //! What the SQL writers share about their target: the `connection[]` entry, its validation,
 //! and matching the writer's `column` list to the incoming batches.
 
+use crate::sqlsteps::TargetSpec;
 use arrow_array::RecordBatch;
 use datasync_codec::values::column_names;
-use datasync_db::sql::expand_tables;
+use datasync_db::sql::{expand_tables, Dialect};
 use datasync_engine::config::{join_path, one_or_many, ConfigError};
 use datasync_engine::PluginError;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// The `parameter` keys every SQL writer shares (DataX's names); each writer parses its own
 /// keys (`writeMode`, `batchSize`, ...) beside these.
@@ -110,22 +112,80 @@ pub fn sql_targets<'a>(
     Ok(out)
 }
 
-/// The writer of `targets`: for one table the writer `build` makes; for several (a sharded
-/// write) the first table's writer with every table's writer as its shards (`with_shards`).
-pub(crate) fn build_shards<W: Clone>(
-    targets: &[SqlTarget<'_>],
-    build: impl Fn(&SqlWriterConnection, &str, &str) -> Result<W, ConfigError>,
-    with_shards: impl FnOnce(W, Vec<W>) -> W,
-) -> Result<W, ConfigError> {
-    let mut shards = targets
-        .iter()
-        .map(|(c, table, url_at)| build(c, table, url_at))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(if shards.len() == 1 {
-        shards.remove(0)
-    } else {
-        with_shards(shards[0].clone(), shards)
-    })
+/// A SQL writer of one system: its connection settings `C` and its own parameters `K`
+/// beside the shared target spec. Every SQL system's writer is this struct (one alias each).
+pub struct SqlWriter<C, K> {
+    pub(crate) cfg: Arc<K>,
+    pub(crate) conn: Arc<C>,
+    pub(crate) table: String,
+    /// Whether a task ran `createTable`'s statement.
+    pub(crate) created: Arc<tokio::sync::Mutex<bool>>,
+    pub(crate) spec: Arc<TargetSpec>,
+    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
+    pub(crate) shards: Arc<Vec<SqlWriter<C, K>>>,
+}
+
+impl<C, K> Clone for SqlWriter<C, K> {
+    fn clone(&self) -> Self {
+        SqlWriter {
+            cfg: self.cfg.clone(),
+            conn: self.conn.clone(),
+            table: self.table.clone(),
+            created: self.created.clone(),
+            spec: self.spec.clone(),
+            shards: self.shards.clone(),
+        }
+    }
+}
+
+impl<C, K> std::fmt::Debug for SqlWriter<C, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlWriter")
+            .field("table", &self.table)
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, K> SqlWriter<C, K> {
+    /// The writer of `targets`: for one table its writer; for several (a sharded write) the
+    /// first table's writer with every table's writer as its shards. `connect` makes the
+    /// connection settings of a target's connection (`url_at`: its jdbcUrl's JSON path).
+    pub(crate) fn build(
+        targets: &[SqlTarget<'_>],
+        sql: &SqlWriterParams,
+        dialect: Dialect,
+        cfg: K,
+        connect: impl Fn(&SqlWriterConnection, &str) -> Result<C, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let cfg = Arc::new(cfg);
+        let mut shards = targets
+            .iter()
+            .map(|(c, table, url_at)| {
+                Ok(SqlWriter {
+                    cfg: cfg.clone(),
+                    conn: Arc::new(connect(c, url_at)?),
+                    table: table.to_string(),
+                    created: Default::default(),
+                    spec: Arc::new(TargetSpec::new(table, dialect, sql.clone())),
+                    shards: Default::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(if shards.len() == 1 {
+            shards.remove(0)
+        } else {
+            SqlWriter {
+                shards: Arc::new(shards.clone()),
+                ..shards.remove(0)
+            }
+        })
+    }
+
+    /// The target table, quoted for `dialect`.
+    pub(crate) fn qtable(&self) -> String {
+        datasync_db::sql::quote_ident(self.spec.dialect, &self.table)
+    }
 }
 
 /// A sharded write pairs target table i with reader task i (as DataX does), so the reader must

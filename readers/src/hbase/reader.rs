@@ -158,13 +158,10 @@ impl Reader for HbaseReader {
             if !hi.is_empty() && lo >= hi {
                 continue;
             }
-            tasks.push(Box::new(HbaseTask {
-                s: self.s.clone(),
-                split: Split {
-                    start: to_binary_key(lo),
-                    stop: to_binary_key(hi),
-                    region: r.name,
-                },
+            tasks.push(self.task(Split {
+                start: to_binary_key(lo),
+                stop: to_binary_key(hi),
+                region: r.name,
             }));
         }
         tracing::info!("{}: {} region task(s)", self.s.table, tasks.len());
@@ -172,10 +169,16 @@ impl Reader for HbaseReader {
     }
 
     fn task_from_plan(&self, planned: &Value) -> Result<Box<dyn ReaderTask>, PluginError> {
-        Ok(Box::new(HbaseTask {
+        datasync_engine::plugin::task_from(planned, |s| self.task(s))
+    }
+}
+
+impl HbaseReader {
+    fn task(&self, split: Split) -> Box<dyn ReaderTask> {
+        Box::new(HbaseTask {
             s: self.s.clone(),
-            split: datasync_engine::plugin::from_plan(planned)?,
-        }))
+            split,
+        })
     }
 }
 

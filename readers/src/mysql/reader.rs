@@ -1,7 +1,8 @@
 //! The reader: validation, split planning, and streaming a split's rows into Arrow batches.
 
 use crate::sqlconfig::SqlReaderConfig;
-use crate::sqlsplit::{plan_reads, KeyProbe};
+use crate::sqlreader::{SqlReader, SqlSource};
+use crate::sqlsplit::{KeyProbe, Planned};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
@@ -15,17 +16,18 @@ use datasync_db::sql::{quote_ident, reconnect, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
-    TaskContext,
+    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
 /// The MySQL reader.
-#[derive(Debug, Clone)]
-pub struct MysqlReader {
-    cfg: Arc<SqlReaderConfig>,
-    conns: Arc<Vec<MysqlConnConfig>>,
+pub type MysqlReader = SqlReader<MysqlConnConfig, MysqlSettings>;
+
+/// The MySQL reader's own setting.
+#[derive(Debug)]
+pub struct MysqlSettings {
+    /// `zeroDateTimeBehavior=convertToNull` in the URL: zero dates are read as NULL.
     zero_to_null: bool,
 }
 
@@ -63,11 +65,7 @@ impl ReaderPlugin for MysqlReader {
         let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;
-        Ok(MysqlReader {
-            cfg: Arc::new(cfg),
-            conns: Arc::new(conns),
-            zero_to_null,
-        })
+        Ok(SqlReader::new(cfg, conns, MysqlSettings { zero_to_null }))
     }
 
     fn template() -> Value {
@@ -83,14 +81,14 @@ impl ReaderPlugin for MysqlReader {
 }
 
 /// The MySQL answers to split planning.
-struct MysqlProbe<'a> {
+pub(crate) struct MysqlProbe {
     conn: datasync_db::mysql::mysql_async::Conn,
     url: datasync_db::sql::JdbcUrl,
-    cc: &'a MysqlConnConfig,
+    cc: MysqlConnConfig,
 }
 
 #[async_trait]
-impl KeyProbe for MysqlProbe<'_> {
+impl KeyProbe for MysqlProbe {
     async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
         let probe = format!(
             "SELECT {} FROM {} LIMIT 0",
@@ -196,82 +194,35 @@ impl KeyProbe for MysqlProbe<'_> {
 }
 
 #[async_trait]
-impl Reader for MysqlReader {
-    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg.datasets(&self.conns, |cc, t| {
-            datasync_db::sql::dataset("mysql", cc.url(), 3306, None, t)
-        })
+impl SqlSource for MysqlReader {
+    type Probe = MysqlProbe;
+    const DIALECT: Dialect = Dialect::MySql;
+
+    async fn open_probe(&self, i: usize) -> Result<(MysqlProbe, String), PluginError> {
+        let cc = self.conns[i].clone();
+        let (conn, url) = cc.connect(&[]).await?;
+        let url = url.clone();
+        let shown = url.to_string();
+        Ok((MysqlProbe { conn, url, cc }, shown))
     }
 
-    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let conns = &self.conns;
-        Ok(crate::sqlsplit::probe_connections(
-            &self.cfg,
-            Dialect::MySql,
-            conns.len(),
-            |i| async move {
-                let cc = &conns[i];
-                let (conn, url) = cc.connect(&[]).await?;
-                Ok((
-                    MysqlProbe {
-                        conn,
-                        url: url.clone(),
-                        cc,
-                    },
-                    url.to_string(),
-                ))
-            },
-        )
-        .await)
-    }
-
-    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let conns = &self.conns;
-        let planned = plan_reads(&self.cfg, channels, |i| async move {
-            let cc = &conns[i];
-            let (conn, url) = cc.connect(&[]).await?;
-            Ok(MysqlProbe {
-                conn,
-                url: url.clone(),
-                cc,
-            })
-        })
-        .await?;
-        Ok(planned
-            .into_iter()
-            .map(|p| {
-                Box::new(MysqlTask {
-                    reader: self.clone(),
-                    split: p.split,
-                    resumable: p.resumable,
-                    estimate: p.estimate,
-                }) as Box<dyn ReaderTask>
-            })
-            .collect())
-    }
-
-    fn task_from_plan(
-        &self,
-        planned: &serde_json::Value,
-    ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        let p: crate::sqlsplit::Planned = datasync_engine::plugin::from_plan(planned)?;
-        Ok(Box::new(MysqlTask {
+    fn task(&self, plan: Planned) -> Box<dyn ReaderTask> {
+        Box::new(MysqlTask {
             reader: self.clone(),
-            split: p.split,
-            resumable: p.resumable,
-            estimate: p.estimate,
-        }))
+            plan,
+        })
+    }
+
+    fn dataset(&self, i: usize, table: &str) -> datasync_engine::lineage::Dataset {
+        datasync_db::sql::dataset("mysql", self.conns[i].url(), 3306, None, table)
     }
 }
 
+/// A split; `plan.resumable`: a key range on an indexed splitPk, read in key order and
+/// continued after the last key when the connection is lost.
 struct MysqlTask {
     reader: MysqlReader,
-    split: SqlSplit,
-    /// A key range on an indexed splitPk: read in key order, continued after the last key
-    /// when the connection is lost.
-    resumable: bool,
-    /// About how many rows it reads (table statistics), for progress.
-    estimate: Option<u64>,
+    plan: Planned,
 }
 
 /// How long a reader waits for a lost source to come back before its task fails.
@@ -298,16 +249,16 @@ impl MysqlTask {
     ) -> Result<(Vec<String>, Vec<usize>), PluginError> {
         use datasync_db::mysql::mysql_async::consts::ColumnType;
         let cfg = &self.reader.cfg;
-        if !matches!(self.split, SqlSplit::Table { .. }) {
+        if !matches!(self.plan.split, SqlSplit::Table { .. }) {
             return Ok((cfg.column.clone(), Vec::new()));
         }
-        let sql = self.split.sql(
+        let sql = self.plan.split.sql(
             Dialect::MySql,
             &cfg.column,
             cfg.where_clause.as_deref(),
             cfg.split_pk.as_deref(),
         );
-        let cc = &self.reader.conns[self.split.conn()];
+        let cc = &self.reader.conns[self.plan.split.conn()];
         let stmt = conn
             .prep(sql.as_str())
             .await
@@ -325,7 +276,7 @@ impl MysqlTask {
             tracing::warn!(
                 "{}: FLOAT columns are read as the server prints them (6 significant digits): \
                  the column list does not match the result one to one",
-                self.split.describe()
+                self.plan.split.describe()
             );
             return Ok((cfg.column.clone(), Vec::new()));
         }
@@ -352,28 +303,13 @@ impl MysqlTask {
 
 #[async_trait]
 impl ReaderTask for MysqlTask {
-    fn describe(&self) -> String {
-        self.split.describe()
-    }
-
-    fn size_hint(&self) -> Option<SizeHint> {
-        self.estimate.map(SizeHint::RecordsEstimate)
-    }
-
-    fn planned(&self) -> Option<serde_json::Value> {
-        datasync_engine::plugin::to_plan(&crate::sqlsplit::Planned {
-            split: self.split.clone(),
-            estimate: self.estimate,
-            resumable: self.resumable,
-            as_text: Vec::new(),
-        })
-    }
+    crate::sqlsplit::planned_task!();
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let cfg = &self.reader.cfg;
-        let conn_ix = self.split.conn();
+        let conn_ix = self.plan.split.conn();
         let cc = &self.reader.conns[conn_ix];
-        let keyed_pk = cfg.split_pk.as_deref().filter(|_| self.resumable);
+        let keyed_pk = cfg.split_pk.as_deref().filter(|_| self.plan.resumable);
         let mut after: Option<i128> = None;
         let mut lost: Option<std::time::Instant> = None;
         let mut state: Option<ReadState> = None;
@@ -385,7 +321,7 @@ impl ReaderTask for MysqlTask {
         // A table's primary key and MariaDB's JSON columns (LONGTEXT with a json_valid check)
         // travel with the columns, so a writer's createTable makes them.
         let mut catalog = Catalog::default();
-        if let SqlSplit::Table { table, .. } = &self.split {
+        if let SqlSplit::Table { table, .. } = &self.plan.split {
             let q = datasync_db::mysql::primary_key_sql(table);
             catalog.key = conn.query(q.as_str()).await.unwrap_or_else(|e| {
                 tracing::debug!("task {}: no primary key of {table}: {e}", ctx.task_id);
@@ -407,7 +343,7 @@ impl ReaderTask for MysqlTask {
         catalog.floats = floats;
         loop {
             let keyed_sql = keyed_pk.and_then(|pk| {
-                self.split.keyed_sql(
+                self.plan.split.keyed_sql(
                     Dialect::MySql,
                     &columns_sql,
                     cfg.where_clause.as_deref(),
@@ -419,7 +355,7 @@ impl ReaderTask for MysqlTask {
             // Where the key is in each row: one of the job's columns, or an extra last one.
             let key_at = keyed_sql.as_ref().map(|(_, at)| *at);
             let sql = keyed_sql.map(|(sql, _)| sql).unwrap_or_else(|| {
-                self.split.sql(
+                self.plan.split.sql(
                     Dialect::MySql,
                     &columns_sql,
                     cfg.where_clause.as_deref(),
@@ -480,7 +416,13 @@ impl ReaderTask for MysqlTask {
                     }
                     .or(after);
                 }
-                st.push(&row, width, self.reader.zero_to_null, &ctx, &self.split)?;
+                st.push(
+                    &row,
+                    width,
+                    self.reader.own.zero_to_null,
+                    &ctx,
+                    &self.plan.split,
+                )?;
                 if st.builder.full() {
                     if let Some(b) = st.builder.finish()? {
                         ctx.counters.add_input_done(b.num_rows() as u64);

@@ -2,7 +2,8 @@
 //! rows into Arrow batches on a blocking thread.
 
 use crate::sqlconfig::SqlReaderConfig;
-use crate::sqlsplit::{plan_reads, KeyProbe, Planned};
+use crate::sqlreader::{SqlReader, SqlSource};
+use crate::sqlsplit::{KeyProbe, Planned};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::oracle::oracle::sql_type::{OracleType, Timestamp};
 use datasync_db::oracle::oracle::Row;
@@ -14,22 +15,22 @@ use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
-    TaskContext,
+    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
 };
 use serde_json::Value;
-use std::sync::Arc;
 
 /// Rows per fetch round trip (and prefetched) unless `fetchSize` says otherwise.
 const DEFAULT_FETCH: u32 = 1024;
 
 /// The Oracle reader.
-#[derive(Debug, Clone)]
-pub struct OracleReader {
-    cfg: Arc<SqlReaderConfig>,
-    conns: Arc<Vec<OracleConnConfig>>,
+pub type OracleReader = SqlReader<OracleConnConfig, OracleSettings>;
+
+/// The Oracle reader's own settings.
+#[derive(Debug)]
+pub struct OracleSettings {
     /// The job's columns with `hint` placed after SELECT.
-    columns: Arc<Vec<String>>,
+    columns: Vec<String>,
+    /// Rows per fetch round trip.
     fetch: u32,
 }
 
@@ -84,12 +85,11 @@ impl ReaderPlugin for OracleReader {
             // `SELECT /*+ ... */ a, b`: the hint goes right after SELECT.
             *first = format!("{h} {first}");
         }
-        Ok(OracleReader {
-            cfg: Arc::new(cfg),
-            conns: Arc::new(conns),
-            columns: Arc::new(columns),
-            fetch,
-        })
+        Ok(SqlReader::new(
+            cfg,
+            conns,
+            OracleSettings { columns, fetch },
+        ))
     }
 
     fn template() -> Value {
@@ -182,7 +182,7 @@ impl OracleReader {
                         conn: conn_ix,
                         sql: datasync_db::oracle::rowid_range_sql(
                             &table,
-                            &self.columns,
+                            &self.own.columns,
                             self.cfg.where_clause.as_deref(),
                             w[0],
                             w[1],
@@ -195,14 +195,6 @@ impl OracleReader {
             }
         }
         Ok(out)
-    }
-
-    fn task(&self, p: Planned) -> Box<dyn ReaderTask> {
-        Box::new(OracleTask {
-            reader: self.clone(),
-            split: p.split,
-            estimate: p.estimate,
-        })
     }
 }
 
@@ -221,7 +213,7 @@ async fn extents(
 }
 
 /// The Oracle answers to split planning.
-struct OracleProbe {
+pub(crate) struct OracleProbe {
     conn: OracleConn,
 }
 
@@ -298,81 +290,53 @@ impl KeyProbe for OracleProbe {
 }
 
 #[async_trait]
-impl Reader for OracleReader {
-    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg.datasets(&self.conns, |cc, t| {
-            datasync_engine::lineage::Dataset::new(cc.url().namespace(), t)
+impl SqlSource for OracleReader {
+    type Probe = OracleProbe;
+    const DIALECT: Dialect = Dialect::Oracle;
+
+    async fn open_probe(&self, i: usize) -> Result<(OracleProbe, String), PluginError> {
+        let conn = self.conns[i].connect().await?;
+        let url = conn.url.to_string();
+        Ok((OracleProbe { conn }, url))
+    }
+
+    fn task(&self, plan: Planned) -> Box<dyn ReaderTask> {
+        Box::new(OracleTask {
+            reader: self.clone(),
+            plan,
         })
     }
 
-    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let conns = &self.conns;
-        Ok(crate::sqlsplit::probe_connections(
-            &self.cfg,
-            Dialect::Oracle,
-            conns.len(),
-            |i| async move {
-                let conn = conns[i].connect().await?;
-                let url = conn.url.to_string();
-                Ok((OracleProbe { conn }, url))
-            },
-        )
-        .await)
+    fn dataset(&self, i: usize, table: &str) -> datasync_engine::lineage::Dataset {
+        datasync_engine::lineage::Dataset::new(self.conns[i].url().namespace(), table)
     }
 
-    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let conns = &self.conns;
-        // Fails at once, before any other system is touched, when the client is missing.
-        datasync_db::oracle::client_status().map_err(PluginError::new)?;
-        let planned = plan_reads(&self.cfg, channels, |i| async move {
-            Ok(OracleProbe {
-                conn: conns[i].connect().await?,
-            })
-        })
-        .await?;
-        let planned = self.rowid_ranges(planned, channels).await?;
-        Ok(planned.into_iter().map(|p| self.task(p)).collect())
-    }
-
-    fn task_from_plan(
+    async fn refine(
         &self,
-        planned: &serde_json::Value,
-    ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        Ok(self.task(datasync_engine::plugin::from_plan(planned)?))
+        planned: Vec<Planned>,
+        channels: usize,
+    ) -> Result<Vec<Planned>, PluginError> {
+        // Fails before any task starts when the client is missing (planning itself does not
+        // need a connection).
+        datasync_db::oracle::client_status().map_err(PluginError::new)?;
+        self.rowid_ranges(planned, channels).await
     }
 }
 
 struct OracleTask {
     reader: OracleReader,
-    split: SqlSplit,
-    /// About how many rows it reads (table statistics), for progress.
-    estimate: Option<u64>,
+    plan: Planned,
 }
 
 #[async_trait]
 impl ReaderTask for OracleTask {
-    fn describe(&self) -> String {
-        self.split.describe()
-    }
-
-    fn size_hint(&self) -> Option<SizeHint> {
-        self.estimate.map(SizeHint::RecordsEstimate)
-    }
-
-    fn planned(&self) -> Option<serde_json::Value> {
-        datasync_engine::plugin::to_plan(&Planned {
-            split: self.split.clone(),
-            estimate: self.estimate,
-            resumable: false,
-            as_text: Vec::new(),
-        })
-    }
+    crate::sqlsplit::planned_task!();
 
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let cfg = &self.reader.cfg;
-        let conn = self.reader.conns[self.split.conn()].connect().await?;
+        let conn = self.reader.conns[self.plan.split.conn()].connect().await?;
         // A table's primary key travels with the columns, so a writer's createTable makes it.
-        let key: Vec<String> = match &self.split {
+        let key: Vec<String> = match &self.plan.split {
             SqlSplit::Table { table, .. } => {
                 let q = datasync_db::oracle::primary_key_sql(table);
                 conn.texts(&q)
@@ -385,14 +349,14 @@ impl ReaderTask for OracleTask {
             }
             SqlSplit::Query { .. } => Vec::new(),
         };
-        let sql = self.split.sql(
+        let sql = self.plan.split.sql(
             Dialect::Oracle,
-            &self.reader.columns,
+            &self.reader.own.columns,
             cfg.where_clause.as_deref(),
             cfg.split_pk.as_deref(),
         );
-        let fetch = self.reader.fetch;
-        let location = self.split.describe();
+        let fetch = self.reader.own.fetch;
+        let location = self.plan.split.describe();
         let job = tokio::task::spawn_blocking(move || {
             read_rows(&conn, &sql, fetch, &key, out, &ctx, &location)
         });

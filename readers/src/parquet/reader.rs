@@ -255,29 +255,25 @@ impl Reader for ParquetReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
         let splits = datasync_engine::plugin::blocking(move || r.plan(channels)).await?;
-        Ok(splits
-            .into_iter()
-            .map(|split| {
-                Box::new(ParquetTask {
-                    reader: self.clone(),
-                    split,
-                }) as Box<dyn ReaderTask>
-            })
-            .collect())
+        Ok(splits.into_iter().map(|s| self.task(s)).collect())
     }
 
     fn task_from_plan(
         &self,
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        Ok(Box::new(ParquetTask {
-            reader: self.clone(),
-            split: datasync_engine::plugin::from_plan(planned)?,
-        }))
+        datasync_engine::plugin::task_from(planned, |s| self.task(s))
     }
 }
 
 impl ParquetReader {
+    fn task(&self, split: ParquetSplit) -> Box<dyn ReaderTask> {
+        Box::new(ParquetTask {
+            reader: self.clone(),
+            split,
+        })
+    }
+
     pub(super) fn plan(&self, channels: usize) -> Result<Vec<ParquetSplit>, ParquetReaderError> {
         let mut files = Vec::new();
         for pat in &self.paths {

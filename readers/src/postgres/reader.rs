@@ -3,7 +3,8 @@
 use super::copy::CopyFrames;
 use super::decode::{decode, readable, ColKind, Columns, Scalar};
 use crate::sqlconfig::SqlReaderConfig;
-use crate::sqlsplit::{plan_reads, KeyProbe};
+use crate::sqlreader::{SqlReader, SqlSource};
+use crate::sqlsplit::{KeyProbe, Planned};
 use bytes::{Buf, BytesMut};
 use datasync_db::postgres::{
     array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
@@ -13,19 +14,14 @@ use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint,
-    TaskContext,
+    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
 };
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// The PostgreSQL reader.
-#[derive(Debug, Clone)]
-pub struct PostgresReader {
-    cfg: Arc<SqlReaderConfig>,
-    conns: Arc<Vec<PostgresConnConfig>>,
-}
+pub type PostgresReader = SqlReader<PostgresConnConfig>;
 
 impl ReaderPlugin for PostgresReader {
     const NAME: &'static str = "postgres";
@@ -37,10 +33,7 @@ impl ReaderPlugin for PostgresReader {
         let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
             PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;
-        Ok(PostgresReader {
-            cfg: Arc::new(cfg),
-            conns: Arc::new(conns),
-        })
+        Ok(SqlReader::new(cfg, conns, ()))
     }
 
     fn template() -> Value {
@@ -53,14 +46,14 @@ impl ReaderPlugin for PostgresReader {
 }
 
 /// The PostgreSQL answers to split planning.
-struct PostgresProbe<'a> {
+pub(crate) struct PostgresProbe {
     client: datasync_db::postgres::tokio_postgres::Client,
     url: datasync_db::sql::JdbcUrl,
-    cc: &'a PostgresConnConfig,
+    cc: PostgresConnConfig,
 }
 
 #[async_trait]
-impl KeyProbe for PostgresProbe<'_> {
+impl KeyProbe for PostgresProbe {
     async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
         use datasync_db::postgres::tokio_postgres::types::Type;
         let probe = format!(
@@ -149,73 +142,41 @@ impl KeyProbe for PostgresProbe<'_> {
 }
 
 #[async_trait]
-impl Reader for PostgresReader {
-    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.cfg.datasets(&self.conns, |cc, t| {
-            datasync_db::sql::dataset("postgres", cc.url(), 5432, Some("public"), t)
-        })
+impl SqlSource for PostgresReader {
+    type Probe = PostgresProbe;
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn open_probe(&self, i: usize) -> Result<(PostgresProbe, String), PluginError> {
+        let cc = self.conns[i].clone();
+        let (client, url) = cc.connect().await?;
+        let url = url.clone();
+        let shown = url.to_string();
+        Ok((PostgresProbe { client, url, cc }, shown))
     }
 
-    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let conns = &self.conns;
-        Ok(crate::sqlsplit::probe_connections(
-            &self.cfg,
-            Dialect::Postgres,
-            conns.len(),
-            |i| async move {
-                let cc = &conns[i];
-                let (client, url) = cc.connect().await?;
-                Ok((
-                    PostgresProbe {
-                        client,
-                        url: url.clone(),
-                        cc,
-                    },
-                    url.to_string(),
-                ))
-            },
-        )
-        .await)
-    }
-
-    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let conns = &self.conns;
-        let planned = plan_reads(&self.cfg, channels, |i| async move {
-            let cc = &conns[i];
-            let (client, url) = cc.connect().await?;
-            Ok(PostgresProbe {
-                client,
-                url: url.clone(),
-                cc,
-            })
-        })
-        .await?;
-        let splits: Vec<&SqlSplit> = planned.iter().map(|p| &p.split).collect();
-        let as_text = Arc::new(self.irregular_arrays(&splits).await?);
-        Ok(planned
-            .into_iter()
-            .map(|p| {
-                Box::new(PostgresTask {
-                    reader: self.clone(),
-                    split: p.split,
-                    estimate: p.estimate,
-                    as_text: as_text.clone(),
-                }) as Box<dyn ReaderTask>
-            })
-            .collect())
-    }
-
-    fn task_from_plan(
-        &self,
-        planned: &serde_json::Value,
-    ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        let p: crate::sqlsplit::Planned = datasync_engine::plugin::from_plan(planned)?;
-        Ok(Box::new(PostgresTask {
+    fn task(&self, plan: Planned) -> Box<dyn ReaderTask> {
+        Box::new(PostgresTask {
             reader: self.clone(),
-            split: p.split,
-            estimate: p.estimate,
-            as_text: Arc::new(p.as_text.into_iter().collect()),
-        }))
+            plan,
+        })
+    }
+
+    fn dataset(&self, i: usize, table: &str) -> datasync_engine::lineage::Dataset {
+        datasync_db::sql::dataset("postgres", self.conns[i].url(), 5432, Some("public"), table)
+    }
+
+    /// Every task reads the job's irregular array columns as text.
+    async fn refine(
+        &self,
+        mut planned: Vec<Planned>,
+        _channels: usize,
+    ) -> Result<Vec<Planned>, PluginError> {
+        let splits: Vec<&SqlSplit> = planned.iter().map(|p| &p.split).collect();
+        let as_text: Vec<String> = self.irregular_arrays(&splits).await?.into_iter().collect();
+        for p in &mut planned {
+            p.as_text.clone_from(&as_text);
+        }
+        Ok(planned)
     }
 }
 
@@ -306,45 +267,28 @@ fn precision(t: &arrow_schema::DataType) -> u8 {
     }
 }
 
+/// A split; `plan.as_text`: array columns read as text (see
+/// `PostgresReader::irregular_arrays`).
 struct PostgresTask {
     reader: PostgresReader,
-    split: SqlSplit,
-    /// About how many rows it reads (table statistics), for progress.
-    estimate: Option<u64>,
-    /// Array columns read as text (see `PostgresReader::irregular_arrays`).
-    as_text: Arc<std::collections::BTreeSet<String>>,
+    plan: Planned,
 }
 
 #[async_trait]
 impl ReaderTask for PostgresTask {
-    fn describe(&self) -> String {
-        self.split.describe()
-    }
-
-    fn size_hint(&self) -> Option<SizeHint> {
-        self.estimate.map(SizeHint::RecordsEstimate)
-    }
-
-    fn planned(&self) -> Option<serde_json::Value> {
-        datasync_engine::plugin::to_plan(&crate::sqlsplit::Planned {
-            split: self.split.clone(),
-            estimate: self.estimate,
-            resumable: false,
-            as_text: self.as_text.iter().cloned().collect(),
-        })
-    }
+    crate::sqlsplit::planned_task!();
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
-        let cc = &self.reader.conns[self.split.conn()];
+        let cc = &self.reader.conns[self.plan.split.conn()];
         let (client, url) = cc.connect().await?;
-        let sql = self.reader.split_sql(&self.split);
+        let sql = self.reader.split_sql(&self.plan.split);
         let stmt = client
             .prepare(&sql)
             .await
             .map_err(|e| cc.query_error(url, &sql, e))?;
-        let mut plan = plan_columns(stmt.columns(), &sql, &self.as_text)?;
+        let mut plan = plan_columns(stmt.columns(), &sql, &self.plan.as_text)?;
         // A table's primary key travels with the columns, so a writer's createTable makes it.
-        if let SqlSplit::Table { table, .. } = &self.split {
+        if let SqlSplit::Table { table, .. } = &self.plan.split {
             let q = datasync_db::postgres::PRIMARY_KEY_SQL;
             let regclass = quote_ident(Dialect::Postgres, table);
             match client.query(q, &[&regclass]).await {
@@ -402,7 +346,7 @@ impl ReaderTask for PostgresTask {
                     error,
                     columns: names.clone(),
                     values,
-                    location: Some(self.split.describe()),
+                    location: Some(self.plan.split.describe()),
                 })?;
             }
             let (n, bytes) = cols.size();
@@ -440,7 +384,7 @@ struct ColumnPlan {
 fn plan_columns(
     columns: &[datasync_db::postgres::tokio_postgres::Column],
     sql: &str,
-    as_text: &std::collections::BTreeSet<String>,
+    as_text: &[String],
 ) -> Result<ColumnPlan, PostgresError> {
     let mut fields = Vec::new();
     let mut kinds = Vec::new();
@@ -449,7 +393,7 @@ fn plan_columns(
     for c in columns {
         let q = format!("q.{}", quote_ident(Dialect::Postgres, c.name()));
         let typed = match arrow_type(c.type_(), c.type_modifier()) {
-            Some(_) if as_text.contains(c.name()) => None,
+            Some(_) if as_text.iter().any(|a| a == c.name()) => None,
             t => t,
         };
         match typed {
@@ -487,7 +431,8 @@ fn plan_columns(
     }
     for (f, c) in fields.iter_mut().zip(columns) {
         let array_text = as_text
-            .contains(c.name())
+            .iter()
+            .any(|a| a == c.name())
             .then(|| array_element(c.type_()))
             .flatten()
             .and_then(|(elem, _)| datasync_db::postgres::ddl_type(&elem))

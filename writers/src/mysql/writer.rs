@@ -3,8 +3,8 @@
 
 use super::config::{MysqlWriteMode, MysqlWriterConfig, OceanBaseKeys, OCEANBASE_IGNORED};
 use super::task::MysqlTask;
-use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
+use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
@@ -25,16 +25,7 @@ pub(super) const STRUCTURAL: &[u16] = &[
 ];
 
 /// The MySQL writer.
-#[derive(Debug, Clone)]
-pub struct MysqlWriter {
-    pub(super) cfg: Arc<MysqlWriterConfig>,
-    pub(super) conn: Arc<MysqlConnConfig>,
-    pub(super) table: String,
-    pub(super) created: Arc<tokio::sync::Mutex<bool>>,
-    pub(super) spec: Arc<TargetSpec>,
-    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
-    pub(super) shards: Arc<Vec<MysqlWriter>>,
-}
+pub type MysqlWriter = SqlWriter<MysqlConnConfig, MysqlWriterConfig>;
 
 impl WriterPlugin for MysqlWriter {
     const NAME: &'static str = "mysql";
@@ -62,31 +53,15 @@ impl WriterPlugin for MysqlWriter {
                 "writeMode update needs the column names",
             ));
         }
-        let cfg = Arc::new(cfg);
-        build_shards(
-            &targets,
-            |c, table, url_at| {
-                let conn = MysqlConnConfig::new(
-                    &c.jdbc_url,
-                    &sql.username,
-                    &sql.password,
-                    &sql.session,
-                    url_at,
-                )?;
-                Ok(MysqlWriter {
-                    cfg: cfg.clone(),
-                    conn: Arc::new(conn),
-                    table: table.to_string(),
-                    created: Default::default(),
-                    spec: Arc::new(TargetSpec::new(table, Dialect::MySql, sql.clone())),
-                    shards: Default::default(),
-                })
-            },
-            |first, shards| MysqlWriter {
-                shards: Arc::new(shards),
-                ..first
-            },
-        )
+        SqlWriter::build(&targets, &sql, Dialect::MySql, cfg, |c, url_at| {
+            MysqlConnConfig::new(
+                &c.jdbc_url,
+                &sql.username,
+                &sql.password,
+                &sql.session,
+                url_at,
+            )
+        })
     }
 
     fn template() -> Value {
@@ -110,24 +85,9 @@ impl WriterPlugin for MysqlWriter {
     }
 }
 
-impl MysqlWriter {
-    pub(super) fn qtable(&self) -> String {
-        quote_ident(Dialect::MySql, &self.table)
-    }
-}
-
 /// The MySQL side of the shared SQL writer steps.
 #[async_trait]
 impl SqlWriterSteps for MysqlWriter {
-    fn spec(&self) -> &TargetSpec {
-        &self.spec
-    }
-    fn shards(&self) -> &[Self] {
-        &self.shards
-    }
-    async fn table_ensured(&self) -> bool {
-        *self.created.lock().await
-    }
     fn dataset(&self) -> datasync_engine::lineage::Dataset {
         datasync_db::sql::dataset("mysql", self.conn.url(), 3306, None, &self.table)
     }
@@ -281,5 +241,3 @@ pub(super) fn transactional(stmt: &str) -> String {
     tracing::info!("stagingMode table: preSql \"{t}\" runs as DELETE FROM {rest} in the publishing transaction (TRUNCATE cannot be rolled back)");
     format!("DELETE FROM {rest}")
 }
-
-crate::sqlsteps::sql_writer_contract!(MysqlWriter);

@@ -4,26 +4,16 @@
 use super::config::{OracleWriteMode, OracleWriterConfig};
 use super::sql::drop_if_exists_sql;
 use super::task::OracleTask;
-use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
+use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::oracle::{OracleConn, OracleConnConfig, OracleError};
 use datasync_db::sql::{Dialect, DriverError};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 /// The Oracle writer.
-#[derive(Debug, Clone)]
-pub struct OracleWriter {
-    pub(super) cfg: Arc<OracleWriterConfig>,
-    pub(super) conn: Arc<OracleConnConfig>,
-    pub(super) table: String,
-    pub(super) created: Arc<tokio::sync::Mutex<bool>>,
-    pub(super) spec: Arc<TargetSpec>,
-    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
-    pub(super) shards: Arc<Vec<OracleWriter>>,
-}
+pub type OracleWriter = SqlWriter<OracleConnConfig, OracleWriterConfig>;
 
 impl WriterPlugin for OracleWriter {
     const NAME: &'static str = "oracle";
@@ -60,31 +50,15 @@ impl WriterPlugin for OracleWriter {
                 format!("writeMode {} needs the column names", cfg.write_mode.name()),
             ));
         }
-        let cfg = Arc::new(cfg);
-        build_shards(
-            &targets,
-            |c, table, url_at| {
-                let conn = OracleConnConfig::new(
-                    &c.jdbc_url,
-                    &sql.username,
-                    &sql.password,
-                    &sql.session,
-                    url_at,
-                )?;
-                Ok(OracleWriter {
-                    cfg: cfg.clone(),
-                    conn: Arc::new(conn),
-                    table: table.to_string(),
-                    created: Default::default(),
-                    spec: Arc::new(TargetSpec::new(table, Dialect::Oracle, sql.clone())),
-                    shards: Default::default(),
-                })
-            },
-            |first, shards| OracleWriter {
-                shards: Arc::new(shards),
-                ..first
-            },
-        )
+        SqlWriter::build(&targets, &sql, Dialect::Oracle, cfg, |c, url_at| {
+            OracleConnConfig::new(
+                &c.jdbc_url,
+                &sql.username,
+                &sql.password,
+                &sql.session,
+                url_at,
+            )
+        })
     }
 
     fn template() -> Value {
@@ -155,15 +129,6 @@ fn key_columns_sql(table: &str) -> String {
 /// The Oracle side of the shared SQL writer steps.
 #[async_trait]
 impl SqlWriterSteps for OracleWriter {
-    fn spec(&self) -> &TargetSpec {
-        &self.spec
-    }
-    fn shards(&self) -> &[Self] {
-        &self.shards
-    }
-    async fn table_ensured(&self) -> bool {
-        *self.created.lock().await
-    }
     fn dataset(&self) -> datasync_engine::lineage::Dataset {
         datasync_engine::lineage::Dataset::new(self.conn.url().namespace(), self.table.clone())
     }
@@ -282,5 +247,3 @@ impl TargetConn for OracleTarget {
         }
     }
 }
-
-crate::sqlsteps::sql_writer_contract!(OracleWriter);

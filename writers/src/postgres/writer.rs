@@ -3,27 +3,18 @@
 
 use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
-use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn, TargetSpec};
-use crate::sqltarget::{build_shards, sql_targets, SqlWriterParams};
+use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
+use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
-use datasync_db::sql::{quote_ident, Dialect, JdbcUrl};
+use datasync_db::sql::{Dialect, JdbcUrl};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The PostgreSQL writer.
-#[derive(Debug, Clone)]
-pub struct PostgresWriter {
-    pub(super) cfg: Arc<PostgresWriterConfig>,
-    pub(super) conn: Arc<PostgresConnConfig>,
-    pub(super) table: String,
-    pub(super) created: Arc<tokio::sync::Mutex<bool>>,
-    pub(super) spec: Arc<TargetSpec>,
-    /// A sharded write's single-table writers (see `SqlWriterSteps::shards`).
-    pub(super) shards: Arc<Vec<PostgresWriter>>,
-}
+pub type PostgresWriter = SqlWriter<PostgresConnConfig, PostgresWriterConfig>;
 
 impl WriterPlugin for PostgresWriter {
     const NAME: &'static str = "postgres";
@@ -42,31 +33,15 @@ impl WriterPlugin for PostgresWriter {
             ));
         }
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
-        let cfg = Arc::new(cfg);
-        build_shards(
-            &targets,
-            |c, table, url_at| {
-                let conn = PostgresConnConfig::new(
-                    &c.jdbc_url,
-                    &sql.username,
-                    &sql.password,
-                    &sql.session,
-                    url_at,
-                )?;
-                Ok(PostgresWriter {
-                    cfg: cfg.clone(),
-                    conn: Arc::new(conn),
-                    table: table.to_string(),
-                    created: Default::default(),
-                    spec: Arc::new(TargetSpec::new(table, Dialect::Postgres, sql.clone())),
-                    shards: Default::default(),
-                })
-            },
-            |first, shards| PostgresWriter {
-                shards: Arc::new(shards),
-                ..first
-            },
-        )
+        SqlWriter::build(&targets, &sql, Dialect::Postgres, cfg, |c, url_at| {
+            PostgresConnConfig::new(
+                &c.jdbc_url,
+                &sql.username,
+                &sql.password,
+                &sql.session,
+                url_at,
+            )
+        })
     }
 
     fn template() -> Value {
@@ -89,24 +64,9 @@ impl WriterPlugin for PostgresWriter {
     }
 }
 
-impl PostgresWriter {
-    pub(super) fn qtable(&self) -> String {
-        quote_ident(Dialect::Postgres, &self.table)
-    }
-}
-
 /// The PostgreSQL side of the shared SQL writer steps.
 #[async_trait]
 impl SqlWriterSteps for PostgresWriter {
-    fn spec(&self) -> &TargetSpec {
-        &self.spec
-    }
-    fn shards(&self) -> &[Self] {
-        &self.shards
-    }
-    async fn table_ensured(&self) -> bool {
-        *self.created.lock().await
-    }
     fn dataset(&self) -> datasync_engine::lineage::Dataset {
         datasync_db::sql::dataset(
             "postgres",
@@ -224,5 +184,3 @@ impl TargetConn for PostgresTarget {
         Ok(Some(row.get::<_, bool>(0)))
     }
 }
-
-crate::sqlsteps::sql_writer_contract!(PostgresWriter);
