@@ -98,6 +98,14 @@ enum Cmd {
     Submit(submit::Scheduler),
     /// List readers and writers with their DataX aliases.
     Plugins,
+    /// Print the JSON Schema (draft 2020-12) of a job file, or of one plugin's parameters:
+    /// for platforms that validate jobs or build forms.
+    #[command(after_help = SCHEMA_HELP)]
+    Schema {
+        /// A plugin (`reader:mysql`, `writer:parquet`, a DataX alias such as `mysqlreader`,
+        /// or a name only one side has); none: the whole job.
+        plugin: Option<String>,
+    },
     /// Print a job skeleton with every parameter of a reader and a writer.
     Template {
         /// Reader name or alias.
@@ -119,6 +127,15 @@ Exit codes: 0 succeeded, 1 runtime failure, 2 bad job or arguments, 3 error limi
 130 SIGINT, 143 SIGTERM.
 Logs, progress and the report go to stderr; DATASYNC_LOG=debug (or a tracing filter such as
 datasync=debug) for more detail. Dirty records go to ./datasync-dirty-<job>.jsonl.";
+
+const SCHEMA_HELP: &str = "\
+Examples:
+  datasync schema > datasync-job.schema.json
+  datasync schema reader:mysql
+  datasync schema hdfswriter
+
+The job schema validates a job file as written (a ${var} placeholder is accepted where the
+binary accepts a quoted value); each reader and writer `parameter` is checked by its `name`.";
 
 const PLAN_HELP: &str = "\
 Examples:
@@ -261,6 +278,23 @@ fn main() -> ExitCode {
         Cmd::Plugins => {
             print!("{}", plugins_text(&registry()));
             ExitCode::SUCCESS
+        }
+        Cmd::Schema { plugin } => {
+            let registry = registry();
+            let schema = match &plugin {
+                None => Ok(datasync_engine::schema::job_schema(&registry)),
+                Some(p) => datasync_engine::schema::plugin_schema(&registry, p),
+            };
+            match schema {
+                Ok(s) => {
+                    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    say_error!("datasync: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Cmd::Template { reader, writer } => match template(&registry(), &reader, &writer) {
             Ok(t) => {

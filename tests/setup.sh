@@ -148,9 +148,9 @@ jv=$(javac -version 2>&1 | awk '{print $2}' | cut -d. -f1)
 # manifests `datasync submit k8s` prints; python-oracledb (thin mode) checks the live Oracle suite;
 # thriftpy2 serves the HBase test gateway (tests/hbase) and happybase checks it and our output;
 # prometheus_client parses the metrics we write and push; openlineage-python's models check our
-# lineage events. Versions are pinned; the venv is reused between runs.
+# lineage events; jsonschema checks jobs and templates against `datasync schema`. Versions are pinned; the venv is reused between runs.
 venv=target/test-venv
-pins=(pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1 prometheus_client==0.26.0 openlineage-python==1.54.0)
+pins=(pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1 prometheus_client==0.26.0 openlineage-python==1.54.0 jsonschema==4.26.0)
 stamp=$venv/.pins
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then
   log "creating $venv (${pins[*]})"
@@ -159,6 +159,6 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}
   "$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}" || die "pip install ${pins[*]} failed"
   printf '%s' "${pins[*]}" >"$stamp"
 fi
-"$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client' || die "$venv is broken: remove it and run again"
+"$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client, jsonschema' || die "$venv is broken: remove it and run again"
 
 log "ready"

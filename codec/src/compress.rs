@@ -570,3 +570,26 @@ mod tests {
         }
     }
 }
+
+datasync_engine::any_case_schema!(
+    Compression,
+    "Compression",
+    [
+        "",
+        "none",
+        "gzip",
+        "zstd",
+        "bzip2",
+        "bz2",
+        "hadoop-snappy",
+        "snappy",
+        "framing-snappy",
+        "zip",
+        "tgz",
+        "tar.gz",
+        "lzo",
+        "lzop",
+        "lzo_deflate",
+    ],
+    "Compression of the files (any letter case)."
+);

@@ -13,11 +13,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// What a text-file reader reads and how it decodes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TextReadConfig {
     /// Files, directories (every non-hidden file below) or globs (`*`, `?`, `[..]`, `**`).
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub path: Vec<String>,
     /// `["*"]` (every field as string) or `[{index, type, format}]` / `[{value, type}]`;
     /// JSON Lines: `[{name, type}]`.
@@ -31,6 +32,7 @@ pub struct TextReadConfig {
     pub encoding: String,
     /// Skip the first line of every file.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
+    #[schemars(with = "datasync_engine::schema::Lenient<bool>")]
     pub skip_header: bool,
     /// Text that reads as NULL (default `\N`).
     #[serde(default = "crate::default_null_format")]
@@ -50,20 +52,23 @@ pub struct TextReadConfig {
 }
 
 /// DataX's `csvReaderConfig` (the settings of the CSV parser DataX reads text with).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CsvReaderConfig {
     /// Header-name matching; no effect (columns are chosen by index).
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub case_sensitive: Option<bool>,
     /// The quote character.
     #[serde(default)]
     pub text_qualifier: Option<String>,
     /// Remove spaces around unquoted fields.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub trim_whitespace: Option<bool>,
     /// Whether quotes are interpreted.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub use_text_qualifier: Option<bool>,
     /// The field delimiter (overrides `fieldDelimiter`, as in DataX).
     #[serde(default)]
@@ -76,18 +81,23 @@ pub struct CsvReaderConfig {
     pub comment: Option<String>,
     /// Skip lines that start with `comment`.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub use_comments: Option<bool>,
     /// 1: a quote inside quotes is doubled (default); 2: backslash escapes.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<u8>>")]
     pub escape_mode: Option<u8>,
     /// DataX's 100,000-character field limit.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub safety_switch: Option<bool>,
     /// Skip empty lines (always done).
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub skip_empty_records: Option<bool>,
     /// Keep the raw record text; no effect on the data.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub capture_raw_record: Option<bool>,
 }
 
@@ -248,7 +258,7 @@ impl<'de> Deserialize<'de> for Header {
 }
 
 /// How a text-file writer encodes rows.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TextWriteConfig {
     /// One ASCII character (default `,`).
@@ -340,4 +350,20 @@ pub fn text_write_notes() -> Vec<datasync_engine::template::TemplateNote> {
         note("header", "true (the column names) or a list of names for a header line; default none."),
         note("compress", "none (default), gzip, bzip2, zstd, hadoop-snappy, framing-snappy, lzo, lzo_deflate, zip, tgz."),
     ]
+}
+
+impl schemars::JsonSchema for Header {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Header".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "true: a header line of the column names; a list: these names.",
+            "anyOf": [
+                {"type": ["boolean", "null"]},
+                {"type": "array", "items": {"type": "string"}}
+            ]
+        })
+    }
 }

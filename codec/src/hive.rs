@@ -252,7 +252,7 @@ impl<'de> Deserialize<'de> for HdfsFileType {
 }
 
 /// The keys DataX's hdfsreader/hdfswriter add to what the Parquet or text plugin reads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HdfsFront {
     /// `file:///` or absent: a local or mounted file system.
@@ -263,6 +263,7 @@ pub struct HdfsFront {
     pub file_type: HdfsFileType,
     /// Kerberos login to a secured HDFS: refused when true (HDFS itself is not reached yet).
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub have_kerberos: Option<bool>,
 }
 
@@ -284,6 +285,13 @@ const HDFS_CLIENT_KEYS: &[(&str, &str)] = &[
 ];
 
 impl HdfsFront {
+    /// The hdfs keys in a plugin's parameter schema (taken as [`HdfsFront::take`] takes them).
+    pub fn schema(
+        s: datasync_engine::schema::ParamsSchema<'_>,
+    ) -> datasync_engine::schema::ParamsSchema<'_> {
+        s.part::<HdfsFront>().ignored(HDFS_CLIENT_KEYS)
+    }
+
     /// `datasync template` comments of the hdfs keys (in front of the Parquet plugin's).
     pub fn notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
@@ -444,3 +452,10 @@ mod tests {
         assert!(!is_hidden_name("part-0.parquet"));
     }
 }
+
+datasync_engine::any_case_schema!(
+    HdfsFileType,
+    "HdfsFileType",
+    ["parquet", "text", "csv"],
+    "The files' format (any letter case); default parquet."
+);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// `fileFormat`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     /// RFC 4180 CSV: fields with the delimiter, quotes or line breaks are quoted.
@@ -163,11 +163,12 @@ pub enum ColumnSpec {
 }
 
 /// A reader column given as an object.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// 0-based field position (CSV/text; a numeric string is accepted, as DataX does).
     #[serde(default, deserialize_with = "lenient_index")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<usize>>")]
     pub index: Option<usize>,
     /// Column name; for JSON Lines also the key to read.
     pub name: Option<String>,
@@ -325,4 +326,18 @@ pub fn parse_columns(
         });
     }
     Ok(ReadColumns::Listed(out))
+}
+
+impl schemars::JsonSchema for ColumnSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ColumnSpec".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let field = g.subschema_for::<FieldSpec>();
+        schemars::json_schema!({
+            "description": "\"*\" (every field), a column name, or a field object.",
+            "anyOf": [{"type": "string", "minLength": 1}, field]
+        })
+    }
 }

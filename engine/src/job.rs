@@ -34,7 +34,7 @@ pub struct PluginSpec {
 }
 
 /// `job.setting`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Setting {
     /// Parallelism and throttle.
@@ -58,22 +58,25 @@ pub struct Setting {
 }
 
 /// `job.setting.speed`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Speed {
     /// Pipelines run at once (default 1).
     #[serde(default, deserialize_with = "lenient_positive")]
+    #[schemars(with = "Option<crate::schema::Lenient<i64>>")]
     pub channel: Option<u64>,
     /// Job-wide bytes per second; unset, 0 or -1 is unlimited.
     #[serde(default, deserialize_with = "lenient_positive")]
+    #[schemars(with = "Option<crate::schema::Lenient<i64>>")]
     pub byte: Option<u64>,
     /// Job-wide records per second; unset, 0 or -1 is unlimited.
     #[serde(default, deserialize_with = "lenient_positive")]
+    #[schemars(with = "Option<crate::schema::Lenient<i64>>")]
     pub record: Option<u64>,
 }
 
 /// `job.setting.errorLimit`: the job stops when dirty > `record` or dirty/total > `percentage`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorLimit {
     /// Highest number of dirty records allowed.
@@ -85,7 +88,7 @@ pub struct ErrorLimit {
 }
 
 /// What the stall watchdog does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StallAction {
     /// Log which side is stuck, keep waiting.
@@ -96,7 +99,7 @@ pub enum StallAction {
 }
 
 /// `job.setting.retry`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetrySetting {
     /// Retries per task (default 2).
@@ -123,7 +126,7 @@ impl Default for RetrySetting {
 }
 
 /// `job.setting.batch`: a batch closes at `rows` rows or `bytes` bytes, whichever comes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSetting {
     /// Rows per batch (default 8192).

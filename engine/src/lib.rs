@@ -16,6 +16,7 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod runstate;
+pub mod schema;
 pub mod secrets;
 pub mod shard;
 pub mod template;
@@ -27,7 +28,7 @@ pub use plugin::{
     BoxError, Cancelled, PluginError, Probe, Reader, ReaderTask, Resume, SizeHint, TaskContext,
     Writer, WriterTask,
 };
-pub use registry::{Params, ReaderPlugin, Registry, RuntimeMissing, WriterPlugin};
+pub use registry::{Params, Plugin, ReaderPlugin, Registry, RuntimeMissing, WriterPlugin};
 pub use report::{Report, Status, TaskState};
 pub use runner::{
     build, run, run_id, run_id_if_set, set_run_id, BuiltJob, JobControl, RunOptions, StopReason,

@@ -3,6 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::plugin::{Reader, Writer};
+use crate::schema::{Schema, SchemaGenerator};
 use crate::template::TemplateNote;
 use serde_json::Value;
 
@@ -18,19 +19,25 @@ pub struct Params<'a> {
     pub invoked_as: &'a str,
 }
 
-/// A reader plugin type. `from_params` MUST be pure (no network, no files): it validates
-/// everything up front so `datasync check` catches bad jobs before any system is touched.
-pub trait ReaderPlugin: Reader + Sized + 'static {
+/// What every plugin type says about itself and how it is built. A reader plugin is a
+/// `Plugin` that is also a [`Reader`] ([`ReaderPlugin`]), a writer plugin one that is a
+/// [`Writer`] ([`WriterPlugin`]). `from_params` MUST be pure (no network, no files): it
+/// validates everything up front so `datasync check` catches bad jobs before any system is
+/// touched.
+pub trait Plugin: Sized + 'static {
     /// Plugin name (`file`, `mysql`...).
     const NAME: &'static str;
     /// DataX names that map to this plugin.
     const ALIASES: &'static [&'static str];
     /// One line for `datasync plugins`.
     const DESCRIPTION: &'static str;
-    /// Validates parameters and builds the reader.
+    /// Validates parameters and builds the plugin.
     fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
     /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
     fn template() -> Value;
+    /// JSON Schema of the `parameter` object, from the structs `from_params` parses (see
+    /// [`crate::schema::ParamsSchema`]), for `datasync schema`.
+    fn schema(g: &mut SchemaGenerator) -> Schema;
     /// The comment of each parameter in `datasync template` (and the alternatives it shows
     /// commented out).
     fn template_notes() -> Vec<TemplateNote> {
@@ -43,29 +50,13 @@ pub trait ReaderPlugin: Reader + Sized + 'static {
     }
 }
 
-/// A writer plugin type; see [`ReaderPlugin`].
-pub trait WriterPlugin: Writer + Sized + 'static {
-    /// Plugin name.
-    const NAME: &'static str;
-    /// DataX names that map to this plugin.
-    const ALIASES: &'static [&'static str];
-    /// One line for `datasync plugins`.
-    const DESCRIPTION: &'static str;
-    /// Validates parameters and builds the writer.
-    fn from_params(params: Params<'_>) -> Result<Self, ConfigError>;
-    /// Every parameter with a sample value or `${placeholder}`, for `datasync template`.
-    fn template() -> Value;
-    /// The comment of each parameter in `datasync template` (and the alternatives it shows
-    /// commented out).
-    fn template_notes() -> Vec<TemplateNote> {
-        Vec::new()
-    }
-    /// What this plugin needs on this machine beyond the binary (a client library loaded at
-    /// run time): `Err((mark for datasync plugins, what to install and the loader's error))`.
-    fn runtime() -> Result<(), RuntimeMissing> {
-        Ok(())
-    }
-}
+/// A reader plugin type: a [`Plugin`] that is a [`Reader`].
+pub trait ReaderPlugin: Plugin + Reader {}
+impl<T: Plugin + Reader> ReaderPlugin for T {}
+
+/// A writer plugin type: a [`Plugin`] that is a [`Writer`].
+pub trait WriterPlugin: Plugin + Writer {}
+impl<T: Plugin + Writer> WriterPlugin for T {}
 
 type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
 
@@ -95,6 +86,23 @@ pub struct Entry<T: ?Sized> {
     pub build: BuildFn<T>,
     /// Whether it can run on this machine.
     pub runtime: fn() -> Result<(), RuntimeMissing>,
+    /// JSON Schema of its parameters.
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+impl<T: ?Sized> Entry<T> {
+    fn of<P: Plugin>(build: BuildFn<T>) -> Self {
+        Entry {
+            name: P::NAME,
+            aliases: P::ALIASES,
+            description: P::DESCRIPTION,
+            template: P::template,
+            notes: P::template_notes,
+            build,
+            runtime: P::runtime,
+            schema: P::schema,
+        }
+    }
 }
 
 impl<T: ?Sized> Entry<T> {
@@ -119,28 +127,16 @@ impl Registry {
 
     /// Registers a reader plugin type.
     pub fn add_reader<R: ReaderPlugin>(&mut self) {
-        self.readers.push(Entry {
-            name: R::NAME,
-            aliases: R::ALIASES,
-            description: R::DESCRIPTION,
-            template: R::template,
-            notes: R::template_notes,
-            build: |p| R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>),
-            runtime: R::runtime,
-        });
+        self.readers.push(Entry::of::<R>(|p| {
+            R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>)
+        }));
     }
 
     /// Registers a writer plugin type.
     pub fn add_writer<W: WriterPlugin>(&mut self) {
-        self.writers.push(Entry {
-            name: W::NAME,
-            aliases: W::ALIASES,
-            description: W::DESCRIPTION,
-            template: W::template,
-            notes: W::template_notes,
-            build: |p| W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>),
-            runtime: W::runtime,
-        });
+        self.writers.push(Entry::of::<W>(|p| {
+            W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>)
+        }));
     }
 
     /// Registered readers.

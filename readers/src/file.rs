@@ -6,7 +6,7 @@ use datasync_codec::{TextRead, TextReadConfig};
 use datasync_engine::channel::BatchSender;
 use datasync_engine::config::{parse_params, ConfigError};
 use datasync_engine::{
-    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
+    async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ impl FileReader {
     }
 }
 
-impl ReaderPlugin for FileReader {
+impl Plugin for FileReader {
     const NAME: &'static str = "file";
     const ALIASES: &'static [&'static str] = &["txtfilereader"];
     const DESCRIPTION: &'static str =
@@ -69,6 +69,13 @@ impl ReaderPlugin for FileReader {
         );
         let c: TextReadConfig = parse_params(&value, p.path)?;
         Ok(FileReader::new(c.local(p.path)?.build(p.path)?))
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .ignored(&[("charset", "DataX's txtfilereader does not read it either")])
+            .part::<TextReadConfig>()
+            .build()
     }
 
     fn template() -> Value {

@@ -7,7 +7,7 @@ use crate::parquet::{ParquetReader, ParquetReaderConfig};
 use datasync_codec::hive::HdfsFront;
 use datasync_codec::TextReadConfig;
 use datasync_engine::config::{ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
 use serde_json::Value;
 
 /// The `hdfs` reader: the reader `fileType` picked.
@@ -21,7 +21,7 @@ impl std::fmt::Debug for HdfsReader {
     }
 }
 
-impl ReaderPlugin for HdfsReader {
+impl Plugin for HdfsReader {
     const NAME: &'static str = "hdfs";
     const ALIASES: &'static [&'static str] = &["hdfsreader"];
     const DESCRIPTION: &'static str =
@@ -41,6 +41,19 @@ impl ReaderPlugin for HdfsReader {
         Ok(HdfsReader {
             inner: Box::new(FileReader::new(text.local(p.path)?.build(p.path)?)),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        let parquet = datasync_engine::schema::ParamsSchema::new(g)
+            .part::<ParquetReaderConfig>()
+            .build();
+        let text = datasync_engine::schema::ParamsSchema::new(g)
+            .part::<TextReadConfig>()
+            .without("fileFormat")
+            .build();
+        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
+            .one_of(vec![parquet, text])
+            .build()
     }
 
     fn template() -> Value {

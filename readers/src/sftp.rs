@@ -9,7 +9,7 @@ use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchSender;
 use datasync_engine::config::{lenient_u64, ConfigError, ParamParts};
 use datasync_engine::{
-    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
+    async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -45,11 +45,12 @@ pub struct SftpReader {
 }
 
 /// The reader's own keys (beside the connection's and the text options).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Walk {
     /// How deep directories are walked (default 100, as DataX).
     #[serde(default = "default_depth", deserialize_with = "at_least_one")]
+    #[schemars(with = "datasync_engine::schema::Lenient<u64>")]
     max_traversal_level: u64,
 }
 
@@ -67,7 +68,7 @@ fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
     }
 }
 
-impl ReaderPlugin for SftpReader {
+impl Plugin for SftpReader {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpreader"];
     const DESCRIPTION: &'static str =
@@ -83,6 +84,14 @@ impl ReaderPlugin for SftpReader {
             text: Arc::new(text.build(p.path)?),
             max_depth: walk.max_traversal_level as usize,
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SftpConnConfig>()
+            .part::<Walk>()
+            .part::<TextReadConfig>()
+            .build()
     }
 
     fn template() -> Value {

@@ -7,7 +7,7 @@ use datasync_engine::Secret;
 use serde::Deserialize;
 
 /// `parameter` of a SQL reader.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SqlReaderConfig {
     /// User name (OceanBase: `user@tenant#cluster`).
@@ -29,6 +29,7 @@ pub struct SqlReaderConfig {
     pub split_pk: Option<String>,
     /// Accepted for DataX templates; rows are always streamed.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
     pub fetch_size: Option<i64>,
     /// Statements run on each new connection.
     #[serde(default)]
@@ -36,18 +37,21 @@ pub struct SqlReaderConfig {
 }
 
 /// One `connection[]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReaderConnection {
     /// URLs tried in order until one connects.
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub jdbc_url: Vec<String>,
     /// Tables read fully (or by splitPk ranges); DataX's `"a,b"` lists and `t_[0-63]` ranges
     /// are expanded.
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub table: Vec<String>,
     /// Queries run as written (instead of `table`).
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub query_sql: Vec<String>,
 }
 

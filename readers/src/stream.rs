@@ -12,20 +12,21 @@ use datasync_codec::types::{parse_type, type_name};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{lenient_u64, parse_params, ConfigError};
 use datasync_engine::{
-    async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask, SizeHint, TaskContext,
+    async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `parameter` of the stream reader.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StreamReaderConfig {
     /// Columns: `{type, value}` constants, `{type, random: "lo,hi"}` or `{type, incr: "start,step"}`.
     pub column: Vec<StreamColumnSpec>,
     /// Rows per task.
     #[serde(deserialize_with = "lenient_u64")]
+    #[schemars(with = "datasync_engine::schema::Lenient<u64>")]
     pub slice_record_count: u64,
     /// Seed for `random` columns; task i uses seed + i. Unset: a new seed each run.
     #[serde(default)]
@@ -33,7 +34,7 @@ pub struct StreamReaderConfig {
 }
 
 /// One generated column.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StreamColumnSpec {
     /// Type: DataX (`long`, `double`, `string`, `date`, `bool`, `bytes`) or Arrow
@@ -320,7 +321,7 @@ fn const_array(
 
 use arrow_array::Array;
 
-impl ReaderPlugin for StreamReader {
+impl Plugin for StreamReader {
     const NAME: &'static str = "stream";
     const ALIASES: &'static [&'static str] = &["streamreader"];
     const DESCRIPTION: &'static str =
@@ -355,6 +356,12 @@ impl ReaderPlugin for StreamReader {
             rows: cfg.slice_record_count,
             seed,
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<StreamReaderConfig>()
+            .build()
     }
 
     fn template() -> Value {

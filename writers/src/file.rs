@@ -10,7 +10,7 @@ use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
-    async_trait, run_id, Params, PluginError, Resume, TaskContext, Writer, WriterPlugin, WriterTask,
+    async_trait, run_id, Params, Plugin, PluginError, Resume, TaskContext, Writer, WriterTask,
 };
 use serde_json::{json, Value};
 use std::fs;
@@ -111,7 +111,7 @@ impl FileWriter {
     }
 }
 
-impl WriterPlugin for FileWriter {
+impl Plugin for FileWriter {
     const NAME: &'static str = "file";
     const ALIASES: &'static [&'static str] = &["txtfilewriter"];
     const DESCRIPTION: &'static str =
@@ -123,6 +123,14 @@ impl WriterPlugin for FileWriter {
         crate::textfiles::note_default_format(&p);
         parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
         FileWriter::new(p.path, target, parts.finish()?)
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<FileTarget>()
+            .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
+            .part::<TextWriteConfig>()
+            .build()
     }
 
     fn template() -> Value {

@@ -11,7 +11,7 @@ use arrow_array::RecordBatch;
 use datasync_codec::hive::{parse_hive_type, HdfsFront};
 use datasync_codec::TextWriteConfig;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, PluginError, Resume, Writer, WriterPlugin, WriterTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, Resume, Writer, WriterTask};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -29,14 +29,14 @@ impl std::fmt::Debug for HdfsWriter {
 
 /// hdfswriter's `column` with `fileType` text/csv: `{name, type}` with Hive types; values are
 /// converted to them before they are written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TextColumns {
     #[serde(default)]
     column: Vec<ColumnSpec>,
 }
 
-impl WriterPlugin for HdfsWriter {
+impl Plugin for HdfsWriter {
     const NAME: &'static str = "hdfs";
     const ALIASES: &'static [&'static str] = &["hdfswriter"];
     const DESCRIPTION: &'static str =
@@ -73,6 +73,21 @@ impl WriterPlugin for HdfsWriter {
         Ok(HdfsWriter {
             inner: Box::new(inner),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        let parquet = datasync_engine::schema::ParamsSchema::new(g)
+            .part::<ParquetWriterConfig>()
+            .build();
+        let text = datasync_engine::schema::ParamsSchema::new(g)
+            .part::<FileTarget>()
+            .part::<TextColumns>()
+            .part::<TextWriteConfig>()
+            .without("fileFormat")
+            .build();
+        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
+            .one_of(vec![parquet, text])
+            .build()
     }
 
     fn template() -> Value {

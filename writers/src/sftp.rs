@@ -11,7 +11,7 @@ use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
-    async_trait, run_id, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+    async_trait, run_id, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
 };
 use serde_json::{json, Value};
 use std::io::BufWriter;
@@ -62,7 +62,7 @@ pub struct SftpWriter {
     uploaded: crate::publish::StagedSizes,
 }
 
-impl WriterPlugin for SftpWriter {
+impl Plugin for SftpWriter {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpwriter"];
     const DESCRIPTION: &'static str =
@@ -87,6 +87,15 @@ impl WriterPlugin for SftpWriter {
             dir: target.path.trim_end_matches('/').to_string(),
             uploaded: Default::default(),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SftpConnConfig>()
+            .part::<FileTarget>()
+            .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
+            .part::<datasync_codec::TextWriteConfig>()
+            .build()
     }
 
     fn template() -> Value {

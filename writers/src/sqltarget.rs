@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// The `parameter` keys every SQL writer shares (DataX's names); each writer parses its own
 /// keys (`writeMode`, `batchSize`, ...) beside these.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SqlWriterParams {
     /// User name.
@@ -48,14 +48,16 @@ pub struct SqlWriterParams {
 }
 
 /// One `connection[]` entry of a SQL writer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SqlWriterConnection {
     /// URL (or URLs tried in order).
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub jdbc_url: Vec<String>,
     /// Target table (one).
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub table: Vec<String>,
 }
 
@@ -343,7 +345,7 @@ pub(crate) fn after_committed(
 }
 
 /// `stagingMode` of the SQL writers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StagingMode {
     /// Tasks write into the target; each unit commits on its own (DataX's behaviour).

@@ -7,7 +7,7 @@ use datasync_codec::{FileFormat, TextEncoder, TextOptions};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{parse_params, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,11 +15,12 @@ use std::io::Write;
 use std::sync::Arc;
 
 /// `parameter` of the stream writer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StreamWriterConfig {
     /// Print rows to stdout (default false: count and discard).
     #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
+    #[schemars(with = "datasync_engine::schema::Lenient<bool>")]
     pub print: bool,
     /// Delimiter between printed fields (default tab).
     #[serde(default = "default_delimiter")]
@@ -45,7 +46,7 @@ pub struct StreamWriter {
     print: Option<Arc<TextOptions>>,
 }
 
-impl WriterPlugin for StreamWriter {
+impl Plugin for StreamWriter {
     const NAME: &'static str = "stream";
     const ALIASES: &'static [&'static str] = &["streamwriter"];
     const DESCRIPTION: &'static str = "discard rows (counting them) or print them to stdout";
@@ -73,6 +74,13 @@ impl WriterPlugin for StreamWriter {
         Ok(StreamWriter {
             print: c.print.then(|| Arc::new(opts)),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .ignored(&[("visible", "DataX's streamwriter does not read it either")])
+            .part::<StreamWriterConfig>()
+            .build()
     }
 
     fn template() -> Value {

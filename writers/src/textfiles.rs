@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What happens to files already in `path` that belong to `fileName`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FileWriteMode {
     /// Replace them: at commit the new files are published, then the old ones removed.
@@ -47,7 +47,7 @@ pub(crate) fn note_default_format(p: &datasync_engine::Params<'_>) {
 }
 
 /// The target keys of a text-file writer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileTarget {
     /// Target directory (created if missing).

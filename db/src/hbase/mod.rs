@@ -405,7 +405,7 @@ fn row_of(r: &TVal) -> Row {
 }
 
 /// The keys every hbase plugin takes about where the gateway and the table are.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewayKeys {
     /// host:port of the Thrift gateway.

@@ -58,7 +58,7 @@ fn default_strict() -> bool {
 }
 
 /// The connection part of the SFTP plugins' `parameter`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SftpConnConfig {
     /// `sftp` (default) or `ftp`.
@@ -160,3 +160,17 @@ pub fn sftp_conn_notes() -> Vec<datasync_engine::template::TemplateNote> {
         alt("tlsCaFile", "\"/etc/ssl/certs/ftp-ca.pem\"", "FTPS: a PEM file of the certificates to trust; default the Mozilla roots."),
     ]
 }
+
+datasync_engine::any_case_schema!(
+    SftpProtocol,
+    "SftpProtocol",
+    ["sftp", "ftp", "ftps"],
+    "sftp (default), ftp or ftps (any letter case)."
+);
+
+datasync_engine::any_case_schema!(
+    ConnectPattern,
+    "ConnectPattern",
+    ["PASV", "PORT"],
+    "FTP data connections: PASV (default) or PORT (any letter case)."
+);

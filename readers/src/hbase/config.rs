@@ -7,21 +7,24 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// `parameter` of the hbase reader, as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Raw {
     pub column: Vec<RawColumn>,
     #[serde(default)]
     pub range: Option<RawRange>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
     pub max_version: Option<i64>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<i32>>")]
     pub scan_cache_size: Option<i32>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<i32>>")]
     pub scan_batch_size: Option<i32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawColumn {
     #[serde(default)]
@@ -34,7 +37,7 @@ pub(super) struct RawColumn {
     pub format: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawRange {
     #[serde(default)]
@@ -42,6 +45,7 @@ pub(super) struct RawRange {
     #[serde(default)]
     pub end_rowkey: Option<String>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub is_binary_rowkey: Option<bool>,
 }
 

@@ -8,7 +8,7 @@ use datasync_db::hbase::{
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, Reader, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, Reader, ReaderTask, TaskContext,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub struct HbaseReader {
     s: Arc<Settings>,
 }
 
-impl ReaderPlugin for HbaseReader {
+impl Plugin for HbaseReader {
     const NAME: &'static str = "hbase";
     const ALIASES: &'static [&'static str] = &["hbase11xreader"];
     const DESCRIPTION: &'static str =
@@ -32,6 +32,13 @@ impl ReaderPlugin for HbaseReader {
         Ok(HbaseReader {
             s: Arc::new(settings(g, raw, p.path)?),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<datasync_db::hbase::GatewayKeys>()
+            .part::<Raw>()
+            .build()
     }
 
     fn template() -> Value {

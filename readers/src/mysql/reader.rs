@@ -16,7 +16,7 @@ use datasync_db::sql::{quote_ident, reconnect, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, ReaderTask, TaskContext,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub struct MysqlSettings {
     zero_to_null: bool,
 }
 
-impl ReaderPlugin for MysqlReader {
+impl Plugin for MysqlReader {
     const NAME: &'static str = "mysql";
     const ALIASES: &'static [&'static str] = &["mysqlreader", "oceanbasev10reader"];
     const DESCRIPTION: &'static str =
@@ -66,6 +66,20 @@ impl ReaderPlugin for MysqlReader {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;
         Ok(SqlReader::new(cfg, conns, MysqlSettings { zero_to_null }))
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SqlReaderConfig>()
+            .ignored(&[
+                (
+                    "readBatchSize",
+                    "rows are streamed from one query per split",
+                ),
+                ("readByPartition", "splits come from splitPk key ranges"),
+                ("timeout", "queries run without a client-side time limit"),
+            ])
+            .build()
     }
 
     fn template() -> Value {

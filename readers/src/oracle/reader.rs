@@ -15,7 +15,7 @@ use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, ReaderTask, TaskContext,
 };
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ pub struct OracleSettings {
     fetch: u32,
 }
 
-impl ReaderPlugin for OracleReader {
+impl Plugin for OracleReader {
     const NAME: &'static str = "oracle";
     const ALIASES: &'static [&'static str] = &["oraclereader"];
     const DESCRIPTION: &'static str = "Oracle tables or queries, split on a key or by ROWID ranges (needs Oracle Instant Client at run time)";
@@ -90,6 +90,17 @@ impl ReaderPlugin for OracleReader {
             conns,
             OracleSettings { columns, fetch },
         ))
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SqlReaderConfig>()
+            .key(
+                "hint",
+                serde_json::json!({"type": ["string", "null"], "description": "An optimizer hint placed after SELECT in table reads, e.g. /*+ PARALLEL(4) */."}),
+                false,
+            )
+            .build()
     }
 
     fn template() -> Value {

@@ -9,7 +9,7 @@ use datasync_codec::hive::{
 use datasync_codec::types::parse_type;
 use datasync_codec::{all_columns, ColumnSpec, FieldSpec};
 use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
-use datasync_engine::{async_trait, Params, PluginError, Reader, ReaderPlugin, ReaderTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub(super) const TASK_BYTES: i64 = 64 << 20;
 
 /// `parameter` of the Parquet reader.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetReaderConfig {
     /// `file:///` or absent: a local or mounted file system.
@@ -30,6 +30,7 @@ pub struct ParquetReaderConfig {
     pub default_fs: Option<String>,
     /// Files, table directories (walked; `.`/`_` names skipped) or globs.
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub path: Vec<String>,
     /// `["*"]` (every file column, then the partition keys), or a list of column names,
     /// `{"name", "type"}` (a partition key with its type), `{"index", "type"}` (DataX) or
@@ -111,7 +112,7 @@ pub(super) fn type_of(name: &str) -> Result<DataType, String> {
         .or_else(|_| parse_type(name))
 }
 
-impl ReaderPlugin for ParquetReader {
+impl Plugin for ParquetReader {
     const NAME: &'static str = "parquet";
     const ALIASES: &'static [&'static str] = &[];
     const DESCRIPTION: &'static str =
@@ -120,6 +121,12 @@ impl ReaderPlugin for ParquetReader {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
         ParquetReader::from_config(p.path, c)
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<ParquetReaderConfig>()
+            .build()
     }
 
     fn template() -> Value {

@@ -14,7 +14,7 @@ use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, ReaderPlugin, ReaderTask, TaskContext,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, ReaderTask, TaskContext,
 };
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// The PostgreSQL reader.
 pub type PostgresReader = SqlReader<PostgresConnConfig>;
 
-impl ReaderPlugin for PostgresReader {
+impl Plugin for PostgresReader {
     const NAME: &'static str = "postgres";
     const ALIASES: &'static [&'static str] = &["postgresqlreader"];
     const DESCRIPTION: &'static str =
@@ -34,6 +34,12 @@ impl ReaderPlugin for PostgresReader {
             PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;
         Ok(SqlReader::new(cfg, conns, ()))
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SqlReaderConfig>()
+            .build()
     }
 
     fn template() -> Value {

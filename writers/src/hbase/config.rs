@@ -6,7 +6,7 @@ use datasync_engine::config::{join_path, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Raw {
     pub rowkey_column: Vec<RawKeyPart>,
@@ -16,17 +16,21 @@ pub(super) struct Raw {
     #[serde(default)]
     pub null_mode: Option<String>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub wal_flag: Option<bool>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<u64>>")]
     pub write_buffer_size: Option<u64>,
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub truncate: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawKeyPart {
     #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
     pub index: i64,
     #[serde(rename = "type")]
     pub ty: String,
@@ -34,20 +38,22 @@ pub(super) struct RawKeyPart {
     pub value: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawColumn {
     #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
     pub index: i64,
     pub name: String,
     #[serde(rename = "type")]
     pub ty: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawVersion {
     #[serde(deserialize_with = "datasync_engine::config::lenient")]
+    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
     pub index: i64,
     #[serde(default)]
     pub value: Option<Value>,

@@ -9,7 +9,7 @@ use datasync_db::hbase::{encode_cell, encode_float, HType, Hbase, HbaseError, Mu
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
-    async_trait, DirtyRecord, Params, PluginError, TaskContext, Writer, WriterPlugin, WriterTask,
+    async_trait, DirtyRecord, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct HbaseWriter {
     s: Arc<Settings>,
 }
 
-impl WriterPlugin for HbaseWriter {
+impl Plugin for HbaseWriter {
     const NAME: &'static str = "hbase";
     const ALIASES: &'static [&'static str] = &["hbase11xwriter"];
     const DESCRIPTION: &'static str =
@@ -47,6 +47,17 @@ impl WriterPlugin for HbaseWriter {
         Ok(HbaseWriter {
             s: Arc::new(settings(g, raw, p.path)?),
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .ignored(&[(
+                "autoFlush",
+                "DataX's hbase11xwriter does not read it either",
+            )])
+            .part::<datasync_db::hbase::GatewayKeys>()
+            .part::<Raw>()
+            .build()
     }
 
     fn template() -> Value {

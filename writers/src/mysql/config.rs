@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// How rows are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MysqlWriteMode {
     /// `INSERT`: a duplicate key is a dirty record.
@@ -16,7 +16,7 @@ pub enum MysqlWriteMode {
 }
 
 /// The MySQL writer's own `parameter` keys (the shared ones are [`SqlWriterParams`](crate::sqltarget::SqlWriterParams)).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MysqlWriterConfig {
     /// `insert` (default), `replace` or `update`.
@@ -49,7 +49,7 @@ fn default_batch_size() -> usize {
 }
 
 /// oceanbasev10writer's own keys that mean something here.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OceanBaseKeys {
     /// DataX's OceanBase write mode: exactly `insert` inserts; any other value (`update`,
@@ -58,6 +58,7 @@ pub struct OceanBaseKeys {
     pub ob_write_mode: Option<String>,
     /// Direct-path (bypass) import: refused when true.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub direct_path: Option<bool>,
     /// The tenant's mode (DataX sets it itself): MYSQL only.
     #[serde(default)]

@@ -10,7 +10,7 @@ use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
 use datasync_db::sql::{quote_ident, Dialect};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub(super) const STRUCTURAL: &[u16] = &[
 /// The MySQL writer.
 pub type MysqlWriter = SqlWriter<MysqlConnConfig, MysqlWriterConfig>;
 
-impl WriterPlugin for MysqlWriter {
+impl Plugin for MysqlWriter {
     const NAME: &'static str = "mysql";
     const ALIASES: &'static [&'static str] = &["mysqlwriter", "oceanbasev10writer"];
     const DESCRIPTION: &'static str =
@@ -62,6 +62,15 @@ impl WriterPlugin for MysqlWriter {
                 url_at,
             )
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SqlWriterParams>()
+            .part::<OceanBaseKeys>()
+            .ignored(OCEANBASE_IGNORED)
+            .part::<MysqlWriterConfig>()
+            .build()
     }
 
     fn template() -> Value {

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// How rows are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OracleWriteMode {
     /// `INSERT`: a duplicate key is a dirty record.
@@ -29,7 +29,7 @@ impl OracleWriteMode {
 
 /// The Oracle writer's own `parameter` keys (the shared ones are
 /// [`SqlWriterParams`](crate::sqltarget::SqlWriterParams)).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OracleWriterConfig {
     /// `insert` (default), `update` or `replace` (both MERGE on the key).

@@ -9,13 +9,13 @@ use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::oracle::{OracleConn, OracleConnConfig, OracleError};
 use datasync_db::sql::{Dialect, DriverError};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
 use serde_json::{json, Value};
 
 /// The Oracle writer.
 pub type OracleWriter = SqlWriter<OracleConnConfig, OracleWriterConfig>;
 
-impl WriterPlugin for OracleWriter {
+impl Plugin for OracleWriter {
     const NAME: &'static str = "oracle";
     const ALIASES: &'static [&'static str] = &["oraclewriter"];
     const DESCRIPTION: &'static str = "Oracle: array-bound insert or MERGE; bad rows isolated by batch errors (needs Oracle Instant Client at run time)";
@@ -59,6 +59,17 @@ impl WriterPlugin for OracleWriter {
                 url_at,
             )
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .ignored(&[
+                ("jdbcConfig", "DataX's oraclewriter does not read it either"),
+                ("truncate", "DataX's oraclewriter does not read it either"),
+            ])
+            .part::<SqlWriterParams>()
+            .part::<OracleWriterConfig>()
+            .build()
     }
 
     fn template() -> Value {

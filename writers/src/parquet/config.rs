@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// What happens to the data files already in a target partition (or the table directory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ParquetWriteMode {
     /// Keep them; add the new files beside them.
@@ -65,6 +65,59 @@ pub enum TimestampType {
     Int96,
 }
 
+datasync_engine::any_case_schema!(
+    ParquetCompression,
+    "ParquetCompression",
+    [
+        "snappy",
+        "zstd",
+        "gzip",
+        "lz4",
+        "lz4_raw",
+        "none",
+        "",
+        "uncompressed"
+    ],
+    "Page compression (any letter case); default snappy."
+);
+
+impl schemars::JsonSchema for TimestampType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimestampType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "enum": ["int64-micros", "int64_micros", "INT64", "int96", "INT96"],
+            "description": "int64-micros (default) or int96 (legacy Hive/Impala)."
+        })
+    }
+}
+
+impl schemars::JsonSchema for ColumnSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ColumnSpec".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ColumnObject::json_schema(g)
+    }
+}
+
+impl schemars::JsonSchema for PartitionColumnSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PartitionColumnSpec".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let object = g.subschema_for::<ColumnObject>();
+        schemars::json_schema!({
+            "description": "A partition key: its name (type string) or {\"name\", \"type\"}.",
+            "anyOf": [{"type": "string"}, object]
+        })
+    }
+}
+
 /// One declared column: `{"name": "id", "type": "BIGINT"}`.
 #[derive(Debug, Clone)]
 pub struct ColumnSpec {
@@ -74,10 +127,13 @@ pub struct ColumnSpec {
     pub type_name: String,
 }
 
-#[derive(Deserialize)]
+/// A declared column.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ColumnObject {
+    /// Column name.
     name: String,
+    /// Hive type (e.g. bigint, decimal(18,2), string).
     #[serde(rename = "type")]
     type_name: String,
 }
@@ -138,7 +194,7 @@ fn default_row_group_rows() -> Option<u64> {
 }
 
 /// `parameter` of the Parquet writer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetWriterConfig {
     /// `file:///` or absent: `path` is on a local or mounted file system.

@@ -8,7 +8,7 @@ use super::task::ParquetTask;
 use arrow_schema::Field;
 use datasync_codec::hive::{check_default_fs, is_hidden_name, parse_hive_type, HiveType};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
-use datasync_engine::{async_trait, run_id, Params, PluginError, Writer, WriterPlugin, WriterTask};
+use datasync_engine::{async_trait, run_id, Params, Plugin, PluginError, Writer, WriterTask};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,7 +139,7 @@ fn err(path: &str, key: &str, msg: impl Into<String>) -> ConfigError {
     ConfigError::new(join_path(path, key), msg)
 }
 
-impl WriterPlugin for ParquetWriter {
+impl Plugin for ParquetWriter {
     const NAME: &'static str = "parquet";
     const ALIASES: &'static [&'static str] = &[];
     const DESCRIPTION: &'static str =
@@ -148,6 +148,12 @@ impl WriterPlugin for ParquetWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
         ParquetWriter::from_config(p.path, c)
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<ParquetWriterConfig>()
+            .build()
     }
 
     fn template() -> Value {

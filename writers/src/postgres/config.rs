@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// How rows are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PostgresWriteMode {
     /// COPY: a conflicting key is a dirty record.
@@ -15,7 +15,7 @@ pub enum PostgresWriteMode {
 }
 
 /// The PostgreSQL writer's own `parameter` keys (the shared ones are [`SqlWriterParams`](crate::sqltarget::SqlWriterParams)).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostgresWriterConfig {
     /// `insert` (default) or `update` (upsert).
@@ -27,5 +27,6 @@ pub struct PostgresWriterConfig {
     /// Rows per COPY transaction (as DataX commits every batchSize rows); default 65,536.
     /// A quoted number (`"1024"`, as DataX templates have it) is taken too.
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<usize>>")]
     pub batch_size: Option<usize>,
 }

@@ -9,14 +9,14 @@ use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{Dialect, JdbcUrl};
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, PluginError, WriterPlugin, WriterTask};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The PostgreSQL writer.
 pub type PostgresWriter = SqlWriter<PostgresConnConfig, PostgresWriterConfig>;
 
-impl WriterPlugin for PostgresWriter {
+impl Plugin for PostgresWriter {
     const NAME: &'static str = "postgres";
     const ALIASES: &'static [&'static str] = &["postgresqlwriter"];
     const DESCRIPTION: &'static str =
@@ -42,6 +42,13 @@ impl WriterPlugin for PostgresWriter {
                 url_at,
             )
         })
+    }
+
+    fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
+        datasync_engine::schema::ParamsSchema::new(g)
+            .part::<SqlWriterParams>()
+            .part::<PostgresWriterConfig>()
+            .build()
     }
 
     fn template() -> Value {
