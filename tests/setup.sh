@@ -161,4 +161,17 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}
 fi
 "$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client, jsonschema' || die "$venv is broken: remove it and run again"
 
+# ---- Apache Airflow (tests/airflow.rs runs DatasyncOperator in a DAG with dag.test()) -------
+# A venv of its own: Airflow pins many packages of its own.
+af=target/airflow-venv
+af_pins="apache-airflow==3.3.2"
+if [ ! -x "$af/bin/airflow" ] || [ "$(cat "$af/.pins" 2>/dev/null)" != "$af_pins" ]; then
+  log "creating $af ($af_pins)"
+  rm -rf "$af"
+  python3 -m venv "$af" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$af/bin/pip" install -q --disable-pip-version-check $af_pins || die "pip install $af_pins failed"
+  printf '%s' "$af_pins" >"$af/.pins"
+fi
+"$af/bin/python" -c 'import airflow.sdk' || die "$af is broken: remove it and run again"
+
 log "ready"
