@@ -96,6 +96,10 @@ enum Cmd {
     /// job first unless the plan directory holds its plan).
     #[command(subcommand)]
     Submit(submit::Scheduler),
+    /// An incremental job's watermark (`incremental.state`): show it, set it, or reset it
+    /// (the next run then reads everything).
+    #[command(subcommand)]
+    State(StateCmd),
     /// List readers and writers with their DataX aliases.
     Plugins,
     /// Print the JSON Schema (draft 2020-12) of a job file, or of one plugin's parameters:
@@ -112,6 +116,36 @@ enum Cmd {
         reader: String,
         /// Writer name or alias.
         writer: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCmd {
+    /// Print the committed watermark (JSON), or say there is none.
+    Show {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
+    /// Set the watermark: the next run reads the rows above VALUE.
+    Set {
+        /// The job file.
+        job: PathBuf,
+        /// The new watermark, as the source prints the column's values.
+        value: String,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
+    /// Remove the watermark: the next run reads everything.
+    Reset {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
     },
 }
 
@@ -324,6 +358,7 @@ fn main() -> ExitCode {
             Err(e) => config_error(&e),
         },
         Cmd::Recover { job, params } => recover_command(&job, &params),
+        Cmd::State(cmd) => state_command(cmd),
         Cmd::Plan {
             job,
             params,
@@ -538,6 +573,10 @@ struct RunArgs {
     /// Resume the run named by --run-id: tasks it finished are not run again.
     #[arg(long, requires = "run_id")]
     resume: bool,
+    /// An incremental job reads everything up to its high-water mark, ignoring its committed
+    /// watermark (which the run then moves as usual).
+    #[arg(long, conflicts_with = "plan")]
+    full: bool,
     /// Container-task mode: run one shard of the plan in this directory (see `datasync plan`).
     #[arg(long, conflicts_with_all = ["run_id", "resume"])]
     plan: Option<PathBuf>,
@@ -671,6 +710,7 @@ fn run_command(a: RunArgs) -> ExitCode {
         keep_staging: a.run_id.is_some(),
         shard: None,
         metrics: metrics.clone(),
+        full: a.full,
     };
     match run_job(
         built,
@@ -698,6 +738,57 @@ fn progress_mode(off: bool, interval: u64) -> ProgressMode {
 }
 
 /// Fills the job's placeholders from `params`, loads it and builds both plugins (offline).
+/// `datasync state show|set|reset JOB`.
+fn state_command(cmd: StateCmd) -> ExitCode {
+    let (job, params) = match &cmd {
+        StateCmd::Show { job, params }
+        | StateCmd::Set { job, params, .. }
+        | StateCmd::Reset { job, params } => (job, params),
+    };
+    let built = match load_built(job, params) {
+        Ok(b) => b,
+        Err(e) => return config_error(&e),
+    };
+    let Some(inc) = built.incremental() else {
+        say_error!(
+            "datasync: {}: the reader has no \"incremental\" setting, so there is no watermark",
+            job.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let done = match &cmd {
+        StateCmd::Show { .. } => inc.load().map(|w| match w {
+            Some(w) => println!("{}", serde_json::to_string_pretty(&w).unwrap_or_default()),
+            None => say!(
+                "datasync: no watermark in {}: the next run reads every row of column {}",
+                inc.path().display(),
+                inc.column
+            ),
+        }),
+        StateCmd::Set { value, .. } => inc.save(value, "manual").map(|()| {
+            say!(
+                "datasync: watermark of {} set to {value} in {}: the next run reads the rows above it",
+                inc.column,
+                inc.path().display()
+            )
+        }),
+        StateCmd::Reset { .. } => inc.reset().map(|had| {
+            say!(
+                "datasync: {} {}: the next run reads every row",
+                if had { "removed" } else { "no watermark in" },
+                inc.path().display()
+            )
+        }),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say_error!("datasync: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn load_built(
     job: &std::path::Path,
     params: &[String],

@@ -160,6 +160,12 @@ fn plan(
     shard::set_planned();
     let stored = storable_params(params)?;
     let built = load_built(job, params).map_err(|e| usage(format!("bad job: {e}")))?;
+    if built.incremental().is_some() {
+        return Err(usage(
+            "an incremental job cannot be planned for shards yet (its watermark would have to \
+             move at `datasync commit`): run it with `datasync run`",
+        ));
+    }
     let channels = built
         .spec
         .setting
@@ -349,6 +355,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
             total: plan.tasks.len(),
         }),
         metrics: None,
+        full: false,
     };
     let rt = runtime()?;
     let mut report = rt.block_on(async {

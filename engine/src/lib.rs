@@ -7,6 +7,7 @@
 pub mod config;
 pub mod control;
 pub mod dirty;
+pub mod incremental;
 pub mod job;
 pub mod lineage;
 pub mod metrics;

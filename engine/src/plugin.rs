@@ -258,6 +258,12 @@ pub trait Reader: Send + Sync {
     fn datasets(&self) -> Vec<crate::lineage::Dataset> {
         Vec::new()
     }
+    /// This reader's incremental state (`incremental` in its parameters), if any: the runner
+    /// applies `--full` to it before planning and records the run's watermark once the
+    /// writer's commit succeeded; `datasync state` shows and edits it.
+    fn incremental(&self) -> Option<&crate::incremental::Incremental> {
+        None
+    }
     /// The name the report and messages show for this reader when it is not the plugin's
     /// (one plugin that speaks several protocols names the one in use).
     fn shown_name(&self) -> Option<&'static str> {

@@ -36,6 +36,11 @@ pub struct BuiltJob {
 }
 
 impl BuiltJob {
+    /// The reader's incremental state, if it reads incrementally.
+    pub fn incremental(&self) -> Option<&crate::incremental::Incremental> {
+        self.reader.incremental()
+    }
+
     /// The datasets the job reads and writes, as the plugins name them (for lineage).
     pub fn datasets(&self) -> (Vec<crate::lineage::Dataset>, Vec<crate::lineage::Dataset>) {
         (self.reader.datasets(), self.writer.datasets())
@@ -118,6 +123,8 @@ pub struct RunOptions {
     pub shard: Option<crate::shard::ShardTasks>,
     /// Metrics updated while the run goes on (`--metrics-file`, `--metrics-push`).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// `--full`: an incremental reader ignores its committed watermark this run.
+    pub full: bool,
 }
 
 pub(super) struct Env {
@@ -206,6 +213,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         _ => None,
     };
     let end = Ending {
+        reader: reader.as_ref(),
         writer: writer.as_ref(),
         control: &control,
         dirty: &dirty,
@@ -216,6 +224,18 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     };
     if let Some(why) = job.missing.clone() {
         return end.early(base, why).await;
+    }
+    if let Some(inc) = reader.incremental() {
+        if opts.resume {
+            let why = "an incremental read cannot be resumed (the resumed tasks would read a \
+                       later window than the finished ones): run the job again without --resume; \
+                       its watermark did not move, so it reads the same rows"
+                .to_string();
+            return end.early(base, why).await;
+        }
+        if opts.full {
+            inc.set_full();
+        }
     }
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(
@@ -505,6 +525,7 @@ fn make_slots(
 
 /// What ending a run needs, whichever way it ends.
 struct Ending<'a> {
+    reader: &'a dyn Reader,
     writer: &'a dyn Writer,
     control: &'a JobControl,
     dirty: &'a DirtySink,
@@ -540,6 +561,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
             .collect();
     }
     let Ending {
+        reader,
         writer,
         control,
         dirty,
@@ -598,6 +620,17 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
             rep.exit_code = 1;
             rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
             abort(writer, &mut rep, keep).await;
+        } else if let Some(inc) = reader.incremental() {
+            // Only now: a run that failed before this point leaves the watermark where it
+            // was, and the next run reads the same window.
+            if let Err(e) = inc.commit(&rep.run_id) {
+                rep.status = Status::Failed;
+                rep.exit_code = 1;
+                rep.error = Some(format!(
+                    "the data is committed, but the new watermark was not recorded ({e}): the \
+                     next run reads this run's rows again"
+                ));
+            }
         }
     } else {
         abort(writer, &mut rep, keep).await;

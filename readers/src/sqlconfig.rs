@@ -34,6 +34,10 @@ pub struct SqlReaderConfig {
     /// Statements run on each new connection.
     #[serde(default)]
     pub session: Vec<String>,
+    /// Read only the rows whose `column` is above the last committed watermark (kept in
+    /// `state`) and at or below the high-water mark read when the run begins; tables only.
+    #[serde(default)]
+    pub incremental: Option<datasync_engine::incremental::IncrementalConfig>,
 }
 
 /// One `connection[]` entry.
@@ -98,6 +102,13 @@ impl SqlReaderConfig {
             let set = |v: &Option<String>| v.as_deref().is_some_and(|w| !w.trim().is_empty());
             // A filter the query would not apply changes what is read: refused. A split key
             // only changes how it is read: ignored, as DataX does.
+            if !c.query_sql.is_empty() && cfg.incremental.is_some() {
+                return Err(ConfigError::new(
+                    join_path(p.path, "incremental"),
+                    "applies to table reads, not querySql (read the table with column and \
+                     where instead)",
+                ));
+            }
             if !c.query_sql.is_empty() && set(&cfg.where_clause) {
                 return Err(ConfigError::new(
                     at,
@@ -197,6 +208,7 @@ pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote>
         note("connection[].jdbcUrl", "One URL or a list tried in order; connectTimeout, TLS and user=/password= in the query are honoured."),
         note("connection[].table", "Tables, each read whole (or split on splitPk); DataX lists \"a,b\" and ranges order_[0-63] expand; one connection entry per shard database."),
         alt("connection[].querySql", "[\"SELECT id, name FROM t WHERE id > 10\"]", "Instead of table/column/where: queries run as written (one task each)."),
+        alt("incremental", "{\"column\": \"updated_at\", \"state\": \"file:state/orders.json\"}", "Read only rows whose column is above the last committed watermark (kept in state, moved after a successful commit); tables only; `datasync run --full` reads all, `datasync state` shows/sets/resets it."),
     ]
 }
 

@@ -6,7 +6,8 @@
 
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlsplit::{plan_reads, probe_connections, KeyProbe, Planned};
-use datasync_db::sql::Dialect;
+use datasync_db::sql::{quote_ident, Dialect};
+use datasync_engine::incremental::{Incremental, Window};
 use datasync_engine::lineage::Dataset;
 use datasync_engine::{async_trait, PluginError, Reader, ReaderTask};
 use std::sync::Arc;
@@ -16,15 +17,45 @@ pub struct SqlReader<C, X = ()> {
     pub(crate) cfg: Arc<SqlReaderConfig>,
     pub(crate) conns: Arc<Vec<C>>,
     pub(crate) own: Arc<X>,
+    /// `incremental`: the watermark and this run's window.
+    incremental: Option<Arc<Incremental>>,
 }
 
 impl<C, X> SqlReader<C, X> {
-    /// A reader of `cfg` over `conns` (one per `connection[]`).
-    pub(crate) fn new(cfg: SqlReaderConfig, conns: Vec<C>, own: X) -> Self {
-        SqlReader {
+    /// A reader of `cfg` (at JSON path `at`) over `conns` (one per `connection[]`).
+    pub(crate) fn new(
+        at: &str,
+        cfg: SqlReaderConfig,
+        conns: Vec<C>,
+        own: X,
+    ) -> Result<Self, datasync_engine::ConfigError> {
+        let incremental = match &cfg.incremental {
+            Some(i) => Some(Arc::new(Incremental::new(
+                i,
+                &datasync_engine::config::join_path(at, "incremental"),
+            )?)),
+            None => None,
+        };
+        Ok(SqlReader {
             cfg: Arc::new(cfg),
             conns: Arc::new(conns),
             own: Arc::new(own),
+            incremental,
+        })
+    }
+
+    /// This reader with `filter` added to its `where` (an incremental run's window).
+    fn with_filter(&self, filter: &str) -> Self {
+        let mut cfg = (*self.cfg).clone();
+        cfg.where_clause = Some(
+            match cfg.where_clause.as_deref().filter(|w| !w.trim().is_empty()) {
+                Some(w) => format!("({w}) AND {filter}"),
+                None => filter.to_string(),
+            },
+        );
+        SqlReader {
+            cfg: Arc::new(cfg),
+            ..self.clone()
         }
     }
 }
@@ -35,6 +66,7 @@ impl<C, X> Clone for SqlReader<C, X> {
             cfg: self.cfg.clone(),
             conns: self.conns.clone(),
             own: self.own.clone(),
+            incremental: self.incremental.clone(),
         }
     }
 }
@@ -91,13 +123,25 @@ where
         Ok(probe_connections(&self.cfg, Self::DIALECT, n, |i| self.open_probe(i)).await)
     }
 
+    fn incremental(&self) -> Option<&Incremental> {
+        self.incremental.as_deref()
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let planned = plan_reads(&self.cfg, channels, |i| async move {
-            Ok(self.open_probe(i).await?.0)
+        let windowed;
+        let me = match &self.incremental {
+            Some(inc) => {
+                windowed = self.with_filter(&window(self, inc).await?);
+                &windowed
+            }
+            None => self,
+        };
+        let planned = plan_reads(&me.cfg, channels, |i| async move {
+            Ok(me.open_probe(i).await?.0)
         })
         .await?;
-        let planned = self.refine(planned, channels).await?;
-        Ok(planned.into_iter().map(|p| self.task(p)).collect())
+        let planned = me.refine(planned, channels).await?;
+        Ok(planned.into_iter().map(|p| me.task(p)).collect())
     }
 
     fn task_from_plan(
@@ -105,5 +149,89 @@ where
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
         datasync_engine::plugin::task_from(planned, |p| self.task(p))
+    }
+}
+
+/// This run's window of an incremental read, as a filter: above the committed watermark and
+/// at or below the high-water mark (the greatest value of the column in every table read,
+/// under the job's `where`) read now. Recorded for the commit.
+async fn window<C, X>(reader: &SqlReader<C, X>, inc: &Incremental) -> Result<String, PluginError>
+where
+    SqlReader<C, X>: SqlSource,
+{
+    let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+    let col = quote_ident(d, &inc.column);
+    let low = inc.low().map_err(PluginError::new)?;
+    let mut high: Option<String> = None;
+    for (i, c) in reader.cfg.connection.iter().enumerate() {
+        if c.table.is_empty() {
+            continue;
+        }
+        let (mut probe, _) = reader.open_probe(i).await?;
+        for t in &c.table {
+            let q = format!(
+                "SELECT {} FROM {}{}",
+                (probe.text_of())(&format!("MAX({col})")),
+                quote_ident(d, t),
+                reader.cfg.where_sql()
+            );
+            for v in probe.texts(&q).await? {
+                high = Some(match high {
+                    Some(h) => greater(h, v),
+                    None => v,
+                });
+            }
+        }
+    }
+    // Rows deleted since the last run never move the watermark back.
+    let high = match (high, &low) {
+        (Some(h), Some(l)) => Some(greater(h, l.clone())),
+        (h, _) => h,
+    };
+    let window = Window {
+        low: low.clone(),
+        high: high.clone(),
+    };
+    inc.begin(&window);
+    let lit = |v: &str| match v.trim().parse::<i128>() {
+        Ok(n) => n.to_string(),
+        Err(_) => datasync_db::sql::literal(d, v),
+    };
+    let filter = match (&low, &high) {
+        (_, None) => "1 = 0".to_string(),
+        (None, Some(h)) => format!("{col} <= {}", lit(h)),
+        (Some(l), Some(h)) => format!("{col} > {} AND {col} <= {}", lit(l), lit(h)),
+    };
+    match (&low, &high) {
+        (_, None) => tracing::info!("incremental on {}: the source has no rows", inc.column),
+        (None, Some(h)) => tracing::info!(
+            "incremental on {}: no committed watermark{}: reading up to {h}",
+            inc.column,
+            if low.is_none() && inc.path().exists() {
+                " (--full)"
+            } else {
+                ""
+            }
+        ),
+        (Some(l), Some(h)) => {
+            tracing::info!("incremental on {}: reading above {l} up to {h}", inc.column)
+        }
+    }
+    Ok(filter)
+}
+
+/// The greater of two values of the incremental column as the source printed them: as
+/// numbers when both are whole numbers, else as text (dates and times print in an order that
+/// sorts as text).
+fn greater(a: String, b: String) -> String {
+    match (a.trim().parse::<i128>(), b.trim().parse::<i128>()) {
+        (Ok(x), Ok(y)) => {
+            if y > x {
+                b
+            } else {
+                a
+            }
+        }
+        _ => std::cmp::max(a, b),
     }
 }

@@ -116,6 +116,7 @@ async fn run_flaky(fail_times: usize, retriable: bool) -> (Report, Arc<Recorder>
     let dir = std::env::temp_dir().join(format!("datasync-runner-test-{}", std::process::id()));
     let opts = RunOptions {
         metrics: None,
+        full: false,
         resume: false,
         keep_staging: false,
         shard: None,

@@ -65,7 +65,7 @@ impl Plugin for MysqlReader {
         let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;
-        Ok(SqlReader::new(cfg, conns, MysqlSettings { zero_to_null }))
+        SqlReader::new(p.path, cfg, conns, MysqlSettings { zero_to_null })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

@@ -85,11 +85,7 @@ impl Plugin for OracleReader {
             // `SELECT /*+ ... */ a, b`: the hint goes right after SELECT.
             *first = format!("{h} {first}");
         }
-        Ok(SqlReader::new(
-            cfg,
-            conns,
-            OracleSettings { columns, fetch },
-        ))
+        SqlReader::new(p.path, cfg, conns, OracleSettings { columns, fetch })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

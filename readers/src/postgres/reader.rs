@@ -33,7 +33,7 @@ impl Plugin for PostgresReader {
         let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
             PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;
-        Ok(SqlReader::new(cfg, conns, ()))
+        SqlReader::new(p.path, cfg, conns, ())
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

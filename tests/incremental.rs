@@ -1,0 +1,259 @@
+//! Incremental reads (`incremental: {column, state}` on SQL readers): each run reads the rows
+//! above the last committed watermark up to the high-water mark read when it began; the
+//! watermark moves only after the writer's commit succeeded, so a failed or killed run is
+//! repeated by the next one. Checked with SQL on the targets and the state file itself.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn state(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("state/orders.json")).unwrap()).unwrap()
+}
+
+/// MySQL `orders` -> PostgreSQL `orders` (upsert), incremental on updated_at, in `dir`.
+fn mysql_to_pg_job(db: &MariaDb, pg: &Pg, setting: &str, post_sql: &str) -> String {
+    job(
+        setting,
+        &format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "v", "updated_at"],
+                "splitPk": "id",
+                "incremental": {{"column": "updated_at", "state": "file:state/orders.json"}},
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["orders"]}}]}}}}"#,
+            mysql_server().login(),
+            db.url()
+        ),
+        &format!(
+            r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "v", "updated_at"],
+                "writeMode": "update", "postSql": [{post_sql}],
+                "connection": [{{"jdbcUrl": "{}", "table": ["orders"]}}]}}}}"#,
+            pg_server().login(),
+            pg.url()
+        ),
+    )
+}
+
+fn run_here(dir: &Path, name: &str, text: &str, extra: &[&str]) -> std::process::Output {
+    let p = write_job(dir, name, text);
+    let mut args = vec![
+        "run",
+        p.to_str().unwrap(),
+        "--no-progress",
+        "--report",
+        "report.json",
+    ];
+    args.extend_from_slice(extra);
+    run_in(dir, &args)
+}
+
+#[test]
+fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_their_window() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6));
+         INSERT INTO orders SELECT seq, CONCAT('v', seq), '2026-01-01 00:00:00' + INTERVAL seq SECOND
+           FROM seq_1_to_50;",
+    );
+    let pg = Pg::new();
+    pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, v text, updated_at timestamp(6))");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let text = mysql_to_pg_job(&db, &pg, r#"{"speed": {"channel": 3}}"#, "");
+
+    // Run 1: everything.
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 50);
+    assert_eq!(pg.query("SELECT count(*) FROM orders"), "50");
+    assert_eq!(state(dir)["value"], "2026-01-01 00:00:50.000000");
+    assert_eq!(state(dir)["column"], "updated_at");
+
+    // Run 2: two inserts and one update, and a row changed without moving updated_at (not
+    // read: the column says what changed).
+    db.exec(
+        "INSERT INTO orders VALUES (51, 'new51', '2026-01-02 00:00:00'), (52, 'new52', '2026-01-02 00:00:01');
+         UPDATE orders SET v = 'changed', updated_at = '2026-01-02 00:00:02' WHERE id = 7;
+         UPDATE orders SET v = 'silent' WHERE id = 8;",
+    );
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 3);
+    assert_eq!(pg.query("SELECT count(*) FROM orders"), "52");
+    assert_eq!(pg.query("SELECT v FROM orders WHERE id = 7"), "changed");
+    assert_eq!(pg.query("SELECT v FROM orders WHERE id = 8"), "v8");
+    assert_eq!(state(dir)["value"], "2026-01-02 00:00:02.000000");
+
+    // Run 3: nothing new; the watermark stays.
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0);
+    assert_eq!(state(dir)["value"], "2026-01-02 00:00:02.000000");
+
+    // A run whose commit fails (its postSql) leaves the watermark: the next run repeats it.
+    db.exec("INSERT INTO orders VALUES (53, 'new53', '2026-01-03 00:00:00');");
+    let before = std::fs::read_to_string(dir.join("state/orders.json")).unwrap();
+    let failing = mysql_to_pg_job(&db, &pg, "{}", r#""SELECT no_such_function()""#);
+    let o = run_here(dir, "orders", &failing, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state/orders.json")).unwrap(),
+        before
+    );
+    // A run killed (SIGKILL) in the middle leaves it too.
+    db.exec(
+        "INSERT INTO orders SELECT seq, 'late', '2026-01-04 00:00:00' + INTERVAL (seq - 100) SECOND FROM seq_100_to_109;",
+    );
+    let slow = mysql_to_pg_job(&db, &pg, r#"{"speed": {"record": 4}}"#, "");
+    let p = write_job(dir, "orders", &slow);
+    let mut child = std::process::Command::new(bin())
+        .current_dir(dir)
+        .args(["run", p.to_str().unwrap(), "--no-progress"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the kill"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state/orders.json")).unwrap(),
+        before
+    );
+    // The next run takes both windows' rows: 53 and the ten late ones.
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 11);
+    assert_eq!(pg.query("SELECT count(*) FROM orders"), "63");
+    assert_eq!(state(dir)["value"], "2026-01-04 00:00:09.000000");
+
+    // --full reads every row again (an upsert: nothing doubles) and keeps the watermark.
+    let o = run_here(dir, "orders", &text, &["--full"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 63);
+    assert_eq!(pg.query("SELECT count(*) FROM orders"), "63");
+    assert_eq!(state(dir)["value"], "2026-01-04 00:00:09.000000");
+
+    // datasync state: show, set (the next run reads above it), reset.
+    let p = write_job(dir, "orders", &text);
+    let job_arg = p.to_str().unwrap();
+    let o = run_in(dir, &["state", "show", job_arg]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["value"], "2026-01-04 00:00:09.000000");
+    let o = run_in(dir, &["state", "set", job_arg, "2026-01-04 00:00:04"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 5);
+    let o = run_in(dir, &["state", "reset", job_arg]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!dir.join("state/orders.json").exists());
+    let o = run_in(dir, &["state", "show", job_arg]);
+    assert_eq!(code(&o), 0);
+    assert_stderr_has(&o, "no watermark");
+}
+
+#[test]
+fn postgres_source_on_an_integer_column_and_what_is_refused() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE events (id bigint PRIMARY KEY, payload text); INSERT INTO events SELECT g, 'p' || g FROM generate_series(1, 30) g;");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let reader = |extra: &str| {
+        format!(
+            r#"{{"name": "postgresqlreader", "parameter": {{{}, "column": ["id", "payload"],
+                "incremental": {{"column": "id", "state": "file:state/events.json"}} {extra},
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["events"]}}]}}}}"#,
+            pg_server().login(),
+            pg.url()
+        )
+    };
+    let writer = r#"{"name": "txtfilewriter", "parameter": {"path": "out", "fileName": "e", "writeMode": "append", "fileFormat": "csv"}}"#;
+    let text = job("{}", &reader(""), writer);
+    let o = run_here(dir, "events", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 30);
+    pg.query("INSERT INTO events SELECT g, 'p' || g FROM generate_series(31, 35) g; DELETE FROM events WHERE id < 10;");
+    let o = run_here(dir, "events", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 5);
+    let st: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state/events.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["value"], "35");
+    let lines: usize = visible_files(&dir.join("out"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 35, "each row once");
+
+    // Refused before anything runs.
+    let o = run_here(dir, "events", &text, &["--run-id", "r1", "--resume"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "cannot be resumed");
+    let o = run_in(
+        dir,
+        &[
+            "plan",
+            write_job(dir, "events", &text).to_str().unwrap(),
+            "--shards",
+            "2",
+            "--out",
+            "plan",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "cannot be planned for shards");
+    let bad = job(
+        "{}",
+        &reader("").replace("file:state/events.json", "table:meta.watermarks"),
+        writer,
+    );
+    let o = run_in(
+        dir,
+        &["check", write_job(dir, "bad", &bad).to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 2);
+    assert_stderr_has(&o, "incremental.state");
+    let query = job(
+        "{}",
+        &reader("").replace(
+            r#""table": ["events"]"#,
+            r#""querySql": ["SELECT id, payload FROM events"]"#,
+        ),
+        writer,
+    );
+    let o = run_in(
+        dir,
+        &["check", write_job(dir, "q", &query).to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 2);
+    assert_stderr_has(&o, "not querySql");
+    // A job without incremental has no state to show.
+    let plain = job(
+        "{}",
+        &reader("").replace(
+            r#""incremental": {"column": "id", "state": "file:state/events.json"} "#,
+            "",
+        ),
+        writer,
+    );
+    let o = run_in(
+        dir,
+        &[
+            "state",
+            "show",
+            write_job(dir, "plain", &plain).to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
