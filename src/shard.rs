@@ -160,12 +160,6 @@ fn plan(
     shard::set_planned();
     let stored = storable_params(params)?;
     let built = load_built(job, params).map_err(|e| usage(format!("bad job: {e}")))?;
-    if built.incremental().is_some() {
-        return Err(usage(
-            "an incremental job cannot be planned for shards yet (its watermark would have to \
-             move at `datasync commit`): run it with `datasync run`",
-        ));
-    }
     let channels = built
         .spec
         .setting
@@ -199,6 +193,7 @@ fn plan(
         writer: built.writer_name.to_string(),
         created: shard::now(),
         tasks,
+        watermark: built.incremental().and_then(|i| i.pending()),
     };
     let text = serde_json::to_vec_pretty(&p)
         .map_err(|e| ShardError::Transient(format!("cannot encode the plan: {e}")))?;
@@ -658,6 +653,17 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
             .await
             .map_err(|e| ShardError::Transient(format!("writer commit: {}", e.chain())))
     })?;
+    // Published: an incremental job's watermark moves now (again, harmlessly, when a commit
+    // killed before it was marked committed is finished).
+    if let (Some(inc), Some(w)) = (built.incremental(), &plan.watermark) {
+        inc.save(w, &plan.run_id).map_err(|e| {
+            ShardError::Transient(format!(
+                "the run is published, but its watermark was not recorded ({e}): run `datasync \
+                 commit {}` again to record it",
+                dir.display()
+            ))
+        })?;
+    }
     let summary = format!(
         "{} by {} on {}: {written} record(s), {} written by {} shard(s); {dirty} dirty",
         shard::now(),

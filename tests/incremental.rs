@@ -163,7 +163,7 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
 }
 
 #[test]
-fn postgres_source_on_an_integer_column_and_what_is_refused() {
+fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused() {
     let pg = Pg::new();
     pg.query("CREATE TABLE events (id bigint PRIMARY KEY, payload text); INSERT INTO events SELECT g, 'p' || g FROM generate_series(1, 30) g;");
     let t = tempfile::tempdir().unwrap();
@@ -200,19 +200,45 @@ fn postgres_source_on_an_integer_column_and_what_is_refused() {
     let o = run_here(dir, "events", &text, &["--run-id", "r1", "--resume"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "cannot be resumed");
-    let o = run_in(
-        dir,
-        &[
-            "plan",
-            write_job(dir, "events", &text).to_str().unwrap(),
-            "--shards",
-            "2",
-            "--out",
-            "plan",
-        ],
+
+    // Container-task mode: the plan fixes the window, every shard reads it, and only the
+    // commit moves the watermark.
+    pg.query("INSERT INTO events SELECT g, 'p' || g FROM generate_series(36, 47) g;");
+    let sharded = job(
+        r#"{"speed": {"channel": 4}}"#,
+        &reader(r#", "splitPk": "id""#),
+        writer,
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_stderr_has(&o, "cannot be planned for shards");
+    let jp = write_job(dir, "events_sharded", &sharded);
+    let jp = jp.to_str().unwrap();
+    let o = run_in(dir, &["plan", jp, "--shards", "2", "--out", "plan"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A row that arrives after planning belongs to the next run.
+    pg.query("INSERT INTO events VALUES (48, 'after the plan');");
+    for s in ["0/2", "1/2"] {
+        let o = run_in(dir, &["run", jp, "--plan", "plan", "--shard", s]);
+        assert_eq!(code(&o), 0, "shard {s}: {}", stderr(&o));
+    }
+    let st = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state/events.json")).unwrap())
+            .unwrap()
+    };
+    assert_eq!(st(dir)["value"], "35", "moved before the commit");
+    let o = run_in(dir, &["commit", "plan"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(st(dir)["value"], "47");
+    let o = run_here(dir, "events", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        report(dir)["records_read"],
+        1,
+        "only the row after the plan"
+    );
+    let lines: usize = visible_files(&dir.join("out"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 48, "each row once");
     let bad = job(
         "{}",
         &reader("").replace("file:state/events.json", "table:meta.watermarks"),

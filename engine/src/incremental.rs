@@ -143,6 +143,11 @@ impl Incremental {
         }
     }
 
+    /// This run's high-water mark, once planned (what [`Incremental::commit`] records).
+    pub fn pending(&self) -> Option<String> {
+        self.pending.lock().ok().and_then(|p| p.clone())
+    }
+
     /// Records this run's high-water mark (after the writer's commit succeeded). Nothing to
     /// record (an empty source) leaves the state as it is.
     pub fn commit(&self, run_id: &str) -> Result<(), String> {

@@ -110,6 +110,10 @@ pub struct Plan {
     pub created: String,
     /// Every task, in task order.
     pub tasks: Vec<PlannedTask>,
+    /// An incremental job's high-water mark: recorded as its watermark once `commit`
+    /// published the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 /// One task of a plan.

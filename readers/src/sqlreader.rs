@@ -128,27 +128,40 @@ where
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let windowed;
+        let (windowed, filter);
         let me = match &self.incremental {
             Some(inc) => {
-                windowed = self.with_filter(&window(self, inc).await?);
+                filter = Some(window(self, inc).await?);
+                windowed = self.with_filter(filter.as_deref().unwrap_or_default());
                 &windowed
             }
-            None => self,
+            None => {
+                filter = None;
+                self
+            }
         };
         let planned = plan_reads(&me.cfg, channels, |i| async move {
             Ok(me.open_probe(i).await?.0)
         })
         .await?;
         let planned = me.refine(planned, channels).await?;
-        Ok(planned.into_iter().map(|p| me.task(p)).collect())
+        Ok(planned
+            .into_iter()
+            .map(|mut p| {
+                p.filter.clone_from(&filter);
+                me.task(p)
+            })
+            .collect())
     }
 
     fn task_from_plan(
         &self,
         planned: &serde_json::Value,
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        datasync_engine::plugin::task_from(planned, |p| self.task(p))
+        datasync_engine::plugin::task_from(planned, |p: Planned| match p.filter.clone() {
+            Some(f) => self.with_filter(&f).task(p),
+            None => self.task(p),
+        })
     }
 }
 

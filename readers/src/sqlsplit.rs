@@ -168,6 +168,10 @@ pub(crate) struct Planned {
     /// `PostgresReader::irregular_arrays`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub as_text: Vec<String>,
+    /// An incremental run's window, added to the job's `where` (kept in shard plans, so every
+    /// shard reads the window the plan was made with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 /// The [`datasync_engine::ReaderTask`] methods every SQL reader's task answers from its
@@ -229,6 +233,7 @@ where
             estimate,
             resumable: false,
             as_text: Vec::new(),
+            filter: None,
         });
     }
     for (conn, table, pk) in keyed {
@@ -251,6 +256,7 @@ where
                     estimate,
                     resumable: indexed,
                     as_text: Vec::new(),
+                    filter: None,
                 }),
         );
     }

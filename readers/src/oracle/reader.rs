@@ -198,6 +198,7 @@ impl OracleReader {
                     estimate: share,
                     resumable: false,
                     as_text: Vec::new(),
+                    filter: None,
                 });
             }
         }
