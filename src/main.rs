@@ -756,27 +756,37 @@ fn state_command(cmd: StateCmd) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            say_error!("datasync: starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let done = match &cmd {
-        StateCmd::Show { .. } => inc.load().map(|w| match w {
+        StateCmd::Show { .. } => rt.block_on(inc.load()).map(|w| match w {
             Some(w) => println!("{}", serde_json::to_string_pretty(&w).unwrap_or_default()),
             None => say!(
                 "datasync: no watermark in {}: the next run reads every row of column {}",
-                inc.path().display(),
+                inc.location(),
                 inc.column
             ),
         }),
-        StateCmd::Set { value, .. } => inc.save(value, "manual").map(|()| {
+        StateCmd::Set { value, .. } => rt.block_on(inc.save(value, "manual")).map(|()| {
             say!(
                 "datasync: watermark of {} set to {value} in {}: the next run reads the rows above it",
                 inc.column,
-                inc.path().display()
+                inc.location()
             )
         }),
-        StateCmd::Reset { .. } => inc.reset().map(|had| {
+        StateCmd::Reset { .. } => rt.block_on(inc.reset()).map(|had| {
             say!(
                 "datasync: {} {}: the next run reads every row",
-                if had { "removed" } else { "no watermark in" },
-                inc.path().display()
+                if had { "removed the watermark in" } else { "no watermark in" },
+                inc.location()
             )
         }),
     };

@@ -656,13 +656,15 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
     // Published: an incremental job's watermark moves now (again, harmlessly, when a commit
     // killed before it was marked committed is finished).
     if let (Some(inc), Some(w)) = (built.incremental(), &plan.watermark) {
-        inc.save(w, &plan.run_id).map_err(|e| {
-            ShardError::Transient(format!(
+        runtime()?
+            .block_on(inc.save(w, &plan.run_id))
+            .map_err(|e| {
+                ShardError::Transient(format!(
                 "the run is published, but its watermark was not recorded ({e}): run `datasync \
                  commit {}` again to record it",
                 dir.display()
             ))
-        })?;
+            })?;
     }
     let summary = format!(
         "{} by {} on {}: {written} record(s), {} written by {} shard(s); {dirty} dirty",

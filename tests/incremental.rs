@@ -241,7 +241,7 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
     assert_eq!(lines, 48, "each row once");
     let bad = job(
         "{}",
-        &reader("").replace("file:state/events.json", "table:meta.watermarks"),
+        &reader("").replace("file:state/events.json", "s3://bucket/state.json"),
         writer,
     );
     let o = run_in(
@@ -264,6 +264,21 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
     );
     assert_eq!(code(&o), 2);
     assert_stderr_has(&o, "not querySql");
+    // A state table in PostgreSQL (made on first use, one row per key).
+    let tabled = job(
+        "{}",
+        &reader("").replace("file:state/events.json", "table:public.ds_watermarks"),
+        r#"{"name": "streamwriter", "parameter": {"print": false}}"#,
+    );
+    let o = run_here(dir, "tabled", &tabled, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        pg.query("SELECT state_key, state::json->>'value' FROM ds_watermarks"),
+        "events:id|48"
+    );
+    let o = run_here(dir, "tabled", &tabled, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0);
     // A job without incremental has no state to show.
     let plain = job(
         "{}",
@@ -282,4 +297,43 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
         ],
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn a_state_table_in_the_source_database_keeps_the_watermark() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE orders (id BIGINT PRIMARY KEY, v VARCHAR(20)); INSERT INTO orders SELECT seq, 'a' FROM seq_1_to_20;");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let text = job(
+        r#"{"speed": {"channel": 2}}"#,
+        &format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "v"], "splitPk": "id",
+                "incremental": {{"column": "id", "state": "table:ds_watermarks"}},
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["orders"]}}]}}}}"#,
+            mysql_server().login(),
+            db.url()
+        ),
+        r#"{"name": "txtfilewriter", "parameter": {"path": "out", "fileName": "o", "writeMode": "append", "fileFormat": "csv"}}"#,
+    );
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 20);
+    let row = |db: &MariaDb| {
+        db.query("SELECT state_key, JSON_VALUE(state, '$.value') FROM ds_watermarks")
+    };
+    assert_eq!(row(&db), "orders:id\t20");
+    db.exec("INSERT INTO orders SELECT seq, 'b' FROM seq_21_to_26;");
+    let o = run_here(dir, "orders", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 6);
+    assert_eq!(row(&db), "orders:id\t26");
+    let jp = write_job(dir, "orders", &text);
+    let o = run_in(dir, &["state", "show", jp.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["value"], "26");
+    let o = run_in(dir, &["state", "reset", jp.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT COUNT(*) FROM ds_watermarks"), "0");
 }

@@ -7,8 +7,8 @@
 use crate::config::{join_path, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// `incremental` in a reader's parameters.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -16,8 +16,38 @@ use std::sync::Mutex;
 pub struct IncrementalConfig {
     /// The column whose values only grow as rows are added or changed (`updated_at`, `id`).
     pub column: String,
-    /// Where the watermark is kept: `file:PATH` (relative to the working directory).
+    /// Where the watermark is kept: `file:PATH` (relative to the working directory), or
+    /// `table:[schema.]NAME`, a table in the source database (connection[0]) with one row per
+    /// key, created when missing.
     pub state: String,
+    /// The row of a state table (several jobs may share one table); default the tables read
+    /// and the column, e.g. `orders:updated_at`.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// A database table that keeps watermarks as JSON text, one row per key (`state:
+/// "table:NAME"`); the reader's plugin provides it.
+#[async_trait::async_trait]
+pub trait StateTable: Send + Sync + std::fmt::Debug {
+    /// The text stored under `key` in `table`, if any.
+    async fn get(&self, table: &str, key: &str) -> Result<Option<String>, String>;
+    /// Stores `text` under `key` (replacing what was there) in one transaction.
+    async fn put(&self, table: &str, key: &str, text: &str) -> Result<(), String>;
+    /// Removes `key`'s row.
+    async fn remove(&self, table: &str, key: &str) -> Result<(), String>;
+}
+
+/// Where a watermark is kept.
+#[derive(Debug, Clone)]
+enum Store {
+    /// A JSON file.
+    File(PathBuf),
+    /// A row of a database table (the backend attached by the reader).
+    Table {
+        name: String,
+        backend: Option<Arc<dyn StateTable>>,
+    },
 }
 
 /// A committed watermark, as kept in the state file.
@@ -50,47 +80,71 @@ pub struct Window {
 pub struct Incremental {
     /// The incremental column.
     pub column: String,
-    path: PathBuf,
+    store: Store,
+    key: String,
     /// `--full`: read everything up to the high-water mark, then record it.
     full: Mutex<bool>,
     pending: Mutex<Option<String>>,
 }
 
 impl Incremental {
-    /// The incremental state of `cfg` (at JSON path `at`): `file:PATH` only.
-    pub fn new(cfg: &IncrementalConfig, at: &str) -> Result<Self, ConfigError> {
+    /// The incremental state of `cfg` (at JSON path `at`); `default_key` names its row in a
+    /// state table unless `cfg.key` does.
+    pub fn new(cfg: &IncrementalConfig, at: &str, default_key: &str) -> Result<Self, ConfigError> {
         if cfg.column.trim().is_empty() {
             return Err(ConfigError::new(
                 join_path(at, "column"),
                 "expected the incremental column's name",
             ));
         }
-        let path = match cfg.state.split_once(':') {
-            Some(("file", p)) if !p.trim().is_empty() => PathBuf::from(p),
-            Some(("table", _)) => {
-                return Err(ConfigError::new(
-                    join_path(at, "state"),
-                    "a state table is not supported yet: use file:PATH",
-                ))
-            }
+        let store = match cfg.state.split_once(':') {
+            Some(("file", p)) if !p.trim().is_empty() => Store::File(PathBuf::from(p)),
+            Some(("table", t)) if !t.trim().is_empty() => Store::Table {
+                name: t.trim().to_string(),
+                backend: None,
+            },
             _ => {
                 return Err(ConfigError::new(
                     join_path(at, "state"),
-                    format!("\"{}\": expected file:PATH", cfg.state),
+                    format!(
+                        "\"{}\": expected file:PATH or table:[schema.]NAME",
+                        cfg.state
+                    ),
                 ))
             }
         };
+        let key = match &cfg.key {
+            Some(k) if k.trim().is_empty() || k.len() > 255 => {
+                return Err(ConfigError::new(
+                    join_path(at, "key"),
+                    "expected a name of 1 to 255 characters",
+                ))
+            }
+            Some(k) => k.clone(),
+            None => format!("{default_key}:{}", cfg.column),
+        };
         Ok(Incremental {
             column: cfg.column.clone(),
-            path,
+            store,
+            key,
             full: Mutex::new(false),
             pending: Mutex::new(None),
         })
     }
 
-    /// The state file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Gives a `table:` state its table (the reader's database); a file state ignores it.
+    pub fn attach_table(&mut self, table: Arc<dyn StateTable>) {
+        if let Store::Table { backend, .. } = &mut self.store {
+            *backend = Some(table);
+        }
+    }
+
+    /// Where the watermark is kept, for messages.
+    pub fn location(&self) -> String {
+        match &self.store {
+            Store::File(p) => format!("state file {}", p.display()),
+            Store::Table { name, .. } => format!("state table {name} (key {})", self.key),
+        }
     }
 
     /// `--full`: this run ignores the committed watermark.
@@ -100,26 +154,45 @@ impl Incremental {
         }
     }
 
+    /// The stored text of the watermark, if any.
+    async fn read(&self) -> Result<Option<String>, String> {
+        match &self.store {
+            Store::File(path) => match std::fs::read_to_string(path) {
+                Ok(t) => Ok(Some(t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("{}: {e}", self.location())),
+            },
+            Store::Table { name, backend } => match backend {
+                Some(b) => b
+                    .get(name, &self.key)
+                    .await
+                    .map_err(|e| format!("{}: {e}", self.location())),
+                None => Err(format!(
+                    "{}: this reader cannot keep state in a table",
+                    self.location()
+                )),
+            },
+        }
+    }
+
     /// The committed watermark, if any; one of another column is an error (the job's column
     /// changed: `--full` or `datasync state reset` start over).
-    pub fn load(&self) -> Result<Option<Watermark>, String> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("state file {}: {e}", self.path.display())),
+    pub async fn load(&self) -> Result<Option<Watermark>, String> {
+        let Some(text) = self.read().await? else {
+            return Ok(None);
         };
         let w: Watermark = serde_json::from_str(&text).map_err(|e| {
             format!(
-                "state file {}: not a datasync watermark ({e}); fix it with `datasync state set` \
-                 or remove it with `datasync state reset`",
-                self.path.display()
+                "{}: not a datasync watermark ({e}); fix it with `datasync state set` or remove \
+                 it with `datasync state reset`",
+                self.location()
             )
         })?;
         if w.column != self.column {
             return Err(format!(
-                "state file {} holds the watermark of column {}, not {}: run with --full, or \
-                 `datasync state reset` the job",
-                self.path.display(),
+                "{} holds the watermark of column {}, not {}: run with --full, or `datasync \
+                 state reset` the job",
+                self.location(),
                 w.column,
                 self.column
             ));
@@ -128,11 +201,16 @@ impl Incremental {
     }
 
     /// The lower bound of this run: none with `--full`, else the committed watermark.
-    pub fn low(&self) -> Result<Option<String>, String> {
-        if self.full.lock().map(|f| *f).unwrap_or(false) {
+    pub async fn low(&self) -> Result<Option<String>, String> {
+        if self.is_full() {
             return Ok(None);
         }
-        Ok(self.load()?.map(|w| w.value))
+        Ok(self.load().await?.map(|w| w.value))
+    }
+
+    /// Whether `--full` was given.
+    pub fn is_full(&self) -> bool {
+        self.full.lock().map(|f| *f).unwrap_or(false)
     }
 
     /// Remembers this run's high-water mark until [`Incremental::commit`].
@@ -150,121 +228,180 @@ impl Incremental {
 
     /// Records this run's high-water mark (after the writer's commit succeeded). Nothing to
     /// record (an empty source) leaves the state as it is.
-    pub fn commit(&self, run_id: &str) -> Result<(), String> {
-        let pending = self.pending.lock().ok().and_then(|p| p.clone());
-        match pending {
-            Some(v) => self.save(&v, run_id),
+    pub async fn commit(&self, run_id: &str) -> Result<(), String> {
+        match self.pending() {
+            Some(v) => self.save(&v, run_id).await,
             None => Ok(()),
         }
     }
 
-    /// Writes `value` as the committed watermark: a temporary file beside the state file,
-    /// synced, renamed over it, the directory synced (a crash leaves the old or the new
-    /// state, never half of one).
-    pub fn save(&self, value: &str, run_id: &str) -> Result<(), String> {
+    /// Writes `value` as the committed watermark: a file is replaced atomically (a
+    /// temporary file beside it, synced, renamed over it, the directory synced: a crash leaves
+    /// the old or the new state, never half of one); a table row in one transaction.
+    pub async fn save(&self, value: &str, run_id: &str) -> Result<(), String> {
         let w = Watermark {
             column: self.column.clone(),
             value: value.to_string(),
             run_id: run_id.to_string(),
             updated_at: chrono::Utc::now().to_rfc3339(),
         };
-        let err = |e: std::io::Error| format!("state file {}: {e}", self.path.display());
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir).map_err(err)?;
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "state".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let text = serde_json::to_string_pretty(&w).map_err(|e| e.to_string())?;
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.write_all(b"\n"))
-            .and_then(|_| f.sync_all())
-            .map_err(err)?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
-        })?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
+        match &self.store {
+            Store::File(path) => {
+                write_file(path, &text).map_err(|e| format!("{}: {e}", self.location()))
+            }
+            Store::Table { name, backend } => match backend {
+                Some(b) => b
+                    .put(name, &self.key, &text)
+                    .await
+                    .map_err(|e| format!("{}: {e}", self.location())),
+                None => Err(format!(
+                    "{}: this reader cannot keep state in a table",
+                    self.location()
+                )),
+            },
         }
-        Ok(())
     }
 
     /// Removes the committed watermark (the next run reads everything); whether there was one.
-    pub fn reset(&self) -> Result<bool, String> {
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(format!("state file {}: {e}", self.path.display())),
+    pub async fn reset(&self) -> Result<bool, String> {
+        let had = self.read().await?.is_some();
+        match &self.store {
+            Store::File(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(format!("{}: {e}", self.location())),
+            },
+            Store::Table { name, backend } => match backend {
+                Some(b) if had => b
+                    .remove(name, &self.key)
+                    .await
+                    .map(|()| true)
+                    .map_err(|e| format!("{}: {e}", self.location())),
+                Some(_) => Ok(false),
+                None => Err(format!(
+                    "{}: this reader cannot keep state in a table",
+                    self.location()
+                )),
+            },
         }
     }
+}
+
+/// Replaces `path` with `text` atomically.
+fn write_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::path::Path;
 
     fn inc(dir: &Path, column: &str) -> Incremental {
         let cfg = IncrementalConfig {
             column: column.into(),
             state: format!("file:{}", dir.join("s/orders.json").display()),
+            key: None,
         };
-        Incremental::new(&cfg, "p.incremental").unwrap()
+        Incremental::new(&cfg, "p.incremental", "orders").unwrap()
+    }
+
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn watermark_moves_only_on_commit() {
-        let t = tempfile::tempdir().unwrap();
-        let i = inc(t.path(), "id");
-        assert_eq!(i.low().unwrap(), None);
-        i.begin(&Window {
-            low: None,
-            high: Some("10".into()),
+        block(async {
+            let t = tempfile::tempdir().unwrap();
+            let i = inc(t.path(), "id");
+            assert_eq!(i.low().await.unwrap(), None);
+            i.begin(&Window {
+                low: None,
+                high: Some("10".into()),
+            });
+            assert_eq!(i.low().await.unwrap(), None, "not before commit");
+            i.commit("r1").await.unwrap();
+            assert_eq!(i.low().await.unwrap().as_deref(), Some("10"));
+            // An empty window keeps the watermark.
+            let j = inc(t.path(), "id");
+            j.begin(&Window {
+                low: Some("10".into()),
+                high: None,
+            });
+            j.commit("r2").await.unwrap();
+            assert_eq!(j.load().await.unwrap().unwrap().run_id, "r2");
+            assert_eq!(j.low().await.unwrap().as_deref(), Some("10"));
+            j.set_full();
+            assert_eq!(j.low().await.unwrap(), None);
+            let other = inc(t.path(), "updated_at").load().await.unwrap_err();
+            assert!(other.contains("column id"), "{other}");
+            assert!(j.reset().await.unwrap());
+            assert!(!j.reset().await.unwrap());
         });
-        assert_eq!(i.low().unwrap(), None, "not before commit");
-        i.commit("r1").unwrap();
-        assert_eq!(i.low().unwrap().as_deref(), Some("10"));
-        // An empty window keeps the watermark.
-        let j = inc(t.path(), "id");
-        j.begin(&Window {
-            low: Some("10".into()),
-            high: None,
-        });
-        j.commit("r2").unwrap();
-        assert_eq!(j.load().unwrap().unwrap().run_id, "r2");
-        assert_eq!(j.low().unwrap().as_deref(), Some("10"));
-        j.set_full();
-        assert_eq!(j.low().unwrap(), None);
-        assert!(inc(t.path(), "updated_at")
-            .load()
-            .unwrap_err()
-            .contains("column id"));
-        assert!(j.reset().unwrap());
-        assert!(!j.reset().unwrap());
     }
 
     #[test]
     fn bad_state_settings_are_refused() {
-        for (s, want) in [
-            ("table:db.t", "not supported yet"),
-            ("x.json", "file:PATH"),
-            ("file:", "file:PATH"),
+        for (s, key, want, at) in [
+            ("x.json", None, "file:PATH", "state"),
+            ("file:", None, "file:PATH", "state"),
+            ("table:", None, "table:", "state"),
+            ("table:t", Some(""), "1 to 255", "key"),
         ] {
             let cfg = IncrementalConfig {
                 column: "id".into(),
                 state: s.into(),
+                key: key.map(String::from),
             };
-            let e = Incremental::new(&cfg, "p.incremental").unwrap_err();
+            let e = Incremental::new(&cfg, "p.incremental", "t").unwrap_err();
             assert!(e.to_string().contains(want), "{s}: {e}");
-            assert_eq!(e.path, "p.incremental.state");
+            assert_eq!(e.path, format!("p.incremental.{at}"));
         }
+    }
+
+    #[test]
+    fn a_table_state_needs_its_backend_and_names_its_key() {
+        let cfg = IncrementalConfig {
+            column: "updated_at".into(),
+            state: "table:meta.watermarks".into(),
+            key: None,
+        };
+        let i = Incremental::new(&cfg, "p", "orders").unwrap();
+        assert_eq!(
+            i.location(),
+            "state table meta.watermarks (key orders:updated_at)"
+        );
+        assert!(block(i.load())
+            .unwrap_err()
+            .contains("cannot keep state in a table"));
     }
 
     #[test]
@@ -272,7 +409,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let i = inc(t.path(), "id");
         std::fs::create_dir_all(t.path().join("s")).unwrap();
-        std::fs::write(i.path(), "{garbage").unwrap();
-        assert!(i.low().unwrap_err().contains("datasync state"));
+        std::fs::write(t.path().join("s/orders.json"), "{garbage").unwrap();
+        assert!(block(i.low()).unwrap_err().contains("datasync state"));
     }
 }

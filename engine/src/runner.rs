@@ -623,7 +623,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         } else if let Some(inc) = reader.incremental() {
             // Only now: a run that failed before this point leaves the watermark where it
             // was, and the next run reads the same window.
-            if let Err(e) = inc.commit(&rep.run_id) {
+            if let Err(e) = inc.commit(&rep.run_id).await {
                 rep.status = Status::Failed;
                 rep.exit_code = 1;
                 rep.error = Some(format!(

@@ -208,7 +208,7 @@ pub(crate) fn sql_reader_notes() -> Vec<datasync_engine::template::TemplateNote>
         note("connection[].jdbcUrl", "One URL or a list tried in order; connectTimeout, TLS and user=/password= in the query are honoured."),
         note("connection[].table", "Tables, each read whole (or split on splitPk); DataX lists \"a,b\" and ranges order_[0-63] expand; one connection entry per shard database."),
         alt("connection[].querySql", "[\"SELECT id, name FROM t WHERE id > 10\"]", "Instead of table/column/where: queries run as written (one task each)."),
-        alt("incremental", "{\"column\": \"updated_at\", \"state\": \"file:state/orders.json\"}", "Read only rows whose column is above the last committed watermark (kept in state, moved after a successful commit); tables only; `datasync run --full` reads all, `datasync state` shows/sets/resets it."),
+        alt("incremental", "{\"column\": \"updated_at\", \"state\": \"file:state/orders.json\"}", "Read only rows whose column is above the last committed watermark (kept in state: file:PATH or table:[schema.]NAME in the source database; moved after a successful commit); tables only; `datasync run --full` reads all, `datasync state` shows/sets/resets it."),
     ]
 }
 

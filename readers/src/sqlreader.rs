@@ -7,7 +7,7 @@
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlsplit::{plan_reads, probe_connections, KeyProbe, Planned};
 use datasync_db::sql::{quote_ident, Dialect};
-use datasync_engine::incremental::{Incremental, Window};
+use datasync_engine::incremental::{Incremental, StateTable, Window};
 use datasync_engine::lineage::Dataset;
 use datasync_engine::{async_trait, PluginError, Reader, ReaderTask};
 use std::sync::Arc;
@@ -21,29 +21,43 @@ pub struct SqlReader<C, X = ()> {
     incremental: Option<Arc<Incremental>>,
 }
 
-impl<C, X> SqlReader<C, X> {
-    /// A reader of `cfg` (at JSON path `at`) over `conns` (one per `connection[]`).
-    pub(crate) fn new(
-        at: &str,
-        cfg: SqlReaderConfig,
-        conns: Vec<C>,
-        own: X,
-    ) -> Result<Self, datasync_engine::ConfigError> {
-        let incremental = match &cfg.incremental {
-            Some(i) => Some(Arc::new(Incremental::new(
-                i,
-                &datasync_engine::config::join_path(at, "incremental"),
-            )?)),
-            None => None,
-        };
-        Ok(SqlReader {
-            cfg: Arc::new(cfg),
-            conns: Arc::new(conns),
-            own: Arc::new(own),
-            incremental,
-        })
+/// A reader of `cfg` (at JSON path `at`) over `conns` (one per `connection[]`), with the
+/// system's own settings `own`.
+pub(crate) fn build<C, X>(
+    at: &str,
+    cfg: SqlReaderConfig,
+    conns: Vec<C>,
+    own: X,
+) -> Result<SqlReader<C, X>, datasync_engine::ConfigError>
+where
+    C: Send + Sync + 'static,
+    X: Send + Sync + 'static,
+    SqlReader<C, X>: SqlSource,
+{
+    let mut reader = SqlReader {
+        cfg: Arc::new(cfg),
+        conns: Arc::new(conns),
+        own: Arc::new(own),
+        incremental: None,
+    };
+    if let Some(i) = &reader.cfg.incremental {
+        let tables: Vec<&str> = reader
+            .cfg
+            .connection
+            .iter()
+            .flat_map(|c| c.table.iter().map(String::as_str))
+            .collect();
+        let at = datasync_engine::config::join_path(at, "incremental");
+        let mut inc = Incremental::new(i, &at, &tables.join(","))?;
+        inc.attach_table(Arc::new(TableState {
+            reader: reader.clone(),
+        }));
+        reader.incremental = Some(Arc::new(inc));
     }
+    Ok(reader)
+}
 
+impl<C, X> SqlReader<C, X> {
     /// This reader with `filter` added to its `where` (an incremental run's window).
     fn with_filter(&self, filter: &str) -> Self {
         let mut cfg = (*self.cfg).clone();
@@ -174,7 +188,7 @@ where
 {
     let d = <SqlReader<C, X> as SqlSource>::DIALECT;
     let col = quote_ident(d, &inc.column);
-    let low = inc.low().map_err(PluginError::new)?;
+    let low = inc.low().await.map_err(PluginError::new)?;
     let mut high: Option<String> = None;
     for (i, c) in reader.cfg.connection.iter().enumerate() {
         if c.table.is_empty() {
@@ -218,12 +232,12 @@ where
     match (&low, &high) {
         (_, None) => tracing::info!("incremental on {}: the source has no rows", inc.column),
         (None, Some(h)) => tracing::info!(
-            "incremental on {}: no committed watermark{}: reading up to {h}",
+            "incremental on {}: {}: reading up to {h}",
             inc.column,
-            if low.is_none() && inc.path().exists() {
-                " (--full)"
+            if inc.is_full() {
+                "--full"
             } else {
-                ""
+                "no committed watermark"
             }
         ),
         (Some(l), Some(h)) => {
@@ -246,5 +260,105 @@ fn greater(a: String, b: String) -> String {
             }
         }
         _ => std::cmp::max(a, b),
+    }
+}
+
+/// An incremental state table in the reader's database (`connection[0]`): one row per key,
+/// the watermark as JSON text; made when missing.
+struct TableState<C, X> {
+    reader: SqlReader<C, X>,
+}
+
+impl<C, X> std::fmt::Debug for TableState<C, X> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.reader.fmt(f)
+    }
+}
+
+impl<C, X> TableState<C, X>
+where
+    SqlReader<C, X>: SqlSource,
+{
+    async fn probe(&self) -> Result<<SqlReader<C, X> as SqlSource>::Probe, String> {
+        Ok(self.reader.open_probe(0).await.map_err(|e| e.chain())?.0)
+    }
+
+    /// Runs `statements` in one transaction.
+    async fn transaction(&self, statements: &[String]) -> Result<(), String> {
+        let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+        let mut p = self.probe().await?;
+        let begin = match d {
+            Dialect::MySql => Some("START TRANSACTION"),
+            Dialect::Postgres => Some("BEGIN"),
+            _ => None,
+        };
+        for s in begin
+            .into_iter()
+            .map(String::from)
+            .chain(statements.iter().cloned())
+        {
+            p.exec(&s).await.map_err(|e| e.chain())?;
+        }
+        p.exec("COMMIT").await.map_err(|e| e.chain())
+    }
+}
+
+#[async_trait]
+impl<C, X> StateTable for TableState<C, X>
+where
+    C: Send + Sync,
+    X: Send + Sync,
+    SqlReader<C, X>: SqlSource,
+{
+    async fn get(&self, table: &str, key: &str) -> Result<Option<String>, String> {
+        let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+        let t = quote_ident(d, table);
+        let mut p = self.probe().await?;
+        let q = format!(
+            "SELECT state FROM {t} WHERE state_key = {}",
+            datasync_db::sql::literal(d, key)
+        );
+        match p.texts(&q).await {
+            Ok(v) => Ok(v.into_iter().next()),
+            Err(first) => {
+                // A table that is not there yet is made (and holds nothing).
+                let create = format!(
+                    "CREATE TABLE {t} (state_key VARCHAR(255) NOT NULL PRIMARY KEY, \
+                     state VARCHAR(4000) NOT NULL)"
+                );
+                match p.exec(&create).await {
+                    Ok(()) => {
+                        tracing::info!("created the incremental state table {table}");
+                        Ok(None)
+                    }
+                    Err(_) => Err(first.chain()),
+                }
+            }
+        }
+    }
+
+    async fn put(&self, table: &str, key: &str, text: &str) -> Result<(), String> {
+        self.get(table, key).await?;
+        let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+        let t = quote_ident(d, table);
+        let k = datasync_db::sql::literal(d, key);
+        self.transaction(&[
+            format!("DELETE FROM {t} WHERE state_key = {k}"),
+            format!(
+                "INSERT INTO {t} (state_key, state) VALUES ({k}, {})",
+                datasync_db::sql::literal(d, text)
+            ),
+        ])
+        .await
+    }
+
+    async fn remove(&self, table: &str, key: &str) -> Result<(), String> {
+        let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+        self.transaction(&[format!(
+            "DELETE FROM {} WHERE state_key = {}",
+            quote_ident(d, table),
+            datasync_db::sql::literal(d, key)
+        )])
+        .await
     }
 }

@@ -54,6 +54,8 @@ pub(crate) trait KeyProbe: Send {
     fn text_of(&self) -> fn(&str) -> String;
     /// The non-NULL values of a query's one text column, in order.
     async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError>;
+    /// Runs a statement that returns no rows (an incremental state table's DDL and writes).
+    async fn exec(&mut self, sql: &str) -> Result<(), PluginError>;
     /// About how many rows `table` holds, from the server's statistics (`None`: unknown).
     async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError>;
     /// Whether the key alone has a unique index, in `schema` (default: the connection's)

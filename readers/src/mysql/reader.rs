@@ -65,7 +65,7 @@ impl Plugin for MysqlReader {
         let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;
-        SqlReader::new(p.path, cfg, conns, MysqlSettings { zero_to_null })
+        crate::sqlreader::build(p.path, cfg, conns, MysqlSettings { zero_to_null })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
@@ -182,6 +182,13 @@ impl KeyProbe for MysqlProbe {
             .await
             .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
         Ok(rows.into_iter().flatten().collect())
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
+        self.conn
+            .query_drop(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e).into())
     }
 
     async fn key_indexed(

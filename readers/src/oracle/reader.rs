@@ -85,7 +85,7 @@ impl Plugin for OracleReader {
             // `SELECT /*+ ... */ a, b`: the hint goes right after SELECT.
             *first = format!("{h} {first}");
         }
-        SqlReader::new(p.path, cfg, conns, OracleSettings { columns, fetch })
+        crate::sqlreader::build(p.path, cfg, conns, OracleSettings { columns, fetch })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
@@ -294,6 +294,10 @@ impl KeyProbe for OracleProbe {
 
     async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
         Ok(self.conn.texts(sql).await?.into_iter().flatten().collect())
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
+        Ok(self.conn.execute(sql).await?)
     }
 }
 

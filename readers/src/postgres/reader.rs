@@ -33,7 +33,7 @@ impl Plugin for PostgresReader {
         let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
             PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
         })?;
-        SqlReader::new(p.path, cfg, conns, ())
+        crate::sqlreader::build(p.path, cfg, conns, ())
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
@@ -125,6 +125,13 @@ impl KeyProbe for PostgresProbe {
             .iter()
             .filter_map(|r| r.get::<_, Option<String>>(0))
             .collect())
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e).into())
     }
 
     async fn key_bounds(
