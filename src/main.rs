@@ -375,15 +375,8 @@ fn main() -> ExitCode {
 
 /// `datasync check --connect`: both sides' probes as a table, then the column pairs.
 fn connect_check(b: &datasync_engine::BuiltJob) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            say_error!("datasync: starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::from(1);
     };
     let (reader, writer) = rt.block_on(b.probe());
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -738,6 +731,20 @@ fn progress_mode(off: bool, interval: u64) -> ProgressMode {
 }
 
 /// Fills the job's placeholders from `params`, loads it and builds both plugins (offline).
+/// A Tokio runtime for a command's async work; `None` (said on stderr) when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            say_error!("datasync: starting the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// `datasync state show|set|reset JOB`.
 fn state_command(cmd: StateCmd) -> ExitCode {
     let (job, params) = match &cmd {
@@ -756,15 +763,8 @@ fn state_command(cmd: StateCmd) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            say_error!("datasync: starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::from(1);
     };
     let done = match &cmd {
         StateCmd::Show { .. } => rt.block_on(inc.load()).map(|w| match w {

@@ -64,7 +64,7 @@ impl SqlReaderConfig {
     /// `connect` turns each `connection[]` entry (and its path) into the driver's settings.
     pub fn parse<C>(
         p: datasync_engine::Params<'_>,
-        connect: impl Fn(&Self, &ReaderConnection, &str) -> Result<C, datasync_engine::ConfigError>,
+        connect: datasync_db::sql::ConnFromParams<C>,
     ) -> Result<(Self, Vec<C>), datasync_engine::ConfigError> {
         use datasync_engine::config::{join_path, parse_params};
         use datasync_engine::ConfigError;
@@ -131,7 +131,13 @@ impl SqlReaderConfig {
                     );
                 }
             }
-            conns.push(connect(&cfg, c, &format!("{at}.jdbcUrl"))?);
+            conns.push(connect(
+                &c.jdbc_url,
+                &cfg.username,
+                &cfg.password,
+                &cfg.session,
+                &format!("{at}.jdbcUrl"),
+            )?);
         }
         Ok((cfg, conns))
     }
@@ -225,7 +231,7 @@ mod tests {
                 path: "r",
                 invoked_as: "mysqlreader",
             },
-            |_, _, _| Ok(()),
+            |_, _, _, _, _| Ok(()),
         )
         .map(|(c, _)| c)
     }

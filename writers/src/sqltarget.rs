@@ -158,7 +158,7 @@ impl<C, K> SqlWriter<C, K> {
         sql: &SqlWriterParams,
         dialect: Dialect,
         cfg: K,
-        connect: impl Fn(&SqlWriterConnection, &str) -> Result<C, ConfigError>,
+        connect: datasync_db::sql::ConnFromParams<C>,
     ) -> Result<Self, ConfigError> {
         let cfg = Arc::new(cfg);
         let mut shards = targets
@@ -166,7 +166,13 @@ impl<C, K> SqlWriter<C, K> {
             .map(|(c, table, url_at)| {
                 Ok(SqlWriter {
                     cfg: cfg.clone(),
-                    conn: Arc::new(connect(c, url_at)?),
+                    conn: Arc::new(connect(
+                        &c.jdbc_url,
+                        &sql.username,
+                        &sql.password,
+                        &sql.session,
+                        url_at,
+                    )?),
                     table: table.to_string(),
                     created: Default::default(),
                     spec: Arc::new(TargetSpec::new(table, dialect, sql.clone())),

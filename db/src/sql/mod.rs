@@ -15,6 +15,17 @@ pub use ident::{quote_ident, schema_and_name, split_ident, unquote_ident, Dialec
 pub use reconnect::reconnect;
 pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
+
+/// How a SQL system makes its connection settings from a `connection[]` entry's URLs, the
+/// login, the session statements and the URL's JSON path (for errors): the same for every
+/// system, so the shared reader and writer parts take it as a value.
+pub type ConnFromParams<C> = fn(
+    &[String],
+    &str,
+    &datasync_engine::Secret,
+    &[String],
+    &str,
+) -> Result<C, datasync_engine::ConfigError>;
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 
 /// The lineage dataset of `table` (as the job wrote it) on the server of `url`:

@@ -235,7 +235,7 @@ mod tests {
         let mut p = ParamParts::new(&v, "r").unwrap();
         let c: Conn = p.take().unwrap();
         let t: Text = p.finish().unwrap();
-        assert_eq!(c.host, "h");
+        assert_eq!((c.host.as_str(), c.port), ("h", None));
         assert!(t.skip_header);
 
         let v = json!({"host": "h", "skipHeader": "yes"});

@@ -59,9 +59,7 @@ impl Plugin for MysqlReader {
             ],
         );
         let p = Params { value: &value, ..p };
-        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
-            MysqlConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
-        })?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, MysqlConnConfig::new)?;
         let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;

@@ -54,9 +54,7 @@ impl Plugin for OracleReader {
             }
         };
         let p = Params { value: &value, ..p };
-        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
-            OracleConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
-        })?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, OracleConnConfig::new)?;
         let fetch = match cfg.fetch_size {
             None => DEFAULT_FETCH,
             Some(n) if (1..=100_000).contains(&n) => n as u32,

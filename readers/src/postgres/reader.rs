@@ -30,9 +30,7 @@ impl Plugin for PostgresReader {
         "PostgreSQL tables or queries via binary COPY, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (cfg, conns) = SqlReaderConfig::parse(p, |cfg, c, at| {
-            PostgresConnConfig::new(&c.jdbc_url, &cfg.username, &cfg.password, &cfg.session, at)
-        })?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, PostgresConnConfig::new)?;
         crate::sqlreader::build(p.path, cfg, conns, ())
     }
 

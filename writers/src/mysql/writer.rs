@@ -53,15 +53,7 @@ impl Plugin for MysqlWriter {
                 "writeMode update needs the column names",
             ));
         }
-        SqlWriter::build(&targets, &sql, Dialect::MySql, cfg, |c, url_at| {
-            MysqlConnConfig::new(
-                &c.jdbc_url,
-                &sql.username,
-                &sql.password,
-                &sql.session,
-                url_at,
-            )
-        })
+        SqlWriter::build(&targets, &sql, Dialect::MySql, cfg, MysqlConnConfig::new)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

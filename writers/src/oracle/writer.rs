@@ -50,15 +50,7 @@ impl Plugin for OracleWriter {
                 format!("writeMode {} needs the column names", cfg.write_mode.name()),
             ));
         }
-        SqlWriter::build(&targets, &sql, Dialect::Oracle, cfg, |c, url_at| {
-            OracleConnConfig::new(
-                &c.jdbc_url,
-                &sql.username,
-                &sql.password,
-                &sql.session,
-                url_at,
-            )
-        })
+        SqlWriter::build(&targets, &sql, Dialect::Oracle, cfg, OracleConnConfig::new)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

@@ -33,15 +33,13 @@ impl Plugin for PostgresWriter {
             ));
         }
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
-        SqlWriter::build(&targets, &sql, Dialect::Postgres, cfg, |c, url_at| {
-            PostgresConnConfig::new(
-                &c.jdbc_url,
-                &sql.username,
-                &sql.password,
-                &sql.session,
-                url_at,
-            )
-        })
+        SqlWriter::build(
+            &targets,
+            &sql,
+            Dialect::Postgres,
+            cfg,
+            PostgresConnConfig::new,
+        )
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
