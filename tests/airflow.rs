@@ -25,8 +25,12 @@ fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
+/// A job parameter the task log must not show.
+const TOKEN: &str = "S3cr3t-Token-6f1e";
+
 /// Runs an Airflow venv program with the test's environment; panics unless it exits 0.
-fn airflow(home: &Path, work: &Path, program: &str, args: &[&str]) -> String {
+/// Returns its stdout and stderr.
+fn airflow(home: &Path, work: &Path, program: &str, args: &[&str]) -> (String, String) {
     let o = Command::new(venv_bin(program))
         .args(args)
         .env("AIRFLOW_HOME", home)
@@ -37,6 +41,8 @@ fn airflow(home: &Path, work: &Path, program: &str, args: &[&str]) -> String {
         .env("DATASYNC_WORK", work)
         .env("DATASYNC_GOOD_JOB", work.join("good.json"))
         .env("DATASYNC_BAD_JOB", work.join("bad.json"))
+        .env("DATASYNC_SLOW_JOB", work.join("slow.json"))
+        .env("DATASYNC_TOKEN", TOKEN)
         .output()
         .unwrap();
     assert!(
@@ -45,7 +51,10 @@ fn airflow(home: &Path, work: &Path, program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    String::from_utf8(o.stdout).unwrap()
+    (
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Lines of every CSV file in `dir`.
@@ -76,7 +85,7 @@ fn operator_runs_jobs_in_a_real_dag_and_fails_over_limit_runs_without_retry() {
         work.join("good.json"),
         r#"{"job": {"setting": {"speed": {"channel": 2}}, "content": [{
             "reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 500, "column": [
-                {"name": "id", "type": "long", "incr": "1,1"}, {"name": "v", "type": "string", "value": "x"}]}},
+                {"name": "id", "type": "long", "incr": "1,1"}, {"name": "v", "type": "string", "value": "${token}"}]}},
             "writer": {"name": "txtfilewriter", "parameter": {"path": "${out}", "fileName": "rows",
                 "writeMode": "truncate", "fileFormat": "csv"}}}]}}"#,
     )
@@ -91,13 +100,24 @@ fn operator_runs_jobs_in_a_real_dag_and_fails_over_limit_runs_without_retry() {
                 "writeMode": "truncate", "fileFormat": "csv"}}}]}}"#,
     )
     .unwrap();
+    std::fs::write(
+        work.join("slow.json"),
+        r#"{"job": {"setting": {"speed": {"record": 20}}, "content": [{
+            "reader": {"name": "streamreader", "parameter": {"sliceRecordCount": 1000, "column": [
+                {"name": "id", "type": "long", "incr": "1,1"}]}},
+            "writer": {"name": "txtfilewriter", "parameter": {"path": "out_slow", "fileName": "s",
+                "writeMode": "truncate", "fileFormat": "csv"}}}]}}"#,
+    )
+    .unwrap();
     airflow(&home, &work, "airflow", &["db", "migrate"]);
-    let out = airflow(
+    let (out, err) = airflow(
         &home,
         &work,
         "python",
         &[home.join("dags/datasync_test_dag.py").to_str().unwrap()],
     );
+    // Airflow logs the task log to stdout or stderr, depending on how it was started.
+    let log = format!("{out}{err}");
     let lines: Vec<Value> = out
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -121,6 +141,33 @@ fn operator_runs_jobs_in_a_real_dag_and_fails_over_limit_runs_without_retry() {
     assert_eq!(bad["try"], 1, "retried: {bad}");
     assert_eq!(bad["report_status"], "error_limit_exceeded", "{bad}");
     assert!(lines.iter().any(|l| l["mapping"] == "ok"), "{out}");
+    // The timeout stopped datasync with SIGTERM: its report says so, nothing was published.
+    let slow = task("timed_out");
+    assert_eq!(slow["state"], "failed", "{slow}");
+    assert_eq!(slow["report_status"], "interrupted", "{slow}");
+    assert!(
+        !work.join("out_slow").exists() || csv_lines(&work.join("out_slow")) == 0,
+        "published after a timeout"
+    );
+    // The job parameter reached the job (in every row) but not the task log.
+    assert!(std::fs::read_to_string(
+        std::fs::read_dir(work.join("out_file"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    )
+    .unwrap()
+    .contains(TOKEN));
+    assert!(
+        log.contains("job parameters: out, token"),
+        "no parameter names in the task log"
+    );
+    assert!(
+        !log.contains(TOKEN),
+        "the task log shows a job parameter's value"
+    );
     // What the jobs wrote, where Airflow's rendering put it.
     assert_eq!(csv_lines(&work.join("out_file")), 1000);
     assert_eq!(csv_lines(&work.join("out_dict")), 1000);

@@ -141,6 +141,20 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     let mut j = demo.clone();
     *j.pointer_mut("/job/content/0/reader/name").unwrap() = json!("mongodbreader");
     cases.push(("unknown-plugin", j, "name".into()));
+    // A reader without its parameter (it has required keys).
+    let mut j = demo.clone();
+    j.pointer_mut("/job/content/0/reader")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("parameter");
+    cases.push(("no-parameter", j, "parameter".into()));
+    // A text key beside hdfs's Parquet file type.
+    let mut j = demo.clone();
+    *j.pointer_mut("/job/content/0/writer").unwrap() = json!({"name": "hdfswriter", "parameter": {
+        "path": "out", "fileName": "p", "fileType": "parquet", "fieldDelimiter": ",",
+        "column": [{"name": "id", "type": "bigint"}]}});
+    cases.push(("hdfs-shape", j, "fieldDelimiter".into()));
 
     let files: Vec<PathBuf> = cases
         .iter()
@@ -161,6 +175,27 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     let v = validate(&schema, std::slice::from_ref(&f));
     assert_eq!(v[0].1, None, "{v:?}");
     let o = run_in(t.path(), &["check", f.to_str().unwrap(), "-p", "channel=2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Placeholders stand for any value: environment and file forms, in enums and names too.
+    *j.pointer_mut("/job/setting/speed/channel").unwrap() = json!("${env:DS_CHANNEL}");
+    *j.pointer_mut(&format!("{writer}/writeMode")).unwrap() = json!("${mode}");
+    *j.pointer_mut("/job/content/0/writer/name").unwrap() = json!("${writer_plugin}");
+    let f = job_file(t.path(), "placeholders2", &j);
+    let v = validate(&schema, std::slice::from_ref(&f));
+    assert_eq!(v[0].1, None, "{v:?}");
+    let o = std::process::Command::new(bin())
+        .current_dir(t.path())
+        .env("DS_CHANNEL", "2")
+        .args([
+            "check",
+            f.to_str().unwrap(),
+            "-p",
+            "mode=truncate",
+            "-p",
+            "writer_plugin=txtfilewriter",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 

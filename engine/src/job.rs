@@ -57,6 +57,10 @@ pub struct Setting {
     pub batch: BatchSetting,
 }
 
+/// The most pipelines a job may ask for (each holds a reader and a writer task, their
+/// connections and buffers).
+pub const MAX_CHANNELS: u64 = 1024;
+
 /// `job.setting.speed`.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -437,6 +441,12 @@ pub fn parse_job(
                 format!("{p} is out of range; expected a ratio from 0.0 to 1.0 (0.02 = 2%)"),
             ));
         }
+    }
+    if let Some(n) = setting.speed.channel.filter(|n| *n > MAX_CHANNELS) {
+        return Err(ConfigError::new(
+            "job.setting.speed.channel",
+            format!("{n}: at most {MAX_CHANNELS} pipelines run at once"),
+        ));
     }
     if setting.batch.rows == 0 || setting.batch.bytes == 0 {
         return Err(ConfigError::new(

@@ -8,8 +8,18 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-/// A `${name}` or `$name` placeholder that `-p` fills in at run time.
-pub const PLACEHOLDER: &str = r"^\$(\{[A-Za-z0-9_.\-]+\}|[A-Za-z_][A-Za-z0-9_]*)$";
+/// Text holding a `${...}` placeholder (`${name}`, `${env:NAME}`, `${file:PATH}`, several or
+/// beside other text), or a bare `$name`: filled in at run time, so any value may stand there.
+pub const PLACEHOLDER: &str = r"\$\{[^}]+\}|^\$[A-Za-z_][A-Za-z0-9_]*$";
+
+/// A string that is (or holds) a placeholder.
+fn placeholder() -> Value {
+    serde_json::json!({
+        "type": "string",
+        "pattern": PLACEHOLDER,
+        "description": "a ${...} placeholder filled in at run time"
+    })
+}
 
 /// The generator every schema of ours comes from: draft 2020-12, definitions under `$defs`.
 pub fn generator() -> SchemaGenerator {
@@ -73,9 +83,16 @@ impl JsonSchema for OneOrMany {
     }
 }
 
-/// One of `names`, in any letter case (JSON Schema has no case-insensitive enum: a pattern
-/// with each letter as `[aA]`), listed in `examples` for forms.
+/// One of `names`, in any letter case and with spaces around it (JSON Schema has no
+/// case-insensitive enum: a pattern with each letter as `[aA]`), or a placeholder; listed in
+/// `examples` for forms.
 pub fn any_case(names: &[&str], description: &str) -> Schema {
+    any_case_with(names, description, true, true)
+}
+
+/// [`any_case`]; `spaces`: whether spaces around the name are accepted (plugin names: no);
+/// `placeholder`: whether a placeholder is (not where the name chooses a schema).
+fn any_case_with(names: &[&str], description: &str, spaces: bool, placeholder: bool) -> Schema {
     let alts: Vec<String> = names
         .iter()
         .map(|n| {
@@ -93,9 +110,14 @@ pub fn any_case(names: &[&str], description: &str) -> Schema {
                 .collect()
         })
         .collect();
+    let space = if spaces { "\\s*" } else { "" };
     json_schema!({
         "type": "string",
-        "pattern": format!("^\\s*(?:{})\\s*$", alts.join("|")),
+        "pattern": format!(
+            "^{space}(?:{}){space}${}",
+            alts.join("|"),
+            if placeholder { format!("|{PLACEHOLDER}") } else { String::new() }
+        ),
         "examples": names,
         "description": description,
     })
@@ -169,10 +191,15 @@ impl<'g> ParamsSchema<'g> {
         self
     }
 
-    /// The parameter object must also match one of `variants` (each a full object schema,
-    /// e.g. hdfs's Parquet or text keys chosen by `fileType`).
-    pub fn one_of(mut self, variants: Vec<Schema>) -> Self {
-        self.any_of = variants.into_iter().map(Schema::to_value).collect();
+    /// Two shapes of the parameter object chosen by the value of `key` (e.g. hdfs's text
+    /// keys when `fileType` is text or csv, else its Parquet keys): `when` (values in any
+    /// case) selects `then`, anything else `otherwise`. The keys given so far belong to both.
+    pub fn choose_by(mut self, key: &str, when: &[&str], then: Schema, otherwise: Schema) -> Self {
+        let test = serde_json::json!({
+            "properties": {key: any_case_with(when, "", true, false).to_value()},
+            "required": [key]
+        });
+        self.any_of = vec![test, then.to_value(), otherwise.to_value()];
         self
     }
 
@@ -180,21 +207,33 @@ impl<'g> ParamsSchema<'g> {
     pub fn build(self) -> Schema {
         let mut o = Map::new();
         o.insert("type".into(), "object".into());
-        if !self.any_of.is_empty() {
-            // Each variant lists its own keys; the common ones are merged into each.
-            let variants: Vec<Value> = self
-                .any_of
-                .into_iter()
-                .map(|mut v| {
-                    if let Some(p) = v.get_mut("properties").and_then(Value::as_object_mut) {
-                        for (k, s) in &self.properties {
-                            p.entry(k.clone()).or_insert_with(|| s.clone());
-                        }
+        if let [test, then, otherwise] = self.any_of.as_slice() {
+            // Each shape lists its own keys; the common ones are merged into both.
+            let merged = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(p) = v.get_mut("properties").and_then(Value::as_object_mut) {
+                    for (k, s) in &self.properties {
+                        p.entry(k.clone()).or_insert_with(|| s.clone());
                     }
-                    v
-                })
-                .collect();
-            o.insert("anyOf".into(), Value::Array(variants));
+                }
+                v
+            };
+            // A placeholder in the key may become either value: either shape then.
+            let key = test["required"][0].clone();
+            let placeholder_test = serde_json::json!({
+                "properties": {key.as_str().unwrap_or_default(): placeholder()},
+                "required": [key]
+            });
+            o.insert("if".into(), test.clone());
+            o.insert("then".into(), merged(then));
+            o.insert(
+                "else".into(),
+                serde_json::json!({
+                    "if": placeholder_test,
+                    "then": {"anyOf": [merged(then), merged(otherwise)]},
+                    "else": merged(otherwise)
+                }),
+            );
             return Schema::from(o);
         }
         o.insert("properties".into(), Value::Object(self.properties));
@@ -265,6 +304,42 @@ macro_rules! any_case_schema {
     };
 }
 
+/// Lets every enumerated value also be a placeholder, as the binary reads a job only after
+/// filling them in: an `enum`, or a `oneOf` of `const`s (schemars' documented enums), gains a
+/// placeholder alternative.
+fn as_written(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (_, child) in o.iter_mut() {
+                as_written(child);
+            }
+            let consts = o
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.get("const").is_some()));
+            if consts {
+                if let Some(Value::Array(items)) = o.remove("oneOf") {
+                    let mut items = items;
+                    items.push(placeholder());
+                    o.insert("anyOf".into(), Value::Array(items));
+                }
+            } else if let Some(e) = o.remove("enum") {
+                let mut orig = Map::new();
+                orig.insert("enum".into(), e);
+                if let Some(t) = o.remove("type") {
+                    orig.insert("type".into(), t);
+                }
+                o.insert(
+                    "anyOf".into(),
+                    Value::Array(vec![Value::Object(orig), placeholder()]),
+                );
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(as_written),
+        _ => {}
+    }
+}
+
 /// The schema of one side's plugins (`reader` or `writer`) in a job: `name` any registered
 /// name or alias (any letter case), `parameter` that plugin's schema (`$defs/<side>.<name>`).
 fn side_schema<T: ?Sized>(
@@ -286,10 +361,22 @@ fn side_schema<T: ?Sized>(
             o.insert("title".into(), format!("{} {side}", e.name).into());
             o.insert("description".into(), e.description.into());
         }
+
+        // A plugin with required keys needs its `parameter`.
+        let needs = s
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        let mut then = serde_json::json!({
+            "properties": {"parameter": {"$ref": format!("#/$defs/{key}")}}
+        });
+        if needs {
+            then["required"] = serde_json::json!(["parameter"]);
+        }
         defs.insert(key.clone(), s);
         choices.push(serde_json::json!({
-            "if": {"properties": {"name": any_case(&names, "").to_value()}},
-            "then": {"properties": {"parameter": {"$ref": format!("#/$defs/{key}")}}}
+            "if": {"properties": {"name": any_case_with(&names, "", false, false).to_value()}},
+            "then": then
         }));
     }
     serde_json::json!({
@@ -297,7 +384,7 @@ fn side_schema<T: ?Sized>(
         "required": ["name"],
         "additionalProperties": false,
         "properties": {
-            "name": any_case(&all, &format!("The {side} plugin: a name or DataX alias (any letter case).")).to_value(),
+            "name": any_case_with(&all, &format!("The {side} plugin: a name or DataX alias (any letter case)."), false, true).to_value(),
             "parameter": {"type": "object"}
         },
         "allOf": choices
@@ -318,8 +405,9 @@ pub fn job_schema(registry: &crate::Registry) -> Value {
     for (k, v) in g.take_definitions(true) {
         defs.insert(k, v);
     }
-    serde_json::json!({
+    let mut schema = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:datasync:schema:job",
         "title": "datasync job",
         "description": "A datasync (DataX-compatible) job file.",
         "type": "object",
@@ -352,7 +440,9 @@ pub fn job_schema(registry: &crate::Registry) -> Value {
             "setting": {"description": "A setting beside job: accepted with a warning, not read (DataX does not read it either)."}
         },
         "$defs": defs
-    })
+    });
+    as_written(&mut schema);
+    schema
 }
 
 /// The JSON Schema of one plugin's `parameter` object: `which` is `reader:NAME`,
@@ -401,5 +491,6 @@ pub fn plugin_schema(registry: &crate::Registry, which: &str) -> Result<Value, S
             o.insert("$defs".into(), Value::Object(defs));
         }
     }
+    as_written(&mut s);
     Ok(s)
 }

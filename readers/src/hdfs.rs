@@ -52,7 +52,7 @@ impl Plugin for HdfsReader {
             .without("fileFormat")
             .build();
         HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
-            .one_of(vec![parquet, text])
+            .choose_by("fileType", &["text", "csv"], text, parquet)
             .build()
     }
 

@@ -19,13 +19,15 @@ binary = os.environ["DATASYNC_BIN"]
 workdir = os.environ["DATASYNC_WORK"]
 good_job = os.environ["DATASYNC_GOOD_JOB"]
 bad_job = os.environ["DATASYNC_BAD_JOB"]
+slow_job = os.environ["DATASYNC_SLOW_JOB"]
+token = os.environ["DATASYNC_TOKEN"]
 
 with DAG(dag_id="datasync_test", schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
     # A job file with a templated parameter and a lineage file.
     from_file = DatasyncOperator(
         task_id="from_file",
         job=good_job,
-        job_params={"out": "{{ params.out_dir }}"},
+        job_params={"out": "{{ params.out_dir }}", "token": token},
         lineage=workdir + "/lineage-{{ ds_nodash }}.jsonl",
         binary=binary,
         cwd=workdir,
@@ -38,6 +40,7 @@ with DAG(dag_id="datasync_test", schedule=None, start_date=datetime.datetime(202
     from_dict = DatasyncOperator(
         task_id="from_dict",
         job=job_dict,
+        job_params={"token": token},
         binary=binary,
         cwd=workdir,
         params={"out_dir": "out_dict"},
@@ -50,6 +53,14 @@ with DAG(dag_id="datasync_test", schedule=None, start_date=datetime.datetime(202
         cwd=workdir,
         retries=3,
         retry_delay=datetime.timedelta(seconds=1),
+    )
+    # Stopped by its execution timeout: datasync gets SIGTERM, its report still reaches XCom.
+    timed_out = DatasyncOperator(
+        task_id="timed_out",
+        job=slow_job,
+        binary=binary,
+        cwd=workdir,
+        execution_timeout=datetime.timedelta(seconds=3),
     )
     from_file >> from_dict
 

@@ -86,7 +86,7 @@ impl Plugin for HdfsWriter {
             .without("fileFormat")
             .build();
         HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
-            .one_of(vec![parquet, text])
+            .choose_by("fileType", &["text", "csv"], text, parquet)
             .build()
     }
 

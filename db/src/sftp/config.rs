@@ -72,6 +72,7 @@ pub struct SftpConnConfig {
         rename = "port",
         deserialize_with = "datasync_engine::config::lenient_opt"
     )]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<u16>>")]
     pub port_given: Option<u16>,
     /// User name.
     pub username: String,

@@ -1,8 +1,10 @@
 """`DatasyncOperator`: runs `datasync run` for a job file or a job given as a dict.
 
 The binary's log goes to the task log line by line as it runs; its JSON report (`--report`)
-goes to XCom (the task's return value on success, key `report` always, so a failed run's
-report is there too). Exit codes decide retries: a bad job (2), a run over its error limit (3),
+goes to XCom (the task's return value on success; key `report` whenever datasync wrote one, so
+a failed run's report is there too; a job it refused to start, exit 2, has none). Job
+parameters reach datasync as `DATASYNC_PARAM_<name>` environment variables, never on its
+command line (which the task log and `ps` show). Exit codes decide retries: a bad job (2), a run over its error limit (3),
 a failed verification (4) or a shard that must not be retried (42) fail the task at once,
 whatever its `retries`; a runtime failure (1), a shard asking to be retried (75) and a run
 stopped by a signal are ordinary failures that Airflow retries as configured.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -61,14 +64,27 @@ class DatasyncOperator(BaseOperator):
     :param binary: the datasync executable (a path, or a name on PATH).
     :param job_name: the name of a dict job (datasync names staging and dirty files after
         it); default the task id.
-    :param run_id: datasync's ``--run-id`` (default: datasync makes one). Templated.
+    :param run_id: datasync's ``--run-id`` (default: datasync makes one). Templated; characters
+        datasync does not take in a run id (Airflow's own ``{{ run_id }}`` has ``:`` and ``+``)
+        become ``-``, and it is cut to 64 characters.
     :param lineage: ``--lineage FILE|URL`` for OpenLineage events. Templated.
     :param extra_args: further arguments of ``datasync run`` (e.g. ``["--dirty-file", ...]``).
-    :param cwd: working directory of the run (relative paths in the job are resolved there).
-    :param env: extra environment variables for the run (added to the worker's).
+    :param cwd: working directory of the run (relative paths in the job, and the default dirty
+        file, are resolved there); default the job file's directory, or for a dict job the
+        worker's working directory (with a warning: give ``cwd``). Templated.
+    :param env: extra environment variables for the run (added to the worker's). Templated.
     """
 
-    template_fields: Sequence[str] = ("job", "job_params", "run_id", "lineage", "extra_args")
+    template_fields: Sequence[str] = (
+        "job",
+        "job_params",
+        "run_id",
+        "lineage",
+        "extra_args",
+        "cwd",
+        "env",
+        "binary",
+    )
     template_fields_renderers = {"job": "json"}
     ui_color = "#cfe8f7"
 
@@ -99,50 +115,87 @@ class DatasyncOperator(BaseOperator):
         self._proc: subprocess.Popen | None = None
 
     def command(self, job_path: str, report_path: str) -> list[str]:
-        """The `datasync run` command line."""
+        """The `datasync run` command line (no parameter values: see `environment`)."""
+        for a in self.extra_args:
+            if str(a).split("=")[0] in ("--report", "-p", "--param"):
+                raise AirflowFailException(
+                    f"extra_args: {a} is set by the operator (report) or belongs in job_params"
+                )
         cmd = [self.binary, "run", job_path, "--report", report_path]
-        for k, v in self.job_params.items():
-            cmd += ["-p", f"{k}={v}"]
         if self.run_id:
-            cmd += ["--run-id", str(self.run_id)]
+            rid = re.sub(r"[^A-Za-z0-9_.-]", "-", str(self.run_id))[:64]
+            cmd += ["--run-id", rid]
         if self.lineage:
             cmd += ["--lineage", str(self.lineage)]
         return cmd + [str(a) for a in self.extra_args]
 
+    def environment(self) -> dict[str, str]:
+        """The run's environment: the worker's, `env`, and each job parameter as
+        `DATASYNC_PARAM_<name>` (datasync fills `${name}` from it)."""
+        env = dict(os.environ, **{str(k): str(v) for k, v in (self.env or {}).items()})
+        for k, v in self.job_params.items():
+            env[f"DATASYNC_PARAM_{k}"] = str(v)
+        return env
+
     def execute(self, context: Any) -> Any:
         with tempfile.TemporaryDirectory(prefix="datasync-airflow-") as tmp:
             if isinstance(self.job, dict):
-                name = self.job_name or self.task_id
+                name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.job_name or self.task_id)
                 job_path = os.path.join(tmp, f"{name}.json")
                 with open(job_path, "w", encoding="utf-8") as f:
                     json.dump(self.job, f)
+                cwd = self.cwd or os.getcwd()
+                if not self.cwd:
+                    self.log.warning(
+                        "cwd is not set: the job's relative paths (and its dirty file) are "
+                        "under the worker's directory %s",
+                        cwd,
+                    )
             else:
-                job_path = str(self.job)
+                job_path = os.path.abspath(str(self.job))
+                cwd = self.cwd or os.path.dirname(job_path)
             report_path = os.path.join(tmp, "report.json")
-            code = self._run(self.command(job_path, report_path))
-            report = None
-            if os.path.exists(report_path):
-                with open(report_path, encoding="utf-8") as f:
-                    report = json.load(f)
-                context["ti"].xcom_push(key="report", value=report)
+            try:
+                code = self._run(self.command(job_path, report_path), cwd)
+            except BaseException:
+                # A timeout or kill raised while datasync runs: stop it the way it expects and
+                # keep what it reports, before its directory goes away.
+                self._stop()
+                self._push_report(context, report_path)
+                raise
+            report = self._push_report(context, report_path)
         failure = exception_for_exit(code)
         if failure is not None:
             raise failure
         return report
 
-    def _run(self, cmd: list[str]) -> int:
-        """Runs `cmd`, its stdout and stderr streamed into the task log; its exit code."""
-        self.log.info("running %s", " ".join(cmd))
-        env = dict(os.environ, **(self.env or {}))
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=self.cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
+    @staticmethod
+    def _push_report(context: Any, report_path: str) -> Any:
+        """Pushes the report (if datasync wrote one) to XCom as `report`; returns it."""
+        if not os.path.exists(report_path):
+            return None
+        with open(report_path, encoding="utf-8") as f:
+            report = json.load(f)
+        context["ti"].xcom_push(key="report", value=report)
+        return report
+
+    def _run(self, cmd: list[str], cwd: str) -> int:
+        """Runs `cmd` in `cwd`, its stdout and stderr streamed into the task log; its exit
+        code."""
+        names = ", ".join(sorted(str(k) for k in self.job_params)) or "none"
+        self.log.info("running %s in %s (job parameters: %s)", " ".join(cmd), cwd, names)
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=self.environment(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+        except OSError as e:
+            raise AirflowFailException(f"cannot start {cmd[0]}: {e}") from e
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             self.log.info("%s", line.rstrip("\n"))
@@ -150,11 +203,22 @@ class DatasyncOperator(BaseOperator):
         self.log.info("datasync exited %s", code)
         return code
 
+    def _stop(self) -> None:
+        """Stops a running datasync the way it expects (SIGTERM: it removes its staged
+        output and writes its report), its last lines still logged; SIGKILL after 60 s."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        for line in (out or "").splitlines():
+            self.log.info("%s", line)
+        self.log.info("datasync stopped: exit %s", proc.returncode)
+
     def on_kill(self) -> None:
         """Stops the run the way datasync expects (SIGTERM: staged output removed)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        self._stop()

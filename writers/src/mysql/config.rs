@@ -27,6 +27,7 @@ pub struct MysqlWriterConfig {
         default = "default_batch_size",
         deserialize_with = "datasync_engine::config::lenient"
     )]
+    #[schemars(with = "datasync_engine::schema::Lenient<usize>")]
     pub batch_size: usize,
     /// Write empty strings as NULL.
     #[serde(default)]

@@ -40,6 +40,7 @@ pub struct OracleWriterConfig {
         default = "default_batch_size",
         deserialize_with = "datasync_engine::config::lenient"
     )]
+    #[schemars(with = "datasync_engine::schema::Lenient<usize>")]
     pub batch_size: usize,
     /// Write empty strings as NULL (Oracle stores '' as NULL anyway; accepted for templates).
     #[serde(default)]

@@ -216,6 +216,7 @@ pub struct ParquetWriterConfig {
         default = "default_row_group_rows",
         deserialize_with = "lenient_positive"
     )]
+    #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
     pub row_group_size: Option<u64>,
     /// Start a new file once one reaches this size (default: no limit), e.g. `"512MB"`.
     #[serde(default)]
