@@ -573,6 +573,19 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_count_past_the_limit_is_refused() {
+        for n in ["1025", "99999999999999999999"] {
+            let t = format!(
+                r#"{{"job": {{"setting": {{"speed": {{"channel": {n}}}}},
+                "content": [{{"reader": {{"name": "r"}}, "writer": {{"name": "w"}}}}]}}}}"#
+            );
+            let e = parse_job(&t, "j", "j.json", &BTreeMap::new()).unwrap_err();
+            assert_eq!(e.path, "job.setting.speed.channel");
+            assert!(e.message.contains("at most 1024"), "{}", e.message);
+        }
+    }
+
+    #[test]
     fn a_setting_beside_job_is_accepted() {
         let t = r#"{"setting": {"speed": {"channel": 9}}, "job": {"content": [{"reader": {"name": "r"}, "writer": {"name": "w"}}]}}"#;
         let j = parse_job(t, "j", "j.json", &BTreeMap::new()).unwrap();
