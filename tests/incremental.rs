@@ -337,3 +337,78 @@ fn a_state_table_in_the_source_database_keeps_the_watermark() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM ds_watermarks"), "0");
 }
+
+#[test]
+fn file_reader_modified_since_reads_new_and_changed_files_once() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    let put = |name: &str, text: &str, ago_secs: i64| {
+        let p = dir.join("in").join(name);
+        std::fs::write(&p, text).unwrap();
+        let when = if ago_secs >= 0 {
+            std::time::SystemTime::now() - std::time::Duration::from_secs(ago_secs as u64)
+        } else {
+            std::time::SystemTime::now() + std::time::Duration::from_secs((-ago_secs) as u64)
+        };
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    };
+    put("a.csv", "1\n2\n", 100);
+    put("b.csv", "3\n", 50);
+    let text = job(
+        "{}",
+        r#"{"name": "txtfilereader", "parameter": {"path": ["in/*.csv"], "fileFormat": "csv",
+            "column": [{"index": 0, "type": "long"}], "modifiedSince": {"state": "file:state/files.json"}}}"#,
+        r#"{"name": "txtfilewriter", "parameter": {"path": "out", "fileName": "o", "writeMode": "append", "fileFormat": "csv"}}"#,
+    );
+    let o = run_here(dir, "files", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 3);
+    let mark = |dir: &Path| -> String {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("state/files.json")).unwrap())
+                .unwrap();
+        v["value"].as_str().unwrap().to_string()
+    };
+    let first = mark(dir);
+    // A new file, a file rewritten (read whole again), one copied in with an old time (not
+    // read: its time is before the mark) and one dated in the future (left for later).
+    put("c.csv", "4\n5\n", 10);
+    put("a.csv", "1\n2\n6\n", 5);
+    put("old.csv", "7\n", 1000);
+    put("future.csv", "8\n", -86_400);
+    let o = run_here(dir, "files", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 5, "c.csv and the new a.csv");
+    assert_stderr_has(&o, "modified in the future");
+    let second = mark(dir);
+    assert!(second > first, "{first} -> {second}");
+    // Nothing new: nothing read, the mark stays.
+    let o = run_here(dir, "files", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0);
+    assert_eq!(mark(dir), second);
+    // A failed run (the writer cannot write) leaves the mark.
+    put("d.csv", "9\n", 1);
+    std::fs::write(
+        dir.join("blocked"),
+        "a file where the writer wants a directory",
+    )
+    .unwrap();
+    let failing = text.replace(r#""path": "out""#, r#""path": "blocked/out""#);
+    let o = run_here(dir, "files", &failing, &[]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(mark(dir), second);
+    let o = run_here(dir, "files", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 1, "d.csv, once");
+    // --full reads every file not in the future.
+    let o = run_here(dir, "files", &text, &["--full"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 8, "a, b, c, old and d; not future");
+}

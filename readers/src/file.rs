@@ -4,7 +4,8 @@
 
 use datasync_codec::{TextRead, TextReadConfig};
 use datasync_engine::channel::BatchSender;
-use datasync_engine::config::{parse_params, ConfigError};
+use datasync_engine::config::ConfigError;
+use datasync_engine::incremental::{Incremental, Window};
 use datasync_engine::{
     async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
@@ -39,6 +40,8 @@ impl From<FileReaderError> for PluginError {
 #[derive(Debug, Clone)]
 pub struct FileReader {
     text: Arc<TextRead>,
+    /// `modifiedSince`: only files modified since the last committed run.
+    incremental: Option<Arc<Incremental>>,
 }
 
 impl FileReader {
@@ -46,8 +49,32 @@ impl FileReader {
     pub fn new(text: TextRead) -> Self {
         FileReader {
             text: Arc::new(text),
+            incremental: None,
         }
     }
+}
+
+/// The file reader's own keys beside the text options.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileKeys {
+    /// Read only the files modified after the last committed run (and not after this run
+    /// began): `{"state": "file:PATH"}` keeps that time.
+    #[serde(default)]
+    modified_since: Option<ModifiedSince>,
+}
+
+/// `modifiedSince`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ModifiedSince {
+    /// Where the last committed modification time is kept: `file:PATH`.
+    state: String,
+}
+
+/// A file's modification time as a watermark: RFC 3339 in UTC with nanoseconds.
+fn mtime_text(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 impl Plugin for FileReader {
@@ -67,13 +94,32 @@ impl Plugin for FileReader {
                 "DataX's txtfilereader does not read it either; the files are read as \"encoding\" (default UTF-8)",
             )],
         );
-        let c: TextReadConfig = parse_params(&value, p.path)?;
-        Ok(FileReader::new(c.local(p.path)?.build(p.path)?))
+        let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
+        let keys: FileKeys = parts.take()?;
+        let c: TextReadConfig = parts.finish()?;
+        let mut reader = FileReader::new(c.local(p.path)?.build(p.path)?);
+        if let Some(m) = keys.modified_since {
+            let at = datasync_engine::config::join_path(p.path, "modifiedSince");
+            if !m.state.starts_with("file:") {
+                return Err(ConfigError::new(
+                    datasync_engine::config::join_path(&at, "state"),
+                    format!("\"{}\": expected file:PATH", m.state),
+                ));
+            }
+            let cfg = datasync_engine::incremental::IncrementalConfig {
+                column: "mtime".into(),
+                state: m.state,
+                key: None,
+            };
+            reader.incremental = Some(Arc::new(Incremental::new(&cfg, &at, "files")?));
+        }
+        Ok(reader)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
         datasync_engine::schema::ParamsSchema::new(g)
             .ignored(&[("charset", "DataX's txtfilereader does not read it either")])
+            .part::<FileKeys>()
             .part::<TextReadConfig>()
             .build()
     }
@@ -98,7 +144,13 @@ impl Plugin for FileReader {
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
-        datasync_codec::text_read_notes()
+        let mut n = datasync_codec::text_read_notes();
+        n.push(datasync_engine::template::alt(
+            "modifiedSince",
+            "{\"state\": \"file:state/files.json\"}",
+            "Read only the files modified after the last committed run (the time kept in state, moved after a successful commit); `datasync run --full` reads all, `datasync state` shows/sets/resets it.",
+        ));
+        n
     }
 }
 
@@ -149,6 +201,10 @@ impl Reader for FileReader {
         .await?)
     }
 
+    fn incremental(&self) -> Option<&Incremental> {
+        self.incremental.as_deref()
+    }
+
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let patterns = self.text.paths.clone();
         let files = datasync_engine::plugin::blocking(move || {
@@ -160,6 +216,10 @@ impl Reader for FileReader {
             Ok::<_, FileReaderError>(files)
         })
         .await?;
+        let files = match &self.incremental {
+            Some(inc) => modified_window(inc, files).await?,
+            None => files,
+        };
         Ok(files
             .into_iter()
             .map(|path| {
@@ -175,6 +235,67 @@ impl Reader for FileReader {
     ) -> Result<Box<dyn ReaderTask>, PluginError> {
         datasync_engine::plugin::task_from(planned, |s| self.task(s))
     }
+}
+
+/// `modifiedSince`: the files modified after the committed time and not after now; the
+/// newest of their times is this run's mark (recorded once the writer committed). A file
+/// modified in the future is left for a later run, with a warning.
+async fn modified_window(
+    inc: &Incremental,
+    files: Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, PluginError> {
+    let low_text = inc.low().await.map_err(PluginError::new)?;
+    let low = match &low_text {
+        Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+            PluginError::new(format!(
+                "{}: \"{t}\" is not a modification time ({e}); `datasync state set` one such \
+                 as 2026-01-31T00:00:00Z, or `datasync state reset`",
+                inc.location()
+            ))
+        })?),
+        None => None,
+    };
+    let now = chrono::Utc::now();
+    let (mut keep, mut newest, mut future) = (Vec::new(), None, Vec::new());
+    let total = files.len();
+    for path in files {
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|source| FileReaderError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let m = chrono::DateTime::<chrono::Utc>::from(modified);
+        if m > now {
+            future.push(path.display().to_string());
+            continue;
+        }
+        if low.is_some_and(|l| m <= l) {
+            continue;
+        }
+        if newest.is_none_or(|n| m > n) {
+            newest = Some(m);
+        }
+        keep.push(path);
+    }
+    if !future.is_empty() {
+        tracing::warn!(
+            "modifiedSince: {} file(s) modified in the future are left for a later run: {}",
+            future.len(),
+            future.join(", ")
+        );
+    }
+    let high = newest.map(|n| mtime_text(n.into())).or(low_text.clone());
+    tracing::info!(
+        "modifiedSince: {} of {total} file(s) modified after {}",
+        keep.len(),
+        low_text.as_deref().unwrap_or("the beginning")
+    );
+    inc.begin(&Window {
+        low: low_text,
+        high,
+    });
+    Ok(keep)
 }
 
 impl FileReader {
