@@ -133,8 +133,12 @@ enum StateCmd {
     Set {
         /// The job file.
         job: PathBuf,
-        /// The new watermark, as the source prints the column's values.
+        /// The new watermark, as the source prints the column's values (not checked: a value
+        /// the column cannot hold, or one above its rows, makes the next runs read nothing).
         value: String,
+        /// Only this source's watermark (a table the job reads); default every source's.
+        #[arg(long)]
+        source: Option<String>,
         /// Fill ${name}, as for `run`.
         #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
         params: Vec<String>,
@@ -775,7 +779,7 @@ fn state_command(cmd: StateCmd) -> ExitCode {
                 inc.column
             ),
         }),
-        StateCmd::Set { value, .. } => rt.block_on(inc.save(value, "manual")).map(|()| {
+        StateCmd::Set { value, source, .. } => rt.block_on(inc.set(source.as_deref(), value)).map(|()| {
             say!(
                 "datasync: watermark of {} set to {value} in {}: the next run reads the rows above it",
                 inc.column,

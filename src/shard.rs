@@ -193,7 +193,7 @@ fn plan(
         writer: built.writer_name.to_string(),
         created: shard::now(),
         tasks,
-        watermark: built.incremental().and_then(|i| i.pending()),
+        watermark: built.incremental().map(|i| i.pending()).unwrap_or_default(),
     };
     let text = serde_json::to_vec_pretty(&p)
         .map_err(|e| ShardError::Transient(format!("cannot encode the plan: {e}")))?;
@@ -655,9 +655,9 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
     })?;
     // Published: an incremental job's watermark moves now (again, harmlessly, when a commit
     // killed before it was marked committed is finished).
-    if let (Some(inc), Some(w)) = (built.incremental(), &plan.watermark) {
+    if let Some(inc) = built.incremental() {
         runtime()?
-            .block_on(inc.save(w, &plan.run_id))
+            .block_on(inc.record(plan.watermark.clone(), &plan.run_id))
             .map_err(|e| {
                 ShardError::Transient(format!(
                 "the run is published, but its watermark was not recorded ({e}): run `datasync \

@@ -71,7 +71,7 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 50);
     assert_eq!(pg.query("SELECT count(*) FROM orders"), "50");
-    assert_eq!(state(dir)["value"], "2026-01-01 00:00:50.000000");
+    assert_eq!(state(dir)["values"]["orders"], "2026-01-01 00:00:50.000000");
     assert_eq!(state(dir)["column"], "updated_at");
 
     // Run 2: two inserts and one update, and a row changed without moving updated_at (not
@@ -83,17 +83,26 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
     );
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 3);
+    assert_eq!(
+        report(dir)["records_read"],
+        4,
+        "3 changed rows and the one at the watermark"
+    );
     assert_eq!(pg.query("SELECT count(*) FROM orders"), "52");
     assert_eq!(pg.query("SELECT v FROM orders WHERE id = 7"), "changed");
     assert_eq!(pg.query("SELECT v FROM orders WHERE id = 8"), "v8");
-    assert_eq!(state(dir)["value"], "2026-01-02 00:00:02.000000");
+    assert_eq!(state(dir)["values"]["orders"], "2026-01-02 00:00:02.000000");
 
-    // Run 3: nothing new; the watermark stays.
+    // Run 3: nothing new; the watermark stays (and the rows at it are read again: more rows
+    // could have come with the same updated_at; the upsert keeps them once).
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 0);
-    assert_eq!(state(dir)["value"], "2026-01-02 00:00:02.000000");
+    assert_eq!(
+        report(dir)["records_read"],
+        1,
+        "updated_at is not unique: the row at the watermark again"
+    );
+    assert_eq!(state(dir)["values"]["orders"], "2026-01-02 00:00:02.000000");
 
     // A run whose commit fails (its postSql) leaves the watermark: the next run repeats it.
     db.exec("INSERT INTO orders VALUES (53, 'new53', '2026-01-03 00:00:00');");
@@ -128,19 +137,19 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
         std::fs::read_to_string(dir.join("state/orders.json")).unwrap(),
         before
     );
-    // The next run takes both windows' rows: 53 and the ten late ones.
+    // The next run takes both windows' rows: 53 and the ten late ones (and id 7 at the mark).
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 11);
+    assert_eq!(report(dir)["records_read"], 12);
     assert_eq!(pg.query("SELECT count(*) FROM orders"), "63");
-    assert_eq!(state(dir)["value"], "2026-01-04 00:00:09.000000");
+    assert_eq!(state(dir)["values"]["orders"], "2026-01-04 00:00:09.000000");
 
     // --full reads every row again (an upsert: nothing doubles) and keeps the watermark.
     let o = run_here(dir, "orders", &text, &["--full"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 63);
     assert_eq!(pg.query("SELECT count(*) FROM orders"), "63");
-    assert_eq!(state(dir)["value"], "2026-01-04 00:00:09.000000");
+    assert_eq!(state(dir)["values"]["orders"], "2026-01-04 00:00:09.000000");
 
     // datasync state: show, set (the next run reads above it), reset.
     let p = write_job(dir, "orders", &text);
@@ -148,12 +157,12 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
     let o = run_in(dir, &["state", "show", job_arg]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(shown["value"], "2026-01-04 00:00:09.000000");
+    assert_eq!(shown["values"]["orders"], "2026-01-04 00:00:09.000000");
     let o = run_in(dir, &["state", "set", job_arg, "2026-01-04 00:00:04"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 5);
+    assert_eq!(report(dir)["records_read"], 6);
     let o = run_in(dir, &["state", "reset", job_arg]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!dir.join("state/orders.json").exists());
@@ -189,7 +198,7 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
     let st: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("state/events.json")).unwrap())
             .unwrap();
-    assert_eq!(st["value"], "35");
+    assert_eq!(st["values"]["events"], "35");
     let lines: usize = visible_files(&dir.join("out"))
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
@@ -223,10 +232,10 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
         serde_json::from_str(&std::fs::read_to_string(dir.join("state/events.json")).unwrap())
             .unwrap()
     };
-    assert_eq!(st(dir)["value"], "35", "moved before the commit");
+    assert_eq!(st(dir)["values"]["events"], "35", "moved before the commit");
     let o = run_in(dir, &["commit", "plan"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(st(dir)["value"], "47");
+    assert_eq!(st(dir)["values"]["events"], "47");
     let o = run_here(dir, "events", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
@@ -273,7 +282,7 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
     let o = run_here(dir, "tabled", &tabled, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
-        pg.query("SELECT state_key, state::json->>'value' FROM ds_watermarks"),
+        pg.query("SELECT state_key, state::json->'values'->>'events' FROM ds_watermarks"),
         "events:id|48"
     );
     let o = run_here(dir, "tabled", &tabled, &[]);
@@ -320,7 +329,7 @@ fn a_state_table_in_the_source_database_keeps_the_watermark() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 20);
     let row = |db: &MariaDb| {
-        db.query("SELECT state_key, JSON_VALUE(state, '$.value') FROM ds_watermarks")
+        db.query("SELECT state_key, JSON_VALUE(state, '$.values.orders') FROM ds_watermarks")
     };
     assert_eq!(row(&db), "orders:id\t20");
     db.exec("INSERT INTO orders SELECT seq, 'b' FROM seq_21_to_26;");
@@ -332,7 +341,7 @@ fn a_state_table_in_the_source_database_keeps_the_watermark() {
     let o = run_in(dir, &["state", "show", jp.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(shown["value"], "26");
+    assert_eq!(shown["values"]["orders"], "26");
     let o = run_in(dir, &["state", "reset", jp.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM ds_watermarks"), "0");
@@ -373,7 +382,7 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
         let v: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("state/files.json")).unwrap())
                 .unwrap();
-        v["value"].as_str().unwrap().to_string()
+        v["values"]["files"].as_str().unwrap().to_string()
     };
     let first = mark(dir);
     // A new file, a file rewritten (read whole again), one copied in with an old time (not
@@ -410,5 +419,129 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     // --full reads every file not in the future.
     let o = run_here(dir, "files", &text, &["--full"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 8, "a, b, c, old and d; not future");
+    assert_eq!(
+        report(dir)["records_read"],
+        8,
+        "a, b, c, old and d; not future"
+    );
+}
+
+/// A MySQL -> stream job reading `table` incrementally on `column`, state in `state`.
+fn mysql_job(db: &MariaDb, tables: &str, columns: &str, column: &str, state: &str) -> String {
+    job(
+        "{}",
+        &format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, "column": {columns},
+                "incremental": {{"column": "{column}", "state": "{state}"}},
+                "connection": [{{"jdbcUrl": ["{}"], "table": {tables}}}]}}}}"#,
+            mysql_server().login(),
+            db.url()
+        ),
+        r#"{"name": "streamwriter", "parameter": {"print": false}}"#,
+    )
+}
+
+#[test]
+fn the_server_orders_watermarks_each_table_keeps_its_own_and_nulls_are_read_once() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE dec_t (id INT PRIMARY KEY, n DECIMAL(25,2));
+         INSERT INTO dec_t VALUES (1, 9.50), (2, 99999999999999.50);
+         CREATE TABLE ci_t (k VARCHAR(10) COLLATE utf8mb4_general_ci);
+         INSERT INTO ci_t VALUES ('a'), ('b'), (NULL);
+         CREATE TABLE f_t (f FLOAT); INSERT INTO f_t VALUES (0.1);
+         CREATE TABLE s_0 (id INT PRIMARY KEY); INSERT INTO s_0 VALUES (1), (2), (3);
+         CREATE TABLE s_1 (id INT PRIMARY KEY); INSERT INTO s_1 VALUES (1);",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let read = |text: &str| -> i64 {
+        let o = run_here(dir, "j", text, &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        report(dir)["records_read"].as_i64().unwrap()
+    };
+    // Decimals compare as numbers, past a power of ten too.
+    let dec = mysql_job(
+        &db,
+        r#"["dec_t"]"#,
+        r#"["id", "n"]"#,
+        "n",
+        "file:state/dec.json",
+    );
+    assert_eq!(read(&dec), 2);
+    db.exec("INSERT INTO dec_t VALUES (3, 100000000000000.25);");
+    assert_eq!(
+        read(&dec),
+        2,
+        "the new row and the one at the mark (n is not unique)"
+    );
+    // A case-insensitive collation orders as the server orders; a NULL is read by the
+    // first run only.
+    let ci = mysql_job(&db, r#"["ci_t"]"#, r#"["k"]"#, "k", "file:state/ci.json");
+    assert_eq!(read(&ci), 3, "a, b and the NULL");
+    db.exec("INSERT INTO ci_t VALUES ('C'), ('D'), (NULL);");
+    assert_eq!(read(&ci), 3, "b (at the mark), C and D; not the new NULL");
+    // Floating point cannot be a watermark.
+    let f = mysql_job(&db, r#"["f_t"]"#, r#"["f"]"#, "f", "file:state/f.json");
+    let o = run_here(dir, "j", &f, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "floating-point");
+    // Sharded tables each keep their own mark (ids are unique: nothing read twice).
+    let sh = mysql_job(
+        &db,
+        r#"["s_[0-1]"]"#,
+        r#"["id"]"#,
+        "id",
+        "file:state/s.json",
+    );
+    assert_eq!(read(&sh), 4);
+    db.exec("INSERT INTO s_1 VALUES (2), (3), (4);");
+    assert_eq!(read(&sh), 3);
+    let st: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state/s.json")).unwrap()).unwrap();
+    assert_eq!(st["values"], serde_json::json!({"s_0": "3", "s_1": "4"}));
+    // A state that cannot be written stops the run before it reads anything.
+    std::fs::write(dir.join("blocked"), "").unwrap();
+    let blocked = mysql_job(&db, r#"["s_0"]"#, r#"["id"]"#, "id", "file:blocked/s.json");
+    let o = run_here(dir, "j", &blocked, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "cannot be written");
+    assert_eq!(report(dir)["records_read"], 0);
+    // State-table keys compare exactly (MySQL's default collation ignores case).
+    db.exec(
+        "CREATE TABLE Ev (id INT PRIMARY KEY); INSERT INTO Ev VALUES (100);
+             CREATE TABLE ev (id INT PRIMARY KEY); INSERT INTO ev VALUES (5);",
+    );
+    let upper = mysql_job(&db, r#"["Ev"]"#, r#"["id"]"#, "id", "table:ds_state");
+    let lower = mysql_job(&db, r#"["ev"]"#, r#"["id"]"#, "id", "table:ds_state");
+    assert_eq!(read(&upper), 1);
+    assert_eq!(read(&lower), 1, "ev has its own key");
+    assert_eq!(db.query("SELECT COUNT(*) FROM ds_state"), "2");
+}
+
+#[test]
+fn timestamptz_marks_compare_as_instants_whatever_the_session_zone() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE ev (id int, at timestamptz); INSERT INTO ev VALUES (1, '2024-11-03 05:30:00Z');");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let text = job(
+        "{}",
+        &format!(
+            r#"{{"name": "postgresqlreader", "parameter": {{{}, "column": ["id"],
+                "session": ["SET TIME ZONE 'America/New_York'"],
+                "incremental": {{"column": "at", "state": "file:state/ev.json", "inclusive": false}},
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["ev"]}}]}}}}"#,
+            pg_server().login(),
+            pg.url()
+        ),
+        r#"{"name": "streamwriter", "parameter": {"print": false}}"#,
+    );
+    let o = run_here(dir, "ev", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // 06:10Z prints as 01:10-05, "before" 01:30-04 as text.
+    pg.query("INSERT INTO ev VALUES (2, '2024-11-03 06:10:00Z');");
+    let o = run_here(dir, "ev", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 1);
 }

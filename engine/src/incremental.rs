@@ -1,11 +1,13 @@
-//! Incremental reads: where a job's watermark (the highest value of its incremental column
-//! that a committed run read) is kept, and how it moves. A reader reads the rows above the
-//! last committed watermark and at or below the high-water mark it read when the run began;
-//! the new watermark is recorded only after the writer's commit succeeded, so a failed or
-//! killed run leaves it where it was and the next run reads the same window again.
+//! Incremental reads: where a job's watermarks (per source table, the highest value of its
+//! incremental column that a committed run read) are kept, and how they move. A reader reads
+//! the rows above the last committed watermark and at or below the high-water mark it read
+//! when the run began; the new watermarks are recorded only after the writer's commit
+//! succeeded, so a failed or killed run leaves them where they were and the next run reads the
+//! same window again.
 
 use crate::config::{join_path, ConfigError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -20,10 +22,17 @@ pub struct IncrementalConfig {
     /// `table:[schema.]NAME`, a table in the source database (connection[0]) with one row per
     /// key, created when missing.
     pub state: String,
-    /// The row of a state table (several jobs may share one table); default the tables read
-    /// and the column, e.g. `orders:updated_at`.
+    /// The row of a state table (several jobs may share one table; give each job reading the
+    /// same table with another `where` its own key); default the tables read and the column,
+    /// e.g. `orders:updated_at`.
     #[serde(default)]
     pub key: Option<String>,
+    /// Whether rows equal to the watermark are read again (`>=`) or not (`>`). Default: not
+    /// when the column alone has a unique index (an id: no later row can share a value read),
+    /// else again (a timestamp: rows committed later with the same value are not lost; an
+    /// upsert target keeps them once).
+    #[serde(default)]
+    pub inclusive: Option<bool>,
 }
 
 /// A database table that keeps watermarks as JSON text, one row per key (`state:
@@ -36,6 +45,9 @@ pub trait StateTable: Send + Sync + std::fmt::Debug {
     async fn put(&self, table: &str, key: &str, text: &str) -> Result<(), String>;
     /// Removes `key`'s row.
     async fn remove(&self, table: &str, key: &str) -> Result<(), String>;
+    /// Makes `table` if missing and checks this login may insert into and delete from it
+    /// (nothing is changed).
+    async fn check(&self, table: &str) -> Result<(), String>;
 }
 
 /// Where a watermark is kept.
@@ -50,47 +62,42 @@ enum Store {
     },
 }
 
-/// A committed watermark, as kept in the state file.
+/// The committed watermarks, as kept in the state file or table row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Watermark {
     /// The incremental column.
     pub column: String,
-    /// Its highest value read by the last committed run, as the source prints it.
-    pub value: String,
+    /// Per source (a table, or `files`): the highest value read by the last committed run,
+    /// as the source prints it.
+    pub values: BTreeMap<String, String>,
     /// The run that committed it (`datasync state set`: "manual").
     pub run_id: String,
     /// When it was recorded (RFC 3339).
     pub updated_at: String,
 }
 
-/// The window of one run: rows with `column > low` (no lower bound for a first or `--full`
-/// run) and `column <= high` (`None`: the source has no rows, nothing to read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
-    /// The last committed watermark.
-    pub low: Option<String>,
-    /// The high-water mark read when the run began.
-    pub high: Option<String>,
-}
-
-/// A reader's incremental state: the watermark store, and the high-water mark of the run in
-/// progress, recorded by [`Incremental::commit`].
+/// A reader's incremental state: the watermark store, the sources it covers, and the
+/// high-water marks of the run in progress, recorded by [`Incremental::commit`].
 #[derive(Debug)]
 pub struct Incremental {
     /// The incremental column.
     pub column: String,
+    /// `inclusive` as configured (`None`: the reader decides).
+    pub inclusive: Option<bool>,
     store: Store,
     key: String,
+    /// The sources (tables, or `files`) with a watermark each.
+    sources: Vec<String>,
     /// `--full`: read everything up to the high-water mark, then record it.
     full: Mutex<bool>,
-    pending: Mutex<Option<String>>,
+    pending: Mutex<BTreeMap<String, String>>,
 }
 
 impl Incremental {
-    /// The incremental state of `cfg` (at JSON path `at`); `default_key` names its row in a
-    /// state table unless `cfg.key` does.
-    pub fn new(cfg: &IncrementalConfig, at: &str, default_key: &str) -> Result<Self, ConfigError> {
+    /// The incremental state of `cfg` (at JSON path `at`) over `sources` (the tables read, or
+    /// `files`), whose names also make the default key of a state-table row.
+    pub fn new(cfg: &IncrementalConfig, at: &str, sources: &[String]) -> Result<Self, ConfigError> {
         if cfg.column.trim().is_empty() {
             return Err(ConfigError::new(
                 join_path(at, "column"),
@@ -121,14 +128,16 @@ impl Incremental {
                 ))
             }
             Some(k) => k.clone(),
-            None => format!("{default_key}:{}", cfg.column),
+            None => default_key(sources, &cfg.column),
         };
         Ok(Incremental {
             column: cfg.column.clone(),
+            inclusive: cfg.inclusive,
             store,
             key,
+            sources: sources.to_vec(),
             full: Mutex::new(false),
-            pending: Mutex::new(None),
+            pending: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -139,7 +148,7 @@ impl Incremental {
         }
     }
 
-    /// Where the watermark is kept, for messages.
+    /// Where the watermarks are kept, for messages.
     pub fn location(&self) -> String {
         match &self.store {
             Store::File(p) => format!("state file {}", p.display()),
@@ -147,14 +156,19 @@ impl Incremental {
         }
     }
 
-    /// `--full`: this run ignores the committed watermark.
+    /// `--full`: this run ignores the committed watermarks.
     pub fn set_full(&self) {
         if let Ok(mut f) = self.full.lock() {
             *f = true;
         }
     }
 
-    /// The stored text of the watermark, if any.
+    /// Whether `--full` was given.
+    pub fn is_full(&self) -> bool {
+        self.full.lock().map(|f| *f).unwrap_or(false)
+    }
+
+    /// The stored text, if any.
     async fn read(&self) -> Result<Option<String>, String> {
         match &self.store {
             Store::File(path) => match std::fs::read_to_string(path) {
@@ -162,21 +176,28 @@ impl Incremental {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(format!("{}: {e}", self.location())),
             },
-            Store::Table { name, backend } => match backend {
-                Some(b) => b
-                    .get(name, &self.key)
-                    .await
-                    .map_err(|e| format!("{}: {e}", self.location())),
-                None => Err(format!(
-                    "{}: this reader cannot keep state in a table",
-                    self.location()
-                )),
-            },
+            Store::Table { name, .. } => self
+                .backend()?
+                .get(name, &self.key)
+                .await
+                .map_err(|e| format!("{}: {e}", self.location())),
         }
     }
 
-    /// The committed watermark, if any; one of another column is an error (the job's column
-    /// changed: `--full` or `datasync state reset` start over).
+    fn backend(&self) -> Result<&Arc<dyn StateTable>, String> {
+        match &self.store {
+            Store::Table {
+                backend: Some(b), ..
+            } => Ok(b),
+            _ => Err(format!(
+                "{}: this reader cannot keep state in a table",
+                self.location()
+            )),
+        }
+    }
+
+    /// The committed watermarks, if any; those of another column are an error (the job's
+    /// column changed: `--full` or `datasync state reset` start over).
     pub async fn load(&self) -> Result<Option<Watermark>, String> {
         let Some(text) = self.read().await? else {
             return Ok(None);
@@ -200,48 +221,78 @@ impl Incremental {
         Ok(Some(w))
     }
 
-    /// The lower bound of this run: none with `--full`, else the committed watermark.
-    pub async fn low(&self) -> Result<Option<String>, String> {
+    /// The lower bound of this run for `source`: none with `--full`, else its committed
+    /// watermark.
+    pub async fn low(&self, source: &str) -> Result<Option<String>, String> {
         if self.is_full() {
             return Ok(None);
         }
-        Ok(self.load().await?.map(|w| w.value))
+        Ok(self
+            .load()
+            .await?
+            .and_then(|w| w.values.get(source).cloned()))
     }
 
-    /// Whether `--full` was given.
-    pub fn is_full(&self) -> bool {
-        self.full.lock().map(|f| *f).unwrap_or(false)
-    }
-
-    /// Remembers this run's high-water mark until [`Incremental::commit`].
-    pub fn begin(&self, window: &Window) {
-        let high = window.high.clone().or_else(|| window.low.clone());
-        if let Ok(mut p) = self.pending.lock() {
-            *p = high;
+    /// Remembers `source`'s high-water mark of this run until [`Incremental::commit`] (none:
+    /// the source has no rows, its watermark stays).
+    pub fn begin(&self, source: &str, high: Option<String>) {
+        if let (Ok(mut p), Some(h)) = (self.pending.lock(), high) {
+            p.insert(source.to_string(), h);
         }
     }
 
-    /// This run's high-water mark, once planned (what [`Incremental::commit`] records).
-    pub fn pending(&self) -> Option<String> {
-        self.pending.lock().ok().and_then(|p| p.clone())
+    /// This run's high-water marks, once planned (what [`Incremental::commit`] records).
+    pub fn pending(&self) -> BTreeMap<String, String> {
+        self.pending.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
-    /// Records this run's high-water mark (after the writer's commit succeeded). Nothing to
-    /// record (an empty source) leaves the state as it is.
+    /// Records this run's high-water marks (after the writer's commit succeeded); sources
+    /// without one keep theirs.
     pub async fn commit(&self, run_id: &str) -> Result<(), String> {
-        match self.pending() {
-            Some(v) => self.save(&v, run_id).await,
-            None => Ok(()),
-        }
+        self.record(self.pending(), run_id).await
     }
 
-    /// Writes `value` as the committed watermark: a file is replaced atomically (a
+    /// Records `marks` over the committed watermarks (`datasync commit` of a plan: the
+    /// plan's marks).
+    pub async fn record(
+        &self,
+        marks: BTreeMap<String, String>,
+        run_id: &str,
+    ) -> Result<(), String> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut values = self.load().await?.map(|w| w.values).unwrap_or_default();
+        values.extend(marks);
+        self.save(values, run_id).await
+    }
+
+    /// `datasync state set`: `value` as the watermark of `source`, or of every source.
+    pub async fn set(&self, source: Option<&str>, value: &str) -> Result<(), String> {
+        let names: Vec<String> = match source {
+            Some(s) if self.sources.iter().any(|x| x == s) => vec![s.to_string()],
+            Some(s) => {
+                return Err(format!(
+                    "\"{s}\" is not one of the job's sources ({})",
+                    self.sources.join(", ")
+                ))
+            }
+            None => self.sources.clone(),
+        };
+        let mut values = self.load().await?.map(|w| w.values).unwrap_or_default();
+        for n in names {
+            values.insert(n, value.to_string());
+        }
+        self.save(values, "manual").await
+    }
+
+    /// Writes `values` as the committed watermarks: a file is replaced atomically (a
     /// temporary file beside it, synced, renamed over it, the directory synced: a crash leaves
     /// the old or the new state, never half of one); a table row in one transaction.
-    pub async fn save(&self, value: &str, run_id: &str) -> Result<(), String> {
+    async fn save(&self, values: BTreeMap<String, String>, run_id: &str) -> Result<(), String> {
         let w = Watermark {
             column: self.column.clone(),
-            value: value.to_string(),
+            values,
             run_id: run_id.to_string(),
             updated_at: chrono::Utc::now().to_rfc3339(),
         };
@@ -250,20 +301,40 @@ impl Incremental {
             Store::File(path) => {
                 write_file(path, &text).map_err(|e| format!("{}: {e}", self.location()))
             }
-            Store::Table { name, backend } => match backend {
-                Some(b) => b
-                    .put(name, &self.key, &text)
-                    .await
-                    .map_err(|e| format!("{}: {e}", self.location())),
-                None => Err(format!(
-                    "{}: this reader cannot keep state in a table",
-                    self.location()
-                )),
-            },
+            Store::Table { name, .. } => self
+                .backend()?
+                .put(name, &self.key, &text)
+                .await
+                .map_err(|e| format!("{}: {e}", self.location())),
         }
     }
 
-    /// Removes the committed watermark (the next run reads everything); whether there was one.
+    /// Checks before a run that its watermarks can be recorded after the commit (the state
+    /// file's directory writable; the state table there, made if missing, and writable), so a
+    /// run does not commit data it then cannot account for.
+    pub async fn check_writable(&self) -> Result<(), String> {
+        match &self.store {
+            Store::File(path) => {
+                let probe = path.with_file_name(format!(
+                    ".{}.probe-{}",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default(),
+                    std::process::id()
+                ));
+                write_file(&probe, "")
+                    .and_then(|()| std::fs::remove_file(&probe))
+                    .map_err(|e| format!("{}: cannot be written: {e}", self.location()))
+            }
+            Store::Table { name, .. } => self
+                .backend()?
+                .check(name)
+                .await
+                .map_err(|e| format!("{}: {e}", self.location())),
+        }
+    }
+
+    /// Removes the committed watermarks (the next run reads everything); whether there were.
     pub async fn reset(&self) -> Result<bool, String> {
         let had = self.read().await?.is_some();
         match &self.store {
@@ -272,20 +343,33 @@ impl Incremental {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
                 Err(e) => Err(format!("{}: {e}", self.location())),
             },
-            Store::Table { name, backend } => match backend {
-                Some(b) if had => b
-                    .remove(name, &self.key)
-                    .await
-                    .map(|()| true)
-                    .map_err(|e| format!("{}: {e}", self.location())),
-                Some(_) => Ok(false),
-                None => Err(format!(
-                    "{}: this reader cannot keep state in a table",
-                    self.location()
-                )),
-            },
+            Store::Table { name, .. } if had => self
+                .backend()?
+                .remove(name, &self.key)
+                .await
+                .map(|()| true)
+                .map_err(|e| format!("{}: {e}", self.location())),
+            Store::Table { .. } => Ok(false),
         }
     }
+}
+
+/// The default state-table key: the sources and the column, a long list shortened with a
+/// hash of the whole (a key holds at most 255 characters).
+fn default_key(sources: &[String], column: &str) -> String {
+    let key = format!("{}:{column}", sources.join(","));
+    if key.len() <= 200 {
+        return key;
+    }
+    // FNV-1a: the same key from every build of datasync.
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut cut = 150;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}..{h:016x}:{column}", &key[..cut])
 }
 
 /// Replaces `path` with `text` atomically.
@@ -326,8 +410,9 @@ mod tests {
             column: column.into(),
             state: format!("file:{}", dir.join("s/orders.json").display()),
             key: None,
+            inclusive: None,
         };
-        Incremental::new(&cfg, "p.incremental", "orders").unwrap()
+        Incremental::new(&cfg, "p.incremental", &["a".into(), "b".into()]).unwrap()
     }
 
     fn block<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -338,29 +423,38 @@ mod tests {
     }
 
     #[test]
-    fn watermark_moves_only_on_commit() {
+    fn watermarks_move_per_source_only_on_commit() {
         block(async {
             let t = tempfile::tempdir().unwrap();
             let i = inc(t.path(), "id");
-            assert_eq!(i.low().await.unwrap(), None);
-            i.begin(&Window {
-                low: None,
-                high: Some("10".into()),
-            });
-            assert_eq!(i.low().await.unwrap(), None, "not before commit");
+            i.check_writable().await.unwrap();
+            assert_eq!(i.low("a").await.unwrap(), None);
+            i.begin("a", Some("10".into()));
+            i.begin("b", None);
+            assert_eq!(i.low("a").await.unwrap(), None, "not before commit");
             i.commit("r1").await.unwrap();
-            assert_eq!(i.low().await.unwrap().as_deref(), Some("10"));
-            // An empty window keeps the watermark.
+            assert_eq!(i.low("a").await.unwrap().as_deref(), Some("10"));
+            assert_eq!(i.low("b").await.unwrap(), None);
+            // A later run moves b only; a keeps its mark.
             let j = inc(t.path(), "id");
-            j.begin(&Window {
-                low: Some("10".into()),
-                high: None,
-            });
+            j.begin("b", Some("3".into()));
             j.commit("r2").await.unwrap();
-            assert_eq!(j.load().await.unwrap().unwrap().run_id, "r2");
-            assert_eq!(j.low().await.unwrap().as_deref(), Some("10"));
+            let w = j.load().await.unwrap().unwrap();
+            assert_eq!(w.run_id, "r2");
+            assert_eq!(w.values.get("a").map(String::as_str), Some("10"));
+            assert_eq!(w.values.get("b").map(String::as_str), Some("3"));
             j.set_full();
-            assert_eq!(j.low().await.unwrap(), None);
+            assert_eq!(j.low("a").await.unwrap(), None);
+            j.set(Some("a"), "7").await.unwrap();
+            assert_eq!(
+                inc(t.path(), "id").low("a").await.unwrap().as_deref(),
+                Some("7")
+            );
+            assert!(j
+                .set(Some("c"), "7")
+                .await
+                .unwrap_err()
+                .contains("not one of"));
             let other = inc(t.path(), "updated_at").load().await.unwrap_err();
             assert!(other.contains("column id"), "{other}");
             assert!(j.reset().await.unwrap());
@@ -380,8 +474,9 @@ mod tests {
                 column: "id".into(),
                 state: s.into(),
                 key: key.map(String::from),
+                inclusive: None,
             };
-            let e = Incremental::new(&cfg, "p.incremental", "t").unwrap_err();
+            let e = Incremental::new(&cfg, "p.incremental", &["t".into()]).unwrap_err();
             assert!(e.to_string().contains(want), "{s}: {e}");
             assert_eq!(e.path, format!("p.incremental.{at}"));
         }
@@ -393,8 +488,9 @@ mod tests {
             column: "updated_at".into(),
             state: "table:meta.watermarks".into(),
             key: None,
+            inclusive: None,
         };
-        let i = Incremental::new(&cfg, "p", "orders").unwrap();
+        let i = Incremental::new(&cfg, "p", &["orders".into()]).unwrap();
         assert_eq!(
             i.location(),
             "state table meta.watermarks (key orders:updated_at)"
@@ -402,6 +498,10 @@ mod tests {
         assert!(block(i.load())
             .unwrap_err()
             .contains("cannot keep state in a table"));
+        let many: Vec<String> = (0..64).map(|n| format!("orders_{n:02}")).collect();
+        let k = default_key(&many, "updated_at");
+        assert!(k.len() <= 255 && k.ends_with(":updated_at"), "{k}");
+        assert_ne!(k, default_key(&many[1..], "updated_at"));
     }
 
     #[test]
@@ -410,6 +510,16 @@ mod tests {
         let i = inc(t.path(), "id");
         std::fs::create_dir_all(t.path().join("s")).unwrap();
         std::fs::write(t.path().join("s/orders.json"), "{garbage").unwrap();
-        assert!(block(i.low()).unwrap_err().contains("datasync state"));
+        assert!(block(i.low("a")).unwrap_err().contains("datasync state"));
+    }
+
+    #[test]
+    fn an_unwritable_state_is_found_before_the_run() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("s"), "a file where a directory should be").unwrap();
+        let i = inc(t.path(), "id");
+        assert!(block(i.check_writable())
+            .unwrap_err()
+            .contains("cannot be written"));
     }
 }

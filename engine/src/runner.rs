@@ -236,6 +236,10 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         if opts.full {
             inc.set_full();
         }
+        // Found now, not after the data is committed.
+        if let Err(e) = inc.check_writable().await {
+            return end.early(base, e).await;
+        }
     }
     let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(

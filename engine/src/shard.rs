@@ -110,10 +110,10 @@ pub struct Plan {
     pub created: String,
     /// Every task, in task order.
     pub tasks: Vec<PlannedTask>,
-    /// An incremental job's high-water mark: recorded as its watermark once `commit`
-    /// published the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub watermark: Option<String>,
+    /// An incremental job's high-water marks per source: recorded as its watermarks once
+    /// `commit` published the run.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub watermark: std::collections::BTreeMap<String, String>,
 }
 
 /// One task of a plan.

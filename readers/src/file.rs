@@ -5,7 +5,7 @@
 use datasync_codec::{TextRead, TextReadConfig};
 use datasync_engine::channel::BatchSender;
 use datasync_engine::config::ConfigError;
-use datasync_engine::incremental::{Incremental, Window};
+use datasync_engine::incremental::Incremental;
 use datasync_engine::{
     async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
@@ -110,8 +110,9 @@ impl Plugin for FileReader {
                 column: "mtime".into(),
                 state: m.state,
                 key: None,
+                inclusive: Some(false),
             };
-            reader.incremental = Some(Arc::new(Incremental::new(&cfg, &at, "files")?));
+            reader.incremental = Some(Arc::new(Incremental::new(&cfg, &at, &["files".into()])?));
         }
         Ok(reader)
     }
@@ -244,7 +245,7 @@ async fn modified_window(
     inc: &Incremental,
     files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, PluginError> {
-    let low_text = inc.low().await.map_err(PluginError::new)?;
+    let low_text = inc.low("files").await.map_err(PluginError::new)?;
     let low = match &low_text {
         Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
             PluginError::new(format!(
@@ -291,10 +292,7 @@ async fn modified_window(
         keep.len(),
         low_text.as_deref().unwrap_or("the beginning")
     );
-    inc.begin(&Window {
-        low: low_text,
-        high,
-    });
+    inc.begin("files", high);
     Ok(keep)
 }
 

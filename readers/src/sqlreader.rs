@@ -6,8 +6,9 @@
 
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlsplit::{plan_reads, probe_connections, KeyProbe, Planned};
+use datasync_db::sql::SqlSplit;
 use datasync_db::sql::{quote_ident, Dialect};
-use datasync_engine::incremental::{Incremental, StateTable, Window};
+use datasync_engine::incremental::{Incremental, StateTable};
 use datasync_engine::lineage::Dataset;
 use datasync_engine::{async_trait, PluginError, Reader, ReaderTask};
 use std::sync::Arc;
@@ -41,14 +42,12 @@ where
         incremental: None,
     };
     if let Some(i) = &reader.cfg.incremental {
-        let tables: Vec<&str> = reader
-            .cfg
-            .connection
-            .iter()
-            .flat_map(|c| c.table.iter().map(String::as_str))
+        let sources: Vec<String> = sources(&reader.cfg)
+            .into_iter()
+            .map(|(_, _, s)| s)
             .collect();
         let at = datasync_engine::config::join_path(at, "incremental");
-        let mut inc = Incremental::new(i, &at, &tables.join(","))?;
+        let mut inc = Incremental::new(i, &at, &sources)?;
         inc.attach_table(Arc::new(TableState {
             reader: reader.clone(),
         }));
@@ -142,28 +141,28 @@ where
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let (windowed, filter);
-        let me = match &self.incremental {
-            Some(inc) => {
-                filter = Some(window(self, inc).await?);
-                windowed = self.with_filter(filter.as_deref().unwrap_or_default());
-                &windowed
-            }
-            None => {
-                filter = None;
-                self
-            }
+        let filters = match &self.incremental {
+            Some(inc) => Some(windows(self, inc).await?),
+            None => None,
         };
-        let planned = plan_reads(&me.cfg, channels, |i| async move {
-            Ok(me.open_probe(i).await?.0)
+        let mut planned = plan_reads(&self.cfg, channels, |i| async move {
+            Ok(self.open_probe(i).await?.0)
         })
         .await?;
-        let planned = me.refine(planned, channels).await?;
+        // Each table's window goes with its splits (ROWID ranges made from them keep it).
+        if let Some(f) = &filters {
+            for p in &mut planned {
+                if let SqlSplit::Table { conn, table, .. } = &p.split {
+                    p.filter = f.get(&(*conn, table.clone())).cloned();
+                }
+            }
+        }
+        let planned = self.refine(planned, channels).await?;
         Ok(planned
             .into_iter()
-            .map(|mut p| {
-                p.filter.clone_from(&filter);
-                me.task(p)
+            .map(|p| match p.filter.clone() {
+                Some(f) => self.with_filter(&f).task(p),
+                None => self.task(p),
             })
             .collect())
     }
@@ -179,88 +178,143 @@ where
     }
 }
 
-/// This run's window of an incremental read, as a filter: above the committed watermark and
-/// at or below the high-water mark (the greatest value of the column in every table read,
-/// under the job's `where`) read now. Recorded for the commit.
-async fn window<C, X>(reader: &SqlReader<C, X>, inc: &Incremental) -> Result<String, PluginError>
+/// The tables an incremental reader reads: (connection, table, source name). A table's name
+/// is its source name, or `<connection>:<table>` when the job reads several connections.
+fn sources(cfg: &SqlReaderConfig) -> Vec<(usize, String, String)> {
+    let many = cfg.connection.len() > 1;
+    let mut out = Vec::new();
+    for (i, c) in cfg.connection.iter().enumerate() {
+        for t in &c.table {
+            let name = if many { format!("{i}:{t}") } else { t.clone() };
+            out.push((i, t.clone(), name));
+        }
+    }
+    out
+}
+
+/// A watermark as an SQL literal: a plain number as a number (compared exactly, as a
+/// DECIMAL or integer literal), anything else as a string the server converts to the
+/// column's type.
+fn watermark_literal(d: Dialect, v: &str) -> String {
+    let t = v.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let numeric = !digits.is_empty()
+        && digits.split('.').count() <= 2
+        && digits
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if numeric {
+        t.to_string()
+    } else {
+        datasync_db::sql::literal(d, v)
+    }
+}
+
+/// This run's window of each table of an incremental read, as a filter per (connection,
+/// table): above the table's committed watermark (or at it, `inclusive`) and at or below its
+/// high-water mark read now (`MAX` under the job's `where`, compared by the server, so numbers,
+/// collations and time zones order as the database orders them). A first or `--full` run also
+/// reads the rows whose column is NULL. The marks are recorded for the commit.
+async fn windows<C, X>(
+    reader: &SqlReader<C, X>,
+    inc: &Incremental,
+) -> Result<std::collections::HashMap<(usize, String), String>, PluginError>
 where
     SqlReader<C, X>: SqlSource,
 {
     let d = <SqlReader<C, X> as SqlSource>::DIALECT;
     let col = quote_ident(d, &inc.column);
-    let low = inc.low().await.map_err(PluginError::new)?;
-    let mut high: Option<String> = None;
-    for (i, c) in reader.cfg.connection.iter().enumerate() {
-        if c.table.is_empty() {
+    let mut out = std::collections::HashMap::new();
+    let mut probes = std::collections::HashMap::new();
+    for (i, t, source) in sources(&reader.cfg) {
+        if let std::collections::hash_map::Entry::Vacant(e) = probes.entry(i) {
+            e.insert(reader.open_probe(i).await?.0);
+        }
+        let Some(probe) = probes.get_mut(&i) else {
             continue;
+        };
+        let (type_name, _) = probe.key_type(&t, &inc.column).await?;
+        let lower = type_name.to_ascii_lowercase();
+        if ["float", "double", "real", "binary_"]
+            .iter()
+            .any(|f| lower.contains(f))
+        {
+            return Err(PluginError::new(format!(
+                "incremental column {} of {t} is {type_name}: a floating-point value read back \
+                 as text does not compare equal to itself, so rows could be skipped; use an \
+                 integer, decimal, date or time column",
+                inc.column
+            )));
         }
-        let (mut probe, _) = reader.open_probe(i).await?;
-        for t in &c.table {
-            let q = format!(
-                "SELECT {} FROM {}{}",
-                (probe.text_of())(&format!("MAX({col})")),
-                quote_ident(d, t),
-                reader.cfg.where_sql()
-            );
-            for v in probe.texts(&q).await? {
-                high = Some(match high {
-                    Some(h) => greater(h, v),
-                    None => v,
-                });
+        let inclusive = match inc.inclusive {
+            Some(b) => b,
+            None => {
+                let (schema, name) = datasync_db::sql::schema_and_name(&t);
+                !matches!(
+                    probe
+                        .key_indexed(schema.as_deref(), &name, &inc.column)
+                        .await,
+                    Ok(Some(true))
+                )
             }
+        };
+        let low = inc.low(&source).await.map_err(PluginError::new)?;
+        let above = low
+            .as_deref()
+            .map(|l| format!(" AND {col} > {}", watermark_literal(d, l)))
+            .unwrap_or_default();
+        let where_sql = match reader.cfg.where_sql() {
+            w if w.is_empty() => " WHERE 1 = 1".to_string(),
+            w => w,
+        };
+        let q = format!(
+            "SELECT {} FROM {}{where_sql}{above}",
+            (probe.text_of())(&format!("MAX({col})")),
+            quote_ident(d, &t),
+        );
+        // Rows deleted since the last run never move the watermark back: no new maximum
+        // keeps the committed one.
+        let high = probe.texts(&q).await?.into_iter().next().or(low.clone());
+        inc.begin(&source, high.clone());
+        let op = if inclusive { ">=" } else { ">" };
+        let filter = match (&low, &high) {
+            (None, None) => format!("{col} IS NULL"),
+            (None, Some(h)) => format!("({col} <= {} OR {col} IS NULL)", watermark_literal(d, h)),
+            (Some(l), Some(h)) => format!(
+                "{col} {op} {} AND {col} <= {}",
+                watermark_literal(d, l),
+                watermark_literal(d, h)
+            ),
+            (Some(_), None) => "1 = 0".to_string(),
+        };
+        match (&low, &high) {
+            (None, _) => tracing::info!(
+                "incremental on {}.{}: {}: reading every row up to {}",
+                t,
+                inc.column,
+                if inc.is_full() {
+                    "--full"
+                } else {
+                    "no committed watermark"
+                },
+                high.as_deref().unwrap_or("(none)")
+            ),
+            (Some(l), Some(h)) => tracing::info!(
+                "incremental on {}.{}: reading {} {l} up to {h}{}",
+                t,
+                inc.column,
+                if inclusive { "from" } else { "above" },
+                if inclusive {
+                    " (rows equal to the watermark are read again: the column has no unique index of its own)"
+                } else {
+                    ""
+                }
+            ),
+            (Some(_), None) => {}
         }
+        out.insert((i, t), filter);
     }
-    // Rows deleted since the last run never move the watermark back.
-    let high = match (high, &low) {
-        (Some(h), Some(l)) => Some(greater(h, l.clone())),
-        (h, _) => h,
-    };
-    let window = Window {
-        low: low.clone(),
-        high: high.clone(),
-    };
-    inc.begin(&window);
-    let lit = |v: &str| match v.trim().parse::<i128>() {
-        Ok(n) => n.to_string(),
-        Err(_) => datasync_db::sql::literal(d, v),
-    };
-    let filter = match (&low, &high) {
-        (_, None) => "1 = 0".to_string(),
-        (None, Some(h)) => format!("{col} <= {}", lit(h)),
-        (Some(l), Some(h)) => format!("{col} > {} AND {col} <= {}", lit(l), lit(h)),
-    };
-    match (&low, &high) {
-        (_, None) => tracing::info!("incremental on {}: the source has no rows", inc.column),
-        (None, Some(h)) => tracing::info!(
-            "incremental on {}: {}: reading up to {h}",
-            inc.column,
-            if inc.is_full() {
-                "--full"
-            } else {
-                "no committed watermark"
-            }
-        ),
-        (Some(l), Some(h)) => {
-            tracing::info!("incremental on {}: reading above {l} up to {h}", inc.column)
-        }
-    }
-    Ok(filter)
-}
-
-/// The greater of two values of the incremental column as the source printed them: as
-/// numbers when both are whole numbers, else as text (dates and times print in an order that
-/// sorts as text).
-fn greater(a: String, b: String) -> String {
-    match (a.trim().parse::<i128>(), b.trim().parse::<i128>()) {
-        (Ok(x), Ok(y)) => {
-            if y > x {
-                b
-            } else {
-                a
-            }
-        }
-        _ => std::cmp::max(a, b),
-    }
+    Ok(out)
 }
 
 /// An incremental state table in the reader's database (`connection[0]`): one row per key,
@@ -322,8 +376,13 @@ where
             Ok(v) => Ok(v.into_iter().next()),
             Err(first) => {
                 // A table that is not there yet is made (and holds nothing).
+                // Keys compare exactly (MySQL's default collations ignore case).
+                let key_type = match d {
+                    Dialect::MySql => "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+                    _ => "VARCHAR(255)",
+                };
                 let create = format!(
-                    "CREATE TABLE {t} (state_key VARCHAR(255) NOT NULL PRIMARY KEY, \
+                    "CREATE TABLE {t} (state_key {key_type} NOT NULL PRIMARY KEY, \
                      state VARCHAR(4000) NOT NULL)"
                 );
                 match p.exec(&create).await {
@@ -350,6 +409,27 @@ where
             ),
         ])
         .await
+    }
+
+    async fn check(&self, table: &str) -> Result<(), String> {
+        // Made if missing (get), then an insert and a delete that touch no row: refused
+        // without the privileges, changing nothing.
+        self.get(table, "").await?;
+        let d = <SqlReader<C, X> as SqlSource>::DIALECT;
+        let t = quote_ident(d, table);
+        let mut p = self.probe().await?;
+        for q in [
+            format!(
+                "INSERT INTO {t} (state_key, state) SELECT state_key, state FROM {t} WHERE 1 = 0"
+            ),
+            format!("DELETE FROM {t} WHERE 1 = 0"),
+        ] {
+            p.exec(&q).await.map_err(|e| e.chain())?;
+        }
+        if d == Dialect::Oracle {
+            p.exec("COMMIT").await.map_err(|e| e.chain())?;
+        }
+        Ok(())
     }
 
     async fn remove(&self, table: &str, key: &str) -> Result<(), String> {

@@ -181,6 +181,12 @@ impl OracleReader {
             edges.extend(cuts.iter().map(|c| Some(c.as_str())));
             edges.push(None);
             let share = p.estimate.map(|r| r / (cuts.len() as u64 + 1));
+            // An incremental window goes into the ranges' own SQL.
+            let filtered = match (self.cfg.where_clause.as_deref(), p.filter.as_deref()) {
+                (Some(w), Some(f)) if !w.trim().is_empty() => Some(format!("({w}) AND {f}")),
+                (_, Some(f)) => Some(f.to_string()),
+                (w, None) => w.map(String::from),
+            };
             for w in edges.windows(2) {
                 out.push(Planned {
                     split: SqlSplit::Query {
@@ -188,7 +194,7 @@ impl OracleReader {
                         sql: datasync_db::oracle::rowid_range_sql(
                             &table,
                             &self.own.columns,
-                            self.cfg.where_clause.as_deref(),
+                            filtered.as_deref(),
                             w[0],
                             w[1],
                         ),

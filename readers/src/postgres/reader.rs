@@ -125,6 +125,27 @@ impl KeyProbe for PostgresProbe {
             .collect())
     }
 
+    async fn key_indexed(
+        &mut self,
+        schema: Option<&str>,
+        name: &str,
+        pk: &str,
+    ) -> Result<Option<bool>, PluginError> {
+        // A unique index (not partial) on the key alone.
+        let q = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] \
+                 WHERE i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL \
+                 AND c.relname = $2 AND n.nspname = COALESCE($1, current_schema()) \
+                 AND a.attname = $3";
+        let row = self
+            .client
+            .query_one(q, &[&schema, &name, &pk])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(Some(row.get::<_, i64>(0) > 0))
+    }
+
     async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
         self.client
             .batch_execute(sql)
