@@ -545,3 +545,41 @@ fn timestamptz_marks_compare_as_instants_whatever_the_session_zone() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 1);
 }
+
+#[test]
+fn parquet_reader_modified_since_reads_only_new_files() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let table = dir.join("tbl");
+    std::fs::create_dir_all(&table).unwrap();
+    let write = |name: &str, ids: &str| {
+        run_python(
+            "import sys, pyarrow as pa, pyarrow.parquet as pq\n\
+             pq.write_table(pa.table({'id': [int(x) for x in sys.argv[2].split(',')]}), sys.argv[1])",
+            &[table.join(name).to_str().unwrap(), ids],
+        );
+    };
+    write("a.parquet", "1,2,3");
+    write("b.parquet", "4");
+    let text = job(
+        "{}",
+        &format!(
+            r#"{{"name": "parquet", "parameter": {{"path": "{}", "column": ["*"],
+                "modifiedSince": {{"state": "file:state/tbl.json"}}}}}}"#,
+            table.display()
+        ),
+        r#"{"name": "streamwriter", "parameter": {"print": false}}"#,
+    );
+    let o = run_here(dir, "tbl", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 4);
+    // Nothing new: an empty run, not an error.
+    let o = run_here(dir, "tbl", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write("c.parquet", "5,6");
+    let o = run_here(dir, "tbl", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 2);
+}

@@ -61,20 +61,7 @@ struct FileKeys {
     /// Read only the files modified after the last committed run (and not after this run
     /// began): `{"state": "file:PATH"}` keeps that time.
     #[serde(default)]
-    modified_since: Option<ModifiedSince>,
-}
-
-/// `modifiedSince`.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct ModifiedSince {
-    /// Where the last committed modification time is kept: `file:PATH`.
-    state: String,
-}
-
-/// A file's modification time as a watermark: RFC 3339 in UTC with nanoseconds.
-fn mtime_text(t: std::time::SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    modified_since: Option<crate::paths::ModifiedSince>,
 }
 
 impl Plugin for FileReader {
@@ -100,19 +87,7 @@ impl Plugin for FileReader {
         let mut reader = FileReader::new(c.local(p.path)?.build(p.path)?);
         if let Some(m) = keys.modified_since {
             let at = datasync_engine::config::join_path(p.path, "modifiedSince");
-            if !m.state.starts_with("file:") {
-                return Err(ConfigError::new(
-                    datasync_engine::config::join_path(&at, "state"),
-                    format!("\"{}\": expected file:PATH", m.state),
-                ));
-            }
-            let cfg = datasync_engine::incremental::IncrementalConfig {
-                column: "mtime".into(),
-                state: m.state,
-                key: None,
-                inclusive: Some(false),
-            };
-            reader.incremental = Some(Arc::new(Incremental::new(&cfg, &at, &["files".into()])?));
+            reader.incremental = Some(Arc::new(m.incremental(&at)?));
         }
         Ok(reader)
     }
@@ -238,60 +213,15 @@ impl Reader for FileReader {
     }
 }
 
-/// `modifiedSince`: the files modified after the committed time and not after now; the
-/// newest of their times is this run's mark (recorded once the writer committed). A file
-/// modified in the future is left for a later run, with a warning.
+/// `modifiedSince`: the files modified since the committed mark; this run's mark recorded
+/// for the commit.
 async fn modified_window(
     inc: &Incremental,
     files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, PluginError> {
-    let low_text = inc.low("files").await.map_err(PluginError::new)?;
-    let low = match &low_text {
-        Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
-            PluginError::new(format!(
-                "{}: \"{t}\" is not a modification time ({e}); `datasync state set` one such \
-                 as 2026-01-31T00:00:00Z, or `datasync state reset`",
-                inc.location()
-            ))
-        })?),
-        None => None,
-    };
-    let now = chrono::Utc::now();
-    let (mut keep, mut newest, mut future) = (Vec::new(), None, Vec::new());
-    let total = files.len();
-    for path in files {
-        let modified = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .map_err(|source| FileReaderError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        let m = chrono::DateTime::<chrono::Utc>::from(modified);
-        if m > now {
-            future.push(path.display().to_string());
-            continue;
-        }
-        if low.is_some_and(|l| m <= l) {
-            continue;
-        }
-        if newest.is_none_or(|n| m > n) {
-            newest = Some(m);
-        }
-        keep.push(path);
-    }
-    if !future.is_empty() {
-        tracing::warn!(
-            "modifiedSince: {} file(s) modified in the future are left for a later run: {}",
-            future.len(),
-            future.join(", ")
-        );
-    }
-    let high = newest.map(|n| mtime_text(n.into())).or(low_text.clone());
-    tracing::info!(
-        "modifiedSince: {} of {total} file(s) modified after {}",
-        keep.len(),
-        low_text.as_deref().unwrap_or("the beginning")
-    );
+    let low = inc.low("files").await.map_err(PluginError::new)?;
+    let (keep, high) = crate::paths::modified_since(files, |p| p.as_path(), low.as_deref())
+        .map_err(|e| PluginError::new(format!("{}: {e}", inc.location())))?;
     inc.begin("files", high);
     Ok(keep)
 }

@@ -211,3 +211,91 @@ pub fn file_fingerprint(path: &std::path::Path) -> Option<String> {
 pub(crate) fn file_dataset(p: &str) -> datasync_engine::lineage::Dataset {
     datasync_engine::lineage::Dataset::file(p)
 }
+
+/// `modifiedSince` of the local file readers: `{"state": "file:PATH"}`.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifiedSince {
+    /// Where the last committed modification time is kept: `file:PATH`.
+    pub state: String,
+}
+
+impl ModifiedSince {
+    /// The reader's incremental state (`at`: the key's JSON path); one source, `files`.
+    pub fn incremental(
+        &self,
+        at: &str,
+    ) -> Result<datasync_engine::incremental::Incremental, datasync_engine::ConfigError> {
+        if !self.state.starts_with("file:") {
+            return Err(datasync_engine::ConfigError::new(
+                datasync_engine::config::join_path(at, "state"),
+                format!("\"{}\": expected file:PATH", self.state),
+            ));
+        }
+        let cfg = datasync_engine::incremental::IncrementalConfig {
+            column: "mtime".into(),
+            state: self.state.clone(),
+            key: None,
+            inclusive: Some(false),
+        };
+        datasync_engine::incremental::Incremental::new(&cfg, at, &["files".into()])
+    }
+}
+
+/// A file's modification time as a watermark: RFC 3339 in UTC with nanoseconds.
+fn mtime_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// `modifiedSince`: the `items` whose file (`path_of`) was modified after `low` (the committed
+/// mark, RFC 3339) and not after now, and the newest of their times (this run's mark; `low`
+/// when none is newer). A file dated in the future is left for a later run, with a warning.
+pub fn modified_since<T>(
+    items: Vec<T>,
+    path_of: impl Fn(&T) -> &Path,
+    low: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), String> {
+    let since = match low {
+        Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+            format!(
+                "\"{t}\" is not a modification time ({e}); `datasync state set` one such as \
+                 2026-01-31T00:00:00Z, or `datasync state reset`"
+            )
+        })?),
+        None => None,
+    };
+    let now = chrono::Utc::now();
+    let (mut keep, mut newest, mut future) = (Vec::new(), None, Vec::new());
+    let total = items.len();
+    for item in items {
+        let path = path_of(&item);
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let m = chrono::DateTime::<chrono::Utc>::from(modified);
+        if m > now {
+            future.push(path.display().to_string());
+            continue;
+        }
+        if since.is_some_and(|l| m <= l) {
+            continue;
+        }
+        if newest.is_none_or(|n| m > n) {
+            newest = Some(m);
+        }
+        keep.push(item);
+    }
+    if !future.is_empty() {
+        tracing::warn!(
+            "modifiedSince: {} file(s) modified in the future are left for a later run: {}",
+            future.len(),
+            future.join(", ")
+        );
+    }
+    tracing::info!(
+        "modifiedSince: {} of {total} file(s) modified after {}",
+        keep.len(),
+        low.unwrap_or("the beginning")
+    );
+    Ok((keep, newest.map(mtime_text).or(low.map(String::from))))
+}

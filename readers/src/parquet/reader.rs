@@ -32,6 +32,10 @@ pub struct ParquetReaderConfig {
     #[serde(deserialize_with = "one_or_many")]
     #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub path: Vec<String>,
+    /// Read only the files modified after the last committed run (and not after this run
+    /// began): `{"state": "file:PATH"}` keeps that time.
+    #[serde(default)]
+    pub modified_since: Option<crate::paths::ModifiedSince>,
     /// `["*"]` (every file column, then the partition keys), or a list of column names,
     /// `{"name", "type"}` (a partition key with its type), `{"index", "type"}` (DataX) or
     /// `{"value", "type"}` (a constant).
@@ -77,6 +81,9 @@ pub enum ParquetReaderError {
     /// No file is left after the partition filter.
     #[error("no Parquet file under {0} matches the partition filter")]
     Filtered(String),
+    /// `modifiedSince`'s mark cannot be used.
+    #[error("modifiedSince: {0}")]
+    Since(String),
 }
 
 impl From<ParquetReaderError> for PluginError {
@@ -104,6 +111,8 @@ pub struct ParquetReader {
     pub(super) paths: Vec<String>,
     pub(super) columns: Arc<Vec<(OutColumn, Option<DataType>)>>,
     pub(super) filter: Arc<BTreeMap<String, Vec<String>>>,
+    /// `modifiedSince`: only files modified since the last committed run.
+    pub(super) incremental: Option<Arc<datasync_engine::incremental::Incremental>>,
 }
 
 pub(super) fn type_of(name: &str) -> Result<DataType, String> {
@@ -144,6 +153,7 @@ impl Plugin for ParquetReader {
             note("column", "[\"*\"], or names and {name, type} to read (projection: other columns are not read)."),
             note("partition", "Partition filter: {column: value or [values]}; partitions that do not match are not read."),
             alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system."),
+            alt("modifiedSince", "{\"state\": \"file:state/files.json\"}", "Read only the files modified after the last committed run (the time kept in state, moved after a successful commit); `datasync run --full` reads all, `datasync state` shows/sets/resets it."),
         ]
     }
 }
@@ -198,10 +208,15 @@ impl ParquetReader {
             };
             filter.insert(k.clone(), values);
         }
+        let incremental = match &c.modified_since {
+            Some(m) => Some(Arc::new(m.incremental(&join_path(at, "modifiedSince"))?)),
+            None => None,
+        };
         Ok(ParquetReader {
             paths: c.path,
             columns: Arc::new(columns),
             filter: Arc::new(filter),
+            incremental,
         })
     }
 }
@@ -259,9 +274,21 @@ impl Reader for ParquetReader {
         .await?)
     }
 
+    fn incremental(&self) -> Option<&datasync_engine::incremental::Incremental> {
+        self.incremental.as_deref()
+    }
+
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
-        let splits = datasync_engine::plugin::blocking(move || r.plan(channels)).await?;
+        let low = match &self.incremental {
+            Some(inc) => Some(inc.low("files").await.map_err(PluginError::new)?),
+            None => None,
+        };
+        let (splits, high) =
+            datasync_engine::plugin::blocking(move || r.plan(channels, low)).await?;
+        if let Some(inc) = &self.incremental {
+            inc.begin("files", high);
+        }
         Ok(splits.into_iter().map(|s| self.task(s)).collect())
     }
 
@@ -281,7 +308,13 @@ impl ParquetReader {
         })
     }
 
-    pub(super) fn plan(&self, channels: usize) -> Result<Vec<ParquetSplit>, ParquetReaderError> {
+    /// The splits, and with `modifiedSince` (`since`: `Some(committed mark)`) only of the
+    /// files modified since; then also this run's mark.
+    pub(super) fn plan(
+        &self,
+        channels: usize,
+        since: Option<Option<String>>,
+    ) -> Result<(Vec<ParquetSplit>, Option<String>), ParquetReaderError> {
         let mut files = Vec::new();
         for pat in &self.paths {
             let root = pattern_root(pat);
@@ -304,6 +337,14 @@ impl ParquetReader {
         files.dedup_by(|a, b| a.0 == b.0);
         if files.is_empty() {
             return Err(ParquetReaderError::Filtered(self.paths.join(", ")));
+        }
+        let mut high = None;
+        if let Some(low) = since {
+            let (kept, h) =
+                crate::paths::modified_since(files, |(f, _)| f.as_path(), low.as_deref())
+                    .map_err(ParquetReaderError::Since)?;
+            files = kept;
+            high = h;
         }
         // Split large files by row-group ranges, so a table of few big files still spreads
         // over the channels.
@@ -342,7 +383,7 @@ impl ParquetReader {
                 });
             }
         }
-        Ok(out)
+        Ok((out, high))
     }
 }
 
