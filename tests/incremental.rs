@@ -481,6 +481,16 @@ fn the_server_orders_watermarks_each_table_keeps_its_own_and_nulls_are_read_once
     assert_eq!(read(&ci), 3, "a, b and the NULL");
     db.exec("INSERT INTO ci_t VALUES ('C'), ('D'), (NULL);");
     assert_eq!(read(&ci), 3, "b (at the mark), C and D; not the new NULL");
+    // Digits in a text column stay text: "9" is above "10".
+    db.exec("CREATE TABLE v_t (k VARCHAR(5)); INSERT INTO v_t VALUES ('9'), ('10');");
+    let v = mysql_job(&db, r#"["v_t"]"#, r#"["k"]"#, "k", "file:state/v.json");
+    assert_eq!(read(&v), 2);
+    db.exec("INSERT INTO v_t VALUES ('95'), ('100');");
+    assert_eq!(
+        read(&v),
+        2,
+        "9 (at the mark) and 95; not 100, which sorts before 9"
+    );
     // Floating point cannot be a watermark.
     let f = mysql_job(&db, r#"["f_t"]"#, r#"["f"]"#, "f", "file:state/f.json");
     let o = run_here(dir, "j", &f, &[]);

@@ -192,10 +192,10 @@ fn sources(cfg: &SqlReaderConfig) -> Vec<(usize, String, String)> {
     out
 }
 
-/// A watermark as an SQL literal: a plain number as a number (compared exactly, as a
-/// DECIMAL or integer literal), anything else as a string the server converts to the
-/// column's type.
-fn watermark_literal(d: Dialect, v: &str) -> String {
+/// A watermark as an SQL literal: in a numeric column a plain number as a number (compared
+/// exactly, as a DECIMAL or integer literal), anything else as a string the server converts
+/// to the column's type (a text column's digits stay text: "9" is above "10").
+fn watermark_literal(d: Dialect, v: &str, numeric_column: bool) -> String {
     let t = v.trim();
     let digits = t.strip_prefix('-').unwrap_or(t);
     let numeric = !digits.is_empty()
@@ -203,7 +203,7 @@ fn watermark_literal(d: Dialect, v: &str) -> String {
         && digits
             .split('.')
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if numeric {
+    if numeric && numeric_column {
         t.to_string()
     } else {
         datasync_db::sql::literal(d, v)
@@ -233,8 +233,13 @@ where
         let Some(probe) = probes.get_mut(&i) else {
             continue;
         };
-        let (type_name, _) = probe.key_type(&t, &inc.column).await?;
+        let (type_name, integer) = probe.key_type(&t, &inc.column).await?;
         let lower = type_name.to_ascii_lowercase();
+        let numeric = integer
+            || ["decimal", "numeric", "number", "int"]
+                .iter()
+                .any(|n| lower.contains(n));
+        let lit = |v: &str| watermark_literal(d, v, numeric);
         if ["float", "double", "real", "binary_"]
             .iter()
             .any(|f| lower.contains(f))
@@ -261,7 +266,7 @@ where
         let low = inc.low(&source).await.map_err(PluginError::new)?;
         let above = low
             .as_deref()
-            .map(|l| format!(" AND {col} > {}", watermark_literal(d, l)))
+            .map(|l| format!(" AND {col} > {}", lit(l)))
             .unwrap_or_default();
         let where_sql = match reader.cfg.where_sql() {
             w if w.is_empty() => " WHERE 1 = 1".to_string(),
@@ -279,12 +284,8 @@ where
         let op = if inclusive { ">=" } else { ">" };
         let filter = match (&low, &high) {
             (None, None) => format!("{col} IS NULL"),
-            (None, Some(h)) => format!("({col} <= {} OR {col} IS NULL)", watermark_literal(d, h)),
-            (Some(l), Some(h)) => format!(
-                "{col} {op} {} AND {col} <= {}",
-                watermark_literal(d, l),
-                watermark_literal(d, h)
-            ),
+            (None, Some(h)) => format!("({col} <= {} OR {col} IS NULL)", lit(h)),
+            (Some(l), Some(h)) => format!("{col} {op} {} AND {col} <= {}", lit(l), lit(h)),
             (Some(_), None) => "1 = 0".to_string(),
         };
         match (&low, &high) {
