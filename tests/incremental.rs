@@ -282,8 +282,12 @@ fn postgres_source_on_an_integer_column_in_runs_and_shards_and_what_is_refused()
     let o = run_here(dir, "tabled", &tabled, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
-        pg.query("SELECT state_key, state::json->'values'->>'events' FROM ds_watermarks"),
-        "events:id|48"
+        pg.query(&format!(
+            "SELECT state_key = 'postgres://{}/{}.public.events:id', state::json->'values'->>'events' FROM ds_watermarks",
+            pg_server().addr(),
+            pg.name
+        )),
+        "t|48"
     );
     let o = run_here(dir, "tabled", &tabled, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -328,15 +332,20 @@ fn a_state_table_in_the_source_database_keeps_the_watermark() {
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 20);
+    // One row, keyed by server, database, table and column.
     let row = |db: &MariaDb| {
-        db.query("SELECT state_key, JSON_VALUE(state, '$.values.orders') FROM ds_watermarks")
+        db.query(&format!(
+            "SELECT state_key = 'mysql://{}/{}.orders:id', JSON_VALUE(state, '$.values.orders') FROM ds_watermarks",
+            mysql_server().addr(),
+            db.name
+        ))
     };
-    assert_eq!(row(&db), "orders:id\t20");
+    assert_eq!(row(&db), "1\t20");
     db.exec("INSERT INTO orders SELECT seq, 'b' FROM seq_21_to_26;");
     let o = run_here(dir, "orders", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 6);
-    assert_eq!(row(&db), "orders:id\t26");
+    assert_eq!(row(&db), "1\t26");
     let jp = write_job(dir, "orders", &text);
     let o = run_in(dir, &["state", "show", jp.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -403,7 +412,7 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     assert_eq!(report(dir)["records_read"], 0);
     assert_eq!(mark(dir), second);
     // A failed run (the writer cannot write) leaves the mark.
-    put("d.csv", "9\n", 1);
+    put("d.csv", "9\n", 5);
     std::fs::write(
         dir.join("blocked"),
         "a file where the writer wants a directory",
@@ -491,6 +500,13 @@ fn the_server_orders_watermarks_each_table_keeps_its_own_and_nulls_are_read_once
         2,
         "9 (at the mark) and 95; not 100, which sorts before 9"
     );
+    // A column of NULLs only is read once, not by every run.
+    db.exec("CREATE TABLE n_t (u INT); INSERT INTO n_t VALUES (NULL), (NULL);");
+    let n = mysql_job(&db, r#"["n_t"]"#, r#"["u"]"#, "u", "file:state/n.json");
+    assert_eq!(read(&n), 2);
+    assert_eq!(read(&n), 0);
+    db.exec("INSERT INTO n_t VALUES (7);");
+    assert_eq!(read(&n), 1);
     // Floating point cannot be a watermark.
     let f = mysql_job(&db, r#"["f_t"]"#, r#"["f"]"#, "f", "file:state/f.json");
     let o = run_here(dir, "j", &f, &[]);
@@ -549,6 +565,15 @@ fn timestamptz_marks_compare_as_instants_whatever_the_session_zone() {
     );
     let o = run_here(dir, "ev", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // NaN would freeze a watermark: refused.
+    pg.query("CREATE TABLE nan_t (v numeric); INSERT INTO nan_t VALUES (1), ('NaN');");
+    let nan = text
+        .replace(r#""table": ["ev"]"#, r#""table": ["nan_t"]"#)
+        .replace(r#""column": "at""#, r#""column": "v""#)
+        .replace("file:state/ev.json", "file:state/nan.json");
+    let o = run_here(dir, "nan", &nan, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "nothing compares above it");
     // 06:10Z prints as 01:10-05, "before" 01:30-04 as text.
     pg.query("INSERT INTO ev VALUES (2, '2024-11-03 06:10:00Z');");
     let o = run_here(dir, "ev", &text, &[]);
@@ -564,8 +589,10 @@ fn parquet_reader_modified_since_reads_only_new_files() {
     std::fs::create_dir_all(&table).unwrap();
     let write = |name: &str, ids: &str| {
         run_python(
-            "import sys, pyarrow as pa, pyarrow.parquet as pq\n\
-             pq.write_table(pa.table({'id': [int(x) for x in sys.argv[2].split(',')]}), sys.argv[1])",
+            "import os, sys, time, pyarrow as pa, pyarrow.parquet as pq\n\
+             pq.write_table(pa.table({'id': [int(x) for x in sys.argv[2].split(',')]}), sys.argv[1])\n\
+             t = time.time() - 10\n\
+             os.utime(sys.argv[1], (t, t))",
             &[table.join(name).to_str().unwrap(), ids],
         );
     };

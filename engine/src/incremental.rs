@@ -69,8 +69,8 @@ pub struct Watermark {
     /// The incremental column.
     pub column: String,
     /// Per source (a table, or `files`): the highest value read by the last committed run,
-    /// as the source prints it.
-    pub values: BTreeMap<String, String>,
+    /// as the source prints it (`null`: read, but it held only NULLs).
+    pub values: BTreeMap<String, Option<String>>,
     /// The run that committed it (`datasync state set`: "manual").
     pub run_id: String,
     /// When it was recorded (RFC 3339).
@@ -91,13 +91,30 @@ pub struct Incremental {
     sources: Vec<String>,
     /// `--full`: read everything up to the high-water mark, then record it.
     full: Mutex<bool>,
-    pending: Mutex<BTreeMap<String, String>>,
+    pending: Mutex<BTreeMap<String, Option<String>>>,
+}
+
+/// Where a source's window starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Low {
+    /// Never read by a committed run (or `--full`): everything, NULLs included.
+    First,
+    /// Read, but it held only NULLs: every value (not NULLs again).
+    Nulls,
+    /// Above (or at) this committed value.
+    Above(String),
 }
 
 impl Incremental {
     /// The incremental state of `cfg` (at JSON path `at`) over `sources` (the tables read, or
-    /// `files`), whose names also make the default key of a state-table row.
-    pub fn new(cfg: &IncrementalConfig, at: &str, sources: &[String]) -> Result<Self, ConfigError> {
+    /// `files`); `key_parts` (the datasets read: database and table) make the default key of a
+    /// state-table row.
+    pub fn new(
+        cfg: &IncrementalConfig,
+        at: &str,
+        sources: &[String],
+        key_parts: &[String],
+    ) -> Result<Self, ConfigError> {
         if cfg.column.trim().is_empty() {
             return Err(ConfigError::new(
                 join_path(at, "column"),
@@ -128,7 +145,7 @@ impl Incremental {
                 ))
             }
             Some(k) => k.clone(),
-            None => default_key(sources, &cfg.column),
+            None => default_key(key_parts, &cfg.column),
         };
         Ok(Incremental {
             column: cfg.column.clone(),
@@ -221,28 +238,47 @@ impl Incremental {
         Ok(Some(w))
     }
 
-    /// The lower bound of this run for `source`: none with `--full`, else its committed
-    /// watermark.
-    pub async fn low(&self, source: &str) -> Result<Option<String>, String> {
-        if self.is_full() {
-            return Ok(None);
+    /// Where this run's window of `source` starts: everything with `--full` or before any
+    /// committed run, else its committed watermark. Watermarks of sources the job no longer
+    /// reads are reported (they stay in the state).
+    pub async fn low(&self, source: &str) -> Result<Low, String> {
+        let w = self.load().await?;
+        if let Some(w) = &w {
+            let stale: Vec<&str> = w
+                .values
+                .keys()
+                .filter(|k| !self.sources.contains(k))
+                .map(String::as_str)
+                .collect();
+            if !stale.is_empty() {
+                tracing::warn!(
+                    "{} holds watermarks of sources this job does not read ({}); its sources are {}",
+                    self.location(),
+                    stale.join(", "),
+                    self.sources.join(", ")
+                );
+            }
         }
-        Ok(self
-            .load()
-            .await?
-            .and_then(|w| w.values.get(source).cloned()))
+        if self.is_full() {
+            return Ok(Low::First);
+        }
+        Ok(match w.and_then(|w| w.values.get(source).cloned()) {
+            None => Low::First,
+            Some(None) => Low::Nulls,
+            Some(Some(v)) => Low::Above(v),
+        })
     }
 
     /// Remembers `source`'s high-water mark of this run until [`Incremental::commit`] (none:
-    /// the source has no rows, its watermark stays).
+    /// it held no value, only NULLs or no rows).
     pub fn begin(&self, source: &str, high: Option<String>) {
-        if let (Ok(mut p), Some(h)) = (self.pending.lock(), high) {
-            p.insert(source.to_string(), h);
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(source.to_string(), high);
         }
     }
 
     /// This run's high-water marks, once planned (what [`Incremental::commit`] records).
-    pub fn pending(&self) -> BTreeMap<String, String> {
+    pub fn pending(&self) -> BTreeMap<String, Option<String>> {
         self.pending.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
@@ -256,14 +292,19 @@ impl Incremental {
     /// plan's marks).
     pub async fn record(
         &self,
-        marks: BTreeMap<String, String>,
+        marks: BTreeMap<String, Option<String>>,
         run_id: &str,
     ) -> Result<(), String> {
         if marks.is_empty() {
             return Ok(());
         }
         let mut values = self.load().await?.map(|w| w.values).unwrap_or_default();
-        values.extend(marks);
+        for (k, v) in marks {
+            // A source that held a value keeps it when this run saw none above it.
+            if v.is_some() || !matches!(values.get(&k), Some(Some(_))) {
+                values.insert(k, v);
+            }
+        }
         self.save(values, run_id).await
     }
 
@@ -281,7 +322,7 @@ impl Incremental {
         };
         let mut values = self.load().await?.map(|w| w.values).unwrap_or_default();
         for n in names {
-            values.insert(n, value.to_string());
+            values.insert(n, Some(value.to_string()));
         }
         self.save(values, "manual").await
     }
@@ -289,7 +330,11 @@ impl Incremental {
     /// Writes `values` as the committed watermarks: a file is replaced atomically (a
     /// temporary file beside it, synced, renamed over it, the directory synced: a crash leaves
     /// the old or the new state, never half of one); a table row in one transaction.
-    async fn save(&self, values: BTreeMap<String, String>, run_id: &str) -> Result<(), String> {
+    async fn save(
+        &self,
+        values: BTreeMap<String, Option<String>>,
+        run_id: &str,
+    ) -> Result<(), String> {
         let w = Watermark {
             column: self.column.clone(),
             values,
@@ -412,7 +457,13 @@ mod tests {
             key: None,
             inclusive: None,
         };
-        Incremental::new(&cfg, "p.incremental", &["a".into(), "b".into()]).unwrap()
+        Incremental::new(
+            &cfg,
+            "p.incremental",
+            &["a".into(), "b".into()],
+            &["db.a".into()],
+        )
+        .unwrap()
     }
 
     fn block<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -428,27 +479,32 @@ mod tests {
             let t = tempfile::tempdir().unwrap();
             let i = inc(t.path(), "id");
             i.check_writable().await.unwrap();
-            assert_eq!(i.low("a").await.unwrap(), None);
+            assert_eq!(i.low("a").await.unwrap(), Low::First);
             i.begin("a", Some("10".into()));
             i.begin("b", None);
-            assert_eq!(i.low("a").await.unwrap(), None, "not before commit");
+            assert_eq!(i.low("a").await.unwrap(), Low::First, "not before commit");
             i.commit("r1").await.unwrap();
-            assert_eq!(i.low("a").await.unwrap().as_deref(), Some("10"));
-            assert_eq!(i.low("b").await.unwrap(), None);
+            assert_eq!(i.low("a").await.unwrap(), Low::Above("10".into()));
+            assert_eq!(i.low("b").await.unwrap(), Low::Nulls, "read, only NULLs");
             // A later run moves b only; a keeps its mark.
             let j = inc(t.path(), "id");
             j.begin("b", Some("3".into()));
             j.commit("r2").await.unwrap();
             let w = j.load().await.unwrap().unwrap();
             assert_eq!(w.run_id, "r2");
-            assert_eq!(w.values.get("a").map(String::as_str), Some("10"));
-            assert_eq!(w.values.get("b").map(String::as_str), Some("3"));
+            assert_eq!(w.values.get("a"), Some(&Some("10".to_string())));
+            assert_eq!(w.values.get("b"), Some(&Some("3".to_string())));
+            // A later run that saw nothing above a value keeps the value.
+            let k = inc(t.path(), "id");
+            k.begin("a", None);
+            k.commit("r3").await.unwrap();
+            assert_eq!(k.low("a").await.unwrap(), Low::Above("10".into()));
             j.set_full();
-            assert_eq!(j.low("a").await.unwrap(), None);
+            assert_eq!(j.low("a").await.unwrap(), Low::First);
             j.set(Some("a"), "7").await.unwrap();
             assert_eq!(
-                inc(t.path(), "id").low("a").await.unwrap().as_deref(),
-                Some("7")
+                inc(t.path(), "id").low("a").await.unwrap(),
+                Low::Above("7".into())
             );
             assert!(j
                 .set(Some("c"), "7")
@@ -476,7 +532,8 @@ mod tests {
                 key: key.map(String::from),
                 inclusive: None,
             };
-            let e = Incremental::new(&cfg, "p.incremental", &["t".into()]).unwrap_err();
+            let e =
+                Incremental::new(&cfg, "p.incremental", &["t".into()], &["t".into()]).unwrap_err();
             assert!(e.to_string().contains(want), "{s}: {e}");
             assert_eq!(e.path, format!("p.incremental.{at}"));
         }
@@ -490,7 +547,7 @@ mod tests {
             key: None,
             inclusive: None,
         };
-        let i = Incremental::new(&cfg, "p", &["orders".into()]).unwrap();
+        let i = Incremental::new(&cfg, "p", &["orders".into()], &["orders".into()]).unwrap();
         assert_eq!(
             i.location(),
             "state table meta.watermarks (key orders:updated_at)"

@@ -113,7 +113,7 @@ pub struct Plan {
     /// An incremental job's high-water marks per source: recorded as its watermarks once
     /// `commit` published the run.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub watermark: std::collections::BTreeMap<String, String>,
+    pub watermark: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// One task of a plan.

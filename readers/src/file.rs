@@ -219,7 +219,10 @@ async fn modified_window(
     inc: &Incremental,
     files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, PluginError> {
-    let low = inc.low("files").await.map_err(PluginError::new)?;
+    let low = match inc.low("files").await.map_err(PluginError::new)? {
+        datasync_engine::incremental::Low::Above(v) => Some(v),
+        _ => None,
+    };
     let (keep, high) = crate::paths::modified_since(files, |p| p.as_path(), low.as_deref())
         .map_err(|e| PluginError::new(format!("{}: {e}", inc.location())))?;
     inc.begin("files", high);

@@ -238,7 +238,8 @@ impl ModifiedSince {
             key: None,
             inclusive: Some(false),
         };
-        datasync_engine::incremental::Incremental::new(&cfg, at, &["files".into()])
+        let files = ["files".to_string()];
+        datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)
     }
 }
 
@@ -247,9 +248,15 @@ fn mtime_text(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
+/// How long a file must rest before `modifiedSince` takes it: a file written in the same
+/// clock tick as the newest file taken (file systems keep times to a second or two) would
+/// otherwise share the mark and be skipped by the next run.
+const SETTLE: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
 /// `modifiedSince`: the `items` whose file (`path_of`) was modified after `low` (the committed
-/// mark, RFC 3339) and not after now, and the newest of their times (this run's mark; `low`
-/// when none is newer). A file dated in the future is left for a later run, with a warning.
+/// mark, RFC 3339) and at least [`SETTLE`] before now, and the newest of their times (this
+/// run's mark; `low` when none is newer). Younger files are left for the next run; one dated
+/// in the future with a warning.
 pub fn modified_since<T>(
     items: Vec<T>,
     path_of: impl Fn(&T) -> &Path,
@@ -265,7 +272,7 @@ pub fn modified_since<T>(
         None => None,
     };
     let now = chrono::Utc::now();
-    let (mut keep, mut newest, mut future) = (Vec::new(), None, Vec::new());
+    let (mut keep, mut newest, mut future, mut young) = (Vec::new(), None, Vec::new(), 0);
     let total = items.len();
     for item in items {
         let path = path_of(&item);
@@ -275,6 +282,10 @@ pub fn modified_since<T>(
         let m = chrono::DateTime::<chrono::Utc>::from(modified);
         if m > now {
             future.push(path.display().to_string());
+            continue;
+        }
+        if m > now - SETTLE {
+            young += 1;
             continue;
         }
         if since.is_some_and(|l| m <= l) {
@@ -293,9 +304,14 @@ pub fn modified_since<T>(
         );
     }
     tracing::info!(
-        "modifiedSince: {} of {total} file(s) modified after {}",
+        "modifiedSince: {} of {total} file(s) modified after {}{}",
         keep.len(),
-        low.unwrap_or("the beginning")
+        low.unwrap_or("the beginning"),
+        if young > 0 {
+            format!(" ({young} modified in the last 2 s left for the next run)")
+        } else {
+            String::new()
+        }
     );
     Ok((keep, newest.map(mtime_text).or(low.map(String::from))))
 }

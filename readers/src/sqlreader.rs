@@ -8,7 +8,7 @@ use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlsplit::{plan_reads, probe_connections, KeyProbe, Planned};
 use datasync_db::sql::SqlSplit;
 use datasync_db::sql::{quote_ident, Dialect};
-use datasync_engine::incremental::{Incremental, StateTable};
+use datasync_engine::incremental::{Incremental, Low, StateTable};
 use datasync_engine::lineage::Dataset;
 use datasync_engine::{async_trait, PluginError, Reader, ReaderTask};
 use std::sync::Arc;
@@ -42,12 +42,9 @@ where
         incremental: None,
     };
     if let Some(i) = &reader.cfg.incremental {
-        let sources: Vec<String> = sources(&reader.cfg)
-            .into_iter()
-            .map(|(_, _, s)| s)
-            .collect();
+        let sources: Vec<String> = sources(&reader).into_iter().map(|(_, _, s)| s).collect();
         let at = datasync_engine::config::join_path(at, "incremental");
-        let mut inc = Incremental::new(i, &at, &sources)?;
+        let mut inc = Incremental::new(i, &at, &sources, &key_parts(&reader))?;
         inc.attach_table(Arc::new(TableState {
             reader: reader.clone(),
         }));
@@ -179,14 +176,39 @@ where
 }
 
 /// The tables an incremental reader reads: (connection, table, source name). A table's name
-/// is its source name, or `<connection>:<table>` when the job reads several connections.
-fn sources(cfg: &SqlReaderConfig) -> Vec<(usize, String, String)> {
-    let many = cfg.connection.len() > 1;
+/// is its source name when the job reads one connection; with several, the table's dataset
+/// (server, database and table: a reordered connection list keeps each table's mark).
+fn sources<C, X>(reader: &SqlReader<C, X>) -> Vec<(usize, String, String)>
+where
+    SqlReader<C, X>: SqlSource,
+{
+    let many = reader.cfg.connection.len() > 1;
     let mut out = Vec::new();
-    for (i, c) in cfg.connection.iter().enumerate() {
+    for (i, c) in reader.cfg.connection.iter().enumerate() {
         for t in &c.table {
-            let name = if many { format!("{i}:{t}") } else { t.clone() };
+            let name = if many {
+                let d = reader.dataset(i, t);
+                format!("{}/{}", d.namespace, d.name)
+            } else {
+                t.clone()
+            };
             out.push((i, t.clone(), name));
+        }
+    }
+    out
+}
+
+/// The datasets (server, database, table) an incremental reader reads: the default key of
+/// its row in a state table, so jobs reading other databases never share one.
+fn key_parts<C, X>(reader: &SqlReader<C, X>) -> Vec<String>
+where
+    SqlReader<C, X>: SqlSource,
+{
+    let mut out = Vec::new();
+    for (i, c) in reader.cfg.connection.iter().enumerate() {
+        for t in &c.table {
+            let d = reader.dataset(i, t);
+            out.push(format!("{}/{}", d.namespace, d.name));
         }
     }
     out
@@ -226,7 +248,7 @@ where
     let col = quote_ident(d, &inc.column);
     let mut out = std::collections::HashMap::new();
     let mut probes = std::collections::HashMap::new();
-    for (i, t, source) in sources(&reader.cfg) {
+    for (i, t, source) in sources(reader) {
         if let std::collections::hash_map::Entry::Vacant(e) = probes.entry(i) {
             e.insert(reader.open_probe(i).await?.0);
         }
@@ -264,10 +286,10 @@ where
             }
         };
         let low = inc.low(&source).await.map_err(PluginError::new)?;
-        let above = low
-            .as_deref()
-            .map(|l| format!(" AND {col} > {}", lit(l)))
-            .unwrap_or_default();
+        let above = match &low {
+            Low::Above(l) => format!(" AND {col} > {}", lit(l)),
+            _ => String::new(),
+        };
         let where_sql = match reader.cfg.where_sql() {
             w if w.is_empty() => " WHERE 1 = 1".to_string(),
             w => w,
@@ -279,19 +301,41 @@ where
         );
         // Rows deleted since the last run never move the watermark back: no new maximum
         // keeps the committed one.
-        let high = probe.texts(&q).await?.into_iter().next().or(low.clone());
+        let new_max = probe.texts(&q).await?.into_iter().next();
+        if let Some(v) = &new_max {
+            let l = v.trim().to_ascii_lowercase();
+            if ["nan", "infinity", "-infinity", "+infinity", "inf", "-inf"].contains(&l.as_str()) {
+                return Err(PluginError::new(format!(
+                    "incremental column {} of {t} holds {v}: nothing compares above it, so later \
+                     rows would never be read; remove or exclude it (where) first",
+                    inc.column
+                )));
+            }
+        }
+        let high = match (&low, new_max) {
+            (_, Some(h)) => Some(h),
+            (Low::Above(l), None) => Some(l.clone()),
+            (_, None) => None,
+        };
         inc.begin(&source, high.clone());
         let op = if inclusive { ">=" } else { ">" };
         let filter = match (&low, &high) {
-            (None, None) => format!("{col} IS NULL"),
-            (None, Some(h)) => format!("({col} <= {} OR {col} IS NULL)", lit(h)),
-            (Some(l), Some(h)) => format!("{col} {op} {} AND {col} <= {}", lit(l), lit(h)),
-            (Some(_), None) => "1 = 0".to_string(),
+            (Low::First, None) => format!("{col} IS NULL"),
+            (Low::First, Some(h)) => format!("({col} <= {} OR {col} IS NULL)", lit(h)),
+            (Low::Nulls, Some(h)) => format!("{col} <= {}", lit(h)),
+            (Low::Above(l), Some(h)) => {
+                format!("{col} {op} {} AND {col} <= {}", lit(l), lit(h))
+            }
+            (_, None) => "1 = 0".to_string(),
+        };
+        let why_inclusive = match inc.inclusive {
+            Some(true) => " (inclusive: rows equal to the watermark are read again)",
+            Some(false) | None if !inclusive => "",
+            _ => " (rows equal to the watermark are read again: the column has no unique index of its own)",
         };
         match (&low, &high) {
-            (None, _) => tracing::info!(
-                "incremental on {}.{}: {}: reading every row up to {}",
-                t,
+            (Low::First, _) => tracing::info!(
+                "incremental on {source}.{}: {}: reading every row up to {}",
                 inc.column,
                 if inc.is_full() {
                     "--full"
@@ -300,18 +344,16 @@ where
                 },
                 high.as_deref().unwrap_or("(none)")
             ),
-            (Some(l), Some(h)) => tracing::info!(
-                "incremental on {}.{}: reading {} {l} up to {h}{}",
-                t,
+            (_, Some(h)) => tracing::info!(
+                "incremental on {source}.{}: reading {} {} up to {h}{why_inclusive}",
                 inc.column,
                 if inclusive { "from" } else { "above" },
-                if inclusive {
-                    " (rows equal to the watermark are read again: the column has no unique index of its own)"
-                } else {
-                    ""
+                match &low {
+                    Low::Above(l) => l.as_str(),
+                    _ => "the first value",
                 }
             ),
-            (Some(_), None) => {}
+            (_, None) => {}
         }
         out.insert((i, t), filter);
     }
@@ -378,13 +420,17 @@ where
             Err(first) => {
                 // A table that is not there yet is made (and holds nothing).
                 // Keys compare exactly (MySQL's default collations ignore case).
-                let key_type = match d {
-                    Dialect::MySql => "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                    _ => "VARCHAR(255)",
+                let (key_type, state_type) = match d {
+                    Dialect::MySql => (
+                        "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+                        "MEDIUMTEXT",
+                    ),
+                    Dialect::Postgres => ("VARCHAR(255)", "TEXT"),
+                    _ => ("VARCHAR(255)", "CLOB"),
                 };
                 let create = format!(
                     "CREATE TABLE {t} (state_key {key_type} NOT NULL PRIMARY KEY, \
-                     state VARCHAR(4000) NOT NULL)"
+                     state {state_type} NOT NULL)"
                 );
                 match p.exec(&create).await {
                     Ok(()) => {
@@ -409,7 +455,15 @@ where
                 datasync_db::sql::literal(d, text)
             ),
         ])
-        .await
+        .await?;
+        // Read back: a session that truncates what does not fit must not pass unnoticed.
+        match self.get(table, key).await? {
+            Some(back) if back == text => Ok(()),
+            _ => Err(format!(
+                "the watermark written to {table} does not read back the same (a column too \
+                 short, or a session that truncates)"
+            )),
+        }
     }
 
     async fn check(&self, table: &str) -> Result<(), String> {

@@ -281,7 +281,10 @@ impl Reader for ParquetReader {
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
         let r = self.clone();
         let low = match &self.incremental {
-            Some(inc) => Some(inc.low("files").await.map_err(PluginError::new)?),
+            Some(inc) => Some(match inc.low("files").await.map_err(PluginError::new)? {
+                datasync_engine::incremental::Low::Above(v) => Some(v),
+                _ => None,
+            }),
             None => None,
         };
         let (splits, high) =

@@ -131,11 +131,14 @@ impl KeyProbe for PostgresProbe {
         name: &str,
         pk: &str,
     ) -> Result<Option<bool>, PluginError> {
-        // A unique index (not partial) on the key alone.
+        // A usable unique index (not partial, not on an expression) on the key alone, of a
+        // table no other inherits from (a child's rows are not under the parent's index).
         let q = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] \
                  WHERE i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL \
+                 AND i.indexprs IS NULL AND i.indisvalid AND i.indisready AND i.indislive \
+                 AND NOT c.relhassubclass \
                  AND c.relname = $2 AND n.nspname = COALESCE($1, current_schema()) \
                  AND a.attname = $3";
         let row = self
