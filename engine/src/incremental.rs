@@ -238,10 +238,10 @@ impl Incremental {
         Ok(Some(w))
     }
 
-    /// Where this run's window of `source` starts: everything with `--full` or before any
-    /// committed run, else its committed watermark. Watermarks of sources the job no longer
-    /// reads are reported (they stay in the state).
-    pub async fn low(&self, source: &str) -> Result<Low, String> {
+    /// Where this run's window of each source starts: everything with `--full` or before
+    /// any committed run, else its committed watermark. The state is read once; watermarks of
+    /// sources the job no longer reads are reported (they stay in the state).
+    pub async fn lows(&self) -> Result<BTreeMap<String, Low>, String> {
         let w = self.load().await?;
         if let Some(w) = &w {
             let stale: Vec<&str> = w
@@ -259,14 +259,25 @@ impl Incremental {
                 );
             }
         }
-        if self.is_full() {
-            return Ok(Low::First);
-        }
-        Ok(match w.and_then(|w| w.values.get(source).cloned()) {
-            None => Low::First,
-            Some(None) => Low::Nulls,
-            Some(Some(v)) => Low::Above(v),
-        })
+        let values = w.map(|w| w.values).unwrap_or_default();
+        Ok(self
+            .sources
+            .iter()
+            .map(|s| {
+                let low = match values.get(s) {
+                    _ if self.is_full() => Low::First,
+                    None => Low::First,
+                    Some(None) => Low::Nulls,
+                    Some(Some(v)) => Low::Above(v.clone()),
+                };
+                (s.clone(), low)
+            })
+            .collect())
+    }
+
+    /// Where this run's window of `source` starts (see [`Incremental::lows`]).
+    pub async fn low(&self, source: &str) -> Result<Low, String> {
+        Ok(self.lows().await?.remove(source).unwrap_or(Low::First))
     }
 
     /// Remembers `source`'s high-water mark of this run until [`Incremental::commit`] (none:

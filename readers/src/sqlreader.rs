@@ -248,6 +248,8 @@ where
     let col = quote_ident(d, &inc.column);
     let mut out = std::collections::HashMap::new();
     let mut probes = std::collections::HashMap::new();
+    // The state is read once for every table (a state table: one connection, not one each).
+    let mut lows = inc.lows().await.map_err(PluginError::new)?;
     for (i, t, source) in sources(reader) {
         if let std::collections::hash_map::Entry::Vacant(e) = probes.entry(i) {
             e.insert(reader.open_probe(i).await?.0);
@@ -285,7 +287,7 @@ where
                 )
             }
         };
-        let low = inc.low(&source).await.map_err(PluginError::new)?;
+        let low = lows.remove(&source).unwrap_or(Low::First);
         let above = match &low {
             Low::Above(l) => format!(" AND {col} > {}", lit(l)),
             _ => String::new(),
