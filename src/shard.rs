@@ -367,7 +367,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
     report.shard = Some(shard_line.clone());
     let mut code: u8 = match report.status {
         Status::Succeeded => 0,
-        Status::ErrorLimitExceeded => EXIT_PERMANENT,
+        Status::ErrorLimitExceeded | Status::VerificationFailed => EXIT_PERMANENT,
         Status::Interrupted => u8::try_from(report.exit_code).unwrap_or(143),
         // Aborted while it ran (its staging went), or the run's staging is gone: a retry
         // would only be refused.

@@ -11,5 +11,5 @@ mod throttle;
 
 pub use batch::{batch_bytes, Batch};
 pub use counters::{Counters, CountersSnapshot};
-pub use pipe::{batch_channel, BatchReceiver, BatchSender, ChannelCapacity, Closed};
+pub use pipe::{batch_channel, BatchReceiver, BatchSender, BatchTap, ChannelCapacity, Closed};
 pub use throttle::{Throttle, ThrottleLimits};

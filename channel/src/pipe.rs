@@ -34,6 +34,13 @@ impl std::fmt::Display for Closed {
 }
 impl std::error::Error for Closed {}
 
+/// Sees every batch a reader sends (before the writer does), e.g. to take figures of the
+/// data as it streams by.
+pub trait BatchTap: Send + Sync + std::fmt::Debug {
+    /// One batch that is about to be sent.
+    fn observe(&self, batch: &arrow_array::RecordBatch);
+}
+
 /// Reader side of a batch channel. Sending counts records and bytes read, pays the job's
 /// throttle and waits while the channel is full (back-pressure).
 #[derive(Debug)]
@@ -43,6 +50,7 @@ pub struct BatchSender {
     max_bytes: u32,
     throttle: Arc<Throttle>,
     counters: Arc<Counters>,
+    tap: Option<Arc<dyn BatchTap>>,
 }
 
 /// Writer side of a batch channel.
@@ -67,6 +75,7 @@ pub fn batch_channel(
         max_bytes,
         throttle,
         counters: counters.clone(),
+        tap: None,
     };
     (sender, BatchReceiver { rx, counters })
 }
@@ -78,6 +87,9 @@ impl BatchSender {
         let rows = batch.rows() as u64;
         if rows == 0 {
             return Ok(());
+        }
+        if let Some(t) = &self.tap {
+            t.observe(&batch.data);
         }
         let throttled = self.throttle.acquire(rows, batch.bytes as u64).await;
         if !throttled.is_zero() {
@@ -129,6 +141,11 @@ impl BatchSender {
     /// The counters of this pipeline.
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// Shows every batch sent from now on to `tap`.
+    pub fn set_tap(&mut self, tap: Arc<dyn BatchTap>) {
+        self.tap = Some(tap);
     }
 }
 

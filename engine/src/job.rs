@@ -20,6 +20,8 @@ pub struct JobSpec {
     pub reader: PluginSpec,
     /// `job.content[0].writer`.
     pub writer: PluginSpec,
+    /// `job.verify`: rules comparing the rows read with the target after the write.
+    pub verify: Option<crate::verify::VerifyConfig>,
 }
 
 /// One side of `job.content[0]`: the plugin name and its raw parameters.
@@ -184,6 +186,8 @@ struct JobBody {
     #[serde(default)]
     setting: Setting,
     content: Vec<Content>,
+    #[serde(default)]
+    verify: Option<crate::verify::VerifyConfig>,
 }
 
 #[derive(Deserialize)]
@@ -434,6 +438,9 @@ pub fn parse_job(
     }
     let c = content.remove(0);
     let setting = body.job.setting;
+    if let Some(v) = &body.job.verify {
+        v.validate("job.verify")?;
+    }
     if let Some(p) = setting.error_limit.percentage {
         if !(0.0..=1.0).contains(&p) {
             return Err(ConfigError::new(
@@ -466,6 +473,7 @@ pub fn parse_job(
         setting,
         reader: side(c.reader, "reader"),
         writer: side(c.writer, "writer"),
+        verify: body.job.verify,
     })
 }
 

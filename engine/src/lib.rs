@@ -21,6 +21,7 @@ pub mod schema;
 pub mod secrets;
 pub mod shard;
 pub mod template;
+pub mod verify;
 
 pub use config::{parse_params, ByteSize, ConfigError, HumanDuration, Secret};
 pub use dirty::DirtyRecord;

@@ -449,6 +449,37 @@ pub trait Writer: Send + Sync {
     fn resume(&self) -> Resume {
         Resume::Refused("it keeps no staged output a later run could take over".into())
     }
+    /// `job.verify`: how this writer's target is read back to take the target's figures
+    /// (`filter`: `job.verify.targetWhere`, for SQL targets). Called before the run starts
+    /// (it must name the reader then) and again when the figures are taken.
+    fn read_back(&self, filter: Option<&str>) -> ReadBack {
+        let _ = filter;
+        ReadBack::Unavailable("this writer's target cannot be read back".into())
+    }
+}
+
+/// How a writer's target is read back for `job.verify` (see [`Writer::read_back`]).
+#[derive(Debug, Clone)]
+pub enum ReadBack {
+    /// Read it with this reader plugin and parameter.
+    Reader {
+        /// The reader plugin's name.
+        plugin: &'static str,
+        /// Its `parameter`.
+        parameter: serde_json::Value,
+        /// `true`: this reads the staged output, checked before the commit publishes it;
+        /// `false`: it reads the target, checked after the commit.
+        staged: bool,
+        /// The target column of each column the reader produces, in order (`None`: that
+        /// column is not read back); empty: the target columns have the reader's names.
+        columns: Vec<Option<String>>,
+    },
+    /// The target holds no rows of this run (nothing was staged): its figures are those of
+    /// no rows.
+    Empty,
+    /// The target cannot be read back (why): rules other than `count` are reader side only,
+    /// and `count` is compared with the records the writer reported written.
+    Unavailable(String),
 }
 
 /// What a shard reported one task staged (container-task mode).

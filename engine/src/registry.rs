@@ -58,7 +58,7 @@ impl<T: Plugin + Reader> ReaderPlugin for T {}
 pub trait WriterPlugin: Plugin + Writer {}
 impl<T: Plugin + Writer> WriterPlugin for T {}
 
-type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
+pub(crate) type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
 
 /// A plugin's run-time library that this machine lacks (see [`ReaderPlugin::runtime`]).
 #[derive(Debug, Clone)]

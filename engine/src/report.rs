@@ -14,6 +14,9 @@ pub enum Status {
     ErrorLimitExceeded,
     /// SIGINT (exit 130) or SIGTERM (exit 143).
     Interrupted,
+    /// A strong `job.verify` rule found the target's figures differ from the rows read.
+    /// Exit 4.
+    VerificationFailed,
 }
 
 /// How a pipeline ended.
@@ -181,6 +184,9 @@ pub struct Report {
     /// The columns that went through (name, type), from the first batch; empty when none did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<(String, String)>,
+    /// `job.verify`: each rule, both figures and its verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<crate::verify::RuleOutcome>,
 }
 
 impl Report {
@@ -230,6 +236,7 @@ impl Report {
             shard: None,
             staged: Vec::new(),
             columns: Vec::new(),
+            verify: Vec::new(),
         }
     }
 
@@ -274,6 +281,7 @@ impl Report {
             Status::Failed => "FAILED",
             Status::ErrorLimitExceeded => "FAILED (error limit exceeded)",
             Status::Interrupted => "INTERRUPTED",
+            Status::VerificationFailed => "FAILED (verification failed)",
         };
         let mut s = String::new();
         if self.dirty_records > 0 && self.status == Status::Succeeded {
@@ -347,6 +355,9 @@ impl Report {
                 };
                 s.push_str(&format!("    {} x {}{like}\n", d.count, d.error));
             }
+        }
+        for v in &self.verify {
+            s.push_str(&format!("  verify    {}\n", v.line()));
         }
         for w in &self.warnings {
             s.push_str(&format!("  warning   {w}\n"));

@@ -6,7 +6,9 @@ use crate::config::ConfigError;
 pub use crate::control::{JobControl, StopReason};
 use crate::dirty::DirtySink;
 use crate::job::JobSpec;
-use crate::plugin::{PluginError, Reader, ReaderTask, Resume, Writer, WriterTask};
+use crate::plugin::{PluginError, ReadBack, Reader, ReaderTask, Resume, Writer, WriterTask};
+use crate::verify::figures::HashColumns;
+use crate::verify::{Figures, Tally};
 use crate::progress::{totals, Monitor, ProgressMode, Slot, DONE, PENDING};
 use crate::registry::{Params, Registry};
 use crate::report::{Report, Status, TaskReport, TaskState};
@@ -33,6 +35,82 @@ pub struct BuiltJob {
     /// A plugin's run-time library this machine lacks: the job fails before it touches
     /// anything.
     pub missing: Option<String>,
+    /// `job.verify`: the rules and how the target is read back.
+    pub(crate) verify: Option<Arc<VerifyPlan>>,
+}
+
+/// `job.verify` of a built job: the rules, how the writer's target is read back, and the
+/// reader plugin that reads it.
+pub(crate) struct VerifyPlan {
+    cfg: crate::verify::VerifyConfig,
+    read_back: ReadBack,
+    build: Option<crate::registry::BuildFn<dyn Reader>>,
+}
+
+impl VerifyPlan {
+    /// Whether the target is checked before the commit publishes it.
+    fn before_commit(&self) -> bool {
+        matches!(self.read_back, ReadBack::Reader { staged: true, .. })
+    }
+
+    /// The reader side's tally: the rule columns and, for a checksum, the columns the target
+    /// can be read back by.
+    fn source_tally(&self) -> Tally {
+        let positions = match &self.read_back {
+            ReadBack::Reader { columns, .. } if !columns.is_empty() => Some(
+                columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.is_some())
+                    .map(|(i, _)| i)
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Tally::new(
+            self.cfg
+                .columns()
+                .into_iter()
+                .map(|c| (c.clone(), Some(c)))
+                .collect(),
+            self.cfg
+                .wants_checksum()
+                .then_some(HashColumns::Positions(positions)),
+        )
+    }
+
+    /// The target's tally: each rule column under its target name, the checksum over the
+    /// target columns in the reader's order (`source`: the reader's column names).
+    fn target_tally(&self, columns: &[Option<String>], source: &[String]) -> Tally {
+        let map = |c: &str| -> Option<String> {
+            if columns.is_empty() {
+                return Some(c.to_string());
+            }
+            let pos = source
+                .iter()
+                .position(|n| n == c)
+                .or_else(|| source.iter().position(|n| n.eq_ignore_ascii_case(c)))?;
+            columns.get(pos).cloned().flatten()
+        };
+        let hashed = if columns.is_empty() {
+            source.to_vec()
+        } else {
+            columns.iter().flatten().cloned().collect()
+        };
+        Tally::new(
+            self.cfg
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    let m = map(&c);
+                    (c, m)
+                })
+                .collect(),
+            self.cfg
+                .wants_checksum()
+                .then_some(HashColumns::Named(hashed)),
+        )
+    }
 }
 
 impl BuiltJob {
@@ -97,7 +175,25 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         r.err()
             .map(|m| format!("the {name} {side} cannot run on this machine: {}", m.detail))
     });
+    let verify = match &spec.verify {
+        None => None,
+        Some(cfg) => {
+            let read_back = writer.read_back(cfg.target_where.as_deref());
+            let build = match &read_back {
+                ReadBack::Reader { plugin, .. } => {
+                    Some(registry.reader(plugin, "job.verify")?.build)
+                }
+                ReadBack::Unavailable(_) | ReadBack::Empty => None,
+            };
+            Some(Arc::new(VerifyPlan {
+                cfg: cfg.clone(),
+                read_back,
+                build,
+            }))
+        }
+    };
     Ok(BuiltJob {
+        verify,
         missing,
         reader_name: reader.shown_name().unwrap_or(re.name),
         writer_name: writer.shown_name().unwrap_or(we.name),
@@ -145,6 +241,9 @@ pub(super) struct Env {
     /// The task number each pipeline shows plugins: its index, or in a shard the plan's
     /// task number (staging names carry it).
     pub(super) task_numbers: Vec<usize>,
+    /// `job.verify`: the reader side's tally to copy for each attempt, and each task's tally
+    /// of its latest attempt.
+    pub(super) tallies: Option<(Tally, Vec<Mutex<Option<Arc<Tally>>>>)>,
 }
 
 static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -221,9 +320,25 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         setting,
         keep: state_path.as_deref().filter(|_| opts.keep_staging),
         shard: opts.shard.is_some(),
+        verify: None,
     };
     if let Some(why) = job.missing.clone() {
         return end.early(base, why).await;
+    }
+    if job.verify.is_some() {
+        let refused = if opts.shard.is_some() {
+            Some("job.verify is not supported for shards yet")
+        } else if opts.resume {
+            Some(
+                "job.verify cannot check a resumed run (the finished tasks' figures are not \
+                 kept): run the job again without --resume",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return end.early(base, why.to_string()).await;
+        }
     }
     if let Some(inc) = reader.incremental() {
         if opts.resume {
@@ -318,6 +433,12 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             Some(s) => s.tasks.iter().map(|(id, _)| *id).collect(),
             None => (0..rtasks.len()).collect(),
         },
+        tallies: job.verify.as_ref().map(|v| {
+            (
+                v.source_tally(),
+                (0..rtasks.len()).map(|_| Mutex::new(None)).collect(),
+            )
+        }),
     });
     let monitor_done = CancellationToken::new();
     let monitor = tokio::spawn(
@@ -350,8 +471,23 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             .map(|(id, _)| (*id, writer.task_staged(*id)))
             .collect();
     }
+    // The reader side's figures: every task's last attempt (all of them succeeded when the
+    // job did).
+    let source = env.tallies.as_ref().map(|(_, cells)| {
+        let mut all = Figures::default();
+        for c in cells {
+            if let Some(t) = c.lock().ok().and_then(|t| t.clone()) {
+                all.merge(&t.figures());
+            }
+        }
+        all
+    });
     base.task_reports = reports;
     base.retries = env.retries.load(Ordering::Relaxed);
+    let end = Ending {
+        verify: job.verify.as_deref().zip(source),
+        ..end
+    };
     finish(base, &end, &slots).await
 }
 
@@ -541,6 +677,8 @@ struct Ending<'a> {
     /// A shard of a planned run: its staged output is neither published nor removed here
     /// (`datasync commit` publishes it; the shard's next attempt replaces it).
     shard: bool,
+    /// `job.verify` with the reader side's figures.
+    verify: Option<(&'a VerifyPlan, Figures)>,
 }
 
 impl Ending<'_> {
@@ -573,6 +711,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         setting,
         keep,
         shard,
+        ref verify,
     } = *end;
     let t = totals(slots);
     // The percentage limit is judged on the whole run (small samples early on mislead).
@@ -619,11 +758,43 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
             );
         }
     } else if rep.status == Status::Succeeded {
-        if let Err(e) = writer.commit().await {
+        let names: Vec<String> = rep.columns.iter().map(|(n, _)| n.clone()).collect();
+        let channels = rep.channels;
+        let check = |committed: bool| {
+            verify
+                .as_ref()
+                .filter(|(plan, _)| plan.before_commit() != committed)
+                .map(|(plan, source)| VerifyRun {
+                    plan,
+                    writer,
+                    source,
+                    names: &names,
+                    written: t.records_written,
+                    channels,
+                    cancel: control.cancel.child_token(),
+                })
+        };
+        if let Some(v) = check(false) {
+            v.run(&mut rep, false).await;
+        }
+        let committed = if rep.status != Status::Succeeded {
+            // A strong rule failed on the staged output: nothing is published.
+            abort(writer, &mut rep, None).await;
+            false
+        } else if let Err(e) = writer.commit().await {
             rep.status = Status::Failed;
             rep.exit_code = 1;
             rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
             abort(writer, &mut rep, keep).await;
+            false
+        } else {
+            true
+        };
+        if let Some(v) = check(true).filter(|_| committed) {
+            v.run(&mut rep, true).await;
+        }
+        if !committed || rep.status != Status::Succeeded {
+            // The watermark stays: the next run reads this window again.
         } else if let Some(inc) = reader.incremental() {
             // Only now: a run that failed before this point leaves the watermark where it
             // was, and the next run reads the same window.
@@ -684,6 +855,96 @@ async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::P
             None => msg,
         });
     }
+}
+
+/// Reads the target back, compares its figures with the reader side's and records the
+/// outcome in `rep`: a strong mismatch is exit 4, a weak one a warning, a target that cannot
+/// be read back exit 1 (`committed`: the data is already in the target).
+struct VerifyRun<'a> {
+    plan: &'a VerifyPlan,
+    writer: &'a dyn Writer,
+    source: &'a Figures,
+    names: &'a [String],
+    written: u64,
+    channels: usize,
+    cancel: CancellationToken,
+}
+
+impl VerifyRun<'_> {
+async fn run(self, rep: &mut Report, committed: bool) {
+    let VerifyRun { plan, writer, source, names, written, channels, cancel } = self;
+    let after = if committed {
+        " (the data is committed)"
+    } else {
+        " (nothing was published)"
+    };
+    let read_back = writer.read_back(plan.cfg.target_where.as_deref());
+    let target = match (&read_back, plan.build) {
+        (ReadBack::Empty, _) => Some(Figures::default()),
+        (
+            ReadBack::Reader {
+                plugin,
+                parameter,
+                columns,
+                ..
+            },
+            Some(build),
+        ) => {
+            let reader = build(crate::registry::Params {
+                value: parameter,
+                path: "job.verify (target read-back)",
+                invoked_as: plugin,
+            });
+            let figures = match reader {
+                Ok(r) => {
+                    let tally = Arc::new(plan.target_tally(columns, names));
+                    crate::verify::read_target(r, tally, channels, cancel).await
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match figures {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    rep.status = Status::Failed;
+                    rep.exit_code = 1;
+                    rep.error = Some(format!(
+                        "job.verify: cannot read the target back with the {plugin} reader: \
+                         {e}{after}"
+                    ));
+                    return;
+                }
+            }
+        }
+        _ => None,
+    };
+    let unavailable = match &read_back {
+        ReadBack::Unavailable(why) => why.as_str(),
+        _ => "",
+    };
+    rep.verify = crate::verify::compare(&plan.cfg, source, target.as_ref(), written, unavailable);
+    let mut strong = Vec::new();
+    for o in &rep.verify {
+        match (o.verdict, o.level) {
+            (crate::verify::Verdict::Failed, crate::verify::Level::Strong) => {
+                tracing::error!("verify: {}", o.line());
+                strong.push(o.rule.clone());
+            }
+            (crate::verify::Verdict::Failed, crate::verify::Level::Weak) => {
+                crate::report::warn(format!("verify (weak rule): {}", o.line()));
+            }
+            _ => tracing::info!("verify: {}", o.line()),
+        }
+    }
+    if !strong.is_empty() {
+        rep.status = Status::VerificationFailed;
+        rep.exit_code = 4;
+        rep.error = Some(format!(
+            "verification failed{after}: {} strong rule(s) do not match: {}",
+            strong.len(),
+            strong.join(", ")
+        ));
+    }
+}
 }
 
 fn signal_name(sig: i32) -> &'static str {

@@ -424,6 +424,13 @@ impl BuiltJob {
         if let Some(why) = &self.missing {
             return Err(ShardError::Permanent(why.clone()));
         }
+        if self.spec.verify.is_some() {
+            return Err(ShardError::Usage(
+                "job.verify is not supported for shards yet (each shard would take only its \
+                 own figures): run the job with `datasync run`, or remove job.verify"
+                    .into(),
+            ));
+        }
         self.writer.plannable().map_err(|why| {
             ShardError::Usage(format!(
                 "the {} writer cannot run as shards: {why}",

@@ -138,6 +138,9 @@ impl Writer for HdfsWriter {
     fn plannable(&self) -> Result<(), String> {
         self.inner.plannable()
     }
+    fn read_back(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        self.inner.read_back(filter)
+    }
     fn task_staged(&self, task: usize) -> Option<String> {
         self.inner.task_staged(task)
     }

@@ -685,4 +685,8 @@ where
             SqlWriterSteps::idempotent(self),
         )
     }
+
+    fn read_back(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        crate::sqltarget::read_back(&self.spec, filter)
+    }
 }

@@ -196,6 +196,56 @@ impl<C, K> SqlWriter<C, K> {
     }
 }
 
+/// `job.verify`: the target tables read back, after the commit, by the same system's reader,
+/// through the writer's connection settings (and `filter` as its `where`).
+pub(crate) fn read_back(
+    spec: &crate::sqlsteps::TargetSpec,
+    filter: Option<&str>,
+) -> datasync_engine::plugin::ReadBack {
+    let p = &spec.params;
+    let plugin = match spec.dialect {
+        Dialect::MySql => "mysql",
+        Dialect::Postgres => "postgres",
+        Dialect::Oracle => "oracle",
+    };
+    let all = p.column == ["*"];
+    let names: Vec<String> = if all {
+        Vec::new()
+    } else {
+        p.column
+            .iter()
+            .map(|c| datasync_db::sql::unquote_ident(c.trim()))
+            .collect()
+    };
+    let select: Vec<String> = if all {
+        vec!["*".into()]
+    } else {
+        names
+            .iter()
+            .map(|n| datasync_db::sql::quote_ident(spec.dialect, n))
+            .collect()
+    };
+    let mut parameter = serde_json::json!({
+        "username": p.username,
+        "password": p.password.expose(),
+        "column": select,
+        "session": p.session,
+        "connection": p.connection.iter().map(|c| serde_json::json!({
+            "jdbcUrl": c.jdbc_url,
+            "table": c.table,
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(w) = filter {
+        parameter["where"] = serde_json::Value::String(w.to_string());
+    }
+    datasync_engine::plugin::ReadBack::Reader {
+        plugin,
+        parameter,
+        staged: false,
+        columns: names.into_iter().map(Some).collect(),
+    }
+}
+
 /// A sharded write pairs target table i with reader task i (as DataX does), so the reader must
 /// make exactly one task per target table; each pair is logged, so the job says which source
 /// went to which table.

@@ -38,7 +38,15 @@ async fn run_attempt(
     counters: &Arc<Counters>,
 ) -> Attempt {
     let cancel = env.control.cancel.clone();
-    let (tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
+    let (mut tx, rx) = batch_channel(env.capacity, env.throttle.clone(), counters.clone());
+    if let Some((template, cells)) = &env.tallies {
+        // A retry starts its figures afresh, as it starts its output.
+        let t = Arc::new(template.fresh());
+        if let Some(Ok(mut cell)) = cells.get(id).map(|c| c.lock()) {
+            *cell = Some(t.clone());
+        }
+        tx.set_tap(t);
+    }
     let ctx = |side, plugin: &Arc<str>| TaskContext {
         task_id: env.task_numbers.get(id).copied().unwrap_or(id),
         attempt,

@@ -103,6 +103,7 @@ async fn run_flaky(fail_times: usize, retriable: bool) -> (Report, Arc<Recorder>
     let attempts = Arc::new(AtomicUsize::new(0));
     let job = BuiltJob {
         missing: None,
+        verify: None,
         spec,
         reader_name: "flaky",
         writer_name: "rec",

@@ -208,7 +208,7 @@ impl Inner {
     }
 
     /// Staged files by partition directory (relative to the table).
-    fn staged(&self) -> Result<BTreeMap<String, Vec<PathBuf>>, ParquetWriterError> {
+    pub(super) fn staged(&self) -> Result<BTreeMap<String, Vec<PathBuf>>, ParquetWriterError> {
         fn walk(
             root: &Path,
             dir: &Path,

@@ -365,6 +365,29 @@ impl Writer for ParquetWriter {
         crate::publish::fingerprint(&self.w.staging, &[], |name| name.starts_with(&prefix))
     }
 
+    /// The staged files, read back by the Parquet reader before the commit publishes them.
+    /// Partition columns come back as directory names (text), so they are not compared.
+    fn read_back(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        let w = &self.w;
+        if w.staging.is_dir() && w.staged().is_ok_and(|s| s.values().all(Vec::is_empty)) {
+            return datasync_engine::plugin::ReadBack::Empty;
+        }
+        datasync_engine::plugin::ReadBack::Reader {
+            plugin: "parquet",
+            parameter: serde_json::json!({
+                "path": w.staging.display().to_string(),
+                "column": ["*"],
+            }),
+            staged: true,
+            columns: w
+                .columns
+                .iter()
+                .map(|(n, _)| Some(n.clone()))
+                .chain(w.dynamic_parts.iter().map(|_| None))
+                .collect(),
+        }
+    }
+
     fn resume(&self) -> datasync_engine::Resume {
         datasync_engine::Resume::StateFile(self.w.staging.join(crate::publish::RUN_STATE_FILE))
     }

@@ -1,0 +1,471 @@
+//! The canonical form of a value for verification and comparison: what stays the same when a
+//! writer converts a value the way the writers do (an INT into a BIGINT, a DECIMAL(10,2) into
+//! a NUMERIC(12,4), a string into a LargeUtf8, a boolean into 0/1), so that a figure taken on
+//! the reader's batches equals the one taken on the target's.
+//!
+//! - exact numbers (integers of any width, decimals, booleans as 0/1) are one kind, compared
+//!   and hashed by value with trailing fraction zeros removed (`1.50` = `1.5` = `1.500`);
+//! - floating point numbers are another (`f32` widened to `f64`);
+//! - text and binary are their bytes (text and binary are different kinds);
+//! - dates are days, times and timestamps nanoseconds (the instant Arrow stores; a time zone
+//!   annotation does not change it);
+//! - anything else (lists, structs) is its Arrow display text.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// An exact number: `unscaled / 10^scale`, with no trailing zero in the fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dec {
+    /// The digits.
+    pub unscaled: i128,
+    /// Digits after the point (0 or more).
+    pub scale: u8,
+}
+
+impl Dec {
+    /// `unscaled / 10^scale`, normalised.
+    pub fn new(mut unscaled: i128, scale: i8) -> Dec {
+        if scale < 0 {
+            let up = 10i128.checked_pow(u32::from(scale.unsigned_abs()));
+            return match up.and_then(|u| unscaled.checked_mul(u)) {
+                Some(v) => Dec {
+                    unscaled: v,
+                    scale: 0,
+                },
+                None => Dec { unscaled, scale: 0 },
+            };
+        }
+        let mut scale = scale as u8;
+        while scale > 0 && unscaled % 10 == 0 {
+            unscaled /= 10;
+            scale -= 1;
+        }
+        Dec { unscaled, scale }
+    }
+
+    /// The value at `scale` (≥ its own), if it fits.
+    pub fn at_scale(self, scale: u8) -> Option<i128> {
+        let up = 10i128.checked_pow(u32::from(scale.checked_sub(self.scale)?))?;
+        self.unscaled.checked_mul(up)
+    }
+
+    /// The nearest `f64`.
+    pub fn to_f64(self) -> f64 {
+        self.unscaled as f64 / 10f64.powi(i32::from(self.scale))
+    }
+}
+
+impl Ord for Dec {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let s = self.scale.max(other.scale);
+        match (self.at_scale(s), other.at_scale(s)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => self.to_f64().total_cmp(&other.to_f64()),
+        }
+    }
+}
+
+impl PartialOrd for Dec {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Dec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.scale == 0 {
+            return write!(f, "{}", self.unscaled);
+        }
+        let digits = self.unscaled.unsigned_abs().to_string();
+        let scale = usize::from(self.scale);
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        let sign = if self.unscaled < 0 { "-" } else { "" };
+        write!(f, "{sign}{int}.{frac}")
+    }
+}
+
+/// One value in canonical form, borrowing text and bytes from the array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canon<'a> {
+    /// An exact number (integer, decimal, boolean).
+    Num(Dec),
+    /// A floating point number.
+    Float(f64),
+    /// Text (UTF-8 bytes).
+    Text(Cow<'a, [u8]>),
+    /// Binary.
+    Bytes(Cow<'a, [u8]>),
+    /// A date: days since 1970-01-01.
+    Date(i64),
+    /// A time of day: nanoseconds since midnight.
+    Time(i128),
+    /// A timestamp: nanoseconds since 1970-01-01 00:00 (UTC, or wall clock without a zone).
+    Timestamp(i128),
+}
+
+impl Canon<'_> {
+    fn tag(&self) -> u8 {
+        match self {
+            Canon::Num(_) => 1,
+            Canon::Float(_) => 2,
+            Canon::Text(_) => 3,
+            Canon::Bytes(_) => 4,
+            Canon::Date(_) => 5,
+            Canon::Time(_) => 6,
+            Canon::Timestamp(_) => 7,
+        }
+    }
+
+    /// The order used for min and max: by value within a kind (text by bytes, as a binary
+    /// collation orders it), kinds in a fixed order.
+    pub fn order(&self, other: &Canon<'_>) -> Ordering {
+        match (self, other) {
+            (Canon::Num(a), Canon::Num(b)) => a.cmp(b),
+            (Canon::Float(a), Canon::Float(b)) => a.total_cmp(b),
+            (Canon::Num(a), Canon::Float(b)) => a.to_f64().total_cmp(b),
+            (Canon::Float(a), Canon::Num(b)) => a.total_cmp(&b.to_f64()),
+            (Canon::Text(a), Canon::Text(b)) => a.as_ref().cmp(b.as_ref()),
+            (Canon::Bytes(a), Canon::Bytes(b)) => a.as_ref().cmp(b.as_ref()),
+            (Canon::Date(a), Canon::Date(b)) => a.cmp(b),
+            (Canon::Time(a), Canon::Time(b)) | (Canon::Timestamp(a), Canon::Timestamp(b)) => {
+                a.cmp(b)
+            }
+            _ => self.tag().cmp(&other.tag()),
+        }
+    }
+
+    /// Feeds the value, with its kind, into `h`.
+    pub fn hash_into(&self, h: &mut Fnv) {
+        h.byte(self.tag());
+        match self {
+            Canon::Num(d) => {
+                h.bytes(&d.unscaled.to_le_bytes());
+                h.byte(d.scale);
+            }
+            Canon::Float(f) => {
+                // -0.0 = 0.0; every NaN alike.
+                let v = if *f == 0.0 {
+                    0.0f64
+                } else if f.is_nan() {
+                    f64::NAN
+                } else {
+                    *f
+                };
+                h.bytes(&v.to_bits().to_le_bytes())
+            }
+            Canon::Text(b) => {
+                h.bytes(&(b.len() as u64).to_le_bytes());
+                h.bytes(b);
+            }
+            Canon::Bytes(b) => {
+                h.bytes(&(b.len() as u64).to_le_bytes());
+                h.bytes(b);
+            }
+            Canon::Date(d) => h.bytes(&d.to_le_bytes()),
+            Canon::Time(t) | Canon::Timestamp(t) => h.bytes(&t.to_le_bytes()),
+        }
+    }
+
+    /// The value as text for the report.
+    pub fn show(&self) -> String {
+        match self {
+            Canon::Num(d) => d.to_string(),
+            Canon::Float(f) => f.to_string(),
+            Canon::Text(b) => String::from_utf8_lossy(b).into_owned(),
+            Canon::Bytes(b) => {
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                format!("0x{hex}")
+            }
+            Canon::Date(d) => chrono::NaiveDate::from_num_days_from_ce_opt(
+                i32::try_from(*d + 719_163).unwrap_or(i32::MAX),
+            )
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| format!("day {d}")),
+            Canon::Time(ns) => {
+                let secs = (*ns / 1_000_000_000) as u32;
+                let nano = (*ns % 1_000_000_000) as u32;
+                chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, nano)
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| format!("{ns} ns"))
+            }
+            Canon::Timestamp(ns) => {
+                let secs = ns.div_euclid(1_000_000_000) as i64;
+                let nano = ns.rem_euclid(1_000_000_000) as u32;
+                chrono::DateTime::from_timestamp(secs, nano)
+                    .map(|t| t.naive_utc().to_string())
+                    .unwrap_or_else(|| format!("{ns} ns"))
+            }
+        }
+    }
+
+    /// The value as a number, for sums (`None`: not a number).
+    pub fn number(&self) -> Option<Number> {
+        match self {
+            Canon::Num(d) => Some(Number::Exact(*d)),
+            Canon::Float(f) => Some(Number::Float(*f)),
+            _ => None,
+        }
+    }
+
+    /// An owned copy (kept as a minimum or maximum).
+    pub fn owned(&self) -> Canon<'static> {
+        match self {
+            Canon::Num(d) => Canon::Num(*d),
+            Canon::Float(f) => Canon::Float(*f),
+            Canon::Text(b) => Canon::Text(Cow::Owned(b.to_vec())),
+            Canon::Bytes(b) => Canon::Bytes(Cow::Owned(b.to_vec())),
+            Canon::Date(d) => Canon::Date(*d),
+            Canon::Time(t) => Canon::Time(*t),
+            Canon::Timestamp(t) => Canon::Timestamp(*t),
+        }
+    }
+}
+
+/// A number for a sum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// Exact.
+    Exact(Dec),
+    /// Floating point.
+    Float(f64),
+}
+
+/// FNV-1a, 64 bits: stable across runs and machines (the figures are compared within one
+/// run, but `diff` buckets are compared across two reads).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// One byte.
+    #[inline]
+    pub fn byte(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+    }
+    /// Several bytes.
+    #[inline]
+    pub fn bytes(&mut self, bs: &[u8]) {
+        for b in bs {
+            self.byte(*b);
+        }
+    }
+}
+
+/// Spreads a row's hash over all 64 bits before it is summed (splitmix64's finaliser).
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn time_ns(unit: &TimeUnit, v: i64) -> i128 {
+    let f: i128 = match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    };
+    i128::from(v) * f
+}
+
+/// A column whose values can be read in canonical form.
+pub struct Column<'a> {
+    array: &'a dyn Array,
+    /// Display text of each value, for types without a canonical form of their own.
+    shown: Option<Vec<Option<String>>>,
+}
+
+impl<'a> Column<'a> {
+    /// Wraps an array.
+    pub fn new(array: &'a ArrayRef) -> Column<'a> {
+        let known = matches!(
+            array.data_type(),
+            DataType::Boolean
+                | DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Float16
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Timestamp(..)
+        );
+        let shown = (!known).then(|| {
+            let opts = arrow_cast::display::FormatOptions::default();
+            match arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &opts) {
+                Ok(f) => (0..array.len())
+                    .map(|i| array.is_valid(i).then(|| f.value(i).to_string()))
+                    .collect(),
+                Err(_) => vec![None; array.len()],
+            }
+        });
+        Column {
+            array: array.as_ref(),
+            shown,
+        }
+    }
+
+    /// The value of row `i` (`None`: null).
+    pub fn get(&self, i: usize) -> Option<Canon<'_>> {
+        let a = self.array;
+        if a.is_null(i) {
+            return None;
+        }
+        if let Some(shown) = &self.shown {
+            return shown[i]
+                .as_ref()
+                .map(|s| Canon::Text(Cow::Borrowed(s.as_bytes())));
+        }
+        let int = |v: i128| Some(Canon::Num(Dec::new(v, 0)));
+        match a.data_type() {
+            DataType::Boolean => int(i128::from(a.as_boolean().value(i))),
+            DataType::Int8 => int(a.as_primitive::<Int8Type>().value(i).into()),
+            DataType::Int16 => int(a.as_primitive::<Int16Type>().value(i).into()),
+            DataType::Int32 => int(a.as_primitive::<Int32Type>().value(i).into()),
+            DataType::Int64 => int(a.as_primitive::<Int64Type>().value(i).into()),
+            DataType::UInt8 => int(a.as_primitive::<UInt8Type>().value(i).into()),
+            DataType::UInt16 => int(a.as_primitive::<UInt16Type>().value(i).into()),
+            DataType::UInt32 => int(a.as_primitive::<UInt32Type>().value(i).into()),
+            DataType::UInt64 => int(a.as_primitive::<UInt64Type>().value(i).into()),
+            DataType::Float16 => Some(Canon::Float(
+                a.as_primitive::<Float16Type>().value(i).to_f64(),
+            )),
+            DataType::Float32 => Some(Canon::Float(
+                a.as_primitive::<Float32Type>().value(i).into(),
+            )),
+            DataType::Float64 => Some(Canon::Float(a.as_primitive::<Float64Type>().value(i))),
+            DataType::Decimal128(_, s) => Some(Canon::Num(Dec::new(
+                a.as_primitive::<Decimal128Type>().value(i),
+                *s,
+            ))),
+            DataType::Decimal256(_, s) => {
+                let v = a.as_primitive::<Decimal256Type>().value(i);
+                match v.to_i128() {
+                    Some(v) => Some(Canon::Num(Dec::new(v, *s))),
+                    None => Some(Canon::Text(Cow::Owned(v.to_string().into_bytes()))),
+                }
+            }
+            DataType::Utf8 => Some(Canon::Text(Cow::Borrowed(
+                a.as_string::<i32>().value(i).as_bytes(),
+            ))),
+            DataType::LargeUtf8 => Some(Canon::Text(Cow::Borrowed(
+                a.as_string::<i64>().value(i).as_bytes(),
+            ))),
+            DataType::Utf8View => Some(Canon::Text(Cow::Borrowed(
+                a.as_string_view().value(i).as_bytes(),
+            ))),
+            DataType::Binary => Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i32>().value(i)))),
+            DataType::LargeBinary => Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i64>().value(i)))),
+            DataType::BinaryView => Some(Canon::Bytes(Cow::Borrowed(a.as_binary_view().value(i)))),
+            DataType::FixedSizeBinary(_) => Some(Canon::Bytes(Cow::Borrowed(a.as_fixed_size_binary().value(i)))),
+            DataType::Date32 => Some(Canon::Date(a.as_primitive::<Date32Type>().value(i).into())),
+            DataType::Date64 => Some(Canon::Date(
+                a.as_primitive::<Date64Type>().value(i).div_euclid(86_400_000),
+            )),
+            DataType::Time32(u) => {
+                let v = match u {
+                    TimeUnit::Second => a.as_primitive::<Time32SecondType>().value(i),
+                    _ => a.as_primitive::<Time32MillisecondType>().value(i),
+                };
+                Some(Canon::Time(time_ns(u, v.into())))
+            }
+            DataType::Time64(u) => {
+                let v = match u {
+                    TimeUnit::Microsecond => a.as_primitive::<Time64MicrosecondType>().value(i),
+                    _ => a.as_primitive::<Time64NanosecondType>().value(i),
+                };
+                Some(Canon::Time(time_ns(u, v)))
+            }
+            DataType::Timestamp(u, _) => {
+                let v = match u {
+                    TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i),
+                    TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().value(i),
+                    TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
+                    TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
+                };
+                Some(Canon::Timestamp(time_ns(u, v)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The hash of each row of `columns` (in that order): every value with its kind and the null
+/// marker, so `(1, NULL)` and `(NULL, 1)` differ.
+pub fn row_hashes(columns: &[Column<'_>], rows: usize) -> Vec<u64> {
+    let mut out = vec![Fnv::default(); rows];
+    for c in columns {
+        for (i, h) in out.iter_mut().enumerate() {
+            match c.get(i) {
+                Some(v) => v.hash_into(h),
+                None => h.byte(0),
+            }
+        }
+    }
+    out.into_iter().map(|h| mix(h.0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Decimal128Array, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn decimals_and_integers_are_one_kind() {
+        assert_eq!(Dec::new(150, 2), Dec::new(15, 1));
+        assert_eq!(Dec::new(1500, 2), Dec::new(15, 0));
+        assert_eq!(Dec::new(-5, 3).to_string(), "-0.005");
+        assert_eq!(Dec::new(12345, 2).to_string(), "123.45");
+        assert!(Dec::new(1, 1) > Dec::new(2, 2));
+        let a: ArrayRef = Arc::new(Int32Array::from(vec![7]));
+        let b: ArrayRef = Arc::new(Int64Array::from(vec![7]));
+        let c: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![700])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        let h = |x: &ArrayRef| row_hashes(&[Column::new(x)], 1)[0];
+        assert_eq!(h(&a), h(&b));
+        assert_eq!(h(&a), h(&c));
+        let s: ArrayRef = Arc::new(StringArray::from(vec!["7"]));
+        assert_ne!(h(&a), h(&s));
+    }
+
+    #[test]
+    fn column_order_and_nulls_count() {
+        let x: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None]));
+        let y: ArrayRef = Arc::new(Int32Array::from(vec![None, Some(1)]));
+        let hx = row_hashes(&[Column::new(&x), Column::new(&y)], 2);
+        assert_ne!(hx[0], hx[1]);
+    }
+}

@@ -1,0 +1,379 @@
+//! The figures of one side, taken batch by batch.
+
+use super::canon::{row_hashes, Canon, Column, Dec, Number};
+use super::{RuleKind, Tolerance};
+use arrow_array::RecordBatch;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// A running sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) enum Sum {
+    /// No value yet.
+    #[default]
+    Empty,
+    /// Exact: `unscaled / 10^scale`.
+    Exact(i128, u8),
+    /// Floating point (a float column, or an exact sum past 38 digits).
+    Float(f64),
+}
+
+impl Sum {
+    fn add(self, n: Number) -> Sum {
+        match (self, n) {
+            (Sum::Empty, Number::Exact(d)) => Sum::Exact(d.unscaled, d.scale),
+            (Sum::Empty, Number::Float(f)) => Sum::Float(f),
+            (Sum::Exact(v, s), Number::Exact(d)) => {
+                let scale = s.max(d.scale);
+                let cur = Dec { unscaled: v, scale: s }.at_scale(scale);
+                let add = d.at_scale(scale);
+                match (cur, add) {
+                    (Some(a), Some(b)) => match a.checked_add(b) {
+                        Some(x) => Sum::Exact(x, scale),
+                        None => Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + d.to_f64()),
+                    },
+                    _ => Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + d.to_f64()),
+                }
+            }
+            (Sum::Exact(v, s), Number::Float(f)) => {
+                Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + f)
+            }
+            (Sum::Float(a), Number::Exact(d)) => Sum::Float(a + d.to_f64()),
+            (Sum::Float(a), Number::Float(f)) => Sum::Float(a + f),
+        }
+    }
+
+    fn merge(self, other: Sum) -> Sum {
+        match other {
+            Sum::Empty => self,
+            Sum::Exact(v, s) => self.add(Number::Exact(Dec { unscaled: v, scale: s })),
+            Sum::Float(f) => self.add(Number::Float(f)),
+        }
+    }
+}
+
+/// The figures of one column.
+#[derive(Debug, Clone, Default)]
+struct ColumnFigures {
+    nulls: u64,
+    sum: Sum,
+    /// A value that is not a number (a sum of this column is refused).
+    not_number: Option<String>,
+    min: Option<Canon<'static>>,
+    max: Option<Canon<'static>>,
+}
+
+impl ColumnFigures {
+    fn take(&mut self, v: Option<Canon<'_>>) {
+        let Some(v) = v else {
+            self.nulls += 1;
+            return;
+        };
+        match v.number() {
+            Some(n) => self.sum = self.sum.add(n),
+            None if self.not_number.is_none() => self.not_number = Some(v.show()),
+            None => {}
+        }
+        if self.min.as_ref().is_none_or(|m| v.order(m).is_lt()) {
+            self.min = Some(v.owned());
+        }
+        if self.max.as_ref().is_none_or(|m| v.order(m).is_gt()) {
+            self.max = Some(v.owned());
+        }
+    }
+
+    fn merge(&mut self, o: &ColumnFigures) {
+        self.nulls += o.nulls;
+        self.sum = self.sum.merge(o.sum);
+        if self.not_number.is_none() {
+            self.not_number.clone_from(&o.not_number);
+        }
+        if let Some(m) = &o.min {
+            if self.min.as_ref().is_none_or(|x| m.order(x).is_lt()) {
+                self.min = Some(m.clone());
+            }
+        }
+        if let Some(m) = &o.max {
+            if self.max.as_ref().is_none_or(|x| m.order(x).is_gt()) {
+                self.max = Some(m.clone());
+            }
+        }
+    }
+}
+
+/// The figures of one side: rows, the row checksum, and per rule column its figures.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// Rows seen.
+    pub rows: u64,
+    /// Wrapping sum of the rows' hashes.
+    pub checksum: u64,
+    columns: BTreeMap<String, ColumnFigures>,
+    /// Rule columns that were not there (or not read back), and why.
+    missing: BTreeMap<String, String>,
+}
+
+/// One figure, as compared.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Figure {
+    Count(u64),
+    Sum(Sum),
+    Value(Option<Canon<'static>>),
+    Checksum(u64, u64),
+    Missing(String),
+}
+
+impl Figure {
+    pub(super) fn show(&self) -> String {
+        match self {
+            Figure::Count(n) => n.to_string(),
+            Figure::Sum(Sum::Empty) | Figure::Value(None) => "NULL".into(),
+            Figure::Sum(Sum::Exact(v, s)) => Dec::new(*v, *s as i8).to_string(),
+            Figure::Sum(Sum::Float(f)) => f.to_string(),
+            Figure::Value(Some(v)) => v.show(),
+            Figure::Checksum(c, rows) => format!("{c:016x} ({rows} rows)"),
+            Figure::Missing(_) => "?".into(),
+        }
+    }
+}
+
+impl Figures {
+    /// Adds another part's figures (a task's) to these.
+    pub fn merge(&mut self, o: &Figures) {
+        self.rows += o.rows;
+        self.checksum = self.checksum.wrapping_add(o.checksum);
+        for (k, c) in &o.columns {
+            self.columns.entry(k.clone()).or_default().merge(c);
+        }
+        for (k, m) in &o.missing {
+            self.missing.entry(k.clone()).or_insert_with(|| m.clone());
+        }
+    }
+
+    /// Marks a rule column as not available on this side.
+    pub fn set_missing(&mut self, column: &str, why: String) {
+        self.missing.insert(column.to_string(), why);
+    }
+
+    pub(super) fn figure(&self, kind: RuleKind, column: &str) -> Figure {
+        // The checksum's trouble is kept under "", a column's under its name.
+        let key = if kind == RuleKind::Checksum { "" } else { column };
+        if let Some(why) = self.missing.get(key).filter(|_| kind != RuleKind::Count) {
+            return Figure::Missing(why.clone());
+        }
+        let col = self.columns.get(column).cloned().unwrap_or_default();
+        match kind {
+            RuleKind::Count => Figure::Count(self.rows),
+            RuleKind::Checksum => Figure::Checksum(self.checksum, self.rows),
+            RuleKind::Nulls => Figure::Count(col.nulls),
+            RuleKind::Min => Figure::Value(col.min),
+            RuleKind::Max => Figure::Value(col.max),
+            RuleKind::Sum => match col.not_number {
+                Some(v) => Figure::Missing(format!(
+                    "column {column} holds values that are not numbers (such as \"{v}\"): \
+                     sum needs a numeric column"
+                )),
+                None => Figure::Sum(col.sum),
+            },
+        }
+    }
+}
+
+/// Which columns go into the row checksum.
+#[derive(Debug, Clone)]
+pub enum HashColumns {
+    /// The batch's columns at these positions (`None`: all), in order.
+    Positions(Option<Vec<usize>>),
+    /// These columns by name, in this order.
+    Named(Vec<String>),
+}
+
+/// Takes the figures of batches as they pass (one per task and attempt; see
+/// [`datasync_channel::BatchTap`]).
+#[derive(Debug)]
+pub struct Tally {
+    /// (rule column as the reader names it, the name to look up in the batches; `None`: not
+    /// on this side).
+    columns: Vec<(String, Option<String>)>,
+    hash: Option<HashColumns>,
+    figures: Mutex<Figures>,
+}
+
+fn find(batch: &RecordBatch, name: &str) -> Option<usize> {
+    let schema = batch.schema();
+    let fields = schema.fields();
+    fields
+        .iter()
+        .position(|f| f.name() == name)
+        .or_else(|| {
+            fields
+                .iter()
+                .position(|f| f.name().eq_ignore_ascii_case(name))
+        })
+}
+
+impl Tally {
+    /// A tally of the rule columns (see [`Tally::columns`]) and, with `hash`, the checksum.
+    pub fn new(columns: Vec<(String, Option<String>)>, hash: Option<HashColumns>) -> Tally {
+        Tally {
+            columns,
+            hash,
+            figures: Mutex::new(Figures::default()),
+        }
+    }
+
+    /// A fresh tally of the same columns.
+    pub fn fresh(&self) -> Tally {
+        Tally::new(self.columns.clone(), self.hash.clone())
+    }
+
+    /// The figures so far.
+    pub fn figures(&self) -> Figures {
+        self.figures.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Takes one batch's figures.
+    pub fn take(&self, batch: &RecordBatch) -> Result<(), String> {
+        let rows = batch.num_rows();
+        let mut part = Figures {
+            rows: rows as u64,
+            ..Figures::default()
+        };
+        for (key, lookup) in &self.columns {
+            let Some(name) = lookup else {
+                part.missing.insert(
+                    key.clone(),
+                    format!("column {key} is not read back from the target"),
+                );
+                continue;
+            };
+            let Some(i) = find(batch, name) else {
+                let names: Vec<String> = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                part.missing.insert(
+                    key.clone(),
+                    format!("no column {name} (the columns are {})", names.join(", ")),
+                );
+                continue;
+            };
+            let col = Column::new(batch.column(i));
+            let f = part.columns.entry(key.clone()).or_default();
+            for r in 0..rows {
+                f.take(col.get(r));
+            }
+        }
+        if let Some(h) = &self.hash {
+            let positions: Vec<usize> = match h {
+                HashColumns::Positions(None) => (0..batch.num_columns()).collect(),
+                HashColumns::Positions(Some(p)) => p.clone(),
+                HashColumns::Named(names) => names
+                    .iter()
+                    .map(|n| {
+                        find(batch, n).ok_or_else(|| {
+                            format!("checksum: the target read back has no column {n}")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let cols: Vec<Column<'_>> = positions
+                .iter()
+                .filter_map(|i| batch.columns().get(*i))
+                .map(Column::new)
+                .collect();
+            part.checksum = row_hashes(&cols, rows)
+                .into_iter()
+                .fold(0u64, u64::wrapping_add);
+        }
+        if let Ok(mut f) = self.figures.lock() {
+            f.merge(&part);
+        }
+        Ok(())
+    }
+}
+
+impl datasync_channel::BatchTap for Tally {
+    fn observe(&self, batch: &RecordBatch) {
+        if let Err(e) = self.take(batch) {
+            if let Ok(mut f) = self.figures.lock() {
+                f.missing.insert(String::new(), e);
+            }
+        }
+    }
+}
+
+fn within(src: f64, tgt: f64, tol: Tolerance) -> bool {
+    let d = (src - tgt).abs();
+    d == 0.0 || tol.abs.is_some_and(|a| d <= a) || tol.rel.is_some_and(|r| d <= r * src.abs())
+}
+
+/// Floating point sums depend on the order of the additions: without a tolerance they are
+/// compared to this relative difference.
+const FLOAT_REL: f64 = 1e-9;
+
+/// Whether the figures match under `tol`, and a note on how they were compared.
+pub(super) fn matches(src: &Figure, tgt: &Figure, tol: Tolerance) -> (bool, Option<String>) {
+    let given = tol.abs.is_some() || tol.rel.is_some();
+    let float = |a: f64, b: f64| {
+        if given {
+            (within(a, b, tol), None)
+        } else {
+            (
+                within(
+                    a,
+                    b,
+                    Tolerance {
+                        abs: None,
+                        rel: Some(FLOAT_REL),
+                    },
+                ),
+                Some(format!(
+                    "floating point, compared to a relative {FLOAT_REL}"
+                )),
+            )
+        }
+    };
+    match (src, tgt) {
+        (Figure::Count(a), Figure::Count(b)) => (within(*a as f64, *b as f64, tol), None),
+        (Figure::Sum(a), Figure::Sum(b)) => match (a, b) {
+            (Sum::Empty, Sum::Empty) => (true, None),
+            (Sum::Exact(x, xs), Sum::Exact(y, ys)) if !given => {
+                let (x, y) = (Dec::new(*x, *xs as i8), Dec::new(*y, *ys as i8));
+                (x == y, None)
+            }
+            _ => match (sum_f64(a), sum_f64(b)) {
+                (Some(x), Some(y)) => float(x, y),
+                _ => (false, None),
+            },
+        },
+        (Figure::Value(a), Figure::Value(b)) => match (a, b) {
+            (None, None) => (true, None),
+            (Some(x), Some(y)) => match (x.number(), y.number()) {
+                (Some(Number::Exact(p)), Some(Number::Exact(q))) if !given => (p == q, None),
+                (Some(p), Some(q)) => float(num_f64(p), num_f64(q)),
+                _ => (x.order(y).is_eq() && x.show() == y.show(), None),
+            },
+            _ => (false, None),
+        },
+        (Figure::Checksum(a, ar), Figure::Checksum(b, br)) => (a == b && ar == br, None),
+        _ => (false, None),
+    }
+}
+
+fn sum_f64(s: &Sum) -> Option<f64> {
+    match s {
+        Sum::Empty => None,
+        Sum::Exact(v, sc) => Some(Dec::new(*v, *sc as i8).to_f64()),
+        Sum::Float(f) => Some(*f),
+    }
+}
+
+fn num_f64(n: Number) -> f64 {
+    match n {
+        Number::Exact(d) => d.to_f64(),
+        Number::Float(f) => f,
+    }
+}

@@ -1,0 +1,262 @@
+//! `job.verify`: figures of the rows read, taken as they stream, compared with the same figures
+//! of the target read back after the write. Strong mismatches exit 4 (a staged writer
+//! publishes nothing), weak ones warn. Targets are checked independently too: pyarrow for
+//! Parquet, SQL for the databases.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn run_here(dir: &Path, name: &str, text: &str) -> std::process::Output {
+    let p = write_job(dir, name, text);
+    run_in(
+        dir,
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--no-progress",
+            "--report",
+            "report.json",
+        ],
+    )
+}
+
+/// A job with `verify` (a JSON object text) beside setting and content.
+fn job_with(verify: &str, setting: &str, reader: &str, writer: &str) -> String {
+    format!(
+        r#"{{"job": {{"setting": {setting}, "verify": {verify},
+            "content": [{{"reader": {reader}, "writer": {writer}}}]}}}}"#
+    )
+}
+
+fn source(db: &MariaDb) -> String {
+    db.exec(
+        "CREATE TABLE s (id INT PRIMARY KEY, amount DECIMAL(10,2), name VARCHAR(20),
+           ts DATETIME(6), f DOUBLE);
+         INSERT INTO s SELECT seq, seq * 1.25, CONCAT('name', seq),
+           '2026-01-01' + INTERVAL seq MINUTE, seq / 3 FROM seq_1_to_1000;
+         UPDATE s SET name = NULL WHERE id % 100 = 0;",
+    );
+    format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "amount", "name", "ts", "f"],
+            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["s"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    )
+}
+
+fn verdicts(r: &Value) -> Vec<(String, String)> {
+    r["verify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["rule"].as_str().unwrap().to_string(),
+                v["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const ALL_RULES: &str = r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount"},
+    {"rule": "sum", "column": "f"}, {"rule": "min", "column": "name"},
+    {"rule": "max", "column": "ts"}, {"rule": "nulls", "column": "name"},
+    {"rule": "checksum"}]}"#;
+
+fn parquet_writer(out: &Path, name_type: &str) -> String {
+    format!(
+        r#"{{"name": "hdfswriter", "parameter": {{"fileType": "parquet", "path": "{}",
+            "fileName": "s", "writeMode": "truncate",
+            "column": [{{"name": "id", "type": "int"}}, {{"name": "amount", "type": "decimal(10,2)"}},
+                       {{"name": "name", "type": "{name_type}"}}, {{"name": "ts", "type": "timestamp"}},
+                       {{"name": "f", "type": "double"}}]}}}}"#,
+        out.display()
+    )
+}
+
+#[test]
+fn mysql_to_parquet_checks_the_staged_files_before_publishing() {
+    let db = MariaDb::new();
+    let reader = source(&db);
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let out = dir.join("out");
+    let setting = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 1000}}"#;
+
+    // Every rule matches: published, and pyarrow reads the same figures.
+    let text = job_with(ALL_RULES, setting, &reader, &parquet_writer(&out, "string"));
+    let o = run_here(dir, "ok", &text);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = report(dir);
+    assert!(verdicts(&r).iter().all(|(_, v)| v == "passed"), "{r}");
+    assert_eq!(r["verify"][0]["target"], "1000");
+    assert_eq!(r["verify"][1]["source"], "625625");
+    assert_stderr_has(&o, "verify    checksum [strong]");
+    let got = run_python(
+        "import sys, pyarrow.dataset as ds, pyarrow.compute as pc\n\
+         t = ds.dataset(sys.argv[1], format='parquet').to_table()\n\
+         print(t.num_rows, pc.sum(t['amount']).as_py(), t['name'].null_count)",
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(got.trim(), "1000 625625.00 10");
+
+    // name varchar(6): 891 rows are dirty under errorLimit (the writer drops them). The strong
+    // count rule fails: exit 4, nothing published, the earlier output untouched.
+    let before = visible_files(&out);
+    let weak = r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount", "level": "weak"}]}"#;
+    let text = job_with(weak, setting, &reader, &parquet_writer(&out, "varchar(6)"));
+    let o = run_here(dir, "short", &text);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_stderr_has(&o, "FAILED (verification failed)");
+    assert_stderr_has(&o, "nothing was published");
+    let r = report(dir);
+    assert_eq!(r["status"], "verification_failed");
+    assert_eq!(r["exit_code"], 4);
+    assert_eq!(r["dirty_records"], 891);
+    assert_eq!(
+        verdicts(&r),
+        [
+            ("count".to_string(), "failed".to_string()),
+            ("sum(amount)".to_string(), "failed".to_string())
+        ]
+    );
+    assert_eq!(r["verify"][0]["target"], "109");
+    assert_eq!(visible_files(&out), before);
+    let staged: Vec<String> = all_entries(&out)
+        .into_iter()
+        .filter(|e| e.contains("staging"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+
+    // The same with only the weak rule: exit 0, published, a warning.
+    let text = job_with(
+        r#"{"rules": [{"rule": "count", "level": "weak"}]}"#,
+        setting,
+        &reader,
+        &parquet_writer(&out, "varchar(6)"),
+    );
+    let o = run_here(dir, "weak", &text);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "warning   verify (weak rule): count [weak]: read 1000, target 109");
+    let r = report(dir);
+    assert_eq!(r["status"], "succeeded");
+    assert!(r["warnings"][0].as_str().unwrap().contains("MISMATCH"));
+    let got = run_python(
+        "import sys, pyarrow.dataset as ds\n\
+         print(ds.dataset(sys.argv[1], format='parquet').to_table().num_rows)",
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(got.trim(), "109");
+}
+
+fn pg_writer(pg: &Pg, pre: &str) -> String {
+    format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "amount", "name", "ts", "f"],
+            "preSql": [{pre}], "connection": [{{"jdbcUrl": "{}", "table": ["t"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    )
+}
+
+#[test]
+fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
+    let db = MariaDb::new();
+    let reader = source(&db);
+    let pg = Pg::new();
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let setting = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 1000}}"#;
+
+    // INT -> bigint, DECIMAL(10,2) -> numeric(14,4), DATETIME -> timestamp: the same figures.
+    pg.query(
+        "CREATE TABLE t (id bigint PRIMARY KEY, amount numeric(14,4), name varchar(20),
+           ts timestamp(6), f double precision)",
+    );
+    let text = job_with(ALL_RULES, setting, &reader, &pg_writer(&pg, r#""TRUNCATE t""#));
+    let o = run_here(dir, "ok", &text);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(verdicts(&report(dir)).iter().all(|(_, v)| v == "passed"));
+    assert_eq!(pg.query("SELECT count(*), sum(amount) FROM t"), "1000|625625.0000");
+
+    // char(20) pads every name: count, sums, nulls and max(ts) match, only the checksum (and
+    // min(name)) sees the changed values. Direct writer: the data is committed, exit 4.
+    pg.query("ALTER TABLE t ALTER name TYPE char(20)");
+    let o = run_here(dir, "padded", &text);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_stderr_has(&o, "the data is committed");
+    let failed: Vec<String> = verdicts(&report(dir))
+        .into_iter()
+        .filter(|(_, v)| v == "failed")
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(failed, ["min(name)", "checksum"]);
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "1000");
+
+    // varchar(6): 891 rows dirty under errorLimit -> count fails.
+    pg.query("TRUNCATE t");
+    pg.query("ALTER TABLE t ALTER name TYPE varchar(6)");
+    let count = r#"{"rules": [{"rule": "count"}]}"#;
+    let o = run_here(dir, "short", &job_with(count, setting, &reader, &pg_writer(&pg, r#""TRUNCATE t""#)));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(report(dir)["verify"][0]["target"], "109");
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "109");
+
+    // targetWhere: the table holds other days' rows; the rule compares this job's rows only.
+    pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
+    pg.query("TRUNCATE t");
+    pg.query("INSERT INTO t SELECT g + 10000, 1, 'old', '2025-06-01', 0 FROM generate_series(1, 5) g");
+    let o = run_here(dir, "all", &job_with(count, setting, &reader, &pg_writer(&pg, "")));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(report(dir)["verify"][0]["target"], "1005");
+    pg.query("DELETE FROM t WHERE id < 10000");
+    let narrowed = r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount"}],
+        "targetWhere": "ts >= '2026-01-01'"}"#;
+    let o = run_here(dir, "narrow", &job_with(narrowed, setting, &reader, &pg_writer(&pg, "")));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["verify"][0]["target"], "1000");
+}
+
+#[test]
+fn text_targets_compare_the_count_with_what_the_writer_wrote_and_bad_rules_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let reader = r#"{"name": "streamreader", "parameter": {"column": [
+        {"name": "id", "type": "long", "incr": "1,1"}, {"name": "v", "type": "string", "value": "x"}],
+        "sliceRecordCount": 500}}"#;
+    let writer = r#"{"name": "txtfilewriter", "parameter": {"path": "out", "fileName": "t",
+        "writeMode": "truncate"}}"#;
+    let rules = r#"{"rules": [{"rule": "count"}, {"rule": "max", "column": "id"}]}"#;
+    let o = run_here(dir, "text", &job_with(rules, "{}", reader, writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = report(dir);
+    assert_eq!(
+        verdicts(&r),
+        [
+            ("count".to_string(), "passed".to_string()),
+            ("max(id)".to_string(), "not_checked".to_string())
+        ]
+    );
+    assert!(r["verify"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("records the writer reported written"));
+    assert_eq!(r["verify"][1]["source"], "500");
+    assert_eq!(lines_in(&dir.join("out")).len(), 500);
+
+    // Shape errors are found before anything runs (exit 2, the JSON path named).
+    let bad = r#"{"rules": [{"rule": "sum"}]}"#;
+    let o = run_here(dir, "bad", &job_with(bad, "{}", reader, writer));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "job.verify.rules[0].column");
+    let bad = r#"{"rules": [{"rule": "count", "level": "hard"}]}"#;
+    let o = run_here(dir, "bad2", &job_with(bad, "{}", reader, writer));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "job.verify.rules[0].level");
+}
