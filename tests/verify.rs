@@ -110,7 +110,8 @@ fn mysql_to_parquet_checks_the_staged_files_before_publishing() {
     // name varchar(6): 891 rows are dirty under errorLimit (the writer drops them). The strong
     // count rule fails: exit 4, nothing published, the earlier output untouched.
     let before = visible_files(&out);
-    let weak = r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount", "level": "weak"}]}"#;
+    let weak =
+        r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount", "level": "weak"}]}"#;
     let text = job_with(weak, setting, &reader, &parquet_writer(&out, "varchar(6)"));
     let o = run_here(dir, "short", &text);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
@@ -144,7 +145,10 @@ fn mysql_to_parquet_checks_the_staged_files_before_publishing() {
     );
     let o = run_here(dir, "weak", &text);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "warning   verify (weak rule): count [weak]: read 1000, target 109");
+    assert_stderr_has(
+        &o,
+        "warning   verify (weak rule): count [weak]: read 1000, target 109",
+    );
     let r = report(dir);
     assert_eq!(r["status"], "succeeded");
     assert!(r["warnings"][0].as_str().unwrap().contains("MISMATCH"));
@@ -179,11 +183,19 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
         "CREATE TABLE t (id bigint PRIMARY KEY, amount numeric(14,4), name varchar(20),
            ts timestamp(6), f double precision)",
     );
-    let text = job_with(ALL_RULES, setting, &reader, &pg_writer(&pg, r#""TRUNCATE t""#));
+    let text = job_with(
+        ALL_RULES,
+        setting,
+        &reader,
+        &pg_writer(&pg, r#""TRUNCATE t""#),
+    );
     let o = run_here(dir, "ok", &text);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(verdicts(&report(dir)).iter().all(|(_, v)| v == "passed"));
-    assert_eq!(pg.query("SELECT count(*), sum(amount) FROM t"), "1000|625625.0000");
+    assert_eq!(
+        pg.query("SELECT count(*), sum(amount) FROM t"),
+        "1000|625625.0000"
+    );
 
     // char(20) pads every name: count, sums, nulls and max(ts) match, only the checksum (and
     // min(name)) sees the changed values. Direct writer: the data is committed, exit 4.
@@ -203,7 +215,11 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
     pg.query("TRUNCATE t");
     pg.query("ALTER TABLE t ALTER name TYPE varchar(6)");
     let count = r#"{"rules": [{"rule": "count"}]}"#;
-    let o = run_here(dir, "short", &job_with(count, setting, &reader, &pg_writer(&pg, r#""TRUNCATE t""#)));
+    let o = run_here(
+        dir,
+        "short",
+        &job_with(count, setting, &reader, &pg_writer(&pg, r#""TRUNCATE t""#)),
+    );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert_eq!(report(dir)["verify"][0]["target"], "109");
     assert_eq!(pg.query("SELECT count(*) FROM t"), "109");
@@ -211,14 +227,24 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
     // targetWhere: the table holds other days' rows; the rule compares this job's rows only.
     pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
     pg.query("TRUNCATE t");
-    pg.query("INSERT INTO t SELECT g + 10000, 1, 'old', '2025-06-01', 0 FROM generate_series(1, 5) g");
-    let o = run_here(dir, "all", &job_with(count, setting, &reader, &pg_writer(&pg, "")));
+    pg.query(
+        "INSERT INTO t SELECT g + 10000, 1, 'old', '2025-06-01', 0 FROM generate_series(1, 5) g",
+    );
+    let o = run_here(
+        dir,
+        "all",
+        &job_with(count, setting, &reader, &pg_writer(&pg, "")),
+    );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert_eq!(report(dir)["verify"][0]["target"], "1005");
     pg.query("DELETE FROM t WHERE id < 10000");
     let narrowed = r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount"}],
         "targetWhere": "ts >= '2026-01-01'"}"#;
-    let o = run_here(dir, "narrow", &job_with(narrowed, setting, &reader, &pg_writer(&pg, "")));
+    let o = run_here(
+        dir,
+        "narrow",
+        &job_with(narrowed, setting, &reader, &pg_writer(&pg, "")),
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["verify"][0]["target"], "1000");
 }

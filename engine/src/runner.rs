@@ -7,12 +7,12 @@ pub use crate::control::{JobControl, StopReason};
 use crate::dirty::DirtySink;
 use crate::job::JobSpec;
 use crate::plugin::{PluginError, ReadBack, Reader, ReaderTask, Resume, Writer, WriterTask};
-use crate::verify::figures::HashColumns;
-use crate::verify::{Figures, Tally};
 use crate::progress::{totals, Monitor, ProgressMode, Slot, DONE, PENDING};
 use crate::registry::{Params, Registry};
 use crate::report::{Report, Status, TaskReport, TaskState};
 use crate::runstate::{RunState, TaskDone};
+use crate::verify::figures::HashColumns;
+use crate::verify::{Figures, Tally};
 use datasync_channel::{ChannelCapacity, Counters, Throttle, ThrottleLimits};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -243,8 +243,11 @@ pub(super) struct Env {
     pub(super) task_numbers: Vec<usize>,
     /// `job.verify`: the reader side's tally to copy for each attempt, and each task's tally
     /// of its latest attempt.
-    pub(super) tallies: Option<(Tally, Vec<Mutex<Option<Arc<Tally>>>>)>,
+    pub(super) tallies: Option<(Tally, Vec<TaskTally>)>,
 }
+
+/// The tally of a task's latest attempt (`job.verify`).
+pub(super) type TaskTally = Mutex<Option<Arc<Tally>>>;
 
 static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
@@ -871,80 +874,89 @@ struct VerifyRun<'a> {
 }
 
 impl VerifyRun<'_> {
-async fn run(self, rep: &mut Report, committed: bool) {
-    let VerifyRun { plan, writer, source, names, written, channels, cancel } = self;
-    let after = if committed {
-        " (the data is committed)"
-    } else {
-        " (nothing was published)"
-    };
-    let read_back = writer.read_back(plan.cfg.target_where.as_deref());
-    let target = match (&read_back, plan.build) {
-        (ReadBack::Empty, _) => Some(Figures::default()),
-        (
-            ReadBack::Reader {
-                plugin,
-                parameter,
-                columns,
-                ..
-            },
-            Some(build),
-        ) => {
-            let reader = build(crate::registry::Params {
-                value: parameter,
-                path: "job.verify (target read-back)",
-                invoked_as: plugin,
-            });
-            let figures = match reader {
-                Ok(r) => {
-                    let tally = Arc::new(plan.target_tally(columns, names));
-                    crate::verify::read_target(r, tally, channels, cancel).await
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            match figures {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    rep.status = Status::Failed;
-                    rep.exit_code = 1;
-                    rep.error = Some(format!(
-                        "job.verify: cannot read the target back with the {plugin} reader: \
+    async fn run(self, rep: &mut Report, committed: bool) {
+        let VerifyRun {
+            plan,
+            writer,
+            source,
+            names,
+            written,
+            channels,
+            cancel,
+        } = self;
+        let after = if committed {
+            " (the data is committed)"
+        } else {
+            " (nothing was published)"
+        };
+        let read_back = writer.read_back(plan.cfg.target_where.as_deref());
+        let target = match (&read_back, plan.build) {
+            (ReadBack::Empty, _) => Some(Figures::default()),
+            (
+                ReadBack::Reader {
+                    plugin,
+                    parameter,
+                    columns,
+                    ..
+                },
+                Some(build),
+            ) => {
+                let reader = build(crate::registry::Params {
+                    value: parameter,
+                    path: "job.verify (target read-back)",
+                    invoked_as: plugin,
+                });
+                let figures = match reader {
+                    Ok(r) => {
+                        let tally = Arc::new(plan.target_tally(columns, names));
+                        crate::verify::read_target(r, tally, channels, cancel).await
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                match figures {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        rep.status = Status::Failed;
+                        rep.exit_code = 1;
+                        rep.error = Some(format!(
+                            "job.verify: cannot read the target back with the {plugin} reader: \
                          {e}{after}"
-                    ));
-                    return;
+                        ));
+                        return;
+                    }
                 }
             }
+            _ => None,
+        };
+        let unavailable = match &read_back {
+            ReadBack::Unavailable(why) => why.as_str(),
+            _ => "",
+        };
+        rep.verify =
+            crate::verify::compare(&plan.cfg, source, target.as_ref(), written, unavailable);
+        let mut strong = Vec::new();
+        for o in &rep.verify {
+            match (o.verdict, o.level) {
+                (crate::verify::Verdict::Failed, crate::verify::Level::Strong) => {
+                    tracing::error!("verify: {}", o.line());
+                    strong.push(o.rule.clone());
+                }
+                (crate::verify::Verdict::Failed, crate::verify::Level::Weak) => {
+                    crate::report::warn(format!("verify (weak rule): {}", o.line()));
+                }
+                _ => tracing::info!("verify: {}", o.line()),
+            }
         }
-        _ => None,
-    };
-    let unavailable = match &read_back {
-        ReadBack::Unavailable(why) => why.as_str(),
-        _ => "",
-    };
-    rep.verify = crate::verify::compare(&plan.cfg, source, target.as_ref(), written, unavailable);
-    let mut strong = Vec::new();
-    for o in &rep.verify {
-        match (o.verdict, o.level) {
-            (crate::verify::Verdict::Failed, crate::verify::Level::Strong) => {
-                tracing::error!("verify: {}", o.line());
-                strong.push(o.rule.clone());
-            }
-            (crate::verify::Verdict::Failed, crate::verify::Level::Weak) => {
-                crate::report::warn(format!("verify (weak rule): {}", o.line()));
-            }
-            _ => tracing::info!("verify: {}", o.line()),
+        if !strong.is_empty() {
+            rep.status = Status::VerificationFailed;
+            rep.exit_code = 4;
+            rep.error = Some(format!(
+                "verification failed{after}: {} strong rule(s) do not match: {}",
+                strong.len(),
+                strong.join(", ")
+            ));
         }
     }
-    if !strong.is_empty() {
-        rep.status = Status::VerificationFailed;
-        rep.exit_code = 4;
-        rep.error = Some(format!(
-            "verification failed{after}: {} strong rule(s) do not match: {}",
-            strong.len(),
-            strong.join(", ")
-        ));
-    }
-}
 }
 
 fn signal_name(sig: i32) -> &'static str {

@@ -398,9 +398,7 @@ pub fn job_schema(registry: &crate::Registry) -> Value {
     let mut g = generator();
     let mut defs = Map::new();
     let setting = g.subschema_for::<crate::job::Setting>().to_value();
-    let verify = g
-        .subschema_for::<crate::verify::VerifyConfig>()
-        .to_value();
+    let verify = g.subschema_for::<crate::verify::VerifyConfig>().to_value();
     let reader = side_schema("reader", registry.readers(), &mut g, &mut defs);
     let writer = side_schema("writer", registry.writers(), &mut g, &mut defs);
     defs.insert("reader".into(), reader);

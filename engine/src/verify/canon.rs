@@ -384,12 +384,18 @@ impl<'a> Column<'a> {
                 a.as_string_view().value(i).as_bytes(),
             ))),
             DataType::Binary => Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i32>().value(i)))),
-            DataType::LargeBinary => Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i64>().value(i)))),
+            DataType::LargeBinary => {
+                Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i64>().value(i))))
+            }
             DataType::BinaryView => Some(Canon::Bytes(Cow::Borrowed(a.as_binary_view().value(i)))),
-            DataType::FixedSizeBinary(_) => Some(Canon::Bytes(Cow::Borrowed(a.as_fixed_size_binary().value(i)))),
+            DataType::FixedSizeBinary(_) => Some(Canon::Bytes(Cow::Borrowed(
+                a.as_fixed_size_binary().value(i),
+            ))),
             DataType::Date32 => Some(Canon::Date(a.as_primitive::<Date32Type>().value(i).into())),
             DataType::Date64 => Some(Canon::Date(
-                a.as_primitive::<Date64Type>().value(i).div_euclid(86_400_000),
+                a.as_primitive::<Date64Type>()
+                    .value(i)
+                    .div_euclid(86_400_000),
             )),
             DataType::Time32(u) => {
                 let v = match u {

@@ -25,19 +25,42 @@ impl Sum {
             (Sum::Empty, Number::Float(f)) => Sum::Float(f),
             (Sum::Exact(v, s), Number::Exact(d)) => {
                 let scale = s.max(d.scale);
-                let cur = Dec { unscaled: v, scale: s }.at_scale(scale);
+                let cur = Dec {
+                    unscaled: v,
+                    scale: s,
+                }
+                .at_scale(scale);
                 let add = d.at_scale(scale);
                 match (cur, add) {
                     (Some(a), Some(b)) => match a.checked_add(b) {
                         Some(x) => Sum::Exact(x, scale),
-                        None => Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + d.to_f64()),
+                        None => Sum::Float(
+                            Dec {
+                                unscaled: v,
+                                scale: s,
+                            }
+                            .to_f64()
+                                + d.to_f64(),
+                        ),
                     },
-                    _ => Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + d.to_f64()),
+                    _ => Sum::Float(
+                        Dec {
+                            unscaled: v,
+                            scale: s,
+                        }
+                        .to_f64()
+                            + d.to_f64(),
+                    ),
                 }
             }
-            (Sum::Exact(v, s), Number::Float(f)) => {
-                Sum::Float(Dec { unscaled: v, scale: s }.to_f64() + f)
-            }
+            (Sum::Exact(v, s), Number::Float(f)) => Sum::Float(
+                Dec {
+                    unscaled: v,
+                    scale: s,
+                }
+                .to_f64()
+                    + f,
+            ),
             (Sum::Float(a), Number::Exact(d)) => Sum::Float(a + d.to_f64()),
             (Sum::Float(a), Number::Float(f)) => Sum::Float(a + f),
         }
@@ -46,7 +69,10 @@ impl Sum {
     fn merge(self, other: Sum) -> Sum {
         match other {
             Sum::Empty => self,
-            Sum::Exact(v, s) => self.add(Number::Exact(Dec { unscaled: v, scale: s })),
+            Sum::Exact(v, s) => self.add(Number::Exact(Dec {
+                unscaled: v,
+                scale: s,
+            })),
             Sum::Float(f) => self.add(Number::Float(f)),
         }
     }
@@ -157,7 +183,11 @@ impl Figures {
 
     pub(super) fn figure(&self, kind: RuleKind, column: &str) -> Figure {
         // The checksum's trouble is kept under "", a column's under its name.
-        let key = if kind == RuleKind::Checksum { "" } else { column };
+        let key = if kind == RuleKind::Checksum {
+            ""
+        } else {
+            column
+        };
         if let Some(why) = self.missing.get(key).filter(|_| kind != RuleKind::Count) {
             return Figure::Missing(why.clone());
         }
@@ -202,14 +232,11 @@ pub struct Tally {
 fn find(batch: &RecordBatch, name: &str) -> Option<usize> {
     let schema = batch.schema();
     let fields = schema.fields();
-    fields
-        .iter()
-        .position(|f| f.name() == name)
-        .or_else(|| {
-            fields
-                .iter()
-                .position(|f| f.name().eq_ignore_ascii_case(name))
-        })
+    fields.iter().position(|f| f.name() == name).or_else(|| {
+        fields
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name))
+    })
 }
 
 impl Tally {

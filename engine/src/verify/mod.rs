@@ -300,11 +300,7 @@ pub fn compare(
                 return out;
             }
             let (ok, note) = figures::matches(&src, &tgt, r.tolerance.unwrap_or_default());
-            out.verdict = if ok {
-                Verdict::Passed
-            } else {
-                Verdict::Failed
-            };
+            out.verdict = if ok { Verdict::Passed } else { Verdict::Failed };
             if out.note.is_none() {
                 out.note = note;
             }

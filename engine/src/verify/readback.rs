@@ -31,7 +31,11 @@ pub async fn read_target(
     let mut set = tokio::task::JoinSet::new();
     for (id, mut task) in tasks.into_iter().enumerate() {
         let counters = Arc::new(Counters::default());
-        let (mut tx, mut rx) = batch_channel(ChannelCapacity::default(), throttle.clone(), counters.clone());
+        let (mut tx, mut rx) = batch_channel(
+            ChannelCapacity::default(),
+            throttle.clone(),
+            counters.clone(),
+        );
         tx.set_tap(tally.clone());
         let ctx = TaskContext {
             task_id: id,
@@ -54,7 +58,9 @@ pub async fn read_target(
     }
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
-        let r = r.map_err(|e| format!("a read-back task panicked: {e}")).and_then(|x| x);
+        let r = r
+            .map_err(|e| format!("a read-back task panicked: {e}"))
+            .and_then(|x| x);
         if let Err(e) = r {
             cancel.cancel();
             first_err.get_or_insert(e);

@@ -2,8 +2,8 @@
 
 use super::figures::HashColumns;
 use super::*;
-use arrow_array::{ArrayRef, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray};
 use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray};
 use std::sync::Arc;
 
 fn cfg(json: &str) -> VerifyConfig {
@@ -16,7 +16,10 @@ fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
 
 fn tally(c: &VerifyConfig, hash: Option<HashColumns>) -> Tally {
     Tally::new(
-        c.columns().into_iter().map(|n| (n.clone(), Some(n))).collect(),
+        c.columns()
+            .into_iter()
+            .map(|n| (n.clone(), Some(n)))
+            .collect(),
         hash,
     )
 }
@@ -25,8 +28,14 @@ fn tally(c: &VerifyConfig, hash: Option<HashColumns>) -> Tally {
 fn rules_are_checked_for_shape() {
     let bad = [
         (r#"{"rules": []}"#, "job.verify.rules"),
-        (r#"{"rules": [{"rule": "sum"}]}"#, "job.verify.rules[0].column"),
-        (r#"{"rules": [{"rule": "count", "column": "x"}]}"#, "job.verify.rules[0].column"),
+        (
+            r#"{"rules": [{"rule": "sum"}]}"#,
+            "job.verify.rules[0].column",
+        ),
+        (
+            r#"{"rules": [{"rule": "count", "column": "x"}]}"#,
+            "job.verify.rules[0].column",
+        ),
         (
             r#"{"rules": [{"rule": "checksum", "tolerance": {"abs": 1}}]}"#,
             "job.verify.rules[0].tolerance",
@@ -35,7 +44,10 @@ fn rules_are_checked_for_shape() {
             r#"{"rules": [{"rule": "sum", "column": "a", "tolerance": {"rel": -1}}]}"#,
             "job.verify.rules[0].tolerance.rel",
         ),
-        (r#"{"rules": [{"rule": "count"}], "targetWhere": " "}"#, "job.verify.targetWhere"),
+        (
+            r#"{"rules": [{"rule": "count"}], "targetWhere": " "}"#,
+            "job.verify.targetWhere",
+        ),
     ];
     for (text, at) in bad {
         let e = cfg(text).validate("job.verify").unwrap_err();
@@ -84,11 +96,21 @@ fn the_same_rows_in_other_types_and_order_give_the_same_figures() {
     .unwrap();
     // Target: BIGINT and NUMERIC(12,4), columns in another order, rows in another order.
     let tgt = Tally::new(
-        c.columns().into_iter().map(|n| (n.clone(), Some(n))).collect(),
-        Some(HashColumns::Named(vec!["id".into(), "amount".into(), "name".into()])),
+        c.columns()
+            .into_iter()
+            .map(|n| (n.clone(), Some(n)))
+            .collect(),
+        Some(HashColumns::Named(vec![
+            "id".into(),
+            "amount".into(),
+            "name".into(),
+        ])),
     );
     tgt.take(&batch(vec![
-        ("NAME", Arc::new(StringArray::from(vec![Some("a"), None, Some("b")])) as ArrayRef),
+        (
+            "NAME",
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("b")])) as ArrayRef,
+        ),
         (
             "amount",
             Arc::new(
@@ -121,7 +143,10 @@ fn the_same_rows_in_other_types_and_order_give_the_same_figures() {
                         .unwrap(),
                 ),
             ),
-            ("name", Arc::new(StringArray::from(vec![Some("b "), None, Some("a")]))),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("b "), None, Some("a")])),
+            ),
         ]))
         .unwrap();
     let out = compare(&c, &src.figures(), Some(&moved.figures()), 0, "");
@@ -135,12 +160,10 @@ fn the_same_rows_in_other_types_and_order_give_the_same_figures() {
 
 #[test]
 fn tolerances_floats_and_missing_targets() {
-    let c = cfg(
-        r#"{"rules": [{"rule": "count", "tolerance": {"abs": 1}},
+    let c = cfg(r#"{"rules": [{"rule": "count", "tolerance": {"abs": 1}},
             {"rule": "sum", "column": "x"},
             {"rule": "sum", "column": "x", "tolerance": {"rel": 0.01}},
-            {"rule": "max", "column": "gone"}]}"#,
-    );
+            {"rule": "max", "column": "gone"}]}"#);
     let a = tally(&c, None);
     a.take(&batch(vec![(
         "x",
@@ -157,7 +180,12 @@ fn tolerances_floats_and_missing_targets() {
     let verdicts: Vec<Verdict> = out.iter().map(|o| o.verdict).collect();
     assert_eq!(
         verdicts,
-        [Verdict::Passed, Verdict::Failed, Verdict::Passed, Verdict::Failed]
+        [
+            Verdict::Passed,
+            Verdict::Failed,
+            Verdict::Passed,
+            Verdict::Failed
+        ]
     );
     assert!(out[3].note.as_deref().unwrap().contains("no column gone"));
 
@@ -175,7 +203,10 @@ fn a_sum_of_text_is_refused_and_exact_sums_do_not_lose_digits() {
     let c = cfg(r#"{"rules": [{"rule": "sum", "column": "s"}, {"rule": "sum", "column": "n"}]}"#);
     let a = tally(&c, None);
     a.take(&batch(vec![
-        ("s", Arc::new(StringArray::from(vec!["x", "1", "2"])) as ArrayRef),
+        (
+            "s",
+            Arc::new(StringArray::from(vec!["x", "1", "2"])) as ArrayRef,
+        ),
         (
             "n",
             Arc::new(Int64Array::from(vec![i64::MAX, i64::MAX, 1])) as ArrayRef,
