@@ -100,6 +100,29 @@ enum Cmd {
     /// (the next run then reads everything).
     #[command(subcommand)]
     State(StateCmd),
+    /// Compare, by key, the rows a job's reader reads with the rows in its writer's target:
+    /// prints each missing, extra and different row as a JSON line; exit 0 same, 1
+    /// different, 2 trouble.
+    Diff {
+        /// The job file.
+        job: PathBuf,
+        /// Fill ${name}, as for `run`.
+        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+        params: Vec<String>,
+        /// The key column(s), comma-separated, as the reader names them.
+        #[arg(long)]
+        key: String,
+        /// A condition selecting the target rows to compare (SQL targets; default:
+        /// job.verify.targetWhere, else the whole table).
+        #[arg(long)]
+        target_where: Option<String>,
+        /// Tasks read at once on each side (default: job.setting.speed.channel).
+        #[arg(long)]
+        channels: Option<usize>,
+        /// Write the differences here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List readers and writers with their DataX aliases.
     Plugins,
     /// Print the JSON Schema (draft 2020-12) of a job file, or of one plugin's parameters:
@@ -362,6 +385,14 @@ fn main() -> ExitCode {
             Err(e) => config_error(&e),
         },
         Cmd::Recover { job, params } => recover_command(&job, &params),
+        Cmd::Diff {
+            job,
+            params,
+            key,
+            target_where,
+            channels,
+            out,
+        } => diff_command(&job, &params, &key, target_where, channels, out.as_deref()),
         Cmd::State(cmd) => state_command(cmd),
         Cmd::Plan {
             job,
@@ -801,6 +832,86 @@ fn state_command(cmd: StateCmd) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `datasync diff`: exit 0 same, 1 differences, 2 trouble (bad job, a side that cannot be
+/// read).
+fn diff_command(
+    job: &std::path::Path,
+    params: &[String],
+    key: &str,
+    target_where: Option<String>,
+    channels: Option<usize>,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    let built = match load_built(job, params) {
+        Ok(b) => b,
+        Err(e) => return config_error(&e),
+    };
+    let opts = datasync_engine::diff::DiffOptions {
+        key: key
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .collect(),
+        channels: channels
+            .or(built.spec.setting.speed.channel.map(|c| c as usize))
+            .unwrap_or(1),
+        target_where: target_where.or_else(|| {
+            built
+                .spec
+                .verify
+                .as_ref()
+                .and_then(|v| v.target_where.clone())
+        }),
+    };
+    let Some(rt) = runtime() else {
+        return ExitCode::from(2);
+    };
+    let t0 = std::time::Instant::now();
+    let registry = registry();
+    let res = rt.block_on(datasync_engine::diff::diff(&built, &registry, &opts));
+    let (sum, diffs) = match res {
+        Ok(r) => r,
+        Err(e) => {
+            say_error!("datasync diff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut text = String::new();
+    for d in &diffs {
+        text.push_str(&serde_json::to_string(d).unwrap_or_default());
+        text.push('\n');
+    }
+    let written = match out {
+        Some(p) => std::fs::write(p, &text),
+        None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()),
+    };
+    if let Err(e) = written {
+        say_error!(
+            "datasync diff: cannot write the differences{}: {e}",
+            out.map(|p| format!(" to {}", p.display())).unwrap_or_default()
+        );
+        return ExitCode::from(2);
+    }
+    let same = diffs.is_empty();
+    say!(
+        "datasync diff: {} {} -> {} in {:.2}s: source {} rows, target {} rows; {} same, {} missing, {} extra, {} different, {} duplicate key(s); compared {}",
+        if same { "SAME" } else { "DIFFERENT" },
+        built.reader_name,
+        built.writer_name,
+        t0.elapsed().as_secs_f64(),
+        sum.source_rows,
+        sum.target_rows,
+        sum.same,
+        sum.missing,
+        sum.extra,
+        sum.different,
+        sum.duplicate,
+        sum.columns.join(", ")
+    );
+    ExitCode::from(if same { 0 } else { 1 })
 }
 
 fn load_built(

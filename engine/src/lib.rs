@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod control;
+pub mod diff;
 pub mod dirty;
 pub mod incremental;
 pub mod job;

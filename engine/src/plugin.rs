@@ -456,6 +456,15 @@ pub trait Writer: Send + Sync {
         let _ = filter;
         ReadBack::Unavailable("this writer's target cannot be read back".into())
     }
+    /// `datasync diff`: how the published target (not a run's staged output) is read.
+    fn read_published(&self, filter: Option<&str>) -> ReadBack {
+        match self.read_back(filter) {
+            ReadBack::Reader { staged: true, .. } | ReadBack::Empty => ReadBack::Unavailable(
+                "this writer's published target cannot be read back".into(),
+            ),
+            other => other,
+        }
+    }
 }
 
 /// How a writer's target is read back for `job.verify` (see [`Writer::read_back`]).

@@ -141,6 +141,9 @@ impl Writer for HdfsWriter {
     fn read_back(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
         self.inner.read_back(filter)
     }
+    fn read_published(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        self.inner.read_published(filter)
+    }
     fn task_staged(&self, task: usize) -> Option<String> {
         self.inner.task_staged(task)
     }

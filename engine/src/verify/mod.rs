@@ -11,7 +11,7 @@ pub(crate) mod figures;
 mod readback;
 
 pub use figures::{Figures, Tally};
-pub use readback::read_target;
+pub use readback::{read_all, read_target};
 
 use serde::{Deserialize, Serialize};
 

@@ -16,6 +16,19 @@ pub async fn read_target(
     channels: usize,
     cancel: CancellationToken,
 ) -> Result<Figures, String> {
+    read_all(reader.as_ref(), tally.clone(), channels, cancel).await?;
+    Ok(tally.figures())
+}
+
+/// Reads everything `reader` covers (at most `channels` tasks at once), showing every batch
+/// to `tap` and dropping it. A value the reader cannot read is an error (no dirty records
+/// are allowed here); `cancel` stops it.
+pub async fn read_all(
+    reader: &dyn Reader,
+    tap: Arc<dyn datasync_channel::BatchTap>,
+    channels: usize,
+    cancel: CancellationToken,
+) -> Result<(), String> {
     let tasks = reader
         .split(channels.max(1))
         .await
@@ -36,12 +49,12 @@ pub async fn read_target(
             throttle.clone(),
             counters.clone(),
         );
-        tx.set_tap(tally.clone());
+        tx.set_tap(tap.clone());
         let ctx = TaskContext {
             task_id: id,
             attempt: 1,
             side: Side::Reader,
-            plugin: Arc::from("verify read-back"),
+            plugin: Arc::from("read-back"),
             counters,
             cancel: cancel.clone(),
             batch: crate::job::BatchSetting::default(),
@@ -66,12 +79,16 @@ pub async fn read_target(
             first_err.get_or_insert(e);
         }
     }
+    let sample = dirty.samples().into_iter().next();
     let _ = std::fs::remove_file(&dirty_path);
+    if let Some((msg, _)) = sample {
+        return Err(format!("a value cannot be read: {msg}"));
+    }
     if let Some(e) = first_err {
         return Err(e);
     }
     if cancel.is_cancelled() {
         return Err("stopped".into());
     }
-    Ok(tally.figures())
+    Ok(())
 }

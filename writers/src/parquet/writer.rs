@@ -388,6 +388,25 @@ impl Writer for ParquetWriter {
         }
     }
 
+    /// The published table (its partition directories below the path).
+    fn read_published(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        let w = &self.w;
+        datasync_engine::plugin::ReadBack::Reader {
+            plugin: "parquet",
+            parameter: serde_json::json!({
+                "path": w.dir.display().to_string(),
+                "column": ["*"],
+            }),
+            staged: false,
+            columns: w
+                .columns
+                .iter()
+                .map(|(n, _)| Some(n.clone()))
+                .chain(w.dynamic_parts.iter().map(|_| None))
+                .collect(),
+        }
+    }
+
     fn resume(&self) -> datasync_engine::Resume {
         datasync_engine::Resume::StateFile(self.w.staging.join(crate::publish::RUN_STATE_FILE))
     }
