@@ -891,7 +891,8 @@ fn diff_command(
     if let Err(e) = written {
         say_error!(
             "datasync diff: cannot write the differences{}: {e}",
-            out.map(|p| format!(" to {}", p.display())).unwrap_or_default()
+            out.map(|p| format!(" to {}", p.display()))
+                .unwrap_or_default()
         );
         return ExitCode::from(2);
     }

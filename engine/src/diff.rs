@@ -225,9 +225,7 @@ pub async fn diff(
         }
         ReadBack::Empty => return Err("the target is empty".into()),
     };
-    let entry = registry
-        .reader(plugin, "diff")
-        .map_err(|e| e.to_string())?;
+    let entry = registry.reader(plugin, "diff").map_err(|e| e.to_string())?;
     let target: Box<dyn Reader> = (entry.build)(Params {
         value: &parameter,
         path: "diff (target)",
@@ -242,7 +240,10 @@ pub async fn diff(
     // column list, the reader's names are the target's; they are found in the first batch.
     let source_names = source_columns(job).await?;
     let pairs: Vec<(String, String)> = if mapping.is_empty() {
-        source_names.iter().map(|n| (n.clone(), n.clone())).collect()
+        source_names
+            .iter()
+            .map(|n| (n.clone(), n.clone()))
+            .collect()
     } else {
         source_names
             .iter()

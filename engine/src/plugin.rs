@@ -459,9 +459,9 @@ pub trait Writer: Send + Sync {
     /// `datasync diff`: how the published target (not a run's staged output) is read.
     fn read_published(&self, filter: Option<&str>) -> ReadBack {
         match self.read_back(filter) {
-            ReadBack::Reader { staged: true, .. } | ReadBack::Empty => ReadBack::Unavailable(
-                "this writer's published target cannot be read back".into(),
-            ),
+            ReadBack::Reader { staged: true, .. } | ReadBack::Empty => {
+                ReadBack::Unavailable("this writer's published target cannot be read back".into())
+            }
             other => other,
         }
     }
