@@ -286,3 +286,195 @@ fn text_targets_compare_the_count_with_what_the_writer_wrote_and_bad_rules_are_r
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "job.verify.rules[0].level");
 }
+
+#[test]
+fn a_failed_strong_rule_keeps_the_incremental_watermark() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE s (id INT PRIMARY KEY, name VARCHAR(20));
+         INSERT INTO s SELECT seq, IF(seq % 10 = 0, 'much-too-long', 'ok') FROM seq_1_to_100;",
+    );
+    let pg = Pg::new();
+    pg.query("CREATE TABLE t (id bigint PRIMARY KEY, name varchar(5))");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "name"],
+            "incremental": {{"column": "id", "state": "file:state.json"}},
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["s"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let writer = format!(
+        r#"{{"name": "postgresqlwriter", "parameter": {{{}, "column": ["id", "name"],
+            "writeMode": "update", "connection": [{{"jdbcUrl": "{}", "table": ["t"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    let setting = r#"{"errorLimit": {"record": 100}}"#;
+    let o = run_here(
+        dir,
+        "inc",
+        &job_with(
+            r#"{"rules": [{"rule": "count"}]}"#,
+            setting,
+            &reader,
+            &writer,
+        ),
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "90");
+    assert!(!dir.join("state.json").exists(), "the watermark moved");
+
+    // Fixed target: the next run reads the same window again and the mark moves.
+    pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
+    let o = run_here(
+        dir,
+        "inc",
+        &job_with(
+            r#"{"rules": [{"rule": "count"}]}"#,
+            setting,
+            &reader,
+            &writer,
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 100);
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "100");
+    assert!(dir.join("state.json").exists());
+}
+
+/// Identical data in types whose values the readers carry as text (unconstrained numeric,
+/// money, JSON, TIME, wide decimals) or that have special values (NaN, infinity) passes every
+/// rule; a rule on a Parquet partition column is reported unchecked, not failed.
+#[test]
+fn identical_data_in_awkward_types_passes() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE p (id int PRIMARY KEY, n numeric, m money, r real, d double precision);
+         INSERT INTO p VALUES (1, 1.5000, 1234.5, 'NaN', '-Infinity'), (2, 100, -1, 'Infinity', 'NaN'),
+           (3, 0.000, 0, 1.5, 2.5)",
+    );
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE tj (id INT PRIMARY KEY, c JSON, t TIME(6), w DECIMAL(65,30));
+         INSERT INTO tj VALUES (1, '{\"k\":1, \"a\": [1, 2]}', '-00:00:01', 12345678901234567890123456789012345.123456789012345678901234567890),
+           (2, '[1, 2]', '-00:00:01.5', 1.5), (3, NULL, '838:59:59', NULL);",
+    );
+    let pg_side = |table: &str, side: &str, extra: &str| {
+        format!(
+            r#"{{"name": "postgresql{side}", "parameter": {{{}, "column": ["*"], {extra}
+                "connection": [{{"jdbcUrl": {}, "table": ["{table}"]}}]}}}}"#,
+            pg_server().login(),
+            if side == "reader" {
+                format!(r#"["{}"]"#, pg.url())
+            } else {
+                format!(r#""{}""#, pg.url())
+            }
+        )
+    };
+    let my_side = |table: &str, side: &str, extra: &str| {
+        format!(
+            r#"{{"name": "mysql{side}", "parameter": {{{}, "column": ["*"], {extra}
+                "connection": [{{"jdbcUrl": {}, "table": ["{table}"]}}]}}}}"#,
+            mysql_server().login(),
+            if side == "reader" {
+                format!(r#"["{}"]"#, db.url())
+            } else {
+                format!(r#""{}""#, db.url())
+            }
+        )
+    };
+    let create = r#""createTable": true,"#;
+    let cases = [
+        (
+            "numeric_money_to_mysql",
+            r#"{"rules": [{"rule": "count"}, {"rule": "checksum"}, {"rule": "max", "column": "n"},
+               {"rule": "min", "column": "n"}, {"rule": "sum", "column": "n"}, {"rule": "sum", "column": "m"}]}"#,
+            pg_side("p", "reader", r#""where": "id = 3 OR r < 2 OR id = 1","#),
+            // NaN cannot go into MySQL: compare only the columns it takes.
+            my_side("p", "writer", create),
+        ),
+        (
+            "nan_infinity_to_postgres",
+            r#"{"rules": [{"rule": "count"}, {"rule": "checksum"}, {"rule": "max", "column": "r"},
+               {"rule": "min", "column": "d"}, {"rule": "sum", "column": "r"}, {"rule": "sum", "column": "d"}]}"#,
+            pg_side("p", "reader", ""),
+            pg_side("p_copy", "writer", create),
+        ),
+        (
+            "json_time_wide_decimal_to_postgres",
+            r#"{"rules": [{"rule": "count"}, {"rule": "checksum"}, {"rule": "max", "column": "c"},
+               {"rule": "min", "column": "t"}, {"rule": "max", "column": "t"}, {"rule": "sum", "column": "w"},
+               {"rule": "max", "column": "w"}]}"#,
+            my_side("tj", "reader", ""),
+            pg_side("tj", "writer", create),
+        ),
+    ];
+    for (name, rules, reader, writer) in cases {
+        let text = job_with(rules, "{}", &reader, &writer);
+        let text = if name == "numeric_money_to_mysql" {
+            // Only the rows without NaN/infinity (MySQL refuses them).
+            text.replace(
+                r#""where": "id = 3 OR r < 2 OR id = 1","#,
+                r#""where": "id = 3","#,
+            )
+        } else {
+            text
+        };
+        let o = run_here(dir, name, &text);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert!(
+            verdicts(&report(dir)).iter().all(|(_, v)| v == "passed"),
+            "{name}: {}",
+            report(dir)
+        );
+    }
+
+    // Parquet with a partition column: a rule on it is reader side only.
+    let out = dir.join("parts");
+    let writer = format!(
+        r#"{{"name": "parquet", "parameter": {{"path": "{}", "fileName": "p", "writeMode": "truncate",
+            "column": [{{"name": "id", "type": "int"}}, {{"name": "n", "type": "decimal(12,4)"}}],
+            "partitionColumns": [{{"name": "m", "type": "string"}}]}}}}"#,
+        out.display()
+    );
+    let reader = format!(
+        r#"{{"name": "postgresqlreader", "parameter": {{{}, "column": ["id", "n", "m"],
+            "connection": [{{"jdbcUrl": ["{}"], "table": ["p"]}}]}}}}"#,
+        pg_server().login(),
+        pg.url()
+    );
+    let rules =
+        r#"{"rules": [{"rule": "count"}, {"rule": "checksum"}, {"rule": "max", "column": "m"}]}"#;
+    let o = run_here(dir, "parts", &job_with(rules, "{}", &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = report(dir);
+    assert_eq!(
+        verdicts(&r),
+        [
+            ("count".to_string(), "passed".to_string()),
+            ("checksum".to_string(), "passed".to_string()),
+            ("max(m)".to_string(), "not_checked".to_string())
+        ]
+    );
+
+    // A rule on a column the reader does not produce stops the job before anything is written.
+    let rules = r#"{"rules": [{"rule": "max", "column": "nosuch"}]}"#;
+    let o = run_here(
+        dir,
+        "nosuch",
+        &job_with(rules, "{}", &reader, &pg_side("p_none", "writer", create)),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "a rule names column nosuch, which the reader does not produce",
+    );
+    assert_eq!(
+        pg.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'p_none'"),
+        "0"
+    );
+}

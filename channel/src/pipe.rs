@@ -37,8 +37,9 @@ impl std::error::Error for Closed {}
 /// Sees every batch a reader sends (before the writer does), e.g. to take figures of the
 /// data as it streams by.
 pub trait BatchTap: Send + Sync + std::fmt::Debug {
-    /// One batch that is about to be sent.
-    fn observe(&self, batch: &arrow_array::RecordBatch);
+    /// One batch that is about to be sent; `false` refuses it: the send fails as if the
+    /// writer had gone (the tap has stopped the job and says why elsewhere).
+    fn observe(&self, batch: &arrow_array::RecordBatch) -> bool;
 }
 
 /// Reader side of a batch channel. Sending counts records and bytes read, pays the job's
@@ -89,7 +90,9 @@ impl BatchSender {
             return Ok(());
         }
         if let Some(t) = &self.tap {
-            t.observe(&batch.data);
+            if !t.observe(&batch.data) {
+                return Err(Closed);
+            }
         }
         let throttled = self.throttle.acquire(rows, batch.bytes as u64).await;
         if !throttled.is_zero() {

@@ -124,8 +124,8 @@ impl SideTap {
             .iter()
             .map(|c| find(batch, c))
             .collect::<Result<Vec<_>, _>>()?;
-        let keys: Vec<Column<'_>> = keys.iter().map(|i| Column::new(batch.column(*i))).collect();
-        let cols: Vec<Column<'_>> = cols.iter().map(|i| Column::new(batch.column(*i))).collect();
+        let keys: Vec<Column<'_>> = keys.iter().map(|i| Column::of(batch, *i)).collect();
+        let cols: Vec<Column<'_>> = cols.iter().map(|i| Column::of(batch, *i)).collect();
         let mut rows = Vec::with_capacity(batch.num_rows());
         for r in 0..batch.num_rows() {
             let mut bytes = Vec::new();
@@ -192,12 +192,14 @@ impl SideTap {
 }
 
 impl datasync_channel::BatchTap for SideTap {
-    fn observe(&self, batch: &RecordBatch) {
+    fn observe(&self, batch: &RecordBatch) -> bool {
         if let Err(e) = self.take(batch) {
             if let Ok(mut st) = self.state.lock() {
                 st.error.get_or_insert(e);
             }
+            return false;
         }
+        true
     }
 }
 

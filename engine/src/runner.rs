@@ -53,6 +53,16 @@ impl VerifyPlan {
         matches!(self.read_back, ReadBack::Reader { staged: true, .. })
     }
 
+    /// The columns a `sum` rule names.
+    fn sums(&self) -> Vec<String> {
+        self.cfg
+            .rules
+            .iter()
+            .filter(|r| r.rule == crate::verify::RuleKind::Sum)
+            .filter_map(|r| r.column.clone())
+            .collect()
+    }
+
     /// The reader side's tally: the rule columns and, for a checksum, the columns the target
     /// can be read back by.
     fn source_tally(&self) -> Tally {
@@ -179,6 +189,18 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         None => None,
         Some(cfg) => {
             let read_back = writer.read_back(cfg.target_where.as_deref());
+            if let (Some(_), ReadBack::Reader { plugin, .. }) = (&cfg.target_where, &read_back) {
+                if !matches!(*plugin, "mysql" | "postgres" | "oracle") {
+                    return Err(ConfigError::new(
+                        "job.verify.targetWhere",
+                        format!(
+                            "the {} writer's target is files, not a SQL table: targetWhere \
+                             applies to mysql, postgres and oracle writers",
+                            we.name
+                        ),
+                    ));
+                }
+            }
             let build = match &read_back {
                 ReadBack::Reader { plugin, .. } => {
                     Some(registry.reader(plugin, "job.verify")?.build)
@@ -328,7 +350,16 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     if let Some(why) = job.missing.clone() {
         return end.early(base, why).await;
     }
-    if job.verify.is_some() {
+    if let Some(v) = &job.verify {
+        let whole_table = matches!(v.read_back, ReadBack::Reader { staged: false, .. })
+            && v.cfg.target_where.is_none();
+        if whole_table && reader.incremental().is_some() {
+            tracing::warn!(
+                "job.verify compares this run's rows with the whole target table (no \
+                 job.verify.targetWhere); an incremental run reads only its window, so set \
+                 targetWhere to the rows it writes"
+            );
+        }
         let refused = if opts.shard.is_some() {
             Some("job.verify is not supported for shards yet")
         } else if opts.resume {
@@ -438,7 +469,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         },
         tallies: job.verify.as_ref().map(|v| {
             (
-                v.source_tally(),
+                v.source_tally().checking(control.clone(), v.sums()),
                 (0..rtasks.len()).map(|_| Mutex::new(None)).collect(),
             )
         }),
@@ -769,6 +800,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
                 .filter(|(plan, _)| plan.before_commit() != committed)
                 .map(|(plan, source)| VerifyRun {
                     plan,
+                    control,
                     writer,
                     source,
                     names: &names,
@@ -865,6 +897,7 @@ async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::P
 /// be read back exit 1 (`committed`: the data is already in the target).
 struct VerifyRun<'a> {
     plan: &'a VerifyPlan,
+    control: &'a JobControl,
     writer: &'a dyn Writer,
     source: &'a Figures,
     names: &'a [String],
@@ -877,6 +910,7 @@ impl VerifyRun<'_> {
     async fn run(self, rep: &mut Report, committed: bool) {
         let VerifyRun {
             plan,
+            control,
             writer,
             source,
             names,
@@ -915,6 +949,34 @@ impl VerifyRun<'_> {
                 };
                 match figures {
                     Ok(f) => Some(f),
+                    Err(_) if control.reason().is_some() => {
+                        // Stopped (a signal): the run's own outcome, not a verification one.
+                        let (status, code, why) = match control.reason() {
+                            Some(StopReason::Signal(sig)) => (
+                                Status::Interrupted,
+                                128 + sig,
+                                format!("interrupted by signal {}", signal_name(sig)),
+                            ),
+                            Some(StopReason::Failed(m)) | Some(StopReason::Stalled(m)) => {
+                                (Status::Failed, 1, m)
+                            }
+                            None => (Status::Failed, 1, "stopped".into()),
+                        };
+                        rep.status = status;
+                        rep.exit_code = code;
+                        rep.error = Some(format!("{why} while job.verify read the target{after}"));
+                        return;
+                    }
+                    Err(e) if written == 0 && source.rows == 0 => {
+                        // Nothing read, nothing written: a target that is not there
+                        // (createTable makes it with the first batch) holds none of this
+                        // run's rows.
+                        tracing::warn!(
+                            "job.verify: the target could not be read back ({e}); no row was \
+                             read or written, so it is taken as holding none"
+                        );
+                        Some(Figures::default())
+                    }
                     Err(e) => {
                         rep.status = Status::Failed;
                         rep.exit_code = 1;

@@ -379,6 +379,11 @@ fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
         sync_dir(d);
     }
     for m in &journal.mark {
+        // A partition that got no file (an empty source into a static partition) still gets
+        // its directory and marker: the run published it, empty.
+        if let Some(parent) = m.parent() {
+            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+        }
         fs::write(m, b"").map_err(io("cannot write", m))?;
         if let Some(parent) = m.parent() {
             sync_dir(parent);

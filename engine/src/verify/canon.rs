@@ -107,6 +107,8 @@ pub enum Canon<'a> {
     Time(i128),
     /// A timestamp: nanoseconds since 1970-01-01 00:00 (UTC, or wall clock without a zone).
     Timestamp(i128),
+    /// An exact number too wide for 38 digits: its normalised decimal text.
+    Wide(Cow<'a, str>),
 }
 
 impl Canon<'_> {
@@ -119,7 +121,13 @@ impl Canon<'_> {
             Canon::Date(_) => 5,
             Canon::Time(_) => 6,
             Canon::Timestamp(_) => 7,
+            Canon::Wide(_) => 8,
         }
+    }
+
+    /// Whether both are of the same kind.
+    pub fn tag_eq(&self, other: &Canon<'_>) -> bool {
+        self.tag() == other.tag()
     }
 
     /// The order used for min and max: by value within a kind (text by bytes, as a binary
@@ -135,6 +143,18 @@ impl Canon<'_> {
             (Canon::Date(a), Canon::Date(b)) => a.cmp(b),
             (Canon::Time(a), Canon::Time(b)) | (Canon::Timestamp(a), Canon::Timestamp(b)) => {
                 a.cmp(b)
+            }
+            (Canon::Wide(_), _) | (_, Canon::Wide(_))
+                if self.number().is_some() && other.number().is_some() =>
+            {
+                let f = |c: &Canon<'_>| match c.number() {
+                    Some(Number::Exact(d)) => d.to_f64(),
+                    Some(Number::Float(f)) => f,
+                    None => 0.0,
+                };
+                f(self)
+                    .total_cmp(&f(other))
+                    .then_with(|| self.show().cmp(&other.show()))
             }
             _ => self.tag().cmp(&other.tag()),
         }
@@ -169,6 +189,10 @@ impl Canon<'_> {
             }
             Canon::Date(d) => h.bytes(&d.to_le_bytes()),
             Canon::Time(t) | Canon::Timestamp(t) => h.bytes(&t.to_le_bytes()),
+            Canon::Wide(t) => {
+                h.bytes(&(t.len() as u64).to_le_bytes());
+                h.bytes(t.as_bytes());
+            }
         }
     }
 
@@ -176,6 +200,7 @@ impl Canon<'_> {
     pub fn show(&self) -> String {
         match self {
             Canon::Num(d) => d.to_string(),
+            Canon::Wide(t) => t.to_string(),
             Canon::Float(f) => f.to_string(),
             Canon::Text(b) => String::from_utf8_lossy(b).into_owned(),
             Canon::Bytes(b) => {
@@ -209,6 +234,7 @@ impl Canon<'_> {
         match self {
             Canon::Num(d) => Some(Number::Exact(*d)),
             Canon::Float(f) => Some(Number::Float(*f)),
+            Canon::Wide(t) => t.parse().ok().map(Number::Float),
             _ => None,
         }
     }
@@ -223,7 +249,82 @@ impl Canon<'_> {
             Canon::Date(d) => Canon::Date(*d),
             Canon::Time(t) => Canon::Time(*t),
             Canon::Timestamp(t) => Canon::Timestamp(*t),
+            Canon::Wide(t) => Canon::Wide(Cow::Owned(t.to_string())),
         }
+    }
+}
+
+/// Arrow field metadata the SQL readers set where the Arrow type carries only the values
+/// (decimal text, JSON, TIME beyond a day, interval); the same key as
+/// `datasync_db::sql::source_type::SOURCE_TYPE` (the engine does not depend on `db`).
+const SOURCE_TYPE: &str = "datasync.source_type";
+
+/// An exact number from its decimal text (`-12.3400`, `1e3` is not one): normalised.
+pub fn decimal_text(t: &str) -> Option<Canon<'static>> {
+    let t = t.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    let int = int.trim_start_matches('0');
+    let digits = format!("{int}{frac}");
+    let zero = digits.bytes().all(|b| b == b'0');
+    if let (Ok(scale), Ok(v)) = (i8::try_from(frac.len()), digits.parse::<i128>()) {
+        return Some(Canon::Num(Dec::new(if neg { -v } else { v }, scale)));
+    }
+    if digits.is_empty() || zero {
+        return Some(Canon::Num(Dec::new(0, 0)));
+    }
+    let int = if int.is_empty() { "0" } else { int };
+    let sign = if neg { "-" } else { "" };
+    Some(Canon::Wide(Cow::Owned(if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })))
+}
+
+/// JSON text with object keys sorted and no insignificant whitespace (a JSON column and a
+/// `jsonb` one store the same document differently).
+fn json_text(t: &str) -> Option<String> {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut kv: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+                kv.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.into_iter().map(sorted).collect())
+            }
+            other => other,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(t)
+        .ok()
+        .map(|v| sorted(v).to_string())
+}
+
+/// A time or interval text `[-]H:MM:SS[.fff]` with the fraction's trailing zeros removed.
+fn time_text(t: &str) -> String {
+    match t.split_once('.') {
+        Some((whole, frac)) if whole.contains(':') && frac.bytes().all(|b| b.is_ascii_digit()) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                whole.to_string()
+            } else {
+                format!("{whole}.{frac}")
+            }
+        }
+        _ => t.to_string(),
     }
 }
 
@@ -283,11 +384,52 @@ fn time_ns(unit: &TimeUnit, v: i64) -> i128 {
 /// A column whose values can be read in canonical form.
 pub struct Column<'a> {
     array: &'a dyn Array,
-    /// Display text of each value, for types without a canonical form of their own.
-    shown: Option<Vec<Option<String>>>,
+    /// Each value's canonical form, prepared for types without one of their own (their
+    /// display text) and for text that stands for another type (see [`SOURCE_TYPE`]).
+    prepared: Option<Vec<Option<Canon<'static>>>>,
 }
 
 impl<'a> Column<'a> {
+    /// Column `i` of `batch`, read as its field's source type says (decimal, JSON, time or
+    /// interval text compare by what they stand for).
+    pub fn of(batch: &'a arrow_array::RecordBatch, i: usize) -> Column<'a> {
+        let array = batch.column(i);
+        let schema = batch.schema_ref();
+        let kind = schema.field(i).metadata().get(SOURCE_TYPE).cloned();
+        let text = matches!(
+            array.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        );
+        match kind.filter(|_| text) {
+            Some(k) => {
+                let plain = Column::new(array);
+                let prepared = (0..array.len())
+                    .map(|r| {
+                        plain.get(r).map(|v| {
+                            let t = v.show();
+                            if k.starts_with("decimal") {
+                                decimal_text(&t).unwrap_or_else(|| v.owned())
+                            } else if k == "json" {
+                                json_text(&t)
+                                    .map(|j| Canon::Text(Cow::Owned(j.into_bytes())))
+                                    .unwrap_or_else(|| v.owned())
+                            } else if k == "time" || k == "interval" {
+                                Canon::Text(Cow::Owned(time_text(&t).into_bytes()))
+                            } else {
+                                v.owned()
+                            }
+                        })
+                    })
+                    .collect();
+                Column {
+                    array: array.as_ref(),
+                    prepared: Some(prepared),
+                }
+            }
+            None => Column::new(array),
+        }
+    }
+
     /// Wraps an array.
     pub fn new(array: &'a ArrayRef) -> Column<'a> {
         let known = matches!(
@@ -319,18 +461,22 @@ impl<'a> Column<'a> {
                 | DataType::Time64(_)
                 | DataType::Timestamp(..)
         );
-        let shown = (!known).then(|| {
+        let prepared = (!known).then(|| {
             let opts = arrow_cast::display::FormatOptions::default();
             match arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &opts) {
                 Ok(f) => (0..array.len())
-                    .map(|i| array.is_valid(i).then(|| f.value(i).to_string()))
+                    .map(|i| {
+                        array
+                            .is_valid(i)
+                            .then(|| Canon::Text(Cow::Owned(f.value(i).to_string().into_bytes())))
+                    })
                     .collect(),
                 Err(_) => vec![None; array.len()],
             }
         });
         Column {
             array: array.as_ref(),
-            shown,
+            prepared,
         }
     }
 
@@ -340,10 +486,8 @@ impl<'a> Column<'a> {
         if a.is_null(i) {
             return None;
         }
-        if let Some(shown) = &self.shown {
-            return shown[i]
-                .as_ref()
-                .map(|s| Canon::Text(Cow::Borrowed(s.as_bytes())));
+        if let Some(prepared) = &self.prepared {
+            return prepared[i].clone();
         }
         let int = |v: i128| Some(Canon::Num(Dec::new(v, 0)));
         match a.data_type() {
@@ -371,7 +515,17 @@ impl<'a> Column<'a> {
                 let v = a.as_primitive::<Decimal256Type>().value(i);
                 match v.to_i128() {
                     Some(v) => Some(Canon::Num(Dec::new(v, *s))),
-                    None => Some(Canon::Text(Cow::Owned(v.to_string().into_bytes()))),
+                    None => {
+                        let digits = v.to_string();
+                        let (sign, digits) = match digits.strip_prefix('-') {
+                            Some(d) => ("-", d),
+                            None => ("", digits.as_str()),
+                        };
+                        let scale = usize::try_from(*s).unwrap_or(0);
+                        let padded = format!("{digits:0>width$}", width = scale + 1);
+                        let (int, frac) = padded.split_at(padded.len() - scale);
+                        decimal_text(&format!("{sign}{int}.{frac}"))
+                    }
                 }
             }
             DataType::Utf8 => Some(Canon::Text(Cow::Borrowed(

@@ -14,15 +14,35 @@ pub(super) enum Sum {
     Empty,
     /// Exact: `unscaled / 10^scale`.
     Exact(i128, u8),
-    /// Floating point (a float column, or an exact sum past 38 digits).
-    Float(f64),
+    /// Floating point (a float column, or an exact sum past 38 digits): the sum and the
+    /// compensation of Neumaier's summation, so the order the rows come in (tasks, batches)
+    /// does not change the figure for all but the most contrived values.
+    Float(f64, f64),
+}
+
+/// Adds `x` to the compensated sum `(s, c)`.
+fn neumaier(s: f64, c: f64, x: f64) -> Sum {
+    let t = s + x;
+    let c = if s.abs() >= x.abs() {
+        c + ((s - t) + x)
+    } else {
+        c + ((x - t) + s)
+    };
+    Sum::Float(t, c)
 }
 
 impl Sum {
     fn add(self, n: Number) -> Sum {
+        let float = |v: i128, s: u8| {
+            Dec {
+                unscaled: v,
+                scale: s,
+            }
+            .to_f64()
+        };
         match (self, n) {
             (Sum::Empty, Number::Exact(d)) => Sum::Exact(d.unscaled, d.scale),
-            (Sum::Empty, Number::Float(f)) => Sum::Float(f),
+            (Sum::Empty, Number::Float(f)) => Sum::Float(f, 0.0),
             (Sum::Exact(v, s), Number::Exact(d)) => {
                 let scale = s.max(d.scale);
                 let cur = Dec {
@@ -30,39 +50,17 @@ impl Sum {
                     scale: s,
                 }
                 .at_scale(scale);
-                let add = d.at_scale(scale);
-                match (cur, add) {
+                match (cur, d.at_scale(scale)) {
                     (Some(a), Some(b)) => match a.checked_add(b) {
                         Some(x) => Sum::Exact(x, scale),
-                        None => Sum::Float(
-                            Dec {
-                                unscaled: v,
-                                scale: s,
-                            }
-                            .to_f64()
-                                + d.to_f64(),
-                        ),
+                        None => neumaier(float(v, s), 0.0, d.to_f64()),
                     },
-                    _ => Sum::Float(
-                        Dec {
-                            unscaled: v,
-                            scale: s,
-                        }
-                        .to_f64()
-                            + d.to_f64(),
-                    ),
+                    _ => neumaier(float(v, s), 0.0, d.to_f64()),
                 }
             }
-            (Sum::Exact(v, s), Number::Float(f)) => Sum::Float(
-                Dec {
-                    unscaled: v,
-                    scale: s,
-                }
-                .to_f64()
-                    + f,
-            ),
-            (Sum::Float(a), Number::Exact(d)) => Sum::Float(a + d.to_f64()),
-            (Sum::Float(a), Number::Float(f)) => Sum::Float(a + f),
+            (Sum::Exact(v, s), Number::Float(f)) => neumaier(float(v, s), 0.0, f),
+            (Sum::Float(a, c), Number::Exact(d)) => neumaier(a, c, d.to_f64()),
+            (Sum::Float(a, c), Number::Float(f)) => neumaier(a, c, f),
         }
     }
 
@@ -73,7 +71,7 @@ impl Sum {
                 unscaled: v,
                 scale: s,
             })),
-            Sum::Float(f) => self.add(Number::Float(f)),
+            Sum::Float(f, c) => self.add(Number::Float(f)).add(Number::Float(c)),
         }
     }
 }
@@ -135,8 +133,10 @@ pub struct Figures {
     /// Wrapping sum of the rows' hashes.
     pub checksum: u64,
     columns: BTreeMap<String, ColumnFigures>,
-    /// Rule columns that were not there (or not read back), and why.
+    /// Rule columns that were not there, and why.
     missing: BTreeMap<String, String>,
+    /// Rule columns this side does not read back (a Hive partition column).
+    pub(super) unread: std::collections::BTreeSet<String>,
 }
 
 /// One figure, as compared.
@@ -155,7 +155,7 @@ impl Figure {
             Figure::Count(n) => n.to_string(),
             Figure::Sum(Sum::Empty) | Figure::Value(None) => "NULL".into(),
             Figure::Sum(Sum::Exact(v, s)) => Dec::new(*v, *s as i8).to_string(),
-            Figure::Sum(Sum::Float(f)) => f.to_string(),
+            Figure::Sum(Sum::Float(f, c)) => (f + c).to_string(),
             Figure::Value(Some(v)) => v.show(),
             Figure::Checksum(c, rows) => format!("{c:016x} ({rows} rows)"),
             Figure::Missing(_) => "?".into(),
@@ -174,6 +174,7 @@ impl Figures {
         for (k, m) in &o.missing {
             self.missing.entry(k.clone()).or_insert_with(|| m.clone());
         }
+        self.unread.extend(o.unread.iter().cloned());
     }
 
     /// Marks a rule column as not available on this side.
@@ -227,6 +228,10 @@ pub struct Tally {
     columns: Vec<(String, Option<String>)>,
     hash: Option<HashColumns>,
     figures: Mutex<Figures>,
+    /// The reader side: the rules are checked against the rows the reader produces, and a
+    /// rule that cannot hold (no such column, a sum of text) stops the job before its batch
+    /// reaches the writer.
+    stop: Option<(std::sync::Arc<crate::control::JobControl>, Vec<String>)>,
 }
 
 fn find(batch: &RecordBatch, name: &str) -> Option<usize> {
@@ -246,12 +251,56 @@ impl Tally {
             columns,
             hash,
             figures: Mutex::new(Figures::default()),
+            stop: None,
         }
+    }
+
+    /// The reader side's tally: `sums` are the columns summed; a batch without a rule's
+    /// column, or with a summed column that is not a number, stops the job through `control`.
+    pub fn checking(
+        mut self,
+        control: std::sync::Arc<crate::control::JobControl>,
+        sums: Vec<String>,
+    ) -> Tally {
+        self.stop = Some((control, sums));
+        self
     }
 
     /// A fresh tally of the same columns.
     pub fn fresh(&self) -> Tally {
-        Tally::new(self.columns.clone(), self.hash.clone())
+        Tally {
+            stop: self.stop.clone(),
+            ..Tally::new(self.columns.clone(), self.hash.clone())
+        }
+    }
+
+    fn check_source(&self, batch: &RecordBatch) -> Result<(), String> {
+        let Some((_, sums)) = &self.stop else {
+            return Ok(());
+        };
+        let schema = batch.schema();
+        for (key, _) in &self.columns {
+            let Some(i) = find(batch, key) else {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                return Err(format!(
+                    "job.verify: a rule names column {key}, which the reader does not produce \
+                     (its columns: {})",
+                    names.join(", ")
+                ));
+            };
+            let f = schema.field(i);
+            let decimal_text = f
+                .metadata()
+                .get("datasync.source_type")
+                .is_some_and(|t| t.starts_with("decimal"));
+            if sums.contains(key) && !f.data_type().is_numeric() && !decimal_text {
+                return Err(format!(
+                    "job.verify: sum({key}): the column is {}, not a number",
+                    f.data_type()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The figures so far.
@@ -268,10 +317,7 @@ impl Tally {
         };
         for (key, lookup) in &self.columns {
             let Some(name) = lookup else {
-                part.missing.insert(
-                    key.clone(),
-                    format!("column {key} is not read back from the target"),
-                );
+                part.unread.insert(key.clone());
                 continue;
             };
             let Some(i) = find(batch, name) else {
@@ -287,7 +333,7 @@ impl Tally {
                 );
                 continue;
             };
-            let col = Column::new(batch.column(i));
+            let col = Column::of(batch, i);
             let f = part.columns.entry(key.clone()).or_default();
             for r in 0..rows {
                 f.take(col.get(r));
@@ -308,8 +354,8 @@ impl Tally {
             };
             let cols: Vec<Column<'_>> = positions
                 .iter()
-                .filter_map(|i| batch.columns().get(*i))
-                .map(Column::new)
+                .filter(|i| **i < batch.num_columns())
+                .map(|i| Column::of(batch, *i))
                 .collect();
             part.checksum = row_hashes(&cols, rows)
                 .into_iter()
@@ -323,16 +369,27 @@ impl Tally {
 }
 
 impl datasync_channel::BatchTap for Tally {
-    fn observe(&self, batch: &RecordBatch) {
+    fn observe(&self, batch: &RecordBatch) -> bool {
+        if let Some((control, _)) = &self.stop {
+            if let Err(why) = self.check_source(batch) {
+                control.stop(crate::control::StopReason::Failed(why));
+                return false;
+            }
+        }
         if let Err(e) = self.take(batch) {
             if let Ok(mut f) = self.figures.lock() {
                 f.missing.insert(String::new(), e);
             }
         }
+        true
     }
 }
 
 fn within(src: f64, tgt: f64, tol: Tolerance) -> bool {
+    // NaN = NaN and an infinity equals itself here: the figures are the same.
+    if src == tgt || (src.is_nan() && tgt.is_nan()) {
+        return true;
+    }
     let d = (src - tgt).abs();
     d == 0.0 || tol.abs.is_some_and(|a| d <= a) || tol.rel.is_some_and(|r| d <= r * src.abs())
 }
@@ -378,6 +435,7 @@ pub(super) fn matches(src: &Figure, tgt: &Figure, tol: Tolerance) -> (bool, Opti
         },
         (Figure::Value(a), Figure::Value(b)) => match (a, b) {
             (None, None) => (true, None),
+            (Some(x), Some(y)) if x.tag_eq(y) && x.show() == y.show() => (true, None),
             (Some(x), Some(y)) => match (x.number(), y.number()) {
                 (Some(Number::Exact(p)), Some(Number::Exact(q))) if !given => (p == q, None),
                 (Some(p), Some(q)) => float(num_f64(p), num_f64(q)),
@@ -394,7 +452,7 @@ fn sum_f64(s: &Sum) -> Option<f64> {
     match s {
         Sum::Empty => None,
         Sum::Exact(v, sc) => Some(Dec::new(*v, *sc as i8).to_f64()),
-        Sum::Float(f) => Some(*f),
+        Sum::Float(f, c) => Some(f + c),
     }
 }
 

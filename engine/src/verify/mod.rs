@@ -276,6 +276,13 @@ pub fn compare(
                 note: None,
             };
             let tgt = match target {
+                Some(t) if t.unread.contains(col) && r.rule != RuleKind::Count => {
+                    out.note = Some(format!(
+                        "reader side only: column {col} is not read back from the target (a \
+                         Hive partition column)"
+                    ));
+                    return out;
+                }
                 Some(t) => t.figure(r.rule, col),
                 None if r.rule == RuleKind::Count => {
                     out.note = Some(format!(
