@@ -648,6 +648,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_partition_gets_its_directory_and_marker() {
+        let t = tempfile::tempdir().unwrap();
+        let (staging, mut j) = staged(t.path(), &[]);
+        let marker = t.path().join("out/dt=2024-01-01/_SUCCESS");
+        j.unmark.push(marker.clone());
+        j.mark.push(marker.clone());
+        commit(&staging, &j).unwrap();
+        assert!(marker.exists());
+        assert!(!staging.exists());
+    }
+
+    #[test]
     fn commit_moves_replaces_and_marks() {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir_all(t.path().join("out")).unwrap();
