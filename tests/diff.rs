@@ -48,6 +48,23 @@ fn diff(dir: &Path, job: &Path) -> (i32, Vec<Value>, String) {
     (code(&o), lines, stderr(&o))
 }
 
+/// Runs the job of `reader` and `writer` in `dir`, then diffs it: the same, every row.
+fn copy_and_compare(dir: &Path, reader: &str, writer: &str) -> std::path::PathBuf {
+    let job = write_job(
+        dir,
+        "j",
+        &job(r#"{"speed": {"channel": 2}}"#, reader, writer),
+    );
+    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (c, lines, err) = diff(dir, &job);
+    assert_eq!(c, 0, "{err}");
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(err.contains("SAME"), "{err}");
+    assert!(err.contains(&format!("{ROWS} same")), "{err}");
+    job
+}
+
 /// Changes the source (insert 1, delete 1) so the target misses and has extra rows.
 fn change_source(db: &MariaDb) {
     db.exec(
@@ -82,20 +99,8 @@ fn mysql_against_postgres_reports_exactly_the_changed_rows() {
         pg_server().login(),
         pg.url()
     );
-    let job = write_job(
-        dir,
-        "j",
-        &job(r#"{"speed": {"channel": 2}}"#, &reader, &writer),
-    );
-    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-
     // Copied whole: the same (DECIMAL(12,2) = numeric(14,4), INT = bigint).
-    let (c, lines, err) = diff(dir, &job);
-    assert_eq!(c, 0, "{err}");
-    assert!(lines.is_empty(), "{lines:?}");
-    assert!(err.contains("SAME"), "{err}");
-    assert!(err.contains(&format!("{ROWS} same")), "{err}");
+    let job = copy_and_compare(dir, &reader, &writer);
 
     change_source(&db);
     pg.query("UPDATE t SET amount = amount + 0.01 WHERE id = 17");
@@ -133,16 +138,7 @@ fn mysql_against_parquet_reports_exactly_the_changed_rows() {
                        {{"name": "f", "type": "double"}}]}}}}"#,
         out.display()
     );
-    let job = write_job(
-        dir,
-        "j",
-        &job(r#"{"speed": {"channel": 2}}"#, &reader, &writer),
-    );
-    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let (c, lines, err) = diff(dir, &job);
-    assert_eq!(c, 0, "{err}");
-    assert!(lines.is_empty(), "{lines:?}");
+    let job = copy_and_compare(dir, &reader, &writer);
 
     // The source changes instead: the target (files) keeps the old values.
     change_source(&db);

@@ -311,33 +311,20 @@ fn a_failed_strong_rule_keeps_the_incremental_watermark() {
         pg_server().login(),
         pg.url()
     );
-    let setting = r#"{"errorLimit": {"record": 100}}"#;
-    let o = run_here(
-        dir,
-        "inc",
-        &job_with(
-            r#"{"rules": [{"rule": "count"}]}"#,
-            setting,
-            &reader,
-            &writer,
-        ),
+    let text = job_with(
+        r#"{"rules": [{"rule": "count"}]}"#,
+        r#"{"errorLimit": {"record": 100}}"#,
+        &reader,
+        &writer,
     );
+    let o = run_here(dir, "inc", &text);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert_eq!(pg.query("SELECT count(*) FROM t"), "90");
     assert!(!dir.join("state.json").exists(), "the watermark moved");
 
     // Fixed target: the next run reads the same window again and the mark moves.
     pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
-    let o = run_here(
-        dir,
-        "inc",
-        &job_with(
-            r#"{"rules": [{"rule": "count"}]}"#,
-            setting,
-            &reader,
-            &writer,
-        ),
-    );
+    let o = run_here(dir, "inc", &text);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 100);
     assert_eq!(pg.query("SELECT count(*) FROM t"), "100");
@@ -363,30 +350,27 @@ fn identical_data_in_awkward_types_passes() {
          INSERT INTO tj VALUES (1, '{\"k\":1, \"a\": [1, 2]}', '-00:00:01', 12345678901234567890123456789012345.123456789012345678901234567890),
            (2, '[1, 2]', '-00:00:01.5', 1.5), (3, NULL, '838:59:59', NULL);",
     );
-    let pg_side = |table: &str, side: &str, extra: &str| {
+    // One side of a job on `system` ("postgresql" or "mysql") at `url`.
+    let on = |system: &str, url: &str, table: &str, side: &str, extra: &str| {
+        let login = if system == "mysql" {
+            mysql_server().login()
+        } else {
+            pg_server().login()
+        };
+        let url = if side == "reader" {
+            format!(r#"["{url}"]"#)
+        } else {
+            format!(r#""{url}""#)
+        };
         format!(
-            r#"{{"name": "postgresql{side}", "parameter": {{{}, "column": ["*"], {extra}
-                "connection": [{{"jdbcUrl": {}, "table": ["{table}"]}}]}}}}"#,
-            pg_server().login(),
-            if side == "reader" {
-                format!(r#"["{}"]"#, pg.url())
-            } else {
-                format!(r#""{}""#, pg.url())
-            }
+            r#"{{"name": "{system}{side}", "parameter": {{{login}, "column": ["*"], {extra}
+                "connection": [{{"jdbcUrl": {url}, "table": ["{table}"]}}]}}}}"#
         )
     };
-    let my_side = |table: &str, side: &str, extra: &str| {
-        format!(
-            r#"{{"name": "mysql{side}", "parameter": {{{}, "column": ["*"], {extra}
-                "connection": [{{"jdbcUrl": {}, "table": ["{table}"]}}]}}}}"#,
-            mysql_server().login(),
-            if side == "reader" {
-                format!(r#"["{}"]"#, db.url())
-            } else {
-                format!(r#""{}""#, db.url())
-            }
-        )
-    };
+    let (pg_url, my_url) = (pg.url(), db.url());
+    let pg_side =
+        |table: &str, side: &str, extra: &str| on("postgresql", &pg_url, table, side, extra);
+    let my_side = |table: &str, side: &str, extra: &str| on("mysql", &my_url, table, side, extra);
     let create = r#""createTable": true,"#;
     let cases = [
         (

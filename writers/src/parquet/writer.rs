@@ -199,6 +199,26 @@ impl Plugin for ParquetWriter {
 }
 
 impl ParquetWriter {
+    /// The Parquet files below `dir` as the Parquet reader reads them, each written column
+    /// by its name (partition columns are not compared).
+    fn read_dir(&self, dir: &std::path::Path, staged: bool) -> datasync_engine::plugin::ReadBack {
+        let w = &self.w;
+        datasync_engine::plugin::ReadBack::Reader {
+            plugin: "parquet",
+            parameter: serde_json::json!({
+                "path": dir.display().to_string(),
+                "column": ["*"],
+            }),
+            staged,
+            columns: w
+                .columns
+                .iter()
+                .map(|(n, _)| Some(n.clone()))
+                .chain(w.dynamic_parts.iter().map(|_| None))
+                .collect(),
+        }
+    }
+
     /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
     /// writer; errors point under `at`.
     pub fn from_config(at: &str, c: ParquetWriterConfig) -> Result<Self, ConfigError> {
@@ -372,39 +392,12 @@ impl Writer for ParquetWriter {
         if w.staging.is_dir() && w.staged().is_ok_and(|s| s.values().all(Vec::is_empty)) {
             return datasync_engine::plugin::ReadBack::Empty;
         }
-        datasync_engine::plugin::ReadBack::Reader {
-            plugin: "parquet",
-            parameter: serde_json::json!({
-                "path": w.staging.display().to_string(),
-                "column": ["*"],
-            }),
-            staged: true,
-            columns: w
-                .columns
-                .iter()
-                .map(|(n, _)| Some(n.clone()))
-                .chain(w.dynamic_parts.iter().map(|_| None))
-                .collect(),
-        }
+        self.read_dir(&w.staging, true)
     }
 
     /// The published table (its partition directories below the path).
     fn read_published(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
-        let w = &self.w;
-        datasync_engine::plugin::ReadBack::Reader {
-            plugin: "parquet",
-            parameter: serde_json::json!({
-                "path": w.dir.display().to_string(),
-                "column": ["*"],
-            }),
-            staged: false,
-            columns: w
-                .columns
-                .iter()
-                .map(|(n, _)| Some(n.clone()))
-                .chain(w.dynamic_parts.iter().map(|_| None))
-                .collect(),
-        }
+        self.read_dir(&self.w.dir, false)
     }
 
     fn resume(&self) -> datasync_engine::Resume {
