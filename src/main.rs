@@ -858,14 +858,27 @@ fn diff_command(
         channels: channels
             .or(built.spec.setting.speed.channel.map(|c| c as usize))
             .unwrap_or(1),
+        // job.verify.targetWhere selects a run's rows; an incremental run's window is not
+        // what diff compares (it reads the whole source), so it is not taken then.
         target_where: target_where.or_else(|| {
             built
                 .spec
                 .verify
                 .as_ref()
                 .and_then(|v| v.target_where.clone())
+                .filter(|_| built.incremental().is_none())
         }),
     };
+    if let Some(o) = out {
+        let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+        if same(o, job) {
+            say_error!(
+                "datasync diff: --out {} is the job file: name another file",
+                o.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let Some(rt) = runtime() else {
         return ExitCode::from(2);
     };

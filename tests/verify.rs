@@ -342,7 +342,11 @@ fn identical_data_in_awkward_types_passes() {
     pg.query(
         "CREATE TABLE p (id int PRIMARY KEY, n numeric, m money, r real, d double precision);
          INSERT INTO p VALUES (1, 1.5000, 1234.5, 'NaN', '-Infinity'), (2, 100, -1, 'Infinity', 'NaN'),
-           (3, 0.000, 0, 1.5, 2.5)",
+           (3, 0.000, 0, 1.5, 2.5);
+         CREATE TABLE g (id int PRIMARY KEY, t time, arr int[], a text[], f float8[], j jsonb);
+         INSERT INTO g VALUES (1, '23:59:59.999999', '{1,NULL,3}', '{\"x\",\"y z\"}', '{0.1,2}',
+           '{\"z\": 1, \"a\": [1, 2.0]}'), (2, '00:00:00', '{1,2,3}', '{NULL,\"\"}', '{}', '[]'),
+           (3, NULL, '{NULL}', NULL, NULL, NULL)",
     );
     let db = MariaDb::new();
     db.exec(
@@ -395,6 +399,13 @@ fn identical_data_in_awkward_types_passes() {
                {"rule": "max", "column": "w"}]}"#,
             my_side("tj", "reader", ""),
             pg_side("tj", "writer", create),
+        ),
+        (
+            "time_arrays_jsonb_to_mysql",
+            r#"{"rules": [{"rule": "count"}, {"rule": "checksum"}, {"rule": "max", "column": "t"},
+               {"rule": "max", "column": "j"}]}"#,
+            pg_side("g", "reader", ""),
+            my_side("g", "writer", create),
         ),
     ];
     for (name, rules, reader, writer) in cases {

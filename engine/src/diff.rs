@@ -68,7 +68,7 @@ pub struct DiffSummary {
 #[derive(Default)]
 struct Pending {
     rows: [Option<Vec<u64>>; 2],
-    key: Vec<String>,
+    key: Vec<Option<String>>,
 }
 
 #[derive(Default)]
@@ -76,7 +76,7 @@ struct State {
     pending: HashMap<Vec<u8>, Pending>,
     rows: [u64; 2],
     same: u64,
-    duplicates: Vec<(usize, Vec<String>)>,
+    duplicates: Vec<(usize, Vec<Option<String>>)>,
     error: Option<String>,
 }
 
@@ -137,15 +137,17 @@ impl SideTap {
                     Some(v) => {
                         let mut h = Fnv::default();
                         v.hash_into(&mut h);
+                        bytes.push(1);
                         bytes.extend_from_slice(&h.0.to_le_bytes());
-                        shown.push(v.show());
+                        let t = v.show();
+                        bytes.extend_from_slice(t.as_bytes());
+                        shown.push(Some(t));
                     }
                     None => {
                         bytes.push(0);
-                        shown.push("NULL".to_string());
+                        shown.push(None);
                     }
                 }
-                bytes.extend_from_slice(shown.last().map(String::as_bytes).unwrap_or_default());
                 bytes.push(0xff);
             }
             let hashes: Vec<u64> = cols
@@ -227,6 +229,12 @@ pub async fn diff(
         }
         ReadBack::Empty => return Err("the target is empty".into()),
     };
+    if opts.target_where.is_some() && !matches!(plugin, "mysql" | "postgres" | "oracle") {
+        return Err(format!(
+            "--target-where applies to SQL targets; the {} writer's target is files",
+            job.writer_name
+        ));
+    }
     let entry = registry.reader(plugin, "diff").map_err(|e| e.to_string())?;
     let target: Box<dyn Reader> = (entry.build)(Params {
         value: &parameter,
@@ -303,11 +311,16 @@ pub async fn diff(
         return Err(e);
     }
     let names: Vec<String> = pairs.iter().map(|(s, _)| s.clone()).collect();
-    let key_map = |shown: &[String]| -> serde_json::Map<String, serde_json::Value> {
+    let key_map = |shown: &[Option<String>]| -> serde_json::Map<String, serde_json::Value> {
         opts.key
             .iter()
             .zip(shown)
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .map(|(k, v)| {
+                let v = v
+                    .clone()
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+                (k.clone(), v)
+            })
             .collect()
     };
     let mut out = Vec::new();
@@ -364,15 +377,25 @@ pub async fn diff(
             },
         ));
     }
-    out.sort_by(|(a, _), (b, _)| key_order(a, b));
+    out.sort_by(|(a, x), (b, y)| key_order(a, b).then_with(|| x.kind.cmp(y.kind)));
+    if sum.same == 0 && sum.missing > 0 && sum.extra > 0 {
+        tracing::warn!(
+            "no key of the source matched one of the target: are the key columns {} of the same \
+             type on both sides (a number does not match the same digits as text)?",
+            opts.key.join(", ")
+        );
+    }
     Ok((sum, out.into_iter().map(|(_, d)| d).collect()))
 }
 
-/// Keys in order: numbers by value, the rest as text.
-fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
+/// Keys in order: NULL first, numbers by value, the rest as text.
+fn key_order(a: &[Option<String>], b: &[Option<String>]) -> std::cmp::Ordering {
     for (x, y) in a.iter().zip(b) {
-        let o = match (x.parse::<f64>(), y.parse::<f64>()) {
-            (Ok(p), Ok(q)) => p.total_cmp(&q),
+        let o = match (x, y) {
+            (Some(x), Some(y)) => match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(p), Ok(q)) => p.total_cmp(&q),
+                _ => x.cmp(y),
+            },
             _ => x.cmp(y),
         };
         if o.is_ne() {
@@ -384,10 +407,26 @@ fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
 
 /// The reader's column names, from its probe when it knows them, else from its first batch.
 async fn source_columns(job: &BuiltJob) -> Result<Vec<String>, String> {
-    if let Ok(p) = job.reader.probe().await {
-        if let Some(cols) = p.columns {
-            return Ok(cols.into_iter().map(|(n, _)| n).collect());
-        }
+    let p = job
+        .reader
+        .probe()
+        .await
+        .map_err(|e| format!("the {} reader: {}", job.reader_name, e.chain()))?;
+    let problems: Vec<String> = p
+        .lines
+        .iter()
+        .filter(|l| !l.2)
+        .map(|(what, found, _)| format!("{what}: {found}"))
+        .collect();
+    if !problems.is_empty() {
+        return Err(format!(
+            "the {} reader's source: {}",
+            job.reader_name,
+            problems.join("; ")
+        ));
+    }
+    if let Some(cols) = p.columns {
+        return Ok(cols.into_iter().map(|(n, _)| n).collect());
     }
     Err(format!(
         "the {} reader cannot name its columns before reading (no live check)",

@@ -262,6 +262,13 @@ const SOURCE_TYPE: &str = "datasync.source_type";
 /// An exact number from its decimal text (`-12.3400`, `1e3` is not one): normalised.
 pub fn decimal_text(t: &str) -> Option<Canon<'static>> {
     let t = t.trim();
+    // PostgreSQL numeric's special values: as a float column's.
+    match t {
+        "NaN" => return Some(Canon::Float(f64::NAN)),
+        "Infinity" => return Some(Canon::Float(f64::INFINITY)),
+        "-Infinity" => return Some(Canon::Float(f64::NEG_INFINITY)),
+        _ => {}
+    }
     let (neg, body) = match t.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
@@ -292,25 +299,134 @@ pub fn decimal_text(t: &str) -> Option<Canon<'static>> {
     })))
 }
 
-/// JSON text with object keys sorted and no insignificant whitespace (a JSON column and a
-/// `jsonb` one store the same document differently).
+/// A JSON document in canonical form: object keys sorted, no insignificant whitespace,
+/// numbers by value (`2.0` = `2`). A JSON column and a `jsonb` one store the same document
+/// differently; so do a PostgreSQL array and the MySQL JSON array it was written as.
+fn canonical_json(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut kv: Vec<(&String, &Value)> = m.iter().collect();
+            kv.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in kv.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(v, out);
+            }
+            out.push(']');
+        }
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => out.push_str(&i.to_string()),
+            (_, Some(u), _) => out.push_str(&u.to_string()),
+            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                out.push_str(&(f as i64).to_string())
+            }
+            (_, _, Some(f)) => out.push_str(&f.to_string()),
+            _ => out.push_str(&n.to_string()),
+        },
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// JSON text in canonical form (see [`canonical_json`]), when it is a JSON document.
 fn json_text(t: &str) -> Option<String> {
-    fn sorted(v: serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(m) => {
-                let mut kv: Vec<(String, serde_json::Value)> = m.into_iter().collect();
-                kv.sort_by(|a, b| a.0.cmp(&b.0));
-                serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+    let v = serde_json::from_str::<serde_json::Value>(t).ok()?;
+    let mut out = String::new();
+    canonical_json(&v, &mut out);
+    Some(out)
+}
+
+/// A list as a JSON array in canonical form (elements by their canonical value, NULL as
+/// `null`), so an array column equals the JSON array a writer made of it.
+fn list_json(values: &ArrayRef) -> String {
+    let col = Column::new(values);
+    let items: Vec<serde_json::Value> = (0..values.len())
+        .map(|i| match col.get(i) {
+            None => serde_json::Value::Null,
+            Some(Canon::Num(d)) if d.scale == 0 => i64::try_from(d.unscaled)
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(d.to_string())),
+            Some(Canon::Num(d)) => serde_json::Value::from(d.to_f64()),
+            Some(Canon::Float(f)) => serde_json::Value::from(f),
+            Some(Canon::Text(t)) => {
+                let t = String::from_utf8_lossy(&t).into_owned();
+                // A nested list comes back as its canonical JSON text.
+                if values.data_type().is_nested() {
+                    serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t))
+                } else {
+                    serde_json::Value::String(t)
+                }
             }
-            serde_json::Value::Array(a) => {
-                serde_json::Value::Array(a.into_iter().map(sorted).collect())
-            }
-            other => other,
+            Some(other) => serde_json::Value::String(other.show()),
+        })
+        .collect();
+    let mut out = String::new();
+    canonical_json(&serde_json::Value::Array(items), &mut out);
+    out
+}
+
+/// Text in canonical form, whichever column it came from: a JSON object or array as
+/// canonical JSON, `HH:MM:SS[.fff]` within a day as a time of day, a longer duration `[-]H:MM:SS.fff` without the fraction's
+/// trailing zeros (a writer that copies such text as text, and one that stores it as a JSON
+/// or TIME column, give the same).
+fn text_canon(t: &str) -> Option<Canon<'static>> {
+    let first = t.trim_start().as_bytes().first()?;
+    if matches!(first, b'{' | b'[') {
+        return json_text(t).map(|j| Canon::Text(Cow::Owned(j.into_bytes())));
+    }
+    // A time of day written as text equals the TIME it came from.
+    if (8..=18).contains(&t.len()) && t.as_bytes().get(2) == Some(&b':') {
+        if let Some(ns) = time_of_day(t) {
+            return Some(Canon::Time(ns));
         }
     }
-    serde_json::from_str::<serde_json::Value>(t)
-        .ok()
-        .map(|v| sorted(v).to_string())
+    let (whole, frac) = t.split_once('.')?;
+    (frac.ends_with('0') && whole.contains(':') && frac.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| Canon::Text(Cow::Owned(time_text(t).into_bytes())))
+}
+
+/// A text value in canonical form (see [`text_canon`]).
+fn text(t: &str) -> Canon<'_> {
+    text_canon(t).unwrap_or(Canon::Text(Cow::Borrowed(t.as_bytes())))
+}
+
+/// `HH:MM:SS[.fff]` within a day as nanoseconds since midnight.
+fn time_of_day(t: &str) -> Option<i128> {
+    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
+    let mut parts = hms.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let num = |x: &str| -> Option<i128> {
+        (!x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse().ok())
+            .flatten()
+    };
+    let (h, m, s) = (num(h)?, num(m)?, num(s)?);
+    if h >= 24 || m >= 60 || s >= 60 {
+        return None;
+    }
+    let ns = if frac.is_empty() {
+        0
+    } else {
+        num(frac)? * 10i128.pow(9 - frac.len() as u32)
+    };
+    Some(((h * 60 + m) * 60 + s) * 1_000_000_000 + ns)
 }
 
 /// A time or interval text `[-]H:MM:SS[.fff]` with the fraction's trailing zeros removed.
@@ -414,7 +530,11 @@ impl<'a> Column<'a> {
                                     .map(|j| Canon::Text(Cow::Owned(j.into_bytes())))
                                     .unwrap_or_else(|| v.owned())
                             } else if k == "time" || k == "interval" {
-                                Canon::Text(Cow::Owned(time_text(&t).into_bytes()))
+                                // Within a day it is a time of day, as a TIME column's.
+                                match time_of_day(&t) {
+                                    Some(ns) => Canon::Time(ns),
+                                    None => Canon::Text(Cow::Owned(time_text(&t).into_bytes())),
+                                }
                             } else {
                                 v.owned()
                             }
@@ -461,6 +581,36 @@ impl<'a> Column<'a> {
                 | DataType::Time64(_)
                 | DataType::Timestamp(..)
         );
+        if let Some(values) = match array.data_type() {
+            DataType::List(_) => Some(array.as_list::<i32>()),
+            _ => None,
+        } {
+            let prepared = (0..array.len())
+                .map(|i| {
+                    array
+                        .is_valid(i)
+                        .then(|| Canon::Text(Cow::Owned(list_json(&values.value(i)).into_bytes())))
+                })
+                .collect();
+            return Column {
+                array: array.as_ref(),
+                prepared: Some(prepared),
+            };
+        }
+        if let DataType::LargeList(_) = array.data_type() {
+            let values = array.as_list::<i64>();
+            let prepared = (0..array.len())
+                .map(|i| {
+                    array
+                        .is_valid(i)
+                        .then(|| Canon::Text(Cow::Owned(list_json(&values.value(i)).into_bytes())))
+                })
+                .collect();
+            return Column {
+                array: array.as_ref(),
+                prepared: Some(prepared),
+            };
+        }
         let prepared = (!known).then(|| {
             let opts = arrow_cast::display::FormatOptions::default();
             match arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &opts) {
@@ -528,15 +678,9 @@ impl<'a> Column<'a> {
                     }
                 }
             }
-            DataType::Utf8 => Some(Canon::Text(Cow::Borrowed(
-                a.as_string::<i32>().value(i).as_bytes(),
-            ))),
-            DataType::LargeUtf8 => Some(Canon::Text(Cow::Borrowed(
-                a.as_string::<i64>().value(i).as_bytes(),
-            ))),
-            DataType::Utf8View => Some(Canon::Text(Cow::Borrowed(
-                a.as_string_view().value(i).as_bytes(),
-            ))),
+            DataType::Utf8 => Some(text(a.as_string::<i32>().value(i))),
+            DataType::LargeUtf8 => Some(text(a.as_string::<i64>().value(i))),
+            DataType::Utf8View => Some(text(a.as_string_view().value(i))),
             DataType::Binary => Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i32>().value(i)))),
             DataType::LargeBinary => {
                 Some(Canon::Bytes(Cow::Borrowed(a.as_binary::<i64>().value(i))))

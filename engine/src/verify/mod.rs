@@ -311,6 +311,9 @@ pub fn compare(
             if out.note.is_none() {
                 out.note = note;
             }
+            if ok && out.note.is_none() && out.target.as_deref() != Some(out.source.as_str()) {
+                out.note = Some("within the tolerance".into());
+            }
             out
         })
         .collect()

@@ -395,9 +395,25 @@ impl Writer for ParquetWriter {
         self.read_dir(&w.staging, true)
     }
 
-    /// The published table (its partition directories below the path).
+    /// The published table: the job's static partition (or the whole table below the path).
+    /// A commit a killed run left half-done is refused: `recover` finishes it first.
     fn read_published(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
-        self.read_dir(&self.w.dir, false)
+        let w = &self.w;
+        let pending = std::fs::read_dir(&w.dir).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".datasync-staging-"))
+                    && crate::publish::decided(p)
+            })
+        });
+        if let Some(p) = pending {
+            return datasync_engine::plugin::ReadBack::Unavailable(format!(
+                "a killed run's commit is half-done in {}: run `datasync recover` on the job first",
+                p.display()
+            ));
+        }
+        let rel = w.static_rel();
+        self.read_dir(&w.dir.join(rel), false)
     }
 
     fn resume(&self) -> datasync_engine::Resume {
