@@ -250,14 +250,14 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
 }
 
 #[test]
-fn text_targets_compare_the_count_with_what_the_writer_wrote_and_bad_rules_are_refused() {
+fn text_targets_count_the_staged_rows_and_bad_rules_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
     let reader = r#"{"name": "streamreader", "parameter": {"column": [
         {"name": "id", "type": "long", "incr": "1,1"}, {"name": "v", "type": "string", "value": "x"}],
         "sliceRecordCount": 500}}"#;
     let writer = r#"{"name": "txtfilewriter", "parameter": {"path": "out", "fileName": "t",
-        "writeMode": "truncate"}}"#;
+        "writeMode": "truncate", "header": true, "compress": "gzip"}}"#;
     let rules = r#"{"rules": [{"rule": "count"}, {"rule": "max", "column": "id"}]}"#;
     let o = run_here(dir, "text", &job_with(rules, "{}", reader, writer));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -269,12 +269,30 @@ fn text_targets_compare_the_count_with_what_the_writer_wrote_and_bad_rules_are_r
             ("max(id)".to_string(), "not_checked".to_string())
         ]
     );
-    assert!(r["verify"][0]["note"]
+    assert!(r["verify"][0].get("note").is_none(), "{r}");
+    assert!(r["verify"][1]["note"]
         .as_str()
         .unwrap()
-        .contains("records the writer reported written"));
+        .contains("reader side only"));
     assert_eq!(r["verify"][1]["source"], "500");
-    assert_eq!(lines_in(&dir.join("out")).len(), 500);
+    let published = visible_files(&dir.join("out"));
+    assert_eq!(published.len(), 1);
+
+    // fileFormat text cannot hold a value with the delimiter: every row is dirty, the staged
+    // file has a header only, the count fails and nothing is published.
+    let dirty_reader = reader.replace(r#""value": "x""#, r#""value": "a,b""#);
+    let text_writer = writer.replace(
+        r#""header": true"#,
+        r#""header": true, "fileFormat": "text""#,
+    );
+    let o = run_here(
+        dir,
+        "dirty",
+        &job_with(rules, "{}", &dirty_reader, &text_writer),
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(report(dir)["verify"][0]["target"], "0");
+    assert_eq!(visible_files(&dir.join("out")), published);
 
     // Shape errors are found before anything runs (exit 2, the JSON path named).
     let bad = r#"{"rules": [{"rule": "sum"}]}"#;

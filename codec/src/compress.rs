@@ -57,6 +57,22 @@ impl<'de> Deserialize<'de> for Compression {
 }
 
 impl Compression {
+    /// The name `compress` takes for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::HadoopSnappy => "hadoop-snappy",
+            Compression::FramingSnappy => "framing-snappy",
+            Compression::Zip => "zip",
+            Compression::Tgz => "tgz",
+            Compression::Lzop => "lzop",
+            Compression::LzoDeflate => "lzo_deflate",
+        }
+    }
+
     /// The usual file suffix.
     pub fn suffix(self) -> &'static str {
         match self {

@@ -482,6 +482,9 @@ pub enum ReadBack {
         /// The target column of each column the reader produces, in order (`None`: that
         /// column is not read back); empty: the target columns have the reader's names.
         columns: Vec<Option<String>>,
+        /// Only rows are counted (text files hold text: the typed figures stay reader side
+        /// only).
+        count_only: bool,
     },
     /// The target holds no rows of this run (nothing was staged): its figures are those of
     /// no rows.

@@ -931,6 +931,7 @@ impl VerifyRun<'_> {
                     plugin,
                     parameter,
                     columns,
+                    count_only,
                     ..
                 },
                 Some(build),
@@ -942,8 +943,23 @@ impl VerifyRun<'_> {
                 });
                 let figures = match reader {
                     Ok(r) => {
-                        let tally = Arc::new(plan.target_tally(columns, names));
-                        crate::verify::read_target(r, tally, channels, cancel).await
+                        let tally = Arc::new(if *count_only {
+                            // Rows only: every rule column, and the checksum, unread.
+                            Tally::new(
+                                plan.cfg.columns().into_iter().map(|c| (c, None)).collect(),
+                                None,
+                            )
+                        } else {
+                            plan.target_tally(columns, names)
+                        });
+                        crate::verify::read_target(r, tally, channels, cancel)
+                            .await
+                            .map(|mut f| {
+                                if *count_only {
+                                    f.unread.insert(String::new());
+                                }
+                                f
+                            })
                     }
                     Err(e) => Err(e.to_string()),
                 };

@@ -352,6 +352,37 @@ impl Writer for FileWriter {
         Resume::StateFile(self.staging.join(crate::publish::RUN_STATE_FILE))
     }
 
+    /// The staged files, read back by the text reader before the commit publishes them: their
+    /// rows are counted (a text file holds text, so the typed figures stay reader side only).
+    fn read_back(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        use datasync_engine::plugin::ReadBack;
+        let Some(options) = &self.files.read_options else {
+            return ReadBack::Unavailable("JSON Lines files are not read back yet".into());
+        };
+        // The data files only: the staging directory also holds the run's bookkeeping.
+        let files: Vec<String> = fs::read_dir(&self.staging)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with(['.', '_']))
+                    .map(|e| e.path().display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.is_empty() && self.staging.is_dir() {
+            return ReadBack::Empty;
+        }
+        let mut parameter = options.clone();
+        parameter["path"] = serde_json::json!(files);
+        parameter["column"] = serde_json::json!(["*"]);
+        ReadBack::Reader {
+            plugin: "file",
+            parameter,
+            staged: true,
+            columns: Vec::new(),
+            count_only: true,
+        }
+    }
+
     fn task_staged(&self, task: usize) -> Option<String> {
         self.sizes.of(task)
     }

@@ -243,6 +243,7 @@ pub(crate) fn read_back(
         parameter,
         staged: false,
         columns: names.into_iter().map(Some).collect(),
+        count_only: false,
     }
 }
 

@@ -85,6 +85,9 @@ pub struct TextFiles {
     conform: Option<ConformFn>,
     pub(crate) mode: FileWriteMode,
     text: Arc<TextWrite>,
+    /// The text reader's options that read these files back (`job.verify`); `None` for JSON
+    /// Lines.
+    pub(crate) read_options: Option<serde_json::Value>,
 }
 
 impl TextFiles {
@@ -104,12 +107,24 @@ impl TextFiles {
                 "must not contain '/' (it ends each file's name, e.g. \".csv\")",
             ));
         }
+        let read_options = match text.file_format {
+            datasync_codec::FileFormat::Jsonl => None,
+            f => Some(serde_json::json!({
+                "fileFormat": if f == datasync_codec::FileFormat::Text { "text" } else { "csv" },
+                "fieldDelimiter": text.field_delimiter,
+                "encoding": text.encoding,
+                "nullFormat": text.null_format,
+                "skipHeader": text.header != datasync_codec::Header::None,
+                "compress": text.compress.name(),
+            })),
+        };
         Ok(TextFiles {
             file_name: name.clone(),
             suffix,
             conform: None,
             mode: target.write_mode,
             text: Arc::new(text.build(at)?),
+            read_options,
         })
     }
 

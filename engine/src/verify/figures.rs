@@ -136,7 +136,7 @@ pub struct Figures {
     /// Rule columns that were not there, and why.
     missing: BTreeMap<String, String>,
     /// Rule columns this side does not read back (a Hive partition column).
-    pub(super) unread: std::collections::BTreeSet<String>,
+    pub(crate) unread: std::collections::BTreeSet<String>,
 }
 
 /// One figure, as compared.

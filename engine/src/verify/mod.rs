@@ -277,10 +277,15 @@ pub fn compare(
             };
             let tgt = match target {
                 Some(t) if t.unread.contains(col) && r.rule != RuleKind::Count => {
-                    out.note = Some(format!(
-                        "reader side only: column {col} is not read back from the target (a \
-                         Hive partition column)"
-                    ));
+                    out.note = Some(if col.is_empty() {
+                        "reader side only: the target is text files (their rows are counted)"
+                            .to_string()
+                    } else {
+                        format!(
+                            "reader side only: column {col} is not read back from the target \
+                             (a Hive partition column, or text files)"
+                        )
+                    });
                     return out;
                 }
                 Some(t) => t.figure(r.rule, col),

@@ -210,6 +210,7 @@ impl ParquetWriter {
                 "column": ["*"],
             }),
             staged,
+            count_only: false,
             columns: w
                 .columns
                 .iter()
