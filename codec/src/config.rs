@@ -307,6 +307,36 @@ impl TextWriteConfig {
             self.date_format.as_deref(),
             false,
         )?;
+        if self.file_format != crate::FileFormat::Jsonl {
+            let bad = |b: u8| {
+                b == opts.delimiter
+                    || b == b'\n'
+                    || b == b'\r'
+                    || (b == b'"' && self.file_format == crate::FileFormat::Csv)
+            };
+            if self.null_format.bytes().any(bad) {
+                return Err(ConfigError::new(
+                    format!("{at}.nullFormat"),
+                    format!(
+                        "{:?} holds the field delimiter, a line break or (csv) a quote: a NULL \
+                         written so would break the row",
+                        self.null_format
+                    ),
+                ));
+            }
+        }
+        // encoding_rs writes UTF-8 for the UTF-16 encodings (WHATWG): refuse them rather
+        // than write another encoding than the one asked for.
+        if opts.encoding.output_encoding() != opts.encoding {
+            return Err(ConfigError::new(
+                format!("{at}.encoding"),
+                format!(
+                    "{} cannot be written (only read); write UTF-8, GBK, GB18030, Big5, \
+                     ISO-8859-x or another single- or multi-byte encoding",
+                    opts.encoding.name()
+                ),
+            ));
+        }
         if self.null_format.is_empty() && self.file_format != crate::FileFormat::Jsonl {
             tracing::warn!(
                 "{at}.nullFormat is \"\": an empty text and NULL are both written as an empty \
@@ -365,5 +395,39 @@ impl schemars::JsonSchema for Header {
                 {"type": "array", "items": {"type": "string"}}
             ]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn build(json: serde_json::Value) -> Result<TextWrite, ConfigError> {
+        serde_json::from_value::<TextWriteConfig>(json)
+            .unwrap()
+            .build("w")
+    }
+
+    #[test]
+    fn a_null_format_that_breaks_rows_and_unwritable_encodings_are_refused() {
+        for (json, at) in [
+            (serde_json::json!({"nullFormat": ","}), "w.nullFormat"),
+            (serde_json::json!({"nullFormat": "a\nb"}), "w.nullFormat"),
+            (serde_json::json!({"nullFormat": "\""}), "w.nullFormat"),
+            (
+                serde_json::json!({"nullFormat": "|", "fieldDelimiter": "|", "fileFormat": "text"}),
+                "w.nullFormat",
+            ),
+            (serde_json::json!({"encoding": "UTF-16LE"}), "w.encoding"),
+            (serde_json::json!({"encoding": "UTF-16"}), "w.encoding"),
+        ] {
+            let e = build(json.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{json} accepted"));
+            assert_eq!(e.path, at, "{json}: {e}");
+        }
+        build(serde_json::json!({"nullFormat": "\"", "fileFormat": "text"})).unwrap();
+        build(serde_json::json!({"encoding": "GBK", "nullFormat": "NULL"})).unwrap();
     }
 }

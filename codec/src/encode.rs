@@ -484,6 +484,20 @@ impl TextEncoder {
                         opts.null_format
                     )));
                 }
+                if self.field.is_empty() && batch.num_columns() == 1 {
+                    // A row of one empty field would be a blank line, which readers skip.
+                    match opts.format {
+                        FileFormat::Csv => self.row.extend_from_slice(b"\"\""),
+                        _ => {
+                            return Err(named(
+                                "an empty value alone on its line would be a blank line, which \
+                                 readers skip (use fileFormat \"csv\", which quotes it)"
+                                    .into(),
+                            ))
+                        }
+                    }
+                    continue;
+                }
                 push_delimited(opts, &self.field, &mut self.row).map_err(named)?;
             }
         }
@@ -571,6 +585,24 @@ mod tests {
         })
         .unwrap();
         (String::from_utf8(out).unwrap(), dirty)
+    }
+
+    #[test]
+    fn an_empty_value_alone_on_its_line_is_quoted_not_a_blank_line() {
+        use arrow_array::StringArray;
+        use std::sync::Arc;
+        let one = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(StringArray::from(vec![Some(""), Some("x"), None])) as _,
+        )])
+        .unwrap();
+        assert_eq!(csv_rows(&one), ("\"\"\nx\n\\N\n".to_string(), vec![]));
+        let two = RecordBatch::try_from_iter([
+            ("a", Arc::new(StringArray::from(vec![""])) as _),
+            ("b", Arc::new(StringArray::from(vec![""])) as _),
+        ])
+        .unwrap();
+        assert_eq!(csv_rows(&two), (",\n".to_string(), vec![]));
     }
 
     #[test]

@@ -329,25 +329,106 @@ fn canonical_json(v: &serde_json::Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => out.push_str(&i.to_string()),
-            (_, Some(u), _) => out.push_str(&u.to_string()),
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                out.push_str(&(f as i64).to_string())
-            }
-            (_, _, Some(f)) => out.push_str(&f.to_string()),
-            _ => out.push_str(&n.to_string()),
-        },
+        Value::Number(n) => {
+            let t = n.to_string();
+            out.push_str(&canonical_number(&t).unwrap_or(t))
+        }
+        // A number, marked by `mark_numbers` so that its digits were kept.
+        Value::String(t) if t.starts_with(NUMBER) => out.push_str(&t[NUMBER.len()..]),
         other => out.push_str(&other.to_string()),
     }
 }
 
+/// Marks a number that [`mark_numbers`] turned into a string (a code point no text holds in
+/// practice, then the number's canonical form).
+const NUMBER: &str = "\u{10FFFF}#";
+
+/// A JSON number's canonical form: its digits without leading or trailing zeros and the
+/// power of ten they are scaled by (`1.50` -> `15e-1`, `100` -> `1e2`, `2.0` -> `2`,
+/// `1e400` = the same number written out), exact whatever its size.
+fn canonical_number(tok: &str) -> Option<String> {
+    let (neg, body) = match tok.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, tok),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some("0".into());
+    }
+    let exp = exp - frac.len() as i64 + (digits.len() - trimmed.len()) as i64;
+    let sign = if neg { "-" } else { "" };
+    Some(if exp == 0 {
+        format!("{sign}{trimmed}")
+    } else {
+        format!("{sign}{trimmed}e{exp}")
+    })
+}
+
+/// The JSON text with every number outside strings replaced by a marked string holding its
+/// canonical form, so parsing keeps every digit (a parser reads numbers as 64-bit floats).
+fn mark_numbers(t: &str) -> String {
+    let b = t.as_bytes();
+    let mut out = String::with_capacity(t.len() + 16);
+    let (mut i, mut start) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let from = i;
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let tok = &t[from..i];
+                out.push_str(&t[start..from]);
+                match canonical_number(tok) {
+                    Some(c) => {
+                        out.push('"');
+                        out.push_str(NUMBER);
+                        out.push_str(&c);
+                        out.push('"');
+                    }
+                    None => out.push_str(tok),
+                }
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(t.get(start..).unwrap_or_default());
+    out
+}
+
 /// JSON text in canonical form (see [`canonical_json`]), when it is a JSON document.
 fn json_text(t: &str) -> Option<String> {
-    let v = serde_json::from_str::<serde_json::Value>(t).ok()?;
+    let v = serde_json::from_str::<serde_json::Value>(&mark_numbers(t)).ok()?;
     let mut out = String::new();
     canonical_json(&v, &mut out);
     Some(out)
+}
+
+/// A number as the marked string [`canonical_json`] prints as its canonical form.
+fn number_value(text: &str) -> serde_json::Value {
+    match canonical_number(text) {
+        Some(c) => serde_json::Value::String(format!("{NUMBER}{c}")),
+        None => serde_json::Value::String(text.to_string()),
+    }
 }
 
 /// A list as a JSON array in canonical form (elements by their canonical value, NULL as
@@ -357,11 +438,9 @@ fn list_json(values: &ArrayRef) -> String {
     let items: Vec<serde_json::Value> = (0..values.len())
         .map(|i| match col.get(i) {
             None => serde_json::Value::Null,
-            Some(Canon::Num(d)) if d.scale == 0 => i64::try_from(d.unscaled)
-                .map(serde_json::Value::from)
-                .unwrap_or_else(|_| serde_json::Value::String(d.to_string())),
-            Some(Canon::Num(d)) => serde_json::Value::from(d.to_f64()),
-            Some(Canon::Float(f)) => serde_json::Value::from(f),
+            Some(Canon::Num(d)) => number_value(&d.to_string()),
+            Some(Canon::Wide(t)) => number_value(&t),
+            Some(Canon::Float(f)) if f.is_finite() => number_value(&f.to_string()),
             Some(Canon::Text(t)) => {
                 let t = String::from_utf8_lossy(&t).into_owned();
                 // A nested list comes back as its canonical JSON text.
@@ -418,7 +497,8 @@ fn time_of_day(t: &str) -> Option<i128> {
             .flatten()
     };
     let (h, m, s) = (num(h)?, num(m)?, num(s)?);
-    if h >= 24 || m >= 60 || s >= 60 {
+    let midnight_after = h == 24 && m == 0 && s == 0 && frac.bytes().all(|b| b == b'0');
+    if (h >= 24 && !midnight_after) || m >= 60 || s >= 60 {
         return None;
     }
     let ns = if frac.is_empty() {
@@ -763,6 +843,26 @@ mod tests {
         assert_eq!(h(&a), h(&c));
         let s: ArrayRef = Arc::new(StringArray::from(vec!["7"]));
         assert_ne!(h(&a), h(&s));
+    }
+
+    #[test]
+    fn json_compares_by_document_and_numbers_by_every_digit() {
+        let j = |t: &str| json_text(t).unwrap();
+        assert_eq!(j(r#"{"z":1, "a":[1, 2.0]}"#), j(r#"{"a":[1,2],"z":1}"#));
+        assert_eq!(
+            j(r#"{"a":1e400}"#),
+            j(&format!(r#"{{"a":1{}}}"#, "0".repeat(400)))
+        );
+        assert_eq!(j(r#"{"a":"\u00e9\/"}"#), j(r#"{"a":"é/"}"#));
+        assert_ne!(
+            j(r#"{"a":12345678901234567890123}"#),
+            j(r#"{"a":12345678901234567890124}"#)
+        );
+        assert_ne!(j(r#"{"a":0.1}"#), j(r#"{"a":0.10000000000000001}"#));
+        assert_ne!(j(r#"{"a":"1"}"#), j(r#"{"a":1}"#));
+        assert_eq!(j("[-0.0, 1.50]"), "[0,15e-1]");
+        assert_eq!(time_of_day("24:00:00"), Some(86_400_000_000_000));
+        assert_eq!(time_of_day("24:00:01"), None);
     }
 
     #[test]
