@@ -447,6 +447,8 @@ fn shard_report(
 ) -> ShardReport {
     let staged: std::collections::BTreeMap<usize, Option<String>> =
         r.staged.iter().cloned().collect();
+    let mut figures: std::collections::BTreeMap<usize, datasync_engine::verify::Figures> =
+        r.task_figures.iter().cloned().collect();
     ShardReport {
         run_id: plan.run_id.clone(),
         plan_hash: plan.plan_hash.clone(),
@@ -471,6 +473,7 @@ fn shard_report(
                 records_read: t.records_read,
                 records_written: t.records_written,
                 staged: staged.get(&t.id).cloned().flatten(),
+                figures: figures.remove(&t.id),
             })
             .collect(),
     }
@@ -606,7 +609,7 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
         return Ok(3);
     }
     let rt = runtime()?;
-    rt.block_on(async {
+    let verified = rt.block_on(async {
         let joined = built
             .join_planned()
             .await
@@ -619,7 +622,7 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
                      gone); marking it committed",
                     plan.run_id
                 );
-                return Ok(());
+                return Ok(None);
             }
             return Err(ShardError::Permanent(format!(
                 "the staging of run {} is gone (removed by hand?): nothing can be published; \
@@ -646,16 +649,37 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
                 dir.join(SHARDS_DIR).display()
             ))
         })?;
+        // job.verify over the shards' summed figures: on the staged output before anything
+        // is published, or on the target once it is.
+        let before = built.verify_before_commit();
+        if first && before == Some(true) {
+            if let Some(code) = verify_shards(&built, &reports, written, false).await? {
+                return Ok(Some(code));
+            }
+        }
         write_atomic(&dir.join(COMMITTING), shard::now().as_bytes())
             .map_err(|e| ShardError::Transient(format!("cannot write {COMMITTING}: {e}")))?;
         built
             .commit_planned()
             .await
-            .map_err(|e| ShardError::Transient(format!("writer commit: {}", e.chain())))
+            .map_err(|e| ShardError::Transient(format!("writer commit: {}", e.chain())))?;
+        if first && before == Some(false) {
+            return verify_shards(&built, &reports, written, true).await;
+        }
+        Ok(None)
     })?;
+    if verified.is_some_and(|code| code != 0) && !dir.join(COMMITTING).exists() {
+        say!(
+            "datasync: commit: nothing was published; `datasync abort {}` removes the staged \
+             output",
+            dir.display()
+        );
+        return Ok(verified.unwrap_or(4));
+    }
     // Published: an incremental job's watermark moves now (again, harmlessly, when a commit
-    // killed before it was marked committed is finished).
-    if let Some(inc) = built.incremental() {
+    // killed before it was marked committed is finished) unless the target failed its
+    // verification.
+    if let Some(inc) = built.incremental().filter(|_| verified.is_none()) {
         runtime()?
             .block_on(inc.record(plan.watermark.clone(), &plan.run_id))
             .map_err(|e| {
@@ -676,6 +700,9 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
     );
     let first = write_once(&dir.join(COMMITTED), summary.as_bytes())
         .map_err(|e| ShardError::Transient(format!("cannot write {COMMITTED}: {e}")))?;
+    if let Some(code) = verified {
+        return Ok(code);
+    }
     if !first {
         say!("datasync: run {} was committed already", plan.run_id);
         return Ok(0);
@@ -694,6 +721,39 @@ fn commit(dir: &Path, params: &[String]) -> Result<u8, ShardError> {
         }
     );
     Ok(0)
+}
+
+/// `job.verify` of a planned run: the reader-side figures every shard reported for its
+/// tasks, summed, against the target (`committed`: published already). `Some(exit code)`
+/// when the run fails its verification.
+async fn verify_shards(
+    built: &datasync_engine::BuiltJob,
+    reports: &[ShardReport],
+    written: u64,
+    committed: bool,
+) -> Result<Option<u8>, ShardError> {
+    let mut source = datasync_engine::verify::Figures::default();
+    for r in reports {
+        for t in &r.tasks {
+            let Some(f) = &t.figures else {
+                return Err(ShardError::Permanent(format!(
+                    "shard {}'s report has no job.verify figures for task {} (the shard ran \
+                     without job.verify, or with another version): run that shard again; \
+                     nothing was published",
+                    r.shard, t.id
+                )));
+            };
+            source.merge(f);
+        }
+    }
+    let (outcomes, failed) = built.verify_planned(&source, written, committed).await;
+    for o in &outcomes {
+        say!("  verify    {}", o.line());
+    }
+    Ok(failed.map(|(code, why)| {
+        say_error!("datasync: commit: {why}");
+        u8::try_from(code).unwrap_or(1)
+    }))
 }
 
 /// `datasync abort DIR`.

@@ -1361,3 +1361,67 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
         all_files(&t.path().join("nc_out"))
     );
 }
+
+/// `job.verify` in container-task mode: each shard reports its tasks' reader-side figures,
+/// `datasync commit` sums them and compares them with the staged output before publishing.
+#[test]
+fn commit_verifies_the_shards_summed_figures_before_publishing() {
+    let db = source_table(2000);
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let out = dir.join("table");
+    let rules = r#""verify": {"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount"},
+        {"rule": "max", "column": "name"}, {"rule": "checksum"}]}, "content": ["#;
+    let job = hive_job(dir, "v", r#"{"channel": 2}"#, &db, &out);
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replacen(r#""content": ["#, rules, 1);
+    std::fs::write(&job, &text).unwrap();
+    let j = job.to_str().unwrap();
+    expect(
+        ds(dir, &["plan", j, "--shards", "2", "--out", "p1"], &[]),
+        0,
+        "",
+    );
+    for s in ["0/2", "1/2"] {
+        expect(ds(dir, &shard_args(j, "p1", s), &[]), 0, "");
+    }
+    let o = expect(ds(dir, &["commit", "p1"], &[]), 0, "committed run");
+    assert_stderr_has(&o, "verify    count [strong]: read 2000, target 2000: ok");
+    assert_stderr_has(&o, "verify    checksum [strong]");
+    assert!(
+        duckdb_rows(&out).trim_end() == source_rows(&db),
+        "the table differs from the source"
+    );
+
+    // name as VARCHAR(3): most rows are dirty under the error limit; the staged output holds
+    // fewer rows than were read, the commit refuses with exit 4 and publishes nothing.
+    let before = published(&out);
+    let short = text
+        .replace(r#""type": "STRING""#, r#""type": "VARCHAR(3)""#)
+        .replacen(
+            r#""speed""#,
+            r#""errorLimit": {"record": 5000}, "speed""#,
+            1,
+        );
+    let job2 = write_job(dir, "short", &short);
+    let j2 = job2.to_str().unwrap();
+    expect(
+        ds(dir, &["plan", j2, "--shards", "2", "--out", "p2"], &[]),
+        0,
+        "",
+    );
+    for s in ["0/2", "1/2"] {
+        expect(ds(dir, &shard_args(j2, "p2", s), &[]), 0, "");
+    }
+    let o = expect(ds(dir, &["commit", "p2"], &[]), 4, "nothing was published");
+    assert_stderr_has(&o, "count [strong]: read 2000, target");
+    assert_stderr_has(&o, "MISMATCH");
+    assert_eq!(published(&out), before);
+    expect(ds(dir, &["abort", "p2"], &[]), 0, "");
+    assert!(
+        !all_files(&out).iter().any(|f| f.contains("staging")),
+        "{:?}",
+        all_files(&out)
+    );
+}

@@ -227,7 +227,6 @@ pub async fn diff(
         ReadBack::Unavailable(why) => {
             return Err(format!("the {} writer: {why}", job.writer_name));
         }
-        ReadBack::Empty => return Err("the target is empty".into()),
     };
     if opts.target_where.is_some() && !matches!(plugin, "mysql" | "postgres" | "oracle") {
         return Err(format!(

@@ -459,7 +459,7 @@ pub trait Writer: Send + Sync {
     /// `datasync diff`: how the published target (not a run's staged output) is read.
     fn read_published(&self, filter: Option<&str>) -> ReadBack {
         match self.read_back(filter) {
-            ReadBack::Reader { staged: true, .. } | ReadBack::Empty => {
+            ReadBack::Reader { staged: true, .. } => {
                 ReadBack::Unavailable("this writer's published target cannot be read back".into())
             }
             other => other,
@@ -486,9 +486,6 @@ pub enum ReadBack {
         /// only).
         count_only: bool,
     },
-    /// The target holds no rows of this run (nothing was staged): its figures are those of
-    /// no rows.
-    Empty,
     /// The target cannot be read back (why): rules other than `count` are reader side only,
     /// and `count` is compared with the records the writer reported written.
     Unavailable(String),

@@ -187,6 +187,10 @@ pub struct Report {
     /// `job.verify`: each rule, both figures and its verdict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub verify: Vec<crate::verify::RuleOutcome>,
+    /// Container-task mode with `job.verify`: each task's reader-side figures (plan task
+    /// number), for the shard's report; `datasync commit` compares their sum.
+    #[serde(skip)]
+    pub task_figures: Vec<(usize, crate::verify::Figures)>,
 }
 
 impl Report {
@@ -237,6 +241,7 @@ impl Report {
             staged: Vec::new(),
             columns: Vec::new(),
             verify: Vec::new(),
+            task_figures: Vec::new(),
         }
     }
 

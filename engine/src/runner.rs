@@ -205,7 +205,7 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
                 ReadBack::Reader { plugin, .. } => {
                     Some(registry.reader(plugin, "job.verify")?.build)
                 }
-                ReadBack::Unavailable(_) | ReadBack::Empty => None,
+                ReadBack::Unavailable(_) => None,
             };
             Some(Arc::new(VerifyPlan {
                 cfg: cfg.clone(),
@@ -360,9 +360,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
                  targetWhere to the rows it writes"
             );
         }
-        let refused = if opts.shard.is_some() {
-            Some("job.verify is not supported for shards yet")
-        } else if opts.resume {
+        let refused = if opts.resume {
             Some(
                 "job.verify cannot check a resumed run (the finished tasks' figures are not \
                  kept): run the job again without --resume",
@@ -504,6 +502,17 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             .iter()
             .map(|(id, _)| (*id, writer.task_staged(*id)))
             .collect();
+        if let Some((_, cells)) = &env.tallies {
+            base.task_figures = s
+                .tasks
+                .iter()
+                .zip(cells)
+                .filter_map(|((id, _), c)| {
+                    let t = c.lock().ok()?.clone()?;
+                    Some((*id, t.figures()))
+                })
+                .collect();
+        }
     }
     // The reader side's figures: every task's last attempt (all of them succeeded when the
     // job did).
@@ -892,6 +901,61 @@ async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::P
     }
 }
 
+impl BuiltJob {
+    /// Container-task mode, in `datasync commit`: whether `job.verify` reads the staged output
+    /// (checked before the commit publishes it) or the target after it; `None`: no verify.
+    pub fn verify_before_commit(&self) -> Option<bool> {
+        self.verify.as_ref().map(|v| v.before_commit())
+    }
+
+    /// Container-task mode, in `datasync commit`: compares the shards' summed reader-side
+    /// figures (`source`) with the target's, as a run does (`committed`: the data is
+    /// published). Returns each rule's outcome and, when the run must not count as a
+    /// success, its exit code (4 for a strong mismatch, 1 when the target cannot be read)
+    /// and why.
+    pub async fn verify_planned(
+        &self,
+        source: &Figures,
+        written: u64,
+        committed: bool,
+    ) -> (Vec<crate::verify::RuleOutcome>, Option<(i32, String)>) {
+        let Some(plan) = self.verify.as_deref() else {
+            return (Vec::new(), None);
+        };
+        let channels = self
+            .spec
+            .setting
+            .speed
+            .channel
+            .map(|c| c as usize)
+            .unwrap_or(1);
+        let mut rep = Report::begin(
+            &self.spec,
+            self.reader_name,
+            self.writer_name,
+            run_id(),
+            channels,
+        );
+        let control = JobControl::new();
+        let names = source.names.clone();
+        VerifyRun {
+            plan,
+            control: &control,
+            writer: self.writer.as_ref(),
+            source,
+            names: &names,
+            written,
+            channels,
+            cancel: control.cancel.child_token(),
+        }
+        .run(&mut rep, committed)
+        .await;
+        let failed = (rep.status != Status::Succeeded)
+            .then(|| (rep.exit_code, rep.error.unwrap_or_default()));
+        (rep.verify, failed)
+    }
+}
+
 /// Reads the target back, compares its figures with the reader side's and records the
 /// outcome in `rep`: a strong mismatch is exit 4, a weak one a warning, a target that cannot
 /// be read back exit 1 (`committed`: the data is already in the target).
@@ -925,7 +989,6 @@ impl VerifyRun<'_> {
         };
         let read_back = writer.read_back(plan.cfg.target_where.as_deref());
         let target = match (&read_back, plan.build) {
-            (ReadBack::Empty, _) => Some(Figures::default()),
             (
                 ReadBack::Reader {
                     plugin,
@@ -983,13 +1046,13 @@ impl VerifyRun<'_> {
                         rep.error = Some(format!("{why} while job.verify read the target{after}"));
                         return;
                     }
-                    Err(e) if written == 0 && source.rows == 0 => {
-                        // Nothing read, nothing written: a target that is not there
-                        // (createTable makes it with the first batch) holds none of this
+                    Err(e) if written == 0 => {
+                        // Nothing written: a target that is not there (no file staged, a
+                        // table createTable makes with the first batch) holds none of this
                         // run's rows.
                         tracing::warn!(
                             "job.verify: the target could not be read back ({e}); no row was \
-                             read or written, so it is taken as holding none"
+                             written, so it is taken as holding none"
                         );
                         Some(Figures::default())
                     }

@@ -187,6 +187,9 @@ pub struct ShardTask {
     /// Staged output, when the writer can tell.
     #[serde(default)]
     pub staged: Option<String>,
+    /// `job.verify`: the reader side's figures of this task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<crate::verify::Figures>,
 }
 
 /// Errors of container-task mode, each with the exit code it maps to.
@@ -423,13 +426,6 @@ impl BuiltJob {
     ) -> Result<Vec<PlannedTask>, ShardError> {
         if let Some(why) = &self.missing {
             return Err(ShardError::Permanent(why.clone()));
-        }
-        if self.spec.verify.is_some() {
-            return Err(ShardError::Usage(
-                "job.verify is not supported for shards yet (each shard would take only its \
-                 own figures): run the job with `datasync run`, or remove job.verify"
-                    .into(),
-            ));
         }
         self.writer.plannable().map_err(|why| {
             ShardError::Usage(format!(

@@ -368,9 +368,6 @@ impl Writer for FileWriter {
                     .collect()
             })
             .unwrap_or_default();
-        if files.is_empty() && self.staging.is_dir() {
-            return ReadBack::Empty;
-        }
         let mut parameter = options.clone();
         parameter["path"] = serde_json::json!(files);
         parameter["column"] = serde_json::json!(["*"]);

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// An exact number: `unscaled / 10^scale`, with no trailing zero in the fraction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Dec {
     /// The digits.
     pub unscaled: i128,
@@ -91,12 +91,12 @@ impl std::fmt::Display for Dec {
 }
 
 /// One value in canonical form, borrowing text and bytes from the array.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Canon<'a> {
     /// An exact number (integer, decimal, boolean).
     Num(Dec),
     /// A floating point number.
-    Float(f64),
+    Float(#[serde(with = "f64_bits")] f64),
     /// Text (UTF-8 bytes).
     Text(Cow<'a, [u8]>),
     /// Binary.
@@ -521,6 +521,18 @@ fn time_text(t: &str) -> String {
             }
         }
         _ => t.to_string(),
+    }
+}
+
+/// A float kept by its bits (JSON has no NaN or infinity; shard reports carry figures).
+pub(crate) mod f64_bits {
+    /// Writes the bits.
+    pub fn serialize<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.to_bits())
+    }
+    /// Reads the bits.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(f64::from_bits)
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// A running sum.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) enum Sum {
     /// No value yet.
     #[default]
@@ -17,7 +17,10 @@ pub(super) enum Sum {
     /// Floating point (a float column, or an exact sum past 38 digits): the sum and the
     /// compensation of Neumaier's summation, so the order the rows come in (tasks, batches)
     /// does not change the figure for all but the most contrived values.
-    Float(f64, f64),
+    Float(
+        #[serde(with = "super::canon::f64_bits")] f64,
+        #[serde(with = "super::canon::f64_bits")] f64,
+    ),
 }
 
 /// Adds `x` to the compensated sum `(s, c)`.
@@ -77,7 +80,7 @@ impl Sum {
 }
 
 /// The figures of one column.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct ColumnFigures {
     nulls: u64,
     sum: Sum,
@@ -126,7 +129,8 @@ impl ColumnFigures {
 }
 
 /// The figures of one side: rows, the row checksum, and per rule column its figures.
-#[derive(Debug, Clone, Default)]
+/// Serialised into a shard's report (container-task mode), merged by `datasync commit`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     /// Rows seen.
     pub rows: u64,
@@ -135,6 +139,9 @@ pub struct Figures {
     columns: BTreeMap<String, ColumnFigures>,
     /// Rule columns that were not there, and why.
     missing: BTreeMap<String, String>,
+    /// The names of the columns the batches had (the first batch's).
+    #[serde(default)]
+    pub names: Vec<String>,
     /// Rule columns this side does not read back (a Hive partition column).
     pub(crate) unread: std::collections::BTreeSet<String>,
 }
@@ -175,6 +182,9 @@ impl Figures {
             self.missing.entry(k.clone()).or_insert_with(|| m.clone());
         }
         self.unread.extend(o.unread.iter().cloned());
+        if self.names.is_empty() {
+            self.names.clone_from(&o.names);
+        }
     }
 
     /// Marks a rule column as not available on this side.
@@ -313,6 +323,12 @@ impl Tally {
         let rows = batch.num_rows();
         let mut part = Figures {
             rows: rows as u64,
+            names: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
             ..Figures::default()
         };
         for (key, lookup) in &self.columns {

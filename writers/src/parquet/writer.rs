@@ -390,9 +390,6 @@ impl Writer for ParquetWriter {
     /// Partition columns come back as directory names (text), so they are not compared.
     fn read_back(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
         let w = &self.w;
-        if w.staging.is_dir() && w.staged().is_ok_and(|s| s.values().all(Vec::is_empty)) {
-            return datasync_engine::plugin::ReadBack::Empty;
-        }
         self.read_dir(&w.staging, true)
     }
 
