@@ -491,3 +491,58 @@ fn identical_data_in_awkward_types_passes() {
         "0"
     );
 }
+
+/// `--resume` takes the finished tasks' recorded figures: the resumed run verifies the whole.
+#[test]
+fn a_resumed_run_verifies_every_task_including_the_ones_it_skipped() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in 0..3 {
+        let rows: String = (1..=100)
+            .map(|i| format!("{},v{f}\n", f * 1000 + i))
+            .collect();
+        std::fs::write(inputs.join(format!("f{f}.csv")), rows).unwrap();
+    }
+    let bad = inputs.join("f2.csv");
+    let good = std::fs::read_to_string(&bad).unwrap();
+    std::fs::write(&bad, format!("{good}x,bad\n")).unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}/*.csv", "fileFormat": "csv",
+            "column": [{{"index": 0, "type": "long", "name": "id"}}, {{"index": 1, "type": "string", "name": "v"}}]}}}}"#,
+        inputs.display()
+    );
+    let writer = r#"{"name": "parquet", "parameter": {"path": "out", "fileName": "p", "writeMode": "truncate",
+        "column": [{"name": "id", "type": "bigint"}, {"name": "v", "type": "string"}]}}"#;
+    let rules =
+        r#"{"rules": [{"rule": "count"}, {"rule": "sum", "column": "id"}, {"rule": "checksum"}]}"#;
+    let job = write_job(
+        dir,
+        "r",
+        &job_with(rules, r#"{"errorLimit": {"record": 0}}"#, &reader, writer),
+    );
+    let j = job.to_str().unwrap();
+    let o = run_in(dir, &["run", j, "--no-progress", "--run-id", "r1"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    std::fs::write(&bad, good).unwrap();
+    let o = run_in(
+        dir,
+        &[
+            "run",
+            j,
+            "--no-progress",
+            "--run-id",
+            "r1",
+            "--resume",
+            "--report",
+            "report.json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "2 of 3 task(s) of run r1 had finished");
+    let r = report(dir);
+    assert!(verdicts(&r).iter().all(|(_, v)| v == "passed"), "{r}");
+    assert_eq!(r["verify"][0]["source"], "300");
+    assert_eq!(r["verify"][1]["target"], "315150");
+}

@@ -360,17 +360,6 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
                  targetWhere to the rows it writes"
             );
         }
-        let refused = if opts.resume {
-            Some(
-                "job.verify cannot check a resumed run (the finished tasks' figures are not \
-                 kept): run the job again without --resume",
-            )
-        } else {
-            None
-        };
-        if let Some(why) = refused {
-            return end.early(base, why.to_string()).await;
-        }
     }
     if let Some(inc) = reader.incremental() {
         if opts.resume {
@@ -421,6 +410,13 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         .map(|r| (r.describe(), r.input_fingerprint()))
         .collect();
     let done = crate::runstate::finished(prior.as_ref(), &sources, |i| writer.task_fingerprint(i));
+    if job.verify.is_some() && done.values().any(|d| d.figures.is_none()) {
+        let why = "--resume: the finished tasks were recorded without job.verify figures (by a \
+                   run without job.verify), so the whole run cannot be verified: run the job \
+                   again without --resume"
+            .to_string();
+        return end.early(base, why).await;
+    }
     if opts.resume && prior.is_some() {
         tracing::info!(
             "--resume: {} of {} task(s) of run {} had finished and are not run again",
@@ -521,6 +517,16 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         for c in cells {
             if let Some(t) = c.lock().ok().and_then(|t| t.clone()) {
                 all.merge(&t.figures());
+            }
+        }
+        // Tasks an earlier attempt of the run finished (`--resume`): their recorded figures.
+        for d in done.values() {
+            if let Some(f) = d
+                .figures
+                .clone()
+                .and_then(|v| serde_json::from_value::<Figures>(v).ok())
+            {
+                all.merge(&f);
             }
         }
         all

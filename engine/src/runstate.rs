@@ -29,6 +29,10 @@ pub struct TaskDone {
     /// The reader's fingerprint of the task's input when it was planned.
     #[serde(default)]
     pub input: Option<String>,
+    /// `job.verify`: the task's reader-side figures ([`crate::verify::Figures`]), so a
+    /// resumed run compares the whole run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<serde_json::Value>,
 }
 
 /// The state file's content.

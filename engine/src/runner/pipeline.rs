@@ -238,6 +238,10 @@ pub(super) fn record_done(env: &Env, rep: &TaskReport, output: Option<String>) {
             dirty: rep.dirty,
             output,
             input: env.inputs.get(rep.id).cloned().flatten(),
+            figures: env.tallies.as_ref().and_then(|(_, cells)| {
+                let t = cells.get(rep.id)?.lock().ok()?.clone()?;
+                serde_json::to_value(t.figures()).ok()
+            }),
         },
     );
     if let Err(e) = crate::runstate::save(path, st) {
