@@ -224,6 +224,24 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
     assert_eq!(report(dir)["verify"][0]["target"], "109");
     assert_eq!(pg.query("SELECT count(*) FROM t"), "109");
 
+    // stagingMode table: the staging tables are checked before the commit moves them, so a
+    // failing rule publishes nothing (the truncate preSql does not run either).
+    pg.query("TRUNCATE t");
+    pg.query("INSERT INTO t VALUES (99999, 1, 'old', '2025-01-01', 0)");
+    let staged = pg_writer(&pg, r#""TRUNCATE t""#).replacen(
+        r#""preSql""#,
+        r#""stagingMode": "table", "preSql""#,
+        1,
+    );
+    let o = run_here(dir, "staged", &job_with(count, setting, &reader, &staged));
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_stderr_has(&o, "nothing was published");
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "1");
+    assert_eq!(
+        pg.query("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'datasync_stg%'"),
+        "0"
+    );
+
     // targetWhere: the table holds other days' rows; the rule compares this job's rows only.
     pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
     pg.query("TRUNCATE t");

@@ -687,6 +687,14 @@ where
     }
 
     fn read_back(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
-        crate::sqltarget::read_back(&self.spec, filter)
+        let staged: Vec<String> = SqlWriterSteps::members(self)
+            .iter()
+            .flat_map(|w| w.spec.staged.all().into_iter().map(|(t, _)| t))
+            .collect();
+        crate::sqltarget::read_back(&self.spec, filter, Some(staged))
+    }
+
+    fn read_published(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
+        crate::sqltarget::read_back(&self.spec, filter, None)
     }
 }

@@ -197,12 +197,19 @@ impl<C, K> SqlWriter<C, K> {
 }
 
 /// `job.verify`: the target tables read back, after the commit, by the same system's reader,
-/// through the writer's connection settings (and `filter` as its `where`).
+/// through the writer's connection settings (and `filter` as its `where`). With
+/// `stagingMode: table` (one connection) the run's `staged` tables are read instead, before
+/// the commit moves them: they hold this run's rows only, so `filter` does not apply.
+/// `staged: None`: the published table (`datasync diff`).
 pub(crate) fn read_back(
     spec: &crate::sqlsteps::TargetSpec,
     filter: Option<&str>,
+    staged: Option<Vec<String>>,
 ) -> datasync_engine::plugin::ReadBack {
     let p = &spec.params;
+    let staging = p.staging_mode == StagingMode::Table && p.connection.len() == 1;
+    let staged = staged.filter(|_| staging);
+    let staging = staged.is_some();
     let plugin = match spec.dialect {
         Dialect::MySql => "mysql",
         Dialect::Postgres => "postgres",
@@ -232,16 +239,16 @@ pub(crate) fn read_back(
         "session": p.session,
         "connection": p.connection.iter().map(|c| serde_json::json!({
             "jdbcUrl": c.jdbc_url,
-            "table": c.table,
+            "table": staged.clone().unwrap_or_else(|| c.table.clone()),
         })).collect::<Vec<_>>(),
     });
-    if let Some(w) = filter {
+    if let Some(w) = filter.filter(|_| !staging) {
         parameter["where"] = serde_json::Value::String(w.to_string());
     }
     datasync_engine::plugin::ReadBack::Reader {
         plugin,
         parameter,
-        staged: false,
+        staged: staging,
         columns: names.into_iter().map(Some).collect(),
         count_only: false,
     }
