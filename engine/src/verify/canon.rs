@@ -673,29 +673,18 @@ impl<'a> Column<'a> {
                 | DataType::Time64(_)
                 | DataType::Timestamp(..)
         );
-        if let Some(values) = match array.data_type() {
-            DataType::List(_) => Some(array.as_list::<i32>()),
+        // A list of either offset width: each row as the JSON array it stands for.
+        let item: Option<Box<dyn Fn(usize) -> ArrayRef + '_>> = match array.data_type() {
+            DataType::List(_) => Some(Box::new(|i| array.as_list::<i32>().value(i))),
+            DataType::LargeList(_) => Some(Box::new(|i| array.as_list::<i64>().value(i))),
             _ => None,
-        } {
+        };
+        if let Some(item) = item {
             let prepared = (0..array.len())
                 .map(|i| {
                     array
                         .is_valid(i)
-                        .then(|| Canon::Text(Cow::Owned(list_json(&values.value(i)).into_bytes())))
-                })
-                .collect();
-            return Column {
-                array: array.as_ref(),
-                prepared: Some(prepared),
-            };
-        }
-        if let DataType::LargeList(_) = array.data_type() {
-            let values = array.as_list::<i64>();
-            let prepared = (0..array.len())
-                .map(|i| {
-                    array
-                        .is_valid(i)
-                        .then(|| Canon::Text(Cow::Owned(list_json(&values.value(i)).into_bytes())))
+                        .then(|| Canon::Text(Cow::Owned(list_json(&item(i)).into_bytes())))
                 })
                 .collect();
             return Column {
