@@ -1383,9 +1383,17 @@ fn commit_verifies_the_shards_summed_figures_before_publishing() {
         0,
         "",
     );
-    for s in ["0/2", "1/2"] {
-        expect(ds(dir, &shard_args(j, "p1", s), &[]), 0, "");
-    }
+    expect(ds(dir, &shard_args(j, "p1", "0/2"), &[]), 0, "");
+    // Other rules are another job: its shards would report other figures.
+    let edited = write_job(dir, "v", &text.replacen(r#"{"rule": "count"}, "#, "", 1));
+    expect(
+        ds(dir, &shard_args(edited.to_str().unwrap(), "p1", "1/2"), &[]),
+        2,
+        "is not the one planned",
+    );
+    let job = write_job(dir, "v", &text);
+    let j = job.to_str().unwrap();
+    expect(ds(dir, &shard_args(j, "p1", "1/2"), &[]), 0, "");
     let o = expect(ds(dir, &["commit", "p1"], &[]), 0, "committed run");
     assert_stderr_has(&o, "verify    count [strong]: read 2000, target 2000: ok");
     assert_stderr_has(&o, "verify    checksum [strong]");

@@ -828,8 +828,9 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
             v.run(&mut rep, false).await;
         }
         let committed = if rep.status != Status::Succeeded {
-            // A strong rule failed on the staged output: nothing is published.
-            abort(writer, &mut rep, None).await;
+            // A strong rule failed on the staged output: nothing is published (a run named
+            // with --run-id keeps it, as any failed run does).
+            abort(writer, &mut rep, keep).await;
             false
         } else if let Err(e) = writer.commit().await {
             rep.status = Status::Failed;

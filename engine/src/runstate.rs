@@ -62,12 +62,16 @@ pub fn resuming() -> bool {
 
 /// A stable hash (FNV-1a, 64 bit, hex) of what decides a job's tasks and output.
 pub fn job_hash(spec: &JobSpec, channels: usize) -> String {
-    let text = serde_json::json!({
+    let mut v = serde_json::json!({
         "reader": [&spec.reader.name, &spec.reader.parameter],
         "writer": [&spec.writer.name, &spec.writer.parameter],
         "channels": channels,
-    })
-    .to_string();
+    });
+    // The finished tasks' figures were taken for these rules.
+    if let Some(verify) = &spec.verify {
+        v["verify"] = serde_json::to_value(verify).unwrap_or_default();
+    }
+    let text = v.to_string();
     fnv_hex(&text)
 }
 

@@ -16,7 +16,7 @@ pub use readback::{read_all, read_target};
 use serde::{Deserialize, Serialize};
 
 /// `job.verify`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyConfig {
     /// The rules, each compared between the rows read and the rows in the target.
@@ -28,7 +28,7 @@ pub struct VerifyConfig {
 }
 
 /// One rule of `job.verify.rules`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleConfig {
     /// What is compared.
@@ -77,7 +77,7 @@ pub enum Level {
 
 /// A tolerance: figures match when they differ by at most `abs`, or by at most `rel` times
 /// the reader's figure.
-#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tolerance {
     /// Absolute difference allowed.
