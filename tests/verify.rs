@@ -241,6 +241,19 @@ fn mysql_to_postgres_reads_the_table_back_after_the_commit() {
         pg.query("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'datasync_stg%'"),
         "0"
     );
+    // The staged rows pass, but a trigger on the target drops half of them as they are
+    // published: the move adds fewer rows than were staged, and is rolled back.
+    pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");
+    pg.query(
+        "CREATE FUNCTION skip_even() RETURNS trigger AS $$ BEGIN IF NEW.id % 2 = 0 THEN \
+         RETURN NULL; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER skip BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION skip_even()",
+    );
+    let o = run_here(dir, "trigger", &job_with(count, setting, &reader, &staged));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "(a trigger or rule on the table?); rolled back");
+    assert_eq!(pg.query("SELECT count(*) FROM t"), "1");
+    pg.query("DROP TRIGGER skip ON t");
 
     // targetWhere: the table holds other days' rows; the rule compares this job's rows only.
     pg.query("ALTER TABLE t ALTER name TYPE varchar(20)");

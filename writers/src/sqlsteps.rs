@@ -25,6 +25,10 @@ pub(crate) struct Failure {
 pub(crate) trait TargetConn: Send {
     /// Runs one statement.
     async fn run(&mut self, sql: &str) -> Result<(), Failure>;
+    /// Runs one statement and says how many rows it changed (`None`: the driver cannot tell).
+    async fn run_counted(&mut self, sql: &str) -> Result<Option<u64>, Failure> {
+        self.run(sql).await.map(|()| None)
+    }
     /// The tables named `datasync_stg_*` in `schema` (default: the connection's): (name,
     /// comment).
     async fn staging_tables(
@@ -408,18 +412,52 @@ pub(crate) trait SqlWriterSteps: SqlWriterCore {
                 stmts.push(format!("DELETE FROM {}", self.quote(&stage)));
             }
         }
+        // In insert mode each move must add every staged row: a trigger or rule on the
+        // target that drops rows is found here, and nothing is published.
+        let moves: std::collections::BTreeMap<String, String> = self
+            .staged()
+            .all()
+            .into_iter()
+            .filter(|(_, m)| !m.is_empty() && !self.idempotent())
+            .map(|(stage, m)| (m, stage))
+            .collect();
         c.run("BEGIN").await.map_err(|f| f.error)?;
         for sql in &stmts {
-            if let Err(f) = c.run(sql).await {
-                let _ = c.run("ROLLBACK").await;
-                if f.lost {
-                    return Err(f.error);
+            let staged = match moves.get(sql) {
+                Some(stage) => match c.count(&self.quote(stage)).await {
+                    Ok(n) => Some((stage, n)),
+                    Err(e) => {
+                        let _ = c.run("ROLLBACK").await;
+                        return Err(e);
+                    }
+                },
+                None => None,
+            };
+            let done = match staged {
+                Some(_) => c.run_counted(sql).await,
+                None => c.run(sql).await.map(|()| None),
+            };
+            match (done, staged) {
+                (Err(f), _) => {
+                    let _ = c.run("ROLLBACK").await;
+                    if f.lost {
+                        return Err(f.error);
+                    }
+                    return Err(PluginError::new(unpublished_message(
+                        self.table(),
+                        sql,
+                        &f.message,
+                    )));
                 }
-                return Err(PluginError::new(unpublished_message(
-                    self.table(),
-                    sql,
-                    &f.message,
-                )));
+                (Ok(Some(moved)), Some((stage, n))) if moved != n => {
+                    let _ = c.run("ROLLBACK").await;
+                    return Err(PluginError::new(format!(
+                        "{}: publishing {stage} added {moved} of its {n} rows (a trigger or rule \
+                         on the table?); rolled back, nothing was published",
+                        self.table()
+                    )));
+                }
+                _ => {}
             }
         }
         match c.run("COMMIT").await {

@@ -159,6 +159,11 @@ impl TargetConn for MysqlTarget {
         })
     }
 
+    async fn run_counted(&mut self, sql: &str) -> Result<Option<u64>, Failure> {
+        self.run(sql).await?;
+        Ok(Some(self.conn.affected_rows()))
+    }
+
     async fn staging_tables(
         &mut self,
         schema: Option<&str>,

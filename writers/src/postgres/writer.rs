@@ -121,6 +121,18 @@ impl TargetConn for PostgresTarget {
         })
     }
 
+    async fn run_counted(&mut self, sql: &str) -> Result<Option<u64>, Failure> {
+        self.client
+            .execute(sql, &[])
+            .await
+            .map(Some)
+            .map_err(|e| Failure {
+                lost: e.is_closed(),
+                message: datasync_db::postgres::db_message(&e),
+                error: self.cc.query_error(&self.url, sql, e).into(),
+            })
+    }
+
     async fn staging_tables(
         &mut self,
         schema: Option<&str>,
