@@ -13,8 +13,12 @@ use std::process::{Command, Stdio};
 const CHECK: &str = r#"
 import json, sys
 from openlineage.client.event_v2 import RunEvent, RunState, Run, Job, InputDataset, OutputDataset
-from openlineage.client.facet_v2 import schema_dataset, output_statistics_output_dataset, error_message_run
+from openlineage.client.facet_v2 import schema_dataset, output_statistics_output_dataset, error_message_run, data_quality_assertions_dataset as dq
 from openlineage.client.serde import Serde
+def quality(d):
+    f = d.get("inputFacets", {}).get("dataQualityAssertions")
+    if not f: return {}
+    return {"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=[dq.Assertion(**a) for a in f["assertions"]])}
 def schema(d):
     f = d.get("facets", {}).get("schema")
     if not f: return {}
@@ -34,13 +38,14 @@ for line in open(sys.argv[1]):
         outs.append(OutputDataset(namespace=d["namespace"], name=d["name"], facets=schema(d), outputFacets=of))
     ev = RunEvent(eventType=RunState[e["eventType"]], eventTime=e["eventTime"], producer=e["producer"],
                   run=Run(runId=e["run"]["runId"], facets=run_facets), job=Job(namespace=e["job"]["namespace"], name=e["job"]["name"]),
-                  inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=schema(d)) for d in e["inputs"]], outputs=outs)
+                  inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=schema(d), inputFacets=quality(d)) for d in e["inputs"]], outputs=outs)
     back = json.loads(Serde.to_json(ev))
     fields = [f["name"] for f in (back["outputs"] or [{}])[0].get("facets", {}).get("schema", {}).get("fields", [])] if back["outputs"] else []
     rows = [o.get("outputFacets", {}).get("outputStatistics", {}).get("rowCount") for o in back["outputs"]]
     err = back["run"].get("facets", {}).get("errorMessage", {}).get("message", "")
+    checks = [[a["assertion"], a["success"], a.get("expected")] for i in back["inputs"] for a in i.get("inputFacets", {}).get("dataQualityAssertions", {}).get("assertions", [])]
     print(json.dumps([back["eventType"], back["run"]["runId"], [i["namespace"] + " " + i["name"] for i in back["inputs"]],
-                      [o["namespace"] + " " + o["name"] for o in back["outputs"]], fields, rows, err]))
+                      [o["namespace"] + " " + o["name"] for o in back["outputs"]], fields, rows, err, checks]))
 "#;
 
 fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -57,7 +62,7 @@ fn mysql_to_file_emits_start_and_complete_with_datasets_schema_and_statistics() 
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let text = job(
-        "{}",
+        r#"{}, "verify": {"rules": [{"rule": "count"}, {"rule": "max", "column": "id"}]}"#,
         &format!(
             r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "amount"],
                 "connection": [{{"jdbcUrl": ["{}"], "table": ["orders"]}}]}}}}"#,
@@ -89,6 +94,10 @@ fn mysql_to_file_emits_start_and_complete_with_datasets_schema_and_statistics() 
         serde_json::json!([null]),
         "no statistics before the run"
     );
+    // job.verify: the checked rules as data quality assertions of the input (max(id) is
+    // reader side only for a text target: not an assertion).
+    assert_eq!(ev[1][7], serde_json::json!([["count", true, "40"]]));
+    assert_eq!(ev[0][7], serde_json::json!([]));
 }
 
 #[test]

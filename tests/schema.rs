@@ -155,6 +155,10 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
         "path": "out", "fileName": "p", "fileType": "parquet", "fieldDelimiter": ",",
         "column": [{"name": "id", "type": "bigint"}]}});
     cases.push(("hdfs-shape", j, "fieldDelimiter".into()));
+    // A verify rule of an unknown kind.
+    let mut j = demo.clone();
+    j["job"]["verify"] = json!({"rules": [{"rule": "avg", "column": "id"}]});
+    cases.push(("verify-rule", j, "avg".into()));
 
     let files: Vec<PathBuf> = cases
         .iter()
@@ -166,6 +170,15 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
         let o = run_in(t.path(), &["check", &file]);
         assert_eq!(code(&o), 2, "{name}: check accepts it: {}", stderr(&o));
     }
+    // A verify block is valid for both.
+    let mut j = demo.clone();
+    j["job"]["verify"] = json!({"rules": [{"rule": "count"},
+        {"rule": "sum", "column": "id", "tolerance": {"abs": 0.5}, "level": "weak"}, {"rule": "checksum"}]});
+    let f = job_file(t.path(), "verify", &j);
+    let v = validate(&schema, std::slice::from_ref(&f));
+    assert_eq!(v[0].1, None, "{v:?}");
+    let o = run_in(t.path(), &["check", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // The same job with a quoted number and a ${var} placeholder is valid (as for the binary).
     let mut j = demo.clone();
     *j.pointer_mut("/job/setting/speed/channel").unwrap() = json!("${channel}");

@@ -155,6 +155,32 @@ impl Lineage {
                 if let Some(s) = &schema {
                     v["facets"] = json!({"schema": s});
                 }
+                // job.verify: each checked rule, the read figure expected of the target.
+                if let Some(r) = report.filter(|r| !r.verify.is_empty()) {
+                    let mut dq = facet("DataQualityAssertionsDatasetFacet");
+                    dq["assertions"] = r
+                        .verify
+                        .iter()
+                        .filter(|o| o.verdict != crate::verify::Verdict::NotChecked)
+                        .map(|o| {
+                            let mut a = json!({
+                                "assertion": o.rule,
+                                "success": o.verdict == crate::verify::Verdict::Passed,
+                                "severity": match o.level {
+                                    crate::verify::Level::Strong => "error",
+                                    crate::verify::Level::Weak => "warn",
+                                },
+                                "expected": o.source,
+                                "actual": o.target,
+                            });
+                            if let Some(c) = &o.column {
+                                a["column"] = json!(c);
+                            }
+                            a
+                        })
+                        .collect();
+                    v["inputFacets"] = json!({"dataQualityAssertions": dq});
+                }
                 v
             })
             .collect();

@@ -210,6 +210,9 @@ pub enum Verdict {
 pub struct RuleOutcome {
     /// The rule, e.g. `sum(amount)`.
     pub rule: String,
+    /// Its column, for the rules that name one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// `strong` or `weak`.
     pub level: Level,
     /// The reader side's figure.
@@ -269,6 +272,7 @@ pub fn compare(
             let src = source.figure(r.rule, col);
             let mut out = RuleOutcome {
                 rule,
+                column: r.column.clone(),
                 level: r.level,
                 source: src.show(),
                 target: None,
