@@ -92,7 +92,7 @@ fn metrics_are_pushed_while_running_and_at_the_end() {
     let t = tempfile::tempdir().unwrap();
     // 3,000 rows at 1,000 rows/s: about three seconds, with updates every second.
     let text = job(
-        r#"{"speed": {"record": 1000}}"#,
+        r#"{"speed": {"record": 1000}}, "verify": {"rules": [{"rule": "count"}]}"#,
         r#"{"name": "streamreader", "parameter": {"column": [{"type": "long", "incr": "1,1"}], "sliceRecordCount": 3000}}"#,
         r#"{"name": "streamwriter", "parameter": {}}"#,
     );
@@ -158,6 +158,8 @@ fn metrics_are_pushed_while_running_and_at_the_end() {
         );
         assert_eq!(s["datasync_dirty_records_total"], 0.0);
         assert_eq!(s["datasync_retries_total"], 0.0);
+        assert_eq!(s["datasync_verify_strong_failed"], 0.0, "{s}");
+        assert_eq!(s["datasync_verify_weak_failed"], 0.0, "{s}");
         assert!(
             s["datasync_throttle_wait_seconds_total"].as_f64().unwrap() > 1.0,
             "{s}"

@@ -230,6 +230,27 @@ impl Metrics {
                 "The run's exit code (0 succeeded).",
                 f64::from(r.exit_code),
             ));
+            if !r.verify.is_empty() {
+                let count = |strong: bool| {
+                    r.verify
+                        .iter()
+                        .filter(|o| o.verdict == crate::verify::Verdict::Failed)
+                        .filter(|o| (o.level == crate::verify::Level::Strong) == strong)
+                        .count() as f64
+                };
+                v.push((
+                    "datasync_verify_strong_failed",
+                    "gauge",
+                    "job.verify strong rules whose figures did not match (exit 4).",
+                    count(true),
+                ));
+                v.push((
+                    "datasync_verify_weak_failed",
+                    "gauge",
+                    "job.verify weak rules whose figures did not match (warned).",
+                    count(false),
+                ));
+            }
         }
         v.push((
             "datasync_last_update_timestamp_seconds",
