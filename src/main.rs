@@ -117,8 +117,8 @@ enum Cmd {
         #[arg(long)]
         target_where: Option<String>,
         /// Tasks read at once on each side (default: job.setting.speed.channel).
-        #[arg(long)]
-        channels: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        channels: Option<u32>,
         /// Write the differences here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -841,7 +841,7 @@ fn diff_command(
     params: &[String],
     key: &str,
     target_where: Option<String>,
-    channels: Option<usize>,
+    channels: Option<u32>,
     out: Option<&std::path::Path>,
 ) -> ExitCode {
     let built = match load_built(job, params) {
@@ -856,6 +856,7 @@ fn diff_command(
             .map(String::from)
             .collect(),
         channels: channels
+            .map(|c| c as usize)
             .or(built.spec.setting.speed.channel.map(|c| c as usize))
             .unwrap_or(1),
         // job.verify.targetWhere selects a run's rows; an incremental run's window is not
@@ -870,7 +871,12 @@ fn diff_command(
         }),
     };
     if let Some(o) = out {
-        let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+        // The same file by any name: a path, a symbolic link or a hard link.
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            use std::os::unix::fs::MetadataExt;
+            matches!((std::fs::metadata(a), std::fs::metadata(b)),
+                (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
+        };
         if same(o, job) {
             say_error!(
                 "datasync diff: --out {} is the job file: name another file",
@@ -911,7 +917,7 @@ fn diff_command(
     }
     let same = diffs.is_empty();
     say!(
-        "datasync diff: {} {} -> {} in {:.2}s: source {} rows, target {} rows; {} same, {} missing, {} extra, {} different, {} duplicate key(s); compared {}",
+        "datasync diff: {} {} -> {} in {:.2}s: source {} rows, target {} rows; {} same, {} missing, {} extra, {} different; {} key(s) shared by several rows; compared {}",
         if same { "SAME" } else { "DIFFERENT" },
         built.reader_name,
         built.writer_name,
@@ -922,7 +928,7 @@ fn diff_command(
         sum.missing,
         sum.extra,
         sum.different,
-        sum.duplicate,
+        sum.repeated_keys,
         sum.columns.join(", ")
     );
     ExitCode::from(if same { 0 } else { 1 })

@@ -29,13 +29,17 @@ fn source() -> (MariaDb, String) {
 }
 
 fn diff(dir: &Path, job: &Path) -> (i32, Vec<Value>, String) {
+    diff_by(dir, job, "id")
+}
+
+fn diff_by(dir: &Path, job: &Path, key: &str) -> (i32, Vec<Value>, String) {
     let o = run_in(
         dir,
         &[
             "diff",
             job.to_str().unwrap(),
             "--key",
-            "id",
+            key,
             "--out",
             "diff.jsonl",
         ],
@@ -166,4 +170,51 @@ fn mysql_against_parquet_reports_exactly_the_changed_rows() {
     let o = run_in(dir, &["diff", tj.to_str().unwrap(), "--key", "id"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "cannot be read back");
+}
+
+/// Rows sharing a key are compared as a multiset, and a float compares with the decimal or
+/// integer it was written as.
+#[test]
+fn repeated_keys_and_floats_written_as_decimals() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE s (k int, v text, r real, d double precision, n numeric(10,2));
+         INSERT INTO s VALUES (1, 'x', 0.1, 7, 2.50), (1, NULL, 0.5, 0.25, 0.10), (2, 'y', 1.5, 3, 1),
+           (2, 'y', 1.5, 3, 1), (NULL, 'z', 0, 0, 0);
+         CREATE TABLE t (k bigint, v text, r double precision, d numeric(12,4), n real)",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let side = |table: &str, kind: &str| {
+        format!(
+            r#"{{"name": "postgresql{kind}", "parameter": {{{}, "column": ["k", "v", "r", "d", "n"],
+                "connection": [{{"jdbcUrl": {}, "table": ["{table}"]}}]}}}}"#,
+            pg_server().login(),
+            if kind == "reader" {
+                format!(r#"["{}"]"#, pg.url())
+            } else {
+                format!(r#""{}""#, pg.url())
+            }
+        )
+    };
+    let job = write_job(
+        dir,
+        "j",
+        &job("{}", &side("s", "reader"), &side("t", "writer")),
+    );
+    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (c, lines, err) = diff_by(dir, &job, "k");
+    assert_eq!(c, 0, "{err}\n{lines:?}");
+    assert!(err.contains("5 same"), "{err}");
+    assert!(err.contains("2 key(s) shared by several rows"), "{err}");
+    // One of the two equal (2, 'y') rows goes: exactly one row is missing.
+    pg.query("DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE k = 2)");
+    let (c, lines, err) = diff_by(dir, &job, "k");
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(
+        lines,
+        [serde_json::json!({"kind": "missing", "key": {"k": "2"}})],
+        "{err}"
+    );
 }

@@ -34,12 +34,13 @@ pub struct DiffOptions {
 /// One difference.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Difference {
-    /// `missing` (in the source only), `extra` (in the target only), `different`, or
-    /// `duplicate` (a key twice on one side).
+    /// `missing` (a row in the source only), `extra` (in the target only) or `different`.
+    /// A key several rows share is compared as a multiset: equal rows pair off, the rest
+    /// pair up as different, and a surplus on one side is missing or extra.
     pub kind: &'static str,
     /// The key: column name -> canonical value.
     pub key: serde_json::Map<String, serde_json::Value>,
-    /// `different`: the columns whose values differ; `duplicate`: the side.
+    /// `different`: the columns whose values differ.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
 }
@@ -51,23 +52,24 @@ pub struct DiffSummary {
     pub source_rows: u64,
     /// Rows read from the target.
     pub target_rows: u64,
-    /// Keys with equal rows on both sides.
+    /// Rows equal on both sides.
     pub same: u64,
     /// Keys in the source only.
     pub missing: u64,
     /// Keys in the target only.
     pub extra: u64,
-    /// Keys whose rows differ.
+    /// Rows that differ.
     pub different: u64,
-    /// Keys seen twice on one side.
-    pub duplicate: u64,
+    /// Keys several rows of one side share.
+    pub repeated_keys: u64,
     /// The columns compared (as the reader names them).
     pub columns: Vec<String>,
 }
 
+/// The rows of one key not matched yet, per side.
 #[derive(Default)]
 struct Pending {
-    rows: [Option<Vec<u64>>; 2],
+    rows: [Vec<Box<[u64]>>; 2],
     key: Vec<Option<String>>,
 }
 
@@ -76,7 +78,8 @@ struct State {
     pending: HashMap<Vec<u8>, Pending>,
     rows: [u64; 2],
     same: u64,
-    duplicates: Vec<(usize, Vec<Option<String>>)>,
+    /// Keys that came again on a side while rows of theirs were pending there.
+    repeated: std::collections::HashSet<Vec<u8>>,
     error: Option<String>,
 }
 
@@ -171,20 +174,30 @@ impl SideTap {
         let (side, other) = (self.side, 1 - self.side);
         st.rows[side] += rows.len() as u64;
         for (bytes, shown, hashes) in rows {
+            let hashes: Box<[u64]> = hashes.into_boxed_slice();
             match st.pending.get_mut(&bytes) {
-                Some(e) if e.rows[side].is_some() => st.duplicates.push((side, shown)),
-                Some(e) if e.rows[other].as_deref() == Some(hashes.as_slice()) => {
-                    // Matched: nothing more to keep.
-                    st.pending.remove(&bytes);
-                    st.same += 1;
+                Some(e) => {
+                    if !e.rows[side].is_empty() {
+                        st.repeated.insert(bytes.clone());
+                    }
+                    match e.rows[other].iter().position(|h| *h == hashes) {
+                        // Matched: the pair is done.
+                        Some(i) => {
+                            e.rows[other].swap_remove(i);
+                            st.same += 1;
+                            if e.rows[0].is_empty() && e.rows[1].is_empty() {
+                                st.pending.remove(&bytes);
+                            }
+                        }
+                        None => e.rows[side].push(hashes),
+                    }
                 }
-                Some(e) => e.rows[side] = Some(hashes),
                 None => {
                     let mut p = Pending {
                         key: shown,
                         ..Pending::default()
                     };
-                    p.rows[side] = Some(hashes);
+                    p.rows[side].push(hashes);
                     st.pending.insert(bytes, p);
                 }
             }
@@ -260,6 +273,31 @@ pub async fn diff(
             .filter_map(|(s, t)| t.clone().map(|t| (s.clone(), t)))
             .collect()
     };
+    let unread: Vec<&String> = source_names
+        .iter()
+        .zip(&mapping)
+        .filter(|(_, t)| t.is_none())
+        .map(|(s, _)| s)
+        .collect();
+    if !unread.is_empty() {
+        tracing::warn!(
+            "not compared: {} (Hive partition columns, which the target holds as directory \
+             names)",
+            unread
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(k) = opts
+        .key
+        .iter()
+        .find(|k| !seen.insert(k.to_ascii_lowercase()))
+    {
+        return Err(format!("--key names {k} twice"));
+    }
     let target_name = |s: &str| -> Result<String, String> {
         pairs
             .iter()
@@ -330,54 +368,49 @@ pub async fn diff(
         columns: names.clone(),
         ..DiffSummary::default()
     };
+    sum.repeated_keys = st.repeated.len() as u64;
     for (_, p) in st.pending {
-        let d = match (&p.rows[0], &p.rows[1]) {
-            (Some(a), Some(b)) => {
-                sum.different += 1;
+        let [src, tgt] = p.rows;
+        let paired = src.len().min(tgt.len());
+        for (a, b) in src.iter().zip(&tgt) {
+            sum.different += 1;
+            out.push((
+                p.key.clone(),
                 Difference {
                     kind: "different",
                     key: key_map(&p.key),
                     columns: names
                         .iter()
-                        .zip(a.iter().zip(b))
+                        .zip(a.iter().zip(b.iter()))
                         .filter(|(_, (x, y))| x != y)
                         .map(|(n, _)| n.clone())
                         .collect(),
+                },
+            ));
+        }
+        for (kind, n) in [
+            ("missing", src.len() - paired),
+            ("extra", tgt.len() - paired),
+        ] {
+            for _ in 0..n {
+                if kind == "missing" {
+                    sum.missing += 1;
+                } else {
+                    sum.extra += 1;
                 }
+                out.push((
+                    p.key.clone(),
+                    Difference {
+                        kind,
+                        key: key_map(&p.key),
+                        columns: Vec::new(),
+                    },
+                ));
             }
-            (Some(_), None) => {
-                sum.missing += 1;
-                Difference {
-                    kind: "missing",
-                    key: key_map(&p.key),
-                    columns: Vec::new(),
-                }
-            }
-            (None, Some(_)) => {
-                sum.extra += 1;
-                Difference {
-                    kind: "extra",
-                    key: key_map(&p.key),
-                    columns: Vec::new(),
-                }
-            }
-            (None, None) => continue,
-        };
-        out.push((p.key, d));
-    }
-    for (side, key) in st.duplicates {
-        sum.duplicate += 1;
-        out.push((
-            key.clone(),
-            Difference {
-                kind: "duplicate",
-                key: key_map(&key),
-                columns: vec![if side == 0 { "source" } else { "target" }.to_string()],
-            },
-        ));
+        }
     }
     out.sort_by(|(a, x), (b, y)| key_order(a, b).then_with(|| x.kind.cmp(y.kind)));
-    if sum.same == 0 && sum.missing > 0 && sum.extra > 0 {
+    if sum.same == 0 && sum.different == 0 && sum.missing > 0 && sum.extra > 0 {
         tracing::warn!(
             "no key of the source matched one of the target: are the key columns {} of the same \
              type on both sides (a number does not match the same digits as text)?",

@@ -478,6 +478,17 @@ fn text_canon(t: &str) -> Option<Canon<'static>> {
         .then(|| Canon::Text(Cow::Owned(time_text(t).into_bytes())))
 }
 
+/// A float as the number its shortest digits (`shown`, in its own width) write: what the
+/// writers store when they put a float into a decimal, an integer or a wider float column,
+/// so `REAL 0.1` = `DOUBLE 0.1` = `DECIMAL 0.10` and `7.0` = `7`. NaN and the infinities stay
+/// floats.
+fn float(v: f64, shown: &str) -> Canon<'static> {
+    if !v.is_finite() {
+        return Canon::Float(v);
+    }
+    decimal_text(shown).unwrap_or(Canon::Float(v))
+}
+
 /// A text value in canonical form (see [`text_canon`]).
 fn text(t: &str) -> Canon<'_> {
     text_canon(t).unwrap_or(Canon::Text(Cow::Borrowed(t.as_bytes())))
@@ -731,13 +742,18 @@ impl<'a> Column<'a> {
             DataType::UInt16 => int(a.as_primitive::<UInt16Type>().value(i).into()),
             DataType::UInt32 => int(a.as_primitive::<UInt32Type>().value(i).into()),
             DataType::UInt64 => int(a.as_primitive::<UInt64Type>().value(i).into()),
-            DataType::Float16 => Some(Canon::Float(
+            DataType::Float16 => Some(float(
                 a.as_primitive::<Float16Type>().value(i).to_f64(),
+                &a.as_primitive::<Float16Type>().value(i).to_string(),
             )),
-            DataType::Float32 => Some(Canon::Float(
-                a.as_primitive::<Float32Type>().value(i).into(),
-            )),
-            DataType::Float64 => Some(Canon::Float(a.as_primitive::<Float64Type>().value(i))),
+            DataType::Float32 => {
+                let v = a.as_primitive::<Float32Type>().value(i);
+                Some(float(v.into(), &v.to_string()))
+            }
+            DataType::Float64 => {
+                let v = a.as_primitive::<Float64Type>().value(i);
+                Some(float(v, &v.to_string()))
+            }
             DataType::Decimal128(_, s) => Some(Canon::Num(Dec::new(
                 a.as_primitive::<Decimal128Type>().value(i),
                 *s,
