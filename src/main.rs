@@ -185,7 +185,7 @@ Examples:
   datasync run job.json --run-id nightly-0131 --resume
 
 Exit codes: 0 succeeded, 1 runtime failure, 2 bad job or arguments, 3 error limit exceeded,
-130 SIGINT, 143 SIGTERM.
+4 verification failed (job.verify), 130 SIGINT, 143 SIGTERM.
 Logs, progress and the report go to stderr; DATASYNC_LOG=debug (or a tracing filter such as
 datasync=debug) for more detail. Dirty records go to ./datasync-dirty-<job>.jsonl.";
 
@@ -210,7 +210,7 @@ DATASYNC_SHARD_COUNT), Kubernetes' JOB_COMPLETION_INDEX or a Slurm array's
 SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN. Shard exit codes: 0 staged (or done before),
 75 failed (retry it), 42 do not retry (bad job, error limit), 2 wrong plan or shard,
 143 SIGTERM (retry it). commit: 0 published (or published before), 1 shards missing or a
-failure, 3 error limit exceeded over all shards, 2 bad plan.";
+failure, 3 error limit exceeded over all shards, 4 job.verify failed, 2 bad plan.";
 
 const CHECK_HELP: &str = "\
 Examples:
