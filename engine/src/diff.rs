@@ -14,6 +14,7 @@ use crate::plugin::{ReadBack, Reader};
 use crate::registry::{Params, Registry};
 use crate::runner::BuiltJob;
 use crate::verify::canon::{Column, Fnv};
+use crate::verify::{find_column, position_of};
 use arrow_array::RecordBatch;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -98,34 +99,17 @@ impl std::fmt::Debug for State {
     }
 }
 
-fn find(batch: &RecordBatch, name: &str) -> Result<usize, String> {
-    let schema = batch.schema();
-    let fields = schema.fields();
-    fields
-        .iter()
-        .position(|f| f.name() == name)
-        .or_else(|| {
-            fields
-                .iter()
-                .position(|f| f.name().eq_ignore_ascii_case(name))
-        })
-        .ok_or_else(|| {
-            let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
-            format!("no column {name} (the columns are {})", names.join(", "))
-        })
-}
-
 impl SideTap {
     fn take(&self, batch: &RecordBatch) -> Result<(), String> {
         let keys = self
             .key
             .iter()
-            .map(|k| find(batch, k))
+            .map(|k| find_column(batch, k))
             .collect::<Result<Vec<_>, _>>()?;
         let cols = self
             .columns
             .iter()
-            .map(|c| find(batch, c))
+            .map(|c| find_column(batch, c))
             .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<Column<'_>> = keys.iter().map(|i| Column::of(batch, *i)).collect();
         let cols: Vec<Column<'_>> = cols.iter().map(|i| Column::of(batch, *i)).collect();
@@ -299,10 +283,8 @@ pub async fn diff(
         return Err(format!("--key names {k} twice"));
     }
     let target_name = |s: &str| -> Result<String, String> {
-        pairs
-            .iter()
-            .find(|(a, _)| a == s || a.eq_ignore_ascii_case(s))
-            .map(|(_, t)| t.clone())
+        position_of(pairs.iter().map(|(a, _)| a.as_str()), s)
+            .map(|i| pairs[i].1.clone())
             .ok_or_else(|| {
                 format!(
                     "key column {s} is not among the compared columns ({})",

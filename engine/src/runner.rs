@@ -96,10 +96,7 @@ impl VerifyPlan {
             if columns.is_empty() {
                 return Some(c.to_string());
             }
-            let pos = source
-                .iter()
-                .position(|n| n == c)
-                .or_else(|| source.iter().position(|n| n.eq_ignore_ascii_case(c)))?;
+            let pos = crate::verify::position_of(source.iter().map(String::as_str), c)?;
             columns.get(pos).cloned().flatten()
         };
         let hashed = if columns.is_empty() {

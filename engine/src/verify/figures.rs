@@ -1,7 +1,7 @@
 //! The figures of one side, taken batch by batch.
 
 use super::canon::{row_hashes, Canon, Column, Dec, Number};
-use super::{RuleKind, Tolerance};
+use super::{find_column, RuleKind, Tolerance};
 use arrow_array::RecordBatch;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -244,16 +244,6 @@ pub struct Tally {
     stop: Option<(std::sync::Arc<crate::control::JobControl>, Vec<String>)>,
 }
 
-fn find(batch: &RecordBatch, name: &str) -> Option<usize> {
-    let schema = batch.schema();
-    let fields = schema.fields();
-    fields.iter().position(|f| f.name() == name).or_else(|| {
-        fields
-            .iter()
-            .position(|f| f.name().eq_ignore_ascii_case(name))
-    })
-}
-
 impl Tally {
     /// A tally of the rule columns (see [`Tally::columns`]) and, with `hash`, the checksum.
     pub fn new(columns: Vec<(String, Option<String>)>, hash: Option<HashColumns>) -> Tally {
@@ -290,14 +280,12 @@ impl Tally {
         };
         let schema = batch.schema();
         for (key, _) in &self.columns {
-            let Some(i) = find(batch, key) else {
-                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                return Err(format!(
+            let i = find_column(batch, key).map_err(|e| {
+                format!(
                     "job.verify: a rule names column {key}, which the reader does not produce \
-                     (its columns: {})",
-                    names.join(", ")
-                ));
-            };
+                     ({e})"
+                )
+            })?;
             let f = schema.field(i);
             let decimal_text = f
                 .metadata()
@@ -336,18 +324,12 @@ impl Tally {
                 part.unread.insert(key.clone());
                 continue;
             };
-            let Some(i) = find(batch, name) else {
-                let names: Vec<String> = batch
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                part.missing.insert(
-                    key.clone(),
-                    format!("no column {name} (the columns are {})", names.join(", ")),
-                );
-                continue;
+            let i = match find_column(batch, name) {
+                Ok(i) => i,
+                Err(e) => {
+                    part.missing.insert(key.clone(), e);
+                    continue;
+                }
             };
             let col = Column::of(batch, i);
             let f = part.columns.entry(key.clone()).or_default();
@@ -362,9 +344,8 @@ impl Tally {
                 HashColumns::Named(names) => names
                     .iter()
                     .map(|n| {
-                        find(batch, n).ok_or_else(|| {
-                            format!("checksum: the target read back has no column {n}")
-                        })
+                        find_column(batch, n)
+                            .map_err(|e| format!("checksum: the target read back has {e}"))
                     })
                     .collect::<Result<_, _>>()?,
             };

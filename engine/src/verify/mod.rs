@@ -15,6 +15,32 @@ pub use readback::{read_all, read_target};
 
 use serde::{Deserialize, Serialize};
 
+/// Where `name` stands among `names`: that name, else the same letters in another case (a
+/// server may fold the case of the names it was given).
+pub fn position_of<'a, I>(names: I, name: &str) -> Option<usize>
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: Clone,
+{
+    let names = names.into_iter();
+    names
+        .clone()
+        .position(|n| n == name)
+        .or_else(|| names.into_iter().position(|n| n.eq_ignore_ascii_case(name)))
+}
+
+/// Column `name` of `batch` (see [`position_of`]); the error names the columns there are.
+pub fn find_column(batch: &arrow_array::RecordBatch, name: &str) -> Result<usize, String> {
+    let schema = batch.schema();
+    let names = schema.fields().iter().map(|f| f.name().as_str());
+    position_of(names.clone(), name).ok_or_else(|| {
+        format!(
+            "no column {name} (the columns are {})",
+            names.collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// `job.verify`.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
