@@ -421,6 +421,10 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             rtasks.len(),
             base.run_id
         );
+    }
+    // The dirty file keeps the finished tasks' records only: none when no task had finished
+    // (the earlier run's records of the tasks that run again would be there twice, or stale).
+    if opts.resume {
         if let Err(e) = keep_dirty_records(&dirty, &done) {
             return end.early(base, e).await;
         }
