@@ -162,6 +162,20 @@ fi
 "$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client, jsonschema' || die "$venv is broken: remove it and run again"
 
 # ---- Apache Airflow (tests/airflow.rs runs DatasyncOperator in a DAG with dag.test()) -------
+# The S3 tests' venv (its own: moto's pins conflict with kubernetes' and openlineage's): moto's
+# S3 backend is the server (tests/s3/server.py), boto3 (which moto brings) and pyarrow check
+# what is on it.
+s3v=target/s3-venv
+s3_pins=('moto[server]==5.2.5' pyarrow==26.0.1)
+if [ ! -x "$s3v/bin/python" ] || [ "$(cat "$s3v/.pins" 2>/dev/null)" != "${s3_pins[*]}" ]; then
+  log "creating $s3v (${s3_pins[*]})"
+  rm -rf "$s3v"
+  python3 -m venv "$s3v" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$s3v/bin/pip" install -q --disable-pip-version-check "${s3_pins[@]}" || die "pip install ${s3_pins[*]} failed"
+  printf '%s' "${s3_pins[*]}" >"$s3v/.pins"
+fi
+"$s3v/bin/python" -c 'import moto.server, boto3, werkzeug, pyarrow.fs' || die "$s3v is broken: remove it and run again"
+
 # A venv of its own: Airflow pins many packages of its own.
 af=target/airflow-venv
 af_pins="apache-airflow==3.3.2"

@@ -251,6 +251,18 @@ impl<'de> Deserialize<'de> for HdfsFileType {
     }
 }
 
+/// What hdfsreader/hdfswriter's `fileType` picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HdfsPick {
+    /// The Parquet plugin, with `defaultFS` when it names an object store.
+    Parquet {
+        /// `s3a://bucket` (or `s3://`), handed on to the Parquet plugin.
+        default_fs: Option<String>,
+    },
+    /// The text-file plugin in this format.
+    Text(FileFormat),
+}
+
 /// The keys DataX's hdfsreader/hdfswriter add to what the Parquet or text plugin reads.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -296,7 +308,7 @@ impl HdfsFront {
     pub fn notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
         vec![
-            note("defaultFS", "file:/// or absent: path is on a local or mounted file system (hdfs:// is not supported yet)."),
+            note("defaultFS", "file:/// or absent: path is on a local or mounted file system; s3a://bucket (fileType parquet): path is a key prefix in that bucket (hdfs:// is not supported yet)."),
             note("fileType", "parquet (default), or text / csv for delimited text files (the file plugin's options then apply)."),
             alt("haveKerberos", "false", "Only false: a Kerberos-secured HDFS is not supported yet (mount the directory instead)."),
             alt("kerberosKeytabFilePath", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
@@ -315,9 +327,10 @@ impl HdfsFront {
     }
 
     /// Takes `defaultFS` and `fileType` off `parts` (the `parameter` at `at`) and checks them:
-    /// `None` for Parquet, else the text format, in which case a `fileFormat` key is refused
-    /// (`fileType` decides it).
-    pub fn take(parts: &mut ParamParts<'_>, at: &str) -> Result<Option<FileFormat>, ConfigError> {
+    /// Parquet (with an object-store `defaultFS`, `s3a://bucket`, for the Parquet plugin to
+    /// use), else the text format, in which case a `fileFormat` key is refused (`fileType`
+    /// decides it).
+    pub fn take(parts: &mut ParamParts<'_>, at: &str) -> Result<HdfsPick, ConfigError> {
         let front: HdfsFront = parts.take()?;
         if front.have_kerberos == Some(true) {
             return Err(ConfigError::new(
@@ -328,9 +341,29 @@ impl HdfsFront {
             ));
         }
         parts.ignore(HDFS_CLIENT_KEYS);
-        check_default_fs(at, front.default_fs.as_deref())?;
+        let fs = front
+            .default_fs
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        let object_store = ["s3://", "s3a://", "s3n://"]
+            .iter()
+            .any(|s| fs.to_ascii_lowercase().starts_with(s));
+        if object_store && front.file_type != HdfsFileType::Parquet {
+            return Err(ConfigError::new(
+                join_path(at, "defaultFS"),
+                format!("\"{fs}\": object storage is supported for fileType parquet only (not yet for text or csv)"),
+            ));
+        }
+        if !object_store {
+            check_default_fs(at, front.default_fs.as_deref())?;
+        }
         let format = match front.file_type {
-            HdfsFileType::Parquet => return Ok(None),
+            HdfsFileType::Parquet => {
+                return Ok(HdfsPick::Parquet {
+                    default_fs: front.default_fs.filter(|_| object_store),
+                })
+            }
             HdfsFileType::Text => FileFormat::Text,
             HdfsFileType::Csv => FileFormat::Csv,
         };
@@ -341,7 +374,7 @@ impl HdfsFront {
                 "the format comes from fileType here; remove fileFormat",
             ));
         }
-        Ok(Some(format))
+        Ok(HdfsPick::Text(format))
     }
 }
 

@@ -10,6 +10,8 @@ pub mod mysql;
 pub mod oracle;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 pub mod sql;

@@ -4,7 +4,7 @@
 
 use crate::file::FileReader;
 use crate::parquet::{ParquetReader, ParquetReaderConfig};
-use datasync_codec::hive::HdfsFront;
+use datasync_codec::hive::{HdfsFront, HdfsPick};
 use datasync_codec::TextReadConfig;
 use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
@@ -29,12 +29,16 @@ impl Plugin for HdfsReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let Some(format) = HdfsFront::take(&mut parts, p.path)? else {
-            let c: ParquetReaderConfig = parts.finish()?;
-            let inner = ParquetReader::from_config(p.path, c)?;
-            return Ok(HdfsReader {
-                inner: Box::new(inner),
-            });
+        let format = match HdfsFront::take(&mut parts, p.path)? {
+            HdfsPick::Text(format) => format,
+            HdfsPick::Parquet { default_fs } => {
+                let mut c: ParquetReaderConfig = parts.finish()?;
+                c.default_fs = default_fs;
+                let inner = ParquetReader::from_config(p.path, c)?;
+                return Ok(HdfsReader {
+                    inner: Box::new(inner),
+                });
+            }
         };
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;

@@ -218,7 +218,12 @@ impl FileWriter {
     /// interrupted half-way is finished; an aborted or killed run's files are removed).
     pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
         let prefix = format!(".datasync-staging-{}-", self.files.file_name);
-        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging))?;
+        let done = crate::publish::recover(
+            &self.dir,
+            &prefix,
+            Some(&self.staging),
+            &crate::publish::LocalFs,
+        )?;
         Ok(crate::publish::describe(&done))
     }
 
@@ -252,7 +257,7 @@ impl FileWriter {
             .into_iter()
             .filter(|o| !journal.moves.iter().any(|(_, t)| t == o))
             .collect();
-        crate::publish::commit(&self.staging, &journal)?;
+        crate::publish::commit(&self.staging, &journal, &crate::publish::LocalFs)?;
         Ok(())
     }
 }
@@ -305,7 +310,7 @@ impl Writer for FileWriter {
     async fn commit(&self) -> Result<(), PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || {
-            if crate::publish::finish_decided(&w.staging)? {
+            if crate::publish::finish_decided(&w.staging, &crate::publish::LocalFs)? {
                 return Ok(());
             }
             w.publish()

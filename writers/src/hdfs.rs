@@ -8,7 +8,7 @@ use crate::parquet::ParquetWriter;
 use crate::parquet::{ColumnSpec, ParquetWriterConfig};
 use crate::textfiles::FileTarget;
 use arrow_array::RecordBatch;
-use datasync_codec::hive::{parse_hive_type, HdfsFront};
+use datasync_codec::hive::{parse_hive_type, HdfsFront, HdfsPick};
 use datasync_codec::TextWriteConfig;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Resume, Writer, WriterTask};
@@ -44,12 +44,16 @@ impl Plugin for HdfsWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let Some(format) = HdfsFront::take(&mut parts, p.path)? else {
-            let c: ParquetWriterConfig = parts.finish()?;
-            let inner = ParquetWriter::from_config(p.path, c)?;
-            return Ok(HdfsWriter {
-                inner: Box::new(inner),
-            });
+        let format = match HdfsFront::take(&mut parts, p.path)? {
+            HdfsPick::Text(format) => format,
+            HdfsPick::Parquet { default_fs } => {
+                let mut c: ParquetWriterConfig = parts.finish()?;
+                c.default_fs = default_fs;
+                let inner = ParquetWriter::from_config(p.path, c)?;
+                return Ok(HdfsWriter {
+                    inner: Box::new(inner),
+                });
+            }
         };
         let target: FileTarget = parts.take()?;
         let columns: TextColumns = parts.take()?;

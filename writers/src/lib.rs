@@ -21,6 +21,8 @@ pub mod parquet;
 pub mod postgres;
 #[cfg(feature = "file")]
 pub mod publish;
+#[cfg(feature = "parquet")]
+mod s3target;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 #[cfg(feature = "sql")]

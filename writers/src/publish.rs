@@ -72,6 +72,105 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Where a commit publishes: the local file system (files are renamed into place) or an
+/// object store (files are uploaded). Journal paths are final paths below the table's local
+/// directory; an object store maps them to keys below its prefix.
+pub(crate) trait Target: Send + Sync {
+    /// Whether `p` exists at the target.
+    fn exists(&self, p: &Path) -> Result<bool, PublishError>;
+    /// Removes `p`; one that is gone already is fine.
+    fn remove(&self, p: &Path, action: &'static str) -> Result<(), PublishError>;
+    /// Publishes the staged file `from` as `to`; in a live commit, records the directories it
+    /// created (outermost first) in `created` so they can be undone.
+    fn place(
+        &self,
+        from: &Path,
+        to: &Path,
+        created: Option<&mut Vec<PathBuf>>,
+    ) -> Result<(), PublishError>;
+    /// Undoes a `place` of a live commit that failed later (best effort).
+    fn unplace(&self, from: &Path, to: &Path);
+    /// Writes the (empty) marker `m`.
+    fn mark(&self, m: &Path) -> Result<(), PublishError>;
+    /// Whether a placed file leaves staging (a rename): then a roll-forward skips staged files
+    /// that are gone and published; otherwise it places every staged file again.
+    fn moves(&self) -> bool;
+    /// Makes the new entries of these directories durable.
+    fn settle(&self, dirs: &[&Path]);
+}
+
+/// The local (or mounted) file system.
+pub(crate) struct LocalFs;
+
+impl Target for LocalFs {
+    fn exists(&self, p: &Path) -> Result<bool, PublishError> {
+        Ok(p.exists())
+    }
+
+    fn remove(&self, p: &Path, action: &'static str) -> Result<(), PublishError> {
+        remove_if_present(p, action)
+    }
+
+    fn place(
+        &self,
+        from: &Path,
+        to: &Path,
+        created: Option<&mut Vec<PathBuf>>,
+    ) -> Result<(), PublishError> {
+        if let Some(parent) = to.parent() {
+            let mut missing: Vec<PathBuf> = parent
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            missing.reverse();
+            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+            if let Some(created) = created {
+                created.extend(missing);
+            }
+        }
+        fs::rename(from, to).map_err(io("cannot publish", to))
+    }
+
+    fn unplace(&self, from: &Path, to: &Path) {
+        let _ = fs::rename(to, from);
+    }
+
+    fn mark(&self, m: &Path) -> Result<(), PublishError> {
+        // A partition that got no file (an empty source into a static partition) still gets
+        // its directory and marker: the run published it, empty.
+        if let Some(parent) = m.parent() {
+            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+        }
+        fs::write(m, b"").map_err(io("cannot write", m))?;
+        if let Some(parent) = m.parent() {
+            sync_dir(parent);
+        }
+        Ok(())
+    }
+
+    fn moves(&self) -> bool {
+        true
+    }
+
+    fn settle(&self, dirs: &[&Path]) {
+        for d in dirs {
+            sync_dir(d);
+        }
+    }
+}
+
+impl PublishError {
+    /// A failed step on a remote target: `what` is the object's URL.
+    pub(crate) fn remote(action: &'static str, what: &str, e: impl std::fmt::Display) -> Self {
+        PublishError {
+            action,
+            path: PathBuf::from(what),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
 /// Creates a fresh staging directory that names its owner.
 /// `check --connect` for a local target directory: whether it exists and a file can be created
 /// in it (a probe file, removed at once), or else whether the nearest existing directory above
@@ -280,7 +379,11 @@ fn step_pause() {
 /// be moved, the moves made so far are undone and the journal removed, so the target is as it
 /// was and the error is returned; once every file has moved, the commit can only go forward:
 /// a later failure leaves the journal for the next run or `datasync recover` to finish.
-pub(crate) fn commit(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
+pub(crate) fn commit(
+    staging: &Path,
+    journal: &Journal,
+    target: &dyn Target,
+) -> Result<(), PublishError> {
     // Staged files must be on disk before the journal says they are the new state.
     for (from, _) in &journal.moves {
         if let Ok(f) = fs::File::open(from) {
@@ -297,23 +400,28 @@ pub(crate) fn commit(staging: &Path, journal: &Journal) -> Result<(), PublishErr
     fs::rename(&tmp, &path).map_err(io("cannot write", &path))?;
     sync_dir(staging);
     step_pause();
-    let unmarked: Vec<&PathBuf> = journal.unmark.iter().filter(|m| m.exists()).collect();
+    let mut unmarked = Vec::new();
+    for m in &journal.unmark {
+        if target.exists(m)? {
+            unmarked.push(m);
+        }
+    }
     let mut moved = Vec::new();
     let mut created = Vec::new();
-    if let Err(e) = unmark_and_move(journal, Some((&mut moved, &mut created))) {
+    if let Err(e) = unmark_and_move(journal, target, Some((&mut moved, &mut created))) {
         for (from, to) in moved.iter().rev() {
-            let _ = fs::rename(to, from);
+            target.unplace(from, to);
         }
         for d in created.iter().rev() {
             let _ = fs::remove_dir(d);
         }
         for m in unmarked {
-            let _ = fs::write(m, b"");
+            let _ = target.mark(m);
         }
         let _ = fs::remove_file(&path);
         return Err(e);
     }
-    finish(staging, journal)
+    finish(staging, journal, target)
 }
 
 /// Removes the markers and moves every staged file not yet moved; records what it moved and
@@ -321,14 +429,15 @@ pub(crate) fn commit(staging: &Path, journal: &Journal) -> Result<(), PublishErr
 #[allow(clippy::type_complexity)]
 fn unmark_and_move(
     journal: &Journal,
+    target: &dyn Target,
     mut undo: Option<(&mut Vec<(PathBuf, PathBuf)>, &mut Vec<PathBuf>)>,
 ) -> Result<(), PublishError> {
     for m in &journal.unmark {
-        remove_if_present(m, "cannot remove")?;
+        target.remove(m, "cannot remove")?;
     }
     for (from, to) in &journal.moves {
         if !from.exists() {
-            if to.exists() {
+            if target.moves() && target.exists(to)? {
                 continue; // moved before the interruption
             }
             return Err(io("staged file missing for", to)(std::io::Error::new(
@@ -336,25 +445,15 @@ fn unmark_and_move(
                 format!("{} is gone", from.display()),
             )));
         }
-        if let Some(parent) = to.parent() {
-            let mut missing: Vec<PathBuf> = parent
-                .ancestors()
-                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
-                .map(Path::to_path_buf)
-                .collect();
-            missing.reverse();
-            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
-            if let Some((_, created)) = undo.as_mut() {
-                created.extend(missing);
-            }
-        }
-        if to.exists() {
+        // A roll-forward onto a store that copies places every file again, over what an
+        // interrupted commit put there; a live commit never overwrites.
+        if (undo.is_some() || target.moves()) && target.exists(to)? {
             return Err(io("will not overwrite", to)(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 "file exists",
             )));
         }
-        fs::rename(from, to).map_err(io("cannot publish", to))?;
+        target.place(from, to, undo.as_mut().map(|(_, created)| &mut **created))?;
         if let Some((moved, _)) = undo.as_mut() {
             moved.push((from.clone(), to.clone()));
         }
@@ -364,9 +463,9 @@ fn unmark_and_move(
 }
 
 /// The part of a commit after every file moved: old files out, markers in, staging gone.
-fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
+fn finish(staging: &Path, journal: &Journal, target: &dyn Target) -> Result<(), PublishError> {
     for o in &journal.replace {
-        remove_if_present(o, "cannot remove the old file")?;
+        target.remove(o, "cannot remove the old file")?;
         step_pause();
     }
     let mut dirs: Vec<&Path> = journal
@@ -375,19 +474,9 @@ fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
         .filter_map(|(_, to)| to.parent())
         .collect();
     dirs.dedup();
-    for d in dirs {
-        sync_dir(d);
-    }
+    target.settle(&dirs);
     for m in &journal.mark {
-        // A partition that got no file (an empty source into a static partition) still gets
-        // its directory and marker: the run published it, empty.
-        if let Some(parent) = m.parent() {
-            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
-        }
-        fs::write(m, b"").map_err(io("cannot write", m))?;
-        if let Some(parent) = m.parent() {
-            sync_dir(parent);
-        }
+        target.mark(m)?;
     }
     // Done: the journal goes first, so a leftover staging directory is never rolled again.
     let jf = staging.join(JOURNAL_FILE);
@@ -397,9 +486,13 @@ fn finish(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
 }
 
 /// Carries out a decided commit whose process died; every step may already have happened.
-fn roll_forward(staging: &Path, journal: &Journal) -> Result<(), PublishError> {
-    unmark_and_move(journal, None)?;
-    finish(staging, journal)
+fn roll_forward(
+    staging: &Path,
+    journal: &Journal,
+    target: &dyn Target,
+) -> Result<(), PublishError> {
+    unmark_and_move(journal, target, None)?;
+    finish(staging, journal, target)
 }
 
 /// Container-task mode: takes up the planned run's staging directory. `Ok(false)`: it is not
@@ -510,14 +603,14 @@ pub(crate) fn decided(staging: &Path) -> bool {
 
 /// Finishes a commit this staging directory holds the journal of (a commit killed after it
 /// was decided). `Ok(false)`: there is none.
-pub(crate) fn finish_decided(staging: &Path) -> Result<bool, PublishError> {
+pub(crate) fn finish_decided(staging: &Path, target: &dyn Target) -> Result<bool, PublishError> {
     let jf = staging.join(JOURNAL_FILE);
     match fs::read(&jf) {
         Ok(bytes) => {
             let journal: Journal = serde_json::from_slice(&bytes)
                 .map_err(|e| io("cannot read the commit journal", &jf)(std::io::Error::other(e)))?;
             tracing::info!("finishing the commit recorded in {}", jf.display());
-            roll_forward(staging, &journal)?;
+            roll_forward(staging, &journal, target)?;
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -560,6 +653,7 @@ pub(crate) fn recover(
     dir: &Path,
     prefix: &str,
     own: Option<&Path>,
+    target: &dyn Target,
 ) -> Result<Vec<Recovered>, PublishError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -588,7 +682,7 @@ pub(crate) fn recover(
                 let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
                     io("cannot read the commit journal", &jf)(std::io::Error::other(e))
                 })?;
-                roll_forward(&s, &journal)?;
+                roll_forward(&s, &journal, target)?;
                 done.push(Recovered::RolledForward(s));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -654,7 +748,7 @@ mod tests {
         let marker = t.path().join("out/dt=2024-01-01/_SUCCESS");
         j.unmark.push(marker.clone());
         j.mark.push(marker.clone());
-        commit(&staging, &j).unwrap();
+        commit(&staging, &j, &LocalFs).unwrap();
         assert!(marker.exists());
         assert!(!staging.exists());
     }
@@ -669,7 +763,7 @@ mod tests {
         j.replace.push(t.path().join("out/old"));
         j.unmark.push(t.path().join("out/_SUCCESS"));
         j.mark.push(t.path().join("out/_SUCCESS"));
-        commit(&staging, &j).unwrap();
+        commit(&staging, &j, &LocalFs).unwrap();
         let mut names: Vec<_> = fs::read_dir(t.path().join("out"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -700,7 +794,7 @@ mod tests {
         create_staging(&other).unwrap();
         fs::write(other.join("c"), "c").unwrap();
         fs::write(other.join(OWNER_FILE), format!("{} 4194304999", hostname())).unwrap();
-        let done = recover(t.path(), ".datasync-staging-x-", None).unwrap();
+        let done = recover(t.path(), ".datasync-staging-x-", None, &LocalFs).unwrap();
         assert_eq!(
             done,
             [
@@ -726,7 +820,7 @@ mod tests {
         let live = t.path().join(".datasync-staging-x-3");
         create_staging(&live).unwrap();
         fs::write(live.join(OWNER_FILE), format!("{} 1", hostname())).unwrap();
-        let done = recover(t.path(), ".datasync-staging-x-", Some(&mine)).unwrap();
+        let done = recover(t.path(), ".datasync-staging-x-", Some(&mine), &LocalFs).unwrap();
         assert!(
             matches!(&done[0], Recovered::Left(p, why) if p == &foreign && why.contains("elsewhere"))
         );

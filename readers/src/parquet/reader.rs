@@ -25,10 +25,12 @@ pub(super) const TASK_BYTES: i64 = 64 << 20;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetReaderConfig {
-    /// `file:///` or absent: a local or mounted file system.
+    /// `file:///` or absent: a local or mounted file system; `s3a://bucket` (or `s3://`):
+    /// each `path` is a key (prefix or glob) in that bucket.
     #[serde(default, rename = "defaultFS")]
     pub default_fs: Option<String>,
-    /// Files, table directories (walked; `.`/`_` names skipped) or globs.
+    /// Files, table directories (walked; `.`/`_` names skipped) or globs; local, or
+    /// `s3://bucket/key`.
     #[serde(deserialize_with = "one_or_many")]
     #[schemars(with = "datasync_engine::schema::OneOrMany")]
     pub path: Vec<String>,
@@ -44,6 +46,10 @@ pub struct ParquetReaderConfig {
     /// Only these partitions: `{"dt": "2024-01-01"}` or `{"dt": ["2024-01-01", "2024-01-02"]}`.
     #[serde(default)]
     pub partition: serde_json::Map<String, Value>,
+    /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
+    /// missing comes from the standard AWS variables.
+    #[serde(default)]
+    pub s3: Option<datasync_db::s3::S3Options>,
 }
 
 /// Errors of the Parquet reader.
@@ -113,6 +119,8 @@ pub struct ParquetReader {
     pub(super) filter: Arc<BTreeMap<String, Vec<String>>>,
     /// `modifiedSince`: only files modified since the last committed run.
     pub(super) incremental: Option<Arc<datasync_engine::incremental::Incremental>>,
+    /// Clients of the buckets `s3://` paths name.
+    pub(super) buckets: super::remote::Buckets,
 }
 
 pub(super) fn type_of(name: &str) -> Result<DataType, String> {
@@ -149,10 +157,11 @@ impl Plugin for ParquetReader {
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
         vec![
-            note("path", "Parquet files, directories (Hive partition directories below are read) or globs; a string or a list."),
+            note("path", "Parquet files, directories (Hive partition directories below are read) or globs, local or s3://bucket/key; a string or a list."),
             note("column", "[\"*\"], or names and {name, type} to read (projection: other columns are not read)."),
             note("partition", "Partition filter: {column: value or [values]}; partitions that do not match are not read."),
-            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system."),
+            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system; s3a://bucket: each path is a key in that bucket."),
+            alt("s3", "{\"endpoint\": \"http://minio:9000\", \"region\": \"us-east-1\", \"accessKey\": \"${env:S3_KEY}\", \"secretKey\": \"${env:S3_SECRET}\"}", "For s3:// paths: endpoint (default AWS), region, pathStyle (default true with an endpoint), accessKey, secretKey, sessionToken; missing keys come from the AWS_* variables. Objects are read by ranged requests (footer, projected columns), never whole."),
             alt("modifiedSince", "{\"state\": \"file:state/files.json\"}", "Read only the files modified after the last committed run (the time kept in state, moved after a successful commit); `datasync run --full` reads all, `datasync state` shows/sets/resets it."),
         ]
     }
@@ -162,18 +171,62 @@ impl ParquetReader {
     /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
     /// reader; errors point under `at`.
     pub fn from_config(at: &str, mut c: ParquetReaderConfig) -> Result<Self, ConfigError> {
-        check_default_fs(at, c.default_fs.as_deref())?;
         if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::new(
                 join_path(at, "path"),
                 "must name at least one file, directory or glob",
             ));
         }
+        use datasync_db::s3::is_s3_url;
+        let fs = c.default_fs.clone().unwrap_or_default();
+        let fs = fs.trim();
+        if is_s3_url(fs) {
+            // DataX's spelling: the bucket in defaultFS, keys in path.
+            let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
+            if after.trim_end_matches('/').contains('/') {
+                return Err(ConfigError::new(
+                    join_path(at, "defaultFS"),
+                    format!("\"{fs}\": name the bucket only (s3a://bucket); keys go in path"),
+                ));
+            }
+            c.path = c
+                .path
+                .iter()
+                .map(|p| match is_s3_url(p) {
+                    true => p.trim().to_string(),
+                    false => format!(
+                        "{}/{}",
+                        fs.trim_end_matches('/'),
+                        p.trim().trim_start_matches('/')
+                    ),
+                })
+                .collect();
+        } else {
+            check_default_fs(at, c.default_fs.as_deref())?;
+        }
         c.path = c
             .path
             .iter()
-            .map(|p| datasync_codec::hive::local_path(at, "path", p))
+            .map(|p| match datasync_db::s3::parse_location(p) {
+                Some(Ok(_)) => Ok(p.trim().to_string()),
+                Some(Err(e)) => Err(ConfigError::new(join_path(at, "path"), e)),
+                None => datasync_codec::hive::local_path(at, "path", p),
+            })
             .collect::<Result<_, _>>()?;
+        let buckets = super::remote::Buckets::connect(&c.path, &c.s3.clone().unwrap_or_default())
+            .map_err(|e| ConfigError::new(join_path(at, "s3"), e))?;
+        if buckets.is_empty() && c.s3.is_some() {
+            return Err(ConfigError::new(
+                join_path(at, "s3"),
+                "is for s3:// paths only",
+            ));
+        }
+        if !buckets.is_empty() && c.modified_since.is_some() {
+            return Err(ConfigError::new(
+                join_path(at, "modifiedSince"),
+                "is not supported for s3:// paths yet",
+            ));
+        }
         let mut columns = Vec::new();
         for (i, v) in c.column.iter().enumerate() {
             let col = parse_column(v, &join_path(at, &format!("column[{i}]")))?;
@@ -217,6 +270,7 @@ impl ParquetReader {
             columns: Arc::new(columns),
             filter: Arc::new(filter),
             incremental,
+            buckets,
         })
     }
 }
@@ -255,6 +309,9 @@ pub(super) struct ParquetSplit {
     pub(super) row_groups: Vec<usize>,
     pub(super) rows: u64,
     pub(super) partitions: Vec<(String, Option<String>)>,
+    /// The object's size, for a file on S3 (`path` is then its `s3://` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) size: Option<u64>,
 }
 
 #[async_trait]
@@ -262,14 +319,34 @@ impl Reader for ParquetReader {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
         self.paths
             .iter()
-            .map(|p| crate::paths::file_dataset(p))
+            .map(|p| match datasync_db::s3::parse_location(p) {
+                Some(Ok(loc)) => datasync_engine::lineage::Dataset::new(
+                    format!("s3://{}", loc.bucket),
+                    format!("/{}", loc.prefix),
+                ),
+                _ => crate::paths::file_dataset(p),
+            })
             .collect()
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let patterns = self.paths.clone();
+        let r = self.clone();
         Ok(datasync_engine::plugin::blocking(move || {
-            Ok::<_, PluginError>(crate::file::probe_paths(&patterns, is_hidden_name))
+            let (remote, local): (Vec<String>, Vec<String>) = r
+                .paths
+                .iter()
+                .cloned()
+                .partition(|p| datasync_db::s3::is_s3_url(p));
+            let mut p = crate::file::probe_paths(&local, is_hidden_name);
+            for pat in remote {
+                let what = format!("S3 path {pat}");
+                match r.buckets.list(&pat) {
+                    Ok(found) if found.is_empty() => p.problem(what, "no object matches"),
+                    Ok(found) => p.ok(what, format!("{} object(s)", found.len())),
+                    Err(e) => p.problem(what, PluginError::from(e).chain()),
+                }
+            }
+            Ok::<_, PluginError>(p)
         })
         .await?)
     }
@@ -319,12 +396,28 @@ impl ParquetReader {
         since: Option<Option<String>>,
     ) -> Result<(Vec<ParquetSplit>, Option<String>), ParquetReaderError> {
         let mut files = Vec::new();
+        let mut sizes = BTreeMap::new();
         for pat in &self.paths {
             let root = pattern_root(pat);
             // Hive's hidden names (_SUCCESS, .hive-staging) are skipped without a word: they
             // are never table data.
             let mut hidden = Vec::new();
-            for f in expand_paths(std::slice::from_ref(pat), is_hidden_name, &mut hidden)? {
+            let found = if datasync_db::s3::is_s3_url(pat) {
+                let listed = self.buckets.list(pat)?;
+                if listed.is_empty() {
+                    return Err(PathError::NoFiles(pat.clone()).into());
+                }
+                listed
+                    .into_iter()
+                    .map(|(f, size)| {
+                        sizes.insert(f.clone(), size);
+                        f
+                    })
+                    .collect()
+            } else {
+                expand_paths(std::slice::from_ref(pat), is_hidden_name, &mut hidden)?
+            };
+            for f in found {
                 let parts = partitions_of(&f, &root);
                 let keep = self.filter.iter().all(|(k, want)| {
                     parts.iter().any(|(pk, pv)| {
@@ -353,12 +446,16 @@ impl ParquetReader {
         // over the channels.
         let total: i64 = files
             .iter()
-            .map(|(f, _)| std::fs::metadata(f).map(|m| m.len() as i64).unwrap_or(0))
+            .map(|(f, _)| match sizes.get(f) {
+                Some(s) => *s as i64,
+                None => std::fs::metadata(f).map(|m| m.len() as i64).unwrap_or(0),
+            })
             .sum();
         let target = (total / channels.max(1) as i64).clamp(1, TASK_BYTES);
         let mut out = Vec::new();
         for (path, partitions) in files {
-            let meta = open_metadata(&path)?;
+            let size = sizes.get(&path).copied();
+            let meta = self.open_metadata(&path, size)?;
             let md = meta.metadata();
             let mut cur = Vec::new();
             let (mut bytes, mut rows) = (0i64, 0u64);
@@ -372,6 +469,7 @@ impl ParquetReader {
                         row_groups: std::mem::take(&mut cur),
                         rows,
                         partitions: partitions.clone(),
+                        size,
                     });
                     bytes = 0;
                     rows = 0;
@@ -383,6 +481,7 @@ impl ParquetReader {
                     row_groups: cur,
                     rows,
                     partitions,
+                    size,
                 });
             }
         }
@@ -390,17 +489,27 @@ impl ParquetReader {
     }
 }
 
-pub(super) fn open_metadata(path: &Path) -> Result<ArrowReaderMetadata, ParquetReaderError> {
-    let file = File::open(path).map_err(|source| ParquetReaderError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
-        ParquetReaderError::Parquet {
+impl ParquetReader {
+    /// The footer of a file (`size`: an S3 object's, from its listing).
+    pub(super) fn open_metadata(
+        &self,
+        path: &Path,
+        size: Option<u64>,
+    ) -> Result<ArrowReaderMetadata, ParquetReaderError> {
+        let perr = |source| ParquetReaderError::Parquet {
             path: path.to_path_buf(),
             source,
+        };
+        if let Some(size) = size {
+            let obj = self.buckets.open(path, size)?;
+            return ArrowReaderMetadata::load(&obj, Default::default()).map_err(perr);
         }
-    })
+        let file = File::open(path).map_err(|source| ParquetReaderError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ArrowReaderMetadata::load(&file, Default::default()).map_err(perr)
+    }
 }
 
 /// One `column[]` entry: `"*"`, a name, or an object with one of `name` / `index` / `value`

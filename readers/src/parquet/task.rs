@@ -9,6 +9,7 @@ use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::{async_trait, PluginError, ReaderTask, SizeHint, TaskContext};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::file::reader::ChunkReader;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -78,14 +79,29 @@ impl ParquetTask {
 
     pub(super) fn read_blocking(
         &self,
-        mut out: BatchSender,
+        out: BatchSender,
         ctx: TaskContext,
     ) -> Result<(), PluginError> {
         let path = &self.split.path;
+        if let Some(size) = self.split.size {
+            let obj = self.reader.buckets.open(path, size)?;
+            return self.read_from(obj, out, ctx);
+        }
         let file = File::open(path).map_err(|source| ParquetReaderError::Io {
             path: path.clone(),
             source,
         })?;
+        self.read_from(file, out, ctx)
+    }
+
+    /// Reads the split's row groups from `file` (a local file or an S3 object).
+    fn read_from<T: ChunkReader + 'static>(
+        &self,
+        file: T,
+        mut out: BatchSender,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
+        let path = &self.split.path;
         let perr = |source| ParquetReaderError::Parquet {
             path: path.clone(),
             source,

@@ -197,11 +197,21 @@ fn default_row_group_rows() -> Option<u64> {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ParquetWriterConfig {
-    /// `file:///` or absent: `path` is on a local or mounted file system.
+    /// `file:///` or absent: `path` is on a local or mounted file system; `s3a://bucket` (or
+    /// `s3://`): `path` is a key prefix in that bucket.
     #[serde(default, rename = "defaultFS")]
     pub default_fs: Option<String>,
-    /// The table's directory (created if missing).
+    /// The table's directory (created if missing), or `s3://bucket/prefix`.
     pub path: String,
+    /// How to reach the store of an `s3://` path (endpoint, region, credentials); what is
+    /// missing comes from the standard AWS variables.
+    #[serde(default)]
+    pub s3: Option<datasync_db::s3::S3Options>,
+    /// With an `s3://` path: the local directory files are staged in until the commit uploads
+    /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
+    /// runs: a run finishes the commit a killed run left there.
+    #[serde(default)]
+    pub staging_dir: Option<String>,
     /// Prefix of every file written.
     pub file_name: String,
     /// Data columns, in the order the reader produces them.

@@ -31,8 +31,19 @@ impl Inner {
             .collect()
     }
 
-    /// Data files (not hidden, not directories) in `dir`.
-    fn data_files(dir: &Path) -> Result<Vec<PathBuf>, ParquetWriterError> {
+    /// Data files (not hidden, not directories) in the table's directory `rel`, as journal
+    /// paths (below `dir`, also for an S3 table).
+    fn data_files(&self, rel: &str) -> Result<Vec<PathBuf>, ParquetWriterError> {
+        let dir = self.dir.join(rel);
+        if let Some(r) = &self.remote {
+            let (files, _) = r.s3.list_dir(rel)?;
+            return Ok(files
+                .into_iter()
+                .filter(|(n, _)| !is_hidden_name(n))
+                .map(|(n, _)| dir.join(n))
+                .collect());
+        }
+        let dir = dir.as_path();
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -54,26 +65,47 @@ impl Inner {
         if self.mode != ParquetWriteMode::NonConflict {
             return Ok(());
         }
-        let dir = self.dir.join(rel);
-        let files = Self::data_files(&dir)?;
+        let files = self.data_files(rel)?;
         if files.is_empty() {
             return Ok(());
         }
+        // An S3 table's files are named by their URLs.
+        let shown: Vec<PathBuf> = files
+            .iter()
+            .map(|f| match (&self.remote, f.strip_prefix(&self.dir)) {
+                (Some(r), Ok(k)) => PathBuf::from(r.s3.url(&k.to_string_lossy())),
+                _ => f.clone(),
+            })
+            .collect();
         Err(ParquetWriterError::Conflict {
-            dir,
-            files: crate::textfiles::some_paths(&files),
+            dir: PathBuf::from(self.display(rel)),
+            files: crate::textfiles::some_paths(&shown),
         })
     }
 
     /// Finishes or removes what earlier runs of this table's `fileName` left in staging.
     pub(super) fn recover(&self) -> Result<Vec<String>, ParquetWriterError> {
         let prefix = format!(".datasync-staging-{}-", self.stem);
-        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging))?;
+        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging), self.target())?;
         Ok(crate::publish::describe(&done))
     }
 
-    fn location(dir: &Path) -> Result<String, ParquetWriterError> {
-        let abs = fs::canonicalize(dir).map_err(io("cannot resolve", dir))?;
+    /// The metastore location of the table's directory `rel`.
+    fn location(&self, rel: &str) -> Result<String, ParquetWriterError> {
+        if let Some(r) = &self.remote {
+            let mut loc = r.s3.location().clone();
+            if !rel.is_empty() {
+                loc.prefix = [loc.prefix.as_str(), rel]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("/");
+            }
+            return Ok(loc.s3a());
+        }
+        let dir = self.dir.join(rel);
+        let abs = fs::canonicalize(&dir).map_err(io("cannot resolve", &dir))?;
         Ok(format!("file:{}", abs.display()))
     }
 
@@ -116,7 +148,7 @@ impl Inner {
                     return Ok(found);
                 }
                 if let Some(loc) = hms::table_location(&table) {
-                    let ours = Self::location(&self.dir)?;
+                    let ours = self.location("")?;
                     if loc.trim_end_matches('/') != ours.trim_end_matches('/') {
                         tracing::warn!(
                             "Hive table {}.{} is located at {loc}, the job writes to {ours}",
@@ -147,7 +179,7 @@ impl Inner {
                             .map(|(k, ty)| hms::field_schema(k, &ty.name)),
                     )
                     .collect();
-                let sd = hms::parquet_sd(cols, &Self::location(&self.dir)?);
+                let sd = hms::parquet_sd(cols, &self.location("")?);
                 let table =
                     hms::external_table(&t.database, &t.table, &owner(), sd, pkeys, now_secs());
                 c.create_table(table)?;
@@ -193,6 +225,10 @@ impl Inner {
 
     pub(super) fn prepare(&self) -> Result<(), ParquetWriterError> {
         fs::create_dir_all(&self.dir).map_err(io("cannot create directory", &self.dir))?;
+        if let Some(r) = &self.remote {
+            // The store is reachable with these credentials before anything is read.
+            r.s3.list_dir("")?;
+        }
         self.recover()?;
         if self.dynamic_parts.is_empty() {
             self.check_conflict(&self.static_rel())?;
@@ -249,7 +285,7 @@ impl Inner {
         let mut old = Vec::new();
         if self.mode == ParquetWriteMode::Truncate {
             for rel in staged.keys() {
-                old.extend(Self::data_files(&self.dir.join(rel))?);
+                old.extend(self.data_files(rel)?);
             }
         }
         // One journaled commit: old `_SUCCESS` markers out, every new file in, the files
@@ -274,7 +310,7 @@ impl Inner {
         if let Some(t) = &self.hms {
             let parts: Vec<&String> = staged.keys().filter(|r| !r.is_empty()).collect();
             if !parts.is_empty() {
-                for rel in &parts {
+                for rel in parts.iter().filter(|_| self.remote.is_none()) {
                     let d = self.dir.join(rel);
                     std::fs::create_dir_all(&d).map_err(|source| ParquetWriterError::Io {
                         action: "create partition directory",
@@ -289,7 +325,7 @@ impl Inner {
                     })?;
             }
         }
-        crate::publish::commit(&self.staging, &journal)?;
+        crate::publish::commit(&self.staging, &journal, self.target())?;
         Ok(())
     }
 
@@ -317,7 +353,7 @@ impl Inner {
                     unescape_partition_value(v).unwrap_or_else(|| DEFAULT_PARTITION.to_string())
                 })
                 .collect();
-            let sd = hms::parquet_sd(cols.clone(), &Self::location(&self.dir.join(rel))?);
+            let sd = hms::parquet_sd(cols.clone(), &self.location(rel)?);
             parts.push(hms::partition(&t.database, &t.table, &values, sd, now));
         }
         // Requests stay small: the metastore holds each one in memory.

@@ -80,6 +80,9 @@ pub enum ParquetWriterError {
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
+    /// A call to the S3 store of an `s3://` table failed.
+    #[error(transparent)]
+    S3(#[from] datasync_db::s3::S3Error),
 }
 
 impl From<ParquetWriterError> for PluginError {
@@ -127,6 +130,28 @@ pub(super) struct Inner {
     pub(super) hms: Option<HmsTarget>,
     /// What each task of this process staged (container-task mode).
     pub(super) sizes: crate::publish::StagedSizes,
+    /// An `s3://` table: `dir` is then the local staging root, whose paths map to keys.
+    pub(super) remote: Option<crate::s3target::S3Target>,
+    /// The `s3` options of an `s3://` table (for reading it back).
+    pub(super) s3_options: datasync_db::s3::S3Options,
+}
+
+impl Inner {
+    /// Where the commit publishes.
+    pub(super) fn target(&self) -> &dyn crate::publish::Target {
+        match &self.remote {
+            Some(r) => r,
+            None => &crate::publish::LocalFs,
+        }
+    }
+
+    /// How the table (or a directory below it) is named to users and the metastore.
+    pub(super) fn display(&self, rel: &str) -> String {
+        match &self.remote {
+            Some(r) => r.s3.url(rel),
+            None => self.dir.join(rel).display().to_string(),
+        }
+    }
 }
 
 /// The Parquet writer.
@@ -143,7 +168,7 @@ impl Plugin for ParquetWriter {
     const NAME: &'static str = "parquet";
     const ALIASES: &'static [&'static str] = &[];
     const DESCRIPTION: &'static str =
-        "Hive-style Parquet tables on a local or mounted path: partitions, staging, _SUCCESS, Hive Metastore registration";
+        "Hive-style Parquet tables on a local or mounted path or on S3-compatible storage: partitions, staging, _SUCCESS, Hive Metastore registration";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
@@ -179,8 +204,10 @@ impl Plugin for ParquetWriter {
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
         vec![
-            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system."),
-            note("path", "The table's directory (created if missing); files are staged and published at commit with _SUCCESS."),
+            alt("defaultFS", "\"file:///\"", "file:/// or absent: path is on a local or mounted file system; s3a://bucket: path is a key prefix in that bucket."),
+            note("path", "The table's directory (created if missing), or s3://bucket/prefix; files are staged and published at commit with _SUCCESS."),
+            alt("s3", "{\"endpoint\": \"http://minio:9000\", \"region\": \"us-east-1\", \"accessKey\": \"${env:S3_KEY}\", \"secretKey\": \"${env:S3_SECRET}\"}", "For an s3:// path: endpoint (default AWS), region, pathStyle (default true with an endpoint), accessKey, secretKey, sessionToken; missing keys come from the AWS_* variables. Never printed."),
+            alt("stagingDir", "\"/var/lib/datasync/staging/orders\"", "For an s3:// path: local directory files are staged in until the commit uploads them (default <temp dir>/datasync-s3/<bucket>/<prefix>); keep it the same between runs."),
             note("fileName", "File name prefix."),
             note("column", "Data columns in the reader's order with Hive types: TINYINT SMALLINT INT BIGINT FLOAT DOUBLE DECIMAL(p<=38,s) STRING VARCHAR(n) CHAR(n) BOOLEAN DATE TIMESTAMP BINARY. A value the type cannot hold exactly is dirty."),
             note("writeMode", "truncate (replace the target partition's files), append, or nonConflict (fail if any exist)."),
@@ -226,8 +253,29 @@ impl ParquetWriter {
         if c.path.trim().is_empty() {
             return Err(err(at, "path", "must name the table's directory"));
         }
-        check_default_fs(at, c.default_fs.as_deref())?;
-        let path = &datasync_codec::hive::local_path(at, "path", &c.path)?;
+        let remote = remote_location(at, &c)?;
+        if remote.is_none() {
+            check_default_fs(at, c.default_fs.as_deref())?;
+            if c.s3.is_some() || c.staging_dir.is_some() {
+                return Err(err(
+                    at,
+                    if c.s3.is_some() { "s3" } else { "stagingDir" },
+                    "is for an s3:// path only",
+                ));
+            }
+        }
+        let path = &match &remote {
+            Some(loc) => match &c.staging_dir {
+                Some(d) => datasync_codec::hive::local_path(at, "stagingDir", d)?,
+                None => std::env::temp_dir()
+                    .join("datasync-s3")
+                    .join(&loc.bucket)
+                    .join(&loc.prefix)
+                    .display()
+                    .to_string(),
+            },
+            None => datasync_codec::hive::local_path(at, "path", &c.path)?,
+        };
         if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
             return Err(err(
                 at,
@@ -259,6 +307,14 @@ impl ParquetWriter {
         .map_err(|e| err(at, "column", e.to_string()))?;
         let dir = PathBuf::from(path);
         let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
+        let remote = match remote {
+            Some(loc) => Some(crate::s3target::S3Target {
+                s3: datasync_db::s3::S3::connect(loc, &c.s3.clone().unwrap_or_default())
+                    .map_err(|e| err(at, "s3", e.to_string()))?,
+                root: dir.clone(),
+            }),
+            None => None,
+        };
         Ok(ParquetWriter {
             w: Arc::new(Inner {
                 dir,
@@ -271,6 +327,8 @@ impl ParquetWriter {
                 staging,
                 hms,
                 sizes: Default::default(),
+                remote,
+                s3_options: c.s3.clone().unwrap_or_default(),
             }),
         })
     }
@@ -279,7 +337,16 @@ impl ParquetWriter {
 #[async_trait]
 impl Writer for ParquetWriter {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        let mut v = vec![datasync_engine::lineage::Dataset::file(&self.w.dir)];
+        let mut v = vec![match &self.w.remote {
+            Some(r) => {
+                let loc = r.s3.location();
+                datasync_engine::lineage::Dataset::new(
+                    format!("s3://{}", loc.bucket),
+                    format!("/{}", loc.prefix),
+                )
+            }
+            None => datasync_engine::lineage::Dataset::file(&self.w.dir),
+        }];
         // The metastore table too, when the writer registers one.
         if let Some(h) = &self.w.hms {
             let uri = h.uris.split(',').next().unwrap_or_default().trim();
@@ -296,6 +363,20 @@ impl Writer for ParquetWriter {
         Ok(datasync_engine::plugin::blocking(move || {
             let mut p = datasync_engine::Probe::default();
             crate::publish::probe_dir(&w.dir, &mut p);
+            if let Some(r) = &w.remote {
+                let what = format!("S3 location {}", r.s3.url(""));
+                match r.s3.list_dir("") {
+                    Ok((files, dirs)) => p.ok(
+                        what,
+                        format!(
+                            "listed: {} object(s), {} director(ies) directly below",
+                            files.len(),
+                            dirs.len()
+                        ),
+                    ),
+                    Err(e) => p.problem(what, e.to_string()),
+                }
+            }
             if let Some(t) = &w.hms {
                 let what = format!("Hive Metastore {}", t.uris);
                 match w.prepare_hms(t, true) {
@@ -334,7 +415,7 @@ impl Writer for ParquetWriter {
     async fn commit(&self) -> Result<(), PluginError> {
         let w = Arc::clone(&self.w);
         datasync_engine::plugin::blocking(move || {
-            if crate::publish::finish_decided(&w.staging)? {
+            if crate::publish::finish_decided(&w.staging, w.target())? {
                 return Ok(());
             }
             w.publish()
@@ -348,7 +429,15 @@ impl Writer for ParquetWriter {
     }
 
     fn plannable(&self) -> Result<(), String> {
-        Ok(())
+        match &self.w.remote {
+            Some(r) => Err(format!(
+                "the parquet writer stages an s3:// table ({}) on this machine's disk, which \
+                 shards on other machines cannot share; container-task mode does not support \
+                 s3:// targets yet",
+                r.s3.url("")
+            )),
+            None => Ok(()),
+        }
     }
 
     fn commit_decided(&self) -> bool {
@@ -397,6 +486,7 @@ impl Writer for ParquetWriter {
     /// A commit a killed run left half-done is refused: `recover` finishes it first.
     fn read_published(&self, _filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
         let w = &self.w;
+
         let pending = std::fs::read_dir(&w.dir).ok().and_then(|entries| {
             entries.flatten().map(|e| e.path()).find(|p| {
                 p.file_name()
@@ -411,6 +501,14 @@ impl Writer for ParquetWriter {
             ));
         }
         let rel = w.static_rel();
+        if let Some(r) = &w.remote {
+            let mut back = self.read_dir(&w.dir, false);
+            if let datasync_engine::plugin::ReadBack::Reader { parameter, .. } = &mut back {
+                parameter["path"] = r.s3.url(&rel).into();
+                parameter["s3"] = w.s3_options.to_json();
+            }
+            return back;
+        }
         self.read_dir(&w.dir.join(rel), false)
     }
 
@@ -515,6 +613,50 @@ fn hms_target(c: &ParquetWriterConfig, path: &str) -> Result<Option<HmsTarget>, 
         ));
     }
     Ok(hms)
+}
+
+/// The S3 location of an `s3://` `path`, or of `defaultFS` `s3a://bucket` with `path` a key
+/// prefix (DataX's spelling); `None` for a local table.
+fn remote_location(
+    at: &str,
+    c: &ParquetWriterConfig,
+) -> Result<Option<datasync_db::s3::S3Location>, ConfigError> {
+    use datasync_db::s3::{is_s3_url, parse_location};
+    let fs = c.default_fs.as_deref().map(str::trim).unwrap_or_default();
+    let (key, url) = if is_s3_url(&c.path) {
+        if !fs.is_empty() && !is_s3_url(fs) && !fs.to_ascii_lowercase().starts_with("file:") {
+            return Err(err(
+                at,
+                "defaultFS",
+                format!("\"{fs}\" does not go with an s3:// path"),
+            ));
+        }
+        ("path", c.path.trim().to_string())
+    } else if is_s3_url(fs) {
+        let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
+        if after.trim_end_matches('/').contains('/') {
+            return Err(err(
+                at,
+                "defaultFS",
+                format!("\"{fs}\": name the bucket only (s3a://bucket); the prefix goes in path"),
+            ));
+        }
+        (
+            "path",
+            format!(
+                "{}/{}",
+                fs.trim_end_matches('/'),
+                c.path.trim().trim_start_matches('/')
+            ),
+        )
+    } else {
+        return Ok(None);
+    };
+    match parse_location(&url) {
+        Some(Ok(loc)) => Ok(Some(loc)),
+        Some(Err(e)) => Err(err(at, key, e)),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Object-storage benchmark: the 1,000,000-row table of bench/quality.sh copied MySQL -> Parquet
+# to a local path and to s3:// on a loopback S3 server (moto's, tests/s3/server.py, from
+# target/s3-venv: run tests/setup.sh first), next to the reference measured in the same run:
+# pyarrow writing the same rows (already in memory, read from our local output) to the same
+# server with its own S3 client. Then the parquet reader reading the s3:// table back (all
+# columns, and one) into a local CSV. Median of 3 for each figure.
+# Usage: bench/s3.sh [ROWS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-1000000}
+DB=dss3bench
+MY=(mariadb -h 127.0.0.1 -P 3306 -u root)
+PY=target/s3-venv/bin/python
+[ -x "$PY" ] || { echo "target/s3-venv is missing: run tests/setup.sh" >&2; exit 1; }
+cargo build --release -q
+BIN=target/release/datasync
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-s3bench.XXXXXX")
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" tests/s3/server.py "$PORT" "$WORK/requests.log" 2>/dev/null &
+SERVER=$!
+trap 'kill $SERVER; rm -rf "$WORK"' EXIT
+EP="http://127.0.0.1:$PORT"
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT))" 2>/dev/null; do sleep 0.2; done
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+"$PY" -c "import boto3; boto3.client('s3', endpoint_url='$EP').create_bucket(Bucket='bench')"
+
+"${MY[@]}" -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB; USE $DB;
+  CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
+  INSERT INTO t SELECT seq, CONCAT('customer-', seq), (seq % 100000) / 100, '2024-01-01' + INTERVAL (seq % 31536000) SECOND,
+    REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;"
+
+COLS='"column": [{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"}, {"name": "amount", "type": "decimal(12,2)"}, {"name": "created", "type": "timestamp"}, {"name": "note", "type": "string"}]'
+SRC="{\"name\": \"mysql\", \"parameter\": {\"username\": \"root\", \"column\": [\"id\", \"name\", \"amount\", \"created\", \"note\"], \"splitPk\": \"id\", \"connection\": [{\"jdbcUrl\": [\"jdbc:mysql://127.0.0.1:3306/$DB\"], \"table\": [\"t\"]}]}}"
+LOCAL="{\"name\": \"parquet\", \"parameter\": {\"path\": \"$WORK/pq\", \"fileName\": \"t\", \"writeMode\": \"truncate\", $COLS}}"
+S3="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"s3\": {\"endpoint\": \"$EP\"}, \"stagingDir\": \"$WORK/staging\", $COLS}}"
+READ_ALL="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"column\": [\"*\"], \"s3\": {\"endpoint\": \"$EP\"}}}"
+READ_ONE="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"column\": [\"id\"], \"s3\": {\"endpoint\": \"$EP\"}}}"
+CSV="{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/csv\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"fileFormat\": \"csv\"}}"
+
+median() { sort -n | sed -n 2p; }
+job() { # file reader writer
+  printf '{"job": {"setting": {"speed": {"channel": 2}}, "content": [{"reader": %s, "writer": %s}]}}' "$2" "$3" > "$1"
+}
+run_ds() { # job
+  "$BIN" run "$1" --no-progress --report "$WORK/r.json" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['records_written']==$ROWS and r['exit_code']==0, r; print(r['duration_seconds'])" "$WORK/r.json"
+}
+measure() { # label command...
+  local label=$1; shift; local ts=()
+  for _ in 1 2 3; do ts+=("$("$@")"); done
+  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${ts[@]}" | median)" >> "$WORK/results"
+}
+pyarrow_put() {
+  "$PY" - "$WORK/pq" "$EP" <<'PYEOF'
+import sys, time, pyarrow.dataset as ds, pyarrow.parquet as pq, pyarrow.fs as pafs
+table = ds.dataset(sys.argv[1], format="parquet").to_table()
+fs = pafs.S3FileSystem(endpoint_override=sys.argv[2], scheme="http", region="us-east-1",
+                       access_key="bench", secret_key="bench")
+start = time.time()
+pq.write_table(table, "bench/pyarrow/t.parquet", filesystem=fs, compression="snappy")
+print(time.time() - start)
+PYEOF
+}
+
+job "$WORK/local.json" "$SRC" "$LOCAL"
+job "$WORK/s3.json" "$SRC" "$S3"
+job "$WORK/read_all.json" "$READ_ALL" "$CSV"
+job "$WORK/read_one.json" "$READ_ONE" "$CSV"
+measure "MySQL -> Parquet, local path" run_ds "$WORK/local.json"
+measure "MySQL -> Parquet, s3:// (loopback moto server)" run_ds "$WORK/s3.json"
+measure "reference: pyarrow write_table of the same rows (in memory) to the same server" pyarrow_put
+measure "s3:// Parquet -> CSV, all 5 columns" run_ds "$WORK/read_all.json"
+: > "$WORK/requests.log"
+measure "s3:// Parquet -> CSV, column id only" run_ds "$WORK/read_one.json"
+size=$("$PY" -c "import boto3; c=boto3.client('s3', endpoint_url='$EP'); print(sum(o['Size'] for o in c.list_objects_v2(Bucket='bench', Prefix='t/')['Contents']))")
+fetched=$(awk -F'\t' '$1 ~ /^\/bench\/t\// {s += $3} END {print s + 0}' "$WORK/requests.log")
+
+echo "| what | rows | seconds (median of 3) |"
+echo "|---|---|---|"
+while IFS=$'\t' read -r label t; do printf '| %s | %s | %.2f |\n' "$label" "$ROWS" "$t"; done < "$WORK/results"
+echo
+echo "bytes of the s3:// table: $size; fetched by the three id-only reads (server log): $fetched"

@@ -1,0 +1,596 @@
+//! S3-compatible object storage for the file-like plugins: `s3://bucket/prefix` locations, the
+//! `s3` connection options of a plugin's parameter, and the few blocking calls the plugins make
+//! (list, head, delete, put, multipart upload), run on one runtime of this module's own so the
+//! plugins' blocking threads can call them.
+//!
+//! The client is the `object_store` crate's S3 implementation (the Apache Arrow project's
+//! store abstraction, also what the `parquet` crate reads through), over reqwest with rustls
+//! and ring.
+
+use bytes::Bytes;
+use datasync_engine::Secret;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::MultipartStore;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::fs;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// `s3` in a plugin's parameter: how to reach an S3-compatible store. Every key may be left
+/// out; what is missing comes from the standard AWS variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct S3Options {
+    /// Endpoint of an S3-compatible service (MinIO, OSS, COS, Ceph, ...), e.g.
+    /// `https://minio.internal:9000`; default AWS S3 of `region`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Region; default `AWS_REGION`, else `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), as MinIO and most on-premise stores need;
+    /// default true with `endpoint`, false without.
+    #[serde(default)]
+    pub path_style: Option<bool>,
+    /// Access key id; default `AWS_ACCESS_KEY_ID`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub access_key: Option<Secret>,
+    /// Secret access key; default `AWS_SECRET_ACCESS_KEY`. Never printed; `${env:NAME}` or
+    /// `${file:PATH}` keep it out of the job file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub secret_key: Option<Secret>,
+    /// Session token of temporary credentials; default `AWS_SESSION_TOKEN`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub session_token: Option<Secret>,
+}
+
+impl S3Options {
+    /// The options as a plugin parameter's `s3` object (secrets in clear: for building another
+    /// plugin in this process, never for printing).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<serde_json::Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("endpoint", self.endpoint.clone().map(Into::into));
+        put("region", self.region.clone().map(Into::into));
+        put("pathStyle", self.path_style.map(Into::into));
+        put(
+            "accessKey",
+            self.access_key.as_ref().map(|s| s.expose().into()),
+        );
+        put(
+            "secretKey",
+            self.secret_key.as_ref().map(|s| s.expose().into()),
+        );
+        put(
+            "sessionToken",
+            self.session_token.as_ref().map(|s| s.expose().into()),
+        );
+        serde_json::Value::Object(m)
+    }
+}
+
+/// A bucket and a key prefix (no leading or trailing `/`; empty for the whole bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix, `/`-separated, without leading or trailing `/`.
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// `s3://bucket/prefix` (the form Hive and Spark register: `s3a://...`, by [`Self::s3a`]).
+    pub fn url(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    /// The same location as Hadoop's S3A file system names it (Hive Metastore locations).
+    pub fn s3a(&self) -> String {
+        format!("s3a{}", &self.url()[2..])
+    }
+}
+
+/// The schemes an S3 location may be written with (Hadoop's `s3a://` and `s3n://` too).
+const SCHEMES: [&str; 3] = ["s3://", "s3a://", "s3n://"];
+
+/// Whether `url` names an S3 location (by its scheme, any case).
+pub fn is_s3_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    SCHEMES.iter().any(|s| lower.starts_with(s))
+}
+
+/// Parses `s3://bucket/prefix/`. `None`: not an S3 URL; an error says what is wrong with one.
+pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let scheme = SCHEMES.iter().find(|s| lower.starts_with(**s))?;
+    let rest = &url[scheme.len()..];
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.']);
+    if !bucket_ok {
+        return Some(Err(format!(
+            "\"{url}\": \"{bucket}\" is not a bucket name (3 to 63 lower-case letters, digits, \
+             '-' or '.'); expected s3://bucket/prefix"
+        )));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix
+        .split('/')
+        .any(|seg| seg == "." || seg == ".." || (seg.is_empty() && !prefix.is_empty()))
+    {
+        return Some(Err(format!(
+            "\"{url}\": the key prefix may not hold empty, \".\" or \"..\" segments"
+        )));
+    }
+    Some(Ok(S3Location {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+    }))
+}
+
+/// An S3 call that failed: what was being done, where, and the store's answer (which never
+/// holds credentials).
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {url}: {message}")]
+pub struct S3Error {
+    action: &'static str,
+    url: String,
+    message: String,
+}
+
+impl S3Error {
+    fn new(action: &'static str, url: impl Into<String>, e: impl std::fmt::Display) -> Self {
+        S3Error {
+            action,
+            url: url.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The runtime every S3 call runs on (its own, so a plugin's blocking thread can wait on it).
+fn runtime() -> Result<&'static tokio::runtime::Runtime, S3Error> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("datasync-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| S3Error::new("cannot start the S3 client runtime", "", e))
+}
+
+/// Runs `f` on the S3 runtime and waits for it. Call from a blocking thread, never from async
+/// code.
+fn block_on<T>(f: impl Future<Output = T> + Send + 'static) -> Result<T, S3Error>
+where
+    T: Send + 'static,
+{
+    let rt = runtime()?;
+    let handle = rt.spawn(f);
+    rt.block_on(handle)
+        .map_err(|e| S3Error::new("S3 call failed to complete", "", e))
+}
+
+/// Size of each part of a multipart upload (S3 wants at least 5 MiB but for the last).
+const PART_BYTES: usize = 16 << 20;
+/// Files up to this size are uploaded with one PUT.
+const SINGLE_PUT_MAX: u64 = 32 << 20;
+/// Parts in flight at once per file.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Objects directly in a "directory" (name, size) and its "subdirectories" (names).
+pub type Listing = (Vec<(String, u64)>, Vec<String>);
+
+/// One S3 location, connected (the client is built; nothing is sent until a call).
+#[derive(Debug, Clone)]
+pub struct S3 {
+    store: Arc<AmazonS3>,
+    loc: S3Location,
+}
+
+impl S3 {
+    /// Builds the client for `loc` from `o`, falling back to the standard AWS variables.
+    pub fn connect(loc: S3Location, o: &S3Options) -> Result<Self, S3Error> {
+        // reqwest's rustls takes the process's provider; ring is the one the workspace builds.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(&loc.bucket);
+        if let Some(r) = o.region.as_deref().filter(|r| !r.is_empty()) {
+            b = b.with_region(r);
+        }
+        let endpoint = o.endpoint.clone().filter(|e| !e.is_empty()).or_else(|| {
+            std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|e| !e.is_empty())
+        });
+        if let Some(e) = &endpoint {
+            b = b
+                .with_endpoint(e.trim_end_matches('/'))
+                .with_allow_http(e.to_ascii_lowercase().starts_with("http://"));
+        }
+        // A store that is down fails the job in seconds, not after object_store's default 3
+        // minutes; a transient error is still retried.
+        b = b.with_retry(object_store::RetryConfig {
+            backoff: Default::default(),
+            max_retries: 5,
+            retry_timeout: std::time::Duration::from_secs(120),
+        });
+        let path_style = o.path_style.unwrap_or(endpoint.is_some());
+        b = b.with_virtual_hosted_style_request(!path_style);
+        if let Some(k) = &o.access_key {
+            b = b.with_access_key_id(k.expose());
+        }
+        if let Some(k) = &o.secret_key {
+            b = b.with_secret_access_key(k.expose());
+        }
+        if let Some(k) = &o.session_token {
+            b = b.with_token(k.expose());
+        }
+        let store = b
+            .build()
+            .map_err(|e| S3Error::new("cannot set up the S3 client for", loc.url(), e))?;
+        Ok(S3 {
+            store: Arc::new(store),
+            loc,
+        })
+    }
+
+    /// The location this client was built for.
+    pub fn location(&self) -> &S3Location {
+        &self.loc
+    }
+
+    /// The key of `rel` (a `/`-separated path below the prefix; empty: the prefix itself).
+    fn key(&self, rel: &str) -> Key {
+        let rel = rel.trim_matches('/');
+        let full = match (self.loc.prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.to_string(),
+            (false, true) => self.loc.prefix.clone(),
+            (false, false) => format!("{}/{rel}", self.loc.prefix),
+        };
+        Key::from(full)
+    }
+
+    /// `s3://bucket/prefix/rel`.
+    pub fn url(&self, rel: &str) -> String {
+        format!("s3://{}/{}", self.loc.bucket, self.key(rel))
+    }
+
+    /// Objects directly below `rel` (name, size), and the names of the "directories" (common
+    /// prefixes) there, each sorted.
+    pub fn list_dir(&self, rel: &str) -> Result<Listing, S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let prefix = (!key.as_ref().is_empty()).then_some(key);
+        let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })?
+            .map_err(|e| S3Error::new("cannot list", url, e))?;
+        let mut files: Vec<(String, u64)> = listed
+            .objects
+            .into_iter()
+            .filter_map(|o| o.location.filename().map(|n| (n.to_string(), o.size)))
+            .collect();
+        let mut dirs: Vec<String> = listed
+            .common_prefixes
+            .into_iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        files.sort();
+        dirs.sort();
+        Ok((files, dirs))
+    }
+
+    /// Every object below `rel`, as paths relative to `rel`, with sizes, sorted.
+    pub fn list_all(&self, rel: &str) -> Result<Vec<(String, u64)>, S3Error> {
+        use futures_util::TryStreamExt;
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let base = key.as_ref().to_string();
+        let prefix = (!base.is_empty()).then_some(key);
+        let metas = block_on(async move {
+            store
+                .list(prefix.as_ref())
+                .try_collect::<Vec<object_store::ObjectMeta>>()
+                .await
+        })?
+        .map_err(|e| S3Error::new("cannot list", url, e))?;
+        let mut out: Vec<(String, u64)> = metas
+            .into_iter()
+            .map(|m| {
+                let full = m.location.as_ref();
+                let rel = full
+                    .strip_prefix(base.as_str())
+                    .unwrap_or(full)
+                    .trim_start_matches('/');
+                (rel.to_string(), m.size)
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Whether the object `rel` exists.
+    pub fn exists(&self, rel: &str) -> Result<bool, S3Error> {
+        Ok(self.size(rel)?.is_some())
+    }
+
+    /// The size of the object `rel`, `None` when there is none.
+    pub fn size(&self, rel: &str) -> Result<Option<u64>, S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        match block_on(async move { store.head(&key).await })? {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(S3Error::new("cannot look up", url, e)),
+        }
+    }
+
+    /// Removes the object `rel`; one that is not there is fine.
+    pub fn delete(&self, rel: &str) -> Result<(), S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        match block_on(async move { store.delete(&key).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(S3Error::new("cannot remove", url, e)),
+        }
+    }
+
+    /// Writes the object `rel` with `data` (one PUT).
+    pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        block_on(async move { store.put(&key, PutPayload::from(data)).await })?
+            .map_err(|e| S3Error::new("cannot write", url, e))?;
+        Ok(())
+    }
+
+    /// Reads the object `rel` whole (small objects only: markers, journals).
+    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let got = block_on(async move {
+            match store.get(&key).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        got.map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| S3Error::new("cannot read", url, e))
+    }
+
+    /// `len` bytes of the object `rel` from `start` (one ranged GET).
+    pub fn get_range(&self, rel: &str, start: u64, len: u64) -> Result<Bytes, S3Error> {
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        block_on(async move { store.get_range(&key, start..start + len).await })?
+            .map_err(|e| S3Error::new("cannot read", url, e))
+    }
+
+    /// Uploads the local file `local` as the object `rel`: one PUT when it is small, else a
+    /// multipart upload whose id is written to `record` (durably) before any part is sent and
+    /// removed once the upload completed or was aborted. A `record` left by a killed upload is
+    /// aborted first, so no multipart upload is left open on the store.
+    pub fn upload(&self, local: &Path, rel: &str, record: &Path) -> Result<(), S3Error> {
+        self.abort_recorded(record)?;
+        let url = self.url(rel);
+        let local_err = |action: &'static str| {
+            let url = url.clone();
+            move |e: std::io::Error| S3Error::new(action, url, format!("{}: {e}", local.display()))
+        };
+        let size = fs::metadata(local)
+            .map_err(local_err("cannot upload to"))?
+            .len();
+        let key = self.key(rel);
+        if size <= SINGLE_PUT_MAX {
+            let data = fs::read(local).map_err(local_err("cannot upload to"))?;
+            let store = Arc::clone(&self.store);
+            block_on(async move { store.put(&key, PutPayload::from(data)).await })?
+                .map_err(|e| S3Error::new("cannot write", url.clone(), e))?;
+            return Ok(());
+        }
+        let (store, k) = (Arc::clone(&self.store), key.clone());
+        let id = block_on(async move { store.create_multipart(&k).await })?
+            .map_err(|e| S3Error::new("cannot start a multipart upload of", url.clone(), e))?;
+        write_durably(record, format!("{}\n{id}\n", key.as_ref()).as_bytes())
+            .map_err(local_err("cannot record the multipart upload of"))?;
+        let sent = self.send_parts(local, &key, &id, &url);
+        let (store, k, i) = (Arc::clone(&self.store), key.clone(), id.clone());
+        match sent {
+            Ok(parts) => {
+                block_on(async move { store.complete_multipart(&k, &i, parts).await })?
+                    .map_err(|e| S3Error::new("cannot complete the upload of", url.clone(), e))?;
+            }
+            Err(e) => {
+                if let Ok(Err(a)) = block_on(async move { store.abort_multipart(&k, &i).await }) {
+                    tracing::warn!(
+                        "could not abort the multipart upload of {url} (id {id}): {a}; the \
+                         next run or `datasync recover` tries again"
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        let _ = fs::remove_file(record);
+        Ok(())
+    }
+
+    /// Sends `local` in parts of [`PART_BYTES`], a few at a time; the part ids in order.
+    fn send_parts(
+        &self,
+        local: &Path,
+        key: &Key,
+        id: &str,
+        url: &str,
+    ) -> Result<Vec<object_store::multipart::PartId>, S3Error> {
+        let rt = runtime()?;
+        let mut f = fs::File::open(local).map_err(|e| {
+            S3Error::new("cannot upload to", url, format!("{}: {e}", local.display()))
+        })?;
+        let mut in_flight = VecDeque::new();
+        let mut parts = Vec::new();
+        let wait = |h: tokio::task::JoinHandle<object_store::Result<_>>| {
+            rt.block_on(h)
+                .map_err(|e| S3Error::new("cannot upload a part of", url, e))?
+                .map_err(|e| S3Error::new("cannot upload a part of", url, e))
+        };
+        for idx in 0.. {
+            let mut buf = Vec::with_capacity(PART_BYTES);
+            (&mut f)
+                .take(PART_BYTES as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| {
+                    S3Error::new("cannot upload to", url, format!("{}: {e}", local.display()))
+                })?;
+            if buf.is_empty() && idx > 0 {
+                break;
+            }
+            let last = buf.len() < PART_BYTES;
+            let (store, key, id) = (Arc::clone(&self.store), key.clone(), id.to_string());
+            let payload = PutPayload::from(Bytes::from(buf));
+            in_flight
+                .push_back(rt.spawn(async move { store.put_part(&key, &id, idx, payload).await }));
+            if in_flight.len() >= PARTS_IN_FLIGHT {
+                if let Some(h) = in_flight.pop_front() {
+                    parts.push(wait(h)?);
+                }
+            }
+            pause_between_parts();
+            if last {
+                break;
+            }
+        }
+        while let Some(h) = in_flight.pop_front() {
+            parts.push(wait(h)?);
+        }
+        Ok(parts)
+    }
+
+    /// Aborts the multipart upload a killed run recorded in `record`, if any, and removes the
+    /// record. An upload the store no longer knows (completed or aborted already) is fine.
+    pub fn abort_recorded(&self, record: &Path) -> Result<(), S3Error> {
+        let text = match fs::read_to_string(record) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(S3Error::new(
+                    "cannot read the multipart upload record",
+                    record.display().to_string(),
+                    e,
+                ))
+            }
+        };
+        let mut lines = text.lines();
+        if let (Some(key), Some(id)) = (lines.next(), lines.next()) {
+            let (store, k, i) = (
+                Arc::clone(&self.store),
+                Key::from(key),
+                id.trim().to_string(),
+            );
+            let url = format!("s3://{}/{key}", self.loc.bucket);
+            match block_on(async move { store.abort_multipart(&k, &i).await })? {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    tracing::info!("aborted the multipart upload a killed run left for {url}");
+                }
+                Err(e) => return Err(S3Error::new("cannot abort the multipart upload of", url, e)),
+            }
+        }
+        let _ = fs::remove_file(record);
+        Ok(())
+    }
+}
+
+/// Test hook: a pause after each part sent, so the fault tests can kill the process in the
+/// middle of a multipart upload. Unset in production.
+fn pause_between_parts() {
+    if let Some(ms) = std::env::var("DATASYNC_TEST_S3_PART_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Writes `data` to `path` and syncs it (temp file, rename, directory sync).
+fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let l = parse_location("s3://my-bucket/warehouse/orders/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.bucket, "my-bucket");
+        assert_eq!(l.prefix, "warehouse/orders");
+        assert_eq!(l.url(), "s3://my-bucket/warehouse/orders");
+        assert_eq!(l.s3a(), "s3a://my-bucket/warehouse/orders");
+        let l = parse_location("S3A://bkt").unwrap().unwrap();
+        assert_eq!((l.bucket.as_str(), l.prefix.as_str()), ("bkt", ""));
+        assert!(parse_location("/tmp/x").is_none());
+        assert!(parse_location("hdfs://nn:8020/x").is_none());
+        for bad in [
+            "s3://",
+            "s3://Upper/x",
+            "s3://ab/x",
+            "s3://b_k/x",
+            "s3://bkt/a//b",
+            "s3://bkt/a/../b",
+        ] {
+            assert!(parse_location(bad).unwrap().is_err(), "{bad}");
+        }
+        assert!(is_s3_url(" s3n://bkt/x"));
+    }
+
+    #[test]
+    fn keys_join_the_prefix() {
+        let s3 = S3::connect(
+            parse_location("s3://bkt/t").unwrap().unwrap(),
+            &S3Options {
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("us-east-1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s3.url("dt=1/f.parquet"), "s3://bkt/t/dt=1/f.parquet");
+        assert_eq!(s3.url(""), "s3://bkt/t");
+        let root = S3::connect(
+            parse_location("s3://bkt").unwrap().unwrap(),
+            &S3Options::default(),
+        )
+        .unwrap();
+        assert_eq!(root.url("a/b"), "s3://bkt/a/b");
+    }
+}

@@ -1,0 +1,272 @@
+//! Parquet files on S3-compatible storage: listing a pattern's objects (Hive partitions,
+//! globs, hidden names skipped as on a local path), and a [`ChunkReader`] that reads an object
+//! by ranged GETs through a small block cache, so the footer, the projected column chunks and
+//! the chosen row groups are all that is fetched: never the whole object.
+
+use super::reader::ParquetReaderError;
+use bytes::Bytes;
+use datasync_codec::hive::is_hidden_name;
+use datasync_db::s3::{parse_location, S3Options, S3};
+use parquet::file::reader::{ChunkReader, Length};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Bytes fetched per block (ranged GET) when the decoder reads small pieces (page headers,
+/// the footer).
+const BLOCK: u64 = 256 << 10;
+/// Blocks kept per open object (the decoder reads the projected columns side by side).
+const CACHED_BLOCKS: usize = 64;
+/// A read at least this long (a page, a column chunk) is fetched as exactly that range.
+const DIRECT: u64 = 64 << 10;
+
+/// The S3 clients of a reader's paths, one per bucket.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Buckets(Arc<BTreeMap<String, S3>>);
+
+fn s3_error(path: &Path, e: impl std::fmt::Display) -> ParquetReaderError {
+    ParquetReaderError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl Buckets {
+    /// Connects a client for each bucket the `s3://` paths name.
+    pub(super) fn connect(paths: &[String], o: &S3Options) -> Result<Self, String> {
+        let mut out = BTreeMap::new();
+        for p in paths {
+            if let Some(loc) = parse_location(p) {
+                let mut loc = loc?;
+                loc.prefix.clear();
+                if !out.contains_key(&loc.bucket) {
+                    let bucket = loc.bucket.clone();
+                    out.insert(bucket, S3::connect(loc, o).map_err(|e| e.to_string())?);
+                }
+            }
+        }
+        Ok(Buckets(Arc::new(out)))
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The client and key of `s3://bucket/key`.
+    fn resolve(&self, url: &Path) -> Result<(&S3, String), ParquetReaderError> {
+        let text = url.to_string_lossy();
+        let loc = match parse_location(&text) {
+            Some(Ok(l)) => l,
+            _ => return Err(s3_error(url, "not an s3:// URL")),
+        };
+        let s3 = self
+            .0
+            .get(&loc.bucket)
+            .ok_or_else(|| s3_error(url, "no client for this bucket"))?;
+        Ok((s3, loc.prefix))
+    }
+
+    /// The objects a path pattern names, as `s3://` URLs with their sizes: the object itself,
+    /// every object below it (a table directory), or those a glob matches; names starting
+    /// with `.` or `_` below the pattern's literal part are skipped.
+    pub(super) fn list(&self, pattern: &str) -> Result<Vec<(PathBuf, u64)>, ParquetReaderError> {
+        let (s3, key) = self.resolve(Path::new(pattern))?;
+        let bucket = &s3.location().bucket;
+        let glob_at = key.find(['*', '?', '[']);
+        let literal = match glob_at {
+            Some(i) => key[..i].rsplit_once('/').map_or("", |(l, _)| l),
+            None => key.as_str(),
+        };
+        let matcher = match glob_at {
+            Some(_) => Some(glob::Pattern::new(&key).map_err(|e| {
+                ParquetReaderError::Paths(crate::paths::PathError::NoFiles(format!(
+                    "{pattern} (bad glob: {e})"
+                )))
+            })?),
+            None => None,
+        };
+        let listed = s3
+            .list_all(literal)
+            .map_err(|e| s3_error(Path::new(pattern), e))?;
+        let opts = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for (rel, size) in listed {
+            if rel.is_empty() || rel.split('/').any(is_hidden_name) {
+                continue;
+            }
+            let full = if literal.is_empty() {
+                rel
+            } else {
+                format!("{literal}/{rel}")
+            };
+            if matcher
+                .as_ref()
+                .is_some_and(|m| !m.matches_with(&full, opts))
+            {
+                continue;
+            }
+            out.push((PathBuf::from(format!("s3://{bucket}/{full}")), size));
+        }
+        // Not a directory: perhaps the object itself.
+        if out.is_empty() && glob_at.is_none() && !key.is_empty() {
+            if let Some(size) = s3.size(&key).map_err(|e| s3_error(Path::new(pattern), e))? {
+                out.push((PathBuf::from(format!("s3://{bucket}/{key}")), size));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens `s3://bucket/key` of `size` bytes for the Parquet decoder.
+    pub(super) fn open(&self, url: &Path, size: u64) -> Result<S3Chunk, ParquetReaderError> {
+        let (s3, key) = self.resolve(url)?;
+        Ok(S3Chunk(Arc::new(Object {
+            s3: s3.clone(),
+            key,
+            url: url.to_path_buf(),
+            size,
+            cache: Mutex::new(VecDeque::new()),
+            fetched: Default::default(),
+        })))
+    }
+}
+
+/// One object being decoded.
+struct Object {
+    s3: S3,
+    key: String,
+    url: PathBuf,
+    size: u64,
+    /// Most recently used first: (block index, bytes).
+    cache: Mutex<VecDeque<(u64, Bytes)>>,
+    /// (requests, bytes) fetched so far.
+    fetched: Mutex<(u64, u64)>,
+}
+
+impl Object {
+    fn fetch(&self, start: u64, len: u64) -> std::io::Result<Bytes> {
+        let b = self
+            .s3
+            .get_range(&self.key, start, len)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if let Ok(mut f) = self.fetched.lock() {
+            f.0 += 1;
+            f.1 += b.len() as u64;
+        }
+        Ok(b)
+    }
+
+    fn block(&self, i: u64) -> std::io::Result<Bytes> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        if let Some(pos) = cache.iter().position(|(b, _)| *b == i) {
+            if let Some(hit) = cache.remove(pos) {
+                let bytes = hit.1.clone();
+                cache.push_front(hit);
+                return Ok(bytes);
+            }
+        }
+        let start = i * BLOCK;
+        let bytes = self.fetch(start, BLOCK.min(self.size.saturating_sub(start)))?;
+        cache.push_front((i, bytes.clone()));
+        cache.truncate(CACHED_BLOCKS);
+        Ok(bytes)
+    }
+
+    fn bytes(&self, start: u64, len: u64) -> std::io::Result<Bytes> {
+        if start + len > self.size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: {len} bytes at {start} are past its end ({} bytes)",
+                    self.url.display(),
+                    self.size
+                ),
+            ));
+        }
+        if len >= DIRECT {
+            return self.fetch(start, len);
+        }
+        let (first, last) = (start / BLOCK, (start + len).saturating_sub(1) / BLOCK);
+        if first == last || len == 0 {
+            let b = self.block(first)?;
+            let off = (start - first * BLOCK) as usize;
+            return Ok(b.slice(off..off + len as usize));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        for i in first..=last {
+            let b = self.block(i)?;
+            let lo = start.max(i * BLOCK) - i * BLOCK;
+            let hi = (start + len).min((i + 1) * BLOCK) - i * BLOCK;
+            out.extend_from_slice(&b[lo as usize..hi as usize]);
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        if let Ok(f) = self.fetched.lock() {
+            tracing::debug!(
+                "{}: fetched {} of {} bytes in {} ranged request(s)",
+                self.url.display(),
+                f.1,
+                self.size,
+                f.0
+            );
+        }
+    }
+}
+
+/// An S3 object as the Parquet decoder reads it.
+#[derive(Clone)]
+pub(super) struct S3Chunk(Arc<Object>);
+
+impl Length for S3Chunk {
+    fn len(&self) -> u64 {
+        self.0.size
+    }
+}
+
+impl ChunkReader for S3Chunk {
+    type T = Cursor;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(Cursor {
+            obj: Arc::clone(&self.0),
+            pos: start,
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.0
+            .bytes(start, length as u64)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+    }
+}
+
+/// Sequential reads from an offset (page headers), block by block.
+pub(super) struct Cursor {
+    obj: Arc<Object>,
+    pos: u64,
+}
+
+impl Read for Cursor {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.obj.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let i = self.pos / BLOCK;
+        let b = self.obj.block(i)?;
+        let off = (self.pos - i * BLOCK) as usize;
+        let n = buf.len().min(b.len().saturating_sub(off));
+        buf[..n].copy_from_slice(&b[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
