@@ -909,3 +909,144 @@ pq.write_table(pa.table({"id": t["id"], "ts_us": t["ts_us"]}), sys.argv[1] + "/.
         "INT96 timestamps"
     );
 }
+
+/// hdfswriter `fileType: "orc"`: MySQL -> an ORC Hive table (zlib, a dynamic partition,
+/// created and registered in the metastore) that Spark SQL reads through the metastore and
+/// pyarrow's ORC reader reads value by value; a type the ORC encoder cannot write is refused
+/// at `check`, naming the column, and so is a codec ORC does not have.
+#[test]
+fn mysql_to_orc_hive_table_that_spark_and_pyarrow_read() {
+    let hms = Metastore::start();
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, dt DATE, f DOUBLE, note VARCHAR(20),
+           ts DATETIME(6), small TINYINT, ok BOOLEAN);
+         INSERT INTO src
+           SELECT seq, DATE_ADD('2024-01-01', INTERVAL seq % 3 DAY), seq / 8, CONCAT('注', seq % 7),
+             '2024-01-01 00:00:00.000001' + INTERVAL seq SECOND, CAST(seq % 100 AS SIGNED) - 50, seq % 2
+           FROM seq_1_to_3000;
+         UPDATE src SET note = NULL, f = NULL WHERE id % 10 = 0;",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let table_dir = t.path().join("orc_orders");
+    let table = unique("orc_orders");
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "column": ["id", "f", "note", "ts", "small", "ok", "dt"],
+            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        mysql_server().login(),
+        db.url()
+    );
+    let columns = r#"[{"name": "id", "type": "BIGINT"}, {"name": "f", "type": "DOUBLE"},
+        {"name": "note", "type": "VARCHAR(5)"}, {"name": "ts", "type": "TIMESTAMP"},
+        {"name": "small", "type": "TINYINT"}, {"name": "ok", "type": "BOOLEAN"}]"#;
+    let writer = pq_writer(
+        &table_dir,
+        columns,
+        &format!(
+            r#", "writeMode": "truncate", "compress": "ZLIB", "partitionColumns": [{{"name": "dt", "type": "date"}}],
+               "hiveMetastoreUris": "{}", "database": "default", "table": "{table}", "createTable": true"#,
+            hms.uri
+        ),
+    )
+    .replace(r#""fileType": "parquet""#, r#""fileType": "orc""#);
+    let (o, _d) = run_job("orc", &job(SETTING, &reader, &writer));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let files = data_files(&table_dir);
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f.ends_with(".orc")),
+        "{files:?}"
+    );
+
+    // Spark SQL, through the metastore.
+    let want: Vec<String> = db
+        .query(
+            "SELECT CONCAT_WS(' ', 'sum', dt, COUNT(*), SUM(id), CAST(SUM(f) AS DECIMAL(20,3)), COUNT(note),
+               SUM(small), SUM(ok), MAX(ts)) FROM src GROUP BY dt ORDER BY dt",
+        )
+        .lines()
+        .map(String::from)
+        .collect();
+    let spark = r#"
+import os, sys
+os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+from pyspark.sql import SparkSession
+uri, table, wh = sys.argv[1], sys.argv[2], sys.argv[3]
+s = (SparkSession.builder.master("local[1]").appName("datasync-test")
+     .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+     .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+     .config("hive.metastore.uris", uri).config("spark.sql.warehouse.dir", wh)
+     .enableHiveSupport().getOrCreate())
+s.sparkContext.setLogLevel("ERROR")
+q = f"""SELECT CAST(dt AS STRING), COUNT(*), SUM(id), CAST(CAST(SUM(f) AS DECIMAL(20,3)) AS STRING), COUNT(note),
+        SUM(small), SUM(CAST(ok AS INT)), DATE_FORMAT(MAX(ts), 'yyyy-MM-dd HH:mm:ss.SSSSSS')
+        FROM {table} GROUP BY dt ORDER BY dt"""
+for r in s.sql(q).collect():
+    print("sum", *r)
+s.stop()
+"#;
+    let wh = t.path().join("spark-warehouse");
+    let got = run_python(
+        spark,
+        &[&hms.uri, &format!("default.{table}"), wh.to_str().unwrap()],
+    );
+    let got: Vec<String> = got
+        .lines()
+        .filter(|l| l.starts_with("sum "))
+        .map(String::from)
+        .collect();
+    assert_eq!(got, want);
+
+    // pyarrow's ORC reader, every value.
+    let check = r#"
+import sys, glob, json, pyarrow.orc as po
+rows = []
+for f in sorted(glob.glob(sys.argv[1] + '/dt=*/*.orc')):
+    o = po.ORCFile(f)
+    assert str(o.compression) == 'ZLIB', o.compression
+    rows += o.read().to_pylist()
+rows.sort(key=lambda r: r['id'])
+print(json.dumps([[r['id'], r['f'], r['note'], r['ts'].isoformat(), r['small'], r['ok']] for r in rows]))
+"#;
+    let got: serde_json::Value =
+        serde_json::from_str(run_python(check, &[table_dir.to_str().unwrap()]).trim()).unwrap();
+    let want: Vec<serde_json::Value> = db
+        .query(
+            "SELECT id, IFNULL(f, 'null'), IFNULL(note, ''), DATE_FORMAT(ts, '%Y-%m-%dT%H:%i:%s.%f'),
+               small, ok FROM src ORDER BY id",
+        )
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            serde_json::json!([
+                c[0].parse::<i64>().unwrap(),
+                if c[1] == "null" { serde_json::Value::Null } else { c[1].parse::<f64>().unwrap().into() },
+                if c[2].is_empty() { serde_json::Value::Null } else { c[2].into() },
+                c[3],
+                c[4].parse::<i64>().unwrap(),
+                c[5] == "1"
+            ])
+        })
+        .collect();
+    assert_eq!(got, serde_json::Value::Array(want));
+
+    // Refused at check, naming the column or the key.
+    for (cols, extra, needle) in [
+        (
+            r#"[{"name": "id", "type": "BIGINT"}, {"name": "amount", "type": "DECIMAL(12,2)"}]"#,
+            r#", "writeMode": "append""#,
+            "column[1].type",
+        ),
+        (
+            r#"[{"name": "id", "type": "BIGINT"}]"#,
+            r#", "writeMode": "append", "compress": "gzip""#,
+            "compress",
+        ),
+    ] {
+        let writer = pq_writer(&table_dir, cols, extra)
+            .replace(r#""fileType": "parquet""#, r#""fileType": "orc""#);
+        let p = write_job(t.path(), "orc_bad", &job(SETTING, &reader, &writer));
+        let o = run_in(t.path(), &["check", p.to_str().unwrap()]);
+        assert_ne!(code(&o), 0);
+        assert_stderr_has(&o, needle);
+    }
+}

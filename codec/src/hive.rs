@@ -232,6 +232,8 @@ pub enum HdfsFileType {
     Text,
     /// RFC 4180 CSV.
     Csv,
+    /// ORC (writing only).
+    Orc,
 }
 
 impl<'de> Deserialize<'de> for HdfsFileType {
@@ -241,11 +243,12 @@ impl<'de> Deserialize<'de> for HdfsFileType {
             "parquet" => Ok(HdfsFileType::Parquet),
             "text" => Ok(HdfsFileType::Text),
             "csv" => Ok(HdfsFileType::Csv),
-            "orc" | "rc" | "seq" => Err(serde::de::Error::custom(format!(
-                "\"{s}\" files are not supported yet; allowed: parquet (default), text, csv"
+            "orc" => Ok(HdfsFileType::Orc),
+            "rc" | "seq" => Err(serde::de::Error::custom(format!(
+                "\"{s}\" files are not supported yet; allowed: parquet (default), orc, text, csv"
             ))),
             _ => Err(serde::de::Error::custom(format!(
-                "unknown variant `{s}`, expected one of `parquet`, `text`, `csv`"
+                "unknown variant `{s}`, expected one of `parquet`, `orc`, `text`, `csv`"
             ))),
         }
     }
@@ -257,6 +260,11 @@ pub enum HdfsPick {
     /// The Parquet plugin, with `defaultFS` when it names an object store.
     Parquet {
         /// `s3a://bucket` (or `s3://`), handed on to the Parquet plugin.
+        default_fs: Option<String>,
+    },
+    /// The Parquet plugin writing ORC files, with `defaultFS` as for Parquet.
+    Orc {
+        /// `s3a://bucket` (or `s3://`), handed on.
         default_fs: Option<String>,
     },
     /// The text-file plugin in this format.
@@ -349,18 +357,30 @@ impl HdfsFront {
         let object_store = ["s3://", "s3a://", "s3n://"]
             .iter()
             .any(|s| fs.to_ascii_lowercase().starts_with(s));
-        if object_store && front.file_type != HdfsFileType::Parquet {
+        if object_store && !matches!(front.file_type, HdfsFileType::Parquet | HdfsFileType::Orc) {
             return Err(ConfigError::new(
                 join_path(at, "defaultFS"),
-                format!("\"{fs}\": object storage is supported for fileType parquet only (not yet for text or csv)"),
+                format!("\"{fs}\": object storage is supported for fileType parquet and orc only (not yet for text or csv)"),
             ));
         }
         if !object_store {
             check_default_fs(at, front.default_fs.as_deref())?;
         }
+        if matches!(front.file_type, HdfsFileType::Parquet | HdfsFileType::Orc) {
+            // DataX's hdfswriter requires it whatever the format; columnar files have none.
+            parts.ignore(&[(
+                "fieldDelimiter",
+                "Parquet and ORC files have no field delimiter",
+            )]);
+        }
         let format = match front.file_type {
             HdfsFileType::Parquet => {
                 return Ok(HdfsPick::Parquet {
+                    default_fs: front.default_fs.filter(|_| object_store),
+                })
+            }
+            HdfsFileType::Orc => {
+                return Ok(HdfsPick::Orc {
                     default_fs: front.default_fs.filter(|_| object_store),
                 })
             }
@@ -489,6 +509,6 @@ mod tests {
 datasync_engine::any_case_schema!(
     HdfsFileType,
     "HdfsFileType",
-    ["parquet", "text", "csv"],
+    ["parquet", "orc", "text", "csv"],
     "The files' format (any letter case); default parquet."
 );

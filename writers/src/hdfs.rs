@@ -5,7 +5,7 @@
 use crate::file::FileWriter;
 use crate::parquet::convert::conform_good_rows;
 use crate::parquet::ParquetWriter;
-use crate::parquet::{ColumnSpec, ParquetWriterConfig};
+use crate::parquet::{ColumnSpec, DataFormat, ParquetWriterConfig};
 use crate::textfiles::FileTarget;
 use arrow_array::RecordBatch;
 use datasync_codec::hive::{parse_hive_type, HdfsFront, HdfsPick};
@@ -40,7 +40,7 @@ impl Plugin for HdfsWriter {
     const NAME: &'static str = "hdfs";
     const ALIASES: &'static [&'static str] = &["hdfswriter"];
     const DESCRIPTION: &'static str =
-        "DataX hdfswriter: the parquet writer, or the file writer for fileType text/csv, on a local or mounted path";
+        "DataX hdfswriter: the parquet writer (also writing ORC for fileType orc), or the file writer for fileType text/csv";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
@@ -50,6 +50,14 @@ impl Plugin for HdfsWriter {
                 let mut c: ParquetWriterConfig = parts.finish()?;
                 c.default_fs = default_fs;
                 let inner = ParquetWriter::from_config(p.path, c)?;
+                return Ok(HdfsWriter {
+                    inner: Box::new(inner),
+                });
+            }
+            HdfsPick::Orc { default_fs } => {
+                let mut c: ParquetWriterConfig = parts.finish()?;
+                c.default_fs = default_fs;
+                let inner = ParquetWriter::from_config_as(p.path, c, DataFormat::Orc)?;
                 return Ok(HdfsWriter {
                     inner: Box::new(inner),
                 });

@@ -30,6 +30,8 @@ pub enum ParquetCompression {
     Gzip,
     /// LZ4 (raw).
     Lz4,
+    /// ZLIB (ORC only).
+    Zlib,
     /// Uncompressed.
     None,
 }
@@ -43,13 +45,34 @@ impl<'de> Deserialize<'de> for ParquetCompression {
             "zstd" => ParquetCompression::Zstd,
             "gzip" => ParquetCompression::Gzip,
             "lz4" | "lz4_raw" => ParquetCompression::Lz4,
+            "zlib" => ParquetCompression::Zlib,
             "none" | "" | "uncompressed" => ParquetCompression::None,
             other => {
                 return Err(serde::de::Error::custom(format!(
-                    "unknown compress \"{other}\" (allowed: snappy, zstd, gzip, lz4, none)"
+                    "unknown compress \"{other}\" (allowed: snappy, zstd, gzip, lz4, none; zlib for ORC)"
                 )))
             }
         })
+    }
+}
+
+/// The file format a table's files are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataFormat {
+    /// Parquet (the `parquet` writer, hdfswriter's default).
+    #[default]
+    Parquet,
+    /// ORC (hdfswriter `fileType: "orc"`).
+    Orc,
+}
+
+impl DataFormat {
+    /// The file name extension, with its dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            DataFormat::Parquet => ".parquet",
+            DataFormat::Orc => ".orc",
+        }
     }
 }
 
@@ -74,6 +97,7 @@ datasync_engine::any_case_schema!(
         "gzip",
         "lz4",
         "lz4_raw",
+        "zlib",
         "none",
         "",
         "uncompressed"

@@ -21,7 +21,8 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{ParquetCompression, TimestampType};
+use super::config::{DataFormat, ParquetCompression, TimestampType};
+use super::orc::OrcFile;
 
 /// A row group closes at this many encoded bytes even below `rowGroupSize` rows.
 const ROW_GROUP_BYTES: usize = 128 << 20;
@@ -44,17 +45,34 @@ pub struct FileLayout {
     pub row_group_rows: usize,
     /// Roll to a new file at this size.
     pub max_file_bytes: Option<u64>,
+    /// Parquet or ORC.
+    pub format: DataFormat,
+    /// The codec asked for.
+    pub compress: ParquetCompression,
 }
 
 impl FileLayout {
     /// The layout for data `fields` (converted Arrow types).
     pub fn new(
+        format: DataFormat,
         fields: Vec<Field>,
         compress: ParquetCompression,
         timestamps: TimestampType,
         row_group_rows: usize,
         max_file_bytes: Option<u64>,
     ) -> Result<Self, ParquetError> {
+        match format {
+            DataFormat::Orc => {
+                super::orc::codec(compress).map_err(ParquetError::General)?;
+            }
+            DataFormat::Parquet if compress == ParquetCompression::Zlib => {
+                return Err(ParquetError::General(
+                    "compress zlib is an ORC codec; Parquet takes snappy, zstd, gzip, lz4, none"
+                        .into(),
+                ))
+            }
+            DataFormat::Parquet => {}
+        }
         let fields: Vec<Field> = fields
             .into_iter()
             .map(|f| match f.data_type() {
@@ -114,7 +132,7 @@ impl FileLayout {
             ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
             ParquetCompression::Gzip => Compression::GZIP(GzipLevel::default()),
             ParquetCompression::Lz4 => Compression::LZ4_RAW,
-            ParquetCompression::None => Compression::UNCOMPRESSED,
+            ParquetCompression::None | ParquetCompression::Zlib => Compression::UNCOMPRESSED,
         };
         let props = Arc::new(
             WriterProperties::builder()
@@ -129,6 +147,8 @@ impl FileLayout {
             int96,
             row_group_rows: row_group_rows.max(1),
             max_file_bytes,
+            format,
+            compress,
         })
     }
 }
@@ -146,8 +166,55 @@ struct Int96Buf {
     defs: Vec<i16>,
 }
 
+/// One open data file, Parquet or ORC as the layout says.
+pub enum OpenFile {
+    /// A Parquet file.
+    Parquet(ParquetFile),
+    /// An ORC file.
+    Orc(OrcFile),
+}
+
+impl OpenFile {
+    /// Creates the file at `path`.
+    pub fn create(path: &Path, layout: Arc<FileLayout>) -> Result<Self, FileError> {
+        Ok(match layout.format {
+            DataFormat::Parquet => OpenFile::Parquet(ParquetFile::create(path, layout)?),
+            DataFormat::Orc => OpenFile::Orc(OrcFile::create(
+                path,
+                &layout.schema,
+                layout.compress,
+                layout.max_file_bytes,
+            )?),
+        })
+    }
+
+    /// Appends a batch already converted to the layout's schema.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), FileError> {
+        match self {
+            OpenFile::Parquet(f) => f.write(batch),
+            OpenFile::Orc(f) => f.write(batch),
+        }
+    }
+
+    /// Whether the file reached `maxFileSize`.
+    pub fn full(&self) -> bool {
+        match self {
+            OpenFile::Parquet(f) => f.full(),
+            OpenFile::Orc(f) => f.full(),
+        }
+    }
+
+    /// Writes the footer and syncs; returns the file and its size in bytes.
+    pub fn finish(self) -> Result<(PathBuf, u64), FileError> {
+        match self {
+            OpenFile::Parquet(f) => f.finish(),
+            OpenFile::Orc(f) => f.finish(),
+        }
+    }
+}
+
 /// One open Parquet file.
-pub struct OpenFile {
+pub struct ParquetFile {
     path: PathBuf,
     layout: Arc<FileLayout>,
     writer: SerializedFileWriter<BufWriter<File>>,
@@ -158,7 +225,7 @@ pub struct OpenFile {
     row_groups: usize,
 }
 
-impl OpenFile {
+impl ParquetFile {
     /// Creates the file at `path`.
     pub fn create(path: &Path, layout: Arc<FileLayout>) -> Result<Self, FileError> {
         let file = File::create(path).map_err(|source| FileError::Io {
@@ -180,7 +247,7 @@ impl OpenFile {
             .iter()
             .map(|b| b.then(Int96Buf::default))
             .collect();
-        Ok(OpenFile {
+        Ok(ParquetFile {
             path: path.to_path_buf(),
             layout,
             writer,
@@ -372,6 +439,14 @@ pub enum FileError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The ORC encoder.
+    #[error("cannot encode ORC file {path}: {message}")]
+    Orc {
+        /// The file.
+        path: PathBuf,
+        /// What the encoder said.
+        message: String,
     },
     /// The Parquet encoder.
     #[error("cannot encode Parquet file {path}")]

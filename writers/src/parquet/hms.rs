@@ -269,27 +269,31 @@ pub fn field_schema(name: &str, hive_type: &str) -> TVal {
 }
 
 /// A Parquet `StorageDescriptor` at `location` with columns `cols`.
-pub fn parquet_sd(cols: Vec<TVal>, location: &str) -> TVal {
+/// A `StorageDescriptor` of `format` files (Parquet or ORC) at `location`.
+pub fn storage(cols: Vec<TVal>, location: &str, format: super::config::DataFormat) -> TVal {
+    let (input, output, serde) = match format {
+        super::config::DataFormat::Parquet => (
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        ),
+        super::config::DataFormat::Orc => (
+            "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+            "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
+            "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+        ),
+    };
     TVal::Struct(vec![
         (1, struct_list(cols)),
         (2, s(location)),
-        (
-            3,
-            s("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"),
-        ),
-        (
-            4,
-            s("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"),
-        ),
+        (3, s(input)),
+        (4, s(output)),
         (5, TVal::Bool(false)),
         (6, TVal::I32(-1)),
         (
             7,
             TVal::Struct(vec![
-                (
-                    2,
-                    s("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"),
-                ),
+                (2, s(serde)),
                 (3, str_map([("serialization.format", "1")])),
             ]),
         ),
@@ -346,7 +350,11 @@ mod tests {
             "db",
             "t",
             "me",
-            parquet_sd(vec![field_schema("id", "bigint")], "file:/x"),
+            storage(
+                vec![field_schema("id", "bigint")],
+                "file:/x",
+                super::super::config::DataFormat::Parquet,
+            ),
             vec![field_schema("dt", "string")],
             7,
         );

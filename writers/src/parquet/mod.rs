@@ -3,17 +3,20 @@
 //! declared Hive types (misfits are dirty records); each task writes its own files into a
 //! staging directory beside the table, and commit moves them into their partitions
 //! (`dt=.../`), writes `_SUCCESS`, and registers the partitions in a Hive Metastore over Thrift.
-//! Limits: no HDFS client (mounted paths only); text/ORC go elsewhere.
+//! The same writer writes ORC files for hdfswriter's `fileType: "orc"` (see `orc.rs`).
+//! Limits: no HDFS client (mounted paths or S3 only); text goes elsewhere.
 
 mod config;
 pub(crate) mod convert;
 mod file;
 mod hms;
+mod orc;
 mod staging;
 mod task;
 mod writer;
 
 pub use config::{
-    ColumnSpec, ParquetCompression, ParquetWriteMode, ParquetWriterConfig, TimestampType,
+    ColumnSpec, DataFormat, ParquetCompression, ParquetWriteMode, ParquetWriterConfig,
+    TimestampType,
 };
 pub use writer::{ParquetWriter, ParquetWriterError};

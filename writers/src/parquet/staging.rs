@@ -179,7 +179,7 @@ impl Inner {
                             .map(|(k, ty)| hms::field_schema(k, &ty.name)),
                     )
                     .collect();
-                let sd = hms::parquet_sd(cols, &self.location("")?);
+                let sd = hms::storage(cols, &self.location("")?, self.format);
                 let table =
                     hms::external_table(&t.database, &t.table, &owner(), sd, pkeys, now_secs());
                 c.create_table(table)?;
@@ -353,7 +353,7 @@ impl Inner {
                     unescape_partition_value(v).unwrap_or_else(|| DEFAULT_PARTITION.to_string())
                 })
                 .collect();
-            let sd = hms::parquet_sd(cols.clone(), &self.location(rel)?);
+            let sd = hms::storage(cols.clone(), &self.location(rel)?, self.format);
             parts.push(hms::partition(&t.database, &t.table, &values, sd, now));
         }
         // Requests stay small: the metastore holds each one in memory.

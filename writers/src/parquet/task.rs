@@ -115,7 +115,12 @@ impl TaskWriter {
             let tag = datasync_engine::shard::attempt()
                 .map(|a| format!("{a}_"))
                 .unwrap_or_default();
-            let path = dir.join(format!("{}{tag}{:04}.parquet", self.prefix, part.seq));
+            let path = dir.join(format!(
+                "{}{tag}{:04}{}",
+                self.prefix,
+                part.seq,
+                self.w.format.extension()
+            ));
             part.seq += 1;
             part.open = Some(OpenFile::create(&path, Arc::clone(&self.w.layout))?);
         }

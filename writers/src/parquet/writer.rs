@@ -1,7 +1,7 @@
 //! The Parquet writer: validation, staging, the per-task file writing, and the commit that
 //! publishes partitions, writes `_SUCCESS` and registers partitions in the metastore.
 
-use super::config::{ParquetWriteMode, ParquetWriterConfig};
+use super::config::{ParquetCompression, ParquetWriteMode, ParquetWriterConfig};
 use super::file::{FileError, FileLayout};
 use super::hms::{self, HmsError};
 use super::task::ParquetTask;
@@ -134,6 +134,8 @@ pub(super) struct Inner {
     pub(super) remote: Option<crate::s3target::S3Target>,
     /// The `s3` options of an `s3://` table (for reading it back).
     pub(super) s3_options: datasync_db::s3::S3Options,
+    /// Parquet, or ORC for hdfswriter's `fileType: "orc"`.
+    pub(super) format: super::config::DataFormat,
 }
 
 impl Inner {
@@ -230,6 +232,11 @@ impl ParquetWriter {
     /// by its name (partition columns are not compared).
     fn read_dir(&self, dir: &std::path::Path, staged: bool) -> datasync_engine::plugin::ReadBack {
         let w = &self.w;
+        if w.format == super::config::DataFormat::Orc {
+            return datasync_engine::plugin::ReadBack::Unavailable(
+                "ORC files cannot be read back yet (no ORC reader in this build)".into(),
+            );
+        }
         datasync_engine::plugin::ReadBack::Reader {
             plugin: "parquet",
             parameter: serde_json::json!({
@@ -250,6 +257,15 @@ impl ParquetWriter {
     /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
     /// writer; errors point under `at`.
     pub fn from_config(at: &str, c: ParquetWriterConfig) -> Result<Self, ConfigError> {
+        Self::from_config_as(at, c, super::config::DataFormat::Parquet)
+    }
+
+    /// [`Self::from_config`] writing `format` files (hdfswriter `fileType: "orc"`).
+    pub fn from_config_as(
+        at: &str,
+        c: ParquetWriterConfig,
+        format: super::config::DataFormat,
+    ) -> Result<Self, ConfigError> {
         if c.path.trim().is_empty() {
             return Err(err(at, "path", "must name the table's directory"));
         }
@@ -285,7 +301,7 @@ impl ParquetWriter {
         }
         let stem = c
             .file_name
-            .strip_suffix(".parquet")
+            .strip_suffix(format.extension())
             .unwrap_or(&c.file_name)
             .to_string();
         if c.column.is_empty() {
@@ -297,7 +313,30 @@ impl ParquetWriter {
             .iter()
             .map(|(n, t)| Field::new(n, t.arrow.clone(), true))
             .collect();
+        match format {
+            super::config::DataFormat::Orc => {
+                super::orc::codec(c.compress).map_err(|e| err(at, "compress", e))?;
+                for (i, (n, t)) in columns.iter().enumerate() {
+                    super::orc::check_type(&t.arrow).map_err(|e| {
+                        err(
+                            at,
+                            &format!("column[{i}].type"),
+                            format!("column \"{n}\": {e}"),
+                        )
+                    })?;
+                }
+            }
+            super::config::DataFormat::Parquet if c.compress == ParquetCompression::Zlib => {
+                return Err(err(
+                    at,
+                    "compress",
+                    "zlib is an ORC codec; Parquet takes snappy, zstd, gzip, lz4, none",
+                ));
+            }
+            super::config::DataFormat::Parquet => {}
+        }
         let layout = FileLayout::new(
+            format,
             fields,
             c.compress,
             c.timestamp_type,
@@ -329,6 +368,7 @@ impl ParquetWriter {
                 sizes: Default::default(),
                 remote,
                 s3_options: c.s3.clone().unwrap_or_default(),
+                format,
             }),
         })
     }
