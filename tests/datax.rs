@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 /// Documented keys or values we refuse on purpose: (plugin, path, value or "" for the key
 /// itself). Each refusal must print a reason; the table shows it.
 const EXPECTED_REFUSALS: &[(&str, &str, &str)] = &[
-    // Reading ORC, RC and SequenceFile: the storage issue (hdfswriter writes ORC).
-    ("hdfsreader", "fileType", "orc"),
+    // RC and SequenceFile files: not planned.
     ("hdfsreader", "fileType", "rc"),
     ("hdfsreader", "fileType", "seq"),
     // HDFS itself and Kerberos: the storage issue.

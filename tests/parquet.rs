@@ -1029,6 +1029,81 @@ print(json.dumps([[r['id'], r['f'], r['note'], r['ts'].isoformat(), r['small'], 
         .collect();
     assert_eq!(got, serde_json::Value::Array(want));
 
+    // Verified against the files read back by our ORC reader (hdfsreader fileType orc).
+    let verified = job(SETTING, &reader, &writer).replacen(
+        r#""setting""#,
+        r#""verify": {"rules": [{"rule": "count"}, {"rule": "sum", "column": "id"},
+            {"rule": "sum", "column": "f"}, {"rule": "nulls", "column": "note"}, {"rule": "checksum"}]},
+           "setting""#,
+        1,
+    );
+    let (o, _d) = run_job("orc_verify", &verified);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("reader side only"), "{}", stderr(&o));
+
+    // hdfsreader fileType orc: our files, with the partition key from the directories.
+    let out = t.path().join("orc_back");
+    let back = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{"defaultFS": "file:///", "fileType": "orc",
+            "path": "{}", "column": ["id", "note", "dt"], "partition": {{"dt": "2024-01-02"}}}}}}"#,
+        table_dir.display()
+    );
+    let csv = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "b",
+            "writeMode": "truncate", "fieldDelimiter": "|", "nullFormat": "NULL"}}}}"#,
+        out.display()
+    );
+    let (o, _d) = run_job("orc_read", &job(SETTING, &back, &csv));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut got = lines_in(&out);
+    got.sort();
+    let mut want: Vec<String> = db
+        .query(
+            "SELECT CONCAT_WS('|', id, IFNULL(LEFT(note, 5), 'NULL'), dt) FROM src
+             WHERE dt = '2024-01-02'",
+        )
+        .lines()
+        .map(String::from)
+        .collect();
+    want.sort();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(got, want);
+
+    // An ORC file pyarrow wrote, decimals and dates included.
+    let foreign = t.path().join("foreign");
+    run_python(
+        r#"
+import sys, os, decimal, datetime, pyarrow as pa, pyarrow.orc as po
+os.makedirs(sys.argv[1])
+t = pa.table({
+    "id": pa.array([1, 2, 3], pa.int32()),
+    "amount": pa.array([decimal.Decimal("12.34"), None, decimal.Decimal("-0.01")], pa.decimal128(10, 2)),
+    "d": pa.array([datetime.date(2024, 2, 29), datetime.date(1970, 1, 1), None]),
+    "s": pa.array(["a", None, "ü"]),
+})
+po.write_table(t, sys.argv[1] + "/x.orc")
+"#,
+        &[foreign.to_str().unwrap()],
+    );
+    let back = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{"fileType": "orc", "path": "{}", "column": ["*"]}}}}"#,
+        foreign.display()
+    );
+    let out = t.path().join("foreign_back");
+    let csv = csv.replace("orc_back", "foreign_back");
+    let (o, _d) = run_job("orc_foreign", &job(SETTING, &back, &csv));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut got = lines_in(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "1|12.34|2024-02-29|a",
+            "2|NULL|1970-01-01|NULL",
+            "3|-0.01|NULL|ü"
+        ]
+    );
+
     // Refused at check, naming the column or the key.
     for (cols, extra, needle) in [
         (

@@ -232,7 +232,7 @@ pub enum HdfsFileType {
     Text,
     /// RFC 4180 CSV.
     Csv,
-    /// ORC (writing only).
+    /// ORC.
     Orc,
 }
 

@@ -8,6 +8,8 @@ pub mod hbase;
 pub mod mysql;
 #[cfg(feature = "oracle")]
 pub mod oracle;
+#[cfg(feature = "orc")]
+pub mod orc;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "s3")]

@@ -6,7 +6,7 @@ use crate::file::FileReader;
 use crate::parquet::{ParquetReader, ParquetReaderConfig};
 use datasync_codec::hive::{HdfsFront, HdfsPick};
 use datasync_codec::TextReadConfig;
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
 use serde_json::Value;
 
@@ -39,12 +39,13 @@ impl Plugin for HdfsReader {
                     inner: Box::new(inner),
                 });
             }
-            HdfsPick::Orc { .. } => {
-                return Err(ConfigError::new(
-                    join_path(p.path, "fileType"),
-                    "reading ORC is not supported yet (hdfswriter writes ORC); read the table's \
-                     Parquet copy, or convert it",
-                ));
+            HdfsPick::Orc { default_fs } => {
+                let mut c: ParquetReaderConfig = parts.finish()?;
+                c.default_fs = default_fs;
+                let inner = ParquetReader::from_config_as(p.path, c, true)?;
+                return Ok(HdfsReader {
+                    inner: Box::new(inner),
+                });
             }
         };
         let mut text: TextReadConfig = parts.finish()?;

@@ -76,6 +76,14 @@ pub enum ParquetReaderError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A file is not valid ORC or cannot be decoded.
+    #[error("cannot decode ORC file {path}: {message}")]
+    Orc {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        message: String,
+    },
     /// A requested column is not in a file.
     #[error("{path}: {message}")]
     Schema {
@@ -121,6 +129,8 @@ pub struct ParquetReader {
     pub(super) incremental: Option<Arc<datasync_engine::incremental::Incremental>>,
     /// Clients of the buckets `s3://` paths name.
     pub(super) buckets: super::remote::Buckets,
+    /// The files are ORC (hdfsreader `fileType: "orc"`), not Parquet.
+    pub(super) orc: bool,
 }
 
 pub(super) fn type_of(name: &str) -> Result<DataType, String> {
@@ -170,7 +180,16 @@ impl Plugin for ParquetReader {
 impl ParquetReader {
     /// Checks a parsed `parameter` (also the `fileType` parquet path of `hdfs`) and builds the
     /// reader; errors point under `at`.
-    pub fn from_config(at: &str, mut c: ParquetReaderConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(at: &str, c: ParquetReaderConfig) -> Result<Self, ConfigError> {
+        Self::from_config_as(at, c, false)
+    }
+
+    /// [`Self::from_config`] for ORC files (`orc`: hdfsreader `fileType: "orc"`).
+    pub fn from_config_as(
+        at: &str,
+        mut c: ParquetReaderConfig,
+        orc: bool,
+    ) -> Result<Self, ConfigError> {
         if c.path.is_empty() || c.path.iter().any(|s| s.trim().is_empty()) {
             return Err(ConfigError::new(
                 join_path(at, "path"),
@@ -271,6 +290,7 @@ impl ParquetReader {
             filter: Arc::new(filter),
             incremental,
             buckets,
+            orc,
         })
     }
 }
@@ -455,6 +475,18 @@ impl ParquetReader {
         let mut out = Vec::new();
         for (path, partitions) in files {
             let size = sizes.get(&path).copied();
+            if self.orc {
+                // One split per ORC file (its stripes are not split yet).
+                let rows = self.orc_rows(&path, size)?;
+                out.push(ParquetSplit {
+                    path,
+                    row_groups: Vec::new(),
+                    rows,
+                    partitions,
+                    size,
+                });
+                continue;
+            }
             let meta = self.open_metadata(&path, size)?;
             let md = meta.metadata();
             let mut cur = Vec::new();
@@ -490,6 +522,32 @@ impl ParquetReader {
 }
 
 impl ParquetReader {
+    /// The rows of an ORC file (its footer says).
+    fn orc_rows(&self, path: &Path, size: Option<u64>) -> Result<u64, ParquetReaderError> {
+        use datasync_db::orc::orc_rust::ArrowReaderBuilder;
+        let oerr = |e: datasync_db::orc::orc_rust::error::OrcError| ParquetReaderError::Orc {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let rows = match size {
+            Some(size) => ArrowReaderBuilder::try_new(self.buckets.open(path, size)?)
+                .map_err(oerr)?
+                .file_metadata()
+                .number_of_rows(),
+            None => {
+                let file = File::open(path).map_err(|source| ParquetReaderError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                ArrowReaderBuilder::try_new(file)
+                    .map_err(oerr)?
+                    .file_metadata()
+                    .number_of_rows()
+            }
+        };
+        Ok(rows)
+    }
+
     /// The footer of a file (`size`: an S3 object's, from its listing).
     pub(super) fn open_metadata(
         &self,

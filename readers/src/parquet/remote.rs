@@ -270,3 +270,22 @@ impl Read for Cursor {
         Ok(n)
     }
 }
+
+impl datasync_db::orc::orc_rust::reader::ChunkReader for S3Chunk {
+    type T = Cursor;
+
+    fn len(&self) -> u64 {
+        self.0.size
+    }
+
+    fn get_read(&self, offset_from_start: u64) -> std::io::Result<Self::T> {
+        Ok(Cursor {
+            obj: Arc::clone(&self.0),
+            pos: offset_from_start,
+        })
+    }
+
+    fn get_bytes(&self, offset_from_start: u64, length: u64) -> std::io::Result<Bytes> {
+        self.0.bytes(offset_from_start, length)
+    }
+}

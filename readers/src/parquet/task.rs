@@ -85,20 +85,26 @@ impl ParquetTask {
         let path = &self.split.path;
         if let Some(size) = self.split.size {
             let obj = self.reader.buckets.open(path, size)?;
-            return self.read_from(obj, out, ctx);
+            return match self.reader.orc {
+                true => self.read_orc(obj, out, ctx),
+                false => self.read_from(obj, out, ctx),
+            };
         }
         let file = File::open(path).map_err(|source| ParquetReaderError::Io {
             path: path.clone(),
             source,
         })?;
-        self.read_from(file, out, ctx)
+        match self.reader.orc {
+            true => self.read_orc(file, out, ctx),
+            false => self.read_from(file, out, ctx),
+        }
     }
 
     /// Reads the split's row groups from `file` (a local file or an S3 object).
     fn read_from<T: ChunkReader + 'static>(
         &self,
         file: T,
-        mut out: BatchSender,
+        out: BatchSender,
         ctx: TaskContext,
     ) -> Result<(), PluginError> {
         let path = &self.split.path;
@@ -109,11 +115,68 @@ impl ParquetTask {
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
         let file_schema = Arc::clone(builder.schema());
         let wanted = self.wanted(&file_schema)?;
+        let roots = projected(&wanted);
         // Project only the file columns asked for; the decoder returns them in file order.
-        let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.index).collect();
-        roots.sort_unstable();
-        roots.dedup();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(self.split.row_groups.clone())
+            .with_batch_size(ctx.batch.rows.max(1))
+            .build()
+            .map_err(perr)?;
+        let batches = reader.map(|b| b.map_err(|e| perr(e.into())));
+        self.emit(&file_schema, &wanted, &roots, batches, out, ctx)
+    }
+
+    /// Reads an ORC file (hdfsreader `fileType: "orc"`) from `file`.
+    fn read_orc<T: datasync_db::orc::orc_rust::reader::ChunkReader>(
+        &self,
+        file: T,
+        out: BatchSender,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
+        use datasync_db::orc::{from_orc, orc_rust, schema_from_orc};
+        let path = &self.split.path;
+        let oerr = |message: String| ParquetReaderError::Orc {
+            path: path.clone(),
+            message,
+        };
+        let builder =
+            orc_rust::ArrowReaderBuilder::try_new(file).map_err(|e| oerr(e.to_string()))?;
+        let file_schema = schema_from_orc(&builder.schema()).map_err(oerr)?;
+        let wanted = self.wanted(&file_schema)?;
+        let roots = projected(&wanted);
+        let names: Vec<&str> = roots
+            .iter()
+            .map(|i| file_schema.field(*i).name().as_str())
+            .collect();
+        let mask = orc_rust::projection::ProjectionMask::named_roots(
+            builder.file_metadata().root_data_type(),
+            &names,
+        );
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(ctx.batch.rows.max(1))
+            .build();
+        let batches = reader.map(|b| {
+            b.map_err(|e| e.to_string())
+                .and_then(|b| from_orc(&b))
+                .map_err(oerr)
+        });
+        self.emit(&file_schema, &wanted, &roots, batches, out, ctx)
+    }
+
+    /// Turns decoded batches (the `roots` file columns, in file order) into the job's columns:
+    /// partition values and constants added, types cast exactly to what the job declared.
+    fn emit(
+        &self,
+        file_schema: &Schema,
+        wanted: &[Wanted],
+        roots: &[usize],
+        batches: impl Iterator<Item = Result<RecordBatch, ParquetReaderError>>,
+        mut out: BatchSender,
+        ctx: TaskContext,
+    ) -> Result<(), PluginError> {
         let sources: Vec<Source> = wanted
             .iter()
             .map(|w| match w.index {
@@ -134,22 +197,16 @@ impl ParquetTask {
             fields.push(Field::new(&w.name, t, true));
         }
         let schema: SchemaRef = Arc::new(Schema::new(fields));
-        let reader = builder
-            .with_projection(mask)
-            .with_row_groups(self.split.row_groups.clone())
-            .with_batch_size(ctx.batch.rows.max(1))
-            .build()
-            .map_err(perr)?;
         let strict = CastOptions {
             safe: false,
             ..Default::default()
         };
-        for batch in reader {
+        for batch in batches {
             ctx.check_cancelled()?;
-            let batch = batch.map_err(|e| perr(e.into()))?;
+            let batch = batch?;
             let n = batch.num_rows();
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(sources.len());
-            for ((src, field), w) in sources.iter().zip(schema.fields()).zip(&wanted) {
+            for ((src, field), w) in sources.iter().zip(schema.fields()).zip(wanted) {
                 let col = match src {
                     Source::Projected(i) => utc_wall_clock(batch.column(*i)),
                     Source::Constant(None) => new_null_array(field.data_type(), n),
@@ -243,6 +300,15 @@ impl ParquetTask {
         }
         Ok(wanted)
     }
+}
+
+/// The file columns `wanted` reads, by position, sorted and unique (the decoders return
+/// projected columns in file order).
+fn projected(wanted: &[Wanted]) -> Vec<usize> {
+    let mut roots: Vec<usize> = wanted.iter().filter_map(|w| w.index).collect();
+    roots.sort_unstable();
+    roots.dedup();
+    roots
 }
 
 /// Zoned timestamps (Parquet's UTC-adjusted ones) become UTC wall-clock timestamps without a

@@ -1,14 +1,14 @@
 //! One ORC file being written (hdfswriter `fileType: "orc"`): batches already converted to the
-//! declared Hive types are encoded by orc-rust. orc-rust is built on arrow 59, one release
-//! behind the rest of the workspace, so each batch crosses as an Arrow IPC stream (one copy,
-//! no unsafe code).
+//! declared Hive types are encoded by orc-rust (batches cross to its arrow through
+//! `datasync_db::orc`).
 
 use super::config::ParquetCompression;
 use super::file::FileError;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef, TimeUnit};
-use orc_rust::compression::CompressionType;
-use orc_rust::{ArrowWriter, ArrowWriterBuilder};
+use datasync_db::orc::orc_rust::compression::CompressionType;
+use datasync_db::orc::orc_rust::{ArrowWriter, ArrowWriterBuilder};
+use datasync_db::orc::{schema_to_orc, to_orc};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,23 +55,6 @@ pub fn codec(c: ParquetCompression) -> Result<Option<CompressionType>, String> {
     })
 }
 
-/// `batch` as arrow 59 (orc-rust's), through an IPC stream.
-fn to_orc_arrow(batch: &RecordBatch) -> Result<arrow59::record_batch::RecordBatch, String> {
-    let mut buf = Vec::new();
-    {
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())
-            .map_err(|e| e.to_string())?;
-        w.write(batch).map_err(|e| e.to_string())?;
-        w.finish().map_err(|e| e.to_string())?;
-    }
-    let mut r = arrow59::ipc::reader::StreamReader::try_new(std::io::Cursor::new(buf), None)
-        .map_err(|e| e.to_string())?;
-    match r.next() {
-        Some(b) => b.map_err(|e| e.to_string()),
-        None => Err("the IPC stream held no batch".into()),
-    }
-}
-
 /// `schema` with TIMESTAMP columns as wall-clock time (no zone): Hive's ORC TIMESTAMP.
 fn wall_clock_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
@@ -107,12 +90,6 @@ fn wall_clock(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowErr
         })
         .collect();
     RecordBatch::try_new(wall_clock_schema(&batch.schema()), cols)
-}
-
-/// `schema` as arrow 59, through an IPC stream.
-fn orc_schema(schema: &SchemaRef) -> Result<arrow59::datatypes::SchemaRef, String> {
-    let batch = RecordBatch::new_empty(Arc::clone(schema));
-    Ok(to_orc_arrow(&batch)?.schema())
 }
 
 /// The file, written without a buffer of ours (the encoder writes whole streams), counting
@@ -167,9 +144,11 @@ impl OrcFile {
         let stripe = max_file_bytes
             .map(|m| (m / 4).clamp(1 << 20, STRIPE_BYTES as u64) as usize)
             .unwrap_or(STRIPE_BYTES);
-        let mut b =
-            ArrowWriterBuilder::new(sink, orc_schema(&wall_clock_schema(schema)).map_err(orc)?)
-                .with_stripe_byte_size(stripe);
+        let mut b = ArrowWriterBuilder::new(
+            sink,
+            schema_to_orc(&wall_clock_schema(schema)).map_err(orc)?,
+        )
+        .with_stripe_byte_size(stripe);
         if let Some(c) = codec(compress).map_err(orc)? {
             b = b.with_compression(c);
         }
@@ -189,7 +168,7 @@ impl OrcFile {
             path: self.path.clone(),
             message: e,
         };
-        let b = to_orc_arrow(&wall_clock(batch).map_err(|e| orc(e.to_string()))?).map_err(orc)?;
+        let b = to_orc(&wall_clock(batch).map_err(|e| orc(e.to_string()))?).map_err(orc)?;
         self.writer.write(&b).map_err(|e| orc(e.to_string()))
     }
 

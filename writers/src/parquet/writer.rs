@@ -232,17 +232,19 @@ impl ParquetWriter {
     /// by its name (partition columns are not compared).
     fn read_dir(&self, dir: &std::path::Path, staged: bool) -> datasync_engine::plugin::ReadBack {
         let w = &self.w;
-        if w.format == super::config::DataFormat::Orc {
-            return datasync_engine::plugin::ReadBack::Unavailable(
-                "ORC files cannot be read back yet (no ORC reader in this build)".into(),
-            );
-        }
+        let (plugin, parameter) = match w.format {
+            super::config::DataFormat::Orc => (
+                "hdfs",
+                serde_json::json!({"path": dir.display().to_string(), "column": ["*"], "fileType": "orc"}),
+            ),
+            super::config::DataFormat::Parquet => (
+                "parquet",
+                serde_json::json!({"path": dir.display().to_string(), "column": ["*"]}),
+            ),
+        };
         datasync_engine::plugin::ReadBack::Reader {
-            plugin: "parquet",
-            parameter: serde_json::json!({
-                "path": dir.display().to_string(),
-                "column": ["*"],
-            }),
+            plugin,
+            parameter,
             staged,
             count_only: false,
             columns: w
