@@ -326,6 +326,18 @@ fn a_killed_upload_is_finished_by_recover_and_sigterm_publishes_nothing() {
     );
     assert_eq!(moto.open_uploads("big"), 1);
 
+    // The same job aimed at another store (same bucket and prefix, same stagingDir) does not
+    // finish that commit there: the journal names the store it belongs to.
+    let other = Moto::start();
+    other.make_bucket("big");
+    let elsewhere = text.replace(&moto.endpoint(), &other.endpoint());
+    let pe = write_job(dir.path(), "elsewhere", &elsewhere);
+    let o = run_in(dir.path(), &["recover", pe.to_str().unwrap()]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "will not finish the commit");
+    assert_eq!(other.keys("big"), Vec::<String>::new());
+    drop(other);
+
     let o = run_in(dir.path(), &["recover", p.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "aborted the multipart upload");
@@ -453,4 +465,121 @@ fn parquet_reader_on_s3_fetches_only_what_it_reads() {
         moto.fetched("src", "t/dt=2026-01-02/part-0.parquet"),
         (0, 0)
     );
+}
+
+/// Text files on s3:// (the file writer and reader), and Hive partition values that need
+/// escaping: each key is escaped once, as Hive and pyarrow write it, pyarrow reads the values
+/// back, and so does our reader through a partition filter; zero-byte directory markers
+/// (`dir/` objects other tools write) are not taken for files.
+#[test]
+fn text_files_and_escaped_partitions_on_s3() {
+    let moto = Moto::start();
+    moto.make_bucket("lake");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "id,p,name\n1,x=y,a\n2,a/b,b\n3,50%,c\n4,ü日本,d\n5,plain,\"e, with comma\"\n",
+    )
+    .unwrap();
+    let csv_reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "skipHeader": true,
+            "fileFormat": "csv", "column": [{{"index": 0, "type": "long"}}, {{"index": 2, "type": "string"}},
+            {{"index": 1, "type": "string"}}]}}}}"#,
+        input.display()
+    );
+
+    // CSV files to s3://, read back by boto3 and by our reader.
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "s3://lake/text/out", "fileName": "rows",
+            "writeMode": "truncate", "fileFormat": "csv", "s3": {}, "stagingDir": "{}"}}}}"#,
+        moto.options(),
+        dir.path().join("stage-text").display()
+    );
+    let p = write_job(dir.path(), "to_text", &job("{}", &csv_reader, &writer));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let keys = moto.keys("lake");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let body = moto.py(&format!(
+        "print(s3.get_object(Bucket='lake', Key='{}')['Body'].read().decode(), end='')",
+        keys[0]
+    ));
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "1,a,x=y",
+            "2,b,a/b",
+            "3,c,50%",
+            "4,d,ü日本",
+            "5,\"e, with comma\",plain"
+        ]
+    );
+    let back = dir.path().join("back");
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "s3://lake/text/", "fileFormat": "csv",
+            "column": ["*"], "s3": {}}}}}"#,
+        moto.options()
+    );
+    let local = |out: &Path| {
+        format!(
+            r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "b",
+                "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+            out.display()
+        )
+    };
+    let p = write_job(dir.path(), "from_text", &job("{}", &reader, &local(&back)));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut got = lines_in(&back);
+    got.sort();
+    assert_eq!(got, lines);
+
+    // Parquet partitioned by values that need escaping.
+    let writer = format!(
+        r#"{{"name": "parquet", "parameter": {{"path": "s3://lake/pq", "fileName": "t",
+            "writeMode": "truncate", "s3": {}, "stagingDir": "{}",
+            "column": [{{"name": "id", "type": "bigint"}}, {{"name": "name", "type": "string"}}],
+            "partitionColumns": ["p"]}}}}"#,
+        moto.options(),
+        dir.path().join("stage-pq").display()
+    );
+    let p = write_job(dir.path(), "to_pq", &job("{}", &csv_reader, &writer));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dirs: std::collections::BTreeSet<String> = moto
+        .keys("lake")
+        .iter()
+        .filter_map(|k| k.strip_prefix("pq/"))
+        .filter_map(|k| k.split('/').next().map(str::to_string))
+        .collect();
+    assert_eq!(
+        dirs.into_iter().collect::<Vec<_>>(),
+        ["p=50%25", "p=a%2Fb", "p=plain", "p=x%3Dy", "p=ü日本"]
+    );
+    let out = moto.py(
+        "import pyarrow.dataset as ds\n\
+         t = ds.dataset('lake/pq', filesystem=fs, format='parquet', partitioning='hive').to_table()\n\
+         print(json.dumps(sorted([[r['id'], r['p']] for r in t.to_pylist()])))",
+    );
+    assert_eq!(
+        out.trim(),
+        r#"[[1, "x=y"], [2, "a/b"], [3, "50%"], [4, "\u00fc\u65e5\u672c"], [5, "plain"]]"#
+    );
+    // A directory marker as other tools leave them, then our reader with a filter.
+    moto.py("s3.put_object(Bucket='lake', Key='pq/p=x%3Dy/', Body=b'')");
+    let back = dir.path().join("back_pq");
+    let reader = format!(
+        r#"{{"name": "parquet", "parameter": {{"path": "s3://lake/pq", "column": ["id", "p"],
+            "partition": {{"p": ["x=y", "ü日本"]}}, "s3": {}}}}}"#,
+        moto.options()
+    );
+    let p = write_job(dir.path(), "from_pq", &job("{}", &reader, &local(&back)));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut got = lines_in(&back);
+    got.sort();
+    assert_eq!(got, ["1,x=y", "4,ü日本"]);
 }

@@ -135,7 +135,12 @@ pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
              '-' or '.'); expected s3://bucket/prefix"
         )));
     }
-    let prefix = prefix.trim_matches('/');
+    if prefix.starts_with('/') {
+        return Some(Err(format!(
+            "\"{url}\": the key prefix may not start with an empty segment"
+        )));
+    }
+    let prefix = prefix.trim_end_matches('/');
     if prefix
         .split('/')
         .any(|seg| seg == "." || seg == ".." || (seg.is_empty() && !prefix.is_empty()))
@@ -212,6 +217,8 @@ pub type Listing = (Vec<(String, u64)>, Vec<String>);
 pub struct S3 {
     store: Arc<AmazonS3>,
     loc: S3Location,
+    /// The endpoint, or `AWS (region)`.
+    endpoint: String,
 }
 
 impl S3 {
@@ -219,7 +226,13 @@ impl S3 {
     pub fn connect(loc: S3Location, o: &S3Options) -> Result<Self, S3Error> {
         // reqwest's rustls takes the process's provider; ring is the one the workspace builds.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(&loc.bucket);
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&loc.bucket)
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5))
+                    .with_timeout(std::time::Duration::from_secs(30)),
+            );
         if let Some(r) = o.region.as_deref().filter(|r| !r.is_empty()) {
             b = b.with_region(r);
         }
@@ -233,12 +246,13 @@ impl S3 {
                 .with_endpoint(e.trim_end_matches('/'))
                 .with_allow_http(e.to_ascii_lowercase().starts_with("http://"));
         }
-        // A store that is down fails the job in seconds, not after object_store's default 3
-        // minutes; a transient error is still retried.
+        // A store that refuses connections fails the job in seconds and one that never
+        // answers within about a minute, not after object_store's default 3 minutes; a
+        // transient error is still retried.
         b = b.with_retry(object_store::RetryConfig {
             backoff: Default::default(),
-            max_retries: 5,
-            retry_timeout: std::time::Duration::from_secs(120),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(60),
         });
         let path_style = o.path_style.unwrap_or(endpoint.is_some());
         b = b.with_virtual_hosted_style_request(!path_style);
@@ -254,9 +268,31 @@ impl S3 {
         let store = b
             .build()
             .map_err(|e| S3Error::new("cannot set up the S3 client for", loc.url(), e))?;
+        // Credentials from the environment are masked like the job's own secrets.
+        for var in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.trim().is_empty() {
+                    datasync_engine::secrets::register(&v);
+                }
+            }
+        }
+        let endpoint = endpoint.unwrap_or_else(|| {
+            format!(
+                "AWS ({})",
+                o.region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into())
+            )
+        });
         Ok(S3 {
             store: Arc::new(store),
             loc,
+            endpoint,
         })
     }
 
@@ -265,26 +301,37 @@ impl S3 {
         &self.loc
     }
 
-    /// The key of `rel` (a `/`-separated path below the prefix; empty: the prefix itself).
-    fn key(&self, rel: &str) -> Key {
+    /// The full key of `rel` (a `/`-separated path below the prefix; empty: the prefix).
+    fn full(&self, rel: &str) -> String {
         let rel = rel.trim_matches('/');
-        let full = match (self.loc.prefix.is_empty(), rel.is_empty()) {
+        match (self.loc.prefix.is_empty(), rel.is_empty()) {
             (true, _) => rel.to_string(),
             (false, true) => self.loc.prefix.clone(),
             (false, false) => format!("{}/{rel}", self.loc.prefix),
-        };
-        Key::from(full)
+        }
+    }
+
+    /// The key of `rel`, exactly as written (no second percent-encoding: a Hive partition
+    /// directory `p=x%3Dy` stays that).
+    fn key(&self, rel: &str) -> Result<Key, S3Error> {
+        Key::parse(self.full(rel)).map_err(|e| S3Error::new("not a usable key:", self.url(rel), e))
     }
 
     /// `s3://bucket/prefix/rel`.
     pub fn url(&self, rel: &str) -> String {
-        format!("s3://{}/{}", self.loc.bucket, self.key(rel))
+        format!("s3://{}/{}", self.loc.bucket, self.full(rel))
+    }
+
+    /// A name for the store and location, for telling two targets apart: the endpoint (or
+    /// AWS and the region), the bucket and the prefix.
+    pub fn identity(&self) -> String {
+        format!("{} at {}", self.loc.url(), self.endpoint)
     }
 
     /// Objects directly below `rel` (name, size), and the names of the "directories" (common
     /// prefixes) there, each sorted.
     pub fn list_dir(&self, rel: &str) -> Result<Listing, S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let prefix = (!key.as_ref().is_empty()).then_some(key);
         let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })?
             .map_err(|e| S3Error::new("cannot list", url, e))?;
@@ -303,10 +350,11 @@ impl S3 {
         Ok((files, dirs))
     }
 
-    /// Every object below `rel`, as paths relative to `rel`, with sizes, sorted.
-    pub fn list_all(&self, rel: &str) -> Result<Vec<(String, u64)>, S3Error> {
+    /// Every object below `rel`, as paths relative to `rel`, with sizes and versions (the
+    /// ETag, else the modification time), sorted.
+    pub fn list_all(&self, rel: &str) -> Result<Vec<(String, u64, String)>, S3Error> {
         use futures_util::TryStreamExt;
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let base = key.as_ref().to_string();
         let prefix = (!base.is_empty()).then_some(key);
         let metas = block_on(async move {
@@ -316,7 +364,7 @@ impl S3 {
                 .await
         })?
         .map_err(|e| S3Error::new("cannot list", url, e))?;
-        let mut out: Vec<(String, u64)> = metas
+        let mut out: Vec<(String, u64, String)> = metas
             .into_iter()
             .map(|m| {
                 let full = m.location.as_ref();
@@ -324,7 +372,11 @@ impl S3 {
                     .strip_prefix(base.as_str())
                     .unwrap_or(full)
                     .trim_start_matches('/');
-                (rel.to_string(), m.size)
+                let version = m
+                    .e_tag
+                    .clone()
+                    .unwrap_or_else(|| m.last_modified.to_rfc3339());
+                (rel.to_string(), m.size, version)
             })
             .collect();
         out.sort();
@@ -338,7 +390,7 @@ impl S3 {
 
     /// The size of the object `rel`, `None` when there is none.
     pub fn size(&self, rel: &str) -> Result<Option<u64>, S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         match block_on(async move { store.head(&key).await })? {
             Ok(m) => Ok(Some(m.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -348,7 +400,7 @@ impl S3 {
 
     /// Removes the object `rel`; one that is not there is fine.
     pub fn delete(&self, rel: &str) -> Result<(), S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         match block_on(async move { store.delete(&key).await })? {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(S3Error::new("cannot remove", url, e)),
@@ -357,7 +409,7 @@ impl S3 {
 
     /// Writes the object `rel` with `data` (one PUT).
     pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         block_on(async move { store.put(&key, PutPayload::from(data)).await })?
             .map_err(|e| S3Error::new("cannot write", url, e))?;
         Ok(())
@@ -365,7 +417,7 @@ impl S3 {
 
     /// Reads the object `rel` whole (small objects only: markers, journals).
     pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let got = block_on(async move {
             match store.get(&key).await {
                 Ok(r) => r.bytes().await.map(Some),
@@ -379,9 +431,21 @@ impl S3 {
 
     /// `len` bytes of the object `rel` from `start` (one ranged GET).
     pub fn get_range(&self, rel: &str, start: u64, len: u64) -> Result<Bytes, S3Error> {
-        let (store, key, url) = (Arc::clone(&self.store), self.key(rel), self.url(rel));
-        block_on(async move { store.get_range(&key, start..start + len).await })?
-            .map_err(|e| S3Error::new("cannot read", url, e))
+        let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
+        let got = block_on(async move { store.get_range(&key, start..start + len).await })?
+            .map_err(|e| S3Error::new("cannot read", url.clone(), e))?;
+        if got.len() as u64 != len {
+            return Err(S3Error::new(
+                "cannot read",
+                url,
+                format!(
+                    "asked for {len} bytes at {start}, got {}: the object changed since it was \
+                     listed",
+                    got.len()
+                ),
+            ));
+        }
+        Ok(got)
     }
 
     /// Uploads the local file `local` as the object `rel`: one PUT when it is small, else a
@@ -398,7 +462,7 @@ impl S3 {
         let size = fs::metadata(local)
             .map_err(local_err("cannot upload to"))?
             .len();
-        let key = self.key(rel);
+        let key = self.key(rel)?;
         if size <= SINGLE_PUT_MAX {
             let data = fs::read(local).map_err(local_err("cannot upload to"))?;
             let store = Arc::clone(&self.store);
@@ -567,6 +631,7 @@ mod tests {
             "s3://b_k/x",
             "s3://bkt/a//b",
             "s3://bkt/a/../b",
+            "s3://bkt//b",
         ] {
             assert!(parse_location(bad).unwrap().is_err(), "{bad}");
         }

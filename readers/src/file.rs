@@ -42,6 +42,8 @@ pub struct FileReader {
     text: Arc<TextRead>,
     /// `modifiedSince`: only files modified since the last committed run.
     incremental: Option<Arc<Incremental>>,
+    /// Clients of the buckets `s3://` paths name.
+    buckets: crate::remote::Buckets,
 }
 
 impl FileReader {
@@ -50,6 +52,7 @@ impl FileReader {
         FileReader {
             text: Arc::new(text),
             incremental: None,
+            buckets: Default::default(),
         }
     }
 }
@@ -62,6 +65,10 @@ struct FileKeys {
     /// began): `{"state": "file:PATH"}` keeps that time.
     #[serde(default)]
     modified_since: Option<crate::paths::ModifiedSince>,
+    /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
+    /// missing comes from the standard AWS variables.
+    #[serde(default)]
+    s3: Option<datasync_db::s3::S3Options>,
 }
 
 impl Plugin for FileReader {
@@ -83,8 +90,47 @@ impl Plugin for FileReader {
         );
         let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
         let keys: FileKeys = parts.take()?;
-        let c: TextReadConfig = parts.finish()?;
-        let mut reader = FileReader::new(c.local(p.path)?.build(p.path)?);
+        let mut c: TextReadConfig = parts.finish()?;
+        // `s3://` paths stay as they are; the others are local.
+        let remote: Vec<String> = c
+            .path
+            .iter()
+            .filter(|p| datasync_db::s3::is_s3_url(p))
+            .map(|p| p.trim().to_string())
+            .collect();
+        for r in &remote {
+            if let Some(Err(e)) = datasync_db::s3::parse_location(r) {
+                return Err(ConfigError::new(
+                    datasync_engine::config::join_path(p.path, "path"),
+                    e,
+                ));
+            }
+        }
+        c.path.retain(|p| !datasync_db::s3::is_s3_url(p));
+        let mut c = if c.path.is_empty() {
+            c
+        } else {
+            c.local(p.path)?
+        };
+        c.path.extend(remote.iter().cloned());
+        let mut reader = FileReader::new(c.build(p.path)?);
+        reader.buckets =
+            crate::remote::Buckets::connect(&remote, &keys.s3.clone().unwrap_or_default())
+                .map_err(|e| {
+                    ConfigError::new(datasync_engine::config::join_path(p.path, "s3"), e)
+                })?;
+        if keys.s3.is_some() && remote.is_empty() {
+            return Err(ConfigError::new(
+                datasync_engine::config::join_path(p.path, "s3"),
+                "is for s3:// paths only",
+            ));
+        }
+        if keys.modified_since.is_some() && !remote.is_empty() {
+            return Err(ConfigError::new(
+                datasync_engine::config::join_path(p.path, "modifiedSince"),
+                "is not supported for s3:// paths yet",
+            ));
+        }
         if let Some(m) = keys.modified_since {
             let at = datasync_engine::config::join_path(p.path, "modifiedSince");
             reader.incremental = Some(Arc::new(m.incremental(&at)?));
@@ -165,14 +211,19 @@ impl Reader for FileReader {
         self.text
             .paths
             .iter()
-            .map(|p| crate::paths::file_dataset(p))
+            .map(|p| crate::remote::dataset(p))
             .collect()
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let patterns = self.text.paths.clone();
+        let (patterns, buckets) = (self.text.paths.clone(), self.buckets.clone());
         Ok(datasync_engine::plugin::blocking(move || {
-            Ok::<_, PluginError>(probe_paths(&patterns, |n| n.starts_with('.')))
+            let (remote, local): (Vec<String>, Vec<String>) = patterns
+                .into_iter()
+                .partition(|p| datasync_db::s3::is_s3_url(p));
+            let mut p = probe_paths(&local, |n| n.starts_with('.'));
+            buckets.probe(&remote, |n| n.starts_with('.'), &mut p);
+            Ok::<_, PluginError>(p)
         })
         .await?)
     }
@@ -182,14 +233,30 @@ impl Reader for FileReader {
     }
 
     async fn split(&self, _channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        let patterns = self.text.paths.clone();
-        let files = datasync_engine::plugin::blocking(move || {
+        let (patterns, buckets) = (self.text.paths.clone(), self.buckets.clone());
+        let (files, listed) = datasync_engine::plugin::blocking(move || {
+            let (remote, local): (Vec<String>, Vec<String>) = patterns
+                .into_iter()
+                .partition(|p| datasync_db::s3::is_s3_url(p));
             let mut skipped = Vec::new();
-            let files = crate::paths::expand_paths(&patterns, |n| n.starts_with('.'), &mut skipped)
-                .map_err(FileReaderError::from)?;
+            let files = match local.is_empty() {
+                true => Vec::new(),
+                false => crate::paths::expand_paths(&local, |n| n.starts_with('.'), &mut skipped)
+                    .map_err(FileReaderError::from)?,
+            };
             let skipped: Vec<String> = skipped.iter().map(|p| p.display().to_string()).collect();
-            crate::paths::warn_skipped(&patterns.join(", "), &skipped);
-            Ok::<_, FileReaderError>(files)
+            crate::paths::warn_skipped(&local.join(", "), &skipped);
+            let mut listed = Vec::new();
+            for pat in &remote {
+                let found = buckets.list(pat, |n| n.starts_with('.'))?;
+                if found.is_empty() {
+                    return Err(PluginError::from(FileReaderError::from(
+                        crate::paths::PathError::NoFiles(pat.clone()),
+                    )));
+                }
+                listed.extend(found);
+            }
+            Ok::<_, PluginError>((files, listed))
         })
         .await?;
         let files = match &self.incremental {
@@ -200,8 +267,19 @@ impl Reader for FileReader {
             .into_iter()
             .map(|path| {
                 let size = std::fs::metadata(&path).map(|m| m.len()).ok();
-                self.task(FileSplit { path, size })
+                self.task(FileSplit {
+                    path,
+                    size,
+                    version: None,
+                })
             })
+            .chain(listed.into_iter().map(|l| {
+                self.task(FileSplit {
+                    path: l.url,
+                    size: Some(l.size),
+                    version: Some(l.version),
+                })
+            }))
             .collect())
     }
 
@@ -243,6 +321,9 @@ impl FileReader {
 struct FileSplit {
     path: PathBuf,
     size: Option<u64>,
+    /// An S3 object's ETag (or modification time) when listed (`path` is its URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
 }
 
 struct FileTask {
@@ -257,7 +338,10 @@ impl ReaderTask for FileTask {
     }
 
     fn input_fingerprint(&self) -> Option<String> {
-        crate::paths::file_fingerprint(&self.split.path)
+        match (&self.split.version, self.split.size) {
+            (Some(v), Some(size)) => Some(format!("{size}:{v}")),
+            _ => crate::paths::file_fingerprint(&self.split.path),
+        }
     }
 
     fn describe(&self) -> String {
@@ -270,15 +354,19 @@ impl ReaderTask for FileTask {
 
     async fn read(&mut self, out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
         let path = self.split.path.clone();
+        let (version, size) = (self.split.version.clone(), self.split.size);
         let reader = self.reader.clone();
         datasync_engine::plugin::blocking(move || {
             let io = |source| FileReaderError::Io {
                 path: path.clone(),
                 source,
             };
-            let file = std::fs::File::open(&path).map_err(io)?;
+            let input: Box<dyn std::io::Read + Send> = match (&version, size) {
+                (Some(_), Some(size)) => reader.buckets.open_sequential(&path, size)?,
+                _ => Box::new(std::fs::File::open(&path).map_err(io)?),
+            };
             let location = path.display().to_string();
-            crate::text::decode_file(Box::new(file), &reader.text, &location, out, ctx).map_err(
+            crate::text::decode_file(input, &reader.text, &location, out, ctx).map_err(
                 |e| match e {
                     crate::text::TextError::Io(source) => {
                         FileReaderError::Io { path, source }.into()

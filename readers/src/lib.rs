@@ -17,6 +17,8 @@ pub mod parquet;
 pub mod paths;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "file")]
+pub mod remote;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 #[cfg(feature = "sql")]

@@ -79,11 +79,18 @@ pub struct FileWriter {
     files: TextFiles,
     staging: PathBuf,
     sizes: crate::publish::StagedSizes,
+    /// An `s3://` target: `dir` is then the local staging root, whose paths map to keys.
+    remote: Option<std::sync::Arc<crate::s3target::S3Target>>,
 }
 
 impl FileWriter {
     /// A file writer into `target` (also the `fileType` text/csv path of `hdfs`).
-    pub fn new(at: &str, target: FileTarget, text: TextWriteConfig) -> Result<Self, ConfigError> {
+    pub fn new(
+        at: &str,
+        target: FileTarget,
+        text: TextWriteConfig,
+        keys: &crate::s3target::S3Keys,
+    ) -> Result<Self, ConfigError> {
         if target.path.trim().is_empty() {
             return Err(ConfigError::new(
                 join_path(at, "path"),
@@ -91,7 +98,15 @@ impl FileWriter {
             ));
         }
         let files = TextFiles::new(at, &target, text)?;
-        let dir = PathBuf::from(datasync_codec::hive::local_path(at, "path", &target.path)?);
+        let loc = match datasync_db::s3::parse_location(&target.path) {
+            Some(l) => Some(l.map_err(|e| ConfigError::new(join_path(at, "path"), e))?),
+            None => None,
+        };
+        let remote = keys.target(at, loc)?.map(std::sync::Arc::new);
+        let dir = match &remote {
+            Some(r) => r.root.clone(),
+            None => PathBuf::from(datasync_codec::hive::local_path(at, "path", &target.path)?),
+        };
         let staging = dir.join(format!(
             ".datasync-staging-{}-{}",
             target.file_name,
@@ -102,6 +117,7 @@ impl FileWriter {
             files,
             staging,
             sizes: Default::default(),
+            remote,
         })
     }
 
@@ -120,14 +136,16 @@ impl Plugin for FileWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let target: FileTarget = parts.take()?;
+        let keys: crate::s3target::S3Keys = parts.take()?;
         crate::textfiles::note_default_format(&p);
         parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
-        FileWriter::new(p.path, target, parts.finish()?)
+        FileWriter::new(p.path, target, parts.finish()?, &keys)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
         datasync_engine::schema::ParamsSchema::new(g)
             .part::<FileTarget>()
+            .part::<crate::s3target::S3Keys>()
             .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
             .part::<TextWriteConfig>()
             .build()
@@ -163,8 +181,40 @@ impl Plugin for FileWriter {
 }
 
 impl FileWriter {
+    /// Where the commit publishes.
+    fn target(&self) -> &dyn crate::publish::Target {
+        match &self.remote {
+            Some(r) => r.as_ref(),
+            None => &crate::publish::LocalFs,
+        }
+    }
+
+    /// The target directory as users name it.
+    fn shown_dir(&self) -> PathBuf {
+        match &self.remote {
+            Some(r) => PathBuf::from(r.s3.url("")),
+            None => self.dir.clone(),
+        }
+    }
+
     fn existing(&self) -> Result<Vec<PathBuf>, FileWriterError> {
         let mut out = Vec::new();
+        if let Some(r) = &self.remote {
+            let (files, _) = r.s3.list_dir("").map_err(|e| {
+                FileWriterError::Publish(crate::publish::PublishError::remote(
+                    "cannot list",
+                    &r.s3.url(""),
+                    e,
+                ))
+            })?;
+            out.extend(
+                files
+                    .into_iter()
+                    .filter(|(n, _)| self.files.owns(n))
+                    .map(|(n, _)| self.dir.join(n)),
+            );
+            return Ok(out);
+        }
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
@@ -189,10 +239,17 @@ impl FileWriter {
         if files.is_empty() {
             return Ok(());
         }
+        let shown: Vec<PathBuf> = files
+            .iter()
+            .map(|f| match (&self.remote, f.file_name()) {
+                (Some(r), Some(n)) => PathBuf::from(r.s3.url(&n.to_string_lossy())),
+                _ => f.clone(),
+            })
+            .collect();
         Err(FileWriterError::Conflict {
-            dir: self.dir.clone(),
+            dir: self.shown_dir(),
             prefix: self.files.file_name.clone(),
-            files: some_paths(&files),
+            files: some_paths(&shown),
         })
     }
 
@@ -218,12 +275,7 @@ impl FileWriter {
     /// interrupted half-way is finished; an aborted or killed run's files are removed).
     pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
         let prefix = format!(".datasync-staging-{}-", self.files.file_name);
-        let done = crate::publish::recover(
-            &self.dir,
-            &prefix,
-            Some(&self.staging),
-            &crate::publish::LocalFs,
-        )?;
+        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging), self.target())?;
         Ok(crate::publish::describe(&done))
     }
 
@@ -257,7 +309,7 @@ impl FileWriter {
             .into_iter()
             .filter(|o| !journal.moves.iter().any(|(_, t)| t == o))
             .collect();
-        crate::publish::commit(&self.staging, &journal, &crate::publish::LocalFs)?;
+        crate::publish::commit(&self.staging, &journal, self.target())?;
         Ok(())
     }
 }
@@ -265,14 +317,26 @@ impl FileWriter {
 #[async_trait]
 impl Writer for FileWriter {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        vec![datasync_engine::lineage::Dataset::file(&self.dir)]
+        match &self.remote {
+            Some(r) => {
+                let loc = r.s3.location();
+                vec![datasync_engine::lineage::Dataset::new(
+                    format!("s3://{}", loc.bucket),
+                    loc.prefix.clone(),
+                )]
+            }
+            None => vec![datasync_engine::lineage::Dataset::file(&self.dir)],
+        }
     }
 
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let dir = self.dir.clone();
+        let w = self.clone();
         Ok(datasync_engine::plugin::blocking(move || {
             let mut p = datasync_engine::Probe::default();
-            crate::publish::probe_dir(&dir, &mut p);
+            crate::publish::probe_dir(&w.dir, &mut p);
+            if let Some(r) = &w.remote {
+                crate::s3target::probe(&r.s3, &mut p);
+            }
             Ok::<_, PluginError>(p)
         })
         .await?)
@@ -281,7 +345,13 @@ impl Writer for FileWriter {
     async fn prepare(&self) -> Result<(), PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || {
+            if let Some(r) = &w.remote {
+                r.prepare_root()
+                    .map_err(|e| FileWriterError::Columns(e.to_string()))?;
+            }
             fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
+            // An S3 target answers (with these credentials) before anything is read.
+            w.existing()?;
             w.recover()?;
             w.check_conflict()?;
             // A resume meets its own run's staging (or is told there is nothing to resume).
@@ -310,7 +380,7 @@ impl Writer for FileWriter {
     async fn commit(&self) -> Result<(), PluginError> {
         let w = self.clone();
         datasync_engine::plugin::blocking(move || {
-            if crate::publish::finish_decided(&w.staging, &crate::publish::LocalFs)? {
+            if crate::publish::finish_decided(&w.staging, w.target())? {
                 return Ok(());
             }
             w.publish()
@@ -324,7 +394,10 @@ impl Writer for FileWriter {
     }
 
     fn plannable(&self) -> Result<(), String> {
-        Ok(())
+        match &self.remote {
+            Some(r) => Err(crate::s3target::not_plannable(&r.s3)),
+            None => Ok(()),
+        }
     }
 
     fn commit_decided(&self) -> bool {

@@ -74,7 +74,7 @@ impl Plugin for HdfsWriter {
             })?;
             declared.push((c.name.clone(), t));
         }
-        let mut inner = FileWriter::new(p.path, target, text)?;
+        let mut inner = FileWriter::new(p.path, target, text, &Default::default())?;
         // As DataX's hdfswriter: values are written as the declared Hive types (a DATE column
         // as yyyy-MM-dd); a value that does not fit its column is a dirty record.
         if !declared.is_empty() {

@@ -21,7 +21,7 @@ pub mod parquet;
 pub mod postgres;
 #[cfg(feature = "file")]
 pub mod publish;
-#[cfg(feature = "parquet")]
+#[cfg(feature = "file")]
 mod s3target;
 #[cfg(feature = "sftp")]
 pub mod sftp;

@@ -36,6 +36,10 @@ pub(crate) struct Journal {
     pub replace: Vec<PathBuf>,
     /// Markers written (empty files) when everything else is done.
     pub mark: Vec<PathBuf>,
+    /// The store the commit publishes to, when it is not the local file system (an object
+    /// store's endpoint, bucket and prefix): a journal is only ever finished there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// A step of a commit or recovery that failed.
@@ -88,8 +92,12 @@ pub(crate) trait Target: Send + Sync {
         to: &Path,
         created: Option<&mut Vec<PathBuf>>,
     ) -> Result<(), PublishError>;
-    /// Undoes a `place` of a live commit that failed later (best effort).
-    fn unplace(&self, from: &Path, to: &Path);
+    /// Undoes a `place` of a live commit that failed later; whether it could.
+    fn unplace(&self, from: &Path, to: &Path) -> bool;
+    /// The store, when it is not the local file system (see [`Journal::target`]).
+    fn identity(&self) -> Option<String> {
+        None
+    }
     /// Writes the (empty) marker `m`.
     fn mark(&self, m: &Path) -> Result<(), PublishError>;
     /// Whether a placed file leaves staging (a rename): then a roll-forward skips staged files
@@ -132,8 +140,8 @@ impl Target for LocalFs {
         fs::rename(from, to).map_err(io("cannot publish", to))
     }
 
-    fn unplace(&self, from: &Path, to: &Path) {
-        let _ = fs::rename(to, from);
+    fn unplace(&self, from: &Path, to: &Path) -> bool {
+        fs::rename(to, from).is_ok()
     }
 
     fn mark(&self, m: &Path) -> Result<(), PublishError> {
@@ -384,6 +392,9 @@ pub(crate) fn commit(
     journal: &Journal,
     target: &dyn Target,
 ) -> Result<(), PublishError> {
+    let mut journal = journal.clone();
+    journal.target = target.identity();
+    let journal = &journal;
     // Staged files must be on disk before the journal says they are the new state.
     for (from, _) in &journal.moves {
         if let Ok(f) = fs::File::open(from) {
@@ -409,8 +420,20 @@ pub(crate) fn commit(
     let mut moved = Vec::new();
     let mut created = Vec::new();
     if let Err(e) = unmark_and_move(journal, target, Some((&mut moved, &mut created))) {
+        let mut undone = true;
         for (from, to) in moved.iter().rev() {
-            target.unplace(from, to);
+            undone &= target.unplace(from, to);
+        }
+        if !undone {
+            // What was published cannot be taken back now (the store is unreachable): the
+            // journal stays, so the next run or `datasync recover` finishes the commit instead
+            // of leaving a partial one behind.
+            tracing::warn!(
+                "the failed commit could not be taken back; {} keeps its journal: the next \
+                 run or `datasync recover` finishes it",
+                staging.display()
+            );
+            return Err(e);
         }
         for d in created.iter().rev() {
             let _ = fs::remove_dir(d);
@@ -491,6 +514,17 @@ fn roll_forward(
     journal: &Journal,
     target: &dyn Target,
 ) -> Result<(), PublishError> {
+    if journal.target != target.identity() {
+        let name = |t: &Option<String>| t.clone().unwrap_or_else(|| "the local file system".into());
+        return Err(io("will not finish the commit recorded in", staging)(
+            std::io::Error::other(format!(
+                "it publishes to {}, this job to {}: run `datasync recover` with the job that \
+                 wrote it",
+                name(&journal.target),
+                name(&target.identity())
+            )),
+        ));
+    }
     unmark_and_move(journal, target, None)?;
     finish(staging, journal, target)
 }

@@ -7,17 +7,152 @@
 //! the next attempt aborts it, so no open upload is left on the store.
 
 use crate::publish::{PublishError, Target};
-use datasync_db::s3::S3;
+use datasync_db::s3::{S3Location, S3Options, S3};
+use datasync_engine::config::{join_path, ConfigError};
 use std::path::{Path, PathBuf};
 
+/// The keys an S3 target adds to a file-like writer's parameter.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct S3Keys {
+    /// How to reach the store of an `s3://` path (endpoint, region, credentials); what is
+    /// missing comes from the standard AWS variables.
+    #[serde(default)]
+    pub s3: Option<S3Options>,
+    /// With an `s3://` path: the local directory files are staged in until the commit uploads
+    /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
+    /// runs: a run finishes the commit a killed run left there.
+    #[serde(default)]
+    pub staging_dir: Option<String>,
+}
+
+impl S3Keys {
+    /// The target of `loc` (an `s3://` path, `None` for a local one) and the local directory
+    /// standing for it (the staging root), or the error of a key that does not fit.
+    pub(crate) fn target(
+        &self,
+        at: &str,
+        loc: Option<S3Location>,
+    ) -> Result<Option<S3Target>, ConfigError> {
+        let Some(loc) = loc else {
+            if self.s3.is_some() || self.staging_dir.is_some() {
+                let key = if self.s3.is_some() {
+                    "s3"
+                } else {
+                    "stagingDir"
+                };
+                return Err(ConfigError::new(
+                    join_path(at, key),
+                    "is for an s3:// path only",
+                ));
+            }
+            return Ok(None);
+        };
+        let s3 = S3::connect(loc.clone(), &self.s3.clone().unwrap_or_default())
+            .map_err(|e| ConfigError::new(join_path(at, "s3"), e.to_string()))?;
+        let (root, private) = match &self.staging_dir {
+            Some(d) => (
+                PathBuf::from(datasync_codec::hive::local_path(at, "stagingDir", d)?),
+                None,
+            ),
+            None => {
+                // One directory per user (others cannot see or swap staged files), per store
+                // (two endpoints never share a journal), per bucket and prefix.
+                let base = std::env::temp_dir().join(format!("datasync-s3-{}", own_uid()));
+                let store: String = s3
+                    .identity()
+                    .rsplit(" at ")
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let root = base.join(store).join(&loc.bucket).join(&loc.prefix);
+                (root, Some(base))
+            }
+        };
+        Ok(Some(S3Target { s3, root, private }))
+    }
+}
+
+/// `check --connect` of an S3 target: the prefix can be listed.
+pub(crate) fn probe(s3: &S3, p: &mut datasync_engine::Probe) {
+    let what = format!("S3 location {}", s3.url(""));
+    match s3.list_dir("") {
+        Ok((files, dirs)) => p.ok(
+            what,
+            format!(
+                "listed: {} object(s), {} director(ies) directly below",
+                files.len(),
+                dirs.len()
+            ),
+        ),
+        Err(e) => p.problem(what, e.to_string()),
+    }
+}
+
+/// Why a writer with an S3 target cannot run in container-task mode.
+pub(crate) fn not_plannable(s3: &S3) -> String {
+    format!(
+        "the writer stages an s3:// target ({}) on this machine's disk, which shards on other \
+         machines cannot share; container-task mode does not support s3:// targets yet",
+        s3.url("")
+    )
+}
+
 /// An S3 location whose journal paths are below the local directory `root`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct S3Target {
     pub(crate) s3: S3,
     pub(crate) root: PathBuf,
+    /// The per-user directory the default staging root is in: made private (0700) and
+    /// refused when someone else owns it.
+    private: Option<PathBuf>,
+}
+
+/// This process's user id (the owner of what it creates).
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
 }
 
 impl S3Target {
+    /// Creates the staging root; the default one inside a private per-user directory.
+    pub(crate) fn prepare_root(&self) -> Result<(), ConfigError> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if let Some(base) = &self.private {
+            let bad = |msg: String| ConfigError::new("stagingDir", msg);
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(base);
+            let m = std::fs::symlink_metadata(base)
+                .map_err(|e| bad(format!("cannot create {}: {e}", base.display())))?;
+            if !m.is_dir() || m.uid() != own_uid() {
+                return Err(bad(format!(
+                    "{} is not a directory of this user: staged files would be open to \
+                     others; remove it or set stagingDir",
+                    base.display()
+                )));
+            }
+            if m.mode() & 0o077 != 0 {
+                std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| bad(format!("cannot make {} private: {e}", base.display())))?;
+            }
+        }
+        std::fs::create_dir_all(&self.root).map_err(|e| {
+            ConfigError::new(
+                "stagingDir",
+                format!("cannot create {}: {e}", self.root.display()),
+            )
+        })
+    }
+
     /// The key (below the prefix) of the journal path `p`.
     pub(crate) fn rel(&self, p: &Path) -> Result<String, PublishError> {
         let rel = p.strip_prefix(&self.root).map_err(|_| {
@@ -71,12 +206,19 @@ impl Target for S3Target {
             .map_err(|e| PublishError::remote("cannot publish", &self.s3.url(&rel), e))
     }
 
-    fn unplace(&self, _from: &Path, to: &Path) {
-        if let Ok(rel) = self.rel(to) {
-            if let Err(e) = self.s3.delete(&rel) {
+    fn unplace(&self, _from: &Path, to: &Path) -> bool {
+        let Ok(rel) = self.rel(to) else { return false };
+        match self.s3.delete(&rel) {
+            Ok(()) => true,
+            Err(e) => {
                 tracing::warn!("could not take back {}: {e}", self.s3.url(&rel));
+                false
             }
         }
+    }
+
+    fn identity(&self) -> Option<String> {
+        Some(self.s3.identity())
     }
 
     fn mark(&self, m: &Path) -> Result<(), PublishError> {

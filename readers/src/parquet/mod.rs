@@ -5,7 +5,6 @@
 //! ranges, and projection pushed into the decoder (only the requested columns are decoded).
 
 mod reader;
-mod remote;
 mod task;
 
 pub use reader::{ParquetReader, ParquetReaderConfig, ParquetReaderError};

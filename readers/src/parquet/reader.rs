@@ -76,6 +76,9 @@ pub enum ParquetReaderError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// An S3 call failed.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// A file is not valid ORC or cannot be decoded.
     #[error("cannot decode ORC file {path}: {message}")]
     Orc {
@@ -128,7 +131,7 @@ pub struct ParquetReader {
     /// `modifiedSince`: only files modified since the last committed run.
     pub(super) incremental: Option<Arc<datasync_engine::incremental::Incremental>>,
     /// Clients of the buckets `s3://` paths name.
-    pub(super) buckets: super::remote::Buckets,
+    pub(super) buckets: crate::remote::Buckets,
     /// The files are ORC (hdfsreader `fileType: "orc"`), not Parquet.
     pub(super) orc: bool,
 }
@@ -232,7 +235,7 @@ impl ParquetReader {
                 None => datasync_codec::hive::local_path(at, "path", p),
             })
             .collect::<Result<_, _>>()?;
-        let buckets = super::remote::Buckets::connect(&c.path, &c.s3.clone().unwrap_or_default())
+        let buckets = crate::remote::Buckets::connect(&c.path, &c.s3.clone().unwrap_or_default())
             .map_err(|e| ConfigError::new(join_path(at, "s3"), e))?;
         if buckets.is_empty() && c.s3.is_some() {
             return Err(ConfigError::new(
@@ -332,6 +335,9 @@ pub(super) struct ParquetSplit {
     /// The object's size, for a file on S3 (`path` is then its `s3://` URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) size: Option<u64>,
+    /// The object's ETag (or modification time) when it was listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) version: Option<String>,
 }
 
 #[async_trait]
@@ -339,13 +345,7 @@ impl Reader for ParquetReader {
     fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
         self.paths
             .iter()
-            .map(|p| match datasync_db::s3::parse_location(p) {
-                Some(Ok(loc)) => datasync_engine::lineage::Dataset::new(
-                    format!("s3://{}", loc.bucket),
-                    format!("/{}", loc.prefix),
-                ),
-                _ => crate::paths::file_dataset(p),
-            })
+            .map(|p| crate::remote::dataset(p))
             .collect()
     }
 
@@ -358,14 +358,7 @@ impl Reader for ParquetReader {
                 .cloned()
                 .partition(|p| datasync_db::s3::is_s3_url(p));
             let mut p = crate::file::probe_paths(&local, is_hidden_name);
-            for pat in remote {
-                let what = format!("S3 path {pat}");
-                match r.buckets.list(&pat) {
-                    Ok(found) if found.is_empty() => p.problem(what, "no object matches"),
-                    Ok(found) => p.ok(what, format!("{} object(s)", found.len())),
-                    Err(e) => p.problem(what, PluginError::from(e).chain()),
-                }
-            }
+            r.buckets.probe(&remote, is_hidden_name, &mut p);
             Ok::<_, PluginError>(p)
         })
         .await?)
@@ -423,15 +416,15 @@ impl ParquetReader {
             // are never table data.
             let mut hidden = Vec::new();
             let found = if datasync_db::s3::is_s3_url(pat) {
-                let listed = self.buckets.list(pat)?;
+                let listed = self.buckets.list(pat, is_hidden_name)?;
                 if listed.is_empty() {
                     return Err(PathError::NoFiles(pat.clone()).into());
                 }
                 listed
                     .into_iter()
-                    .map(|(f, size)| {
-                        sizes.insert(f.clone(), size);
-                        f
+                    .map(|l| {
+                        sizes.insert(l.url.clone(), (l.size, l.version));
+                        l.url
                     })
                     .collect()
             } else {
@@ -467,14 +460,17 @@ impl ParquetReader {
         let total: i64 = files
             .iter()
             .map(|(f, _)| match sizes.get(f) {
-                Some(s) => *s as i64,
+                Some((s, _)) => *s as i64,
                 None => std::fs::metadata(f).map(|m| m.len() as i64).unwrap_or(0),
             })
             .sum();
         let target = (total / channels.max(1) as i64).clamp(1, TASK_BYTES);
         let mut out = Vec::new();
         for (path, partitions) in files {
-            let size = sizes.get(&path).copied();
+            let (size, version) = match sizes.get(&path) {
+                Some((s, v)) => (Some(*s), Some(v.clone())),
+                None => (None, None),
+            };
             if self.orc {
                 // One split per ORC file (its stripes are not split yet).
                 let rows = self.orc_rows(&path, size)?;
@@ -484,6 +480,7 @@ impl ParquetReader {
                     rows,
                     partitions,
                     size,
+                    version,
                 });
                 continue;
             }
@@ -502,6 +499,7 @@ impl ParquetReader {
                         rows,
                         partitions: partitions.clone(),
                         size,
+                        version: version.clone(),
                     });
                     bytes = 0;
                     rows = 0;
@@ -514,6 +512,7 @@ impl ParquetReader {
                     rows,
                     partitions,
                     size,
+                    version,
                 });
             }
         }

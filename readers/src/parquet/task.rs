@@ -352,7 +352,11 @@ impl ReaderTask for ParquetTask {
     }
 
     fn input_fingerprint(&self) -> Option<String> {
-        crate::paths::file_fingerprint(&self.split.path)
+        match (self.split.size, &self.split.version) {
+            // An S3 object as listed when the run split its input (a resumed run lists again).
+            (Some(size), Some(v)) => Some(format!("{size}:{v}")),
+            _ => crate::paths::file_fingerprint(&self.split.path),
+        }
     }
 
     fn describe(&self) -> String {

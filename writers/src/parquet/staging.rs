@@ -226,6 +226,8 @@ impl Inner {
     pub(super) fn prepare(&self) -> Result<(), ParquetWriterError> {
         fs::create_dir_all(&self.dir).map_err(io("cannot create directory", &self.dir))?;
         if let Some(r) = &self.remote {
+            r.prepare_root()
+                .map_err(|e| ParquetWriterError::Target(e.to_string()))?;
             // The store is reachable with these credentials before anything is read.
             r.s3.list_dir("")?;
         }

@@ -271,27 +271,17 @@ impl ParquetWriter {
         if c.path.trim().is_empty() {
             return Err(err(at, "path", "must name the table's directory"));
         }
-        let remote = remote_location(at, &c)?;
-        if remote.is_none() {
+        let loc = remote_location(at, &c)?;
+        if loc.is_none() {
             check_default_fs(at, c.default_fs.as_deref())?;
-            if c.s3.is_some() || c.staging_dir.is_some() {
-                return Err(err(
-                    at,
-                    if c.s3.is_some() { "s3" } else { "stagingDir" },
-                    "is for an s3:// path only",
-                ));
-            }
         }
+        let keys = crate::s3target::S3Keys {
+            s3: c.s3.clone(),
+            staging_dir: c.staging_dir.clone(),
+        };
+        let remote = keys.target(at, loc)?;
         let path = &match &remote {
-            Some(loc) => match &c.staging_dir {
-                Some(d) => datasync_codec::hive::local_path(at, "stagingDir", d)?,
-                None => std::env::temp_dir()
-                    .join("datasync-s3")
-                    .join(&loc.bucket)
-                    .join(&loc.prefix)
-                    .display()
-                    .to_string(),
-            },
+            Some(r) => r.root.display().to_string(),
             None => datasync_codec::hive::local_path(at, "path", &c.path)?,
         };
         if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
@@ -348,14 +338,6 @@ impl ParquetWriter {
         .map_err(|e| err(at, "column", e.to_string()))?;
         let dir = PathBuf::from(path);
         let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
-        let remote = match remote {
-            Some(loc) => Some(crate::s3target::S3Target {
-                s3: datasync_db::s3::S3::connect(loc, &c.s3.clone().unwrap_or_default())
-                    .map_err(|e| err(at, "s3", e.to_string()))?,
-                root: dir.clone(),
-            }),
-            None => None,
-        };
         Ok(ParquetWriter {
             w: Arc::new(Inner {
                 dir,
@@ -384,7 +366,7 @@ impl Writer for ParquetWriter {
                 let loc = r.s3.location();
                 datasync_engine::lineage::Dataset::new(
                     format!("s3://{}", loc.bucket),
-                    format!("/{}", loc.prefix),
+                    loc.prefix.clone(),
                 )
             }
             None => datasync_engine::lineage::Dataset::file(&self.w.dir),
@@ -406,18 +388,7 @@ impl Writer for ParquetWriter {
             let mut p = datasync_engine::Probe::default();
             crate::publish::probe_dir(&w.dir, &mut p);
             if let Some(r) = &w.remote {
-                let what = format!("S3 location {}", r.s3.url(""));
-                match r.s3.list_dir("") {
-                    Ok((files, dirs)) => p.ok(
-                        what,
-                        format!(
-                            "listed: {} object(s), {} director(ies) directly below",
-                            files.len(),
-                            dirs.len()
-                        ),
-                    ),
-                    Err(e) => p.problem(what, e.to_string()),
-                }
+                crate::s3target::probe(&r.s3, &mut p);
             }
             if let Some(t) = &w.hms {
                 let what = format!("Hive Metastore {}", t.uris);
@@ -472,12 +443,7 @@ impl Writer for ParquetWriter {
 
     fn plannable(&self) -> Result<(), String> {
         match &self.w.remote {
-            Some(r) => Err(format!(
-                "the parquet writer stages an s3:// table ({}) on this machine's disk, which \
-                 shards on other machines cannot share; container-task mode does not support \
-                 s3:// targets yet",
-                r.s3.url("")
-            )),
+            Some(r) => Err(crate::s3target::not_plannable(&r.s3)),
             None => Ok(()),
         }
     }

@@ -1,13 +1,10 @@
-//! Parquet files on S3-compatible storage: listing a pattern's objects (Hive partitions,
+//! Files on S3-compatible storage for the file-like readers (Parquet, ORC, text): listing a pattern's objects (Hive partitions,
 //! globs, hidden names skipped as on a local path), and a [`ChunkReader`] that reads an object
 //! by ranged GETs through a small block cache, so the footer, the projected column chunks and
 //! the chosen row groups are all that is fetched: never the whole object.
 
-use super::reader::ParquetReaderError;
 use bytes::Bytes;
-use datasync_codec::hive::is_hidden_name;
 use datasync_db::s3::{parse_location, S3Options, S3};
-use parquet::file::reader::{ChunkReader, Length};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,25 +13,62 @@ use std::sync::{Arc, Mutex};
 /// Bytes fetched per block (ranged GET) when the decoder reads small pieces (page headers,
 /// the footer).
 const BLOCK: u64 = 256 << 10;
+/// Bytes fetched per block when a file is read from start to end (text files).
+const SEQUENTIAL_BLOCK: u64 = 8 << 20;
 /// Blocks kept per open object (the decoder reads the projected columns side by side).
 const CACHED_BLOCKS: usize = 64;
 /// A read at least this long (a page, a column chunk) is fetched as exactly that range.
 const DIRECT: u64 = 64 << 10;
 
+/// The lineage dataset of a path: `s3://bucket` and the key, or a local file.
+pub(crate) fn dataset(path: &str) -> datasync_engine::lineage::Dataset {
+    match parse_location(path) {
+        Some(Ok(loc)) => {
+            datasync_engine::lineage::Dataset::new(format!("s3://{}", loc.bucket), loc.prefix)
+        }
+        _ => crate::paths::file_dataset(path),
+    }
+}
+
+/// An object a pattern names.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    /// `s3://bucket/key`.
+    pub(crate) url: PathBuf,
+    /// Bytes.
+    pub(crate) size: u64,
+    /// The ETag (or modification time) when listed: `--resume` tells a changed object by it.
+    pub(crate) version: String,
+}
+
 /// The S3 clients of a reader's paths, one per bucket.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Buckets(Arc<BTreeMap<String, S3>>);
+pub(crate) struct Buckets(Arc<BTreeMap<String, S3>>);
 
-fn s3_error(path: &Path, e: impl std::fmt::Display) -> ParquetReaderError {
-    ParquetReaderError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+/// A reader's S3 call that failed: listing, opening or reading an object.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct RemoteError {
+    path: String,
+    message: String,
+}
+
+impl From<RemoteError> for datasync_engine::PluginError {
+    fn from(e: RemoteError) -> Self {
+        datasync_engine::PluginError::new(e)
+    }
+}
+
+fn s3_error(path: &Path, e: impl std::fmt::Display) -> RemoteError {
+    RemoteError {
+        path: path.display().to_string(),
+        message: e.to_string(),
     }
 }
 
 impl Buckets {
     /// Connects a client for each bucket the `s3://` paths name.
-    pub(super) fn connect(paths: &[String], o: &S3Options) -> Result<Self, String> {
+    pub(crate) fn connect(paths: &[String], o: &S3Options) -> Result<Self, String> {
         let mut out = BTreeMap::new();
         for p in paths {
             if let Some(loc) = parse_location(p) {
@@ -49,12 +83,29 @@ impl Buckets {
         Ok(Buckets(Arc::new(out)))
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// `check --connect` of `s3://` patterns: each names at least one object.
+    pub(crate) fn probe(
+        &self,
+        patterns: &[String],
+        hidden: fn(&str) -> bool,
+        p: &mut datasync_engine::Probe,
+    ) {
+        for pat in patterns {
+            let what = format!("S3 path {pat}");
+            match self.list(pat, hidden) {
+                Ok(found) if found.is_empty() => p.problem(what, "no object matches"),
+                Ok(found) => p.ok(what, format!("{} object(s)", found.len())),
+                Err(e) => p.problem(what, e.to_string()),
+            }
+        }
+    }
+
     /// The client and key of `s3://bucket/key`.
-    fn resolve(&self, url: &Path) -> Result<(&S3, String), ParquetReaderError> {
+    fn resolve(&self, url: &Path) -> Result<(&S3, String), RemoteError> {
         let text = url.to_string_lossy();
         let loc = match parse_location(&text) {
             Some(Ok(l)) => l,
@@ -68,9 +119,13 @@ impl Buckets {
     }
 
     /// The objects a path pattern names, as `s3://` URLs with their sizes: the object itself,
-    /// every object below it (a table directory), or those a glob matches; names starting
-    /// with `.` or `_` below the pattern's literal part are skipped.
-    pub(super) fn list(&self, pattern: &str) -> Result<Vec<(PathBuf, u64)>, ParquetReaderError> {
+    /// every object below it (a table directory), or those a glob matches; names `hidden`
+    /// accepts below the pattern's literal part are skipped.
+    pub(crate) fn list(
+        &self,
+        pattern: &str,
+        hidden: fn(&str) -> bool,
+    ) -> Result<Vec<Listed>, RemoteError> {
         let (s3, key) = self.resolve(Path::new(pattern))?;
         let bucket = &s3.location().bucket;
         let glob_at = key.find(['*', '?', '[']);
@@ -79,11 +134,10 @@ impl Buckets {
             None => key.as_str(),
         };
         let matcher = match glob_at {
-            Some(_) => Some(glob::Pattern::new(&key).map_err(|e| {
-                ParquetReaderError::Paths(crate::paths::PathError::NoFiles(format!(
-                    "{pattern} (bad glob: {e})"
-                )))
-            })?),
+            Some(_) => Some(
+                glob::Pattern::new(&key)
+                    .map_err(|e| s3_error(Path::new(pattern), format!("bad glob: {e}")))?,
+            ),
             None => None,
         };
         let listed = s3
@@ -93,13 +147,22 @@ impl Buckets {
             require_literal_separator: true,
             ..Default::default()
         };
+        // Zero-byte "directory marker" objects (`dir/`, written by the AWS console, Hadoop's
+        // S3A and pyarrow) name a directory that has objects below it: not files.
+        let dirs: std::collections::HashSet<&str> = listed
+            .iter()
+            .flat_map(|(rel, _, _)| rel.match_indices('/').map(move |(i, _)| &rel[..i]))
+            .collect();
         let mut out = Vec::new();
-        for (rel, size) in listed {
-            if rel.is_empty() || rel.split('/').any(is_hidden_name) {
+        for (rel, size, version) in &listed {
+            if rel.is_empty() || rel.split('/').any(hidden) {
+                continue;
+            }
+            if *size == 0 && dirs.contains(rel.as_str()) {
                 continue;
             }
             let full = if literal.is_empty() {
-                rel
+                rel.clone()
             } else {
                 format!("{literal}/{rel}")
             };
@@ -109,25 +172,48 @@ impl Buckets {
             {
                 continue;
             }
-            out.push((PathBuf::from(format!("s3://{bucket}/{full}")), size));
+            out.push(Listed {
+                url: PathBuf::from(format!("s3://{bucket}/{full}")),
+                size: *size,
+                version: version.clone(),
+            });
         }
         // Not a directory: perhaps the object itself.
         if out.is_empty() && glob_at.is_none() && !key.is_empty() {
             if let Some(size) = s3.size(&key).map_err(|e| s3_error(Path::new(pattern), e))? {
-                out.push((PathBuf::from(format!("s3://{bucket}/{key}")), size));
+                out.push(Listed {
+                    url: PathBuf::from(format!("s3://{bucket}/{key}")),
+                    size,
+                    version: String::new(),
+                });
             }
         }
         Ok(out)
     }
 
-    /// Opens `s3://bucket/key` of `size` bytes for the Parquet decoder.
-    pub(super) fn open(&self, url: &Path, size: u64) -> Result<S3Chunk, ParquetReaderError> {
+    /// Opens `s3://bucket/key` of `size` bytes for a columnar decoder (small blocks).
+    pub(crate) fn open(&self, url: &Path, size: u64) -> Result<S3Chunk, RemoteError> {
+        self.open_with(url, size, BLOCK)
+    }
+
+    /// Opens `s3://bucket/key` of `size` bytes to be read from start to end (large blocks).
+    pub(crate) fn open_sequential(
+        &self,
+        url: &Path,
+        size: u64,
+    ) -> Result<Box<dyn Read + Send>, RemoteError> {
+        let obj = self.open_with(url, size, SEQUENTIAL_BLOCK)?;
+        Ok(Box::new(Cursor { obj: obj.0, pos: 0 }))
+    }
+
+    fn open_with(&self, url: &Path, size: u64, block: u64) -> Result<S3Chunk, RemoteError> {
         let (s3, key) = self.resolve(url)?;
         Ok(S3Chunk(Arc::new(Object {
             s3: s3.clone(),
             key,
             url: url.to_path_buf(),
             size,
+            block,
             cache: Mutex::new(VecDeque::new()),
             fetched: Default::default(),
         })))
@@ -140,6 +226,8 @@ struct Object {
     key: String,
     url: PathBuf,
     size: u64,
+    /// Block size of the cache.
+    block: u64,
     /// Most recently used first: (block index, bytes).
     cache: Mutex<VecDeque<(u64, Bytes)>>,
     /// (requests, bytes) fetched so far.
@@ -159,7 +247,7 @@ impl Object {
         Ok(b)
     }
 
-    fn block(&self, i: u64) -> std::io::Result<Bytes> {
+    fn block_at(&self, i: u64) -> std::io::Result<Bytes> {
         let mut cache = self
             .cache
             .lock()
@@ -171,10 +259,16 @@ impl Object {
                 return Ok(bytes);
             }
         }
-        let start = i * BLOCK;
-        let bytes = self.fetch(start, BLOCK.min(self.size.saturating_sub(start)))?;
+        let start = i * self.block;
+        let bytes = self.fetch(start, self.block.min(self.size.saturating_sub(start)))?;
         cache.push_front((i, bytes.clone()));
-        cache.truncate(CACHED_BLOCKS);
+        // A file read from start to end needs only the block it is in (and the one before,
+        // for a read across the boundary).
+        cache.truncate(if self.block >= SEQUENTIAL_BLOCK {
+            2
+        } else {
+            CACHED_BLOCKS
+        });
         Ok(bytes)
     }
 
@@ -192,17 +286,20 @@ impl Object {
         if len >= DIRECT {
             return self.fetch(start, len);
         }
-        let (first, last) = (start / BLOCK, (start + len).saturating_sub(1) / BLOCK);
+        let (first, last) = (
+            start / self.block,
+            (start + len).saturating_sub(1) / self.block,
+        );
         if first == last || len == 0 {
-            let b = self.block(first)?;
-            let off = (start - first * BLOCK) as usize;
+            let b = self.block_at(first)?;
+            let off = (start - first * self.block) as usize;
             return Ok(b.slice(off..off + len as usize));
         }
         let mut out = Vec::with_capacity(len as usize);
         for i in first..=last {
-            let b = self.block(i)?;
-            let lo = start.max(i * BLOCK) - i * BLOCK;
-            let hi = (start + len).min((i + 1) * BLOCK) - i * BLOCK;
+            let b = self.block_at(i)?;
+            let lo = start.max(i * self.block) - i * self.block;
+            let hi = (start + len).min((i + 1) * self.block) - i * self.block;
             out.extend_from_slice(&b[lo as usize..hi as usize]);
         }
         Ok(Bytes::from(out))
@@ -225,15 +322,17 @@ impl Drop for Object {
 
 /// An S3 object as the Parquet decoder reads it.
 #[derive(Clone)]
-pub(super) struct S3Chunk(Arc<Object>);
+pub(crate) struct S3Chunk(Arc<Object>);
 
-impl Length for S3Chunk {
+#[cfg(feature = "parquet")]
+impl parquet::file::reader::Length for S3Chunk {
     fn len(&self) -> u64 {
         self.0.size
     }
 }
 
-impl ChunkReader for S3Chunk {
+#[cfg(feature = "parquet")]
+impl parquet::file::reader::ChunkReader for S3Chunk {
     type T = Cursor;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
@@ -251,7 +350,7 @@ impl ChunkReader for S3Chunk {
 }
 
 /// Sequential reads from an offset (page headers), block by block.
-pub(super) struct Cursor {
+pub(crate) struct Cursor {
     obj: Arc<Object>,
     pos: u64,
 }
@@ -261,9 +360,9 @@ impl Read for Cursor {
         if self.pos >= self.obj.size || buf.is_empty() {
             return Ok(0);
         }
-        let i = self.pos / BLOCK;
-        let b = self.obj.block(i)?;
-        let off = (self.pos - i * BLOCK) as usize;
+        let i = self.pos / self.obj.block;
+        let b = self.obj.block_at(i)?;
+        let off = (self.pos - i * self.obj.block) as usize;
         let n = buf.len().min(b.len().saturating_sub(off));
         buf[..n].copy_from_slice(&b[off..off + n]);
         self.pos += n as u64;
@@ -271,6 +370,7 @@ impl Read for Cursor {
     }
 }
 
+#[cfg(feature = "parquet")]
 impl datasync_db::orc::orc_rust::reader::ChunkReader for S3Chunk {
     type T = Cursor;
 

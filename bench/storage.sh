@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Object-storage benchmark: the 1,000,000-row table of bench/quality.sh copied MySQL -> Parquet
-# to a local path and to s3:// on a loopback S3 server (moto's, tests/s3/server.py, from
+# Storage benchmark: the 1,000,000-row table of bench/quality.sh copied MySQL -> Parquet to a
+# local path and to s3:// on a loopback S3 server (moto's, tests/s3/server.py, from
 # target/s3-venv: run tests/setup.sh first), next to the reference measured in the same run:
 # pyarrow writing the same rows (already in memory, read from our local output) to the same
 # server with its own S3 client. Then the parquet reader reading the s3:// table back (all
-# columns, and one) into a local CSV. Median of 3 for each figure.
-# Usage: bench/s3.sh [ROWS]
+# columns, and one) into a local CSV. Then MySQL -> ORC (hdfswriter fileType orc, zlib) next
+# to pyarrow's ORC writer writing the same rows (in memory) with zlib. Median of 3 each.
+# Usage: bench/storage.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
-DB=dss3bench
+DB=dsstoragebench
 MY=(mariadb -h 127.0.0.1 -P 3306 -u root)
 PY=target/s3-venv/bin/python
 [ -x "$PY" ] || { echo "target/s3-venv is missing: run tests/setup.sh" >&2; exit 1; }
@@ -31,11 +32,14 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
     REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;"
 
 COLS='"column": [{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"}, {"name": "amount", "type": "decimal(12,2)"}, {"name": "created", "type": "timestamp"}, {"name": "note", "type": "string"}]'
+# ORC cannot hold DECIMAL here (orc-rust has no decimal encoder): amount goes as DOUBLE.
+COLS_ORC='"column": [{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"}, {"name": "amount", "type": "double"}, {"name": "created", "type": "timestamp"}, {"name": "note", "type": "string"}]'
 SRC="{\"name\": \"mysql\", \"parameter\": {\"username\": \"root\", \"column\": [\"id\", \"name\", \"amount\", \"created\", \"note\"], \"splitPk\": \"id\", \"connection\": [{\"jdbcUrl\": [\"jdbc:mysql://127.0.0.1:3306/$DB\"], \"table\": [\"t\"]}]}}"
 LOCAL="{\"name\": \"parquet\", \"parameter\": {\"path\": \"$WORK/pq\", \"fileName\": \"t\", \"writeMode\": \"truncate\", $COLS}}"
 S3="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"s3\": {\"endpoint\": \"$EP\"}, \"stagingDir\": \"$WORK/staging\", $COLS}}"
 READ_ALL="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"column\": [\"*\"], \"s3\": {\"endpoint\": \"$EP\"}}}"
 READ_ONE="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"column\": [\"id\"], \"s3\": {\"endpoint\": \"$EP\"}}}"
+ORC="{\"name\": \"hdfswriter\", \"parameter\": {\"fileType\": \"orc\", \"compress\": \"ZLIB\", \"path\": \"$WORK/orc\", \"fileName\": \"t\", \"writeMode\": \"truncate\", $COLS_ORC}}"
 CSV="{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/csv\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"fileFormat\": \"csv\"}}"
 
 median() { sort -n | sed -n 2p; }
@@ -63,6 +67,18 @@ print(time.time() - start)
 PYEOF
 }
 
+pyarrow_orc() {
+  "$PY" - "$WORK/pq" "$WORK/pyorc.orc" <<'PYEOF'
+import sys, time, pyarrow as pa, pyarrow.dataset as ds, pyarrow.orc as po
+table = ds.dataset(sys.argv[1], format="parquet").to_table()
+table = table.set_column(2, "amount", table.column("amount").cast(pa.float64()))
+start = time.time()
+po.write_table(table, sys.argv[2], compression="zlib")
+print(time.time() - start)
+PYEOF
+}
+
+job "$WORK/orc.json" "$SRC" "$ORC"
 job "$WORK/local.json" "$SRC" "$LOCAL"
 job "$WORK/s3.json" "$SRC" "$S3"
 job "$WORK/read_all.json" "$READ_ALL" "$CSV"
@@ -73,6 +89,8 @@ measure "reference: pyarrow write_table of the same rows (in memory) to the same
 measure "s3:// Parquet -> CSV, all 5 columns" run_ds "$WORK/read_all.json"
 : > "$WORK/requests.log"
 measure "s3:// Parquet -> CSV, column id only" run_ds "$WORK/read_one.json"
+measure "MySQL -> ORC (zlib), local path" run_ds "$WORK/orc.json"
+measure "reference: pyarrow ORC write_table (zlib) of the same rows (in memory)" pyarrow_orc
 size=$("$PY" -c "import boto3; c=boto3.client('s3', endpoint_url='$EP'); print(sum(o['Size'] for o in c.list_objects_v2(Bucket='bench', Prefix='t/')['Contents']))")
 fetched=$(awk -F'\t' '$1 ~ /^\/bench\/t\// {s += $3} END {print s + 0}' "$WORK/requests.log")
 
