@@ -37,6 +37,8 @@ fn compose_services_match_the_documented_test_variables() {
         "hbase",
         "sftp",
         "hive-metastore",
+        "namenode",
+        "datanode",
     ] {
         assert!(
             services.contains_key(s),
@@ -66,6 +68,8 @@ fn compose_services_match_the_documented_test_variables() {
         }
         found.unwrap_or_else(|| panic!("{svc}: container port {container} not published"))
     };
+    // The namenode's RPC port, for hdfs:// paths (README, HDFS).
+    assert_eq!(published("namenode", 8020), 18020);
     let env = |svc: &str, key: &str| services[svc]["environment"][key].as_str().map(String::from);
 
     let exports = readme_exports();

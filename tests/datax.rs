@@ -21,9 +21,7 @@ const EXPECTED_REFUSALS: &[(&str, &str, &str)] = &[
     // RC and SequenceFile files: not planned.
     ("hdfsreader", "fileType", "rc"),
     ("hdfsreader", "fileType", "seq"),
-    // HDFS itself and Kerberos: the storage issue.
-    ("hdfsreader", "defaultFS", ""),
-    ("hdfswriter", "defaultFS", ""),
+    // Kerberos: not yet.
     ("hdfsreader", "haveKerberos", "true"),
     ("hdfswriter", "haveKerberos", "true"),
     // OceanBase direct-path (bypass) import needs OceanBase's own RPC protocol.
@@ -37,9 +35,6 @@ const EXPECTED_EXAMPLE_REFUSALS: &[&str] = &[
     "hbase11xreader-1.json",
     "hbase11xreader-2.json",
     "hbase11xwriter-1.json",
-    // ORC files: the storage issue.
-    "hdfsreader-1.json",
-    "hdfswriter-1.json",
 ];
 
 fn datax_dir() -> PathBuf {

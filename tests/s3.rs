@@ -583,3 +583,49 @@ fn text_files_and_escaped_partitions_on_s3() {
     got.sort();
     assert_eq!(got, ["1,x=y", "4,ü日本"]);
 }
+
+/// An object replaced while a job reads it fails the read (each ranged GET asks for the
+/// version that was listed), instead of mixing two versions or stopping at the old size.
+#[test]
+fn an_object_replaced_during_the_read_fails_the_job() {
+    let moto = Moto::start();
+    moto.make_bucket("chg");
+    // ~24 MiB of CSV: three 8 MiB ranges.
+    moto.py("import io\n\
+         body = ''.join('%d,%s\\n' % (i, 'x' * 90) for i in range(260000)).encode()\n\
+         s3.put_object(Bucket='chg', Key='t/big.csv', Body=body)");
+    let dir = tempfile::tempdir().unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "s3://chg/t/", "fileFormat": "csv",
+            "column": ["*"], "s3": {}}}}}"#,
+        moto.options()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o",
+            "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        dir.path().join("out").display()
+    );
+    let p = write_job(
+        dir.path(),
+        "slow",
+        &job(
+            r#"{"speed": {"channel": 1, "record": 40000}}"#,
+            &reader,
+            &writer,
+        ),
+    );
+    let child = spawn_run(dir.path(), &p);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moto.fetched("chg", "t/big.csv").1 == 0 {
+        assert!(Instant::now() < deadline, "the read never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto.py(
+        "body = ''.join('%d,%s\\n' % (i, 'y' * 90) for i in range(260000)).encode()\n\
+         s3.put_object(Bucket='chg', Key='t/big.csv', Body=body)",
+    );
+    let o = wait_or_hang(child, Duration::from_secs(120));
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "changed since it was listed");
+    assert!(!dir.path().join("out").exists() || visible_files(&dir.path().join("out")).is_empty());
+}

@@ -152,9 +152,9 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     // A text key beside hdfs's Parquet file type.
     let mut j = demo.clone();
     *j.pointer_mut("/job/content/0/writer").unwrap() = json!({"name": "hdfswriter", "parameter": {
-        "path": "out", "fileName": "p", "fileType": "parquet", "fieldDelimiter": ",",
-        "column": [{"name": "id", "type": "bigint"}]}});
-    cases.push(("hdfs-shape", j, "fieldDelimiter".into()));
+        "path": "out", "fileName": "p", "fileType": "parquet", "nullFormat": "\\N",
+        "writeMode": "append", "column": [{"name": "id", "type": "bigint"}]}});
+    cases.push(("hdfs-shape", j, "nullFormat".into()));
     // A verify rule of an unknown kind.
     let mut j = demo.clone();
     j["job"]["verify"] = json!({"rules": [{"rule": "avg", "column": "id"}]});

@@ -267,8 +267,26 @@ pub enum HdfsPick {
         /// `s3a://bucket` (or `s3://`), handed on.
         default_fs: Option<String>,
     },
-    /// The text-file plugin in this format.
-    Text(FileFormat),
+    /// The text-file plugin in this format, with `defaultFS` as for Parquet.
+    Text {
+        /// Delimited text or CSV.
+        format: FileFormat,
+        /// `hdfs://namenode:port` or `s3a://bucket`, for `path` to be joined to.
+        default_fs: Option<String>,
+    },
+}
+
+/// `path` in the store `default_fs` names (`hdfs://nn:8020` + `/t` = `hdfs://nn:8020/t`); a
+/// `path` that names its own store, or no `default_fs`, stays as it is.
+pub fn join_default_fs(default_fs: Option<&str>, path: &str) -> String {
+    match default_fs {
+        Some(fs) if !path.trim().contains("://") => format!(
+            "{}/{}",
+            fs.trim().trim_end_matches('/'),
+            path.trim().trim_start_matches('/')
+        ),
+        _ => path.trim().to_string(),
+    }
 }
 
 /// The keys DataX's hdfsreader/hdfswriter add to what the Parquet or text plugin reads.
@@ -304,12 +322,27 @@ const HDFS_CLIENT_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Text keys DataX's templates carry whatever the format; Parquet and ORC files have no use for
+/// them.
+const COLUMNAR_IGNORED: &[(&str, &str)] = &[
+    (
+        "fieldDelimiter",
+        "Parquet and ORC files have no field delimiter",
+    ),
+    (
+        "encoding",
+        "Parquet and ORC strings are UTF-8 by the format",
+    ),
+];
+
 impl HdfsFront {
     /// The hdfs keys in a plugin's parameter schema (taken as [`HdfsFront::take`] takes them).
     pub fn schema(
         s: datasync_engine::schema::ParamsSchema<'_>,
     ) -> datasync_engine::schema::ParamsSchema<'_> {
-        s.part::<HdfsFront>().ignored(HDFS_CLIENT_KEYS)
+        s.part::<HdfsFront>()
+            .ignored(HDFS_CLIENT_KEYS)
+            .ignored(COLUMNAR_IGNORED)
     }
 
     /// `datasync template` comments of the hdfs keys (in front of the Parquet plugin's).
@@ -354,24 +387,16 @@ impl HdfsFront {
             .as_deref()
             .map(str::trim)
             .unwrap_or_default();
-        let object_store = ["s3://", "s3a://", "s3n://"]
+        // A remote store (HDFS, S3): `path` is a path in it, for the chosen plugin to join.
+        let object_store = ["s3://", "s3a://", "s3n://", "hdfs://"]
             .iter()
             .any(|s| fs.to_ascii_lowercase().starts_with(s));
-        if object_store && !matches!(front.file_type, HdfsFileType::Parquet | HdfsFileType::Orc) {
-            return Err(ConfigError::new(
-                join_path(at, "defaultFS"),
-                format!("\"{fs}\": object storage is supported for fileType parquet and orc only (not yet for text or csv)"),
-            ));
-        }
         if !object_store {
             check_default_fs(at, front.default_fs.as_deref())?;
         }
         if matches!(front.file_type, HdfsFileType::Parquet | HdfsFileType::Orc) {
             // DataX's hdfswriter requires it whatever the format; columnar files have none.
-            parts.ignore(&[(
-                "fieldDelimiter",
-                "Parquet and ORC files have no field delimiter",
-            )]);
+            parts.ignore(COLUMNAR_IGNORED);
         }
         let format = match front.file_type {
             HdfsFileType::Parquet => {
@@ -394,7 +419,10 @@ impl HdfsFront {
                 "the format comes from fileType here; remove fileFormat",
             ));
         }
-        Ok(HdfsPick::Text(format))
+        Ok(HdfsPick::Text {
+            format,
+            default_fs: front.default_fs.filter(|_| object_store),
+        })
     }
 }
 

@@ -82,44 +82,98 @@ impl S3Options {
     }
 }
 
-/// A bucket and a key prefix (no leading or trailing `/`; empty for the whole bucket).
+/// The kind of store a location is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// S3 or an S3-compatible service.
+    S3,
+    /// HDFS (the namenode's RPC port).
+    Hdfs,
+}
+
+/// A bucket (for HDFS: the namenode, `host:port`) and a key prefix (no leading or trailing
+/// `/`; empty for the whole bucket, or HDFS's root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
-    /// Bucket name.
+    /// S3 or HDFS.
+    pub scheme: Scheme,
+    /// Bucket name, or the namenode's `host:port`.
     pub bucket: String,
-    /// Key prefix, `/`-separated, without leading or trailing `/`.
+    /// Key prefix (an HDFS path without its leading `/`), `/`-separated, without leading or
+    /// trailing `/`.
     pub prefix: String,
 }
 
 impl S3Location {
-    /// `s3://bucket/prefix` (the form Hive and Spark register: `s3a://...`, by [`Self::s3a`]).
+    /// `s3://bucket/prefix` or `hdfs://namenode/path`.
     pub fn url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::S3 => "s3",
+            Scheme::Hdfs => "hdfs",
+        };
         if self.prefix.is_empty() {
-            format!("s3://{}", self.bucket)
+            format!("{scheme}://{}", self.bucket)
         } else {
-            format!("s3://{}/{}", self.bucket, self.prefix)
+            format!("{scheme}://{}/{}", self.bucket, self.prefix)
         }
     }
 
-    /// The same location as Hadoop's S3A file system names it (Hive Metastore locations).
-    pub fn s3a(&self) -> String {
-        format!("s3a{}", &self.url()[2..])
+    /// The location as Hive and Hadoop name it (Hive Metastore locations): `s3a://` for S3.
+    pub fn hive_location(&self) -> String {
+        match self.scheme {
+            Scheme::S3 => format!("s3a{}", &self.url()[2..]),
+            Scheme::Hdfs => self.url(),
+        }
     }
 }
 
 /// The schemes an S3 location may be written with (Hadoop's `s3a://` and `s3n://` too).
 const SCHEMES: [&str; 3] = ["s3://", "s3a://", "s3n://"];
 
-/// Whether `url` names an S3 location (by its scheme, any case).
-pub fn is_s3_url(url: &str) -> bool {
+/// Whether `url` names a remote store location (S3 or HDFS, by its scheme, any case).
+pub fn is_remote_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
-    SCHEMES.iter().any(|s| lower.starts_with(s))
+    SCHEMES.iter().any(|s| lower.starts_with(s)) || lower.starts_with("hdfs://")
 }
 
-/// Parses `s3://bucket/prefix/`. `None`: not an S3 URL; an error says what is wrong with one.
+/// Parses `hdfs://namenode:port/path`.
+fn parse_hdfs(url: &str) -> Result<S3Location, String> {
+    let rest = &url["hdfs://".len()..];
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority_ok = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:_[]".contains(&b));
+    if !authority_ok {
+        return Err(format!(
+            "\"{url}\": \"{authority}\" is not a namenode (host:port, or an HA nameservice); \
+             expected hdfs://namenode:8020/path"
+        ));
+    }
+    let path = path.trim_end_matches('/');
+    if path
+        .split('/')
+        .any(|seg| seg == "." || seg == ".." || (seg.is_empty() && !path.is_empty()))
+    {
+        return Err(format!(
+            "\"{url}\": the path may not hold empty, \".\" or \"..\" segments"
+        ));
+    }
+    Ok(S3Location {
+        scheme: Scheme::Hdfs,
+        bucket: authority.to_string(),
+        prefix: path.to_string(),
+    })
+}
+
+/// Parses `s3://bucket/prefix/` or `hdfs://namenode:port/path`. `None`: not a remote URL; an
+/// error says what is wrong with one.
 pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
     let url = url.trim();
     let lower = url.to_ascii_lowercase();
+    if lower.starts_with("hdfs://") {
+        return Some(parse_hdfs(url));
+    }
     let scheme = SCHEMES.iter().find(|s| lower.starts_with(**s))?;
     let rest = &url[scheme.len()..];
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -150,6 +204,7 @@ pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
         )));
     }
     Some(Ok(S3Location {
+        scheme: Scheme::S3,
         bucket: bucket.to_string(),
         prefix: prefix.to_string(),
     }))
@@ -215,7 +270,10 @@ pub type Listing = (Vec<(String, u64)>, Vec<String>);
 /// One S3 location, connected (the client is built; nothing is sent until a call).
 #[derive(Debug, Clone)]
 pub struct S3 {
-    store: Arc<AmazonS3>,
+    store: Arc<dyn ObjectStore>,
+    /// S3's multipart API (uploads whose ids can be recorded and aborted); `None` for HDFS,
+    /// where an upload is a hidden temporary file renamed into place.
+    multipart: Option<Arc<AmazonS3>>,
     loc: S3Location,
     /// The endpoint, or `AWS (region)`.
     endpoint: String,
@@ -224,6 +282,9 @@ pub struct S3 {
 impl S3 {
     /// Builds the client for `loc` from `o`, falling back to the standard AWS variables.
     pub fn connect(loc: S3Location, o: &S3Options) -> Result<Self, S3Error> {
+        if loc.scheme == Scheme::Hdfs {
+            return Self::connect_hdfs(loc);
+        }
         // reqwest's rustls takes the process's provider; ring is the one the workspace builds.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = AmazonS3Builder::from_env()
@@ -289,10 +350,47 @@ impl S3 {
                     .unwrap_or_else(|| "us-east-1".into())
             )
         });
+        let store = Arc::new(store);
         Ok(S3 {
-            store: Arc::new(store),
+            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
+            multipart: Some(store),
             loc,
             endpoint,
+        })
+    }
+
+    #[cfg(not(feature = "hdfs"))]
+    fn connect_hdfs(loc: S3Location) -> Result<Self, S3Error> {
+        Err(S3Error::new(
+            "cannot reach",
+            loc.url(),
+            "this build has no HDFS client (the hdfs feature)",
+        ))
+    }
+
+    /// The client of an HDFS namenode (simple authentication: `HADOOP_USER_NAME`, else the
+    /// login name; no Kerberos).
+    #[cfg(feature = "hdfs")]
+    fn connect_hdfs(loc: S3Location) -> Result<Self, S3Error> {
+        let url = format!("hdfs://{}", loc.bucket);
+        let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
+            .with_url(&url)
+            // A namenode that is down fails the job in seconds (Hadoop's defaults retry for
+            // minutes); hdfs-site.xml under HADOOP_CONF_DIR still overrides nothing else.
+            .with_config([
+                ("dfs.client.failover.max.attempts", "3"),
+                ("dfs.client.failover.sleep.base.millis", "200"),
+                ("dfs.client.failover.sleep.max.millis", "2000"),
+                ("dfs.client.socket-timeout", "30000"),
+            ])
+            .with_io_runtime(runtime()?.handle().clone())
+            .build()
+            .map_err(|e| S3Error::new("cannot set up the HDFS client for", loc.url(), e))?;
+        Ok(S3 {
+            store: Arc::new(store),
+            multipart: None,
+            loc,
+            endpoint: url,
         })
     }
 
@@ -319,7 +417,11 @@ impl S3 {
 
     /// `s3://bucket/prefix/rel`.
     pub fn url(&self, rel: &str) -> String {
-        format!("s3://{}/{}", self.loc.bucket, self.full(rel))
+        let scheme = match self.loc.scheme {
+            Scheme::S3 => "s3",
+            Scheme::Hdfs => "hdfs",
+        };
+        format!("{scheme}://{}/{}", self.loc.bucket, self.full(rel))
     }
 
     /// A name for the store and location, for telling two targets apart: the endpoint (or
@@ -372,10 +474,10 @@ impl S3 {
                     .strip_prefix(base.as_str())
                     .unwrap_or(full)
                     .trim_start_matches('/');
-                let version = m
-                    .e_tag
-                    .clone()
-                    .unwrap_or_else(|| m.last_modified.to_rfc3339());
+                let version = match &m.e_tag {
+                    Some(e) => format!("etag:{e}"),
+                    None => format!("mtime:{}", m.last_modified.to_rfc3339()),
+                };
                 (rel.to_string(), m.size, version)
             })
             .collect();
@@ -430,10 +532,34 @@ impl S3 {
     }
 
     /// `len` bytes of the object `rel` from `start` (one ranged GET).
-    pub fn get_range(&self, rel: &str, start: u64, len: u64) -> Result<Bytes, S3Error> {
+    /// With `if_match` (an ETag), only that version of the object is read.
+    pub fn get_range(
+        &self,
+        rel: &str,
+        start: u64,
+        len: u64,
+        if_match: Option<&str>,
+    ) -> Result<Bytes, S3Error> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
-        let got = block_on(async move { store.get_range(&key, start..start + len).await })?
-            .map_err(|e| S3Error::new("cannot read", url.clone(), e))?;
+        let opts = object_store::GetOptions {
+            range: Some((start..start + len).into()),
+            if_match: if_match.map(str::to_string),
+            ..Default::default()
+        };
+        let got = block_on(async move {
+            match store.get_opts(&key, opts).await {
+                Ok(r) => r.bytes().await,
+                Err(e) => Err(e),
+            }
+        })?
+        .map_err(|e| match e {
+            object_store::Error::Precondition { .. } => S3Error::new(
+                "cannot read",
+                url.clone(),
+                "the object changed since it was listed (its ETag differs)",
+            ),
+            e => S3Error::new("cannot read", url.clone(), e),
+        })?;
         if got.len() as u64 != len {
             return Err(S3Error::new(
                 "cannot read",
@@ -470,13 +596,16 @@ impl S3 {
                 .map_err(|e| S3Error::new("cannot write", url.clone(), e))?;
             return Ok(());
         }
-        let (store, k) = (Arc::clone(&self.store), key.clone());
+        let Some(mp) = self.multipart.clone() else {
+            return self.stream_up(local, key, &url);
+        };
+        let (store, k) = (Arc::clone(&mp), key.clone());
         let id = block_on(async move { store.create_multipart(&k).await })?
             .map_err(|e| S3Error::new("cannot start a multipart upload of", url.clone(), e))?;
         write_durably(record, format!("{}\n{id}\n", key.as_ref()).as_bytes())
             .map_err(local_err("cannot record the multipart upload of"))?;
-        let sent = self.send_parts(local, &key, &id, &url);
-        let (store, k, i) = (Arc::clone(&self.store), key.clone(), id.clone());
+        let sent = self.send_parts(&mp, local, &key, &id, &url);
+        let (store, k, i) = (mp, key.clone(), id.clone());
         match sent {
             Ok(parts) => {
                 block_on(async move { store.complete_multipart(&k, &i, parts).await })?
@@ -499,6 +628,7 @@ impl S3 {
     /// Sends `local` in parts of [`PART_BYTES`], a few at a time; the part ids in order.
     fn send_parts(
         &self,
+        mp: &Arc<AmazonS3>,
         local: &Path,
         key: &Key,
         id: &str,
@@ -527,7 +657,7 @@ impl S3 {
                 break;
             }
             let last = buf.len() < PART_BYTES;
-            let (store, key, id) = (Arc::clone(&self.store), key.clone(), id.to_string());
+            let (store, key, id) = (Arc::clone(mp), key.clone(), id.to_string());
             let payload = PutPayload::from(Bytes::from(buf));
             in_flight
                 .push_back(rt.spawn(async move { store.put_part(&key, &id, idx, payload).await }));
@@ -547,6 +677,62 @@ impl S3 {
         Ok(parts)
     }
 
+    /// Uploads `local` as `key` through the store's own multipart writer (HDFS: a hidden
+    /// temporary file written in parts and renamed into place at the end, deleted on error).
+    fn stream_up(&self, local: &Path, key: Key, url: &str) -> Result<(), S3Error> {
+        let (store, path, u) = (
+            Arc::clone(&self.store),
+            local.to_path_buf(),
+            url.to_string(),
+        );
+        block_on(async move {
+            let upload = store
+                .put_multipart(&key)
+                .await
+                .map_err(|e| S3Error::new("cannot start writing", u.clone(), e))?;
+            let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+            let sent = async {
+                let mut f = fs::File::open(&path).map_err(|e| {
+                    S3Error::new(
+                        "cannot upload to",
+                        u.clone(),
+                        format!("{}: {e}", path.display()),
+                    )
+                })?;
+                let mut buf = vec![0u8; PART_BYTES];
+                loop {
+                    let n = f.read(&mut buf).map_err(|e| {
+                        S3Error::new(
+                            "cannot upload to",
+                            u.clone(),
+                            format!("{}: {e}", path.display()),
+                        )
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    w.wait_for_capacity(PARTS_IN_FLIGHT)
+                        .await
+                        .map_err(|e| S3Error::new("cannot write", u.clone(), e))?;
+                    w.write(&buf[..n]);
+                }
+                Ok::<_, S3Error>(())
+            }
+            .await;
+            match sent {
+                Ok(()) => w
+                    .finish()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| S3Error::new("cannot finish writing", u, e)),
+                Err(e) => {
+                    let _ = w.abort().await;
+                    Err(e)
+                }
+            }
+        })?
+    }
+
     /// Aborts the multipart upload a killed run recorded in `record`, if any, and removes the
     /// record. An upload the store no longer knows (completed or aborted already) is fine.
     pub fn abort_recorded(&self, record: &Path) -> Result<(), S3Error> {
@@ -562,13 +748,16 @@ impl S3 {
             }
         };
         let mut lines = text.lines();
-        if let (Some(key), Some(id)) = (lines.next(), lines.next()) {
-            let (store, k, i) = (
-                Arc::clone(&self.store),
-                Key::from(key),
-                id.trim().to_string(),
-            );
-            let url = format!("s3://{}/{key}", self.loc.bucket);
+        if let (Some(key), Some(id), Some(mp)) = (lines.next(), lines.next(), &self.multipart) {
+            let k = Key::parse(key).map_err(|e| {
+                S3Error::new(
+                    "cannot read the multipart upload record",
+                    record.display().to_string(),
+                    e,
+                )
+            })?;
+            let (store, i) = (Arc::clone(mp), id.trim().to_string());
+            let url = format!("s3://{}/{key}", self.loc.bucket); // multipart ids are S3's only
             match block_on(async move { store.abort_multipart(&k, &i).await })? {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     tracing::info!("aborted the multipart upload a killed run left for {url}");
@@ -619,11 +808,28 @@ mod tests {
         assert_eq!(l.bucket, "my-bucket");
         assert_eq!(l.prefix, "warehouse/orders");
         assert_eq!(l.url(), "s3://my-bucket/warehouse/orders");
-        assert_eq!(l.s3a(), "s3a://my-bucket/warehouse/orders");
+        assert_eq!(l.hive_location(), "s3a://my-bucket/warehouse/orders");
         let l = parse_location("S3A://bkt").unwrap().unwrap();
         assert_eq!((l.bucket.as_str(), l.prefix.as_str()), ("bkt", ""));
         assert!(parse_location("/tmp/x").is_none());
-        assert!(parse_location("hdfs://nn:8020/x").is_none());
+        let h = parse_location("hdfs://nn-1.example:8020/user/hive/warehouse/t/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (h.scheme, h.bucket.as_str(), h.prefix.as_str()),
+            (Scheme::Hdfs, "nn-1.example:8020", "user/hive/warehouse/t")
+        );
+        assert_eq!(h.url(), "hdfs://nn-1.example:8020/user/hive/warehouse/t");
+        assert_eq!(h.hive_location(), h.url());
+        for bad in [
+            "hdfs:///x",
+            "hdfs://nn:8020/a//b",
+            "hdfs://nn/a/../b",
+            "hdfs://n n/x",
+        ] {
+            assert!(parse_location(bad).unwrap().is_err(), "{bad}");
+        }
+        assert!(is_remote_url("HDFS://nn:8020/x"));
         for bad in [
             "s3://",
             "s3://Upper/x",
@@ -635,7 +841,7 @@ mod tests {
         ] {
             assert!(parse_location(bad).unwrap().is_err(), "{bad}");
         }
-        assert!(is_s3_url(" s3n://bkt/x"));
+        assert!(is_remote_url(" s3n://bkt/x"));
     }
 
     #[test]

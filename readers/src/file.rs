@@ -55,6 +55,42 @@ impl FileReader {
             buckets: Default::default(),
         }
     }
+    /// A reader of `c`'s paths: local ones, and `s3://` / `hdfs://` ones reached with `s3`
+    /// (also the text path of `hdfs`, its paths joined to `defaultFS`).
+    pub fn with_paths(
+        at: &str,
+        mut c: TextReadConfig,
+        s3: Option<datasync_db::s3::S3Options>,
+    ) -> Result<Self, ConfigError> {
+        // Remote paths stay as they are; the others are local.
+        let remote: Vec<String> = c
+            .path
+            .iter()
+            .filter(|p| datasync_db::s3::is_remote_url(p))
+            .map(|p| p.trim().to_string())
+            .collect();
+        for r in &remote {
+            if let Some(Err(e)) = datasync_db::s3::parse_location(r) {
+                return Err(ConfigError::new(
+                    datasync_engine::config::join_path(at, "path"),
+                    e,
+                ));
+            }
+        }
+        c.path.retain(|p| !datasync_db::s3::is_remote_url(p));
+        let mut c = if c.path.is_empty() { c } else { c.local(at)? };
+        c.path.extend(remote.iter().cloned());
+        let mut reader = FileReader::new(c.build(at)?);
+        reader.buckets = crate::remote::Buckets::connect(&remote, &s3.clone().unwrap_or_default())
+            .map_err(|e| ConfigError::new(datasync_engine::config::join_path(at, "s3"), e))?;
+        if s3.is_some() && remote.is_empty() {
+            return Err(ConfigError::new(
+                datasync_engine::config::join_path(at, "s3"),
+                "is for s3:// paths only",
+            ));
+        }
+        Ok(reader)
+    }
 }
 
 /// The file reader's own keys beside the text options.
@@ -69,6 +105,16 @@ struct FileKeys {
     /// missing comes from the standard AWS variables.
     #[serde(default)]
     s3: Option<datasync_db::s3::S3Options>,
+}
+
+/// The remote-store keys of a text reader that has no `modifiedSince` (hdfsreader text).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RemoteKeys {
+    /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
+    /// missing comes from the standard AWS variables.
+    #[serde(default)]
+    pub s3: Option<datasync_db::s3::S3Options>,
 }
 
 impl Plugin for FileReader {
@@ -90,47 +136,15 @@ impl Plugin for FileReader {
         );
         let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
         let keys: FileKeys = parts.take()?;
-        let mut c: TextReadConfig = parts.finish()?;
-        // `s3://` paths stay as they are; the others are local.
-        let remote: Vec<String> = c
-            .path
-            .iter()
-            .filter(|p| datasync_db::s3::is_s3_url(p))
-            .map(|p| p.trim().to_string())
-            .collect();
-        for r in &remote {
-            if let Some(Err(e)) = datasync_db::s3::parse_location(r) {
-                return Err(ConfigError::new(
-                    datasync_engine::config::join_path(p.path, "path"),
-                    e,
-                ));
-            }
-        }
-        c.path.retain(|p| !datasync_db::s3::is_s3_url(p));
-        let mut c = if c.path.is_empty() {
-            c
-        } else {
-            c.local(p.path)?
-        };
-        c.path.extend(remote.iter().cloned());
-        let mut reader = FileReader::new(c.build(p.path)?);
-        reader.buckets =
-            crate::remote::Buckets::connect(&remote, &keys.s3.clone().unwrap_or_default())
-                .map_err(|e| {
-                    ConfigError::new(datasync_engine::config::join_path(p.path, "s3"), e)
-                })?;
-        if keys.s3.is_some() && remote.is_empty() {
-            return Err(ConfigError::new(
-                datasync_engine::config::join_path(p.path, "s3"),
-                "is for s3:// paths only",
-            ));
-        }
-        if keys.modified_since.is_some() && !remote.is_empty() {
+        let c: TextReadConfig = parts.finish()?;
+        if keys.modified_since.is_some() && c.path.iter().any(|x| datasync_db::s3::is_remote_url(x))
+        {
             return Err(ConfigError::new(
                 datasync_engine::config::join_path(p.path, "modifiedSince"),
-                "is not supported for s3:// paths yet",
+                "is not supported for s3:// or hdfs:// paths yet",
             ));
         }
+        let mut reader = FileReader::with_paths(p.path, c, keys.s3)?;
         if let Some(m) = keys.modified_since {
             let at = datasync_engine::config::join_path(p.path, "modifiedSince");
             reader.incremental = Some(Arc::new(m.incremental(&at)?));
@@ -220,7 +234,7 @@ impl Reader for FileReader {
         Ok(datasync_engine::plugin::blocking(move || {
             let (remote, local): (Vec<String>, Vec<String>) = patterns
                 .into_iter()
-                .partition(|p| datasync_db::s3::is_s3_url(p));
+                .partition(|p| datasync_db::s3::is_remote_url(p));
             let mut p = probe_paths(&local, |n| n.starts_with('.'));
             buckets.probe(&remote, |n| n.starts_with('.'), &mut p);
             Ok::<_, PluginError>(p)
@@ -237,7 +251,7 @@ impl Reader for FileReader {
         let (files, listed) = datasync_engine::plugin::blocking(move || {
             let (remote, local): (Vec<String>, Vec<String>) = patterns
                 .into_iter()
-                .partition(|p| datasync_db::s3::is_s3_url(p));
+                .partition(|p| datasync_db::s3::is_remote_url(p));
             let mut skipped = Vec::new();
             let files = match local.is_empty() {
                 true => Vec::new(),
@@ -256,6 +270,9 @@ impl Reader for FileReader {
                 }
                 listed.extend(found);
             }
+            // Two patterns naming one object read it once (as local paths do).
+            listed.sort_by(|a, b| a.url.cmp(&b.url));
+            listed.dedup_by(|a, b| a.url == b.url);
             Ok::<_, PluginError>((files, listed))
         })
         .await?;
@@ -362,7 +379,7 @@ impl ReaderTask for FileTask {
                 source,
             };
             let input: Box<dyn std::io::Read + Send> = match (&version, size) {
-                (Some(_), Some(size)) => reader.buckets.open_sequential(&path, size)?,
+                (Some(v), Some(size)) => reader.buckets.open_sequential(&path, size, Some(v))?,
                 _ => Box::new(std::fs::File::open(&path).map_err(io)?),
             };
             let location = path.display().to_string();

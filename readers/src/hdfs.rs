@@ -30,7 +30,7 @@ impl Plugin for HdfsReader {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let format = match HdfsFront::take(&mut parts, p.path)? {
-            HdfsPick::Text(format) => format,
+            HdfsPick::Text { format, default_fs } => (format, default_fs),
             HdfsPick::Parquet { default_fs } => {
                 let mut c: ParquetReaderConfig = parts.finish()?;
                 c.default_fs = default_fs;
@@ -48,10 +48,17 @@ impl Plugin for HdfsReader {
                 });
             }
         };
+        let (format, default_fs) = format;
+        let keys: crate::file::RemoteKeys = parts.take()?;
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;
+        text.path = text
+            .path
+            .iter()
+            .map(|x| datasync_codec::hive::join_default_fs(default_fs.as_deref(), x))
+            .collect();
         Ok(HdfsReader {
-            inner: Box::new(FileReader::new(text.local(p.path)?.build(p.path)?)),
+            inner: Box::new(FileReader::with_paths(p.path, text, keys.s3)?),
         })
     }
 

@@ -24,7 +24,12 @@ const DIRECT: u64 = 64 << 10;
 pub(crate) fn dataset(path: &str) -> datasync_engine::lineage::Dataset {
     match parse_location(path) {
         Some(Ok(loc)) => {
-            datasync_engine::lineage::Dataset::new(format!("s3://{}", loc.bucket), loc.prefix)
+            let name = loc.prefix.clone();
+            let ns = datasync_db::s3::S3Location {
+                prefix: String::new(),
+                ..loc
+            };
+            datasync_engine::lineage::Dataset::new(ns.url(), name)
         }
         _ => crate::paths::file_dataset(path),
     }
@@ -127,7 +132,7 @@ impl Buckets {
         hidden: fn(&str) -> bool,
     ) -> Result<Vec<Listed>, RemoteError> {
         let (s3, key) = self.resolve(Path::new(pattern))?;
-        let bucket = &s3.location().bucket;
+
         let glob_at = key.find(['*', '?', '[']);
         let literal = match glob_at {
             Some(i) => key[..i].rsplit_once('/').map_or("", |(l, _)| l),
@@ -173,7 +178,7 @@ impl Buckets {
                 continue;
             }
             out.push(Listed {
-                url: PathBuf::from(format!("s3://{bucket}/{full}")),
+                url: PathBuf::from(s3.url(&full)),
                 size: *size,
                 version: version.clone(),
             });
@@ -182,7 +187,7 @@ impl Buckets {
         if out.is_empty() && glob_at.is_none() && !key.is_empty() {
             if let Some(size) = s3.size(&key).map_err(|e| s3_error(Path::new(pattern), e))? {
                 out.push(Listed {
-                    url: PathBuf::from(format!("s3://{bucket}/{key}")),
+                    url: PathBuf::from(s3.url(&key)),
                     size,
                     version: String::new(),
                 });
@@ -192,8 +197,14 @@ impl Buckets {
     }
 
     /// Opens `s3://bucket/key` of `size` bytes for a columnar decoder (small blocks).
-    pub(crate) fn open(&self, url: &Path, size: u64) -> Result<S3Chunk, RemoteError> {
-        self.open_with(url, size, BLOCK)
+    /// `version` is the object's version when listed: a read of another version fails.
+    pub(crate) fn open(
+        &self,
+        url: &Path,
+        size: u64,
+        version: Option<&str>,
+    ) -> Result<S3Chunk, RemoteError> {
+        self.open_with(url, size, BLOCK, version)
     }
 
     /// Opens `s3://bucket/key` of `size` bytes to be read from start to end (large blocks).
@@ -201,16 +212,26 @@ impl Buckets {
         &self,
         url: &Path,
         size: u64,
+        version: Option<&str>,
     ) -> Result<Box<dyn Read + Send>, RemoteError> {
-        let obj = self.open_with(url, size, SEQUENTIAL_BLOCK)?;
+        let obj = self.open_with(url, size, SEQUENTIAL_BLOCK, version)?;
         Ok(Box::new(Cursor { obj: obj.0, pos: 0 }))
     }
 
-    fn open_with(&self, url: &Path, size: u64, block: u64) -> Result<S3Chunk, RemoteError> {
+    fn open_with(
+        &self,
+        url: &Path,
+        size: u64,
+        block: u64,
+        version: Option<&str>,
+    ) -> Result<S3Chunk, RemoteError> {
         let (s3, key) = self.resolve(url)?;
         Ok(S3Chunk(Arc::new(Object {
             s3: s3.clone(),
             key,
+            etag: version
+                .and_then(|v| v.strip_prefix("etag:"))
+                .map(str::to_string),
             url: url.to_path_buf(),
             size,
             block,
@@ -226,6 +247,9 @@ struct Object {
     key: String,
     url: PathBuf,
     size: u64,
+    /// The ETag it had when listed: every read asks for that version (If-Match), so an object
+    /// replaced during the run fails the read instead of mixing two versions.
+    etag: Option<String>,
     /// Block size of the cache.
     block: u64,
     /// Most recently used first: (block index, bytes).
@@ -238,7 +262,7 @@ impl Object {
     fn fetch(&self, start: u64, len: u64) -> std::io::Result<Bytes> {
         let b = self
             .s3
-            .get_range(&self.key, start, len)
+            .get_range(&self.key, start, len, self.etag.as_deref())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         if let Ok(mut f) = self.fetched.lock() {
             f.0 += 1;

@@ -321,7 +321,11 @@ impl Writer for FileWriter {
             Some(r) => {
                 let loc = r.s3.location();
                 vec![datasync_engine::lineage::Dataset::new(
-                    format!("s3://{}", loc.bucket),
+                    datasync_db::s3::S3Location {
+                        prefix: String::new(),
+                        ..loc.clone()
+                    }
+                    .url(),
                     loc.prefix.clone(),
                 )]
             }

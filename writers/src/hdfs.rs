@@ -45,7 +45,7 @@ impl Plugin for HdfsWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let format = match HdfsFront::take(&mut parts, p.path)? {
-            HdfsPick::Text(format) => format,
+            HdfsPick::Text { format, default_fs } => (format, default_fs),
             HdfsPick::Parquet { default_fs } => {
                 let mut c: ParquetWriterConfig = parts.finish()?;
                 c.default_fs = default_fs;
@@ -63,7 +63,10 @@ impl Plugin for HdfsWriter {
                 });
             }
         };
-        let target: FileTarget = parts.take()?;
+        let (format, default_fs) = format;
+        let mut target: FileTarget = parts.take()?;
+        target.path = datasync_codec::hive::join_default_fs(default_fs.as_deref(), &target.path);
+        let keys: crate::s3target::S3Keys = parts.take()?;
         let columns: TextColumns = parts.take()?;
         let mut text: TextWriteConfig = parts.finish()?;
         text.file_format = format;
@@ -74,7 +77,7 @@ impl Plugin for HdfsWriter {
             })?;
             declared.push((c.name.clone(), t));
         }
-        let mut inner = FileWriter::new(p.path, target, text, &Default::default())?;
+        let mut inner = FileWriter::new(p.path, target, text, &keys)?;
         // As DataX's hdfswriter: values are written as the declared Hive types (a DATE column
         // as yyyy-MM-dd); a value that does not fit its column is a dirty record.
         if !declared.is_empty() {

@@ -199,10 +199,10 @@ impl ParquetReader {
                 "must name at least one file, directory or glob",
             ));
         }
-        use datasync_db::s3::is_s3_url;
+        use datasync_db::s3::is_remote_url;
         let fs = c.default_fs.clone().unwrap_or_default();
         let fs = fs.trim();
-        if is_s3_url(fs) {
+        if is_remote_url(fs) {
             // DataX's spelling: the bucket in defaultFS, keys in path.
             let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
             if after.trim_end_matches('/').contains('/') {
@@ -214,7 +214,7 @@ impl ParquetReader {
             c.path = c
                 .path
                 .iter()
-                .map(|p| match is_s3_url(p) {
+                .map(|p| match is_remote_url(p) {
                     true => p.trim().to_string(),
                     false => format!(
                         "{}/{}",
@@ -356,7 +356,7 @@ impl Reader for ParquetReader {
                 .paths
                 .iter()
                 .cloned()
-                .partition(|p| datasync_db::s3::is_s3_url(p));
+                .partition(|p| datasync_db::s3::is_remote_url(p));
             let mut p = crate::file::probe_paths(&local, is_hidden_name);
             r.buckets.probe(&remote, is_hidden_name, &mut p);
             Ok::<_, PluginError>(p)
@@ -415,7 +415,7 @@ impl ParquetReader {
             // Hive's hidden names (_SUCCESS, .hive-staging) are skipped without a word: they
             // are never table data.
             let mut hidden = Vec::new();
-            let found = if datasync_db::s3::is_s3_url(pat) {
+            let found = if datasync_db::s3::is_remote_url(pat) {
                 let listed = self.buckets.list(pat, is_hidden_name)?;
                 if listed.is_empty() {
                     return Err(PathError::NoFiles(pat.clone()).into());
@@ -473,7 +473,7 @@ impl ParquetReader {
             };
             if self.orc {
                 // One split per ORC file (its stripes are not split yet).
-                let rows = self.orc_rows(&path, size)?;
+                let rows = self.orc_rows(&path, size, version.as_deref())?;
                 out.push(ParquetSplit {
                     path,
                     row_groups: Vec::new(),
@@ -484,7 +484,7 @@ impl ParquetReader {
                 });
                 continue;
             }
-            let meta = self.open_metadata(&path, size)?;
+            let meta = self.open_metadata(&path, size, version.as_deref())?;
             let md = meta.metadata();
             let mut cur = Vec::new();
             let (mut bytes, mut rows) = (0i64, 0u64);
@@ -522,14 +522,19 @@ impl ParquetReader {
 
 impl ParquetReader {
     /// The rows of an ORC file (its footer says).
-    fn orc_rows(&self, path: &Path, size: Option<u64>) -> Result<u64, ParquetReaderError> {
+    fn orc_rows(
+        &self,
+        path: &Path,
+        size: Option<u64>,
+        version: Option<&str>,
+    ) -> Result<u64, ParquetReaderError> {
         use datasync_db::orc::orc_rust::ArrowReaderBuilder;
         let oerr = |e: datasync_db::orc::orc_rust::error::OrcError| ParquetReaderError::Orc {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
         let rows = match size {
-            Some(size) => ArrowReaderBuilder::try_new(self.buckets.open(path, size)?)
+            Some(size) => ArrowReaderBuilder::try_new(self.buckets.open(path, size, version)?)
                 .map_err(oerr)?
                 .file_metadata()
                 .number_of_rows(),
@@ -552,13 +557,14 @@ impl ParquetReader {
         &self,
         path: &Path,
         size: Option<u64>,
+        version: Option<&str>,
     ) -> Result<ArrowReaderMetadata, ParquetReaderError> {
         let perr = |source| ParquetReaderError::Parquet {
             path: path.to_path_buf(),
             source,
         };
         if let Some(size) = size {
-            let obj = self.buckets.open(path, size)?;
+            let obj = self.buckets.open(path, size, version)?;
             return ArrowReaderMetadata::load(&obj, Default::default()).map_err(perr);
         }
         let file = File::open(path).map_err(|source| ParquetReaderError::Io {

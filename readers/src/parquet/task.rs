@@ -84,7 +84,10 @@ impl ParquetTask {
     ) -> Result<(), PluginError> {
         let path = &self.split.path;
         if let Some(size) = self.split.size {
-            let obj = self.reader.buckets.open(path, size)?;
+            let obj = self
+                .reader
+                .buckets
+                .open(path, size, self.split.version.as_deref())?;
             return match self.reader.orc {
                 true => self.read_orc(obj, out, ctx),
                 false => self.read_from(obj, out, ctx),
@@ -360,6 +363,9 @@ impl ReaderTask for ParquetTask {
     }
 
     fn describe(&self) -> String {
+        if self.reader.orc {
+            return format!("orc {}", self.split.path.display());
+        }
         format!(
             "parquet {} (row groups {})",
             self.split.path.display(),

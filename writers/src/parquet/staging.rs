@@ -102,7 +102,7 @@ impl Inner {
                     .collect::<Vec<_>>()
                     .join("/");
             }
-            return Ok(loc.s3a());
+            return Ok(loc.hive_location());
         }
         let dir = self.dir.join(rel);
         let abs = fs::canonicalize(&dir).map_err(io("cannot resolve", &dir))?;

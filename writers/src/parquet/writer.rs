@@ -365,7 +365,11 @@ impl Writer for ParquetWriter {
             Some(r) => {
                 let loc = r.s3.location();
                 datasync_engine::lineage::Dataset::new(
-                    format!("s3://{}", loc.bucket),
+                    datasync_db::s3::S3Location {
+                        prefix: String::new(),
+                        ..loc.clone()
+                    }
+                    .url(),
                     loc.prefix.clone(),
                 )
             }
@@ -629,10 +633,10 @@ fn remote_location(
     at: &str,
     c: &ParquetWriterConfig,
 ) -> Result<Option<datasync_db::s3::S3Location>, ConfigError> {
-    use datasync_db::s3::{is_s3_url, parse_location};
+    use datasync_db::s3::{is_remote_url, parse_location};
     let fs = c.default_fs.as_deref().map(str::trim).unwrap_or_default();
-    let (key, url) = if is_s3_url(&c.path) {
-        if !fs.is_empty() && !is_s3_url(fs) && !fs.to_ascii_lowercase().starts_with("file:") {
+    let (key, url) = if is_remote_url(&c.path) {
+        if !fs.is_empty() && !is_remote_url(fs) && !fs.to_ascii_lowercase().starts_with("file:") {
             return Err(err(
                 at,
                 "defaultFS",
@@ -640,7 +644,7 @@ fn remote_location(
             ));
         }
         ("path", c.path.trim().to_string())
-    } else if is_s3_url(fs) {
+    } else if is_remote_url(fs) {
         let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
         if after.trim_end_matches('/').contains('/') {
             return Err(err(
