@@ -565,7 +565,11 @@ impl Drop for Metastore {
     }
 }
 
-const SPARK_CHECK: &str = r#"
+/// A Spark session on the metastore `argv[1]`, for `argv[2]` (a table) with warehouse
+/// `argv[3]`: the start of every Spark check script.
+macro_rules! spark_session {
+    () => {
+        r#"
 import os, sys
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 from pyspark.sql import SparkSession
@@ -576,12 +580,19 @@ s = (SparkSession.builder.master("local[1]").appName("datasync-test")
      .config("hive.metastore.uris", uri).config("spark.sql.warehouse.dir", wh)
      .enableHiveSupport().getOrCreate())
 s.sparkContext.setLogLevel("ERROR")
-for r in s.sql(f"SHOW PARTITIONS {table}").collect():
+"#
+    };
+}
+
+const SPARK_CHECK: &str = concat!(
+    spark_session!(),
+    r#"for r in s.sql(f"SHOW PARTITIONS {table}").collect():
     print("partition", r[0])
 for r in s.sql(f"SELECT CAST(dt AS STRING), COUNT(*), CAST(SUM(amount) AS STRING), SUM(id), MAX(note) FROM {table} GROUP BY dt ORDER BY dt").collect():
     print("sum", r[0], r[1], r[2], r[3], r[4])
 s.stop()
-"#;
+"#
+);
 
 #[test]
 fn mysql_to_hive_registers_partitions_that_spark_reads() {
@@ -966,24 +977,16 @@ fn mysql_to_orc_hive_table_that_spark_and_pyarrow_read() {
         .lines()
         .map(String::from)
         .collect();
-    let spark = r#"
-import os, sys
-os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-from pyspark.sql import SparkSession
-uri, table, wh = sys.argv[1], sys.argv[2], sys.argv[3]
-s = (SparkSession.builder.master("local[1]").appName("datasync-test")
-     .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-     .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-     .config("hive.metastore.uris", uri).config("spark.sql.warehouse.dir", wh)
-     .enableHiveSupport().getOrCreate())
-s.sparkContext.setLogLevel("ERROR")
-q = f"""SELECT CAST(dt AS STRING), COUNT(*), SUM(id), CAST(CAST(SUM(f) AS DECIMAL(20,3)) AS STRING), COUNT(note),
+    let spark = concat!(
+        spark_session!(),
+        r#"q = f"""SELECT CAST(dt AS STRING), COUNT(*), SUM(id), CAST(CAST(SUM(f) AS DECIMAL(20,3)) AS STRING), COUNT(note),
         SUM(small), SUM(CAST(ok AS INT)), DATE_FORMAT(MAX(ts), 'yyyy-MM-dd HH:mm:ss.SSSSSS')
         FROM {table} GROUP BY dt ORDER BY dt"""
 for r in s.sql(q).collect():
     print("sum", *r)
 s.stop()
-"#;
+"#
+    );
     let wh = t.path().join("spark-warehouse");
     let got = run_python(
         spark,
