@@ -354,7 +354,9 @@ impl HdfsFront {
             alt("haveKerberos", "false", "Only false: a Kerberos-secured HDFS is not supported yet (mount the directory instead)."),
             alt("kerberosKeytabFilePath", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
             alt("kerberosPrincipal", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
-            alt("hadoopConfig", "{}", "Accepted and ignored with a warning (no HDFS client here)."),
+            alt("hadoopConfig", "{}", "Accepted and ignored with a warning (the HDFS client reads HADOOP_CONF_DIR)."),
+            alt("fieldDelimiter", "\"\\t\"", "Text files only; accepted and ignored with a warning for parquet and orc."),
+            alt("encoding", "\"UTF-8\"", "Text files only; accepted and ignored with a warning for parquet and orc."),
         ]
     }
 

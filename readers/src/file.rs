@@ -186,6 +186,11 @@ impl Plugin for FileReader {
             "{\"state\": \"file:state/files.json\"}",
             "Read only the files modified after the last committed run (the time kept in state, moved after a successful commit); `datasync run --full` reads all, `datasync state` shows/sets/resets it.",
         ));
+        n.push(datasync_engine::template::alt(
+            "s3",
+            "{\"endpoint\": \"http://minio:9000\", \"region\": \"us-east-1\", \"accessKey\": \"${env:S3_KEY}\", \"secretKey\": \"${env:S3_SECRET}\"}",
+            "For s3:// paths: endpoint (default AWS), region, pathStyle, accessKey, secretKey, sessionToken; missing keys come from the AWS_* variables. Never printed.",
+        ));
         n
     }
 }

@@ -176,6 +176,7 @@ impl Plugin for FileWriter {
             note("suffix", "Appended to every file name, e.g. .csv; default none (compressed files get their extension)."),
         ];
         n.extend(datasync_codec::text_write_notes());
+        n.extend(crate::s3target::notes());
         n
     }
 }

@@ -81,6 +81,15 @@ impl S3Keys {
     }
 }
 
+/// `datasync template` comments of [`S3Keys`].
+pub(crate) fn notes() -> Vec<datasync_engine::template::TemplateNote> {
+    use datasync_engine::template::alt;
+    vec![
+        alt("s3", "{\"endpoint\": \"http://minio:9000\", \"region\": \"us-east-1\", \"accessKey\": \"${env:S3_KEY}\", \"secretKey\": \"${env:S3_SECRET}\"}", "For an s3:// path: endpoint (default AWS), region, pathStyle (default true with an endpoint), accessKey, secretKey, sessionToken; missing keys come from the AWS_* variables. Never printed."),
+        alt("stagingDir", "\"/var/lib/datasync/staging/orders\"", "For an s3:// or hdfs:// path: local directory files are staged in until the commit uploads them (default a private per-user directory under the temp dir); keep it the same between runs."),
+    ]
+}
+
 /// `check --connect` of an S3 target: the prefix can be listed.
 pub(crate) fn probe(s3: &S3, p: &mut datasync_engine::Probe) {
     let what = format!("S3 location {}", s3.url(""));
