@@ -502,7 +502,9 @@ mod tests {
         let mut parts = ParamParts::new(&v, "w").unwrap();
         let e = HdfsFront::take(&mut parts, "w").unwrap_err();
         assert_eq!(e.path, "w.fileFormat");
-        let e = serde_json::from_value::<HdfsFront>(json!({"fileType": "orc"})).unwrap_err();
+        let f: HdfsFront = serde_json::from_value(json!({"fileType": "ORC"})).unwrap();
+        assert_eq!(f.file_type, HdfsFileType::Orc);
+        let e = serde_json::from_value::<HdfsFront>(json!({"fileType": "rc"})).unwrap_err();
         assert!(e.to_string().contains("not supported yet"), "{e}");
         let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();
         assert!(e.to_string().contains("defaultFS"), "{e}");

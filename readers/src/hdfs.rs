@@ -127,16 +127,16 @@ mod tests {
     #[test]
     fn picks_the_reader_by_file_type() {
         assert!(build(json!({"path": "file:///t", "defaultFS": "file:///"})).is_ok());
-        let e = build(json!({"path": "/t", "fileType": "orc"})).unwrap_err();
-        assert_eq!(e.path, "r.fileType", "{e}");
-        let e = build(json!({"path": "/t", "defaultFS": "hdfs://nn:8020"})).unwrap_err();
+        assert!(build(json!({"path": "/t", "fileType": "orc"})).is_ok());
+        let e = build(json!({"path": "/t", "defaultFS": "ftp://nn:21"})).unwrap_err();
         assert!(e.to_string().contains("defaultFS"), "{e}");
         let text = json!({"path": "/t", "fileType": "TEXT", "fieldDelimiter": "\t",
                           "compress": "GZIP", "column": [{"index": 0, "type": "long"}]});
         assert!(build(text.clone()).is_ok());
         let mut parquet = text;
+        // fieldDelimiter (which DataX templates carry for every format) is ignored for Parquet.
         parquet["fileType"] = json!("parquet");
-        assert_eq!(build(parquet).unwrap_err().path, "r.fieldDelimiter");
+        assert_eq!(build(parquet).unwrap_err().path, "r.compress");
         let e = build(json!({"path": "/t", "fileType": "csv", "partition": {}})).unwrap_err();
         assert_eq!(e.path, "r.partition", "{e}");
         assert!(e.message.contains("skipHeader"), "{e}");
