@@ -257,14 +257,12 @@ impl<'de> Deserialize<'de> for HdfsFileType {
 /// What hdfsreader/hdfswriter's `fileType` picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HdfsPick {
-    /// The Parquet plugin, with `defaultFS` when it names an object store.
-    Parquet {
-        /// `s3a://bucket` (or `s3://`), handed on to the Parquet plugin.
-        default_fs: Option<String>,
-    },
-    /// The Parquet plugin writing ORC files, with `defaultFS` as for Parquet.
-    Orc {
-        /// `s3a://bucket` (or `s3://`), handed on.
+    /// The Parquet plugin, for Parquet or (`orc`) ORC files, with `defaultFS` when it names
+    /// a remote store.
+    Columnar {
+        /// ORC rather than Parquet files.
+        orc: bool,
+        /// `hdfs://namenode:port` or `s3a://bucket`, handed on to the Parquet plugin.
         default_fs: Option<String>,
     },
     /// The text-file plugin in this format, with `defaultFS` as for Parquet.
@@ -401,13 +399,9 @@ impl HdfsFront {
             parts.ignore(COLUMNAR_IGNORED);
         }
         let format = match front.file_type {
-            HdfsFileType::Parquet => {
-                return Ok(HdfsPick::Parquet {
-                    default_fs: front.default_fs.filter(|_| object_store),
-                })
-            }
-            HdfsFileType::Orc => {
-                return Ok(HdfsPick::Orc {
+            HdfsFileType::Parquet | HdfsFileType::Orc => {
+                return Ok(HdfsPick::Columnar {
+                    orc: front.file_type == HdfsFileType::Orc,
                     default_fs: front.default_fs.filter(|_| object_store),
                 })
             }

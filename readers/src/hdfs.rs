@@ -31,18 +31,10 @@ impl Plugin for HdfsReader {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let format = match HdfsFront::take(&mut parts, p.path)? {
             HdfsPick::Text { format, default_fs } => (format, default_fs),
-            HdfsPick::Parquet { default_fs } => {
+            HdfsPick::Columnar { orc, default_fs } => {
                 let mut c: ParquetReaderConfig = parts.finish()?;
                 c.default_fs = default_fs;
-                let inner = ParquetReader::from_config(p.path, c)?;
-                return Ok(HdfsReader {
-                    inner: Box::new(inner),
-                });
-            }
-            HdfsPick::Orc { default_fs } => {
-                let mut c: ParquetReaderConfig = parts.finish()?;
-                c.default_fs = default_fs;
-                let inner = ParquetReader::from_config_as(p.path, c, true)?;
+                let inner = ParquetReader::from_config_as(p.path, c, orc)?;
                 return Ok(HdfsReader {
                     inner: Box::new(inner),
                 });

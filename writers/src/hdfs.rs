@@ -46,18 +46,15 @@ impl Plugin for HdfsWriter {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let format = match HdfsFront::take(&mut parts, p.path)? {
             HdfsPick::Text { format, default_fs } => (format, default_fs),
-            HdfsPick::Parquet { default_fs } => {
+            HdfsPick::Columnar { orc, default_fs } => {
                 let mut c: ParquetWriterConfig = parts.finish()?;
                 c.default_fs = default_fs;
-                let inner = ParquetWriter::from_config(p.path, c)?;
-                return Ok(HdfsWriter {
-                    inner: Box::new(inner),
-                });
-            }
-            HdfsPick::Orc { default_fs } => {
-                let mut c: ParquetWriterConfig = parts.finish()?;
-                c.default_fs = default_fs;
-                let inner = ParquetWriter::from_config_as(p.path, c, DataFormat::Orc)?;
+                let format = if orc {
+                    DataFormat::Orc
+                } else {
+                    DataFormat::Parquet
+                };
+                let inner = ParquetWriter::from_config_as(p.path, c, format)?;
                 return Ok(HdfsWriter {
                     inner: Box::new(inner),
                 });
