@@ -5,7 +5,9 @@
 # pyarrow writing the same rows (already in memory, read from our local output) to the same
 # server with its own S3 client. Then the parquet reader reading the s3:// table back (all
 # columns, and one) into a local CSV. Then MySQL -> ORC (hdfswriter fileType orc, zlib) next
-# to pyarrow's ORC writer writing the same rows (in memory) with zlib. Median of 3 each.
+# to pyarrow's ORC writer writing the same rows (in memory) with zlib. Median of 3 each. The
+# MySQL read alone (the mariadb client dumping the table) is measured too: every MySQL -> X
+# figure includes it, while the pyarrow references start from rows in memory.
 # Usage: bench/storage.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,12 @@ job "$WORK/local.json" "$SRC" "$LOCAL"
 job "$WORK/s3.json" "$SRC" "$S3"
 job "$WORK/read_all.json" "$READ_ALL" "$CSV"
 job "$WORK/read_one.json" "$READ_ONE" "$CSV"
+mysql_cli() {
+  local start=$EPOCHREALTIME
+  "${MY[@]}" --quick --batch -e "SELECT * FROM $DB.t" > /dev/null
+  python3 -c "print($EPOCHREALTIME - $start)"
+}
+measure "reference: mariadb --quick --batch reading the table (the MySQL floor)" mysql_cli
 measure "MySQL -> Parquet, local path" run_ds "$WORK/local.json"
 measure "MySQL -> Parquet, s3:// (loopback moto server)" run_ds "$WORK/s3.json"
 measure "reference: pyarrow write_table of the same rows (in memory) to the same server" pyarrow_put

@@ -58,3 +58,48 @@ fn write_and_read_back_on_hdfs() {
         assert_eq!(lines_in(&back).len(), 10000, "{file_type}");
     }
 }
+
+/// An HA nameservice as DataX templates spell it: `defaultFS: hdfs://ns` and the namenodes in
+/// `hadoopConfig` (here the one namenode of `DATASYNC_TEST_HDFS`, as the only member).
+#[test]
+fn ha_nameservice_from_hadoop_config() {
+    let Some(nn) = namenode() else {
+        eprintln!("DATASYNC_TEST_HDFS is not set: the live HDFS test is skipped");
+        return;
+    };
+    let addr = nn
+        .trim()
+        .trim_start_matches("hdfs://")
+        .trim_end_matches('/');
+    let base = format!("/tmp/{}", unique("datasync_ha"));
+    let dir = tempfile::tempdir().unwrap();
+    let ha = format!(
+        r#""defaultFS": "hdfs://dsns", "hadoopConfig": {{"dfs.nameservices": "dsns",
+            "dfs.ha.namenodes.dsns": "nn1", "dfs.namenode.rpc-address.dsns.nn1": "{addr}"}}"#
+    );
+    let reader = r#"{"name": "streamreader", "parameter": {"sliceRecordCount": 1000,
+        "column": [{"name": "id", "type": "long", "incr": "1,1"}]}}"#;
+    let writer = format!(
+        r#"{{"name": "hdfswriter", "parameter": {{{ha}, "path": "{base}", "fileType": "parquet",
+            "fileName": "t", "writeMode": "truncate", "stagingDir": "{}",
+            "column": [{{"name": "id", "type": "bigint"}}]}}}}"#,
+        dir.path().join("staging").display()
+    );
+    let p = write_job(dir.path(), "ha", &job("{}", reader, &writer));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let back = dir.path().join("back");
+    let hreader = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{{ha}, "path": "{base}", "fileType": "parquet",
+            "column": ["*"]}}}}"#
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "b",
+            "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        back.display()
+    );
+    let p = write_job(dir.path(), "ha_back", &job("{}", &hreader, &writer));
+    let o = run_file(dir.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&back).len(), 1000);
+}

@@ -6,10 +6,8 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 const SETTING: &str = r#"{"speed": {"channel": 2}, "errorLimit": {"record": 0}}"#;
 
@@ -457,131 +455,6 @@ fn parquet_to_mysql() {
         db.query("SELECT SUM(ts = '2024-01-01 00:00:00' + INTERVAL id SECOND), MAX(ts) FROM dst"),
         "1000\t2024-01-01 00:16:40.000000"
     );
-}
-
-/// A Hive Metastore on 127.0.0.1 from pyspark's jars with an embedded Derby database, stopped
-/// on drop.
-struct Metastore {
-    child: Child,
-    uri: String,
-    _dir: tempfile::TempDir,
-}
-
-fn pyspark_jars() -> PathBuf {
-    let out = run_python(
-        "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))",
-        &[],
-    );
-    PathBuf::from(out.trim())
-}
-
-impl Metastore {
-    fn start() -> Metastore {
-        let jars = pyspark_jars();
-        let dir = tempfile::tempdir().unwrap();
-        let classes = dir.path().join("classes");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hms/LoopbackMetastore.java");
-        let st = Command::new("javac")
-            .args(["-d", classes.to_str().unwrap(), "-cp"])
-            .arg(format!("{}/*", jars.display()))
-            .arg(&src)
-            .status()
-            .unwrap();
-        assert!(st.success(), "javac LoopbackMetastore");
-        let conf = dir.path().join("conf");
-        std::fs::create_dir_all(&conf).unwrap();
-        let prop =
-            |k: &str, v: &str| format!("<property><name>{k}</name><value>{v}</value></property>\n");
-        let site = format!(
-            "<?xml version=\"1.0\"?>\n<configuration>\n{}{}{}{}{}</configuration>\n",
-            prop(
-                "javax.jdo.option.ConnectionURL",
-                &format!(
-                    "jdbc:derby:;databaseName={}/db;create=true",
-                    dir.path().display()
-                )
-            ),
-            prop(
-                "hive.metastore.warehouse.dir",
-                &format!("file:{}/warehouse", dir.path().display())
-            ),
-            prop("datanucleus.schema.autoCreateAll", "true"),
-            prop("hive.metastore.schema.verification", "false"),
-            prop("hive.async.log.enabled", "false"),
-        );
-        std::fs::write(conf.join("hive-site.xml"), site).unwrap();
-        let port = free_port();
-        let mut child = Command::new("java")
-            .arg(format!(
-                "-Dderby.stream.error.file={}/derby.log",
-                dir.path().display()
-            ))
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}:{}/*",
-                conf.display(),
-                classes.display(),
-                jars.display()
-            ))
-            .arg("LoopbackMetastore")
-            .arg(port.to_string())
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(120)).is_err() {
-            let _ = child.kill();
-            panic!("the metastore did not start within 120 s");
-        }
-        // The socket is bound before "ready"; give the handler a moment to accept.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "metastore port never opened");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Metastore {
-            child,
-            uri: format!("thrift://127.0.0.1:{port}"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Metastore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A Spark session on the metastore `argv[1]`, for `argv[2]` (a table) with warehouse
-/// `argv[3]`: the start of every Spark check script.
-macro_rules! spark_session {
-    () => {
-        r#"
-import os, sys
-os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-from pyspark.sql import SparkSession
-uri, table, wh = sys.argv[1], sys.argv[2], sys.argv[3]
-s = (SparkSession.builder.master("local[1]").appName("datasync-test")
-     .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-     .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-     .config("hive.metastore.uris", uri).config("spark.sql.warehouse.dir", wh)
-     .enableHiveSupport().getOrCreate())
-s.sparkContext.setLogLevel("ERROR")
-"#
-    };
 }
 
 const SPARK_CHECK: &str = concat!(
@@ -1083,8 +956,20 @@ t = pa.table({
     "amount": pa.array([decimal.Decimal("12.34"), None, decimal.Decimal("-0.01")], pa.decimal128(10, 2)),
     "d": pa.array([datetime.date(2024, 2, 29), datetime.date(1970, 1, 1), None]),
     "s": pa.array(["a", None, "ü"]),
+    "ts": pa.array([datetime.datetime(9999, 12, 31, 23, 59, 59, 999999), None,
+                    datetime.datetime(1969, 12, 31, 23, 59, 58)], pa.timestamp("us")),
 })
 po.write_table(t, sys.argv[1] + "/x.orc")
+# A timestamp with digits below the microsecond, which datasync cannot hold, and one with a
+# fraction before 1970, which pyarrow's ORC writer stores as negative nanoseconds that
+# orc-rust cannot decode: each fails the read, naming the file.
+for name, v, unit in [("ns", 1_700_000_000_000_000_001, "ns"), ("pre1970", -612_000_000_250_000, "us")]:
+    os.makedirs(sys.argv[1] + "_" + name)
+    po.write_table(pa.table({"ts": pa.array([v], pa.timestamp(unit))}), sys.argv[1] + "_" + name + "/x.orc")
+# Two files whose columns come in different orders.
+os.makedirs(sys.argv[1] + "_mixed")
+po.write_table(pa.table({"id": [1], "v": ["a"]}), sys.argv[1] + "_mixed/a.orc")
+po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
 "#,
         &[foreign.to_str().unwrap()],
     );
@@ -1101,11 +986,32 @@ po.write_table(t, sys.argv[1] + "/x.orc")
     assert_eq!(
         got,
         [
-            "1|12.34|2024-02-29|a",
-            "2|NULL|1970-01-01|NULL",
-            "3|-0.01|NULL|ü"
+            "1|12.34|2024-02-29|a|9999-12-31 23:59:59.999999",
+            "2|NULL|1970-01-01|NULL|NULL",
+            "3|-0.01|NULL|ü|1969-12-31 23:59:58"
         ]
     );
+    // column ["*"] over files whose columns differ is refused before a row moves, naming
+    // both files; by name, both read.
+    let mixed = back.replace("foreign", "foreign_mixed");
+    let (o, _d) = run_job("orc_mixed", &job(SETTING, &mixed, &csv));
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "foreign_mixed/b.orc");
+    assert_stderr_has(&o, "differ from those of");
+    let (o, _d) = run_job(
+        "orc_mixed_named",
+        &job(SETTING, &mixed.replace(r#"["*"]"#, r#"["id", "v"]"#), &csv),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut got = lines_in(&out);
+    got.sort();
+    assert_eq!(got, ["1|a", "2|b"]);
+    for name in ["foreign_ns", "foreign_pre1970"] {
+        let back = back.replace("foreign", name);
+        let (o, _d) = run_job(name, &job(SETTING, &back, &csv));
+        assert_ne!(code(&o), 0, "{}", stderr(&o));
+        assert_stderr_has(&o, &format!("{name}/x.orc"));
+    }
 
     // Refused at check, naming the column or the key.
     for (cols, extra, needle) in [
@@ -1127,4 +1033,27 @@ po.write_table(t, sys.argv[1] + "/x.orc")
         assert_ne!(code(&o), 0);
         assert_stderr_has(&o, needle);
     }
+
+    // A timestamp ORC cannot hold (a fraction of the second before 1970) fails the job,
+    // naming the column and the value; nothing is published.
+    let input = t.path().join("ts.csv");
+    std::fs::write(
+        &input,
+        "id,ts\n1,2024-01-01 00:00:00\n2,1969-12-31 23:59:59.5\n",
+    )
+    .unwrap();
+    let out_dir = t.path().join("orc763");
+    let writer = pq_writer(
+        &out_dir,
+        r#"[{"name": "id", "type": "BIGINT"}, {"name": "ts", "type": "TIMESTAMP"}]"#,
+        r#", "writeMode": "truncate""#,
+    )
+    .replace(r#""fileType": "parquet""#, r#""fileType": "orc""#);
+    let (o, _d) = run_job("orc763", &job(SETTING, &csv_reader(&input), &writer));
+    assert_ne!(code(&o), 0);
+    assert_stderr_has(
+        &o,
+        "column \"ts\": the timestamp 1969-12-31 23:59:59.500000",
+    );
+    assert!(data_files(&out_dir).is_empty());
 }

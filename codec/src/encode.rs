@@ -69,6 +69,10 @@ enum Col<'a> {
     /// A time of day: the value at a row and nanoseconds per unit.
     Time(Box<dyn Fn(usize) -> i64 + 'a>, i128),
     List(&'a arrow_array::ListArray),
+    /// A struct: a JSON object of its fields.
+    Struct(Vec<(&'a str, &'a ArrayRef, Col<'a>)>),
+    /// A map: a JSON object of its entries (keys as text).
+    Map(&'a arrow_array::MapArray),
     Other(arrow_cast::display::ArrayFormatter<'a>),
 }
 
@@ -174,11 +178,44 @@ impl<'a> Col<'a> {
                 }
             }
             DataType::List(_) => Col::List(a.as_list::<i32>()),
+            DataType::Struct(fields) => Col::Struct(
+                fields
+                    .iter()
+                    .zip(a.as_struct().columns())
+                    .map(|(f, c)| Ok((f.name().as_str(), c, Col::new(c, opts)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            DataType::Map(_, _) => Col::Map(a.as_map()),
             _ => Col::Other(
                 arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), opts)
                     .map_err(|e| e.to_string())?,
             ),
         })
+    }
+
+    /// Appends the value at `i` as a JSON value: `null`, a number or boolean as itself, text
+    /// as a JSON string, nested values as JSON.
+    fn write_json(
+        &self,
+        null: bool,
+        i: usize,
+        out: &mut Vec<u8>,
+        date_format: Option<&crate::DateFormat>,
+    ) -> Result<(), String> {
+        if null {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        let mut item = Vec::new();
+        match self.write(i, &mut item, date_format)? {
+            ValueKind::Number | ValueKind::Bool | ValueKind::Json => out.extend_from_slice(&item),
+            ValueKind::Text | ValueKind::Bytes => {
+                let text = std::str::from_utf8(&item)
+                    .map_err(|_| "binary values cannot be written as JSON".to_string())?;
+                serde_json::to_writer(&mut *out, text).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// Appends the value at `i` (not null) to `out`.
@@ -279,31 +316,53 @@ impl<'a> Col<'a> {
             Col::List(a) => {
                 // A JSON array, so NULL elements and text with commas stay unambiguous.
                 let values = a.value(i);
-                let w = ValueWriter::new(&values)?;
-                let mut item = Vec::new();
+                let w = Col::new(&values, &FORMAT_OPTIONS)?;
                 out.push(b'[');
                 for j in 0..values.len() {
                     if j > 0 {
                         out.push(b',');
                     }
-                    if values.is_null(j) {
-                        out.extend_from_slice(b"null");
-                        continue;
-                    }
-                    item.clear();
-                    match w.write(j, &mut item, date_format)? {
-                        ValueKind::Number | ValueKind::Bool | ValueKind::Json => {
-                            out.extend_from_slice(&item)
-                        }
-                        ValueKind::Text | ValueKind::Bytes => {
-                            let text = std::str::from_utf8(&item).map_err(|_| {
-                                "binary list elements cannot be written as JSON".to_string()
-                            })?;
-                            serde_json::to_writer(&mut *out, text).map_err(|e| e.to_string())?;
-                        }
-                    }
+                    w.write_json(values.is_null(j), j, out, date_format)?;
                 }
                 out.push(b']');
+                return Ok(ValueKind::Json);
+            }
+            Col::Struct(fields) => {
+                // A JSON object: quotes escaped, a NULL field `null`, not an empty string.
+                out.push(b'{');
+                for (k, (name, array, c)) in fields.iter().enumerate() {
+                    if k > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, name).map_err(|e| e.to_string())?;
+                    out.push(b':');
+                    c.write_json(array.is_null(i), i, out, date_format)?;
+                }
+                out.push(b'}');
+                return Ok(ValueKind::Json);
+            }
+            Col::Map(a) => {
+                let entries = a.value(i);
+                let (keys, values) = (entries.column(0), entries.column(1));
+                let (kw, vw) = (
+                    Col::new(keys, &FORMAT_OPTIONS)?,
+                    Col::new(values, &FORMAT_OPTIONS)?,
+                );
+                out.push(b'{');
+                let mut key = Vec::new();
+                for j in 0..entries.len() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    key.clear();
+                    kw.write(j, &mut key, date_format)?;
+                    let text = std::str::from_utf8(&key)
+                        .map_err(|_| "binary map keys cannot be written as JSON".to_string())?;
+                    serde_json::to_writer(&mut *out, text).map_err(|e| e.to_string())?;
+                    out.push(b':');
+                    vw.write_json(values.is_null(j), j, out, date_format)?;
+                }
+                out.push(b'}');
                 return Ok(ValueKind::Json);
             }
             Col::Other(f) => {
@@ -557,6 +616,47 @@ fn push_delimited(opts: &TextOptions, field: &[u8], row: &mut Vec<u8>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structs_and_maps_are_json() {
+        use arrow_array::builder::{Int64Builder, MapBuilder, StringBuilder};
+        use arrow_array::{Int64Array, StringArray, StructArray};
+        use arrow_schema::Field;
+        use std::sync::Arc;
+        let s: ArrayRef = Arc::new(StructArray::from(vec![
+            (
+                Arc::new(Field::new("a", DataType::Utf8, true)),
+                Arc::new(StringArray::from(vec![Some("x, \"y\"}"), Some("")])) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("b", DataType::Int64, true)),
+                Arc::new(Int64Array::from(vec![None, Some(2)])) as ArrayRef,
+            ),
+        ]));
+        let w = ValueWriter::new(&s).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(w.write(0, &mut out, None).unwrap(), ValueKind::Json);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":"x, \"y\"}","b":null}"#
+        );
+        let mut out = Vec::new();
+        w.write(1, &mut out, None).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":"","b":2}"#);
+        let mut m = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
+        m.keys().append_value("k\"1");
+        m.values().append_value(7);
+        m.keys().append_value("k2");
+        m.values().append_null();
+        m.append(true).unwrap();
+        let m: ArrayRef = Arc::new(m.finish());
+        let mut out = Vec::new();
+        ValueWriter::new(&m)
+            .unwrap()
+            .write(0, &mut out, None)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"k\"1":7,"k2":null}"#);
+    }
 
     #[test]
     fn decimals_keep_their_scale() {

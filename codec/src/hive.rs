@@ -8,6 +8,7 @@ use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use serde::Deserialize;
 #[cfg(test)]
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// Hive's name for a NULL partition value.
 pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -201,20 +202,120 @@ pub fn is_hidden_name(name: &str) -> bool {
     name.starts_with('.') || name.starts_with('_')
 }
 
-/// Refuses a `defaultFS` that is not the local file system (`file:///` or absent): there is no
-/// HDFS client; tables are read and written through a local or mounted path.
+/// Whether `url` names a remote store datasync reaches itself: `s3://`, `s3a://`, `s3n://`
+/// (S3-compatible object storage) or `hdfs://`.
+pub fn is_remote_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    ["s3://", "s3a://", "s3n://", "hdfs://"]
+        .iter()
+        .any(|s| lower.starts_with(s))
+}
+
+/// The location `path` names once DataX's `defaultFS` is applied: `hdfs://nn:8020` + `/t` is
+/// `hdfs://nn:8020/t`, `s3a://bucket` + `/t` is `s3a://bucket/t`; a `path` that names its own
+/// store stays as it is (a remote one only with a remote or local `defaultFS`), and a local
+/// `defaultFS` (`file:///` or absent) leaves `path` local. Errors name `defaultFS` under `at`.
+pub fn resolve_default_fs(
+    at: &str,
+    default_fs: Option<&str>,
+    path: &str,
+) -> Result<String, ConfigError> {
+    let fs = default_fs.map(str::trim).unwrap_or_default();
+    let path = path.trim();
+    let bad = |m: String| Err(ConfigError::new(join_path(at, "defaultFS"), m));
+    check_default_fs(at, default_fs)?;
+    let store = is_remote_url(fs).then(|| remote_store(fs)).transpose();
+    let store = match store {
+        Ok(s) => s,
+        Err(m) => return bad(m),
+    };
+    if let Some(s) = &store {
+        if !fs[s.len()..].trim_matches('/').is_empty() {
+            return bad(format!(
+                "\"{fs}\": name the store only (hdfs://namenode:port, s3a://bucket); the \
+                 directory goes in path"
+            ));
+        }
+    }
+    if path.contains("://") {
+        // Hadoop refuses a path of another file system ("Wrong FS"); so do we, but for the
+        // local default, which every job has whether it says so or not.
+        if let (Some(fs_store), true) = (&store, is_remote_url(path)) {
+            let path_store = remote_store(path).unwrap_or_default();
+            if !same_store(fs_store, &path_store) {
+                return bad(format!(
+                    "\"{fs}\" and the path \"{path}\" name different stores: leave defaultFS \
+                     out, or give path without its scheme"
+                ));
+            }
+        } else if store.is_some() {
+            return bad(format!(
+                "\"{fs}\" does not go with the path \"{path}\" (another file system)"
+            ));
+        }
+        return Ok(path.to_string());
+    }
+    match store {
+        Some(_) => Ok(format!(
+            "{}/{}",
+            fs.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )),
+        None => Ok(path.to_string()),
+    }
+}
+
+/// The `scheme://authority` of a remote URL, checked: an authority is there and is a bucket
+/// (`s3://`: letters, digits, `-`, `.`, `_`) or a namenode (`hdfs://`: host[:port] or an HA
+/// nameservice), and nothing but `/` follows it. Errors say what is wrong.
+fn remote_store(url: &str) -> Result<String, String> {
+    let i = url.find("://").map_or(0, |i| i + 3);
+    let (scheme, rest) = (&url[..i], &url[i..]);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let hdfs = scheme.eq_ignore_ascii_case("hdfs://");
+    let ok =
+        |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b) || (hdfs && b"[]:".contains(&b));
+    if authority.is_empty() || !authority.bytes().all(ok) {
+        return Err(format!(
+            "\"{url}\": expected {}",
+            if hdfs {
+                "hdfs://namenode:port or hdfs://nameservice"
+            } else {
+                "s3a://bucket (letters, digits, '-', '.', '_')"
+            }
+        ));
+    }
+    Ok(format!("{}{authority}", scheme.to_ascii_lowercase()))
+}
+
+/// Whether two `scheme://authority` strings name the same store (`s3`, `s3a` and `s3n` are
+/// spellings of one scheme).
+fn same_store(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let (scheme, auth) = s.split_once("://").unwrap_or(("", s));
+        let scheme = if scheme.starts_with("s3") {
+            "s3"
+        } else {
+            scheme
+        };
+        format!("{scheme}://{auth}")
+    };
+    norm(a) == norm(b)
+}
+
+/// Refuses a `defaultFS` that is neither the local file system (`file:///` or absent) nor a
+/// store datasync reaches itself ([`is_remote_url`]).
 pub fn check_default_fs(at: &str, fs: Option<&str>) -> Result<(), ConfigError> {
-    match fs.filter(|f| !f.is_empty()) {
-        // file:/// or file:/ (no host): the local file system.
+    match fs.map(str::trim).filter(|f| !f.is_empty()) {
+        // file:/// or file:/ (no host, no directory): the local file system.
         Some(fs)
-            if !(fs.to_ascii_lowercase().starts_with("file:///")
-                || fs.eq_ignore_ascii_case("file:/")) =>
+            if !(is_remote_url(fs) || fs.to_ascii_lowercase().trim_end_matches('/') == "file:") =>
         {
             Err(ConfigError::new(
                 join_path(at, "defaultFS"),
                 format!(
-                    "\"{fs}\": only a local or mounted file system is supported (file:///); \
-                     use a mounted path or omit defaultFS"
+                    "\"{fs}\": expected hdfs://namenode:port, s3a://bucket (or s3://, s3n://), \
+                     or file:/// for a local or mounted path (the directory goes in path)"
                 ),
             ))
         }
@@ -254,37 +355,28 @@ impl<'de> Deserialize<'de> for HdfsFileType {
     }
 }
 
-/// What hdfsreader/hdfswriter's `fileType` picked.
+/// What hdfsreader/hdfswriter's keys picked: the plugin, and the store it works in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HdfsPick {
-    /// The Parquet plugin, for Parquet or (`orc`) ORC files, with `defaultFS` when it names
-    /// a remote store.
+pub struct HdfsPick {
+    /// The plugin, by `fileType`.
+    pub kind: HdfsKind,
+    /// `hdfs://namenode:port` or `s3a://bucket` when `defaultFS` names a remote store, for
+    /// `path` to be joined to ([`resolve_default_fs`]).
+    pub default_fs: Option<String>,
+    /// `hadoopConfig`, for the store's client.
+    pub hadoop_config: BTreeMap<String, String>,
+}
+
+/// The plugin hdfsreader/hdfswriter's `fileType` picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HdfsKind {
+    /// The Parquet plugin, for Parquet or (`orc`) ORC files.
     Columnar {
         /// ORC rather than Parquet files.
         orc: bool,
-        /// `hdfs://namenode:port` or `s3a://bucket`, handed on to the Parquet plugin.
-        default_fs: Option<String>,
     },
-    /// The text-file plugin in this format, with `defaultFS` as for Parquet.
-    Text {
-        /// Delimited text or CSV.
-        format: FileFormat,
-        /// `hdfs://namenode:port` or `s3a://bucket`, for `path` to be joined to.
-        default_fs: Option<String>,
-    },
-}
-
-/// `path` in the store `default_fs` names (`hdfs://nn:8020` + `/t` = `hdfs://nn:8020/t`); a
-/// `path` that names its own store, or no `default_fs`, stays as it is.
-pub fn join_default_fs(default_fs: Option<&str>, path: &str) -> String {
-    match default_fs {
-        Some(fs) if !path.trim().contains("://") => format!(
-            "{}/{}",
-            fs.trim().trim_end_matches('/'),
-            path.trim().trim_start_matches('/')
-        ),
-        _ => path.trim().to_string(),
-    }
+    /// The text-file plugin in this format.
+    Text(FileFormat),
 }
 
 /// The keys DataX's hdfsreader/hdfswriter add to what the Parquet or text plugin reads.
@@ -297,19 +389,58 @@ pub struct HdfsFront {
     /// `parquet` (default), `text` or `csv`.
     #[serde(default)]
     pub file_type: HdfsFileType,
-    /// Kerberos login to a secured HDFS: refused when true (HDFS itself is not reached yet).
+    /// Kerberos login to a secured HDFS: refused when true (not supported yet).
     #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
     #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
     pub have_kerberos: Option<bool>,
+    /// Hadoop client settings: for `hdfs://`, HDFS client keys (HA nameservices and their
+    /// namenodes, timeouts); for `s3a://`, the `fs.s3a.*` endpoint and credential keys.
+    #[serde(default, deserialize_with = "hadoop_config")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub hadoop_config: BTreeMap<String, String>,
 }
 
-/// hdfsreader/hdfswriter keys that configure the HDFS client, which a local or mounted path
-/// does not use.
+/// Deserializes DataX's `hadoopConfig`: each value a string, number or boolean (kept as text).
+/// A value whose key names a credential (`fs.s3a.secret.key`, `fs.s3a.access.key`, any
+/// `password` or `token`) is masked wherever datasync prints.
+pub fn hadoop_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    // Not a BTreeMap straight away: serde's type error would quote the value, and a string
+    // here may well be `fs.s3a.secret.key=...`.
+    let serde_json::Value::Object(raw) = serde_json::Value::deserialize(d)? else {
+        return Err(D::Error::custom(
+            "expected an object of Hadoop settings ({\"key\": \"value\", ...}; the value given \
+             is not shown, it may hold a secret)",
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in raw {
+        let v = match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(D::Error::custom(format!(
+                    "\"{k}\": expected a string, number or boolean"
+                )))
+            }
+        };
+        if !v.is_empty()
+            && (datasync_engine::secrets::is_secret_name(&k)
+                || k.to_ascii_lowercase().contains("access.key"))
+        {
+            datasync_engine::secrets::register(&v);
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// hdfsreader/hdfswriter keys of the Kerberos login, which is not supported (refused when
+/// `haveKerberos` is true).
 const HDFS_CLIENT_KEYS: &[(&str, &str)] = &[
-    (
-        "hadoopConfig",
-        "HDFS client settings; the path here is a local or mounted file system",
-    ),
     (
         "kerberosKeytabFilePath",
         "used only with haveKerberos: true (a Kerberos-secured HDFS)",
@@ -347,12 +478,12 @@ impl HdfsFront {
     pub fn notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
         vec![
-            note("defaultFS", "file:/// or absent: path is on a local or mounted file system; s3a://bucket (fileType parquet): path is a key prefix in that bucket (hdfs:// is not supported yet)."),
-            note("fileType", "parquet (default), or text / csv for delimited text files (the file plugin's options then apply)."),
+            note("defaultFS", "hdfs://namenode:8020 or hdfs://nameservice (HA, see hadoopConfig): path is a directory in that HDFS; s3a://bucket: path is a key prefix in that bucket; file:/// or absent: a local or mounted path."),
+            note("fileType", "parquet (default), orc, or text / csv for delimited text files (the file plugin's options then apply)."),
             alt("haveKerberos", "false", "Only false: a Kerberos-secured HDFS is not supported yet (mount the directory instead)."),
-            alt("kerberosKeytabFilePath", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
-            alt("kerberosPrincipal", "\"\"", "Accepted and ignored with a warning (no HDFS client here)."),
-            alt("hadoopConfig", "{}", "Accepted and ignored with a warning (the HDFS client reads HADOOP_CONF_DIR)."),
+            alt("kerberosKeytabFilePath", "\"\"", "Accepted and ignored with a warning (no Kerberos login)."),
+            alt("kerberosPrincipal", "\"\"", "Accepted and ignored with a warning (no Kerberos login)."),
+            alt("hadoopConfig", "{\"dfs.nameservices\": \"ns\", \"dfs.ha.namenodes.ns\": \"nn1,nn2\", \"dfs.namenode.rpc-address.ns.nn1\": \"nn1:8020\", \"dfs.namenode.rpc-address.ns.nn2\": \"nn2:8020\"}", "HDFS client keys over HADOOP_CONF_DIR's files (an HA nameservice as here); for s3a://, fs.s3a.endpoint / access.key / secret.key / path.style.access / endpoint.region. Secrets are never printed."),
             alt("fieldDelimiter", "\"\\t\"", "Text files only; accepted and ignored with a warning for parquet and orc."),
             alt("encoding", "\"UTF-8\"", "Text files only; accepted and ignored with a warning for parquet and orc."),
         ]
@@ -376,9 +507,9 @@ impl HdfsFront {
         if front.have_kerberos == Some(true) {
             return Err(ConfigError::new(
                 join_path(at, "haveKerberos"),
-                "a Kerberos-secured HDFS is not supported yet: only local or mounted paths are \
-                 (mount the table's directory, e.g. with an NFS gateway or hdfs fuse, and set \
-                 haveKerberos: false)",
+                "a Kerberos-secured HDFS is not supported yet: the HDFS client logs in as a \
+                 simple-auth user (HADOOP_USER_NAME); for a Kerberized cluster mount the \
+                 table's directory (NFS gateway, hdfs fuse) and set haveKerberos: false",
             ));
         }
         parts.ignore(HDFS_CLIENT_KEYS);
@@ -388,36 +519,32 @@ impl HdfsFront {
             .map(str::trim)
             .unwrap_or_default();
         // A remote store (HDFS, S3): `path` is a path in it, for the chosen plugin to join.
-        let object_store = ["s3://", "s3a://", "s3n://", "hdfs://"]
-            .iter()
-            .any(|s| fs.to_ascii_lowercase().starts_with(s));
-        if !object_store {
-            check_default_fs(at, front.default_fs.as_deref())?;
-        }
+        let object_store = is_remote_url(fs);
+        check_default_fs(at, front.default_fs.as_deref())?;
         if matches!(front.file_type, HdfsFileType::Parquet | HdfsFileType::Orc) {
             // DataX's hdfswriter requires it whatever the format; columnar files have none.
             parts.ignore(COLUMNAR_IGNORED);
         }
-        let format = match front.file_type {
-            HdfsFileType::Parquet | HdfsFileType::Orc => {
-                return Ok(HdfsPick::Columnar {
-                    orc: front.file_type == HdfsFileType::Orc,
-                    default_fs: front.default_fs.filter(|_| object_store),
-                })
-            }
-            HdfsFileType::Text => FileFormat::Text,
-            HdfsFileType::Csv => FileFormat::Csv,
+        let kind = match front.file_type {
+            HdfsFileType::Parquet | HdfsFileType::Orc => HdfsKind::Columnar {
+                orc: front.file_type == HdfsFileType::Orc,
+            },
+            HdfsFileType::Text => HdfsKind::Text(FileFormat::Text),
+            HdfsFileType::Csv => HdfsKind::Text(FileFormat::Csv),
         };
-        parts.hide("fileFormat");
-        if parts.get("fileFormat").is_some() {
-            return Err(ConfigError::new(
-                join_path(at, "fileFormat"),
-                "the format comes from fileType here; remove fileFormat",
-            ));
+        if let HdfsKind::Text(_) = kind {
+            parts.hide("fileFormat");
+            if parts.get("fileFormat").is_some() {
+                return Err(ConfigError::new(
+                    join_path(at, "fileFormat"),
+                    "the format comes from fileType here; remove fileFormat",
+                ));
+            }
         }
-        Ok(HdfsPick::Text {
-            format,
+        Ok(HdfsPick {
+            kind,
             default_fs: front.default_fs.filter(|_| object_store),
+            hadoop_config: front.hadoop_config,
         })
     }
 }
@@ -498,16 +625,63 @@ mod tests {
         assert_eq!(e.path, "w.fileFormat");
         let f: HdfsFront = serde_json::from_value(json!({"fileType": "ORC"})).unwrap();
         assert_eq!(f.file_type, HdfsFileType::Orc);
+        // hadoopConfig reaches the picked plugin, numbers as text.
+        let v = json!({"defaultFS": "hdfs://ns", "fileType": "orc",
+                       "hadoopConfig": {"dfs.ha.namenodes.ns": "nn1", "dfs.replication": 2}});
+        let mut parts = ParamParts::new(&v, "w").unwrap();
+        let pick = HdfsFront::take(&mut parts, "w").unwrap();
+        assert_eq!(pick.kind, HdfsKind::Columnar { orc: true });
+        assert_eq!(pick.default_fs.as_deref(), Some("hdfs://ns"));
+        assert_eq!(pick.hadoop_config["dfs.ha.namenodes.ns"], "nn1");
+        assert_eq!(pick.hadoop_config["dfs.replication"], "2");
         let e = serde_json::from_value::<HdfsFront>(json!({"fileType": "rc"})).unwrap_err();
         assert!(e.to_string().contains("not supported yet"), "{e}");
-        let e = check_default_fs("w", Some("hdfs://nn:8020")).unwrap_err();
-        assert!(e.to_string().contains("defaultFS"), "{e}");
+        let e = check_default_fs("w", Some("viewfs://cluster")).unwrap_err();
+        assert!(e.to_string().contains("w.defaultFS"), "{e}");
+        assert!(check_default_fs("w", Some(" hdfs://nn:8020")).is_ok());
         assert_eq!(local_path("w", "path", "file:///t").unwrap(), "/t");
         assert_eq!(local_path("w", "path", "/t/a.csv").unwrap(), "/t/a.csv");
         assert!(local_path("w", "path", "hdfs://nn:8020/t").is_err());
         assert!(local_path("w", "path", "file://").is_err());
         assert!(check_default_fs("w", Some("FILE:///")).is_ok());
         assert!(check_default_fs("w", Some("file://remotehost/")).is_err());
+    }
+
+    #[test]
+    fn default_fs_joins_path() {
+        let r = |fs: Option<&str>, p: &str| resolve_default_fs("w", fs, p);
+        assert_eq!(
+            r(Some("hdfs://nn:8020/"), "/t/x").unwrap(),
+            "hdfs://nn:8020/t/x"
+        );
+        assert_eq!(r(Some("s3a://bkt"), "t").unwrap(), "s3a://bkt/t");
+        assert_eq!(r(None, " /t ").unwrap(), "/t");
+        assert_eq!(r(Some("file:///"), "/t").unwrap(), "/t");
+        // A path that names its own store keeps it.
+        assert!(r(Some("hdfs://nn:8020"), "file:///t").is_err());
+        assert_eq!(r(Some("file:///"), "s3://b/t").unwrap(), "s3://b/t");
+        let e = r(Some("s3a://bkt/prefix"), "t").unwrap_err().to_string();
+        assert!(
+            e.contains("w.defaultFS") && e.contains("name the store only"),
+            "{e}"
+        );
+        let e = r(Some("viewfs://c"), "s3://b/t").unwrap_err().to_string();
+        assert!(e.contains("w.defaultFS"), "{e}");
+        assert!(r(Some("viewfs://c"), "/t").is_err());
+        // Found by a hostile pass: no bucket, a directory in a local defaultFS, a path on
+        // another store, a bucket with a port.
+        for (fs, p) in [
+            ("s3a://", "/t"),
+            ("hdfs://", "/t"),
+            ("file:///tmp/out", "x"),
+            ("s3a://bkt1", "s3a://bkt2/x"),
+            ("hdfs://nn:8020", "s3://b/t"),
+            ("s3a://bkt1:9000", "/x"),
+        ] {
+            let e = r(Some(fs), p).unwrap_err();
+            assert_eq!(e.path, "w.defaultFS", "{fs} {p}: {e}");
+        }
+        assert_eq!(r(Some("S3A://bkt"), "s3://bkt/x").unwrap(), "s3://bkt/x");
     }
 
     #[test]

@@ -12,11 +12,11 @@ pub mod oracle;
 pub mod orc;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(feature = "s3")]
-pub mod s3;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 pub mod sql;
+#[cfg(feature = "s3")]
+pub mod store;
 #[cfg(feature = "thrift")]
 pub mod thrift;
 #[cfg(any(feature = "postgres", feature = "sftp"))]

@@ -60,30 +60,30 @@ impl FileReader {
     pub fn with_paths(
         at: &str,
         mut c: TextReadConfig,
-        s3: Option<datasync_db::s3::S3Options>,
+        s3: Option<datasync_db::store::S3Options>,
     ) -> Result<Self, ConfigError> {
         // Remote paths stay as they are; the others are local.
         let remote: Vec<String> = c
             .path
             .iter()
-            .filter(|p| datasync_db::s3::is_remote_url(p))
+            .filter(|p| datasync_db::store::is_remote_url(p))
             .map(|p| p.trim().to_string())
             .collect();
         for r in &remote {
-            if let Some(Err(e)) = datasync_db::s3::parse_location(r) {
+            if let Some(Err(e)) = datasync_db::store::parse_location(r) {
                 return Err(ConfigError::new(
                     datasync_engine::config::join_path(at, "path"),
                     e,
                 ));
             }
         }
-        c.path.retain(|p| !datasync_db::s3::is_remote_url(p));
+        c.path.retain(|p| !datasync_db::store::is_remote_url(p));
         let mut c = if c.path.is_empty() { c } else { c.local(at)? };
         c.path.extend(remote.iter().cloned());
         let mut reader = FileReader::new(c.build(at)?);
         reader.buckets = crate::remote::Buckets::connect(&remote, &s3.clone().unwrap_or_default())
             .map_err(|e| ConfigError::new(datasync_engine::config::join_path(at, "s3"), e))?;
-        if s3.is_some() && remote.is_empty() {
+        if datasync_db::store::S3Options::given(&s3) && remote.is_empty() {
             return Err(ConfigError::new(
                 datasync_engine::config::join_path(at, "s3"),
                 "is for s3:// paths only",
@@ -104,7 +104,7 @@ struct FileKeys {
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default)]
-    s3: Option<datasync_db::s3::S3Options>,
+    s3: Option<datasync_db::store::S3Options>,
 }
 
 /// The remote-store keys of a text reader that has no `modifiedSince` (hdfsreader text).
@@ -114,7 +114,7 @@ pub struct RemoteKeys {
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default)]
-    pub s3: Option<datasync_db::s3::S3Options>,
+    pub s3: Option<datasync_db::store::S3Options>,
 }
 
 impl Plugin for FileReader {
@@ -137,7 +137,8 @@ impl Plugin for FileReader {
         let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
         let keys: FileKeys = parts.take()?;
         let c: TextReadConfig = parts.finish()?;
-        if keys.modified_since.is_some() && c.path.iter().any(|x| datasync_db::s3::is_remote_url(x))
+        if keys.modified_since.is_some()
+            && c.path.iter().any(|x| datasync_db::store::is_remote_url(x))
         {
             return Err(ConfigError::new(
                 datasync_engine::config::join_path(p.path, "modifiedSince"),
@@ -239,7 +240,7 @@ impl Reader for FileReader {
         Ok(datasync_engine::plugin::blocking(move || {
             let (remote, local): (Vec<String>, Vec<String>) = patterns
                 .into_iter()
-                .partition(|p| datasync_db::s3::is_remote_url(p));
+                .partition(|p| datasync_db::store::is_remote_url(p));
             let mut p = probe_paths(&local, |n| n.starts_with('.'));
             buckets.probe(&remote, |n| n.starts_with('.'), &mut p);
             Ok::<_, PluginError>(p)
@@ -256,7 +257,7 @@ impl Reader for FileReader {
         let (files, listed) = datasync_engine::plugin::blocking(move || {
             let (remote, local): (Vec<String>, Vec<String>) = patterns
                 .into_iter()
-                .partition(|p| datasync_db::s3::is_remote_url(p));
+                .partition(|p| datasync_db::store::is_remote_url(p));
             let mut skipped = Vec::new();
             let files = match local.is_empty() {
                 true => Vec::new(),

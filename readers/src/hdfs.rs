@@ -4,8 +4,9 @@
 
 use crate::file::FileReader;
 use crate::parquet::{ParquetReader, ParquetReaderConfig};
-use datasync_codec::hive::{HdfsFront, HdfsPick};
+use datasync_codec::hive::{resolve_default_fs, HdfsFront, HdfsKind};
 use datasync_codec::TextReadConfig;
+use datasync_db::store::S3Options;
 use datasync_engine::config::{ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
 use serde_json::Value;
@@ -25,30 +26,32 @@ impl Plugin for HdfsReader {
     const NAME: &'static str = "hdfs";
     const ALIASES: &'static [&'static str] = &["hdfsreader"];
     const DESCRIPTION: &'static str =
-        "DataX hdfsreader: the parquet reader, or the file reader for fileType text/csv, on a local or mounted path";
+        "DataX hdfsreader: the parquet reader (also reading ORC for fileType orc), or the file reader for fileType text/csv; local, hdfs:// or s3:// paths";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let format = match HdfsFront::take(&mut parts, p.path)? {
-            HdfsPick::Text { format, default_fs } => (format, default_fs),
-            HdfsPick::Columnar { orc, default_fs } => {
+        let pick = HdfsFront::take(&mut parts, p.path)?;
+        let format = match pick.kind {
+            HdfsKind::Text(format) => format,
+            HdfsKind::Columnar { orc } => {
                 let mut c: ParquetReaderConfig = parts.finish()?;
-                c.default_fs = default_fs;
+                c.default_fs = pick.default_fs;
+                S3Options::add_hadoop_config(&mut c.s3, pick.hadoop_config);
                 let inner = ParquetReader::from_config_as(p.path, c, orc)?;
                 return Ok(HdfsReader {
                     inner: Box::new(inner),
                 });
             }
         };
-        let (format, default_fs) = format;
-        let keys: crate::file::RemoteKeys = parts.take()?;
+        let mut keys: crate::file::RemoteKeys = parts.take()?;
+        S3Options::add_hadoop_config(&mut keys.s3, pick.hadoop_config);
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;
         text.path = text
             .path
             .iter()
-            .map(|x| datasync_codec::hive::join_default_fs(default_fs.as_deref(), x))
-            .collect();
+            .map(|x| resolve_default_fs(p.path, pick.default_fs.as_deref(), x))
+            .collect::<Result<_, _>>()?;
         Ok(HdfsReader {
             inner: Box::new(FileReader::with_paths(p.path, text, keys.s3)?),
         })

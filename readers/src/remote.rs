@@ -4,7 +4,7 @@
 //! the chosen row groups are all that is fetched: never the whole object.
 
 use bytes::Bytes;
-use datasync_db::s3::{parse_location, S3Options, S3};
+use datasync_db::store::{parse_location, S3Options, Store};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub(crate) fn dataset(path: &str) -> datasync_engine::lineage::Dataset {
     match parse_location(path) {
         Some(Ok(loc)) => {
             let name = loc.prefix.clone();
-            let ns = datasync_db::s3::S3Location {
+            let ns = datasync_db::store::StoreLocation {
                 prefix: String::new(),
                 ..loc
             };
@@ -48,7 +48,7 @@ pub(crate) struct Listed {
 
 /// The S3 clients of a reader's paths, one per bucket.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Buckets(Arc<BTreeMap<String, S3>>);
+pub(crate) struct Buckets(Arc<BTreeMap<String, Store>>);
 
 /// A reader's S3 call that failed: listing, opening or reading an object.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ impl Buckets {
                 loc.prefix.clear();
                 if !out.contains_key(&loc.bucket) {
                     let bucket = loc.bucket.clone();
-                    out.insert(bucket, S3::connect(loc, o).map_err(|e| e.to_string())?);
+                    out.insert(bucket, Store::connect(loc, o).map_err(|e| e.to_string())?);
                 }
             }
         }
@@ -110,7 +110,7 @@ impl Buckets {
     }
 
     /// The client and key of `s3://bucket/key`.
-    fn resolve(&self, url: &Path) -> Result<(&S3, String), RemoteError> {
+    fn resolve(&self, url: &Path) -> Result<(&Store, String), RemoteError> {
         let text = url.to_string_lossy();
         let loc = match parse_location(&text) {
             Some(Ok(l)) => l,
@@ -243,7 +243,7 @@ impl Buckets {
 
 /// One object being decoded.
 struct Object {
-    s3: S3,
+    s3: Store,
     key: String,
     url: PathBuf,
     size: u64,

@@ -1,7 +1,10 @@
 //! Helpers for running the `datasync` binary in tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod hms;
 pub mod sshd;
+#[allow(unused_imports)]
+pub use hms::*;
 #[allow(unused_imports)]
 pub use sshd::*;
 

@@ -80,7 +80,7 @@ pub struct FileWriter {
     staging: PathBuf,
     sizes: crate::publish::StagedSizes,
     /// An `s3://` target: `dir` is then the local staging root, whose paths map to keys.
-    remote: Option<std::sync::Arc<crate::s3target::S3Target>>,
+    remote: Option<std::sync::Arc<crate::remote::RemoteTarget>>,
 }
 
 impl FileWriter {
@@ -89,7 +89,7 @@ impl FileWriter {
         at: &str,
         target: FileTarget,
         text: TextWriteConfig,
-        keys: &crate::s3target::S3Keys,
+        keys: &crate::remote::RemoteKeys,
     ) -> Result<Self, ConfigError> {
         if target.path.trim().is_empty() {
             return Err(ConfigError::new(
@@ -98,7 +98,7 @@ impl FileWriter {
             ));
         }
         let files = TextFiles::new(at, &target, text)?;
-        let loc = match datasync_db::s3::parse_location(&target.path) {
+        let loc = match datasync_db::store::parse_location(&target.path) {
             Some(l) => Some(l.map_err(|e| ConfigError::new(join_path(at, "path"), e))?),
             None => None,
         };
@@ -136,7 +136,7 @@ impl Plugin for FileWriter {
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
         let target: FileTarget = parts.take()?;
-        let keys: crate::s3target::S3Keys = parts.take()?;
+        let keys: crate::remote::RemoteKeys = parts.take()?;
         crate::textfiles::note_default_format(&p);
         parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
         FileWriter::new(p.path, target, parts.finish()?, &keys)
@@ -145,7 +145,7 @@ impl Plugin for FileWriter {
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
         datasync_engine::schema::ParamsSchema::new(g)
             .part::<FileTarget>()
-            .part::<crate::s3target::S3Keys>()
+            .part::<crate::remote::RemoteKeys>()
             .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
             .part::<TextWriteConfig>()
             .build()
@@ -176,7 +176,7 @@ impl Plugin for FileWriter {
             note("suffix", "Appended to every file name, e.g. .csv; default none (compressed files get their extension)."),
         ];
         n.extend(datasync_codec::text_write_notes());
-        n.extend(crate::s3target::notes());
+        n.extend(crate::remote::notes());
         n
     }
 }
@@ -322,7 +322,7 @@ impl Writer for FileWriter {
             Some(r) => {
                 let loc = r.s3.location();
                 vec![datasync_engine::lineage::Dataset::new(
-                    datasync_db::s3::S3Location {
+                    datasync_db::store::StoreLocation {
                         prefix: String::new(),
                         ..loc.clone()
                     }
@@ -340,7 +340,7 @@ impl Writer for FileWriter {
             let mut p = datasync_engine::Probe::default();
             crate::publish::probe_dir(&w.dir, &mut p);
             if let Some(r) = &w.remote {
-                crate::s3target::probe(&r.s3, &mut p);
+                crate::remote::probe(&r.s3, &mut p);
             }
             Ok::<_, PluginError>(p)
         })
@@ -400,7 +400,7 @@ impl Writer for FileWriter {
 
     fn plannable(&self) -> Result<(), String> {
         match &self.remote {
-            Some(r) => Err(crate::s3target::not_plannable(&r.s3)),
+            Some(r) => Err(crate::remote::not_plannable(&r.s3)),
             None => Ok(()),
         }
     }

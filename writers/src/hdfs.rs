@@ -8,8 +8,9 @@ use crate::parquet::ParquetWriter;
 use crate::parquet::{ColumnSpec, DataFormat, ParquetWriterConfig};
 use crate::textfiles::FileTarget;
 use arrow_array::RecordBatch;
-use datasync_codec::hive::{parse_hive_type, HdfsFront, HdfsPick};
+use datasync_codec::hive::{parse_hive_type, resolve_default_fs, HdfsFront, HdfsKind};
 use datasync_codec::TextWriteConfig;
+use datasync_db::store::S3Options;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Resume, Writer, WriterTask};
 use serde::Deserialize;
@@ -44,11 +45,13 @@ impl Plugin for HdfsWriter {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let mut parts = ParamParts::new(p.value, p.path)?;
-        let format = match HdfsFront::take(&mut parts, p.path)? {
-            HdfsPick::Text { format, default_fs } => (format, default_fs),
-            HdfsPick::Columnar { orc, default_fs } => {
+        let pick = HdfsFront::take(&mut parts, p.path)?;
+        let format = match pick.kind {
+            HdfsKind::Text(format) => format,
+            HdfsKind::Columnar { orc } => {
                 let mut c: ParquetWriterConfig = parts.finish()?;
-                c.default_fs = default_fs;
+                c.default_fs = pick.default_fs;
+                S3Options::add_hadoop_config(&mut c.s3, pick.hadoop_config);
                 let format = if orc {
                     DataFormat::Orc
                 } else {
@@ -60,10 +63,10 @@ impl Plugin for HdfsWriter {
                 });
             }
         };
-        let (format, default_fs) = format;
         let mut target: FileTarget = parts.take()?;
-        target.path = datasync_codec::hive::join_default_fs(default_fs.as_deref(), &target.path);
-        let keys: crate::s3target::S3Keys = parts.take()?;
+        target.path = resolve_default_fs(p.path, pick.default_fs.as_deref(), &target.path)?;
+        let mut keys: crate::remote::RemoteKeys = parts.take()?;
+        S3Options::add_hadoop_config(&mut keys.s3, pick.hadoop_config);
         let columns: TextColumns = parts.take()?;
         let mut text: TextWriteConfig = parts.finish()?;
         text.file_format = format;

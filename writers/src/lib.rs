@@ -22,7 +22,7 @@ pub mod postgres;
 #[cfg(feature = "file")]
 pub mod publish;
 #[cfg(feature = "file")]
-mod s3target;
+mod remote;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 #[cfg(feature = "sql")]

@@ -158,9 +158,29 @@ pub struct Secret(String);
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        crate::secrets::register(&s);
-        Ok(Secret(s))
+        // Not String::deserialize: serde's type errors quote the value ("found integer
+        // `123456`"), and a secret of the wrong type is still a secret.
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => {
+                crate::secrets::register(&s);
+                Ok(Secret(s))
+            }
+            // A numeric password, as DataX (which reads every value as text) takes it.
+            serde_json::Value::Number(n) => {
+                let s = n.to_string();
+                crate::secrets::register(&s);
+                Ok(Secret(s))
+            }
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string, found {} (not shown: it is a secret)",
+                match other {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Array(_) => "a list",
+                    _ => "an object",
+                }
+            ))),
+        }
     }
 }
 
@@ -377,6 +397,17 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_of_another_type_are_not_quoted() {
+        let s: Secret = serde_json::from_value(serde_json::json!(987654321)).unwrap();
+        assert_eq!(s.expose(), "987654321");
+        assert_eq!(crate::secrets::redact("pw 987654321"), "pw ***");
+        let e = serde_json::from_value::<Secret>(serde_json::json!(["hunter-list-2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter-list-2") && e.contains("a list"), "{e}");
+    }
 
     #[test]
     fn quoted_scalars_are_accepted() {

@@ -2,9 +2,9 @@
 
 use super::task::ParquetTask;
 use crate::paths::{expand_paths, PathError};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema, SchemaRef};
 use datasync_codec::hive::{
-    check_default_fs, is_hidden_name, parse_hive_type, unescape_partition_value,
+    is_hidden_name, parse_hive_type, resolve_default_fs, unescape_partition_value,
 };
 use datasync_codec::types::parse_type;
 use datasync_codec::{all_columns, ColumnSpec, FieldSpec};
@@ -49,7 +49,7 @@ pub struct ParquetReaderConfig {
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default)]
-    pub s3: Option<datasync_db::s3::S3Options>,
+    pub s3: Option<datasync_db::store::S3Options>,
 }
 
 /// Errors of the Parquet reader.
@@ -199,37 +199,16 @@ impl ParquetReader {
                 "must name at least one file, directory or glob",
             ));
         }
-        use datasync_db::s3::is_remote_url;
-        let fs = c.default_fs.clone().unwrap_or_default();
-        let fs = fs.trim();
-        if is_remote_url(fs) {
-            // DataX's spelling: the bucket in defaultFS, keys in path.
-            let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
-            if after.trim_end_matches('/').contains('/') {
-                return Err(ConfigError::new(
-                    join_path(at, "defaultFS"),
-                    format!("\"{fs}\": name the bucket only (s3a://bucket); keys go in path"),
-                ));
-            }
-            c.path = c
-                .path
-                .iter()
-                .map(|p| match is_remote_url(p) {
-                    true => p.trim().to_string(),
-                    false => format!(
-                        "{}/{}",
-                        fs.trim_end_matches('/'),
-                        p.trim().trim_start_matches('/')
-                    ),
-                })
-                .collect();
-        } else {
-            check_default_fs(at, c.default_fs.as_deref())?;
-        }
+        // DataX's spelling: the store in defaultFS, the directory in path.
         c.path = c
             .path
             .iter()
-            .map(|p| match datasync_db::s3::parse_location(p) {
+            .map(|p| resolve_default_fs(at, c.default_fs.as_deref(), p))
+            .collect::<Result<_, _>>()?;
+        c.path = c
+            .path
+            .iter()
+            .map(|p| match datasync_db::store::parse_location(p) {
                 Some(Ok(_)) => Ok(p.trim().to_string()),
                 Some(Err(e)) => Err(ConfigError::new(join_path(at, "path"), e)),
                 None => datasync_codec::hive::local_path(at, "path", p),
@@ -237,7 +216,7 @@ impl ParquetReader {
             .collect::<Result<_, _>>()?;
         let buckets = crate::remote::Buckets::connect(&c.path, &c.s3.clone().unwrap_or_default())
             .map_err(|e| ConfigError::new(join_path(at, "s3"), e))?;
-        if buckets.is_empty() && c.s3.is_some() {
+        if buckets.is_empty() && datasync_db::store::S3Options::given(&c.s3) {
             return Err(ConfigError::new(
                 join_path(at, "s3"),
                 "is for s3:// paths only",
@@ -356,7 +335,7 @@ impl Reader for ParquetReader {
                 .paths
                 .iter()
                 .cloned()
-                .partition(|p| datasync_db::s3::is_remote_url(p));
+                .partition(|p| datasync_db::store::is_remote_url(p));
             let mut p = crate::file::probe_paths(&local, is_hidden_name);
             r.buckets.probe(&remote, is_hidden_name, &mut p);
             Ok::<_, PluginError>(p)
@@ -415,7 +394,7 @@ impl ParquetReader {
             // Hive's hidden names (_SUCCESS, .hive-staging) are skipped without a word: they
             // are never table data.
             let mut hidden = Vec::new();
-            let found = if datasync_db::s3::is_remote_url(pat) {
+            let found = if datasync_db::store::is_remote_url(pat) {
                 let listed = self.buckets.list(pat, is_hidden_name)?;
                 if listed.is_empty() {
                     return Err(PathError::NoFiles(pat.clone()).into());
@@ -466,6 +445,7 @@ impl ParquetReader {
             .sum();
         let target = (total / channels.max(1) as i64).clamp(1, TASK_BYTES);
         let mut out = Vec::new();
+        let mut first: Option<(PathBuf, Vec<(String, DataType)>)> = None;
         for (path, partitions) in files {
             let (size, version) = match sizes.get(&path) {
                 Some((s, v)) => (Some(*s), Some(v.clone())),
@@ -473,7 +453,8 @@ impl ParquetReader {
             };
             if self.orc {
                 // One split per ORC file (its stripes are not split yet).
-                let rows = self.orc_rows(&path, size, version.as_deref())?;
+                let (rows, schema) = self.orc_footer(&path, size, version.as_deref())?;
+                self.same_columns(&mut first, &path, &schema)?;
                 out.push(ParquetSplit {
                     path,
                     row_groups: Vec::new(),
@@ -485,6 +466,7 @@ impl ParquetReader {
                 continue;
             }
             let meta = self.open_metadata(&path, size, version.as_deref())?;
+            self.same_columns(&mut first, &path, meta.schema())?;
             let md = meta.metadata();
             let mut cur = Vec::new();
             let (mut bytes, mut rows) = (0i64, 0u64);
@@ -521,35 +503,81 @@ impl ParquetReader {
 }
 
 impl ParquetReader {
-    /// The rows of an ORC file (its footer says).
-    fn orc_rows(
+    /// With `column: ["*"]`, refuses a file whose columns (names, order, types) differ from
+    /// the first file's (`first`, set by the first call): `*` takes each file's columns as they
+    /// are, so such files would send rows of different shapes down one job.
+    fn same_columns(
+        &self,
+        first: &mut Option<(PathBuf, Vec<(String, DataType)>)>,
+        path: &Path,
+        schema: &Schema,
+    ) -> Result<(), ParquetReaderError> {
+        if !self
+            .columns
+            .iter()
+            .any(|(c, _)| matches!(c, OutColumn::All))
+        {
+            return Ok(());
+        }
+        let cols: Vec<(String, DataType)> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let Some((first_path, want)) = first else {
+            *first = Some((path.to_path_buf(), cols));
+            return Ok(());
+        };
+        if *want == cols {
+            return Ok(());
+        }
+        let show = |c: &[(String, DataType)]| {
+            c.iter()
+                .map(|(n, t)| format!("{n} {}", datasync_codec::types::type_name(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(ParquetReaderError::Schema {
+            path: path.to_path_buf(),
+            message: format!(
+                "its columns ({}) differ from those of {} ({}): with column [\"*\"] every file \
+                 must have the same columns in the same order; name the columns (with types) \
+                 in column to read such files by name",
+                show(&cols),
+                first_path.display(),
+                show(want)
+            ),
+        })
+    }
+
+    /// The rows and columns of an ORC file (its footer says).
+    fn orc_footer(
         &self,
         path: &Path,
         size: Option<u64>,
         version: Option<&str>,
-    ) -> Result<u64, ParquetReaderError> {
-        use datasync_db::orc::orc_rust::ArrowReaderBuilder;
-        let oerr = |e: datasync_db::orc::orc_rust::error::OrcError| ParquetReaderError::Orc {
+    ) -> Result<(u64, SchemaRef), ParquetReaderError> {
+        use datasync_db::orc::orc_rust::{reader::ChunkReader, ArrowReaderBuilder};
+        fn footer<R: ChunkReader>(r: R) -> Result<(u64, SchemaRef), String> {
+            let b = ArrowReaderBuilder::try_new(r)
+                .map_err(|e| e.to_string())?
+                .with_timestamp_precision(
+                    datasync_db::orc::orc_rust::TimestampPrecision::Microsecond,
+                );
+            let schema = datasync_db::orc::schema_from_orc(&b.schema())?;
+            Ok((b.file_metadata().number_of_rows(), schema))
+        }
+        let got = match size {
+            Some(size) => footer(self.buckets.open(path, size, version)?),
+            None => footer(File::open(path).map_err(|source| ParquetReaderError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?),
+        };
+        got.map_err(|message| ParquetReaderError::Orc {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let rows = match size {
-            Some(size) => ArrowReaderBuilder::try_new(self.buckets.open(path, size, version)?)
-                .map_err(oerr)?
-                .file_metadata()
-                .number_of_rows(),
-            None => {
-                let file = File::open(path).map_err(|source| ParquetReaderError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                ArrowReaderBuilder::try_new(file)
-                    .map_err(oerr)?
-                    .file_metadata()
-                    .number_of_rows()
-            }
-        };
-        Ok(rows)
+            message,
+        })
     }
 
     /// The footer of a file (`size`: an S3 object's, from its listing).

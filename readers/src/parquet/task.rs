@@ -144,8 +144,12 @@ impl ParquetTask {
             path: path.clone(),
             message,
         };
-        let builder =
-            orc_rust::ArrowReaderBuilder::try_new(file).map_err(|e| oerr(e.to_string()))?;
+        // Microseconds, datasync's timestamp precision: every year a warehouse holds decodes
+        // (9999-12-31 end-of-time markers overflow nanoseconds), and a value with digits
+        // below the microsecond fails the task rather than being cut.
+        let builder = orc_rust::ArrowReaderBuilder::try_new(file)
+            .map_err(|e| oerr(e.to_string()))?
+            .with_timestamp_precision(orc_rust::TimestampPrecision::Microsecond);
         let file_schema = schema_from_orc(&builder.schema()).map_err(oerr)?;
         let wanted = self.wanted(&file_schema)?;
         let roots = projected(&wanted);
@@ -204,6 +208,7 @@ impl ParquetTask {
             safe: false,
             ..Default::default()
         };
+        let mut done = 0usize;
         for batch in batches {
             ctx.check_cancelled()?;
             let batch = batch?;
@@ -218,7 +223,7 @@ impl ParquetTask {
                 let col = if col.data_type() == field.data_type() {
                     col
                 } else {
-                    cast_with_options(&col, field.data_type(), &strict).map_err(|e| {
+                    exact_cast(&col, field.data_type(), &strict, done).map_err(|e| {
                         self.schema_error(format!(
                             "column \"{}\"{}: cannot convert to {}: {e}",
                             w.name,
@@ -237,6 +242,7 @@ impl ParquetTask {
                 .map_err(|e| self.schema_error(e.to_string()))?;
             ctx.counters.add_input_done(n as u64);
             out.send_blocking(Batch::new(out_batch))?;
+            done += n;
         }
         Ok(())
     }
@@ -302,6 +308,67 @@ impl ParquetTask {
             }
         }
         Ok(wanted)
+    }
+}
+
+/// `col` cast to `to`, refusing a cast that changes a value: a fraction into an integer, a
+/// timestamp's time of day into a date or its digits below the new unit, a decimal's scale cut,
+/// an integer beyond a double's 53 bits, a double out of a float's range. Each converted
+/// value must convert back to itself (text into a type is left to the cast, which refuses
+/// what does not parse; anything into text keeps it; a double's digits past a float's
+/// precision are the one rounding let through). `first_row`: how many rows of the task came
+/// before `col`, for the error.
+fn exact_cast(
+    col: &ArrayRef,
+    to: &DataType,
+    strict: &CastOptions,
+    first_row: usize,
+) -> Result<ArrayRef, String> {
+    let out = cast_with_options(col, to, strict).map_err(|e| e.to_string())?;
+    let from = col.data_type();
+    let text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    if text(from) || text(to) {
+        return Ok(out);
+    }
+    let changed: Option<usize> = if matches!((from, to), (DataType::Float64, DataType::Float32)) {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float32Type, Float64Type};
+        let (a, b) = (
+            col.as_primitive::<Float64Type>(),
+            out.as_primitive::<Float32Type>(),
+        );
+        (0..a.len()).find(|&i| {
+            let (x, y) = (a.value(i), b.value(i));
+            a.is_valid(i) && ((x.is_finite() && !y.is_finite()) || (x != 0.0 && y == 0.0))
+        })
+    } else {
+        let back = match cast_with_options(&out, from, strict) {
+            Ok(b) => b,
+            // No way back to compare by (e.g. a list into a string was handled above).
+            Err(_) => return Ok(out),
+        };
+        if back.to_data() == col.to_data() {
+            None
+        } else {
+            (0..col.len()).find(|&i| back.slice(i, 1).to_data() != col.slice(i, 1).to_data())
+        }
+    };
+    match changed {
+        None => Ok(out),
+        Some(i) => {
+            let show = |a: &ArrayRef| {
+                arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+                    .map(|f| f.value(i).to_string())
+                    .unwrap_or_else(|_| "?".into())
+            };
+            Err(format!(
+                "row {} of this task: {} would become {} (declare a type that holds it)",
+                first_row + i + 1,
+                show(col),
+                show(&out)
+            ))
+        }
     }
 }
 

@@ -230,7 +230,7 @@ pub struct ParquetWriterConfig {
     /// How to reach the store of an `s3://` path (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default)]
-    pub s3: Option<datasync_db::s3::S3Options>,
+    pub s3: Option<datasync_db::store::S3Options>,
     /// With an `s3://` path: the local directory files are staged in until the commit uploads
     /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
     /// runs: a run finishes the commit a killed run left there.

@@ -92,6 +92,38 @@ fn wall_clock(batch: &RecordBatch) -> Result<RecordBatch, arrow_schema::ArrowErr
     RecordBatch::try_new(wall_clock_schema(&batch.schema()), cols)
 }
 
+/// Refuses, naming the column and the value, a timestamp in the second before 1970-01-01 with
+/// a fraction (`1969-12-31 23:59:59.5`): ORC stores seconds and nanoseconds apart, and readers
+/// adjust negative seconds with a fraction by one (ORC-763), so that second cannot be stored
+/// without reading back as another time; the encoder would fail with a bare number.
+fn unencodable_timestamps(batch: &RecordBatch) -> Result<(), String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMicrosecondType;
+    use arrow_array::Array;
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if let DataType::Timestamp(TimeUnit::Microsecond, _) = c.data_type() {
+            let a = c.as_primitive::<TimestampMicrosecondType>();
+            let bad = (0..a.len()).find(|&i| {
+                let v = a.value(i);
+                a.is_valid(i) && v.div_euclid(1_000_000) == -1 && v.rem_euclid(1_000_000) >= 1000
+            });
+            if let Some(i) = bad {
+                let v = a.value(i);
+                let shown = chrono::DateTime::from_timestamp_micros(v)
+                    .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+                    .unwrap_or_else(|| v.to_string());
+                return Err(format!(
+                    "column \"{}\": the timestamp {shown} (within the second before \
+                     1970-01-01, with a fraction) cannot be stored in ORC so that readers get it \
+                     back (ORC-763); write this table as Parquet",
+                    f.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The file, written without a buffer of ours (the encoder writes whole streams), counting
 /// bytes; shared so it can be synced after the encoder is done with it.
 struct Sink {
@@ -168,6 +200,7 @@ impl OrcFile {
             path: self.path.clone(),
             message: e,
         };
+        unencodable_timestamps(batch).map_err(orc)?;
         let b = to_orc(&wall_clock(batch).map_err(|e| orc(e.to_string()))?).map_err(orc)?;
         self.writer.write(&b).map_err(|e| orc(e.to_string()))
     }

@@ -6,7 +6,7 @@ use super::file::{FileError, FileLayout};
 use super::hms::{self, HmsError};
 use super::task::ParquetTask;
 use arrow_schema::Field;
-use datasync_codec::hive::{check_default_fs, is_hidden_name, parse_hive_type, HiveType};
+use datasync_codec::hive::{is_hidden_name, parse_hive_type, resolve_default_fs, HiveType};
 use datasync_engine::config::{join_path, parse_params, ConfigError};
 use datasync_engine::{async_trait, run_id, Params, Plugin, PluginError, Writer, WriterTask};
 use serde_json::{json, Value};
@@ -82,7 +82,7 @@ pub enum ParquetWriterError {
     Publish(#[from] crate::publish::PublishError),
     /// A call to the S3 store of an `s3://` table failed.
     #[error(transparent)]
-    S3(#[from] datasync_db::s3::S3Error),
+    Store(#[from] datasync_db::store::StoreError),
 }
 
 impl From<ParquetWriterError> for PluginError {
@@ -131,9 +131,9 @@ pub(super) struct Inner {
     /// What each task of this process staged (container-task mode).
     pub(super) sizes: crate::publish::StagedSizes,
     /// An `s3://` table: `dir` is then the local staging root, whose paths map to keys.
-    pub(super) remote: Option<crate::s3target::S3Target>,
+    pub(super) remote: Option<crate::remote::RemoteTarget>,
     /// The `s3` options of an `s3://` table (for reading it back).
-    pub(super) s3_options: datasync_db::s3::S3Options,
+    pub(super) s3_options: datasync_db::store::S3Options,
     /// Parquet, or ORC for hdfswriter's `fileType: "orc"`.
     pub(super) format: super::config::DataFormat,
 }
@@ -271,18 +271,20 @@ impl ParquetWriter {
         if c.path.trim().is_empty() {
             return Err(err(at, "path", "must name the table's directory"));
         }
-        let loc = remote_location(at, &c)?;
-        if loc.is_none() {
-            check_default_fs(at, c.default_fs.as_deref())?;
-        }
-        let keys = crate::s3target::S3Keys {
+        let location = resolve_default_fs(at, c.default_fs.as_deref(), &c.path)?;
+        let loc = match datasync_db::store::parse_location(&location) {
+            Some(Ok(loc)) => Some(loc),
+            Some(Err(e)) => return Err(err(at, "path", e)),
+            None => None,
+        };
+        let keys = crate::remote::RemoteKeys {
             s3: c.s3.clone(),
             staging_dir: c.staging_dir.clone(),
         };
         let remote = keys.target(at, loc)?;
         let path = &match &remote {
             Some(r) => r.root.display().to_string(),
-            None => datasync_codec::hive::local_path(at, "path", &c.path)?,
+            None => datasync_codec::hive::local_path(at, "path", &location)?,
         };
         if c.file_name.is_empty() || c.file_name.contains('/') || is_hidden_name(&c.file_name) {
             return Err(err(
@@ -365,7 +367,7 @@ impl Writer for ParquetWriter {
             Some(r) => {
                 let loc = r.s3.location();
                 datasync_engine::lineage::Dataset::new(
-                    datasync_db::s3::S3Location {
+                    datasync_db::store::StoreLocation {
                         prefix: String::new(),
                         ..loc.clone()
                     }
@@ -392,7 +394,7 @@ impl Writer for ParquetWriter {
             let mut p = datasync_engine::Probe::default();
             crate::publish::probe_dir(&w.dir, &mut p);
             if let Some(r) = &w.remote {
-                crate::s3target::probe(&r.s3, &mut p);
+                crate::remote::probe(&r.s3, &mut p);
             }
             if let Some(t) = &w.hms {
                 let what = format!("Hive Metastore {}", t.uris);
@@ -447,7 +449,7 @@ impl Writer for ParquetWriter {
 
     fn plannable(&self) -> Result<(), String> {
         match &self.w.remote {
-            Some(r) => Err(crate::s3target::not_plannable(&r.s3)),
+            Some(r) => Err(crate::remote::not_plannable(&r.s3)),
             None => Ok(()),
         }
     }
@@ -625,50 +627,6 @@ fn hms_target(c: &ParquetWriterConfig, path: &str) -> Result<Option<HmsTarget>, 
         ));
     }
     Ok(hms)
-}
-
-/// The S3 location of an `s3://` `path`, or of `defaultFS` `s3a://bucket` with `path` a key
-/// prefix (DataX's spelling); `None` for a local table.
-fn remote_location(
-    at: &str,
-    c: &ParquetWriterConfig,
-) -> Result<Option<datasync_db::s3::S3Location>, ConfigError> {
-    use datasync_db::s3::{is_remote_url, parse_location};
-    let fs = c.default_fs.as_deref().map(str::trim).unwrap_or_default();
-    let (key, url) = if is_remote_url(&c.path) {
-        if !fs.is_empty() && !is_remote_url(fs) && !fs.to_ascii_lowercase().starts_with("file:") {
-            return Err(err(
-                at,
-                "defaultFS",
-                format!("\"{fs}\" does not go with an s3:// path"),
-            ));
-        }
-        ("path", c.path.trim().to_string())
-    } else if is_remote_url(fs) {
-        let after = &fs[fs.find("://").map_or(0, |i| i + 3)..];
-        if after.trim_end_matches('/').contains('/') {
-            return Err(err(
-                at,
-                "defaultFS",
-                format!("\"{fs}\": name the bucket only (s3a://bucket); the prefix goes in path"),
-            ));
-        }
-        (
-            "path",
-            format!(
-                "{}/{}",
-                fs.trim_end_matches('/'),
-                c.path.trim().trim_start_matches('/')
-            ),
-        )
-    } else {
-        return Ok(None);
-    };
-    match parse_location(&url) {
-        Some(Ok(loc)) => Ok(Some(loc)),
-        Some(Err(e)) => Err(err(at, key, e)),
-        None => Ok(None),
-    }
 }
 
 #[cfg(test)]

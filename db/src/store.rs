@@ -1,11 +1,12 @@
-//! S3-compatible object storage for the file-like plugins: `s3://bucket/prefix` locations, the
-//! `s3` connection options of a plugin's parameter, and the few blocking calls the plugins make
-//! (list, head, delete, put, multipart upload), run on one runtime of this module's own so the
-//! plugins' blocking threads can call them.
+//! Remote stores for the file-like plugins: S3-compatible object storage
+//! (`s3://bucket/prefix`, also spelled `s3a://`/`s3n://`) and HDFS (`hdfs://namenode:port/path`),
+//! the `s3` connection options of a plugin's parameter, and the few blocking calls the plugins
+//! make (list, head, get ranges, delete, put, multipart upload), run on one runtime of this
+//! module's own so the plugins' blocking threads can call them.
 //!
-//! The client is the `object_store` crate's S3 implementation (the Apache Arrow project's
-//! store abstraction, also what the `parquet` crate reads through), over reqwest with rustls
-//! and ring.
+//! Both go through the `object_store` crate (the Apache Arrow project's store abstraction, also
+//! what the `parquet` crate reads through): its S3 implementation over reqwest with rustls and
+//! ring, and `hdfs-native-object-store` (a native HDFS client, no JVM) for HDFS.
 
 use bytes::Bytes;
 use datasync_engine::Secret;
@@ -14,7 +15,7 @@ use object_store::multipart::MultipartStore;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Deserialize;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::future::Future;
 use std::io::{Read, Write};
@@ -51,9 +52,97 @@ pub struct S3Options {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub session_token: Option<Secret>,
+    /// Hadoop client settings, as DataX's `hadoopConfig` of hdfsreader/hdfswriter (which is
+    /// where those plugins take it from): for `hdfs://`, any HDFS client key (HA nameservices,
+    /// `dfs.ha.namenodes.*`, `dfs.namenode.rpc-address.*`, ...) over what `HADOOP_CONF_DIR`
+    /// says; for S3, the `fs.s3a.*` keys in [`S3A_KEYS`] when the keys above are absent.
+    #[serde(default, deserialize_with = "datasync_codec::hive::hadoop_config")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub hadoop_config: BTreeMap<String, String>,
 }
 
+/// Hadoop's s3a settings read from `hadoopConfig`, and the [`S3Options`] key each stands for.
+pub const S3A_KEYS: [(&str, &str); 6] = [
+    ("fs.s3a.endpoint", "endpoint"),
+    ("fs.s3a.endpoint.region", "region"),
+    ("fs.s3a.path.style.access", "pathStyle"),
+    ("fs.s3a.access.key", "accessKey"),
+    ("fs.s3a.secret.key", "secretKey"),
+    ("fs.s3a.session.token", "sessionToken"),
+];
+
 impl S3Options {
+    /// Whether the job gave `s3` options of its own (not only a `hadoopConfig` the hdfs front
+    /// passed on, which a local path simply does not use).
+    pub fn given(o: &Option<S3Options>) -> bool {
+        o.as_ref().is_some_and(|o| {
+            o != &S3Options {
+                hadoop_config: o.hadoop_config.clone(),
+                ..Default::default()
+            }
+        })
+    }
+
+    /// Adds `hadoop` (the hdfs front's `hadoopConfig`) to the store options `s3` of the plugin
+    /// the front picked, over what `s3.hadoopConfig` says.
+    pub fn add_hadoop_config(s3: &mut Option<S3Options>, hadoop: BTreeMap<String, String>) {
+        if !hadoop.is_empty() {
+            s3.get_or_insert_with(Default::default)
+                .hadoop_config
+                .extend(hadoop);
+        }
+    }
+
+    /// These options with what `hadoopConfig`'s `fs.s3a.*` keys say filled in where a key of
+    /// its own is absent; errors name the `hadoopConfig` key.
+    pub fn with_s3a(&self) -> Result<S3Options, String> {
+        let mut o = self.clone();
+        for (hadoop, ours) in S3A_KEYS {
+            let Some(v) = self.hadoop_config.get(hadoop).map(|v| v.trim()) else {
+                continue;
+            };
+            if v.is_empty() {
+                continue;
+            }
+            let secret = || Some(Secret::new(v.to_string()));
+            match ours {
+                "endpoint" => {
+                    // Hadoop's endpoint may leave out the scheme: https, unless
+                    // fs.s3a.connection.ssl.enabled says false.
+                    let ssl = self
+                        .hadoop_config
+                        .get("fs.s3a.connection.ssl.enabled")
+                        .is_none_or(|s| !s.trim().eq_ignore_ascii_case("false"));
+                    let e = if v.contains("://") {
+                        v.to_string()
+                    } else if ssl {
+                        format!("https://{v}")
+                    } else {
+                        format!("http://{v}")
+                    };
+                    o.endpoint = o.endpoint.or(Some(e));
+                }
+                "region" => o.region = o.region.or(Some(v.to_string())),
+                "pathStyle" => {
+                    let b = match v.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(format!(
+                                "hadoopConfig.{hadoop}: \"{v}\" is not true or false"
+                            ))
+                        }
+                    };
+                    o.path_style = o.path_style.or(Some(b));
+                }
+                "accessKey" => o.access_key = o.access_key.or_else(secret),
+                "secretKey" => o.secret_key = o.secret_key.or_else(secret),
+                _ => o.session_token = o.session_token.or_else(secret),
+            }
+        }
+        Ok(o)
+    }
+
     /// The options as a plugin parameter's `s3` object (secrets in clear: for building another
     /// plugin in this process, never for printing).
     pub fn to_json(&self) -> serde_json::Value {
@@ -78,6 +167,12 @@ impl S3Options {
             "sessionToken",
             self.session_token.as_ref().map(|s| s.expose().into()),
         );
+        if !self.hadoop_config.is_empty() {
+            put(
+                "hadoopConfig",
+                serde_json::to_value(&self.hadoop_config).ok(),
+            );
+        }
         serde_json::Value::Object(m)
     }
 }
@@ -94,7 +189,7 @@ pub enum Scheme {
 /// A bucket (for HDFS: the namenode, `host:port`) and a key prefix (no leading or trailing
 /// `/`; empty for the whole bucket, or HDFS's root).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
+pub struct StoreLocation {
     /// S3 or HDFS.
     pub scheme: Scheme,
     /// Bucket name, or the namenode's `host:port`.
@@ -104,7 +199,7 @@ pub struct S3Location {
     pub prefix: String,
 }
 
-impl S3Location {
+impl StoreLocation {
     /// `s3://bucket/prefix` or `hdfs://namenode/path`.
     pub fn url(&self) -> String {
         let scheme = match self.scheme {
@@ -130,14 +225,48 @@ impl S3Location {
 /// The schemes an S3 location may be written with (Hadoop's `s3a://` and `s3n://` too).
 const SCHEMES: [&str; 3] = ["s3://", "s3a://", "s3n://"];
 
-/// Whether `url` names a remote store location (S3 or HDFS, by its scheme, any case).
-pub fn is_remote_url(url: &str) -> bool {
-    let lower = url.trim().to_ascii_lowercase();
-    SCHEMES.iter().any(|s| lower.starts_with(s)) || lower.starts_with("hdfs://")
+pub use datasync_codec::hive::is_remote_url;
+
+/// The endpoint URL the S3 client is given: `endpoint` checked (http or https, a host, a
+/// valid port), and for virtual-hosted-style requests (`pathStyle: false`) the bucket put in
+/// front of the host, as the client expects the endpoint of such requests to name it.
+fn endpoint_url(endpoint: &str, bucket: &str, path_style: bool) -> Result<String, String> {
+    let bad = |why: String| format!("endpoint \"{endpoint}\": {why}");
+    let mut url = reqwest::Url::parse(endpoint.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(
+            "expected http://host[:port] or https://host[:port]".into()
+        ));
+    }
+    let Some(host) = url.host_str().map(str::to_string) else {
+        return Err(bad("no host".into()));
+    };
+    if !path_style {
+        url.set_host(Some(&format!("{bucket}.{host}")))
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(url.to_string())
+}
+
+/// The HDFS client settings of a job: short failover retries and timeouts, so a namenode that
+/// is down fails the job in seconds (Hadoop's defaults retry for minutes), under the job's
+/// `hadoopConfig`, which may set any of them.
+pub fn hdfs_config(hadoop: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut c: BTreeMap<String, String> = [
+        ("dfs.client.failover.max.attempts", "3"),
+        ("dfs.client.failover.sleep.base.millis", "200"),
+        ("dfs.client.failover.sleep.max.millis", "2000"),
+        ("dfs.client.socket-timeout", "30000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    c.extend(hadoop.iter().map(|(k, v)| (k.clone(), v.clone())));
+    c
 }
 
 /// Parses `hdfs://namenode:port/path`.
-fn parse_hdfs(url: &str) -> Result<S3Location, String> {
+fn parse_hdfs(url: &str) -> Result<StoreLocation, String> {
     let rest = &url["hdfs://".len()..];
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let authority_ok = !authority.is_empty()
@@ -159,7 +288,7 @@ fn parse_hdfs(url: &str) -> Result<S3Location, String> {
             "\"{url}\": the path may not hold empty, \".\" or \"..\" segments"
         ));
     }
-    Ok(S3Location {
+    Ok(StoreLocation {
         scheme: Scheme::Hdfs,
         bucket: authority.to_string(),
         prefix: path.to_string(),
@@ -168,7 +297,7 @@ fn parse_hdfs(url: &str) -> Result<S3Location, String> {
 
 /// Parses `s3://bucket/prefix/` or `hdfs://namenode:port/path`. `None`: not a remote URL; an
 /// error says what is wrong with one.
-pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
+pub fn parse_location(url: &str) -> Option<Result<StoreLocation, String>> {
     let url = url.trim();
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("hdfs://") {
@@ -203,7 +332,7 @@ pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
             "\"{url}\": the key prefix may not hold empty, \".\" or \"..\" segments"
         )));
     }
-    Some(Ok(S3Location {
+    Some(Ok(StoreLocation {
         scheme: Scheme::S3,
         bucket: bucket.to_string(),
         prefix: prefix.to_string(),
@@ -214,15 +343,15 @@ pub fn parse_location(url: &str) -> Option<Result<S3Location, String>> {
 /// holds credentials).
 #[derive(Debug, thiserror::Error)]
 #[error("{action} {url}: {message}")]
-pub struct S3Error {
+pub struct StoreError {
     action: &'static str,
     url: String,
     message: String,
 }
 
-impl S3Error {
+impl StoreError {
     fn new(action: &'static str, url: impl Into<String>, e: impl std::fmt::Display) -> Self {
-        S3Error {
+        StoreError {
             action,
             url: url.into(),
             message: e.to_string(),
@@ -231,7 +360,7 @@ impl S3Error {
 }
 
 /// The runtime every S3 call runs on (its own, so a plugin's blocking thread can wait on it).
-fn runtime() -> Result<&'static tokio::runtime::Runtime, S3Error> {
+fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
     static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -242,19 +371,19 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, S3Error> {
             .map_err(|e| e.to_string())
     })
     .as_ref()
-    .map_err(|e| S3Error::new("cannot start the S3 client runtime", "", e))
+    .map_err(|e| StoreError::new("cannot start the S3 client runtime", "", e))
 }
 
 /// Runs `f` on the S3 runtime and waits for it. Call from a blocking thread, never from async
 /// code.
-fn block_on<T>(f: impl Future<Output = T> + Send + 'static) -> Result<T, S3Error>
+fn block_on<T>(f: impl Future<Output = T> + Send + 'static) -> Result<T, StoreError>
 where
     T: Send + 'static,
 {
     let rt = runtime()?;
     let handle = rt.spawn(f);
     rt.block_on(handle)
-        .map_err(|e| S3Error::new("S3 call failed to complete", "", e))
+        .map_err(|e| StoreError::new("S3 call failed to complete", "", e))
 }
 
 /// Size of each part of a multipart upload (S3 wants at least 5 MiB but for the last).
@@ -269,22 +398,25 @@ pub type Listing = (Vec<(String, u64)>, Vec<String>);
 
 /// One S3 location, connected (the client is built; nothing is sent until a call).
 #[derive(Debug, Clone)]
-pub struct S3 {
+pub struct Store {
     store: Arc<dyn ObjectStore>,
     /// S3's multipart API (uploads whose ids can be recorded and aborted); `None` for HDFS,
     /// where an upload is a hidden temporary file renamed into place.
     multipart: Option<Arc<AmazonS3>>,
-    loc: S3Location,
+    loc: StoreLocation,
     /// The endpoint, or `AWS (region)`.
     endpoint: String,
 }
 
-impl S3 {
+impl Store {
     /// Builds the client for `loc` from `o`, falling back to the standard AWS variables.
-    pub fn connect(loc: S3Location, o: &S3Options) -> Result<Self, S3Error> {
+    pub fn connect(loc: StoreLocation, o: &S3Options) -> Result<Self, StoreError> {
         if loc.scheme == Scheme::Hdfs {
-            return Self::connect_hdfs(loc);
+            return Self::connect_hdfs(loc, &o.hadoop_config);
         }
+        let o = &o
+            .with_s3a()
+            .map_err(|e| StoreError::new("cannot set up the S3 client for", loc.url(), e))?;
         // reqwest's rustls takes the process's provider; ring is the one the workspace builds.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = AmazonS3Builder::from_env()
@@ -302,10 +434,13 @@ impl S3 {
                 .ok()
                 .filter(|e| !e.is_empty())
         });
+        let path_style = o.path_style.unwrap_or(endpoint.is_some());
         if let Some(e) = &endpoint {
+            let url = endpoint_url(e, &loc.bucket, path_style)
+                .map_err(|m| StoreError::new("cannot set up the S3 client for", loc.url(), m))?;
             b = b
-                .with_endpoint(e.trim_end_matches('/'))
-                .with_allow_http(e.to_ascii_lowercase().starts_with("http://"));
+                .with_endpoint(url.trim_end_matches('/'))
+                .with_allow_http(url.starts_with("http://"));
         }
         // A store that refuses connections fails the job in seconds and one that never
         // answers within about a minute, not after object_store's default 3 minutes; a
@@ -315,7 +450,6 @@ impl S3 {
             max_retries: 3,
             retry_timeout: std::time::Duration::from_secs(60),
         });
-        let path_style = o.path_style.unwrap_or(endpoint.is_some());
         b = b.with_virtual_hosted_style_request(!path_style);
         if let Some(k) = &o.access_key {
             b = b.with_access_key_id(k.expose());
@@ -326,9 +460,16 @@ impl S3 {
         if let Some(k) = &o.session_token {
             b = b.with_token(k.expose());
         }
-        let store = b
-            .build()
-            .map_err(|e| S3Error::new("cannot set up the S3 client for", loc.url(), e))?;
+        let store = b.build().map_err(|e| {
+            StoreError::new(
+                "cannot set up the S3 client for",
+                loc.url(),
+                format!(
+                    "{e} (the client takes s3's endpoint, region, accessKey, secretKey, \
+                     sessionToken, else hadoopConfig's fs.s3a.* keys, else the AWS_* variables)"
+                ),
+            )
+        })?;
         // Credentials from the environment are masked like the job's own secrets.
         for var in [
             "AWS_ACCESS_KEY_ID",
@@ -351,7 +492,7 @@ impl S3 {
             )
         });
         let store = Arc::new(store);
-        Ok(S3 {
+        Ok(Store {
             store: Arc::clone(&store) as Arc<dyn ObjectStore>,
             multipart: Some(store),
             loc,
@@ -360,33 +501,33 @@ impl S3 {
     }
 
     #[cfg(not(feature = "hdfs"))]
-    fn connect_hdfs(loc: S3Location) -> Result<Self, S3Error> {
-        Err(S3Error::new(
+    fn connect_hdfs(
+        loc: StoreLocation,
+        _hadoop: &BTreeMap<String, String>,
+    ) -> Result<Self, StoreError> {
+        Err(StoreError::new(
             "cannot reach",
             loc.url(),
             "this build has no HDFS client (the hdfs feature)",
         ))
     }
 
-    /// The client of an HDFS namenode (simple authentication: `HADOOP_USER_NAME`, else the
-    /// login name; no Kerberos).
+    /// The client of an HDFS namenode or HA nameservice (simple authentication:
+    /// `HADOOP_USER_NAME`, else the login name; no Kerberos), with `hadoop` (the job's
+    /// `hadoopConfig`) over the files of `HADOOP_CONF_DIR`.
     #[cfg(feature = "hdfs")]
-    fn connect_hdfs(loc: S3Location) -> Result<Self, S3Error> {
+    fn connect_hdfs(
+        loc: StoreLocation,
+        hadoop: &BTreeMap<String, String>,
+    ) -> Result<Self, StoreError> {
         let url = format!("hdfs://{}", loc.bucket);
         let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
             .with_url(&url)
-            // A namenode that is down fails the job in seconds (Hadoop's defaults retry for
-            // minutes); hdfs-site.xml under HADOOP_CONF_DIR still overrides nothing else.
-            .with_config([
-                ("dfs.client.failover.max.attempts", "3"),
-                ("dfs.client.failover.sleep.base.millis", "200"),
-                ("dfs.client.failover.sleep.max.millis", "2000"),
-                ("dfs.client.socket-timeout", "30000"),
-            ])
+            .with_config(hdfs_config(hadoop))
             .with_io_runtime(runtime()?.handle().clone())
             .build()
-            .map_err(|e| S3Error::new("cannot set up the HDFS client for", loc.url(), e))?;
-        Ok(S3 {
+            .map_err(|e| StoreError::new("cannot set up the HDFS client for", loc.url(), e))?;
+        Ok(Store {
             store: Arc::new(store),
             multipart: None,
             loc,
@@ -395,7 +536,7 @@ impl S3 {
     }
 
     /// The location this client was built for.
-    pub fn location(&self) -> &S3Location {
+    pub fn location(&self) -> &StoreLocation {
         &self.loc
     }
 
@@ -411,8 +552,9 @@ impl S3 {
 
     /// The key of `rel`, exactly as written (no second percent-encoding: a Hive partition
     /// directory `p=x%3Dy` stays that).
-    fn key(&self, rel: &str) -> Result<Key, S3Error> {
-        Key::parse(self.full(rel)).map_err(|e| S3Error::new("not a usable key:", self.url(rel), e))
+    fn key(&self, rel: &str) -> Result<Key, StoreError> {
+        Key::parse(self.full(rel))
+            .map_err(|e| StoreError::new("not a usable key:", self.url(rel), e))
     }
 
     /// `s3://bucket/prefix/rel`.
@@ -432,11 +574,11 @@ impl S3 {
 
     /// Objects directly below `rel` (name, size), and the names of the "directories" (common
     /// prefixes) there, each sorted.
-    pub fn list_dir(&self, rel: &str) -> Result<Listing, S3Error> {
+    pub fn list_dir(&self, rel: &str) -> Result<Listing, StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let prefix = (!key.as_ref().is_empty()).then_some(key);
         let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })?
-            .map_err(|e| S3Error::new("cannot list", url, e))?;
+            .map_err(|e| StoreError::new("cannot list", url, e))?;
         let mut files: Vec<(String, u64)> = listed
             .objects
             .into_iter()
@@ -454,7 +596,7 @@ impl S3 {
 
     /// Every object below `rel`, as paths relative to `rel`, with sizes and versions (the
     /// ETag, else the modification time), sorted.
-    pub fn list_all(&self, rel: &str) -> Result<Vec<(String, u64, String)>, S3Error> {
+    pub fn list_all(&self, rel: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
         use futures_util::TryStreamExt;
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let base = key.as_ref().to_string();
@@ -465,7 +607,7 @@ impl S3 {
                 .try_collect::<Vec<object_store::ObjectMeta>>()
                 .await
         })?
-        .map_err(|e| S3Error::new("cannot list", url, e))?;
+        .map_err(|e| StoreError::new("cannot list", url, e))?;
         let mut out: Vec<(String, u64, String)> = metas
             .into_iter()
             .map(|m| {
@@ -486,39 +628,39 @@ impl S3 {
     }
 
     /// Whether the object `rel` exists.
-    pub fn exists(&self, rel: &str) -> Result<bool, S3Error> {
+    pub fn exists(&self, rel: &str) -> Result<bool, StoreError> {
         Ok(self.size(rel)?.is_some())
     }
 
     /// The size of the object `rel`, `None` when there is none.
-    pub fn size(&self, rel: &str) -> Result<Option<u64>, S3Error> {
+    pub fn size(&self, rel: &str) -> Result<Option<u64>, StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         match block_on(async move { store.head(&key).await })? {
             Ok(m) => Ok(Some(m.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(S3Error::new("cannot look up", url, e)),
+            Err(e) => Err(StoreError::new("cannot look up", url, e)),
         }
     }
 
     /// Removes the object `rel`; one that is not there is fine.
-    pub fn delete(&self, rel: &str) -> Result<(), S3Error> {
+    pub fn delete(&self, rel: &str) -> Result<(), StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         match block_on(async move { store.delete(&key).await })? {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(S3Error::new("cannot remove", url, e)),
+            Err(e) => Err(StoreError::new("cannot remove", url, e)),
         }
     }
 
     /// Writes the object `rel` with `data` (one PUT).
-    pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), S3Error> {
+    pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         block_on(async move { store.put(&key, PutPayload::from(data)).await })?
-            .map_err(|e| S3Error::new("cannot write", url, e))?;
+            .map_err(|e| StoreError::new("cannot write", url, e))?;
         Ok(())
     }
 
     /// Reads the object `rel` whole (small objects only: markers, journals).
-    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, S3Error> {
+    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let got = block_on(async move {
             match store.get(&key).await {
@@ -528,7 +670,7 @@ impl S3 {
             }
         })?;
         got.map(|b| b.map(|b| b.to_vec()))
-            .map_err(|e| S3Error::new("cannot read", url, e))
+            .map_err(|e| StoreError::new("cannot read", url, e))
     }
 
     /// `len` bytes of the object `rel` from `start` (one ranged GET).
@@ -539,7 +681,7 @@ impl S3 {
         start: u64,
         len: u64,
         if_match: Option<&str>,
-    ) -> Result<Bytes, S3Error> {
+    ) -> Result<Bytes, StoreError> {
         let (store, key, url) = (Arc::clone(&self.store), self.key(rel)?, self.url(rel));
         let opts = object_store::GetOptions {
             range: Some((start..start + len).into()),
@@ -553,15 +695,15 @@ impl S3 {
             }
         })?
         .map_err(|e| match e {
-            object_store::Error::Precondition { .. } => S3Error::new(
+            object_store::Error::Precondition { .. } => StoreError::new(
                 "cannot read",
                 url.clone(),
                 "the object changed since it was listed (its ETag differs)",
             ),
-            e => S3Error::new("cannot read", url.clone(), e),
+            e => StoreError::new("cannot read", url.clone(), e),
         })?;
         if got.len() as u64 != len {
-            return Err(S3Error::new(
+            return Err(StoreError::new(
                 "cannot read",
                 url,
                 format!(
@@ -578,12 +720,14 @@ impl S3 {
     /// multipart upload whose id is written to `record` (durably) before any part is sent and
     /// removed once the upload completed or was aborted. A `record` left by a killed upload is
     /// aborted first, so no multipart upload is left open on the store.
-    pub fn upload(&self, local: &Path, rel: &str, record: &Path) -> Result<(), S3Error> {
+    pub fn upload(&self, local: &Path, rel: &str, record: &Path) -> Result<(), StoreError> {
         self.abort_recorded(record)?;
         let url = self.url(rel);
         let local_err = |action: &'static str| {
             let url = url.clone();
-            move |e: std::io::Error| S3Error::new(action, url, format!("{}: {e}", local.display()))
+            move |e: std::io::Error| {
+                StoreError::new(action, url, format!("{}: {e}", local.display()))
+            }
         };
         let size = fs::metadata(local)
             .map_err(local_err("cannot upload to"))?
@@ -593,7 +737,7 @@ impl S3 {
             let data = fs::read(local).map_err(local_err("cannot upload to"))?;
             let store = Arc::clone(&self.store);
             block_on(async move { store.put(&key, PutPayload::from(data)).await })?
-                .map_err(|e| S3Error::new("cannot write", url.clone(), e))?;
+                .map_err(|e| StoreError::new("cannot write", url.clone(), e))?;
             return Ok(());
         }
         let Some(mp) = self.multipart.clone() else {
@@ -601,15 +745,16 @@ impl S3 {
         };
         let (store, k) = (Arc::clone(&mp), key.clone());
         let id = block_on(async move { store.create_multipart(&k).await })?
-            .map_err(|e| S3Error::new("cannot start a multipart upload of", url.clone(), e))?;
+            .map_err(|e| StoreError::new("cannot start a multipart upload of", url.clone(), e))?;
         write_durably(record, format!("{}\n{id}\n", key.as_ref()).as_bytes())
             .map_err(local_err("cannot record the multipart upload of"))?;
         let sent = self.send_parts(&mp, local, &key, &id, &url);
         let (store, k, i) = (mp, key.clone(), id.clone());
         match sent {
             Ok(parts) => {
-                block_on(async move { store.complete_multipart(&k, &i, parts).await })?
-                    .map_err(|e| S3Error::new("cannot complete the upload of", url.clone(), e))?;
+                block_on(async move { store.complete_multipart(&k, &i, parts).await })?.map_err(
+                    |e| StoreError::new("cannot complete the upload of", url.clone(), e),
+                )?;
             }
             Err(e) => {
                 if let Ok(Err(a)) = block_on(async move { store.abort_multipart(&k, &i).await }) {
@@ -633,17 +778,17 @@ impl S3 {
         key: &Key,
         id: &str,
         url: &str,
-    ) -> Result<Vec<object_store::multipart::PartId>, S3Error> {
+    ) -> Result<Vec<object_store::multipart::PartId>, StoreError> {
         let rt = runtime()?;
         let mut f = fs::File::open(local).map_err(|e| {
-            S3Error::new("cannot upload to", url, format!("{}: {e}", local.display()))
+            StoreError::new("cannot upload to", url, format!("{}: {e}", local.display()))
         })?;
         let mut in_flight = VecDeque::new();
         let mut parts = Vec::new();
         let wait = |h: tokio::task::JoinHandle<object_store::Result<_>>| {
             rt.block_on(h)
-                .map_err(|e| S3Error::new("cannot upload a part of", url, e))?
-                .map_err(|e| S3Error::new("cannot upload a part of", url, e))
+                .map_err(|e| StoreError::new("cannot upload a part of", url, e))?
+                .map_err(|e| StoreError::new("cannot upload a part of", url, e))
         };
         for idx in 0.. {
             let mut buf = Vec::with_capacity(PART_BYTES);
@@ -651,7 +796,7 @@ impl S3 {
                 .take(PART_BYTES as u64)
                 .read_to_end(&mut buf)
                 .map_err(|e| {
-                    S3Error::new("cannot upload to", url, format!("{}: {e}", local.display()))
+                    StoreError::new("cannot upload to", url, format!("{}: {e}", local.display()))
                 })?;
             if buf.is_empty() && idx > 0 {
                 break;
@@ -679,7 +824,7 @@ impl S3 {
 
     /// Uploads `local` as `key` through the store's own multipart writer (HDFS: a hidden
     /// temporary file written in parts and renamed into place at the end, deleted on error).
-    fn stream_up(&self, local: &Path, key: Key, url: &str) -> Result<(), S3Error> {
+    fn stream_up(&self, local: &Path, key: Key, url: &str) -> Result<(), StoreError> {
         let (store, path, u) = (
             Arc::clone(&self.store),
             local.to_path_buf(),
@@ -689,11 +834,11 @@ impl S3 {
             let upload = store
                 .put_multipart(&key)
                 .await
-                .map_err(|e| S3Error::new("cannot start writing", u.clone(), e))?;
+                .map_err(|e| StoreError::new("cannot start writing", u.clone(), e))?;
             let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
             let sent = async {
                 let mut f = fs::File::open(&path).map_err(|e| {
-                    S3Error::new(
+                    StoreError::new(
                         "cannot upload to",
                         u.clone(),
                         format!("{}: {e}", path.display()),
@@ -702,7 +847,7 @@ impl S3 {
                 let mut buf = vec![0u8; PART_BYTES];
                 loop {
                     let n = f.read(&mut buf).map_err(|e| {
-                        S3Error::new(
+                        StoreError::new(
                             "cannot upload to",
                             u.clone(),
                             format!("{}: {e}", path.display()),
@@ -713,10 +858,10 @@ impl S3 {
                     }
                     w.wait_for_capacity(PARTS_IN_FLIGHT)
                         .await
-                        .map_err(|e| S3Error::new("cannot write", u.clone(), e))?;
+                        .map_err(|e| StoreError::new("cannot write", u.clone(), e))?;
                     w.write(&buf[..n]);
                 }
-                Ok::<_, S3Error>(())
+                Ok::<_, StoreError>(())
             }
             .await;
             match sent {
@@ -724,7 +869,7 @@ impl S3 {
                     .finish()
                     .await
                     .map(|_| ())
-                    .map_err(|e| S3Error::new("cannot finish writing", u, e)),
+                    .map_err(|e| StoreError::new("cannot finish writing", u, e)),
                 Err(e) => {
                     let _ = w.abort().await;
                     Err(e)
@@ -735,12 +880,12 @@ impl S3 {
 
     /// Aborts the multipart upload a killed run recorded in `record`, if any, and removes the
     /// record. An upload the store no longer knows (completed or aborted already) is fine.
-    pub fn abort_recorded(&self, record: &Path) -> Result<(), S3Error> {
+    pub fn abort_recorded(&self, record: &Path) -> Result<(), StoreError> {
         let text = match fs::read_to_string(record) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {
-                return Err(S3Error::new(
+                return Err(StoreError::new(
                     "cannot read the multipart upload record",
                     record.display().to_string(),
                     e,
@@ -750,7 +895,7 @@ impl S3 {
         let mut lines = text.lines();
         if let (Some(key), Some(id), Some(mp)) = (lines.next(), lines.next(), &self.multipart) {
             let k = Key::parse(key).map_err(|e| {
-                S3Error::new(
+                StoreError::new(
                     "cannot read the multipart upload record",
                     record.display().to_string(),
                     e,
@@ -762,7 +907,13 @@ impl S3 {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     tracing::info!("aborted the multipart upload a killed run left for {url}");
                 }
-                Err(e) => return Err(S3Error::new("cannot abort the multipart upload of", url, e)),
+                Err(e) => {
+                    return Err(StoreError::new(
+                        "cannot abort the multipart upload of",
+                        url,
+                        e,
+                    ))
+                }
             }
         }
         let _ = fs::remove_file(record);
@@ -799,6 +950,67 @@ fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_are_checked_and_take_the_bucket_for_virtual_hosts() {
+        assert_eq!(
+            endpoint_url("http://127.0.0.1:9000", "b", true).unwrap(),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(
+            endpoint_url("https://oss-cn-hangzhou.aliyuncs.com", "lake", false).unwrap(),
+            "https://lake.oss-cn-hangzhou.aliyuncs.com/"
+        );
+        for bad in ["http://127.0.0.1:abc", "ftp://h", "minio:9000", "http://"] {
+            let e = endpoint_url(bad, "b", true).unwrap_err();
+            assert!(e.contains("endpoint"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn hadoop_config_fills_what_the_s3_options_leave_out() {
+        let o: S3Options = serde_json::from_value(serde_json::json!({
+            "region": "eu-1",
+            "hadoopConfig": {"fs.s3a.endpoint": "minio.internal:9000", "fs.s3a.access.key": "AK1",
+                "fs.s3a.secret.key": "hadoop-secret-7", "fs.s3a.path.style.access": true,
+                "fs.s3a.endpoint.region": "ignored-region", "dfs.replication": 2}
+        }))
+        .unwrap();
+        assert_eq!(o.hadoop_config["dfs.replication"], "2");
+        let w = o.with_s3a().unwrap();
+        assert_eq!(w.endpoint.as_deref(), Some("https://minio.internal:9000"));
+        assert_eq!(w.region.as_deref(), Some("eu-1"));
+        assert_eq!(w.path_style, Some(true));
+        assert_eq!(w.access_key.as_ref().map(Secret::expose), Some("AK1"));
+        assert_eq!(
+            w.secret_key.as_ref().map(Secret::expose),
+            Some("hadoop-secret-7")
+        );
+        // Registered for masking when the job was read.
+        let shown = format!("{o:?}");
+        assert!(
+            !datasync_engine::secrets::redact(&shown).contains("hadoop-secret-7"),
+            "{shown}"
+        );
+        let mut bad = o.clone();
+        bad.hadoop_config
+            .insert("fs.s3a.path.style.access".into(), "yes".into());
+        assert!(bad
+            .with_s3a()
+            .unwrap_err()
+            .contains("fs.s3a.path.style.access"));
+        let e =
+            serde_json::from_value::<S3Options>(serde_json::json!({"hadoopConfig": {"a": [1]}}))
+                .unwrap_err();
+        assert!(e.to_string().contains("\"a\": expected a string"), "{e}");
+        // The job's HDFS keys win over datasync's short failover defaults.
+        let c = hdfs_config(&BTreeMap::from([(
+            "dfs.client.failover.max.attempts".to_string(),
+            "10".to_string(),
+        )]));
+        assert_eq!(c["dfs.client.failover.max.attempts"], "10");
+        assert_eq!(c["dfs.client.socket-timeout"], "30000");
+    }
 
     #[test]
     fn locations() {
@@ -846,7 +1058,7 @@ mod tests {
 
     #[test]
     fn keys_join_the_prefix() {
-        let s3 = S3::connect(
+        let s3 = Store::connect(
             parse_location("s3://bkt/t").unwrap().unwrap(),
             &S3Options {
                 endpoint: Some("http://127.0.0.1:1".into()),
@@ -857,7 +1069,7 @@ mod tests {
         .unwrap();
         assert_eq!(s3.url("dt=1/f.parquet"), "s3://bkt/t/dt=1/f.parquet");
         assert_eq!(s3.url(""), "s3://bkt/t");
-        let root = S3::connect(
+        let root = Store::connect(
             parse_location("s3://bkt").unwrap().unwrap(),
             &S3Options::default(),
         )

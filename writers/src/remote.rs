@@ -1,5 +1,5 @@
-//! Publishing to an S3-compatible store. Object stores cannot rename, so files are staged on
-//! local disk (the table's local staging root) and uploaded at commit, in the order and under
+//! Publishing to a remote store (S3-compatible or HDFS). Object stores cannot rename, so files
+//! are staged on local disk (the table's local staging root) and uploaded at commit, in the order and under
 //! the journal of [`crate::publish`]: nothing appears under the target prefix before the
 //! commit is decided, an aborted run has uploaded nothing, and a commit a crash cut short is
 //! rolled forward by uploading every staged file again (over what the interrupted commit put
@@ -7,14 +7,14 @@
 //! the next attempt aborts it, so no open upload is left on the store.
 
 use crate::publish::{PublishError, Target};
-use datasync_db::s3::{S3Location, S3Options, S3};
+use datasync_db::store::{S3Options, Store, StoreLocation};
 use datasync_engine::config::{join_path, ConfigError};
 use std::path::{Path, PathBuf};
 
-/// The keys an S3 target adds to a file-like writer's parameter.
+/// The keys a remote target adds to a file-like writer's parameter.
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct S3Keys {
+pub struct RemoteKeys {
     /// How to reach the store of an `s3://` path (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default)]
@@ -26,21 +26,18 @@ pub struct S3Keys {
     pub staging_dir: Option<String>,
 }
 
-impl S3Keys {
+impl RemoteKeys {
     /// The target of `loc` (an `s3://` path, `None` for a local one) and the local directory
     /// standing for it (the staging root), or the error of a key that does not fit.
     pub(crate) fn target(
         &self,
         at: &str,
-        loc: Option<S3Location>,
-    ) -> Result<Option<S3Target>, ConfigError> {
+        loc: Option<StoreLocation>,
+    ) -> Result<Option<RemoteTarget>, ConfigError> {
         let Some(loc) = loc else {
-            if self.s3.is_some() || self.staging_dir.is_some() {
-                let key = if self.s3.is_some() {
-                    "s3"
-                } else {
-                    "stagingDir"
-                };
+            let s3 = S3Options::given(&self.s3);
+            if s3 || self.staging_dir.is_some() {
+                let key = if s3 { "s3" } else { "stagingDir" };
                 return Err(ConfigError::new(
                     join_path(at, key),
                     "is for an s3:// path only",
@@ -48,7 +45,7 @@ impl S3Keys {
             }
             return Ok(None);
         };
-        let s3 = S3::connect(loc.clone(), &self.s3.clone().unwrap_or_default())
+        let s3 = Store::connect(loc.clone(), &self.s3.clone().unwrap_or_default())
             .map_err(|e| ConfigError::new(join_path(at, "s3"), e.to_string()))?;
         let (root, private) = match &self.staging_dir {
             Some(d) => (
@@ -77,11 +74,11 @@ impl S3Keys {
                 (root, Some(base))
             }
         };
-        Ok(Some(S3Target { s3, root, private }))
+        Ok(Some(RemoteTarget { s3, root, private }))
     }
 }
 
-/// `datasync template` comments of [`S3Keys`].
+/// `datasync template` comments of [`RemoteKeys`].
 pub(crate) fn notes() -> Vec<datasync_engine::template::TemplateNote> {
     use datasync_engine::template::alt;
     vec![
@@ -91,7 +88,7 @@ pub(crate) fn notes() -> Vec<datasync_engine::template::TemplateNote> {
 }
 
 /// `check --connect` of an S3 target: the prefix can be listed.
-pub(crate) fn probe(s3: &S3, p: &mut datasync_engine::Probe) {
+pub(crate) fn probe(s3: &Store, p: &mut datasync_engine::Probe) {
     let what = format!("S3 location {}", s3.url(""));
     match s3.list_dir("") {
         Ok((files, dirs)) => p.ok(
@@ -107,7 +104,7 @@ pub(crate) fn probe(s3: &S3, p: &mut datasync_engine::Probe) {
 }
 
 /// Why a writer with an S3 target cannot run in container-task mode.
-pub(crate) fn not_plannable(s3: &S3) -> String {
+pub(crate) fn not_plannable(s3: &Store) -> String {
     format!(
         "the writer stages an s3:// target ({}) on this machine's disk, which shards on other \
          machines cannot share; container-task mode does not support s3:// targets yet",
@@ -117,8 +114,8 @@ pub(crate) fn not_plannable(s3: &S3) -> String {
 
 /// An S3 location whose journal paths are below the local directory `root`.
 #[derive(Debug, Clone)]
-pub(crate) struct S3Target {
-    pub(crate) s3: S3,
+pub(crate) struct RemoteTarget {
+    pub(crate) s3: Store,
     pub(crate) root: PathBuf,
     /// The per-user directory the default staging root is in: made private (0700) and
     /// refused when someone else owns it.
@@ -133,7 +130,7 @@ fn own_uid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-impl S3Target {
+impl RemoteTarget {
     /// Creates the staging root; the default one inside a private per-user directory.
     pub(crate) fn prepare_root(&self) -> Result<(), ConfigError> {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -188,7 +185,7 @@ impl S3Target {
     }
 }
 
-impl Target for S3Target {
+impl Target for RemoteTarget {
     fn exists(&self, p: &Path) -> Result<bool, PublishError> {
         let rel = self.rel(p)?;
         self.s3
