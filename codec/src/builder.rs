@@ -393,6 +393,49 @@ pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256
     i256::from_string(&digits)
 }
 
+/// Whether [`parse_text_column`] parses into `ty` (the scalar types the text codecs read).
+pub fn parses_text_into(ty: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        ty,
+        Int8 | Int16
+            | Int32
+            | Int64
+            | UInt8
+            | UInt16
+            | UInt32
+            | UInt64
+            | Float32
+            | Float64
+            | Boolean
+            | Decimal128(..)
+            | Decimal256(..)
+            | Date32
+            | Timestamp(_, None)
+            | Time64(_)
+    )
+}
+
+/// A column of text (`Utf8`) parsed as `ty` with the text codecs' exact rules (no rounding of
+/// decimals, no overflow to infinity, no time of day dropped, `true`/`false` only; blank is
+/// NULL). Errors: the index of the first value that does not parse, and why.
+pub fn parse_text_column(
+    text: &arrow_array::StringArray,
+    ty: &DataType,
+) -> Result<ArrayRef, (usize, String)> {
+    use arrow_array::Array;
+    let mut b = ColBuf::new(ty.clone(), None);
+    for i in 0..text.len() {
+        if text.is_null(i) {
+            b.push_null();
+        } else {
+            b.push(text.value(i).as_bytes(), false)
+                .map_err(|e| (i, e))?;
+        }
+    }
+    b.finish().map_err(|e| (0, e.to_string()))
+}
+
 /// Checks that a constant parses as the column's type (used when validating the config).
 pub(crate) fn check_value(
     ty: &DataType,

@@ -554,24 +554,41 @@ impl HdfsFront {
 pub fn local_path(at: &str, key: &str, path: &str) -> Result<String, ConfigError> {
     let p = path.trim();
     let lower = p.to_ascii_lowercase();
-    let local = if lower.starts_with("file://") {
-        &p["file://".len()..]
-    } else if let Some((scheme, _)) = p.split_once("://") {
-        if !scheme.is_empty()
+    let bad = |why: String| Err(ConfigError::new(join_path(at, key), why));
+    let local = if let Some(rest) = lower.strip_prefix("file://") {
+        // file:///x, or file://localhost/x; another host is not this machine.
+        let host = rest.split('/').next().unwrap_or_default();
+        if !host.is_empty() && host != "localhost" {
+            return bad(format!(
+                "\"{path}\": file:// names the host \"{host}\"; a local path is file:///path"
+            ));
+        }
+        &p["file://".len() + host.len()..]
+    } else if lower.starts_with("file:/") {
+        // Hadoop's own spelling of a local path: file:/tmp/x.
+        &p["file:".len()..]
+    } else {
+        // Anything else that starts with a scheme (`s3a:/x`, `hdfs:/x`, `file:rel`) would be
+        // taken as a directory of that name; a path here is local (or remote where the
+        // plugin handles it before this).
+        let scheme = p.split(':').next().unwrap_or_default();
+        if p.contains(':')
+            && !scheme.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         {
-            return Err(ConfigError::new(
-                join_path(at, key),
-                format!(
-                    "\"{path}\": only local or mounted paths (or file://) are supported; \
-                     {scheme}:// is not (mount it, or copy the files first)"
-                ),
+            return bad(format!(
+                "\"{path}\": {scheme}: is not a path this plugin can write or read: expected a \
+                 local path (/dir, file:///dir){}",
+                if is_remote_url(&format!("{scheme}://")) {
+                    format!(" or {scheme}://bucket-or-namenode/dir")
+                } else {
+                    String::new()
+                }
             ));
         }
-        p
-    } else {
         p
     };
     if local.is_empty() {
@@ -643,6 +660,26 @@ mod tests {
         assert_eq!(local_path("w", "path", "/t/a.csv").unwrap(), "/t/a.csv");
         assert!(local_path("w", "path", "hdfs://nn:8020/t").is_err());
         assert!(local_path("w", "path", "file://").is_err());
+        // Found by a hostile pass: these were directories of those names.
+        assert_eq!(local_path("w", "path", "file:/tmp/x").unwrap(), "/tmp/x");
+        assert_eq!(
+            local_path("w", "path", "file://localhost/tmp/x").unwrap(),
+            "/tmp/x"
+        );
+        for p in [
+            "file://host2/tmp/x",
+            "file:rel",
+            "s3a:/bkt/x",
+            "s3:bkt/x",
+            "hdfs:/user/x",
+        ] {
+            assert_eq!(
+                local_path("w", "path", p).unwrap_err().path,
+                "w.path",
+                "{p}"
+            );
+        }
+        assert_eq!(local_path("w", "path", "rel/dir").unwrap(), "rel/dir");
         assert!(check_default_fs("w", Some("FILE:///")).is_ok());
         assert!(check_default_fs("w", Some("file://remotehost/")).is_err());
     }

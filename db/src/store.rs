@@ -61,6 +61,51 @@ pub struct S3Options {
     pub hadoop_config: BTreeMap<String, String>,
 }
 
+/// Deserializes a plugin's optional `s3` object: a value of another type is refused without
+/// being quoted (it may be a secret written in the wrong place), and a list is not taken field
+/// by field.
+pub fn opt_s3<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<S3Options>, D::Error> {
+    use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+    const NOT_AN_OBJECT: &str = "expected an object ({\"endpoint\": ..., \"accessKey\": ..., \
+                                 \"secretKey\": ...}); the value given is not shown, it may hold a secret";
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<S3Options>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            // Through the map itself, so an error inside names its key.
+            S3Options::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(A::Error::custom(NOT_AN_OBJECT))
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_OBJECT))
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_OBJECT))
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_OBJECT))
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_OBJECT))
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_OBJECT))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// Hadoop's s3a settings read from `hadoopConfig`, and the [`S3Options`] key each stands for.
 pub const S3A_KEYS: [(&str, &str); 6] = [
     ("fs.s3a.endpoint", "endpoint"),
@@ -231,9 +276,24 @@ pub use datasync_codec::hive::is_remote_url;
 /// valid port), and for virtual-hosted-style requests (`pathStyle: false`) the bucket put in
 /// front of the host, as the client expects the endpoint of such requests to name it.
 fn endpoint_url(endpoint: &str, bucket: &str, path_style: bool) -> Result<String, String> {
-    let bad = |why: String| format!("endpoint \"{endpoint}\": {why}");
+    // An endpoint with a user or password in it is not echoed.
+    let shown = if endpoint.contains('@') {
+        "(not shown: it holds a user or password)".to_string()
+    } else {
+        format!("\"{endpoint}\"")
+    };
+    let bad = |why: String| format!("endpoint {shown}: {why}");
     let mut url = reqwest::Url::parse(endpoint.trim()).map_err(|e| bad(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "a user or password in the URL is not used: give them as accessKey/secretKey".into(),
+        ));
+    }
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || url.path() != "/"
+    {
         return Err(bad(
             "expected http://host[:port] or https://host[:port]".into()
         ));
@@ -961,10 +1021,20 @@ mod tests {
             endpoint_url("https://oss-cn-hangzhou.aliyuncs.com", "lake", false).unwrap(),
             "https://lake.oss-cn-hangzhou.aliyuncs.com/"
         );
-        for bad in ["http://127.0.0.1:abc", "ftp://h", "minio:9000", "http://"] {
+        for bad in [
+            "http://127.0.0.1:abc",
+            "ftp://h",
+            "minio:9000",
+            "http://",
+            "http://h:9000/base",
+            "http://h:9000?x=1",
+            "http://h#f",
+        ] {
             let e = endpoint_url(bad, "b", true).unwrap_err();
             assert!(e.contains("endpoint"), "{bad}: {e}");
         }
+        let e = endpoint_url("http://user:pw-77x@h:9000", "b", true).unwrap_err();
+        assert!(!e.contains("pw-77x") && e.contains("accessKey"), "{e}");
     }
 
     #[test]
@@ -977,6 +1047,25 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(o.hadoop_config["dfs.replication"], "2");
+        #[derive(Deserialize)]
+        struct P {
+            #[serde(default, deserialize_with = "opt_s3")]
+            s3: Option<S3Options>,
+        }
+        for v in [
+            serde_json::json!({"s3": "secretKey=Zq9-hidden"}),
+            serde_json::json!({"s3": ["Zq9-hidden"]}),
+        ] {
+            let e = serde_json::from_value::<P>(v).err().unwrap().to_string();
+            assert!(
+                !e.contains("Zq9-hidden") && e.contains("expected an object"),
+                "{e}"
+            );
+        }
+        assert!(serde_json::from_value::<P>(serde_json::json!({}))
+            .unwrap()
+            .s3
+            .is_none());
         let w = o.with_s3a().unwrap();
         assert_eq!(w.endpoint.as_deref(), Some("https://minio.internal:9000"));
         assert_eq!(w.region.as_deref(), Some("eu-1"));

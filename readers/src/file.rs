@@ -113,7 +113,8 @@ struct FileKeys {
 pub struct RemoteKeys {
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "datasync_db::store::opt_s3")]
+    #[schemars(with = "Option<datasync_db::store::S3Options>")]
     pub s3: Option<datasync_db::store::S3Options>,
 }
 

@@ -194,6 +194,16 @@ impl ParquetTask {
         let mut fields = Vec::with_capacity(wanted.len());
         for (w, _) in wanted.iter().zip(&sources) {
             let t = match (&w.cast, w.index) {
+                // DataX's `date` is a date-time: on a timestamp column it keeps the time of
+                // day (as the file reader's `date` does) rather than being cut to a day.
+                (Some(DataType::Date32), Some(i))
+                    if matches!(file_schema.field(i).data_type(), DataType::Timestamp(..)) =>
+                {
+                    match file_schema.field(i).data_type() {
+                        DataType::Timestamp(unit, _) => DataType::Timestamp(*unit, None),
+                        t => t.clone(),
+                    }
+                }
                 (Some(t), _) => t.clone(),
                 (None, Some(i)) => match file_schema.field(i).data_type() {
                     DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
@@ -314,9 +324,9 @@ impl ParquetTask {
 /// `col` cast to `to`, refusing a cast that changes a value: a fraction into an integer, a
 /// timestamp's time of day into a date or its digits below the new unit, a decimal's scale cut,
 /// an integer beyond a double's 53 bits, a double out of a float's range. Each converted
-/// value must convert back to itself (text into a type is left to the cast, which refuses
-/// what does not parse; anything into text keeps it; a double's digits past a float's
-/// precision are the one rounding let through). `first_row`: how many rows of the task came
+/// value must convert back to itself (text is parsed by the text codecs' exact rules instead;
+/// anything into text keeps it; a double's digits past a float's precision are the one
+/// rounding let through). `first_row`: how many rows of the task came
 /// before `col`, for the error.
 fn exact_cast(
     col: &ArrayRef,
@@ -324,10 +334,24 @@ fn exact_cast(
     strict: &CastOptions,
     first_row: usize,
 ) -> Result<ArrayRef, String> {
-    let out = cast_with_options(col, to, strict).map_err(|e| e.to_string())?;
     let from = col.data_type();
     let text =
         |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    if text(from) && datasync_codec::parses_text_into(to) {
+        // Text (a string column, a partition value, a constant) parses as the text codecs
+        // parse it: exactly, or not at all.
+        use arrow_array::cast::AsArray;
+        let utf8 = cast_with_options(col, &DataType::Utf8, strict).map_err(|e| e.to_string())?;
+        let strings = utf8.as_string::<i32>();
+        return datasync_codec::parse_text_column(strings, to).map_err(|(i, e)| {
+            format!(
+                "row {} of this task: \"{}\": {e}",
+                first_row + i + 1,
+                strings.value(i)
+            )
+        });
+    }
+    let out = cast_with_options(col, to, strict).map_err(|e| e.to_string())?;
     if text(from) || text(to) {
         return Ok(out);
     }

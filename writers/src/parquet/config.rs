@@ -229,7 +229,8 @@ pub struct ParquetWriterConfig {
     pub path: String,
     /// How to reach the store of an `s3://` path (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "datasync_db::store::opt_s3")]
+    #[schemars(with = "Option<datasync_db::store::S3Options>")]
     pub s3: Option<datasync_db::store::S3Options>,
     /// With an `s3://` path: the local directory files are staged in until the commit uploads
     /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
