@@ -41,21 +41,13 @@ fn write_and_read_back_on_hdfs() {
             let o = run_file(dir.path(), &p, &["--no-progress"]);
             assert_eq!(code(&o), 0, "{file_type}: {}", stderr(&o));
         }
-        let back = dir.path().join(format!("back_{file_type}"));
-        let hreader = format!(
-            r#"{{"name": "hdfsreader", "parameter": {{"defaultFS": "{nn}", "path": "{base}/{file_type}",
-                "fileType": "{file_type}", "column": ["*"]}}}}"#
+        let rows = read_back(
+            dir.path(),
+            &format!(r#""defaultFS": "{nn}", "path": "{base}/{file_type}""#),
+            file_type,
         );
-        let writer = format!(
-            r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "b",
-                "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
-            back.display()
-        );
-        let p = write_job(dir.path(), "back", &job("{}", &hreader, &writer));
-        let o = run_file(dir.path(), &p, &["--no-progress"]);
-        assert_eq!(code(&o), 0, "{file_type}: {}", stderr(&o));
         // Truncate replaced the first run's files: 10,000 rows, not 20,000.
-        assert_eq!(lines_in(&back).len(), 10000, "{file_type}");
+        assert_eq!(rows, 10000, "{file_type}");
     }
 }
 
@@ -88,9 +80,16 @@ fn ha_nameservice_from_hadoop_config() {
     let p = write_job(dir.path(), "ha", &job("{}", reader, &writer));
     let o = run_file(dir.path(), &p, &["--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let back = dir.path().join("back");
+    let rows = read_back(dir.path(), &format!(r#"{ha}, "path": "{base}""#), "parquet");
+    assert_eq!(rows, 1000);
+}
+
+/// Reads the table `location` (hdfsreader keys: defaultFS, path, ...) of `file_type` into a
+/// local CSV under `dir`; returns its row count.
+fn read_back(dir: &std::path::Path, location: &str, file_type: &str) -> usize {
+    let back = dir.join(format!("back_{file_type}"));
     let hreader = format!(
-        r#"{{"name": "hdfsreader", "parameter": {{{ha}, "path": "{base}", "fileType": "parquet",
+        r#"{{"name": "hdfsreader", "parameter": {{{location}, "fileType": "{file_type}",
             "column": ["*"]}}}}"#
     );
     let writer = format!(
@@ -98,8 +97,8 @@ fn ha_nameservice_from_hadoop_config() {
             "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
         back.display()
     );
-    let p = write_job(dir.path(), "ha_back", &job("{}", &hreader, &writer));
-    let o = run_file(dir.path(), &p, &["--no-progress"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(lines_in(&back).len(), 1000);
+    let p = write_job(dir, "back", &job("{}", &hreader, &writer));
+    let o = run_file(dir, &p, &["--no-progress"]);
+    assert_eq!(code(&o), 0, "{file_type}: {}", stderr(&o));
+    lines_in(&back).len()
 }
