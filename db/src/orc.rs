@@ -6,6 +6,17 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 pub use orc_rust;
 
+/// The reader of an ORC file as datasync reads them all: timestamps at microseconds, datasync's
+/// precision, so every year a warehouse holds decodes (9999-12-31 end-of-time markers overflow
+/// nanoseconds) and a value with digits below the microsecond fails rather than being cut.
+/// The planner (footer, schema) and the tasks (rows) must agree on it.
+pub fn reader<R: orc_rust::reader::ChunkReader>(
+    r: R,
+) -> Result<orc_rust::ArrowReaderBuilder<R>, orc_rust::error::OrcError> {
+    Ok(orc_rust::ArrowReaderBuilder::try_new(r)?
+        .with_timestamp_precision(orc_rust::TimestampPrecision::Microsecond))
+}
+
 /// arrow 59's record batch (orc-rust's).
 pub type OrcBatch = arrow59::record_batch::RecordBatch;
 

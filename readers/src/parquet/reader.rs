@@ -558,13 +558,9 @@ impl ParquetReader {
         size: Option<u64>,
         version: Option<&str>,
     ) -> Result<(u64, SchemaRef), ParquetReaderError> {
-        use datasync_db::orc::orc_rust::{reader::ChunkReader, ArrowReaderBuilder};
+        use datasync_db::orc::orc_rust::reader::ChunkReader;
         fn footer<R: ChunkReader>(r: R) -> Result<(u64, SchemaRef), String> {
-            let b = ArrowReaderBuilder::try_new(r)
-                .map_err(|e| e.to_string())?
-                .with_timestamp_precision(
-                    datasync_db::orc::orc_rust::TimestampPrecision::Microsecond,
-                );
+            let b = datasync_db::orc::reader(r).map_err(|e| e.to_string())?;
             let schema = datasync_db::orc::schema_from_orc(&b.schema())?;
             Ok((b.file_metadata().number_of_rows(), schema))
         }

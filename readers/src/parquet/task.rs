@@ -144,12 +144,7 @@ impl ParquetTask {
             path: path.clone(),
             message,
         };
-        // Microseconds, datasync's timestamp precision: every year a warehouse holds decodes
-        // (9999-12-31 end-of-time markers overflow nanoseconds), and a value with digits
-        // below the microsecond fails the task rather than being cut.
-        let builder = orc_rust::ArrowReaderBuilder::try_new(file)
-            .map_err(|e| oerr(e.to_string()))?
-            .with_timestamp_precision(orc_rust::TimestampPrecision::Microsecond);
+        let builder = datasync_db::orc::reader(file).map_err(|e| oerr(e.to_string()))?;
         let file_schema = schema_from_orc(&builder.schema()).map_err(oerr)?;
         let wanted = self.wanted(&file_schema)?;
         let roots = projected(&wanted);
