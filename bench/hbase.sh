@@ -7,20 +7,14 @@
 # gateway is Python, so both sides are bounded by it: the ratio says how much of the gateway's
 # capacity each client leaves unused, not what a real HBase would take.
 # Needs the test venv (tests/setup.sh). Usage: bench/hbase.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
 DB=dshbasebench
-MY=(mariadb -h 127.0.0.1 -P 3306 -u root --default-character-set=utf8mb4)
-PY=target/test-venv/bin/python
-[ -x "$PY" ] || { echo "run tests/setup.sh first (it makes $PY with happybase)" >&2; exit 1; }
-cargo build --release -q
-BIN=$PWD/target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-hbasebench.XXXXXX")
+test_python target/test-venv happybase
+bench_start hbasebench
 GW=""
-cleanup() { [ -n "$GW" ] && kill "$GW" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+at_exit '[ -n "$GW" ] && kill "$GW"'
+PORT=$(free_port)
 
 "${MY[@]}" -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB; USE $DB;
   CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DOUBLE, created BIGINT);

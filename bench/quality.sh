@@ -6,21 +6,12 @@
 # in key order (`mariadb --quick --batch ... ORDER BY id`, `psql COPY (... ORDER BY id)`) into
 # GNU `diff`. Median of 3 for each figure.
 # Usage: bench/quality.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
 DB=dsqbench
-PSQL=(psql -h 127.0.0.1 -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)
-MY=(mariadb -h 127.0.0.1 -P 3306 -u root)
-cargo build --release -q
-BIN=target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-qbench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+bench_start qbench
 
-"${MY[@]}" -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB; USE $DB;
-  CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
-  INSERT INTO t SELECT seq, CONCAT('customer-', seq), (seq % 100000) / 100, '2024-01-01' + INTERVAL (seq % 31536000) SECOND,
-    REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;"
+mysql_table $DB "$ROWS"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "${PSQL[@]}" -d $DB -c "CREATE TABLE t (id bigint PRIMARY KEY, name varchar(64), amount numeric(12,2), created timestamp, note text)"
 
@@ -30,19 +21,9 @@ PG="{\"name\": \"postgres\", \"parameter\": {\"username\": \"postgres\", $COLS, 
 PQ="{\"name\": \"parquet\", \"parameter\": {\"path\": \"$WORK/pq\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"column\": [{\"name\": \"id\", \"type\": \"bigint\"}, {\"name\": \"name\", \"type\": \"string\"}, {\"name\": \"amount\", \"type\": \"decimal(12,2)\"}, {\"name\": \"created\", \"type\": \"timestamp\"}, {\"name\": \"note\", \"type\": \"string\"}]}}"
 RULES='{"rules": [{"rule": "count"}, {"rule": "sum", "column": "amount"}, {"rule": "checksum"}]}'
 
-median() { sort -n | sed -n 2p; }
 job() { # file writer verify(or empty)
   local v=""; [ -n "$3" ] && v="\"verify\": $3,"
   printf '{"job": {"setting": {"speed": {"channel": 2}}, %s "content": [{"reader": %s, "writer": %s}]}}' "$v" "$SRC" "$2" > "$1"
-}
-run_ds() { # job
-  "$BIN" run "$1" --no-progress --report "$WORK/r.json" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['records_written']==$ROWS and r['exit_code']==0, r; print(r['duration_seconds'])" "$WORK/r.json"
-}
-measure() { # label command...
-  local label=$1; shift; local ts=()
-  for _ in 1 2 3; do ts+=("$("$@")"); done
-  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${ts[@]}" | median)" >> "$WORK/results"
 }
 secs() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 
@@ -50,10 +31,10 @@ job "$WORK/pg.json" "$PG" ""
 job "$WORK/pgv.json" "$PG" "$RULES"
 job "$WORK/pq.json" "$PQ" ""
 job "$WORK/pqv.json" "$PQ" "$RULES"
-measure "MySQL -> PostgreSQL" run_ds "$WORK/pg.json"
-measure "MySQL -> PostgreSQL + verify (count, sum, checksum; table read back)" run_ds "$WORK/pgv.json"
-measure "MySQL -> Parquet" run_ds "$WORK/pq.json"
-measure "MySQL -> Parquet + verify (count, sum, checksum; staged files read back)" run_ds "$WORK/pqv.json"
+measure "MySQL -> PostgreSQL" run_job "$WORK/pg.json"
+measure "MySQL -> PostgreSQL + verify (count, sum, checksum; table read back)" run_job "$WORK/pgv.json"
+measure "MySQL -> Parquet" run_job "$WORK/pq.json"
+measure "MySQL -> Parquet + verify (count, sum, checksum; staged files read back)" run_job "$WORK/pqv.json"
 
 # 10 changed rows: 3 deleted, 3 inserted, 4 updated in the target.
 "${PSQL[@]}" -d $DB -c "DELETE FROM t WHERE id IN (11, 222222, 777777);

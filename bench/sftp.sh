@@ -5,20 +5,14 @@
 #   put: datasync file -> sftp      vs  `sftp` put of the same file
 # Each figure is the median of 3 runs, in MB/s of the CSV file, all in this one run.
 # Usage: bench/sftp.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
-cargo build --release -q
-BIN=$PWD/target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-sftpbench.XXXXXX")
-SSHD_PID=
-cleanup() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+bench_start sftpbench
 mkdir -p /run/sshd "$WORK/remote" "$WORK/local"
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/client_key"
 cp "$WORK/client_key.pub" "$WORK/authorized_keys"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 cat > "$WORK/sshd_config" <<CFG
 Port $PORT
 ListenAddress 127.0.0.1
@@ -33,6 +27,7 @@ LogLevel ERROR
 CFG
 /usr/sbin/sshd -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
+at_exit 'kill "$SSHD_PID"'
 for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$WORK/host_key.pub")" > "$WORK/known_hosts"
 
@@ -42,26 +37,14 @@ BYTES=$(stat -c %s "$WORK/local/data.csv")
 
 SFTP=(sftp -q -i "$WORK/client_key" -P "$PORT" -o "UserKnownHostsFile=$WORK/known_hosts" -o BatchMode=yes -b -)
 CONN="\"protocol\": \"sftp\", \"host\": \"127.0.0.1\", \"port\": $PORT, \"username\": \"$(id -un)\", \"privateKey\": \"$WORK/client_key\", \"knownHostsFile\": \"$WORK/known_hosts\""
-median() { sort -n | sed -n 2p; }
-time_cmd() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-run_ds() { # reader writer
-  printf '{"job": {"setting": {"speed": {"channel": 1}}, "content": [{"reader": %s, "writer": %s}]}}' "$1" "$2" > "$WORK/job.json"
-  "$BIN" run "$WORK/job.json" --no-progress --report "$WORK/r.json" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['records_written']==$ROWS, r; print(r['duration_seconds'])" "$WORK/r.json"
-}
-measure() { # label command...
-  local label=$1; shift; local ts=()
-  for _ in 1 2 3; do ts+=("$("$@")"); done
-  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${ts[@]}" | median)" >> "$WORK/results"
-}
 sftp_get() { rm -f "$WORK/got.csv"; echo "get $WORK/remote/data.csv $WORK/got.csv" | time_cmd "${SFTP[@]}" "$(id -un)@127.0.0.1"; }
 sftp_put() { rm -rf "$WORK/remote/put"; mkdir -p "$WORK/remote/put"; echo "put $WORK/local/data.csv $WORK/remote/put/data.csv" | time_cmd "${SFTP[@]}" "$(id -un)@127.0.0.1"; }
-ds_put() { rm -rf "$WORK/remote/ds"; run_ds "{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/local/data.csv\", \"column\": [\"*\"]}}" \
+ds_put() { rm -rf "$WORK/remote/ds"; run_ds 1 "{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/local/data.csv\", \"column\": [\"*\"]}}" \
   "{\"name\": \"sftp\", \"parameter\": {$CONN, \"path\": \"$WORK/remote/ds\", \"fileName\": \"data.csv\", \"writeMode\": \"truncate\"}}"; }
 
 measure "ref: sftp get" sftp_get
 cmp "$WORK/got.csv" "$WORK/remote/data.csv"
-measure "datasync sftp -> discard" run_ds "{\"name\": \"sftp\", \"parameter\": {$CONN, \"path\": [\"$WORK/remote/data.csv\"], \"column\": [\"*\"]}}" '{"name": "stream", "parameter": {}}'
+measure "datasync sftp -> discard" run_ds 1 "{\"name\": \"sftp\", \"parameter\": {$CONN, \"path\": [\"$WORK/remote/data.csv\"], \"column\": [\"*\"]}}" '{"name": "stream", "parameter": {}}'
 measure "ref: sftp put" sftp_put
 measure "datasync file -> sftp" ds_put
 cmp "$WORK/local/data.csv" "$WORK/remote/ds/"data__*.csv

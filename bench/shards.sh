@@ -8,24 +8,15 @@
 # (the rest: JVMs, scheduling), and the peak RSS of each shard process.
 # Needs the test venv (tests/setup.sh makes target/test-venv with pyspark).
 # Usage: bench/shards.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
 DB=dsshardbench
-MY=(mariadb -h 127.0.0.1 -P 3306 -u root --default-character-set=utf8mb4)
-PY=target/test-venv/bin/python
-[ -x "$PY" ] || { echo "run tests/setup.sh first (it makes $PY with pyspark)" >&2; exit 1; }
-cargo build --release -q
-BIN=$PWD/target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-shardbench.XXXXXX")
+test_python target/test-venv pyspark
+bench_start shardbench
 SPARK_PIDS=()
-cleanup() { for p in "${SPARK_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+at_exit 'for p in "${SPARK_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done'
 
-"${MY[@]}" -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB; USE $DB;
-  CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
-  INSERT INTO t SELECT seq, CONCAT('customer-', seq), (seq % 100000) / 100, '2024-01-01' + INTERVAL (seq % 31536000) SECOND,
-    REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;"
+mysql_table $DB "$ROWS"
 job() { # channels -> job file
   cat > "$WORK/job.json" <<JSON
 {"job": {"setting": {"speed": {"channel": $1}}, "content": [{
@@ -46,7 +37,6 @@ chmod +x "$WORK/ds"
 # Spark standalone on loopback.
 export SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON=$PWD/$PY
 CLASS=$(dirname "$PY")/spark-class
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 "$CLASS" org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$PORT" --webui-port "$(free_port)" >"$WORK/master.log" 2>&1 &
 SPARK_PIDS+=($!)
@@ -55,11 +45,9 @@ SPARK_PIDS+=($!)
 for _ in $(seq 1 300); do grep -qs "Registering worker" "$WORK/master.log" && break; sleep 0.2; done
 grep -q "Registering worker" "$WORK/master.log" || { cat "$WORK/master.log" >&2; exit 1; }
 
-median() { sort -n | sed -n 2p; }
 single() { # channels
   job "$1"
-  /usr/bin/time -f '%M' -o "$WORK/rss_single" "$BIN" run "$WORK/job.json" --no-progress --report "$WORK/r.json" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['records_written']==$ROWS, r; print(r['duration_seconds'])" "$WORK/r.json"
+  run_job "$WORK/job.json"
 }
 spark() { # shards -> "wall work maxrss"
   job 1
@@ -84,7 +72,7 @@ PY
 }
 for c in 1 2; do
   ts=(); for _ in 1 2 3; do ts+=("$(single "$c")"); done
-  printf 'single\t%s\t%s\t%s\n' "$c" "$(printf '%s\n' "${ts[@]}" | median)" "$(cat "$WORK/rss_single")" >> "$WORK/results"
+  printf 'single\t%s\t%s\t%s\n' "$c" "$(printf '%s\n' "${ts[@]}" | median)" "$(cat "$WORK/rss")" >> "$WORK/results"
 done
 for n in 1 2 4; do
   out=(); for _ in 1 2 3; do out+=("$(spark "$n")"); done

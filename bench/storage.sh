@@ -9,29 +9,21 @@
 # MySQL read alone (the mariadb client dumping the table) is measured too: every MySQL -> X
 # figure includes it, while the pyarrow references start from rows in memory.
 # Usage: bench/storage.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
 DB=dsstoragebench
-MY=(mariadb -h 127.0.0.1 -P 3306 -u root)
-PY=target/s3-venv/bin/python
-[ -x "$PY" ] || { echo "target/s3-venv is missing: run tests/setup.sh" >&2; exit 1; }
-cargo build --release -q
-BIN=target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-s3bench.XXXXXX")
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+test_python target/s3-venv "moto, pyarrow and boto3"
+bench_start s3bench
+PORT=$(free_port)
 "$PY" tests/s3/server.py "$PORT" "$WORK/requests.log" 2>/dev/null &
 SERVER=$!
-trap 'kill $SERVER; rm -rf "$WORK"' EXIT
+at_exit 'kill $SERVER'
 EP="http://127.0.0.1:$PORT"
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT))" 2>/dev/null; do sleep 0.2; done
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
 "$PY" -c "import boto3; boto3.client('s3', endpoint_url='$EP').create_bucket(Bucket='bench')"
 
-"${MY[@]}" -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB; USE $DB;
-  CREATE TABLE t (id BIGINT PRIMARY KEY, name VARCHAR(64), amount DECIMAL(12,2), created DATETIME, note TEXT);
-  INSERT INTO t SELECT seq, CONCAT('customer-', seq), (seq % 100000) / 100, '2024-01-01' + INTERVAL (seq % 31536000) SECOND,
-    REPEAT(CONCAT('note ', seq % 97, ' '), 12) FROM seq_1_to_$ROWS;"
+mysql_table $DB "$ROWS"
 
 COLS='"column": [{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"}, {"name": "amount", "type": "decimal(12,2)"}, {"name": "created", "type": "timestamp"}, {"name": "note", "type": "string"}]'
 # ORC cannot hold DECIMAL here (orc-rust has no decimal encoder): amount goes as DOUBLE.
@@ -44,18 +36,8 @@ READ_ONE="{\"name\": \"parquet\", \"parameter\": {\"path\": \"s3://bench/t\", \"
 ORC="{\"name\": \"hdfswriter\", \"parameter\": {\"fileType\": \"orc\", \"compress\": \"ZLIB\", \"path\": \"$WORK/orc\", \"fileName\": \"t\", \"writeMode\": \"truncate\", $COLS_ORC}}"
 CSV="{\"name\": \"file\", \"parameter\": {\"path\": \"$WORK/csv\", \"fileName\": \"t\", \"writeMode\": \"truncate\", \"fileFormat\": \"csv\"}}"
 
-median() { sort -n | sed -n 2p; }
 job() { # file reader writer
   printf '{"job": {"setting": {"speed": {"channel": 2}}, "content": [{"reader": %s, "writer": %s}]}}' "$2" "$3" > "$1"
-}
-run_ds() { # job
-  "$BIN" run "$1" --no-progress --report "$WORK/r.json" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['records_written']==$ROWS and r['exit_code']==0, r; print(r['duration_seconds'])" "$WORK/r.json"
-}
-measure() { # label command...
-  local label=$1; shift; local ts=()
-  for _ in 1 2 3; do ts+=("$("$@")"); done
-  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${ts[@]}" | median)" >> "$WORK/results"
 }
 pyarrow_put() {
   "$PY" - "$WORK/pq" "$EP" <<'PYEOF'
@@ -91,13 +73,13 @@ mysql_cli() {
   python3 -c "print($EPOCHREALTIME - $start)"
 }
 measure "reference: mariadb --quick --batch reading the table (the MySQL floor)" mysql_cli
-measure "MySQL -> Parquet, local path" run_ds "$WORK/local.json"
-measure "MySQL -> Parquet, s3:// (loopback moto server)" run_ds "$WORK/s3.json"
+measure "MySQL -> Parquet, local path" run_job "$WORK/local.json"
+measure "MySQL -> Parquet, s3:// (loopback moto server)" run_job "$WORK/s3.json"
 measure "reference: pyarrow write_table of the same rows (in memory) to the same server" pyarrow_put
-measure "s3:// Parquet -> CSV, all 5 columns" run_ds "$WORK/read_all.json"
+measure "s3:// Parquet -> CSV, all 5 columns" run_job "$WORK/read_all.json"
 : > "$WORK/requests.log"
-measure "s3:// Parquet -> CSV, column id only" run_ds "$WORK/read_one.json"
-measure "MySQL -> ORC (zlib), local path" run_ds "$WORK/orc.json"
+measure "s3:// Parquet -> CSV, column id only" run_job "$WORK/read_one.json"
+measure "MySQL -> ORC (zlib), local path" run_job "$WORK/orc.json"
 measure "reference: pyarrow ORC write_table (zlib) of the same rows (in memory)" pyarrow_orc
 size=$("$PY" -c "import boto3; c=boto3.client('s3', endpoint_url='$EP'); print(sum(o['Size'] for o in c.list_objects_v2(Bucket='bench', Prefix='t/')['Contents']))")
 fetched=$(awk -F'\t' '$1 ~ /^\/bench\/t\// {s += $3} END {print s + 0}' "$WORK/requests.log")

@@ -4,13 +4,9 @@
 # Prints a Markdown table: rows/s, MB/s (Arrow payload), peak RSS, and for CSV the ratio to
 # `dd` writing the same number of bytes to the same disk in the same run (the I/O ceiling).
 # Usage: bench/stream.sh [ROWS]   (default 10000000)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 ROWS=${1:-10000000}
-cargo build --release -q
-BIN=target/release/datasync
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/datasync-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+bench_start bench
 
 job() { # channels writer-json
   local ch=$1 writer=$2 slice=$(( ROWS / $1 ))

@@ -59,7 +59,7 @@ fn copy_and_compare(dir: &Path, reader: &str, writer: &str) -> std::path::PathBu
         "j",
         &job(r#"{"speed": {"channel": 2}}"#, reader, writer),
     );
-    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
+    let o = run_file(dir, &job, &["--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let (c, lines, err) = diff(dir, &job);
     assert_eq!(c, 0, "{err}");
@@ -202,7 +202,7 @@ fn repeated_keys_and_floats_written_as_decimals() {
         "j",
         &job("{}", &side("s", "reader"), &side("t", "writer")),
     );
-    let o = run_in(dir, &["run", job.to_str().unwrap(), "--no-progress"]);
+    let o = run_file(dir, &job, &["--no-progress"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let (c, lines, err) = diff_by(dir, &job, "k");
     assert_eq!(c, 0, "{err}\n{lines:?}");

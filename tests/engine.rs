@@ -462,9 +462,13 @@ const IGNORED_KEYS: &[(&str, &str)] = &[
     ("writer mysql", "blocksCount bufferSize concurrentWrite costBound directPath failTryCount heartBeatInterval heartBeatTimeout maxActiveConnection maxErrors memstoreCheckIntervalSecond memstoreThreshold obCompatibilityMode obUpdateColumns obVersion ocjCreateResourceTimeout ocjGetConnectTimeout ocjProxyConnectTimeout parallel printCost rpcPort timeout usePartCalculator writerSubTaskCount writerThreadCount"),
     ("writer file", "format"),
     ("writer sftp", "format"),
+    ("reader file", "charset"),
+    ("reader mysql", "readBatchSize readByPartition timeout"),
+    ("writer oracle", "jdbcConfig truncate"),
+    ("writer stream", "visible"),
     // DataX's ZooKeeper settings: ignored beside thriftAddress (a warning says so).
     ("reader hbase", "hbaseConfig"),
-    ("writer hbase", "hbaseConfig truncate"),
+    ("writer hbase", "autoFlush hbaseConfig truncate"),
 ];
 
 /// `datasync template` shows every parameter each plugin accepts (the list its unknown-key

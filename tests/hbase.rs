@@ -558,11 +558,10 @@ print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:
     let p = t.path().join("tpl.json");
     std::fs::write(&p, &o.stdout).unwrap();
     let thrift = format!("hbase_thrift=127.0.0.1:{}", g.port);
-    let o = run_in(
+    let o = run_file(
         t.path(),
+        &p,
         &[
-            "run",
-            p.to_str().unwrap(),
             "--no-progress",
             "-p",
             &thrift,
@@ -575,11 +574,10 @@ print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = run_in(t.path(), &["template", "hbase", "hbase"]);
     std::fs::write(&p, &o.stdout).unwrap();
-    let o = run_in(
+    let o = run_file(
         t.path(),
+        &p,
         &[
-            "run",
-            p.to_str().unwrap(),
             "--no-progress",
             "-p",
             &thrift,

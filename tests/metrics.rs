@@ -191,11 +191,10 @@ fn a_failed_run_pushes_its_exit_code_and_a_dead_gateway_does_not_fail_the_job() 
     );
     let p = write_job(t.path(), "failing", &text);
     let push = format!("http://127.0.0.1:{}", g.port);
-    let o = run_in(
+    let o = run_file(
         t.path(),
+        &p,
         &[
-            "run",
-            p.to_str().unwrap(),
             "--no-progress",
             "--run-id",
             "failing_1",
@@ -215,29 +214,12 @@ fn a_failed_run_pushes_its_exit_code_and_a_dead_gateway_does_not_fail_the_job() 
         r#"{"name": "streamwriter", "parameter": {}}"#,
     );
     let p = write_job(t.path(), "ok", &ok);
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--no-progress",
-            "--metrics-push",
-            &dead,
-        ],
-    );
+    let o = run_file(t.path(), &p, &["--no-progress", "--metrics-push", &dead]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "--metrics-push");
     assert_stderr_has(&o, "the job goes on");
     // A URL that cannot be a Pushgateway is refused before the job starts.
-    let o = run_in(
-        t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--metrics-push",
-            "https://gw:9091",
-        ],
-    );
+    let o = run_file(t.path(), &p, &["--metrics-push", "https://gw:9091"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "https and other schemes are not supported");
 }

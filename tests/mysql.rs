@@ -1268,10 +1268,7 @@ fn progress_of_a_table_read_has_an_estimated_total_and_eta() {
         "eta",
         &job(r#"{"speed": {"channel": 2, "record": 10000}}"#, &r, &w),
     );
-    let o = run_in(
-        t.path(),
-        &["run", p.to_str().unwrap(), "--progress-interval", "1"],
-    );
+    let o = run_file(t.path(), &p, &["--progress-interval", "1"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "estimated from table statistics");
     assert_eq!(lines_in(&out).len(), 30000);

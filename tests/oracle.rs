@@ -75,15 +75,10 @@ fn without_the_client_library_an_oracle_job_fails_before_touching_anything() {
     let o = run_in(t.path(), &["check", p.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let report = t.path().join("r.json");
-    let o = run_in(
+    let o = run_file(
         t.path(),
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--no-progress",
-            "--report",
-            report.to_str().unwrap(),
-        ],
+        &p,
+        &["--no-progress", "--report", report.to_str().unwrap()],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let err = stderr(&o);
@@ -122,7 +117,7 @@ fn without_the_client_library_an_oracle_job_fails_before_touching_anything() {
             "column": ["id"], "connection": [{"jdbcUrl": "jdbc:oracle:thin:@db1:1521:ORCL", "table": ["t"]}]}}"#,
     );
     let p = write_job(t.path(), "file_to_ora", &text);
-    let o = run_in(t.path(), &["run", p.to_str().unwrap(), "--no-progress"]);
+    let o = run_file(t.path(), &p, &["--no-progress"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "the oracle writer cannot run on this machine");
     assert_eq!(std::fs::read_to_string(&input).unwrap(), "1\n2\n");

@@ -15,16 +15,7 @@ fn report(dir: &Path) -> Value {
 
 fn run_here(dir: &Path, name: &str, text: &str) -> std::process::Output {
     let p = write_job(dir, name, text);
-    run_in(
-        dir,
-        &[
-            "run",
-            p.to_str().unwrap(),
-            "--no-progress",
-            "--report",
-            "report.json",
-        ],
-    )
+    run_file(dir, &p, &["--no-progress", "--report", "report.json"])
 }
 
 /// A job with `verify` (a JSON object text) beside setting and content.

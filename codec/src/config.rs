@@ -31,8 +31,7 @@ pub struct TextReadConfig {
     #[serde(default = "crate::default_encoding")]
     pub encoding: String,
     /// Skip the first line of every file.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
-    #[schemars(with = "datasync_engine::schema::Lenient<bool>")]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub skip_header: bool,
     /// Text that reads as NULL (default `\N`).
     #[serde(default = "crate::default_null_format")]
@@ -56,19 +55,16 @@ pub struct TextReadConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CsvReaderConfig {
     /// Header-name matching; no effect (columns are chosen by index).
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub case_sensitive: Option<bool>,
     /// The quote character.
     #[serde(default)]
     pub text_qualifier: Option<String>,
     /// Remove spaces around unquoted fields.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub trim_whitespace: Option<bool>,
     /// Whether quotes are interpreted.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub use_text_qualifier: Option<bool>,
     /// The field delimiter (overrides `fieldDelimiter`, as in DataX).
     #[serde(default)]
@@ -80,24 +76,19 @@ pub struct CsvReaderConfig {
     #[serde(default)]
     pub comment: Option<String>,
     /// Skip lines that start with `comment`.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub use_comments: Option<bool>,
     /// 1: a quote inside quotes is doubled (default); 2: backslash escapes.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<u8>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<u8>")]
     pub escape_mode: Option<u8>,
     /// DataX's 100,000-character field limit.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub safety_switch: Option<bool>,
     /// Skip empty lines (always done).
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub skip_empty_records: Option<bool>,
     /// Keep the raw record text; no effect on the data.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub capture_raw_record: Option<bool>,
 }
 
@@ -366,6 +357,34 @@ pub fn text_read_notes() -> Vec<datasync_engine::template::TemplateNote> {
         note("dateFormat", "Default pattern of date columns without their own format (Java yyyy-MM-dd HH:mm:ss or strftime); default ISO."),
         alt("csvReaderConfig", "{\"textQualifier\": \"\\\"\", \"escapeMode\": 1, \"trimWhitespace\": false}", "DataX's CSV parser settings: textQualifier, useTextQualifier, escapeMode (1 doubled quotes, 2 backslash escapes), useComments + comment, trimWhitespace, delimiter, recordDelimiter."),
     ]
+}
+
+/// `datasync template`'s sample values of the text reader options (file, SFTP/FTP).
+pub fn text_read_template() -> serde_json::Value {
+    serde_json::json!({
+        "fieldDelimiter": ",",
+        "encoding": "UTF-8",
+        "skipHeader": false,
+        "nullFormat": "\\N",
+        "compress": "none",
+        "fileFormat": "csv",
+        "dateFormat": "yyyy-MM-dd HH:mm:ss"
+    })
+}
+
+/// `datasync template`'s sample values of the text writer options (file, SFTP/FTP).
+pub fn text_write_template() -> serde_json::Value {
+    serde_json::json!({
+        "writeMode": "truncate",
+        "fieldDelimiter": ",",
+        "encoding": "UTF-8",
+        "nullFormat": "\\N",
+        "dateFormat": "yyyy-MM-dd HH:mm:ss",
+        "fileFormat": "csv",
+        "header": true,
+        "compress": "none",
+        "suffix": ".csv"
+    })
 }
 
 /// `datasync template` comments of the text writer options (file, SFTP/FTP, hdfs text).

@@ -390,8 +390,7 @@ pub struct HdfsFront {
     #[serde(default)]
     pub file_type: HdfsFileType,
     /// Kerberos login to a secured HDFS: refused when true (not supported yet).
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub have_kerberos: Option<bool>,
     /// Hadoop client settings: for `hdfs://`, HDFS client keys (HA nameservices and their
     /// namenodes, timeouts); for `s3a://`, the `fs.s3a.*` endpoint and credential keys.
@@ -474,8 +473,30 @@ impl HdfsFront {
             .ignored(COLUMNAR_IGNORED)
     }
 
+    /// The whole parameter schema of an hdfs plugin: the hdfs keys, then the `text` keys when
+    /// `fileType` is text or csv, else the `columnar` (Parquet plugin's) keys.
+    pub fn plugin_schema(
+        g: &mut datasync_engine::schema::SchemaGenerator,
+        text: datasync_engine::schema::Schema,
+        columnar: datasync_engine::schema::Schema,
+    ) -> datasync_engine::schema::Schema {
+        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
+            .choose_by("fileType", &["text", "csv"], text, columnar)
+            .build()
+    }
+
+    /// The hdfs keys' comments, then the Parquet plugin's (`columnar`) but its own
+    /// `defaultFS`.
+    pub fn notes_with(
+        columnar: Vec<datasync_engine::template::TemplateNote>,
+    ) -> Vec<datasync_engine::template::TemplateNote> {
+        let mut n = HdfsFront::notes();
+        n.extend(columnar.into_iter().filter(|t| t.key != "defaultFS"));
+        n
+    }
+
     /// `datasync template` comments of the hdfs keys (in front of the Parquet plugin's).
-    pub fn notes() -> Vec<datasync_engine::template::TemplateNote> {
+    fn notes() -> Vec<datasync_engine::template::TemplateNote> {
         use datasync_engine::template::{alt, note};
         vec![
             note("defaultFS", "hdfs://namenode:8020 or hdfs://nameservice (HA, see hadoopConfig): path is a directory in that HDFS; s3a://bucket: path is a key prefix in that bucket; file:/// or absent: a local or mounted path."),

@@ -19,7 +19,8 @@ pub mod values;
 pub use builder::{float_text, parse_float, parse_text_column, parses_text_into, TextBatchBuilder};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{
-    text_read_notes, text_write_notes, Header, TextRead, TextReadConfig, TextWrite, TextWriteConfig,
+    text_read_notes, text_read_template, text_write_notes, text_write_template, Header, TextRead,
+    TextReadConfig, TextWrite, TextWriteConfig,
 };
 pub use datetime::{
     date_infinity, parse_iso_date, parse_iso_timestamp_nanos, timestamp_infinity, DateFormat,

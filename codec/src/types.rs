@@ -80,8 +80,10 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
 
 /// `name type, name type, ...` with [`type_name`]s: how readers log the columns they announce
 /// (at debug level, so a user and the type-table tests can see what a source type became).
-pub fn columns_line<'a>(cols: impl IntoIterator<Item = (&'a str, &'a DataType)>) -> String {
-    cols.into_iter()
+pub fn columns_line<'a>(names: &[String], types: impl IntoIterator<Item = &'a DataType>) -> String {
+    names
+        .iter()
+        .zip(types)
         .map(|(n, t)| format!("{n} {}", type_name(t)))
         .collect::<Vec<_>>()
         .join(", ")

@@ -19,6 +19,19 @@ pub struct Params<'a> {
     pub invoked_as: &'a str,
 }
 
+impl Params<'_> {
+    /// The `parameter` object parsed into the parts `L` lays out, after taking out the DataX
+    /// keys that have no effect here (`ignored`: `(key, why)`, a warning for each one present).
+    pub fn parts<L: crate::config::Layout>(
+        &self,
+        ignored: &[(&'static str, &str)],
+    ) -> Result<L, ConfigError> {
+        let mut parts = crate::config::ParamParts::new(self.value, self.path)?;
+        parts.ignore(ignored);
+        L::take_all(parts)
+    }
+}
+
 /// What every plugin type says about itself and how it is built. A reader plugin is a
 /// `Plugin` that is also a [`Reader`] ([`ReaderPlugin`]), a writer plugin one that is a
 /// [`Writer`] ([`WriterPlugin`]). `from_params` MUST be pure (no network, no files): it

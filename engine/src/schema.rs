@@ -64,6 +64,63 @@ impl<T: JsonSchema> JsonSchema for Lenient<T> {
     }
 }
 
+impl<T> Lenient<T>
+where
+    T: std::str::FromStr + serde::de::DeserializeOwned,
+    T::Err: std::fmt::Display,
+{
+    /// [`crate::config::lenient`], for `#[serde(with = "datasync_engine::schema::Lenient::<T>")]`:
+    /// one attribute gives both the lenient parsing and this schema.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        crate::config::lenient(d)
+    }
+
+    /// `T` as it is (the schema's `default`).
+    pub fn serialize<S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error>
+    where
+        T: serde::Serialize,
+    {
+        serde::Serialize::serialize(v, s)
+    }
+}
+
+/// An optional [`Lenient`] (`null` or absent: `None`), for
+/// `#[serde(default, with = "datasync_engine::schema::LenientOpt::<T>")]`.
+pub struct LenientOpt<T>(PhantomData<T>);
+
+impl<T> LenientOpt<T>
+where
+    T: std::str::FromStr + serde::de::DeserializeOwned,
+    T::Err: std::fmt::Display,
+{
+    /// [`crate::config::lenient_opt`].
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        crate::config::lenient_opt(d)
+    }
+
+    /// The value as it is (the schema's `default`).
+    pub fn serialize<S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error>
+    where
+        T: serde::Serialize,
+    {
+        serde::Serialize::serialize(v, s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for LenientOpt<T> {
+    fn schema_name() -> Cow<'static, str> {
+        <Option<Lenient<T>>>::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        <Option<Lenient<T>>>::json_schema(g)
+    }
+}
+
 /// A string or a list of strings ([`crate::config::one_or_many`]).
 pub struct OneOrMany;
 
@@ -121,6 +178,15 @@ fn any_case_with(names: &[&str], description: &str, spaces: bool, placeholder: b
         "examples": names,
         "description": description,
     })
+}
+
+/// The schema of a `parameter` object laid out as `L` (see [`crate::config::Layout`]), with
+/// the keys accepted and ignored (`(key, why)`) that [`crate::Params::parts`] takes out first.
+pub fn layout<L: crate::config::Layout>(
+    g: &mut SchemaGenerator,
+    ignored: &[(&str, &str)],
+) -> Schema {
+    L::schema_parts(ParamsSchema::new(g).ignored(ignored)).build()
 }
 
 /// The schema of a plugin's `parameter` object, assembled the way its constructor takes it

@@ -17,6 +17,18 @@ pub struct TemplateNote {
     pub alt: Option<&'static str>,
 }
 
+/// One object of the keys of each object in `parts`, in order (a later part's key replaces an
+/// earlier one's value in place): a plugin's template from the shared option groups it embeds.
+pub fn merged(parts: impl IntoIterator<Item = Value>) -> Value {
+    let mut out = serde_json::Map::new();
+    for p in parts {
+        if let Value::Object(o) = p {
+            out.extend(o);
+        }
+    }
+    Value::Object(out)
+}
+
 /// `base` with each note of `over` replacing the note of the same key (or added).
 pub fn override_notes(mut base: Vec<TemplateNote>, over: Vec<TemplateNote>) -> Vec<TemplateNote> {
     for o in over {

@@ -118,6 +118,16 @@ pub struct RemoteKeys {
     pub s3: Option<datasync_db::store::S3Options>,
 }
 
+/// The file reader's `parameter`: its own keys, then the text-file options.
+type Layout = (FileKeys, TextReadConfig);
+
+/// `charset` appears in DataX's hbase11xwriter doc example; its txtfilereader never reads it
+/// (the key is `encoding`).
+const IGNORED: &[(&str, &str)] = &[(
+    "charset",
+    "DataX's txtfilereader does not read it either; the files are read as \"encoding\" (default UTF-8)",
+)];
+
 impl Plugin for FileReader {
     const NAME: &'static str = "file";
     const ALIASES: &'static [&'static str] = &["txtfilereader"];
@@ -125,19 +135,7 @@ impl Plugin for FileReader {
         "local CSV / delimited text / JSON Lines files, globs and directories; gzip, bzip2, zstd";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        // `charset` appears in DataX's hbase11xwriter doc example; its txtfilereader never
-        // reads it (the key is `encoding`).
-        let value = datasync_engine::config::ignore_keys(
-            p.value,
-            p.path,
-            &[(
-                "charset",
-                "DataX's txtfilereader does not read it either; the files are read as \"encoding\" (default UTF-8)",
-            )],
-        );
-        let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
-        let keys: FileKeys = parts.take()?;
-        let c: TextReadConfig = parts.finish()?;
+        let (keys, c): Layout = p.parts(IGNORED)?;
         if keys.modified_since.is_some()
             && c.path.iter().any(|x| datasync_db::store::is_remote_url(x))
         {
@@ -155,30 +153,20 @@ impl Plugin for FileReader {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .ignored(&[("charset", "DataX's txtfilereader does not read it either")])
-            .part::<FileKeys>()
-            .part::<TextReadConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, IGNORED)
     }
 
     fn template() -> Value {
-        json!({
+        let own = json!({
             "path": ["${input_path}"],
             "column": [
                 {"index": 0, "type": "long"},
                 {"index": 1, "type": "string"},
                 {"index": 2, "type": "decimal(12,2)"},
                 {"index": 3, "type": "date", "format": "yyyy-MM-dd HH:mm:ss"}
-            ],
-            "fieldDelimiter": ",",
-            "encoding": "UTF-8",
-            "skipHeader": false,
-            "nullFormat": "\\N",
-            "compress": "none",
-            "fileFormat": "csv",
-            "dateFormat": "yyyy-MM-dd HH:mm:ss"
-        })
+            ]
+        });
+        datasync_engine::template::merged([own, datasync_codec::text_read_template()])
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

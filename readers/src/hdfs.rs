@@ -65,9 +65,7 @@ impl Plugin for HdfsReader {
             .part::<TextReadConfig>()
             .without("fileFormat")
             .build();
-        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
-            .choose_by("fileType", &["text", "csv"], text, parquet)
-            .build()
+        HdfsFront::plugin_schema(g, text, parquet)
     }
 
     fn template() -> Value {
@@ -75,13 +73,7 @@ impl Plugin for HdfsReader {
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
-        let mut n = datasync_codec::hive::HdfsFront::notes();
-        n.extend(
-            ParquetReader::template_notes()
-                .into_iter()
-                .filter(|t| t.key != "defaultFS"),
-        );
-        n
+        HdfsFront::notes_with(ParquetReader::template_notes())
     }
 }
 

@@ -7,7 +7,7 @@
 use datasync_codec::{TextRead, TextReadConfig};
 use datasync_db::sftp::{RemoteFile, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchSender;
-use datasync_engine::config::{lenient_u64, ConfigError, ParamParts};
+use datasync_engine::config::{lenient_u64, ConfigError};
 use datasync_engine::{
     async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
@@ -68,6 +68,9 @@ fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
     }
 }
 
+/// The SFTP reader's `parameter`: the connection, the directory walk, the text-file options.
+type Layout = (SftpConnConfig, Walk, TextReadConfig);
+
 impl Plugin for SftpReader {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpreader"];
@@ -75,10 +78,8 @@ impl Plugin for SftpReader {
         "CSV / delimited text / JSON Lines files on an SFTP (or plain FTP) server; globs, directories, compressed files";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
-        let conn = SftpConnConfig::take(&mut parts)?;
-        let walk: Walk = parts.take()?;
-        let text: TextReadConfig = parts.finish()?;
+        let (conn, walk, text): Layout = p.parts(&[])?;
+        conn.validate(p.path)?;
         Ok(SftpReader {
             conn: Arc::new(conn),
             text: Arc::new(text.build(p.path)?),
@@ -87,33 +88,15 @@ impl Plugin for SftpReader {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SftpConnConfig>()
-            .part::<Walk>()
-            .part::<TextReadConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, &[])
     }
 
     fn template() -> Value {
-        json!({
-            "protocol": "sftp",
-            "host": "${sftp_host}",
-            "port": 22,
-            "username": "${sftp_user}",
-            "privateKey": "${sftp_key}",
-            "knownHostsFile": "${known_hosts}",
-            "path": ["/data/in/*.csv"],
-            "column": ["*"],
-            "fieldDelimiter": ",",
-            "encoding": "UTF-8",
-            "skipHeader": false,
-            "nullFormat": "\\N",
-            "compress": "none",
-            "fileFormat": "csv",
-            "dateFormat": "yyyy-MM-dd HH:mm:ss",
-            "maxTraversalLevel": 100,
-            "timeout": 60000
-        })
+        datasync_engine::template::merged([
+            datasync_db::sftp::sftp_conn_template(),
+            json!({"path": ["/data/in/*.csv"], "column": ["*"], "maxTraversalLevel": 100}),
+            datasync_codec::text_read_template(),
+        ])
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

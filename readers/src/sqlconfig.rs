@@ -28,8 +28,7 @@ pub struct SqlReaderConfig {
     #[serde(default)]
     pub split_pk: Option<String>,
     /// Accepted for DataX templates; rows are always streamed.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<i64>")]
     pub fetch_size: Option<i64>,
     /// Statements run on each new connection.
     #[serde(default)]
@@ -64,11 +63,12 @@ impl SqlReaderConfig {
     /// `connect` turns each `connection[]` entry (and its path) into the driver's settings.
     pub fn parse<C>(
         p: datasync_engine::Params<'_>,
+        ignored: &[(&'static str, &str)],
         connect: datasync_db::sql::ConnFromParams<C>,
     ) -> Result<(Self, Vec<C>), datasync_engine::ConfigError> {
-        use datasync_engine::config::{join_path, parse_params};
+        use datasync_engine::config::join_path;
         use datasync_engine::ConfigError;
-        let mut cfg: Self = parse_params(p.value, p.path)?;
+        let (mut cfg,): (Self,) = p.parts(ignored)?;
         let conn_at = join_path(p.path, "connection");
         if cfg.connection.is_empty() {
             return Err(ConfigError::new(conn_at, "needs at least one entry"));
@@ -231,6 +231,7 @@ mod tests {
                 path: "r",
                 invoked_as: "mysqlreader",
             },
+            &[],
             |_, _, _, _, _| Ok(()),
         )
         .map(|(c, _)| c)

@@ -298,7 +298,7 @@ where
         };
         let q = format!(
             "SELECT {} FROM {}{where_sql}{above}",
-            (probe.text_of())(&format!("MAX({col})")),
+            d.text_of(&format!("MAX({col})")),
             quote_ident(d, &t),
         );
         // Rows deleted since the last run never move the watermark back: no new maximum

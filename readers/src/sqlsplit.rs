@@ -10,8 +10,35 @@ use datasync_engine::{async_trait, PluginError};
 /// What planning asks a SQL source about a table's split key.
 #[async_trait]
 pub(crate) trait KeyProbe: Send {
+    /// The type of the first result column of `sql` (a query that returns no row): its name
+    /// for messages and whether it is an integer type; `None` when there is no column.
+    async fn column_type(&mut self, sql: &str) -> Result<Option<(String, bool)>, PluginError>;
+    /// Every row of `sql`, each column as text (NULLs kept as `None`).
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PluginError>;
+    /// The first row of `sql` (empty when there is no row).
+    async fn first_row(&mut self, sql: &str) -> Result<Vec<Option<String>>, PluginError> {
+        Ok(self.rows(sql).await?.into_iter().next().unwrap_or_default())
+    }
+    /// The non-NULL values of the first column of `sql`, in order.
+    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
+        let rows = self.rows(sql).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
+    }
     /// The key column's type (its name for messages) and whether it is an integer type.
-    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError>;
+    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
+        let d = self.dialect();
+        let q = format!(
+            "SELECT {} FROM {} WHERE 1 = 0",
+            datasync_db::sql::quote_ident(d, pk),
+            datasync_db::sql::quote_ident(d, table)
+        );
+        self.column_type(&q)
+            .await?
+            .ok_or_else(|| PluginError::new(format!("splitPk {pk}: no such column in {table}")))
+    }
     /// MIN and MAX of the key as text, over the rows `where_sql` (`""` or ` WHERE (...)`)
     /// selects.
     async fn key_bounds(
@@ -19,7 +46,18 @@ pub(crate) trait KeyProbe: Send {
         table: &str,
         pk: &str,
         where_sql: &str,
-    ) -> Result<(Option<String>, Option<String>), PluginError>;
+    ) -> Result<(Option<String>, Option<String>), PluginError> {
+        let d = self.dialect();
+        let qpk = datasync_db::sql::quote_ident(d, pk);
+        let q = format!(
+            "SELECT {}, {} FROM {}{where_sql}",
+            d.text_of(&format!("MIN({qpk})")),
+            d.text_of(&format!("MAX({qpk})")),
+            datasync_db::sql::quote_ident(d, table)
+        );
+        let mut row = self.first_row(&q).await?.into_iter();
+        Ok((row.next().flatten(), row.next().flatten()))
+    }
     /// The last key of each of `n` parts of the non-NULL keys in key order (the server's
     /// collation), over the rows `where_clause` selects; as text, ascending. A large table
     /// (`rows`) is cut on a sample of about [`QUANTILE_SAMPLE`] keys chosen by a hash of the
@@ -38,26 +76,23 @@ pub(crate) trait KeyProbe: Send {
             tracing::info!("{table}: quantiles of {pk} from a sample of 1 in {every} keys");
         }
         let qpk = datasync_db::sql::quote_ident(d, pk);
-        let sample = (every > 1).then(|| self.sample_filter(&qpk, every));
-        let q = quantile_sql(d, table, pk, where_clause, n, sample, self.text_of());
+        let sample = (every > 1).then(|| d.sample_filter(&qpk, every));
+        let q = quantile_sql(d, table, pk, where_clause, n, sample);
         self.texts(&q).await
     }
     /// This system's SQL dialect.
     fn dialect(&self) -> datasync_db::sql::Dialect;
-    /// A non-negative integer hash of the (quoted) key expression, for sampling.
-    fn sample_hash(&self, key: &str) -> String;
-    /// A condition keeping about one key in `every` (by [`KeyProbe::sample_hash`]).
-    fn sample_filter(&self, key: &str, every: u64) -> String {
-        format!("{} % {every} = 0", self.sample_hash(key))
-    }
-    /// How an expression is turned into text here.
-    fn text_of(&self) -> fn(&str) -> String;
-    /// The non-NULL values of a query's one text column, in order.
-    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError>;
     /// Runs a statement that returns no rows (an incremental state table's DDL and writes).
     async fn exec(&mut self, sql: &str) -> Result<(), PluginError>;
-    /// About how many rows `table` holds, from the server's statistics (`None`: unknown).
-    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError>;
+    /// A query whose first value is about how many rows `table` holds, from the server's
+    /// statistics.
+    fn row_estimate_sql(&self, table: &str) -> String;
+    /// About how many rows `table` holds (`None`: unknown, or never analyzed).
+    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
+        let q = self.row_estimate_sql(table);
+        let first = self.first_row(&q).await?.into_iter().next().flatten();
+        Ok(first.and_then(|t| t.trim().parse().ok()))
+    }
     /// Whether the key alone has a unique index, in `schema` (default: the connection's)
     /// `name`: a split can then be read in key order cheaply and go on after its last key
     /// without missing or repeating a row. `None`: this reader does not read in key order.
@@ -403,7 +438,6 @@ pub(crate) fn quantile_sql(
     where_clause: Option<&str>,
     n: usize,
     sample: Option<String>,
-    max_text: fn(&str) -> String,
 ) -> String {
     let qpk = datasync_db::sql::quote_ident(d, pk);
     let w = where_clause
@@ -413,7 +447,7 @@ pub(crate) fn quantile_sql(
     format!(
         "SELECT {} FROM (SELECT {qpk} AS k, NTILE({n}) OVER (ORDER BY {qpk}) AS b FROM {} \
          WHERE {qpk} IS NOT NULL{w}{sample}) q GROUP BY b ORDER BY b",
-        max_text("MAX(k)"),
+        d.text_of("MAX(k)"),
         datasync_db::sql::quote_ident(d, table)
     )
 }

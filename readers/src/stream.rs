@@ -10,7 +10,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datasync_codec::types::{parse_type, type_name};
 use datasync_engine::channel::{Batch, BatchSender};
-use datasync_engine::config::{lenient_u64, parse_params, ConfigError};
+use datasync_engine::config::{lenient_u64, ConfigError};
 use datasync_engine::{
     async_trait, Params, Plugin, PluginError, Reader, ReaderTask, SizeHint, TaskContext,
 };
@@ -328,7 +328,7 @@ impl Plugin for StreamReader {
         "generated rows: constants, random values, sequences (demos, tests, benchmarks)";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let cfg: StreamReaderConfig = parse_params(p.value, p.path)?;
+        let (cfg,): (StreamReaderConfig,) = p.parts(&[])?;
         if cfg.column.is_empty() {
             return Err(ConfigError::new(
                 format!("{}.column", p.path),
@@ -359,9 +359,7 @@ impl Plugin for StreamReader {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<StreamReaderConfig>()
-            .build()
+        datasync_engine::schema::layout::<(StreamReaderConfig,)>(g, &[])
     }
 
     fn template() -> Value {

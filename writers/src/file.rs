@@ -7,7 +7,7 @@ pub use crate::textfiles::FileWriteMode;
 use crate::textfiles::{some_paths, FileTarget, TextFiles};
 use datasync_codec::TextWriteConfig;
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
     async_trait, run_id, Params, Plugin, PluginError, Resume, TaskContext, Writer, WriterTask,
@@ -127,6 +127,10 @@ impl FileWriter {
     }
 }
 
+/// The file writer's `parameter`: where the files go, the remote store's keys, the text-file
+/// options.
+type Layout = (FileTarget, crate::remote::RemoteKeys, TextWriteConfig);
+
 impl Plugin for FileWriter {
     const NAME: &'static str = "file";
     const ALIASES: &'static [&'static str] = &["txtfilewriter"];
@@ -134,37 +138,20 @@ impl Plugin for FileWriter {
         "local CSV / delimited text / JSON Lines files, staged and renamed at commit";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
-        let target: FileTarget = parts.take()?;
-        let keys: crate::remote::RemoteKeys = parts.take()?;
         crate::textfiles::note_default_format(&p);
-        parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
-        FileWriter::new(p.path, target, parts.finish()?, &keys)
+        let (target, keys, text): Layout = p.parts(crate::textfiles::IGNORED_WRITER_KEYS)?;
+        FileWriter::new(p.path, target, text, &keys)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<FileTarget>()
-            .part::<crate::remote::RemoteKeys>()
-            .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
-            .part::<TextWriteConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, crate::textfiles::IGNORED_WRITER_KEYS)
     }
 
     fn template() -> Value {
-        json!({
-            "path": "${output_dir}",
-            "fileName": "${file_name}",
-            "writeMode": "truncate",
-            "fieldDelimiter": ",",
-            "encoding": "UTF-8",
-            "nullFormat": "\\N",
-            "dateFormat": "yyyy-MM-dd HH:mm:ss",
-            "fileFormat": "csv",
-            "header": true,
-            "compress": "none",
-            "suffix": ".csv"
-        })
+        datasync_engine::template::merged([
+            json!({"path": "${output_dir}", "fileName": "${file_name}"}),
+            datasync_codec::text_write_template(),
+        ])
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

@@ -100,9 +100,7 @@ impl Plugin for HdfsWriter {
             .part::<TextWriteConfig>()
             .without("fileFormat")
             .build();
-        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
-            .choose_by("fileType", &["text", "csv"], text, parquet)
-            .build()
+        HdfsFront::plugin_schema(g, text, parquet)
     }
 
     fn template() -> Value {
@@ -110,13 +108,7 @@ impl Plugin for HdfsWriter {
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {
-        let mut n = HdfsFront::notes();
-        n.extend(
-            ParquetWriter::template_notes()
-                .into_iter()
-                .filter(|t| t.key != "defaultFS"),
-        );
-        n
+        HdfsFront::notes_with(ParquetWriter::template_notes())
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::textfiles::{some_paths, FileTarget, FileWriteMode, TextFiles};
 use datasync_db::sftp::{RemoteConn, SftpConnConfig, SftpError};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
+use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::plugin::{blocking_task, BlockingWriterTask};
 use datasync_engine::{
     async_trait, run_id, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
@@ -62,6 +62,9 @@ pub struct SftpWriter {
     uploaded: crate::publish::StagedSizes,
 }
 
+/// The SFTP writer's `parameter`: the connection, where the files go, the text-file options.
+type Layout = (SftpConnConfig, FileTarget, datasync_codec::TextWriteConfig);
+
 impl Plugin for SftpWriter {
     const NAME: &'static str = "sftp";
     const ALIASES: &'static [&'static str] = &["ftpwriter"];
@@ -69,12 +72,10 @@ impl Plugin for SftpWriter {
         "CSV / delimited text / JSON Lines files uploaded to an SFTP (or plain FTP) server, renamed into place at commit";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
-        let conn = SftpConnConfig::take(&mut parts)?;
-        let target: FileTarget = parts.take()?;
         crate::textfiles::note_default_format(&p);
-        parts.ignore(crate::textfiles::IGNORED_WRITER_KEYS);
-        let files = TextFiles::new(p.path, &target, parts.finish()?)?;
+        let (conn, target, text): Layout = p.parts(crate::textfiles::IGNORED_WRITER_KEYS)?;
+        conn.validate(p.path)?;
+        let files = TextFiles::new(p.path, &target, text)?;
         if !target.path.starts_with('/') {
             return Err(ConfigError::new(
                 join_path(p.path, "path"),
@@ -90,35 +91,15 @@ impl Plugin for SftpWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SftpConnConfig>()
-            .part::<FileTarget>()
-            .ignored(crate::textfiles::IGNORED_WRITER_KEYS)
-            .part::<datasync_codec::TextWriteConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, crate::textfiles::IGNORED_WRITER_KEYS)
     }
 
     fn template() -> Value {
-        json!({
-            "protocol": "sftp",
-            "host": "${sftp_host}",
-            "port": 22,
-            "username": "${sftp_user}",
-            "privateKey": "${sftp_key}",
-            "knownHostsFile": "${known_hosts}",
-            "path": "/data/out",
-            "fileName": "${file_name}",
-            "writeMode": "truncate",
-            "fieldDelimiter": ",",
-            "encoding": "UTF-8",
-            "nullFormat": "\\N",
-            "dateFormat": "yyyy-MM-dd HH:mm:ss",
-            "fileFormat": "csv",
-            "header": true,
-            "compress": "none",
-            "suffix": ".csv",
-            "timeout": 60000
-        })
+        datasync_engine::template::merged([
+            datasync_db::sftp::sftp_conn_template(),
+            json!({"path": "/data/out", "fileName": "${file_name}"}),
+            datasync_codec::text_write_template(),
+        ])
     }
 
     fn template_notes() -> Vec<datasync_engine::template::TemplateNote> {

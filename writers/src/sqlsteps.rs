@@ -114,7 +114,14 @@ impl<C: Send + Sync, K: Send + Sync> SqlWriterCore for crate::sqltarget::SqlWrit
 #[async_trait]
 pub(crate) trait SqlWriterSteps: SqlWriterCore {
     /// A new writer task (each task opens its own connection).
-    fn new_task(&self) -> Box<dyn WriterTask>;
+    fn new_task(&self) -> Box<dyn crate::sqltarget::UnitTask>;
+    /// [`SqlWriterSteps::new_task`] as the engine's task.
+    fn engine_task(&self) -> Box<dyn WriterTask> {
+        Box::new(crate::sqltarget::Units {
+            task: self.new_task(),
+            retry_safe: self.staging() || self.idempotent(),
+        })
+    }
     /// The target table as a lineage dataset.
     fn dataset(&self) -> datasync_engine::lineage::Dataset;
     /// The writers whose tables this job writes: the shards, or this writer alone.
@@ -655,8 +662,8 @@ where
             )));
         }
         Ok(match self.shards() {
-            [] => (0..n).map(|_| self.new_task()).collect(),
-            shards => shards.iter().map(|w| w.new_task()).collect(),
+            [] => (0..n).map(|_| self.engine_task()).collect(),
+            shards => shards.iter().map(|w| w.engine_task()).collect(),
         })
     }
 

@@ -380,6 +380,45 @@ pub struct AfterCommitted {
     source: datasync_engine::PluginError,
 }
 
+/// A SQL writer's task: batches written in units of one transaction, counted as they commit.
+#[datasync_engine::async_trait]
+pub(crate) trait UnitTask: Send {
+    /// Writes every batch; `done` counts the committed units and rows.
+    async fn write_units(
+        &mut self,
+        input: datasync_engine::channel::BatchReceiver,
+        ctx: datasync_engine::TaskContext,
+        done: &mut (u64, u64),
+    ) -> Result<(), PluginError>;
+}
+
+/// A [`UnitTask`] as the engine's task: an error after some units committed says how many.
+pub(crate) struct Units {
+    pub task: Box<dyn UnitTask>,
+    /// Whether a failed attempt can run again from the start without duplicating rows: each
+    /// attempt makes its staging table afresh, or the write mode rewrites the same rows.
+    pub retry_safe: bool,
+}
+
+#[datasync_engine::async_trait]
+impl datasync_engine::WriterTask for Units {
+    fn retry_safe(&self) -> bool {
+        self.retry_safe
+    }
+
+    async fn write(
+        &mut self,
+        input: datasync_engine::channel::BatchReceiver,
+        ctx: datasync_engine::TaskContext,
+    ) -> Result<(), PluginError> {
+        let mut done = (0, 0);
+        self.task
+            .write_units(input, ctx, &mut done)
+            .await
+            .map_err(|e| after_committed(e, done.0, done.1))
+    }
+}
+
 /// Wraps `e` with what the task had committed, unless nothing was, or `e` is the job stopping
 /// (cancellation, the error limit, a closed channel), which the runner reports on its own.
 pub(crate) fn after_committed(

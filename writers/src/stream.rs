@@ -5,7 +5,7 @@
 use datasync_codec::values::{column_names, row_values};
 use datasync_codec::{FileFormat, TextEncoder, TextOptions};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::config::{parse_params, ConfigError};
+use datasync_engine::config::ConfigError;
 use datasync_engine::{
     async_trait, DirtyRecord, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
 };
@@ -19,8 +19,7 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StreamWriterConfig {
     /// Print rows to stdout (default false: count and discard).
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient")]
-    #[schemars(with = "datasync_engine::schema::Lenient<bool>")]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub print: bool,
     /// Delimiter between printed fields (default tab).
     #[serde(default = "default_delimiter")]
@@ -46,22 +45,19 @@ pub struct StreamWriter {
     print: Option<Arc<TextOptions>>,
 }
 
+/// `visible` appears in several DataX doc examples; DataX's streamwriter never reads it.
+const IGNORED: &[(&str, &str)] = &[(
+    "visible",
+    "DataX's streamwriter does not read it either; \"print\" decides whether rows are printed",
+)];
+
 impl Plugin for StreamWriter {
     const NAME: &'static str = "stream";
     const ALIASES: &'static [&'static str] = &["streamwriter"];
     const DESCRIPTION: &'static str = "discard rows (counting them) or print them to stdout";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        // `visible` appears in several DataX doc examples; DataX's streamwriter never reads it.
-        let value = datasync_engine::config::ignore_keys(
-            p.value,
-            p.path,
-            &[(
-                "visible",
-                "DataX's streamwriter does not read it either; \"print\" decides whether rows are printed",
-            )],
-        );
-        let c: StreamWriterConfig = parse_params(&value, p.path)?;
+        let (c,): (StreamWriterConfig,) = p.parts(IGNORED)?;
         let opts = TextOptions::new(
             p.path,
             FileFormat::Csv,
@@ -77,10 +73,7 @@ impl Plugin for StreamWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .ignored(&[("visible", "DataX's streamwriter does not read it either")])
-            .part::<StreamWriterConfig>()
-            .build()
+        datasync_engine::schema::layout::<(StreamWriterConfig,)>(g, IGNORED)
     }
 
     fn template() -> Value {

@@ -242,21 +242,18 @@ impl OracleConn {
         .map_err(|e| self.query_error(sql, e))
     }
 
-    /// The first row of `sql` as text columns (`None`: no row).
-    pub async fn first_row(&self, sql: &str) -> Result<Option<Vec<Option<String>>>, OracleError> {
+    /// Every row of `sql`, each column as text (NULLs kept as `None`).
+    pub async fn rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, OracleError> {
         let s = sql.to_string();
         self.call(move |c| {
-            let mut rows = c.query(&s, &[])?;
-            match rows.next() {
-                None => Ok(None),
-                Some(r) => {
+            c.query(&s, &[])?
+                .map(|r| {
                     let r = r?;
                     (0..r.sql_values().len())
                         .map(|i| r.get::<usize, Option<String>>(i))
                         .collect::<oracle::Result<Vec<_>>>()
-                        .map(Some)
-                }
-            }
+                })
+                .collect()
         })
         .await
         .map_err(|e| self.query_error(sql, e))

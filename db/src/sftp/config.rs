@@ -70,9 +70,8 @@ pub struct SftpConnConfig {
     #[serde(
         default,
         rename = "port",
-        deserialize_with = "datasync_engine::config::lenient_opt"
+        with = "datasync_engine::schema::LenientOpt::<u16>"
     )]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<u16>>")]
     pub port_given: Option<u16>,
     /// User name.
     pub username: String,
@@ -140,6 +139,19 @@ fn millis_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDur
             "wrong type: found {other}, expected milliseconds or a duration such as \"30s\""
         ))),
     }
+}
+
+/// `datasync template`'s sample values of the SFTP/FTP connection parameters.
+pub fn sftp_conn_template() -> serde_json::Value {
+    serde_json::json!({
+        "protocol": "sftp",
+        "host": "${sftp_host}",
+        "port": 22,
+        "username": "${sftp_user}",
+        "privateKey": "${sftp_key}",
+        "knownHostsFile": "${known_hosts}",
+        "timeout": 60000
+    })
 }
 
 /// `datasync template` comments of the SFTP/FTP connection parameters.

@@ -10,7 +10,9 @@ pub use ssh2;
 mod config;
 mod ftp;
 mod remote;
-pub use config::{sftp_conn_notes, ConnectPattern, SftpConnConfig, SftpProtocol};
+pub use config::{
+    sftp_conn_notes, sftp_conn_template, ConnectPattern, SftpConnConfig, SftpProtocol,
+};
 pub use remote::{glob_match, Entry, RemoteConn, RemoteFile, Upload};
 
 use ssh2::{CheckResult, HashType, KnownHostFileKind, MethodType, Session, Sftp};
@@ -167,13 +169,6 @@ impl SftpError {
 }
 
 impl SftpConnConfig {
-    /// Takes the connection keys off a plugin's `parameter` and checks them.
-    pub fn take(parts: &mut datasync_engine::config::ParamParts<'_>) -> Result<Self, ConfigError> {
-        let conn: SftpConnConfig = parts.take()?;
-        conn.validate(parts.at())?;
-        Ok(conn)
-    }
-
     /// The limit on every wait for the server: `None` for `timeout: 0`, which DataX passes to
     /// its clients as "no limit".
     pub fn io_timeout(&self) -> Option<Duration> {

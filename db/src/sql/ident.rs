@@ -20,6 +20,26 @@ impl Dialect {
             Dialect::Oracle => "Oracle",
         }
     }
+
+    /// `expr` as text in this system's SQL.
+    pub fn text_of(self, expr: &str) -> String {
+        match self {
+            Dialect::MySql => format!("CAST({expr} AS CHAR)"),
+            Dialect::Postgres => format!("{expr}::text"),
+            Dialect::Oracle => format!("TO_CHAR({expr})"),
+        }
+    }
+
+    /// A condition keeping about one row in `every`, by a deterministic non-negative hash of
+    /// the (quoted) key expression `key`.
+    pub fn sample_filter(self, key: &str, every: u64) -> String {
+        match self {
+            Dialect::MySql => format!("CRC32({key}) % {every} = 0"),
+            Dialect::Postgres => format!("abs(hashtext({key}::text)::bigint) % {every} = 0"),
+            // Oracle has no `%` operator.
+            Dialect::Oracle => format!("MOD(ORA_HASH({key}), {every}) = 0"),
+        }
+    }
 }
 
 /// Quotes an identifier; a dotted name (`db.table`) is quoted part by part. A part the user

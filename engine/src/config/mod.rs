@@ -512,4 +512,4 @@ mod tests {
 }
 
 mod parts;
-pub use parts::{ignore_keys, struct_fields, ParamParts};
+pub use parts::{ignore_keys, struct_fields, Layout, ParamParts};

@@ -262,3 +262,46 @@ mod tests {
         assert!(e.message.contains("expected an object"));
     }
 }
+
+/// How a plugin's `parameter` object is laid out: the structs it is parsed into, in the order
+/// they take their keys (a tuple of one to four; the last takes every key left and refuses
+/// unknown ones). Parsing ([`crate::Params::parts`]) and the JSON Schema
+/// ([`crate::schema::layout`]) both follow the one tuple, so the two cannot drift apart.
+pub trait Layout: Sized {
+    /// Parses each part in order.
+    fn take_all(parts: ParamParts<'_>) -> Result<Self, ConfigError>;
+    /// Adds each part's keys to `s`.
+    fn schema_parts(s: crate::schema::ParamsSchema<'_>) -> crate::schema::ParamsSchema<'_>;
+}
+
+impl<A: DeserializeOwned + schemars::JsonSchema> Layout for (A,) {
+    fn take_all(parts: ParamParts<'_>) -> Result<Self, ConfigError> {
+        Ok((parts.finish()?,))
+    }
+
+    fn schema_parts(s: crate::schema::ParamsSchema<'_>) -> crate::schema::ParamsSchema<'_> {
+        s.part::<A>()
+    }
+}
+
+/// [`Layout`] for a tuple: every part but the last taken by name, the last finishing.
+macro_rules! layout_tuple {
+    ($($part:ident $var:ident),+ ; $last:ident) => {
+        impl<$($part: DeserializeOwned + schemars::JsonSchema,)+ $last: DeserializeOwned + schemars::JsonSchema>
+            Layout for ($($part,)+ $last)
+        {
+            fn take_all(mut parts: ParamParts<'_>) -> Result<Self, ConfigError> {
+                $(let $var: $part = parts.take()?;)+
+                Ok(($($var,)+ parts.finish()?))
+            }
+
+            fn schema_parts(s: crate::schema::ParamsSchema<'_>) -> crate::schema::ParamsSchema<'_> {
+                s$(.part::<$part>())+.part::<$last>()
+            }
+        }
+    };
+}
+
+layout_tuple!(A a; B);
+layout_tuple!(A a, B b; C);
+layout_tuple!(A a, B b, C c; D);

@@ -13,14 +13,11 @@ pub(super) struct Raw {
     pub column: Vec<RawColumn>,
     #[serde(default)]
     pub range: Option<RawRange>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<i64>")]
     pub max_version: Option<i64>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<i32>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<i32>")]
     pub scan_cache_size: Option<i32>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<i32>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<i32>")]
     pub scan_batch_size: Option<i32>,
 }
 
@@ -44,8 +41,7 @@ pub(super) struct RawRange {
     pub start_rowkey: Option<String>,
     #[serde(default)]
     pub end_rowkey: Option<String>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub is_binary_rowkey: Option<bool>,
 }
 

@@ -19,6 +19,9 @@ pub struct HbaseReader {
     s: Arc<Settings>,
 }
 
+/// The hbase reader's `parameter`: the gateway's address, then DataX's keys.
+type Layout = (datasync_db::hbase::GatewayKeys, Raw);
+
 impl Plugin for HbaseReader {
     const NAME: &'static str = "hbase";
     const ALIASES: &'static [&'static str] = &["hbase11xreader"];
@@ -26,19 +29,14 @@ impl Plugin for HbaseReader {
         "HBase tables through the Thrift1 gateway: one task per region, exact Bytes.toBytes cells, every version on request";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = datasync_engine::config::ParamParts::new(p.value, p.path)?;
-        let g: datasync_db::hbase::GatewayKeys = parts.take()?;
-        let raw: Raw = parts.finish()?;
+        let (g, raw): Layout = p.parts(&[])?;
         Ok(HbaseReader {
             s: Arc::new(settings(g, raw, p.path)?),
         })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<datasync_db::hbase::GatewayKeys>()
-            .part::<Raw>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, &[])
     }
 
     fn template() -> Value {

@@ -31,6 +31,23 @@ pub struct MysqlSettings {
     zero_to_null: bool,
 }
 
+/// OceanBase's reader tuning, accepted and ignored: each split is streamed in one query.
+const IGNORED: &[(&str, &str)] = &[
+    (
+        "readBatchSize",
+        "rows are streamed from one query per split, not read in batches",
+    ),
+    (
+        "readByPartition",
+        "splits come from splitPk key ranges, not from OceanBase partitions",
+    ),
+    (
+        "timeout",
+        "queries run without a client-side time limit (set one with a session statement, e.g. \
+         SET ob_query_timeout=...)",
+    ),
+];
+
 impl Plugin for MysqlReader {
     const NAME: &'static str = "mysql";
     const ALIASES: &'static [&'static str] = &["mysqlreader", "oceanbasev10reader"];
@@ -38,28 +55,7 @@ impl Plugin for MysqlReader {
         "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        // OceanBase's reader tuning: we stream each split in one query.
-        let value = datasync_engine::config::ignore_keys(
-            p.value,
-            p.path,
-            &[
-                (
-                    "readBatchSize",
-                    "rows are streamed from one query per split, not read in batches",
-                ),
-                (
-                    "readByPartition",
-                    "splits come from splitPk key ranges, not from OceanBase partitions",
-                ),
-                (
-                    "timeout",
-                    "queries run without a client-side time limit (set one with a session \
-                     statement, e.g. SET ob_query_timeout=...)",
-                ),
-            ],
-        );
-        let p = Params { value: &value, ..p };
-        let (cfg, conns) = SqlReaderConfig::parse(p, MysqlConnConfig::new)?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, IGNORED, MysqlConnConfig::new)?;
         let zero_to_null = conns[0].zero_date_to_null().map_err(|e| {
             ConfigError::new(format!("{}[0].jdbcUrl", join_path(p.path, "connection")), e)
         })?;
@@ -67,17 +63,7 @@ impl Plugin for MysqlReader {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SqlReaderConfig>()
-            .ignored(&[
-                (
-                    "readBatchSize",
-                    "rows are streamed from one query per split",
-                ),
-                ("readByPartition", "splits come from splitPk key ranges"),
-                ("timeout", "queries run without a client-side time limit"),
-            ])
-            .build()
+        datasync_engine::schema::layout::<(SqlReaderConfig,)>(g, IGNORED)
     }
 
     fn template() -> Value {
@@ -101,27 +87,40 @@ pub(crate) struct MysqlProbe {
 
 #[async_trait]
 impl KeyProbe for MysqlProbe {
-    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
-        let probe = format!(
-            "SELECT {} FROM {} LIMIT 0",
-            quote_ident(Dialect::MySql, pk),
-            quote_ident(Dialect::MySql, table)
-        );
+    async fn column_type(&mut self, sql: &str) -> Result<Option<(String, bool)>, PluginError> {
         let result = self
             .conn
-            .query_iter(probe.as_str())
+            .query_iter(sql)
             .await
-            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
         let col = result.columns_ref().first().cloned();
         result
             .drop_result()
             .await
-            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
-        let col = col.ok_or_else(|| {
-            MysqlError::Invalid(format!("splitPk {pk}: no such column in {table}"))
-        })?;
-        let (t, _) = arrow_type(&col);
-        Ok((t.to_string(), t.is_integer()))
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(col.map(|c| {
+            let (t, _) = arrow_type(&c);
+            (t.to_string(), t.is_integer())
+        }))
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PluginError> {
+        let rows: Vec<Row> = self
+            .conn
+            .query(sql)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        // The text protocol: every value is NULL or its text.
+        let text = |(i, v): (usize, Option<MyValue>)| match v {
+            None | Some(MyValue::NULL) => Ok(None),
+            Some(MyValue::Bytes(b)) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|e| PluginError::new(format!("{sql}: column {i}: {e}"))),
+            Some(other) => Ok(Some(other.as_sql(true).trim_matches('\'').to_string())),
+        };
+        rows.into_iter()
+            .map(|r| r.unwrap_raw().into_iter().enumerate().map(text).collect())
+            .collect()
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
@@ -129,57 +128,15 @@ impl KeyProbe for MysqlProbe {
         Ok(datasync_codec::types::named_columns(cols))
     }
 
-    async fn key_bounds(
-        &mut self,
-        table: &str,
-        pk: &str,
-        where_sql: &str,
-    ) -> Result<(Option<String>, Option<String>), PluginError> {
-        let qpk = quote_ident(Dialect::MySql, pk);
-        let q = format!(
-            "SELECT CAST(MIN({qpk}) AS CHAR), CAST(MAX({qpk}) AS CHAR) FROM {}{where_sql}",
-            quote_ident(Dialect::MySql, table)
-        );
-        let row: Option<(Option<String>, Option<String>)> = self
-            .conn
-            .query_first(q.as_str())
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
-        Ok(row.unwrap_or((None, None)))
-    }
-
-    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
-        let q = format!(
+    fn row_estimate_sql(&self, table: &str) -> String {
+        format!(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE {}",
             datasync_db::mysql::information_schema_filter(table)
-        );
-        let est: Option<Option<u64>> = self
-            .conn
-            .query_first(q.as_str())
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
-        Ok(est.flatten())
+        )
     }
 
     fn dialect(&self) -> Dialect {
         Dialect::MySql
-    }
-
-    fn sample_hash(&self, key: &str) -> String {
-        format!("CRC32({key})")
-    }
-
-    fn text_of(&self) -> fn(&str) -> String {
-        |e| format!("CAST({e} AS CHAR)")
-    }
-
-    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
-        let rows: Vec<Option<String>> = self
-            .conn
-            .query(sql)
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(rows.into_iter().flatten().collect())
     }
 
     async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
@@ -505,16 +462,8 @@ impl ReadState {
             }
         }
         let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
-        tracing::debug!(
-            "task {}: columns {}",
-            ctx.task_id,
-            datasync_codec::types::columns_line(
-                names
-                    .iter()
-                    .map(String::as_str)
-                    .zip(kinds.iter().map(|(t, _)| t))
-            )
-        );
+        let line = datasync_codec::types::columns_line(&names, kinds.iter().map(|(t, _)| t));
+        tracing::debug!("task {}: columns {line}", ctx.task_id);
         let key_at = primary_key_positions(&names, &catalog.key);
         let fields = names
             .into_iter()

@@ -11,7 +11,7 @@ use datasync_db::oracle::{
     arrow_type, datetime_text, float_text, number_text, OracleConn, OracleConnConfig, OracleKind,
 };
 use datasync_db::sql::source_type::{primary_key_positions, with_primary_key, with_source_type};
-use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
+use datasync_db::sql::{Dialect, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{
@@ -54,7 +54,7 @@ impl Plugin for OracleReader {
             }
         };
         let p = Params { value: &value, ..p };
-        let (cfg, conns) = SqlReaderConfig::parse(p, OracleConnConfig::new)?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, &[], OracleConnConfig::new)?;
         let fetch = match cfg.fetch_size {
             None => DEFAULT_FETCH,
             Some(n) if (1..=100_000).contains(&n) => n as u32,
@@ -231,17 +231,12 @@ pub(crate) struct OracleProbe {
 
 #[async_trait]
 impl KeyProbe for OracleProbe {
-    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
-        let q = format!(
-            "SELECT {} FROM {} WHERE 1 = 0",
-            quote_ident(Dialect::Oracle, pk),
-            quote_ident(Dialect::Oracle, table)
-        );
-        let cols = self.conn.columns(&q).await?;
-        let (_, t) = cols
-            .first()
-            .ok_or_else(|| PluginError::new(format!("splitPk {pk}: no such column in {table}")))?;
-        Ok(match t {
+    async fn column_type(&mut self, sql: &str) -> Result<Option<(String, bool)>, PluginError> {
+        let cols = self.conn.columns(sql).await?;
+        let Some((_, t)) = cols.first() else {
+            return Ok(None);
+        };
+        Ok(Some(match t {
             // Whole numbers only: NUMBER(p) / NUMBER(p,-s).
             OracleType::Number(p, s) if *p > 0 && *s <= 0 => (t.to_string(), true),
             // Any other number compares exactly by value: cut at quantiles like text.
@@ -249,7 +244,7 @@ impl KeyProbe for OracleProbe {
             OracleType::Varchar2(_) | OracleType::Char(_) => ("varchar2".into(), false),
             OracleType::NVarchar2(_) | OracleType::NChar(_) => ("nvarchar2".into(), false),
             other => (other.to_string(), false),
-        })
+        }))
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
@@ -257,47 +252,16 @@ impl KeyProbe for OracleProbe {
         Ok(cols.into_iter().map(|(n, t)| (n, t.to_string())).collect())
     }
 
-    async fn key_bounds(
-        &mut self,
-        table: &str,
-        pk: &str,
-        where_sql: &str,
-    ) -> Result<(Option<String>, Option<String>), PluginError> {
-        let qpk = quote_ident(Dialect::Oracle, pk);
-        let q = format!(
-            "SELECT TO_CHAR(MIN({qpk})), TO_CHAR(MAX({qpk})) FROM {}{where_sql}",
-            quote_ident(Dialect::Oracle, table)
-        );
-        let row = self.conn.first_row(&q).await?.unwrap_or_default();
-        let mut it = row.into_iter();
-        Ok((it.next().flatten(), it.next().flatten()))
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PluginError> {
+        Ok(self.conn.rows(sql).await?)
     }
 
-    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
-        let q = datasync_db::oracle::row_estimate_sql(table);
-        let v = self.conn.texts(&q).await?;
-        Ok(v.into_iter().flatten().next().and_then(|t| t.parse().ok()))
+    fn row_estimate_sql(&self, table: &str) -> String {
+        datasync_db::oracle::row_estimate_sql(table)
     }
 
     fn dialect(&self) -> Dialect {
         Dialect::Oracle
-    }
-
-    fn sample_hash(&self, key: &str) -> String {
-        format!("ORA_HASH({key})")
-    }
-
-    /// Oracle has no `%` operator.
-    fn sample_filter(&self, key: &str, every: u64) -> String {
-        format!("MOD(ORA_HASH({key}), {every}) = 0")
-    }
-
-    fn text_of(&self) -> fn(&str) -> String {
-        |e| format!("TO_CHAR({e})")
-    }
-
-    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
-        Ok(self.conn.texts(sql).await?.into_iter().flatten().collect())
     }
 
     async fn exec(&mut self, sql: &str) -> Result<(), PluginError> {
@@ -436,16 +400,8 @@ impl ReadState {
             .map(|c| arrow_type(c.oracle_type()))
             .collect();
         let names: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
-        tracing::debug!(
-            "task {}: columns {}",
-            ctx.task_id,
-            datasync_codec::types::columns_line(
-                names
-                    .iter()
-                    .map(String::as_str)
-                    .zip(typed.iter().map(|t| &t.0))
-            )
-        );
+        let line = datasync_codec::types::columns_line(&names, typed.iter().map(|t| &t.0));
+        tracing::debug!("task {}: columns {line}", ctx.task_id);
         let key_at = primary_key_positions(&names, key);
         let fields = names
             .iter()

@@ -8,7 +8,7 @@ use datasync_codec::hive::{
 };
 use datasync_codec::types::parse_type;
 use datasync_codec::{all_columns, ColumnSpec, FieldSpec};
-use datasync_engine::config::{join_path, one_or_many, parse_params, ConfigError};
+use datasync_engine::config::{join_path, one_or_many, ConfigError};
 use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::Deserialize;
@@ -150,14 +150,12 @@ impl Plugin for ParquetReader {
         "Parquet files and Hive-partitioned tables on a local or mounted path; projection, partition filter";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: ParquetReaderConfig = parse_params(p.value, p.path)?;
+        let (c,): (ParquetReaderConfig,) = p.parts(&[])?;
         ParquetReader::from_config(p.path, c)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<ParquetReaderConfig>()
-            .build()
+        datasync_engine::schema::layout::<(ParquetReaderConfig,)>(g, &[])
     }
 
     fn template() -> Value {

@@ -30,14 +30,12 @@ impl Plugin for PostgresReader {
         "PostgreSQL tables or queries via binary COPY, split on an integer key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (cfg, conns) = SqlReaderConfig::parse(p, PostgresConnConfig::new)?;
+        let (cfg, conns) = SqlReaderConfig::parse(p, &[], PostgresConnConfig::new)?;
         crate::sqlreader::build(p.path, cfg, conns, ())
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SqlReaderConfig>()
-            .build()
+        datasync_engine::schema::layout::<(SqlReaderConfig,)>(g, &[])
     }
 
     fn template() -> Value {
@@ -58,21 +56,35 @@ pub(crate) struct PostgresProbe {
 
 #[async_trait]
 impl KeyProbe for PostgresProbe {
-    async fn key_type(&mut self, table: &str, pk: &str) -> Result<(String, bool), PluginError> {
+    async fn column_type(&mut self, sql: &str) -> Result<Option<(String, bool)>, PluginError> {
         use datasync_db::postgres::tokio_postgres::types::Type;
-        let probe = format!(
-            "SELECT {} FROM {} LIMIT 0",
-            quote_ident(Dialect::Postgres, pk),
-            quote_ident(Dialect::Postgres, table)
-        );
         let stmt = self
             .client
-            .prepare(&probe)
+            .prepare(sql)
             .await
-            .map_err(|e| self.cc.query_error(&self.url, &probe, e))?;
-        let t = stmt.columns().first().map(|c| c.type_().clone());
-        let integer = matches!(t, Some(Type::INT2) | Some(Type::INT4) | Some(Type::INT8));
-        Ok((t.map(|t| t.name().to_string()).unwrap_or_default(), integer))
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        Ok(stmt.columns().first().map(|c| {
+            let t = c.type_();
+            let integer = matches!(*t, Type::INT2 | Type::INT4 | Type::INT8);
+            (t.name().to_string(), integer)
+        }))
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PluginError> {
+        let rows = self
+            .client
+            .query(sql, &[])
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
+        let texts = |row: &datasync_db::postgres::tokio_postgres::Row| {
+            (0..row.len())
+                .map(|i| {
+                    row.try_get::<_, Option<String>>(i)
+                        .map_err(|e| PluginError::new(format!("{sql}: column {i}: {e}")))
+                })
+                .collect()
+        };
+        rows.iter().map(texts).collect()
     }
 
     async fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, PluginError> {
@@ -85,44 +97,17 @@ impl KeyProbe for PostgresProbe {
         Ok(cols)
     }
 
-    async fn row_estimate(&mut self, table: &str) -> Result<Option<u64>, PluginError> {
+    fn row_estimate_sql(&self, table: &str) -> String {
+        // -1 (never analyzed) does not parse as a count: unknown.
         let qt = quote_ident(Dialect::Postgres, table);
-        let q = format!(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass({})",
+        format!(
+            "SELECT reltuples::bigint::text FROM pg_class WHERE oid = to_regclass({})",
             datasync_db::sql::literal(Dialect::Postgres, &qt)
-        );
-        // -1: never analyzed.
-        Ok(self
-            .client
-            .query_opt(q.as_str(), &[])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?
-            .and_then(|r| r.get::<_, Option<i64>>(0))
-            .and_then(|v| u64::try_from(v).ok()))
+        )
     }
 
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
-    }
-
-    fn sample_hash(&self, key: &str) -> String {
-        format!("abs(hashtext({key}::text)::bigint)")
-    }
-
-    fn text_of(&self) -> fn(&str) -> String {
-        |e| format!("{e}::text")
-    }
-
-    async fn texts(&mut self, sql: &str) -> Result<Vec<String>, PluginError> {
-        let rows = self
-            .client
-            .query(sql, &[])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.get::<_, Option<String>>(0))
-            .collect())
     }
 
     async fn key_indexed(
@@ -154,25 +139,6 @@ impl KeyProbe for PostgresProbe {
             .batch_execute(sql)
             .await
             .map_err(|e| self.cc.query_error(&self.url, sql, e).into())
-    }
-
-    async fn key_bounds(
-        &mut self,
-        table: &str,
-        pk: &str,
-        where_sql: &str,
-    ) -> Result<(Option<String>, Option<String>), PluginError> {
-        let qpk = quote_ident(Dialect::Postgres, pk);
-        let q = format!(
-            "SELECT MIN({qpk})::text, MAX({qpk})::text FROM {}{where_sql}",
-            quote_ident(Dialect::Postgres, table)
-        );
-        let row = self
-            .client
-            .query_one(q.as_str(), &[])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
-        Ok((row.get(0), row.get(1)))
     }
 }
 
@@ -338,15 +304,10 @@ impl ReaderTask for PostgresTask {
                 Err(e) => tracing::debug!("no primary key of {table}: {e}"),
             }
         }
-        tracing::debug!(
-            "columns {}",
-            datasync_codec::types::columns_line(
-                plan.fields
-                    .iter()
-                    .map(|f| (f.name().as_str(), f.data_type()))
-            )
-        );
         let names: Vec<String> = plan.fields.iter().map(|f| f.name().clone()).collect();
+        let types = plan.fields.iter().map(|f| f.data_type());
+        let line = datasync_codec::types::columns_line(&names, types);
+        tracing::debug!("columns {line}");
         let kinds = plan.kinds;
         let schema = Arc::new(arrow_schema::Schema::new(plan.fields));
         let mut cols =

@@ -15,22 +15,18 @@ pub(super) struct Raw {
     pub version_column: Option<RawVersion>,
     #[serde(default)]
     pub null_mode: Option<String>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub wal_flag: Option<bool>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<u64>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<u64>")]
     pub write_buffer_size: Option<u64>,
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub truncate: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawKeyPart {
-    #[serde(deserialize_with = "datasync_engine::config::lenient")]
-    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
+    #[serde(with = "datasync_engine::schema::Lenient::<i64>")]
     pub index: i64,
     #[serde(rename = "type")]
     pub ty: String,
@@ -41,8 +37,7 @@ pub(super) struct RawKeyPart {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawColumn {
-    #[serde(deserialize_with = "datasync_engine::config::lenient")]
-    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
+    #[serde(with = "datasync_engine::schema::Lenient::<i64>")]
     pub index: i64,
     pub name: String,
     #[serde(rename = "type")]
@@ -52,8 +47,7 @@ pub(super) struct RawColumn {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawVersion {
-    #[serde(deserialize_with = "datasync_engine::config::lenient")]
-    #[schemars(with = "datasync_engine::schema::Lenient<i64>")]
+    #[serde(with = "datasync_engine::schema::Lenient::<i64>")]
     pub index: i64,
     #[serde(default)]
     pub value: Option<Value>,

@@ -28,6 +28,15 @@ pub struct HbaseWriter {
     s: Arc<Settings>,
 }
 
+/// The hbase writer's `parameter`: the gateway's address, then DataX's keys.
+type Layout = (datasync_db::hbase::GatewayKeys, Raw);
+
+/// Keys of DataX's hbase11xwriter that it never reads.
+const IGNORED: &[(&str, &str)] = &[(
+    "autoFlush",
+    "DataX's hbase11xwriter does not read it either; puts go in batches of writeBufferSize",
+)];
+
 impl Plugin for HbaseWriter {
     const NAME: &'static str = "hbase";
     const ALIASES: &'static [&'static str] = &["hbase11xwriter"];
@@ -35,29 +44,14 @@ impl Plugin for HbaseWriter {
         "HBase tables through the Thrift1 gateway: row keys from columns and constants, Bytes.toBytes cells, batched puts; refused rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        // Keys of DataX's hbase11xwriter that it never reads.
-        let value = datasync_engine::config::ignore_keys(
-            p.value,
-            p.path,
-            &[("autoFlush", "DataX's hbase11xwriter does not read it either; puts go in batches of writeBufferSize")],
-        );
-        let mut parts = datasync_engine::config::ParamParts::new(&value, p.path)?;
-        let g: datasync_db::hbase::GatewayKeys = parts.take()?;
-        let raw: Raw = parts.finish()?;
+        let (g, raw): Layout = p.parts(IGNORED)?;
         Ok(HbaseWriter {
             s: Arc::new(settings(g, raw, p.path)?),
         })
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .ignored(&[(
-                "autoFlush",
-                "DataX's hbase11xwriter does not read it either",
-            )])
-            .part::<datasync_db::hbase::GatewayKeys>()
-            .part::<Raw>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, IGNORED)
     }
 
     fn template() -> Value {

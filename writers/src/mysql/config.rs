@@ -25,9 +25,8 @@ pub struct MysqlWriterConfig {
     /// Rows per multi-row statement (default 1024; capped by max_allowed_packet).
     #[serde(
         default = "default_batch_size",
-        deserialize_with = "datasync_engine::config::lenient"
+        with = "datasync_engine::schema::Lenient::<usize>"
     )]
-    #[schemars(with = "datasync_engine::schema::Lenient<usize>")]
     pub batch_size: usize,
     /// Write empty strings as NULL.
     #[serde(default)]
@@ -58,8 +57,7 @@ pub struct OceanBaseKeys {
     #[serde(default)]
     pub ob_write_mode: Option<String>,
     /// Direct-path (bypass) import: refused when true.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<bool>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub direct_path: Option<bool>,
     /// The tenant's mode (DataX sets it itself): MYSQL only.
     #[serde(default)]

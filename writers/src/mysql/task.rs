@@ -15,7 +15,7 @@ use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_for, MysqlError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
+use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
 
 pub(super) struct MysqlTask {
     pub(super) writer: MysqlWriter,
@@ -320,30 +320,15 @@ impl MysqlTask {
 }
 
 #[async_trait]
-impl WriterTask for MysqlTask {
-    fn retry_safe(&self) -> bool {
-        // A staging table is made afresh by each attempt; re-running replace/upsert leaves the
-        // same rows; plain inserts into the target would duplicate.
-        self.writer.staging() || self.writer.cfg.write_mode != MysqlWriteMode::Insert
-    }
-
-    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
-        self.stage_ready = false;
-        let mut done = (0, 0);
-        self.write_batches(input, ctx, &mut done)
-            .await
-            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
-    }
-}
-
-impl MysqlTask {
-    /// Writes every batch, one transaction each; `done` counts the committed units and rows.
-    pub(super) async fn write_batches(
+impl crate::sqltarget::UnitTask for MysqlTask {
+    /// Every batch, one transaction each.
+    async fn write_units(
         &mut self,
         mut input: BatchReceiver,
         ctx: TaskContext,
         done: &mut (u64, u64),
     ) -> Result<(), PluginError> {
+        self.stage_ready = false;
         let mut s = self.open().await?;
         let mut parts: Option<(String, String, String)> = None;
         // LOAD DATA needs backslash escapes and only suits plain inserts.
@@ -441,7 +426,9 @@ impl MysqlTask {
         let _ = s.conn.disconnect().await;
         Ok(())
     }
+}
 
+impl MysqlTask {
     pub(super) fn dirty(
         &self,
         ctx: &TaskContext,

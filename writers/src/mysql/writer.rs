@@ -9,8 +9,8 @@ use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::Conn;
 use datasync_db::mysql::{MysqlConnConfig, MysqlError};
 use datasync_db::sql::{quote_ident, Dialect};
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
+use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::{async_trait, Params, Plugin, PluginError};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ pub(super) const STRUCTURAL: &[u16] = &[
 /// The MySQL writer.
 pub type MysqlWriter = SqlWriter<MysqlConnConfig, MysqlWriterConfig>;
 
+/// The MySQL writer's `parameter`: the shared SQL writer keys, OceanBase's, its own.
+type Layout = (SqlWriterParams, OceanBaseKeys, MysqlWriterConfig);
+
 impl Plugin for MysqlWriter {
     const NAME: &'static str = "mysql";
     const ALIASES: &'static [&'static str] = &["mysqlwriter", "oceanbasev10writer"];
@@ -34,11 +37,7 @@ impl Plugin for MysqlWriter {
         "MySQL / MariaDB / OceanBase (MySQL mode): insert, replace or upsert; bad rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
-        let sql: SqlWriterParams = parts.take()?;
-        let ob: OceanBaseKeys = parts.take()?;
-        parts.ignore(OCEANBASE_IGNORED);
-        let mut cfg: MysqlWriterConfig = parts.finish()?;
+        let (sql, ob, mut cfg): Layout = p.parts(OCEANBASE_IGNORED)?;
         ob.apply(&mut cfg, p)?;
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
         if cfg.batch_size == 0 {
@@ -57,12 +56,7 @@ impl Plugin for MysqlWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SqlWriterParams>()
-            .part::<OceanBaseKeys>()
-            .ignored(OCEANBASE_IGNORED)
-            .part::<MysqlWriterConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, OCEANBASE_IGNORED)
     }
 
     fn template() -> Value {
@@ -92,7 +86,7 @@ impl SqlWriterSteps for MysqlWriter {
     fn dataset(&self) -> datasync_engine::lineage::Dataset {
         datasync_db::sql::dataset("mysql", self.conn.url(), 3306, None, &self.table)
     }
-    fn new_task(&self) -> Box<dyn WriterTask> {
+    fn new_task(&self) -> Box<dyn crate::sqltarget::UnitTask> {
         Box::new(MysqlTask {
             writer: self.clone(),
             table: self.table.clone(),

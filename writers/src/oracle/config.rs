@@ -38,9 +38,8 @@ pub struct OracleWriterConfig {
     /// Rows per array-bound statement (default 1024).
     #[serde(
         default = "default_batch_size",
-        deserialize_with = "datasync_engine::config::lenient"
+        with = "datasync_engine::schema::Lenient::<usize>"
     )]
-    #[schemars(with = "datasync_engine::schema::Lenient<usize>")]
     pub batch_size: usize,
     /// Write empty strings as NULL (Oracle stores '' as NULL anyway; accepted for templates).
     #[serde(default)]

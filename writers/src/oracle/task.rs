@@ -15,7 +15,7 @@ use datasync_db::oracle::oracle::sql_type::{OracleType, Timestamp, ToSql};
 use datasync_db::oracle::{ddl_for, number_text, OracleConn, OracleError};
 use datasync_db::sql::{Dialect, DriverError};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
+use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
 
 /// How an incoming column is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,18 +312,16 @@ impl OracleTask {
 }
 
 #[async_trait]
-impl WriterTask for OracleTask {
-    fn retry_safe(&self) -> bool {
-        self.writer.staging() || self.writer.cfg.write_mode != OracleWriteMode::Insert
-    }
-
-    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
+impl crate::sqltarget::UnitTask for OracleTask {
+    async fn write_units(
+        &mut self,
+        input: BatchReceiver,
+        ctx: TaskContext,
+        done: &mut (u64, u64),
+    ) -> Result<(), PluginError> {
         self.stage_ready = false;
         self.table = self.writer.table.clone();
-        let mut done = (0, 0);
-        self.write_batches(input, &ctx, &mut done)
-            .await
-            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
+        self.write_batches(input, &ctx, done).await
     }
 }
 

@@ -8,12 +8,25 @@ use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::oracle::{OracleConn, OracleConnConfig, OracleError};
 use datasync_db::sql::{Dialect, DriverError};
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
+use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::{async_trait, Params, Plugin, PluginError};
 use serde_json::{json, Value};
 
 /// The Oracle writer.
 pub type OracleWriter = SqlWriter<OracleConnConfig, OracleWriterConfig>;
+
+/// The Oracle writer's `parameter`: the shared SQL writer keys, then its own.
+type Layout = (SqlWriterParams, OracleWriterConfig);
+
+/// Keys in DataX's oraclewriter doc examples that DataX never reads.
+const IGNORED: &[(&str, &str)] = &[
+    ("jdbcConfig", "DataX's oraclewriter does not read it either"),
+    (
+        "truncate",
+        "DataX's oraclewriter does not read it either; clear the table with preSql \
+         (e.g. \"TRUNCATE TABLE @table\")",
+    ),
+];
 
 impl Plugin for OracleWriter {
     const NAME: &'static str = "oracle";
@@ -21,22 +34,7 @@ impl Plugin for OracleWriter {
     const DESCRIPTION: &'static str = "Oracle: array-bound insert or MERGE; bad rows isolated by batch errors (needs Oracle Instant Client at run time)";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        // Keys in DataX's oraclewriter doc examples that DataX never reads.
-        let value = datasync_engine::config::ignore_keys(
-            p.value,
-            p.path,
-            &[
-                ("jdbcConfig", "DataX's oraclewriter does not read it either"),
-                (
-                    "truncate",
-                    "DataX's oraclewriter does not read it either; clear the table with preSql \
-                     (e.g. \"TRUNCATE TABLE @table\")",
-                ),
-            ],
-        );
-        let mut parts = ParamParts::new(&value, p.path)?;
-        let sql: SqlWriterParams = parts.take()?;
-        let cfg: OracleWriterConfig = parts.finish()?;
+        let (sql, cfg): Layout = p.parts(IGNORED)?;
         let targets = sql_targets(&sql.connection, &sql.column, p.path)?;
         if cfg.batch_size == 0 || cfg.batch_size > 65_535 {
             return Err(ConfigError::new(
@@ -54,14 +52,7 @@ impl Plugin for OracleWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .ignored(&[
-                ("jdbcConfig", "DataX's oraclewriter does not read it either"),
-                ("truncate", "DataX's oraclewriter does not read it either"),
-            ])
-            .part::<SqlWriterParams>()
-            .part::<OracleWriterConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, IGNORED)
     }
 
     fn template() -> Value {
@@ -135,7 +126,7 @@ impl SqlWriterSteps for OracleWriter {
     fn dataset(&self) -> datasync_engine::lineage::Dataset {
         datasync_engine::lineage::Dataset::new(self.conn.url().namespace(), self.table.clone())
     }
-    fn new_task(&self) -> Box<dyn WriterTask> {
+    fn new_task(&self) -> Box<dyn crate::sqltarget::UnitTask> {
         Box::new(OracleTask::new(self.clone()))
     }
     fn idempotent(&self) -> bool {

@@ -7,7 +7,7 @@ use super::hms::{self, HmsError};
 use super::task::ParquetTask;
 use arrow_schema::Field;
 use datasync_codec::hive::{is_hidden_name, parse_hive_type, resolve_default_fs, HiveType};
-use datasync_engine::config::{join_path, parse_params, ConfigError};
+use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{async_trait, run_id, Params, Plugin, PluginError, Writer, WriterTask};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -173,14 +173,12 @@ impl Plugin for ParquetWriter {
         "Hive-style Parquet tables on a local or mounted path or on S3-compatible storage: partitions, staging, _SUCCESS, Hive Metastore registration";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let c: ParquetWriterConfig = parse_params(p.value, p.path)?;
+        let (c,): (ParquetWriterConfig,) = p.parts(&[])?;
         ParquetWriter::from_config(p.path, c)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<ParquetWriterConfig>()
-            .build()
+        datasync_engine::schema::layout::<(ParquetWriterConfig,)>(g, &[])
     }
 
     fn template() -> Value {

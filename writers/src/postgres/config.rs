@@ -26,7 +26,6 @@ pub struct PostgresWriterConfig {
     pub conflict_columns: Vec<String>,
     /// Rows per COPY transaction (as DataX commits every batchSize rows); default 65,536.
     /// A quoted number (`"1024"`, as DataX templates have it) is taken too.
-    #[serde(default, deserialize_with = "datasync_engine::config::lenient_opt")]
-    #[schemars(with = "Option<datasync_engine::schema::Lenient<usize>>")]
+    #[serde(default, with = "datasync_engine::schema::LenientOpt::<usize>")]
     pub batch_size: Option<usize>,
 }

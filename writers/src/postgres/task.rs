@@ -15,7 +15,7 @@ use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_for, PostgresError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext, WriterTask};
+use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
 use futures_util::SinkExt;
 
 /// The staging table of `update` mode (temporary: one per connection).
@@ -441,29 +441,15 @@ pub(super) struct State {
 }
 
 #[async_trait]
-impl WriterTask for PostgresTask {
-    fn retry_safe(&self) -> bool {
-        // A staging table is made afresh by each attempt; upserts repeat to the same rows.
-        self.writer.staging() || self.writer.cfg.write_mode == PostgresWriteMode::Update
-    }
-
-    async fn write(&mut self, input: BatchReceiver, ctx: TaskContext) -> Result<(), PluginError> {
-        self.stage_ready = false;
-        let mut done = (0, 0);
-        self.write_units(input, ctx, &mut done)
-            .await
-            .map_err(|e| crate::sqltarget::after_committed(e, done.0, done.1))
-    }
-}
-
-impl PostgresTask {
-    /// Writes every batch in units of one transaction; `done` counts committed units and rows.
-    pub(super) async fn write_units(
+impl crate::sqltarget::UnitTask for PostgresTask {
+    /// Every batch in units of one transaction.
+    async fn write_units(
         &mut self,
         mut input: BatchReceiver,
         ctx: TaskContext,
         done: &mut (u64, u64),
     ) -> Result<(), PluginError> {
+        self.stage_ready = false;
         let (client, url) = self.open().await?;
         let mut st = State {
             client,

@@ -8,13 +8,16 @@ use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{Dialect, JdbcUrl};
-use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, Plugin, PluginError, WriterTask};
+use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::{async_trait, Params, Plugin, PluginError};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The PostgreSQL writer.
 pub type PostgresWriter = SqlWriter<PostgresConnConfig, PostgresWriterConfig>;
+
+/// The PostgreSQL writer's `parameter`: the shared SQL writer keys, then its own.
+type Layout = (SqlWriterParams, PostgresWriterConfig);
 
 impl Plugin for PostgresWriter {
     const NAME: &'static str = "postgres";
@@ -23,9 +26,7 @@ impl Plugin for PostgresWriter {
         "PostgreSQL: COPY per batch, or upsert (ON CONFLICT); bad rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let mut parts = ParamParts::new(p.value, p.path)?;
-        let sql: SqlWriterParams = parts.take()?;
-        let cfg: PostgresWriterConfig = parts.finish()?;
+        let (sql, cfg): Layout = p.parts(&[])?;
         if cfg.batch_size == Some(0) {
             return Err(ConfigError::new(
                 join_path(p.path, "batchSize"),
@@ -43,10 +44,7 @@ impl Plugin for PostgresWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        datasync_engine::schema::ParamsSchema::new(g)
-            .part::<SqlWriterParams>()
-            .part::<PostgresWriterConfig>()
-            .build()
+        datasync_engine::schema::layout::<Layout>(g, &[])
     }
 
     fn template() -> Value {
@@ -81,7 +79,7 @@ impl SqlWriterSteps for PostgresWriter {
             &self.table,
         )
     }
-    fn new_task(&self) -> Box<dyn WriterTask> {
+    fn new_task(&self) -> Box<dyn crate::sqltarget::UnitTask> {
         Box::new(PostgresTask {
             writer: self.clone(),
             table: self.table.clone(),
