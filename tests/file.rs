@@ -512,8 +512,7 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
         )
     };
     let cols = r#"[{"name": "id", "type": "BIGINT"}, {"name": "d", "type": "DATE"}]"#;
-    let (o, _d) = run_job("hdfs_text", &job("{}", reader, &hdfs(cols, "")));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("hdfs_text", &job("{}", reader, &hdfs(cols, "")));
     assert_eq!(
         String::from_utf8(one_output(&out)).unwrap(),
         "7\t2024-03-01\n".repeat(3),
@@ -529,11 +528,10 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
     assert_stderr_has(&o, "the writer declares 1");
 
     // SNAPPY (Hadoop's block stream) and a suffix, read back by the file reader.
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "hdfs_snappy",
         &job("{}", reader, &hdfs(cols, r#", "compress": "SNAPPY""#)),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = visible_files(&out);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].to_string_lossy().ends_with(".snappy"), "{files:?}");
@@ -557,8 +555,7 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
         "writeMode": "truncate", "suffix": ".csv"}}}}"#,
         back.display()
     );
-    let (o, _d) = run_job("snappy_back", &job("{}", &text_reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("snappy_back", &job("{}", &text_reader, &writer));
     let files = visible_files(&back);
     assert!(files[0].to_string_lossy().ends_with(".csv"), "{files:?}");
     assert_eq!(read_all(&files[0]), b"7,2024-03-01\n".repeat(3));
@@ -591,8 +588,7 @@ fn zip_archives_read_by_entry_and_written_with_one_entry() {
         "writeMode": "truncate", "fileFormat": "csv", "compress": "zip"}}}}"#,
         out.display()
     );
-    let (o, _d) = run_job("zip", &job("{}", &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("zip", &job("{}", &reader, &writer));
     let files = visible_files(&out);
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
@@ -651,8 +647,7 @@ fn tgz_archives_read_by_entry_and_written_with_one_entry() {
         "writeMode": "truncate", "fileFormat": "csv", "compress": "tgz"}}}}"#,
         out.display()
     );
-    let (o, _d) = run_job("tgz", &job("{}", &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("tgz", &job("{}", &reader, &writer));
     let files = visible_files(&out);
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();

@@ -104,8 +104,7 @@ fn ftp_reader_globs_and_writer_publishes_at_commit_in_both_modes() {
         r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in/*/*.csv"], "column": {COLUMNS}}}}}"#,
         s.conn(PASSWORD, "")
     );
-    let (o, _d) = run_job("ftp_read", &job("{}", &reader, &file_writer(&out)));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _d) = run_job_ok("ftp_read", &job("{}", &reader, &file_writer(&out)));
     assert_stderr_has(&o, "unencrypted");
     assert_stderr_has(&o, "plugins   ftp -> file");
     let mut lines = lines_in(&out);
@@ -364,8 +363,7 @@ fn ftps_with_a_private_ca_reads_and_writes_and_an_untrusted_certificate_is_refus
         r#"{{"name": "ftpreader", "parameter": {{{}, "path": ["/in.csv"], "column": {COLUMNS}}}}}"#,
         ftps(&trusted)
     );
-    let (o, _d) = run_job("ftps_read", &job("{}", &reader, &file_writer(&out)));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _d) = run_job_ok("ftps_read", &job("{}", &reader, &file_writer(&out)));
     assert_eq!(lines_in(&out), ["1,one", "2,\"two, quoted\""]);
     assert!(
         !stderr(&o).contains("unencrypted"),
@@ -384,8 +382,7 @@ fn ftps_with_a_private_ca_reads_and_writes_and_an_untrusted_certificate_is_refus
             "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
         ftps(&trusted)
     );
-    let (o, _d) = run_job("ftps_write", &job("{}", &local_reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("ftps_write", &job("{}", &local_reader, &writer));
     let up: Vec<String> = std::fs::read_dir(s.root.join("up"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())

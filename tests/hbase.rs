@@ -150,8 +150,7 @@ fn mysql_to_hbase_to_parquet_is_exact_across_regions() {
             g.params()
         ),
     );
-    let (o, _t) = run_job("mysql_to_hbase", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("mysql_to_hbase", &text);
     assert_stderr_has(&o, "written 300");
     // What HBase holds, by happybase: Bytes.toBytes encodings and the fixed version.
     let seen = g.happybase(
@@ -194,8 +193,7 @@ print(sorted(x.decode() for x in d), struct.unpack('>h', d[b'cf:small'][0])[0])"
             out.path().display()
         ),
     );
-    let (o, _t) = run_job("hbase_to_parquet", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("hbase_to_parquet", &text);
     assert_stderr_has(&o, "3 task(s)");
     let got = run_python(
         r#"
@@ -287,8 +285,7 @@ t.put(b'\x00\xffbin', {b'cf:n': struct.pack('>i', -1), b'cf:s': b'x'}, timestamp
         ),
         r#"{"name": "streamwriter", "parameter": {"print": true}}"#,
     );
-    let (o, _t) = run_job("binary_range", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("binary_range", &text);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         "\\x00\\xFFbin\t-1\tx"
@@ -327,8 +324,7 @@ fn writer_isolates_refused_rows_and_checks_its_table() {
             r#"[{"index": 1, "name": "cf:n", "type": "short"}, {"index": 2, "name": "cf:s", "type": "string"}]"#,
         ),
     );
-    let (o, t) = run_job("refused", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, t) = run_job_ok("refused", &text);
     assert_stderr_has(&o, "written 3");
     let dirty = lines_in(t.path()).join("\n");
     assert!(dirty.contains("out of the range of a short"), "{dirty}");
@@ -466,8 +462,7 @@ fn live_gateway_round_trip() {
                 "rowkeyColumn": [{{"index": 0, "type": "long"}}], "column": [{{"index": 1, "name": "cf:v", "type": "string"}}]}}}}"#
         ),
     );
-    let (o, _t) = run_job("live_put", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("live_put", &text);
     let n = hb(&format!("print(sum(1 for _ in c.table('{table}').scan()))"));
     assert_eq!(n.trim(), "1000");
     let text = job(
@@ -478,8 +473,7 @@ fn live_gateway_round_trip() {
         ),
         r#"{"name": "streamwriter", "parameter": {}}"#,
     );
-    let (o, _t) = run_job("live_scan", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("live_scan", &text);
     assert_stderr_has(&o, "read 1000");
     hb(&format!("c.delete_table('{table}', disable=True)"));
 }
@@ -507,8 +501,7 @@ for i, v in enumerate([0.1, 3.14159, 123456.79, -2.5e-10, 3.4028234663852886e38,
             g.params()
         ),
     );
-    let (o, _t) = run_job("floats", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("floats", &text);
     assert_stderr_has(&o, "written 7");
     let same = g.happybase(
         r#"a = dict(c.table('fl').scan()); b = dict(c.table('fl2').scan())

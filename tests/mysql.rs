@@ -49,11 +49,10 @@ fn round_trip_every_type_compares_equal_by_sql() {
           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     );
     let cols = "\"column\": [\"*\"],";
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "rt",
         &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "3");
     let cmp_cols: Vec<String> = db
         .query("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'src' ORDER BY ordinal_position")
@@ -84,7 +83,7 @@ fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
          FROM seq_1_to_200000",
     );
     let r = reader(&db, r#""column": ["id", "k", "v"], "splitPk": "k","#);
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "split",
         &job(
             r#"{"speed": {"channel": 4}}"#,
@@ -92,7 +91,6 @@ fn split_pk_with_gaps_and_null_keys_reads_every_row_once() {
             &writer(&db, "dst", r#""column": ["id", "k", "v"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("5 task(s)"),
         "4 ranges + NULL keys: {}",
@@ -142,7 +140,7 @@ fn query_sql_where_multiple_tables_and_expressions() {
         mysql_server().login(),
         db.url()
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "multi",
         &job(
             "{}",
@@ -150,7 +148,6 @@ fn query_sql_where_multiple_tables_and_expressions() {
             &writer(&db, "dst", r#""column": ["id", "amount", "tag"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         db.query("SELECT GROUP_CONCAT(CONCAT(id, ':', amount, ':', tag) ORDER BY id) FROM dst"),
         "1:3.00:t,3:7.00:t,10:20.00:t,20:40.00:t"
@@ -268,8 +265,7 @@ fn pre_post_sql_and_session() {
         ),
     );
     let r = reader(&db, &format!(r#"{cols} "session": ["SET @x = 1"],"#));
-    let (o, _t) = run_job("prepost", &job("{}", &r, &w));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("prepost", &job("{}", &r, &w));
     assert_eq!(db.query("SELECT n FROM post_marker"), "2");
     // A failing postSql fails the job.
     let w = writer(
@@ -287,7 +283,7 @@ fn create_table_from_the_reader_schema() {
     let db = MariaDb::new();
     db.exec("CREATE TABLE src (id BIGINT, amount DECIMAL(12,2), name VARCHAR(20), at DATETIME(6)); INSERT INTO src VALUES (1, 12.34, 'x', '2024-01-01 10:00:00.5')");
     let cols = r#""column": ["id", "amount", "name", "at"],"#;
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "create",
         &job(
             "{}",
@@ -295,7 +291,6 @@ fn create_table_from_the_reader_schema() {
             &writer(&db, "newt", &format!(r#"{cols} "createTable": true,"#)),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         db.query("SELECT CONCAT_WS('|', id, amount, name, at) FROM newt"),
         "1|12.34|x|2024-01-01 10:00:00.500000"
@@ -379,11 +374,10 @@ fn zero_dates_follow_zero_date_time_behavior() {
     let db = MariaDb::new();
     db.exec("SET SESSION sql_mode = ''; CREATE TABLE src (id INT, d DATE, t DATETIME); INSERT INTO src VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-01-01', '2024-01-01 00:00:00'); CREATE TABLE dst (id INT, d DATE, t DATETIME)");
     let cols = r#""column": ["id", "d", "t"],"#;
-    let (o, t) = run_job(
+    let (_, t) = run_job_ok(
         "zero",
         &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT GROUP_CONCAT(id) FROM dst"), "2");
     let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-zero.jsonl")).unwrap();
     assert!(dirty.contains("zeroDateTimeBehavior"), "{dirty}");
@@ -392,8 +386,7 @@ fn zero_dates_follow_zero_date_time_behavior() {
         &db.name,
         &format!("{}?zeroDateTimeBehavior=convertToNull", db.name),
     );
-    let (o, _t) = run_job("zero2", &job("{}", &r, &writer(&db, "dst", cols)));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("zero2", &job("{}", &r, &writer(&db, "dst", cols)));
     assert_eq!(db.query("SELECT COUNT(*), SUM(d IS NULL) FROM dst"), "2\t1");
 }
 
@@ -666,7 +659,7 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
     assert_eq!(db.query("SELECT COUNT(*), MAX(name) FROM m"), "1\told");
     // A unique key over (grp, b) where the job does not write b: the staging table drops the
     // key (shrinking it to grp would change what is unique), the load works.
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "unwritten",
         &job(
             "{}",
@@ -674,7 +667,6 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
             &writer(&db, "un", &format!("{cols} {staged}")),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         db.query("SELECT COUNT(*), SUM(grp), SUM(name = CONCAT('n', grp)), COUNT(b) FROM un"),
         "100\t5050\t100\t0"
@@ -718,8 +710,7 @@ fn table_staging_refuses_myisam_drops_indexes_over_unwritten_columns_and_defers_
             "preSql": ["DELETE FROM @table", "INSERT INTO @table (grp, name) VALUES (-1, 'seed')"],"#,
     );
     db.exec("DELETE FROM src WHERE grp IS NULL");
-    let (o, _t) = run_job("seeded", &job("{}", &reader(&db, cols), &seeded));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("seeded", &job("{}", &reader(&db, cols), &seeded));
     assert_eq!(
         db.query("SELECT COUNT(*), SUM(name = 'seed') FROM un"),
         "101\t1"
@@ -737,8 +728,7 @@ fn only_a_key_with_a_unique_index_of_its_own_is_read_in_resumable_key_order() {
     let cols = r#""column": ["id", "k", "name"],"#;
     for (pk, resumable) in [("id", true), ("k", false)] {
         let r = reader(&db, &format!(r#"{cols} "splitPk": "{pk}","#));
-        let (o, _t) = run_job("keyed", &job("{}", &r, &writer(&db, "dst", cols)));
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let (o, _t) = run_job_ok("keyed", &job("{}", &r, &writer(&db, "dst", cols)));
         assert_eq!(
             !stderr(&o).contains("has no unique index of its own"),
             resumable,
@@ -815,8 +805,7 @@ fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
     for (mode, name) in [("insert", "ins"), ("replace", "rep")] {
         db.exec("DELETE FROM dst");
         let w = writer(&db, "dst", &format!(r#"{cols} "writeMode": "{mode}","#));
-        let (o, d) = run_job(name, &job("{}", &reader, &w));
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let (_, d) = run_job_ok(name, &job("{}", &reader, &w));
         assert_eq!(
             db.query("SELECT GROUP_CONCAT(CONCAT_WS('/', id, d, i, c) ORDER BY id) FROM dst"),
             "1/0.12/3/abc,5/-7.00/-8/",
@@ -848,11 +837,10 @@ fn create_table_across_systems_keeps_wide_decimals_times_json_and_arrays() {
         pg_server().login().replacen("", "{", 1),
         pg.url()
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "x1",
         &job("{}", &reader(&db, r#""column": ["*"],"#), &pg_writer),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let types = pg.query(
         "SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
          WHERE attrelid = 'dst'::regclass AND attnum > 0",
@@ -879,8 +867,7 @@ fn create_table_across_systems_keeps_wide_decimals_times_json_and_arrays() {
         pg.url()
     );
     let w = writer(&db, "arr2", r#""column": ["*"], "createTable": true,"#);
-    let (o, _t) = run_job("x2", &job("{}", &pg_reader, &w));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("x2", &job("{}", &pg_reader, &w));
     assert_eq!(
         db.query("SELECT JSON_EXTRACT(a, '$[1]') IS NULL, JSON_TYPE(JSON_EXTRACT(a, '$[1]')), JSON_UNQUOTE(JSON_EXTRACT(a, '$[2]')), JSON_LENGTH(a) FROM arr2 ORDER BY id"),
         "0\tNULL\tq\"u,o\t3\n1\tNULL\tNULL\t0"
@@ -915,7 +902,7 @@ fn table_ranges_over_many_connections_read_every_shard_once() {
         mysql_server().login(),
         conns.join(", ")
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "shards",
         &job(
             r#"{"speed": {"channel": 4}}"#,
@@ -923,7 +910,6 @@ fn table_ranges_over_many_connections_read_every_shard_once() {
             &writer(&target, "dst", r#""column": ["id", "v"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         target.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), COUNT(DISTINCT v) FROM dst"),
         "8000\t8000\t32004000\t8"
@@ -941,7 +927,7 @@ fn star_columns_go_by_name_when_the_names_match() {
          CREATE TABLE dst (id INT PRIMARY KEY, b VARCHAR(8), a VARCHAR(8));
          CREATE TABLE pos (k INT PRIMARY KEY, x VARCHAR(8), y VARCHAR(8))",
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "star",
         &job(
             "{}",
@@ -949,9 +935,8 @@ fn star_columns_go_by_name_when_the_names_match() {
             &writer(&db, "dst", r#""column": ["*"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(db.query("SELECT id, a, b FROM dst"), "1\tA\tB");
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "starpos",
         &job(
             "{}",
@@ -959,7 +944,6 @@ fn star_columns_go_by_name_when_the_names_match() {
             &writer(&db, "pos", r#""column": ["*"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "rows are written by position");
     assert_eq!(db.query("SELECT k, x, y FROM pos"), "1\tA\tB");
 }
@@ -1050,7 +1034,7 @@ fn rows_written_before_an_error_limit_stop_are_counted() {
 fn create_table_from_an_empty_source_is_called_out() {
     let db = MariaDb::new();
     db.exec("CREATE TABLE src (id INT PRIMARY KEY, v VARCHAR(8))");
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "empty",
         &job(
             "{}",
@@ -1058,7 +1042,6 @@ fn create_table_from_an_empty_source_is_called_out() {
             &writer(&db, "made", r#""column": ["*"], "createTable": true,"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(
         &o,
         "createTable: no row reached made, so it was not created",
@@ -1105,11 +1088,10 @@ fn sharded_writes_pair_each_source_table_with_its_target_table() {
         targets[0].url(),
         targets[1].url()
     );
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "shardw",
         &job(r#"{"speed": {"channel": 4}}"#, &reader(""), &writer),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // The job says which source went to which table.
     assert_stderr_has(&o, "sharded write: ");
     assert_stderr_has(&o, "t_01 -> o_1");
@@ -1130,8 +1112,7 @@ fn sharded_writes_pair_each_source_table_with_its_target_table() {
         pg_server().login(),
         pg.url()
     );
-    let (o, _t) = run_job("shardp", &job("{}", &reader(""), &pg_writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("shardp", &job("{}", &reader(""), &pg_writer));
     for i in 0..4 {
         assert_eq!(
             pg.query(&format!("SELECT count(*), min(v), max(v) FROM p_{i}")),
@@ -1186,7 +1167,7 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
          ANALYZE TABLE src",
     );
     let cols = r#""column": ["id", "k", "v"], "splitPk": "k", "where": "v <> 13","#;
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "textpk",
         &job(
             r#"{"speed": {"channel": 4}}"#,
@@ -1194,7 +1175,6 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
             &writer(&db, "dst", r#""column": ["id", "k", "v"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "dirty 0");
     assert_eq!(
         db.query(

@@ -283,8 +283,7 @@ fn live_every_type_round_trips_to_parquet_and_back_into_oracle() {
             out.path().display()
         ),
     );
-    let (o, _t) = run_job("ora_to_parquet", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("ora_to_parquet", &text);
     let got = run_python(
         r#"
 import sys, json, pyarrow.dataset as ds
@@ -322,8 +321,7 @@ print(json.dumps({k: (v.hex() if isinstance(v, bytes) else str(v)) for k, v in r
                 "connection": [{{"jdbcUrl": "{url}", "table": ["{dst}"]}}]}}}}"#
         ),
     );
-    let (o, _t) = run_job("ora_to_ora", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("ora_to_ora", &text);
     let cols = "id, n12, n38, nn, nneg, bf, bd, vc, nvc, d, ts, r";
     let diff = ora(&[&format!(
         "SELECT COUNT(*) FROM ((SELECT {cols} FROM {src} MINUS SELECT {cols} FROM {dst}) \
@@ -368,8 +366,7 @@ fn live_split_merge_and_dirty_rows_to_and_from_mysql() {
             db.url()
         ),
     );
-    let (o, _t) = run_job("ora_split", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("ora_split", &text);
     assert_eq!(
         db.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(amt) FROM t"),
         "5001\t5000\t3125626.00"
@@ -391,8 +388,7 @@ fn live_split_merge_and_dirty_rows_to_and_from_mysql() {
                 "writeMode": "update", "connection": [{{"jdbcUrl": "{url}", "table": ["{dst}"]}}]}}}}"#
         ),
     );
-    let (o, t) = run_job("mysql_to_ora_merge", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, t) = run_job_ok("mysql_to_ora_merge", &text);
     let rows = ora(&[&format!(
         "SELECT id, name, TO_CHAR(amt) FROM {dst} ORDER BY id"
     )]);
@@ -433,8 +429,7 @@ fn live_oracle_to_postgres() {
             pg.url()
         ),
     );
-    let (o, _t) = run_job("ora_to_pg", &text);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("ora_to_pg", &text);
     assert_eq!(
         pg.query("SELECT \"ID\", \"AMT\", \"NOTE\", \"AT\" FROM t"),
         "1|12345678901234.5678|ü|2024-01-01 00:00:00.000001"

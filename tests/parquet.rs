@@ -159,7 +159,7 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
             {"name": "name", "type": "VARCHAR(5)"}, {"name": "day", "type": "DATE"}]"#,
         r#", "writeMode": "append", "partition": {"dt": "2024-12-31"}, "partitionColumns": ["region"]"#,
     );
-    let (o, d) = run_job(
+    let (o, d) = run_job_ok(
         "misfits",
         &job(
             r#"{"speed": {"channel": 1}, "errorLimit": {"record": 3}}"#,
@@ -167,7 +167,6 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
             &writer,
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "dirty 3");
     assert_stderr_has(
         &o,
@@ -319,8 +318,7 @@ fn failed_and_killed_jobs_publish_nothing_and_stale_staging_is_cleaned() {
     std::fs::write(stale.join("_owner"), format!("{} 999999999\n", host.trim())).unwrap();
     let good = t.path().join("good.csv");
     std::fs::write(&good, "id\n1\n2\n").unwrap();
-    let (o, _d) = run_job("rerun", &job(SETTING, &csv_reader(&good), &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("rerun", &job(SETTING, &csv_reader(&good), &writer));
     assert!(!stale.exists(), "stale staging removed");
     assert_eq!(data_files(&out).len(), 1, "{:?}", data_files(&out));
 
@@ -391,11 +389,10 @@ fn reader_projects_filters_partitions_and_feeds_a_file() {
         r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate"}}}}"#,
         out.display()
     );
-    let (o, _d) = run_job(
+    let (o, _d) = run_job_ok(
         "pqread",
         &job(r#"{"speed": {"channel": 4}}"#, &reader, &writer),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut lines = lines_in(&out);
     lines.sort_by_key(|l| l.split(',').next().unwrap().parse::<i64>().unwrap());
     let want: Vec<String> = (1..=1000)
@@ -444,8 +441,7 @@ fn parquet_to_mysql() {
         mysql_server().login(),
         db.url()
     );
-    let (o, _d) = run_job("pq2my", &job(SETTING, &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("pq2my", &job(SETTING, &reader, &writer));
     assert_eq!(
         db.query("SELECT COUNT(*), SUM(amount), SUM(id), MIN(dt), MAX(dt), SUM(name = CONCAT('n', id)) FROM dst"),
         "1000\t5005.00\t500500\t2024-01-01\t2024-01-03\t1000"
@@ -503,8 +499,7 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
     let (o, _d) = run_job("hive_fail", &job(SETTING, &reader("1 = 1"), &writer));
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(data_files(&table_dir).is_empty());
-    let (o, _d) = run_job("hive", &job(SETTING, &reader("id < 5000"), &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("hive", &job(SETTING, &reader("id < 5000"), &writer));
     let want_parts: Vec<String> = db
         .query("SELECT DISTINCT CONCAT('partition dt=', dt) FROM src WHERE id < 5000 ORDER BY 1")
         .lines()
@@ -578,8 +573,7 @@ fn hdfs_text_file_type_goes_through_the_file_codecs() {
             "compress": "GZIP", "column": [{{"name": "id", "type": "BIGINT"}}, {{"name": "name", "type": "STRING"}}]}}}}"#,
         table.display()
     );
-    let (o, _d) = run_job("hdfstext", &job(SETTING, &csv_reader(&input), &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("hdfstext", &job(SETTING, &csv_reader(&input), &writer));
     let files = data_files(&table);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with(".gz"), "{files:?}");
@@ -600,8 +594,7 @@ fn hdfs_text_file_type_goes_through_the_file_codecs() {
         r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o", "writeMode": "truncate"}}}}"#,
         out.display()
     );
-    let (o, _d) = run_job("hdfstextback", &job(SETTING, &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("hdfstextback", &job(SETTING, &reader, &writer));
     let back = std::fs::read_to_string(&visible_files(&out)[0]).unwrap();
     assert_eq!(back, "a\nb b\n");
 }
@@ -669,7 +662,7 @@ fn row_group_size_and_max_file_size_shape_the_files() {
         r#"[{"name": "id", "type": "BIGINT"}, {"name": "name", "type": "STRING"}]"#,
         r#", "writeMode": "truncate", "rowGroupSize": 1000, "maxFileSize": "64KB", "compress": "none""#,
     );
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "shape",
         &job(
             r#"{"speed": {"channel": 1}, "errorLimit": {"record": 0}}"#,
@@ -677,7 +670,6 @@ fn row_group_size_and_max_file_size_shape_the_files() {
             &writer,
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let res = run_python(
         r#"
 import sys, glob, pyarrow.parquet as pq
@@ -762,8 +754,7 @@ pq.write_table(pa.table({"id": t["id"], "ts_us": t["ts_us"]}), sys.argv[1] + "/.
             r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
             out.display()
         );
-        let (o, _d) = run_job("pqtypes", &job(SETTING, &reader, &writer));
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let (_, _d) = run_job_ok("pqtypes", &job(SETTING, &reader, &writer));
         let files = visible_files(out);
         assert_eq!(files.len(), 1, "{files:?}");
         std::fs::read(&files[0]).unwrap()
@@ -833,8 +824,7 @@ fn mysql_to_orc_hive_table_that_spark_and_pyarrow_read() {
         ),
     )
     .replace(r#""fileType": "parquet""#, r#""fileType": "orc""#);
-    let (o, _d) = run_job("orc", &job(SETTING, &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("orc", &job(SETTING, &reader, &writer));
     let files = data_files(&table_dir);
     assert!(
         !files.is_empty() && files.iter().all(|f| f.ends_with(".orc")),
@@ -913,8 +903,7 @@ print(json.dumps([[r['id'], r['f'], r['note'], r['ts'].isoformat(), r['small'], 
            "setting""#,
         1,
     );
-    let (o, _d) = run_job("orc_verify", &verified);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _d) = run_job_ok("orc_verify", &verified);
     assert!(!stderr(&o).contains("reader side only"), "{}", stderr(&o));
 
     // hdfsreader fileType orc: our files, with the partition key from the directories.
@@ -929,8 +918,7 @@ print(json.dumps([[r['id'], r['f'], r['note'], r['ts'].isoformat(), r['small'], 
             "writeMode": "truncate", "fieldDelimiter": "|", "nullFormat": "NULL"}}}}"#,
         out.display()
     );
-    let (o, _d) = run_job("orc_read", &job(SETTING, &back, &csv));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("orc_read", &job(SETTING, &back, &csv));
     let mut got = lines_in(&out);
     got.sort();
     let mut want: Vec<String> = db
@@ -979,8 +967,7 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
     );
     let out = t.path().join("foreign_back");
     let csv = csv.replace("orc_back", "foreign_back");
-    let (o, _d) = run_job("orc_foreign", &job(SETTING, &back, &csv));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("orc_foreign", &job(SETTING, &back, &csv));
     let mut got = lines_in(&out);
     got.sort();
     assert_eq!(
@@ -998,11 +985,10 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
     assert_ne!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "foreign_mixed/b.orc");
     assert_stderr_has(&o, "differ from those of");
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "orc_mixed_named",
         &job(SETTING, &mixed.replace(r#"["*"]"#, r#"["id", "v"]"#), &csv),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut got = lines_in(&out);
     got.sort();
     assert_eq!(got, ["1|a", "2|b"]);

@@ -61,7 +61,7 @@ fn round_trip_every_type_compares_equal_by_sql() {
           '1969-12-31 23:59:59.999999+00', '00:00:00', '00000000-0000-0000-0000-000000000000', 'null', '[]', '-1 days', '127.0.0.1', '::/0', '{}', '{}', NULL, 'sad'),
          (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "rt",
         &job(
             "{}",
@@ -69,7 +69,6 @@ fn round_trip_every_type_compares_equal_by_sql() {
             &pg_writer(&pg, "dst", r#""column": ["*"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     for (a, b) in [("src", "dst"), ("dst", "src")] {
         let diff = pg.query(&format!(
             "SELECT count(*) FROM (SELECT {ALL_COLS} FROM {a} EXCEPT SELECT {ALL_COLS} FROM {b}) x"
@@ -86,7 +85,7 @@ fn split_pk_channel_4_counts_and_sums_equal() {
               INSERT INTO src SELECT g, CASE WHEN g % 500 = 0 THEN NULL ELSE g * 13 END, g / 7.0 FROM generate_series(1, 100000) g");
     let cols = r#""column": ["id", "k", "v"],"#;
     let r = pg_reader(&pg, "src", &format!(r#"{cols} "splitPk": "k","#));
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "split",
         &job(
             r#"{"speed": {"channel": 4}}"#,
@@ -94,7 +93,6 @@ fn split_pk_channel_4_counts_and_sums_equal() {
             &pg_writer(&pg, "dst", cols),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "5 task(s)");
     let q =
         "SELECT count(*), count(DISTINCT id), sum(k), sum(v), count(*) FILTER (WHERE k IS NULL)";
@@ -165,8 +163,7 @@ fn bad_rows_are_isolated_with_the_server_error_and_upsert_is_idempotent() {
     pg.query("UPDATE src SET v = v + 1000; UPDATE dst SET note = 'mine' WHERE id = 1");
     let w = pg_writer(&pg, "dst", &format!(r#"{cols} "writeMode": "update","#));
     for _ in 0..2 {
-        let (o, _t) = run_job("upsert", &job("{}", &pg_reader(&pg, "src", cols), &w));
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let (_, _t) = run_job_ok("upsert", &job("{}", &pg_reader(&pg, "src", cols), &w));
         assert_eq!(
             pg.query("SELECT count(*), sum(v), count(*) FILTER (WHERE v = id + 1000) FROM dst"),
             "1000|1494990|990"
@@ -312,7 +309,7 @@ fn mysql_to_postgres_and_back() {
         mysql_server().login(),
         my.url()
     );
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "m2p",
         &job(
             r#"{"speed": {"channel": 2}}"#,
@@ -320,7 +317,6 @@ fn mysql_to_postgres_and_back() {
             &pg_writer(&pg, "orders", cols),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // The same figures by SQL on both sides (timestamps as microseconds since the epoch).
     let agg = "SELECT count(*), sum(id), sum(amount), count(name), sum(flag), sum(bu), count(created), min(d), max(d), count(blob_)";
     let pg_side = pg.query(&format!("{agg}, sum((extract(epoch FROM created) * 1000000)::bigint), sum(length(blob_)) FROM orders"));
@@ -339,11 +335,10 @@ fn mysql_to_postgres_and_back() {
         my.url()
     );
     let pg_r = pg_reader(&pg, "orders", &format!(r#"{cols} "splitPk": "id","#));
-    let (o, _t) = run_job(
+    let (_, _t) = run_job_ok(
         "p2m",
         &job(r#"{"speed": {"channel": 2}}"#, &pg_r, &my_writer),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let cmp = "SELECT COUNT(*) FROM orders o JOIN back b USING (id) WHERE NOT (o.name <=> b.name AND o.amount <=> b.amount AND o.created <=> b.created AND o.flag <=> b.flag AND o.bu <=> b.bu AND o.f <=> b.f AND o.d <=> b.d AND o.blob_ <=> b.blob_)";
     assert_eq!(my.query(cmp), "0");
     assert_eq!(my.query("SELECT COUNT(*) FROM back"), "20001");
@@ -364,8 +359,7 @@ fn mysql_to_postgres_and_back() {
         &format!(r#"{kc} "createTable": true, "writeMode": "update","#),
     );
     for _ in 0..2 {
-        let (o, _t) = run_job("pk_m2p", &job("{}", &my_pk, &pg_up));
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let (_, _t) = run_job_ok("pk_m2p", &job("{}", &my_pk, &pg_up));
     }
     assert_eq!(
         pg.query("SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'pk2'::regclass AND i.indisprimary"),
@@ -385,11 +379,10 @@ fn mysql_to_postgres_and_back() {
     pg.query("CREATE TABLE ik (a int, c int, v int, PRIMARY KEY (c, a)); INSERT INTO ik VALUES (1, 1, 5), (2, 1, 6), (1, 2, 7)");
     let ic = r#""column": ["a", "c", "v"],"#;
     for _ in 0..2 {
-        let (o, _t) = run_job(
+        let (_, _t) = run_job_ok(
             "ik_p2m",
             &job("{}", &pg_reader(&pg, "ik", ic), &my_up("ik3", ic)),
         );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     assert_eq!(
         my.query("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ik3' AND CONSTRAINT_NAME = 'PRIMARY'"),
@@ -422,8 +415,7 @@ fn create_table_pre_and_post_sql() {
                "postSql": ["INSERT INTO pre_marker SELECT count(*) FROM @table"],"#
         ),
     );
-    let (o, _t) = run_job("create", &job("{}", &pg_reader(&pg, "src", cols), &w));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _t) = run_job_ok("create", &job("{}", &pg_reader(&pg, "src", cols), &w));
     assert_eq!(
         pg.query("SELECT count(*) FROM (SELECT * FROM src EXCEPT SELECT * FROM newt) x"),
         "0"
@@ -442,7 +434,7 @@ fn arrays_arrive_as_lists_and_files_get_json_arrays() {
         r#"{{"name": "file", "parameter": {{"path": "{}", "fileName": "a.jsonl", "writeMode": "truncate", "fileFormat": "jsonl"}}}}"#,
         out.path().display()
     );
-    let (o, t) = run_job(
+    let (o, t) = run_job_ok(
         "arr",
         &job(
             "{}",
@@ -450,7 +442,6 @@ fn arrays_arrive_as_lists_and_files_get_json_arrays() {
             &w,
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = visible_files(out.path());
     let text = std::fs::read_to_string(&files[0]).unwrap();
     let rows: Vec<serde_json::Value> = text
@@ -593,8 +584,7 @@ fn table_staging_with_quoted_schema_table_and_columns_cleans_up_a_dead_runs_tabl
         r#"\"Odd Sch\".\"My \"\"T\"\"ab\""#,
         r#""column": ["\"Id\"", "\"na me\""], "stagingMode": "table", "preSql": ["/* reload */ TRUNCATE @table"],"#,
     );
-    let (o, _t) = run_job("quoted", &job("{}", &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _t) = run_job_ok("quoted", &job("{}", &reader, &writer));
     assert_stderr_has(&o, "dropped staging table");
     assert_stderr_has(&o, "runs in the publishing transaction");
     assert_eq!(
@@ -670,7 +660,7 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
            ANALYZE src"#,
     );
     let cols = r#""column": ["id", "k", "v"], "splitPk": "k", "where": "v <> 13","#;
-    let (o, _t) = run_job(
+    let (o, _t) = run_job_ok(
         "textpk",
         &job(
             r#"{"speed": {"channel": 4}}"#,
@@ -678,7 +668,6 @@ fn a_text_split_pk_reads_every_row_exactly_once() {
             &pg_writer(&pg, "dst", r#""column": ["id", "k", "v"],"#),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "text splitPk k cut at 3 quantile(s) -> 5 tasks");
     assert_stderr_has(&o, "quantiles of k from a sample of 1 in 2 keys");
     assert_eq!(
@@ -895,7 +884,7 @@ fn batch_size_is_rows_per_transaction() {
     );
     let cols = r#""column": ["id"],"#;
     for (table, extra, transactions) in [("a", r#""batchSize": "100","#, "10"), ("b", "", "1")] {
-        let (o, _t) = run_job(
+        let (_, _t) = run_job_ok(
             "bs",
             &job(
                 "{}",
@@ -903,7 +892,6 @@ fn batch_size_is_rows_per_transaction() {
                 &pg_writer(&pg, table, &format!("{cols} {extra}")),
             ),
         );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(
             pg.query(&format!(
                 "SELECT count(*), count(DISTINCT id), count(DISTINCT xmin::text) FROM {table}"

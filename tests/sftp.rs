@@ -149,76 +149,45 @@ fn password_fingerprint_and_refusals() {
         )
     };
     let path = format!("{}/p.csv", d.display());
-    let (o, _d) = run_job(
-        "pw",
-        &job(
-            SETTING,
-            &sftp_reader(&s, &pw_conn(PW_PASS, &s.fingerprint()), &path, ""),
-            &file_writer(&out),
-        ),
-    );
+    // Reads p.csv over the connection keys `conn` into `out`.
+    let read = |name: &str, conn: &str| {
+        run_job(
+            name,
+            &job(
+                SETTING,
+                &sftp_reader(&s, conn, &path, ""),
+                &file_writer(&out),
+            ),
+        )
+    };
+    let (o, _d) = read("pw", &pw_conn(PW_PASS, &s.fingerprint()));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(lines_in(&out), vec!["1,x"]);
     // Wrong password: exit 1, says authentication failed, never prints the password.
-    let (o, _d) = run_job(
-        "badpw",
-        &job(
-            SETTING,
-            &sftp_reader(&s, &pw_conn("not-it-123", &s.fingerprint()), &path, ""),
-            &file_writer(&out),
-        ),
-    );
+    let (o, _d) = read("badpw", &pw_conn("not-it-123", &s.fingerprint()));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, &format!("authentication of user \"{PW_USER}\""));
     assert!(!stderr(&o).contains("not-it-123"));
     // Wrong fingerprint: refused before authenticating.
-    let (o, _d) = run_job(
-        "badfp",
-        &job(
-            SETTING,
-            &sftp_reader(
-                &s,
-                &pw_conn(
-                    PW_PASS,
-                    "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-                ),
-                &path,
-                "",
-            ),
-            &file_writer(&out),
-        ),
-    );
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (o, _d) = read("badfp", &pw_conn(PW_PASS, wrong));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "host key of 127.0.0.1:");
     assert_stderr_has(&o, &s.fingerprint());
     // A known_hosts file with another key for this host: refused as changed.
     let other = std::fs::read_to_string(s.path("other_key.pub")).unwrap();
+    let other_key: Vec<&str> = other.split_whitespace().take(2).collect();
     let kh = s.path("wrong_known_hosts");
     std::fs::write(
         &kh,
-        format!(
-            "[127.0.0.1]:{} {}\n",
-            s.port,
-            other
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        format!("[127.0.0.1]:{} {}\n", s.port, other_key.join(" ")),
     )
     .unwrap();
     let conn = s.conn().replace(
         &s.path("known_hosts").display().to_string(),
         &kh.display().to_string(),
     );
-    let (o, _d) = run_job(
-        "changed",
-        &job(
-            SETTING,
-            &sftp_reader(&s, &conn, &path, ""),
-            &file_writer(&out),
-        ),
-    );
+    let (o, _d) = read("changed", &conn);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "does not match the key in");
     // Opting out of host key checking works, with a warning.
@@ -228,20 +197,12 @@ fn password_fingerprint_and_refusals() {
         s.port,
         s.path("client_key").display()
     );
-    let (o, _d) = run_job(
-        "unchecked",
-        &job(
-            SETTING,
-            &sftp_reader(&s, &unchecked, &path, ""),
-            &file_writer(&out),
-        ),
-    );
+    let (o, _d) = read("unchecked", &unchecked);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "strictHostKeyChecking is false");
     // Plain FTP logs in with a password: a private key with protocol ftp is refused by
     // `check`, before any connection.
-    let ftp = sftp_reader(&s, &s.conn().replace("\"sftp\"", "\"ftp\""), &path, "");
-    let (o, _d) = run_job("ftp", &job(SETTING, &ftp, &file_writer(&out)));
+    let (o, _d) = read("ftp", &s.conn().replace("\"sftp\"", "\"ftp\""));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "plain FTP");
 }
@@ -321,7 +282,7 @@ fn file_to_sftp_write_modes_and_upload_names() {
     let t = tempfile::tempdir().unwrap();
     let target = s.data().join("out/deep");
     let reader = csv_input(t.path(), 1000);
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "up",
         &job(
             SETTING,
@@ -334,7 +295,6 @@ fn file_to_sftp_write_modes_and_upload_names() {
             ),
         ),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(
@@ -347,11 +307,10 @@ fn file_to_sftp_write_modes_and_upload_names() {
     let input = std::fs::read_to_string(t.path().join("in.csv")).unwrap();
     assert_eq!(text, format!("id,name,amount\n{input}"));
     // truncate replaces; nonConflict refuses; append adds.
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "up2",
         &job(SETTING, &reader, &sftp_writer(&s, &target, "truncate", "")),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with(".csv"), "{files:?}");
@@ -370,11 +329,10 @@ fn file_to_sftp_write_modes_and_upload_names() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "nonConflict");
     assert_eq!(all_entries(&target), files);
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "up4",
         &job(SETTING, &reader, &sftp_writer(&s, &target, "append", "")),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = all_entries(&target);
     assert_eq!(files.len(), 2, "{files:?}");
     for f in &files {
@@ -458,8 +416,7 @@ fn sftp_to_mysql() {
         mysql_server().login(),
         db.url()
     );
-    let (o, _d) = run_job("s2m", &job(SETTING, &reader, &writer));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _d) = run_job_ok("s2m", &job(SETTING, &reader, &writer));
     assert_eq!(
         db.query("SELECT COUNT(*), SUM(id), SUM(amount), SUM(name = CONCAT('n', id)) FROM t"),
         "500\t125250\t125497.50".to_string() + "\t500"
@@ -496,8 +453,7 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
     );
     // The next run removes them and publishes exactly the rows.
     let fast = job("{}", &reader, &sftp_writer(&s, &target, "truncate", ""));
-    let (o, _d) = run_job("fast", &fast);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (o, _d) = run_job_ok("fast", &fast);
     assert_stderr_has(&o, "temporary upload(s) of killed run");
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "only the published file: {files:?}");
@@ -535,11 +491,10 @@ fn sftp_server_killed_mid_upload_fails_the_job_and_the_next_run_cleans_up() {
     );
     // The server is back: the next run removes the dead run's upload and publishes the rows.
     s.restart();
-    let (o, _d) = run_job(
+    let (_, _d) = run_job_ok(
         "again",
         &job("{}", &reader, &sftp_writer(&s, &target, "truncate", "")),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let files = all_entries(&target);
     assert_eq!(files.len(), 1, "only the published file: {files:?}");
     assert_eq!(

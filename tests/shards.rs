@@ -1240,10 +1240,15 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
     let job = file_job(t.path(), &inputs, &out, "0");
     let j = job.to_str().unwrap();
     let shard = |plan: &str, s: &str| ds(t.path(), &shard_args(j, plan, s), &[]);
+    let run = |verb: &str, plan: &Path| ds(t.path(), &[verb, plan.to_str().unwrap()], &[]);
+    // A plan of two shards under `name`, made with `extra` arguments.
+    let planned = |name: &str, extra: &[&str]| {
+        expect(plan_into(t.path(), j, name, "2", extra), 0, "");
+        t.path().join(name)
+    };
 
     // An edited plan (a task copied into another shard) no longer matches its hash.
-    expect(plan_into(t.path(), j, "edited", "2", &[]), 0, "");
-    let edited = t.path().join("edited");
+    let edited = planned("edited", &[]);
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(edited.join("plan.json")).unwrap()).unwrap();
     let mut copy = v["tasks"][0].clone();
@@ -1256,38 +1261,17 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
         2,
         "is not the one planned",
     );
-    expect(
-        ds(t.path(), &["abort", edited.to_str().unwrap()], &[]),
-        2,
-        "",
-    );
+    expect(run("abort", &edited), 2, "");
 
     // A planned input file that changed is refused for good (42): the plan holds its size.
-    expect(
-        plan_into(t.path(), j, "changed", "2", &["--run-id", "changed-1"]),
-        0,
-        "",
-    );
-    let changed = t.path().join("changed");
+    let changed = planned("changed", &["--run-id", "changed-1"]);
     std::fs::write(inputs.join("f0.csv"), "0,v0\n1,v0\n2,v0\n3,v0 and more\n").unwrap();
-    expect(
-        shard(changed.to_str().unwrap(), "0/2"),
-        42,
-        "its input changed since the plan was made",
-    );
-    expect(
-        ds(t.path(), &["abort", changed.to_str().unwrap()], &[]),
-        0,
-        "",
-    );
+    let why = "its input changed since the plan was made";
+    expect(shard(changed.to_str().unwrap(), "0/2"), 42, why);
+    expect(run("abort", &changed), 0, "");
 
     // A run id whose files are published already is refused at plan.
-    expect(
-        plan_into(t.path(), j, "first", "2", &["--run-id", "daily-1"]),
-        0,
-        "",
-    );
-    let first = t.path().join("first");
+    let first = planned("first", &["--run-id", "daily-1"]);
     let f = first.to_str().unwrap();
     for s in ["0/2", "1/2"] {
         expect(shard(f, s), 0, "");
@@ -1306,11 +1290,8 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
         assert!(Instant::now() < deadline, "the first commit never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    expect(
-        ds(t.path(), &["commit", f], &[]),
-        1,
-        "another commit or abort of run daily-1 is running",
-    );
+    let why = "another commit or abort of run daily-1 is running";
+    expect(run("commit", &first), 1, why);
     expect(slow.wait_with_output().unwrap(), 0, "");
     let published_first = lines_in(&out);
     assert_eq!(
@@ -1340,19 +1321,12 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
     let ncj = nc.to_str().unwrap();
     expect(plan_into(t.path(), ncj, "nc_plan", "1", &[]), 0, "");
     let ncp = t.path().join("nc_plan");
-    expect(
-        ds(
-            t.path(),
-            &shard_args(ncj, ncp.to_str().unwrap(), "0/1"),
-            &[],
-        ),
-        0,
-        "",
-    );
+    let args = shard_args(ncj, ncp.to_str().unwrap(), "0/1");
+    expect(ds(t.path(), &args, &[]), 0, "");
     std::fs::write(t.path().join("nc_out/out__late.csv"), "late\n").unwrap();
-    expect(ds(t.path(), &["commit", ncp.to_str().unwrap()], &[]), 1, "");
+    expect(run("commit", &ncp), 1, "");
     assert_eq!(lines_in(&t.path().join("nc_out")), vec!["late"]);
-    expect(ds(t.path(), &["abort", ncp.to_str().unwrap()], &[]), 0, "");
+    expect(run("abort", &ncp), 0, "");
     assert!(
         all_files(&t.path().join("nc_out"))
             .iter()

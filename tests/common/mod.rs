@@ -176,6 +176,14 @@ pub fn run_job(name: &str, text: &str) -> (Output, tempfile::TempDir) {
     (o, t)
 }
 
+/// [`run_job`] of a job that must succeed (its stderr in the failure otherwise).
+#[track_caller]
+pub fn run_job_ok(name: &str, text: &str) -> (Output, tempfile::TempDir) {
+    let (o, t) = run_job(name, text);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    (o, t)
+}
+
 /// A database server the tests use: `scheme://user[:password]@host:port` from an environment
 /// variable (README, Tests), with today's loopback default.
 #[derive(Debug, Clone)]

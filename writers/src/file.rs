@@ -168,6 +168,22 @@ impl Plugin for FileWriter {
     }
 }
 
+impl crate::publish::StagedFiles for FileWriter {
+    type Error = FileWriterError;
+
+    fn staging_dir(&self) -> &std::path::Path {
+        &self.staging
+    }
+
+    fn publish_target(&self) -> &dyn crate::publish::Target {
+        self.target()
+    }
+
+    fn publish_all(&self) -> Result<(), FileWriterError> {
+        self.publish()
+    }
+}
+
 impl FileWriter {
     /// Where the commit publishes.
     fn target(&self) -> &dyn crate::publish::Target {
@@ -370,15 +386,7 @@ impl Writer for FileWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        let w = self.clone();
-        datasync_engine::plugin::blocking(move || {
-            if crate::publish::finish_decided(&w.staging, w.target())? {
-                return Ok(());
-            }
-            w.publish()
-        })
-        .await?;
-        Ok(())
+        crate::publish::commit_staged(self.clone()).await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {

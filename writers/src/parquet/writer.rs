@@ -138,6 +138,22 @@ pub(super) struct Inner {
     pub(super) format: super::config::DataFormat,
 }
 
+impl crate::publish::StagedFiles for Arc<Inner> {
+    type Error = ParquetWriterError;
+
+    fn staging_dir(&self) -> &std::path::Path {
+        &self.staging
+    }
+
+    fn publish_target(&self) -> &dyn crate::publish::Target {
+        self.target()
+    }
+
+    fn publish_all(&self) -> Result<(), ParquetWriterError> {
+        self.publish()
+    }
+}
+
 impl Inner {
     /// Where the commit publishes.
     pub(super) fn target(&self) -> &dyn crate::publish::Target {
@@ -430,15 +446,7 @@ impl Writer for ParquetWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        let w = Arc::clone(&self.w);
-        datasync_engine::plugin::blocking(move || {
-            if crate::publish::finish_decided(&w.staging, w.target())? {
-                return Ok(());
-            }
-            w.publish()
-        })
-        .await?;
-        Ok(())
+        crate::publish::commit_staged(Arc::clone(&self.w)).await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
