@@ -153,61 +153,36 @@ impl MysqlConnConfig {
     /// values travel unshifted), runs `setup` (the plugin's own), then the job's `session`
     /// statements (so a job can override the plugin's settings).
     pub async fn connect(&self, setup: &[&str]) -> Result<(Conn, &JdbcUrl), MysqlError> {
-        let mut last = None;
-        for url in &self.s.urls {
-            let user = url.user.clone().unwrap_or_else(|| self.s.user.clone());
-            let pass = url
-                .password
-                .clone()
-                .unwrap_or_else(|| self.s.password.expose().to_string());
+        let open = |url: &JdbcUrl, user: &str, pass: String| {
             let tls = tls_mode(url).map_err(MysqlError::Invalid)?;
             let opts = OptsBuilder::default()
                 .ssl_opts(tls.ssl_opts())
                 .ip_or_hostname(url.host.clone())
                 .tcp_port(url.port.unwrap_or(3306))
-                .user(Some(user.clone()))
+                .user(Some(user))
                 .pass(Some(pass))
                 .db_name(url.database.clone())
                 .prefer_socket(false)
                 // A peer that vanished without closing is noticed instead of waited on forever.
                 .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
                 .stmt_cache_size(0);
-            let attempt = tokio::time::timeout(self.s.timeout, Conn::new(opts)).await;
-            let mut conn = match attempt {
-                Err(_) => {
-                    last = Some(MysqlError::Timeout {
-                        url: url.to_string(),
-                        secs: self.s.timeout.as_secs(),
-                    });
-                    continue;
-                }
-                Ok(Err(source)) => {
-                    let e = MysqlError::Connect {
-                        url: url.to_string(),
-                        user,
-                        source,
-                    };
-                    tracing::warn!("{}", datasync_engine::plugin::error_chain(&e));
-                    last = Some(e);
-                    continue;
-                }
-                Ok(Ok(c)) => c,
-            };
-            let mut all = vec!["SET time_zone = '+00:00'".to_string()];
-            all.extend(setup.iter().map(|s| s.to_string()));
-            all.extend(self.s.session.iter().cloned());
-            for s in &all {
-                conn.query_drop(s.as_str())
-                    .await
-                    .map_err(|source| MysqlError::Query {
-                        what: format!("session statement `{}`", shorten_sql(s)),
-                        url: url.to_string(),
-                        source,
-                    })?;
-            }
-            return Ok((conn, url));
+            Ok(Conn::new(opts))
+        };
+        let chain = |e: &MysqlError| datasync_engine::plugin::error_chain(e);
+        let (mut conn, url) = self.s.first_reachable(open, chain).await?;
+        let mut all = vec!["SET time_zone = '+00:00'".to_string()];
+        all.extend(setup.iter().map(|s| s.to_string()));
+        all.extend(self.s.session.iter().cloned());
+        for s in &all {
+            conn.query_drop(s.as_str())
+                .await
+                .map_err(|source| MysqlError::Query {
+                    what: format!("session statement `{}`", shorten_sql(s)),
+                    url: url.to_string(),
+                    source,
+                })?;
         }
-        Err(last.unwrap_or_else(|| MysqlError::Invalid("no jdbcUrl to connect to".into())))
+        Ok((conn, url))
     }
 
     /// Wraps a statement error with the statement (shortened) and the URL.

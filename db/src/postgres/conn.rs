@@ -86,13 +86,11 @@ impl PostgresConnConfig {
     /// Connects to the first URL that answers, sets the session to UTC, runs the job's session
     /// statements. The connection's I/O runs on its own task.
     pub async fn connect(&self) -> Result<(Client, &JdbcUrl), PostgresError> {
-        let mut last = None;
-        for url in &self.s.urls {
-            let user = url.user.clone().unwrap_or_else(|| self.s.user.clone());
+        let open = |url: &JdbcUrl, user: &str, pass: String| {
             let mut cfg = tokio_postgres::Config::new();
             cfg.host(&url.host)
                 .port(url.port.unwrap_or(5432))
-                .user(&user)
+                .user(user)
                 .connect_timeout(self.s.timeout)
                 // A peer that vanished without closing (host down, cable cut) is noticed
                 // within about 2 minutes instead of never.
@@ -101,10 +99,6 @@ impl PostgresConnConfig {
                 .keepalives_interval(std::time::Duration::from_secs(10))
                 .keepalives_retries(6)
                 .application_name("datasync");
-            let pass = url
-                .password
-                .clone()
-                .unwrap_or_else(|| self.s.password.expose().to_string());
             if !pass.is_empty() {
                 cfg.password(pass);
             }
@@ -121,16 +115,10 @@ impl PostgresConnConfig {
                 SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
                 _ => tokio_postgres::config::SslMode::Require,
             });
-            let connector = match tls::connector(&tls) {
-                Ok(c) => c,
-                Err(e) => {
-                    last = Some(PostgresError::Invalid(format!(
-                        "cannot connect to {url}: TLS: {e}"
-                    )));
-                    continue;
-                }
-            };
-            let attempt = async {
+            let connector = tls::connector(&tls).map_err(|e| {
+                PostgresError::Invalid(format!("cannot connect to {url}: TLS: {e}"))
+            })?;
+            Ok(async move {
                 match connector {
                     Some(c) => cfg.connect(c).await.map(|(client, conn)| {
                         let conn: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(conn);
@@ -141,42 +129,29 @@ impl PostgresConnConfig {
                         (client, conn)
                     }),
                 }
-            };
-            let (client, connection) = match tokio::time::timeout(self.s.timeout, attempt).await {
-                Err(_) => {
-                    last = Some(PostgresError::Timeout {
-                        url: url.to_string(),
-                        secs: self.s.timeout.as_secs(),
-                    });
-                    continue;
-                }
-                Ok(Err(source)) => {
-                    tracing::warn!("cannot connect to {url}: {}", db_message(&source));
-                    last = Some(PostgresError::Connect {
-                        url: url.to_string(),
-                        user,
-                        source,
-                    });
-                    continue;
-                }
-                Ok(Ok(pair)) => pair,
-            };
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!("postgres connection ended: {e}");
-                }
-            });
-            let mut setup = vec!["SET TIME ZONE 'UTC'".to_string()];
-            setup.extend(self.s.session.iter().cloned());
-            for s in &setup {
-                client
-                    .batch_execute(s)
-                    .await
-                    .map_err(|e| self.query_error(url, s, e))?;
+            })
+        };
+        let said = |e: &PostgresError| match e {
+            PostgresError::Connect { url, source, .. } => {
+                format!("cannot connect to {url}: {}", db_message(source))
             }
-            return Ok((client, url));
+            other => other.to_string(),
+        };
+        let ((client, connection), url) = self.s.first_reachable(open, said).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres connection ended: {e}");
+            }
+        });
+        let mut setup = vec!["SET TIME ZONE 'UTC'".to_string()];
+        setup.extend(self.s.session.iter().cloned());
+        for s in &setup {
+            client
+                .batch_execute(s)
+                .await
+                .map_err(|e| self.query_error(url, s, e))?;
         }
-        Err(last.unwrap_or_else(|| PostgresError::Invalid("no jdbcUrl to connect to".into())))
+        Ok((client, url))
     }
 
     /// Wraps a statement error with the statement (shortened) and the URL.

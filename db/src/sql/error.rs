@@ -152,4 +152,55 @@ impl ConnSettings {
             timeout,
         })
     }
+
+    /// The user and password to log in on `url` with (the URL's own win over the job's).
+    pub fn login(&self, url: &JdbcUrl) -> (String, String) {
+        let user = url.user.clone().unwrap_or_else(|| self.user.clone());
+        let password = url
+            .password
+            .clone()
+            .unwrap_or_else(|| self.password.expose().to_string());
+        (user, password)
+    }
+
+    /// Logs in on the first URL that answers within the connect timeout, in order (DataX's
+    /// failover). `open(url, user, password)` makes the attempt (an error there, such as a
+    /// TLS setting that cannot work, ends the search); a URL that times out or refuses is
+    /// passed over, a refusal logged as `describe` says it (with the server's own words); when
+    /// none is left, the last failure.
+    pub async fn first_reachable<'s, T, E, F, Fut>(
+        &'s self,
+        mut open: F,
+        describe: fn(&SqlError<E>) -> String,
+    ) -> Result<(T, &'s JdbcUrl), SqlError<E>>
+    where
+        E: DriverError,
+        F: FnMut(&'s JdbcUrl, &str, String) -> Result<Fut, SqlError<E>>,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut last = None;
+        for url in &self.urls {
+            let (user, password) = self.login(url);
+            let attempt = open(url, &user, password)?;
+            match tokio::time::timeout(self.timeout, attempt).await {
+                Err(_) => {
+                    last = Some(SqlError::Timeout {
+                        url: url.to_string(),
+                        secs: self.timeout.as_secs(),
+                    })
+                }
+                Ok(Err(source)) => {
+                    let e = SqlError::Connect {
+                        url: url.to_string(),
+                        user,
+                        source,
+                    };
+                    tracing::warn!("{}", describe(&e));
+                    last = Some(e);
+                }
+                Ok(Ok(c)) => return Ok((c, url)),
+            }
+        }
+        Err(last.unwrap_or_else(|| SqlError::Invalid("no jdbcUrl to connect to".into())))
+    }
 }
