@@ -124,6 +124,41 @@ fn a_split_pk_that_is_neither_integer_nor_text_is_refused_clearly() {
     );
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "only integer and text keys can be split");
+    // ENUM and SET sort by list position but compare as text: ranges would overlap.
+    for (t, values) in [
+        ("ENUM('x','b','a')", "('x'),('b'),('a'),(NULL),('a')"),
+        ("SET('z','b','a')", "('z'),('b'),('a'),('z,a'),(NULL)"),
+    ] {
+        db.exec(&format!(
+            "DROP TABLE src; CREATE TABLE src (d {t}); INSERT INTO src VALUES {values}"
+        ));
+        let r = reader(&db, r#""column": ["d"], "splitPk": "d","#);
+        let w = writer(&db, "dst", r#""column": ["d"],"#);
+        let (o, _t) = run_job("enumpk", &job(r#"{"speed": {"channel": 3}}"#, &r, &w));
+        assert_eq!(code(&o), 1, "{t}: {}", stderr(&o));
+        assert_stderr_has(&o, "only integer and text keys can be split");
+        assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
+    }
+}
+
+/// MySQL reads a YEAR value 0 given as text as 2000 and 1..99 as 2001..2069 / 1970..1999:
+/// 0000 is copied as 0000, a small number into a YEAR column is a dirty record.
+#[test]
+fn year_zero_is_kept_and_two_digit_years_are_dirty() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id INT, y YEAR, n INT); CREATE TABLE dst (id INT, y YEAR, n YEAR);
+         INSERT INTO src VALUES (1, 1901, 1999), (2, 2155, 5), (3, 0, 0), (4, NULL, NULL), (5, 2000, 2000)",
+    );
+    let r = reader(&db, r#""column": ["id", "y", "n"],"#);
+    let w = writer(&db, "dst", r#""column": ["id", "y", "n"],"#);
+    let (o, _t) = run_job("years", &job("{}", &r, &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "5 into a YEAR column would be stored as 2005");
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(CONCAT_WS(':', id, y + 0, n + 0) ORDER BY id) FROM dst"),
+        "1:1901:1999,3:0:0,4,5:2000:2000"
+    );
 }
 
 #[test]

@@ -333,9 +333,9 @@ macro_rules! manual_schema {
 }
 
 manual_schema!(crate::config::Secret, "Secret", {
-    "type": "string",
+    "type": ["string", "number"],
     "writeOnly": true,
-    "description": "A secret: masked in everything the binary prints."
+    "description": "A secret: masked in everything the binary prints (a number is taken as its digits)."
 });
 
 manual_schema!(crate::config::HumanDuration, "Duration", {

@@ -17,6 +17,8 @@ pub struct RowLiterals<'a> {
     /// Columns whose target holds whole numbers only (MySQL rounds `3.7` into an INT column
     /// without a warning: such values are refused here).
     whole: Vec<bool>,
+    /// Columns whose target is a MySQL YEAR (see [`RowLiterals::years`]).
+    year: Vec<bool>,
     field: Vec<u8>,
 }
 
@@ -42,6 +44,7 @@ impl<'a> RowLiterals<'a> {
             backslash_escapes,
             empty_as_null,
             whole: Vec::new(),
+            year: Vec::new(),
             field: Vec::new(),
         })
     }
@@ -51,6 +54,15 @@ impl<'a> RowLiterals<'a> {
     #[cfg(feature = "mysql")]
     pub fn whole_numbers(mut self, whole: &[bool]) -> Self {
         self.whole = whole.to_vec();
+        self
+    }
+
+    /// Marks the columns whose target is a YEAR. MySQL reads 1 to 99 as 2001..2069 and
+    /// 1970..1999 and the text `0` as 2000 without a warning: an integer 0 is written as
+    /// `0000` (the year 0000 it is) and 1 to 99 are refused.
+    #[cfg(feature = "mysql")]
+    pub fn years(mut self, year: &[bool]) -> Self {
+        self.year = year.to_vec();
         self
     }
 
@@ -133,6 +145,26 @@ impl<'a> RowLiterals<'a> {
                     self.batch.schema().field(c).name(),
                     String::from_utf8_lossy(&self.field)
                 ));
+            }
+            if self.year.get(c).copied().unwrap_or(false) && a.data_type().is_integer() {
+                match std::str::from_utf8(&self.field)
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                {
+                    Some(0) => {
+                        self.field.clear();
+                        self.field.extend_from_slice(b"0000");
+                    }
+                    Some(n @ 1..=99) => {
+                        out.truncate(start);
+                        let as_year = if n < 70 { 2000 + n } else { 1900 + n };
+                        return Err(format!(
+                            "column {}: {n} into a YEAR column would be stored as {as_year}",
+                            self.batch.schema().field(c).name()
+                        ));
+                    }
+                    _ => {}
+                }
             }
             if !pg && matches!(kind, ValueKind::Number) {
                 // MySQL reads a literal as a double and then rounds it to FLOAT: the shortest

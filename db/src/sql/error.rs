@@ -184,10 +184,12 @@ impl ConnSettings {
             let attempt = open(url, &user, password)?;
             match tokio::time::timeout(self.timeout, attempt).await {
                 Err(_) => {
-                    last = Some(SqlError::Timeout {
+                    let e = SqlError::Timeout {
                         url: url.to_string(),
                         secs: self.timeout.as_secs(),
-                    })
+                    };
+                    tracing::warn!("{e}");
+                    last = Some(e);
                 }
                 Ok(Err(source)) => {
                     let e = SqlError::Connect {

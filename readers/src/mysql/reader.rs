@@ -52,7 +52,7 @@ impl Plugin for MysqlReader {
     const NAME: &'static str = "mysql";
     const ALIASES: &'static [&'static str] = &["mysqlreader", "oceanbasev10reader"];
     const DESCRIPTION: &'static str =
-        "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer key";
+        "MySQL / MariaDB / OceanBase (MySQL mode) tables or queries, split on an integer or text key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let (cfg, conns) = SqlReaderConfig::parse(p, IGNORED, MysqlConnConfig::new)?;
@@ -99,6 +99,15 @@ impl KeyProbe for MysqlProbe {
             .await
             .map_err(|e| self.cc.query_error(&self.url, sql, e))?;
         Ok(col.map(|c| {
+            use datasync_db::mysql::mysql_async::consts::ColumnFlags;
+            // ENUM and SET compare by their list position in ORDER BY but as text against a
+            // string: ranges cut on one order and filtered on the other would overlap.
+            if c.flags().contains(ColumnFlags::ENUM_FLAG) {
+                return ("enum".to_string(), false);
+            }
+            if c.flags().contains(ColumnFlags::SET_FLAG) {
+                return ("set".to_string(), false);
+            }
             let (t, _) = arrow_type(&c);
             (t.to_string(), t.is_integer())
         }))

@@ -27,7 +27,7 @@ impl Plugin for PostgresReader {
     const NAME: &'static str = "postgres";
     const ALIASES: &'static [&'static str] = &["postgresqlreader"];
     const DESCRIPTION: &'static str =
-        "PostgreSQL tables or queries via binary COPY, split on an integer key";
+        "PostgreSQL tables or queries via binary COPY, split on an integer or text key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let (cfg, conns) = SqlReaderConfig::parse(p, &[], PostgresConnConfig::new)?;

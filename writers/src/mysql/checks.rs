@@ -109,6 +109,7 @@ impl MysqlTask {
                 "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
             )
         };
+        let is_year = |t: &str| t.eq_ignore_ascii_case("year");
         let key = |n: &str| unquote_ident(n.trim()).to_lowercase();
         let by_name: std::collections::HashMap<String, (bool, &str, Option<u32>)> = rows
             .iter()
@@ -135,11 +136,18 @@ impl MysqlTask {
                 .map(|i| narrow_of(i, rows.get(i).map(|(_, t, p)| (t.as_str(), *p))))
                 .collect();
             self.targets = rows.iter().map(|(c, _, _)| c.clone()).collect();
+            self.year = (0..names.len())
+                .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_year(t)))
+                .collect();
             return Ok((0..names.len())
                 .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_whole(t)))
                 .collect());
         }
         self.targets = names.to_vec();
+        self.year = names
+            .iter()
+            .map(|n| by_name.get(&key(n)).is_some_and(|(_, t, _)| is_year(t)))
+            .collect();
         self.narrow = names
             .iter()
             .enumerate()

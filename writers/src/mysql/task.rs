@@ -25,6 +25,8 @@ pub(super) struct MysqlTask {
     pub(super) stage_ready: bool,
     /// Per incoming column: its target column holds whole numbers only.
     pub(super) whole: Vec<bool>,
+    /// Per incoming column: its target column is a YEAR.
+    pub(super) year: Vec<bool>,
     /// `column: ["*"]` and the reader's names are not all the target's: rows go by position
     /// (as DataX writes them), not by name.
     pub(super) positional: bool,
@@ -454,7 +456,8 @@ impl MysqlTask {
     ) -> Result<Option<(Vec<u8>, Vec<usize>, Vec<(usize, String)>)>, PluginError> {
         let mut lits = RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
             .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
-            .whole_numbers(&self.whole);
+            .whole_numbers(&self.whole)
+            .years(&self.year);
         if !lits.load_data_ok() {
             return Ok(None);
         }
@@ -534,7 +537,8 @@ impl MysqlTask {
             let mut lits =
                 RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
                     .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
-                    .whole_numbers(&self.whole);
+                    .whole_numbers(&self.whole)
+                    .years(&self.year);
             let mut tuples: Vec<(usize, Vec<u8>)> = Vec::with_capacity(rows.len());
             let mut bad = Vec::new();
             // One row must fit in one statement, and a statement in one packet.

@@ -92,6 +92,7 @@ impl SqlWriterSteps for MysqlWriter {
             table: self.table.clone(),
             stage_ready: false,
             whole: Vec::new(),
+            year: Vec::new(),
             positional: false,
             narrow: Vec::new(),
             targets: Vec::new(),
