@@ -31,7 +31,7 @@ pub struct IncrementalConfig {
     /// when the column alone has a unique index (an id: no later row can share a value read),
     /// else again (a timestamp: rows committed later with the same value are not lost; an
     /// upsert target keeps them once).
-    #[serde(default)]
+    #[serde(default, with = "crate::schema::LenientOpt::<bool>")]
     pub inclusive: Option<bool>,
 }
 

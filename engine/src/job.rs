@@ -86,10 +86,10 @@ pub struct Speed {
 #[serde(deny_unknown_fields)]
 pub struct ErrorLimit {
     /// Highest number of dirty records allowed.
-    #[serde(default)]
+    #[serde(default, with = "crate::schema::LenientOpt::<u64>")]
     pub record: Option<u64>,
     /// Highest dirty ratio allowed, 0.0 to 1.0.
-    #[serde(default)]
+    #[serde(default, with = "crate::schema::LenientOpt::<f64>")]
     pub percentage: Option<f64>,
 }
 
@@ -109,7 +109,7 @@ pub enum StallAction {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetrySetting {
     /// Retries per task (default 2).
-    #[serde(default = "default_retries")]
+    #[serde(default = "default_retries", with = "crate::schema::Lenient::<u32>")]
     pub count: u32,
     /// Wait before the first retry, doubled for each further one (default 1s).
     #[serde(default = "default_backoff")]
@@ -136,10 +136,16 @@ impl Default for RetrySetting {
 #[serde(deny_unknown_fields)]
 pub struct BatchSetting {
     /// Rows per batch (default 8192).
-    #[serde(default = "default_batch_rows")]
+    #[serde(
+        default = "default_batch_rows",
+        with = "crate::schema::Lenient::<usize>"
+    )]
     pub rows: usize,
     /// Bytes per batch (default 8 MiB).
-    #[serde(default = "default_batch_bytes")]
+    #[serde(
+        default = "default_batch_bytes",
+        with = "crate::schema::Lenient::<usize>"
+    )]
     pub bytes: usize,
 }
 fn default_batch_rows() -> usize {
@@ -578,6 +584,19 @@ mod tests {
         assert_eq!(j.setting.error_limit.record, Some(0));
         assert_eq!(j.writer.path, "job.content[0].writer.parameter");
         assert_eq!(j.setting.retry.count, 2);
+        // Templated jobs give numbers as text (a placeholder filled in); DataX reads them too.
+        let t = r#"{"job": {"setting": {"errorLimit": {"record": "0", "percentage": " 0.5"},
+            "retry": {"count": "3"}, "batch": {"rows": "100", "bytes": "65536"}},
+            "content": [{"reader": {"name": "streamreader", "parameter": {}},
+                         "writer": {"name": "streamwriter"}}]}}"#;
+        let j = parse_job(t, "j", "j.json", &BTreeMap::new()).unwrap();
+        assert_eq!(j.setting.error_limit.record, Some(0));
+        assert_eq!(j.setting.error_limit.percentage, Some(0.5));
+        assert_eq!(j.setting.retry.count, 3);
+        assert_eq!((j.setting.batch.rows, j.setting.batch.bytes), (100, 65536));
+        let bad = t.replace(r#""count": "3""#, r#""count": "three""#);
+        let e = parse_job(&bad, "j", "j.json", &BTreeMap::new()).unwrap_err();
+        assert_eq!(e.path, "job.setting.retry.count");
     }
 
     #[test]

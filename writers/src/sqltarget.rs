@@ -35,7 +35,7 @@ pub struct SqlWriterParams {
     #[serde(default)]
     pub session: Vec<String>,
     /// Create a missing table from the incoming Arrow schema (off by default).
-    #[serde(default)]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub create_table: bool,
     /// How long a task waits for a lost server to come back (reconnecting with backoff)
     /// before it fails; `0` = fail at once. Default 60s.

@@ -29,7 +29,7 @@ pub struct MysqlWriterConfig {
     )]
     pub batch_size: usize,
     /// Write empty strings as NULL.
-    #[serde(default)]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub empty_as_null: bool,
 }
 

@@ -42,7 +42,7 @@ pub struct OracleWriterConfig {
     )]
     pub batch_size: usize,
     /// Write empty strings as NULL (Oracle stores '' as NULL anyway; accepted for templates).
-    #[serde(default)]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub empty_as_null: bool,
 }
 

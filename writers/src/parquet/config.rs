@@ -275,6 +275,6 @@ pub struct ParquetWriterConfig {
     #[serde(default)]
     pub table: Option<String>,
     /// Create the table in the metastore (external, Parquet, LOCATION = `path`) if it is missing.
-    #[serde(default)]
+    #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]
     pub create_table: bool,
 }
