@@ -152,7 +152,7 @@ impl OracleConnConfig {
                 Err(_) => {
                     last = Some(OracleError::Timeout {
                         url: shown,
-                        secs: self.timeout.as_secs(),
+                        secs: self.timeout.as_secs_f64(),
                     })
                 }
                 Ok(Err(join)) => return Err(OracleError::Invalid(format!("connect: {join}"))),

@@ -31,8 +31,8 @@ pub enum SqlError<E: DriverError> {
     Timeout {
         /// The URL (no password).
         url: String,
-        /// The timeout.
-        secs: u64,
+        /// The timeout in seconds (1.5 for connectTimeout=1500).
+        secs: f64,
     },
     /// A statement failed.
     #[error("{what} failed on {url}")]
@@ -186,7 +186,7 @@ impl ConnSettings {
                 Err(_) => {
                     let e = SqlError::Timeout {
                         url: url.to_string(),
-                        secs: self.timeout.as_secs(),
+                        secs: self.timeout.as_secs_f64(),
                     };
                     tracing::warn!("{e}");
                     last = Some(e);
