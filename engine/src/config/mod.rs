@@ -512,4 +512,4 @@ mod tests {
 }
 
 mod parts;
-pub use parts::{ignore_keys, struct_fields, Layout, ParamParts};
+pub use parts::{struct_fields, Layout, ParamParts};

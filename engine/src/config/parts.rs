@@ -172,16 +172,6 @@ impl<'a> ParamParts<'a> {
     }
 }
 
-/// `value` (an object) without the DataX keys that have no effect here (`(key, why)`),
-/// warning once for each one present.
-pub fn ignore_keys(value: &Value, at: &str, keys: &[(&str, &str)]) -> Value {
-    let mut v = value.clone();
-    if let Value::Object(o) = &mut v {
-        take_ignored(o, at, keys);
-    }
-    v
-}
-
 fn take_ignored(o: &mut Map<String, Value>, at: &str, keys: &[(&str, &str)]) {
     for (k, why) in keys {
         if o.remove(*k).is_some() {
