@@ -44,11 +44,7 @@ fn diff_by(dir: &Path, job: &Path, key: &str) -> (i32, Vec<Value>, String) {
             "diff.jsonl",
         ],
     );
-    let lines = std::fs::read_to_string(dir.join("diff.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&std::fs::read_to_string(dir.join("diff.jsonl")).unwrap_or_default());
     (code(&o), lines, stderr(&o))
 }
 

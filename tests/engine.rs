@@ -20,23 +20,33 @@ fn stream_job(rows: u64, columns: &str, setting: &str, writer: &str) -> String {
 const DISCARD: &str = r#"{"name": "streamwriter", "parameter": {"print": false}}"#;
 const ONE_LONG: &str = r#"[{"type": "long", "incr": "1,1"}]"#;
 
+/// Runs a job of `rows` generated longs a channel into nowhere with `setting` and `args`:
+/// what it printed and how long it took.
+fn run_longs(
+    dir: &Path,
+    name: &str,
+    rows: u64,
+    setting: &str,
+    args: &[&str],
+) -> (std::process::Output, Duration) {
+    let job = write_job(dir, name, &stream_job(rows, ONE_LONG, setting, DISCARD));
+    let start = Instant::now();
+    let o = run_file(dir, &job, args);
+    (o, start.elapsed())
+}
+
 #[test]
 fn record_throttle_limits_the_job() {
     let t = tempfile::tempdir().unwrap();
     let setting = r#"{"speed": {"channel": 2, "record": 10000}, "batch": {"rows": 1000}}"#;
     // 2 channels x 15,000 rows = 30,000 rows at 10,000/s for the whole job.
-    let job = write_job(
+    let (o, took) = run_longs(
         t.path(),
         "thr",
-        &stream_job(15_000, ONE_LONG, setting, DISCARD),
-    );
-    let start = Instant::now();
-    let o = run_file(
-        t.path(),
-        &job,
+        15_000,
+        setting,
         &["--report", "r.json", "--progress-interval", "1"],
     );
-    let took = start.elapsed();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Without a terminal: plain progress lines with a real percentage from the known total.
     assert_stderr_has(&o, "datasync: progress ");
@@ -54,34 +64,18 @@ fn byte_throttle_limits_the_job() {
     let t = tempfile::tempdir().unwrap();
     // One int64 column: 8 bytes a row; 30,000 rows = 240,000 bytes at 80,000 B/s.
     let setting = r#"{"speed": {"channel": 1, "byte": 80000}, "batch": {"rows": 1000}}"#;
-    let job = write_job(
-        t.path(),
-        "thb",
-        &stream_job(30_000, ONE_LONG, setting, DISCARD),
-    );
-    let start = Instant::now();
-    let o = run_file(t.path(), &job, &[]);
+    let (o, took) = run_longs(t.path(), "thb", 30_000, setting, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        start.elapsed() >= Duration::from_millis(2500),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(took >= Duration::from_millis(2500), "took {took:?}");
 }
 
 #[test]
 fn channels_multiply_stream_slices_and_default_is_reported() {
     let t = tempfile::tempdir().unwrap();
-    let job = write_job(
-        t.path(),
-        "ch",
-        &stream_job(1000, ONE_LONG, r#"{"speed": {"channel": 3}}"#, DISCARD),
-    );
-    let o = run_file(t.path(), &job, &[]);
+    let (o, _) = run_longs(t.path(), "ch", 1000, r#"{"speed": {"channel": 3}}"#, &[]);
     assert_eq!(code(&o), 0);
     assert_stderr_has(&o, "written 3000");
-    let job = write_job(t.path(), "def", &stream_job(10, ONE_LONG, "{}", DISCARD));
-    let o = run_file(t.path(), &job, &[]);
+    let (o, _) = run_longs(t.path(), "def", 10, "{}", &[]);
     assert_stderr_has(
         &o,
         "1 channel(s) (default: job.setting.speed.channel unset)",
@@ -393,8 +387,7 @@ fn check_with(dir: &Path, job: &Path, params: &[String]) -> std::process::Output
 
 /// Sample values for every placeholder the templates and shipped jobs use.
 fn sample_params(dir: &Path) -> Vec<String> {
-    let input = dir.join("sample.csv");
-    std::fs::write(&input, "1,a\n").unwrap();
+    let input = file_in(dir, "sample.csv", "1,a\n");
     vec![
         format!("input_path={}", input.display()),
         format!("output_dir={}", dir.join("out").display()),
@@ -581,8 +574,13 @@ fn shipped_jobs_pass_check() {
 #[test]
 fn a_report_that_cannot_be_written_and_a_closed_stdout_are_said_once_with_exit_1() {
     let t = tempfile::tempdir().unwrap();
-    let job = write_job(t.path(), "rep", &stream_job(10, ONE_LONG, "{}", DISCARD));
-    let o = run_file(t.path(), &job, &["--report", "/nonexistent/dir/r.json"]);
+    let (o, _) = run_longs(
+        t.path(),
+        "rep",
+        10,
+        "{}",
+        &["--report", "/nonexistent/dir/r.json"],
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "(exit 1)");
     assert!(!stderr(&o).contains("(exit 0)"), "{}", stderr(&o));
@@ -751,10 +749,7 @@ fn a_bad_job_is_an_error_line_in_json_logs() {
         &["--log-format", "json", "check", p.to_str().unwrap()],
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stderr(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stderr(&o));
     let bad = lines
         .iter()
         .find(|l| l["message"].as_str().unwrap_or("").contains("bad job"))

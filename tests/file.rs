@@ -44,8 +44,7 @@ fn one_output(dir: &Path) -> Vec<u8> {
 #[test]
 fn round_trip_preserves_every_type_null_and_quoting() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, ROWS).unwrap();
+    let input = file_in(t.path(), "in.csv", ROWS);
     let out = t.path().join("out");
     let job = write_job(
         t.path(),
@@ -70,8 +69,7 @@ fn round_trip_through_gzip_zstd_and_gbk() {
     let cols =
         r#"[{"index":0,"type":"long"},{"index":1,"type":"string"},{"index":2,"type":"date32"}]"#;
     // Write GBK + gzip, then read it back (GBK + gzip) to UTF-8 zstd, then to plain UTF-8.
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, src).unwrap();
+    let input = file_in(t.path(), "in.csv", src);
     let step1 = t.path().join("s1");
     let j1 = write_job(
         t.path(),
@@ -136,8 +134,7 @@ fn flate2_read(p: &Path, out: &mut Vec<u8>) {
 #[test]
 fn unencodable_character_is_dirty_not_replaced() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1,ok\n2,emoji 😀\n3,fine\n").unwrap();
+    let input = file_in(t.path(), "in.csv", "1,ok\n2,emoji 😀\n3,fine\n");
     let out = t.path().join("out");
     let cols = r#"[{"index":0,"type":"long"},{"index":1,"type":"string"}]"#;
     let job = write_job(
@@ -161,12 +158,11 @@ fn unencodable_character_is_dirty_not_replaced() {
 #[test]
 fn jsonl_round_trip_and_header_names() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let input = file_in(
+        t.path(),
+        "in.csv",
         "id,name,amount\n1,\"a \"\"q\"\"\",1.50\n2,\\N,-3.00\n",
-    )
-    .unwrap();
+    );
     let out = t.path().join("out");
     let cols = r#"[{"index":0,"type":"long","name":"id"},{"index":1,"type":"string","name":"name"},{"index":2,"type":"decimal(5,2)","name":"amount"}]"#;
     let job = write_job(
@@ -184,10 +180,7 @@ fn jsonl_round_trip_and_header_names() {
     let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = String::from_utf8(one_output(&out)).unwrap();
-    let rows: Vec<serde_json::Value> = got
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_lines(&got);
     assert_eq!(
         rows[0],
         serde_json::json!({"id": 1, "name": "a \"q\"", "amount": 1.50})
@@ -317,10 +310,7 @@ fn error_limit_within_bounds_lands_good_rows_and_keeps_bad_ones() {
     );
     let dirty = std::fs::read_to_string(t.path().join("datasync-dirty-ok.jsonl")).unwrap();
     assert_eq!(dirty.lines().count(), 5);
-    let lines: Vec<serde_json::Value> = dirty
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&dirty);
     let ids: Vec<&str> = lines
         .iter()
         .map(|v| v["values"][0].as_str().unwrap())
@@ -347,8 +337,7 @@ fn percentage_limit_is_judged_on_the_whole_run() {
 #[test]
 fn write_modes_follow_datax() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1\n2\n").unwrap();
+    let input = file_in(t.path(), "in.csv", "1\n2\n");
     let out = t.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("other.csv"), "keep me").unwrap();
@@ -607,8 +596,7 @@ fn zip_archives_read_by_entry_and_written_with_one_entry() {
         format!("{}\n1,one\n2,two\n3,three\n", name.trim_end_matches(".zip"))
     );
     // Not a zip: the job fails naming the file.
-    let bad = t.path().join("bad.zip");
-    std::fs::write(&bad, "id,name\n1,one\n").unwrap();
+    file_in(t.path(), "bad.zip", "id,name\n1,one\n");
     let (o, _d) = run_job(
         "badzip",
         &job("{}", &reader.replace("in.zip", "bad.zip"), &writer),
@@ -673,8 +661,7 @@ fn tgz_archives_read_by_entry_and_written_with_one_entry() {
 fn lzo_files_of_the_lzop_tool_both_ways() {
     let t = tempfile::tempdir().unwrap();
     let rows: String = (0..50_000).map(|i| format!("{i},name {i}\n")).collect();
-    let plain = t.path().join("in.csv");
-    std::fs::write(&plain, &rows).unwrap();
+    file_in(t.path(), "in.csv", &rows);
     let sh = |cmd: &str| {
         let o = std::process::Command::new("sh")
             .arg("-c")
@@ -814,8 +801,7 @@ fn check_connect_lists_input_files_and_probes_the_target_directory() {
 #[test]
 fn an_empty_null_format_is_called_out() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1,\\N\n2,\"\"\n").unwrap();
+    let input = file_in(t.path(), "in.csv", "1,\\N\n2,\"\"\n");
     let out = t.path().join("out");
     let job = write_job(
         t.path(),

@@ -119,8 +119,7 @@ fn ftp_reader_globs_and_writer_publishes_at_commit_in_both_modes() {
 
     // Write: passive (default) and active mode; files appear under their final names only
     // at commit, and truncate replaces the earlier run's files.
-    let src = t.path().join("src.csv");
-    std::fs::write(&src, "10,ten\n11,eleven\n").unwrap();
+    let src = file_in(t.path(), "src.csv", "10,ten\n11,eleven\n");
     let local_reader = format!(
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {COLUMNS}}}}}"#,
         src.display()
@@ -371,8 +370,7 @@ fn ftps_with_a_private_ca_reads_and_writes_and_an_untrusted_certificate_is_refus
         stderr(&o)
     );
 
-    let src = d.join("src.csv");
-    std::fs::write(&src, "10,ten\n").unwrap();
+    let src = file_in(d, "src.csv", "10,ten\n");
     let local_reader = format!(
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": {COLUMNS}}}}}"#,
         src.display()

@@ -27,7 +27,7 @@ impl Gateway {
         let port = free_port();
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hbase/gateway.py");
-        let child = Command::new(python())
+        let mut child = Command::new(python())
             .arg(script)
             .args([
                 "--port",
@@ -43,14 +43,7 @@ impl Gateway {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the gateway did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_port(&mut child, port, 30, "the gateway");
         Gateway {
             child,
             port,
@@ -98,17 +91,13 @@ fn the_test_gateway_passes_happybase_checks() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hbase/check_gateway.py");
     for (t, p) in [("framed", "binary"), ("buffered", "compact")] {
         let g = Gateway::start(t, p, r#"{"gw_check": ["m"]}"#, 0.0);
-        let out = Command::new(python())
-            .arg(&script)
-            .args([g.port.to_string().as_str(), t, p])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{t}/{p}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = stdout_of(
+            Command::new(python())
+                .arg(&script)
+                .args([g.port.to_string().as_str(), t, p]),
+            &format!("{t}/{p}"),
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+        assert_eq!(out.trim(), "ok");
     }
 }
 
@@ -487,18 +476,36 @@ t = c.table('fl')
 for i, v in enumerate([0.1, 3.14159, 123456.79, -2.5e-10, 3.4028234663852886e38, float('nan'), float('-inf')]):
     t.put(b'r%d' % i, {b'cf:f': struct.pack('>f', v)})"#,
     );
+    // The hbase plugin on `table` with more `keys`: the reader of fl's row key and float
+    // column <family>:f, the writer into fl2 (row key from input column 0).
+    let on = |table: &str, keys: &str| {
+        format!(
+            r#"{{"name": "hbase", "parameter": {{{}, "table": "{table}", {keys}}}}}"#,
+            g.params()
+        )
+    };
+    let fl = |family: &str| {
+        on(
+            "fl",
+            &format!(
+                r#""column": [{{"name": "rowkey", "type": "string"}}, {{"name": "{family}:f", "type": "float"}}]"#
+            ),
+        )
+    };
+    let fl2 = |columns: &str| {
+        on(
+            "fl2",
+            &format!(
+                r#""rowkeyColumn": [{{"index": 0, "type": "string"}}], "column": [{columns}]"#
+            ),
+        )
+    };
     // float -> float keeps the bytes; float -> double widens exactly.
     let text = job(
         "{}",
-        &format!(
-            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
-                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "cf:f", "type": "float"}}]}}}}"#,
-            g.params()
-        ),
-        &format!(
-            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl2", "rowkeyColumn": [{{"index": 0, "type": "string"}}],
-                "column": [{{"index": 1, "name": "cf:f", "type": "float"}}, {{"index": 1, "name": "cf:d", "type": "double"}}]}}}}"#,
-            g.params()
+        &fl("cf"),
+        &fl2(
+            r#"{"index": 1, "name": "cf:f", "type": "float"}, {"index": 1, "name": "cf:d", "type": "double"}"#,
         ),
     );
     let (o, _t) = run_job_ok("floats", &text);
@@ -513,11 +520,7 @@ print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:
     // A misspelled family in the reader fails (HBase itself would return no cell: NULLs).
     let text = job(
         "{}",
-        &format!(
-            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
-                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "fc:f", "type": "float"}}]}}}}"#,
-            g.params()
-        ),
+        &fl("fc"),
         r#"{"name": "streamwriter", "parameter": {}}"#,
     );
     let (o, _t) = run_job("typo", &text);
@@ -527,16 +530,8 @@ print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:
     // A writer index past the reader's columns fails the job (no row is its culprit).
     let text = job(
         "{}",
-        &format!(
-            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl",
-                "column": [{{"name": "rowkey", "type": "string"}}, {{"name": "cf:f", "type": "float"}}]}}}}"#,
-            g.params()
-        ),
-        &format!(
-            r#"{{"name": "hbase", "parameter": {{{}, "table": "fl2", "rowkeyColumn": [{{"index": 0, "type": "string"}}],
-                "column": [{{"index": 5, "name": "cf:x", "type": "string"}}]}}}}"#,
-            g.params()
-        ),
+        &fl("cf"),
+        &fl2(r#"{"index": 5, "name": "cf:x", "type": "string"}"#),
     );
     let (o, _t) = run_job("index", &text);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -547,39 +542,28 @@ print(all(struct.pack('>d', struct.unpack('>f', a[k][b'cf:f'])[0]) == b[k][b'cf:
 
     // The generated templates run once their placeholders are filled.
     let t = tempfile::tempdir().unwrap();
-    let o = run_in(t.path(), &["template", "stream", "hbase"]);
-    let p = t.path().join("tpl.json");
-    std::fs::write(&p, &o.stdout).unwrap();
     let thrift = format!("hbase_thrift=127.0.0.1:{}", g.port);
-    let o = run_file(
-        t.path(),
-        &p,
-        &[
-            "--no-progress",
-            "-p",
-            &thrift,
-            "-p",
-            "hbase_target_table=tpl",
-            "-p",
-            "rows=25",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = run_in(t.path(), &["template", "hbase", "hbase"]);
-    std::fs::write(&p, &o.stdout).unwrap();
-    let o = run_file(
-        t.path(),
-        &p,
-        &[
-            "--no-progress",
-            "-p",
-            &thrift,
-            "-p",
-            "hbase_table=tpl",
-            "-p",
-            "hbase_target_table=fl2",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // `datasync template <reader> hbase`, run with the gateway's address and `params`.
+    let run_template = |reader: &str, params: [&str; 2]| {
+        let o = run_in(t.path(), &["template", reader, "hbase"]);
+        let p = file_in(t.path(), "tpl.json", &o.stdout);
+        let o = run_file(
+            t.path(),
+            &p,
+            &[
+                "--no-progress",
+                "-p",
+                &thrift,
+                "-p",
+                params[0],
+                "-p",
+                params[1],
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        o
+    };
+    run_template("stream", ["hbase_target_table=tpl", "rows=25"]);
+    let o = run_template("hbase", ["hbase_table=tpl", "hbase_target_table=fl2"]);
     assert_stderr_has(&o, "written 25");
 }

@@ -49,10 +49,7 @@ for line in open(sys.argv[1]):
 "#;
 
 fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
-    run_python(CHECK, &[path.to_str().unwrap()])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&run_python(CHECK, &[path.to_str().unwrap()]))
 }
 
 #[test]
@@ -137,17 +134,7 @@ srv.serve_forever()
     };
     let url = format!("http://127.0.0.1:{port}/api/v1/lineage");
     // A row that does not parse with errorLimit 0: FAIL with the message.
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1\nx\n").unwrap();
-    let failing = job(
-        r#"{"errorLimit": {"record": 0}}"#,
-        &format!(
-            r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}]}}}}"#,
-            input.display()
-        ),
-        r#"{"name": "streamwriter", "parameter": {}}"#,
-    );
-    let p = write_job(t.path(), "failing", &failing);
+    let p = failing_job(t.path(), "1\nx\n");
     let o = run_file(t.path(), &p, &["--lineage", &url]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     // A slow job stopped by SIGTERM: ABORT.
@@ -180,7 +167,10 @@ srv.serve_forever()
     let kinds: Vec<&str> = ev.iter().map(|e| e[0].as_str().unwrap()).collect();
     assert_eq!(kinds, ["START", "FAIL", "START", "ABORT"], "{ev:?}");
     assert!(ev[1][6].as_str().unwrap().contains("error limit"), "{ev:?}");
-    let abs_in = std::path::absolute(&input).unwrap().display().to_string();
+    let abs_in = std::path::absolute(t.path().join("in.csv"))
+        .unwrap()
+        .display()
+        .to_string();
     assert_eq!(ev[1][2], serde_json::json!([format!("file {abs_in}")]));
     // A lineage URL that cannot work is refused before the job starts.
     let o = run_file(t.path(), &p, &["--lineage", "https://marquez:5000"]);

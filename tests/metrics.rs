@@ -17,21 +17,14 @@ impl Pushgateway {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = Command::new("prometheus-pushgateway")
+        let mut child = Command::new("prometheus-pushgateway")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus-pushgateway (tests/setup.sh installs it)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the Pushgateway did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_port(&mut child, port, 20, "the Pushgateway");
         Pushgateway {
             child,
             port,
@@ -179,17 +172,7 @@ fn metrics_are_pushed_while_running_and_at_the_end() {
 fn a_failed_run_pushes_its_exit_code_and_a_dead_gateway_does_not_fail_the_job() {
     let g = Pushgateway::start();
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1\nx\n3\n").unwrap();
-    let text = job(
-        r#"{"errorLimit": {"record": 0}}"#,
-        &format!(
-            r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}]}}}}"#,
-            input.display()
-        ),
-        r#"{"name": "streamwriter", "parameter": {}}"#,
-    );
-    let p = write_job(t.path(), "failing", &text);
+    let p = failing_job(t.path(), "1\nx\n3\n");
     let push = format!("http://127.0.0.1:{}", g.port);
     let o = run_file(
         t.path(),

@@ -824,12 +824,11 @@ fn values_the_server_would_round_or_cut_are_dirty_not_changed() {
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id INT PRIMARY KEY, d DECIMAL(12,2), i INT, c VARCHAR(3))");
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let input = file_in(
+        t.path(),
+        "in.csv",
         "1,0.12,3,abc\n2,0.125,3,abc\n3,1.555,3,abc\n4,2.50,4,abcd\n5,-7,-8.00,\n6,1,3.7,x\n",
-    )
-    .unwrap();
+    );
     let reader = format!(
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [
             {{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}},

@@ -105,14 +105,10 @@ fn without_the_client_library_an_oracle_job_fails_before_touching_anything() {
     );
 
     // File -> Oracle: fails the same way, the input untouched, nothing written.
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1\n2\n").unwrap();
+    let input = file_in(t.path(), "in.csv", "1\n2\n");
     let text = job(
         "{}",
-        &format!(
-            r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}]}}}}"#,
-            input.display()
-        ),
+        &longs_reader(&input),
         r#"{"name": "oraclewriter", "parameter": {"username": "scott", "password": "s3cr3t-pw",
             "column": ["id"], "connection": [{"jdbcUrl": "jdbc:oracle:thin:@db1:1521:ORCL", "table": ["t"]}]}}"#,
     );

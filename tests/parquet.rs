@@ -29,6 +29,24 @@ fn pq_writer(dir: &Path, columns: &str, extra: &str) -> String {
 
 /// Data files (not hidden) anywhere below `dir`, relative, sorted. Panics when `dir` does not
 /// exist, so an empty result means "nothing published there".
+/// The lines of `text` that start with `tag`.
+fn tagged(text: &str, tag: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(tag))
+        .map(String::from)
+        .collect()
+}
+
+/// Runs a pyspark `script` on `default.<table>` of the metastore (warehouse under `dir`);
+/// returns what it printed.
+fn spark(script: &str, hms: &Metastore, table: &str, dir: &Path) -> String {
+    let wh = dir.join("spark-warehouse");
+    run_python(
+        script,
+        &[&hms.uri, &format!("default.{table}"), wh.to_str().unwrap()],
+    )
+}
+
 fn data_files(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
         let rd =
@@ -117,8 +135,7 @@ print("OK")
 fn every_hive_type_round_trips_exactly_in_both_timestamp_modes() {
     for mode in ["int64-micros", "int96"] {
         let t = tempfile::tempdir().unwrap();
-        let input = t.path().join("in.csv");
-        std::fs::write(&input, ALL_TYPES_CSV).unwrap();
+        let input = file_in(t.path(), "in.csv", ALL_TYPES_CSV);
         let out = t.path().join("table");
         let writer = pq_writer(
             &out,
@@ -139,9 +156,9 @@ fn every_hive_type_round_trips_exactly_in_both_timestamp_modes() {
 #[test]
 fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let input = file_in(
+        t.path(),
+        "in.csv",
         "id,small,name,day,region\n\
          1,1,ok,2024-01-01,north\n\
          2,300,ok,2024-01-01,north\n\
@@ -150,8 +167,7 @@ fn values_that_do_not_fit_are_dirty_and_rows_land_in_their_partitions() {
          5,4,ok,2024-01-02,south\n\
          6,5,ok,2024-01-02,a/b\n\
          7,6,ok,2024-01-02,\\N\n",
-    )
-    .unwrap();
+    );
     let out = t.path().join("table");
     let writer = pq_writer(
         &out,
@@ -298,8 +314,7 @@ fn failed_and_killed_jobs_publish_nothing_and_stale_staging_is_cleaned() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("table");
     // Error limit exceeded: nothing published, staging removed.
-    let input = t.path().join("bad.csv");
-    std::fs::write(&input, "id\n1\n2\nnot-a-number\n4\n").unwrap();
+    let input = file_in(t.path(), "bad.csv", "id\n1\n2\nnot-a-number\n4\n");
     let writer = pq_writer(
         &out,
         r#"[{"name": "id", "type": "BIGINT"}]"#,
@@ -316,8 +331,7 @@ fn failed_and_killed_jobs_publish_nothing_and_stale_staging_is_cleaned() {
     std::fs::create_dir_all(stale.join("dt=2024-01-01")).unwrap();
     std::fs::write(stale.join("dt=2024-01-01/part__x.parquet"), b"junk").unwrap();
     std::fs::write(stale.join("_owner"), format!("{} 999999999\n", host.trim())).unwrap();
-    let good = t.path().join("good.csv");
-    std::fs::write(&good, "id\n1\n2\n").unwrap();
+    let good = file_in(t.path(), "good.csv", "id\n1\n2\n");
     let (_, _d) = run_job_ok("rerun", &job(SETTING, &csv_reader(&good), &writer));
     assert!(!stale.exists(), "stale staging removed");
     assert_eq!(data_files(&out).len(), 1, "{:?}", data_files(&out));
@@ -500,37 +514,23 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(data_files(&table_dir).is_empty());
     let (_, _d) = run_job_ok("hive", &job(SETTING, &reader("id < 5000"), &writer));
-    let want_parts: Vec<String> = db
-        .query("SELECT DISTINCT CONCAT('partition dt=', dt) FROM src WHERE id < 5000 ORDER BY 1")
-        .lines()
-        .map(String::from)
-        .collect();
-    let want_sums: Vec<String> = db
-        .query(
+    let want_parts = tagged(
+        &db.query(
+            "SELECT DISTINCT CONCAT('partition dt=', dt) FROM src WHERE id < 5000 ORDER BY 1",
+        ),
+        "partition ",
+    );
+    let want_sums = tagged(
+        &db.query(
             "SELECT CONCAT_WS(' ', 'sum', dt, COUNT(*), SUM(amount), SUM(id), MAX(note)) FROM src
              WHERE id < 5000 GROUP BY dt ORDER BY dt",
-        )
-        .lines()
-        .map(String::from)
-        .collect();
-    assert_eq!(want_parts.len(), 3);
-    let wh = t.path().join("spark-warehouse");
-    let got = run_python(
-        SPARK_CHECK,
-        &[&hms.uri, &format!("default.{table}"), wh.to_str().unwrap()],
+        ),
+        "sum ",
     );
-    let got_parts: Vec<String> = got
-        .lines()
-        .filter(|l| l.starts_with("partition "))
-        .map(String::from)
-        .collect();
-    let got_sums: Vec<String> = got
-        .lines()
-        .filter(|l| l.starts_with("sum "))
-        .map(String::from)
-        .collect();
-    assert_eq!(got_parts, want_parts, "{got}");
-    assert_eq!(got_sums, want_sums, "{got}");
+    assert_eq!(want_parts.len(), 3);
+    let got = spark(SPARK_CHECK, &hms, &table, t.path());
+    assert_eq!(tagged(&got, "partition "), want_parts, "{got}");
+    assert_eq!(tagged(&got, "sum "), want_sums, "{got}");
 
     // The metastore dies while a truncate run writes: at commit the partitions cannot be
     // registered, so nothing is published: the table keeps the files Spark just read.
@@ -564,8 +564,7 @@ fn mysql_to_hive_registers_partitions_that_spark_reads() {
 #[test]
 fn hdfs_text_file_type_goes_through_the_file_codecs() {
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "id,name\n1,a\n2,b b\n").unwrap();
+    let input = file_in(t.path(), "in.csv", "id,name\n1,a\n2,b b\n");
     let table = t.path().join("text_table");
     let writer = format!(
         r#"{{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "text",
@@ -832,15 +831,14 @@ fn mysql_to_orc_hive_table_that_spark_and_pyarrow_read() {
     );
 
     // Spark SQL, through the metastore.
-    let want: Vec<String> = db
-        .query(
+    let want = tagged(
+        &db.query(
             "SELECT CONCAT_WS(' ', 'sum', dt, COUNT(*), SUM(id), CAST(SUM(f) AS DECIMAL(20,3)), COUNT(note),
                SUM(small), SUM(ok), MAX(ts)) FROM src GROUP BY dt ORDER BY dt",
-        )
-        .lines()
-        .map(String::from)
-        .collect();
-    let spark = concat!(
+        ),
+        "sum ",
+    );
+    let script = concat!(
         spark_session!(),
         r#"q = f"""SELECT CAST(dt AS STRING), COUNT(*), SUM(id), CAST(CAST(SUM(f) AS DECIMAL(20,3)) AS STRING), COUNT(note),
         SUM(small), SUM(CAST(ok AS INT)), DATE_FORMAT(MAX(ts), 'yyyy-MM-dd HH:mm:ss.SSSSSS')
@@ -850,17 +848,7 @@ for r in s.sql(q).collect():
 s.stop()
 "#
     );
-    let wh = t.path().join("spark-warehouse");
-    let got = run_python(
-        spark,
-        &[&hms.uri, &format!("default.{table}"), wh.to_str().unwrap()],
-    );
-    let got: Vec<String> = got
-        .lines()
-        .filter(|l| l.starts_with("sum "))
-        .map(String::from)
-        .collect();
-    assert_eq!(got, want);
+    assert_eq!(tagged(&spark(script, &hms, &table, t.path()), "sum "), want);
 
     // pyarrow's ORC reader, every value.
     let check = r#"
@@ -1022,12 +1010,11 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
 
     // A timestamp ORC cannot hold (a fraction of the second before 1970) fails the job,
     // naming the column and the value; nothing is published.
-    let input = t.path().join("ts.csv");
-    std::fs::write(
-        &input,
+    let input = file_in(
+        t.path(),
+        "ts.csv",
         "id,ts\n1,2024-01-01 00:00:00\n2,1969-12-31 23:59:59.5\n",
-    )
-    .unwrap();
+    );
     let out_dir = t.path().join("orc763");
     let writer = pq_writer(
         &out_dir,

@@ -444,10 +444,7 @@ fn arrays_arrive_as_lists_and_files_get_json_arrays() {
     );
     let files = visible_files(out.path());
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_lines(&text);
     assert_eq!(
         rows[0],
         serde_json::json!({"id": 1, "a": [1, null, 3], "b": ["x,y", null, "", "q\""], "m": null})

@@ -30,7 +30,7 @@ impl Moto {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3/server.py");
-        let child = Command::new(s3_python())
+        let mut child = Command::new(s3_python())
             .arg(&script)
             .arg(port.to_string())
             .arg(log.path())
@@ -38,13 +38,8 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-        let m = Moto { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        m
+        wait_for_port(&mut child, port, 30, "moto_server");
+        Moto { child, port, log }
     }
 
     fn endpoint(&self) -> String {
@@ -70,17 +65,7 @@ impl Moto {
              access_key='test', secret_key='test')\n{body}",
             ep = self.endpoint()
         );
-        let o = Command::new(s3_python())
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "python failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        stdout_of(Command::new(s3_python()).arg("-c").arg(&script), "python")
     }
 
     fn make_bucket(&self, name: &str) {
@@ -476,12 +461,11 @@ fn text_files_and_escaped_partitions_on_s3() {
     let moto = Moto::start();
     moto.make_bucket("lake");
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let input = file_in(
+        dir.path(),
+        "in.csv",
         "id,p,name\n1,x=y,a\n2,a/b,b\n3,50%,c\n4,ü日本,d\n5,plain,\"e, with comma\"\n",
-    )
-    .unwrap();
+    );
     let csv_reader = format!(
         r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "skipHeader": true,
             "fileFormat": "csv", "column": [{{"index": 0, "type": "long"}}, {{"index": 2, "type": "string"}},

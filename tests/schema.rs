@@ -31,12 +31,7 @@ fn validate(schema: &Path, files: &[PathBuf]) -> Vec<(String, Option<String>)> {
     let script = root().join("tests/schema/validate.py");
     let mut args = vec![script.to_str().unwrap(), schema.to_str().unwrap()];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
-    let o = std::process::Command::new(python())
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8(o.stdout).unwrap();
+    let out = stdout_of(std::process::Command::new(python()).args(&args), "python");
     let verdicts: Vec<(String, Option<String>)> = out
         .lines()
         .map(|l| match l.strip_prefix("ok ") {

@@ -149,43 +149,30 @@ jv=$(javac -version 2>&1 | awk '{print $2}' | cut -d. -f1)
 # thriftpy2 serves the HBase test gateway (tests/hbase) and happybase checks it and our output;
 # prometheus_client parses the metrics we write and push; openlineage-python's models check our
 # lineage events; jsonschema checks jobs and templates against `datasync schema`. Versions are pinned; the venv is reused between runs.
-venv=target/test-venv
-pins=(pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1 prometheus_client==0.26.0 openlineage-python==1.54.0 jsonschema==4.26.0)
-stamp=$venv/.pins
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then
-  log "creating $venv (${pins[*]})"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}" || die "pip install ${pins[*]} failed"
-  printf '%s' "${pins[*]}" >"$stamp"
-fi
-"$venv/bin/python" -c 'import pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client, jsonschema' || die "$venv is broken: remove it and run again"
+# pinned_venv DIR IMPORTS PIN...: (re)creates the venv DIR with exactly PIN... (reused while
+# its .pins stamp matches), then checks that its python imports IMPORTS.
+pinned_venv() {
+  local dir=$1 imports=$2
+  shift 2
+  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.pins" 2>/dev/null)" != "$*" ]; then
+    log "creating $dir ($*)"
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    "$dir/bin/pip" install -q --disable-pip-version-check "$@" || die "pip install $* failed"
+    printf '%s' "$*" >"$dir/.pins"
+  fi
+  "$dir/bin/python" -c "import $imports" || die "$dir is broken: remove it and run again"
+}
+pinned_venv target/test-venv 'pyarrow, duckdb, pyspark, yaml, snappy, pyftpdlib, OpenSSL, kubernetes, oracledb, happybase, thriftpy2, prometheus_client, openlineage.client, jsonschema' \
+  pyarrow==26.0.1 duckdb==2.0.0 pyspark==4.3.0 PyYAML==6.0.3 python-snappy==0.7.3 pyftpdlib==2.2.0 pyOpenSSL==26.4.0 kubernetes==37.0.2 oracledb==26.1.0 happybase==1.3.0 thriftpy2==0.7.1 prometheus_client==0.26.0 openlineage-python==1.54.0 jsonschema==4.26.0
 
-# ---- Apache Airflow (tests/airflow.rs runs DatasyncOperator in a DAG with dag.test()) -------
 # The S3 tests' venv (its own: moto's pins conflict with kubernetes' and openlineage's): moto's
 # S3 backend is the server (tests/s3/server.py), boto3 (which moto brings) and pyarrow check
 # what is on it.
-s3v=target/s3-venv
-s3_pins=('moto[server]==5.2.5' pyarrow==26.0.1)
-if [ ! -x "$s3v/bin/python" ] || [ "$(cat "$s3v/.pins" 2>/dev/null)" != "${s3_pins[*]}" ]; then
-  log "creating $s3v (${s3_pins[*]})"
-  rm -rf "$s3v"
-  python3 -m venv "$s3v" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$s3v/bin/pip" install -q --disable-pip-version-check "${s3_pins[@]}" || die "pip install ${s3_pins[*]} failed"
-  printf '%s' "${s3_pins[*]}" >"$s3v/.pins"
-fi
-"$s3v/bin/python" -c 'import moto.server, boto3, werkzeug, pyarrow.fs' || die "$s3v is broken: remove it and run again"
+pinned_venv target/s3-venv 'moto.server, boto3, werkzeug, pyarrow.fs' 'moto[server]==5.2.5' pyarrow==26.0.1
 
+# ---- Apache Airflow (tests/airflow.rs runs DatasyncOperator in a DAG with dag.test()) -------
 # A venv of its own: Airflow pins many packages of its own.
-af=target/airflow-venv
-af_pins="apache-airflow==3.3.2"
-if [ ! -x "$af/bin/airflow" ] || [ "$(cat "$af/.pins" 2>/dev/null)" != "$af_pins" ]; then
-  log "creating $af ($af_pins)"
-  rm -rf "$af"
-  python3 -m venv "$af" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$af/bin/pip" install -q --disable-pip-version-check $af_pins || die "pip install $af_pins failed"
-  printf '%s' "$af_pins" >"$af/.pins"
-fi
-"$af/bin/python" -c 'import airflow.sdk' || die "$af is broken: remove it and run again"
+pinned_venv target/airflow-venv airflow.sdk apache-airflow==3.3.2
 
 log "ready"

@@ -214,8 +214,7 @@ fn host_key_from_the_users_known_hosts() {
     let s = Sshd::start();
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let path = s.data().join("one.csv");
-    std::fs::write(&path, "1,x\n").unwrap();
+    let path = file_in(s.data(), "one.csv", "1,x\n");
     let path = path.display().to_string();
     let conn = s.conn().replace(
         &format!(

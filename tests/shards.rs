@@ -31,6 +31,15 @@ fn shard_args<'a>(job: &'a str, plan: &'a str, shard: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// `datasync plan <job> --shards <n> --out <out> [--run-id <id>]` in `dir`.
+fn plan_job(dir: &Path, job: &str, shards: &str, out: &str, run_id: Option<&str>) -> Output {
+    let mut args = vec!["plan", job, "--shards", shards, "--out", out];
+    if let Some(id) = run_id {
+        args.extend(["--run-id", id]);
+    }
+    ds(dir, &args, &[])
+}
+
 /// Asserts `o` exited `want` and (unless empty) that its stderr holds `needle`; returns it.
 #[track_caller]
 fn expect(o: Output, want: i32, needle: &str) -> Output {
@@ -210,11 +219,7 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
         &out,
     );
     let (j, p) = (job.to_str().unwrap(), plan.to_str().unwrap());
-    expect(
-        ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]),
-        0,
-        "in 4 shard(s)",
-    );
+    expect(plan_job(t.path(), j, "4", p, None), 0, "in 4 shard(s)");
     for i in 0..4 {
         assert!(!tasks_of(&plan, i).is_empty(), "shard {i} got no task");
     }
@@ -375,20 +380,7 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
     let plan_of = |name: &str, id: &str| {
         let p = t.path().join(name);
         expect(
-            ds(
-                t.path(),
-                &[
-                    "plan",
-                    j,
-                    "--shards",
-                    "3",
-                    "--out",
-                    p.to_str().unwrap(),
-                    "--run-id",
-                    id,
-                ],
-                &[],
-            ),
+            plan_job(t.path(), j, "3", p.to_str().unwrap(), Some(id)),
             0,
             "",
         );
@@ -403,30 +395,19 @@ fn plans_are_deterministic_and_commit_checks_hash_shards_and_the_summed_error_li
     assert_eq!(a["tasks"].as_array().unwrap().len(), 3);
     // The same run id cannot be planned twice (its staging exists).
     expect(
-        ds(
+        plan_job(
             t.path(),
-            &[
-                "plan",
-                j,
-                "--shards",
-                "3",
-                "--out",
-                t.path().join("pc").to_str().unwrap(),
-                "--run-id",
-                "run-a",
-            ],
-            &[],
+            j,
+            "3",
+            t.path().join("pc").to_str().unwrap(),
+            Some("run-a"),
         ),
         1,
         "planned already",
     );
     // A plan directory holds one plan.
     expect(
-        ds(
-            t.path(),
-            &["plan", j, "--shards", "3", "--out", pa.to_str().unwrap()],
-            &[],
-        ),
+        plan_job(t.path(), j, "3", pa.to_str().unwrap(), None),
         2,
         "",
     );
@@ -519,11 +500,7 @@ fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
         ),
     );
     let (j, p) = (job.to_str().unwrap(), plan.to_str().unwrap());
-    expect(
-        ds(t.path(), &["plan", j, "--shards", "4", "--out", p], &[]),
-        0,
-        "",
-    );
+    expect(plan_job(t.path(), j, "4", p, None), 0, "");
     let run_id = serde_json::from_slice::<serde_json::Value>(
         &std::fs::read(plan.join("plan.json")).unwrap(),
     )
@@ -587,11 +564,7 @@ fn commit_refuses_staged_output_changed_after_its_shard_reported() {
     let job = file_job(t.path(), &inputs, &out, "0");
     let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
     let p = plan.to_str().unwrap();
-    expect(
-        ds(t.path(), &["plan", j, "--shards", "2", "--out", p], &[]),
-        0,
-        "",
-    );
+    expect(plan_job(t.path(), j, "2", p, None), 0, "");
     for s in ["0/2", "1/2"] {
         expect(ds(t.path(), &shard_args(j, p, s), &[]), 0, "");
     }
@@ -851,17 +824,7 @@ fn submit_writes_slurm_scripts_and_prints_k8s_and_yarn_specs() {
     let job = file_job(t.path(), &inputs, &t.path().join("out"), "0");
     let (j, plan) = (job.to_str().unwrap(), t.path().join("plan"));
     let p = plan.to_str().unwrap();
-    expect(
-        ds(
-            t.path(),
-            &[
-                "plan", j, "--shards", "3", "--out", p, "--run-id", "golden-1",
-            ],
-            &[],
-        ),
-        0,
-        "",
-    );
+    expect(plan_job(t.path(), j, "3", p, Some("golden-1")), 0, "");
     let tmp = t.path().to_str().unwrap();
     let common = [
         j,
@@ -1004,10 +967,7 @@ impl Slurm {
             .trim()
             .to_string();
         let d = dir.display();
-        let conf = dir.join("slurm.conf");
-        std::fs::write(
-            &conf,
-            format!(
+        let conf = file_in(&dir, "slurm.conf", format!(
                 "ClusterName=dstest\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort={}\nSlurmdPort={}\n\
                  AuthType=auth/munge\nAuthInfo=socket={d}/munge/sock\nCryptoType=crypto/munge\n\
                  MpiDefault=none\nProctrackType=proctrack/linuxproc\nReturnToService=2\n\
@@ -1021,9 +981,7 @@ impl Slurm {
                  PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP\n",
                 free_port(),
                 free_port()
-            ),
-        )
-        .unwrap();
+            ));
         let me = Slurm {
             dir: dir.clone(),
             conf: conf.clone(),

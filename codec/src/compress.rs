@@ -141,11 +141,7 @@ pub fn each_tgz_entry<E>(
             .map_err(&io_err)?
             .to_string_lossy()
             .into_owned();
-        if name.ends_with('/') {
-            continue;
-        }
-        if is_hidden(&name) {
-            tracing::warn!("tar entry {name} skipped: hidden names are not read as data");
+        if passed_over("tar", &name) {
             continue;
         }
         each(&name, Box::new(entry))?;
@@ -218,11 +214,7 @@ impl ZipEntries {
                 .name_for_index(i)
                 .unwrap_or_default()
                 .to_string();
-            if name.ends_with('/') {
-                continue;
-            }
-            if is_hidden(&name) {
-                tracing::warn!("zip entry {name} skipped: hidden names are not read as data");
+            if passed_over("zip", &name) {
                 continue;
             }
             let entry = self.archive.by_index(i).map_err(zip_error)?;
@@ -230,6 +222,19 @@ impl ZipEntries {
         }
         Ok(None)
     }
+}
+
+/// Whether an archive entry is not read as data: a directory, or a hidden name (said in a
+/// warning line).
+fn passed_over(archive: &str, name: &str) -> bool {
+    if name.ends_with('/') {
+        return true;
+    }
+    let hidden = is_hidden(name);
+    if hidden {
+        tracing::warn!("{archive} entry {name} skipped: hidden names are not read as data");
+    }
+    hidden
 }
 
 /// A hidden archive entry: its base name or one of its directories starts with a dot, or it

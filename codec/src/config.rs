@@ -25,7 +25,6 @@ pub struct TextReadConfig {
     #[serde(default = "all_columns")]
     pub column: Vec<ColumnSpec>,
     /// One ASCII character (default `,`).
-    #[serde(default)]
     pub field_delimiter: Option<String>,
     /// Character encoding (default UTF-8; GBK, GB18030, ...).
     #[serde(default = "crate::default_encoding")]
@@ -43,10 +42,8 @@ pub struct TextReadConfig {
     #[serde(default)]
     pub file_format: FileFormat,
     /// Default pattern for date columns without their own `format`.
-    #[serde(default)]
     pub date_format: Option<String>,
     /// DataX's settings of its CSV parser (quote, escape, comment, trim, record delimiter).
-    #[serde(default)]
     pub csv_reader_config: Option<CsvReaderConfig>,
 }
 
@@ -58,7 +55,6 @@ pub struct CsvReaderConfig {
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub case_sensitive: Option<bool>,
     /// The quote character.
-    #[serde(default)]
     pub text_qualifier: Option<String>,
     /// Remove spaces around unquoted fields.
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
@@ -67,13 +63,10 @@ pub struct CsvReaderConfig {
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub use_text_qualifier: Option<bool>,
     /// The field delimiter (overrides `fieldDelimiter`, as in DataX).
-    #[serde(default)]
     pub delimiter: Option<String>,
     /// The record delimiter (one character; default CR, LF or CRLF).
-    #[serde(default)]
     pub record_delimiter: Option<String>,
     /// The comment character (with `useComments`).
-    #[serde(default)]
     pub comment: Option<String>,
     /// Skip lines that start with `comment`.
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
@@ -253,7 +246,6 @@ impl<'de> Deserialize<'de> for Header {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TextWriteConfig {
     /// One ASCII character (default `,`).
-    #[serde(default)]
     pub field_delimiter: Option<String>,
     /// Character encoding (default UTF-8).
     #[serde(default = "crate::default_encoding")]
@@ -262,7 +254,6 @@ pub struct TextWriteConfig {
     #[serde(default = "crate::default_null_format")]
     pub null_format: String,
     /// Pattern for dates and timestamps (default ISO `yyyy-MM-dd HH:mm:ss[.ffffff]`).
-    #[serde(default)]
     pub date_format: Option<String>,
     /// `csv` (default), `text` or `jsonl`.
     #[serde(default)]

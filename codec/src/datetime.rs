@@ -568,18 +568,17 @@ mod tests {
         let f = DateFormat::parse("yyyy-MM-dd kk:mm").unwrap();
         assert_eq!(formatted(&f, at(2024, 1, 5, 0, 30)), "2024-01-05 24:30");
         assert_eq!(formatted(&f, at(2024, 1, 5, 13, 0)), "2024-01-05 13:00");
-        assert_eq!(
-            f.parse_datetime("2024-01-05 24:30"),
-            Some(at(2024, 1, 5, 0, 30))
-        );
-        assert_eq!(
-            f.parse_datetime("2024-01-24 13:24"),
-            Some(at(2024, 1, 24, 13, 24))
-        );
-        assert_eq!(
-            f.parse_datetime("2024-01-24 24:24"),
-            Some(at(2024, 1, 24, 0, 24))
-        );
+        for (text, day, hour, minute) in [
+            ("2024-01-05 24:30", 5, 0, 30),
+            ("2024-01-24 13:24", 24, 13, 24),
+            ("2024-01-24 24:24", 24, 0, 24),
+        ] {
+            assert_eq!(
+                f.parse_datetime(text),
+                Some(at(2024, 1, day, hour, minute)),
+                "{text}"
+            );
+        }
         assert!(f.parse_datetime("2024-01-05 00:30").is_none(), "k has no 0");
         let f = DateFormat::parse("k").unwrap();
         assert_eq!(formatted(&f, at(2024, 1, 5, 7, 0)), "7");
@@ -596,14 +595,9 @@ mod tests {
         );
         let f = DateFormat::parse("yyyy-MM-dd HH:mm z").unwrap();
         assert_eq!(formatted(&f, at(2024, 1, 5, 0, 0)), "2024-01-05 00:00 UTC");
-        assert_eq!(
-            f.parse_datetime("2024-01-05 00:00 UTC"),
-            Some(at(2024, 1, 5, 0, 0))
-        );
-        assert_eq!(
-            f.parse_datetime("2024-01-05 08:00 GMT+08:00"),
-            Some(at(2024, 1, 5, 0, 0))
-        );
+        for text in ["2024-01-05 00:00 UTC", "2024-01-05 08:00 GMT+08:00"] {
+            assert_eq!(f.parse_datetime(text), Some(at(2024, 1, 5, 0, 0)), "{text}");
+        }
         assert!(
             f.parse_datetime("2024-01-05 08:00 CST").is_none(),
             "an ambiguous zone name is not guessed"

@@ -117,12 +117,24 @@ pub fn decode_stream<S: DecodeSink>(
             .build(input);
         Box::new(BufReader::with_capacity(1 << 16, decoded))
     };
+    let s = Stream {
+        opts,
+        columns,
+        batch,
+        location,
+    };
     match opts.format {
-        FileFormat::Jsonl => decode_jsonl(&mut reader, opts, columns, batch, location, sink),
-        FileFormat::Csv | FileFormat::Text => {
-            decode_delimited(reader, opts, columns, batch, location, sink)
-        }
+        FileFormat::Jsonl => decode_jsonl(&mut reader, &s, sink),
+        FileFormat::Csv | FileFormat::Text => decode_delimited(reader, &s, sink),
     }
+}
+
+/// What one stream is decoded with.
+struct Stream<'a> {
+    opts: &'a TextOptions,
+    columns: &'a ReadColumns,
+    batch: BatchSetting,
+    location: &'a str,
 }
 
 /// `cols` with each unnamed column named after its header field, where the header has a
@@ -151,10 +163,12 @@ fn header_named(cols: &[ReadColumn], header: Option<&[String]>) -> Vec<ReadColum
 
 fn decode_delimited<S: DecodeSink>(
     reader: Box<dyn BufRead + '_>,
-    opts: &TextOptions,
-    columns: &ReadColumns,
-    batch: BatchSetting,
-    location: &str,
+    &Stream {
+        opts,
+        columns,
+        batch,
+        location,
+    }: &Stream<'_>,
     sink: &mut S,
 ) -> Result<(), S::Error> {
     let dialect = &opts.csv;
@@ -313,23 +327,20 @@ fn json_text(raw: &serde_json::value::RawValue) -> Option<String> {
 
 fn decode_jsonl<S: DecodeSink>(
     reader: &mut Box<dyn BufRead + '_>,
-    opts: &TextOptions,
-    columns: &ReadColumns,
-    batch: BatchSetting,
-    location: &str,
+    s: &Stream<'_>,
     sink: &mut S,
 ) -> Result<(), S::Error> {
-    let ReadColumns::Listed(cols) = columns else {
+    let ReadColumns::Listed(cols) = s.columns else {
         return Err(CodecError::Format {
-            location: location.into(),
+            location: s.location.into(),
             message: "JSON Lines needs named columns".into(),
         }
         .into());
     };
     // JSON has its own null, so nullFormat does not apply.
-    let mut jopts = opts.clone();
+    let mut jopts = s.opts.clone();
     jopts.null_format = "\u{0}\u{0}never".into();
-    let mut d = Decoder::new(&jopts, cols.clone(), batch);
+    let mut d = Decoder::new(&jopts, cols.clone(), s.batch);
     let mut line = Vec::new();
     let mut n = 0u64;
     loop {
@@ -337,7 +348,7 @@ fn decode_jsonl<S: DecodeSink>(
         let got = reader
             .read_until(b'\n', &mut line)
             .map_err(|source| CodecError::Io {
-                location: location.to_string(),
+                location: s.location.to_string(),
                 source,
             })?;
         if got == 0 {
@@ -375,7 +386,7 @@ fn decode_jsonl<S: DecodeSink>(
                 error,
                 columns: d.names(),
                 values: vec![crate::values::raw_value(&line[..end])],
-                location: Some(format!("{location}:{n}")),
+                location: Some(format!("{}:{n}", s.location)),
             })?;
             continue;
         }

@@ -4,6 +4,21 @@ use arrow_array::{Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
+/// A dirty record of one row of a batch: its column names and values as written.
+pub fn dirty_row(
+    batch: &RecordBatch,
+    row: usize,
+    error: String,
+    location: Option<String>,
+) -> datasync_engine::DirtyRecord {
+    datasync_engine::DirtyRecord {
+        error,
+        columns: column_names(batch),
+        values: row_values(batch, row),
+        location,
+    }
+}
+
 /// The values of one row of `batch`, formatted exactly as the text writers write them
 /// (decimals keep their scale, lists are JSON arrays, infinities and 24:00:00 spelled out;
 /// bytes that are not UTF-8 as base64 with a flag), Arrow's display for other types.

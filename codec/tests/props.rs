@@ -37,6 +37,26 @@ impl DecodeSink for Collect {
     }
 }
 
+const BATCH: BatchSetting = BatchSetting {
+    rows: 100,
+    bytes: 1 << 20,
+};
+
+/// `bytes` decoded in batches of `rows` rows: what the sink got, and the decoder's answer.
+fn decode_bytes(
+    bytes: &[u8],
+    opts: &TextOptions,
+    columns: &ReadColumns,
+    rows: usize,
+    location: &str,
+) -> (Collect, Result<(), CodecError>) {
+    let mut sink = Collect::default();
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let batch = BatchSetting { rows, ..BATCH };
+    let r = decode_stream(input, opts, columns, batch, location, &mut sink);
+    (sink, r)
+}
+
 fn opts(format: FileFormat) -> TextOptions {
     TextOptions::new("p", format, None, "UTF-8", "\\N", None, false).unwrap()
 }
@@ -66,15 +86,8 @@ fn declared(format: FileFormat) -> ReadColumns {
 }
 
 fn decode(bytes: &[u8], format: FileFormat, columns: &ReadColumns) -> Collect {
-    let mut sink = Collect::default();
-    let batch = BatchSetting {
-        rows: 7,
-        bytes: 1 << 20,
-    };
-    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
     // An error is a fine answer to garbage; a panic or a hang is not.
-    let _ = decode_stream(input, &opts(format), columns, batch, "prop", &mut sink);
-    sink
+    decode_bytes(bytes, &opts(format), columns, 7, "prop").0
 }
 
 type Row = (
@@ -257,15 +270,14 @@ fn a_header_names_the_columns_the_job_did_not_name() {
     .unwrap();
     let cols = parse_columns(&cols, "p.column", FileFormat::Csv).unwrap();
     let opts = TextOptions::new("p", FileFormat::Csv, None, "UTF-8", "\\N", None, true).unwrap();
-    let mut sink = Collect::default();
-    let batch = BatchSetting {
-        rows: 100,
-        bytes: 1 << 20,
-    };
-    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(
-        b"id,amount,note\n1,2,a\nx,3,b\n".to_vec(),
-    ));
-    decode_stream(input, &opts, &cols, batch, "h.csv", &mut sink).unwrap();
+    let (sink, r) = decode_bytes(
+        b"id,amount,note\n1,2,a\nx,3,b\n",
+        &opts,
+        &cols,
+        100,
+        "h.csv",
+    );
+    r.unwrap();
     let names: Vec<String> = sink.batches[0]
         .schema()
         .fields()
@@ -293,15 +305,14 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
     }))
     .unwrap();
     let read = cfg.build("p").unwrap();
-    let mut sink = Collect::default();
-    let batch = BatchSetting {
-        rows: 100,
-        bytes: 1 << 20,
-    };
-    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(
-        b"#note\n'a;\\'b' ;  c \nd;e\n'l1\\nl2\\t\\x41\\\\';f\n".to_vec(),
-    ));
-    decode_stream(input, &read.opts, &read.columns, batch, "c.csv", &mut sink).unwrap();
+    let (sink, r) = decode_bytes(
+        b"#note\n'a;\\'b' ;  c \nd;e\n'l1\\nl2\\t\\x41\\\\';f\n",
+        &read.opts,
+        &read.columns,
+        100,
+        "c.csv",
+    );
+    r.unwrap();
     assert!(sink.dirty.is_empty(), "{:?}", sink.dirty);
     let b = &sink.batches[0];
     let col = |i: usize| {
@@ -320,9 +331,8 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
     }))
     .unwrap();
     let read = cfg.build("p").unwrap();
-    let mut sink = Collect::default();
-    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(b"a|b|c".to_vec()));
-    decode_stream(input, &read.opts, &read.columns, batch, "r.csv", &mut sink).unwrap();
+    let (sink, r) = decode_bytes(b"a|b|c", &read.opts, &read.columns, 100, "r.csv");
+    r.unwrap();
     assert_eq!(sink.batches[0].num_rows(), 3);
     // A number where DataX reads one character is refused, not taken as its first digit.
     let bad: datasync_codec::TextReadConfig = serde_json::from_value(json!({
@@ -332,11 +342,6 @@ fn datax_csv_reader_config_sets_quote_escape_comment_trim_and_delimiters() {
     let e = bad.build("p").unwrap_err();
     assert_eq!(e.path, "p.csvReaderConfig.textQualifier");
 }
-
-const BATCH: BatchSetting = BatchSetting {
-    rows: 100,
-    bytes: 1 << 20,
-};
 
 /// The helper for the javacsv cases below: `config` as csvReaderConfig, three string columns,
 /// `input` decoded; the rows as lists of values, and the dirty count.
@@ -349,10 +354,8 @@ fn javacsv(config: serde_json::Value, input: &str) -> (Vec<Vec<String>>, usize) 
     }))
     .unwrap();
     let read = cfg.build("p").unwrap();
-    let mut sink = Collect::default();
-    let data: Box<dyn std::io::Read + Send> =
-        Box::new(std::io::Cursor::new(input.as_bytes().to_vec()));
-    decode_stream(data, &read.opts, &read.columns, BATCH, "j.csv", &mut sink).unwrap();
+    let (sink, r) = decode_bytes(input.as_bytes(), &read.opts, &read.columns, 100, "j.csv");
+    r.unwrap();
     let mut rows = Vec::new();
     for b in &sink.batches {
         for r in 0..b.num_rows() {

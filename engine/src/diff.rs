@@ -232,12 +232,8 @@ pub async fn diff(
         ));
     }
     let entry = registry.reader(plugin, "diff").map_err(|e| e.to_string())?;
-    let target: Box<dyn Reader> = (entry.build)(Params {
-        value: &parameter,
-        path: "diff (target)",
-        invoked_as: plugin,
-    })
-    .map_err(|e| e.to_string())?;
+    let target: Box<dyn Reader> = (entry.build)(Params::new(&parameter, "diff (target)", plugin))
+        .map_err(|e| e.to_string())?;
     if let Some(inc) = job.reader.incremental() {
         // The whole source, not the next window.
         inc.set_full();

@@ -25,7 +25,6 @@ pub struct IncrementalConfig {
     /// The row of a state table (several jobs may share one table; give each job reading the
     /// same table with another `where` its own key); default the tables read and the column,
     /// e.g. `orders:updated_at`.
-    #[serde(default)]
     pub key: Option<String>,
     /// Whether rows equal to the watermark are read again (`>=`) or not (`>`). Default: not
     /// when the column alone has a unique index (an id: no later row can share a value read),

@@ -46,7 +46,6 @@ pub struct Setting {
     #[serde(default)]
     pub error_limit: ErrorLimit,
     /// No record moving for this long counts as a stall (default 10 minutes).
-    #[serde(default)]
     pub stall_timeout: Option<HumanDuration>,
     /// What a stall does: `warn` (default) logs which side is stuck, `fail` also fails the job.
     #[serde(default)]
@@ -182,7 +181,6 @@ struct JobFile {
     core: Option<Value>,
     /// A `setting` beside `job` (some DataX doc examples have one): DataX does not read it
     /// either; accepted with a warning.
-    #[serde(default)]
     setting: Option<Value>,
 }
 
@@ -192,7 +190,6 @@ struct JobBody {
     #[serde(default)]
     setting: Setting,
     content: Vec<Content>,
-    #[serde(default)]
     verify: Option<crate::verify::VerifyConfig>,
 }
 
@@ -207,7 +204,6 @@ struct Content {
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
     name: String,
-    #[serde(default)]
     parameter: Option<Value>,
 }
 

@@ -147,14 +147,19 @@ impl Lineage {
                 .collect();
             f
         });
+        // A dataset with the schema facet (the columns as read).
+        let dataset = |d: &Dataset| {
+            let mut v = json!({"namespace": masked(&d.namespace), "name": masked(&d.name)});
+            if let Some(s) = &schema {
+                v["facets"] = json!({"schema": s});
+            }
+            v
+        };
         let inputs: Vec<serde_json::Value> = self
             .inputs
             .iter()
             .map(|d| {
-                let mut v = json!({"namespace": masked(&d.namespace), "name": masked(&d.name)});
-                if let Some(s) = &schema {
-                    v["facets"] = json!({"schema": s});
-                }
+                let mut v = dataset(d);
                 // job.verify: each checked rule, the read figure expected of the target.
                 if let Some(r) = report.filter(|r| !r.verify.is_empty()) {
                     let mut dq = facet("DataQualityAssertionsDatasetFacet");
@@ -188,10 +193,7 @@ impl Lineage {
             .outputs
             .iter()
             .map(|d| {
-                let mut v = json!({"namespace": masked(&d.namespace), "name": masked(&d.name)});
-                if let Some(s) = &schema {
-                    v["facets"] = json!({"schema": s});
-                }
+                let mut v = dataset(d);
                 // Statistics of what was published: only a completed run published anything.
                 if let Some(r) = report.filter(|_| kind == "COMPLETE") {
                     let mut st = facet("OutputStatisticsOutputDatasetFacet");

@@ -41,6 +41,13 @@ impl PluginError {
             error: error.into(),
         }
     }
+    /// Either of the two: transient when `retriable`.
+    pub fn classified(retriable: bool, error: impl Into<BoxError>) -> Self {
+        PluginError {
+            retriable,
+            error: error.into(),
+        }
+    }
     /// The same error, marked transient (the caller knows its cause was, e.g. a transfer that
     /// failed under a decoder).
     pub fn into_retriable(mut self) -> Self {

@@ -19,7 +19,16 @@ pub struct Params<'a> {
     pub invoked_as: &'a str,
 }
 
-impl Params<'_> {
+impl<'a> Params<'a> {
+    /// The `parameter` object `value` at `path`, of the plugin a job names `invoked_as`.
+    pub fn new(value: &'a Value, path: &'a str, invoked_as: &'a str) -> Self {
+        Params {
+            value,
+            path,
+            invoked_as,
+        }
+    }
+
     /// The `parameter` object parsed into the parts `L` lays out, after taking out the DataX
     /// keys that have no effect here (`ignored`: `(key, why)`, a warning for each one present).
     pub fn parts<L: crate::config::Layout>(

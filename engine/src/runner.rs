@@ -163,16 +163,16 @@ impl BuiltJob {
 pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError> {
     let re = registry.reader(&spec.reader.name, "job.content[0].reader.name")?;
     let we = registry.writer(&spec.writer.name, "job.content[0].writer.name")?;
-    let reader = (re.build)(Params {
-        value: &spec.reader.parameter,
-        path: &spec.reader.path,
-        invoked_as: &spec.reader.name,
-    })?;
-    let writer = (we.build)(Params {
-        value: &spec.writer.parameter,
-        path: &spec.writer.path,
-        invoked_as: &spec.writer.name,
-    })?;
+    let reader = (re.build)(Params::new(
+        &spec.reader.parameter,
+        &spec.reader.path,
+        &spec.reader.name,
+    ))?;
+    let writer = (we.build)(Params::new(
+        &spec.writer.parameter,
+        &spec.writer.path,
+        &spec.writer.name,
+    ))?;
     let missing = [
         ("reader", re.name, (re.runtime)()),
         ("writer", we.name, (we.runtime)()),
@@ -1007,11 +1007,11 @@ impl VerifyRun<'_> {
                 },
                 Some(build),
             ) => {
-                let reader = build(crate::registry::Params {
-                    value: parameter,
-                    path: "job.verify (target read-back)",
-                    invoked_as: plugin,
-                });
+                let reader = build(crate::registry::Params::new(
+                    parameter,
+                    "job.verify (target read-back)",
+                    plugin,
+                ));
                 let figures = match reader {
                     Ok(r) => {
                         let tally = Arc::new(if *count_only {

@@ -24,10 +24,8 @@ pub struct TaskDone {
     /// Dirty records.
     pub dirty: u64,
     /// The writer's fingerprint of the task's staged output when it finished.
-    #[serde(default)]
     pub output: Option<String>,
     /// The reader's fingerprint of the task's input when it was planned.
-    #[serde(default)]
     pub input: Option<String>,
     /// `job.verify`: the task's reader-side figures ([`crate::verify::Figures`]), so a
     /// resumed run compares the whole run's.

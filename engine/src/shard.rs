@@ -165,7 +165,6 @@ pub struct ShardReport {
     /// Dirty records.
     pub dirty_records: u64,
     /// Its dirty file, when it wrote any.
-    #[serde(default)]
     pub dirty_file: Option<String>,
     /// Task retries.
     pub retries: u32,
@@ -185,7 +184,6 @@ pub struct ShardTask {
     /// Records written.
     pub records_written: u64,
     /// Staged output, when the writer can tell.
-    #[serde(default)]
     pub staged: Option<String>,
     /// `job.verify`: the reader side's figures of this task.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -99,11 +99,9 @@ impl FileReader {
 struct FileKeys {
     /// Read only the files modified after the last committed run (and not after this run
     /// began): `{"state": "file:PATH"}` keeps that time.
-    #[serde(default)]
     modified_since: Option<crate::paths::ModifiedSince>,
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
-    #[serde(default)]
     s3: Option<datasync_db::store::S3Options>,
 }
 

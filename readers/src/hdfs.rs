@@ -104,11 +104,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: Value) -> Result<HdfsReader, ConfigError> {
-        HdfsReader::from_params(Params {
-            value: &v,
-            path: "r",
-            invoked_as: "hdfsreader",
-        })
+        HdfsReader::from_params(Params::new(&v, "r", "hdfsreader"))
     }
 
     #[test]

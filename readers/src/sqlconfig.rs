@@ -25,7 +25,6 @@ pub struct SqlReaderConfig {
     pub where_clause: Option<String>,
     /// Column to split each table on: an integer key (MIN/MAX ranges) or a text key (ranges
     /// cut at quantiles the server computes in the column's collation).
-    #[serde(default)]
     pub split_pk: Option<String>,
     /// Accepted for DataX templates; rows are always streamed.
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<i64>")]
@@ -35,7 +34,6 @@ pub struct SqlReaderConfig {
     pub session: Vec<String>,
     /// Read only the rows whose `column` is above the last committed watermark (kept in
     /// `state`) and at or below the high-water mark read when the run begins; tables only.
-    #[serde(default)]
     pub incremental: Option<datasync_engine::incremental::IncrementalConfig>,
 }
 
@@ -131,13 +129,13 @@ impl SqlReaderConfig {
                     );
                 }
             }
-            conns.push(connect(
-                &c.jdbc_url,
-                &cfg.username,
-                &cfg.password,
-                &cfg.session,
-                &format!("{at}.jdbcUrl"),
-            )?);
+            conns.push(connect(datasync_db::sql::ConnKeys {
+                urls: &c.jdbc_url,
+                username: &cfg.username,
+                password: &cfg.password,
+                session: &cfg.session,
+                at: &format!("{at}.jdbcUrl"),
+            })?);
         }
         Ok((cfg, conns))
     }
@@ -226,13 +224,9 @@ mod tests {
 
     fn parse(v: serde_json::Value) -> Result<SqlReaderConfig, datasync_engine::ConfigError> {
         SqlReaderConfig::parse(
-            datasync_engine::Params {
-                value: &v,
-                path: "r",
-                invoked_as: "mysqlreader",
-            },
+            datasync_engine::Params::new(&v, "r", "mysqlreader"),
             &[],
-            |_, _, _, _, _| Ok(()),
+            |_| Ok(()),
         )
         .map(|(c, _)| c)
     }

@@ -29,7 +29,6 @@ pub struct StreamReaderConfig {
     #[schemars(with = "datasync_engine::schema::Lenient<u64>")]
     pub slice_record_count: u64,
     /// Seed for `random` columns; task i uses seed + i. Unset: a new seed each run.
-    #[serde(default)]
     pub seed: Option<u64>,
 }
 
@@ -42,20 +41,16 @@ pub struct StreamColumnSpec {
     #[serde(rename = "type")]
     pub ty: String,
     /// Column name (default `c0`, `c1`...).
-    #[serde(default)]
     pub name: Option<String>,
     /// A constant; `null` for NULL.
     #[serde(default, deserialize_with = "present")]
     pub value: Option<Value>,
     /// `"lo,hi"`: numbers in [lo, hi]; string/bytes length in [lo, hi]; dates between two
     /// date-times; bool: DataX's false:true ratio.
-    #[serde(default)]
     pub random: Option<String>,
     /// `"start,step"` (step default 1): a sequence for long/double columns.
-    #[serde(default)]
     pub incr: Option<String>,
     /// Pattern of date constants and bounds (default `yyyy-MM-dd HH:mm:ss`).
-    #[serde(default)]
     pub date_format: Option<String>,
 }
 

@@ -11,7 +11,7 @@ use super::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A Hive Metastore on 127.0.0.1 from pyspark's jars with an embedded Derby database, stopped
 /// on drop.
@@ -102,11 +102,7 @@ impl Metastore {
             panic!("the metastore did not start within 120 s");
         }
         // The socket is bound before "ready"; give the handler a moment to accept.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "metastore port never opened");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        super::wait_for_port(&mut child, port, 30, "the metastore");
         Metastore {
             child,
             uri: format!("thrift://127.0.0.1:{port}"),

@@ -11,6 +11,47 @@ pub use sshd::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Runs `cmd`; panics with `what`, its stdout and its stderr unless it exits 0. Returns
+/// stdout.
+pub fn stdout_of(cmd: &mut Command, what: &str) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        o.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Waits until a server started as `child` accepts connections on 127.0.0.1:`port`; after
+/// `secs` seconds kills it and panics naming `what`.
+pub fn wait_for_port(child: &mut std::process::Child, port: u16, secs: u64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not accept connections on port {port} within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Writes `text` into `dir/name` and returns its path.
+pub fn file_in(dir: impl AsRef<Path>, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.as_ref().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Each line of `text` as JSON (JSON Lines).
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 /// The binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_datasync"))
@@ -168,6 +209,26 @@ pub fn job(setting: &str, reader: &str, writer: &str) -> String {
     )
 }
 
+/// A txtfilereader of `path`'s first column as long (a line that is not a number is dirty).
+pub fn longs_reader(path: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": [{{"index": 0, "type": "long"}}]}}}}"#,
+        path.display()
+    )
+}
+
+/// Writes `dir/failing.json`: a job over `dir/in.csv` holding `lines`, read as longs into
+/// nowhere with errorLimit 0, so a line that is not a number fails it (exit 3).
+pub fn failing_job(dir: &Path, lines: &str) -> PathBuf {
+    let input = file_in(dir, "in.csv", lines);
+    let text = job(
+        r#"{"errorLimit": {"record": 0}}"#,
+        &longs_reader(&input),
+        r#"{"name": "streamwriter", "parameter": {}}"#,
+    );
+    write_job(dir, "failing", &text)
+}
+
 /// Writes `text` as `<name>.json` in a fresh temporary directory and runs it there.
 pub fn run_job(name: &str, text: &str) -> (Output, tempfile::TempDir) {
     let t = tempfile::tempdir().unwrap();
@@ -279,21 +340,14 @@ pub fn mariadb_at(host: &str, port: u16, user: &str, password: &str, db: &str, q
     if !db.is_empty() {
         c.arg(db);
     }
-    let o = c.output().expect("mariadb client");
-    assert!(
-        o.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    stdout_of(&mut c, q)
 }
 
 /// Runs `q` with `psql` against [`pg_server`] in database `db`; rows unaligned, `|`-separated.
 pub fn psql(db: &str, q: &str) -> String {
     let s = pg_server();
-    let o = Command::new("psql")
-        .env("PGPASSWORD", &s.password)
-        .args([
+    stdout_of(
+        Command::new("psql").env("PGPASSWORD", &s.password).args([
             "-h",
             &s.host,
             "-p",
@@ -307,15 +361,9 @@ pub fn psql(db: &str, q: &str) -> String {
             "-qAtX",
             "-c",
             q,
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        o.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+        ]),
+        q,
+    )
 }
 
 /// A scratch PostgreSQL database with a unique name, dropped on drop.
@@ -415,34 +463,15 @@ pub fn python() -> PathBuf {
 
 /// Runs a Python `script` with `args`; panics with its output unless it exits 0. Returns stdout.
 pub fn run_python(script: &str, args: &[&str]) -> String {
-    let o = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        o.status.success(),
-        "python failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    stdout_of(
+        Command::new(python()).arg("-c").arg(script).args(args),
+        "python",
+    )
 }
 
 /// Runs `cmd` with `sh -c` in `dir`; panics with its stderr unless it succeeds.
 pub fn sh_in(cmd: &str, dir: &Path) {
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    stdout_of(Command::new("sh").arg("-c").arg(cmd).current_dir(dir), cmd);
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after) that no

@@ -197,8 +197,7 @@ print(r)
 
 /// A job over `input` with one bad row (a non-number id) into `out` (truncate).
 fn job_with_a_dirty_row(t: &Path, out: &Path) -> PathBuf {
-    let input = t.join("dirty.csv");
-    std::fs::write(&input, "1,a\n2,b\nnot-a-number,c\n4,d\n").unwrap();
+    let input = file_in(t, "dirty.csv", "1,a\n2,b\nnot-a-number,c\n4,d\n");
     write_job(
         t,
         "dirtyjob",

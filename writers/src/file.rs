@@ -168,22 +168,6 @@ impl Plugin for FileWriter {
     }
 }
 
-impl crate::publish::StagedFiles for FileWriter {
-    type Error = FileWriterError;
-
-    fn staging_dir(&self) -> &std::path::Path {
-        &self.staging
-    }
-
-    fn publish_target(&self) -> &dyn crate::publish::Target {
-        self.target()
-    }
-
-    fn publish_all(&self) -> Result<(), FileWriterError> {
-        self.publish()
-    }
-}
-
 impl FileWriter {
     /// Where the commit publishes.
     fn target(&self) -> &dyn crate::publish::Target {
@@ -386,7 +370,12 @@ impl Writer for FileWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        crate::publish::commit_staged(self.clone()).await
+        crate::publish::commit_staged(
+            self.clone(),
+            |w| (&w.staging, w.target()),
+            FileWriter::publish,
+        )
+        .await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {

@@ -176,11 +176,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: Value) -> Result<HdfsWriter, ConfigError> {
-        HdfsWriter::from_params(Params {
-            value: &v,
-            path: "w",
-            invoked_as: "hdfswriter",
-        })
+        HdfsWriter::from_params(Params::new(&v, "w", "hdfswriter"))
     }
 
     fn base() -> Value {

@@ -652,35 +652,31 @@ pub(crate) fn finish_decided(staging: &Path, target: &dyn Target) -> Result<bool
     }
 }
 
-/// Removes this run's staging directory on abort, unless it holds a decided commit (a commit
-/// that failed after every file moved): that one is left for recovery to finish.
-/// A writer that stages its files in a directory and publishes them to a [`Target`] at commit
-/// (the file and Parquet writers).
-pub(crate) trait StagedFiles: Send + Sync + 'static {
-    /// Its error; a publishing error converts into it.
-    type Error: From<PublishError> + Into<datasync_engine::PluginError> + Send + 'static;
-    /// This run's staging directory.
-    fn staging_dir(&self) -> &Path;
-    /// Where the files are published.
-    fn publish_target(&self) -> &dyn Target;
-    /// Publishes every staged file.
-    fn publish_all(&self) -> Result<(), Self::Error>;
-}
-
-/// `Writer::commit` of staged files: a commit an earlier attempt decided (its journal says so)
-/// is finished, else the files are published.
-pub(crate) async fn commit_staged<W: StagedFiles>(
+/// `Writer::commit` of a writer `w` that stages its files in a directory and publishes them to
+/// a [`Target`] (the file and Parquet writers): a commit an earlier attempt decided (its
+/// journal says so) is finished, else `publish` publishes every staged file. `staged` gives
+/// the run's staging directory and where its files go.
+pub(crate) async fn commit_staged<W, E>(
     w: W,
-) -> Result<(), datasync_engine::PluginError> {
+    staged: fn(&W) -> (&Path, &dyn Target),
+    publish: fn(&W) -> Result<(), E>,
+) -> Result<(), datasync_engine::PluginError>
+where
+    W: Send + 'static,
+    E: From<PublishError> + Into<datasync_engine::PluginError> + Send + 'static,
+{
     datasync_engine::plugin::blocking(move || {
-        if finish_decided(w.staging_dir(), w.publish_target())? {
+        let (staging, target) = staged(&w);
+        if finish_decided(staging, target)? {
             return Ok(());
         }
-        w.publish_all()
+        publish(&w)
     })
     .await
 }
 
+/// Removes this run's staging directory on abort, unless it holds a decided commit (a commit
+/// that failed after every file moved): that one is left for recovery to finish.
 pub(crate) fn abort(staging: &Path) -> Result<(), PublishError> {
     if staging.join(JOURNAL_FILE).exists() {
         tracing::warn!(

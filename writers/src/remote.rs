@@ -23,7 +23,6 @@ pub struct RemoteKeys {
     /// With an `s3://` path: the local directory files are staged in until the commit uploads
     /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
     /// runs: a run finishes the commit a killed run left there.
-    #[serde(default)]
     pub staging_dir: Option<String>,
 }
 

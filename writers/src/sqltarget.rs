@@ -140,6 +140,57 @@ impl<C, K> Clone for SqlWriter<C, K> {
     }
 }
 
+impl<C, K> SqlWriter<C, K> {
+    /// Records row `r` of `batch` as dirty, located at the target table.
+    pub(crate) fn dirty(
+        &self,
+        ctx: &datasync_engine::TaskContext,
+        batch: &RecordBatch,
+        r: usize,
+        error: String,
+    ) -> Result<(), datasync_engine::PluginError> {
+        ctx.dirty(datasync_codec::values::dirty_row(
+            batch,
+            r,
+            error,
+            Some(self.table.clone()),
+        ))
+    }
+
+    /// `createTable`: the first task to get here builds the CREATE TABLE statement (`sql`) and
+    /// runs it (`run`); the others wait for it and go on. A failure leaves it to the next task.
+    pub(crate) async fn create_once<E, Fut>(
+        &self,
+        sql: impl FnOnce() -> Result<String, E>,
+        run: impl FnOnce(String) -> Fut,
+    ) -> Result<(), E>
+    where
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
+        let mut created = self.created.lock().await;
+        if !*created {
+            run(sql()?).await?;
+            *created = true;
+        }
+        Ok(())
+    }
+}
+
+/// Counts a committed unit in `done` (units, rows) and the job's counters: `landed` of its
+/// `rows` rows went in; the bytes written are their share of the unit's `bytes`.
+pub(crate) fn count_unit(
+    ctx: &datasync_engine::TaskContext,
+    done: &mut (u64, u64),
+    landed: usize,
+    rows: usize,
+    bytes: u64,
+) {
+    ctx.counters
+        .add_written(landed as u64, bytes * landed as u64 / (rows as u64).max(1));
+    done.0 += 1;
+    done.1 += landed as u64;
+}
+
 impl<C, K> std::fmt::Debug for SqlWriter<C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlWriter")
@@ -166,13 +217,13 @@ impl<C, K> SqlWriter<C, K> {
             .map(|(c, table, url_at)| {
                 Ok(SqlWriter {
                     cfg: cfg.clone(),
-                    conn: Arc::new(connect(
-                        &c.jdbc_url,
-                        &sql.username,
-                        &sql.password,
-                        &sql.session,
-                        url_at,
-                    )?),
+                    conn: Arc::new(connect(datasync_db::sql::ConnKeys {
+                        urls: &c.jdbc_url,
+                        username: &sql.username,
+                        password: &sql.password,
+                        session: &sql.session,
+                        at: url_at,
+                    })?),
                     table: table.to_string(),
                     created: Default::default(),
                     spec: Arc::new(TargetSpec::new(table, dialect, sql.clone())),

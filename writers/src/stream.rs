@@ -2,13 +2,11 @@
 //! (`print: true`) as delimited text, quoted like CSV where a value needs it. Logs, progress
 //! and the report go to stderr, so stdout holds only rows.
 
-use datasync_codec::values::{column_names, row_values};
+use datasync_codec::values::dirty_row;
 use datasync_codec::{FileFormat, TextEncoder, TextOptions};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::ConfigError;
-use datasync_engine::{
-    async_trait, DirtyRecord, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
-};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, TaskContext, Writer, WriterTask};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -140,12 +138,7 @@ impl WriterTask for StreamTask {
         while let Some(b) = input.recv().await {
             buf.clear();
             let written = enc.encode(&b.data, &mut buf, |row, error| {
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: column_names(&b.data),
-                    values: row_values(&b.data, row),
-                    location: None,
-                })
+                ctx.dirty(dirty_row(&b.data, row, error, None))
             })?;
             std::io::stdout()
                 .lock()

@@ -4,11 +4,11 @@
 
 use crate::file::FileWriterError;
 use arrow_array::RecordBatch;
-use datasync_codec::values::{column_names, row_values};
+use datasync_codec::values::{column_names, dirty_row};
 use datasync_codec::{Compressor, Header, TextEncoder, TextWrite, TextWriteConfig};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::{join_path, ConfigError};
-use datasync_engine::{run_id, DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{run_id, PluginError, TaskContext};
 use serde::Deserialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,7 +57,6 @@ pub struct FileTarget {
     /// `truncate`, `append` or `nonConflict`.
     pub write_mode: FileWriteMode,
     /// Appended to every file's name (DataX's ftpwriter `suffix`, e.g. `.csv`).
-    #[serde(default)]
     pub suffix: Option<String>,
 }
 
@@ -209,12 +208,7 @@ impl TextFiles {
                     let (data, bad) = conform(&b.data)
                         .map_err(|m| PluginError::new(FileWriterError::Columns(m)))?;
                     for (row, error) in bad {
-                        ctx.dirty(DirtyRecord {
-                            error,
-                            columns: column_names(&b.data),
-                            values: row_values(&b.data, row),
-                            location: Some(location.to_string()),
-                        })?;
+                        ctx.dirty(dirty_row(&b.data, row, error, Some(location.to_string())))?;
                     }
                     data
                 }
@@ -225,12 +219,7 @@ impl TextFiles {
             }
             first = false;
             let written = enc.encode(&data, &mut buf, |row, error| {
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: column_names(&data),
-                    values: row_values(&data, row),
-                    location: Some(location.to_string()),
-                })
+                ctx.dirty(dirty_row(&data, row, error, Some(location.to_string())))
             })?;
             out.write_all(&buf).map_err(ioerr("cannot write"))?;
             // Bytes written: the text this writer produced (before compression), not the

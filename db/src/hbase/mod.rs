@@ -65,11 +65,7 @@ impl HbaseError {
 
 impl From<HbaseError> for datasync_engine::PluginError {
     fn from(e: HbaseError) -> Self {
-        if e.is_retriable() {
-            datasync_engine::PluginError::retriable(e)
-        } else {
-            datasync_engine::PluginError::new(e)
-        }
+        datasync_engine::PluginError::classified(e.is_retriable(), e)
     }
 }
 
@@ -409,24 +405,18 @@ fn row_of(r: &TVal) -> Row {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewayKeys {
     /// host:port of the Thrift gateway.
-    #[serde(default)]
     pub thrift_address: Option<String>,
     /// framed (default) or buffered.
-    #[serde(default)]
     pub transport: Option<String>,
     /// binary (default) or compact.
-    #[serde(default)]
     pub protocol: Option<String>,
     /// DataX's client settings (a ZooKeeper quorum): not used.
-    #[serde(default)]
     pub hbase_config: Option<serde_json::Value>,
     /// The table.
     pub table: String,
     /// Text encoding of string cells (default UTF-8).
-    #[serde(default)]
     pub encoding: Option<String>,
     /// DataX's mode.
-    #[serde(default)]
     pub mode: Option<String>,
 }
 
@@ -564,26 +554,19 @@ mod tests {
                 .transport,
             Transport::Buffered
         );
-        assert_eq!(
-            parse_conn("h", "framed", "binary").unwrap_err().0,
-            "thriftAddress"
-        );
-        assert_eq!(
-            parse_conn(":9090", "framed", "binary").unwrap_err().0,
-            "thriftAddress"
-        );
-        assert_eq!(
-            parse_conn("h:x", "framed", "binary").unwrap_err().0,
-            "thriftAddress"
-        );
-        assert_eq!(
-            parse_conn("h:1", "http", "binary").unwrap_err().0,
-            "transport"
-        );
-        assert_eq!(
-            parse_conn("h:1", "framed", "json").unwrap_err().0,
-            "protocol"
-        );
+        for (addr, transport, protocol, key) in [
+            ("h", "framed", "binary", "thriftAddress"),
+            (":9090", "framed", "binary", "thriftAddress"),
+            ("h:x", "framed", "binary", "thriftAddress"),
+            ("h:1", "http", "binary", "transport"),
+            ("h:1", "framed", "json", "protocol"),
+        ] {
+            assert_eq!(
+                parse_conn(addr, transport, protocol).unwrap_err().0,
+                key,
+                "{addr} {transport} {protocol}"
+            );
+        }
     }
 
     #[test]

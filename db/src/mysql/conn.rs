@@ -1,8 +1,7 @@
 //! Connection settings and connecting.
 
-use crate::sql::{shorten_sql, ConnSettings, JdbcUrl};
+use crate::sql::{shorten_sql, ConnKeys, ConnSettings, JdbcUrl};
 use datasync_engine::config::ConfigError;
-use datasync_engine::Secret;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 use std::path::PathBuf;
@@ -91,21 +90,15 @@ pub struct MysqlConnConfig {
 
 impl MysqlConnConfig {
     /// Validates URLs (at `at`), credentials and session statements. Pure.
-    pub fn new(
-        urls: &[String],
-        username: &str,
-        password: &Secret,
-        session: &[String],
-        at: &str,
-    ) -> Result<Self, ConfigError> {
-        let (urls, username) = oceanbase_proxy_form(urls, username, at)?;
+    pub fn new(keys: ConnKeys<'_>) -> Result<Self, ConfigError> {
+        let (urls, username) = oceanbase_proxy_form(keys.urls, keys.username, keys.at)?;
         let s = ConnSettings::parse(
-            &urls,
+            ConnKeys {
+                urls: &urls,
+                username: &username,
+                ..keys
+            },
             MYSQL_SCHEMES,
-            &username,
-            password,
-            session,
-            at,
             |url| {
                 tls_mode(url)?;
                 for (k, _) in &url.params {
@@ -280,6 +273,17 @@ impl Tls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The settings of `urls` for user `user` with password `pw`.
+    fn conn(urls: &[String], user: &str, pw: &str) -> Result<MysqlConnConfig, ConfigError> {
+        MysqlConnConfig::new(ConnKeys {
+            urls,
+            username: user,
+            password: &datasync_engine::Secret::new(pw),
+            session: &[],
+            at: "c",
+        })
+    }
     use crate::sql::parse_jdbc_url;
 
     #[test]
@@ -299,16 +303,16 @@ mod tests {
         let broken = vec!["||_dsc_ob10_dsc_||obdemo:sys jdbc:mysql://h/d".to_string()];
         let e = oceanbase_proxy_form(&broken, "u", "c.jdbcUrl").unwrap_err();
         assert_eq!(e.path, "c.jdbcUrl[0]");
-        let c = MysqlConnConfig::new(&urls, "root", &Secret::new(""), &[], "c").unwrap();
+        let c = conn(&urls, "root", "").unwrap();
         assert_eq!(c.url().host, "127.0.0.1");
         // Of several candidates, one that is not a URL is passed over (DataX tries the next).
         let list = vec![
             "jdbc:mysql://h:bad_port/d".to_string(),
             "jdbc:mysql://h2/d".to_string(),
         ];
-        let c = MysqlConnConfig::new(&list, "u", &Secret::new(""), &[], "c").unwrap();
+        let c = conn(&list, "u", "").unwrap();
         assert_eq!(c.url().host, "h2");
-        assert!(MysqlConnConfig::new(&list[..1], "u", &Secret::new(""), &[], "c").is_err());
+        assert!(conn(&list[..1], "u", "").is_err());
     }
 
     #[test]
@@ -328,30 +332,18 @@ mod tests {
             Ok(Tls::VerifyCa(Some("/ca.pem".into())))
         );
         assert!(mode("jdbc:mysql://h/db?sslMode=SOMETIMES").is_err());
-        let s = Secret::new("pw");
-        let e = MysqlConnConfig::new(
-            &["jdbc:mysql://h/db?sslMode=bogus".into()],
-            "u",
-            &s,
-            &[],
-            "x",
-        )
-        .unwrap_err();
+        let e = conn(&["jdbc:mysql://h/db?sslMode=bogus".into()], "u", "pw").unwrap_err();
         assert!(e.message.contains("sslMode"), "{e}");
-        assert!(MysqlConnConfig::new(
+        assert!(conn(
             &["jdbc:mysql://h/db?useSSL=false&sslMode=DISABLED".into()],
             "u",
-            &s,
-            &[],
-            "x"
+            "pw"
         )
         .is_ok());
-        let c = MysqlConnConfig::new(
+        let c = conn(
             &["jdbc:mysql://h/db?zeroDateTimeBehavior=convertToNull&connectTimeout=500".into()],
             "u",
-            &s,
-            &[],
-            "x",
+            "pw",
         )
         .unwrap();
         assert_eq!(c.zero_date_to_null(), Ok(true));

@@ -92,13 +92,14 @@ pub struct OracleConnConfig {
 
 impl OracleConnConfig {
     /// Parses `urls` (at JSON path `at`). Pure: the client library is not touched.
-    pub fn new(
-        urls: &[String],
-        user: &str,
-        password: &datasync_engine::Secret,
-        session: &[String],
-        at: &str,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(keys: crate::sql::ConnKeys<'_>) -> Result<Self, ConfigError> {
+        let crate::sql::ConnKeys {
+            urls,
+            username: user,
+            password,
+            session,
+            at,
+        } = keys;
         if urls.is_empty() {
             return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
         }
@@ -240,6 +241,17 @@ impl OracleConn {
         })
         .await
         .map_err(|e| self.query_error(sql, e))
+    }
+
+    /// Every row of `sql` as a `T` (a tuple of its columns' types).
+    pub async fn rows_as<T: oracle::RowValue + Send + 'static>(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<T>, OracleError> {
+        let s = sql.to_string();
+        self.call(move |c| c.query_as::<T>(&s, &[])?.collect())
+            .await
+            .map_err(|e| self.query_error(sql, e))
     }
 
     /// Every row of `sql`, each column as text (NULLs kept as `None`).

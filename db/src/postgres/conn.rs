@@ -3,7 +3,6 @@
 use super::tls::{self, SslMode, TlsSettings};
 use crate::sql::{ConnSettings, JdbcUrl};
 use datasync_engine::config::ConfigError;
-use datasync_engine::Secret;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -52,14 +51,8 @@ impl PostgresConnConfig {
     }
 
     /// Validates URLs (at `at`), credentials and session statements. Pure.
-    pub fn new(
-        urls: &[String],
-        username: &str,
-        password: &Secret,
-        session: &[String],
-        at: &str,
-    ) -> Result<Self, ConfigError> {
-        let s = ConnSettings::parse(urls, PG_SCHEMES, username, password, session, at, |url| {
+    pub fn new(keys: crate::sql::ConnKeys<'_>) -> Result<Self, ConfigError> {
+        let s = ConnSettings::parse(keys, PG_SCHEMES, |url| {
             if SslMode::parse(url.param("sslmode"), url.param("ssl")).is_none() {
                 return Err(format!(
                     "sslmode \"{}\" is not one of disable, allow, prefer, require, verify-ca, \

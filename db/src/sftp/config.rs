@@ -76,19 +76,14 @@ pub struct SftpConnConfig {
     /// User name.
     pub username: String,
     /// Password (or use `privateKey`).
-    #[serde(default)]
     pub password: Option<Secret>,
     /// Path of a private key file (OpenSSH or PEM).
-    #[serde(default)]
     pub private_key: Option<String>,
     /// Passphrase of the private key.
-    #[serde(default)]
     pub passphrase: Option<Secret>,
     /// known_hosts file to check the server's key against.
-    #[serde(default)]
     pub known_hosts_file: Option<String>,
     /// The server key's fingerprint as OpenSSH prints it (`SHA256:...`).
-    #[serde(default)]
     pub host_key_fingerprint: Option<String>,
     /// `false` accepts any host key (logged as a warning). Default `true`.
     #[serde(default = "default_strict")]
@@ -97,11 +92,9 @@ pub struct SftpConnConfig {
     #[serde(default = "default_timeout", deserialize_with = "millis_or_duration")]
     pub timeout: HumanDuration,
     /// FTPS: a PEM file of the certificates to trust (default: the Mozilla roots).
-    #[serde(default)]
     pub tls_ca_file: Option<String>,
     /// FTP data connections: `PASV` (default, the client connects) or `PORT` (the server
     /// connects back). SFTP has none: ignored with a warning.
-    #[serde(default)]
     pub connect_pattern: Option<ConnectPattern>,
 }
 

@@ -311,18 +311,11 @@ impl FtpConn {
         let data = self
             .with(|f| f.retr_as_stream(&p))
             .map_err(call_err("cannot open", path))?;
-        // Active-mode data sockets are accepted inside the client; timeouts are set here.
-        set_timeouts(data.socket(), self.timeout).map_err(|source| SftpError::Io {
-            action: "cannot set the timeout of the download of",
-            path: p.clone(),
-            source,
-        })?;
-        Ok(Box::new(FtpRead {
-            data: Some(Box::new(data)),
-            path: path.to_path_buf(),
-            timeout: self.timeout,
-            _conn: self,
-        }))
+        Ok(Box::new(FtpRead(self.data_conn(
+            Box::new(data),
+            path,
+            "cannot set the timeout of the download of",
+        )?)))
     }
 
     pub(super) fn into_upload(self, path: &Path) -> Result<Box<dyn Upload>, SftpError> {
@@ -330,43 +323,62 @@ impl FtpConn {
         let data = self
             .with(|f| f.put_with_stream(&p))
             .map_err(call_err("cannot create", path))?;
+        Ok(Box::new(FtpUpload(self.data_conn(
+            Box::new(data),
+            path,
+            "cannot set the timeout of the upload of",
+        )?)))
+    }
+
+    /// The open data connection of a transfer, with this connection's timeouts (active-mode
+    /// data sockets are accepted inside the client, so they are set here).
+    fn data_conn(
+        self,
+        data: Box<dyn Transfer>,
+        path: &Path,
+        what: &'static str,
+    ) -> Result<DataConn, SftpError> {
         set_timeouts(data.socket(), self.timeout).map_err(|source| SftpError::Io {
-            action: "cannot set the timeout of the upload of",
-            path: p.clone(),
+            action: what,
+            path: path_str(path),
             source,
         })?;
-        Ok(Box::new(FtpUpload {
-            data: Some(Box::new(data)),
+        Ok(DataConn {
+            data: Some(data),
             path: path.to_path_buf(),
             timeout: self.timeout,
             _conn: self,
-        }))
+        })
     }
 }
 
-/// A download: the end of the data connection is the end of the file only when the server
-/// then reports the transfer complete (226); otherwise the read fails.
-struct FtpRead {
+/// A transfer's data connection (taken once the transfer is complete) and the control
+/// connection it belongs to.
+struct DataConn {
     data: Option<Box<dyn Transfer>>,
     path: PathBuf,
     timeout: Option<Duration>,
     _conn: FtpConn,
 }
 
+/// A download: the end of the data connection is the end of the file only when the server
+/// then reports the transfer complete (226); otherwise the read fails.
+struct FtpRead(DataConn);
+
 impl Read for FtpRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let Some(data) = self.data.as_mut() else {
+        let Some(data) = self.0.data.as_mut() else {
             return Ok(0);
         };
         let n = data
             .read(buf)
-            .map_err(|e| explain_timeout(e, self.timeout, "sent no data"))?;
+            .map_err(|e| explain_timeout(e, self.0.timeout, "sent no data"))?;
         if n == 0 && !buf.is_empty() {
-            if let Some(done) = self.data.take() {
+            if let Some(done) = self.0.data.take() {
                 done.finish().map_err(|e| {
                     std::io::Error::other(format!(
                         "the server did not complete the download of {}: {e}",
-                        self.path.display()
+                        self.0.path.display()
                     ))
                 })?;
             }
@@ -376,27 +388,22 @@ impl Read for FtpRead {
 }
 
 /// An upload; [`Upload::close`] waits for the server's 226.
-struct FtpUpload {
-    data: Option<Box<dyn Transfer>>,
-    path: PathBuf,
-    timeout: Option<Duration>,
-    _conn: FtpConn,
-}
+struct FtpUpload(DataConn);
 
 impl Write for FtpUpload {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.data.as_mut() {
+        match self.0.data.as_mut() {
             Some(d) => d
                 .write(buf)
-                .map_err(|e| explain_timeout(e, self.timeout, "took no data")),
+                .map_err(|e| explain_timeout(e, self.0.timeout, "took no data")),
             None => Err(std::io::Error::other("upload already closed")),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        match self.data.as_mut() {
+        match self.0.data.as_mut() {
             Some(d) => d
                 .flush()
-                .map_err(|e| explain_timeout(e, self.timeout, "took no data")),
+                .map_err(|e| explain_timeout(e, self.0.timeout, "took no data")),
             None => Ok(()),
         }
     }
@@ -404,10 +411,10 @@ impl Write for FtpUpload {
 
 impl Upload for FtpUpload {
     fn close(mut self: Box<Self>) -> Result<(), SftpError> {
-        match self.data.take() {
+        match self.0.data.take() {
             Some(d) => d
                 .finish()
-                .map_err(call_err("cannot complete the upload of", &self.path)),
+                .map_err(call_err("cannot complete the upload of", &self.0.path)),
             None => Ok(()),
         }
     }

@@ -150,11 +150,7 @@ pub enum SftpError {
 
 impl From<SftpError> for datasync_engine::PluginError {
     fn from(e: SftpError) -> Self {
-        if e.is_retriable() {
-            datasync_engine::PluginError::retriable(e)
-        } else {
-            datasync_engine::PluginError::new(e)
-        }
+        datasync_engine::PluginError::classified(e.is_retriable(), e)
     }
 }
 

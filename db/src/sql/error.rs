@@ -73,11 +73,7 @@ impl<E: DriverError> SqlError<E> {
 
 impl<E: DriverError> From<SqlError<E>> for datasync_engine::PluginError {
     fn from(e: SqlError<E>) -> Self {
-        if e.is_retriable() {
-            datasync_engine::PluginError::retriable(e)
-        } else {
-            datasync_engine::PluginError::new(e)
-        }
+        datasync_engine::PluginError::classified(e.is_retriable(), e)
     }
 }
 
@@ -102,15 +98,18 @@ impl ConnSettings {
     /// system-specific parameters and returns the connect timeout it sets, if any (default
     /// 10 s). Pure.
     pub fn parse(
-        urls: &[String],
+        keys: super::ConnKeys<'_>,
         schemes: &[&str],
-        username: &str,
-        password: &datasync_engine::Secret,
-        session: &[String],
-        at: &str,
         check: impl Fn(&JdbcUrl) -> Result<Option<std::time::Duration>, String>,
     ) -> Result<Self, datasync_engine::config::ConfigError> {
         use datasync_engine::config::ConfigError;
+        let super::ConnKeys {
+            urls,
+            username,
+            password,
+            session,
+            at,
+        } = keys;
         if urls.is_empty() {
             return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
         }

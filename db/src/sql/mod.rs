@@ -16,16 +16,25 @@ pub use reconnect::reconnect;
 pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
 
-/// How a SQL system makes its connection settings from a `connection[]` entry's URLs, the
-/// login, the session statements and the URL's JSON path (for errors): the same for every
-/// system, so the shared reader and writer parts take it as a value.
-pub type ConnFromParams<C> = fn(
-    &[String],
-    &str,
-    &datasync_engine::Secret,
-    &[String],
-    &str,
-) -> Result<C, datasync_engine::ConfigError>;
+/// What a SQL system makes its connection settings from: a `connection[]` entry's URLs (tried
+/// in order), the job's login and session statements, and the URLs' JSON path (for errors).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnKeys<'a> {
+    /// The URLs as written.
+    pub urls: &'a [String],
+    /// `username`.
+    pub username: &'a str,
+    /// `password`.
+    pub password: &'a datasync_engine::Secret,
+    /// Statements run on every new connection.
+    pub session: &'a [String],
+    /// The JSON path of the URLs.
+    pub at: &'a str,
+}
+
+/// How a SQL system makes its connection settings (the same for every system, so the shared
+/// reader and writer parts take it as a value).
+pub type ConnFromParams<C> = fn(ConnKeys<'_>) -> Result<C, datasync_engine::ConfigError>;
 pub use url::{mask, parse_jdbc_url, shorten_sql, JdbcUrl};
 
 /// The lineage dataset of `table` (as the job wrote it) on the server of `url`:

@@ -45,11 +45,7 @@ impl ReaderTask for FlakyTask {
         out.send(Batch::new(batch)).await?;
         if n < self.fail_times {
             let e = std::io::Error::other("connection reset");
-            return Err(if self.retriable {
-                PluginError::retriable(e)
-            } else {
-                PluginError::new(e)
-            });
+            return Err(PluginError::classified(self.retriable, e));
         }
         Ok(())
     }
@@ -59,6 +55,15 @@ impl ReaderTask for FlakyTask {
 struct Recorder {
     committed: AtomicUsize,
     aborted: AtomicUsize,
+}
+impl Recorder {
+    /// (commits, aborts) so far.
+    fn outcome(&self) -> (usize, usize) {
+        (
+            self.committed.load(Ordering::SeqCst),
+            self.aborted.load(Ordering::SeqCst),
+        )
+    }
 }
 struct RecWriter(Arc<Recorder>);
 struct RecTask;
@@ -136,13 +141,7 @@ async fn transient_failures_are_retried_and_counted_once() {
     // Rows of failed attempts are not counted twice.
     assert_eq!((r.records_read, r.records_written), (10, 10));
     assert_eq!(r.task_reports[0].attempts, 3);
-    assert_eq!(
-        (
-            rec.committed.load(Ordering::SeqCst),
-            rec.aborted.load(Ordering::SeqCst)
-        ),
-        (1, 0)
-    );
+    assert_eq!(rec.outcome(), (1, 0), "(commits, aborts)");
 }
 
 #[tokio::test]
@@ -158,13 +157,7 @@ async fn retries_are_bounded_and_failure_aborts() {
         "{:?}",
         r.error
     );
-    assert_eq!(
-        (
-            rec.committed.load(Ordering::SeqCst),
-            rec.aborted.load(Ordering::SeqCst)
-        ),
-        (0, 1)
-    );
+    assert_eq!(rec.outcome(), (0, 1), "(commits, aborts)");
 }
 
 #[tokio::test]

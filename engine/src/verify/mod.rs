@@ -49,7 +49,6 @@ pub struct VerifyConfig {
     pub rules: Vec<RuleConfig>,
     /// For SQL targets: a condition selecting the rows this job wrote (e.g. `dt =
     /// '2026-12-01'`); without it the whole target table is compared.
-    #[serde(default)]
     pub target_where: Option<String>,
 }
 
@@ -60,13 +59,11 @@ pub struct RuleConfig {
     /// What is compared.
     pub rule: RuleKind,
     /// The column (as the reader names it) for `sum`, `min`, `max` and `nulls`.
-    #[serde(default)]
     pub column: Option<String>,
     /// `strong` (default): a mismatch fails the job (exit 4); `weak`: it is reported and warned.
     #[serde(default)]
     pub level: Level,
     /// How far the figures may differ and still match (numeric rules).
-    #[serde(default)]
     pub tolerance: Option<Tolerance>,
 }
 
@@ -107,10 +104,8 @@ pub enum Level {
 #[serde(deny_unknown_fields)]
 pub struct Tolerance {
     /// Absolute difference allowed.
-    #[serde(default)]
     pub abs: Option<f64>,
     /// Relative difference allowed (0.001 = 0.1 %).
-    #[serde(default)]
     pub rel: Option<f64>,
 }
 

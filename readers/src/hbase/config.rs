@@ -11,7 +11,6 @@ use serde_json::Value;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Raw {
     pub column: Vec<RawColumn>,
-    #[serde(default)]
     pub range: Option<RawRange>,
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<i64>")]
     pub max_version: Option<i64>,
@@ -24,22 +23,17 @@ pub(super) struct Raw {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawColumn {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub value: Option<Value>,
     #[serde(rename = "type")]
     pub ty: String,
-    #[serde(default)]
     pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawRange {
-    #[serde(default)]
     pub start_rowkey: Option<String>,
-    #[serde(default)]
     pub end_rowkey: Option<String>,
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub is_binary_rowkey: Option<bool>,

@@ -215,13 +215,7 @@ async fn extents(
     conn: &OracleConn,
     q: &str,
 ) -> Result<Vec<(String, String, u64)>, datasync_db::oracle::OracleError> {
-    let sql = q.to_string();
-    conn.call(move |c| {
-        let rows = c.query_as::<(String, String, u64)>(&sql, &[])?;
-        rows.collect()
-    })
-    .await
-    .map_err(|e| conn.query_error(q, e))
+    conn.rows_as(q).await
 }
 
 /// The Oracle answers to split planning.

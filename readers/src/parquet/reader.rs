@@ -36,7 +36,6 @@ pub struct ParquetReaderConfig {
     pub path: Vec<String>,
     /// Read only the files modified after the last committed run (and not after this run
     /// began): `{"state": "file:PATH"}` keeps that time.
-    #[serde(default)]
     pub modified_since: Option<crate::paths::ModifiedSince>,
     /// `["*"]` (every file column, then the partition keys), or a list of column names,
     /// `{"name", "type"}` (a partition key with its type), `{"index", "type"}` (DataX) or
@@ -675,13 +674,7 @@ mod tests {
 
     #[test]
     fn validates_columns() {
-        let build = |v: Value| {
-            ParquetReader::from_params(Params {
-                value: &v,
-                path: "r",
-                invoked_as: "parquet",
-            })
-        };
+        let build = |v: Value| ParquetReader::from_params(Params::new(&v, "r", "parquet"));
         assert!(build(json!({"path": "/t"})).is_ok());
         assert!(
             build(json!({"path": "/t", "column": ["a", {"name": "dt", "type": "date"}]})).is_ok()

@@ -405,31 +405,28 @@ fn projected(wanted: &[Wanted]) -> Vec<usize> {
 pub(super) fn utc_wall_clock(a: &ArrayRef) -> ArrayRef {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{
-        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-        TimestampSecondType,
+        ArrowTimestampType, TimestampMicrosecondType, TimestampMillisecondType,
+        TimestampNanosecondType, TimestampSecondType,
     };
     use arrow_schema::TimeUnit;
+    fn zoneless<T: ArrowTimestampType>(a: &ArrayRef) -> ArrayRef {
+        Arc::new(
+            a.as_primitive::<T>()
+                .clone()
+                .with_timezone_opt(None::<String>),
+        )
+    }
     match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampSecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Millisecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampMillisecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampMicrosecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
-        DataType::Timestamp(TimeUnit::Nanosecond, Some(_)) => Arc::new(
-            a.as_primitive::<TimestampNanosecondType>()
-                .clone()
-                .with_timezone_opt(None::<String>),
-        ),
+        DataType::Timestamp(TimeUnit::Second, Some(_)) => zoneless::<TimestampSecondType>(a),
+        DataType::Timestamp(TimeUnit::Millisecond, Some(_)) => {
+            zoneless::<TimestampMillisecondType>(a)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => {
+            zoneless::<TimestampMicrosecondType>(a)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(_)) => {
+            zoneless::<TimestampNanosecondType>(a)
+        }
         _ => Arc::clone(a),
     }
 }

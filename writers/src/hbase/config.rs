@@ -11,9 +11,7 @@ use serde_json::Value;
 pub(super) struct Raw {
     pub rowkey_column: Vec<RawKeyPart>,
     pub column: Vec<RawColumn>,
-    #[serde(default)]
     pub version_column: Option<RawVersion>,
-    #[serde(default)]
     pub null_mode: Option<String>,
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub wal_flag: Option<bool>,
@@ -30,7 +28,6 @@ pub(super) struct RawKeyPart {
     pub index: i64,
     #[serde(rename = "type")]
     pub ty: String,
-    #[serde(default)]
     pub value: Option<Value>,
 }
 
@@ -49,7 +46,6 @@ pub(super) struct RawColumn {
 pub(super) struct RawVersion {
     #[serde(with = "datasync_engine::schema::Lenient::<i64>")]
     pub index: i64,
-    #[serde(default)]
     pub value: Option<Value>,
 }
 

@@ -3,14 +3,12 @@
 use super::config::{settings, KeyPart, Raw, Settings, Version};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use datasync_codec::values::{column_names, row_values};
+use datasync_codec::values::{column_names, dirty_row};
 use datasync_codec::ValueWriter;
 use datasync_db::hbase::{encode_cell, encode_float, HType, Hbase, HbaseError, Mutation};
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::config::ConfigError;
-use datasync_engine::{
-    async_trait, DirtyRecord, Params, Plugin, PluginError, TaskContext, Writer, WriterTask,
-};
+use datasync_engine::{async_trait, Params, Plugin, PluginError, TaskContext, Writer, WriterTask};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -237,12 +235,8 @@ impl Puts {
     }
 
     fn dirty(&self, batch: &RecordBatch, r: usize, error: String) -> Result<(), PluginError> {
-        self.ctx.dirty(DirtyRecord {
-            error,
-            columns: column_names(batch),
-            values: row_values(batch, r),
-            location: Some(self.s.table.clone()),
-        })
+        self.ctx
+            .dirty(dirty_row(batch, r, error, Some(self.s.table.clone())))
     }
 
     /// Row `r` as a put, or why it cannot be one.

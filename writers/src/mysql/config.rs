@@ -54,16 +54,13 @@ fn default_batch_size() -> usize {
 pub struct OceanBaseKeys {
     /// DataX's OceanBase write mode: exactly `insert` inserts; any other value (`update`,
     /// `replace`, ...) upserts the written columns, as DataX's writer does.
-    #[serde(default)]
     pub ob_write_mode: Option<String>,
     /// Direct-path (bypass) import: refused when true.
     #[serde(default, with = "datasync_engine::schema::LenientOpt::<bool>")]
     pub direct_path: Option<bool>,
     /// The tenant's mode (DataX sets it itself): MYSQL only.
-    #[serde(default)]
     pub ob_compatibility_mode: Option<String>,
     /// Columns an update-mode write changes: refused (every written column is updated).
-    #[serde(default)]
     pub ob_update_columns: Option<serde_json::Value>,
 }
 

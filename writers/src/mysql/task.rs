@@ -9,13 +9,12 @@ use crate::sqlsteps::SqlWriterSteps;
 use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::RecordBatch;
-use datasync_codec::values::{column_names, row_values};
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{self, Conn};
 use datasync_db::mysql::{ddl_for, MysqlError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{async_trait, PluginError, TaskContext};
 
 pub(super) struct MysqlTask {
     pub(super) writer: MysqlWriter,
@@ -46,6 +45,14 @@ pub(super) struct Session {
 
 impl MysqlTask {
     /// ` (`a`, `b`)` for the target columns, or nothing when rows go by position.
+    /// The rows of a query, a failure named with the statement.
+    async fn rows(&self, s: &mut Session, q: &str) -> Result<Vec<mysql_async::Row>, MysqlError> {
+        s.conn
+            .query(q)
+            .await
+            .map_err(|e| self.writer.conn.query_error(&s.url, q, e))
+    }
+
     pub(super) fn column_list(&self, names: &[String]) -> String {
         if self.positional {
             return String::new();
@@ -131,12 +138,9 @@ impl MysqlTask {
             };
             // An index over a column the job does not write goes whole (shrinking it would
             // change what it makes unique), then the column.
-            let q = format!("SHOW INDEX FROM {}", w.qtable());
-            let keys: Vec<mysql_async::Row> = s
-                .conn
-                .query(q.as_str())
-                .await
-                .map_err(|e| w.conn.query_error(&s.url, &q, e))?;
+            let keys = self
+                .rows(s, &format!("SHOW INDEX FROM {}", w.qtable()))
+                .await?;
             let mut dropped_keys: Vec<String> = Vec::new();
             for k in keys {
                 let key: String = k.get("Key_name").unwrap_or_default();
@@ -150,12 +154,9 @@ impl MysqlTask {
                     dropped_keys.push(key);
                 }
             }
-            let q = format!("SHOW COLUMNS FROM {}", w.qtable());
-            let fields: Vec<mysql_async::Row> = s
-                .conn
-                .query(q.as_str())
-                .await
-                .map_err(|e| w.conn.query_error(&s.url, &q, e))?;
+            let fields = self
+                .rows(s, &format!("SHOW COLUMNS FROM {}", w.qtable()))
+                .await?;
             for f in fields {
                 let name: String = f.get(0).unwrap_or_default();
                 if !written(&name) {
@@ -229,25 +230,27 @@ impl MysqlTask {
         batch: &RecordBatch,
         names: &[String],
     ) -> Result<(), MysqlError> {
-        let mut created = self.writer.created.lock().await;
-        if *created {
-            return Ok(());
-        }
-        let sql = create_table_sql(
-            Dialect::MySql,
-            &self.writer.table,
-            batch,
-            names,
-            ddl_for,
-            datasync_db::mysql::key_type_ok,
+        let w = &self.writer;
+        w.create_once(
+            || {
+                create_table_sql(
+                    Dialect::MySql,
+                    &w.table,
+                    batch,
+                    names,
+                    ddl_for,
+                    datasync_db::mysql::key_type_ok,
+                )
+                .map_err(MysqlError::Invalid)
+            },
+            |sql| async move {
+                s.conn
+                    .query_drop(sql.as_str())
+                    .await
+                    .map_err(|e| w.conn.query_error(&s.url, &sql, e))
+            },
         )
-        .map_err(MysqlError::Invalid)?;
-        s.conn
-            .query_drop(sql.as_str())
-            .await
-            .map_err(|e| self.writer.conn.query_error(&s.url, &sql, e))?;
-        *created = true;
-        Ok(())
+        .await
     }
 
     /// Writes `rows` (literal tuples) in one transaction, in statements capped by batchSize and
@@ -362,7 +365,7 @@ impl crate::sqltarget::UnitTask for MysqlTask {
                 let lines = self.format_lines(&s, batch)?;
                 if let Some((data, ok_rows, bad)) = lines {
                     for (r, error) in bad {
-                        self.dirty(&ctx, batch, r, error)?;
+                        self.writer.dirty(&ctx, batch, r, error)?;
                     }
                     match self.load_lines(&mut s, data, ok_rows.len(), cols).await {
                         Ok(true) => landed = Some(ok_rows.len()),
@@ -417,12 +420,7 @@ impl crate::sqltarget::UnitTask for MysqlTask {
                         .await?
                 }
             };
-            ctx.counters.add_written(
-                ok as u64,
-                (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
-            );
-            done.0 += 1;
-            done.1 += ok as u64;
+            crate::sqltarget::count_unit(&ctx, done, ok, batch.num_rows(), b.bytes as u64);
             ctx.check_cancelled()?;
         }
         let _ = s.conn.disconnect().await;
@@ -431,21 +429,6 @@ impl crate::sqltarget::UnitTask for MysqlTask {
 }
 
 impl MysqlTask {
-    pub(super) fn dirty(
-        &self,
-        ctx: &TaskContext,
-        batch: &RecordBatch,
-        r: usize,
-        error: String,
-    ) -> Result<(), PluginError> {
-        ctx.dirty(DirtyRecord {
-            error,
-            columns: column_names(batch),
-            values: row_values(batch, r),
-            location: Some(self.writer.table.clone()),
-        })
-    }
-
     /// The batch as LOAD DATA lines, the rows they hold, and rows that cannot be expressed;
     /// `None` when the batch has columns LOAD DATA cannot carry (binary).
     #[allow(clippy::type_complexity)]
@@ -555,7 +538,7 @@ impl MysqlTask {
             (tuples, bad)
         };
         for (r, error) in bad {
-            self.dirty(ctx, batch, r, error)?;
+            self.writer.dirty(ctx, batch, r, error)?;
         }
         loop {
             match self.write_all(s, head, tail, &tuples).await {
@@ -596,11 +579,11 @@ impl MysqlTask {
                                     landed += 1;
                                     landed_bytes += lit.len() as u64;
                                 }
-                                Ok(Some(changed)) => self.dirty(ctx, batch, *r, changed)?,
+                                Ok(Some(changed)) => self.writer.dirty(ctx, batch, *r, changed)?,
                                 Err(e) if e.is_fatal() || is_structural(&e) => {
                                     return Err(cc.query_error(&s.url, head, e).into())
                                 }
-                                Err(e) => self.dirty(ctx, batch, *r, e.to_string())?,
+                                Err(e) => self.writer.dirty(ctx, batch, *r, e.to_string())?,
                             }
                         }
                         Ok::<_, PluginError>(())

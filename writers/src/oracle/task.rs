@@ -9,13 +9,12 @@ use crate::sqlsteps::SqlWriterSteps;
 use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
 use arrow_array::RecordBatch;
 use arrow_schema::DataType;
-use datasync_codec::values::{column_names, row_values};
 use datasync_codec::ValueWriter;
 use datasync_db::oracle::oracle::sql_type::{OracleType, Timestamp, ToSql};
 use datasync_db::oracle::{ddl_for, number_text, OracleConn, OracleError};
 use datasync_db::sql::{Dialect, DriverError};
 use datasync_engine::channel::BatchReceiver;
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{async_trait, PluginError, TaskContext};
 
 /// How an incoming column is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,29 +101,29 @@ impl OracleTask {
         batch: &RecordBatch,
         names: &[String],
     ) -> Result<(), PluginError> {
-        let mut created = self.writer.created.lock().await;
-        if *created {
-            return Ok(());
-        }
-        let shared = create_table_sql(
-            Dialect::Oracle,
-            &self.writer.table,
-            batch,
-            names,
-            ddl_for,
-            |t| !t.contains("LOB"),
+        let w = &self.writer;
+        w.create_once(
+            || {
+                create_table_sql(Dialect::Oracle, &w.table, batch, names, ddl_for, |t| {
+                    !t.contains("LOB")
+                })
+                .map(|shared| create_table_oracle(&shared))
+                .map_err(PluginError::new)
+            },
+            |sql| async move {
+                match c.execute(&sql).await {
+                    Ok(()) => Ok(()),
+                    // ORA-00955: the name is taken (the table exists).
+                    Err(OracleError::Query { source, .. })
+                        if source.db_error().is_some_and(|d| d.code() == 955) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            },
         )
-        .map_err(PluginError::new)?;
-        let sql = create_table_oracle(&shared);
-        match c.execute(&sql).await {
-            Ok(()) => {}
-            // ORA-00955: the name is taken (the table exists).
-            Err(OracleError::Query { source, .. })
-                if source.db_error().is_some_and(|d| d.code() == 955) => {}
-            Err(e) => return Err(e.into()),
-        }
-        *created = true;
-        Ok(())
+        .await
     }
 
     /// Table staging: (re)creates this task's staging table with the written columns and
@@ -226,21 +225,6 @@ impl OracleTask {
         })
     }
 
-    fn dirty(
-        &self,
-        ctx: &TaskContext,
-        batch: &RecordBatch,
-        r: usize,
-        error: String,
-    ) -> Result<(), PluginError> {
-        ctx.dirty(DirtyRecord {
-            error,
-            columns: column_names(batch),
-            values: row_values(batch, r),
-            location: Some(self.writer.table.clone()),
-        })
-    }
-
     /// Writes every batch, one transaction each; `done` counts the committed units and rows.
     async fn write_batches(
         &mut self,
@@ -261,7 +245,7 @@ impl OracleTask {
             let Some(p) = &plan else { continue };
             let (rows, bad) = bind_rows(batch, p);
             for (r, e) in bad {
-                self.dirty(ctx, batch, r, e)?;
+                self.writer.dirty(ctx, batch, r, e)?;
             }
             let mut refused = Vec::new();
             for chunk in rows.chunks(self.writer.cfg.batch_size) {
@@ -296,15 +280,10 @@ impl OracleTask {
                 return Err(e.into());
             }
             for (r, m) in &refused {
-                self.dirty(ctx, batch, *r, m.clone())?;
+                self.writer.dirty(ctx, batch, *r, m.clone())?;
             }
             let ok = rows.len() - refused.len();
-            ctx.counters.add_written(
-                ok as u64,
-                (b.bytes as u64 * ok as u64) / (batch.num_rows() as u64).max(1),
-            );
-            done.0 += 1;
-            done.1 += ok as u64;
+            crate::sqltarget::count_unit(ctx, done, ok, batch.num_rows(), b.bytes as u64);
             ctx.check_cancelled()?;
         }
         Ok(())
@@ -382,14 +361,8 @@ fn resolve(name: &str, target: &[(String, OracleType)]) -> String {
 /// How an Arrow type is bound (`None`: it cannot be).
 fn bind_kind(t: &DataType) -> Option<BindKind> {
     Some(match t {
-        DataType::Boolean
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32 => BindKind::Int,
+        // Booleans and every integer type that fits an i64 (UInt64 is bound as text below).
+        t if *t == DataType::Boolean || (t.is_integer() && *t != DataType::UInt64) => BindKind::Int,
         DataType::Float32 => BindKind::F32,
         DataType::Float64 => BindKind::F64,
         // Exact decimal text, converted by Oracle ('.' is the session's decimal point).

@@ -90,14 +90,7 @@ impl OracleWriter {
         c: &OracleConn,
     ) -> Result<Option<Vec<String>>, OracleError> {
         let sql = key_columns_sql(&self.table);
-        let s = sql.clone();
-        let rows: Vec<(String, String)> = c
-            .call(move |conn| {
-                conn.query_as::<(String, String)>(&s, &[])?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .map_err(|e| c.query_error(&sql, e))?;
+        let rows: Vec<(String, String)> = c.rows_as(&sql).await?;
         let first = rows.first().map(|r| r.0.clone());
         let key: Vec<String> = rows
             .into_iter()
@@ -177,15 +170,7 @@ impl TargetConn for OracleTarget {
              ALL_TAB_COMMENTS c ON c.OWNER = t.OWNER AND c.TABLE_NAME = t.TABLE_NAME \
              WHERE t.OWNER = {owner} AND t.TABLE_NAME LIKE 'DATASYNC\\_STG\\_%' ESCAPE '\\'"
         );
-        let s = sql.clone();
-        let found: Vec<(String, String)> = self
-            .0
-            .call(move |c| {
-                c.query_as::<(String, String)>(&s, &[])?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .map_err(|e| self.0.query_error(&sql, e))?;
+        let found: Vec<(String, String)> = self.0.rows_as(&sql).await?;
         // Staging names are written unquoted (Oracle stores them upper-cased): given back the
         // way the job's run wrote them.
         Ok(found

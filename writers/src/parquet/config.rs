@@ -235,7 +235,6 @@ pub struct ParquetWriterConfig {
     /// With an `s3://` path: the local directory files are staged in until the commit uploads
     /// them (default `<temp dir>/datasync-s3/<bucket>/<prefix>`). Keep it the same between
     /// runs: a run finishes the commit a killed run left there.
-    #[serde(default)]
     pub staging_dir: Option<String>,
     /// Prefix of every file written.
     pub file_name: String,
@@ -254,7 +253,6 @@ pub struct ParquetWriterConfig {
     #[schemars(with = "Option<datasync_engine::schema::Lenient<i64>>")]
     pub row_group_size: Option<u64>,
     /// Start a new file once one reaches this size (default: no limit), e.g. `"512MB"`.
-    #[serde(default)]
     pub max_file_size: Option<ByteSize>,
     /// Static partition values, in key order: `{"dt": "${biz_date}"}`.
     #[serde(default)]
@@ -266,13 +264,10 @@ pub struct ParquetWriterConfig {
     #[serde(default)]
     pub timestamp_type: TimestampType,
     /// Hive Metastore to register partitions in: `thrift://host:9083` (comma-separated list).
-    #[serde(default)]
     pub hive_metastore_uris: Option<String>,
     /// Hive database (with `hiveMetastoreUris`; default `default`).
-    #[serde(default)]
     pub database: Option<String>,
     /// Hive table (required with `hiveMetastoreUris`).
-    #[serde(default)]
     pub table: Option<String>,
     /// Create the table in the metastore (external, Parquet, LOCATION = `path`) if it is missing.
     #[serde(default, with = "datasync_engine::schema::Lenient::<bool>")]

@@ -9,11 +9,11 @@ use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow_schema::DataType;
 use datasync_codec::hive::{partition_dir, HiveType};
-use datasync_codec::values::{column_names, row_values};
+use datasync_codec::values::{column_names, dirty_row};
 use datasync_codec::ValueWriter;
 use datasync_engine::channel::BatchReceiver;
 use datasync_engine::plugin::BlockingWriterTask;
-use datasync_engine::{run_id, DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{run_id, PluginError, TaskContext};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
@@ -260,12 +260,7 @@ impl BlockingWriterTask for ParquetTask {
                 })?);
             }
             for (row, why) in &bad {
-                ctx.dirty(DirtyRecord {
-                    error: why.clone(),
-                    columns: column_names(data),
-                    values: row_values(data, *row),
-                    location: None,
-                })?;
+                ctx.dirty(dirty_row(data, *row, why.clone(), None))?;
             }
             let mut batch = RecordBatch::try_new(Arc::clone(&w.layout.schema), cols)
                 .map_err(ParquetWriterError::from)?;

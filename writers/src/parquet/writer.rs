@@ -88,11 +88,7 @@ pub enum ParquetWriterError {
 impl From<ParquetWriterError> for PluginError {
     fn from(e: ParquetWriterError) -> Self {
         let retriable = matches!(&e, ParquetWriterError::Hms(h) if h.is_retriable());
-        if retriable {
-            PluginError::retriable(e)
-        } else {
-            PluginError::new(e)
-        }
+        PluginError::classified(retriable, e)
     }
 }
 
@@ -136,22 +132,6 @@ pub(super) struct Inner {
     pub(super) s3_options: datasync_db::store::S3Options,
     /// Parquet, or ORC for hdfswriter's `fileType: "orc"`.
     pub(super) format: super::config::DataFormat,
-}
-
-impl crate::publish::StagedFiles for Arc<Inner> {
-    type Error = ParquetWriterError;
-
-    fn staging_dir(&self) -> &std::path::Path {
-        &self.staging
-    }
-
-    fn publish_target(&self) -> &dyn crate::publish::Target {
-        self.target()
-    }
-
-    fn publish_all(&self) -> Result<(), ParquetWriterError> {
-        self.publish()
-    }
 }
 
 impl Inner {
@@ -446,7 +426,12 @@ impl Writer for ParquetWriter {
     }
 
     async fn commit(&self) -> Result<(), PluginError> {
-        crate::publish::commit_staged(Arc::clone(&self.w)).await
+        crate::publish::commit_staged(
+            Arc::clone(&self.w),
+            |w| (&w.staging, w.target()),
+            |w| w.publish(),
+        )
+        .await
     }
 
     async fn abort(&self) -> Result<(), PluginError> {
@@ -641,11 +626,11 @@ mod tests {
     use super::*;
 
     fn build(v: Value) -> Result<ParquetWriter, ConfigError> {
-        ParquetWriter::from_params(Params {
-            value: &v,
-            path: "job.content[0].writer.parameter",
-            invoked_as: "parquet",
-        })
+        ParquetWriter::from_params(Params::new(
+            &v,
+            "job.content[0].writer.parameter",
+            "parquet",
+        ))
     }
 
     fn base() -> Value {

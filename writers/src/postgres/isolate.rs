@@ -3,10 +3,9 @@
 //! bisection where that cannot run. Bad rows become dirty records with the server's message.
 
 use super::task::{copy_lines, in_transaction, is_data_error, Failed, Plan, PostgresTask, Unit};
-use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::PostgresError;
-use datasync_engine::{DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{PluginError, TaskContext};
 
 /// The temporary table rows of a rejected unit are copied into for isolation, numbered.
 pub(super) const ISOLATE: &str = "datasync_isolate";
@@ -181,12 +180,6 @@ impl PostgresTask {
         error: String,
         ctx: &TaskContext,
     ) -> Result<(), PluginError> {
-        let batch = &unit.batches[*bi].data;
-        ctx.dirty(DirtyRecord {
-            error,
-            columns: column_names(batch),
-            values: row_values(batch, *r),
-            location: Some(self.writer.table.clone()),
-        })
+        self.writer.dirty(ctx, &unit.batches[*bi].data, *r, error)
     }
 }

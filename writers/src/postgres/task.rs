@@ -10,12 +10,11 @@ use crate::sqlsteps::SqlWriterSteps;
 use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
 use crate::sqltext::RowLiterals;
 use arrow_array::{Array, RecordBatch};
-use datasync_codec::values::{column_names, row_values};
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_for, PostgresError};
 use datasync_db::sql::{quote_ident, unquote_ident, Dialect, JdbcUrl};
 use datasync_engine::channel::{Batch, BatchReceiver};
-use datasync_engine::{async_trait, DirtyRecord, PluginError, TaskContext};
+use datasync_engine::{async_trait, PluginError, TaskContext};
 use futures_util::SinkExt;
 
 /// The staging table of `update` mode (temporary: one per connection).
@@ -72,18 +71,19 @@ impl PostgresTask {
         if !w.spec.params.create_table {
             return Ok(());
         }
-        let mut created = w.created.lock().await;
-        if !*created {
-            let sql =
+        w.create_once(
+            || {
                 create_table_sql(Dialect::Postgres, &w.table, batch, names, ddl_for, |_| true)
-                    .map_err(PostgresError::Invalid)?;
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| w.conn.query_error(url, &sql, e))?;
-            *created = true;
-        }
-        Ok(())
+                    .map_err(PostgresError::Invalid)
+            },
+            |sql| async move {
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| w.conn.query_error(url, &sql, e))
+            },
+        )
+        .await
     }
 
     /// Table staging: (re)creates this task's staging table: the target's structure (with its
@@ -364,10 +364,7 @@ impl PostgresTask {
         }
         let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
         let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
-        ctx.counters
-            .add_written(landed as u64, bytes * landed as u64 / (rows as u64).max(1));
-        done.0 += 1;
-        done.1 += landed as u64;
+        crate::sqltarget::count_unit(ctx, done, landed, rows, bytes);
         unit.clear();
         Ok(())
     }
@@ -515,12 +512,7 @@ impl crate::sqltarget::UnitTask for PostgresTask {
                 (lines, bad)
             };
             for (r, error) in bad {
-                ctx.dirty(DirtyRecord {
-                    error,
-                    columns: column_names(batch),
-                    values: row_values(batch, r),
-                    location: Some(self.writer.table.clone()),
-                })?;
+                self.writer.dirty(&ctx, batch, r, error)?;
             }
             // A batch may fill more than one unit (a batchSize below the engine's batch).
             let mut lines = lines.into_iter().peekable();

@@ -5,7 +5,8 @@ use super::config::{PostgresWriteMode, PostgresWriterConfig};
 use super::task::PostgresTask;
 use crate::sqlsteps::{Failure, SqlWriterSteps, TargetConn};
 use crate::sqltarget::{sql_targets, SqlWriter, SqlWriterParams};
-use datasync_db::postgres::tokio_postgres::Client;
+use datasync_db::postgres::tokio_postgres::types::{FromSql, ToSql};
+use datasync_db::postgres::tokio_postgres::{Client, Row};
 use datasync_db::postgres::PostgresConnConfig;
 use datasync_db::sql::{Dialect, JdbcUrl};
 use datasync_engine::config::{join_path, ConfigError};
@@ -109,6 +110,30 @@ pub(super) struct PostgresTarget {
     pub(super) cc: Arc<PostgresConnConfig>,
 }
 
+impl PostgresTarget {
+    /// The rows of a query, a failure named with the statement.
+    async fn rows(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, PluginError> {
+        Ok(self
+            .client
+            .query(q, params)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?)
+    }
+
+    /// The first column of a query's one row.
+    async fn value<T>(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T, PluginError>
+    where
+        T: for<'a> FromSql<'a>,
+    {
+        let row = self
+            .client
+            .query_one(q, params)
+            .await
+            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        Ok(row.get::<_, T>(0))
+    }
+}
+
 #[async_trait]
 impl TargetConn for PostgresTarget {
     async fn run(&mut self, sql: &str) -> Result<(), Failure> {
@@ -139,11 +164,7 @@ impl TargetConn for PostgresTarget {
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind = 'r' AND c.relname LIKE 'datasync\\_stg\\_%' \
                  AND n.nspname = coalesce($1, current_schema())";
-        let rows = self
-            .client
-            .query(q, &[&schema])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
+        let rows = self.rows(q, &[&schema]).await?;
         Ok(rows
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
@@ -160,42 +181,22 @@ impl TargetConn for PostgresTarget {
 
     async fn has_key(&mut self, table: &str) -> Result<bool, PluginError> {
         let q = datasync_db::postgres::PRIMARY_KEY_SQL;
-        let rows = self
-            .client
-            .query(q, &[&table])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
-        Ok(!rows.is_empty())
+        Ok(!self.rows(q, &[&table]).await?.is_empty())
     }
 
     async fn count(&mut self, table: &str) -> Result<u64, PluginError> {
         let q = format!("SELECT count(*) FROM {table}");
-        let row = self
-            .client
-            .query_one(q.as_str(), &[])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, &q, e))?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        Ok(u64::try_from(self.value::<i64>(&q, &[]).await?).unwrap_or(0))
     }
 
     async fn may_create(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
         let q = "SELECT has_schema_privilege(coalesce($1, current_schema()), 'CREATE')";
         let schema = datasync_db::sql::schema_and_name(table).0;
-        let row = self
-            .client
-            .query_one(q, &[&schema])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
-        Ok(Some(row.get::<_, bool>(0)))
+        Ok(Some(self.value(q, &[&schema]).await?))
     }
 
     async fn may_insert(&mut self, table: &str) -> Result<Option<bool>, PluginError> {
         let q = "SELECT has_table_privilege($1, 'INSERT')";
-        let row = self
-            .client
-            .query_one(q, &[&table])
-            .await
-            .map_err(|e| self.cc.query_error(&self.url, q, e))?;
-        Ok(Some(row.get::<_, bool>(0)))
+        Ok(Some(self.value(q, &[&table]).await?))
     }
 }
