@@ -3,6 +3,7 @@
 //! them into place per `writeMode`, abort removes the staging directory, so an aborted job
 //! publishes nothing. Output names follow DataX: `<fileName>__<run id>_<task>[.ext][.gz|.zst]`.
 
+use crate::publish::io;
 pub use crate::textfiles::FileWriteMode;
 use crate::textfiles::{some_paths, FileTarget, TextFiles};
 use datasync_codec::TextWriteConfig;
@@ -15,22 +16,11 @@ use datasync_engine::{
 use serde_json::{json, Value};
 use std::fs;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Errors of the file writer.
 #[derive(Debug, thiserror::Error)]
 pub enum FileWriterError {
-    /// A file system call failed.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
     /// `nonConflict` and files of `fileName` exist.
     #[error("writeMode nonConflict: {dir} already has files of \"{prefix}\": {files}")]
     Conflict {
@@ -43,7 +33,7 @@ pub enum FileWriterError {
     },
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
-    Publish(#[from] crate::publish::PublishError),
+    Publish(#[from] crate::publish::FsError),
     /// The rows do not match the declared columns.
     #[error("{0}")]
     Columns(String),
@@ -60,15 +50,6 @@ pub enum FileWriterError {
 impl From<FileWriterError> for PluginError {
     fn from(e: FileWriterError) -> Self {
         PluginError::new(e)
-    }
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FileWriterError {
-    let path = path.to_path_buf();
-    move |source| FileWriterError::Io {
-        action,
-        path,
-        source,
     }
 }
 
@@ -189,7 +170,7 @@ impl FileWriter {
         let mut out = Vec::new();
         if let Some(r) = &self.remote {
             let (files, _) = r.s3.list_dir("").map_err(|e| {
-                FileWriterError::Publish(crate::publish::PublishError::remote(
+                FileWriterError::Publish(crate::publish::FsError::remote(
                     "cannot list",
                     &r.s3.url(""),
                     e,
@@ -206,7 +187,7 @@ impl FileWriter {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io("cannot list", &self.dir)(e)),
+            Err(e) => return Err(io("cannot list", &self.dir)(e).into()),
         };
         for e in rd {
             let e = e.map_err(io("cannot list", &self.dir))?;

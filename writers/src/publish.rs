@@ -42,19 +42,27 @@ pub(crate) struct Journal {
     pub target: Option<String>,
 }
 
-/// A step of a commit or recovery that failed.
+/// A file system step that failed (staging, publishing, recovery): what was being done, on
+/// which path, and the cause.
 #[derive(Debug, thiserror::Error)]
 #[error("{action} {}", path.display())]
-pub struct PublishError {
+pub struct FsError {
     action: &'static str,
     path: PathBuf,
     #[source]
     source: std::io::Error,
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+impl From<FsError> for datasync_engine::PluginError {
+    fn from(e: FsError) -> Self {
+        datasync_engine::PluginError::new(e)
+    }
+}
+
+/// The error of `action` on `path`, from its cause.
+pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FsError {
     let path = path.to_path_buf();
-    move |source| PublishError {
+    move |source| FsError {
         action,
         path,
         source,
@@ -62,7 +70,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Publi
 }
 
 /// Removes file `p`; one that is gone already is fine (a resumed commit may find it so).
-fn remove_if_present(p: &Path, action: &'static str) -> Result<(), PublishError> {
+fn remove_if_present(p: &Path, action: &'static str) -> Result<(), FsError> {
     match fs::remove_file(p) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(action, p)(e)),
         _ => Ok(()),
@@ -81,9 +89,9 @@ fn sync_dir(dir: &Path) {
 /// directory; an object store maps them to keys below its prefix.
 pub(crate) trait Target: Send + Sync {
     /// Whether `p` exists at the target.
-    fn exists(&self, p: &Path) -> Result<bool, PublishError>;
+    fn exists(&self, p: &Path) -> Result<bool, FsError>;
     /// Removes `p`; one that is gone already is fine.
-    fn remove(&self, p: &Path, action: &'static str) -> Result<(), PublishError>;
+    fn remove(&self, p: &Path, action: &'static str) -> Result<(), FsError>;
     /// Publishes the staged file `from` as `to`; in a live commit, records the directories it
     /// created (outermost first) in `created` so they can be undone.
     fn place(
@@ -91,7 +99,7 @@ pub(crate) trait Target: Send + Sync {
         from: &Path,
         to: &Path,
         created: Option<&mut Vec<PathBuf>>,
-    ) -> Result<(), PublishError>;
+    ) -> Result<(), FsError>;
     /// Undoes a `place` of a live commit that failed later; whether it could.
     fn unplace(&self, from: &Path, to: &Path) -> bool;
     /// The store, when it is not the local file system (see [`Journal::target`]).
@@ -99,7 +107,7 @@ pub(crate) trait Target: Send + Sync {
         None
     }
     /// Writes the (empty) marker `m`.
-    fn mark(&self, m: &Path) -> Result<(), PublishError>;
+    fn mark(&self, m: &Path) -> Result<(), FsError>;
     /// Whether a placed file leaves staging (a rename): then a roll-forward skips staged files
     /// that are gone and published; otherwise it places every staged file again.
     fn moves(&self) -> bool;
@@ -111,11 +119,11 @@ pub(crate) trait Target: Send + Sync {
 pub(crate) struct LocalFs;
 
 impl Target for LocalFs {
-    fn exists(&self, p: &Path) -> Result<bool, PublishError> {
+    fn exists(&self, p: &Path) -> Result<bool, FsError> {
         Ok(p.exists())
     }
 
-    fn remove(&self, p: &Path, action: &'static str) -> Result<(), PublishError> {
+    fn remove(&self, p: &Path, action: &'static str) -> Result<(), FsError> {
         remove_if_present(p, action)
     }
 
@@ -124,7 +132,7 @@ impl Target for LocalFs {
         from: &Path,
         to: &Path,
         created: Option<&mut Vec<PathBuf>>,
-    ) -> Result<(), PublishError> {
+    ) -> Result<(), FsError> {
         if let Some(parent) = to.parent() {
             let mut missing: Vec<PathBuf> = parent
                 .ancestors()
@@ -144,7 +152,7 @@ impl Target for LocalFs {
         fs::rename(to, from).is_ok()
     }
 
-    fn mark(&self, m: &Path) -> Result<(), PublishError> {
+    fn mark(&self, m: &Path) -> Result<(), FsError> {
         // A partition that got no file (an empty source into a static partition) still gets
         // its directory and marker: the run published it, empty.
         if let Some(parent) = m.parent() {
@@ -168,10 +176,10 @@ impl Target for LocalFs {
     }
 }
 
-impl PublishError {
+impl FsError {
     /// A failed step on a remote target: `what` is the object's URL.
     pub(crate) fn remote(action: &'static str, what: &str, e: impl std::fmt::Display) -> Self {
-        PublishError {
+        FsError {
             action,
             path: PathBuf::from(what),
             source: std::io::Error::other(e.to_string()),
@@ -238,7 +246,7 @@ pub(crate) fn probe_dir(dir: &Path, p: &mut datasync_engine::Probe) {
     p.problem(what, "does not exist and no directory above it does");
 }
 
-pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
+pub(crate) fn create_staging(staging: &Path) -> Result<(), FsError> {
     if datasync_engine::runstate::resuming() {
         if !staging.is_dir() {
             return Err(io("--resume: nothing to resume at", staging)(
@@ -275,7 +283,7 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), PublishError> {
 /// `--resume`: takes over the staging directory of the run being resumed, keeping what its
 /// finished tasks staged. Refused while its owner still runs, and when it holds a decided
 /// commit (that run was publishing: `recover` finishes it, a resume must not redo it).
-fn take_over(staging: &Path) -> Result<(), PublishError> {
+fn take_over(staging: &Path) -> Result<(), FsError> {
     let owner_file = staging.join(OWNER_FILE);
     let was = fs::read_to_string(&owner_file).unwrap_or_default();
     if let Owner::Elsewhere(why) = owner_state(&was, &hostname()) {
@@ -391,7 +399,7 @@ pub(crate) fn commit(
     staging: &Path,
     journal: &Journal,
     target: &dyn Target,
-) -> Result<(), PublishError> {
+) -> Result<(), FsError> {
     let mut journal = journal.clone();
     journal.target = target.identity();
     let journal = &journal;
@@ -454,7 +462,7 @@ fn unmark_and_move(
     journal: &Journal,
     target: &dyn Target,
     mut undo: Option<(&mut Vec<(PathBuf, PathBuf)>, &mut Vec<PathBuf>)>,
-) -> Result<(), PublishError> {
+) -> Result<(), FsError> {
     for m in &journal.unmark {
         target.remove(m, "cannot remove")?;
     }
@@ -486,7 +494,7 @@ fn unmark_and_move(
 }
 
 /// The part of a commit after every file moved: old files out, markers in, staging gone.
-fn finish(staging: &Path, journal: &Journal, target: &dyn Target) -> Result<(), PublishError> {
+fn finish(staging: &Path, journal: &Journal, target: &dyn Target) -> Result<(), FsError> {
     for o in &journal.replace {
         target.remove(o, "cannot remove the old file")?;
         step_pause();
@@ -509,11 +517,7 @@ fn finish(staging: &Path, journal: &Journal, target: &dyn Target) -> Result<(), 
 }
 
 /// Carries out a decided commit whose process died; every step may already have happened.
-fn roll_forward(
-    staging: &Path,
-    journal: &Journal,
-    target: &dyn Target,
-) -> Result<(), PublishError> {
+fn roll_forward(staging: &Path, journal: &Journal, target: &dyn Target) -> Result<(), FsError> {
     if journal.target != target.identity() {
         let name = |t: &Option<String>| t.clone().unwrap_or_else(|| "the local file system".into());
         return Err(io("will not finish the commit recorded in", staging)(
@@ -531,7 +535,7 @@ fn roll_forward(
 
 /// Container-task mode: takes up the planned run's staging directory. `Ok(false)`: it is not
 /// there (the run was committed or aborted); an error when another run owns it.
-pub(crate) fn join_planned(staging: &Path) -> Result<bool, PublishError> {
+pub(crate) fn join_planned(staging: &Path) -> Result<bool, FsError> {
     if !staging.is_dir() {
         return Ok(false);
     }
@@ -637,7 +641,7 @@ pub(crate) fn decided(staging: &Path) -> bool {
 
 /// Finishes a commit this staging directory holds the journal of (a commit killed after it
 /// was decided). `Ok(false)`: there is none.
-pub(crate) fn finish_decided(staging: &Path, target: &dyn Target) -> Result<bool, PublishError> {
+pub(crate) fn finish_decided(staging: &Path, target: &dyn Target) -> Result<bool, FsError> {
     let jf = staging.join(JOURNAL_FILE);
     match fs::read(&jf) {
         Ok(bytes) => {
@@ -663,7 +667,7 @@ pub(crate) async fn commit_staged<W, E>(
 ) -> Result<(), datasync_engine::PluginError>
 where
     W: Send + 'static,
-    E: From<PublishError> + Into<datasync_engine::PluginError> + Send + 'static,
+    E: From<FsError> + Into<datasync_engine::PluginError> + Send + 'static,
 {
     datasync_engine::plugin::blocking(move || {
         let (staging, target) = staged(&w);
@@ -677,7 +681,7 @@ where
 
 /// Removes this run's staging directory on abort, unless it holds a decided commit (a commit
 /// that failed after every file moved): that one is left for recovery to finish.
-pub(crate) fn abort(staging: &Path) -> Result<(), PublishError> {
+pub(crate) fn abort(staging: &Path) -> Result<(), FsError> {
     if staging.join(JOURNAL_FILE).exists() {
         tracing::warn!(
             "leaving {}: it holds a decided commit that the next run (or `datasync recover`) finishes",
@@ -711,7 +715,7 @@ pub(crate) fn recover(
     prefix: &str,
     own: Option<&Path>,
     target: &dyn Target,
-) -> Result<Vec<Recovered>, PublishError> {
+) -> Result<Vec<Recovered>, FsError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

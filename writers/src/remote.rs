@@ -6,7 +6,7 @@
 //! there). A multipart upload records its id beside the staged file before any part is sent;
 //! the next attempt aborts it, so no open upload is left on the store.
 
-use crate::publish::{PublishError, Target};
+use crate::publish::{FsError, Target};
 use datasync_db::store::{S3Options, Store, StoreLocation};
 use datasync_engine::config::{join_path, ConfigError};
 use std::path::{Path, PathBuf};
@@ -160,9 +160,9 @@ impl RemoteTarget {
     }
 
     /// The key (below the prefix) of the journal path `p`.
-    pub(crate) fn rel(&self, p: &Path) -> Result<String, PublishError> {
+    pub(crate) fn rel(&self, p: &Path) -> Result<String, FsError> {
         let rel = p.strip_prefix(&self.root).map_err(|_| {
-            PublishError::remote(
+            FsError::remote(
                 "path outside the table",
                 &p.display().to_string(),
                 format!("not below {}", self.root.display()),
@@ -186,18 +186,18 @@ impl RemoteTarget {
 }
 
 impl Target for RemoteTarget {
-    fn exists(&self, p: &Path) -> Result<bool, PublishError> {
+    fn exists(&self, p: &Path) -> Result<bool, FsError> {
         let rel = self.rel(p)?;
         self.s3
             .exists(&rel)
-            .map_err(|e| PublishError::remote("cannot look up", &self.s3.url(&rel), e))
+            .map_err(|e| FsError::remote("cannot look up", &self.s3.url(&rel), e))
     }
 
-    fn remove(&self, p: &Path, action: &'static str) -> Result<(), PublishError> {
+    fn remove(&self, p: &Path, action: &'static str) -> Result<(), FsError> {
         let rel = self.rel(p)?;
         self.s3
             .delete(&rel)
-            .map_err(|e| PublishError::remote(action, &self.s3.url(&rel), e))
+            .map_err(|e| FsError::remote(action, &self.s3.url(&rel), e))
     }
 
     fn place(
@@ -205,11 +205,11 @@ impl Target for RemoteTarget {
         from: &Path,
         to: &Path,
         _created: Option<&mut Vec<PathBuf>>,
-    ) -> Result<(), PublishError> {
+    ) -> Result<(), FsError> {
         let rel = self.rel(to)?;
         self.s3
             .upload(from, &rel, &Self::record(from))
-            .map_err(|e| PublishError::remote("cannot publish", &self.s3.url(&rel), e))
+            .map_err(|e| FsError::remote("cannot publish", &self.s3.url(&rel), e))
     }
 
     fn unplace(&self, _from: &Path, to: &Path) -> bool {
@@ -227,11 +227,11 @@ impl Target for RemoteTarget {
         Some(self.s3.identity())
     }
 
-    fn mark(&self, m: &Path) -> Result<(), PublishError> {
+    fn mark(&self, m: &Path) -> Result<(), FsError> {
         let rel = self.rel(m)?;
         self.s3
             .put(&rel, Vec::new())
-            .map_err(|e| PublishError::remote("cannot write", &self.s3.url(&rel), e))
+            .map_err(|e| FsError::remote("cannot write", &self.s3.url(&rel), e))
     }
 
     fn moves(&self) -> bool {

@@ -11,7 +11,7 @@ use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{run_id, PluginError, TaskContext};
 use serde::Deserialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What happens to files already in `path` that belong to `fileName`.
@@ -175,11 +175,7 @@ impl TextFiles {
         let ioerr = |action: &'static str| {
             let location = location.to_string();
             move |source: std::io::Error| {
-                PluginError::new(FileWriterError::Io {
-                    action,
-                    path: PathBuf::from(location),
-                    source,
-                })
+                PluginError::new(crate::publish::io(action, Path::new(&location))(source))
             }
         };
         // A zip or tar archive's one entry is the file's own name (without `.zip`/`.tar.gz`

@@ -93,34 +93,11 @@ pub struct OracleConnConfig {
 impl OracleConnConfig {
     /// Parses `urls` (at JSON path `at`). Pure: the client library is not touched.
     pub fn new(keys: crate::sql::ConnKeys<'_>) -> Result<Self, ConfigError> {
-        let crate::sql::ConnKeys {
-            urls,
-            username: user,
-            password,
-            session,
-            at,
-        } = keys;
-        if urls.is_empty() {
-            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
-        }
-        let mut parsed = Vec::new();
-        for (i, u) in urls.iter().enumerate() {
-            match parse_oracle_url(u) {
-                Ok(url) => parsed.push(url),
-                Err(e) if urls.len() > 1 => {
-                    tracing::warn!("{at}[{i}]: skipped, this candidate URL cannot be used: {e}")
-                }
-                Err(e) => return Err(ConfigError::new(format!("{at}[{i}]"), e)),
-            }
-        }
-        if parsed.is_empty() {
-            return Err(ConfigError::new(at, "no URL of the list can be used"));
-        }
         Ok(OracleConnConfig {
-            urls: parsed,
-            user: user.to_string(),
-            password: password.clone(),
-            session: session.to_vec(),
+            urls: keys.candidates(parse_oracle_url)?,
+            user: keys.username.to_string(),
+            password: keys.password.clone(),
+            session: keys.session.to_vec(),
             timeout: Duration::from_secs(10),
         })
     }

@@ -307,40 +307,35 @@ impl FtpConn {
     }
 
     pub(super) fn into_reader(self, path: &Path) -> Result<Box<dyn Read + Send>, SftpError> {
-        let p = path_str(path);
-        let data = self
-            .with(|f| f.retr_as_stream(&p))
-            .map_err(call_err("cannot open", path))?;
-        Ok(Box::new(FtpRead(self.data_conn(
-            Box::new(data),
-            path,
-            "cannot set the timeout of the download of",
-        )?)))
+        let download =
+            self.transfer(path, "cannot set the timeout of the download of", |f, p| {
+                f.retr_as_stream(p).map_err(call_err("cannot open", path))
+            })?;
+        Ok(Box::new(FtpRead(download)))
     }
 
     pub(super) fn into_upload(self, path: &Path) -> Result<Box<dyn Upload>, SftpError> {
-        let p = path_str(path);
-        let data = self
-            .with(|f| f.put_with_stream(&p))
-            .map_err(call_err("cannot create", path))?;
-        Ok(Box::new(FtpUpload(self.data_conn(
-            Box::new(data),
-            path,
-            "cannot set the timeout of the upload of",
-        )?)))
+        let upload = self.transfer(path, "cannot set the timeout of the upload of", |f, p| {
+            f.put_with_stream(p)
+                .map_err(call_err("cannot create", path))
+        })?;
+        Ok(Box::new(FtpUpload(upload)))
     }
 
-    /// The open data connection of a transfer, with this connection's timeouts (active-mode
-    /// data sockets are accepted inside the client, so they are set here).
-    fn data_conn(
+    /// Starts a transfer (`start`: the download or upload of `path`) and gives its data
+    /// connection this connection's timeouts (active-mode data sockets are accepted inside the
+    /// client, so they are set here).
+    fn transfer<T: Transfer + 'static>(
         self,
-        data: Box<dyn Transfer>,
         path: &Path,
-        what: &'static str,
+        timeout_failed: &'static str,
+        start: impl FnOnce(&mut RustlsFtpStream, &str) -> Result<T, SftpError>,
     ) -> Result<DataConn, SftpError> {
+        let p = path_str(path);
+        let data: Box<dyn Transfer> = Box::new(self.with(|f| start(f, &p))?);
         set_timeouts(data.socket(), self.timeout).map_err(|source| SftpError::Io {
-            action: what,
-            path: path_str(path),
+            action: timeout_failed,
+            path: p,
             source,
         })?;
         Ok(DataConn {

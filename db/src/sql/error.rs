@@ -102,53 +102,19 @@ impl ConnSettings {
         schemes: &[&str],
         check: impl Fn(&JdbcUrl) -> Result<Option<std::time::Duration>, String>,
     ) -> Result<Self, datasync_engine::config::ConfigError> {
-        use datasync_engine::config::ConfigError;
-        let super::ConnKeys {
-            urls,
-            username,
-            password,
-            session,
-            at,
-        } = keys;
-        if urls.is_empty() {
-            return Err(ConfigError::new(at, "needs at least one jdbcUrl"));
-        }
-        let mut parsed = Vec::new();
-        let mut timeout = std::time::Duration::from_secs(10);
-        let mut first_error = None;
-        for (i, u) in urls.iter().enumerate() {
-            let at = format!("{at}[{i}]");
-            let url = parse_jdbc_url(u, schemes).and_then(|url| {
-                let t = check(&url)?;
-                Ok((url, t))
-            });
-            match url {
-                Ok((url, t)) => {
-                    if let Some(t) = t {
-                        timeout = t;
-                    }
-                    parsed.push(url);
-                }
-                // Of several candidates (tried in order until one connects, as DataX does),
-                // one that cannot be a URL is passed over, with a warning.
-                Err(e) if urls.len() > 1 => {
-                    tracing::warn!("{at}: skipped, this candidate URL cannot be used: {e}");
-                    first_error.get_or_insert(ConfigError::new(&at, e));
-                }
-                Err(e) => return Err(ConfigError::new(&at, e)),
-            }
-        }
-        if parsed.is_empty() {
-            if let Some(e) = first_error {
-                return Err(e);
-            }
-        }
+        let parsed = keys.candidates(|u| {
+            let url = parse_jdbc_url(u, schemes)?;
+            let t = check(&url)?;
+            Ok((url, t))
+        })?;
+        // The last URL that sets a connect timeout sets it.
+        let timeout = parsed.iter().filter_map(|(_, t)| *t).next_back();
         Ok(ConnSettings {
-            urls: parsed,
-            user: username.to_string(),
-            password: password.clone(),
-            session: session.to_vec(),
-            timeout,
+            urls: parsed.into_iter().map(|(u, _)| u).collect(),
+            user: keys.username.to_string(),
+            password: keys.password.clone(),
+            session: keys.session.to_vec(),
+            timeout: timeout.unwrap_or(std::time::Duration::from_secs(10)),
         })
     }
 

@@ -32,6 +32,38 @@ pub struct ConnKeys<'a> {
     pub at: &'a str,
 }
 
+impl ConnKeys<'_> {
+    /// The URLs, each made by `parse`. Of several candidates (tried in order until one
+    /// connects, as DataX does), one that cannot be used is passed over with a warning; the
+    /// first one's error is the answer when none can.
+    pub fn candidates<U>(
+        &self,
+        parse: impl Fn(&str) -> Result<U, String>,
+    ) -> Result<Vec<U>, datasync_engine::ConfigError> {
+        use datasync_engine::ConfigError;
+        if self.urls.is_empty() {
+            return Err(ConfigError::new(self.at, "needs at least one jdbcUrl"));
+        }
+        let mut parsed = Vec::new();
+        let mut first_error = None;
+        for (i, u) in self.urls.iter().enumerate() {
+            let at = format!("{}[{i}]", self.at);
+            match parse(u) {
+                Ok(url) => parsed.push(url),
+                Err(e) if self.urls.len() > 1 => {
+                    tracing::warn!("{at}: skipped, this candidate URL cannot be used: {e}");
+                    first_error.get_or_insert(ConfigError::new(&at, e));
+                }
+                Err(e) => return Err(ConfigError::new(&at, e)),
+            }
+        }
+        match first_error {
+            Some(e) if parsed.is_empty() => Err(e),
+            _ => Ok(parsed),
+        }
+    }
+}
+
 /// How a SQL system makes its connection settings (the same for every system, so the shared
 /// reader and writer parts take it as a value).
 pub type ConnFromParams<C> = fn(ConnKeys<'_>) -> Result<C, datasync_engine::ConfigError>;

@@ -4,7 +4,8 @@
 
 use super::config::ParquetWriteMode;
 use super::hms::{self, HmsClient};
-use super::writer::{io, HmsTarget, Inner, ParquetWriterError};
+use super::writer::{HmsTarget, Inner, ParquetWriterError};
+use crate::publish::io;
 use datasync_codec::hive::{
     is_hidden_name, partition_dir, unescape_partition_value, DEFAULT_PARTITION,
 };
@@ -47,7 +48,7 @@ impl Inner {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("cannot list", dir)(e)),
+            Err(e) => return Err(io("cannot list", dir)(e).into()),
         };
         let mut out = Vec::new();
         for e in rd {
@@ -314,11 +315,8 @@ impl Inner {
             if !parts.is_empty() {
                 for rel in parts.iter().filter(|_| self.remote.is_none()) {
                     let d = self.dir.join(rel);
-                    std::fs::create_dir_all(&d).map_err(|source| ParquetWriterError::Io {
-                        action: "create partition directory",
-                        path: d.clone(),
-                        source,
-                    })?;
+                    std::fs::create_dir_all(&d)
+                        .map_err(io("cannot create partition directory", &d))?;
                 }
                 self.register(t, &parts)
                     .map_err(|source| ParquetWriterError::Unregistered {

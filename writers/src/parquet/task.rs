@@ -3,7 +3,8 @@
 
 use super::convert::{convert, BadRows};
 use super::file::OpenFile;
-use super::writer::{io, Inner, ParquetWriterError, MAX_OPEN_FILES};
+use super::writer::{Inner, ParquetWriterError, MAX_OPEN_FILES};
+use crate::publish::io;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};

@@ -10,7 +10,7 @@ use datasync_codec::hive::{is_hidden_name, parse_hive_type, resolve_default_fs, 
 use datasync_engine::config::{join_path, ConfigError};
 use datasync_engine::{async_trait, run_id, Params, Plugin, PluginError, Writer, WriterTask};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Most files a task keeps open at once (one per partition it is writing); the least recently
@@ -20,17 +20,6 @@ pub(super) const MAX_OPEN_FILES: usize = 32;
 /// Errors of the Parquet writer.
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetWriterError {
-    /// A file system call failed.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
     /// Writing a file failed.
     #[error(transparent)]
     File(#[from] FileError),
@@ -79,7 +68,7 @@ pub enum ParquetWriterError {
     Arrow(#[from] arrow_schema::ArrowError),
     /// Publishing or recovering staged files failed.
     #[error(transparent)]
-    Publish(#[from] crate::publish::PublishError),
+    Publish(#[from] crate::publish::FsError),
     /// A call to the S3 store of an `s3://` table failed.
     #[error(transparent)]
     Store(#[from] datasync_db::store::StoreError),
@@ -89,18 +78,6 @@ impl From<ParquetWriterError> for PluginError {
     fn from(e: ParquetWriterError) -> Self {
         let retriable = matches!(&e, ParquetWriterError::Hms(h) if h.is_retriable());
         PluginError::classified(retriable, e)
-    }
-}
-
-pub(super) fn io(
-    action: &'static str,
-    path: &Path,
-) -> impl FnOnce(std::io::Error) -> ParquetWriterError {
-    let path = path.to_path_buf();
-    move |source| ParquetWriterError::Io {
-        action,
-        path,
-        source,
     }
 }
 
