@@ -550,6 +550,44 @@ fn datax_hdfs_text_columns_suffix_and_hadoop_snappy() {
     assert_eq!(read_all(&files[0]), b"7,2024-03-01\n".repeat(3));
 }
 
+/// Copies `archive` (`columns` of each entry, header skipped) into one `compress` archive
+/// under `dir/out`, checks it is the only file there, named `t.csv` plus the archive's
+/// extension, and returns the reader, the writer and what the Python `list` script (printing
+/// each entry's name and text) says of it, and the name its one entry must have (the
+/// archive's, without the archive extension).
+fn archive_copy(
+    dir: &Path,
+    archive: &Path,
+    compress: &str,
+    columns: &str,
+    list: &str,
+) -> (String, String, String, String) {
+    let out = dir.join("out");
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "{compress}",
+        "skipHeader": true, "column": {columns}}}}}"#,
+        archive.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "t.csv",
+        "writeMode": "truncate", "fileFormat": "csv", "compress": "{compress}"}}}}"#,
+        out.display()
+    );
+    let (_, _d) = run_job_ok(compress, &job("{}", &reader, &writer));
+    let files = visible_files(&out);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    let ext = if compress == "tgz" {
+        "tar.gz"
+    } else {
+        compress
+    };
+    assert!(name.ends_with(&format!(".csv.{ext}")), "{name}");
+    let listing = run_python(list, &[files[0].to_str().unwrap()]);
+    let entry = name.trim_end_matches(&format!(".{ext}")).to_string();
+    (reader, writer, listing, entry)
+}
+
 /// `compress: zip`: a reader takes every file entry of an archive as a file of its own (its
 /// own header line), a writer puts one deflated entry per archive; both checked with Python's
 /// zipfile.
@@ -566,35 +604,19 @@ fn zip_archives_read_by_entry_and_written_with_one_entry() {
          \x20   z.writestr('.hidden', 'x\\n')\n",
         &[archive.to_str().unwrap()],
     );
-    let out = t.path().join("out");
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "zip", "skipHeader": true,
-        "column": [{{"index": 0, "type": "long"}}, {{"index": 1, "type": "string"}}]}}}}"#,
-        archive.display()
-    );
-    let writer = format!(
-        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "t.csv",
-        "writeMode": "truncate", "fileFormat": "csv", "compress": "zip"}}}}"#,
-        out.display()
-    );
-    let (_, _d) = run_job_ok("zip", &job("{}", &reader, &writer));
-    let files = visible_files(&out);
-    assert_eq!(files.len(), 1, "{files:?}");
-    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.ends_with(".csv.zip"), "{name}");
-    let listing = run_python(
+    let (reader, writer, listing, entry) = archive_copy(
+        t.path(),
+        &archive,
+        "zip",
+        r#"[{"index": 0, "type": "long"}, {"index": 1, "type": "string"}]"#,
         "import sys, zipfile\n\
          z = zipfile.ZipFile(sys.argv[1])\n\
          assert z.testzip() is None\n\
          for n in z.namelist():\n\
          \x20   print(n)\n\
          \x20   sys.stdout.write(z.read(n).decode())\n",
-        &[files[0].to_str().unwrap()],
     );
-    assert_eq!(
-        listing,
-        format!("{}\n1,one\n2,two\n3,three\n", name.trim_end_matches(".zip"))
-    );
+    assert_eq!(listing, format!("{entry}\n1,one\n2,two\n3,three\n"));
     // Not a zip: the job fails naming the file.
     file_in(t.path(), "bad.zip", "id,name\n1,one\n");
     let (o, _d) = run_job(
@@ -624,34 +646,18 @@ fn tgz_archives_read_by_entry_and_written_with_one_entry() {
          \x20   z.addfile(d)\n",
         &[archive.to_str().unwrap()],
     );
-    let out = t.path().join("out");
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "compress": "tgz", "skipHeader": true,
-        "column": [{{"index": 0, "type": "long"}}]}}}}"#,
-        archive.display()
-    );
-    let writer = format!(
-        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "t.csv",
-        "writeMode": "truncate", "fileFormat": "csv", "compress": "tgz"}}}}"#,
-        out.display()
-    );
-    let (_, _d) = run_job_ok("tgz", &job("{}", &reader, &writer));
-    let files = visible_files(&out);
-    assert_eq!(files.len(), 1, "{files:?}");
-    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.ends_with(".csv.tar.gz"), "{name}");
-    let listing = run_python(
+    let (_, _, listing, entry) = archive_copy(
+        t.path(),
+        &archive,
+        "tgz",
+        r#"[{"index": 0, "type": "long"}]"#,
         "import sys, tarfile\n\
          with tarfile.open(sys.argv[1], 'r:gz') as z:\n\
          \x20   for m in z.getmembers():\n\
          \x20       print(m.name)\n\
          \x20       sys.stdout.write(z.extractfile(m).read().decode())\n",
-        &[files[0].to_str().unwrap()],
     );
-    assert_eq!(
-        listing,
-        format!("{}\n1\n2\n3\n", name.trim_end_matches(".tar.gz"))
-    );
+    assert_eq!(listing, format!("{entry}\n1\n2\n3\n"));
 }
 
 /// `compress: lzo` (lzop files) and `lzo_deflate` (Hadoop's LZO block stream), checked with

@@ -149,19 +149,8 @@ fn ftp_reader_globs_and_writer_publishes_at_commit_in_both_modes() {
                 .all(|n| n.starts_with("t__") && n.ends_with(".csv")),
             "{name}: only published files remain: {names:?}"
         );
-        let mut rows: Vec<String> = names
-            .iter()
-            .flat_map(|n| {
-                std::fs::read_to_string(dir.join(n))
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        rows.sort();
         assert_eq!(
-            rows,
+            lines_in(&dir),
             ["10,ten", "11,eleven"],
             "{name}: truncate kept one run's files"
         );

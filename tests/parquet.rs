@@ -907,8 +907,7 @@ print(json.dumps([[r['id'], r['f'], r['note'], r['ts'].isoformat(), r['small'], 
         out.display()
     );
     let (_, _d) = run_job_ok("orc_read", &job(SETTING, &back, &csv));
-    let mut got = lines_in(&out);
-    got.sort();
+    let got = lines_in(&out);
     let mut want: Vec<String> = db
         .query(
             "SELECT CONCAT_WS('|', id, IFNULL(LEFT(note, 5), 'NULL'), dt) FROM src
@@ -956,8 +955,7 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
     let out = t.path().join("foreign_back");
     let csv = csv.replace("orc_back", "foreign_back");
     let (_, _d) = run_job_ok("orc_foreign", &job(SETTING, &back, &csv));
-    let mut got = lines_in(&out);
-    got.sort();
+    let got = lines_in(&out);
     assert_eq!(
         got,
         [
@@ -977,8 +975,7 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
         "orc_mixed_named",
         &job(SETTING, &mixed.replace(r#"["*"]"#, r#"["id", "v"]"#), &csv),
     );
-    let mut got = lines_in(&out);
-    got.sort();
+    let got = lines_in(&out);
     assert_eq!(got, ["1|a", "2|b"]);
     for name in ["foreign_ns", "foreign_pre1970"] {
         let back = back.replace("foreign", name);

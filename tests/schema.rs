@@ -105,6 +105,15 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     let reader = "/job/content/0/reader/parameter";
     let writer = "/job/content/0/writer/parameter";
     let mut cases: Vec<(&str, Value, String)> = Vec::new();
+    // The demo job without `key` of the object at `pointer`.
+    let without = |pointer: &str, key: &str| {
+        let mut j = demo.clone();
+        j.pointer_mut(pointer)
+            .and_then(Value::as_object_mut)
+            .and_then(|o| o.remove(key))
+            .unwrap_or_else(|| panic!("{pointer}/{key} in the demo job"));
+        j
+    };
     // A misspelled key.
     let mut j = demo.clone();
     let p = j.pointer_mut(reader).unwrap().as_object_mut().unwrap();
@@ -120,13 +129,7 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     *j.pointer_mut("/job/setting/speed/channel").unwrap() = json!("four");
     cases.push(("not-a-number", j, "channel".into()));
     // A missing required key.
-    let mut j = demo.clone();
-    j.pointer_mut(reader)
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("column");
-    cases.push(("missing", j, "column".into()));
+    cases.push(("missing", without(reader, "column"), "column".into()));
     // A misspelled key of another writer chosen by its DataX alias (in upper case).
     let mut j = demo.clone();
     *j.pointer_mut("/job/content/0/writer").unwrap() = json!({"name": "MYSQLWRITER", "parameter": {"username": "u", "column": ["*"], "writeMod": "insert",
@@ -137,13 +140,8 @@ fn mistakes_are_invalid_for_the_schema_as_for_check() {
     *j.pointer_mut("/job/content/0/reader/name").unwrap() = json!("mongodbreader");
     cases.push(("unknown-plugin", j, "name".into()));
     // A reader without its parameter (it has required keys).
-    let mut j = demo.clone();
-    j.pointer_mut("/job/content/0/reader")
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("parameter");
-    cases.push(("no-parameter", j, "parameter".into()));
+    let no_parameter = without("/job/content/0/reader", "parameter");
+    cases.push(("no-parameter", no_parameter, "parameter".into()));
     // A text key beside hdfs's Parquet file type.
     let mut j = demo.clone();
     *j.pointer_mut("/job/content/0/writer").unwrap() = json!({"name": "hdfswriter", "parameter": {

@@ -199,18 +199,20 @@ mod tests {
         Batch::new(RecordBatch::try_from_iter(vec![("a", Arc::new(a) as _)]).expect("valid batch"))
     }
 
-    #[tokio::test]
-    async fn full_channel_makes_sender_wait_and_counts_it() {
+    /// An unthrottled channel of `batches` batches and `bytes` bytes, and its counters.
+    fn channel(batches: usize, bytes: usize) -> (BatchSender, BatchReceiver, Arc<Counters>) {
         let counters = Arc::new(Counters::default());
-        let throttle = Arc::new(Throttle::new(ThrottleLimits::default()));
-        let (mut tx, mut rx) = batch_channel(
-            ChannelCapacity {
-                batches: 2,
-                bytes: 1 << 20,
-            },
-            throttle,
+        let (tx, rx) = batch_channel(
+            ChannelCapacity { batches, bytes },
+            Arc::new(Throttle::new(ThrottleLimits::default())),
             counters.clone(),
         );
+        (tx, rx, counters)
+    }
+
+    #[tokio::test]
+    async fn full_channel_makes_sender_wait_and_counts_it() {
+        let (mut tx, mut rx, counters) = channel(2, 1 << 20);
         tx.send(batch(10)).await.expect("open");
         tx.send(batch(10)).await.expect("open");
         // Third send must wait until the receiver takes one.
@@ -237,17 +239,8 @@ mod tests {
 
     #[tokio::test]
     async fn byte_capacity_bounds_memory_in_flight() {
-        let counters = Arc::new(Counters::default());
-        let throttle = Arc::new(Throttle::new(ThrottleLimits::default()));
         // Each batch is 800 bytes; room for one only.
-        let (mut tx, mut rx) = batch_channel(
-            ChannelCapacity {
-                batches: 100,
-                bytes: 1000,
-            },
-            throttle,
-            counters,
-        );
+        let (mut tx, mut rx, _) = channel(100, 1000);
         tx.send(batch(100)).await.expect("open");
         let second = tokio::time::timeout(Duration::from_millis(100), tx.send(batch(100))).await;
         assert!(second.is_err(), "second batch should not fit in 1000 bytes");
@@ -265,11 +258,8 @@ mod tests {
 
     #[tokio::test]
     async fn closed_receiver_stops_sender() {
-        let (mut tx, rx) = batch_channel(
-            ChannelCapacity::default(),
-            Arc::new(Throttle::new(ThrottleLimits::default())),
-            Arc::new(Counters::default()),
-        );
+        let c = ChannelCapacity::default();
+        let (mut tx, rx, _) = channel(c.batches, c.bytes);
         drop(rx);
         assert_eq!(tx.send(batch(1)).await, Err(Closed));
     }

@@ -224,16 +224,9 @@ impl<'de> Deserialize<'de> for Header {
             Value::Bool(true) => Ok(Header::ColumnNames),
             Value::Bool(false) | Value::Null => Ok(Header::None),
             Value::Array(v) if v.is_empty() => Ok(Header::None),
-            Value::Array(v) => v
-                .into_iter()
-                .map(|x| match x {
-                    Value::String(s) => Ok(s),
-                    other => Err(serde::de::Error::custom(format!(
-                        "wrong type: found {other}, expected a column name"
-                    ))),
-                })
-                .collect::<Result<_, _>>()
-                .map(Header::Names),
+            names @ Value::Array(_) => serde_json::from_value(names)
+                .map(Header::Names)
+                .map_err(|e| serde::de::Error::custom(format!("a list of column names: {e}"))),
             other => Err(serde::de::Error::custom(format!(
                 "wrong type: found {other}, expected true/false or a list of names"
             ))),

@@ -280,9 +280,10 @@ pub trait Reader: Send + Sync {
     /// key, files), reading no rows. An `Err` is a problem that stopped the probe (e.g. the
     /// login failed).
     async fn probe(&self) -> Result<Probe, PluginError> {
-        let mut p = Probe::default();
-        p.ok("source", "not checked: this reader has no live check");
-        Ok(p)
+        Ok(Probe::only_ok(
+            "source",
+            "not checked: this reader has no live check",
+        ))
     }
     /// Container-task mode (`datasync plan`): rebuilds a task from the value its
     /// [`ReaderTask::planned`] gave when the plan was made, so that every shard reads exactly
@@ -334,6 +335,12 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// A probe of one line that is fine.
+    pub fn only_ok(what: impl Into<String>, found: impl Into<String>) -> Self {
+        let mut p = Probe::default();
+        p.ok(what, found);
+        p
+    }
     /// Adds a line that is fine.
     pub fn ok(&mut self, what: impl Into<String>, found: impl Into<String>) {
         self.lines.push((what.into(), found.into(), true));
@@ -401,9 +408,10 @@ pub trait Writer: Send + Sync {
     /// `check --connect`: logs in and checks what the write needs (the table and its
     /// columns, write permission, the target directory), writing nothing.
     async fn probe(&self) -> Result<Probe, PluginError> {
-        let mut p = Probe::default();
-        p.ok("target", "not checked: this writer has no live check");
-        Ok(p)
+        Ok(Probe::only_ok(
+            "target",
+            "not checked: this writer has no live check",
+        ))
     }
     /// Container-task mode: what task `task` staged in this process, in the form of
     /// [`Writer::task_fingerprint`] but as the task itself saw it when it finished (its own

@@ -384,9 +384,10 @@ impl Plugin for StreamReader {
 #[async_trait]
 impl Reader for StreamReader {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let mut p = datasync_engine::Probe::default();
-        p.ok("source", "generated rows: nothing to connect to");
-        Ok(p)
+        Ok(datasync_engine::Probe::only_ok(
+            "source",
+            "generated rows: nothing to connect to",
+        ))
     }
 
     async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {

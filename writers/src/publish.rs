@@ -802,6 +802,15 @@ mod tests {
         (staging, j)
     }
 
+    /// Files a and b staged to replace `out/old`.
+    fn staged_over_old(root: &Path) -> (PathBuf, Journal) {
+        fs::create_dir_all(root.join("out")).unwrap();
+        fs::write(root.join("out/old"), "old").unwrap();
+        let (staging, mut j) = staged(root, &["a", "b"]);
+        j.replace.push(root.join("out/old"));
+        (staging, j)
+    }
+
     #[test]
     fn an_empty_partition_gets_its_directory_and_marker() {
         let t = tempfile::tempdir().unwrap();
@@ -817,11 +826,8 @@ mod tests {
     #[test]
     fn commit_moves_replaces_and_marks() {
         let t = tempfile::tempdir().unwrap();
-        fs::create_dir_all(t.path().join("out")).unwrap();
-        fs::write(t.path().join("out/old"), "old").unwrap();
+        let (staging, mut j) = staged_over_old(t.path());
         fs::write(t.path().join("out/_SUCCESS"), "").unwrap();
-        let (staging, mut j) = staged(t.path(), &["a", "b"]);
-        j.replace.push(t.path().join("out/old"));
         j.unmark.push(t.path().join("out/_SUCCESS"));
         j.mark.push(t.path().join("out/_SUCCESS"));
         commit(&staging, &j, &LocalFs).unwrap();
@@ -837,10 +843,7 @@ mod tests {
     #[test]
     fn an_interrupted_commit_rolls_forward_and_an_uncommitted_run_is_removed() {
         let t = tempfile::tempdir().unwrap();
-        fs::create_dir_all(t.path().join("out")).unwrap();
-        fs::write(t.path().join("out/old"), "old").unwrap();
-        let (staging, mut j) = staged(t.path(), &["a", "b"]);
-        j.replace.push(t.path().join("out/old"));
+        let (staging, j) = staged_over_old(t.path());
         // The journal is written and one file moved, then the process "dies": its owner is a
         // pid that cannot exist.
         fs::write(staging.join(JOURNAL_FILE), serde_json::to_vec(&j).unwrap()).unwrap();

@@ -95,9 +95,10 @@ impl Plugin for StreamWriter {
 #[async_trait]
 impl Writer for StreamWriter {
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        let mut p = datasync_engine::Probe::default();
-        p.ok("target", "stdout or nowhere: nothing to connect to");
-        Ok(p)
+        Ok(datasync_engine::Probe::only_ok(
+            "target",
+            "stdout or nowhere: nothing to connect to",
+        ))
     }
 
     async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
