@@ -1287,3 +1287,17 @@ fn progress_of_a_table_read_has_an_estimated_total_and_eta() {
     assert_stderr_has(&o, "estimated from table statistics");
     assert_eq!(lines_in(&out).len(), 30000);
 }
+
+/// SIGTERM while a unit's bad rows are isolated row by row stops the isolation (each row
+/// commits on its own), and the summary's `written` is what the table holds.
+#[test]
+fn sigterm_while_isolating_stops_and_counts_what_landed() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE t (id int PRIMARY KEY, code varchar(3), qty int)");
+    let t = tempfile::tempdir().unwrap();
+    let w = writer(&db, "t", r#""column": ["id", "code", "qty"],"#);
+    let o = stopped_while_isolating(t.path(), &w, || db.query("SELECT count(*) FROM t") != "0");
+    let landed = db.query("SELECT count(*) FROM t");
+    assert_ne!(landed, "0");
+    assert_eq!(written_of(&o), landed, "{}", stderr(&o));
+}

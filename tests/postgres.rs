@@ -974,3 +974,41 @@ fn bytea_and_bc_date_arrays_copy_exactly() {
         "1"
     );
 }
+
+/// Rows a unit committed part by part while its bad rows were isolated are counted when the
+/// job stops half-way: the error limit tripping in another task, or SIGTERM (which stops the
+/// isolation, not only the next unit). The summary's `written` is what the table holds.
+#[test]
+fn rows_committed_while_isolating_are_counted_when_the_job_stops() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE t (id int PRIMARY KEY, code varchar(3), qty int)");
+    let t = tempfile::tempdir().unwrap();
+    // Four files of 1000 rows, four tasks; five bad rows, errorLimit 2.
+    let small = t.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    for f in 0..4u32 {
+        let rows: String = (f * 1000 + 1..=(f + 1) * 1000)
+            .map(|id| id_code_qty(id, [10, 77, 1500, 2222, 3333].contains(&id)))
+            .collect();
+        file_in(&small, &format!("part{f}.csv"), rows);
+    }
+    let writer = pg_writer(&pg, "t", r#""column": ["id", "code", "qty"],"#);
+    let setting = r#"{"speed": {"channel": 4}, "errorLimit": {"record": 2}}"#;
+    let p = write_job(
+        t.path(),
+        "limit",
+        &job(setting, &all_columns_reader(&small), &writer),
+    );
+    let o = run_file(t.path(), &p, &["--no-progress"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(written_of(&o), pg.query("SELECT count(*) FROM t"));
+
+    // One task isolating every 50th row of big units when SIGTERM comes.
+    pg.query("TRUNCATE t");
+    let o = stopped_while_isolating(t.path(), &writer, || {
+        pg.query("SELECT count(*) > 0 FROM t") == "t"
+    });
+    let landed = pg.query("SELECT count(*) FROM t");
+    assert_ne!(landed, "0");
+    assert_eq!(written_of(&o), landed, "{}", stderr(&o));
+}

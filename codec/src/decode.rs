@@ -112,8 +112,11 @@ pub fn decode_stream<S: DecodeSink>(
         }
         Box::new(r)
     } else {
+        // A byte order mark says which UTF it is (and is not data), whatever `encoding` says:
+        // a UTF-16 file with a big-endian mark is not read as little-endian garbage.
         let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
             .encoding(Some(opts.encoding))
+            .bom_override(true)
             .build(input);
         Box::new(BufReader::with_capacity(1 << 16, decoded))
     };

@@ -108,9 +108,15 @@ pub fn default_null_format() -> String {
     "\\N".into()
 }
 
-/// Looks up an encoding label (`UTF-8`, `GBK`, `GB18030`, `ISO-8859-1`...).
+/// Looks up an encoding label (`UTF-8`, `GBK`, `GB18030`, `ISO-8859-1`...). `UTF-16` is
+/// big-endian, as in Java (and so DataX); WHATWG's label table, which `encoding_rs` follows,
+/// makes it little-endian. A reader honours a byte order mark either way.
 pub fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
-    Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+    let label = label.trim();
+    if label.eq_ignore_ascii_case("UTF-16") || label.eq_ignore_ascii_case("UTF16") {
+        return Ok(encoding_rs::UTF_16BE);
+    }
+    Encoding::for_label(label.as_bytes()).ok_or_else(|| {
         format!("unknown encoding \"{label}\" (e.g. UTF-8, GBK, GB18030, ISO-8859-1)")
     })
 }

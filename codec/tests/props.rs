@@ -392,3 +392,49 @@ fn javacsv_trimming_and_unquoted_escapes() {
     assert_eq!(dirty, 0);
     assert_eq!(rows, [["a,b", "c\nd", "\"q\""]]);
 }
+
+/// `UTF-16` is big-endian without a byte order mark (as Java reads it); with one, the mark
+/// decides, and it is not data; a UTF-8 mark in a GBK-declared file makes it UTF-8.
+#[test]
+fn byte_order_marks_decide_the_utf_and_utf_16_is_big_endian() {
+    let utf16 = |big: bool, bom: bool| {
+        let mut b: Vec<u8> = Vec::new();
+        if bom {
+            b.extend(if big { [0xFE, 0xFF] } else { [0xFF, 0xFE] });
+        }
+        for u in "id,name\n1,\u{e4}\n".encode_utf16() {
+            b.extend(if big {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            });
+        }
+        b
+    };
+    let cols: Vec<datasync_codec::ColumnSpec> = serde_json::from_value(json!([
+        {"index": 0, "type": "long"}, {"index": 1, "type": "string"}
+    ]))
+    .unwrap();
+    let cols = parse_columns(&cols, "p.column", FileFormat::Csv).unwrap();
+    for (label, bytes) in [
+        ("UTF-16", utf16(true, false)),
+        ("UTF-16", utf16(true, true)),
+        ("UTF-16", utf16(false, true)),
+        ("UTF-16LE", utf16(false, true)),
+        ("UTF-16LE", utf16(true, true)),
+        ("GBK", b"\xEF\xBB\xBFid,name\n1,\xC3\xA4\n".to_vec()),
+    ] {
+        let opts = TextOptions::new("p", FileFormat::Csv, None, label, "\\N", None, true).unwrap();
+        let (sink, r) = decode_bytes(&bytes, &opts, &cols, 100, "u.csv");
+        r.unwrap();
+        assert!(sink.dirty.is_empty(), "{label} {bytes:?}: {:?}", sink.dirty);
+        assert_eq!(sink.batches.len(), 1, "{label} {bytes:?}");
+        let b = &sink.batches[0];
+        let name = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(
+            (b.num_rows(), name.value(0)),
+            (1, "\u{e4}"),
+            "{label} {bytes:?}"
+        );
+    }
+}

@@ -229,6 +229,53 @@ pub fn failing_job(dir: &Path, lines: &str) -> PathBuf {
     write_job(dir, "failing", &text)
 }
 
+/// The `written` figure of a run's summary.
+pub fn written_of(o: &Output) -> String {
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("records "))
+        .unwrap_or_else(|| panic!("no records line in {err}"));
+    let (_, rest) = line.split_once("written ").unwrap();
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+/// A CSV line `id,ab,qty` for target `(id int, code varchar(3), qty int)`; a `bad` one has
+/// the qty `x`, which no integer column takes.
+pub fn id_code_qty(id: u32, bad: bool) -> String {
+    let qty = if bad { "x".to_string() } else { id.to_string() };
+    format!("{id},ab,{qty}\n")
+}
+
+/// A txtfilereader of every column of the files in `dir`.
+pub fn all_columns_reader(dir: &Path) -> String {
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "column": ["*"]}}}}"#,
+        dir.display()
+    )
+}
+
+/// Runs 200,000 `id_code_qty` rows (every 50th bad) through `writer` in one task, in `dir`,
+/// and sends SIGTERM 300 ms after `landing` says rows land (the writer is then isolating
+/// bad rows of a unit). Returns the run's output.
+pub fn stopped_while_isolating(dir: &Path, writer: &str, landing: impl Fn() -> bool) -> Output {
+    let big = dir.join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let rows: String = (1..=200_000)
+        .map(|id| id_code_qty(id, id % 50 == 0))
+        .collect();
+    file_in(&big, "b.csv", rows);
+    let setting = r#"{"speed": {"channel": 1}, "errorLimit": {"record": 1000000}}"#;
+    let p = write_job(
+        dir,
+        "stop",
+        &job(setting, &all_columns_reader(&big), writer),
+    );
+    let o = terminate_when(dir, &p, landing, std::time::Duration::from_millis(300));
+    assert_eq!(code(&o), 143, "{}", stderr(&o));
+    o
+}
+
 /// Writes `text` as `<name>.json` in a fresh temporary directory and runs it there.
 pub fn run_job(name: &str, text: &str) -> (Output, tempfile::TempDir) {
     let t = tempfile::tempdir().unwrap();

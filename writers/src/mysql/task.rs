@@ -573,6 +573,8 @@ impl MysqlTask {
                     ctx.counters.set_isolating(tuples.len() as u64);
                     let isolated = async {
                         for (r, lit) in &tuples {
+                            // Each row commits on its own: a stopped job stops here.
+                            ctx.check_cancelled()?;
                             let sql = format!("{head}{}{tail}", String::from_utf8_lossy(lit));
                             match self.insert_one(s, &sql).await {
                                 Ok(None) => {

@@ -105,6 +105,8 @@ impl PostgresTask {
             if range.is_empty() {
                 continue;
             }
+            // Each part commits on its own: a stopped job stops here, not after the unit.
+            ctx.check_cancelled()?;
             let part = &unit.lines[range.clone()];
             let lines: Vec<&[u8]> = part.iter().map(|(_, _, l)| l.as_slice()).collect();
             let e = match self.apply(client, plan, &lines).await {

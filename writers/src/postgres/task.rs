@@ -307,7 +307,8 @@ pub(super) async fn in_transaction<T>(
 
 impl PostgresTask {
     /// Writes a unit (reconnecting on a lost connection, going on with the parts that had not
-    /// landed) and counts what landed.
+    /// landed) and counts what landed, also when the unit stops half-way (the error limit,
+    /// the job stopping): its parts commit on their own.
     pub(super) async fn flush(
         &self,
         st: &mut State,
@@ -319,12 +320,30 @@ impl PostgresTask {
             unit.clear();
             return Ok(());
         }
+        let mut landed = 0;
+        let result = self.write_unit(st, unit, ctx, &mut landed).await;
+        let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
+        let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
+        if result.is_ok() || landed > 0 {
+            crate::sqltarget::count_unit(ctx, done, landed, rows, bytes);
+        }
+        unit.clear();
+        result
+    }
+
+    /// [`PostgresTask::flush`]'s writing: `landed` counts the rows that committed.
+    async fn write_unit(
+        &self,
+        st: &mut State,
+        unit: &Unit,
+        ctx: &TaskContext,
+        landed: &mut usize,
+    ) -> Result<(), PluginError> {
         let mut pending = Vec::with_capacity(8);
         pending.push(0..unit.lines.len());
-        let mut landed = 0;
         while let Some((p, names)) = st.plan.as_ref() {
             let e = match self
-                .apply_isolating(&st.client, p, unit, &mut pending, &mut landed, ctx)
+                .apply_isolating(&st.client, p, unit, &mut pending, landed, ctx)
                 .await?
             {
                 Ok(()) => break,
@@ -362,10 +381,6 @@ impl PostgresTask {
                 .await?;
             st.plan = Some((again, names));
         }
-        let rows: usize = unit.batches.iter().map(|b| b.rows()).sum();
-        let bytes: u64 = unit.batches.iter().map(|b| b.bytes as u64).sum();
-        crate::sqltarget::count_unit(ctx, done, landed, rows, bytes);
-        unit.clear();
         Ok(())
     }
 }
