@@ -689,11 +689,12 @@ pub(crate) fn abort(staging: &Path) -> Result<(), FsError> {
         );
         return Ok(());
     }
+    use std::io::ErrorKind::{NotADirectory, NotFound};
     match fs::remove_dir_all(staging) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(io("cannot remove staging directory", staging)(e))
-        }
-        _ => Ok(()),
+        // Never made (the target path could not be a directory): nothing to remove.
+        Err(e) if matches!(e.kind(), NotFound | NotADirectory) => Ok(()),
+        Err(e) => Err(io("cannot remove staging directory", staging)(e)),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -809,6 +810,18 @@ mod tests {
         let (staging, mut j) = staged(root, &["a", "b"]);
         j.replace.push(root.join("out/old"));
         (staging, j)
+    }
+
+    #[test]
+    fn aborting_a_staging_directory_that_could_not_be_made_is_not_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        abort(&t.path().join("never/.datasync-staging-x")).unwrap();
+        fs::write(t.path().join("afile"), "x").unwrap();
+        abort(&t.path().join("afile/out/.datasync-staging-x")).unwrap();
+        let made = t.path().join(".datasync-staging-y");
+        create_staging(&made).unwrap();
+        abort(&made).unwrap();
+        assert!(!made.exists());
     }
 
     #[test]
