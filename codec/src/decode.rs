@@ -93,7 +93,7 @@ fn raw_values(fields: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Value> {
 
 /// Decodes a whole stream (one file) into batches, reporting undecodable rows as dirty.
 pub fn decode_stream<S: DecodeSink>(
-    input: Box<dyn Read + '_>,
+    mut input: Box<dyn Read + '_>,
     opts: &TextOptions,
     columns: &ReadColumns,
     batch: BatchSetting,
@@ -104,7 +104,25 @@ pub fn decode_stream<S: DecodeSink>(
         location: location.to_string(),
         source,
     };
-    let mut reader: Box<dyn BufRead + '_> = if opts.encoding == encoding_rs::UTF_8 {
+    // The first bytes, for a byte order mark (read in full: a stream may hand them over a few
+    // at a time). A mark says which UTF the file is, whatever `encoding` says.
+    let mut head = Vec::with_capacity(4);
+    Read::by_ref(&mut input)
+        .take(4)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if head.starts_with(b"\xFF\xFE\0\0") || head.starts_with(b"\0\0\xFE\xFF") {
+        return Err(CodecError::Format {
+            location: location.to_string(),
+            message: "the file starts with a UTF-32 byte order mark: UTF-32 is not supported \
+                      (convert the file to UTF-8 or UTF-16)"
+                .into(),
+        }
+        .into());
+    }
+    let utf16_mark = head.starts_with(b"\xFE\xFF") || head.starts_with(b"\xFF\xFE");
+    let input = std::io::Cursor::new(head).chain(input);
+    let mut reader: Box<dyn BufRead + '_> = if opts.encoding == encoding_rs::UTF_8 && !utf16_mark {
         let mut r = BufReader::with_capacity(1 << 16, input);
         // Drop a UTF-8 byte order mark.
         if r.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
@@ -112,8 +130,8 @@ pub fn decode_stream<S: DecodeSink>(
         }
         Box::new(r)
     } else {
-        // A byte order mark says which UTF it is (and is not data), whatever `encoding` says:
-        // a UTF-16 file with a big-endian mark is not read as little-endian garbage.
+        // The mark decides (and is not data): a UTF-16 file with a big-endian mark is not read
+        // as little-endian garbage, nor one declared (or defaulting to) UTF-8 as UTF-8.
         let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
             .encoding(Some(opts.encoding))
             .bom_override(true)

@@ -423,6 +423,9 @@ fn byte_order_marks_decide_the_utf_and_utf_16_is_big_endian() {
         ("UTF-16LE", utf16(false, true)),
         ("UTF-16LE", utf16(true, true)),
         ("GBK", b"\xEF\xBB\xBFid,name\n1,\xC3\xA4\n".to_vec()),
+        ("UTF-8", utf16(true, true)),
+        ("UTF-8", utf16(false, true)),
+        ("UTF-8", b"\xEF\xBB\xBFid,name\n1,\xC3\xA4\n".to_vec()),
     ] {
         let opts = TextOptions::new("p", FileFormat::Csv, None, label, "\\N", None, true).unwrap();
         let (sink, r) = decode_bytes(&bytes, &opts, &cols, 100, "u.csv");
