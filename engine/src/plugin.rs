@@ -28,18 +28,12 @@ pub struct PluginError {
 impl PluginError {
     /// A permanent error: retrying cannot help (bad data, bad config, missing table...).
     pub fn new(error: impl Into<BoxError>) -> Self {
-        PluginError {
-            retriable: false,
-            error: error.into(),
-        }
+        PluginError::classified(false, error)
     }
     /// A transient error (connection lost, timeout): the task may be retried if its output is
     /// discarded or idempotent.
     pub fn retriable(error: impl Into<BoxError>) -> Self {
-        PluginError {
-            retriable: true,
-            error: error.into(),
-        }
+        PluginError::classified(true, error)
     }
     /// Either of the two: transient when `retriable`.
     pub fn classified(retriable: bool, error: impl Into<BoxError>) -> Self {
