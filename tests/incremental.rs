@@ -581,8 +581,19 @@ fn timestamptz_marks_compare_as_instants_whatever_the_session_zone() {
     assert_eq!(report(dir)["records_read"], 1);
 }
 
+/// The same through `hdfsreader`, the front that picks the Parquet reader by `fileType`.
 #[test]
 fn parquet_reader_modified_since_reads_only_new_files() {
+    for reader in ["parquet", "hdfsreader"] {
+        parquet_modified_since(reader);
+    }
+}
+
+fn parquet_modified_since(reader: &str) {
+    let file_type = match reader {
+        "hdfsreader" => r#""fileType": "parquet","#,
+        _ => "",
+    };
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
     let table = dir.join("tbl");
@@ -601,19 +612,23 @@ fn parquet_reader_modified_since_reads_only_new_files() {
     let text = job(
         "{}",
         &format!(
-            r#"{{"name": "parquet", "parameter": {{"path": "{}", "column": ["*"],
-                "modifiedSince": {{"state": "file:state/tbl.json"}}}}}}"#,
+            r#"{{"name": "{reader}", "parameter": {{"path": "{}", "column": ["*"],
+                {file_type} "modifiedSince": {{"state": "file:state/tbl.json"}}}}}}"#,
             table.display()
         ),
         r#"{"name": "streamwriter", "parameter": {"print": false}}"#,
     );
     let o = run_here(dir, "tbl", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 4);
+    assert_eq!(report(dir)["records_read"], 4, "{reader}");
+    assert!(
+        dir.join("state/tbl.json").exists(),
+        "{reader}: the watermark is recorded"
+    );
     // Nothing new: an empty run, not an error.
     let o = run_here(dir, "tbl", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(report(dir)["records_read"], 0);
+    assert_eq!(report(dir)["records_read"], 0, "{reader}");
     std::thread::sleep(std::time::Duration::from_millis(20));
     write("c.parquet", "5,6");
     let o = run_here(dir, "tbl", &text, &[]);

@@ -72,17 +72,33 @@ pub trait Plugin: Sized + 'static {
     }
 }
 
-/// A reader plugin type: a [`Plugin`] that is a [`Reader`].
-pub trait ReaderPlugin: Plugin + Reader {}
-impl<T: Plugin + Reader> ReaderPlugin for T {}
+/// A reader plugin type: a [`Plugin`] that is a [`Reader`], or a front that builds another
+/// plugin's reader (e.g. by a `fileType` key) and implements this trait to hand it over.
+pub trait ReaderPlugin: Plugin {
+    /// The reader this plugin runs as.
+    fn into_reader(self) -> Box<dyn Reader>;
+}
+impl<T: Plugin + Reader> ReaderPlugin for T {
+    fn into_reader(self) -> Box<dyn Reader> {
+        Box::new(self)
+    }
+}
 
-/// A writer plugin type: a [`Plugin`] that is a [`Writer`].
-pub trait WriterPlugin: Plugin + Writer {}
-impl<T: Plugin + Writer> WriterPlugin for T {}
+/// A writer plugin type: a [`Plugin`] that is a [`Writer`], or a front that builds another
+/// plugin's writer and implements this trait to hand it over.
+pub trait WriterPlugin: Plugin {
+    /// The writer this plugin runs as.
+    fn into_writer(self) -> Box<dyn Writer>;
+}
+impl<T: Plugin + Writer> WriterPlugin for T {
+    fn into_writer(self) -> Box<dyn Writer> {
+        Box::new(self)
+    }
+}
 
 pub(crate) type BuildFn<T> = fn(Params<'_>) -> Result<Box<T>, ConfigError>;
 
-/// A plugin's run-time library that this machine lacks (see [`ReaderPlugin::runtime`]).
+/// A plugin's run-time library that this machine lacks (see [`Plugin::runtime`]).
 #[derive(Debug, Clone)]
 pub struct RuntimeMissing {
     /// Short, for `datasync plugins` (e.g. "needs Oracle Instant Client (not found)").
@@ -149,16 +165,14 @@ impl Registry {
 
     /// Registers a reader plugin type.
     pub fn add_reader<R: ReaderPlugin>(&mut self) {
-        self.readers.push(Entry::of::<R>(|p| {
-            R::from_params(p).map(|r| Box::new(r) as Box<dyn Reader>)
-        }));
+        self.readers
+            .push(Entry::of::<R>(|p| R::from_params(p).map(R::into_reader)));
     }
 
     /// Registers a writer plugin type.
     pub fn add_writer<W: WriterPlugin>(&mut self) {
-        self.writers.push(Entry::of::<W>(|p| {
-            W::from_params(p).map(|w| Box::new(w) as Box<dyn Writer>)
-        }));
+        self.writers
+            .push(Entry::of::<W>(|p| W::from_params(p).map(W::into_writer)));
     }
 
     /// Registered readers.

@@ -8,7 +8,7 @@ use datasync_codec::hive::{resolve_default_fs, HdfsFront, HdfsKind};
 use datasync_codec::TextReadConfig;
 use datasync_db::store::S3Options;
 use datasync_engine::config::{ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, Plugin, PluginError, Reader, ReaderTask};
+use datasync_engine::{Params, Plugin, Reader};
 use serde_json::Value;
 
 /// The `hdfs` reader: the reader `fileType` picked.
@@ -77,23 +77,10 @@ impl Plugin for HdfsReader {
     }
 }
 
-#[async_trait]
-impl Reader for HdfsReader {
-    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.inner.datasets()
-    }
-
-    async fn split(&self, channels: usize) -> Result<Vec<Box<dyn ReaderTask>>, PluginError> {
-        self.inner.split(channels).await
-    }
-    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        self.inner.probe().await
-    }
-    fn task_from_plan(
-        &self,
-        planned: &serde_json::Value,
-    ) -> Result<Box<dyn ReaderTask>, PluginError> {
-        self.inner.task_from_plan(planned)
+/// The plugin `fileType` picked runs in this one's place: every reader method is its own.
+impl datasync_engine::ReaderPlugin for HdfsReader {
+    fn into_reader(self) -> Box<dyn Reader> {
+        self.inner
     }
 }
 

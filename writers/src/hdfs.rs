@@ -12,7 +12,7 @@ use datasync_codec::hive::{parse_hive_type, resolve_default_fs, HdfsFront, HdfsK
 use datasync_codec::TextWriteConfig;
 use datasync_db::store::S3Options;
 use datasync_engine::config::{join_path, ConfigError, ParamParts};
-use datasync_engine::{async_trait, Params, Plugin, PluginError, Resume, Writer, WriterTask};
+use datasync_engine::{Params, Plugin, Writer};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -112,60 +112,10 @@ impl Plugin for HdfsWriter {
     }
 }
 
-#[async_trait]
-impl Writer for HdfsWriter {
-    fn datasets(&self) -> Vec<datasync_engine::lineage::Dataset> {
-        self.inner.datasets()
-    }
-
-    async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
-        self.inner.probe().await
-    }
-    async fn prepare(&self) -> Result<(), PluginError> {
-        self.inner.prepare().await
-    }
-    async fn split(&self, n: usize) -> Result<Vec<Box<dyn WriterTask>>, PluginError> {
-        self.inner.split(n).await
-    }
-    async fn commit(&self) -> Result<(), PluginError> {
-        self.inner.commit().await
-    }
-    async fn abort(&self) -> Result<(), PluginError> {
-        self.inner.abort().await
-    }
-    async fn recover(&self) -> Result<Vec<String>, PluginError> {
-        self.inner.recover().await
-    }
-    fn task_fingerprint(&self, task: usize) -> Option<String> {
-        self.inner.task_fingerprint(task)
-    }
-    fn resume(&self) -> Resume {
-        self.inner.resume()
-    }
-    fn plannable(&self) -> Result<(), String> {
-        self.inner.plannable()
-    }
-    fn read_back(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
-        self.inner.read_back(filter)
-    }
-    fn read_published(&self, filter: Option<&str>) -> datasync_engine::plugin::ReadBack {
-        self.inner.read_published(filter)
-    }
-    fn task_staged(&self, task: usize) -> Option<String> {
-        self.inner.task_staged(task)
-    }
-    fn commit_decided(&self) -> bool {
-        self.inner.commit_decided()
-    }
-    async fn adopt_staged(
-        &self,
-        staged: &[datasync_engine::plugin::StagedTask],
-        verify: bool,
-    ) -> Result<(), PluginError> {
-        self.inner.adopt_staged(staged, verify).await
-    }
-    async fn join_planned(&self) -> Result<bool, PluginError> {
-        self.inner.join_planned().await
+/// The plugin `fileType` picked runs in this one's place: every writer method is its own.
+impl datasync_engine::WriterPlugin for HdfsWriter {
+    fn into_writer(self) -> Box<dyn Writer> {
+        self.inner
     }
 }
 

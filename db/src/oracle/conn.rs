@@ -58,7 +58,7 @@ pub fn client_status() -> Result<String, String> {
         .clone()
 }
 
-/// The Oracle plugins' run-time check (see `ReaderPlugin::runtime`): the client library.
+/// The Oracle plugins' run-time check (see `Plugin::runtime`): the client library.
 pub fn runtime() -> Result<(), datasync_engine::RuntimeMissing> {
     client_status()
         .map(|_| ())
