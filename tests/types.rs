@@ -702,33 +702,12 @@ fn norm_num(s: &str) -> Option<String> {
         "-infinity" | "-inf" => return Some("-inf".into()),
         _ => {}
     }
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mant, exp) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let digits = format!("{int}{frac}");
-    let exp = exp - frac.len() as i64;
-    let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() {
+    // The canonical form `datasync verify` and the writers compare by (unit-tested there).
+    let (neg, sig, exp) = datasync_engine::verify::canon::canonical_number(s)?;
+    if sig.is_empty() {
         return Some("0".into());
     }
-    let zeros = trimmed.len() - trimmed.trim_end_matches('0').len();
-    let sig = trimmed.trim_end_matches('0');
-    Some(format!(
-        "{}{sig}e{}",
-        if neg { "-" } else { "" },
-        exp + zeros as i64
-    ))
+    Some(format!("{}{sig}e{exp}", if neg { "-" } else { "" }))
 }
 
 fn parse_float(s: &str) -> Option<f64> {

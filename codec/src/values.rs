@@ -86,33 +86,8 @@ pub fn base64(b: &[u8]) -> String {
     out
 }
 
-/// A decimal number's canonical form: (negative, significant digits, exponent), exponents
-/// allowed (`1.50` and `15e-1` are the same; zero is `(false, "", 0)`). None for what is not a
-/// plain or exponent-form decimal (`NaN`, `inf`, text).
-pub fn canonical_number(s: &str) -> Option<(bool, String, i64)> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mant, exp) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let digits = format!("{int}{frac}");
-    let lead = digits.trim_start_matches('0');
-    if lead.is_empty() {
-        return Some((false, String::new(), 0));
-    }
-    let sig = lead.trim_end_matches('0');
-    let exp = exp - frac.len() as i64 + (lead.len() - sig.len()) as i64;
-    Some((neg, sig.to_string(), exp))
-}
+/// A decimal number's canonical form (see the engine's, which `datasync verify` compares by).
+pub use datasync_engine::verify::canon::canonical_number;
 
 #[cfg(test)]
 mod tests {

@@ -331,7 +331,7 @@ fn canonical_json(v: &serde_json::Value, out: &mut String) {
         }
         Value::Number(n) => {
             let t = n.to_string();
-            out.push_str(&canonical_number(&t).unwrap_or(t))
+            out.push_str(&canonical_text(&t).unwrap_or(t))
         }
         // A number, marked by `mark_numbers` so that its digits were kept.
         Value::String(t) if t.starts_with(NUMBER) => out.push_str(&t[NUMBER.len()..]),
@@ -343,34 +343,48 @@ fn canonical_json(v: &serde_json::Value, out: &mut String) {
 /// practice, then the number's canonical form).
 const NUMBER: &str = "\u{10FFFF}#";
 
-/// A JSON number's canonical form: its digits without leading or trailing zeros and the
-/// power of ten they are scaled by (`1.50` -> `15e-1`, `100` -> `1e2`, `2.0` -> `2`,
-/// `1e400` = the same number written out), exact whatever its size.
-fn canonical_number(tok: &str) -> Option<String> {
-    let (neg, body) = match tok.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, tok),
+/// A decimal number's canonical form: (negative, significant digits, exponent), exponents
+/// allowed (`1.50` and `15e-1` are the same; zero is `(false, "", 0)`), exact whatever its
+/// size. None for what is not a plain or exponent-form decimal (`NaN`, `inf`, text).
+pub fn canonical_number(s: &str) -> Option<(bool, String, i64)> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
-        None => (body, 0),
+    let (mant, exp) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (rest, 0),
     };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let digits = format!("{int}{frac}");
-    let digits = digits.trim_start_matches('0');
-    let trimmed = digits.trim_end_matches('0');
-    if trimmed.is_empty() {
-        return Some("0".into());
+    let lead = digits.trim_start_matches('0');
+    if lead.is_empty() {
+        return Some((false, String::new(), 0));
     }
-    let exp = exp - frac.len() as i64 + (digits.len() - trimmed.len()) as i64;
+    let sig = lead.trim_end_matches('0');
+    let exp = exp - frac.len() as i64 + (lead.len() - sig.len()) as i64;
+    Some((neg, sig.to_string(), exp))
+}
+
+/// A JSON number token's canonical text: its significant digits and the power of ten they
+/// are scaled by (`1.50` -> `15e-1`, `100` -> `1e2`, `2.0` -> `2`, `1e400` = the same number
+/// written out). None for what JSON does not take as a number (`+1`, `.5`).
+fn canonical_text(tok: &str) -> Option<String> {
+    let body = tok.strip_prefix('-').unwrap_or(tok);
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let (neg, sig, exp) = canonical_number(tok)?;
     let sign = if neg { "-" } else { "" };
-    Some(if exp == 0 {
-        format!("{sign}{trimmed}")
-    } else {
-        format!("{sign}{trimmed}e{exp}")
+    Some(match (sig.is_empty(), exp) {
+        (true, _) => "0".into(),
+        (false, 0) => format!("{sign}{sig}"),
+        (false, _) => format!("{sign}{sig}e{exp}"),
     })
 }
 
@@ -397,7 +411,7 @@ fn mark_numbers(t: &str) -> String {
                 }
                 let tok = &t[from..i];
                 out.push_str(&t[start..from]);
-                match canonical_number(tok) {
+                match canonical_text(tok) {
                     Some(c) => {
                         out.push('"');
                         out.push_str(NUMBER);
@@ -425,7 +439,7 @@ fn json_text(t: &str) -> Option<String> {
 
 /// A number as the marked string [`canonical_json`] prints as its canonical form.
 fn number_value(text: &str) -> serde_json::Value {
-    match canonical_number(text) {
+    match canonical_text(text) {
         Some(c) => serde_json::Value::String(format!("{NUMBER}{c}")),
         None => serde_json::Value::String(text.to_string()),
     }
@@ -878,6 +892,19 @@ mod tests {
         assert_ne!(j(r#"{"a":0.1}"#), j(r#"{"a":0.10000000000000001}"#));
         assert_ne!(j(r#"{"a":"1"}"#), j(r#"{"a":1}"#));
         assert_eq!(j("[-0.0, 1.50]"), "[0,15e-1]");
+        // Not JSON numbers, so not a JSON document.
+        assert_eq!(json_text("[-.5]"), None);
+        assert_eq!(json_text("[-+1]"), None);
+        // Decimal text of other sources: signs, exponents, no integer part.
+        let n = |t: &str| canonical_number(t);
+        assert_eq!(n("+1.50"), Some((false, "15".into(), -1)));
+        assert_eq!(n("15e-1"), n("1.5"));
+        assert_eq!(n("-.500"), Some((true, "5".into(), -1)));
+        assert_eq!(n("-000"), Some((false, String::new(), 0)));
+        assert_eq!(n("1200"), Some((false, "12".into(), 2)));
+        for bad in ["", ".", "NaN", "inf", "1e", "1.2.3", "--1", "0x10"] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
         assert_eq!(time_of_day("24:00:00"), Some(86_400_000_000_000));
         assert_eq!(time_of_day("24:00:01"), None);
     }
