@@ -165,6 +165,22 @@ pub fn terminate_when(
     child.wait_with_output().unwrap()
 }
 
+/// Asserts that the dirty file `path` holds a record of each `(first value, part of the
+/// reason)` row; returns the file's text.
+pub fn assert_dirty_rows(path: &Path, rows: &[(&str, &str)]) -> String {
+    let dirty = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    for (id, why) in rows {
+        assert!(
+            dirty
+                .lines()
+                .any(|l| l.contains(&format!("[\"{id}\"")) && l.contains(why)),
+            "row {id} ({why}) in {dirty}"
+        );
+    }
+    dirty
+}
+
 /// Every entry (hidden too) directly in `dir`. Panics when `dir` does not exist (see
 /// [`visible_files`]).
 pub fn all_entries(dir: &Path) -> Vec<String> {
