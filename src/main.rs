@@ -1032,7 +1032,14 @@ async fn watch_signals(control: std::sync::Arc<JobControl>) {
         _ = int.recv() => 2,
         _ = term.recv() => 15,
     };
-    tracing::warn!("signal {sig} received: stopping tasks, aborting the writer");
+    if control.committing() {
+        tracing::warn!(
+            "signal {sig} received while the writer commits: the commit is finished, not cut \
+             half-way, and the job ends with its outcome"
+        );
+    } else {
+        tracing::warn!("signal {sig} received: stopping tasks, aborting the writer");
+    }
     control.stop(StopReason::Signal(sig));
 }
 

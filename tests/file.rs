@@ -341,6 +341,8 @@ fn write_modes_follow_datax() {
     let out = t.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("other.csv"), "keep me").unwrap();
+    // A file of another job whose fileName is "out_" (its run id "r1"), not one of "out".
+    std::fs::write(out.join("out___r1_00000.csv"), "keep me too").unwrap();
     let cols = r#"[{"index":0,"type":"long"}]"#;
     let job = |mode: &str| {
         file_to_file(&input, cols, &out, "", "", "{}")
@@ -350,27 +352,37 @@ fn write_modes_follow_datax() {
         let j = write_job(t.path(), name, &job(mode));
         run_file(t.path(), &j, &[])
     };
-    assert_eq!(code(&run("a1", "append")), 0);
-    assert_eq!(visible_files(&out).len(), 2);
+    // nonConflict sees no file of "out" yet.
+    assert_eq!(code(&run("n0", "nonConflict")), 0);
+    assert_eq!(visible_files(&out).len(), 3);
     // nonConflict refuses while files of "out" exist, before writing anything.
     let o = run("n1", "nonConflict");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "nonConflict");
-    assert_eq!(visible_files(&out).len(), 2);
+    assert_eq!(visible_files(&out).len(), 3);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(code(&run("a2", "append")), 0);
-    assert_eq!(visible_files(&out).len(), 3);
+    assert_eq!(visible_files(&out).len(), 4);
     // truncate replaces every file of "out", and only those.
     assert_eq!(code(&run("t1", "truncate")), 0);
     let files = visible_files(&out);
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 3, "{files:?}");
     assert_eq!(
         std::fs::read_to_string(out.join("other.csv")).unwrap(),
         "keep me"
     );
     assert_eq!(
+        std::fs::read_to_string(out.join("out___r1_00000.csv")).unwrap(),
+        "keep me too"
+    );
+    // A run id starting with '_' would make such names ambiguous: refused.
+    let j = write_job(t.path(), "u", &job("append"));
+    let o = run_file(t.path(), &j, &["--run-id", "_r1"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "not starting with '.' or '_'");
+    assert_eq!(
         all_entries(&out).len(),
-        2,
+        3,
         "no staging left: {:?}",
         all_entries(&out)
     );
@@ -801,6 +813,19 @@ fn check_connect_lists_input_files_and_probes_the_target_directory() {
     let o = run_in(t.path(), &["check", "--connect", job.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "a.csv is not a directory");
+    // Run, the path itself or one of its parents a file: the file is named, and kept.
+    for target in [data.join("a.csv"), data.join("a.csv/sub")] {
+        let job = write_job(
+            t.path(),
+            "file_as_path",
+            &file_to_file(&data, cols, &target, "", "", "{}"),
+        );
+        let o = run_file(t.path(), &job, &[]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert_stderr_has(&o, "cannot create a directory where a file is:");
+        assert_stderr_has(&o, "a.csv");
+        assert!(data.join("a.csv").is_file());
+    }
 }
 
 /// An empty nullFormat writes an empty text and NULL alike: the job says so.

@@ -1,5 +1,6 @@
 //! The stop switch of a running job, shared by the runner, the monitor and every task.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +21,7 @@ pub struct JobControl {
     /// Cancelled when the job must stop.
     pub cancel: CancellationToken,
     reason: Mutex<Option<StopReason>>,
+    committing: AtomicBool,
 }
 
 impl JobControl {
@@ -39,5 +41,14 @@ impl JobControl {
     /// Why the job stopped, if it did.
     pub fn reason(&self) -> Option<StopReason> {
         self.reason.lock().ok().and_then(|r| r.clone())
+    }
+    /// Marks that the writer's commit has begun: from here a stop no longer aborts the
+    /// writer, the commit is finished (never cut half-way) and the job ends with its outcome.
+    pub fn begin_commit(&self) {
+        self.committing.store(true, Ordering::SeqCst);
+    }
+    /// Whether the writer's commit has begun (see [`JobControl::begin_commit`]).
+    pub fn committing(&self) -> bool {
+        self.committing.load(Ordering::SeqCst)
     }
 }

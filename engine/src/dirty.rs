@@ -326,7 +326,8 @@ impl DirtySink {
         match self.limit {
             Some(limit) if n > limit => Err(self
                 .trip(format!(
-                    "{n} dirty records, more than errorLimit.record = {limit}"
+                    "stopped at dirty record {n}, more than errorLimit.record = {limit} allows \
+                     (the final count adds what tasks still running found)"
                 ))
                 .into()),
             _ => Ok(()),

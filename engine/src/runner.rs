@@ -271,17 +271,19 @@ pub(super) type TaskTally = Mutex<Option<Arc<Tally>>>;
 static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Sets this process's run id (`--run-id`) before anything uses it: 1 to 64 letters, digits,
-/// `_`, `-` or `.` (it names staging directories and files).
+/// `_`, `-` or `.`, not starting with `.` or `_` (it names staging directories and files, and
+/// output files are `<fileName>__<run id>_...`: a leading `_` would make `o___x` ambiguous
+/// between the `fileName`s `o` and `o_`).
 pub fn set_run_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && !id.starts_with('.')
+        && !id.starts_with(['.', '_'])
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok {
         return Err(format!(
-            "run id \"{id}\": use 1 to 64 letters, digits, '_', '-' or '.' (not starting with '.')"
+            "run id \"{id}\": use 1 to 64 letters, digits, '_', '-' or '.' (not starting with '.' or '_')"
         ));
     }
     RUN_ID
@@ -833,7 +835,10 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
             // with --run-id keeps it, as any failed run does).
             abort(writer, &mut rep, keep).await;
             false
-        } else if let Err(e) = writer.commit().await {
+        } else if let Err(e) = {
+            control.begin_commit();
+            writer.commit().await
+        } {
             rep.status = Status::Failed;
             rep.exit_code = 1;
             rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));

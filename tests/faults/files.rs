@@ -3,27 +3,27 @@
 
 use super::*;
 
+/// Writes `files` files of `rows` "old" rows to `dir/out` by a file -> file job run to the
+/// end, and returns the job that replaces them with "new" rows (not run yet).
+fn old_files_and_the_job_replacing_them(dir: &Path, files: usize, rows: usize) -> PathBuf {
+    let out = dir.join("out");
+    let setting = r#"{"speed": {"channel": 4}}"#;
+    let job_of = |tag: &str| {
+        let input = inputs(dir, files, rows, tag);
+        write_job(dir, tag, &file_to_file(&input, COLS, &out, "", "", setting))
+    };
+    let o = run_with(dir, &job_of("old"), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out), want_lines(files, rows, "old"));
+    job_of("new")
+}
+
 #[test]
 fn sigkill_mid_commit_of_the_file_writer_rolls_forward_never_a_mix() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let (files, rows) = (8, 500);
-    let old = inputs(t.path(), files, rows, "old");
-    let new = inputs(t.path(), files, rows, "new");
-    let setting = r#"{"speed": {"channel": 4}}"#;
-    let job_old = write_job(
-        t.path(),
-        "old",
-        &file_to_file(&old, COLS, &out, "", "", setting),
-    );
-    let job_new = write_job(
-        t.path(),
-        "new",
-        &file_to_file(&new, COLS, &out, "", "", setting),
-    );
-    let o = run_with(t.path(), &job_old, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(lines_in(&out), want_lines(files, rows, "old"));
+    let job_new = old_files_and_the_job_replacing_them(t.path(), files, rows);
 
     // Two kills at two moments: between the moves, and after every move (old files not yet
     // removed); the first recovered by `datasync recover`, the second by the next run.
@@ -54,6 +54,34 @@ fn sigkill_mid_commit_of_the_file_writer_rolls_forward_never_a_mix() {
         assert_eq!(published_count(&out), files);
         assert_eq!(stagings(&out), Vec::<PathBuf>::new());
     }
+}
+
+/// SIGTERM once the commit has begun does not cut it half-way: the commit is finished, the
+/// log says so, and the job ends with its outcome (every new file in, no old one left).
+#[test]
+fn sigterm_during_the_commit_lets_it_finish() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let (files, rows) = (4, 100);
+    let job_new = old_files_and_the_job_replacing_them(t.path(), files, rows);
+    let child = spawn(
+        t.path(),
+        &["run", job_new.to_str().unwrap(), "--no-progress"],
+        &[("DATASYNC_TEST_COMMIT_STEP_DELAY_MS", "300")],
+    );
+    wait_for("the commit journal", || journal_in(&out));
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "while the writer commits: the commit is finished");
+    assert_stderr_has(&o, "SUCCEEDED");
+    assert_eq!(lines_in(&out), want_lines(files, rows, "new"));
+    assert_eq!(published_count(&out), files);
+    assert_eq!(stagings(&out), Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -322,7 +322,7 @@ impl Writer for FileWriter {
                 r.prepare_root()
                     .map_err(|e| FileWriterError::Columns(e.to_string()))?;
             }
-            fs::create_dir_all(&w.dir).map_err(io("cannot create directory", &w.dir))?;
+            crate::publish::create_dirs(&w.dir)?;
             // An S3 target answers (with these credentials) before anything is read.
             w.existing()?;
             w.recover()?;

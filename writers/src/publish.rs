@@ -69,6 +69,14 @@ pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Erro
     }
 }
 
+/// Creates directory `dir` and its parents; when a file stands on the way, the error names it.
+pub(crate) fn create_dirs(dir: &Path) -> Result<(), FsError> {
+    fs::create_dir_all(dir).map_err(|source| match dir.ancestors().find(|a| a.is_file()) {
+        Some(file) => io("cannot create a directory where a file is:", file)(source),
+        None => io("cannot create directory", dir)(source),
+    })
+}
+
 /// Removes file `p`; one that is gone already is fine (a resumed commit may find it so).
 fn remove_if_present(p: &Path, action: &'static str) -> Result<(), FsError> {
     match fs::remove_file(p) {
@@ -140,7 +148,7 @@ impl Target for LocalFs {
                 .map(Path::to_path_buf)
                 .collect();
             missing.reverse();
-            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+            create_dirs(parent)?;
             if let Some(created) = created {
                 created.extend(missing);
             }
@@ -156,7 +164,7 @@ impl Target for LocalFs {
         // A partition that got no file (an empty source into a static partition) still gets
         // its directory and marker: the run published it, empty.
         if let Some(parent) = m.parent() {
-            fs::create_dir_all(parent).map_err(io("cannot create directory", parent))?;
+            create_dirs(parent)?;
         }
         fs::write(m, b"").map_err(io("cannot write", m))?;
         if let Some(parent) = m.parent() {

@@ -150,7 +150,9 @@ impl TextFiles {
         name
     }
 
-    /// Whether an existing file in the target directory belongs to `fileName`.
+    /// Whether an existing file in the target directory belongs to `fileName`: the name itself,
+    /// or `<fileName or its stem>__<run id>...`. A run id never starts with `_`, so
+    /// `<stem>___...` is a file of the `fileName` `<stem>_` (another job's), not of this one.
     pub(crate) fn owns(&self, name: &str) -> bool {
         let stem = self
             .file_name
@@ -158,9 +160,12 @@ impl TextFiles {
             .map(|(s, _)| s)
             .filter(|s| !s.is_empty())
             .unwrap_or(&self.file_name);
-        name == self.file_name
-            || name.starts_with(&format!("{stem}__"))
-            || name.starts_with(&format!("{}__", self.file_name))
+        let run_after = |prefix: &str| {
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix("__"))
+                .is_some_and(|run| !run.is_empty() && !run.starts_with('_'))
+        };
+        name == self.file_name || run_after(stem) || run_after(&self.file_name)
     }
 
     /// Encodes every batch of `input` into `out` (compressed as configured) and returns `out`

@@ -34,7 +34,8 @@ pub fn db_message(e: &tokio_postgres::Error) -> String {
             Some(det) => format!("{} ({}): {det}", d.message(), d.code().code()),
             None => format!("{} ({})", d.message(), d.code().code()),
         },
-        None => e.to_string(),
+        // "error connecting to server" alone: the cause (refused, no route...) is its source.
+        None => datasync_engine::plugin::error_chain(e),
     }
 }
 

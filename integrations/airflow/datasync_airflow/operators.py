@@ -66,7 +66,7 @@ class DatasyncOperator(BaseOperator):
         it); default the task id.
     :param run_id: datasync's ``--run-id`` (default: datasync makes one). Templated; characters
         datasync does not take in a run id (Airflow's own ``{{ run_id }}`` has ``:`` and ``+``)
-        become ``-``, and it is cut to 64 characters.
+        become ``-``, leading ``.`` and ``_`` are dropped, and it is cut to 64 characters.
     :param lineage: ``--lineage FILE|URL`` for OpenLineage events. Templated.
     :param extra_args: further arguments of ``datasync run`` (e.g. ``["--dirty-file", ...]``).
     :param cwd: working directory of the run (relative paths in the job, and the default dirty
@@ -123,7 +123,7 @@ class DatasyncOperator(BaseOperator):
                 )
         cmd = [self.binary, "run", job_path, "--report", report_path]
         if self.run_id:
-            rid = re.sub(r"[^A-Za-z0-9_.-]", "-", str(self.run_id))[:64]
+            rid = re.sub(r"[^A-Za-z0-9_.-]", "-", str(self.run_id)).lstrip("._")[:64]
             cmd += ["--run-id", rid]
         if self.lineage:
             cmd += ["--lineage", str(self.lineage)]

@@ -218,15 +218,27 @@ impl OceanBaseKeys {
                          OceanBase writer does for every value but \"insert\""
                     );
                 }
-                if let Some(w) = p.value.get("writeMode") {
-                    if ob {
-                        ignored_write_mode(w);
-                    } else if cfg.write_mode != mode {
+                match p.value.get("writeMode") {
+                    Some(w) if ob => ignored_write_mode(w),
+                    Some(_) if cfg.write_mode != mode => {
                         return Err(ConfigError::new(
                             mode_key,
                             "contradicts writeMode; give one of them",
-                        ));
+                        ))
                     }
+                    Some(_) => {}
+                    // DataX's mysqlwriter does not read obWriteMode (it would insert): which
+                    // of the two the job means is not for us to guess.
+                    None if !ob => {
+                        return Err(ConfigError::new(
+                            mode_key,
+                            format!(
+                                "a key of oceanbasev10writer, which DataX's {} ignores (it                                  would insert); give writeMode (\"insert\", \"replace\" or \"update\")                                  instead, or name the writer oceanbasev10writer",
+                                p.invoked_as
+                            ),
+                        ))
+                    }
+                    None => {}
                 }
                 cfg.write_mode = mode;
             }

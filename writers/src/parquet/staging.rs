@@ -225,7 +225,7 @@ impl Inner {
     }
 
     pub(super) fn prepare(&self) -> Result<(), ParquetWriterError> {
-        fs::create_dir_all(&self.dir).map_err(io("cannot create directory", &self.dir))?;
+        crate::publish::create_dirs(&self.dir)?;
         if let Some(r) = &self.remote {
             r.prepare_root()
                 .map_err(|e| ParquetWriterError::Target(e.to_string()))?;

@@ -111,7 +111,7 @@ impl TaskWriter {
         part.used = self.tick;
         if part.open.is_none() {
             let dir = self.w.staging.join(rel);
-            fs::create_dir_all(&dir).map_err(io("cannot create directory", &dir))?;
+            crate::publish::create_dirs(&dir)?;
             // A shard attempt names its files (see `datasync_engine::shard::set_attempt`).
             let tag = datasync_engine::shard::attempt()
                 .map(|a| format!("{a}_"))
