@@ -251,13 +251,11 @@ fn signal_mid_job(sig: &str, want: i32) {
             &writer,
         ),
     );
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", job.to_str().unwrap(), "--report", "r.json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        t.path(),
+        &["run", job.to_str().unwrap(), "--report", "r.json"],
+        &[],
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let staging: Vec<String> = all_entries(&out);
     assert_eq!(
@@ -265,12 +263,7 @@ fn signal_mid_job(sig: &str, want: i32) {
         1,
         "a staging directory while running: {staging:?}"
     );
-    let st = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    send_signal(child.id(), sig);
     let o = wait_or_hang(child, Duration::from_secs(120));
     assert_eq!(o.status.code(), Some(want), "{}", stderr(&o));
     assert!(
@@ -327,13 +320,7 @@ fn stall_watchdog_names_the_stuck_side_and_fails_when_asked() {
             r#"{"stallTimeout": "1s", "stallAction": "fail"}"#,
         ),
     );
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args(["run", job.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(t.path(), &["run", job.to_str().unwrap()], &[]);
     let o = wait_or_hang(child, Duration::from_secs(120));
     ended_tx.send(()).unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));

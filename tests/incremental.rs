@@ -120,12 +120,7 @@ fn three_runs_take_inserts_and_updates_once_and_failed_or_killed_runs_repeat_the
     );
     let slow = mysql_to_pg_job(&db, &pg, r#"{"speed": {"record": 4}}"#, "");
     let p = write_job(dir, "orders", &slow);
-    let mut child = std::process::Command::new(bin())
-        .current_dir(dir)
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(dir, &["run", p.to_str().unwrap(), "--no-progress"], &[]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),

@@ -144,21 +144,19 @@ srv.serve_forever()
         r#"{"name": "streamwriter", "parameter": {}}"#,
     );
     let p = write_job(t.path(), "slow", &slow);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args([
+    let child = spawn(
+        t.path(),
+        &[
             "run",
             p.to_str().unwrap(),
             "--no-progress",
             "--lineage",
             &url,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[],
+    );
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    send_term(child.id());
+    send_signal(child.id(), "TERM");
     let o = wait_or_hang(child, std::time::Duration::from_secs(30));
     assert_eq!(code(&o), 143, "{}", stderr(&o));
     let _ = receiver.kill();
@@ -175,13 +173,4 @@ srv.serve_forever()
     // A lineage URL that cannot work is refused before the job starts.
     let o = run_file(t.path(), &p, &["--lineage", "https://marquez:5000"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-}
-
-/// SIGTERM to `pid` (the job's own signal handling is under test).
-fn send_term(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }

@@ -93,26 +93,22 @@ fn metrics_are_pushed_while_running_and_at_the_end() {
     let prom = t.path().join("run.prom");
     let report = t.path().join("r.json");
     let push = format!("http://127.0.0.1:{}", g.port);
-    let child = Command::new(bin())
-        .current_dir(t.path())
-        .args([
-            "run",
-            p.to_str().unwrap(),
-            "--no-progress",
-            "--metrics-interval",
-            "1",
-        ])
-        .args(["--run-id", "metered_1", "--metrics-push", &push])
-        .args([
-            "--metrics-file",
-            prom.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [
+        "run",
+        p.to_str().unwrap(),
+        "--no-progress",
+        "--metrics-interval",
+        "1",
+        "--run-id",
+        "metered_1",
+        "--metrics-push",
+        &push,
+        "--metrics-file",
+        prom.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let child = spawn(t.path(), &args, &[]);
     // While it runs: a pushed sample that says so.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut seen_running = None;

@@ -288,14 +288,11 @@ fn a_killed_upload_is_finished_by_recover_and_sigterm_publishes_nothing() {
 
     // The commit's upload is slowed down (a pause after each part) and the process killed
     // once the upload is open on the server.
-    let mut child = Command::new(bin())
-        .current_dir(dir.path())
-        .args(["run", p.to_str().unwrap(), "--no-progress"])
-        .env("DATASYNC_TEST_S3_PART_DELAY_MS", "1500")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        dir.path(),
+        &["run", p.to_str().unwrap(), "--no-progress"],
+        &[("DATASYNC_TEST_S3_PART_DELAY_MS", "1500")],
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     while moto.open_uploads("big") == 0 {
         assert!(Instant::now() < deadline, "the upload never started");

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// A CSV file of `rows` rows `i,x` in `dir`: its text, and a reader of it.
@@ -435,12 +435,7 @@ fn uploads_of_a_killed_run_are_removed_by_the_next_run() {
         &target,
         r#"{"speed": {"record": 50000}}"#,
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
+    send_signal(child.id(), "KILL");
     let mut child = child;
     child.wait().unwrap();
     let left = all_entries(&target);

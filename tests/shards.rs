@@ -133,11 +133,7 @@ fn stop_mid_write(
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let st = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    send_signal(child.id(), signal);
     child.wait_with_output().unwrap()
 }
 
@@ -248,7 +244,7 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     );
 
     // Shard 1 is killed with SIGKILL mid-write, then run again.
-    let o = stop_mid_write(t.path(), j, &plan, "1/4", "-KILL", || {
+    let o = stop_mid_write(t.path(), j, &plan, "1/4", "KILL", || {
         staged_file_of(&plan, 1, &out)
     });
     assert!(
@@ -259,7 +255,7 @@ fn four_shards_mysql_to_hive_parquet_survive_failure_kill_and_term_and_publish_o
     assert!(!plan.join("shards/1.json").exists());
     // Shard 2 stops on SIGTERM at a batch boundary: exit 143, no report.
     expect(
-        stop_mid_write(t.path(), j, &plan, "2/4", "-TERM", || {
+        stop_mid_write(t.path(), j, &plan, "2/4", "TERM", || {
             staged_file_of(&plan, 2, &out)
         }),
         143,
@@ -524,7 +520,7 @@ fn four_shards_mysql_to_postgres_through_staging_tables_publish_once() {
     let hook = format!("3:{}", marker.display());
     let env = [("DATASYNC_TEST_FAIL_SHARD_ONCE", hook.as_str())];
     expect(ds(t.path(), &shard_args(j, p, "3/4"), &env), 75, "");
-    let o = stop_mid_write(t.path(), j, &plan, "0/4", "-KILL", || stages(0) > 0);
+    let o = stop_mid_write(t.path(), j, &plan, "0/4", "KILL", || stages(0) > 0);
     assert!(
         o.status.code().is_none(),
         "shard 0 was not killed: {}",
@@ -1235,14 +1231,11 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
         expect(shard(f, s), 0, "");
     }
     // Two commits at once: the second says so and leaves the first alone.
-    let slow = Command::new(bin())
-        .current_dir(t.path())
-        .args(["commit", f])
-        .env("DATASYNC_TEST_COMMIT_STEP_DELAY_MS", "1500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let slow = spawn(
+        t.path(),
+        &["commit", f],
+        &[("DATASYNC_TEST_COMMIT_STEP_DELAY_MS", "1500")],
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !first.join("_COMMITTING").exists() {
         assert!(Instant::now() < deadline, "the first commit never started");

@@ -157,12 +157,31 @@ pub fn terminate_when(
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(grace);
+    send_signal(child.id(), "TERM");
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `datasync ARGS` in `dir` with extra environment; stderr captured, stdout dropped.
+pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().unwrap()
+}
+
+/// Sends signal `sig` (`TERM`, `KILL`, `INT`) to process `pid`.
+pub fn send_signal(pid: u32, sig: &str) {
     let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
         .status()
         .unwrap();
-    assert!(st.success());
-    child.wait_with_output().unwrap()
+    assert!(st.success(), "kill -{sig} {pid}");
 }
 
 /// Asserts that the dirty file `path` holds a record of each `(first value, part of the

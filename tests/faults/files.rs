@@ -70,11 +70,7 @@ fn sigterm_during_the_commit_lets_it_finish() {
         &[("DATASYNC_TEST_COMMIT_STEP_DELAY_MS", "300")],
     );
     wait_for("the commit journal", || journal_in(&out));
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    send_signal(child.id(), "TERM");
     let o = child.wait_with_output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "while the writer commits: the commit is finished");

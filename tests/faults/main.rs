@@ -14,7 +14,7 @@ mod files;
 mod restarts;
 mod staging;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// `files` CSV files of `rows` rows each: `id,tag` with ids unique over all files.
@@ -38,19 +38,6 @@ fn want_lines(files: usize, rows: usize, tag: &str) -> Vec<String> {
 }
 
 const COLS: &str = r#"[{"index": 0, "type": "long"}, {"index": 1, "type": "string"}]"#;
-
-/// Starts `datasync ARGS` in `dir` with extra environment; stderr captured.
-fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut c = Command::new(bin());
-    c.current_dir(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.spawn().unwrap()
-}
 
 /// Runs job `p` in `t`, does `fault` 1.5 s in, and returns the job's output (a hang fails).
 fn run_with_fault(t: &Path, p: &Path, fault: impl FnOnce()) -> std::process::Output {
@@ -82,11 +69,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 
 /// SIGKILL, and reap it.
 fn kill9(mut child: Child) {
-    let st = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    send_signal(child.id(), "KILL");
     let st = child.wait().unwrap();
     assert_eq!(st.code(), None, "it was still running when killed");
 }
