@@ -2,6 +2,7 @@
 //! zstd, snappy (Hadoop blocks or framing), LZO (lzop files or Hadoop blocks), and the zip and
 //! tar.gz archives.
 
+use crate::blocks::{BlockFormat, BlockWriter};
 use serde::Deserialize;
 use std::io::{self, Read, Write};
 
@@ -247,8 +248,10 @@ fn is_hidden(name: &str) -> bool {
 
 /// The raw codec inside a Hadoop block stream.
 #[derive(Debug, Clone, Copy)]
-enum BlockCodec {
+pub enum BlockCodec {
+    /// `SnappyCodec`.
     Snappy,
+    /// `LzoCodec` (LZO1X).
     Lzo,
 }
 
@@ -368,46 +371,14 @@ impl<R: Read> Read for HadoopBlockReader<R> {
     }
 }
 
-/// Writes Hadoop's block stream, one chunk per block of up to 256 KiB.
-pub struct HadoopBlockWriter<W: Write> {
-    codec: BlockCodec,
-    inner: W,
-    buf: Vec<u8>,
-}
-
-const HADOOP_BLOCK: usize = 256 * 1024;
-
-impl<W: Write> HadoopBlockWriter<W> {
-    fn flush_block(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let packed = self.codec.encode(&self.buf)?;
-        self.inner
-            .write_all(&(self.buf.len() as u32).to_be_bytes())?;
-        self.inner.write_all(&(packed.len() as u32).to_be_bytes())?;
-        self.inner.write_all(&packed)?;
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn finish(mut self) -> io::Result<W> {
-        self.flush_block()?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for HadoopBlockWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(HADOOP_BLOCK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == HADOOP_BLOCK {
-            self.flush_block()?;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+/// Hadoop's block stream: each block is its length, then one chunk (its packed length and
+/// bytes).
+impl BlockFormat for BlockCodec {
+    fn write_block(&mut self, out: &mut dyn Write, block: &[u8]) -> io::Result<()> {
+        let packed = self.encode(block)?;
+        out.write_all(&(block.len() as u32).to_be_bytes())?;
+        out.write_all(&(packed.len() as u32).to_be_bytes())?;
+        out.write_all(&packed)
     }
 }
 
@@ -423,9 +394,9 @@ pub enum Compressor<W: Write> {
     /// bzip2.
     Bzip2(bzip2::write::BzEncoder<W>),
     /// Hadoop's snappy or LZO blocks.
-    HadoopBlocks(HadoopBlockWriter<W>),
+    HadoopBlocks(BlockWriter<W, BlockCodec>),
     /// An lzop file.
-    Lzop(crate::lzo::LzopWriter<W>),
+    Lzop(BlockWriter<W, crate::lzo::Lzop>),
     /// Snappy framing.
     FramingSnappy(Box<snap::write::FrameEncoder<W>>),
     /// A zip archive of one entry.
@@ -466,13 +437,9 @@ impl<W: Write> Compressor<W> {
                 Compressor::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::new(6)))
             }
             Compression::HadoopSnappy | Compression::LzoDeflate => {
-                Compressor::HadoopBlocks(HadoopBlockWriter {
-                    codec: BlockCodec::of(c),
-                    inner: w,
-                    buf: Vec::with_capacity(HADOOP_BLOCK),
-                })
+                Compressor::HadoopBlocks(BlockWriter::new(w, BlockCodec::of(c)))
             }
-            Compression::Lzop => Compressor::Lzop(crate::lzo::LzopWriter::new(w, entry)?),
+            Compression::Lzop => Compressor::Lzop(crate::lzo::Lzop::writer(w, entry)?),
             Compression::FramingSnappy => {
                 Compressor::FramingSnappy(Box::new(snap::write::FrameEncoder::new(w)))
             }

@@ -3,6 +3,7 @@
 //! encodings (UTF-8, GBK, ... via encoding_rs) and compression (gzip, zstd). No I/O of its own
 //! beyond `Read`/`Write` values handed in, so any transport can use it.
 
+mod blocks;
 mod builder;
 mod compress;
 mod config;

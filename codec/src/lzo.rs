@@ -3,6 +3,7 @@
 //! (`"lzo_deflate"`, `LzoCodec`: the framing of [`crate::compress`]'s hadoop-snappy with LZO1X
 //! chunks). The LZO1X codec itself is the `lzokay` crate (MIT).
 
+use crate::blocks::{BlockFormat, BlockWriter};
 use std::io::{self, Read, Write};
 
 const MAGIC: [u8; 9] = [0x89, b'L', b'Z', b'O', 0x00, 0x0D, 0x0A, 0x1A, 0x0A];
@@ -20,8 +21,8 @@ const F_H_CRC32: u32 = 0x0000_1000;
 /// The methods that are LZO1X (lzop's M_LZO1X_1, M_LZO1X_1_15, M_LZO1X_999).
 const LZO1X_METHODS: [u8; 3] = [1, 2, 3];
 
-/// lzop writes blocks of 256 KiB; a block longer than 64 MiB is corrupt, not allocated.
-const BLOCK: usize = 256 * 1024;
+/// lzop writes blocks of 256 KiB (see `crate::blocks`); one longer than 64 MiB is corrupt,
+/// not allocated.
 const MAX_BLOCK: u32 = 64 << 20;
 
 fn bad(m: impl Into<String>) -> io::Error {
@@ -267,17 +268,16 @@ impl<R: Read> Read for LzopReader<R> {
     }
 }
 
-/// Writes an lzop file (LZO1X blocks of 256 KiB, each with the Adler-32 of its bytes, as the
-/// `lzop` tool does); [`LzopWriter::finish`] writes the end-of-file marker.
-pub struct LzopWriter<W: Write> {
-    inner: W,
-    buf: Vec<u8>,
+/// The lzop file format: LZO1X blocks of 256 KiB, each with the Adler-32 of its bytes, as
+/// the `lzop` tool writes them, and an end-of-file marker.
+pub struct Lzop {
     dict: Box<lzokay::compress::Dict>,
 }
 
-impl<W: Write> LzopWriter<W> {
-    /// Writes the header; `name` is the file name recorded in it.
-    pub fn new(mut inner: W, name: &str) -> io::Result<Self> {
+impl Lzop {
+    /// Writes the header into `inner` and returns the writer of the blocks; `name` is the
+    /// file name recorded in the header.
+    pub fn writer<W: Write>(mut inner: W, name: &str) -> io::Result<BlockWriter<W, Lzop>> {
         let mut h = Vec::with_capacity(64);
         h.extend_from_slice(&0x1030u16.to_be_bytes()); // lzop version
         h.extend_from_slice(&0x2060u16.to_be_bytes()); // LZO library version (DataX reads <= 0x2060)
@@ -298,53 +298,34 @@ impl<W: Write> LzopWriter<W> {
         inner.write_all(&MAGIC)?;
         inner.write_all(&h)?;
         inner.write_all(&sum.to_be_bytes())?;
-        Ok(LzopWriter {
+        Ok(BlockWriter::new(
             inner,
-            buf: Vec::with_capacity(BLOCK),
-            dict: lzokay::compress::Dict::new(),
-        })
-    }
-
-    fn flush_block(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let packed =
-            lzokay::compress::compress_with_dict(&self.buf, &mut self.dict).map_err(lzo_error)?;
-        self.inner
-            .write_all(&(self.buf.len() as u32).to_be_bytes())?;
-        // A block that does not shrink is stored as it is (src_len == dst_len).
-        let body: &[u8] = if packed.len() < self.buf.len() {
-            &packed
-        } else {
-            &self.buf
-        };
-        self.inner.write_all(&(body.len() as u32).to_be_bytes())?;
-        self.inner.write_all(&adler32(&self.buf).to_be_bytes())?;
-        self.inner.write_all(body)?;
-        self.buf.clear();
-        Ok(())
-    }
-
-    /// Writes the last block and the end-of-file marker; returns the inner writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.flush_block()?;
-        self.inner.write_all(&0u32.to_be_bytes())?;
-        Ok(self.inner)
+            Lzop {
+                dict: lzokay::compress::Dict::new(),
+            },
+        ))
     }
 }
 
-impl<W: Write> Write for LzopWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(BLOCK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == BLOCK {
-            self.flush_block()?;
-        }
-        Ok(n)
+impl BlockFormat for Lzop {
+    fn write_block(&mut self, out: &mut dyn Write, block: &[u8]) -> io::Result<()> {
+        let packed =
+            lzokay::compress::compress_with_dict(block, &mut self.dict).map_err(lzo_error)?;
+        out.write_all(&(block.len() as u32).to_be_bytes())?;
+        // A block that does not shrink is stored as it is (src_len == dst_len).
+        let body: &[u8] = if packed.len() < block.len() {
+            &packed
+        } else {
+            block
+        };
+        out.write_all(&(body.len() as u32).to_be_bytes())?;
+        out.write_all(&adler32(block).to_be_bytes())?;
+        out.write_all(body)
     }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+
+    /// The end-of-file marker: a block of length 0.
+    fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&0u32.to_be_bytes())
     }
 }
 
@@ -378,7 +359,7 @@ mod tests {
             x ^= x << 5;
             data.push(x as u8);
         }
-        let mut w = LzopWriter::new(Vec::new(), "t.csv").unwrap();
+        let mut w = Lzop::writer(Vec::new(), "t.csv").unwrap();
         w.write_all(&data).unwrap();
         let packed = w.finish().unwrap();
         assert!(packed.len() < data.len());
