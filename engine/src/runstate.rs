@@ -60,17 +60,28 @@ pub fn resuming() -> bool {
 
 /// A stable hash (FNV-1a, 64 bit, hex) of what decides a job's tasks and output.
 pub fn job_hash(spec: &JobSpec, channels: usize) -> String {
+    fnv_hex(&identity(spec, [("channels", channels.into())]))
+}
+
+/// What of `spec` decides its tasks, output and figures, as JSON text: both plugins and their
+/// parameters as loaded (placeholders filled in), then `plan` (how it is cut into tasks), then
+/// the verify rules (the finished tasks' figures were taken for them; absent, the text of a
+/// job without verify stays what it was).
+pub(crate) fn identity<const N: usize>(
+    spec: &JobSpec,
+    plan: [(&str, serde_json::Value); N],
+) -> String {
     let mut v = serde_json::json!({
         "reader": [&spec.reader.name, &spec.reader.parameter],
         "writer": [&spec.writer.name, &spec.writer.parameter],
-        "channels": channels,
     });
-    // The finished tasks' figures were taken for these rules.
+    for (key, value) in plan {
+        v[key] = value;
+    }
     if let Some(verify) = &spec.verify {
         v["verify"] = serde_json::to_value(verify).unwrap_or_default();
     }
-    let text = v.to_string();
-    fnv_hex(&text)
+    v.to_string()
 }
 
 /// FNV-1a (64 bit) of `text`, 16 hex digits: stable across processes and builds.

@@ -209,18 +209,8 @@ pub enum ShardError {
 /// [`crate::secrets`]): a rotated password does not invalidate a plan, and the hash tells
 /// nothing of it.
 pub fn plan_hash(spec: &JobSpec, shards: usize, tasks: &[PlannedTask]) -> String {
-    let mut v = serde_json::json!({
-        "reader": [&spec.reader.name, &spec.reader.parameter],
-        "writer": [&spec.writer.name, &spec.writer.parameter],
-        "shards": shards,
-        "tasks": tasks,
-    });
-    // Shards under other rules would report other figures (absent: the hash of a job
-    // without verify stays what it was).
-    if let Some(verify) = &spec.verify {
-        v["verify"] = serde_json::to_value(verify).unwrap_or_default();
-    }
-    let text = v.to_string();
+    let tasks = serde_json::to_value(tasks).unwrap_or_default();
+    let text = crate::runstate::identity(spec, [("shards", shards.into()), ("tasks", tasks)]);
     crate::runstate::fnv_hex(&crate::secrets::redact(&text))
 }
 
