@@ -857,8 +857,7 @@ fn diff_command(
             .collect(),
         channels: channels
             .map(|c| c as usize)
-            .or(built.spec.setting.speed.channel.map(|c| c as usize))
-            .unwrap_or(1),
+            .unwrap_or(built.spec.setting.speed.channels()),
         // job.verify.targetWhere selects a run's rows; an incremental run's window is not
         // what diff compares (it reads the whole source), so it is not taken then.
         target_where: target_where.or_else(|| {

@@ -160,14 +160,7 @@ fn plan(
     shard::set_planned();
     let stored = storable_params(params)?;
     let built = load_built(job, params).map_err(|e| usage(format!("bad job: {e}")))?;
-    let channels = built
-        .spec
-        .setting
-        .speed
-        .channel
-        .map(|c| c as usize)
-        .unwrap_or(1)
-        .max(1);
+    let channels = built.spec.setting.speed.channels();
     std::fs::create_dir_all(out.join(SHARDS_DIR))
         .map_err(|e| usage(format!("cannot create {}: {e}", out.display())))?;
     let rt = runtime()?;

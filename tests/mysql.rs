@@ -1019,6 +1019,68 @@ fn narrower_target_columns_never_change_a_value_silently() {
     );
 }
 
+/// A FLOAT value goes into DOUBLE, DECIMAL and text columns as the number it shows (0.1, not
+/// the 0.10000000149011612 its bits widen to), and into a FLOAT column as the same float.
+#[test]
+fn floats_go_into_wider_columns_as_the_numbers_they_show() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE fsrc (id INT PRIMARY KEY, f FLOAT);
+         INSERT INTO fsrc VALUES (1, 0.1), (2, 1.1), (3, -2.7), (4, 3.4028234663852886e38), (5, 16777217);
+         CREATE VIEW src AS SELECT id, f AS d, f AS n, f AS f, f AS t FROM fsrc;
+         CREATE TABLE dst (id INT PRIMARY KEY, d DOUBLE, n DECIMAL(50,10), f FLOAT, t VARCHAR(40));",
+    );
+    let cols = r#""column": ["id", "d", "n", "f", "t"],"#;
+    let (o, _t) = run_job(
+        "floats",
+        &job("{}", &reader(&db, cols), &writer(&db, "dst", cols)),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 0");
+    assert_eq!(
+        db.query("SELECT id, d, n, t FROM dst ORDER BY id"),
+        "1\t0.1\t0.1000000000\t0.1\n\
+         2\t1.1\t1.1000000000\t1.1\n\
+         3\t-2.7\t-2.7000000000\t-2.7\n\
+         4\t3.4028235e38\t340282350000000000000000000000000000000.0000000000\t3.4028235e38\n\
+         5\t16777216\t16777216.0000000000\t16777216.0"
+    );
+    assert_eq!(
+        db.query("SELECT COUNT(*) FROM fsrc JOIN dst USING (id) WHERE fsrc.f = dst.f"),
+        "5"
+    );
+    // hdfswriter's DOUBLE columns the same, read back by pyarrow (text: by Python's float).
+    let t = tempfile::tempdir().unwrap();
+    for ft in ["parquet", "orc", "text"] {
+        let out = t.path().join(ft);
+        let w = format!(
+            r#"{{"name": "hdfswriter", "parameter": {{"defaultFS": "file:///", "fileType": "{ft}",
+                "path": "{}", "fileName": "f", "writeMode": "truncate", "fieldDelimiter": ",",
+                "column": [{{"name": "id", "type": "INT"}}, {{"name": "d", "type": "DOUBLE"}}]}}}}"#,
+            out.display()
+        );
+        let (o, _t) = run_job(
+            ft,
+            &job("{}", &reader(&db, r#""column": ["id", "d"],"#), &w),
+        );
+        assert_eq!(code(&o), 0, "{ft}: {}", stderr(&o));
+        let got = run_python(
+            "import sys, glob, pyarrow.parquet as pq, pyarrow.orc as po\n\
+             ft, d = sys.argv[1], sys.argv[2]\n\
+             rows = []\n\
+             for f in sorted(glob.glob(d + '/f*')):\n\
+             \x20   if ft == 'text':\n\
+             \x20       rows += [(int(a), float(b)) for a, b in (l.split(',') for l in open(f).read().split())]\n\
+             \x20   else:\n\
+             \x20       t = (pq if ft == 'parquet' else po).read_table(f).to_pydict()\n\
+             \x20       rows += list(zip(t['id'], t['d']))\n\
+             print(' '.join(repr(v) for _, v in sorted(rows)))",
+            &[ft, out.to_str().unwrap()],
+        );
+        assert_eq!(got.trim(), "0.1 1.1 -2.7 3.4028235e+38 16777216.0", "{ft}");
+    }
+}
+
 /// A job stopped by its error limit while the writer isolates bad rows one by one reports as
 /// written exactly the rows the table holds (each isolated row commits on its own).
 #[test]

@@ -949,6 +949,34 @@ fn narrower_target_columns_never_change_a_value_silently() {
     assert_eq!(dirty.lines().count(), 6, "{dirty}");
 }
 
+/// A real goes into double precision (binary COPY) and numeric as the number it shows (0.1,
+/// not the 0.10000000149011612 its bits widen to).
+#[test]
+fn reals_go_into_wider_columns_as_the_numbers_they_show() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE rsrc (id int PRIMARY KEY, r real);
+         INSERT INTO rsrc VALUES (1, 0.1), (2, 1.1), (3, -2.7), (4, 3.4028235e38), (5, 16777217);
+         CREATE VIEW src AS SELECT id, r AS d, r AS n FROM rsrc;
+         CREATE TABLE dst (id int PRIMARY KEY, d double precision);
+         CREATE TABLE dstn (id int PRIMARY KEY, n numeric(50,10));",
+    );
+    // dst has an encoder for every column (binary COPY); numeric from a real goes as text.
+    for (dst, col) in [("dst", "d"), ("dstn", "n")] {
+        let cols = format!(r#""column": ["id", "{col}"],"#);
+        let (o, _t) = pg_copy(&pg, "reals", "src", dst, &cols);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert_eq!(
+        pg.query("SELECT id, d, n FROM dst JOIN dstn USING (id) ORDER BY id"),
+        "1|0.1|0.1000000000\n\
+         2|1.1|1.1000000000\n\
+         3|-2.7|-2.7000000000\n\
+         4|3.4028235e+38|340282350000000000000000000000000000000.0000000000\n\
+         5|16777216|16777216.0000000000"
+    );
+}
+
 /// bytea arrays and arrays of BC dates go from PostgreSQL to PostgreSQL unchanged.
 #[test]
 fn bytea_and_bc_date_arrays_copy_exactly() {

@@ -73,6 +73,13 @@ pub fn base64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// A float as a double: the double of its shortest decimal (`0.1f32` is 0.1, not the
+/// 0.10000000149011612 its bits widen to), as a reader of the float's text gets it. FLOAT/REAL
+/// sources print their values so, and the writers store them so in wider float columns.
+pub fn float_as_double(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
 /// A decimal number's canonical form (see the engine's, which `datasync verify` compares by).
 pub use datasync_engine::verify::canon::canonical_number;
 

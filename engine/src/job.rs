@@ -80,6 +80,13 @@ pub struct Speed {
     pub record: Option<u64>,
 }
 
+impl Speed {
+    /// Pipelines run at once: `channel`, 1 when unset (never 0: 0 and below read as unset).
+    pub fn channels(&self) -> usize {
+        self.channel.map_or(1, |c| c as usize)
+    }
+}
+
 /// `job.setting.errorLimit`: the job stops when dirty > `record` or dirty/total > `percentage`.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

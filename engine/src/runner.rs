@@ -315,12 +315,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let t0 = Instant::now();
     let spec = job.spec.clone();
     let setting = &spec.setting;
-    let channels = setting
-        .speed
-        .channel
-        .map(|c| c as usize)
-        .unwrap_or(1)
-        .max(1);
+    let channels = setting.speed.channels();
     let dirty = Arc::new(DirtySink::new(
         opts.dirty_file.clone(),
         setting.error_limit.record,
@@ -935,13 +930,7 @@ impl BuiltJob {
         let Some(plan) = self.verify.as_deref() else {
             return (Vec::new(), None);
         };
-        let channels = self
-            .spec
-            .setting
-            .speed
-            .channel
-            .map(|c| c as usize)
-            .unwrap_or(1);
+        let channels = self.spec.setting.speed.channels();
         let mut rep = Report::begin(
             &self.spec,
             self.reader_name,

@@ -14,12 +14,41 @@ pub struct RowLiterals<'a> {
     writers: Vec<ValueWriter<'a>>,
     backslash_escapes: bool,
     empty_as_null: bool,
-    /// Columns whose target holds whole numbers only (MySQL rounds `3.7` into an INT column
-    /// without a warning: such values are refused here).
-    whole: Vec<bool>,
-    /// Columns whose target is a MySQL YEAR (see [`RowLiterals::years`]).
-    year: Vec<bool>,
+    /// What is known of each column's target type (see [`RowLiterals::targets`]).
+    targets: Vec<TargetKind>,
     field: Vec<u8>,
+}
+
+/// What of a MySQL target column's type changes how a value is written into it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Nothing (or not known).
+    #[default]
+    Other,
+    /// An integer type: MySQL rounds `3.7` into it without a warning, so a value with a
+    /// fractional part (`3.7`, `1e-1`) is refused here.
+    Whole,
+    /// YEAR (whole numbers too). MySQL reads 1 to 99 as 2001..2069 and 1970..1999 and the
+    /// text `0` as 2000 without a warning: an integer 0 is written as `0000` (the year 0000
+    /// it is) and 1 to 99 are refused.
+    Year,
+    /// FLOAT: a float is written as its exact value (MySQL reads a literal as a double and
+    /// rounds it to FLOAT, and the shortest text of an f32, e.g. 3.4028235e38, can be a
+    /// double above FLOAT's range). Elsewhere a float is written as its shortest text, the
+    /// value a DOUBLE or DECIMAL column then holds (0.1, not 0.10000000149011612).
+    Float,
+}
+
+impl TargetKind {
+    /// The kind of a MySQL `DATA_TYPE` (`int`, `year`, `float`, ...).
+    pub fn of_mysql(data_type: &str) -> Self {
+        match data_type.to_ascii_lowercase().as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" => Self::Whole,
+            "year" => Self::Year,
+            "float" => Self::Float,
+            _ => Self::Other,
+        }
+    }
 }
 
 impl<'a> RowLiterals<'a> {
@@ -43,26 +72,15 @@ impl<'a> RowLiterals<'a> {
             writers,
             backslash_escapes,
             empty_as_null,
-            whole: Vec::new(),
-            year: Vec::new(),
+            targets: Vec::new(),
             field: Vec::new(),
         })
     }
 
-    /// Marks the columns whose target holds whole numbers only: a value with a fractional part
-    /// (`3.7`, `1e-1`) in one of them cannot be written.
+    /// What is known of each column's target type (MySQL; see [`TargetKind`]).
     #[cfg(feature = "mysql")]
-    pub fn whole_numbers(mut self, whole: &[bool]) -> Self {
-        self.whole = whole.to_vec();
-        self
-    }
-
-    /// Marks the columns whose target is a YEAR. MySQL reads 1 to 99 as 2001..2069 and
-    /// 1970..1999 and the text `0` as 2000 without a warning: an integer 0 is written as
-    /// `0000` (the year 0000 it is) and 1 to 99 are refused.
-    #[cfg(feature = "mysql")]
-    pub fn years(mut self, year: &[bool]) -> Self {
-        self.year = year.to_vec();
+    pub fn targets(mut self, targets: &[TargetKind]) -> Self {
+        self.targets = targets.to_vec();
         self
     }
 
@@ -134,7 +152,8 @@ impl<'a> RowLiterals<'a> {
                 w.write(r, &mut self.field, None)
                     .inspect_err(|_| out.truncate(start))?
             };
-            if self.whole.get(c).copied().unwrap_or(false)
+            let target = self.targets.get(c).copied().unwrap_or_default();
+            if matches!(target, TargetKind::Whole | TargetKind::Year)
                 && matches!(kind, ValueKind::Number | ValueKind::Text)
                 && has_fraction(&self.field)
             {
@@ -146,7 +165,7 @@ impl<'a> RowLiterals<'a> {
                     String::from_utf8_lossy(&self.field)
                 ));
             }
-            if self.year.get(c).copied().unwrap_or(false) && a.data_type().is_integer() {
+            if target == TargetKind::Year && a.data_type().is_integer() {
                 match std::str::from_utf8(&self.field)
                     .ok()
                     .and_then(|t| t.parse::<i64>().ok())
@@ -166,10 +185,9 @@ impl<'a> RowLiterals<'a> {
                     _ => {}
                 }
             }
-            if !pg && matches!(kind, ValueKind::Number) {
-                // MySQL reads a literal as a double and then rounds it to FLOAT: the shortest
-                // text of an f32 (3.4028235e38) can be a double above FLOAT's range, which it
-                // refuses. The f32's exact value as a double rounds back to the same f32.
+            if !pg && target == TargetKind::Float && matches!(kind, ValueKind::Number) {
+                // The f32's exact value as a double rounds back to the same f32 (see
+                // TargetKind::Float).
                 if let Some(x) = a.as_any().downcast_ref::<arrow_array::Float32Array>() {
                     self.field.clear();
                     self.field

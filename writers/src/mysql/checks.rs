@@ -4,6 +4,7 @@
 
 use super::task::{MysqlTask, Session};
 use super::writer::STRUCTURAL;
+use crate::sqltext::TargetKind;
 use datasync_db::mysql::mysql_async::{self, prelude::Queryable};
 use datasync_db::sql::unquote_ident;
 use datasync_engine::PluginError;
@@ -83,16 +84,16 @@ impl MysqlTask {
         Ok(None)
     }
 
-    /// Per column of `names`: whether the target column holds whole numbers only (an integer
-    /// type, into which MySQL rounds `3.7` without a warning). With `column: ["*"]`, also
-    /// decides how rows map: by name when every name the reader gives is a target column,
-    /// else by position as DataX writes them (with a warning).
-    pub(super) async fn whole_number_columns(
+    /// Per column of `names`: what of the target column's type changes how values are
+    /// written (see [`TargetKind`]). With `column: ["*"]`, also decides how rows map: by name
+    /// when every name the reader gives is a target column, else by position as DataX writes
+    /// them (with a warning).
+    pub(super) async fn target_kinds(
         &mut self,
         s: &mut Session,
         names: &[String],
         batch: &arrow_array::RecordBatch,
-    ) -> Result<Vec<bool>, PluginError> {
+    ) -> Result<Vec<TargetKind>, PluginError> {
         let q = format!(
             "SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
              WHERE {} ORDER BY ORDINAL_POSITION",
@@ -103,17 +104,10 @@ impl MysqlTask {
             .query(q.as_str())
             .await
             .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
-        let is_whole = |t: &str| {
-            matches!(
-                t.to_ascii_lowercase().as_str(),
-                "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
-            )
-        };
-        let is_year = |t: &str| t.eq_ignore_ascii_case("year");
         let key = |n: &str| unquote_ident(n.trim()).to_lowercase();
-        let by_name: std::collections::HashMap<String, (bool, &str, Option<u32>)> = rows
+        let by_name: std::collections::HashMap<String, (&str, Option<u32>)> = rows
             .iter()
-            .map(|(c, t, p)| (c.to_lowercase(), (is_whole(t), t.as_str(), *p)))
+            .map(|(c, t, p)| (c.to_lowercase(), (t.as_str(), *p)))
             .collect();
         let types = batch.schema();
         let narrow_of = |i: usize, target: Option<(&str, Option<u32>)>| {
@@ -136,26 +130,26 @@ impl MysqlTask {
                 .map(|i| narrow_of(i, rows.get(i).map(|(_, t, p)| (t.as_str(), *p))))
                 .collect();
             self.targets = rows.iter().map(|(c, _, _)| c.clone()).collect();
-            self.year = (0..names.len())
-                .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_year(t)))
-                .collect();
             return Ok((0..names.len())
-                .map(|i| rows.get(i).is_some_and(|(_, t, _)| is_whole(t)))
+                .map(|i| {
+                    rows.get(i)
+                        .map_or_else(TargetKind::default, |(_, t, _)| TargetKind::of_mysql(t))
+                })
                 .collect());
         }
         self.targets = names.to_vec();
-        self.year = names
-            .iter()
-            .map(|n| by_name.get(&key(n)).is_some_and(|(_, t, _)| is_year(t)))
-            .collect();
         self.narrow = names
             .iter()
             .enumerate()
-            .map(|(i, n)| narrow_of(i, by_name.get(&key(n)).map(|(_, t, p)| (*t, *p))))
+            .map(|(i, n)| narrow_of(i, by_name.get(&key(n)).copied()))
             .collect();
         Ok(names
             .iter()
-            .map(|n| by_name.get(&key(n)).is_some_and(|(w, _, _)| *w))
+            .map(|n| {
+                by_name
+                    .get(&key(n))
+                    .map_or_else(TargetKind::default, |(t, _)| TargetKind::of_mysql(t))
+            })
             .collect())
     }
 }

@@ -233,7 +233,9 @@ impl OceanBaseKeys {
                         return Err(ConfigError::new(
                             mode_key,
                             format!(
-                                "a key of oceanbasev10writer, which DataX's {} ignores (it                                  would insert); give writeMode (\"insert\", \"replace\" or \"update\")                                  instead, or name the writer oceanbasev10writer",
+                                "a key of oceanbasev10writer, which DataX's {} ignores (it would insert); give \
+                                 writeMode (\"insert\", \"replace\" or \"update\") instead, or \
+                                 name the writer oceanbasev10writer",
                                 p.invoked_as
                             ),
                         ))

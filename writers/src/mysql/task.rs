@@ -22,10 +22,8 @@ pub(super) struct MysqlTask {
     pub(super) table: String,
     /// Table staging: this attempt has created its staging table.
     pub(super) stage_ready: bool,
-    /// Per incoming column: its target column holds whole numbers only.
-    pub(super) whole: Vec<bool>,
-    /// Per incoming column: its target column is a YEAR.
-    pub(super) year: Vec<bool>,
+    /// Per incoming column: what of its target column's type changes how values are written.
+    pub(super) kinds: Vec<crate::sqltext::TargetKind>,
     /// `column: ["*"]` and the reader's names are not all the target's: rows go by position
     /// (as DataX writes them), not by name.
     pub(super) positional: bool,
@@ -350,7 +348,7 @@ impl crate::sqltarget::UnitTask for MysqlTask {
                 if self.writer.staging() && !self.stage_ready {
                     self.create_stage(&mut s, ctx.task_id, &names).await?;
                 }
-                self.whole = self.whole_number_columns(&mut s, &names, batch).await?;
+                self.kinds = self.target_kinds(&mut s, &names, batch).await?;
                 self.check_unique_key(&mut s).await?;
                 let (h, t) = self.statement_parts(&names);
                 let cols = self.column_list(&names);
@@ -439,8 +437,7 @@ impl MysqlTask {
     ) -> Result<Option<(Vec<u8>, Vec<usize>, Vec<(usize, String)>)>, PluginError> {
         let mut lits = RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
             .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
-            .whole_numbers(&self.whole)
-            .years(&self.year);
+            .targets(&self.kinds);
         if !lits.load_data_ok() {
             return Ok(None);
         }
@@ -520,8 +517,7 @@ impl MysqlTask {
             let mut lits =
                 RowLiterals::new(batch, s.backslash_escapes, self.writer.cfg.empty_as_null)
                     .map_err(|e| PluginError::new(MysqlError::Invalid(e)))?
-                    .whole_numbers(&self.whole)
-                    .years(&self.year);
+                    .targets(&self.kinds);
             let mut tuples: Vec<(usize, Vec<u8>)> = Vec::with_capacity(rows.len());
             let mut bad = Vec::new();
             // One row must fit in one statement, and a statement in one packet.

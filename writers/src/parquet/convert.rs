@@ -133,6 +133,10 @@ pub fn convert(src: &ArrayRef, target: &HiveType, bad: &mut BadRows) -> Result<A
             cast_checked(src, target, bad)?
         }
         DataType::Float32 | DataType::Float64 if is_text(src) => float_from_text(src, target, bad)?,
+        DataType::Float64 if src.data_type() == &DataType::Float32 => Arc::new(
+            src.as_primitive::<Float32Type>()
+                .unary::<_, Float64Type>(datasync_codec::values::float_as_double),
+        ),
         _ => cast_checked(src, target, bad)?,
     };
     if let DataType::Float32 | DataType::Float64 = target.arrow {

@@ -220,7 +220,9 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
         Enc::F32 => field(out, &a.as_primitive::<Float32Type>().value(r).to_be_bytes()),
         Enc::F64 => {
             let x = match a.data_type() {
-                DataType::Float32 => f64::from(a.as_primitive::<Float32Type>().value(r)),
+                DataType::Float32 => datasync_codec::values::float_as_double(
+                    a.as_primitive::<Float32Type>().value(r),
+                ),
                 _ => a.as_primitive::<Float64Type>().value(r),
             };
             field(out, &x.to_be_bytes())
