@@ -341,8 +341,10 @@ fn write_modes_follow_datax() {
     let out = t.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("other.csv"), "keep me").unwrap();
-    // A file of another job whose fileName is "out_" (its run id "r1"), not one of "out".
+    // A file of another job whose fileName is "out_" (its run id "r1"), and one not of the
+    // shape of an output: neither is a file of "out".
     std::fs::write(out.join("out___r1_00000.csv"), "keep me too").unwrap();
+    std::fs::write(out.join("out__notes.txt"), "and me").unwrap();
     let cols = r#"[{"index":0,"type":"long"}]"#;
     let job = |mode: &str| {
         file_to_file(&input, cols, &out, "", "", "{}")
@@ -354,19 +356,19 @@ fn write_modes_follow_datax() {
     };
     // nonConflict sees no file of "out" yet.
     assert_eq!(code(&run("n0", "nonConflict")), 0);
-    assert_eq!(visible_files(&out).len(), 3);
+    assert_eq!(visible_files(&out).len(), 4);
     // nonConflict refuses while files of "out" exist, before writing anything.
     let o = run("n1", "nonConflict");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "nonConflict");
-    assert_eq!(visible_files(&out).len(), 3);
+    assert_eq!(visible_files(&out).len(), 4);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(code(&run("a2", "append")), 0);
-    assert_eq!(visible_files(&out).len(), 4);
+    assert_eq!(visible_files(&out).len(), 5);
     // truncate replaces every file of "out", and only those.
     assert_eq!(code(&run("t1", "truncate")), 0);
     let files = visible_files(&out);
-    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files.len(), 4, "{files:?}");
     assert_eq!(
         std::fs::read_to_string(out.join("other.csv")).unwrap(),
         "keep me"
@@ -375,6 +377,19 @@ fn write_modes_follow_datax() {
         std::fs::read_to_string(out.join("out___r1_00000.csv")).unwrap(),
         "keep me too"
     );
+    assert_eq!(
+        std::fs::read_to_string(out.join("out__notes.txt")).unwrap(),
+        "and me"
+    );
+    // A fileName with '__' would make names ambiguous: refused.
+    let j = write_job(
+        t.path(),
+        "dd",
+        &job("append").replace("\"out\"", "\"out__x\""),
+    );
+    let o = run_file(t.path(), &j, &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "no '__'");
     // A run id starting with '_' would make such names ambiguous: refused.
     let j = write_job(t.path(), "u", &job("append"));
     let o = run_file(t.path(), &j, &["--run-id", "_r1"]);
@@ -382,7 +397,7 @@ fn write_modes_follow_datax() {
     assert_stderr_has(&o, "not starting with '.' or '_'");
     assert_eq!(
         all_entries(&out).len(),
-        3,
+        4,
         "no staging left: {:?}",
         all_entries(&out)
     );
@@ -826,6 +841,29 @@ fn check_connect_lists_input_files_and_probes_the_target_directory() {
         assert_stderr_has(&o, "a.csv");
         assert!(data.join("a.csv").is_file());
     }
+}
+
+/// The dirty file is always the last run's: a run without dirty rows removes an earlier one's.
+#[test]
+fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
+    let t = tempfile::tempdir().unwrap();
+    let input = file_in(t.path(), "in.csv", "1\nx\n");
+    let out = t.path().join("out");
+    let cols = r#"[{"index":0,"type":"long"}]"#;
+    let job = write_job(
+        t.path(),
+        "d",
+        &file_to_file(&input, cols, &out, "", "", "{}"),
+    );
+    let dirty = t.path().join("d.jsonl");
+    let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_dirty_rows(&dirty, &[("x", "not an integer")]);
+    std::fs::write(&input, "1\n2\n").unwrap();
+    let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "held an earlier run's dirty records");
+    assert!(!dirty.exists());
 }
 
 /// An empty nullFormat writes an empty text and NULL alike: the job says so.

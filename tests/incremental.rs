@@ -428,6 +428,20 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
         8,
         "a, b, c, old and d; not future"
     );
+    // hdfsreader's text path takes the same key, and the same state goes on.
+    let hdfs = text
+        .replace(r#""txtfilereader""#, r#""hdfsreader""#)
+        .replace(
+            r#"["in/*.csv"], "fileFormat": "csv""#,
+            r#"["in/*.csv"], "fileType": "csv""#,
+        );
+    let o = run_here(dir, "files", &hdfs, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0, "nothing new");
+    put("e.csv", "10\n", 5);
+    let o = run_here(dir, "files", &hdfs, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 1, "e.csv");
 }
 
 /// A MySQL -> stream job reading `table` incrementally on `column`, state in `state`.

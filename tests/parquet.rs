@@ -27,6 +27,36 @@ fn pq_writer(dir: &Path, columns: &str, extra: &str) -> String {
     )
 }
 
+/// A `--run-id` used again is refused before any row is read (its files would carry the
+/// same names; before, the commit refused them after every row was written).
+#[test]
+fn a_run_id_used_before_is_refused_up_front() {
+    let t = tempfile::tempdir().unwrap();
+    let input = file_in(t.path(), "in.csv", "id\n1\n2\n");
+    let out = t.path().join("tbl");
+    let w = pq_writer(
+        &out,
+        r#"[{"name": "id", "type": "BIGINT"}]"#,
+        r#", "writeMode": "append""#,
+    );
+    let p = write_job(t.path(), "again", &job("{}", &csv_reader(&input), &w));
+    let o = run_file(t.path(), &p, &["--run-id", "same"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_file(t.path(), &p, &["--run-id", "same"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "run id same was used before");
+    assert_stderr_has(&o, "read 0");
+    assert_eq!(
+        all_entries(&out)
+            .iter()
+            .filter(|n| n.starts_with('.'))
+            .count(),
+        0,
+        "no staging kept: {:?}",
+        all_entries(&out)
+    );
+}
+
 /// Data files (not hidden) anywhere below `dir`, relative, sorted. Panics when `dir` does not
 /// exist, so an empty result means "nothing published there".
 /// The lines of `text` that start with `tag`.

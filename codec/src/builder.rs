@@ -364,9 +364,39 @@ fn decimal_parts(s: &str, precision: u8, scale: i8) -> Option<(bool, &str, &str,
     Some((neg, int, kept, scale - kept.len()))
 }
 
-/// Parses a decimal exactly: no rounding, no exponent; more fraction digits than the scale are
-/// accepted only when they are zeros.
-fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
+/// A number in exponent form (`15e-1`, `1E3`, as Java's BigDecimal reads them) written out as
+/// a plain decimal; None for other text, and for exponents no decimal column could hold.
+fn plain_of_exponent(s: &str) -> Option<String> {
+    if !s.contains(['e', 'E']) {
+        return None;
+    }
+    let (neg, sig, exp) = crate::values::canonical_number(s)?;
+    if sig.is_empty() {
+        return Some("0".into());
+    }
+    if exp.unsigned_abs() > 160 {
+        return None;
+    }
+    let text = if exp >= 0 {
+        format!("{sig}{}", "0".repeat(exp as usize))
+    } else {
+        let frac = exp.unsigned_abs() as usize;
+        let pad = frac.saturating_sub(sig.len());
+        let whole = format!("{}{sig}", "0".repeat(pad));
+        let (int, fraction) = whole.split_at(whole.len() - frac);
+        format!("{int}.{fraction}")
+    };
+    Some(if neg { format!("-{text}") } else { text })
+}
+
+/// Parses a decimal exactly: no rounding; more fraction digits than the scale are accepted
+/// only when they are zeros; an exponent form (`15e-1`) is the number it writes.
+pub fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
+    parse_plain_decimal(s, precision, scale)
+        .or_else(|| parse_plain_decimal(&plain_of_exponent(s)?, precision, scale))
+}
+
+fn parse_plain_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
     let (neg, int, kept, pad) = decimal_parts(s, precision, scale)?;
     let mut v: i128 = 0;
     for b in int.bytes().chain(kept.bytes()) {
@@ -379,6 +409,11 @@ fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
 /// A decimal of 39 to 76 digits: the same rules as [`parse_decimal`], the scaled integer built
 /// as digits and read into an i256.
 pub(crate) fn parse_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256> {
+    parse_plain_decimal256(s, precision, scale)
+        .or_else(|| parse_plain_decimal256(&plain_of_exponent(s)?, precision, scale))
+}
+
+fn parse_plain_decimal256(s: &str, precision: u8, scale: i8) -> Option<i256> {
     let (neg, int, kept, pad) = decimal_parts(s, precision, scale)?;
     let mut digits = String::with_capacity(int.len() + kept.len() + pad + 1);
     if neg {
@@ -585,7 +620,12 @@ mod tests {
         // A digit beyond the scale, too many digits, not a number.
         assert_eq!(parse_decimal256("0.1234", 50, 3), None);
         assert_eq!(parse_decimal256(&"9".repeat(51), 50, 0), None);
-        assert_eq!(parse_decimal256("1e5", 50, 0), None);
+        assert_eq!(parse_decimal256("x1", 50, 0), None);
+        // An exponent form is the number it writes.
+        assert_eq!(
+            parse_decimal256("-1.5E40", 50, 0).unwrap().to_string(),
+            format!("-15{}", "0".repeat(39))
+        );
     }
 
     #[test]
@@ -595,7 +635,15 @@ mod tests {
         assert_eq!(parse_decimal("7", 12, 2), Some(700));
         assert_eq!(parse_decimal("1.250", 12, 2), Some(125));
         assert_eq!(parse_decimal("1.255", 12, 2), None, "would round");
-        assert_eq!(parse_decimal("1e5", 12, 2), None);
+        // Exponent forms (Java's BigDecimal reads them): exact, or refused as rounding.
+        assert_eq!(parse_decimal("1e5", 12, 2), Some(10_000_000));
+        assert_eq!(parse_decimal("15e-1", 12, 2), Some(150));
+        assert_eq!(parse_decimal("-2.5E-2", 12, 2), None, "would round");
+        assert_eq!(parse_decimal("25E-3", 12, 3), Some(25));
+        assert_eq!(parse_decimal("0e7", 12, 2), Some(0));
+        assert_eq!(parse_decimal("1e10", 12, 2), None, "overflows precision");
+        assert_eq!(parse_decimal("1e999999999", 12, 2), None);
+        assert_eq!(parse_decimal("1e", 12, 2), None);
         assert_eq!(
             parse_decimal("12345678901", 12, 2),
             None,

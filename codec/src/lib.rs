@@ -17,7 +17,9 @@ mod prepass;
 pub mod types;
 pub mod values;
 
-pub use builder::{float_text, parse_float, parse_text_column, parses_text_into, TextBatchBuilder};
+pub use builder::{
+    float_text, parse_decimal, parse_float, parse_text_column, parses_text_into, TextBatchBuilder,
+};
 pub use compress::{decompress, each_tgz_entry, Compression, Compressor, ZipEntries};
 pub use config::{
     text_read_notes, text_read_template, text_write_notes, text_write_template, Header, TextRead,

@@ -214,6 +214,28 @@ impl DirtySink {
         self.file.lock().map(|f| f.is_some()).unwrap_or(false)
     }
 
+    /// At the end of a run that found no dirty record: removes the dirty file an earlier run
+    /// left at this path, so that the file there is always the last run's (a run that finds
+    /// some replaces it).
+    pub fn remove_stale(&self) {
+        // Only a regular file (`--dirty-file /dev/null` stays what it is).
+        let regular = std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_file());
+        if self.written() || !regular {
+            return;
+        }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => tracing::info!(
+                "removed {}: it held an earlier run's dirty records, and this run has none",
+                self.path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                "cannot remove {} (an earlier run's dirty records; this run has none): {e}",
+                self.path.display()
+            ),
+        }
+    }
+
     /// Why the dirty file could not be written, if it could not: the job must fail.
     pub fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())

@@ -270,25 +270,39 @@ pub(super) type TaskTally = Mutex<Option<Arc<Tally>>>;
 
 static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Sets this process's run id (`--run-id`) before anything uses it: 1 to 64 letters, digits,
-/// `_`, `-` or `.`, not starting with `.` or `_` (it names staging directories and files, and
-/// output files are `<fileName>__<run id>_...`: a leading `_` would make `o___x` ambiguous
-/// between the `fileName`s `o` and `o_`).
-pub fn set_run_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
+/// Whether `id` can be a run id: 1 to 64 letters, digits, `_`, `-` or `.`, not starting with
+/// `.` or `_` (it names staging directories and files, and output files are
+/// `<fileName>__<run id>_...`: a leading `_` would make `o___x` ambiguous between the
+/// `fileName`s `o` and `o_`).
+pub fn is_run_id(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= 64
         && !id.starts_with(['.', '_'])
         && id
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+static RUN_ID_CHOSEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the run id was chosen (`--run-id`, a plan's), not generated: only a chosen one can
+/// meet output of an earlier run with the same id.
+pub fn run_id_chosen() -> bool {
+    RUN_ID_CHOSEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets this process's run id (`--run-id`) before anything uses it (see [`is_run_id`]).
+pub fn set_run_id(id: &str) -> Result<(), String> {
+    if !is_run_id(id) {
         return Err(format!(
             "run id \"{id}\": use 1 to 64 letters, digits, '_', '-' or '.' (not starting with '.' or '_')"
         ));
     }
     RUN_ID
         .set(id.to_string())
-        .map_err(|_| "the run id is already set".to_string())
+        .map_err(|_| "the run id is already set".to_string())?;
+    RUN_ID_CHOSEN.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
 }
 
 /// The run id when one is set or was generated already (log lines must not fix it early).
@@ -779,6 +793,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
     if let Err(e) = dirty.flush() {
         tracing::error!("{e}");
     }
+    dirty.remove_stale();
     let (status, exit_code, error) = match (control.reason(), dirty.exceeded()) {
         (Some(StopReason::Signal(sig)), _) => (
             Status::Interrupted,

@@ -93,27 +93,39 @@ impl FileReader {
     }
 }
 
-/// The file reader's own keys beside the text options.
+/// The file reader's own keys beside the text options (hdfsreader's text path takes them too).
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct FileKeys {
+pub struct FileKeys {
     /// Read only the files modified after the last committed run (and not after this run
     /// began): `{"state": "file:PATH"}` keeps that time.
-    modified_since: Option<crate::paths::ModifiedSince>,
-    /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
-    /// missing comes from the standard AWS variables.
-    s3: Option<datasync_db::store::S3Options>,
-}
-
-/// The remote-store keys of a text reader that has no `modifiedSince` (hdfsreader text).
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RemoteKeys {
+    pub modified_since: Option<crate::paths::ModifiedSince>,
     /// How to reach the store of `s3://` paths (endpoint, region, credentials); what is
     /// missing comes from the standard AWS variables.
     #[serde(default, deserialize_with = "datasync_db::store::opt_s3")]
     #[schemars(with = "Option<datasync_db::store::S3Options>")]
     pub s3: Option<datasync_db::store::S3Options>,
+}
+
+impl FileReader {
+    /// The reader of the text files `c` names, with the file reader's own `keys` (parameter
+    /// at `at`).
+    pub fn from_keys(at: &str, keys: FileKeys, c: TextReadConfig) -> Result<Self, ConfigError> {
+        if keys.modified_since.is_some()
+            && c.path.iter().any(|x| datasync_db::store::is_remote_url(x))
+        {
+            return Err(ConfigError::new(
+                datasync_engine::config::join_path(at, "modifiedSince"),
+                "is not supported for s3:// or hdfs:// paths yet",
+            ));
+        }
+        let mut reader = FileReader::with_paths(at, c, keys.s3)?;
+        if let Some(m) = keys.modified_since {
+            let at = datasync_engine::config::join_path(at, "modifiedSince");
+            reader.incremental = Some(Arc::new(m.incremental(&at)?));
+        }
+        Ok(reader)
+    }
 }
 
 /// The file reader's `parameter`: its own keys, then the text-file options.
@@ -134,20 +146,7 @@ impl Plugin for FileReader {
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
         let (keys, c): Layout = p.parts(IGNORED)?;
-        if keys.modified_since.is_some()
-            && c.path.iter().any(|x| datasync_db::store::is_remote_url(x))
-        {
-            return Err(ConfigError::new(
-                datasync_engine::config::join_path(p.path, "modifiedSince"),
-                "is not supported for s3:// or hdfs:// paths yet",
-            ));
-        }
-        let mut reader = FileReader::with_paths(p.path, c, keys.s3)?;
-        if let Some(m) = keys.modified_since {
-            let at = datasync_engine::config::join_path(p.path, "modifiedSince");
-            reader.incremental = Some(Arc::new(m.incremental(&at)?));
-        }
-        Ok(reader)
+        FileReader::from_keys(p.path, keys, c)
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {

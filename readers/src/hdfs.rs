@@ -43,7 +43,7 @@ impl Plugin for HdfsReader {
                 });
             }
         };
-        let mut keys: crate::file::RemoteKeys = parts.take()?;
+        let mut keys: crate::file::FileKeys = parts.take()?;
         S3Options::add_hadoop_config(&mut keys.s3, pick.hadoop_config);
         let mut text: TextReadConfig = parts.finish()?;
         text.file_format = format;
@@ -53,7 +53,7 @@ impl Plugin for HdfsReader {
             .map(|x| resolve_default_fs(p.path, pick.default_fs.as_deref(), x))
             .collect::<Result<_, _>>()?;
         Ok(HdfsReader {
-            inner: Box::new(FileReader::with_paths(p.path, text, keys.s3)?),
+            inner: Box::new(FileReader::from_keys(p.path, keys, text)?),
         })
     }
 
@@ -62,6 +62,7 @@ impl Plugin for HdfsReader {
             .part::<ParquetReaderConfig>()
             .build();
         let text = datasync_engine::schema::ParamsSchema::new(g)
+            .part::<crate::file::FileKeys>()
             .part::<TextReadConfig>()
             .without("fileFormat")
             .build();

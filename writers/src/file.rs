@@ -88,11 +88,7 @@ impl FileWriter {
             Some(r) => r.root.clone(),
             None => PathBuf::from(datasync_codec::hive::local_path(at, "path", &target.path)?),
         };
-        let staging = dir.join(format!(
-            ".datasync-staging-{}-{}",
-            target.file_name,
-            run_id()
-        ));
+        let staging = crate::publish::staging_dir(&dir, &target.file_name, run_id());
         Ok(FileWriter {
             dir,
             files,
@@ -243,8 +239,12 @@ impl FileWriter {
     /// Finishes or removes what earlier runs of this `fileName` left in staging (a commit
     /// interrupted half-way is finished; an aborted or killed run's files are removed).
     pub(crate) fn recover(&self) -> Result<Vec<String>, FileWriterError> {
-        let prefix = format!(".datasync-staging-{}-", self.files.file_name);
-        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging), self.target())?;
+        let done = crate::publish::recover(
+            &self.dir,
+            &self.files.file_name,
+            Some(&self.staging),
+            self.target(),
+        )?;
         Ok(crate::publish::describe(&done))
     }
 
@@ -331,7 +331,7 @@ impl Writer for FileWriter {
             if !datasync_engine::runstate::resuming() {
                 w.check_run_id_unused()?;
             }
-            crate::publish::create_staging(&w.staging)?;
+            crate::publish::create_staging(&w.staging, &w.files.file_name)?;
             Ok::<_, FileWriterError>(())
         })
         .await?;

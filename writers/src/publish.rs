@@ -23,6 +23,33 @@ pub(crate) const RUN_STATE_FILE: &str = "_run_state.json";
 
 /// File in a staging directory holding the decided commit.
 pub(crate) const JOURNAL_FILE: &str = "_commit.json";
+/// File in a staging directory naming the output prefix (`fileName`) it stages for: the
+/// names of two prefixes' staging directories can meet (`.datasync-staging-o-x-1` is `o`'s
+/// with run id `x-1` and `o-x`'s with run id `1`), and one job must not recover, remove or
+/// take over another's.
+const PREFIX_FILE: &str = "_file_name";
+
+/// The staging directory of run `run` of output prefix `name` (`fileName`) in `dir`.
+pub(crate) fn staging_dir(dir: &Path, name: &str, run: &str) -> PathBuf {
+    dir.join(format!(".datasync-staging-{name}-{run}"))
+}
+
+/// The output prefix staging directory `s` stages for, when it says (one made before
+/// [`PREFIX_FILE`] existed does not).
+fn staged_for(s: &Path) -> Option<String> {
+    fs::read_to_string(s.join(PREFIX_FILE)).ok()
+}
+
+/// An error when staging directory `s` holds another prefix's staged output.
+fn check_staged_for(s: &Path, name: &str, action: &'static str) -> Result<(), FsError> {
+    match staged_for(s) {
+        Some(other) if other != name => Err(io(action, s)(std::io::Error::other(format!(
+            "it holds the staged output of fileName \"{other}\" under the same directory name; \
+             give this run another --run-id"
+        )))),
+        _ => Ok(()),
+    }
+}
 
 /// What a commit does, in order: remove `unmark`, do every move, remove `replace`, write
 /// `mark`.
@@ -254,7 +281,7 @@ pub(crate) fn probe_dir(dir: &Path, p: &mut datasync_engine::Probe) {
     p.problem(what, "does not exist and no directory above it does");
 }
 
-pub(crate) fn create_staging(staging: &Path) -> Result<(), FsError> {
+pub(crate) fn create_staging(staging: &Path, name: &str) -> Result<(), FsError> {
     if datasync_engine::runstate::resuming() {
         if !staging.is_dir() {
             return Err(io("--resume: nothing to resume at", staging)(
@@ -264,6 +291,7 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), FsError> {
                 ),
             ));
         }
+        check_staged_for(staging, name, "--resume cannot take over")?;
         return take_over(staging);
     }
     if staging.exists() && datasync_engine::shard::planned() {
@@ -273,6 +301,7 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), FsError> {
         )));
     }
     if staging.exists() {
+        check_staged_for(staging, name, "cannot start a run in")?;
         // Only an explicit `--run-id` can meet an existing staging directory of its own name:
         // never take it from a run that is still going.
         let was = fs::read_to_string(staging.join(OWNER_FILE)).unwrap_or_default();
@@ -284,6 +313,8 @@ pub(crate) fn create_staging(staging: &Path) -> Result<(), FsError> {
         fs::remove_dir_all(staging).map_err(io("cannot clear staging directory", staging))?;
     }
     fs::create_dir_all(staging).map_err(io("cannot create staging directory", staging))?;
+    let prefix_file = staging.join(PREFIX_FILE);
+    fs::write(&prefix_file, name).map_err(io("cannot write", &prefix_file))?;
     let owner_file = staging.join(OWNER_FILE);
     fs::write(&owner_file, owner()).map_err(io("cannot write", &owner_file))
 }
@@ -717,14 +748,17 @@ pub(crate) enum Recovered {
     Left(PathBuf, String),
 }
 
-/// Finishes or removes the staging directories in `dir` whose names start with `prefix` and
-/// whose process is gone (all but `own`, this run's). Returns what it did, in name order.
+/// Finishes or removes the staging directories of output prefix `name` in `dir` whose process
+/// is gone (all but `own`, this run's; another prefix's are left alone). Returns what it
+/// did, in name order.
 pub(crate) fn recover(
     dir: &Path,
-    prefix: &str,
+    name: &str,
     own: Option<&Path>,
     target: &dyn Target,
 ) -> Result<Vec<Recovered>, FsError> {
+    let prefix = staging_dir(Path::new(""), name, "");
+    let prefix = prefix.to_string_lossy();
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -732,9 +766,10 @@ pub(crate) fn recover(
     };
     let mut found: Vec<PathBuf> = rd
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&*prefix))
         .map(|e| e.path())
         .filter(|p| Some(p.as_path()) != own && p.is_dir())
+        .filter(|p| staged_for(p).is_none_or(|n| n == name))
         .collect();
     found.sort();
     let host = hostname();
@@ -801,7 +836,7 @@ mod tests {
 
     fn staged(root: &Path, names: &[&str]) -> (PathBuf, Journal) {
         let staging = root.join(".datasync-staging-x-1");
-        create_staging(&staging).unwrap();
+        create_staging(&staging, "x").unwrap();
         let mut j = Journal::default();
         for n in names {
             let f = staging.join(n);
@@ -827,7 +862,7 @@ mod tests {
         fs::write(t.path().join("afile"), "x").unwrap();
         abort(&t.path().join("afile/out/.datasync-staging-x")).unwrap();
         let made = t.path().join(".datasync-staging-y");
-        create_staging(&made).unwrap();
+        create_staging(&made, "x").unwrap();
         abort(&made).unwrap();
         assert!(!made.exists());
     }
@@ -876,10 +911,10 @@ mod tests {
         .unwrap();
         // A second staging directory of a run that never committed.
         let other = t.path().join(".datasync-staging-x-2");
-        create_staging(&other).unwrap();
+        create_staging(&other, "x").unwrap();
         fs::write(other.join("c"), "c").unwrap();
         fs::write(other.join(OWNER_FILE), format!("{} 4194304999", hostname())).unwrap();
-        let done = recover(t.path(), ".datasync-staging-x-", None, &LocalFs).unwrap();
+        let done = recover(t.path(), "x", None, &LocalFs).unwrap();
         assert_eq!(
             done,
             [
@@ -897,15 +932,15 @@ mod tests {
     fn a_live_or_foreign_owner_is_left_alone() {
         let t = tempfile::tempdir().unwrap();
         let mine = t.path().join(".datasync-staging-x-1");
-        create_staging(&mine).unwrap();
+        create_staging(&mine, "x").unwrap();
         let foreign = t.path().join(".datasync-staging-x-2");
-        create_staging(&foreign).unwrap();
+        create_staging(&foreign, "x").unwrap();
         fs::write(foreign.join(OWNER_FILE), "elsewhere 1").unwrap();
         // pid 1 always runs.
         let live = t.path().join(".datasync-staging-x-3");
-        create_staging(&live).unwrap();
+        create_staging(&live, "x").unwrap();
         fs::write(live.join(OWNER_FILE), format!("{} 1", hostname())).unwrap();
-        let done = recover(t.path(), ".datasync-staging-x-", Some(&mine), &LocalFs).unwrap();
+        let done = recover(t.path(), "x", Some(&mine), &LocalFs).unwrap();
         assert!(
             matches!(&done[0], Recovered::Left(p, why) if p == &foreign && why.contains("elsewhere"))
         );
@@ -913,5 +948,36 @@ mod tests {
             matches!(&done[1], Recovered::Left(p, why) if p == &live && why.contains("still runs"))
         );
         assert!(mine.exists() && foreign.exists() && live.exists());
+    }
+
+    /// `.datasync-staging-o-x-1` is the name of `o`'s run `x-1` and of `o-x`'s run `1`: the
+    /// marker inside tells them apart, so neither job recovers, removes or reuses the other's.
+    #[test]
+    fn another_prefix_s_staging_of_the_same_name_is_not_touched() {
+        let t = tempfile::tempdir().unwrap();
+        let theirs = staging_dir(t.path(), "o-x", "1");
+        create_staging(&theirs, "o-x").unwrap();
+        fs::write(theirs.join("c"), "c").unwrap();
+        fs::write(
+            theirs.join(OWNER_FILE),
+            format!("{} 4194304999", hostname()),
+        )
+        .unwrap();
+        assert_eq!(theirs, staging_dir(t.path(), "o", "x-1"));
+        let done = recover(t.path(), "o", None, &LocalFs).unwrap();
+        assert_eq!(done, []);
+        let e = create_staging(&theirs, "o").unwrap_err();
+        assert!(e.to_string().contains("cannot start a run in"), "{e}");
+        assert!(
+            std::error::Error::source(&e)
+                .unwrap()
+                .to_string()
+                .contains("fileName \"o-x\""),
+            "{e}"
+        );
+        assert_eq!(fs::read_to_string(theirs.join("c")).unwrap(), "c");
+        // Its own job recovers it (the run is gone: removed).
+        let done = recover(t.path(), "o-x", None, &LocalFs).unwrap();
+        assert_eq!(done, [Recovered::Removed(theirs.clone())]);
     }
 }

@@ -93,10 +93,12 @@ impl TextFiles {
     /// Checks `fileName` and the text options, with errors under `at`.
     pub fn new(at: &str, target: &FileTarget, text: TextWriteConfig) -> Result<Self, ConfigError> {
         let name = &target.file_name;
-        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains("__") {
             return Err(ConfigError::new(
                 join_path(at, "fileName"),
-                "must be a plain file name prefix (no '/', not starting with '.')",
+                "must be a plain file name prefix (no '/', not starting with '.', no '__': it \
+                 separates the prefix from the run id in the files' names, so that one job's \
+                 truncate can tell its files from those of a job whose prefix starts the same)",
             ));
         }
         let suffix = target.suffix.clone().unwrap_or_default().trim().to_string();
@@ -151,8 +153,10 @@ impl TextFiles {
     }
 
     /// Whether an existing file in the target directory belongs to `fileName`: the name itself,
-    /// or `<fileName or its stem>__<run id>...`. A run id never starts with `_`, so
-    /// `<stem>___...` is a file of the `fileName` `<stem>_` (another job's), not of this one.
+    /// or `<fileName or its stem>__<run id>_<task, 5 digits or more>...` as [`Self::output_name`]
+    /// makes them. A `fileName` holds no `__` and a run id does not start with `_`, so a file
+    /// of another prefix (`o_`, `o__x`: `o___...`, `o__x__...`) is not taken for one of `o`, nor
+    /// is a name of another shape (`o__notes.txt`).
     pub(crate) fn owns(&self, name: &str) -> bool {
         let stem = self
             .file_name
@@ -161,9 +165,13 @@ impl TextFiles {
             .filter(|s| !s.is_empty())
             .unwrap_or(&self.file_name);
         let run_after = |prefix: &str| {
-            name.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix("__"))
-                .is_some_and(|run| !run.is_empty() && !run.starts_with('_'))
+            let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix("__")) else {
+                return false;
+            };
+            rest.match_indices('_').any(|(k, _)| {
+                let digits = rest[k + 1..].bytes().take_while(u8::is_ascii_digit).count();
+                digits >= 5 && datasync_engine::runner::is_run_id(&rest[..k])
+            })
         };
         name == self.file_name || run_after(stem) || run_after(&self.file_name)
     }

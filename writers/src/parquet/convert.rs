@@ -408,38 +408,6 @@ fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
     }
 }
 
-/// Whether `s` is written as a plain decimal: a sign, digits, a point and digits (no exponent,
-/// no `NaN`, no hex).
-fn is_plain_decimal(s: &str) -> bool {
-    let t = s.trim();
-    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    !(int.is_empty() && frac.is_empty())
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Parses a plain decimal string (`-12.340`) exactly at scale `scale`.
-fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if !is_plain_decimal(t) {
-        return None;
-    }
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let mut v: i128 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        v = v.checked_mul(10)?.checked_add((b - b'0') as i128)?;
-    }
-    let from = i8::try_from(frac.len()).ok()?;
-    let v = rescale(v, from, scale)?;
-    Some(if neg { -v } else { v })
-}
-
 fn to_decimal(
     src: &ArrayRef,
     p: u8,
@@ -477,7 +445,7 @@ fn to_decimal(
         }
         (_, Some(a)) => a
             .iter()
-            .map(|v| v.map(|v| fits(parse_decimal(v, s))))
+            .map(|v| v.map(|v| fits(datasync_codec::parse_decimal(v.trim(), p, s))))
             .collect(),
         (t, None) if t.is_integer() => {
             let a = cast_with_options(src, &DataType::Decimal128(38, 0), &safe())
@@ -497,9 +465,11 @@ fn to_decimal(
         match v {
             Some(Some(v)) => out.push(Some(v)),
             Some(None) => {
-                let plain = texts.as_ref().is_none_or(|t| is_plain_decimal(t.value(i)));
+                let number = texts
+                    .as_ref()
+                    .is_none_or(|t| canonical_number(t.value(i).trim()).is_some());
                 bad.mark(i, || {
-                    if plain {
+                    if number {
                         format!(
                             "{} does not fit in {} (too many digits, or digits after the scale)",
                             show(src, i),
@@ -507,7 +477,7 @@ fn to_decimal(
                         )
                     } else {
                         format!(
-                            "{} is not a plain decimal number (digits, a sign and a point) for {}",
+                            "{} is not a decimal number for {}",
                             show(src, i),
                             target.name
                         )
@@ -738,7 +708,7 @@ mod tests {
         assert!(d.is_null(4));
         assert_eq!(bad.0.keys().copied().collect::<Vec<_>>(), vec![2, 3, 5]);
         assert!(bad.0[&3].contains("too many digits"), "{:?}", bad.0);
-        assert!(bad.0[&5].contains("not a plain decimal"), "{:?}", bad.0);
+        assert!(bad.0[&5].contains("not a decimal number"), "{:?}", bad.0);
         let src: ArrayRef = Arc::new(
             Decimal128Array::from(vec![Some(12345), Some(12340)])
                 .with_precision_and_scale(10, 3)

@@ -86,8 +86,8 @@ impl Inner {
 
     /// Finishes or removes what earlier runs of this table's `fileName` left in staging.
     pub(super) fn recover(&self) -> Result<Vec<String>, ParquetWriterError> {
-        let prefix = format!(".datasync-staging-{}-", self.stem);
-        let done = crate::publish::recover(&self.dir, &prefix, Some(&self.staging), self.target())?;
+        let done =
+            crate::publish::recover(&self.dir, &self.stem, Some(&self.staging), self.target())?;
         Ok(crate::publish::describe(&done))
     }
 
@@ -194,8 +194,9 @@ impl Inner {
         }
     }
 
-    /// `datasync plan`: refuses a run id whose files are in the table already (a `--run-id`
-    /// used again): this run's files would carry the same names.
+    /// Refuses a run id whose files are in the table already (a `--run-id` used again): this
+    /// run's files would carry the same names, and the commit would refuse them after every
+    /// row was written.
     fn check_run_id_unused(&self) -> Result<(), ParquetWriterError> {
         fn walk(dir: &Path, prefix: &str, out: &mut Vec<PathBuf>) {
             let Ok(rd) = fs::read_dir(dir) else { return };
@@ -239,10 +240,11 @@ impl Inner {
         if let Some(t) = &self.hms {
             self.prepare_hms(t, false)?;
         }
-        if datasync_engine::shard::planned() {
+        // A generated run id is new; a resume meets its own run's staging.
+        if datasync_engine::runner::run_id_chosen() && !datasync_engine::runstate::resuming() {
             self.check_run_id_unused()?;
         }
-        crate::publish::create_staging(&self.staging)?;
+        crate::publish::create_staging(&self.staging, &self.stem)?;
         Ok(())
     }
 

@@ -310,7 +310,7 @@ impl ParquetWriter {
         )
         .map_err(|e| err(at, "column", e.to_string()))?;
         let dir = PathBuf::from(path);
-        let staging = dir.join(format!(".datasync-staging-{stem}-{}", run_id()));
+        let staging = crate::publish::staging_dir(&dir, &stem, run_id());
         Ok(ParquetWriter {
             w: Arc::new(Inner {
                 dir,
