@@ -36,11 +36,8 @@ enum Cmd {
     /// `--connect`, also log in to both systems and check what the job needs.
     #[command(after_help = CHECK_HELP)]
     Check {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
         /// Log in to the reader's and the writer's systems and check tables, columns, the
         /// split key, files and write access (reads metadata only: no row is read or written).
         #[arg(long)]
@@ -49,22 +46,16 @@ enum Cmd {
     /// Finish or remove what killed runs of a job left at its target (an interrupted commit
     /// is finished, a killed run's staging removed); `run` does the same before it writes.
     Recover {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
     },
     /// Container-task mode: validate the job, run the writer's prepare, split the source
     /// into the tasks of N shards and write DIR/plan.json; each shard then runs as
     /// `datasync run JOB --plan DIR --shard I/N`, and `datasync commit DIR` publishes.
     #[command(after_help = PLAN_HELP)]
     Plan {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
         /// Number of shards (containers, array tasks).
         #[arg(long)]
         shards: usize,
@@ -104,11 +95,8 @@ enum Cmd {
     /// prints each missing, extra and different row as a JSON line; exit 0 same, 1
     /// different, 2 trouble.
     Diff {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
         /// The key column(s), comma-separated, as the reader names them.
         #[arg(long)]
         key: String,
@@ -142,37 +130,44 @@ enum Cmd {
     },
 }
 
+/// The job file and its `-p` values, as most commands take them.
+#[derive(clap::Args)]
+struct JobArgs {
+    /// The job file.
+    job: PathBuf,
+    /// Fill ${name}, as for `run`.
+    #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
+    params: Vec<String>,
+}
+
+impl JobArgs {
+    fn load(&self) -> Result<datasync_engine::BuiltJob, ConfigError> {
+        load_built(&self.job, &self.params)
+    }
+}
+
 #[derive(Subcommand)]
 enum StateCmd {
     /// Print the committed watermark (JSON), or say there is none.
     Show {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
     },
     /// Set the watermark: the next run reads the rows above VALUE.
     Set {
-        /// The job file.
-        job: PathBuf,
+        #[command(flatten)]
+        job: JobArgs,
         /// The new watermark, as the source prints the column's values (not checked: a value
         /// the column cannot hold, or one above its rows, makes the next runs read nothing).
         value: String,
         /// Only this source's watermark (a table the job reads); default every source's.
         #[arg(long)]
         source: Option<String>,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
     },
     /// Remove the watermark: the next run reads everything.
     Reset {
-        /// The job file.
-        job: PathBuf,
-        /// Fill ${name}, as for `run`.
-        #[arg(short = 'p', long = "param", allow_hyphen_values = true)]
-        params: Vec<String>,
+        #[command(flatten)]
+        job: JobArgs,
     },
 }
 
@@ -364,15 +359,11 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Cmd::Check {
-            job,
-            params,
-            connect,
-        } => match load_built(&job, &params) {
+        Cmd::Check { job, connect } => match job.load() {
             Ok(b) => {
                 say!(
                     "datasync: {} is valid ({} -> {})",
-                    job.display(),
+                    job.job.display(),
                     b.reader_name,
                     b.writer_name
                 );
@@ -384,23 +375,21 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Cmd::Recover { job, params } => recover_command(&job, &params),
+        Cmd::Recover { job } => recover_command(&job),
         Cmd::Diff {
             job,
-            params,
             key,
             target_where,
             channels,
             out,
-        } => diff_command(&job, &params, &key, target_where, channels, out.as_deref()),
+        } => diff_command(&job, &key, target_where, channels, out.as_deref()),
         Cmd::State(cmd) => state_command(cmd),
         Cmd::Plan {
             job,
-            params,
             shards,
             out,
             run_id,
-        } => shard::plan_command(&job, &params, shards, &out, run_id.as_deref()),
+        } => shard::plan_command(&job.job, &job.params, shards, &out, run_id.as_deref()),
         Cmd::Commit { dir, params } => shard::commit_command(&dir, &params),
         Cmd::Abort { dir, params } => shard::abort_command(&dir, &params),
         Cmd::Submit(s) => submit::submit_command(s),
@@ -543,8 +532,8 @@ fn conversion_risk(from: &str, to: &str) -> Option<&'static str> {
 }
 
 /// `datasync recover JOB`.
-fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
-    let built = match load_built(job, params) {
+fn recover_command(job: &JobArgs) -> ExitCode {
+    let built = match job.load() {
         Ok(b) => b,
         Err(e) => return config_error(&e),
     };
@@ -558,7 +547,7 @@ fn recover_command(job: &std::path::Path, params: &[String]) -> ExitCode {
         });
     match res {
         Ok(lines) if lines.is_empty() => {
-            say!("datasync: nothing to recover for {}", job.display());
+            say!("datasync: nothing to recover for {}", job.job.display());
             ExitCode::SUCCESS
         }
         Ok(lines) => {
@@ -782,19 +771,17 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// `datasync state show|set|reset JOB`.
 fn state_command(cmd: StateCmd) -> ExitCode {
-    let (job, params) = match &cmd {
-        StateCmd::Show { job, params }
-        | StateCmd::Set { job, params, .. }
-        | StateCmd::Reset { job, params } => (job, params),
+    let job = match &cmd {
+        StateCmd::Show { job } | StateCmd::Set { job, .. } | StateCmd::Reset { job } => job,
     };
-    let built = match load_built(job, params) {
+    let built = match job.load() {
         Ok(b) => b,
         Err(e) => return config_error(&e),
     };
     let Some(inc) = built.incremental() else {
         say_error!(
             "datasync: {}: the reader has no \"incremental\" setting, so there is no watermark",
-            job.display()
+            job.job.display()
         );
         return ExitCode::from(EXIT_CONFIG);
     };
@@ -837,14 +824,13 @@ fn state_command(cmd: StateCmd) -> ExitCode {
 /// `datasync diff`: exit 0 same, 1 differences, 2 trouble (bad job, a side that cannot be
 /// read).
 fn diff_command(
-    job: &std::path::Path,
-    params: &[String],
+    job: &JobArgs,
     key: &str,
     target_where: Option<String>,
     channels: Option<u32>,
     out: Option<&std::path::Path>,
 ) -> ExitCode {
-    let built = match load_built(job, params) {
+    let built = match job.load() {
         Ok(b) => b,
         Err(e) => return config_error(&e),
     };
@@ -876,7 +862,7 @@ fn diff_command(
             matches!((std::fs::metadata(a), std::fs::metadata(b)),
                 (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
         };
-        if same(o, job) {
+        if same(o, &job.job) {
             say_error!(
                 "datasync diff: --out {} is the job file: name another file",
                 o.display()

@@ -442,6 +442,19 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     let o = run_here(dir, "files", &hdfs, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 1, "e.csv");
+    // `state set` takes only a modification time for a file reader's mark.
+    let before = mark(dir);
+    let p = write_job(dir, "files", &text);
+    let o = run_in(dir, &["state", "set", p.to_str().unwrap(), "garbage"]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "is not a modification time");
+    assert_eq!(mark(dir), before);
+    let o = run_in(
+        dir,
+        &["state", "set", p.to_str().unwrap(), "2026-01-31T00:00:00Z"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(mark(dir), "2026-01-31T00:00:00Z");
 }
 
 /// A MySQL -> stream job reading `table` incrementally on `column`, state in `state`.

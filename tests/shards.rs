@@ -1274,7 +1274,7 @@ fn a_plan_guards_against_edits_changed_inputs_reused_run_ids_and_concurrent_comm
     let ncp = t.path().join("nc_plan");
     let args = shard_args(ncj, ncp.to_str().unwrap(), "0/1");
     expect(ds(t.path(), &args, &[]), 0, "");
-    std::fs::write(t.path().join("nc_out/out__late.csv"), "late\n").unwrap();
+    std::fs::write(t.path().join("nc_out/out__late_00000.csv"), "late\n").unwrap();
     expect(run("commit", &ncp), 1, "");
     assert_eq!(lines_in(&t.path().join("nc_out")), vec!["late"]);
     expect(run("abort", &ncp), 0, "");

@@ -91,7 +91,12 @@ pub struct Incremental {
     /// `--full`: read everything up to the high-water mark, then record it.
     full: Mutex<bool>,
     pending: Mutex<BTreeMap<String, Option<String>>>,
+    /// Checks a value `datasync state set` is given, where the reader knows its form.
+    value_check: Option<ValueCheck>,
 }
+
+/// Checks a watermark value given by hand (`datasync state set`); the error says what is wrong.
+pub type ValueCheck = fn(&str) -> Result<(), String>;
 
 /// Where a source's window starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +159,15 @@ impl Incremental {
             sources: sources.to_vec(),
             full: Mutex::new(false),
             pending: Mutex::new(BTreeMap::new()),
+            value_check: None,
         })
+    }
+
+    /// Makes `datasync state set` check its value with `check` (a reader whose marks have one
+    /// form, e.g. a modification time); others are taken as given.
+    pub fn check_values_with(mut self, check: ValueCheck) -> Self {
+        self.value_check = Some(check);
+        self
     }
 
     /// Gives a `table:` state its table (the reader's database); a file state ignores it.
@@ -330,6 +343,9 @@ impl Incremental {
             }
             None => self.sources.clone(),
         };
+        if let Some(check) = self.value_check {
+            check(value)?;
+        }
         let mut values = self.load().await?.map(|w| w.values).unwrap_or_default();
         for n in names {
             values.insert(n, Some(value.to_string()));

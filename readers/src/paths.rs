@@ -239,8 +239,21 @@ impl ModifiedSince {
             inclusive: Some(false),
         };
         let files = ["files".to_string()];
-        datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)
+        Ok(
+            datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)?
+                .check_values_with(|t| parse_mark(t).map(|_| ())),
+        )
     }
+}
+
+/// A committed mark: a modification time in RFC 3339.
+fn parse_mark(t: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+        format!(
+            "\"{t}\" is not a modification time ({e}); `datasync state set` one such as \
+             2026-01-31T00:00:00Z, or `datasync state reset`"
+        )
+    })
 }
 
 /// A file's modification time as a watermark: RFC 3339 in UTC with nanoseconds.
@@ -262,15 +275,7 @@ pub fn modified_since<T>(
     path_of: impl Fn(&T) -> &Path,
     low: Option<&str>,
 ) -> Result<(Vec<T>, Option<String>), String> {
-    let since = match low {
-        Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
-            format!(
-                "\"{t}\" is not a modification time ({e}); `datasync state set` one such as \
-                 2026-01-31T00:00:00Z, or `datasync state reset`"
-            )
-        })?),
-        None => None,
-    };
+    let since = low.map(parse_mark).transpose()?;
     let now = chrono::Utc::now();
     let (mut keep, mut newest, mut future, mut young) = (Vec::new(), None, Vec::new(), 0);
     let total = items.len();
