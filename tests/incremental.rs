@@ -455,6 +455,18 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(mark(dir), "2026-01-31T00:00:00Z");
+    // `check --connect` looks at the state file too, writing nothing.
+    let o = run_in(dir, &["check", "--connect", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "holds the committed watermark");
+    let blocked = write_job(
+        dir,
+        "blocked_state",
+        &text.replace("file:state/files.json", "file:blocked/files.json"),
+    );
+    let o = run_in(dir, &["check", "--connect", blocked.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "is not a directory");
 }
 
 /// A MySQL -> stream job reading `table` incrementally on `column`, state in `state`.

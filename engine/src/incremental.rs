@@ -405,6 +405,38 @@ impl Incremental {
         }
     }
 
+    /// `check --connect`: whether a state file can be made where it is configured, without
+    /// writing anything (a file or directory in its way); a state table is checked when the
+    /// job runs (making it is a write).
+    pub fn probe(&self) -> Result<String, String> {
+        let Store::File(path) = &self.store else {
+            return Ok(format!(
+                "{}: checked (made if missing) when the job runs",
+                self.location()
+            ));
+        };
+        if path.is_dir() {
+            return Err(format!("{}: is a directory", self.location()));
+        }
+        if path.is_file() {
+            return Ok(format!(
+                "{}: holds the committed watermark",
+                self.location()
+            ));
+        }
+        match path.ancestors().skip(1).find(|a| a.exists()) {
+            Some(a) if !a.is_dir() => Err(format!(
+                "{}: cannot be made: {} is not a directory",
+                self.location(),
+                a.display()
+            )),
+            _ => Ok(format!(
+                "{}: none yet; made after the first commit",
+                self.location()
+            )),
+        }
+    }
+
     /// Removes the committed watermarks (the next run reads everything); whether there were.
     pub async fn reset(&self) -> Result<bool, String> {
         let had = self.read().await?.is_some();

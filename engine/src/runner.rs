@@ -149,7 +149,14 @@ impl BuiltJob {
         Result<crate::plugin::Probe, PluginError>,
         Result<crate::plugin::Probe, PluginError>,
     ) {
-        (self.reader.probe().await, self.writer.probe().await)
+        let mut reader = self.reader.probe().await;
+        if let (Ok(p), Some(inc)) = (&mut reader, self.reader.incremental()) {
+            match inc.probe() {
+                Ok(found) => p.ok("incremental state", found),
+                Err(problem) => p.problem("incremental state", problem),
+            }
+        }
+        (reader, self.writer.probe().await)
     }
 
     /// Finishes or removes what killed runs of this job left at the writer's target (see
