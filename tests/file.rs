@@ -254,6 +254,7 @@ fn error_limit_exceeded_exits_3_and_publishes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let (o, out) = run_limited(t.path(), "el", r#"{"errorLimit": {"record": 3}}"#);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_stderr_has(&o, "(staged, then removed: none published)");
     assert!(visible_files(&out).is_empty(), "nothing published");
     assert!(
         all_entries(&out).is_empty(),

@@ -181,6 +181,10 @@ pub struct Report {
     /// Container-task mode: each task's staged output as the writer sees it.
     #[serde(skip)]
     pub staged: Vec<(usize, Option<String>)>,
+    /// A run that did not succeed with a writer that stages its output: what became of the
+    /// rows `records_written` counts (the summary says so beside them).
+    #[serde(skip)]
+    pub unpublished: Option<&'static str>,
     /// The columns that went through (name, type), from the first batch; empty when none did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<(String, String)>,
@@ -239,6 +243,7 @@ impl Report {
             task_reports: Vec::new(),
             shard: None,
             staged: Vec::new(),
+            unpublished: None,
             columns: Vec::new(),
             verify: Vec::new(),
             task_figures: Vec::new(),
@@ -319,8 +324,13 @@ impl Report {
         }
         s.push_str(&format!("  time      {} .. {}\n", self.start, self.end));
         s.push_str(&format!(
-            "  records   read {}  written {}  dirty {}\n",
-            self.records_read, self.records_written, self.dirty_records
+            "  records   read {}  written {}{}  dirty {}\n",
+            self.records_read,
+            self.records_written,
+            self.unpublished
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default(),
+            self.dirty_records
         ));
         s.push_str(&format!(
             "  bytes     read {}  written {}\n",

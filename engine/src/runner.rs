@@ -909,10 +909,13 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
 }
 
 async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::Path>) {
+    // (A commit that failed once decided is finished by `recover`: not "none published".)
+    let stages = matches!(writer.resume(), Resume::StateFile(_)) && !writer.commit_decided();
     if let Some(state) = keep {
         if !state.parent().is_some_and(|d| d.exists()) {
             return;
         }
+        rep.unpublished = Some("staged, kept for --resume: none published");
         tracing::warn!(
             "the staged output of run {} is kept: `datasync run JOB --run-id {} --resume` goes on \
              from the finished tasks; a later run without --resume removes it",
@@ -920,6 +923,9 @@ async fn abort(writer: &dyn Writer, rep: &mut Report, keep: Option<&std::path::P
             rep.run_id
         );
         return;
+    }
+    if stages {
+        rep.unpublished = Some("staged, then removed: none published");
     }
     if let Err(e) = writer.abort().await {
         let msg = format!("writer {} abort: {}", rep.writer, e.chain());
