@@ -865,6 +865,11 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "held an earlier run's dirty records");
     assert!(!dirty.exists());
+    // A file that is not a dirty file (`--dirty-file` naming the wrong thing, here the
+    // input itself) is never removed.
+    let o = run_file(t.path(), &job, &["--dirty-file", "in.csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "1\n2\n");
 }
 
 /// An empty nullFormat writes an empty text and NULL alike: the job says so.

@@ -68,6 +68,28 @@ struct Line<'a> {
     values: &'a [Value],
 }
 
+/// Whether the file at `path` starts with a dirty record as [`Line`] writes them.
+fn first_line_is_a_record(path: &std::path::Path) -> bool {
+    use std::io::{BufRead, Read};
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    if std::io::BufReader::new(f.take(1 << 20))
+        .read_line(&mut first)
+        .is_err()
+    {
+        return false;
+    }
+    serde_json::from_str::<serde_json::Map<String, Value>>(&first).is_ok_and(|o| {
+        [
+            "task", "attempt", "side", "plugin", "error", "columns", "values",
+        ]
+        .iter()
+        .all(|k| o.contains_key(*k))
+    })
+}
+
 /// The error limit was exceeded.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("error limit exceeded: {0}")]
@@ -216,11 +238,11 @@ impl DirtySink {
 
     /// At the end of a run that found no dirty record: removes the dirty file an earlier run
     /// left at this path, so that the file there is always the last run's (a run that finds
-    /// some replaces it).
+    /// some replaces it). Only a regular file whose first line is a dirty record: any other
+    /// file at the path (`--dirty-file` naming something else by mistake) stays.
     pub fn remove_stale(&self) {
-        // Only a regular file (`--dirty-file /dev/null` stays what it is).
         let regular = std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_file());
-        if self.written() || !regular {
+        if self.written() || !regular || !first_line_is_a_record(&self.path) {
             return;
         }
         match std::fs::remove_file(&self.path) {
