@@ -44,6 +44,7 @@ impl Narrow {
     ) -> Narrow {
         let number = from.is_integer()
             || matches!(from, DataType::Decimal128(..) | DataType::Decimal256(..));
+        let text = matches!(from, DataType::Utf8 | DataType::LargeUtf8);
         let timestamp = matches!(from, DataType::Timestamp(..));
         match data_type.to_ascii_lowercase().as_str() {
             "datetime" | "timestamp" | "time"
@@ -53,8 +54,8 @@ impl Narrow {
                 Narrow::Micros(datetime_precision.unwrap_or(6))
             }
             "date" if timestamp => Narrow::WholeDays,
-            "float" if number || *from == DataType::Float64 => Narrow::Float(true),
-            "double" if number => Narrow::Float(false),
+            "float" if number || *from == DataType::Float64 || text => Narrow::Float(true),
+            "double" if number || text => Narrow::Float(false),
             _ => Narrow::None,
         }
     }
@@ -191,11 +192,12 @@ fn check(
             let Some(t) = text_of(w, r) else {
                 return Ok(());
             };
-            // NaN, Infinity or text that is not a number: the server decides.
-            let frac = t.trim().split_once('.').map(|(_, f)| f).unwrap_or("");
-            if frac.bytes().all(|b| b.is_ascii_digit())
-                && frac.bytes().skip(*s as usize).any(|b| b != b'0')
-            {
+            // The digits after the point the number needs, exponent forms too (1e-10 needs
+            // ten); NaN, Infinity or text that is not a number: the server decides.
+            let needs = canonical_number(t.trim())
+                .filter(|(_, sig, _)| !sig.is_empty())
+                .map_or(0, |(_, _, exp)| exp.min(0).unsigned_abs());
+            if needs > u64::from(*s) {
                 return Err(format!(
                     "{t} has digits after the column's scale {s}; PostgreSQL would round it"
                 ));
@@ -291,6 +293,17 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "mysql")]
+    fn mysql_float_columns_check_text_too() {
+        for t in ["float", "double"] {
+            assert!(matches!(
+                Narrow::of_mysql(t, None, &DataType::Utf8),
+                Narrow::Float(_)
+            ));
+        }
+    }
+
+    #[test]
     #[cfg(feature = "postgres")]
     fn values_the_server_would_change_are_found() {
         let dec: ArrayRef = Arc::new(
@@ -305,6 +318,30 @@ mod tests {
             [true, false, true, true]
         );
         assert_eq!(run(Narrow::Chars(2), text), [false, false, false, false]);
+        // Exponent forms need the digits they write out (1e-10: ten; 1.2345e1: two).
+        let exp: ArrayRef = Arc::new(StringArray::from(vec![
+            "1e-10", "1.2345e1", "1.2e1", "-4E-7", "0e-9", "5e3",
+        ]));
+        assert_eq!(
+            run(Narrow::Scale(2), exp),
+            [false, false, true, false, true, true]
+        );
+        // Text into floats: what the float cannot hold exactly.
+        let t: ArrayRef = Arc::new(StringArray::from(vec![
+            "9007199254740993",
+            "1e-400",
+            "0.1",
+            "16777217",
+            "x",
+        ]));
+        assert_eq!(
+            run(Narrow::Float(false), t.clone()),
+            [false, false, true, true, true]
+        );
+        assert_eq!(
+            run(Narrow::Float(true), t),
+            [false, false, true, false, true]
+        );
         let ts: ArrayRef = Arc::new(arrow_array::TimestampMicrosecondArray::from(vec![
             1_000_000,
             1_500_000,
