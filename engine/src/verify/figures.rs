@@ -387,6 +387,11 @@ fn within(src: f64, tgt: f64, tol: Tolerance) -> bool {
     if src == tgt || (src.is_nan() && tgt.is_nan()) {
         return true;
     }
+    // An infinity or NaN against anything else: no tolerance covers it (a relative one of
+    // an infinite figure would be infinite).
+    if !src.is_finite() || !tgt.is_finite() {
+        return false;
+    }
     let d = (src - tgt).abs();
     d == 0.0 || tol.abs.is_some_and(|a| d <= a) || tol.rel.is_some_and(|r| d <= r * src.abs())
 }
@@ -457,5 +462,32 @@ fn num_f64(n: Number) -> f64 {
     match n {
         Number::Exact(d) => d.to_f64(),
         Number::Float(f) => f,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_infinity_is_within_no_tolerance_of_a_number() {
+        let rel = Tolerance {
+            abs: None,
+            rel: Some(FLOAT_REL),
+        };
+        let loose = Tolerance {
+            abs: Some(1e300),
+            rel: Some(1.0),
+        };
+        for tol in [rel, loose, Tolerance::default()] {
+            assert!(!within(f64::NEG_INFINITY, 5.0, tol));
+            assert!(!within(f64::INFINITY, 5.0, tol));
+            assert!(!within(5.0, f64::INFINITY, tol));
+            assert!(!within(f64::NAN, 5.0, tol));
+            assert!(within(f64::INFINITY, f64::INFINITY, tol));
+            assert!(within(f64::NAN, f64::NAN, tol));
+        }
+        assert!(within(100.0, 100.0 + 1e-8, rel));
+        assert!(!within(100.0, 101.0, rel));
     }
 }
