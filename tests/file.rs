@@ -870,6 +870,12 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     let o = run_file(t.path(), &job, &["--dirty-file", "in.csv"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&input).unwrap(), "1\n2\n");
+    // Dirty rows into /dev/null (a device: nothing to sync) are dropped as asked.
+    std::fs::write(&input, "1\nx\n").unwrap();
+    let o = run_file(t.path(), &job, &["--dirty-file", "/dev/null"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 1");
+    assert!(Path::new("/dev/null").exists());
 }
 
 /// An empty nullFormat writes an empty text and NULL alike: the job says so.

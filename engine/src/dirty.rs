@@ -408,8 +408,11 @@ impl DirtySink {
     pub fn flush(&self) -> Result<(), DirtyError> {
         let res = match self.file.lock() {
             Ok(mut g) => match g.as_mut() {
-                Some(open) => open.file.sync_all(),
-                None => Ok(()),
+                // A device or pipe (`--dirty-file /dev/null`) has nothing to sync.
+                Some(open) if open.file.metadata().is_ok_and(|m| m.is_file()) => {
+                    open.file.sync_all()
+                }
+                _ => Ok(()),
             },
             Err(_) => Err(std::io::Error::other("dirty sink lock poisoned")),
         };
