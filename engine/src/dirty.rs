@@ -310,6 +310,12 @@ impl DirtySink {
         Ok(n)
     }
 
+    /// `--resume`: counts `n` dirty records of finished tasks that are not in this file (the
+    /// earlier run wrote them elsewhere): the report and the error limit take them.
+    pub fn count_elsewhere(&self, n: u64) {
+        self.count.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Forgets `n` records of a failed attempt that is being retried (their lines stay in the
     /// file, marked with their attempt number).
     pub fn forget(&self, n: u64) {

@@ -688,11 +688,15 @@ fn keep_dirty_records(
     let keep_tasks = done.keys().copied().collect();
     let recorded: u64 = done.values().map(|d| d.dirty).sum();
     match dirty.resume(&keep_tasks) {
-        Ok(n) if n < recorded => tracing::warn!(
-            "--resume: the finished tasks had {recorded} dirty record(s), but {} holds {n} of \
-             them (did the earlier run write them to another --dirty-file?)",
-            dirty.path().display()
-        ),
+        Ok(n) if n < recorded => {
+            tracing::warn!(
+                "--resume: the finished tasks had {recorded} dirty record(s), but {} holds {n} \
+                 of them (did the earlier run write them to another --dirty-file?); all \
+                 {recorded} count",
+                dirty.path().display()
+            );
+            dirty.count_elsewhere(recorded - n);
+        }
         Ok(0) => {}
         Ok(n) => tracing::info!(
             "--resume: {n} dirty record(s) of the finished tasks stay in {}",

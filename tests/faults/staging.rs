@@ -302,6 +302,58 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
     assert_eq!(code(&o), 2, "--resume needs --run-id: {}", stderr(&o));
 }
 
+/// A resume whose --dirty-file is not the earlier run's still counts the finished tasks' dirty
+/// records (they are in the other file), in the report and against the error limit.
+#[test]
+fn a_resume_with_another_dirty_file_counts_the_finished_tasks_dirty_records() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let (files, rows) = (2, 50_000);
+    let input = inputs(t.path(), files, rows, "d");
+    for f in ["part00.csv", "part01.csv"] {
+        let p = input.join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("{text}bad,d\n")).unwrap();
+    }
+    let slow = r#"{"speed": {"channel": 1, "record": 60000}}"#;
+    let jp = write_job(
+        t.path(),
+        "dirtyresume",
+        &file_to_file(&input, COLS, &out, "", "", slow),
+    );
+    let state = out.join(".datasync-staging-out-d1").join("_run_state.json");
+    // Killed once one task (one dirty row, in a.jsonl) finished.
+    let child = spawn(
+        t.path(),
+        &[
+            "run",
+            jp.to_str().unwrap(),
+            "--no-progress",
+            "--run-id",
+            "d1",
+            "--dirty-file",
+            "a.jsonl",
+        ],
+        &[],
+    );
+    wait_for("a finished task", || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .is_some_and(|v| v["tasks"].as_object().is_some_and(|m| !m.is_empty()))
+    });
+    kill9(child);
+    let o = run_with(
+        t.path(),
+        &jp,
+        &["--run-id", "d1", "--resume", "--dirty-file", "b.jsonl"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "holds 0 of them");
+    assert_stderr_has(&o, "dirty 2");
+    assert_eq!(lines_in(&out).len(), files * rows);
+}
+
 #[test]
 fn latency_on_both_connections_still_gives_an_exact_copy_and_every_connection_has_keepalive() {
     let db = MariaDb::new();
