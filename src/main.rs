@@ -799,7 +799,7 @@ fn state_command(cmd: StateCmd) -> ExitCode {
         }),
         StateCmd::Set { value, source, .. } => rt.block_on(inc.set(source.as_deref(), value)).map(|()| {
             say!(
-                "datasync: watermark of {} set to {value} in {}: the next run reads the rows above it",
+                "datasync: watermark of {} set to {value} in {}: the next run reads what comes after it (rows above it; files modified after it)",
                 inc.column,
                 inc.location()
             )
