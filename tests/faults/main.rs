@@ -74,6 +74,42 @@ fn kill9(mut child: Child) {
     assert_eq!(st.code(), None, "it was still running when killed");
 }
 
+/// How many tasks of run `run` of the file writer's `out` (fileName `out`) finished, as its run
+/// state in the staging directory records them.
+fn finished_tasks(out: &Path, run: &str) -> usize {
+    let state = out
+        .join(format!(".datasync-staging-out-{run}"))
+        .join("_run_state.json");
+    std::fs::read_to_string(state)
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .map_or(0, |v| v["tasks"].as_object().map_or(0, |m| m.len()))
+}
+
+/// Starts `datasync run JOB --no-progress --run-id RUN EXTRA...` in `dir`, kills it (-9) once
+/// `n` of its tasks finished (see [`finished_tasks`]) and returns how many had.
+fn kill_after_finished(
+    dir: &Path,
+    job: &Path,
+    out: &Path,
+    run: &str,
+    extra: &[&str],
+    n: usize,
+) -> usize {
+    let mut args = vec![
+        "run",
+        job.to_str().unwrap(),
+        "--no-progress",
+        "--run-id",
+        run,
+    ];
+    args.extend_from_slice(extra);
+    let child = spawn(dir, &args, &[]);
+    wait_for("finished tasks", || finished_tasks(out, run) >= n);
+    kill9(child);
+    finished_tasks(out, run)
+}
+
 /// Staging directories (hidden) directly in `dir`.
 fn stagings(dir: &Path) -> Vec<PathBuf> {
     all_entries(dir)

@@ -124,28 +124,9 @@ fn resume_skips_the_tasks_a_killed_or_failed_run_finished_and_the_result_is_exac
         &file_to_file(&input, COLS, &out, "", "", slow),
     );
     let state = out.join(".datasync-staging-out-k1").join("_run_state.json");
-    let finished = || {
-        std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .map(|v| v["tasks"].as_object().map(|m| m.len()).unwrap_or(0))
-            .unwrap_or(0)
-    };
+    let finished = || finished_tasks(&out, "k1");
     // Killed after two of four tasks finished.
-    let child = spawn(
-        t.path(),
-        &[
-            "run",
-            jp.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "k1",
-        ],
-        &[],
-    );
-    wait_for("two finished tasks", || finished() >= 2);
-    kill9(child);
-    let before = finished();
+    let before = kill_after_finished(t.path(), &jp, &out, "k1", &[], 2);
     assert!(
         before < files,
         "the kill came too late: {before} tasks finished"
@@ -321,28 +302,8 @@ fn a_resume_with_another_dirty_file_counts_the_finished_tasks_dirty_records() {
         "dirtyresume",
         &file_to_file(&input, COLS, &out, "", "", slow),
     );
-    let state = out.join(".datasync-staging-out-d1").join("_run_state.json");
     // Killed once one task (one dirty row, in a.jsonl) finished.
-    let child = spawn(
-        t.path(),
-        &[
-            "run",
-            jp.to_str().unwrap(),
-            "--no-progress",
-            "--run-id",
-            "d1",
-            "--dirty-file",
-            "a.jsonl",
-        ],
-        &[],
-    );
-    wait_for("a finished task", || {
-        std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .is_some_and(|v| v["tasks"].as_object().is_some_and(|m| !m.is_empty()))
-    });
-    kill9(child);
+    kill_after_finished(t.path(), &jp, &out, "d1", &["--dirty-file", "a.jsonl"], 1);
     let o = run_with(
         t.path(),
         &jp,
