@@ -405,35 +405,32 @@ impl Incremental {
         }
     }
 
-    /// `check --connect`: whether a state file can be made where it is configured, without
-    /// writing anything (a file or directory in its way); a state table is checked when the
-    /// job runs (making it is a write).
-    pub fn probe(&self) -> Result<String, String> {
+    /// `check --connect`: whether the state file can be written where it is configured (its
+    /// directory as a target directory is probed); a state table is checked when the job runs
+    /// (making it is a write).
+    pub fn probe(&self, p: &mut crate::plugin::Probe) {
+        let what = "incremental state";
         let Store::File(path) = &self.store else {
-            return Ok(format!(
-                "{}: checked (made if missing) when the job runs",
-                self.location()
-            ));
+            return p.ok(
+                what,
+                format!(
+                    "{}: checked (made if missing) when the job runs",
+                    self.location()
+                ),
+            );
         };
         if path.is_dir() {
-            return Err(format!("{}: is a directory", self.location()));
+            return p.problem(what, format!("{}: is a directory", self.location()));
         }
-        if path.is_file() {
-            return Ok(format!(
-                "{}: holds the committed watermark",
-                self.location()
-            ));
-        }
-        match path.ancestors().skip(1).find(|a| a.exists()) {
-            Some(a) if !a.is_dir() => Err(format!(
-                "{}: cannot be made: {} is not a directory",
-                self.location(),
-                a.display()
-            )),
-            _ => Ok(format!(
-                "{}: none yet; made after the first commit",
-                self.location()
-            )),
+        let found = if path.is_file() {
+            "holds the committed watermark"
+        } else {
+            "none yet; made after the first commit"
+        };
+        p.ok(what, format!("{}: {found}", self.location()));
+        match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => p.directory(dir),
+            None => p.directory(std::path::Path::new(".")),
         }
     }
 

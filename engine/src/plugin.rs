@@ -329,6 +329,68 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// `check --connect` for a local directory (a target, or where a state file goes): whether
+    /// it exists and a file can be created in it (a probe file, removed at once), or else
+    /// whether the nearest existing directory above it would let it be created.
+    pub fn directory(&mut self, dir: &std::path::Path) {
+        let what = format!("directory {}", dir.display());
+        let probe_name = format!(".datasync-probe-{}", std::process::id());
+        if dir.is_dir() {
+            let f = dir.join(&probe_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&f)
+            {
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&f);
+                    self.ok(what, "exists, writable")
+                }
+                Err(e) => self.problem(
+                    what,
+                    format!("exists but a file cannot be created in it: {e}"),
+                ),
+            }
+            return;
+        }
+        if dir.exists() {
+            self.problem(what, "exists but is not a directory");
+            return;
+        }
+        let mut up = dir.parent();
+        while let Some(a) = up {
+            if a.exists() && !a.is_dir() {
+                self.problem(
+                    what,
+                    format!("cannot be created: {} is not a directory", a.display()),
+                );
+                return;
+            }
+            if a.is_dir() {
+                let d = a.join(&probe_name);
+                match std::fs::create_dir(&d) {
+                    Ok(()) => {
+                        let _ = std::fs::remove_dir(&d);
+                        self.ok(
+                            what,
+                            format!("does not exist; will be created in {}", a.display()),
+                        )
+                    }
+                    Err(e) => self.problem(
+                        what,
+                        format!(
+                            "does not exist and cannot be created in {}: {e}",
+                            a.display()
+                        ),
+                    ),
+                }
+                return;
+            }
+            up = a.parent();
+        }
+        self.problem(what, "does not exist and no directory above it does");
+    }
+
     /// A probe of one line that is fine.
     pub fn only_ok(what: impl Into<String>, found: impl Into<String>) -> Self {
         let mut p = Probe::default();

@@ -151,10 +151,7 @@ impl BuiltJob {
     ) {
         let mut reader = self.reader.probe().await;
         if let (Ok(p), Some(inc)) = (&mut reader, self.reader.incremental()) {
-            match inc.probe() {
-                Ok(found) => p.ok("incremental state", found),
-                Err(problem) => p.problem("incremental state", problem),
-            }
+            inc.probe(p);
         }
         (reader, self.writer.probe().await)
     }

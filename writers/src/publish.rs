@@ -223,64 +223,6 @@ impl FsError {
 }
 
 /// Creates a fresh staging directory that names its owner.
-/// `check --connect` for a local target directory: whether it exists and a file can be created
-/// in it (a probe file, removed at once), or else whether the nearest existing directory above
-/// it would let it be created.
-pub(crate) fn probe_dir(dir: &Path, p: &mut datasync_engine::Probe) {
-    let what = format!("directory {}", dir.display());
-    let probe_name = format!(".datasync-probe-{}", std::process::id());
-    if dir.is_dir() {
-        let f = dir.join(&probe_name);
-        match fs::OpenOptions::new().write(true).create_new(true).open(&f) {
-            Ok(_) => {
-                let _ = fs::remove_file(&f);
-                p.ok(what, "exists, writable")
-            }
-            Err(e) => p.problem(
-                what,
-                format!("exists but a file cannot be created in it: {e}"),
-            ),
-        }
-        return;
-    }
-    if dir.exists() {
-        p.problem(what, "exists but is not a directory");
-        return;
-    }
-    let mut up = dir.parent();
-    while let Some(a) = up {
-        if a.exists() && !a.is_dir() {
-            p.problem(
-                what,
-                format!("cannot be created: {} is not a directory", a.display()),
-            );
-            return;
-        }
-        if a.is_dir() {
-            let d = a.join(&probe_name);
-            match fs::create_dir(&d) {
-                Ok(()) => {
-                    let _ = fs::remove_dir(&d);
-                    p.ok(
-                        what,
-                        format!("does not exist; will be created in {}", a.display()),
-                    )
-                }
-                Err(e) => p.problem(
-                    what,
-                    format!(
-                        "does not exist and cannot be created in {}: {e}",
-                        a.display()
-                    ),
-                ),
-            }
-            return;
-        }
-        up = a.parent();
-    }
-    p.problem(what, "does not exist and no directory above it does");
-}
-
 pub(crate) fn create_staging(staging: &Path, name: &str) -> Result<(), FsError> {
     if datasync_engine::runstate::resuming() {
         if !staging.is_dir() {

@@ -363,7 +363,7 @@ impl Writer for ParquetWriter {
         let w = Arc::clone(&self.w);
         Ok(datasync_engine::plugin::blocking(move || {
             let mut p = datasync_engine::Probe::default();
-            crate::publish::probe_dir(&w.dir, &mut p);
+            p.directory(&w.dir);
             if let Some(r) = &w.remote {
                 crate::remote::probe(&r.s3, &mut p);
             }
