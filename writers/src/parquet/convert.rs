@@ -370,7 +370,7 @@ fn number_texts(a: &ArrayRef) -> Option<Vec<Option<String>>> {
 /// Float and double targets: the float must hold the source's number, i.e. its shortest digits
 /// are the same number (9007199254740993 into DOUBLE, 2147483647 into FLOAT or a 30-digit
 /// decimal into DOUBLE would change, and are dirty; 0.1 into DOUBLE is 0.1). A float widened
-/// to a double keeps its value and is not checked.
+/// to a double is the double of its shortest digits (see `float_as_double`): not checked.
 fn float_holds_number(src: &ArrayRef, out: &ArrayRef, target: &HiveType, bad: &mut BadRows) {
     if src.data_type() == out.data_type()
         || (src.data_type() == &DataType::Float32 && out.data_type() == &DataType::Float64)
