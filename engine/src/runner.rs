@@ -357,6 +357,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         setting,
         keep: state_path.as_deref().filter(|_| opts.keep_staging),
         shard: opts.shard.is_some(),
+        staging_refused: false,
         verify: None,
     };
     if let Some(why) = job.missing.clone() {
@@ -401,18 +402,30 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
         Err(e) => return end.early(base, e).await,
     };
     let names = (job.reader_name, job.writer_name);
+    let mut prepare_refused = false;
     let planned = tokio::select! {
         p = async {
             match &opts.shard {
                 Some(s) => shard_tasks(reader.as_ref(), writer.as_ref(), s, names).await,
-                None => plan_tasks(reader.as_ref(), writer.as_ref(), channels, names).await,
+                None => {
+                    let refused = &mut prepare_refused;
+                    plan_tasks(reader.as_ref(), writer.as_ref(), channels, names, refused).await
+                }
             }
         } => p,
         _ = control.cancel.cancelled() => Err("stopped before any task started".to_string()),
     };
     let (rtasks, wtasks) = match planned {
         Ok(p) => p,
-        Err(e) => return end.early(base, e).await,
+        Err(e) => {
+            // A staging directory under this run id that the writer refused to prepare (another
+            // fileName's, a live run's, a decided commit's) is not this run's to keep or remove.
+            let end = Ending {
+                staging_refused: prepare_refused,
+                ..end
+            };
+            return end.early(base, e).await;
+        }
     };
     base.tasks = rtasks.len();
     // Tasks an earlier attempt of this run finished (same task number, same source, same
@@ -600,6 +613,7 @@ async fn plan_tasks(
     writer: &dyn Writer,
     channels: usize,
     (reader_name, writer_name): (&str, &str),
+    prepare_refused: &mut bool,
 ) -> Result<(Vec<Box<dyn ReaderTask>>, Vec<Box<dyn WriterTask>>), String> {
     let rtasks = reader
         .split(channels)
@@ -609,10 +623,10 @@ async fn plan_tasks(
     writer
         .accepts_tasks(&described)
         .map_err(|e| format!("writer {writer_name}: {}", e.chain()))?;
-    writer
-        .prepare()
-        .await
-        .map_err(|e| format!("writer {writer_name} prepare: {}", e.chain()))?;
+    writer.prepare().await.map_err(|e| {
+        *prepare_refused = true;
+        format!("writer {writer_name} prepare: {}", e.chain())
+    })?;
     let wtasks = writer
         .split(rtasks.len())
         .await
@@ -746,6 +760,9 @@ struct Ending<'a> {
     /// A shard of a planned run: its staged output is neither published nor removed here
     /// (`datasync commit` publishes it; the shard's next attempt replaces it).
     shard: bool,
+    /// The writer refused to prepare: what stands under this run id is not this run's, and is
+    /// neither kept for a resume (no advice) nor removed.
+    staging_refused: bool,
     /// `job.verify` with the reader side's figures.
     verify: Option<(&'a VerifyPlan, Figures)>,
 }
@@ -780,6 +797,7 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         setting,
         keep,
         shard,
+        staging_refused,
         ref verify,
     } = *end;
     let t = totals(slots);
@@ -882,6 +900,8 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
                 ));
             }
         }
+    } else if staging_refused && keep.is_some() {
+        // Nothing of this run's was staged; what stands under its run id stays as it is.
     } else {
         abort(writer, &mut rep, keep).await;
     }

@@ -315,6 +315,39 @@ fn a_resume_with_another_dirty_file_counts_the_finished_tasks_dirty_records() {
     assert_eq!(lines_in(&out).len(), files * rows);
 }
 
+/// Two fileNames whose staging directories meet (`out` with run id `x-1`, `out-x` with run id
+/// `1`): the second run is refused, says nothing of keeping a staging that is not its own, and
+/// leaves the first run's kept staging for its resume.
+#[test]
+fn a_run_refused_another_file_names_staging_leaves_it_and_gives_no_resume_advice() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let input = inputs(t.path(), 1, 100, "c");
+    let part = input.join("part00.csv");
+    let good = std::fs::read_to_string(&part).unwrap();
+    std::fs::write(&part, format!("{good}bad,c\n")).unwrap();
+    let strict = r#"{"errorLimit": {"record": 0}}"#;
+    let text = file_to_file(&input, COLS, &out, "", "", strict);
+    let first = write_job(t.path(), "first", &text);
+    let o = run_with(t.path(), &first, &["--run-id", "x-1"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_stderr_has(&o, "goes on");
+    assert_eq!(stagings(&out).len(), 1);
+    let other = text.replace(r#""fileName": "out""#, r#""fileName": "out-x""#);
+    let second = write_job(t.path(), "second", &other);
+    let o = run_with(t.path(), &second, &["--run-id", "1"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "it holds the staged output of fileName \"out\"");
+    assert!(!stderr(&o).contains("goes on"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("kept for --resume"), "{}", stderr(&o));
+    assert_eq!(stagings(&out).len(), 1);
+    std::fs::write(&part, good).unwrap();
+    let o = run_with(t.path(), &first, &["--run-id", "x-1", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lines_in(&out).len(), 100);
+    assert!(stagings(&out).is_empty());
+}
+
 #[test]
 fn latency_on_both_connections_still_gives_an_exact_copy_and_every_connection_has_keepalive() {
     let db = MariaDb::new();
