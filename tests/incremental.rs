@@ -449,6 +449,14 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     assert_ne!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "is not a modification time");
     assert_eq!(mark(dir), before);
+    // Nor one in the future: no file would be read until then.
+    let o = run_in(
+        dir,
+        &["state", "set", p.to_str().unwrap(), "2999-01-01T00:00:00Z"],
+    );
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "is in the future");
+    assert_eq!(mark(dir), before);
     let o = run_in(
         dir,
         &["state", "set", p.to_str().unwrap(), "2026-01-31T00:00:00Z"],

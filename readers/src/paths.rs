@@ -241,9 +241,23 @@ impl ModifiedSince {
         let files = ["files".to_string()];
         Ok(
             datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)?
-                .check_values_with(|t| parse_mark(t).map(|_| ())),
+                .check_values_with(check_set_mark),
         )
     }
+}
+
+/// A mark given to `datasync state set`: a modification time, not in the future (no file
+/// would be read until then, and none modified before it ever).
+fn check_set_mark(t: &str) -> Result<(), String> {
+    let mark = parse_mark(t)?;
+    let now = chrono::Utc::now();
+    if mark > now {
+        return Err(format!(
+            "\"{t}\" is in the future (now {}): no file would be read until then",
+            mtime_text(now)
+        ));
+    }
+    Ok(())
 }
 
 /// A committed mark: a modification time in RFC 3339.
