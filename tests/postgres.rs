@@ -288,6 +288,21 @@ fn credentials_and_missing_tables_fail_clearly() {
     let (o, _t) = pg_copy(&pg, "missingw", "src", "nope_w", cols);
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "nope_w");
+    // Names are quoted as written: an upper-case one (DataX leaves them unquoted, so
+    // PostgreSQL folds them) is not found, and the message says why. (A reader's column
+    // entries are SQL expressions, as in DataX: `ID` there is `id`.)
+    pg.query("INSERT INTO src VALUES (1)");
+    let upper = r#""column": ["ID"],"#;
+    for (name, from, to, cols) in [
+        ("upper_table", "SRC", "dst", cols),
+        ("upper_column", "src", "dst", upper),
+        ("upper_target", "src", "DST", cols),
+    ] {
+        let (o, _t) = pg_copy(&pg, name, from, to, cols);
+        assert_eq!(code(&o), 1, "{name}: {}", stderr(&o));
+        assert_stderr_has(&o, "names are taken as written, letter case included");
+    }
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "0");
 }
 
 #[test]

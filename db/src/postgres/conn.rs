@@ -27,6 +27,14 @@ impl crate::sql::DriverError for tokio_postgres::Error {
     }
 }
 
+/// Whether `sql` quotes a name holding an upper-case letter (`"ID"`).
+fn quotes_upper_case(sql: &str) -> bool {
+    sql.split('"')
+        .skip(1)
+        .step_by(2)
+        .any(|name| name.chars().any(char::is_uppercase))
+}
+
 /// The text of a database error (message, detail), or the error itself.
 pub fn db_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -155,6 +163,23 @@ impl PostgresConnConfig {
         sql: &str,
         source: tokio_postgres::Error,
     ) -> PostgresError {
+        use tokio_postgres::error::SqlState;
+        let unknown = source
+            .code()
+            .is_some_and(|c| *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_COLUMN);
+        if unknown && quotes_upper_case(sql) {
+            // DataX hands names to PostgreSQL unquoted, which folds them to lower case; here
+            // every name is quoted as written.
+            return crate::sql::SqlError::Query {
+                what: format!(
+                    "`{}` (names are taken as written, letter case included; PostgreSQL stores \
+                     a name created unquoted in lower case: write it so)",
+                    crate::sql::shorten_sql(sql)
+                ),
+                url: url.to_string(),
+                source,
+            };
+        }
         PostgresError::query(url, sql, source)
     }
 
