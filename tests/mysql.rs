@@ -1372,3 +1372,67 @@ fn sigterm_while_isolating_stops_and_counts_what_landed() {
     assert_ne!(landed, "0");
     assert_eq!(written_of(&o), landed, "{}", stderr(&o));
 }
+
+/// A job `session` that sets another time zone than UTC would shift TIMESTAMP values (they
+/// travel as UTC instants): reading or writing a TIMESTAMP column there is refused, naming the
+/// column; DATETIME columns are not shifted by it and still copy (a `where` may then use
+/// the zone's NOW()).
+#[test]
+fn a_session_time_zone_refuses_timestamp_columns_only() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, ts TIMESTAMP(6) NULL, dtm DATETIME(6));
+         SET time_zone = '+00:00';
+         INSERT INTO src VALUES (1, '2024-03-10 12:00:00.5', '2024-03-10 12:00:00.5');
+         CREATE TABLE dst LIKE src; CREATE TABLE dst2 (id INT PRIMARY KEY, dtm DATETIME(6))",
+    );
+    let zone = r#""session": ["SET time_zone = '+08:00'"],"#;
+    let all = r#""column": ["id", "ts", "dtm"],"#;
+    let (o, _t) = run_job(
+        "read_zone",
+        &job(
+            "{}",
+            &reader(&db, &format!("{all} {zone}")),
+            &writer(&db, "dst", all),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "sets time_zone to '+08:00': the TIMESTAMP column(s) ts would be read",
+    );
+    let (o, _t) = run_job(
+        "write_zone",
+        &job(
+            "{}",
+            &reader(&db, all),
+            &writer(&db, "dst", &format!("{all} {zone}")),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "the TIMESTAMP column(s) ts would be written");
+    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
+    // DATETIME only, both sides in the zone: copied as it is.
+    let some = r#""column": ["id", "dtm"], "where": "dtm < NOW()","#;
+    run_job_ok(
+        "datetime_zone",
+        &job(
+            "{}",
+            &reader(&db, &format!("{some} {zone}")),
+            &writer(&db, "dst2", &format!(r#""column": ["id", "dtm"], {zone}"#)),
+        ),
+    );
+    assert_eq!(
+        db.query("SELECT dtm FROM dst2"),
+        "2024-03-10 12:00:00.500000"
+    );
+    // Without the zone, the TIMESTAMP's instant arrives unshifted.
+    run_job_ok(
+        "utc",
+        &job("{}", &reader(&db, all), &writer(&db, "dst", all)),
+    );
+    assert_eq!(
+        db.query("SET time_zone = '+00:00'; SELECT ts FROM dst"),
+        "2024-03-10 12:00:00.500000"
+    );
+}

@@ -288,21 +288,64 @@ fn credentials_and_missing_tables_fail_clearly() {
     let (o, _t) = pg_copy(&pg, "missingw", "src", "nope_w", cols);
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "nope_w");
-    // Names are quoted as written: an upper-case one (DataX leaves them unquoted, so
-    // PostgreSQL folds them) is not found, and the message says why. (A reader's column
-    // entries are SQL expressions, as in DataX: `ID` there is `id`.)
+    // A quoted name is taken as written: an upper-case one that does not exist says so.
     pg.query("INSERT INTO src VALUES (1)");
-    let upper = r#""column": ["ID"],"#;
-    for (name, from, to, cols) in [
-        ("upper_table", "SRC", "dst", cols),
-        ("upper_column", "src", "dst", upper),
-        ("upper_target", "src", "DST", cols),
-    ] {
-        let (o, _t) = pg_copy(&pg, name, from, to, cols);
-        assert_eq!(code(&o), 1, "{name}: {}", stderr(&o));
-        assert_stderr_has(&o, "names are taken as written, letter case included");
-    }
+    let (o, _t) = pg_copy(&pg, "upper_quoted", "src", r#"\"DST\""#, cols);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "names are taken as written, letter case included");
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "0");
+}
+
+/// Unquoted names are folded to lower case, as PostgreSQL folds them in the SQL DataX sends:
+/// the rows and `@table` in preSql/postSql name the same table, also when a quoted
+/// mixed-case twin exists; a quoted name keeps its case for both.
+#[test]
+fn unquoted_names_fold_as_postgresql_folds_them() {
+    let pg = Pg::new();
+    pg.query(
+        r#"CREATE TABLE src (id int PRIMARY KEY, v text); INSERT INTO src VALUES (1, 'x'), (2, 'y');
+           CREATE TABLE mytable (id int PRIMARY KEY, v text); INSERT INTO mytable VALUES (7, 'old');
+           CREATE TABLE "MyTable" (id int PRIMARY KEY, v text); INSERT INTO "MyTable" VALUES (8, 'twin')"#,
+    );
+    let steps = r#""preSql": ["DELETE FROM @table"], "postSql": ["INSERT INTO @table VALUES (99, 'post')"],"#;
+    let r = pg_reader(&pg, "SRC", r#""column": ["ID", "V"], "splitPk": "ID","#);
+    let w = pg_writer(
+        &pg,
+        "MyTable",
+        &format!(
+            r#""column": ["ID", "V"], "conflictColumns": ["ID"], "writeMode": "update", {steps}"#
+        ),
+    );
+    run_job_ok("folded", &job(r#"{"speed": {"channel": 2}}"#, &r, &w));
+    assert_eq!(
+        pg.query("SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM mytable"),
+        "1:x,2:y,99:post"
+    );
+    assert_eq!(
+        pg.query(r#"SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM "MyTable""#),
+        "8:twin"
+    );
+    let w = pg_writer(
+        &pg,
+        r#"\"MyTable\""#,
+        &format!(r#""column": ["id", "v"], {steps}"#),
+    );
+    run_job_ok(
+        "quoted",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", r#""column": ["id", "v"],"#),
+            &w,
+        ),
+    );
+    assert_eq!(
+        pg.query(r#"SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM "MyTable""#),
+        "1:x,2:y,99:post"
+    );
+    assert_eq!(
+        pg.query("SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM mytable"),
+        "1:x,2:y,99:post"
+    );
 }
 
 #[test]
@@ -1049,4 +1092,38 @@ fn rows_committed_while_isolating_are_counted_when_the_job_stops() {
     let landed = pg.query("SELECT count(*) FROM t");
     assert_ne!(landed, "0");
     assert_eq!(written_of(&o), landed, "{}", stderr(&o));
+}
+
+/// Timestamps are UTC instants on every COPY path: a writer `session` with another TimeZone
+/// does not shift them into a timestamptz, also when an inet column sends the rows as text
+/// COPY.
+#[test]
+fn a_session_time_zone_does_not_shift_timestamps_on_text_copy() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int PRIMARY KEY, ts timestamptz, t timestamp, ip text);
+         INSERT INTO src VALUES (1, '2024-03-10 12:00:00.5+00', '2024-03-10 12:00:00.5', '10.0.0.1'),
+           (2, '0044-03-15 12:00:00+00 BC', '0044-03-15 12:00:00 BC', '10.0.0.2');
+         CREATE TABLE dst (id int PRIMARY KEY, ts timestamptz, t timestamp, ip inet)",
+    );
+    let cols = r#""column": ["id", "ts", "t", "ip"],"#;
+    let zoned = format!(r#"{cols} "session": ["SET TimeZone = 'Asia/Tokyo'"],"#);
+    let t = tempfile::tempdir().unwrap();
+    let p = write_job(
+        t.path(),
+        "zone",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", cols),
+            &pg_writer(&pg, "dst", &zoned),
+        ),
+    );
+    let o = run_debug(t.path(), &p);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "using text COPY");
+    assert_eq!(
+        pg.query("SELECT count(*) FROM (SELECT id, ts, t, ip::text FROM src EXCEPT SELECT id, ts, t, host(ip) FROM dst) x"),
+        "0"
+    );
+    assert_eq!(pg.query("SELECT count(*) FROM dst"), "2");
 }

@@ -57,6 +57,20 @@ pub struct ReaderConnection {
 }
 
 impl SqlReaderConfig {
+    /// Folds the names DataX hands to the server unquoted (tables, `splitPk`, the incremental
+    /// column) as server `d` folds them ([`datasync_db::sql::fold_unquoted`]). Column entries
+    /// are SQL expressions and go to the server as written anyway.
+    pub fn fold_names(&mut self, d: datasync_db::sql::Dialect) {
+        let fold = |n: &mut String| *n = datasync_db::sql::fold_unquoted(d, n);
+        for c in &mut self.connection {
+            c.table.iter_mut().for_each(fold);
+        }
+        self.split_pk.iter_mut().for_each(fold);
+        if let Some(inc) = &mut self.incremental {
+            fold(&mut inc.column);
+        }
+    }
+
     /// Parses `parameter` at `p.path` and checks its shape the same way for every SQL reader;
     /// `connect` turns each `connection[]` entry (and its path) into the driver's settings.
     pub fn parse<C>(

@@ -47,6 +47,21 @@ pub struct SqlWriterParams {
     pub staging_mode: StagingMode,
 }
 
+impl SqlWriterParams {
+    /// Folds the names DataX hands to the server unquoted (tables, columns) as server `d`
+    /// folds them ([`datasync_db::sql::fold_unquoted`]): the rows then go where `@table` in
+    /// preSql/postSql points.
+    pub fn fold_names(&mut self, d: Dialect) {
+        let fold = |n: &mut String| *n = datasync_db::sql::fold_unquoted(d, n);
+        for c in &mut self.connection {
+            c.table.iter_mut().for_each(fold);
+        }
+        if self.column != ["*"] {
+            self.column.iter_mut().for_each(fold);
+        }
+    }
+}
+
 /// One `connection[]` entry of a SQL writer.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

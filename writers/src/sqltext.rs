@@ -194,6 +194,11 @@ impl<'a> RowLiterals<'a> {
                         .extend_from_slice(format!("{:e}", f64::from(x.value(r))).as_bytes());
                 }
             }
+            if pg && matches!(a.data_type(), DataType::Timestamp(..)) && !self.field.is_empty() {
+                // The instant is UTC: said so, a session TimeZone does not shift it into a
+                // timestamptz (a timestamp without time zone ignores the offset).
+                self.field.extend_from_slice(b"+00");
+            }
             if pg && matches!(a.data_type(), DataType::Date32 | DataType::Timestamp(..)) {
                 bc_year(&mut self.field);
             }

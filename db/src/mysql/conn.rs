@@ -178,6 +178,41 @@ impl MysqlConnConfig {
         Ok((conn, url))
     }
 
+    /// The session's time zone on `conn` when it is not UTC (the job's `session` set one):
+    /// TIMESTAMP values would then travel shifted by it, so a plugin refuses to read or write
+    /// TIMESTAMP columns there ([`zone_refusal`]). `None` for UTC.
+    pub async fn shifted_zone(
+        &self,
+        conn: &mut Conn,
+        url: &JdbcUrl,
+    ) -> Result<Option<String>, MysqlError> {
+        let sql = "SELECT @@session.time_zone, @@system_time_zone";
+        let zones: Option<(String, String)> = conn
+            .query_first(sql)
+            .await
+            .map_err(|e| self.query_error(url, sql, e))?;
+        let utc = |z: &str| {
+            let z = z.to_ascii_uppercase();
+            let z = z.strip_prefix("ETC/").unwrap_or(&z);
+            [
+                "+00:00",
+                "-00:00",
+                "+0:00",
+                "-0:00",
+                "UTC",
+                "GMT",
+                "UCT",
+                "UNIVERSAL",
+                "ZULU",
+            ]
+            .contains(&z)
+        };
+        Ok(zones.and_then(|(session, system)| {
+            let is_utc = utc(&session) || (session.eq_ignore_ascii_case("SYSTEM") && utc(&system));
+            (!is_utc).then_some(session)
+        }))
+    }
+
     /// Wraps a statement error with the statement (shortened) and the URL.
     pub fn query_error(&self, url: &JdbcUrl, sql: &str, source: mysql_async::Error) -> MysqlError {
         MysqlError::query(url, sql, source)
@@ -207,6 +242,18 @@ impl MysqlConnConfig {
             .map_err(|e| self.query_error(url, sql, e))?;
         Ok(cols)
     }
+}
+
+/// Why TIMESTAMP columns `columns` are not `verb` (read, written) in a session whose time
+/// zone is `zone` ([`MysqlConnConfig::shifted_zone`]).
+pub fn zone_refusal(zone: &str, verb: &str, columns: &[String]) -> MysqlError {
+    MysqlError::Invalid(format!(
+        "the job's session sets time_zone to '{zone}': the TIMESTAMP column(s) {} would be \
+         {verb} shifted by it (TIMESTAMP values travel as UTC instants); remove the time_zone \
+         statement from session (in where or querySql, CONVERT_TZ(NOW(), '+00:00', '{zone}') \
+         gives that zone's time)",
+        columns.join(", ")
+    ))
 }
 
 /// TLS as a JDBC URL asks for it (Connector/J's names).

@@ -5,7 +5,7 @@
 mod conn;
 mod types;
 
-pub use conn::{tls_mode, MysqlConnConfig, MysqlError, Tls, MYSQL_SCHEMES};
+pub use conn::{tls_mode, zone_refusal, MysqlConnConfig, MysqlError, Tls, MYSQL_SCHEMES};
 pub use types::{arrow_type, ddl_for, ddl_type, key_type_ok, source_type, ColumnKind, TYPE_TABLE};
 
 pub use mysql_async;

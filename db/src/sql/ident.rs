@@ -69,6 +69,24 @@ pub fn quote_ident(d: Dialect, name: &str) -> String {
         .join(".")
 }
 
+/// `name` as the server resolves it when written unquoted in SQL: each unquoted part folded
+/// the way the server folds one (PostgreSQL: ASCII letters to lower case; Oracle: to upper
+/// case; MySQL: as written), quoted parts kept as written. A job's names go through this
+/// where DataX hands them to the server unquoted, so that a later quoting finds the same
+/// object the server's own folding would (and `@table` in preSql/postSql names it too).
+pub fn fold_unquoted(d: Dialect, name: &str) -> String {
+    split_ident(name)
+        .into_iter()
+        .map(|part| match d {
+            _ if is_quoted(&part) => part,
+            Dialect::Postgres => part.to_ascii_lowercase(),
+            Dialect::Oracle => part.to_uppercase(),
+            Dialect::MySql => part,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// The schema `table` names (if any) and its table name, as the server stores them (quotes
 /// removed).
 pub fn schema_and_name(table: &str) -> (Option<String>, String) {

@@ -11,7 +11,7 @@ mod tables;
 mod url;
 
 pub use error::{ConnSettings, DriverError, SqlError};
-pub use ident::{quote_ident, schema_and_name, split_ident, unquote_ident, Dialect};
+pub use ident::{fold_unquoted, quote_ident, schema_and_name, split_ident, unquote_ident, Dialect};
 pub use reconnect::reconnect;
 pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
@@ -187,6 +187,13 @@ mod tests {
         assert_eq!(unquote_ident(r#""Na""me""#), r#"Na"me"#);
         assert_eq!(unquote_ident("`x`"), "x");
         assert_eq!(unquote_ident("plain"), "plain");
+        assert_eq!(
+            fold_unquoted(Dialect::Postgres, r#"Sch."MyTable""#),
+            r#"sch."MyTable""#
+        );
+        assert_eq!(fold_unquoted(Dialect::Postgres, "ÉTÉ.ID"), "ÉtÉ.id");
+        assert_eq!(fold_unquoted(Dialect::Oracle, r#"s."t".u"#), r#"S."t".U"#);
+        assert_eq!(fold_unquoted(Dialect::MySql, "Db.T"), "Db.T");
     }
 
     #[test]

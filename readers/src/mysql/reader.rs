@@ -303,6 +303,8 @@ impl ReaderTask for MysqlTask {
         // isolation) may legitimately wait longer. The job's `session` can still lower it.
         let open = || async { cc.connect(&[PACED_READ]).await.map(|(c, u)| (c, u.clone())) };
         let (mut conn, mut url) = open().await?;
+        // Every connection of the task runs the same session statements.
+        let zone = cc.shifted_zone(&mut conn, &url).await?;
         // A table's primary key and MariaDB's JSON columns (LONGTEXT with a json_valid check)
         // travel with the columns, so a writer's createTable makes them.
         let mut catalog = Catalog::default();
@@ -368,7 +370,12 @@ impl ReaderTask for MysqlTask {
             let key_col = key_at.flatten().unwrap_or(width);
             let st = match &mut state {
                 Some(st) => st,
-                None => state.insert(ReadState::new(&columns[..width], &ctx, &catalog)),
+                None => {
+                    if let Some(zone) = &zone {
+                        refuse_shifted(zone, &columns[..width])?;
+                    }
+                    state.insert(ReadState::new(&columns[..width], &ctx, &catalog))
+                }
             };
             let mut cut = false;
             loop {
@@ -451,6 +458,28 @@ struct ReadState {
     builder: TextBatchBuilder,
     has_bits: bool,
     bits: Vec<Option<String>>,
+}
+
+/// Refuses TIMESTAMP columns in a session with another time zone than UTC.
+fn refuse_shifted(
+    zone: &str,
+    columns: &[datasync_db::mysql::mysql_async::Column],
+) -> Result<(), MysqlError> {
+    use datasync_db::mysql::mysql_async::consts::ColumnType;
+    let stamps: Vec<String> = columns
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.column_type(),
+                ColumnType::MYSQL_TYPE_TIMESTAMP | ColumnType::MYSQL_TYPE_TIMESTAMP2
+            )
+        })
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    if stamps.is_empty() {
+        return Ok(());
+    }
+    Err(datasync_db::mysql::zone_refusal(zone, "read", &stamps))
 }
 
 fn names_of(c: &datasync_db::mysql::mysql_async::Column) -> String {

@@ -30,7 +30,8 @@ impl Plugin for PostgresReader {
         "PostgreSQL tables or queries via binary COPY, split on an integer or text key";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (cfg, conns) = SqlReaderConfig::parse(p, &[], PostgresConnConfig::new)?;
+        let (mut cfg, conns) = SqlReaderConfig::parse(p, &[], PostgresConnConfig::new)?;
+        cfg.fold_names(Dialect::Postgres);
         crate::sqlreader::build(p.path, cfg, conns, ())
     }
 

@@ -117,6 +117,28 @@ impl MysqlTask {
         };
         self.positional = self.writer.spec.params.column == ["*"]
             && !names.iter().all(|n| by_name.contains_key(&key(n)));
+        let stamps: Vec<String> = if self.positional {
+            rows.iter()
+                .take(names.len())
+                .filter(|(_, t, _)| t.eq_ignore_ascii_case("timestamp"))
+                .map(|(c, _, _)| c.clone())
+                .collect()
+        } else {
+            names
+                .iter()
+                .filter(|n| {
+                    by_name
+                        .get(&key(n))
+                        .is_some_and(|(t, _)| t.eq_ignore_ascii_case("timestamp"))
+                })
+                .cloned()
+                .collect()
+        };
+        if !stamps.is_empty() {
+            if let Some(zone) = self.writer.conn.shifted_zone(&mut s.conn, &s.url).await? {
+                return Err(datasync_db::mysql::zone_refusal(&zone, "written", &stamps).into());
+            }
+        }
         if self.positional {
             tracing::warn!(
                 "{}: column [\"*\"]: the reader's columns ({}) are not all columns of the \

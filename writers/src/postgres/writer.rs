@@ -27,7 +27,11 @@ impl Plugin for PostgresWriter {
         "PostgreSQL: COPY per batch, or upsert (ON CONFLICT); bad rows isolated";
 
     fn from_params(p: Params<'_>) -> Result<Self, ConfigError> {
-        let (sql, cfg): Layout = p.parts(&[])?;
+        let (mut sql, mut cfg): Layout = p.parts(&[])?;
+        sql.fold_names(Dialect::Postgres);
+        for c in &mut cfg.conflict_columns {
+            *c = datasync_db::sql::fold_unquoted(Dialect::Postgres, c);
+        }
         if cfg.batch_size == Some(0) {
             return Err(ConfigError::new(
                 join_path(p.path, "batchSize"),
