@@ -770,7 +770,7 @@ os.makedirs(sys.argv[1])
 pq.write_table(t, sys.argv[1] + "/micros.parquet")
 # The same timestamps as INT96 (Hive before 3, Impala), nanoseconds kept by the format.
 pq.write_table(pa.table({"id": t["id"], "ts_us": t["ts_us"]}), sys.argv[1] + "/../int96.parquet",
-               use_deprecated_int96_timestamps=True)
+               use_deprecated_int96_timestamps=True, store_schema=False)
 "#,
         &[dir.to_str().unwrap()],
     );
@@ -1056,4 +1056,70 @@ po.write_table(pa.table({"v": ["b"], "id": [2]}), sys.argv[1] + "_mixed/b.orc")
         "column \"ts\": the timestamp 1969-12-31 23:59:59.500000",
     );
     assert!(data_files(&out_dir).is_empty());
+}
+
+/// INT96 timestamps (as Hive, Impala and Spark write them; here pyarrow) are read exactly
+/// across the whole DATETIME range, not only 1677..2262 where nanoseconds fit an i64.
+#[test]
+fn int96_timestamps_are_read_exactly_outside_the_nanosecond_range() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("int96");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_python(
+        r#"
+import sys, datetime as d, pyarrow as pa, pyarrow.parquet as pq
+ts = [d.datetime(1000, 1, 1, 0, 0, 0, 1), d.datetime(2024, 3, 10, 12, 0, 0, 500000),
+      d.datetime(9999, 12, 31, 23, 59, 59, 999999), None]
+t = pa.table({"id": pa.array([1, 2, 3, 4], pa.int64()), "ts": pa.array(ts, pa.timestamp("us"))})
+pq.write_table(t, sys.argv[1] + "/a.parquet", use_deprecated_int96_timestamps=True, store_schema=False)
+assert pq.ParquetFile(sys.argv[1] + "/a.parquet").schema.column(1).physical_type == "INT96"
+"#,
+        &[dir.to_str().unwrap()],
+    );
+    let out = t.path().join("out");
+    let reader = format!(
+        r#"{{"name": "hdfsreader", "parameter": {{"path": "{}", "fileType": "parquet", "column": ["*"]}}}}"#,
+        dir.display()
+    );
+    let writer = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o.csv", "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        out.display()
+    );
+    run_job_ok("int96", &job("{}", &reader, &writer));
+    let mut lines = lines_in(&out);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "1,1000-01-01 00:00:00.000001",
+            "2,2024-03-10 12:00:00.500",
+            "3,9999-12-31 23:59:59.999999",
+            "4,\\N"
+        ]
+    );
+    // A digit below the microsecond is not cut: the read fails, naming the row.
+    let ns = t.path().join("ns");
+    std::fs::create_dir_all(&ns).unwrap();
+    run_python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+v = [1710072000000000000, 1710072000000000007]
+t = pa.table({"id": pa.array([1, 2], pa.int64()), "ts": pa.array(v, pa.timestamp("ns"))})
+pq.write_table(t, sys.argv[1] + "/a.parquet", use_deprecated_int96_timestamps=True, store_schema=False)
+"#,
+        &[ns.to_str().unwrap()],
+    );
+    let (o, _t) = run_job(
+        "int96ns",
+        &job(
+            "{}",
+            &reader.replace(dir.to_str().unwrap(), ns.to_str().unwrap()),
+            &writer,
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "column \"ts\" (INT96), row 2: the timestamp has 7 nanosecond(s)",
+    );
 }

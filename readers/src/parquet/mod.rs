@@ -4,6 +4,7 @@
 //! `key=value` directories, an optional partition filter, splits by file and by row-group
 //! ranges, and projection pushed into the decoder (only the requested columns are decoded).
 
+mod int96;
 mod reader;
 mod task;
 

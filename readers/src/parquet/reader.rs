@@ -587,13 +587,17 @@ impl ParquetReader {
         };
         if let Some(size) = size {
             let obj = self.buckets.open(path, size, version)?;
-            return ArrowReaderMetadata::load(&obj, Default::default()).map_err(perr);
+            return ArrowReaderMetadata::load(&obj, Default::default())
+                .and_then(super::int96::int96_as_micros)
+                .map_err(perr);
         }
         let file = File::open(path).map_err(|source| ParquetReaderError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        ArrowReaderMetadata::load(&file, Default::default()).map_err(perr)
+        ArrowReaderMetadata::load(&file, Default::default())
+            .and_then(super::int96::int96_as_micros)
+            .map_err(perr)
     }
 }
 

@@ -1,13 +1,14 @@
 //! A Parquet reader task: its row groups read with projection, partition values and
 //! constant columns added, types cast exactly to what the job declared.
 
+use super::int96::{first_sub_micro, int96_as_micros, int96_roots, Shared};
 use super::reader::{OutColumn, ParquetReader, ParquetReaderError, ParquetSplit};
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
 use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::{async_trait, PluginError, ReaderTask, SizeHint, TaskContext};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 use std::fs::File;
@@ -115,20 +116,66 @@ impl ParquetTask {
             path: path.clone(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+        let file = Shared(Arc::new(file));
+        let plain = ArrowReaderMetadata::load(&file, Default::default()).map_err(perr)?;
+        let meta = int96_as_micros(plain.clone()).map_err(perr)?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), meta);
         let file_schema = Arc::clone(builder.schema());
         let wanted = self.wanted(&file_schema)?;
         let roots = projected(&wanted);
         // Project only the file columns asked for; the decoder returns them in file order.
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let batch_rows = ctx.batch.rows.max(1);
         let reader = builder
             .with_projection(mask)
             .with_row_groups(self.split.row_groups.clone())
-            .with_batch_size(ctx.batch.rows.max(1))
+            .with_batch_size(batch_rows)
             .build()
             .map_err(perr)?;
         let batches = reader.map(|b| b.map_err(|e| perr(e.into())));
-        self.emit(&file_schema, &wanted, &roots, batches, out, ctx)
+        let int96: Vec<usize> = int96_roots(&plain)
+            .into_iter()
+            .filter(|r| roots.contains(r))
+            .collect();
+        if int96.is_empty() {
+            return self.emit(&file_schema, &wanted, &roots, batches, out, ctx);
+        }
+        // The INT96 columns again as nanoseconds, batch for batch, to find digits the
+        // microseconds dropped (see the int96 module).
+        let mask = ProjectionMask::roots(
+            plain.metadata().file_metadata().schema_descr(),
+            int96.iter().copied(),
+        );
+        let nanos = ParquetRecordBatchReaderBuilder::new_with_metadata(file, plain)
+            .with_projection(mask)
+            .with_row_groups(self.split.row_groups.clone())
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(perr)?;
+        let at: Vec<usize> = int96
+            .iter()
+            .filter_map(|r| roots.binary_search(r).ok())
+            .collect();
+        let names: Vec<String> = roots
+            .iter()
+            .map(|&r| file_schema.field(r).name().clone())
+            .collect();
+        let mut row = 0usize;
+        let checked = batches.zip(nanos).map(move |(b, ns)| {
+            let b = b?;
+            let ns = ns.map_err(|e| perr(e.into()))?;
+            if let Some((c, r, n)) = first_sub_micro(&b, &at, &ns) {
+                return Err(self.schema_error(format!(
+                    "column \"{}\" (INT96), row {}: the timestamp has {n} nanosecond(s) past its \
+                     microseconds, which datasync does not carry (it would be cut)",
+                    names[c],
+                    row + r + 1
+                )));
+            }
+            row += b.num_rows();
+            Ok(b)
+        });
+        self.emit(&file_schema, &wanted, &roots, checked, out, ctx)
     }
 
     /// Reads an ORC file (hdfsreader `fileType: "orc"`) from `file`.
