@@ -14,6 +14,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
+use arrow_buffer::i256;
 use arrow_schema::{DataType, TimeUnit};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -147,11 +148,7 @@ impl Canon<'_> {
             (Canon::Wide(_), _) | (_, Canon::Wide(_))
                 if self.number().is_some() && other.number().is_some() =>
             {
-                let f = |c: &Canon<'_>| match c.number() {
-                    Some(Number::Exact(d)) => d.to_f64(),
-                    Some(Number::Float(f)) => f,
-                    None => 0.0,
-                };
+                let f = |c: &Canon<'_>| c.number().map_or(0.0, Number::to_f64);
                 f(self)
                     .total_cmp(&f(other))
                     .then_with(|| self.show().cmp(&other.show()))
@@ -234,7 +231,10 @@ impl Canon<'_> {
         match self {
             Canon::Num(d) => Some(Number::Exact(*d)),
             Canon::Float(f) => Some(Number::Float(*f)),
-            Canon::Wide(t) => t.parse().ok().map(Number::Float),
+            Canon::Wide(t) => Some(match big_of(t) {
+                Some((v, s)) => Number::Big(v, s),
+                None => Number::Huge(t.parse().unwrap_or(f64::NAN)),
+            }),
             _ => None,
         }
     }
@@ -566,8 +566,52 @@ pub(crate) mod f64_bits {
 pub enum Number {
     /// Exact.
     Exact(Dec),
+    /// Exact, past 38 digits: unscaled digits in 256 bits and the scale.
+    Big(i256, u8),
+    /// Exact, past 76 digits: no exact sum is kept (its nearest double, for ordering).
+    Huge(f64),
     /// Floating point.
     Float(f64),
+}
+
+impl Number {
+    /// Whether the number is exact (not a float).
+    pub fn is_exact(self) -> bool {
+        !matches!(self, Number::Float(_))
+    }
+
+    /// The nearest double.
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Number::Exact(d) => d.to_f64(),
+            Number::Big(v, s) => big_text(v, s).parse().unwrap_or(f64::NAN),
+            Number::Huge(f) | Number::Float(f) => f,
+        }
+    }
+}
+
+/// Canonical decimal text (see [`decimal_text`]) of up to 76 digits as unscaled digits in 256
+/// bits and a scale.
+fn big_of(text: &str) -> Option<(i256, u8)> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let scale = u8::try_from(frac.len()).ok()?;
+    i256::from_string(&format!("{int}{frac}")).map(|v| (v, scale))
+}
+
+/// `unscaled / 10^scale` as canonical decimal text (no trailing fraction zeros).
+pub fn big_text(unscaled: i256, scale: u8) -> String {
+    let neg = unscaled.is_negative();
+    let digits = unscaled.to_string();
+    let digits = digits.trim_start_matches('-');
+    let scale = usize::from(scale);
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let frac = frac.trim_end_matches('0');
+    let sign = if neg { "-" } else { "" };
+    match frac.is_empty() {
+        true => format!("{sign}{int}"),
+        false => format!("{sign}{int}.{frac}"),
+    }
 }
 
 /// FNV-1a, 64 bits: stable across runs and machines (the figures are compared within one

@@ -1,8 +1,9 @@
 //! The figures of one side, taken batch by batch.
 
-use super::canon::{row_hashes, Canon, Column, Dec, Number};
+use super::canon::{big_text, row_hashes, Canon, Column, Dec, Number};
 use super::{find_column, RuleKind, Tolerance};
 use arrow_array::RecordBatch;
+use arrow_buffer::i256;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -14,7 +15,11 @@ pub(super) enum Sum {
     Empty,
     /// Exact: `unscaled / 10^scale`.
     Exact(i128, u8),
-    /// Floating point (a float column, or an exact sum past 38 digits): the sum and the
+    /// Exact, past 38 digits: `unscaled / 10^scale` in 256 bits.
+    Big(#[serde(with = "i256_text")] i256, u8),
+    /// Exact numbers whose sum needs more than 76 digits: not kept, so not checked.
+    TooWide,
+    /// Floating point (a float column): the sum and the
     /// compensation of Neumaier's summation, so the order the rows come in (tasks, batches)
     /// does not change the figure for all but the most contrived values.
     Float(
@@ -34,17 +39,37 @@ fn neumaier(s: f64, c: f64, x: f64) -> Sum {
     Sum::Float(t, c)
 }
 
+/// `a / 10^sa + b / 10^sb` exactly in 256 bits.
+fn big_add(a: i256, sa: u8, b: i256, sb: u8) -> Sum {
+    let scale = sa.max(sb);
+    let up = |v: i256, s: u8| {
+        i256::from_i128(10)
+            .checked_pow(u32::from(scale - s))
+            .and_then(|p| v.checked_mul(p))
+    };
+    match (up(a, sa), up(b, sb)) {
+        (Some(a), Some(b)) => a
+            .checked_add(b)
+            .map_or(Sum::TooWide, |x| Sum::Big(x, scale)),
+        _ => Sum::TooWide,
+    }
+}
+
 impl Sum {
+    /// The exact sum as unscaled digits in 256 bits and a scale (`None`: not exact).
+    fn exact(self) -> Option<(i256, u8)> {
+        match self {
+            Sum::Exact(v, s) => Some((i256::from_i128(v), s)),
+            Sum::Big(v, s) => Some((v, s)),
+            _ => None,
+        }
+    }
+
     fn add(self, n: Number) -> Sum {
-        let float = |v: i128, s: u8| {
-            Dec {
-                unscaled: v,
-                scale: s,
-            }
-            .to_f64()
-        };
         match (self, n) {
+            (Sum::TooWide, _) | (Sum::Empty, Number::Huge(_)) => Sum::TooWide,
             (Sum::Empty, Number::Exact(d)) => Sum::Exact(d.unscaled, d.scale),
+            (Sum::Empty, Number::Big(v, s)) => Sum::Big(v, s),
             (Sum::Empty, Number::Float(f)) => Sum::Float(f, 0.0),
             (Sum::Exact(v, s), Number::Exact(d)) => {
                 let scale = s.max(d.scale);
@@ -53,29 +78,63 @@ impl Sum {
                     scale: s,
                 }
                 .at_scale(scale);
-                match (cur, d.at_scale(scale)) {
-                    (Some(a), Some(b)) => match a.checked_add(b) {
-                        Some(x) => Sum::Exact(x, scale),
-                        None => neumaier(float(v, s), 0.0, d.to_f64()),
-                    },
-                    _ => neumaier(float(v, s), 0.0, d.to_f64()),
+                match cur
+                    .zip(d.at_scale(scale))
+                    .and_then(|(a, b)| a.checked_add(b))
+                {
+                    Some(x) => Sum::Exact(x, scale),
+                    None => big_add(i256::from_i128(v), s, i256::from_i128(d.unscaled), d.scale),
                 }
             }
-            (Sum::Exact(v, s), Number::Float(f)) => neumaier(float(v, s), 0.0, f),
-            (Sum::Float(a, c), Number::Exact(d)) => neumaier(a, c, d.to_f64()),
-            (Sum::Float(a, c), Number::Float(f)) => neumaier(a, c, f),
+            (Sum::Exact(..) | Sum::Big(..), Number::Exact(_) | Number::Big(..)) => {
+                let (a, sa) = self.exact().unwrap_or_default();
+                let (b, sb) = match n {
+                    Number::Exact(d) => (i256::from_i128(d.unscaled), d.scale),
+                    Number::Big(v, s) => (v, s),
+                    _ => (i256::ZERO, 0),
+                };
+                big_add(a, sa, b, sb)
+            }
+            (Sum::Exact(..) | Sum::Big(..), Number::Huge(_)) => Sum::TooWide,
+            (Sum::Exact(..) | Sum::Big(..), Number::Float(f)) => {
+                neumaier(self.to_f64().unwrap_or_default(), 0.0, f)
+            }
+            (Sum::Float(a, c), n) => neumaier(a, c, n.to_f64()),
         }
     }
 
     fn merge(self, other: Sum) -> Sum {
         match other {
             Sum::Empty => self,
+            Sum::TooWide => Sum::TooWide,
             Sum::Exact(v, s) => self.add(Number::Exact(Dec {
                 unscaled: v,
                 scale: s,
             })),
+            Sum::Big(v, s) => self.add(Number::Big(v, s)),
             Sum::Float(f, c) => self.add(Number::Float(f)).add(Number::Float(c)),
         }
+    }
+
+    /// The nearest double (`None`: no value, or not kept).
+    fn to_f64(self) -> Option<f64> {
+        match self {
+            Sum::Empty | Sum::TooWide => None,
+            Sum::Float(f, c) => Some(f + c),
+            s => s.exact().map(|(v, sc)| Number::Big(v, sc).to_f64()),
+        }
+    }
+}
+
+/// An `i256` in the run state: its decimal text.
+mod i256_text {
+    use arrow_buffer::i256;
+    pub fn serialize<S: serde::Serializer>(v: &i256, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i256, D::Error> {
+        let t = <String as serde::Deserialize>::deserialize(d)?;
+        i256::from_string(&t).ok_or_else(|| serde::de::Error::custom(format!("not a number: {t}")))
     }
 }
 
@@ -162,6 +221,8 @@ impl Figure {
             Figure::Count(n) => n.to_string(),
             Figure::Sum(Sum::Empty) | Figure::Value(None) => "NULL".into(),
             Figure::Sum(Sum::Exact(v, s)) => Dec::new(*v, *s as i8).to_string(),
+            Figure::Sum(Sum::Big(v, s)) => big_text(*v, *s),
+            Figure::Sum(Sum::TooWide) => "?".into(),
             Figure::Sum(Sum::Float(f, c)) => (f + c).to_string(),
             Figure::Value(Some(v)) => v.show(),
             Figure::Checksum(c, rows) => format!("{c:016x} ({rows} rows)"),
@@ -213,6 +274,10 @@ impl Figures {
                 Some(v) => Figure::Missing(format!(
                     "column {column} holds values that are not numbers (such as \"{v}\"): \
                      sum needs a numeric column"
+                )),
+                None if col.sum == Sum::TooWide => Figure::Missing(format!(
+                    "the exact sum of column {column} needs more than 76 digits, which is not \
+                     kept: use another rule (checksum, min, max) for it"
                 )),
                 None => Figure::Sum(col.sum),
             },
@@ -426,11 +491,11 @@ pub(super) fn matches(src: &Figure, tgt: &Figure, tol: Tolerance) -> (bool, Opti
         (Figure::Count(a), Figure::Count(b)) => (within(*a as f64, *b as f64, tol), None),
         (Figure::Sum(a), Figure::Sum(b)) => match (a, b) {
             (Sum::Empty, Sum::Empty) => (true, None),
-            (Sum::Exact(x, xs), Sum::Exact(y, ys)) if !given => {
-                let (x, y) = (Dec::new(*x, *xs as i8), Dec::new(*y, *ys as i8));
-                (x == y, None)
+            (x, y) if !given && x.exact().is_some() && y.exact().is_some() => {
+                let text = |s: &Sum| s.exact().map(|(v, sc)| big_text(v, sc));
+                (text(x) == text(y), None)
             }
-            _ => match (sum_f64(a), sum_f64(b)) {
+            _ => match (a.to_f64(), b.to_f64()) {
                 (Some(x), Some(y)) => float(x, y),
                 _ => (false, None),
             },
@@ -440,28 +505,16 @@ pub(super) fn matches(src: &Figure, tgt: &Figure, tol: Tolerance) -> (bool, Opti
             (Some(x), Some(y)) if x.tag_eq(y) && x.show() == y.show() => (true, None),
             (Some(x), Some(y)) => match (x.number(), y.number()) {
                 (Some(Number::Exact(p)), Some(Number::Exact(q))) if !given => (p == q, None),
-                (Some(p), Some(q)) => float(num_f64(p), num_f64(q)),
+                // Exact numbers past 38 digits are equal when their canonical texts are
+                // (tested above); no float comparison makes them so.
+                (Some(p), Some(q)) if !given && p.is_exact() && q.is_exact() => (false, None),
+                (Some(p), Some(q)) => float(p.to_f64(), q.to_f64()),
                 _ => (x.order(y).is_eq() && x.show() == y.show(), None),
             },
             _ => (false, None),
         },
         (Figure::Checksum(a, ar), Figure::Checksum(b, br)) => (a == b && ar == br, None),
         _ => (false, None),
-    }
-}
-
-fn sum_f64(s: &Sum) -> Option<f64> {
-    match s {
-        Sum::Empty => None,
-        Sum::Exact(v, sc) => Some(Dec::new(*v, *sc as i8).to_f64()),
-        Sum::Float(f, c) => Some(f + c),
-    }
-}
-
-fn num_f64(n: Number) -> f64 {
-    match n {
-        Number::Exact(d) => d.to_f64(),
-        Number::Float(f) => f,
     }
 }
 

@@ -220,3 +220,56 @@ fn a_sum_of_text_is_refused_and_exact_sums_do_not_lose_digits() {
     assert_eq!(out[1].source, "18446744073709551615");
     assert_eq!(out[1].verdict, Verdict::Passed);
 }
+
+#[test]
+fn sums_past_38_digits_stay_exact_and_past_76_are_not_checked() {
+    use arrow_array::Decimal256Array;
+    use arrow_buffer::i256;
+    let c = cfg(r#"{"rules": [{"rule": "sum", "column": "d"}, {"rule": "max", "column": "d"}]}"#);
+    let wide = |vals: Vec<i256>| {
+        Arc::new(
+            Decimal256Array::from(vals)
+                .with_precision_and_scale(76, 20)
+                .unwrap(),
+        ) as ArrayRef
+    };
+    let e40 = i256::from_i128(10).checked_pow(40).unwrap();
+    let side = |last: i256| {
+        let t = tally(&c, None);
+        t.take(&batch(vec![("d", wide(vec![e40, i256::ONE]))]))
+            .unwrap();
+        t.take(&batch(vec![("d", wide(vec![last]))])).unwrap();
+        t.figures()
+    };
+    // 1e20 + 1e-20 + 1e20(+1e-20): 41 digits, exact.
+    let src = side(e40);
+    let out = compare(&c, &src, Some(&side(e40)), 0, "");
+    assert_eq!(out[0].source, "200000000000000000000.00000000000000000001");
+    assert_eq!(out[0].verdict, Verdict::Passed);
+    assert_eq!(out[1].verdict, Verdict::Passed);
+    // One unit in the 20th decimal place apart: both rules see it.
+    let out = compare(&c, &src, Some(&side(e40.wrapping_add(i256::ONE))), 0, "");
+    assert_eq!(out[0].verdict, Verdict::Failed, "{out:?}");
+    assert_eq!(out[1].verdict, Verdict::Failed, "{out:?}");
+    // A sum past 76 digits is not kept: the rule says so instead of comparing doubles.
+    let c = cfg(r#"{"rules": [{"rule": "sum", "column": "d"}]}"#);
+    let t = tally(&c, None);
+    let big = i256::from_i128(10).checked_pow(75).unwrap();
+    let d = Arc::new(
+        Decimal256Array::from(vec![big; 200])
+            .with_precision_and_scale(76, 0)
+            .unwrap(),
+    ) as ArrayRef;
+    t.take(&batch(vec![("d", d)])).unwrap();
+    let f = t.figures();
+    let out = compare(&c, &f, Some(&f), 0, "");
+    assert_eq!(out[0].verdict, Verdict::Failed);
+    assert!(
+        out[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("more than 76 digits"),
+        "{out:?}"
+    );
+}
