@@ -1436,3 +1436,41 @@ fn a_session_time_zone_refuses_timestamp_columns_only() {
         "2024-03-10 12:00:00.500000"
     );
 }
+
+/// Text into DATE/DATETIME/TIME columns goes in only as plain ISO text the column keeps:
+/// fraction digits MySQL would cut, an offset and words are dirty records.
+#[test]
+fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id INT PRIMARY KEY, d DATE, dt DATETIME, tm TIME)");
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "1,2024-01-02,2024-01-02 10:00:00,838:59:59\n\
+         2,2024-01-02,2024-01-02 00:00:00.5,12:00:00\n\
+         3,2024-01-02,2024-01-02 10:00:00,12:00:00.4\n\
+         4,2024-01-02,2024-01-02 10:00:00+05:00,12:00:00\n\
+         5,now,2024-01-02 10:00:00,12:00:00\n\
+         6,0000-00-00,2024-01-02 10:00:00.000,-12:00:00\n",
+    )
+    .unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
+        input.display()
+    );
+    let (o, _d) = run_job(
+        "texttime",
+        &job(
+            "{}",
+            &reader,
+            &writer(&db, "dst", r#""column": ["id", "d", "dt", "tm"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 4");
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(CONCAT_WS('|', id, d, dt, tm) ORDER BY id) FROM dst"),
+        "1|2024-01-02|2024-01-02 10:00:00|838:59:59,6|0000-00-00|2024-01-02 10:00:00|-12:00:00"
+    );
+}

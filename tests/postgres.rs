@@ -1127,3 +1127,74 @@ fn a_session_time_zone_does_not_shift_timestamps_on_text_copy() {
     );
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "2");
 }
+
+/// Text into date/time columns goes in only as plain ISO text the column keeps: words
+/// PostgreSQL reads by the clock (now, today, epoch), day/month orders, a dropped offset or
+/// zone, a dropped time of day and fraction digits past the column's precision make the row
+/// dirty instead of becoming another value.
+#[test]
+fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE dst (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz, t0 time(0))",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "1,2024-01-02,2024-01-02 10:00:00.5,2024-01-02 10:00:00+08,12:00:00\n\
+         2,today,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00\n\
+         3,2024-01-02,now,2024-01-02 10:00:00Z,12:00:00\n\
+         4,2024-01-02,2024-01-02 10:00:00,epoch,12:00:00\n\
+         5,01/02/2024,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00\n\
+         6,2024-01-02 23:59:59,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00\n\
+         7,2024-01-02,2024-01-02 10:00:00+05:00,2024-01-02 10:00:00Z,12:00:00\n\
+         8,2024-01-02,2024-01-02 10:00:00,2024-01-02 10:00:00 America/New_York,12:00:00\n\
+         9,2024-01-02,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00.4\n\
+         10,infinity,-infinity,infinity,23:59:59\n",
+    )
+    .unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
+        input.display()
+    );
+    let w = pg_writer(&pg, "dst", r#""column": ["id", "d", "ts", "tz", "t0"],"#);
+    let (o, d) = run_job("texttime", &job("{}", &reader, &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 8");
+    assert_eq!(
+        pg.query("SELECT string_agg(id || '|' || d || '|' || ts || '|' || tz || '|' || t0, ',' ORDER BY id) FROM dst"),
+        "1|2024-01-02|2024-01-02 10:00:00.5|2024-01-02 02:00:00+00|12:00:00,\
+         10|infinity|-infinity|infinity|23:59:59"
+    );
+    let dirty = std::fs::read_to_string(d.path().join("datasync-dirty-texttime.jsonl")).unwrap();
+    for why in [
+        "\\\"today\\\" is not a plain date",
+        "time of day",
+        "time zone offset",
+        "fractional second",
+    ] {
+        assert!(dirty.contains(why), "{why}: {dirty}");
+    }
+}
+
+/// money keeps the locale's two fraction digits: a number with more is a dirty record, not
+/// rounded.
+#[test]
+fn money_refuses_digits_it_would_round() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int PRIMARY KEY, n numeric, t text, f float8);
+         INSERT INTO src VALUES (1, 12.34, '12.34', 0.5), (2, 12.345, '1', 1), (3, 1, '0.001', 2),
+           (4, 1, '1', 0.125);
+         CREATE TABLE dst (id int PRIMARY KEY, n money, t money, f money)",
+    );
+    let cols = r#""column": ["id", "n", "t", "f"],"#;
+    let (o, _t) = pg_copy(&pg, "money", "src", "dst", cols);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 3");
+    assert_eq!(
+        pg.query("SELECT string_agg(id || '|' || n::numeric || '|' || t::numeric || '|' || f::numeric, ',') FROM dst"),
+        "1|12.34|12.34|0.50"
+    );
+}

@@ -35,6 +35,8 @@ mod sqltext;
 pub mod stream;
 #[cfg(feature = "file")]
 pub mod textfiles;
+#[cfg(feature = "sql")]
+mod timetext;
 
 use datasync_engine::Registry;
 

@@ -4,6 +4,7 @@
 //! a timestamp going into a date, and round a number into a float column. Each such value
 //! makes its row dirty here instead, with what the column would have made of it.
 
+use crate::timetext::TimeColumn;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
@@ -31,6 +32,9 @@ pub(crate) enum Narrow {
     Chars(usize),
     /// real (true) / double precision (false): the float's shortest digits are the number.
     Float(bool),
+    /// Text into a date/time column keeping this many fractional second digits (`pg`:
+    /// PostgreSQL's forms too): plain ISO text only (see [`crate::timetext`]).
+    TimeText(crate::timetext::TimeColumn, u32, bool),
 }
 
 impl Narrow {
@@ -54,6 +58,15 @@ impl Narrow {
                 Narrow::Micros(datetime_precision.unwrap_or(6))
             }
             "date" if timestamp => Narrow::WholeDays,
+            "date" if text => Narrow::TimeText(TimeColumn::Date, 0, false),
+            "datetime" | "timestamp" if text => Narrow::TimeText(
+                TimeColumn::Timestamp { zoned: false },
+                datetime_precision.unwrap_or(0),
+                false,
+            ),
+            "time" if text => {
+                Narrow::TimeText(TimeColumn::Time, datetime_precision.unwrap_or(0), false)
+            }
             "float" if number || *from == DataType::Float64 || text => Narrow::Float(true),
             "double" if number || text => Narrow::Float(false),
             _ => Narrow::None,
@@ -90,6 +103,23 @@ impl Narrow {
                 Narrow::Micros(typmod as u32)
             }
             Type::DATE if timestamp => Narrow::WholeDays,
+            // money keeps the locale's fraction digits (lc_monetary; the writer asks the
+            // server, 2 until then).
+            Type::MONEY if number || text || from.is_floating() => Narrow::Scale(2),
+            // typmod -1: no precision given, six digits kept.
+            Type::DATE if text => Narrow::TimeText(TimeColumn::Date, 0, true),
+            Type::TIMESTAMP | Type::TIMESTAMPTZ if text => Narrow::TimeText(
+                TimeColumn::Timestamp {
+                    zoned: *t == Type::TIMESTAMPTZ,
+                },
+                u32::try_from(typmod).unwrap_or(6).min(6),
+                true,
+            ),
+            Type::TIME if text => Narrow::TimeText(
+                TimeColumn::Time,
+                u32::try_from(typmod).unwrap_or(6).min(6),
+                true,
+            ),
             Type::BPCHAR | Type::VARCHAR if typmod >= 4 && text => {
                 Narrow::Chars((typmod - 4) as usize)
             }
@@ -234,6 +264,13 @@ fn check(
                 );
             }
             Ok(())
+        }
+        Narrow::TimeText(column, keep, pg) => {
+            let t = match a.data_type() {
+                DataType::LargeUtf8 => a.as_string::<i64>().value(r),
+                _ => a.as_string::<i32>().value(r),
+            };
+            crate::timetext::check(t, *column, *keep, *pg)
         }
         Narrow::Chars(n) => {
             let len = match a.data_type() {

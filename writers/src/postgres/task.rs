@@ -162,12 +162,29 @@ impl PostgresTask {
             .zip(batch.schema().fields())
             .map(|(c, f)| encoder(c.type_(), f.data_type()))
             .collect();
-        let narrow: Vec<crate::narrow::Narrow> = stmt
+        let mut narrow: Vec<crate::narrow::Narrow> = stmt
             .columns()
             .iter()
             .zip(batch.schema().fields())
             .map(|(c, f)| crate::narrow::Narrow::of(c.type_(), c.type_modifier(), f.data_type()))
             .collect();
+        let money = |c: &datasync_db::postgres::tokio_postgres::Column| {
+            *c.type_() == datasync_db::postgres::tokio_postgres::types::Type::MONEY
+        };
+        if stmt.columns().iter().any(money) {
+            // The fraction digits money keeps in this session's lc_monetary.
+            let q = "SELECT scale('1'::money::numeric)";
+            let digits: i32 = client
+                .query_one(q, &[])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(|e| cc.query_error(url, q, e))?;
+            for (n, c) in narrow.iter_mut().zip(stmt.columns()) {
+                if money(c) && matches!(n, crate::narrow::Narrow::Scale(_)) {
+                    *n = crate::narrow::Narrow::Scale(u32::try_from(digits).unwrap_or(0));
+                }
+            }
+        }
         if binary.is_none() {
             tracing::debug!(
                 "{}: some column has no binary encoder for its input; using text COPY",
