@@ -1474,3 +1474,37 @@ fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
         "1|2024-01-02|2024-01-02 10:00:00|838:59:59,6|0000-00-00|2024-01-02 10:00:00|-12:00:00"
     );
 }
+
+/// Text MySQL would store otherwise than written is a dirty record: trailing spaces into
+/// CHAR (dropped), a SET out of member order or repeated (sorted, merged), an ENUM or SET
+/// member in another letter case (stored as the member).
+#[test]
+fn char_enum_and_set_values_land_as_written_or_are_dirty() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id INT PRIMARY KEY, c CHAR(10), st SET('a','b'), en ENUM('x','y'))");
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "1,ab,\"a,b\",x\n2,\"ab  \",a,x\n3,ab,\"b,a\",x\n4,ab,\"a,a\",x\n5,ab,a,Y\n6,\" ab\",,y\n",
+    )
+    .unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
+        input.display()
+    );
+    let (o, _d) = run_job(
+        "members",
+        &job(
+            "{}",
+            &reader,
+            &writer(&db, "dst", r#""column": ["id", "c", "st", "en"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 4");
+    assert_eq!(
+        db.query("SELECT GROUP_CONCAT(CONCAT_WS('|', id, CONCAT('[', c, ']'), st, en) ORDER BY id SEPARATOR ';') FROM dst"),
+        "1|[ab]|a,b|x;6|[ ab]||y"
+    );
+}

@@ -1198,3 +1198,45 @@ fn money_refuses_digits_it_would_round() {
         "1|12.34|12.34|0.50"
     );
 }
+
+/// A binary value into a text column goes in as the UTF-8 text it holds (not bytea's `\x`
+/// hex), on binary and text COPY alike; one that is not UTF-8, or holds a NUL, is dirty.
+#[test]
+fn binary_into_text_columns_lands_as_its_text_or_is_dirty() {
+    let my = MariaDb::new();
+    my.exec(
+        "CREATE TABLE src (id INT PRIMARY KEY, b VARBINARY(10));
+         INSERT INTO src VALUES (1, 0xC3A9), (2, 0xFF), (3, 0x610062), (4, 0x6F6B)",
+    );
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE plain (id int PRIMARY KEY, b text);
+         CREATE TABLE mixed (id int PRIMARY KEY, b varchar(5), ip inet)",
+    );
+    for (table, cols) in [
+        ("plain", r#""column": ["id", "b"],"#),
+        ("mixed", r#""column": ["id", "b", "ip"],"#),
+    ] {
+        let src_cols = if table == "plain" {
+            r#""column": ["id", "b"],"#
+        } else {
+            r#""column": ["id", "b", "'10.0.0.1'"],"#
+        };
+        let r = format!(
+            r#"{{"name": "mysqlreader", "parameter": {{{}, {src_cols}
+                "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+            mysql_server().login(),
+            my.url()
+        );
+        let (o, _t) = run_job(table, &job("{}", &r, &pg_writer(&pg, table, cols)));
+        assert_eq!(code(&o), 0, "{table}: {}", stderr(&o));
+        assert_stderr_has(&o, "dirty 2");
+        assert_eq!(
+            pg.query(&format!(
+                "SELECT string_agg(id || ':' || b, ',' ORDER BY id) FROM {table}"
+            )),
+            "1:é,4:ok",
+            "{table}"
+        );
+    }
+}

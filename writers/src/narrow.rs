@@ -35,6 +35,65 @@ pub(crate) enum Narrow {
     /// Text into a date/time column keeping this many fractional second digits (`pg`:
     /// PostgreSQL's forms too): plain ISO text only (see [`crate::timetext`]).
     TimeText(crate::timetext::TimeColumn, u32, bool),
+    /// MySQL CHAR(n): no trailing spaces (the column drops them).
+    CharPad,
+    /// A binary value into a PostgreSQL text column: it goes in as the text it holds, so it
+    /// must be UTF-8 without a NUL.
+    Utf8Bytes,
+    /// MySQL ENUM / SET (`set`) of `members`: a value is stored as the member it matches (by
+    /// the column's collation, trailing spaces ignored) and a SET's in member order, once each.
+    Members { set: bool, members: Vec<String> },
+}
+
+/// The members of a MySQL `enum('a','b''c')` / `set(...)` COLUMN_TYPE.
+fn members_of(column_type: &str) -> Vec<String> {
+    let inner = column_type
+        .split_once('(')
+        .and_then(|(_, r)| r.rsplit_once(')'))
+        .map_or("", |(i, _)| i);
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (&mut cur, c) {
+            (None, '\'') => cur = Some(String::new()),
+            (Some(s), '\'') if chars.peek() == Some(&'\'') => {
+                chars.next();
+                s.push('\'');
+            }
+            (Some(_), '\'') => out.extend(cur.take()),
+            (Some(s), c) => s.push(c),
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// Why text `v` would not be stored as written in an ENUM/SET of `members`.
+fn member_change(v: &str, set: bool, members: &[String]) -> Option<String> {
+    // What MySQL matches: the member equal but for case and trailing spaces.
+    let stored = |e: &str| {
+        members.iter().position(|m| {
+            m.trim_end_matches(' ').to_lowercase() == e.trim_end_matches(' ').to_lowercase()
+        })
+    };
+    if !set {
+        let i = stored(v)?;
+        return (members[i] != v).then(|| format!("\"{v}\" would be stored as \"{}\"", members[i]));
+    }
+    if v.is_empty() {
+        return None;
+    }
+    let mut at = Vec::new();
+    for e in v.split(',') {
+        at.push(stored(e)?);
+    }
+    let mut canon = at.clone();
+    canon.sort_unstable();
+    canon.dedup();
+    let written: Vec<&str> = canon.iter().map(|&i| members[i].as_str()).collect();
+    let written = written.join(",");
+    (written != v).then(|| format!("\"{v}\" would be stored as \"{written}\""))
 }
 
 impl Narrow {
@@ -44,6 +103,7 @@ impl Narrow {
     pub(crate) fn of_mysql(
         data_type: &str,
         datetime_precision: Option<u32>,
+        column_type: &str,
         from: &DataType,
     ) -> Narrow {
         let number = from.is_integer()
@@ -69,6 +129,11 @@ impl Narrow {
             }
             "float" if number || *from == DataType::Float64 || text => Narrow::Float(true),
             "double" if number || text => Narrow::Float(false),
+            "char" if text => Narrow::CharPad,
+            "enum" | "set" if text => Narrow::Members {
+                set: data_type.eq_ignore_ascii_case("set"),
+                members: members_of(column_type),
+            },
             _ => Narrow::None,
         }
     }
@@ -120,6 +185,17 @@ impl Narrow {
                 u32::try_from(typmod).unwrap_or(6).min(6),
                 true,
             ),
+            Type::TEXT
+            | Type::VARCHAR
+            | Type::BPCHAR
+            | Type::NAME
+            | Type::JSON
+            | Type::JSONB
+            | Type::XML
+                if matches!(from, DataType::Binary | DataType::LargeBinary) =>
+            {
+                Narrow::Utf8Bytes
+            }
             Type::BPCHAR | Type::VARCHAR if typmod >= 4 && text => {
                 Narrow::Chars((typmod - 4) as usize)
             }
@@ -265,6 +341,38 @@ fn check(
             }
             Ok(())
         }
+        Narrow::Utf8Bytes => {
+            let b = match a.data_type() {
+                DataType::LargeBinary => a.as_binary::<i64>().value(r),
+                _ => a.as_binary::<i32>().value(r),
+            };
+            match std::str::from_utf8(b) {
+                Ok(t) if !t.contains('\0') => Ok(()),
+                Ok(_) => Err(
+                    "the binary value holds a NUL byte, which a text column cannot store".into(),
+                ),
+                Err(e) => Err(format!(
+                    "the binary value is not UTF-8 text ({e}); a text column holds text (write it \
+                     into a bytea column)"
+                )),
+            }
+        }
+        Narrow::CharPad | Narrow::Members { .. } => {
+            let t = match a.data_type() {
+                DataType::LargeUtf8 => a.as_string::<i64>().value(r),
+                _ => a.as_string::<i32>().value(r),
+            };
+            match narrow {
+                Narrow::Members { set, members } => match member_change(t, *set, members) {
+                    Some(why) => Err(why),
+                    None => Ok(()),
+                },
+                _ if t.ends_with(' ') => {
+                    Err(format!("\"{t}\" ends in spaces, which a CHAR column drops"))
+                }
+                _ => Ok(()),
+            }
+        }
         Narrow::TimeText(column, keep, pg) => {
             let t = match a.data_type() {
                 DataType::LargeUtf8 => a.as_string::<i64>().value(r),
@@ -330,11 +438,36 @@ mod tests {
     }
 
     #[test]
+    fn enum_and_set_values_are_stored_as_written_or_found() {
+        let m = members_of("set('a','b''c','d ')");
+        assert_eq!(m, ["a", "b'c", "d "]);
+        assert_eq!(member_change("a,b'c", true, &m), None);
+        assert_eq!(member_change("", true, &m), None);
+        assert_eq!(member_change("zz", true, &m), None, "the server refuses it");
+        for (v, stored) in [("b'c,a", "a,b'c"), ("a,a", "a"), ("A", "a"), ("d", "d ")] {
+            let why = member_change(v, true, &m).unwrap();
+            assert!(
+                why.ends_with(&format!("stored as \"{stored}\"")),
+                "{v}: {why}"
+            );
+        }
+        let e = members_of("enum('x','Y')");
+        assert_eq!(member_change("Y", false, &e), None);
+        assert!(member_change("y", false, &e).unwrap().contains("\"Y\""));
+        assert_eq!(member_change("z", false, &e), None);
+        let c = run(
+            Narrow::CharPad,
+            Arc::new(StringArray::from(vec!["ab", "ab  ", " ab"])),
+        );
+        assert_eq!(c, [true, false, true]);
+    }
+
+    #[test]
     #[cfg(feature = "mysql")]
     fn mysql_float_columns_check_text_too() {
         for t in ["float", "double"] {
             assert!(matches!(
-                Narrow::of_mysql(t, None, &DataType::Utf8),
+                Narrow::of_mysql(t, None, t, &DataType::Utf8),
                 Narrow::Float(_)
             ));
         }

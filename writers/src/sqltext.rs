@@ -37,6 +37,9 @@ pub enum TargetKind {
     /// double above FLOAT's range). Elsewhere a float is written as its shortest text, the
     /// value a DOUBLE or DECIMAL column then holds (0.1, not 0.10000000149011612).
     Float,
+    /// A PostgreSQL text column (text, varchar, char, json, ...): a binary value goes in as
+    /// the UTF-8 text it holds (checked before), not as bytea's `\x` hex.
+    Text,
 }
 
 impl TargetKind {
@@ -77,8 +80,7 @@ impl<'a> RowLiterals<'a> {
         })
     }
 
-    /// What is known of each column's target type (MySQL; see [`TargetKind`]).
-    #[cfg(feature = "mysql")]
+    /// What is known of each column's target type (see [`TargetKind`]).
     pub fn targets(mut self, targets: &[TargetKind]) -> Self {
         self.targets = targets.to_vec();
         self
@@ -208,13 +210,13 @@ impl<'a> RowLiterals<'a> {
                     ValueKind::Text if self.empty_as_null && self.field.is_empty() => {
                         out.extend_from_slice(b"\\N")
                     }
-                    ValueKind::Bytes if pg => {
+                    ValueKind::Bytes if pg && target != TargetKind::Text => {
                         out.extend_from_slice(b"\\\\x");
                         for b in &self.field {
                             out.extend_from_slice(format!("{b:02x}").as_bytes());
                         }
                     }
-                    ValueKind::Bytes => {
+                    ValueKind::Bytes if !pg => {
                         out.truncate(start);
                         return Err("binary values go through INSERT, not LOAD DATA".into());
                     }

@@ -9,6 +9,10 @@ use datasync_db::mysql::mysql_async::{self, prelude::Queryable};
 use datasync_db::sql::unquote_ident;
 use datasync_engine::PluginError;
 
+/// A target column as information_schema describes it: name, DATA_TYPE,
+/// DATETIME_PRECISION, COLUMN_TYPE (`char(5)`, `enum('a','b')`).
+type TargetColumn = (String, String, Option<u32>, String);
+
 /// The dirty-record text of a row the server cannot take in one packet.
 pub(super) fn too_big(bytes: usize, room: usize) -> String {
     format!(
@@ -95,24 +99,22 @@ impl MysqlTask {
         batch: &arrow_array::RecordBatch,
     ) -> Result<Vec<TargetKind>, PluginError> {
         let q = format!(
-            "SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION FROM information_schema.COLUMNS \
-             WHERE {} ORDER BY ORDINAL_POSITION",
+            "SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION, COLUMN_TYPE \
+             FROM information_schema.COLUMNS WHERE {} ORDER BY ORDINAL_POSITION",
             datasync_db::mysql::information_schema_filter(&self.writer.table)
         );
-        let rows: Vec<(String, String, Option<u32>)> = s
+        let rows: Vec<TargetColumn> = s
             .conn
             .query(q.as_str())
             .await
             .map_err(|e| self.writer.conn.query_error(&s.url, &q, e))?;
         let key = |n: &str| unquote_ident(n.trim()).to_lowercase();
-        let by_name: std::collections::HashMap<String, (&str, Option<u32>)> = rows
-            .iter()
-            .map(|(c, t, p)| (c.to_lowercase(), (t.as_str(), *p)))
-            .collect();
+        let by_name: std::collections::HashMap<String, &TargetColumn> =
+            rows.iter().map(|r| (r.0.to_lowercase(), r)).collect();
         let types = batch.schema();
-        let narrow_of = |i: usize, target: Option<(&str, Option<u32>)>| {
-            target.map_or(crate::narrow::Narrow::None, |(t, p)| {
-                crate::narrow::Narrow::of_mysql(t, p, types.field(i).data_type())
+        let narrow_of = |i: usize, target: Option<&TargetColumn>| {
+            target.map_or(crate::narrow::Narrow::None, |(_, t, p, ct)| {
+                crate::narrow::Narrow::of_mysql(t, *p, ct, types.field(i).data_type())
             })
         };
         self.positional = self.writer.spec.params.column == ["*"]
@@ -120,8 +122,8 @@ impl MysqlTask {
         let stamps: Vec<String> = if self.positional {
             rows.iter()
                 .take(names.len())
-                .filter(|(_, t, _)| t.eq_ignore_ascii_case("timestamp"))
-                .map(|(c, _, _)| c.clone())
+                .filter(|(_, t, _, _)| t.eq_ignore_ascii_case("timestamp"))
+                .map(|(c, _, _, _)| c.clone())
                 .collect()
         } else {
             names
@@ -129,7 +131,7 @@ impl MysqlTask {
                 .filter(|n| {
                     by_name
                         .get(&key(n))
-                        .is_some_and(|(t, _)| t.eq_ignore_ascii_case("timestamp"))
+                        .is_some_and(|(_, t, _, _)| t.eq_ignore_ascii_case("timestamp"))
                 })
                 .cloned()
                 .collect()
@@ -149,13 +151,13 @@ impl MysqlTask {
                 names.len()
             );
             self.narrow = (0..names.len())
-                .map(|i| narrow_of(i, rows.get(i).map(|(_, t, p)| (t.as_str(), *p))))
+                .map(|i| narrow_of(i, rows.get(i)))
                 .collect();
-            self.targets = rows.iter().map(|(c, _, _)| c.clone()).collect();
+            self.targets = rows.iter().map(|(c, _, _, _)| c.clone()).collect();
             return Ok((0..names.len())
                 .map(|i| {
                     rows.get(i)
-                        .map_or_else(TargetKind::default, |(_, t, _)| TargetKind::of_mysql(t))
+                        .map_or_else(TargetKind::default, |(_, t, _, _)| TargetKind::of_mysql(t))
                 })
                 .collect());
         }
@@ -170,7 +172,7 @@ impl MysqlTask {
             .map(|n| {
                 by_name
                     .get(&key(n))
-                    .map_or_else(TargetKind::default, |(t, _)| TargetKind::of_mysql(t))
+                    .map_or_else(TargetKind::default, |(_, t, _, _)| TargetKind::of_mysql(t))
             })
             .collect())
     }

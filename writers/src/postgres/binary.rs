@@ -29,6 +29,8 @@ pub enum Enc {
     F64,
     Numeric,
     Text,
+    /// A binary value into a text column: its bytes, which must be UTF-8.
+    TextBytes,
     Jsonb,
     Bytea,
     Date,
@@ -62,6 +64,10 @@ pub fn encoder(target: &Type, source: &DataType) -> Option<Enc> {
             &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME | &Type::JSON | &Type::XML,
             _,
         ) if text => Enc::Text,
+        (
+            &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME | &Type::JSON | &Type::XML,
+            DataType::Binary,
+        ) => Enc::TextBytes,
         (&Type::JSONB, _) if text => Enc::Jsonb,
         (&Type::BYTEA, DataType::Binary) => Enc::Bytea,
         (&Type::DATE, DataType::Date32) => Enc::Date,
@@ -250,6 +256,13 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
             out.extend_from_slice(t.as_bytes());
         }
         Enc::Bytea => field(out, a.as_binary::<i32>().value(r)),
+        Enc::TextBytes => {
+            let b = a.as_binary::<i32>().value(r);
+            match std::str::from_utf8(b) {
+                Ok(t) if !t.contains('\0') => field(out, b),
+                _ => return Err("the binary value is not UTF-8 text without a NUL".into()),
+            }
+        }
         Enc::Date => {
             let d = a.as_primitive::<Date32Type>().value(r);
             if datasync_codec::date_infinity(d).is_some() {

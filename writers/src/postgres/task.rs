@@ -8,7 +8,7 @@ use super::isolate::Isolate;
 use super::writer::PostgresWriter;
 use crate::sqlsteps::SqlWriterSteps;
 use crate::sqltarget::{create_table_sql, staging_comment, staging_table, target_columns};
-use crate::sqltext::RowLiterals;
+use crate::sqltext::{RowLiterals, TargetKind};
 use arrow_array::{Array, RecordBatch};
 use datasync_db::postgres::tokio_postgres::{self, Client};
 use datasync_db::postgres::{ddl_for, PostgresError};
@@ -525,8 +525,16 @@ impl crate::sqltarget::UnitTask for PostgresTask {
                 .map(|(p, n)| (p.narrow.clone(), n.clone()))
                 .unwrap_or_default();
             let (lines, bad) = {
+                let kinds: Vec<TargetKind> = narrow
+                    .iter()
+                    .map(|n| match n {
+                        crate::narrow::Narrow::Utf8Bytes => TargetKind::Text,
+                        _ => TargetKind::Other,
+                    })
+                    .collect();
                 let mut lits = RowLiterals::new(batch, true, false)
-                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
+                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
+                    .targets(&kinds);
                 let checks = crate::narrow::Checks::new(&narrow, batch, &targets);
                 let mut lines = Vec::with_capacity(batch.num_rows());
                 let mut bad = Vec::new();
