@@ -1240,3 +1240,33 @@ fn binary_into_text_columns_lands_as_its_text_or_is_dirty() {
         );
     }
 }
+
+/// inet is read as PostgreSQL prints it (psql, DataX): a single host without `/32`.
+#[test]
+fn inet_reads_as_postgresql_prints_it() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int PRIMARY KEY, ip inet);
+         INSERT INTO src VALUES (1, '10.0.0.1'), (2, '10.0.0.0/8'), (3, '::1'), (4, '192.168.0.1/24')",
+    );
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let w = format!(
+        r#"{{"name": "txtfilewriter", "parameter": {{"path": "{}", "fileName": "o", "writeMode": "truncate", "fileFormat": "csv"}}}}"#,
+        out.display()
+    );
+    run_job_ok(
+        "inet",
+        &job(
+            "{}",
+            &pg_reader(&pg, "src", r#""column": ["id", "ip"],"#),
+            &w,
+        ),
+    );
+    let mut lines = lines_in(&out);
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["1,10.0.0.1", "2,10.0.0.0/8", "3,::1", "4,192.168.0.1/24"]
+    );
+}

@@ -546,6 +546,8 @@ fn pg_read(pg: &Pg, table: &str, names: &[&str]) -> Readback {
         let inner = match t.as_str() {
             "bytea" => format!("encode(\"{n}\", 'hex')"),
             "timestamp with time zone" => format!("(\"{n}\" AT TIME ZONE 'UTC')::text"),
+            // Its output (psql's), not its cast to text, which always adds the netmask.
+            "inet" => format!("abbrev(\"{n}\")"),
             _ => format!("\"{n}\"::text"),
         };
         types.push(t.clone());
@@ -1100,7 +1102,7 @@ Reading a row:
 - *created as*: the column type the target got (SQL writers: as the catalog reports it; Parquet:
   as pyarrow reads it; text files have none). Arrow is the type the reader read the column as.
 - The value column shows the source's own rendering of the value (`CAST(x AS CHAR)` in MySQL,
-  `x::text` in PostgreSQL, binary as hex).
+  `x::text` in PostgreSQL, inet as it prints (`abbrev`), binary as hex).
 - `=`: the target holds the same value: the same number (`1.50` = `1.5`), the same float
   bits, the same instant (`T` or space, UTC offset), the same JSON, the same bytes or text.
 - a value in backquotes: the target holds this instead, a documented conversion (for example a

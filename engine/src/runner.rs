@@ -90,8 +90,14 @@ impl VerifyPlan {
     }
 
     /// The target's tally: each rule column under its target name, the checksum over the
-    /// target columns in the reader's order (`source`: the reader's column names).
-    fn target_tally(&self, columns: &[Option<String>], source: &[String]) -> Tally {
+    /// target columns in the reader's order (`source`: the reader's column names), the
+    /// copies of the reader's `numbers` columns read as numbers where they are text.
+    fn target_tally(
+        &self,
+        columns: &[Option<String>],
+        source: &[String],
+        numbers: &std::collections::BTreeSet<String>,
+    ) -> Tally {
         let map = |c: &str| -> Option<String> {
             if columns.is_empty() {
                 return Some(c.to_string());
@@ -104,6 +110,7 @@ impl VerifyPlan {
         } else {
             columns.iter().flatten().cloned().collect()
         };
+        let as_numbers = numbers.iter().filter_map(|n| map(n)).collect();
         Tally::new(
             self.cfg
                 .columns()
@@ -117,6 +124,7 @@ impl VerifyPlan {
                 .wants_checksum()
                 .then_some(HashColumns::Named(hashed)),
         )
+        .reading_as_numbers(as_numbers)
     }
 }
 
@@ -1064,7 +1072,7 @@ impl VerifyRun<'_> {
                                 None,
                             )
                         } else {
-                            plan.target_tally(columns, names)
+                            plan.target_tally(columns, names, &source.numbers)
                         });
                         crate::verify::read_target(r, tally, channels, cancel)
                             .await

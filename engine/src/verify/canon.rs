@@ -259,6 +259,15 @@ impl Canon<'_> {
 /// `datasync_db::sql::source_type::SOURCE_TYPE` (the engine does not depend on `db`).
 const SOURCE_TYPE: &str = "datasync.source_type";
 
+/// Whether field `f` holds numbers (integers, decimals, floats; decimal text by its source
+/// type), which a writer may store as text.
+pub fn holds_numbers(f: &arrow_schema::Field) -> bool {
+    f.data_type().is_numeric()
+        || f.metadata()
+            .get(SOURCE_TYPE)
+            .is_some_and(|t| t.starts_with("decimal"))
+}
+
 /// An exact number from its decimal text (`-12.3400`, `1e3` is not one): normalised.
 pub fn decimal_text(t: &str) -> Option<Canon<'static>> {
     let t = t.trim();
@@ -670,9 +679,17 @@ impl<'a> Column<'a> {
     /// Column `i` of `batch`, read as its field's source type says (decimal, JSON, time or
     /// interval text compare by what they stand for).
     pub fn of(batch: &'a arrow_array::RecordBatch, i: usize) -> Column<'a> {
+        Column::of_as(batch, i, false)
+    }
+
+    /// [`Column::of`]; `number`: text read as the decimal number it holds.
+    pub fn of_as(batch: &'a arrow_array::RecordBatch, i: usize, number: bool) -> Column<'a> {
         let array = batch.column(i);
         let schema = batch.schema_ref();
-        let kind = schema.field(i).metadata().get(SOURCE_TYPE).cloned();
+        let kind = match number {
+            true => Some("decimal".to_string()),
+            false => schema.field(i).metadata().get(SOURCE_TYPE).cloned(),
+        };
         let text = matches!(
             array.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View

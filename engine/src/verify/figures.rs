@@ -203,6 +203,10 @@ pub struct Figures {
     pub names: Vec<String>,
     /// Rule columns this side does not read back (a Hive partition column).
     pub(crate) unread: std::collections::BTreeSet<String>,
+    /// The columns holding numbers (the first batch's): a writer may store them as text
+    /// (a Parquet STRING for a decimal wider than Hive's), read back as the numbers again.
+    #[serde(default)]
+    pub numbers: std::collections::BTreeSet<String>,
 }
 
 /// One figure, as compared.
@@ -245,6 +249,7 @@ impl Figures {
         self.unread.extend(o.unread.iter().cloned());
         if self.names.is_empty() {
             self.names.clone_from(&o.names);
+            self.numbers.clone_from(&o.numbers);
         }
     }
 
@@ -302,6 +307,9 @@ pub struct Tally {
     /// on this side).
     columns: Vec<(String, Option<String>)>,
     hash: Option<HashColumns>,
+    /// Text columns (by the name looked up) read as the decimal numbers they hold: the
+    /// target's copies of the reader's number columns (see [`Figures::numbers`]).
+    as_numbers: std::collections::BTreeSet<String>,
     figures: Mutex<Figures>,
     /// The reader side: the rules are checked against the rows the reader produces, and a
     /// rule that cannot hold (no such column, a sum of text) stops the job before its batch
@@ -315,9 +323,22 @@ impl Tally {
         Tally {
             columns,
             hash,
+            as_numbers: Default::default(),
             figures: Mutex::new(Figures::default()),
             stop: None,
         }
+    }
+
+    /// Reads the text columns `names` as the decimal numbers they hold (text that is not
+    /// one stays text, and so differs from a number).
+    pub fn reading_as_numbers(mut self, names: std::collections::BTreeSet<String>) -> Tally {
+        self.as_numbers = names;
+        self
+    }
+
+    fn column<'b>(&self, batch: &'b RecordBatch, i: usize) -> Column<'b> {
+        let number = self.as_numbers.contains(batch.schema_ref().field(i).name());
+        Column::of_as(batch, i, number)
     }
 
     /// The reader side's tally: `sums` are the columns summed; a batch without a rule's
@@ -335,6 +356,7 @@ impl Tally {
     pub fn fresh(&self) -> Tally {
         Tally {
             stop: self.stop.clone(),
+            as_numbers: self.as_numbers.clone(),
             ..Tally::new(self.columns.clone(), self.hash.clone())
         }
     }
@@ -382,6 +404,13 @@ impl Tally {
                 .iter()
                 .map(|f| f.name().clone())
                 .collect(),
+            numbers: batch
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| super::canon::holds_numbers(f))
+                .map(|f| f.name().clone())
+                .collect(),
             ..Figures::default()
         };
         for (key, lookup) in &self.columns {
@@ -396,7 +425,7 @@ impl Tally {
                     continue;
                 }
             };
-            let col = Column::of(batch, i);
+            let col = self.column(batch, i);
             let f = part.columns.entry(key.clone()).or_default();
             for r in 0..rows {
                 f.take(col.get(r));
@@ -417,7 +446,7 @@ impl Tally {
             let cols: Vec<Column<'_>> = positions
                 .iter()
                 .filter(|i| **i < batch.num_columns())
-                .map(|i| Column::of(batch, *i))
+                .map(|i| self.column(batch, *i))
                 .collect();
             part.checksum = row_hashes(&cols, rows)
                 .into_iter()

@@ -418,8 +418,13 @@ fn plan_columns(
                 });
                 // money's text carries the locale's currency sign and separators
                 // ($1,234.50): its numeric value is what a target can hold.
-                if *c.type_() == datasync_db::postgres::tokio_postgres::types::Type::MONEY {
+                use datasync_db::postgres::tokio_postgres::types::Type;
+                if *c.type_() == Type::MONEY {
                     select.push(format!("{q}::numeric::text"));
+                } else if *c.type_() == Type::INET {
+                    // inet's cast to text always adds the netmask (10.0.0.1/32); its output
+                    // (what psql and DataX show) drops it for a single host.
+                    select.push(format!("abbrev({q})"));
                 } else {
                     select.push(format!("{q}::text"));
                 }
