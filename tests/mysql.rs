@@ -1508,3 +1508,33 @@ fn char_enum_and_set_values_land_as_written_or_are_dirty() {
         "1|[ab]|a,b|x;6|[ ab]||y"
     );
 }
+
+/// Column lists of different lengths are refused before anything runs: the writer's preSql
+/// does not empty the target of a job that cannot write a row.
+#[test]
+fn column_lists_of_different_lengths_are_refused_before_presql() {
+    let db = MariaDb::new();
+    db.exec(
+        "CREATE TABLE src (id INT, name VARCHAR(10), amount INT); INSERT INTO src VALUES (1, 'a', 5);
+         CREATE TABLE dst (id INT, name VARCHAR(10)); INSERT INTO dst VALUES (9, 'keep')",
+    );
+    let text = job(
+        "{}",
+        &reader(&db, r#""column": ["id", "name", "amount"],"#),
+        &writer(
+            &db,
+            "dst",
+            r#""column": ["id", "name"], "preSql": ["DELETE FROM @table"],"#,
+        ),
+    );
+    let (o, t) = run_job("widths", &text);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "writer.parameter.column: lists 2 column(s), but the reader's",
+    );
+    let p = t.path().join("widths.json");
+    let o = run_in(t.path(), &["check", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(db.query("SELECT CONCAT(id, name) FROM dst"), "9keep");
+}

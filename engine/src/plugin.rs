@@ -259,6 +259,12 @@ pub trait Reader: Send + Sync {
     fn datasets(&self) -> Vec<crate::lineage::Dataset> {
         Vec::new()
     }
+    /// How many columns every row has, when the parameters alone say so (a column list that
+    /// is not `*` or a query): the job is refused before it runs when the writer's own list
+    /// says another number.
+    fn column_count(&self) -> Option<usize> {
+        None
+    }
     /// This reader's incremental state (`incremental` in its parameters), if any: the runner
     /// applies `--full` to it before planning and records the run's watermark once the
     /// writer's commit succeeded; `datasync state` shows and edits it.
@@ -422,6 +428,11 @@ pub trait Writer: Send + Sync {
     /// Runs before any task (preSql, staging, conflict checks).
     async fn prepare(&self) -> Result<(), PluginError> {
         Ok(())
+    }
+    /// How many columns each row must have, when the parameters alone say so (see
+    /// [`Reader::column_count`]).
+    fn column_count(&self) -> Option<usize> {
+        None
     }
     /// Refuses reader tasks (described as `ReaderTask::describe` says, in task order) the
     /// writer cannot pair with its own (a sharded SQL write has one task per target table).

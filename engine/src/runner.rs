@@ -185,6 +185,19 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         &spec.writer.path,
         &spec.writer.name,
     ))?;
+    // Found before anything runs (preSql included), not at the first row.
+    if let (Some(r), Some(w)) = (reader.column_count(), writer.column_count()) {
+        if r != w {
+            return Err(ConfigError::new(
+                format!("{}.column", spec.writer.path),
+                format!(
+                    "lists {w} column(s), but the reader's {}.column gives every row {r}: \
+                     the lists pair up one to one",
+                    spec.reader.path
+                ),
+            ));
+        }
+    }
     let missing = [
         ("reader", re.name, (re.runtime)()),
         ("writer", we.name, (we.runtime)()),

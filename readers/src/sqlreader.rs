@@ -128,6 +128,16 @@ where
         out
     }
 
+    fn column_count(&self) -> Option<usize> {
+        // Table reads of a list of entries, each one column (an entry with a comma may be
+        // several: `a, b`, or a function's arguments: not counted).
+        let cfg = &self.cfg;
+        let counted = cfg.column != ["*"]
+            && cfg.connection.iter().all(|c| c.query_sql.is_empty())
+            && !cfg.column.iter().any(|c| c.contains(','));
+        counted.then_some(cfg.column.len())
+    }
+
     async fn probe(&self) -> Result<datasync_engine::Probe, PluginError> {
         let n = self.conns.len();
         Ok(probe_connections(&self.cfg, Self::DIALECT, n, |i| self.open_probe(i)).await)

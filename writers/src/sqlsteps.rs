@@ -646,6 +646,11 @@ where
         Ok(())
     }
 
+    fn column_count(&self) -> Option<usize> {
+        let column = &SqlWriterSteps::members(self).first()?.spec().params.column;
+        (column != &["*"]).then_some(column.len())
+    }
+
     fn accepts_tasks(&self, tasks: &[String]) -> Result<(), datasync_engine::PluginError> {
         crate::sqltarget::pair_shards(self.shards(), tasks, |w| w.table())
     }
