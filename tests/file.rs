@@ -118,6 +118,18 @@ fn round_trip_through_gzip_zstd_and_gbk() {
     let o = run_file(t.path(), &j3, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(String::from_utf8(one_output(&step3)).unwrap(), src);
+    // The gzip file read without `compress`: the job fails naming what to set, instead of
+    // reading junk rows.
+    let step4 = t.path().join("s4");
+    let j4 = write_job(
+        t.path(),
+        "j4",
+        &file_to_file(gz, cols, &step4, r#", "encoding": "GBK""#, "", "{}"),
+    );
+    let o = run_file(t.path(), &j4, &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, r#"is not set: set "compress": "gzip""#);
+    assert!(visible_files(&step4).is_empty());
 }
 
 fn flate2_read(p: &Path, out: &mut Vec<u8>) {

@@ -1270,3 +1270,38 @@ fn inet_reads_as_postgresql_prints_it() {
         ["1,10.0.0.1", "2,10.0.0.0/8", "3,::1", "4,192.168.0.1/24"]
     );
 }
+
+/// `column: ["*"]` fed by a reader whose names are not the target's (a text file's `c0`,
+/// `c1`) writes by position into the target's first columns, as the mysql writer and DataX
+/// do, with a warning; more reader columns than the target has is refused.
+#[test]
+fn star_columns_from_a_text_file_write_by_position() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id int PRIMARY KEY, v text, extra text DEFAULT 'd'); CREATE TABLE narrow (id int)");
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in.csv");
+    std::fs::write(&input, "1,a\n2,b\n").unwrap();
+    let reader = format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
+        input.display()
+    );
+    let (o, _t) = run_job_ok(
+        "star",
+        &job("{}", &reader, &pg_writer(&pg, "dst", r#""column": ["*"],"#)),
+    );
+    assert_stderr_has(&o, "written by position into its first 2 columns");
+    assert_eq!(
+        pg.query("SELECT string_agg(id || v || extra, ',' ORDER BY id) FROM dst"),
+        "1ad,2bd"
+    );
+    let (o, _t) = run_job(
+        "narrow",
+        &job(
+            "{}",
+            &reader,
+            &pg_writer(&pg, "narrow", r#""column": ["*"],"#),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "by position its 1 column(s) do not hold them");
+}

@@ -97,7 +97,26 @@ pub fn decompress<'a>(
     c: Compression,
 ) -> io::Result<Box<dyn Read + Send + 'a>> {
     Ok(match c {
-        Compression::None => r,
+        Compression::None => {
+            // A compressed file read as text would be rows of bytes (one a dirty record, the
+            // others junk that parses): its magic number says what to set instead.
+            let mut r = io::BufReader::with_capacity(1 << 16, r);
+            let head = io::BufRead::fill_buf(&mut r)?;
+            let kind = if head.starts_with(&[0x1f, 0x8b]) {
+                Some("gzip")
+            } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                Some("zstd")
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                return Err(io::Error::other(format!(
+                    "it is {kind}-compressed (it starts with {kind}'s magic number), but \
+                     \"compress\" is not set: set \"compress\": \"{kind}\""
+                )));
+            }
+            Box::new(r)
+        }
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
             io::BufReader::with_capacity(1 << 16, r),
         )),
@@ -496,6 +515,32 @@ impl<W: Write> Write for Compressor<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compressed_file_read_as_plain_text_names_its_compression() {
+        for c in [Compression::Gzip, Compression::Zstd] {
+            let mut w = Compressor::new(Vec::new(), c).unwrap();
+            w.write_all(b"1,a\n").unwrap();
+            let packed = w.finish().unwrap();
+            let e = decompress(Box::new(io::Cursor::new(packed)), Compression::None)
+                .err()
+                .unwrap();
+            assert!(
+                e.to_string()
+                    .contains(&format!("\"compress\": \"{}\"", c.name())),
+                "{e}"
+            );
+        }
+        let mut plain = String::new();
+        decompress(
+            Box::new(io::Cursor::new(b"1,a\n".to_vec())),
+            Compression::None,
+        )
+        .unwrap()
+        .read_to_string(&mut plain)
+        .unwrap();
+        assert_eq!(plain, "1,a\n");
+    }
 
     #[test]
     fn zip_entries_round_trip() {

@@ -52,7 +52,10 @@ impl<T: JsonSchema> JsonSchema for Lenient<T> {
         let inner = g.subschema_for::<T>();
         let kind = inner.get("type").and_then(Value::as_str).unwrap_or("");
         let text = match kind {
-            "boolean" => text_or_placeholder("true|false", "a boolean"),
+            "boolean" => text_or_placeholder(
+                "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]",
+                "a boolean (any letter case)",
+            ),
             "integer" => text_or_placeholder("[+-]?[0-9]+", "a whole number"),
             "number" => text_or_placeholder(
                 r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",

@@ -328,10 +328,18 @@ where
     T::Err: fmt::Display,
 {
     match Value::deserialize(d)? {
-        Value::String(s) => s
-            .trim()
-            .parse::<T>()
-            .map_err(|_| serde::de::Error::custom(expected::<T>(&s))),
+        Value::String(s) => {
+            let t = s.trim();
+            // Booleans in any letter case (`"TRUE"`), as Java's Boolean.parseBoolean reads them.
+            let lower = t.to_ascii_lowercase();
+            let t = if lower == "true" || lower == "false" {
+                lower.as_str()
+            } else {
+                t
+            };
+            t.parse::<T>()
+                .map_err(|_| serde::de::Error::custom(expected::<T>(&s)))
+        }
         other => serde_json::from_value(other).map_err(serde::de::Error::custom),
     }
 }
@@ -397,6 +405,17 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn booleans_as_text_in_any_letter_case() {
+        #[derive(serde::Deserialize)]
+        struct B(#[serde(deserialize_with = "lenient")] bool);
+        for (t, want) in [("TRUE", true), (" False ", false), ("true", true)] {
+            let b: B = serde_json::from_value(serde_json::json!(t)).unwrap();
+            assert_eq!(b.0, want, "{t}");
+        }
+        assert!(serde_json::from_value::<B>(serde_json::json!("yes")).is_err());
+    }
 
     #[test]
     fn secrets_of_another_type_are_not_quoted() {

@@ -59,6 +59,54 @@ impl PostgresTask {
         Ok((c, u.clone()))
     }
 
+    /// `column: ["*"]`: the reader's names when every one is a target column, else (a text
+    /// file's `c0`, `c1`, ...) the target's first columns by position, as DataX writes them
+    /// and as the mysql writer does, with a warning.
+    async fn star_names(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        names: Vec<String>,
+    ) -> Result<Vec<String>, PostgresError> {
+        if self.writer.spec.params.column != ["*"] {
+            return Ok(names);
+        }
+        let probe = format!(
+            "SELECT * FROM {} LIMIT 0",
+            quote_ident(Dialect::Postgres, &self.table)
+        );
+        let stmt = client
+            .prepare(&probe)
+            .await
+            .map_err(|e| self.writer.conn.query_error(url, &probe, e))?;
+        let target: Vec<String> = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        if names.iter().all(|n| target.contains(n)) {
+            return Ok(names);
+        }
+        if target.len() < names.len() {
+            return Err(PostgresError::Invalid(format!(
+                "column [\"*\"]: the reader's columns ({}) are not all columns of {}, and by \
+                 position its {} column(s) do not hold them; list the target columns",
+                names.join(", "),
+                self.table,
+                target.len()
+            )));
+        }
+        tracing::warn!(
+            "{}: column [\"*\"]: the reader's columns ({}) are not all columns of the target, \
+             so rows are written by position into its first {} columns, as DataX does; list the \
+             target columns to write by name",
+            self.table,
+            names.join(", "),
+            names.len()
+        );
+        Ok(target[..names.len()].to_vec())
+    }
+
     /// Creates the target table (createTable) once per job.
     pub(super) async fn ensure_target(
         &self,
@@ -496,6 +544,7 @@ impl crate::sqltarget::UnitTask for PostgresTask {
             if st.plan.is_none() {
                 self.ensure_target(&st.client, &st.url, batch, &names)
                     .await?;
+                let names = self.star_names(&st.client, &st.url, names).await?;
                 let w = self.writer.clone();
                 if w.staging() && !self.stage_ready {
                     self.create_stage(&st.client, &st.url, ctx.task_id, &names)
