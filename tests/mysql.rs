@@ -1444,20 +1444,14 @@ fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id INT PRIMARY KEY, d DATE, dt DATETIME, tm TIME)");
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let reader = csv_star_reader(
+        t.path(),
         "1,2024-01-02,2024-01-02 10:00:00,838:59:59\n\
          2,2024-01-02,2024-01-02 00:00:00.5,12:00:00\n\
          3,2024-01-02,2024-01-02 10:00:00,12:00:00.4\n\
          4,2024-01-02,2024-01-02 10:00:00+05:00,12:00:00\n\
          5,now,2024-01-02 10:00:00,12:00:00\n\
          6,0000-00-00,2024-01-02 10:00:00.000,-12:00:00\n",
-    )
-    .unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
-        input.display()
     );
     let (o, _d) = run_job(
         "texttime",
@@ -1483,15 +1477,9 @@ fn char_enum_and_set_values_land_as_written_or_are_dirty() {
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id INT PRIMARY KEY, c CHAR(10), st SET('a','b'), en ENUM('x','y'))");
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let reader = csv_star_reader(
+        t.path(),
         "1,ab,\"a,b\",x\n2,\"ab  \",a,x\n3,ab,\"b,a\",x\n4,ab,\"a,a\",x\n5,ab,a,Y\n6,\" ab\",,y\n",
-    )
-    .unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
-        input.display()
     );
     let (o, _d) = run_job(
         "members",

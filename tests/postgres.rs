@@ -1139,9 +1139,8 @@ fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
         "CREATE TABLE dst (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz, t0 time(0))",
     );
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(
-        &input,
+    let reader = csv_star_reader(
+        t.path(),
         "1,2024-01-02,2024-01-02 10:00:00.5,2024-01-02 10:00:00+08,12:00:00\n\
          2,today,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00\n\
          3,2024-01-02,now,2024-01-02 10:00:00Z,12:00:00\n\
@@ -1152,11 +1151,6 @@ fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
          8,2024-01-02,2024-01-02 10:00:00,2024-01-02 10:00:00 America/New_York,12:00:00\n\
          9,2024-01-02,2024-01-02 10:00:00,2024-01-02 10:00:00Z,12:00:00.4\n\
          10,infinity,-infinity,infinity,23:59:59\n",
-    )
-    .unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
-        input.display()
     );
     let w = pg_writer(&pg, "dst", r#""column": ["id", "d", "ts", "tz", "t0"],"#);
     let (o, d) = run_job("texttime", &job("{}", &reader, &w));
@@ -1279,12 +1273,7 @@ fn star_columns_from_a_text_file_write_by_position() {
     let pg = Pg::new();
     pg.query("CREATE TABLE dst (id int PRIMARY KEY, v text, extra text DEFAULT 'd'); CREATE TABLE narrow (id int)");
     let t = tempfile::tempdir().unwrap();
-    let input = t.path().join("in.csv");
-    std::fs::write(&input, "1,a\n2,b\n").unwrap();
-    let reader = format!(
-        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
-        input.display()
-    );
+    let reader = csv_star_reader(t.path(), "1,a\n2,b\n");
     let (o, _t) = run_job_ok(
         "star",
         &job("{}", &reader, &pg_writer(&pg, "dst", r#""column": ["*"],"#)),

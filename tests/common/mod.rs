@@ -45,6 +45,16 @@ pub fn file_in(dir: impl AsRef<Path>, name: &str, text: impl AsRef<[u8]>) -> Pat
     p
 }
 
+/// A `txtfilereader` (csv, `column: ["*"]`: every field as text) of `text`, written to
+/// `dir/in.csv`.
+pub fn csv_star_reader(dir: impl AsRef<Path>, text: &str) -> String {
+    let input = file_in(dir, "in.csv", text);
+    format!(
+        r#"{{"name": "txtfilereader", "parameter": {{"path": "{}", "fileFormat": "csv", "column": ["*"]}}}}"#,
+        input.display()
+    )
+}
+
 /// Each line of `text` as JSON (JSON Lines).
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
