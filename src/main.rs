@@ -217,6 +217,20 @@ Exit codes: 0 valid, 2 bad job (the message names the file, the JSON path and wh
 expected); with --connect also 1 when a system cannot be reached or lacks what the job needs
 (a table, a column, a file, write access).";
 
+/// Prints `text` and a line end on stdout. A reader that closed the pipe early (`| head`)
+/// ends the program quietly instead of a panic.
+pub(crate) fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = writeln!(o, "{text}").and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("datasync: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// `eprintln!` with every secret masked (see `datasync_engine::secrets`): all the binary's own
 /// messages go through it.
 macro_rules! say {
@@ -343,7 +357,7 @@ fn main() -> ExitCode {
             };
             match schema {
                 Ok(s) => {
-                    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                    out(serde_json::to_string_pretty(&s).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -354,7 +368,7 @@ fn main() -> ExitCode {
         }
         Cmd::Template { reader, writer } => match template(&registry(), &reader, &writer) {
             Ok(t) => {
-                println!("{t}");
+                out(t);
                 ExitCode::SUCCESS
             }
             Err(e) => config_error(&e),
@@ -790,7 +804,7 @@ fn state_command(cmd: StateCmd) -> ExitCode {
     };
     let done = match &cmd {
         StateCmd::Show { .. } => rt.block_on(inc.load()).map(|w| match w {
-            Some(w) => println!("{}", serde_json::to_string_pretty(&w).unwrap_or_default()),
+            Some(w) => out(serde_json::to_string_pretty(&w).unwrap_or_default()),
             None => say!(
                 "datasync: no watermark in {}: the next run reads every row of column {}",
                 inc.location(),

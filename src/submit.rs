@@ -349,7 +349,7 @@ pub(crate) fn submit_command(s: Scheduler) -> ExitCode {
                 }
             }
             let m = k8s_manifest(a, &plan, &job, &dir, image, claim, mount);
-            println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+            crate::out(serde_json::to_string_pretty(&m).unwrap_or_default());
             say!(
                 "datasync: apply the shards Job with `kubectl apply -f -`; create the commit Job \
                  only when it is complete (`kubectl wait --for=condition=complete \
@@ -368,10 +368,7 @@ pub(crate) fn submit_command(s: Scheduler) -> ExitCode {
             memory_mb, cores, ..
         } => {
             let spec = yarn_spec(a, &plan, &job, &dir, *memory_mb, *cores);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&spec).unwrap_or_default()
-            );
+            crate::out(serde_json::to_string_pretty(&spec).unwrap_or_default());
             say!(
                 "datasync: launch with `yarn app -launch <name> spec.json` (remove the \
                  datasync_commit key first); when every container has finished, run the \
@@ -483,7 +480,7 @@ fn submit_slurm(
                 plan.shards,
                 logs.display()
             );
-            println!("{array_id} {commit_id}");
+            crate::out(format!("{array_id} {commit_id}"));
             ExitCode::SUCCESS
         }
         Err(e) => {

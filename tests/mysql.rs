@@ -1401,17 +1401,24 @@ fn a_session_time_zone_refuses_timestamp_columns_only() {
         &o,
         "sets time_zone to '+08:00': the TIMESTAMP column(s) ts would be read",
     );
+    // Refused before preSql runs: the target keeps its row.
+    db.exec("INSERT INTO dst VALUES (9, NULL, NULL)");
     let (o, _t) = run_job(
         "write_zone",
         &job(
             "{}",
             &reader(&db, all),
-            &writer(&db, "dst", &format!("{all} {zone}")),
+            &writer(
+                &db,
+                "dst",
+                &format!(r#"{all} {zone} "preSql": ["DELETE FROM @table"],"#),
+            ),
         ),
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "the TIMESTAMP column(s) ts would be written");
-    assert_eq!(db.query("SELECT COUNT(*) FROM dst"), "0");
+    assert_eq!(db.query("SELECT GROUP_CONCAT(id) FROM dst"), "9");
+    db.exec("DELETE FROM dst");
     // DATETIME only, both sides in the zone: copied as it is.
     let some = r#""column": ["id", "dtm"], "where": "dtm < NOW()","#;
     run_job_ok(
@@ -1475,25 +1482,27 @@ fn text_into_date_and_time_columns_lands_as_written_or_is_dirty() {
 #[test]
 fn char_enum_and_set_values_land_as_written_or_are_dirty() {
     let db = MariaDb::new();
-    db.exec("CREATE TABLE dst (id INT PRIMARY KEY, c CHAR(10), st SET('a','b'), en ENUM('x','y'))");
+    db.exec("CREATE TABLE dst (id INT PRIMARY KEY, c CHAR(10), st SET('a','b'), en ENUM('x','y'), y YEAR)");
     let t = tempfile::tempdir().unwrap();
+    // Dirty: 2 spaces, 3 order, 4 repeat, 5 case, 7 a position, 8 an accent, 9 two-digit year.
     let reader = csv_star_reader(
         t.path(),
-        "1,ab,\"a,b\",x\n2,\"ab  \",a,x\n3,ab,\"b,a\",x\n4,ab,\"a,a\",x\n5,ab,a,Y\n6,\" ab\",,y\n",
+        "1,ab,\"a,b\",x,2024\n2,\"ab  \",a,x,2024\n3,ab,\"b,a\",x,2024\n4,ab,\"a,a\",x,2024\n\
+         5,ab,a,Y,2024\n6,\" ab\",,y,0000\n7,ab,a,1,2024\n8,ab,á,x,2024\n9,ab,a,x,10\n",
     );
     let (o, _d) = run_job(
         "members",
         &job(
             "{}",
             &reader,
-            &writer(&db, "dst", r#""column": ["id", "c", "st", "en"],"#),
+            &writer(&db, "dst", r#""column": ["id", "c", "st", "en", "y"],"#),
         ),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "dirty 4");
+    assert_stderr_has(&o, "dirty 7");
     assert_eq!(
-        db.query("SELECT GROUP_CONCAT(CONCAT_WS('|', id, CONCAT('[', c, ']'), st, en) ORDER BY id SEPARATOR ';') FROM dst"),
-        "1|[ab]|a,b|x;6|[ ab]||y"
+        db.query("SELECT GROUP_CONCAT(CONCAT_WS('|', id, CONCAT('[', c, ']'), st, en, y) ORDER BY id SEPARATOR ';') FROM dst"),
+        "1|[ab]|a,b|x|2024;6|[ ab]||y|0000"
     );
 }
 

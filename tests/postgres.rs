@@ -292,7 +292,10 @@ fn credentials_and_missing_tables_fail_clearly() {
     pg.query("INSERT INTO src VALUES (1)");
     let (o, _t) = pg_copy(&pg, "upper_quoted", "src", r#"\"DST\""#, cols);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert_stderr_has(&o, "names are taken as written, letter case included");
+    assert_stderr_has(
+        &o,
+        "a quoted name is taken as written, letter case included",
+    );
     assert_eq!(pg.query("SELECT count(*) FROM dst"), "0");
 }
 
@@ -1283,6 +1286,23 @@ fn star_columns_from_a_text_file_write_by_position() {
         pg.query("SELECT string_agg(id || v || extra, ',' ORDER BY id) FROM dst"),
         "1ad,2bd"
     );
+    // Names equal but for letter case (a MySQL reader's aliases) go by name.
+    pg.query("CREATE TABLE named (id int, name text, val int)");
+    let my = MariaDb::new();
+    my.exec(
+        "CREATE TABLE s (id INT, name VARCHAR(5), val INT); INSERT INTO s VALUES (1, 'n1', 1000)",
+    );
+    let mr = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{{}, "connection": [{{"jdbcUrl": ["{}"],
+            "querySql": ["SELECT val AS VAL, name AS NAME, id AS ID FROM s"]}}]}}}}"#,
+        mysql_server().login(),
+        my.url()
+    );
+    run_job_ok(
+        "cased",
+        &job("{}", &mr, &pg_writer(&pg, "named", r#""column": ["*"],"#)),
+    );
+    assert_eq!(pg.query("SELECT id || name || val FROM named"), "1n11000");
     let (o, _t) = run_job(
         "narrow",
         &job(
@@ -1293,4 +1313,27 @@ fn star_columns_from_a_text_file_write_by_position() {
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_stderr_has(&o, "by position its 1 column(s) do not hold them");
+}
+
+/// Text the server would read its own way is dirty: hex into a float, money with a
+/// separator, words and leap seconds into times (with and without zone).
+#[test]
+fn text_read_by_the_servers_own_rules_is_dirty() {
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id int PRIMARY KEY, r real, m money, tt timetz, t time)");
+    let t = tempfile::tempdir().unwrap();
+    let reader = csv_star_reader(
+        t.path(),
+        "1,0x10,1,10:00:00+09,10:00:00\n2,1.5,\"1,5\",10:00:00+09,10:00:00\n\
+         3,1.5,1,now,10:00:00\n4,1.5,1,10:00:00+09,23:59:60\n\
+         5,NaN,12.34,10:00:00.5+09,24:00:00\n6,-1.5e3,0.5,10:00:00Z,00:00:00\n",
+    );
+    let w = pg_writer(&pg, "dst", r#""column": ["id", "r", "m", "tt", "t"],"#);
+    let (o, _d) = run_job("own_rules", &job("{}", &reader, &w));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "dirty 4");
+    assert_eq!(
+        pg.query("SELECT string_agg(id || '|' || r || '|' || m::numeric || '|' || tt || '|' || t, ',' ORDER BY id) FROM dst"),
+        "5|NaN|12.34|10:00:00.5+09|24:00:00,6|-1500|0.50|10:00:00+00|00:00:00"
+    );
 }

@@ -106,6 +106,12 @@ pub fn decompress<'a>(
                 Some("gzip")
             } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
                 Some("zstd")
+            } else if head.len() >= 10
+                && head.starts_with(b"BZh")
+                && (b'1'..=b'9').contains(&head[3])
+                && &head[4..10] == b"1AY&SY"
+            {
+                Some("bzip2")
             } else {
                 None
             };
@@ -518,7 +524,7 @@ mod tests {
 
     #[test]
     fn a_compressed_file_read_as_plain_text_names_its_compression() {
-        for c in [Compression::Gzip, Compression::Zstd] {
+        for c in [Compression::Gzip, Compression::Zstd, Compression::Bzip2] {
             let mut w = Compressor::new(Vec::new(), c).unwrap();
             w.write_all(b"1,a\n").unwrap();
             let packed = w.finish().unwrap();

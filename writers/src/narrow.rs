@@ -24,6 +24,9 @@ pub(crate) enum Narrow {
     None,
     /// numeric(p, s): no nonzero digit after the scale.
     Scale(u32),
+    /// money keeping this many fraction digits: a plain number (money reads text by the
+    /// locale: `1,5` is 15) with no nonzero digit after them.
+    Money(u32),
     /// timestamp(n) / time(n) with n < 6: microseconds a multiple of 10^(6 - n).
     Micros(u32),
     /// A timestamp into a date: no time of day.
@@ -37,6 +40,8 @@ pub(crate) enum Narrow {
     TimeText(crate::timetext::TimeColumn, u32, bool),
     /// MySQL CHAR(n): no trailing spaces (the column drops them).
     CharPad,
+    /// Text into a MySQL YEAR: four digits (MySQL reads `10` as 2010 and `0` as 2000).
+    YearText,
     /// A binary value into a PostgreSQL text column: it goes in as the text it holds, so it
     /// must be UTF-8 without a NUL.
     Utf8Bytes,
@@ -71,22 +76,34 @@ fn members_of(column_type: &str) -> Vec<String> {
 
 /// Why text `v` would not be stored as written in an ENUM/SET of `members`.
 fn member_change(v: &str, set: bool, members: &[String]) -> Option<String> {
-    // What MySQL matches: the member equal but for case and trailing spaces.
-    let stored = |e: &str| {
-        members.iter().position(|m| {
-            m.trim_end_matches(' ').to_lowercase() == e.trim_end_matches(' ').to_lowercase()
+    // Only a member as written goes in unchanged: MySQL takes a number as a member's
+    // position and matches the others by the column's collation (case, accents, trailing
+    // spaces), storing the member.
+    let member = |e: &str| -> Result<usize, String> {
+        if let Some(i) = members.iter().position(|m| m == e) {
+            return Ok(i);
+        }
+        let loose = |s: &str| s.trim_end_matches(' ').to_lowercase();
+        Err(match members.iter().find(|m| loose(m) == loose(e)) {
+            Some(m) => format!("\"{v}\" would be stored as \"{m}\""),
+            None => format!(
+                "\"{e}\" is not a member of the column as written (MySQL would read a number \
+                 as a member's position, or match a member by its collation)"
+            ),
         })
     };
     if !set {
-        let i = stored(v)?;
-        return (members[i] != v).then(|| format!("\"{v}\" would be stored as \"{}\"", members[i]));
+        return member(v).err();
     }
     if v.is_empty() {
         return None;
     }
     let mut at = Vec::new();
     for e in v.split(',') {
-        at.push(stored(e)?);
+        match member(e) {
+            Ok(i) => at.push(i),
+            Err(why) => return Some(why),
+        }
     }
     let mut canon = at.clone();
     canon.sort_unstable();
@@ -130,6 +147,7 @@ impl Narrow {
             "float" if number || *from == DataType::Float64 || text => Narrow::Float(true),
             "double" if number || text => Narrow::Float(false),
             "char" if text => Narrow::CharPad,
+            "year" if text => Narrow::YearText,
             "enum" | "set" if text => Narrow::Members {
                 set: data_type.eq_ignore_ascii_case("set"),
                 members: members_of(column_type),
@@ -170,7 +188,7 @@ impl Narrow {
             Type::DATE if timestamp => Narrow::WholeDays,
             // money keeps the locale's fraction digits (lc_monetary; the writer asks the
             // server, 2 until then).
-            Type::MONEY if number || text || from.is_floating() => Narrow::Scale(2),
+            Type::MONEY if number || text || from.is_floating() => Narrow::Money(2),
             // typmod -1: no precision given, six digits kept.
             Type::DATE if text => Narrow::TimeText(TimeColumn::Date, 0, true),
             Type::TIMESTAMP | Type::TIMESTAMPTZ if text => Narrow::TimeText(
@@ -180,8 +198,11 @@ impl Narrow {
                 u32::try_from(typmod).unwrap_or(6).min(6),
                 true,
             ),
-            Type::TIME if text => Narrow::TimeText(
-                TimeColumn::Time,
+            Type::TIME | Type::TIMETZ if text => Narrow::TimeText(
+                match *t == Type::TIMETZ {
+                    true => TimeColumn::TimeTz,
+                    false => TimeColumn::Time,
+                },
                 u32::try_from(typmod).unwrap_or(6).min(6),
                 true,
             ),
@@ -223,7 +244,7 @@ impl<'a> Checks<'a> {
             .enumerate()
             .filter(|(_, (n, _))| **n != Narrow::None)
             .map(|(i, (n, a))| {
-                let w = matches!(n, Narrow::Scale(_) | Narrow::Float(_))
+                let w = matches!(n, Narrow::Scale(_) | Narrow::Money(_) | Narrow::Float(_))
                     .then(|| ValueWriter::new(a).ok())
                     .flatten();
                 (i, n, a, w)
@@ -294,6 +315,18 @@ fn check(
 ) -> Result<(), String> {
     match narrow {
         Narrow::None => Ok(()),
+        Narrow::Money(s) => {
+            let Some(t) = text_of(w, r) else {
+                return Ok(());
+            };
+            if canonical_number(t.trim()).is_none() {
+                return Err(format!(
+                    "\"{t}\" is not a plain number; money would read it by the locale \
+                     (separators, currency signs)"
+                ));
+            }
+            check(&Narrow::Scale(*s), a, w, r)
+        }
         Narrow::Scale(s) => {
             let Some(t) = text_of(w, r) else {
                 return Ok(());
@@ -357,7 +390,7 @@ fn check(
                 )),
             }
         }
-        Narrow::CharPad | Narrow::Members { .. } => {
+        Narrow::CharPad | Narrow::Members { .. } | Narrow::YearText => {
             let t = match a.data_type() {
                 DataType::LargeUtf8 => a.as_string::<i64>().value(r),
                 _ => a.as_string::<i32>().value(r),
@@ -367,6 +400,16 @@ fn check(
                     Some(why) => Err(why),
                     None => Ok(()),
                 },
+                Narrow::YearText => {
+                    let y = t.trim();
+                    match y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) {
+                        true => Ok(()),
+                        false => Err(format!(
+                            "\"{t}\" is not a four-digit year; MySQL would read it as another \
+                             (10 as 2010, 0 as 2000)"
+                        )),
+                    }
+                }
                 _ if t.ends_with(' ') => {
                     Err(format!("\"{t}\" ends in spaces, which a CHAR column drops"))
                 }
@@ -402,6 +445,16 @@ fn check(
                 return Ok(());
             };
             let t = t.trim();
+            if canonical_number(t).is_none() {
+                let word = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
+                return match ["nan", "inf", "infinity"].contains(&word.as_str()) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "\"{t}\" is not a plain number; the server would read it its own way \
+                         (0x10 as 16)"
+                    )),
+                };
+            }
             let Ok(x) = t.parse::<f64>() else {
                 return Ok(());
             };
@@ -443,7 +496,12 @@ mod tests {
         assert_eq!(m, ["a", "b'c", "d "]);
         assert_eq!(member_change("a,b'c", true, &m), None);
         assert_eq!(member_change("", true, &m), None);
-        assert_eq!(member_change("zz", true, &m), None, "the server refuses it");
+        for v in ["zz", "1", "3", "á"] {
+            assert!(
+                member_change(v, true, &m).unwrap().contains("not a member"),
+                "{v}"
+            );
+        }
         for (v, stored) in [("b'c,a", "a,b'c"), ("a,a", "a"), ("A", "a"), ("d", "d ")] {
             let why = member_change(v, true, &m).unwrap();
             assert!(
@@ -454,7 +512,12 @@ mod tests {
         let e = members_of("enum('x','Y')");
         assert_eq!(member_change("Y", false, &e), None);
         assert!(member_change("y", false, &e).unwrap().contains("\"Y\""));
-        assert_eq!(member_change("z", false, &e), None);
+        assert!(member_change("z", false, &e)
+            .unwrap()
+            .contains("not a member"));
+        assert!(member_change("1", false, &e)
+            .unwrap()
+            .contains("not a member"));
         let c = run(
             Narrow::CharPad,
             Arc::new(StringArray::from(vec!["ab", "ab  ", " ab"])),

@@ -176,6 +176,11 @@ pub(crate) trait SqlWriterSteps: SqlWriterCore {
     async fn check_transactional(&self) -> Result<(), PluginError> {
         Ok(())
     }
+    /// What the system refuses before preSql changes anything (a session that would shift
+    /// values, found on the target's own columns).
+    async fn check_session(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
     /// A destructive preSql as it runs inside the publishing transaction.
     fn in_transaction(&self, stmt: &str) -> String {
         stmt.to_string()
@@ -234,6 +239,7 @@ pub(crate) trait SqlWriterSteps: SqlWriterCore {
         if staging {
             self.check_transactional().await?;
         }
+        self.check_session().await?;
         self.run_statements(&early).await?;
         let destructive: Vec<String> = early.into_iter().filter(|s| is_destructive(s)).collect();
         if let Ok(mut ran) = self.spec().destructive_ran.lock() {

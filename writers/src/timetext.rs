@@ -14,6 +14,8 @@ pub(crate) enum TimeColumn {
     Timestamp { zoned: bool },
     /// A time of day (MySQL: a duration of up to 838 hours).
     Time,
+    /// A PostgreSQL time with time zone (an offset in the text is kept).
+    TimeTz,
 }
 
 fn digits(s: &str, min: usize, max: usize) -> Option<(&str, &str)> {
@@ -22,26 +24,37 @@ fn digits(s: &str, min: usize, max: usize) -> Option<(&str, &str)> {
 }
 
 /// `HH:MM[:SS[.f...]]` at the start of `s` (`long`: up to three hour digits and a sign, as a
-/// MySQL TIME): the rest after it, and the fraction's digits.
-fn time_part(s: &str, long: bool) -> Option<(&str, &str)> {
+/// MySQL TIME, to 838 hours; `day_end`: `24:00:00` too, as a PostgreSQL time keeps it): the
+/// rest after it, and the fraction's digits. A leap second or an hour past the day (which
+/// the servers roll into the next minute or day) is not taken.
+fn time_part(s: &str, long: bool, day_end: bool) -> Option<(&str, &str)> {
     let s = if long {
         s.strip_prefix('-').unwrap_or(s)
     } else {
         s
     };
-    let (_, s) = digits(s, 1, if long { 3 } else { 2 })?;
-    let (_, s) = digits(s.strip_prefix(':')?, 2, 2)?;
-    let Some(s) = s.strip_prefix(':') else {
-        return Some((s, ""));
-    };
-    let (_, s) = digits(s, 2, 2)?;
-    match s.strip_prefix('.') {
-        Some(f) => {
-            let (frac, rest) = digits(f, 1, 64)?;
-            Some((rest, frac))
+    let (h, s) = digits(s, 1, if long { 3 } else { 2 })?;
+    let (m, s) = digits(s.strip_prefix(':')?, 2, 2)?;
+    let (sec, frac, rest) = match s.strip_prefix(':') {
+        None => ("00", "", s),
+        Some(s) => {
+            let (sec, s) = digits(s, 2, 2)?;
+            match s.strip_prefix('.') {
+                Some(f) => {
+                    let (frac, rest) = digits(f, 1, 64)?;
+                    (sec, frac, rest)
+                }
+                None => (sec, "", s),
+            }
         }
-        None => Some((s, "")),
-    }
+    };
+    let n = |t: &str| t.parse::<u32>().unwrap_or(u32::MAX);
+    let zero = frac.bytes().all(|b| b == b'0');
+    let hour_ok = match long {
+        true => n(h) <= 838,
+        false => n(h) <= 23 || (day_end && n(h) == 24 && n(m) == 0 && n(sec) == 0 && zero),
+    };
+    (hour_ok && n(m) <= 59 && n(sec) <= 59).then_some((rest, frac))
 }
 
 /// A UTC offset at the start of `s` (`Z`, `+08`, `+0800`, `+08:00`): the rest after it.
@@ -62,7 +75,7 @@ pub(crate) fn check(t: &str, column: TimeColumn, keep: u32, pg: bool) -> Result<
     let what = match column {
         TimeColumn::Date => "date (YYYY-MM-DD)",
         TimeColumn::Timestamp { .. } => "timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])",
-        TimeColumn::Time => "time (HH:MM:SS[.ffffff])",
+        TimeColumn::Time | TimeColumn::TimeTz => "time (HH:MM:SS[.ffffff])",
     };
     let plain = || {
         format!(
@@ -71,13 +84,13 @@ pub(crate) fn check(t: &str, column: TimeColumn, keep: u32, pg: bool) -> Result<
         )
     };
     if pg
-        && column != TimeColumn::Time
+        && !matches!(column, TimeColumn::Time | TimeColumn::TimeTz)
         && ["infinity", "+infinity", "-infinity"].contains(&s.to_ascii_lowercase().as_str())
     {
         return Ok(());
     }
-    let (rest, frac) = if column == TimeColumn::Time {
-        time_part(s, !pg).ok_or_else(plain)?
+    let (rest, frac) = if matches!(column, TimeColumn::Time | TimeColumn::TimeTz) {
+        time_part(s, !pg, pg).ok_or_else(plain)?
     } else {
         let body = s.strip_prefix('-').unwrap_or(s);
         let (_, r) = digits(body, 4, 6).ok_or_else(plain)?;
@@ -85,7 +98,7 @@ pub(crate) fn check(t: &str, column: TimeColumn, keep: u32, pg: bool) -> Result<
         let (_, r) = digits(r.strip_prefix('-').ok_or_else(plain)?, 2, 2).ok_or_else(plain)?;
         match r.strip_prefix(' ').or_else(|| r.strip_prefix('T')) {
             Some(time) if !time.starts_with("BC") => {
-                let (rest, frac) = time_part(time, false).ok_or_else(plain)?;
+                let (rest, frac) = time_part(time, false, false).ok_or_else(plain)?;
                 if column == TimeColumn::Date {
                     let zero = |p: &str| p.bytes().all(|b| matches!(b, b'0' | b':' | b'.'));
                     if !zero(&time[..time.len() - rest.len()]) {
@@ -101,7 +114,7 @@ pub(crate) fn check(t: &str, column: TimeColumn, keep: u32, pg: bool) -> Result<
         }
     };
     let rest = match (column, offset(rest)) {
-        (TimeColumn::Timestamp { zoned: true }, Some(after)) => after,
+        (TimeColumn::Timestamp { zoned: true } | TimeColumn::TimeTz, Some(after)) => after,
         (_, Some(_)) if !rest.is_empty() && !rest.starts_with(' ') => {
             return Err(format!(
                 "\"{t}\" has a time zone offset; the column keeps no zone and would drop it"
@@ -152,6 +165,8 @@ mod tests {
             ("12:00:00.4", Time, 6, true),
             ("24:00:00", Time, 6, true),
             ("-838:59:59", Time, 0, false),
+            ("10:00:00+09", TimeTz, 6, true),
+            ("10:00:00", TimeTz, 6, true),
             (" 2024-01-01 ", Date, 6, false),
         ] {
             assert_eq!(check(t, col, keep, pg), Ok(()), "{t} {col:?}");
@@ -176,6 +191,17 @@ mod tests {
             ("12:00:00.4", Time, 0, false, "fractional"),
             ("infinity", Date, 6, false, "not a plain"),
             ("838:59:59", Time, 6, true, "not a plain"),
+            ("23:59:60", Time, 6, true, "not a plain"),
+            ("now", TimeTz, 6, true, "not a plain"),
+            ("allballs", TimeTz, 6, true, "not a plain"),
+            ("2024-01-02 10:00:00", TimeTz, 6, true, "not a plain"),
+            ("04:05:06 PST", TimeTz, 6, true, "not a plain"),
+            ("10:00:00.1234567", TimeTz, 6, true, "fractional"),
+            ("24:00:01", Time, 6, true, "not a plain"),
+            ("839:00:00", Time, 0, false, "not a plain"),
+            ("12:60:00", Time, 0, false, "not a plain"),
+            ("2024-01-02 23:59:60", NAIVE, 6, true, "not a plain"),
+            ("2024-01-02 24:00:00", NAIVE, 6, true, "not a plain"),
             ("", Date, 6, true, "not a plain"),
         ] {
             let e = check(t, col, keep, pg).unwrap_err();

@@ -247,11 +247,16 @@ impl MysqlConnConfig {
 /// Why TIMESTAMP columns `columns` are not `verb` (read, written) in a session whose time
 /// zone is `zone` ([`MysqlConnConfig::shifted_zone`]).
 pub fn zone_refusal(zone: &str, verb: &str, columns: &[String]) -> MysqlError {
+    let advice = match verb {
+        "read" => format!(
+            "remove the time_zone statement from the reader's session (in where or querySql, \
+             CONVERT_TZ(NOW(), '+00:00', '{zone}') gives that zone's time)"
+        ),
+        _ => "remove the time_zone statement from the writer's session".to_string(),
+    };
     MysqlError::Invalid(format!(
         "the job's session sets time_zone to '{zone}': the TIMESTAMP column(s) {} would be \
-         {verb} shifted by it (TIMESTAMP values travel as UTC instants); remove the time_zone \
-         statement from session (in where or querySql, CONVERT_TZ(NOW(), '+00:00', '{zone}') \
-         gives that zone's time)",
+         {verb} shifted by it (TIMESTAMP values travel as UTC instants); {advice}",
         columns.join(", ")
     ))
 }

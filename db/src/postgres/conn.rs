@@ -172,8 +172,9 @@ impl PostgresConnConfig {
             // every name is quoted as written.
             return crate::sql::SqlError::Query {
                 what: format!(
-                    "`{}` (names are taken as written, letter case included; PostgreSQL stores \
-                     a name created unquoted in lower case: write it so)",
+                    "`{}` (a quoted name is taken as written, letter case included, and an \
+                     unquoted one is folded to lower case, as PostgreSQL stores names created \
+                     unquoted)",
                     crate::sql::shorten_sql(sql)
                 ),
                 url: url.to_string(),

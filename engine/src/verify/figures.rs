@@ -17,8 +17,6 @@ pub(super) enum Sum {
     Exact(i128, u8),
     /// Exact, past 38 digits: `unscaled / 10^scale` in 256 bits.
     Big(#[serde(with = "i256_text")] i256, u8),
-    /// Exact numbers whose sum needs more than 76 digits: not kept, so not checked.
-    TooWide,
     /// Floating point (a float column): the sum and the
     /// compensation of Neumaier's summation, so the order the rows come in (tasks, batches)
     /// does not change the figure for all but the most contrived values.
@@ -47,11 +45,14 @@ fn big_add(a: i256, sa: u8, b: i256, sb: u8) -> Sum {
             .checked_pow(u32::from(scale - s))
             .and_then(|p| v.checked_mul(p))
     };
-    match (up(a, sa), up(b, sb)) {
-        (Some(a), Some(b)) => a
-            .checked_add(b)
-            .map_or(Sum::TooWide, |x| Sum::Big(x, scale)),
-        _ => Sum::TooWide,
+    match up(a, sa).zip(up(b, sb)).and_then(|(x, y)| x.checked_add(y)) {
+        Some(x) => Sum::Big(x, scale),
+        // Past 76 digits: a double, as a float column's sum.
+        None => neumaier(
+            Number::Big(a, sa).to_f64(),
+            0.0,
+            Number::Big(b, sb).to_f64(),
+        ),
     }
 }
 
@@ -67,7 +68,7 @@ impl Sum {
 
     fn add(self, n: Number) -> Sum {
         match (self, n) {
-            (Sum::TooWide, _) | (Sum::Empty, Number::Huge(_)) => Sum::TooWide,
+            (Sum::Empty, Number::Huge(f)) => Sum::Float(f, 0.0),
             (Sum::Empty, Number::Exact(d)) => Sum::Exact(d.unscaled, d.scale),
             (Sum::Empty, Number::Big(v, s)) => Sum::Big(v, s),
             (Sum::Empty, Number::Float(f)) => Sum::Float(f, 0.0),
@@ -95,8 +96,7 @@ impl Sum {
                 };
                 big_add(a, sa, b, sb)
             }
-            (Sum::Exact(..) | Sum::Big(..), Number::Huge(_)) => Sum::TooWide,
-            (Sum::Exact(..) | Sum::Big(..), Number::Float(f)) => {
+            (Sum::Exact(..) | Sum::Big(..), Number::Huge(f) | Number::Float(f)) => {
                 neumaier(self.to_f64().unwrap_or_default(), 0.0, f)
             }
             (Sum::Float(a, c), n) => neumaier(a, c, n.to_f64()),
@@ -106,7 +106,6 @@ impl Sum {
     fn merge(self, other: Sum) -> Sum {
         match other {
             Sum::Empty => self,
-            Sum::TooWide => Sum::TooWide,
             Sum::Exact(v, s) => self.add(Number::Exact(Dec {
                 unscaled: v,
                 scale: s,
@@ -119,7 +118,7 @@ impl Sum {
     /// The nearest double (`None`: no value, or not kept).
     fn to_f64(self) -> Option<f64> {
         match self {
-            Sum::Empty | Sum::TooWide => None,
+            Sum::Empty => None,
             Sum::Float(f, c) => Some(f + c),
             s => s.exact().map(|(v, sc)| Number::Big(v, sc).to_f64()),
         }
@@ -226,7 +225,6 @@ impl Figure {
             Figure::Sum(Sum::Empty) | Figure::Value(None) => "NULL".into(),
             Figure::Sum(Sum::Exact(v, s)) => Dec::new(*v, *s as i8).to_string(),
             Figure::Sum(Sum::Big(v, s)) => big_text(*v, *s),
-            Figure::Sum(Sum::TooWide) => "?".into(),
             Figure::Sum(Sum::Float(f, c)) => (f + c).to_string(),
             Figure::Value(Some(v)) => v.show(),
             Figure::Checksum(c, rows) => format!("{c:016x} ({rows} rows)"),
@@ -279,10 +277,6 @@ impl Figures {
                 Some(v) => Figure::Missing(format!(
                     "column {column} holds values that are not numbers (such as \"{v}\"): \
                      sum needs a numeric column"
-                )),
-                None if col.sum == Sum::TooWide => Figure::Missing(format!(
-                    "the exact sum of column {column} needs more than 76 digits, which is not \
-                     kept: use another rule (checksum, min, max) for it"
                 )),
                 None => Figure::Sum(col.sum),
             },

@@ -111,6 +111,36 @@ impl SqlWriterSteps for MysqlWriter {
     fn in_transaction(&self, stmt: &str) -> String {
         transactional(stmt)
     }
+    async fn check_session(&self) -> Result<(), PluginError> {
+        let (mut conn, url) = self.conn.connect(&[]).await?;
+        let Some(zone) = self.conn.shifted_zone(&mut conn, url).await? else {
+            let _ = conn.disconnect().await;
+            return Ok(());
+        };
+        let q = format!(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE {} AND DATA_TYPE = 'timestamp'",
+            datasync_db::mysql::information_schema_filter(&self.table)
+        );
+        let stamps: Vec<String> = conn
+            .query(q.as_str())
+            .await
+            .map_err(|e| self.conn.query_error(url, &q, e))?;
+        let _ = conn.disconnect().await;
+        let written = &self.spec.params.column;
+        let stamps: Vec<String> = stamps
+            .into_iter()
+            .filter(|c| {
+                written == &["*"]
+                    || written
+                        .iter()
+                        .any(|w| datasync_db::sql::unquote_ident(w.trim()).eq_ignore_ascii_case(c))
+            })
+            .collect();
+        if stamps.is_empty() {
+            return Ok(());
+        }
+        Err(datasync_db::mysql::zone_refusal(&zone, "written", &stamps).into())
+    }
     async fn check_transactional(&self) -> Result<(), PluginError> {
         let (mut conn, url) = self.conn.connect(&[]).await?;
         let (schema, name) = datasync_db::sql::schema_and_name(&self.table);

@@ -84,8 +84,23 @@ impl PostgresTask {
             .iter()
             .map(|c| c.name().to_string())
             .collect();
-        if names.iter().all(|n| target.contains(n)) {
-            return Ok(names);
+        // By name: the column of that name, or the one column equal but for letter case
+        // (a MySQL reader's `ID` is PostgreSQL's `id`, as an explicit list folds it).
+        let by_name: Option<Vec<String>> = names
+            .iter()
+            .map(|n| {
+                if target.contains(n) {
+                    return Some(n.clone());
+                }
+                let mut like = target.iter().filter(|t| t.eq_ignore_ascii_case(n));
+                match (like.next(), like.next()) {
+                    (Some(t), None) => Some(t.clone()),
+                    _ => None,
+                }
+            })
+            .collect();
+        if let Some(mapped) = by_name {
+            return Ok(mapped);
         }
         if target.len() < names.len() {
             return Err(PostgresError::Invalid(format!(
@@ -228,8 +243,8 @@ impl PostgresTask {
                 .and_then(|r| r.try_get(0))
                 .map_err(|e| cc.query_error(url, q, e))?;
             for (n, c) in narrow.iter_mut().zip(stmt.columns()) {
-                if money(c) && matches!(n, crate::narrow::Narrow::Scale(_)) {
-                    *n = crate::narrow::Narrow::Scale(u32::try_from(digits).unwrap_or(0));
+                if money(c) && matches!(n, crate::narrow::Narrow::Money(_)) {
+                    *n = crate::narrow::Narrow::Money(u32::try_from(digits).unwrap_or(0));
                 }
             }
         }
