@@ -1534,4 +1534,19 @@ fn column_lists_of_different_lengths_are_refused_before_presql() {
     let o = run_in(t.path(), &["check", p.to_str().unwrap()]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(db.query("SELECT CONCAT(id, name) FROM dst"), "9keep");
+    // A where that closes a parenthesis of its own would escape the split ranges.
+    let text = job(
+        r#"{"speed": {"channel": 2}}"#,
+        &reader(
+            &db,
+            r#""column": ["id", "name"], "splitPk": "id", "where": "id < 10) OR (id > 5","#,
+        ),
+        &writer(&db, "dst", r#""column": ["id", "name"],"#),
+    );
+    let (o, _t) = run_job("unbalanced", &text);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "reader.parameter.where: a ) closes more than the fragment opened",
+    );
 }

@@ -151,6 +151,10 @@ impl SqlReaderConfig {
                 at: &format!("{at}.jdbcUrl"),
             })?);
         }
+        if let Some(w) = &cfg.where_clause {
+            datasync_db::sql::balanced_fragment(w)
+                .map_err(|e| ConfigError::new(join_path(p.path, "where"), e))?;
+        }
         Ok((cfg, conns))
     }
 

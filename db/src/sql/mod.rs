@@ -16,6 +16,46 @@ pub use reconnect::reconnect;
 pub use split::{literal, split_ranges, SqlSplit, TextRange};
 pub use tables::expand_tables;
 
+/// Checks that a job's SQL fragment (a `where`) closes every parenthesis and quote it opens:
+/// it is put inside `(...)` beside the split ranges, and one that closes a parenthesis of its
+/// own (`a < 10) OR (b > 5`) would escape them, reading rows in every split.
+pub fn balanced_fragment(sql: &str) -> Result<(), String> {
+    let mut depth = 0i64;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => loop {
+                match chars.next() {
+                    None => return Err(format!("{c} opens a quoted part it does not close")),
+                    Some('\\') if c == '\'' => {
+                        chars.next();
+                    }
+                    Some(q) if q == c => {
+                        if chars.peek() == Some(&c) {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            },
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("a ) closes more than the fragment opened".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    match depth {
+        0 => Ok(()),
+        _ => Err(format!("{depth} ( left open")),
+    }
+}
+
 /// What a SQL system makes its connection settings from: a `connection[]` entry's URLs (tried
 /// in order), the job's login and session statements, and the URLs' JSON path (for errors).
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +205,23 @@ mod tests {
         assert_eq!(d(Some("public"), "orders"), "x://h:3307 shop.public.orders");
         assert_eq!(d(Some("public"), "s.orders"), "x://h:3307 shop.s.orders");
         assert_eq!(d(Some("public"), "db2.s.orders"), "x://h:3307 db2.s.orders");
+    }
+
+    #[test]
+    fn fragments_must_balance() {
+        for ok in [
+            "id < 10",
+            "(a OR b) AND c",
+            "name = 'a)b'",
+            "x = 'it''s'",
+            "`c)` = 1",
+            "f(g(1))",
+        ] {
+            assert_eq!(balanced_fragment(ok), Ok(()), "{ok}");
+        }
+        for bad in ["id < 10) OR (id > 5", "(a", "name = 'x", "a)"] {
+            assert!(balanced_fragment(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
