@@ -22,6 +22,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug)]
 pub struct PluginError {
     retriable: bool,
+    /// The failure came after the data was committed (see [`PluginError::after_commit`]).
+    committed: bool,
     error: BoxError,
 }
 
@@ -35,10 +37,22 @@ impl PluginError {
     pub fn retriable(error: impl Into<BoxError>) -> Self {
         PluginError::classified(true, error)
     }
+    /// Marks a [`Writer::commit`] failure that came after the data was committed (a SQL
+    /// writer's postSql): the run fails saying the data is committed, and an incremental
+    /// watermark moves (the next run must not read the committed rows again).
+    pub fn after_commit(mut self) -> Self {
+        self.committed = true;
+        self
+    }
+    /// Whether the data was committed before this failure (see [`PluginError::after_commit`]).
+    pub fn is_after_commit(&self) -> bool {
+        self.committed
+    }
     /// Either of the two: transient when `retriable`.
     pub fn classified(retriable: bool, error: impl Into<BoxError>) -> Self {
         PluginError {
             retriable,
+            committed: false,
             error: error.into(),
         }
     }

@@ -887,6 +887,8 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         if let Some(v) = check(false) {
             v.run(&mut rep, false).await;
         }
+        // The commit failed after the data was committed (a SQL writer's postSql).
+        let mut failed_after_commit = false;
         let committed = if rep.status != Status::Succeeded {
             // A strong rule failed on the staged output: nothing is published (a run named
             // with --run-id keeps it, as any failed run does).
@@ -898,16 +900,26 @@ async fn finish(mut rep: Report, end: &Ending<'_>, slots: &[Slot]) -> Report {
         } {
             rep.status = Status::Failed;
             rep.exit_code = 1;
-            rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
-            abort(writer, &mut rep, keep).await;
-            false
+            if e.is_after_commit() {
+                rep.error = Some(format!(
+                    "the data is committed, but writer {} then failed: {}",
+                    rep.writer,
+                    e.chain()
+                ));
+                failed_after_commit = true;
+                true
+            } else {
+                rep.error = Some(format!("writer {} commit: {}", rep.writer, e.chain()));
+                abort(writer, &mut rep, keep).await;
+                false
+            }
         } else {
             true
         };
         if let Some(v) = check(true).filter(|_| committed) {
             v.run(&mut rep, true).await;
         }
-        if !committed || rep.status != Status::Succeeded {
+        if !committed || (rep.status != Status::Succeeded && !failed_after_commit) {
             // The watermark stays: the next run reads this window again.
         } else if let Some(inc) = reader.incremental() {
             // Only now: a run that failed before this point leaves the watermark where it

@@ -501,7 +501,10 @@ pub(crate) trait SqlWriterSteps: SqlWriterCore {
                 tracing::warn!("the staging tables were published but not dropped: {e}");
             }
         }
-        self.run_statements(self.post_sql()).await
+        // The rows are in the table now (published here, or unit by unit without staging).
+        self.run_statements(self.post_sql())
+            .await
+            .map_err(PluginError::after_commit)
     }
 
     /// Container-task mode: whether this writer can run as shards.
