@@ -916,3 +916,30 @@ fn an_empty_null_format_is_called_out() {
     );
     assert_eq!(String::from_utf8(one_output(&out)).unwrap(), "1,\n2,\n");
 }
+
+/// A directory holding a commit a datasync run left half-done (a staging directory with its
+/// journal) is not read: it holds old and new files at once.
+#[test]
+fn a_half_published_directory_is_not_read() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("in");
+    std::fs::create_dir_all(dir.join(".datasync-staging-o-r1")).unwrap();
+    std::fs::write(dir.join("o__r1_00000.csv"), "1\n").unwrap();
+    std::fs::write(dir.join("o__r0_00000.csv"), "1\n").unwrap();
+    std::fs::write(dir.join(".datasync-staging-o-r1/_commit.json"), "{}").unwrap();
+    let out = t.path().join("out");
+    for path in [dir.clone(), dir.join("*.csv")] {
+        let text = file_to_file(&path, r#"["*"]"#, &out, "", "", "{}");
+        let p = write_job(t.path(), "half", &text);
+        let o = run_file(t.path(), &p, &[]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert_stderr_has(&o, "a datasync commit is half-done here");
+    }
+    std::fs::remove_file(dir.join(".datasync-staging-o-r1/_commit.json")).unwrap();
+    let p = write_job(
+        t.path(),
+        "half",
+        &file_to_file(&dir, r#"["*"]"#, &out, "", "", "{}"),
+    );
+    assert_eq!(code(&run_file(t.path(), &p, &[])), 0);
+}

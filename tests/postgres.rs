@@ -1337,3 +1337,29 @@ fn text_read_by_the_servers_own_rules_is_dirty() {
         "5|NaN|12.34|10:00:00.5+09|24:00:00,6|-1500|0.50|10:00:00+00|00:00:00"
     );
 }
+
+/// Rows a trigger drops without an error (a BEFORE trigger returning NULL) fail the job
+/// instead of being reported as written: the unit is rolled back.
+#[test]
+fn rows_a_trigger_drops_fail_the_unit() {
+    let pg = Pg::new();
+    pg.query(
+        "CREATE TABLE src (id int PRIMARY KEY, v text);
+         INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 100) g;
+         CREATE TABLE dst (id int PRIMARY KEY, v text);
+         CREATE FUNCTION odd_out() RETURNS trigger LANGUAGE plpgsql AS
+           $$BEGIN IF NEW.id % 2 = 1 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+         CREATE TRIGGER odd_out BEFORE INSERT ON dst FOR EACH ROW EXECUTE FUNCTION odd_out()",
+    );
+    for mode in ["insert", "update"] {
+        let cols = r#""column": ["id", "v"],"#;
+        let w = pg_writer(&pg, "dst", &format!(r#"{cols} "writeMode": "{mode}","#));
+        let (o, _t) = run_job(mode, &job("{}", &pg_reader(&pg, "src", cols), &w));
+        assert_eq!(code(&o), 1, "{mode}: {}", stderr(&o));
+        assert_stderr_has(
+            &o,
+            "the table took 50 of the unit's 100 rows without an error",
+        );
+        assert_eq!(pg.query("SELECT count(*) FROM dst"), "0", "{mode}");
+    }
+}

@@ -18,6 +18,28 @@ pub enum PathError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory read holds a commit a killed datasync run left half-done.
+    #[error(
+        "{0}: a datasync commit is half-done here (the directory holds old and new files at \
+         once): a run is publishing now, or one was killed doing so; then run `datasync \
+         recover` on the job that wrote it first"
+    )]
+    HalfPublished(PathBuf),
+}
+
+/// A datasync writer's staging directory in `dir` holding a commit journal: its commit was
+/// decided and not finished (a killed run), so `dir` holds part of the old and part of the new
+/// output; reading it now would read rows twice or miss some.
+fn half_published(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".datasync-staging-"))
+                && p.join("_commit.json").exists()
+        })
 }
 
 fn is_hidden(p: &Path, hidden: fn(&str) -> bool) -> bool {
@@ -38,6 +60,8 @@ struct Listing {
     files: Vec<PathBuf>,
     walked: std::collections::HashSet<PathBuf>,
     skipped: Vec<PathBuf>,
+    /// Directories of glob matches checked for a half-done commit.
+    checked: std::collections::HashSet<PathBuf>,
 }
 
 impl Listing {
@@ -61,6 +85,9 @@ impl Listing {
             .collect::<Result<_, _>>()
             .map_err(io)?;
         entries.sort();
+        if let Some(s) = half_published(dir) {
+            return Err(PathError::HalfPublished(s));
+        }
         for p in entries {
             if is_hidden(&p, self.hidden) {
                 self.skipped.push(p);
@@ -89,6 +116,7 @@ pub fn expand_paths(
         files: Vec::new(),
         walked: Default::default(),
         skipped: Vec::new(),
+        checked: Default::default(),
     };
     for pat in patterns {
         let before = l.files.len();
@@ -121,6 +149,13 @@ pub fn expand_paths(
                 if hidden_below(&path, literal, hidden) {
                     l.skipped.push(path);
                 } else {
+                    if let Some(parent) = path.parent() {
+                        if l.checked.insert(parent.to_path_buf()) {
+                            if let Some(s) = half_published(parent) {
+                                return Err(PathError::HalfPublished(s));
+                            }
+                        }
+                    }
                     l.files.push(path);
                 }
             }

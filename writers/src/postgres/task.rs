@@ -330,9 +330,18 @@ impl PostgresTask {
             if plan.merge.is_some() {
                 client.batch_execute(&format!("TRUNCATE {STAGE}")).await?;
             }
-            copy_lines(client, plan, &plan.copy, lines).await?;
+            let mut took = copy_lines(client, plan, &plan.copy, lines).await?;
             if let Some(m) = &plan.merge {
-                client.batch_execute(m).await?;
+                took = client.execute(m.as_str(), &[]).await?;
+            }
+            // A trigger or rule can drop rows without an error (a BEFORE trigger returning
+            // NULL); a merge that does nothing on conflict skips rows already there by design.
+            if took != lines.len() as u64 && !plan.conflict.ends_with("DO NOTHING") {
+                return Err(Failed::Short(format!(
+                    "the table took {took} of the unit's {} rows without an error (a trigger or \
+                     rule on it?); the unit was rolled back",
+                    lines.len()
+                )));
             }
             Ok(())
         })
@@ -346,7 +355,7 @@ pub(super) async fn copy_lines(
     plan: &Plan,
     statement: &str,
     lines: &[&[u8]],
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<u64, tokio_postgres::Error> {
     let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
     futures_util::pin_mut!(sink);
     let mut data = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() + 32);
@@ -360,14 +369,13 @@ pub(super) async fn copy_lines(
         data.extend_from_slice(TRAILER);
     }
     sink.send(bytes::Bytes::from(data)).await?;
-    sink.as_mut().finish().await?;
-    Ok(())
+    sink.as_mut().finish().await
 }
 
 /// Runs `body` between BEGIN and COMMIT (ROLLBACK when it fails).
 pub(super) async fn in_transaction<T>(
     client: &Client,
-    body: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    body: impl std::future::Future<Output = Result<T, Failed>>,
 ) -> Result<T, Failed> {
     client.batch_execute("BEGIN").await?;
     let result = body.await;
@@ -380,7 +388,7 @@ pub(super) async fn in_transaction<T>(
         },
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(e.into())
+            Err(e)
         }
     }
 }
@@ -443,6 +451,11 @@ impl PostgresTask {
                 Err(Failed::Before(e)) => {
                     return Err(self.writer.conn.query_error(&st.url, &p.copy, e).into())
                 }
+                Err(Failed::Short(why)) => {
+                    return Err(
+                        PostgresError::Invalid(format!("{}: {why}", self.writer.table)).into(),
+                    )
+                }
             };
             let names = names.clone();
             let url = st.url.to_string();
@@ -470,6 +483,8 @@ impl PostgresTask {
 pub(super) enum Failed {
     Before(tokio_postgres::Error),
     AtCommit(tokio_postgres::Error),
+    /// The table took fewer rows than were sent, without an error (rolled back).
+    Short(String),
 }
 
 impl From<tokio_postgres::Error> for Failed {
