@@ -877,6 +877,26 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "held an earlier run's dirty records");
     assert!(!dirty.exists());
+    // Another job (another job file of the same name, another input) keeps them: its clean
+    // run does not remove the first job's records.
+    std::fs::write(&input, "1\nx\n").unwrap();
+    let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let other_in = file_in(t.path(), "other.csv", "5\n");
+    std::fs::create_dir_all(t.path().join("y")).unwrap();
+    let other = write_job(
+        &t.path().join("y"),
+        "d",
+        &file_to_file(&other_in, cols, &t.path().join("out2"), "", "", "{}"),
+    );
+    let o = run_file(t.path(), &other, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "it holds another job's dirty records");
+    assert_dirty_rows(&dirty, &[("x", "not an integer")]);
+    std::fs::write(&input, "1\n2\n").unwrap();
+    let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!dirty.exists());
     // A file that is not a dirty file (`--dirty-file` naming the wrong thing, here the
     // input itself) is never removed.
     let o = run_file(t.path(), &job, &["--dirty-file", "in.csv"]);

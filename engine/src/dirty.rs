@@ -57,6 +57,9 @@ pub struct DirtyRecord {
 
 #[derive(Serialize)]
 struct Line<'a> {
+    /// The job the record is of (see [`DirtySink::of_job`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<&'a str>,
     task: usize,
     attempt: u32,
     side: Side,
@@ -68,26 +71,23 @@ struct Line<'a> {
     values: &'a [Value],
 }
 
-/// Whether the file at `path` starts with a dirty record as [`Line`] writes them.
-fn first_line_is_a_record(path: &std::path::Path) -> bool {
+/// The first line of the file at `path` when it is a dirty record as [`Line`] writes them.
+fn first_record(path: &std::path::Path) -> Option<serde_json::Map<String, Value>> {
     use std::io::{BufRead, Read};
-    let Ok(f) = File::open(path) else {
-        return false;
-    };
+    let f = File::open(path).ok()?;
     let mut first = String::new();
-    if std::io::BufReader::new(f.take(1 << 20))
+    std::io::BufReader::new(f.take(1 << 20))
         .read_line(&mut first)
-        .is_err()
-    {
-        return false;
-    }
-    serde_json::from_str::<serde_json::Map<String, Value>>(&first).is_ok_and(|o| {
-        [
-            "task", "attempt", "side", "plugin", "error", "columns", "values",
-        ]
-        .iter()
-        .all(|k| o.contains_key(*k))
-    })
+        .ok()?;
+    serde_json::from_str::<serde_json::Map<String, Value>>(&first)
+        .ok()
+        .filter(|o| {
+            [
+                "task", "attempt", "side", "plugin", "error", "columns", "values",
+            ]
+            .iter()
+            .all(|k| o.contains_key(*k))
+        })
 }
 
 /// The error limit was exceeded.
@@ -133,6 +133,8 @@ pub struct DirtySink {
     /// The first distinct kinds of error message (see [`message_kind`]): the first message of
     /// each kind, and how many records had a message of that kind.
     samples: Mutex<Vec<(String, String, u64)>>,
+    /// The job's identity (see [`DirtySink::of_job`]).
+    job: Mutex<Option<String>>,
 }
 
 /// A message with its values blanked, so that messages differing only in the value fall into
@@ -183,7 +185,17 @@ impl DirtySink {
             exceeded: Mutex::new(None),
             cancel,
             samples: Mutex::new(Vec::new()),
+            job: Mutex::new(None),
         }
+    }
+
+    /// Tags every record with the job it is of (its identity hash), so that a run removes
+    /// only its own job's earlier dirty file.
+    pub fn of_job(self, job: String) -> Self {
+        if let Ok(mut j) = self.job.lock() {
+            *j = Some(job);
+        }
+        self
     }
 
     /// The most frequent kinds of error message of the dirty records (at most three): the
@@ -242,7 +254,18 @@ impl DirtySink {
     /// file at the path (`--dirty-file` naming something else by mistake) stays.
     pub fn remove_stale(&self) {
         let regular = std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_file());
-        if self.written() || !regular || !first_line_is_a_record(&self.path) {
+        let Some(first) = first_record(&self.path).filter(|_| !self.written() && regular) else {
+            return;
+        };
+        // Only this job's: another job writing the same default name (a job file of the same
+        // name run in the same directory) keeps its records.
+        let job = self.job.lock().ok().and_then(|j| j.clone());
+        if job.is_none() || first.get("job").and_then(Value::as_str) != job.as_deref() {
+            tracing::info!(
+                "kept {}: it holds another job's dirty records (or an earlier version's of \
+                 this job)",
+                self.path.display()
+            );
             return;
         }
         match std::fs::remove_file(&self.path) {
@@ -336,7 +359,9 @@ impl DirtySink {
         // The values are data, kept as they are; the message is ours or a server's, and may
         // quote a secret (see `secrets`).
         let error = crate::secrets::redact(&rec.error);
+        let job = self.job.lock().ok().and_then(|j| j.clone());
         let line = Line {
+            job: job.as_deref(),
             task: ctx.task,
             attempt: ctx.attempt,
             side: ctx.side,

@@ -355,11 +355,14 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let spec = job.spec.clone();
     let setting = &spec.setting;
     let channels = setting.speed.channels();
-    let dirty = Arc::new(DirtySink::new(
-        opts.dirty_file.clone(),
-        setting.error_limit.record,
-        control.cancel.clone(),
-    ));
+    let dirty = Arc::new(
+        DirtySink::new(
+            opts.dirty_file.clone(),
+            setting.error_limit.record,
+            control.cancel.clone(),
+        )
+        .of_job(crate::runstate::job_hash(&spec, channels)),
+    );
     let mut base = Report::begin(&spec, job.reader_name, job.writer_name, run_id(), channels);
     let writer = job.writer;
     let reader = job.reader;
