@@ -355,13 +355,14 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
     let spec = job.spec.clone();
     let setting = &spec.setting;
     let channels = setting.speed.channels();
+    let hash = crate::runstate::job_hash(&spec, channels);
     let dirty = Arc::new(
         DirtySink::new(
             opts.dirty_file.clone(),
             setting.error_limit.record,
             control.cancel.clone(),
         )
-        .of_job(crate::runstate::job_hash(&spec, channels)),
+        .of_job(hash.clone()),
     );
     let mut base = Report::begin(&spec, job.reader_name, job.writer_name, run_id(), channels);
     let writer = job.writer;
@@ -414,7 +415,6 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             return end.early(base, e).await;
         }
     }
-    let hash = crate::runstate::job_hash(&spec, channels);
     let prior = match crate::runstate::prior(
         opts.resume,
         state_path.as_deref(),

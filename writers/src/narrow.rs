@@ -273,6 +273,14 @@ impl<'a> Checks<'a> {
     }
 }
 
+/// Row `r` of a Utf8 or LargeUtf8 array.
+pub(crate) fn text_at(a: &ArrayRef, r: usize) -> &str {
+    match a.data_type() {
+        DataType::LargeUtf8 => a.as_string::<i64>().value(r),
+        _ => a.as_string::<i32>().value(r),
+    }
+}
+
 fn text_of(w: Option<&ValueWriter<'_>>, r: usize) -> Option<String> {
     let mut out = Vec::new();
     w?.write(r, &mut out, None).ok()?;
@@ -391,10 +399,7 @@ fn check(
             }
         }
         Narrow::CharPad | Narrow::Members { .. } | Narrow::YearText => {
-            let t = match a.data_type() {
-                DataType::LargeUtf8 => a.as_string::<i64>().value(r),
-                _ => a.as_string::<i32>().value(r),
-            };
+            let t = text_at(a, r);
             match narrow {
                 Narrow::Members { set, members } => match member_change(t, *set, members) {
                     Some(why) => Err(why),
@@ -417,17 +422,11 @@ fn check(
             }
         }
         Narrow::TimeText(column, keep, pg) => {
-            let t = match a.data_type() {
-                DataType::LargeUtf8 => a.as_string::<i64>().value(r),
-                _ => a.as_string::<i32>().value(r),
-            };
+            let t = text_at(a, r);
             crate::timetext::check(t, *column, *keep, *pg)
         }
         Narrow::Chars(n) => {
-            let len = match a.data_type() {
-                DataType::LargeUtf8 => a.as_string::<i64>().value(r).chars().count(),
-                _ => a.as_string::<i32>().value(r).chars().count(),
-            };
+            let len = text_at(a, r).chars().count();
             if len > *n {
                 return Err(format!("{len} characters do not fit the column's {n}"));
             }

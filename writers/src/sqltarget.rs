@@ -348,6 +348,18 @@ pub(crate) fn pair_shards<W>(
     Ok(())
 }
 
+/// `column: ["*"]` with reader `names` that are not all columns of `table`: the rows go by
+/// position into its first columns, as DataX writes them; says so.
+pub fn warn_positional(table: &str, names: &[String]) {
+    tracing::warn!(
+        "{table}: column [\"*\"]: the reader's columns ({}) are not all columns of the target, \
+         so rows are written by position into its first {} columns, as DataX does; list the \
+         target columns to write by name",
+        names.join(", "),
+        names.len()
+    );
+}
+
 /// The target column names for `batch`: the configured list (which must match the batch's
 /// width) or, for `["*"]`, the batch's own names.
 pub fn target_columns(column: &[String], batch: &RecordBatch) -> Result<Vec<String>, String> {

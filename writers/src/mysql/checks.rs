@@ -142,14 +142,7 @@ impl MysqlTask {
             }
         }
         if self.positional {
-            tracing::warn!(
-                "{}: column [\"*\"]: the reader's columns ({}) are not all columns of the \
-                 target, so rows are written by position into its first {} columns, as DataX \
-                 does; list the target columns to write by name",
-                self.writer.table,
-                names.join(", "),
-                names.len()
-            );
+            crate::sqltarget::warn_positional(&self.writer.table, names);
             self.narrow = (0..names.len())
                 .map(|i| narrow_of(i, rows.get(i)))
                 .collect();

@@ -243,26 +243,21 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
             field(out, &bytes)
         }
         Enc::Text => {
-            let t = text(a, r);
+            let t = crate::narrow::text_at(a, r);
             if t.contains('\0') {
                 return Err("text contains a NUL character, which PostgreSQL cannot store".into());
             }
             field(out, t.as_bytes())
         }
         Enc::Jsonb => {
-            let t = text(a, r);
+            let t = crate::narrow::text_at(a, r);
             out.extend_from_slice(&(t.len() as i32 + 1).to_be_bytes());
             out.push(1);
             out.extend_from_slice(t.as_bytes());
         }
         Enc::Bytea => field(out, a.as_binary::<i32>().value(r)),
-        Enc::TextBytes => {
-            let b = a.as_binary::<i32>().value(r);
-            match std::str::from_utf8(b) {
-                Ok(t) if !t.contains('\0') => field(out, b),
-                _ => return Err("the binary value is not UTF-8 text without a NUL".into()),
-            }
-        }
+        // UTF-8 without a NUL: checked with the row (`Narrow::Utf8Bytes`) before it is encoded.
+        Enc::TextBytes => field(out, a.as_binary::<i32>().value(r)),
         Enc::Date => {
             let d = a.as_primitive::<Date32Type>().value(r);
             if datasync_codec::date_infinity(d).is_some() {
@@ -294,7 +289,7 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
             field(out, &micros.to_be_bytes())
         }
         Enc::Uuid => {
-            let t = text(a, r);
+            let t = crate::narrow::text_at(a, r);
             let hex: String = t.chars().filter(|c| *c != '-').collect();
             if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(format!("\"{t}\" is not a uuid"));
@@ -306,13 +301,6 @@ pub fn encode(enc: Enc, a: &ArrayRef, r: usize, out: &mut Vec<u8>) -> Result<(),
         }
     }
     Ok(())
-}
-
-fn text(a: &ArrayRef, r: usize) -> &str {
-    match a.data_type() {
-        DataType::LargeUtf8 => a.as_string::<i64>().value(r),
-        _ => a.as_string::<i32>().value(r),
-    }
 }
 
 #[cfg(test)]

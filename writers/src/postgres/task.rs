@@ -111,14 +111,7 @@ impl PostgresTask {
                 target.len()
             )));
         }
-        tracing::warn!(
-            "{}: column [\"*\"]: the reader's columns ({}) are not all columns of the target, \
-             so rows are written by position into its first {} columns, as DataX does; list the \
-             target columns to write by name",
-            self.table,
-            names.join(", "),
-            names.len()
-        );
+        crate::sqltarget::warn_positional(&self.table, &names);
         Ok(target[..names.len()].to_vec())
     }
 
