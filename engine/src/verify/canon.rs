@@ -79,16 +79,22 @@ impl PartialOrd for Dec {
 
 impl std::fmt::Display for Dec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.scale == 0 {
-            return write!(f, "{}", self.unscaled);
-        }
         let digits = self.unscaled.unsigned_abs().to_string();
-        let scale = usize::from(self.scale);
-        let padded = format!("{digits:0>width$}", width = scale + 1);
-        let (int, frac) = padded.split_at(padded.len() - scale);
-        let sign = if self.unscaled < 0 { "-" } else { "" };
-        write!(f, "{sign}{int}.{frac}")
+        f.write_str(&with_point(self.unscaled < 0, &digits, self.scale))
     }
+}
+
+/// The decimal `digits / 10^scale` (negative with `neg`) written out, the point before its
+/// last `scale` digits (none for 0), leading zeros added where the digits are fewer.
+fn with_point(neg: bool, digits: &str, scale: u8) -> String {
+    let sign = if neg { "-" } else { "" };
+    let scale = usize::from(scale);
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
 }
 
 /// One value in canonical form, borrowing text and bytes from the array.
@@ -609,18 +615,17 @@ fn big_of(text: &str) -> Option<(i256, u8)> {
 
 /// `unscaled / 10^scale` as canonical decimal text (no trailing fraction zeros).
 pub fn big_text(unscaled: i256, scale: u8) -> String {
-    let neg = unscaled.is_negative();
-    let digits = unscaled.to_string();
-    let digits = digits.trim_start_matches('-');
-    let scale = usize::from(scale);
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (int, frac) = padded.split_at(padded.len() - scale);
-    let frac = frac.trim_end_matches('0');
-    let sign = if neg { "-" } else { "" };
-    match frac.is_empty() {
-        true => format!("{sign}{int}"),
-        false => format!("{sign}{int}.{frac}"),
+    let text = unscaled.to_string();
+    let mut digits = text.trim_start_matches('-');
+    let mut scale = scale;
+    if digits == "0" {
+        return digits.to_string();
     }
+    while scale > 0 && digits.ends_with('0') {
+        digits = &digits[..digits.len() - 1];
+        scale -= 1;
+    }
+    with_point(unscaled.is_negative(), digits, scale)
 }
 
 /// FNV-1a, 64 bits: stable across runs and machines (the figures are compared within one

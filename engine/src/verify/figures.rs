@@ -17,7 +17,7 @@ pub(super) enum Sum {
     Exact(i128, u8),
     /// Exact, past 38 digits: `unscaled / 10^scale` in 256 bits.
     Big(#[serde(with = "i256_text")] i256, u8),
-    /// Floating point (a float column): the sum and the
+    /// Floating point (a float column, or an exact sum past 76 digits): the sum and the
     /// compensation of Neumaier's summation, so the order the rows come in (tasks, batches)
     /// does not change the figure for all but the most contrived values.
     Float(

@@ -269,3 +269,19 @@ fn sums_past_38_digits_stay_exact_and_past_76_are_doubles() {
         "{out:?}"
     );
 }
+
+#[test]
+fn wide_decimals_are_written_without_trailing_fraction_zeros() {
+    use super::canon::big_text;
+    use arrow_buffer::i256;
+    for (v, s, want) in [
+        (0, 5, "0"),
+        (-5, 1, "-0.5"),
+        (1500, 3, "1.5"),
+        (100, 1, "10"),
+        (7, 0, "7"),
+        (-123, 5, "-0.00123"),
+    ] {
+        assert_eq!(big_text(i256::from_i128(v), s), want, "{v} {s}");
+    }
+}
