@@ -667,9 +667,11 @@ fn run_command(a: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    let dirty_file = a
-        .dirty_file
-        .unwrap_or_else(|| PathBuf::from(format!("datasync-dirty-{}.jsonl", built.spec.name)));
+    let dirty_file = a.dirty_file.unwrap_or_else(|| {
+        let job =
+            datasync_engine::runstate::job_hash(&built.spec, built.spec.setting.speed.channels());
+        datasync_engine::dirty::default_path(&built.spec.name, &job)
+    });
     // Every file the run writes is its own: one would replace another (or the job).
     let lineage_file = a
         .lineage

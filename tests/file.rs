@@ -897,6 +897,30 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     let o = run_file(t.path(), &job, &["--dirty-file", "d.jsonl"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!dirty.exists());
+    // By default both jobs' dirty files are named for the job file (`d`): the second job
+    // with dirty rows writes its own file beside the first's instead of replacing it.
+    std::fs::write(&input, "1\nx\n").unwrap();
+    std::fs::write(&other_in, "5\nz\n").unwrap();
+    let o = run_file(t.path(), &job, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let first = t.path().join("datasync-dirty-d.jsonl");
+    assert_dirty_rows(&first, &[("x", "not an integer")]);
+    let o = run_file(t.path(), &other, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(&o, "holds another job's dirty records: this job's go to");
+    assert_dirty_rows(&first, &[("x", "not an integer")]);
+    let own: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("datasync-dirty-d-"))
+        .collect();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_dirty_rows(&t.path().join(&own[0]), &[("z", "not an integer")]);
+    // The first job goes on using its own.
+    let o = run_file(t.path(), &job, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_dirty_rows(&first, &[("x", "not an integer")]);
+    std::fs::write(&input, "1\n2\n").unwrap();
     // A file that is not a dirty file (`--dirty-file` naming the wrong thing, here the
     // input itself) is never removed.
     let o = run_file(t.path(), &job, &["--dirty-file", "in.csv"]);

@@ -463,6 +463,42 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(mark(dir), "2026-01-31T00:00:00Z");
+    // A path added to the job: its files older than the mark would never be read, so the run
+    // is refused, naming both path lists; `state set` with the new job settles it.
+    std::fs::create_dir_all(dir.join("more")).unwrap();
+    let older = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_748_736_000); // 2025-06-01
+    std::fs::write(dir.join("more/x.csv"), "11\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("more/x.csv"))
+        .unwrap()
+        .set_modified(older)
+        .unwrap();
+    let wider = text.replace(r#"["in/*.csv"]"#, r#"["in/*.csv", "more/*.csv"]"#);
+    let o = run_here(dir, "wider", &wider, &[]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_stderr_has(
+        &o,
+        "holds a mark for the inputs [in/*.csv], and this job reads [in/*.csv, more/*.csv]",
+    );
+    assert_eq!(mark(dir), "2026-01-31T00:00:00Z");
+    let pw = write_job(dir, "wider", &wider);
+    let o = run_in(
+        dir,
+        &["state", "set", pw.to_str().unwrap(), "2025-01-01T00:00:00Z"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_here(dir, "wider", &wider, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        report(dir)["records_read"],
+        10,
+        "every file of in/ but the future one, and more/x.csv"
+    );
+    // Back to fewer paths: nothing new to miss.
+    let o = run_here(dir, "files", &text, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 0);
     // `check --connect` looks at the state file too, writing nothing.
     let o = run_in(dir, &["check", "--connect", p.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

@@ -435,48 +435,40 @@ fn mysql_file_round_trip_with_shipped_jobs() {
     let jobs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
     let out = t.path().join("export");
     let my = mysql_server();
-    let common = [
-        "-p".to_string(),
-        format!("mysql_host={}", my.host),
-        "-p".into(),
-        format!("mysql_port={}", my.port),
-        "-p".into(),
-        format!("mysql_db={}", db.name),
-        "-p".into(),
-        format!("mysql_user={}", my.user),
-        "-p".into(),
-        format!("mysql_password={}", my.password),
-    ];
-    let mut a: Vec<String> = vec![
-        "run".into(),
-        jobs.join("mysql_to_file.json").display().to_string(),
-    ];
-    a.extend(common.iter().cloned());
-    a.extend([
-        "-p".into(),
-        "mysql_table=orders".into(),
-        "-p".into(),
-        format!("output_dir={}", out.display()),
-        "--no-progress".into(),
-    ]);
-    let o = run_in(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let files = visible_files(&out);
-    assert!(!files.is_empty());
-    let mut b: Vec<String> = vec![
-        "run".into(),
-        jobs.join("file_to_mysql.json").display().to_string(),
-    ];
-    b.extend(common.iter().cloned());
-    b.extend([
-        "-p".into(),
-        "mysql_table=orders_copy".into(),
-        "-p".into(),
-        format!("input_path={}", out.display()),
-        "--no-progress".into(),
-    ]);
-    let o = run_in(t.path(), &b.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A shipped job with the server's parameters and the job's own.
+    let run_shipped = |job: &str, own: [String; 2]| {
+        let job = jobs.join(job).display().to_string();
+        let mut a = vec!["run".to_string(), job, "--no-progress".into()];
+        for p in [
+            format!("mysql_host={}", my.host),
+            format!("mysql_port={}", my.port),
+            format!("mysql_db={}", db.name),
+            format!("mysql_user={}", my.user),
+            format!("mysql_password={}", my.password),
+        ]
+        .into_iter()
+        .chain(own)
+        {
+            a.extend(["-p".to_string(), p]);
+        }
+        let o = run_in(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    run_shipped(
+        "mysql_to_file.json",
+        [
+            "mysql_table=orders".into(),
+            format!("output_dir={}", out.display()),
+        ],
+    );
+    assert!(!visible_files(&out).is_empty());
+    run_shipped(
+        "file_to_mysql.json",
+        [
+            "mysql_table=orders_copy".into(),
+            format!("input_path={}", out.display()),
+        ],
+    );
     let q = "SELECT COUNT(*), SUM(id), SUM(amount), COUNT(note), MAX(created), SUM(CRC32(CONCAT_WS('|', id, name, amount, created, note)))";
     assert_eq!(
         db.query(&format!("{q} FROM orders")),

@@ -473,14 +473,19 @@ impl HdfsFront {
             .ignored(COLUMNAR_IGNORED)
     }
 
-    /// The whole parameter schema of an hdfs plugin: the hdfs keys, then the `text` keys when
-    /// `fileType` is text or csv, else the `columnar` (Parquet plugin's) keys.
-    pub fn plugin_schema(
+    /// The whole parameter schema of an hdfs plugin: the hdfs keys, then the keys `text` adds
+    /// (but `fileFormat`, which `fileType` decides) when `fileType` is text or csv, else the
+    /// `Columnar` (Parquet plugin's) keys.
+    pub fn plugin_schema<Columnar: schemars::JsonSchema>(
         g: &mut datasync_engine::schema::SchemaGenerator,
-        text: datasync_engine::schema::Schema,
-        columnar: datasync_engine::schema::Schema,
+        text: impl FnOnce(
+            datasync_engine::schema::ParamsSchema<'_>,
+        ) -> datasync_engine::schema::ParamsSchema<'_>,
     ) -> datasync_engine::schema::Schema {
-        HdfsFront::schema(datasync_engine::schema::ParamsSchema::new(g))
+        use datasync_engine::schema::ParamsSchema;
+        let columnar = ParamsSchema::new(g).part::<Columnar>().build();
+        let text = text(ParamsSchema::new(g)).without("fileFormat").build();
+        HdfsFront::schema(ParamsSchema::new(g))
             .choose_by("fileType", &["text", "csv"], text, columnar)
             .build()
     }

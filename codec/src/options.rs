@@ -286,10 +286,7 @@ pub fn parse_columns(
             .transpose()
             .map_err(|e| ConfigError::new(format!("{at}.format"), e))?;
         let source = match (&spec.value, spec.index, &spec.name, format) {
-            (Some(v), None, _, _) => Source::Const(match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
+            (Some(v), None, _, _) => Source::Const(datasync_engine::config::constant_text(v)),
             (Some(_), Some(_), _, _) => {
                 return Err(ConfigError::new(
                     at,

@@ -90,6 +90,30 @@ fn first_record(path: &std::path::Path) -> Option<serde_json::Map<String, Value>
         })
 }
 
+/// The default dirty file of the job named `name` (its job file's stem) whose identity hash
+/// is `job`: `datasync-dirty-<name>.jsonl`, unless that file holds the dirty records of
+/// another job (a job file of the same name run from the same directory, or an earlier
+/// version of this one): then `datasync-dirty-<name>-<job hash, 8 digits>.jsonl`, so that
+/// neither run replaces the other's records.
+pub fn default_path(name: &str, job: &str) -> PathBuf {
+    let plain = PathBuf::from(format!("datasync-dirty-{name}.jsonl"));
+    let another =
+        first_record(&plain).is_some_and(|r| r.get("job").and_then(Value::as_str) != Some(job));
+    if !another {
+        return plain;
+    }
+    let own = PathBuf::from(format!(
+        "datasync-dirty-{name}-{}.jsonl",
+        job.get(..8).unwrap_or(job)
+    ));
+    tracing::info!(
+        "{} holds another job's dirty records: this job's go to {}",
+        plain.display(),
+        own.display()
+    );
+    own
+}
+
 /// The error limit was exceeded.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("error limit exceeded: {0}")]

@@ -74,6 +74,11 @@ pub struct Watermark {
     pub run_id: String,
     /// When it was recorded (RFC 3339).
     pub updated_at: String,
+    /// What one mark covers where the reader keeps one for all its inputs (a file reader's
+    /// `files`: the paths and partition filter as the job gave them). A run over other inputs
+    /// is refused, as files of a new input older than the mark would be skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<String>>,
 }
 
 /// A reader's incremental state: the watermark store, the sources it covers, and the
@@ -93,6 +98,8 @@ pub struct Incremental {
     pending: Mutex<BTreeMap<String, Option<String>>>,
     /// Checks a value `datasync state set` is given, where the reader knows its form.
     value_check: Option<ValueCheck>,
+    /// What the marks cover (see [`Watermark::inputs`]).
+    inputs: Option<Vec<String>>,
 }
 
 /// Checks a watermark value given by hand (`datasync state set`); the error says what is wrong.
@@ -160,7 +167,16 @@ impl Incremental {
             full: Mutex::new(false),
             pending: Mutex::new(BTreeMap::new()),
             value_check: None,
+            inputs: None,
         })
+    }
+
+    /// One mark covers `inputs` (see [`Watermark::inputs`]): a committed mark of other inputs
+    /// is refused by [`Incremental::lows`] (not with `--full`); a commit or `datasync state
+    /// set` records these.
+    pub fn covering(mut self, inputs: Vec<String>) -> Self {
+        self.inputs = Some(inputs);
+        self
     }
 
     /// Makes `datasync state set` check its value with `check` (a reader whose marks have one
@@ -255,6 +271,22 @@ impl Incremental {
     /// sources the job no longer reads are reported (they stay in the state).
     pub async fn lows(&self) -> Result<BTreeMap<String, Low>, String> {
         let w = self.load().await?;
+        if let (Some(w), Some(mine), false) = (&w, &self.inputs, self.is_full()) {
+            // Fewer inputs are fine; a new one may hold files older than the mark.
+            if let Some(theirs) = &w.inputs {
+                if mine.iter().any(|i| !theirs.contains(i)) {
+                    return Err(format!(
+                        "{} holds a mark for the inputs [{}], and this job reads [{}]: files of \
+                         a new input that are older than the mark would never be read. Run with \
+                         --full (reads every file), or `datasync state set` a mark older than \
+                         the files still to read, or `datasync state reset`",
+                        self.location(),
+                        theirs.join(", "),
+                        mine.join(", ")
+                    ));
+                }
+            }
+        }
         if let Some(w) = &w {
             let stale: Vec<&str> = w
                 .values
@@ -366,6 +398,7 @@ impl Incremental {
             values,
             run_id: run_id.to_string(),
             updated_at: chrono::Utc::now().to_rfc3339(),
+            inputs: self.inputs.clone(),
         };
         let text = serde_json::to_string_pretty(&w).map_err(|e| e.to_string())?;
         match &self.store {

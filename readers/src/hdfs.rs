@@ -58,15 +58,9 @@ impl Plugin for HdfsReader {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        let parquet = datasync_engine::schema::ParamsSchema::new(g)
-            .part::<ParquetReaderConfig>()
-            .build();
-        let text = datasync_engine::schema::ParamsSchema::new(g)
-            .part::<crate::file::FileKeys>()
-            .part::<TextReadConfig>()
-            .without("fileFormat")
-            .build();
-        HdfsFront::plugin_schema(g, text, parquet)
+        HdfsFront::plugin_schema::<ParquetReaderConfig>(g, |s| {
+            s.part::<crate::file::FileKeys>().part::<TextReadConfig>()
+        })
     }
 
     fn template() -> Value {

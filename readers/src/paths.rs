@@ -256,10 +256,12 @@ pub struct ModifiedSince {
 }
 
 impl ModifiedSince {
-    /// The reader's incremental state (`at`: the key's JSON path); one source, `files`.
+    /// The reader's incremental state (`at`: the key's JSON path); one source, `files`, whose
+    /// mark covers `inputs` (the paths and filters as the job gives them).
     pub fn incremental(
         &self,
         at: &str,
+        inputs: Vec<String>,
     ) -> Result<datasync_engine::incremental::Incremental, datasync_engine::ConfigError> {
         if !self.state.starts_with("file:") {
             return Err(datasync_engine::ConfigError::new(
@@ -276,7 +278,8 @@ impl ModifiedSince {
         let files = ["files".to_string()];
         Ok(
             datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)?
-                .check_values_with(check_set_mark),
+                .check_values_with(check_set_mark)
+                .covering(inputs),
         )
     }
 }

@@ -912,6 +912,18 @@ pub struct Proxy {
     stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
     delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    cut: std::sync::Arc<std::sync::Mutex<Option<Cut>>>,
+}
+
+/// See [`Proxy::cut_at`].
+struct Cut {
+    arm: Vec<Vec<u8>>,
+    on: Vec<u8>,
+    armed: bool,
+}
+
+fn holds(chunk: &[u8], part: &[u8]) -> bool {
+    !part.is_empty() && chunk.windows(part.len()).any(|w| w == part)
 }
 
 impl Proxy {
@@ -924,7 +936,8 @@ impl Proxy {
         let stalled = Arc::new(AtomicBool::new(false));
         let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
-        let (st, op, dl) = (stalled.clone(), open.clone(), delay_ms.clone());
+        let cut: Arc<Mutex<Option<Cut>>> = Arc::new(Mutex::new(None));
+        let (st, op, dl, ct) = (stalled.clone(), open.clone(), delay_ms.clone(), cut.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -936,12 +949,17 @@ impl Proxy {
                     o.push(client.try_clone().unwrap());
                     o.push(server.try_clone().unwrap());
                 }
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
+                for (mut from, mut to, upstream) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
                 ] {
                     let st = st.clone();
                     let dl = dl.clone();
+                    let (ct, op) = (ct.clone(), op.clone());
                     std::thread::spawn(move || {
                         use std::io::{Read, Write};
                         from.set_read_timeout(Some(std::time::Duration::from_millis(50)))
@@ -955,6 +973,25 @@ impl Proxy {
                             match from.read(&mut buf) {
                                 Ok(0) => break,
                                 Ok(n) => {
+                                    let chunk = &buf[..n];
+                                    let mut cut = ct.lock().unwrap();
+                                    let fire = match cut.as_mut() {
+                                        Some(c) if upstream && c.armed => holds(chunk, &c.on),
+                                        Some(c) if upstream => {
+                                            c.armed = c.arm.iter().all(|a| holds(chunk, a));
+                                            false
+                                        }
+                                        _ => false,
+                                    };
+                                    if fire {
+                                        *cut = None;
+                                        drop(cut);
+                                        for s in op.lock().unwrap().drain(..) {
+                                            let _ = s.shutdown(std::net::Shutdown::Both);
+                                        }
+                                        break;
+                                    }
+                                    drop(cut);
                                     let delay = dl.load(Ordering::SeqCst);
                                     if delay > 0 {
                                         std::thread::sleep(std::time::Duration::from_millis(delay));
@@ -982,7 +1019,19 @@ impl Proxy {
             stalled,
             delay_ms,
             open,
+            cut,
         }
+    }
+
+    /// Cuts every open connection, instead of passing it on, at the first chunk a client
+    /// sends that holds `on` after one that held every part of `arm` (a statement cut off
+    /// before the server sees it: a COMMIT after a given query). Once.
+    pub fn cut_at(&self, arm: &[&str], on: &str) {
+        *self.cut.lock().unwrap() = Some(Cut {
+            arm: arm.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            on: on.as_bytes().to_vec(),
+            armed: false,
+        });
     }
 
     /// Holds every chunk `ms` milliseconds before passing it on (each direction).

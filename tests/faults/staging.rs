@@ -435,3 +435,78 @@ fn latency_on_both_connections_still_gives_an_exact_copy_and_every_connection_ha
         "20000|200010000|20000"
     );
 }
+
+/// The connection cut at the COMMIT that publishes the staging tables (before the server saw
+/// it): the job fails saying the outcome is unknown, naming the staging tables it keeps for
+/// that check; the target is as it was, and `datasync recover` drops the kept tables.
+#[test]
+fn a_publishing_commit_cut_off_fails_and_keeps_the_staging_tables_for_the_check() {
+    let db = MariaDb::new();
+    db.exec("CREATE TABLE dst (id BIGINT PRIMARY KEY, name VARCHAR(20))");
+    let pg = Pg::new();
+    pg.query("CREATE TABLE dst (id bigint PRIMARY KEY, name text)");
+    let t = tempfile::tempdir().unwrap();
+    let input = id_rows(t.path(), 1000);
+    let (my, pgp) = (
+        Proxy::start(mysql_server().port),
+        Proxy::start(pg_server().port),
+    );
+    let through = |url: String, server: u16, proxy: u16| {
+        url.replace(&format!(":{server}/"), &format!(":{proxy}/"))
+    };
+    let staged = r#""column": ["id", "name"], "stagingMode": "table","#;
+    type Probe<'a> = Box<dyn Fn() -> String + 'a>;
+    let cases: [(&str, &Proxy, String, Probe, Probe); 2] = [
+        (
+            "mysql",
+            &my,
+            format!(
+                r#"{{"name": "mysqlwriter", "parameter": {{{}, {staged}
+                    "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+                mysql_server().login(),
+                through(db.url(), mysql_server().port, my.port)
+            ),
+            Box::new(|| db.query("SELECT COUNT(*) FROM dst")),
+            Box::new(|| {
+                db.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'datasync\\_stg\\_%'")
+            }),
+        ),
+        (
+            "postgres",
+            &pgp,
+            format!(
+                r#"{{"name": "postgresqlwriter", "parameter": {{{}, {staged}
+                    "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
+                pg_server().login(),
+                through(pg.url(), pg_server().port, pgp.port)
+            ),
+            Box::new(|| pg.query("SELECT count(*) FROM dst")),
+            Box::new(|| {
+                pg.query("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'datasync\\_stg\\_%'")
+            }),
+        ),
+    ];
+    for (name, proxy, writer, rows, stages) in cases {
+        // The publishing transaction counts each staging table, then moves it, then commits.
+        proxy.cut_at(&["count(*)", "datasync_stg_"], "COMMIT");
+        let p = write_job(
+            t.path(),
+            name,
+            &job(r#"{"speed": {"channel": 2}}"#, &id_reader(&input), &writer),
+        );
+        let o = run_with(t.path(), &p, &[]);
+        assert_ne!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_stderr_has(&o, "whether it landed is unknown: check dst");
+        assert_stderr_has(&o, "are kept for it; `datasync recover` drops them");
+        assert!(!stderr(&o).contains("SUCCEEDED"), "{name}: {}", stderr(&o));
+        assert_eq!(rows(), "0", "{name}: the COMMIT never reached the server");
+        assert_ne!(stages(), "0", "{name}: the staging tables are kept");
+        let o = run_in(t.path(), &["recover", p.to_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_eq!(stages(), "0", "{name}: recover drops them");
+        // Then the job runs whole.
+        let o = run_with(t.path(), &p, &[]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        assert_eq!(rows(), "1000", "{name}");
+    }
+}

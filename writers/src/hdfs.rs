@@ -91,16 +91,11 @@ impl Plugin for HdfsWriter {
     }
 
     fn schema(g: &mut datasync_engine::schema::SchemaGenerator) -> datasync_engine::schema::Schema {
-        let parquet = datasync_engine::schema::ParamsSchema::new(g)
-            .part::<ParquetWriterConfig>()
-            .build();
-        let text = datasync_engine::schema::ParamsSchema::new(g)
-            .part::<FileTarget>()
-            .part::<TextColumns>()
-            .part::<TextWriteConfig>()
-            .without("fileFormat")
-            .build();
-        HdfsFront::plugin_schema(g, text, parquet)
+        HdfsFront::plugin_schema::<ParquetWriterConfig>(g, |s| {
+            s.part::<FileTarget>()
+                .part::<TextColumns>()
+                .part::<TextWriteConfig>()
+        })
     }
 
     fn template() -> Value {

@@ -475,13 +475,27 @@ pub(crate) trait SqlWriterSteps: SqlWriterCore {
         }
         match c.run("COMMIT").await {
             Ok(()) => Ok(()),
-            Err(f) if f.lost => Err(PluginError::new(format!(
-                "{}: the connection was lost at the COMMIT that publishes the staging tables \
-                 ({}); whether it landed is unknown: check {} (the staging tables are kept)",
-                c.url(),
-                f.message,
-                self.table()
-            ))),
+            Err(f) if f.lost => {
+                let mut kept = String::new();
+                if !datasync_engine::shard::planned() {
+                    // Kept for that check: the abort drops only the listed ones, `datasync
+                    // recover` (or a later run) drops them once this process is gone.
+                    let stages: Vec<String> =
+                        self.staged().all().into_iter().map(|(s, _)| s).collect();
+                    self.staged().clear();
+                    kept = format!(
+                        " (the staging tables {} are kept for it; `datasync recover` drops them)",
+                        stages.join(", ")
+                    );
+                }
+                Err(PluginError::new(format!(
+                    "{}: the connection was lost at the COMMIT that publishes the staging \
+                     tables ({}); whether it landed is unknown: check {}{kept}",
+                    c.url(),
+                    f.message,
+                    self.table()
+                )))
+            }
             Err(f) => Err(f.error),
         }
     }

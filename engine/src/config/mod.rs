@@ -41,6 +41,15 @@ pub fn join_path(prefix: &str, rel: &str) -> String {
     }
 }
 
+/// The text of a constant column's `value`: a string as it is, any other JSON value as JSON
+/// prints it (`1`, `true`).
+pub fn constant_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Deserializes `value` into `T`, turning serde's messages into [`ConfigError`]s whose path
 /// starts at `at`: unknown keys get a "did you mean" suggestion and the list of allowed keys,
 /// missing keys and wrong types say what was expected.

@@ -2,7 +2,7 @@
 //! address (`thriftAddress`, `transport`, `protocol`), which replaces DataX's `hbaseConfig`.
 
 use datasync_db::hbase::{from_binary_key, HType};
-use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::config::{constant_text, join_path, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -73,13 +73,6 @@ pub(super) struct Settings {
     pub end: Vec<u8>,
     pub caching: i32,
     pub batch: i32,
-}
-
-fn constant_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Checks the parameters at `at`.

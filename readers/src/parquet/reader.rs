@@ -261,7 +261,14 @@ impl ParquetReader {
             filter.insert(k.clone(), values);
         }
         let incremental = match &c.modified_since {
-            Some(m) => Some(Arc::new(m.incremental(&join_path(at, "modifiedSince"))?)),
+            Some(m) => {
+                // A partition filter that lets more through is a new input too.
+                let mut inputs = c.path.clone();
+                inputs.extend(filter.iter().map(|(k, v)| format!("{k}={}", v.join("|"))));
+                Some(Arc::new(
+                    m.incremental(&join_path(at, "modifiedSince"), inputs)?,
+                ))
+            }
             None => None,
         };
         Ok(ParquetReader {
@@ -635,10 +642,7 @@ fn parse_column(v: &ColumnSpec, at: &str) -> Result<(OutColumn, Option<DataType>
             value: Some(v),
             ..
         } => {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let text = datasync_engine::config::constant_text(v);
             (OutColumn::Value(text, ty.unwrap_or(DataType::Utf8)), None)
         }
         _ => {

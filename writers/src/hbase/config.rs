@@ -2,7 +2,7 @@
 //! address (`thriftAddress`, `transport`, `protocol`), which replaces DataX's `hbaseConfig`.
 
 use datasync_db::hbase::{encode_cell, HType};
-use datasync_engine::config::{join_path, ConfigError};
+use datasync_engine::config::{constant_text, join_path, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,13 +83,6 @@ pub(super) struct Settings {
     pub encoding: &'static datasync_db::hbase::Encoding,
     pub wal: bool,
     pub buffer: u64,
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 impl Settings {
@@ -178,7 +171,7 @@ pub(super) fn settings(
             ));
         }
         if p.index == -1 {
-            let v = p.value.as_ref().map(text).unwrap_or_default();
+            let v = p.value.as_ref().map(constant_text).unwrap_or_default();
             if v.is_empty() {
                 return Err(ConfigError::new(
                     format!("{at}.value"),
@@ -227,7 +220,7 @@ pub(super) fn settings(
     let version = match &raw.version_column {
         None => Version::Server,
         Some(v) if v.index == -1 => {
-            let t = v.value.as_ref().map(text).unwrap_or_default();
+            let t = v.value.as_ref().map(constant_text).unwrap_or_default();
             let ts: i64 = t.trim().parse().ok().filter(|t| *t >= 0).ok_or_else(|| {
                 ConfigError::new(
                     format!("{}.value", key("versionColumn")),
