@@ -667,11 +667,14 @@ fn run_command(a: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    let dirty_file = a.dirty_file.unwrap_or_else(|| {
-        let job =
-            datasync_engine::runstate::job_hash(&built.spec, built.spec.setting.speed.channels());
-        datasync_engine::dirty::default_path(&built.spec.name, &job)
-    });
+    // Dirty records are of the job file: its runs with other parameters replace them.
+    let dirty_job = std::path::absolute(&a.job)
+        .unwrap_or_else(|_| a.job.clone())
+        .display()
+        .to_string();
+    let dirty_file = a
+        .dirty_file
+        .unwrap_or_else(|| datasync_engine::dirty::default_path(&built.spec.name, &dirty_job));
     // Every file the run writes is its own: one would replace another (or the job).
     let lineage_file = a
         .lineage
@@ -738,6 +741,7 @@ fn run_command(a: RunArgs) -> ExitCode {
     };
     let opts = RunOptions {
         dirty_file,
+        dirty_job: Some(dirty_job),
         progress,
         resume: a.resume,
         keep_staging: a.run_id.is_some(),

@@ -335,6 +335,7 @@ fn run_shard(a: ShardArgs<'_>) -> Result<u8, ShardError> {
     );
     let opts = RunOptions {
         dirty_file,
+        dirty_job: None,
         progress: a.progress,
         resume: false,
         keep_staging: false,

@@ -907,7 +907,10 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     assert_dirty_rows(&first, &[("x", "not an integer")]);
     let o = run_file(t.path(), &other, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_stderr_has(&o, "holds another job's dirty records: this job's go to");
+    assert_stderr_has(
+        &o,
+        "holds the dirty records of another job file of that name: this job's go to",
+    );
     assert_dirty_rows(&first, &[("x", "not an integer")]);
     let own: Vec<_> = std::fs::read_dir(t.path())
         .unwrap()
@@ -920,6 +923,22 @@ fn a_clean_run_removes_an_earlier_run_s_dirty_file() {
     let o = run_file(t.path(), &job, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_dirty_rows(&first, &[("x", "not an integer")]);
+    // Clean runs of each remove each one's own file, the diverted one too.
+    std::fs::write(&input, "1\n2\n").unwrap();
+    let o = run_file(t.path(), &job, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!first.exists());
+    std::fs::write(&other_in, "5\n").unwrap();
+    let o = run_file(t.path(), &other, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!t.path().join(&own[0]).exists(), "{}", stderr(&o));
+    // Another value of a job parameter is the same job file: its records replace the last.
+    std::fs::write(&input, "1\nx\n").unwrap();
+    let o = run_file(t.path(), &job, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_file(t.path(), &job, &["-p", "unused=2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("another job file"), "{}", stderr(&o));
     std::fs::write(&input, "1\n2\n").unwrap();
     // A file that is not a dirty file (`--dirty-file` naming the wrong thing, here the
     // input itself) is never removed.

@@ -479,7 +479,11 @@ fn file_reader_modified_since_reads_new_and_changed_files_once() {
     assert_ne!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(
         &o,
-        "holds a mark for the inputs [in/*.csv], and this job reads [in/*.csv, more/*.csv]",
+        &format!(
+            "holds a mark for the inputs [{d}/in/*.csv], and this job reads [{d}/in/*.csv, \
+             {d}/more/*.csv]",
+            d = dir.display()
+        ),
     );
     assert_eq!(mark(dir), "2026-01-31T00:00:00Z");
     let pw = write_job(dir, "wider", &wider);
@@ -712,4 +716,26 @@ fn parquet_modified_since(reader: &str) {
     let o = run_here(dir, "tbl", &text, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(report(dir)["records_read"], 2);
+    // The partition filter is part of what the mark covers: without it (or with other
+    // values) older partitions would be skipped, so the run is refused.
+    for part in ["dt=1", "dt=2"] {
+        std::fs::create_dir_all(dir.join("parted").join(part)).unwrap();
+        write(&format!("../parted/{part}/p.parquet"), "7");
+    }
+    let whole = text
+        .replace(
+            &table.display().to_string(),
+            &dir.join("parted").display().to_string(),
+        )
+        .replace("tbl.json", "parted.json");
+    let parted = whole.replace(
+        r#""column": ["*"],"#,
+        r#""column": ["*"], "partition": {"dt": "2"},"#,
+    );
+    let o = run_here(dir, "parted", &parted, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(dir)["records_read"], 1, "{reader}: dt=2 only");
+    let o = run_here(dir, "parted", &whole, &[]);
+    assert_ne!(code(&o), 0, "{reader}: {}", stderr(&o));
+    assert_stderr_has(&o, "partition filter: dt=2]");
 }

@@ -1231,6 +1231,26 @@ fn sharded_writes_pair_each_source_table_with_its_target_table() {
         ),
         "0|keep"
     );
+    // With table staging each table publishes on its own: the last one refusing its rows
+    // fails the job, which names the tables already published.
+    pg.query(
+        "TRUNCATE p_0, p_1, p_2, p_3; ALTER TABLE p_3 ADD PRIMARY KEY (id);
+         INSERT INTO p_3 VALUES (1, 'taken')",
+    );
+    let (o, _t) = run_job(
+        "shards",
+        &job(
+            "{}",
+            &reader(""),
+            &pg_writer.replace(r#""column""#, r#""stagingMode": "table", "column""#),
+        ),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_stderr_has(&o, "the tables before it are committed: p_0, p_1, p_2");
+    assert_eq!(
+        pg.query("SELECT (SELECT count(*) FROM p_2), (SELECT count(*) FROM p_3)"),
+        "300|1"
+    );
 }
 
 /// A text splitPk under a case-insensitive collation, with unicode, quotes, backslashes, empty

@@ -90,24 +90,30 @@ fn first_record(path: &std::path::Path) -> Option<serde_json::Map<String, Value>
         })
 }
 
-/// The default dirty file of the job named `name` (its job file's stem) whose identity hash
-/// is `job`: `datasync-dirty-<name>.jsonl`, unless that file holds the dirty records of
-/// another job (a job file of the same name run from the same directory, or an earlier
-/// version of this one): then `datasync-dirty-<name>-<job hash, 8 digits>.jsonl`, so that
-/// neither run replaces the other's records.
+/// The default dirty file of the job named `name` (its job file's stem) that is `job` (its
+/// job file's absolute path): `datasync-dirty-<name>.jsonl`, unless that file holds the
+/// dirty records of another job file of the same name run from the same directory: then
+/// `datasync-dirty-<name>-<8 digits of a hash of job>.jsonl`, so that neither run replaces
+/// the other's records. A job that has such a file of its own goes on using it (a resumed run
+/// finds its records; a clean run removes them).
 pub fn default_path(name: &str, job: &str) -> PathBuf {
     let plain = PathBuf::from(format!("datasync-dirty-{name}.jsonl"));
-    let another =
-        first_record(&plain).is_some_and(|r| r.get("job").and_then(Value::as_str) != Some(job));
-    if !another {
-        return plain;
-    }
     let own = PathBuf::from(format!(
         "datasync-dirty-{name}-{}.jsonl",
-        job.get(..8).unwrap_or(job)
+        crate::runstate::fnv_hex(job).get(..8).unwrap_or_default()
     ));
+    let of = |p: &std::path::Path| {
+        first_record(p).map(|r| r.get("job").and_then(Value::as_str).map(String::from))
+    };
+    if of(&own).is_some_and(|j| j.as_deref() == Some(job)) {
+        return own;
+    }
+    // Records without a job are an earlier version's, of no known job: replaced as before.
+    if !of(&plain).is_some_and(|j| j.is_some_and(|j| j != job)) {
+        return plain;
+    }
     tracing::info!(
-        "{} holds another job's dirty records: this job's go to {}",
+        "{} holds the dirty records of another job file of that name: this job's go to {}",
         plain.display(),
         own.display()
     );
@@ -347,6 +353,7 @@ impl DirtySink {
             .append(true)
             .open(&self.path)
             .map_err(|e| self.fail(e))?;
+        self.own(&file).map_err(|e| self.fail(e))?;
         if let Ok(mut guard) = self.file.lock() {
             *guard = Some(Open {
                 file,
@@ -437,10 +444,40 @@ impl DirtySink {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Open {
-            file: File::create(&self.path)?,
-            len: 0,
-        })
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::other(
+                "it is a symbolic link: the records are not written through it (name the file \
+                 it points to)",
+            ));
+        }
+        // Emptied only once it is ours alone: another run writing it now keeps its records.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)?;
+        if file.metadata()?.is_file() {
+            self.own(&file)?;
+            file.set_len(0)?;
+        }
+        Ok(Open { file, len: 0 })
+    }
+
+    /// Locks the dirty file for this run: another run writing it now is an error, not
+    /// interleaved records. (A device such as /dev/null is not locked: runs share it.)
+    fn own(&self, file: &File) -> std::io::Result<()> {
+        if !file.metadata()?.is_file() {
+            return Ok(());
+        }
+        match file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::other(
+                "another datasync run is writing its dirty records there now (a run of the same \
+                 job, or of another job file of the same name, from this directory): give one \
+                 of them --dirty-file",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
     }
 
     /// Records that the dirty file cannot be written and stops the job.
@@ -493,5 +530,63 @@ mod kind_tests {
             k("column \"a\": \"y\" is not an integer")
         );
         assert_eq!(k("the column's scale 2"), "the column's scale #");
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sink(path: &std::path::Path) -> DirtySink {
+        DirtySink::new(path.to_path_buf(), None, CancellationToken::new()).of_job("j".into())
+    }
+
+    fn bad(s: &DirtySink) -> Result<(), DirtyError> {
+        let at = Origin {
+            task: 0,
+            attempt: 1,
+            side: Side::Writer,
+            plugin: "t",
+        };
+        s.record(
+            at,
+            DirtyRecord {
+                error: "bad".into(),
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_dirty_file_another_run_writes_now_is_an_error_and_keeps_its_records() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("dirty.jsonl");
+        let first = sink(&p);
+        bad(&first).unwrap();
+        first.flush().unwrap();
+        let second = sink(&p);
+        let e = crate::plugin::error_chain(&bad(&second).unwrap_err());
+        assert!(e.contains("another datasync run is writing"), "{e}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
+        // Once the first is done (its file closed), a later run replaces the records.
+        drop(first);
+        let third = sink(&p);
+        bad(&third).unwrap();
+        bad(&third).unwrap();
+        third.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn a_symbolic_link_is_not_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let precious = d.path().join("precious.txt");
+        std::fs::write(&precious, "keep").unwrap();
+        let p = d.path().join("dirty.jsonl");
+        std::os::unix::fs::symlink(&precious, &p).unwrap();
+        let e = crate::plugin::error_chain(&bad(&sink(&p)).unwrap_err());
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep");
     }
 }

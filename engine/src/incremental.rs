@@ -273,6 +273,14 @@ impl Incremental {
         let w = self.load().await?;
         if let (Some(w), Some(mine), false) = (&w, &self.inputs, self.is_full()) {
             // Fewer inputs are fine; a new one may hold files older than the mark.
+            if w.inputs.is_none() {
+                tracing::warn!(
+                    "{}: the mark does not say which inputs it covers (an earlier version wrote \
+                     it); it is taken to cover this job's [{}], and this run records them",
+                    self.location(),
+                    mine.join(", ")
+                );
+            }
             if let Some(theirs) = &w.inputs {
                 if mine.iter().any(|i| !theirs.contains(i)) {
                     return Err(format!(

@@ -252,6 +252,9 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
 pub struct RunOptions {
     /// Where dirty records go.
     pub dirty_file: PathBuf,
+    /// Which job the dirty records are of (the job file's absolute path; `None`: the job's
+    /// identity hash): a clean run removes only its own job's earlier dirty file.
+    pub dirty_job: Option<String>,
     /// How progress is shown.
     pub progress: ProgressMode,
     /// `--resume`: take over the run named by the run id (finished tasks are skipped).
@@ -362,7 +365,7 @@ pub async fn run(job: BuiltJob, opts: RunOptions, control: Arc<JobControl>) -> R
             setting.error_limit.record,
             control.cancel.clone(),
         )
-        .of_job(hash.clone()),
+        .of_job(opts.dirty_job.clone().unwrap_or_else(|| hash.clone())),
     );
     let mut base = Report::begin(&spec, job.reader_name, job.writer_name, run_id(), channels);
     let writer = job.writer;

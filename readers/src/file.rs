@@ -119,11 +119,11 @@ impl FileReader {
                 "is not supported for s3:// or hdfs:// paths yet",
             ));
         }
-        let inputs = c.path.clone();
+        let paths = c.path.clone();
         let mut reader = FileReader::with_paths(at, c, keys.s3)?;
         if let Some(m) = keys.modified_since {
             let at = datasync_engine::config::join_path(at, "modifiedSince");
-            reader.incremental = Some(Arc::new(m.incremental(&at, inputs)?));
+            reader.incremental = Some(Arc::new(m.incremental(&at, &paths, None)?));
         }
         Ok(reader)
     }

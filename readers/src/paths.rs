@@ -257,11 +257,14 @@ pub struct ModifiedSince {
 
 impl ModifiedSince {
     /// The reader's incremental state (`at`: the key's JSON path); one source, `files`, whose
-    /// mark covers `inputs` (the paths and filters as the job gives them).
+    /// mark covers `paths` (made absolute: a relative path read from another directory is
+    /// another input) and, for the Parquet reader, `filter` (the partition filter; `None`: no
+    /// filter key; a filter removed reads more, so it is another input too).
     pub fn incremental(
         &self,
         at: &str,
-        inputs: Vec<String>,
+        paths: &[String],
+        filter: Option<&std::collections::BTreeMap<String, Vec<String>>>,
     ) -> Result<datasync_engine::incremental::Incremental, datasync_engine::ConfigError> {
         if !self.state.starts_with("file:") {
             return Err(datasync_engine::ConfigError::new(
@@ -276,6 +279,27 @@ impl ModifiedSince {
             inclusive: Some(false),
         };
         let files = ["files".to_string()];
+        let mut inputs: Vec<String> = paths
+            .iter()
+            .map(|p| match std::path::absolute(p) {
+                Ok(a) => a.display().to_string(),
+                Err(_) => p.clone(),
+            })
+            .collect();
+        inputs.sort();
+        inputs.dedup();
+        if let Some(f) = filter {
+            let parts: Vec<String> = f
+                .iter()
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    v.sort();
+                    v.dedup();
+                    format!("{k}={}", v.join("|"))
+                })
+                .collect();
+            inputs.push(format!("partition filter: {}", parts.join(", ")));
+        }
         Ok(
             datasync_engine::incremental::Incremental::new(&cfg, at, &files, &files)?
                 .check_values_with(check_set_mark)

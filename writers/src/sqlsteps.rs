@@ -695,10 +695,28 @@ where
         })
     }
 
-    /// Each table commits on its own (a sharded write is not one transaction).
+    /// Each table commits on its own (a sharded write is not one transaction): a failure
+    /// names the tables committed before it.
     async fn commit(&self) -> Result<(), datasync_engine::PluginError> {
+        let mut done: Vec<&str> = Vec::new();
         for w in SqlWriterSteps::members(self) {
-            SqlWriterSteps::commit_target(w).await?;
+            if let Err(e) = SqlWriterSteps::commit_target(w).await {
+                if done.is_empty() {
+                    return Err(e);
+                }
+                let told = PluginError::new(format!(
+                    "{}; the tables before it are committed: {} (a sharded write commits each \
+                     table on its own)",
+                    e.chain(),
+                    done.join(", ")
+                ));
+                return Err(if e.is_after_commit() {
+                    told.after_commit()
+                } else {
+                    told
+                });
+            }
+            done.push(w.table());
         }
         Ok(())
     }

@@ -658,7 +658,7 @@ pub(crate) fn stale_stages(found: Vec<(String, String)>) -> Vec<String> {
 pub(crate) fn unpublished_message(table: &str, sql: &str, cause: &str) -> String {
     format!(
         "{table} refused the rows of the staging tables ({cause}); the publishing transaction \
-         was rolled back, so the target is as it was and nothing was published (statement: {})",
+         was rolled back, so {table} is as it was: nothing was published to it (statement: {})",
         datasync_db::sql::shorten_sql(sql)
     )
 }

@@ -127,6 +127,7 @@ async fn run_flaky(fail_times: usize, retriable: bool) -> (Report, Arc<Recorder>
         keep_staging: false,
         shard: None,
         dirty_file: dir.join("dirty.jsonl"),
+        dirty_job: None,
         progress: ProgressMode::Off,
     };
     let report = run(job, opts, JobControl::new()).await;

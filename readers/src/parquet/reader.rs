@@ -261,14 +261,11 @@ impl ParquetReader {
             filter.insert(k.clone(), values);
         }
         let incremental = match &c.modified_since {
-            Some(m) => {
-                // A partition filter that lets more through is a new input too.
-                let mut inputs = c.path.clone();
-                inputs.extend(filter.iter().map(|(k, v)| format!("{k}={}", v.join("|"))));
-                Some(Arc::new(
-                    m.incremental(&join_path(at, "modifiedSince"), inputs)?,
-                ))
-            }
+            Some(m) => Some(Arc::new(m.incremental(
+                &join_path(at, "modifiedSince"),
+                &c.path,
+                Some(&filter),
+            )?)),
             None => None,
         };
         Ok(ParquetReader {
