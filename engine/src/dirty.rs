@@ -109,7 +109,7 @@ pub fn default_path(name: &str, job: &str) -> PathBuf {
         return own;
     }
     // Records without a job are an earlier version's, of no known job: replaced as before.
-    if !of(&plain).is_some_and(|j| j.is_some_and(|j| j != job)) {
+    if of(&plain).is_none_or(|j| j.is_none_or(|j| j == job)) {
         return plain;
     }
     tracing::info!(
