@@ -211,6 +211,16 @@ pub(crate) struct Planned {
     pub filter: Option<String>,
 }
 
+/// How long a reader whose split is cut waits for its source to come back before the task
+/// fails.
+pub(crate) const RECONNECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Says that task `task`'s read in key order was cut by `e` and goes on after key `after`.
+pub(crate) fn warn_cut(task: usize, e: &dyn std::fmt::Display, after: Option<i128>) {
+    let after = after.map_or_else(|| "(none yet)".to_string(), |k| k.to_string());
+    tracing::warn!("task {task}: {e}; reconnecting to read on after key {after}");
+}
+
 /// The [`datasync_engine::ReaderTask`] methods every SQL reader's task answers from its
 /// `plan: Planned` field (what it reads, its estimate, and the plan value for shards).
 macro_rules! planned_task {

@@ -207,11 +207,10 @@ fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
     source_restart_case(&reader, rows, srv.port, &|| srv.kill(), &|| srv.launch());
 }
 
-#[test]
-fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
+/// A scratch PostgreSQL server with database `d` holding `src` as `mariadb_with_rows` makes it.
+fn postgres_with_rows(rows: usize) -> ScratchPg {
     let srv = ScratchPg::start();
     srv.query("postgres", "CREATE DATABASE d");
-    let rows = 200_000;
     srv.query(
         "d",
         &format!(
@@ -219,6 +218,13 @@ fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
              INSERT INTO src SELECT g, 'n' || g || repeat('x', 250) FROM generate_series(1, {rows}) g"
         ),
     );
+    srv
+}
+
+#[test]
+fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
+    let rows = 200_000;
+    let srv = postgres_with_rows(rows);
     let reader = format!(
         r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["id", "name"],
             "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
@@ -228,18 +234,12 @@ fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
     source_restart_case(&reader, rows, srv.port, &|| srv.crash(), &|| srv.launch());
 }
 
-#[test]
-fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
-    let rows = 200_000;
-    let srv = mariadb_with_rows(rows);
+/// `reader` (splitPk id, on a source `restart` takes down and back two seconds later) copies
+/// `src` of `rows` rows into a plain-insert target, which cannot be retried: the cut splits
+/// must go on after their last key, every row once.
+fn keyed_read_through_a_restart(reader: &str, rows: usize, restart: &dyn Fn()) {
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id BIGINT, name VARCHAR(300))");
-    let reader = format!(
-        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
-            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        srv.url("d")
-    );
-    // Plain inserts into the target cannot be retried: the read itself must go on.
     let writer = format!(
         r#"{{"name": "mysqlwriter", "parameter": {{{}, "column": ["id", "name"], "writeMode": "insert",
             "connection": [{{"jdbcUrl": "{}", "table": ["dst"]}}]}}}}"#,
@@ -248,18 +248,47 @@ fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_tar
     );
     let setting = r#"{"speed": {"channel": 2, "record": 40000}, "retry": {"count": 0}}"#;
     let t = tempfile::tempdir().unwrap();
-    let p = write_job(t.path(), "keyed", &job(setting, &reader, &writer));
-    let o = run_with_fault(t.path(), &p, || {
-        srv.kill();
-        std::thread::sleep(Duration::from_secs(2));
-        srv.launch();
-    });
+    let p = write_job(t.path(), "keyed", &job(setting, reader, &writer));
+    let o = run_with_fault(t.path(), &p, restart);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "reconnecting to read on after key");
     assert_eq!(
         db.query("SELECT COUNT(*), COUNT(DISTINCT id), SUM(id), SUM(name = CONCAT('n', id, REPEAT('x', 250))) FROM dst"),
         format!("{rows}\t{rows}\t{}\t{rows}", rows as u64 * (rows as u64 + 1) / 2)
     );
+}
+
+#[test]
+fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
+    let rows = 200_000;
+    let srv = mariadb_with_rows(rows);
+    let reader = format!(
+        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
+            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    keyed_read_through_a_restart(&reader, rows, &|| {
+        srv.kill();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    });
+}
+
+#[test]
+fn a_postgres_split_cut_by_a_source_crash_goes_on_after_its_last_key() {
+    let rows = 200_000;
+    let srv = postgres_with_rows(rows);
+    // `*`: the key is not one of the columns named, so it is read as an extra one.
+    let reader = format!(
+        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["*"],
+            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
+        srv.url("d")
+    );
+    keyed_read_through_a_restart(&reader, rows, &|| {
+        srv.crash();
+        std::thread::sleep(Duration::from_secs(2));
+        srv.launch();
+    });
 }
 
 #[test]

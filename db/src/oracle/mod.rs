@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(at, None);
         assert_eq!(
             keyed,
-            "SELECT amount, \"PAY\".\"ORDERS\".\"ID\" FROM \"PAY\".\"ORDERS\" WHERE (\"ID\" > 42 AND \"ID\" <= 500) ORDER BY \"PAY\".\"ORDERS\".\"ID\""
+            "SELECT amount, \"PAY\".\"ORDERS\".\"ID\" AS \"DATASYNC_SPLIT_KEY\" FROM \"PAY\".\"ORDERS\" WHERE (\"ID\" > 42 AND \"ID\" <= 500) ORDER BY \"PAY\".\"ORDERS\".\"ID\""
         );
         let t = SqlSplit::Table {
             conn: 0,

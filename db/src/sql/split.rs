@@ -201,7 +201,10 @@ impl SqlSplit {
                         // (`-id AS id`) must not decide the order or the value read.
                         let qualified = format!("{}.{pk}", quote_ident(d, table));
                         if append {
-                            cols.push_str(&format!(", {qualified}"));
+                            // Named apart, so a reader that wraps the query (PostgreSQL's
+                            // casts to text) does not see the key's name twice.
+                            let alias = quote_ident(d, "datasync_split_key");
+                            cols.push_str(&format!(", {qualified} AS {alias}"));
                         }
                         order = format!(" ORDER BY {qualified}");
                     }
@@ -363,7 +366,7 @@ mod split_tests {
         assert_eq!(
             s.keyed_sql(Dialect::MySql, &cols[1..], Some("x > 0"), "id", Some(17)).unwrap(),
             (
-                "SELECT name, `shop`.`orders`.`id` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `shop`.`orders`.`id`".to_string(),
+                "SELECT name, `shop`.`orders`.`id` AS `datasync_split_key` FROM `shop`.`orders` WHERE (x > 0) AND (`id` > 17 AND `id` <= 50) ORDER BY `shop`.`orders`.`id`".to_string(),
                 None
             )
         );

@@ -2,7 +2,7 @@
 
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlreader::{SqlReader, SqlSource};
-use crate::sqlsplit::{KeyProbe, Planned};
+use crate::sqlsplit::{KeyProbe, Planned, RECONNECT_WINDOW};
 use datasync_codec::TextBatchBuilder;
 use datasync_db::mysql::mysql_async::prelude::Queryable;
 use datasync_db::mysql::mysql_async::{Row, Value as MyValue};
@@ -210,9 +210,6 @@ struct MysqlTask {
     plan: Planned,
 }
 
-/// How long a reader waits for a lost source to come back before its task fails.
-const RECONNECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-
 fn bit_text(bytes: &[u8], boolean: bool) -> String {
     let v = bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
     if boolean {
@@ -386,13 +383,7 @@ impl ReaderTask for MysqlTask {
                         let e = cc.query_error(&url, &sql, e);
                         if keyed && e.is_retriable() {
                             cut = true;
-                            tracing::warn!(
-                                "task {}: {e}; reconnecting to read on after key {}",
-                                ctx.task_id,
-                                after
-                                    .map(|k| k.to_string())
-                                    .unwrap_or_else(|| "(none yet)".into())
-                            );
+                            crate::sqlsplit::warn_cut(ctx.task_id, &e, after);
                             lost = Some(std::time::Instant::now());
                             break;
                         }

@@ -4,13 +4,14 @@ use super::copy::CopyFrames;
 use super::decode::{decode, readable, ColKind, Columns, Scalar};
 use crate::sqlconfig::SqlReaderConfig;
 use crate::sqlreader::{SqlReader, SqlSource};
-use crate::sqlsplit::{KeyProbe, Planned};
+use crate::sqlsplit::{KeyProbe, Planned, RECONNECT_WINDOW};
 use bytes::{Buf, BytesMut};
+use datasync_db::postgres::tokio_postgres::Client;
 use datasync_db::postgres::{
     array_element, arrow_type, PostgresConnConfig, PostgresError, PostgresKind,
 };
 use datasync_db::sql::source_type::{primary_key_positions, with_primary_key};
-use datasync_db::sql::{quote_ident, Dialect, SqlSplit};
+use datasync_db::sql::{quote_ident, reconnect, Dialect, JdbcUrl, SqlSplit};
 use datasync_engine::channel::{Batch, BatchSender};
 use datasync_engine::config::ConfigError;
 use datasync_engine::{
@@ -270,10 +271,27 @@ fn precision(t: &arrow_schema::DataType) -> u8 {
 }
 
 /// A split; `plan.as_text`: array columns read as text (see
-/// `PostgresReader::irregular_arrays`).
+/// `PostgresReader::irregular_arrays`); `plan.resumable`: a key range on an indexed splitPk,
+/// read in key order and continued after the last key when the connection is lost.
 struct PostgresTask {
     reader: PostgresReader,
     plan: Planned,
+}
+
+/// What a split's read builds up across reconnects.
+struct SplitRead {
+    /// Names of the columns sent (an appended key is not one).
+    names: Vec<String>,
+    /// Decoders of every COPY column (an appended key last).
+    kinds: Vec<ColKind>,
+    /// How many columns are sent.
+    width: usize,
+    /// The batch being built.
+    cols: Columns,
+    /// Where the split key is in a COPY row, while the read can go on after it.
+    key_col: Option<usize>,
+    /// The last key read.
+    after: Option<i128>,
 }
 
 #[async_trait]
@@ -281,14 +299,115 @@ impl ReaderTask for PostgresTask {
     crate::sqlsplit::planned_task!();
 
     async fn read(&mut self, mut out: BatchSender, ctx: TaskContext) -> Result<(), PluginError> {
+        let cfg = &self.reader.cfg;
         let cc = &self.reader.conns[self.plan.split.conn()];
-        let (client, url) = cc.connect().await?;
-        let sql = self.reader.split_sql(&self.plan.split);
+        let keyed_pk = cfg.split_pk.as_deref().filter(|_| self.plan.resumable);
+        let open = || async { cc.connect().await.map(|(c, u)| (c, u.clone())) };
+        let (mut client, mut url) = open().await?;
+        let mut read: Option<SplitRead> = None;
+        let mut lost: Option<std::time::Instant> = None;
+        loop {
+            let after = read.as_ref().and_then(|r| r.after);
+            let keyed = keyed_pk.and_then(|pk| {
+                self.plan.split.keyed_sql(
+                    Dialect::Postgres,
+                    &cfg.column,
+                    cfg.where_clause.as_deref(),
+                    pk,
+                    after,
+                )
+            });
+            // Where the key is in each row: one of the job's columns, or an extra last one.
+            let key_at = keyed.as_ref().map(|(_, at)| *at);
+            let sql = keyed
+                .map(|(sql, _)| sql)
+                .unwrap_or_else(|| self.reader.split_sql(&self.plan.split));
+            let copy_sql = match self
+                .open_split(&client, &url, &sql, key_at, &mut read)
+                .await
+            {
+                Ok(copy_sql) => copy_sql,
+                Err(e) => match lost.map(|t| RECONNECT_WINDOW.saturating_sub(t.elapsed())) {
+                    // A server that came back but cannot take the query yet.
+                    Some(left) if key_at.is_some() && e.is_retriable() && !left.is_zero() => {
+                        (client, url) =
+                            reconnect(&url.to_string(), left, PostgresError::is_retriable, open)
+                                .await?;
+                        continue;
+                    }
+                    _ => return Err(e.into()),
+                },
+            };
+            let Some(r) = read.as_mut() else {
+                return Err(PluginError::new(PostgresError::Invalid(format!(
+                    "{}: no columns were planned",
+                    self.plan.split.describe()
+                ))));
+            };
+            let Some(cut) = self
+                .copy_into(&client, &url, &copy_sql, r, &mut out, &ctx)
+                .await?
+            else {
+                break;
+            };
+            if key_at.is_none() || r.key_col.is_none() {
+                return Err(cut.into());
+            }
+            crate::sqlsplit::warn_cut(ctx.task_id, &cut, r.after);
+            lost = Some(std::time::Instant::now());
+            (client, url) = reconnect(
+                &url.to_string(),
+                RECONNECT_WINDOW,
+                PostgresError::is_retriable,
+                open,
+            )
+            .await?;
+        }
+        if let Some(b) = read
+            .as_mut()
+            .map(|r| r.cols.finish())
+            .transpose()
+            .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
+            .flatten()
+        {
+            ctx.counters.add_input_done(b.num_rows() as u64);
+            out.send(Batch::new(b)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl PostgresTask {
+    /// Prepares `sql` and plans its COPY; the first time, also the split's read (the Arrow
+    /// schema, with the table's primary key). Returns the COPY statement.
+    async fn open_split(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        sql: &str,
+        key_at: Option<Option<usize>>,
+        read: &mut Option<SplitRead>,
+    ) -> Result<String, PostgresError> {
+        let cc = &self.reader.conns[self.plan.split.conn()];
         let stmt = client
-            .prepare(&sql)
+            .prepare(sql)
             .await
-            .map_err(|e| cc.query_error(url, &sql, e))?;
-        let mut plan = plan_columns(stmt.columns(), &sql, &self.plan.as_text)?;
+            .map_err(|e| cc.query_error(url, sql, e))?;
+        let mut plan = plan_columns(stmt.columns(), sql, &self.plan.as_text)?;
+        if let Some(r) = read {
+            if plan.kinds.len() != r.kinds.len() {
+                return Err(PostgresError::Invalid(format!(
+                    "{}: the query returned {} columns after reconnecting, {} before",
+                    self.plan.split.describe(),
+                    plan.kinds.len(),
+                    r.kinds.len()
+                )));
+            }
+            return Ok(plan.copy_sql);
+        }
+        let appended = key_at == Some(None);
+        let width = plan.fields.len().saturating_sub(usize::from(appended));
+        plan.fields.truncate(width);
         // A table's primary key travels with the columns, so a writer's createTable makes it.
         if let SqlSplit::Table { table, .. } = &self.plan.split {
             let q = datasync_db::postgres::PRIMARY_KEY_SQL;
@@ -309,31 +428,74 @@ impl ReaderTask for PostgresTask {
         let types = plan.fields.iter().map(|f| f.data_type());
         let line = datasync_codec::types::columns_line(&names, types);
         tracing::debug!("columns {line}");
-        let kinds = plan.kinds;
         let schema = Arc::new(arrow_schema::Schema::new(plan.fields));
-        let mut cols =
-            Columns::new(schema).map_err(|e| PluginError::new(PostgresError::Invalid(e)))?;
-        let stream = client
-            .copy_out(plan.copy_sql.as_str())
-            .await
-            .map_err(|e| cc.query_error(url, &plan.copy_sql, e))?;
+        let cols = Columns::new(schema).map_err(PostgresError::Invalid)?;
+        // Only an integer key is one to go on after.
+        let key_col = key_at
+            .map(|at| at.unwrap_or(width))
+            .filter(|k| plan.kinds.get(*k).is_some_and(|c| integer(*c)));
+        *read = Some(SplitRead {
+            names,
+            kinds: plan.kinds,
+            width,
+            cols,
+            key_col,
+            after: None,
+        });
+        Ok(plan.copy_sql)
+    }
+
+    /// Streams one COPY into `r`, sending full batches and dirty rows. `Some(e)`: the
+    /// connection was lost (`e` is retriable); what was read stays in `r`, and `r.after` is
+    /// the last key read.
+    async fn copy_into(
+        &self,
+        client: &Client,
+        url: &JdbcUrl,
+        copy_sql: &str,
+        r: &mut SplitRead,
+        out: &mut BatchSender,
+        ctx: &TaskContext,
+    ) -> Result<Option<PostgresError>, PluginError> {
+        let cc = &self.reader.conns[self.plan.split.conn()];
+        let lost_or_failed = |e| {
+            let e = cc.query_error(url, copy_sql, e);
+            if e.is_retriable() {
+                Ok(Some(e))
+            } else {
+                Err(PluginError::from(e))
+            }
+        };
+        let stream = match client.copy_out(copy_sql).await {
+            Ok(s) => s,
+            Err(e) => return lost_or_failed(e),
+        };
         futures_util::pin_mut!(stream);
+        let invalid = |e| PluginError::new(PostgresError::Invalid(e));
         let mut buf = BytesMut::new();
-        let mut frames = CopyFrames::new(kinds.len());
+        let mut frames = CopyFrames::new(r.kinds.len());
         let mut dirty_rows: Vec<(String, Vec<Value>)> = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| cc.query_error(url, &plan.copy_sql, e))?;
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => return lost_or_failed(e),
+            };
             buf.extend_from_slice(&chunk);
-            while let Some((spans, len)) = frames
-                .next(&mut buf)
-                .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
-            {
-                match decode_row(&buf, &spans, &kinds, &names) {
-                    Ok(row) => cols.push(&row),
+            while let Some((spans, len)) = frames.next(&mut buf).map_err(invalid)? {
+                if let Some(k) = r.key_col {
+                    // A row is read once it is whole, dirty or not: the read goes on after it.
+                    match spans[k].and_then(|(at, n)| key_of(r.kinds[k], &buf[at..at + n])) {
+                        Some(key) => r.after = Some(key),
+                        None => r.key_col = None,
+                    }
+                }
+                let w = r.width;
+                match decode_row(&buf, &spans[..w], &r.kinds[..w], &r.names) {
+                    Ok(row) => r.cols.push(&row),
                     Err(bad) => dirty_rows.push(bad),
                 }
                 buf.advance(len);
-                let (n, bytes) = cols.size();
+                let (n, bytes) = r.cols.size();
                 if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
                     break;
                 }
@@ -341,31 +503,39 @@ impl ReaderTask for PostgresTask {
             for (error, values) in dirty_rows.drain(..) {
                 ctx.dirty(DirtyRecord {
                     error,
-                    columns: names.clone(),
+                    columns: r.names.clone(),
                     values,
                     location: Some(self.plan.split.describe()),
                 })?;
             }
-            let (n, bytes) = cols.size();
+            let (n, bytes) = r.cols.size();
             if n >= ctx.batch.rows || bytes >= ctx.batch.bytes {
-                if let Some(b) = cols
-                    .finish()
-                    .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
-                {
+                if let Some(b) = r.cols.finish().map_err(invalid)? {
                     ctx.counters.add_input_done(b.num_rows() as u64);
                     out.send(Batch::new(b)).await?;
                 }
                 ctx.check_cancelled()?;
             }
         }
-        if let Some(b) = cols
-            .finish()
-            .map_err(|e| PluginError::new(PostgresError::Invalid(e)))?
-        {
-            ctx.counters.add_input_done(b.num_rows() as u64);
-            out.send(Batch::new(b)).await?;
-        }
-        Ok(())
+        Ok(None)
+    }
+}
+
+/// Whether a column holds integers: a split key the read can go on after.
+fn integer(kind: ColKind) -> bool {
+    matches!(
+        kind.kind,
+        PostgresKind::I16 | PostgresKind::I32 | PostgresKind::I64
+    )
+}
+
+/// The value of an integer split key (`None`: not an integer).
+fn key_of(kind: ColKind, b: &[u8]) -> Option<i128> {
+    match decode(kind, b).ok()? {
+        Scalar::I16(v) => Some(v.into()),
+        Scalar::I32(v) => Some(v.into()),
+        Scalar::I64(v) => Some(v.into()),
+        _ => None,
     }
 }
 
