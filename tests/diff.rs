@@ -157,6 +157,10 @@ fn mysql_against_parquet_reports_exactly_the_changed_rows() {
     let o = run_in(dir, &["diff", job.to_str().unwrap(), "--key", "nope"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "key column nope is not among the compared columns");
+    let j = job.to_str().unwrap();
+    let o = run_in(dir, &["diff", j, "--key", "id", "--target-where", "id > 1"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "--target-where applies to SQL targets");
     let text = common::job(
         "{}",
         &reader,

@@ -325,6 +325,12 @@ fn text_targets_count_the_staged_rows_and_bad_rules_are_refused() {
     let o = run_here(dir, "bad2", &job_with(bad, "{}", reader, writer));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_stderr_has(&o, "job.verify.rules[0].level");
+    // A targetWhere cannot narrow files: refused before anything runs.
+    let narrowed = r#"{"rules": [{"rule": "count"}], "targetWhere": "id > 1"}"#;
+    let o = run_here(dir, "narrowed", &job_with(narrowed, "{}", reader, writer));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_stderr_has(&o, "job.verify.targetWhere");
+    assert_stderr_has(&o, "targetWhere applies to SQL table writers");
 }
 
 #[test]

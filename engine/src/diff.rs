@@ -213,19 +213,20 @@ pub async fn diff(
     if opts.key.is_empty() {
         return Err("name the key column(s) with --key".into());
     }
-    let (plugin, parameter, mapping) = match job.writer.read_published(opts.target_where.as_deref())
-    {
-        ReadBack::Reader {
-            plugin,
-            parameter,
-            columns,
-            ..
-        } => (plugin, parameter, columns),
-        ReadBack::Unavailable(why) => {
-            return Err(format!("the {} writer: {why}", job.writer_name));
-        }
-    };
-    if opts.target_where.is_some() && !matches!(plugin, "mysql" | "postgres" | "oracle") {
+    let (plugin, parameter, mapping, filters) =
+        match job.writer.read_published(opts.target_where.as_deref()) {
+            ReadBack::Reader {
+                plugin,
+                parameter,
+                columns,
+                filters,
+                ..
+            } => (plugin, parameter, columns, filters),
+            ReadBack::Unavailable(why) => {
+                return Err(format!("the {} writer: {why}", job.writer_name));
+            }
+        };
+    if opts.target_where.is_some() && !filters {
         return Err(format!(
             "--target-where applies to SQL targets; the {} writer's target is files",
             job.writer_name

@@ -581,6 +581,9 @@ pub enum ReadBack {
         /// Only rows are counted (text files hold text: the typed figures stay reader side
         /// only).
         count_only: bool,
+        /// Whether a `targetWhere` given to [`Writer::read_back`] narrows this read (a SQL
+        /// table); the engine refuses one for a target it cannot narrow (files).
+        filters: bool,
     },
     /// The target cannot be read back (why): rules other than `count` are reader side only,
     /// and `count` is compared with the records the writer reported written.

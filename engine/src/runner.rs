@@ -211,17 +211,17 @@ pub fn build(spec: JobSpec, registry: &Registry) -> Result<BuiltJob, ConfigError
         None => None,
         Some(cfg) => {
             let read_back = writer.read_back(cfg.target_where.as_deref());
-            if let (Some(_), ReadBack::Reader { plugin, .. }) = (&cfg.target_where, &read_back) {
-                if !matches!(*plugin, "mysql" | "postgres" | "oracle") {
-                    return Err(ConfigError::new(
-                        "job.verify.targetWhere",
-                        format!(
-                            "the {} writer's target is files, not a SQL table: targetWhere \
-                             applies to mysql, postgres and oracle writers",
-                            we.name
-                        ),
-                    ));
-                }
+            if let (Some(_), ReadBack::Reader { filters: false, .. }) =
+                (&cfg.target_where, &read_back)
+            {
+                return Err(ConfigError::new(
+                    "job.verify.targetWhere",
+                    format!(
+                        "the {} writer's target is files, not a SQL table: targetWhere \
+                         applies to SQL table writers",
+                        we.name
+                    ),
+                ));
             }
             let build = match &read_back {
                 ReadBack::Reader { plugin, .. } => {

@@ -194,16 +194,24 @@ fn mariadb_with_rows(rows: usize) -> ScratchMariaDb {
     srv
 }
 
+/// The login and columns of the scratch servers' `src` reads.
+const MY_ID_NAME: &str = r#""username": "root", "password": "", "column": ["id", "name"]"#;
+const PG_ID_NAME: &str = r#""username": "postgres", "column": ["id", "name"]"#;
+
+/// A `plugin` reader of table `src` at `url`, with these parameter `keys`.
+fn src_reader(plugin: &str, url: &str, keys: &str) -> String {
+    format!(
+        r#"{{"name": "{plugin}", "parameter": {{{keys},
+            "connection": [{{"jdbcUrl": ["{url}"], "table": ["src"]}}]}}}}"#
+    )
+}
+
 #[test]
 fn mysql_source_restarting_mid_read_is_retried_into_staged_files() {
     let rows = 200_000;
     let srv = mariadb_with_rows(rows);
     // No splitPk: the read cannot go on after a key, so the task is retried.
-    let reader = format!(
-        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
-            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        srv.url("d")
-    );
+    let reader = src_reader("mysqlreader", &srv.url("d"), MY_ID_NAME);
     source_restart_case(&reader, rows, srv.port, &|| srv.kill(), &|| srv.launch());
 }
 
@@ -225,19 +233,15 @@ fn postgres_with_rows(rows: usize) -> ScratchPg {
 fn postgres_source_crashing_mid_read_is_retried_into_staged_files() {
     let rows = 200_000;
     let srv = postgres_with_rows(rows);
-    let reader = format!(
-        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["id", "name"],
-            "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        srv.url("d")
-    );
+    let reader = src_reader("postgresqlreader", &srv.url("d"), PG_ID_NAME);
     // `pg_ctl -m immediate`: the server crashes.
     source_restart_case(&reader, rows, srv.port, &|| srv.crash(), &|| srv.launch());
 }
 
-/// `reader` (splitPk id, on a source `restart` takes down and back two seconds later) copies
-/// `src` of `rows` rows into a plain-insert target, which cannot be retried: the cut splits
-/// must go on after their last key, every row once.
-fn keyed_read_through_a_restart(reader: &str, rows: usize, restart: &dyn Fn()) {
+/// `reader` (splitPk id, on a source that `down` takes down and `up` brings back two seconds
+/// later) copies `src` of `rows` rows into a plain-insert target, which cannot be retried:
+/// the cut splits must go on after their last key, every row once.
+fn keyed_read_through_a_restart(reader: &str, rows: usize, down: &dyn Fn(), up: &dyn Fn()) {
     let db = MariaDb::new();
     db.exec("CREATE TABLE dst (id BIGINT, name VARCHAR(300))");
     let writer = format!(
@@ -249,7 +253,11 @@ fn keyed_read_through_a_restart(reader: &str, rows: usize, restart: &dyn Fn()) {
     let setting = r#"{"speed": {"channel": 2, "record": 40000}, "retry": {"count": 0}}"#;
     let t = tempfile::tempdir().unwrap();
     let p = write_job(t.path(), "keyed", &job(setting, reader, &writer));
-    let o = run_with_fault(t.path(), &p, restart);
+    let o = run_with_fault(t.path(), &p, || {
+        down();
+        std::thread::sleep(Duration::from_secs(2));
+        up();
+    });
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_stderr_has(&o, "reconnecting to read on after key");
     assert_eq!(
@@ -262,16 +270,9 @@ fn keyed_read_through_a_restart(reader: &str, rows: usize, restart: &dyn Fn()) {
 fn a_split_cut_by_a_source_restart_goes_on_after_its_last_key_into_an_insert_target() {
     let rows = 200_000;
     let srv = mariadb_with_rows(rows);
-    let reader = format!(
-        r#"{{"name": "mysqlreader", "parameter": {{"username": "root", "password": "", "column": ["id", "name"],
-            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        srv.url("d")
-    );
-    keyed_read_through_a_restart(&reader, rows, &|| {
-        srv.kill();
-        std::thread::sleep(Duration::from_secs(2));
-        srv.launch();
-    });
+    let keys = format!(r#"{MY_ID_NAME}, "splitPk": "id""#);
+    let reader = src_reader("mysqlreader", &srv.url("d"), &keys);
+    keyed_read_through_a_restart(&reader, rows, &|| srv.kill(), &|| srv.launch());
 }
 
 #[test]
@@ -279,16 +280,9 @@ fn a_postgres_split_cut_by_a_source_crash_goes_on_after_its_last_key() {
     let rows = 200_000;
     let srv = postgres_with_rows(rows);
     // `*`: the key is not one of the columns named, so it is read as an extra one.
-    let reader = format!(
-        r#"{{"name": "postgresqlreader", "parameter": {{"username": "postgres", "column": ["*"],
-            "splitPk": "id", "connection": [{{"jdbcUrl": ["{}"], "table": ["src"]}}]}}}}"#,
-        srv.url("d")
-    );
-    keyed_read_through_a_restart(&reader, rows, &|| {
-        srv.crash();
-        std::thread::sleep(Duration::from_secs(2));
-        srv.launch();
-    });
+    let keys = r#""username": "postgres", "column": ["*"], "splitPk": "id""#;
+    let reader = src_reader("postgresqlreader", &srv.url("d"), keys);
+    keyed_read_through_a_restart(&reader, rows, &|| srv.crash(), &|| srv.launch());
 }
 
 #[test]

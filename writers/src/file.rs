@@ -425,6 +425,7 @@ impl Writer for FileWriter {
             staged: true,
             columns: Vec::new(),
             count_only: true,
+            filters: false,
         }
     }
 

@@ -317,6 +317,7 @@ pub(crate) fn read_back(
         staged: staging,
         columns: names.into_iter().map(Some).collect(),
         count_only: false,
+        filters: true,
     }
 }
 

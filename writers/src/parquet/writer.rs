@@ -218,6 +218,7 @@ impl ParquetWriter {
             parameter,
             staged,
             count_only: false,
+            filters: false,
             columns: w
                 .columns
                 .iter()
