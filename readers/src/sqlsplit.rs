@@ -215,6 +215,18 @@ pub(crate) struct Planned {
 /// fails.
 pub(crate) const RECONNECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a split cut at `lost` may still wait for its source after a query on the new
+/// connection failed: `None` when it may not (no cut yet, not read in key order, an error
+/// that does not heal, or the window has passed).
+pub(crate) fn time_left(
+    lost: Option<std::time::Instant>,
+    keyed: bool,
+    retriable: bool,
+) -> Option<std::time::Duration> {
+    let left = RECONNECT_WINDOW.saturating_sub(lost?.elapsed());
+    (keyed && retriable && !left.is_zero()).then_some(left)
+}
+
 /// Says that task `task`'s read in key order was cut by `e` and goes on after key `after`.
 pub(crate) fn warn_cut(task: usize, e: &dyn std::fmt::Display, after: Option<i128>) {
     let after = after.map_or_else(|| "(none yet)".to_string(), |k| k.to_string());

@@ -350,8 +350,8 @@ impl ReaderTask for MysqlTask {
                 Ok(r) => r,
                 Err(e) => {
                     let e = cc.query_error(&url, &sql, e);
-                    match lost.map(|t| RECONNECT_WINDOW.saturating_sub(t.elapsed())) {
-                        Some(left) if keyed && e.is_retriable() && !left.is_zero() => {
+                    match crate::sqlsplit::time_left(lost, keyed, e.is_retriable()) {
+                        Some(left) => {
                             (conn, url) =
                                 reconnect(&url.to_string(), left, MysqlError::is_retriable, open)
                                     .await?;

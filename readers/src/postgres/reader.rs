@@ -322,27 +322,27 @@ impl ReaderTask for PostgresTask {
             let sql = keyed
                 .map(|(sql, _)| sql)
                 .unwrap_or_else(|| self.reader.split_sql(&self.plan.split));
-            let copy_sql = match self
+            let (copy_sql, r) = match self
                 .open_split(&client, &url, &sql, key_at, &mut read)
                 .await
             {
-                Ok(copy_sql) => copy_sql,
-                Err(e) => match lost.map(|t| RECONNECT_WINDOW.saturating_sub(t.elapsed())) {
-                    // A server that came back but cannot take the query yet.
-                    Some(left) if key_at.is_some() && e.is_retriable() && !left.is_zero() => {
-                        (client, url) =
-                            reconnect(&url.to_string(), left, PostgresError::is_retriable, open)
-                                .await?;
-                        continue;
+                Ok(opened) => opened,
+                // A server that came back but cannot take the query yet.
+                Err(e) => {
+                    match crate::sqlsplit::time_left(lost, key_at.is_some(), e.is_retriable()) {
+                        Some(left) => {
+                            (client, url) = reconnect(
+                                &url.to_string(),
+                                left,
+                                PostgresError::is_retriable,
+                                open,
+                            )
+                            .await?;
+                            continue;
+                        }
+                        _ => return Err(e.into()),
                     }
-                    _ => return Err(e.into()),
-                },
-            };
-            let Some(r) = read.as_mut() else {
-                return Err(PluginError::new(PostgresError::Invalid(format!(
-                    "{}: no columns were planned",
-                    self.plan.split.describe()
-                ))));
+                }
             };
             let Some(cut) = self
                 .copy_into(&client, &url, &copy_sql, r, &mut out, &ctx)
@@ -379,15 +379,15 @@ impl ReaderTask for PostgresTask {
 
 impl PostgresTask {
     /// Prepares `sql` and plans its COPY; the first time, also the split's read (the Arrow
-    /// schema, with the table's primary key). Returns the COPY statement.
-    async fn open_split(
+    /// schema, with the table's primary key). Returns the COPY statement and the read.
+    async fn open_split<'r>(
         &self,
         client: &Client,
         url: &JdbcUrl,
         sql: &str,
         key_at: Option<Option<usize>>,
-        read: &mut Option<SplitRead>,
-    ) -> Result<String, PostgresError> {
+        read: &'r mut Option<SplitRead>,
+    ) -> Result<(String, &'r mut SplitRead), PostgresError> {
         let cc = &self.reader.conns[self.plan.split.conn()];
         let stmt = client
             .prepare(sql)
@@ -403,7 +403,7 @@ impl PostgresTask {
                     r.kinds.len()
                 )));
             }
-            return Ok(plan.copy_sql);
+            return Ok((plan.copy_sql, r));
         }
         let appended = key_at == Some(None);
         let width = plan.fields.len().saturating_sub(usize::from(appended));
@@ -434,7 +434,7 @@ impl PostgresTask {
         let key_col = key_at
             .map(|at| at.unwrap_or(width))
             .filter(|k| plan.kinds.get(*k).is_some_and(|c| integer(*c)));
-        *read = Some(SplitRead {
+        let r = read.insert(SplitRead {
             names,
             kinds: plan.kinds,
             width,
@@ -442,7 +442,7 @@ impl PostgresTask {
             key_col,
             after: None,
         });
-        Ok(plan.copy_sql)
+        Ok((plan.copy_sql, r))
     }
 
     /// Streams one COPY into `r`, sending full batches and dirty rows. `Some(e)`: the
