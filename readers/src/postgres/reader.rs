@@ -322,46 +322,36 @@ impl ReaderTask for PostgresTask {
             let sql = keyed
                 .map(|(sql, _)| sql)
                 .unwrap_or_else(|| self.reader.split_sql(&self.plan.split));
-            let (copy_sql, r) = match self
+            // How long to wait for the source: after a cut, the whole window; after a query
+            // that failed on the new connection, what is left of it.
+            let wait = match self
                 .open_split(&client, &url, &sql, key_at, &mut read)
                 .await
             {
-                Ok(opened) => opened,
+                Ok((copy_sql, r)) => {
+                    let Some(cut) = self
+                        .copy_into(&client, &url, &copy_sql, r, &mut out, &ctx)
+                        .await?
+                    else {
+                        break;
+                    };
+                    if key_at.is_none() || r.key_col.is_none() {
+                        return Err(cut.into());
+                    }
+                    crate::sqlsplit::warn_cut(ctx.task_id, &cut, r.after);
+                    lost = Some(std::time::Instant::now());
+                    RECONNECT_WINDOW
+                }
                 // A server that came back but cannot take the query yet.
                 Err(e) => {
                     match crate::sqlsplit::time_left(lost, key_at.is_some(), e.is_retriable()) {
-                        Some(left) => {
-                            (client, url) = reconnect(
-                                &url.to_string(),
-                                left,
-                                PostgresError::is_retriable,
-                                open,
-                            )
-                            .await?;
-                            continue;
-                        }
-                        _ => return Err(e.into()),
+                        Some(left) => left,
+                        None => return Err(e.into()),
                     }
                 }
             };
-            let Some(cut) = self
-                .copy_into(&client, &url, &copy_sql, r, &mut out, &ctx)
-                .await?
-            else {
-                break;
-            };
-            if key_at.is_none() || r.key_col.is_none() {
-                return Err(cut.into());
-            }
-            crate::sqlsplit::warn_cut(ctx.task_id, &cut, r.after);
-            lost = Some(std::time::Instant::now());
-            (client, url) = reconnect(
-                &url.to_string(),
-                RECONNECT_WINDOW,
-                PostgresError::is_retriable,
-                open,
-            )
-            .await?;
+            (client, url) =
+                reconnect(&url.to_string(), wait, PostgresError::is_retriable, open).await?;
         }
         if let Some(b) = read
             .as_mut()
